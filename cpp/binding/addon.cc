@@ -1,0 +1,208 @@
+// The addon's whole surface: layout tables, three parsers and ECDSA. Inputs
+// are Uint8Arrays read synchronously (no copy is kept past the call); parse
+// failures come back as plain {code, offset, check} objects that the
+// TypeScript loader turns into typed errors. Nothing here throws except on
+// wrong argument types, which the TypeScript wrapper never passes.
+#include <napi.h>
+
+#include "../core/ecdsa.h"
+#include "../core/intel_quote.h"
+#include "../core/layout.h"
+#include "../core/snp_report.h"
+
+namespace {
+
+using tee::ParseFailure;
+
+struct Bytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+bool ReadBytes(const Napi::CallbackInfo& info, size_t index, Bytes* out) {
+  if (info.Length() <= index || !info[index].IsTypedArray()) return false;
+  Napi::TypedArray ta = info[index].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u8 = ta.As<Napi::Uint8Array>();
+  out->data = u8.Data();
+  out->size = u8.ByteLength();
+  return true;
+}
+
+Napi::Value TypeError(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+tee::TrailingMode ReadMode(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || !info[index].IsNumber()) return tee::TrailingMode::kDefault;
+  uint32_t v = info[index].As<Napi::Number>().Uint32Value();
+  return v == 1 ? tee::TrailingMode::kStrict
+                : v == 2 ? tee::TrailingMode::kLenient : tee::TrailingMode::kDefault;
+}
+
+Napi::Object FailureObject(Napi::Env env, const ParseFailure& f) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("code", tee::ParseCodeName(f.code));
+  o.Set("offset", static_cast<double>(f.offset));
+  o.Set("check", f.check);
+  o.Set("unsupported", tee::IsUnsupportedCode(f.code));
+  return o;
+}
+
+Napi::Value Layouts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  static const char* kTypeNames[] = {"bytes", "u8", "u16", "u32", "u64", "tcb"};
+  size_t count = 0;
+  const tee::LayoutTable* tables = tee::AllLayouts(&count);
+  Napi::Object out = Napi::Object::New(env);
+  for (size_t t = 0; t < count; ++t) {
+    Napi::Array fields = Napi::Array::New(env, tables[t].count);
+    for (size_t i = 0; i < tables[t].count; ++i) {
+      const tee::FieldDesc& d = tables[t].fields[i];
+      Napi::Object f = Napi::Object::New(env);
+      f.Set("name", d.name);
+      f.Set("offset", d.offset);
+      f.Set("size", d.size);
+      f.Set("type", kTypeNames[static_cast<int>(d.type)]);
+      f.Set("minVersion", d.min_version);
+      fields.Set(static_cast<uint32_t>(i), f);
+    }
+    Napi::Object table = Napi::Object::New(env);
+    table.Set("size", tables[t].total_size);
+    table.Set("fields", fields);
+    out.Set(tables[t].name, table);
+  }
+  return out;
+}
+
+Napi::Value ParseIntelQuote(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in)) return TypeError(env, "quote must be a Uint8Array");
+  tee::QuoteFrame f;
+  ParseFailure failure;
+  if (!tee::ParseIntelQuote(in.data, in.size, ReadMode(info, 1), &f, &failure))
+    return FailureObject(env, failure);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", f.version);
+  o.Set("bodyType", f.body_type);
+  o.Set("bodyOffset", f.body_offset);
+  o.Set("bodySize", f.body_size);
+  o.Set("signedLength", f.signed_length);
+  o.Set("signatureDataLength", f.signature_data_length);
+  o.Set("quoteSignatureOffset", f.quote_signature_offset);
+  o.Set("attestationKeyOffset", f.attestation_key_offset);
+  o.Set("outerCertDataType", f.outer_cert_data_type);
+  o.Set("outerCertDataSize", f.outer_cert_data_size);
+  o.Set("qeReportOffset", f.qe_report_offset);
+  o.Set("qeReportSignatureOffset", f.qe_report_signature_offset);
+  o.Set("qeAuthDataOffset", f.qe_auth_data_offset);
+  o.Set("qeAuthDataSize", f.qe_auth_data_size);
+  o.Set("certDataType", f.cert_data_type);
+  o.Set("certDataOffset", f.cert_data_offset);
+  o.Set("certDataSize", f.cert_data_size);
+  o.Set("endOffset", f.end_offset);
+  o.Set("trailingSize", f.trailing_size);
+  o.Set("trailingAllZero", f.trailing_all_zero);
+  return o;
+}
+
+Napi::Value ParseSnpReport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in)) return TypeError(env, "report must be a Uint8Array");
+  tee::SnpFrame f;
+  ParseFailure failure;
+  if (!tee::ParseSnpReport(in.data, in.size, ReadMode(info, 1), &f, &failure))
+    return FailureObject(env, failure);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", f.version);
+  o.Set("signingKey", f.signing_key);
+  o.Set("trailingSize", f.trailing_size);
+  o.Set("trailingAllZero", f.trailing_all_zero);
+  return o;
+}
+
+Napi::Value ParseSnpCertTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in)) return TypeError(env, "certificate table must be a Uint8Array");
+  tee::CertTable local;
+  ParseFailure failure;
+  if (!tee::ParseSnpCertTable(in.data, in.size, &local, &failure)) return FailureObject(env, failure);
+  Napi::Array entries = Napi::Array::New(env, local.count);
+  for (size_t i = 0; i < local.count; ++i) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("guid", Napi::Buffer<uint8_t>::Copy(env, local.entries[i].guid, 16));
+    e.Set("offset", local.entries[i].offset);
+    e.Set("length", local.entries[i].length);
+    entries.Set(static_cast<uint32_t>(i), e);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("entries", entries);
+  return o;
+}
+
+bool ReadCurve(const Napi::CallbackInfo& info, size_t index, tee::Curve* curve) {
+  if (info.Length() <= index || !info[index].IsNumber()) return false;
+  uint32_t bits = info[index].As<Napi::Number>().Uint32Value();
+  if (bits != 256 && bits != 384) return false;
+  *curve = bits == 256 ? tee::Curve::kP256 : tee::Curve::kP384;
+  return true;
+}
+
+// ecdsaVerify(curveBits, keyXY, message, signatureRS) -> EcdsaResult as int
+Napi::Value EcdsaVerify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tee::Curve curve;
+  Bytes key, msg, sig;
+  if (!ReadCurve(info, 0, &curve) || !ReadBytes(info, 1, &key) || !ReadBytes(info, 2, &msg) ||
+      !ReadBytes(info, 3, &sig))
+    return TypeError(env, "ecdsaVerify(curveBits, keyXY, message, signatureRS)");
+  tee::EcdsaResult r =
+      tee::EcdsaVerifyRaw(curve, key.data, key.size, msg.data, msg.size, sig.data, sig.size);
+  return Napi::Number::New(env, static_cast<int>(r));
+}
+
+void FinalizeKey(Napi::Env, tee::EcPublicKey* key) { tee::FreeEcPublicKey(key); }
+
+// ecdsaImportKey(curveBits, keyXY) -> handle, or a negative EcdsaResult
+Napi::Value EcdsaImportKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  tee::Curve curve;
+  Bytes key;
+  if (!ReadCurve(info, 0, &curve) || !ReadBytes(info, 1, &key))
+    return TypeError(env, "ecdsaImportKey(curveBits, keyXY)");
+  tee::EcdsaResult result;
+  tee::EcPublicKey* k = tee::ImportEcPublicKey(curve, key.data, key.size, &result);
+  if (k == nullptr) return Napi::Number::New(env, static_cast<int>(result));
+  return Napi::External<tee::EcPublicKey>::New(env, k, FinalizeKey);
+}
+
+// ecdsaVerifyWithKey(handle, message, signatureRS) -> EcdsaResult as int
+Napi::Value EcdsaVerifyWithKey(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes msg, sig;
+  if (info.Length() < 3 || !info[0].IsExternal() || !ReadBytes(info, 1, &msg) ||
+      !ReadBytes(info, 2, &sig))
+    return TypeError(env, "ecdsaVerifyWithKey(handle, message, signatureRS)");
+  const tee::EcPublicKey* key = info[0].As<Napi::External<tee::EcPublicKey>>().Data();
+  tee::EcdsaResult r = tee::EcdsaVerify(key, msg.data, msg.size, sig.data, sig.size);
+  return Napi::Number::New(env, static_cast<int>(r));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("layouts", Napi::Function::New(env, Layouts));
+  exports.Set("parseIntelQuote", Napi::Function::New(env, ParseIntelQuote));
+  exports.Set("parseSnpReport", Napi::Function::New(env, ParseSnpReport));
+  exports.Set("parseSnpCertTable", Napi::Function::New(env, ParseSnpCertTable));
+  exports.Set("ecdsaVerify", Napi::Function::New(env, EcdsaVerify));
+  exports.Set("ecdsaImportKey", Napi::Function::New(env, EcdsaImportKey));
+  exports.Set("ecdsaVerifyWithKey", Napi::Function::New(env, EcdsaVerifyWithKey));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tee_verify, Init)

@@ -1,0 +1,146 @@
+#include "ecdsa.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <cstring>
+
+namespace tee {
+namespace {
+
+// Group orders n, big-endian (SEC 2). r and s must lie in [1, n - 1].
+constexpr uint8_t kOrderP256[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+constexpr uint8_t kOrderP384[48] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC7, 0x63, 0x4D, 0x81, 0xF4, 0x37, 0x2D, 0xDF,
+    0x58, 0x1A, 0x0D, 0xB2, 0x48, 0xB0, 0xA7, 0x7A, 0xEC, 0xEC, 0x19, 0x6A, 0xCC, 0xC5, 0x29, 0x73};
+
+const uint8_t* OrderOf(Curve curve) { return curve == Curve::kP256 ? kOrderP256 : kOrderP384; }
+
+bool ScalarInRange(const uint8_t* v, size_t n, const uint8_t* order) {
+  bool zero = true;
+  for (size_t i = 0; i < n; ++i) zero = zero && v[i] == 0;
+  return !zero && std::memcmp(v, order, n) < 0;
+}
+
+// Fetched once: explicit fetches skip OpenSSL's per-call name lookup.
+const EVP_MD* DigestFor(Curve curve) {
+  static const EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  static const EVP_MD* sha384 = EVP_MD_fetch(nullptr, "SHA2-384", nullptr);
+  return curve == Curve::kP256 ? sha256 : sha384;
+}
+
+// r || s -> DER ECDSA-Sig-Value, the form EVP_DigestVerify expects.
+int EncodeDerSignature(const uint8_t* rs, size_t n, uint8_t* out, size_t out_cap) {
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  if (sig == nullptr) return -1;
+  BIGNUM* r = BN_bin2bn(rs, static_cast<int>(n), nullptr);
+  BIGNUM* s = BN_bin2bn(rs + n, static_cast<int>(n), nullptr);
+  if (r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return -1;
+  }
+  int len = i2d_ECDSA_SIG(sig, nullptr);
+  if (len <= 0 || static_cast<size_t>(len) > out_cap) {
+    ECDSA_SIG_free(sig);
+    return -1;
+  }
+  uint8_t* p = out;
+  len = i2d_ECDSA_SIG(sig, &p);
+  ECDSA_SIG_free(sig);
+  return len;
+}
+
+}  // namespace
+
+class EcPublicKey {
+ public:
+  EcPublicKey(Curve c, EVP_PKEY* k) : curve(c), pkey(k) {}
+  ~EcPublicKey() { EVP_PKEY_free(pkey); }
+  EcPublicKey(const EcPublicKey&) = delete;
+  EcPublicKey& operator=(const EcPublicKey&) = delete;
+  Curve curve;
+  EVP_PKEY* pkey;
+};
+
+size_t CurveScalarSize(Curve curve) { return curve == Curve::kP256 ? 32 : 48; }
+
+EcPublicKey* ImportEcPublicKey(Curve curve, const uint8_t* xy, size_t xy_size, EcdsaResult* result) {
+  size_t n = CurveScalarSize(curve);
+  *result = EcdsaResult::kBadKey;
+  if (xy_size != 2 * n) return nullptr;
+  uint8_t point[1 + 2 * 48];
+  point[0] = 0x04;  // uncompressed SEC1 encoding
+  std::memcpy(point + 1, xy, 2 * n);
+  char group[16];
+  std::strcpy(group, curve == Curve::kP256 ? "prime256v1" : "secp384r1");
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * n),
+      OSSL_PARAM_construct_end(),
+  };
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  if (ctx == nullptr) {
+    *result = EcdsaResult::kInternal;
+    return nullptr;
+  }
+  EVP_PKEY* pkey = nullptr;
+  // Decoding the point checks that it lies on the curve.
+  bool ok = EVP_PKEY_fromdata_init(ctx) == 1 &&
+            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok || pkey == nullptr) {
+    ERR_clear_error();  // leave no stale error for Node's own crypto calls
+    EVP_PKEY_free(pkey);
+    return nullptr;
+  }
+  *result = EcdsaResult::kValid;
+  return new EcPublicKey(curve, pkey);
+}
+
+void FreeEcPublicKey(EcPublicKey* key) { delete key; }
+
+EcdsaResult EcdsaVerify(const EcPublicKey* key, const uint8_t* message, size_t message_size,
+                        const uint8_t* rs, size_t rs_size) {
+  size_t n = CurveScalarSize(key->curve);
+  if (rs_size != 2 * n) return EcdsaResult::kBadSignature;
+  const uint8_t* order = OrderOf(key->curve);
+  if (!ScalarInRange(rs, n, order) || !ScalarInRange(rs + n, n, order))
+    return EcdsaResult::kBadSignature;
+  uint8_t der[2 * 48 + 16];
+  int der_len = EncodeDerSignature(rs, n, der, sizeof(der));
+  if (der_len <= 0) return EcdsaResult::kInternal;
+  const EVP_MD* md = DigestFor(key->curve);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || md == nullptr) {
+    EVP_MD_CTX_free(ctx);
+    return EcdsaResult::kInternal;
+  }
+  EcdsaResult result = EcdsaResult::kInternal;
+  if (EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, key->pkey) == 1) {
+    int rc = EVP_DigestVerify(ctx, der, static_cast<size_t>(der_len), message, message_size);
+    result = rc == 1 ? EcdsaResult::kValid : EcdsaResult::kInvalid;
+  }
+  if (result != EcdsaResult::kValid) ERR_clear_error();
+  EVP_MD_CTX_free(ctx);
+  return result;
+}
+
+EcdsaResult EcdsaVerifyRaw(Curve curve, const uint8_t* xy, size_t xy_size, const uint8_t* message,
+                           size_t message_size, const uint8_t* rs, size_t rs_size) {
+  EcdsaResult result;
+  EcPublicKey* key = ImportEcPublicKey(curve, xy, xy_size, &result);
+  if (key == nullptr) return result;
+  result = EcdsaVerify(key, message, message_size, rs, rs_size);
+  FreeEcPublicKey(key);
+  return result;
+}
+
+}  // namespace tee

@@ -1,0 +1,136 @@
+/**
+ * Typed errors. Every failure carries a stable string `code`, the checklist
+ * error class it belongs to (verifier-checklist §1.3) and, where a rule of the
+ * checklist rejected the input, that rule's id (`check`). Tests and callers
+ * match on `code`, never on messages.
+ */
+
+const BRAND = Symbol.for('tee-verify.error');
+
+/** Error classes of verifier-checklist §1.3, plus programmer and runtime faults. */
+export type ErrorClass =
+  | 'PARSE'
+  | 'UNSUPPORTED'
+  | 'SIG_QUOTE'
+  | 'SIG_REPORT'
+  | 'SIG_QE_REPORT'
+  | 'QE_BINDING'
+  | 'PRODUCT'
+  | 'ARGUMENT'
+  | 'INTERNAL';
+
+/** Codes produced by the native parsers (cpp/core/parse_error.cc). */
+export type NativeParseCode =
+  | 'ERR_INPUT_TOO_LARGE'
+  | 'ERR_TRUNCATED'
+  | 'ERR_LENGTH_OUT_OF_BOUNDS'
+  | 'ERR_BAD_LENGTH'
+  | 'ERR_TRAILING_DATA'
+  | 'ERR_RESERVED_NONZERO'
+  | 'ERR_BAD_FIELD_VALUE'
+  | 'ERR_DUPLICATE_ENTRY'
+  | 'ERR_TOO_MANY_ENTRIES'
+  | 'ERR_UNSUPPORTED_VERSION'
+  | 'ERR_UNSUPPORTED_KEY_TYPE'
+  | 'ERR_UNSUPPORTED_TEE_TYPE'
+  | 'ERR_UNSUPPORTED_QE_VENDOR'
+  | 'ERR_UNSUPPORTED_BODY_TYPE'
+  | 'ERR_UNSUPPORTED_CERT_DATA_TYPE'
+  | 'ERR_UNSUPPORTED_SIGNATURE_ALGORITHM'
+  | 'ERR_UNSUPPORTED_SIGNING_KEY';
+
+/** Codes produced by the TypeScript layer. */
+export type LibraryCode =
+  | 'ERR_EMPTY_INPUT'
+  | 'ERR_BAD_ENCODING'
+  | 'ERR_UNKNOWN_FORMAT'
+  | 'ERR_PRODUCT_MISMATCH'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_BAD_PUBLIC_KEY'
+  | 'ERR_BAD_SIGNATURE_ENCODING'
+  | 'ERR_NATIVE_LOAD'
+  | 'ERR_INTERNAL';
+
+export type ErrorCode = NativeParseCode | LibraryCode;
+
+export interface ErrorOptions {
+  check?: string;
+  offset?: number;
+  details?: Record<string, unknown>;
+  cause?: unknown;
+}
+
+/** Base class of every error this package throws. */
+export class TeeVerifyError extends Error {
+  readonly code: ErrorCode;
+  readonly errorClass: ErrorClass;
+  /** Checklist id of the rule that failed (e.g. "T05"), when one applies. */
+  readonly check: string | undefined;
+  /** Byte offset in the evidence where the problem was detected, when known. */
+  readonly offset: number | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(errorClass: ErrorClass, code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.errorClass = errorClass;
+    this.check = options.check;
+    this.offset = options.offset;
+    this.details = options.details ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** Works across two loaded copies of the package (undici's trick). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== TeeVerifyError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      errorClass: this.errorClass,
+      check: this.check,
+      offset: this.offset,
+      message: this.message,
+      details: this.details,
+    };
+  }
+}
+
+/** Malformed evidence: class PARSE. */
+export class EvidenceParseError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('PARSE', code, message, options);
+  }
+}
+
+/** Well-formed evidence of a version, type or algorithm we do not accept: class UNSUPPORTED. */
+export class UnsupportedEvidenceError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('UNSUPPORTED', code, message, options);
+  }
+}
+
+/** The CPU product named by the caller contradicts the evidence: class PRODUCT. */
+export class ProductError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('PRODUCT', code, message, options);
+  }
+}
+
+/** A caller passed something that is not a valid argument: class ARGUMENT. */
+export class InvalidArgumentError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('ARGUMENT', code, message, options);
+  }
+}
+
+/** The native addon could not be loaded or misbehaved: class INTERNAL. */
+export class NativeAddonError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('INTERNAL', code, message, options);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * parseEvidence: one entry point for every evidence format. The kind is
+ * recognised from the first bytes: Intel quotes start with a u16 version (3,
+ * 4 or 5) followed by attestation key type 2; SNP reports start with a u32
+ * version (2 to 5), so bytes 2..3 are zero.
+ */
+import { EvidenceParseError, InvalidArgumentError } from '../errors.js';
+import { NativeTrailingMode } from '../native/index.js';
+import { readU16LE, readU32LE } from './bytes.js';
+import { decodeEvidenceInput, type InputEncoding } from './decode.js';
+import { buildIntelQuote, frameIntelQuote } from './intel-quote.js';
+import { buildSnpReport, frameSnpReport } from './snp-report.js';
+import type { Evidence, EvidenceKind, SnpProduct } from './types.js';
+
+export interface ParseOptions {
+  /** Input encoding; default "auto" (binary, hex or base64 detected). */
+  encoding?: InputEncoding;
+  /** Expected kind; default: detected. A mismatch is ERR_UNKNOWN_FORMAT. */
+  kind?: EvidenceKind;
+  /**
+   * Trailing bytes after the structure (T05). Default "default": all-zero
+   * padding is accepted and reported in `trailing`, anything else is
+   * ERR_TRAILING_DATA. "strict" rejects any trailing byte.
+   * "dangerouslyLenient" ignores non-zero trailing bytes and records a warning.
+   */
+  trailing?: 'default' | 'strict' | 'dangerouslyLenient';
+  /** SEV-SNP product. Required to decode TCBs of v2 reports; must match the CPUID of v3+. */
+  snpProduct?: SnpProduct;
+}
+
+const MODES = {
+  default: NativeTrailingMode.Default,
+  strict: NativeTrailingMode.Strict,
+  dangerouslyLenient: NativeTrailingMode.Lenient,
+} as const;
+
+export function detectKind(bytes: Uint8Array): 'intel' | 'snp' {
+  if (bytes.length < 4) {
+    throw new EvidenceParseError('ERR_TRUNCATED', 'evidence is shorter than any header', { offset: bytes.length });
+  }
+  const u32 = readU32LE(bytes, 0);
+  if (u32 >= 2 && u32 <= 0xffff && readU16LE(bytes, 2) === 0) return 'snp';
+  const u16 = readU16LE(bytes, 0);
+  if (u16 >= 3 && u16 <= 0xff) return 'intel';
+  throw new EvidenceParseError('ERR_UNKNOWN_FORMAT', 'not an Intel quote or an SEV-SNP report', { offset: 0 });
+}
+
+/**
+ * Parses a TDX quote (v4, v5), an SGX quote (v3) or an SEV-SNP report (v2-v5).
+ * Throws EvidenceParseError (class PARSE) or UnsupportedEvidenceError (class
+ * UNSUPPORTED) with a stable `code`, the byte `offset` and the checklist id.
+ */
+export function parseEvidence(input: Uint8Array | ArrayBuffer | string, options: ParseOptions = {}): Evidence {
+  const { bytes } = decodeEvidenceInput(input, options.encoding ?? 'auto');
+  const trailing = options.trailing ?? 'default';
+  const mode = MODES[trailing];
+  if (mode === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `unknown trailing mode "${String(trailing)}"`);
+  const family = detectKind(bytes);
+  const warnings: string[] = [];
+  let evidence: Evidence;
+  if (family === 'snp') {
+    const frame = frameSnpReport(bytes, mode);
+    if (trailing === 'dangerouslyLenient' && !frame.trailingAllZero) {
+      warnings.push(`dangerouslyLenient: ignored ${frame.trailingSize} trailing bytes that are not all zero`);
+    }
+    evidence = buildSnpReport(bytes, frame, options.snpProduct, warnings);
+  } else {
+    const frame = frameIntelQuote(bytes, mode);
+    if (trailing === 'dangerouslyLenient' && !frame.trailingAllZero) {
+      warnings.push(`dangerouslyLenient: ignored ${frame.trailingSize} trailing bytes that are not all zero`);
+    }
+    evidence = buildIntelQuote(bytes, frame, warnings);
+  }
+  if (options.kind && options.kind !== evidence.kind) {
+    throw new EvidenceParseError('ERR_UNKNOWN_FORMAT', `expected ${options.kind} evidence, found ${evidence.kind}`);
+  }
+  return evidence;
+}
+
+export type * from './types.js';
+export { decodeEvidenceInput, type InputEncoding, type DecodedInput } from './decode.js';
+export { evidenceToJSON } from './json.js';
+export { parseSnpCertificateTable, guidToString, guidToBytes, SNP_CERT_GUIDS, type SnpCertificateEntry, type SnpCertificateKind } from './cert-table.js';
+export { productFromCpuid, decodeTcb, SNP_PRODUCTS } from './snp-product.js';

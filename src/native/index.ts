@@ -1,0 +1,147 @@
+/**
+ * The only module that loads the compiled addon. It tries an explicit path
+ * (argument or TEE_VERIFY_ADDON), then the node-gyp Release and Debug builds,
+ * and on failure reports why every candidate failed in one error.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { NativeAddonError } from '../errors.js';
+
+export type NativeFieldType = 'bytes' | 'u8' | 'u16' | 'u32' | 'u64' | 'tcb';
+
+export interface NativeField {
+  name: string;
+  offset: number;
+  size: number;
+  type: NativeFieldType;
+  /** SNP only: first report version that carries the field (0 = every version). */
+  minVersion: number;
+}
+
+export interface NativeLayout {
+  size: number;
+  fields: NativeField[];
+}
+
+export type NativeLayoutName =
+  | 'quoteHeaderV3'
+  | 'quoteHeaderV4'
+  | 'sgxReportBody'
+  | 'tdReport10'
+  | 'tdReport15'
+  | 'snpReport';
+
+export interface NativeParseFailure {
+  code: string;
+  offset: number;
+  check: string;
+  unsupported: boolean;
+}
+
+export interface NativeQuoteFrame {
+  version: number;
+  bodyType: number;
+  bodyOffset: number;
+  bodySize: number;
+  signedLength: number;
+  signatureDataLength: number;
+  quoteSignatureOffset: number;
+  attestationKeyOffset: number;
+  outerCertDataType: number;
+  outerCertDataSize: number;
+  qeReportOffset: number;
+  qeReportSignatureOffset: number;
+  qeAuthDataOffset: number;
+  qeAuthDataSize: number;
+  certDataType: number;
+  certDataOffset: number;
+  certDataSize: number;
+  endOffset: number;
+  trailingSize: number;
+  trailingAllZero: boolean;
+}
+
+export interface NativeSnpFrame {
+  version: number;
+  signingKey: number;
+  trailingSize: number;
+  trailingAllZero: boolean;
+}
+
+export interface NativeCertTable {
+  entries: { guid: Uint8Array; offset: number; length: number }[];
+}
+
+/** Trailing-bytes rule passed to the parsers (T05). */
+export const NativeTrailingMode = { Default: 0, Strict: 1, Lenient: 2 } as const;
+
+/** EcdsaResult of cpp/core/ecdsa.h. */
+export const EcdsaStatus = {
+  Valid: 1,
+  Invalid: 0,
+  BadKey: -1,
+  BadSignature: -2,
+  Internal: -3,
+} as const;
+
+/** Opaque imported public key owned by the addon. */
+export interface NativeKeyHandle {
+  readonly __nativeKey: unique symbol;
+}
+
+export interface NativeAddon {
+  layouts(): Record<NativeLayoutName, NativeLayout>;
+  parseIntelQuote(bytes: Uint8Array, mode: number): NativeQuoteFrame | NativeParseFailure;
+  parseSnpReport(bytes: Uint8Array, mode: number): NativeSnpFrame | NativeParseFailure;
+  parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
+  ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
+  ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
+  ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
+}
+
+export function isNativeFailure(value: object): value is NativeParseFailure {
+  return typeof (value as NativeParseFailure).code === 'string';
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const requireNative = createRequire(import.meta.url);
+
+function candidatePaths(explicit: string | undefined): string[] {
+  const fromEnv = process.env['TEE_VERIFY_ADDON'];
+  const list = [explicit, fromEnv].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  list.push(join(packageRoot, 'build', 'Release', 'tee_verify.node'));
+  list.push(join(packageRoot, 'build', 'Debug', 'tee_verify.node'));
+  return list;
+}
+
+/** Loads the addon from the first candidate that works; never cached. */
+export function loadNativeAddon(explicitPath?: string): NativeAddon {
+  const reasons: string[] = [];
+  for (const path of candidatePaths(explicitPath)) {
+    if (!existsSync(path)) {
+      reasons.push(`${path}: not found`);
+      continue;
+    }
+    try {
+      return requireNative(path) as NativeAddon;
+    } catch (err) {
+      reasons.push(`${path}: ${(err as Error).message}`);
+    }
+  }
+  throw new NativeAddonError(
+    'ERR_NATIVE_LOAD',
+    `tee-verify native addon could not be loaded (run "npm install" or "npm run build:native"):\n  ${reasons.join('\n  ')}`,
+    { details: { reasons } },
+  );
+}
+
+let cached: NativeAddon | undefined;
+
+/** The process-wide addon instance, loaded on first use. */
+export function native(): NativeAddon {
+  cached ??= loadNativeAddon();
+  return cached;
+}
