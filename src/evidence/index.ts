@@ -1,12 +1,11 @@
 /**
- * parseEvidence: one entry point for every evidence format. The kind is
- * recognised from the first bytes: Intel quotes start with a u16 version (3,
- * 4 or 5) followed by attestation key type 2; SNP reports start with a u32
- * version (2 to 5), so bytes 2..3 are zero.
+ * parseEvidence: one entry point for every evidence format. The family is
+ * recognised from bytes 2..3 (see detectKind); the family's native parser
+ * then checks versions, lengths and reserved ranges.
  */
 import { EvidenceParseError, InvalidArgumentError } from '../errors.js';
 import { NativeTrailingMode } from '../native/index.js';
-import { readU16LE, readU32LE } from './bytes.js';
+import { readU16LE } from './bytes.js';
 import { decodeEvidenceInput, type InputEncoding } from './decode.js';
 import { buildIntelQuote, frameIntelQuote } from './intel-quote.js';
 import { buildSnpReport, frameSnpReport } from './snp-report.js';
@@ -38,11 +37,10 @@ export function detectKind(bytes: Uint8Array): 'intel' | 'snp' {
   if (bytes.length < 4) {
     throw new EvidenceParseError('ERR_TRUNCATED', 'evidence is shorter than any header', { offset: bytes.length });
   }
-  const u32 = readU32LE(bytes, 0);
-  if (u32 >= 2 && u32 <= 0xffff && readU16LE(bytes, 2) === 0) return 'snp';
-  const u16 = readU16LE(bytes, 0);
-  if (u16 >= 3 && u16 <= 0xff) return 'intel';
-  throw new EvidenceParseError('ERR_UNKNOWN_FORMAT', 'not an Intel quote or an SEV-SNP report', { offset: 0 });
+  // Bytes 2..3 are the quote's attestation key type (never 0 in a quote we
+  // accept) and the high half of the SNP report's u32 version (always 0).
+  // Version checks then happen in the parser for the family (T03 / S03).
+  return readU16LE(bytes, 2) === 0 ? 'snp' : 'intel';
 }
 
 /**
