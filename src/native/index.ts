@@ -1,7 +1,6 @@
 /**
- * The only module that loads the compiled addon. It tries an explicit path
- * (argument or TEE_VERIFY_ADDON), then the node-gyp Release and Debug builds,
- * and on failure reports why every candidate failed in one error.
+ * The only module that loads the compiled addon. On failure it reports why
+ * every candidate failed, in one error.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -109,12 +108,15 @@ export function isNativeFailure(value: object): value is NativeParseFailure {
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const requireNative = createRequire(import.meta.url);
 
+/**
+ * An explicit path (argument, then TEE_VERIFY_ADDON) is the only candidate
+ * when given, so a sanitizer build is never silently replaced by the normal
+ * one; otherwise the node-gyp Release build, then the Debug build.
+ */
 function candidatePaths(explicit: string | undefined): string[] {
-  const fromEnv = process.env['TEE_VERIFY_ADDON'];
-  const list = [explicit, fromEnv].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  list.push(join(packageRoot, 'build', 'Release', 'tee_verify.node'));
-  list.push(join(packageRoot, 'build', 'Debug', 'tee_verify.node'));
-  return list;
+  const chosen = explicit ?? process.env['TEE_VERIFY_ADDON'];
+  if (chosen) return [resolve(chosen)];
+  return [join(packageRoot, 'build', 'Release', 'tee_verify.node'), join(packageRoot, 'build', 'Debug', 'tee_verify.node')];
 }
 
 /** Loads the addon from the first candidate that works; never cached. */
