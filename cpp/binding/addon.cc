@@ -76,52 +76,57 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Frame fields are written into a caller-provided Uint32Array in this order
+// (kQuoteFrameFields); building a JS object with twenty properties from C++
+// costs more than the whole parse.
+constexpr uint32_t kQuoteFrameFields = 20;
+
 Napi::Value ParseIntelQuote(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes in;
   if (!ReadBytes(info, 0, &in)) return TypeError(env, "quote must be a Uint8Array");
+  if (info.Length() < 3 || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      info[2].As<Napi::Uint32Array>().ElementLength() < kQuoteFrameFields)
+    return TypeError(env, "frame must be a Uint32Array of 20 elements");
+  uint32_t* out = info[2].As<Napi::Uint32Array>().Data();
   tee::QuoteFrame f;
   ParseFailure failure;
   if (!tee::ParseIntelQuote(in.data, in.size, ReadMode(info, 1), &f, &failure))
     return FailureObject(env, failure);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("version", f.version);
-  o.Set("bodyType", f.body_type);
-  o.Set("bodyOffset", f.body_offset);
-  o.Set("bodySize", f.body_size);
-  o.Set("signedLength", f.signed_length);
-  o.Set("signatureDataLength", f.signature_data_length);
-  o.Set("quoteSignatureOffset", f.quote_signature_offset);
-  o.Set("attestationKeyOffset", f.attestation_key_offset);
-  o.Set("outerCertDataType", f.outer_cert_data_type);
-  o.Set("outerCertDataSize", f.outer_cert_data_size);
-  o.Set("qeReportOffset", f.qe_report_offset);
-  o.Set("qeReportSignatureOffset", f.qe_report_signature_offset);
-  o.Set("qeAuthDataOffset", f.qe_auth_data_offset);
-  o.Set("qeAuthDataSize", f.qe_auth_data_size);
-  o.Set("certDataType", f.cert_data_type);
-  o.Set("certDataOffset", f.cert_data_offset);
-  o.Set("certDataSize", f.cert_data_size);
-  o.Set("endOffset", f.end_offset);
-  o.Set("trailingSize", f.trailing_size);
-  o.Set("trailingAllZero", f.trailing_all_zero);
-  return o;
+  const uint32_t values[kQuoteFrameFields] = {
+      f.version, f.body_type, f.body_offset, f.body_size, f.signed_length,
+      f.signature_data_length, f.quote_signature_offset, f.attestation_key_offset,
+      f.outer_cert_data_type, f.outer_cert_data_size, f.qe_report_offset,
+      f.qe_report_signature_offset, f.qe_auth_data_offset, f.qe_auth_data_size,
+      f.cert_data_type, f.cert_data_offset, f.cert_data_size, f.end_offset,
+      f.trailing_size, f.trailing_all_zero ? 1u : 0u,
+  };
+  for (uint32_t i = 0; i < kQuoteFrameFields; ++i) out[i] = values[i];
+  return env.Null();
 }
+
+// SNP frame: version, signing key, trailing size, trailing all zero.
+constexpr uint32_t kSnpFrameFields = 4;
 
 Napi::Value ParseSnpReport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes in;
   if (!ReadBytes(info, 0, &in)) return TypeError(env, "report must be a Uint8Array");
+  if (info.Length() < 3 || !info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+      info[2].As<Napi::Uint32Array>().ElementLength() < kSnpFrameFields)
+    return TypeError(env, "frame must be a Uint32Array of 4 elements");
+  uint32_t* out = info[2].As<Napi::Uint32Array>().Data();
   tee::SnpFrame f;
   ParseFailure failure;
   if (!tee::ParseSnpReport(in.data, in.size, ReadMode(info, 1), &f, &failure))
     return FailureObject(env, failure);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("version", f.version);
-  o.Set("signingKey", f.signing_key);
-  o.Set("trailingSize", f.trailing_size);
-  o.Set("trailingAllZero", f.trailing_all_zero);
-  return o;
+  out[0] = f.version;
+  out[1] = f.signing_key;
+  out[2] = f.trailing_size;
+  out[3] = f.trailing_all_zero ? 1u : 0u;
+  return env.Null();
 }
 
 Napi::Value ParseSnpCertTable(const Napi::CallbackInfo& info) {

@@ -1,10 +1,9 @@
 /**
  * Materialises the fixed structures described by the native layout tables.
- * Byte fields are views (subarray) of the evidence buffer, so signed bytes and
+ * Byte fields are views of the evidence buffer, so signed bytes and
  * claims are the same memory (T49); integers are read little-endian.
  */
 import { native, type NativeLayout, type NativeLayoutName } from '../native/index.js';
-import { readU16LE, readU32LE, readU64LE } from './bytes.js';
 
 let tables: Record<NativeLayoutName, NativeLayout> | undefined;
 
@@ -30,24 +29,27 @@ export function readStructure(
   version = Number.MAX_SAFE_INTEGER,
 ): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {};
+  const { buffer, byteOffset } = bytes;
+  // A view constructor is several times cheaper than subarray() in V8.
+  const view = new DataView(buffer, byteOffset, bytes.byteLength);
   for (const f of layout(name).fields) {
     if (f.minVersion > version) continue;
     const at = base + f.offset;
     switch (f.type) {
       case 'u8':
-        out[f.name] = bytes[at] ?? 0;
+        out[f.name] = view.getUint8(at);
         break;
       case 'u16':
-        out[f.name] = readU16LE(bytes, at);
+        out[f.name] = view.getUint16(at, true);
         break;
       case 'u32':
-        out[f.name] = readU32LE(bytes, at);
+        out[f.name] = view.getUint32(at, true);
         break;
       case 'u64':
-        out[f.name] = readU64LE(bytes, at);
+        out[f.name] = view.getBigUint64(at, true);
         break;
       default:
-        out[f.name] = bytes.subarray(at, at + f.size);
+        out[f.name] = new Uint8Array(buffer, byteOffset + at, f.size);
     }
   }
   return out;

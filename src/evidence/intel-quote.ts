@@ -20,7 +20,7 @@ const QE_REPORT_SIZE = 384;
 const ECDSA_P256_SIZE = 64;
 
 export function signatureDataOf(bytes: Uint8Array, f: NativeQuoteFrame): QuoteSignatureData {
-  const at = (offset: number, length: number) => bytes.subarray(offset, offset + length);
+  const at = (offset: number, length: number) => new Uint8Array(bytes.buffer, bytes.byteOffset + offset, length);
   const data: QuoteSignatureData = {
     quoteSignature: at(f.quoteSignatureOffset, ECDSA_P256_SIZE),
     attestationKey: at(f.attestationKeyOffset, ECDSA_P256_SIZE),

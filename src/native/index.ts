@@ -91,6 +91,17 @@ export interface NativeKeyHandle {
   readonly __nativeKey: unique symbol;
 }
 
+/** Raw addon functions; use the wrappers below, which own the frame layout. */
+interface RawNativeAddon {
+  layouts(): Record<NativeLayoutName, NativeLayout>;
+  parseIntelQuote(bytes: Uint8Array, mode: number, frame: Uint32Array): null | NativeParseFailure;
+  parseSnpReport(bytes: Uint8Array, mode: number, frame: Uint32Array): null | NativeParseFailure;
+  parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
+  ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
+  ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
+  ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
+}
+
 export interface NativeAddon {
   layouts(): Record<NativeLayoutName, NativeLayout>;
   parseIntelQuote(bytes: Uint8Array, mode: number): NativeQuoteFrame | NativeParseFailure;
@@ -99,6 +110,40 @@ export interface NativeAddon {
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
+  /** The raw functions, for tests of the addon's argument checks. */
+  raw: RawNativeAddon;
+}
+
+/** Wraps the raw addon: frames come back through a Uint32Array (see addon.cc). */
+function wrap(raw: RawNativeAddon): NativeAddon {
+  const quoteFrame = new Uint32Array(20);
+  const snpFrame = new Uint32Array(4);
+  return {
+    raw,
+    layouts: () => raw.layouts(),
+    parseIntelQuote(bytes, mode) {
+      const failure = raw.parseIntelQuote(bytes, mode, quoteFrame);
+      if (failure) return failure;
+      const f = quoteFrame;
+      return {
+        version: f[0]!, bodyType: f[1]!, bodyOffset: f[2]!, bodySize: f[3]!, signedLength: f[4]!,
+        signatureDataLength: f[5]!, quoteSignatureOffset: f[6]!, attestationKeyOffset: f[7]!,
+        outerCertDataType: f[8]!, outerCertDataSize: f[9]!, qeReportOffset: f[10]!,
+        qeReportSignatureOffset: f[11]!, qeAuthDataOffset: f[12]!, qeAuthDataSize: f[13]!,
+        certDataType: f[14]!, certDataOffset: f[15]!, certDataSize: f[16]!, endOffset: f[17]!,
+        trailingSize: f[18]!, trailingAllZero: f[19] === 1,
+      };
+    },
+    parseSnpReport(bytes, mode) {
+      const failure = raw.parseSnpReport(bytes, mode, snpFrame);
+      if (failure) return failure;
+      return { version: snpFrame[0]!, signingKey: snpFrame[1]!, trailingSize: snpFrame[2]!, trailingAllZero: snpFrame[3] === 1 };
+    },
+    parseSnpCertTable: (bytes) => raw.parseSnpCertTable(bytes),
+    ecdsaVerify: (bits, key, message, sig) => raw.ecdsaVerify(bits, key, message, sig),
+    ecdsaImportKey: (bits, key) => raw.ecdsaImportKey(bits, key),
+    ecdsaVerifyWithKey: (key, message, sig) => raw.ecdsaVerifyWithKey(key, message, sig),
+  };
 }
 
 export function isNativeFailure(value: object): value is NativeParseFailure {
@@ -128,7 +173,7 @@ export function loadNativeAddon(explicitPath?: string): NativeAddon {
       continue;
     }
     try {
-      return requireNative(path) as NativeAddon;
+      return wrap(requireNative(path) as RawNativeAddon);
     } catch (err) {
       reasons.push(`${path}: ${(err as Error).message}`);
     }

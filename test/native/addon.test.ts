@@ -55,8 +55,10 @@ describe('layout tables', () => {
 
 describe('native argument handling', () => {
   it('throws TypeError for wrong argument types instead of crashing', () => {
-    const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const n = native().raw as unknown as Record<string, (...a: unknown[]) => unknown>;
     expect(() => n['parseIntelQuote']!('x')).toThrow(TypeError);
+    expect(() => n['parseIntelQuote']!(new Uint8Array(4), 0, new Uint32Array(3))).toThrow(TypeError);
+    expect(() => n['parseSnpReport']!(new Uint8Array(4), 0, new Int32Array(4))).toThrow(TypeError);
     expect(() => n['parseIntelQuote']!(new Uint16Array(4))).toThrow(TypeError);
     expect(() => n['parseSnpReport']!()).toThrow(TypeError);
     expect(() => n['parseSnpCertTable']!(null)).toThrow(TypeError);
