@@ -7,8 +7,8 @@
  */
 import { defaultKdsValues, kdsExtensions, type KdsExtensionValues } from './kds-extension.js';
 import { loadAmdRsaKeys, type AmdRsaKeys } from './rsa-keys.js';
-import { deriveBytes, deriveEcKeyPair, deriveSerial } from './seed.js';
-import type { SnpTcbValues, TestSnpProduct } from './snp-tcb.js';
+import { deriveEcKeyPair, deriveSerial } from './seed.js';
+import { defaultChipId, defaultSnpTcb, type SnpTcbValues, type TestSnpProduct } from './snp-tcb.js';
 import {
   assertValidity,
   issueCertificate,
@@ -73,24 +73,6 @@ const DEFAULT_LOCATION: DistinguishedName = [
   ['ST', 'CA'],
   ['O', 'tee-verify test (AMD-shaped)'],
 ];
-
-const DEFAULT_TCB: Record<TestSnpProduct, SnpTcbValues> = {
-  // ucode >= 0x80 exercises the two-byte DER INTEGER (02 02 00 xx) of §4.3.
-  Milan: { bootloader: 4, tee: 0, snp: 0x18, microcode: 0xdb },
-  Genoa: { bootloader: 9, tee: 0, snp: 0x17, microcode: 0x54 },
-  Turin: { fmc: 1, bootloader: 1, tee: 1, snp: 3, microcode: 0x4f },
-};
-
-export function defaultSnpTcb(product: TestSnpProduct): SnpTcbValues {
-  return { ...DEFAULT_TCB[product] };
-}
-
-/** S14: Turin chips report an 8-byte ID in CHIP_ID[0:8] with the rest zero. */
-export function defaultChipId(seed: string, product: TestSnpProduct): Uint8Array {
-  const chipId = deriveBytes(seed, `amd:chip-id:${product}`, 64);
-  if (product === 'Turin') chipId.fill(0, 8);
-  return chipId;
-}
 
 function withCn(location: DistinguishedName, cn: string): DistinguishedName {
   return [...location, ['CN' as NameAttributeType, cn]];

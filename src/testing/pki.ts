@@ -8,14 +8,14 @@
  */
 export { createIntelTestPki, defaultSgxValues, intelTestName } from './pki-intel.js';
 export type { IntelTestPki, IntelTestPkiOptions, PckCaType } from './pki-intel.js';
-export { createAmdTestPki, defaultChipId, defaultSnpTcb } from './pki-amd.js';
+export { createAmdTestPki } from './pki-amd.js';
 export type { AmdCertRole, AmdTestPki, AmdTestPkiOptions } from './pki-amd.js';
 export type { CertificateOverrides, TestCertificate, Validity } from './certificate.js';
 export { sgxExtension, encodeSgxExtensionValue, SGX_EXTENSION_OID } from './sgx-extension.js';
 export type { SgxExtensionValues, SgxTcbValues, SgxConfiguration } from './sgx-extension.js';
 export { kdsExtensions, defaultKdsValues, KDS_OID_PREFIX } from './kds-extension.js';
 export type { KdsExtensionValues } from './kds-extension.js';
-export { encodeSnpTcb } from './snp-tcb.js';
+export { encodeSnpTcb, defaultChipId, defaultSnpTcb } from './snp-tcb.js';
 export type { SnpTcbValues, TestSnpProduct } from './snp-tcb.js';
 export { loadAmdRsaKeys, defaultTestPkiDir, type AmdRsaKeys } from './rsa-keys.js';
 export { deriveBytes, deriveEcKeyPair, deriveSerial, ecPublicKeyXY } from './seed.js';
