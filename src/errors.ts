@@ -16,6 +16,9 @@ export type ErrorClass =
   | 'SIG_QE_REPORT'
   | 'QE_BINDING'
   | 'PRODUCT'
+  | 'COLLATERAL_FORMAT'
+  | 'COLLATERAL_UNAVAILABLE'
+  | 'EXPIRED'
   | 'ARGUMENT'
   | 'INTERNAL';
 
@@ -49,6 +52,16 @@ export type LibraryCode =
   | 'ERR_BAD_PUBLIC_KEY'
   | 'ERR_BAD_SIGNATURE_ENCODING'
   | 'ERR_NATIVE_LOAD'
+  | 'ERR_BAD_PEM'
+  | 'ERR_BAD_DER'
+  | 'ERR_BAD_EXTENSION'
+  | 'ERR_COLLATERAL_FORMAT'
+  | 'ERR_COLLATERAL_UNAVAILABLE'
+  | 'ERR_COLLATERAL_NOT_FOUND'
+  | 'ERR_COLLATERAL_HTTP_STATUS'
+  | 'ERR_COLLATERAL_TOO_LARGE'
+  | 'ERR_COLLATERAL_EXPIRED'
+  | 'ERR_COLLATERAL_MISSING'
   | 'ERR_INTERNAL';
 
 export type ErrorCode = NativeParseCode | LibraryCode;
@@ -132,5 +145,15 @@ export class InvalidArgumentError extends TeeVerifyError {
 export class NativeAddonError extends TeeVerifyError {
   constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super('INTERNAL', code, message, options);
+  }
+}
+
+/**
+ * Collateral with the wrong structure (strict JSON rules, signed-document
+ * shape, fields, counts): class COLLATERAL_FORMAT (checklist §1.3, X05, T17).
+ */
+export class CollateralFormatError extends TeeVerifyError {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super('COLLATERAL_FORMAT', code, message, options);
   }
 }

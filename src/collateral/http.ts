@@ -1,0 +1,203 @@
+/**
+ * HTTP transport for collateral on undici: one injectable dispatcher,
+ * header/body timeouts, a response-size cap, retries with exponential backoff
+ * and jitter that honour Retry-After on 429 and 503, and a bound on
+ * concurrent requests per host. Responses are returned as bytes; shape checks
+ * belong to the sources.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+
+import { InvalidArgumentError } from '../errors.js';
+import { CollateralUnavailableError } from './errors.js';
+
+export interface HttpClientOptions {
+  /** undici dispatcher (proxy, custom TLS, tests); default: an Agent with `connectTimeoutMs`. */
+  dispatcher?: Dispatcher;
+  /** Default 10 s; used only when no dispatcher is given. */
+  connectTimeoutMs?: number;
+  /** Time to receive the response headers; default 15 s. */
+  headersTimeoutMs?: number;
+  /** Idle time allowed between body chunks; default 15 s. */
+  bodyTimeoutMs?: number;
+  /** Largest body accepted; default 4 MiB (a PCK CRL is about 2 KB, a TCB info about 10 KB). */
+  maxBodyBytes?: number;
+  /** Retries after the first attempt; default 3. */
+  retries?: number;
+  /** First backoff delay; doubled per attempt, with full jitter; default 500 ms. */
+  baseDelayMs?: number;
+  /** Cap of one backoff delay; default 30 s. */
+  maxDelayMs?: number;
+  /** Longest Retry-After honoured; longer ones fail at once (KDS may ask for minutes). Default 60 s. */
+  maxRetryAfterMs?: number;
+  /** Concurrent requests per host; default 4. */
+  maxConcurrentPerHost?: number;
+  /** Injected for tests: wait, randomness and the wall clock used only for HTTP-date Retry-After. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  wallClock?: () => number;
+}
+
+export interface HttpResponse {
+  url: string;
+  status: number;
+  /** Lower-case header names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  attempts: number;
+}
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/** A counting semaphore: at most `limit` holders at once. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${name} must be a non-negative number`);
+  return value;
+}
+
+/** Parses Retry-After as delay-seconds or an HTTP-date; undefined when absent or malformed. */
+export function parseRetryAfter(value: string | undefined, wallClockMs: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - wallClockMs);
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+export class HttpClient {
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #opts: Required<Omit<HttpClientOptions, 'dispatcher'>>;
+  readonly #hosts = new Map<string, Semaphore>();
+
+  constructor(options: HttpClientOptions = {}) {
+    this.#opts = Object.freeze({
+      connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
+      headersTimeoutMs: positive('headersTimeoutMs', options.headersTimeoutMs, 15_000),
+      bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, 15_000),
+      maxBodyBytes: positive('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024),
+      retries: positive('retries', options.retries, 3),
+      baseDelayMs: positive('baseDelayMs', options.baseDelayMs, 500),
+      maxDelayMs: positive('maxDelayMs', options.maxDelayMs, 30_000),
+      maxRetryAfterMs: positive('maxRetryAfterMs', options.maxRetryAfterMs, 60_000),
+      maxConcurrentPerHost: Math.max(1, positive('maxConcurrentPerHost', options.maxConcurrentPerHost, 4)),
+      sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+      random: options.random ?? Math.random,
+      wallClock: options.wallClock ?? Date.now,
+    });
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: this.#opts.connectTimeoutMs } });
+  }
+
+  /** Closes the dispatcher if this client created it. */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  /**
+   * GETs `url`. Resolves with any 2xx response; throws CollateralUnavailableError
+   * for 404 (ERR_COLLATERAL_NOT_FOUND), other 4xx (ERR_COLLATERAL_HTTP_STATUS),
+   * and for network errors, timeouts and 429/5xx once retries are exhausted.
+   */
+  async get(url: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
+    const host = new URL(url).host;
+    let gate = this.#hosts.get(host);
+    if (!gate) this.#hosts.set(host, (gate = new Semaphore(this.#opts.maxConcurrentPerHost)));
+    for (let attempt = 1; ; attempt++) {
+      const release = await gate.acquire();
+      let outcome: { response?: HttpResponse; retryAfterMs?: number; error: CollateralUnavailableError | undefined };
+      try {
+        outcome = await this.#attempt(url, headers, attempt);
+      } finally {
+        release();
+      }
+      if (outcome.response) return outcome.response;
+      const error = outcome.error!;
+      if (!error.details['transient'] || attempt > this.#opts.retries) throw error;
+      const delay = this.#delay(attempt, outcome.retryAfterMs);
+      if (delay === undefined) throw error;
+      await this.#opts.sleep(delay);
+    }
+  }
+
+  #delay(attempt: number, retryAfterMs: number | undefined): number | undefined {
+    if (retryAfterMs !== undefined) return retryAfterMs > this.#opts.maxRetryAfterMs ? undefined : retryAfterMs;
+    const ceiling = Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** (attempt - 1));
+    return Math.floor(this.#opts.random() * ceiling); // full jitter
+  }
+
+  async #attempt(url: string, headers: Record<string, string>, attempt: number) {
+    const fail = (code: 'ERR_COLLATERAL_UNAVAILABLE' | 'ERR_COLLATERAL_NOT_FOUND' | 'ERR_COLLATERAL_HTTP_STATUS' | 'ERR_COLLATERAL_TOO_LARGE', message: string, status: number | undefined, retry: boolean, cause?: unknown) =>
+      new CollateralUnavailableError(code, `${message}: GET ${url}`, { url, ...(status === undefined ? {} : { status }), attempts: attempt, transient: retry }, cause);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: 'GET',
+        headers,
+        dispatcher: this.#dispatcher,
+        headersTimeout: this.#opts.headersTimeoutMs,
+        bodyTimeout: this.#opts.bodyTimeoutMs,
+      });
+    } catch (err) {
+      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `request failed (${(err as Error).message})`, undefined, true, err) };
+    }
+    const status = res.statusCode;
+    const responseHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
+    let body: Uint8Array;
+    try {
+      body = await this.#readBody(res.body, responseHeaders);
+    } catch (err) {
+      if (err instanceof CollateralUnavailableError) return { error: fail('ERR_COLLATERAL_TOO_LARGE', err.message, status, false) };
+      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `response body failed (${(err as Error).message})`, status, true, err) };
+    }
+    if (status >= 200 && status < 300) return { response: { url, status, headers: responseHeaders, body, attempts: attempt }, error: undefined };
+    if (status === 404) return { error: fail('ERR_COLLATERAL_NOT_FOUND', 'not found (404)', status, false) };
+    if (RETRYABLE_STATUS.has(status)) {
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.#opts.wallClock()) : undefined;
+      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `server answered ${status}`, status, true), retryAfterMs };
+    }
+    return { error: fail('ERR_COLLATERAL_HTTP_STATUS', `server answered ${status}`, status, false) };
+  }
+
+  async #readBody(body: Dispatcher.ResponseData['body'], headers: Record<string, string>): Promise<Uint8Array> {
+    const max = this.#opts.maxBodyBytes;
+    const declared = Number(headers['content-length']);
+    body.on('error', () => {}); // errors after destroy() below are expected, not unhandled
+    if (Number.isFinite(declared) && declared > max) {
+      body.destroy();
+      throw new CollateralUnavailableError('ERR_COLLATERAL_TOO_LARGE', `declared body of ${declared} bytes exceeds ${max}`);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > max) {
+        body.destroy();
+        throw new CollateralUnavailableError('ERR_COLLATERAL_TOO_LARGE', `body exceeds ${max} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return new Uint8Array(Buffer.concat(chunks, total));
+  }
+}
