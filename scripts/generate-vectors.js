@@ -4,7 +4,7 @@
 // Fixed seed and dates: a rerun gives the same certificates, fields and
 // manifest; only signature bytes (ECDSA nonces, PSS salts) differ.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 
@@ -26,7 +26,11 @@ const {
 const SEED = 'tee-verify synthetic vectors v1';
 const VALIDITY = { notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z') };
 const VERIFICATION_TIME = '2026-06-01T00:00:00Z';
-const OUT = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors');
+// --out <dir> writes elsewhere (tests compare two runs in temporary folders).
+const outFlag = process.argv.indexOf('--out');
+const OUT = outFlag > 0 && process.argv[outFlag + 1]
+  ? resolve(process.argv[outFlag + 1])
+  : join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors');
 
 const hex = (bytes) => Buffer.from(bytes).toString('hex');
 const u64 = (value) => `0x${value.toString(16).padStart(16, '0')}`;

@@ -119,8 +119,16 @@ function signTbs(tbs: Uint8Array, t: CertificateTemplate): Uint8Array {
       sign('sha384', tbs, { key: t.signingKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }),
     );
   }
+  // DER ECDSA signatures vary in length with r and s. Re-signing until both
+  // take their longest form (1 try in 4 on average) keeps every certificate,
+  // and so every PEM chain and quote, the same size for a seed, run after run.
   const hash = t.signature === 'ecdsa-sha256' ? 'sha256' : 'sha384';
-  return new Uint8Array(sign(hash, tbs, { key: t.signingKey, dsaEncoding: 'der' }));
+  const curve = t.signingKey.asymmetricKeyDetails?.namedCurve;
+  const longest = curve === 'prime256v1' ? 72 : curve === 'secp384r1' ? 104 : 0;
+  for (let attempt = 0; ; attempt++) {
+    const signature = new Uint8Array(sign(hash, tbs, { key: t.signingKey, dsaEncoding: 'der' }));
+    if (signature.length === longest || longest === 0 || attempt >= 256) return signature;
+  }
 }
 
 /** DER of a signed certificate. */
