@@ -1,0 +1,59 @@
+/**
+ * Collateral as plain data: the exact bytes as served (signed JSON keeps its
+ * bytes; CRLs and certificates are DER), the issuer chain that came with it,
+ * its own validity window and where it came from. Everything a verification
+ * needs travels in this one shape, whether fetched, cached or bundled.
+ */
+
+export type ArtifactKind =
+  | 'intel-tcb-info'
+  | 'intel-qe-identity'
+  | 'intel-pck-crl'
+  | 'intel-root-ca-crl'
+  | 'amd-vcek'
+  | 'amd-vlek'
+  | 'amd-cert-chain'
+  | 'amd-crl';
+
+export type ArtifactOrigin = 'network' | 'cache' | 'bundle' | 'evidence';
+
+export interface ValidityWindow {
+  /** ISO-8601 instants; the artifact is usable when notBefore <= now <= notAfter. */
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface CollateralArtifact {
+  kind: ArtifactKind;
+  /** Identity of the artifact, also its cache key (see keys.ts). */
+  key: string;
+  /** Exact bytes: the JSON response body, DER of a CRL / certificate, or a PEM chain. */
+  body: Uint8Array;
+  /** PEM issuer chain from the response header (Intel), when the artifact has one. */
+  issuerChainPem?: string;
+  validity: ValidityWindow;
+  /**
+   * Monotonic version used against rollback (X03): TCB info / QE identity
+   * tcbEvaluationDataNumber, CRL number; compared before issue dates.
+   */
+  sequence?: string;
+  source: { origin: ArtifactOrigin; url?: string; fetchedAt?: string };
+}
+
+/** True when `now` lies inside the window, optionally widened by a grace period after notAfter. */
+export function isWithinWindow(window: ValidityWindow, now: Date, graceMs = 0): boolean {
+  const t = now.getTime();
+  const from = Date.parse(window.notBefore);
+  const to = Date.parse(window.notAfter);
+  // X01: an unparsable date never counts as valid (NaN comparisons are false).
+  if (Number.isNaN(from) || Number.isNaN(to) || Number.isNaN(t)) return false;
+  return from <= t && t <= to + graceMs;
+}
+
+/** Refresh once less than 10% of the window (at most one hour) is left (clarifications). */
+export function needsRefresh(window: ValidityWindow, now: Date): boolean {
+  const from = Date.parse(window.notBefore);
+  const to = Date.parse(window.notAfter);
+  const margin = Math.min((to - from) * 0.1, 60 * 60 * 1000);
+  return to - now.getTime() < margin;
+}

@@ -1,0 +1,148 @@
+/**
+ * Offline collateral bundles: one JSON file holding every artifact a
+ * verification needs, with its exact bytes. A bundle is also a source, so the
+ * same verification code runs online, offline, or at a past instant over
+ * archived collateral. Phala dcap-qvl's collateral JSON is accepted too.
+ */
+import { CollateralFormatError } from '../errors.js';
+import { parseCrl } from '../x509/index.js';
+import type { CollateralArtifact } from './artifact.js';
+import { CollateralUnavailableError } from './errors.js';
+import { artifactKey, kindOfKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from './keys.js';
+import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
+import { parseStrictJson } from './strict-json.js';
+import { validateArtifact } from './validate.js';
+
+export const BUNDLE_FORMAT = 'tee-verify-collateral-bundle';
+export const BUNDLE_VERSION = 1;
+
+interface BundleArtifactJson {
+  kind: CollateralArtifact['kind'];
+  key: string;
+  /** base64 of the exact bytes. */
+  body: string;
+  issuerChainPem?: string;
+  source?: CollateralArtifact['source'];
+}
+
+export interface CollateralBundleJson {
+  format: typeof BUNDLE_FORMAT;
+  version: typeof BUNDLE_VERSION;
+  artifacts: BundleArtifactJson[];
+}
+
+function bundleError(message: string, cause?: unknown): CollateralFormatError {
+  return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: ${message}`, cause === undefined ? {} : { cause });
+}
+
+/** Serialises artifacts (deduplicated by key, sorted) into bundle JSON text. */
+export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
+  const byKey = new Map<string, CollateralArtifact>();
+  for (const a of artifacts) byKey.set(a.key, a);
+  const out: CollateralBundleJson = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    artifacts: [...byKey.values()]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((a) => ({
+        kind: a.kind,
+        key: a.key,
+        body: Buffer.from(a.body).toString('base64'),
+        ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
+        source: a.source,
+      })),
+  };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** Reads bundle JSON; every artifact passes the same shape checks as a network response. */
+export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
+  const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
+  const doc = parseStrictJson(bytes) as Partial<CollateralBundleJson>;
+  if (doc.format !== BUNDLE_FORMAT || doc.version !== BUNDLE_VERSION || !Array.isArray(doc.artifacts)) {
+    throw bundleError(`not a ${BUNDLE_FORMAT} v${BUNDLE_VERSION} document`);
+  }
+  return doc.artifacts.map((a, i) => {
+    if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
+    return validateArtifact({
+      kind: a.kind,
+      key: a.key,
+      body: new Uint8Array(Buffer.from(a.body, 'base64')),
+      ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
+      source: { ...(a.source ?? {}), origin: 'bundle' },
+    });
+  });
+}
+
+/** Converts Phala dcap-qvl QuoteCollateralV3 JSON into artifacts. */
+export function importDcapQvlCollateral(text: string | Uint8Array): CollateralArtifact[] {
+  const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
+  const c = parseStrictJson(bytes) as { [k: string]: unknown };
+  const str = (k: string): string => {
+    const v = c[k];
+    if (typeof v !== 'string' || v.length === 0) throw bundleError(`dcap-qvl collateral lacks "${k}"`);
+    return v;
+  };
+  const tcbInfoText = str('tcb_info');
+  const tcbInfo = parseStrictJson(new Uint8Array(Buffer.from(tcbInfoText, 'utf8'))) as { id?: unknown; fmspc?: unknown };
+  const tee = tcbInfo.id === 'TDX' ? 'tdx' : tcbInfo.id === 'SGX' ? 'sgx' : undefined;
+  if (!tee || typeof tcbInfo.fmspc !== 'string') throw bundleError('dcap-qvl tcb_info has no TDX/SGX id or fmspc');
+  const source = { origin: 'bundle' as const };
+  // The signed bytes are the tcb_info / qe_identity strings exactly; wrapping them
+  // in the PCS response shape leaves those bytes untouched.
+  const tcbBody = `{"tcbInfo":${tcbInfoText},"signature":"${str('tcb_info_signature')}"}`;
+  const qeBody = `{"enclaveIdentity":${str('qe_identity')},"signature":"${str('qe_identity_signature')}"}`;
+  const pckCrl = new Uint8Array(Buffer.from(str('pck_crl'), 'hex'));
+  const ca: PckCa = parseCrl(pckCrl).issuerAttributes.CN === 'Intel SGX PCK Platform CA' ? 'platform' : 'processor';
+  return [
+    validateArtifact({ kind: 'intel-tcb-info', key: artifactKey.tcbInfo({ tee, fmspc: tcbInfo.fmspc }), body: new Uint8Array(Buffer.from(tcbBody)), issuerChainPem: str('tcb_info_issuer_chain'), source }),
+    validateArtifact({ kind: 'intel-qe-identity', key: artifactKey.qeIdentity({ tee }), body: new Uint8Array(Buffer.from(qeBody)), issuerChainPem: str('qe_identity_issuer_chain'), source }),
+    validateArtifact({ kind: 'intel-pck-crl', key: artifactKey.pckCrl(ca), body: pckCrl, issuerChainPem: str('pck_crl_issuer_chain'), source }),
+    validateArtifact({ kind: 'intel-root-ca-crl', key: artifactKey.rootCaCrl(), body: new Uint8Array(Buffer.from(str('root_ca_crl'), 'hex')), source }),
+  ];
+}
+
+/** An offline source answering from a set of artifacts; a missing one is ERR_COLLATERAL_MISSING. */
+export class BundleSource implements IntelCollateralSource, AmdCollateralSource {
+  readonly #byKey = new Map<string, CollateralArtifact>();
+
+  constructor(artifacts: Iterable<CollateralArtifact>) {
+    for (const a of artifacts) this.#byKey.set(a.key, a);
+  }
+
+  get artifacts(): CollateralArtifact[] {
+    return [...this.#byKey.values()];
+  }
+
+  #get(key: string, prefix?: string): Promise<CollateralArtifact> {
+    let found = this.#byKey.get(key);
+    // A bundle made from other tooling may not record the update channel.
+    if (!found && prefix) found = [...this.#byKey.values()].find((a) => a.key.startsWith(prefix));
+    if (found) return Promise.resolve(found);
+    return Promise.reject(new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `the bundle has no ${key}`, { artifact: key }));
+  }
+
+  tcbInfo(r: TcbInfoRequest): Promise<CollateralArtifact> {
+    const prefix = r.tcbEvaluationDataNumber === undefined ? `intel/tcb-info/${r.tee}/${r.fmspc.toLowerCase()}/` : undefined;
+    return this.#get(artifactKey.tcbInfo(r), prefix);
+  }
+  qeIdentity(r: QeIdentityRequest): Promise<CollateralArtifact> {
+    const prefix = r.tcbEvaluationDataNumber === undefined ? `intel/qe-identity/${r.tee}/` : undefined;
+    return this.#get(artifactKey.qeIdentity(r), prefix);
+  }
+  pckCrl(ca: PckCa): Promise<CollateralArtifact> {
+    return this.#get(artifactKey.pckCrl(ca));
+  }
+  rootCaCrl(): Promise<CollateralArtifact> {
+    return this.#get(artifactKey.rootCaCrl());
+  }
+  vcek(r: VcekRequest): Promise<CollateralArtifact> {
+    return this.#get(artifactKey.vcek(r));
+  }
+  certChain(product: AmdProduct, key: AmdKeyKind): Promise<CollateralArtifact> {
+    return this.#get(artifactKey.certChain(product, key));
+  }
+  crl(product: AmdProduct, key: AmdKeyKind): Promise<CollateralArtifact> {
+    return this.#get(artifactKey.amdCrl(product, key));
+  }
+}

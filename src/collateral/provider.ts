@@ -1,0 +1,102 @@
+/**
+ * The collateral provider: cache first, then the source, with single-flight
+ * per artifact so concurrent verifications share one fetch. An artifact is
+ * served only inside its own validity window at the verification instant
+ * (`now`, passed in by the caller); an explicit grace period widens the
+ * window after notAfter and is reported as a warning on every use.
+ */
+import { TeeVerifyError } from '../errors.js';
+import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
+import type { CollateralCache } from './cache.js';
+import { CollateralUnavailableError } from './errors.js';
+
+export interface ProviderOptions {
+  cache?: CollateralCache | null;
+  /** Grace after an artifact's notAfter; default 0 (off). Each use is a warning. */
+  graceMs?: number;
+  /** Minimum spacing of refresh attempts for one artifact, on the verification clock; default 5 min. */
+  refreshIntervalMs?: number;
+}
+
+export interface Resolved {
+  artifact: CollateralArtifact;
+  warnings: string[];
+}
+
+/** Collateral outside its validity window at the verification instant: class EXPIRED. */
+export class CollateralExpiredError extends TeeVerifyError {
+  constructor(artifact: CollateralArtifact, now: Date) {
+    super('EXPIRED', 'ERR_COLLATERAL_EXPIRED', `${artifact.key} is valid ${artifact.validity.notBefore} .. ${artifact.validity.notAfter}, not at ${now.toISOString()}`, {
+      check: 'X02',
+      details: { artifact: artifact.key, ...artifact.validity, now: now.toISOString() },
+    });
+  }
+}
+
+export class ArtifactResolver {
+  readonly #cache: CollateralCache | null;
+  readonly #graceMs: number;
+  readonly #refreshIntervalMs: number;
+  readonly #inFlight = new Map<string, Promise<CollateralArtifact>>();
+  readonly #lastRefresh = new Map<string, number>();
+
+  constructor(options: ProviderOptions = {}) {
+    this.#cache = options.cache ?? null;
+    this.#graceMs = options.graceMs ?? 0;
+    this.#refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60 * 1000;
+  }
+
+  /** Returns the artifact `key` valid at `now`, fetching it with `fetch` when the cache has none. */
+  async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date): Promise<Resolved> {
+    const cached = this.#cache?.get(key);
+    if (cached && isWithinWindow(cached.validity, now) && !this.#shouldRefresh(key, cached, now)) {
+      return { artifact: cached, warnings: [] };
+    }
+    let fetched: CollateralArtifact | undefined;
+    let failure: unknown;
+    try {
+      fetched = await this.#singleFlight(key, fetch);
+    } catch (err) {
+      failure = err;
+    }
+    if (fetched) {
+      this.#lastRefresh.set(key, now.getTime());
+      const stored = this.#cache ? this.#cache.put(fetched) : true;
+      // X03: a response older than what we hold never replaces it.
+      const best = stored ? fetched : (this.#cache!.get(key) ?? fetched);
+      return this.#serve(best, now, []);
+    }
+    if (cached && isWithinWindow(cached.validity, now, this.#graceMs)) {
+      const why = failure instanceof Error ? failure.message : String(failure);
+      return this.#serve(cached, now, [`refresh of ${key} failed, serving the cached copy (${why})`]);
+    }
+    throw failure;
+  }
+
+  #shouldRefresh(key: string, a: CollateralArtifact, now: Date): boolean {
+    if (!needsRefresh(a.validity, now)) return false;
+    const last = this.#lastRefresh.get(key);
+    return last === undefined || now.getTime() - last >= this.#refreshIntervalMs;
+  }
+
+  #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
+    if (isWithinWindow(a.validity, now)) return { artifact: a, warnings };
+    if (this.#graceMs > 0 && isWithinWindow(a.validity, now, this.#graceMs)) {
+      return { artifact: a, warnings: [...warnings, `grace period used: ${a.key} expired at ${a.validity.notAfter}`] };
+    }
+    throw new CollateralExpiredError(a, now);
+  }
+
+  #singleFlight(key: string, fetch: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+    const running = this.#inFlight.get(key);
+    if (running) return running;
+    const p = fetch().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, p);
+    return p;
+  }
+}
+
+/** Thrown when no source is configured for an artifact. */
+export function missingSource(what: string): CollateralUnavailableError {
+  return new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `no collateral source configured for ${what}`, { artifact: what });
+}

@@ -1,0 +1,16 @@
+/** The two source interfaces; network clients, bundles and test fakes implement them. */
+import type { CollateralArtifact } from './artifact.js';
+import type { AmdKeyKind, AmdProduct, PckCa, QeIdentityRequest, TcbInfoRequest, VcekRequest } from './keys.js';
+
+export interface IntelCollateralSource {
+  tcbInfo(request: TcbInfoRequest): Promise<CollateralArtifact>;
+  qeIdentity(request: QeIdentityRequest): Promise<CollateralArtifact>;
+  pckCrl(ca: PckCa): Promise<CollateralArtifact>;
+  rootCaCrl(): Promise<CollateralArtifact>;
+}
+
+export interface AmdCollateralSource {
+  vcek(request: VcekRequest): Promise<CollateralArtifact>;
+  certChain(product: AmdProduct, key: AmdKeyKind): Promise<CollateralArtifact>;
+  crl(product: AmdProduct, key: AmdKeyKind): Promise<CollateralArtifact>;
+}
