@@ -10,3 +10,5 @@ export { CollateralUnavailableError } from './errors.js';
 export { isWithinWindow, needsRefresh, type CollateralArtifact, type ArtifactKind, type ValidityWindow } from './artifact.js';
 export { artifactKey, type TcbInfoRequest, type QeIdentityRequest, type VcekRequest, type IntelTee, type PckCa, type AmdProduct, type AmdKeyKind, type UpdateChannel } from './keys.js';
 export type { IntelCollateralSource, AmdCollateralSource } from './source.js';
+export { checkArtifactSignatures, checkChainLinks, chainOf, type SignatureCheck } from './signatures.js';
+export { parseSignedJson, parseStrictJson } from './strict-json.js';

@@ -11,7 +11,7 @@ import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
 import { parseCertificate, parseIntelSgxExtension, pckCaKind, splitPemCertificates } from '../x509/index.js';
 import type { CollateralArtifact } from './artifact.js';
-import type { CollateralCache } from './cache.js';
+import { CollateralCache } from './cache.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
 import { ArtifactResolver, missingSource, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
@@ -20,7 +20,7 @@ import { validateArtifact } from './validate.js';
 export interface CollateralServiceOptions {
   intel?: IntelCollateralSource;
   amd?: AmdCollateralSource;
-  /** Default: no cache (pass a CollateralCache for memory / disk caching). */
+  /** Default: a disk cache under the XDG cache directory; `null` for no cache at all. */
   cache?: CollateralCache | null;
   /** Grace after notAfter; off by default; reported as a warning on every use. */
   graceMs?: number;
@@ -77,7 +77,7 @@ export class CollateralService {
     this.#intel = options.intel;
     this.#amd = options.amd;
     this.#resolver = new ArtifactResolver({
-      cache: options.cache ?? null,
+      cache: options.cache === undefined ? new CollateralCache() : options.cache,
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
       ...(options.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: options.refreshIntervalMs }),
     });

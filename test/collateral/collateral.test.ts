@@ -114,7 +114,7 @@ describe.skipIf(!HAVE_VECTORS)('AMD KDS client against recorded collateral', () 
       const product = productOfEntry(entry);
       const report = parseEvidence(readEvidenceBytes(entry), { snpProduct: product }) as SnpReport;
       const kds = new AmdKdsClient({ http: fastHttp(), baseUrl: server.url });
-      const service = new CollateralService({ amd: kds });
+      const service = new CollateralService({ amd: kds, cache: null });
       if (product === 'Turin') {
         // No Turin CRL is in the shared vectors: the chain and VCEK resolve, the CRL is unavailable.
         await expect(service.forSnpReport(report, new Date(entry.verification_time!))).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND' });
@@ -269,7 +269,7 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
     const text = exportBundle(collateralArtifacts(online));
     await server.close();
     servers.pop();
-    const offline = await new CollateralService({ intel: new BundleSource(importBundle(text)) }).forQuote(quoteOf(e), midWindow(e));
+    const offline = await new CollateralService({ intel: new BundleSource(importBundle(text)), cache: null }).forQuote(quoteOf(e), midWindow(e));
     for (const [a, b] of collateralArtifacts(online).map((x, i) => [x, collateralArtifacts(offline)[i]!] as const)) {
       expect(Buffer.from(b.body).equals(Buffer.from(a.body))).toBe(true);
       expect(b.source.origin).toBe('bundle');
@@ -279,7 +279,7 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
   it('a bundle verifies stored evidence at a past instant, and refuses instants outside its windows', async () => {
     const e = findEntry('phala-dcap-qvl/tdx_quote')!;
     const artifacts = importDcapQvlCollateral(readVectorFile(e.collateral['collateral_bundle']!));
-    const service = new CollateralService({ intel: new BundleSource(artifacts) });
+    const service = new CollateralService({ intel: new BundleSource(artifacts), cache: null });
     const c = await service.forQuote(quoteOf(e), new Date(e.verification_time!));
     expect(c.tcbInfo.source.origin).toBe('bundle');
     await expect(service.forQuote(quoteOf(e), new Date('2026-11-29T00:00:00Z'))).rejects.toMatchObject({ code: 'ERR_COLLATERAL_EXPIRED' });
@@ -290,7 +290,7 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
       const e = findEntry(id)!;
       const artifacts = importDcapQvlCollateral(readVectorFile(e.collateral['collateral_bundle']!));
       expect(artifacts.map((a) => a.kind)).toEqual(['intel-tcb-info', 'intel-qe-identity', 'intel-pck-crl', 'intel-root-ca-crl']);
-      const c = await new CollateralService({ intel: new BundleSource(artifacts) }).forQuote(quoteOf(e), new Date(e.verification_time!));
+      const c = await new CollateralService({ intel: new BundleSource(artifacts), cache: null }).forQuote(quoteOf(e), new Date(e.verification_time!));
       expect(c.fmspc).toBe(e.fmspc);
     });
   }
@@ -298,7 +298,7 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
   it('a missing artifact in a bundle is ERR_COLLATERAL_MISSING, class COLLATERAL_UNAVAILABLE', async () => {
     const e = findEntry('phala-dcap-qvl/tdx_quote')!;
     const artifacts = importDcapQvlCollateral(readVectorFile(e.collateral['collateral_bundle']!)).filter((a) => a.kind !== 'intel-pck-crl');
-    await expect(new CollateralService({ intel: new BundleSource(artifacts) }).forQuote(quoteOf(e), new Date(e.verification_time!))).rejects.toMatchObject({
+    await expect(new CollateralService({ intel: new BundleSource(artifacts), cache: null }).forQuote(quoteOf(e), new Date(e.verification_time!))).rejects.toMatchObject({
       code: 'ERR_COLLATERAL_MISSING',
       errorClass: 'COLLATERAL_UNAVAILABLE',
     });

@@ -1,0 +1,79 @@
+/**
+ * Signature checks of collateral artifacts, memoised by content digest:
+ * signed JSON (TCB info, QE identity) by the first certificate of its issuer
+ * chain, a CRL by the first certificate of its issuer chain (or a given
+ * issuer), and each certificate of a chain by the next one. This proves
+ * internal consistency only; whether the chain ends in a pinned root, and
+ * whether everything is inside its validity window, is the verifier's call.
+ */
+import { defaultSignatureMemo, type SignatureMemo } from '../crypto/memo.js';
+import { ecdsaVerify } from '../crypto/ecdsa.js';
+import { parseCertificate, parseCrl, splitPemCertificates, verifyCertificateSignature, verifyCrlSignature, type CertificateInfo } from '../x509/index.js';
+import type { CollateralArtifact } from './artifact.js';
+import { parseSignedJson } from './strict-json.js';
+
+export interface SignatureCheck {
+  /** What was checked, e.g. "tcbInfo signature" or "chain[0] by chain[1]". */
+  subject: string;
+  ok: boolean;
+}
+
+function spki(cert: CertificateInfo): Uint8Array {
+  return cert.publicKey.spki;
+}
+
+/** Each certificate of `chain` (leaf first) is signed by the next one. */
+export function checkChainLinks(chain: CertificateInfo[], memo: SignatureMemo = defaultSignatureMemo): SignatureCheck[] {
+  const out: SignatureCheck[] = [];
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const child = chain[i]!;
+    const parent = chain[i + 1]!;
+    const ok = memo.verify('x509-cert', [child.tbs, child.signature, spki(parent)], () => verifyCertificateSignature(child, parent.publicKey));
+    out.push({ subject: `chain[${i}] signed by chain[${i + 1}]`, ok });
+  }
+  return out;
+}
+
+/** The issuer chain of an artifact (header chain, or the body for KDS cert_chain), leaf first. */
+export function chainOf(artifact: CollateralArtifact): CertificateInfo[] {
+  const pem = artifact.kind === 'amd-cert-chain' ? artifact.body : artifact.issuerChainPem;
+  return pem ? splitPemCertificates(pem).map(parseCertificate) : [];
+}
+
+/**
+ * Checks the signatures an artifact carries. For a CRL without an issuer
+ * chain (Intel's Root CA CRL, AMD's CRLs), pass its issuer certificate.
+ */
+export function checkArtifactSignatures(
+  artifact: CollateralArtifact,
+  issuer?: CertificateInfo,
+  memo: SignatureMemo = defaultSignatureMemo,
+): SignatureCheck[] {
+  const chain = chainOf(artifact);
+  const checks = checkChainLinks(chain, memo);
+  const signer = chain[0] ?? issuer;
+  switch (artifact.kind) {
+    case 'intel-tcb-info':
+    case 'intel-qe-identity': {
+      const member = artifact.kind === 'intel-tcb-info' ? 'tcbInfo' : 'enclaveIdentity';
+      const { signedBytes, signature } = parseSignedJson(artifact.body, member);
+      const key = signer?.publicKey;
+      const ok = key?.kind === 'ec' && key.curve === 'P-256'
+        ? memo.verify('ecdsa-p256', [signedBytes, signature, key.xy], () => ecdsaVerify('P-256', key.xy, signedBytes, signature))
+        : false;
+      checks.push({ subject: `${member} signature`, ok });
+      break;
+    }
+    case 'intel-pck-crl':
+    case 'intel-root-ca-crl':
+    case 'amd-crl': {
+      const crl = parseCrl(artifact.body);
+      const ok = signer ? memo.verify('x509-crl', [crl.tbs, crl.signature, spki(signer)], () => verifyCrlSignature(crl, signer.publicKey)) : false;
+      checks.push({ subject: 'CRL signature', ok });
+      break;
+    }
+    default:
+      break;
+  }
+  return checks;
+}
