@@ -40,11 +40,22 @@ export interface CollateralArtifact {
   source: { origin: ArtifactOrigin; url?: string; fetchedAt?: string };
 }
 
+const parsedWindows = new WeakMap<ValidityWindow, readonly [number, number]>();
+
+/** The window as epoch milliseconds, parsed once per window object (hot path of warm lookups). */
+function windowMs(window: ValidityWindow): readonly [number, number] {
+  let ms = parsedWindows.get(window);
+  if (!ms) {
+    ms = [Date.parse(window.notBefore), Date.parse(window.notAfter)];
+    parsedWindows.set(window, ms);
+  }
+  return ms;
+}
+
 /** True when `now` lies inside the window, optionally widened by a grace period after notAfter. */
 export function isWithinWindow(window: ValidityWindow, now: Date, graceMs = 0): boolean {
   const t = now.getTime();
-  const from = Date.parse(window.notBefore);
-  const to = Date.parse(window.notAfter);
+  const [from, to] = windowMs(window);
   // X01: an unparsable date never counts as valid (NaN comparisons are false).
   if (Number.isNaN(from) || Number.isNaN(to) || Number.isNaN(t)) return false;
   return from <= t && t <= to + graceMs;
@@ -52,8 +63,7 @@ export function isWithinWindow(window: ValidityWindow, now: Date, graceMs = 0): 
 
 /** Refresh once less than 10% of the window (at most one hour) is left (clarifications). */
 export function needsRefresh(window: ValidityWindow, now: Date): boolean {
-  const from = Date.parse(window.notBefore);
-  const to = Date.parse(window.notAfter);
+  const [from, to] = windowMs(window);
   const margin = Math.min((to - from) * 0.1, 60 * 60 * 1000);
   return to - now.getTime() < margin;
 }

@@ -2,16 +2,14 @@
  * Collateral cache in memory and on disk. Disk entries are JSON files written
  * atomically (temporary file, then rename) and re-checked with the same shape
  * validation as fresh responses when read: a torn, corrupted or foreign file
- * is deleted and treated as a miss, never trusted. Entries never move backwards
- * (X03): a lower evaluation data number / CRL number, or an older issue date,
- * does not replace what is stored.
+ * is deleted and treated as a miss, never trusted.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-import type { CollateralArtifact } from './artifact.js';
+import { isWithinWindow, type CollateralArtifact } from './artifact.js';
 import { validateArtifact } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
@@ -48,31 +46,77 @@ export function isOlder(candidate: CollateralArtifact, existing: CollateralArtif
   return Date.parse(candidate.validity.notBefore) < Date.parse(existing.validity.notBefore);
 }
 
+/** The newer of two artifacts (see isOlder). */
+function newest(list: CollateralArtifact[]): CollateralArtifact | undefined {
+  return list.reduce<CollateralArtifact | undefined>((best, a) => (best === undefined || isOlder(best, a) ? a : best), undefined);
+}
+
+const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(a.body).equals(Buffer.from(b.body));
+
+/**
+ * Keeps every version of an artifact it has seen (a few per key), so that
+ * verifications at different instants (batch re-verification of stored
+ * evidence) each find the version valid at their instant. Selection always
+ * prefers the newest version valid at the instant, so an older response can
+ * never displace a newer one that is still valid (X03).
+ */
 export class CollateralCache {
   readonly directory: string | null;
-  readonly #memory = new Map<string, CollateralArtifact>();
+  readonly maxVersions: number;
+  readonly #memory = new Map<string, CollateralArtifact[]>();
 
-  constructor(options: CollateralCacheOptions = {}) {
+  constructor(options: CollateralCacheOptions & { maxVersions?: number } = {}) {
     this.directory = options.directory === undefined ? defaultCacheDirectory() : options.directory;
+    this.maxVersions = options.maxVersions ?? 8;
     if (this.directory) mkdirSync(join(this.directory, `v${VERSION}`), { recursive: true, mode: 0o700 });
   }
 
-  #file(key: string): string {
-    return join(this.directory!, `v${VERSION}`, `${createHash('sha256').update(key).digest('hex')}.json`);
+  #prefix(key: string): string {
+    return createHash('sha256').update(key).digest('hex');
   }
 
-  /** The stored artifact for `key`, or undefined. Validity is the caller's decision. */
+  #file(a: CollateralArtifact): string {
+    const version = createHash('sha256').update(a.body).digest('hex').slice(0, 16);
+    return join(this.directory!, `v${VERSION}`, `${this.#prefix(a.key)}-${version}.json`);
+  }
+
+  #versions(key: string): CollateralArtifact[] {
+    let list = this.#memory.get(key);
+    if (!list) {
+      list = this.directory ? this.#loadAll(key) : [];
+      this.#memory.set(key, list);
+    }
+    return list;
+  }
+
+  /** The newest stored version of `key`, whatever its window. */
   get(key: string): CollateralArtifact | undefined {
-    const hit = this.#memory.get(key);
-    if (hit) return hit;
-    if (!this.directory) return undefined;
-    const loaded = this.#load(key);
-    if (loaded) this.#memory.set(key, loaded);
-    return loaded;
+    return newest(this.#versions(key));
   }
 
-  #load(key: string): CollateralArtifact | undefined {
-    const file = this.#file(key);
+  /** The newest stored version of `key` whose window contains `now` (plus `graceMs`), if any. */
+  select(key: string, now: Date, graceMs = 0): CollateralArtifact | undefined {
+    return newest(this.#versions(key).filter((a) => isWithinWindow(a.validity, now, graceMs)));
+  }
+
+  #loadAll(key: string): CollateralArtifact[] {
+    const dir = join(this.directory!, `v${VERSION}`);
+    const prefix = `${this.#prefix(key)}-`;
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    const out: CollateralArtifact[] = [];
+    for (const name of names) {
+      const a = this.#load(join(dir, name), key);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  #load(file: string, key: string): CollateralArtifact | undefined {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -95,12 +139,17 @@ export class CollateralCache {
     }
   }
 
-  /** Stores `artifact` unless it is older than the stored one; returns whether it was stored. */
+  /** Adds `artifact` as a version of its key; returns false when those exact bytes are already stored. */
   put(artifact: CollateralArtifact): boolean {
-    const existing = this.get(artifact.key);
-    if (existing && isOlder(artifact, existing)) return false;
-    this.#memory.set(artifact.key, artifact);
+    const list = this.#versions(artifact.key);
+    if (list.some((a) => sameBytes(a, artifact))) return false;
+    list.push(artifact);
     if (this.directory) this.#write(artifact);
+    while (list.length > this.maxVersions) {
+      const oldest = list.reduce((o, a) => (isOlder(a, o) ? a : o));
+      list.splice(list.indexOf(oldest), 1);
+      if (this.directory) rmSync(this.#file(oldest), { force: true });
+    }
     return true;
   }
 
@@ -114,7 +163,7 @@ export class CollateralCache {
       ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
       source: a.source,
     };
-    const file = this.#file(a.key);
+    const file = this.#file(a);
     const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
     renameSync(temp, file);

@@ -48,10 +48,8 @@ export class ArtifactResolver {
 
   /** Returns the artifact `key` valid at `now`, fetching it with `fetch` when the cache has none. */
   async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date): Promise<Resolved> {
-    const cached = this.#cache?.get(key);
-    if (cached && isWithinWindow(cached.validity, now) && !this.#shouldRefresh(key, cached, now)) {
-      return { artifact: cached, warnings: [] };
-    }
+    const cached = this.#cache?.select(key, now);
+    if (cached && !this.#shouldRefresh(key, cached, now)) return { artifact: cached, warnings: [] };
     let fetched: CollateralArtifact | undefined;
     let failure: unknown;
     try {
@@ -61,14 +59,14 @@ export class ArtifactResolver {
     }
     if (fetched) {
       this.#lastRefresh.set(key, now.getTime());
-      const stored = this.#cache ? this.#cache.put(fetched) : true;
-      // X03: a response older than what we hold never replaces it.
-      const best = stored ? fetched : (this.#cache!.get(key) ?? fetched);
-      return this.#serve(best, now, []);
+      this.#cache?.put(fetched);
+      // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
+      return this.#serve(this.#cache?.select(key, now) ?? fetched, now, []);
     }
-    if (cached && isWithinWindow(cached.validity, now, this.#graceMs)) {
+    const fallback = cached ?? this.#cache?.select(key, now, this.#graceMs);
+    if (fallback) {
       const why = failure instanceof Error ? failure.message : String(failure);
-      return this.#serve(cached, now, [`refresh of ${key} failed, serving the cached copy (${why})`]);
+      return this.#serve(fallback, now, [`refresh of ${key} failed, serving the cached copy (${why})`]);
     }
     throw failure;
   }

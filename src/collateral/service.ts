@@ -72,6 +72,7 @@ export class CollateralService {
   readonly #resolver: ArtifactResolver;
   readonly #update: UpdateChannel;
   readonly #evalNumber: number | undefined;
+  readonly #platforms = new Map<string, { fmspc: string; pckCa: PckCa }>();
 
   constructor(options: CollateralServiceOptions = {}) {
     this.#intel = options.intel;
@@ -92,10 +93,7 @@ export class CollateralService {
   async forQuote(quote: TdxQuote | SgxQuote, now: Date): Promise<IntelCollateral> {
     const source = this.#intel;
     if (!source) throw missingSource('Intel collateral');
-    const [leafDer] = splitPemCertificates(quote.signatureData.pckCertChainPem);
-    const leaf = parseCertificate(leafDer!);
-    const fmspc = parseIntelSgxExtension(leaf).fmspc.toLowerCase();
-    const pckCa = pckCaKind(leaf);
+    const { fmspc, pckCa } = this.#platformOf(quote);
     const tee: IntelTee = quote.kind;
     const select = this.#evalNumber === undefined ? { update: this.#update } : { tcbEvaluationDataNumber: this.#evalNumber };
     const tcbReq = { tee, fmspc, ...select };
@@ -108,6 +106,25 @@ export class CollateralService {
     ]);
     const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = results.map((r) => r.artifact) as [CollateralArtifact, CollateralArtifact, CollateralArtifact, CollateralArtifact];
     return { kind: 'intel', tee, fmspc, pckCa, tcbInfo, qeIdentity, pckCrl, rootCaCrl, warnings: results.flatMap((r) => r.warnings) };
+  }
+
+  /**
+   * FMSPC and PCK CA from the quote's PCK leaf certificate, remembered by the
+   * digest of the chain: parsing three certificates costs far more than the
+   * cache lookups of a warm verification.
+   */
+  #platformOf(quote: TdxQuote | SgxQuote): { fmspc: string; pckCa: PckCa } {
+    const pem = quote.signatureData.pckCertChainPem;
+    const digest = createHash('sha256').update(pem).digest('base64');
+    let known = this.#platforms.get(digest);
+    if (!known) {
+      const [leafDer] = splitPemCertificates(pem);
+      const leaf = parseCertificate(leafDer!);
+      known = { fmspc: parseIntelSgxExtension(leaf).fmspc.toLowerCase(), pckCa: pckCaKind(leaf) };
+      if (this.#platforms.size >= 4096) this.#platforms.clear();
+      this.#platforms.set(digest, known);
+    }
+    return known;
   }
 
   async forSnpReport(report: SnpReport, now: Date, certTable: SnpCertificateEntry[] = []): Promise<AmdCollateral> {

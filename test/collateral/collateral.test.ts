@@ -250,14 +250,30 @@ describe.skipIf(!HAVE_VECTORS)('validity-driven cache', () => {
     expect(server.totalHits).toBe(6);
   });
 
-  it('never replaces collateral with an older evaluation data number (X03)', async () => {
+  it('never serves an older evaluation data number while a newer one is valid (X03)', async () => {
     const e = entry();
     const server = await serve(intelRecords(e));
     const cache = new CollateralCache({ directory: null });
-    const c = await intelService(server, cache).forQuote(quoteOf(e), midWindow(e));
-    const older = { ...c.tcbInfo, sequence: String(Number(c.tcbInfo.sequence) - 1) };
-    expect(cache.put(older)).toBe(false);
+    const now = midWindow(e);
+    const c = await intelService(server, cache).forQuote(quoteOf(e), now);
+    const older = { ...c.tcbInfo, body: Uint8Array.from([...c.tcbInfo.body, 0x20]), sequence: String(Number(c.tcbInfo.sequence) - 1) };
+    expect(cache.put(older)).toBe(true);
+    expect(cache.select(c.tcbInfo.key, now)!.sequence).toBe(c.tcbInfo.sequence);
     expect(cache.get(c.tcbInfo.key)!.sequence).toBe(c.tcbInfo.sequence);
+  });
+
+  it('keeps versions so verifications at different instants each get the one valid then', async () => {
+    const cache = new CollateralCache({ directory: tempDir() });
+    const a = findEntry('phala-dcap-qvl/tdx_quote')!;
+    const b = findEntry('phala-dcap-qvl/tdx_quote_outdated')!;
+    const qeA = importDcapQvlCollateral(readVectorFile(a.collateral['collateral_bundle']!))[1]!;
+    const qeB = importDcapQvlCollateral(readVectorFile(b.collateral['collateral_bundle']!))[1]!;
+    cache.put(qeB);
+    cache.put(qeA);
+    const reopened = new CollateralCache({ directory: cache.directory });
+    expect(reopened.select(qeA.key, new Date(a.verification_time!))!.validity).toEqual(qeA.validity);
+    expect(reopened.select(qeA.key, new Date(b.verification_time!))!.validity).toEqual(qeB.validity);
+    expect(reopened.get(qeA.key)!.validity).toEqual(qeB.validity); // the newest
   });
 });
 
