@@ -1,0 +1,61 @@
+/**
+ * What the CLI writes to: two streams the caller owns. `run` never touches
+ * process.*, so tests call it in-process with string sinks.
+ */
+
+export interface CliStream {
+  write(chunk: string): unknown;
+  /** Set by Node on terminal streams; marks and colour only then. */
+  isTTY?: boolean;
+}
+
+export interface CliIo {
+  stdout: CliStream;
+  stderr: CliStream;
+  /** Environment for NO_COLOR / FORCE_COLOR; default: none. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Exit codes; one per outcome class (docs/cli.md). */
+export const ExitCode = {
+  Ok: 0,
+  /** A check did not pass. */
+  CheckFailed: 1,
+  /** The evidence was rejected while parsing (PARSE, UNSUPPORTED, PRODUCT). */
+  EvidenceRejected: 2,
+  /** Bad command line. */
+  Usage: 64,
+  /** An input file could not be read. */
+  NoInput: 66,
+  /** A bug or an unusable installation (e.g. the native addon did not load). */
+  Internal: 70,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface Style {
+  pass: string;
+  fail: string;
+  bold(text: string): string;
+  dim(text: string): string;
+}
+
+const plain: Style = { pass: 'PASS', fail: 'FAIL', bold: (t) => t, dim: (t) => t };
+
+const colour: Style = {
+  pass: '\u001b[32m✔\u001b[39m',
+  fail: '\u001b[31m✘\u001b[39m',
+  bold: (t) => `\u001b[1m${t}\u001b[22m`,
+  dim: (t) => `\u001b[2m${t}\u001b[22m`,
+};
+
+/** Marks and colour only on a terminal, and never with NO_COLOR set. */
+export function styleFor(io: CliIo): Style {
+  const env = io.env ?? {};
+  if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return plain;
+  return io.stdout.isTTY === true ? colour : plain;
+}
+
+export function writeLine(stream: CliStream, line = ''): void {
+  stream.write(`${line}\n`);
+}
