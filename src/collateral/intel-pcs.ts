@@ -25,6 +25,8 @@ export interface IntelPcsOptions {
    * `${baseUrl}/sgx/certification/v4/rootcacrl` for any other (PCCS) base.
    */
   rootCaCrlUrl?: string;
+  /** PCK CRL encoding to ask for; default "der". PCS answers PEM when not asked; both are accepted. */
+  pckCrlEncoding?: 'der' | 'pem';
   /** Wall clock for the provenance timestamp only; never used in checks. */
   wallClock?: () => Date;
 }
@@ -49,8 +51,10 @@ export class IntelPcsClient implements IntelCollateralSource {
   readonly #http: HttpClient;
   readonly #headers: Record<string, string>;
   readonly #wallClock: () => Date;
+  readonly #pckCrlEncoding: 'der' | 'pem';
 
   constructor(options: IntelPcsOptions) {
+    this.#pckCrlEncoding = options.pckCrlEncoding ?? 'der';
     const base = (options.baseUrl ?? INTEL_PCS_BASE_URL).replace(/\/+$/, '');
     let parsed: URL;
     try {
@@ -79,7 +83,7 @@ export class IntelPcsClient implements IntelCollateralSource {
 
   pckCrlUrl(ca: PckCa): string {
     if (ca !== 'platform' && ca !== 'processor') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'ca must be platform or processor');
-    return `${this.baseUrl}/sgx/certification/v4/pckcrl?ca=${ca}&encoding=der`;
+    return `${this.baseUrl}/sgx/certification/v4/pckcrl?ca=${ca}${this.#pckCrlEncoding === 'der' ? '&encoding=der' : ''}`;
   }
 
   async tcbInfo(r: TcbInfoRequest): Promise<CollateralArtifact> {

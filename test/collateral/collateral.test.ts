@@ -95,6 +95,20 @@ describe.skipIf(!HAVE_VECTORS)('Intel PCS / PCCS client against recorded collate
     expect(() => pcs.tcbInfoUrl({ tee: 'tdx', fmspc: 'zz' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 
+  it('accepts a PCK CRL served as PEM (PCS without encoding=der) and stores it as DER', async () => {
+    const entry = findEntry('phala-dcap-qvl/tdx_quote')!;
+    const records = intelRecords(entry);
+    const crl = records.find((r) => r.path === '/sgx/certification/v4/pckcrl')!;
+    const der = crl.body;
+    const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+    crl.body = new Uint8Array(Buffer.from(`-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`));
+    const server = await serve(records);
+    const pcs = new IntelPcsClient({ http: fastHttp(), baseUrl: server.url, pckCrlEncoding: 'pem' });
+    expect(pcs.pckCrlUrl('platform')).toBe(`${server.url}/sgx/certification/v4/pckcrl?ca=platform`);
+    const artifact = await pcs.pckCrl('platform');
+    expect(Buffer.from(artifact.body).equals(Buffer.from(der))).toBe(true);
+  });
+
   it('fetches the root CA CRL from a configured certificates host', async () => {
     const entry = findEntry('phala-dcap-qvl/tdx_quote')!;
     const server = await serve(intelRecords(entry));
