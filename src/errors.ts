@@ -15,10 +15,25 @@ export type ErrorClass =
   | 'SIG_REPORT'
   | 'SIG_QE_REPORT'
   | 'QE_BINDING'
-  | 'PRODUCT'
-  | 'COLLATERAL_FORMAT'
-  | 'COLLATERAL_UNAVAILABLE'
+  | 'CHAIN'
+  | 'REVOKED'
   | 'EXPIRED'
+  | 'COLLATERAL_SIG'
+  | 'COLLATERAL_FORMAT'
+  | 'COLLATERAL_MISMATCH'
+  | 'COLLATERAL_UNAVAILABLE'
+  | 'QE_IDENTITY'
+  | 'TDX_MODULE'
+  | 'TCB_UNSUPPORTED'
+  | 'TCB_STATUS'
+  | 'SNP_SIGNER'
+  | 'SNP_CERT'
+  | 'SNP_TCB'
+  | 'SNP_CHIP'
+  | 'PRODUCT'
+  | 'POLICY'
+  | 'BINDING'
+  | 'FRESHNESS'
   | 'ARGUMENT'
   | 'INTERNAL';
 
@@ -64,7 +79,10 @@ export type LibraryCode =
   | 'ERR_COLLATERAL_MISSING'
   | 'ERR_INTERNAL';
 
-export type ErrorCode = NativeParseCode | LibraryCode;
+/** Verification failures use `ERR_` + their error class (src/verify/errors.ts). */
+export type VerificationCode = `ERR_${Exclude<ErrorClass, 'PARSE' | 'ARGUMENT' | 'INTERNAL'>}`;
+
+export type ErrorCode = NativeParseCode | LibraryCode | VerificationCode;
 
 export interface ErrorOptions {
   check?: string;
