@@ -205,7 +205,8 @@ export function expectTag(node: DerNode | undefined, tag: number, what: string):
 export function sequence(node: DerNode | undefined, what: string, min: number, max: number = min): DerNode[] {
   const items = children(expectTag(node, TAG.SEQUENCE, what));
   if (items.length < min || items.length > max) {
-    throw derError(`${what}: ${items.length} elements, expected ${min === max ? min : `${min}..${max}`}`, node?.offset);
+    const expected = min === max ? `${min}` : max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min}..${max}`;
+    throw derError(`${what}: ${items.length} elements, expected ${expected}`, node?.offset);
   }
   return items;
 }

@@ -57,7 +57,7 @@ export interface SignedObject {
 export interface CertificateInfo extends SignedObject {
   /** The certificate DER (a view of the input). */
   der: Uint8Array;
-  /** RFC 4514 form, last RDN first: "CN=Intel SGX Root CA,O=Intel Corporation,L=Santa Clara,ST=CA,C=US". */
+  /** RFC 4514 form, last RDN first: "C=US,ST=CA,L=Santa Clara,O=Intel Corporation,CN=Intel SGX Root CA". */
   subject: string;
   subjectAttributes: NameAttributes;
   /** The subject Name DER, for byte-exact chaining. */

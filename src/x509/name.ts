@@ -19,7 +19,7 @@ export interface NameAttributes {
 }
 
 export interface DecodedName {
-  /** RFC 4514 string, e.g. "CN=Intel SGX Root CA,O=Intel Corporation,L=Santa Clara,ST=CA,C=US". */
+  /** RFC 4514 string, e.g. "C=US,ST=CA,L=Santa Clara,O=Intel Corporation,CN=Intel SGX Root CA". */
   text: string;
   attributes: NameAttributes;
   /** The Name's DER (a view of the certificate). */

@@ -60,6 +60,8 @@ function checkPssParameters(parameters: Uint8Array | undefined): void {
     last = n;
     byTag.set(n, explicitInner(f, `RSASSA-PSS-params [${n}]`));
   }
+  if (!byTag.has(0)) throw unsupported('RSASSA-PSS hash defaults to SHA-1', {});
+  if (!byTag.has(1)) throw unsupported('RSASSA-PSS mask generation defaults to MGF1-SHA-1', {});
   expectSha384(byTag.get(0), 'hashAlgorithm');
   const [mgfOid, mgfHash] = sequence(byTag.get(1), 'maskGenAlgorithm', 2);
   const mgf = decodeOid(mgfOid, 'maskGenAlgorithm');

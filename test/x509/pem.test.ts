@@ -6,11 +6,11 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
-import { parseEvidence, type SgxQuote, type TdxQuote } from '../../src/index.js';
 import { splitPckCertChain, splitPemCertificates } from '../../src/x509/index.js';
 import { expectError } from '../helpers/expect-error.js';
-import { HAVE_VECTORS, evidenceEntries, readEvidenceBytes, readVectorFile } from '../helpers/vectors.js';
+import { HAVE_VECTORS, readVectorFile } from '../helpers/vectors.js';
 import { concat, fromHex } from './helpers/der.js';
+import { quoteChains } from './helpers/real.js';
 import { ECDSA_SHA256, ecKeys, makeCertificate, pem } from './helpers/synthetic.js';
 
 const T08 = { code: 'ERR_BAD_PEM', errorClass: 'PARSE', check: 'T08' };
@@ -24,22 +24,6 @@ const ISSUER_CHAINS = [
   'virtee-sev/tests/certs_data/cert_chain_turin',
 ];
 
-/** PCK chains of every quote in the manifest that carries one. */
-export function quoteChains(): { id: string; pem: Uint8Array }[] {
-  const out: { id: string; pem: Uint8Array }[] = [];
-  for (const entry of evidenceEntries()) {
-    if (entry.kind === 'snp-report') continue;
-    let quote: TdxQuote | SgxQuote;
-    try {
-      quote = parseEvidence(readEvidenceBytes(entry), { trailing: 'dangerouslyLenient' }) as TdxQuote | SgxQuote;
-    } catch {
-      continue; // the encrypted-PPID quote carries no chain
-    }
-    out.push({ id: entry.id, pem: quote.signatureData.pckCertChainPem });
-  }
-  return out;
-}
-
 describe.skipIf(!HAVE_VECTORS)('real chains', () => {
   const chains = quoteChains();
 
@@ -47,7 +31,7 @@ describe.skipIf(!HAVE_VECTORS)('real chains', () => {
     expect(chains.length).toBe(20);
   });
 
-  it.each(chains.map((c) => [c.id, c.pem] as const))('%s: three certificates, the DER OpenSSL reads', (_id, chainPem) => {
+  it.each(chains.map((c) => [c.entry.id, c.pem] as const))('%s: three certificates, the DER OpenSSL reads', (_id, chainPem) => {
     expect([0x00, 0x0a]).toContain(chainPem[chainPem.length - 1]); // most quotes end the chain with one NUL
     const ders = splitPckCertChain(chainPem);
     const text = Buffer.from(chainPem).toString('latin1');

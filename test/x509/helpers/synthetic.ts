@@ -3,9 +3,11 @@
  * keys, for defects no real certificate has. Every date is explicit.
  */
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { KeyObject, sign, webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
+
+import * as der from './der.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -46,7 +48,11 @@ export interface CertOptions {
   notAfter?: Date;
 }
 
+/** basicConstraints cA TRUE: @peculiar/x509 writes an empty (non-RFC) Extensions list when given none. */
+const DEFAULT_EXTENSION: RawExt = { oid: '2.5.29.19', critical: true, value: Uint8Array.of(0x30, 0x03, 0x01, 0x01, 0xff) };
+
 export async function makeCertificate(o: CertOptions): Promise<Uint8Array> {
+  const extensions = o.extensions?.length ? o.extensions : [DEFAULT_EXTENSION];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: o.serial ?? '01',
     subject: o.subject,
@@ -56,32 +62,45 @@ export async function makeCertificate(o: CertOptions): Promise<Uint8Array> {
     signingAlgorithm: o.algorithm,
     publicKey: o.publicKey,
     signingKey: o.signingKey,
-    extensions: (o.extensions ?? []).map((e) => new x509.Extension(e.oid, e.critical ?? false, e.value)),
+    extensions: extensions.map((e) => new x509.Extension(e.oid, e.critical ?? false, e.value)),
   });
   return new Uint8Array(cert.rawData);
 }
 
 export interface CrlOptions {
-  issuer: string;
+  /** Common name of the issuer. */
+  issuerCn: string;
+  /** ECDSA P-256 key of the issuer. */
   signingKey: CryptoKey;
-  algorithm: SigningAlgorithm;
+  /** Revoked serials as hex INTEGER content, written verbatim (so "0080" is 00 80). */
   serials: string[];
   thisUpdate?: Date;
   nextUpdate?: Date | null;
   extensions?: RawExt[];
 }
 
-export async function makeCrl(o: CrlOptions): Promise<Uint8Array> {
-  const crl = await x509.X509CrlGenerator.create({
-    issuer: o.issuer,
-    thisUpdate: o.thisUpdate ?? NOT_BEFORE,
-    ...(o.nextUpdate === null ? {} : { nextUpdate: o.nextUpdate ?? NOT_AFTER }),
-    entries: o.serials.map((serialNumber) => ({ serialNumber, revocationDate: NOT_BEFORE })),
-    signingAlgorithm: o.algorithm,
-    signingKey: o.signingKey,
-    extensions: (o.extensions ?? []).map((e) => new x509.Extension(e.oid, e.critical ?? false, e.value)),
-  });
-  return new Uint8Array(crl.rawData);
+const utcTime = (d: Date): Uint8Array => der.tlv(0x17, new Uint8Array(Buffer.from(`${d.toISOString().slice(2, 19).replace(/[-T:]/g, '')}Z`)));
+
+/**
+ * A v2 CRL signed with ecdsa-with-SHA256, encoded here rather than by
+ * @peculiar/x509, which writes empty crlEntryExtensions lists (not RFC 5280).
+ */
+export function makeCrl(o: CrlOptions): Uint8Array {
+  const algorithm = der.seq(der.oid('1.2.840.10045.4.3.2'));
+  const issuer = der.seq(der.set(der.seq(der.oid('2.5.4.3'), der.utf8(o.issuerCn))));
+  const entries = o.serials.map((serial) => der.seq(der.tlv(0x02, der.fromHex(serial)), utcTime(NOT_BEFORE)));
+  const extensions = (o.extensions ?? []).map((e) => der.seq(der.oid(e.oid), ...(e.critical ? [der.bool(true)] : []), der.octets(e.value)));
+  const tbs = der.seq(
+    der.int(1),
+    algorithm,
+    issuer,
+    utcTime(o.thisUpdate ?? NOT_BEFORE),
+    ...(o.nextUpdate === null ? [] : [utcTime(o.nextUpdate ?? NOT_AFTER)]),
+    ...(entries.length ? [der.seq(...entries)] : []),
+    ...(extensions.length ? [der.context(0, true, der.seq(...extensions))] : []),
+  );
+  const signature = sign('sha256', tbs, { key: KeyObject.from(o.signingKey), dsaEncoding: 'der' });
+  return der.seq(tbs, algorithm, der.tlv(0x03, Uint8Array.of(0), new Uint8Array(signature)));
 }
 
 export const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
