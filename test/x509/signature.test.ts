@@ -44,14 +44,18 @@ function realLinks(): { label: string; subject: CertificateInfo; issuer: Certifi
   }
   for (const entry of loadManifest()) {
     const c = entry.collateral ?? {};
-    const leafFile = c['vcek'] ?? c['vlek'];
-    const chainFile = c['ask_ark_chain'] ?? c['ask_ark_asvk_chain'];
-    if (!leafFile || !chainFile || entry.kind !== 'snp-report') continue;
+    const leafFile = c['vcek'] ?? c['vlek'] ?? (entry.kind === 'vcek-cert-chain' ? entry.file : undefined);
+    const chainFiles = [c['ask_ark_chain'] ?? c['ask_ark_asvk_chain'], c['ask'], c['ark']].filter((f): f is string => f !== undefined);
+    if (!leafFile || chainFiles.length === 0) continue;
     const leaf = certificatesOf(leafFile)[0] as CertificateInfo;
-    const chain = certificatesOf(chainFile);
+    const chain = chainFiles.flatMap(certificatesOf);
     const ask = chain.find((x) => x.subject === leaf.issuer) as CertificateInfo;
     const ark = chain.find((x) => x.subject === ask.issuer) as CertificateInfo;
     links.push({ label: `${entry.id} VCEK`, subject: leaf, issuer: ask }, { label: `${entry.id} ASK`, subject: ask, issuer: ark }, { label: `${entry.id} ARK`, subject: ark, issuer: ark });
+  }
+  for (const entry of loadManifest().filter((e) => e.kind === 'amd-cert-chain')) {
+    const [intermediate, ark] = certificatesOf(entry.file) as [CertificateInfo, CertificateInfo];
+    links.push({ label: `${entry.id} ASK/ASVK`, subject: intermediate, issuer: ark }, { label: `${entry.id} ARK`, subject: ark, issuer: ark });
   }
   return links;
 }
@@ -60,7 +64,7 @@ describe.skipIf(!HAVE_VECTORS)('real chains', () => {
   const links = realLinks();
 
   it('covers Intel (ECDSA P-256) and AMD (RSASSA-PSS) links', () => {
-    expect(links.filter((l) => l.subject.signatureAlgorithm === OID_PSS).length).toBeGreaterThanOrEqual(18);
+    expect(links.filter((l) => l.subject.signatureAlgorithm === OID_PSS).length).toBeGreaterThanOrEqual(40);
     expect(links.filter((l) => l.subject.signatureAlgorithm === '1.2.840.10045.4.3.2').length).toBe(60);
   });
 
@@ -69,6 +73,15 @@ describe.skipIf(!HAVE_VECTORS)('real chains', () => {
     expect(new X509Certificate(subject.der).verify(new X509Certificate(issuer.der).publicKey)).toBe(true);
     for (const at of [0, 7, subject.tbs.length >> 1, subject.tbs.length - 1]) {
       expect(verifyCertificateSignature(flipTbs(subject, at), issuer.publicKey)).toBe(false);
+    }
+  });
+
+  it('trustee\'s "invalid" VCEKs parse but are not signed by the Milan ASK', () => {
+    const ask = certificatesOf('trustee/deps/verifier/src/snp/milan_ask_ark_asvk.pem').find((c) => c.subjectAttributes.CN === 'SEV-Milan') as CertificateInfo;
+    for (const file of ['test-vcek-invalid-legacy.der', 'test-vcek-invalid-new.der']) {
+      const vcek = certificatesOf(`trustee/deps/verifier/test_data/snp/${file}`)[0] as CertificateInfo;
+      expect(vcek.issuer).toBe(ask.subject);
+      expect(verifyCertificateSignature(vcek, ask.publicKey)).toBe(false);
     }
   });
 
