@@ -60,3 +60,46 @@ export {
   type LibraryCode,
 } from './errors.js';
 export { loadNativeAddon } from './native/index.js';
+export { CollateralFormatError } from './errors.js';
+export {
+  HttpClient,
+  IntelPcsClient,
+  AmdKdsClient,
+  CollateralCache,
+  CollateralService,
+  CollateralUnavailableError,
+  CollateralExpiredError,
+  BundleSource,
+  exportBundle,
+  importBundle,
+  importDcapQvlCollateral,
+  collateralArtifacts,
+  checkArtifactSignatures,
+  defaultCacheDirectory,
+  INTEL_PCS_BASE_URL,
+  INTEL_ROOT_CA_CRL_URL,
+  AMD_KDS_BASE_URL,
+  type HttpClientOptions,
+  type IntelPcsOptions,
+  type AmdKdsOptions,
+  type CollateralCacheOptions,
+  type CollateralServiceOptions,
+  type CollateralArtifact,
+  type IntelCollateral,
+  type AmdCollateral,
+  type EvidenceCollateral,
+  type IntelCollateralSource,
+  type AmdCollateralSource,
+} from './collateral/index.js';
+export {
+  splitPemCertificates,
+  parseCertificate,
+  parseCrl,
+  parseIntelSgxExtension,
+  parseAmdKdsExtensions,
+  type CertificateInfo,
+  type CrlInfo,
+  type PckSgxExtension,
+  type AmdKdsExtension,
+} from './x509/index.js';
+export { SignatureMemo, defaultSignatureMemo } from './crypto/memo.js';
