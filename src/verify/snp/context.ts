@@ -1,0 +1,71 @@
+/**
+ * Per-verification state: the single instant (S01), resolved options, and
+ * the ordered record of executed checks and warnings. Created once at the
+ * entry point; nothing here outlives one call.
+ */
+import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { SnpProduct } from '../../evidence/types.js';
+import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
+import type { CheckRecord, Relaxations } from '../types.js';
+import type { SnpVerifyOptions } from './types.js';
+
+const DEFAULT_VERSIONS: readonly number[] = [3, 5];
+const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
+const KNOWN_PRODUCTS = new Set<SnpProduct>(['Milan', 'Genoa', 'Turin']);
+
+export interface SnpContext {
+  readonly at: Date;
+  readonly trustRoots: TrustRoots;
+  readonly memo: SignatureMemo;
+  readonly allowedVersions: ReadonlySet<number>;
+  readonly allowedProducts: ReadonlySet<SnpProduct>;
+  readonly allowMaskedChipId: boolean;
+  readonly relaxations: Readonly<Relaxations>;
+  readonly checks: CheckRecord[];
+  readonly warnings: string[];
+  /** Records one executed check, in execution order. */
+  pass(id: string, description: string): void;
+}
+
+function bad(option: string, reason: string): never {
+  throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `option ${option}: ${reason}`, { details: { option } });
+}
+
+function resolveVersions(list: number[] | undefined): Set<number> {
+  if (list === undefined) return new Set(DEFAULT_VERSIONS);
+  if (!Array.isArray(list) || list.length === 0) bad('allowedVersions', 'must be a non-empty array');
+  for (const v of list) if (!KNOWN_VERSIONS.has(v)) bad('allowedVersions', `unknown report version ${String(v)} (2, 3, 4 or 5)`);
+  return new Set(list);
+}
+
+function resolveProducts(list: SnpProduct[] | undefined): Set<SnpProduct> {
+  if (list === undefined) return new Set(KNOWN_PRODUCTS);
+  if (!Array.isArray(list) || list.length === 0) bad('allowedProducts', 'must be a non-empty array');
+  for (const p of list) if (!KNOWN_PRODUCTS.has(p)) bad('allowedProducts', `unknown product ${String(p)}`);
+  return new Set(list);
+}
+
+/** Resolves the options once; the wall clock is read here and nowhere else. */
+export function createContext(options: SnpVerifyOptions): SnpContext {
+  const at = options.at ?? new Date(); // S01: one instant for every date check of this verification
+  // X01: an invalid Date compares false with everything, which would turn "expired" into "valid".
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'option at: must be a valid Date', { check: 'S01' });
+  }
+  const checks: CheckRecord[] = [];
+  return {
+    at,
+    trustRoots: options.trustRoots ?? PRODUCTION_TRUST_ROOTS,
+    memo: options.memo ?? defaultSignatureMemo,
+    allowedVersions: resolveVersions(options.allowedVersions),
+    allowedProducts: resolveProducts(options.allowedProducts),
+    allowMaskedChipId: options.allowMaskedChipId === true,
+    relaxations: { ...options.relaxations },
+    checks,
+    warnings: [],
+    pass(id, description) {
+      checks.push({ id, description });
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Step D/E (checklist §4.4 S13, S15, S16, S46): the certificate's TCB is
+ * the report's REPORTED_TCB, and the TCB values are mutually consistent.
+ * Minimums (S17–S20) belong to the policy layer, which reads the claims.
+ */
+import type { SnpProduct, SnpReport, SnpTcb } from '../../evidence/types.js';
+import type { AmdKdsExtension } from '../../x509/index.js';
+import { fail } from '../errors.js';
+import type { CheckedReport } from './structure.js';
+import type { SnpContext } from './context.js';
+import { compareVcekTcb } from './vcek-match.js';
+
+type Component = 'fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode';
+
+export function tcbComponents(product: SnpProduct): readonly Component[] {
+  return product === 'Turin' ? ['fmc', 'bootloader', 'tee', 'snp', 'microcode'] : ['bootloader', 'tee', 'snp', 'microcode'];
+}
+
+/** Components where `a` exceeds `b`. */
+function exceeding(a: SnpTcb, b: SnpTcb, product: SnpProduct): { component: Component; value: number; limit: number }[] {
+  return tcbComponents(product)
+    .filter((c) => (a[c] ?? 0) > (b[c] ?? 0))
+    .map((c) => ({ component: c, value: a[c] ?? 0, limit: b[c] ?? 0 }));
+}
+
+export function atMost(a: SnpTcb, b: SnpTcb, product: SnpProduct): boolean {
+  return exceeding(a, b, product).length === 0;
+}
+
+/** S13 (and S46): every SPL equals REPORTED_TCB under the product's layout; reserved SPLs and bytes are zero. */
+export function checkCertificateTcb(report: SnpReport, ext: AmdKdsExtension, ctx: SnpContext): void {
+  const match = compareVcekTcb(report, ext);
+  // S13: VCEK/VLEK SPLs == REPORTED_TCB; S46: read with another product's layout, this fails here
+  if (!match.ok) fail('SNP_TCB', 'S13', 'the certificate TCB is not the report\'s REPORTED_TCB', { mismatches: match.mismatches });
+  ctx.pass('S13', `certificate SPLs equal REPORTED_TCB under the ${report.product ?? ''} layout`);
+}
+
+/** S15, S16: COMMITTED <= CURRENT and REPORTED <= CURRENT per component. */
+export function checkTcbRelations(checked: CheckedReport, ctx: SnpContext): void {
+  const { tcb, product } = checked;
+  const committed = exceeding(tcb.committed, tcb.current, product);
+  // S15: COMMITTED_TCB <= CURRENT_TCB (equality is a claim for the policy layer)
+  if (committed.length > 0) fail('SNP_TCB', 'S15', 'COMMITTED_TCB exceeds CURRENT_TCB', { components: committed });
+  ctx.pass('S15', 'COMMITTED_TCB <= CURRENT_TCB per component');
+  const reported = exceeding(tcb.reported, tcb.current, product);
+  // S16: REPORTED_TCB <= CURRENT_TCB
+  if (reported.length > 0) fail('SNP_TCB', 'S16', 'REPORTED_TCB exceeds CURRENT_TCB', { components: reported });
+  ctx.pass('S16', 'REPORTED_TCB <= CURRENT_TCB per component');
+}

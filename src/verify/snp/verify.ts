@@ -1,0 +1,78 @@
+/**
+ * verifySnpReport: a pure, synchronous function of (report, collateral,
+ * trust roots, instant). No I/O; the clock is read at most once (S01).
+ *
+ *   1. S01        one instant, options resolved
+ *   2. S02–S06    structure re-read from the bytes, version, product (S33, S43)
+ *   3. S07, S08   pinned ARK and the intermediate SIGNING_KEY selects (S37, S38)
+ *   4. S09        ARK-signed CRL: signature, window, serials (fail closed)
+ *   5. S10        VCEK / VLEK: kind, issuer, PSS signature, P-384, validity
+ *   6. S11        KDS extensions: exact set for the product
+ *   7. S12        report signature over [0, 0x2A0)
+ *   8. S13        certificate TCB == REPORTED_TCB (S46)
+ *   9. S14        hwID == CHIP_ID for a VCEK (S44)
+ *  10. S15, S16   COMMITTED <= CURRENT, REPORTED <= CURRENT
+ *  11. S39        claims for the policy layer (S17–S32 are judged there)
+ *
+ * Any failure throws a VerificationError (or a PARSE / UNSUPPORTED /
+ * PRODUCT error of the evidence layer) carrying the checklist id.
+ */
+import type { SnpReport } from '../../evidence/types.js';
+import { fail } from '../errors.js';
+import type { VerificationResult } from '../types.js';
+import { checkPinnedChain } from './chain.js';
+import { checkChipId } from './chip.js';
+import { buildClaims } from './claims.js';
+import { createContext } from './context.js';
+import { checkCrl } from './crl.js';
+import { checkKdsExtensions } from './extensions.js';
+import { collateralIdentity } from './identity.js';
+import { checkLeaf } from './leaf.js';
+import { checkReportSignature } from './signature.js';
+import { checkStructure } from './structure.js';
+import { checkCertificateTcb, checkTcbRelations } from './tcb.js';
+import type { AmdCollateralInput, SnpVerifyOptions } from './types.js';
+import { parseCertificateFor } from './x509-checks.js';
+
+/** The collateral must be for this report's product and key kind, when it says what it is for. */
+function checkCollateralTarget(collateral: AmdCollateralInput, product: string, kind: 'vcek' | 'vlek'): void {
+  if (typeof collateral !== 'object' || collateral === null || collateral.signingCertificate === undefined) {
+    fail('COLLATERAL_UNAVAILABLE', 'S10', `no ${kind.toUpperCase()} certificate was supplied`);
+  }
+  const target = collateral.for;
+  if (target === undefined) return;
+  if (target.product !== product) fail('COLLATERAL_MISMATCH', 'S07', `the collateral is for ${target.product}, the report is ${product}`, { collateral: target.product, report: product });
+  // S38: collateral for a VLEK where the report is VCEK-signed, or the reverse
+  if (target.signingKey !== kind) fail('SNP_SIGNER', 'S38', `the collateral is for a ${target.signingKey.toUpperCase()}, the report is signed by the ${kind.toUpperCase()}`);
+}
+
+export function verifySnpReport(report: SnpReport, collateral: AmdCollateralInput, options: SnpVerifyOptions = {}): VerificationResult {
+  const ctx = createContext(options ?? {}); // Step 1 (S01)
+  const checked = checkStructure(report, ctx); // Step 2 (S02–S06)
+  const { product } = checked;
+  const kind = checked.report.signerInfo.signingKey;
+  checkCollateralTarget(collateral, product, kind);
+  const chain = checkPinnedChain(product, kind, collateral.certChain, ctx); // Step 3 (S07, S08)
+  const leaf = parseCertificateFor(collateral.signingCertificate, 'S10', kind.toUpperCase());
+  const crl = checkCrl(collateral.crl, chain, kind, kind === 'vlek' ? leaf.serialNumber : undefined, ctx); // Step 4 (S09)
+  const leafKey = checkLeaf(leaf, chain, kind, ctx); // Step 5 (S10)
+  const ext = checkKdsExtensions(leaf, kind, product, ctx); // Step 6 (S11)
+  checkReportSignature(checked.report, leafKey, ctx); // Step 7 (S12)
+  checkCertificateTcb(checked.report, ext, ctx); // Step 8 (S13)
+  checkChipId(checked.report, ext, ctx); // Step 9 (S14)
+  checkTcbRelations(checked, ctx); // Step 10 (S15, S16)
+  // Step 11 (S39, S42): claims only now, after every check passed
+  const warnings = [...new Set([...checked.report.warnings, ...(collateral.warnings ?? []), ...ctx.warnings])];
+  return {
+    ok: true,
+    tee: 'snp',
+    at: ctx.at.toISOString(),
+    tcbStatus: undefined,
+    advisoryIds: [],
+    claims: buildClaims(checked, ext),
+    collateral: collateralIdentity(collateral, { product, kind, chain, leaf, ext, crl }),
+    trustRoots: ctx.trustRoots.label,
+    checks: ctx.checks,
+    warnings,
+  };
+}
