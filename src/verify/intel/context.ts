@@ -1,0 +1,74 @@
+/**
+ * The state one verification carries from step to step: the single instant
+ * (T01), trust roots, the signature memo, the relaxations the caller named,
+ * and what has been established so far (executed checks, warnings). Built
+ * once at the entry point; every step reads `at` from here, never a clock.
+ */
+import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
+import type { CheckRecord, Relaxations, VerifyOptions } from '../types.js';
+
+export interface IntelVerifyOptions extends VerifyOptions {
+  /** Memo of signature checks keyed by content digest; default the process-wide one. */
+  memo?: SignatureMemo;
+}
+
+export interface VerifyContext {
+  readonly at: Date;
+  readonly nowMs: number;
+  readonly trustRoots: TrustRoots;
+  readonly memo: SignatureMemo;
+  readonly relaxations: Readonly<Relaxations>;
+  readonly minTcbEvaluationDataNumber: number | undefined;
+  readonly checks: CheckRecord[];
+  readonly warnings: string[];
+}
+
+function validInstant(at: unknown): Date {
+  // X01: an invalid Date compares false with everything and would accept any window.
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.at must be a valid Date');
+  }
+  return new Date(at.getTime());
+}
+
+function validMinimum(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.minTcbEvaluationDataNumber must be a non-negative integer');
+  }
+  return value;
+}
+
+function validRoots(roots: TrustRoots): TrustRoots {
+  if (!roots || !Array.isArray(roots.intelRootCas) || roots.intelRootCas.some((r) => !(r instanceof Uint8Array))) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.trustRoots.intelRootCas must be an array of DER certificates');
+  }
+  return roots;
+}
+
+/** T01: `now` is `options.at` or the wall clock, read exactly once, here. */
+export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
+  const at = validInstant(options.at ?? new Date());
+  return {
+    at,
+    nowMs: at.getTime(),
+    trustRoots: validRoots(options.trustRoots ?? PRODUCTION_TRUST_ROOTS),
+    memo: options.memo ?? defaultSignatureMemo,
+    relaxations: Object.freeze({ ...(options.relaxations ?? {}) }),
+    minTcbEvaluationDataNumber: validMinimum(options.minTcbEvaluationDataNumber),
+    checks: [],
+    warnings: [],
+  };
+}
+
+/** Records a check that ran and passed, in execution order. */
+export function passed(ctx: VerifyContext, id: string, description: string): void {
+  ctx.checks.push({ id, description });
+}
+
+/** Records a relaxation that applied: the skipped check id and why. */
+export function relaxed(ctx: VerifyContext, id: string, warning: string): void {
+  ctx.warnings.push(`${id} skipped: ${warning}`);
+}

@@ -1,0 +1,57 @@
+/**
+ * T47 and T21: the content of an authenticated QE identity. A TDX quote needs
+ * "TD_QE", an SGX quote "QE" (never QVE / QAE, V33); version 2 (QvE's
+ * version 3 is not enabled until its format is reviewed, checklist §8).
+ */
+import { fail } from '../errors.js';
+import { passed, type VerifyContext } from './context.js';
+import { FieldReader, type Json } from './json-fields.js';
+import type { QeIdentity, TcbInfo } from './model.js';
+import { readIsvLevels } from './tcb-info.js';
+import { collateralDate, requireCurrent } from './time.js';
+
+const C = 'T21';
+
+function checkId(ctx: VerifyContext, r: FieldReader, identity: Json, tee: 'tdx' | 'sgx'): 'TD_QE' | 'QE' {
+  const id = r.string(identity, 'id');
+  const expected = tee === 'tdx' ? 'TD_QE' : 'QE';
+  if (id === (tee === 'tdx' ? 'QE' : 'TD_QE')) fail('COLLATERAL_MISMATCH', 'T47', `QE identity "${id}" is for the other TEE (${tee.toUpperCase()} quote)`); // T47
+  if (id !== expected) fail('COLLATERAL_MISMATCH', C, `QE identity id "${id}" is not "${expected}"`);
+  passed(ctx, 'T47', `QE identity id "${id}" matches the ${tee.toUpperCase()} quote`);
+  return expected;
+}
+
+/** T47, T21: validates and types an authenticated QE identity. */
+export function readQeIdentity(ctx: VerifyContext, identity: Json, tee: 'tdx' | 'sgx', tcbInfo: TcbInfo): QeIdentity {
+  const r = new FieldReader(C, 'enclaveIdentity');
+  const id = checkId(ctx, r, identity, tee);
+  const version = r.integer(identity, 'version', 0xffff);
+  if (version !== 2) fail('COLLATERAL_MISMATCH', C, `QE identity version ${version} is not 2`);
+  const issueDate = collateralDate(r.raw(identity, 'issueDate'), C, 'enclaveIdentity.issueDate');
+  const nextUpdate = collateralDate(r.raw(identity, 'nextUpdate'), C, 'enclaveIdentity.nextUpdate');
+  requireCurrent(ctx, C, 'QE identity', issueDate, nextUpdate); // T21: issueDate <= now <= nextUpdate
+  const evaluation = r.integer(identity, 'tcbEvaluationDataNumber', Number.MAX_SAFE_INTEGER);
+  const minimum = ctx.minTcbEvaluationDataNumber;
+  if (minimum !== undefined && evaluation < minimum) {
+    fail('COLLATERAL_MISMATCH', C, `QE identity evaluation data number ${evaluation} is below the required ${minimum}`, { evaluation, minimum });
+  }
+  if (evaluation !== tcbInfo.tcbEvaluationDataNumber) {
+    ctx.warnings.push(`T21: QE identity evaluation data number ${evaluation} differs from the TCB info's ${tcbInfo.tcbEvaluationDataNumber}`);
+  }
+  const result: QeIdentity = {
+    id,
+    version,
+    issueDate,
+    nextUpdate,
+    tcbEvaluationDataNumber: evaluation,
+    miscselect: r.hex(identity, 'miscselect', 4),
+    miscselectMask: r.hex(identity, 'miscselectMask', 4),
+    attributes: r.hex(identity, 'attributes', 16),
+    attributesMask: r.hex(identity, 'attributesMask', 16),
+    mrsigner: r.hex(identity, 'mrsigner', 32),
+    isvprodid: r.integer(identity, 'isvprodid', 0xffff),
+    tcbLevels: readIsvLevels(r, identity),
+  };
+  passed(ctx, C, `QE identity ${id} v2, current, evaluation data number ${evaluation}, exact field lengths`);
+  return result;
+}

@@ -1,0 +1,45 @@
+/**
+ * Validity windows against the single instant (X01): expired iff
+ * now > notAfter / nextUpdate, not yet valid iff now < notBefore / issueDate.
+ * Every comparison is written so that NaN (an unparsable date) fails: a
+ * `now > nextUpdate` test would accept it.
+ */
+import { fail, type VerificationErrorClass } from '../errors.js';
+import type { VerifyContext } from './context.js';
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** An ISO-8601 UTC date of signed collateral; anything else is COLLATERAL_FORMAT (X01). */
+export function collateralDate(value: unknown, check: string, field: string): Date {
+  const ms = typeof value === 'string' && ISO_UTC.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) fail('COLLATERAL_FORMAT', check, `${field} is not an ISO-8601 UTC date`, { field, value: String(value) });
+  return new Date(ms);
+}
+
+/** ISO form for messages and details; "invalid" instead of the RangeError toISOString throws. */
+export const iso = (d: Date | undefined): string | undefined =>
+  d === undefined ? undefined : Number.isNaN(d.getTime()) ? 'invalid' : d.toISOString();
+
+/** Whether from <= now <= to; false for any NaN and for a missing end. */
+export function isCurrent(ctx: VerifyContext, from: Date, to: Date | undefined): boolean {
+  const t = ctx.nowMs;
+  return to !== undefined && from.getTime() <= t && t <= to.getTime();
+}
+
+/** Fails with `errorClass` (EXPIRED unless told) unless from <= now <= to. */
+export function requireCurrent(
+  ctx: VerifyContext,
+  check: string,
+  what: string,
+  from: Date,
+  to: Date | undefined,
+  errorClass: VerificationErrorClass = 'EXPIRED',
+): void {
+  if (isCurrent(ctx, from, to)) return;
+  const state = to === undefined ? 'has no end of validity' : ctx.nowMs < from.getTime() ? 'is not yet valid' : ctx.nowMs > to.getTime() ? 'has expired' : 'has an invalid validity date';
+  fail(errorClass, check, `${what} ${state} at ${ctx.at.toISOString()}`, {
+    notBefore: iso(from),
+    notAfter: iso(to),
+    at: ctx.at.toISOString(),
+  });
+}

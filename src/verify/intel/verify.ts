@@ -1,0 +1,152 @@
+/**
+ * verifyIntelQuote: the Intel DCAP verifier for TDX quotes v4 / v5 and SGX
+ * quotes v3. Synchronous and pure: no I/O, and no clock but `options.at` (or
+ * the wall clock read once at entry, T01). It runs the checklist's section
+ * 2.5 in order; each step can only fail (V03: nothing returns success early)
+ * and is recorded in `checks` when it passed:
+ *
+ *   A  T02–T07  quote structure (re-asserted on the parsed object)
+ *   B  T08–T15  PCK chain to a pinned root, dates, CRLs, SGX extension
+ *   C  T16–T21  TCB info and QE identity: chain, signature, content (T47, T48)
+ *   D  T22–T26  QE report signature, binding, identity (T43), QE level, quote signature
+ *   E  T27–T33  TDX module, platform / module levels, convergence, Revoked
+ *   G  T45      every collateral artifact inside its window; T46 status returned; T51 claims
+ *
+ * Failures throw VerificationError (or EvidenceParseError / UnsupportedEvidenceError
+ * for structure) with the checklist class and id.
+ */
+import type { CollateralArtifact } from '../../collateral/artifact.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
+import type { CrlInfo, PckSgxExtension } from '../../x509/index.js';
+import { fail } from '../errors.js';
+import type { VerificationResult } from '../types.js';
+import { sgxClaims, tdxClaims } from './claims.js';
+import { checkArtifactWindows, collateralIdentity } from './collateral-window.js';
+import { createContext, passed, relaxed, type IntelVerifyOptions, type VerifyContext } from './context.js';
+import { convergeSgx, convergeTdx, rejectRevoked, type TcbOutcome } from './convergence.js';
+import { checkPckCrl, checkRootCaCrl } from './crl.js';
+import type { QeIdentity, TcbInfo } from './model.js';
+import { decodePckExtension, verifyPckChain, type PckChain } from './pck-chain.js';
+import { matchSgxPlatformLevel, matchTdxPlatformLevel } from './platform-level.js';
+import { checkQeBinding, checkQeIdentity, checkQeNotDebug, checkQeReportSignature, checkQuoteSignature, matchQeLevel, type QeLevelMatch } from './qe.js';
+import { readQeIdentity } from './qe-identity.js';
+import { verifyQeIdentitySignature, verifyTcbInfoSignature } from './signed-collateral.js';
+import { checkQuoteStructure } from './structure.js';
+import { checkTcbInfoPlatform, readTcbInfo } from './tcb-info.js';
+import { checkTdxModule, matchModuleLevel } from './tdx-module.js';
+
+/** The Intel collateral of one quote, as plain artifacts with their exact bytes. */
+export interface IntelCollateralInput {
+  tcbInfo?: CollateralArtifact;
+  qeIdentity?: CollateralArtifact;
+  pckCrl?: CollateralArtifact;
+  rootCaCrl?: CollateralArtifact;
+}
+
+interface PlatformIdentity {
+  chain: PckChain;
+  pck: PckSgxExtension;
+  rootCrl: CrlInfo | undefined;
+}
+
+/** Section B: T08–T15. */
+function verifyPlatformIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): PlatformIdentity {
+  const chain = verifyPckChain(ctx, quote); // T08–T12
+  const rootCrl = checkRootCaCrl(ctx, collateral.rootCaCrl, chain); // T13
+  checkPckCrl(ctx, collateral.pckCrl, chain); // T14
+  const pck = decodePckExtension(ctx, chain); // T15
+  return { chain, pck, rootCrl };
+}
+
+/** Section C: T16–T21 with T47 / T48. */
+function verifyCollateralDocuments(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput, p: PlatformIdentity): { tcbInfo: TcbInfo; qeIdentity: QeIdentity | undefined } {
+  const tcbDoc = verifyTcbInfoSignature(ctx, collateral.tcbInfo, p.chain.root, p.rootCrl); // T16, T17
+  const tcbInfo = readTcbInfo(ctx, tcbDoc.value, quote.kind); // T47, T48, T18
+  checkTcbInfoPlatform(ctx, tcbInfo, p.pck); // T19
+  if (collateral.qeIdentity === undefined) {
+    if (!ctx.relaxations.skipQeIdentity) fail('COLLATERAL_UNAVAILABLE', 'T20', 'no QE identity was supplied');
+    relaxed(ctx, 'T20', 'no QE identity (relaxation skipQeIdentity): QE identity chain and signature not checked');
+    relaxed(ctx, 'T21', 'no QE identity (relaxation skipQeIdentity): QE identity content not checked');
+    return { tcbInfo, qeIdentity: undefined };
+  }
+  const qeDoc = verifyQeIdentitySignature(ctx, collateral.qeIdentity, p.chain.root, p.rootCrl); // T20
+  return { tcbInfo, qeIdentity: readQeIdentity(ctx, qeDoc.value, quote.kind, tcbInfo) }; // T47, T21
+}
+
+/** Section D: T22–T26 with T43. */
+function verifyQuoteCryptography(ctx: VerifyContext, quote: TdxQuote | SgxQuote, p: PlatformIdentity, qeIdentity: QeIdentity | undefined): QeLevelMatch {
+  checkQeReportSignature(ctx, quote, p.chain.leaf); // T22
+  checkQeBinding(ctx, quote); // T23
+  checkQeIdentity(ctx, quote, qeIdentity); // T24
+  checkQeNotDebug(ctx, quote); // T43
+  const qe = matchQeLevel(ctx, quote, qeIdentity); // T25 (a Revoked level is rejected at T33, after T26)
+  checkQuoteSignature(ctx, quote); // T26
+  return qe;
+}
+
+/** Section E: T27–T33. */
+function evaluateTcb(ctx: VerifyContext, quote: TdxQuote | SgxQuote, tcbInfo: TcbInfo, pck: PckSgxExtension, qe: QeLevelMatch): TcbOutcome {
+  let outcome: TcbOutcome;
+  if (quote.kind === 'tdx') {
+    const module = checkTdxModule(ctx, quote, tcbInfo); // T27, T28, T29
+    const platform = matchTdxPlatformLevel(ctx, quote, tcbInfo, pck.tcb); // T30
+    const moduleLevel = matchModuleLevel(ctx, quote, module); // T31
+    outcome = convergeTdx(ctx, quote, tcbInfo, platform, module.identity?.id, moduleLevel, qe); // T32
+  } else {
+    const platform = matchSgxPlatformLevel(ctx, tcbInfo, pck.tcb); // T30 (§3: no module, no relaunch)
+    outcome = convergeSgx(ctx, platform, qe); // T32
+  }
+  rejectRevoked(ctx, outcome); // T33
+  return outcome;
+}
+
+function requireArguments(quote: unknown, collateral: unknown): void {
+  const kind = (quote as { kind?: unknown } | null)?.kind;
+  if (typeof quote !== 'object' || quote === null || (kind !== 'tdx' && kind !== 'sgx')) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyIntelQuote needs a parsed TDX or SGX quote');
+  }
+  if (typeof collateral !== 'object' || collateral === null) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyIntelQuote needs an IntelCollateralInput object');
+  }
+}
+
+/**
+ * Verifies an Intel DCAP quote against its collateral at one instant. Returns
+ * only on success; the TCB status is returned, not judged (T46): OutOfDate is
+ * a successful verification with tcbStatus "OutOfDate". Missing collateral
+ * fails closed (COLLATERAL_UNAVAILABLE) unless `relaxations.skipCrl` (both
+ * CRLs) or `relaxations.skipQeIdentity` allows it; each use is a warning.
+ */
+export function verifyIntelQuote(
+  quote: TdxQuote | SgxQuote,
+  collateral: IntelCollateralInput,
+  options: IntelVerifyOptions = {},
+): VerificationResult {
+  const ctx = createContext(options); // T01: the single instant
+  requireArguments(quote, collateral);
+  passed(ctx, 'T01', `verification instant ${ctx.at.toISOString()}`);
+  checkQuoteStructure(ctx, quote); // T02–T07
+  const platform = verifyPlatformIdentity(ctx, quote, collateral); // T08–T15
+  const { tcbInfo, qeIdentity } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
+  const qe = verifyQuoteCryptography(ctx, quote, platform, qeIdentity); // T22–T26, T43
+  const outcome = evaluateTcb(ctx, quote, tcbInfo, platform.pck, qe); // T27–T33
+  const artifacts = [collateral.tcbInfo, collateral.qeIdentity, collateral.pckCrl, collateral.rootCaCrl].filter((a): a is CollateralArtifact => a !== undefined);
+  checkArtifactWindows(ctx, artifacts); // T45
+  passed(ctx, 'T46', `TCB status ${outcome.status} returned to the caller's policy, not judged here`); // T46
+  const claims = quote.kind === 'tdx' ? tdxClaims(quote, platform.pck, outcome) : sgxClaims(quote, platform.pck, outcome);
+  passed(ctx, 'T51', 'claims from signed report fields, the PCK certificate and matched TCB levels only'); // T51
+  const { chain } = platform;
+  return {
+    ok: true,
+    tee: quote.kind,
+    at: ctx.at.toISOString(),
+    tcbStatus: outcome.status,
+    advisoryIds: outcome.advisoryIds,
+    claims,
+    collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root], tcbInfo, qeIdentity),
+    trustRoots: ctx.trustRoots.label,
+    checks: ctx.checks,
+    warnings: ctx.warnings,
+  };
+}
