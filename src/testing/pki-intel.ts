@@ -1,9 +1,12 @@
 /**
  * Intel-shaped synthetic PKI (checklist §2.3): P-256 root (self-signed CA) ->
  * PCK Platform (or Processor) CA (pathlen 0) -> PCK Certificate with the SGX
- * extension, plus the TCB Signing certificate issued by the root. Names say
- * "tee-verify Test" so no certificate can pass for Intel's; all keys derive
- * from the seed.
+ * extension, plus the TCB Signing certificate issued by the root. CNs are
+ * Intel's ("Intel SGX Root CA", "Intel SGX PCK Platform CA", ...) because
+ * verifiers compare them exactly (T10, T11, T16), as the AMD-shaped PKI uses
+ * AMD's; the organisation is "tee-verify test", and no certificate passes for
+ * Intel's: the verifier pins the real root by its DER. All keys derive from
+ * the seed.
  */
 import { deriveBytes, deriveEcKeyPair, deriveSerial, type TestKeyPair } from './seed.js';
 import { sgxExtension, type SgxExtensionValues } from './sgx-extension.js';
@@ -60,8 +63,9 @@ const LOCATION: DistinguishedName = [
   ['C', 'US'],
 ];
 
+/** Intel's CN for a role ("Intel SGX <role>") under the test organisation. */
 export function intelTestName(commonName: string): DistinguishedName {
-  return [['CN', `tee-verify Test SGX ${commonName}`], ...LOCATION];
+  return [['CN', `Intel SGX ${commonName}`], ...LOCATION];
 }
 
 /** Real-shaped default TCB: 16 component SVNs, PCESVN 13, CPUSVN = the components. */

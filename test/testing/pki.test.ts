@@ -60,11 +60,11 @@ describe('Intel-shaped test PKI', () => {
     expect(await leaf.verify({ publicKey: ca.publicKey, date: new Date('2026-06-01T00:00:00Z') })).toBe(true);
   });
 
-  it('uses clearly synthetic Intel-shaped names and the CA profile of §2.3', () => {
-    expect(dnToString(pki.root.subject)).toBe('CN=tee-verify Test SGX Root CA, O=tee-verify test, L=Santa Clara, ST=CA, C=US');
-    expect(dnToString(pki.pckCa.subject)).toContain('CN=tee-verify Test SGX PCK Platform CA');
-    expect(dnToString(pki.pck.subject)).toContain('CN=tee-verify Test SGX PCK Certificate');
-    expect(dnToString(pki.tcbSigning.subject)).toContain('CN=tee-verify Test SGX TCB Signing');
+  it("uses Intel's CNs under a synthetic organisation and the CA profile of §2.3", () => {
+    expect(dnToString(pki.root.subject)).toBe('CN=Intel SGX Root CA, O=tee-verify test, L=Santa Clara, ST=CA, C=US');
+    expect(dnToString(pki.pckCa.subject)).toBe('CN=Intel SGX PCK Platform CA, O=tee-verify test, L=Santa Clara, ST=CA, C=US');
+    expect(dnToString(pki.pck.subject)).toBe('CN=Intel SGX PCK Certificate, O=tee-verify test, L=Santa Clara, ST=CA, C=US');
+    expect(dnToString(pki.tcbSigning.subject)).toBe('CN=Intel SGX TCB Signing, O=tee-verify test, L=Santa Clara, ST=CA, C=US');
     for (const role of intelRoles) expect(new NodeX509(pki[role].der).subject).not.toMatch(/Intel Corporation/);
     const bc = (der: Uint8Array) => new X509Certificate(der).getExtension(BasicConstraintsExtension);
     expect(bc(pki.root.der)?.ca).toBe(true);
