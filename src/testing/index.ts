@@ -4,3 +4,26 @@
  */
 export * from './pki.js';
 export * from './builders.js';
+export {
+  createSyntheticIntelPlatform,
+  buildTestCrl,
+  signCollateralJson,
+  defaultTcbInfo,
+  defaultQeIdentity,
+  intelArtifact,
+  intelDate,
+  DEFAULT_PLATFORM_SEED,
+} from './intel-collateral.js';
+export type {
+  SyntheticIntelPlatform,
+  SyntheticIntelPlatformOptions,
+  SyntheticQuoteOverrides,
+  SignedJsonOverrides,
+  CrlOverrides,
+  TestCrlOptions,
+  TcbInfoValues,
+  QeIdentityValues,
+  ArtifactOptions,
+  JsonObject,
+  SignedJsonMember,
+} from './intel-collateral.js';
