@@ -53,6 +53,8 @@ export function verifySnpReport(report: SnpReport, collateral: AmdCollateralInpu
   const kind = checked.report.signerInfo.signingKey;
   checkCollateralTarget(collateral, product, kind);
   const chain = checkPinnedChain(product, kind, collateral.certChain, ctx); // Step 3 (S07, S08)
+  // S36: the VCEK / VLEK is re-validated against the pinned chain on every use, whether it
+  // came from KDS, a cache, a bundle or the evidence; only signature outcomes are memoised.
   const leaf = parseCertificateFor(collateral.signingCertificate, 'S10', kind.toUpperCase());
   const crl = checkCrl(collateral.crl, chain, kind, kind === 'vlek' ? leaf.serialNumber : undefined, ctx); // Step 4 (S09)
   const leafKey = checkLeaf(leaf, chain, kind, ctx); // Step 5 (S10)

@@ -111,6 +111,13 @@ describe('SNP verifier: AmdCollateral adapter', () => {
     expect(result.checks.map((c) => c.id)).toContain('S37');
   });
 
+  it('S36: a VCEK served from the cache is re-validated against the pinned chain on every use', () => {
+    const c = collateral();
+    const forged = setup({ pki: { overrides: { vcek: { corruptSignature: true } } } }).pki.vcek.der;
+    const cached = { ...c, signingCertificate: { ...c.signingCertificate, body: forged } };
+    expectError(() => verifySnpReport(s.report, amdCollateralInput(cached), { ...s.options, at }), { code: 'ERR_CHAIN', errorClass: 'CHAIN', check: 'S10' });
+  });
+
   it('collateral fetched for another product is a mismatch', () => {
     expectError(() => verifySnpReport(s.report, amdCollateralInput(collateral('Genoa')), { ...s.options, at }), { code: 'ERR_COLLATERAL_MISMATCH', errorClass: 'COLLATERAL_MISMATCH', check: 'S07' });
   });

@@ -55,7 +55,7 @@ const CASES: Case[] = [
   { name: 'S08: ASK without pathlen 0', setup: { pki: { overrides: { ask: { extensions: replaceExt('2.5.29.19', basicConstraints(true)) } } } }, expected: err('CHAIN', 'S08') },
   { name: 'S08: ASK keyUsage without keyCertSign', setup: { pki: { overrides: { ask: { extensions: replaceExt('2.5.29.15', keyUsage(['cRLSign'])) } } } }, expected: err('CHAIN', 'S08') },
   {
-    name: 'S08: ASK CRL distribution point is not the KDS URL',
+    name: 'S08, S34: ASK CRL distribution point is not the fixed KDS URL (compared, never fetched)',
     setup: { pki: { overrides: { ask: { extensions: replaceExt('2.5.29.31', crlDistributionPoint('https://kds.example/vcek/v1/Milan/crl')) } } } },
     expected: err('CHAIN', 'S08'),
   },
