@@ -9,8 +9,9 @@ import { importDcapQvlCollateral } from '../../../../src/collateral/bundle.js';
 import { artifactKey } from '../../../../src/collateral/keys.js';
 import { validateArtifact } from '../../../../src/collateral/validate.js';
 import { parseEvidence, type SgxQuote, type TdxQuote } from '../../../../src/index.js';
-import type { IntelCollateralInput } from '../../../../src/verify/intel/index.js';
-import type { Relaxations } from '../../../../src/verify/types.js';
+import { verifyIntelQuote, type IntelCollateralInput } from '../../../../src/verify/intel/index.js';
+import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../../../../src/verify/roots/index.js';
+import type { Relaxations, VerificationResult } from '../../../../src/verify/types.js';
 import { parseCrl } from '../../../../src/x509/index.js';
 import { findEntry, loadManifest, readEvidenceBytes, readVectorFile, type ManifestEntry } from '../../../helpers/vectors.js';
 
@@ -126,4 +127,91 @@ export function realCollateral(entry: IntelEntry, override: Record<string, strin
   if (!collateral.pckCrl || !collateral.rootCaCrl) relaxations.skipCrl = true;
   if (!collateral.qeIdentity) relaxations.skipQeIdentity = true;
   return { collateral, relaxations };
+}
+
+// ---- Negative tests on genuine evidence ----
+
+export interface RealSetup {
+  entry: IntelEntry;
+  bytes: Uint8Array;
+  collateral: IntelCollateralInput;
+  relaxations: Relaxations;
+  at: Date;
+}
+
+export function realSetup(id: string): RealSetup {
+  const entry = intelEntry(id);
+  const { collateral, relaxations } = realCollateral(entry);
+  return { entry, bytes: readEvidenceBytes(entry), collateral, relaxations, at: new Date(entry.verification_time!) };
+}
+
+export interface RealRun {
+  bytes?: Uint8Array;
+  collateral?: IntelCollateralInput;
+  at?: Date;
+  relaxations?: Relaxations;
+  trustRoots?: TrustRoots;
+  minTcbEvaluationDataNumber?: number;
+}
+
+/** Parses (default trailing rule) and verifies with production roots unless told otherwise. */
+export function runReal(s: RealSetup, o: RealRun = {}): VerificationResult {
+  const quote = parseEvidence(o.bytes ?? s.bytes);
+  if (quote.kind === 'snp') throw new Error('not an Intel quote');
+  return verifyIntelQuote(quote, o.collateral ?? s.collateral, {
+    at: o.at ?? s.at,
+    relaxations: o.relaxations ?? s.relaxations,
+    trustRoots: o.trustRoots ?? PRODUCTION_TRUST_ROOTS,
+    ...(o.minTcbEvaluationDataNumber === undefined ? {} : { minTcbEvaluationDataNumber: o.minTcbEvaluationDataNumber }),
+  });
+}
+
+/** A copy of `bytes` changed by `f`. */
+export function mutated(bytes: Uint8Array, f: (b: Uint8Array) => void): Uint8Array {
+  const copy = Uint8Array.from(bytes);
+  f(copy);
+  return copy;
+}
+
+/**
+ * Rewrites the `index`-th certificate (0 leaf, 1 intermediate, 2 root) of the
+ * PEM chain inside a quote: decode, change the DER in place, re-encode with
+ * the same line breaks. Same length, so every length field stays right; the
+ * chain is signed by nothing in the quote (§2.2).
+ */
+export function replaceChainCertificate(bytes: Uint8Array, index: number, mutate: (der: Uint8Array) => void): Uint8Array {
+  const out = Buffer.from(bytes);
+  const begin = Buffer.from('-----BEGIN CERTIFICATE-----');
+  const end = Buffer.from('-----END CERTIFICATE-----');
+  let at = -1;
+  for (let i = 0; i <= index; i++) at = out.indexOf(begin, at + 1);
+  if (at < 0) throw new Error(`no certificate ${index}`);
+  const bodyStart = at + begin.length;
+  const bodyEnd = out.indexOf(end, bodyStart);
+  const body = out.subarray(bodyStart, bodyEnd).toString('latin1');
+  const der = new Uint8Array(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
+  mutate(der);
+  const b64 = Buffer.from(der).toString('base64');
+  let k = 0;
+  const rebuilt = [...body].map((ch) => (/\s/.test(ch) ? ch : (b64[k++] as string))).join('');
+  out.write(rebuilt, bodyStart, 'latin1');
+  return new Uint8Array(out);
+}
+
+/** The artifact with its body text rewritten (validity kept: a tampered artifact as a cache would hand it over). */
+export function withBodyText(a: CollateralArtifact, f: (text: string) => string): CollateralArtifact {
+  return { ...a, body: new Uint8Array(Buffer.from(f(Buffer.from(a.body).toString('utf8')), 'utf8')) };
+}
+
+/** The artifact with one byte of its body changed. */
+export function withBodyByte(a: CollateralArtifact, offsetFromEnd: number, xor = 0x01): CollateralArtifact {
+  const body = Uint8Array.from(a.body);
+  const i = body.length - offsetFromEnd;
+  body[i] = (body[i] ?? 0) ^ xor;
+  return { ...a, body };
+}
+
+/** Flips a hex digit of the "signature" member of a signed JSON artifact. */
+export function withBrokenJsonSignature(a: CollateralArtifact): CollateralArtifact {
+  return withBodyText(a, (t) => t.replace(/("signature":")([0-9a-fA-F])/, (_, p: string, c: string) => `${p}${c === '0' ? '1' : '0'}`));
 }
