@@ -12,7 +12,9 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** An ISO-8601 UTC date of signed collateral; anything else is COLLATERAL_FORMAT (X01). */
 export function collateralDate(value: unknown, check: string, field: string): Date {
   const ms = typeof value === 'string' && ISO_UTC.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) fail('COLLATERAL_FORMAT', check, `${field} is not an ISO-8601 UTC date`, { field, value: String(value) });
+  // Date.parse rolls impossible dates over ("2026-02-30" is March 2): the date must read back unchanged.
+  const exact = !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === (value as string).slice(0, 19);
+  if (!exact) fail('COLLATERAL_FORMAT', check, `${field} is not an ISO-8601 UTC date`, { field, value: String(value) });
   return new Date(ms);
 }
 
