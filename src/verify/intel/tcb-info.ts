@@ -30,8 +30,11 @@ function status<T extends string>(r: FieldReader, obj: Json, allowed: readonly T
   return s as T;
 }
 
+/** The level's tcbDate as Intel wrote it, once it parses exactly (X01). */
 function tcbDate(r: FieldReader, obj: Json): string {
-  return collateralDate(r.raw(obj, 'tcbDate'), r.check, `${r.path}.tcbDate`).toISOString();
+  const raw = r.raw(obj, 'tcbDate');
+  collateralDate(raw, r.check, `${r.path}.tcbDate`);
+  return raw as string;
 }
 
 /** Module / QE levels: {tcb: {isvsvn}, tcbDate, tcbStatus, advisoryIDs?}. Shared with T21. */
