@@ -18,6 +18,7 @@ import {
 } from '../../x509/index.js';
 import type { VerifyContext } from './context.js';
 
+/** X08: a check that cannot be completed is a check that failed. */
 function safely(check: () => boolean): boolean {
   try {
     return check();

@@ -26,6 +26,7 @@ const C = 'T18';
 
 function status<T extends string>(r: FieldReader, obj: Json, allowed: readonly T[]): T {
   const s = r.string(obj, 'tcbStatus');
+  // X08: an unknown status fails closed; it never maps to a default.
   if (!(allowed as readonly string[]).includes(s)) fail('COLLATERAL_FORMAT', r.check, `${r.path}.tcbStatus "${s}" is not a known status`, { status: s });
   return s as T;
 }

@@ -130,7 +130,7 @@ describe('TCB info and QE identity on the synthetic platform', () => {
     expectSyntheticFailure(extra, { errorClass: 'COLLATERAL_FORMAT', check: 'T17' }, { collateral });
   });
 
-  it('T18: 15 SGX components (V09), 15 TDX components, an unknown status, empty levels, no tdxModule', () => {
+  it('T18: 15 SGX components (V09), 15 TDX components, an unknown status (X08: fails closed), empty levels, no tdxModule', () => {
     const short = (key: string) => (doc: JsonObject) => {
       const tcb = tcbOf(levels(doc)[0]!);
       tcb[key] = (tcb[key] as unknown[]).slice(0, 15);
