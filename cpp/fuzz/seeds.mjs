@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Builds the seed corpora for the libFuzzer harnesses at run time, from the
-// shared real evidence (never copied into the repository):
+// shared real evidence (never copied into the repository) and the project's
+// synthetic vectors/ (which add a TD 1.5 v5 quote and a certificate table):
 //
-//   node cpp/fuzz/seeds.mjs <vectors-dir> <out-dir>
+//   node cpp/fuzz/seeds.mjs <out-dir> [vectors-dir...]
 //
+// Each vectors dir holds a manifest.json (an array, or {entries: [...]}).
 // writes <out-dir>/<target>/<sha256-prefix> files. Seeds are the genuine
 // quotes / reports (hex files decoded), their prefixes cut at every field
 // boundary and the length-field variants of checklist §7 (0, actual ± 1,
@@ -16,11 +18,12 @@ import { createHash, X509Certificate, createPublicKey, verify as nodeVerify } fr
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [vectorsDir, outDir] = process.argv.slice(2);
+const [outDir, ...vectorsDirs] = process.argv.slice(2);
 if (!outDir) {
-  console.error('usage: seeds.mjs <vectors-dir> <out-dir>');
+  console.error('usage: seeds.mjs <out-dir> [vectors-dir...]');
   process.exit(2);
 }
+let vectorsDir = '';  // the directory of the manifest being read
 
 const QUOTE_KINDS = new Set(['tdx-quote-v4', 'tdx-quote-v5', 'sgx-quote-v3']);
 const TARGETS = ['fuzz_intel_quote', 'fuzz_intel_quote_framed', 'fuzz_snp_report',
@@ -40,7 +43,7 @@ function emit(target, bytes) {
 
 function readEvidence(entry) {
   const raw = readFileSync(join(vectorsDir, entry.file));
-  if (!String(entry.file_encoding ?? '').startsWith('hex text')) return raw;
+  if (!String(entry.file_encoding ?? '').startsWith('hex')) return raw;
   const hex = raw.toString('latin1').replace(/\s+/g, '').replace(/^0x/i, '');
   return Buffer.from(hex, 'hex');
 }
@@ -221,28 +224,45 @@ function snpCollateral(entry) {
   return { leafGuid, leaf: leafBlocks[0], chain };
 }
 
+function readManifest(dir) {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) {
+    console.error(`seeds: no ${path}, skipped`);
+    return [];
+  }
+  const manifest = JSON.parse(readFileSync(path, 'utf8'));
+  return Array.isArray(manifest) ? manifest : manifest.entries ?? [];
+}
+
+function seedEntry(entry) {
+  try {
+    if (QUOTE_KINDS.has(entry.kind)) {
+      const q = readEvidence(entry);
+      quoteSeeds(q);
+      quoteEcdsaSeeds(q);
+    } else if (entry.kind === 'snp-report') {
+      const r = readEvidence(entry);
+      snpSeeds(r);
+      const col = snpCollateral(entry);
+      if (col) {
+        certTableSeeds(col.leafGuid, col.leaf, col.chain);
+        snpEcdsaSeed(r, col.leaf);
+      }
+    } else if (entry.kind === 'snp-cert-table') {
+      const t = readEvidence(entry);
+      emit('fuzz_snp_cert_table', t);
+      for (const c of [0, 24, 48, t.length - 1]) emit('fuzz_snp_cert_table', t.subarray(0, c));
+    }
+  } catch (err) {
+    console.error(`seeds: skipped ${entry.id}: ${err.message}`);
+  }
+}
+
 function main() {
   mkdirSync(outDir, { recursive: true });
-  const manifestPath = vectorsDir ? join(vectorsDir, 'manifest.json') : '';
-  const manifest = manifestPath && existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, 'utf8')) : [];
-  for (const entry of manifest) {
-    try {
-      if (QUOTE_KINDS.has(entry.kind)) {
-        const q = readEvidence(entry);
-        quoteSeeds(q);
-        quoteEcdsaSeeds(q);
-      } else if (entry.kind === 'snp-report') {
-        const r = readEvidence(entry);
-        snpSeeds(r);
-        const col = snpCollateral(entry);
-        if (col) {
-          certTableSeeds(col.leafGuid, col.leaf, col.chain);
-          snpEcdsaSeed(r, col.leaf);
-        }
-      }
-    } catch (err) {
-      console.error(`seeds: skipped ${entry.id}: ${err.message}`);
-    }
+  for (const dir of vectorsDirs) {
+    vectorsDir = dir;
+    for (const entry of readManifest(dir)) seedEntry(entry);
   }
   // Targets always get at least one input, even without the shared vectors.
   for (const t of TARGETS) mkdirSync(join(outDir, t), { recursive: true });
