@@ -86,6 +86,7 @@ function record(ctx: VerifyContext, o: TcbOutcome): TcbOutcome {
 }
 
 /** T32 for TDX: platform ⊕ module ⊕ relaunch ⊕ QE; advisories of all three levels. */
+// T32
 export function convergeTdx(ctx: VerifyContext, quote: TdxQuote, info: TcbInfo, platform: PlatformMatch, moduleId: string | undefined, moduleLevel: IsvTcbLevel | undefined, qe: QeLevelMatch): TcbOutcome {
   const moduleStatus: IsvStatus = moduleLevel?.status ?? 'UpToDate';
   let status = convergeWithModule(platform.level.status, moduleStatus);
@@ -103,6 +104,7 @@ export function convergeTdx(ctx: VerifyContext, quote: TdxQuote, info: TcbInfo, 
 }
 
 /** T32 for SGX (§3): platform ⊕ QE; advisories of both levels. */
+// T32
 export function convergeSgx(ctx: VerifyContext, platform: PlatformMatch, qe: QeLevelMatch): TcbOutcome {
   return record(ctx, {
     status: convergeWithQe(platform.level.status, qe.level?.status),

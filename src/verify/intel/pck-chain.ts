@@ -56,6 +56,7 @@ function splitChain(ctx: VerifyContext, quote: TdxQuote | SgxQuote): Omit<PckCha
 
 /** T09: the root is byte-identical to a pinned root. */
 function checkRootPinned(ctx: VerifyContext, root: CertificateInfo): void {
+  // T09: pinned by exact DER (which pins the key), never by name or because it came with the quote
   if (!ctx.trustRoots.intelRootCas.some((pinned) => sameBytes(pinned, root.der))) {
     fail('CHAIN', 'T09', `the chain's root is not a pinned Intel SGX Root CA (trust roots "${ctx.trustRoots.label}")`, { root: root.subject });
   }

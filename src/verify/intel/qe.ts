@@ -39,6 +39,7 @@ export function checkQeIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, 
   }
   const qe = quote.signatureData.qeReport;
   // MISCSELECT: QVL compares the report's u32 with the identity's hex read as a big-endian u32.
+  // T24 [EnclaveReportVerifier]
   const misc = Buffer.from(identity.miscselect).readUInt32BE(0);
   const miscMask = Buffer.from(identity.miscselectMask).readUInt32BE(0);
   if (((qe.miscSelect & miscMask) >>> 0) !== misc) fail('QE_IDENTITY', 'T24', 'QE MISCSELECT does not match the QE identity under its mask');

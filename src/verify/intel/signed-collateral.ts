@@ -49,8 +49,8 @@ function splitIssuerChain(artifact: CollateralArtifact, check: string): Certific
 /** T16 (and T20's chain): TCB Signing ‖ root, pinned, exact DN, signed, current, not revoked. */
 function verifySigningChain(ctx: VerifyContext, artifact: CollateralArtifact, root: CertificateInfo, rootCrl: CrlInfo | undefined, check: string): CertificateInfo {
   const [signer, chainRoot] = splitIssuerChain(artifact, check) as [CertificateInfo, CertificateInfo];
-  const signed = certificateSignedBy(ctx, signer, chainRoot); // verified whatever else fails (V04)
-  if (!sameBytes(chainRoot.der, root.der)) fail('CHAIN', check, 'issuer chain root is not the pinned root of the PCK chain');
+  const signed = certificateSignedBy(ctx, signer, chainRoot); // T16 / T20: verified whatever else fails (V04)
+  if (!sameBytes(chainRoot.der, root.der)) fail('CHAIN', check, 'issuer chain root is not the pinned root of the PCK chain'); // T16: root pinned
   const dn = expectedDn(root, INTEL_CN.tcbSigning, check);
   if (signer.subject !== dn) fail('CHAIN', check, 'signer DN is not the exact Intel SGX TCB Signing DN', { subject: signer.subject, expected: dn });
   if (signer.issuer !== root.subject) fail('CHAIN', check, 'TCB Signing certificate is not issued by the root');
@@ -59,6 +59,7 @@ function verifySigningChain(ctx: VerifyContext, artifact: CollateralArtifact, ro
     fail('CHAIN', check, 'TCB Signing certificate is a CA or has no EC P-256 key');
   }
   requireCurrent(ctx, check, 'TCB Signing certificate', signer.notBefore, signer.notAfter);
+  // T16: not revoked by the Root CA CRL
   if (rootCrl?.revokedSerials.has(signer.serialNumber)) fail('REVOKED', check, 'TCB Signing certificate is listed in the Root CA CRL', { serial: signer.serialNumber });
   return signer;
 }

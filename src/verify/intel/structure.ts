@@ -53,6 +53,7 @@ function checkHeader(ctx: VerifyContext, quote: TdxQuote | SgxQuote): void {
 /** T04: body type and size, and the signed range they imply (§2.2). */
 function checkBody(ctx: VerifyContext, quote: TdxQuote): void {
   const bodyType = quote.bodyType;
+  // T04: TD report bodies only (body type 1 is an SGX report: not on the TDX path)
   if (bodyType !== 2 && bodyType !== 3) unsupported('T04', 'ERR_UNSUPPORTED_BODY_TYPE', `body type ${String(bodyType)} is not a TD report`);
   if (quote.version === 4 && bodyType !== 2) unsupported('T04', 'ERR_UNSUPPORTED_BODY_TYPE', 'a v4 quote carries a TD 1.0 report only');
   const bodyOffset = quote.version === 5 ? 0x36 : 0x30;
@@ -66,7 +67,7 @@ function checkBody(ctx: VerifyContext, quote: TdxQuote): void {
 /** T05: bytes after the signature data are all-zero padding, reported and never interpreted. */
 function checkTrailing(ctx: VerifyContext, quote: TdxQuote | SgxQuote): void {
   const t = quote.trailing;
-  if (!t.allZero && quote.warnings.length === 0) parseError('T05', 'ERR_TRAILING_DATA', `${t.length} trailing bytes are not all zero`);
+  if (!t.allZero && quote.warnings.length === 0) parseError('T05', 'ERR_TRAILING_DATA', `${t.length} trailing bytes are not all zero`); // T05
   for (const w of quote.warnings) ctx.warnings.push(`T05: ${w}`);
   const what = t.length === 0 ? 'no bytes' : t.allZero ? `${t.length} all-zero bytes (padding, ignored)` : `${t.length} non-zero bytes ignored (dangerouslyLenient parse)`;
   passed(ctx, 'T05', `after the signature data: ${what}`);
