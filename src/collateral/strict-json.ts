@@ -19,6 +19,7 @@
  * - nesting deeper than `maxDepth`.
  */
 import { CollateralFormatError } from '../errors.js';
+import { ParseCache } from '../x509/parse-cache.js';
 
 export interface StrictJsonLimits {
   /** Default 1 MiB: real TCB Info is under 10 KiB. */
@@ -273,6 +274,29 @@ const SIGNATURE_HEX = /^[0-9a-fA-F]{128}$/;
  * Verify `signature` over `signedBytes` (ECDSA P-256 / SHA-256) before using `value`.
  */
 export function parseSignedJson(bytes: Uint8Array, member: SignedJsonMember, limits: StrictJsonLimits = {}): SignedJson {
+  // TCB info and QE identity are the same bytes for every quote of a platform.
+  // The parse is cached by content; the signed span is always a view of the caller's bytes.
+  if (limits.maxBytes === undefined && limits.maxDepth === undefined) {
+    const cached = (member === 'tcbInfo' ? tcbInfoCache : identityCache).get(bytes, (copy) => {
+      const parsed = decodeSignedJson(copy, member, limits);
+      return { value: parsed.value, signature: parsed.signature, start: parsed.signedBytes.byteOffset - copy.byteOffset, length: parsed.signedBytes.length };
+    });
+    return { value: cached.value, signedBytes: bytes.subarray(cached.start, cached.start + cached.length), signature: Uint8Array.from(cached.signature) };
+  }
+  return decodeSignedJson(bytes, member, limits);
+}
+
+interface CachedSignedJson {
+  value: Record<string, unknown>;
+  signature: Uint8Array;
+  start: number;
+  length: number;
+}
+
+const tcbInfoCache = new ParseCache<CachedSignedJson>(256);
+const identityCache = new ParseCache<CachedSignedJson>(64);
+
+function decodeSignedJson(bytes: Uint8Array, member: SignedJsonMember, limits: StrictJsonLimits): SignedJson {
   const check = member === 'tcbInfo' ? 'T17' : 'T20';
   if (member !== 'tcbInfo' && member !== 'enclaveIdentity') fail(`unknown signed member ${String(member)}`, undefined, check);
   const { value: top, parser } = parseDocument(bytes, limits, 'X06');

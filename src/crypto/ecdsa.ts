@@ -56,7 +56,26 @@ export function ecdsaVerify(curve: EcdsaCurve, keyXY: Uint8Array, message: Uint8
   expectBytes(message, 'message');
   expectBytes(signatureRS, 'signatureRS');
   checkSizes(curve, keyXY, signatureRS);
-  return interpret(native().ecdsaVerify(BITS[curve], keyXY, message, signatureRS));
+  return importedKey(curve, keyXY).verify(message, signatureRS);
+}
+
+/**
+ * Imported keys by value. A VCEK, PCK or TCB-signing key signs many documents,
+ * and importing a P-384 key costs about as much as a verification. Bounded;
+ * the oldest import leaves first.
+ */
+const importedKeys = new Map<string, EcdsaPublicKey>();
+const MAX_IMPORTED_KEYS = 1024;
+
+function importedKey(curve: EcdsaCurve, keyXY: Uint8Array): EcdsaPublicKey {
+  const id = curve + Buffer.from(keyXY.buffer, keyXY.byteOffset, keyXY.byteLength).toString('base64');
+  let key = importedKeys.get(id);
+  if (!key) {
+    key = EcdsaPublicKey.import(curve, keyXY);
+    if (importedKeys.size >= MAX_IMPORTED_KEYS) importedKeys.delete(importedKeys.keys().next().value as string);
+    importedKeys.set(id, key);
+  }
+  return key;
 }
 
 /** A public key imported once and reused for many verifications. */

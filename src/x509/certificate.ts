@@ -40,6 +40,7 @@ import {
   type RawExtension,
 } from './extensions.js';
 import { decodeName, type NameAttributes } from './name.js';
+import { ParseCache } from './parse-cache.js';
 import { decodePublicKey, type PublicKeyInfo } from './spki.js';
 
 /** Common to certificates and CRLs: what a signature check needs. */
@@ -189,6 +190,12 @@ function decodeTbs(tbsNode: DerNode, outer: AlgorithmIdentifier) {
  */
 export function parseCertificate(der: Uint8Array): CertificateInfo {
   if (!(der instanceof Uint8Array)) throw new EvidenceParseError('ERR_BAD_DER', 'certificate must be a Uint8Array');
+  return certificates.get(der, decodeCertificate);
+}
+
+const certificates = new ParseCache<CertificateInfo>(4096);
+
+function decodeCertificate(der: Uint8Array): CertificateInfo {
   const root = parseDer(der);
   const { tbsNode, algorithm, signature } = decodeSignedEnvelope(root, 'Certificate');
   const tbs = decodeTbs(tbsNode, algorithm);

@@ -24,6 +24,7 @@ import { decodeAlgorithmIdentifier, decodeSignedEnvelope, type SignedObject } fr
 import { OID_AUTHORITY_KEY_ID, OID_CRL_NUMBER, decodeAuthorityKeyId, decodeCrlNumber, decodeExtensions, findExtension, type RawExtension } from './extensions.js';
 import { decodeName, type NameAttributes } from './name.js';
 import { decodePemBlocks } from './pem.js';
+import { ParseCache } from './parse-cache.js';
 
 export interface CrlInfo extends SignedObject {
   /** The CRL DER (a view of the input, or of the decoded PEM). */
@@ -95,6 +96,12 @@ function decodeTbsCertList(tbsNode: DerNode, outerAlgorithm: Uint8Array) {
  */
 export function parseCrl(derOrPem: Uint8Array): CrlInfo {
   if (!(derOrPem instanceof Uint8Array)) throw new EvidenceParseError('ERR_BAD_DER', 'CRL must be a Uint8Array');
+  return crls.get(derOrPem, decodeCrl);
+}
+
+const crls = new ParseCache<CrlInfo>(256);
+
+function decodeCrl(derOrPem: Uint8Array): CrlInfo {
   let der = derOrPem;
   if (isPem(derOrPem)) {
     const blocks = decodePemBlocks(derOrPem, 'X509 CRL', undefined);

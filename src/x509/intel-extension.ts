@@ -157,6 +157,18 @@ export interface SgxExtensionOptions {
  * deviates from the layout above in any way.
  */
 export function parseIntelSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions = {}): PckSgxExtension {
+  // Parsed certificates are shared (parse cache), so their extension is decoded once.
+  if (options.caKind === undefined) {
+    let known = decoded.get(cert);
+    if (!known) decoded.set(cert, (known = decodeSgxExtension(cert, {})));
+    return known;
+  }
+  return decodeSgxExtension(cert, options);
+}
+
+const decoded = new WeakMap<CertificateInfo, PckSgxExtension>();
+
+function decodeSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions): PckSgxExtension {
   const caKind = options.caKind ?? pckCaKind(cert);
   const matches = cert.extensions.filter((e) => e.oid === SGX);
   if (matches.length !== 1) fail(matches.length === 0 ? 'missing' : 'present more than once');

@@ -12,6 +12,7 @@
  */
 import { EvidenceParseError, TeeVerifyError } from '../errors.js';
 import { TAG, parseDer } from './asn1.js';
+import { ParseCache } from './parse-cache.js';
 
 /** Far above any chain we handle (a PCK chain is ~3 KiB); bounds the work done on junk. */
 export const MAX_PEM_BYTES = 1024 * 1024;
@@ -111,6 +112,15 @@ export function decodePemBlocks(pem: Uint8Array | string, label: string, check: 
  * `cause`). The certificates are not otherwise interpreted here.
  */
 export function splitPemCertificates(pem: Uint8Array | string): Uint8Array[] {
+  // The same chains come with every quote of a platform: split each text once.
+  if (typeof pem !== 'string' && !(pem instanceof Uint8Array)) return [...decodeCertificateBlocks(pem)]; // typed rejection below
+  const bytes = typeof pem === 'string' ? new Uint8Array(Buffer.from(pem, 'latin1')) : pem;
+  return [...splitCache.get(bytes, decodeCertificateBlocks)];
+}
+
+const splitCache = new ParseCache<readonly Uint8Array[]>(1024);
+
+function decodeCertificateBlocks(pem: Uint8Array | string): readonly Uint8Array[] {
   const ders = decodePemBlocks(pem, 'CERTIFICATE', 'T08');
   ders.forEach((der, block) => {
     try {

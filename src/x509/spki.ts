@@ -35,7 +35,13 @@ const CURVES: Record<string, { name: EcCurveName; size: number }> = {
   '1.3.132.0.34': { name: 'P-384', size: 48 },
 };
 
-const keyObjects = new WeakMap<Uint8Array, KeyObject>();
+/**
+ * Imported keys by SPKI content: the same intermediate, root or PCK key shows
+ * up in every quote of a platform, and importing it costs more than parsing
+ * the whole certificate. Bounded; the oldest import leaves first.
+ */
+const keyObjects = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 4096;
 
 function importSpki(spki: Uint8Array): KeyObject {
   try {
@@ -45,12 +51,14 @@ function importSpki(spki: Uint8Array): KeyObject {
   }
 }
 
-/** The node:crypto key of a decoded public key, imported once per SPKI buffer. */
+/** The node:crypto key of a decoded public key, imported once per distinct SPKI. */
 export function keyObjectOf(key: PublicKeyInfo): KeyObject {
-  let object = keyObjects.get(key.spki);
+  const id = Buffer.from(key.spki.buffer, key.spki.byteOffset, key.spki.byteLength).toString('base64');
+  let object = keyObjects.get(id);
   if (object === undefined) {
     object = importSpki(key.spki);
-    keyObjects.set(key.spki, object);
+    if (keyObjects.size >= MAX_CACHED_KEYS) keyObjects.delete(keyObjects.keys().next().value as string);
+    keyObjects.set(id, object);
   }
   return object;
 }
