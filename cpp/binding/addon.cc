@@ -1,4 +1,5 @@
-// The addon's whole surface: layout tables, three parsers and ECDSA. Inputs
+// The addon's whole surface: layout tables, three parsers and ECDSA (X09: no
+// C++ exception crosses N-API, every input length is bounded by the core). Inputs
 // are Uint8Arrays read synchronously (no copy is kept past the call); parse
 // failures come back as plain {code, offset, check} objects that the
 // TypeScript loader turns into typed errors. Nothing here throws except on

@@ -1,5 +1,5 @@
-// A bounded little-endian reader over a borrowed byte range. Every read checks
-// the remaining length first; the first failure sticks, so callers can chain
+// X09: the one bounded reader. A little-endian cursor over a borrowed byte
+// range; every read checks the remaining length first; the first failure sticks, so callers can chain
 // reads and test once. Offsets are absolute (from byte 0 of the evidence).
 #pragma once
 

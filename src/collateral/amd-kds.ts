@@ -9,6 +9,7 @@ import type { HttpClient } from './http.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type VcekRequest } from './keys.js';
 import type { AmdCollateralSource } from './source.js';
 import { validateArtifact } from './validate.js';
+import { requireTls } from './tls.js';
 
 export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
 const PRODUCTS: readonly AmdProduct[] = ['Milan', 'Genoa', 'Turin'];
@@ -17,6 +18,8 @@ export interface AmdKdsOptions {
   http: HttpClient;
   baseUrl?: string;
   wallClock?: () => Date;
+  /** Allow plain http to a host other than loopback (a KDS cache inside a private network). Off by default (X15). */
+  allowPlainHttp?: boolean;
 }
 
 function spl(name: string, v: number | undefined): number {
@@ -31,6 +34,13 @@ export class AmdKdsClient implements AmdCollateralSource {
 
   constructor(options: AmdKdsOptions) {
     this.baseUrl = (options.baseUrl ?? AMD_KDS_BASE_URL).replace(/\/+$/, '');
+    let parsed: URL;
+    try {
+      parsed = new URL(this.baseUrl);
+    } catch {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `baseUrl is not a URL: ${this.baseUrl}`);
+    }
+    requireTls(parsed, options.allowPlainHttp === true);
     this.#http = options.http;
     this.#wallClock = options.wallClock ?? (() => new Date());
   }

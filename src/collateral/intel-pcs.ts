@@ -9,6 +9,7 @@ import type { HttpClient, HttpResponse } from './http.js';
 import { artifactKey, type PckCa, type QeIdentityRequest, type TcbInfoRequest } from './keys.js';
 import type { IntelCollateralSource } from './source.js';
 import { validateArtifact } from './validate.js';
+import { requireTls } from './tls.js';
 
 export const INTEL_PCS_BASE_URL = 'https://api.trustedservices.intel.com';
 /** The Root CA CRL is published on Intel's certificates host, not the PCS API host. */
@@ -29,6 +30,8 @@ export interface IntelPcsOptions {
   pckCrlEncoding?: 'der' | 'pem';
   /** Wall clock for the provenance timestamp only; never used in checks. */
   wallClock?: () => Date;
+  /** Allow plain http to a host other than loopback (a PCCS inside a private network). Off by default (X15). */
+  allowPlainHttp?: boolean;
 }
 
 const FMSPC = /^[0-9a-fA-F]{12}$/;
@@ -62,9 +65,7 @@ export class IntelPcsClient implements IntelCollateralSource {
     } catch {
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `baseUrl is not a URL: ${base}`);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'baseUrl must be http(s)');
-    }
+    requireTls(parsed, options.allowPlainHttp === true);
     this.baseUrl = base;
     this.rootCaCrlUrl = options.rootCaCrlUrl ?? (base === INTEL_PCS_BASE_URL ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`);
     this.#http = options.http;

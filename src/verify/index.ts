@@ -4,7 +4,8 @@
  * with its cache and sources, or from collateral given outright), and runs the
  * pure verifier for its TEE at a single instant. It resolves only with a
  * successful VerificationResult; every failure is a thrown typed error
- * (VerificationError, CollateralUnavailableError, EvidenceParseError, ...).
+ * (VerificationError, CollateralUnavailableError, EvidenceParseError, ...),
+ * passed through untouched so its specific class survives (X12).
  */
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { parseEvidence, type ParseOptions } from '../evidence/index.js';

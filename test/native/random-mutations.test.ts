@@ -49,7 +49,7 @@ function apply(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
   return out;
 }
 
-describe.skipIf(!HAVE_VECTORS)('random mutations of genuine evidence', () => {
+describe.skipIf(!HAVE_VECTORS)('random mutations of genuine evidence (X09)', () => {
   const corpus = evidenceEntries().map(readEvidenceBytes);
   const genuineQuotes = new Set<string>();
   for (const bytes of corpus) {
@@ -87,7 +87,7 @@ describe.skipIf(!HAVE_VECTORS)('random mutations of genuine evidence', () => {
   });
 });
 
-describe('random garbage', () => {
+describe('random garbage through the addon (X09)', () => {
   it('evidence parser', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 6000 }), (bytes) => {

@@ -59,7 +59,7 @@ describe.skipIf(!HAVE_VECTORS)('verifyEvidence with collateral from the local PC
     expect([...result.advisoryIds].sort()).toEqual([...((e.expected as unknown as { advisory_ids: string[] }).advisory_ids ?? [])].sort());
   });
 
-  it('TDX v5 with no matching TCB level is TCB_UNSUPPORTED, never ok', async () => {
+  it('TDX v5 with no matching TCB level is TCB_UNSUPPORTED, never ok; the specific class survives (X12)', async () => {
     const e = findEntry('phala-dcap-qvl/tdx_quote_outdated')!;
     const { service } = await intelService(e.id);
     await expect(verifyEvidence(readEvidenceBytes(e), { collateral: service, at: new Date(e.verification_time!) })).rejects.toMatchObject({
