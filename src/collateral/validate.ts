@@ -22,7 +22,10 @@ function isoDate(a: Unvalidated, value: unknown, field: string): string {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(Date.parse(value))) {
     throw formatError(a, `${field} is not an ISO-8601 UTC date`);
   }
-  return new Date(Date.parse(value)).toISOString();
+  const iso = new Date(Date.parse(value)).toISOString();
+  // Date.parse rolls impossible dates over (Feb 30 -> Mar 2): the text must read back unchanged.
+  if (iso.slice(0, 19) !== value.slice(0, 19)) throw formatError(a, `${field} is not a real calendar date`);
+  return iso;
 }
 
 function intersect(windows: ValidityWindow[]): ValidityWindow {

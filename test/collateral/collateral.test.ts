@@ -340,3 +340,13 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
     expect(() => importBundle(bad)).toThrow(expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT' }));
   });
 });
+
+describe.skipIf(!HAVE_VECTORS)('dates in collateral (X01)', () => {
+  it('an impossible calendar date in a TCB info is a format error, not rolled over', () => {
+    const e = findEntry('phala-dcap-qvl/tdx_quote')!;
+    const [tcbInfo] = importDcapQvlCollateral(readVectorFile(e.collateral['collateral_bundle']!));
+    const text = Buffer.from(tcbInfo!.body).toString('utf8').replace(/"nextUpdate":"\d{4}-\d{2}-\d{2}/, '"nextUpdate":"2025-02-30');
+    const bundle = JSON.stringify({ format: 'tee-verify-collateral-bundle', version: 1, artifacts: [{ kind: tcbInfo!.kind, key: tcbInfo!.key, body: Buffer.from(text).toString('base64'), issuerChainPem: tcbInfo!.issuerChainPem }] });
+    expect(() => importBundle(bundle)).toThrow(expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT' }));
+  });
+});
