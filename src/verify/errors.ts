@@ -4,30 +4,10 @@
  * id of the checklist item that failed. verify* functions throw these; they
  * never return a result that could be mistaken for success.
  */
-import { TeeVerifyError, type ErrorCode } from '../errors.js';
+import { TeeVerifyError, type ErrorClass, type ErrorCode } from '../errors.js';
 
-export type VerificationErrorClass =
-  | 'SIG_QUOTE'
-  | 'SIG_REPORT'
-  | 'SIG_QE_REPORT'
-  | 'QE_BINDING'
-  | 'CHAIN'
-  | 'REVOKED'
-  | 'EXPIRED'
-  | 'COLLATERAL_SIG'
-  | 'COLLATERAL_FORMAT'
-  | 'COLLATERAL_MISMATCH'
-  | 'COLLATERAL_UNAVAILABLE'
-  | 'QE_IDENTITY'
-  | 'TDX_MODULE'
-  | 'TCB_UNSUPPORTED'
-  | 'TCB_STATUS'
-  | 'SNP_SIGNER'
-  | 'SNP_CERT'
-  | 'SNP_TCB'
-  | 'SNP_CHIP'
-  | 'PRODUCT'
-  | 'UNSUPPORTED';
+/** The checklist classes a verification can fail with (§1.3). */
+export type VerificationErrorClass = Exclude<ErrorClass, 'PARSE' | 'ARGUMENT' | 'INTERNAL' | 'POLICY' | 'BINDING' | 'FRESHNESS'>;
 
 export class VerificationError extends TeeVerifyError {
   constructor(errorClass: VerificationErrorClass, check: string, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
