@@ -350,3 +350,29 @@ describe.skipIf(!HAVE_VECTORS)('dates in collateral (X01)', () => {
     expect(() => importBundle(bundle)).toThrow(expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT' }));
   });
 });
+
+describe.skipIf(!HAVE_VECTORS)('every shared vector with collateral: fetch, cache, export, offline', () => {
+  const intelWithAny = HAVE_VECTORS ? evidenceEntries().filter((e) => e.kind !== 'snp-report' && intelRecords(e).length > 0) : [];
+  for (const entry of intelWithAny) {
+    it(`${entry.id}: each recorded artifact round-trips through the client, the disk cache and a bundle`, async () => {
+      const records = intelRecords(entry);
+      const server = await serve(records);
+      const pcs = new IntelPcsClient({ http: fastHttp(), baseUrl: server.url });
+      const quote = quoteOf(entry);
+      const fetched = [];
+      for (const r of records) {
+        if (r.path.endsWith('/tcb')) fetched.push(await pcs.tcbInfo({ tee: quote.kind, fmspc: r.query!['fmspc']! }));
+        else if (r.path.endsWith('/qe/identity')) fetched.push(await pcs.qeIdentity({ tee: quote.kind }));
+        else if (r.path.endsWith('/pckcrl')) fetched.push(await pcs.pckCrl(r.query!['ca'] as 'platform' | 'processor'));
+        else if (r.path.endsWith('/rootcacrl')) fetched.push(await pcs.rootCaCrl());
+      }
+      expect(fetched.length).toBeGreaterThan(0);
+      const cache = new CollateralCache({ directory: tempDir() });
+      for (const a of fetched) cache.put(a);
+      const reopened = new CollateralCache({ directory: cache.directory });
+      for (const a of fetched) expect(Buffer.from(reopened.get(a.key)!.body).equals(Buffer.from(a.body))).toBe(true);
+      const offline = new BundleSource(importBundle(exportBundle(fetched)));
+      for (const a of fetched) expect(offline.artifacts.find((b) => b.key === a.key)!.validity).toEqual(a.validity);
+    });
+  }
+});

@@ -63,9 +63,20 @@ function teeOf(body: Buffer): { tee: string; fmspc?: string } {
   return { tee: v.enclaveIdentity!.id === 'TD_QE' ? 'tdx' : 'sgx' };
 }
 
+/**
+ * Intel signs every TCB info and QE identity with the same TCB Signing key;
+ * where a source kept the document but not the response header, the header
+ * is rebuilt from Intel's (re-issued, same key) chain in the dcap-qvl bundle.
+ */
+function intelTcbSigningChain(): string {
+  return fromDcapQvlBundle('phala-dcap-qvl/sample/tdx_quote_collateral.json').tcbInfoChain!;
+}
+
 /** Records for an Intel vector's collateral, at PCS / PCCS paths. */
 export function intelRecords(entry: ManifestEntry): Record[] {
   const files = entry.collateral['collateral_bundle'] ? fromDcapQvlBundle(entry.collateral['collateral_bundle']) : fromFiles(entry.collateral);
+  if (files.tcbInfoBody && !files.tcbInfoChain) files.tcbInfoChain = intelTcbSigningChain();
+  if (files.qeIdentityBody && !files.qeIdentityChain) files.qeIdentityChain = intelTcbSigningChain();
   const json = { 'content-type': 'application/json' };
   const records: Record[] = [];
   if (files.tcbInfoBody) {
