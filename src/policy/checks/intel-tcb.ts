@@ -1,0 +1,38 @@
+/**
+ * Intel TCB policy (checklist §2.7, T33, T46, T18, X13): the verifier returns
+ * the converged status and advisories; the policy decides. Revoked is never
+ * acceptable, whatever the policy lists.
+ */
+import type { VerificationResult } from '../../verify/types.js';
+import type { IntelTcbPolicy } from '../types.js';
+import type { Findings } from './findings.js';
+
+export function checkIntelTcb(result: VerificationResult, tcb: IntelTcbPolicy, f: Findings): void {
+  const status = result.tcbStatus;
+  if (status === 'Revoked') {
+    // T33: Revoked never acceptable (the verifier already throws REVOKED; judged again here, fail closed)
+    f.fail('/tcb/acceptedStatuses', 'T33', 'REVOKED', 'not Revoked', status, 'the TCB level is Revoked');
+  } else if (status === undefined || !(tcb.acceptedStatuses as readonly string[]).includes(status)) {
+    // T33 / T46 / X13: a non-accepted status is a refusal, with the status reported
+    f.fail('/tcb/acceptedStatuses', 'T33', 'TCB_STATUS', tcb.acceptedStatuses, status ?? null, `TCB status ${status ?? '(none)'} is not accepted by the policy`);
+  } else if (status !== 'UpToDate') {
+    f.warn('T33', `TCB status ${status} accepted by the policy${result.advisoryIds.length > 0 ? ` (advisories ${result.advisoryIds.join(', ')})` : ''}`);
+  }
+  // §2.7: SWHardeningNeeded / Configuration* only when every advisory is allowlisted
+  if (tcb.acceptedAdvisoryIds !== undefined) {
+    const unlisted = result.advisoryIds.filter((a) => !tcb.acceptedAdvisoryIds!.includes(a));
+    if (unlisted.length > 0) f.fail('/tcb/acceptedAdvisoryIds', 'T33', 'TCB_STATUS', tcb.acceptedAdvisoryIds, unlisted, `advisories not accepted by the policy: ${unlisted.join(', ')}`);
+  }
+  // §2.7: advisories the policy rejects outright
+  if (tcb.rejectedAdvisoryIds !== undefined) {
+    const hit = result.advisoryIds.filter((a) => tcb.rejectedAdvisoryIds!.includes(a));
+    if (hit.length > 0) f.fail('/tcb/rejectedAdvisoryIds', 'T33', 'TCB_STATUS', { none: tcb.rejectedAdvisoryIds }, hit, `rejected advisories present: ${hit.join(', ')}`);
+  }
+  // T18: minimum tcbEvaluationDataNumber (dates alone do not stop rollback to older collateral)
+  if (tcb.minTcbEvaluationDataNumber !== undefined) {
+    const n = result.collateral.tcbEvaluationDataNumber;
+    if (n === undefined || n < tcb.minTcbEvaluationDataNumber) {
+      f.fail('/tcb/minTcbEvaluationDataNumber', 'T18', 'COLLATERAL_MISMATCH', { minimum: tcb.minTcbEvaluationDataNumber }, n ?? null, `tcbEvaluationDataNumber ${n ?? '(unknown)'} is below the policy's minimum ${tcb.minTcbEvaluationDataNumber}`);
+    }
+  }
+}

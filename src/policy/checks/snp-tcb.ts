@@ -1,0 +1,74 @@
+/**
+ * SEV-SNP TCB policy (checklist §4.4 E): minimum TCB per component of the
+ * reported (S17) and launch (S18) TCB, firmware ABI / build minimums and no
+ * provisional firmware (S15, S19), required mitigation bits (S20). AMD does
+ * not revoke old VCEKs when the TCB moves on: these minimums are the defence.
+ */
+import type { SnpClaims, SnpTcbClaim } from '../../verify/types.js';
+import type { SnpPolicy, SnpTcbComponents } from '../types.js';
+import type { Findings } from './findings.js';
+
+const COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const;
+
+function checkComponents(min: SnpTcbComponents | undefined, tcb: SnpTcbClaim, path: string, check: 'S17' | 'S18', what: string, f: Findings): void {
+  if (min === undefined) return;
+  for (const name of COMPONENTS) {
+    const floor = min[name];
+    if (floor === undefined) continue;
+    const actual = tcb[name];
+    // S17 / S18: every named component at least the minimum (an absent component, e.g. FMC off Turin, fails)
+    if (actual === undefined || actual < floor) {
+      f.fail(`${path}/${name}`, check, 'TCB_STATUS', { minimum: floor }, actual ?? null, `${what} ${name} ${actual ?? '(absent)'} is below the policy's minimum ${floor}`);
+    }
+  }
+}
+
+/** "1.55" or "1.55.21" to [major, minor]. */
+function abiOf(version: string): [number, number] {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return [major, minor];
+}
+
+function below(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+function checkFirmware(c: SnpClaims, p: SnpPolicy, f: Findings): void {
+  if (!p.allowProvisionalFirmware) {
+    // S15: COMMITTED_TCB equal to CURRENT_TCB (no provisional firmware)
+    if (!c.tcbRelations.committedEqualsCurrent) f.fail('/allowProvisionalFirmware', 'S15', 'SNP_TCB', { committed: 'equal to current' }, { committed: c.tcb.committed.raw, current: c.tcb.current.raw }, 'COMMITTED_TCB differs from CURRENT_TCB (provisional firmware)');
+    // S19: committed firmware version equal to current
+    if (c.committedVersion !== c.currentVersion) f.fail('/allowProvisionalFirmware', 'S19', 'SNP_TCB', { committedVersion: c.currentVersion }, c.committedVersion, 'the committed firmware version differs from the current one (provisional firmware)');
+  }
+  // S19: CURRENT_MAJOR.MINOR and CURRENT_BUILD at least the minimums
+  if (p.firmware.minAbi !== undefined && below(abiOf(c.currentVersion), abiOf(p.firmware.minAbi))) {
+    f.fail('/firmware/minAbi', 'S19', 'TCB_STATUS', { minimum: p.firmware.minAbi }, c.currentVersion, `firmware ABI ${c.currentVersion} is below the policy's minimum ${p.firmware.minAbi}`);
+  }
+  const build = Number(c.currentVersion.split('.')[2] ?? Number.NaN);
+  if (p.firmware.minBuild !== undefined && !(build >= p.firmware.minBuild)) {
+    f.fail('/firmware/minBuild', 'S19', 'TCB_STATUS', { minimum: p.firmware.minBuild }, build, `firmware build ${build} is below the policy's minimum ${p.firmware.minBuild}`);
+  }
+}
+
+function checkMitigations(c: SnpClaims, p: SnpPolicy, f: Findings): void {
+  const vectors = [
+    ['launch', c.launchMitVector],
+    ['current', c.currentMitVector],
+  ] as const;
+  for (const [name, actual] of vectors) {
+    const required = p.requiredMitigations[name];
+    if (required === undefined) continue;
+    // S20: (vector & required) == required; a report without the vector (v2–v4) fails
+    if (actual === undefined || (BigInt(actual) & BigInt(required)) !== BigInt(required)) {
+      f.fail(`/requiredMitigations/${name}`, 'S20', 'POLICY', { bitsSet: required }, actual ?? null, `${name.toUpperCase()}_MIT_VECTOR lacks required mitigation bits`);
+    }
+  }
+}
+
+export function checkSnpTcb(c: SnpClaims, p: SnpPolicy, f: Findings): void {
+  const min = p.tcbMinimums[c.product];
+  checkComponents(min?.reported, c.tcb.reported, `/tcbMinimums/${c.product}/reported`, 'S17', 'REPORTED_TCB', f);
+  checkComponents(min?.launch, c.tcb.launch, `/tcbMinimums/${c.product}/launch`, 'S18', 'LAUNCH_TCB', f);
+  checkFirmware(c, p, f);
+  checkMitigations(c, p, f);
+}

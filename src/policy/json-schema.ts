@@ -1,0 +1,216 @@
+/**
+ * A small, strict JSON Schema validator for exactly the keywords the policy
+ * schemas use (no dependency): type, const, enum, pattern, minLength,
+ * maxLength, minimum, maximum, items, minItems, maxItems, uniqueItems, properties,
+ * required, additionalProperties (false only), minProperties, anyOf, oneOf,
+ * and local $ref (#/$defs/name). Annotation keywords ($schema, $id, title,
+ * description) are ignored. A schema keyword it does not know is a
+ * programming error and throws, so the validator can never silently accept
+ * what the schema forbids.
+ *
+ * Errors carry the JSON pointer of the offending value. For anyOf / oneOf
+ * the errors of the closest branch are reported (fewest errors, then the
+ * deepest path), which names the field a person got wrong.
+ */
+import type { JsonSchema } from './schema.js';
+import type { PolicyProblem } from './errors.js';
+
+const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', '$defs']);
+const KNOWN = new Set([
+  ...ANNOTATIONS,
+  'type',
+  'const',
+  'enum',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'items',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'properties',
+  'required',
+  'additionalProperties',
+  'minProperties',
+  'anyOf',
+  'oneOf',
+  '$ref',
+]);
+
+/** RFC 6901 escaping of one reference token. */
+export function pointerToken(key: string | number): string {
+  return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'object') return isPlainObject(v) ? 'object' : 'non-JSON object';
+  return typeof v;
+}
+
+/** Structural equality of JSON values (for const, enum, uniqueItems). */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : typeOf(v));
+
+class Validator {
+  constructor(private readonly root: JsonSchema) {}
+
+  private resolve(ref: string): JsonSchema {
+    const m = /^#\/\$defs\/([A-Za-z0-9_]+)$/.exec(ref);
+    const defs = this.root['$defs'] as Record<string, JsonSchema> | undefined;
+    const target = m && defs ? defs[m[1] as string] : undefined;
+    if (!target) throw new Error(`policy schema: unresolvable $ref ${ref}`);
+    return target;
+  }
+
+  validate(schema: JsonSchema, value: unknown, path: string): PolicyProblem[] {
+    for (const k of Object.keys(schema)) if (!KNOWN.has(k)) throw new Error(`policy schema: unsupported keyword ${k}`);
+    if (typeof schema['$ref'] === 'string') return this.validate(this.resolve(schema['$ref']), value, path);
+    if (schema['anyOf'] !== undefined) return this.branches(schema['anyOf'] as JsonSchema[], value, path, 'any');
+    if (schema['oneOf'] !== undefined) return this.branches(schema['oneOf'] as JsonSchema[], value, path, 'one');
+    const out: PolicyProblem[] = [];
+    const problem = (keyword: string, message: string, at = path) => out.push({ path: at, keyword, message });
+    if ('const' in schema && !jsonEqual(value, schema['const'])) {
+      problem('const', `must be ${JSON.stringify(schema['const'])}, not ${show(value)}`);
+      return out;
+    }
+    if (Array.isArray(schema['enum']) && !schema['enum'].some((e) => jsonEqual(e, value))) {
+      problem('enum', `must be one of ${(schema['enum'] as Json[]).map((e) => JSON.stringify(e)).join(', ')}, not ${show(value)}`);
+      return out;
+    }
+    const type = schema['type'] as string | undefined;
+    if (type !== undefined && !this.hasType(value, type)) {
+      problem('type', `must be ${type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(type) ? 'n' : ''} ${type}`}, not ${show(value)}`);
+      return out;
+    }
+    if (typeof value === 'string') this.string(schema, value, problem);
+    if (typeof value === 'number') this.number(schema, value, problem);
+    if (Array.isArray(value)) out.push(...this.array(schema, value, path, problem));
+    if (isPlainObject(value)) out.push(...this.object(schema, value, path, problem));
+    return out;
+  }
+
+  private hasType(value: unknown, type: string): boolean {
+    if (type === 'integer') return typeof value === 'number' && Number.isSafeInteger(value);
+    if (type === 'object') return isPlainObject(value);
+    return typeOf(value) === type || (type === 'number' && typeof value === 'number' && Number.isFinite(value));
+  }
+
+  private string(schema: JsonSchema, value: string, problem: (k: string, m: string) => void): void {
+    if (typeof schema['minLength'] === 'number' && value.length < schema['minLength']) problem('minLength', `must have at least ${schema['minLength']} characters`);
+    if (typeof schema['maxLength'] === 'number' && value.length > schema['maxLength']) problem('maxLength', `must have at most ${schema['maxLength']} characters`);
+    if (typeof schema['pattern'] === 'string' && !new RegExp(schema['pattern'], 'u').test(value)) {
+      const hexLen = /^\^\[0-9a-fA-F\]\{(\d+)\}\$$/.exec(schema['pattern']);
+      problem('pattern', hexLen ? `must be exactly ${hexLen[1]} hex digits (${Number(hexLen[1]) / 2} bytes), not ${show(value)}` : `must match ${schema['pattern']}, not ${show(value)}`);
+    }
+  }
+
+  private number(schema: JsonSchema, value: number, problem: (k: string, m: string) => void): void {
+    if (typeof schema['minimum'] === 'number' && value < schema['minimum']) problem('minimum', `must be at least ${schema['minimum']}, not ${value}`);
+    if (typeof schema['maximum'] === 'number' && value > schema['maximum']) problem('maximum', `must be at most ${schema['maximum']}, not ${value}`);
+  }
+
+  private array(schema: JsonSchema, value: unknown[], path: string, problem: (k: string, m: string) => void): PolicyProblem[] {
+    const out: PolicyProblem[] = [];
+    if (typeof schema['minItems'] === 'number' && value.length < schema['minItems']) problem('minItems', value.length === 0 ? 'must not be empty (use "any" to leave it unconstrained)' : `must have at least ${schema['minItems']} entries`);
+    if (typeof schema['maxItems'] === 'number' && value.length > schema['maxItems']) problem('maxItems', `must have at most ${schema['maxItems']} entries`);
+    if (schema['uniqueItems'] === true) {
+      value.forEach((v, i) => {
+        if (value.findIndex((w) => jsonEqual(v, w)) !== i) out.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: `duplicates an earlier entry` });
+      });
+    }
+    if (schema['items'] !== undefined) value.forEach((v, i) => out.push(...this.validate(schema['items'] as JsonSchema, v, `${path}/${i}`)));
+    return out;
+  }
+
+  private object(schema: JsonSchema, value: Record<string, unknown>, path: string, problem: (k: string, m: string, at?: string) => void): PolicyProblem[] {
+    const out: PolicyProblem[] = [];
+    const props = (schema['properties'] ?? {}) as Record<string, JsonSchema>;
+    for (const key of (schema['required'] ?? []) as string[]) {
+      if (!Object.hasOwn(value, key)) problem('required', `"${key}" is required${this.anyHint(props[key])}`, `${path}/${pointerToken(key)}`);
+    }
+    if (typeof schema['minProperties'] === 'number' && Object.keys(value).length < schema['minProperties']) problem('minProperties', 'must not be empty');
+    for (const [key, v] of Object.entries(value)) {
+      const child = `${path}/${pointerToken(key)}`;
+      const sub = Object.hasOwn(props, key) ? props[key] : undefined;
+      if (sub === undefined) {
+        if (schema['additionalProperties'] === false) out.push({ path: child, keyword: 'additionalProperties', message: `unknown field "${key}"${this.suggest(key, Object.keys(props))}` });
+        continue;
+      }
+      out.push(...this.validate(sub, v, child));
+    }
+    return out;
+  }
+
+  private anyHint(schema: JsonSchema | undefined): string {
+    const branches = schema?.['anyOf'] as JsonSchema[] | undefined;
+    return branches?.some((b) => b['const'] === 'any') ? ' (give the allowed values, or "any" explicitly)' : '';
+  }
+
+  /** "did you mean" for typos: same letters ignoring case, or one edit away. */
+  private suggest(key: string, known: string[]): string {
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || editDistanceAtMostOne(k, key));
+    return near ? ` (did you mean "${near}"?)` : '';
+  }
+
+  private branches(list: JsonSchema[], value: unknown, path: string, mode: 'any' | 'one'): PolicyProblem[] {
+    const results = list.map((b) => this.validate(b, value, path));
+    const passing = results.filter((r) => r.length === 0).length;
+    if (mode === 'any' ? passing >= 1 : passing === 1) return [];
+    if (passing > 1) return [{ path, keyword: 'oneOf', message: 'matches more than one alternative' }];
+    const depth = (r: PolicyProblem[]) => Math.max(...r.map((p) => p.path.split('/').length));
+    // The closest branch: a failed const (a discriminator such as "tee", or "any") or a
+    // wrong type of the value itself rules a branch out first; then fewest problems, deepest path.
+    const score = (r: PolicyProblem[]) => r.filter((p) => p.keyword === 'const' || (p.path === path && p.keyword === 'type')).length * 1000 + r.length;
+    const best = [...results].sort((a, b) => score(a) - score(b) || depth(b) - depth(a))[0] ?? [];
+    return best;
+  }
+}
+
+type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
+
+function editDistanceAtMostOne(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1 || a === b) return false;
+  let i = 0;
+  let j = 0;
+  let edits = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) {
+      i++;
+      j++;
+      continue;
+    }
+    if (++edits > 1) return false;
+    if (a.length > b.length) i++;
+    else if (b.length > a.length) j++;
+    else {
+      i++;
+      j++;
+    }
+  }
+  return edits + (a.length - i) + (b.length - j) <= 1;
+}
+
+/** Every problem of `value` against `schema` (empty: valid). */
+export function validateAgainstSchema(schema: JsonSchema, value: unknown): PolicyProblem[] {
+  return new Validator(schema).validate(schema, value, '');
+}

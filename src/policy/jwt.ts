@@ -1,0 +1,154 @@
+/**
+ * EAR as a signed JWT (RFC 7519 / RFC 7515 compact JWS), ES256 or ES384,
+ * with node:crypto only: IEEE P1363 r‖s signatures, base64url without
+ * padding. The key is the caller's; the time is passed in.
+ *
+ * verifyEarJwt is strict: exactly three base64url parts, a strict-JSON
+ * header (no duplicate keys) with alg ES256 | ES384 matching the key's curve
+ * (never "none", never HMAC, no "crit"), a P1363 signature of the curve's
+ * length, a strict-JSON claims object with the EAR profile, numeric `exp`
+ * not in the past and `iat` / `nbf` not in the future.
+ */
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+
+import { parseStrictJson } from '../collateral/strict-json.js';
+import { InvalidArgumentError } from '../errors.js';
+import { EAR_PROFILE, type Ear } from './ear.js';
+import { EarTokenError } from './errors.js';
+
+export type EarJwtAlgorithm = 'ES256' | 'ES384';
+
+export interface SignEarJwtOptions {
+  alg: EarJwtAlgorithm;
+  kid?: string;
+  /** Lifetime in seconds: exp = now + expiresIn. */
+  expiresIn: number;
+  /** Unique token id. */
+  jti: string;
+  /** Issue time, seconds since the epoch (the JWT's iat). */
+  now: number;
+  /** Further top-level claims (e.g. openWebUiClaims(result)); may not change eat_profile, submods, ear.verifier-id, iat, exp or jti. */
+  extraClaims?: Record<string, unknown>;
+}
+
+export interface VerifyEarJwtOptions {
+  /** The instant to judge exp / nbf / iat against, seconds; default the wall clock, read once. */
+  now?: number;
+  /** Allowed clock skew for iat / nbf, seconds; default 60. */
+  clockSkewSeconds?: number;
+  /** Algorithms to accept; default both. */
+  algorithms?: readonly EarJwtAlgorithm[];
+}
+
+export interface VerifiedEarJwt {
+  header: { alg: EarJwtAlgorithm; typ?: string; kid?: string };
+  claims: Ear & Record<string, unknown>;
+}
+
+const CURVES: Record<EarJwtAlgorithm, { curve: string; hash: string; sigLength: number }> = {
+  ES256: { curve: 'prime256v1', hash: 'sha256', sigLength: 64 },
+  ES384: { curve: 'secp384r1', hash: 'sha384', sigLength: 96 },
+};
+
+const b64url = (data: Uint8Array | string) => Buffer.from(data).toString('base64url');
+
+function curveOf(key: KeyObject): string | undefined {
+  return key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
+}
+
+function checkSignOptions(ear: Ear, key: KeyObject, o: SignEarJwtOptions): void {
+  const bad = (message: string): never => {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `signEarJwt: ${message}`);
+  };
+  if (typeof ear !== 'object' || ear === null || ear.eat_profile !== EAR_PROFILE) bad('ear must come from toEar');
+  if (!o || !(o.alg in CURVES)) bad('alg must be ES256 or ES384');
+  if (key?.type !== 'private' || curveOf(key) !== CURVES[o.alg].curve) bad(`${o.alg} needs a ${CURVES[o.alg].curve} private key`);
+  if (!Number.isSafeInteger(o.now) || o.now < 0) bad('now must be whole seconds since the epoch');
+  if (!Number.isSafeInteger(o.expiresIn) || o.expiresIn <= 0) bad('expiresIn must be a positive number of seconds');
+  if (typeof o.jti !== 'string' || o.jti.length === 0) bad('jti must be a non-empty string');
+  if (o.kid !== undefined && (typeof o.kid !== 'string' || o.kid.length === 0)) bad('kid must be a non-empty string');
+}
+
+function mergeClaims(ear: Ear, o: SignEarJwtOptions): Record<string, unknown> {
+  const claims: Record<string, unknown> = { ...ear, iat: o.now, exp: o.now + o.expiresIn, jti: o.jti };
+  for (const [k, v] of Object.entries(o.extraClaims ?? {})) {
+    if (Object.hasOwn(claims, k) && JSON.stringify(claims[k]) !== JSON.stringify(v)) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `signEarJwt: extraClaims may not change "${k}"`);
+    }
+    claims[k] = v;
+  }
+  return claims;
+}
+
+/** The EAR as a compact JWS: base64url(header).base64url(claims).base64url(r‖s). */
+export function signEarJwt(ear: Ear, key: KeyObject, options: SignEarJwtOptions): string {
+  checkSignOptions(ear, key, options);
+  const header = { alg: options.alg, typ: 'JWT', ...(options.kid === undefined ? {} : { kid: options.kid }) };
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(mergeClaims(ear, options)))}`;
+  const signature = sign(CURVES[options.alg].hash, Buffer.from(input, 'latin1'), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64url(signature)}`;
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+function decodePart(part: string, what: string): Buffer {
+  // base64url without padding; Buffer would silently skip other characters
+  if (!B64URL.test(part) || part.length % 4 === 1) throw new EarTokenError('ERR_TOKEN_MALFORMED', `the token's ${what} is not base64url`);
+  const bytes = Buffer.from(part, 'base64url');
+  if (bytes.toString('base64url') !== part) throw new EarTokenError('ERR_TOKEN_MALFORMED', `the token's ${what} is not canonical base64url`);
+  return bytes;
+}
+
+function jsonObject(bytes: Buffer, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = parseStrictJson(new Uint8Array(bytes), { maxBytes: 1024 * 1024, maxDepth: 32 });
+  } catch (err) {
+    throw new EarTokenError('ERR_TOKEN_MALFORMED', `the token's ${what} is not strict JSON`, { cause: err instanceof Error ? err.message : String(err) });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EarTokenError('ERR_TOKEN_MALFORMED', `the token's ${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function checkHeader(header: Record<string, unknown>, key: KeyObject, allowed: readonly EarJwtAlgorithm[]): EarJwtAlgorithm {
+  const alg = header['alg'];
+  if (typeof alg !== 'string' || !allowed.includes(alg as EarJwtAlgorithm)) throw new EarTokenError('ERR_TOKEN_MALFORMED', `algorithm ${JSON.stringify(alg)} is not accepted`);
+  if (header['crit'] !== undefined) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'critical header parameters are not supported');
+  if (header['typ'] !== undefined && header['typ'] !== 'JWT') throw new EarTokenError('ERR_TOKEN_MALFORMED', `typ ${JSON.stringify(header['typ'])} is not JWT`);
+  if (curveOf(key) !== CURVES[alg as EarJwtAlgorithm].curve) throw new EarTokenError('ERR_TOKEN_SIGNATURE', `${alg} does not match the verification key`);
+  return alg as EarJwtAlgorithm;
+}
+
+function checkTimes(claims: Record<string, unknown>, now: number, skew: number): void {
+  const exp = claims['exp'];
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'the token has no numeric exp');
+  if (now >= exp) throw new EarTokenError('ERR_TOKEN_EXPIRED', `the token expired at ${exp}`, { exp, now });
+  for (const name of ['iat', 'nbf']) {
+    const t = claims[name];
+    if (t === undefined) continue;
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new EarTokenError('ERR_TOKEN_MALFORMED', `${name} is not numeric`);
+    if (t > now + skew) throw new EarTokenError('ERR_TOKEN_EXPIRED', `${name} ${t} is in the future`, { [name]: t, now });
+  }
+}
+
+/** Verifies a token from signEarJwt (signature, algorithm, profile, times) and returns its header and claims. */
+export function verifyEarJwt(token: string, publicKey: KeyObject, options: VerifyEarJwtOptions = {}): VerifiedEarJwt {
+  const now = options.now ?? Math.floor(Date.now() / 1000); // entry point: the clock is read once, here
+  if (typeof token !== 'string' || token.length > 1024 * 1024) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'a token is a string of at most 1 MiB');
+  const key = publicKey?.type === 'private' ? createPublicKey(publicKey) : publicKey;
+  if (key?.type !== 'public') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEarJwt: publicKey must be an EC KeyObject');
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'a compact JWS has exactly three parts');
+  const [h, p, s] = parts as [string, string, string];
+  const header = jsonObject(decodePart(h, 'header'), 'header');
+  const alg = checkHeader(header, key, options.algorithms ?? ['ES256', 'ES384']);
+  const signature = decodePart(s, 'signature');
+  if (signature.length !== CURVES[alg].sigLength) throw new EarTokenError('ERR_TOKEN_SIGNATURE', `an ${alg} signature is ${CURVES[alg].sigLength} bytes`);
+  if (!verify(CURVES[alg].hash, Buffer.from(`${h}.${p}`, 'latin1'), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
+    throw new EarTokenError('ERR_TOKEN_SIGNATURE', 'the token signature does not verify');
+  }
+  const claims = jsonObject(decodePart(p, 'claims'), 'claims');
+  if (claims['eat_profile'] !== EAR_PROFILE) throw new EarTokenError('ERR_TOKEN_MALFORMED', `eat_profile is not ${EAR_PROFILE}`);
+  checkTimes(claims, now, options.clockSkewSeconds ?? 60);
+  return { header: header as VerifiedEarJwt['header'], claims: claims as VerifiedEarJwt['claims'] };
+}

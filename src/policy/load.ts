@@ -1,0 +1,163 @@
+/**
+ * loadPolicy: a policy document (JSON text, UTF-8 bytes, or an already
+ * parsed object) to a frozen Policy (X07). Strict at every step:
+ *
+ * 1. Text is strict JSON (X05: no duplicate keys, no BOM, nothing after the
+ *    value, integers only), at most 1 MiB and 32 levels deep.
+ * 2. The value is checked against the schema (schema.ts): unknown keys, wrong
+ *    types, wrong hex lengths, empty lists and missing required fields are
+ *    errors, each with the JSON pointer of the field.
+ * 3. Rules a schema cannot say: duplicates after hex case folding, a masked
+ *    value with bits outside its mask, an advisory both accepted and
+ *    rejected, a chip ID both allowed and denied.
+ * 4. Defaults fill what the document leaves out (defaults.ts), hex becomes
+ *    lowercase, and the result is frozen.
+ *
+ * Every failure is PolicyError (class ARGUMENT, code ERR_POLICY_INVALID,
+ * details.path = the first problem's pointer, details.problems = all).
+ */
+import { parseStrictJson } from '../collateral/strict-json.js';
+import { TeeVerifyError } from '../errors.js';
+import { deepFreeze, defaultsFor, ALL_ONES_U64 } from './defaults.js';
+import { PolicyError, type PolicyProblem } from './errors.js';
+import { pointerToken, validateAgainstSchema } from './json-schema.js';
+import { policySchema } from './schema.js';
+import type { Policy, PolicyTee } from './types.js';
+
+export const MAX_POLICY_BYTES = 1024 * 1024;
+const MAX_DEPTH = 32;
+
+type Doc = Record<string, unknown>;
+
+function parseText(input: string | Uint8Array): unknown {
+  const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
+  if (bytes.length > MAX_POLICY_BYTES) throw new PolicyError([{ path: '', keyword: 'maxBytes', message: `the document exceeds ${MAX_POLICY_BYTES} bytes` }]);
+  try {
+    return parseStrictJson(bytes, { maxBytes: MAX_POLICY_BYTES, maxDepth: MAX_DEPTH });
+  } catch (err) {
+    // X05: the strict JSON parser's reason (duplicate key, trailing data, ...) with its byte offset.
+    const reason = err instanceof TeeVerifyError ? err.message : 'not JSON';
+    throw new PolicyError([{ path: '', keyword: 'json', message: reason }], { check: 'X05', cause: err });
+  }
+}
+
+/** Object input: plain data only, bounded depth (a cycle or a class instance is not a document). */
+function checkPlainData(value: unknown, path: string, depth: number): void {
+  if (depth > MAX_DEPTH) throw new PolicyError([{ path, keyword: 'maxDepth', message: `nested deeper than ${MAX_DEPTH}` }]);
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new PolicyError([{ path, keyword: 'type', message: 'must be a finite number' }]);
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkPlainData(v, `${path}/${i}`, depth + 1));
+    return;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) throw new PolicyError([{ path, keyword: 'type', message: 'must be plain JSON data' }]);
+  for (const [k, v] of Object.entries(value)) checkPlainData(v, `${path}/${pointerToken(k)}`, depth + 1);
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+/** Lowercases an allow list and rejects entries that only differed in case. */
+function normalizeList(value: unknown, path: string, problems: PolicyProblem[]): unknown {
+  if (!Array.isArray(value)) return value;
+  const out = value.map((v) => (typeof v === 'string' ? lower(v) : v));
+  out.forEach((v, i) => {
+    if (out.indexOf(v) !== i) problems.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: 'duplicates an earlier entry (hex is compared case-insensitively)' });
+  });
+  return out;
+}
+
+function maskedU64(value: unknown, path: string, problems: PolicyProblem[]): unknown {
+  if (value === 'any' || typeof value !== 'object' || value === null) return value;
+  const v = value as { value: string; mask?: string };
+  const out = { value: lower(v.value), mask: lower(v.mask ?? ALL_ONES_U64) };
+  if ((BigInt(out.value) & ~BigInt(out.mask)) !== 0n) problems.push({ path: `${path}/value`, keyword: 'mask', message: 'has bits set outside the mask: it could never match' });
+  return out;
+}
+
+function maskedBytes(value: unknown, path: string, problems: PolicyProblem[]): unknown {
+  if (value === 'any' || typeof value !== 'object' || value === null) return value;
+  const v = value as { value: string; mask?: string };
+  const out = { value: lower(v.value), mask: lower(v.mask ?? 'f'.repeat(v.value.length)) };
+  const val = Buffer.from(out.value, 'hex');
+  const mask = Buffer.from(out.mask, 'hex');
+  if (val.some((b, i) => (b & ~(mask[i] ?? 0)) !== 0)) problems.push({ path: `${path}/value`, keyword: 'mask', message: 'has bits set outside the mask: it could never match' });
+  return out;
+}
+
+function maskedU32(value: unknown): unknown {
+  if (value === 'any' || typeof value !== 'object' || value === null) return value;
+  const v = value as { value: number; mask?: number };
+  return { value: v.value, mask: v.mask ?? 0xffffffff };
+}
+
+const HEX_LISTS: Record<PolicyTee, readonly string[]> = {
+  tdx: ['mrTd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrConfigId', 'mrOwner', 'mrOwnerConfig', 'mrSeam', 'mrSignerSeam', 'mrServiceTd', 'xfam'],
+  sgx: ['mrEnclave', 'mrSigner'],
+  snp: ['measurement', 'hostData', 'idKeyDigest', 'authorKeyDigest', 'familyId', 'imageId'],
+};
+
+function disjoint(a: unknown, b: unknown, pathB: string, what: string, problems: PolicyProblem[]): void {
+  if (!Array.isArray(a) || !Array.isArray(b)) return;
+  b.forEach((v, i) => {
+    if (a.includes(v)) problems.push({ path: `${pathB}/${i}`, keyword: 'contradiction', message: `${what} ${JSON.stringify(v)} is on both lists` });
+  });
+}
+
+/** Step 3 and 4: semantic rules, lowercase hex, defaults. */
+function normalize(doc: Doc): Policy {
+  const tee = doc['tee'] as PolicyTee;
+  const problems: PolicyProblem[] = [];
+  const out: Doc = { ...defaultsFor(tee) } as Doc;
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === '$schema') continue; // an editor hint, not a rule
+    out[key] = HEX_LISTS[tee].includes(key) ? normalizeList(value, `/${key}`, problems) : value;
+  }
+  if (typeof out['reportData'] === 'string') out['reportData'] = lower(out['reportData']);
+  if (tee === 'tdx') out['tdAttributes'] = maskedU64(out['tdAttributes'], '/tdAttributes', problems);
+  if (tee === 'sgx') {
+    out['attributes'] = maskedBytes(out['attributes'], '/attributes', problems);
+    out['miscSelect'] = maskedU32(out['miscSelect']);
+  }
+  if (tee !== 'snp') {
+    const tcb = { ...(defaultsFor(tee) as unknown as { tcb: Doc }).tcb, ...(doc['tcb'] as Doc | undefined) };
+    disjoint(tcb['acceptedAdvisoryIds'], tcb['rejectedAdvisoryIds'], '/tcb/rejectedAdvisoryIds', 'advisory', problems);
+    out['tcb'] = tcb;
+  } else {
+    normalizeSnp(doc, out, problems);
+  }
+  if (problems.length > 0) throw new PolicyError(problems);
+  return deepFreeze(out as unknown as Policy);
+}
+
+function normalizeSnp(doc: Doc, out: Doc, problems: PolicyProblem[]): void {
+  const defaults = defaultsFor('snp') as unknown as Doc;
+  out['guestPolicy'] = { ...(defaults['guestPolicy'] as Doc), ...(doc['guestPolicy'] as Doc | undefined) };
+  const chips = (doc['chipIds'] ?? {}) as { allow?: string[]; deny?: string[] };
+  const chipIds: Doc = {};
+  if (chips.allow) chipIds['allow'] = normalizeList(chips.allow, '/chipIds/allow', problems);
+  if (chips.deny) chipIds['deny'] = normalizeList(chips.deny, '/chipIds/deny', problems);
+  disjoint(chipIds['allow'], chipIds['deny'], '/chipIds/deny', 'chip ID', problems);
+  out['chipIds'] = chipIds;
+  const mit = (doc['requiredMitigations'] ?? {}) as Record<string, string>;
+  out['requiredMitigations'] = Object.fromEntries(Object.entries(mit).map(([k, v]) => [k, lower(v)]));
+}
+
+/**
+ * Loads a policy document: JSON text, UTF-8 bytes, or a parsed object.
+ * Throws PolicyError (ARGUMENT, ERR_POLICY_INVALID, details.path) on any problem.
+ */
+export function loadPolicy(input: string | Uint8Array | object): Policy {
+  let doc: unknown;
+  if (typeof input === 'string' || input instanceof Uint8Array) doc = parseText(input);
+  else if (typeof input === 'object' && input !== null) {
+    checkPlainData(input, '', 0);
+    doc = input;
+  } else {
+    throw new PolicyError([{ path: '', keyword: 'type', message: 'a policy is JSON text, UTF-8 bytes or an object' }]);
+  }
+  const problems = validateAgainstSchema(policySchema, doc);
+  if (problems.length > 0) throw new PolicyError(problems);
+  // Copy through JSON so the policy shares nothing with the caller's object.
+  return normalize(JSON.parse(JSON.stringify(doc)) as Doc);
+}
