@@ -7,6 +7,7 @@ import type { TdxClaims } from '../../verify/types.js';
 import type { TdxPolicy } from '../types.js';
 import type { Findings } from './findings.js';
 
+const NO_SERVICE_TD = '0'.repeat(96);
 const TUD_BITS = 0xfen; // TDATTRIBUTES bits 7:1, the rest of the TD-under-debug group
 
 /** T39: TDX module SVN as ITA counts it: TEE_TCB_SVN[1] (major) × 256 + TEE_TCB_SVN[0] (minor). */
@@ -52,8 +53,9 @@ function checkMeasurements(c: TdxClaims, p: TdxPolicy, f: Findings): void {
   const svn = seamSvnOf(c);
   f.allowed(p.seamSvn, svn, '/seamSvn', 'T39', 'TDX module SVN');
   f.atLeast(p.minSeamSvn, svn, '/minSeamSvn', 'T39', 'TDX module SVN');
-  // T40: MRSERVICETD (body type 3 only) zero unless a service TD binding is expected
-  if (c.mrServiceTd !== undefined) f.allowed(p.mrServiceTd, c.mrServiceTd, '/mrServiceTd', 'T40', 'MRSERVICETD');
+  // T40: MRSERVICETD zero unless a service TD binding is expected; a quote without the
+  // field (v4, v5 body type 2) binds no service TD, which is zero (no skip when absent, S40)
+  f.allowed(p.mrServiceTd, c.mrServiceTd ?? NO_SERVICE_TD, '/mrServiceTd', 'T40', 'MRSERVICETD');
 }
 
 export function checkTdx(c: TdxClaims, p: TdxPolicy, f: Findings): void {
