@@ -1,85 +1,105 @@
 /**
- * Command-line parsing: node:util parseArgs in strict mode, then validation
- * of enumerated values naming the bad option. Returns data; never prints.
+ * Command-line parsing helpers: node:util parseArgs in strict mode, then
+ * validation of values naming the bad option. Returns data; never prints.
+ * Each subcommand module parses its own options with these.
  */
 import { parseArgs } from 'node:util';
 
 import type { InputEncoding, ParseOptions, SnpProduct } from '../index.js';
+import { UsageError } from './errors.js';
 
-export type Command =
-  | { name: 'help'; topic?: string }
-  | { name: 'demo'; vectorsDir?: string }
-  | { name: 'show'; file: string; json: boolean; parse: ParseOptions };
+export { UsageError };
 
-export class UsageError extends Error {}
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-const ENCODINGS: readonly InputEncoding[] = ['auto', 'binary', 'hex', 'base64'];
-const TRAILING: readonly NonNullable<ParseOptions['trailing']>[] = ['default', 'strict', 'dangerouslyLenient'];
-const PRODUCTS: readonly SnpProduct[] = ['Milan', 'Genoa', 'Turin'];
-
-function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`--${option} must be one of ${allowed.join(', ')} (got "${value}")`);
-  }
-  return value as T;
-}
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-interface Parsed {
+export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
 }
 
-function parse(args: string[], options: OptionSpec): Parsed {
+export const ENCODINGS: readonly InputEncoding[] = ['auto', 'binary', 'hex', 'base64'];
+export const TRAILING: readonly NonNullable<ParseOptions['trailing']>[] = ['default', 'strict', 'dangerouslyLenient'];
+export const PRODUCTS: readonly SnpProduct[] = ['Milan', 'Genoa', 'Turin'];
+export const TEES = ['tdx', 'sgx', 'snp'] as const;
+export type Tee = (typeof TEES)[number];
+
+/** node's messages run on ("To specify a positional argument ..."); keep the first sentence, which names the flag. */
+function firstSentence(message: string): string {
+  const cut = message.search(/\.\s/);
+  return cut > 0 ? message.slice(0, cut) : message.replace(/\.$/, '');
+}
+
+/** Strict parse of one subcommand's arguments; --help / -h is always accepted. */
+export function parseOptions(command: string, args: readonly string[], options: OptionSpec): Parsed {
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: [...args],
       options: { help: { type: 'boolean', short: 'h' }, ...options },
       allowPositionals: true,
       strict: true,
     });
     return { values: values as Parsed['values'], positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(`${command}: ${firstSentence((err as Error).message)}`);
   }
 }
 
-function parseShow(rest: string[]): Command {
-  const { values, positionals } = parse(rest, {
-    json: { type: 'boolean' },
-    encoding: { type: 'string' },
-    trailing: { type: 'string' },
-    product: { type: 'string' },
-  });
-  if (values['help']) return { name: 'help', topic: 'show' };
-  if (positionals.length !== 1) throw new UsageError('show takes exactly one evidence file');
-  const parseOptions: ParseOptions = {};
-  const encoding = oneOf('encoding', values['encoding'] as string | undefined, ENCODINGS);
-  const trailing = oneOf('trailing', values['trailing'] as string | undefined, TRAILING);
-  const product = oneOf('product', values['product'] as string | undefined, PRODUCTS);
-  if (encoding) parseOptions.encoding = encoding;
-  if (trailing) parseOptions.trailing = trailing;
-  if (product) parseOptions.snpProduct = product;
-  return { name: 'show', file: positionals[0] as string, json: values['json'] === true, parse: parseOptions };
-}
-
-function parseDemo(rest: string[]): Command {
-  const { values, positionals } = parse(rest, { vectors: { type: 'string' } });
-  if (values['help']) return { name: 'help', topic: 'demo' };
-  if (positionals.length > 0) throw new UsageError(`demo takes no arguments (got "${positionals[0]}")`);
-  const vectorsDir = values['vectors'] as string | undefined;
-  return vectorsDir === undefined ? { name: 'demo' } : { name: 'demo', vectorsDir };
-}
-
-/** Parses argv (without node and script). */
-export function parseCommand(argv: readonly string[]): Command {
-  const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    return rest[0] ? { name: 'help', topic: rest[0] } : { name: 'help' };
+export function oneOf<T extends string>(option: string, value: string | boolean | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${option} must be one of ${allowed.join(', ')} (got "${value}")`);
   }
-  if (first === 'demo') return parseDemo(rest);
-  if (first === 'show') return parseShow(rest);
-  throw new UsageError(`unknown command "${first}"`);
+  return value as T;
+}
+
+export function stringOption(values: Parsed['values'], name: string): string | undefined {
+  const v = values[name];
+  if (typeof v !== 'string') return undefined;
+  if (v === '') throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** --at: an ISO-8601 date or date-time (UTC unless an offset is given). */
+export function instantOption(values: Parsed['values']): Date | undefined {
+  const text = stringOption(values, 'at');
+  if (text === undefined) return undefined;
+  const withZone = /T.*(Z|[+-]\d{2}:?\d{2})$/.test(text) || !text.includes('T') ? text : `${text}Z`;
+  const at = new Date(withZone);
+  if (!ISO_8601.test(text) || Number.isNaN(at.getTime())) throw new UsageError(`--at must be an ISO-8601 instant such as 2025-07-19T10:00:00Z (got "${text}")`);
+  return at;
+}
+
+export function integerOption(values: Parsed['values'], name: string, min: number, max: number): number | undefined {
+  const text = stringOption(values, name);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${text}")`);
+  return Number(text);
+}
+
+/** Exactly `count` positionals, named in the error. */
+export function positionals(command: string, parsed: Parsed, names: readonly string[]): string[] {
+  const got = parsed.positionals;
+  if (got.length < names.length) throw new UsageError(`${command}: missing <${names[got.length]}>`);
+  if (got.length > names.length) throw new UsageError(`${command}: unexpected argument "${got[names.length]}"`);
+  return got;
+}
+
+/** Evidence parse options shared by show and verify. */
+export const PARSE_OPTION_SPEC: OptionSpec = {
+  encoding: { type: 'string' },
+  trailing: { type: 'string' },
+  product: { type: 'string' },
+};
+
+export function parseOptionsFrom(values: Parsed['values']): ParseOptions {
+  const out: ParseOptions = {};
+  const encoding = oneOf('encoding', values['encoding'], ENCODINGS);
+  const trailing = oneOf('trailing', values['trailing'], TRAILING);
+  const product = oneOf('product', values['product'], PRODUCTS);
+  if (encoding) out.encoding = encoding;
+  if (trailing) out.trailing = trailing;
+  if (product) out.snpProduct = product;
+  return out;
 }

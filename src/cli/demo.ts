@@ -4,10 +4,20 @@
  */
 import { runIntelChecks, runSnpChecks, type CheckResult } from './demo-checks.js';
 import { defaultVectorsDir, loadDemoVectors, type DemoVector } from './demo-vectors.js';
+import { parseOptions, stringOption, UsageError } from './args.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue, type Style } from './io.js';
 
 export interface DemoArgs {
   vectorsDir?: string;
+}
+
+/** Parses `demo` arguments; undefined means --help. */
+export function parseDemoArgs(argv: readonly string[]): DemoArgs | undefined {
+  const { values, positionals } = parseOptions('demo', argv, { vectors: { type: 'string' } });
+  if (values['help']) return undefined;
+  if (positionals.length > 0) throw new UsageError(`demo takes no arguments (got "${positionals[0]}")`);
+  const vectorsDir = stringOption(values, 'vectors');
+  return vectorsDir === undefined ? {} : { vectorsDir };
 }
 
 const NOT_PERFORMED = [
@@ -39,11 +49,11 @@ export async function runDemo(args: DemoArgs, io: CliIo): Promise<ExitCodeValue>
     vectors = await loadDemoVectors(dir);
   } catch (err) {
     writeLine(io.stderr, `error: cannot load the synthetic vectors from ${dir}: ${(err as Error).message}`);
-    return ExitCode.NoInput;
+    return ExitCode.Usage;
   }
   if (vectors.length === 0) {
     writeLine(io.stderr, `error: ${dir}/manifest.json lists no evidence`);
-    return ExitCode.NoInput;
+    return ExitCode.Usage;
   }
   const style = styleFor(io);
   writeLine(io.stdout, `tee-verify demo: offline checks on the synthetic vectors in ${dir}`);
@@ -59,5 +69,5 @@ export async function runDemo(args: DemoArgs, io: CliIo): Promise<ExitCodeValue>
   writeLine(io.stdout, failed === 0 ? `All ${total} checks passed.` : `${failed} of ${total} checks FAILED.`);
   writeLine(io.stdout);
   for (const line of NOT_PERFORMED) writeLine(io.stdout, line);
-  return failed === 0 ? ExitCode.Ok : ExitCode.CheckFailed;
+  return failed === 0 ? ExitCode.Ok : ExitCode.Rejected;
 }

@@ -15,8 +15,8 @@ Commands:
          VCEK TCB and hwID. Not a verification against Intel's or AMD's roots.
   show   Parse one evidence file and print a summary (or JSON with --json).
 
-Exit codes: 0 ok, 1 a check failed, 2 evidence rejected (parse error),
-64 usage error, 66 file unreadable, 70 internal error.
+Exit codes: 0 ok, 1 a check failed or the evidence is malformed, 2 usage error
+or unreadable file, 70 internal error.
 `;
 
 const DEMO = `tee-verify demo [--vectors <dir>]
@@ -31,7 +31,7 @@ vectors/ folder (or <dir>), printing each check with its checklist id:
                 S14 VCEK hwID vs CHIP_ID.
 Pinned Intel/AMD roots, CRLs, TCB Info and QE Identity are NOT checked: the
 synthetic PKI is a test fixture and is never trusted in production.
-Exit 0 when every check passed, 1 otherwise.
+Exit 0 when every check passed, 1 otherwise, 2 when the vectors cannot be read.
 `;
 
 const SHOW = `tee-verify show <file> [options]
@@ -48,7 +48,8 @@ Options:
   --product <p>            SEV-SNP product (Milan, Genoa, Turin); needed to decode
                            the TCBs of v2 reports, must match the CPUID of v3+
 
-On a parse error: exit 2, with the error code, byte offset and check id on stderr.
+On malformed evidence: exit 1, with the error code, byte offset and check id on
+stderr; exit 2 for a usage error or a missing or empty file.
 `;
 
 export function helpText(topic?: string): string | undefined {

@@ -2,37 +2,53 @@
  * The tee-verify command line as a pure function: `run(argv, io)` returns
  * the exit code and never calls process.exit, so tests run it in-process
  * (antfu/ni style). bin/tee-verify.js is the only place that touches process.
+ * Each subcommand parses its own options; this file only dispatches.
  */
-import { parseCommand, UsageError } from './args.js';
-import { runDemo } from './demo.js';
+import { parseDemoArgs, runDemo } from './demo.js';
+import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { helpText } from './help.js';
-import { ExitCode, writeLine, type CliIo } from './io.js';
-import { runShow } from './show.js';
+import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { parseShowArgs, runShow } from './show.js';
 
 export type { CliIo, CliStream } from './io.js';
 export { ExitCode } from './io.js';
 
-export async function run(argv: readonly string[], io: CliIo): Promise<number> {
-  try {
-    const command = parseCommand(argv);
-    if (command.name === 'help') {
-      const text = helpText(command.topic);
-      if (text === undefined) {
-        writeLine(io.stderr, `error: no help for "${command.topic}"`);
-        return ExitCode.Usage;
-      }
-      io.stdout.write(text);
-      return ExitCode.Ok;
+function printHelp(io: CliIo, topic?: string): ExitCodeValue {
+  const text = helpText(topic);
+  if (text === undefined) throw new UsageError(`no help for "${topic}"`);
+  io.stdout.write(text);
+  return ExitCode.Ok;
+}
+
+async function dispatch(command: string, rest: readonly string[], io: CliIo): Promise<number> {
+  const help = () => printHelp(io, command);
+  switch (command) {
+    case 'show': {
+      const args = parseShowArgs(rest);
+      return args ? runShow(args, io) : help();
     }
-    if (command.name === 'demo') return await runDemo(command, io);
-    return await runShow(command, io);
+    case 'demo': {
+      const args = parseDemoArgs(rest);
+      return args ? runDemo(args, io) : help();
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined || first === '--help' || first === '-h') return printHelp(io);
+    if (first === 'help') return printHelp(io, rest[0]);
+    return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      writeLine(io.stderr, `error: ${err.message}`);
-      writeLine(io.stderr, 'Run "tee-verify --help" for usage.');
+      const helpFor = first && helpText(first) ? `${first} ` : '';
+      writeLine(io.stderr, `error: ${describeError(err)} (see "tee-verify ${helpFor}--help")`);
       return ExitCode.Usage;
     }
-    writeLine(io.stderr, `error: internal: ${err instanceof Error ? err.message : String(err)}`);
-    return ExitCode.Internal;
+    writeLine(io.stderr, `error: ${describeError(err)}`);
+    return exitCodeFor(err);
   }
 }

@@ -12,21 +12,23 @@ export interface CliStream {
 export interface CliIo {
   stdout: CliStream;
   stderr: CliStream;
-  /** Environment for NO_COLOR / FORCE_COLOR; default: none. */
+  /** Environment for NO_COLOR, XDG_CACHE_HOME and HOME; default: none. */
   env?: Record<string, string | undefined>;
 }
 
-/** Exit codes; one per outcome class (docs/cli.md). */
+/**
+ * Exit codes (docs/cli.md). Fixed: scripts depend on them.
+ *   0 trusted / success, 1 rejected, 2 usage or unreadable input,
+ *   3 collateral unavailable (retry later), 70 internal fault.
+ */
 export const ExitCode = {
   Ok: 0,
-  /** A check did not pass. */
-  CheckFailed: 1,
-  /** The evidence was rejected while parsing (PARSE, UNSUPPORTED, PRODUCT). */
-  EvidenceRejected: 2,
-  /** Bad command line. */
-  Usage: 64,
-  /** An input file could not be read. */
-  NoInput: 66,
+  /** Evidence, verification or policy rejected it (including malformed evidence), or a demo check failed. */
+  Rejected: 1,
+  /** Bad command line, or an input file that cannot be read or used. */
+  Usage: 2,
+  /** Collateral could not be obtained (class COLLATERAL_UNAVAILABLE): retryable, not a rejection. */
+  CollateralUnavailable: 3,
   /** A bug or an unusable installation (e.g. the native addon did not load). */
   Internal: 70,
 } as const;
@@ -43,8 +45,8 @@ export interface Style {
 const plain: Style = { pass: 'PASS', fail: 'FAIL', bold: (t) => t, dim: (t) => t };
 
 const colour: Style = {
-  pass: '\u001b[32m✔\u001b[39m',
-  fail: '\u001b[31m✘\u001b[39m',
+  pass: '\u001b[32m✓\u001b[39m',
+  fail: '\u001b[31m✗\u001b[39m',
   bold: (t) => `\u001b[1m${t}\u001b[22m`,
   dim: (t) => `\u001b[2m${t}\u001b[22m`,
 };

@@ -1,8 +1,8 @@
 /** `show <file>`: parse one evidence file, print a summary or JSON. */
-import { readFile } from 'node:fs/promises';
-
 import { evidenceToJSON, parseEvidence, type ParseOptions } from '../index.js';
+import { PARSE_OPTION_SPEC, parseOptions, parseOptionsFrom, positionals } from './args.js';
 import { reportError } from './errors.js';
+import { readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { formatRows, summaryRows } from './summary.js';
 
@@ -12,15 +12,17 @@ export interface ShowArgs {
   parse: ParseOptions;
 }
 
+/** Parses `show` arguments; undefined means --help. */
+export function parseShowArgs(argv: readonly string[]): ShowArgs | undefined {
+  const parsed = parseOptions('show', argv, { json: { type: 'boolean' }, ...PARSE_OPTION_SPEC });
+  if (parsed.values['help']) return undefined;
+  const [file] = positionals('show', parsed, ['evidence-file']);
+  return { file: file as string, json: parsed.values['json'] === true, parse: parseOptionsFrom(parsed.values) };
+}
+
 export async function runShow(args: ShowArgs, io: CliIo): Promise<ExitCodeValue> {
-  let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(args.file));
-  } catch (err) {
-    writeLine(io.stderr, `error: cannot read ${args.file}: ${(err as Error).message}`);
-    return ExitCode.NoInput;
-  }
-  try {
+    const bytes = await readInput(args.file, 'evidence file');
     const evidence = parseEvidence(bytes, args.parse);
     if (args.json) {
       writeLine(io.stdout, JSON.stringify(evidenceToJSON(evidence), null, 2));

@@ -40,7 +40,7 @@ describe('tee-verify demo', () => {
     expect(plain.stdout()).not.toContain('\u001b[');
     const tty = capture({ tty: true });
     await run(['demo'], tty.io);
-    expect(tty.stdout()).toContain('\u001b[32m✔');
+    expect(tty.stdout()).toContain('\u001b[32m✓');
     const noColor = capture({ tty: true, env: { NO_COLOR: '1' } });
     await run(['demo'], noColor.io);
     expect(noColor.stdout()).not.toContain('\u001b[');
@@ -67,11 +67,11 @@ describe('tee-verify demo', () => {
     expect(c.stdout()).toMatch(/FAIL {2}S12 .*not run/);
   });
 
-  it('returns 66 when the vectors folder has no manifest', async () => {
+  it('returns 2 when the vectors folder has no manifest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tee-verify-empty-'));
     temps.push(dir);
     const c = capture();
-    expect(await run(['demo', '--vectors', dir], c.io)).toBe(66);
+    expect(await run(['demo', '--vectors', dir], c.io)).toBe(2);
     expect(c.stderr()).toContain('cannot load the synthetic vectors');
   });
 });

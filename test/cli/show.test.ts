@@ -48,10 +48,10 @@ describe('tee-verify show', () => {
     expect(JSON.parse(b.stdout())).toMatchObject({ kind: 'tdx', version: 4 });
   });
 
-  it('returns 2 on a bad file and prints the error code, offset and check id on stderr', async () => {
+  it('returns 1 on malformed evidence and prints the error code, offset and check id on stderr', async () => {
     const truncated = tempFile('truncated.bin', readFileSync(join(vectors, 'tdx-v4.bin')).subarray(0, 600));
     const c = capture();
-    expect(await run(['show', truncated], c.io)).toBe(2);
+    expect(await run(['show', truncated], c.io)).toBe(1);
     expect(c.stderr()).toMatch(/^error: ERR_TRUNCATED at offset \d+ \(check T0\d\)/);
     expect(c.stdout()).toBe('');
   });
@@ -62,26 +62,37 @@ describe('tee-verify show', () => {
     expect(await run(['show', padded], ok.io)).toBe(0);
     expect(ok.stdout()).toMatch(/trailing bytes +70 \(all zero, ignored\)/);
     const strict = capture();
-    expect(await run(['show', padded, '--trailing', 'strict'], strict.io)).toBe(2);
+    expect(await run(['show', padded, '--trailing', 'strict'], strict.io)).toBe(1);
     expect(strict.stderr()).toContain('ERR_TRAILING_DATA');
     expect(strict.stderr()).toContain('check T05');
   });
 
-  it('rejects a certificate given as evidence with exit 2', async () => {
+  it('rejects a certificate given as evidence with exit 1', async () => {
     const c = capture();
-    expect(await run(['show', join(vectors, 'snp-v3-milan-vcek.der')], c.io)).toBe(2);
+    expect(await run(['show', join(vectors, 'snp-v3-milan-vcek.der')], c.io)).toBe(1);
     expect(c.stderr()).toMatch(/^error: ERR_/);
   });
 
-  it('returns 66 for an unreadable file', async () => {
+  it('returns 2 for a missing or empty file, naming it in one line', async () => {
+    const missing = capture();
+    expect(await run(['show', join(tmp, 'missing.bin')], missing.io)).toBe(2);
+    expect(missing.stderr()).toMatch(/^error: cannot read evidence file .*missing\.bin: no such file\n$/);
+    const empty = capture();
+    expect(await run(['show', tempFile('empty.bin', '')], empty.io)).toBe(2);
+    expect(empty.stderr()).toMatch(/^error: evidence file .*empty\.bin is empty\n$/);
+  });
+
+  it('returns 1 for garbage', async () => {
     const c = capture();
-    expect(await run(['show', join(tmp, 'missing.bin')], c.io)).toBe(66);
+    expect(await run(['show', tempFile('garbage.bin', 'hello world, not a quote')], c.io)).toBe(1);
+    expect(c.stderr()).toMatch(/^error: ERR_/);
   });
 });
 
 describe('tee-verify usage', () => {
   it('prints help with --help and for each command', async () => {
-    for (const argv of [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h']]) {
+    const argvs = [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h']];
+    for (const argv of argvs) {
       const c = capture();
       expect(await run(argv, c.io)).toBe(0);
       expect(c.stdout()).toContain('tee-verify');
@@ -97,9 +108,9 @@ describe('tee-verify usage', () => {
     [['show', 'x', '--product', 'Naples']],
     [['demo', '--bogus']],
     [['help', 'nothing']],
-  ])('returns 64 for %j', async (argv) => {
+  ])('returns 2 for %j with one error line', async (argv) => {
     const c = capture();
-    expect(await run(argv, c.io)).toBe(64);
-    expect(c.stderr()).toMatch(/^error: /);
+    expect(await run(argv, c.io)).toBe(2);
+    expect(c.stderr()).toMatch(/^error: [^\n]+\n$/);
   });
 });
