@@ -1,37 +1,69 @@
-/** Help texts. */
+/** Help texts, with examples for every subcommand (docs/cli.md has the full reference). */
+
+const EXIT_CODES = `Exit codes: 0 trusted / success, 1 rejected (verification, policy or malformed
+evidence), 2 usage error or unreadable input file, 3 collateral unavailable
+(retry later), 70 internal error.`;
 
 const MAIN = `tee-verify: attestation evidence tools (Intel TDX / SGX quotes, AMD SEV-SNP reports)
 
 Usage:
-  tee-verify demo [--vectors <dir>]
-  tee-verify show <file> [--json] [--encoding auto|hex|base64|binary]
-                         [--trailing default|strict|dangerouslyLenient]
-                         [--product Milan|Genoa|Turin]
-  tee-verify --help | help [command]
+  tee-verify verify <file> [options] [--json]    verify evidence and judge it with a policy
+  tee-verify show <file> [--json]                parse and print evidence (no verification)
+  tee-verify collateral fetch|export|import|show collateral bundles for offline use
+  tee-verify policy lint|schema|default          check and print policies
+  tee-verify dev quote --tee tdx|sgx|snp --out <dir>   simulated evidence of the test PKI
+  tee-verify demo                                offline self-check on the synthetic vectors
+  tee-verify --help | help <command>             help ("tee-verify help verify")
 
-Commands:
-  demo   Offline self-check on the package's synthetic vectors: parse, PCK chain
-         split, QE binding, QE report and quote signatures, SNP report signature,
-         VCEK TCB and hwID. Not a verification against Intel's or AMD's roots.
-  show   Parse one evidence file and print a summary (or JSON with --json).
+Examples:
+  tee-verify verify quote.bin
+  tee-verify verify quote.bin --json --policy policy.json --report-data <128 hex>
+  tee-verify collateral fetch quote.bin --out bundle.json
+  tee-verify verify quote.bin --offline --collateral bundle.json
+  tee-verify dev quote --tee tdx --out /tmp/dev
 
-Exit codes: 0 ok, 1 a check failed or the evidence is malformed, 2 usage error
-or unreadable file, 70 internal error.
+${EXIT_CODES}
 `;
 
-const DEMO = `tee-verify demo [--vectors <dir>]
+const VERIFY = `tee-verify verify <file> [options]
 
-Runs offline (no network) over the synthetic vectors shipped in the package's
-vectors/ folder (or <dir>), printing each check with its checklist id:
-  Intel quotes: T02-T07 parse, T08 PCK chain split into 3 certificates,
-                T23 QE report data binding, T22 QE report signature by the PCK
-                leaf key, T26 quote signature.
-  SNP reports:  S02-S04 parse (S05 certificate table when present),
-                S12 report signature by the VCEK, S13 VCEK TCB vs REPORTED_TCB,
-                S14 VCEK hwID vs CHIP_ID.
-Pinned Intel/AMD roots, CRLs, TCB Info and QE Identity are NOT checked: the
-synthetic PKI is a test fixture and is never trusted in production.
-Exit 0 when every check passed, 1 otherwise, 2 when the vectors cannot be read.
+Verifies a TDX (v4, v5) or SGX (v3) quote or an SEV-SNP report (v3-v5; v2 with
+--product) against Intel's / AMD's pinned roots and collateral at one instant,
+then judges the result with a policy (default: TCB status UpToDate only, debug
+forbidden). Prints each executed check with its checklist id, the TCB status,
+advisories, policy violations and warnings.
+
+Options:
+  --json                 one JSON object on stdout: ok, tee, at, tcbStatus,
+                         advisoryIds, error, violations, warnings, checks, claims
+  --at <ISO-8601>        verification instant (default: now), e.g. 2025-07-19T10:00:34Z
+  --policy <file>        native policy JSON (see "tee-verify policy schema")
+  --report-data <hex>    expected REPORT_DATA, 64 bytes as 128 hex digits
+  --pcs-url <base>       Intel PCS v4 or PCCS base (default https://api.trustedservices.intel.com)
+  --kds-url <base>       AMD KDS base (default https://kdsintf.amd.com)
+  --product <p>          Milan, Genoa or Turin: needed for SEV-SNP v2 reports
+                         (accepts report versions 2-5)
+  --certs <pem-file>     VCEK / VLEK / ASK / ARK certificates used instead of fetching
+  --trust-root <pem>     replaces the pinned roots (test PKIs, private deployments);
+                         reported as a warning
+  --skip-crl             verify without CRLs that cannot be obtained (air-gapped);
+                         reported as a warning
+  --cache-dir <dir>      collateral cache (default $XDG_CACHE_HOME/tee-verify)
+  --no-cache             no cache at all
+  --offline              no network: collateral from --collateral, --certs and the cache
+  --collateral <file>    a tee-verify bundle or dcap-qvl collateral JSON (detected)
+  --retries <n>          HTTP retries per request (default 3)
+
+Examples:
+  tee-verify verify quote.bin
+  tee-verify verify quote.bin --at 2025-07-19T10:00:34Z --pcs-url https://pccs.example:8081
+  tee-verify verify report.bin --json --policy snp-policy.json
+  tee-verify verify report-v2.bin --product Milan --certs vcek-ask-ark.pem --skip-crl
+  tee-verify verify quote.bin --offline --collateral bundle.json
+
+${EXIT_CODES}
+With --json, stdout carries exactly one JSON object even on errors ("tee" is
+null when the failure came before the TEE was known).
 `;
 
 const SHOW = `tee-verify show <file> [options]
@@ -48,13 +80,95 @@ Options:
   --product <p>            SEV-SNP product (Milan, Genoa, Turin); needed to decode
                            the TCBs of v2 reports, must match the CPUID of v3+
 
-On malformed evidence: exit 1, with the error code, byte offset and check id on
-stderr; exit 2 for a usage error or a missing or empty file.
+Examples:
+  tee-verify show quote.bin
+  tee-verify show quote.hex --json
+  tee-verify show report.bin --product Milan
+
+Exit codes: 0 parsed, 1 malformed evidence (error code, byte offset and check id
+on stderr), 2 usage error or unreadable / empty file.
 `;
+
+const COLLATERAL = `tee-verify collateral <command>
+
+  fetch <evidence> --out <bundle.json>   fetch what the evidence needs (Intel TCB
+                                         info, QE identity, CRLs; AMD VCEK,
+                                         cert_chain, CRL) and write a bundle
+  export <evidence> --out <bundle.json>  the same from the cache only (no network)
+  import <file> --out <bundle.json>      convert dcap-qvl collateral JSON (or a
+                                         bundle) into a tee-verify bundle
+  show <bundle>                          list a bundle's artifacts and windows
+
+fetch / export options: --at, --pcs-url, --kds-url, --product, --certs,
+--cache-dir, --no-cache, --offline, --collateral, --retries (as for verify).
+
+Examples:
+  tee-verify collateral fetch quote.bin --pcs-url https://pccs.example:8081 --out bundle.json
+  tee-verify collateral fetch report.bin --at 2025-09-01T00:00:00Z --out snp-bundle.json
+  tee-verify collateral import dcap-qvl-collateral.json --out bundle.json
+  tee-verify collateral show bundle.json
+
+Exit codes: 0 written, 1 evidence rejected or collateral expired at the
+instant, 2 usage or unreadable file, 3 collateral unavailable.
+`;
+
+const POLICY = `tee-verify policy <command>
+
+  lint <file>        validate a policy: exit 0 valid, 1 invalid (the JSON pointer
+                     of the bad field is printed), 2 unreadable
+  schema             print the policy JSON Schema
+  default <tee>      print the default policy of tdx, sgx or snp
+
+Examples:
+  tee-verify policy lint policy.json
+  tee-verify policy schema > policy.schema.json
+  tee-verify policy default snp > policy.json
+`;
+
+const DEV = `tee-verify dev quote --tee tdx|sgx|snp --out <dir> [options]
+
+Writes simulated evidence signed by the synthetic test PKI, for development
+without hardware or network:
+  <dir>/evidence.bin     the quote or report
+  <dir>/collateral.json  its collateral bundle (valid from a day before --at
+                         to 29 days after)
+  <dir>/trust-root.pem   the test root(s), never trusted in production
+
+Options:
+  --at <ISO-8601>        the instant the collateral is current at (default: now)
+  --version 4|5          TDX quote version (default 4)
+  --product <p>          SEV-SNP product: Milan (default), Genoa, Turin
+  --seed <text>          test PKI seed (default "tee-verify dev")
+
+Example:
+  tee-verify dev quote --tee tdx --out /tmp/dev
+  tee-verify verify /tmp/dev/evidence.bin --offline --collateral /tmp/dev/collateral.json --trust-root /tmp/dev/trust-root.pem
+`;
+
+const DEMO = `tee-verify demo [--vectors <dir>]
+
+Runs offline (no network) over the synthetic vectors shipped in the package's
+vectors/ folder (or <dir>), printing each check with its checklist id:
+  Intel quotes: T02-T07 parse, T08 PCK chain split into 3 certificates,
+                T23 QE report data binding, T22 QE report signature by the PCK
+                leaf key, T26 quote signature.
+  SNP reports:  S02-S04 parse (S05 certificate table when present),
+                S12 report signature by the VCEK, S13 VCEK TCB vs REPORTED_TCB,
+                S14 VCEK hwID vs CHIP_ID.
+Pinned Intel/AMD roots, CRLs, TCB Info and QE Identity are NOT checked: the
+synthetic PKI is a test fixture and is never trusted in production.
+
+Example:
+  tee-verify demo
+
+Exit 0 when every check passed, 1 otherwise, 2 when the vectors cannot be read.
+`;
+
+const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO };
 
 export function helpText(topic?: string): string | undefined {
   if (topic === undefined) return MAIN;
-  if (topic === 'demo') return DEMO;
-  if (topic === 'show') return SHOW;
-  return undefined;
+  return TOPICS[topic];
 }
+
+export const HELP_TOPICS = Object.keys(TOPICS);

@@ -4,11 +4,16 @@
  * (antfu/ni style). bin/tee-verify.js is the only place that touches process.
  * Each subcommand parses its own options; this file only dispatches.
  */
+import { runCollateralCli } from './collateral.js';
 import { parseDemoArgs, runDemo } from './demo.js';
+import { runDevCli } from './dev.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { helpText } from './help.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { runPolicyCli } from './policy.js';
 import { parseShowArgs, runShow } from './show.js';
+import { parseVerifyArgs } from './verify-args.js';
+import { runVerify, verifyUsageJson } from './verify.js';
 
 export type { CliIo, CliStream } from './io.js';
 export { ExitCode } from './io.js';
@@ -23,6 +28,10 @@ function printHelp(io: CliIo, topic?: string): ExitCodeValue {
 async function dispatch(command: string, rest: readonly string[], io: CliIo): Promise<number> {
   const help = () => printHelp(io, command);
   switch (command) {
+    case 'verify': {
+      const args = parseVerifyArgs(rest);
+      return args ? runVerify(args, io) : help();
+    }
     case 'show': {
       const args = parseShowArgs(rest);
       return args ? runShow(args, io) : help();
@@ -31,6 +40,12 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
       const args = parseDemoArgs(rest);
       return args ? runDemo(args, io) : help();
     }
+    case 'collateral':
+      return runCollateralCli(rest, io, help);
+    case 'policy':
+      return runPolicyCli(rest, io, help);
+    case 'dev':
+      return runDevCli(rest, io, help);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -44,6 +59,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
+      if (first === 'verify' && rest.includes('--json')) verifyUsageJson(err, io);
       const helpFor = first && helpText(first) ? `${first} ` : '';
       writeLine(io.stderr, `error: ${describeError(err)} (see "tee-verify ${helpFor}--help")`);
       return ExitCode.Usage;

@@ -91,11 +91,19 @@ describe('tee-verify show', () => {
 
 describe('tee-verify usage', () => {
   it('prints help with --help and for each command', async () => {
-    const argvs = [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h']];
+    const argvs = [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h'], ['help', 'verify'], ['verify', '--help'], ['collateral', '--help'], ['collateral', 'fetch', '--help'], ['policy', '--help'], ['policy', 'lint', '-h'], ['dev', '--help'], ['dev', 'quote', '--help']];
     for (const argv of argvs) {
       const c = capture();
       expect(await run(argv, c.io)).toBe(0);
       expect(c.stdout()).toContain('tee-verify');
+    }
+  });
+
+  it('gives examples in the help of every subcommand', async () => {
+    for (const topic of ['verify', 'show', 'collateral', 'policy', 'dev', 'demo']) {
+      const c = capture();
+      expect(await run(['help', topic], c.io)).toBe(0);
+      expect(c.stdout()).toMatch(/Examples?:\n {2}tee-verify /);
     }
   });
 

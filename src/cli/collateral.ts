@@ -1,0 +1,97 @@
+/**
+ * `collateral fetch | export | import | show`: fetch what a piece of evidence
+ * needs and write a tee-verify bundle (export: from the cache only, nothing
+ * fetched), convert dcap-qvl collateral JSON into a bundle, list a bundle.
+ */
+import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
+import { artifactKey } from '../collateral/index.js';
+import { parseOptions, positionals, stringOption, type Parsed } from './args.js';
+import { certTableFor, readExtraCertificates } from './certificates.js';
+import { UsageError, reportError } from './errors.js';
+import { readInput, writeOutput } from './files.js';
+import { collateralFor, vcekRequestOf } from './gather.js';
+import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { openCollateral, readBundle } from './sources.js';
+import { COLLATERAL_OPTION_SPEC, collateralArgsFrom } from './verify-args.js';
+
+const SUBCOMMANDS = ['fetch', 'export', 'import', 'show'] as const;
+
+/**
+ * Certificates that came with the evidence (or --certs) are stored under the
+ * keys an offline source looks up; a VLEK cannot be (KDS serves none, so
+ * bundles have no slot for it) and stays with the evidence.
+ */
+function bundleArtifacts(c: EvidenceCollateral, evidence: SnpReport | undefined, notes: string[]): CollateralArtifact[] {
+  if (c.kind === 'intel' || !evidence) return collateralArtifacts(c);
+  const out: CollateralArtifact[] = [c.crl];
+  if (c.certChain.source.origin === 'evidence') out.push({ ...c.certChain, key: artifactKey.certChain(c.product, c.signingKey) });
+  else out.push(c.certChain);
+  if (c.signingKey === 'vlek') notes.push('the VLEK is not written to the bundle (KDS serves no VLEK): pass it with --certs when verifying');
+  else if (c.signingCertificate.source.origin === 'evidence') out.push({ ...c.signingCertificate, key: artifactKey.vcek(vcekRequestOf(evidence)) });
+  else out.push(c.signingCertificate);
+  return out;
+}
+
+function describeArtifacts(artifacts: CollateralArtifact[]): string[] {
+  return artifacts.map((a) => `  ${a.kind.padEnd(18)} ${a.validity.notBefore} .. ${a.validity.notAfter}  ${a.key} (${a.source.origin})`);
+}
+
+async function fetchBundle(values: Parsed['values'], file: string, offline: boolean, io: CliIo): Promise<ExitCodeValue> {
+  const out = stringOption(values, 'out');
+  if (out === undefined) throw new UsageError(`collateral ${offline ? 'export' : 'fetch'}: --out <bundle.json> is required`);
+  const common = collateralArgsFrom(offline ? { ...values, offline: true } : values);
+  const bytes = await readInput(file, 'evidence file');
+  const extra = common.certs === undefined ? undefined : await readExtraCertificates(common.certs);
+  const at = common.at ?? new Date();
+  const evidence = parseEvidence(bytes, common.product ? { snpProduct: common.product } : {});
+  const setup = await openCollateral(common.collateral, io);
+  try {
+    const certTable = evidence.kind === 'snp' && extra ? certTableFor(extra, evidence.product, evidence.signerInfo.signingKey) : [];
+    const collateral = await collateralFor({ evidence, at, certTable, skipCrl: false }, setup);
+    const notes: string[] = [];
+    const artifacts = bundleArtifacts(collateral, evidence.kind === 'snp' ? evidence : undefined, notes);
+    writeOutput(out, exportBundle(artifacts), '--out');
+    writeLine(io.stdout, `wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`);
+    for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
+    for (const note of [...collateral.warnings, ...notes]) writeLine(io.stdout, `warning: ${note}`);
+    return ExitCode.Ok;
+  } finally {
+    await setup.close();
+  }
+}
+
+async function importFile(values: Parsed['values'], file: string, io: CliIo): Promise<ExitCodeValue> {
+  const out = stringOption(values, 'out');
+  if (out === undefined) throw new UsageError('collateral import: --out <bundle.json> is required');
+  const { format, artifacts } = await readBundle(file, 'input');
+  writeOutput(out, exportBundle(artifacts), '--out');
+  writeLine(io.stdout, `imported ${artifacts.length} artifacts from ${file} (${format}) into ${out}:`);
+  for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
+  return ExitCode.Ok;
+}
+
+async function showFile(file: string, io: CliIo): Promise<ExitCodeValue> {
+  const { format, artifacts } = await readBundle(file, 'bundle');
+  writeLine(io.stdout, `${file}: ${format}, ${artifacts.length} artifacts`);
+  for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
+  return ExitCode.Ok;
+}
+
+/** `collateral <sub> ...`; `help(topic)` prints help. */
+export async function runCollateralCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') return help();
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown collateral command "${sub}" (${SUBCOMMANDS.join(', ')})`);
+  const spec = sub === 'fetch' || sub === 'export' ? { ...COLLATERAL_OPTION_SPEC, out: { type: 'string' as const } } : sub === 'import' ? { out: { type: 'string' as const } } : {};
+  const parsed = parseOptions(`collateral ${sub}`, rest, spec);
+  if (parsed.values['help']) return help();
+  const [file] = positionals(`collateral ${sub}`, parsed, [sub === 'show' ? 'bundle' : sub === 'import' ? 'collateral-file' : 'evidence-file']) as [string];
+  try {
+    if (sub === 'fetch' || sub === 'export') return await fetchBundle(parsed.values, file, sub === 'export', io);
+    if (sub === 'import') return await importFile(parsed.values, file, io);
+    return await showFile(file, io);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    return reportError(io.stderr, err);
+  }
+}

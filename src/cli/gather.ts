@@ -1,0 +1,141 @@
+/**
+ * Collateral for one piece of evidence and its verification. The normal path
+ * is the library's: CollateralService (cache, validity at the instant) then
+ * verifyEvidence. With --skip-crl, collateral that cannot be obtained is
+ * gathered again artifact by artifact, CRLs optional, and verified with the
+ * skipCrl relaxation (the verifier reports each skipped CRL as a warning).
+ */
+import {
+  TeeVerifyError,
+  parseCertificate,
+  parseIntelSgxExtension,
+  splitPemCertificates,
+  verifyEvidence,
+  verifyIntelQuote,
+  verifySnpReport,
+  type AmdCollateralInput,
+  type AmdCollateralSource,
+  type CollateralArtifact,
+  type Evidence,
+  type EvidenceCollateral,
+  type IntelCollateralInput,
+  type IntelCollateralSource,
+  type SgxQuote,
+  type SnpCertificateEntry,
+  type SnpReport,
+  type TdxQuote,
+  type TrustRoots,
+  type VerificationResult,
+} from '../index.js';
+import type { CollateralService, VcekRequest } from '../collateral/index.js';
+
+export interface VerifyInputs {
+  evidence: Evidence;
+  at: Date;
+  trustRoots?: TrustRoots;
+  skipCrl: boolean;
+  /** SEV-SNP report versions to accept (with --product: 2-5). */
+  snpReportVersions?: number[];
+  certTable: SnpCertificateEntry[];
+}
+
+export interface CollateralAccess {
+  service: CollateralService;
+  source: IntelCollateralSource & AmdCollateralSource;
+}
+
+const isUnavailable = (err: unknown): err is TeeVerifyError => err instanceof TeeVerifyError && err.errorClass === 'COLLATERAL_UNAVAILABLE';
+
+function baseOptions(v: VerifyInputs) {
+  return { at: v.at, ...(v.trustRoots ? { trustRoots: v.trustRoots } : {}), ...(v.skipCrl ? { relaxations: { skipCrl: true } } : {}) };
+}
+
+/** Resolves an optional artifact; unavailable is undefined plus a note. */
+async function optional(what: string, fetch: () => Promise<CollateralArtifact>, notes: string[]): Promise<CollateralArtifact | undefined> {
+  try {
+    return await fetch();
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    notes.push(`--skip-crl: ${what} unavailable (${err.code}); verified without it`);
+    return undefined;
+  }
+}
+
+async function partialIntel(quote: TdxQuote | SgxQuote, source: IntelCollateralSource, notes: string[]): Promise<IntelCollateralInput> {
+  const [leafDer] = splitPemCertificates(quote.signatureData.pckCertChainPem);
+  const leaf = parseCertificate(leafDer as Uint8Array);
+  const fmspc = parseIntelSgxExtension(leaf).fmspc.toLowerCase();
+  const pckCa = leaf.issuerAttributes.CN === 'Intel SGX PCK Processor CA' ? 'processor' : 'platform';
+  const tee = quote.kind;
+  const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
+    source.tcbInfo({ tee, fmspc, update: 'standard' }),
+    source.qeIdentity({ tee, update: 'standard' }),
+    optional('the PCK CRL', () => source.pckCrl(pckCa), notes),
+    optional('the Root CA CRL', () => source.rootCaCrl(), notes),
+  ]);
+  return { tcbInfo, qeIdentity, ...(pckCrl ? { pckCrl } : {}), ...(rootCaCrl ? { rootCaCrl } : {}) };
+}
+
+/** The KDS VCEK request of a report: product, hwID (Turin: 8 bytes) and REPORTED_TCB. */
+export function vcekRequestOf(report: SnpReport): VcekRequest {
+  const product = report.product!;
+  const t = report.tcb!.reported;
+  return {
+    product,
+    hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
+    bootloader: t.bootloader,
+    tee: t.tee,
+    snp: t.snp,
+    microcode: t.microcode,
+    ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
+  };
+}
+
+async function signingCertificate(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[]): Promise<Uint8Array> {
+  const fromTable = table.find((e) => e.kind === report.signerInfo.signingKey);
+  if (fromTable) return fromTable.der;
+  return (await source.vcek(vcekRequestOf(report))).body;
+}
+
+async function partialAmd(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[], notes: string[]): Promise<AmdCollateralInput> {
+  const product = report.product!;
+  const kind = report.signerInfo.signingKey;
+  const leaf = await signingCertificate(report, source, table);
+  const ask = table.find((e) => e.kind === 'ask');
+  const ark = table.find((e) => e.kind === 'ark');
+  let certChain: Uint8Array[] | undefined = ask && ark ? [ask.der, ark.der] : undefined;
+  if (!certChain) {
+    const chain = await optional(`the ${product} cert_chain`, () => source.certChain(product, kind), []);
+    if (chain) certChain = splitPemCertificates(chain.body);
+  }
+  const crl = await optional(`the ${product} ${kind.toUpperCase()} CRL`, () => source.crl(product, kind), notes);
+  return { signingCertificate: leaf, ...(certChain ? { certChain } : {}), ...(crl ? { crl: crl.body } : {}), for: { product, signingKey: kind }, warnings: [...notes] };
+}
+
+/** The full collateral of the evidence through the service (cache, validity at the instant). */
+export function collateralFor(v: VerifyInputs, access: CollateralAccess): Promise<EvidenceCollateral> {
+  return access.service.forEvidence(v.evidence, v.at, v.certTable);
+}
+
+/** Collateral and verification; throws the library's typed errors. */
+export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAccess): Promise<VerificationResult> {
+  const options = baseOptions(v);
+  const snp = v.snpReportVersions ? { snpReportVersions: v.snpReportVersions } : {};
+  let collateral: EvidenceCollateral | undefined;
+  try {
+    collateral = await collateralFor(v, access);
+  } catch (err) {
+    if (!v.skipCrl || !isUnavailable(err)) throw err;
+  }
+  if (collateral) return verifyEvidence(v.evidence, { ...options, ...snp, collateral });
+  // --skip-crl: something could not be obtained; gather what exists, CRLs optional.
+  const notes: string[] = [];
+  const e = v.evidence;
+  if (e.kind === 'snp') {
+    const input = await partialAmd(e, access.source, v.certTable, notes);
+    return verifySnpReport(e, input, { ...options, ...(v.snpReportVersions ? { allowedVersions: v.snpReportVersions } : {}) });
+  }
+  const result = verifyIntelQuote(e, await partialIntel(e, access.source, notes), options);
+  result.warnings.push(...notes);
+  return result;
+}

@@ -1,0 +1,173 @@
+/**
+ * Where collateral comes from for one CLI run: an offline bundle (tee-verify
+ * bundle or dcap-qvl collateral JSON), the disk cache, and the network (Intel
+ * PCS / PCCS, AMD KDS) unless --offline. Each artifact is requested at most
+ * once per run (a retry of the same request in the --skip-crl path reuses the
+ * answer).
+ */
+import {
+  AmdKdsClient,
+  BundleSource,
+  CollateralCache,
+  CollateralService,
+  CollateralUnavailableError,
+  HttpClient,
+  IntelPcsClient,
+  TeeVerifyError,
+  defaultCacheDirectory,
+  importBundle,
+  importDcapQvlCollateral,
+  type AmdCollateralSource,
+  type CollateralArtifact,
+  type IntelCollateralSource,
+} from '../index.js';
+import { artifactKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from '../collateral/index.js';
+import { describeError, UsageError } from './errors.js';
+import { readInput } from './files.js';
+import type { CliIo } from './io.js';
+
+export interface CollateralOptions {
+  pcsUrl?: string;
+  kdsUrl?: string;
+  cacheDir?: string;
+  noCache: boolean;
+  offline: boolean;
+  /** --collateral: a tee-verify bundle or dcap-qvl collateral JSON. */
+  bundle?: string;
+  retries?: number;
+}
+
+export type BundleFormat = 'tee-verify bundle' | 'dcap-qvl collateral';
+
+/** Detects and imports a bundle file; anything unusable is a usage error naming the file. */
+export async function readBundle(path: string, option = '--collateral'): Promise<{ format: BundleFormat; artifacts: CollateralArtifact[] }> {
+  const bytes = await readInput(path, option);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new UsageError(`${option} ${path} is not JSON (expected a tee-verify bundle or dcap-qvl collateral)`, 'ERR_INPUT');
+  }
+  const record = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  const format: BundleFormat | undefined = record['format'] === 'tee-verify-collateral-bundle' ? 'tee-verify bundle' : 'tcb_info' in record ? 'dcap-qvl collateral' : undefined;
+  if (!format) throw new UsageError(`${option} ${path} is neither a tee-verify bundle nor dcap-qvl collateral JSON`, 'ERR_INPUT');
+  try {
+    return { format, artifacts: format === 'tee-verify bundle' ? importBundle(bytes) : importDcapQvlCollateral(bytes) };
+  } catch (err) {
+    throw new UsageError(`${option} ${path}: ${err instanceof TeeVerifyError ? describeError(err) : String(err)}`, 'ERR_INPUT');
+  }
+}
+
+/** Bundle first, then the network (unless offline); each request once per run. */
+class RunSource implements IntelCollateralSource, AmdCollateralSource {
+  readonly #memo = new Map<string, Promise<CollateralArtifact>>();
+  constructor(
+    readonly bundle: BundleSource | undefined,
+    readonly intelNet: IntelPcsClient | undefined,
+    readonly amdNet: AmdKdsClient | undefined,
+  ) {}
+
+  #get(key: string, fromBundle: (b: BundleSource) => Promise<CollateralArtifact>, fromNet: (() => Promise<CollateralArtifact>) | undefined): Promise<CollateralArtifact> {
+    let p = this.#memo.get(key);
+    if (!p) {
+      p = (async () => {
+        if (this.bundle) {
+          try {
+            return await fromBundle(this.bundle);
+          } catch (err) {
+            if (!fromNet) throw err;
+          }
+        }
+        if (!fromNet) throw new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `${key} is not in the bundle or the cache, and --offline forbids fetching it`, { artifact: key });
+        return fromNet();
+      })();
+      this.#memo.set(key, p);
+    }
+    return p;
+  }
+
+  tcbInfo(r: TcbInfoRequest) {
+    const net = this.intelNet;
+    return this.#get(artifactKey.tcbInfo(r), (b) => b.tcbInfo(r), net && (() => net.tcbInfo(r)));
+  }
+  qeIdentity(r: QeIdentityRequest) {
+    const net = this.intelNet;
+    return this.#get(artifactKey.qeIdentity(r), (b) => b.qeIdentity(r), net && (() => net.qeIdentity(r)));
+  }
+  pckCrl(ca: PckCa) {
+    const net = this.intelNet;
+    return this.#get(artifactKey.pckCrl(ca), (b) => b.pckCrl(ca), net && (() => net.pckCrl(ca)));
+  }
+  rootCaCrl() {
+    const net = this.intelNet;
+    return this.#get(artifactKey.rootCaCrl(), (b) => b.rootCaCrl(), net && (() => net.rootCaCrl()));
+  }
+  vcek(r: VcekRequest) {
+    const net = this.amdNet;
+    return this.#get(artifactKey.vcek(r), (b) => b.vcek(r), net && (() => net.vcek(r)));
+  }
+  certChain(product: AmdProduct, key: AmdKeyKind) {
+    const net = this.amdNet;
+    return this.#get(artifactKey.certChain(product, key), (b) => b.certChain(product, key), net && (() => net.certChain(product, key)));
+  }
+  crl(product: AmdProduct, key: AmdKeyKind) {
+    const net = this.amdNet;
+    return this.#get(artifactKey.amdCrl(product, key), (b) => b.crl(product, key), net && (() => net.crl(product, key)));
+  }
+}
+
+export interface CollateralSetup {
+  service: CollateralService;
+  source: IntelCollateralSource & AmdCollateralSource;
+  /** "network (https://...)", "bundle <file>", ... for the report. */
+  description: string;
+  bundleFormat?: BundleFormat;
+  close(): Promise<void>;
+}
+
+function openCache(o: CollateralOptions, io: CliIo): CollateralCache | null {
+  if (o.noCache) return null;
+  const directory = o.cacheDir ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv);
+  try {
+    return new CollateralCache({ directory });
+  } catch (err) {
+    throw new UsageError(`cannot use the cache directory ${directory}: ${(err as Error).message} (pass --cache-dir <dir> or --no-cache)`);
+  }
+}
+
+/** Network clients; a base URL the clients refuse (not a URL, plain http off loopback) is a usage error. */
+function openNetwork(o: CollateralOptions): { http: HttpClient; intel: IntelPcsClient; amd: AmdKdsClient } {
+  const http = new HttpClient(o.retries === undefined ? {} : { retries: o.retries });
+  const client = <T>(flag: string, make: () => T): T => {
+    try {
+      return make();
+    } catch (err) {
+      throw new UsageError(`${flag}: ${err instanceof TeeVerifyError ? err.message : String(err)}`);
+    }
+  };
+  const intel = client('--pcs-url', () => new IntelPcsClient({ http, ...(o.pcsUrl === undefined ? {} : { baseUrl: o.pcsUrl }) }));
+  const amd = client('--kds-url', () => new AmdKdsClient({ http, ...(o.kdsUrl === undefined ? {} : { baseUrl: o.kdsUrl }) }));
+  return { http, intel, amd };
+}
+
+/**
+ * Reads the bundle, validates the base URLs and opens the cache: every
+ * problem with these options is a usage error before any work is done.
+ */
+export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<CollateralSetup> {
+  if (o.offline && (o.pcsUrl !== undefined || o.kdsUrl !== undefined)) throw new UsageError('--offline fetches nothing: drop --pcs-url / --kds-url');
+  const bundle = o.bundle === undefined ? undefined : await readBundle(o.bundle);
+  const cache = openCache(o, io);
+  const net = o.offline ? undefined : openNetwork(o);
+  const source = new RunSource(bundle && new BundleSource(bundle.artifacts), net?.intel, net?.amd);
+  const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${net.intel.baseUrl}, KDS ${net.amd.baseUrl})` : undefined];
+  return {
+    service: new CollateralService({ intel: source, amd: source, cache }),
+    source,
+    description: parts.filter((p) => p !== undefined).join(', ') || 'none',
+    ...(bundle ? { bundleFormat: bundle.format } : {}),
+    close: async () => {
+      await net?.http.close();
+    },
+  };
+}

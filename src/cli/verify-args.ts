@@ -1,0 +1,114 @@
+/** Options of `verify` and the collateral options it shares with `collateral fetch`. */
+import type { ParseOptions, SnpProduct } from '../index.js';
+import {
+  PARSE_OPTION_SPEC,
+  PRODUCTS,
+  parseOptionsFrom,
+  UsageError,
+  instantOption,
+  integerOption,
+  oneOf,
+  parseOptions,
+  positionals,
+  stringOption,
+  type OptionSpec,
+  type Parsed,
+} from './args.js';
+import type { CollateralOptions } from './sources.js';
+
+export const COLLATERAL_OPTION_SPEC: OptionSpec = {
+  at: { type: 'string' },
+  'pcs-url': { type: 'string' },
+  'kds-url': { type: 'string' },
+  product: { type: 'string' },
+  certs: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  offline: { type: 'boolean' },
+  collateral: { type: 'string' },
+  retries: { type: 'string' },
+};
+
+export interface CommonCollateralArgs {
+  at?: Date;
+  product?: SnpProduct;
+  certs?: string;
+  collateral: CollateralOptions;
+}
+
+export function collateralArgsFrom(values: Parsed['values']): CommonCollateralArgs {
+  const cacheDir = stringOption(values, 'cache-dir');
+  const noCache = values['no-cache'] === true;
+  if (cacheDir !== undefined && noCache) throw new UsageError('--cache-dir and --no-cache exclude each other');
+  const offline = values['offline'] === true;
+  const pcsUrl = stringOption(values, 'pcs-url');
+  const kdsUrl = stringOption(values, 'kds-url');
+  if (offline && (pcsUrl !== undefined || kdsUrl !== undefined)) throw new UsageError('--offline fetches nothing: drop --pcs-url / --kds-url');
+  const bundle = stringOption(values, 'collateral');
+  const certs = stringOption(values, 'certs');
+  if (offline && bundle === undefined && certs === undefined && noCache) {
+    throw new UsageError('--offline needs --collateral <bundle> (or --certs, or the cache)');
+  }
+  const retries = integerOption(values, 'retries', 0, 10);
+  const at = instantOption(values);
+  const product = oneOf('product', values['product'], PRODUCTS);
+  const collateral: CollateralOptions = {
+    noCache,
+    offline,
+    ...(pcsUrl === undefined ? {} : { pcsUrl }),
+    ...(kdsUrl === undefined ? {} : { kdsUrl }),
+    ...(cacheDir === undefined ? {} : { cacheDir }),
+    ...(bundle === undefined ? {} : { bundle }),
+    ...(retries === undefined ? {} : { retries }),
+  };
+  return { ...(at ? { at } : {}), ...(product ? { product } : {}), ...(certs === undefined ? {} : { certs }), collateral };
+}
+
+export interface VerifyArgs extends CommonCollateralArgs {
+  file: string;
+  /** --encoding, --trailing and --product as parse options. */
+  parse: ParseOptions;
+  json: boolean;
+  trustRoot?: string;
+  skipCrl: boolean;
+  policy?: string;
+  /** Lowercase hex of the expected 64-byte REPORT_DATA. */
+  reportData?: string;
+}
+
+function reportDataOption(values: Parsed['values']): string | undefined {
+  const text = stringOption(values, 'report-data');
+  if (text === undefined) return undefined;
+  const hex = text.replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{128}$/.test(hex)) throw new UsageError(`--report-data must be the 64 bytes of REPORT_DATA as 128 hex digits (got ${hex.length} characters)`);
+  return hex.toLowerCase();
+}
+
+/** Parses `verify` arguments; undefined means --help. */
+export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined {
+  const parsed = parseOptions('verify', argv, {
+    ...COLLATERAL_OPTION_SPEC,
+    ...PARSE_OPTION_SPEC,
+    json: { type: 'boolean' },
+    'trust-root': { type: 'string' },
+    'skip-crl': { type: 'boolean' },
+    policy: { type: 'string' },
+    'report-data': { type: 'string' },
+  });
+  const { values } = parsed;
+  if (values['help']) return undefined;
+  const [file] = positionals('verify', parsed, ['evidence-file']);
+  const trustRoot = stringOption(values, 'trust-root');
+  const policy = stringOption(values, 'policy');
+  const reportData = reportDataOption(values);
+  return {
+    ...collateralArgsFrom(values),
+    file: file as string,
+    parse: parseOptionsFrom(values),
+    json: values['json'] === true,
+    skipCrl: values['skip-crl'] === true,
+    ...(trustRoot === undefined ? {} : { trustRoot }),
+    ...(policy === undefined ? {} : { policy }),
+    ...(reportData === undefined ? {} : { reportData }),
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * What `verify` prints: one JSON object with --json (fixed keys, docs/cli.md),
+ * or a human report: each executed check with its checklist id and mark, the
+ * TCB status, advisories, policy violations, warnings and the verdict.
+ */
+import { TeeVerifyError, type VerificationResult } from '../index.js';
+import type { Tee } from './args.js';
+import { UsageError, describeError } from './errors.js';
+import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+
+export interface PolicyViolation {
+  path: string;
+  expected: unknown;
+  actual: unknown;
+  check: string;
+  message: string;
+}
+
+export interface VerifyOutcome {
+  exit: ExitCodeValue;
+  file: string;
+  at: Date;
+  /** Null when the failure came before the TEE was known (usage, unreadable or unparsable evidence). */
+  tee: Tee | null;
+  evidence?: string;
+  result?: VerificationResult;
+  error?: unknown;
+  /** The policy used: "default (...)" or its file. */
+  policyLabel?: string;
+  /** The policy's judgement, when verification succeeded. */
+  policy?: { ok: boolean; violations: PolicyViolation[]; warnings: string[] };
+  /** Warnings of the command line itself (replaced trust roots, --skip-crl, unused certificates). */
+  warnings: string[];
+  trust?: string;
+  collateral?: string;
+}
+
+/** The keys of the --json object, in order. Scripts depend on them: add, never remove. */
+export const VERIFY_JSON_KEYS = ['ok', 'tee', 'at', 'tcbStatus', 'advisoryIds', 'error', 'violations', 'warnings', 'checks', 'claims'] as const;
+
+function errorJson(err: unknown): { code: string; message: string; errorClass: string; check: string | null } {
+  if (err instanceof TeeVerifyError) return { code: err.code, message: err.message, errorClass: err.errorClass, check: err.check ?? null };
+  if (err instanceof UsageError) return { code: err.code, message: err.message, errorClass: 'USAGE', check: null };
+  return { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err), errorClass: 'INTERNAL', check: null };
+}
+
+export function allWarnings(o: VerifyOutcome): string[] {
+  return [...new Set([...o.warnings, ...(o.result?.warnings ?? []), ...(o.policy?.warnings ?? [])])];
+}
+
+export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[number], unknown> {
+  const r = o.result;
+  return {
+    ok: o.exit === ExitCode.Ok,
+    tee: o.tee,
+    at: o.at.toISOString(),
+    tcbStatus: r?.tcbStatus ?? null,
+    advisoryIds: r?.advisoryIds ?? [],
+    error: o.error === undefined ? null : errorJson(o.error),
+    violations: o.policy?.violations ?? [],
+    warnings: allWarnings(o),
+    checks: r?.checks ?? [],
+    claims: r?.claims ?? {},
+  };
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
+
+function verdict(o: VerifyOutcome): string {
+  if (o.exit === ExitCode.Ok) return 'TRUSTED: verification and policy passed (exit 0)';
+  if (o.exit === ExitCode.CollateralUnavailable) return 'UNDECIDED: collateral unavailable, retry later (exit 3)';
+  if (o.exit === ExitCode.Usage) return 'NOT VERIFIED: usage or input error (exit 2)';
+  if (o.exit === ExitCode.Internal) return 'NOT VERIFIED: internal error (exit 70)';
+  return o.error === undefined ? 'REJECTED by the policy (exit 1)' : 'REJECTED: verification failed (exit 1)';
+}
+
+export function printHuman(o: VerifyOutcome, io: CliIo): void {
+  const style = styleFor(io);
+  const out = (line = '') => writeLine(io.stdout, line);
+  out(style.bold(`tee-verify verify ${o.file}`));
+  const rows: [string, string | undefined][] = [
+    ['evidence', o.evidence],
+    ['instant', o.at.toISOString()],
+    ['trust roots', o.trust],
+    ['collateral', o.collateral],
+    ['policy', o.policyLabel],
+  ];
+  for (const [label, value] of rows) if (value !== undefined) out(`  ${label.padEnd(12)} ${value}`);
+  const r = o.result;
+  const failedCheck = o.error instanceof TeeVerifyError ? o.error.check : undefined;
+  if (r || o.error instanceof TeeVerifyError) {
+    out();
+    out('Checks');
+    const ids = [...(r?.checks ?? []).map((c) => c.id), failedCheck ?? '-'];
+    const width = Math.max(...ids.map((id) => id.length));
+    for (const c of r?.checks ?? []) out(`  ${style.pass}  ${c.id.padEnd(width)}  ${c.description}`);
+    if (o.error !== undefined) out(`  ${style.fail}  ${(failedCheck ?? '-').padEnd(width)}  ${describeError(o.error, false)}`);
+  }
+  if (r) {
+    out();
+    out(`TCB status   ${r.tcbStatus ?? 'n/a (AMD publishes no TCB status; the policy sets minimum TCBs)'}`);
+    out(`Advisories   ${r.advisoryIds.length === 0 ? 'none' : r.advisoryIds.join(', ')}`);
+  }
+  if (o.policy) {
+    const n = o.policy.violations.length;
+    out(`Policy       ${o.policy.ok ? `${style.pass}  satisfied` : `${style.fail}  ${n} violation${n === 1 ? '' : 's'}`}`);
+    for (const v of o.policy.violations) {
+      const message = v.message.startsWith(`${v.check}: `) ? v.message.slice(v.check.length + 2) : v.message;
+      out(`  ${style.fail}  ${v.check}  ${v.path}: ${message} (expected ${show(v.expected)}, got ${show(v.actual)})`);
+    }
+  }
+  const warnings = allWarnings(o);
+  if (warnings.length > 0) {
+    out();
+    out('Warnings');
+    for (const w of warnings) out(`  - ${w}`);
+  }
+  out();
+  out(style.bold(`Result: ${verdict(o)}`));
+}
