@@ -1,0 +1,56 @@
+/**
+ * What a batch run verifies with: plain data (paths, URLs, flags), so the
+ * main thread can hand it to every worker and record it in the checkpoint.
+ */
+import type { Shard } from './shard.js';
+
+/** The verification instant: one fixed instant for every record, or each record's collectedAt. */
+export type InstantSpec = { mode: 'fixed'; at: string; /** Read from the wall clock ("--at now"). */ now?: boolean } | { mode: 'collected' };
+
+export interface VerifySetup {
+  instant: InstantSpec;
+  /** Absolute paths of collateral bundles; every version they hold is used. */
+  collateral: string[];
+  /** Intel PCS / PCCS base URL; with bundles the network is only asked for what they lack. */
+  pcsUrl?: string;
+  /** PEM file of the Intel root CA(s) to pin instead of Intel's (test or private PKI). */
+  trustRoot?: string;
+  /** Relaxation: verify without CRLs when none is available (a warning on every record). */
+  skipCrl: boolean;
+  /** Policy file applied to every record without its own policy. */
+  policy?: string;
+}
+
+export interface BatchConfig extends VerifySetup {
+  /** A JSONL file, "-" for stdin, or a directory of evidence files. */
+  input: string;
+  inputKind: 'jsonl' | 'stdin' | 'directory';
+  out: string;
+  shard: Shard;
+  workers: number;
+  /** A JSONL line longer than this is a record error, never buffered. */
+  maxRecordBytes: number;
+  previous?: string;
+  summary?: string;
+  /** Ignore an existing checkpoint and start over. */
+  fresh: boolean;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
+
+/** The parts of the config that must not change between a run and its resume. */
+export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
+  return {
+    input: c.input,
+    inputKind: c.inputKind,
+    shard: `${c.shard.index}/${c.shard.count}`,
+    // "now" differs on every start: a resume keeps the instant of the first attempt instead.
+    instant: c.instant.mode === 'collected' ? 'collected' : c.instant.now ? 'now' : c.instant.at,
+    collateral: c.collateral,
+    pcsUrl: c.pcsUrl ?? null,
+    trustRoot: c.trustRoot ?? null,
+    skipCrl: c.skipCrl,
+    policy: c.policy ?? null,
+    maxRecordBytes: c.maxRecordBytes,
+  };
+}

@@ -1,0 +1,8 @@
+/**
+ * A process entry for `tee-verify batch` alone: `node dist/batch/main.js <args>`
+ * is `tee-verify batch <args>`. The tests and the benchmark spawn it so they
+ * depend on nothing but the batch modules; users run `tee-verify batch`.
+ */
+import { runBatchCli } from '../cli/batch.js';
+
+process.exitCode = await runBatchCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });

@@ -1,0 +1,48 @@
+/**
+ * Messages between the batch main thread and its workers. Records travel in
+ * chunks: JSONL lines as one byte array plus their lengths (transferred, not
+ * copied), directory records as relative paths. A chunk's results come back
+ * as one byte array of result lines, in the chunk's order.
+ */
+import type { VerifySetup } from './config.js';
+import type { Outcome } from './result.js';
+import type { Shard } from './shard.js';
+
+export interface WorkerInit {
+  setup: VerifySetup;
+  shard: Shard;
+  /** The directory of a directory input (its records are relative paths). */
+  directory?: string;
+  maxRecordBytes: number;
+}
+
+export interface LineJob {
+  kind: 'lines';
+  seq: number;
+  firstIndex: number;
+  /** The lines, back to back. */
+  data: Uint8Array;
+  /** Byte length of each line; -1 marks a line over the cap (no bytes in `data`). */
+  lengths: Int32Array;
+}
+
+export interface FileJob {
+  kind: 'files';
+  seq: number;
+  firstIndex: number;
+  paths: string[];
+}
+
+export type Job = LineJob | FileJob;
+
+export interface JobResult {
+  type: 'result';
+  seq: number;
+  /** UTF-8 result lines, each ending with a newline. */
+  data: Uint8Array;
+  /** Records of this chunk in the shard (each has one line in `data`). */
+  written: number;
+  outcomes: Record<Outcome, number>;
+}
+
+export type WorkerMessage = { type: 'ready' } | JobResult | { type: 'fatal'; message: string };

@@ -1,0 +1,181 @@
+/**
+ * Record readers for `tee-verify batch`, in input order and in bounded memory:
+ *
+ * - JSONL (a file or a stream such as stdin): one record per line, read in
+ *   fixed-size blocks. Blank lines are not records. A line longer than the
+ *   byte cap is never buffered whole: it becomes an "oversized" record (the
+ *   worker reports it as ERR_RECORD_TOO_LARGE) and the reader skips to the
+ *   next newline.
+ * - A directory: every regular file below it (dotfiles and dot-directories
+ *   skipped), in byte order of the relative path, walked depth-first so only
+ *   one directory listing per level is held at a time.
+ *
+ * Records are numbered from 0 in input order; the checkpoint counts them.
+ */
+import { open, opendir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** One JSONL line (without its newline) or a marker for a line over the cap. */
+export interface LineRecord {
+  kind: 'line';
+  index: number;
+  /** The line's bytes; empty when oversized. */
+  bytes: Uint8Array;
+  oversized: boolean;
+  /** Byte offset in the input just after this line's newline (or end of input). */
+  endOffset: number;
+}
+
+/** One evidence file of a directory input. */
+export interface FileRecord {
+  kind: 'file';
+  index: number;
+  /** Path relative to the directory, with "/" separators: the record id. */
+  relativePath: string;
+}
+
+export type InputRecord = LineRecord | FileRecord;
+
+export interface ReadProgress {
+  /** Bytes of JSONL input consumed so far, or files listed so far. */
+  done: number;
+  /** Size of a JSONL file, or undefined for a stream. */
+  total: number | undefined;
+}
+
+const BLOCK = 1 << 20;
+
+function isBlank(bytes: Uint8Array): boolean {
+  return bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0x0d);
+}
+
+/**
+ * Splits a byte stream into line records. `startOffset` is where the stream
+ * starts in the input (after a resume); `startIndex` the index of its first record.
+ */
+export async function* splitLines(
+  blocks: AsyncIterable<Uint8Array>,
+  options: { maxLineBytes: number; startOffset?: number; startIndex?: number; progress?: ReadProgress },
+): AsyncGenerator<LineRecord> {
+  let index = options.startIndex ?? 0;
+  let blockStart = options.startOffset ?? 0; // input offset of the current block's first byte
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let oversized = false;
+  const take = (end: number): LineRecord | undefined => {
+    const bytes = oversized ? new Uint8Array(0) : pending.length === 1 ? (pending[0] as Uint8Array) : concat(pending, pendingBytes);
+    const record: LineRecord | undefined = !oversized && isBlank(bytes) ? undefined : { kind: 'line', index, bytes, oversized, endOffset: end };
+    if (record) index++;
+    pending = [];
+    pendingBytes = 0;
+    oversized = false;
+    if (options.progress) options.progress.done = end;
+    return record;
+  };
+  for await (const raw of blocks) {
+    const block = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
+    let from = 0;
+    while (from < block.length) {
+      const nl = block.indexOf(0x0a, from);
+      const to = nl === -1 ? block.length : nl;
+      if (!oversized && pendingBytes + (to - from) > options.maxLineBytes) {
+        oversized = true; // never buffer an over-long line: drop it and skip to its newline
+        pending = [];
+        pendingBytes = 0;
+      }
+      if (!oversized && to > from) {
+        // A line cut by the block end is copied: the stream may reuse its buffer.
+        pending.push(nl === -1 ? block.slice(from, to) : block.subarray(from, to));
+        pendingBytes += to - from;
+      }
+      if (nl === -1) break;
+      const record = take(blockStart + nl + 1);
+      from = nl + 1;
+      if (record) yield record;
+    }
+    blockStart += block.length;
+  }
+  if (pendingBytes > 0 || oversized) {
+    const record = take(blockStart);
+    if (record) yield record;
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Blocks of a file from `start`, read into fresh buffers (records keep views of them). */
+export async function* fileBlocks(path: string, start: number): AsyncGenerator<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    let position = start;
+    for (;;) {
+      const buffer = new Uint8Array(BLOCK);
+      const { bytesRead } = await handle.read(buffer, 0, BLOCK, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes of a stream after skipping its first `skip` bytes (a resumed stdin). */
+export async function* streamBlocks(stream: AsyncIterable<Uint8Array | string>, skip: number): AsyncGenerator<Uint8Array> {
+  let toSkip = skip;
+  for await (const chunk of stream) {
+    let block = typeof chunk === 'string' ? new Uint8Array(Buffer.from(chunk, 'utf8')) : chunk;
+    if (toSkip > 0) {
+      const n = Math.min(toSkip, block.length);
+      toSkip -= n;
+      block = block.subarray(n);
+    }
+    if (block.length > 0) yield block;
+  }
+}
+
+/** JSONL records of a file, resuming at a byte offset and record index. */
+export async function* readJsonlFile(
+  path: string,
+  options: { maxLineBytes: number; startOffset: number; startIndex: number; progress?: ReadProgress },
+): AsyncGenerator<LineRecord> {
+  if (options.progress) options.progress.total = (await stat(path)).size;
+  yield* splitLines(fileBlocks(path, options.startOffset), options);
+}
+
+const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+/** Relative paths of the regular files below `root`, sorted by bytes, depth-first. */
+export async function* walkDirectory(root: string, prefix = ''): AsyncGenerator<string> {
+  const dir = await opendir(join(root, prefix));
+  const entries: { name: string; isDir: boolean }[] = [];
+  for await (const e of dir) {
+    if (e.name.startsWith('.')) continue;
+    if (e.isDirectory()) entries.push({ name: e.name, isDir: true });
+    else if (e.isFile()) entries.push({ name: e.name, isDir: false });
+  }
+  entries.sort((a, b) => byBytes(a.name, b.name));
+  for (const e of entries) {
+    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`;
+    if (e.isDir) yield* walkDirectory(root, rel);
+    else yield rel;
+  }
+}
+
+/** File records of a directory, skipping the first `startIndex` (a resume). */
+export async function* readDirectory(root: string, options: { startIndex: number; progress?: ReadProgress }): AsyncGenerator<FileRecord> {
+  let index = 0;
+  for await (const relativePath of walkDirectory(root)) {
+    if (options.progress) options.progress.done = index + 1;
+    if (index >= options.startIndex) yield { kind: 'file', index, relativePath };
+    index++;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * One line of the batch results file (JSONL, in input order):
+ *
+ *   {"id", "ok", "tee", "tcbStatus", "advisoryIds", "error", "violations", "warnings", "at"}
+ *
+ * `ok` is the verdict after the policy; `error` is null when the evidence
+ * verified (a policy rejection then shows as `violations`), else the typed
+ * error's `{code, class, message}`. `at` is the instant used (ISO-8601), null
+ * when no instant could be chosen (a record rejected before verification).
+ */
+
+export interface ResultError {
+  code: string;
+  /** The error class (verifier-checklist §1.3), e.g. SIG_QUOTE, COLLATERAL_UNAVAILABLE. */
+  class: string;
+  message: string;
+}
+
+export interface Violation {
+  path: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+export interface ResultRecord {
+  id: string;
+  ok: boolean;
+  tee: 'tdx' | 'sgx' | 'snp' | null;
+  tcbStatus: string | null;
+  advisoryIds: string[];
+  error: ResultError | null;
+  violations: Violation[];
+  warnings: string[];
+  at: string | null;
+}
+
+/** Outcome classes counted by the summary and the exit code. */
+export type Outcome = 'trusted' | 'rejected' | 'unavailable';
+
+/** Codes meaning "the collateral for this instant could not be had": retry later, not a rejection. */
+const UNAVAILABLE_CODES = new Set(['ERR_COLLATERAL_EXPIRED']);
+
+export function outcomeOf(r: Pick<ResultRecord, 'ok' | 'error'>): Outcome {
+  if (r.ok) return 'trusted';
+  if (r.error && (r.error.class === 'COLLATERAL_UNAVAILABLE' || UNAVAILABLE_CODES.has(r.error.code))) return 'unavailable';
+  return 'rejected';
+}
+
+/**
+ * The status compared across runs: the TCB status when the evidence verified
+ * ("Verified" for SEV-SNP, which has none), else the error code. A policy
+ * rejection keeps the TCB status; `ok` tells the two apart.
+ */
+export function statusOf(r: Pick<ResultRecord, 'tcbStatus' | 'error'>): string {
+  if (r.error) return r.error.code;
+  return r.tcbStatus ?? 'Verified';
+}
+
+/** A result for a record that failed before or during verification. */
+export function errorResult(id: string, error: ResultError, tee: ResultRecord['tee'] = null, at: string | null = null): ResultRecord {
+  return { id, ok: false, tee, tcbStatus: null, advisoryIds: [], error, violations: [], warnings: [], at };
+}
+
+/** Serialises with a fixed key order, one line with its newline. */
+export function resultLine(r: ResultRecord): string {
+  return `${JSON.stringify({
+    id: r.id,
+    ok: r.ok,
+    tee: r.tee,
+    tcbStatus: r.tcbStatus,
+    advisoryIds: r.advisoryIds,
+    error: r.error,
+    violations: r.violations,
+    warnings: r.warnings,
+    at: r.at,
+  })}\n`;
+}

@@ -1,0 +1,154 @@
+/**
+ * One batch run: read records in input order, verify them on a worker pool
+ * with a bounded number of chunks outstanding (the reader waits when the
+ * writer falls behind), write results in input order with checkpoints, then
+ * summarise the whole results file. Memory is bounded by the chunks in flight,
+ * whatever the size of the archive.
+ */
+import type { CliStream } from '../cli/io.js';
+import { CheckpointError, ResultWriter } from './checkpoint.js';
+import { chunkRecords, type Chunk } from './chunker.js';
+import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
+import { createContext, SetupError } from './context.js';
+import { PolicyLoadError } from './judge.js';
+import { WorkerPool } from './pool.js';
+import { loadPrevious } from './previous.js';
+import { ProgressBar, type ProgressState } from './progress.js';
+import { readDirectory, readJsonlFile, splitLines, streamBlocks, type InputRecord, type ReadProgress } from './records.js';
+import type { JobResult } from './protocol.js';
+import { summarize, type Summary } from './summary.js';
+
+export interface RunHooks {
+  /** Where the progress bar goes; drawn only when `isTTY`. */
+  stderr?: CliStream;
+  /** The stream read for input "-". */
+  stdin?: AsyncIterable<Uint8Array | string>;
+  /** The wall clock, read once for `--at now`. */
+  now?: () => Date;
+  /** Default 250 ms. */
+  checkpointIntervalMs?: number;
+  workerUrl?: URL;
+  /** Records per chunk (default 64). */
+  chunkRecords?: number;
+}
+
+export interface RunOutcome {
+  summary: Summary;
+  /** Records this process verified (after a resume: only the new ones). */
+  processed: number;
+  /** Input records the checkpoint already counted when this process started. */
+  resumedAt: number;
+  /** The instant used: ISO-8601 or "collected". */
+  at: string;
+  elapsedMs: number;
+}
+
+export { SetupError, CheckpointError, PolicyLoadError };
+
+function setupOf(config: BatchConfig, instant: InstantSpec): VerifySetup {
+  return {
+    instant,
+    collateral: config.collateral,
+    ...(config.pcsUrl === undefined ? {} : { pcsUrl: config.pcsUrl }),
+    ...(config.trustRoot === undefined ? {} : { trustRoot: config.trustRoot }),
+    skipCrl: config.skipCrl,
+    ...(config.policy === undefined ? {} : { policy: config.policy }),
+  };
+}
+
+function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, inputOffset: number, progress: ReadProgress): AsyncIterable<InputRecord> {
+  if (config.inputKind === 'directory') return readDirectory(config.input, { startIndex: consumed, progress });
+  const options = { maxLineBytes: config.maxRecordBytes, startOffset: inputOffset, startIndex: consumed, progress };
+  if (config.inputKind === 'jsonl') return readJsonlFile(config.input, options);
+  const stdin = hooks.stdin ?? (process.stdin as AsyncIterable<Uint8Array>);
+  return splitLines(streamBlocks(stdin, inputOffset), options);
+}
+
+/** Verifies every record not yet in the results file; resolves when all are written and committed. */
+async function verifyPending(config: BatchConfig, instant: InstantSpec, writer: ResultWriter, hooks: RunHooks): Promise<number> {
+  const start = writer.state;
+  const progress: ReadProgress = { done: start.inputOffset, total: undefined };
+  const live: ProgressState = { records: start.written, outcomes: { trusted: 0, rejected: 0, unavailable: 0 }, fraction: undefined };
+  const bar = hooks.stderr?.isTTY ? new ProgressBar(hooks.stderr) : undefined;
+  const interval = hooks.checkpointIntervalMs ?? 250;
+  const pool = await WorkerPool.start(
+    config.workers,
+    { setup: setupOf(config, instant), shard: config.shard, maxRecordBytes: config.maxRecordBytes, ...(config.inputKind === 'directory' ? { directory: config.input } : {}) },
+    hooks.workerUrl,
+  );
+  const maxOutstanding = config.workers * 4;
+  const done = new Map<number, { chunk: Chunk; result: JobResult }>();
+  let nextToWrite = 0;
+  let submitted = 0;
+  let processed = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const signal = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const writeReady = (): void => {
+    for (let entry = done.get(nextToWrite); entry; entry = done.get(nextToWrite)) {
+      done.delete(nextToWrite++);
+      const { chunk, result } = entry;
+      writer.append(result.data, result.written, chunk.consumed, chunk.inputOffset, Date.now(), interval);
+      processed += result.written;
+      live.records += result.written;
+      for (const k of ['trusted', 'rejected', 'unavailable'] as const) live.outcomes[k] += result.outcomes[k];
+    }
+    live.fraction = progress.total ? progress.done / progress.total : undefined;
+    bar?.update(live);
+    signal();
+  };
+  try {
+    const limits = { maxRecords: hooks.chunkRecords ?? 64, maxBytes: 256 * 1024 };
+    for await (const chunk of chunkRecords(openInput(config, hooks, start.consumed, start.inputOffset, progress), limits)) {
+      while (!failure && submitted - nextToWrite >= maxOutstanding) await new Promise<void>((r) => (wake = r));
+      if (failure) break;
+      submitted++;
+      pool.submit(chunk.job).then(
+        (result) => {
+          done.set(chunk.job.seq, { chunk, result });
+          writeReady();
+        },
+        (err: Error) => {
+          failure ??= err;
+          signal();
+        },
+      );
+    }
+    while (!failure && nextToWrite < submitted) await new Promise<void>((r) => (wake = r));
+    if (failure) throw failure;
+    writer.commit(true);
+    if (bar) bar.finish(live);
+    return processed;
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Runs (or resumes, or only re-summarises a finished) batch. Throws SetupError / CheckpointError for usage problems. */
+export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const started = Date.now();
+  createContext(setupOf(config, config.instant)); // fail fast on bundles, trust root and policy, before any worker starts
+  const fixedAt = config.instant.mode === 'fixed' ? config.instant.at : undefined;
+  const writer = ResultWriter.open(config.out, fingerprintOf(config), fixedAt ?? 'collected', config.fresh);
+  const resumedAt = writer.state.consumed;
+  // "now" is read once per run: a resumed run keeps the instant of its first attempt.
+  const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at: writer.state.at };
+  let processed = 0;
+  try {
+    if (!writer.state.complete) processed = await verifyPending(config, instant, writer, hooks);
+  } finally {
+    writer.close();
+  }
+  const previous = config.previous ? { file: config.previous, ...(await loadPrevious(config.previous, 16 << 20)) } : undefined;
+  const summary = await summarize({
+    results: config.out,
+    maxLineBytes: 16 << 20,
+    ...(previous ? { previous: { file: previous.file, table: previous.table, skippedLines: previous.skipped } } : {}),
+    ...(config.summary ? { file: config.summary } : {}),
+    header: { at: instant.mode === 'collected' ? 'collected' : instant.at, shard: `${config.shard.index}/${config.shard.count}`, input: config.input, out: config.out },
+  });
+  return { summary, processed, resumedAt, at: instant.mode === 'collected' ? 'collected' : instant.at, elapsedMs: Date.now() - started };
+}

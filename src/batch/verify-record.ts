@@ -1,0 +1,128 @@
+/**
+ * One record through parse -> collateral -> verify -> policy, as a result
+ * line. Every failure of a record becomes that record's result; nothing a
+ * record holds can stop the run.
+ *
+ * JSONL record: {"id": string, "evidence": base64, "collectedAt"?: ISO-8601,
+ * "reportData"?: 128 hex digits, "policy"?: object}. Unknown keys are ignored.
+ */
+import { parseEvidence, TeeVerifyError, verifyEvidence, type Evidence, type ParseOptions } from '../index.js';
+import type { InstantSpec } from './config.js';
+import type { VerifyContext } from './context.js';
+import { PolicyLoadError } from './judge.js';
+import { errorResult, type ResultError, type ResultRecord } from './result.js';
+
+export interface RecordFields {
+  id: string;
+  evidence: string | Uint8Array;
+  collectedAt?: string;
+  reportData?: string;
+  policy?: unknown;
+}
+
+/** A record that cannot be read as one: code ERR_BAD_RECORD (or ERR_RECORD_TOO_LARGE), class ARGUMENT. */
+export const recordError = (code: 'ERR_BAD_RECORD' | 'ERR_RECORD_TOO_LARGE' | 'ERR_RECORD_UNREADABLE', message: string): ResultError => ({ code, class: 'ARGUMENT', message });
+
+const MAX_ID_LENGTH = 1024;
+const REPORT_DATA = /^[0-9a-fA-F]{128}$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The id a record without a usable one is known by: its position in the input. */
+export const positionalId = (index: number): string => `#${index}`;
+
+/** Parses an ISO-8601 instant with an explicit zone; undefined when malformed or impossible. */
+export function parseInstant(text: string): Date | undefined {
+  if (!ISO_INSTANT.test(text)) return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) return undefined;
+  // Reject calendar rollover (Feb 30, 24:00): the local date and time must survive the round trip.
+  const zone = /([+-])(\d{2}):(\d{2})$/.exec(text);
+  const offsetMinutes = zone ? (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) : 0;
+  const local = new Date(d.getTime() + offsetMinutes * 60_000).toISOString();
+  return local.slice(0, 19) === text.slice(0, 19) ? d : undefined;
+}
+
+/** Reads a JSONL line into record fields, or the error result it is. */
+export function parseRecordLine(line: Uint8Array, index: number): RecordFields | ResultRecord {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
+  } catch {
+    return errorResult(positionalId(index), recordError('ERR_BAD_RECORD', 'the line is not JSON'));
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return errorResult(positionalId(index), recordError('ERR_BAD_RECORD', 'the line is not a JSON object'));
+  const o = doc as Record<string, unknown>;
+  const idOk = typeof o['id'] === 'string' && o['id'].length > 0 && o['id'].length <= MAX_ID_LENGTH;
+  const id = idOk ? (o['id'] as string) : positionalId(index);
+  const bad = (message: string): ResultRecord => errorResult(id, recordError('ERR_BAD_RECORD', message));
+  if (!idOk) return bad(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  if (typeof o['evidence'] !== 'string' || o['evidence'].length === 0) return bad('"evidence" must be a non-empty base64 string');
+  const fields: RecordFields = { id, evidence: o['evidence'] };
+  if (o['collectedAt'] !== undefined) {
+    if (typeof o['collectedAt'] !== 'string' || !parseInstant(o['collectedAt'])) return bad('"collectedAt" must be an ISO-8601 instant with a zone');
+    fields.collectedAt = o['collectedAt'];
+  }
+  if (o['reportData'] !== undefined) {
+    if (typeof o['reportData'] !== 'string' || !REPORT_DATA.test(o['reportData'])) return bad('"reportData" must be exactly 64 bytes as 128 hex digits');
+    fields.reportData = o['reportData'].toLowerCase();
+  }
+  if (o['policy'] !== undefined) {
+    if (typeof o['policy'] !== 'object' || o['policy'] === null || Array.isArray(o['policy'])) return bad('"policy" must be a JSON object');
+    fields.policy = o['policy'];
+  }
+  return fields;
+}
+
+function errorOf(err: unknown): ResultError {
+  if (err instanceof TeeVerifyError) return { code: err.code, class: err.errorClass, message: err.message };
+  if (err instanceof PolicyLoadError) return { code: err.code, class: 'POLICY', message: err.message };
+  return { code: 'ERR_INTERNAL', class: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function instantFor(fields: RecordFields, instant: InstantSpec): Date | ResultError {
+  if (instant.mode === 'fixed') return new Date(instant.at);
+  if (fields.collectedAt === undefined) return recordError('ERR_BAD_RECORD', '--at collected needs the record\'s "collectedAt"');
+  return parseInstant(fields.collectedAt) as Date;
+}
+
+/**
+ * Canonical base64 (standard alphabet, padded, no whitespace) is decoded here
+ * and proven canonical by re-encoding, which costs less than the parser's
+ * character checks; anything else goes to the parser's strict base64 decoder.
+ */
+function evidenceInput(evidence: string | Uint8Array): [string | Uint8Array, ParseOptions] {
+  if (typeof evidence !== 'string') return [evidence, {}];
+  const bytes = Buffer.from(evidence, 'base64');
+  if (bytes.length > 0 && bytes.toString('base64') === evidence) return [bytes, { encoding: 'binary' }];
+  return [evidence, { encoding: 'base64' }];
+}
+
+/** Verifies one record at its instant and judges it. */
+export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, instant: InstantSpec): Promise<ResultRecord> {
+  const at = instantFor(fields, instant);
+  if (!(at instanceof Date)) return errorResult(fields.id, at);
+  const atIso = at.toISOString();
+  let parsed: Evidence;
+  try {
+    parsed = parseEvidence(...evidenceInput(fields.evidence));
+  } catch (err) {
+    return errorResult(fields.id, errorOf(err), null, atIso);
+  }
+  try {
+    const result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations });
+    const verdict = ctx.judge.judge(result, fields.policy, fields.reportData);
+    return {
+      id: fields.id,
+      ok: verdict.ok,
+      tee: result.tee,
+      tcbStatus: result.tcbStatus ?? null,
+      advisoryIds: result.advisoryIds,
+      error: null,
+      violations: verdict.violations,
+      warnings: verdict.warnings.length === 0 ? result.warnings : [...result.warnings, ...verdict.warnings],
+      at: result.at,
+    };
+  } catch (err) {
+    return errorResult(fields.id, errorOf(err), parsed.kind, atIso);
+  }
+}

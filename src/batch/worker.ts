@@ -1,0 +1,113 @@
+/**
+ * A batch worker thread: builds its own verification context (collateral
+ * cache, memoised signature checks, trust roots, policy) once, then turns
+ * chunks of records into chunks of result lines. Runs from dist/ (it imports
+ * the package's built modules); records outside the run's shard are dropped.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { createContext, type VerifyContext } from './context.js';
+import type { FileJob, Job, JobResult, LineJob, WorkerInit, WorkerMessage } from './protocol.js';
+import { errorResult, outcomeOf, resultLine, type Outcome, type ResultRecord } from './result.js';
+import { inShard } from './shard.js';
+import { parseRecordLine, positionalId, recordError, verifyRecord, type RecordFields } from './verify-record.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const encoder = new TextEncoder();
+
+function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+/** Reads a directory record, refusing files over the cap without reading them. */
+function readEvidenceFile(relativePath: string, maxBytes: number): Uint8Array | ResultRecord {
+  let fd: number | undefined;
+  try {
+    fd = openSync(join(init.directory!, relativePath), 'r');
+    const size = fstatSync(fd).size;
+    if (size > maxBytes) return errorResult(relativePath, recordError('ERR_RECORD_TOO_LARGE', `the file has ${size} bytes, more than the cap of ${maxBytes}`));
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const n = readSync(fd, bytes, at, size - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return bytes.subarray(0, at);
+  } catch (err) {
+    return errorResult(relativePath, recordError('ERR_RECORD_UNREADABLE', `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** The record's fields, its ready result (a record error), or null when another shard owns it. */
+function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
+  if (job.kind === 'files') {
+    for (const relativePath of (job as FileJob).paths) {
+      if (!inShard(relativePath, init.shard)) {
+        yield null;
+        continue;
+      }
+      const bytes = readEvidenceFile(relativePath, init.maxRecordBytes);
+      yield bytes instanceof Uint8Array ? { id: relativePath, evidence: bytes } : bytes;
+    }
+    return;
+  }
+  const { data, lengths, firstIndex } = job as LineJob;
+  let at = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i] as number;
+    const index = firstIndex + i;
+    let record: RecordFields | ResultRecord;
+    if (length < 0) {
+      record = errorResult(positionalId(index), recordError('ERR_RECORD_TOO_LARGE', `the line is longer than the cap of ${init.maxRecordBytes} bytes`));
+    } else {
+      record = parseRecordLine(data.subarray(at, at + length), index);
+      at += length;
+    }
+    yield inShard(record.id, init.shard) ? record : null;
+  }
+}
+
+async function run(ctx: VerifyContext, job: Job): Promise<JobResult> {
+  const outcomes: Record<Outcome, number> = { trusted: 0, rejected: 0, unavailable: 0 };
+  let text = '';
+  let written = 0;
+  for (const item of recordsOf(job)) {
+    if (item === null) continue;
+    const result = 'ok' in item ? item : await verifyRecord(item, ctx, init.setup.instant);
+    outcomes[outcomeOf(result)]++;
+    text += resultLine(result);
+    written++;
+  }
+  return { type: 'result', seq: job.seq, data: encoder.encode(text), written, outcomes };
+}
+
+function start(): void {
+  let ctx: VerifyContext;
+  try {
+    ctx = createContext(init.setup);
+  } catch (err) {
+    post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  // Chunks are handled one at a time, in arrival order.
+  let queue = Promise.resolve();
+  port.on('message', (job: Job) => {
+    queue = queue.then(async () => {
+      try {
+        const result = await run(ctx, job);
+        post(result, [result.data.buffer as ArrayBuffer]);
+      } catch (err) {
+        post({ type: 'fatal', message: `chunk ${job.seq}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` });
+      }
+    });
+  });
+  post({ type: 'ready' });
+}
+
+start();

@@ -1,0 +1,174 @@
+/**
+ * `tee-verify batch`: re-verifies an archive of stored evidence (docs/batch.md).
+ * Parses its own flags, runs src/batch, prints a short summary on stdout and
+ * returns the exit code; the progress bar goes to stderr only on a terminal.
+ */
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { DEFAULT_MAX_RECORD_BYTES, type BatchConfig, type InstantSpec } from '../batch/config.js';
+import { CheckpointError, PolicyLoadError, runBatch, SetupError, type RunHooks, type RunOutcome } from '../batch/run.js';
+import { parseShard, WHOLE } from '../batch/shard.js';
+import { parseInstant } from '../batch/verify-record.js';
+import type { CliIo, CliStream } from './io.js';
+
+/** Exit codes of `batch` (the CLI's classes). */
+export const BatchExit = {
+  /** Every record is trusted (or there were none). */
+  AllTrusted: 0,
+  /** At least one record was rejected (verification, policy or a malformed record). */
+  SomeRejected: 1,
+  Usage: 2,
+  /** Collateral was unavailable for every record: retry later. */
+  CollateralUnavailable: 3,
+  Internal: 70,
+} as const;
+
+export const BATCH_HELP = `tee-verify batch <dir|file.jsonl|-> --out <results.jsonl> [options]
+
+Re-verifies an archive of evidence on a pool of worker threads, streaming:
+results are written as JSONL in input order, with a checkpoint
+(<out>.checkpoint) that lets a killed run resume without losing or
+duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
+"reportData"?, "policy"?}, one per line; or a directory of evidence files.
+
+  --out <file>            results, one JSON line per record (required)
+  --at now|<ISO>|collected
+                          verify at one instant (default now: what is trusted
+                          today) or at each record's collectedAt (what was
+                          trusted then; use archived collateral)
+  --collateral <bundle>   collateral bundle(s); every version in them is used,
+                          each instant gets the version valid then (repeatable)
+  --pcs-url <base>        Intel PCS / PCCS for collateral the bundles lack
+  --trust-root <pem>      pin these Intel root CA certificates instead of Intel's
+  --skip-crl              relaxation: verify without CRLs (a warning per record)
+  --policy <file>         policy for records without their own
+  --workers <n>           worker threads (default: number of cores)
+  --shard <i>/<n>         verify only shard i (0-based) of n, split by record id
+  --previous <file>       report records whose status changed since that results file
+  --summary <file>        write the summary JSON there
+  --max-record-bytes <n>  longest accepted record (default ${DEFAULT_MAX_RECORD_BYTES})
+  --fresh                 ignore an existing checkpoint and start over
+
+Exit codes: 0 all trusted, 1 some rejected, 2 usage, 3 collateral
+unavailable for every record, 70 internal error.
+`;
+
+class BatchUsage extends Error {}
+
+const OPTIONS = {
+  out: { type: 'string' },
+  at: { type: 'string' },
+  collateral: { type: 'string', multiple: true },
+  'pcs-url': { type: 'string' },
+  'trust-root': { type: 'string' },
+  'skip-crl': { type: 'boolean' },
+  policy: { type: 'string' },
+  workers: { type: 'string' },
+  shard: { type: 'string' },
+  previous: { type: 'string' },
+  summary: { type: 'string' },
+  'max-record-bytes': { type: 'string' },
+  fresh: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integer(name: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new BatchUsage(`--${name} must be an integer from ${min} to ${max} (got "${text}")`);
+  return Number(text);
+}
+
+function instantOf(text: string | undefined, now: () => Date): InstantSpec {
+  if (text === undefined || text === 'now') return { mode: 'fixed', at: now().toISOString(), now: true };
+  if (text === 'collected') return { mode: 'collected' };
+  const at = parseInstant(text);
+  if (!at) throw new BatchUsage(`--at must be "now", "collected" or an ISO-8601 instant with a zone (got "${text}")`);
+  return { mode: 'fixed', at: at.toISOString() };
+}
+
+function inputKindOf(input: string): BatchConfig['inputKind'] {
+  if (input === '-') return 'stdin';
+  try {
+    return statSync(input).isDirectory() ? 'directory' : 'jsonl';
+  } catch (err) {
+    throw new BatchUsage(`input ${input} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** Parses argv (after "batch") into a run config; undefined for --help. */
+export function parseBatchArgs(argv: readonly string[], now: () => Date = () => new Date()): BatchConfig | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new BatchUsage((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  if (parsed.positionals.length !== 1) throw new BatchUsage('batch takes exactly one input: a directory, a JSONL file or "-"');
+  if (v.out === undefined) throw new BatchUsage('--out <results.jsonl> is required');
+  const shard = v.shard === undefined ? WHOLE : parseShard(v.shard);
+  if (!shard) throw new BatchUsage(`--shard must be i/n with 0 <= i < n (got "${v.shard}")`);
+  const input = parsed.positionals[0] as string;
+  const abs = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
+  const config: BatchConfig = {
+    input: input === '-' ? '-' : resolve(input),
+    inputKind: inputKindOf(input),
+    out: resolve(v.out),
+    instant: instantOf(v.at, now),
+    collateral: (v.collateral ?? []).map((p) => resolve(p)),
+    skipCrl: v['skip-crl'] === true,
+    shard,
+    workers: v.workers === undefined ? availableParallelism() : integer('workers', v.workers, 1, 256),
+    maxRecordBytes: v['max-record-bytes'] === undefined ? DEFAULT_MAX_RECORD_BYTES : integer('max-record-bytes', v['max-record-bytes'], 1024, 64 << 20),
+    fresh: v.fresh === true,
+  };
+  const optional = { pcsUrl: v['pcs-url'], trustRoot: abs(v['trust-root']), policy: abs(v.policy), previous: abs(v.previous), summary: abs(v.summary) };
+  for (const [k, value] of Object.entries(optional)) if (value !== undefined) (config as unknown as Record<string, unknown>)[k] = value;
+  if (config.summary !== undefined && config.summary === config.out) throw new BatchUsage('--summary and --out must be different files');
+  return config;
+}
+
+function exitCodeOf(o: RunOutcome): number {
+  const { records, outcomes } = o.summary;
+  if (records > 0 && outcomes.unavailable === records) return BatchExit.CollateralUnavailable;
+  return outcomes.trusted === records ? BatchExit.AllTrusted : BatchExit.SomeRejected;
+}
+
+function printSummary(out: CliStream, config: BatchConfig, o: RunOutcome): void {
+  const s = o.summary;
+  const where = config.shard.count > 1 ? ` (shard ${config.shard.index}/${config.shard.count})` : '';
+  const resumed = o.resumedAt > 0 ? `, resumed after input record ${o.resumedAt}` : '';
+  out.write(`${s.records} records at ${o.at}${where}: ${s.outcomes.trusted} trusted, ${s.outcomes.rejected} rejected, ${s.outcomes.unavailable} collateral unavailable\n`);
+  const statuses = Object.entries(s.byStatus).sort((a, b) => b[1] - a[1]);
+  if (statuses.length > 0) out.write(`  by status: ${statuses.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
+  if (s.previous) {
+    const p = s.previous;
+    out.write(`  changed since ${p.file}: ${p.changed} of ${p.compared} compared (${p.new} new, ${p.missing} missing)\n`);
+  }
+  const rate = o.elapsedMs > 0 ? Math.round((o.processed * 1000) / o.elapsedMs) : 0;
+  out.write(`  verified ${o.processed} records in this run${resumed} (${(o.elapsedMs / 1000).toFixed(1)} s, ${rate}/s, ${config.workers} workers)\n`);
+  out.write(`  results: ${config.out}${config.summary ? `  summary: ${config.summary}` : ''}\n`);
+}
+
+/** The `batch` subcommand: returns the exit code, never exits the process. */
+export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: RunHooks = {}): Promise<number> {
+  let config: BatchConfig | undefined;
+  try {
+    config = parseBatchArgs(argv, hooks.now);
+    if (!config) {
+      io.stdout.write(BATCH_HELP);
+      return BatchExit.AllTrusted;
+    }
+    const outcome = await runBatch(config, { stderr: io.stderr, ...hooks });
+    printSummary(io.stdout, config, outcome);
+    return exitCodeOf(outcome);
+  } catch (err) {
+    const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyLoadError;
+    io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (usage) io.stderr.write('Run "tee-verify batch --help" for usage.\n');
+    return usage ? BatchExit.Usage : BatchExit.Internal;
+  }
+}
