@@ -132,3 +132,14 @@ describe.skipIf(!HAVE_VECTORS)('T18 and collateral freshness on genuine collater
     }
   });
 });
+
+describe('X16 on a certificate', () => {
+  it('a result whose earliest expiry is a certificate is unusable after it, whatever the grace', () => {
+    const r = withTopLevelStatus('UpToDate', []);
+    // The synthetic PCK chain outlives the collateral; move the earliest expiry onto a certificate instant.
+    const cert: VerificationResult = { ...r, collateral: { ...r.collateral, earliestExpiry: new Date(Date.parse(r.at) + 1000).toISOString() } };
+    const later = new Date(Date.parse(r.at) + 2000);
+    expectOnly(evaluatePolicy(cert, loadPolicy({ ...ANY_TDX, collateral: { expiryGraceSeconds: 3600 } }), { now: later }), 'X16', '/collateral/expiryGraceSeconds', 'EXPIRED');
+    expectOk(evaluatePolicy(cert, defaultPolicy('tdx')));
+  });
+});

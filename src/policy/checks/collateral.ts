@@ -3,7 +3,8 @@
  * collateral"): a maximum age of the documents Intel re-issues (TCB info, QE
  * identity, PCK CRL), an explicit grace period after notAfter (off by
  * default; each use a warning), and no use of a result after its earliest
- * collateral expiry.
+ * collateral expiry. Grace applies to re-issued collateral (TCB info, QE
+ * identity, CRLs), never to certificates.
  */
 import type { VerificationResult } from '../../verify/types.js';
 import type { Findings } from './findings.js';
@@ -35,6 +36,12 @@ export function checkCollateralExpiry(result: VerificationResult, graceSeconds: 
       // X16 / T45: a result is usable only until its earliest collateral expiry
       f.fail('/collateral/expiryGraceSeconds', 'X16', 'EXPIRED', { notAfter: a.notAfter, graceSeconds: graceSeconds ?? 0 }, now.toISOString(), `${a.kind} ${a.key} expired at ${a.notAfter}`);
     }
+  }
+  // X16: a certificate (PCK chain, VCEK) can be what expires first; no grace ever extends a certificate
+  const earliest = result.collateral.earliestExpiry;
+  const byArtifact = result.collateral.artifacts.some((a) => a.notAfter === earliest);
+  if (!byArtifact && !(now.getTime() <= Date.parse(earliest))) {
+    f.fail('/collateral/expiryGraceSeconds', 'X16', 'EXPIRED', { notAfter: earliest }, now.toISOString(), `the result is past its earliest expiry ${earliest} (a certificate)`);
   }
   // Grace the collateral layer applied (its warnings travel in the result): allowed only by the policy.
   for (const w of result.warnings.filter((x) => GRACE_WARNING.test(x))) {
