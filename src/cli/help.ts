@@ -12,6 +12,7 @@ Usage:
   tee-verify collateral fetch|export|import|show collateral bundles for offline use
   tee-verify policy lint|schema|default          check and print policies
   tee-verify dev quote --tee tdx|sgx|snp --out <dir>   simulated evidence of the test PKI
+  tee-verify batch ...                           re-verify an archive of evidence
   tee-verify demo                                offline self-check on the synthetic vectors
   tee-verify --help | help <command>             help ("tee-verify help verify")
 
@@ -164,7 +165,13 @@ Example:
 Exit 0 when every check passed, 1 otherwise, 2 when the vectors cannot be read.
 `;
 
-const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO };
+/** Only for error hints; "help batch" and "batch --help" print src/cli/batch.ts's own help. */
+const BATCH = `tee-verify batch ...
+
+Re-verifies an archive of stored evidence; see "tee-verify batch --help".
+`;
+
+const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, batch: BATCH };
 
 export function helpText(topic?: string): string | undefined {
   if (topic === undefined) return MAIN;

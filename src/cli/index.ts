@@ -4,6 +4,7 @@
  * (antfu/ni style). bin/tee-verify.js is the only place that touches process.
  * Each subcommand parses its own options; this file only dispatches.
  */
+import { runBatchCli } from './batch.js';
 import { runCollateralCli } from './collateral.js';
 import { parseDemoArgs, runDemo } from './demo.js';
 import { runDevCli } from './dev.js';
@@ -46,6 +47,9 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
       return runPolicyCli(rest, io, help);
     case 'dev':
       return runDevCli(rest, io, help);
+    case 'batch':
+      // The batch subcommand owns its whole argument list.
+      return runBatchCli(rest, io);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -55,7 +59,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
   try {
     if (first === undefined || first === '--help' || first === '-h') return printHelp(io);
-    if (first === 'help') return printHelp(io, rest[0]);
+    if (first === 'help') return rest[0] === 'batch' ? await dispatch('batch', ['--help'], io) : printHelp(io, rest[0]);
     return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {

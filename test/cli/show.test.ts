@@ -91,7 +91,7 @@ describe('tee-verify show', () => {
 
 describe('tee-verify usage', () => {
   it('prints help with --help and for each command', async () => {
-    const argvs = [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h'], ['help', 'verify'], ['verify', '--help'], ['collateral', '--help'], ['collateral', 'fetch', '--help'], ['policy', '--help'], ['policy', 'lint', '-h'], ['dev', '--help'], ['dev', 'quote', '--help']];
+    const argvs = [['--help'], [], ['help', 'demo'], ['show', '--help'], ['demo', '-h'], ['help', 'verify'], ['verify', '--help'], ['collateral', '--help'], ['collateral', 'fetch', '--help'], ['policy', '--help'], ['policy', 'lint', '-h'], ['dev', '--help'], ['dev', 'quote', '--help'], ['batch', '--help'], ['help', 'batch']];
     for (const argv of argvs) {
       const c = capture();
       expect(await run(argv, c.io)).toBe(0);
