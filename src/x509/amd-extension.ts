@@ -85,6 +85,15 @@ function decodeHwId(value: Uint8Array): Uint8Array {
  * cspId, or a missing blSPL / teeSPL / snpSPL / ucodeSPL.
  */
 export function parseAmdKdsExtensions(cert: CertificateInfo): AmdKdsExtension {
+  // Parsed certificates are shared (parse cache): decode a VCEK's extensions once.
+  let known = decodedKds.get(cert);
+  if (!known) decodedKds.set(cert, (known = decodeKdsExtensions(cert)));
+  return known;
+}
+
+const decodedKds = new WeakMap<CertificateInfo, AmdKdsExtension>();
+
+function decodeKdsExtensions(cert: CertificateInfo): AmdKdsExtension {
   const found: Partial<AmdKdsExtension> = {};
   const seen = new Set<string>();
   for (const ext of cert.extensions) {

@@ -157,16 +157,16 @@ export interface SgxExtensionOptions {
  * deviates from the layout above in any way.
  */
 export function parseIntelSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions = {}): PckSgxExtension {
-  // Parsed certificates are shared (parse cache), so their extension is decoded once.
-  if (options.caKind === undefined) {
-    let known = decoded.get(cert);
-    if (!known) decoded.set(cert, (known = decodeSgxExtension(cert, {})));
-    return known;
-  }
-  return decodeSgxExtension(cert, options);
+  // Parsed certificates are shared (parse cache), so each extension is decoded once per CA kind.
+  const caKind = options.caKind ?? pckCaKind(cert);
+  let perCert = decoded.get(cert);
+  if (!perCert) decoded.set(cert, (perCert = new Map()));
+  let known = perCert.get(caKind);
+  if (!known) perCert.set(caKind, (known = decodeSgxExtension(cert, { caKind })));
+  return known;
 }
 
-const decoded = new WeakMap<CertificateInfo, PckSgxExtension>();
+const decoded = new WeakMap<CertificateInfo, Map<string, PckSgxExtension>>();
 
 function decodeSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions): PckSgxExtension {
   const caKind = options.caKind ?? pckCaKind(cert);
