@@ -12,6 +12,7 @@
  * document that only names the required fields as "any" equals the default.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { markLoaded } from './registry.js';
 import type { IntelTcbPolicy, Policy, PolicyTee, SgxPolicy, SnpGuestPolicyRules, SnpPolicy, TdxPolicy } from './types.js';
 
 export const ZERO_48 = '0'.repeat(96);
@@ -126,5 +127,5 @@ export function defaultPolicy(tee: PolicyTee): Policy {
   if (tee !== 'tdx' && tee !== 'sgx' && tee !== 'snp') {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `defaultPolicy: tee must be "tdx", "sgx" or "snp", not ${JSON.stringify(tee)}`, { check: 'X07' });
   }
-  return deepFreeze(defaultsFor(tee));
+  return markLoaded(deepFreeze(defaultsFor(tee)));
 }

@@ -9,7 +9,7 @@
  * mean nothing to this policy), then the TEE's checks, then the TCB status,
  * collateral freshness and REPORT_DATA binding.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import type { VerificationResult } from '../verify/types.js';
 import { checkReportData, expectedReportData } from './checks/binding.js';
 import { checkCollateralAge, checkCollateralExpiry } from './checks/collateral.js';
@@ -20,6 +20,8 @@ import { checkSnpGuest } from './checks/snp-guest.js';
 import { checkSnpIdentity } from './checks/snp-identity.js';
 import { checkSnpTcb } from './checks/snp-tcb.js';
 import { checkTdx } from './checks/tdx.js';
+import { loadPolicy } from './load.js';
+import { isLoaded } from './registry.js';
 import type { EvaluateOptions, Policy, PolicyAppraisal } from './types.js';
 
 function decisionInstant(result: VerificationResult, now: Date | undefined): Date {
@@ -30,12 +32,24 @@ function decisionInstant(result: VerificationResult, now: Date | undefined): Dat
   return now;
 }
 
-function checkArguments(result: VerificationResult, policy: Policy): void {
-  if (typeof result !== 'object' || result === null || result.ok !== true || typeof result.claims !== 'object') {
+/** The policy to apply: ours as is; any other object only after loadPolicy validated it (PolicyError otherwise). */
+function checkArguments(result: VerificationResult, policy: Policy): Policy {
+  if (typeof result !== 'object' || result === null || result.ok !== true || typeof result.claims !== 'object' || result.claims === null) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'evaluatePolicy needs a successful VerificationResult');
   }
-  if (typeof policy !== 'object' || policy === null || !['tdx', 'sgx', 'snp'].includes(policy.tee)) {
+  if (typeof policy !== 'object' || policy === null) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'evaluatePolicy needs a Policy from loadPolicy, defaultPolicy or translateItaPolicy');
+  }
+  return isLoaded(policy) ? policy : loadPolicy(policy);
+}
+
+/** X08: a result that is not this package's shape fails closed with a typed error, never a crash. */
+function judge(result: VerificationResult, policy: Policy, options: EvaluateOptions): PolicyAppraisal {
+  try {
+    return runChecks(result, policy, options);
+  } catch (err) {
+    if (err instanceof TeeVerifyError) throw err;
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'evaluatePolicy: the result is not a VerificationResult of this package', { check: 'X08', cause: err });
   }
 }
 
@@ -51,7 +65,10 @@ function appraisal(policy: Policy, f: Findings): PolicyAppraisal {
 
 /** Every violation of `policy` by `result`; ok only when there is none. */
 export function evaluatePolicy(result: VerificationResult, policy: Policy, options: EvaluateOptions = {}): PolicyAppraisal {
-  checkArguments(result, policy);
+  return judge(result, checkArguments(result, policy), options ?? {});
+}
+
+function runChecks(result: VerificationResult, policy: Policy, options: EvaluateOptions): PolicyAppraisal {
   const f = new Findings();
   const claims = result.claims;
   // X07: platform-specific policies: a TDX policy is never met by SNP (or SGX) evidence

@@ -21,6 +21,7 @@ import { TeeVerifyError } from '../errors.js';
 import { deepFreeze, defaultsFor, ALL_ONES_U64 } from './defaults.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { pointerToken, validateAgainstSchema } from './json-schema.js';
+import { markLoaded } from './registry.js';
 import { policySchema } from './schema.js';
 import type { Policy, PolicyTee } from './types.js';
 
@@ -127,7 +128,7 @@ function normalize(doc: Doc): Policy {
     normalizeSnp(doc, out, problems);
   }
   if (problems.length > 0) throw new PolicyError(problems);
-  return deepFreeze(out as unknown as Policy);
+  return markLoaded(deepFreeze(out as unknown as Policy));
 }
 
 function normalizeSnp(doc: Doc, out: Doc, problems: PolicyProblem[]): void {

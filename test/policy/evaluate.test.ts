@@ -117,12 +117,28 @@ describe('evaluatePolicy contract', () => {
       [undefined, defaultPolicy('tdx')],
       [{ ...r, ok: false }, defaultPolicy('tdx')],
       [r, undefined],
-      [r, { tee: 'sev' }],
     ];
     for (const [result, policy] of bad) {
       const err = catchError(() => evaluatePolicy(result as VerificationResult, policy as Policy));
       expect({ code: err.code, errorClass: err.errorClass }).toEqual({ code: 'ERR_INVALID_ARGUMENT', errorClass: 'ARGUMENT' });
     }
+  });
+
+  it('a policy object not made by this module is validated first: a valid document works, a half-formed one is ERR_POLICY_INVALID', () => {
+    const r = syntheticTdx();
+    const doc = { tee: 'tdx', mrTd: [hex(1, 48)], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' };
+    expectOnly(evaluatePolicy(r, doc as unknown as Policy), 'T36', '/mrTd');
+    for (const half of [{ tee: 'tdx' }, { tee: 'sev' }, { ...defaultPolicy('tdx'), tcb: undefined }]) {
+      const err = catchError(() => evaluatePolicy(r, half as unknown as Policy));
+      expect({ code: err.code, errorClass: err.errorClass }).toEqual({ code: 'ERR_POLICY_INVALID', errorClass: 'ARGUMENT' });
+    }
+  });
+
+  it('X08: a result of the wrong shape fails closed with a typed error, never a crash', () => {
+    const r = syntheticTdx();
+    const broken = { ...r, claims: { kind: 'tdx' } } as unknown as VerificationResult;
+    const err = catchError(() => evaluatePolicy(broken, defaultPolicy('tdx')));
+    expect({ code: err.code, check: err.check }).toEqual({ code: 'ERR_INVALID_ARGUMENT', check: 'X08' });
   });
 
   it('the same inputs give the same appraisal (no clock, no state)', () => {
