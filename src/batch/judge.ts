@@ -1,14 +1,17 @@
 /**
- * The policy step of a batch record: the verifier's result and the record's
- * expectations in, a verdict with every violation out.
+ * The policy step of a batch record (src/policy): the verifier's result and
+ * the record's expectations in, a verdict with every violation out.
  *
- * Until the policy module (src/policy) is available this applies the default
- * the clarifications name: Intel TCB status UpToDate only, no debug TD or
- * enclave, and the record's reportData (64 bytes, hex) must equal the
- * evidence's exactly. A policy file or a per-record policy is refused then.
+ * Which policy: the record's own `policy` when it has one, else the run's
+ * `--policy` file, else `defaultPolicy(tee)` (Intel TCB status UpToDate only,
+ * no debug; measurements not pinned). A policy is for one TEE: evidence of
+ * another TEE violates it (X07). The record's `reportData` is the expected
+ * REPORT_DATA (T41 / S29). The decision instant is the verification instant,
+ * so a record verified at its collectedAt is judged as it would have been then.
  */
 import { readFileSync } from 'node:fs';
 
+import { defaultPolicy, evaluatePolicy, loadPolicy, type Policy, type PolicyTee } from '../policy/index.js';
 import type { VerificationResult } from '../index.js';
 import type { Violation } from './result.js';
 
@@ -23,37 +26,65 @@ export interface Judge {
   judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict;
 }
 
-/** Thrown for a policy the judge cannot use; the record (or the run) is rejected with this code. */
-export class PolicyLoadError extends Error {
-  readonly code = 'ERR_POLICY_INVALID';
+/** The run's policy file cannot be used: a usage error before any record is read. */
+export class PolicyFileError extends Error {}
+
+/** Records of one archive usually share a handful of policies: load each once. */
+const RECORD_POLICY_CACHE = 256;
+
+class PolicyJudge implements Judge {
+  readonly #runPolicy: Policy | undefined;
+  readonly #defaults = new Map<PolicyTee, Policy>();
+  readonly #recordPolicies = new Map<string, Policy>();
+
+  constructor(runPolicy: Policy | undefined) {
+    this.#runPolicy = runPolicy;
+  }
+
+  #recordPolicy(doc: unknown): Policy {
+    const key = JSON.stringify(doc);
+    let policy = this.#recordPolicies.get(key);
+    if (!policy) {
+      policy = loadPolicy(doc as object); // PolicyError (ERR_POLICY_INVALID) becomes the record's error
+      if (this.#recordPolicies.size >= RECORD_POLICY_CACHE) this.#recordPolicies.delete(this.#recordPolicies.keys().next().value as string);
+      this.#recordPolicies.set(key, policy);
+    }
+    return policy;
+  }
+
+  #default(tee: PolicyTee): Policy {
+    let policy = this.#defaults.get(tee);
+    if (!policy) {
+      policy = defaultPolicy(tee);
+      this.#defaults.set(tee, policy);
+    }
+    return policy;
+  }
+
+  judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict {
+    const policy = recordPolicy !== undefined ? this.#recordPolicy(recordPolicy) : (this.#runPolicy ?? this.#default(result.tee));
+    const appraisal = evaluatePolicy(result, policy, reportData === undefined ? {} : { reportData });
+    return {
+      ok: appraisal.ok,
+      violations: appraisal.violations.map((v) => ({ path: v.path, expected: v.expected, actual: v.actual, check: v.check, class: v.errorClass, message: v.message })),
+      warnings: appraisal.warnings,
+    };
+  }
 }
 
-function defaultVerdict(result: VerificationResult, reportData: string | undefined): Verdict {
-  const violations: Violation[] = [];
-  if (result.tee !== 'snp' && result.tcbStatus !== 'UpToDate') {
-    violations.push({ path: 'tcbStatus', expected: ['UpToDate'], actual: result.tcbStatus ?? null });
-  }
-  const claims = result.claims;
-  const debug = claims.kind === 'snp' ? claims.policy.debug : claims.debug;
-  if (debug) violations.push({ path: claims.kind === 'snp' ? 'claims.policy.debug' : 'claims.debug', expected: false, actual: true });
-  if (reportData !== undefined && result.claims.reportData !== reportData) {
-    violations.push({ path: 'claims.reportData', expected: reportData, actual: result.claims.reportData });
-  }
-  return { ok: violations.length === 0, violations, warnings: [] };
-}
-
-const fallbackJudge: Judge = {
-  judge(result, recordPolicy, reportData) {
-    if (recordPolicy !== undefined) throw new PolicyLoadError('per-record policies need the policy module, which this build lacks');
-    return defaultVerdict(result, reportData);
-  },
-};
-
-/** The judge for a run: the policy file when given, else the default. */
+/** The judge for a run: the policy file when given, else the defaults per TEE. */
 export function loadJudge(policyFile: string | undefined): Judge {
-  if (policyFile !== undefined) {
-    readFileSync(policyFile); // an unreadable file fails the run early
-    throw new PolicyLoadError('--policy needs the policy module, which this build lacks');
+  if (policyFile === undefined) return new PolicyJudge(undefined);
+  let text: Buffer;
+  try {
+    text = readFileSync(policyFile);
+  } catch (err) {
+    throw new PolicyFileError(`--policy ${policyFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  return fallbackJudge;
+  try {
+    return new PolicyJudge(loadPolicy(new Uint8Array(text)));
+  } catch (err) {
+    const path = (err as { details?: { path?: string } }).details?.path;
+    throw new PolicyFileError(`--policy ${policyFile} is not a valid policy${path ? ` (at ${path || '/'})` : ''}: ${(err as Error).message}`);
+  }
 }

@@ -16,10 +16,16 @@ export interface ResultError {
   message: string;
 }
 
+/** One policy violation (src/policy): where, what was expected, what the evidence says, and the rule. */
 export interface Violation {
   path: string;
   expected: unknown;
   actual: unknown;
+  /** Checklist id of the rule, e.g. "T41". */
+  check: string;
+  /** Its error class, e.g. TCB_STATUS, BINDING, POLICY. */
+  class: string;
+  message: string;
 }
 
 export interface ResultRecord {

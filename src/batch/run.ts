@@ -10,7 +10,7 @@ import { CheckpointError, ResultWriter } from './checkpoint.js';
 import { chunkRecords, type Chunk } from './chunker.js';
 import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
 import { createContext, SetupError } from './context.js';
-import { PolicyLoadError } from './judge.js';
+import { PolicyFileError } from './judge.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
 import { ProgressBar, type ProgressState } from './progress.js';
@@ -43,7 +43,7 @@ export interface RunOutcome {
   elapsedMs: number;
 }
 
-export { SetupError, CheckpointError, PolicyLoadError };
+export { SetupError, CheckpointError, PolicyFileError };
 
 function setupOf(config: BatchConfig, instant: InstantSpec): VerifySetup {
   return {

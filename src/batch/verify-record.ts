@@ -9,7 +9,6 @@
 import { parseEvidence, TeeVerifyError, verifyEvidence, type Evidence, type ParseOptions } from '../index.js';
 import type { InstantSpec } from './config.js';
 import type { VerifyContext } from './context.js';
-import { PolicyLoadError } from './judge.js';
 import { errorResult, type ResultError, type ResultRecord } from './result.js';
 
 export interface RecordFields {
@@ -75,7 +74,6 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
 
 function errorOf(err: unknown): ResultError {
   if (err instanceof TeeVerifyError) return { code: err.code, class: err.errorClass, message: err.message };
-  if (err instanceof PolicyLoadError) return { code: err.code, class: 'POLICY', message: err.message };
   return { code: 'ERR_INTERNAL', class: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_MAX_RECORD_BYTES, type BatchConfig, type InstantSpec } from '../batch/config.js';
-import { CheckpointError, PolicyLoadError, runBatch, SetupError, type RunHooks, type RunOutcome } from '../batch/run.js';
+import { CheckpointError, PolicyFileError, runBatch, SetupError, type RunHooks, type RunOutcome } from '../batch/run.js';
 import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
 import type { CliIo, CliStream } from './io.js';
@@ -166,7 +166,7 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
     printSummary(io.stdout, config, outcome);
     return exitCodeOf(outcome);
   } catch (err) {
-    const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyLoadError;
+    const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyFileError;
     io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (usage) io.stderr.write('Run "tee-verify batch --help" for usage.\n');
     return usage ? BatchExit.Usage : BatchExit.Internal;

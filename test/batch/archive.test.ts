@@ -44,9 +44,9 @@ describe('batch over a 10,000-record archive', () => {
     expect(summary.unavailable).toBe(archive.expected.now['ERR_COLLATERAL_MISSING']);
     // Reasons, not only verdicts: the policy names the violated claim.
     const mismatch = results.find((r) => r.tcbStatus === 'UpToDate' && !r.ok);
-    expect(mismatch?.violations.map((v) => v.path)).toEqual(['claims.reportData']);
+    expect(mismatch?.violations.map((v) => [v.path, v.check, v.class])).toEqual([['/reportData', 'T41', 'BINDING']]);
     const outOfDate = results.find((r) => r.tcbStatus === 'OutOfDate');
-    expect(outOfDate).toMatchObject({ ok: false, advisoryIds: ['INTEL-SA-01079'], violations: [{ path: 'tcbStatus', expected: ['UpToDate'], actual: 'OutOfDate' }] });
+    expect(outOfDate).toMatchObject({ ok: false, advisoryIds: ['INTEL-SA-01079'], violations: [{ path: '/tcb/acceptedStatuses', expected: ['UpToDate'], actual: 'OutOfDate', check: 'T33' }] });
     const tampered = results.find((r) => r.error?.code === 'ERR_SIG_QUOTE');
     expect(tampered).toMatchObject({ ok: false, tee: 'tdx', error: { class: 'SIG_QUOTE' } });
   });

@@ -27,6 +27,8 @@ export interface Archive {
   jsonl: string;
   collateral: string;
   trustRoot: string;
+  /** The generator's kind of record i ("up-to-date", "tampered", ...). */
+  kindOf: (i: number) => string;
   expected: {
     records: number;
     at: string;
@@ -44,9 +46,11 @@ export async function makeArchive(records: number, at: Date): Promise<Archive> {
   const dir = mkdtempSync(join(tmpdir(), 'tee-verify-batch-'));
   const script = (await import(join(ROOT, 'scripts', 'generate-archive.js'))) as {
     generateArchive: (o: { records: number; out: string; at: Date }) => Promise<Archive['expected']>;
+    kindOfIndex: (i: number) => { kind: string };
   };
   const expected = await script.generateArchive({ records, out: dir, at });
-  return { dir, jsonl: join(dir, 'archive.jsonl'), collateral: join(dir, 'collateral.json'), trustRoot: join(dir, 'trust-root.pem'), expected };
+  const kindOf = (i: number): string => script.kindOfIndex(i).kind;
+  return { dir, jsonl: join(dir, 'archive.jsonl'), collateral: join(dir, 'collateral.json'), trustRoot: join(dir, 'trust-root.pem'), kindOf, expected };
 }
 
 export function readResults(path: string): ResultRecord[] {
