@@ -77,6 +77,10 @@ export type LibraryCode =
   | 'ERR_COLLATERAL_TOO_LARGE'
   | 'ERR_COLLATERAL_EXPIRED'
   | 'ERR_COLLATERAL_MISSING'
+  | 'ERR_POLICY_INVALID'
+  | 'ERR_TOKEN_MALFORMED'
+  | 'ERR_TOKEN_SIGNATURE'
+  | 'ERR_TOKEN_EXPIRED'
   | 'ERR_INTERNAL';
 
 /** Verification failures use `ERR_` + their error class (src/verify/errors.ts). */

@@ -131,3 +131,18 @@ export {
   type AmdCollateralInput,
   type SnpVerifyOptions,
 } from './verify/index.js';
+export {
+  loadPolicy,
+  defaultPolicy,
+  evaluatePolicy,
+  translateItaPolicy,
+  toEar,
+  signEarJwt,
+  verifyEarJwt,
+  openWebUiClaims,
+  policySchema,
+  PolicyError,
+  type Policy,
+  type PolicyAppraisal,
+  type PolicyViolation,
+} from './policy/index.js';
