@@ -3,8 +3,7 @@
  * policy loading `verify` uses. The policy module judges; this file reads
  * files and prints.
  */
-import { TeeVerifyError } from '../index.js';
-import { defaultPolicy, loadPolicy, policySchema, type Policy } from '../policy/index.js';
+import { TeeVerifyError, defaultPolicy, loadPolicy, policySchema, type Policy } from '../index.js';
 import { TEES, parseOptions, positionals, type Tee } from './args.js';
 import { UsageError, oneLine, reportError } from './errors.js';
 import { readInput } from './files.js';

@@ -3,18 +3,10 @@
  * or a human report: each executed check with its checklist id and mark, the
  * TCB status, advisories, policy violations, warnings and the verdict.
  */
-import { TeeVerifyError, type VerificationResult } from '../index.js';
+import { TeeVerifyError, type PolicyViolation, type VerificationResult } from '../index.js';
 import type { Tee } from './args.js';
 import { UsageError, describeError } from './errors.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue } from './io.js';
-
-export interface PolicyViolation {
-  path: string;
-  expected: unknown;
-  actual: unknown;
-  check: string;
-  message: string;
-}
 
 export interface VerifyOutcome {
   exit: ExitCodeValue;

@@ -4,8 +4,7 @@
  * any rejection (malformed evidence included), 2 for usage or unreadable
  * input, 3 when collateral is unavailable (docs/cli.md).
  */
-import { parseEvidence, type Evidence, type TrustRoots } from '../index.js';
-import { evaluatePolicy } from '../policy/index.js';
+import { evaluatePolicy, parseEvidence, type Evidence, type TrustRoots } from '../index.js';
 import { certTableFor, readExtraCertificates, readTrustRoots, type ExtraCertificates } from './certificates.js';
 import { describeEvidence } from './demo-checks.js';
 import { describeError, exitCodeFor, type UsageError } from './errors.js';
