@@ -1,0 +1,31 @@
+/**
+ * tee-verify/model: the confidential-ai-loader encrypted model container
+ * (protocols.md §1.3), evidence providers (configfs-tsm, simulated TEE) and
+ * the key broker transfer client. See docs/model.md.
+ */
+export {
+  HEADER_SIZE,
+  IV_LENGTH,
+  TAG_LENGTH,
+  KEY_LENGTH,
+  MAX_DATA_LEN,
+  MAX_PLAINTEXT_SIZE,
+  encodeHeader,
+  parseHeader,
+  sealBuffer,
+  openBuffer,
+  type ContainerHeader,
+} from './container.js';
+export { encryptFile, decryptFile, type FileResult } from './file.js';
+export {
+  encryptDirectory,
+  decryptDirectory,
+  readEncryptionConfig,
+  CONFIG_FILE,
+  ENCRYPTED_SUFFIX,
+  type EncryptionConfig,
+  type EncryptDirectoryOptions,
+  type DirectoryResult,
+} from './directory.js';
+export { generateModelKey, decodeModelKey } from './keys.js';
+export { ModelError, ModelFormatError, EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
