@@ -20,16 +20,20 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTI
 
 /** Every certificate of a PEM or DER file, parsed; a file with none is a usage error. */
 export async function readCertificates(path: string, option: string): Promise<NamedCertificate[]> {
-  const bytes = await readInput(path, option);
+  return certificatesFrom(await readInput(path, option), `${option} ${path}`);
+}
+
+/** Every certificate of PEM text or one DER certificate, parsed; `what` names the source in errors. */
+export function certificatesFrom(bytes: Uint8Array, what: string): NamedCertificate[] {
   const text = Buffer.from(bytes).toString('latin1');
   // DER starts with a SEQUENCE tag; anything else must hold PEM blocks.
   const ders = bytes[0] === 0x30 ? [bytes] : [...text.matchAll(PEM_BLOCK)].map((m) => new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
-  if (ders.length === 0) throw new UsageError(`${option} ${path}: no PEM certificate found`, 'ERR_INPUT');
+  if (ders.length === 0) throw new UsageError(`${what}: no PEM certificate found`, 'ERR_INPUT');
   return ders.map((der, i) => {
     try {
       return { der, info: parseCertificate(der) };
     } catch {
-      throw new UsageError(`${option} ${path}: certificate ${i + 1} is not a valid X.509 certificate`, 'ERR_INPUT');
+      throw new UsageError(`${what}: certificate ${i + 1} is not a valid X.509 certificate`, 'ERR_INPUT');
     }
   });
 }
@@ -60,7 +64,11 @@ function selfIssued(info: CertificateInfo): boolean {
  * fail S08).
  */
 export async function readTrustRoots(path: string): Promise<TrustRoots> {
-  const certs = await readCertificates(path, '--trust-root');
+  return trustRootsFrom(await readCertificates(path, '--trust-root'), `--trust-root ${path}`, `trust-root:${path}`);
+}
+
+/** Sorts certificates into trust anchors (see readTrustRoots); `what` names the source in errors. */
+export function trustRootsFrom(certs: NamedCertificate[], what: string, label: string): TrustRoots {
   const intelRootCas: Uint8Array[] = [];
   const amd: Partial<Record<SnpProduct, { ark?: Uint8Array; ask?: Uint8Array; asvk?: Uint8Array }>> = {};
   for (const [i, { der, info }] of certs.entries()) {
@@ -70,15 +78,15 @@ export async function readTrustRoots(path: string): Promise<TrustRoots> {
     } else if (info.publicKey.kind === 'ec' && selfIssued(info)) {
       intelRootCas.push(der);
     } else {
-      throw new UsageError(`--trust-root ${path}: certificate ${i + 1} (${info.subject}) is neither a self-signed Intel-style root nor an AMD ARK / ASK / ASVK`);
+      throw new UsageError(`${what}: certificate ${i + 1} (${info.subject}) is neither a self-signed Intel-style root nor an AMD ARK / ASK / ASVK`);
     }
   }
   const anchors: TrustRoots['amd'] = {};
   for (const [product, a] of Object.entries(amd) as [SnpProduct, { ark?: Uint8Array; ask?: Uint8Array; asvk?: Uint8Array }][]) {
-    if (!a.ark) throw new UsageError(`--trust-root ${path}: ${product} certificates without ARK-${product}`);
+    if (!a.ark) throw new UsageError(`${what}: ${product} certificates without ARK-${product}`);
     (anchors as Record<string, unknown>)[product] = { ark: a.ark, ask: a.ask ?? new Uint8Array(0), asvk: a.asvk ?? new Uint8Array(0) };
   }
-  return { label: `trust-root:${path}`, intelRootCas, amd: anchors };
+  return { label, intelRootCas, amd: anchors };
 }
 
 const GUID_OF = Object.fromEntries(Object.entries(SNP_CERT_GUIDS).map(([guid, kind]) => [kind, guid])) as Record<'vcek' | 'vlek' | 'ask' | 'ark', string>;
