@@ -1,0 +1,117 @@
+/**
+ * A small emulator of the Linux configfs-tsm report directory (protocols.md
+ * §7) on a real temporary directory tree, plugged into ConfigfsTsmProvider
+ * through its `fs` option:
+ *
+ * - mkdir <root>/<name> creates an instance with `generation` "0\n" and
+ *   `provider` ("tdx_guest\n" / "sev_guest\n"); ENOENT when the root is
+ *   missing (configfs not mounted);
+ * - a write to `inblob` (at most 64 bytes) bumps `generation`;
+ * - reading `outblob` / `auxblob` before any inblob write is EINVAL; otherwise
+ *   the report is regenerated lazily when the generation changed since the
+ *   last generation, from the *current* inblob (the kernel's behaviour);
+ *   `auxblob` exists only for sev_guest;
+ * - rmdir removes the instance (configfs removes the item with its
+ *   attributes, which plain rmdir cannot do on a normal file system).
+ *
+ * `afterInblobWrite` lets a test play a concurrent writer between the
+ * client's inblob write and its outblob read.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { TsmFs } from '../../src/tee/index.js';
+
+export interface FakeConfigfsOptions {
+  root: string;
+  provider?: 'tdx_guest' | 'sev_guest';
+  /** Builds the report for an inblob (zero-padded to 64 bytes as the kernel copies it). */
+  generate: (inblob: Uint8Array) => Promise<{ outblob: Uint8Array; auxblob?: Uint8Array }>;
+}
+
+function fsError(code: string, path: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: ${path}`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+export class FakeConfigfsTsm {
+  readonly root: string;
+  readonly provider: 'tdx_guest' | 'sev_guest';
+  readonly fs: TsmFs;
+  /** Every instance directory ever created. */
+  readonly created: string[] = [];
+  /** Reports generated (one per generation actually read). */
+  generatedReports = 0;
+  afterInblobWrite: ((instanceDir: string) => Promise<void>) | undefined;
+  readonly #generate: FakeConfigfsOptions['generate'];
+  readonly #state = new Map<string, { generation: number; generatedAt: number; inblob?: Uint8Array }>();
+
+  constructor(o: FakeConfigfsOptions) {
+    this.root = o.root;
+    this.provider = o.provider ?? 'tdx_guest';
+    this.#generate = o.generate;
+    this.fs = {
+      mkdir: (p) => this.#mkdir(p),
+      rmdir: (p) => this.#rmdir(p),
+      readFile: (p) => this.#readFile(p),
+      writeFile: (p, d) => this.#writeFile(p, d, true),
+    };
+  }
+
+  async #mkdir(path: string): Promise<void> {
+    if (dirname(path) !== this.root) throw fsError('EPERM', path);
+    await mkdir(path); // ENOENT without a root, EEXIST for a taken name
+    await writeFile(join(path, 'generation'), '0\n');
+    await writeFile(join(path, 'provider'), `${this.provider}\n`);
+    this.#state.set(path, { generation: 0, generatedAt: -1 });
+    this.created.push(path);
+  }
+
+  async #rmdir(path: string): Promise<void> {
+    if (!this.#state.has(path)) throw fsError('ENOENT', path);
+    this.#state.delete(path);
+    await rm(path, { recursive: true });
+  }
+
+  #instance(path: string): { dir: string; attr: string; st: { generation: number; generatedAt: number; inblob?: Uint8Array } } {
+    const dir = dirname(path);
+    const st = this.#state.get(dir);
+    if (!st) throw fsError('ENOENT', path);
+    return { dir, attr: basename(path), st };
+  }
+
+  async #writeFile(path: string, data: Uint8Array, fromClient: boolean): Promise<void> {
+    const { dir, attr, st } = this.#instance(path);
+    if (attr !== 'inblob') throw fsError('EACCES', path);
+    if (data.length > 64) throw fsError('EINVAL', path);
+    const blob = new Uint8Array(64);
+    blob.set(data);
+    st.inblob = blob;
+    st.generation += 1;
+    await writeFile(join(dir, 'inblob'), blob);
+    await writeFile(join(dir, 'generation'), `${st.generation}\n`);
+    if (fromClient && this.afterInblobWrite) await this.afterInblobWrite(dir);
+  }
+
+  /** Another process writing the same instance's inblob. */
+  writeInblob(instanceDir: string, data: Uint8Array): Promise<void> {
+    return this.#writeFile(join(instanceDir, 'inblob'), data, false);
+  }
+
+  async #readFile(path: string): Promise<Uint8Array> {
+    const { dir, attr, st } = this.#instance(path);
+    if (attr === 'inblob') throw fsError('EACCES', path);
+    if (attr === 'outblob' || attr === 'auxblob') {
+      if (!st.inblob) throw fsError('EINVAL', path);
+      if (attr === 'auxblob' && this.provider !== 'sev_guest') throw fsError('ENOENT', path);
+      if (st.generatedAt !== st.generation) {
+        const r = await this.#generate(st.inblob);
+        this.generatedReports += 1;
+        await writeFile(join(dir, 'outblob'), r.outblob);
+        if (r.auxblob) await writeFile(join(dir, 'auxblob'), r.auxblob);
+        st.generatedAt = st.generation;
+      }
+    }
+    return new Uint8Array(await readFile(path));
+  }
+}
