@@ -126,8 +126,13 @@ export class ResultWriter {
       fsyncSync(fd);
       return new ResultWriter(out, fd, existing);
     }
-    removeCheckpoint(out); // first: a kill between the two steps must not leave a stale checkpoint over an empty file
-    const fd = openSync(out, 'w', 0o644);
+    let fd: number;
+    try {
+      removeCheckpoint(out); // first: a kill between the two steps must not leave a stale checkpoint over an empty file
+      fd = openSync(out, 'w', 0o644);
+    } catch (err) {
+      throw new CheckpointError(`--out ${out} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
     const state: Checkpoint = { format: CHECKPOINT_FORMAT, version: 1, fingerprint, at, consumed: 0, inputOffset: 0, written: 0, bytes: 0, complete: false };
     const writer = new ResultWriter(out, fd, state);
     writer.commit();

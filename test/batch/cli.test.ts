@@ -58,8 +58,9 @@ describe('batch command line', () => {
     ['not a bundle', ['IN', '--out', 'OUT', '--collateral', 'IN']],
     ['bad trust root', ['IN', '--out', 'OUT', '--trust-root', 'IN']],
     ['summary over the results', ['IN', '--out', 'OUT', '--summary', 'OUT']],
+    ['--out in a missing directory', ['IN', '--out', '/nonexistent/dir/out.jsonl', '--collateral', 'BUNDLE']],
   ])('%s is a usage error (exit 2)', async (_name, args) => {
-    const r = await run(args.map((a) => (a === 'IN' ? archive.jsonl : a === 'OUT' ? join(work, 'usage.jsonl') : a)));
+    const r = await run(args.map((a) => (a === 'IN' ? archive.jsonl : a === 'OUT' ? join(work, 'usage.jsonl') : a === 'BUNDLE' ? archive.collateral : a)));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: /);
   });

@@ -1,0 +1,149 @@
+// Batch re-verification benchmark, one run:
+//  - throughput of `tee-verify batch` (node dist/batch/main.js, a new process
+//    per run, wall clock including worker start and the summary pass) on
+//    100,000 generated TDX records from 4 synthetic platforms with warm
+//    collateral (an in-memory bundle), with 1 worker and with 2;
+//  - peak RSS of the whole process (all threads) at 10,000 and 100,000
+//    records (and 1,000,000 streamed through stdin with --million);
+//  - the floor from the same run: node:crypto P-256 verifications per second on
+//    one thread, the one signature check every record needs (its quote);
+//  - one-shot `tee-verify verify` from a cold process with the collateral in
+//    the disk cache.
+//
+//   npm run build && node bench/batch.bench.js [--records 100000] [--million] [--archive <dir>]
+import { execFileSync, spawn } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createReadStream } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { CollateralCache, importBundle, parseEvidence } from '../dist/index.js';
+import { generateArchive } from '../scripts/generate-archive.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { records: { type: 'string' }, million: { type: 'boolean' }, archive: { type: 'string' } } });
+const RECORDS = Number(values.records ?? 100_000);
+const AT = '2026-06-01T00:00:00Z';
+const MAIN = join(root, 'dist', 'batch', 'main.js');
+// Peak RSS of the process, all threads included, printed by the child itself at exit.
+const RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss-kb="+process.resourceUsage().maxRSS+"\\n"))`;
+
+console.log(`tee-verify batch benchmark (node ${process.version}, ${process.arch}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`);
+console.log(`command: npm run build && node bench/batch.bench.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\n`);
+
+// ---- archive ------------------------------------------------------------------
+let dir = values.archive;
+if (!dir || !existsSync(join(dir, 'archive.jsonl'))) {
+  dir = dir ?? mkdtempSync(join(tmpdir(), 'tee-verify-bench-batch-'));
+  const t0 = performance.now();
+  await generateArchive({ records: RECORDS, out: dir, at: new Date(AT) });
+  console.log(`generated ${RECORDS} records in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${dir}`);
+}
+const archive = join(dir, 'archive.jsonl');
+const head10k = join(dir, 'archive-10k.jsonl');
+if (!existsSync(head10k)) writeFileSync(head10k, readFileSync(archive, 'utf8').split('\n').slice(0, 10_000).join('\n') + '\n');
+const common = ['--at', AT, '--collateral', join(dir, 'collateral.json'), '--trust-root', join(dir, 'trust-root.pem')];
+
+/** Runs the batch in a fresh process; returns records/s over the wall clock and peak RSS. */
+function runBatch(input, workers, records, stdinFeed) {
+  const out = join(dir, `bench-out-${workers}.jsonl`);
+  rmSync(out, { force: true });
+  rmSync(`${out}.checkpoint`, { force: true });
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', RSS_HOOK, MAIN, input, '--out', out, '--workers', String(workers), ...common], { stdio: [stdinFeed ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    if (stdinFeed) stdinFeed(child.stdin);
+    child.on('exit', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      const rss = /maxrss-kb=(\d+)/.exec(stderr);
+      if (code !== 1 || !rss) return reject(new Error(`batch exited ${code}: ${stderr}${stdout}`));
+      const done = Number(/^(\d+) records/.exec(stdout)?.[1]);
+      if (done !== records) return reject(new Error(`expected ${records} results, got ${done}`));
+      resolvePromise({ seconds, rate: records / seconds, rssMb: Number(rss[1]) / 1024 });
+    });
+  });
+}
+
+// ---- floor ----------------------------------------------------------------------
+const firstQuote = parseEvidence(Buffer.from(JSON.parse(readFileSync(archive, 'utf8').split('\n', 1)[0]).evidence, 'base64'));
+const sd = firstQuote.signatureData;
+const jwk = (xy) => ({ kty: 'EC', crv: 'P-256', x: Buffer.from(xy.subarray(0, 32)).toString('base64url'), y: Buffer.from(xy.subarray(32)).toString('base64url') });
+const attestKey = createPublicKey({ key: jwk(sd.attestationKey), format: 'jwk' });
+const signed = firstQuote.bytes.subarray(0, firstQuote.signedRange.length);
+for (let i = 0; i < 500; i++) nodeVerify('sha256', signed, { key: attestKey, dsaEncoding: 'ieee-p1363' }, sd.quoteSignature);
+const floorSamples = [];
+for (let r = 0; r < 5; r++) {
+  const t0 = performance.now();
+  for (let i = 0; i < 2000; i++) nodeVerify('sha256', signed, { key: attestKey, dsaEncoding: 'ieee-p1363' }, sd.quoteSignature);
+  floorSamples.push(2000 / ((performance.now() - t0) / 1000));
+}
+const floor = floorSamples.sort((a, b) => a - b)[2];
+console.log(`floor: node:crypto P-256 verify, 1 thread         ${Math.round(floor).toString().padStart(7)} /s`);
+
+// ---- throughput -------------------------------------------------------------------
+const fmt = (r) => `${Math.round(r.rate).toString().padStart(7)} records/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${r.rssMb.toFixed(0)} MB`;
+const one = await runBatch(archive, 1, RECORDS);
+console.log(`batch, 1 worker,  ${RECORDS} records   ${fmt(one)}  (${(one.rate / floor).toFixed(2)} x floor)`);
+const two = await runBatch(archive, 2, RECORDS);
+console.log(`batch, 2 workers, ${RECORDS} records   ${fmt(two)}  (${(two.rate / floor).toFixed(2)} x floor)`);
+console.log(`  2 workers: ${Math.round(two.rate)} records/s (target >= 5000) -> ${two.rate >= 5000 ? 'met' : 'NOT met'}`);
+console.log(`  speedup 2 vs 1 worker: ${(two.rate / one.rate).toFixed(2)}x (target >= 1.8) -> ${two.rate / one.rate >= 1.8 ? 'met' : 'NOT met'}`);
+
+// ---- memory -------------------------------------------------------------------------
+const small = await runBatch(head10k, 2, 10_000);
+console.log(`\npeak RSS, 2 workers:  10,000 records ${small.rssMb.toFixed(0)} MB; ${RECORDS.toLocaleString('en-US')} records ${two.rssMb.toFixed(0)} MB (ratio ${(two.rssMb / small.rssMb).toFixed(2)})`);
+if (values.million) {
+  const copies = Math.ceil(1_000_000 / RECORDS);
+  const feed = async (stdin) => {
+    for (let i = 0; i < copies; i++) {
+      for await (const chunk of createReadStream(archive)) if (!stdin.write(chunk)) await new Promise((r) => stdin.once('drain', r));
+    }
+    stdin.end();
+  };
+  const million = await runBatch('-', 2, copies * RECORDS, feed);
+  console.log(`peak RSS, 2 workers: ${(copies * RECORDS).toLocaleString('en-US')} records through stdin ${million.rssMb.toFixed(0)} MB  (${Math.round(million.rate)} records/s)`);
+}
+
+// ---- one-shot verify, cold process, collateral in the disk cache -------------------------
+const cacheDir = mkdtempSync(join(tmpdir(), 'tee-verify-bench-cache-'));
+const cache = new CollateralCache({ directory: cacheDir });
+for (const a of importBundle(readFileSync(join(dir, 'collateral.json')))) cache.put(a);
+const quoteFile = join(dir, 'quote.bin');
+writeFileSync(quoteFile, firstQuote.bytes);
+const verifyArgs = [join(root, 'bin', 'tee-verify.js'), 'verify', quoteFile, '--at', AT, '--trust-root', join(dir, 'trust-root.pem'), '--cache-dir', cacheDir, '--offline'];
+let cli = true;
+try {
+  execFileSync(process.execPath, verifyArgs, { stdio: 'pipe' });
+} catch (err) {
+  if (err.status !== 0) {
+    cli = false;
+    console.log(`\n(tee-verify verify failed: ${String(err.stderr).trim().split('\n')[0]}; measuring a cold verifyEvidence process instead)`);
+  }
+}
+const coldScript = `import { readFileSync } from 'node:fs';
+import { CollateralCache, CollateralService, verifyEvidence, splitPemCertificates, PRODUCTION_TRUST_ROOTS } from ${JSON.stringify(join(root, 'dist', 'index.js'))};
+const r = await verifyEvidence(readFileSync(${JSON.stringify(quoteFile)}), { collateral: new CollateralService({ cache: new CollateralCache({ directory: ${JSON.stringify(cacheDir)} }) }), at: new Date(${JSON.stringify(AT)}), trustRoots: { label: 'test', intelRootCas: splitPemCertificates(readFileSync(${JSON.stringify(join(dir, 'trust-root.pem'))}, 'utf8')), amd: PRODUCTION_TRUST_ROOTS.amd } });
+if (r.tcbStatus !== 'UpToDate') process.exit(1);`;
+const coldArgs = cli ? verifyArgs : ['--input-type=module', '-e', coldScript];
+const samples = [];
+for (let i = 0; i < 7; i++) {
+  const t0 = performance.now();
+  execFileSync(process.execPath, coldArgs, { stdio: 'pipe' });
+  samples.push(performance.now() - t0);
+}
+const cold = samples.sort((a, b) => a - b)[3];
+const nodeSamples = [];
+for (let i = 0; i < 7; i++) {
+  const t0 = performance.now();
+  execFileSync(process.execPath, ['-e', '0']);
+  nodeSamples.push(performance.now() - t0);
+}
+const bare = nodeSamples.sort((a, b) => a - b)[3];
+console.log(`\none-shot ${cli ? '`node bin/tee-verify.js verify` (--offline, disk cache)' : 'cold verifyEvidence process (disk cache)'}: median ${cold.toFixed(0)} ms wall (target <= 150 ms) -> ${cold <= 150 ? 'met' : 'NOT met'}; floor \`node -e 0\` ${bare.toFixed(0)} ms (ratio ${(cold / bare).toFixed(2)})`);
+rmSync(cacheDir, { recursive: true, force: true });
