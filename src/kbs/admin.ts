@@ -1,0 +1,162 @@
+/**
+ * The admin API, shaped like Intel Trust Authority's KBS (protocols.md §4.1):
+ * bearer-token auth; /token; /key-transfer-policies; /keys (register given or
+ * generated material, list without material, get, rotate with PUT, delete);
+ * plus /attestation-log (JSONL batch records) and /tokens (mint another admin token).
+ */
+import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+
+import type { BrokerContext } from './context.js';
+import { newToken } from './crypto.js';
+import { KbsError } from './errors.js';
+import { parsePolicyDocument } from './policies.js';
+import { keyInfo, type PolicyRow } from './store.js';
+
+export interface AdminRequest {
+  method: string;
+  /** Path segments after /kbs/v1. */
+  parts: string[];
+  authorization: string | undefined;
+  json: () => unknown;
+  baseUrl: string;
+}
+
+export interface AdminAnswer {
+  status: number;
+  body?: unknown;
+  text?: string;
+  contentType?: string;
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+const notFound = (): KbsError => new KbsError('ERR_KBS_NOT_FOUND', 404, 'not found');
+const badRequest = (m: string): KbsError => new KbsError('ERR_KBS_BAD_REQUEST', 400, m);
+
+function requireAdmin(ctx: BrokerContext, authorization: string | undefined): void {
+  const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization ?? '');
+  if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required');
+  if (!ctx.store.hasToken(m[1] as string)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
+}
+
+const sameSecret = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+
+/** POST /token {"username","password"}: the bootstrap secret for an admin token (raw text, as ITA answers). */
+function token(ctx: BrokerContext, body: unknown): AdminAnswer {
+  const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const secret = ctx.bootstrapSecret;
+  if (!secret || o['username'] !== 'admin' || typeof o['password'] !== 'string' || !sameSecret(o['password'], secret)) {
+    throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'invalid credentials');
+  }
+  const t = newToken();
+  ctx.store.addToken(t, 'bootstrap', ctx.now());
+  return { status: 200, text: t, contentType: 'application/jwt' };
+}
+
+const policyView = (row: PolicyRow): Record<string, unknown> => ({ id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown });
+
+function policies(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+  const id = r.parts[1];
+  if (id === undefined) {
+    if (r.method === 'GET') return { status: 200, body: ctx.store.listPolicies().map(policyView) };
+    if (r.method === 'POST') {
+      const parsed = parsePolicyDocument(r.json(), randomUUID());
+      const row = ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), parsed.policy.id ?? randomUUID());
+      return { status: 201, body: policyView(row) };
+    }
+    throw notFound();
+  }
+  const row = ctx.store.getPolicy(id);
+  if (!row || r.parts.length > 2) throw notFound();
+  if (r.method === 'GET') return { status: 200, body: policyView(row) };
+  if (r.method === 'DELETE') {
+    ctx.store.deletePolicy(id);
+    return { status: 204 };
+  }
+  throw notFound();
+}
+
+/** key_information {algorithm "AES", key_length 256, key_data? (base64)}: given or generated material. */
+function keyMaterial(info: unknown): { algorithm: string; material: Buffer } {
+  if (info === undefined) return { algorithm: 'AES', material: randomBytes(32) };
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) throw badRequest('"key_information" must be an object');
+  const o = info as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !['algorithm', 'key_length', 'key_data'].includes(k));
+  if (unknown.length) throw badRequest(`unknown key_information field(s): ${unknown.join(', ')}`);
+  const algorithm = o['algorithm'] ?? 'AES';
+  if (algorithm !== 'AES') throw badRequest('only AES keys are supported');
+  const length = o['key_length'] ?? 256;
+  if (length !== 128 && length !== 192 && length !== 256) throw badRequest('key_length must be 128, 192 or 256');
+  if (o['key_data'] === undefined) return { algorithm, material: randomBytes(length / 8) };
+  if (typeof o['key_data'] !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(o['key_data'])) throw badRequest('key_data must be standard base64');
+  const material = Buffer.from(o['key_data'], 'base64');
+  if (material.length * 8 !== length) throw badRequest(`key_data holds ${material.length * 8} bits, key_length says ${length}`);
+  return { algorithm, material };
+}
+
+function keyBody(body: unknown): { info: unknown; policyId: string | undefined } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+  const o = body as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => k !== 'key_information' && k !== 'transfer_policy_id');
+  if (unknown.length) throw badRequest(`unknown field(s): ${unknown.join(', ')}`);
+  const policyId = o['transfer_policy_id'];
+  if (policyId !== undefined && typeof policyId !== 'string') throw badRequest('transfer_policy_id must be a string');
+  return { info: o['key_information'], policyId };
+}
+
+function keys(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+  const id = r.parts[1];
+  const now = ctx.now();
+  if (id === undefined) {
+    if (r.method === 'GET') return { status: 200, body: ctx.store.listKeys().map((k) => keyInfo(k, r.baseUrl)) };
+    if (r.method !== 'POST') throw notFound();
+    const { info, policyId } = keyBody(r.json());
+    if (!policyId || !ctx.store.getPolicy(policyId)) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
+    const { algorithm, material } = keyMaterial(info);
+    const row = ctx.store.addKey(policyId, algorithm, material, now);
+    material.fill(0);
+    return { status: 201, body: keyInfo(row, r.baseUrl) };
+  }
+  const row = ctx.store.getKey(id);
+  if (!row || r.parts.length > 2) throw notFound();
+  if (r.method === 'GET') return { status: 200, body: keyInfo(row, r.baseUrl) };
+  if (r.method === 'DELETE') {
+    ctx.store.deleteKey(id);
+    return { status: 204 };
+  }
+  if (r.method === 'PUT') {
+    const { info, policyId } = keyBody(r.json());
+    if (policyId !== undefined && !ctx.store.getPolicy(policyId)) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
+    const { material } = keyMaterial(info);
+    const rotated = ctx.store.rotateKey(id, material, now, policyId);
+    material.fill(0);
+    if (!rotated) throw notFound();
+    return { status: 200, body: keyInfo(rotated, r.baseUrl) };
+  }
+  throw notFound();
+}
+
+/** Routes /kbs/v1/{token,tokens,key-transfer-policies,keys,attestation-log}; transfer is routed elsewhere. */
+export function handleAdmin(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+  const head = r.parts[0];
+  if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json());
+  requireAdmin(ctx, r.authorization);
+  switch (head) {
+    case 'tokens':
+      if (r.method !== 'POST' || r.parts.length !== 1) throw notFound();
+      {
+        const t = newToken();
+        ctx.store.addToken(t, 'admin-api', ctx.now());
+        return { status: 201, body: { token: t } };
+      }
+    case 'key-transfer-policies':
+      return policies(ctx, r);
+    case 'keys':
+      return keys(ctx, r);
+    case 'attestation-log':
+      if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
+      return { status: 200, text: [...ctx.store.exportBatchRecords()].map((l) => `${l}\n`).join(''), contentType: 'application/x-ndjson' };
+    default:
+      throw notFound();
+  }
+}

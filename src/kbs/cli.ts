@@ -1,0 +1,155 @@
+/**
+ * tee-kbs command line: `serve` runs a broker; `admin` talks to a running one
+ * (or reads the database for `admin export-log --db`). runKbsCli returns an
+ * exit code and a `wait` promise for `serve`; it never exits the process.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { Agent, request } from 'undici';
+
+import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
+import { KbsStore } from './store.js';
+import { startKeyBroker, type KeyBroker } from './server.js';
+
+export interface KbsIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export const KBS_USAGE = `usage:
+  tee-kbs serve --db FILE [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed)]
+                [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
+                (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
+                [--bootstrap-secret-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
+  tee-kbs admin export-log --db FILE                    attestation log as batch JSONL (stdout)
+  tee-kbs admin policy create FILE | policy list | policy delete ID
+  tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
+  tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
+      admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure]
+`;
+
+function pemToDer(pem: string): Uint8Array {
+  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
+  if (!m) throw new Error('--trust-root: no PEM certificate in the file');
+  return new Uint8Array(Buffer.from((m[1] as string).replace(/\s+/g, ''), 'base64'));
+}
+
+function collateralOf(v: Record<string, unknown>): CollateralService {
+  if (typeof v['collateral'] === 'string') {
+    const source = new BundleSource(importBundle(readFileSync(v['collateral'])));
+    return new CollateralService({ intel: source, amd: source, cache: null });
+  }
+  if (typeof v['pcs-url'] === 'string') {
+    const http = new HttpClient();
+    return new CollateralService({ intel: new IntelPcsClient({ http, baseUrl: v['pcs-url'] }), amd: new AmdKdsClient({ http }), update: 'early' });
+  }
+  throw new Error('serve needs --collateral BUNDLE or --pcs-url URL');
+}
+
+async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?: KeyBroker }> {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      db: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+      'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' }, 'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' },
+      collateral: { type: 'string' }, 'pcs-url': { type: 'string' }, 'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' },
+      'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' },
+    },
+  });
+  if (!v.db) throw new Error('serve needs --db FILE');
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
+  if (!m) throw new Error('--listen must be HOST:PORT');
+  if (!!v['tls-cert'] !== !!v['tls-key']) throw new Error('--tls-cert and --tls-key go together');
+  const trustRoots: TrustRoots | undefined = v['trust-root'] ? { label: `custom root from ${v['trust-root']} (test PKI)`, intelRootCas: [pemToDer(readFileSync(v['trust-root'], 'utf8'))], amd: {} } : undefined;
+  const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+  const burst = num(v['rate-burst']);
+  const perSecond = num(v['rate-per-second']);
+  const broker = await startKeyBroker({
+    db: v.db,
+    host: (m[1] as string).replace(/^\[|\]$/g, ''),
+    port: Number(m[2]),
+    ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
+    ...(v['plain-http'] ? { plainHttp: true } : {}),
+    ...(v['force-plain-http'] ? { forcePlainHttp: true } : {}),
+    ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}),
+    ...(trustRoots ? { trustRoots } : {}),
+    collateral: collateralOf(v),
+    ...(v['require-nonce'] ? { requireNonce: true } : {}),
+    ...(v['nonce-ttl'] ? { nonceTtlSeconds: Number(v['nonce-ttl']) } : {}),
+    ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
+    ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst ? { burst } : {}), ...(perSecond ? { perSecond } : {}) } } : {}),
+    ...(v['max-body'] ? { maxBodyBytes: Number(v['max-body']) } : {}),
+    env: io.env,
+    log: (l) => io.stderr(`${l}\n`),
+  });
+  io.stdout(`${JSON.stringify({ url: broker.url, ...(broker.initialAdminToken ? { adminToken: broker.initialAdminToken } : {}) })}\n`);
+  return { code: 0, broker };
+}
+
+async function admin(args: string[], io: KbsIo): Promise<number> {
+  const { values: v, positionals: p } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      db: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
+      insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
+    },
+  });
+  const [what, verb, arg] = p;
+  if (what === 'export-log') {
+    if (!v.db) throw new Error('export-log needs --db FILE');
+    const store = new KbsStore(v.db, Buffer.alloc(32));
+    try {
+      for (const line of store.exportBatchRecords()) io.stdout(`${line}\n`);
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  const dispatcher = new Agent({ connect: v.insecure ? { rejectUnauthorized: false } : v.ca ? { ca: readFileSync(v.ca, 'utf8') } : {} });
+  const token = v.token ?? io.env['TEE_KBS_TOKEN'];
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
+    const res = await request(`${(v.url ?? '').replace(/\/+$/, '')}/kbs/v1/${path}`, {
+      method,
+      dispatcher,
+      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.body.text();
+    (res.statusCode < 300 ? io.stdout : io.stderr)(`${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`);
+    await dispatcher.close();
+    return res.statusCode < 300 ? 0 : 1;
+  };
+  if (what === 'token') {
+    if (!v['secret-file']) throw new Error('admin token needs --secret-file F');
+    return call('POST', 'token', { username: 'admin', password: readFileSync(v['secret-file'], 'utf8').trim() });
+  }
+  if (what === 'log') return call('GET', 'attestation-log');
+  if (what === 'policy' && verb === 'create' && arg) return call('POST', 'key-transfer-policies', JSON.parse(readFileSync(arg, 'utf8')));
+  if (what === 'policy' && verb === 'list') return call('GET', 'key-transfer-policies');
+  if (what === 'policy' && verb === 'delete' && arg) return call('DELETE', `key-transfer-policies/${arg}`);
+  const keyInfo = v['key-file'] ? { key_information: { algorithm: 'AES', key_length: 256, key_data: readFileSync(v['key-file']).toString('base64') } } : {};
+  if (what === 'key' && verb === 'create') return call('POST', 'keys', { ...keyInfo, transfer_policy_id: v.policy });
+  if (what === 'key' && verb === 'list') return call('GET', 'keys');
+  if (what === 'key' && verb === 'rotate' && arg) return call('PUT', `keys/${arg}`, keyInfo);
+  if (what === 'key' && verb === 'delete' && arg) return call('DELETE', `keys/${arg}`);
+  throw new Error('unknown admin command');
+}
+
+/** Runs one command. For `serve`, `broker` is the running broker (the shim keeps the process alive). */
+export async function runKbsCli(argv: string[], io: KbsIo): Promise<{ code: number; broker?: KeyBroker }> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === 'serve') return await serve(rest, io);
+    if (cmd === 'admin') return { code: await admin(rest, io) };
+    io.stderr(KBS_USAGE);
+    return { code: cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2 };
+  } catch (e) {
+    io.stderr(`tee-kbs: ${e instanceof Error ? e.message : String(e)}\n`);
+    return { code: 2 };
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The key broker's cryptography, all node:crypto:
+ * - keys at rest: AES-256-GCM under the master key, AAD = "tee-kbs key" ‖ id ‖ version,
+ *   so a ciphertext cannot be moved to another row;
+ * - release: a fresh 256-bit SWK per request; wrapped_key = the 12-byte-header
+ *   container (protocols.md §1.3) of AES-256-GCM(SWK, key); wrapped_swk =
+ *   RSA-OAEP(SHA-256, MGF1-SHA-256, empty label)(SWK) under the requester key (§4.3);
+ * - the requester key from `user_data`: DER SubjectPublicKeyInfo (CNAP / loader
+ *   clients) or Intel's raw form u32-LE exponent ‖ modulus (BE for TDX, LE for SGX);
+ * - the REPORTDATA binding (T41 / S29 / X11): SHA-512(user_data) or, in nonce
+ *   mode, SHA-512(val ‖ iat ‖ user_data) (protocols.md §3, §5).
+ */
+import { constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+import { KbsError } from './errors.js';
+
+export const MASTER_KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+/** Intel's ITA KBS requires more than 2048 bits; we accept 2048 and above (brief: reject under 2048). */
+export const MIN_RSA_BITS = 2048;
+
+export interface SealedKey {
+  iv: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+}
+
+const keyAad = (id: string, version: number): Buffer => Buffer.from(`tee-kbs key\0${id}\0${version}`, 'utf8');
+
+/** Encrypts key material under the master key for storage. */
+export function sealKey(master: Buffer, id: string, version: number, material: Uint8Array): SealedKey {
+  const iv = randomBytes(IV_BYTES);
+  const c = createCipheriv('aes-256-gcm', master, iv);
+  c.setAAD(keyAad(id, version));
+  const ciphertext = Buffer.concat([c.update(material), c.final()]);
+  return { iv, ciphertext, tag: c.getAuthTag() };
+}
+
+/** Decrypts stored key material; a wrong master key or a moved row is ERR_KBS_STORAGE. */
+export function openKey(master: Buffer, id: string, version: number, sealed: SealedKey): Buffer {
+  try {
+    const d = createDecipheriv('aes-256-gcm', master, sealed.iv);
+    d.setAAD(keyAad(id, version));
+    d.setAuthTag(sealed.tag);
+    return Buffer.concat([d.update(sealed.ciphertext), d.final()]);
+  } catch (cause) {
+    throw new KbsError('ERR_KBS_STORAGE', 500, 'stored key material does not decrypt under the master key', { cause });
+  }
+}
+
+/** The 12-byte-header container of protocols.md §1.3: LE u32 iv_len, tag_len, data_len (= ciphertext + tag), IV, ciphertext, tag. */
+export function encryptContainer(key: Uint8Array, plaintext: Uint8Array): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
+  const header = Buffer.alloc(12);
+  header.writeUInt32LE(IV_BYTES, 0);
+  header.writeUInt32LE(TAG_BYTES, 4);
+  header.writeUInt32LE(ciphertext.length + TAG_BYTES, 8);
+  return Buffer.concat([header, iv, ciphertext, c.getAuthTag()]);
+}
+
+/** Reads the container (tests and tools); data_len is checked, not trusted. */
+export function decryptContainer(key: Uint8Array, container: Uint8Array): Buffer {
+  const b = Buffer.from(container.buffer, container.byteOffset, container.byteLength);
+  if (b.length < 12) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'container shorter than its header');
+  const ivLen = b.readUInt32LE(0);
+  const tagLen = b.readUInt32LE(4);
+  const dataLen = b.readUInt32LE(8);
+  if (ivLen !== IV_BYTES || tagLen !== TAG_BYTES || 12 + ivLen + dataLen !== b.length) {
+    throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'container header does not match its length');
+  }
+  const d = createDecipheriv('aes-256-gcm', key, b.subarray(12, 12 + ivLen));
+  d.setAuthTag(b.subarray(b.length - tagLen));
+  return Buffer.concat([d.update(b.subarray(12 + ivLen, b.length - tagLen)), d.final()]);
+}
+
+/** wrapped_key and wrapped_swk for one release (protocols.md §4.3); the SWK never leaves this function unwrapped. */
+export function wrapForRequester(material: Uint8Array, requester: KeyObject): { wrappedKey: string; wrappedSwk: string } {
+  const swk = randomBytes(32);
+  try {
+    const wrappedKey = encryptContainer(swk, material).toString('base64');
+    const wrappedSwk = publicEncrypt({ key: requester, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, swk).toString('base64');
+    return { wrappedKey, wrappedSwk };
+  } finally {
+    swk.fill(0);
+  }
+}
+
+export type UserDataForm = 'spki-der' | 'ita-raw';
+
+export interface RequesterKey {
+  key: KeyObject;
+  bits: number;
+  form: UserDataForm;
+}
+
+const base64url = (b: Buffer): string => b.toString('base64url');
+
+function rsaFromRaw(u: Buffer, modulusOrder: 'be' | 'le'): KeyObject {
+  const e = u.readUInt32LE(0);
+  if (e < 3 || e % 2 === 0) throw new KbsError('ERR_KBS_USER_DATA', 400, 'user_data: raw form exponent must be odd and at least 3', { check: 'X11' });
+  const modulus = Buffer.from(u.subarray(4));
+  if (modulusOrder === 'le') modulus.reverse();
+  const eBytes = Buffer.alloc(4);
+  eBytes.writeUInt32BE(e, 0);
+  let i = 0;
+  while (i < 3 && eBytes[i] === 0) i++;
+  return createPublicKey({ key: { kty: 'RSA', n: base64url(modulus), e: base64url(eBytes.subarray(i)) }, format: 'jwk' });
+}
+
+/**
+ * The requester's RSA public key from user_data bytes (X11). DER SPKI starts
+ * with 0x30 (SEQUENCE); the raw form's first byte is the exponent's low byte,
+ * which is odd for any valid exponent, so the two never collide.
+ */
+export function parseRequesterKey(u: Buffer, tee: 'tdx' | 'sgx' | 'snp'): RequesterKey {
+  if (u.length < 64) throw new KbsError('ERR_KBS_USER_DATA', 400, 'user_data is too short to hold an RSA public key', { check: 'X11' });
+  let key: KeyObject;
+  let form: UserDataForm;
+  try {
+    if (u[0] === 0x30) {
+      key = createPublicKey({ key: u, format: 'der', type: 'spki' });
+      form = 'spki-der';
+    } else {
+      key = rsaFromRaw(u, tee === 'sgx' ? 'le' : 'be');
+      form = 'ita-raw';
+    }
+  } catch (cause) {
+    if (cause instanceof KbsError) throw cause;
+    throw new KbsError('ERR_KBS_USER_DATA', 400, 'user_data is neither a DER SubjectPublicKeyInfo nor the raw exponent ‖ modulus form', { check: 'X11', cause });
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new KbsError('ERR_KBS_USER_DATA', 400, `user_data holds a ${key.asymmetricKeyType ?? 'non-RSA'} key; RSA is required`, { check: 'X11' });
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_RSA_BITS) throw new KbsError('ERR_KBS_USER_DATA', 400, `the RSA key has ${bits} bits; at least ${MIN_RSA_BITS} are required`, { check: 'X11' });
+  return { key, bits, form };
+}
+
+/** T41 / S29: the 64 bytes REPORTDATA must equal. */
+export function expectedReportData(userData: Buffer, nonce?: { val: Buffer; iat: Buffer }): Buffer {
+  const h = createHash('sha512');
+  if (nonce) h.update(nonce.val).update(nonce.iat);
+  return h.update(userData).digest();
+}
+
+/** Admin tokens are stored as SHA-256 of the token text. */
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+export const newToken = (): string => randomBytes(32).toString('base64url');
+
+/** The nonce signature: HMAC-SHA256 under a key derived from the master key. */
+export function nonceSignature(master: Buffer, val: Buffer, iat: Buffer): Buffer {
+  const k = createHmac('sha256', master).update('tee-kbs nonce signing key').digest();
+  return createHmac('sha256', k).update(val).update(Buffer.from([0])).update(iat).digest();
+}
+
+export function equalBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}

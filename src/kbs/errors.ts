@@ -1,0 +1,70 @@
+/**
+ * Key broker errors: a stable string code, the HTTP status it answers with,
+ * the checklist id of the rule that refused (when one did) and the failed
+ * checks. Never carries key material.
+ */
+const BRAND = Symbol.for('tee-verify.kbs-error');
+
+export type KbsErrorCode =
+  | 'ERR_KBS_BAD_REQUEST'
+  | 'ERR_KBS_BODY_TOO_LARGE'
+  | 'ERR_KBS_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_KBS_NOT_FOUND'
+  | 'ERR_KBS_UNAUTHORIZED'
+  | 'ERR_KBS_RATE_LIMITED'
+  | 'ERR_KBS_USER_DATA'
+  | 'ERR_KBS_ATTESTATION_TYPE'
+  | 'ERR_KBS_EVIDENCE'
+  | 'ERR_KBS_DEBUG'
+  | 'ERR_KBS_POLICY'
+  | 'ERR_KBS_BINDING'
+  | 'ERR_KBS_NONCE'
+  | 'ERR_KBS_WINDOW'
+  | 'ERR_KBS_COLLATERAL_UNAVAILABLE'
+  | 'ERR_KBS_POLICY_INVALID'
+  | 'ERR_KBS_POLICY_IN_USE'
+  | 'ERR_KBS_STORAGE'
+  | 'ERR_KBS_INTERNAL';
+
+export interface FailedCheck {
+  check?: string;
+  code?: string;
+  class?: string;
+  path?: string;
+  message: string;
+}
+
+export interface KbsErrorOptions {
+  check?: string;
+  failedChecks?: FailedCheck[];
+  cause?: unknown;
+  headers?: Record<string, string>;
+}
+
+export class KbsError extends Error {
+  readonly code: KbsErrorCode;
+  readonly status: number;
+  readonly check: string | undefined;
+  readonly failedChecks: FailedCheck[];
+  readonly headers: Record<string, string>;
+
+  constructor(code: KbsErrorCode, status: number, message: string, options: KbsErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KbsError';
+    this.code = code;
+    this.status = status;
+    this.check = options.check;
+    this.failedChecks = options.failedChecks ?? (options.check ? [{ check: options.check, code, message }] : []);
+    this.headers = options.headers ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static is(e: unknown): e is KbsError {
+    return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  /** The JSON body of a refusal: ITA's `error` text plus code and failed checks. */
+  toJSON(): { error: string; code: KbsErrorCode; checks: FailedCheck[] } {
+    return { error: this.message, code: this.code, checks: this.failedChecks };
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * POST /kbs/v1/keys/{id}/transfer (protocols.md §4.2, §10.1).
+ *
+ * Empty body without Attestation-Type: a nonce `{val, iat, signature}`
+ * (standard base64 each; iat = the ISO-8601 issue instant as UTF-8 bytes;
+ * signature = HMAC-SHA256 under a key derived from the master key), stored
+ * single-use with a TTL.
+ *
+ * `{quote, user_data[, nonce]}` with Attestation-Type: the key leaves only when
+ *   Step 1  the key and its policy exist, the header names the policy's TEE;
+ *   Step 2  user_data is an RSA key of at least 2048 bits (X11);
+ *   Step 3  a given nonce is ours, unexpired and unused (T42 / S30, early read);
+ *   Step 4  verifyEvidence passes (collateral service, trust roots, one instant);
+ *   Step 5  the TD / guest / enclave is not debug, whatever the policy says (T34 / S21);
+ *   Step 6  evaluatePolicy passes, with REPORTDATA bound to user_data (T41 / S29);
+ *   Step 7  in one transaction: still inside the X16 window, the nonce consumed
+ *           (only now, after everything else passed), the key read, wrapped and
+ *           the release logged.
+ * Every refusal is logged with the evidence and answered with a KbsError body.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+
+import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
+import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, wrapForRequester } from './crypto.js';
+import { KbsError } from './errors.js';
+import { attestationTypeOf, policyOfRow, teeOfAttestationType } from './policies.js';
+import type { BrokerContext } from './context.js';
+
+export interface TransferRequest {
+  keyId: string;
+  attestationType: string | undefined;
+  body: Buffer;
+  client: string;
+}
+
+export interface TransferAnswer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const ALLOWED_FIELDS = new Set(['quote', 'user_data', 'nonce', 'event_log', 'attestation_token']);
+
+function bad(message: string): KbsError {
+  return new KbsError('ERR_KBS_BAD_REQUEST', 400, message);
+}
+
+function b64field(v: unknown, name: string, required: boolean): Buffer | undefined {
+  if (v === undefined || v === null) {
+    if (required) throw bad(`"${name}" is required (standard base64)`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || v.length === 0 || !STD_BASE64.test(v)) throw bad(`"${name}" must be non-empty standard base64`);
+  return Buffer.from(v, 'base64');
+}
+
+interface ParsedBody {
+  quote: Buffer;
+  userData: Buffer;
+  nonce?: { val: Buffer; iat: Buffer; signature: Buffer };
+}
+
+function parseBody(body: Buffer): ParsedBody {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw bad('the body is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('the body must be a JSON object');
+  const o = doc as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !ALLOWED_FIELDS.has(k));
+  if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.join(', ')}`);
+  if (o['attestation_token'] !== undefined) throw bad('passport mode (attestation_token) is not supported; send quote and user_data');
+  const quote = b64field(o['quote'], 'quote', true) as Buffer;
+  const userData = b64field(o['user_data'], 'user_data', true) as Buffer;
+  const parsed: ParsedBody = { quote, userData };
+  if (o['nonce'] !== undefined && o['nonce'] !== null) {
+    const n = o['nonce'];
+    if (typeof n !== 'object' || Array.isArray(n)) throw bad('"nonce" must be an object {val, iat, signature}');
+    const r = n as Record<string, unknown>;
+    parsed.nonce = { val: b64field(r['val'], 'nonce.val', true) as Buffer, iat: b64field(r['iat'], 'nonce.iat', true) as Buffer, signature: b64field(r['signature'], 'nonce.signature', true) as Buffer };
+  }
+  return parsed;
+}
+
+/** Empty-body request: a fresh single-use nonce for this key. */
+export function issueNonce(ctx: BrokerContext, keyId: string, tee: 'tdx' | 'sgx' | 'snp'): TransferAnswer {
+  const now = ctx.now();
+  const val = randomBytes(32);
+  const iat = Buffer.from(now.toISOString(), 'utf8');
+  ctx.store.addNonce(val.toString('hex'), keyId, now.toISOString(), now.getTime() + ctx.nonceTtlMs);
+  if (Math.random() < 0.01) ctx.store.pruneNonces(now.getTime());
+  const signature = nonceSignature(ctx.masterKey, val, iat);
+  return {
+    status: 200,
+    body: { val: val.toString('base64'), iat: iat.toString('base64'), signature: signature.toString('base64') },
+    headers: { 'Attestation-Type': attestationTypeOf(tee) },
+  };
+}
+
+/** Step 3 (T42 / S30), read-only: the final single-use consumption is in step 7. Returns the nonce's expiry. */
+function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<ParsedBody['nonce']>, nowMs: number): number {
+  const refuse = (why: string): KbsError => new KbsError('ERR_KBS_NONCE', 401, `nonce refused: ${why}`, { check: 'T42' });
+  if (!equalBytes(nonceSignature(ctx.masterKey, n.val, n.iat), n.signature)) throw refuse('not issued by this broker');
+  const row = ctx.store.getNonce(n.val.toString('hex'));
+  if (!row || row.key_id !== keyId) throw refuse('unknown for this key');
+  if (row.consumed_at !== null) throw refuse('already used');
+  if (row.expires_at <= nowMs) throw refuse('expired');
+  return row.expires_at;
+}
+
+async function verify(ctx: BrokerContext, quote: Buffer, at: Date): Promise<VerificationResult> {
+  try {
+    return await verifyEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength), { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at });
+  } catch (err) {
+    if (err instanceof CollateralUnavailableError) {
+      throw new KbsError('ERR_KBS_COLLATERAL_UNAVAILABLE', 503, `collateral unavailable: ${err.message}`, { failedChecks: [{ code: err.code, class: err.errorClass, message: err.message }], cause: err, headers: { 'Retry-After': '30' } });
+    }
+    if (err instanceof TeeVerifyError) {
+      throw new KbsError('ERR_KBS_EVIDENCE', 401, `evidence rejected: ${err.message}`, {
+        failedChecks: [{ ...(err.check ? { check: err.check } : {}), code: err.code, class: err.errorClass, message: err.message }],
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Steps 5 and 6. */
+function judge(result: VerificationResult, policy: Policy, reportData: Buffer, now: Date): void {
+  const c = result.claims;
+  if (c.kind === 'snp' ? c.policy.debug : c.debug) {
+    throw new KbsError('ERR_KBS_DEBUG', 401, 'the TEE is debuggable: a key is never released to a debug TD, guest or enclave', { check: result.claims.kind === 'snp' ? 'S21' : 'T34' });
+  }
+  const appraisal = evaluatePolicy(result, policy, { reportData: reportData.toString('hex'), now });
+  if (appraisal.ok) return;
+  const failedChecks = appraisal.violations.map((v) => ({ check: v.check, class: v.errorClass, path: v.path, message: v.message }));
+  const binding = appraisal.violations.find((v) => v.errorClass === 'BINDING');
+  if (binding) throw new KbsError('ERR_KBS_BINDING', 401, 'REPORTDATA is not bound to the key in user_data (and the nonce, if any)', { check: binding.check, failedChecks });
+  throw new KbsError('ERR_KBS_POLICY', 401, `the evidence does not meet the key-transfer policy (${appraisal.violations.length} violation(s))`, { failedChecks });
+}
+
+export interface TransferTrace {
+  attestationType?: string;
+  evidence?: string;
+  reportData?: string;
+  policy?: Policy;
+  claims?: unknown;
+}
+
+/** The evidence path (steps 1-7). `trace` collects what the attestation log records, refusal or not. */
+export async function transferKey(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace): Promise<TransferAnswer> {
+  // Step 1
+  const key = ctx.store.getKey(req.keyId);
+  if (!key) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'no key with this id');
+  const policyRow = ctx.store.getPolicy(key.policy_id);
+  if (!policyRow) throw new KbsError('ERR_KBS_STORAGE', 500, 'the key has no policy');
+  const policy = policyOfRow(policyRow);
+  trace.policy = policy;
+  if (req.attestationType === undefined && req.body.length === 0) return issueNonce(ctx, key.id, policy.tee);
+  const tee = teeOfAttestationType(req.attestationType);
+  if (req.attestationType !== undefined) trace.attestationType = req.attestationType;
+  const body = parseBody(req.body);
+  trace.evidence = body.quote.toString('base64');
+  if (!tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, 'Attestation-Type must be TDX, SGX or SEV-SNP');
+  if (tee !== policy.tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `the key's policy is for ${attestationTypeOf(policy.tee)}, not ${attestationTypeOf(tee)}`, { check: 'X07' });
+  // Step 2 (X11)
+  const requester = parseRequesterKey(body.userData, tee);
+  const reportData = expectedReportData(body.userData, body.nonce);
+  trace.reportData = reportData.toString('hex');
+  const now = ctx.now();
+  // Step 3 (T42 / S30)
+  if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: 'T42' });
+  const nonceExpiry = body.nonce ? checkNonce(ctx, key.id, body.nonce, now.getTime()) : Number.POSITIVE_INFINITY;
+  // Step 4
+  const result = await verify(ctx, body.quote, now);
+  trace.claims = result.claims;
+  if (result.claims.kind !== tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `Attestation-Type says ${attestationTypeOf(tee)}, the evidence is ${attestationTypeOf(result.claims.kind)}`, { check: 'X07' });
+  // Steps 5, 6
+  judge(result, policy, reportData, now);
+  // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
+  const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));
+  const release = ctx.store.db.transaction(() => {
+    const at = ctx.now().getTime();
+    if (!(at < usableUntil)) throw new KbsError('ERR_KBS_WINDOW', 401, 'the verification result is no longer usable (nonce or collateral expired meanwhile)', { check: 'X16' });
+    if (body.nonce && !ctx.store.consumeNonce(body.nonce.val.toString('hex'), key.id, at)) {
+      throw new KbsError('ERR_KBS_NONCE', 401, 'nonce refused: already used or expired', { check: 'T42' });
+    }
+    const current = ctx.store.getKey(key.id);
+    if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
+    const material = ctx.store.keyMaterial(current);
+    try {
+      const wrapped = wrapForRequester(material, requester.key);
+      ctx.store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace) });
+      return wrapped;
+    } finally {
+      material.fill(0);
+    }
+  });
+  const wrapped = release.immediate();
+  return { status: 200, body: { wrapped_key: wrapped.wrappedKey, wrapped_swk: wrapped.wrappedSwk }, headers: { 'Attestation-Type': attestationTypeOf(tee) } };
+}
+
+function traceFields(t: TransferTrace): { attestationType?: string; evidence?: string; reportData?: string } {
+  return {
+    ...(t.attestationType === undefined ? {} : { attestationType: t.attestationType }),
+    ...(t.evidence === undefined ? {} : { evidence: t.evidence }),
+    ...(t.reportData === undefined ? {} : { reportData: t.reportData }),
+  };
+}
+
+/** Appends a refusal to the attestation log (never key material). */
+export function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): void {
+  ctx.store.appendLog({
+    id: randomUUID(),
+    at: ctx.now().toISOString(),
+    client: req.client,
+    keyId: req.keyId,
+    decision: 'refused',
+    errorCode: err.code,
+    error: err.toJSON(),
+    ...(trace.policy ? { policy: trace.policy } : {}),
+    ...(trace.claims ? { claims: trace.claims } : {}),
+    ...traceFields(trace),
+  });
+}
