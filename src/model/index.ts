@@ -29,3 +29,17 @@ export {
 } from './directory.js';
 export { generateModelKey, decodeModelKey } from './keys.js';
 export { ModelError, ModelFormatError, EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
+export {
+  ConfigfsTsmProvider,
+  SimulatedTeeProvider,
+  DEFAULT_TSM_ROOT,
+  SIMULATED_TEE_SEED,
+  REPORT_DATA_SIZE,
+  nodeTsmFs,
+  type ConfigfsTsmOptions,
+  type SimulatedTeeOptions,
+  type TsmFs,
+  type EvidenceProvider,
+  type TeeEvidence,
+} from '../tee/index.js';
+export { requestKey, transferReportData, transferUrlOf, type KeyTransferOptions, type KeyTransferResult, type BrokerNonce } from '../kbs-client/index.js';

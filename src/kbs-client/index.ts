@@ -1,0 +1,180 @@
+/**
+ * Client side of the key broker transfer protocol (protocols.md §1.1, §4.2,
+ * §5, §10.1): `POST /kbs/v1/keys/{id}/transfer`.
+ *
+ *   1. a fresh RSA-3072 key pair (e = 65537) per request;
+ *   2. optionally a nonce: an empty-body POST answered with {val, iat, signature};
+ *   3. REPORTDATA = SHA-512(nonce.val ‖ nonce.iat ‖ DER SPKI), or SHA-512(DER SPKI)
+ *      without a nonce (what the CNAP / confidential-ai-loader clients do);
+ *   4. evidence from the provider for exactly those 64 bytes;
+ *   5. POST {quote, user_data[, nonce]} with Attestation-Type (TDX / SEV-SNP);
+ *   6. SWK = RSA-OAEP(SHA-256, MGF1-SHA-256, no label)⁻¹(wrapped_swk);
+ *      key = container §1.3 opened with the SWK (wrapped_key).
+ *
+ * Unlike the upstream Python clients, TLS is verified (system store or `ca`).
+ */
+import { constants, createHash, generateKeyPair, privateDecrypt, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { openBuffer } from '../model/container.js';
+import { KeyBrokerClientError, isModelError } from '../model/errors.js';
+import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
+import { postJson, type HttpResponse } from './http.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export interface BrokerNonce {
+  val: string;
+  iat: string;
+  signature: string;
+}
+
+export interface KeyTransferOptions {
+  /** Broker base URL (https://host:port); the transfer path is appended. A URL already ending in /transfer is used verbatim. */
+  url: string;
+  /** Key id (a UUID for ITA-style brokers); needed unless `url` is the full transfer URL. */
+  keyId?: string;
+  provider: EvidenceProvider;
+  /** "auto" (default): ask for a nonce and go on without one if the broker offers none; true: require one; false: never ask. */
+  nonce?: 'auto' | boolean;
+  /** PEM CA certificate(s) for the broker's TLS certificate. */
+  ca?: string | Buffer;
+  /** Per-request timeout; default 10 s as upstream. */
+  timeoutMs?: number;
+  /** Attempts on connection errors and 429/502/503/504; default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence. */
+  attempts?: number;
+  /** RSA modulus size; default 3072. */
+  rsaBits?: number;
+}
+
+export interface KeyTransferResult {
+  /** The released key material (for model keys: 32 bytes). */
+  key: Buffer;
+  transferUrl: string;
+  attestationType: string;
+  nonceUsed: boolean;
+  evidence: TeeEvidence;
+}
+
+export function transferUrlOf(url: string, keyId: string | undefined): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `not a URL: ${url}`, { cause });
+  }
+  if (/\/transfer\/?$/.test(u.pathname)) return u;
+  if (!keyId) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'a key id is needed unless the URL is the full transfer URL');
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/kbs/v1/keys/${encodeURIComponent(keyId)}/transfer`;
+  return u;
+}
+
+/** REPORTDATA binding (protocols.md §3, §5): SHA-512(nonce.val ‖ nonce.iat ‖ user_data). */
+export function transferReportData(userData: Uint8Array, nonce?: { val: Uint8Array; iat: Uint8Array }): Buffer {
+  const h = createHash('sha512');
+  if (nonce) h.update(nonce.val).update(nonce.iat);
+  return h.update(userData).digest();
+}
+
+export const attestationTypeOf = (tee: 'tdx' | 'snp'): string => (tee === 'snp' ? 'SEV-SNP' : 'TDX');
+
+const JSON_HEADERS = { Accept: 'application/json', 'Content-Type': 'application/json' };
+
+function parseJson(res: HttpResponse, what: string): Record<string, unknown> {
+  try {
+    const doc = JSON.parse(res.body.toString('utf8')) as unknown;
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `${what}: the broker's answer is not a JSON object`, { details: { status: res.status } });
+}
+
+function httpError(res: HttpResponse, what: string): KeyBrokerClientError {
+  let message = '';
+  try {
+    const e = (JSON.parse(res.body.toString('utf8')) as { error?: unknown }).error;
+    if (typeof e === 'string') message = e;
+  } catch {
+    // not JSON
+  }
+  return new KeyBrokerClientError('ERR_KBS_HTTP', `${what}: broker answered ${res.status}${message ? `: ${message}` : ''}`, { details: { status: res.status, error: message } });
+}
+
+const b64 = (v: unknown, name: string): Buffer => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `"${name}" is not standard base64`);
+  return Buffer.from(v, 'base64');
+};
+
+async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<BrokerNonce | undefined> {
+  const res = await postJson(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, ...(o.ca ? { ca: o.ca } : {}) });
+  if (res.status !== 200) {
+    if (o.nonce === true) throw httpError(res, 'nonce request');
+    return undefined;
+  }
+  const doc = parseJson(res, 'nonce request');
+  const { val, iat, signature } = doc;
+  if (typeof val !== 'string' || typeof iat !== 'string' || typeof signature !== 'string') {
+    if (o.nonce === true) throw new KeyBrokerClientError('ERR_KBS_RESPONSE', 'nonce answer lacks val, iat or signature');
+    return undefined;
+  }
+  b64(val, 'nonce.val');
+  b64(iat, 'nonce.iat');
+  b64(signature, 'nonce.signature');
+  return { val, iat, signature };
+}
+
+function unwrap(doc: Record<string, unknown>, privateKey: KeyObject): Buffer {
+  const wrappedSwk = b64(doc['wrapped_swk'], 'wrapped_swk');
+  const wrappedKey = b64(doc['wrapped_key'], 'wrapped_key');
+  let swk: Buffer;
+  try {
+    swk = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrappedSwk);
+  } catch (cause) {
+    throw new KeyBrokerClientError('ERR_KBS_UNWRAP', 'wrapped_swk does not decrypt with RSA-OAEP-SHA-256 under our key', { cause });
+  }
+  if (swk.length !== 32) throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `the SWK is ${swk.length} bytes, expected 32`);
+  try {
+    return openBuffer(swk, wrappedKey);
+  } catch (cause) {
+    throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `wrapped_key does not open with the SWK (${isModelError(cause) ? cause.code : 'error'})`, { cause });
+  }
+}
+
+async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<KeyTransferResult> {
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: o.rsaBits ?? 3072, publicExponent: 0x10001 });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const nonce = o.nonce === false ? undefined : await fetchNonce(url, o, timeoutMs);
+  const reportData = transferReportData(spki, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
+  const evidence = await o.provider.getEvidence(reportData);
+  const attestationType = attestationTypeOf(evidence.tee);
+  const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: spki.toString('base64'), ...(nonce ? { nonce } : {}) }));
+  const res = await postJson(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, ...(o.ca ? { ca: o.ca } : {}) });
+  if (res.status !== 200) throw httpError(res, 'key transfer');
+  return { key: unwrap(parseJson(res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence };
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+function retryable(e: unknown): boolean {
+  if (e instanceof KeyBrokerClientError) return e.code === 'ERR_KBS_HTTP' && RETRYABLE_STATUS.has(e.details['status'] as number);
+  return !isModelError(e); // connection errors, resets, timeouts
+}
+
+/** Runs the transfer protocol and returns the released key. */
+export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResult> {
+  if (!o || !o.provider || typeof o.provider.getEvidence !== 'function') throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'requestKey needs an evidence provider');
+  const url = transferUrlOf(o.url, o.keyId);
+  const attempts = o.attempts ?? 3;
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await attemptOnce(url, o, timeoutMs);
+    } catch (e) {
+      last = e;
+      if (!retryable(e) || i === attempts - 1) break;
+    }
+  }
+  if (isModelError(last)) throw last;
+  throw new KeyBrokerClientError('ERR_KBS_HTTP', `cannot reach the key broker at ${url.origin}: ${(last as Error)?.message ?? String(last)}`, { cause: last, details: { url: url.toString() } });
+}
