@@ -38,6 +38,7 @@ export {
   nodeTsmFs,
   type ConfigfsTsmOptions,
   type SimulatedTeeOptions,
+  type SimulatedTeeState,
   type TsmFs,
   type EvidenceProvider,
   type TeeEvidence,

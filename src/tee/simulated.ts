@@ -9,8 +9,8 @@
  * The PKI is created once per provider: its certificate signatures vary from
  * run to run, and trust roots pin the exact DER.
  */
-import { constants, sign } from 'node:crypto';
-import { exportBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
+import { X509Certificate, constants, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { exportBundle, importBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
 import { validateArtifact } from '../collateral/validate.js';
 import {
@@ -46,18 +46,63 @@ interface Backend {
   build(reportData: Uint8Array): { evidence: Uint8Array; auxblob?: Uint8Array };
 }
 
-function tdxBackend(at: Date, seed: string): Backend {
+/**
+ * Everything needed to go on producing evidence for the same simulated
+ * platform in another process (the CLI's --simulated-state): the signing key
+ * of the leaf, the certificates, the collateral bundle. Test material only.
+ */
+export interface SimulatedTeeState {
+  format: 'tee-model-simulated-tee';
+  version: 1;
+  tee: 'tdx' | 'snp';
+  seed: string;
+  at: string;
+  /** PKCS#8 PEM of the PCK key (TDX) or VCEK key (SNP). */
+  signingKeyPem: string;
+  /** TDX: PCK chain leaf ‖ intermediate ‖ root. */
+  pckChainPem?: string;
+  /** Trust roots as PEM: TDX root; SNP ARK, ASK, ASVK in that order. */
+  trustRootPem: string;
+  /** SNP: the auxblob certificate table, base64. */
+  auxblob?: string;
+  /** tee-verify collateral bundle document. */
+  collateralBundle: string;
+}
+
+const pemToKey = (pem: string): KeyObject => createPrivateKey(pem);
+const keyToPem = (k: KeyObject): string => k.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+function certsOf(pem: string): Uint8Array[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new Uint8Array(new X509Certificate(p).raw));
+}
+
+function createTdxState(at: Date, seed: string): SimulatedTeeState {
   const platform: SyntheticIntelPlatform = createSyntheticIntelPlatform({ tee: 'tdx', at, seed, version: 4 });
   const c = platform.collateral;
   const artifacts = [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl].filter((a): a is CollateralArtifact => a !== undefined);
   const pki = platform.pki;
   return {
-    trustRoots: platform.trustRoots,
+    format: 'tee-model-simulated-tee',
+    version: 1,
+    tee: 'tdx',
+    seed,
+    at: at.toISOString(),
+    signingKeyPem: keyToPem(pki.pck.key.privateKey),
+    pckChainPem: pki.pckChainPem,
     trustRootPem: pki.root.pem,
-    artifacts,
-    build: (reportData) => ({
-      evidence: buildTdxQuote({ version: 4, seed, pckKey: pki.pck.key.privateKey, pckChainPem: pki.pckChainPem, body: { reportData } }).bytes,
-    }),
+    collateralBundle: exportBundle(artifacts),
+  };
+}
+
+function tdxBackend(s: SimulatedTeeState): Backend {
+  const pckKey = pemToKey(s.signingKeyPem);
+  const pckChainPem = s.pckChainPem;
+  if (!pckChainPem) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated TDX state lacks pckChainPem');
+  return {
+    trustRoots: { label: 'test-pki', intelRootCas: certsOf(s.trustRootPem), amd: {} },
+    trustRootPem: s.trustRootPem,
+    artifacts: importBundle(s.collateralBundle),
+    build: (reportData) => ({ evidence: buildTdxQuote({ version: 4, seed: s.seed, pckKey, pckChainPem, body: { reportData } }).bytes }),
   };
 }
 
@@ -77,11 +122,10 @@ function amdCrl(pki: AmdTestPki, window: { notBefore: Date; notAfter: Date }): U
   return der.sequence(tbs, signatureAlgorithm('rsa-pss-sha384'), der.bitString(new Uint8Array(signature)));
 }
 
-function snpBackend(at: Date, seed: string): Backend {
+function createSnpState(at: Date, seed: string): SimulatedTeeState {
   const product = 'Milan';
   const pki = createAmdTestPki({ seed, product, validity: { notBefore: new Date(at.getTime() - 365 * DAY), notAfter: new Date(at.getTime() + 5 * 365 * DAY) } });
-  const build = (reportData: Uint8Array) => buildSnpReport({ version: 3, product, signingKey: 'vcek', key: pki.vcek.key.privateKey, seed, reportData }).bytes;
-  const report = parseEvidence(build(new Uint8Array(REPORT_DATA_SIZE))) as SnpReport;
+  const report = parseEvidence(buildSnpReport({ version: 3, product, signingKey: 'vcek', key: pki.vcek.key.privateKey, seed }).bytes) as SnpReport;
   const t = report.tcb!.reported;
   const vcekKey = artifactKey.vcek({ product, hwId: report.chipId.subarray(0, 64), bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode });
   const window = { notBefore: new Date(at.getTime() - DAY), notAfter: new Date(at.getTime() + 29 * DAY) };
@@ -97,10 +141,28 @@ function snpBackend(at: Date, seed: string): Backend {
     { guid: 'ark', der: pki.ark.der },
   ]);
   return {
-    trustRoots: { label: 'test-pki', intelRootCas: [], amd: { [product]: { ark: pki.ark.der, ask: pki.ask.der, asvk: pki.asvk.der } } },
+    format: 'tee-model-simulated-tee',
+    version: 1,
+    tee: 'snp',
+    seed,
+    at: at.toISOString(),
+    signingKeyPem: keyToPem(pki.vcek.key.privateKey),
     trustRootPem: pki.ark.pem + pki.ask.pem + pki.asvk.pem,
-    artifacts,
-    build: (reportData) => ({ evidence: build(reportData), auxblob }),
+    auxblob: Buffer.from(auxblob).toString('base64'),
+    collateralBundle: exportBundle(artifacts),
+  };
+}
+
+function snpBackend(s: SimulatedTeeState): Backend {
+  const key = pemToKey(s.signingKeyPem);
+  const [ark, ask, asvk] = certsOf(s.trustRootPem);
+  if (!ark || !ask || !asvk || !s.auxblob) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated SEV-SNP state lacks its roots or auxblob');
+  const auxblob = new Uint8Array(Buffer.from(s.auxblob, 'base64'));
+  return {
+    trustRoots: { label: 'test-pki', intelRootCas: [], amd: { Milan: { ark, ask, asvk } } },
+    trustRootPem: s.trustRootPem,
+    artifacts: importBundle(s.collateralBundle),
+    build: (reportData) => ({ evidence: buildSnpReport({ version: 3, product: 'Milan', signingKey: 'vcek', key, seed: s.seed, reportData }).bytes, auxblob }),
   };
 }
 
@@ -115,16 +177,34 @@ export class SimulatedTeeProvider implements EvidenceProvider {
   /** Collateral for this platform (bundle artifacts). */
   readonly collateral: readonly CollateralArtifact[];
   readonly #backend: Backend;
+  readonly #state: SimulatedTeeState;
 
-  constructor(options: SimulatedTeeOptions = {}) {
-    this.tee = options.tee ?? 'tdx';
-    if (this.tee !== 'tdx' && this.tee !== 'snp') throw new EvidenceProviderError('ERR_TSM_PROVIDER', `simulated TEE must be "tdx" or "snp"`);
-    this.at = options.at ?? new Date();
+  constructor(options: SimulatedTeeOptions & { state?: SimulatedTeeState } = {}) {
+    const tee = options.state?.tee ?? options.tee ?? 'tdx';
+    if (tee !== 'tdx' && tee !== 'snp') throw new EvidenceProviderError('ERR_TSM_PROVIDER', `simulated TEE must be "tdx" or "snp"`);
+    const at = options.at ?? new Date();
     const seed = options.seed ?? SIMULATED_TEE_SEED;
-    this.#backend = this.tee === 'tdx' ? tdxBackend(this.at, seed) : snpBackend(this.at, seed);
+    this.#state = options.state ?? (tee === 'tdx' ? createTdxState(at, seed) : createSnpState(at, seed));
+    this.tee = tee;
+    this.at = new Date(this.#state.at);
+    this.#backend = tee === 'tdx' ? tdxBackend(this.#state) : snpBackend(this.#state);
     this.trustRoots = this.#backend.trustRoots;
     this.trustRootPem = this.#backend.trustRootPem;
     this.collateral = Object.freeze([...this.#backend.artifacts]);
+  }
+
+  /** Rebuilds a provider from `exportState()` output (JSON text or object). */
+  static fromState(state: SimulatedTeeState | string): SimulatedTeeProvider {
+    const s = (typeof state === 'string' ? JSON.parse(state) : state) as SimulatedTeeState;
+    if (s?.format !== 'tee-model-simulated-tee' || s.version !== 1 || (s.tee !== 'tdx' && s.tee !== 'snp')) {
+      throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'not a tee-model simulated TEE state (format tee-model-simulated-tee, version 1)');
+    }
+    return new SimulatedTeeProvider({ state: s });
+  }
+
+  /** The platform's state (contains the test signing key: test material only). */
+  exportState(): SimulatedTeeState {
+    return { ...this.#state };
   }
 
   /** The collateral as a tee-verify bundle document (importBundle / BundleSource). */

@@ -131,3 +131,20 @@ describe('SimulatedTeeProvider', () => {
     await expect(tdx.getEvidence(new Uint8Array(63))).rejects.toMatchObject({ code: 'ERR_TEE_REPORT_DATA' });
   });
 });
+
+describe('SimulatedTeeProvider state', () => {
+  it.each(['tdx', 'snp'] as const)('%s: a provider rebuilt from exportState() produces evidence the original roots and collateral accept', async (tee) => {
+    const a = tee === 'tdx' ? tdx : new SimulatedTeeProvider({ tee });
+    const b = SimulatedTeeProvider.fromState(JSON.stringify(a.exportState()));
+    expect(b.trustRootPem).toBe(a.trustRootPem);
+    const rd = randomBytes(64);
+    const ev = await b.getEvidence(rd);
+    expect(Buffer.from(reportDataOf(ev.evidence)).equals(rd)).toBe(true);
+    const collateral = new CollateralService({ [tee === 'tdx' ? 'intel' : 'amd']: new BundleSource(a.collateral), cache: null });
+    const result = await verifyEvidence(ev.evidence, { collateral, trustRoots: a.trustRoots });
+    expect(result.ok).toBe(true);
+  });
+  it('refuses a foreign document', () => {
+    expect(() => SimulatedTeeProvider.fromState('{"format":"x"}')).toThrow(expect.objectContaining({ code: 'ERR_TSM_PROVIDER' }));
+  });
+});
