@@ -1,0 +1,213 @@
+/**
+ * tee-model: keygen, encrypt, decrypt, load. `run(argv, io)` returns the exit
+ * code and never touches process.* (tests call it in-process).
+ *
+ * Exit codes: 0 success; 1 refused (a GCM tag that does not verify, a broker
+ * that refuses the key); 2 usage or unusable input; 3 broker or TEE
+ * unavailable (retry later); 70 internal fault.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { requestKey } from '../kbs-client/index.js';
+import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
+import { SimulatedTeeProvider } from '../tee/simulated.js';
+import type { EvidenceProvider } from '../tee/types.js';
+import { decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
+import { isModelError, type ModelErrorCode } from './errors.js';
+import { decryptFile, encryptFile } from './file.js';
+import { decodeModelKey, generateModelKey } from './keys.js';
+
+export interface ModelCliIo {
+  stdout: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown };
+  env?: Record<string, string | undefined>;
+}
+
+export const HELP = `tee-model: confidential-ai-loader model containers (AES-256-GCM) and attested key release
+
+  tee-model keygen [-o KEYFILE]
+  tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
+  tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
+  tee-model load --kbs URL --key-id ID -i ENCRYPTED_DIR -o OUT_DIR
+                 [--provider configfs|simulated] [--configfs-root DIR]
+                 [--simulated-state FILE] [--simulated-tee tdx|snp]
+                 [--ca-cert PEM] [--nonce auto|yes|no]
+  tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
+
+KEY is standard base64 of 32 bytes (tee-model keygen). See docs/model.md.
+`;
+
+class UsageError extends Error {}
+
+const REFUSED: ReadonlySet<ModelErrorCode> = new Set(['ERR_MODEL_AUTH_FAILED', 'ERR_KBS_UNWRAP', 'ERR_TSM_GENERATION_RACE']);
+const UNAVAILABLE: ReadonlySet<ModelErrorCode> = new Set(['ERR_TSM_UNAVAILABLE']);
+
+function exitCodeOf(e: unknown): number {
+  if (e instanceof UsageError) return 2;
+  if (isModelError(e)) {
+    if (REFUSED.has(e.code)) return 1;
+    if (UNAVAILABLE.has(e.code)) return 3;
+    if (e.code === 'ERR_KBS_HTTP') {
+      const status = e.details['status'];
+      return typeof status === 'number' && status < 500 && status !== 429 ? 1 : 3;
+    }
+    return 2;
+  }
+  if (typeof (e as NodeJS.ErrnoException)?.code === 'string') return 2; // file system errors
+  return 70;
+}
+
+async function keyFrom(values: { key?: string | undefined; 'key-file'?: string | undefined }): Promise<Buffer> {
+  if (values.key && values['key-file']) throw new UsageError('give either -k or --key-file, not both');
+  if (values['key-file']) return decodeModelKey((await readFile(values['key-file'], 'utf8')).trim());
+  if (values.key) return decodeModelKey(values.key);
+  throw new UsageError('a key is needed: -k KEY or --key-file FILE');
+}
+
+function need(v: string | undefined, flag: string): string {
+  if (!v) throw new UsageError(`${flag} is required`);
+  return v;
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p)).isDirectory();
+}
+
+async function cmdKeygen(args: string[], io: ModelCliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string', short: 'o' } }, strict: true });
+  const key = generateModelKey();
+  if (values.out) {
+    await writeFile(values.out, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    io.stdout.write(`wrote a 256-bit key to ${values.out}\n`);
+  } else io.stdout.write(`${key}\n`);
+  return 0;
+}
+
+const KEY_OPTIONS = {
+  in: { type: 'string', short: 'i' },
+  out: { type: 'string', short: 'o' },
+  key: { type: 'string', short: 'k' },
+  'key-file': { type: 'string' },
+} as const;
+
+async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' } }, strict: true });
+  const input = need(values.in, '-i');
+  const output = need(values.out, '-o');
+  const key = await keyFrom(values);
+  if (await isDirectory(input)) {
+    const r = await encryptDirectory(input, output, key, { ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) });
+    io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);
+  } else {
+    await encryptFile(input, output, key);
+    io.stdout.write(`encrypted ${input} → ${output}\n`);
+  }
+  return 0;
+}
+
+async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: KEY_OPTIONS, strict: true });
+  const input = need(values.in, '-i');
+  const output = need(values.out, '-o');
+  const key = await keyFrom(values);
+  if (await isDirectory(input)) {
+    const r = await decryptDirectory(input, output, key);
+    io.stdout.write(`decrypted ${r.files.length} file(s) into ${output}\n`);
+  } else {
+    await decryptFile(input, output, key);
+    io.stdout.write(`decrypted ${input} → ${output}\n`);
+  }
+  return 0;
+}
+
+async function simulatedProvider(statePath: string | undefined, tee: string | undefined): Promise<SimulatedTeeProvider> {
+  if (tee !== undefined && tee !== 'tdx' && tee !== 'snp') throw new UsageError('--simulated-tee must be tdx or snp');
+  if (statePath) {
+    try {
+      return SimulatedTeeProvider.fromState(await readFile(statePath, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  const p = new SimulatedTeeProvider({ tee: (tee ?? 'tdx') as 'tdx' | 'snp' });
+  if (statePath) await writeFile(statePath, `${JSON.stringify(p.exportState(), null, 2)}\n`, { mode: 0o600 });
+  return p;
+}
+
+async function cmdSimulatedTee(args: string[], io: ModelCliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { state: { type: 'string' }, 'simulated-tee': { type: 'string' }, 'trust-root-out': { type: 'string' }, 'collateral-out': { type: 'string' } }, strict: true });
+  const p = await simulatedProvider(need(values.state, '--state'), values['simulated-tee']);
+  if (values['trust-root-out']) await writeFile(values['trust-root-out'], p.trustRootPem);
+  if (values['collateral-out']) await writeFile(values['collateral-out'], p.collateralBundle());
+  io.stdout.write(`simulated ${p.tee.toUpperCase()} platform in ${values.state} (test PKI; trusted only by a broker given its trust root)\n`);
+  return 0;
+}
+
+async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kbs: { type: 'string' },
+      'key-id': { type: 'string' },
+      in: { type: 'string', short: 'i' },
+      out: { type: 'string', short: 'o' },
+      provider: { type: 'string', default: 'configfs' },
+      'configfs-root': { type: 'string' },
+      'simulated-state': { type: 'string' },
+      'simulated-tee': { type: 'string' },
+      'ca-cert': { type: 'string' },
+      nonce: { type: 'string', default: 'auto' },
+    },
+    strict: true,
+  });
+  const input = need(values.in, '-i');
+  const output = need(values.out, '-o');
+  const config = await readEncryptionConfig(input);
+  const kbs = values.kbs ?? (config?.kbs_url || undefined);
+  const keyId = values['key-id'] ?? (config?.key_id || undefined);
+  if (!kbs) throw new UsageError('--kbs is required (or kbs_url in encryption-config.json)');
+  const nonce = values.nonce === 'auto' ? 'auto' : values.nonce === 'yes' ? true : values.nonce === 'no' ? false : undefined;
+  if (nonce === undefined) throw new UsageError('--nonce must be auto, yes or no');
+  let provider: EvidenceProvider;
+  if (values.provider === 'configfs') provider = new ConfigfsTsmProvider({ root: values['configfs-root'] ?? DEFAULT_TSM_ROOT });
+  else if (values.provider === 'simulated') provider = await simulatedProvider(values['simulated-state'], values['simulated-tee']);
+  else throw new UsageError('--provider must be configfs or simulated');
+  const ca = values['ca-cert'] ? await readFile(values['ca-cert']) : undefined;
+  const released = await requestKey({ url: kbs, ...(keyId ? { keyId } : {}), provider, nonce, ...(ca ? { ca } : {}) });
+  try {
+    const r = await decryptDirectory(input, output, released.key);
+    io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);
+  } finally {
+    released.key.fill(0);
+  }
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[], io: ModelCliIo) => Promise<number>> = {
+  keygen: cmdKeygen,
+  encrypt: cmdEncrypt,
+  decrypt: cmdDecrypt,
+  load: cmdLoad,
+  'simulated-tee': cmdSimulatedTee,
+};
+
+export async function run(argv: readonly string[], io: ModelCliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    io.stdout.write(HELP);
+    return command ? 0 : 2;
+  }
+  const fn = COMMANDS[command];
+  if (!fn) {
+    io.stderr.write(`tee-model: unknown command "${command}"\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await fn(rest, io);
+  } catch (e) {
+    const code = e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS') ? 2 : exitCodeOf(e);
+    const label = isModelError(e) ? `${e.code}: ` : '';
+    io.stderr.write(`tee-model ${command}: ${label}${(e as Error)?.message ?? String(e)}\n`);
+    return code;
+  }
+}
