@@ -1,0 +1,121 @@
+/**
+ * Durability: the broker as a real child process (bin/tee-kbs.js over a
+ * private build of the TypeScript, as test/cli/bin.test.ts does), killed with
+ * SIGKILL while keys are being registered, then restarted on the same
+ * database: every key whose registration was acknowledged (201) is intact
+ * and releases its material.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { exportBundle } from '../../src/index.js';
+import { makePlatform, newClient, tdxPolicy, transferBody, unwrap } from './helpers.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const addon = join(root, 'build', 'Release', 'tee_verify.node');
+const dirs: string[] = [];
+let pkg = '';
+
+beforeAll(() => {
+  const cache = join(root, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  pkg = mkdtempSync(join(cache, 'tee-kbs-bin-test-'));
+  dirs.push(pkg);
+  // tsc emits even when a module written concurrently elsewhere has type errors; the broker's own files are what matter.
+  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(pkg, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: root, stdio: 'pipe' });
+  if (!existsSync(join(pkg, 'dist', 'kbs', 'cli.js'))) throw new Error('tsc did not emit dist/kbs/cli.js');
+  mkdirSync(join(pkg, 'bin'));
+  copyFileSync(join(root, 'bin', 'tee-kbs.js'), join(pkg, 'bin', 'tee-kbs.js'));
+}, 240_000);
+
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  adminToken?: string;
+}
+
+function startChild(dir: string): Promise<Running> {
+  const child = spawn(process.execPath, [join(pkg, 'bin', 'tee-kbs.js'), 'serve', '--db', join(dir, 'kbs.sqlite'), '--listen', '127.0.0.1:0', '--plain-http', '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000'], {
+    env: { ...process.env, TEE_VERIFY_ADDON: addon },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolvePromise, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => resolvePromise({ child, ...(JSON.parse(line) as { url: string; adminToken?: string }) }));
+    child.once('exit', (code) => reject(new Error(`tee-kbs exited with ${code}: ${stderr}`)));
+  });
+}
+
+async function call(url: string, method: 'GET' | 'POST', path: string, body: unknown, token?: string, headers: Record<string, string> = {}) {
+  const res = await request(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.statusCode, json: (await res.body.json()) as any };
+}
+
+describe.skipIf(!existsSync(addon))('durability', () => {
+  it('kill -9 during key registration, restart: every acknowledged key is intact and usable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tee-kbs-durable-'));
+    dirs.push(dir);
+    const p = makePlatform();
+    writeFileSync(join(dir, 'root.pem'), p.pki.root.pem);
+    writeFileSync(join(dir, 'bundle.json'), exportBundle(Object.values(p.collateral)));
+    const first = await startChild(dir);
+    expect(first.adminToken).toBeTruthy();
+    const token = first.adminToken as string;
+    const pol = await call(first.url, 'POST', '/kbs/v1/key-transfer-policies', tdxPolicy(p), token);
+    expect(pol.status).toBe(201);
+    const acknowledged = new Map<string, Buffer>();
+    let stop = false;
+    const writer = async (): Promise<void> => {
+      while (!stop) {
+        const material = randomBytes(32);
+        try {
+          const r = await call(first.url, 'POST', '/kbs/v1/keys', { key_information: { algorithm: 'AES', key_length: 256, key_data: material.toString('base64') }, transfer_policy_id: pol.json.id }, token);
+          if (r.status === 201) acknowledged.set(r.json.id as string, material);
+        } catch {
+          return; // the connection died with the process
+        }
+      }
+    };
+    const writers = Array.from({ length: 4 }, () => writer());
+    await new Promise((r) => setTimeout(r, 400));
+    const exited = new Promise((r) => first.child.once('exit', r));
+    first.child.kill('SIGKILL');
+    await exited;
+    stop = true;
+    await Promise.all(writers);
+    expect(acknowledged.size).toBeGreaterThan(0);
+
+    const second = await startChild(dir);
+    expect(second.adminToken).toBeUndefined();
+    try {
+      const list = await request(`${second.url}/kbs/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
+      const ids = new Set(((await list.body.json()) as { id: string }[]).map((k) => k.id));
+      for (const id of acknowledged.keys()) expect(ids.has(id)).toBe(true);
+      const client = newClient(2048);
+      const body = transferBody({ platform: p } as never, client);
+      for (const [id, material] of acknowledged) {
+        const r = await call(second.url, 'POST', `/kbs/v1/keys/${id}/transfer`, body, undefined, { 'attestation-type': 'TDX' });
+        expect(r.status).toBe(200);
+        expect(unwrap(client, r.json).equals(material)).toBe(true);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+  }, 120_000);
+});
