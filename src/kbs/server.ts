@@ -229,7 +229,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     const tls = options.tls ?? (await selfSignedTls(`${options.db}.tls-cert.pem`, `${options.db}.tls-key.pem`, [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost']));
     server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
   }
-  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 35_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
