@@ -21,7 +21,7 @@ export interface FileResult {
   size: number;
 }
 
-const HIGH_WATER_MARK = 1024 * 1024;
+const HIGH_WATER_MARK = 256 * 1024;
 
 function tempPathFor(output: string): string {
   return join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
