@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,6 +34,7 @@ beforeAll(() => {
   if (!existsSync(join(pkg, 'dist', 'kbs', 'cli.js'))) throw new Error('tsc did not emit dist/kbs/cli.js');
   mkdirSync(join(pkg, 'bin'));
   copyFileSync(join(root, 'bin', 'tee-kbs.js'), join(pkg, 'bin', 'tee-kbs.js'));
+  copyFileSync(join(root, 'bin', 'tee-verify.js'), join(pkg, 'bin', 'tee-verify.js'));
 }, 240_000);
 
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -114,8 +115,27 @@ describe.skipIf(!existsSync(addon))('durability', () => {
         expect(r.status).toBe(200);
         expect(unwrap(client, r.json).equals(material)).toBe(true);
       }
+      const stranger = newClient(2048);
+      const refused = await call(second.url, 'POST', `/kbs/v1/keys/${[...acknowledged.keys()][0]}/transfer`, { ...body, user_data: stranger.userData }, undefined, { 'attestation-type': 'TDX' });
+      expect(refused.json.code).toBe('ERR_KBS_BINDING');
     } finally {
       second.child.kill('SIGTERM');
     }
-  }, 120_000);
+
+    // The attestation log, exported as batch records, re-verifies with tee-verify batch: releases trusted, the refusal rejected for BINDING.
+    const env = { ...process.env, TEE_VERIFY_ADDON: addon, NO_COLOR: '1' };
+    const exported = spawnSync(process.execPath, [join(pkg, 'bin', 'tee-kbs.js'), 'admin', 'export-log', '--db', join(dir, 'kbs.sqlite')], { encoding: 'utf8', env });
+    expect(exported.status).toBe(0);
+    writeFileSync(join(dir, 'log.jsonl'), exported.stdout);
+    const batch = spawnSync(
+      process.execPath,
+      [join(pkg, 'bin', 'tee-verify.js'), 'batch', join(dir, 'log.jsonl'), '--out', join(dir, 'results.jsonl'), '--collateral', join(dir, 'bundle.json'), '--trust-root', join(dir, 'root.pem'), '--at', 'collected', '--workers', '1'],
+      { encoding: 'utf8', env, timeout: 60_000 },
+    );
+    expect(batch.status, batch.stderr).toBe(1);
+    const results = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; violations: { class: string }[] });
+    expect(results).toHaveLength(acknowledged.size + 1);
+    expect(results.filter((r) => r.ok)).toHaveLength(acknowledged.size);
+    expect(results.filter((r) => !r.ok).map((r) => r.violations.map((v) => v.class))).toEqual([['BINDING']]);
+  }, 180_000);
 });
