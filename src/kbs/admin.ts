@@ -60,8 +60,9 @@ function policies(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
   if (id === undefined) {
     if (r.method === 'GET') return { status: 200, body: ctx.store.listPolicies().map(policyView) };
     if (r.method === 'POST') {
-      const parsed = parsePolicyDocument(r.json(), randomUUID());
-      const row = ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), parsed.policy.id ?? randomUUID());
+      const id = randomUUID();
+      const parsed = parsePolicyDocument(r.json(), id);
+      const row = ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
       return { status: 201, body: policyView(row) };
     }
     throw notFound();

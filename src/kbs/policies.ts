@@ -25,7 +25,7 @@ function invalid(err: unknown): KbsError {
   });
 }
 
-/** Validates a policy document given to the admin API. The server assigns ITA policy ids. */
+/** Validates a policy document given to the admin API; `id` is the row id the server assigned. */
 export function parsePolicyDocument(doc: unknown, id: string): ParsedPolicy {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new KbsError('ERR_KBS_POLICY_INVALID', 400, 'a key-transfer policy is a JSON object', { check: 'X07' });
   const o = doc as Record<string, unknown>;
@@ -35,6 +35,7 @@ export function parsePolicyDocument(doc: unknown, id: string): ParsedPolicy {
       const policy = translateItaPolicy(stored);
       return { format: 'ita', document: JSON.stringify(stored), policy };
     }
+    // The row id is always the server's UUID; a native document keeps its own id (reported in appraisals) when it has one.
     const stored = { ...o, id: typeof o['id'] === 'string' ? o['id'] : id };
     const policy = loadPolicy(stored);
     return { format: 'native', document: JSON.stringify(stored), policy };
