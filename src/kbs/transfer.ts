@@ -101,8 +101,8 @@ export function issueNonce(ctx: BrokerContext, keyId: string, tee: 'tdx' | 'sgx'
 }
 
 /** Step 3 (T42 / S30), read-only: the final single-use consumption is in step 7. Returns the nonce's expiry. */
-function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<ParsedBody['nonce']>, nowMs: number): number {
-  const refuse = (why: string): KbsError => new KbsError('ERR_KBS_NONCE', 401, `nonce refused: ${why}`, { check: 'T42' });
+function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<ParsedBody['nonce']>, nowMs: number, check: 'T42' | 'S30'): number {
+  const refuse = (why: string): KbsError => new KbsError('ERR_KBS_NONCE', 401, `nonce refused: ${why}`, { check });
   if (!equalBytes(nonceSignature(ctx.masterKey, n.val, n.iat), n.signature)) throw refuse('not issued by this broker');
   const row = ctx.store.getNonce(n.val.toString('hex'));
   if (!row || row.key_id !== keyId) throw refuse('unknown for this key');
@@ -172,8 +172,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   trace.reportData = reportData.toString('hex');
   const now = ctx.now();
   // Step 3 (T42 / S30)
-  if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: 'T42' });
-  const nonceExpiry = body.nonce ? checkNonce(ctx, key.id, body.nonce, now.getTime()) : Number.POSITIVE_INFINITY;
+  const freshness = tee === 'snp' ? 'S30' : 'T42';
+  if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: freshness });
+  const nonceExpiry = body.nonce ? checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
   // Step 4
   const result = await verify(ctx, body.quote, now);
   trace.claims = result.claims;
@@ -186,7 +187,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     const at = ctx.now().getTime();
     if (!(at < usableUntil)) throw new KbsError('ERR_KBS_WINDOW', 401, 'the verification result is no longer usable (nonce or collateral expired meanwhile)', { check: 'X16' });
     if (body.nonce && !ctx.store.consumeNonce(body.nonce.val.toString('hex'), key.id, at)) {
-      throw new KbsError('ERR_KBS_NONCE', 401, 'nonce refused: already used or expired', { check: 'T42' });
+      throw new KbsError('ERR_KBS_NONCE', 401, 'nonce refused: already used or expired', { check: freshness });
     }
     const current = ctx.store.getKey(key.id);
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');

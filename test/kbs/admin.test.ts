@@ -88,6 +88,24 @@ describe('nonce expiry (T42, X16)', () => {
   });
 });
 
+describe('requireNonce (T42)', () => {
+  it('a transfer without a nonce is refused; with a fresh nonce it is released', async () => {
+    const r = await startHarness({ requireNonce: true });
+    try {
+      const material = randomBytes(32);
+      const keyId = await registerKey(r, material);
+      const client = newClient(2048);
+      const none = await r.call('POST', transferPath(keyId), { body: transferBody(r, client), headers: { 'attestation-type': 'TDX' }, token: null });
+      expect({ status: none.status, code: none.json.code, check: none.json.checks[0].check }).toEqual({ status: 401, code: 'ERR_KBS_NONCE', check: 'T42' });
+      const n = await r.call('POST', transferPath(keyId), { token: null });
+      const ok = await r.call('POST', transferPath(keyId), { body: transferBody(r, client, { nonce: n.json }), headers: { 'attestation-type': 'TDX' }, token: null });
+      expect(unwrap(client, ok.json).equals(material)).toBe(true);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
 describe('attestation log', () => {
   it('exports JSONL batch records {id, evidence, collectedAt, reportData, policy}', async () => {
     const r = await h.call('GET', '/kbs/v1/attestation-log');
