@@ -1,0 +1,17 @@
+/** `npm run demo:kbs` (the README's key-broker flow) runs end to end in a fresh process. */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+describe.skipIf(!existsSync(join(root, 'dist', 'kbs', 'index.js')))('demo:kbs', () => {
+  it('encrypts, registers, attests, releases and decrypts byte-identical files', () => {
+    const out = execFileSync(process.execPath, [join(root, 'scripts', 'demo-kbs.js')], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(out).toContain('[5/5]');
+    expect(out).toMatch(/identical {2}model\.safetensors/);
+    expect(out).not.toMatch(/DIFFERENT/);
+  }, 150_000);
+});
