@@ -124,8 +124,9 @@ describe.skipIf(!existsSync(addon))('durability', () => {
 
     // The attestation log, exported as batch records, re-verifies with tee-verify batch: releases trusted, the refusal rejected for BINDING.
     const env = { ...process.env, TEE_VERIFY_ADDON: addon, NO_COLOR: '1' };
-    const exported = spawnSync(process.execPath, [join(pkg, 'bin', 'tee-kbs.js'), 'admin', 'export-log', '--db', join(dir, 'kbs.sqlite')], { encoding: 'utf8', env });
-    expect(exported.status).toBe(0);
+    // The log holds every transfer's evidence (~7 KB each): far above spawnSync's 1 MiB default buffer.
+    const exported = spawnSync(process.execPath, [join(pkg, 'bin', 'tee-kbs.js'), 'admin', 'export-log', '--db', join(dir, 'kbs.sqlite')], { encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
+    expect(exported.status, String(exported.error ?? exported.stderr)).toBe(0);
     writeFileSync(join(dir, 'log.jsonl'), exported.stdout);
     const batch = spawnSync(
       process.execPath,
