@@ -1,0 +1,73 @@
+/**
+ * POST /v1/attestation {nonce}: fresh evidence whose REPORTDATA binds the
+ * client's nonce to this gateway's TLS key (binding.ts). One evidence request
+ * per call, never cached; a gateway-wide token bucket bounds the rate
+ * (default 10 per second, clarifications.md), 429 with Retry-After beyond.
+ */
+import type { EvidenceProvider } from '../tee/index.js';
+import { BINDING_LABEL, bindingReportData, parseNonce } from './binding.js';
+import { GatewayError } from './errors.js';
+
+export interface AttestationAnswer {
+  evidence: string;
+  tee: 'tdx' | 'snp';
+  auxblob?: string;
+  certificate: string;
+  reportDataPreimage: { label: string; nonce: string; spkiSha256: string };
+}
+
+/** A single token bucket: `perSecond` sustained, `burst` at once. */
+export class EvidenceRateLimiter {
+  #tokens: number;
+  #last: number;
+  constructor(readonly perSecond: number, readonly burst: number = perSecond, now = Date.now()) {
+    if (!(perSecond > 0) || !(burst >= 1)) throw new RangeError('attestationsPerSecond must be > 0');
+    this.#tokens = burst;
+    this.#last = now;
+  }
+
+  /** 0 when a token was taken, else whole seconds to wait. */
+  take(now = Date.now()): number {
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    this.#last = now;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.perSecond));
+  }
+}
+
+export interface AttestationContext {
+  provider: EvidenceProvider;
+  certificatePem: string;
+  spkiHash: Buffer;
+  limiter: EvidenceRateLimiter;
+}
+
+export async function answerAttestation(ctx: AttestationContext, body: Buffer): Promise<AttestationAnswer> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body must be a JSON object {nonce}');
+  const nonce = parseNonce((doc as Record<string, unknown>)['nonce']);
+  const wait = ctx.limiter.take();
+  if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+  const reportData = bindingReportData(nonce, ctx.spkiHash);
+  let ev;
+  try {
+    ev = await ctx.provider.getEvidence(new Uint8Array(reportData));
+  } catch (err) {
+    throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence: ${(err as Error).message}`);
+  }
+  return {
+    evidence: Buffer.from(ev.evidence).toString('base64'),
+    tee: ev.tee,
+    ...(ev.auxblob ? { auxblob: Buffer.from(ev.auxblob).toString('base64') } : {}),
+    certificate: ctx.certificatePem,
+    reportDataPreimage: { label: BINDING_LABEL.toString('base64'), nonce: nonce.toString('base64'), spkiSha256: ctx.spkiHash.toString('hex') },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The gateway's channel binding (docs/gateway.md, "Binding"):
+ *
+ *   report_data = SHA-512( label ‖ nonce ‖ SHA-256(SubjectPublicKeyInfo DER of the TLS certificate) )
+ *
+ * label = the 30 ASCII bytes "tee-verify gateway binding v1" followed by one
+ * NUL byte (domain separation from every other use of REPORTDATA); nonce =
+ * the client's 16 to 64 random bytes; the SPKI hash is 32 bytes. The result
+ * is exactly the 64 bytes of TDX REPORTDATA / SNP REPORT_DATA.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+
+import { GatewayError } from './errors.js';
+
+/** "tee-verify gateway binding v1\0" as bytes (30 bytes). */
+export const BINDING_LABEL = Buffer.from('tee-verify gateway binding v1\0', 'ascii');
+export const NONCE_MIN_BYTES = 16;
+export const NONCE_MAX_BYTES = 64;
+
+const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes and checks a client nonce (standard base64, 16 to 64 bytes). */
+export function parseNonce(value: unknown): Buffer {
+  if (typeof value !== 'string' || !STD_BASE64.test(value)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"nonce" must be standard base64');
+  const nonce = Buffer.from(value, 'base64');
+  if (nonce.length < NONCE_MIN_BYTES || nonce.length > NONCE_MAX_BYTES) {
+    throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"nonce" must be ${NONCE_MIN_BYTES} to ${NONCE_MAX_BYTES} bytes`);
+  }
+  return nonce;
+}
+
+/** SHA-256 of the certificate's SubjectPublicKeyInfo DER (certificate as DER bytes or PEM text). */
+export function spkiSha256(certificate: Uint8Array | string): Buffer {
+  const cert = new X509Certificate(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest();
+}
+
+/** The 64 bytes of REPORTDATA that bind `nonce` to the TLS key whose SPKI hashes to `spkiHash`. */
+export function bindingReportData(nonce: Uint8Array, spkiHash: Uint8Array): Buffer {
+  if (nonce.length < NONCE_MIN_BYTES || nonce.length > NONCE_MAX_BYTES) throw new RangeError(`nonce must be ${NONCE_MIN_BYTES} to ${NONCE_MAX_BYTES} bytes`);
+  if (spkiHash.length !== 32) throw new RangeError('the SPKI hash must be 32 bytes');
+  return createHash('sha512').update(BINDING_LABEL).update(nonce).update(spkiHash).digest();
+}

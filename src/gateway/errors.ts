@@ -1,0 +1,69 @@
+/**
+ * Gateway errors. Server side: a GatewayError carries the HTTP status and is
+ * answered as `{error: {code, message}}`. Client side: an AttestationRefusedError
+ * says why the client refused the gateway before sending any request byte.
+ */
+const BRAND = Symbol.for('tee-verify.gateway.error');
+
+export type GatewayErrorCode =
+  | 'ERR_GATEWAY_BAD_REQUEST'
+  | 'ERR_GATEWAY_UNAUTHORIZED'
+  | 'ERR_GATEWAY_NOT_FOUND'
+  | 'ERR_GATEWAY_TOO_LARGE'
+  | 'ERR_GATEWAY_RATE_LIMITED'
+  | 'ERR_GATEWAY_EVIDENCE_PROVIDER'
+  | 'ERR_GATEWAY_UPSTREAM'
+  | 'ERR_GATEWAY_UPSTREAM_TIMEOUT'
+  | 'ERR_GATEWAY_INTERNAL';
+
+export class GatewayError extends Error {
+  readonly [BRAND] = true;
+  constructor(
+    readonly code: GatewayErrorCode,
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export type RefusalCode =
+  /** The attestation exchange itself failed (TLS, HTTP status, malformed answer). */
+  | 'ERR_ATTEST_EXCHANGE'
+  /** verifyEvidence rejected the evidence (signature, chain, untrusted root, collateral). */
+  | 'ERR_ATTEST_EVIDENCE'
+  /** Collateral could not be obtained: retryable, never an acceptance. */
+  | 'ERR_ATTEST_COLLATERAL_UNAVAILABLE'
+  /** The evidence is bound to another nonce: replayed (T42 / S30). */
+  | 'ERR_ATTEST_REPLAY'
+  /** The evidence is not bound to the certificate presented on this TLS connection (T41 / S29). */
+  | 'ERR_ATTEST_BINDING'
+  /** The TD / guest is debuggable and the policy does not allow it (T34 / S21). */
+  | 'ERR_ATTEST_DEBUG'
+  /** Any other policy violation (measurements, TCB status, ...). */
+  | 'ERR_ATTEST_POLICY'
+  /** A later connection presented a TLS key that no attestation covers. */
+  | 'ERR_ATTEST_PINNING';
+
+/** The client refused the gateway; no request byte was sent. */
+export class AttestationRefusedError extends Error {
+  readonly [BRAND] = true;
+  constructor(
+    readonly code: RefusalCode,
+    message: string,
+    readonly details: { checks?: string[]; violations?: unknown[]; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'AttestationRefusedError';
+  }
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true && (v as Error).name === 'AttestationRefusedError';
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The gateway's TLS identity: given PEM files, or a self-signed ECDSA P-256
+ * certificate generated on first start with @peculiar/x509 and WebCrypto and
+ * kept next to the database (`<db>.tls-cert.pem`, key mode 0600). Clients do
+ * not trust it by a CA: the attestation binds its public key.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { webcrypto } from 'node:crypto';
+
+import * as x509 from '@peculiar/x509';
+
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+}
+
+export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: string[]): Promise<TlsIdentity & { generated: boolean }> {
+  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const now = Date.now();
+  const names = [...new Set(hosts)].map((h) => ({ type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const), value: h }));
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    name: 'CN=tee-verify gateway',
+    notBefore: new Date(now - 3_600_000),
+    notAfter: new Date(now + 365 * 86_400_000),
+    signingAlgorithm: alg,
+    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    extensions: [new x509.SubjectAlternativeNameExtension(names), new x509.BasicConstraintsExtension(false, undefined, true)],
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  const certPem = cert.toString('pem') + '\n';
+  writeFileSync(keyFile, keyPem, { mode: 0o600 });
+  writeFileSync(certFile, certPem, { mode: 0o644 });
+  return { cert: certPem, key: keyPem, generated: true };
+}

@@ -1,0 +1,122 @@
+/**
+ * The client's judgement of one attestation answer, a pure function of the
+ * answer, the nonce it sent, the certificate presented on the TLS connection
+ * that carried the answer, the caller's policy, collateral and instant:
+ *
+ *   Step 1  the answer has the documented shape;
+ *   Step 2  verifyEvidence passes (signatures, chain to the trust roots, collateral);
+ *   Step 3  REPORTDATA = SHA-512(label ‖ our nonce ‖ SHA-256(SPKI of the presented certificate)):
+ *           another nonce is a replay (T42 / S30), anything else a binding failure (T41 / S29);
+ *   Step 4  evaluatePolicy passes (measurements, debug, TCB status, ...).
+ */
+import { createHash } from 'node:crypto';
+
+import {
+  CollateralUnavailableError,
+  TeeVerifyError,
+  evaluatePolicy,
+  parseSnpCertificateTable,
+  verifyEvidence,
+  type CollateralService,
+  type Policy,
+  type TrustRoots,
+  type VerificationResult,
+} from '../index.js';
+import { bindingReportData, spkiSha256 } from './binding.js';
+import { AttestationRefusedError } from './errors.js';
+
+export interface VerifyAnswerOptions {
+  policy: Policy;
+  collateral: CollateralService;
+  /** Default: the production roots (Intel SGX Root CA, AMD ARK/ASK). */
+  trustRoots?: TrustRoots;
+  at: Date;
+}
+
+/** What the client established about the gateway. */
+export interface GatewayVerification {
+  tee: 'tdx' | 'sgx' | 'snp';
+  tcbStatus: string | undefined;
+  advisoryIds: string[];
+  /** Measurement claims the policy judged (hex), e.g. mrTd, rtmr0..3 or measurement. */
+  measurements: Record<string, string>;
+  debug: boolean;
+  /** SHA-256 of the presented certificate's DER (its fingerprint), hex. */
+  certificateSha256: string;
+  /** SHA-256 of its SubjectPublicKeyInfo: the pinned key, hex. */
+  spkiSha256: string;
+  /** The instant of verification (ISO-8601) and the earliest collateral expiry. */
+  at: string;
+  validUntil: string;
+  warnings: string[];
+}
+
+const MEASUREMENT_KEYS = ['mrTd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrConfigId', 'mrOwner', 'mrOwnerConfig', 'mrEnclave', 'mrSigner', 'measurement', 'hostData'];
+
+function measurementsOf(claims: VerificationResult['claims']): Record<string, string> {
+  const out: Record<string, string> = {};
+  const c = claims as unknown as Record<string, unknown>;
+  for (const k of MEASUREMENT_KEYS) if (typeof c[k] === 'string') out[k] = c[k] as string;
+  for (const [i, v] of (Array.isArray(c['rtmrs']) ? (c['rtmrs'] as unknown[]) : []).entries()) if (typeof v === 'string') out[`rtmr${i}`] = v;
+  return out;
+}
+
+function field(o: Record<string, unknown>, name: string): string {
+  const v = o[name];
+  if (typeof v !== 'string' || v.length === 0) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the attestation answer lacks "${name}"`);
+  return v;
+}
+
+async function verifyStep(evidence: Buffer, auxblob: Buffer | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
+  try {
+    const certTable = auxblob && auxblob.length > 0 ? parseSnpCertificateTable(new Uint8Array(auxblob)) : undefined;
+    return await verifyEvidence(new Uint8Array(evidence), { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
+  } catch (err) {
+    if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
+    if (err instanceof TeeVerifyError) throw new AttestationRefusedError('ERR_ATTEST_EVIDENCE', `evidence rejected (${err.code}): ${err.message}`, { ...(err.check ? { checks: [err.check] } : {}), cause: err });
+    throw err;
+  }
+}
+
+export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, presentedCertDer: Uint8Array, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+  // Step 1
+  if (typeof answer !== 'object' || answer === null) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not a JSON object');
+  const a = answer as Record<string, unknown>;
+  const evidence = Buffer.from(field(a, 'evidence'), 'base64');
+  const auxblob = typeof a['auxblob'] === 'string' ? Buffer.from(a['auxblob'], 'base64') : undefined;
+  const preimage = (typeof a['reportDataPreimage'] === 'object' && a['reportDataPreimage'] !== null ? a['reportDataPreimage'] : {}) as Record<string, unknown>;
+  // Step 2
+  const result = await verifyStep(evidence, auxblob, o);
+  // Step 3: against the certificate of THIS connection, never the one the answer names
+  const spki = spkiSha256(presentedCertDer);
+  const expected = bindingReportData(nonce, spki).toString('hex');
+  const freshness = result.claims.kind === 'snp' ? 'S30' : 'T42';
+  const binding = result.claims.kind === 'snp' ? 'S29' : 'T41';
+  if (result.claims.reportData.toLowerCase() !== expected) {
+    if (typeof preimage['nonce'] === 'string' && preimage['nonce'] !== nonce.toString('base64')) {
+      throw new AttestationRefusedError('ERR_ATTEST_REPLAY', 'the evidence answers another nonce (replayed evidence)', { checks: [freshness] });
+    }
+    throw new AttestationRefusedError('ERR_ATTEST_BINDING', 'the evidence is not bound to the TLS certificate presented on this connection', { checks: [binding] });
+  }
+  // Step 4
+  const appraisal = evaluatePolicy(result, o.policy, { reportData: expected, now: o.at });
+  if (!appraisal.ok) {
+    const checks = appraisal.violations.map((v) => v.check);
+    const violations = appraisal.violations.map((v) => ({ check: v.check, path: v.path, expected: v.expected, actual: v.actual, message: v.message }));
+    const debug = checks.includes('T34') || checks.includes('S21');
+    throw new AttestationRefusedError(debug ? 'ERR_ATTEST_DEBUG' : 'ERR_ATTEST_POLICY', `the gateway does not meet the policy: ${appraisal.violations.map((v) => `${v.check} ${v.path}`).join(', ')}`, { checks, violations });
+  }
+  const c = result.claims as unknown as { debug?: boolean; policy?: { debug?: boolean } };
+  return {
+    tee: result.tee,
+    tcbStatus: result.tcbStatus,
+    advisoryIds: result.advisoryIds,
+    measurements: measurementsOf(result.claims),
+    debug: Boolean(c.debug ?? c.policy?.debug),
+    certificateSha256: createHash('sha256').update(presentedCertDer).digest('hex'),
+    spkiSha256: spki.toString('hex'),
+    at: result.at,
+    validUntil: result.collateral.earliestExpiry,
+    warnings: [...result.warnings, ...appraisal.warnings],
+  };
+}
