@@ -1,0 +1,139 @@
+/**
+ * Gateway server behaviour without the attested client: the binding bytes,
+ * the attestation endpoint's checks and rate bound, API keys, size limits,
+ * upstream failures (502 / 504, never a hang).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BINDING_LABEL, bindingReportData, spkiSha256, startGateway } from '../../src/gateway/index.js';
+import { parseEvidence, type TdxQuote } from '../../src/index.js';
+import { ollamaChat, simulated, startHarness, type Harness } from './helpers.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ maxRequestBytes: 4096, upstreamTimeoutMs: 300, upstreamIdleTimeoutMs: 300 });
+});
+afterAll(async () => h?.close());
+
+describe('binding', () => {
+  it('label is the 30 bytes "tee-verify gateway binding v1\\0"; report data = SHA-512(label ‖ nonce ‖ SHA-256(SPKI))', () => {
+    expect(BINDING_LABEL.length).toBe(30);
+    expect(BINDING_LABEL.at(-1)).toBe(0);
+    const nonce = Buffer.alloc(16, 1);
+    const spki = Buffer.alloc(32, 2);
+    const expected = createHash('sha512').update(Buffer.concat([Buffer.from('tee-verify gateway binding v1\0'), nonce, spki])).digest();
+    expect(bindingReportData(nonce, spki).equals(expected)).toBe(true);
+    expect(() => bindingReportData(Buffer.alloc(15), spki)).toThrow(RangeError);
+    expect(() => bindingReportData(Buffer.alloc(65), spki)).toThrow(RangeError);
+  });
+
+  it('the endpoint answers evidence whose REPORTDATA is that binding for its own certificate', async () => {
+    const nonce = randomBytes(24);
+    const r = await h.call('POST', '/v1/attestation', { body: JSON.stringify({ nonce: nonce.toString('base64') }), token: null });
+    expect(r.status).toBe(200);
+    expect(r.json.tee).toBe('tdx');
+    expect(r.json.certificate).toBe(h.gateway.certificatePem);
+    expect(r.json.reportDataPreimage).toEqual({ label: BINDING_LABEL.toString('base64'), nonce: nonce.toString('base64'), spkiSha256: spkiSha256(h.gateway.certificatePem).toString('hex') });
+    const quote = parseEvidence(Buffer.from(r.json.evidence, 'base64')) as TdxQuote;
+    expect(Buffer.from(quote.body.reportData).equals(bindingReportData(nonce, spkiSha256(h.gateway.certificatePem)))).toBe(true);
+  });
+
+  it.each([['short', randomBytes(15).toString('base64')], ['long', randomBytes(65).toString('base64')], ['not base64', '!!!!'], ['absent', undefined]])('nonce %s: 400', async (_n, nonce) => {
+    const r = await h.call('POST', '/v1/attestation', { body: JSON.stringify({ nonce }), token: null });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('ERR_GATEWAY_BAD_REQUEST');
+  });
+});
+
+describe('attestation rate', () => {
+  it('beyond the bound: 429 with Retry-After', async () => {
+    const g = await startHarness({ attestationsPerSecond: 2 });
+    try {
+      const body = () => JSON.stringify({ nonce: randomBytes(32).toString('base64') });
+      const rs = await Promise.all(Array.from({ length: 8 }, () => g.call('POST', '/v1/attestation', { body: body(), token: null })));
+      const limited = rs.filter((r) => r.status === 429);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(rs.filter((r) => r.status === 200).length).toBeGreaterThan(0);
+      expect(Number(limited[0]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(limited[0]!.json.error.code).toBe('ERR_GATEWAY_RATE_LIMITED');
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('API keys', () => {
+  it('no token, an unknown token, a revoked token: 401; the upstream sees nothing', async () => {
+    const before = h.upstream.received.length;
+    expect((await h.call('POST', '/api/chat', { body: ollamaChat('x'), token: null })).status).toBe(401);
+    const bad = await h.call('POST', '/api/chat', { body: ollamaChat('x'), token: 'tgw_not-a-key' });
+    expect(bad.status).toBe(401);
+    expect(bad.json.error.code).toBe('ERR_GATEWAY_UNAUTHORIZED');
+    const k = h.gateway.keys.create('to revoke');
+    expect((await h.call('POST', '/api/chat', { body: ollamaChat('x', false), token: k.token })).status).toBe(200);
+    expect(h.gateway.keys.revoke(k.id)).toBe(true);
+    expect((await h.call('POST', '/api/chat', { body: ollamaChat('x', false), token: k.token })).status).toBe(401);
+    expect(h.upstream.received.length - before).toBe(1);
+  });
+
+  it('tokens are stored hashed; list shows no token', () => {
+    const list = h.gateway.keys.list();
+    expect(list.length).toBeGreaterThan(0);
+    expect(JSON.stringify(list)).not.toContain('tgw_');
+  });
+});
+
+describe('limits and upstream failures', () => {
+  it('an oversized body is 413 with a clear error', async () => {
+    const r = await h.call('POST', '/api/chat', { body: ollamaChat('x'.repeat(10_000)) });
+    expect(r.status).toBe(413);
+    expect(r.json.error.code).toBe('ERR_GATEWAY_TOO_LARGE');
+  });
+
+  it('/health', async () => {
+    const r = await h.call('GET', '/health', { token: null });
+    expect(r.json).toEqual({ status: 'ok', tee: 'simulated' });
+  });
+
+  it('an upstream that does not answer: 504', async () => {
+    const r = await h.call('POST', '/slow', { body: '{}' });
+    expect(r.status).toBe(504);
+    expect(r.json.error.code).toBe('ERR_GATEWAY_UPSTREAM_TIMEOUT');
+  });
+
+  it('an upstream that stalls mid-stream: the stream is cut, not hung', async () => {
+    const r = await h.call('POST', '/stall', { body: '{}' }).catch((e: Error) => ({ status: -1, text: e.message }));
+    expect([200, -1]).toContain(r.status);
+  });
+
+  it('a dead upstream: 502', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const g = await startHarness({ upstream: `http://127.0.0.1:${port}` });
+    try {
+      const r = await g.call('POST', '/api/chat', { body: ollamaChat('x') });
+      expect(r.status).toBe(502);
+      expect(r.json.error.code).toBe('ERR_GATEWAY_UPSTREAM');
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('the TLS identity is created once next to the database and reused on restart', async () => {
+    const again = await startGateway({ upstream: h.upstream.url, db: h.db, provider: simulated, port: 0, log: () => {} });
+    try {
+      expect(again.spkiSha256).toBe(h.gateway.spkiSha256);
+      expect(again.keys.list().length).toBe(h.gateway.keys.list().length);
+    } finally {
+      await again.close();
+    }
+  });
+});
