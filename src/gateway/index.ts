@@ -6,3 +6,4 @@ export { BINDING_LABEL, NONCE_MIN_BYTES, NONCE_MAX_BYTES, bindingReportData, par
 export { GatewayError, AttestationRefusedError, type GatewayErrorCode, type RefusalCode } from './errors.js';
 export { ApiKeyStore, type ApiKeyInfo } from './store.js';
 export { EvidenceRateLimiter, type AttestationAnswer } from './attestation.js';
+export { startChatUpstream, replyWords, type ChatUpstream } from './chat-upstream.js';
