@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
+import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient } from '../index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
@@ -73,6 +74,14 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     log: (l) => io.stderr(`${l}\n`),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
   };
+  // POST /tdx_attest: the simulated platform's collateral and roots, or Intel PCS / AMD KDS with the production roots.
+  if (provider instanceof SimulatedTeeProvider) {
+    const source = new BundleSource([...provider.collateral]);
+    options.quoteVerifier = { collateral: new CollateralService({ intel: source, amd: source, cache: null }), trustRoots: provider.trustRoots };
+  } else {
+    const http = new HttpClient();
+    options.quoteVerifier = { collateral: new CollateralService({ intel: new IntelPcsClient({ http }), amd: new AmdKdsClient({ http }) }) };
+  }
   const rate = positive(v['attestations-per-second'], '--attestations-per-second');
   const maxBody = positive(v['max-body'], '--max-body');
   const timeout = positive(v['upstream-timeout'], '--upstream-timeout');

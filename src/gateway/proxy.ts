@@ -19,6 +19,8 @@ export interface ProxyOptions {
   headersTimeoutMs: number;
   /** Longest silence of the upstream while its body streams. */
   idleTimeoutMs: number;
+  /** Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request. */
+  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; end(): void };
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
@@ -42,6 +44,7 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
 export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerResponse): void {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > o.maxRequestBytes) {
+    o.observe?.error(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, ''));
     sendError(res, new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, `the request body exceeds ${o.maxRequestBytes} bytes`));
     req.resume();
     return;
@@ -56,11 +59,13 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   const fail = (err: GatewayError): void => {
     if (finished) return;
     finished = true;
+    o.observe?.error(err);
     upstream.destroy();
     sendError(res, err);
   };
   const upstream = send(target, { method: req.method ?? 'GET', headers }, (up) => {
     clearTimeout(headerTimer);
+    o.observe?.status(up.statusCode ?? 502);
     res.writeHead(up.statusCode ?? 502, forwardHeaders(up.headers));
     res.flushHeaders();
     let bytes = 0;
@@ -96,7 +101,9 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     clearTimeout(headerTimer);
     fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
   });
+  o.observe?.start();
   res.on('close', () => {
+    o.observe?.end();
     if (!res.writableFinished) upstream.destroy();
   });
   let sent = 0;

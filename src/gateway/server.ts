@@ -4,6 +4,8 @@
  *
  *   POST /v1/attestation  {nonce}  fresh evidence bound to nonce and TLS key (no API key needed)
  *   GET  /health                    {status: "ok", tee}
+ *   GET  /metrics                   Prometheus text
+ *   GET  /api/v1/tee/quote, POST /tdx_attest, POST /attestation   drop-ins (dropin.ts)
  *   everything else                 streamed to the upstream; needs `Authorization: Bearer <API key>`
  *                                   unless `requireApiKey: false`
  *
@@ -18,6 +20,8 @@ import { answerAttestation, EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
 import { GatewayError } from './errors.js';
 import { proxyRequest, sendError, type ProxyOptions } from './proxy.js';
+import { cubeAttestation, openWebUiQuote, tdxAttest, type QuoteVerifierOptions } from './dropin.js';
+import { GatewayMetrics } from './metrics.js';
 import { ApiKeyStore } from './store.js';
 import { loadOrCreateTls, type TlsIdentity } from './tls.js';
 
@@ -44,6 +48,10 @@ export interface GatewayOptions {
   upstreamTimeoutMs?: number;
   /** Longest upstream silence while streaming; default 120 s. */
   upstreamIdleTimeoutMs?: number;
+  /** Collateral, roots and policy for POST /tdx_attest; without it that route is 404. */
+  quoteVerifier?: QuoteVerifierOptions;
+  /** Default true: GET /metrics (Prometheus text) without an API key. */
+  metrics?: boolean;
   log?: (line: string) => void;
 }
 
@@ -107,12 +115,53 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
   };
   const requireApiKey = options.requireApiKey ?? true;
+  const metrics = new GatewayMetrics();
+  proxy.observe = {
+    status: (c) => metrics.countProxied(c),
+    error: (e) => count(e),
+    start: () => void (metrics.inFlight += 1),
+    end: () => void (metrics.inFlight -= 1),
+  };
+  const count = (e: GatewayError): void => {
+    if (e.code === 'ERR_GATEWAY_RATE_LIMITED') metrics.attestationsRateLimited += 1;
+    else if (e.code === 'ERR_GATEWAY_EVIDENCE_PROVIDER') metrics.attestationFailures += 1;
+    else if (e.code === 'ERR_GATEWAY_UNAUTHORIZED') metrics.unauthorized += 1;
+    else if (e.code === 'ERR_GATEWAY_TOO_LARGE') metrics.tooLarge += 1;
+    else if (e.code === 'ERR_GATEWAY_UPSTREAM') metrics.upstreamErrors += 1;
+    else if (e.code === 'ERR_GATEWAY_UPSTREAM_TIMEOUT') metrics.upstreamTimeouts += 1;
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/v1/attestation') {
       if (req.method !== 'POST') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
       sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
+      metrics.attestations += 1;
+      return;
+    }
+    if (path === '/api/v1/tee/quote' && req.method === 'GET') {
+      const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
+      metrics.attestations += 1;
+      const text = JSON.stringify(answer);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
+      res.end(text);
+      return;
+    }
+    if (path === '/tdx_attest' && req.method === 'POST') {
+      sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date()));
+      return;
+    }
+    if (path === '/attestation' && req.method === 'POST') {
+      const quote = await cubeAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
+      metrics.attestations += 1;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': quote.length, 'cache-control': 'no-store' });
+      res.end(quote);
+      return;
+    }
+    if (path === '/metrics' && req.method === 'GET' && (options.metrics ?? true)) {
+      const text = metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
       return;
     }
     if (path === '/health' && req.method === 'GET') {
@@ -131,7 +180,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (err instanceof GatewayError) sendError(res, err);
+      if (err instanceof GatewayError) {
+        count(err);
+        sendError(res, err);
+      }
       else {
         log(`tee-gateway: internal error: ${(err as Error)?.message}`);
         sendError(res, new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error'));

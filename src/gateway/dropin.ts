@@ -1,0 +1,92 @@
+/**
+ * Drop-in endpoints for existing clients (protocols.md §8, §10.4). They keep
+ * those clients' shapes but not their weaknesses where that is possible:
+ *
+ * - GET /api/v1/tee/quote (patched open-webui): `{quote: hex, quote_parse:
+ *   "reserved", timestamp, id, status: true}` with no-cache headers. The
+ *   original's REPORTDATA is all zeros; here it is the gateway binding with an
+ *   optional `?nonce=` (standard or URL-safe base64, 16 to 64 bytes) and,
+ *   without one, 32 zero bytes: still bound to the TLS key, but replayable.
+ * - POST /tdx_attest {raw_quote_data: hex} → {attestation_result:
+ *   "SUCCESS"|"FAILED", timestamp: unix seconds}: SUCCESS only when
+ *   verifyEvidence passes and the configured policy (default: UpToDate TCB,
+ *   no debug) is met. The cc-zoo service this replaces inverted that logic.
+ * - POST /attestation {report_data?, nonce?, to_json?} (Cube agent): TDX only,
+ *   the raw quote as application/octet-stream; report_data is used raw,
+ *   zero-padded to 64 bytes (Cube's rule: no binding to this TLS key).
+ *   SEV-SNP protobuf answers (sevsnp.Attestation) are not implemented: 501.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
+import { REPORT_DATA_SIZE } from '../tee/index.js';
+import { bindingReportData, parseNonce } from './binding.js';
+import { GatewayError } from './errors.js';
+import type { AttestationContext } from './attestation.js';
+
+export interface QuoteVerifierOptions {
+  collateral: CollateralService;
+  /** Default: production roots. */
+  trustRoots?: TrustRoots;
+  /** Default: defaultPolicy('tdx'). */
+  policy?: Policy;
+}
+
+function takeToken(ctx: AttestationContext): void {
+  const wait = ctx.limiter.take();
+  if (wait > 0) {
+    throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+  }
+}
+
+export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams): Promise<Record<string, unknown>> {
+  const raw = query.get('nonce');
+  const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
+  takeToken(ctx);
+  const ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
+  if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'GET /api/v1/tee/quote serves TDX quotes only');
+  return { quote: Buffer.from(ev.evidence).toString('hex'), quote_parse: 'reserved', timestamp: new Date().toISOString(), id: randomUUID(), status: true };
+}
+
+function jsonObject(body: Buffer): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body must be a JSON object');
+  return doc as Record<string, unknown>;
+}
+
+export async function tdxAttest(verifier: QuoteVerifierOptions | undefined, body: Buffer, now: Date): Promise<{ attestation_result: 'SUCCESS' | 'FAILED'; timestamp: number }> {
+  if (!verifier) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'this gateway has no quote verifier configured');
+  const hex = jsonObject(body)['raw_quote_data'];
+  if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"raw_quote_data" must be a hex string');
+  const timestamp = Math.floor(now.getTime() / 1000);
+  try {
+    const result = await verifyEvidence(new Uint8Array(Buffer.from(hex, 'hex')), { collateral: verifier.collateral, at: now, ...(verifier.trustRoots ? { trustRoots: verifier.trustRoots } : {}) });
+    const ok = result.tee === 'tdx' && evaluatePolicy(result, verifier.policy ?? defaultPolicy('tdx'), { now }).ok;
+    return { attestation_result: ok ? 'SUCCESS' : 'FAILED', timestamp };
+  } catch {
+    return { attestation_result: 'FAILED', timestamp };
+  }
+}
+
+const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export async function cubeAttestation(ctx: AttestationContext, body: Buffer): Promise<Buffer> {
+  const o = jsonObject(body);
+  const rd = o['report_data'] ?? '';
+  if (typeof rd !== 'string' || !STD_B64.test(rd)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"report_data" must be standard base64');
+  const raw = Buffer.from(rd, 'base64');
+  if (raw.length > REPORT_DATA_SIZE) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"report_data" is at most 64 bytes');
+  if (o['to_json'] === true) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'to_json is not supported for TDX quotes (raw bytes only)');
+  if ((ctx.provider as { tee?: string }).tee === 'snp') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 501, 'SEV-SNP answers (protobuf sevsnp.Attestation) are not implemented');
+  takeToken(ctx);
+  const reportData = new Uint8Array(REPORT_DATA_SIZE);
+  reportData.set(raw);
+  const ev = await ctx.provider.getEvidence(reportData);
+  if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 501, 'SEV-SNP answers (protobuf sevsnp.Attestation) are not implemented');
+  return Buffer.from(ev.evidence);
+}

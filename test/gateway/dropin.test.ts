@@ -1,0 +1,87 @@
+/**
+ * Drop-in endpoints (protocols.md §8, §10.4) and /metrics: the patched
+ * open-webui's quote route, the cc-zoo /tdx_attest verifier with correct
+ * (not inverted) results, Cube's POST /attestation, Prometheus counters.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { bindingReportData, spkiSha256 } from '../../src/gateway/index.js';
+import { BundleSource, CollateralService, parseEvidence, type TdxQuote } from '../../src/index.js';
+import { ollamaChat, simulated, startHarness, type Harness } from './helpers.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ quoteVerifier: { collateral: new CollateralService({ intel: new BundleSource([...simulated.collateral]), cache: null }), trustRoots: simulated.trustRoots } });
+});
+afterAll(async () => h?.close());
+
+const reportDataOf = (quote: Buffer): Buffer => Buffer.from((parseEvidence(quote) as TdxQuote).body.reportData);
+
+describe('GET /api/v1/tee/quote (patched open-webui)', () => {
+  it('answers {quote: hex, quote_parse, timestamp, id, status} with no-cache headers; REPORTDATA binds the TLS key', async () => {
+    const r = await h.call('GET', '/api/v1/tee/quote', { token: null });
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.json).sort()).toEqual(['id', 'quote', 'quote_parse', 'status', 'timestamp']);
+    expect(r.json.status).toBe(true);
+    expect(r.json.quote_parse).toBe('reserved');
+    expect(r.headers['cache-control']).toBe('no-cache, no-store, must-revalidate');
+    expect(r.headers['pragma']).toBe('no-cache');
+    const spki = spkiSha256(h.gateway.certificatePem);
+    expect(reportDataOf(Buffer.from(r.json.quote, 'hex')).equals(bindingReportData(Buffer.alloc(32), spki))).toBe(true);
+  });
+
+  it('with ?nonce= (URL-safe base64) the nonce is bound', async () => {
+    const nonce = randomBytes(32);
+    const r = await h.call('GET', `/api/v1/tee/quote?nonce=${nonce.toString('base64url')}`, { token: null });
+    expect(reportDataOf(Buffer.from(r.json.quote, 'hex')).equals(bindingReportData(nonce, spkiSha256(h.gateway.certificatePem)))).toBe(true);
+  });
+});
+
+describe('POST /tdx_attest (cc-zoo), with correct results', () => {
+  it('a valid quote is SUCCESS; a tampered one FAILED; not hex is 400', async () => {
+    const good = Buffer.from((await simulated.getEvidence(new Uint8Array(64))).evidence);
+    const ok = await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: good.toString('hex') }), token: null });
+    expect(ok.json.attestation_result).toBe('SUCCESS');
+    expect(Number.isInteger(ok.json.timestamp)).toBe(true);
+    const bad = Buffer.from(good);
+    bad[300] = (bad[300] ?? 0) ^ 0xff;
+    expect((await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: bad.toString('hex') }), token: null })).json.attestation_result).toBe('FAILED');
+    expect((await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: 'xyz' }), token: null })).status).toBe(400);
+  });
+});
+
+describe('POST /attestation (Cube agent)', () => {
+  it('raw quote bytes; report_data used raw, zero-padded to 64 bytes', async () => {
+    const rd = randomBytes(20);
+    const res = await fetchRaw('/attestation', JSON.stringify({ report_data: rd.toString('base64'), nonce: randomBytes(8).toString('base64'), to_json: false }));
+    expect(res.type).toBe('application/octet-stream');
+    expect(reportDataOf(res.body).equals(Buffer.concat([rd, Buffer.alloc(44)]))).toBe(true);
+  });
+
+  it('report_data over 64 bytes is 400', async () => {
+    const r = await h.call('POST', '/attestation', { body: JSON.stringify({ report_data: randomBytes(65).toString('base64') }), token: null });
+    expect(r.status).toBe(400);
+  });
+});
+
+describe('/metrics', () => {
+  it('Prometheus text with attestation, proxy and refusal counters', async () => {
+    await h.call('POST', '/api/chat', { body: ollamaChat('m', false) });
+    await h.call('POST', '/api/chat', { body: ollamaChat('m', false), token: 'tgw_bad' });
+    const r = await h.call('GET', '/metrics', { token: null });
+    expect(r.status).toBe(200);
+    expect(String(r.headers['content-type'])).toContain('text/plain');
+    expect(r.text).toMatch(/^# TYPE tee_gateway_attestations_total counter$/m);
+    expect(r.text).toMatch(/^tee_gateway_attestations_total [1-9]\d*$/m);
+    expect(r.text).toMatch(/^tee_gateway_proxied_requests_total\{class="2xx"\} [1-9]\d*$/m);
+    expect(r.text).toMatch(/^tee_gateway_unauthorized_total [1-9]\d*$/m);
+  });
+});
+
+async function fetchRaw(path: string, body: string): Promise<{ type: string; body: Buffer }> {
+  const { request } = await import('undici');
+  const res = await request(`${h.gateway.url}${path}`, { method: 'POST', dispatcher: h.insecure, headers: { 'content-type': 'application/json' }, body });
+  return { type: String(res.headers['content-type']), body: Buffer.from(await res.body.arrayBuffer()) };
+}
