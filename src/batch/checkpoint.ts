@@ -14,6 +14,8 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { addCounts, emptyCounts, type Counts } from './result.js';
+
 export const CHECKPOINT_FORMAT = 'tee-verify-batch-checkpoint';
 
 export interface Checkpoint {
@@ -30,6 +32,8 @@ export interface Checkpoint {
   /** Result lines in the first `bytes` bytes of the results file. */
   written: number;
   bytes: number;
+  /** What those result lines count (the summary without --previous). */
+  counts: Counts;
   complete: boolean;
 }
 
@@ -78,8 +82,8 @@ export function readCheckpoint(out: string): Checkpoint | undefined {
   } catch {
     throw new CheckpointError(`${checkpointPath(out)} is not a checkpoint (remove it or use --fresh)`);
   }
-  const counts = [cp.consumed, cp.inputOffset, cp.written, cp.bytes];
-  if (cp.format !== CHECKPOINT_FORMAT || cp.version !== 1 || !counts.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+  const numbers = [cp.consumed, cp.inputOffset, cp.written, cp.bytes, cp.counts?.records];
+  if (cp.format !== CHECKPOINT_FORMAT || cp.version !== 1 || !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || cp.counts.records !== cp.written) {
     throw new CheckpointError(`${checkpointPath(out)} is not a version 1 checkpoint (remove it or use --fresh)`);
   }
   return cp;
@@ -99,7 +103,7 @@ export class ResultWriter {
     this.out = out;
     this.#fd = fd;
     this.#state = state;
-    this.#committed = { ...state };
+    this.#committed = structuredClone(state);
   }
 
   /**
@@ -133,7 +137,7 @@ export class ResultWriter {
     } catch (err) {
       throw new CheckpointError(`--out ${out} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    const state: Checkpoint = { format: CHECKPOINT_FORMAT, version: 1, fingerprint, at, consumed: 0, inputOffset: 0, written: 0, bytes: 0, complete: false };
+    const state: Checkpoint = { format: CHECKPOINT_FORMAT, version: 1, fingerprint, at, consumed: 0, inputOffset: 0, written: 0, bytes: 0, counts: emptyCounts(), complete: false };
     const writer = new ResultWriter(out, fd, state);
     writer.commit();
     return writer;
@@ -148,11 +152,12 @@ export class ResultWriter {
     return this.#state;
   }
 
-  /** Appends the results of input records up to `consumed` (exclusive); commits every `intervalMs`. */
-  append(data: Uint8Array, lines: number, consumed: number, inputOffset: number, now: number, intervalMs: number): void {
+  /** Appends the results (`counts` counts them) of input records up to `consumed` (exclusive); commits every `intervalMs`. */
+  append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number): void {
     let at = 0;
     while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at, this.#state.bytes + at);
-    this.#state = { ...this.#state, bytes: this.#state.bytes + data.length, written: this.#state.written + lines, consumed, inputOffset };
+    addCounts(this.#state.counts, counts); // #committed holds its own copy
+    this.#state = { ...this.#state, bytes: this.#state.bytes + data.length, written: this.#state.written + counts.records, consumed, inputOffset };
     if (now - this.#lastCommit >= intervalMs) {
       this.commit();
       this.#lastCommit = now;
@@ -164,7 +169,7 @@ export class ResultWriter {
     fsyncSync(this.#fd);
     this.#state = { ...this.#state, complete: complete || this.#state.complete };
     writeFileAtomic(checkpointPath(this.out), `${JSON.stringify(this.#state)}\n`);
-    this.#committed = { ...this.#state };
+    this.#committed = structuredClone(this.#state);
   }
 
   close(): void {

@@ -12,20 +12,15 @@
  */
 import { readFileSync } from 'node:fs';
 
-import {
-  AmdKdsClient,
-  BundleSource,
-  CollateralCache,
-  CollateralService,
-  HttpClient,
-  IntelPcsClient,
-  PRODUCTION_TRUST_ROOTS,
-  importBundle,
-  splitPemCertificates,
-  type CollateralArtifact,
-  type Relaxations,
-  type TrustRoots,
-} from '../index.js';
+// Deep imports instead of '../index.js': the HTTP stack (undici) is loaded only
+// when a network source is configured, so an offline run's workers start faster.
+import { BundleSource, importBundle } from '../collateral/bundle.js';
+import type { CollateralArtifact } from '../collateral/artifact.js';
+import { CollateralCache } from '../collateral/cache.js';
+import { CollateralService } from '../collateral/service.js';
+import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
+import type { Relaxations } from '../verify/types.js';
+import { splitPemCertificates } from '../x509/index.js';
 import type { VerifySetup } from './config.js';
 import { loadJudge, type Judge } from './judge.js';
 
@@ -73,24 +68,26 @@ export function loadTrustRoots(path: string | undefined): TrustRoots {
   return { label: `custom (${path})`, intelRootCas: certificates, amd: PRODUCTION_TRUST_ROOTS.amd };
 }
 
-function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): CollateralService {
-  const http = setup.pcsUrl !== undefined || bundle.length === 0 ? new HttpClient() : undefined;
-  const pcs = http ? new IntelPcsClient({ http, ...(setup.pcsUrl === undefined ? {} : { baseUrl: setup.pcsUrl }) }) : undefined;
-  if (bundle.length === 0) {
-    return new CollateralService({ intel: pcs!, amd: new AmdKdsClient({ http: http! }), cache: new CollateralCache() });
+async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): Promise<CollateralService> {
+  const network = setup.pcsUrl !== undefined || bundle.length === 0;
+  let pcs: InstanceType<typeof import('../collateral/intel-pcs.js').IntelPcsClient> | undefined;
+  let kds: InstanceType<typeof import('../collateral/amd-kds.js').AmdKdsClient> | undefined;
+  if (network) {
+    const [{ HttpClient }, { IntelPcsClient }, { AmdKdsClient }] = await Promise.all([import('../collateral/http.js'), import('../collateral/intel-pcs.js'), import('../collateral/amd-kds.js')]);
+    const http = new HttpClient();
+    pcs = new IntelPcsClient({ http, ...(setup.pcsUrl === undefined ? {} : { baseUrl: setup.pcsUrl }) });
+    kds = new AmdKdsClient({ http });
   }
+  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: new CollateralCache() });
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
   return new CollateralService({ intel: pcs ?? source, amd: source, cache });
 }
 
-export function createContext(setup: VerifySetup): VerifyContext {
+export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
   const bundle = loadBundles(setup.collateral);
-  return {
-    service: buildService(setup, bundle),
-    trustRoots: loadTrustRoots(setup.trustRoot),
-    relaxations: setup.skipCrl ? { skipCrl: true } : {},
-    judge: loadJudge(setup.policy),
-  };
+  const trustRoots = loadTrustRoots(setup.trustRoot);
+  const judge = loadJudge(setup.policy);
+  return { service: await buildService(setup, bundle), trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
 }

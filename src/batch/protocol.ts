@@ -5,7 +5,7 @@
  * as one byte array of result lines, in the chunk's order.
  */
 import type { VerifySetup } from './config.js';
-import type { Outcome } from './result.js';
+import type { Counts } from './result.js';
 import type { Shard } from './shard.js';
 
 export interface WorkerInit {
@@ -40,9 +40,8 @@ export interface JobResult {
   seq: number;
   /** UTF-8 result lines, each ending with a newline. */
   data: Uint8Array;
-  /** Records of this chunk in the shard (each has one line in `data`). */
-  written: number;
-  outcomes: Record<Outcome, number>;
+  /** Records of this chunk in the shard (each has one line in `data`), counted. */
+  counts: Counts;
 }
 
 export type WorkerMessage = { type: 'ready' } | JobResult | { type: 'fatal'; message: string };

@@ -62,6 +62,35 @@ export function statusOf(r: Pick<ResultRecord, 'tcbStatus' | 'error'>): string {
   return r.tcbStatus ?? 'Verified';
 }
 
+/** Counts per outcome, status and error code: what the summary reports. */
+export interface Counts {
+  records: number;
+  outcomes: Record<Outcome, number>;
+  byStatus: Record<string, number>;
+  byErrorCode: Record<string, number>;
+}
+
+export const emptyCounts = (): Counts => ({ records: 0, outcomes: { trusted: 0, rejected: 0, unavailable: 0 }, byStatus: {}, byErrorCode: {} });
+
+const bump = (m: Record<string, number>, k: string, n = 1): void => {
+  m[k] = (m[k] ?? 0) + n;
+};
+
+export function countResult(c: Counts, r: Pick<ResultRecord, 'ok' | 'error' | 'tcbStatus'>): void {
+  c.records++;
+  c.outcomes[outcomeOf(r)]++;
+  bump(c.byStatus, statusOf(r));
+  if (r.error) bump(c.byErrorCode, r.error.code);
+}
+
+/** Adds `b` into `a`. */
+export function addCounts(a: Counts, b: Counts): void {
+  a.records += b.records;
+  for (const k of Object.keys(a.outcomes) as Outcome[]) a.outcomes[k] += b.outcomes[k];
+  for (const [k, n] of Object.entries(b.byStatus)) bump(a.byStatus, k, n);
+  for (const [k, n] of Object.entries(b.byErrorCode)) bump(a.byErrorCode, k, n);
+}
+
 /** A result for a record that failed before or during verification. */
 export function errorResult(id: string, error: ResultError, tee: ResultRecord['tee'] = null, at: string | null = null): ResultRecord {
   return { id, ok: false, tee, tcbStatus: null, advisoryIds: [], error, violations: [], warnings: [], at };

@@ -6,7 +6,7 @@
  * whatever the size of the archive.
  */
 import type { CliStream } from '../cli/io.js';
-import { CheckpointError, ResultWriter } from './checkpoint.js';
+import { CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
 import { chunkRecords, type Chunk } from './chunker.js';
 import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
 import { createContext, SetupError } from './context.js';
@@ -65,17 +65,12 @@ function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, input
 }
 
 /** Verifies every record not yet in the results file; resolves when all are written and committed. */
-async function verifyPending(config: BatchConfig, instant: InstantSpec, writer: ResultWriter, hooks: RunHooks): Promise<number> {
+async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: ResultWriter, hooks: RunHooks): Promise<number> {
   const start = writer.state;
   const progress: ReadProgress = { done: start.inputOffset, total: undefined };
-  const live: ProgressState = { records: start.written, outcomes: { trusted: 0, rejected: 0, unavailable: 0 }, fraction: undefined };
+  const live: ProgressState = { records: start.written, outcomes: { ...start.counts.outcomes }, fraction: undefined };
   const bar = hooks.stderr?.isTTY ? new ProgressBar(hooks.stderr) : undefined;
   const interval = hooks.checkpointIntervalMs ?? 250;
-  const pool = await WorkerPool.start(
-    config.workers,
-    { setup: setupOf(config, instant), shard: config.shard, maxRecordBytes: config.maxRecordBytes, ...(config.inputKind === 'directory' ? { directory: config.input } : {}) },
-    hooks.workerUrl,
-  );
   const maxOutstanding = config.workers * 4;
   const done = new Map<number, { chunk: Chunk; result: JobResult }>();
   let nextToWrite = 0;
@@ -91,60 +86,87 @@ async function verifyPending(config: BatchConfig, instant: InstantSpec, writer: 
     for (let entry = done.get(nextToWrite); entry; entry = done.get(nextToWrite)) {
       done.delete(nextToWrite++);
       const { chunk, result } = entry;
-      writer.append(result.data, result.written, chunk.consumed, chunk.inputOffset, Date.now(), interval);
-      processed += result.written;
-      live.records += result.written;
-      for (const k of ['trusted', 'rejected', 'unavailable'] as const) live.outcomes[k] += result.outcomes[k];
+      writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval);
+      processed += result.counts.records;
+      live.records += result.counts.records;
+      for (const k of ['trusted', 'rejected', 'unavailable'] as const) live.outcomes[k] += result.counts.outcomes[k];
     }
     live.fraction = progress.total ? progress.done / progress.total : undefined;
     bar?.update(live);
     signal();
   };
-  try {
-    const limits = { maxRecords: hooks.chunkRecords ?? 64, maxBytes: 256 * 1024 };
-    for await (const chunk of chunkRecords(openInput(config, hooks, start.consumed, start.inputOffset, progress), limits)) {
-      while (!failure && submitted - nextToWrite >= maxOutstanding) await new Promise<void>((r) => (wake = r));
-      if (failure) break;
-      submitted++;
-      pool.submit(chunk.job).then(
-        (result) => {
-          done.set(chunk.job.seq, { chunk, result });
-          writeReady();
-        },
-        (err: Error) => {
-          failure ??= err;
-          signal();
-        },
-      );
-    }
-    while (!failure && nextToWrite < submitted) await new Promise<void>((r) => (wake = r));
-    if (failure) throw failure;
-    writer.commit(true);
-    if (bar) bar.finish(live);
-    return processed;
-  } finally {
-    await pool.close();
+  const limits = { maxRecords: hooks.chunkRecords ?? 64, maxBytes: 256 * 1024 };
+  for await (const chunk of chunkRecords(openInput(config, hooks, start.consumed, start.inputOffset, progress), limits)) {
+    while (!failure && submitted - nextToWrite >= maxOutstanding) await new Promise<void>((r) => (wake = r));
+    if (failure) break;
+    submitted++;
+    pool.submit(chunk.job).then(
+      (result) => {
+        done.set(chunk.job.seq, { chunk, result });
+        writeReady();
+      },
+      (err: Error) => {
+        failure ??= err;
+        signal();
+      },
+    );
   }
+  while (!failure && nextToWrite < submitted) await new Promise<void>((r) => (wake = r));
+  if (failure) throw failure;
+  writer.commit(true);
+  if (bar) bar.finish(live);
+  return processed;
+}
+
+/** The checkpoint this run will resume from, if any (read only: ResultWriter.open decides). */
+function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): Checkpoint | undefined {
+  const existing = config.fresh ? undefined : readCheckpoint(config.out);
+  return existing && JSON.stringify(existing.fingerprint) === JSON.stringify(fingerprint) ? existing : undefined;
 }
 
 /** Runs (or resumes, or only re-summarises a finished) batch. Throws SetupError / CheckpointError for usage problems. */
 export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const started = Date.now();
-  createContext(setupOf(config, config.instant)); // fail fast on bundles, trust root and policy, before any worker starts
-  const fixedAt = config.instant.mode === 'fixed' ? config.instant.at : undefined;
-  const writer = ResultWriter.open(config.out, fingerprintOf(config), fixedAt ?? 'collected', config.fresh);
-  const resumedAt = writer.state.consumed;
+  const fingerprint = fingerprintOf(config);
+  const resume = resumable(config, fingerprint);
   // "now" is read once per run: a resumed run keeps the instant of its first attempt.
-  const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at: writer.state.at };
+  const at = resume?.at ?? (config.instant.mode === 'fixed' ? config.instant.at : 'collected');
+  const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at };
+  // Workers load the package while this thread checks the setup and the checkpoint.
+  const starting = resume?.complete
+    ? undefined
+    : WorkerPool.start(
+        config.workers,
+        { setup: setupOf(config, instant), shard: config.shard, maxRecordBytes: config.maxRecordBytes, ...(config.inputKind === 'directory' ? { directory: config.input } : {}) },
+        hooks.workerUrl,
+      );
+  starting?.catch(() => undefined); // awaited below; never an unhandled rejection
+  let writer: ResultWriter;
+  try {
+    await createContext(setupOf(config, config.instant)); // bundles, trust root and policy, before the results file is touched
+    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh);
+  } catch (err) {
+    await starting?.then((p) => p.close(), () => undefined);
+    throw err;
+  }
+  const resumedAt = writer.state.consumed;
   let processed = 0;
   try {
-    if (!writer.state.complete) processed = await verifyPending(config, instant, writer, hooks);
+    if (starting) {
+      const pool = await starting;
+      try {
+        processed = await verifyPending(config, pool, writer, hooks);
+      } finally {
+        await pool.close();
+      }
+    }
   } finally {
     writer.close();
   }
   const previous = config.previous ? { file: config.previous, ...(await loadPrevious(config.previous, 16 << 20)) } : undefined;
   const summary = await summarize({
     results: config.out,
+    counts: writer.state.counts,
     maxLineBytes: 16 << 20,
     ...(previous ? { previous: { file: previous.file, table: previous.table, skippedLines: previous.skipped } } : {}),
     ...(config.summary ? { file: config.summary } : {}),

@@ -1,8 +1,12 @@
 /**
- * The run's summary, computed by streaming the finished results file (so a
- * resumed run counts the records of every attempt exactly once): counts per
- * outcome, per status and per error code, and, against a previous results
- * file, every record whose status or verdict changed.
+ * The run's summary: counts per outcome, per status and per error code, and,
+ * against a previous results file, every record whose status or verdict
+ * changed.
+ *
+ * Without `--previous` the counts come from the checkpoint, which counts
+ * exactly the results in the file (a resumed run included), so no second
+ * pass is needed. With `--previous` the finished results file is streamed
+ * once and joined by id with the previous file's table.
  *
  * The summary file is one JSON object written as it is computed: the
  * `changed` array comes first (it can be long), the counts after it, so
@@ -13,14 +17,20 @@ import { basename, dirname, join } from 'node:path';
 
 import type { StatusTable } from './previous.js';
 import { fileBlocks, splitLines } from './records.js';
-import { outcomeOf, statusOf, type Outcome, type ResultRecord } from './result.js';
+import { countResult, emptyCounts, statusOf, type Counts, type ResultRecord } from './result.js';
 
-export interface Summary {
+export interface PreviousComparison {
+  file: string;
   records: number;
-  outcomes: Record<Outcome, number>;
-  byStatus: Record<string, number>;
-  byErrorCode: Record<string, number>;
-  previous: { file: string; records: number; compared: number; changed: number; new: number; missing: number; skippedLines: number } | null;
+  compared: number;
+  changed: number;
+  new: number;
+  missing: number;
+  skippedLines: number;
+}
+
+export interface Summary extends Counts {
+  previous: PreviousComparison | null;
 }
 
 export interface ChangedRecord {
@@ -59,12 +69,10 @@ class JsonSink {
   }
 }
 
-const bump = (m: Record<string, number>, k: string): void => {
-  m[k] = (m[k] ?? 0) + 1;
-};
-
 export interface SummaryInput {
   results: string;
+  /** The checkpoint's counts of the results file. */
+  counts: Counts;
   maxLineBytes: number;
   previous?: { file: string; table: StatusTable; skippedLines: number };
   /** Where to write the summary JSON; `header` fields are written into it as well. */
@@ -72,40 +80,38 @@ export interface SummaryInput {
   header?: Record<string, unknown>;
 }
 
-/** Streams the results file once; writes the summary file when asked. */
-export async function summarize(input: SummaryInput): Promise<Summary> {
-  const sink = input.file ? new JsonSink(input.file) : undefined;
-  sink?.write('{"format":"tee-verify-batch-summary","version":1,"changed":[');
-  const s: Summary = { records: 0, outcomes: { trusted: 0, rejected: 0, unavailable: 0 }, byStatus: {}, byErrorCode: {}, previous: null };
-  const prev = input.previous;
+async function compareWithPrevious(input: SummaryInput, previous: NonNullable<SummaryInput['previous']>, sink: JsonSink | undefined): Promise<Summary> {
+  const counts = emptyCounts();
   let compared = 0;
   let changed = 0;
   let fresh = 0;
   for await (const line of splitLines(fileBlocks(input.results, 0), { maxLineBytes: input.maxLineBytes })) {
     const r = JSON.parse(Buffer.from(line.bytes.buffer, line.bytes.byteOffset, line.bytes.byteLength).toString('utf8')) as ResultRecord;
-    s.records++;
-    s.outcomes[outcomeOf(r)]++;
-    const status = statusOf(r);
-    bump(s.byStatus, status);
-    if (r.error) bump(s.byErrorCode, r.error.code);
-    if (!prev) continue;
-    const before = prev.table.take(r.id);
+    countResult(counts, r);
+    const before = previous.table.take(r.id);
     if (!before) {
       fresh++;
       continue;
     }
     compared++;
+    const status = statusOf(r);
     if (before.status === status && before.ok === r.ok) continue;
     const entry: ChangedRecord = { id: r.id, previous: before.status, current: status, previousOk: before.ok, ok: r.ok };
     sink?.write(`${changed === 0 ? '' : ','}\n${JSON.stringify(entry)}`);
     changed++;
   }
-  if (prev) {
-    s.previous = { file: prev.file, records: prev.table.size, compared, changed, new: fresh, missing: prev.table.unseen(), skippedLines: prev.skippedLines };
-  }
+  const comparison = { file: previous.file, records: previous.table.size, compared, changed, new: fresh, missing: previous.table.unseen(), skippedLines: previous.skippedLines };
+  return { ...counts, previous: comparison };
+}
+
+/** The summary of a finished results file; writes the summary file when asked. */
+export async function summarize(input: SummaryInput): Promise<Summary> {
+  const sink = input.file ? new JsonSink(input.file) : undefined;
+  sink?.write('{"format":"tee-verify-batch-summary","version":1,"changed":[');
+  const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), previous: null };
   if (sink) {
     const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, previous: s.previous };
-    sink.write(`${changed === 0 ? '' : '\n'}],${JSON.stringify(rest).slice(1)}\n`);
+    sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${JSON.stringify(rest).slice(1)}\n`);
     sink.close();
   }
   return s;

@@ -6,7 +6,10 @@
  * JSONL record: {"id": string, "evidence": base64, "collectedAt"?: ISO-8601,
  * "reportData"?: 128 hex digits, "policy"?: object}. Unknown keys are ignored.
  */
-import { parseEvidence, TeeVerifyError, verifyEvidence, type Evidence, type ParseOptions } from '../index.js';
+import { TeeVerifyError } from '../errors.js';
+import { parseEvidence, type ParseOptions } from '../evidence/index.js';
+import type { Evidence } from '../evidence/types.js';
+import { verifyEvidence } from '../verify/index.js';
 import type { InstantSpec } from './config.js';
 import type { VerifyContext } from './context.js';
 import { errorResult, type ResultError, type ResultRecord } from './result.js';

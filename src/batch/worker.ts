@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { createContext, type VerifyContext } from './context.js';
 import type { FileJob, Job, JobResult, LineJob, WorkerInit, WorkerMessage } from './protocol.js';
-import { errorResult, outcomeOf, resultLine, type Outcome, type ResultRecord } from './result.js';
+import { countResult, emptyCounts, errorResult, resultLine, type ResultRecord } from './result.js';
 import { inShard } from './shard.js';
 import { parseRecordLine, positionalId, recordError, verifyRecord, type RecordFields } from './verify-record.js';
 
@@ -74,23 +74,21 @@ function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
 }
 
 async function run(ctx: VerifyContext, job: Job): Promise<JobResult> {
-  const outcomes: Record<Outcome, number> = { trusted: 0, rejected: 0, unavailable: 0 };
+  const counts = emptyCounts();
   let text = '';
-  let written = 0;
   for (const item of recordsOf(job)) {
     if (item === null) continue;
     const result = 'ok' in item ? item : await verifyRecord(item, ctx, init.setup.instant);
-    outcomes[outcomeOf(result)]++;
+    countResult(counts, result);
     text += resultLine(result);
-    written++;
   }
-  return { type: 'result', seq: job.seq, data: encoder.encode(text), written, outcomes };
+  return { type: 'result', seq: job.seq, data: encoder.encode(text), counts };
 }
 
-function start(): void {
+async function start(): Promise<void> {
   let ctx: VerifyContext;
   try {
-    ctx = createContext(init.setup);
+    ctx = await createContext(init.setup);
   } catch (err) {
     post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
     return;
@@ -110,4 +108,4 @@ function start(): void {
   post({ type: 'ready' });
 }
 
-start();
+await start();

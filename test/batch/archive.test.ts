@@ -103,6 +103,8 @@ describe('batch over a 10,000-record archive', () => {
     const resumed = await exitOf(spawnBatch(args));
     expect(resumed.code).toBe(1);
     expect(resumed.stdout).toMatch(/resumed after input record \d+/);
+    // The summary counts every record once, those of the killed attempts included.
+    expect(resumed.stdout).toMatch(new RegExp(`^${RECORDS} records at [^:]+:\\d\\d:\\d\\d\\.\\d+Z: ${archive.expected.okNow} trusted`));
     const results = readResults(out);
     expect(ids(results)).toEqual(expectedIds);
     // Same instant and same results as the uninterrupted run (the kill changed nothing).

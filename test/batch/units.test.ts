@@ -13,7 +13,7 @@ import { chunkRecords } from '../../src/batch/chunker.js';
 import { StatusTable } from '../../src/batch/previous.js';
 import { renderProgress } from '../../src/batch/progress.js';
 import { splitLines, type LineRecord } from '../../src/batch/records.js';
-import { outcomeOf, statusOf } from '../../src/batch/result.js';
+import { countResult, emptyCounts, outcomeOf, statusOf, type Counts } from '../../src/batch/result.js';
 import { inShard, parseShard, shardOf } from '../../src/batch/shard.js';
 import { parseInstant, parseRecordLine } from '../../src/batch/verify-record.js';
 
@@ -119,6 +119,11 @@ describe('StatusTable', () => {
 
 describe('ResultWriter and the checkpoint', () => {
   const fp = { input: 'x.jsonl', shard: '0/1' };
+  const trusted = (n: number): Counts => {
+    const c = emptyCounts();
+    for (let i = 0; i < n; i++) countResult(c, { ok: true, error: null, tcbStatus: 'UpToDate' });
+    return c;
+  };
 
   it('commits durable prefixes; a reopen truncates what the checkpoint does not cover', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tee-verify-cp-'));
@@ -126,13 +131,13 @@ describe('ResultWriter and the checkpoint', () => {
     const w = ResultWriter.open(out, fp, '2026-01-01T00:00:00.000Z', false);
     expect(readCheckpoint(out)).toMatchObject({ consumed: 0, bytes: 0, complete: false });
     const enc = (s: string) => new TextEncoder().encode(s);
-    w.append(enc('{"id":"a"}\n{"id":"b"}\n'), 2, 3, 40, 0, 0); // interval 0: commits
-    w.append(enc('{"id":"c"}\n'), 1, 4, 50, 1, 1_000_000); // not committed yet
-    expect(readCheckpoint(out)).toMatchObject({ consumed: 3, inputOffset: 40, written: 2, bytes: 22 });
+    w.append(enc('{"id":"a"}\n{"id":"b"}\n'), trusted(2), 3, 40, 0, 0); // interval 0: commits
+    w.append(enc('{"id":"c"}\n'), trusted(1), 4, 50, 1, 1_000_000); // not committed yet
+    expect(readCheckpoint(out)).toMatchObject({ consumed: 3, inputOffset: 40, written: 2, bytes: 22, counts: { records: 2, outcomes: { trusted: 2 }, byStatus: { UpToDate: 2 } } });
     w.close();
     appendFileSync(out, '{"id":"d"'); // torn
     const again = ResultWriter.open(out, fp, 'ignored', false);
-    expect(again.state).toMatchObject({ consumed: 3, written: 2, bytes: 22, at: '2026-01-01T00:00:00.000Z' });
+    expect(again.state).toMatchObject({ consumed: 3, written: 2, bytes: 22, at: '2026-01-01T00:00:00.000Z', counts: { records: 2 } });
     expect(readFileSync(out, 'utf8')).toBe('{"id":"a"}\n{"id":"b"}\n');
     again.commit(true);
     again.close();
@@ -143,7 +148,7 @@ describe('ResultWriter and the checkpoint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tee-verify-cp-'));
     const out = join(dir, 'r.jsonl');
     const w = ResultWriter.open(out, fp, 'at', false);
-    w.append(new TextEncoder().encode('{"id":"a"}\n'), 1, 1, 11, 0, 0);
+    w.append(new TextEncoder().encode('{"id":"a"}\n'), trusted(1), 1, 11, 0, 0);
     w.close();
     expect(() => ResultWriter.open(out, { ...fp, shard: '1/2' }, 'at', false)).toThrow(CheckpointError);
     writeFileSync(out, '');
