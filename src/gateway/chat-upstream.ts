@@ -46,7 +46,12 @@ export async function startChatUpstream(o: { chunkDelayMs?: number } = {}): Prom
   const received: ChatUpstream['received'] = [];
   const delay = (): Promise<void> => new Promise((r) => setTimeout(r, o.chunkDelayMs ?? 1));
   const server: Server = createServer(async (req, res) => {
-    const body = await readBody(req);
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch {
+      return; // the client went away mid-body (for example the gateway cut an oversized request)
+    }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     received.push({ method: req.method ?? '', path, body });
     if (path === '/slow') return; // never answers
