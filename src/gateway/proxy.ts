@@ -49,9 +49,19 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     req.resume();
     return;
   }
-  const target = new URL(req.url ?? '/', o.upstream);
-  const base = o.upstream.pathname.replace(/\/$/, '');
-  if (base) target.pathname = base + (req.url ?? '/').split('?')[0];
+  // The target is always the upstream's origin: a request target such as "//other.host/x"
+  // stays a path (new URL(reqUrl, upstream) would make it another host).
+  const raw = req.url ?? '/';
+  if (!raw.startsWith('/')) {
+    sendError(res, new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the request target must be a path'));
+    req.resume();
+    return;
+  }
+  const q = raw.indexOf('?');
+  const target = new URL(o.upstream.href);
+  target.pathname = o.upstream.pathname.replace(/\/$/, '') + (q < 0 ? raw : raw.slice(0, q));
+  target.search = q < 0 ? '' : raw.slice(q);
+  target.hash = '';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers = forwardHeaders(req.headers);
   if (req.headers['content-length'] !== undefined) headers['content-length'] = String(declared);

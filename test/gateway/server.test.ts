@@ -93,6 +93,13 @@ describe('limits and upstream failures', () => {
     expect(r.json.error.code).toBe('ERR_GATEWAY_TOO_LARGE');
   });
 
+  it('a request target like //other.host/x stays on the upstream (no open proxy)', async () => {
+    const before = h.upstream.received.length;
+    const r = await h.call('POST', '//example.invalid/api/chat?x=1', { body: ollamaChat('x', false) });
+    expect(r.status).toBe(404); // the upstream's own 404 for the path "//example.invalid/api/chat"
+    expect(h.upstream.received.slice(before).map((x) => x.path)).toEqual(['//example.invalid/api/chat']);
+  });
+
   it('/health', async () => {
     const r = await h.call('GET', '/health', { token: null });
     expect(r.json).toEqual({ status: 'ok', tee: 'simulated' });
