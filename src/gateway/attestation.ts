@@ -1,7 +1,7 @@
 /**
  * POST /v1/attestation {nonce}: fresh evidence whose REPORTDATA binds the
  * client's nonce to this gateway's TLS key (binding.ts). One evidence request
- * per call, never cached; a gateway-wide token bucket bounds the rate
+ * per call, never cached; a gateway-wide sliding window bounds the rate
  * (default 10 per second, clarifications.md), 429 with Retry-After beyond.
  */
 import type { EvidenceProvider } from '../tee/index.js';
@@ -16,25 +16,26 @@ export interface AttestationAnswer {
   reportDataPreimage: { label: string; nonce: string; spkiSha256: string };
 }
 
-/** A single token bucket: `perSecond` sustained, `burst` at once. */
+/**
+ * A sliding one-second window: at most `perSecond` grants in any 1000 ms
+ * (a token bucket would allow twice that across a window boundary).
+ */
 export class EvidenceRateLimiter {
-  #tokens: number;
-  #last: number;
-  constructor(readonly perSecond: number, readonly burst: number = perSecond, now = Date.now()) {
-    if (!(perSecond > 0) || !(burst >= 1)) throw new RangeError('attestationsPerSecond must be > 0');
-    this.#tokens = burst;
-    this.#last = now;
+  readonly #grants: number[] = [];
+  readonly #max: number;
+  constructor(readonly perSecond: number) {
+    if (!Number.isInteger(perSecond) || perSecond < 1) throw new RangeError('attestationsPerSecond must be a positive integer');
+    this.#max = perSecond;
   }
 
-  /** 0 when a token was taken, else whole seconds to wait. */
+  /** 0 when granted, else whole seconds to wait (Retry-After). */
   take(now = Date.now()): number {
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
-    this.#last = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    while (this.#grants.length > 0 && (this.#grants[0] as number) <= now - 1000) this.#grants.shift();
+    if (this.#grants.length < this.#max) {
+      this.#grants.push(now);
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - this.#tokens) / this.perSecond));
+    return Math.max(1, Math.ceil(((this.#grants[0] as number) + 1000 - now) / 1000));
   }
 }
 

@@ -38,7 +38,7 @@ export interface GatewayOptions {
   port?: number;
   /** Default true: proxied paths need an active API key. */
   requireApiKey?: boolean;
-  /** Fresh attestations per second, gateway-wide; default 10 (burst the same). */
+  /** Fresh attestations in any one-second window, gateway-wide; default 10. */
   attestationsPerSecond?: number;
   /** Default 1 MiB. */
   maxRequestBytes?: number;

@@ -144,3 +144,16 @@ describe('limits and upstream failures', () => {
     }
   });
 });
+
+describe('EvidenceRateLimiter', () => {
+  it('at most N grants in any 1000 ms window, Retry-After until the oldest leaves', async () => {
+    const { EvidenceRateLimiter } = await import('../../src/gateway/index.js');
+    const l = new EvidenceRateLimiter(10);
+    for (let i = 0; i < 10; i++) expect(l.take(1000 + i * 50)).toBe(0);
+    expect(l.take(1500)).toBe(1);
+    expect(l.take(1999)).toBe(1);
+    expect(l.take(2000)).toBe(0); // the grant at 1000 left the window
+    expect(l.take(2001)).toBe(1);
+    expect(() => new EvidenceRateLimiter(0)).toThrow(RangeError);
+  });
+});
