@@ -10,6 +10,16 @@ export class GatewayMetrics {
   tooLarge = 0;
   inFlight = 0;
 
+  /** Counts a gateway error by its code. */
+  countError(code: string): void {
+    if (code === 'ERR_GATEWAY_RATE_LIMITED') this.attestationsRateLimited += 1;
+    else if (code === 'ERR_GATEWAY_EVIDENCE_PROVIDER') this.attestationFailures += 1;
+    else if (code === 'ERR_GATEWAY_UNAUTHORIZED') this.unauthorized += 1;
+    else if (code === 'ERR_GATEWAY_TOO_LARGE') this.tooLarge += 1;
+    else if (code === 'ERR_GATEWAY_UPSTREAM') this.upstreamErrors += 1;
+    else if (code === 'ERR_GATEWAY_UPSTREAM_TIMEOUT') this.upstreamTimeouts += 1;
+  }
+
   countProxied(status: number): void {
     const cls = `${Math.floor(status / 100)}xx`;
     this.proxied.set(cls, (this.proxied.get(cls) ?? 0) + 1);

@@ -11,16 +11,16 @@
  *
  * API keys live in SQLite (store.ts) and are managed with `tee-gateway keys`.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import type { EvidenceProvider } from '../tee/index.js';
-import { answerAttestation, EvidenceRateLimiter } from './attestation.js';
+import { EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
 import { GatewayError } from './errors.js';
-import { proxyRequest, sendError, type ProxyOptions } from './proxy.js';
-import { cubeAttestation, openWebUiQuote, tdxAttest, type QuoteVerifierOptions } from './dropin.js';
+import { sendError, type ProxyOptions } from './proxy.js';
+import { createHandler } from './routes.js';
+import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
 import { ApiKeyStore } from './store.js';
 import { loadOrCreateTls, type TlsIdentity } from './tls.js';
@@ -65,37 +65,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const ATTESTATION_BODY_LIMIT = 4096;
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > limit) {
-        reject(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, `the body exceeds ${limit} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-function bearer(req: IncomingMessage): string | undefined {
-  const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(req.headers.authorization ?? '');
-  return m?.[1];
-}
-
 /** Starts a gateway; resolves once it listens. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstream = new URL(options.upstream);
@@ -114,77 +83,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     headersTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
     idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
   };
-  const requireApiKey = options.requireApiKey ?? true;
   const metrics = new GatewayMetrics();
   proxy.observe = {
     status: (c) => metrics.countProxied(c),
-    error: (e) => count(e),
+    error: (e) => metrics.countError(e.code),
     start: () => void (metrics.inFlight += 1),
     end: () => void (metrics.inFlight -= 1),
   };
-  const count = (e: GatewayError): void => {
-    if (e.code === 'ERR_GATEWAY_RATE_LIMITED') metrics.attestationsRateLimited += 1;
-    else if (e.code === 'ERR_GATEWAY_EVIDENCE_PROVIDER') metrics.attestationFailures += 1;
-    else if (e.code === 'ERR_GATEWAY_UNAUTHORIZED') metrics.unauthorized += 1;
-    else if (e.code === 'ERR_GATEWAY_TOO_LARGE') metrics.tooLarge += 1;
-    else if (e.code === 'ERR_GATEWAY_UPSTREAM') metrics.upstreamErrors += 1;
-    else if (e.code === 'ERR_GATEWAY_UPSTREAM_TIMEOUT') metrics.upstreamTimeouts += 1;
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/v1/attestation') {
-      if (req.method !== 'POST') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
-      sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
-      metrics.attestations += 1;
-      return;
-    }
-    if (path === '/api/v1/tee/quote' && req.method === 'GET') {
-      const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
-      metrics.attestations += 1;
-      const text = JSON.stringify(answer);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
-      res.end(text);
-      return;
-    }
-    if (path === '/tdx_attest' && req.method === 'POST') {
-      sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date()));
-      return;
-    }
-    if (path === '/attestation' && req.method === 'POST') {
-      const quote = await cubeAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
-      metrics.attestations += 1;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': quote.length, 'cache-control': 'no-store' });
-      res.end(quote);
-      return;
-    }
-    if (path === '/metrics' && req.method === 'GET' && (options.metrics ?? true)) {
-      const text = metrics.render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-      return;
-    }
-    if (path === '/health' && req.method === 'GET') {
-      sendJson(res, 200, { status: 'ok', tee: options.provider.name });
-      return;
-    }
-    if (requireApiKey) {
-      const token = bearer(req);
-      if (!token || !keys.authenticate(token)) {
-        req.resume();
-        throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
-      }
-    }
-    proxyRequest(proxy, req, res);
-  };
+  const handle = createHandler({ options, attest, proxy, keys, metrics });
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof GatewayError) {
-        count(err);
+        metrics.countError(err.code);
         sendError(res, err);
-      }
-      else {
+      } else {
         log(`tee-gateway: internal error: ${(err as Error)?.message}`);
         sendError(res, new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error'));
       }

@@ -1,0 +1,102 @@
+/**
+ * The gateway's routes (server.ts lists them). Each handler either answers
+ * or throws a GatewayError; the server turns errors into JSON answers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { answerAttestation, type AttestationContext } from './attestation.js';
+import { cubeAttestation, openWebUiQuote, tdxAttest } from './dropin.js';
+import { GatewayError } from './errors.js';
+import type { GatewayMetrics } from './metrics.js';
+import { proxyRequest, type ProxyOptions } from './proxy.js';
+import type { GatewayOptions } from './server.js';
+import type { ApiKeyStore } from './store.js';
+
+export interface RouteContext {
+  options: GatewayOptions;
+  attest: AttestationContext;
+  proxy: ProxyOptions;
+  keys: ApiKeyStore;
+  metrics: GatewayMetrics;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const ATTESTATION_BODY_LIMIT = 4096;
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > limit) {
+        reject(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, `the body exceeds ${limit} bytes`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(req.headers.authorization ?? '');
+  return m?.[1];
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function routeTable(ctx: RouteContext): Map<string, Handler> {
+  const { options, attest, metrics } = ctx;
+  const routes = new Map<string, Handler>();
+  routes.set('POST /v1/attestation', async (req, res) => {
+    sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
+    metrics.attestations += 1;
+  });
+  routes.set('GET /api/v1/tee/quote', async (req, res) => {
+    const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
+    metrics.attestations += 1;
+    send(res, 200, 'application/json', JSON.stringify(answer), { 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
+  });
+  routes.set('POST /tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
+  routes.set('POST /attestation', async (req, res) => {
+    const quote = await cubeAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
+    metrics.attestations += 1;
+    send(res, 200, 'application/octet-stream', quote, { 'cache-control': 'no-store' });
+  });
+  if (options.metrics ?? true) routes.set('GET /metrics', async (_req, res) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()));
+  routes.set('GET /health', async (_req, res) => sendJson(res, 200, { status: 'ok', tee: options.provider.name }));
+  return routes;
+}
+
+/** The request handler: the gateway's own routes, else an API key check and the proxy. */
+export function createHandler(ctx: RouteContext): Handler {
+  const routes = routeTable(ctx);
+  const requireApiKey = ctx.options.requireApiKey ?? true;
+  return async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const own = routes.get(`${req.method} ${path}`);
+    if (own) return own(req, res);
+    if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
+    if (requireApiKey) {
+      const token = bearer(req);
+      if (!token || !ctx.keys.authenticate(token)) {
+        req.resume();
+        throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
+      }
+    }
+    proxyRequest(ctx.proxy, req, res);
+  };
+}
