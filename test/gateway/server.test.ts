@@ -100,6 +100,20 @@ describe('limits and upstream failures', () => {
     expect(h.upstream.received.slice(before).map((x) => x.path)).toEqual(['//example.invalid/api/chat']);
   });
 
+  it('a response beyond maxResponseBytes is cut, not delivered whole', async () => {
+    const g = await startHarness({ maxResponseBytes: 300 });
+    try {
+      const r = await g.call('POST', '/api/chat', { body: ollamaChat('many words '.repeat(50)) }).then(
+        (x) => x.text.length,
+        (e: Error) => e,
+      );
+      if (typeof r === 'number') expect(r).toBeLessThanOrEqual(300);
+      else expect(r).toBeInstanceOf(Error);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('/health', async () => {
     const r = await h.call('GET', '/health', { token: null });
     expect(r.json).toEqual({ status: 'ok', tee: 'simulated' });
