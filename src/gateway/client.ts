@@ -37,7 +37,7 @@ export interface AttestedClientOptions {
   maxAgeMs?: number;
   /** Connections per origin; default 64. */
   connections?: number;
-  /** Attestation exchange timeout; default 30 s. */
+  /** Attestation exchange and TLS handshake timeout; default 30 s. */
   timeoutMs?: number;
 }
 
@@ -154,8 +154,14 @@ export class AttestedClient {
     const host = opts.hostname;
     const socket = tlsConnect({ host, port: Number(opts.port) || 443, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
     socket.setNoDelay(true);
-    socket.once('error', (e) => once(e, null));
+    const timeoutMs = this.#o.timeoutMs ?? 30_000;
+    const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('error', (e) => {
+      clearTimeout(handshake);
+      once(e, null);
+    });
     socket.once('secureConnect', () => {
+      clearTimeout(handshake);
       const raw = socket.getPeerCertificate().raw;
       if (!raw) return once(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'), null);
       this.#ensure(spkiSha256(new Uint8Array(raw)).toString('hex')).then(
