@@ -94,7 +94,7 @@ export class AttestedClient {
   readonly #o: AttestedClientOptions;
   readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
   #inflight: Promise<GatewayVerification> | undefined;
-  readonly #agent: Agent;
+  #agent: Agent;
   /** The latest verification (undefined before the first). */
   last: GatewayVerification | undefined;
 
@@ -105,7 +105,12 @@ export class AttestedClient {
     if (options.policy === undefined) throw new TypeError('options.policy is required');
     this.#policy = loadPolicy(options.policy as object);
     this.#o = options;
-    this.#agent = new Agent({ connections: options.connections ?? 64, connect: ((opts: { hostname: string; port: string }, cb: (err: Error | null, socket: TLSSocket | null) => void) => this.#connect(opts, cb)) as unknown as Agent.Options['connect'] });
+    this.#agent = this.#newAgent();
+  }
+
+  #newAgent(): Agent {
+    const connect = (opts: { hostname: string; port: string }, cb: (err: Error | null, socket: TLSSocket | null) => void): void => this.#connect(opts, cb);
+    return new Agent({ connections: this.#o.connections ?? 64, connect: connect as unknown as Agent.Options['connect'] });
   }
 
   #now(): Date {
@@ -126,6 +131,14 @@ export class AttestedClient {
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
         });
         const until = Math.min(Date.parse(v.validUntil), Date.now() + (this.#o.maxAgeMs ?? 3_600_000));
+        if (!this.#verified.has(v.spkiSha256) && this.#verified.size > 0) {
+          // The gateway's key changed: only the newly verified key stays trusted, and pooled
+          // connections to older keys are retired (in-flight requests finish first).
+          this.#verified.clear();
+          const old = this.#agent;
+          this.#agent = this.#newAgent();
+          void old.close();
+        }
         this.#verified.set(v.spkiSha256, { v, until });
         this.last = v;
         return v;
