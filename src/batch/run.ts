@@ -5,6 +5,9 @@
  * summarise the whole results file. Memory is bounded by the chunks in flight,
  * whatever the size of the archive.
  */
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
+
 import type { CliStream } from '../cli/io.js';
 import { CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
 import { chunkRecords, type Chunk } from './chunker.js';
@@ -118,6 +121,19 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
   return processed;
 }
 
+/** --previous must be readable and --summary writable before hours of work, not after. */
+function checkSideFiles(config: BatchConfig): void {
+  const check = (path: string, mode: number, what: string): void => {
+    try {
+      accessSync(path, mode);
+    } catch (err) {
+      throw new SetupError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  if (config.previous !== undefined) check(config.previous, constants.R_OK, '--previous cannot be read:');
+  if (config.summary !== undefined) check(dirname(config.summary), constants.W_OK, '--summary cannot be written in the directory of');
+}
+
 /** The checkpoint this run will resume from, if any (read only: ResultWriter.open decides). */
 function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): Checkpoint | undefined {
   const existing = config.fresh ? undefined : readCheckpoint(config.out);
@@ -144,6 +160,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   let writer: ResultWriter;
   try {
     await createContext(setupOf(config, config.instant)); // bundles, trust root and policy, before the results file is touched
+    checkSideFiles(config);
     writer = ResultWriter.open(config.out, fingerprint, at, config.fresh);
   } catch (err) {
     await starting?.then((p) => p.close(), () => undefined);

@@ -59,6 +59,8 @@ describe('batch command line', () => {
     ['bad trust root', ['IN', '--out', 'OUT', '--trust-root', 'IN']],
     ['summary over the results', ['IN', '--out', 'OUT', '--summary', 'OUT']],
     ['--out in a missing directory', ['IN', '--out', '/nonexistent/dir/out.jsonl', '--collateral', 'BUNDLE']],
+    ['unreadable --previous', ['IN', '--out', 'OUT', '--collateral', 'BUNDLE', '--previous', '/nonexistent/previous.jsonl']],
+    ['--summary in a missing directory', ['IN', '--out', 'OUT', '--collateral', 'BUNDLE', '--summary', '/nonexistent/dir/summary.json']],
   ])('%s is a usage error (exit 2)', async (_name, args) => {
     const r = await run(args.map((a) => (a === 'IN' ? archive.jsonl : a === 'OUT' ? join(work, 'usage.jsonl') : a === 'BUNDLE' ? archive.collateral : a)));
     expect(r.code).toBe(2);
