@@ -123,7 +123,9 @@ describe('batch command line', () => {
 
   it('JSONL with blank, malformed and over-long lines from stdin: one result per record, in order', async () => {
     const [a, b] = upToDate as [number, number];
-    const input = [lines[a], '', 'not json', `{"id":"big","evidence":"${'A'.repeat(10_000)}"}`, '{"evidence":"AAAA"}', lines[b], ''].join('\n');
+    const mime = { ...record(b), id: 'mime', evidence: record(b).evidence.replace(/.{76}/g, '$&\n') }; // whitespace: the parser's decoder
+    const bad = { ...record(b), id: 'bad-char', evidence: `!${record(b).evidence.slice(1)}` };
+    const input = [lines[a], '', 'not json', `{"id":"big","evidence":"${'A'.repeat(10_000)}"}`, '{"evidence":"AAAA"}', lines[b], JSON.stringify(mime), JSON.stringify(bad), ''].join('\n');
     const out = join(work, 'stdin.jsonl');
     const r = await run(['-', '--out', out, '--at', AT.toISOString(), '--max-record-bytes', '8192', ...base(archive)], { stdin: input });
     expect(r.code).toBe(1);
@@ -134,6 +136,8 @@ describe('batch command line', () => {
       ['#2', false, 'ERR_RECORD_TOO_LARGE'],
       ['#3', false, 'ERR_BAD_RECORD'],
       [record(b).id, true, null],
+      ['mime', true, null],
+      ['bad-char', false, 'ERR_BAD_ENCODING'],
     ]);
   });
 
