@@ -6,9 +6,9 @@
  * exactly once. Runs the built CLI entry (dist/batch/main.js) in child
  * processes; see helpers.ts for the build requirement.
  */
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { countStatuses, exitOf, ids, makeArchive, readResults, requireBuilt, spawnBatch, type Archive } from './helpers.js';
 
@@ -27,6 +27,10 @@ beforeAll(async () => {
   archive = await makeArchive(RECORDS, new Date(Math.floor(Date.now() / 1000) * 1000));
   nowOut = join(archive.dir, 'now.jsonl');
 }, 60_000);
+
+afterAll(() => {
+  if (archive) rmSync(archive.dir, { recursive: true, force: true });
+});
 
 describe('batch over a 10,000-record archive', () => {
   it('--at now: exact counts per status, results in input order, summary file', async () => {

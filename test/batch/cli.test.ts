@@ -5,11 +5,11 @@
  * only on a terminal, checkpoint options and re-running a finished run.
  * Workers run from dist/ (see helpers.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runBatchCli } from '../../src/cli/batch.js';
 import { capture, countStatuses, ids, makeArchive, readResults, requireBuilt, type Archive } from './helpers.js';
@@ -31,6 +31,10 @@ beforeAll(async () => {
   upToDate = lines.map((_, i) => i).filter((i) => archive.kindOf(i) === 'up-to-date').slice(0, 10);
   work = mkdtempSync(join(tmpdir(), 'tee-verify-batch-cli-'));
 }, 60_000);
+
+afterAll(() => {
+  for (const dir of [archive?.dir, work]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 async function run(args: string[], options: { tty?: boolean; stdin?: string } = {}) {
   const c = capture(options.tty);

@@ -3,10 +3,10 @@
  * CRLF, blank lines, the byte cap, resume offsets), sharding, the previous
  * status table, the checkpointed writer, record parsing and the progress line.
  */
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { CheckpointError, checkpointPath, readCheckpoint, ResultWriter } from '../../src/batch/checkpoint.js';
 import { chunkRecords } from '../../src/batch/chunker.js';
@@ -119,6 +119,15 @@ describe('StatusTable', () => {
 
 describe('ResultWriter and the checkpoint', () => {
   const fp = { input: 'x.jsonl', shard: '0/1' };
+  const dirs: string[] = [];
+  const tempDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'tee-verify-cp-'));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
   const trusted = (n: number): Counts => {
     const c = emptyCounts();
     for (let i = 0; i < n; i++) countResult(c, { ok: true, error: null, tcbStatus: 'UpToDate' });
@@ -126,7 +135,7 @@ describe('ResultWriter and the checkpoint', () => {
   };
 
   it('commits durable prefixes; a reopen truncates what the checkpoint does not cover', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tee-verify-cp-'));
+    const dir = tempDir();
     const out = join(dir, 'r.jsonl');
     const w = ResultWriter.open(out, fp, '2026-01-01T00:00:00.000Z', false);
     expect(readCheckpoint(out)).toMatchObject({ consumed: 0, bytes: 0, complete: false });
@@ -145,7 +154,7 @@ describe('ResultWriter and the checkpoint', () => {
   });
 
   it('refuses a checkpoint of other options, a foreign file and a shortened results file; --fresh starts over', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tee-verify-cp-'));
+    const dir = tempDir();
     const out = join(dir, 'r.jsonl');
     const w = ResultWriter.open(out, fp, 'at', false);
     w.append(new TextEncoder().encode('{"id":"a"}\n'), trusted(1), 1, 11, 0, 0);
