@@ -4,17 +4,9 @@
  * (antfu/ni style). bin/tee-verify.js is the only place that touches process.
  * Each subcommand parses its own options; this file only dispatches.
  */
-import { runBatchCli } from './batch.js';
-import { runCollateralCli } from './collateral.js';
-import { parseDemoArgs, runDemo } from './demo.js';
-import { runDevCli } from './dev.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { helpText } from './help.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
-import { runPolicyCli } from './policy.js';
-import { parseShowArgs, runShow } from './show.js';
-import { parseVerifyArgs } from './verify-args.js';
-import { runVerify, verifyUsageJson } from './verify.js';
 
 export type { CliIo, CliStream } from './io.js';
 export { ExitCode } from './io.js';
@@ -28,28 +20,33 @@ function printHelp(io: CliIo, topic?: string): ExitCodeValue {
 
 async function dispatch(command: string, rest: readonly string[], io: CliIo): Promise<number> {
   const help = () => printHelp(io, command);
+  // Each subcommand's modules load only when it runs: a one-shot `verify`
+  // must not pay for the test PKI, the batch pool or the policy linter.
   switch (command) {
     case 'verify': {
+      const [{ parseVerifyArgs }, { runVerify }] = await Promise.all([import('./verify-args.js'), import('./verify.js')]);
       const args = parseVerifyArgs(rest);
       return args ? runVerify(args, io) : help();
     }
     case 'show': {
+      const { parseShowArgs, runShow } = await import('./show.js');
       const args = parseShowArgs(rest);
       return args ? runShow(args, io) : help();
     }
     case 'demo': {
+      const { parseDemoArgs, runDemo } = await import('./demo.js');
       const args = parseDemoArgs(rest);
       return args ? runDemo(args, io) : help();
     }
     case 'collateral':
-      return runCollateralCli(rest, io, help);
+      return (await import('./collateral.js')).runCollateralCli(rest, io, help);
     case 'policy':
-      return runPolicyCli(rest, io, help);
+      return (await import('./policy.js')).runPolicyCli(rest, io, help);
     case 'dev':
-      return runDevCli(rest, io, help);
+      return (await import('./dev.js')).runDevCli(rest, io, help);
     case 'batch':
       // The batch subcommand owns its whole argument list.
-      return runBatchCli(rest, io);
+      return (await import('./batch.js')).runBatchCli(rest, io);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -63,7 +60,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      if (first === 'verify' && rest.includes('--json')) verifyUsageJson(err, io);
+      if (first === 'verify' && rest.includes('--json')) (await import('./verify.js')).verifyUsageJson(err, io);
       const helpFor = first && helpText(first) ? `${first} ` : '';
       writeLine(io.stderr, `error: ${describeError(err)} (see "tee-verify ${helpFor}--help")`);
       return ExitCode.Usage;

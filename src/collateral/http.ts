@@ -5,7 +5,7 @@
  * concurrent requests per host. Responses are returned as bytes; shape checks
  * belong to the sources.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 import { InvalidArgumentError } from '../errors.js';
 import { CollateralUnavailableError } from './errors.js';
@@ -85,8 +85,19 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): Rec
   return out;
 }
 
+/**
+ * undici is loaded on the first request, not at import: a verification served
+ * from the cache or a bundle never pays its load time (about 100 ms of a cold
+ * one-shot CLI run).
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+function loadUndici(): Promise<typeof import('undici')> {
+  undici ??= import('undici');
+  return undici;
+}
+
 export class HttpClient {
-  readonly #dispatcher: Dispatcher;
+  #dispatcher: Dispatcher | undefined;
   readonly #ownsDispatcher: boolean;
   readonly #opts: Required<Omit<HttpClientOptions, 'dispatcher'>>;
   readonly #hosts = new Map<string, Semaphore>();
@@ -107,12 +118,20 @@ export class HttpClient {
       wallClock: options.wallClock ?? Date.now,
     });
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: this.#opts.connectTimeoutMs } });
+    this.#dispatcher = options.dispatcher;
+  }
+
+  async #dispatcherReady(): Promise<Dispatcher> {
+    if (!this.#dispatcher) {
+      const { Agent } = await loadUndici();
+      this.#dispatcher ??= new Agent({ connect: { timeout: this.#opts.connectTimeoutMs } });
+    }
+    return this.#dispatcher;
   }
 
   /** Closes the dispatcher if this client created it. */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsDispatcher && this.#dispatcher) await this.#dispatcher.close();
   }
 
   /**
@@ -152,10 +171,11 @@ export class HttpClient {
       new CollateralUnavailableError(code, `${message}: GET ${url}`, { url, ...(status === undefined ? {} : { status }), attempts: attempt, transient: retry }, cause);
     let res: Dispatcher.ResponseData;
     try {
+      const { request } = await loadUndici();
       res = await request(url, {
         method: 'GET',
         headers,
-        dispatcher: this.#dispatcher,
+        dispatcher: await this.#dispatcherReady(),
         headersTimeout: this.#opts.headersTimeoutMs,
         bodyTimeout: this.#opts.bodyTimeoutMs,
       });
