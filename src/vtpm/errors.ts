@@ -1,0 +1,59 @@
+/**
+ * Typed errors of the vTPM layer (issue 9): TPM quotes, Azure CVM evidence,
+ * the evidence bundle, event-log / IMA replay and acquisition. Every code has
+ * one fixed error class (checklist §1.3 classes); tests and callers match on
+ * `code`. New codes go in VTPM_ERROR_CLASSES and docs/error-codes.md.
+ */
+import { TeeVerifyError, type ErrorClass, type ErrorCode } from '../errors.js';
+
+/** code → error class. One entry per stable code. */
+export const VTPM_ERROR_CLASSES = {
+  // TPM quote (src/vtpm/quote.ts)
+  /** The quote's extraData is not the expected nonce. */
+  ERR_VTPM_NONCE: 'FRESHNESS',
+  /** The TPMT_SIGNATURE does not verify over the TPMS_ATTEST bytes with the attestation key. */
+  ERR_VTPM_QUOTE_SIGNATURE: 'SIG_QUOTE',
+  /** The attest structure is not a quote we accept (magic, type) or contradicts itself. */
+  ERR_VTPM_QUOTE: 'PARSE',
+  /** The key's scheme or hash contradicts the signature's, or an algorithm we do not verify. */
+  ERR_VTPM_SCHEME: 'UNSUPPORTED',
+  /** The supplied PCR values do not hash to the quote's pcrDigest. */
+  ERR_VTPM_PCR_DIGEST: 'BINDING',
+  /** A PCR selected by the quote has no supplied value, or a value has the wrong length. */
+  ERR_VTPM_PCR_VALUES: 'BINDING',
+  /** The required PCR bank (default SHA-256) is not quoted. */
+  ERR_VTPM_BANK: 'POLICY',
+  /** The attestation key is not the one bound by the hardware report, or qualifiedSigner is not its Name. */
+  ERR_VTPM_AK: 'BINDING',
+  // Azure CVM (src/vtpm/azure.ts)
+  /** The hardware report_data does not commit to the HCL runtime data. */
+  ERR_VTPM_RUNTIME_DATA: 'BINDING',
+  /** Evidence whose hardware part cannot be verified here (for example Azure TDX without a TD quote). */
+  ERR_VTPM_UNSUPPORTED: 'UNSUPPORTED',
+  // Bundle (src/vtpm/bundle.ts)
+  /** The evidence bundle breaks its format (unknown field, wrong type, size above the bound). */
+  ERR_VTPM_BUNDLE: 'PARSE',
+  /** The bundle carries a log that this build cannot replay: fail closed. */
+  ERR_VTPM_REPLAY_UNAVAILABLE: 'UNSUPPORTED',
+  // Acquisition (src/vtpm/acquire.ts)
+  /** tpm2-tools or a log file could not be used inside the CVM. */
+  ERR_VTPM_ACQUIRE: 'INTERNAL',
+} as const satisfies Record<string, ErrorClass>;
+
+export type VtpmErrorCode = keyof typeof VTPM_ERROR_CLASSES;
+
+export class VtpmVerificationError extends TeeVerifyError {
+  constructor(code: VtpmErrorCode, message: string, details: Record<string, unknown> = {}, options: { check?: string; cause?: unknown } = {}) {
+    // Our codes as ErrorCode until the union in src/errors.ts lists them.
+    super(VTPM_ERROR_CLASSES[code], code as unknown as ErrorCode, message, {
+      details,
+      ...(options.check === undefined ? {} : { check: options.check }),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+  }
+}
+
+/** Shorthand for the check modules: `vtpmFail('ERR_VTPM_NONCE', 'extraData is not the nonce')`. */
+export function vtpmFail(code: VtpmErrorCode, message: string, details: Record<string, unknown> = {}): never {
+  throw new VtpmVerificationError(code, message, details);
+}
