@@ -1,62 +1,98 @@
 #!/usr/bin/env node
 /**
- * demo:gateway: a fake Ollama-style chat backend, the attested gateway in
- * front of it with the simulated TDX TEE (test PKI), an API key, and one
- * attested chat: verify the gateway's evidence against a policy pinning its
- * MRTD, check the TLS binding, then stream the answer.
- * Everything on 127.0.0.1, in a temporary directory.
+ * demo:gateway: a fake Ollama / OpenAI chat backend, the attested gateway in
+ * front of it with the simulated TDX TEE (test PKI), an API key, and a client
+ * policy pinning the simulated MRTD. Everything on 127.0.0.1.
+ *
+ *   npm run demo:gateway             keeps the backend and gateway running and prints the chat
+ *                                    command (`npm run chat` in another terminal uses them)
+ *   npm run demo:gateway -- --once   one scripted attested chat through `tee-verify chat`, then exits
+ *
+ * The files a client needs (simulated TEE state = test roots + collateral,
+ * policy, connection with the API key) go to $TMPDIR/tee-verify-gateway-demo,
+ * removed on exit.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BundleSource, CollateralService, parseEvidence } from '../dist/index.js';
-import { AttestedClient, startChatUpstream, startGateway } from '../dist/gateway/index.js';
-import { describeVerification, streamChat } from '../dist/gateway/chat-cli.js';
+import { parseEvidence } from '../dist/index.js';
+import { run } from '../dist/cli/index.js';
+import { startChatUpstream, startGateway } from '../dist/gateway/index.js';
 import { SimulatedTeeProvider } from '../dist/tee/index.js';
 
+const DEMO_DIR = join(tmpdir(), 'tee-verify-gateway-demo');
+const once = process.argv.includes('--once');
 const step = (n, text) => process.stdout.write(`\n[${n}] ${text}\n`);
-const dir = mkdtempSync(join(tmpdir(), 'tee-gateway-demo-'));
+const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+async function listen(options) {
+  if (once) return startGateway({ ...options, port: 0 });
+  try {
+    return await startGateway({ ...options, port: 8443 });
+  } catch (e) {
+    if (e?.code !== 'EADDRINUSE') throw e;
+    return startGateway({ ...options, port: 0 }); // 8443 is taken: any free port
+  }
+}
+
+rmSync(DEMO_DIR, { recursive: true, force: true });
+mkdirSync(DEMO_DIR, { recursive: true, mode: 0o700 });
+const files = { state: join(DEMO_DIR, 'simulated-tee.json'), policy: join(DEMO_DIR, 'policy.json'), connection: join(DEMO_DIR, 'connection.json') };
 let upstream;
 let gateway;
-let client;
+const stop = async () => {
+  await gateway?.close();
+  await upstream?.close();
+  rmSync(DEMO_DIR, { recursive: true, force: true });
+};
 try {
-  step(1, 'fake chat backend (Ollama /api/chat NDJSON, OpenAI /v1/chat/completions) on 127.0.0.1');
+  step(1, 'fake chat backend (Ollama /api/chat, /api/generate NDJSON; OpenAI /v1/chat/completions) on 127.0.0.1');
   upstream = await startChatUpstream({ chunkDelayMs: 40 });
   console.log(`    ${upstream.url}`);
 
-  step(2, 'simulated TDX TEE (test PKI; its roots and collateral go to the client below)');
+  step(2, 'simulated TDX TEE (test PKI; its roots and collateral are what the client trusts below)');
   const tee = new SimulatedTeeProvider({ tee: 'tdx' });
+  writeFileSync(files.state, JSON.stringify(tee.exportState()), { mode: 0o600 });
   const mrTd = Buffer.from(parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence).body.mrTd).toString('hex');
-  console.log(`    MRTD ${mrTd.slice(0, 32)}…`);
+  console.log(`    MRTD ${mrTd.slice(0, 32)}…, state in ${files.state}`);
 
-  step(3, 'gateway: HTTPS with a self-signed certificate, API keys in SQLite');
-  gateway = await startGateway({ upstream: upstream.url, db: join(dir, 'gateway.sqlite'), provider: tee, port: 0, log: () => {} });
+  step(3, 'gateway: HTTPS with a self-signed certificate, API keys hashed in SQLite, fresh evidence per nonce');
+  gateway = await listen({ upstream: upstream.url, db: join(DEMO_DIR, 'gateway.sqlite'), provider: tee, log: () => {} });
   const key = gateway.keys.create('demo');
   console.log(`    ${gateway.url}, TLS key SPKI SHA-256 ${gateway.spkiSha256}`);
-  console.log(`    API key "${key.name}" created (stored hashed)`);
+  console.log(`    API key "${key.name}" created (only its hash is stored)`);
 
   step(4, 'client policy: TDX, MRTD pinned, UpToDate TCB only, no debug');
   const policy = { tee: 'tdx', mrTd: [mrTd], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' };
-  writeFileSync(join(dir, 'policy.json'), JSON.stringify(policy, null, 2));
-  console.log(`    ${JSON.stringify(policy).slice(0, 120)}…`);
+  writeFileSync(files.policy, JSON.stringify(policy, null, 2));
+  writeFileSync(files.connection, JSON.stringify({ gateway: gateway.url, policy: files.policy, simulatedState: files.state, token: key.token }), { mode: 0o600 });
+  console.log(`    ${files.policy}`);
 
-  step(5, 'attest: fresh nonce -> evidence; verify quote + collateral; REPORTDATA = SHA-512(label ‖ nonce ‖ SHA-256(SPKI of the certificate on this connection))');
-  const source = new BundleSource([...tee.collateral]);
-  client = new AttestedClient(gateway.url, { policy, collateral: new CollateralService({ intel: source, cache: null }), trustRoots: tee.trustRoots });
-  const v = await client.attest();
-  for (const line of describeVerification(v)) console.log(`    ${line}`);
-
-  step(6, 'attested chat, streamed over the pinned connection:');
-  process.stdout.write('    ');
-  await streamChat(client, { api: 'ollama', model: 'llama3.2', prompt: 'what does the gateway prove?', token: key.token, write: (t) => process.stdout.write(t) });
-  console.log('\ndemo:gateway: OK');
+  const args = ['chat', '--gateway', gateway.url, '--policy', files.policy, '--simulated-state', files.state];
+  if (once) {
+    step(5, 'tee-verify chat: fresh nonce -> evidence; verify quote + collateral; REPORTDATA = SHA-512(label ‖ nonce ‖ SHA-256(SPKI of this connection\'s certificate)); policy; then the prompt');
+    const code = await run([...args, '--prompt', 'what does the gateway prove?'], { stdout: process.stdout, stderr: process.stderr, env: { TEE_GATEWAY_TOKEN: key.token } });
+    console.log(code === 0 ? '\ndemo:gateway: OK' : `\ndemo:gateway: chat exited ${code}`);
+    process.exitCode = code;
+    await stop();
+  } else {
+    step(5, 'running. Chat with it from another terminal (Ctrl-C here stops the backend and the gateway):');
+    console.log('\n    npm run chat');
+    console.log('\n    or, the same in full:\n');
+    console.log(`    TEE_GATEWAY_TOKEN=${key.token} npx tee-verify ${args.map(quote).join(' ')}`);
+    console.log('\n    add --prompt "..." for one question, --json for machine-readable output, --api openai for /v1/chat/completions');
+    const shutdown = () => {
+      process.off('SIGINT', shutdown);
+      process.off('SIGTERM', shutdown);
+      console.log('\ndemo:gateway: stopping');
+      void stop();
+    };
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+  }
 } catch (e) {
   console.error(`demo:gateway failed: ${e?.code ?? ''} ${e?.message ?? e}`);
   process.exitCode = 1;
-} finally {
-  await client?.close();
-  await gateway?.close();
-  await upstream?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stop();
 }

@@ -34,6 +34,8 @@ export interface VerifyInputs {
   at: Date;
   trustRoots?: TrustRoots;
   skipCrl: boolean;
+  /** The policy's collateral grace period (seconds), passed to the verifier as its relaxation. */
+  collateralGraceSeconds?: number;
   /** SEV-SNP report versions to accept (with --product: 2-5). */
   snpReportVersions?: number[];
   certTable: SnpCertificateEntry[];
@@ -47,7 +49,8 @@ export interface CollateralAccess {
 const isUnavailable = (err: unknown): err is TeeVerifyError => err instanceof TeeVerifyError && err.errorClass === 'COLLATERAL_UNAVAILABLE';
 
 function baseOptions(v: VerifyInputs) {
-  return { at: v.at, ...(v.trustRoots ? { trustRoots: v.trustRoots } : {}), ...(v.skipCrl ? { relaxations: { skipCrl: true } } : {}) };
+  const relaxations = { ...(v.skipCrl ? { skipCrl: true } : {}), ...(v.collateralGraceSeconds === undefined ? {} : { collateralGraceSeconds: v.collateralGraceSeconds }) };
+  return { at: v.at, ...(v.trustRoots ? { trustRoots: v.trustRoots } : {}), ...(Object.keys(relaxations).length > 0 ? { relaxations } : {}) };
 }
 
 /** Resolves an optional artifact; unavailable is undefined plus a note. */

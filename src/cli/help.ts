@@ -14,6 +14,7 @@ Usage:
   tee-verify dev quote --tee tdx|sgx|snp --out <dir>   simulated evidence of the test PKI
   tee-verify batch ...                           re-verify an archive of evidence
   tee-verify demo                                offline self-check on the synthetic vectors
+  tee-verify chat --gateway URL --policy FILE    attested chat: verify the gateway, then talk
   tee-verify --help | help <command>             help ("tee-verify help verify")
 
 Examples:
@@ -165,13 +166,46 @@ Example:
 Exit 0 when every check passed, 1 otherwise, 2 when the vectors cannot be read.
 `;
 
+const CHAT = `tee-verify chat --gateway URL --policy FILE [options]
+
+Attested chat through a tee-gateway (docs/gateway.md). Before any prompt
+leaves: a fresh nonce is sent to POST /v1/attestation, the evidence is verified
+(signatures, chain, collateral), its REPORTDATA must bind that nonce and the
+TLS key of this very connection, and the policy must accept it. Prints what it
+verified (TEE, TCB status, measurements, certificate fingerprint), then streams
+the answers. Requests go only over connections presenting the verified key.
+
+Options:
+  --prompt <text>        one-shot: send this prompt, print the answer, exit
+                         (without it: interactive, one prompt per input line,
+                         the conversation kept; /reset, /exit)
+  --json                 with --prompt: one JSON object on stdout
+                         {ok, gateway, verification, answer} or {ok, error}
+  --token <key>          the gateway API key (default $TEE_GATEWAY_TOKEN)
+  --api ollama|openai    /api/chat NDJSON (default) or /v1/chat/completions SSE
+  --model <name>         default llama3.2 (ollama), gpt-4o-mini (openai)
+  --simulated-state <f>  trust the test PKI and collateral of a simulated TEE
+                         (tee-gateway serve --simulated-state <f>); development only
+  --collateral <bundle>  collateral from a bundle instead of Intel PCS / AMD KDS
+  --trust-root <pem>     replaces the pinned roots (reported as a warning)
+
+Examples:
+  tee-verify chat --gateway https://10.0.0.5:8443 --policy policy.json
+  tee-verify chat --gateway https://127.0.0.1:8443 --policy policy.json \\
+      --simulated-state sim.json --prompt "hello" --json
+
+Exit codes: 0 success, 1 gateway refused (the reason and check ids on stderr;
+no prompt byte sent), 2 usage error or a failed request, 3 collateral
+unavailable (retry later).
+`;
+
 /** Only for error hints; "help batch" and "batch --help" print src/cli/batch.ts's own help. */
 const BATCH = `tee-verify batch ...
 
 Re-verifies an archive of stored evidence; see "tee-verify batch --help".
 `;
 
-const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, batch: BATCH };
+const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, chat: CHAT, batch: BATCH };
 
 export function helpText(topic?: string): string | undefined {
   if (topic === undefined) return MAIN;

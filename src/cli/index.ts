@@ -44,6 +44,8 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
       return (await import('./policy.js')).runPolicyCli(rest, io, help);
     case 'dev':
       return (await import('./dev.js')).runDevCli(rest, io, help);
+    case 'chat':
+      return (await import('./chat.js')).runChatCli(rest, io, help);
     case 'batch':
       // The batch subcommand owns its whole argument list.
       return (await import('./batch.js')).runBatchCli(rest, io);

@@ -35,6 +35,8 @@ export interface CollateralOptions {
   /** --collateral: a tee-verify bundle or dcap-qvl collateral JSON. */
   bundle?: string;
   retries?: number;
+  /** The policy's collateral grace (seconds): the cache may serve an artifact that far past its end. */
+  graceSeconds?: number;
 }
 
 export type BundleFormat = 'tee-verify bundle' | 'dcap-qvl collateral';
@@ -162,7 +164,7 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
   const source = new RunSource(bundle && new BundleSource(bundle.artifacts), net?.intel, net?.amd);
   const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${net.intel.baseUrl}, KDS ${net.amd.baseUrl})` : undefined];
   return {
-    service: new CollateralService({ intel: source, amd: source, cache }),
+    service: new CollateralService({ intel: source, amd: source, cache, ...(o.graceSeconds ? { graceMs: o.graceSeconds * 1000 } : {}) }),
     source,
     description: parts.filter((p) => p !== undefined).join(', ') || 'none',
     ...(bundle ? { bundleFormat: bundle.format } : {}),

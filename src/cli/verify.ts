@@ -43,6 +43,11 @@ function cliWarnings(args: VerifyArgs, inputs: Inputs, evidence: Evidence): stri
   return w;
 }
 
+function policyGraceSeconds(policy: LoadedPolicy | undefined): number | undefined {
+  const collateral = (policy?.policy as { collateral?: { expiryGraceSeconds?: number } } | undefined)?.collateral;
+  return collateral?.expiryGraceSeconds;
+}
+
 async function verifyParsed(args: VerifyArgs, inputs: Inputs, evidence: Evidence, setup: CollateralSetup, outcome: VerifyOutcome): Promise<void> {
   const policy = inputs.policy ?? defaultPolicyFor(evidence.kind);
   outcome.policyLabel = policy.label;
@@ -52,6 +57,7 @@ async function verifyParsed(args: VerifyArgs, inputs: Inputs, evidence: Evidence
       evidence,
       at: outcome.at,
       skipCrl: args.skipCrl,
+      ...(policyGraceSeconds(inputs.policy) === undefined ? {} : { collateralGraceSeconds: policyGraceSeconds(inputs.policy)! }),
       certTable,
       ...(inputs.trustRoots ? { trustRoots: inputs.trustRoots } : {}),
       ...(args.product ? { snpReportVersions: [2, 3, 4, 5] } : {}),
@@ -72,7 +78,9 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
   try {
     // Every file and option first: a bad one is exit 2 before the evidence is judged.
     const inputs = await readInputs(args);
-    setup = await openCollateral(args.collateral, io);
+    // A policy that names a collateral grace period is the caller's explicit relaxation (clarifications).
+    const graceSeconds = policyGraceSeconds(inputs.policy);
+    setup = await openCollateral(graceSeconds === undefined ? args.collateral : { ...args.collateral, graceSeconds }, io);
     outcome.collateral = setup.description;
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;

@@ -1,12 +1,13 @@
 /**
- * One-shot attested chat (scripts/chat.js): verify the gateway against a
- * policy, print what was verified, then stream the answer of one prompt.
+ * The attested terminal chat behind `tee-verify chat` (src/cli/chat.ts parses
+ * the command line): verify the gateway against the caller's policy, print
+ * what was verified, and only then send prompts, streaming each answer as it
+ * arrives. One-shot (`prompt`), interactive (lines from `stdin`, the
+ * conversation kept as history) or `json` (one object: verification + answer).
+ * A refusal sends nothing and names the reason and check ids.
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
 
-import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, splitPemCertificates, type TrustRoots } from '../index.js';
-import { SimulatedTeeProvider } from '../tee/index.js';
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
 import type { GatewayVerification } from './verify.js';
@@ -14,98 +15,163 @@ import type { GatewayVerification } from './verify.js';
 export interface ChatIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  env: NodeJS.ProcessEnv;
+  /** Lines for the interactive mode. */
+  stdin?: NodeJS.ReadableStream;
+  /** A person types at a terminal: show a prompt before each line. */
+  interactive?: boolean;
 }
 
-export const CHAT_USAGE = `usage: node scripts/chat.js --gateway URL --policy FILE --prompt TEXT [--token KEY | TEE_GATEWAY_TOKEN]
-         [--api ollama|openai] [--model NAME]
-         [--simulated-state FILE | --collateral BUNDLE [--trust-root PEM] | (Intel PCS and AMD KDS)]
-`;
+export type ChatApi = 'ollama' | 'openai';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatSessionOptions {
+  gateway: string;
+  client: AttestedClientOptions;
+  api: ChatApi;
+  model: string;
+  token?: string;
+  /** One-shot: this prompt, then exit. Without it: interactive. */
+  prompt?: string;
+  /** One JSON object on stdout (needs `prompt`). */
+  json?: boolean;
+}
+
+/** Exit codes, as the tee-verify CLI uses them (docs/cli.md). */
+export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, collateralUnavailable: 3 } as const;
 
 /** The verification, one line each. */
 export function describeVerification(v: GatewayVerification): string[] {
+  const measured = Object.keys(v.measurements);
   return [
     `TEE: ${v.tee}${v.debug ? ' (DEBUG)' : ''}`,
     `TCB status: ${v.tcbStatus ?? 'n/a (SEV-SNP: minimum TCB by policy)'}${v.advisoryIds.length ? `, advisories ${v.advisoryIds.join(', ')}` : ''}`,
-    `measurements (judged by the policy): ${Object.entries(v.measurements).map(([k, x]) => `${k}=${x.slice(0, 16)}…`).join(' ')}`,
+    `measurements accepted by the policy (${measured.length}): ${Object.entries(v.measurements).map(([k, x]) => `${k}=${x.slice(0, 16)}…`).join(' ')}`,
     `TLS certificate SHA-256: ${v.certificateSha256}`,
     `bound TLS key (SPKI SHA-256): ${v.spkiSha256}`,
+    `verified at ${v.at}, trusted until ${v.validUntil} at most`,
     ...v.warnings.map((w) => `warning: ${w}`),
   ];
 }
 
-/** Sends one prompt and writes the answer's text pieces as they arrive. */
-export async function streamChat(client: AttestedClient, o: { api: 'ollama' | 'openai'; model: string; prompt: string; token?: string; write: (t: string) => void }): Promise<void> {
+/** The text pieces of one streamed item: an Ollama NDJSON line or an OpenAI server-sent event. */
+function piecesOf(api: ChatApi, item: string): string {
+  if (api === 'ollama') {
+    const o = JSON.parse(item) as { message?: { content?: string }; response?: string; error?: string };
+    if (o.error) throw new Error(`the backend reported: ${o.error}`);
+    return o.message?.content ?? o.response ?? '';
+  }
+  const data = item.replace(/^data: ?/, '');
+  if (data === '[DONE]') return '';
+  return (JSON.parse(data) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '';
+}
+
+/**
+ * Sends one chat (the whole conversation in `messages`, or just `prompt`)
+ * and writes the answer's pieces as they arrive; returns the answer's text.
+ */
+export async function streamChat(
+  client: AttestedClient,
+  o: { api: ChatApi; model: string; prompt?: string; messages?: ChatMessage[]; token?: string; write: (t: string) => void },
+): Promise<string> {
   const path = o.api === 'ollama' ? '/api/chat' : '/v1/chat/completions';
+  const messages = o.messages ?? [{ role: 'user', content: o.prompt ?? '' }];
   const res = await client.fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
-    body: JSON.stringify({ model: o.model, messages: [{ role: 'user', content: o.prompt }], stream: true }),
+    body: JSON.stringify({ model: o.model, messages, stream: true }),
   });
   if (res.status !== 200) throw new Error(`the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const sep = o.api === 'ollama' ? '\n' : '\n\n';
   const dec = new TextDecoder();
   let buf = '';
+  let answer = '';
+  const take = (item: string): void => {
+    if (!item.trim()) return;
+    const piece = piecesOf(o.api, item.trim());
+    answer += piece;
+    if (piece) o.write(piece);
+  };
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += dec.decode(chunk, { stream: true });
-    const sep = o.api === 'ollama' ? '\n' : '\n\n';
     let i: number;
     while ((i = buf.indexOf(sep)) >= 0) {
-      const item = buf.slice(0, i).trim();
+      take(buf.slice(0, i));
       buf = buf.slice(i + sep.length);
-      if (!item) continue;
-      if (o.api === 'ollama') o.write((JSON.parse(item) as { message?: { content?: string } }).message?.content ?? '');
-      else if (item !== 'data: [DONE]') o.write((JSON.parse(item.replace(/^data: /, '')) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '');
     }
   }
+  take(buf + dec.decode());
   o.write('\n');
+  return answer;
 }
 
-function trustOf(v: Record<string, string | undefined>): Pick<AttestedClientOptions, 'collateral' | 'trustRoots'> {
-  if (v['simulated-state']) {
-    const p = SimulatedTeeProvider.fromState(readFileSync(v['simulated-state'], 'utf8'));
-    const source = new BundleSource([...p.collateral]);
-    return { collateral: new CollateralService({ intel: source, amd: source, cache: null }), trustRoots: p.trustRoots };
-  }
-  if (v['collateral']) {
-    const source = new BundleSource(importBundle(readFileSync(v['collateral'])));
-    const collateral = new CollateralService({ intel: source, amd: source, cache: null });
-    if (!v['trust-root']) return { collateral };
-    const roots: TrustRoots = { label: 'custom', intelRootCas: splitPemCertificates(readFileSync(v['trust-root'], 'utf8')), amd: {} };
-    return { collateral, trustRoots: roots };
-  }
-  const http = new HttpClient();
-  return { collateral: new CollateralService({ intel: new IntelPcsClient({ http }), amd: new AmdKdsClient({ http }) }) };
+function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
+  return { code: e.code, message: e.message, ...(e.details.checks ? { checks: e.details.checks } : {}) };
 }
 
-export async function runChat(argv: string[], io: ChatIo): Promise<number> {
+function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo): number {
+  if (e instanceof AttestationRefusedError) {
+    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${e.message}\nno prompt byte was sent.\n`);
+    return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' ? CHAT_EXIT.collateralUnavailable : CHAT_EXIT.refused;
+  }
+  if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
+  io.stderr(`chat: ${(e as Error).message}\n`);
+  return CHAT_EXIT.error;
+}
+
+/** Reads lines until EOF or /exit; each line is one turn of the conversation. */
+async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatIo): Promise<void> {
+  if (!io.stdin) throw new Error('interactive chat needs an input stream');
+  const history: ChatMessage[] = [];
+  const rl = createInterface({ input: io.stdin, terminal: false, crlfDelay: Infinity });
+  const ask = (): void => {
+    if (io.interactive) io.stdout('you> ');
+  };
+  io.stdout(`chat with ${o.model} through ${o.gateway} (/reset forgets the conversation, /exit or end of input quits)\n`);
+  ask();
+  try {
+    for await (const raw of rl) {
+      const line = raw.trim();
+      if (line === '/exit' || line === '/quit') break;
+      if (line === '/reset') {
+        history.length = 0;
+        io.stdout('(conversation forgotten)\n');
+      } else if (line) {
+        history.push({ role: 'user', content: line });
+        if (io.interactive) io.stdout('assistant> ');
+        const answer = await streamChat(client, { api: o.api, model: o.model, messages: history, ...(o.token ? { token: o.token } : {}), write: io.stdout });
+        history.push({ role: 'assistant', content: answer });
+      }
+      ask();
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise<number> {
   let client: AttestedClient | undefined;
   try {
-    const { values: v } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        gateway: { type: 'string' }, policy: { type: 'string' }, prompt: { type: 'string' }, token: { type: 'string' }, api: { type: 'string', default: 'ollama' }, model: { type: 'string', default: 'llama3.2' },
-        'simulated-state': { type: 'string' }, collateral: { type: 'string' }, 'trust-root': { type: 'string' },
-      },
-    });
-    if (!v.gateway || !v.policy || v.prompt === undefined) {
-      io.stderr(CHAT_USAGE);
-      return 2;
-    }
-    if (v.api !== 'ollama' && v.api !== 'openai') throw new Error('--api must be ollama or openai');
-    client = new AttestedClient(v.gateway, { policy: readFileSync(v.policy, 'utf8'), ...trustOf(v) });
+    client = new AttestedClient(o.gateway, o.client);
+    // Nothing is read or sent before the gateway is verified.
     const verified = await client.attest();
-    io.stdout(`verified ${v.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);
-    const token = v.token ?? io.env['TEE_GATEWAY_TOKEN'];
-    await streamChat(client, { api: v.api, model: v.model ?? 'llama3.2', prompt: v.prompt, ...(token ? { token } : {}), write: io.stdout });
-    return 0;
-  } catch (e) {
-    if (e instanceof AttestationRefusedError) {
-      io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${e.message}\nno prompt byte was sent.\n`);
-      return 1;
+    if (o.json) {
+      if (o.prompt === undefined) throw new Error('--json needs --prompt');
+      let answer = '';
+      await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: (t) => void (answer += t) });
+      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: verified, answer: answer.replace(/\n$/, '') })}\n`);
+      return CHAT_EXIT.ok;
     }
-    io.stderr(`chat: ${(e as Error).message}\n`);
-    return 2;
+    io.stdout(`verified ${o.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);
+    if (o.prompt !== undefined) await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: io.stdout });
+    else await converse(client, o, io);
+    return CHAT_EXIT.ok;
+  } catch (e) {
+    return exitFor(e, o, io);
   } finally {
     await client?.close();
   }

@@ -24,6 +24,13 @@ export interface Relaxations {
   skipCrl?: boolean;
   /** Skip the QE identity checks when no QE identity is available (T20, T21, T24, T25). */
   skipQeIdentity?: boolean;
+  /**
+   * Accept re-issued collateral (Intel TCB info, QE identity, CRLs; AMD CRLs)
+   * up to this many seconds after its nextUpdate (clarifications "Expired
+   * collateral"). Off by default; every use is a warning that starts with
+   * "grace period used: ". Certificates are never extended.
+   */
+  collateralGraceSeconds?: number;
 }
 
 export interface VerifyOptions {

@@ -95,3 +95,30 @@ describe('tee-verify dev quote round trip', () => {
     expect(r.stderr).toMatch(pattern);
   });
 });
+
+describe('tee-verify verify: a policy grace period for expired collateral', () => {
+  // The dev bundle is current until 29 days after AT; one hour past that, its TCB info has expired.
+  const LATE = new Date(Date.parse(AT) + 29 * 86_400_000 + 3_600_000).toISOString();
+  const lateArgs = (dir: string, extra: string[]) => [
+    'verify', join(dir, 'evidence.bin'), '--offline', '--no-cache', '--collateral', join(dir, 'collateral.json'),
+    '--trust-root', join(dir, 'trust-root.pem'), '--at', LATE, ...extra,
+  ];
+
+  it('without a grace the expired collateral fails closed; a policy grace of 2 h verifies with warnings', async () => {
+    const dir = await devQuote(['--tee', 'tdx']);
+    const strict = await cliJson(lateArgs(dir, []));
+    expect(strict.json['ok']).toBe(false);
+    expect(JSON.stringify(strict.json['error'])).toContain('EXPIRED');
+    expect(strict.code).not.toBe(0);
+
+    const doc = JSON.parse((await cli(['policy', 'default', 'tdx'])).stdout) as Record<string, unknown>;
+    const policy = join(dir, 'grace.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(policy, JSON.stringify({ ...doc, collateral: { ...(doc['collateral'] as object), expiryGraceSeconds: 7200 } }));
+    const graced = await cliJson(lateArgs(dir, ['--policy', policy]));
+    expect(graced.json['error']).toBeNull();
+    expect(graced.json).toMatchObject({ ok: true, tcbStatus: 'UpToDate', violations: [] });
+    expect(JSON.stringify(graced.json['warnings'])).toContain('grace period used');
+    expect(graced.code).toBe(0);
+  });
+});

@@ -9,6 +9,7 @@
 import { isWithinWindow, type CollateralArtifact } from '../../collateral/artifact.js';
 import type { CertificateInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
+import { graceWarning, withinGrace } from '../grace.js';
 import type { CollateralIdentity } from '../types.js';
 import { passed, type VerifyContext } from './context.js';
 import type { QeIdentity, TcbInfo } from './model.js';
@@ -17,15 +18,21 @@ import type { QeIdentity, TcbInfo } from './model.js';
 export function checkArtifactWindows(ctx: VerifyContext, artifacts: readonly CollateralArtifact[]): void {
   for (const a of artifacts) {
     // T45: isWithinWindow is NaN-safe (X01)
-    if (!isWithinWindow(a.validity, ctx.at)) {
-      fail('EXPIRED', 'T45', `${a.kind} ${a.key} is outside its validity window [${a.validity.notBefore}, ${a.validity.notAfter}]`, {
-        artifact: a.key,
-        ...a.validity,
-        at: ctx.at.toISOString(),
-      });
+    if (isWithinWindow(a.validity, ctx.at)) continue;
+    // Only the caller's explicit grace widens the window after its end (the
+    // certificates that may bound it are checked without grace elsewhere).
+    const end = new Date(a.validity.notAfter);
+    if (Date.parse(a.validity.notBefore) <= ctx.nowMs && withinGrace(ctx.nowMs, end, ctx.collateralGraceMs)) {
+      ctx.warnings.push(graceWarning('T45', `${a.kind} ${a.key}`, end, ctx.collateralGraceMs));
+      continue;
     }
+    fail('EXPIRED', 'T45', `${a.kind} ${a.key} is outside its validity window [${a.validity.notBefore}, ${a.validity.notAfter}]`, {
+      artifact: a.key,
+      ...a.validity,
+      at: ctx.at.toISOString(),
+    });
   }
-  passed(ctx, 'T45', `all ${artifacts.length} collateral artifacts are inside their validity windows`);
+  passed(ctx, 'T45', `all ${artifacts.length} collateral artifacts are inside their validity windows${ctx.collateralGraceMs > 0 ? ' (or the named grace period)' : ''}`);
 }
 
 export function collateralIdentity(

@@ -6,6 +6,7 @@
  */
 import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { graceMsOf } from '../grace.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import type { CheckRecord, Relaxations, VerifyOptions } from '../types.js';
 
@@ -20,6 +21,8 @@ export interface VerifyContext {
   readonly trustRoots: TrustRoots;
   readonly memo: SignatureMemo;
   readonly relaxations: Readonly<Relaxations>;
+  /** relaxations.collateralGraceSeconds in ms, validated (0 = no grace). */
+  readonly collateralGraceMs: number;
   readonly minTcbEvaluationDataNumber: number | undefined;
   readonly checks: CheckRecord[];
   readonly warnings: string[];
@@ -57,6 +60,7 @@ export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
     trustRoots: validRoots(options.trustRoots ?? PRODUCTION_TRUST_ROOTS),
     memo: options.memo ?? defaultSignatureMemo,
     relaxations: Object.freeze({ ...(options.relaxations ?? {}) }),
+    collateralGraceMs: graceMsOf(options.relaxations),
     minTcbEvaluationDataNumber: validMinimum(options.minTcbEvaluationDataNumber),
     checks: [],
     warnings: [],

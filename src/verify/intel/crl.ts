@@ -11,7 +11,7 @@ import { fail } from '../errors.js';
 import { passed, relaxed, type VerifyContext } from './context.js';
 import type { PckChain } from './pck-chain.js';
 import { crlSignedBy } from './signatures.js';
-import { requireCurrent } from './time.js';
+import { requireCurrentCollateral } from './time.js';
 
 function parse(artifact: CollateralArtifact, check: string, what: string): CrlInfo {
   try {
@@ -38,7 +38,7 @@ function checkCrl(ctx: VerifyContext, crl: CrlInfo, e: CrlExpectation): void {
   if (crl.authorityKeyId === undefined || crl.crlNumber === undefined) fail('COLLATERAL_FORMAT', check, `${what} lacks the CRL Number or AKI extension`);
   if (issuer.subjectKeyId !== undefined && crl.authorityKeyId !== issuer.subjectKeyId) fail('COLLATERAL_MISMATCH', check, `${what} AKI does not name its issuer's key (X04)`);
   if (!signed) fail('COLLATERAL_SIG', check, `${what} signature does not verify with its issuer's key`);
-  requireCurrent(ctx, check, what, crl.thisUpdate, crl.nextUpdate); // X02: thisUpdate <= now <= nextUpdate
+  requireCurrentCollateral(ctx, check, what, crl.thisUpdate, crl.nextUpdate); // X02: thisUpdate <= now <= nextUpdate
   if (crl.revokedSerials.has(e.subject.serialNumber)) {
     fail('REVOKED', check, `${e.subject.subjectAttributes.CN ?? 'certificate'} serial ${e.subject.serialNumber} is listed in the ${what}`, { serial: e.subject.serialNumber });
   }

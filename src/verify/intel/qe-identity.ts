@@ -8,7 +8,7 @@ import { passed, type VerifyContext } from './context.js';
 import { FieldReader, type Json } from './json-fields.js';
 import type { QeIdentity, TcbInfo } from './model.js';
 import { readIsvLevels } from './tcb-info.js';
-import { collateralDate, requireCurrent } from './time.js';
+import { collateralDate, requireCurrentCollateral } from './time.js';
 
 const C = 'T21';
 
@@ -29,7 +29,7 @@ export function readQeIdentity(ctx: VerifyContext, identity: Json, tee: 'tdx' | 
   if (version !== 2) fail('COLLATERAL_MISMATCH', C, `QE identity version ${version} is not 2`);
   const issueDate = collateralDate(r.raw(identity, 'issueDate'), C, 'enclaveIdentity.issueDate');
   const nextUpdate = collateralDate(r.raw(identity, 'nextUpdate'), C, 'enclaveIdentity.nextUpdate');
-  requireCurrent(ctx, C, 'QE identity', issueDate, nextUpdate); // T21: issueDate <= now <= nextUpdate
+  requireCurrentCollateral(ctx, C, 'QE identity', issueDate, nextUpdate); // T21: issueDate <= now <= nextUpdate
   const evaluation = r.integer(identity, 'tcbEvaluationDataNumber', Number.MAX_SAFE_INTEGER);
   const minimum = ctx.minTcbEvaluationDataNumber;
   if (minimum !== undefined && evaluation < minimum) {

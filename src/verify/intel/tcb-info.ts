@@ -20,7 +20,7 @@ import {
   type TdxModuleExpectation,
   type TdxModuleIdentity,
 } from './model.js';
-import { collateralDate, requireCurrent } from './time.js';
+import { collateralDate, requireCurrentCollateral } from './time.js';
 
 const C = 'T18';
 
@@ -113,7 +113,7 @@ export function readTcbInfo(ctx: VerifyContext, info: Json, tee: 'tdx' | 'sgx'):
   if (r.integer(info, 'tcbType', 0xffff) !== 0) fail('COLLATERAL_MISMATCH', C, 'tcbType is not 0');
   const issueDate = collateralDate(r.raw(info, 'issueDate'), C, 'tcbInfo.issueDate');
   const nextUpdate = collateralDate(r.raw(info, 'nextUpdate'), C, 'tcbInfo.nextUpdate');
-  requireCurrent(ctx, C, 'TCB info', issueDate, nextUpdate); // T18: issueDate <= now <= nextUpdate
+  requireCurrentCollateral(ctx, C, 'TCB info', issueDate, nextUpdate); // T18: issueDate <= now <= nextUpdate
   const evaluation = r.integer(info, 'tcbEvaluationDataNumber', Number.MAX_SAFE_INTEGER);
   const minimum = ctx.minTcbEvaluationDataNumber;
   if (minimum !== undefined && evaluation < minimum) {

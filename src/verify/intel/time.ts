@@ -5,6 +5,7 @@
  * `now > nextUpdate` test would accept it.
  */
 import { fail, type VerificationErrorClass } from '../errors.js';
+import { graceWarning, withinGrace } from '../grace.js';
 import type { VerifyContext } from './context.js';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -44,4 +45,16 @@ export function requireCurrent(
     notAfter: iso(to),
     at: ctx.at.toISOString(),
   });
+}
+
+/**
+ * requireCurrent for re-issued collateral (TCB info, QE identity, CRLs): past
+ * nextUpdate but inside the caller's explicit grace it passes with a warning.
+ */
+export function requireCurrentCollateral(ctx: VerifyContext, check: string, what: string, from: Date, to: Date | undefined): void {
+  if (to !== undefined && from.getTime() <= ctx.nowMs && withinGrace(ctx.nowMs, to, ctx.collateralGraceMs)) {
+    ctx.warnings.push(graceWarning(check, what, to, ctx.collateralGraceMs));
+    return;
+  }
+  requireCurrent(ctx, check, what, from, to);
 }

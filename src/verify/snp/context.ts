@@ -7,6 +7,7 @@ import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { SnpProduct } from '../../evidence/types.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
+import { graceMsOf } from '../grace.js';
 import type { CheckRecord, Relaxations } from '../types.js';
 import type { SnpVerifyOptions } from './types.js';
 
@@ -22,6 +23,8 @@ export interface SnpContext {
   readonly allowedProducts: ReadonlySet<SnpProduct>;
   readonly allowMaskedChipId: boolean;
   readonly relaxations: Readonly<Relaxations>;
+  /** relaxations.collateralGraceSeconds in ms, validated (0 = no grace). */
+  readonly collateralGraceMs: number;
   readonly checks: CheckRecord[];
   readonly warnings: string[];
   /** Records one executed check, in execution order. */
@@ -62,6 +65,7 @@ export function createContext(options: SnpVerifyOptions): SnpContext {
     allowedProducts: resolveProducts(options.allowedProducts),
     allowMaskedChipId: options.allowMaskedChipId === true,
     relaxations: { ...options.relaxations },
+    collateralGraceMs: graceMsOf(options.relaxations),
     checks,
     warnings: [],
     pass(id, description) {

@@ -6,6 +6,7 @@
  */
 import type { CrlInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
+import { graceWarning, withinGrace } from '../grace.js';
 import { intermediateName, type PinnedChain, type SigningKeyKind } from './chain.js';
 import type { SnpContext } from './context.js';
 import { parseCrlFor, sameBytes, verifySignatureMemo } from './x509-checks.js';
@@ -15,6 +16,10 @@ function checkWindow(crl: CrlInfo, ctx: SnpContext): void {
   if (!(crl.thisUpdate.getTime() <= t)) fail('EXPIRED', 'S09', `CRL is not valid before ${crl.thisUpdate.toISOString()}`, { thisUpdate: crl.thisUpdate.toISOString(), at: ctx.at.toISOString() });
   // X02: a CRL without nextUpdate is never current.
   if (crl.nextUpdate === undefined) fail('EXPIRED', 'S09', 'CRL has no nextUpdate');
+  if (withinGrace(t, crl.nextUpdate, ctx.collateralGraceMs)) {
+    ctx.warnings.push(graceWarning('S09', 'AMD CRL', crl.nextUpdate, ctx.collateralGraceMs));
+    return;
+  }
   if (!(t <= crl.nextUpdate.getTime())) fail('EXPIRED', 'S09', `CRL expired at ${crl.nextUpdate.toISOString()}`, { nextUpdate: crl.nextUpdate.toISOString(), at: ctx.at.toISOString() });
 }
 

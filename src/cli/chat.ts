@@ -1,0 +1,92 @@
+/**
+ * `tee-verify chat --gateway URL --policy FILE`: the attested terminal chat
+ * (src/gateway/chat-cli.ts). This file reads the command line, the policy and
+ * the trust material; the session verifies the gateway before any prompt leaves.
+ */
+import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient, type TrustRoots } from '../index.js';
+import type { AttestedClientOptions } from '../gateway/client.js';
+import { runChatSession, type ChatApi } from '../gateway/chat-cli.js';
+import { oneOf, parseOptions, stringOption, UsageError } from './args.js';
+import { readTrustRoots } from './certificates.js';
+import { readText } from './files.js';
+import type { CliIo, CliStream } from './io.js';
+import { readPolicyFile } from './policy.js';
+import { readBundle } from './sources.js';
+
+/** The CLI's io plus the input stream for interactive chat (default: the process's stdin). */
+export interface ChatCliIo extends CliIo {
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+const OPTIONS = {
+  gateway: { type: 'string' },
+  policy: { type: 'string' },
+  prompt: { type: 'string' },
+  json: { type: 'boolean' },
+  token: { type: 'string' },
+  api: { type: 'string' },
+  model: { type: 'string' },
+  'simulated-state': { type: 'string' },
+  collateral: { type: 'string' },
+  'trust-root': { type: 'string' },
+} as const;
+
+/** Collateral and roots: the simulated TEE's (test PKI), a bundle (+ roots), or Intel PCS / AMD KDS with the production roots. */
+async function trustOf(values: Record<string, string | boolean | undefined>): Promise<Pick<AttestedClientOptions, 'collateral' | 'trustRoots'>> {
+  const state = stringOption(values, 'simulated-state');
+  const bundle = stringOption(values, 'collateral');
+  const root = stringOption(values, 'trust-root');
+  if (state && (bundle || root)) throw new UsageError('--simulated-state brings its own collateral and roots: not with --collateral / --trust-root');
+  if (state) {
+    const { SimulatedTeeProvider } = await import('../tee/index.js');
+    let p;
+    try {
+      p = SimulatedTeeProvider.fromState(await readText(state, '--simulated-state'));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--simulated-state ${state}: ${(e as Error).message}`, 'ERR_INPUT');
+    }
+    const source = new BundleSource([...p.collateral]);
+    return { collateral: new CollateralService({ intel: source, amd: source, cache: null }), trustRoots: p.trustRoots };
+  }
+  const trustRoots: TrustRoots | undefined = root ? await readTrustRoots(root) : undefined;
+  if (bundle) {
+    const source = new BundleSource((await readBundle(bundle)).artifacts);
+    return { collateral: new CollateralService({ intel: source, amd: source, cache: null }), ...(trustRoots ? { trustRoots } : {}) };
+  }
+  const http = new HttpClient();
+  return { collateral: new CollateralService({ intel: new IntelPcsClient({ http }), amd: new AmdKdsClient({ http }) }), ...(trustRoots ? { trustRoots } : {}) };
+}
+
+const sink = (s: CliStream) => (t: string) => void s.write(t);
+
+export async function runChatCli(args: readonly string[], io: ChatCliIo, help: () => number): Promise<number> {
+  const parsed = parseOptions('chat', args, OPTIONS);
+  const v = parsed.values;
+  if (v['help']) return help();
+  if (parsed.positionals.length > 0) throw new UsageError(`chat: unexpected argument "${parsed.positionals[0]}"`);
+  const gateway = stringOption(v, 'gateway');
+  const policyFile = stringOption(v, 'policy');
+  if (!gateway) throw new UsageError('chat needs --gateway https://HOST:PORT');
+  if (!policyFile) throw new UsageError('chat needs --policy FILE (the gateway is judged by it before any prompt is sent)');
+  let url: URL;
+  try {
+    url = new URL(gateway);
+  } catch {
+    throw new UsageError(`--gateway must be a URL (got "${gateway}")`);
+  }
+  if (url.protocol !== 'https:') throw new UsageError('--gateway must be an https: URL');
+  const prompt = typeof v['prompt'] === 'string' ? v['prompt'] : undefined;
+  if (v['json'] && prompt === undefined) throw new UsageError('--json needs --prompt (one-shot mode)');
+  const api: ChatApi = oneOf('api', v['api'], ['ollama', 'openai'] as const) ?? 'ollama';
+  const model = stringOption(v, 'model') ?? (api === 'ollama' ? 'llama3.2' : 'gpt-4o-mini');
+  const token = stringOption(v, 'token') ?? (io.env?.['TEE_GATEWAY_TOKEN'] || undefined);
+  const { policy } = await readPolicyFile(policyFile);
+  const client: AttestedClientOptions = { policy, ...(await trustOf(v)) };
+  // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
+  const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
+  return runChatSession(
+    { gateway: url.origin, client, api, model, ...(token ? { token } : {}), ...(prompt !== undefined ? { prompt } : {}), json: v['json'] === true },
+    { stdout: sink(io.stdout), stderr: sink(io.stderr), ...(stdin ? { stdin, interactive: stdin.isTTY === true } : {}) },
+  );
+}
