@@ -35,6 +35,25 @@ export const VTPM_ERROR_CLASSES = {
   ERR_VTPM_BUNDLE: 'PARSE',
   /** The bundle carries a log that this build cannot replay: fail closed. */
   ERR_VTPM_REPLAY_UNAVAILABLE: 'UNSUPPORTED',
+  // Boot event log and IMA replay, reference lists (src/vtpm/{replay-eventlog,ima-ascii,ima-replay,reference}.ts)
+  /** The boot event log cannot be replayed: an event for a PCR above 23, an event without a digest of a replayed bank, no bank in common with the quote. */
+  ERR_VTPM_EVENTLOG: 'PARSE',
+  /** The boot event log replays to PCR values other than the quoted ones (details name the first PCR and bank that differ). */
+  ERR_VTPM_EVENTLOG_MISMATCH: 'BINDING',
+  /** A line of an ASCII IMA list is malformed (details.line is 1-based). */
+  ERR_VTPM_IMA_SYNTAX: 'PARSE',
+  /** An ASCII IMA list above its bounds: input size, line length or entry count. */
+  ERR_VTPM_IMA_LIMIT: 'PARSE',
+  /** An IMA template whose data cannot be rebuilt from the ASCII form, or template data that breaks its template's layout. */
+  ERR_VTPM_IMA_TEMPLATE: 'UNSUPPORTED',
+  /** An IMA entry's recorded template digest is not the hash of its template data. */
+  ERR_VTPM_IMA_TEMPLATE_DIGEST: 'BINDING',
+  /** The IMA list replays to a PCR 10 value other than the quoted one. */
+  ERR_VTPM_IMA_MISMATCH: 'BINDING',
+  /** The boot_aggregate entry is not the hash of PCRs 0-7 (or 0-9) of its bank. */
+  ERR_VTPM_BOOT_AGGREGATE: 'BINDING',
+  /** A reference-value list breaks its format (details.path is the JSON pointer of the first problem). */
+  ERR_VTPM_REFERENCE_INVALID: 'ARGUMENT',
   // Acquisition (src/vtpm/acquire.ts)
   /** tpm2-tools or a log file could not be used inside the CVM. */
   ERR_VTPM_ACQUIRE: 'INTERNAL',
