@@ -106,6 +106,45 @@ function checkIdAndVersion(ctx: VerifyContext, r: FieldReader, info: Json, tee: 
   return version;
 }
 
+type TcbInfoBody = Pick<TcbInfo, 'fmspc' | 'pceId' | 'tdxModule' | 'tdxModuleIdentities' | 'tcbLevels'>;
+
+/**
+ * The parsed documents are cached by content (strict-json.ts), so the same
+ * TCB info arrives as the same object for every quote of a platform: its
+ * levels, which depend on neither the instant nor the caller's options, are
+ * read once per document (and frozen, since every verification shares them).
+ * A document that fails to read is never cached, so it fails every time.
+ */
+const bodies = new WeakMap<object, { tdx?: TcbInfoBody; sgx?: TcbInfoBody }>();
+
+function readTcbInfoBody(info: Json, tee: 'tdx' | 'sgx'): TcbInfoBody {
+  const key = info as object;
+  const cached = bodies.get(key)?.[tee];
+  if (cached) return cached;
+  const r = new FieldReader(C, 'tcbInfo');
+  const levelList = r.array(info, 'tcbLevels', { nonEmpty: true });
+  const tcbLevels = levelList.map((_, i) => readPlatformLevel(r.at(`tcbLevels[${i}]`), r.at('tcbLevels').element(levelList, i), tee));
+  const body: TcbInfoBody = {
+    fmspc: r.hex(info, 'fmspc', 6),
+    pceId: r.hex(info, 'pceId', 2),
+    tdxModule: tee === 'tdx' ? readModuleExpectation(r.at('tdxModule'), r.object(info, 'tdxModule')) : undefined,
+    tdxModuleIdentities: tee === 'tdx' ? readModuleIdentities(r, info) : [],
+    tcbLevels: sortPlatformLevels(tcbLevels),
+  };
+  if (tee === 'sgx' && (r.raw(info, 'tdxModule') !== undefined || r.raw(info, 'tdxModuleIdentities') !== undefined)) {
+    fail('COLLATERAL_FORMAT', C, 'an SGX TCB info carries TDX module data');
+  }
+  deepFreeze(body);
+  bodies.set(key, { ...bodies.get(key), [tee]: body });
+  return body;
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || ArrayBuffer.isView(value)) return;
+  for (const v of Object.values(value)) deepFreeze(v);
+  Object.freeze(value);
+}
+
 /** T47, T48, T18: validates and types an authenticated TCB info. */
 export function readTcbInfo(ctx: VerifyContext, info: Json, tee: 'tdx' | 'sgx'): TcbInfo {
   const r = new FieldReader(C, 'tcbInfo');
@@ -119,24 +158,9 @@ export function readTcbInfo(ctx: VerifyContext, info: Json, tee: 'tdx' | 'sgx'):
   if (minimum !== undefined && evaluation < minimum) {
     fail('COLLATERAL_MISMATCH', C, `TCB info evaluation data number ${evaluation} is below the required ${minimum}`, { evaluation, minimum });
   }
-  const levelList = r.array(info, 'tcbLevels', { nonEmpty: true });
-  const tcbLevels = levelList.map((_, i) => readPlatformLevel(r.at(`tcbLevels[${i}]`), r.at('tcbLevels').element(levelList, i), tee));
-  const result: TcbInfo = {
-    tee,
-    version,
-    issueDate,
-    nextUpdate,
-    fmspc: r.hex(info, 'fmspc', 6),
-    pceId: r.hex(info, 'pceId', 2),
-    tcbEvaluationDataNumber: evaluation,
-    tdxModule: tee === 'tdx' ? readModuleExpectation(r.at('tdxModule'), r.object(info, 'tdxModule')) : undefined,
-    tdxModuleIdentities: tee === 'tdx' ? readModuleIdentities(r, info) : [],
-    tcbLevels: sortPlatformLevels(tcbLevels),
-  };
-  if (tee === 'sgx' && (r.raw(info, 'tdxModule') !== undefined || r.raw(info, 'tdxModuleIdentities') !== undefined)) {
-    fail('COLLATERAL_FORMAT', C, 'an SGX TCB info carries TDX module data');
-  }
-  passed(ctx, C, `TCB info v3 (tcbType 0), current, evaluation data number ${evaluation}, ${tcbLevels.length} levels of 16 components`);
+  const body = readTcbInfoBody(info, tee);
+  const result: TcbInfo = { tee, version, issueDate, nextUpdate, tcbEvaluationDataNumber: evaluation, ...body };
+  passed(ctx, C, `TCB info v3 (tcbType 0), current, evaluation data number ${evaluation}, ${body.tcbLevels.length} levels of 16 components`);
   return result;
 }
 
