@@ -1,7 +1,7 @@
 /**
  * tee-gateway command line. `serve` runs a gateway; `keys` manages API keys
- * in the database. runGatewayCli returns an exit code (and the gateway for
- * `serve`); it never exits the process.
+ * and `admin-tokens` the admin API's tokens in the database. runGatewayCli
+ * returns an exit code (and the gateway for `serve`); it never exits the process.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -19,10 +19,13 @@ export interface GatewayIo {
 export const GATEWAY_USAGE = `usage:
   tee-gateway serve --upstream URL --db FILE [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed next to --db)]
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
-                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key]
+                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
   tee-gateway keys create NAME --db FILE      prints the new API key once
   tee-gateway keys list --db FILE
   tee-gateway keys revoke ID --db FILE
+  tee-gateway admin-tokens create NAME --db FILE   a token for the HTTP admin API (/admin/v1/keys), printed once
+  tee-gateway admin-tokens list --db FILE
+  tee-gateway admin-tokens revoke ID --db FILE
 `;
 
 function providerOf(v: Record<string, string | boolean | undefined>, io: GatewayIo): EvidenceProvider {
@@ -55,7 +58,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     options: {
       upstream: { type: 'string' }, db: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
       configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' }, 'simulated-state': { type: 'string' },
-      'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' }, 'no-api-key': { type: 'boolean' },
+      'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' }, 'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' },
     },
   });
   if (!v.upstream || !v.db) throw new Error('serve needs --upstream URL and --db FILE');
@@ -71,6 +74,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     requireApiKey: !v['no-api-key'],
+    adminApi: !v['no-admin-api'],
     log: (l) => io.stderr(`${l}\n`),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
   };
@@ -92,24 +96,26 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   return { code: 0, gateway };
 }
 
-function keys(args: string[], io: GatewayIo): number {
+/** `keys` (API keys) and `admin-tokens` (tokens of the HTTP admin API): create, list, revoke on the database. */
+function keys(command: 'keys' | 'admin-tokens', args: string[], io: GatewayIo): number {
   const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { db: { type: 'string' } } });
-  if (!v.db) throw new Error('keys needs --db FILE');
+  if (!v.db) throw new Error(`${command} needs --db FILE`);
   const store = new ApiKeyStore(v.db);
+  const admin = command === 'admin-tokens';
   try {
     const [action, arg] = positionals;
     if (action === 'create' && arg) {
-      const k = store.create(arg);
+      const k = admin ? store.createAdminToken(arg) : store.create(arg);
       io.stdout(`${JSON.stringify({ id: k.id, name: k.name, createdAt: k.createdAt, token: k.token })}\n`);
       return 0;
     }
     if (action === 'list') {
-      for (const k of store.list()) io.stdout(`${JSON.stringify(k)}\n`);
+      for (const k of admin ? store.listAdminTokens() : store.list()) io.stdout(`${JSON.stringify(k)}\n`);
       return 0;
     }
     if (action === 'revoke' && arg) {
-      if (store.revoke(arg)) return 0;
-      io.stderr(`tee-gateway: no active key ${arg}\n`);
+      if (admin ? store.revokeAdminToken(arg) : store.revoke(arg)) return 0;
+      io.stderr(`tee-gateway: no active ${admin ? 'admin token' : 'key'} ${arg}\n`);
       return 1;
     }
     io.stderr(GATEWAY_USAGE);
@@ -123,7 +129,7 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
   const [command, ...rest] = argv;
   try {
     if (command === 'serve') return await serve(rest, io);
-    if (command === 'keys') return { code: keys(rest, io) };
+    if (command === 'keys' || command === 'admin-tokens') return { code: keys(command, rest, io) };
     if (command === 'help' || command === '--help' || command === undefined) {
       io.stdout(GATEWAY_USAGE);
       return { code: command === undefined ? 2 : 0 };

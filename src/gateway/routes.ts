@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext } from './attestation.js';
 import { cubeAttestation, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
@@ -23,6 +24,7 @@ export interface RouteContext {
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 const ATTESTATION_BODY_LIMIT = 4096;
+const ADMIN_BODY_LIMIT = 4096;
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -89,6 +91,14 @@ export function createHandler(ctx: RouteContext): Handler {
     const path = (req.url ?? '/').split('?')[0];
     const own = routes.get(`${req.method} ${path}`);
     if (own) return own(req, res);
+    if (path?.startsWith(ADMIN_PREFIX)) {
+      if (!(ctx.options.adminApi ?? true)) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'the admin API is disabled');
+      const answer = await handleAdmin(ctx.keys, { method: req.method ?? 'GET', path, authorization: req.headers.authorization, body: () => readBody(req, ADMIN_BODY_LIMIT) }).catch((e: unknown) => {
+        req.resume(); // an unread body must not hold the connection
+        throw e;
+      });
+      return sendJson(res, answer.status, answer.body);
+    }
     if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
     if (requireApiKey) {
       const token = bearer(req);

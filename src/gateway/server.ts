@@ -6,10 +6,11 @@
  *   GET  /health                    {status: "ok", tee}
  *   GET  /metrics                   Prometheus text
  *   GET  /api/v1/tee/quote, POST /tdx_attest, POST /attestation   drop-ins (dropin.ts)
+ *   /admin/v1/keys[/{id}]           the API-key admin API (admin.ts), admin bearer token
  *   everything else                 streamed to the upstream; needs `Authorization: Bearer <API key>`
  *                                   unless `requireApiKey: false`
  *
- * API keys live in SQLite (store.ts) and are managed with `tee-gateway keys`.
+ * API keys live in SQLite (store.ts) and are managed with `tee-gateway keys` or the admin API.
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +51,8 @@ export interface GatewayOptions {
   upstreamIdleTimeoutMs?: number;
   /** Collateral, roots and policy for POST /tdx_attest; without it that route is 404. */
   quoteVerifier?: QuoteVerifierOptions;
+  /** Default true: the admin API under /admin/v1 (admin.ts), usable once an admin token exists. */
+  adminApi?: boolean;
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
   log?: (line: string) => void;

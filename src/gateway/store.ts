@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS gateway_api_keys (
   token_sha256 BLOB NOT NULL UNIQUE,
   created_at TEXT NOT NULL,
   revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS gateway_admin_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  token_sha256 BLOB NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
 );`;
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
@@ -74,9 +81,41 @@ export class ApiKeyStore {
     return this.#db.prepare('UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now.toISOString(), id).changes === 1;
   }
 
+  /** One key by id (active or revoked). */
+  get(id: string): ApiKeyInfo | undefined {
+    const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE id = ?').get(id);
+    return r ? info(r) : undefined;
+  }
+
   /** The active key a bearer token belongs to, if any. */
   authenticate(token: string): ApiKeyInfo | undefined {
     const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE token_sha256 = ? AND revoked_at IS NULL').get(hashToken(token));
+    return r ? info(r) : undefined;
+  }
+
+  // ---- admin tokens (the HTTP admin API, admin.ts): "tgwa_" + 32 random bytes, stored as SHA-256 ----
+
+  /** Creates an admin token; the returned token is never stored and cannot be shown again. */
+  createAdminToken(name: string, now = new Date()): ApiKeyInfo & { token: string } {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new RangeError('an admin token name is 1 to 200 characters');
+    const token = `tgwa_${randomBytes(32).toString('base64url')}`;
+    const row: Row = { id: randomUUID(), name, created_at: now.toISOString(), revoked_at: null };
+    this.#db.prepare('INSERT INTO gateway_admin_tokens (id, name, token_sha256, created_at) VALUES (?, ?, ?, ?)').run(row.id, name, hashToken(token), row.created_at);
+    return { ...info(row), token };
+  }
+
+  listAdminTokens(): ApiKeyInfo[] {
+    return this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_admin_tokens ORDER BY created_at, id').all().map(info);
+  }
+
+  /** True when an admin token with this id was active and is now revoked. */
+  revokeAdminToken(id: string, now = new Date()): boolean {
+    return this.#db.prepare('UPDATE gateway_admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now.toISOString(), id).changes === 1;
+  }
+
+  /** The active admin token a bearer token is, if any. */
+  authenticateAdmin(token: string): ApiKeyInfo | undefined {
+    const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_admin_tokens WHERE token_sha256 = ? AND revoked_at IS NULL').get(hashToken(token));
     return r ? info(r) : undefined;
   }
 

@@ -1,0 +1,86 @@
+/**
+ * The HTTP admin API for gateway API keys, under /admin/v1 (the approach of
+ * the key broker's admin API, src/kbs/admin.ts: bearer admin tokens stored as
+ * SHA-256 only, JSON answers, typed errors):
+ *
+ *   GET    /admin/v1/keys        {keys: [{id, name, createdAt, revokedAt}]}
+ *   POST   /admin/v1/keys {name} 201 {id, name, createdAt, revokedAt: null, token}   (the token once)
+ *   GET    /admin/v1/keys/{id}   {id, name, createdAt, revokedAt}
+ *   DELETE /admin/v1/keys/{id}   {id, name, createdAt, revokedAt}   (revocation is immediate; idempotent)
+ *
+ * Admin tokens ("tgwa_…") are created with `tee-gateway admin-tokens create`
+ * on the database; an API key is never an admin token. Every /admin/ path
+ * belongs to the gateway and is never proxied.
+ */
+import { GatewayError } from './errors.js';
+import type { ApiKeyStore } from './store.js';
+
+export const ADMIN_PREFIX = '/admin/';
+
+export interface AdminRequest {
+  method: string;
+  /** The path without the query. */
+  path: string;
+  authorization: string | undefined;
+  /** The body, read on demand (bounded by the caller). */
+  body: () => Promise<Buffer>;
+}
+
+export interface AdminAnswer {
+  status: number;
+  body: unknown;
+}
+
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const notFound = (what = 'no such admin resource'): GatewayError => new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, what);
+const notAllowed = (allowed: string): GatewayError => new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, `allowed: ${allowed}`, { Allow: allowed });
+const badRequest = (m: string): GatewayError => new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, m);
+
+function requireAdmin(store: ApiKeyStore, authorization: string | undefined): void {
+  const m = /^Bearer (tgwa_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
+  if (!m || !store.authenticateAdmin(m[1] as string)) {
+    throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid admin token is required (Authorization: Bearer tgwa_…)', { 'WWW-Authenticate': 'Bearer realm="tee-gateway admin"' });
+  }
+}
+
+async function nameOf(body: Buffer): Promise<string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('the body is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('the body must be a JSON object {"name"}');
+  const unknown = Object.keys(doc).filter((k) => k !== 'name');
+  if (unknown.length) throw badRequest(`unknown field(s): ${unknown.join(', ')}`);
+  const name = (doc as Record<string, unknown>)['name'];
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw badRequest('"name" must be a string of 1 to 200 characters');
+  return name;
+}
+
+/** Routes one /admin/ request; throws GatewayError for every refusal. */
+export async function handleAdmin(store: ApiKeyStore, r: AdminRequest, now: () => Date = () => new Date()): Promise<AdminAnswer> {
+  const parts = r.path.slice(ADMIN_PREFIX.length).split('/');
+  if (parts[0] !== 'v1' || parts[1] !== 'keys' || parts.length > 3 || parts[2] === '') throw notFound();
+  // Authentication before anything else, so an unauthenticated caller learns nothing about ids.
+  requireAdmin(store, r.authorization);
+  const id = parts[2];
+  if (id === undefined) {
+    if (r.method === 'GET') return { status: 200, body: { keys: store.list() } };
+    if (r.method === 'POST') {
+      const created = store.create(await nameOf(await r.body()), now());
+      return { status: 201, body: created };
+    }
+    throw notAllowed('GET, POST');
+  }
+  if (!ID.test(id)) throw notFound('no such API key');
+  const key = store.get(id);
+  if (!key) throw notFound('no such API key');
+  if (r.method === 'GET') return { status: 200, body: key };
+  if (r.method === 'DELETE') {
+    store.revoke(id, now());
+    return { status: 200, body: store.get(id) };
+  }
+  throw notAllowed('GET, DELETE');
+}
