@@ -1,0 +1,310 @@
+/**
+ * TPM 2.0 quote verification (TPM 2.0 Part 2, 10.12 TPMS_ATTEST, 11.3
+ * TPMT_SIGNATURE). Per quote, in order: attest structure (VT08), AK
+ * attributes (VT05), key scheme vs. signature (VT06), signature over the exact
+ * TPMS_ATTEST bytes (VT07), qualifiedSigner (VT09), extraData = nonce (VT10),
+ * supplied PCR values → pcrDigest (VT11). Over all quotes: the required bank
+ * is quoted (VT12) and every supplied PCR value is covered by a quote (VT13).
+ * Ids are this project's vTPM check ids (docs/vtpm.md).
+ */
+import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+
+import { ecdsaVerify } from '../crypto/ecdsa.js';
+import type { CheckRecord } from '../verify/types.js';
+import { vtpmFail } from './errors.js';
+import { TPM_ECC_CURVES, TPM_HASHES, TPMA_OBJECT, hashNameOf, tpmName, type AttestationKey } from './tpm-key.js';
+import { TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, TpmAlg, type TpmHashName, type TpmQuote, type TpmSignature } from './types.js';
+
+/** One quote as the evidence carries it, parsed. */
+export interface QuoteEvidence {
+  quote: TpmQuote;
+  signature: TpmSignature;
+}
+
+/** Supplied PCR values: bank → PCR index → value. */
+export type PcrBanks = Map<TpmHashName, Map<number, Uint8Array>>;
+
+export interface QuoteVerifyOptions {
+  /** The expected extraData (the verifier's fresh nonce). */
+  nonce: Uint8Array;
+  /** Bank that must be quoted; default sha256. */
+  requiredBank?: TpmHashName;
+  /**
+   * Relaxation: accept a quote set whose only bank is SHA-1 when the required
+   * bank is missing, and SHA-1 signature hashes. Each use is a warning.
+   */
+  allowSha1?: boolean;
+  /** The AK's Qualified Name, when the caller knows it (tpm2_createak -q): compared exactly. */
+  expectedQualifiedSigner?: Uint8Array;
+}
+
+export interface QuoteClaims {
+  /** Banks and PCR indexes this quote covers. */
+  selection: { bank: TpmHashName; pcrs: number[] }[];
+  signatureScheme: TpmSignature['scheme'];
+  signatureHash: TpmHashName;
+  qualifiedSigner: string;
+  clock: string;
+  resetCount: number;
+  restartCount: number;
+  safe: boolean;
+  firmwareVersion: string;
+}
+
+export interface TpmQuotesResult {
+  /** The AK's Name (hex) when its TPMT_PUBLIC was given. */
+  akName?: string;
+  quotes: QuoteClaims[];
+  /** The quoted PCR values (lowercase hex), bank → index → value. */
+  pcrs: Partial<Record<TpmHashName, Record<string, string>>>;
+  checks: CheckRecord[];
+  warnings: string[];
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** Constant-time equality (different lengths are unequal, without a data-dependent loop). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(a, b);
+}
+
+/** TPM r or s (big-endian, possibly shorter or zero-prefixed) as exactly `size` bytes; undefined if it cannot fit. */
+function fixedWidth(v: Uint8Array, size: number): Uint8Array | undefined {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  const digits = v.subarray(i);
+  if (digits.length > size) return undefined;
+  const out = new Uint8Array(size);
+  out.set(digits, size - digits.length);
+  return out;
+}
+
+/** Raw x ‖ y of an EC attestation key (from TPMT_PUBLIC or the KeyObject's JWK). */
+function ecPoint(ak: AttestationKey, size: number): Uint8Array {
+  const jwk = ak.key.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x ?? '', 'base64url');
+  const y = Buffer.from(jwk.y ?? '', 'base64url');
+  const out = new Uint8Array(2 * size);
+  out.set(x, size - x.length);
+  out.set(y, 2 * size - y.length);
+  return out;
+}
+
+function ecCurveOf(ak: AttestationKey): 'P-256' | 'P-384' {
+  if (ak.public?.ecc) {
+    const c = TPM_ECC_CURVES[ak.public.ecc.curveId];
+    if (c) return c;
+  }
+  const named = ak.key.asymmetricKeyDetails?.namedCurve;
+  if (named === 'prime256v1' || named === 'P-256') return 'P-256';
+  if (named === 'secp384r1' || named === 'P-384') return 'P-384';
+  return vtpmFail('ERR_VTPM_SCHEME', `ECDSA attestation key on curve ${String(named)} is not verified (P-256 and P-384 are)`);
+}
+
+/** VT05: a quote only means "the TPM produced this" when the AK is a restricted signing key. */
+function checkAkAttributes(ak: AttestationKey, checks: CheckRecord[]): void {
+  const pub = ak.public;
+  if (!pub) return;
+  const need = TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
+  if ((pub.objectAttributes & need) !== need) {
+    vtpmFail('ERR_VTPM_AK', `the attestation key is not a restricted signing key (objectAttributes 0x${pub.objectAttributes.toString(16).padStart(8, '0')})`, {
+      objectAttributes: pub.objectAttributes,
+    });
+  }
+  checks.push({ id: 'VT05', description: 'attestation key is a restricted signing key (TPMA_OBJECT restricted | sign)' });
+}
+
+/** VT06: the key type, its scheme and hash agree with the signature's; algorithms we verify. */
+function checkScheme(ak: AttestationKey, sig: TpmSignature, options: QuoteVerifyOptions, warnings: string[]): TpmHashName {
+  const keyType = ak.key.asymmetricKeyType;
+  const wantKey = sig.scheme === 'ecdsa' ? 'ec' : 'rsa';
+  if (keyType !== wantKey) vtpmFail('ERR_VTPM_SCHEME', `a ${sig.scheme.toUpperCase()} signature cannot come from a ${String(keyType).toUpperCase()} attestation key`);
+  const hash = sig.hash ?? hashNameOf(sig.hashAlg);
+  if (hash === undefined || hash === 'sm3_256') vtpmFail('ERR_VTPM_SCHEME', `signature hash 0x${sig.hashAlg.toString(16)} is not verified`);
+  const pub = ak.public;
+  if (pub && pub.schemeAlg !== TpmAlg.NULL) {
+    if (pub.schemeAlg !== sig.sigAlg || pub.schemeHashAlg !== sig.hashAlg) {
+      vtpmFail('ERR_VTPM_SCHEME', `the key's scheme (0x${pub.schemeAlg.toString(16)}, hash 0x${pub.schemeHashAlg.toString(16)}) differs from the signature's (0x${sig.sigAlg.toString(16)}, hash 0x${sig.hashAlg.toString(16)})`);
+    }
+  }
+  if (sig.scheme === 'ecdsa') {
+    const curve = ecCurveOf(ak);
+    const natural = curve === 'P-256' ? 'sha256' : 'sha384';
+    if (hash !== natural) vtpmFail('ERR_VTPM_SCHEME', `ECDSA ${curve} with ${hash} is not verified (only ${natural} on ${curve})`);
+  }
+  if (hash === 'sha1') {
+    if (!options.allowSha1) vtpmFail('ERR_VTPM_SCHEME', 'the quote is signed with a SHA-1 hash (allowSha1 not set)');
+    warnings.push('allowSha1: a quote signed with a SHA-1 hash was accepted');
+  }
+  return hash;
+}
+
+/** VT07: the signature over the exact TPMS_ATTEST bytes. */
+function signatureValid(ak: AttestationKey, q: QuoteEvidence, hash: TpmHashName): boolean {
+  const { quote, signature: sig } = q;
+  if (sig.scheme === 'ecdsa') {
+    const curve = ecCurveOf(ak);
+    const size = curve === 'P-256' ? 32 : 48;
+    const r = fixedWidth(sig.ecdsaR ?? new Uint8Array(0), size);
+    const s = fixedWidth(sig.ecdsaS ?? new Uint8Array(0), size);
+    if (!r || !s) return false;
+    const rs = new Uint8Array(2 * size);
+    rs.set(r, 0);
+    rs.set(s, size);
+    return ecdsaVerify(curve, ecPoint(ak, size), quote.signed, rs);
+  }
+  const signature = sig.rsaSignature ?? new Uint8Array(0);
+  const padding = sig.scheme === 'rsapss' ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING;
+  // TPMs use the largest salt (or the hash length in FIPS mode): AUTO accepts either.
+  const key = sig.scheme === 'rsapss' ? { key: ak.key, padding, saltLength: constants.RSA_PSS_SALTLEN_AUTO } : { key: ak.key, padding };
+  try {
+    return cryptoVerify(TPM_HASHES[hash].node, quote.signed, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** VT08: TPM_GENERATED magic and type QUOTE; the selection's banks are ones we can hash. */
+function checkAttest(quote: TpmQuote): void {
+  if (quote.magic !== TPM_GENERATED_VALUE) vtpmFail('ERR_VTPM_QUOTE', `attest magic 0x${quote.magic.toString(16)} is not TPM_GENERATED_VALUE`);
+  if (quote.type !== TPM_ST_ATTEST_QUOTE) vtpmFail('ERR_VTPM_QUOTE', `attest type 0x${quote.type.toString(16)} is not TPM_ST_ATTEST_QUOTE`);
+}
+
+/** VT09: qualifiedSigner is a Name-sized value under the AK's nameAlg, or exactly the expected Qualified Name. */
+function checkQualifiedSigner(ak: AttestationKey, quote: TpmQuote, options: QuoteVerifyOptions): string {
+  const qs = quote.qualifiedSigner;
+  if (options.expectedQualifiedSigner !== undefined) {
+    if (!bytesEqual(qs, options.expectedQualifiedSigner)) {
+      vtpmFail('ERR_VTPM_AK', 'qualifiedSigner is not the expected Qualified Name of the attestation key', { qualifiedSigner: hex(qs), expected: hex(options.expectedQualifiedSigner) });
+    }
+    return 'qualifiedSigner equals the expected Qualified Name of the attestation key';
+  }
+  const pub = ak.public;
+  if (!pub) return 'qualifiedSigner not compared (no TPMT_PUBLIC of the attestation key)';
+  // The TPM puts the key's Qualified Name here (H(parent QN ‖ Name)), which needs the whole
+  // parent chain to recompute; what the AK alone determines is its algorithm and size.
+  const nameAlg = hashNameOf(pub.nameAlg);
+  const size = nameAlg ? TPM_HASHES[nameAlg].size : -1;
+  const alg = qs.length >= 2 ? (qs[0]! << 8) | qs[1]! : -1;
+  if (alg !== pub.nameAlg || qs.length !== 2 + size) {
+    vtpmFail('ERR_VTPM_AK', `qualifiedSigner (${qs.length} bytes, alg 0x${alg.toString(16)}) is not a Name under the AK's nameAlg 0x${pub.nameAlg.toString(16)}`);
+  }
+  return `qualifiedSigner is a ${nameAlg} Qualified Name (the AK's nameAlg)`;
+}
+
+function pcrDigestOf(quote: TpmQuote, pcrs: PcrBanks, hash: TpmHashName): Uint8Array {
+  const h = createHash(TPM_HASHES[hash].node);
+  for (const sel of quote.pcrSelections) {
+    const bank = sel.hash ?? hashNameOf(sel.hashAlg);
+    if (bank === undefined) vtpmFail('ERR_VTPM_SCHEME', `the quote selects bank 0x${sel.hashAlg.toString(16)}, which is not supported`);
+    const values = pcrs.get(bank);
+    for (const index of sel.pcrs) {
+      const v = values?.get(index);
+      if (v === undefined) vtpmFail('ERR_VTPM_PCR_VALUES', `the quote covers ${bank} PCR ${index} but no value was supplied`, { bank, pcr: index });
+      if (v.length !== TPM_HASHES[bank].size) vtpmFail('ERR_VTPM_PCR_VALUES', `${bank} PCR ${index} has ${v.length} bytes, not ${TPM_HASHES[bank].size}`, { bank, pcr: index });
+      h.update(v);
+    }
+  }
+  return h.digest();
+}
+
+function verifyOne(q: QuoteEvidence, i: number, ak: AttestationKey, pcrs: PcrBanks, options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): QuoteClaims {
+  const { quote, signature } = q;
+  const label = `quote ${i}`;
+  checkAttest(quote);
+  checks.push({ id: 'VT08', description: `${label}: TPMS_ATTEST with TPM_GENERATED_VALUE and type QUOTE` });
+  const hash = checkScheme(ak, signature, options, warnings);
+  checks.push({ id: 'VT06', description: `${label}: ${signature.scheme.toUpperCase()}/${hash} signature agrees with the ${ak.source} attestation key and its scheme` });
+  if (!signatureValid(ak, q, hash)) {
+    vtpmFail('ERR_VTPM_QUOTE_SIGNATURE', `${label}: the signature does not verify over the TPMS_ATTEST bytes with the attestation key`, { quote: i });
+  }
+  checks.push({ id: 'VT07', description: `${label}: signature over the exact TPMS_ATTEST bytes verifies with the attestation key` });
+  checks.push({ id: 'VT09', description: `${label}: ${checkQualifiedSigner(ak, quote, options)}` });
+  if (!bytesEqual(quote.extraData, options.nonce)) {
+    vtpmFail('ERR_VTPM_NONCE', `${label}: extraData is not the expected nonce`, { quote: i, extraData: hex(quote.extraData), expected: hex(options.nonce) });
+  }
+  checks.push({ id: 'VT10', description: `${label}: extraData equals the expected nonce (${options.nonce.length} bytes)` });
+  const digest = pcrDigestOf(quote, pcrs, hash);
+  if (!bytesEqual(digest, quote.pcrDigest)) {
+    vtpmFail('ERR_VTPM_PCR_DIGEST', `${label}: the supplied PCR values do not hash to the quoted pcrDigest`, { quote: i, computed: hex(digest), quoted: hex(quote.pcrDigest) });
+  }
+  const selection = quote.pcrSelections.filter((s) => s.pcrs.length > 0).map((s) => ({ bank: (s.hash ?? hashNameOf(s.hashAlg)) as TpmHashName, pcrs: [...s.pcrs] }));
+  checks.push({ id: 'VT11', description: `${label}: ${hash}(PCR values in selection order) equals pcrDigest (${selection.map((s) => `${s.bank}: ${s.pcrs.length} PCRs`).join(', ') || 'no PCRs'})` });
+  return {
+    selection,
+    signatureScheme: signature.scheme,
+    signatureHash: hash,
+    qualifiedSigner: hex(quote.qualifiedSigner),
+    clock: quote.clock.toString(),
+    resetCount: quote.resetCount,
+    restartCount: quote.restartCount,
+    safe: quote.safe,
+    firmwareVersion: `0x${quote.firmwareVersion.toString(16).padStart(16, '0')}`,
+  };
+}
+
+/** VT12: the required bank is quoted (a SHA-1-only set only with allowSha1, as a warning). */
+function checkRequiredBank(claims: QuoteClaims[], options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
+  const required = options.requiredBank ?? 'sha256';
+  const banks = new Set(claims.flatMap((c) => c.selection.map((s) => s.bank)));
+  if (banks.has(required)) {
+    checks.push({ id: 'VT12', description: `the required ${required} bank is quoted` });
+    return;
+  }
+  const sha1Only = banks.size === 1 && banks.has('sha1');
+  if (sha1Only && options.allowSha1) {
+    warnings.push(`allowSha1: only the SHA-1 PCR bank is quoted (the required ${required} bank is missing)`);
+    checks.push({ id: 'VT12', description: `only the SHA-1 bank is quoted, accepted by the allowSha1 relaxation (required: ${required})` });
+    return;
+  }
+  vtpmFail('ERR_VTPM_BANK', `the required ${required} PCR bank is not quoted (quoted: ${[...banks].join(', ') || 'none'})`, { required, quoted: [...banks] });
+}
+
+/** VT13: a supplied value that no quote covers would be reported as attested without being so. */
+function checkCoverage(claims: QuoteClaims[], pcrs: PcrBanks, checks: CheckRecord[]): Partial<Record<TpmHashName, Record<string, string>>> {
+  const covered = new Map<TpmHashName, Set<number>>();
+  for (const c of claims) for (const s of c.selection) for (const p of s.pcrs) (covered.get(s.bank) ?? covered.set(s.bank, new Set()).get(s.bank)!).add(p);
+  const out: Partial<Record<TpmHashName, Record<string, string>>> = {};
+  for (const [bank, values] of pcrs) {
+    for (const [index, value] of values) {
+      if (!covered.get(bank)?.has(index)) vtpmFail('ERR_VTPM_PCR_VALUES', `${bank} PCR ${index} is supplied but no quote covers it`, { bank, pcr: index });
+      (out[bank] ??= {})[String(index)] = hex(value);
+    }
+  }
+  checks.push({ id: 'VT13', description: 'every supplied PCR value is covered by a verified quote' });
+  return out;
+}
+
+/**
+ * Verifies one or more quotes by the same attestation key against the
+ * supplied PCR values. Resolves only on success; every failure is a
+ * VtpmVerificationError with its ERR_VTPM_* code.
+ */
+export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: AttestationKey, pcrs: PcrBanks, options: QuoteVerifyOptions): TpmQuotesResult {
+  if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
+  const checks: CheckRecord[] = [];
+  const warnings: string[] = [];
+  checkAkAttributes(ak, checks);
+  const claims = quotes.map((q, i) => verifyOne(q, i, ak, pcrs, options, checks, warnings));
+  checkRequiredBank(claims, options, checks, warnings);
+  const values = checkCoverage(claims, pcrs, checks);
+  return {
+    ...(ak.public ? { akName: hex(tpmName(ak.public)) } : {}),
+    quotes: claims,
+    pcrs: values,
+    checks,
+    warnings,
+  };
+}
+
+/** PCR values from JSON-like input: { sha256: { "0": "hex", ... } }. */
+export function pcrBanksFrom(input: Partial<Record<TpmHashName, Record<string, Uint8Array>>>): PcrBanks {
+  const banks: PcrBanks = new Map();
+  for (const [bank, values] of Object.entries(input) as [TpmHashName, Record<string, Uint8Array>][]) {
+    const m = new Map<number, Uint8Array>();
+    for (const [k, v] of Object.entries(values)) m.set(Number(k), v);
+    banks.set(bank, m);
+  }
+  return banks;
+}

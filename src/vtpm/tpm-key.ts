@@ -1,0 +1,121 @@
+/**
+ * Attestation keys: a TPMT_PUBLIC, a PEM or an RSA JWK (Azure's HCLAkPub) as a
+ * node:crypto KeyObject, the key's TPM Name, and key equality by SPKI bytes.
+ */
+import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+
+import { vtpmFail } from './errors.js';
+import { TpmAlg, type TpmHashName, type TpmPublic } from './types.js';
+
+/** Hash banks we know: algorithm id, node:crypto name and digest size. */
+export const TPM_HASHES: Record<TpmHashName, { alg: number; node: string; size: number }> = {
+  sha1: { alg: TpmAlg.SHA1, node: 'sha1', size: 20 },
+  sha256: { alg: TpmAlg.SHA256, node: 'sha256', size: 32 },
+  sha384: { alg: TpmAlg.SHA384, node: 'sha384', size: 48 },
+  sha512: { alg: TpmAlg.SHA512, node: 'sha512', size: 64 },
+  sm3_256: { alg: TpmAlg.SM3_256, node: 'sm3', size: 32 },
+};
+
+export function hashNameOf(alg: number): TpmHashName | undefined {
+  for (const [name, h] of Object.entries(TPM_HASHES)) if (h.alg === alg) return name as TpmHashName;
+  return undefined;
+}
+
+/** TPM_ECC_CURVE ids we verify. */
+export const TPM_ECC_CURVES: Record<number, 'P-256' | 'P-384'> = { 0x0003: 'P-256', 0x0004: 'P-384' };
+
+/** TPMA_OBJECT bits (TPM 2.0 Part 2, 8.3). */
+export const TPMA_OBJECT = { fixedTPM: 1 << 1, restricted: 1 << 16, sign: 1 << 18 } as const;
+
+/** An attestation key: always usable by node:crypto; its TPMT_PUBLIC when the evidence carries it. */
+export interface AttestationKey {
+  key: KeyObject;
+  public?: TpmPublic;
+  /** Where the key came from, for messages ("TPMT_PUBLIC", "PEM", "HCLAkPub"). */
+  source: string;
+}
+
+const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
+
+function stripLeadingZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/** Big-endian bytes of an RSA public exponent (TPM: 0 means the default 65537). */
+function exponentBytes(e: number): Uint8Array {
+  const value = e === 0 ? 65537 : e;
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value >>> 0);
+  return stripLeadingZeros(out);
+}
+
+function leftPad(b: Uint8Array, size: number): Uint8Array {
+  if (b.length > size) vtpmFail('ERR_VTPM_AK', `ECC coordinate of ${b.length} bytes is longer than the curve size ${size}`);
+  const out = new Uint8Array(size);
+  out.set(b, size - b.length);
+  return out;
+}
+
+/** The KeyObject of a TPMT_PUBLIC (RSA or ECC P-256 / P-384). */
+export function keyFromTpmPublic(pub: TpmPublic): AttestationKey {
+  let jwk: JsonWebKey;
+  if (pub.type === 'rsa' && pub.rsa) {
+    jwk = { kty: 'RSA', n: b64url(stripLeadingZeros(pub.rsa.modulus)), e: b64url(exponentBytes(pub.rsa.exponent)) };
+  } else if (pub.type === 'ecc' && pub.ecc) {
+    const curve = TPM_ECC_CURVES[pub.ecc.curveId];
+    if (curve === undefined) vtpmFail('ERR_VTPM_SCHEME', `ECC curve 0x${pub.ecc.curveId.toString(16)} is not verified (P-256 and P-384 are)`);
+    const size = curve === 'P-256' ? 32 : 48;
+    jwk = { kty: 'EC', crv: curve, x: b64url(leftPad(pub.ecc.x, size)), y: b64url(leftPad(pub.ecc.y, size)) };
+  } else {
+    vtpmFail('ERR_VTPM_AK', 'TPMT_PUBLIC without RSA or ECC parameters');
+  }
+  return { key: importJwk(jwk, 'TPMT_PUBLIC'), public: pub, source: 'TPMT_PUBLIC' };
+}
+
+function importJwk(jwk: JsonWebKey, source: string): KeyObject {
+  try {
+    return createPublicKey({ key: jwk, format: 'jwk' });
+  } catch (err) {
+    return vtpmFail('ERR_VTPM_AK', `${source}: not a usable public key (${(err as Error).message})`);
+  }
+}
+
+/** An RSA or EC public JWK (only its public members are read). */
+export function keyFromJwk(jwk: Record<string, unknown>, source: string): AttestationKey {
+  const kty = jwk['kty'];
+  let pub: JsonWebKey;
+  if (kty === 'RSA' && typeof jwk['n'] === 'string' && typeof jwk['e'] === 'string') pub = { kty, n: jwk['n'], e: jwk['e'] };
+  else if (kty === 'EC' && typeof jwk['crv'] === 'string' && typeof jwk['x'] === 'string' && typeof jwk['y'] === 'string') {
+    pub = { kty, crv: jwk['crv'], x: jwk['x'], y: jwk['y'] };
+  } else vtpmFail('ERR_VTPM_AK', `${source}: not an RSA or EC public JWK`);
+  return { key: importJwk(pub, source), source };
+}
+
+/** A PEM public key (SPKI) or certificate. */
+export function keyFromPem(pem: string, source = 'PEM'): AttestationKey {
+  try {
+    return { key: createPublicKey(pem), source };
+  } catch (err) {
+    return vtpmFail('ERR_VTPM_AK', `${source}: not a PEM public key (${(err as Error).message})`);
+  }
+}
+
+/** The TPM Name of a key: nameAlg ‖ H_nameAlg(TPMT_PUBLIC). */
+export function tpmName(pub: TpmPublic): Uint8Array {
+  const hash = hashNameOf(pub.nameAlg);
+  if (hash === undefined || hash === 'sm3_256') vtpmFail('ERR_VTPM_SCHEME', `AK nameAlg 0x${pub.nameAlg.toString(16)} is not supported`);
+  const digest = createHash(TPM_HASHES[hash].node).update(pub.bytes).digest();
+  const out = new Uint8Array(2 + digest.length);
+  new DataView(out.buffer).setUint16(0, pub.nameAlg);
+  out.set(digest, 2);
+  return out;
+}
+
+/** Same public key: equal SubjectPublicKeyInfo DER (RSA n/e or EC point, whatever the source format). */
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
+  const da = a.export({ type: 'spki', format: 'der' });
+  const db = b.export({ type: 'spki', format: 'der' });
+  return da.length === db.length && da.equals(db);
+}
