@@ -1,0 +1,126 @@
+/**
+ * One appraisal, at one instant `now` (read once per request by the server,
+ * or injected by tests):
+ *
+ *   1. verifyEvidence with the service's CollateralService (its cache makes a
+ *      warm request cost what the library costs) and trust roots;
+ *   2. a declared TEE (trustee bodies) must be the evidence's;
+ *   3. a requested binding (nonce, reportData, runtime_data) must equal
+ *      REPORTDATA over all 64 bytes (T41 / S29), else the request is refused:
+ *      no token ever names a nonce the evidence does not bind;
+ *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
+ *      the appraisal records it);
+ *   5. the EAR (toEar) signed as a JWT with the open-webui claims on top.
+ *
+ * `ok` is true only when verification passed and the policy has no violation.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { verifyEvidence, type CollateralService, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { EAR_SUBMOD, evaluatePolicy, openWebUiClaims, signEarJwt, toEar, type EarStatus, type Policy, type PolicyViolation } from '../policy/index.js';
+import { AttestationServiceError } from './errors.js';
+import type { PolicySet } from './policies.js';
+import type { AppraisalRequest } from './requests.js';
+import type { TokenSigner } from './signer.js';
+
+export interface AppraiseContext {
+  collateral: CollateralService;
+  trustRoots?: TrustRoots;
+  policies: PolicySet;
+  signer: TokenSigner;
+  /** Token lifetime, seconds; a token never outlives the collateral it was judged with. */
+  tokenTtlSeconds: number;
+  /** ear.verifier-id.build. */
+  verifierBuild: string;
+  /** The token's iss. */
+  issuer: string;
+  relaxations?: Relaxations;
+  snpReportVersions?: number[];
+}
+
+export interface Appraisal {
+  ok: boolean;
+  /** The EAR status: affirming, warning or contraindicated. */
+  status: EarStatus;
+  tee: VerificationResult['tee'];
+  at: string;
+  tcbStatus: string | null;
+  advisoryIds: string[];
+  policy: { id: string; ok: boolean; violations: PolicyViolation[]; warnings: string[] };
+  binding: { source: string; reportData: string } | null;
+  claims: VerificationResult['claims'];
+  checks: VerificationResult['checks'];
+  warnings: string[];
+  collateral: { earliestExpiry: string; artifacts: VerificationResult['collateral']['artifacts'] };
+  trustRoots: string;
+  /** The signed EAR JWT. */
+  token: string;
+}
+
+function choosePolicy(ctx: AppraiseContext, req: AppraisalRequest, tee: VerificationResult['tee']): Policy {
+  const p = req.policy;
+  if (p.kind === 'default') return ctx.policies.defaultFor(tee);
+  if (p.kind === 'named') return ctx.policies.named(p.name, tee);
+  return ctx.policies.inline(p.document);
+}
+
+function checkBinding(req: AppraisalRequest, result: VerificationResult): string | undefined {
+  if (!req.binding) return undefined;
+  const expected = req.binding.reportData.toString('hex');
+  if (result.claims.reportData !== expected) {
+    const check = result.claims.kind === 'snp' ? 'S29' : 'T41';
+    const what = req.binding.source === 'nonce' ? 'SHA-512 of the nonce' : req.binding.source === 'runtime_data' ? 'the digest of runtime_data' : 'reportData';
+    throw new AttestationServiceError('ERR_AS_BINDING_MISMATCH', 422, `REPORTDATA is not ${what}: the evidence was not produced for this request`, { check });
+  }
+  return expected;
+}
+
+function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: number): number {
+  const collateralEnd = Math.floor(Date.parse(result.collateral.earliestExpiry) / 1000);
+  return Math.max(1, Math.min(ctx.tokenTtlSeconds, Number.isFinite(collateralEnd) ? collateralEnd - iat : ctx.tokenTtlSeconds));
+}
+
+export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<Appraisal> {
+  const result = await verifyEvidence(req.evidence, {
+    collateral: ctx.collateral,
+    at: now,
+    ...(ctx.trustRoots ? { trustRoots: ctx.trustRoots } : {}),
+    ...(req.certTable ? { certTable: req.certTable } : {}),
+    ...(ctx.relaxations ? { relaxations: ctx.relaxations } : {}),
+    ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
+  });
+  if (req.tee !== undefined && req.tee !== result.tee) {
+    throw new AttestationServiceError('ERR_AS_TEE_MISMATCH', 422, `the request says tee "${req.tee}", the evidence is ${result.tee}`, { check: 'X07' });
+  }
+  const policy = choosePolicy(ctx, req, result.tee);
+  const expected = checkBinding(req, result);
+  result.warnings.push(...req.warnings);
+  const judged = evaluatePolicy(result, policy, { now, ...(expected ? { reportData: expected } : {}) });
+  const iat = Math.floor(now.getTime() / 1000);
+  const ear = toEar(result, judged, { verifierId: ctx.verifierBuild, iat, ...(req.binding?.nonce ? { nonce: req.binding.nonce } : {}) });
+  const token = signEarJwt(ear, ctx.signer.privateKey, {
+    alg: ctx.signer.alg,
+    kid: ctx.signer.kid,
+    now: iat,
+    expiresIn: tokenLifetime(ctx, result, iat),
+    jti: randomUUID(),
+    extraClaims: { iss: ctx.issuer, ...openWebUiClaims(result) },
+  });
+  const submod = ear.submods[EAR_SUBMOD]!;
+  return {
+    ok: judged.ok,
+    status: submod['ear.status'],
+    tee: result.tee,
+    at: result.at,
+    tcbStatus: result.tcbStatus ?? null,
+    advisoryIds: result.advisoryIds,
+    policy: { id: submod['ear.appraisal-policy-id'], ok: judged.ok, violations: judged.violations, warnings: judged.warnings },
+    binding: req.binding && expected ? { source: req.binding.source, reportData: expected } : null,
+    claims: result.claims,
+    checks: result.checks,
+    warnings: result.warnings,
+    collateral: { earliestExpiry: result.collateral.earliestExpiry, artifacts: result.collateral.artifacts },
+    trustRoots: result.trustRoots,
+    token,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Strict decoders for the request fields that are not evidence (evidence
+ * itself goes to the library's decoder), and RFC 8785 canonical JSON for
+ * trustee's structured runtime data.
+ */
+import { badRequest } from './errors.js';
+
+const BASE64_STD = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64_URL = /^[A-Za-z0-9_-]*$/;
+const HEX = /^[0-9a-fA-F]*$/;
+
+/**
+ * Standard or URL-safe base64, padding optional, canonical (the decoded bytes
+ * re-encode to the same text): Buffer would otherwise skip foreign characters.
+ */
+export function decodeBase64(value: unknown, field: string): Buffer {
+  if (typeof value !== 'string' || value.length === 0) throw badRequest(`"${field}" must be a non-empty base64 string`);
+  const urlSafe = !BASE64_STD.test(value);
+  if ((urlSafe && !BASE64_URL.test(value)) || value.replace(/=+$/, '').length % 4 === 1) throw badRequest(`"${field}" is not base64`);
+  const bytes = Buffer.from(value, urlSafe ? 'base64url' : 'base64');
+  const again = bytes.toString(urlSafe ? 'base64url' : 'base64');
+  if (again.replace(/=+$/, '') !== value.replace(/=+$/, '')) throw badRequest(`"${field}" is not canonical base64`);
+  return bytes;
+}
+
+/** URL-safe base64 without padding only (trustee's encoding of evidence and raw runtime data). */
+export function decodeBase64UrlNoPad(value: unknown, field: string): Buffer {
+  if (typeof value !== 'string' || value.length === 0 || !BASE64_URL.test(value)) throw badRequest(`"${field}" must be URL-safe base64 without padding`);
+  return decodeBase64(value, field);
+}
+
+/** Exactly 64 bytes given as 128 hex digits or as base64 (86 or 88 characters). */
+export function decodeReportData(value: unknown, field: string): Buffer {
+  if (typeof value === 'string' && value.length === 128 && HEX.test(value)) return Buffer.from(value, 'hex');
+  const bytes = typeof value === 'string' && value.length >= 86 && value.length <= 88 ? decodeBase64(value, field) : undefined;
+  if (bytes?.length !== 64) throw badRequest(`"${field}" must be 64 bytes: 128 hex digits or base64`);
+  return bytes;
+}
+
+/**
+ * RFC 8785 (JCS): object members sorted by UTF-16 code units, no whitespace;
+ * ECMAScript number and string serialisation is what the RFC specifies.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw badRequest('runtime data holds a number JSON cannot represent');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  throw badRequest('runtime data must be JSON');
+}

@@ -1,0 +1,80 @@
+/**
+ * The policies a request can name. The service holds named policies (from
+ * its options / `--policy`), one default per TEE (the library's
+ * defaultPolicy unless configured) and, when allowed, accepts a policy
+ * document inline. A policy without an `id` gets one here, so the EAR's
+ * ear.appraisal-policy-id always says which policy judged: the name it was
+ * configured under, or for an inline document always
+ * "inline:sha256:<digest of its canonical form>" (never the id it brings).
+ */
+import { createHash } from 'node:crypto';
+
+import { TeeVerifyError } from '../errors.js';
+import { defaultPolicy, loadPolicy, type Policy } from '../policy/index.js';
+import type { PolicyTee } from '../policy/types.js';
+import { canonicalJson } from './encoding.js';
+import { AttestationServiceError, badRequest, fromLibraryError } from './errors.js';
+
+export type PolicyInput = Policy | Record<string, unknown> | string | Uint8Array;
+
+const TEES: readonly PolicyTee[] = ['tdx', 'sgx', 'snp'];
+
+function withId(doc: unknown, id: string): Policy {
+  const loaded = loadPolicy(doc as Record<string, unknown>);
+  return loaded.id === undefined ? loadPolicy({ ...(loaded as unknown as Record<string, unknown>), id }) : loaded;
+}
+
+export class PolicySet {
+  readonly #named = new Map<string, Policy>();
+  readonly #defaults = new Map<PolicyTee, Policy>();
+
+  constructor(
+    named: Record<string, PolicyInput> = {},
+    defaults: Partial<Record<PolicyTee, string | PolicyInput>> = {},
+    readonly allowInline = true,
+  ) {
+    for (const [name, input] of Object.entries(named)) {
+      if (name === 'default' || name.length === 0) throw new RangeError(`policy name ${JSON.stringify(name)} is reserved or empty`);
+      this.#named.set(name, withId(typeof input === 'string' || input instanceof Uint8Array ? loadPolicy(input) : input, name));
+    }
+    for (const tee of TEES) {
+      const d = defaults[tee];
+      if (d === undefined) continue;
+      const policy = typeof d === 'string' && this.#named.has(d) ? this.#named.get(d)! : withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
+      if (policy.tee !== tee) throw new RangeError(`the default policy for ${tee} is a ${policy.tee} policy`);
+      this.#defaults.set(tee, policy);
+    }
+  }
+
+  names(): string[] {
+    return [...this.#named.keys()];
+  }
+
+  /** The default for the evidence's TEE. */
+  defaultFor(tee: PolicyTee): Policy {
+    return this.#defaults.get(tee) ?? defaultPolicy(tee);
+  }
+
+  /** A configured policy by name; "default" is the TEE's default. */
+  named(name: string, tee: PolicyTee): Policy {
+    if (name === 'default') return this.defaultFor(tee);
+    const p = this.#named.get(name);
+    if (!p) throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, `no policy named ${JSON.stringify(name.slice(0, 100))} is configured on this service`);
+    return p;
+  }
+
+  /** A policy document sent with the request (an ERR_POLICY_INVALID answer names the bad field). */
+  inline(doc: unknown): Policy {
+    if (!this.allowInline) throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'this service accepts only the names of its configured policies');
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('"policy" must be a policy document (object) or the name of a configured policy');
+    try {
+      // Never the document's own id: a client must not borrow the name of a configured policy.
+      const loaded = loadPolicy(doc as Record<string, unknown>);
+      const digest = createHash('sha256').update(canonicalJson(loaded)).digest('hex');
+      return loadPolicy({ ...(loaded as unknown as Record<string, unknown>), id: `inline:sha256:${digest}` });
+    } catch (err) {
+      if (err instanceof TeeVerifyError) throw fromLibraryError(err);
+      throw err;
+    }
+  }
+}

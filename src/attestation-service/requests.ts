@@ -1,0 +1,194 @@
+/**
+ * The two request bodies, parsed into one AppraisalRequest.
+ *
+ * Plain (POST /v1/verify):
+ *   {"evidence": <base64 or hex, as parseEvidence accepts>,
+ *    "policy"?: <policy document> | "<name of a configured policy>",
+ *    "nonce"?: <base64, 16-64 bytes>      REPORTDATA must be SHA-512(nonce)
+ *    "reportData"?: <64 bytes, 128 hex or base64>   REPORTDATA must equal it
+ *    "certTable"?: <base64 SEV-SNP extended-report certificate table (auxblob)>}
+ *
+ * Trustee restful AS (protocols.md §6.6; what open-webui's browser code posts):
+ *   {"tee": "tdx"|"sgx", "evidence": base64url-nopad(JSON {"quote": <base64>, "cc_eventlog"?, "aa_eventlog"?}),
+ *    "runtime_data"?: {"raw": base64url-nopad} | {"structured": <JSON>},
+ *    "runtime_data_hash_algorithm"?: "sha256"|"sha384"|"sha512" (default sha384),
+ *    "policy_ids"?: [] | ["<name>"]}
+ *   or trustee's newer wrapper {"verification_requests": [<one such request>], "policy_ids": [...]}.
+ *   With runtime_data, REPORTDATA must equal hash(raw bytes, or the RFC 8785 form of
+ *   structured) followed by zero bytes up to 64, as trustee computes it.
+ *
+ * A body holding "tee" or "verification_requests" is trustee-shaped, any
+ * other is plain; each route accepts both.
+ */
+import { createHash } from 'node:crypto';
+
+import { parseSnpCertificateTable, type SnpCertificateEntry } from '../index.js';
+import { TeeVerifyError } from '../errors.js';
+import type { PolicyTee } from '../policy/types.js';
+import { canonicalJson, decodeBase64, decodeBase64UrlNoPad, decodeReportData } from './encoding.js';
+import { AttestationServiceError, badRequest, fromLibraryError } from './errors.js';
+
+export const NONCE_MIN_BYTES = 16;
+export const NONCE_MAX_BYTES = 64;
+
+export type PolicyChoice = { kind: 'default' } | { kind: 'named'; name: string } | { kind: 'inline'; document: unknown };
+
+/** What REPORTDATA must equal, and where that came from. */
+export interface ExpectedBinding {
+  reportData: Buffer;
+  source: 'nonce' | 'reportData' | 'runtime_data';
+  /** The nonce as base64url, for the EAR's eat_nonce. */
+  nonce?: string;
+}
+
+export interface AppraisalRequest {
+  shape: 'plain' | 'trustee';
+  evidence: string | Uint8Array;
+  /** The TEE the client declared (trustee bodies); the evidence must be of it. */
+  tee?: PolicyTee;
+  certTable?: SnpCertificateEntry[];
+  policy: PolicyChoice;
+  binding?: ExpectedBinding;
+  /** Parts of the request that were accepted but not judged (event logs). */
+  warnings: string[];
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, what: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`${what} must be a JSON object`);
+  return value as Json;
+}
+
+function onlyKeys(o: Json, allowed: readonly string[], what: string): void {
+  const extra = Object.keys(o).filter((k) => !allowed.includes(k));
+  if (extra.length > 0) throw badRequest(`${what}: unknown field ${JSON.stringify(extra[0]!.slice(0, 64))} (allowed: ${allowed.join(', ')})`);
+}
+
+/** Parses the body text: JSON object or ERR_AS_BAD_REQUEST. */
+export function parseJsonBody(body: Buffer): Json {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('the body is not JSON');
+  }
+  return object(doc, 'the body');
+}
+
+export function parseRequest(doc: Json): AppraisalRequest {
+  return 'tee' in doc || 'verification_requests' in doc ? parseTrustee(doc) : parsePlain(doc);
+}
+
+// ---- plain -------------------------------------------------------------------
+
+const PLAIN_KEYS = ['evidence', 'policy', 'nonce', 'reportData', 'certTable'];
+
+function certTableOf(value: unknown): SnpCertificateEntry[] {
+  try {
+    return parseSnpCertificateTable(new Uint8Array(decodeBase64(value, 'certTable')));
+  } catch (err) {
+    if (err instanceof TeeVerifyError) throw fromLibraryError(err);
+    throw err;
+  }
+}
+
+function policyChoice(value: unknown): PolicyChoice {
+  if (value === undefined || value === null) return { kind: 'default' };
+  if (typeof value === 'string') {
+    if (value.length === 0) throw badRequest('"policy" must not be empty');
+    return { kind: 'named', name: value };
+  }
+  if (typeof value === 'object' && !Array.isArray(value)) return { kind: 'inline', document: value };
+  throw badRequest('"policy" must be a policy document (object) or the name of a configured policy');
+}
+
+function nonceBinding(value: unknown): ExpectedBinding {
+  const nonce = decodeBase64(value, 'nonce');
+  if (nonce.length < NONCE_MIN_BYTES || nonce.length > NONCE_MAX_BYTES) throw badRequest(`"nonce" must be ${NONCE_MIN_BYTES} to ${NONCE_MAX_BYTES} bytes`);
+  return { reportData: createHash('sha512').update(nonce).digest(), source: 'nonce', nonce: nonce.toString('base64url') };
+}
+
+function parsePlain(doc: Json): AppraisalRequest {
+  onlyKeys(doc, PLAIN_KEYS, 'the body');
+  const evidence = doc['evidence'];
+  if (typeof evidence !== 'string' || evidence.length === 0) throw badRequest('"evidence" must be the evidence as a base64 or hex string');
+  if (doc['nonce'] !== undefined && doc['reportData'] !== undefined) throw badRequest('give "nonce" or "reportData", not both');
+  const binding =
+    doc['nonce'] !== undefined ? nonceBinding(doc['nonce']) : doc['reportData'] !== undefined ? { reportData: decodeReportData(doc['reportData'], 'reportData'), source: 'reportData' as const } : undefined;
+  return {
+    shape: 'plain',
+    evidence,
+    policy: policyChoice(doc['policy']),
+    ...(binding ? { binding } : {}),
+    ...(doc['certTable'] !== undefined ? { certTable: certTableOf(doc['certTable']) } : {}),
+    warnings: [],
+  };
+}
+
+// ---- trustee -------------------------------------------------------------------
+
+const TRUSTEE_KEYS = ['tee', 'evidence', 'runtime_data', 'init_data', 'runtime_data_hash_algorithm', 'init_data_hash_algorithm', 'policy_ids'];
+const HASHES: Record<string, { name: string; length: number }> = { sha256: { name: 'sha256', length: 32 }, sha384: { name: 'sha384', length: 48 }, sha512: { name: 'sha512', length: 64 } };
+
+function policyIds(value: unknown): PolicyChoice {
+  if (value === undefined || value === null) return { kind: 'default' };
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) throw badRequest('"policy_ids" must be a list of policy names');
+  if (value.length > 1) throw badRequest('"policy_ids" names at most one policy here');
+  return value.length === 0 ? { kind: 'default' } : { kind: 'named', name: value[0] as string };
+}
+
+/** trustee's regularize_data: the digest, then zero bytes up to 64; compared over all 64 bytes. */
+function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding {
+  const rd = object(value, '"runtime_data"');
+  const keys = Object.keys(rd);
+  if (keys.length !== 1 || (keys[0] !== 'raw' && keys[0] !== 'structured')) throw badRequest('"runtime_data" must be {"raw": base64url} or {"structured": JSON}');
+  const bytes = keys[0] === 'raw' ? decodeBase64UrlNoPad(rd['raw'], 'runtime_data.raw') : Buffer.from(canonicalJson(rd['structured']), 'utf8');
+  const name = algorithm === undefined || algorithm === null ? 'sha384' : typeof algorithm === 'string' ? algorithm.toLowerCase() : '';
+  const hash = HASHES[name];
+  if (!hash) throw badRequest('"runtime_data_hash_algorithm" must be sha256, sha384 or sha512');
+  const reportData = Buffer.alloc(64);
+  createHash(hash.name).update(bytes).digest().copy(reportData);
+  return { reportData, source: 'runtime_data' };
+}
+
+function trusteeEvidence(tee: PolicyTee, encoded: unknown, warnings: string[]): Uint8Array {
+  let parsed: unknown;
+  const text = decodeBase64UrlNoPad(encoded, 'evidence').toString('utf8');
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw badRequest('"evidence" does not decode to JSON (expected base64url of {"quote": ...})');
+  }
+  const ev = object(parsed, 'the decoded evidence');
+  if (tee === 'snp') {
+    throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, "SEV-SNP evidence in trustee's serde form is not accepted; post the raw report to POST /v1/verify");
+  }
+  for (const log of ['cc_eventlog', 'aa_eventlog']) {
+    if (ev[log] !== undefined && ev[log] !== null) warnings.push(`${log} was not replayed: RTMRs are judged as the quote reports them`);
+  }
+  return new Uint8Array(decodeBase64(ev['quote'], 'evidence.quote'));
+}
+
+function parseTrusteeRequest(r: Json, policy: PolicyChoice): AppraisalRequest {
+  onlyKeys(r, TRUSTEE_KEYS, 'the verification request');
+  const tee = r['tee'];
+  if (tee !== 'tdx' && tee !== 'sgx' && tee !== 'snp') {
+    throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, `tee ${JSON.stringify(String(tee).slice(0, 32))} is not supported here (tdx, sgx)`);
+  }
+  if (r['init_data'] !== undefined && r['init_data'] !== null) {
+    throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, '"init_data" is not checked by this service; pin mrConfigId / hostData in the policy instead');
+  }
+  const warnings: string[] = [];
+  const evidence = trusteeEvidence(tee, r['evidence'], warnings);
+  const hasRuntime = r['runtime_data'] !== undefined && r['runtime_data'] !== null;
+  return { shape: 'trustee', evidence, tee, policy, ...(hasRuntime ? { binding: runtimeDataBinding(r['runtime_data'], r['runtime_data_hash_algorithm']) } : {}), warnings };
+}
+
+function parseTrustee(doc: Json): AppraisalRequest {
+  if (!('verification_requests' in doc)) return parseTrusteeRequest(doc, policyIds(doc['policy_ids']));
+  onlyKeys(doc, ['verification_requests', 'policy_ids'], 'the body');
+  const list = doc['verification_requests'];
+  if (!Array.isArray(list) || list.length !== 1) throw badRequest('"verification_requests" must hold exactly one request (composite evidence is not supported)');
+  return parseTrusteeRequest(object(list[0], 'the verification request'), policyIds(doc['policy_ids']));
+}

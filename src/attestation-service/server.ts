@@ -1,0 +1,257 @@
+/**
+ * `startAttestationService(options)`: an HTTP(S) verification service.
+ *
+ *   POST /v1/verify                  plain or trustee body → JSON: the verification result and the EAR JWT
+ *   POST /attestation, /v1/attestation   trustee restful AS: the EAR JWT as the body (application/jwt),
+ *                                    only when ok; otherwise a typed error
+ *   GET  /jwks.json, /.well-known/jwks.json   the token verification key (JWKS)
+ *   GET  /health                     {status: "ok", alg, kid}
+ *   GET  /metrics                    Prometheus text (unless metrics: false)
+ *   OPTIONS *                        CORS preflight
+ *
+ * Errors are `{"error": {"code", "message", "check"?}}` with a stable status
+ * (docs/attestation-service.md). Every request reads the clock once.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+
+import type { CollateralService, Relaxations, TrustRoots } from '../index.js';
+import type { PolicyTee } from '../policy/types.js';
+import { appraise, type Appraisal, type AppraiseContext } from './appraise.js';
+import { AttestationServiceError, toServiceError } from './errors.js';
+import { CorsPolicy, readBody, send, sendJson } from './http.js';
+import { ConcurrencyLimiter } from './limiter.js';
+import { ServiceMetrics } from './metrics.js';
+import { PolicySet, type PolicyInput } from './policies.js';
+import { parseJsonBody, parseRequest } from './requests.js';
+import { TokenSigner, type Jwk } from './signer.js';
+
+export interface AttestationServiceOptions {
+  /** Collateral for every request (cache + sources, or a bundle). */
+  collateral: CollateralService;
+  /** Default: the production roots (Intel SGX Root CA, AMD ARK / ASK / ASVK). */
+  trustRoots?: TrustRoots;
+  /** Named policies requests may select ("policy": "<name>", "policy_ids": ["<name>"]). */
+  policies?: Record<string, PolicyInput>;
+  /** Per TEE: the name of a policy above, or a policy; default the library's defaultPolicy(tee). */
+  defaultPolicies?: Partial<Record<PolicyTee, string | PolicyInput>>;
+  /** Default true: plain bodies may carry a policy document. */
+  allowInlinePolicies?: boolean;
+  /** EC private key (P-256 → ES256, P-384 → ES384), PEM or KeyObject; default a P-256 key generated now. */
+  signingKey?: KeyObject | string;
+  /** Default 300 s, never beyond the collateral's earliest expiry. */
+  tokenTtlSeconds?: number;
+  /** The token's iss; default "tee-verify attestation service". */
+  issuer?: string;
+  /** Explicit relaxations (each reported as a warning in the result and token). */
+  relaxations?: Relaxations;
+  snpReportVersions?: number[];
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8080; 0 for any free port. */
+  port?: number;
+  /** PEM texts; with them the service speaks HTTPS. */
+  tls?: { cert: string; key: string };
+  /** Origins allowed by CORS (exact "scheme://host[:port]", or "*"); default none. */
+  corsOrigins?: string[];
+  /** Default 512 KiB. */
+  maxBodyBytes?: number;
+  /** Appraisals at once; default 16. */
+  maxConcurrent?: number;
+  /** Appraisals waiting for a slot before 503; default 256. */
+  maxQueued?: number;
+  /** Default true. */
+  metrics?: boolean;
+  /** The clock, read once per request; tests inject a fixed instant. */
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+export interface AttestationService {
+  url: string;
+  port: number;
+  /** The JWKS served at /jwks.json. */
+  jwks: { keys: Jwk[] };
+  /** The token verification key. */
+  publicKey: KeyObject;
+  alg: 'ES256' | 'ES384';
+  close(): Promise<void>;
+}
+
+type Route = 'verify' | 'trustee' | 'jwks' | 'health' | 'metrics' | 'preflight' | 'other';
+
+const ROUTES: Record<string, { method: string; route: Route }> = {
+  '/v1/verify': { method: 'POST', route: 'verify' },
+  '/attestation': { method: 'POST', route: 'trustee' },
+  '/v1/attestation': { method: 'POST', route: 'trustee' },
+  '/jwks.json': { method: 'GET', route: 'jwks' },
+  '/.well-known/jwks.json': { method: 'GET', route: 'jwks' },
+  '/health': { method: 'GET', route: 'health' },
+  '/metrics': { method: 'GET', route: 'metrics' },
+};
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return `tee-verify ${pkg.version ?? 'unknown'}`;
+  } catch {
+    return 'tee-verify';
+  }
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer`);
+  return v;
+}
+
+interface Context {
+  appraisal: AppraiseContext;
+  cors: CorsPolicy;
+  limiter: ConcurrencyLimiter;
+  metrics: ServiceMetrics;
+  signer: TokenSigner;
+  maxBodyBytes: number;
+  metricsEnabled: boolean;
+  now: () => Date;
+}
+
+async function appraiseBody(ctx: Context, req: IncomingMessage): Promise<Appraisal> {
+  const body = await readBody(req, ctx.maxBodyBytes);
+  const request = parseRequest(parseJsonBody(body));
+  ctx.metrics.queued = ctx.limiter.waiting + 1;
+  return ctx.limiter.run(async () => {
+    ctx.metrics.queued = ctx.limiter.waiting;
+    ctx.metrics.inFlight++;
+    const now = ctx.now(); // the one clock reading of this request
+    const t0 = process.hrtime.bigint();
+    try {
+      const a = await appraise(ctx.appraisal, request, now);
+      ctx.metrics.countAppraisal(a.ok ? 'ok' : 'policy', Number(process.hrtime.bigint() - t0) / 1e9);
+      return a;
+    } catch (err) {
+      ctx.metrics.countAppraisal('rejected', Number(process.hrtime.bigint() - t0) / 1e9, toServiceError(err).code);
+      throw err;
+    } finally {
+      ctx.metrics.inFlight--;
+    }
+  });
+}
+
+/** POST /attestation: trustee answers with the token text; here only when everything passed. */
+function trusteeAnswer(res: ServerResponse, a: Appraisal, cors: Record<string, string>): number {
+  if (!a.ok) {
+    const first = a.policy.violations[0];
+    const err = new AttestationServiceError('ERR_AS_POLICY_VIOLATION', 403, `the evidence verifies but does not meet policy ${a.policy.id}: ${a.policy.violations.map((v) => `${v.check} ${v.path}`).join(', ')}`, {
+      ...(first ? { check: first.check } : {}),
+      violations: a.policy.violations,
+    });
+    sendJson(res, err.status, err.toJSON(), cors);
+    return err.status;
+  }
+  send(res, 200, 'application/jwt', a.token, cors);
+  return 200;
+}
+
+async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<{ route: Route; status: number }> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const cors = ctx.cors.headers(req.headers.origin);
+  if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+    ctx.cors.preflight(req, res);
+    return { route: 'preflight', status: res.statusCode };
+  }
+  const entry = ROUTES[path];
+  if (!entry || (entry.route === 'metrics' && !ctx.metricsEnabled)) throw new AttestationServiceError('ERR_AS_NOT_FOUND', 404, `no route ${path.slice(0, 200)}`);
+  if (req.method !== entry.method) throw new AttestationServiceError('ERR_AS_METHOD_NOT_ALLOWED', 405, `${path} takes ${entry.method}`, { headers: { allow: `${entry.method}, OPTIONS` } });
+  switch (entry.route) {
+    case 'verify': {
+      const a = await appraiseBody(ctx, req);
+      sendJson(res, 200, a, cors);
+      return { route: 'verify', status: 200 };
+    }
+    case 'trustee':
+      return { route: 'trustee', status: trusteeAnswer(res, await appraiseBody(ctx, req), cors) };
+    case 'jwks':
+      sendJson(res, 200, ctx.signer.jwks(), { ...cors, 'cache-control': 'public, max-age=300' });
+      return { route: 'jwks', status: 200 };
+    case 'health':
+      sendJson(res, 200, { status: 'ok', alg: ctx.signer.alg, kid: ctx.signer.kid, jwks: '/jwks.json' }, cors);
+      return { route: 'health', status: 200 };
+    default:
+      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', ctx.metrics.render(), cors);
+      return { route: 'metrics', status: 200 };
+  }
+}
+
+function routeOf(req: IncomingMessage): Route {
+  return ROUTES[(req.url ?? '/').split('?')[0] ?? '/']?.route ?? 'other';
+}
+
+/** Starts the service; resolves once it listens. */
+export async function startAttestationService(options: AttestationServiceOptions): Promise<AttestationService> {
+  if (!options?.collateral || typeof options.collateral.forEvidence !== 'function') throw new TypeError('collateral must be a CollateralService');
+  const signer = new TokenSigner(options.signingKey);
+  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const ctx: Context = {
+    appraisal: {
+      collateral: options.collateral,
+      ...(options.trustRoots ? { trustRoots: options.trustRoots } : {}),
+      policies: new PolicySet(options.policies, options.defaultPolicies, options.allowInlinePolicies ?? true),
+      signer,
+      tokenTtlSeconds: positiveInteger(options.tokenTtlSeconds, 300, 'tokenTtlSeconds'),
+      verifierBuild: packageVersion(),
+      issuer: options.issuer ?? 'tee-verify attestation service',
+      ...(options.relaxations ? { relaxations: options.relaxations } : {}),
+      ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}),
+    },
+    cors: new CorsPolicy(options.corsOrigins),
+    limiter: new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256),
+    metrics: new ServiceMetrics(),
+    signer,
+    maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),
+    metricsEnabled: options.metrics ?? true,
+    now: options.now ?? (() => new Date()),
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(ctx, req, res).then(
+      ({ route, status }) => ctx.metrics.countRequest(route, status),
+      (err: unknown) => {
+        const e = toServiceError(err);
+        if (e.code === 'ERR_AS_INTERNAL') log(`tee-verify serve: internal error: ${(err as Error)?.stack ?? String(err)}`);
+        sendJson(res, e.status, e.toJSON(), { ...ctx.cors.headers(req.headers.origin), ...(e.extra.headers ?? {}) });
+        ctx.metrics.countRequest(routeOf(req), e.status);
+      },
+    );
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createHttpServer(listener);
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 30_000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`tee-verify serve: listening on ${url} (tokens ${signer.alg}, kid ${signer.kid}${signer.generated ? ', key generated at start' : ''})`);
+  return {
+    url,
+    port,
+    jwks: signer.jwks(),
+    publicKey: signer.publicKey,
+    alg: signer.alg,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
