@@ -1,6 +1,6 @@
 /**
  * The attested client verifies the gateway (simulated TDX TEE, test PKI) and
- * then streams chats through it: Ollama NDJSON, OpenAI with and without
+ * then streams chats through it: Ollama /api/chat and /api/generate NDJSON, OpenAI with and without
  * SSE streaming; one attestation serves many requests; 200 concurrent
  * streaming chats arrive intact.
  */
@@ -67,6 +67,24 @@ describe('attested chat', () => {
       expect(events.at(-1)).toBe('[DONE]');
       const text = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].delta.content ?? '').join('');
       expect(text).toBe(replyWords('stream me').join(''));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('Ollama /api/generate: an NDJSON stream of "response" pieces, arriving in pieces', async () => {
+    const client = new AttestedClient(h.gateway.url, options);
+    try {
+      const res = await client.fetch('/api/generate', { method: 'POST', headers: auth(), body: JSON.stringify({ model: 'llama3.2', prompt: 'generate something long enough' }) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+      const chunks = await readChunks(res.body);
+      const lines = chunks.join('').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.slice(0, -1).every((l) => l.done === false && typeof l.response === 'string')).toBe(true);
+      expect(lines.slice(0, -1).map((l) => l.response)).toEqual(replyWords('generate something long enough'));
+      expect(lines.at(-1)).toMatchObject({ done: true, done_reason: 'stop', response: '' });
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(h.upstream.received.at(-1)).toMatchObject({ method: 'POST', path: '/api/generate' });
     } finally {
       await client.close();
     }

@@ -160,6 +160,11 @@ describe('refusals (no prompt byte sent)', () => {
     await expectRefused(h.gateway.url, production, 'ERR_ATTEST_EVIDENCE');
   });
 
+  it('expired collateral: TCB info, QE identity and CRLs past their window at the verification instant (X02)', async () => {
+    const later = new Date(simulated.at.getTime() + 40 * 86_400_000);
+    await expectRefused(h.gateway.url, { ...good, at: () => later }, 'ERR_ATTEST_EVIDENCE', 'X02');
+  });
+
   it('a gateway whose attestation endpoint fails is refused (exchange error)', async () => {
     const failing: EvidenceProvider = { name: 'broken', getEvidence: async () => Promise.reject(new Error('no TEE')) };
     await withGateway(failing, (url) => expectRefused(url, good, 'ERR_ATTEST_EXCHANGE'));
