@@ -11,16 +11,18 @@
  *   "SUCCESS"|"FAILED", timestamp: unix seconds}: SUCCESS only when
  *   verifyEvidence passes and the configured policy (default: UpToDate TCB,
  *   no debug) is met. The cc-zoo service this replaces inverted that logic.
- * - POST /attestation {report_data?, nonce?, to_json?} (Cube agent): TDX only,
- *   the raw quote as application/octet-stream; report_data is used raw,
- *   zero-padded to 64 bytes (Cube's rule: no binding to this TLS key).
- *   SEV-SNP protobuf answers (sevsnp.Attestation) are not implemented: 501.
+ * - POST /attestation {report_data?, nonce?, to_json?} (Cube agent, cube.ts):
+ *   report_data is used raw, zero-padded to 64 bytes (Cube's rule: no binding
+ *   to this TLS key, no freshness unless the client puts a nonce there).
+ *   SEV-SNP: protobuf sevsnp.Attestation (report + VCEK/ASK/ARK), with to_json
+ *   its proto3 JSON mapping; TDX: the raw quote (to_json is 400).
  */
 import { randomUUID } from 'node:crypto';
 
 import { defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
 import { REPORT_DATA_SIZE } from '../tee/index.js';
 import { bindingReportData, parseNonce } from './binding.js';
+import { cubeAnswer, cubeSnpAnswer, type CubeAnswer } from './cube.js';
 import { GatewayError } from './errors.js';
 import type { AttestationContext } from './attestation.js';
 
@@ -75,18 +77,45 @@ export async function tdxAttest(verifier: QuoteVerifierOptions | undefined, body
 
 const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export async function cubeAttestation(ctx: AttestationContext, body: Buffer): Promise<Buffer> {
+/** Cube's limits (agent/endpoint/endpoint.go): report_data ≤ 64 bytes, nonce (vTPM) ≤ 32 bytes. */
+const CUBE_NONCE_SIZE = 32;
+
+/** A standard, padded base64 field of at most `max` bytes; absent or null is empty, as in Cube's Go decoder. */
+function cubeBase64(o: Record<string, unknown>, name: string, max: number): Buffer {
+  const v = o[name] ?? '';
+  if (typeof v !== 'string' || !STD_B64.test(v)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"${name}" must be standard base64`);
+  const raw = Buffer.from(v, 'base64');
+  if (raw.length > max) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"${name}" is at most ${max} bytes`);
+  return raw;
+}
+
+/**
+ * Cube's POST /attestation. The nonce is checked as Cube checks it but only
+ * its vTPM modes use it, which this gateway does not offer.
+ */
+export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffer): Promise<CubeAnswer> {
   const o = jsonObject(body);
-  const rd = o['report_data'] ?? '';
-  if (typeof rd !== 'string' || !STD_B64.test(rd)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"report_data" must be standard base64');
-  const raw = Buffer.from(rd, 'base64');
-  if (raw.length > REPORT_DATA_SIZE) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"report_data" is at most 64 bytes');
-  if (o['to_json'] === true) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'to_json is not supported for TDX quotes (raw bytes only)');
-  if ((ctx.provider as { tee?: string }).tee === 'snp') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 501, 'SEV-SNP answers (protobuf sevsnp.Attestation) are not implemented');
+  const raw = cubeBase64(o, 'report_data', REPORT_DATA_SIZE);
+  cubeBase64(o, 'nonce', CUBE_NONCE_SIZE);
+  const toJson = o['to_json'] ?? false;
+  if (typeof toJson !== 'boolean') throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"to_json" must be a boolean');
+  const tdxToJson = () => new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'to_json is not supported for TDX quotes (raw bytes only)');
+  if (toJson && (ctx.provider as { tee?: string }).tee === 'tdx') throw tdxToJson();
   takeToken(ctx);
   const reportData = new Uint8Array(REPORT_DATA_SIZE);
   reportData.set(raw);
-  const ev = await ctx.provider.getEvidence(reportData);
-  if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 501, 'SEV-SNP answers (protobuf sevsnp.Attestation) are not implemented');
-  return Buffer.from(ev.evidence);
+  let ev;
+  try {
+    ev = await ctx.provider.getEvidence(reportData);
+  } catch (err) {
+    throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence: ${(err as Error).message}`);
+  }
+  if (ev.tee === 'snp') return cubeSnpAnswer(ev, toJson);
+  if (toJson) throw tdxToJson();
+  return cubeAnswer(Buffer.from(ev.evidence));
+}
+
+/** The answer's bytes only (the route that predates content types). */
+export async function cubeAttestation(ctx: AttestationContext, body: Buffer): Promise<Buffer> {
+  return (await cubeAttestationAnswer(ctx, body)).body;
 }

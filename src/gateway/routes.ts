@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext } from './attestation.js';
-import { cubeAttestation, openWebUiQuote, tdxAttest } from './dropin.js';
+import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
@@ -74,9 +74,9 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   });
   routes.set('POST /tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
   routes.set('POST /attestation', async (req, res) => {
-    const quote = await cubeAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
+    const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
     metrics.attestations += 1;
-    send(res, 200, 'application/octet-stream', quote, { 'cache-control': 'no-store' });
+    send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
   });
   if (options.metrics ?? true) routes.set('GET /metrics', async (_req, res) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()));
   routes.set('GET /health', async (_req, res) => sendJson(res, 200, { status: 'ok', tee: options.provider.name }));
