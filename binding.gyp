@@ -8,6 +8,7 @@
         "cpp/core/intel_quote.cc",
         "cpp/core/snp_report.cc",
         "cpp/core/ecdsa.cc",
+        "cpp/core/tpm.cc",
         "cpp/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

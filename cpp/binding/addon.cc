@@ -1,4 +1,6 @@
-// The addon's whole surface: layout tables, three parsers and ECDSA (X09: no
+// The addon's whole surface: layout tables, the evidence parsers (Intel
+// quotes, SNP reports and certificate tables; vTPM: TPM 2.0 structures, TCG
+// boot event logs, binary IMA lists, Azure HCL reports) and ECDSA (X09: no
 // C++ exception crosses N-API, every input length is bounded by the core). Inputs
 // are Uint8Arrays read synchronously (no copy is kept past the call); parse
 // failures come back as plain {code, offset, check} objects that the
@@ -10,6 +12,7 @@
 #include "../core/intel_quote.h"
 #include "../core/layout.h"
 #include "../core/snp_report.h"
+#include "../core/tpm.h"
 
 namespace {
 
@@ -150,6 +153,77 @@ Napi::Value ParseSnpCertTable(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// True when argument `index` is a Uint32Array of at least `n` elements.
+bool IsFrame(const Napi::CallbackInfo& info, size_t index, size_t n) {
+  return info.Length() > index && info[index].IsTypedArray() &&
+         info[index].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
+         info[index].As<Napi::Uint32Array>().ElementLength() >= n;
+}
+
+// TPM frames share one Uint32Array of kTpmFrameFields elements; the layout
+// per kind is spelled out in src/native/index.ts (wrap).
+constexpr uint32_t kTpmFrameFields = 44;
+enum TpmKind : uint32_t { kTpmQuote = 0, kTpmSignature = 1, kTpmPublic = 2, kTpm2bPublic = 3 };
+
+void PutSpan(uint32_t* out, const tee::TpmSpan& s) {
+  out[0] = s.offset;
+  out[1] = s.size;
+}
+
+// parseTpm(bytes, kind, frame) -> null, or a failure object
+Napi::Value ParseTpm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in) || info.Length() < 2 || !info[1].IsNumber() ||
+      !IsFrame(info, 2, kTpmFrameFields))
+    return TypeError(env, "parseTpm(bytes, kind, Uint32Array(44))");
+  uint32_t kind = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t* out = info[2].As<Napi::Uint32Array>().Data();
+  ParseFailure failure;
+  if (kind == kTpmQuote) {
+    tee::TpmQuoteFrame f;
+    if (!tee::ParseTpmQuote(in.data, in.size, &f, &failure)) return FailureObject(env, failure);
+    out[0] = f.magic;
+    out[1] = f.type;
+    PutSpan(out + 2, f.qualified_signer);
+    PutSpan(out + 4, f.extra_data);
+    out[6] = f.clock_info_offset;
+    out[7] = f.safe;
+    out[8] = f.firmware_version_offset;
+    PutSpan(out + 9, f.pcr_digest);
+    out[11] = f.selection_count;
+    for (uint32_t i = 0; i < f.selection_count; ++i) {
+      out[12 + 2 * i] = f.selections[i].hash_alg;
+      out[13 + 2 * i] = f.selections[i].mask;
+    }
+    return env.Null();
+  }
+  if (kind == kTpmSignature) {
+    tee::TpmSignatureFrame f;
+    if (!tee::ParseTpmSignature(in.data, in.size, &f, &failure)) return FailureObject(env, failure);
+    out[0] = f.sig_alg;
+    out[1] = f.hash_alg;
+    PutSpan(out + 2, f.first);
+    PutSpan(out + 4, f.second);
+    return env.Null();
+  }
+  if (kind == kTpmPublic || kind == kTpm2bPublic) {
+    tee::TpmPublicFrame f;
+    if (!tee::ParseTpmPublic(in.data, in.size, kind == kTpm2bPublic, &f, &failure))
+      return FailureObject(env, failure);
+    const uint32_t values[] = {
+        f.public_area.offset, f.public_area.size, f.type, f.name_alg, f.object_attributes,
+        f.auth_policy.offset, f.auth_policy.size, f.symmetric_alg, f.symmetric_key_bits,
+        f.symmetric_mode, f.scheme_alg, f.scheme_hash_alg, f.rsa_key_bits, f.rsa_exponent,
+        f.ecc_curve, f.kdf_alg, f.kdf_hash_alg, f.first.offset, f.first.size, f.second.offset,
+        f.second.size,
+    };
+    for (uint32_t i = 0; i < sizeof(values) / sizeof(values[0]); ++i) out[i] = values[i];
+    return env.Null();
+  }
+  return TypeError(env, "parseTpm: unknown kind");
+}
+
 bool ReadCurve(const Napi::CallbackInfo& info, size_t index, tee::Curve* curve) {
   if (info.Length() <= index || !info[index].IsNumber()) return false;
   uint32_t bits = info[index].As<Napi::Number>().Uint32Value();
@@ -203,6 +277,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseIntelQuote", Napi::Function::New(env, ParseIntelQuote));
   exports.Set("parseSnpReport", Napi::Function::New(env, ParseSnpReport));
   exports.Set("parseSnpCertTable", Napi::Function::New(env, ParseSnpCertTable));
+  exports.Set("parseTpm", Napi::Function::New(env, ParseTpm));
   exports.Set("ecdsaVerify", Napi::Function::New(env, EcdsaVerify));
   exports.Set("ecdsaImportKey", Napi::Function::New(env, EcdsaImportKey));
   exports.Set("ecdsaVerifyWithKey", Napi::Function::New(env, EcdsaVerifyWithKey));

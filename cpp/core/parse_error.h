@@ -27,6 +27,34 @@ enum class ParseCode : uint8_t {
   kUnsupportedCertDataType, // T06 / T07
   kUnsupportedSignatureAlgorithm, // S04
   kUnsupportedSigningKey,   // S04
+  // vTPM evidence (docs/vtpm-formats.md): one family of codes per format.
+  kTpmTruncated,            // TPM 2.0 structure ends inside a field
+  kTpmBadMagic,             // TPMS_ATTEST.magic is not TPM_GENERATED_VALUE
+  kTpmBadSize,              // a TPM2B size, list count or key size outside its bound
+  kTpmBadValue,             // a field holds a value TPM 2.0 Part 2 forbids
+  kTpmTrailingData,         // bytes after the structure
+  kTpmUnsupportedAttestType,  // TPMS_ATTEST.type is not TPM_ST_ATTEST_QUOTE
+  kTpmUnsupportedSigAlg,    // TPMT_SIGNATURE.sigAlg not RSASSA, RSAPSS or ECDSA
+  kTpmUnsupportedKeyType,   // TPMT_PUBLIC.type not RSA or ECC
+  kTpmUnsupportedScheme,    // key scheme / symmetric / KDF we do not parse
+  kEventLogTruncated,       // boot event log ends inside an event
+  kEventLogBadSpecId,       // malformed "Spec ID Event03" header event
+  kEventLogUnknownAlgorithm,  // event digest of an algorithm the header does not declare
+  kEventLogBadDigestCount,  // TPML_DIGEST_VALUES.count differs from the header's algorithms
+  kEventLogBadSize,         // event data above the per-event cap
+  kEventLogTooManyEvents,   // more events than the cap
+  kImaTruncated,            // IMA list ends inside an entry
+  kImaBadSize,              // template name / data length outside its bound
+  kImaBadField,             // template fields do not fill the template data as the template says
+  kImaTooManyEntries,       // more entries than the cap
+  kHclTruncated,            // HCL report ends inside its fixed part or variable data
+  kHclBadHeader,            // "HCLA" signature or reserved header words
+  kHclBadSize,              // report_size / data_size inconsistent with the variable data
+  kHclReservedNonZero,      // padding after a TDX TDREPORT is not zero
+  kHclTrailingData,         // non-zero bytes after report_size
+  kHclUnsupportedVersion,   // HCL header or IGVM request data version
+  kHclUnsupportedReportType,  // IGVM report type not SNP (2) or TDX (4)
+  kHclUnsupportedHashType,  // report_data hash type not SHA-256/384/512
 };
 
 // Stable string form of each code; the TypeScript layer exposes these verbatim.

@@ -74,6 +74,62 @@ export interface NativeCertTable {
   entries: { guid: Uint8Array; offset: number; length: number }[];
 }
 
+/** A byte range of the parsed input. */
+export interface NativeSpan {
+  offset: number;
+  size: number;
+}
+
+/** TPMS_ATTEST (quote) frame; clock info and firmware version are read from the input at their offsets. */
+export interface NativeTpmQuoteFrame {
+  magic: number;
+  type: number;
+  qualifiedSigner: NativeSpan;
+  extraData: NativeSpan;
+  /** clock u64, resetCount u32, restartCount u32, safe u8 (big-endian). */
+  clockInfoOffset: number;
+  safe: number;
+  firmwareVersionOffset: number;
+  pcrDigest: NativeSpan;
+  /** Per bank: TPM_ALG_ID and the selected PCRs as a bit mask (bit i = PCR i). */
+  selections: { hashAlg: number; mask: number }[];
+}
+
+export interface NativeTpmSignatureFrame {
+  sigAlg: number;
+  hashAlg: number;
+  /** RSA: the signature; ECDSA: r. */
+  first: NativeSpan;
+  /** ECDSA: s. */
+  second: NativeSpan;
+}
+
+export interface NativeTpmPublicFrame {
+  publicArea: NativeSpan;
+  type: number;
+  nameAlg: number;
+  objectAttributes: number;
+  authPolicy: NativeSpan;
+  symmetricAlg: number;
+  symmetricKeyBits: number;
+  symmetricMode: number;
+  schemeAlg: number;
+  schemeHashAlg: number;
+  rsaKeyBits: number;
+  /** As encoded: 0 means 65537. */
+  rsaExponent: number;
+  eccCurve: number;
+  kdfAlg: number;
+  kdfHashAlg: number;
+  /** RSA: modulus; ECC: x. */
+  first: NativeSpan;
+  /** ECC: y. */
+  second: NativeSpan;
+}
+
+/** Kinds of parseTpm (cpp/binding/addon.cc). */
+export const NativeTpmKind = { Quote: 0, Signature: 1, Public: 2, SizedPublic: 3 } as const;
+
 /** Trailing-bytes rule passed to the parsers (T05). */
 export const NativeTrailingMode = { Default: 0, Strict: 1, Lenient: 2 } as const;
 
@@ -97,6 +153,7 @@ interface RawNativeAddon {
   parseIntelQuote(bytes: Uint8Array, mode: number, frame: Uint32Array): null | NativeParseFailure;
   parseSnpReport(bytes: Uint8Array, mode: number, frame: Uint32Array): null | NativeParseFailure;
   parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
+  parseTpm(bytes: Uint8Array, kind: number, frame: Uint32Array): null | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -107,6 +164,12 @@ export interface NativeAddon {
   parseIntelQuote(bytes: Uint8Array, mode: number): NativeQuoteFrame | NativeParseFailure;
   parseSnpReport(bytes: Uint8Array, mode: number): NativeSnpFrame | NativeParseFailure;
   parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
+  /** TPMS_ATTEST of a quote (big-endian TPM wire format, no trailing bytes). */
+  parseTpmQuote(bytes: Uint8Array): NativeTpmQuoteFrame | NativeParseFailure;
+  /** TPMT_SIGNATURE (RSASSA, RSAPSS, ECDSA). */
+  parseTpmSignature(bytes: Uint8Array): NativeTpmSignatureFrame | NativeParseFailure;
+  /** TPMT_PUBLIC, or TPM2B_PUBLIC when sized (RSA or ECC key). */
+  parseTpmPublic(bytes: Uint8Array, sized: boolean): NativeTpmPublicFrame | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -118,6 +181,8 @@ export interface NativeAddon {
 function wrap(raw: RawNativeAddon): NativeAddon {
   const quoteFrame = new Uint32Array(20);
   const snpFrame = new Uint32Array(4);
+  const tpmFrame = new Uint32Array(44);
+  const span = (at: number): NativeSpan => ({ offset: tpmFrame[at]!, size: tpmFrame[at + 1]! });
   return {
     raw,
     layouts: () => raw.layouts(),
@@ -140,6 +205,33 @@ function wrap(raw: RawNativeAddon): NativeAddon {
       return { version: snpFrame[0]!, signingKey: snpFrame[1]!, trailingSize: snpFrame[2]!, trailingAllZero: snpFrame[3] === 1 };
     },
     parseSnpCertTable: (bytes) => raw.parseSnpCertTable(bytes),
+    parseTpmQuote(bytes) {
+      const failure = raw.parseTpm(bytes, NativeTpmKind.Quote, tpmFrame);
+      if (failure) return failure;
+      const f = tpmFrame;
+      const selections: { hashAlg: number; mask: number }[] = [];
+      for (let i = 0; i < f[11]!; i++) selections.push({ hashAlg: f[12 + 2 * i]!, mask: f[13 + 2 * i]! });
+      return {
+        magic: f[0]!, type: f[1]!, qualifiedSigner: span(2), extraData: span(4), clockInfoOffset: f[6]!,
+        safe: f[7]!, firmwareVersionOffset: f[8]!, pcrDigest: span(9), selections,
+      };
+    },
+    parseTpmSignature(bytes) {
+      const failure = raw.parseTpm(bytes, NativeTpmKind.Signature, tpmFrame);
+      if (failure) return failure;
+      return { sigAlg: tpmFrame[0]!, hashAlg: tpmFrame[1]!, first: span(2), second: span(4) };
+    },
+    parseTpmPublic(bytes, sized) {
+      const failure = raw.parseTpm(bytes, sized ? NativeTpmKind.SizedPublic : NativeTpmKind.Public, tpmFrame);
+      if (failure) return failure;
+      const f = tpmFrame;
+      return {
+        publicArea: span(0), type: f[2]!, nameAlg: f[3]!, objectAttributes: f[4]!, authPolicy: span(5),
+        symmetricAlg: f[7]!, symmetricKeyBits: f[8]!, symmetricMode: f[9]!, schemeAlg: f[10]!,
+        schemeHashAlg: f[11]!, rsaKeyBits: f[12]!, rsaExponent: f[13]!, eccCurve: f[14]!, kdfAlg: f[15]!,
+        kdfHashAlg: f[16]!, first: span(17), second: span(19),
+      };
+    },
     ecdsaVerify: (bits, key, message, sig) => raw.ecdsaVerify(bits, key, message, sig),
     ecdsaImportKey: (bits, key) => raw.ecdsaImportKey(bits, key),
     ecdsaVerifyWithKey: (key, message, sig) => raw.ecdsaVerifyWithKey(key, message, sig),
