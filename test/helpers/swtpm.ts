@@ -71,6 +71,8 @@ export interface SwtpmAk {
   name: Uint8Array;
   qualifiedName: Uint8Array;
   context: string;
+  /** tpm2-tools signing scheme name of the key (rsassa, rsapss, ecdsa). */
+  scheme: string;
 }
 
 export interface SwtpmQuote {
@@ -145,7 +147,8 @@ export class Swtpm {
     const alg = kind === 'ecc' ? ['-G', 'ecc', '-s', 'ecdsa'] : ['-G', 'rsa', '-s', kind === 'rsapss' ? 'rsapss' : 'rsassa'];
     await this.tool('tpm2_createak', ['-C', this.ekContext, '-c', ctx, ...alg, '-g', 'sha256', '-u', pub, '-f', 'tss', '-n', name, '-q', qname, '-r', priv]);
     const tpm2bPublic = await readFile(pub);
-    return { public: new Uint8Array(tpm2bPublic.subarray(2)), name: new Uint8Array(await readFile(name)), qualifiedName: new Uint8Array(await readFile(qname)), context: ctx };
+    const scheme = kind === 'ecc' ? 'ecdsa' : kind === 'rsapss' ? 'rsapss' : 'rsassa';
+    return { public: new Uint8Array(tpm2bPublic.subarray(2)), name: new Uint8Array(await readFile(name)), qualifiedName: new Uint8Array(await readFile(qname)), context: ctx, scheme };
   }
 
   /** Extends a PCR in the given banks with a digest of the bank's size. */
@@ -178,7 +181,7 @@ export class Swtpm {
   /** TPM2_Quote with `nonce` as qualifying data over `selection`, signed by `ak`. */
   async quote(ak: SwtpmAk, selection: string, nonce: Uint8Array): Promise<SwtpmQuote> {
     const [msg, sig] = [this.file('quote.msg'), this.file('quote.sig')];
-    const args = ['-c', ak.context, '-l', selection, '-m', msg, '-s', sig, '-g', 'sha256'];
+    const args = ['-c', ak.context, '-l', selection, '-m', msg, '-s', sig, '-g', 'sha256', '--scheme', ak.scheme];
     if (nonce.length > 0) args.push('-q', Buffer.from(nonce).toString('hex'));
     await this.tool('tpm2_quote', args);
     return { attest: new Uint8Array(await readFile(msg)), signature: new Uint8Array(await readFile(sig)) };
