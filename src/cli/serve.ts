@@ -1,0 +1,331 @@
+/**
+ * `tee-verify serve`: the attestation-service mode (docs/attestation-service.md).
+ * Parses options, reads every file first (a bad one is exit 2 before
+ * listening), builds the collateral service, starts the service and runs
+ * until SIGINT / SIGTERM.
+ *
+ * Collateral for a long-running service: the offline bundle first, then the
+ * network (unless --offline), through one CollateralService whose cache
+ * (disk, or memory with --no-cache) serves warm requests and refreshes
+ * artifacts before their windows close. Unlike one-shot `verify`, nothing is
+ * memoised per run: a transient fetch failure is retried by the next request.
+ */
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { startAttestationService, type AttestationService, type AttestationServiceOptions } from '../attestation-service/index.js';
+import {
+  AmdKdsClient,
+  BundleSource,
+  CollateralCache,
+  CollateralService,
+  HttpClient,
+  IntelPcsClient,
+  TeeVerifyError,
+  defaultCacheDirectory,
+  type AmdCollateralSource,
+  type CollateralArtifact,
+  type IntelCollateralSource,
+} from '../index.js';
+import type { Policy } from '../policy/index.js';
+import { instantOption, integerOption, stringOption } from './args.js';
+import { readTrustRoots } from './certificates.js';
+import { UsageError } from './errors.js';
+import { readInput } from './files.js';
+import { writeLine, type CliIo } from './io.js';
+import { readPolicyFile } from './policy.js';
+import { readBundle } from './sources.js';
+
+export interface ServeArgs {
+  host: string;
+  port: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  signingKey?: string;
+  corsOrigins: string[];
+  /** [name, file] pairs. */
+  policies: [string | undefined, string][];
+  defaultPolicies: string[];
+  inlinePolicies: boolean;
+  tokenTtl?: number;
+  maxBody?: number;
+  maxConcurrent?: number;
+  maxQueued?: number;
+  metrics: boolean;
+  trustRoot?: string;
+  skipCrl: boolean;
+  /** A fixed verification instant for every request (recorded collateral, demos). */
+  at?: Date;
+  pcsUrl?: string;
+  kdsUrl?: string;
+  cacheDir?: string;
+  noCache: boolean;
+  offline: boolean;
+  bundle?: string;
+  retries?: number;
+}
+
+const SPEC = {
+  listen: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'signing-key': { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
+  policy: { type: 'string', multiple: true },
+  'default-policy': { type: 'string', multiple: true },
+  'no-inline-policy': { type: 'boolean' },
+  'token-ttl': { type: 'string' },
+  'max-body': { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'max-queued': { type: 'string' },
+  'no-metrics': { type: 'boolean' },
+  'trust-root': { type: 'string' },
+  'skip-crl': { type: 'boolean' },
+  at: { type: 'string' },
+  'pcs-url': { type: 'string' },
+  'kds-url': { type: 'string' },
+  'cache-dir': { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  offline: { type: 'boolean' },
+  collateral: { type: 'string' },
+  retries: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function listenOption(text: string | undefined): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(text ?? '127.0.0.1:8080');
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 (got "${text}")`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function policyOption(text: string): [string | undefined, string] {
+  const eq = text.indexOf('=');
+  // NAME=FILE; a path holding "=" can be given as ./path
+  if (eq > 0 && /^[A-Za-z0-9._:-]+$/.test(text.slice(0, eq))) return [text.slice(0, eq), text.slice(eq + 1)];
+  return [undefined, text];
+}
+
+/** Parses `serve` arguments; undefined means --help. */
+export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: SPEC, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError(`serve: ${(err as Error).message.split(/\.\s/)[0]}`);
+  }
+  const v = parsed.values;
+  if (v.help) return undefined;
+  const single = v as Record<string, string | boolean | undefined>;
+  if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  if (v['cache-dir'] !== undefined && v['no-cache']) throw new UsageError('--cache-dir and --no-cache exclude each other');
+  if (v.offline && (v['pcs-url'] !== undefined || v['kds-url'] !== undefined)) throw new UsageError('--offline fetches nothing: drop --pcs-url / --kds-url');
+  const at = instantOption(single);
+  const num = (name: string, min: number, max: number) => integerOption(single, name, min, max);
+  const out: ServeArgs = {
+    ...listenOption(v.listen),
+    corsOrigins: v['cors-origin'] ?? [],
+    policies: (v.policy ?? []).map(policyOption),
+    defaultPolicies: v['default-policy'] ?? [],
+    inlinePolicies: !v['no-inline-policy'],
+    metrics: !v['no-metrics'],
+    skipCrl: v['skip-crl'] === true,
+    noCache: v['no-cache'] === true,
+    offline: v.offline === true,
+  };
+  const set = <K extends keyof ServeArgs>(k: K, value: ServeArgs[K] | undefined) => {
+    if (value !== undefined) out[k] = value;
+  };
+  set('tlsCert', stringOption(single, 'tls-cert'));
+  set('tlsKey', stringOption(single, 'tls-key'));
+  set('signingKey', stringOption(single, 'signing-key'));
+  set('trustRoot', stringOption(single, 'trust-root'));
+  set('pcsUrl', stringOption(single, 'pcs-url'));
+  set('kdsUrl', stringOption(single, 'kds-url'));
+  set('cacheDir', stringOption(single, 'cache-dir'));
+  set('bundle', stringOption(single, 'collateral'));
+  set('at', at);
+  set('tokenTtl', num('token-ttl', 1, 86_400));
+  set('maxBody', num('max-body', 1024, 64 * 1024 * 1024));
+  set('maxConcurrent', num('max-concurrent', 1, 4096));
+  set('maxQueued', num('max-queued', 0, 1_000_000));
+  set('retries', num('retries', 0, 10));
+  for (const o of out.corsOrigins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors-origin must be "*" or scheme://host[:port] (got "${o}")`);
+  }
+  if (out.offline && out.bundle === undefined && out.noCache) throw new UsageError('--offline needs --collateral <bundle> (or the cache)');
+  return out;
+}
+
+/** Bundle first, then the network; no memo: the CollateralService caches and single-flights. */
+class ServeSource implements IntelCollateralSource, AmdCollateralSource {
+  constructor(
+    readonly bundle: BundleSource | undefined,
+    readonly intel: IntelPcsClient | undefined,
+    readonly amd: AmdKdsClient | undefined,
+  ) {}
+
+  async #get(fromBundle: ((b: BundleSource) => Promise<CollateralArtifact>) | undefined, fromNet: (() => Promise<CollateralArtifact>) | undefined, missing: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+    if (this.bundle && fromBundle) {
+      try {
+        return await fromBundle(this.bundle);
+      } catch (err) {
+        if (!fromNet) throw err;
+      }
+    }
+    return fromNet ? fromNet() : missing();
+  }
+
+  #intel(call: (s: IntelCollateralSource) => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+    const net = this.intel;
+    return this.#get(call, net && (() => call(net)), () => call(new BundleSource([])));
+  }
+
+  #amd(call: (s: AmdCollateralSource) => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+    const net = this.amd;
+    return this.#get(call, net && (() => call(net)), () => call(new BundleSource([])));
+  }
+
+  tcbInfo(r: Parameters<IntelCollateralSource['tcbInfo']>[0]) {
+    return this.#intel((s) => s.tcbInfo(r));
+  }
+  qeIdentity(r: Parameters<IntelCollateralSource['qeIdentity']>[0]) {
+    return this.#intel((s) => s.qeIdentity(r));
+  }
+  pckCrl(ca: Parameters<IntelCollateralSource['pckCrl']>[0]) {
+    return this.#intel((s) => s.pckCrl(ca));
+  }
+  rootCaCrl() {
+    return this.#intel((s) => s.rootCaCrl());
+  }
+  vcek(r: Parameters<AmdCollateralSource['vcek']>[0]) {
+    return this.#amd((s) => s.vcek(r));
+  }
+  certChain(...a: Parameters<AmdCollateralSource['certChain']>) {
+    return this.#amd((s) => s.certChain(...a));
+  }
+  crl(...a: Parameters<AmdCollateralSource['crl']>) {
+    return this.#amd((s) => s.crl(...a));
+  }
+}
+
+async function collateralOf(a: ServeArgs, io: CliIo): Promise<{ service: CollateralService; description: string; close(): Promise<void> }> {
+  const bundle = a.bundle === undefined ? undefined : await readBundle(a.bundle);
+  const directory = a.noCache ? null : (a.cacheDir ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv));
+  let cache: CollateralCache;
+  try {
+    cache = new CollateralCache({ directory });
+  } catch (err) {
+    throw new UsageError(`cannot use the cache directory ${directory}: ${(err as Error).message} (pass --cache-dir <dir> or --no-cache)`);
+  }
+  let http: HttpClient | undefined;
+  let intel: IntelPcsClient | undefined;
+  let amd: AmdKdsClient | undefined;
+  if (!a.offline) {
+    http = new HttpClient(a.retries === undefined ? {} : { retries: a.retries });
+    const h = http;
+    const client = <T>(flag: string, make: () => T): T => {
+      try {
+        return make();
+      } catch (err) {
+        throw new UsageError(`${flag}: ${err instanceof TeeVerifyError ? err.message : String(err)}`);
+      }
+    };
+    intel = client('--pcs-url', () => new IntelPcsClient({ http: h, ...(a.pcsUrl === undefined ? {} : { baseUrl: a.pcsUrl }) }));
+    amd = client('--kds-url', () => new AmdKdsClient({ http: h, ...(a.kdsUrl === undefined ? {} : { baseUrl: a.kdsUrl }) }));
+  }
+  const source = new ServeSource(bundle && new BundleSource(bundle.artifacts), intel, amd);
+  const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${intel.baseUrl}, KDS ${amd.baseUrl})` : undefined];
+  return {
+    service: new CollateralService({ intel: source, amd: source, cache }),
+    description: parts.filter((p) => p !== undefined).join(', '),
+    close: async () => {
+      await http?.close();
+    },
+  };
+}
+
+async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>; defaults: AttestationServiceOptions['defaultPolicies'] }> {
+  const named: Record<string, Policy> = {};
+  for (const [name, file] of a.policies) {
+    const { policy } = await readPolicyFile(file);
+    const key = name ?? policy.id ?? basename(file).replace(/\.json$/i, '');
+    if (key === 'default') throw new UsageError(`--policy ${file}: "default" is reserved (it names each TEE's default policy)`);
+    if (named[key]) throw new UsageError(`--policy: two policies are named "${key}" (give NAME=FILE)`);
+    named[key] = policy;
+  }
+  const defaults: NonNullable<AttestationServiceOptions['defaultPolicies']> = {};
+  for (const name of a.defaultPolicies) {
+    const p = named[name];
+    if (!p) throw new UsageError(`--default-policy ${name}: no --policy has that name (${Object.keys(named).join(', ') || 'none given'})`);
+    if (defaults[p.tee]) throw new UsageError(`--default-policy: two defaults for ${p.tee}`);
+    defaults[p.tee] = name;
+  }
+  return { named, defaults };
+}
+
+const text = async (path: string, option: string) => Buffer.from(await readInput(path, option)).toString('utf8');
+
+/** Reads every file, starts the service; the caller closes it. */
+export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: AttestationService; close(): Promise<void> }> {
+  const { named, defaults } = await policiesOf(a);
+  const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
+  const signingKey = a.signingKey === undefined ? undefined : await text(a.signingKey, '--signing-key');
+  const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await text(a.tlsKey, '--tls-key') } : undefined;
+  const collateral = await collateralOf(a, io);
+  const log = (line: string) => writeLine(io.stderr, line);
+  if (trustRoots) log(`tee-verify serve: WARNING: trust roots replaced by --trust-root ${a.trustRoot}: not the pinned Intel / AMD production roots`);
+  if (a.skipCrl) log('tee-verify serve: WARNING: --skip-crl: revocation may be unchecked (every result says so)');
+  if (a.at) log(`tee-verify serve: WARNING: --at: every request is judged at ${a.at.toISOString()}, not at the current time`);
+  const fixed = a.at;
+  let service: AttestationService;
+  try {
+    service = await startAttestationService({
+      collateral: collateral.service,
+      policies: named,
+      defaultPolicies: defaults,
+      allowInlinePolicies: a.inlinePolicies,
+      host: a.host,
+      port: a.port,
+      corsOrigins: a.corsOrigins,
+      metrics: a.metrics,
+      log,
+      ...(trustRoots ? { trustRoots } : {}),
+      ...(signingKey === undefined ? {} : { signingKey }),
+      ...(tls ? { tls } : {}),
+      ...(a.skipCrl ? { relaxations: { skipCrl: true } } : {}),
+      ...(fixed ? { now: () => new Date(fixed.getTime()) } : {}),
+      ...(a.tokenTtl === undefined ? {} : { tokenTtlSeconds: a.tokenTtl }),
+      ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),
+      ...(a.maxConcurrent === undefined ? {} : { maxConcurrent: a.maxConcurrent }),
+      ...(a.maxQueued === undefined ? {} : { maxQueued: a.maxQueued }),
+    });
+  } catch (err) {
+    await collateral.close();
+    // A bad key or option value, a port in use: the service never started (exit 2).
+    throw new UsageError(`serve: cannot start: ${(err as Error).message}`);
+  }
+  log(`tee-verify serve: collateral from ${collateral.description}; policies: ${['default', ...Object.keys(named)].join(', ')}; CORS: ${a.corsOrigins.join(' ') || 'none'}`);
+  return {
+    service,
+    close: async () => {
+      await service.close();
+      await collateral.close();
+    },
+  };
+}
+
+/** Runs until SIGINT or SIGTERM (the one place this command touches process). */
+export async function runServe(a: ServeArgs, io: CliIo): Promise<number> {
+  const running = await startServe(a, io);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await running.close();
+  return 0;
+}
