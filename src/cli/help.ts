@@ -15,6 +15,7 @@ Usage:
   tee-verify batch ...                           re-verify an archive of evidence
   tee-verify demo                                offline self-check on the synthetic vectors
   tee-verify chat --gateway URL --policy FILE    attested chat: verify the gateway, then talk
+  tee-verify serve [--listen HOST:PORT] ...      attestation service: evidence in, result + EAR JWT out
   tee-verify --help | help <command>             help ("tee-verify help verify")
 
 Examples:
@@ -205,7 +206,53 @@ const BATCH = `tee-verify batch ...
 Re-verifies an archive of stored evidence; see "tee-verify batch --help".
 `;
 
-const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, chat: CHAT, batch: BATCH };
+const SERVE = `tee-verify serve [options]
+
+An HTTP(S) verification service (docs/attestation-service.md). Remote clients
+post evidence; the answer is the verification result and an EAR JWT signed
+with the service's key (published at /jwks.json).
+
+Routes:
+  POST /v1/verify                 {evidence, policy?, nonce?, reportData?, certTable?}
+                                  or a trustee body: JSON result with "token"
+  POST /attestation, /v1/attestation   trustee restful AS body (what open-webui
+                                  posts): the JWT text, only when ok
+  GET  /jwks.json  /health  /metrics
+
+Options:
+  --listen <host:port>     default 127.0.0.1:8080
+  --tls-cert <pem> --tls-key <pem>   serve HTTPS
+  --signing-key <pem>      EC P-256 (ES256) or P-384 (ES384) private key;
+                           default: a P-256 key generated at start
+  --cors-origin <origin>   allow this browser origin (repeatable; "*" for any);
+                           default none
+  --policy [NAME=]<file>   a policy requests may name (repeatable; NAME defaults
+                           to the policy's id, else the file name)
+  --default-policy <NAME>  use that policy for its TEE when a request names none
+                           (default: TCB status UpToDate only, debug forbidden)
+  --no-inline-policy       refuse policy documents inside requests
+  --token-ttl <s>          token lifetime (default 300, never past the collateral)
+  --max-body <bytes>       request body bound (default 524288)
+  --max-concurrent <n>     appraisals at once (default 16)
+  --max-queued <n>         waiting before 503 (default 256)
+  --no-metrics             no GET /metrics
+  --trust-root <pem>       replaces the pinned roots (test PKIs); a warning
+  --skip-crl               verify without CRLs that cannot be obtained; a warning
+  --at <ISO-8601>          judge every request at this instant (recorded collateral)
+  --pcs-url, --kds-url, --cache-dir, --no-cache, --offline, --collateral, --retries
+                           collateral sources, as for verify (--no-cache keeps an
+                           in-memory cache)
+
+Examples:
+  tee-verify serve --listen 0.0.0.0:8080 --cors-origin https://chat.example
+  tee-verify dev quote --tee tdx --out /tmp/dev
+  tee-verify serve --offline --collateral /tmp/dev/collateral.json --trust-root /tmp/dev/trust-root.pem
+
+Runs until SIGINT / SIGTERM. Exit 2 when an option or file is unusable or the
+address is taken.
+`;
+
+const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, chat: CHAT, serve: SERVE, batch: BATCH };
 
 export function helpText(topic?: string): string | undefined {
   if (topic === undefined) return MAIN;

@@ -46,6 +46,11 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
       return (await import('./dev.js')).runDevCli(rest, io, help);
     case 'chat':
       return (await import('./chat.js')).runChatCli(rest, io, help);
+    case 'serve': {
+      const { parseServeArgs, runServe } = await import('./serve.js');
+      const args = parseServeArgs(rest);
+      return args ? runServe(args, io) : help();
+    }
     case 'batch':
       // The batch subcommand owns its whole argument list.
       return (await import('./batch.js')).runBatchCli(rest, io);
