@@ -9,6 +9,7 @@
         "cpp/core/snp_report.cc",
         "cpp/core/ecdsa.cc",
         "cpp/core/tpm.cc",
+        "cpp/core/hcl_report.cc",
         "cpp/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

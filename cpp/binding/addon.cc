@@ -9,6 +9,7 @@
 #include <napi.h>
 
 #include "../core/ecdsa.h"
+#include "../core/hcl_report.h"
 #include "../core/intel_quote.h"
 #include "../core/layout.h"
 #include "../core/snp_report.h"
@@ -224,6 +225,29 @@ Napi::Value ParseTpm(const Napi::CallbackInfo& info) {
   return TypeError(env, "parseTpm: unknown kind");
 }
 
+// HCL frame: version, report_size, request_type, status, hardware report
+// size, report type, request data version, report_data hash type, variable
+// data size, trailing zero bytes. Offsets are fixed (hcl_report.h).
+constexpr uint32_t kHclFrameFields = 10;
+
+Napi::Value ParseHclReport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in) || !IsFrame(info, 1, kHclFrameFields))
+    return TypeError(env, "parseHclReport(bytes, Uint32Array(10))");
+  uint32_t* out = info[1].As<Napi::Uint32Array>().Data();
+  tee::HclFrame f;
+  ParseFailure failure;
+  if (!tee::ParseHclReport(in.data, in.size, &f, &failure)) return FailureObject(env, failure);
+  const uint32_t values[kHclFrameFields] = {
+      f.version, f.report_size, f.request_type, f.status, f.hardware_report_size,
+      f.report_type, f.request_data_version, f.report_data_hash_type, f.variable_data_size,
+      f.trailing_size,
+  };
+  for (uint32_t i = 0; i < kHclFrameFields; ++i) out[i] = values[i];
+  return env.Null();
+}
+
 bool ReadCurve(const Napi::CallbackInfo& info, size_t index, tee::Curve* curve) {
   if (info.Length() <= index || !info[index].IsNumber()) return false;
   uint32_t bits = info[index].As<Napi::Number>().Uint32Value();
@@ -278,6 +302,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseSnpReport", Napi::Function::New(env, ParseSnpReport));
   exports.Set("parseSnpCertTable", Napi::Function::New(env, ParseSnpCertTable));
   exports.Set("parseTpm", Napi::Function::New(env, ParseTpm));
+  exports.Set("parseHclReport", Napi::Function::New(env, ParseHclReport));
   exports.Set("ecdsaVerify", Napi::Function::New(env, EcdsaVerify));
   exports.Set("ecdsaImportKey", Napi::Function::New(env, EcdsaImportKey));
   exports.Set("ecdsaVerifyWithKey", Napi::Function::New(env, EcdsaVerifyWithKey));

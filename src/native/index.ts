@@ -130,6 +130,24 @@ export interface NativeTpmPublicFrame {
 /** Kinds of parseTpm (cpp/binding/addon.cc). */
 export const NativeTpmKind = { Quote: 0, Signature: 1, Public: 2, SizedPublic: 3 } as const;
 
+/** Azure HCL report frame; the regions sit at fixed offsets (cpp/core/hcl_report.h). */
+export interface NativeHclFrame {
+  version: number;
+  reportSize: number;
+  requestType: number;
+  status: number;
+  /** At offset 32: 1184 (SEV-SNP report) or 1024 (TDX TDREPORT). */
+  hardwareReportSize: number;
+  /** 2 = SEV-SNP, 4 = TDX. */
+  reportType: number;
+  requestDataVersion: number;
+  reportDataHashType: number;
+  /** At offset 1236. */
+  variableDataSize: number;
+  /** Zero bytes after reportSize. */
+  trailingSize: number;
+}
+
 /** Trailing-bytes rule passed to the parsers (T05). */
 export const NativeTrailingMode = { Default: 0, Strict: 1, Lenient: 2 } as const;
 
@@ -154,6 +172,7 @@ interface RawNativeAddon {
   parseSnpReport(bytes: Uint8Array, mode: number, frame: Uint32Array): null | NativeParseFailure;
   parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
   parseTpm(bytes: Uint8Array, kind: number, frame: Uint32Array): null | NativeParseFailure;
+  parseHclReport(bytes: Uint8Array, frame: Uint32Array): null | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -170,6 +189,8 @@ export interface NativeAddon {
   parseTpmSignature(bytes: Uint8Array): NativeTpmSignatureFrame | NativeParseFailure;
   /** TPMT_PUBLIC, or TPM2B_PUBLIC when sized (RSA or ECC key). */
   parseTpmPublic(bytes: Uint8Array, sized: boolean): NativeTpmPublicFrame | NativeParseFailure;
+  /** Azure HCL report ("HCLA" header). */
+  parseHclReport(bytes: Uint8Array): NativeHclFrame | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -182,6 +203,7 @@ function wrap(raw: RawNativeAddon): NativeAddon {
   const quoteFrame = new Uint32Array(20);
   const snpFrame = new Uint32Array(4);
   const tpmFrame = new Uint32Array(44);
+  const hclFrame = new Uint32Array(10);
   const span = (at: number): NativeSpan => ({ offset: tpmFrame[at]!, size: tpmFrame[at + 1]! });
   return {
     raw,
@@ -230,6 +252,16 @@ function wrap(raw: RawNativeAddon): NativeAddon {
         symmetricAlg: f[7]!, symmetricKeyBits: f[8]!, symmetricMode: f[9]!, schemeAlg: f[10]!,
         schemeHashAlg: f[11]!, rsaKeyBits: f[12]!, rsaExponent: f[13]!, eccCurve: f[14]!, kdfAlg: f[15]!,
         kdfHashAlg: f[16]!, first: span(17), second: span(19),
+      };
+    },
+    parseHclReport(bytes) {
+      const failure = raw.parseHclReport(bytes, hclFrame);
+      if (failure) return failure;
+      const f = hclFrame;
+      return {
+        version: f[0]!, reportSize: f[1]!, requestType: f[2]!, status: f[3]!, hardwareReportSize: f[4]!,
+        reportType: f[5]!, requestDataVersion: f[6]!, reportDataHashType: f[7]!, variableDataSize: f[8]!,
+        trailingSize: f[9]!,
       };
     },
     ecdsaVerify: (bits, key, message, sig) => raw.ecdsaVerify(bits, key, message, sig),

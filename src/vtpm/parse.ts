@@ -6,3 +6,4 @@
  * with the stable codes of docs/error-codes.md; docs/vtpm-formats.md has the layouts.
  */
 export { parseTpmQuote, parseTpmSignature, parseTpmPublic } from './parse-tpm.js';
+export { parseHclReport } from './parse-hcl.js';

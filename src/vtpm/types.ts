@@ -144,4 +144,6 @@ export interface HclReport {
   reportDataHashType: number;
   /** The runtime data (a JSON document: keys incl. HCLAkPub, vm-configuration, user-data). */
   runtimeData: Uint8Array;
+  /** Zero padding after the report's own size (the NV index is larger); set by parseHclReport. */
+  trailingZeroBytes?: number;
 }
