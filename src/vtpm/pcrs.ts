@@ -25,6 +25,19 @@ export const BANK_ALG_ID: Readonly<Record<ReplayBank, number>> = {
 /** PCR index → value, per bank. Sparse: only the PCRs a log touched or a quote selected. */
 export type PcrValues = Partial<Record<ReplayBank, Record<number, Uint8Array>>>;
 
+/** PcrValues, or the Map form of the quote module (bank name → PCR → value). */
+export type PcrInput = PcrValues | ReadonlyMap<string, ReadonlyMap<number, Uint8Array>>;
+
+/** The plain-object form of either input (banks we do not replay are dropped). */
+export function toPcrValues(input: PcrInput): PcrValues {
+  if (!(input instanceof Map)) return input as PcrValues;
+  const out: PcrValues = {};
+  for (const [bank, values] of input as ReadonlyMap<string, ReadonlyMap<number, Uint8Array>>) {
+    if (isReplayBank(bank)) out[bank] = Object.fromEntries(values);
+  }
+  return out;
+}
+
 export const PCR_COUNT = 24;
 
 export function isReplayBank(name: unknown): name is ReplayBank {
@@ -98,7 +111,8 @@ export interface ComparePcrsOptions {
  * element is "the first PCR that differs". A PCR the replay did not touch is
  * compared as its reset value.
  */
-export function comparePcrs(replayed: PcrValues, expected: PcrValues, options: ComparePcrsOptions = {}): PcrMismatch[] {
+export function comparePcrs(replayed: PcrValues, expectedInput: PcrInput, options: ComparePcrsOptions = {}): PcrMismatch[] {
+  const expected = toPcrValues(expectedInput);
   const banks = options.banks ?? REPLAY_BANKS.filter((b) => expected[b] !== undefined && replayed[b] !== undefined);
   const exclude = new Set(options.exclude ?? []);
   const out: PcrMismatch[] = [];

@@ -1,0 +1,276 @@
+/**
+ * The boot components a reference list can match, read from a boot event
+ * log (docs/vtpm-reference.md, "What is extracted"). Only digests are
+ * covered by the PCRs; event data is not. So:
+ *
+ * - Components identified by their digest (boot applications, kernel and
+ *   initrd files) are matched by digest; the paths in their event data are
+ *   informational only.
+ * - Values read from event data (command lines, GRUB commands, the
+ *   SecureBoot variable) count only when the event's digest in every bank is
+ *   the hash of that data (`verified`). An unverified value is reported but
+ *   never matched.
+ *
+ * Extraction never throws: malformed event data yields fewer components.
+ */
+import { BANK_DIGEST_SIZE, bankOfAlg, bytesEqual, digestOf, toHex, type ReplayBank } from './pcrs.js';
+import { EventType, LINUX_INITRD_TAG_ID, LINUX_LOAD_OPTIONS_TAG_ID } from './tcg-events.js';
+import type { TcgEvent, TcgEventLog } from './types.js';
+
+/** Hex digest per bank, as the event carries it. */
+export type ComponentDigests = Partial<Record<ReplayBank, string>>;
+
+export interface MeasuredComponent {
+  /** Event index in the log. */
+  eventIndex: number;
+  pcr: number;
+  /** Which mechanism measured it (see docs/vtpm-reference.md). */
+  source: 'efi-boot-application' | 'grub' | 'linux-efi-stub';
+  digests: ComponentDigests;
+  /** From the event data: informational, not covered by the digest. */
+  path?: string;
+}
+
+export interface MeasuredCommandLine {
+  eventIndex: number;
+  pcr: number;
+  source: 'grub' | 'systemd-boot';
+  /** The command line without a trailing NUL. */
+  value: string;
+  /** True when every digest of the event is the hash of this text: only then is it matched. */
+  verified: boolean;
+}
+
+export interface SecureBootState {
+  /** SecureBoot variable = 1. A zero-length variable (not set) counts as disabled. */
+  enabled: boolean;
+  /** The EV_EFI_VARIABLE_DRIVER_CONFIG event's digests are the hash of its data. */
+  verified: boolean;
+  eventIndex: number;
+}
+
+export interface BootComponents {
+  /** EV_EFI_BOOT_SERVICES_APPLICATION events (shim, GRUB, systemd-boot, an EFI-stub kernel or UKI), in log order. */
+  bootApplications: MeasuredComponent[];
+  /** Kernel files: GRUB's PCR 9 measurement of the file named by a verified `linux` command. */
+  kernels: MeasuredComponent[];
+  /** Initrd files: GRUB's PCR 9 measurement after a verified `initrd` command, or the Linux EFI stub's initrd tag. */
+  initrds: MeasuredComponent[];
+  /** Other files GRUB measured into PCR 9 (grub.cfg, modules, ...). */
+  otherFiles: MeasuredComponent[];
+  /** Kernel command lines: GRUB `kernel_cmdline:` / `grub_kernel_cmdline`, systemd-boot UTF-16 load options. */
+  commandLines: MeasuredCommandLine[];
+  /** Digest of the EFI stub's LOADED_IMAGE::LoadOptions (the command line as UTF-16; digest only). */
+  efiStubLoadOptions: ComponentDigests[];
+  /** From the SecureBoot variable (PCR 7); undefined when the log does not measure it. */
+  secureBoot: SecureBootState | undefined;
+}
+
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextDecoder('utf-8');
+const utf16 = new TextDecoder('utf-16le');
+
+function digestsOf(event: TcgEvent): ComponentDigests {
+  const out: ComponentDigests = {};
+  for (const d of event.digests) {
+    const bank = bankOfAlg(d.alg);
+    if (bank !== undefined && d.digest.length === BANK_DIGEST_SIZE[bank]) out[bank] = toHex(d.digest);
+  }
+  return out;
+}
+
+/** True when every replayable digest of the event is the hash of one of the candidates. */
+function measuresOneOf(event: TcgEvent, candidates: readonly Uint8Array[]): boolean {
+  let checked = 0;
+  for (const d of event.digests) {
+    const bank = bankOfAlg(d.alg);
+    if (bank === undefined) continue;
+    if (!candidates.some((c) => bytesEqual(digestOf(bank, c), d.digest))) return false;
+    checked++;
+  }
+  return checked > 0;
+}
+
+function withoutTrailingNuls(bytes: Uint8Array, unit = 1): Uint8Array {
+  let end = bytes.length - (bytes.length % unit);
+  while (end >= unit && bytes.subarray(end - unit, end).every((b) => b === 0)) end -= unit;
+  return bytes.subarray(0, end);
+}
+
+/** The text and the byte forms GRUB may have hashed (with or without its NUL). */
+function textForms(bytes: Uint8Array): Uint8Array[] {
+  const bare = withoutTrailingNuls(bytes);
+  const withNul = new Uint8Array(bare.length + 1);
+  withNul.set(bare);
+  return [bare, withNul];
+}
+
+interface GrubString {
+  kind: 'cmd' | 'cmdline';
+  text: string;
+  verified: boolean;
+}
+
+const GRUB_PREFIXES: readonly { prefix: string; kind: GrubString['kind'] }[] = [
+  { prefix: 'grub_cmd: ', kind: 'cmd' }, // upstream GRUB 2.04+
+  { prefix: 'kernel_cmdline: ', kind: 'cmdline' },
+  { prefix: 'grub_cmd ', kind: 'cmd' }, // Red Hat's GRUB patches
+  { prefix: 'grub_kernel_cmdline ', kind: 'cmdline' },
+];
+
+/** A GRUB PCR 8 string event: the digest covers the text after the prefix, with or without its NUL. */
+function grubString(event: TcgEvent): GrubString | undefined {
+  const head = latin1.decode(event.data.subarray(0, 24));
+  for (const { prefix, kind } of GRUB_PREFIXES) {
+    if (!head.startsWith(prefix)) continue;
+    const payload = event.data.subarray(prefix.length);
+    return { kind, text: utf8.decode(withoutTrailingNuls(payload)), verified: measuresOneOf(event, textForms(payload)) };
+  }
+  return undefined;
+}
+
+/** systemd-boot (PCR 8 before v250, PCR 12 since) logs the kernel load options as UTF-16LE text. */
+function systemdBootCmdline(event: TcgEvent): MeasuredCommandLine | undefined {
+  const d = event.data;
+  if (d.length < 4 || d[1] !== 0 || d[0] === 0) return undefined;
+  const text = withoutTrailingNuls(d.subarray(0, d.length - (d.length % 2)), 2);
+  const withNul = new Uint8Array(text.length + 2);
+  withNul.set(text);
+  return {
+    eventIndex: event.index,
+    pcr: event.pcr,
+    source: 'systemd-boot',
+    value: utf16.decode(text),
+    verified: measuresOneOf(event, [text, withNul]),
+  };
+}
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** A u64 that must fit a safe integer, else undefined. */
+function u64le(b: Uint8Array, at: number): number | undefined {
+  const hi = u32le(b, at + 4);
+  if (hi > 0x1fffff) return undefined;
+  return hi * 0x100000000 + u32le(b, at);
+}
+
+/**
+ * UEFI_IMAGE_LOAD_EVENT: four UINT64 (location, length, link-time address,
+ * device-path length), then the device path. Returns the text of its
+ * file-path nodes (type 4, subtype 4), e.g. "\EFI\ubuntu\shimx64.efi".
+ */
+function imageLoadPath(data: Uint8Array): string | undefined {
+  if (data.length < 32) return undefined;
+  const len = u64le(data, 24);
+  if (len === undefined || 32 + len > data.length) return undefined;
+  const path = data.subarray(32, 32 + len);
+  const parts: string[] = [];
+  for (let at = 0; at + 4 <= path.length; ) {
+    const type = path[at]!;
+    const subtype = path[at + 1]!;
+    const nodeLen = path[at + 2]! | (path[at + 3]! << 8);
+    if (nodeLen < 4 || at + nodeLen > path.length) return undefined;
+    if (type === 0x7f) break; // end of the device path
+    if (type === 4 && subtype === 4) parts.push(utf16.decode(withoutTrailingNuls(path.subarray(at + 4, at + nodeLen), 2)));
+    at += nodeLen;
+  }
+  return parts.length > 0 ? parts.join('') : undefined;
+}
+
+/** EFI_GLOBAL_VARIABLE (8BE4DF61-93CA-11D2-AA0D-00E098032B8C) in its in-memory byte order. */
+const EFI_GLOBAL_VARIABLE = Uint8Array.from([0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c]);
+
+/** UEFI_VARIABLE_DATA: GUID, UINT64 name length (characters), UINT64 data length, UTF-16 name, data. */
+function efiVariable(data: Uint8Array): { global: boolean; name: string; value: Uint8Array } | undefined {
+  if (data.length < 32) return undefined;
+  const nameChars = u64le(data, 16);
+  const valueLen = u64le(data, 24);
+  if (nameChars === undefined || valueLen === undefined) return undefined;
+  const nameEnd = 32 + nameChars * 2;
+  if (nameEnd + valueLen > data.length) return undefined;
+  return {
+    global: bytesEqual(data.subarray(0, 16), EFI_GLOBAL_VARIABLE),
+    name: utf16.decode(data.subarray(32, nameEnd)),
+    value: data.subarray(nameEnd, nameEnd + valueLen),
+  };
+}
+
+/** The NUL-terminated path in a GRUB PCR 9 file event (informational). */
+function filePath(data: Uint8Array): string {
+  return utf8.decode(withoutTrailingNuls(data));
+}
+
+const KERNEL_VERBS = new Set(['linux', 'linuxefi', 'linux16']);
+const INITRD_VERBS = new Set(['initrd', 'initrdefi', 'initrd16']);
+
+/** Reads the components of docs/vtpm-reference.md from a (replayed) boot event log. */
+export function extractBootComponents(log: TcgEventLog): BootComponents {
+  const out: BootComponents = {
+    bootApplications: [],
+    kernels: [],
+    initrds: [],
+    otherFiles: [],
+    commandLines: [],
+    efiStubLoadOptions: [],
+    secureBoot: undefined,
+  };
+  // What the last verified GRUB command loads into PCR 9 next.
+  let loading: 'kernel' | 'initrd' | 'other' = 'other';
+
+  for (const event of log.events) {
+    const base = { eventIndex: event.index, pcr: event.pcr };
+    switch (event.eventType) {
+      case EventType.EV_EFI_BOOT_SERVICES_APPLICATION: {
+        const path = imageLoadPath(event.data);
+        out.bootApplications.push({ ...base, source: 'efi-boot-application', digests: digestsOf(event), ...(path === undefined ? {} : { path }) });
+        break;
+      }
+      case EventType.EV_IPL: {
+        if (event.pcr === 9) {
+          const component: MeasuredComponent = { ...base, source: 'grub', digests: digestsOf(event), path: filePath(event.data) };
+          if (loading === 'kernel') {
+            out.kernels.push(component);
+            loading = 'other'; // `linux` loads exactly one file
+          } else if (loading === 'initrd') out.initrds.push(component);
+          else out.otherFiles.push(component);
+          break;
+        }
+        if (event.pcr !== 8 && event.pcr !== 12) break;
+        const grub = grubString(event);
+        if (grub !== undefined) {
+          loading = 'other';
+          if (grub.kind === 'cmdline') {
+            out.commandLines.push({ ...base, source: 'grub', value: grub.text, verified: grub.verified });
+          } else if (grub.verified) {
+            const verb = grub.text.split(' ', 1)[0] ?? '';
+            if (KERNEL_VERBS.has(verb)) loading = 'kernel';
+            else if (INITRD_VERBS.has(verb)) loading = 'initrd';
+          }
+          break;
+        }
+        const sdboot = systemdBootCmdline(event);
+        if (sdboot !== undefined) out.commandLines.push(sdboot);
+        break;
+      }
+      case EventType.EV_EVENT_TAG: {
+        if (event.pcr !== 9 || event.data.length < 8) break;
+        const tag = u32le(event.data, 0);
+        if (tag === LINUX_INITRD_TAG_ID) out.initrds.push({ ...base, source: 'linux-efi-stub', digests: digestsOf(event) });
+        else if (tag === LINUX_LOAD_OPTIONS_TAG_ID) out.efiStubLoadOptions.push(digestsOf(event));
+        break;
+      }
+      case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG: {
+        if (event.pcr !== 7) break;
+        const v = efiVariable(event.data);
+        if (v === undefined || !v.global || v.name !== 'SecureBoot') break;
+        out.secureBoot = { enabled: v.value.length >= 1 && v.value[0] === 1, verified: measuresOneOf(event, [event.data]), eventIndex: event.index };
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return out;
+}

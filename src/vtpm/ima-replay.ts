@@ -1,0 +1,327 @@
+/**
+ * Replay of an IMA measurement list (binary or ASCII, parsed) into the PCR
+ * it extends (10), with every entry's template digest recomputed from its
+ * template data, IMA violation entries, and the boot_aggregate check.
+ *
+ * Which digest goes into which bank (security/integrity/ima/ima_queue.c,
+ * ima_api.c):
+ * - "per-bank" (Linux 5.8 and later, the default): each bank is extended
+ *   with that bank's hash of the template data. The ibmtss lists' known PCR
+ *   10 values for the SHA-1, SHA-256, SHA-384 and SHA-512 banks are
+ *   reproduced only this way (test/vtpm/ima-replay.test.ts).
+ * - "sha1-padded" (older kernels): every bank is extended with the SHA-1
+ *   template digest, zero-padded to the bank's size.
+ * - A violation entry (IMA could not measure a file consistently: ToMToU,
+ *   open writers) records an all-zero template digest and extends all ones:
+ *   0xFF in every byte of the bank ("per-bank"), or 20 bytes of 0xFF
+ *   zero-padded ("sha1-padded"). Its template data is not checked.
+ *
+ * boot_aggregate (ima_crypto.c, ima_calc_boot_aggregate): the hash, in the
+ * bank named by its d-ng algorithm (SHA-1 for the `ima` template), of the
+ * concatenated PCR 0–7 values; since Linux 5.8 PCRs 8 and 9 are included
+ * for every bank but SHA-1. All zeros when IMA found no TPM.
+ */
+import { hash } from 'node:crypto';
+
+import { InvalidArgumentError } from '../errors.js';
+import { VtpmVerificationError } from './errors.js';
+import { IMA_LEGACY_DATA_SIZE, IMA_NAME_FIELD_SIZE, IMA_TEMPLATE_DIGEST_SIZE } from './ima-template.js';
+import { BANK_DIGEST_SIZE, bankOfDigestSize, bytesEqual, comparePcrs, isReplayBank, resetValue, toHex, toPcrValues, type PcrInput, type PcrMismatch, type PcrValues, type ReplayBank } from './pcrs.js';
+import { Sha1Chain } from './sha1-chain.js';
+import type { ImaEntry } from './types.js';
+
+export type ImaBankRule = 'per-bank' | 'sha1-padded';
+
+export interface ImaReplayOptions {
+  /** Banks to compute. Default ['sha256']. */
+  banks?: readonly ReplayBank[];
+  /** How non-recorded banks are extended (module comment). Default 'per-bank'. */
+  bankRule?: ImaBankRule;
+  /** Algorithm of the recorded template digests. Default: from the first entry's digest length. */
+  templateDigestAlg?: ReplayBank;
+  /** Starting PCR values (default: reset values). */
+  initial?: PcrValues;
+}
+
+export interface ImaTemplateMismatch {
+  index: number;
+  /** Byte offset (binary list) or line number (ASCII list). */
+  offset: number;
+  path: string | undefined;
+  recorded: string;
+  computed: string;
+}
+
+export interface ImaReplay {
+  banks: ReplayBank[];
+  bankRule: ImaBankRule;
+  templateDigestAlg: ReplayBank;
+  /** Final values of every PCR the list extends (normally only 10), per bank. */
+  pcrs: PcrValues;
+  entries: number;
+  /** Indexes of violation entries (all-zero template digest). */
+  violations: number[];
+  /**
+   * Entries whose recorded template digest is not the hash of their template
+   * data. The recorded digest is what was extended into its own bank; the
+   * replay extends it there (as the kernel did), so a list edited after the
+   * fact shows up here, and a forged digest shows up as a PCR mismatch.
+   */
+  templateMismatches: ImaTemplateMismatch[];
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/**
+ * The bytes the template digest covers. For `ima` that is the 276-byte
+ * digest ‖ padded-name form; an entry that carries the binary list's wire
+ * form instead (digest, u32 name length, name) is converted.
+ */
+export function templateHashInput(entry: ImaEntry): Uint8Array {
+  const data = entry.templateData;
+  if (entry.templateName !== 'ima' || data.length === IMA_LEGACY_DATA_SIZE) return data;
+  const nameLen = data.length >= 24 ? readU32(data, 20) : -1;
+  if (nameLen < 0 || 24 + nameLen !== data.length || nameLen >= IMA_NAME_FIELD_SIZE) {
+    throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${entry.index}: template data does not have the ima template's layout`, {
+      index: entry.index,
+      offset: entry.offset,
+    });
+  }
+  const out = new Uint8Array(IMA_LEGACY_DATA_SIZE);
+  out.set(data.subarray(0, IMA_TEMPLATE_DIGEST_SIZE), 0);
+  out.set(data.subarray(24), IMA_TEMPLATE_DIGEST_SIZE);
+  return out;
+}
+
+/** An extend chain per bank: SHA-1 in JavaScript (sha1-chain.ts), the others through node:crypto. */
+interface Chain {
+  extend(digest: Uint8Array): void;
+  value(): Uint8Array;
+}
+
+class HashChain implements Chain {
+  private readonly buf: Uint8Array;
+  private readonly size: number;
+
+  constructor(
+    private readonly bank: ReplayBank,
+    initial: Uint8Array,
+  ) {
+    this.size = BANK_DIGEST_SIZE[bank];
+    this.buf = new Uint8Array(this.size * 2);
+    this.buf.set(initial, 0);
+  }
+
+  extend(digest: Uint8Array): void {
+    this.buf.set(digest, this.size);
+    this.buf.set(hash(this.bank, this.buf, 'buffer'), 0);
+  }
+
+  value(): Uint8Array {
+    return this.buf.slice(0, this.size);
+  }
+}
+
+function newChain(bank: ReplayBank, initial: Uint8Array): Chain {
+  return bank === 'sha1' ? new Sha1Chain(initial) : new HashChain(bank, initial);
+}
+
+function resolveOptions(entries: readonly ImaEntry[], options: ImaReplayOptions): { banks: ReplayBank[]; rule: ImaBankRule; recordedAlg: ReplayBank } {
+  const banks = [...(options.banks ?? ['sha256'])];
+  if (banks.length === 0 || !banks.every(isReplayBank) || new Set(banks).size !== banks.length) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'IMA replay: banks must be distinct names of sha1, sha256, sha384, sha512');
+  }
+  const rule = options.bankRule ?? 'per-bank';
+  if (rule !== 'per-bank' && rule !== 'sha1-padded') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `IMA replay: unknown bank rule ${String(rule)}`);
+  let recordedAlg = options.templateDigestAlg;
+  if (recordedAlg === undefined) {
+    const size = entries[0]?.templateDigest.length ?? 20;
+    recordedAlg = bankOfDigestSize(size);
+    if (recordedAlg === undefined) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `a ${size}-byte template digest is not SHA-1/256/384/512`, { index: 0 });
+    }
+  }
+  if (rule === 'sha1-padded' && recordedAlg !== 'sha1') {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'IMA replay: the sha1-padded rule needs a list with SHA-1 template digests');
+  }
+  return { banks, rule, recordedAlg };
+}
+
+/** Replays the list; never throws for a bad entry digest (see templateMismatches), only for malformed input. */
+export function replayImaList(entries: readonly ImaEntry[], options: ImaReplayOptions = {}): ImaReplay {
+  const { banks, rule, recordedAlg } = resolveOptions(entries, options);
+  const recordedSize = BANK_DIGEST_SIZE[recordedAlg];
+  const recordedBankIndex = banks.indexOf(recordedAlg);
+  const chains = new Map<number, Chain[]>();
+  const chainsFor = (pcr: number): Chain[] => {
+    let c = chains.get(pcr);
+    if (c === undefined) {
+      c = banks.map((bank) => newChain(bank, options.initial?.[bank]?.[pcr] ?? resetValue(bank, pcr)));
+      chains.set(pcr, c);
+    }
+    return c;
+  };
+  // Constant extends: violations, and the zero-padded forms of the sha1-padded rule.
+  const allOnes = banks.map((bank) => (rule === 'per-bank' ? new Uint8Array(BANK_DIGEST_SIZE[bank]).fill(0xff) : padded(new Uint8Array(20).fill(0xff), bank)));
+  const padBuffers = banks.map((bank) => new Uint8Array(BANK_DIGEST_SIZE[bank]));
+
+  const violations: number[] = [];
+  const mismatches: ImaTemplateMismatch[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const recorded = entry.templateDigest;
+    if (recorded.length !== recordedSize) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: a ${recorded.length}-byte template digest in a list of ${recordedAlg} digests`, {
+        index: i,
+        offset: entry.offset,
+      });
+    }
+    if (!Number.isInteger(entry.pcr) || entry.pcr < 0 || entry.pcr > 23) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: PCR ${entry.pcr} is not a TPM PCR`, { index: i, offset: entry.offset });
+    }
+    const chain = chainsFor(entry.pcr);
+    if (isAllZero(recorded)) {
+      violations.push(i);
+      for (let b = 0; b < banks.length; b++) chain[b]!.extend(allOnes[b]!);
+      continue;
+    }
+    const input = templateHashInput(entry);
+    // The template digest check: one hash in the recorded algorithm, reused for its bank.
+    const computed = hash(recordedAlg, input, 'buffer');
+    if (!bytesEqual(computed, recorded)) {
+      mismatches.push({ index: i, offset: entry.offset, path: entry.path, recorded: toHex(recorded), computed: toHex(computed) });
+    }
+    for (let b = 0; b < banks.length; b++) {
+      const bank = banks[b]!;
+      if (rule === 'sha1-padded') {
+        const buf = padBuffers[b]!;
+        buf.set(recorded, 0);
+        chain[b]!.extend(buf);
+      } else if (b === recordedBankIndex) chain[b]!.extend(recorded);
+      else chain[b]!.extend(hash(bank, input, 'buffer'));
+    }
+  }
+  const pcrs: PcrValues = {};
+  banks.forEach((bank, b) => {
+    const values: Record<number, Uint8Array> = {};
+    for (const [pcr, c] of chains) values[pcr] = c[b]!.value();
+    pcrs[bank] = values;
+  });
+  return { banks, bankRule: rule, templateDigestAlg: recordedAlg, pcrs, entries: entries.length, violations, templateMismatches: mismatches };
+}
+
+function padded(sha1: Uint8Array, bank: ReplayBank): Uint8Array {
+  const out = new Uint8Array(BANK_DIGEST_SIZE[bank]);
+  out.set(sha1.subarray(0, Math.min(20, out.length)));
+  return out;
+}
+
+/** Throws ERR_VTPM_IMA_TEMPLATE_DIGEST for the first entry whose template digest does not match its data. */
+export function checkImaTemplateDigests(replay: ImaReplay): void {
+  const first = replay.templateMismatches[0];
+  if (first === undefined) return;
+  throw new VtpmVerificationError(
+    'ERR_VTPM_IMA_TEMPLATE_DIGEST',
+    `IMA entry ${first.index} (${first.path ?? 'no path'}): the template digest ${first.recorded} is not the hash of its template data (${first.computed})` +
+      (replay.templateMismatches.length > 1 ? ` (${replay.templateMismatches.length} entries)` : ''),
+    { index: first.index, offset: first.offset, path: first.path, recorded: first.recorded, computed: first.computed, mismatches: replay.templateMismatches },
+  );
+}
+
+/** Differences between the replayed IMA PCRs (default PCR 10) and quoted values, in the replay's banks. */
+export function imaMismatches(replay: ImaReplay, quotedInput: PcrInput, pcrs: readonly number[] = [10]): PcrMismatch[] {
+  const quoted = toPcrValues(quotedInput);
+  const banks = replay.banks.filter((b) => quoted[b] !== undefined);
+  if (banks.length === 0) {
+    throw new VtpmVerificationError('ERR_VTPM_IMA_MISMATCH', `no replayed bank (${replay.banks.join(', ')}) is quoted`, { banks: replay.banks });
+  }
+  return comparePcrs(replay.pcrs, quoted, { banks, pcrs });
+}
+
+/**
+ * The whole IMA check against quoted PCRs: every template digest matches its
+ * data, then the replayed PCR 10 equals the quoted one in every replayed bank
+ * that is quoted. ERR_VTPM_IMA_TEMPLATE_DIGEST or ERR_VTPM_IMA_MISMATCH.
+ */
+export function checkImaAgainstPcrs(replay: ImaReplay, quoted: PcrInput, pcrs: readonly number[] = [10]): void {
+  checkImaTemplateDigests(replay);
+  const mismatches = imaMismatches(replay, quoted, pcrs);
+  const first = mismatches[0];
+  if (first === undefined) return;
+  throw new VtpmVerificationError(
+    'ERR_VTPM_IMA_MISMATCH',
+    `the IMA list does not reproduce PCR ${first.pcr} (${first.bank}): quoted ${first.expected}, replayed ${first.replayed} (${replay.bankRule} rule)`,
+    { bank: first.bank, pcr: first.pcr, expected: first.expected, replayed: first.replayed, bankRule: replay.bankRule, mismatches },
+  );
+}
+
+export type BootAggregateStatus = 'match' | 'mismatch' | 'no-tpm' | 'absent' | 'unavailable';
+
+export interface BootAggregateCheck {
+  status: BootAggregateStatus;
+  /** The bank the entry names (its d-ng algorithm; SHA-1 for the ima template). */
+  bank?: ReplayBank;
+  recorded?: string;
+  /** Which PCR range matched. */
+  pcrRange?: '0-7' | '0-9';
+  /** What was computed, per range, when the PCR values were available. */
+  computed?: Partial<Record<'0-7' | '0-9', string>>;
+}
+
+const BOOT_AGGREGATE = 'boot_aggregate';
+
+/**
+ * Compares the list's first entry, boot_aggregate, with the hash of PCRs
+ * 0–7 (and 0–9 for banks other than SHA-1) taken from `pcrs` (quoted or
+ * replayed boot PCRs). Never throws: see assertBootAggregate.
+ */
+export function checkBootAggregate(entries: readonly ImaEntry[], pcrInput: PcrInput): BootAggregateCheck {
+  const pcrs = toPcrValues(pcrInput);
+  const entry = entries[0];
+  if (entry === undefined || entry.path !== BOOT_AGGREGATE || entry.fileDigest === undefined) return { status: 'absent' };
+  const alg = entry.templateName === 'ima' ? 'sha1' : entry.fileDigestAlg;
+  if (!isReplayBank(alg)) return { status: 'unavailable', recorded: toHex(entry.fileDigest) };
+  const bank = alg;
+  const recorded = entry.fileDigest;
+  const base = { bank, recorded: toHex(recorded) };
+  if (isAllZero(recorded)) return { status: 'no-tpm', ...base };
+  const values = pcrs[bank];
+  const ranges: ('0-7' | '0-9')[] = bank === 'sha1' ? ['0-7'] : ['0-9', '0-7'];
+  const computed: Partial<Record<'0-7' | '0-9', string>> = {};
+  for (const range of ranges) {
+    const last = range === '0-7' ? 7 : 9;
+    const parts: Uint8Array[] = [];
+    for (let pcr = 0; pcr <= last; pcr++) {
+      const v = values?.[pcr];
+      if (v === undefined) break;
+      parts.push(v);
+    }
+    if (parts.length !== last + 1) continue;
+    const digest = hash(bank, Buffer.concat(parts), 'buffer');
+    computed[range] = toHex(digest);
+    if (bytesEqual(digest, recorded)) return { status: 'match', ...base, pcrRange: range, computed };
+  }
+  if (Object.keys(computed).length === 0) return { status: 'unavailable', ...base };
+  return { status: 'mismatch', ...base, computed };
+}
+
+/** Throws ERR_VTPM_BOOT_AGGREGATE unless the boot_aggregate matches the PCRs. */
+export function assertBootAggregate(entries: readonly ImaEntry[], pcrs: PcrInput): BootAggregateCheck {
+  const result = checkBootAggregate(entries, pcrs);
+  if (result.status === 'match') return result;
+  const why: Record<Exclude<BootAggregateStatus, 'match'>, string> = {
+    mismatch: 'is not the hash of the boot PCRs',
+    'no-tpm': 'is all zeros (IMA found no TPM) while the PCRs come from a TPM',
+    absent: 'is missing: the first entry of an IMA list is boot_aggregate',
+    unavailable: `cannot be checked: PCRs 0-7 of its bank are not available`,
+  };
+  throw new VtpmVerificationError('ERR_VTPM_BOOT_AGGREGATE', `the IMA boot_aggregate ${why[result.status]}`, { ...result });
+}
+
