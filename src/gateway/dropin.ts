@@ -114,8 +114,3 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   if (toJson) throw tdxToJson();
   return cubeAnswer(Buffer.from(ev.evidence));
 }
-
-/** The answer's bytes only (the route that predates content types). */
-export async function cubeAttestation(ctx: AttestationContext, body: Buffer): Promise<Buffer> {
-  return (await cubeAttestationAnswer(ctx, body)).body;
-}
