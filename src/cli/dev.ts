@@ -60,6 +60,7 @@ async function quote(argv: readonly string[], io: CliIo, help: () => ExitCodeVal
 export async function runDevCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') return help();
-  if (sub !== 'quote') throw new UsageError(`unknown dev command "${sub}" (quote)`);
+  if (sub === 'vtpm-evidence') return (await import('./dev-vtpm.js')).runDevVtpm(rest, io);
+  if (sub !== 'quote') throw new UsageError(`unknown dev command "${sub}" (quote, vtpm-evidence)`);
   return quote(rest, io, help);
 }

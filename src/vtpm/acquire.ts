@@ -1,0 +1,221 @@
+/**
+ * Evidence acquisition inside a confidential VM (docs/vtpm.md): quote the
+ * vTPM with a fresh nonce through Debian's tpm2-tools, read the PCR values,
+ * the boot event log and the IMA list, and, on Azure, the HCL report from NV
+ * index 0x01400001; package everything as a vTPM evidence bundle.
+ *
+ * tpm2-tools is run as a child process with an argument vector (no shell).
+ * PCRs are read after the quote and compared with its pcrDigest; a mismatch
+ * (a PCR extended in between, typically PCR 10 by IMA) retries the quote.
+ * The IMA list is read after the quote, so it holds at least the measured
+ * entries the quoted PCR 10 covers.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { VtpmBundle } from './bundle.js';
+import { VtpmVerificationError, vtpmFail } from './errors.js';
+import { parseTpmPublic, parseTpmQuote } from './parse.js';
+import { TPM_HASHES, hashNameOf } from './tpm-key.js';
+import type { TpmHashName } from './types.js';
+
+export const DEFAULT_EVENT_LOG_PATH = '/sys/kernel/security/tpm0/binary_bios_measurements';
+export const DEFAULT_IMA_PATH = '/sys/kernel/security/ima/binary_runtime_measurements';
+/** Azure: the HCL report NV index, and the persistent AK handle the paravisor provisions. */
+export const AZURE_HCL_NV_INDEX = 0x01400001;
+export const AZURE_AK_HANDLE = 0x81000003;
+
+/** Runs one command with an argument vector; resolves with stdout. Replaceable in tests. */
+export type CommandRunner = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => Promise<Buffer>;
+
+const defaultRunner: CommandRunner = (file, args, env) =>
+  new Promise((resolve, reject) => {
+    execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(Object.assign(err, { stderrText: Buffer.from(stderr).toString('utf8').trim() }));
+      else resolve(stdout);
+    });
+  });
+
+export interface AcquireOptions {
+  /** Qualifying data for the quote; default 32 fresh random bytes. */
+  nonce?: Uint8Array;
+  /** tpm2-tools TCTI (e.g. "device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321"); default tpm2-tools' own. */
+  tcti?: string;
+  /** Banks and PCRs to quote, tpm2-tools syntax; default "sha256:0,1,...,23". */
+  pcrs?: string;
+  /**
+   * The attestation key: a persistent handle ("0x81000003" on Azure) or a
+   * context file. Default: Azure's handle when the HCL report exists, else a
+   * new AK under the RSA EK (then nothing binds it: the verifier must pin it).
+   */
+  ak?: string;
+  /** Boot event log path; null to leave it out. A missing file at the default path is left out with a note. */
+  eventLogPath?: string | null;
+  /** Binary IMA list path; null to leave it out (same rule). */
+  imaPath?: string | null;
+  /** Read the Azure HCL report from NV 0x01400001; default "auto" (when the index exists). */
+  hcl?: boolean | 'auto';
+  /** Azure TDX: the TD quote of the HCL's TD report, fetched beforehand (IMDS /acc/tdquote). */
+  tdQuote?: Uint8Array;
+  /** SEV-SNP: VCEK / ASK / ARK PEM fetched beforehand (Azure IMDS THIM). */
+  certificatesPem?: string;
+  /** Quote attempts when a PCR changes between quote and read; default 3. */
+  attempts?: number;
+  run?: CommandRunner;
+}
+
+export interface AcquiredEvidence {
+  bundle: VtpmBundle;
+  /** What was left out or defaulted, for the operator. */
+  notes: string[];
+}
+
+function fail(message: string, cause?: unknown): never {
+  const stderr = (cause as { stderrText?: string } | undefined)?.stderrText;
+  throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', stderr ? `${message}: ${stderr}` : message, {}, cause === undefined ? {} : { cause });
+}
+
+async function readOptional(path: string | null | undefined, fallback: string, what: string, notes: string[]): Promise<Uint8Array | undefined> {
+  if (path === null) return undefined;
+  const file = path ?? fallback;
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (err) {
+    if (path === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      notes.push(`${what}: ${file} does not exist, left out`);
+      return undefined;
+    }
+    return fail(`${what}: cannot read ${file} (${(err as Error).message})`, err);
+  }
+}
+
+class Tpm2Tools {
+  constructor(
+    private readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly run: CommandRunner,
+  ) {}
+
+  async call(tool: string, args: string[]): Promise<Buffer> {
+    try {
+      return await this.run(tool, args, this.env);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail(`${tool} not found: install tpm2-tools (apt-get install tpm2-tools)`, err);
+      return fail(`${tool} failed`, err);
+    } finally {
+      // Without a resource manager (a raw device or swtpm) transient objects stay loaded.
+      if (tool !== 'tpm2_flushcontext') await this.run('tpm2_flushcontext', ['-t'], this.env).catch(() => undefined);
+    }
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  async file(name: string): Promise<Uint8Array> {
+    return new Uint8Array(await readFile(this.path(name)));
+  }
+}
+
+const ALL_PCRS = `sha256:${Array.from({ length: 24 }, (_, i) => i).join(',')}`;
+
+/** "sha256:0,1+sha1:0" → [[sha256, [0,1]], [sha1, [0]]], in tpm2-tools order. */
+function parseSelection(spec: string): [TpmHashName, number[]][] {
+  return spec.split('+').map((part) => {
+    const [bank, list] = part.split(':');
+    if (bank !== 'sha1' && bank !== 'sha256' && bank !== 'sha384' && bank !== 'sha512') vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": unknown bank ${String(bank)}`);
+    const pcrs = (list ?? '').split(',').map((s) => Number(s));
+    if (pcrs.length === 0 || pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23)) vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": PCR indexes must be 0 to 23`);
+    return [bank, pcrs];
+  });
+}
+
+async function hclReport(t: Tpm2Tools, mode: AcquireOptions['hcl'], notes: string[]): Promise<Uint8Array | undefined> {
+  if (mode === false) return undefined;
+  const handle = `0x${AZURE_HCL_NV_INDEX.toString(16)}`;
+  try {
+    await t.call('tpm2_nvread', ['-C', 'o', handle, '-o', t.path('hcl.bin')]);
+    return await t.file('hcl.bin');
+  } catch (err) {
+    if (mode === true) throw err;
+    notes.push(`no Azure HCL report (NV ${handle} not readable): a TPM-only bundle`);
+    return undefined;
+  }
+}
+
+async function attestationKey(t: Tpm2Tools, options: AcquireOptions, azure: boolean, notes: string[]): Promise<{ context: string; public: Uint8Array }> {
+  let context = options.ak ?? (azure ? `0x${AZURE_AK_HANDLE.toString(16)}` : undefined);
+  if (context === undefined) {
+    await t.call('tpm2_createek', ['-c', t.path('ek.ctx'), '-G', 'rsa', '-u', t.path('ek.pub')]);
+    await t.call('tpm2_createak', ['-C', t.path('ek.ctx'), '-c', t.path('ak.ctx'), '-G', 'rsa', '-g', 'sha256', '-s', 'rsassa', '-u', t.path('ak.pub'), '-f', 'tss', '-n', t.path('ak.name')]);
+    context = t.path('ak.ctx');
+    notes.push('new attestation key created under the EK: nothing binds it to hardware, so the verifier must pin it (--ak)');
+  }
+  await t.call('tpm2_readpublic', ['-c', context, '-f', 'tss', '-o', t.path('ak-read.pub')]);
+  const public_ = parseTpmPublic(await t.file('ak-read.pub'), { sized: true }).bytes;
+  return { context, public: new Uint8Array(public_) };
+}
+
+/** Quote, then read the same PCRs; retry while the values do not hash to the quote's digest. */
+async function quoteWithPcrs(t: Tpm2Tools, ak: string, selection: string, nonce: Uint8Array, attempts: number): Promise<{ attest: Uint8Array; signature: Uint8Array; pcrs: VtpmBundle['tpm']['pcrs'] }> {
+  const banks = parseSelection(selection);
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const args = ['-c', ak, '-l', selection, '-m', t.path('quote.msg'), '-s', t.path('quote.sig'), '-g', 'sha256'];
+    if (nonce.length > 0) args.push('-q', Buffer.from(nonce).toString('hex'));
+    await t.call('tpm2_quote', args);
+    await t.call('tpm2_pcrread', [selection, '-o', t.path('pcrs.bin')]);
+    const [attest, signature, raw] = await Promise.all([t.file('quote.msg'), t.file('quote.sig'), t.file('pcrs.bin')]);
+    const quote = parseTpmQuote(attest);
+    const pcrs: VtpmBundle['tpm']['pcrs'] = {};
+    const ordered: Uint8Array[] = [];
+    let offset = 0;
+    for (const [bank, list] of banks) {
+      const size = TPM_HASHES[bank].size;
+      for (const index of list) {
+        const value = raw.subarray(offset, offset + size);
+        offset += size;
+        (pcrs[bank] ??= {})[String(index)] = value;
+      }
+    }
+    // The digest covers the quote's own selection order (the TPM's, ascending per bank).
+    for (const sel of quote.pcrSelections) for (const index of sel.pcrs) ordered.push(pcrs[(sel.hash ?? hashNameOf(sel.hashAlg))!]?.[String(index)] ?? new Uint8Array(0));
+    const digest = createHash('sha256').update(Buffer.concat(ordered)).digest();
+    if (digest.equals(Buffer.from(quote.pcrDigest))) return { attest, signature, pcrs };
+  }
+  return fail(`PCR values kept changing between the quote and the read (${attempts} attempts)`);
+}
+
+/** Acquires a vTPM evidence bundle through tpm2-tools. */
+export async function acquireVtpmEvidence(options: AcquireOptions = {}): Promise<AcquiredEvidence> {
+  const notes: string[] = [];
+  const nonce = options.nonce ?? new Uint8Array(randomBytes(32));
+  if (nonce.length > 64) vtpmFail('ERR_VTPM_ACQUIRE', 'the nonce is longer than 64 bytes (TPM2B_DATA)');
+  const env = { ...process.env, ...(options.tcti ? { TPM2TOOLS_TCTI: options.tcti } : {}) };
+  const dir = await mkdtemp(join(tmpdir(), 'tee-verify-acquire-'));
+  try {
+    const t = new Tpm2Tools(dir, env, options.run ?? defaultRunner);
+    const hcl = await hclReport(t, options.hcl ?? 'auto', notes);
+    const ak = await attestationKey(t, options, hcl !== undefined, notes);
+    const quoted = await quoteWithPcrs(t, ak.context, options.pcrs ?? ALL_PCRS, nonce, options.attempts ?? 3);
+    const eventLog = await readOptional(options.eventLogPath, DEFAULT_EVENT_LOG_PATH, 'boot event log', notes);
+    const ima = await readOptional(options.imaPath, DEFAULT_IMA_PATH, 'IMA list', notes);
+    const bundle: VtpmBundle = {
+      nonce,
+      tpm: { ak: { public: ak.public }, quotes: [{ attest: quoted.attest, signature: quoted.signature }], pcrs: quoted.pcrs },
+      ...(eventLog ? { eventLog } : {}),
+      ...(ima ? { ima: { binary: ima } } : {}),
+    };
+    if (hcl) {
+      bundle.hardware = { hclReport: hcl, ...(options.tdQuote ? { tdQuote: options.tdQuote } : {}) };
+      if (options.certificatesPem) bundle.hardware.certificatesPem = options.certificatesPem;
+    } else if (options.tdQuote || options.certificatesPem) {
+      notes.push('TD quote / certificates given but no HCL report: left out');
+    }
+    return { bundle, notes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * verifyVtpmEvidence: a vTPM evidence bundle, verified in order (docs/vtpm.md):
+ * hardware evidence with its collateral (VT02, VT18 / VT17), runtime-data
+ * commitment (VT03), the attestation key bound by the hardware or pinned by
+ * the caller (VT04), each quote (VT05-VT11), banks and coverage (VT12, VT13),
+ * then the replay of the boot event log and the IMA list against the quoted
+ * PCRs. It resolves only with a successful result; every failure is thrown
+ * as a typed error. One instant (`at`) for everything.
+ */
+import type { KeyObject } from 'node:crypto';
+
+import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
+import { verifyEvidence } from '../verify/index.js';
+import { amdCollateralFromCertTable, verifySnpReport } from '../verify/snp/index.js';
+import type { CheckRecord, Relaxations, VerificationResult } from '../verify/types.js';
+import type { TrustRoots } from '../verify/roots/index.js';
+import { CollateralUnavailableError } from '../collateral/errors.js';
+import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
+import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
+import { vtpmFail } from './errors.js';
+import { parseHclReport, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
+import { pcrBanksFrom, verifyTpmQuotes, type TpmQuotesResult } from './quote.js';
+import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
+import type { TpmHashName } from './types.js';
+
+export interface VtpmVerifyOptions {
+  /** The verification instant; default the wall clock, read once. */
+  at?: Date;
+  /** The verifier's nonce. Without it the bundle's own nonce is used and a warning says freshness is not established. */
+  nonce?: Uint8Array;
+  /** Collateral for the hardware evidence (as verifyEvidence). */
+  collateral?: CollateralService | EvidenceCollateral;
+  /** Replaces the collateral path entirely (the CLI passes its own). */
+  verifyHardware?: HardwareVerifier;
+  trustRoots?: TrustRoots;
+  relaxations?: Relaxations;
+  /** SEV-SNP report versions to accept; default verifyEvidence's ([3, 5]). Azure Milan reports are v2. */
+  snpReportVersions?: number[];
+  /** The attestation key the caller trusts, when the bundle has no hardware evidence that binds one. */
+  trustedAk?: KeyObject;
+  /** Relaxation: accept an attestation key nothing binds (development only; a warning). */
+  allowUnboundAk?: boolean;
+  /** Bank that must be quoted; default sha256. */
+  requiredBank?: TpmHashName;
+  /** Relaxation: SHA-1-only quotes and SHA-1 signature hashes (warnings). */
+  allowSha1?: boolean;
+  /** The AK's Qualified Name, compared exactly with qualifiedSigner when given. */
+  expectedQualifiedSigner?: Uint8Array;
+  /** Azure: the expected start of the HCL runtime data's user-data (a hardware-level nonce). */
+  userData?: Uint8Array;
+}
+
+export interface VtpmVerificationResult {
+  ok: true;
+  kind: 'vtpm';
+  /** azure-snp / azure-tdx: hardware-bound AK; tpm: a TPM quote whose AK the caller pinned. */
+  platform: 'azure-snp' | 'azure-tdx' | 'tpm';
+  at: string;
+  /** The hardware verification result (SEV-SNP report or TD quote). */
+  hardware?: VerificationResult;
+  runtimeData?: { akPub: Record<string, unknown>; userData?: string; vmConfiguration?: Record<string, unknown> };
+  tpm: Omit<TpmQuotesResult, 'checks' | 'warnings'>;
+  checks: CheckRecord[];
+  warnings: string[];
+}
+
+/** The library's default hardware path: verifyEvidence with the given collateral, else the bundle's certificates. */
+function defaultHardwareVerifier(options: VtpmVerifyOptions, at: Date): HardwareVerifier {
+  const common = { at, ...(options.trustRoots ? { trustRoots: options.trustRoots } : {}), ...(options.relaxations ? { relaxations: options.relaxations } : {}) };
+  return async (evidence, certTable) => {
+    if (options.collateral) {
+      return verifyEvidence(evidence, { ...common, collateral: options.collateral, certTable, ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}) });
+    }
+    if (evidence.kind === 'snp' && certTable.some((e) => e.kind === evidence.signerInfo.signingKey)) {
+      // Offline: the certificates in the bundle (CRL only through `collateral`; without it the skipCrl relaxation must be set).
+      const input = amdCollateralFromCertTable(certTable, evidence.signerInfo.signingKey);
+      return verifySnpReport(evidence, input, { ...common, ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}) });
+    }
+    throw new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `no collateral for the ${evidence.kind.toUpperCase()} hardware evidence (options.collateral)`);
+  };
+}
+
+function bundleAk(bundle: VtpmBundle): AttestationKey | undefined {
+  const ak = bundle.tpm.ak;
+  if (!ak) return undefined;
+  return 'public' in ak ? keyFromTpmPublic(parseTpmPublic(ak.public)) : keyFromPem(ak.pem, 'bundle PEM');
+}
+
+/** VT04: the quote's AK is the one the hardware binds (HCLAkPub), or the caller's pinned key. */
+function attestationKey(bundle: VtpmBundle, runtime: AzureRuntimeData | undefined, options: VtpmVerifyOptions, checks: CheckRecord[], warnings: string[]): AttestationKey {
+  const fromBundle = bundleAk(bundle);
+  if (runtime) {
+    if (fromBundle && !sameKey(fromBundle.key, runtime.ak.key)) vtpmFail('ERR_VTPM_AK', `the bundle's attestation key (${fromBundle.source}) is not HCLAkPub of the runtime data`);
+    checks.push({ id: 'VT04', description: `the attestation key is HCLAkPub from the hardware-bound runtime data${fromBundle ? ` (equal to the bundle's ${fromBundle.source})` : ''}` });
+    return fromBundle ?? runtime.ak;
+  }
+  const ak = fromBundle!;
+  if (options.trustedAk) {
+    if (!sameKey(ak.key, options.trustedAk)) vtpmFail('ERR_VTPM_AK', 'the attestation key is not the trusted key the caller pinned');
+    checks.push({ id: 'VT04', description: 'the attestation key equals the key the caller pinned' });
+  } else if (options.allowUnboundAk) {
+    warnings.push('allowUnboundAk: the attestation key is bound to no hardware evidence and pinned by nobody; the quote proves nothing about which TPM produced it');
+    checks.push({ id: 'VT04', description: 'attestation key not bound (allowUnboundAk relaxation)' });
+  } else {
+    vtpmFail('ERR_VTPM_AK', 'the bundle has no hardware evidence that binds the attestation key and no trusted key was given');
+  }
+  return ak;
+}
+
+function expectedNonce(bundle: VtpmBundle, options: VtpmVerifyOptions, warnings: string[]): Uint8Array {
+  if (options.nonce) return options.nonce;
+  if (bundle.nonce) {
+    warnings.push("no expected nonce given: the quote was checked against the bundle's own nonce, so freshness is not established");
+    return bundle.nonce;
+  }
+  return vtpmFail('ERR_VTPM_NONCE', 'no nonce: neither the caller nor the bundle names the expected extraData');
+}
+
+/** Step 6: the logs. Until the replays are wired in, a bundle that carries a log fails closed. */
+function replayLogs(bundle: VtpmBundle): void {
+  if (bundle.eventLog || bundle.ima) {
+    vtpmFail('ERR_VTPM_REPLAY_UNAVAILABLE', 'the bundle carries an event log or IMA list, and this build cannot replay it: not verified', {
+      eventLog: bundle.eventLog !== undefined,
+      ima: bundle.ima !== undefined,
+    });
+  }
+}
+
+/** Verifies a bundle (object or its JSON bytes / text). */
+export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, options: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
+  const at = options.at ?? new Date();
+  const bundle = input instanceof Uint8Array || typeof input === 'string' ? parseVtpmBundle(input) : input;
+  const checks: CheckRecord[] = [{ id: 'VT01', description: 'vTPM evidence bundle parsed strictly (format tee-verify/vtpm-bundle@1)' }];
+  const warnings: string[] = [];
+  let hardware: VerificationResult | undefined;
+  let runtime: AzureRuntimeData | undefined;
+  let platform: VtpmVerificationResult['platform'] = 'tpm';
+  if (bundle.hardware) {
+    const hcl = parseHclReport(bundle.hardware.hclReport);
+    const hw = await verifyAzureHardware(
+      { hcl, ...(bundle.hardware.tdQuote ? { tdQuote: bundle.hardware.tdQuote } : {}), ...(bundle.hardware.certificates ? { certificates: bundle.hardware.certificates } : {}) },
+      options.verifyHardware ?? defaultHardwareVerifier(options, at),
+    );
+    ({ hardware, runtime, platform } = hw);
+    checks.push(...hardware.checks, ...hw.checks);
+    warnings.push(...hardware.warnings);
+    if (options.userData) checkUserData(runtime, options.userData, checks);
+  } else if (options.userData) {
+    vtpmFail('ERR_VTPM_NONCE', 'userData was expected, but the bundle has no HCL runtime data');
+  }
+  const ak = attestationKey(bundle, runtime, options, checks, warnings);
+  const quotes = bundle.tpm.quotes.map((q) => ({ quote: parseTpmQuote(q.attest), signature: parseTpmSignature(q.signature) }));
+  const tpm = verifyTpmQuotes(quotes, ak, pcrBanksFrom(bundle.tpm.pcrs), {
+    nonce: expectedNonce(bundle, options, warnings),
+    ...(options.requiredBank ? { requiredBank: options.requiredBank } : {}),
+    ...(options.allowSha1 ? { allowSha1: true } : {}),
+    ...(options.expectedQualifiedSigner ? { expectedQualifiedSigner: options.expectedQualifiedSigner } : {}),
+  });
+  checks.push(...tpm.checks);
+  warnings.push(...tpm.warnings);
+  replayLogs(bundle);
+  const { checks: _c, warnings: _w, ...tpmClaims } = tpm;
+  return {
+    ok: true,
+    kind: 'vtpm',
+    platform,
+    at: at.toISOString(),
+    ...(hardware ? { hardware } : {}),
+    ...(runtime
+      ? {
+          runtimeData: {
+            akPub: runtime.akJwk,
+            ...(runtime.userData ? { userData: Buffer.from(runtime.userData).toString('hex') } : {}),
+            ...(runtime.vmConfiguration ? { vmConfiguration: runtime.vmConfiguration } : {}),
+          },
+        }
+      : {}),
+    tpm: tpmClaims,
+    checks,
+    warnings,
+  };
+}
