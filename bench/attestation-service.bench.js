@@ -1,0 +1,122 @@
+// Attestation-service benchmark, one run, side by side:
+//  - the library in-process, warm collateral cache: verifyEvidence alone, and
+//    the whole appraisal (verifyEvidence + evaluatePolicy + EAR JWT signing);
+//  - the service (tee-verify serve's library entry) in a child process,
+//    loaded over loopback HTTP by CLIENTS concurrent keep-alive clients from
+//    this process: requests/s on POST /v1/verify and on the trustee route.
+// The machine has 2 cores: one runs the service, the other the clients.
+// Evidence: 64 distinct simulated TDX v4 quotes (test PKI); the quote
+// signature is checked on every request (never memoised), the platform's
+// PCK chain and QE report once per process, as in any warm deployment.
+//
+//   npx tsc -p tsconfig.json && node bench/attestation-service.bench.js [SECONDS=3] [CLIENTS=16]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+import { Agent, request } from 'undici';
+
+import { BundleSource, CollateralCache, CollateralService, verifyEvidence } from '../dist/index.js';
+import { startAttestationService, appraise, PolicySet, TokenSigner, parseRequest } from '../dist/attestation-service/index.js';
+import { SimulatedTeeProvider } from '../dist/tee/index.js';
+
+const CENTRE = new Date('2026-01-15T00:00:00Z');
+const NOW = new Date(CENTRE.getTime() + 3_600_000);
+const warmCollateral = (p) => new CollateralService({ intel: new BundleSource([...p.collateral]), cache: new CollateralCache({ directory: null }) });
+
+// ---- child: the service -------------------------------------------------------
+if (process.argv[2] === '--serve') {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  const p = SimulatedTeeProvider.fromState(text);
+  const svc = await startAttestationService({ collateral: warmCollateral(p), trustRoots: p.trustRoots, port: 0, now: () => NOW, maxConcurrent: 64, maxQueued: 4096, log: () => {} });
+  console.log(svc.url);
+  process.on('SIGTERM', () => svc.close().then(() => process.exit(0)));
+} else {
+  await main();
+}
+
+async function rate(fn, seconds) {
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  while (process.hrtime.bigint() < end) {
+    await fn(n);
+    n++;
+  }
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+async function load(url, path, bodies, clients, seconds, agent) {
+  let stop = false;
+  let done = 0;
+  let failed = 0;
+  let next = 0;
+  const worker = async () => {
+    while (!stop) {
+      const body = bodies[next++ % bodies.length];
+      const r = await request(`${url}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body });
+      await r.body.text();
+      if (r.statusCode === 200) done++;
+      else failed++;
+    }
+  };
+  const t0 = process.hrtime.bigint();
+  const timer = setTimeout(() => (stop = true), seconds * 1000);
+  await Promise.all(Array.from({ length: clients }, worker));
+  clearTimeout(timer);
+  if (failed > 0) throw new Error(`${failed} requests failed`);
+  return done / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+async function main() {
+  const SECONDS = Number(process.argv[2] ?? 3);
+  const CLIENTS = Number(process.argv[3] ?? 16);
+  console.log(`tee-verify attestation-service benchmark (node ${process.version}, ${process.arch}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  console.log(`command: npx tsc -p tsconfig.json && node bench/attestation-service.bench.js ${SECONDS} ${CLIENTS}\n`);
+  const p = new SimulatedTeeProvider({ tee: 'tdx', at: CENTRE });
+  const quotes = [];
+  for (let i = 0; i < 64; i++) {
+    const rd = new Uint8Array(64);
+    rd[0] = i;
+    quotes.push(Buffer.from((await p.getEvidence(rd)).evidence).toString('base64'));
+  }
+
+  // Library, in-process, warm.
+  const collateral = warmCollateral(p);
+  const verifyOpts = { collateral, at: NOW, trustRoots: p.trustRoots };
+  for (const q of quotes) await verifyEvidence(q, verifyOpts);
+  const lib = await rate((i) => verifyEvidence(quotes[i % quotes.length], verifyOpts), SECONDS);
+  const ctx = { collateral, trustRoots: p.trustRoots, policies: new PolicySet(), signer: new TokenSigner(), tokenTtlSeconds: 300, verifierBuild: 'bench', issuer: 'bench' };
+  const requests = quotes.map((q) => parseRequest({ evidence: q }));
+  const full = await rate((i) => appraise(ctx, requests[i % requests.length], NOW), SECONDS);
+
+  // Service, in a child process.
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.end(JSON.stringify(p.exportState()));
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`service exited ${code}`)));
+  });
+  const agent = new Agent({ connections: CLIENTS, pipelining: 1 });
+  const plain = quotes.map((q) => JSON.stringify({ evidence: q }));
+  const trustee = quotes.map((q) => {
+    const evidence = Buffer.from(JSON.stringify({ quote: q, aa_eventlog: null, cc_eventlog: null })).toString('base64url');
+    return JSON.stringify({ policy_ids: [], tee: 'tdx', evidence });
+  });
+  try {
+    await load(url, '/v1/verify', plain, CLIENTS, 1, agent); // warm-up: collateral into the service's cache, JIT
+    const svcPlain = await load(url, '/v1/verify', plain, CLIENTS, SECONDS, agent);
+    const svcTrustee = await load(url, '/attestation', trustee, CLIENTS, SECONDS, agent);
+    const fmt = (x) => `${x.toFixed(0).padStart(7)} /s`;
+    console.log('warm TDX v4 verification (simulated platform, collateral cached)');
+    console.log(`  library verifyEvidence, in-process, 1 core           ${fmt(lib)}  (${(1e6 / lib).toFixed(0)} µs each)`);
+    console.log(`  library appraise (verify + policy + EAR JWT)          ${fmt(full)}  (${(1e6 / full).toFixed(0)} µs each)  ratio ${(full / lib).toFixed(2)} of verifyEvidence`);
+    console.log(`  service POST /v1/verify, ${String(CLIENTS).padStart(2)} clients, loopback HTTP ${fmt(svcPlain)}  ratio ${(svcPlain / lib).toFixed(2)} of verifyEvidence, ${(svcPlain / full).toFixed(2)} of appraise`);
+    console.log(`  service POST /attestation (trustee body, JWT answer)  ${fmt(svcTrustee)}  ratio ${(svcTrustee / lib).toFixed(2)} of verifyEvidence`);
+  } finally {
+    await agent.close();
+    child.kill('SIGTERM');
+  }
+}
