@@ -13,6 +13,7 @@
 #include "../core/intel_quote.h"
 #include "../core/layout.h"
 #include "../core/snp_report.h"
+#include "../core/tcg_event_log.h"
 #include "../core/tpm.h"
 
 namespace {
@@ -248,6 +249,37 @@ Napi::Value ParseHclReport(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+// parseTcgEventLog(bytes) -> {cryptoAgile, algorithms: [alg, size, ...],
+// eventCount, paddingSize, paddingByte, frame: Uint32Array} or a failure.
+// Two passes: the first validates and sizes the frame, the second fills it,
+// so the allocation is exactly what the events need.
+Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in)) return TypeError(env, "parseTcgEventLog(bytes)");
+  tee::TcgEventLogInfo log;
+  ParseFailure failure;
+  if (!tee::ParseTcgEventLog(in.data, in.size, nullptr, 0, &log, &failure))
+    return FailureObject(env, failure);
+  Napi::Uint32Array frame = Napi::Uint32Array::New(env, log.frame_words);
+  size_t words = log.frame_words;
+  if (!tee::ParseTcgEventLog(in.data, in.size, frame.Data(), words, &log, &failure))
+    return FailureObject(env, failure);
+  Napi::Uint32Array algorithms = Napi::Uint32Array::New(env, 2 * log.algorithm_count);
+  for (uint32_t i = 0; i < log.algorithm_count; ++i) {
+    algorithms[2 * i] = log.algorithms[i].alg;
+    algorithms[2 * i + 1] = log.algorithms[i].digest_size;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("cryptoAgile", log.crypto_agile);
+  o.Set("algorithms", algorithms);
+  o.Set("eventCount", log.event_count);
+  o.Set("paddingSize", log.padding_size);
+  o.Set("paddingByte", log.padding_byte);
+  o.Set("frame", frame);
+  return o;
+}
+
 bool ReadCurve(const Napi::CallbackInfo& info, size_t index, tee::Curve* curve) {
   if (info.Length() <= index || !info[index].IsNumber()) return false;
   uint32_t bits = info[index].As<Napi::Number>().Uint32Value();
@@ -303,6 +335,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseSnpCertTable", Napi::Function::New(env, ParseSnpCertTable));
   exports.Set("parseTpm", Napi::Function::New(env, ParseTpm));
   exports.Set("parseHclReport", Napi::Function::New(env, ParseHclReport));
+  exports.Set("parseTcgEventLog", Napi::Function::New(env, ParseTcgEventLog));
   exports.Set("ecdsaVerify", Napi::Function::New(env, EcdsaVerify));
   exports.Set("ecdsaImportKey", Napi::Function::New(env, EcdsaImportKey));
   exports.Set("ecdsaVerifyWithKey", Napi::Function::New(env, EcdsaVerifyWithKey));

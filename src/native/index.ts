@@ -148,6 +148,20 @@ export interface NativeHclFrame {
   trailingSize: number;
 }
 
+/**
+ * TCG boot event log. `frame` holds, per event: offset, pcr, type, data
+ * offset, data size, digest count, then (algorithm, digest offset) per
+ * digest; digest sizes come from `algorithms` (pairs of id, size).
+ */
+export interface NativeTcgEventLog {
+  cryptoAgile: boolean;
+  algorithms: Uint32Array;
+  eventCount: number;
+  paddingSize: number;
+  paddingByte: number;
+  frame: Uint32Array;
+}
+
 /** Trailing-bytes rule passed to the parsers (T05). */
 export const NativeTrailingMode = { Default: 0, Strict: 1, Lenient: 2 } as const;
 
@@ -173,6 +187,7 @@ interface RawNativeAddon {
   parseSnpCertTable(bytes: Uint8Array): NativeCertTable | NativeParseFailure;
   parseTpm(bytes: Uint8Array, kind: number, frame: Uint32Array): null | NativeParseFailure;
   parseHclReport(bytes: Uint8Array, frame: Uint32Array): null | NativeParseFailure;
+  parseTcgEventLog(bytes: Uint8Array): NativeTcgEventLog | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -191,6 +206,8 @@ export interface NativeAddon {
   parseTpmPublic(bytes: Uint8Array, sized: boolean): NativeTpmPublicFrame | NativeParseFailure;
   /** Azure HCL report ("HCLA" header). */
   parseHclReport(bytes: Uint8Array): NativeHclFrame | NativeParseFailure;
+  /** TCG PC Client boot event log, crypto-agile or legacy SHA-1. */
+  parseTcgEventLog(bytes: Uint8Array): NativeTcgEventLog | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -264,6 +281,7 @@ function wrap(raw: RawNativeAddon): NativeAddon {
         trailingSize: f[9]!,
       };
     },
+    parseTcgEventLog: (bytes) => raw.parseTcgEventLog(bytes),
     ecdsaVerify: (bits, key, message, sig) => raw.ecdsaVerify(bits, key, message, sig),
     ecdsaImportKey: (bits, key) => raw.ecdsaImportKey(bits, key),
     ecdsaVerifyWithKey: (key, message, sig) => raw.ecdsaVerifyWithKey(key, message, sig),

@@ -110,6 +110,8 @@ export interface TcgEventLog {
   algorithms: { alg: number; hash: TpmHashName | undefined; digestSize: number }[];
   /** Every event including the header event (index 0). */
   events: TcgEvent[];
+  /** Bytes after the last event that are all 0x00 or all 0xFF (unused log area), set by parseTcgEventLog when present. */
+  trailingPadding?: { byte: 0 | 0xff; length: number };
 }
 
 /** Fields of an IMA template, decoded where the template is known. */
