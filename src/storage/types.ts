@@ -1,0 +1,51 @@
+/**
+ * The storage interface shared by the services (key broker today): a small
+ * async SQL surface that both backends implement. Statements use `?`
+ * placeholders and the SQL subset both SQLite and PostgreSQL accept
+ * (INSERT … ON CONFLICT, RETURNING, CASE, CAST(? AS BIGINT)); where the
+ * dialects differ (DDL, triggers) the caller branches on `dialect`.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Values a statement binds: TEXT, INTEGER / BIGINT, DOUBLE PRECISION, BLOB / BYTEA, NULL. */
+export type SqlValue = string | number | bigint | Buffer | null;
+
+export interface RunResult {
+  /** Rows inserted, updated or deleted by the statement. */
+  changes: number;
+}
+
+export interface SqlExecutor {
+  readonly dialect: Dialect;
+  /** Every row of a query. BIGINT columns come back as numbers, BLOB / BYTEA as Buffers. */
+  all<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  /** The first row, or undefined. */
+  get<Row = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<Row | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<RunResult>;
+  /** Several statements without parameters (DDL in migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * A lock name held until the transaction ends, across every instance on the
+   * same database (PostgreSQL: a transaction-scoped advisory lock; SQLite: the
+   * write lock every transaction here takes anyway, BEGIN IMMEDIATE).
+   */
+  lock?: string;
+}
+
+export interface Storage extends SqlExecutor {
+  /** Where the data lives, without secrets (the password of a URL is masked). */
+  readonly description: string;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when
+   * it throws. Statements inside must go through `tx`. Keep `fn` short and
+   * free of network calls: SQLite serialises transactions of the process.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** One round trip to the database (the health check). */
+  ping(): Promise<void>;
+  /** Waits for running statements, then releases the connection(s). Idempotent. */
+  close(): Promise<void>;
+}

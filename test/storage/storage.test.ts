@@ -1,0 +1,219 @@
+/**
+ * The storage interface on both backends: statements, transactions,
+ * versioned migrations (serialised across instances, refused when the schema
+ * is newer), typed errors for bad configuration, and the shared-state
+ * primitives the key broker builds on (conditional single-use UPDATE, the
+ * database-backed rate limit) exercised from two separate connections.
+ */
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { RateLimiter } from '../../src/kbs/rate-limit.js';
+import { checkSchema, migrate, openStorage, parseStorageLocation, StorageError, type Migration, type MigrationSet, type Storage } from '../../src/storage/index.js';
+import { BACKENDS, createPgDatabase, warnIfPgSkipped, type PgTestDatabase } from '../helpers/postgres.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tee-storage-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+warnIfPgSkipped('test/storage/storage.test.ts');
+
+async function expectStorageError(p: Promise<unknown>, code: string): Promise<StorageError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(StorageError.is(e), String(e)).toBe(true);
+  expect((e as StorageError).code).toBe(code);
+  return e as StorageError;
+}
+
+const ddl = (sql: string): Record<'sqlite' | 'postgres', string> => ({ sqlite: sql, postgres: sql });
+const demo = (migrations: Migration[]): MigrationSet => ({ component: 'demo', migrations });
+const M1: Migration = { version: 1, name: 'items', sql: ddl('CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL, data BYTEA, used BIGINT)'.replace('BYTEA', 'BLOB')) };
+M1.sql.postgres = 'CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL, data BYTEA, used BIGINT)';
+const M2: Migration = { version: 2, name: 'labels', sql: ddl('CREATE TABLE labels (id TEXT PRIMARY KEY)') };
+
+describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
+  let pgdb: PgTestDatabase | undefined;
+  let location = '';
+  const opened: Storage[] = [];
+  const open = async (): Promise<Storage> => {
+    const s = await openStorage(location, { sqlite: { synchronous: 'NORMAL' } });
+    opened.push(s);
+    return s;
+  };
+  let s: Storage;
+  /**
+   * A second instance's connection. SQLite: the same storage, because two
+   * better-sqlite3 connections in one thread would wait for each other
+   * synchronously; separate processes on one file are what the durability test runs.
+   */
+  const another = async (): Promise<Storage> => (name === 'postgres' ? open() : s);
+
+  beforeAll(async () => {
+    if (skip) return;
+    if (name === 'postgres') {
+      pgdb = await createPgDatabase();
+      location = pgdb.url;
+    } else location = `sqlite:${join(dir, 'storage.sqlite')}`;
+    s = await open();
+    await migrate(s, demo([M1]));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(opened.map((x) => x.close()));
+    await pgdb?.drop();
+  });
+
+  describe.skipIf(skip)('statements', () => {
+    it('placeholders, BIGINT as number, BLOB / BYTEA as Buffer, RETURNING, ON CONFLICT', async () => {
+      const data = Buffer.from([0, 1, 2, 255]);
+      expect((await s.run('INSERT INTO items (id, n, data) VALUES (?, ?, ?)', ['a', 1_700_000_000_000, data])).changes).toBe(1);
+      expect((await s.run('INSERT INTO items (id, n) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', ['a', 5])).changes).toBe(0);
+      const row = await s.get<{ id: string; n: number; data: Buffer }>("SELECT id, n, data FROM items WHERE id = ? AND 'literal?' = 'literal?'", ['a']);
+      expect(row).toEqual({ id: 'a', n: 1_700_000_000_000, data });
+      expect(Buffer.isBuffer(row?.data)).toBe(true);
+      const ret = await s.get<{ n: number }>('UPDATE items SET n = n + 1 WHERE id = ? RETURNING n', ['a']);
+      expect(ret?.n).toBe(1_700_000_000_001);
+      expect(await s.all('SELECT id FROM items WHERE id = ?', ['none'])).toEqual([]);
+      await s.ping();
+    });
+
+    it('a failing statement is ERR_STORAGE_QUERY with the database code', async () => {
+      const e = await expectStorageError(s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['a', 1]), 'ERR_STORAGE_QUERY');
+      expect(e.dbCode).toBe(name === 'postgres' ? '23505' : 'SQLITE_CONSTRAINT_PRIMARYKEY');
+    });
+  });
+
+  describe.skipIf(skip)('transactions', () => {
+    it('commit on resolve, rollback on throw (the thrown error passes through unchanged)', async () => {
+      await s.transaction(async (tx) => {
+        await tx.run('INSERT INTO items (id, n) VALUES (?, ?)', ['t1', 1]);
+      });
+      const boom = new Error('boom');
+      await expect(
+        s.transaction(async (tx) => {
+          await tx.run('INSERT INTO items (id, n) VALUES (?, ?)', ['t2', 1]);
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      expect((await s.all<{ id: string }>("SELECT id FROM items WHERE id IN ('t1', 't2') ORDER BY id")).map((r) => r.id)).toEqual(['t1']);
+    });
+
+    it('a statement issued outside while a transaction is open does not become part of it', async () => {
+      let outside: Promise<unknown> | undefined;
+      await expect(
+        s.transaction(async (tx) => {
+          await tx.run('INSERT INTO items (id, n) VALUES (?, ?)', ['in-tx', 1]);
+          outside = s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['outside', 1]);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await outside;
+      expect((await s.all<{ id: string }>("SELECT id FROM items WHERE id IN ('in-tx', 'outside')")).map((r) => r.id)).toEqual(['outside']);
+    });
+
+    it('a conditional UPDATE is single-use across two connections (exactly one of 20 concurrent consumers wins)', async () => {
+      const other = await another();
+      await s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['nonce', 0]);
+      const consume = (db: Storage, i: number) =>
+        db.transaction(async (tx) => (await tx.run('UPDATE items SET used = ? WHERE id = ? AND used IS NULL', [i, 'nonce'])).changes);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => consume(i % 2 ? other : s, i + 1)));
+      expect(results.filter((c) => c === 1)).toHaveLength(1);
+    });
+
+    it('the database-backed rate limit is one bucket for every connection', async () => {
+      await migrate(s, { component: 'kbs-rate', migrations: [{ version: 1, name: 'rate', sql: ddl('CREATE TABLE IF NOT EXISTS rate_limits (client TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL, burst DOUBLE PRECISION NOT NULL, per_ms DOUBLE PRECISION NOT NULL, denied INTEGER NOT NULL DEFAULT 0)') }] });
+      const other = await another();
+      const a = new RateLimiter(s, { burst: 3, perSecond: 1 });
+      const b = new RateLimiter(other, { burst: 3, perSecond: 1 });
+      const t = 1_800_000_000_000;
+      const waits = [await a.take('10.0.0.1', t), await b.take('10.0.0.1', t), await a.take('10.0.0.1', t), await b.take('10.0.0.1', t)];
+      expect(waits).toEqual([0, 0, 0, 1]);
+      expect(await a.take('10.0.0.2', t)).toBe(0); // another client has its own bucket
+      expect(await b.take('10.0.0.1', t + 1000)).toBe(0); // one token refilled after a second
+      expect(await a.take('10.0.0.1', t + 1000)).toBeGreaterThan(0);
+      expect(await a.take('10.0.0.1', t - 60_000)).toBeGreaterThan(0); // a clock behind refills nothing
+    });
+  });
+
+  describe.skipIf(skip)('migrations', () => {
+    it('apply once, record the version, do nothing the second time', async () => {
+      const out = await migrate(s, demo([M1, M2]));
+      expect(out).toMatchObject({ from: 1, to: 2, applied: ['2 labels'] });
+      expect((await migrate(s, demo([M1, M2]))).applied).toEqual([]);
+      expect(await checkSchema(s, demo([M1, M2]))).toBe(2);
+    });
+
+    it('instances starting together migrate one after the other (no error, each migration recorded once)', async () => {
+      const set = { component: 'together', migrations: [{ version: 1, name: 'a', sql: ddl('CREATE TABLE together_a (id TEXT PRIMARY KEY)') }, { version: 2, name: 'b', sql: ddl('CREATE TABLE together_b (id TEXT PRIMARY KEY)') }] };
+      const others = await Promise.all([another(), another(), another()]);
+      const outcomes = await Promise.all(others.map((o) => migrate(o, set)));
+      expect(outcomes.map((o) => o.applied.length).sort()).toEqual([0, 0, 2]);
+      expect((await s.get<{ n: number }>("SELECT COUNT(*) AS n FROM schema_migrations WHERE component = 'together'"))?.n).toBe(2);
+    });
+
+    it('a schema newer than the code refuses to start (ERR_STORAGE_SCHEMA_TOO_NEW), for migrate and for checkSchema', async () => {
+      await expectStorageError(migrate(s, demo([M1])), 'ERR_STORAGE_SCHEMA_TOO_NEW');
+      await expectStorageError(checkSchema(s, demo([M1])), 'ERR_STORAGE_SCHEMA_TOO_NEW');
+    });
+
+    it('a failing migration changes nothing (ERR_STORAGE_MIGRATION, rolled back)', async () => {
+      const bad: MigrationSet = { component: 'broken', migrations: [{ version: 1, name: 'ok', sql: ddl('CREATE TABLE broken_ok (id TEXT)') }, { version: 2, name: 'bad', sql: ddl('CREATE TABLE nonsense (') }] };
+      await expectStorageError(migrate(s, bad), 'ERR_STORAGE_MIGRATION');
+      await expectStorageError(s.all('SELECT * FROM broken_ok'), 'ERR_STORAGE_QUERY');
+      expect((await s.get<{ n: number }>("SELECT COUNT(*) AS n FROM schema_migrations WHERE component = 'broken'"))?.n).toBe(0);
+    });
+  });
+});
+
+describe('bad configuration is a typed error at open', () => {
+  it('unknown scheme and malformed URLs: ERR_STORAGE_CONFIG', async () => {
+    expect(() => parseStorageLocation('mysql://x@y/z')).toThrow(expect.objectContaining({ code: 'ERR_STORAGE_CONFIG' }));
+    expect(() => parseStorageLocation('postgres://[::1')).toThrow(expect.objectContaining({ code: 'ERR_STORAGE_CONFIG' }));
+    expect(() => parseStorageLocation('')).toThrow(expect.objectContaining({ code: 'ERR_STORAGE_CONFIG' }));
+    expect(parseStorageLocation('sqlite:/var/lib/kbs.sqlite')).toEqual({ kind: 'sqlite', file: '/var/lib/kbs.sqlite' });
+    expect(parseStorageLocation('kbs.sqlite')).toEqual({ kind: 'sqlite', file: 'kbs.sqlite' });
+  });
+
+  it('SQLite: a directory that does not exist is ERR_STORAGE_UNREACHABLE; a file that is not a database is ERR_STORAGE_CONFIG', async () => {
+    await expectStorageError(openStorage(`sqlite:${join(dir, 'missing', 'x.sqlite')}`), 'ERR_STORAGE_UNREACHABLE');
+    writeFileSync(join(dir, 'junk.sqlite'), 'this is not an SQLite database, just text that is long enough to fill a header page');
+    await expectStorageError(openStorage(`sqlite:${join(dir, 'junk.sqlite')}`), 'ERR_STORAGE_CONFIG');
+  });
+
+  it('PostgreSQL: nothing listening is ERR_STORAGE_UNREACHABLE (retryable, exit 75)', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const e = await expectStorageError(openStorage(`postgres://tee:x@127.0.0.1:${port}/postgres`), 'ERR_STORAGE_UNREACHABLE');
+    expect(e.retryable).toBe(true);
+    expect(e.exitCode).toBe(75);
+    expect(e.message).not.toContain(':x@');
+  });
+
+  describe.skipIf(BACKENDS[1]?.skip)('with a server', () => {
+    it('wrong password and unknown database: ERR_STORAGE_AUTH (exit 78), the password never in the message', async () => {
+      const db = await createPgDatabase();
+      try {
+        const u = new URL(db.url);
+        u.password = 'definitely-wrong';
+        const e = await expectStorageError(openStorage(u.toString()), 'ERR_STORAGE_AUTH');
+        expect(e.exitCode).toBe(78);
+        expect(e.dbCode).toBe('28P01');
+        expect(e.message).not.toContain('definitely-wrong');
+        const v = new URL(db.url);
+        v.pathname = '/no_such_database';
+        expect((await expectStorageError(openStorage(v.toString()), 'ERR_STORAGE_AUTH')).dbCode).toBe('3D000');
+      } finally {
+        await db.drop();
+      }
+    });
+  });
+});
