@@ -14,16 +14,15 @@
  * byte is sent.
  */
 import { randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 import { loadPolicy, type CollateralService, type Policy, type TrustRoots } from '../index.js';
-import { spkiSha256 } from './binding.js';
 import { AttestationRefusedError } from './errors.js';
-import { verifyAttestationAnswer, type GatewayVerification } from './verify.js';
+import { presentedSpkiSha256, verifyAttestationAnswer, type GatewayVerification } from './verify.js';
 
 export interface AttestedClientOptions {
   /** The caller's policy: a loaded Policy, or JSON text / object for loadPolicy. */
@@ -49,19 +48,22 @@ interface Exchange {
 }
 
 /** POST /v1/attestation {nonce} on a new TLS connection; returns the answer and the certificate of that connection. */
-function exchange(origin: URL, nonce: Buffer, timeoutMs: number): Promise<Exchange> {
+function exchange(origin: URL, nonce: Buffer, timeoutMs: number, secureContext: SecureContext): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const fail = (why: string, cause?: unknown): void => reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', why, { cause }));
     const body = JSON.stringify({ nonce: nonce.toString('base64') });
-    const req = httpsRequest(new URL('/v1/attestation', origin), {
+    // secureContext is passed through to tls.connect (missing from @types/node's RequestOptions).
+    const options: RequestOptions & { secureContext: SecureContext } = {
       method: 'POST',
       agent: false,
       // The certificate is self-signed: trust comes from the attestation bound to its key, checked below.
       rejectUnauthorized: false,
+      secureContext,
       ...(isIP(origin.hostname) ? {} : { servername: origin.hostname }),
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
       timeout: timeoutMs,
-    });
+    };
+    const req = httpsRequest(new URL('/v1/attestation', origin), options);
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => fail(`attestation exchange failed: ${e.message}`, e));
     req.on('response', (res) => {
@@ -95,6 +97,8 @@ export class AttestedClient {
   readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
   #inflight: Promise<GatewayVerification> | undefined;
   #agent: Agent;
+  /** One TLS context for every connection: building one per connection (CA store, options) costs more than the handshake's own crypto. */
+  readonly #secureContext = createSecureContext();
   /** The latest verification (undefined before the first). */
   last: GatewayVerification | undefined;
 
@@ -123,7 +127,7 @@ export class AttestedClient {
     this.#inflight ??= (async () => {
       try {
         const nonce = randomBytes(32);
-        const { answer, certificate } = await exchange(this.origin, nonce, this.#o.timeoutMs ?? 30_000);
+        const { answer, certificate } = await exchange(this.origin, nonce, this.#o.timeoutMs ?? 30_000, this.#secureContext);
         const v = await verifyAttestationAnswer(answer, nonce, certificate, {
           policy: this.#policy,
           collateral: this.#o.collateral,
@@ -165,7 +169,7 @@ export class AttestedClient {
       cb(err, s);
     };
     const host = opts.hostname;
-    const socket = tlsConnect({ host, port: Number(opts.port) || 443, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
+    const socket = tlsConnect({ host, port: Number(opts.port) || 443, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
     socket.setNoDelay(true);
     const timeoutMs = this.#o.timeoutMs ?? 30_000;
     const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
@@ -177,7 +181,7 @@ export class AttestedClient {
       clearTimeout(handshake);
       const raw = socket.getPeerCertificate().raw;
       if (!raw) return once(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'), null);
-      this.#ensure(spkiSha256(new Uint8Array(raw)).toString('hex')).then(
+      this.#ensure(presentedSpkiSha256(new Uint8Array(raw)).toString('hex')).then(
         () => once(null, socket),
         (e: Error) => {
           socket.destroy();

@@ -61,6 +61,25 @@ function measurementsOf(claims: VerificationResult['claims']): Record<string, st
   return out;
 }
 
+/**
+ * spkiSha256 of a presented certificate, memoised by the SHA-256 of the whole
+ * certificate DER (a collision-resistant key for a pure function): parsing the
+ * certificate and exporting its key costs about as much as the quote's
+ * signature checks, and a gateway presents the same certificate on every
+ * connection. Bounded; the oldest entry goes first.
+ */
+const SPKI_MEMO_MAX = 256;
+const spkiMemo = new Map<string, Buffer>();
+export function presentedSpkiSha256(certificateDer: Uint8Array): Buffer {
+  const key = createHash('sha256').update(certificateDer).digest('base64');
+  const hit = spkiMemo.get(key);
+  if (hit) return hit;
+  const spki = spkiSha256(certificateDer);
+  if (spkiMemo.size >= SPKI_MEMO_MAX) spkiMemo.delete(spkiMemo.keys().next().value as string);
+  spkiMemo.set(key, spki);
+  return spki;
+}
+
 function field(o: Record<string, unknown>, name: string): string {
   const v = o[name];
   if (typeof v !== 'string' || v.length === 0) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the attestation answer lacks "${name}"`);
@@ -88,7 +107,7 @@ export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, pr
   // Step 2
   const result = await verifyStep(evidence, auxblob, o);
   // Step 3: against the certificate of THIS connection, never the one the answer names
-  const spki = spkiSha256(presentedCertDer);
+  const spki = presentedSpkiSha256(presentedCertDer);
   const expected = bindingReportData(nonce, spki).toString('hex');
   const freshness = result.claims.kind === 'snp' ? 'S30' : 'T42';
   const binding = result.claims.kind === 'snp' ? 'S29' : 'T41';
