@@ -20,7 +20,7 @@ import { TeeVerifyError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { SNP_CERT_GUIDS } from '../evidence/cert-table.js';
 import { parseEvidence } from '../evidence/index.js';
-import type { Evidence, SnpReport, TdxQuote } from '../evidence/types.js';
+import type { Evidence, SnpProduct, SnpReport, TdxQuote } from '../evidence/types.js';
 import type { CheckRecord, VerificationResult } from '../verify/types.js';
 import { parseCertificate } from '../x509/index.js';
 import { vtpmFail } from './errors.js';
@@ -135,6 +135,8 @@ export interface AzureHardwareInput {
   tdQuote?: Uint8Array;
   /** SEV-SNP: VCEK (and ASK / ARK) DER, e.g. from Azure's THIM / IMDS certification endpoint. */
   certificates?: Uint8Array[];
+  /** SEV-SNP product, needed for v2 reports (Azure Milan). */
+  snpProduct?: SnpProduct;
 }
 
 export interface AzureHardwareResult {
@@ -146,12 +148,21 @@ export interface AzureHardwareResult {
 
 const GUID_OF = Object.fromEntries(Object.entries(SNP_CERT_GUIDS).map(([guid, kind]) => [kind, guid])) as Record<'vcek' | 'vlek' | 'ask' | 'ark', string>;
 
-/** Certificates sorted into certificate-table roles by subject CN (trust comes from the chain checks, not this). */
-export function snpCertTable(certificates: readonly Uint8Array[]): SnpCertificateEntry[] {
+/**
+ * Certificates sorted into certificate-table roles by subject CN for a report
+ * signed by `signingKey` (a VLEK table carries the ASVK under the ASK GUID).
+ * Trust comes from the chain checks, not from this sorting.
+ */
+export function snpCertTable(certificates: readonly Uint8Array[], signingKey: 'vcek' | 'vlek'): SnpCertificateEntry[] {
   const table: SnpCertificateEntry[] = [];
   for (const der of certificates) {
     const cn = parseCertificate(der).subjectAttributes['CN'] ?? '';
-    const kind = cn === 'SEV-VCEK' ? 'vcek' : cn === 'SEV-VLEK' ? 'vlek' : cn.startsWith('ARK-') ? 'ark' : cn.startsWith('SEV-') ? 'ask' : undefined;
+    let kind: 'vcek' | 'vlek' | 'ask' | 'ark' | undefined;
+    if (cn === 'SEV-VCEK') kind = 'vcek';
+    else if (cn === 'SEV-VLEK') kind = 'vlek';
+    else if (cn.startsWith('ARK-')) kind = 'ark';
+    else if (cn.startsWith('SEV-VLEK-')) kind = signingKey === 'vlek' ? 'ask' : undefined;
+    else if (cn.startsWith('SEV-')) kind = signingKey === 'vcek' ? 'ask' : undefined;
     if (kind) table.push({ guid: GUID_OF[kind], kind, der, offset: 0 });
   }
   return table;
@@ -169,8 +180,8 @@ export async function verifyAzureHardware(input: AzureHardwareInput, verify: Har
   let reportData: Uint8Array;
   if (hcl.reportType === 'snp') {
     if (input.tdQuote) vtpmFail('ERR_VTPM_BUNDLE', 'a TD quote does not belong with an SEV-SNP HCL report');
-    const report = parseEvidence(hcl.hardwareReport, { kind: 'snp', encoding: 'binary' }) as SnpReport;
-    hardware = await verify(report, snpCertTable(input.certificates ?? []));
+    const report = parseEvidence(hcl.hardwareReport, { kind: 'snp', encoding: 'binary', ...(input.snpProduct ? { snpProduct: input.snpProduct } : {}) }) as SnpReport;
+    hardware = await verify(report, snpCertTable(input.certificates ?? [], report.signerInfo.signingKey));
     checks.push({ id: 'VT02', description: `SEV-SNP report in the HCL report verified (${hardware.checks.length} checks, signature, VCEK chain, TCB)` });
     // The paravisor asks for the report at VMPL 0; a report from a higher VMPL could come from the guest with report_data of its choosing.
     if (report.vmpl !== 0) vtpmFail('ERR_VTPM_RUNTIME_DATA', `the SNP report was requested at VMPL ${report.vmpl}, not by the paravisor at VMPL 0`, { vmpl: report.vmpl });

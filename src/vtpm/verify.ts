@@ -3,13 +3,14 @@
  * hardware evidence with its collateral (VT02, VT18 / VT17), runtime-data
  * commitment (VT03), the attestation key bound by the hardware or pinned by
  * the caller (VT04), each quote (VT05-VT11), banks and coverage (VT12, VT13),
- * then the replay of the boot event log and the IMA list against the quoted
- * PCRs. It resolves only with a successful result; every failure is thrown
+ * then the replay of the boot event log (VT15) and the IMA list (VT16)
+ * against the verified quoted PCRs. It resolves only with a successful result; every failure is thrown
  * as a typed error. One instant (`at`) for everything.
  */
 import type { KeyObject } from 'node:crypto';
 
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
+import type { SnpProduct } from '../evidence/types.js';
 import { verifyEvidence } from '../verify/index.js';
 import { amdCollateralFromCertTable, verifySnpReport } from '../verify/snp/index.js';
 import type { CheckRecord, Relaxations, VerificationResult } from '../verify/types.js';
@@ -18,8 +19,12 @@ import { CollateralUnavailableError } from '../collateral/errors.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { vtpmFail } from './errors.js';
-import { parseHclReport, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
-import { pcrBanksFrom, verifyTpmQuotes, type TpmQuotesResult } from './quote.js';
+import { parseImaAsciiList } from './ima-ascii.js';
+import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaList } from './ima-replay.js';
+import { parseHclReport, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
+import { REPLAY_BANKS } from './pcrs.js';
+import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
+import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
 import type { TpmHashName } from './types.js';
 
@@ -36,6 +41,8 @@ export interface VtpmVerifyOptions {
   relaxations?: Relaxations;
   /** SEV-SNP report versions to accept; default verifyEvidence's ([3, 5]). Azure Milan reports are v2. */
   snpReportVersions?: number[];
+  /** SEV-SNP product (decodes v2 reports; must match the CPUID of v3+). */
+  snpProduct?: SnpProduct;
   /** The attestation key the caller trusts, when the bundle has no hardware evidence that binds one. */
   trustedAk?: KeyObject;
   /** Relaxation: accept an attestation key nothing binds (development only; a warning). */
@@ -48,6 +55,8 @@ export interface VtpmVerifyOptions {
   expectedQualifiedSigner?: Uint8Array;
   /** Azure: the expected start of the HCL runtime data's user-data (a hardware-level nonce). */
   userData?: Uint8Array;
+  /** How the boot event log is compared with the quoted PCRs (default: every quoted PCR but 10). */
+  eventLog?: CheckEventLogOptions;
 }
 
 export interface VtpmVerificationResult {
@@ -60,6 +69,8 @@ export interface VtpmVerificationResult {
   hardware?: VerificationResult;
   runtimeData?: { akPub: Record<string, unknown>; userData?: string; vmConfiguration?: Record<string, unknown> };
   tpm: Omit<TpmQuotesResult, 'checks' | 'warnings'>;
+  /** Present when the bundle carried logs: what their replay established. */
+  replay?: VtpmReplayClaims;
   checks: CheckRecord[];
   warnings: string[];
 }
@@ -116,14 +127,44 @@ function expectedNonce(bundle: VtpmBundle, options: VtpmVerifyOptions, warnings:
   return vtpmFail('ERR_VTPM_NONCE', 'no nonce: neither the caller nor the bundle names the expected extraData');
 }
 
-/** Step 6: the logs. Until the replays are wired in, a bundle that carries a log fails closed. */
-function replayLogs(bundle: VtpmBundle): void {
-  if (bundle.eventLog || bundle.ima) {
-    vtpmFail('ERR_VTPM_REPLAY_UNAVAILABLE', 'the bundle carries an event log or IMA list, and this build cannot replay it: not verified', {
-      eventLog: bundle.eventLog !== undefined,
-      ima: bundle.ima !== undefined,
-    });
+/** What the log replays established. */
+export interface VtpmReplayClaims {
+  eventLog?: { format: string; banks: string[]; events: number; touched: number[] };
+  ima?: { entries: number; banks: string[]; bankRule: string; violations: number; bootAggregate: string };
+}
+
+/**
+ * VT15: the boot event log replays to the quoted PCRs (all quoted PCRs but
+ * IMA's 10, unless options say otherwise), naming the first that differs.
+ */
+function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[]): NonNullable<VtpmReplayClaims['eventLog']> {
+  const log = parseTcgEventLog(eventLog);
+  const replay = replayEventLog(log);
+  checkEventLogAgainstPcrs(replay, quoted, options.eventLog ?? {});
+  const compared = replay.banks.filter((b) => quoted.has(b));
+  checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
+  return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched };
+}
+
+/** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
+function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[]): NonNullable<VtpmReplayClaims['ima']> {
+  if ('binary' in ima) {
+    // The binary list parser is not in this build yet: fail closed rather than skip.
+    return vtpmFail('ERR_VTPM_REPLAY_UNAVAILABLE', 'the bundle carries a binary IMA list, and this build cannot parse it: not verified', { ima: 'binary' });
   }
+  const entries = parseImaAsciiList(ima.ascii);
+  const banks = REPLAY_BANKS.filter((b) => quoted.get(b)?.has(10));
+  if (banks.length === 0) vtpmFail('ERR_VTPM_IMA_MISMATCH', 'the bundle carries an IMA list but no quote covers PCR 10');
+  const replay = replayImaList(entries, { banks });
+  checkImaAgainstPcrs(replay, quoted, [10]);
+  const boot = checkBootAggregate(entries, quoted);
+  if (boot.status === 'unavailable') warnings.push('IMA boot_aggregate not checked: PCRs 0-7 of its bank are not quoted');
+  else assertBootAggregate(entries, quoted);
+  checks.push({
+    id: 'VT16',
+    description: `IMA list (${entries.length} entries, ${replay.violations.length} violations) replays to the quoted PCR 10 (${replay.banks.join(', ')}); boot_aggregate ${boot.status === 'match' ? `matches PCRs ${boot.pcrRange}` : 'not checked'}`,
+  });
+  return { entries: entries.length, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
 }
 
 /** Verifies a bundle (object or its JSON bytes / text). */
@@ -138,7 +179,12 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   if (bundle.hardware) {
     const hcl = parseHclReport(bundle.hardware.hclReport);
     const hw = await verifyAzureHardware(
-      { hcl, ...(bundle.hardware.tdQuote ? { tdQuote: bundle.hardware.tdQuote } : {}), ...(bundle.hardware.certificates ? { certificates: bundle.hardware.certificates } : {}) },
+      {
+        hcl,
+        ...(bundle.hardware.tdQuote ? { tdQuote: bundle.hardware.tdQuote } : {}),
+        ...(bundle.hardware.certificates ? { certificates: bundle.hardware.certificates } : {}),
+        ...(options.snpProduct ? { snpProduct: options.snpProduct } : {}),
+      },
       options.verifyHardware ?? defaultHardwareVerifier(options, at),
     );
     ({ hardware, runtime, platform } = hw);
@@ -150,7 +196,8 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   }
   const ak = attestationKey(bundle, runtime, options, checks, warnings);
   const quotes = bundle.tpm.quotes.map((q) => ({ quote: parseTpmQuote(q.attest), signature: parseTpmSignature(q.signature) }));
-  const tpm = verifyTpmQuotes(quotes, ak, pcrBanksFrom(bundle.tpm.pcrs), {
+  const pcrs = pcrBanksFrom(bundle.tpm.pcrs);
+  const tpm = verifyTpmQuotes(quotes, ak, pcrs, {
     nonce: expectedNonce(bundle, options, warnings),
     ...(options.requiredBank ? { requiredBank: options.requiredBank } : {}),
     ...(options.allowSha1 ? { allowSha1: true } : {}),
@@ -158,7 +205,9 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   });
   checks.push(...tpm.checks);
   warnings.push(...tpm.warnings);
-  replayLogs(bundle);
+  const replay: VtpmReplayClaims = {};
+  if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks);
+  if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, checks, warnings);
   const { checks: _c, warnings: _w, ...tpmClaims } = tpm;
   return {
     ok: true,
@@ -176,6 +225,7 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
         }
       : {}),
     tpm: tpmClaims,
+    ...(replay.eventLog || replay.ima ? { replay } : {}),
     checks,
     warnings,
   };
