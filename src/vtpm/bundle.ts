@@ -87,6 +87,7 @@ function base64(v: unknown, path: string, maxBytes: number, minBytes = 1): Uint8
   // A non-zero pad bit decodes the same as a zero one: only the canonical text is accepted.
   if (Buffer.from(bytes).toString('base64') !== s) bad(path, 'not canonical base64 (non-zero padding bits)');
   if (bytes.length < minBytes) bad(path, `shorter than ${minBytes} byte${minBytes === 1 ? '' : 's'}`);
+  if (bytes.length > maxBytes) bad(path, `longer than ${maxBytes} bytes`);
   return bytes;
 }
 
