@@ -39,7 +39,10 @@ export class PolicySet {
     }
     for (const tee of TEES) {
       const d = defaults[tee];
-      if (d === undefined) continue;
+      if (d === undefined) {
+        this.#defaults.set(tee, defaultPolicy(tee)); // built once: defaultPolicy makes a fresh frozen copy per call
+        continue;
+      }
       const policy = typeof d === 'string' && this.#named.has(d) ? this.#named.get(d)! : withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
       if (policy.tee !== tee) throw new RangeError(`the default policy for ${tee} is a ${policy.tee} policy`);
       this.#defaults.set(tee, policy);
@@ -52,7 +55,7 @@ export class PolicySet {
 
   /** The default for the evidence's TEE. */
   defaultFor(tee: PolicyTee): Policy {
-    return this.#defaults.get(tee) ?? defaultPolicy(tee);
+    return this.#defaults.get(tee)!;
   }
 
   /** A configured policy by name; "default" is the TEE's default. */
