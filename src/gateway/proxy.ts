@@ -79,11 +79,10 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     res.writeHead(up.statusCode ?? 502, forwardHeaders(up.headers));
     res.flushHeaders();
     let bytes = 0;
-    let idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
+    const idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
     up.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
-      clearTimeout(idle);
-      idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
+      idle.refresh(); // restart the idle window without a new timer per chunk
       if (bytes > o.maxResponseBytes) {
         up.destroy();
         res.destroy();

@@ -87,9 +87,13 @@ export class ApiKeyStore {
     return r ? info(r) : undefined;
   }
 
+  /** Prepared once: authenticate runs on every proxied request. */
+  #authenticateStatement: Statement<Row> | undefined;
+
   /** The active key a bearer token belongs to, if any. */
   authenticate(token: string): ApiKeyInfo | undefined {
-    const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE token_sha256 = ? AND revoked_at IS NULL').get(hashToken(token));
+    this.#authenticateStatement ??= this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE token_sha256 = ? AND revoked_at IS NULL');
+    const r = this.#authenticateStatement.get(hashToken(token));
     return r ? info(r) : undefined;
   }
 
