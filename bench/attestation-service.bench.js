@@ -1,6 +1,9 @@
 // Attestation-service benchmark, one run, side by side:
 //  - the library in-process, warm collateral cache: verifyEvidence alone, and
 //    the whole appraisal (verifyEvidence + evaluatePolicy + EAR JWT signing);
+//  - an HTTP floor: a bare node:http server in a child process that reads
+//    and JSON.parses the same request bodies and answers a recorded answer
+//    of the same size (what any HTTP service pays on this machine);
 //  - the service (tee-verify serve's library entry) in a child process,
 //    loaded over loopback HTTP by CLIENTS concurrent keep-alive clients from
 //    this process: requests/s on POST /v1/verify and on the trustee route.
@@ -28,8 +31,27 @@ const CENTRE = new Date('2026-01-15T00:00:00Z');
 const NOW = new Date(CENTRE.getTime() + 3_600_000);
 const warmCollateral = (p) => new CollateralService({ intel: new BundleSource([...p.collateral]), cache: new CollateralCache({ directory: null }) });
 
+// ---- child: the HTTP floor (same bodies in and out, no verification) -------------
+if (process.argv[2] === '--floor') {
+  const { createServer } = await import('node:http');
+  let answer = '';
+  for await (const chunk of process.stdin) answer += chunk;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer)), 'cache-control': 'no-store' });
+      res.end(answer);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${server.address().port}`));
+  process.on('message', () => process.send(process.cpuUsage()));
+  process.on('SIGTERM', () => process.exit(0));
+}
+
 // ---- child: the service -------------------------------------------------------
-if (process.argv[2] === '--serve') {
+else if (process.argv[2] === '--serve') {
   let text = '';
   for await (const chunk of process.stdin) text += chunk;
   const p = SimulatedTeeProvider.fromState(text);
@@ -112,15 +134,28 @@ async function main() {
   const requests = quotes.map((q) => parseRequest({ evidence: q }));
   const full = await rate((i) => appraise(ctx, requests[i % requests.length], NOW), SECONDS);
 
-  // Service, in a child process.
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
-  child.stdin.end(JSON.stringify(p.exportState()));
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`service exited ${code}`)));
-  });
+  // The HTTP floor, then the service, each in a child process.
+  const start = async (mode, input) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), mode], { stdio: ['pipe', 'pipe', 'inherit', 'ipc'] });
+    child.stdin.end(input);
+    const url = await new Promise((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', resolve);
+      child.once('exit', (code) => reject(new Error(`${mode} exited ${code}`)));
+    });
+    return { child, url };
+  };
   const agent = new Agent({ connections: CLIENTS, pipelining: 1 });
   const plain = quotes.map((q) => JSON.stringify({ evidence: q }));
+  const sample = JSON.stringify(await appraise(ctx, requests[0], NOW));
+  const floorChild = await start('--floor', sample);
+  let floor;
+  try {
+    await load(floorChild.url, '/v1/verify', plain, CLIENTS, 1, agent, floorChild.child);
+    floor = await load(floorChild.url, '/v1/verify', plain, CLIENTS, SECONDS, agent, floorChild.child);
+  } finally {
+    floorChild.child.kill('SIGTERM');
+  }
+  const { child, url } = await start('--serve', JSON.stringify(p.exportState()));
   const trustee = quotes.map((q) => {
     const evidence = Buffer.from(JSON.stringify({ quote: q, aa_eventlog: null, cc_eventlog: null })).toString('base64url');
     return JSON.stringify({ policy_ids: [], tee: 'tdx', evidence });
@@ -133,8 +168,10 @@ async function main() {
     console.log('warm TDX v4 verification (simulated platform, collateral cached)');
     row('library verifyEvidence, in-process, sequential', lib);
     row('library appraise (verify + policy + EAR JWT)', full);
+    row(`HTTP floor: same bodies, JSON.parse, no verification`, floor);
     row(`service POST /v1/verify, ${CLIENTS} clients, loopback HTTP`, svcPlain);
     row('service POST /attestation (trustee body, JWT answer)', svcTrustee);
+    console.log(`\n  service CPU per request = ${(svcPlain.cpuUs / (full.cpuUs + floor.cpuUs)).toFixed(2)}x (library appraise + HTTP floor)`);
   } finally {
     await agent.close();
     child.kill('SIGTERM');
