@@ -1,0 +1,206 @@
+// Attested chat gateway benchmark, one run, side by side:
+//  (a) proxy overhead: streamed Ollama /api/chat requests per second (concurrent
+//      clients) and time to first token (one request at a time), through the
+//      gateway (HTTPS, API key, AttestedClient) vs direct (HTTP) to the same
+//      upstream (src/gateway/chat-upstream.ts), rounds interleaved;
+//  (b) attested connection setup on a warm collateral cache: the client-side
+//      cost of one attestation + verification (AttestedClient.attest: new TLS
+//      connection, POST /v1/attestation, verifyEvidence, binding, policy),
+//      against the verification floor measured in the same run (as in
+//      bench/verify.bench.js: node:crypto verify x the signature checks that
+//      cannot be cached, here for the simulated TDX quote) plus one TLS
+//      handshake to the same gateway, measured in the same run.
+// The upstream and the gateway (bin/tee-gateway.js, simulated TDX TEE) run as
+// child processes, so the client's CPU time (process.cpuUsage) is client-side only.
+//
+//   npm run build && node bench/gateway.bench.js
+import { execFileSync, spawn } from 'node:child_process';
+import { createPublicKey, verify as nodeVerify, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { connect as tlsConnect, createSecureContext } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+
+import { Agent, fetch } from 'undici';
+
+import { BundleSource, CollateralService, loadPolicy, parseCertificate, parseEvidence, splitPemCertificates, verifyEvidence } from '../dist/index.js';
+import { AttestedClient } from '../dist/gateway/index.js';
+import { SimulatedTeeProvider } from '../dist/tee/index.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(join(tmpdir(), 'tee-gateway-bench-'));
+const children = [];
+const now = () => performance.now();
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ms = (x) => `${x.toFixed(3).padStart(8)} ms`;
+const us = (x) => `${(x * 1000).toFixed(0).padStart(6)} µs`;
+
+/** Starts a child process and resolves with the first match of `pattern` in its output. */
+function child(args, pattern) {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(p);
+    let out = '';
+    const look = (c) => {
+      out += c;
+      const m = pattern.exec(out);
+      if (m) resolvePromise(m[1]);
+    };
+    p.stdout.on('data', look);
+    p.stderr.on('data', look);
+    p.on('exit', (code) => reject(new Error(`child exited ${code}: ${out}`)));
+  });
+}
+
+async function drain(body) {
+  let n = 0;
+  for await (const c of body) n += c.length;
+  return n;
+}
+
+/** Requests per second with `concurrency` clients, each looping for `durationMs`. */
+async function throughput(send, concurrency, durationMs) {
+  let done = 0;
+  const t0 = now();
+  const end = t0 + durationMs;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (now() < end) {
+      const res = await send();
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      if ((await drain(res.body)) === 0) throw new Error('empty answer');
+      done += 1;
+    }
+  }));
+  return done / ((now() - t0) / 1000);
+}
+
+/** Milliseconds from sending the request to the first body chunk (the first token). */
+async function timeToFirstToken(send) {
+  const t0 = now();
+  const res = await send();
+  const it = res.body[Symbol.asyncIterator]();
+  await it.next();
+  const t = now() - t0;
+  for (let r = await it.next(); !r.done; r = await it.next());
+  return t;
+}
+
+/** Median wall ms and mean client CPU ms of `fn` over `n` runs (after `warm` unmeasured runs). */
+async function cost(fn, n, warm = 10) {
+  for (let i = 0; i < warm; i++) await fn();
+  const walls = [];
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t0 = now();
+    await fn();
+    walls.push(now() - t0);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: median(walls), cpu: (cpu.user + cpu.system) / 1000 / n };
+}
+
+try {
+  console.log(`tee-verify gateway benchmark (node ${process.version}, ${process.arch}, ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  console.log('command: npm run build && node bench/gateway.bench.js\n');
+
+  // ---- setup: upstream, simulated TEE state, API key, gateway ---------------------
+  const tee = new SimulatedTeeProvider({ tee: 'tdx' });
+  const state = join(dir, 'simulated-tee.json');
+  writeFileSync(state, JSON.stringify(tee.exportState()));
+  const db = join(dir, 'gateway.sqlite');
+  const token = JSON.parse(execFileSync(process.execPath, ['bin/tee-gateway.js', 'keys', 'create', 'bench', '--db', db], { cwd: root, encoding: 'utf8' })).token;
+  const upstreamUrl = await child(['--input-type=module', '-e', `import { startChatUpstream } from ${JSON.stringify(join(root, 'dist/gateway/index.js'))}; const u = await startChatUpstream(); console.log('upstream ' + u.url);`], /upstream (http:\S+)/);
+  const gatewayUrl = await child(
+    ['bin/tee-gateway.js', 'serve', '--upstream', upstreamUrl, '--db', db, '--listen', '127.0.0.1:0', '--simulated-tee', '--simulated-state', state, '--attestations-per-second', '1000000'],
+    /listening on (https:\S+)/,
+  );
+  const quote = parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence);
+  const policy = loadPolicy({ tee: 'tdx', mrTd: [Buffer.from(quote.body.mrTd).toString('hex')], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' });
+  const collateral = new CollateralService({ intel: new BundleSource([...tee.collateral]), cache: null });
+  const options = { policy, collateral, trustRoots: tee.trustRoots };
+
+  // ---- (a) proxy overhead -----------------------------------------------------------
+  const CONCURRENCY = 16;
+  const prompt = 'tell me about attested gateways in a few words please';
+  const body = JSON.stringify({ model: 'llama3.2', messages: [{ role: 'user', content: prompt }], stream: true });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const direct = new Agent({ connections: CONCURRENCY });
+  const client = new AttestedClient(gatewayUrl, { ...options, connections: CONCURRENCY });
+  const viaDirect = () => fetch(`${upstreamUrl}/api/chat`, { method: 'POST', headers, body, dispatcher: direct });
+  const viaGateway = () => client.fetch('/api/chat', { method: 'POST', headers, body });
+  await client.attest();
+  await throughput(viaDirect, CONCURRENCY, 500); // warm both paths (connections, JIT)
+  await throughput(viaGateway, CONCURRENCY, 500);
+  const rps = { direct: [], gateway: [] };
+  for (let round = 0; round < 3; round++) {
+    rps.direct.push(await throughput(viaDirect, CONCURRENCY, 2500));
+    rps.gateway.push(await throughput(viaGateway, CONCURRENCY, 2500));
+  }
+  const ttft = { direct: [], gateway: [] };
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 60; i++) ttft.direct.push(await timeToFirstToken(viaDirect));
+    for (let i = 0; i < 60; i++) ttft.gateway.push(await timeToFirstToken(viaGateway));
+  }
+  const rDirect = median(rps.direct);
+  const rGateway = median(rps.gateway);
+  const loss = (1 - rGateway / rDirect) * 100;
+  const added = median(ttft.gateway) - median(ttft.direct);
+  const words = `You said: ${prompt}`.split(/(?<= )/).length;
+  console.log(`(a) proxy overhead: streamed Ollama /api/chat (${words} token chunks + final, upstream 1 ms between chunks), ${CONCURRENCY} concurrent clients, 3 interleaved rounds of 2.5 s`);
+  console.log(`  direct (HTTP)                    ${rDirect.toFixed(0).padStart(6)} req/s   rounds ${rps.direct.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(`  through the gateway (HTTPS)      ${rGateway.toFixed(0).padStart(6)} req/s   rounds ${rps.gateway.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(`  throughput loss                  ${loss.toFixed(1).padStart(6)} %       (target <= 10 %)`);
+  console.log(`  time to first token, one request at a time (median of 300 each, keep-alive connections):`);
+  console.log(`  direct                          ${ms(median(ttft.direct))}`);
+  console.log(`  through the gateway             ${ms(median(ttft.gateway))}`);
+  console.log(`  added                           ${ms(added)}   (target <= 1 ms)`);
+
+  // ---- (b) attested connection setup ---------------------------------------------------
+  // Floor: the three P-256 verifications a TDX verification must do per quote (verify.bench.js).
+  const sd = quote.signatureData;
+  const [leafDer, interDer] = splitPemCertificates(sd.pckCertChainPem);
+  const leaf = new X509Certificate(Buffer.from(leafDer));
+  const inter = new X509Certificate(Buffer.from(interDer));
+  const leafInfo = parseCertificate(leafDer);
+  const jwk = (xy) => ({ kty: 'EC', crv: 'P-256', x: Buffer.from(xy.subarray(0, 32)).toString('base64url'), y: Buffer.from(xy.subarray(32)).toString('base64url') });
+  const signed = quote.bytes.subarray(0, quote.signedRange.length);
+  const floor = await cost(() => {
+    const attestKey = createPublicKey({ key: jwk(sd.attestationKey), format: 'jwk' });
+    nodeVerify('sha256', signed, { key: attestKey, dsaEncoding: 'ieee-p1363' }, sd.quoteSignature);
+    nodeVerify('sha256', sd.qeReportBytes, { key: leaf.publicKey, dsaEncoding: 'ieee-p1363' }, sd.qeReportSignature);
+    nodeVerify('sha256', leafInfo.tbs, inter.publicKey, leafInfo.signature);
+  }, 2000, 100);
+  const verifyOnly = await cost(() => verifyEvidence(quote.bytes, { collateral, trustRoots: tee.trustRoots }), 500, 50);
+  const { hostname, port } = new URL(gatewayUrl);
+  const secureContext = createSecureContext(); // reused, as AttestedClient reuses its own
+  const handshake = await cost(
+    () => new Promise((ok, fail) => {
+      const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'] });
+      s.once('secureConnect', () => {
+        s.destroy();
+        ok();
+      });
+      s.once('error', fail);
+    }),
+    300,
+    20,
+  );
+  const setupClient = new AttestedClient(gatewayUrl, options);
+  const attest = await cost(() => setupClient.attest(), 300, 20);
+  await setupClient.close();
+  const budget = 1.5 * floor.cpu + handshake.cpu;
+  console.log('\n(b) attested connection setup, warm collateral (simulated TDX quote v4; gateway and TEE in another process)');
+  console.log('                                                       client CPU     wall (median)');
+  console.log(`  floor: node:crypto quote + QE report + PCK leaf verify   ${us(floor.cpu)}   ${us(floor.wall)}`);
+  console.log(`  verifyEvidence alone (in process)                        ${us(verifyOnly.cpu)}   ${us(verifyOnly.wall)}`);
+  console.log(`  one TLS handshake to the gateway                         ${us(handshake.cpu)}   ${us(handshake.wall)}`);
+  console.log(`  AttestedClient.attest(): TLS + nonce + evidence + verify + binding + policy`);
+  console.log(`                                                           ${us(attest.cpu)}   ${us(attest.wall)}  (wall includes the TEE producing the quote)`);
+  console.log(`  client CPU vs 1.5 x floor + handshake = ${us(budget).trim()}: ratio ${(attest.cpu / budget).toFixed(2)} (target <= 1)`);
+  await client.close();
+  await direct.close();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
