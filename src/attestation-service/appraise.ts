@@ -95,6 +95,8 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   const policy = choosePolicy(ctx, req, result.tee);
   const expected = checkBinding(req, result);
   result.warnings.push(...req.warnings);
+  // Like verify's --trust-root: other anchors than the pinned ones are never silent.
+  if (result.trustRoots !== 'production') result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);
   const judged = evaluatePolicy(result, policy, { now, ...(expected ? { reportData: expected } : {}) });
   const iat = Math.floor(now.getTime() / 1000);
   const ear = toEar(result, judged, { verifierId: ctx.verifierBuild, iat, ...(req.binding?.nonce ? { nonce: req.binding.nonce } : {}) });

@@ -29,7 +29,9 @@ describe('POST /v1/verify, plain body', () => {
   it('base64 evidence: ok, every check, claims, and an EAR JWT that verifies with the published key', async () => {
     const r = await post(svc.url, '/v1/verify', { evidence: quote.toString('base64') });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ ok: true, status: 'affirming', tee: 'tdx', at: NOW.toISOString(), tcbStatus: 'UpToDate', advisoryIds: [], binding: null, trustRoots: 'test-pki' });
+    // The test PKI's roots are not the pinned production roots: ok, with that warning, so the EAR says "warning".
+    expect(r.json).toMatchObject({ ok: true, status: 'warning', tee: 'tdx', at: NOW.toISOString(), tcbStatus: 'UpToDate', advisoryIds: [], binding: null, trustRoots: 'test-pki' });
+    expect(r.json.warnings).toEqual(['trust roots "test-pki" replace the pinned Intel / AMD production roots']);
     expect(r.json.policy).toMatchObject({ id: 'tee-verify:default-tdx', ok: true, violations: [] });
     expect(r.json.checks.map((c: { id: string }) => c.id)).toEqual(expect.arrayContaining(['T22', 'T23', 'T26']));
     expect(r.json.claims.mrTd).toBe(mrTd);
@@ -37,7 +39,7 @@ describe('POST /v1/verify, plain body', () => {
     const { header, claims } = verifyEarJwt(r.json.token, await publishedKey(svc.url), { now: NOW_SECONDS });
     expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT', kid: svc.jwks.keys[0]!.kid });
     expect(claims.eat_profile).toBe(EAR_PROFILE);
-    expect(claims.submods['cpu0']!['ear.status']).toBe('affirming');
+    expect(claims.submods['cpu0']!['ear.status']).toBe('warning');
     // The top-level claims the patched open-webui reads.
     expect(typeof claims['jti']).toBe('string');
     expect(claims['tee']).toBe('tdx');
