@@ -13,7 +13,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { markLoaded } from './registry.js';
-import type { IntelTcbPolicy, Policy, PolicyTee, SgxPolicy, SnpGuestPolicyRules, SnpPolicy, TdxPolicy } from './types.js';
+import type { IntelTcbPolicy, Policy, PolicyTee, SgxPolicy, SnpGuestPolicyRules, SnpPolicy, TdxPolicy, VtpmPolicy } from './types.js';
 
 export const ZERO_48 = '0'.repeat(96);
 export const ALL_ONES_U64 = '0xffffffffffffffff';
@@ -104,6 +104,11 @@ function snpDefault(): SnpPolicy {
     firmware: {},
     requiredMitigations: {},
   };
+}
+
+/** Defaults of a vtpm section that a document names (the section itself is optional). */
+export function defaultVtpmPolicy(): VtpmPolicy {
+  return { pcrs: {}, unknownImaEntries: 'violation', imaViolations: 'violation' };
 }
 
 /** A fresh, mutable default of each TEE (the loader fills documents from it). */

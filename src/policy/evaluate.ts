@@ -7,7 +7,8 @@
  *
  * Order: X07 TEE match (a mismatch is the one violation: claims of another TEE
  * mean nothing to this policy), then the TEE's checks, then the TCB status,
- * collateral freshness and REPORT_DATA binding.
+ * collateral freshness, the vTPM section (TDX and SNP policies) and
+ * REPORT_DATA binding.
  */
 import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import type { VerificationResult } from '../verify/types.js';
@@ -20,6 +21,7 @@ import { checkSnpGuest } from './checks/snp-guest.js';
 import { checkSnpIdentity } from './checks/snp-identity.js';
 import { checkSnpTcb } from './checks/snp-tcb.js';
 import { checkTdx } from './checks/tdx.js';
+import { checkVtpm } from './checks/vtpm.js';
 import { loadPolicy } from './load.js';
 import { isLoaded } from './registry.js';
 import type { EvaluateOptions, Policy, PolicyAppraisal } from './types.js';
@@ -91,6 +93,7 @@ function runChecks(result: VerificationResult, policy: Policy, options: Evaluate
     checkCollateralAge(result, policy.collateral.maxAgeSeconds, now, f);
   }
   checkCollateralExpiry(result, policy.collateral.expiryGraceSeconds, now, f);
+  if (policy.tee !== 'sgx') checkVtpm(policy.vtpm, options.vtpm, f);
   checkReportData(claims.reportData, policy.reportData, fromOptions, bindingCheck, f);
   return appraisal(policy, f);
 }

@@ -36,4 +36,6 @@ export type {
   PolicyViolation,
   PolicyAppraisal,
   EvaluateOptions,
+  VtpmPolicy,
+  VtpmAppraisalInput,
 } from './types.js';

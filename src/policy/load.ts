@@ -18,7 +18,7 @@
  */
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
-import { deepFreeze, defaultsFor, ALL_ONES_U64 } from './defaults.js';
+import { deepFreeze, defaultsFor, defaultVtpmPolicy, ALL_ONES_U64 } from './defaults.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { pointerToken, validateAgainstSchema } from './json-schema.js';
 import { markLoaded } from './registry.js';
@@ -115,6 +115,7 @@ function normalize(doc: Doc): Policy {
     out[key] = HEX_LISTS[tee].includes(key) ? normalizeList(value, `/${key}`, problems) : value;
   }
   if (typeof out['reportData'] === 'string') out['reportData'] = lower(out['reportData']);
+  if (doc['vtpm'] !== undefined) out['vtpm'] = normalizeVtpm(doc['vtpm'] as Doc, problems);
   if (tee === 'tdx') out['tdAttributes'] = maskedU64(out['tdAttributes'], '/tdAttributes', problems);
   if (tee === 'sgx') {
     out['attributes'] = maskedBytes(out['attributes'], '/attributes', problems);
@@ -129,6 +130,17 @@ function normalize(doc: Doc): Policy {
   }
   if (problems.length > 0) throw new PolicyError(problems);
   return markLoaded(deepFreeze(out as unknown as Policy));
+}
+
+/** The vtpm section: defaults, lowercase PCR values (duplicates after case folding are errors). */
+function normalizeVtpm(doc: Doc, problems: PolicyProblem[]): Doc {
+  const out: Doc = { ...(defaultVtpmPolicy() as unknown as Doc), ...doc };
+  const pcrs: Doc = {};
+  for (const [bank, values] of Object.entries((doc['pcrs'] ?? {}) as Record<string, Doc>)) {
+    pcrs[bank] = Object.fromEntries(Object.entries(values).map(([pcr, list]) => [pcr, normalizeList(list, `/vtpm/pcrs/${bank}/${pcr}`, problems)]));
+  }
+  out['pcrs'] = pcrs;
+  return out;
 }
 
 function normalizeSnp(doc: Doc, out: Doc, problems: PolicyProblem[]): void {

@@ -85,6 +85,37 @@ const snpCollateral: JsonSchema = {
   },
 };
 
+/** Issue 9: expected PCR values, { bank: { "0".."23": [hex, ...] } }. */
+const pcrBank = (bytes: number): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: Object.fromEntries(Array.from({ length: 24 }, (_, i) => [String(i), { type: 'array', minItems: 1, uniqueItems: true, items: hex(bytes, `PCR ${i}`) }])),
+});
+
+const vtpmPolicy: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'vTPM rules (docs/vtpm-reference.md). Absent: vTPM claims are not judged; present: vTPM evidence is required.',
+  properties: {
+    pcrs: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Expected quoted PCR values, any-of per PCR.',
+      properties: { sha1: pcrBank(20), sha256: pcrBank(32), sha384: pcrBank(48), sha512: pcrBank(64) },
+    },
+    unknownImaEntries: { enum: ['violation', 'allow'], description: 'An IMA entry whose path the reference list does not name. Default "violation".' },
+    requiredImaEntries: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1, maxLength: 4096 },
+      description: 'Paths that must appear in the IMA list.',
+    },
+    imaViolations: { enum: ['violation', 'allow'], description: 'IMA violation entries (ToMToU, open writers). Default "violation".' },
+  },
+};
+
 const maskedU64: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -102,6 +133,7 @@ const tdx: JsonSchema = {
   properties: {
     ...common,
     tee: { const: 'tdx' },
+    vtpm: ref('vtpmPolicy'),
     tcb: ref('intelTcb'),
     collateral: ref('intelCollateral'),
     mrTd: allowList(ref('hex48'), 'T36: MRTD allowlist, or "any". Required.'),
@@ -185,6 +217,7 @@ const snp: JsonSchema = {
   properties: {
     ...common,
     tee: { const: 'snp' },
+    vtpm: ref('vtpmPolicy'),
     collateral: ref('snpCollateral'),
     measurement: allowList(ref('hex48'), 'S25: MEASUREMENT allowlist, or "any". Required.'),
     hostData: allowList(ref('hex32'), 'S26: HOST_DATA expected value(s) or explicit "any". Required.'),
@@ -277,6 +310,7 @@ const schema: JsonSchema = {
     intelTcb,
     intelCollateral,
     snpCollateral,
+    vtpmPolicy,
     tdxPolicy: tdx,
     sgxPolicy: sgx,
     snpPolicy: snp,

@@ -7,6 +7,10 @@
  */
 import type { ErrorClass } from '../errors.js';
 import type { TcbStatus } from '../verify/types.js';
+import type { BootComponents } from '../vtpm/boot-components.js';
+import type { PcrInput } from '../vtpm/pcrs.js';
+import type { PcrExpectations, ReferenceList } from '../vtpm/reference.js';
+import type { ImaEntry } from '../vtpm/types.js';
 
 export type PolicyTee = 'tdx' | 'sgx' | 'snp';
 
@@ -62,8 +66,26 @@ export interface SnpCollateralPolicy {
   expiryGraceSeconds?: number;
 }
 
+/**
+ * vTPM rules (issue 9, docs/vtpm-reference.md): optional in TDX and SNP
+ * policies. Absent: vTPM claims are not judged. Present: vTPM evidence is
+ * required and judged against these rules and the reference list.
+ */
+export interface VtpmPolicy {
+  /** Expected quoted PCR values, any-of per PCR (hex, lowercase). Default {}. */
+  pcrs: PcrExpectations;
+  /** An IMA entry whose path the reference list does not name. Default "violation". */
+  unknownImaEntries: 'violation' | 'allow';
+  /** Paths that must appear in the IMA list. Default: none (absent). */
+  requiredImaEntries?: readonly string[];
+  /** IMA violation entries (file measured inconsistently: ToMToU, open writers). Default "violation". */
+  imaViolations: 'violation' | 'allow';
+}
+
 export interface TdxPolicy extends PolicyCommon {
   tee: 'tdx';
+  /** vTPM rules (Azure TDX CVMs and other vTPM guests); absent: not judged. */
+  vtpm?: VtpmPolicy;
   tcb: IntelTcbPolicy;
   collateral: IntelCollateralPolicy;
   /** T36 (48-byte hex each). Required in a document. */
@@ -156,6 +178,8 @@ export interface SnpPlatformInfoRules {
 
 export interface SnpPolicy extends PolicyCommon {
   tee: 'snp';
+  /** vTPM rules (Azure SNP CVMs, SNP guests with a vTPM); absent: not judged. */
+  vtpm?: VtpmPolicy;
   collateral: SnpCollateralPolicy;
   /** S25 (48-byte hex). Required in a document. */
   measurement: AllowList<string>;
@@ -220,7 +244,21 @@ export interface PolicyAppraisal {
   policyId?: string;
 }
 
+/** What the vTPM verification established, for the policy's vtpm section. */
+export interface VtpmAppraisalInput {
+  /** The PCR values the verified TPM quote covers. */
+  pcrs: PcrInput;
+  /** The IMA list whose replay reproduced the quoted PCR 10, with the replay's violation-entry indexes. */
+  ima?: { entries: readonly ImaEntry[]; violations: readonly number[] };
+  /** Boot components of the boot event log whose replay reproduced the quoted PCRs. */
+  boot?: BootComponents;
+  /** The reference list to judge against (loadReferenceList). */
+  reference?: ReferenceList;
+}
+
 export interface EvaluateOptions {
+  /** vTPM evidence to judge against the policy's vtpm section (docs/vtpm-reference.md). */
+  vtpm?: VtpmAppraisalInput;
   /** T41 / S29: the expected REPORT_DATA of this request: 64 bytes, or 128 hex digits. */
   reportData?: Uint8Array | string;
   /**

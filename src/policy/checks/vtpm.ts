@@ -1,0 +1,141 @@
+/**
+ * The policy's vtpm section and the reference list (issue 9,
+ * docs/vtpm-reference.md) against what the vTPM verification established:
+ * quoted PCR values, the verified IMA list and the verified boot components.
+ * Every mismatch is a violation (entry index, path, digest, reason); nothing
+ * stops at the first. The integrity checks (replays reproduce the quote,
+ * template digests, boot_aggregate) belong to verification and have already
+ * passed when this runs.
+ *
+ * Violation paths: `/vtpm/...` for a policy field; `/vtpm/reference/...`
+ * followed by the JSON pointer into the reference list for its rules.
+ * Check ids (no checklist id covers vTPM): VTPM-PCR, VTPM-IMA, VTPM-BOOT.
+ */
+import { pointerToken } from '../json-schema.js';
+import type { BootComponents, ComponentDigests, MeasuredComponent } from '../../vtpm/boot-components.js';
+import { isIgnoredPath, type PcrExpectations, type ReferenceBoot, type ReferenceDigest, type ReferenceList } from '../../vtpm/reference.js';
+import { isReplayBank, toHex, toPcrValues, type PcrValues } from '../../vtpm/pcrs.js';
+import type { VtpmAppraisalInput, VtpmPolicy } from '../types.js';
+import type { Findings } from './findings.js';
+
+function checkPcrs(expected: PcrExpectations, quoted: PcrValues, base: string, f: Findings): void {
+  for (const [bank, values] of Object.entries(expected)) {
+    if (!isReplayBank(bank) || values === undefined) continue;
+    for (const [pcr, allowed] of Object.entries(values)) {
+      const actual = quoted[bank]?.[Number(pcr)];
+      const path = `${base}/${bank}/${pcr}`;
+      if (actual === undefined) f.fail(path, 'VTPM-PCR', 'POLICY', allowed, null, `PCR ${pcr} (${bank}) is not in the quote`);
+      else if (!allowed.includes(toHex(actual))) f.fail(path, 'VTPM-PCR', 'POLICY', allowed, toHex(actual), `PCR ${pcr} (${bank}) ${toHex(actual)} is not an expected value`);
+    }
+  }
+}
+
+function checkIma(policy: VtpmPolicy, input: VtpmAppraisalInput, reference: ReferenceList | undefined, f: Findings): void {
+  const ima = input.ima;
+  const referenceNamesFiles = reference !== undefined && reference.ima.files.size > 0;
+  if (ima === undefined) {
+    if (referenceNamesFiles || policy.requiredImaEntries !== undefined) {
+      const path = referenceNamesFiles ? '/vtpm/reference/ima/files' : '/vtpm/requiredImaEntries';
+      f.fail(path, 'VTPM-IMA', 'POLICY', 'an IMA measurement list', null, 'the evidence has no IMA list to judge');
+    }
+    return;
+  }
+  const violations = new Set(ima.violations);
+  const seen = new Set<string>();
+  const files = reference?.ima.files;
+  const ignore = reference?.ima.ignore ?? [];
+  ima.entries.forEach((entry, index) => {
+    const path = entry.path;
+    // The first entry's boot_aggregate is checked against the boot PCRs by verification.
+    if (index === 0 && path === 'boot_aggregate') return;
+    if (violations.has(index)) {
+      if (policy.imaViolations === 'violation') {
+        f.fail('/vtpm/imaViolations', 'VTPM-IMA', 'POLICY', 'no IMA violation entries', { index, path: path ?? null }, `IMA entry ${index} (${path ?? 'no path'}) is a violation entry: the file was measured inconsistently`);
+      } else f.warn('VTPM-IMA', `IMA violation entry ${index} (${path ?? 'no path'}) allowed by the policy`);
+      return;
+    }
+    if (path !== undefined) seen.add(path);
+    if (path !== undefined && isIgnoredPath(path, ignore)) return;
+    const digest = entry.fileDigest === undefined ? null : `${entry.fileDigestAlg ?? 'unknown'}:${toHex(entry.fileDigest)}`;
+    const allowed = path === undefined ? undefined : files?.get(path);
+    if (allowed === undefined) {
+      if (policy.unknownImaEntries === 'violation') {
+        f.fail('/vtpm/unknownImaEntries', 'VTPM-IMA', 'POLICY', 'a path of the reference list', { index, path: path ?? null, digest }, `IMA entry ${index}: ${path ?? `template ${entry.templateName}`} is not in the reference list`);
+      }
+      return;
+    }
+    if (digest === null || !allowed.has(digest as ReferenceDigest)) {
+      f.fail(`/vtpm/reference/ima/files/${pointerToken(path!)}`, 'VTPM-IMA', 'POLICY', [...allowed], { index, path, digest }, `IMA entry ${index}: ${path} has digest ${digest ?? 'none'}, not one the reference list allows`);
+    }
+  });
+  (policy.requiredImaEntries ?? []).forEach((path, i) => {
+    if (!seen.has(path)) f.fail(`/vtpm/requiredImaEntries/${i}`, 'VTPM-IMA', 'POLICY', path, null, `required IMA entry ${path} is not in the list`);
+  });
+}
+
+function matches(digests: ComponentDigests, allowed: readonly ReferenceDigest[]): boolean {
+  return allowed.some((d) => {
+    const colon = d.indexOf(':');
+    const bank = d.slice(0, colon);
+    return isReplayBank(bank) && digests[bank] === d.slice(colon + 1);
+  });
+}
+
+function describe(c: MeasuredComponent): Record<string, unknown> {
+  return { eventIndex: c.eventIndex, pcr: c.pcr, source: c.source, digests: c.digests, ...(c.path === undefined ? {} : { path: c.path }) };
+}
+
+function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Findings): void {
+  const fail = (key: string, expected: unknown, actual: unknown, message: string) => f.fail(`/vtpm/reference/boot/${key}`, 'VTPM-BOOT', 'POLICY', expected, actual, message);
+  if (Object.keys(rules).length === 0) return;
+  if (boot === undefined) {
+    f.fail('/vtpm/reference/boot', 'VTPM-BOOT', 'POLICY', 'a boot event log', null, 'the evidence has no boot event log to judge');
+    return;
+  }
+  const kernels = rules.kernels;
+  if (kernels !== undefined) {
+    for (const k of boot.kernels) if (!matches(k.digests, kernels)) fail('kernels', kernels, describe(k), `kernel ${k.path ?? ''} (event ${k.eventIndex}) is not an allowed kernel`);
+    // Without a GRUB kernel file, the kernel was started as an EFI application (EFI stub, UKI).
+    if (boot.kernels.length === 0 && !boot.bootApplications.some((a) => matches(a.digests, kernels))) {
+      fail('kernels', kernels, null, 'no measured kernel is an allowed kernel');
+    }
+  }
+  if (rules.bootApplications !== undefined) {
+    const allowed = [...rules.bootApplications, ...(kernels ?? [])];
+    for (const a of boot.bootApplications) {
+      if (!matches(a.digests, allowed)) fail('bootApplications', rules.bootApplications, describe(a), `EFI application ${a.path ?? ''} (event ${a.eventIndex}) is not allowed`);
+    }
+  }
+  if (rules.initrds !== undefined) {
+    for (const i of boot.initrds) if (!matches(i.digests, rules.initrds)) fail('initrds', rules.initrds, describe(i), `initrd ${i.path ?? ''} (event ${i.eventIndex}) is not allowed`);
+    if (boot.initrds.length === 0) fail('initrds', rules.initrds, null, 'no initrd was measured');
+  }
+  if (rules.commandLines !== undefined) {
+    for (const c of boot.commandLines) {
+      const actual = { eventIndex: c.eventIndex, source: c.source, value: c.value, verified: c.verified };
+      if (!c.verified) fail('commandLines', rules.commandLines, actual, `the command line of event ${c.eventIndex} is not covered by its digest`);
+      else if (!rules.commandLines.includes(c.value)) fail('commandLines', rules.commandLines, actual, `kernel command line "${c.value}" is not allowed`);
+    }
+    if (boot.commandLines.length === 0) fail('commandLines', rules.commandLines, null, 'no kernel command line was measured');
+  }
+  if (rules.secureBoot !== undefined) {
+    const sb = boot.secureBoot;
+    if (sb === undefined || !sb.verified) fail('secureBoot', rules.secureBoot, sb ?? null, 'the Secure Boot state is not measured verifiably');
+    else if (sb.enabled !== rules.secureBoot) fail('secureBoot', rules.secureBoot, sb.enabled, `Secure Boot is ${sb.enabled ? 'enabled' : 'disabled'}`);
+  }
+}
+
+/** Judges vTPM evidence when the policy has a vtpm section; without one, vTPM claims are not judged. */
+export function checkVtpm(policy: VtpmPolicy | undefined, input: VtpmAppraisalInput | undefined, f: Findings): void {
+  if (policy === undefined) return;
+  if (input === undefined) {
+    f.fail('/vtpm', 'VTPM-PCR', 'POLICY', 'vTPM evidence', null, 'the policy has a vtpm section, but no vTPM evidence was appraised');
+    return;
+  }
+  const quoted = toPcrValues(input.pcrs);
+  const reference = input.reference;
+  checkPcrs(policy.pcrs, quoted, '/vtpm/pcrs', f);
+  if (reference !== undefined) checkPcrs(reference.pcrs, quoted, '/vtpm/reference/pcrs', f);
+  checkIma(policy, input, reference, f);
+  if (reference !== undefined) checkBoot(reference.boot, input.boot, f);
+}
