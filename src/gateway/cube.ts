@@ -17,6 +17,7 @@ import { create, toBinary, toJson } from '@bufbuild/protobuf';
 import { parseEvidence, parseSnpCertificateTable, type SnpCertificateEntry, type SnpProduct, type SnpReport } from '../index.js';
 import { readU64LE } from '../evidence/bytes.js';
 import type { TeeEvidence } from '../tee/index.js';
+import { cubeAnswer, cubeJson, type CubeAnswer } from './cube-answer.js';
 import { GatewayError } from './errors.js';
 import {
   AttestationSchema,
@@ -119,17 +120,6 @@ export function snpAttestationMessage(report: SnpReport, certificates: readonly 
   });
 }
 
-export interface CubeAnswer {
-  body: Buffer;
-  contentType: 'application/json' | 'application/octet-stream';
-}
-
-/** Cube's rule (agent/api/transport.go): JSON when the body starts with '{' or '[', else octet-stream. */
-export function cubeAnswer(body: Buffer): CubeAnswer {
-  const first = body[0];
-  return { body, contentType: first === 0x7b || first === 0x5b ? 'application/json' : 'application/octet-stream' };
-}
-
 /**
  * The SNP answer for one piece of evidence: protobuf, or with `asJson` (`to_json`) the
  * proto3 JSON mapping (protojson's field names; tab-indented like Cube's
@@ -145,6 +135,10 @@ export function cubeSnpAnswer(ev: TeeEvidence, asJson: boolean): CubeAnswer {
   } catch (err) {
     throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE's SEV-SNP report or certificate table is unusable: ${(err as Error).message}`);
   }
-  if (asJson) return cubeAnswer(Buffer.from(JSON.stringify(toJson(AttestationSchema, message), null, '\t')));
+  if (asJson) return cubeAnswer(cubeJson(toJson(AttestationSchema, message)));
   return cubeAnswer(Buffer.from(toBinary(AttestationSchema, message)));
 }
+
+// The shared answer shape and the TDX answer, so library users import every Cube builder from here.
+export { cubeAnswer, cubeJson, type CubeAnswer } from './cube-answer.js';
+export { cubeTdxAnswer, tdxQuoteV4Message } from './cube-tdx.js';

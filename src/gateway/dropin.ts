@@ -15,14 +15,17 @@
  *   report_data is used raw, zero-padded to 64 bytes (Cube's rule: no binding
  *   to this TLS key, no freshness unless the client puts a nonce there).
  *   SEV-SNP: protobuf sevsnp.Attestation (report + VCEK/ASK/ARK), with to_json
- *   its proto3 JSON mapping; TDX: the raw quote (to_json is 400).
+ *   its proto3 JSON mapping; TDX: the raw quote, with to_json go-tdx-guest's
+ *   QuoteV4 as proto3 JSON (cube-tdx.ts; v4 quotes only, as Cube).
  */
 import { randomUUID } from 'node:crypto';
 
 import { defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
 import { REPORT_DATA_SIZE } from '../tee/index.js';
 import { bindingReportData, parseNonce } from './binding.js';
-import { cubeAnswer, cubeSnpAnswer, type CubeAnswer } from './cube.js';
+import type { CubeAnswer } from './cube-answer.js';
+import { cubeSnpAnswer } from './cube.js';
+import { cubeTdxAnswer } from './cube-tdx.js';
 import { GatewayError } from './errors.js';
 import type { AttestationContext } from './attestation.js';
 
@@ -99,8 +102,6 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   cubeBase64(o, 'nonce', CUBE_NONCE_SIZE);
   const toJson = o['to_json'] ?? false;
   if (typeof toJson !== 'boolean') throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"to_json" must be a boolean');
-  const tdxToJson = () => new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'to_json is not supported for TDX quotes (raw bytes only)');
-  if (toJson && (ctx.provider as { tee?: string }).tee === 'tdx') throw tdxToJson();
   takeToken(ctx);
   const reportData = new Uint8Array(REPORT_DATA_SIZE);
   reportData.set(raw);
@@ -110,7 +111,5 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   } catch (err) {
     throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence: ${(err as Error).message}`);
   }
-  if (ev.tee === 'snp') return cubeSnpAnswer(ev, toJson);
-  if (toJson) throw tdxToJson();
-  return cubeAnswer(Buffer.from(ev.evidence));
+  return ev.tee === 'snp' ? cubeSnpAnswer(ev, toJson) : cubeTdxAnswer(ev, toJson);
 }

@@ -7,3 +7,4 @@ export { GatewayError, AttestationRefusedError, type GatewayErrorCode, type Refu
 export { ApiKeyStore, type ApiKeyInfo } from './store.js';
 export { EvidenceRateLimiter, type AttestationAnswer } from './attestation.js';
 export { startChatUpstream, replyWords, type ChatUpstream } from './chat-upstream.js';
+export { cubeAnswer, cubeJson, cubeSnpAnswer, cubeTdxAnswer, snpAttestationMessage, tdxQuoteV4Message, type CubeAnswer } from './cube.js';
