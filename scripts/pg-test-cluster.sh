@@ -7,6 +7,7 @@
 #
 #   eval "$(scripts/pg-test-cluster.sh start)"   # exports TEE_PG_URL and TEE_PG_DIR
 #   scripts/pg-test-cluster.sh stop "$TEE_PG_DIR" # stops the server, removes the directory
+#   scripts/pg-test-cluster.sh pause|resume DIR   # stop / start the same cluster (outage tests)
 #
 # Environment: TEE_PG_FSYNC=on keeps fsync (default off: the tests kill
 # brokers, never the database server, so its durability is not under test).
@@ -53,6 +54,7 @@ start() {
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o \
         "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${TEE_PG_FSYNC:-off} -c full_page_writes=${TEE_PG_FSYNC:-off}" \
         start >/dev/null 2>&1; then
+      printf '%s\n' "$port" > "$dir/port"
       printf 'export TEE_PG_URL=%q\n' "postgres://tee:${pw}@127.0.0.1:${port}/postgres"
       printf 'export TEE_PG_DIR=%q\n' "$dir"
       return 0
@@ -61,6 +63,21 @@ start() {
   echo "pg-test-cluster: the server did not start; log:" >&2
   cat "$dir/server.log" >&2 || true
   exit 1
+}
+
+# The same cluster on the same port again after `pause` (tests of a database outage).
+resume() {
+  local dir="${1:?usage: pg-test-cluster.sh resume DIR}" bin port
+  bin="$(pg_bin_dir)"
+  port="$(cat "$dir/port")"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o \
+    "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=${TEE_PG_FSYNC:-off} -c full_page_writes=${TEE_PG_FSYNC:-off}" \
+    start >/dev/null
+}
+
+pause() {
+  local dir="${1:?usage: pg-test-cluster.sh pause DIR}"
+  as_owner "$(pg_bin_dir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 }
 
 stop() {
@@ -76,6 +93,8 @@ stop() {
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
+  pause) shift; pause "$@" ;;
+  resume) shift; resume "$@" ;;
   bin) pg_bin_dir ;;
-  *) echo "usage: $0 start [DIR] | stop DIR | bin" >&2; exit 2 ;;
+  *) echo "usage: $0 start [DIR] | stop DIR | pause DIR | resume DIR | bin" >&2; exit 2 ;;
 esac

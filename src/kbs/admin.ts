@@ -33,45 +33,45 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}
 const notFound = (): KbsError => new KbsError('ERR_KBS_NOT_FOUND', 404, 'not found');
 const badRequest = (m: string): KbsError => new KbsError('ERR_KBS_BAD_REQUEST', 400, m);
 
-function requireAdmin(ctx: BrokerContext, authorization: string | undefined): void {
+async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<void> {
   const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization ?? '');
   if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required');
-  if (!ctx.store.hasToken(m[1] as string)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
+  if (!(await ctx.store.hasToken(m[1] as string))) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
 }
 
 const sameSecret = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
 /** POST /token {"username","password"}: the bootstrap secret for an admin token (raw text, as ITA answers). */
-function token(ctx: BrokerContext, body: unknown): AdminAnswer {
+async function token(ctx: BrokerContext, body: unknown): Promise<AdminAnswer> {
   const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const secret = ctx.bootstrapSecret;
   if (!secret || o['username'] !== 'admin' || typeof o['password'] !== 'string' || !sameSecret(o['password'], secret)) {
     throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'invalid credentials');
   }
   const t = newToken();
-  ctx.store.addToken(t, 'bootstrap', ctx.now());
+  await ctx.store.addToken(t, 'bootstrap', ctx.now());
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
 
 const policyView = (row: PolicyRow): Record<string, unknown> => ({ id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown });
 
-function policies(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const id = r.parts[1];
   if (id === undefined) {
-    if (r.method === 'GET') return { status: 200, body: ctx.store.listPolicies().map(policyView) };
+    if (r.method === 'GET') return { status: 200, body: (await ctx.store.listPolicies()).map(policyView) };
     if (r.method === 'POST') {
       const id = randomUUID();
       const parsed = parsePolicyDocument(r.json(), id);
-      const row = ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
+      const row = await ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
       return { status: 201, body: policyView(row) };
     }
     throw notFound();
   }
-  const row = ctx.store.getPolicy(id);
+  const row = await ctx.store.getPolicy(id);
   if (!row || r.parts.length > 2) throw notFound();
   if (r.method === 'GET') return { status: 200, body: policyView(row) };
   if (r.method === 'DELETE') {
-    ctx.store.deletePolicy(id);
+    await ctx.store.deletePolicy(id);
     return { status: 204 };
   }
   throw notFound();
@@ -105,32 +105,39 @@ function keyBody(body: unknown): { info: unknown; policyId: string | undefined }
   return { info: o['key_information'], policyId };
 }
 
-function keys(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const id = r.parts[1];
   const now = ctx.now();
   if (id === undefined) {
-    if (r.method === 'GET') return { status: 200, body: ctx.store.listKeys().map((k) => keyInfo(k, r.baseUrl)) };
+    if (r.method === 'GET') return { status: 200, body: (await ctx.store.listKeys()).map((k) => keyInfo(k, r.baseUrl)) };
     if (r.method !== 'POST') throw notFound();
     const { info, policyId } = keyBody(r.json());
-    if (!policyId || !ctx.store.getPolicy(policyId)) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
+    if (!policyId || !(await ctx.store.getPolicy(policyId))) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
     const { algorithm, material } = keyMaterial(info);
-    const row = ctx.store.addKey(policyId, algorithm, material, now);
-    material.fill(0);
-    return { status: 201, body: keyInfo(row, r.baseUrl) };
+    try {
+      const row = await ctx.store.addKey(policyId, algorithm, material, now);
+      return { status: 201, body: keyInfo(row, r.baseUrl) };
+    } finally {
+      material.fill(0);
+    }
   }
-  const row = ctx.store.getKey(id);
+  const row = await ctx.store.getKey(id);
   if (!row || r.parts.length > 2) throw notFound();
   if (r.method === 'GET') return { status: 200, body: keyInfo(row, r.baseUrl) };
   if (r.method === 'DELETE') {
-    ctx.store.deleteKey(id);
+    await ctx.store.deleteKey(id);
     return { status: 204 };
   }
   if (r.method === 'PUT') {
     const { info, policyId } = keyBody(r.json());
-    if (policyId !== undefined && !ctx.store.getPolicy(policyId)) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
+    if (policyId !== undefined && !(await ctx.store.getPolicy(policyId))) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
     const { material } = keyMaterial(info);
-    const rotated = ctx.store.rotateKey(id, material, now, policyId);
-    material.fill(0);
+    let rotated;
+    try {
+      rotated = await ctx.store.rotateKey(id, material, now, policyId);
+    } finally {
+      material.fill(0);
+    }
     if (!rotated) throw notFound();
     return { status: 200, body: keyInfo(rotated, r.baseUrl) };
   }
@@ -138,16 +145,16 @@ function keys(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
 }
 
 /** Routes /kbs/v1/{token,tokens,key-transfer-policies,keys,attestation-log}; transfer is routed elsewhere. */
-export function handleAdmin(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
+export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const head = r.parts[0];
   if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json());
-  requireAdmin(ctx, r.authorization);
+  await requireAdmin(ctx, r.authorization);
   switch (head) {
     case 'tokens':
       if (r.method !== 'POST' || r.parts.length !== 1) throw notFound();
       {
         const t = newToken();
-        ctx.store.addToken(t, 'admin-api', ctx.now());
+        await ctx.store.addToken(t, 'admin-api', ctx.now());
         return { status: 201, body: { token: t } };
       }
     case 'key-transfer-policies':
@@ -156,7 +163,11 @@ export function handleAdmin(ctx: BrokerContext, r: AdminRequest): AdminAnswer {
       return keys(ctx, r);
     case 'attestation-log':
       if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
-      return { status: 200, text: [...ctx.store.exportBatchRecords()].map((l) => `${l}\n`).join(''), contentType: 'application/x-ndjson' };
+      {
+        const lines: string[] = [];
+        for await (const l of ctx.store.exportBatchRecords()) lines.push(`${l}\n`);
+        return { status: 200, text: lines.join(''), contentType: 'application/x-ndjson' };
+      }
     default:
       throw notFound();
   }

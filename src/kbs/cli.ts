@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
+import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
+import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
 import { startKeyBroker, type KeyBroker } from './server.js';
 
@@ -19,11 +21,17 @@ export interface KbsIo {
 }
 
 export const KBS_USAGE = `usage:
-  tee-kbs serve --db FILE [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed)]
+  tee-kbs serve (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
+                [--database-pool N] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed, SQLite only)]
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
                 (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
                 [--bootstrap-secret-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
-  tee-kbs admin export-log --db FILE                    attestation log as batch JSONL (stdout)
+                [--shutdown-grace SECONDS]
+      environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
+                   TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
+      exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
+                   78 configuration refused (bad URL, authentication, schema from a newer version, master key)
+  tee-kbs admin export-log (--db FILE | --database URL)  attestation log as batch JSONL (stdout)
   tee-kbs admin policy create FILE | policy list | policy delete ID
   tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
@@ -48,18 +56,31 @@ function collateralOf(v: Record<string, unknown>): CollateralService {
   throw new Error('serve needs --collateral BUNDLE or --pcs-url URL');
 }
 
+/** The options of `tee-kbs serve` (the deployment recipes are checked against this list). */
+export const KBS_SERVE_OPTIONS = {
+  db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
+  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' },
+  'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' }, collateral: { type: 'string' }, 'pcs-url': { type: 'string' },
+  'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
+  'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' },
+} as const;
+
+/** Environment variables the key broker reads. */
+export const KBS_ENV = ['TEE_KBS_DATABASE', 'TEE_KBS_MASTER_KEY', 'TEE_KBS_TOKEN'] as const;
+
+/** --db FILE, --database LOCATION or TEE_KBS_DATABASE (in that order of precedence; --db and --database exclude each other). */
+function databaseOf(v: { db?: string; database?: string }, env: NodeJS.ProcessEnv, command: string): { db: string } | { database: string } {
+  if (v.db && v.database) throw new Error(`${command}: give --db FILE or --database LOCATION, not both`);
+  if (v.db) return { db: v.db };
+  const database = v.database ?? env['TEE_KBS_DATABASE'];
+  if (!database) throw new Error(`${command} needs --db FILE, --database sqlite:PATH | postgres://… or TEE_KBS_DATABASE`);
+  parseStorageLocation(database);
+  return { database };
+}
+
 async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?: KeyBroker }> {
-  const { values: v } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      db: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
-      'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' }, 'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' },
-      collateral: { type: 'string' }, 'pcs-url': { type: 'string' }, 'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' },
-      'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' }, 'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' },
-    },
-  });
-  if (!v.db) throw new Error('serve needs --db FILE');
+  const { values: v } = parseArgs({ args, strict: true, options: KBS_SERVE_OPTIONS });
+  const where = databaseOf(v, io.env, 'serve');
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
   if (!m) throw new Error('--listen must be HOST:PORT');
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new Error('--tls-cert and --tls-key go together');
@@ -67,8 +88,18 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
   const burst = num(v['rate-burst']);
   const perSecond = num(v['rate-per-second']);
+  const positive = (name: string, s: string | undefined): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const pool = positive('database-pool', v['database-pool']);
+  const grace = positive('shutdown-grace', v['shutdown-grace']);
   const broker = await startKeyBroker({
-    db: v.db,
+    ...where,
+    ...(pool ? { databasePoolSize: Math.floor(pool) } : {}),
+    ...(grace ? { shutdownGraceMs: grace * 1000 } : {}),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
@@ -85,7 +116,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     env: io.env,
     log: (l) => io.stderr(`${l}\n`),
   });
-  io.stdout(`${JSON.stringify({ url: broker.url, ...(broker.initialAdminToken ? { adminToken: broker.initialAdminToken } : {}) })}\n`);
+  io.stdout(`${JSON.stringify({ url: broker.url, database: broker.database, ...(broker.initialAdminToken ? { adminToken: broker.initialAdminToken } : {}) })}\n`);
   return { code: 0, broker };
 }
 
@@ -95,18 +126,20 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     strict: true,
     allowPositionals: true,
     options: {
-      db: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
+      db: { type: 'string' }, database: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
       insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
     },
   });
   const [what, verb, arg] = p;
   if (what === 'export-log') {
-    if (!v.db) throw new Error('export-log needs --db FILE');
-    const store = new KbsStore(v.db, Buffer.alloc(32));
+    const where = databaseOf(v, io.env, 'export-log');
+    // Reads only: no migration, no master key (the log holds no key material); an unknown newer schema is refused.
+    const storage = await openStorage('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { sqlite: { readonly: true, fileMustExist: true } });
     try {
-      for (const line of store.exportBatchRecords()) io.stdout(`${line}\n`);
+      const { store } = await KbsStore.open(storage, Buffer.alloc(32), { migrate: false });
+      for await (const line of store.exportBatchRecords()) io.stdout(`${line}\n`);
     } finally {
-      store.close();
+      await storage.close();
     }
     return 0;
   }
@@ -149,7 +182,15 @@ export async function runKbsCli(argv: string[], io: KbsIo): Promise<{ code: numb
     io.stderr(KBS_USAGE);
     return { code: cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2 };
   } catch (e) {
-    io.stderr(`tee-kbs: ${e instanceof Error ? e.message : String(e)}\n`);
-    return { code: 2 };
+    io.stderr(`tee-kbs: ${StorageError.is(e) || KbsError.is(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    return { code: exitCodeOf(e) };
   }
+}
+
+/** 75: the database is unreachable now (a supervisor may retry); 78: the configuration must change; 2: usage. */
+export function exitCodeOf(e: unknown): number {
+  if (StorageError.is(e)) return e.exitCode;
+  // At start-up ERR_KBS_STORAGE means the master key does not fit the database (or cannot be read).
+  if (KbsError.is(e) && (e.code === 'ERR_KBS_CONFIG' || e.code === 'ERR_KBS_STORAGE')) return EXIT_CONFIG;
+  return 2;
 }

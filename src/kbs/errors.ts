@@ -24,6 +24,9 @@ export type KbsErrorCode =
   | 'ERR_KBS_POLICY_INVALID'
   | 'ERR_KBS_POLICY_IN_USE'
   | 'ERR_KBS_STORAGE'
+  | 'ERR_KBS_STORAGE_UNAVAILABLE'
+  | 'ERR_KBS_CONFIG'
+  | 'ERR_KBS_SHUTTING_DOWN'
   | 'ERR_KBS_INTERNAL';
 
 export interface FailedCheck {

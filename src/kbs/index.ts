@@ -10,4 +10,5 @@ export { encryptContainer, decryptContainer, expectedReportData, parseRequesterK
 export { loadMasterKey, MASTER_KEY_ENV } from './files.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { parsePolicyDocument } from './policies.js';
-export { runKbsCli } from './cli.js';
+export { runKbsCli, exitCodeOf, KBS_SERVE_OPTIONS, KBS_ENV } from './cli.js';
+export { StorageError, type StorageErrorCode } from '../storage/index.js';

@@ -1,10 +1,15 @@
 /**
  * Per-client token buckets for the transfer and token endpoints, keyed by the
- * client's IP address (the TCP peer; X-Forwarded-For is not trusted). The
- * buckets live in memory on purpose: losing them on restart only resets
- * the limits, and a limiter on the hot path should not write to the
- * database. Several broker instances limit independently.
+ * client's IP address (the TCP peer; X-Forwarded-For is not trusted), kept in
+ * the database so that every instance behind a load balancer draws from the
+ * same bucket. One statement per request takes a token atomically (an upsert
+ * that refills by the time elapsed, caps at the burst and decrements only when
+ * a whole token is there); the row lock orders concurrent takers, whichever
+ * instance they run on. Instants come from each instance's clock; a clock
+ * behind the last stored instant refills nothing (never a negative refill).
  */
+import type { SqlExecutor } from '../storage/index.js';
+
 export interface RateLimitOptions {
   /** Requests a client may send at once; default 60 (CNAP clients retry a refusal twice). */
   burst?: number;
@@ -12,35 +17,41 @@ export interface RateLimitOptions {
   perSecond?: number;
 }
 
+/** The refilled token count R of the row being updated (SQL expression). */
+const ELAPSED = 'CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms - rate_limits.last_ms ELSE 0 END';
+const REFILLED = `CASE WHEN rate_limits.tokens + (${ELAPSED}) * excluded.per_ms > excluded.burst THEN excluded.burst ELSE rate_limits.tokens + (${ELAPSED}) * excluded.per_ms END`;
+
+const TAKE = `INSERT INTO rate_limits (client, tokens, last_ms, burst, per_ms, denied)
+VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), 0)
+ON CONFLICT (client) DO UPDATE SET
+  tokens = CASE WHEN ${REFILLED} >= 1 THEN ${REFILLED} - 1 ELSE ${REFILLED} END,
+  denied = CASE WHEN ${REFILLED} >= 1 THEN 0 ELSE 1 END,
+  last_ms = CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms ELSE rate_limits.last_ms END,
+  burst = excluded.burst, per_ms = excluded.per_ms
+RETURNING tokens, denied`;
+
 export class RateLimiter {
   readonly #burst: number;
   readonly #perMs: number;
-  readonly #buckets = new Map<string, { tokens: number; last: number }>();
+  readonly #db: SqlExecutor;
+  #lastPrune = 0;
 
-  constructor(o: RateLimitOptions = {}) {
+  constructor(db: SqlExecutor, o: RateLimitOptions = {}) {
     this.#burst = o.burst ?? 60;
     this.#perMs = (o.perSecond ?? 20) / 1000;
     if (!(this.#burst >= 1) || !(this.#perMs > 0)) throw new RangeError('rate limit: burst must be >= 1 and perSecond > 0');
+    this.#db = db;
   }
 
   /** 0 when allowed (a token is taken), else the seconds to wait. */
-  take(client: string, nowMs: number): number {
-    let b = this.#buckets.get(client);
-    if (!b) {
-      if (this.#buckets.size > 100_000) this.#sweep(nowMs);
-      b = { tokens: this.#burst, last: nowMs };
-      this.#buckets.set(client, b);
+  async take(client: string, nowMs: number): Promise<number> {
+    const row = await this.#db.get<{ tokens: number; denied: number }>(TAKE, [client, this.#burst - 1, Math.floor(nowMs), this.#burst, this.#perMs]);
+    if (nowMs - this.#lastPrune > 60_000) {
+      this.#lastPrune = nowMs;
+      // A bucket idle long enough to be full again is the same as no row: drop it (any instance may).
+      await this.#db.run('DELETE FROM rate_limits WHERE last_ms < ?', [Math.floor(nowMs - this.#burst / this.#perMs - 60_000)]);
     }
-    b.tokens = Math.min(this.#burst, b.tokens + (nowMs - b.last) * this.#perMs);
-    b.last = nowMs;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.#perMs / 1000));
-  }
-
-  #sweep(nowMs: number): void {
-    for (const [k, b] of this.#buckets) if (b.tokens + (nowMs - b.last) * this.#perMs >= this.#burst) this.#buckets.delete(k);
+    if (!row || Number(row.denied) === 0) return 0;
+    return Math.max(1, Math.ceil((1 - Number(row.tokens)) / this.#perMs / 1000));
   }
 }

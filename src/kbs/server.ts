@@ -1,10 +1,12 @@
 /**
  * startKeyBroker: the HTTPS (or loopback HTTP) server in front of the store.
- * Routes: GET /version; /kbs/v1/keys/{id}/transfer (attestation); the admin
+ * Routes: GET /version; GET /health (database reachable, not shutting down);
+ * /kbs/v1/keys/{id}/transfer (attestation); the admin
  * API (admin.ts). Bodies are capped (default 1 MiB, 413 beyond); transfer and
  * token requests are rate-limited per client IP (rate-limit.ts).
  */
 import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { isIP } from 'node:net';
@@ -14,8 +16,9 @@ import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from 
 import { handleAdmin, UUID } from './admin.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
+import { openStorage, parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
-import { loadMasterKey, selfSignedTls } from './files.js';
+import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { KbsStore } from './store.js';
 import { logRefusal, transferKey, type TransferRequest, type TransferTrace } from './transfer.js';
@@ -23,17 +26,25 @@ import { logRefusal, transferKey, type TransferRequest, type TransferTrace } fro
 export const KBS_VERSION = '0.1.0';
 
 export interface KeyBrokerOptions {
-  /** SQLite database file (created on first start). */
-  db: string;
+  /** SQLite database file (created on first start); the same as `database: "sqlite:FILE"`. */
+  db?: string;
+  /** Where the state lives: `sqlite:PATH` or `postgres://user:password@host:port/db` (docs/scale-out.md). One of db / database. */
+  database?: string;
+  /** PostgreSQL connections per instance; default 10. */
+  databasePoolSize?: number;
   /** Default 127.0.0.1; port default 8443 (0 = any free port). */
   host?: string;
   port?: number;
-  /** PEM certificate and key. Absent (and not plainHttp): a self-signed pair stored next to the database. */
+  /** PEM certificate and key. Absent (and not plainHttp): SQLite only, a self-signed pair stored next to the database. */
   tls?: { cert: string; key: string };
   /** Plain HTTP: refused unless the host is a loopback address or forcePlainHttp is set. */
   plainHttp?: boolean;
   forcePlainHttp?: boolean;
-  /** Default `<db>.master-key`; the environment variable TEE_KBS_MASTER_KEY wins. */
+  /**
+   * SQLite: default `<db>.master-key`, generated on first start. PostgreSQL: required unless the
+   * environment has TEE_KBS_MASTER_KEY (never generated: every instance must hold the same key).
+   * The environment variable wins.
+   */
   masterKeyFile?: string;
   env?: NodeJS.ProcessEnv;
   /** Where collateral comes from (PCS / PCCS or an offline bundle). Required. */
@@ -51,6 +62,8 @@ export interface KeyBrokerOptions {
   bootstrapSecret?: string;
   /** SQLite synchronous mode; default FULL. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** How long close() lets requests in flight finish before cutting connections; default 10 000 ms. */
+  shutdownGraceMs?: number;
   /** The clock; default the wall clock. */
   now?: () => Date;
   /** One line per event; default stderr. Never receives secrets except the first admin token. */
@@ -61,6 +74,12 @@ export interface KeyBroker {
   url: string;
   /** The admin token created on the first start of an empty database (also logged once). */
   initialAdminToken?: string;
+  /** Where the state lives (`sqlite:…` or the PostgreSQL URL with its password masked). */
+  database: string;
+  /**
+   * Graceful stop: no new connections, requests in flight finish (up to
+   * shutdownGraceMs), then the database connections close. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -109,10 +128,12 @@ interface Runtime {
   maxBody: number;
   baseUrl: () => string;
   log: (line: string) => void;
+  /** Set by close(): /health answers 503 so load balancers stop sending, responses close their connection. */
+  draining: boolean;
 }
 
-function rateLimit(rt: Runtime, client: string): void {
-  const wait = rt.limiter.take(client, Date.now());
+async function rateLimit(rt: Runtime, client: string): Promise<void> {
+  const wait = await rt.limiter.take(client, Date.now());
   if (wait > 0) throw new KbsError('ERR_KBS_RATE_LIMITED', 429, 'too many requests from this client', { headers: { 'Retry-After': String(wait) } });
 }
 
@@ -121,7 +142,7 @@ async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, 
   const tr: TransferRequest = { keyId, attestationType: Array.isArray(header) ? header[0] : header, body: Buffer.alloc(0), client };
   const trace: TransferTrace = {};
   try {
-    rateLimit(rt, client);
+    await rateLimit(rt, client);
     tr.body = await readBody(req, rt.maxBody);
     checkContentType(req, tr.body);
     const answer = await transferKey(rt.ctx, tr, trace);
@@ -129,7 +150,8 @@ async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, 
   } catch (e) {
     const err = e instanceof BodyTooLarge ? new KbsError('ERR_KBS_BODY_TOO_LARGE', 413, `the body exceeds ${rt.maxBody} bytes`) : toKbsError(e, rt);
     try {
-      if (err.code !== 'ERR_KBS_RATE_LIMITED') logRefusal(rt.ctx, tr, trace, err);
+      // Nothing to record when the database itself is what failed.
+      if (err.code !== 'ERR_KBS_RATE_LIMITED' && err.code !== 'ERR_KBS_STORAGE_UNAVAILABLE') await logRefusal(rt.ctx, tr, trace, err);
     } catch (logErr) {
       rt.log(`tee-kbs: could not log a refusal: ${String(logErr)}`);
     }
@@ -139,8 +161,34 @@ async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, 
 
 function toKbsError(e: unknown, rt: Runtime): KbsError {
   if (KbsError.is(e)) return e;
+  if (StorageError.is(e)) {
+    rt.log(`tee-kbs: storage error ${e.code}: ${e.message}`);
+    return e.retryable
+      ? new KbsError('ERR_KBS_STORAGE_UNAVAILABLE', 503, 'the database is unavailable; retry later', { headers: { 'Retry-After': '5' } })
+      : new KbsError('ERR_KBS_STORAGE', 500, 'storage error');
+  }
   rt.log(`tee-kbs: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   return new KbsError('ERR_KBS_INTERNAL', 500, 'internal error');
+}
+
+/** GET /health: 200 when this instance can reach its database, 503 otherwise or while shutting down. */
+async function health(rt: Runtime, res: ServerResponse): Promise<void> {
+  const database = rt.ctx.store.dialect;
+  if (rt.draining) return send(res, 503, { status: 'shutting-down', database, code: 'ERR_KBS_SHUTTING_DOWN' });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      rt.ctx.store.storage.ping(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new StorageError('ERR_STORAGE_UNAVAILABLE', 'the database did not answer within 3 s')), 3000))),
+    ]);
+    send(res, 200, { status: 'ok', database });
+  } catch (e) {
+    const code = StorageError.is(e) ? e.code : 'ERR_STORAGE_UNAVAILABLE';
+    rt.log(`tee-kbs: health check failed: ${e instanceof Error ? e.message : String(e)}`);
+    send(res, 503, { status: 'unavailable', database, code: 'ERR_KBS_STORAGE_UNAVAILABLE', cause: code }, { 'Retry-After': '5' });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -148,6 +196,7 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   const client = req.socket.remoteAddress ?? 'unknown';
   const method = req.method ?? 'GET';
   if (url.pathname === '/version' || url.pathname === '/kbs/v1/version') return send(res, 200, { name: 'tee-kbs', version: KBS_VERSION });
+  if (url.pathname === '/health' && (method === 'GET' || method === 'HEAD')) return health(rt, res);
   const parts = url.pathname.split('/').filter((p) => p.length > 0);
   if (parts[0] !== 'kbs' || parts[1] !== 'v1') throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'not found');
   const rest = parts.slice(2);
@@ -156,7 +205,7 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     if (!UUID.test(id)) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'key ids are UUIDs');
     return transfer(rt, req, res, id.toLowerCase(), client);
   }
-  if (rest[0] === 'token') rateLimit(rt, client);
+  if (rest[0] === 'token') await rateLimit(rt, client);
   let body: Buffer;
   try {
     body = await readBody(req, rt.maxBody);
@@ -173,20 +222,52 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
   };
   const authorization = req.headers['authorization'];
-  const answer = handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() });
+  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() });
   if (answer.text !== undefined) return send(res, answer.status, answer.text, {}, answer.contentType);
   send(res, answer.status, answer.body);
 }
 
-function firstStart(store: KbsStore, now: Date, log: (l: string) => void): string | undefined {
-  if (store.tokenCount() > 0) return undefined;
+const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG', 500, message);
+
+/** Where the state lives, from `database` or the older `db` file option. */
+function locationOf(options: KeyBrokerOptions): StorageLocation {
+  if (options.database !== undefined && options.db !== undefined) throw configError('give either db (a SQLite file) or database (sqlite:PATH | postgres://…), not both');
+  if (options.database !== undefined) return parseStorageLocation(options.database);
+  if (options.db !== undefined) return { kind: 'sqlite', file: options.db };
+  throw configError('a database is required: db (a SQLite file) or database (sqlite:PATH | postgres://…)');
+}
+
+/** The master key: next to the SQLite file by default; for PostgreSQL only from the environment or an existing file. */
+function masterKeyOf(options: KeyBrokerOptions, loc: StorageLocation, log: (l: string) => void): Buffer {
+  const env = options.env ?? process.env;
+  const file = options.masterKeyFile ?? (loc.kind === 'sqlite' ? `${loc.file}.master-key` : undefined);
+  if (loc.kind === 'postgres' && !env[MASTER_KEY_ENV] && (file === undefined || !existsSync(file))) {
+    throw configError(`with PostgreSQL every instance needs the same master key: set ${MASTER_KEY_ENV} or give an existing master key file (it is never generated here)`);
+  }
+  const master = loadMasterKey(file as string, env);
+  master.warnings.forEach((w) => log(`tee-kbs: WARNING: ${w}`));
+  if (master.source === 'generated') log(`tee-kbs: generated a new master key in ${file} (mode 0600)`);
+  return master.key;
+}
+
+/** A database opened with another master key fails at start, not at the first release (first instance to write the check wins). */
+async function checkMasterKey(store: KbsStore, master: Buffer): Promise<void> {
+  const check = createHmac('sha256', master).update('tee-kbs master key check').digest('hex');
+  if ((await store.initMeta('master_key_check', check)) !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
+}
+
+async function firstStart(store: KbsStore, now: Date, log: (l: string) => void): Promise<string | undefined> {
   const token = newToken();
-  store.addToken(token, 'first-start', now);
+  if (!(await store.bootstrapAdminToken(token, now))) return undefined;
   log(`tee-kbs: first start: admin token (shown once, store it now): ${token}`);
   return token;
 }
 
-/** Starts a key broker; resolves once it listens. */
+/**
+ * Starts a key broker; resolves once it listens. Bad configuration fails here,
+ * typed: KbsError ERR_KBS_CONFIG / ERR_KBS_BAD_REQUEST, StorageError
+ * (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH, _SCHEMA_TOO_NEW, _MIGRATION).
+ */
 export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBroker> {
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const host = options.host ?? '127.0.0.1';
@@ -194,71 +275,92 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     throw new KbsError('ERR_KBS_BAD_REQUEST', 400, `plain HTTP is only allowed on loopback; ${host} is not (use TLS or force it explicitly)`);
   }
   if (!options.collateral) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'a collateral service is required');
+  const loc = locationOf(options);
+  if (loc.kind === 'postgres' && !options.tls && !options.plainHttp) {
+    throw configError('with PostgreSQL give the TLS certificate and key (every instance serves the same identity) or plain HTTP behind a TLS-terminating proxy');
+  }
   const trustRoots = options.trustRoots ?? PRODUCTION_TRUST_ROOTS;
   if (trustRoots !== PRODUCTION_TRUST_ROOTS) {
     log(`tee-kbs: WARNING: NON-PRODUCTION TRUST ROOTS "${trustRoots.label}": evidence from test platforms will be trusted. Never use this in production.`);
   }
-  const master = loadMasterKey(options.masterKeyFile ?? `${options.db}.master-key`, options.env ?? process.env);
-  master.warnings.forEach((w) => log(`tee-kbs: WARNING: ${w}`));
-  if (master.source === 'generated') log(`tee-kbs: generated a new master key in ${options.masterKeyFile ?? `${options.db}.master-key`} (mode 0600)`);
-  const store = new KbsStore(options.db, master.key, options.synchronous ? { synchronous: options.synchronous } : {});
-  const now = options.now ?? (() => new Date());
-  checkMasterKey(store, master.key);
-  const initialAdminToken = firstStart(store, now(), log);
-  const ctx: BrokerContext = Object.freeze({
-    store,
-    masterKey: master.key,
-    collateral: options.collateral,
-    trustRoots,
-    nonceTtlMs: (options.nonceTtlSeconds ?? 300) * 1000,
-    requireNonce: options.requireNonce ?? false,
-    now,
-    bootstrapSecret: options.bootstrapSecret,
+  const masterKey = masterKeyOf(options, loc, log);
+  const storage = await openStorage(loc, {
+    sqlite: { synchronous: options.synchronous ?? 'FULL' },
+    postgres: { poolMax: options.databasePoolSize ?? 10, applicationName: 'tee-kbs', onError: (e) => log(`tee-kbs: database connection error (${e.code}): ${e.message}`) },
   });
-  let baseUrl = '';
-  const rt: Runtime = { ctx, limiter: new RateLimiter(options.rateLimit), maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log };
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    route(rt, req, res).catch((e: unknown) => {
-      if (!res.headersSent) sendError(res, toKbsError(e, rt));
-      else res.destroy();
+  let server: Server | undefined;
+  try {
+    const { store, migration } = await KbsStore.open(storage, masterKey);
+    if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
+    const now = options.now ?? (() => new Date());
+    await checkMasterKey(store, masterKey);
+    const initialAdminToken = await firstStart(store, now(), log);
+    const ctx: BrokerContext = Object.freeze({
+      store,
+      masterKey,
+      collateral: options.collateral,
+      trustRoots,
+      nonceTtlMs: (options.nonceTtlSeconds ?? 300) * 1000,
+      requireNonce: options.requireNonce ?? false,
+      now,
+      bootstrapSecret: options.bootstrapSecret,
     });
-  };
-  let server: Server;
-  if (options.plainHttp) server = createHttpServer(handler);
-  else {
-    const tls = options.tls ?? (await selfSignedTls(`${options.db}.tls-cert.pem`, `${options.db}.tls-key.pem`, [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost']));
-    server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
+    let baseUrl = '';
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    let inFlight = 0;
+    let drained: (() => void) | undefined;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      inFlight++;
+      res.once('close', () => {
+        if (--inFlight === 0) drained?.();
+      });
+      // While draining, each answer ends its keep-alive connection so clients reconnect to another instance.
+      if (rt.draining) res.shouldKeepAlive = false;
+      route(rt, req, res).catch((e: unknown) => {
+        if (!res.headersSent) sendError(res, toKbsError(e, rt));
+        else res.destroy();
+      });
+    };
+    if (options.plainHttp) server = createHttpServer(handler);
+    else {
+      const tls = options.tls ?? (await selfSignedTls(`${(loc as { file: string }).file}.tls-cert.pem`, `${(loc as { file: string }).file}.tls-key.pem`, [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost']));
+      server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
+    }
+    const srv = server;
+    srv.keepAliveTimeout = 30_000;
+    srv.headersTimeout = 35_000;
+    srv.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(options.port ?? 8443, host, () => resolve());
+    });
+    const port = (srv.address() as AddressInfo).port;
+    baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    log(`tee-kbs: listening on ${baseUrl} (${storage.description})`);
+    let closing: Promise<void> | undefined;
+    const close = async (): Promise<void> => {
+      rt.draining = true;
+      const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+      srv.closeIdleConnections();
+      if (inFlight > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, options.shutdownGraceMs ?? 10_000)))]);
+        clearTimeout(timer);
+      }
+      srv.closeAllConnections();
+      await stopped;
+      await storage.close();
+      log('tee-kbs: stopped');
+    };
+    return {
+      url: baseUrl,
+      database: storage.description,
+      ...(initialAdminToken ? { initialAdminToken } : {}),
+      close: () => (closing ??= close()),
+    };
+  } catch (e) {
+    server?.close();
+    await storage.close();
+    throw e;
   }
-  server.keepAliveTimeout = 30_000;
-  server.headersTimeout = 35_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8443, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-  log(`tee-kbs: listening on ${baseUrl}`);
-  return {
-    url: baseUrl,
-    ...(initialAdminToken ? { initialAdminToken } : {}),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          store.close();
-          resolve();
-        });
-        server.closeAllConnections();
-      }),
-  };
 }
-
-/** A database opened with another master key fails at start, not at the first release. */
-function checkMasterKey(store: KbsStore, master: Buffer): void {
-  const check = createCheck(master);
-  const stored = store.getMeta('master_key_check');
-  if (stored === undefined) store.setMeta('master_key_check', check);
-  else if (stored !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
-}
-
-const createCheck = (master: Buffer): string => createHmac('sha256', master).update('tee-kbs master key check').digest('hex');

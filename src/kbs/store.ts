@@ -1,36 +1,20 @@
 /**
- * The broker's only state: one SQLite file in WAL mode (better-sqlite3).
- * Keys are sealed under the master key; admin tokens are stored as SHA-256
- * hashes; nonces are single-use rows consumed by one conditional UPDATE; the
- * attestation log is append-only (triggers refuse UPDATE and DELETE).
- * Nothing about a request lives in memory between requests.
+ * The broker's state, on the storage interface (src/storage): SQLite for one
+ * machine, PostgreSQL for several instances. Keys are sealed under the master
+ * key; admin tokens are stored as SHA-256 hashes; nonces are single-use rows
+ * consumed by one conditional UPDATE (PostgreSQL re-checks the WHERE clause
+ * after a concurrent writer commits, so exactly one consumer wins, on any
+ * instance); the attestation log is append-only (triggers refuse UPDATE and
+ * DELETE). No instance keeps anything in memory that another one needs.
  */
 import { randomUUID } from 'node:crypto';
 
-import { KbsError } from './errors.js';
-import { openDatabase, type Database } from './sqlite.js';
+import { checkSchema, migrate, StorageError, type MigrationOutcome, type SqlExecutor, type Storage } from '../storage/index.js';
 import { openKey, sealKey, hashToken } from './crypto.js';
+import { KbsError } from './errors.js';
+import { KBS_SCHEMA, SCHEMA_VERSION } from './migrations.js';
 
-export const SCHEMA_VERSION = 1;
-
-const SCHEMA_V1 = `
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS admin_tokens (hash TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS policies (
-  id TEXT PRIMARY KEY, format TEXT NOT NULL CHECK (format IN ('native', 'ita')), document TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (
-  id TEXT PRIMARY KEY, policy_id TEXT NOT NULL REFERENCES policies(id), algorithm TEXT NOT NULL, key_length INTEGER NOT NULL,
-  version INTEGER NOT NULL, iv BLOB NOT NULL, ciphertext BLOB NOT NULL, tag BLOB NOT NULL, created_at TEXT NOT NULL, rotated_at TEXT);
-CREATE TABLE IF NOT EXISTS nonces (val TEXT PRIMARY KEY, key_id TEXT NOT NULL, iat TEXT NOT NULL, expires_at INTEGER NOT NULL, consumed_at INTEGER);
-CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);
-CREATE TABLE IF NOT EXISTS attestation_log (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT,
-  attestation_type TEXT, evidence TEXT, report_data TEXT, policy TEXT, claims TEXT,
-  decision TEXT NOT NULL CHECK (decision IN ('released', 'refused')), error_code TEXT, error TEXT);
-CREATE TRIGGER IF NOT EXISTS attestation_log_no_update BEFORE UPDATE ON attestation_log BEGIN SELECT RAISE(ABORT, 'attestation_log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS attestation_log_no_delete BEFORE DELETE ON attestation_log BEGIN SELECT RAISE(ABORT, 'attestation_log is append-only'); END;
-`;
+export { SCHEMA_VERSION };
 
 export interface PolicyRow {
   id: string;
@@ -50,6 +34,14 @@ export interface KeyRow {
   tag: Buffer;
   created_at: string;
   rotated_at: string | null;
+}
+
+export interface NonceRow {
+  val: string;
+  key_id: string;
+  iat: string;
+  expires_at: number;
+  consumed_at: number | null;
 }
 
 /** What the admin API shows of a key: never its material. */
@@ -77,153 +69,211 @@ export interface LogEntry {
   error?: unknown;
 }
 
-export interface StoreOptions {
-  /** SQLite synchronous mode; default FULL (an acknowledged key survives power loss, not only a crash). */
-  synchronous?: 'FULL' | 'NORMAL';
-}
+const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
 export class KbsStore {
-  readonly db: Database;
+  readonly storage: Storage;
   readonly #master: Buffer;
+  /** The storage itself, or the transaction this view is bound to. */
+  readonly #q: SqlExecutor;
 
-  constructor(file: string, master: Buffer, options: StoreOptions = {}) {
-    this.db = openDatabase(file);
+  constructor(storage: Storage, master: Buffer, executor: SqlExecutor = storage) {
+    this.storage = storage;
     this.#master = master;
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    this.db.pragma('foreign_keys = ON');
-    this.#migrate();
+    this.#q = executor;
   }
 
-  #migrate(): void {
-    const migrate = this.db.transaction(() => {
-      this.db.exec(SCHEMA_V1);
-      const row = this.db.prepare<{ version: number }>('SELECT version FROM schema_version').get();
-      if (!row) this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-      else if (row.version > SCHEMA_VERSION) throw new KbsError('ERR_KBS_STORAGE', 500, `database schema ${row.version} is newer than this broker (${SCHEMA_VERSION})`);
-    });
-    migrate.immediate();
+  /** Runs the key broker's migrations (serialised across instances) and returns the store. */
+  static async open(storage: Storage, master: Buffer, options: { migrate?: boolean } = {}): Promise<{ store: KbsStore; migration?: MigrationOutcome }> {
+    if (options.migrate === false) {
+      await checkSchema(storage, KBS_SCHEMA);
+      return { store: new KbsStore(storage, master) };
+    }
+    const migration = await migrate(storage, KBS_SCHEMA);
+    return { store: new KbsStore(storage, master), migration };
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** `fn` runs in one transaction, on a view of the store bound to it. */
+  transaction<T>(fn: (store: KbsStore) => Promise<T>): Promise<T> {
+    return this.storage.transaction((tx) => fn(new KbsStore(this.storage, this.#master, tx)));
+  }
+
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.storage.dialect;
+  }
+
+  close(): Promise<void> {
+    return this.storage.close();
   }
 
   // ---- meta ----
-  getMeta(name: string): string | undefined {
-    return this.db.prepare<{ value: string }>('SELECT value FROM meta WHERE name = ?').get(name)?.value;
+  async getMeta(name: string): Promise<string | undefined> {
+    return (await this.#q.get<{ value: string }>('SELECT value FROM meta WHERE name = ?', [name]))?.value;
   }
-  setMeta(name: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
+  /** Sets `name` unless it is set already; returns the value now stored (first writer wins, on any instance). */
+  async initMeta(name: string, value: string): Promise<string> {
+    await this.#q.run('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [name, value]);
+    return (await this.getMeta(name)) ?? value;
   }
 
-  // ---- admin tokens ----
-  tokenCount(): number {
-    return (this.db.prepare<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens').get()?.n ?? 0);
+  // ---- admin tokens (SHA-256 only) ----
+  async tokenCount(): Promise<number> {
+    return (await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens'))?.n ?? 0;
   }
-  addToken(token: string, label: string, now: Date): void {
-    this.db.prepare('INSERT INTO admin_tokens (hash, label, created_at) VALUES (?, ?, ?)').run(hashToken(token), label, now.toISOString());
+  async addToken(token: string, label: string, now: Date): Promise<void> {
+    await this.#q.run('INSERT INTO admin_tokens (hash, label, created_at) VALUES (?, ?, ?)', [hashToken(token), label, now.toISOString()]);
   }
-  hasToken(token: string): boolean {
-    return this.db.prepare('SELECT 1 FROM admin_tokens WHERE hash = ?').get(hashToken(token)) !== undefined;
+  async hasToken(token: string): Promise<boolean> {
+    return (await this.#q.get('SELECT 1 AS ok FROM admin_tokens WHERE hash = ?', [hashToken(token)])) !== undefined;
+  }
+  /**
+   * The first admin token of an empty database, created by exactly one of the
+   * instances that start together (the one whose marker insert wins).
+   */
+  async bootstrapAdminToken(token: string, now: Date): Promise<boolean> {
+    return this.transaction(async (s) => {
+      if ((await s.tokenCount()) > 0) {
+        await s.#q.run("INSERT INTO meta (name, value) VALUES ('admin_bootstrapped', ?) ON CONFLICT (name) DO NOTHING", [now.toISOString()]);
+        return false;
+      }
+      const won = await s.#q.run("INSERT INTO meta (name, value) VALUES ('admin_bootstrapped', ?) ON CONFLICT (name) DO NOTHING", [now.toISOString()]);
+      if (won.changes !== 1) return false;
+      await s.addToken(token, 'first-start', now);
+      return true;
+    });
   }
 
   // ---- policies ----
-  addPolicy(format: 'native' | 'ita', document: string, now: Date, id: string = randomUUID()): PolicyRow {
+  async addPolicy(format: 'native' | 'ita', document: string, now: Date, id: string = randomUUID()): Promise<PolicyRow> {
     const row: PolicyRow = { id, format, document, created_at: now.toISOString() };
-    this.db.prepare('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)').run(row.id, row.format, row.document, row.created_at);
+    await this.#q.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [row.id, row.format, row.document, row.created_at]);
     return row;
   }
-  getPolicy(id: string): PolicyRow | undefined {
-    return this.db.prepare<PolicyRow>('SELECT * FROM policies WHERE id = ?').get(id);
+  getPolicy(id: string): Promise<PolicyRow | undefined> {
+    return this.#q.get<PolicyRow>('SELECT id, format, document, created_at FROM policies WHERE id = ?', [id]);
   }
-  listPolicies(): PolicyRow[] {
-    return this.db.prepare<PolicyRow>('SELECT * FROM policies ORDER BY created_at, id').all();
+  listPolicies(): Promise<PolicyRow[]> {
+    return this.#q.all<PolicyRow>('SELECT id, format, document, created_at FROM policies ORDER BY created_at, id');
   }
-  deletePolicy(id: string): boolean {
-    const used = this.db.prepare('SELECT 1 FROM keys WHERE policy_id = ? LIMIT 1').get(id);
-    if (used) throw new KbsError('ERR_KBS_POLICY_IN_USE', 409, 'the policy is used by a key; delete or move the key first');
-    return this.db.prepare('DELETE FROM policies WHERE id = ?').run(id).changes === 1;
+  async deletePolicy(id: string): Promise<boolean> {
+    const inUse = (): KbsError => new KbsError('ERR_KBS_POLICY_IN_USE', 409, 'the policy is used by a key; delete or move the key first');
+    if (await this.#q.get('SELECT 1 AS ok FROM keys WHERE policy_id = ? LIMIT 1', [id])) throw inUse();
+    try {
+      return (await this.#q.run('DELETE FROM policies WHERE id = ?', [id])).changes === 1;
+    } catch (e) {
+      // A key registered meanwhile (on any instance): the foreign key refuses the delete.
+      if (isForeignKeyViolation(e)) throw inUse();
+      throw e;
+    }
   }
 
   // ---- keys ----
-  addKey(policyId: string, algorithm: string, material: Uint8Array, now: Date, id: string = randomUUID()): KeyRow {
+  async addKey(policyId: string, algorithm: string, material: Uint8Array, now: Date, id: string = randomUUID()): Promise<KeyRow> {
     const sealed = sealKey(this.#master, id, 1, material);
     const row: KeyRow = { id, policy_id: policyId, algorithm, key_length: material.length * 8, version: 1, ...sealed, created_at: now.toISOString(), rotated_at: null };
-    this.db
-      .prepare('INSERT INTO keys (id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(row.id, row.policy_id, row.algorithm, row.key_length, row.version, row.iv, row.ciphertext, row.tag, row.created_at);
+    try {
+      await this.#q.run('INSERT INTO keys (id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+        row.id, row.policy_id, row.algorithm, row.key_length, row.version, row.iv, row.ciphertext, row.tag, row.created_at,
+      ]);
+    } catch (e) {
+      if (isForeignKeyViolation(e)) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'transfer_policy_id must name an existing key-transfer policy');
+      throw e;
+    }
     return row;
   }
-  getKey(id: string): KeyRow | undefined {
-    return this.db.prepare<KeyRow>('SELECT * FROM keys WHERE id = ?').get(id);
+  getKey(id: string, options: { lock?: boolean } = {}): Promise<KeyRow | undefined> {
+    // FOR UPDATE: a rotation on another instance waits for this transaction (SQLite transactions are exclusive anyway).
+    const lock = options.lock && this.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    return this.#q.get<KeyRow>(`SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys WHERE id = ?${lock}`, [id]);
   }
-  listKeys(): KeyRow[] {
-    return this.db.prepare<KeyRow>('SELECT * FROM keys ORDER BY created_at, id').all();
+  /** The key and its policy in one round trip. */
+  async getKeyWithPolicy(id: string): Promise<{ key: KeyRow; policy: PolicyRow | undefined } | undefined> {
+    type Row = KeyRow & { p_id: string | null; p_format: 'native' | 'ita' | null; p_document: string | null; p_created_at: string | null };
+    const r = await this.#q.get<Row>(
+      'SELECT k.id, k.policy_id, k.algorithm, k.key_length, k.version, k.iv, k.ciphertext, k.tag, k.created_at, k.rotated_at, p.id AS p_id, p.format AS p_format, p.document AS p_document, p.created_at AS p_created_at FROM keys k LEFT JOIN policies p ON p.id = k.policy_id WHERE k.id = ?',
+      [id],
+    );
+    if (!r) return undefined;
+    const { p_id, p_format, p_document, p_created_at, ...key } = r;
+    return { key, policy: p_id && p_format && p_document !== null && p_created_at ? { id: p_id, format: p_format, document: p_document, created_at: p_created_at } : undefined };
   }
-  deleteKey(id: string): boolean {
-    return this.db.prepare('DELETE FROM keys WHERE id = ?').run(id).changes === 1;
+  listKeys(): Promise<KeyRow[]> {
+    return this.#q.all<KeyRow>('SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys ORDER BY created_at, id');
+  }
+  async deleteKey(id: string): Promise<boolean> {
+    return (await this.#q.run('DELETE FROM keys WHERE id = ?', [id])).changes === 1;
   }
   /** New material (and optionally a new policy) under a new version; the old material is gone. */
-  rotateKey(id: string, material: Uint8Array, now: Date, policyId?: string): KeyRow | undefined {
-    const tx = this.db.transaction(() => {
-      const cur = this.getKey(id);
+  rotateKey(id: string, material: Uint8Array, now: Date, policyId?: string): Promise<KeyRow | undefined> {
+    return this.transaction(async (s) => {
+      const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const version = cur.version + 1;
       const sealed = sealKey(this.#master, id, version, material);
-      const policy = policyId ?? cur.policy_id;
-      this.db
-        .prepare('UPDATE keys SET version = ?, iv = ?, ciphertext = ?, tag = ?, key_length = ?, policy_id = ?, rotated_at = ? WHERE id = ?')
-        .run(version, sealed.iv, sealed.ciphertext, sealed.tag, material.length * 8, policy, now.toISOString(), id);
-      return this.getKey(id);
+      try {
+        await s.#q.run('UPDATE keys SET version = ?, iv = ?, ciphertext = ?, tag = ?, key_length = ?, policy_id = ?, rotated_at = ? WHERE id = ?', [
+          version, sealed.iv, sealed.ciphertext, sealed.tag, material.length * 8, policyId ?? cur.policy_id, now.toISOString(), id,
+        ]);
+      } catch (e) {
+        if (isForeignKeyViolation(e)) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'transfer_policy_id must name an existing key-transfer policy');
+        throw e;
+      }
+      return s.getKey(id);
     });
-    return tx.immediate();
   }
   keyMaterial(row: KeyRow): Buffer {
     return openKey(this.#master, row.id, row.version, { iv: row.iv, ciphertext: row.ciphertext, tag: row.tag });
   }
 
   // ---- nonces (T42 / S30) ----
-  addNonce(valHex: string, keyId: string, iat: string, expiresAtMs: number): void {
-    this.db.prepare('INSERT INTO nonces (val, key_id, iat, expires_at) VALUES (?, ?, ?, ?)').run(valHex, keyId, iat, expiresAtMs);
+  async addNonce(valHex: string, keyId: string, iat: string, expiresAtMs: number): Promise<void> {
+    await this.#q.run('INSERT INTO nonces (val, key_id, iat, expires_at) VALUES (?, ?, ?, ?)', [valHex, keyId, iat, expiresAtMs]);
   }
-  getNonce(valHex: string): { val: string; key_id: string; iat: string; expires_at: number; consumed_at: number | null } | undefined {
-    return this.db.prepare<{ val: string; key_id: string; iat: string; expires_at: number; consumed_at: number | null }>('SELECT * FROM nonces WHERE val = ?').get(valHex);
+  getNonce(valHex: string): Promise<NonceRow | undefined> {
+    return this.#q.get<NonceRow>('SELECT val, key_id, iat, expires_at, consumed_at FROM nonces WHERE val = ?', [valHex]);
   }
-  /** Single use: true only for the one caller whose UPDATE flips an unexpired, unconsumed nonce. */
-  consumeNonce(valHex: string, keyId: string, nowMs: number): boolean {
-    return this.db.prepare('UPDATE nonces SET consumed_at = ? WHERE val = ? AND key_id = ? AND consumed_at IS NULL AND expires_at > ?').run(nowMs, valHex, keyId, nowMs).changes === 1;
+  /** Single use: true only for the one caller (of any instance) whose UPDATE flips an unexpired, unconsumed nonce. */
+  async consumeNonce(valHex: string, keyId: string, nowMs: number): Promise<boolean> {
+    const r = await this.#q.run('UPDATE nonces SET consumed_at = ? WHERE val = ? AND key_id = ? AND consumed_at IS NULL AND expires_at > ?', [nowMs, valHex, keyId, nowMs]);
+    return r.changes === 1;
   }
   /** Expired nonces are useless; consumed ones are kept until they expire (a replay then reads "consumed"). */
-  pruneNonces(nowMs: number): number {
-    return this.db.prepare('DELETE FROM nonces WHERE expires_at <= ?').run(nowMs - 3_600_000).changes;
+  async pruneNonces(nowMs: number): Promise<number> {
+    return (await this.#q.run('DELETE FROM nonces WHERE expires_at <= ?', [nowMs - 3_600_000])).changes;
   }
 
-  // ---- attestation log ----
-  appendLog(e: LogEntry): void {
+  // ---- attestation log (append-only) ----
+  async appendLog(e: LogEntry): Promise<void> {
     const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
-    this.db
-      .prepare(
-        'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error));
+    await this.#q.run(
+      'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error)],
+    );
   }
 
-  /** The log as batch records `{id, evidence, collectedAt, reportData?, policy?}`, one JSON line each (entries without evidence are skipped). */
-  *exportBatchRecords(): IterableIterator<string> {
-    type Row = { id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
-    const rows = this.db.prepare<Row>('SELECT id, at, evidence, report_data, policy FROM attestation_log WHERE evidence IS NOT NULL ORDER BY seq').iterate();
-    for (const r of rows) {
-      if (!r.evidence) continue;
-      const rec: Record<string, unknown> = { id: r.id, evidence: r.evidence, collectedAt: r.at };
-      if (r.report_data) rec['reportData'] = r.report_data;
-      if (r.policy) rec['policy'] = JSON.parse(r.policy);
-      yield JSON.stringify(rec);
+  /**
+   * The log as batch records `{id, evidence, collectedAt, reportData?, policy?}`, one JSON line each
+   * (entries without evidence are skipped), read in pages so a long log never sits in memory at once.
+   */
+  async *exportBatchRecords(pageSize = 256): AsyncIterableIterator<string> {
+    type Row = { seq: number; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
+    let after = 0;
+    for (;;) {
+      const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE evidence IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?', [after, pageSize]);
+      for (const r of rows) {
+        if (!r.evidence) continue;
+        const rec: Record<string, unknown> = { id: r.id, evidence: r.evidence, collectedAt: r.at };
+        if (r.report_data) rec['reportData'] = r.report_data;
+        if (r.policy) rec['policy'] = JSON.parse(r.policy);
+        yield JSON.stringify(rec);
+      }
+      if (rows.length < pageSize) return;
+      after = (rows[rows.length - 1] as Row).seq;
     }
   }
 
-  logEntries(limit = 100): Record<string, unknown>[] {
-    return this.db.prepare<Record<string, unknown>>('SELECT seq, id, at, client, key_id, attestation_type, report_data, decision, error_code, error FROM attestation_log ORDER BY seq DESC LIMIT ?').all(limit);
+  logEntries(limit = 100): Promise<Record<string, unknown>[]> {
+    return this.#q.all('SELECT seq, id, at, client, key_id, attestation_type, report_data, decision, error_code, error FROM attestation_log ORDER BY seq DESC LIMIT ?', [limit]);
   }
 }
 

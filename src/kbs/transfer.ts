@@ -13,7 +13,7 @@
  *   Step 4  verifyEvidence passes (collateral service, trust roots, one instant);
  *   Step 5  the TD / guest / enclave is not debug, whatever the policy says (T34 / S21);
  *   Step 6  evaluatePolicy passes, with REPORTDATA bound to user_data (T41 / S29);
- *   Step 7  in one transaction: still inside the X16 window, the nonce consumed
+ *   Step 7  in one database transaction: still inside the X16 window, the nonce consumed
  *           (only now, after everything else passed), the key read, wrapped and
  *           the release logged.
  * Every refusal is logged with the evidence and answered with a KbsError body.
@@ -86,12 +86,12 @@ function parseBody(body: Buffer): ParsedBody {
 }
 
 /** Empty-body request: a fresh single-use nonce for this key. */
-export function issueNonce(ctx: BrokerContext, keyId: string, tee: 'tdx' | 'sgx' | 'snp'): TransferAnswer {
+export async function issueNonce(ctx: BrokerContext, keyId: string, tee: 'tdx' | 'sgx' | 'snp'): Promise<TransferAnswer> {
   const now = ctx.now();
   const val = randomBytes(32);
   const iat = Buffer.from(now.toISOString(), 'utf8');
-  ctx.store.addNonce(val.toString('hex'), keyId, now.toISOString(), now.getTime() + ctx.nonceTtlMs);
-  if (Math.random() < 0.01) ctx.store.pruneNonces(now.getTime());
+  await ctx.store.addNonce(val.toString('hex'), keyId, now.toISOString(), now.getTime() + ctx.nonceTtlMs);
+  if (Math.random() < 0.01) await ctx.store.pruneNonces(now.getTime());
   const signature = nonceSignature(ctx.masterKey, val, iat);
   return {
     status: 200,
@@ -101,10 +101,10 @@ export function issueNonce(ctx: BrokerContext, keyId: string, tee: 'tdx' | 'sgx'
 }
 
 /** Step 3 (T42 / S30), read-only: the final single-use consumption is in step 7. Returns the nonce's expiry. */
-function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<ParsedBody['nonce']>, nowMs: number, check: 'T42' | 'S30'): number {
+async function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<ParsedBody['nonce']>, nowMs: number, check: 'T42' | 'S30'): Promise<number> {
   const refuse = (why: string): KbsError => new KbsError('ERR_KBS_NONCE', 401, `nonce refused: ${why}`, { check });
   if (!equalBytes(nonceSignature(ctx.masterKey, n.val, n.iat), n.signature)) throw refuse('not issued by this broker');
-  const row = ctx.store.getNonce(n.val.toString('hex'));
+  const row = await ctx.store.getNonce(n.val.toString('hex'));
   if (!row || row.key_id !== keyId) throw refuse('unknown for this key');
   if (row.consumed_at !== null) throw refuse('already used');
   if (row.expires_at <= nowMs) throw refuse('expired');
@@ -153,9 +153,9 @@ export interface TransferTrace {
 /** The evidence path (steps 1-7). `trace` collects what the attestation log records, refusal or not. */
 export async function transferKey(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace): Promise<TransferAnswer> {
   // Step 1
-  const key = ctx.store.getKey(req.keyId);
-  if (!key) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'no key with this id');
-  const policyRow = ctx.store.getPolicy(key.policy_id);
+  const found = await ctx.store.getKeyWithPolicy(req.keyId);
+  if (!found) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'no key with this id');
+  const { key, policy: policyRow } = found;
   if (!policyRow) throw new KbsError('ERR_KBS_STORAGE', 500, 'the key has no policy');
   const policy = policyOfRow(policyRow);
   trace.policy = policy;
@@ -174,7 +174,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   // Step 3 (T42 / S30)
   const freshness = tee === 'snp' ? 'S30' : 'T42';
   if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: freshness });
-  const nonceExpiry = body.nonce ? checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
+  const nonceExpiry = body.nonce ? await checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
   // Step 4
   const result = await verify(ctx, body.quote, now);
   trace.claims = result.claims;
@@ -183,24 +183,24 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   judge(result, policy, reportData, now);
   // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
   const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));
-  const release = ctx.store.db.transaction(() => {
+  // One transaction on the shared database: the nonce consumption, the key read and the log row commit together or not at all.
+  const wrapped = await ctx.store.transaction(async (store) => {
     const at = ctx.now().getTime();
     if (!(at < usableUntil)) throw new KbsError('ERR_KBS_WINDOW', 401, 'the verification result is no longer usable (nonce or collateral expired meanwhile)', { check: 'X16' });
-    if (body.nonce && !ctx.store.consumeNonce(body.nonce.val.toString('hex'), key.id, at)) {
+    if (body.nonce && !(await store.consumeNonce(body.nonce.val.toString('hex'), key.id, at))) {
       throw new KbsError('ERR_KBS_NONCE', 401, 'nonce refused: already used or expired', { check: freshness });
     }
-    const current = ctx.store.getKey(key.id);
+    const current = await store.getKey(key.id);
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
-    const material = ctx.store.keyMaterial(current);
+    const material = store.keyMaterial(current);
     try {
       const wrapped = wrapForRequester(material, requester.key);
-      ctx.store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace) });
+      await store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace) });
       return wrapped;
     } finally {
       material.fill(0);
     }
   });
-  const wrapped = release.immediate();
   return { status: 200, body: { wrapped_key: wrapped.wrappedKey, wrapped_swk: wrapped.wrappedSwk }, headers: { 'Attestation-Type': attestationTypeOf(tee) } };
 }
 
@@ -213,8 +213,8 @@ function traceFields(t: TransferTrace): { attestationType?: string; evidence?: s
 }
 
 /** Appends a refusal to the attestation log (never key material). */
-export function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): void {
-  ctx.store.appendLog({
+export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): Promise<void> {
+  await ctx.store.appendLog({
     id: randomUUID(),
     at: ctx.now().toISOString(),
     client: req.client,

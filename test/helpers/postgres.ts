@@ -136,3 +136,23 @@ export const BACKENDS: { name: 'sqlite' | 'postgres'; skip: string | undefined }
   { name: 'sqlite', skip: undefined },
   { name: 'postgres', skip: PG_SKIP_REASON },
 ];
+
+/** Why a test cannot start a cluster of its own (outage tests stop and restart it), or undefined. */
+export const PG_OWN_CLUSTER_SKIP: string | undefined = binariesPresent() ? undefined : 'no PostgreSQL binaries to start a private cluster (install Debian\'s postgresql)';
+
+export interface OwnCluster {
+  url: string;
+  /** Stops the server (connections fail) and starts it again on the same port. */
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+
+/** A private throwaway cluster for a test that takes the database down. */
+export function startOwnCluster(): OwnCluster {
+  const c = startCluster();
+  const run = (cmd: string): void => {
+    execFileSync('bash', [PG_CLUSTER_SCRIPT, cmd, c.dir], { stdio: 'ignore', timeout: 120_000 });
+  };
+  return { url: c.url, pause: () => run('pause'), resume: () => run('resume'), stop: () => run('stop') };
+}

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { openStorage } from '../../src/storage/index.js';
+
 import { decryptContainer, encryptContainer, expectedReportData, KbsError, KbsStore, loadMasterKey, parseRequesterKey, SCHEMA_VERSION, startKeyBroker } from '../../src/kbs/index.js';
 import { collateralOf, makePlatform } from './helpers.js';
 
@@ -84,15 +86,17 @@ describe('storage', () => {
     expect(loadMasterKey(file, { TEE_KBS_MASTER_KEY: env.toString('base64') }).key.equals(env)).toBe(true);
   });
 
-  it('keys are sealed at rest: the database file does not contain the material; schema_version is recorded', () => {
+  it('keys are sealed at rest: the database file does not contain the material; the schema version is recorded', async () => {
     const db = join(dir, 'seal.sqlite');
-    const store = new KbsStore(db, randomBytes(32));
+    const { store } = await KbsStore.open(await openStorage(`sqlite:${db}`), randomBytes(32));
     const material = randomBytes(32);
-    const pol = store.addPolicy('native', '{}', new Date());
-    store.addKey(pol.id, 'AES', material, new Date());
-    const version = store.db.prepare<{ version: number }>('SELECT version FROM schema_version').get();
-    store.close();
+    const pol = await store.addPolicy('native', '{}', new Date());
+    await store.addKey(pol.id, 'AES', material, new Date());
+    const version = await store.storage.get<{ version: number }>('SELECT version FROM schema_version');
+    const recorded = await store.storage.get<{ v: number }>("SELECT MAX(version) AS v FROM schema_migrations WHERE component = 'kbs'");
+    await store.close();
     expect(version?.version).toBe(SCHEMA_VERSION);
+    expect(recorded?.v).toBe(SCHEMA_VERSION);
     const bytes = Buffer.concat([readFileSync(db), readFileSync(`${db}-wal`, { flag: 'a+' })]);
     expect(bytes.includes(material)).toBe(false);
   });

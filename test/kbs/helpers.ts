@@ -1,10 +1,11 @@
 /**
  * The simulated TEE for key-broker tests: one synthetic TDX platform (test
  * PKI, collateral current now) whose quotes are rebuilt per request with
- * REPORTDATA binding a client's RSA key; a broker on 127.0.0.1 with a
- * temporary SQLite file and the platform's root as trust root.
+ * REPORTDATA binding a client's RSA key; a broker on 127.0.0.1 with the
+ * platform's root as trust root, on a temporary SQLite file or a fresh
+ * PostgreSQL database (test/helpers/postgres.ts).
  */
-import { constants, createHash, generateKeyPairSync, privateDecrypt, type KeyObject } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,10 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 
 import { BundleSource, CollateralService } from '../../src/index.js';
+import { selfSignedTls } from '../../src/kbs/files.js';
 import { decryptContainer, startKeyBroker, type KeyBroker, type KeyBrokerOptions } from '../../src/kbs/index.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
+import { createPgDatabase, type PgTestDatabase } from '../helpers/postgres.js';
 import { buildTdxQuote, createSyntheticIntelPlatform, type SyntheticIntelPlatform, type TdReportBodyFields } from '../../src/testing/index.js';
 
 export type Platform = SyntheticIntelPlatform;
@@ -54,10 +58,18 @@ export function unwrap(client: Client, answer: { wrapped_key: string; wrapped_sw
   return decryptContainer(swk, Buffer.from(answer.wrapped_key, 'base64'));
 }
 
+export type Backend = 'sqlite' | 'postgres';
+
 export interface Harness {
   broker: KeyBroker;
+  backend: Backend;
   dir: string;
+  /** The SQLite file (sqlite backend only). */
   db: string;
+  /** What `database` names: `sqlite:FILE` or the PostgreSQL URL. */
+  location: string;
+  /** A second connection to the broker's database (closed with the harness). */
+  storage(): Promise<Storage>;
   token: string;
   http: Agent;
   platform: Platform;
@@ -65,11 +77,23 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform = makePlatform()): Promise<Harness> {
+/** `pgUrl`: an existing PostgreSQL database to use instead of a fresh one (not dropped at close). */
+export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform = makePlatform(), backend: Backend = 'sqlite', pgUrl?: string): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tee-kbs-test-'));
   const db = join(dir, 'kbs.sqlite');
-  const broker = await startKeyBroker({ db, port: 0, collateral: collateralOf(platform), trustRoots: platform.trustRoots, log: () => {}, synchronous: 'NORMAL', ...o });
-  const http = new Agent({ connect: { ca: o.plainHttp ? undefined : readFileSync(`${db}.tls-cert.pem`, 'utf8') }, connections: 256 });
+  let pg: PgTestDatabase | undefined;
+  let where: Partial<KeyBrokerOptions>;
+  let caFile = `${db}.tls-cert.pem`;
+  if (backend === 'postgres') {
+    pg = pgUrl ? { url: pgUrl, drop: async () => {} } : await createPgDatabase();
+    caFile = join(dir, 'tls-cert.pem');
+    const tls = o.plainHttp ? undefined : await selfSignedTls(caFile, join(dir, 'tls-key.pem'), ['127.0.0.1', 'localhost']);
+    where = { database: pg.url, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), env: { TEE_KBS_MASTER_KEY: randomBytes(32).toString('base64'), ...o.env } };
+  } else where = { db };
+  const broker = await startKeyBroker({ port: 0, collateral: collateralOf(platform), trustRoots: platform.trustRoots, log: () => {}, synchronous: 'NORMAL', ...o, ...where });
+  const location = pg ? pg.url : `sqlite:${db}`;
+  const opened: Storage[] = [];
+  const http = new Agent({ connect: { ca: o.plainHttp ? undefined : readFileSync(caFile, 'utf8') }, connections: 256 });
   const token = broker.initialAdminToken ?? '';
   const call: Harness['call'] = async (method, path, c = {}) => {
     const auth = c.token === null ? {} : { authorization: `Bearer ${c.token ?? token}` };
@@ -90,10 +114,17 @@ export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform =
     return { status: res.statusCode, json, text, headers: res.headers };
   };
   return {
-    broker, dir, db, token, http, platform, call,
+    broker, backend, dir, db, location, token, http, platform, call,
+    storage: async () => {
+      const s = await openStorage(location);
+      opened.push(s);
+      return s;
+    },
     close: async () => {
       await broker.close();
       await http.close();
+      await Promise.all(opened.map((s) => s.close()));
+      await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -113,7 +144,7 @@ export async function registerKey(h: Harness, material: Buffer, policy: unknown 
   return key.json.id as string;
 }
 
-export function transferBody(h: Harness, client: Client, o: { nonce?: { val: string; iat: string; signature: string }; body?: Partial<TdReportBodyFields>; reportData?: Buffer; quote?: Buffer } = {}): Record<string, unknown> {
+export function transferBody(h: Pick<Harness, 'platform'>, client: Client, o: { nonce?: { val: string; iat: string; signature: string }; body?: Partial<TdReportBodyFields>; reportData?: Buffer; quote?: Buffer } = {}): Record<string, unknown> {
   const userData = client.spkiDer;
   const rd = o.reportData ?? (o.nonce ? sha512(Buffer.from(o.nonce.val, 'base64'), Buffer.from(o.nonce.iat, 'base64'), userData) : sha512(userData));
   const quote = o.quote ?? quoteFor(h.platform, rd, o.body);
