@@ -273,10 +273,6 @@ describe('POST /attestation on TDX', () => {
     expect(Buffer.from(quote.body.reportData as Uint8Array).equals(Buffer.concat([rd, Buffer.alloc(54)]))).toBe(true);
   });
 
-  it('to_json is 400 for TDX', async () => {
-    const r = await cube(hTdx, { report_data: '', to_json: true });
-    expect(r.status).toBe(400);
-  });
 });
 
 describe('CPUID(1).EAX encoding (go-sev-guest FmsToCpuid1Eax)', () => {
