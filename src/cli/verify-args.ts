@@ -74,6 +74,20 @@ export interface VerifyArgs extends CommonCollateralArgs {
   policy?: string;
   /** Lowercase hex of the expected 64-byte REPORT_DATA. */
   reportData?: string;
+  /** vTPM bundles: the expected TPM quote nonce (extraData). */
+  nonce?: Uint8Array;
+  /** vTPM bundles: the pinned attestation key file (no hardware evidence). */
+  ak?: string;
+  /** vTPM bundles: accept SHA-1-only quotes and SHA-1 signatures (warnings). */
+  allowSha1?: boolean;
+}
+
+function nonceOption(values: Parsed['values']): Uint8Array | undefined {
+  const text = stringOption(values, 'nonce');
+  if (text === undefined) return undefined;
+  const hex = text.replace(/^0x/i, '');
+  if (!/^(?:[0-9a-fA-F]{2}){0,64}$/.test(hex)) throw new UsageError('--nonce must be 0 to 64 bytes of hex (the TPM quote extraData)');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
 function reportDataOption(values: Parsed['values']): string | undefined {
@@ -94,6 +108,9 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
     'skip-crl': { type: 'boolean' },
     policy: { type: 'string' },
     'report-data': { type: 'string' },
+    nonce: { type: 'string' },
+    ak: { type: 'string' },
+    'allow-sha1': { type: 'boolean' },
   });
   const { values } = parsed;
   if (values['help']) return undefined;
@@ -101,6 +118,8 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
   const trustRoot = stringOption(values, 'trust-root');
   const policy = stringOption(values, 'policy');
   const reportData = reportDataOption(values);
+  const nonce = nonceOption(values);
+  const ak = stringOption(values, 'ak');
   return {
     ...collateralArgsFrom(values),
     file: file as string,
@@ -110,5 +129,8 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
     ...(trustRoot === undefined ? {} : { trustRoot }),
     ...(policy === undefined ? {} : { policy }),
     ...(reportData === undefined ? {} : { reportData }),
+    ...(nonce === undefined ? {} : { nonce }),
+    ...(ak === undefined ? {} : { ak }),
+    ...(values['allow-sha1'] === true ? { allowSha1: true } : {}),
   };
 }

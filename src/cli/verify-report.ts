@@ -4,6 +4,7 @@
  * TCB status, advisories, policy violations, warnings and the verdict.
  */
 import { TeeVerifyError, type PolicyViolation, type VerificationResult } from '../index.js';
+import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import type { Tee } from './args.js';
 import { UsageError, describeError } from './errors.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -23,6 +24,8 @@ export interface VerifyOutcome {
   policy?: { ok: boolean; violations: PolicyViolation[]; warnings: string[] };
   /** Warnings of the command line itself (replaced trust roots, --skip-crl, unused certificates). */
   warnings: string[];
+  /** A vTPM bundle's verification (its hardware part is also `result`). */
+  vtpm?: VtpmVerificationResult;
   trust?: string;
   collateral?: string;
 }
@@ -37,10 +40,11 @@ function errorJson(err: unknown): { code: string; message: string; errorClass: s
 }
 
 export function allWarnings(o: VerifyOutcome): string[] {
-  return [...new Set([...o.warnings, ...(o.result?.warnings ?? []), ...(o.policy?.warnings ?? [])])];
+  return [...new Set([...o.warnings, ...(o.result?.warnings ?? []), ...(o.vtpm?.warnings ?? []), ...(o.policy?.warnings ?? [])])];
 }
 
-export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[number], unknown> {
+/** The fixed keys, then `vtpm` for a vTPM bundle only (docs/vtpm.md). */
+export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[number], unknown> & { vtpm?: Record<string, unknown> } {
   const r = o.result;
   return {
     ok: o.exit === ExitCode.Ok,
@@ -51,9 +55,15 @@ export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[n
     error: o.error === undefined ? null : errorJson(o.error),
     violations: o.policy?.violations ?? [],
     warnings: allWarnings(o),
-    checks: r?.checks ?? [],
+    checks: o.vtpm?.checks ?? r?.checks ?? [],
     claims: r?.claims ?? {},
+    ...(o.vtpm ? { vtpm: vtpmJson(o.vtpm) } : {}),
   };
+}
+
+/** The vTPM claims of a bundle (the hardware claims are `claims`). */
+function vtpmJson(v: VtpmVerificationResult): Record<string, unknown> {
+  return { platform: v.platform, ...(v.runtimeData ? { runtimeData: v.runtimeData } : {}), tpm: v.tpm, ...(v.replay ? { replay: v.replay } : {}) };
 }
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
@@ -80,13 +90,22 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
   for (const [label, value] of rows) if (value !== undefined) out(`  ${label.padEnd(12)} ${value}`);
   const r = o.result;
   const failedCheck = o.error instanceof TeeVerifyError ? o.error.check : undefined;
-  if (r || o.error instanceof TeeVerifyError) {
+  const checks = o.vtpm?.checks ?? r?.checks ?? [];
+  if (r || o.vtpm || o.error instanceof TeeVerifyError) {
     out();
     out('Checks');
-    const ids = [...(r?.checks ?? []).map((c) => c.id), failedCheck ?? '-'];
+    const ids = [...checks.map((c) => c.id), failedCheck ?? '-'];
     const width = Math.max(...ids.map((id) => id.length));
-    for (const c of r?.checks ?? []) out(`  ${style.pass}  ${c.id.padEnd(width)}  ${c.description}`);
+    for (const c of checks) out(`  ${style.pass}  ${c.id.padEnd(width)}  ${c.description}`);
     if (o.error !== undefined) out(`  ${style.fail}  ${(failedCheck ?? '-').padEnd(width)}  ${describeError(o.error, false)}`);
+  }
+  if (o.vtpm) {
+    const v = o.vtpm;
+    const banks = Object.keys(v.tpm.pcrs).join(', ');
+    out();
+    out(`vTPM         ${v.platform}; ${v.tpm.quotes.length} quote(s) over ${banks}${v.tpm.akName ? `; AK ${v.tpm.akName}` : ''}`);
+    if (v.replay?.eventLog) out(`Boot log     ${v.replay.eventLog.events} events replayed (${v.replay.eventLog.banks.join(', ')})`);
+    if (v.replay?.ima) out(`IMA          ${v.replay.ima.entries} entries replayed into PCR 10, ${v.replay.ima.violations} violations, boot_aggregate ${v.replay.ima.bootAggregate}`);
   }
   if (r) {
     out();

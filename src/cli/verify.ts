@@ -14,6 +14,7 @@ import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { defaultPolicyFor, readPolicyFile, type LoadedPolicy } from './policy.js';
 import { openCollateral, type CollateralSetup } from './sources.js';
 import type { VerifyArgs } from './verify-args.js';
+import { looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { printHuman, verifyJson, type VerifyOutcome } from './verify-report.js';
 
 interface Inputs {
@@ -40,6 +41,7 @@ function cliWarnings(args: VerifyArgs, inputs: Inputs, evidence: Evidence): stri
     w.push('--certs: not used for Intel quotes (the quote carries its PCK chain)');
   }
   if (args.product && evidence.kind === 'snp') w.push(`--product ${args.product}: SEV-SNP report versions 2-5 accepted`);
+  if (args.nonce || args.ak || args.allowSha1) w.push('--nonce / --ak / --allow-sha1 apply to vTPM bundles only: not used');
   return w;
 }
 
@@ -82,6 +84,11 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
     const graceSeconds = policyGraceSeconds(inputs.policy);
     setup = await openCollateral(graceSeconds === undefined ? args.collateral : { ...args.collateral, graceSeconds }, io);
     outcome.collateral = setup.description;
+    if (looksLikeVtpmBundle(inputs.bytes)) {
+      // Loaded only for bundles: a one-shot verify of a quote does not pay for the vTPM modules.
+      await (await import('./verify-vtpm.js')).verifyVtpmBundle(args, inputs, setup, outcome);
+      return outcome;
+    }
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;
     outcome.evidence = describeEvidence(evidence);
@@ -93,6 +100,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
     outcome.exit = exitCodeFor(err);
     delete outcome.result;
     delete outcome.policy;
+    delete outcome.vtpm;
   } finally {
     await setup?.close();
   }

@@ -26,7 +26,8 @@ import { REPLAY_BANKS } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
-import type { TpmHashName } from './types.js';
+import type { ImaEntry, TpmHashName } from './types.js';
+import { extractBootComponents, type BootComponents } from './boot-components.js';
 
 export interface VtpmVerifyOptions {
   /** The verification instant; default the wall clock, read once. */
@@ -73,6 +74,19 @@ export interface VtpmVerificationResult {
   replay?: VtpmReplayClaims;
   checks: CheckRecord[];
   warnings: string[];
+  /**
+   * What a policy's vtpm section judges (evaluatePolicy's `vtpm` option, with
+   * a reference list added): verified PCR values, the replayed IMA entries,
+   * the boot components of the replayed log. Not enumerable (not in JSON).
+   */
+  readonly appraisal: VtpmAppraisal;
+}
+
+/** Verified material for policy appraisal. */
+export interface VtpmAppraisal {
+  pcrs: PcrBanks;
+  ima?: { entries: readonly ImaEntry[]; violations: readonly number[] };
+  boot?: BootComponents;
 }
 
 /** The library's default hardware path: verifyEvidence with the given collateral, else the bundle's certificates. */
@@ -137,17 +151,19 @@ export interface VtpmReplayClaims {
  * VT15: the boot event log replays to the quoted PCRs (all quoted PCRs but
  * IMA's 10, unless options say otherwise), naming the first that differs.
  */
-function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[]): NonNullable<VtpmReplayClaims['eventLog']> {
+function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['eventLog']> {
   const log = parseTcgEventLog(eventLog);
   const replay = replayEventLog(log);
   checkEventLogAgainstPcrs(replay, quoted, options.eventLog ?? {});
   const compared = replay.banks.filter((b) => quoted.has(b));
   checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
+  // Only a log whose replay reproduced the quote names the boot components a policy may judge.
+  appraisal.boot = extractBootComponents(log);
   return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched };
 }
 
 /** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
-function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[]): NonNullable<VtpmReplayClaims['ima']> {
+function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['ima']> {
   if ('binary' in ima) {
     // The binary list parser is not in this build yet: fail closed rather than skip.
     return vtpmFail('ERR_VTPM_REPLAY_UNAVAILABLE', 'the bundle carries a binary IMA list, and this build cannot parse it: not verified', { ima: 'binary' });
@@ -164,6 +180,7 @@ function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks
     id: 'VT16',
     description: `IMA list (${entries.length} entries, ${replay.violations.length} violations) replays to the quoted PCR 10 (${replay.banks.join(', ')}); boot_aggregate ${boot.status === 'match' ? `matches PCRs ${boot.pcrRange}` : 'not checked'}`,
   });
+  appraisal.ima = { entries, violations: replay.violations };
   return { entries: entries.length, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
 }
 
@@ -206,10 +223,11 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   checks.push(...tpm.checks);
   warnings.push(...tpm.warnings);
   const replay: VtpmReplayClaims = {};
-  if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks);
-  if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, checks, warnings);
+  const appraisal: VtpmAppraisal = { pcrs };
+  if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks, appraisal);
+  if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, checks, warnings, appraisal);
   const { checks: _c, warnings: _w, ...tpmClaims } = tpm;
-  return {
+  const result: VtpmVerificationResult = {
     ok: true,
     kind: 'vtpm',
     platform,
@@ -228,5 +246,8 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
     ...(replay.eventLog || replay.ima ? { replay } : {}),
     checks,
     warnings,
-  };
+  } as VtpmVerificationResult;
+  // Not enumerable: JSON output of the result stays the claims above.
+  Object.defineProperty(result, 'appraisal', { value: appraisal, enumerable: false });
+  return result;
 }

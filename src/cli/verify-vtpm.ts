@@ -1,0 +1,97 @@
+/**
+ * `verify <bundle>` for a vTPM evidence bundle (detected by its "format"
+ * member, docs/vtpm.md): the hardware part goes through the same collateral
+ * path as any report or quote (cache, --offline, --skip-crl, --certs), then
+ * verifyVtpmEvidence checks runtime data, AK, quotes and log replays. The
+ * hardware result is judged by the policy like any other; a bundle without
+ * hardware (an AK pinned with --ak) has no policy to apply.
+ */
+import type { KeyObject } from 'node:crypto';
+
+import { evaluatePolicy, TeeVerifyError, type TrustRoots } from '../index.js';
+import type { EvaluateOptions } from '../policy/index.js';
+import { parseVtpmBundle } from '../vtpm/bundle.js';
+import { parseHclReport, parseTpmPublic } from '../vtpm/parse.js';
+import { keyFromPem, keyFromTpmPublic } from '../vtpm/tpm-key.js';
+import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
+import { certTableFor, type ExtraCertificates } from './certificates.js';
+import { UsageError } from './errors.js';
+import { readInput } from './files.js';
+import { verifyWithCollateral } from './gather.js';
+import { ExitCode } from './io.js';
+import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
+import type { CollateralSetup } from './sources.js';
+import type { VerifyArgs } from './verify-args.js';
+import type { VerifyOutcome } from './verify-report.js';
+
+interface BundleInputs {
+  bytes: Uint8Array;
+  policy?: LoadedPolicy;
+  trustRoots?: TrustRoots;
+  extra?: ExtraCertificates;
+}
+
+/** --ak: a PEM public key or certificate, or a TPMT_PUBLIC / TPM2B_PUBLIC (tpm2_createak -u ... -f tss). */
+async function readPinnedAk(path: string): Promise<KeyObject> {
+  const bytes = await readInput(path, '--ak');
+  try {
+    if (Buffer.from(bytes.subarray(0, 11)).toString('latin1') === '-----BEGIN ') return keyFromPem(Buffer.from(bytes).toString('utf8'), `--ak ${path}`).key;
+    const sized = bytes.length >= 2 && ((bytes[0]! << 8) | bytes[1]!) === bytes.length - 2;
+    return keyFromTpmPublic(parseTpmPublic(bytes, { sized })).key;
+  } catch (err) {
+    throw new UsageError(`--ak ${path}: not a PEM public key nor a TPM public area (${err instanceof TeeVerifyError ? err.code : String(err)})`, 'ERR_INPUT');
+  }
+}
+
+function describeBundle(b: ReturnType<typeof parseVtpmBundle>, hardware: string | undefined): string {
+  const banks = Object.keys(b.tpm.pcrs).join('+') || 'no';
+  const parts = [`vTPM bundle: ${hardware ?? 'no hardware evidence'}`, `${b.tpm.quotes.length} TPM quote${b.tpm.quotes.length === 1 ? '' : 's'} (${banks} PCRs)`];
+  if (b.eventLog) parts.push(`boot event log ${b.eventLog.length} bytes`);
+  if (b.ima) parts.push('binary' in b.ima ? `binary IMA list ${b.ima.binary.length} bytes` : 'ASCII IMA list');
+  return parts.join(', ');
+}
+
+export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, setup: CollateralSetup, outcome: VerifyOutcome): Promise<void> {
+  const trustedAk = args.ak === undefined ? undefined : await readPinnedAk(args.ak);
+  const bundle = parseVtpmBundle(inputs.bytes);
+  const hcl = bundle.hardware ? parseHclReport(bundle.hardware.hclReport) : undefined;
+  outcome.tee = hcl?.reportType ?? null;
+  outcome.evidence = describeBundle(bundle, hcl ? `Azure ${hcl.reportType === 'snp' ? 'SEV-SNP' : 'TDX'} HCL report` : undefined);
+  outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
+  if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');
+  if (inputs.trustRoots) outcome.warnings.push(`trust roots replaced by --trust-root ${args.trustRoot}: not the pinned Intel / AMD production roots`);
+  if (args.skipCrl) outcome.warnings.push('--skip-crl: CRLs that cannot be obtained are skipped, so revocation may be unchecked');
+  const result: VtpmVerificationResult = await verifyVtpmEvidence(bundle, {
+    at: outcome.at,
+    ...(args.nonce ? { nonce: args.nonce } : {}),
+    ...(trustedAk ? { trustedAk } : {}),
+    ...(args.allowSha1 ? { allowSha1: true } : {}),
+    ...(args.product ? { snpProduct: args.product } : {}),
+    verifyHardware: (evidence, certTable) =>
+      verifyWithCollateral(
+        {
+          evidence,
+          at: outcome.at,
+          skipCrl: args.skipCrl,
+          certTable: certTable.length > 0 || !inputs.extra || evidence.kind !== 'snp' ? certTable : certTableFor(inputs.extra, evidence.product, evidence.signerInfo.signingKey),
+          ...(inputs.trustRoots ? { trustRoots: inputs.trustRoots } : {}),
+          ...(args.product ? { snpReportVersions: [2, 3, 4, 5] } : {}),
+        },
+        setup,
+      ),
+  });
+  outcome.vtpm = result;
+  if (result.hardware) outcome.result = result.hardware;
+  if (!result.hardware) {
+    outcome.policyLabel = 'none: the bundle has no hardware evidence (the attestation key is pinned or unbound)';
+    if (inputs.policy) outcome.warnings.push(`--policy ${args.policy}: not applied, the bundle has no hardware evidence`);
+    outcome.exit = ExitCode.Ok;
+    return;
+  }
+  const policy = inputs.policy ?? defaultPolicyFor(result.hardware.tee);
+  outcome.policyLabel = policy.label;
+  // The policy's vtpm section (when it has one) judges the verified PCRs, IMA entries and boot components.
+  const judged = evaluatePolicy(result.hardware, policy.policy, { vtpm: result.appraisal } as EvaluateOptions);
+  outcome.policy = { ok: judged.ok, violations: judged.violations, warnings: judged.warnings };
+  outcome.exit = judged.ok ? ExitCode.Ok : ExitCode.Rejected;
+}
