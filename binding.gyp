@@ -11,6 +11,7 @@
         "cpp/core/tpm.cc",
         "cpp/core/hcl_report.cc",
         "cpp/core/tcg_event_log.cc",
+        "cpp/core/ima_list.cc",
         "cpp/binding/addon.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

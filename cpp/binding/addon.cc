@@ -10,6 +10,7 @@
 
 #include "../core/ecdsa.h"
 #include "../core/hcl_report.h"
+#include "../core/ima_list.h"
 #include "../core/intel_quote.h"
 #include "../core/layout.h"
 #include "../core/snp_report.h"
@@ -280,6 +281,25 @@ Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// parseImaList(bytes, templateDigestSize) -> Uint32Array of kImaFrameFields
+// words per entry (ima_list.h), or a failure. Counted first, so the frame is
+// allocated once at its exact size.
+Napi::Value ParseImaList(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes in;
+  if (!ReadBytes(info, 0, &in) || info.Length() < 2 || !info[1].IsNumber())
+    return TypeError(env, "parseImaList(bytes, templateDigestSize)");
+  uint32_t digest_size = info[1].As<Napi::Number>().Uint32Value();
+  size_t entries = 0;
+  ParseFailure failure;
+  if (!tee::ParseImaList(in.data, in.size, digest_size, nullptr, 0, &entries, &failure))
+    return FailureObject(env, failure);
+  Napi::Uint32Array frame = Napi::Uint32Array::New(env, entries * tee::kImaFrameFields);
+  if (!tee::ParseImaList(in.data, in.size, digest_size, frame.Data(), entries, &entries, &failure))
+    return FailureObject(env, failure);
+  return frame;
+}
+
 bool ReadCurve(const Napi::CallbackInfo& info, size_t index, tee::Curve* curve) {
   if (info.Length() <= index || !info[index].IsNumber()) return false;
   uint32_t bits = info[index].As<Napi::Number>().Uint32Value();
@@ -336,6 +356,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("parseTpm", Napi::Function::New(env, ParseTpm));
   exports.Set("parseHclReport", Napi::Function::New(env, ParseHclReport));
   exports.Set("parseTcgEventLog", Napi::Function::New(env, ParseTcgEventLog));
+  exports.Set("parseImaList", Napi::Function::New(env, ParseImaList));
   exports.Set("ecdsaVerify", Napi::Function::New(env, EcdsaVerify));
   exports.Set("ecdsaImportKey", Napi::Function::New(env, EcdsaImportKey));
   exports.Set("ecdsaVerifyWithKey", Napi::Function::New(env, EcdsaVerifyWithKey));

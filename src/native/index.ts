@@ -162,6 +162,9 @@ export interface NativeTcgEventLog {
   frame: Uint32Array;
 }
 
+/** Words per IMA entry in the frame of parseImaList, in the order of cpp/core/ima_list.h (ImaFrameField). */
+export const NATIVE_IMA_FRAME_FIELDS = 15;
+
 /** Trailing-bytes rule passed to the parsers (T05). */
 export const NativeTrailingMode = { Default: 0, Strict: 1, Lenient: 2 } as const;
 
@@ -188,6 +191,7 @@ interface RawNativeAddon {
   parseTpm(bytes: Uint8Array, kind: number, frame: Uint32Array): null | NativeParseFailure;
   parseHclReport(bytes: Uint8Array, frame: Uint32Array): null | NativeParseFailure;
   parseTcgEventLog(bytes: Uint8Array): NativeTcgEventLog | NativeParseFailure;
+  parseImaList(bytes: Uint8Array, templateDigestSize: number): Uint32Array | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -208,6 +212,8 @@ export interface NativeAddon {
   parseHclReport(bytes: Uint8Array): NativeHclFrame | NativeParseFailure;
   /** TCG PC Client boot event log, crypto-agile or legacy SHA-1. */
   parseTcgEventLog(bytes: Uint8Array): NativeTcgEventLog | NativeParseFailure;
+  /** Binary IMA measurement list: NATIVE_IMA_FRAME_FIELDS words per entry. */
+  parseImaList(bytes: Uint8Array, templateDigestSize: number): Uint32Array | NativeParseFailure;
   ecdsaVerify(curveBits: 256 | 384, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): number;
   ecdsaImportKey(curveBits: 256 | 384, keyXY: Uint8Array): NativeKeyHandle | number;
   ecdsaVerifyWithKey(key: NativeKeyHandle, message: Uint8Array, signatureRS: Uint8Array): number;
@@ -282,6 +288,7 @@ function wrap(raw: RawNativeAddon): NativeAddon {
       };
     },
     parseTcgEventLog: (bytes) => raw.parseTcgEventLog(bytes),
+    parseImaList: (bytes, size) => raw.parseImaList(bytes, size),
     ecdsaVerify: (bits, key, message, sig) => raw.ecdsaVerify(bits, key, message, sig),
     ecdsaImportKey: (bits, key) => raw.ecdsaImportKey(bits, key),
     ecdsaVerifyWithKey: (key, message, sig) => raw.ecdsaVerifyWithKey(key, message, sig),

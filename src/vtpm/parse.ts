@@ -8,3 +8,4 @@
 export { parseTpmQuote, parseTpmSignature, parseTpmPublic } from './parse-tpm.js';
 export { parseHclReport } from './parse-hcl.js';
 export { parseTcgEventLog } from './parse-event-log.js';
+export { parseImaBinaryList } from './parse-ima.js';
