@@ -1,62 +1,34 @@
 /**
- * Durability: the broker as a real child process (bin/tee-kbs.js over a
- * private build of the TypeScript, as test/cli/bin.test.ts does), killed with
+ * Durability: the broker as a real child process (processes.ts), killed with
  * SIGKILL while keys are being registered, then restarted on the same
  * database: every key whose registration was acknowledged (201) is intact
  * and releases its material.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { exportBundle } from '../../src/index.js';
 import { makePlatform, newClient, tdxPolicy, transferBody, unwrap } from './helpers.js';
+import { addon, buildPrivatePackage, startBroker, type Running } from './processes.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const addon = join(root, 'build', 'Release', 'tee_verify.node');
 const dirs: string[] = [];
 let pkg = '';
 
 beforeAll(() => {
-  const cache = join(root, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  pkg = mkdtempSync(join(cache, 'tee-kbs-bin-test-'));
+  pkg = buildPrivatePackage();
   dirs.push(pkg);
-  // tsc emits even when a module written concurrently elsewhere has type errors; the broker's own files are what matter.
-  spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(pkg, 'dist'), '--sourceMap', 'false', '--declaration', 'false'], { cwd: root, stdio: 'pipe' });
-  if (!existsSync(join(pkg, 'dist', 'kbs', 'cli.js'))) throw new Error('tsc did not emit dist/kbs/cli.js');
-  mkdirSync(join(pkg, 'bin'));
-  copyFileSync(join(root, 'bin', 'tee-kbs.js'), join(pkg, 'bin', 'tee-kbs.js'));
-  copyFileSync(join(root, 'bin', 'tee-verify.js'), join(pkg, 'bin', 'tee-verify.js'));
 }, 240_000);
 
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  adminToken?: string;
-}
-
 function startChild(dir: string): Promise<Running> {
-  const child = spawn(process.execPath, [join(pkg, 'bin', 'tee-kbs.js'), 'serve', '--db', join(dir, 'kbs.sqlite'), '--listen', '127.0.0.1:0', '--plain-http', '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000'], {
-    env: { ...process.env, TEE_VERIFY_ADDON: addon },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolvePromise, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => resolvePromise({ child, ...(JSON.parse(line) as { url: string; adminToken?: string }) }));
-    child.once('exit', (code) => reject(new Error(`tee-kbs exited with ${code}: ${stderr}`)));
-  });
+  return startBroker(pkg, ['--db', join(dir, 'kbs.sqlite'), '--listen', '127.0.0.1:0', '--plain-http', '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000']);
 }
 
 async function call(url: string, method: 'GET' | 'POST', path: string, body: unknown, token?: string, headers: Record<string, string> = {}) {
