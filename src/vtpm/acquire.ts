@@ -7,8 +7,10 @@
  * tpm2-tools is run as a child process with an argument vector (no shell).
  * PCRs are read after the quote and compared with its pcrDigest; a mismatch
  * (a PCR extended in between, typically PCR 10 by IMA) retries the quote.
- * The IMA list is read after the quote, so it holds at least the measured
- * entries the quoted PCR 10 covers.
+ * The IMA list is read before and after the quote and must not change in
+ * between (else the quote is retried). IMA appends an entry before it
+ * extends PCR 10, so an extend still in flight at quote time makes the
+ * verifier's replay differ: that fails closed, it is never accepted.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -159,10 +161,22 @@ async function attestationKey(t: Tpm2Tools, options: AcquireOptions, azure: bool
   return { context, public: new Uint8Array(public_) };
 }
 
-/** Quote, then read the same PCRs; retry while the values do not hash to the quote's digest. */
-async function quoteWithPcrs(t: Tpm2Tools, ak: string, selection: string, nonce: Uint8Array, attempts: number): Promise<{ attest: Uint8Array; signature: Uint8Array; pcrs: VtpmBundle['tpm']['pcrs'] }> {
+/**
+ * Quote, then read the same PCRs; retry while the values do not hash to the
+ * quote's digest, or while the IMA list grew during the quote (so the list
+ * returned is exactly the one the quoted PCR 10 covers).
+ */
+async function quoteWithPcrs(
+  t: Tpm2Tools,
+  ak: string,
+  selection: string,
+  nonce: Uint8Array,
+  attempts: number,
+  readIma: () => Promise<Uint8Array | undefined>,
+): Promise<{ attest: Uint8Array; signature: Uint8Array; pcrs: VtpmBundle['tpm']['pcrs']; ima: Uint8Array | undefined }> {
   const banks = parseSelection(selection);
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    const imaBefore = await readIma();
     const args = ['-c', ak, '-l', selection, '-m', t.path('quote.msg'), '-s', t.path('quote.sig'), '-g', 'sha256'];
     if (nonce.length > 0) args.push('-q', Buffer.from(nonce).toString('hex'));
     await t.call('tpm2_quote', args);
@@ -183,9 +197,11 @@ async function quoteWithPcrs(t: Tpm2Tools, ak: string, selection: string, nonce:
     // The digest covers the quote's own selection order (the TPM's, ascending per bank).
     for (const sel of quote.pcrSelections) for (const index of sel.pcrs) ordered.push(pcrs[(sel.hash ?? hashNameOf(sel.hashAlg))!]?.[String(index)] ?? new Uint8Array(0));
     const digest = createHash('sha256').update(Buffer.concat(ordered)).digest();
-    if (digest.equals(Buffer.from(quote.pcrDigest))) return { attest, signature, pcrs };
+    const ima = await readIma();
+    const imaStable = imaBefore === undefined || (ima !== undefined && Buffer.from(ima).equals(Buffer.from(imaBefore)));
+    if (digest.equals(Buffer.from(quote.pcrDigest)) && imaStable) return { attest, signature, pcrs, ima };
   }
-  return fail(`PCR values kept changing between the quote and the read (${attempts} attempts)`);
+  return fail(`PCR values or the IMA list kept changing around the quote (${attempts} attempts)`);
 }
 
 /** Acquires a vTPM evidence bundle through tpm2-tools. */
@@ -199,9 +215,17 @@ export async function acquireVtpmEvidence(options: AcquireOptions = {}): Promise
     const t = new Tpm2Tools(dir, env, options.run ?? defaultRunner);
     const hcl = await hclReport(t, options.hcl ?? 'auto', notes);
     const ak = await attestationKey(t, options, hcl !== undefined, notes);
-    const quoted = await quoteWithPcrs(t, ak.context, options.pcrs ?? ALL_PCRS, nonce, options.attempts ?? 3);
     const eventLog = await readOptional(options.eventLogPath, DEFAULT_EVENT_LOG_PATH, 'boot event log', notes);
-    const ima = await readOptional(options.imaPath, DEFAULT_IMA_PATH, 'IMA list', notes);
+    let imaNoted = false;
+    const readIma = async () => {
+      const seen: string[] = [];
+      const list = await readOptional(options.imaPath, DEFAULT_IMA_PATH, 'IMA list', seen);
+      if (!imaNoted) notes.push(...seen);
+      imaNoted = true;
+      return list;
+    };
+    const quoted = await quoteWithPcrs(t, ak.context, options.pcrs ?? ALL_PCRS, nonce, options.attempts ?? 3, readIma);
+    const ima = quoted.ima;
     const bundle: VtpmBundle = {
       nonce,
       tpm: { ak: { public: ak.public }, quotes: [{ attest: quoted.attest, signature: quoted.signature }], pcrs: quoted.pcrs },
