@@ -53,7 +53,8 @@ export interface VtpmBundle {
     pcrs: Partial<Record<TpmHashName, Record<string, Uint8Array>>>;
   };
   eventLog?: Uint8Array;
-  ima?: { binary: Uint8Array } | { ascii: string };
+  /** Binary list: `templateDigest` is the template hash of the list (default sha1, binary_runtime_measurements; sha256 for the kernel's per-bank _sha256 list). */
+  ima?: { binary: Uint8Array; templateDigest?: 'sha1' | 'sha256' | 'sha384' | 'sha512' } | { ascii: string };
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -148,10 +149,19 @@ function parseHardware(v: unknown, path: string): NonNullable<VtpmBundle['hardwa
 
 function parseIma(v: unknown, path: string): NonNullable<VtpmBundle['ima']> {
   const o = object(v, path);
-  const keys = Object.keys(o);
-  if (keys.length !== 1 || (keys[0] !== 'binary' && keys[0] !== 'ascii')) bad(path, 'must be {"binary": base64} or {"ascii": text}');
-  if (keys[0] === 'binary') return { binary: base64(o['binary'], `${path}/binary`, VTPM_BUNDLE_LIMITS.ima) };
-  return { ascii: text(o['ascii'], `${path}/ascii`, VTPM_BUNDLE_LIMITS.ima) };
+  if ('ascii' in o) {
+    onlyKeys(o, path, ['ascii']);
+    return { ascii: text(o['ascii'], `${path}/ascii`, VTPM_BUNDLE_LIMITS.ima) };
+  }
+  if (!('binary' in o)) bad(path, 'must be {"binary": base64[, "templateDigest": bank]} or {"ascii": text}');
+  onlyKeys(o, path, ['binary', 'templateDigest']);
+  const out: NonNullable<VtpmBundle['ima']> = { binary: base64(o['binary'], `${path}/binary`, VTPM_BUNDLE_LIMITS.ima) };
+  if (o['templateDigest'] !== undefined) {
+    const t = o['templateDigest'];
+    if (t !== 'sha1' && t !== 'sha256' && t !== 'sha384' && t !== 'sha512') bad(`${path}/templateDigest`, 'must be sha1, sha256, sha384 or sha512');
+    out.templateDigest = t;
+  }
+  return out;
 }
 
 /** True when the input is a JSON document that names this bundle format (cheap: only the start is looked at). */
@@ -211,6 +221,8 @@ export function serializeVtpmBundle(bundle: VtpmBundle): string {
     pcrs,
   };
   if (bundle.eventLog) doc['eventLog'] = b64(bundle.eventLog);
-  if (bundle.ima) doc['ima'] = 'binary' in bundle.ima ? { binary: b64(bundle.ima.binary) } : { ascii: bundle.ima.ascii };
+  if (bundle.ima) {
+    doc['ima'] = 'binary' in bundle.ima ? { binary: b64(bundle.ima.binary), ...(bundle.ima.templateDigest ? { templateDigest: bundle.ima.templateDigest } : {}) } : { ascii: bundle.ima.ascii };
+  }
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -33,8 +33,6 @@ export const VTPM_ERROR_CLASSES = {
   // Bundle (src/vtpm/bundle.ts)
   /** The evidence bundle breaks its format (unknown field, wrong type, size above the bound). */
   ERR_VTPM_BUNDLE: 'PARSE',
-  /** The bundle carries a log that this build cannot replay: fail closed. */
-  ERR_VTPM_REPLAY_UNAVAILABLE: 'UNSUPPORTED',
   // Boot event log and IMA replay, reference lists (src/vtpm/{replay-eventlog,ima-ascii,ima-replay,reference}.ts)
   /** The boot event log cannot be replayed: an event for a PCR above 23, an event without a digest of a replayed bank, no bank in common with the quote. */
   ERR_VTPM_EVENTLOG: 'PARSE',

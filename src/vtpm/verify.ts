@@ -21,8 +21,8 @@ import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { vtpmFail } from './errors.js';
 import { parseImaAsciiList } from './ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaList } from './ima-replay.js';
-import { parseHclReport, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
-import { REPLAY_BANKS } from './pcrs.js';
+import { parseHclReport, parseImaBinaryList, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
+import { BANK_DIGEST_SIZE, REPLAY_BANKS } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
@@ -164,11 +164,8 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
 
 /** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
 function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['ima']> {
-  if ('binary' in ima) {
-    // The binary list parser is not in this build yet: fail closed rather than skip.
-    return vtpmFail('ERR_VTPM_REPLAY_UNAVAILABLE', 'the bundle carries a binary IMA list, and this build cannot parse it: not verified', { ima: 'binary' });
-  }
-  const entries = parseImaAsciiList(ima.ascii);
+  const entries =
+    'binary' in ima ? parseImaBinaryList(ima.binary, { templateDigestSize: BANK_DIGEST_SIZE[ima.templateDigest ?? 'sha1'] }) : parseImaAsciiList(ima.ascii);
   const banks = REPLAY_BANKS.filter((b) => quoted.get(b)?.has(10));
   if (banks.length === 0) vtpmFail('ERR_VTPM_IMA_MISMATCH', 'the bundle carries an IMA list but no quote covers PCR 10');
   const replay = replayImaList(entries, { banks });

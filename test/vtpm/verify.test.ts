@@ -110,12 +110,23 @@ interface ImaFile {
   digest: Uint8Array;
 }
 
-/** An ASCII ima-ng list: boot_aggregate over sha256 PCRs 0-9, then files; and the template data of each entry. */
-function imaList(bootAggregate: Uint8Array, files: ImaFile[]): { ascii: string; templates: Uint8Array[] } {
+/**
+ * An ima-ng list: boot_aggregate over sha256 PCRs 0-9, then files; as the
+ * ASCII and the binary list (u32 PCR, SHA-1 template digest, u32 name length,
+ * name, u32 data length, template data; little-endian), and each template data.
+ */
+function imaList(bootAggregate: Uint8Array, files: ImaFile[]): { ascii: string; binary: Uint8Array; templates: Uint8Array[] } {
   const entries = [{ path: 'boot_aggregate', digest: bootAggregate }, ...files];
   const templates = entries.map((e) => buildTemplateData('ima-ng', { fileDigestAlg: 'sha256', fileDigest: e.digest, path: e.path }));
-  const lines = entries.map((e, i) => `10 ${createHash('sha1').update(templates[i]!).digest('hex')} ima-ng sha256:${Buffer.from(e.digest).toString('hex')} ${e.path}`);
-  return { ascii: `${lines.join('\n')}\n`, templates };
+  const sha1 = (t: Uint8Array) => createHash('sha1').update(t).digest();
+  const lines = entries.map((e, i) => `10 ${sha1(templates[i]!).toString('hex')} ima-ng sha256:${Buffer.from(e.digest).toString('hex')} ${e.path}`);
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const binary = Buffer.concat(templates.flatMap((t) => [u32(10), sha1(t), u32(6), Buffer.from('ima-ng'), u32(t.length), Buffer.from(t)]));
+  return { ascii: `${lines.join('\n')}\n`, binary: new Uint8Array(binary), templates };
 }
 
 describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a generated IMA list', () => {
@@ -123,6 +134,7 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
   let ak: SwtpmAk;
   let bundle: VtpmBundle;
   let ascii: string;
+  let binary: Uint8Array;
   const files: ImaFile[] = ['/usr/bin/bash', '/usr/lib/systemd/systemd', '/usr/bin/ollama'].map((path) => ({ path, digest: createHash('sha256').update(`contents of ${path}`).digest() }));
 
   beforeAll(async () => {
@@ -136,6 +148,7 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
     const list = imaList(aggregate, files);
     for (const t of list.templates) await tpm.extend(10, { sha256: createHash('sha256').update(t).digest() });
     ascii = list.ascii;
+    binary = list.binary;
     const acquired = await acquireVtpmEvidence({
       tcti: tpm.tcti,
       ak: ak.context,
@@ -160,6 +173,18 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
     const r = await verify(bundle);
     expect(r.replay!.ima).toMatchObject({ entries: 4, violations: 0, bootAggregate: 'match' });
     expect(r.checks.map((c) => c.id).slice(-1)).toEqual(['VT16']);
+  });
+
+  it('the same list in binary form verifies too; the result keeps the appraisal material out of JSON', async () => {
+    const r = await verify({ ...bundle, ima: { binary } });
+    expect(r.replay!.ima).toMatchObject({ entries: 4, violations: 0, bootAggregate: 'match' });
+    expect(r.appraisal.ima!.entries.map((e) => e.path)).toEqual(['boot_aggregate', ...files.map((f) => f.path)]);
+    expect(JSON.stringify(r)).not.toContain('appraisal');
+  });
+
+  it('the binary list truncated mid-entry: a typed PARSE error', async () => {
+    const err = await errorOf(() => verify({ ...bundle, ima: { binary: binary.subarray(0, binary.length - 5) } }));
+    expect(err.errorClass).toBe('PARSE');
   });
 
   it('one IMA entry removed: ERR_VTPM_IMA_MISMATCH', async () => {
