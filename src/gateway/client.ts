@@ -1,27 +1,31 @@
 /**
  * The attested client. `new AttestedClient(gatewayUrl, options)` (or the
- * one-shot `attestedFetch`) sends nothing to the gateway's chat API before:
+ * one-shot `attestedFetch`) sends nothing to the gateway's chat API before the
+ * TLS connection that will carry it is covered by a verified attestation.
  *
- *   1. a TLS connection to the gateway is opened and its peer certificate read;
- *   2. a fresh random 32-byte nonce is POSTed to /v1/attestation on it;
- *   3. the answer is verified (verify.ts) against the caller's policy, with the
- *      binding recomputed from the certificate actually presented on that connection.
+ * Requests go through an undici Agent whose `connect` hook opens each TLS
+ * connection itself and reads the peer certificate. When the certificate's
+ * key is not covered yet, the attestation happens in-band, on that very
+ * socket (inband.ts): a fresh random 32-byte nonce is POSTed to
+ * /v1/attestation, the answer is verified (verify.ts) against the caller's
+ * policy with the binding recomputed from THIS socket's certificate, and only
+ * then is the socket handed to undici for the requests. One TLS handshake and
+ * no second HTTP stack per attested connection.
  *
- * Requests then go through an undici Agent whose `connect` hook reads every
- * new connection's certificate and lets it through only when its public key
- * is one that a verified attestation covers (pinning); a new key triggers a
- * new attestation first. A refusal is an AttestationRefusedError; no request
- * byte is sent.
+ * If the server closes the connection after the answer (or announces it), the
+ * verified key is still trusted and a new connection is opened, handed over
+ * only if it presents that key (ERR_ATTEST_PINNING otherwise). A refusal is
+ * an AttestationRefusedError; no request byte is sent.
  */
 import { randomBytes } from 'node:crypto';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node:tls';
 
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 import { loadPolicy, type CollateralService, type Policy, type TrustRoots } from '../index.js';
 import { AttestationRefusedError } from './errors.js';
+import { exchangeOnSocket } from './inband.js';
 import { presentedSpkiSha256, verifyAttestationAnswer, type GatewayVerification } from './verify.js';
 
 export interface AttestedClientOptions {
@@ -36,58 +40,27 @@ export interface AttestedClientOptions {
   maxAgeMs?: number;
   /** Connections per origin; default 64. */
   connections?: number;
-  /** Attestation exchange and TLS handshake timeout; default 30 s. */
+  /** TLS handshake timeout, and the whole attestation exchange's; default 30 s. */
   timeoutMs?: number;
+  /** Bounds of the in-band attestation answer; defaults 16 KiB of header block, 1 MiB of body. */
+  maxAnswerHeaderBytes?: number;
+  maxAnswerBytes?: number;
 }
 
-const MAX_ANSWER_BYTES = 1 << 20;
+const ATTESTATION_PATH = '/v1/attestation';
+/** An attested socket parked by attest() is used only while the server surely keeps it open: its Keep-Alive hint minus this margin. */
+const SPARE_MARGIN_MS = 1000;
+const SPARE_DEFAULT_IDLE_MS = 2000;
 
-interface Exchange {
-  answer: unknown;
+interface Opened {
+  socket: TLSSocket;
   certificate: Uint8Array;
+  spki: string;
 }
 
-/** POST /v1/attestation {nonce} on a new TLS connection; returns the answer and the certificate of that connection. */
-function exchange(origin: URL, nonce: Buffer, timeoutMs: number, secureContext: SecureContext): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const fail = (why: string, cause?: unknown): void => reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', why, { cause }));
-    const body = JSON.stringify({ nonce: nonce.toString('base64') });
-    // secureContext is passed through to tls.connect (missing from @types/node's RequestOptions).
-    const options: RequestOptions & { secureContext: SecureContext } = {
-      method: 'POST',
-      agent: false,
-      // The certificate is self-signed: trust comes from the attestation bound to its key, checked below.
-      rejectUnauthorized: false,
-      secureContext,
-      ...(isIP(origin.hostname) ? {} : { servername: origin.hostname }),
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
-      timeout: timeoutMs,
-    };
-    const req = httpsRequest(new URL('/v1/attestation', origin), options);
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => fail(`attestation exchange failed: ${e.message}`, e));
-    req.on('response', (res) => {
-      const certificate = new Uint8Array((res.socket as TLSSocket).getPeerCertificate().raw ?? []);
-      const chunks: Buffer[] = [];
-      let n = 0;
-      res.on('data', (c: Buffer) => {
-        n += c.length;
-        if (n > MAX_ANSWER_BYTES) req.destroy(new Error('attestation answer too large'));
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) return fail(`the gateway answered ${res.statusCode} to /v1/attestation: ${text.slice(0, 300)}`);
-        if (certificate.length === 0) return fail('no peer certificate on the attestation connection');
-        try {
-          resolve({ answer: JSON.parse(text), certificate });
-        } catch (e) {
-          fail('the attestation answer is not JSON', e);
-        }
-      });
-    });
-    req.end(body);
-  });
+interface Spare extends Opened {
+  until: number;
+  timer: NodeJS.Timeout;
 }
 
 export class AttestedClient {
@@ -95,7 +68,10 @@ export class AttestedClient {
   readonly #policy: Policy;
   readonly #o: AttestedClientOptions;
   readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
+  /** The attestation in progress (on its own socket); concurrent connections wait for it instead of asking the TEE again. */
   #inflight: Promise<GatewayVerification> | undefined;
+  /** An attested socket from attest() that the next connection takes instead of a new handshake. */
+  #spare: Spare | undefined;
   #agent: Agent;
   /** One TLS context for every connection: building one per connection (CA store, options) costs more than the handshake's own crypto. */
   readonly #secureContext = createSecureContext();
@@ -113,7 +89,12 @@ export class AttestedClient {
   }
 
   #newAgent(): Agent {
-    const connect = (opts: { hostname: string; port: string }, cb: (err: Error | null, socket: TLSSocket | null) => void): void => this.#connect(opts, cb);
+    const connect = (_opts: unknown, cb: (err: Error | null, socket: TLSSocket | null) => void): void => {
+      this.#connect().then(
+        (s) => cb(null, s),
+        (e: Error) => cb(e, null),
+      );
+    };
     return new Agent({ connections: this.#o.connections ?? 64, connect: connect as unknown as Agent.Options['connect'] });
   }
 
@@ -122,80 +103,207 @@ export class AttestedClient {
     return typeof at === 'function' ? at() : (at ?? new Date());
   }
 
-  /** A fresh attestation on a new connection; its key joins the verified set. */
-  attest(): Promise<GatewayVerification> {
-    this.#inflight ??= (async () => {
+  get #timeoutMs(): number {
+    return this.#o.timeoutMs ?? 30_000;
+  }
+
+  #valid(spki: string): boolean {
+    const hit = this.#verified.get(spki);
+    if (hit && hit.until > Date.now()) return true;
+    this.#verified.delete(spki);
+    return false;
+  }
+
+  /** A new TLS connection to the origin and the SPKI hash of the certificate it presents. */
+  #open(): Promise<Opened> {
+    return new Promise((resolve, reject) => {
+      const host = this.origin.hostname.replace(/^\[|\]$/g, '');
+      const port = Number(this.origin.port) || 443;
+      const socket = tlsConnect({ host, port, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
+      socket.setNoDelay(true);
+      const onError = (e: Error): void => {
+        clearTimeout(handshake);
+        reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `TLS connection to ${this.origin.host} failed: ${e.message}`, { cause: e }));
+      };
+      const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      socket.once('error', onError);
+      socket.once('secureConnect', () => {
+        clearTimeout(handshake);
+        socket.off('error', onError);
+        const raw = socket.getPeerCertificate().raw;
+        if (!raw) {
+          socket.destroy();
+          return reject(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'));
+        }
+        const certificate = new Uint8Array(raw);
+        resolve({ socket, certificate, spki: presentedSpkiSha256(certificate).toString('hex') });
+      });
+    });
+  }
+
+  /**
+   * The in-band attestation on `c.socket`: nonce, bounded exchange, verification
+   * against this socket's certificate. Resolves with the verification and
+   * whether the socket can carry requests now; the socket is destroyed on refusal.
+   */
+  async #attestOn(c: Opened): Promise<{ v: GatewayVerification; reusable: boolean; idleMs: number }> {
+    const nonce = randomBytes(32);
+    try {
+      const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"}`, {
+        maxHeaderBytes: this.#o.maxAnswerHeaderBytes ?? 16 * 1024,
+        maxBodyBytes: this.#o.maxAnswerBytes ?? 1 << 20,
+        timeoutMs: this.#timeoutMs,
+      });
+      let v: GatewayVerification;
       try {
-        const nonce = randomBytes(32);
-        const { answer, certificate } = await exchange(this.origin, nonce, this.#o.timeoutMs ?? 30_000, this.#secureContext);
-        const v = await verifyAttestationAnswer(answer, nonce, certificate, {
+        const text = res.body.toString('utf8');
+        if (res.status !== 200) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`);
+        let answer: unknown;
+        try {
+          answer = JSON.parse(text);
+        } catch (e) {
+          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not JSON', { cause: e });
+        }
+        v = await verifyAttestationAnswer(answer, nonce, c.certificate, {
           policy: this.#policy,
           collateral: this.#o.collateral,
           at: this.#now(),
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
         });
-        const until = Math.min(Date.parse(v.validUntil), Date.now() + (this.#o.maxAgeMs ?? 3_600_000));
-        if (!this.#verified.has(v.spkiSha256) && this.#verified.size > 0) {
-          // The gateway's key changed: only the newly verified key stays trusted, and pooled
-          // connections to older keys are retired (in-flight requests finish first).
-          this.#verified.clear();
-          const old = this.#agent;
-          this.#agent = this.#newAgent();
-          void old.close();
-        }
-        this.#verified.set(v.spkiSha256, { v, until });
-        this.last = v;
-        return v;
       } finally {
-        this.#inflight = undefined;
+        // Listeners off before anything else may touch the socket; a refused socket is never reused.
+        const state = res.release();
+        if (state === 'tainted') {
+          c.socket.destroy();
+          // A framing error outranks a verdict on the content: the answer's length was wrong.
+          // eslint-disable-next-line no-unsafe-finally
+          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'bytes arrived after the end of the attestation answer (wrong Content-Length or framing)');
+        }
+        if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
       }
-    })();
-    return this.#inflight;
+      this.#record(v);
+      const reusable = !c.socket.destroyed;
+      return { v, reusable, idleMs: (res.keepAliveMs ?? SPARE_DEFAULT_IDLE_MS + SPARE_MARGIN_MS) - SPARE_MARGIN_MS };
+    } catch (e) {
+      c.socket.destroy();
+      throw e;
+    }
   }
 
-  async #ensure(spki: string): Promise<void> {
-    const hit = this.#verified.get(spki);
-    if (hit && hit.until > Date.now()) return;
-    this.#verified.delete(spki);
-    const v = await this.attest();
-    if (v.spkiSha256 !== spki) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'this connection presented a TLS key that no verified attestation covers');
+  /** The newly verified key joins the verified set; a changed key retires the older ones. */
+  #record(v: GatewayVerification): void {
+    const until = Math.min(Date.parse(v.validUntil), Date.now() + (this.#o.maxAgeMs ?? 3_600_000));
+    if (!this.#verified.has(v.spkiSha256) && this.#verified.size > 0) {
+      // The gateway's key changed: only the newly verified key stays trusted, and pooled
+      // connections to older keys are retired (in-flight requests finish first).
+      this.#verified.clear();
+      this.#dropSpare();
+      const old = this.#agent;
+      this.#agent = this.#newAgent();
+      void old.close();
+    }
+    this.#verified.set(v.spkiSha256, { v, until });
+    this.last = v;
   }
 
-  #connect(opts: { hostname: string; port: string }, cb: (err: Error | null, socket: TLSSocket | null) => void): void {
-    let done = false;
-    const once = (err: Error | null, s: TLSSocket | null): void => {
-      if (done) return;
-      done = true;
-      cb(err, s);
+  /** Runs `work` as the one attestation in progress. */
+  #single(work: () => Promise<GatewayVerification>): Promise<GatewayVerification> {
+    const p = work().finally(() => {
+      if (this.#inflight === p) this.#inflight = undefined;
+    });
+    this.#inflight = p;
+    return p;
+  }
+
+  #park(c: Opened, idleMs: number): void {
+    this.#dropSpare();
+    if (idleMs <= 0) return void c.socket.destroy();
+    // Parked sockets must not keep the process alive; guard errors and closes while parked.
+    const onGone = (): void => {
+      if (this.#spare?.socket === c.socket) this.#dropSpare();
     };
-    const host = opts.hostname;
-    const socket = tlsConnect({ host, port: Number(opts.port) || 443, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
-    socket.setNoDelay(true);
-    const timeoutMs = this.#o.timeoutMs ?? 30_000;
-    const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('error', (e) => {
-      clearTimeout(handshake);
-      once(e, null);
-    });
-    socket.once('secureConnect', () => {
-      clearTimeout(handshake);
-      const raw = socket.getPeerCertificate().raw;
-      if (!raw) return once(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'), null);
-      this.#ensure(presentedSpkiSha256(new Uint8Array(raw)).toString('hex')).then(
-        () => once(null, socket),
-        (e: Error) => {
-          socket.destroy();
-          once(e, null);
-        },
-      );
-    });
+    c.socket.unref();
+    c.socket.on('error', onGone).on('close', onGone);
+    const timer = setTimeout(onGone, idleMs).unref();
+    this.#spare = { ...c, until: Date.now() + idleMs, timer };
   }
 
-  /** Attests first when no key is verified yet, then fetches over pinned connections. */
+  /** The parked socket, if still open and its key still trusted; it is taken (not parked any more). */
+  #takeSpare(): TLSSocket | undefined {
+    const s = this.#spare;
+    if (!s) return undefined;
+    this.#spare = undefined;
+    clearTimeout(s.timer);
+    s.socket.removeAllListeners('error').removeAllListeners('close');
+    if (s.socket.destroyed || s.until <= Date.now() || !this.#valid(s.spki)) {
+      s.socket.destroy();
+      return undefined;
+    }
+    s.socket.ref();
+    return s.socket;
+  }
+
+  #dropSpare(): void {
+    const s = this.#spare;
+    if (!s) return;
+    this.#spare = undefined;
+    clearTimeout(s.timer);
+    s.socket.destroy();
+  }
+
+  /**
+   * A fresh attestation, in-band on a new connection; its key joins the
+   * verified set and the attested connection is kept for the next request.
+   * Returns the attestation in progress if there is one.
+   */
+  attest(): Promise<GatewayVerification> {
+    return (this.#inflight ??= this.#single(async () => {
+      const c = await this.#open();
+      const { v, reusable, idleMs } = await this.#attestOn(c);
+      if (reusable) this.#park(c, idleMs);
+      return v;
+    }));
+  }
+
+  /** undici's connect: a socket is handed over only when its key is covered by a valid verification. */
+  async #connect(): Promise<TLSSocket> {
+    const spare = this.#takeSpare();
+    if (spare) return spare;
+    const c = await this.#open();
+    try {
+      if (this.#valid(c.spki)) return c.socket;
+      if (this.#inflight) {
+        // Another connection is being attested: its verdict decides, no second evidence request.
+        const v = await this.#inflight;
+        if (v.spkiSha256 !== c.spki || !this.#valid(c.spki)) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'this connection presented a TLS key that no verified attestation covers');
+        return c.socket;
+      }
+      let reusable = false;
+      await this.#single(async () => {
+        const r = await this.#attestOn(c);
+        reusable = r.reusable;
+        return r.v;
+      });
+      if (reusable) return c.socket;
+      // The server closed the attested connection: the key is verified, the next connection must present it.
+      const next = await this.#open();
+      if (next.spki !== c.spki || !this.#valid(next.spki)) {
+        next.socket.destroy();
+        throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'the connection after the attestation presented a TLS key that no verified attestation covers');
+      }
+      return next.socket;
+    } catch (e) {
+      c.socket.destroy();
+      throw e;
+    }
+  }
+
+  /** Attests (in-band, on the connection it will use) when no key is verified yet, then fetches over pinned connections. */
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     const url = new URL(input, this.origin);
     if (url.origin !== this.origin.origin) throw new RangeError(`this client is for ${this.origin.origin}`);
-    if (![...this.#verified.values()].some((e) => e.until > Date.now())) await this.attest();
+    // Pooled connections outlive a key's trust: re-attest first (the new attested connection is parked for this request).
+    if (![...this.#verified.keys()].some((k) => this.#valid(k))) await this.attest();
     try {
       return await undiciFetch(url, { ...init, dispatcher: this.#agent as Dispatcher });
     } catch (e) {
@@ -207,6 +315,7 @@ export class AttestedClient {
 
   /** Closes pooled connections once in-flight requests finish. */
   close(): Promise<void> {
+    this.#dropSpare();
     return this.#agent.close();
   }
 }

@@ -1,0 +1,233 @@
+/**
+ * One strictly bounded HTTP/1.1 request/response on an already open TLS
+ * socket, so that the attestation travels on the very connection that will
+ * carry the chat requests (client.ts hands the socket to undici afterwards).
+ *
+ * Deliberately small: one request with Content-Length, `Connection:
+ * keep-alive`; the answer must be `HTTP/1.1`, its header block at most
+ * `maxHeaderBytes`, framed by one Content-Length (at most `maxBodyBytes`) or
+ * by chunked transfer coding (decoded size bounded the same way), and
+ * complete within `timeoutMs`. Anything else — no framing (read until close),
+ * both framings, conflicting lengths, folded header lines, a close before the
+ * end, bytes after the end — is ERR_ATTEST_EXCHANGE. The status is returned,
+ * not judged (the caller decides what a non-200 means).
+ *
+ * After the answer the socket stays guarded (errors swallowed, close and
+ * unsolicited bytes recorded) until `release()` removes every listener this
+ * module added and says whether the socket can carry further requests.
+ */
+import type { TLSSocket } from 'node:tls';
+
+import { AttestationRefusedError } from './errors.js';
+
+export interface InbandLimits {
+  /** Status line + header fields + the empty line (and chunked trailers). */
+  maxHeaderBytes: number;
+  /** The body (decoded, for chunked answers). */
+  maxBodyBytes: number;
+  timeoutMs: number;
+}
+
+export interface InbandResponse {
+  status: number;
+  body: Buffer;
+  /** The server announced `Connection: close` (the socket cannot be reused). */
+  closeAnnounced: boolean;
+  /** `Keep-Alive: timeout=N` in ms, when the server sent one. */
+  keepAliveMs: number | undefined;
+  /**
+   * Removes this module's listeners. 'reusable': open, nothing unsolicited
+   * arrived; 'closed': the server ended or the socket failed; 'tainted': bytes
+   * arrived after the answer (the connection's framing cannot be trusted).
+   */
+  release(): 'reusable' | 'closed' | 'tainted';
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A chunk-size line: hex size (at most 8 digits; the body cap is far smaller), optional extensions. */
+const CHUNK_LINE = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;[^\r\n]*)?$/;
+
+const fail = (why: string, cause?: unknown): AttestationRefusedError => new AttestationRefusedError('ERR_ATTEST_EXCHANGE', why, cause === undefined ? {} : { cause });
+
+interface Head {
+  status: number;
+  contentLength: number | undefined;
+  chunked: boolean;
+  closeAnnounced: boolean;
+  keepAliveMs: number | undefined;
+}
+
+function parseHead(text: string, maxBodyBytes: number): Head {
+  const lines = text.split('\r\n');
+  const m = /^HTTP\/1\.1 ([1-5]\d\d)(?: [^\r\n]*)?$/.exec(lines[0] ?? '');
+  if (!m) throw fail(`the attestation answer does not start with an HTTP/1.1 status line: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
+  const head: Head = { status: Number(m[1]), contentLength: undefined, chunked: false, closeAnnounced: false, keepAliveMs: undefined };
+  for (const line of lines.slice(1)) {
+    if (/^[ \t]/.test(line)) throw fail('folded header line in the attestation answer');
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !TOKEN.test(name)) throw fail('malformed header line in the attestation answer');
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value)) throw fail(`invalid Content-Length ${JSON.stringify(value.slice(0, 40))}`);
+      const n = Number(value);
+      if (head.contentLength !== undefined && head.contentLength !== n) throw fail('conflicting Content-Length headers');
+      head.contentLength = n;
+    } else if (name === 'transfer-encoding') {
+      // Only plain chunked: any other coding would need decoding we do not do.
+      if (value.toLowerCase() !== 'chunked' || head.chunked) throw fail(`unsupported Transfer-Encoding ${JSON.stringify(value.slice(0, 40))}`);
+      head.chunked = true;
+    } else if (name === 'connection') {
+      if (value.toLowerCase().split(',').some((t) => t.trim() === 'close')) head.closeAnnounced = true;
+    } else if (name === 'keep-alive') {
+      const t = /(?:^|[,\s])timeout=(\d{1,6})(?:$|[,\s])/i.exec(value);
+      if (t) head.keepAliveMs = Number(t[1]) * 1000;
+    }
+  }
+  if (head.chunked && head.contentLength !== undefined) throw fail('the attestation answer has both Content-Length and Transfer-Encoding');
+  if (!head.chunked && head.contentLength === undefined) throw fail('the attestation answer has no Content-Length (reading until close is not accepted)');
+  if (head.contentLength !== undefined && head.contentLength > maxBodyBytes) throw fail(`the attestation answer announces ${head.contentLength} bytes (limit ${maxBodyBytes})`);
+  return head;
+}
+
+/**
+ * Incremental chunked decoder over `buf` from `pos`. Returns the decoded body
+ * and the end offset when the last chunk and trailers are complete, undefined
+ * when more bytes are needed; throws on malformed or oversized input.
+ */
+function decodeChunked(buf: Buffer, pos: number, limits: InbandLimits): { body: Buffer; end: number } | undefined {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const eol = buf.indexOf(CRLF, pos);
+    if (eol < 0) {
+      if (buf.length - pos > 128) throw fail('chunk-size line too long');
+      return undefined;
+    }
+    const m = CHUNK_LINE.exec(buf.toString('latin1', pos, eol));
+    if (!m) throw fail('malformed chunk-size line in the attestation answer');
+    const n = parseInt(m[1] as string, 16);
+    size += n;
+    if (size > limits.maxBodyBytes) throw fail(`the attestation answer exceeds ${limits.maxBodyBytes} bytes`);
+    pos = eol + 2;
+    if (n === 0) {
+      // Trailer fields, then the empty line; bounded like the header block.
+      const end = buf.indexOf(CRLF, pos) === pos ? pos + 2 : buf.indexOf(HEADER_END, pos - 2) + 4;
+      if (end < pos) {
+        if (buf.length - pos > limits.maxHeaderBytes) throw fail('chunked trailers too long');
+        return undefined;
+      }
+      return { body: Buffer.concat(parts, size), end };
+    }
+    if (buf.length < pos + n + 2) return undefined;
+    if (buf[pos + n] !== 0x0d || buf[pos + n + 1] !== 0x0a) throw fail('chunk data not followed by CRLF');
+    parts.push(buf.subarray(pos, pos + n));
+    pos += n + 2;
+  }
+}
+
+/** Sends `POST path` with a JSON body on `socket` and reads exactly one bounded answer. */
+export function exchangeOnSocket(socket: TLSSocket, authority: string, path: string, json: string, limits: InbandLimits): Promise<InbandResponse> {
+  return new Promise((resolve, reject) => {
+    let buf: Buffer = Buffer.alloc(0);
+    let head: (Head & { bodyStart: number }) | undefined;
+    let settled = false;
+    let state: 'reading' | 'reusable' | 'closed' | 'tainted' = 'reading';
+
+    const onData = (chunk: Buffer): void => {
+      if (state !== 'reading') {
+        if (state === 'reusable') state = 'tainted';
+        return;
+      }
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      try {
+        step();
+      } catch (e) {
+        finish(e as Error);
+      }
+    };
+    const onEnd = (): void => {
+      if (state === 'reading') finish(fail('the server closed the connection before the attestation answer was complete'));
+      else state = 'closed';
+    };
+    const onError = (e: Error): void => {
+      if (state === 'reading') finish(fail(`attestation exchange failed: ${e.message}`, e));
+      else state = 'closed';
+    };
+    const timer = setTimeout(() => finish(fail(`no complete attestation answer within ${limits.timeoutMs} ms`)), limits.timeoutMs);
+
+    const detach = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+    };
+    function finish(err: Error | undefined, res?: InbandResponse): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        state = 'closed';
+        detach();
+        socket.on('error', () => {}); // destroy() below may still emit; nobody else listens
+        socket.destroy();
+        reject(err);
+      } else resolve(res as InbandResponse);
+    }
+
+    function step(): void {
+      if (!head) {
+        const end = buf.indexOf(HEADER_END);
+        if (end < 0) {
+          if (buf.length > limits.maxHeaderBytes) throw fail(`the attestation answer's header block exceeds ${limits.maxHeaderBytes} bytes`);
+          return;
+        }
+        if (end + 4 > limits.maxHeaderBytes) throw fail(`the attestation answer's header block exceeds ${limits.maxHeaderBytes} bytes`);
+        head = { ...parseHead(buf.toString('latin1', 0, end), limits.maxBodyBytes), bodyStart: end + 4 };
+      }
+      let body: Buffer;
+      let end: number;
+      if (head.chunked) {
+        const done = decodeChunked(buf, head.bodyStart, limits);
+        if (!done) return;
+        ({ body, end } = done);
+      } else {
+        end = head.bodyStart + (head.contentLength as number);
+        if (buf.length < end) return;
+        body = buf.subarray(head.bodyStart, end);
+      }
+      if (buf.length > end) throw fail('bytes after the end of the attestation answer (wrong Content-Length or framing)');
+      state = 'reusable';
+      const h = head;
+      finish(undefined, {
+        status: h.status,
+        body,
+        closeAnnounced: h.closeAnnounced,
+        keepAliveMs: h.keepAliveMs,
+        release: () => {
+          detach();
+          if (state === 'reusable' && (socket.destroyed || !socket.writable || socket.readableEnded)) state = 'closed';
+          return state as 'reusable' | 'closed' | 'tainted';
+        },
+      });
+    }
+
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+    const body = Buffer.from(json, 'utf8');
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `POST ${path} HTTP/1.1\r\nHost: ${authority}\r\nContent-Type: application/json\r\nAccept: application/json\r\n` +
+            `Content-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`,
+          'latin1',
+        ),
+        body,
+      ]),
+    );
+  });
+}
