@@ -129,6 +129,17 @@ function imaList(bootAggregate: Uint8Array, files: ImaFile[]): { ascii: string; 
   return { ascii: `${lines.join('\n')}\n`, binary: new Uint8Array(binary), templates };
 }
 
+describe('acquisition without tpm2-tools', () => {
+  it('a missing tpm2-tools binary is ERR_VTPM_ACQUIRE (class INTERNAL) with the install hint', async () => {
+    const absent = async () => {
+      throw Object.assign(new Error('spawn tpm2_nvread ENOENT'), { code: 'ENOENT' });
+    };
+    const err = await errorOf(() => acquireVtpmEvidence({ run: absent, hcl: true, eventLogPath: null, imaPath: null }));
+    expect(err).toMatchObject({ code: 'ERR_VTPM_ACQUIRE', errorClass: 'INTERNAL' });
+    expect((err as unknown as Error).message).toMatch(/apt-get install tpm2-tools/);
+  });
+});
+
 describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a generated IMA list', () => {
   let tpm: Swtpm;
   let ak: SwtpmAk;
@@ -208,6 +219,13 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
     if (!HAVE_VECTORS) return;
     const err = await errorOf(() => verify({ ...bundle, eventLog: read('go-tpm-tools/extracted/gce-cos-85-nonce9009/event_log.bin') }));
     expect(['ERR_VTPM_EVENTLOG_MISMATCH', 'ERR_VTPM_EVENTLOG']).toContain(err.code);
+  });
+
+  it('acquisition: a named log path that cannot be read is ERR_VTPM_ACQUIRE; a missing default path is a note', async () => {
+    const err = await errorOf(() => acquireVtpmEvidence({ tcti: tpm.tcti, ak: ak.context, pcrs: 'sha256:0', eventLogPath: '/nonexistent/tee-verify/log', imaPath: null, hcl: false }));
+    expect(err.code).toBe('ERR_VTPM_ACQUIRE');
+    const ok = await acquireVtpmEvidence({ tcti: tpm.tcti, ak: ak.context, pcrs: 'sha256:0', imaPath: null, hcl: false });
+    expect(ok.bundle.eventLog === undefined ? ok.notes.some((n) => n.startsWith('boot event log:')) : true).toBe(true);
   });
 
   it('nonce mismatch through the bundle path: ERR_VTPM_NONCE', async () => {
