@@ -1,5 +1,8 @@
 /** The vTPM bundle format: round trip, detection and strict parsing (unknown fields, types, encodings, bounds). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
+import { TeeVerifyError } from '../../src/errors.js';
 
 import { VTPM_BUNDLE_FORMAT, VTPM_BUNDLE_LIMITS, looksLikeVtpmBundle, parseVtpmBundle, serializeVtpmBundle, type VtpmBundle } from '../../src/vtpm/bundle.js';
 
@@ -87,5 +90,22 @@ describe('vTPM bundle format', () => {
   it('rejects a document above the size bound before parsing it', () => {
     const big = new Uint8Array(VTPM_BUNDLE_LIMITS.document + 1);
     expect(problem(big as unknown as string).code).toBe('ERR_VTPM_BUNDLE');
+  });
+
+  it('fuzz: byte mutations of a valid bundle either parse or fail with ERR_VTPM_BUNDLE, never another error', () => {
+    const base = new TextEncoder().encode(serializeVtpmBundle(sample()));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(base.length), (edits, cut) => {
+        const bytes = base.slice(0, Math.max(1, cut));
+        for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+        try {
+          parseVtpmBundle(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(TeeVerifyError);
+          expect((err as TeeVerifyError).code).toBe('ERR_VTPM_BUNDLE');
+        }
+      }),
+      { numRuns: 2000, seed: 9 },
+    );
   });
 });
