@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI fuzz smoke run (under 90 s): installs clang's fuzzing packages when
-# missing, builds the harnesses and runs each one for 10 s, two at a time,
+# missing, builds the harnesses and runs each of the nine for 7 s, two at a time,
 # from a fresh corpus (seeded from the shared vectors when they exist, empty
 # otherwise) plus the committed regression inputs. Fails on any crash or
 # sanitizer report. Long runs: scripts/fuzz.sh, docs/fuzzing.md.
@@ -28,4 +28,4 @@ if [ -z "${TEE_VECTORS_DIR:-}" ] && [ ! -d /work/shared ]; then
 fi
 
 rm -rf .fuzz/smoke
-TEE_FUZZ_WORK=.fuzz/smoke TEE_FUZZ_JOBS=2 exec timeout 90 scripts/fuzz.sh "${TEE_FUZZ_SMOKE_SECONDS:-10}"
+TEE_FUZZ_WORK=.fuzz/smoke TEE_FUZZ_JOBS=2 exec timeout 90 scripts/fuzz.sh "${TEE_FUZZ_SMOKE_SECONDS:-7}"

@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-ALL_TARGETS=(fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa)
+ALL_TARGETS=(fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa
+  fuzz_tpm fuzz_tcg_event_log fuzz_ima_list fuzz_hcl_report)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL_TARGETS[@]}")
 VECTORS=${TEE_VECTORS_DIR:-/work/shared/vectors}
@@ -36,6 +37,9 @@ max_len() {
     fuzz_snp_report) echo 8192 ;;                               # cap 0x4A0 + 4096 (S02)
     fuzz_snp_cert_table) echo 16384 ;;
     fuzz_ecdsa) echo 4096 ;;
+    fuzz_tpm) echo 4200 ;;                                      # cap 4096 (TPM response buffer)
+    fuzz_hcl_report) echo 70000 ;;                              # cap 64 KiB
+    fuzz_tcg_event_log | fuzz_ima_list) echo 65536 ;;           # caps 16 / 128 MiB: real logs are 15-260 KB
   esac
 }
 

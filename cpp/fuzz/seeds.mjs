@@ -13,8 +13,12 @@
 // built from the real VCEK / VLEK / ASK / ARK certificates (clarifications:
 // no real auxblob table exists in the vectors), and the ECDSA seeds are real
 // signatures: quote (attestation key), QE report (PCK leaf) and SNP report
-// (VCEK / VLEK, P-384).
-import { createHash, X509Certificate, createPublicKey, verify as nodeVerify } from 'node:crypto';
+// (VCEK / VLEK, P-384). The vTPM targets get the real TPM quotes, signatures
+// and attestation keys (kind tpm-quote), boot event logs (tcg-event-log),
+// binary IMA lists (ima-log) and Azure HCL reports (the containers the SNP
+// entries name, the TDX one of openpcc's txtar), each with cuts and padding
+// or field variants, plus a generated ECC key and ECDSA signature.
+import { createHash, X509Certificate, createPublicKey, generateKeyPairSync, sign, verify as nodeVerify } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -27,7 +31,8 @@ let vectorsDir = '';  // the directory of the manifest being read
 
 const QUOTE_KINDS = new Set(['tdx-quote-v4', 'tdx-quote-v5', 'sgx-quote-v3']);
 const TARGETS = ['fuzz_intel_quote', 'fuzz_intel_quote_framed', 'fuzz_snp_report',
-  'fuzz_snp_cert_table', 'fuzz_ecdsa'];
+  'fuzz_snp_cert_table', 'fuzz_ecdsa', 'fuzz_tpm', 'fuzz_tcg_event_log', 'fuzz_ima_list',
+  'fuzz_hcl_report'];
 const counts = Object.fromEntries(TARGETS.map((t) => [t, 0]));
 const seen = new Set();
 
@@ -43,6 +48,7 @@ function emit(target, bytes) {
 
 function readEvidence(entry) {
   const raw = readFileSync(join(vectorsDir, entry.file));
+  if (String(entry.file_encoding ?? '').startsWith('base64')) return Buffer.from(raw.toString('latin1'), 'base64');
   if (!String(entry.file_encoding ?? '').startsWith('hex')) return raw;
   const hex = raw.toString('latin1').replace(/\s+/g, '').replace(/^0x/i, '');
   return Buffer.from(hex, 'hex');
@@ -226,6 +232,123 @@ function snpCollateral(entry) {
   return { leafGuid, leaf: leafBlocks[0], chain };
 }
 
+// --- vTPM targets ------------------------------------------------------------
+
+const be16 = (v) => Buffer.from([(v >>> 8) & 0xff, v & 0xff]);
+const tpm2b = (b) => Buffer.concat([be16(b.length), b]);
+
+function cuts(target, b, points) {
+  for (const c of points) if (c > 0 && c < b.length) emit(target, b.subarray(0, c));
+}
+
+function tpmSeeds(attest, signature, akPublic) {
+  for (const b of [attest, signature, akPublic, tpm2b(akPublic)]) {
+    emit('fuzz_tpm', b);
+    cuts('fuzz_tpm', b, [1, 2, 4, 6, 8, 40, b.length >> 1, b.length - 1]);
+    emit('fuzz_tpm', Buffer.concat([b, Buffer.from([0])]));
+  }
+  const variant = (at, bytes) => {
+    const v = Buffer.from(attest);
+    Buffer.from(bytes).copy(v, at);
+    emit('fuzz_tpm', v);
+  };
+  variant(0, [0xff, 0x54, 0x43, 0x48]);  // magic
+  variant(4, [0x80, 0x17]);              // TPM_ST_ATTEST_CERTIFY
+  variant(6, [0xff, 0xff]);              // qualifiedSigner size
+}
+
+// A generated ECC P-256 signing key as TPMT_PUBLIC and an ECDSA TPMT_SIGNATURE.
+function eccTpmSeeds() {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const x = Buffer.from(jwk.x, 'base64url');
+  const y = Buffer.from(jwk.y, 'base64url');
+  const area = Buffer.concat([be16(0x23), be16(0x0b), Buffer.from([0, 5, 0, 0x72]), be16(0), be16(0x10),
+    be16(0x18), be16(0x0b), be16(3), be16(0x10), tpm2b(x), tpm2b(y)]);
+  const rs = sign('sha256', Buffer.from('tee-verify fuzz seed'), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const sig = Buffer.concat([be16(0x18), be16(0x0b), tpm2b(rs.subarray(0, 32)), tpm2b(rs.subarray(32))]);
+  for (const b of [area, tpm2b(area), sig]) {
+    emit('fuzz_tpm', b);
+    cuts('fuzz_tpm', b, [b.length - 1, b.length >> 1]);
+  }
+}
+
+function eventLogSeeds(log) {
+  emit('fuzz_tcg_event_log', log);
+  cuts('fuzz_tcg_event_log', log, [1, 31, 32, 33, 60, 100, 200, log.length - 1]);
+  for (const byte of [0x00, 0xff]) {
+    emit('fuzz_tcg_event_log', Buffer.concat([log, Buffer.alloc(256, byte)]));
+    emit('fuzz_tcg_event_log', Buffer.concat([log.subarray(0, 4000), Buffer.alloc(4, byte)]));
+  }
+}
+
+// Control byte: bits 1:0 pick the template digest size (20, 32, 48, 64).
+function imaSeeds(list, digestSize) {
+  const ctrl = [20, 32, 48, 64].indexOf(digestSize);
+  for (const high of [0, 0x54, 0xa8]) {
+    const head = Buffer.from([ctrl | high]);
+    emit('fuzz_ima_list', Buffer.concat([head, list]));
+    emit('fuzz_ima_list', Buffer.concat([head, list.subarray(0, 4096)]));
+    emit('fuzz_ima_list', Buffer.concat([head, list.subarray(0, 1000)]));
+  }
+  emit('fuzz_ima_list', Buffer.concat([Buffer.from([(ctrl + 1) & 3]), list.subarray(0, 2048)]));  // wrong digest size
+}
+
+function hclSeeds(report) {
+  emit('fuzz_hcl_report', report);
+  cuts('fuzz_hcl_report', report, [3, 4, 1235, 1236, 1300, report.length - 1]);
+  const variant = (at, value) => {
+    const v = Buffer.from(report);
+    v.writeUInt32LE(value >>> 0, at);
+    emit('fuzz_hcl_report', v);
+  };
+  variant(4, 3);           // header version
+  variant(1224, 4);        // report type TDX over an SNP slot
+  variant(1228, 0);        // hash type
+  variant(1232, 0xffffffff);  // variable data size
+  emit('fuzz_hcl_report', Buffer.concat([report, Buffer.from('not zero')]));
+}
+
+function pemBlock(text, label) {
+  const m = new RegExp(`-----BEGIN ${label}-----([\\s\\S]+?)-----END ${label}-----`).exec(text);
+  return m ? Buffer.from(m[1].replace(/\s+/g, ''), 'base64') : undefined;
+}
+
+const hclSeen = new Set();
+function hclFile(rel) {
+  if (!rel || hclSeen.has(rel) || !existsSync(join(vectorsDir, rel))) return;
+  hclSeen.add(rel);
+  if (rel.endsWith('.json')) {
+    const j = JSON.parse(readFileSync(join(vectorsDir, rel), 'utf8'));
+    if (Array.isArray(j.report)) hclSeeds(Buffer.from(j.report));
+    if (j.quote && Array.isArray(j.quote.message)) emit('fuzz_tpm', Buffer.from(j.quote.message));
+  } else {
+    hclSeeds(readFileSync(join(vectorsDir, rel)));
+  }
+}
+
+// openpcc's Azure TDX report travels as a PEM block in a txtar archive.
+const AZURE_TDX_TXTAR = 'openpcc/attestation/attest/testdata/azure_tdx_report.txt';
+
+function vtpmEntry(entry) {
+  if (entry.kind === 'tpm-quote') {
+    const c = entry.collateral ?? {};
+    tpmSeeds(readEvidence(entry), readFileSync(join(vectorsDir, c.signature)), readFileSync(join(vectorsDir, c.ak_public)));
+  } else if (entry.kind === 'tcg-event-log') {
+    eventLogSeeds(readEvidence(entry));
+  } else if (entry.kind === 'ima-log' && String(entry.file_encoding).includes('binary')) {
+    const size = Number(/(\d+)-byte/.exec(entry.file_encoding)?.[1] ?? 20);
+    imaSeeds(readEvidence(entry), size);
+  } else if (entry.kind === 'snp-report') {
+    hclFile(entry.collateral?.original_container_hcl_report);
+    hclFile(entry.collateral?.original_container_evidence_json);
+  } else if (entry.kind === 'tdx-quote-v4' && existsSync(join(vectorsDir, AZURE_TDX_TXTAR)) && !hclSeen.has(AZURE_TDX_TXTAR)) {
+    hclSeen.add(AZURE_TDX_TXTAR);
+    const tdx = pemBlock(readFileSync(join(vectorsDir, AZURE_TDX_TXTAR), 'latin1'), 'REPORT');
+    if (tdx) hclSeeds(tdx);
+  }
+}
+
 function readManifest(dir) {
   const path = join(dir, 'manifest.json');
   if (!existsSync(path)) {
@@ -255,6 +378,7 @@ function seedEntry(entry) {
       emit('fuzz_snp_cert_table', t);
       for (const c of [0, 24, 48, t.length - 1]) emit('fuzz_snp_cert_table', t.subarray(0, c));
     }
+    vtpmEntry(entry);
   } catch (err) {
     console.error(`seeds: skipped ${entry.id}: ${err.message}`);
   }
@@ -269,6 +393,8 @@ function main() {
   // Targets always get at least one input, even without the shared vectors.
   for (const t of TARGETS) mkdirSync(join(outDir, t), { recursive: true });
   emit('fuzz_snp_cert_table', Buffer.alloc(24));
+  eccTpmSeeds();
+  emit('fuzz_tcg_event_log', Buffer.alloc(4096, 0xff));  // an erased CCEL area (go-tpm-tools PR #780)
   console.log(JSON.stringify({ seeds: counts, signatureSeeds, verifyWithNodeCrypto: validEcdsa }));
 }
 
