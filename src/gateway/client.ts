@@ -130,7 +130,8 @@ export class AttestedClient {
       socket.once('secureConnect', () => {
         clearTimeout(handshake);
         socket.off('error', onError);
-        const raw = socket.getPeerCertificate().raw;
+        // The X509Certificate view: getPeerCertificate() would also build a parsed object and three fingerprints we never read.
+        const raw = socket.getPeerX509Certificate()?.raw;
         if (!raw) {
           socket.destroy();
           return reject(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'));
