@@ -26,7 +26,7 @@ export const KBS_USAGE = `usage:
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
                 (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
                 [--bootstrap-secret-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
-                [--shutdown-grace SECONDS]
+                [--shutdown-grace SECONDS] [--sqlite-synchronous FULL|NORMAL]
       environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
                    TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
       exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
@@ -62,7 +62,7 @@ export const KBS_SERVE_OPTIONS = {
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' },
   'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' }, collateral: { type: 'string' }, 'pcs-url': { type: 'string' },
   'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
-  'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' },
+  'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' }, 'sqlite-synchronous': { type: 'string' },
 } as const;
 
 /** Environment variables the key broker reads. */
@@ -96,10 +96,13 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   };
   const pool = positive('database-pool', v['database-pool']);
   const grace = positive('shutdown-grace', v['shutdown-grace']);
+  const sync = v['sqlite-synchronous']?.toUpperCase();
+  if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
   const broker = await startKeyBroker({
     ...where,
     ...(pool ? { databasePoolSize: Math.floor(pool) } : {}),
     ...(grace ? { shutdownGraceMs: grace * 1000 } : {}),
+    ...(sync ? { synchronous: sync } : {}),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),

@@ -45,17 +45,26 @@ CREATE TRIGGER attestation_log_no_update_delete BEFORE UPDATE OR DELETE ON attes
 CREATE TRIGGER attestation_log_no_truncate BEFORE TRUNCATE ON attestation_log FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_append_only();
 `;
 
-/** Per-client token buckets shared by every instance (rate-limit.ts); burst and rate are stored with the bucket. */
-const V2_RATE_LIMITS = `
-CREATE TABLE IF NOT EXISTS rate_limits (
-  client TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL, burst DOUBLE PRECISION NOT NULL,
-  per_ms DOUBLE PRECISION NOT NULL, denied INTEGER NOT NULL DEFAULT 0);
+/**
+ * Per-client token buckets shared by every instance (rate-limit.ts); burst and rate are stored with
+ * the bucket. Losing them only resets the limits, so they cost no durable write: on PostgreSQL an
+ * UNLOGGED table (no WAL; emptied after a server crash), on SQLite a table in the attached
+ * `volatile` file (synchronous OFF), recreated at every start should that file be gone.
+ */
+const RATE_LIMITS_COLUMNS = `client TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL, burst DOUBLE PRECISION NOT NULL,
+  per_ms DOUBLE PRECISION NOT NULL, denied INTEGER NOT NULL DEFAULT 0`;
+const RATE_LIMITS_SQLITE = `
+CREATE TABLE IF NOT EXISTS volatile.rate_limits (${RATE_LIMITS_COLUMNS});
+CREATE INDEX IF NOT EXISTS volatile.rate_limits_last ON rate_limits (last_ms);
+`;
+const RATE_LIMITS_POSTGRES = `
+CREATE UNLOGGED TABLE IF NOT EXISTS rate_limits (${RATE_LIMITS_COLUMNS});
 CREATE INDEX IF NOT EXISTS rate_limits_last ON rate_limits (last_ms);
 `;
 
 export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'key broker tables', sql: { sqlite: V1_SQLITE, postgres: V1_POSTGRES } },
-  { version: 2, name: 'shared rate limits', sql: { sqlite: V2_RATE_LIMITS, postgres: V2_RATE_LIMITS } },
+  { version: 2, name: 'shared rate limits', sql: { sqlite: RATE_LIMITS_SQLITE, postgres: RATE_LIMITS_POSTGRES } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {
@@ -71,6 +80,7 @@ export const KBS_SCHEMA: MigrationSet = {
   migrations: KBS_MIGRATIONS,
   legacyVersion: async (tx) => (await tableExists(tx, 'schema_version') ? (await tx.get<{ version: number }>('SELECT MAX(version) AS version FROM schema_version'))?.version ?? undefined : undefined),
   afterMigrate: async (tx, version) => {
+    if (tx.dialect === 'sqlite') await tx.exec(RATE_LIMITS_SQLITE);
     await tx.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
     await tx.run('DELETE FROM schema_version');
     await tx.run('INSERT INTO schema_version (version) VALUES (?)', [version]);

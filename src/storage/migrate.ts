@@ -24,7 +24,11 @@ export interface MigrationSet {
   migrations: readonly Migration[];
   /** The version a database recorded before schema_migrations existed (adopted as applied). */
   legacyVersion?: (tx: SqlExecutor) => Promise<number | undefined>;
-  /** Runs in the same transaction after the migrations (for example to mirror the version for older binaries). */
+  /**
+   * Runs in the same transaction after the migrations, on every start: idempotent DDL for objects
+   * that may vanish outside the schema's history (SQLite's volatile file), or mirroring the version
+   * for older binaries.
+   */
   afterMigrate?: (tx: SqlExecutor, version: number) => Promise<void>;
 }
 

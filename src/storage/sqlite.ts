@@ -37,6 +37,11 @@ const require = createRequire(import.meta.url);
 export interface SqliteOptions {
   /** FULL (default): an acknowledged write survives power loss; NORMAL: it survives a process crash. */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Attach `FILE-volatile` as schema `volatile` with synchronous OFF (default on unless read-only):
+   * for tables whose loss is harmless (rate-limit buckets), so that writing them costs no fsync.
+   */
+  volatile?: boolean;
   readonly?: boolean;
   /** Fail instead of creating the file. */
   fileMustExist?: boolean;
@@ -134,6 +139,11 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
     try {
       if (!options.readonly) db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      if (options.volatile ?? !options.readonly) {
+        db.prepare('ATTACH DATABASE ? AS volatile').run(file === ':memory:' || file === '' ? ':memory:' : `${file}-volatile`);
+        db.pragma('volatile.journal_mode = WAL');
+        db.pragma('volatile.synchronous = OFF');
+      }
       db.pragma('foreign_keys = ON');
       // Reading the schema fails here, not at the first request, when the file is not a database.
       db.prepare('SELECT count(*) FROM sqlite_master').get();
