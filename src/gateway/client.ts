@@ -61,6 +61,7 @@ interface Opened {
 interface Spare extends Opened {
   until: number;
   timer: NodeJS.Timeout;
+  onGone: () => void;
 }
 
 export class AttestedClient {
@@ -226,7 +227,7 @@ export class AttestedClient {
     c.socket.unref();
     c.socket.on('error', onGone).on('close', onGone);
     const timer = setTimeout(onGone, idleMs).unref();
-    this.#spare = { ...c, until: Date.now() + idleMs, timer };
+    this.#spare = { ...c, until: Date.now() + idleMs, timer, onGone };
   }
 
   /** The parked socket, if still open and its key still trusted; it is taken (not parked any more). */
@@ -235,7 +236,7 @@ export class AttestedClient {
     if (!s) return undefined;
     this.#spare = undefined;
     clearTimeout(s.timer);
-    s.socket.removeAllListeners('error').removeAllListeners('close');
+    s.socket.off('error', s.onGone).off('close', s.onGone);
     if (s.socket.destroyed || s.until <= Date.now() || !this.#valid(s.spki)) {
       s.socket.destroy();
       return undefined;
