@@ -307,12 +307,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     });
     let baseUrl = '';
     const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
-    let inFlight = 0;
+    const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
-      inFlight++;
+      inFlight.add(res);
       res.once('close', () => {
-        if (--inFlight === 0) drained?.();
+        inFlight.delete(res);
+        if (inFlight.size === 0) drained?.();
       });
       // While draining, each answer ends its keep-alive connection so clients reconnect to another instance.
       if (rt.draining) res.shouldKeepAlive = false;
@@ -340,9 +341,10 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
       rt.draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
       srv.closeIdleConnections();
-      if (inFlight > 0) {
+      if (inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, options.shutdownGraceMs ?? 10_000)))]);
         clearTimeout(timer);

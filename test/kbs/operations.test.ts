@@ -62,6 +62,7 @@ describe.each(BACKENDS)('operations on $name', ({ name: backend, skip }) => {
       gated.release();
       const answer = await inFlight;
       expect(answer.status).toBe(200);
+      expect(answer.headers['connection']).toBe('close');
       expect(unwrap(client, answer.json).equals(material)).toBe(true);
       await closing;
       expect(closed).toBe(true);
