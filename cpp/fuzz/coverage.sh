@@ -13,7 +13,8 @@ BUILD=build-fuzz-cov
 OUT=.fuzz/coverage
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] &&
-  TARGETS=(fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa)
+  TARGETS=(fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa
+    fuzz_tpm fuzz_tcg_event_log fuzz_ima_list fuzz_hcl_report)
 
 npm_config_nodedir=${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")} \
   node_modules/.bin/cmake-js configure -O "$BUILD" --cc clang --cxx clang++ -B Debug \

@@ -282,6 +282,19 @@ function eventLogSeeds(log) {
   }
 }
 
+// A crypto-agile log declaring SHA-256 and SM3-256 (both 32 bytes), so that
+// one mutated algorithm id yields a repeated bank with the layout intact.
+function syntheticEventLog() {
+  const le32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+  const le16 = (v) => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
+  const spec = Buffer.concat([Buffer.from('Spec ID Event03\0', 'latin1'), le32(0), Buffer.from([0, 2, 0, 2]), le32(2),
+    le16(0x0b), le16(32), le16(0x12), le16(32), Buffer.from([0])]);
+  const header = Buffer.concat([le32(0), le32(3), Buffer.alloc(20), le32(spec.length), spec]);
+  const event = (pcr, type, data) => Buffer.concat([le32(pcr), le32(type), le32(2), le16(0x0b), Buffer.alloc(32, pcr),
+    le16(0x12), Buffer.alloc(32, type & 0xff), le32(data.length), data]);
+  eventLogSeeds(Buffer.concat([header, event(0, 8, Buffer.from('v1')), event(7, 0x80000001, Buffer.alloc(40, 1)), event(4, 4, Buffer.alloc(4))]));
+}
+
 // Control byte: bits 1:0 pick the template digest size (20, 32, 48, 64).
 function imaSeeds(list, digestSize) {
   const ctrl = [20, 32, 48, 64].indexOf(digestSize);
@@ -394,6 +407,7 @@ function main() {
   for (const t of TARGETS) mkdirSync(join(outDir, t), { recursive: true });
   emit('fuzz_snp_cert_table', Buffer.alloc(24));
   eccTpmSeeds();
+  syntheticEventLog();
   emit('fuzz_tcg_event_log', Buffer.alloc(4096, 0xff));  // an erased CCEL area (go-tpm-tools PR #780)
   console.log(JSON.stringify({ seeds: counts, signatureSeeds, verifyWithNodeCrypto: validEcdsa }));
 }
