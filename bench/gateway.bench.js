@@ -5,7 +5,9 @@
 //      upstream (src/gateway/chat-upstream.ts), rounds interleaved;
 //  (b) attested connection setup on a warm collateral cache: the client-side
 //      cost of one attestation + verification (AttestedClient.attest: new TLS
-//      connection, POST /v1/attestation, verifyEvidence, binding, policy),
+//      connection, POST /v1/attestation in-band on it, verifyEvidence, binding,
+//      policy; the attested socket is parked for the next request and the
+//      previous parked one closed, so each run includes one connection teardown),
 //      against the verification floor measured in the same run (as in
 //      bench/verify.bench.js: node:crypto verify x the signature checks that
 //      cannot be cached, here for the simulated TDX quote) plus one TLS
@@ -195,7 +197,7 @@ try {
   console.log(`  floor: node:crypto quote + QE report + PCK leaf verify   ${us(floor.cpu)}   ${us(floor.wall)}`);
   console.log(`  verifyEvidence alone (in process)                        ${us(verifyOnly.cpu)}   ${us(verifyOnly.wall)}`);
   console.log(`  one TLS handshake to the gateway                         ${us(handshake.cpu)}   ${us(handshake.wall)}`);
-  console.log(`  AttestedClient.attest(): TLS + nonce + evidence + verify + binding + policy`);
+  console.log(`  AttestedClient.attest(): TLS + in-band nonce/evidence + verify + binding + policy`);
   console.log(`                                                           ${us(attest.cpu)}   ${us(attest.wall)}  (wall includes the TEE producing the quote)`);
   console.log(`  client CPU vs 1.5 x floor + handshake = ${us(budget).trim()}: ratio ${(attest.cpu / budget).toFixed(2)} (target <= 1)`);
   await client.close();
