@@ -41,6 +41,8 @@ export const IMA_ASCII_DEFAULTS = { maxBytes: 128 * 1024 * 1024, maxLineBytes: 6
 
 /** Longest file digest accepted (SHA-512 and the other 64-byte kernel hashes). */
 const MAX_FILE_DIGEST = 64;
+/** Size of the shared buffers entries are carved from. */
+const SLAB_BYTES = 256 * 1024;
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 const COLON = 0x3a;
@@ -48,9 +50,6 @@ const COLON = 0x3a;
 const HEX_VALUE = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i;
 for (let i = 0; i < 6; i++) HEX_VALUE[0x61 + i] = 10 + i;
-
-const utf8 = new TextDecoder('utf-8');
-const latin1 = new TextDecoder('latin1');
 
 class LineError extends Error {
   constructor(
@@ -72,13 +71,6 @@ function hexInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, a
   return true;
 }
 
-function hexBytes(src: Uint8Array, start: number, end: number, what: string): Uint8Array {
-  if ((end - start) % 2 !== 0) throw new LineError(`${what}: odd number of hex digits`);
-  const out = new Uint8Array((end - start) / 2);
-  if (!hexInto(src, start, end, out, 0)) throw new LineError(`${what}: not lowercase hex`);
-  return out;
-}
-
 function putU32(out: Uint8Array, at: number, value: number): number {
   out[at] = value & 0xff;
   out[at + 1] = (value >>> 8) & 0xff;
@@ -87,101 +79,179 @@ function putU32(out: Uint8Array, at: number, value: number): number {
   return at + 4;
 }
 
-/** "%2d": " 9" or "10"; PCRs 0–23. */
-function parsePcr(line: Uint8Array): number {
-  const a = line[0]!;
-  const b = line[1]!;
-  const digit = (c: number) => c >= 0x30 && c <= 0x39;
-  if (line.length < 3 || line[2] !== SPACE || !digit(b) || !(a === SPACE || (digit(a) && a !== 0x30))) throw new LineError('expected a PCR index ("%2d") and a space');
-  const pcr = (a === SPACE ? 0 : (a - 0x30) * 10) + (b - 0x30);
-  if (pcr > 23) throw new LineError(`PCR ${pcr} is not a TPM PCR (0-23)`);
-  return pcr;
+/** First `byte` in b[from, end), or -1. */
+function find(b: Uint8Array, byte: number, from: number, end: number): number {
+  const at = b.indexOf(byte, from);
+  return at >= 0 && at < end ? at : -1;
 }
 
-interface DigestField {
-  alg: string;
-  /** Hex span in the line. */
-  hexStart: number;
-  hexEnd: number;
-  /** Span of "alg:" in the line. */
-  algStart: number;
-  algEnd: number;
+/** Last `byte` in b[from, end), or -1. */
+function findLast(b: Uint8Array, byte: number, from: number, end: number): number {
+  for (let i = end - 1; i >= from; i--) if (b[i] === byte) return i;
+  return -1;
 }
 
-/** d-ng text "alg:hex". */
-function parseDigestNg(line: Uint8Array, start: number, end: number): DigestField {
-  const colon = line.indexOf(COLON, start);
-  if (colon < 0 || colon >= end) throw new LineError('file digest: expected "alg:hex"');
-  for (let i = start; i < colon; i++) {
-    const c = line[i]!;
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) throw new LineError('file digest: bad algorithm name');
+const KNOWN_TEMPLATES = ['ima', 'ima-ng', 'ima-sig', 'ima-buf'].map((name) => ({ name, bytes: new TextEncoder().encode(name) }));
+
+function templateAt(b: Uint8Array, start: number, end: number): string | undefined {
+  for (const t of KNOWN_TEMPLATES) {
+    if (t.bytes.length !== end - start) continue;
+    let same = true;
+    for (let i = 0; i < t.bytes.length && same; i++) same = b[start + i] === t.bytes[i];
+    if (same) return t.name;
   }
-  if (colon === start || colon - start > 32) throw new LineError('file digest: bad algorithm name');
-  const hexLen = end - colon - 1;
-  if (hexLen % 2 !== 0 || hexLen / 2 > MAX_FILE_DIGEST) throw new LineError('file digest: bad digest length');
-  return { alg: latin1.decode(line.subarray(start, colon)), algStart: start, algEnd: colon, hexStart: colon + 1, hexEnd: end };
+  return undefined;
 }
 
-/** Rebuilds one entry of a field template (ima-ng, ima-sig, ima-buf) from its text after the template name. */
-function fieldEntry(line: Uint8Array, rest: number, template: string, fieldCount: number): Omit<ImaEntry, 'index' | 'offset' | 'pcr' | 'templateDigest'> {
-  const dEnd = line.indexOf(SPACE, rest);
-  if (dEnd < 0) throw new LineError(`${template}: expected a file digest and a name`);
-  const d = parseDigestNg(line, rest, dEnd);
-  let nameStart = dEnd + 1;
-  let nameEnd = line.length;
-  let extraStart = line.length;
-  if (fieldCount === 3) {
-    const lastSpace = line.lastIndexOf(SPACE);
-    if (lastSpace < nameStart) throw new LineError(`${template}: expected a name and a ${template === 'ima-sig' ? 'signature' : 'buffer'} field`);
-    nameEnd = lastSpace;
-    extraStart = lastSpace + 1;
+/** One list: the input, its Buffer view for fast string slices, and the last algorithm name seen. */
+class Reader {
+  readonly text: Buffer;
+  private algStart = -1;
+  private algLen = 0;
+  private algName = '';
+
+  /** Entries' bytes are carved from shared slabs: one ArrayBuffer per entry made the garbage collector the largest cost. */
+  private slab = new Uint8Array(0);
+  private slabAt = 0;
+
+  constructor(readonly b: Uint8Array) {
+    this.text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
-  const algLen = d.algEnd - d.algStart;
-  const digestLen = (d.hexEnd - d.hexStart) / 2;
-  const nameLen = nameEnd - nameStart;
-  const extraHex = line.length - extraStart;
-  if (extraHex % 2 !== 0) throw new LineError(`${template}: odd number of hex digits in the last field`);
-  const extraLen = extraHex / 2;
-  const dFieldLen = algLen + 2 + digestLen;
-  const data = new Uint8Array(4 + dFieldLen + 4 + nameLen + 1 + (fieldCount === 3 ? 4 + extraLen : 0));
-  let at = putU32(data, 0, dFieldLen);
-  data.set(line.subarray(d.algStart, d.algEnd), at);
-  at += algLen;
-  data[at] = COLON;
-  at += 2;
-  const digestAt = at;
-  if (!hexInto(line, d.hexStart, d.hexEnd, data, at)) throw new LineError('file digest: not lowercase hex');
-  at += digestLen;
-  at = putU32(data, at, nameLen + 1);
-  data.set(line.subarray(nameStart, nameEnd), at);
-  at += nameLen + 1;
-  const entry: Omit<ImaEntry, 'index' | 'offset' | 'pcr' | 'templateDigest'> = {
-    templateName: template,
-    templateData: data,
-    fileDigestAlg: d.alg,
-    fileDigest: data.subarray(digestAt, digestAt + digestLen),
-    path: utf8.decode(line.subarray(nameStart, nameEnd)),
-  };
-  if (fieldCount === 3) {
-    at = putU32(data, at, extraLen);
-    if (!hexInto(line, extraStart, line.length, data, at)) throw new LineError(`${template}: the last field is not lowercase hex`);
-    if (template === 'ima-sig') entry.signature = data.subarray(at, at + extraLen);
+
+  /** n zeroed bytes of their own (never shared with another entry). */
+  alloc(n: number): Uint8Array {
+    if (this.slabAt + n > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+      this.slabAt = 0;
+    }
+    const out = this.slab.subarray(this.slabAt, this.slabAt + n);
+    this.slabAt += n;
+    return out;
   }
-  return entry;
+
+  /** Lists use one or two algorithms: reuse the previous name when its bytes repeat. */
+  algorithm(start: number, end: number): string {
+    const len = end - start;
+    if (len !== this.algLen || this.text.compare(this.text, start, end, this.algStart, this.algStart + len) !== 0) {
+      this.algStart = start;
+      this.algLen = len;
+      this.algName = this.text.toString('latin1', start, end);
+    }
+    return this.algName;
+  }
+
+  /** "%2d": " 9" or "10"; PCRs 0–23. */
+  pcr(start: number, end: number): number {
+    const b = this.b;
+    const a = b[start]!;
+    const c = b[start + 1]!;
+    const digit = (x: number) => x >= 0x30 && x <= 0x39;
+    if (end - start < 3 || b[start + 2] !== SPACE || !digit(c) || !(a === SPACE || (digit(a) && a !== 0x30))) throw new LineError('expected a PCR index ("%2d") and a space');
+    const pcr = (a === SPACE ? 0 : (a - 0x30) * 10) + (c - 0x30);
+    if (pcr > 23) throw new LineError(`PCR ${pcr} is not a TPM PCR (0-23)`);
+    return pcr;
+  }
+
+  hex(start: number, end: number, what: string): Uint8Array {
+    if ((end - start) % 2 !== 0) throw new LineError(`${what}: odd number of hex digits`);
+    const out = this.alloc((end - start) / 2);
+    if (!hexInto(this.b, start, end, out, 0)) throw new LineError(`${what}: not lowercase hex`);
+    return out;
+  }
+
+  /** An entry of a field template (ima-ng, ima-sig, ima-buf) from the text after its template name. */
+  fieldEntry(head: EntryHead, rest: number, end: number, template: string, fieldCount: number): ImaEntry {
+    const b = this.b;
+    const dEnd = find(b, SPACE, rest, end);
+    if (dEnd < 0) throw new LineError(`${template}: expected a file digest and a name`);
+    // d-ng text "alg:hex".
+    const colon = find(b, COLON, rest, dEnd);
+    if (colon < 0) throw new LineError('file digest: expected "alg:hex"');
+    if (colon === rest || colon - rest > 32) throw new LineError('file digest: bad algorithm name');
+    for (let i = rest; i < colon; i++) {
+      const c = b[i]!;
+      if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d)) throw new LineError('file digest: bad algorithm name');
+    }
+    const hexLen = dEnd - colon - 1;
+    if (hexLen % 2 !== 0 || hexLen / 2 > MAX_FILE_DIGEST) throw new LineError('file digest: bad digest length');
+    const nameStart = dEnd + 1;
+    let nameEnd = end;
+    let extraStart = end;
+    if (fieldCount === 3) {
+      const lastSpace = findLast(b, SPACE, nameStart, end);
+      if (lastSpace < 0) throw new LineError(`${template}: expected a name and a ${template === 'ima-sig' ? 'signature' : 'buffer'} field`);
+      nameEnd = lastSpace;
+      extraStart = lastSpace + 1;
+    }
+    const algLen = colon - rest;
+    const digestLen = hexLen / 2;
+    const nameLen = nameEnd - nameStart;
+    const extraHex = end - extraStart;
+    if (extraHex % 2 !== 0) throw new LineError(`${template}: odd number of hex digits in the last field`);
+    const extraLen = extraHex / 2;
+    const dFieldLen = algLen + 2 + digestLen;
+    const data = this.alloc(4 + dFieldLen + 4 + nameLen + 1 + (fieldCount === 3 ? 4 + extraLen : 0));
+    let at = putU32(data, 0, dFieldLen);
+    for (let i = 0; i < algLen; i++) data[at + i] = b[rest + i]!;
+    at += algLen;
+    data[at] = COLON;
+    at += 2;
+    const digestAt = at;
+    if (!hexInto(b, colon + 1, dEnd, data, at)) throw new LineError('file digest: not lowercase hex');
+    at += digestLen;
+    at = putU32(data, at, nameLen + 1);
+    data.set(b.subarray(nameStart, nameEnd), at);
+    at += nameLen + 1;
+    let signature: Uint8Array | undefined;
+    if (fieldCount === 3) {
+      at = putU32(data, at, extraLen);
+      if (!hexInto(b, extraStart, end, data, at)) throw new LineError(`${template}: the last field is not lowercase hex`);
+      if (template === 'ima-sig') signature = data.subarray(at, at + extraLen);
+    }
+    return {
+      index: head.index,
+      offset: head.line,
+      pcr: head.pcr,
+      templateDigest: head.templateDigest,
+      templateName: template,
+      templateData: data,
+      fileDigestAlg: this.algorithm(rest, colon),
+      fileDigest: data.subarray(digestAt, digestAt + digestLen),
+      path: this.text.toString('utf8', nameStart, nameEnd),
+      ...(signature === undefined ? {} : { signature }),
+    };
+  }
+
+  /** An entry of the original `ima` template: 20-byte digest, name padded to 256 bytes. */
+  legacyEntry(head: EntryHead, rest: number, end: number): ImaEntry {
+    const dEnd = find(this.b, SPACE, rest, end);
+    if (dEnd < 0) throw new LineError('ima: expected a file digest and a name');
+    const digest = this.hex(rest, dEnd, 'file digest');
+    if (digest.length !== 0 && digest.length !== IMA_TEMPLATE_DIGEST_SIZE) throw new LineError('ima: the file digest is 20 bytes');
+    const nameLen = end - dEnd - 1;
+    if (nameLen >= IMA_NAME_FIELD_SIZE) throw new LineError(`ima: a name longer than ${IMA_NAME_FIELD_SIZE - 1} bytes`);
+    const data = this.alloc(IMA_LEGACY_DATA_SIZE);
+    data.set(digest, 0);
+    data.set(this.b.subarray(dEnd + 1, end), IMA_TEMPLATE_DIGEST_SIZE);
+    return {
+      index: head.index,
+      offset: head.line,
+      pcr: head.pcr,
+      templateDigest: head.templateDigest,
+      templateName: 'ima',
+      templateData: data,
+      fileDigestAlg: 'sha1',
+      fileDigest: data.subarray(0, IMA_TEMPLATE_DIGEST_SIZE),
+      path: this.text.toString('utf8', dEnd + 1, end),
+    };
+  }
 }
 
-/** Rebuilds an entry of the original `ima` template: 20-byte digest, name padded to 256 bytes. */
-function legacyEntry(line: Uint8Array, rest: number): Omit<ImaEntry, 'index' | 'offset' | 'pcr' | 'templateDigest'> {
-  const dEnd = line.indexOf(SPACE, rest);
-  if (dEnd < 0) throw new LineError('ima: expected a file digest and a name');
-  const digest = hexBytes(line, rest, dEnd, 'file digest');
-  if (digest.length !== 0 && digest.length !== IMA_TEMPLATE_DIGEST_SIZE) throw new LineError('ima: the file digest is 20 bytes');
-  const name = line.subarray(dEnd + 1);
-  if (name.length >= IMA_NAME_FIELD_SIZE) throw new LineError(`ima: a name longer than ${IMA_NAME_FIELD_SIZE - 1} bytes`);
-  const data = new Uint8Array(IMA_LEGACY_DATA_SIZE);
-  data.set(digest, 0);
-  data.set(name, IMA_TEMPLATE_DIGEST_SIZE);
-  return { templateName: 'ima', templateData: data, fileDigestAlg: 'sha1', fileDigest: data.subarray(0, IMA_TEMPLATE_DIGEST_SIZE), path: utf8.decode(name) };
+interface EntryHead {
+  index: number;
+  line: number;
+  pcr: number;
+  templateDigest: Uint8Array;
 }
 
 function limitError(message: string, details: Record<string, unknown>): VtpmVerificationError {
@@ -199,6 +269,7 @@ export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiO
   if (bytes.length > maxBytes) throw limitError(`the IMA list exceeds ${maxBytes} bytes`, { maxBytes, size: bytes.length });
 
   let digestSize = options.templateDigestAlg === undefined ? 0 : BANK_DIGEST_SIZE[options.templateDigestAlg];
+  const reader = new Reader(bytes);
   const entries: ImaEntry[] = [];
   let lineNo = 0;
   for (let start = 0; start < bytes.length; ) {
@@ -207,33 +278,34 @@ export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiO
     if (end < 0) end = bytes.length; // the last line may lack its newline
     if (end - start > maxLine) throw limitError(`line ${lineNo} is longer than ${maxLine} bytes`, { line: lineNo, maxLineBytes: maxLine });
     if (entries.length >= maxEntries) throw limitError(`the IMA list has more than ${maxEntries} entries`, { line: lineNo, maxEntries });
-    const line = bytes.subarray(start, end);
-    start = end + 1;
     try {
-      const pcr = parsePcr(line);
-      const hashEnd = line.indexOf(SPACE, 3);
+      const pcr = reader.pcr(start, end);
+      const hashStart = start + 3;
+      const hashEnd = find(bytes, SPACE, hashStart, end);
       if (hashEnd < 0) throw new LineError('expected a template digest and a template name');
-      const hexLen = hashEnd - 3;
+      const hexLen = hashEnd - hashStart;
       if (digestSize === 0) {
         if (hexLen % 2 !== 0 || bankOfDigestSize(hexLen / 2) === undefined) throw new LineError(`a template digest of ${hexLen} hex digits is not SHA-1/256/384/512`);
         digestSize = hexLen / 2;
       }
       if (hexLen !== digestSize * 2) throw new LineError(`template digest of ${hexLen} hex digits, the list uses ${digestSize * 2}`);
-      const templateDigest = hexBytes(line, 3, hashEnd, 'template digest');
-      const nameEnd = line.indexOf(SPACE, hashEnd + 1);
+      const head: EntryHead = { index: entries.length, line: lineNo, pcr, templateDigest: reader.hex(hashStart, hashEnd, 'template digest') };
+      const nameEnd = find(bytes, SPACE, hashEnd + 1, end);
       if (nameEnd < 0 || nameEnd === hashEnd + 1) throw new LineError('expected a template name and its fields');
-      const template = latin1.decode(line.subarray(hashEnd + 1, nameEnd));
-      const fieldCount = FIELD_TEMPLATES[template];
-      let fields: Omit<ImaEntry, 'index' | 'offset' | 'pcr' | 'templateDigest'>;
-      if (template === 'ima') fields = legacyEntry(line, nameEnd + 1);
-      else if (fieldCount !== undefined) fields = fieldEntry(line, nameEnd + 1, template, fieldCount);
-      else throw new LineError(`template "${template}" cannot be rebuilt from the ASCII list (known: ima, ima-ng, ima-sig, ima-buf); use the binary list`, 'ERR_VTPM_IMA_TEMPLATE');
-      entries.push({ index: entries.length, offset: lineNo, pcr, templateDigest, ...fields });
+      const template = templateAt(bytes, hashEnd + 1, nameEnd);
+      const fieldCount = template === undefined ? undefined : FIELD_TEMPLATES[template];
+      if (template === 'ima') entries.push(reader.legacyEntry(head, nameEnd + 1, end));
+      else if (template !== undefined && fieldCount !== undefined) entries.push(reader.fieldEntry(head, nameEnd + 1, end, template, fieldCount));
+      else {
+        const name = reader.text.toString('latin1', hashEnd + 1, nameEnd);
+        throw new LineError(`template "${name}" cannot be rebuilt from the ASCII list (known: ima, ima-ng, ima-sig, ima-buf); use the binary list`, 'ERR_VTPM_IMA_TEMPLATE');
+      }
     } catch (err) {
       if (!(err instanceof LineError)) throw err;
       throw new VtpmVerificationError(err.code, `IMA list line ${lineNo}: ${err.reason}`, { line: lineNo });
     }
     if (end === bytes.length) break;
+    start = end + 1;
   }
   return entries;
 }

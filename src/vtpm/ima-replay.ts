@@ -27,7 +27,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { VtpmVerificationError } from './errors.js';
 import { IMA_LEGACY_DATA_SIZE, IMA_NAME_FIELD_SIZE, IMA_TEMPLATE_DIGEST_SIZE } from './ima-template.js';
 import { BANK_DIGEST_SIZE, bankOfDigestSize, bytesEqual, comparePcrs, isReplayBank, resetValue, toHex, toPcrValues, type PcrInput, type PcrMismatch, type PcrValues, type ReplayBank } from './pcrs.js';
-import { Sha1Chain } from './sha1-chain.js';
+import { Sha1Chain, sha1Words, wordsEqualBytes, wordsToBytes } from './sha1-chain.js';
 import type { ImaEntry } from './types.js';
 
 export type ImaBankRule = 'per-bank' | 'sha1-padded';
@@ -100,10 +100,26 @@ export function templateHashInput(entry: ImaEntry): Uint8Array {
   return out;
 }
 
-/** An extend chain per bank: SHA-1 in JavaScript (sha1-chain.ts), the others through node:crypto. */
+/**
+ * An extend chain per bank. SHA-1 runs in JavaScript (sha1-chain.ts: no
+ * node:crypto call per entry); the other banks use node:crypto (a JavaScript
+ * SHA-256 was measured slower than node:crypto's call for these sizes).
+ */
 interface Chain {
+  /** value = H(value ‖ digest). */
   extend(digest: Uint8Array): void;
+  /** value = H(value ‖ H(data)): this bank's template hash, then the extend. */
+  extendHashOf(data: Uint8Array): void;
   value(): Uint8Array;
+}
+
+const sha1Scratch = new Int32Array(5);
+
+class JsSha1Chain extends Sha1Chain implements Chain {
+  extendHashOf(data: Uint8Array): void {
+    sha1Words(data, sha1Scratch);
+    this.extendWords(sha1Scratch);
+  }
 }
 
 class HashChain implements Chain {
@@ -124,13 +140,28 @@ class HashChain implements Chain {
     this.buf.set(hash(this.bank, this.buf, 'buffer'), 0);
   }
 
+  extendHashOf(data: Uint8Array): void {
+    this.extend(hash(this.bank, data, 'buffer'));
+  }
+
   value(): Uint8Array {
     return this.buf.slice(0, this.size);
   }
 }
 
 function newChain(bank: ReplayBank, initial: Uint8Array): Chain {
-  return bank === 'sha1' ? new Sha1Chain(initial) : new HashChain(bank, initial);
+  if (bank === 'sha1') return new JsSha1Chain(initial);
+  return new HashChain(bank, initial);
+}
+
+/** Recomputes a template digest and compares it with the recorded one; returns the computed digest only on a mismatch. */
+function templateMismatch(alg: ReplayBank, input: Uint8Array, recorded: Uint8Array): Uint8Array | undefined {
+  if (alg === 'sha1') {
+    sha1Words(input, sha1Scratch);
+    return wordsEqualBytes(sha1Scratch, recorded) ? undefined : wordsToBytes(sha1Scratch);
+  }
+  const computed = hash(alg, input, 'buffer');
+  return bytesEqual(computed, recorded) ? undefined : computed;
 }
 
 function resolveOptions(entries: readonly ImaEntry[], options: ImaReplayOptions): { banks: ReplayBank[]; rule: ImaBankRule; recordedAlg: ReplayBank } {
@@ -193,19 +224,17 @@ export function replayImaList(entries: readonly ImaEntry[], options: ImaReplayOp
       continue;
     }
     const input = templateHashInput(entry);
-    // The template digest check: one hash in the recorded algorithm, reused for its bank.
-    const computed = hash(recordedAlg, input, 'buffer');
-    if (!bytesEqual(computed, recorded)) {
-      mismatches.push({ index: i, offset: entry.offset, path: entry.path, recorded: toHex(recorded), computed: toHex(computed) });
-    }
+    // The template digest check: one hash in the recorded algorithm.
+    const computed = templateMismatch(recordedAlg, input, recorded);
+    if (computed !== undefined) mismatches.push({ index: i, offset: entry.offset, path: entry.path, recorded: toHex(recorded), computed: toHex(computed) });
     for (let b = 0; b < banks.length; b++) {
-      const bank = banks[b]!;
+      const c = chain[b]!;
       if (rule === 'sha1-padded') {
         const buf = padBuffers[b]!;
         buf.set(recorded, 0);
-        chain[b]!.extend(buf);
-      } else if (b === recordedBankIndex) chain[b]!.extend(recorded);
-      else chain[b]!.extend(hash(bank, input, 'buffer'));
+        c.extend(buf);
+      } else if (b === recordedBankIndex) c.extend(recorded); // what the kernel extended, already hashed
+      else c.extendHashOf(input);
     }
   }
   const pcrs: PcrValues = {};

@@ -13,7 +13,7 @@ import { parseImaAsciiList } from '../../src/vtpm/ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaList, templateHashInput } from '../../src/vtpm/ima-replay.js';
 import { pcrValuesToHex, toHex, type PcrValues } from '../../src/vtpm/pcrs.js';
 import { replayEventLog } from '../../src/vtpm/replay-eventlog.js';
-import { Sha1Chain } from '../../src/vtpm/sha1-chain.js';
+import { Sha1Chain, SHA1_JS_MAX_BYTES, sha1Words, wordsToBytes } from '../../src/vtpm/sha1-chain.js';
 import { expectError } from '../helpers/expect-error.js';
 
 const ALL = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
@@ -150,6 +150,26 @@ describe('boot_aggregate', () => {
     const entries = parseImaAsciiList(generateImaList({ seed: 'agg-ng', count: 2, bootPcrs: boot.pcrs }).ascii);
     const map = new Map([['sha256', new Map(Object.entries(bootPcrs.sha256!).map(([k, v]) => [Number(k), v]))]]);
     expect(checkBootAggregate(entries, map).status).toBe('match');
+  });
+});
+
+describe('JavaScript SHA-1', () => {
+  it('equals node:crypto for every length around the block and padding boundaries, and beyond the JavaScript limit', () => {
+    const words = new Int32Array(5);
+    const lengths = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 276, SHA1_JS_MAX_BYTES, SHA1_JS_MAX_BYTES + 1, 5000];
+    for (const n of lengths) {
+      const data = new Uint8Array(n).map((_, i) => (i * 131 + n) & 0xff);
+      sha1Words(data, words);
+      expect(toHex(wordsToBytes(words)), `length ${n}`).toBe(createHash('sha1').update(data).digest('hex'));
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1200 }), fc.nat(16), (data, cut) => {
+        const view = data.subarray(Math.min(cut, data.length)); // views at odd offsets too
+        sha1Words(view, words);
+        expect(toHex(wordsToBytes(words))).toBe(createHash('sha1').update(view).digest('hex'));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
