@@ -244,7 +244,13 @@ function masterKeyOf(options: KeyBrokerOptions, loc: StorageLocation, log: (l: s
   if (loc.kind === 'postgres' && !env[MASTER_KEY_ENV] && (file === undefined || !existsSync(file))) {
     throw configError(`with PostgreSQL every instance needs the same master key: set ${MASTER_KEY_ENV} or give an existing master key file (it is never generated here)`);
   }
-  const master = loadMasterKey(file as string, env);
+  let master: ReturnType<typeof loadMasterKey>;
+  try {
+    master = loadMasterKey(file as string, env);
+  } catch (e) {
+    if (KbsError.is(e)) throw e;
+    throw configError(`cannot read or create the master key file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   master.warnings.forEach((w) => log(`tee-kbs: WARNING: ${w}`));
   if (master.source === 'generated') log(`tee-kbs: generated a new master key in ${file} (mode 0600)`);
   return master.key;

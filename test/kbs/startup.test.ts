@@ -58,6 +58,11 @@ describe('start-up errors (tee-kbs serve)', () => {
     expect(r.code).toBe(2);
   });
 
+  it('SQLite in a directory that does not exist: exit 78, ERR_KBS_CONFIG naming the master key file', async () => {
+    const r = await serve(['--db', join(dir, 'missing', 'kbs.sqlite'), ...common]);
+    expect({ code: r.code, err: /ERR_KBS_CONFIG: cannot read or create the master key file/.test(r.stderr) }).toEqual({ code: 78, err: true });
+  });
+
   it('an unknown database scheme: exit 78, ERR_STORAGE_CONFIG', async () => {
     const r = await serve(['--database', 'mysql://u:p@h/db', ...common]);
     expect({ code: r.code, err: /ERR_STORAGE_CONFIG/.test(r.stderr) }).toEqual({ code: 78, err: true });
