@@ -28,6 +28,10 @@ import { VtpmVerificationError } from './errors.js';
 import { IMA_LEGACY_DATA_SIZE, IMA_NAME_FIELD_SIZE, IMA_TEMPLATE_DIGEST_SIZE } from './ima-template.js';
 import { BANK_DIGEST_SIZE, bankOfDigestSize, bytesEqual, comparePcrs, isReplayBank, resetValue, toHex, toPcrValues, type PcrInput, type PcrMismatch, type PcrValues, type ReplayBank } from './pcrs.js';
 import { Sha1Chain, sha1Words, wordsEqualBytes, wordsToBytes } from './sha1-chain.js';
+
+/** ImaTemplate value of the original `ima` template in the native frame (cpp/core/ima_list.h). */
+const IMA_FRAME_TEMPLATE_IMA = 1;
+import { IMA_FRAME, type ImaListFrame } from './parse-ima.js';
 import type { ImaEntry } from './types.js';
 
 export type ImaBankRule = 'per-bank' | 'sha1-padded';
@@ -106,18 +110,18 @@ export function templateHashInput(entry: ImaEntry): Uint8Array {
  * SHA-256 was measured slower than node:crypto's call for these sizes).
  */
 interface Chain {
-  /** value = H(value ‖ digest). */
-  extend(digest: Uint8Array): void;
-  /** value = H(value ‖ H(data)): this bank's template hash, then the extend. */
-  extendHashOf(data: Uint8Array): void;
+  /** value = H(value ‖ bytes[at, at + size)). */
+  extend(bytes: Uint8Array, at: number): void;
+  /** value = H(value ‖ H(bytes[start, end))): this bank's template hash, then the extend. */
+  extendHashOf(bytes: Uint8Array, start: number, end: number): void;
   value(): Uint8Array;
 }
 
 const sha1Scratch = new Int32Array(5);
 
 class JsSha1Chain extends Sha1Chain implements Chain {
-  extendHashOf(data: Uint8Array): void {
-    sha1Words(data, sha1Scratch);
+  extendHashOf(bytes: Uint8Array, start: number, end: number): void {
+    sha1Words(bytes, sha1Scratch, start, end);
     this.extendWords(sha1Scratch);
   }
 }
@@ -135,13 +139,13 @@ class HashChain implements Chain {
     this.buf.set(initial, 0);
   }
 
-  extend(digest: Uint8Array): void {
-    this.buf.set(digest, this.size);
+  extend(bytes: Uint8Array, at: number): void {
+    this.buf.set(at === 0 && bytes.length === this.size ? bytes : bytes.subarray(at, at + this.size), this.size);
     this.buf.set(hash(this.bank, this.buf, 'buffer'), 0);
   }
 
-  extendHashOf(data: Uint8Array): void {
-    this.extend(hash(this.bank, data, 'buffer'));
+  extendHashOf(bytes: Uint8Array, start: number, end: number): void {
+    this.extend(hash(this.bank, bytes.subarray(start, end), 'buffer'), 0);
   }
 
   value(): Uint8Array {
@@ -150,21 +154,102 @@ class HashChain implements Chain {
 }
 
 function newChain(bank: ReplayBank, initial: Uint8Array): Chain {
-  if (bank === 'sha1') return new JsSha1Chain(initial);
-  return new HashChain(bank, initial);
+  return bank === 'sha1' ? new JsSha1Chain(initial) : new HashChain(bank, initial);
 }
 
-/** Recomputes a template digest and compares it with the recorded one; returns the computed digest only on a mismatch. */
-function templateMismatch(alg: ReplayBank, input: Uint8Array, recorded: Uint8Array): Uint8Array | undefined {
-  if (alg === 'sha1') {
-    sha1Words(input, sha1Scratch);
-    return wordsEqualBytes(sha1Scratch, recorded) ? undefined : wordsToBytes(sha1Scratch);
+function padded(sha1: Uint8Array, bank: ReplayBank): Uint8Array {
+  const out = new Uint8Array(BANK_DIGEST_SIZE[bank]);
+  out.set(sha1.subarray(0, Math.min(20, out.length)));
+  return out;
+}
+
+/**
+ * The replay state shared by the entry-array and the native-frame forms:
+ * one call per entry with the recorded digest and the hashed bytes given as
+ * spans, so the frame form creates no object per entry.
+ */
+class Replayer {
+  readonly violations: number[] = [];
+  readonly mismatches: ImaTemplateMismatch[] = [];
+  private readonly chains = new Map<number, Chain[]>();
+  private readonly size: number;
+  private readonly recordedBank: number;
+  private readonly allOnes: Uint8Array[];
+  private readonly padBuffers: Uint8Array[];
+
+  constructor(
+    readonly banks: readonly ReplayBank[],
+    readonly rule: ImaBankRule,
+    readonly recordedAlg: ReplayBank,
+    private readonly initial: PcrValues | undefined,
+  ) {
+    this.size = BANK_DIGEST_SIZE[recordedAlg];
+    this.recordedBank = banks.indexOf(recordedAlg);
+    // Constant extends: violations, and the zero-padded forms of the sha1-padded rule.
+    this.allOnes = banks.map((bank) => (rule === 'per-bank' ? new Uint8Array(BANK_DIGEST_SIZE[bank]).fill(0xff) : padded(new Uint8Array(20).fill(0xff), bank)));
+    this.padBuffers = banks.map((bank) => new Uint8Array(BANK_DIGEST_SIZE[bank]));
   }
-  const computed = hash(alg, input, 'buffer');
-  return bytesEqual(computed, recorded) ? undefined : computed;
+
+  private chainsFor(pcr: number): Chain[] {
+    let c = this.chains.get(pcr);
+    if (c === undefined) {
+      c = this.banks.map((bank) => newChain(bank, this.initial?.[bank]?.[pcr] ?? resetValue(bank, pcr)));
+      this.chains.set(pcr, c);
+    }
+    return c;
+  }
+
+  /** One entry: recorded digest rec[recAt, recAt + size), template data input[start, end). */
+  entry(index: number, offset: number, pcr: number, rec: Uint8Array, recAt: number, input: Uint8Array, start: number, end: number): void {
+    if (!Number.isInteger(pcr) || pcr < 0 || pcr > 23) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${index}: PCR ${pcr} is not a TPM PCR`, { index, offset });
+    }
+    const chain = this.chainsFor(pcr);
+    const banks = this.banks.length;
+    let zero = true;
+    for (let i = recAt; i < recAt + this.size && zero; i++) zero = rec[i] === 0;
+    if (zero) {
+      this.violations.push(index);
+      for (let b = 0; b < banks; b++) chain[b]!.extend(this.allOnes[b]!, 0);
+      return;
+    }
+    // The template digest check: one hash in the recorded algorithm.
+    let ok: boolean;
+    let computed: Uint8Array | undefined;
+    if (this.recordedAlg === 'sha1') {
+      sha1Words(input, sha1Scratch, start, end);
+      ok = wordsEqualBytes(sha1Scratch, rec, recAt);
+    } else {
+      computed = hash(this.recordedAlg, input.subarray(start, end), 'buffer');
+      ok = bytesEqual(computed, rec.subarray(recAt, recAt + this.size));
+    }
+    if (!ok) {
+      const recorded = toHex(rec.subarray(recAt, recAt + this.size));
+      this.mismatches.push({ index, offset, path: undefined, recorded, computed: toHex(computed ?? wordsToBytes(sha1Scratch)) });
+    }
+    for (let b = 0; b < banks; b++) {
+      const c = chain[b]!;
+      if (this.rule === 'sha1-padded') {
+        const buf = this.padBuffers[b]!;
+        for (let i = 0; i < 20; i++) buf[i] = rec[recAt + i]!;
+        c.extend(buf, 0);
+      } else if (b === this.recordedBank) c.extend(rec, recAt); // what the kernel extended, already hashed
+      else c.extendHashOf(input, start, end);
+    }
+  }
+
+  result(entries: number): ImaReplay {
+    const pcrs: PcrValues = {};
+    this.banks.forEach((bank, b) => {
+      const values: Record<number, Uint8Array> = {};
+      for (const [pcr, c] of this.chains) values[pcr] = c[b]!.value();
+      pcrs[bank] = values;
+    });
+    return { banks: [...this.banks], bankRule: this.rule, templateDigestAlg: this.recordedAlg, pcrs, entries, violations: this.violations, templateMismatches: this.mismatches };
+  }
 }
 
-function resolveOptions(entries: readonly ImaEntry[], options: ImaReplayOptions): { banks: ReplayBank[]; rule: ImaBankRule; recordedAlg: ReplayBank } {
+function resolveOptions(firstDigestSize: number | undefined, options: ImaReplayOptions): { banks: ReplayBank[]; rule: ImaBankRule; recordedAlg: ReplayBank } {
   const banks = [...(options.banks ?? ['sha256'])];
   if (banks.length === 0 || !banks.every(isReplayBank) || new Set(banks).size !== banks.length) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'IMA replay: banks must be distinct names of sha1, sha256, sha384, sha512');
@@ -173,7 +258,7 @@ function resolveOptions(entries: readonly ImaEntry[], options: ImaReplayOptions)
   if (rule !== 'per-bank' && rule !== 'sha1-padded') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `IMA replay: unknown bank rule ${String(rule)}`);
   let recordedAlg = options.templateDigestAlg;
   if (recordedAlg === undefined) {
-    const size = entries[0]?.templateDigest.length ?? 20;
+    const size = firstDigestSize ?? 20;
     recordedAlg = bankOfDigestSize(size);
     if (recordedAlg === undefined) {
       throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `a ${size}-byte template digest is not SHA-1/256/384/512`, { index: 0 });
@@ -187,69 +272,68 @@ function resolveOptions(entries: readonly ImaEntry[], options: ImaReplayOptions)
 
 /** Replays the list; never throws for a bad entry digest (see templateMismatches), only for malformed input. */
 export function replayImaList(entries: readonly ImaEntry[], options: ImaReplayOptions = {}): ImaReplay {
-  const { banks, rule, recordedAlg } = resolveOptions(entries, options);
-  const recordedSize = BANK_DIGEST_SIZE[recordedAlg];
-  const recordedBankIndex = banks.indexOf(recordedAlg);
-  const chains = new Map<number, Chain[]>();
-  const chainsFor = (pcr: number): Chain[] => {
-    let c = chains.get(pcr);
-    if (c === undefined) {
-      c = banks.map((bank) => newChain(bank, options.initial?.[bank]?.[pcr] ?? resetValue(bank, pcr)));
-      chains.set(pcr, c);
-    }
-    return c;
-  };
-  // Constant extends: violations, and the zero-padded forms of the sha1-padded rule.
-  const allOnes = banks.map((bank) => (rule === 'per-bank' ? new Uint8Array(BANK_DIGEST_SIZE[bank]).fill(0xff) : padded(new Uint8Array(20).fill(0xff), bank)));
-  const padBuffers = banks.map((bank) => new Uint8Array(BANK_DIGEST_SIZE[bank]));
-
-  const violations: number[] = [];
-  const mismatches: ImaTemplateMismatch[] = [];
+  const { banks, rule, recordedAlg } = resolveOptions(entries[0]?.templateDigest.length, options);
+  const size = BANK_DIGEST_SIZE[recordedAlg];
+  const replayer = new Replayer(banks, rule, recordedAlg, options.initial);
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    const recorded = entry.templateDigest;
-    if (recorded.length !== recordedSize) {
-      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: a ${recorded.length}-byte template digest in a list of ${recordedAlg} digests`, {
+    if (entry.templateDigest.length !== size) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: a ${entry.templateDigest.length}-byte template digest in a list of ${recordedAlg} digests`, {
         index: i,
         offset: entry.offset,
       });
     }
-    if (!Number.isInteger(entry.pcr) || entry.pcr < 0 || entry.pcr > 23) {
-      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: PCR ${entry.pcr} is not a TPM PCR`, { index: i, offset: entry.offset });
-    }
-    const chain = chainsFor(entry.pcr);
-    if (isAllZero(recorded)) {
-      violations.push(i);
-      for (let b = 0; b < banks.length; b++) chain[b]!.extend(allOnes[b]!);
-      continue;
-    }
-    const input = templateHashInput(entry);
-    // The template digest check: one hash in the recorded algorithm.
-    const computed = templateMismatch(recordedAlg, input, recorded);
-    if (computed !== undefined) mismatches.push({ index: i, offset: entry.offset, path: entry.path, recorded: toHex(recorded), computed: toHex(computed) });
-    for (let b = 0; b < banks.length; b++) {
-      const c = chain[b]!;
-      if (rule === 'sha1-padded') {
-        const buf = padBuffers[b]!;
-        buf.set(recorded, 0);
-        c.extend(buf);
-      } else if (b === recordedBankIndex) c.extend(recorded); // what the kernel extended, already hashed
-      else c.extendHashOf(input);
-    }
+    const zero = entry.templateDigest.every((b) => b === 0);
+    // A violation's template data is not hashed (and may not have its template's layout).
+    const input = zero ? entry.templateData : templateHashInput(entry);
+    replayer.entry(i, entry.offset, entry.pcr, entry.templateDigest, 0, input, 0, input.length);
   }
-  const pcrs: PcrValues = {};
-  banks.forEach((bank, b) => {
-    const values: Record<number, Uint8Array> = {};
-    for (const [pcr, c] of chains) values[pcr] = c[b]!.value();
-    pcrs[bank] = values;
-  });
-  return { banks, bankRule: rule, templateDigestAlg: recordedAlg, pcrs, entries: entries.length, violations, templateMismatches: mismatches };
+  for (const m of replayer.mismatches) m.path = entries[m.index]!.path;
+  return replayer.result(entries.length);
 }
 
-function padded(sha1: Uint8Array, bank: ReplayBank): Uint8Array {
-  const out = new Uint8Array(BANK_DIGEST_SIZE[bank]);
-  out.set(sha1.subarray(0, Math.min(20, out.length)));
-  return out;
+/**
+ * The same replay straight from the native parser's frame (parseImaBinaryFrame):
+ * no object per entry, for long lists. Same rules and result.
+ */
+export function replayImaFrame(list: ImaListFrame, options: ImaReplayOptions = {}): ImaReplay {
+  const { bytes, frame, count } = list;
+  const { banks, rule, recordedAlg } = resolveOptions(list.templateDigestSize, options);
+  if (BANK_DIGEST_SIZE[recordedAlg] !== list.templateDigestSize) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `IMA replay: templateDigestAlg ${recordedAlg} does not match the list's ${list.templateDigestSize}-byte digests`);
+  }
+  const replayer = new Replayer(banks, rule, recordedAlg, options.initial);
+  const W = IMA_FRAME.words;
+  const legacy = new Uint8Array(IMA_LEGACY_DATA_SIZE);
+  for (let i = 0, w = 0; i < count; i++, w += W) {
+    const offset = frame[w + IMA_FRAME.offset]!;
+    let input = bytes;
+    let start = frame[w + IMA_FRAME.dataOffset]!;
+    let end = start + frame[w + IMA_FRAME.dataSize]!;
+    if (frame[w + IMA_FRAME.template] === IMA_FRAME_TEMPLATE_IMA) {
+      // The ima template's digest covers file digest ‖ name padded to 256 bytes, not its wire form.
+      const digestAt = frame[w + IMA_FRAME.digestOffset]!;
+      const pathAt = frame[w + IMA_FRAME.pathOffset]!;
+      const pathSize = frame[w + IMA_FRAME.pathSize]!;
+      if (frame[w + IMA_FRAME.digestSize] !== IMA_TEMPLATE_DIGEST_SIZE || pathSize >= IMA_NAME_FIELD_SIZE) {
+        throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${i}: template data does not have the ima template's layout`, { index: i, offset });
+      }
+      legacy.fill(0);
+      for (let k = 0; k < IMA_TEMPLATE_DIGEST_SIZE; k++) legacy[k] = bytes[digestAt + k]!;
+      for (let k = 0; k < pathSize; k++) legacy[IMA_TEMPLATE_DIGEST_SIZE + k] = bytes[pathAt + k]!;
+      input = legacy;
+      start = 0;
+      end = IMA_LEGACY_DATA_SIZE;
+    }
+    replayer.entry(i, offset, frame[w + IMA_FRAME.pcr]!, bytes, offset + 4, input, start, end);
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const m of replayer.mismatches) {
+    const w = m.index * W;
+    const size = frame[w + IMA_FRAME.pathSize]!;
+    if (frame[w + IMA_FRAME.template] !== 0) m.path = text.toString('utf8', frame[w + IMA_FRAME.pathOffset]!, frame[w + IMA_FRAME.pathOffset]! + size);
+  }
+  return replayer.result(count);
 }
 
 /** Throws ERR_VTPM_IMA_TEMPLATE_DIGEST for the first entry whose template digest does not match its data. */

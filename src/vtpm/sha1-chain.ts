@@ -79,26 +79,27 @@ function initial(h: Int32Array): void {
   h[4] = 0xc3d2e1f0 | 0;
 }
 
-/** SHA-1 of `data` as five big-endian words in `out` (no allocation for inputs up to SHA1_JS_MAX_BYTES). */
-export function sha1Words(data: Uint8Array, out: Int32Array): void {
-  if (data.length > SHA1_JS_MAX_BYTES) {
-    const d = hash('sha1', data, 'buffer');
+/** SHA-1 of data[start, end) as five big-endian words in `out` (no allocation up to SHA1_JS_MAX_BYTES). */
+export function sha1Words(data: Uint8Array, out: Int32Array, start = 0, end = data.length): void {
+  const length = end - start;
+  if (length > SHA1_JS_MAX_BYTES) {
+    const d = hash('sha1', data.subarray(start, end), 'buffer');
     for (let i = 0; i < 5; i++) out[i] = readWord(d, i * 4);
     return;
   }
   initial(out);
-  const full = data.length - (data.length % 64);
-  for (let at = 0; at < full; at += 64) {
+  const full = start + length - (length % 64);
+  for (let at = start; at < full; at += 64) {
     for (let i = 0; i < 16; i++) W[i] = readWord(data, at + i * 4);
     compress(out);
   }
   // The tail, 0x80, zeros and the bit length: one or two blocks.
-  const rest = data.length - full;
+  const rest = end - full;
   const tailLen = rest < 56 ? 64 : 128;
   TAIL.fill(0, 0, tailLen);
-  TAIL.set(data.subarray(full), 0);
+  for (let i = 0; i < rest; i++) TAIL[i] = data[full + i]!;
   TAIL[rest] = 0x80;
-  const bits = data.length * 8;
+  const bits = length * 8;
   TAIL[tailLen - 4] = bits >>> 24;
   TAIL[tailLen - 3] = (bits >>> 16) & 0xff;
   TAIL[tailLen - 2] = (bits >>> 8) & 0xff;

@@ -13,7 +13,8 @@ import { evaluatePolicy, loadPolicy } from '../../src/policy/index.js';
 import { generateBootEventLog, generateImaList } from '../../src/testing/vtpm-logs.js';
 import { extractBootComponents } from '../../src/vtpm/boot-components.js';
 import { parseImaAsciiList } from '../../src/vtpm/ima-ascii.js';
-import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, checkImaTemplateDigests, replayImaList } from '../../src/vtpm/ima-replay.js';
+import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, checkImaTemplateDigests, replayImaFrame, replayImaList } from '../../src/vtpm/ima-replay.js';
+import { parseImaBinaryFrame } from '../../src/vtpm/parse-ima.js';
 import { parseImaBinaryList, parseTcgEventLog } from '../../src/vtpm/parse.js';
 import { pcrValuesFromHex, pcrValuesToHex, toHex, type ReplayBank } from '../../src/vtpm/pcrs.js';
 import { loadReferenceList } from '../../src/vtpm/reference.js';
@@ -141,6 +142,8 @@ describe.skipIf(!HAVE_VECTORS)('shared IMA lists', () => {
       expect(entries).toHaveLength(entry.checks['entries'] as number);
       const replay = replayImaList(entries, { banks });
       expect(replay.templateMismatches).toEqual([]);
+      const fromFrame = replayImaFrame(parseImaBinaryFrame(readEvidenceBytes(entry), { templateDigestSize: size }), { banks });
+      expect(pcrValuesToHex(fromFrame.pcrs)).toEqual(pcrValuesToHex(replay.pcrs));
       // The known-good values as the collateral file states them, read independently of the manifest.
       const kvt = readVectorFile('ibmtss/utils/imakvtpcr10.txt').toString('latin1').trim().split('\n').map((l) => l.replace(/^\s*PCR 10:/, '').replace(/\s+/g, ''));
       expect(banks.map((b) => toHex(replay.pcrs[b]![10]!))).toEqual(kvt);
@@ -157,6 +160,9 @@ describe.skipIf(!HAVE_VECTORS)('shared IMA lists', () => {
     const entry = findEntry('ibm-acs/imasig') as LogEntry;
     const replay = replayImaList(parseImaBinaryList(readEvidenceBytes(entry)), { banks: ['sha1', 'sha256'] });
     expect(replay.templateMismatches.map((m) => [m.index, m.path])).toEqual([[1079, '/usr/bin/xautt']]);
+    const fromFrame = replayImaFrame(parseImaBinaryFrame(readEvidenceBytes(entry)), { banks: ['sha1', 'sha256'] });
+    expect(fromFrame.templateMismatches).toEqual(replay.templateMismatches);
+    expect(pcrValuesToHex(fromFrame.pcrs)).toEqual(pcrValuesToHex(replay.pcrs));
     expect(replay.templateMismatches[0]).toMatchObject({ recorded: 'f6418bbe4b396bc5d16ff27bba6e872e45c14947', computed: 'cec71e2cc3ff27686805d731a9ea298add918ce2' });
     expect(toHex(replay.pcrs.sha1![10]!)).toBe(entry.checks['pcr10_sha1_extending_the_logged_template_hashes']);
     expect(toHex(replay.pcrs.sha256![10]!)).toBe((entry.checks['pcr10_replay(per-bank template digests)'] as Record<string, string>)['sha256']);
@@ -170,6 +176,7 @@ describe.skipIf(!HAVE_VECTORS)('shared IMA lists', () => {
     expect(entries.map((e) => toHex(e.templateDigest))).toEqual(entry.expected.template_hashes);
     const replay = replayImaList(entries, { banks: ['sha1', 'sha256'] });
     expect(replay.templateMismatches).toEqual([]);
+    expect(pcrValuesToHex(replayImaFrame(parseImaBinaryFrame(bytes.subarray(0, bytes.length - 1)), { banks: ['sha1', 'sha256'] }).pcrs)).toEqual(pcrValuesToHex(replay.pcrs));
     expect(pcrValuesToHex(replay.pcrs)).toEqual({ sha1: { 10: (entry.checks['pcr10_replay(per-bank template digests)'] as Record<string, string>)['sha1'] }, sha256: { 10: (entry.checks['pcr10_replay(per-bank template digests)'] as Record<string, string>)['sha256'] } });
     // Its boot_aggregate is all zeros: IMA found no TPM.
     expect(checkBootAggregate(entries, {}).status).toBe('no-tpm');
@@ -203,6 +210,12 @@ describe('generated logs through the native parsers', () => {
       const replay = replayImaList(entries, { banks: ['sha1', 'sha256', 'sha384', 'sha512'] });
       expect(replay.violations).toEqual([3, 29]);
       expect(() => checkImaAgainstPcrs(replay, gen.pcrs)).not.toThrow();
+      for (const bankRule of ['per-bank', 'sha1-padded'] as const) {
+        if (bankRule === 'sha1-padded' && alg !== 'sha1') continue;
+        const frame = replayImaFrame(parseImaBinaryFrame(gen.binary, { templateDigestSize: alg === 'sha1' ? 20 : 32 }), { banks: ['sha1', 'sha256', 'sha384', 'sha512'], bankRule });
+        expect(frame.violations).toEqual([3, 29]);
+        expect(pcrValuesToHex(frame.pcrs)).toEqual(pcrValuesToHex(bankRule === 'per-bank' ? gen.pcrs : gen.pcrsSha1Padded));
+      }
     });
   }
 
