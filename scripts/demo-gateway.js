@@ -59,7 +59,7 @@ try {
 
   step(3, 'gateway: HTTPS with a self-signed certificate, API keys hashed in SQLite, fresh evidence per nonce');
   gateway = await listen({ upstream: upstream.url, db: join(DEMO_DIR, 'gateway.sqlite'), provider: tee, log: () => {} });
-  const key = gateway.keys.create('demo');
+  const key = await gateway.keys.create('demo');
   console.log(`    ${gateway.url}, TLS key SPKI SHA-256 ${gateway.spkiSha256}`);
   console.log(`    API key "${key.name}" created (only its hash is stored)`);
 

@@ -9,7 +9,9 @@
  *   DELETE /admin/v1/keys/{id}   {id, name, createdAt, revokedAt}   (revocation is immediate; idempotent)
  *
  * Admin tokens ("tgwa_…") are created with `tee-gateway admin-tokens create`
- * on the database; an API key is never an admin token. Every /admin/ path
+ * on the database; an API key is never an admin token. Keys and tokens live in
+ * the shared database (store.ts), so a key created through one instance works
+ * on every instance, and a revocation is seen by all of them at once. Every /admin/ path
  * belongs to the gateway and is never proxied.
  */
 import { GatewayError } from './errors.js';
@@ -37,9 +39,10 @@ const notFound = (what = 'no such admin resource'): GatewayError => new GatewayE
 const notAllowed = (allowed: string): GatewayError => new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, `allowed: ${allowed}`, { Allow: allowed });
 const badRequest = (m: string): GatewayError => new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, m);
 
-function requireAdmin(store: ApiKeyStore, authorization: string | undefined): void {
+/** Looked up in the database on every request: a token revoked on any instance is refused here at once. */
+async function requireAdmin(store: ApiKeyStore, authorization: string | undefined): Promise<void> {
   const m = /^Bearer (tgwa_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
-  if (!m || !store.authenticateAdmin(m[1] as string)) {
+  if (!m || !(await store.authenticateAdmin(m[1] as string))) {
     throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid admin token is required (Authorization: Bearer tgwa_…)', { 'WWW-Authenticate': 'Bearer realm="tee-gateway admin"' });
   }
 }
@@ -64,23 +67,23 @@ export async function handleAdmin(store: ApiKeyStore, r: AdminRequest, now: () =
   const parts = r.path.slice(ADMIN_PREFIX.length).split('/');
   if (parts[0] !== 'v1' || parts[1] !== 'keys' || parts.length > 3 || parts[2] === '') throw notFound();
   // Authentication before anything else, so an unauthenticated caller learns nothing about ids.
-  requireAdmin(store, r.authorization);
+  await requireAdmin(store, r.authorization);
   const id = parts[2];
   if (id === undefined) {
-    if (r.method === 'GET') return { status: 200, body: { keys: store.list() } };
+    if (r.method === 'GET') return { status: 200, body: { keys: await store.list() } };
     if (r.method === 'POST') {
-      const created = store.create(await nameOf(await r.body()), now());
+      const created = await store.create(await nameOf(await r.body()), now());
       return { status: 201, body: created };
     }
     throw notAllowed('GET, POST');
   }
   if (!ID.test(id)) throw notFound('no such API key');
-  const key = store.get(id);
+  const key = await store.get(id);
   if (!key) throw notFound('no such API key');
   if (r.method === 'GET') return { status: 200, body: key };
   if (r.method === 'DELETE') {
-    store.revoke(id, now());
-    return { status: 200, body: store.get(id) };
+    await store.revoke(id, now());
+    return { status: 200, body: await store.get(id) };
   }
   throw notAllowed('GET, DELETE');
 }

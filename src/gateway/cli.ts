@@ -1,32 +1,72 @@
 /**
  * tee-gateway command line. `serve` runs a gateway; `keys` manages API keys
- * and `admin-tokens` the admin API's tokens in the database. runGatewayCli
- * returns an exit code (and the gateway for `serve`); it never exits the process.
+ * and `admin-tokens` the admin API's tokens in the database (SQLite file or
+ * PostgreSQL). runGatewayCli returns an exit code (and the gateway for
+ * `serve`); it never exits the process. Exit statuses as the key broker's:
+ * 2 usage, 75 database unreachable (retry later), 78 configuration refused.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient } from '../index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
+import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
+import { GatewayError } from './errors.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
 
 export interface GatewayIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Default process.env (TEE_GATEWAY_DATABASE). */
+  env?: NodeJS.ProcessEnv;
 }
 
+/** The environment variable that names the database (keeps a password off the command line). */
+export const GATEWAY_DATABASE_ENV = 'TEE_GATEWAY_DATABASE';
+
+/** Environment variables tee-gateway reads (the deployment recipes are checked against this list). */
+export const GATEWAY_ENV = [GATEWAY_DATABASE_ENV] as const;
+
+/** The options of `tee-gateway serve` (the deployment recipes are checked against this list). */
+export const GATEWAY_SERVE_OPTIONS = {
+  upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
+  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
+  'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
+  'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
+} as const;
+
 export const GATEWAY_USAGE = `usage:
-  tee-gateway serve --upstream URL --db FILE [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed next to --db)]
+  tee-gateway serve --upstream URL (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
+                    [--database-pool N] [--listen 127.0.0.1:8443]
+                    [--tls-cert PEM --tls-key PEM | (SQLite: self-signed next to the file; PostgreSQL: a fresh key in memory)]
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
                     [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
-  tee-gateway keys create NAME --db FILE      prints the new API key once
-  tee-gateway keys list --db FILE
-  tee-gateway keys revoke ID --db FILE
-  tee-gateway admin-tokens create NAME --db FILE   a token for the HTTP admin API (/admin/v1/keys), printed once
-  tee-gateway admin-tokens list --db FILE
-  tee-gateway admin-tokens revoke ID --db FILE
+                    [--shutdown-grace SECONDS]
+  tee-gateway keys create NAME DB             prints the new API key once
+  tee-gateway keys list DB
+  tee-gateway keys revoke ID DB
+  tee-gateway admin-tokens create NAME DB     a token for the HTTP admin API (/admin/v1/keys), printed once
+  tee-gateway admin-tokens list DB
+  tee-gateway admin-tokens revoke ID DB
+      DB: --db FILE | --database sqlite:PATH | --database postgres://… | TEE_GATEWAY_DATABASE
+      environment: TEE_GATEWAY_DATABASE (instead of --database, keeps the password off the command line)
+      exit status: 0 stopped cleanly (SIGTERM / SIGINT); 1 nothing to revoke; 2 usage; 75 database unreachable (retry later);
+                   78 configuration refused (bad URL, authentication, gateway schema from a newer version)
 `;
+
+/** Thrown for a malformed command line (exit status 2). */
+class UsageError extends Error {}
+
+/** --db FILE, --database LOCATION or TEE_GATEWAY_DATABASE (in that order; --db and --database exclude each other). */
+function databaseOf(v: { db?: string | undefined; database?: string | undefined }, env: NodeJS.ProcessEnv, command: string): { db: string } | { database: string } {
+  if (v.db && v.database) throw new UsageError(`${command}: give --db FILE or --database LOCATION, not both`);
+  if (v.db) return { db: v.db };
+  const database = v.database ?? env[GATEWAY_DATABASE_ENV];
+  if (!database) throw new UsageError(`${command} needs --db FILE, --database sqlite:PATH | postgres://… or ${GATEWAY_DATABASE_ENV}`);
+  parseStorageLocation(database);
+  return { database };
+}
 
 function providerOf(v: Record<string, string | boolean | undefined>, io: GatewayIo): EvidenceProvider {
   if (v['configfs']) return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT });
@@ -51,17 +91,9 @@ function positive(v: unknown, name: string): number | undefined {
 }
 
 async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gateway?: Gateway }> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      upstream: { type: 'string' }, db: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
-      configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' }, 'simulated-state': { type: 'string' },
-      'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' }, 'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' },
-    },
-  });
-  if (!v.upstream || !v.db) throw new Error('serve needs --upstream URL and --db FILE');
+  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: GATEWAY_SERVE_OPTIONS });
+  if (!v.upstream) throw new UsageError('serve needs --upstream URL');
+  const where = databaseOf(v, io.env ?? process.env, 'serve');
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
   if (!m) throw new Error('--listen must be HOST:PORT');
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new Error('--tls-cert and --tls-key go together');
@@ -69,7 +101,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const provider = providerOf({ ...v, 'simulated-tee': sim }, io);
   const options: GatewayOptions = {
     upstream: v.upstream,
-    db: v.db,
+    ...where,
     provider,
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
@@ -92,36 +124,42 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (rate !== undefined) options.attestationsPerSecond = rate;
   if (maxBody !== undefined) options.maxRequestBytes = maxBody;
   if (timeout !== undefined) options.upstreamTimeoutMs = timeout;
+  const pool = positive(v['database-pool'], '--database-pool');
+  const grace = positive(v['shutdown-grace'], '--shutdown-grace');
+  if (pool !== undefined) options.databasePoolSize = Math.floor(pool);
+  if (grace !== undefined) options.shutdownGraceMs = grace * 1000;
   const gateway = await startGateway(options);
+  io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256 })}\n`);
   return { code: 0, gateway };
 }
 
 /** `keys` (API keys) and `admin-tokens` (tokens of the HTTP admin API): create, list, revoke on the database. */
-function keys(command: 'keys' | 'admin-tokens', args: string[], io: GatewayIo): number {
-  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { db: { type: 'string' } } });
-  if (!v.db) throw new Error(`${command} needs --db FILE`);
-  const store = new ApiKeyStore(v.db);
+async function keys(command: 'keys' | 'admin-tokens', args: string[], io: GatewayIo): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { db: { type: 'string' }, database: { type: 'string' } } });
+  const where = databaseOf(v, io.env ?? process.env, command);
+  // Migrates like serve, so keys can be created before the first start.
+  const store = await ApiKeyStore.open('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { postgres: { poolMax: 1, applicationName: 'tee-gateway' } });
   const admin = command === 'admin-tokens';
   try {
     const [action, arg] = positionals;
     if (action === 'create' && arg) {
-      const k = admin ? store.createAdminToken(arg) : store.create(arg);
+      const k = admin ? await store.createAdminToken(arg) : await store.create(arg);
       io.stdout(`${JSON.stringify({ id: k.id, name: k.name, createdAt: k.createdAt, token: k.token })}\n`);
       return 0;
     }
     if (action === 'list') {
-      for (const k of admin ? store.listAdminTokens() : store.list()) io.stdout(`${JSON.stringify(k)}\n`);
+      for (const k of admin ? await store.listAdminTokens() : await store.list()) io.stdout(`${JSON.stringify(k)}\n`);
       return 0;
     }
     if (action === 'revoke' && arg) {
-      if (admin ? store.revokeAdminToken(arg) : store.revoke(arg)) return 0;
+      if (admin ? await store.revokeAdminToken(arg) : await store.revoke(arg)) return 0;
       io.stderr(`tee-gateway: no active ${admin ? 'admin token' : 'key'} ${arg}\n`);
       return 1;
     }
     io.stderr(GATEWAY_USAGE);
     return 2;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -129,7 +167,7 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
   const [command, ...rest] = argv;
   try {
     if (command === 'serve') return await serve(rest, io);
-    if (command === 'keys' || command === 'admin-tokens') return { code: keys(command, rest, io) };
+    if (command === 'keys' || command === 'admin-tokens') return { code: await keys(command, rest, io) };
     if (command === 'help' || command === '--help' || command === undefined) {
       io.stdout(GATEWAY_USAGE);
       return { code: command === undefined ? 2 : 0 };
@@ -137,7 +175,14 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
     io.stderr(`tee-gateway: unknown command ${command}\n${GATEWAY_USAGE}`);
     return { code: 2 };
   } catch (e) {
-    io.stderr(`tee-gateway: ${(e as Error).message}\n`);
-    return { code: 2 };
+    io.stderr(`tee-gateway: ${StorageError.is(e) || e instanceof GatewayError ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    return { code: exitCodeOf(e) };
   }
+}
+
+/** 75: the database is unreachable now (a supervisor may retry); 78: the configuration must change; 2: usage. */
+export function exitCodeOf(e: unknown): number {
+  if (StorageError.is(e)) return e.exitCode;
+  if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_CONFIG') return EXIT_CONFIG;
+  return 2;
 }

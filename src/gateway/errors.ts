@@ -14,6 +14,12 @@ export type GatewayErrorCode =
   | 'ERR_GATEWAY_EVIDENCE_PROVIDER'
   | 'ERR_GATEWAY_UPSTREAM'
   | 'ERR_GATEWAY_UPSTREAM_TIMEOUT'
+  /** The database (API keys, admin tokens) cannot be reached now: 503 with Retry-After. */
+  | 'ERR_GATEWAY_STORAGE_UNAVAILABLE'
+  /** Another database failure while serving: 500. */
+  | 'ERR_GATEWAY_STORAGE'
+  /** Start-up refused: the configuration must change (exit status 78). */
+  | 'ERR_GATEWAY_CONFIG'
   | 'ERR_GATEWAY_INTERNAL';
 
 export class GatewayError extends Error {

@@ -10,6 +10,7 @@ import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
+import { StorageError } from '../storage/index.js';
 import type { GatewayOptions } from './server.js';
 import type { ApiKeyStore } from './store.js';
 
@@ -19,6 +20,30 @@ export interface RouteContext {
   proxy: ProxyOptions;
   keys: ApiKeyStore;
   metrics: GatewayMetrics;
+  /** Set when shutdown began: /health answers 503 so balancers stop sending here. */
+  state: { draining: boolean };
+}
+
+/** How long GET /health waits for the database. */
+const HEALTH_TIMEOUT_MS = 3000;
+
+/** GET /health: 200 when this instance reaches its database, 503 otherwise or while shutting down. */
+async function health(ctx: RouteContext, res: ServerResponse): Promise<void> {
+  const base = { tee: ctx.options.provider.name, database: ctx.keys.dialect };
+  if (ctx.state.draining) return sendJson(res, 503, { status: 'shutting-down', ...base });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      ctx.keys.ping(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new StorageError('ERR_STORAGE_UNAVAILABLE', `no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS))),
+    ]);
+    sendJson(res, 200, { status: 'ok', ...base });
+  } catch (e) {
+    res.setHeader('retry-after', '5');
+    sendJson(res, 503, { status: 'unavailable', ...base, code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE', cause: StorageError.is(e) ? e.code : 'ERR_STORAGE_UNAVAILABLE' });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -79,7 +104,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
   });
   if (options.metrics ?? true) routes.set('GET /metrics', async (_req, res) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()));
-  routes.set('GET /health', async (_req, res) => sendJson(res, 200, { status: 'ok', tee: options.provider.name }));
+  routes.set('GET /health', async (_req, res) => health(ctx, res));
   return routes;
 }
 
@@ -102,7 +127,12 @@ export function createHandler(ctx: RouteContext): Handler {
     if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
     if (requireApiKey) {
       const token = bearer(req);
-      if (!token || !ctx.keys.authenticate(token)) {
+      // No cache: a key revoked through any instance is refused from the next request on.
+      const key = token ? await ctx.keys.authenticate(token).catch((e: unknown) => {
+        req.resume();
+        throw e;
+      }) : undefined;
+      if (!key) {
         req.resume();
         throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
       }

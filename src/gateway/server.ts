@@ -3,18 +3,22 @@
  * (Ollama, an OpenAI-compatible server). Routes:
  *
  *   POST /v1/attestation  {nonce}  fresh evidence bound to nonce and TLS key (no API key needed)
- *   GET  /health                    {status: "ok", tee}
+ *   GET  /health                    {status: "ok", tee, database}; 503 when the database does not answer or while stopping
  *   GET  /metrics                   Prometheus text
  *   GET  /api/v1/tee/quote, POST /tdx_attest, POST /attestation   drop-ins (dropin.ts)
  *   /admin/v1/keys[/{id}]           the API-key admin API (admin.ts), admin bearer token
  *   everything else                 streamed to the upstream; needs `Authorization: Bearer <API key>`
  *                                   unless `requireApiKey: false`
  *
- * API keys live in SQLite (store.ts) and are managed with `tee-gateway keys` or the admin API.
+ * API keys and admin tokens live in the database (store.ts: an SQLite file, or PostgreSQL shared
+ * by several instances) and are managed with `tee-gateway keys` or the admin API. The attestation
+ * rate bound, the TLS key and the metrics belong to the instance (each runs in its own TEE).
  */
 import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
 import { EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
@@ -24,22 +28,30 @@ import { createHandler } from './routes.js';
 import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
 import { ApiKeyStore } from './store.js';
-import { loadOrCreateTls, type TlsIdentity } from './tls.js';
+import { generateTls, loadOrCreateTls, type TlsIdentity } from './tls.js';
 
 export interface GatewayOptions {
   /** Base URL of the chat backend, e.g. http://127.0.0.1:11434. */
   upstream: string | URL;
-  /** SQLite file of the API keys; the self-signed TLS files are created next to it. */
-  db: string;
+  /** SQLite file of the API keys; the same as `database: "sqlite:FILE"`. One of db / database. */
+  db?: string;
+  /** Where API keys and admin tokens live: `sqlite:PATH` or `postgres://user:password@host:port/db` (docs/scale-out.md). */
+  database?: string;
+  /** PostgreSQL connections per instance; default 4 (one indexed lookup per proxied request). */
+  databasePoolSize?: number;
   provider: EvidenceProvider;
-  /** PEM texts; default: `<db>.tls-cert.pem` / `<db>.tls-key.pem`, generated when absent. */
+  /**
+   * PEM texts. Default with SQLite: `<file>.tls-cert.pem` / `<file>.tls-key.pem`, generated when
+   * absent. Default with PostgreSQL: a fresh key pair in memory at every start (each instance has
+   * its own key, bound by its own attestation).
+   */
   tls?: TlsIdentity;
   host?: string;
   /** Default 8443; 0 for any free port. */
   port?: number;
   /** Default true: proxied paths need an active API key. */
   requireApiKey?: boolean;
-  /** Fresh attestations in any one-second window, gateway-wide; default 10. */
+  /** Fresh attestations in any one-second window, per instance; default 10. */
   attestationsPerSecond?: number;
   /** Default 1 MiB. */
   maxRequestBytes?: number;
@@ -55,6 +67,8 @@ export interface GatewayOptions {
   adminApi?: boolean;
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
+  /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms. */
+  shutdownGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -65,68 +79,136 @@ export interface Gateway {
   /** SHA-256 of the TLS certificate's SubjectPublicKeyInfo, hex. */
   spkiSha256: string;
   keys: ApiKeyStore;
+  /** Where the keys live (`sqlite:…` or the PostgreSQL URL with its password masked). */
+  database: string;
+  /**
+   * Graceful stop: no new connections, requests and streams in flight finish (up to
+   * shutdownGraceMs), then the database connections close. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** Starts a gateway; resolves once it listens. */
+const configError = (message: string): GatewayError => new GatewayError('ERR_GATEWAY_CONFIG', 500, message);
+
+/** Where the keys live, from `database` or the older `db` file option. */
+export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>): StorageLocation {
+  if (options.database !== undefined && options.db !== undefined) throw configError('give either db (an SQLite file) or database (sqlite:PATH | postgres://…), not both');
+  if (options.database !== undefined) return parseStorageLocation(options.database);
+  if (options.db !== undefined) return { kind: 'sqlite', file: options.db };
+  throw configError('a database is required: db (an SQLite file) or database (sqlite:PATH | postgres://…)');
+}
+
+/** A database failure while serving: 503 + Retry-After when retrying can help, else 500. */
+export function storageFailure(e: StorageError, log: (l: string) => void): GatewayError {
+  log(`tee-gateway: storage error ${e.code}: ${e.message}`);
+  return e.retryable
+    ? new GatewayError('ERR_GATEWAY_STORAGE_UNAVAILABLE', 503, 'the key database is unavailable; retry later', { 'Retry-After': '5' })
+    : new GatewayError('ERR_GATEWAY_STORAGE', 500, 'storage error');
+}
+
+/**
+ * Starts a gateway; resolves once it listens. Bad configuration fails here, typed:
+ * GatewayError ERR_GATEWAY_CONFIG, StorageError (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH,
+ * _SCHEMA_TOO_NEW, _MIGRATION); nothing stays open.
+ */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const upstream = new URL(options.upstream);
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RangeError('upstream must be an http(s) URL');
   if (!options.provider || typeof options.provider.getEvidence !== 'function') throw new TypeError('provider must be an EvidenceProvider');
+  const loc = gatewayLocation(options);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const tls = options.tls ?? (await loadOrCreateTls(`${options.db}.tls-cert.pem`, `${options.db}.tls-key.pem`, [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost']));
+  const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
+  const tls = options.tls ?? (loc.kind === 'sqlite' ? await loadOrCreateTls(`${loc.file}.tls-cert.pem`, `${loc.file}.tls-key.pem`, names) : await generateTls(names));
   const spkiHash = spkiSha256(tls.cert);
-  const keys = new ApiKeyStore(options.db);
-  const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter: new EvidenceRateLimiter(options.attestationsPerSecond ?? 10) };
-  const proxy: ProxyOptions = {
-    upstream,
-    maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
-    maxResponseBytes: options.maxResponseBytes ?? 64 << 20,
-    headersTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
-    idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
-  };
-  const metrics = new GatewayMetrics();
-  proxy.observe = {
-    status: (c) => metrics.countProxied(c),
-    error: (e) => metrics.countError(e.code),
-    start: () => void (metrics.inFlight += 1),
-    end: () => void (metrics.inFlight -= 1),
-  };
-  const handle = createHandler({ options, attest, proxy, keys, metrics });
-
-  const server: Server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (err instanceof GatewayError) {
-        metrics.countError(err.code);
-        sendError(res, err);
-      } else {
-        log(`tee-gateway: internal error: ${(err as Error)?.message}`);
-        sendError(res, new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error'));
-      }
+  const keys = await ApiKeyStore.open(loc, {
+    postgres: { poolMax: options.databasePoolSize ?? 4, applicationName: 'tee-gateway', onError: (e) => log(`tee-gateway: database connection error (${e.code}): ${e.message}`) },
+  });
+  const m = keys.migration;
+  if (m && m.applied.length > 0) log(`tee-gateway: ${keys.description}: gateway schema ${m.from} -> ${m.to} (${m.applied.join(', ')})`);
+  let server: Server | undefined;
+  try {
+    // Per instance on purpose: the bound protects this instance's TEE (its evidence provider), and each instance has its own TLS key.
+    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter: new EvidenceRateLimiter(options.attestationsPerSecond ?? 10) };
+    const proxy: ProxyOptions = {
+      upstream,
+      maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
+      maxResponseBytes: options.maxResponseBytes ?? 64 << 20,
+      headersTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
+      idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
+    };
+    const metrics = new GatewayMetrics();
+    proxy.observe = {
+      status: (c) => metrics.countProxied(c),
+      error: (e) => metrics.countError(e.code),
+      start: () => void (metrics.inFlight += 1),
+      end: () => void (metrics.inFlight -= 1),
+    };
+    const state = { draining: false };
+    const handle = createHandler({ options, attest, proxy, keys, metrics, state });
+    const inFlight = new Set<ServerResponse>();
+    let drained: (() => void) | undefined;
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      inFlight.add(res);
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (inFlight.size === 0) drained?.();
+      });
+      // While stopping, every answer ends its keep-alive connection so the client reconnects to another instance.
+      if (state.draining) res.shouldKeepAlive = false;
+      handle(req, res).catch((err: unknown) => {
+        const e = StorageError.is(err) ? storageFailure(err, log) : err;
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (e instanceof GatewayError) {
+          metrics.countError(e.code);
+          sendError(res, e);
+        } else {
+          log(`tee-gateway: internal error: ${(e as Error)?.message}`);
+          sendError(res, new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error'));
+        }
+      });
+    };
+    const srv: Server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, requestTimeout: 0 }, onRequest);
+    server = srv;
+    srv.maxConnections = 10_000;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(options.port ?? 8443, host, () => resolve());
     });
-  });
-  server.maxConnections = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8443, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
-  return {
-    url,
-    port,
-    certificatePem: tls.cert,
-    spkiSha256: spkiHash.toString('hex'),
-    keys,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => {
-          keys.close();
-          resolve();
-        });
-        server.closeAllConnections();
-      }),
-  };
+    const port = (srv.address() as AddressInfo).port;
+    const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, ${keys.description}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
+    const close = async (): Promise<void> => {
+      state.draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+      const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+      srv.closeIdleConnections();
+      if (inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, options.shutdownGraceMs ?? 30_000)))]);
+        clearTimeout(timer);
+        if (inFlight.size > 0) log(`tee-gateway: shutdown grace over, cutting ${inFlight.size} request(s) in flight`);
+      }
+      srv.closeAllConnections();
+      await stopped;
+      await keys.close();
+    };
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      certificatePem: tls.cert,
+      spkiSha256: spkiHash.toString('hex'),
+      keys,
+      database: keys.description,
+      close: () => (closing ??= close()),
+    };
+  } catch (e) {
+    server?.close();
+    await keys.close();
+    throw e;
+  }
 }

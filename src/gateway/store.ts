@@ -1,24 +1,18 @@
 /**
- * API keys on SQLite (better-sqlite3): bearer tokens "tgw_" + 43 base64url
- * characters (32 random bytes). Only SHA-256 of a token is stored (tokens are
- * high-entropy, so a fast hash is enough); the token is shown once, on creation.
+ * API keys and admin tokens on the storage interface (src/storage): an SQLite
+ * file for one machine, PostgreSQL for several gateway instances. Tokens are
+ * "tgw_" (API key) or "tgwa_" (admin) + 43 base64url characters (32 random
+ * bytes); only SHA-256 of a token is stored (tokens are high-entropy, so a
+ * fast hash is enough) and the token is shown once, on creation.
+ *
+ * Nothing is cached: every authentication is one indexed SELECT, so a key or
+ * admin token revoked through any instance is refused by every instance from
+ * the next request on (docs/scale-out.md, "The gateway").
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 
-interface Statement<Row = unknown> {
-  run(...params: unknown[]): { changes: number };
-  get(...params: unknown[]): Row | undefined;
-  all(...params: unknown[]): Row[];
-}
-interface Database {
-  prepare<Row = unknown>(sql: string): Statement<Row>;
-  exec(sql: string): Database;
-  pragma(source: string): unknown;
-  close(): void;
-}
-
-const require = createRequire(import.meta.url);
+import { checkSchema, migrate, openStorage, type MigrationOutcome, type OpenStorageOptions, type StorageLocation, type Storage } from '../storage/index.js';
+import { GATEWAY_SCHEMA } from './storage-schema.js';
 
 export interface ApiKeyInfo {
   id: string;
@@ -34,96 +28,135 @@ interface Row {
   revoked_at: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS gateway_api_keys (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  token_sha256 BLOB NOT NULL UNIQUE,
-  created_at TEXT NOT NULL,
-  revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS gateway_admin_tokens (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  token_sha256 BLOB NOT NULL UNIQUE,
-  created_at TEXT NOT NULL,
-  revoked_at TEXT
-);`;
+type Table = 'gateway_api_keys' | 'gateway_admin_tokens';
 
 const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 const info = (r: Row): ApiKeyInfo => ({ id: r.id, name: r.name, createdAt: r.created_at, revokedAt: r.revoked_at });
 
-export class ApiKeyStore {
-  readonly #db: Database;
+export interface OpenApiKeyStoreOptions extends OpenStorageOptions {
+  /** Default true: bring the gateway schema up to date (serialised across instances). false: only check it is not newer. */
+  migrate?: boolean;
+}
 
-  constructor(file: string) {
-    const Ctor = require('better-sqlite3') as new (file: string, o?: { timeout?: number }) => Database;
-    this.#db = new Ctor(file, { timeout: 5000 });
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.exec(SCHEMA);
+export class ApiKeyStore {
+  readonly storage: Storage;
+  /** The migration run by open(), when one ran. */
+  readonly migration: MigrationOutcome | undefined;
+
+  private constructor(storage: Storage, migration: MigrationOutcome | undefined) {
+    this.storage = storage;
+    this.migration = migration;
+  }
+
+  /**
+   * Opens the database (`sqlite:PATH`, a plain path, or `postgres://…`) and migrates the gateway
+   * schema. Fails typed (StorageError) and leaves nothing open when the database is unreachable,
+   * refuses the credentials, or holds a newer gateway schema. The store owns the storage.
+   */
+  static async open(location: string | StorageLocation, options: OpenApiKeyStoreOptions = {}): Promise<ApiKeyStore> {
+    // No volatile side file: the gateway has no state whose loss is harmless.
+    const storage = await openStorage(location, { ...options, sqlite: { volatile: false, ...options.sqlite } });
+    try {
+      return await ApiKeyStore.on(storage, options);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+  }
+
+  /** The store on an already open storage (which it then owns). */
+  static async on(storage: Storage, options: { migrate?: boolean } = {}): Promise<ApiKeyStore> {
+    if (options.migrate === false) {
+      await checkSchema(storage, GATEWAY_SCHEMA);
+      return new ApiKeyStore(storage, undefined);
+    }
+    return new ApiKeyStore(storage, await migrate(storage, GATEWAY_SCHEMA));
+  }
+
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.storage.dialect;
+  }
+
+  /** Where the data lives, without secrets. */
+  get description(): string {
+    return this.storage.description;
+  }
+
+  async #create(table: Table, prefix: string, what: string, name: string, now: Date): Promise<ApiKeyInfo & { token: string }> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new RangeError(`an ${what} name is 1 to 200 characters`);
+    const token = `${prefix}${randomBytes(32).toString('base64url')}`;
+    const row: Row = { id: randomUUID(), name, created_at: now.toISOString(), revoked_at: null };
+    // One statement: once it returns the row is committed (acknowledged = durable), on any backend.
+    await this.storage.run(`INSERT INTO ${table} (id, name, token_sha256, created_at) VALUES (?, ?, ?, ?)`, [row.id, name, hashToken(token), row.created_at]);
+    return { ...info(row), token };
+  }
+
+  async #list(table: Table): Promise<ApiKeyInfo[]> {
+    return (await this.storage.all<Row>(`SELECT id, name, created_at, revoked_at FROM ${table} ORDER BY created_at, id`)).map(info);
+  }
+
+  async #revoke(table: Table, id: string, now: Date): Promise<boolean> {
+    return (await this.storage.run(`UPDATE ${table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, [now.toISOString(), id])).changes === 1;
+  }
+
+  async #authenticate(table: Table, token: string): Promise<ApiKeyInfo | undefined> {
+    const r = await this.storage.get<Row>(`SELECT id, name, created_at, revoked_at FROM ${table} WHERE token_sha256 = ? AND revoked_at IS NULL`, [hashToken(token)]);
+    return r ? info(r) : undefined;
   }
 
   /** Creates a key; the returned token is never stored and cannot be shown again. */
-  create(name: string, now = new Date()): ApiKeyInfo & { token: string } {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new RangeError('an API key name is 1 to 200 characters');
-    const token = `tgw_${randomBytes(32).toString('base64url')}`;
-    const row: Row = { id: randomUUID(), name, created_at: now.toISOString(), revoked_at: null };
-    this.#db.prepare('INSERT INTO gateway_api_keys (id, name, token_sha256, created_at) VALUES (?, ?, ?, ?)').run(row.id, name, hashToken(token), row.created_at);
-    return { ...info(row), token };
+  create(name: string, now = new Date()): Promise<ApiKeyInfo & { token: string }> {
+    return this.#create('gateway_api_keys', 'tgw_', 'API key', name, now);
   }
 
-  list(): ApiKeyInfo[] {
-    return this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys ORDER BY created_at, id').all().map(info);
+  list(): Promise<ApiKeyInfo[]> {
+    return this.#list('gateway_api_keys');
   }
 
   /** True when a key with this id was active and is now revoked. */
-  revoke(id: string, now = new Date()): boolean {
-    return this.#db.prepare('UPDATE gateway_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now.toISOString(), id).changes === 1;
+  revoke(id: string, now = new Date()): Promise<boolean> {
+    return this.#revoke('gateway_api_keys', id, now);
   }
 
   /** One key by id (active or revoked). */
-  get(id: string): ApiKeyInfo | undefined {
-    const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE id = ?').get(id);
+  async get(id: string): Promise<ApiKeyInfo | undefined> {
+    const r = await this.storage.get<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE id = ?', [id]);
     return r ? info(r) : undefined;
   }
 
-  /** Prepared once: authenticate runs on every proxied request. */
-  #authenticateStatement: Statement<Row> | undefined;
-
-  /** The active key a bearer token belongs to, if any. */
-  authenticate(token: string): ApiKeyInfo | undefined {
-    this.#authenticateStatement ??= this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_api_keys WHERE token_sha256 = ? AND revoked_at IS NULL');
-    const r = this.#authenticateStatement.get(hashToken(token));
-    return r ? info(r) : undefined;
+  /** The active key a bearer token belongs to, if any (read from the database on every call). */
+  authenticate(token: string): Promise<ApiKeyInfo | undefined> {
+    return this.#authenticate('gateway_api_keys', token);
   }
 
-  // ---- admin tokens (the HTTP admin API, admin.ts): "tgwa_" + 32 random bytes, stored as SHA-256 ----
+  // ---- admin tokens (the HTTP admin API, admin.ts) ----
 
   /** Creates an admin token; the returned token is never stored and cannot be shown again. */
-  createAdminToken(name: string, now = new Date()): ApiKeyInfo & { token: string } {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new RangeError('an admin token name is 1 to 200 characters');
-    const token = `tgwa_${randomBytes(32).toString('base64url')}`;
-    const row: Row = { id: randomUUID(), name, created_at: now.toISOString(), revoked_at: null };
-    this.#db.prepare('INSERT INTO gateway_admin_tokens (id, name, token_sha256, created_at) VALUES (?, ?, ?, ?)').run(row.id, name, hashToken(token), row.created_at);
-    return { ...info(row), token };
+  createAdminToken(name: string, now = new Date()): Promise<ApiKeyInfo & { token: string }> {
+    return this.#create('gateway_admin_tokens', 'tgwa_', 'admin token', name, now);
   }
 
-  listAdminTokens(): ApiKeyInfo[] {
-    return this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_admin_tokens ORDER BY created_at, id').all().map(info);
+  listAdminTokens(): Promise<ApiKeyInfo[]> {
+    return this.#list('gateway_admin_tokens');
   }
 
   /** True when an admin token with this id was active and is now revoked. */
-  revokeAdminToken(id: string, now = new Date()): boolean {
-    return this.#db.prepare('UPDATE gateway_admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now.toISOString(), id).changes === 1;
+  revokeAdminToken(id: string, now = new Date()): Promise<boolean> {
+    return this.#revoke('gateway_admin_tokens', id, now);
   }
 
-  /** The active admin token a bearer token is, if any. */
-  authenticateAdmin(token: string): ApiKeyInfo | undefined {
-    const r = this.#db.prepare<Row>('SELECT id, name, created_at, revoked_at FROM gateway_admin_tokens WHERE token_sha256 = ? AND revoked_at IS NULL').get(hashToken(token));
-    return r ? info(r) : undefined;
+  /** The active admin token a bearer token is, if any (read from the database on every call). */
+  authenticateAdmin(token: string): Promise<ApiKeyInfo | undefined> {
+    return this.#authenticate('gateway_admin_tokens', token);
   }
 
-  close(): void {
-    this.#db.close();
+  /** One round trip to the database (GET /health). */
+  ping(): Promise<void> {
+    return this.storage.ping();
+  }
+
+  /** Waits for running statements, then closes the connection(s). Idempotent. */
+  close(): Promise<void> {
+    return this.storage.close();
   }
 }

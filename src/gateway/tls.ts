@@ -16,6 +16,17 @@ export interface TlsIdentity {
 
 export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: string[]): Promise<TlsIdentity & { generated: boolean }> {
   if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  const { cert, key } = await generateTls(hosts);
+  writeFileSync(keyFile, key, { mode: 0o600 });
+  writeFileSync(certFile, cert, { mode: 0o644 });
+  return { cert, key, generated: true };
+}
+
+/**
+ * A fresh self-signed identity held only in memory: what an instance on a shared database uses
+ * when no files are given (its key never leaves the TEE; the attestation binds it).
+ */
+export async function generateTls(hosts: string[]): Promise<TlsIdentity> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -32,8 +43,5 @@ export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: 
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
-  const certPem = cert.toString('pem') + '\n';
-  writeFileSync(keyFile, keyPem, { mode: 0o600 });
-  writeFileSync(certFile, certPem, { mode: 0o644 });
-  return { cert: certPem, key: keyPem, generated: true };
+  return { cert: cert.toString('pem') + '\n', key: keyPem };
 }

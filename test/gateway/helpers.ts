@@ -46,7 +46,7 @@ export async function startHarness(o: Partial<GatewayOptions> = {}): Promise<Har
   const dir = mkdtempSync(join(tmpdir(), 'tee-gateway-test-'));
   const db = join(dir, 'gateway.sqlite');
   const gateway = await startGateway({ upstream: upstream.url, db, provider: simulated, port: 0, log: () => {}, ...o });
-  const token = gateway.keys.create('test').token;
+  const token = (await gateway.keys.create('test')).token;
   const insecure = new Agent({ connect: { rejectUnauthorized: false }, connections: 16 });
   const call: Harness['call'] = async (method, path, c = {}) => {
     const auth = c.token === null ? {} : { authorization: `Bearer ${c.token ?? token}` };

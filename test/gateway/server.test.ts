@@ -72,15 +72,15 @@ describe('API keys', () => {
     const bad = await h.call('POST', '/api/chat', { body: ollamaChat('x'), token: 'tgw_not-a-key' });
     expect(bad.status).toBe(401);
     expect(bad.json.error.code).toBe('ERR_GATEWAY_UNAUTHORIZED');
-    const k = h.gateway.keys.create('to revoke');
+    const k = await h.gateway.keys.create('to revoke');
     expect((await h.call('POST', '/api/chat', { body: ollamaChat('x', false), token: k.token })).status).toBe(200);
-    expect(h.gateway.keys.revoke(k.id)).toBe(true);
+    expect(await h.gateway.keys.revoke(k.id)).toBe(true);
     expect((await h.call('POST', '/api/chat', { body: ollamaChat('x', false), token: k.token })).status).toBe(401);
     expect(h.upstream.received.length - before).toBe(1);
   });
 
-  it('tokens are stored hashed; list shows no token', () => {
-    const list = h.gateway.keys.list();
+  it('tokens are stored hashed; list shows no token', async () => {
+    const list = await h.gateway.keys.list();
     expect(list.length).toBeGreaterThan(0);
     expect(JSON.stringify(list)).not.toContain('tgw_');
   });
@@ -116,7 +116,7 @@ describe('limits and upstream failures', () => {
 
   it('/health', async () => {
     const r = await h.call('GET', '/health', { token: null });
-    expect(r.json).toEqual({ status: 'ok', tee: 'simulated' });
+    expect(r.json).toEqual({ status: 'ok', tee: 'simulated', database: 'sqlite' });
   });
 
   it('an upstream that does not answer: 504', async () => {
@@ -152,7 +152,7 @@ describe('limits and upstream failures', () => {
     const again = await startGateway({ upstream: h.upstream.url, db: h.db, provider: simulated, port: 0, log: () => {} });
     try {
       expect(again.spkiSha256).toBe(h.gateway.spkiSha256);
-      expect(again.keys.list().length).toBe(h.gateway.keys.list().length);
+      expect((await again.keys.list()).length).toBe((await h.gateway.keys.list()).length);
     } finally {
       await again.close();
     }
