@@ -208,7 +208,7 @@ class Reader {
       if (!hexInto(b, extraStart, end, data, at)) throw new LineError(`${template}: the last field is not lowercase hex`);
       if (template === 'ima-sig') signature = data.subarray(at, at + extraLen);
     }
-    return {
+    const entry: ImaEntry = {
       index: head.index,
       offset: head.line,
       pcr: head.pcr,
@@ -218,8 +218,9 @@ class Reader {
       fileDigestAlg: this.algorithm(rest, colon),
       fileDigest: data.subarray(digestAt, digestAt + digestLen),
       path: this.text.toString('utf8', nameStart, nameEnd),
-      ...(signature === undefined ? {} : { signature }),
     };
+    if (signature !== undefined) entry.signature = signature;
+    return entry;
   }
 
   /** An entry of the original `ima` template: 20-byte digest, name padded to 256 bytes. */
