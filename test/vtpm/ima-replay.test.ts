@@ -153,6 +153,19 @@ describe('boot_aggregate', () => {
   });
 });
 
+describe('generators', () => {
+  it('are deterministic from the seed, and the seed matters', () => {
+    const a = generateImaList({ seed: 's', count: 5, template: 'ima-sig', violations: [2] });
+    const b = generateImaList({ seed: 's', count: 5, template: 'ima-sig', violations: [2] });
+    expect(Buffer.from(a.binary).equals(Buffer.from(b.binary))).toBe(true);
+    expect(a.ascii).toBe(b.ascii);
+    expect(a.ascii).not.toBe(generateImaList({ seed: 't', count: 5, template: 'ima-sig', violations: [2] }).ascii);
+    const boot = generateBootEventLog({ seed: 's' });
+    expect(Buffer.from(boot.bytes).equals(Buffer.from(generateBootEventLog({ seed: 's' }).bytes))).toBe(true);
+    expect(Buffer.from(boot.bytes).equals(Buffer.from(generateBootEventLog({ seed: 't' }).bytes))).toBe(false);
+  });
+});
+
 describe('JavaScript SHA-1', () => {
   it('equals node:crypto for every length around the block and padding boundaries, and beyond the JavaScript limit', () => {
     const words = new Int32Array(5);
