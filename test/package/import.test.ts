@@ -28,3 +28,23 @@ describe('package entry point', () => {
     expect(out.trim()).toBe('function true ERR_TRUNCATED');
   });
 });
+
+describe('subpath entry points', () => {
+  it('every "exports" subpath resolves in a plain Node process', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const subpaths = Object.keys(pkg.exports).filter((k) => k !== '.' && k !== './package.json');
+    expect(subpaths).toContain('./vtpm');
+    const script = subpaths.map((s) => `console.log(${JSON.stringify(s)}, Object.keys(await import('tee-verify${s.slice(1)}')).length > 0);`).join('\n');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(subpaths.map((s) => `${s} true`));
+  });
+
+  it("`tee-verify/vtpm` parses a TPM quote with typed errors", () => {
+    const script = `
+      import { parseTpmQuote, verifyVtpmEvidence } from 'tee-verify/vtpm';
+      try { parseTpmQuote(new Uint8Array([0xff, 0x54, 0x43, 0x47, 0x80, 0x18])); }
+      catch (e) { console.log(typeof verifyVtpmEvidence, e.code); }`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(out.trim()).toMatch(/^function ERR_TPM_\w+$/);
+  });
+});
