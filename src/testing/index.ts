@@ -27,3 +27,5 @@ export type {
   JsonObject,
   SignedJsonMember,
 } from './intel-collateral.js';
+export { generateBootEventLog, generateImaList } from './vtpm-logs.js';
+export type { BootLogOptions, GeneratedBootLog, GeneratedExtend, ImaListOptions, GeneratedImaList, GeneratedImaFile, GeneratedImaTemplate } from './vtpm-logs.js';
