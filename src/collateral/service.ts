@@ -66,13 +66,15 @@ function derToPem(der: Uint8Array): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
+/** FMSPC and PCK CA by parsed (content-cached) PCK leaf. */
+const platforms = new WeakMap<object, { fmspc: string; pckCa: PckCa }>();
+
 export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
   readonly #amd: AmdCollateralSource | undefined;
   readonly #resolver: ArtifactResolver;
   readonly #update: UpdateChannel;
   readonly #evalNumber: number | undefined;
-  readonly #platforms = new Map<string, { fmspc: string; pckCa: PckCa }>();
 
   constructor(options: CollateralServiceOptions = {}) {
     this.#intel = options.intel;
@@ -109,20 +111,18 @@ export class CollateralService {
   }
 
   /**
-   * FMSPC and PCK CA from the quote's PCK leaf certificate, remembered by the
-   * digest of the chain: parsing three certificates costs far more than the
-   * cache lookups of a warm verification.
+   * FMSPC and PCK CA from the quote's PCK leaf certificate. The chain's split
+   * and the leaf's parse are cached by content (src/x509), so the same leaf
+   * arrives as the same parsed object for every quote of a platform and what
+   * is read from it is kept with it.
    */
   #platformOf(quote: TdxQuote | SgxQuote): { fmspc: string; pckCa: PckCa } {
-    const pem = quote.signatureData.pckCertChainPem;
-    const digest = createHash('sha256').update(pem).digest('base64');
-    let known = this.#platforms.get(digest);
+    const [leafDer] = splitPemCertificates(quote.signatureData.pckCertChainPem);
+    const leaf = parseCertificate(leafDer!);
+    let known = platforms.get(leaf);
     if (!known) {
-      const [leafDer] = splitPemCertificates(pem);
-      const leaf = parseCertificate(leafDer!);
       known = { fmspc: parseIntelSgxExtension(leaf).fmspc.toLowerCase(), pckCa: pckCaKind(leaf) };
-      if (this.#platforms.size >= 4096) this.#platforms.clear();
-      this.#platforms.set(digest, known);
+      platforms.set(leaf, known);
     }
     return known;
   }

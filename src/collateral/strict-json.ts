@@ -276,14 +276,23 @@ const SIGNATURE_HEX = /^[0-9a-fA-F]{128}$/;
 export function parseSignedJson(bytes: Uint8Array, member: SignedJsonMember, limits: StrictJsonLimits = {}): SignedJson {
   // TCB info and QE identity are the same bytes for every quote of a platform.
   // The parse is cached by content; the signed span is always a view of the caller's bytes.
+  // The shared value is frozen: it stands for its bytes, and the verifier keeps
+  // what it reads from it with the object (src/verify/intel/tcb-info.ts, qe-identity.ts).
   if (limits.maxBytes === undefined && limits.maxDepth === undefined) {
     const cached = (member === 'tcbInfo' ? tcbInfoCache : identityCache).get(bytes, (copy) => {
       const parsed = decodeSignedJson(copy, member, limits);
+      freezeJson(parsed.value);
       return { value: parsed.value, signature: parsed.signature, start: parsed.signedBytes.byteOffset - copy.byteOffset, length: parsed.signedBytes.length };
     });
-    return { value: cached.value, signedBytes: bytes.subarray(cached.start, cached.start + cached.length), signature: Uint8Array.from(cached.signature) };
+    return { value: cached.value, signedBytes: bytes.subarray(cached.start, cached.start + cached.length), signature: cached.signature.slice() };
   }
   return decodeSignedJson(bytes, member, limits);
+}
+
+function freezeJson(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const v of Object.values(value)) freezeJson(v);
+  Object.freeze(value);
 }
 
 interface CachedSignedJson {

@@ -3,7 +3,7 @@
  * signature helpers the verification pipeline builds on. Signed bytes are
  * always views of the evidence buffer (never re-serialised).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import { EcdsaStatus, native, type NativeKeyHandle } from '../native/index.js';
@@ -134,7 +134,11 @@ export function verifyQeReportSignature(quote: IntelQuote, pckPublicKeyXY: Uint8
  */
 export function verifyQeReportDataBinding(quote: IntelQuote): boolean {
   const sd = quote.signatureData;
-  const digest = createHash('sha256').update(sd.attestationKey).update(sd.qeAuthData).digest();
+  // One-shot hash of the concatenation: cheaper than a Hash object per quote.
+  const input = new Uint8Array(sd.attestationKey.length + sd.qeAuthData.length);
+  input.set(sd.attestationKey);
+  input.set(sd.qeAuthData, sd.attestationKey.length);
+  const digest = hash('sha256', input, 'buffer');
   const rd = sd.qeReport.reportData;
   let diff = 0;
   for (let i = 0; i < 32; i++) diff |= (rd[i] ?? 0) ^ (digest[i] ?? 0);

@@ -74,7 +74,7 @@ export function decodeEvidenceInput(
     if (typeof source === 'string') {
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'binary evidence must be given as bytes, not a string');
     }
-    return { bytes: Uint8Array.from(source), encoding: 'binary' };
+    return { bytes: new Uint8Array(source), encoding: 'binary' }; // a plain Uint8Array copy, also of a Buffer (T50)
   }
   if (source.length > MAX_TEXT_INPUT) {
     throw new EvidenceParseError('ERR_INPUT_TOO_LARGE', `text evidence is longer than ${MAX_TEXT_INPUT} characters`);

@@ -5,30 +5,38 @@
  * parsed from a private copy, so later changes to a caller's buffer cannot
  * reach a cached result, and failures are never cached. Bounded, oldest first.
  */
+interface Entry<T> {
+  /** The content the value was parsed from, kept apart from it (never handed out). */
+  copy: Buffer;
+  value: T;
+}
+
 export class ParseCache<T> {
-  readonly #entries = new Map<string, T>();
+  readonly #entries = new Map<string, Entry<T>>();
   /**
    * Fast path for the same buffer object (collateral artifacts are reused as
-   * they are): the content it had when first seen is kept alongside and
-   * compared, so a buffer changed in place is parsed again.
+   * they are): the entry it matched is remembered and its private copy
+   * compared with the buffer's content on every use, so a buffer changed in
+   * place is looked up again.
    */
-  readonly #byObject = new WeakMap<Uint8Array, { copy: Buffer; value: T }>();
+  readonly #byObject = new WeakMap<Uint8Array, Entry<T>>();
 
   constructor(private readonly capacity: number) {}
 
   get(bytes: Uint8Array, parse: (privateCopy: Uint8Array) => T): T {
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const seen = this.#byObject.get(bytes);
-    if (seen !== undefined && seen.copy.equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) return seen.value;
-    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-    const hit = this.#entries.get(key);
-    if (hit !== undefined) {
-      this.#byObject.set(bytes, { copy: Buffer.from(bytes), value: hit });
-      return hit;
+    if (seen !== undefined && seen.copy.equals(view)) return seen.value;
+    const key = view.toString('latin1');
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = { copy: Buffer.from(bytes), value: parse(new Uint8Array(bytes)) };
+      if (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
+      this.#entries.set(key, entry);
     }
-    const value = parse(Uint8Array.from(bytes));
-    if (this.#entries.size >= this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
-    this.#entries.set(key, value);
-    this.#byObject.set(bytes, { copy: Buffer.from(bytes), value });
-    return value;
+    // The entry's copy equals `bytes` now (same key): no new copy is needed (a
+    // fresh quote brings a new view of the same chain every time).
+    this.#byObject.set(bytes, entry);
+    return entry.value;
   }
 }

@@ -113,12 +113,25 @@ export function decodePemBlocks(pem: Uint8Array | string, label: string, check: 
  */
 export function splitPemCertificates(pem: Uint8Array | string): Uint8Array[] {
   // The same chains come with every quote of a platform: split each text once.
-  if (typeof pem !== 'string' && !(pem instanceof Uint8Array)) return [...decodeCertificateBlocks(pem)]; // typed rejection below
-  const bytes = typeof pem === 'string' ? new Uint8Array(Buffer.from(pem, 'latin1')) : pem;
-  return [...splitCache.get(bytes, decodeCertificateBlocks)];
+  if (typeof pem === 'string') return [...splitText(pem)];
+  if (!(pem instanceof Uint8Array)) return [...decodeCertificateBlocks(pem)]; // typed rejection below
+  return [...splitCache.get(pem, decodeCertificateBlocks)];
 }
 
 const splitCache = new ParseCache<readonly Uint8Array[]>(1024);
+
+/** Issuer chains arrive as strings: a string is immutable, so it is its own cache key (no copy to compare). */
+const splitByText = new Map<string, readonly Uint8Array[]>();
+
+function splitText(pem: string): readonly Uint8Array[] {
+  let ders = splitByText.get(pem);
+  if (ders === undefined) {
+    ders = decodeCertificateBlocks(pem);
+    if (splitByText.size >= 1024) splitByText.delete(splitByText.keys().next().value as string);
+    splitByText.set(pem, ders);
+  }
+  return ders;
+}
 
 function decodeCertificateBlocks(pem: Uint8Array | string): readonly Uint8Array[] {
   const ders = decodePemBlocks(pem, 'CERTIFICATE', 'T08');

@@ -30,9 +30,21 @@ export function pckCaCommonName(kind: PckCaKind): string {
  */
 export function expectedDn(root: CertificateInfo, commonName: string, check: string): string {
   const rootCn = root.subjectAttributes.CN;
+  const key = `${root.subject}\0${rootCn ?? ''}\0${commonName}`;
+  const known = expectedDns.get(key);
+  if (known !== undefined) return known;
   const token = rootCn === undefined ? undefined : `CN=${rootCn}`;
   if (token === undefined || root.subject.split(token).length !== 2) {
     fail('CHAIN', check, 'the root certificate DN does not carry exactly one plain CN', { root: root.subject });
   }
-  return root.subject.replace(token, `CN=${commonName}`);
+  const dn = root.subject.replace(token, `CN=${commonName}`);
+  if (expectedDns.size >= 256) expectedDns.clear();
+  expectedDns.set(key, dn);
+  return dn;
 }
+
+/**
+ * Expected DNs by (root DN text, root CN, role CN): a pure function of those
+ * strings, asked four times per quote. A root whose DN fails is never cached.
+ */
+const expectedDns = new Map<string, string>();

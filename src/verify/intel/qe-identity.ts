@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors.js';
 import { passed, type VerifyContext } from './context.js';
-import { FieldReader, type Json } from './json-fields.js';
+import { FieldReader, deepFreeze, type Json } from './json-fields.js';
 import type { QeIdentity, TcbInfo } from './model.js';
 import { readIsvLevels } from './tcb-info.js';
 import { collateralDate, requireCurrentCollateral } from './time.js';
@@ -19,6 +19,34 @@ function checkId(ctx: VerifyContext, r: FieldReader, identity: Json, tee: 'tdx' 
   if (id !== expected) fail('COLLATERAL_MISMATCH', C, `QE identity id "${id}" is not "${expected}"`);
   passed(ctx, 'T47', `QE identity id "${id}" matches the ${tee.toUpperCase()} quote`);
   return expected;
+}
+
+type QeIdentityBody = Pick<QeIdentity, 'miscselect' | 'miscselectMask' | 'attributes' | 'attributesMask' | 'mrsigner' | 'isvprodid' | 'tcbLevels'>;
+
+/**
+ * As the TCB info's levels (tcb-info.ts): the parsed QE identity is cached by
+ * content (strict-json.ts), so the same document object comes with every
+ * quote, and its expected QE values and levels, which depend on neither the
+ * instant, the options nor the quote, are read once per document and frozen.
+ * A document that fails to read is never cached, so it fails every time.
+ */
+const bodies = new WeakMap<object, QeIdentityBody>();
+
+function readQeIdentityBody(r: FieldReader, identity: Json): QeIdentityBody {
+  const cached = bodies.get(identity);
+  if (cached) return cached;
+  const body: QeIdentityBody = {
+    miscselect: r.hex(identity, 'miscselect', 4),
+    miscselectMask: r.hex(identity, 'miscselectMask', 4),
+    attributes: r.hex(identity, 'attributes', 16),
+    attributesMask: r.hex(identity, 'attributesMask', 16),
+    mrsigner: r.hex(identity, 'mrsigner', 32),
+    isvprodid: r.integer(identity, 'isvprodid', 0xffff),
+    tcbLevels: readIsvLevels(r, identity),
+  };
+  deepFreeze(body);
+  bodies.set(identity, body);
+  return body;
 }
 
 /** T47, T21: validates and types an authenticated QE identity. */
@@ -38,20 +66,7 @@ export function readQeIdentity(ctx: VerifyContext, identity: Json, tee: 'tdx' | 
   if (evaluation !== tcbInfo.tcbEvaluationDataNumber) {
     ctx.warnings.push(`T21: QE identity evaluation data number ${evaluation} differs from the TCB info's ${tcbInfo.tcbEvaluationDataNumber}`);
   }
-  const result: QeIdentity = {
-    id,
-    version,
-    issueDate,
-    nextUpdate,
-    tcbEvaluationDataNumber: evaluation,
-    miscselect: r.hex(identity, 'miscselect', 4),
-    miscselectMask: r.hex(identity, 'miscselectMask', 4),
-    attributes: r.hex(identity, 'attributes', 16),
-    attributesMask: r.hex(identity, 'attributesMask', 16),
-    mrsigner: r.hex(identity, 'mrsigner', 32),
-    isvprodid: r.integer(identity, 'isvprodid', 0xffff),
-    tcbLevels: readIsvLevels(r, identity),
-  };
+  const result: QeIdentity = { id, version, issueDate, nextUpdate, tcbEvaluationDataNumber: evaluation, ...readQeIdentityBody(r, identity) };
   passed(ctx, C, `QE identity ${id} v2, current, evaluation data number ${evaluation}, exact field lengths`);
   return result;
 }

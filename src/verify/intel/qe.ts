@@ -31,6 +31,11 @@ export function checkQeBinding(ctx: VerifyContext, quote: TdxQuote | SgxQuote): 
   passed(ctx, 'T23', 'QE REPORTDATA = SHA-256(attestation key || QE auth data) || 32 zero bytes');
 }
 
+/** The 4 bytes of a MISCSELECT hex value as a big-endian u32. */
+function u32be(b: Uint8Array): number {
+  return (((b[0] ?? 0) << 24) | ((b[1] ?? 0) << 16) | ((b[2] ?? 0) << 8) | (b[3] ?? 0)) >>> 0;
+}
+
 /** T24: the QE report matches the QE identity (masked MISCSELECT and ATTRIBUTES, MRSIGNER, ISVPRODID). */
 export function checkQeIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, identity: QeIdentity | undefined): void {
   if (identity === undefined) {
@@ -40,8 +45,8 @@ export function checkQeIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, 
   const qe = quote.signatureData.qeReport;
   // MISCSELECT: QVL compares the report's u32 with the identity's hex read as a big-endian u32.
   // T24 [EnclaveReportVerifier]
-  const misc = Buffer.from(identity.miscselect).readUInt32BE(0);
-  const miscMask = Buffer.from(identity.miscselectMask).readUInt32BE(0);
+  const misc = u32be(identity.miscselect);
+  const miscMask = u32be(identity.miscselectMask);
   if (((qe.miscSelect & miscMask) >>> 0) !== misc) fail('QE_IDENTITY', 'T24', 'QE MISCSELECT does not match the QE identity under its mask');
   if (!maskedEqual(qe.attributes, identity.attributesMask, identity.attributes)) fail('QE_IDENTITY', 'T24', 'QE ATTRIBUTES do not match the QE identity under its mask');
   if (!sameBytes(qe.mrSigner, identity.mrsigner)) fail('QE_IDENTITY', 'T24', `QE MRSIGNER ${toHex(qe.mrSigner)} is not the QE identity's`);

@@ -8,7 +8,7 @@ import type { PckSgxExtension } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import { sameBytes, toHex } from './bytes.js';
 import { passed, type VerifyContext } from './context.js';
-import { FieldReader, type Json } from './json-fields.js';
+import { FieldReader, deepFreeze, type Json } from './json-fields.js';
 import {
   ISV_STATUSES,
   PLATFORM_STATUSES,
@@ -137,12 +137,6 @@ function readTcbInfoBody(info: Json, tee: 'tdx' | 'sgx'): TcbInfoBody {
   deepFreeze(body);
   bodies.set(key, { ...bodies.get(key), [tee]: body });
   return body;
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || ArrayBuffer.isView(value)) return;
-  for (const v of Object.values(value)) deepFreeze(v);
-  Object.freeze(value);
 }
 
 /** T47, T48, T18: validates and types an authenticated TCB info. */

@@ -12,11 +12,28 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** An ISO-8601 UTC date of signed collateral; anything else is COLLATERAL_FORMAT (X01). */
 export function collateralDate(value: unknown, check: string, field: string): Date {
-  const ms = typeof value === 'string' && ISO_UTC.test(value) ? Date.parse(value) : Number.NaN;
-  // Date.parse rolls impossible dates over ("2026-02-30" is March 2): the date must read back unchanged.
-  const exact = !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === (value as string).slice(0, 19);
-  if (!exact) fail('COLLATERAL_FORMAT', check, `${field} is not an ISO-8601 UTC date`, { field, value: String(value) });
+  const ms = typeof value === 'string' ? exactDateMs(value) : Number.NaN;
+  if (Number.isNaN(ms)) fail('COLLATERAL_FORMAT', check, `${field} is not an ISO-8601 UTC date`, { field, value: String(value) });
   return new Date(ms);
+}
+
+/**
+ * Valid dates by their text: a string is immutable and its reading a pure
+ * function of it, and the same few dates (issueDate, nextUpdate, tcbDate of
+ * every level) recur in every verification of a platform. Invalid text is
+ * never cached, so it fails every time. Bounded, oldest first.
+ */
+const validDates = new Map<string, number>();
+
+function exactDateMs(value: string): number {
+  const known = validDates.get(value);
+  if (known !== undefined) return known;
+  const ms = ISO_UTC.test(value) ? Date.parse(value) : Number.NaN;
+  // Date.parse rolls impossible dates over ("2026-02-30" is March 2): the date must read back unchanged.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== value.slice(0, 19)) return Number.NaN;
+  if (validDates.size >= 4096) validDates.delete(validDates.keys().next().value as string);
+  validDates.set(value, ms);
+  return ms;
 }
 
 /** ISO form for messages and details; "invalid" instead of the RangeError toISOString throws. */
