@@ -57,6 +57,13 @@ Options:
   --collateral <file>    a tee-verify bundle or dcap-qvl collateral JSON (detected)
   --retries <n>          HTTP retries per request (default 3)
 
+vTPM evidence bundles (tee-verify/vtpm-bundle@1, docs/vtpm.md) are detected by
+content: hardware report, TPM quote(s), boot event log and IMA list replayed.
+  --nonce <hex>          the expected TPM quote extraData (0-64 bytes)
+  --ak <file>            pin the attestation key (TPMT_PUBLIC or PEM) when no
+                         hardware report binds it
+  --allow-sha1           accept a SHA-1-only PCR bank (reported as a warning)
+
 Examples:
   tee-verify verify quote.bin
   tee-verify verify quote.bin --at 2025-07-19T10:00:34Z --pcs-url https://pccs.example:8081
@@ -146,6 +153,10 @@ Options:
 Example:
   tee-verify dev quote --tee tdx --out /tmp/dev
   tee-verify verify /tmp/dev/evidence.bin --offline --collateral /tmp/dev/collateral.json --trust-root /tmp/dev/trust-root.pem
+
+Inside a confidential VM with a vTPM, "tee-verify dev vtpm-evidence --out <file>"
+quotes the vTPM with a fresh nonce (tpm2-tools) and packages the hardware report,
+quote and logs as one bundle (tee-verify dev vtpm-evidence --help).
 `;
 
 const DEMO = `tee-verify demo [--vectors <dir>]
