@@ -284,7 +284,7 @@ export function parseSignedJson(bytes: Uint8Array, member: SignedJsonMember, lim
       freezeJson(parsed.value);
       return { value: parsed.value, signature: parsed.signature, start: parsed.signedBytes.byteOffset - copy.byteOffset, length: parsed.signedBytes.length };
     });
-    return { value: cached.value, signedBytes: bytes.subarray(cached.start, cached.start + cached.length), signature: cached.signature.slice() };
+    return { value: cached.value, signedBytes: signedSpan(bytes, cached.start, cached.length), signature: cached.signature.slice() };
   }
   return decodeSignedJson(bytes, member, limits);
 }
@@ -293,6 +293,21 @@ function freezeJson(value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
   for (const v of Object.values(value)) freezeJson(v);
   Object.freeze(value);
+}
+
+/**
+ * The signed span as one view object per body buffer: the signature memo then
+ * finds the check of the same document by the object (it still compares the
+ * bytes before using the remembered result).
+ */
+const spans = new WeakMap<Uint8Array, Uint8Array>();
+
+function signedSpan(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  const known = spans.get(bytes);
+  if (known !== undefined && known.byteOffset === bytes.byteOffset + start && known.length === length && known.buffer === bytes.buffer) return known;
+  const span = bytes.subarray(start, start + length);
+  spans.set(bytes, span);
+  return span;
 }
 
 interface CachedSignedJson {

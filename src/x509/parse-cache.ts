@@ -24,10 +24,9 @@ export class ParseCache<T> {
   constructor(private readonly capacity: number) {}
 
   get(bytes: Uint8Array, parse: (privateCopy: Uint8Array) => T): T {
-    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const seen = this.#byObject.get(bytes);
-    if (seen !== undefined && seen.copy.equals(view)) return seen.value;
-    const key = view.toString('latin1');
+    if (seen !== undefined && seen.copy.equals(bytes)) return seen.value;
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       entry = { copy: Buffer.from(bytes), value: parse(new Uint8Array(bytes)) };

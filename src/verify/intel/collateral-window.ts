@@ -35,24 +35,40 @@ export function checkArtifactWindows(ctx: VerifyContext, artifacts: readonly Col
   passed(ctx, 'T45', `all ${artifacts.length} collateral artifacts are inside their validity windows${ctx.collateralGraceMs > 0 ? ' (or the named grace period)' : ''}`);
 }
 
+/** Epoch ms of a window's ISO text, read once per distinct string (strings are immutable). */
+const instants = new Map<string, number>();
+
+function instantMs(iso: string): number {
+  let ms = instants.get(iso);
+  if (ms === undefined) {
+    ms = Date.parse(iso);
+    if (instants.size >= 1024) instants.clear();
+    instants.set(iso, ms);
+  }
+  return ms;
+}
+
+function earliestEnd(artifacts: readonly CollateralArtifact[], certificates: readonly CertificateInfo[], documents: readonly (TcbInfo | QeIdentity | undefined)[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const a of artifacts) min = Math.min(min, instantMs(a.validity.notAfter));
+  for (const c of certificates) min = Math.min(min, c.notAfter.getTime());
+  for (const d of documents) if (d) min = Math.min(min, d.nextUpdate.getTime());
+  return min;
+}
+
 export function collateralIdentity(
   artifacts: readonly CollateralArtifact[],
   certificates: readonly CertificateInfo[],
   tcbInfo: TcbInfo,
   qeIdentity: QeIdentity | undefined,
 ): CollateralIdentity {
-  const ends = [...artifacts.map((a) => Date.parse(a.validity.notAfter)), ...certificates.map((c) => c.notAfter.getTime()), tcbInfo.nextUpdate.getTime()];
-  if (qeIdentity) ends.push(qeIdentity.nextUpdate.getTime());
   const identity: CollateralIdentity = {
-    artifacts: artifacts.map((a) => ({
-      key: a.key,
-      kind: a.kind,
-      origin: a.source.origin,
-      notBefore: a.validity.notBefore,
-      notAfter: a.validity.notAfter,
-      ...(a.sequence === undefined ? {} : { sequence: a.sequence }),
-    })),
-    earliestExpiry: new Date(Math.min(...ends)).toISOString(),
+    artifacts: artifacts.map((a) => {
+      const used: CollateralIdentity['artifacts'][number] = { key: a.key, kind: a.kind, origin: a.source.origin, notBefore: a.validity.notBefore, notAfter: a.validity.notAfter };
+      if (a.sequence !== undefined) used.sequence = a.sequence;
+      return used;
+    }),
+    earliestExpiry: new Date(earliestEnd(artifacts, certificates, [tcbInfo, qeIdentity])).toISOString(),
     tcbInfoIssueDate: tcbInfo.issueDate.toISOString(),
     tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
   };

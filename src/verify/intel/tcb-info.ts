@@ -160,8 +160,8 @@ export function readTcbInfo(ctx: VerifyContext, info: Json, tee: 'tdx' | 'sgx'):
 
 /** T19: FMSPC and PCE-ID of the TCB info equal the PCK certificate's, as decoded bytes. */
 export function checkTcbInfoPlatform(ctx: VerifyContext, info: TcbInfo, pck: PckSgxExtension): void {
-  const fmspc = new Uint8Array(Buffer.from(pck.fmspc, 'hex'));
-  const pceId = new Uint8Array(Buffer.from(pck.pceId, 'hex'));
+  const fmspc = Buffer.from(pck.fmspc, 'hex');
+  const pceId = Buffer.from(pck.pceId, 'hex');
   // T19: compared as decoded bytes, never as hex text
   if (!sameBytes(info.fmspc, fmspc)) fail('COLLATERAL_MISMATCH', 'T19', `TCB info FMSPC ${toHex(info.fmspc)} is not the PCK FMSPC ${pck.fmspc}`);
   if (!sameBytes(info.pceId, pceId)) fail('COLLATERAL_MISMATCH', 'T19', `TCB info PCE-ID ${toHex(info.pceId)} is not the PCK PCE-ID ${pck.pceId}`);

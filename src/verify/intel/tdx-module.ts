@@ -31,9 +31,9 @@ export function findModuleIdentity(info: TcbInfo, major: number): TdxModuleIdent
 
 /** SEAMATTRIBUTES as its 8 little-endian bytes, the order Intel's hex strings use. */
 function seamAttributeBytes(value: bigint): Uint8Array {
-  const out = Buffer.alloc(8);
-  out.writeBigUInt64LE(value);
-  return new Uint8Array(out);
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, value, true);
+  return out;
 }
 
 /** T27, T28, T29: module identity, MRSIGNERSEAM and SEAMATTRIBUTES. */

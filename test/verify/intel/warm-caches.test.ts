@@ -1,0 +1,110 @@
+/**
+ * The caches of the warm path (parse caches, signature memo, per-document
+ * reads, valid dates) never carry a result across to inputs they do not
+ * stand for: the instant, the options and each quote's own bytes are judged
+ * on every call, after the same collateral was verified before.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { parseSignedJson } from '../../../src/collateral/strict-json.js';
+import { SignatureMemo } from '../../../src/crypto/memo.js';
+import { parseEvidence, type TdxQuote } from '../../../src/index.js';
+import { splitPemCertificates } from '../../../src/x509/index.js';
+import { catchError } from '../../helpers/expect-error.js';
+import { AT, platform, verifySynthetic } from './helpers/synthetic.js';
+
+const DAY = 24 * 3600 * 1000;
+
+describe('warm caches', () => {
+  const p = platform();
+  const warm = () => verifySynthetic(p); // fills every cache for this platform
+
+  it('a warm platform still rejects a quote whose own signature was altered (T26)', () => {
+    warm();
+    const bytes = new Uint8Array(p.quote.bytes);
+    const q = parseEvidence(bytes) as TdxQuote;
+    const offset = q.signatureData.quoteSignature.byteOffset - q.bytes.byteOffset;
+    const altered = new Uint8Array(q.bytes);
+    altered[offset + 5]! ^= 0x01;
+    const err = catchError(() => verifySynthetic(p, { quote: parseEvidence(altered) as TdxQuote }));
+    expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'SIG_QUOTE', check: 'T26' });
+  });
+
+  it('a warm platform still rejects an altered QE report signature with the same QE report (T22)', () => {
+    warm();
+    const q = parseEvidence(p.quote.bytes) as TdxQuote;
+    const offset = q.signatureData.qeReportSignature.byteOffset - q.bytes.byteOffset;
+    const altered = new Uint8Array(q.bytes);
+    altered[offset + 40]! ^= 0x01;
+    const err = catchError(() => verifySynthetic(p, { quote: parseEvidence(altered) as TdxQuote }));
+    expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'SIG_QE_REPORT', check: 'T22' });
+  });
+
+  it('cached document dates are judged against each call\'s instant (T18 / T21)', () => {
+    warm();
+    const later = new Date(Date.parse(p.collateral.tcbInfo!.validity.notAfter) + DAY);
+    const err = catchError(() => verifySynthetic({ ...p, at: later }));
+    expect(err.errorClass).toBe('EXPIRED');
+    const before = new Date(AT.getTime() - 400 * DAY);
+    expect(catchError(() => verifySynthetic({ ...p, at: before })).errorClass).toBe('EXPIRED');
+    expect(warm().tcbStatus).toBe('UpToDate');
+  });
+
+  it('the cached QE identity is judged against each call\'s options (minimum evaluation data number, T21)', () => {
+    warm();
+    const err = catchError(() => verifySynthetic(p, { minTcbEvaluationDataNumber: Number.MAX_SAFE_INTEGER }));
+    expect(err.errorClass).toBe('COLLATERAL_MISMATCH');
+  });
+
+  it('a parsed signed document is shared frozen, so what is read from it stays true to its bytes', () => {
+    const doc = parseSignedJson(p.collateral.qeIdentity!.body, 'enclaveIdentity');
+    expect(Object.isFrozen(doc.value)).toBe(true);
+    expect(() => {
+      (doc.value as Record<string, unknown>)['version'] = 3;
+    }).toThrow(TypeError);
+    // the signed span is a view of the caller's bytes
+    expect(doc.signedBytes.buffer).toBe(p.collateral.qeIdentity!.body.buffer);
+  });
+});
+
+describe('signature memo', () => {
+  it('runs the check again when the same message object changed in place', () => {
+    const memo = new SignatureMemo();
+    const message = new Uint8Array(64).fill(1);
+    const signature = new Uint8Array(64).fill(2);
+    const key = new Uint8Array(64).fill(3);
+    let runs = 0;
+    const check = () => {
+      runs++;
+      return message[0] === 1;
+    };
+    expect(memo.verify('ecdsa-p256', [message, signature, key], check)).toBe(true);
+    expect(memo.verify('ecdsa-p256', [message, signature, key], check)).toBe(true);
+    expect(runs).toBe(1);
+    message[0] = 9;
+    expect(memo.verify('ecdsa-p256', [message, signature, key], check)).toBe(false);
+    expect(runs).toBe(2);
+    // another scheme over the same parts is another check
+    expect(memo.verify('x509-cert', [message, signature, key], () => true)).toBe(true);
+    expect(memo.misses).toBe(3);
+  });
+
+  it('keys are length-prefixed: parts that concatenate alike do not share a key', () => {
+    const a = SignatureMemo.keyOf('s', [new Uint8Array([1, 2]), new Uint8Array([3])]);
+    const b = SignatureMemo.keyOf('s', [new Uint8Array([1]), new Uint8Array([2, 3])]);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('PEM split cache', () => {
+  it('a string chain and its bytes split alike, and a changed buffer is split again', () => {
+    const p = platform();
+    const q = parseEvidence(p.quote.bytes) as TdxQuote;
+    const bytes = new Uint8Array(q.signatureData.pckCertChainPem);
+    const text = Buffer.from(bytes).toString('latin1');
+    const fromBytes = splitPemCertificates(bytes);
+    expect(splitPemCertificates(text).map((d) => Buffer.from(d).toString('hex'))).toEqual(fromBytes.map((d) => Buffer.from(d).toString('hex')));
+    bytes.fill(0x41); // no longer PEM
+    expect(catchError(() => splitPemCertificates(bytes)).code).toBe('ERR_BAD_PEM');
+  });
+});
