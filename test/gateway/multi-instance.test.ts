@@ -6,7 +6,9 @@
  * B it is refused by A at once (no cache); kill -9 of one instance while keys
  * are being created loses no acknowledged key and leaves no half-written row;
  * SIGTERM lets a chat stream in flight finish, then exits 0; a wrong password
- * stops the process at start with status 78.
+ * stops the process at start with status 78. In process: with the database
+ * stopped, /health and proxied requests answer 503 (Retry-After) instead of
+ * failing the process, and serve again once it is back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
@@ -18,9 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runGatewayCli } from '../../src/gateway/cli.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
-import { createPgDatabase, pgServerUrl, PG_SKIP_REASON, warnIfPgSkipped, type PgTestDatabase } from '../helpers/postgres.js';
+import { createPgDatabase, pgServerUrl, PG_OWN_CLUSTER_SKIP, PG_SKIP_REASON, startOwnCluster, warnIfPgSkipped, type OwnCluster, type PgTestDatabase } from '../helpers/postgres.js';
 import { addon, buildPrivatePackage, root } from '../kbs/processes.js';
-import { ollamaChat } from './helpers.js';
+import { ollamaChat, startHarness, type Harness } from './helpers.js';
 import { replyWords, startChatUpstream, type ChatUpstream } from './upstream.js';
 
 warnIfPgSkipped('test/gateway/multi-instance.test.ts');
@@ -208,4 +210,35 @@ describe.skipIf(PG_SKIP_REASON || !existsSync(addon))('two gateway processes on 
     expect(stderr()).toContain('ERR_STORAGE_AUTH');
     expect(stderr()).not.toContain('wrong-password-xyz');
   }, 60_000);
+});
+
+describe.skipIf(PG_OWN_CLUSTER_SKIP)('the database stops under a running gateway', () => {
+  let cluster: OwnCluster | undefined;
+  let h: Harness | undefined;
+  afterAll(async () => {
+    await h?.close();
+    cluster?.stop();
+  });
+
+  it('/health and proxied requests answer 503 with Retry-After while it is down; the same gateway serves again once it is back', async () => {
+    cluster = startOwnCluster();
+    h = await startHarness({ db: undefined, database: cluster.url });
+    expect((await h.call('GET', '/health', { token: null })).json).toEqual({ status: 'ok', tee: 'simulated', database: 'postgres' });
+    cluster.pause();
+    const health = await h.call('GET', '/health', { token: null });
+    expect(health.status).toBe(503);
+    expect(health.json).toMatchObject({ status: 'unavailable', code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE' });
+    const proxied = await h.call('POST', '/api/chat', { body: ollamaChat('while down', false) });
+    expect(proxied.status).toBe(503);
+    expect(proxied.json.error.code).toBe('ERR_GATEWAY_STORAGE_UNAVAILABLE');
+    expect(proxied.headers['retry-after']).toBe('5');
+    const before = h.upstream.received.length;
+    cluster.resume();
+    let back = await h.call('GET', '/health', { token: null });
+    // The pool reconnects on demand; the first probe after the restart may still see a dead connection.
+    for (let i = 0; i < 20 && back.status !== 200; i++) back = await h.call('GET', '/health', { token: null });
+    expect(back.status).toBe(200);
+    expect((await h.call('POST', '/api/chat', { body: ollamaChat('back', false) })).status).toBe(200);
+    expect(h.upstream.received.length).toBe(before + 1);
+  }, 180_000);
 });
