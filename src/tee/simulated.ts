@@ -96,14 +96,31 @@ function createTdxState(at: Date, seed: string): SimulatedTeeState {
 
 function tdxBackend(s: SimulatedTeeState): Backend {
   const pckKey = pemToKey(s.signingKeyPem);
+  const qeSignatures = new Map<string, Uint8Array>();
   const pckChainPem = s.pckChainPem;
   if (!pckChainPem) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated TDX state lacks pckChainPem');
   return {
     trustRoots: { label: 'test-pki', intelRootCas: certsOf(s.trustRootPem), amd: {} },
     trustRootPem: s.trustRootPem,
     artifacts: importBundle(s.collateralBundle),
-    build: (reportData) => ({ evidence: buildTdxQuote({ version: 4, seed: s.seed, pckKey, pckChainPem, body: { reportData } }).bytes }),
+    build: (reportData) => ({ evidence: withStableQeSignature(buildTdxQuote({ version: 4, seed: s.seed, pckKey, pckChainPem, body: { reportData } }), qeSignatures) }),
   };
+}
+
+/**
+ * A real QE signs its report once per attestation key; only the quote
+ * signature changes per quote. ECDSA here is randomised, so keep the first
+ * signature of each QE report and reuse it (it is outside the quote's signed
+ * range), so the simulator costs a verifier what hardware does.
+ */
+function withStableQeSignature(quote: ReturnType<typeof buildTdxQuote>, cache: Map<string, Uint8Array>): Uint8Array {
+  const { bytes, layout } = quote;
+  const qeReport = Buffer.from(bytes.subarray(layout.qeReportOffset, layout.qeReportOffset + 384)).toString('hex');
+  const signatureAt = bytes.subarray(layout.qeReportSignatureOffset, layout.qeReportSignatureOffset + 64);
+  const first = cache.get(qeReport);
+  if (first) signatureAt.set(first);
+  else if (cache.size < 16) cache.set(qeReport, Uint8Array.from(signatureAt));
+  return bytes;
 }
 
 /** An ARK-signed, empty v2 CRL (RSASSA-PSS SHA-384) as KDS serves them. */

@@ -117,6 +117,17 @@ describe('SimulatedTeeProvider', () => {
     await expect(verifyEvidence(ev.evidence, { collateral, trustRoots: PRODUCTION_TRUST_ROOTS })).rejects.toMatchObject({ errorClass: 'CHAIN' });
   });
 
+  it('TDX: the QE report signature is stable across quotes, as hardware signs it once; each quote verifies', async () => {
+    const collateral = new CollateralService({ intel: new BundleSource(importBundle(tdx.collateralBundle())), cache: null });
+    const quotes = await Promise.all([1, 2, 3].map(() => tdx.getEvidence(randomBytes(64))));
+    const parsed = quotes.map((q) => parseEvidence(q.evidence) as TdxQuote);
+    const qeSignatures = new Set(parsed.map((q) => Buffer.from(q.signatureData.qeReportSignature).toString('hex')));
+    const quoteSignatures = new Set(parsed.map((q) => Buffer.from(q.signatureData.quoteSignature).toString('hex')));
+    expect(qeSignatures.size).toBe(1);
+    expect(quoteSignatures.size).toBe(3);
+    for (const q of quotes) expect((await verifyEvidence(q.evidence, { collateral, trustRoots: tdx.trustRoots })).ok).toBe(true);
+  });
+
   it('SEV-SNP: REPORTDATA is exactly what was asked, and the report verifies with the auxblob chain', async () => {
     const snp = new SimulatedTeeProvider({ tee: 'snp' });
     const rd = randomBytes(64);
