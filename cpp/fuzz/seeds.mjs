@@ -295,6 +295,23 @@ function syntheticEventLog() {
   eventLogSeeds(Buffer.concat([header, event(0, 8, Buffer.from('v1')), event(7, 0x80000001, Buffer.alloc(40, 1)), event(4, 4, Buffer.alloc(4))]));
 }
 
+// The binary vectors hold only "ima-sig" and "ima" lists: a generated list
+// adds "ima-ng", "ima-buf" and a custom template (format string as name).
+function syntheticImaList() {
+  const le32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+  const field = (b) => Buffer.concat([le32(b.length), b]);
+  const entry = (name, data) => Buffer.concat([le32(10), createHash('sha1').update(data).digest(), field(Buffer.from(name)), field(data)]);
+  const dng = (alg, digest) => field(Buffer.concat([Buffer.from(`${alg}:\0`), digest]));
+  const nng = (path) => field(Buffer.from(`${path}\0`));
+  const list = Buffer.concat([
+    entry('ima-ng', Buffer.concat([dng('sha1', Buffer.alloc(20)), nng('boot_aggregate')])),
+    entry('ima-ng', Buffer.concat([dng('sha256', createHash('sha256').update('a').digest()), nng('/usr/bin/a')])),
+    entry('ima-buf', Buffer.concat([dng('sha256', createHash('sha256').update('ro').digest()), nng('kexec-cmdline'), field(Buffer.from('ro'))])),
+    entry('d-ng|n-ng', Buffer.concat([dng('sha512', Buffer.alloc(64, 7)), nng('/etc/b')])),
+  ]);
+  imaSeeds(list, 20);
+}
+
 // Control byte: bits 1:0 pick the template digest size (20, 32, 48, 64).
 function imaSeeds(list, digestSize) {
   const ctrl = [20, 32, 48, 64].indexOf(digestSize);
@@ -351,7 +368,11 @@ function vtpmEntry(entry) {
     eventLogSeeds(readEvidence(entry));
   } else if (entry.kind === 'ima-log' && String(entry.file_encoding).includes('binary')) {
     const size = Number(/(\d+)-byte/.exec(entry.file_encoding)?.[1] ?? 20);
-    imaSeeds(readEvidence(entry), size);
+    const list = readEvidence(entry);
+    imaSeeds(list, size);
+    // tpm2-tss's sample ends inside a 13th entry: the complete entries as well.
+    const tail = entry.checks?.trailing_bytes_after_last_complete_entry ?? 0;
+    if (tail > 0) imaSeeds(list.subarray(0, list.length - tail), size);
   } else if (entry.kind === 'snp-report') {
     hclFile(entry.collateral?.original_container_hcl_report);
     hclFile(entry.collateral?.original_container_evidence_json);
@@ -408,6 +429,7 @@ function main() {
   emit('fuzz_snp_cert_table', Buffer.alloc(24));
   eccTpmSeeds();
   syntheticEventLog();
+  syntheticImaList();
   emit('fuzz_tcg_event_log', Buffer.alloc(4096, 0xff));  // an erased CCEL area (go-tpm-tools PR #780)
   console.log(JSON.stringify({ seeds: counts, signatureSeeds, verifyWithNodeCrypto: validEcdsa }));
 }
