@@ -12,6 +12,7 @@ import { readText } from './files.js';
 import type { CliIo, CliStream } from './io.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
+import { loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
 
 /** The CLI's io plus the input stream for interactive chat (default: the process's stdin). */
 export interface ChatCliIo extends CliIo {
@@ -29,6 +30,8 @@ const OPTIONS = {
   'simulated-state': { type: 'string' },
   collateral: { type: 'string' },
   'trust-root': { type: 'string' },
+  reference: { type: 'string' },
+  'no-vtpm': { type: 'boolean' },
 } as const;
 
 /** Collateral and roots: the simulated TEE's (test PKI), a bundle (+ roots), or Intel PCS / AMD KDS with the production roots. */
@@ -82,7 +85,20 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   const model = stringOption(v, 'model') ?? (api === 'ollama' ? 'llama3.2' : 'gpt-4o-mini');
   const token = stringOption(v, 'token') ?? (io.env?.['TEE_GATEWAY_TOKEN'] || undefined);
   const { policy } = await readPolicyFile(policyFile);
-  const client: AttestedClientOptions = { policy, ...(await trustOf(v)) };
+  const referenceFile = stringOption(v, 'reference');
+  if (referenceFile && v['no-vtpm']) throw new UsageError('--reference judges vTPM evidence: not with --no-vtpm');
+  // The policy's vtpm section names the rules, not the list: the image's reference list comes with --reference.
+  if (referenceFile && !('vtpm' in policy && policy.vtpm)) throw new UsageError(`--reference needs a policy with a "vtpm" section (${policyFile} has none)`);
+  let reference: ReferenceList | undefined;
+  if (referenceFile) {
+    try {
+      reference = loadReferenceList(await readText(referenceFile, '--reference'));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--reference ${referenceFile}: ${(e as Error).message}`, 'ERR_INPUT');
+    }
+  }
+  const client: AttestedClientOptions = { policy, ...(await trustOf(v)), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
   // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(

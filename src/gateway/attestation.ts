@@ -7,13 +7,18 @@
 import type { EvidenceProvider } from '../tee/index.js';
 import { BINDING_LABEL, bindingReportData, parseNonce } from './binding.js';
 import { GatewayError } from './errors.js';
+import { vtpmAnswerPart, vtpmProviderOf } from './vtpm-attestation.js';
 
 export interface AttestationAnswer {
   evidence: string;
   tee: 'tdx' | 'snp';
   auxblob?: string;
   certificate: string;
-  reportDataPreimage: { label: string; nonce: string; spkiSha256: string };
+  reportDataPreimage: { label: string; nonce: string; spkiSha256: string; akSha256?: string };
+  /** Present when the request named a format: "vtpm" (with `vtpm`) or "plain" (this gateway has no vTPM). */
+  format?: 'vtpm' | 'plain';
+  /** The vTPM bundle (tee-verify/vtpm-bundle@1, TPM-only), on the vTPM path (vtpm-attestation.ts). */
+  vtpm?: Record<string, unknown>;
 }
 
 /**
@@ -55,8 +60,21 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer): 
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body must be a JSON object {nonce}');
   const nonce = parseNonce((doc as Record<string, unknown>)['nonce']);
+  const format = (doc as Record<string, unknown>)['format'];
+  if (format !== undefined && format !== 'vtpm' && format !== 'plain') throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"format" must be "vtpm" or "plain" when given');
   const wait = ctx.limiter.take();
   if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+  const vtpmProvider = format === 'vtpm' ? vtpmProviderOf(ctx) : undefined;
+  if (vtpmProvider) {
+    const { hardware, part } = await vtpmAnswerPart(ctx, vtpmProvider, nonce);
+    return {
+      evidence: Buffer.from(hardware.evidence).toString('base64'),
+      tee: hardware.tee,
+      ...(hardware.auxblob ? { auxblob: Buffer.from(hardware.auxblob).toString('base64') } : {}),
+      certificate: ctx.certificatePem,
+      ...part,
+    };
+  }
   const reportData = bindingReportData(nonce, ctx.spkiHash);
   let ev;
   try {
@@ -70,5 +88,6 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer): 
     ...(ev.auxblob ? { auxblob: Buffer.from(ev.auxblob).toString('base64') } : {}),
     certificate: ctx.certificatePem,
     reportDataPreimage: { label: BINDING_LABEL.toString('base64'), nonce: nonce.toString('base64'), spkiSha256: ctx.spkiHash.toString('hex') },
+    ...(format === undefined ? {} : { format: 'plain' as const }),
   };
 }

@@ -53,6 +53,13 @@ export function describeVerification(v: GatewayVerification): string[] {
     `TLS certificate SHA-256: ${v.certificateSha256}`,
     `bound TLS key (SPKI SHA-256): ${v.spkiSha256}`,
     `verified at ${v.at}, trusted until ${v.validUntil} at most`,
+    ...(v.vtpm
+      ? [
+          `vTPM: attestation key bound by the hardware report (TPMT_PUBLIC SHA-256 ${v.vtpm.akSha256}), quote over ${v.vtpm.quoted.join(', ')}`,
+          `vTPM: boot event log ${v.vtpm.eventLogEvents === undefined ? 'absent' : `replayed (${v.vtpm.eventLogEvents} events)`}, IMA list ${v.vtpm.imaEntries === undefined ? 'absent' : `replayed (${v.vtpm.imaEntries} entries, boot_aggregate ${v.vtpm.bootAggregate})`}`,
+          `vTPM: reference list ${v.vtpm.reference ?? 'none (the policy has no vtpm section, or it judges PCRs only)'}`,
+        ]
+      : []),
     ...v.warnings.map((w) => `warning: ${w}`),
   ];
 }

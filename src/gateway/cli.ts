@@ -14,6 +14,7 @@ import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/inde
 import { GatewayError } from './errors.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
+import { VTPM_SERVE_OPTIONS, VTPM_USAGE, withVtpm } from './vtpm-cli.js';
 
 export interface GatewayIo {
   stdout: (text: string) => void;
@@ -34,6 +35,7 @@ export const GATEWAY_SERVE_OPTIONS = {
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
   'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
+  ...VTPM_SERVE_OPTIONS,
 } as const;
 
 export const GATEWAY_USAGE = `usage:
@@ -41,7 +43,7 @@ export const GATEWAY_USAGE = `usage:
                     [--database-pool N] [--listen 127.0.0.1:8443]
                     [--tls-cert PEM --tls-key PEM | (SQLite: self-signed next to the file; PostgreSQL: a fresh key in memory)]
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
-                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
+${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--shutdown-grace SECONDS]
   tee-gateway keys create NAME DB             prints the new API key once
   tee-gateway keys list DB
@@ -102,7 +104,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const options: GatewayOptions = {
     upstream: v.upstream,
     ...where,
-    provider,
+    provider: withVtpm(provider, v, io.stderr),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     requireApiKey: !v['no-api-key'],

@@ -24,6 +24,8 @@ import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 import { loadPolicy, type CollateralService, type Policy, type TrustRoots } from '../index.js';
+import { loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
+import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
 import { presentedSpkiSha256, verifyAttestationAnswer, type GatewayVerification } from './verify.js';
@@ -44,7 +46,24 @@ export interface AttestedClientOptions {
   timeoutMs?: number;
   /** Bounds of the in-band attestation answer; defaults 16 KiB of header block, 1 MiB of body. */
   maxAnswerHeaderBytes?: number;
+  /** Default 1 MiB; 64 MiB when vTPM evidence is asked for (its logs can be large). */
   maxAnswerBytes?: number;
+  /**
+   * The vTPM path (docs/gateway.md): 'auto' (default) asks for vTPM evidence
+   * (`"format": "vtpm"`) and verifies it when the gateway offers it; a gateway
+   * without a vTPM answers as before. 'off' sends the plain request.
+   */
+  vtpm?: 'auto' | 'off';
+  /** Reference list for the policy's vtpm section (a loaded list, or JSON text / object for loadReferenceList). Needs a policy with a vtpm section. */
+  reference?: ReferenceList | string | object;
+  /** Bank the TPM quote must cover; default sha256. */
+  requiredBank?: TpmHashName;
+  /** Relaxation: accept a SHA-1-only TPM quote (a warning). */
+  allowSha1?: boolean;
+}
+
+function isLoadedReference(r: unknown): r is ReferenceList {
+  return typeof r === 'object' && r !== null && (r as { ima?: { files?: unknown } }).ima?.files instanceof Map;
 }
 
 const ATTESTATION_PATH = '/v1/attestation';
@@ -67,6 +86,7 @@ interface Spare extends Opened {
 export class AttestedClient {
   readonly origin: URL;
   readonly #policy: Policy;
+  readonly #reference: ReferenceList | undefined;
   readonly #o: AttestedClientOptions;
   readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
   /** The attestation in progress (on its own socket); concurrent connections wait for it instead of asking the TEE again. */
@@ -85,6 +105,10 @@ export class AttestedClient {
     if (!options?.collateral) throw new TypeError('options.collateral is required');
     if (options.policy === undefined) throw new TypeError('options.policy is required');
     this.#policy = loadPolicy(options.policy as object);
+    if (options.reference !== undefined) {
+      if (!('vtpm' in this.#policy) || this.#policy.vtpm === undefined) throw new RangeError('a reference list is judged by the policy\'s vtpm section: the policy has none');
+      this.#reference = isLoadedReference(options.reference) ? options.reference : loadReferenceList(options.reference);
+    }
     this.#o = options;
     this.#agent = this.#newAgent();
   }
@@ -150,10 +174,11 @@ export class AttestedClient {
    */
   async #attestOn(c: Opened): Promise<{ v: GatewayVerification; reusable: boolean; idleMs: number }> {
     const nonce = randomBytes(32);
+    const vtpm = (this.#o.vtpm ?? 'auto') === 'auto';
     try {
-      const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"}`, {
+      const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"${vtpm ? ',"format":"vtpm"' : ''}}`, {
         maxHeaderBytes: this.#o.maxAnswerHeaderBytes ?? 16 * 1024,
-        maxBodyBytes: this.#o.maxAnswerBytes ?? 1 << 20,
+        maxBodyBytes: this.#o.maxAnswerBytes ?? (vtpm ? 64 << 20 : 1 << 20),
         timeoutMs: this.#timeoutMs,
       });
       let v: GatewayVerification;
@@ -171,6 +196,11 @@ export class AttestedClient {
           collateral: this.#o.collateral,
           at: this.#now(),
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
+          vtpm: {
+            ...(this.#reference ? { reference: this.#reference } : {}),
+            ...(this.#o.requiredBank ? { requiredBank: this.#o.requiredBank } : {}),
+            ...(this.#o.allowSha1 ? { allowSha1: true } : {}),
+          },
         });
       } finally {
         // Listeners off before anything else may touch the socket; a refused socket is never reused.

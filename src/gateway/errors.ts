@@ -55,7 +55,9 @@ export type RefusalCode =
   /** Any other policy violation (measurements, TCB status, ...). */
   | 'ERR_ATTEST_POLICY'
   /** A later connection presented a TLS key that no attestation covers. */
-  | 'ERR_ATTEST_PINNING';
+  | 'ERR_ATTEST_PINNING'
+  /** The vTPM evidence failed verification (quote, banks, boot event log or IMA replay; details.checks names the VT check). */
+  | 'ERR_ATTEST_VTPM';
 
 /** The client refused the gateway; no request byte was sent. */
 export class AttestationRefusedError extends Error {

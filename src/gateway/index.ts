@@ -8,3 +8,6 @@ export { ApiKeyStore, type ApiKeyInfo } from './store.js';
 export { EvidenceRateLimiter, type AttestationAnswer } from './attestation.js';
 export { startChatUpstream, replyWords, type ChatUpstream } from './chat-upstream.js';
 export { cubeAnswer, cubeJson, cubeSnpAnswer, cubeTdxAnswer, snpAttestationMessage, tdxQuoteV4Message, type CubeAnswer } from './cube.js';
+export { VTPM_BINDING_LABEL, akPublicSha256, vtpmBindingReportData, vtpmQuoteExtraData } from './vtpm-binding.js';
+export { attestAtls, verifyAtlsAnswer, ATLS_PATH, type AtlsClientOptions } from './atls.js';
+export type { VtpmClientOptions, VtpmVerificationSummary } from './vtpm-verify.js';

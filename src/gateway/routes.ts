@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext } from './attestation.js';
+import { answerAtls } from './atls.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -96,6 +97,10 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
     metrics.attestations += 1;
     send(res, 200, 'application/json', JSON.stringify(answer), { 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
+  });
+  routes.set('POST /aTLS', async (req, res) => {
+    sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
+    metrics.attestations += 1;
   });
   routes.set('POST /tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
   routes.set('POST /attestation', async (req, res) => {

@@ -8,6 +8,11 @@
  *   Step 3  REPORTDATA = SHA-512(label ‖ our nonce ‖ SHA-256(SPKI of the presented certificate)):
  *           another nonce is a replay (T42 / S30), anything else a binding failure (T41 / S29);
  *   Step 4  evaluatePolicy passes (measurements, debug, TCB status, ...).
+ *
+ * On the vTPM path (the answer carries `vtpm`, vtpm-verify.ts) step 3 uses the
+ * vTPM binding, which also commits to the bundle's attestation key, then the
+ * bundle is verified with that key and the expected extraData (step 3b), and
+ * step 4 also judges the policy's vtpm section with the caller's reference list.
  */
 import { createHash } from 'node:crypto';
 
@@ -22,8 +27,12 @@ import {
   type TrustRoots,
   type VerificationResult,
 } from '../index.js';
+import type { VtpmBundle } from '../vtpm/bundle.js';
+import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import { bindingReportData, spkiSha256 } from './binding.js';
 import { AttestationRefusedError } from './errors.js';
+import { vtpmBindingReportData, vtpmQuoteExtraData } from './vtpm-binding.js';
+import { bundleOfAnswer, summariseVtpm, verifyVtpmPart, type VtpmClientOptions, type VtpmVerificationSummary } from './vtpm-verify.js';
 
 export interface VerifyAnswerOptions {
   policy: Policy;
@@ -31,6 +40,8 @@ export interface VerifyAnswerOptions {
   /** Default: the production roots (Intel SGX Root CA, AMD ARK/ASK). */
   trustRoots?: TrustRoots;
   at: Date;
+  /** The vTPM path's options: reference list, required bank. */
+  vtpm?: VtpmClientOptions;
 }
 
 /** What the client established about the gateway. */
@@ -49,6 +60,8 @@ export interface GatewayVerification {
   at: string;
   validUntil: string;
   warnings: string[];
+  /** Present when the gateway answered on the vTPM path and it verified. */
+  vtpm?: VtpmVerificationSummary;
 }
 
 const MEASUREMENT_KEYS = ['mrTd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrConfigId', 'mrOwner', 'mrOwnerConfig', 'mrEnclave', 'mrSigner', 'measurement', 'hostData'];
@@ -97,6 +110,18 @@ async function verifyStep(evidence: Buffer, auxblob: Buffer | undefined, o: Veri
   }
 }
 
+/** The parts of an answer the checks need, whatever endpoint carried them. */
+export interface BoundEvidence {
+  evidence: Buffer;
+  auxblob?: Buffer | undefined;
+  /** The nonce the answer says it answers (base64), if it says so. */
+  claimedNonce?: unknown;
+  /** The vTPM path: the bundle and its attestation key. */
+  vtpm?: ReturnType<typeof bundleOfAnswer>;
+  /** How the TPM quote's extraData derives: SHA-256(REPORTDATA) on /v1/attestation, the nonce itself on /aTLS. */
+  extraData?: 'report-data-sha256' | 'nonce';
+}
+
 export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, presentedCertDer: Uint8Array, o: VerifyAnswerOptions): Promise<GatewayVerification> {
   // Step 1
   if (typeof answer !== 'object' || answer === null) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not a JSON object');
@@ -104,21 +129,37 @@ export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, pr
   const evidence = Buffer.from(field(a, 'evidence'), 'base64');
   const auxblob = typeof a['auxblob'] === 'string' ? Buffer.from(a['auxblob'], 'base64') : undefined;
   const preimage = (typeof a['reportDataPreimage'] === 'object' && a['reportDataPreimage'] !== null ? a['reportDataPreimage'] : {}) as Record<string, unknown>;
+  const vtpm = a['vtpm'] === undefined ? undefined : bundleOfAnswer(a['vtpm']);
+  return verifyBoundEvidence({ evidence, auxblob, claimedNonce: preimage['nonce'], ...(vtpm ? { vtpm } : {}) }, nonce, presentedCertDer, o);
+}
+
+/** Steps 2-4 (and 3b on the vTPM path) on evidence from any endpoint of this gateway. */
+export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, presentedCertDer: Uint8Array, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+  const { evidence, auxblob, vtpm } = parts;
   // Step 2
   const result = await verifyStep(evidence, auxblob, o);
   // Step 3: against the certificate of THIS connection, never the one the answer names
   const spki = presentedSpkiSha256(presentedCertDer);
-  const expected = bindingReportData(nonce, spki).toString('hex');
+  const expectedBytes = vtpm ? vtpmBindingReportData(nonce, spki, vtpm.akSha256) : bindingReportData(nonce, spki);
+  const expected = expectedBytes.toString('hex');
   const freshness = result.claims.kind === 'snp' ? 'S30' : 'T42';
   const binding = result.claims.kind === 'snp' ? 'S29' : 'T41';
   if (result.claims.reportData.toLowerCase() !== expected) {
-    if (typeof preimage['nonce'] === 'string' && preimage['nonce'] !== nonce.toString('base64')) {
+    if (typeof parts.claimedNonce === 'string' && parts.claimedNonce !== nonce.toString('base64')) {
       throw new AttestationRefusedError('ERR_ATTEST_REPLAY', 'the evidence answers another nonce (replayed evidence)', { checks: [freshness] });
     }
-    throw new AttestationRefusedError('ERR_ATTEST_BINDING', 'the evidence is not bound to the TLS certificate presented on this connection', { checks: [binding] });
+    const what = vtpm ? 'the TLS certificate presented on this connection and the attestation key of the vTPM bundle' : 'the TLS certificate presented on this connection';
+    throw new AttestationRefusedError('ERR_ATTEST_BINDING', `the evidence is not bound to ${what}`, { checks: [binding] });
+  }
+  // Step 3b: the TPM quote by the key the hardware just bound, with the extraData derived from the same binding
+  let vtpmResult: VtpmVerificationResult | undefined;
+  if (vtpm) {
+    const extraData = parts.extraData === 'nonce' ? nonce : vtpmQuoteExtraData(expectedBytes);
+    vtpmResult = await verifyVtpmPart(vtpm.bundle as VtpmBundle, vtpm.akPublic, extraData, { at: o.at, ...(o.vtpm ? { vtpm: o.vtpm } : {}) });
   }
   // Step 4
-  const appraisal = evaluatePolicy(result, o.policy, { reportData: expected, now: o.at });
+  const reference = o.vtpm?.reference;
+  const appraisal = evaluatePolicy(result, o.policy, { reportData: expected, now: o.at, ...(vtpmResult ? { vtpm: { ...vtpmResult.appraisal, ...(reference ? { reference } : {}) } } : {}) });
   if (!appraisal.ok) {
     const checks = appraisal.violations.map((v) => v.check);
     const violations = appraisal.violations.map((v) => ({ check: v.check, path: v.path, expected: v.expected, actual: v.actual, message: v.message }));
@@ -136,6 +177,7 @@ export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, pr
     spkiSha256: spki.toString('hex'),
     at: result.at,
     validUntil: result.collateral.earliestExpiry,
-    warnings: [...result.warnings, ...appraisal.warnings],
+    warnings: [...result.warnings, ...(vtpmResult?.warnings ?? []), ...appraisal.warnings],
+    ...(vtpmResult && vtpm ? { vtpm: summariseVtpm(vtpmResult, vtpm.akSha256, reference) } : {}),
   };
 }

@@ -29,3 +29,5 @@ export type {
 } from './intel-collateral.js';
 export { generateBootEventLog, generateImaList } from './vtpm-logs.js';
 export type { BootLogOptions, GeneratedBootLog, GeneratedExtend, ImaListOptions, GeneratedImaList, GeneratedImaFile, GeneratedImaTemplate } from './vtpm-logs.js';
+export { AK_OBJECT_ATTRIBUTES, buildAkPublic, buildTpmsAttest, quotePcrDigest, signTpmsAttest, tpmNameOf, type AttestFields, type QuoteSelection } from './tpm-builders.js';
+export { SimulatedTpm, type SimulatedBank, type SimulatedQuote, type SimulatedTpmOptions } from './tpm-simulator.js';

@@ -1,0 +1,126 @@
+/**
+ * The client's checks of the vTPM part of an attestation answer (docs/gateway.md,
+ * "The vTPM path"). verify.ts has already verified the hardware evidence and
+ * checked that its REPORTDATA is SHA-512(vtpm label ‖ our nonce ‖ SHA-256(SPKI of
+ * THIS connection) ‖ SHA-256(the bundle's AK TPMT_PUBLIC)). Here:
+ *
+ *   - the bundle parses strictly and names its AK as a TPMT_PUBLIC;
+ *   - verifyVtpmEvidence with that AK as the trusted key (the hardware bound it),
+ *     the expected extraData (SHA-256 of that REPORTDATA, or the nonce on /aTLS),
+ *     the caller's bank rule: quote signature, extraData (VT10), PCR digest,
+ *     banks, boot event log replay (VT15), IMA replay and boot_aggregate (VT16).
+ *
+ * The policy's vtpm section and the reference list are judged afterwards by
+ * evaluatePolicy, with the appraisal this verification returns.
+ */
+import { TeeVerifyError } from '../errors.js';
+import { parseVtpmBundle, type VtpmBundle } from '../vtpm/bundle.js';
+import { parseTpmPublic } from '../vtpm/parse.js';
+import { keyFromTpmPublic } from '../vtpm/tpm-key.js';
+import type { ReferenceList } from '../vtpm/reference.js';
+import type { TpmHashName } from '../vtpm/types.js';
+import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
+import { CollateralUnavailableError } from '../collateral/errors.js';
+import { AttestationRefusedError } from './errors.js';
+import { akPublicSha256 } from './vtpm-binding.js';
+
+export interface VtpmClientOptions {
+  /** The reference list the policy's vtpm section judges against (loadReferenceList). */
+  reference?: ReferenceList;
+  /** Bank the quote must cover; default sha256. */
+  requiredBank?: TpmHashName;
+  /** Relaxation: a SHA-1-only quote (a warning). */
+  allowSha1?: boolean;
+}
+
+/** What the client established on the vTPM path (part of GatewayVerification). */
+export interface VtpmVerificationSummary {
+  /** SHA-256 of the AK's TPMT_PUBLIC (bound by the hardware report), hex. */
+  akSha256: string;
+  /** The AK's TPM Name, hex. */
+  akName?: string;
+  /** Quoted banks with their PCR counts, e.g. ["sha256: 24 PCRs"]. */
+  quoted: string[];
+  /** Events of the replayed boot event log, entries of the replayed IMA list. */
+  eventLogEvents?: number;
+  imaEntries?: number;
+  bootAggregate?: string;
+  /** The reference list's id when one was judged. */
+  reference?: string;
+  checks: string[];
+}
+
+/** The VT check each vTPM error code belongs to (docs/vtpm.md). */
+const CHECK_OF: Record<string, string> = {
+  ERR_VTPM_BUNDLE: 'VT01',
+  ERR_VTPM_AK: 'VT04',
+  ERR_VTPM_SCHEME: 'VT06',
+  ERR_VTPM_QUOTE_SIGNATURE: 'VT07',
+  ERR_VTPM_QUOTE: 'VT08',
+  ERR_VTPM_NONCE: 'VT10',
+  ERR_VTPM_PCR_DIGEST: 'VT11',
+  ERR_VTPM_PCR_VALUES: 'VT11',
+  ERR_VTPM_BANK: 'VT12',
+  ERR_VTPM_EVENTLOG: 'VT15',
+  ERR_VTPM_EVENTLOG_MISMATCH: 'VT15',
+};
+
+function checkOf(code: string): string | undefined {
+  return CHECK_OF[code] ?? (code.startsWith('ERR_VTPM_IMA') || code === 'ERR_VTPM_BOOT_AGGREGATE' ? 'VT16' : undefined);
+}
+
+/** The answer's `vtpm` member as a bundle, with its AK's TPMT_PUBLIC. */
+export function bundleOfAnswer(value: unknown): { bundle: VtpmBundle; akPublic: Uint8Array; akSha256: Buffer } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the answer\'s "vtpm" member is not a JSON object');
+  let bundle: VtpmBundle;
+  try {
+    bundle = parseVtpmBundle(JSON.stringify(value));
+  } catch (err) {
+    throw new AttestationRefusedError('ERR_ATTEST_VTPM', `the vTPM bundle is malformed: ${(err as Error).message}`, { checks: ['VT01'], cause: err });
+  }
+  const ak = bundle.tpm.ak;
+  if (!ak || !('public' in ak)) throw new AttestationRefusedError('ERR_ATTEST_VTPM', 'the vTPM bundle does not name its attestation key as a TPMT_PUBLIC (tpm.ak.public)', { checks: ['VT04'] });
+  if (bundle.hardware) throw new AttestationRefusedError('ERR_ATTEST_VTPM', 'the vTPM bundle carries its own hardware evidence; on the gateway path the hardware evidence is the answer\'s "evidence"', { checks: ['VT01'] });
+  return { bundle, akPublic: ak.public, akSha256: akPublicSha256(ak.public) };
+}
+
+/** verifyVtpmEvidence with the hardware-bound AK and the expected extraData; failures become refusals. */
+export async function verifyVtpmPart(
+  bundle: VtpmBundle,
+  akPublic: Uint8Array,
+  extraData: Uint8Array,
+  o: { at: Date; vtpm?: VtpmClientOptions },
+): Promise<VtpmVerificationResult> {
+  try {
+    const trustedAk = keyFromTpmPublic(parseTpmPublic(akPublic)).key;
+    return await verifyVtpmEvidence(bundle, {
+      at: o.at,
+      nonce: extraData,
+      trustedAk,
+      ...(o.vtpm?.requiredBank ? { requiredBank: o.vtpm.requiredBank } : {}),
+      ...(o.vtpm?.allowSha1 ? { allowSha1: true } : {}),
+    });
+  } catch (err) {
+    if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
+    if (!(err instanceof TeeVerifyError)) throw err;
+    const check = checkOf(err.code);
+    const checks = check ? [check] : [];
+    if (err.code === ('ERR_VTPM_NONCE' as string)) {
+      throw new AttestationRefusedError('ERR_ATTEST_BINDING', "the TPM quote's extraData is not bound to this client's nonce and this connection's TLS key", { checks, cause: err });
+    }
+    throw new AttestationRefusedError('ERR_ATTEST_VTPM', `vTPM evidence rejected (${err.code}): ${err.message}`, { checks, cause: err });
+  }
+}
+
+export function summariseVtpm(r: VtpmVerificationResult, akSha256: Buffer, reference: ReferenceList | undefined): VtpmVerificationSummary {
+  const quoted = r.tpm.quotes.flatMap((q) => q.selection.map((s) => `${s.bank}: ${s.pcrs.length} PCRs`));
+  return {
+    akSha256: akSha256.toString('hex'),
+    ...(r.tpm.akName ? { akName: r.tpm.akName } : {}),
+    quoted,
+    ...(r.replay?.eventLog ? { eventLogEvents: r.replay.eventLog.events } : {}),
+    ...(r.replay?.ima ? { imaEntries: r.replay.ima.entries, bootAggregate: r.replay.ima.bootAggregate } : {}),
+    ...(reference ? { reference: reference.id ?? '(no id)' } : {}),
+    checks: [...new Set(r.checks.map((c) => c.id))],
+  };
+}
