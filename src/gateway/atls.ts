@@ -26,7 +26,7 @@ import { loadPolicy } from '../policy/index.js';
 import type { AttestationContext } from './attestation.js';
 import { GatewayError, AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
-import { bundleOfAnswer } from './vtpm-verify.js';
+import { bundleOfAnswer, vtpmClientOptions, type VtpmCallerOptions } from './vtpm-verify.js';
 import { vtpmEvidenceFor, vtpmProviderOf } from './vtpm-attestation.js';
 import { VTPM_BINDING_LABEL } from './vtpm-binding.js';
 import { presentedSpkiSha256, verifyBoundEvidence, type GatewayVerification, type VerifyAnswerOptions } from './verify.js';
@@ -247,7 +247,7 @@ export async function verifyAtlsAnswer(answer: unknown, nonce: Buffer, presented
   return { ...v, certificatePem };
 }
 
-export interface AtlsClientOptions extends Omit<VerifyAnswerOptions, 'at' | 'policy'> {
+export interface AtlsClientOptions extends Omit<VerifyAnswerOptions, 'at' | 'policy' | 'vtpm'>, VtpmCallerOptions {
   policy: VerifyAnswerOptions['policy'] | string | object;
   at?: Date;
   /** Default 30 s. */
@@ -291,7 +291,8 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
       throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the aTLS answer is not JSON', { cause: e });
     }
     const policy = loadPolicy(o.policy as object);
-    return await verifyAtlsAnswer(answer, nonce, new Uint8Array(raw), { ...o, policy, at: o.at ?? new Date() });
+    const verify: VerifyAnswerOptions = { policy, collateral: o.collateral, at: o.at ?? new Date(), vtpm: vtpmClientOptions(policy, o), ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}) };
+    return await verifyAtlsAnswer(answer, nonce, new Uint8Array(raw), verify);
   } finally {
     socket.destroy();
   }

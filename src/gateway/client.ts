@@ -24,11 +24,12 @@ import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 import { loadPolicy, type CollateralService, type Policy, type TrustRoots } from '../index.js';
-import { loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
+import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
 import { presentedSpkiSha256, verifyAttestationAnswer, type GatewayVerification } from './verify.js';
+import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
 export interface AttestedClientOptions {
   /** The caller's policy: a loaded Policy, or JSON text / object for loadPolicy. */
@@ -62,9 +63,6 @@ export interface AttestedClientOptions {
   allowSha1?: boolean;
 }
 
-function isLoadedReference(r: unknown): r is ReferenceList {
-  return typeof r === 'object' && r !== null && (r as { ima?: { files?: unknown } }).ima?.files instanceof Map;
-}
 
 const ATTESTATION_PATH = '/v1/attestation';
 /** An attested socket parked by attest() is used only while the server surely keeps it open: its Keep-Alive hint minus this margin. */
@@ -86,7 +84,7 @@ interface Spare extends Opened {
 export class AttestedClient {
   readonly origin: URL;
   readonly #policy: Policy;
-  readonly #reference: ReferenceList | undefined;
+  readonly #vtpm: VtpmClientOptions;
   readonly #o: AttestedClientOptions;
   readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
   /** The attestation in progress (on its own socket); concurrent connections wait for it instead of asking the TEE again. */
@@ -105,10 +103,7 @@ export class AttestedClient {
     if (!options?.collateral) throw new TypeError('options.collateral is required');
     if (options.policy === undefined) throw new TypeError('options.policy is required');
     this.#policy = loadPolicy(options.policy as object);
-    if (options.reference !== undefined) {
-      if (!('vtpm' in this.#policy) || this.#policy.vtpm === undefined) throw new RangeError('a reference list is judged by the policy\'s vtpm section: the policy has none');
-      this.#reference = isLoadedReference(options.reference) ? options.reference : loadReferenceList(options.reference);
-    }
+    this.#vtpm = vtpmClientOptions(this.#policy, options);
     this.#o = options;
     this.#agent = this.#newAgent();
   }
@@ -196,11 +191,7 @@ export class AttestedClient {
           collateral: this.#o.collateral,
           at: this.#now(),
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
-          vtpm: {
-            ...(this.#reference ? { reference: this.#reference } : {}),
-            ...(this.#o.requiredBank ? { requiredBank: this.#o.requiredBank } : {}),
-            ...(this.#o.allowSha1 ? { allowSha1: true } : {}),
-          },
+          vtpm: this.#vtpm,
         });
       } finally {
         // Listeners off before anything else may touch the socket; a refused socket is never reused.

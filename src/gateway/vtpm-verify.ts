@@ -20,6 +20,8 @@ import { keyFromTpmPublic } from '../vtpm/tpm-key.js';
 import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
+import { loadReferenceList } from '../vtpm/reference.js';
+import type { Policy } from '../policy/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { AttestationRefusedError } from './errors.js';
 import { akPublicSha256 } from './vtpm-binding.js';
@@ -31,6 +33,27 @@ export interface VtpmClientOptions {
   requiredBank?: TpmHashName;
   /** Relaxation: a SHA-1-only quote (a warning). */
   allowSha1?: boolean;
+}
+
+/** The caller's vTPM options as given to a client (a reference list as text, object or loaded). */
+export interface VtpmCallerOptions {
+  reference?: ReferenceList | string | object;
+  requiredBank?: TpmHashName;
+  allowSha1?: boolean;
+}
+
+function isLoadedReference(r: unknown): r is ReferenceList {
+  return typeof r === 'object' && r !== null && (r as { ima?: { files?: unknown } }).ima?.files instanceof Map;
+}
+
+/** Loads the reference list; a list needs a policy with a vtpm section (the section's rules judge it). */
+export function vtpmClientOptions(policy: Policy, o: VtpmCallerOptions): VtpmClientOptions {
+  let reference: ReferenceList | undefined;
+  if (o.reference !== undefined) {
+    if (!('vtpm' in policy) || policy.vtpm === undefined) throw new RangeError("a reference list is judged by the policy's vtpm section: the policy has none");
+    reference = isLoadedReference(o.reference) ? o.reference : loadReferenceList(o.reference);
+  }
+  return { ...(reference ? { reference } : {}), ...(o.requiredBank ? { requiredBank: o.requiredBank } : {}), ...(o.allowSha1 ? { allowSha1: true } : {}) };
 }
 
 /** What the client established on the vTPM path (part of GatewayVerification). */
