@@ -343,3 +343,46 @@ describe('tee-verify chat through the vTPM path (CLI in process)', () => {
     expect(r.stderr).toContain('vtpm');
   });
 });
+
+describe('tee-gateway serve --simulated-tee tdx --simulated-vtpm (in process)', () => {
+  it('serves the vTPM path; tee-verify chat with the written state and reference list verifies it', async () => {
+    const { runGatewayCli } = await import('../../src/gateway/cli.js');
+    const state = join(h.dir, 'cli-state.json');
+    const reference = join(h.dir, 'cli-reference.json');
+    const policy = join(h.dir, 'cli-policy.json');
+    let stderr = '';
+    const io = { stdout: () => undefined, stderr: (t: string) => void (stderr += t) };
+    const served = await runGatewayCli(
+      ['serve', '--upstream', h.upstream.url, '--db', join(h.dir, 'cli.sqlite'), '--listen', '127.0.0.1:0', '--no-api-key', '--simulated-tee', 'tdx', '--simulated-state', state, '--simulated-vtpm', '--simulated-vtpm-reference', reference],
+      io,
+    );
+    expect(served.code).toBe(0);
+    const gateway = served.gateway!;
+    try {
+      expect(stderr).toContain('simulated vTPM');
+      const { SimulatedTeeProvider } = await import('../../src/tee/index.js');
+      const hw = SimulatedTeeProvider.fromState((await import('node:fs')).readFileSync(state, 'utf8'));
+      writeFileSync(policy, JSON.stringify({ tee: 'tdx', mrTd: [await mrTdOf(hw)], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any', vtpm: {} }));
+      let out = '';
+      let err = '';
+      const code = await run(['chat', '--gateway', gateway.url, '--simulated-state', state, '--policy', policy, '--reference', reference, '--prompt', 'hi'], {
+        stdout: { write: (t: string) => void (out += t) },
+        stderr: { write: (t: string) => void (err += t) },
+        env: {},
+      });
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      expect(out).toContain('vTPM: reference list simulated vTPM image');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('vTPM flags that do not go together are refused (exit 2)', async () => {
+    const { runGatewayCli } = await import('../../src/gateway/cli.js');
+    let stderr = '';
+    const r = await runGatewayCli(['serve', '--upstream', h.upstream.url, '--db', join(h.dir, 'x.sqlite'), '--listen', '127.0.0.1:0', '--simulated-tee', '--simulated-vtpm', '--vtpm'], { stdout: () => undefined, stderr: (t) => void (stderr += t) });
+    expect(r.code).toBe(2);
+    expect(stderr).toContain('not both');
+  });
+});
