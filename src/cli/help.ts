@@ -200,6 +200,10 @@ Options:
                          (tee-gateway serve --simulated-state <f>); development only
   --collateral <bundle>  collateral from a bundle instead of Intel PCS / AMD KDS
   --trust-root <pem>     replaces the pinned roots (reported as a warning)
+  --reference <file>     the image's vTPM reference list (docs/vtpm-reference.md),
+                         judged by the policy's "vtpm" section
+  --no-vtpm              ask for plain hardware evidence only (a policy with a
+                         "vtpm" section then refuses the gateway)
 
 Examples:
   tee-verify chat --gateway https://10.0.0.5:8443 --policy policy.json
