@@ -17,7 +17,7 @@
  * only if it presents that key (ERR_ATTEST_PINNING otherwise). A refusal is
  * an AttestationRefusedError; no request byte is sent.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node:tls';
 
@@ -28,7 +28,7 @@ import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
-import { presentedSpkiSha256, verifyAttestationAnswer, type GatewayVerification } from './verify.js';
+import { presentedCertificate, verifyAttestationAnswer, type GatewayVerification, type PresentedCertificate } from './verify.js';
 import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
 export interface AttestedClientOptions {
@@ -69,9 +69,25 @@ const ATTESTATION_PATH = '/v1/attestation';
 const SPARE_MARGIN_MS = 1000;
 const SPARE_DEFAULT_IDLE_MS = 2000;
 
+/** Fresh nonces from the CSPRNG, drawn in batches (one system call per NONCE_BATCH attestations); a slab is never reused. */
+const NONCE_BYTES = 32;
+const NONCE_BATCH = 64;
+let nonceSlab = Buffer.alloc(0);
+let nonceNext = 0;
+function freshNonce(): Buffer {
+  if (nonceNext + NONCE_BYTES > nonceSlab.length) {
+    nonceSlab = randomFillSync(Buffer.allocUnsafeSlow(NONCE_BYTES * NONCE_BATCH));
+    nonceNext = 0;
+  }
+  const nonce = nonceSlab.subarray(nonceNext, nonceNext + NONCE_BYTES);
+  nonceNext += NONCE_BYTES;
+  return nonce;
+}
+
 interface Opened {
   socket: TLSSocket;
-  certificate: Uint8Array;
+  certificate: PresentedCertificate;
+  /** The pinned key: SHA-256 of the presented SPKI, hex. */
   spki: string;
 }
 
@@ -94,6 +110,8 @@ export class AttestedClient {
   #agent: Agent;
   /** One TLS context for every connection: building one per connection (CA store, options) costs more than the handshake's own crypto. */
   readonly #secureContext = createSecureContext();
+  /** tls.connect options of every connection (host, port, SNI), derived once from the origin. */
+  readonly #connectTo: { host: string; port: number; servername?: string };
   /** The latest verification (undefined before the first). */
   last: GatewayVerification | undefined;
 
@@ -105,6 +123,8 @@ export class AttestedClient {
     this.#policy = loadPolicy(options.policy as object);
     this.#vtpm = vtpmClientOptions(this.#policy, options);
     this.#o = options;
+    const host = this.origin.hostname.replace(/^\[|\]$/g, '');
+    this.#connectTo = { host, port: Number(this.origin.port) || 443, ...(isIP(host) ? {} : { servername: host }) };
     this.#agent = this.#newAgent();
   }
 
@@ -137,9 +157,7 @@ export class AttestedClient {
   /** A new TLS connection to the origin and the SPKI hash of the certificate it presents. */
   #open(): Promise<Opened> {
     return new Promise((resolve, reject) => {
-      const host = this.origin.hostname.replace(/^\[|\]$/g, '');
-      const port = Number(this.origin.port) || 443;
-      const socket = tlsConnect({ host, port, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
+      const socket = tlsConnect({ ...this.#connectTo, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'] });
       socket.setNoDelay(true);
       const onError = (e: Error): void => {
         clearTimeout(handshake);
@@ -156,8 +174,9 @@ export class AttestedClient {
           socket.destroy();
           return reject(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'));
         }
-        const certificate = new Uint8Array(raw);
-        resolve({ socket, certificate, spki: presentedSpkiSha256(certificate).toString('hex') });
+        // Digests once per connection; the binding check reuses them.
+        const certificate = presentedCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+        resolve({ socket, certificate, spki: certificate.spkiSha256Hex });
       });
     });
   }
@@ -168,7 +187,7 @@ export class AttestedClient {
    * whether the socket can carry requests now; the socket is destroyed on refusal.
    */
   async #attestOn(c: Opened): Promise<{ v: GatewayVerification; reusable: boolean; idleMs: number }> {
-    const nonce = randomBytes(32);
+    const nonce = freshNonce();
     const vtpm = (this.#o.vtpm ?? 'auto') === 'auto';
     try {
       const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"${vtpm ? ',"format":"vtpm"' : ''}}`, {

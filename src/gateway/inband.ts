@@ -218,16 +218,11 @@ export function exchangeOnSocket(socket: TLSSocket, authority: string, path: str
     socket.on('end', onEnd);
     socket.on('close', onEnd);
     socket.on('error', onError);
-    const body = Buffer.from(json, 'utf8');
+    // One write, one TLS record: the head is ASCII, so its UTF-8 encoding is the bytes on the wire.
     socket.write(
-      Buffer.concat([
-        Buffer.from(
-          `POST ${path} HTTP/1.1\r\nHost: ${authority}\r\nContent-Type: application/json\r\nAccept: application/json\r\n` +
-            `Content-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n`,
-          'latin1',
-        ),
-        body,
-      ]),
+      `POST ${path} HTTP/1.1\r\nHost: ${authority}\r\nContent-Type: application/json\r\nAccept: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(json, 'utf8')}\r\nConnection: keep-alive\r\n\r\n${json}`,
+      'utf8',
     );
   });
 }

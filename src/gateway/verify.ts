@@ -74,23 +74,54 @@ function measurementsOf(claims: VerificationResult['claims']): Record<string, st
   return out;
 }
 
+/** A presented TLS certificate with the two digests the checks need, computed once per connection. */
+export interface PresentedCertificate {
+  der: Uint8Array;
+  /** SHA-256 of the whole DER (the fingerprint), hex. */
+  certificateSha256: string;
+  /** SHA-256 of its SubjectPublicKeyInfo (the bound key). */
+  spkiSha256: Buffer;
+  /** The same, hex. */
+  spkiSha256Hex: string;
+}
+
 /**
- * spkiSha256 of a presented certificate, memoised by the SHA-256 of the whole
- * certificate DER (a collision-resistant key for a pure function): parsing the
- * certificate and exporting its key costs about as much as the quote's
- * signature checks, and a gateway presents the same certificate on every
- * connection. Bounded; the oldest entry goes first.
+ * The presented certificate's digests. The SPKI hash is memoised by the
+ * SHA-256 of the whole certificate DER (a collision-resistant key for a pure
+ * function): parsing the certificate and exporting its key costs about as
+ * much as the quote's signature checks, and a gateway presents the same
+ * certificate on every connection. Bounded; the oldest entry goes first.
  */
 const SPKI_MEMO_MAX = 256;
-const spkiMemo = new Map<string, Buffer>();
+const spkiMemo = new Map<string, { spki: Buffer; hex: string }>();
+export function presentedCertificate(certificateDer: Uint8Array): PresentedCertificate {
+  const certificateSha256 = createHash('sha256').update(certificateDer).digest('hex');
+  let hit = spkiMemo.get(certificateSha256);
+  if (!hit) {
+    const spki = spkiSha256(certificateDer);
+    hit = { spki, hex: spki.toString('hex') };
+    if (spkiMemo.size >= SPKI_MEMO_MAX) spkiMemo.delete(spkiMemo.keys().next().value as string);
+    spkiMemo.set(certificateSha256, hit);
+  }
+  return { der: certificateDer, certificateSha256, spkiSha256: hit.spki, spkiSha256Hex: hit.hex };
+}
+
+/** spkiSha256 of a presented certificate (memoised, see presentedCertificate). */
 export function presentedSpkiSha256(certificateDer: Uint8Array): Buffer {
-  const key = createHash('sha256').update(certificateDer).digest('base64');
-  const hit = spkiMemo.get(key);
-  if (hit) return hit;
-  const spki = spkiSha256(certificateDer);
-  if (spkiMemo.size >= SPKI_MEMO_MAX) spkiMemo.delete(spkiMemo.keys().next().value as string);
-  spkiMemo.set(key, spki);
-  return spki;
+  return presentedCertificate(certificateDer).spkiSha256;
+}
+
+const isPresented = (c: Uint8Array | PresentedCertificate): c is PresentedCertificate => !(c instanceof Uint8Array);
+
+/**
+ * Decodes base64 into bytes that own their memory: no copy after the decode
+ * (a Buffer of this size is never carved from the shared pool, but if it were,
+ * the bytes are copied out so no view on the pool reaches the verifier).
+ */
+function base64Bytes(text: string): Uint8Array {
+  const b = Buffer.from(text, 'base64');
+  if (b.byteOffset === 0 && b.buffer.byteLength === b.length) return new Uint8Array(b.buffer, 0, b.length);
+  return new Uint8Array(b);
 }
 
 function field(o: Record<string, unknown>, name: string): string {
@@ -99,10 +130,10 @@ function field(o: Record<string, unknown>, name: string): string {
   return v;
 }
 
-async function verifyStep(evidence: Buffer, auxblob: Buffer | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
+async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
   try {
-    const certTable = auxblob && auxblob.length > 0 ? parseSnpCertificateTable(new Uint8Array(auxblob)) : undefined;
-    return await verifyEvidence(new Uint8Array(evidence), { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
+    const certTable = auxblob && auxblob.length > 0 ? parseSnpCertificateTable(Buffer.isBuffer(auxblob) ? new Uint8Array(auxblob) : auxblob) : undefined;
+    return await verifyEvidence(Buffer.isBuffer(evidence) ? new Uint8Array(evidence) : evidence, { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
   } catch (err) {
     if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
     if (err instanceof TeeVerifyError) throw new AttestationRefusedError('ERR_ATTEST_EVIDENCE', `evidence rejected (${err.code}): ${err.message}`, { ...(err.check ? { checks: [err.check] } : {}), cause: err });
@@ -112,8 +143,8 @@ async function verifyStep(evidence: Buffer, auxblob: Buffer | undefined, o: Veri
 
 /** The parts of an answer the checks need, whatever endpoint carried them. */
 export interface BoundEvidence {
-  evidence: Buffer;
-  auxblob?: Buffer | undefined;
+  evidence: Uint8Array;
+  auxblob?: Uint8Array | undefined;
   /** The nonce the answer says it answers (base64), if it says so. */
   claimedNonce?: unknown;
   /** The vTPM path: the bundle and its attestation key. */
@@ -122,24 +153,26 @@ export interface BoundEvidence {
   extraData?: 'report-data-sha256' | 'nonce';
 }
 
-export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, presentedCertDer: Uint8Array, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+/** `presented`: the certificate read from the TLS connection that carried the answer (DER, or presentedCertificate() of it). */
+export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, presented: Uint8Array | PresentedCertificate, o: VerifyAnswerOptions): Promise<GatewayVerification> {
   // Step 1
   if (typeof answer !== 'object' || answer === null) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not a JSON object');
   const a = answer as Record<string, unknown>;
-  const evidence = Buffer.from(field(a, 'evidence'), 'base64');
-  const auxblob = typeof a['auxblob'] === 'string' ? Buffer.from(a['auxblob'], 'base64') : undefined;
+  const evidence = base64Bytes(field(a, 'evidence'));
+  const auxblob = typeof a['auxblob'] === 'string' ? base64Bytes(a['auxblob']) : undefined;
   const preimage = (typeof a['reportDataPreimage'] === 'object' && a['reportDataPreimage'] !== null ? a['reportDataPreimage'] : {}) as Record<string, unknown>;
   const vtpm = a['vtpm'] === undefined ? undefined : bundleOfAnswer(a['vtpm']);
-  return verifyBoundEvidence({ evidence, auxblob, claimedNonce: preimage['nonce'], ...(vtpm ? { vtpm } : {}) }, nonce, presentedCertDer, o);
+  return verifyBoundEvidence({ evidence, auxblob, claimedNonce: preimage['nonce'], ...(vtpm ? { vtpm } : {}) }, nonce, presented, o);
 }
 
 /** Steps 2-4 (and 3b on the vTPM path) on evidence from any endpoint of this gateway. */
-export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, presentedCertDer: Uint8Array, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, presentedCert: Uint8Array | PresentedCertificate, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+  const presented = isPresented(presentedCert) ? presentedCert : presentedCertificate(presentedCert);
   const { evidence, auxblob, vtpm } = parts;
   // Step 2
   const result = await verifyStep(evidence, auxblob, o);
   // Step 3: against the certificate of THIS connection, never the one the answer names
-  const spki = presentedSpkiSha256(presentedCertDer);
+  const spki = presented.spkiSha256;
   const expectedBytes = vtpm ? vtpmBindingReportData(nonce, spki, vtpm.akSha256) : bindingReportData(nonce, spki);
   const expected = expectedBytes.toString('hex');
   const freshness = result.claims.kind === 'snp' ? 'S30' : 'T42';
@@ -173,8 +206,8 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
     advisoryIds: result.advisoryIds,
     measurements: measurementsOf(result.claims),
     debug: Boolean(c.debug ?? c.policy?.debug),
-    certificateSha256: createHash('sha256').update(presentedCertDer).digest('hex'),
-    spkiSha256: spki.toString('hex'),
+    certificateSha256: presented.certificateSha256,
+    spkiSha256: presented.spkiSha256Hex,
     at: result.at,
     validUntil: result.collateral.earliestExpiry,
     warnings: [...result.warnings, ...(vtpmResult?.warnings ?? []), ...appraisal.warnings],
