@@ -28,6 +28,7 @@ import { VtpmVerificationError } from './errors.js';
 import { IMA_LEGACY_DATA_SIZE, IMA_NAME_FIELD_SIZE, IMA_TEMPLATE_DIGEST_SIZE } from './ima-template.js';
 import { BANK_DIGEST_SIZE, bankOfDigestSize, bytesEqual, comparePcrs, isReplayBank, resetValue, toHex, toPcrValues, type PcrInput, type PcrMismatch, type PcrValues, type ReplayBank } from './pcrs.js';
 import { Sha1Chain, sha1Words, wordsEqualBytes, wordsToBytes } from './sha1-chain.js';
+import { Sha256Chain, sha256Words, sha256WordsEqualBytes, sha256WordsToBytes } from './sha256-chain.js';
 
 /** ImaTemplate value of the original `ima` template in the native frame (cpp/core/ima_list.h). */
 const IMA_FRAME_TEMPLATE_IMA = 1;
@@ -105,9 +106,9 @@ export function templateHashInput(entry: ImaEntry): Uint8Array {
 }
 
 /**
- * An extend chain per bank. SHA-1 runs in JavaScript (sha1-chain.ts: no
- * node:crypto call per entry); the other banks use node:crypto (a JavaScript
- * SHA-256 was measured slower than node:crypto's call for these sizes).
+ * An extend chain per bank. SHA-1 and SHA-256 extends run in JavaScript
+ * (sha1-chain.ts, sha256-chain.ts: no node:crypto call and no allocation per
+ * extend); SHA-384 and SHA-512 use node:crypto.
  */
 interface Chain {
   /** value = H(value ‖ bytes[at, at + size)). */
@@ -118,11 +119,19 @@ interface Chain {
 }
 
 const sha1Scratch = new Int32Array(5);
+const sha256Scratch = new Int32Array(8);
 
 class JsSha1Chain extends Sha1Chain implements Chain {
   extendHashOf(bytes: Uint8Array, start: number, end: number): void {
     sha1Words(bytes, sha1Scratch, start, end);
     this.extendWords(sha1Scratch);
+  }
+}
+
+class JsSha256Chain extends Sha256Chain implements Chain {
+  extendHashOf(bytes: Uint8Array, start: number, end: number): void {
+    sha256Words(bytes, sha256Scratch, start, end);
+    this.extendWords(sha256Scratch);
   }
 }
 
@@ -140,7 +149,7 @@ class HashChain implements Chain {
   }
 
   extend(bytes: Uint8Array, at: number): void {
-    this.buf.set(at === 0 && bytes.length === this.size ? bytes : bytes.subarray(at, at + this.size), this.size);
+    for (let i = 0; i < this.size; i++) this.buf[this.size + i] = bytes[at + i]!;
     this.buf.set(hash(this.bank, this.buf, 'buffer'), 0);
   }
 
@@ -154,7 +163,9 @@ class HashChain implements Chain {
 }
 
 function newChain(bank: ReplayBank, initial: Uint8Array): Chain {
-  return bank === 'sha1' ? new JsSha1Chain(initial) : new HashChain(bank, initial);
+  if (bank === 'sha1') return new JsSha1Chain(initial);
+  if (bank === 'sha256') return new JsSha256Chain(initial);
+  return new HashChain(bank, initial);
 }
 
 function padded(sha1: Uint8Array, bank: ReplayBank): Uint8Array {
@@ -219,6 +230,10 @@ class Replayer {
     if (this.recordedAlg === 'sha1') {
       sha1Words(input, sha1Scratch, start, end);
       ok = wordsEqualBytes(sha1Scratch, rec, recAt);
+    } else if (this.recordedAlg === 'sha256') {
+      sha256Words(input, sha256Scratch, start, end);
+      ok = sha256WordsEqualBytes(sha256Scratch, rec, recAt);
+      if (!ok) computed = sha256WordsToBytes(sha256Scratch);
     } else {
       computed = hash(this.recordedAlg, input.subarray(start, end), 'buffer');
       ok = bytesEqual(computed, rec.subarray(recAt, recAt + this.size));
