@@ -103,30 +103,83 @@ function templateAt(b: Uint8Array, start: number, end: number): string | undefin
   return undefined;
 }
 
+/**
+ * What one line holds, as spans: template data and digests in `store`
+ * (rebuilt), names in the input text. Reused from line to line, so a scan
+ * that only replays creates no object per entry.
+ */
+export interface ImaAsciiLine {
+  /** 0-based entry index and 1-based line number. */
+  index: number;
+  line: number;
+  pcr: number;
+  template: string;
+  /** Bytes the spans below point into (shared; valid until the next line when scanning). */
+  store: Uint8Array;
+  digestAt: number;
+  digestEnd: number;
+  dataAt: number;
+  dataEnd: number;
+  fileDigestAt: number;
+  fileDigestEnd: number;
+  /** ima-sig: the signature span in store (empty otherwise). */
+  sigAt: number;
+  sigEnd: number;
+  /** File digest algorithm name (text) and file name (text) spans of the input. */
+  algStart: number;
+  algEnd: number;
+  nameStart: number;
+  nameEnd: number;
+}
+
+/** What a scan's visitor may ask of the current line beyond its spans. */
+export interface ImaAsciiLineReader {
+  /** The file name (UTF-8). */
+  path(): string;
+  /** The line as an entry object (only when the scan keeps its store). */
+  toEntry(): ImaEntry;
+}
+
 /** One list: the input, its Buffer view for fast string slices, and the last algorithm name seen. */
-class Reader {
+class Reader implements ImaAsciiLineReader {
   readonly text: Buffer;
   private algStart = -1;
   private algLen = 0;
   private algName = '';
 
-  /** Entries' bytes are carved from shared slabs: one ArrayBuffer per entry made the garbage collector the largest cost. */
+  /**
+   * Entries' bytes are carved from shared slabs: one ArrayBuffer per entry
+   * made the garbage collector the largest cost. When `reuse` is set (a scan
+   * that keeps nothing), every line starts again at the slab's beginning.
+   */
   private slab = new Uint8Array(0);
   private slabAt = 0;
+  readonly cur: ImaAsciiLine;
 
-  constructor(readonly b: Uint8Array) {
+  constructor(
+    readonly b: Uint8Array,
+    private readonly reuse: boolean,
+  ) {
     this.text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    this.cur = { index: 0, line: 0, pcr: 0, template: '', store: this.slab, digestAt: 0, digestEnd: 0, dataAt: 0, dataEnd: 0, fileDigestAt: 0, fileDigestEnd: 0, sigAt: 0, sigEnd: 0, algStart: 0, algEnd: 0, nameStart: 0, nameEnd: 0 };
   }
 
-  /** n zeroed bytes of their own (never shared with another entry). */
-  alloc(n: number): Uint8Array {
-    if (this.slabAt + n > this.slab.length) {
-      this.slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+  /** Starts a line: the line's bytes are carved from one slab (so `cur.store` is the same for all its spans). */
+  startLine(maxBytes: number): void {
+    if (this.reuse) this.slabAt = 0;
+    if (this.slabAt + maxBytes > this.slab.length) {
+      this.slab = new Uint8Array(Math.max(SLAB_BYTES, maxBytes));
       this.slabAt = 0;
     }
-    const out = this.slab.subarray(this.slabAt, this.slabAt + n);
+    this.cur.store = this.slab;
+  }
+
+  /** The offset of n zeroed bytes in the current slab (never shared with another kept entry). */
+  alloc(n: number): number {
+    const at = this.slabAt;
+    if (this.reuse) this.slab.fill(0, at, at + n);
     this.slabAt += n;
-    return out;
+    return at;
   }
 
   /** Lists use one or two algorithms: reuse the previous name when its bytes repeat. */
@@ -152,16 +205,18 @@ class Reader {
     return pcr;
   }
 
-  hex(start: number, end: number, what: string): Uint8Array {
+  /** Decodes hex text into the slab; returns where. */
+  hex(start: number, end: number, what: string): number {
     if ((end - start) % 2 !== 0) throw new LineError(`${what}: odd number of hex digits`);
-    const out = this.alloc((end - start) / 2);
-    if (!hexInto(this.b, start, end, out, 0)) throw new LineError(`${what}: not lowercase hex`);
-    return out;
+    const at = this.alloc((end - start) / 2);
+    if (!hexInto(this.b, start, end, this.slab, at)) throw new LineError(`${what}: not lowercase hex`);
+    return at;
   }
 
   /** An entry of a field template (ima-ng, ima-sig, ima-buf) from the text after its template name. */
-  fieldEntry(head: EntryHead, rest: number, end: number, template: string, fieldCount: number): ImaEntry {
+  fieldEntry(rest: number, end: number, template: string, fieldCount: number): void {
     const b = this.b;
+    const cur = this.cur;
     const dEnd = find(b, SPACE, rest, end);
     if (dEnd < 0) throw new LineError(`${template}: expected a file digest and a name`);
     // d-ng text "alg:hex".
@@ -190,8 +245,10 @@ class Reader {
     if (extraHex % 2 !== 0) throw new LineError(`${template}: odd number of hex digits in the last field`);
     const extraLen = extraHex / 2;
     const dFieldLen = algLen + 2 + digestLen;
-    const data = this.alloc(4 + dFieldLen + 4 + nameLen + 1 + (fieldCount === 3 ? 4 + extraLen : 0));
-    let at = putU32(data, 0, dFieldLen);
+    const size = 4 + dFieldLen + 4 + nameLen + 1 + (fieldCount === 3 ? 4 + extraLen : 0);
+    const data = this.slab;
+    const dataAt = this.alloc(size);
+    let at = putU32(data, dataAt, dFieldLen);
     for (let i = 0; i < algLen; i++) data[at + i] = b[rest + i]!;
     at += algLen;
     data[at] = COLON;
@@ -200,67 +257,88 @@ class Reader {
     if (!hexInto(b, colon + 1, dEnd, data, at)) throw new LineError('file digest: not lowercase hex');
     at += digestLen;
     at = putU32(data, at, nameLen + 1);
-    data.set(b.subarray(nameStart, nameEnd), at);
+    for (let i = 0; i < nameLen; i++) data[at + i] = b[nameStart + i]!;
     at += nameLen + 1;
-    let signature: Uint8Array | undefined;
+    cur.sigAt = cur.sigEnd = at;
     if (fieldCount === 3) {
       at = putU32(data, at, extraLen);
       if (!hexInto(b, extraStart, end, data, at)) throw new LineError(`${template}: the last field is not lowercase hex`);
-      if (template === 'ima-sig') signature = data.subarray(at, at + extraLen);
+      if (template === 'ima-sig') {
+        cur.sigAt = at;
+        cur.sigEnd = at + extraLen;
+      }
     }
-    const entry: ImaEntry = {
-      index: head.index,
-      offset: head.line,
-      pcr: head.pcr,
-      templateDigest: head.templateDigest,
-      templateName: template,
-      templateData: data,
-      fileDigestAlg: this.algorithm(rest, colon),
-      fileDigest: data.subarray(digestAt, digestAt + digestLen),
-      path: this.text.toString('utf8', nameStart, nameEnd),
-    };
-    if (signature !== undefined) entry.signature = signature;
-    return entry;
+    cur.template = template;
+    cur.dataAt = dataAt;
+    cur.dataEnd = dataAt + size;
+    cur.fileDigestAt = digestAt;
+    cur.fileDigestEnd = digestAt + digestLen;
+    cur.algStart = rest;
+    cur.algEnd = colon;
+    cur.nameStart = nameStart;
+    cur.nameEnd = nameEnd;
   }
 
   /** An entry of the original `ima` template: 20-byte digest, name padded to 256 bytes. */
-  legacyEntry(head: EntryHead, rest: number, end: number): ImaEntry {
+  legacyEntry(rest: number, end: number): void {
+    const cur = this.cur;
     const dEnd = find(this.b, SPACE, rest, end);
     if (dEnd < 0) throw new LineError('ima: expected a file digest and a name');
-    const digest = this.hex(rest, dEnd, 'file digest');
-    if (digest.length !== 0 && digest.length !== IMA_TEMPLATE_DIGEST_SIZE) throw new LineError('ima: the file digest is 20 bytes');
+    const hexLen = dEnd - rest;
+    if (hexLen % 2 !== 0) throw new LineError('file digest: odd number of hex digits');
+    for (let i = rest; i < dEnd; i++) if (HEX_VALUE[this.b[i]!]! < 0) throw new LineError('file digest: not lowercase hex');
+    if (hexLen !== 0 && hexLen !== 2 * IMA_TEMPLATE_DIGEST_SIZE) throw new LineError('ima: the file digest is 20 bytes');
     const nameLen = end - dEnd - 1;
     if (nameLen >= IMA_NAME_FIELD_SIZE) throw new LineError(`ima: a name longer than ${IMA_NAME_FIELD_SIZE - 1} bytes`);
-    const data = this.alloc(IMA_LEGACY_DATA_SIZE);
-    data.set(digest, 0);
-    data.set(this.b.subarray(dEnd + 1, end), IMA_TEMPLATE_DIGEST_SIZE);
-    return {
-      index: head.index,
-      offset: head.line,
-      pcr: head.pcr,
-      templateDigest: head.templateDigest,
-      templateName: 'ima',
-      templateData: data,
-      fileDigestAlg: 'sha1',
-      fileDigest: data.subarray(0, IMA_TEMPLATE_DIGEST_SIZE),
-      path: this.text.toString('utf8', dEnd + 1, end),
-    };
+    const dataAt = this.alloc(IMA_LEGACY_DATA_SIZE);
+    hexInto(this.b, rest, dEnd, this.slab, dataAt);
+    for (let i = 0; i < nameLen; i++) this.slab[dataAt + IMA_TEMPLATE_DIGEST_SIZE + i] = this.b[dEnd + 1 + i]!;
+    cur.template = 'ima';
+    cur.dataAt = dataAt;
+    cur.dataEnd = dataAt + IMA_LEGACY_DATA_SIZE;
+    cur.fileDigestAt = dataAt;
+    cur.fileDigestEnd = dataAt + IMA_TEMPLATE_DIGEST_SIZE;
+    cur.sigAt = cur.sigEnd = 0;
+    cur.algStart = cur.algEnd = 0;
+    cur.nameStart = dEnd + 1;
+    cur.nameEnd = end;
   }
-}
 
-interface EntryHead {
-  index: number;
-  line: number;
-  pcr: number;
-  templateDigest: Uint8Array;
+  path(): string {
+    return this.text.toString('utf8', this.cur.nameStart, this.cur.nameEnd);
+  }
+
+  /** The current line as an entry object (views of the slab, which is never reused when entries are kept). */
+  toEntry(): ImaEntry {
+    const c = this.cur;
+    const s = c.store;
+    const entry: ImaEntry = {
+      index: c.index,
+      offset: c.line,
+      pcr: c.pcr,
+      templateDigest: s.subarray(c.digestAt, c.digestEnd),
+      templateName: c.template,
+      templateData: s.subarray(c.dataAt, c.dataEnd),
+      fileDigestAlg: c.template === 'ima' ? 'sha1' : this.algorithm(c.algStart, c.algEnd),
+      fileDigest: s.subarray(c.fileDigestAt, c.fileDigestEnd),
+      path: this.path(),
+    };
+    if (c.template === 'ima-sig') entry.signature = s.subarray(c.sigAt, c.sigEnd);
+    return entry;
+  }
 }
 
 function limitError(message: string, details: Record<string, unknown>): VtpmVerificationError {
   return new VtpmVerificationError('ERR_VTPM_IMA_LIMIT', message, details);
 }
 
-/** Parses an ASCII IMA list into entries with rebuilt binary template data. */
-export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiOptions = {}): ImaEntry[] {
+/**
+ * Parses every line of an ASCII IMA list, calling `visit` with the line's
+ * spans (the same object each time). With `keep` false the store is reused
+ * from line to line: spans are valid only during the call. Returns the
+ * number of entries.
+ */
+export function scanImaAsciiList(input: Uint8Array | string, options: ImaAsciiOptions, keep: boolean, visit: (line: ImaAsciiLine, reader: ImaAsciiLineReader) => void): { entries: number; digestSize: number } {
   const maxBytes = options.maxBytes ?? IMA_ASCII_DEFAULTS.maxBytes;
   const maxLine = options.maxLineBytes ?? IMA_ASCII_DEFAULTS.maxLineBytes;
   const maxEntries = options.maxEntries ?? IMA_ASCII_DEFAULTS.maxEntries;
@@ -270,15 +348,16 @@ export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiO
   if (bytes.length > maxBytes) throw limitError(`the IMA list exceeds ${maxBytes} bytes`, { maxBytes, size: bytes.length });
 
   let digestSize = options.templateDigestAlg === undefined ? 0 : BANK_DIGEST_SIZE[options.templateDigestAlg];
-  const reader = new Reader(bytes);
-  const entries: ImaEntry[] = [];
+  const reader = new Reader(bytes, !keep);
+  const cur = reader.cur;
+  let entries = 0;
   let lineNo = 0;
   for (let start = 0; start < bytes.length; ) {
     lineNo++;
     let end = bytes.indexOf(NEWLINE, start);
     if (end < 0) end = bytes.length; // the last line may lack its newline
     if (end - start > maxLine) throw limitError(`line ${lineNo} is longer than ${maxLine} bytes`, { line: lineNo, maxLineBytes: maxLine });
-    if (entries.length >= maxEntries) throw limitError(`the IMA list has more than ${maxEntries} entries`, { line: lineNo, maxEntries });
+    if (entries >= maxEntries) throw limitError(`the IMA list has more than ${maxEntries} entries`, { line: lineNo, maxEntries });
     try {
       const pcr = reader.pcr(start, end);
       const hashStart = start + 3;
@@ -290,13 +369,19 @@ export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiO
         digestSize = hexLen / 2;
       }
       if (hexLen !== digestSize * 2) throw new LineError(`template digest of ${hexLen} hex digits, the list uses ${digestSize * 2}`);
-      const head: EntryHead = { index: entries.length, line: lineNo, pcr, templateDigest: reader.hex(hashStart, hashEnd, 'template digest') };
+      // A line's rebuilt bytes never exceed its text (plus the ima template's fixed padding).
+      reader.startLine(end - start + IMA_LEGACY_DATA_SIZE);
+      cur.index = entries;
+      cur.line = lineNo;
+      cur.pcr = pcr;
+      cur.digestAt = reader.hex(hashStart, hashEnd, 'template digest');
+      cur.digestEnd = cur.digestAt + digestSize;
       const nameEnd = find(bytes, SPACE, hashEnd + 1, end);
       if (nameEnd < 0 || nameEnd === hashEnd + 1) throw new LineError('expected a template name and its fields');
       const template = templateAt(bytes, hashEnd + 1, nameEnd);
       const fieldCount = template === undefined ? undefined : FIELD_TEMPLATES[template];
-      if (template === 'ima') entries.push(reader.legacyEntry(head, nameEnd + 1, end));
-      else if (template !== undefined && fieldCount !== undefined) entries.push(reader.fieldEntry(head, nameEnd + 1, end, template, fieldCount));
+      if (template === 'ima') reader.legacyEntry(nameEnd + 1, end);
+      else if (template !== undefined && fieldCount !== undefined) reader.fieldEntry(nameEnd + 1, end, template, fieldCount);
       else {
         const name = reader.text.toString('latin1', hashEnd + 1, nameEnd);
         throw new LineError(`template "${name}" cannot be rebuilt from the ASCII list (known: ima, ima-ng, ima-sig, ima-buf); use the binary list`, 'ERR_VTPM_IMA_TEMPLATE');
@@ -305,8 +390,17 @@ export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiO
       if (!(err instanceof LineError)) throw err;
       throw new VtpmVerificationError(err.code, `IMA list line ${lineNo}: ${err.reason}`, { line: lineNo });
     }
+    visit(cur, reader);
+    entries++;
     if (end === bytes.length) break;
     start = end + 1;
   }
+  return { entries, digestSize };
+}
+
+/** Parses an ASCII IMA list into entries with rebuilt binary template data. */
+export function parseImaAsciiList(input: Uint8Array | string, options: ImaAsciiOptions = {}): ImaEntry[] {
+  const entries: ImaEntry[] = [];
+  scanImaAsciiList(input, options, true, (_line, reader) => entries.push(reader.toEntry()));
   return entries;
 }

@@ -32,6 +32,7 @@ import { Sha256Chain, sha256Words, sha256WordsEqualBytes, sha256WordsToBytes } f
 
 /** ImaTemplate value of the original `ima` template in the native frame (cpp/core/ima_list.h). */
 const IMA_FRAME_TEMPLATE_IMA = 1;
+import { scanImaAsciiList, type ImaAsciiOptions } from './ima-ascii.js';
 import { IMA_FRAME, type ImaListFrame } from './parse-ima.js';
 import type { ImaEntry } from './types.js';
 
@@ -349,6 +350,39 @@ export function replayImaFrame(list: ImaListFrame, options: ImaReplayOptions = {
     if (frame[w + IMA_FRAME.template] !== 0) m.path = text.toString('utf8', frame[w + IMA_FRAME.pathOffset]!, frame[w + IMA_FRAME.pathOffset]! + size);
   }
   return replayer.result(count);
+}
+
+/**
+ * The same replay straight from an ASCII list (ascii_runtime_measurements):
+ * each line is parsed and its template data rebuilt into a buffer reused from
+ * line to line, then checked and extended, with no entry object. Same rules,
+ * limits and result as replayImaList(parseImaAsciiList(text)); a mismatch's
+ * offset is its line number.
+ */
+export function replayImaAscii(input: Uint8Array | string, options: ImaReplayOptions & ImaAsciiOptions = {}): ImaReplay {
+  let replayer: Replayer | undefined;
+  let size = 0;
+  const { entries } = scanImaAsciiList(input, options, false, (line, reader) => {
+    if (replayer === undefined) {
+      const resolved = resolveOptions(line.digestEnd - line.digestAt, options);
+      replayer = new Replayer(resolved.banks, resolved.rule, resolved.recordedAlg, options.initial);
+      size = BANK_DIGEST_SIZE[resolved.recordedAlg];
+    }
+    if (line.digestEnd - line.digestAt !== size) {
+      throw new VtpmVerificationError('ERR_VTPM_IMA_TEMPLATE', `IMA entry ${line.index}: a ${line.digestEnd - line.digestAt}-byte template digest in a list of ${replayer.recordedAlg} digests`, {
+        index: line.index,
+        offset: line.line,
+      });
+    }
+    const before = replayer.mismatches.length;
+    replayer.entry(line.index, line.line, line.pcr, line.store, line.digestAt, line.store, line.dataAt, line.dataEnd);
+    if (replayer.mismatches.length !== before) replayer.mismatches[before]!.path = reader.path();
+  });
+  if (replayer === undefined) {
+    const resolved = resolveOptions(undefined, options);
+    replayer = new Replayer(resolved.banks, resolved.rule, resolved.recordedAlg, options.initial);
+  }
+  return replayer.result(entries);
 }
 
 /** Throws ERR_VTPM_IMA_TEMPLATE_DIGEST for the first entry whose template digest does not match its data. */

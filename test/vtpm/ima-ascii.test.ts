@@ -10,8 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { TeeVerifyError } from '../../src/errors.js';
 import { parseImaAsciiList } from '../../src/vtpm/ima-ascii.js';
 import { buildTemplateData } from '../../src/vtpm/ima-template.js';
-import { replayImaList } from '../../src/vtpm/ima-replay.js';
-import { toHex } from '../../src/vtpm/pcrs.js';
+import { replayImaAscii, replayImaList } from '../../src/vtpm/ima-replay.js';
+import { generateImaList } from '../../src/testing/vtpm-logs.js';
+import { pcrValuesToHex, toHex } from '../../src/vtpm/pcrs.js';
 import { expectError } from '../helpers/expect-error.js';
 import { HAVE_VECTORS, findEntry, readVectorFile } from '../helpers/vectors.js';
 
@@ -105,6 +106,52 @@ describe('ASCII IMA list forms', () => {
   });
 });
 
+describe('replayImaAscii (no entry objects) equals replayImaList(parseImaAsciiList(...))', () => {
+  const ALL = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+  const same = (text: string, opts: Parameters<typeof replayImaList>[1] = {}) => {
+    const streamed = replayImaAscii(text, opts);
+    const listed = replayImaList(parseImaAsciiList(text), opts);
+    expect({ ...streamed, pcrs: pcrValuesToHex(streamed.pcrs) }).toEqual({ ...listed, pcrs: pcrValuesToHex(listed.pcrs) });
+    return streamed;
+  };
+
+  for (const template of ['ima-ng', 'ima-sig', 'ima', 'ima-buf'] as const) {
+    for (const templateDigestAlg of ['sha1', 'sha256'] as const) {
+      if (template === 'ima' && templateDigestAlg === 'sha256') continue;
+      it(`${template}, ${templateDigestAlg} template digests, violations: PCR 10 in four banks by both rules`, () => {
+        if (template === 'ima-buf') {
+          const data = buildTemplateData('ima-buf', { fileDigestAlg: 'sha256', fileDigest: Buffer.from(FD, 'hex'), path: 'kexec-cmdline', extra: Buffer.from('root=/dev/sda') });
+          same(`10 ${createHash(templateDigestAlg).update(data).digest('hex')} ima-buf sha256:${FD} kexec-cmdline ${Buffer.from('root=/dev/sda').toString('hex')}\n`, { banks: ALL });
+          return;
+        }
+        const gen = generateImaList({ seed: `stream-${template}-${templateDigestAlg}`, count: 60, template, banks: ALL, templateDigestAlg, violations: [7, 30] });
+        const replay = same(gen.ascii, { banks: ALL });
+        expect(pcrValuesToHex(replay.pcrs)).toEqual(pcrValuesToHex(gen.pcrs));
+        expect(replay.violations).toEqual([7, 30]);
+        if (templateDigestAlg === 'sha1') same(gen.ascii, { banks: ALL, bankRule: 'sha1-padded' });
+      });
+    }
+  }
+
+  it('an edited line is a template mismatch with its line number and path, as in the list form', () => {
+    const gen = generateImaList({ seed: 'stream-edit', count: 20, template: 'ima-sig', banks: ['sha256'], templateDigestAlg: 'sha256' });
+    const lines = gen.ascii.split('\n');
+    lines[5] = lines[5]!.replace('/file-5', '/file-X');
+    const replay = same(lines.join('\n'), { banks: ['sha1', 'sha256'] });
+    expect(replay.templateMismatches.map((m) => [m.index, m.offset, m.path])).toEqual([[5, 6, gen.entries[5]!.path!.replace('/file-5', '/file-X')]]);
+  });
+
+  it('an empty list', () => {
+    same('', { banks: ['sha256'] });
+  });
+
+  it.skipIf(!HAVE_VECTORS)('the shared real lists', () => {
+    for (const file of ['rust-keylime/keylime-agent/test-data/ima/ascii_runtime_measurements', 'ima-evm-utils/tests/sample-ascii_runtime_measurements-pcrs-8-9', 'ima-evm-utils/tests/test_ascii_runtime_measurements']) {
+      same(readVectorFile(file).toString('latin1'), { banks: ALL });
+    }
+  });
+});
+
 describe('ASCII IMA list errors carry their line', () => {
   const good = ngLine('/bin/ok');
   const cases: [string, string, string, number][] = [
@@ -125,6 +172,8 @@ describe('ASCII IMA list errors carry their line', () => {
     it(name, () => {
       const err = expectError(() => parseImaAsciiList(text), { code });
       expect(err.details['line']).toBe(line);
+      // The streaming replay parses with the same code: the same error and line.
+      expect(expectError(() => replayImaAscii(text, { banks: ['sha1'] }), { code }).details['line']).toBe(line);
     });
   }
 
