@@ -18,7 +18,7 @@ BUILD_DIR=$ROOT/build-fuzz
 WORK=$ROOT/.fuzz
 VECTORS=${TEE_VECTORS_DIR:-/work/shared/vectors}
 FILTERS=("$@")
-[ ${#FILTERS[@]} -eq 0 ] && FILTERS=(test/native test/evidence)
+[ ${#FILTERS[@]} -eq 0 ] && FILTERS=(test/native test/evidence test/vtpm/parse-)
 
 build() {
   local nodedir
@@ -57,7 +57,8 @@ replay_corpora() {
   local sources=(vectors) t dirs
   [ -f "$VECTORS/manifest.json" ] && sources+=("$VECTORS")
   node cpp/fuzz/seeds.mjs "$WORK/corpus" "${sources[@]}" >/dev/null
-  for t in fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa; do
+  for t in fuzz_intel_quote fuzz_intel_quote_framed fuzz_snp_report fuzz_snp_cert_table fuzz_ecdsa \
+    fuzz_tpm fuzz_tcg_event_log fuzz_ima_list fuzz_hcl_report; do
     dirs=("$WORK/corpus/$t")
     [ -d "test/fixtures/fuzz-regressions/$t" ] && dirs+=("test/fixtures/fuzz-regressions/$t")
     "$BUILD_DIR/fuzz/$t" -runs=0 -max_len=70000 "${dirs[@]}" >"$WORK/logs/replay-$t.log" 2>&1 || {
