@@ -6,6 +6,7 @@
  */
 export * from './types.js';
 export { parseTpmQuote, parseTpmSignature, parseTpmPublic, parseHclReport, parseTcgEventLog, parseImaBinaryList } from './parse.js';
+export { parseImaBinaryFrame, IMA_FRAME, type ImaListFrame } from './parse-ima.js';
 export { parseImaAsciiList, type ImaAsciiOptions } from './ima-ascii.js';
 export { VtpmVerificationError, type VtpmErrorCode } from './errors.js';
 export { verifyTpmQuotes, pcrBanksFrom, type QuoteEvidence, type QuoteVerifyOptions, type QuoteClaims, type TpmQuotesResult, type PcrBanks } from './quote.js';
@@ -14,7 +15,7 @@ export { VTPM_BUNDLE_FORMAT, VTPM_BUNDLE_LIMITS, looksLikeVtpmBundle, parseVtpmB
 export { verifyVtpmEvidence, type VtpmVerifyOptions, type VtpmVerificationResult, type VtpmAppraisal, type VtpmReplayClaims } from './verify.js';
 export { acquireVtpmEvidence, DEFAULT_EVENT_LOG_PATH, DEFAULT_IMA_PATH, type AcquireOptions, type AcquiredEvidence } from './acquire.js';
 export { replayEventLog, checkEventLogAgainstPcrs, eventLogMismatches, type EventLogReplay } from './replay-eventlog.js';
-export { replayImaList, checkImaAgainstPcrs, checkImaTemplateDigests, checkBootAggregate, imaMismatches, type ImaReplay, type ImaReplayOptions, type ImaBankRule } from './ima-replay.js';
+export { replayImaList, replayImaAscii, replayImaFrame, checkImaAgainstPcrs, checkImaTemplateDigests, checkBootAggregate, imaMismatches, type ImaReplay, type ImaReplayOptions, type ImaBankRule } from './ima-replay.js';
 export { extractBootComponents, type BootComponents } from './boot-components.js';
 export { loadReferenceList, type ReferenceList, type ReferenceProblem } from './reference.js';
 export { comparePcrs, pcrValuesFromHex, pcrValuesToHex, type PcrValues, type ReplayBank, type PcrMismatch } from './pcrs.js';

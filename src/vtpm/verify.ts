@@ -20,9 +20,10 @@ import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type Hardwar
 import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { vtpmFail } from './errors.js';
 import { parseImaAsciiList } from './ima-ascii.js';
-import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaList } from './ima-replay.js';
+import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaAscii, replayImaFrame, type ImaReplay } from './ima-replay.js';
+import { IMA_FRAME, parseImaBinaryFrame } from './parse-ima.js';
 import { parseHclReport, parseImaBinaryList, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
-import { BANK_DIGEST_SIZE, REPLAY_BANKS } from './pcrs.js';
+import { BANK_DIGEST_SIZE, REPLAY_BANKS, type ReplayBank } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
@@ -164,21 +165,57 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
 
 /** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
 function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['ima']> {
-  const entries =
-    'binary' in ima ? parseImaBinaryList(ima.binary, { templateDigestSize: BANK_DIGEST_SIZE[ima.templateDigest ?? 'sha1'] }) : parseImaAsciiList(ima.ascii);
   const banks = REPLAY_BANKS.filter((b) => quoted.get(b)?.has(10));
   if (banks.length === 0) vtpmFail('ERR_VTPM_IMA_MISMATCH', 'the bundle carries an IMA list but no quote covers PCR 10');
-  const replay = replayImaList(entries, { banks });
+  const list = replayImaInput(ima, banks);
+  const { replay } = list;
   checkImaAgainstPcrs(replay, quoted, [10]);
-  const boot = checkBootAggregate(entries, quoted);
+  const first = list.first();
+  const boot = checkBootAggregate(first, quoted);
   if (boot.status === 'unavailable') warnings.push('IMA boot_aggregate not checked: PCRs 0-7 of its bank are not quoted');
-  else assertBootAggregate(entries, quoted);
+  else assertBootAggregate(first, quoted);
   checks.push({
     id: 'VT16',
-    description: `IMA list (${entries.length} entries, ${replay.violations.length} violations) replays to the quoted PCR 10 (${replay.banks.join(', ')}); boot_aggregate ${boot.status === 'match' ? `matches PCRs ${boot.pcrRange}` : 'not checked'}`,
+    description: `IMA list (${list.count} entries, ${replay.violations.length} violations) replays to the quoted PCR 10 (${replay.banks.join(', ')}); boot_aggregate ${boot.status === 'match' ? `matches PCRs ${boot.pcrRange}` : 'not checked'}`,
   });
-  appraisal.ima = { entries, violations: replay.violations };
-  return { entries: entries.length, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
+  // Entry objects (paths, file digests) are built only when a policy judges them against a reference list.
+  let entries: ImaEntry[] | undefined;
+  appraisal.ima = {
+    get entries() {
+      return (entries ??= list.entries());
+    },
+    violations: replay.violations,
+  };
+  return { entries: list.count, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
+}
+
+/**
+ * The replay straight from the input (the native frame of a binary list, or
+ * the ASCII lines), without an object per entry: replay cost stays close to
+ * the hashing it must do. The first entry (boot_aggregate) and, on demand,
+ * all entries are parsed separately.
+ */
+function replayImaInput(ima: NonNullable<VtpmBundle['ima']>, banks: ReplayBank[]): { replay: ImaReplay; count: number; first: () => ImaEntry[]; entries: () => ImaEntry[] } {
+  if ('binary' in ima) {
+    const templateDigestSize = BANK_DIGEST_SIZE[ima.templateDigest ?? 'sha1'];
+    const frame = parseImaBinaryFrame(ima.binary, { templateDigestSize });
+    const firstEnd = frame.count > 1 ? frame.frame[IMA_FRAME.words + IMA_FRAME.offset]! : ima.binary.length;
+    return {
+      replay: replayImaFrame(frame, { banks }),
+      count: frame.count,
+      first: () => (frame.count === 0 ? [] : parseImaBinaryList(ima.binary.subarray(0, firstEnd), { templateDigestSize })),
+      entries: () => parseImaBinaryList(ima.binary, { templateDigestSize }),
+    };
+  }
+  const replay = replayImaAscii(ima.ascii, { banks });
+  const text = ima.ascii;
+  const newline = text.indexOf('\n');
+  return {
+    replay,
+    count: replay.entries,
+    first: () => parseImaAsciiList(newline < 0 ? text : text.slice(0, newline + 1)),
+    entries: () => parseImaAsciiList(ima.ascii),
+  };
 }
 
 /** Verifies a bundle (object or its JSON bytes / text). */
