@@ -124,6 +124,24 @@ describe('attested connections', () => {
     }
   });
 
+  it('every attestation sends its own nonce, across the client\'s batches of CSPRNG bytes', async () => {
+    // Nonces are drawn from the CSPRNG 64 at a time; 150 attestations cross two batch boundaries.
+    const reportData: string[] = [];
+    const recording: EvidenceProvider = { name: 'simulated', getEvidence: (rd) => (reportData.push(Buffer.from(rd).toString('hex')), simulated.getEvidence(rd)) };
+    const own = await startHarness({ provider: recording, requireApiKey: false, attestationsPerSecond: 1_000_000 });
+    const client = new AttestedClient(own.gateway.url, good());
+    try {
+      for (let i = 0; i < 150; i++) await client.attest();
+      // REPORTDATA = SHA-512(label ‖ nonce ‖ SPKI hash) with one SPKI: distinct REPORTDATA means distinct nonces.
+      expect(reportData).toHaveLength(150);
+      expect(new Set(reportData).size).toBe(150);
+      expect(client.last!.spkiSha256).toBe(own.gateway.spkiSha256);
+    } finally {
+      await client.close();
+      await own.close();
+    }
+  });
+
   it('a verified key past maxAgeMs is attested again before the next request', async () => {
     const client = new AttestedClient(h.gateway.url, { ...good(), maxAgeMs: 1 });
     const before = calls;
