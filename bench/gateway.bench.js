@@ -11,13 +11,17 @@
 //      against the verification floor measured in the same run (as in
 //      bench/verify.bench.js: node:crypto verify x the signature checks that
 //      cannot be cached, here for the simulated TDX quote) plus one TLS
-//      handshake to the same gateway, measured in the same run.
+//      handshake to the same gateway, measured in the same run. For reference
+//      (not in the budget): verifyEvidence on a fresh quote each time, the
+//      handshake plus the bare in-band exchange without verification, and a
+//      TLS 1.3 resumed handshake (AttestedClient does not resume sessions:
+//      docs/gateway.md, "TLS session resumption: not used").
 // The upstream and the gateway (bin/tee-gateway.js, simulated TDX TEE) run as
 // child processes, so the client's CPU time (process.cpuUsage) is client-side only.
 //
 //   npm run build && node bench/gateway.bench.js
 import { execFileSync, spawn } from 'node:child_process';
-import { createPublicKey, verify as nodeVerify, X509Certificate } from 'node:crypto';
+import { createPublicKey, randomBytes, verify as nodeVerify, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -174,6 +178,11 @@ try {
     nodeVerify('sha256', leafInfo.tbs, inter.publicKey, leafInfo.signature);
   }, 2000, 100);
   const verifyOnly = await cost(() => verifyEvidence(quote.bytes, { collateral, trustRoots: tee.trustRoots }), 500, 50);
+  // The same on a fresh quote each time (what attest() verifies): no parse-cache hit for the quote.
+  const freshQuotes = [];
+  for (let i = 0; i < 550; i++) freshQuotes.push((await tee.getEvidence(randomBytes(64))).evidence);
+  let nextQuote = 0;
+  const verifyFresh = await cost(() => verifyEvidence(freshQuotes[nextQuote++], { collateral, trustRoots: tee.trustRoots }), 500, 50);
   const { hostname, port } = new URL(gatewayUrl);
   const secureContext = createSecureContext(); // reused, as AttestedClient reuses its own
   const handshake = await cost(
@@ -188,6 +197,54 @@ try {
     300,
     20,
   );
+  // For reference, not in the budget: the handshake plus the in-band exchange without any verification
+  // (request, ~10 KB answer, framing by Content-Length), and a TLS 1.3 resumed handshake (docs/gateway.md:
+  // AttestedClient does not resume sessions).
+  const exchange = await cost(
+    () => new Promise((ok, fail) => {
+      const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'] });
+      s.once('secureConnect', () => {
+        const json = `{"nonce":"${randomBytes(32).toString('base64')}"}`;
+        s.write(`POST /v1/attestation HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: keep-alive\r\n\r\n${json}`);
+        let buf = Buffer.alloc(0);
+        s.on('data', (c) => {
+          buf = Buffer.concat([buf, c]);
+          const end = buf.indexOf('\r\n\r\n');
+          const length = end < 0 ? undefined : /content-length: *(\d+)/i.exec(buf.toString('latin1', 0, end));
+          if (length && buf.length >= end + 4 + Number(length[1])) {
+            s.destroy();
+            ok();
+          }
+        });
+      });
+      s.once('error', fail);
+    }),
+    300,
+    20,
+  );
+  // One ticket, offered on every resumed connection (the server's tickets are stateless and reusable).
+  const ticket = await new Promise((ok, fail) => {
+    const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'] });
+    s.once('session', (t) => {
+      s.destroy();
+      ok(t);
+    });
+    s.once('error', fail);
+  });
+  const resumed = await cost(
+    () => new Promise((ok, fail) => {
+      const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'], session: ticket });
+      s.once('secureConnect', () => {
+        const reused = s.isSessionReused();
+        s.destroy();
+        if (reused) ok();
+        else fail(new Error('the session was not resumed'));
+      });
+      s.once('error', fail);
+    }),
+    300,
+    20,
+  );
   const setupClient = new AttestedClient(gatewayUrl, options);
   const attest = await cost(() => setupClient.attest(), 300, 20);
   await setupClient.close();
@@ -195,10 +252,13 @@ try {
   console.log('\n(b) attested connection setup, warm collateral (simulated TDX quote v4; gateway and TEE in another process)');
   console.log('                                                       client CPU     wall (median)');
   console.log(`  floor: node:crypto quote + QE report + PCK leaf verify   ${us(floor.cpu)}   ${us(floor.wall)}`);
-  console.log(`  verifyEvidence alone (in process)                        ${us(verifyOnly.cpu)}   ${us(verifyOnly.wall)}`);
+  console.log(`  verifyEvidence alone (in process, the same quote)        ${us(verifyOnly.cpu)}   ${us(verifyOnly.wall)}`);
+  console.log(`  verifyEvidence alone (in process, a fresh quote each)    ${us(verifyFresh.cpu)}   ${us(verifyFresh.wall)}`);
   console.log(`  one TLS handshake to the gateway                         ${us(handshake.cpu)}   ${us(handshake.wall)}`);
   console.log(`  AttestedClient.attest(): TLS + in-band nonce/evidence + verify + binding + policy`);
   console.log(`                                                           ${us(attest.cpu)}   ${us(attest.wall)}  (wall includes the TEE producing the quote)`);
+  console.log(`  for reference: handshake + POST /v1/attestation + answer, no verification ${us(exchange.cpu)}   ${us(exchange.wall)}`);
+  console.log(`  for reference: resumed TLS 1.3 handshake (session ticket)                   ${us(resumed.cpu)}   ${us(resumed.wall)}`);
   console.log(`  client CPU vs 1.5 x floor + handshake = ${us(budget).trim()}: ratio ${(attest.cpu / budget).toFixed(2)} (target <= 1)`);
   await client.close();
   await direct.close();
