@@ -9,6 +9,7 @@
  *
  * SHA-1 is here only because IMA and the TPM's SHA-1 bank use it.
  */
+import { readWord, wordsEqualBytes, wordsToBytes } from './hash-words.js';
 import { hash } from 'node:crypto';
 
 /** Inputs above this size are hashed by node:crypto. */
@@ -16,10 +17,6 @@ export const SHA1_JS_MAX_BYTES = 256;
 
 const W = new Int32Array(80);
 const TAIL = new Uint8Array(128);
-
-function readWord(b: Uint8Array, at: number): number {
-  return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-}
 
 /** One compression of the block already in W[0..15] into h. */
 function compress(h: Int32Array): void {
@@ -111,24 +108,6 @@ export function sha1Words(data: Uint8Array, out: Int32Array, start = 0, end = da
   }
 }
 
-/** True when the words equal the 20 bytes at b[at]. */
-export function wordsEqualBytes(words: Int32Array, b: Uint8Array, at = 0): boolean {
-  for (let i = 0; i < 5; i++) if (words[i] !== readWord(b, at + i * 4)) return false;
-  return true;
-}
-
-export function wordsToBytes(words: Int32Array): Uint8Array {
-  const out = new Uint8Array(20);
-  for (let i = 0; i < 5; i++) {
-    const w = words[i]!;
-    out[i * 4] = w >>> 24;
-    out[i * 4 + 1] = (w >>> 16) & 0xff;
-    out[i * 4 + 2] = (w >>> 8) & 0xff;
-    out[i * 4 + 3] = w & 0xff;
-  }
-  return out;
-}
-
 /** A SHA-1 PCR: value = SHA-1(value ‖ digest), one block per extend. */
 export class Sha1Chain {
   private readonly h = new Int32Array(5);
@@ -170,3 +149,5 @@ export class Sha1Chain {
     return wordsToBytes(this.h);
   }
 }
+
+export { wordsEqualBytes, wordsToBytes };

@@ -13,6 +13,7 @@
  * against node:crypto by property tests (test/vtpm/sha256-chain.test.ts) and by
  * every real list (the ibmtss SHA-256 PCR 10 values).
  */
+import { readWord, wordsEqualBytes as sha256WordsEqualBytes, wordsToBytes as sha256WordsToBytes } from './hash-words.js';
 import { hash } from 'node:crypto';
 
 /**
@@ -104,10 +105,6 @@ function rounds(h: Int32Array, kw: Int32Array): void {
   h[7] = (h[7]! + hh) | 0;
 }
 
-function readWord(b: Uint8Array, at: number): number {
-  return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
-}
-
 /** Compresses the 64 bytes at b[at] into h. */
 function block(h: Int32Array, b: Uint8Array, at: number): void {
   for (let i = 0; i < 16; i++) W[i] = readWord(b, at + i * 4);
@@ -139,24 +136,6 @@ export function sha256Words(data: Uint8Array, out: Int32Array, start = 0, end = 
   TAIL[tailLen - 1] = bits & 0xff;
   TAIL[tailLen - 5] = Math.floor(bits / 0x100000000) & 0xff;
   for (let at = 0; at < tailLen; at += 64) block(out, TAIL, at);
-}
-
-/** True when the eight words equal the 32 bytes at b[at]. */
-export function sha256WordsEqualBytes(words: Int32Array, b: Uint8Array, at = 0): boolean {
-  for (let i = 0; i < 8; i++) if (words[i] !== readWord(b, at + i * 4)) return false;
-  return true;
-}
-
-export function sha256WordsToBytes(words: Int32Array): Uint8Array {
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    const w = words[i]!;
-    out[i * 4] = w >>> 24;
-    out[i * 4 + 1] = (w >>> 16) & 0xff;
-    out[i * 4 + 2] = (w >>> 8) & 0xff;
-    out[i * 4 + 3] = w & 0xff;
-  }
-  return out;
 }
 
 /** A SHA-256 PCR: value = SHA-256(value ‖ digest), two compressions per extend. */
@@ -196,3 +175,5 @@ export class Sha256Chain {
     return sha256WordsToBytes(this.h);
   }
 }
+
+export { sha256WordsEqualBytes, sha256WordsToBytes };
