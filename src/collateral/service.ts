@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { ProductError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
-import { parseCertificate, parseIntelSgxExtension, pckCaKind, splitPemCertificates } from '../x509/index.js';
+import { pckChainCertificates } from '../evidence/pck-chain.js';
+import { parseCertificate, parseIntelSgxExtension, pckCaKind } from '../x509/index.js';
 import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
@@ -66,8 +67,14 @@ function derToPem(der: Uint8Array): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
-/** FMSPC and PCK CA by parsed (content-cached) PCK leaf. */
-const platforms = new WeakMap<object, { fmspc: string; pckCa: PckCa }>();
+/** The Intel lookups of one platform and TEE (see CollateralService.#planOf). */
+interface LookupPlan {
+  tee: IntelTee;
+  fmspc: string;
+  pckCa: PckCa;
+  keys: readonly [string, string, string, string];
+  fetch: readonly [() => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>];
+}
 
 export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
@@ -75,6 +82,8 @@ export class CollateralService {
   readonly #resolver: ArtifactResolver;
   readonly #update: UpdateChannel;
   readonly #evalNumber: number | undefined;
+  /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
+  readonly #plans = new WeakMap<object, Partial<Record<IntelTee, LookupPlan>>>();
 
   constructor(options: CollateralServiceOptions = {}) {
     this.#intel = options.intel;
@@ -88,43 +97,72 @@ export class CollateralService {
     this.#evalNumber = options.tcbEvaluationDataNumber;
   }
 
-  async forEvidence(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable?: SnpCertificateEntry[]): Promise<EvidenceCollateral> {
+  /** Not itself async: both branches return their promise, so no extra promise and tick per call. */
+  forEvidence(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable?: SnpCertificateEntry[]): Promise<EvidenceCollateral> {
     return evidence.kind === 'snp' ? this.forSnpReport(evidence, now, certTable) : this.forQuote(evidence, now);
   }
 
   async forQuote(quote: TdxQuote | SgxQuote, now: Date): Promise<IntelCollateral> {
     const source = this.#intel;
     if (!source) throw missingSource('Intel collateral');
-    const { fmspc, pckCa } = this.#platformOf(quote);
-    const tee: IntelTee = quote.kind;
-    const select = this.#evalNumber === undefined ? { update: this.#update } : { tcbEvaluationDataNumber: this.#evalNumber };
-    const tcbReq = { tee, fmspc, ...select };
-    const qeReq = { tee, ...select };
-    const results = await Promise.all([
-      this.#resolver.resolve(artifactKey.tcbInfo(tcbReq), () => source.tcbInfo(tcbReq), now),
-      this.#resolver.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now),
-      this.#resolver.resolve(artifactKey.pckCrl(pckCa), () => source.pckCrl(pckCa), now),
-      this.#resolver.resolve(artifactKey.rootCaCrl(), () => source.rootCaCrl(), now),
+    const plan = this.#planOf(quote, source);
+    const r = this.#resolver;
+    // The four lookups run side by side (each may be a network fetch).
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
+      r.resolve(plan.keys[0], plan.fetch[0], now),
+      r.resolve(plan.keys[1], plan.fetch[1], now),
+      r.resolve(plan.keys[2], plan.fetch[2], now),
+      r.resolve(plan.keys[3], plan.fetch[3], now),
     ]);
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = results.map((r) => r.artifact) as [CollateralArtifact, CollateralArtifact, CollateralArtifact, CollateralArtifact];
-    return { kind: 'intel', tee, fmspc, pckCa, tcbInfo, qeIdentity, pckCrl, rootCaCrl, warnings: results.flatMap((r) => r.warnings) };
+    const warnings = tcbInfo.warnings.length + qeIdentity.warnings.length + pckCrl.warnings.length + rootCaCrl.warnings.length === 0
+      ? []
+      : [...tcbInfo.warnings, ...qeIdentity.warnings, ...pckCrl.warnings, ...rootCaCrl.warnings];
+    return {
+      kind: 'intel',
+      tee: plan.tee,
+      fmspc: plan.fmspc,
+      pckCa: plan.pckCa,
+      tcbInfo: tcbInfo.artifact,
+      qeIdentity: qeIdentity.artifact,
+      pckCrl: pckCrl.artifact,
+      rootCaCrl: rootCaCrl.artifact,
+      warnings,
+    };
   }
 
   /**
-   * FMSPC and PCK CA from the quote's PCK leaf certificate. The chain's split
-   * and the leaf's parse are cached by content (src/x509), so the same leaf
-   * arrives as the same parsed object for every quote of a platform and what
-   * is read from it is kept with it.
+   * What to look up for a quote: FMSPC and PCK CA from its PCK leaf, the
+   * artifact keys and the fetch calls. All of it is a pure function of the
+   * leaf (content-cached: the same chain bytes give the same parsed leaf), the
+   * TEE and this service's fixed options, so it is built once per leaf and
+   * TEE; only the lookups themselves run per call.
    */
-  #platformOf(quote: TdxQuote | SgxQuote): { fmspc: string; pckCa: PckCa } {
-    const [leafDer] = splitPemCertificates(quote.signatureData.pckCertChainPem);
+  #planOf(quote: TdxQuote | SgxQuote, source: IntelCollateralSource): LookupPlan {
+    const [leafDer] = pckChainCertificates(quote.signatureData.pckCertChainPem);
     const leaf = parseCertificate(leafDer!);
-    let known = platforms.get(leaf);
-    if (!known) {
-      known = { fmspc: parseIntelSgxExtension(leaf).fmspc.toLowerCase(), pckCa: pckCaKind(leaf) };
-      platforms.set(leaf, known);
+    let byTee = this.#plans.get(leaf);
+    if (!byTee) {
+      byTee = {};
+      this.#plans.set(leaf, byTee);
     }
-    return known;
+    const tee: IntelTee = quote.kind;
+    let plan = byTee[tee];
+    if (!plan) {
+      const fmspc = parseIntelSgxExtension(leaf).fmspc.toLowerCase();
+      const pckCa = pckCaKind(leaf);
+      const select = this.#evalNumber === undefined ? { update: this.#update } : { tcbEvaluationDataNumber: this.#evalNumber };
+      const tcbReq = { tee, fmspc, ...select };
+      const qeReq = { tee, ...select };
+      plan = {
+        tee,
+        fmspc,
+        pckCa,
+        keys: [artifactKey.tcbInfo(tcbReq), artifactKey.qeIdentity(qeReq), artifactKey.pckCrl(pckCa), artifactKey.rootCaCrl()],
+        fetch: [() => source.tcbInfo(tcbReq), () => source.qeIdentity(qeReq), () => source.pckCrl(pckCa), () => source.rootCaCrl()],
+      };
+      byTee[tee] = plan;
+    }
+    return plan;
   }
 
   async forSnpReport(report: SnpReport, now: Date, certTable: SnpCertificateEntry[] = []): Promise<AmdCollateral> {

@@ -1,9 +1,19 @@
 /** Small byte helpers shared by the Intel verification steps. */
 
-export const toHex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/**
+ * Buffer's hex encoder applied to the view itself: the claims hex a dozen
+ * fields per quote, and wrapping each in a Buffer first cost one object each.
+ */
+const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice;
 
+export const toHex = (b: Uint8Array): string => hexSlice.call(b, 0, b.length);
+
+/** Byte equality without wrapping either side in a Buffer (inputs here are at most a certificate). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** (value & mask) == expected, bytewise; all three the same length. */

@@ -51,6 +51,9 @@ function validRoots(roots: TrustRoots): TrustRoots {
   return roots;
 }
 
+/** Shared by every strict verification: frozen, so no verification can change it. */
+const NO_RELAXATIONS: Readonly<Relaxations> = Object.freeze({});
+
 /** T01: `now` is `options.at` or the wall clock, read exactly once, here. */
 export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
   const at = validInstant(options.at ?? new Date());
@@ -59,7 +62,7 @@ export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
     nowMs: at.getTime(),
     trustRoots: validRoots(options.trustRoots ?? PRODUCTION_TRUST_ROOTS),
     memo: options.memo ?? defaultSignatureMemo,
-    relaxations: Object.freeze({ ...(options.relaxations ?? {}) }),
+    relaxations: options.relaxations === undefined ? NO_RELAXATIONS : Object.freeze({ ...options.relaxations }),
     collateralGraceMs: graceMsOf(options.relaxations),
     minTcbEvaluationDataNumber: validMinimum(options.minTcbEvaluationDataNumber),
     checks: [],

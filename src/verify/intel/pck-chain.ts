@@ -6,6 +6,7 @@
  * checked before any name comparison can fail (V04).
  */
 import { EvidenceParseError, TeeVerifyError } from '../../errors.js';
+import { pckChainCertificates } from '../../evidence/pck-chain.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import {
   parseCertificate,
@@ -44,7 +45,10 @@ export function parseChainCertificate(der: Uint8Array, check: string, role: stri
 
 /** T08: exactly three strict PEM certificates. */
 function splitChain(ctx: VerifyContext, quote: TdxQuote | SgxQuote): Omit<PckChain, 'caKind'> {
-  const [leafDer, intermediateDer, rootDer] = splitPckCertChain(quote.signatureData.pckCertChainPem); // T08: 3 CERTIFICATE blocks, strict DER
+  const pem = quote.signatureData.pckCertChainPem;
+  let ders = pckChainCertificates(pem); // T08: strict PEM CERTIFICATE blocks of strict DER
+  if (ders.length !== 3) ders = splitPckCertChain(pem); // T08: exactly 3 (throws the typed error)
+  const [leafDer, intermediateDer, rootDer] = ders as [Uint8Array, Uint8Array, Uint8Array];
   const chain = {
     leaf: parseChainCertificate(leafDer, 'T08', 'PCK leaf'),
     intermediate: parseChainCertificate(intermediateDer, 'T08', 'PCK CA'),
@@ -57,7 +61,9 @@ function splitChain(ctx: VerifyContext, quote: TdxQuote | SgxQuote): Omit<PckCha
 /** T09: the root is byte-identical to a pinned root. */
 function checkRootPinned(ctx: VerifyContext, root: CertificateInfo): void {
   // T09: pinned by exact DER (which pins the key), never by name or because it came with the quote
-  if (!ctx.trustRoots.intelRootCas.some((pinned) => sameBytes(pinned, root.der))) {
+  let pinned = false;
+  for (const candidate of ctx.trustRoots.intelRootCas) if (sameBytes(candidate, root.der)) pinned = true;
+  if (!pinned) {
     fail('CHAIN', 'T09', `the chain's root is not a pinned Intel SGX Root CA (trust roots "${ctx.trustRoots.label}")`, { root: root.subject });
   }
   passed(ctx, 'T09', `root certificate is byte-identical to a pinned root (${ctx.trustRoots.label})`);
@@ -106,9 +112,9 @@ function checkLeaf(ctx: VerifyContext, chain: Omit<PckChain, 'caKind'>): void {
 
 /** T12: notBefore <= now <= notAfter for all three (QVL checks notAfter only). */
 function checkDates(ctx: VerifyContext, chain: Omit<PckChain, 'caKind'>): void {
-  for (const [role, cert] of [['root', chain.root], ['PCK CA', chain.intermediate], ['PCK leaf', chain.leaf]] as const) {
-    requireCurrent(ctx, 'T12', `${role} certificate`, cert.notBefore, cert.notAfter); // T12
-  }
+  requireCurrent(ctx, 'T12', 'root certificate', chain.root.notBefore, chain.root.notAfter); // T12
+  requireCurrent(ctx, 'T12', 'PCK CA certificate', chain.intermediate.notBefore, chain.intermediate.notAfter); // T12
+  requireCurrent(ctx, 'T12', 'PCK leaf certificate', chain.leaf.notBefore, chain.leaf.notAfter); // T12
   passed(ctx, 'T12', 'root, intermediate and leaf are inside their validity periods');
 }
 
