@@ -73,6 +73,10 @@ function checkTrailing(ctx: VerifyContext, quote: TdxQuote | SgxQuote): void {
   passed(ctx, 'T05', `after the signature data: ${what}`);
 }
 
+function requireSize(what: string, bytes: Uint8Array, size: number): void {
+  if (bytes.length !== size) parseError('T07', 'ERR_BAD_LENGTH', `${what} is ${bytes.length} bytes, expected ${size}`);
+}
+
 /** T06 / T07: certification data nesting (TDX: type 6 wrapping type 5; SGX v3: type 5 directly). */
 function checkCertificationData(ctx: VerifyContext, quote: TdxQuote | SgxQuote): void {
   const sd = quote.signatureData;
@@ -81,13 +85,10 @@ function checkCertificationData(ctx: VerifyContext, quote: TdxQuote | SgxQuote):
     passed(ctx, 'T06', 'outer certification data type 6 (QE report certification data)');
   }
   if (sd.certificationDataType !== 5) unsupported('T07', 'ERR_UNSUPPORTED_CERT_DATA_TYPE', `certification data type ${sd.certificationDataType} is not 5 (PCK chain)`); // T07
-  const sizes: [string, Uint8Array, number][] = [
-    ['quote signature', sd.quoteSignature, 64],
-    ['attestation key', sd.attestationKey, 64],
-    ['QE report', sd.qeReportBytes, SGX_REPORT_SIZE],
-    ['QE report signature', sd.qeReportSignature, 64],
-  ];
-  for (const [what, bytes, size] of sizes) if (bytes.length !== size) parseError('T07', 'ERR_BAD_LENGTH', `${what} is ${bytes.length} bytes, expected ${size}`); // T07
+  requireSize('quote signature', sd.quoteSignature, 64); // T07
+  requireSize('attestation key', sd.attestationKey, 64); // T07
+  requireSize('QE report', sd.qeReportBytes, SGX_REPORT_SIZE); // T07
+  requireSize('QE report signature', sd.qeReportSignature, 64); // T07
   if (sd.pckCertChainPem.length === 0) parseError('T07', 'ERR_BAD_LENGTH', 'empty PCK certificate chain');
   passed(ctx, 'T07', `QE report, QE signature, ${sd.qeAuthData.length}-byte QE auth data, PCK chain (type 5, ${sd.pckCertChainPem.length} bytes)`);
 }

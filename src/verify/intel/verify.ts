@@ -101,6 +101,16 @@ function evaluateTcb(ctx: VerifyContext, quote: TdxQuote | SgxQuote, tcbInfo: Tc
   return outcome;
 }
 
+/** The artifacts given, in a fixed order (one array, no intermediate). */
+function artifactsUsed(c: IntelCollateralInput): CollateralArtifact[] {
+  const out: CollateralArtifact[] = [];
+  if (c.tcbInfo !== undefined) out.push(c.tcbInfo);
+  if (c.qeIdentity !== undefined) out.push(c.qeIdentity);
+  if (c.pckCrl !== undefined) out.push(c.pckCrl);
+  if (c.rootCaCrl !== undefined) out.push(c.rootCaCrl);
+  return out;
+}
+
 function requireArguments(quote: unknown, collateral: unknown): void {
   const kind = (quote as { kind?: unknown } | null)?.kind;
   if (typeof quote !== 'object' || quote === null || (kind !== 'tdx' && kind !== 'sgx')) {
@@ -131,7 +141,7 @@ export function verifyIntelQuote(
   const { tcbInfo, qeIdentity } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
   const qe = verifyQuoteCryptography(ctx, quote, platform, qeIdentity); // T22–T26, T43
   const outcome = evaluateTcb(ctx, quote, tcbInfo, platform.pck, qe); // T27–T33
-  const artifacts = [collateral.tcbInfo, collateral.qeIdentity, collateral.pckCrl, collateral.rootCaCrl].filter((a): a is CollateralArtifact => a !== undefined);
+  const artifacts = artifactsUsed(collateral);
   checkArtifactWindows(ctx, artifacts); // T45
   passed(ctx, 'T46', `TCB status ${outcome.status} returned to the caller's policy, not judged here`); // T46
   const claims = quote.kind === 'tdx' ? tdxClaims(quote, platform.pck, outcome) : sgxClaims(quote, platform.pck, outcome);
