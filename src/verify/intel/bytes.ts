@@ -4,9 +4,13 @@
  * Buffer's hex encoder applied to the view itself: the claims hex a dozen
  * fields per quote, and wrapping each in a Buffer first cost one object each.
  */
-const hexSlice = (Buffer.prototype as unknown as { hexSlice: (this: Uint8Array, start: number, end: number) => string }).hexSlice;
+const hexSlice = (Buffer.prototype as unknown as { hexSlice?: (this: Uint8Array, start: number, end: number) => string }).hexSlice;
 
-export const toHex = (b: Uint8Array): string => hexSlice.call(b, 0, b.length);
+/** hexSlice is not documented: a Node without it gets the plain (view, no copy) path. */
+export const toHex: (b: Uint8Array) => string =
+  typeof hexSlice === 'function'
+    ? (b) => hexSlice.call(b, 0, b.length)
+    : (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 /** Byte equality without wrapping either side in a Buffer (inputs here are at most a certificate). */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
