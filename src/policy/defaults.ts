@@ -14,6 +14,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { markLoaded } from './registry.js';
 import type { IntelTcbPolicy, Policy, PolicyTee, SgxPolicy, SnpGuestPolicyRules, SnpPolicy, TdxPolicy, VtpmPolicy } from './types.js';
+import { deepFreeze } from '../deep-freeze.js';
 
 export const ZERO_48 = '0'.repeat(96);
 export const ALL_ONES_U64 = '0xffffffffffffffff';
@@ -116,13 +117,7 @@ export function defaultsFor(tee: PolicyTee): Policy {
   return tee === 'tdx' ? tdxDefault() : tee === 'sgx' ? sgxDefault() : snpDefault();
 }
 
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
+export { deepFreeze };
 
 /**
  * The default policy of a TEE, frozen: TCB status UpToDate only, debug

@@ -6,6 +6,7 @@
  * applies the rules a schema cannot say (docs/policy.md). src/policy/schema.json
  * is this object as JSON; test/policy/schema.test.ts keeps the two equal.
  */
+import { deepFreeze } from '../deep-freeze.js';
 
 type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 export type JsonSchema = { readonly [key: string]: Json };
@@ -317,13 +318,6 @@ const schema: JsonSchema = {
   },
 };
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 /** The schema, frozen: print it, never change it. */
 export const policySchema: JsonSchema = deepFreeze(schema);

@@ -83,13 +83,5 @@ function describe(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/**
- * Freezes a value read from a cached document before it is shared by every
- * verification that uses the document (byte arrays cannot be frozen; they are
- * only compared, never written).
- */
-export function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || ArrayBuffer.isView(value)) return;
-  for (const v of Object.values(value)) deepFreeze(v);
-  Object.freeze(value);
-}
+/** Cached documents' values are frozen before verifications share them (src/deep-freeze.ts). */
+export { deepFreeze } from '../../deep-freeze.js';
