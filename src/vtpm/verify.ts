@@ -28,7 +28,7 @@ import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } fr
 import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
 import type { ImaEntry, TpmHashName } from './types.js';
-import { extractBootComponents, type BootComponents } from './boot-components.js';
+import { extractBootComponents, type BootComponents, type ComponentDigests, type MeasuredComponent } from './boot-components.js';
 
 export interface VtpmVerifyOptions {
   /** The verification instant; default the wall clock, read once. */
@@ -156,11 +156,34 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
   const log = parseTcgEventLog(eventLog);
   const replay = replayEventLog(log);
   checkEventLogAgainstPcrs(replay, quoted, options.eventLog ?? {});
-  const compared = replay.banks.filter((b) => quoted.has(b));
+  const compared = options.eventLog?.banks ? [...options.eventLog.banks] : replay.banks.filter((b) => quoted.has(b));
+  // The replay only vouches for events in PCRs the quote covers: an event in an unquoted PCR
+  // (the attester picks the selection) would otherwise reach the policy unverified.
+  const exclude = new Set(options.eventLog?.exclude ?? [10]);
+  for (const bank of compared) {
+    const unquoted = replay.touched.filter((p) => !exclude.has(p) && !quoted.get(bank)?.has(p));
+    if (unquoted.length > 0) {
+      vtpmFail('ERR_VTPM_EVENTLOG_MISMATCH', `the boot event log extends ${bank} PCR ${unquoted.join(', ')}, which no quote covers: those events are not verified`, { bank, pcr: unquoted[0], unquoted });
+    }
+  }
   checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
-  // Only a log whose replay reproduced the quote names the boot components a policy may judge.
-  appraisal.boot = extractBootComponents(log);
+  // Only a log whose replay reproduced the quote names the boot components a policy may judge,
+  // and only by the digests of the banks that were compared (another bank's digest is unverified).
+  appraisal.boot = onlyBanks(extractBootComponents(log), new Set(compared));
   return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched };
+}
+
+function onlyBanks(boot: BootComponents, banks: ReadonlySet<string>): BootComponents {
+  const keep = (d: ComponentDigests): ComponentDigests => Object.fromEntries(Object.entries(d).filter(([bank]) => banks.has(bank))) as ComponentDigests;
+  const each = (cs: MeasuredComponent[]): MeasuredComponent[] => cs.map((c) => ({ ...c, digests: keep(c.digests) }));
+  return {
+    ...boot,
+    bootApplications: each(boot.bootApplications),
+    kernels: each(boot.kernels),
+    initrds: each(boot.initrds),
+    otherFiles: each(boot.otherFiles),
+    efiStubLoadOptions: boot.efiStubLoadOptions.map(keep),
+  };
 }
 
 /** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
