@@ -191,7 +191,14 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw e;
       }
-      this.execNow('COMMIT');
+      try {
+        this.execNow('COMMIT');
+      } catch (e) {
+        // A refused COMMIT (deferred constraint, I/O error) can leave the transaction open: later
+        // statements would join it and never be committed.
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
       return result;
     } finally {
       this.#inTransaction = false;

@@ -1,0 +1,35 @@
+/**
+ * Adversarial review of the storage layer: a failed COMMIT must not leave the
+ * SQLite connection inside the transaction (later statements would join it and
+ * never be committed, and every later transaction would fail).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { SqliteStorage } from '../../src/storage/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tee-storage-review-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('storage review: SQLite COMMIT failure', () => {
+  it('a COMMIT refused by a deferred constraint rolls back; the next writes commit and the next transaction runs', async () => {
+    const file = join(dir, 'commit-fails.sqlite');
+    const storage = SqliteStorage.open(file);
+    await storage.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`);
+    // The foreign key is checked at COMMIT only, so COMMIT itself fails.
+    await expect(storage.transaction((tx) => tx.run('INSERT INTO child (id, parent_id) VALUES (1, 42)'))).rejects.toMatchObject({ code: 'ERR_STORAGE_QUERY' });
+    expect(await storage.get('SELECT id FROM child WHERE id = 1')).toBeUndefined();
+    await storage.run('INSERT INTO parent (id) VALUES (7)');
+    await storage.transaction((tx) => tx.run('INSERT INTO child (id, parent_id) VALUES (2, 7)'));
+    await storage.close();
+    // What was acknowledged is on disk (a fresh connection sees it).
+    const again = SqliteStorage.open(file);
+    expect(await again.all('SELECT id FROM parent')).toEqual([{ id: 7 }]);
+    expect(await again.all('SELECT id FROM child')).toEqual([{ id: 2 }]);
+    await again.close();
+  });
+});
