@@ -84,7 +84,9 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
+    // Not a URL (often an unencoded "/", "#" or "?" in the password): mask everything from the
+    // colon after the user name to the last "@", whatever it holds.
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):.*@/i, '$1:***@');
   }
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { SqliteStorage } from '../../src/storage/index.js';
+import { parseStorageLocation, redactUrl, SqliteStorage } from '../../src/storage/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-storage-review-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,5 +31,28 @@ describe('storage review: SQLite COMMIT failure', () => {
     expect(await again.all('SELECT id FROM parent')).toEqual([{ id: 7 }]);
     expect(await again.all('SELECT id FROM child')).toEqual([{ id: 2 }]);
     await again.close();
+  });
+});
+
+describe('storage review: a password in a URL that does not parse', () => {
+  // An unencoded "/" in the password makes the URL invalid; the error and logs must still mask it.
+  const url = 'postgres://tee_kbs:s3cr/et-pw@db.internal:5432/tee_kbs';
+
+  it('redactUrl masks the password', () => {
+    expect(redactUrl(url)).not.toContain('s3cr');
+    expect(redactUrl(url)).not.toContain('et-pw');
+    expect(redactUrl(url)).toBe('postgres://tee_kbs:***@db.internal:5432/tee_kbs');
+  });
+
+  it('parseStorageLocation refuses it without echoing the password', () => {
+    let message = '';
+    try {
+      parseStorageLocation(url);
+    } catch (e) {
+      message = (e as Error).message;
+      expect((e as { code?: string }).code).toBe('ERR_STORAGE_CONFIG');
+    }
+    expect(message).toMatch(/not a valid PostgreSQL URL/);
+    expect(message).not.toContain('et-pw');
   });
 });
