@@ -93,46 +93,101 @@ function parseHead(text: string, maxBodyBytes: number): Head {
 }
 
 /**
- * Incremental chunked decoder over `buf` from `pos`. Returns the decoded body
- * and the end offset when the last chunk and trailers are complete, undefined
- * when more bytes are needed; throws on malformed or oversized input.
+ * The body after the header block, fed piece by piece as records arrive. Each
+ * byte is looked at and copied a bounded number of times (the reader is linear
+ * in the answer): decoded bytes go into a buffer that doubles up to the limit,
+ * and only a partial chunk-size line or trailer block is carried over.
+ * `feed` returns the bytes left after the end of the answer, or undefined
+ * while more are needed; it throws on malformed or oversized input.
  */
-function decodeChunked(buf: Buffer, pos: number, limits: InbandLimits): { body: Buffer; end: number } | undefined {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for (;;) {
-    const eol = buf.indexOf(CRLF, pos);
-    if (eol < 0) {
-      if (buf.length - pos > 128) throw fail('chunk-size line too long');
-      return undefined;
+class BodyReader {
+  #data = Buffer.alloc(0);
+  #size = 0;
+  /** Chunked: bytes of chunk data still to come; -1 while a chunk-size line is expected. */
+  #remaining = -1;
+  #crlf = false;
+  #trailers = false;
+  #carry: Buffer = Buffer.alloc(0);
+
+  constructor(
+    readonly contentLength: number | undefined,
+    readonly limits: InbandLimits,
+  ) {}
+
+  get body(): Buffer {
+    return this.#data.subarray(0, this.#size);
+  }
+
+  #append(bytes: Buffer): void {
+    const need = this.#size + bytes.length;
+    if (need > this.#data.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(need, 2 * this.#data.length, 64 * 1024), Math.max(need, this.contentLength ?? this.limits.maxBodyBytes)));
+      this.#data.copy(grown, 0, 0, this.#size);
+      this.#data = grown;
     }
-    const m = CHUNK_LINE.exec(buf.toString('latin1', pos, eol));
-    if (!m) throw fail('malformed chunk-size line in the attestation answer');
-    const n = parseInt(m[1] as string, 16);
-    size += n;
-    if (size > limits.maxBodyBytes) throw fail(`the attestation answer exceeds ${limits.maxBodyBytes} bytes`);
-    pos = eol + 2;
-    if (n === 0) {
-      // Trailer fields, then the empty line; bounded like the header block.
-      const end = buf.indexOf(CRLF, pos) === pos ? pos + 2 : buf.indexOf(HEADER_END, pos - 2) + 4;
-      if (end < pos) {
-        if (buf.length - pos > limits.maxHeaderBytes) throw fail('chunked trailers too long');
+    bytes.copy(this.#data, this.#size);
+    this.#size = need;
+  }
+
+  feed(piece: Buffer): Buffer | undefined {
+    if (this.contentLength !== undefined) {
+      const take = Math.min(this.contentLength - this.#size, piece.length);
+      this.#append(piece.subarray(0, take));
+      return this.#size === this.contentLength ? piece.subarray(take) : undefined;
+    }
+    let buf = this.#carry.length === 0 ? piece : Buffer.concat([this.#carry, piece]);
+    this.#carry = Buffer.alloc(0);
+    for (;;) {
+      if (this.#trailers) {
+        // Trailer fields, then the empty line; bounded like the header block.
+        if (buf.length >= 2 && buf[0] === 0x0d && buf[1] === 0x0a) return buf.subarray(2);
+        const end = buf.indexOf(HEADER_END);
+        if (end >= 0) return buf.subarray(end + 4);
+        if (buf.length > this.limits.maxHeaderBytes) throw fail('chunked trailers too long');
+        this.#carry = buf;
         return undefined;
       }
-      return { body: Buffer.concat(parts, size), end };
+      if (this.#remaining > 0) {
+        const take = Math.min(this.#remaining, buf.length);
+        this.#append(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        this.#remaining -= take;
+        if (this.#remaining > 0) return undefined;
+        this.#crlf = true;
+      }
+      if (this.#crlf) {
+        if (buf.length < 2) {
+          this.#carry = buf;
+          return undefined;
+        }
+        if (buf[0] !== 0x0d || buf[1] !== 0x0a) throw fail('chunk data not followed by CRLF');
+        buf = buf.subarray(2);
+        this.#crlf = false;
+      }
+      const eol = buf.indexOf(CRLF);
+      if (eol < 0) {
+        if (buf.length > 128) throw fail('chunk-size line too long');
+        this.#carry = buf;
+        return undefined;
+      }
+      const m = CHUNK_LINE.exec(buf.toString('latin1', 0, eol));
+      if (!m) throw fail('malformed chunk-size line in the attestation answer');
+      const n = parseInt(m[1] as string, 16);
+      if (this.#size + n > this.limits.maxBodyBytes) throw fail(`the attestation answer exceeds ${this.limits.maxBodyBytes} bytes`);
+      buf = buf.subarray(eol + 2);
+      if (n === 0) this.#trailers = true;
+      else this.#remaining = n;
     }
-    if (buf.length < pos + n + 2) return undefined;
-    if (buf[pos + n] !== 0x0d || buf[pos + n + 1] !== 0x0a) throw fail('chunk data not followed by CRLF');
-    parts.push(buf.subarray(pos, pos + n));
-    pos += n + 2;
   }
 }
 
 /** Sends `POST path` with a JSON body on `socket` and reads exactly one bounded answer. */
 export function exchangeOnSocket(socket: TLSSocket, authority: string, path: string, json: string, limits: InbandLimits): Promise<InbandResponse> {
   return new Promise((resolve, reject) => {
+    /** Bytes of the header block so far (bounded by maxHeaderBytes); the body goes to the reader. */
     let buf: Buffer = Buffer.alloc(0);
-    let head: (Head & { bodyStart: number }) | undefined;
+    let head: Head | undefined;
+    let reader: BodyReader | undefined;
     let settled = false;
     let state: 'reading' | 'reusable' | 'closed' | 'tainted' = 'reading';
 
@@ -141,9 +196,8 @@ export function exchangeOnSocket(socket: TLSSocket, authority: string, path: str
         if (state === 'reusable') state = 'tainted';
         return;
       }
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       try {
-        step();
+        step(chunk);
       } catch (e) {
         finish(e as Error);
       }
@@ -177,28 +231,25 @@ export function exchangeOnSocket(socket: TLSSocket, authority: string, path: str
       } else resolve(res as InbandResponse);
     }
 
-    function step(): void {
+    function step(chunk: Buffer): void {
+      let piece = chunk;
       if (!head) {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
         const end = buf.indexOf(HEADER_END);
         if (end < 0) {
           if (buf.length > limits.maxHeaderBytes) throw fail(`the attestation answer's header block exceeds ${limits.maxHeaderBytes} bytes`);
           return;
         }
         if (end + 4 > limits.maxHeaderBytes) throw fail(`the attestation answer's header block exceeds ${limits.maxHeaderBytes} bytes`);
-        head = { ...parseHead(buf.toString('latin1', 0, end), limits.maxBodyBytes), bodyStart: end + 4 };
+        head = parseHead(buf.toString('latin1', 0, end), limits.maxBodyBytes);
+        reader = new BodyReader(head.chunked ? undefined : head.contentLength, limits);
+        piece = buf.subarray(end + 4);
+        buf = Buffer.alloc(0);
       }
-      let body: Buffer;
-      let end: number;
-      if (head.chunked) {
-        const done = decodeChunked(buf, head.bodyStart, limits);
-        if (!done) return;
-        ({ body, end } = done);
-      } else {
-        end = head.bodyStart + (head.contentLength as number);
-        if (buf.length < end) return;
-        body = buf.subarray(head.bodyStart, end);
-      }
-      if (buf.length > end) throw fail('bytes after the end of the attestation answer (wrong Content-Length or framing)');
+      const rest = (reader as BodyReader).feed(piece);
+      if (rest === undefined) return;
+      if (rest.length > 0) throw fail('bytes after the end of the attestation answer (wrong Content-Length or framing)');
+      const body = (reader as BodyReader).body;
       state = 'reusable';
       const h = head;
       finish(undefined, {
