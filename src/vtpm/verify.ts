@@ -148,11 +148,18 @@ export interface VtpmReplayClaims {
   ima?: { entries: number; banks: string[]; bankRule: string; violations: number; bootAggregate: string };
 }
 
+/** VT12 for the logs: a log checked against the SHA-1 bank alone needs allowSha1, as a quote set does. */
+function sha1Only(banks: readonly string[], what: string, options: VtpmVerifyOptions, warnings: string[]): void {
+  if (banks.length === 0 || banks.some((b) => b !== 'sha1')) return;
+  if (!options.allowSha1) vtpmFail('ERR_VTPM_BANK', `${what} is compared with the SHA-1 PCR bank only (allowSha1 not set)`, { banks: [...banks] });
+  warnings.push(`allowSha1: ${what} was compared with the SHA-1 PCR bank only`);
+}
+
 /**
  * VT15: the boot event log replays to the quoted PCRs (all quoted PCRs but
  * IMA's 10, unless options say otherwise), naming the first that differs.
  */
-function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['eventLog']> {
+function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['eventLog']> {
   const log = parseTcgEventLog(eventLog);
   const replay = replayEventLog(log);
   checkEventLogAgainstPcrs(replay, quoted, options.eventLog ?? {});
@@ -166,6 +173,7 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
       vtpmFail('ERR_VTPM_EVENTLOG_MISMATCH', `the boot event log extends ${bank} PCR ${unquoted.join(', ')}, which no quote covers: those events are not verified`, { bank, pcr: unquoted[0], unquoted });
     }
   }
+  sha1Only(compared, 'the boot event log', options, warnings);
   checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
   // Only a log whose replay reproduced the quote names the boot components a policy may judge,
   // and only by the digests of the banks that were compared (another bank's digest is unverified).
@@ -187,9 +195,10 @@ function onlyBanks(boot: BootComponents, banks: ReadonlySet<string>): BootCompon
 }
 
 /** VT16: every IMA template digest matches its data, the list replays to the quoted PCR 10, and boot_aggregate matches PCRs 0-7/0-9. */
-function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['ima']> {
+function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, options: VtpmVerifyOptions, checks: CheckRecord[], warnings: string[], appraisal: VtpmAppraisal): NonNullable<VtpmReplayClaims['ima']> {
   const banks = REPLAY_BANKS.filter((b) => quoted.get(b)?.has(10));
   if (banks.length === 0) vtpmFail('ERR_VTPM_IMA_MISMATCH', 'the bundle carries an IMA list but no quote covers PCR 10');
+  sha1Only(banks, 'the IMA list (PCR 10)', options, warnings);
   const list = replayImaInput(ima, banks);
   const { replay } = list;
   checkImaAgainstPcrs(replay, quoted, [10]);
@@ -281,8 +290,8 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   warnings.push(...tpm.warnings);
   const replay: VtpmReplayClaims = {};
   const appraisal: VtpmAppraisal = { pcrs };
-  if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks, appraisal);
-  if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, checks, warnings, appraisal);
+  if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks, warnings, appraisal);
+  if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, options, checks, warnings, appraisal);
   const { checks: _c, warnings: _w, ...tpmClaims } = tpm;
   const result: VtpmVerificationResult = {
     ok: true,
