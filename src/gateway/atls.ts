@@ -250,7 +250,7 @@ export async function verifyAtlsAnswer(answer: unknown, nonce: Buffer, presented
 export interface AtlsClientOptions extends Omit<VerifyAnswerOptions, 'at' | 'policy' | 'vtpm'>, VtpmCallerOptions {
   policy: VerifyAnswerOptions['policy'] | string | object;
   at?: Date;
-  /** Default 30 s. */
+  /** The TLS handshake's and the exchange's bound, each; default 30 s. */
   timeoutMs?: number;
   /** Default 64 MiB (the answer carries the logs). */
   maxAnswerBytes?: number;
@@ -268,18 +268,27 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
   if (url.protocol !== 'https:') throw new RangeError('the gateway URL must be https:');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const nonce = o.nonce ?? Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32)));
+  const timeoutMs = o.timeoutMs ?? 30_000;
   const socket = tlsConnect({ host, port: Number(url.port) || 443, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
   try {
     await new Promise<void>((resolve, reject) => {
-      socket.once('secureConnect', () => resolve());
-      socket.once('error', (e) => reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `TLS connection to ${url.host} failed: ${e.message}`, { cause: e })));
+      // timeoutMs bounds the handshake too: a server that never answers the ClientHello must not hang the client.
+      const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(handshake);
+        resolve();
+      });
+      socket.once('error', (e) => {
+        clearTimeout(handshake);
+        reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `TLS connection to ${url.host} failed: ${e.message}`, { cause: e }));
+      });
     });
     const raw = socket.getPeerX509Certificate()?.raw;
     if (!raw) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate');
     const res = await exchangeOnSocket(socket, url.host, ATLS_PATH, JSON.stringify({ nonce: nonce.toString('base64') }), {
       maxHeaderBytes: 16 * 1024,
       maxBodyBytes: o.maxAnswerBytes ?? 64 << 20,
-      timeoutMs: o.timeoutMs ?? 30_000,
+      timeoutMs,
     });
     res.release();
     const text = res.body.toString('utf8');
