@@ -119,9 +119,15 @@ interface Context {
   now: () => Date;
 }
 
-async function appraiseBody(ctx: Context, req: IncomingMessage): Promise<Appraisal> {
+async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' | 'trustee'): Promise<Appraisal> {
   const body = await readBody(req, ctx.maxBodyBytes);
   const request = parseRequest(parseJsonBody(body));
+  // The trustee routes answer with a bare token whose readers (open-webui) look at its top-level
+  // claims only, never at the policy id in the EAR: a token judged under a policy the client sent
+  // would be indistinguishable from one judged under the service's. Only configured policies there.
+  if (route === 'trustee' && request.policy.kind === 'inline') {
+    throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'the trustee routes judge only the policies configured on this service (send a policy name, or use POST /v1/verify)');
+  }
   ctx.metrics.queued = ctx.limiter.waiting + 1;
   return ctx.limiter.run(async () => {
     ctx.metrics.queued = ctx.limiter.waiting;
@@ -168,12 +174,12 @@ async function handle(ctx: Context, req: IncomingMessage, res: ServerResponse): 
   if (req.method !== entry.method) throw new AttestationServiceError('ERR_AS_METHOD_NOT_ALLOWED', 405, `${path} takes ${entry.method}`, { headers: { allow: `${entry.method}, OPTIONS` } });
   switch (entry.route) {
     case 'verify': {
-      const a = await appraiseBody(ctx, req);
+      const a = await appraiseBody(ctx, req, 'verify');
       sendJson(res, 200, a, cors);
       return { route: 'verify', status: 200 };
     }
     case 'trustee':
-      return { route: 'trustee', status: trusteeAnswer(res, await appraiseBody(ctx, req), cors) };
+      return { route: 'trustee', status: trusteeAnswer(res, await appraiseBody(ctx, req, 'trustee'), cors) };
     case 'jwks':
       sendJson(res, 200, ctx.signer.jwks(), { ...cors, 'cache-control': 'public, max-age=300' });
       return { route: 'jwks', status: 200 };

@@ -90,6 +90,19 @@ describe('POST /v1/verify, plain body', () => {
     expect(invalid.json.error.code).toBe('ERR_POLICY_INVALID');
   });
 
+  it('the trustee routes refuse an inline policy (their bare token names no policy its readers check): no token', async () => {
+    const weak = { tee: 'tdx', allowDebug: true, mrTd: 'any', mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' };
+    for (const path of ['/attestation', '/v1/attestation']) {
+      const r = await post(svc.url, path, { evidence: quote.toString('base64'), policy: weak });
+      expect(r.status).toBe(400);
+      expect(r.json.error.code).toBe('ERR_AS_UNKNOWN_POLICY');
+      expect(r.text).not.toMatch(/^ey/);
+    }
+    // The same request on /v1/verify is judged under the inline policy's own content id.
+    const verify = await post(svc.url, '/v1/verify', { evidence: quote.toString('base64'), policy: weak });
+    expect(verify.json.policy.id).toMatch(/^inline:sha256:/);
+  });
+
   it('a tampered quote is a typed error with the check that failed, and no token', async () => {
     const bad = Buffer.from(quote);
     bad[300] = (bad[300] ?? 0) ^ 0xff; // inside the TD report body: the quote signature breaks
