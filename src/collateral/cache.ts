@@ -96,7 +96,12 @@ export class CollateralCache {
 
   /** The newest stored version of `key` whose window contains `now` (plus `graceMs`), if any. */
   select(key: string, now: Date, graceMs = 0): CollateralArtifact | undefined {
-    return newest(this.#versions(key).filter((a) => isWithinWindow(a.validity, now, graceMs)));
+    // A loop, not filter + reduce: this runs four times per verification.
+    let best: CollateralArtifact | undefined;
+    for (const a of this.#versions(key)) {
+      if (isWithinWindow(a.validity, now, graceMs) && (best === undefined || isOlder(best, a))) best = a;
+    }
+    return best;
   }
 
   #loadAll(key: string): CollateralArtifact[] {

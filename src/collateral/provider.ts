@@ -33,6 +33,9 @@ export class CollateralExpiredError extends TeeVerifyError {
   }
 }
 
+/** Shared by every warning-free cache hit; frozen, so no caller can add to it. */
+const NO_WARNINGS: string[] = Object.freeze([]) as unknown as string[];
+
 export class ArtifactResolver {
   readonly #cache: CollateralCache | null;
   readonly #graceMs: number;
@@ -46,10 +49,21 @@ export class ArtifactResolver {
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60 * 1000;
   }
 
+  /**
+   * The cached artifact `key` valid at `now` when no refresh is due: what
+   * resolve() would answer without any fetch. Synchronous, so a warm
+   * verification needs no promise per artifact.
+   */
+  cached(key: string, now: Date): Resolved | undefined {
+    const cached = this.#cache?.select(key, now);
+    return cached && !this.#shouldRefresh(key, cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
+  }
+
   /** Returns the artifact `key` valid at `now`, fetching it with `fetch` when the cache has none. */
   async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date): Promise<Resolved> {
+    const hit = this.cached(key, now);
+    if (hit) return hit;
     const cached = this.#cache?.select(key, now);
-    if (cached && !this.#shouldRefresh(key, cached, now)) return { artifact: cached, warnings: [] };
     let fetched: CollateralArtifact | undefined;
     let failure: unknown;
     try {

@@ -76,6 +76,23 @@ interface LookupPlan {
   fetch: readonly [() => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>, () => Promise<CollateralArtifact>];
 }
 
+function intelCollateral(plan: LookupPlan, tcbInfo: Resolved, qeIdentity: Resolved, pckCrl: Resolved, rootCaCrl: Resolved): IntelCollateral {
+  const warnings = tcbInfo.warnings.length + qeIdentity.warnings.length + pckCrl.warnings.length + rootCaCrl.warnings.length === 0
+    ? []
+    : [...tcbInfo.warnings, ...qeIdentity.warnings, ...pckCrl.warnings, ...rootCaCrl.warnings];
+  return {
+    kind: 'intel',
+    tee: plan.tee,
+    fmspc: plan.fmspc,
+    pckCa: plan.pckCa,
+    tcbInfo: tcbInfo.artifact,
+    qeIdentity: qeIdentity.artifact,
+    pckCrl: pckCrl.artifact,
+    rootCaCrl: rootCaCrl.artifact,
+    warnings,
+  };
+}
+
 export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
   readonly #amd: AmdCollateralSource | undefined;
@@ -102,6 +119,23 @@ export class CollateralService {
     return evidence.kind === 'snp' ? this.forSnpReport(evidence, now, certTable) : this.forQuote(evidence, now);
   }
 
+  /**
+   * The collateral of Intel evidence when all four artifacts are cached and
+   * no refresh is due: the answer forQuote would give, without a promise or a
+   * fetch. Undefined otherwise (SEV-SNP included); then call forEvidence.
+   */
+  cachedFor(evidence: TdxQuote | SgxQuote | SnpReport, now: Date): EvidenceCollateral | undefined {
+    const source = this.#intel;
+    if (evidence.kind === 'snp' || !source) return undefined;
+    const plan = this.#planOf(evidence, source);
+    const r = this.#resolver;
+    const tcbInfo = r.cached(plan.keys[0], now);
+    const qeIdentity = tcbInfo && r.cached(plan.keys[1], now);
+    const pckCrl = qeIdentity && r.cached(plan.keys[2], now);
+    const rootCaCrl = pckCrl && r.cached(plan.keys[3], now);
+    return rootCaCrl ? intelCollateral(plan, tcbInfo!, qeIdentity!, pckCrl!, rootCaCrl) : undefined;
+  }
+
   async forQuote(quote: TdxQuote | SgxQuote, now: Date): Promise<IntelCollateral> {
     const source = this.#intel;
     if (!source) throw missingSource('Intel collateral');
@@ -114,20 +148,7 @@ export class CollateralService {
       r.resolve(plan.keys[2], plan.fetch[2], now),
       r.resolve(plan.keys[3], plan.fetch[3], now),
     ]);
-    const warnings = tcbInfo.warnings.length + qeIdentity.warnings.length + pckCrl.warnings.length + rootCaCrl.warnings.length === 0
-      ? []
-      : [...tcbInfo.warnings, ...qeIdentity.warnings, ...pckCrl.warnings, ...rootCaCrl.warnings];
-    return {
-      kind: 'intel',
-      tee: plan.tee,
-      fmspc: plan.fmspc,
-      pckCa: plan.pckCa,
-      tcbInfo: tcbInfo.artifact,
-      qeIdentity: qeIdentity.artifact,
-      pckCrl: pckCrl.artifact,
-      rootCaCrl: rootCaCrl.artifact,
-      warnings,
-    };
+    return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
 
   /**

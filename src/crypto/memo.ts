@@ -11,6 +11,8 @@
  * different inputs can ever share a remembered result.
  */
 const SMALL_PART = 1024;
+/** How many recently matched entries are compared before a key is built. */
+const RECENT_ENTRIES = 4;
 
 interface Entry {
   scheme: string;
@@ -27,6 +29,13 @@ export class SignatureMemo {
    * part by part, byte for byte, before its result is used.
    */
   readonly #byMessage = new WeakMap<Uint8Array, Entry>();
+  /**
+   * The entries matched most recently, newest first. Fresh evidence brings new
+   * views of bytes seen before (a platform's QE report and its signature):
+   * comparing them with a few recent entries costs less than building their
+   * key, and keeps short-lived views out of the WeakMap above.
+   */
+  readonly #recent: Entry[] = [];
   hits = 0;
   misses = 0;
 
@@ -56,11 +65,18 @@ export class SignatureMemo {
       this.hits++;
       return candidate.result;
     }
+    for (const r of this.#recent) {
+      if (matches(r, scheme, parts)) {
+        this.hits++;
+        return r.result;
+      }
+    }
     const key = SignatureMemo.keyOf(scheme, parts);
     const known = this.#results.get(key);
     if (known !== undefined && matches(known, scheme, parts)) {
       this.hits++;
       if (first !== undefined) this.#byMessage.set(first, known);
+      this.#remember(known);
       return known.result;
     }
     this.misses++;
@@ -69,7 +85,13 @@ export class SignatureMemo {
     const entry = { scheme, parts: parts.map((p) => Buffer.from(p)), result };
     this.#results.set(key, entry);
     if (first !== undefined) this.#byMessage.set(first, entry);
+    this.#remember(entry);
     return result;
+  }
+
+  #remember(entry: Entry): void {
+    if (this.#recent.length >= RECENT_ENTRIES) this.#recent.pop();
+    this.#recent.unshift(entry);
   }
 
   get size(): number {

@@ -39,7 +39,9 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   // T01 / S01: the instant is read once and used for collateral selection and every check.
   const at = options.at ?? new Date();
   const parsed = typeof evidence === 'object' && evidence !== null && 'kind' in evidence ? evidence : parseEvidence(evidence, options.parse);
-  const collateral = isService(options.collateral) ? await options.collateral.forEvidence(parsed, at, options.certTable) : options.collateral;
+  const service = isService(options.collateral) ? options.collateral : undefined;
+  // A warm cache answers synchronously: no promise per artifact, no extra tick.
+  const collateral = service ? (service.cachedFor?.(parsed, at) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
   let result: VerificationResult;
   if (parsed.kind === 'snp') {

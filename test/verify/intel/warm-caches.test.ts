@@ -89,6 +89,27 @@ describe('signature memo', () => {
     expect(memo.misses).toBe(3);
   });
 
+  it('a new view of bytes checked before is found among the recent entries; one changed byte is not', () => {
+    const memo = new SignatureMemo();
+    const bytes = new Uint8Array(384).fill(7);
+    const signature = new Uint8Array(64).fill(2);
+    const key = new Uint8Array(64).fill(3);
+    let runs = 0;
+    const check = () => ++runs > 0;
+    memo.verify('ecdsa-p256', [bytes, signature, key], check);
+    // Fresh evidence brings fresh views (new objects) of the same QE report bytes.
+    for (let i = 0; i < 5; i++) expect(memo.verify('ecdsa-p256', [new Uint8Array(bytes), new Uint8Array(signature), key], check)).toBe(true);
+    expect(runs).toBe(1);
+    expect(memo.size).toBe(1);
+    const changed = new Uint8Array(bytes);
+    changed[383] = 8;
+    memo.verify('ecdsa-p256', [changed, signature, key], () => false);
+    expect(memo.verify('ecdsa-p256', [new Uint8Array(changed), signature, key], check)).toBe(false);
+    expect(memo.verify('ecdsa-p256', [new Uint8Array(bytes), signature, key], check)).toBe(true);
+    expect(runs).toBe(1);
+    expect(memo.misses).toBe(2);
+  });
+
   it('keys are length-prefixed: parts that concatenate alike do not share a key', () => {
     const a = SignatureMemo.keyOf('s', [new Uint8Array([1, 2]), new Uint8Array([3])]);
     const b = SignatureMemo.keyOf('s', [new Uint8Array([1]), new Uint8Array([2, 3])]);
