@@ -89,12 +89,25 @@ interface Opened {
   certificate: PresentedCertificate;
   /** The pinned key: SHA-256 of the presented SPKI, hex. */
   spki: string;
+  /**
+   * Removes the error guard #open leaves on the socket. Until the socket is
+   * handed to undici or parked (both listen for errors themselves), a reset
+   * while it waits must close it, not crash the process (no 'error' listener).
+   */
+  unguard: () => void;
 }
 
 interface Spare extends Opened {
   until: number;
   timer: NodeJS.Timeout;
   onGone: () => void;
+}
+
+/** The socket for undici (which listens for errors itself); a socket that failed while it waited is refused. */
+function handOver(c: Opened): TLSSocket {
+  if (c.socket.destroyed) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the connection closed while it waited for its attestation');
+  c.unguard();
+  return c.socket;
 }
 
 export class AttestedClient {
@@ -114,6 +127,8 @@ export class AttestedClient {
   readonly #connectTo: { host: string; port: number; servername?: string };
   /** The latest verification (undefined before the first). */
   last: GatewayVerification | undefined;
+  /** The key of the latest verification: the one the pooled connections present. */
+  #lastKey: string | undefined;
 
   constructor(gatewayUrl: string | URL, options: AttestedClientOptions) {
     this.origin = new URL(new URL(gatewayUrl).origin);
@@ -168,6 +183,8 @@ export class AttestedClient {
       socket.once('secureConnect', () => {
         clearTimeout(handshake);
         socket.off('error', onError);
+        const guard = (): void => {}; // the socket is destroyed after an error; whoever waits sees it destroyed
+        socket.on('error', guard);
         // The X509Certificate view: getPeerCertificate() would also build a parsed object and three fingerprints we never read.
         const raw = socket.getPeerX509Certificate()?.raw;
         if (!raw) {
@@ -176,7 +193,7 @@ export class AttestedClient {
         }
         // Digests once per connection; the binding check reuses them.
         const certificate = presentedCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
-        resolve({ socket, certificate, spki: certificate.spkiSha256Hex });
+        resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard: () => socket.off('error', guard) });
       });
     });
   }
@@ -232,10 +249,14 @@ export class AttestedClient {
     }
   }
 
-  /** The newly verified key joins the verified set; a changed key retires the older ones. */
+  /**
+   * The newly verified key joins the verified set; a key other than the one
+   * recorded last retires the older ones, also when their trust had already
+   * expired (their pooled connections must not carry the next requests).
+   */
   #record(v: GatewayVerification): void {
     const until = Math.min(Date.parse(v.validUntil), Date.now() + (this.#o.maxAgeMs ?? 3_600_000));
-    if (!this.#verified.has(v.spkiSha256) && this.#verified.size > 0) {
+    if (this.#lastKey !== undefined && this.#lastKey !== v.spkiSha256) {
       // The gateway's key changed: only the newly verified key stays trusted, and pooled
       // connections to older keys are retired (in-flight requests finish first).
       this.#verified.clear();
@@ -245,6 +266,7 @@ export class AttestedClient {
       void old.close();
     }
     this.#verified.set(v.spkiSha256, { v, until });
+    this.#lastKey = v.spkiSha256;
     this.last = v;
   }
 
@@ -266,6 +288,7 @@ export class AttestedClient {
     };
     c.socket.unref();
     c.socket.on('error', onGone).on('close', onGone);
+    c.unguard();
     const timer = setTimeout(onGone, idleMs).unref();
     this.#spare = { ...c, until: Date.now() + idleMs, timer, onGone };
   }
@@ -313,12 +336,12 @@ export class AttestedClient {
     if (spare) return spare;
     const c = await this.#open();
     try {
-      if (this.#valid(c.spki)) return c.socket;
+      if (this.#valid(c.spki)) return handOver(c);
       if (this.#inflight) {
         // Another connection is being attested: its verdict decides, no second evidence request.
         const v = await this.#inflight;
         if (v.spkiSha256 !== c.spki || !this.#valid(c.spki)) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'this connection presented a TLS key that no verified attestation covers');
-        return c.socket;
+        return handOver(c);
       }
       let reusable = false;
       await this.#single(async () => {
@@ -326,14 +349,14 @@ export class AttestedClient {
         reusable = r.reusable;
         return r.v;
       });
-      if (reusable) return c.socket;
+      if (reusable) return handOver(c);
       // The server closed the attested connection: the key is verified, the next connection must present it.
       const next = await this.#open();
       if (next.spki !== c.spki || !this.#valid(next.spki)) {
         next.socket.destroy();
         throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'the connection after the attestation presented a TLS key that no verified attestation covers');
       }
-      return next.socket;
+      return handOver(next);
     } catch (e) {
       c.socket.destroy();
       throw e;
