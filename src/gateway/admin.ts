@@ -13,7 +13,13 @@
  * the shared database (store.ts), so a key created through one instance works
  * on every instance, and a revocation is seen by all of them at once. Every /admin/ path
  * belongs to the gateway and is never proxied.
+ *
+ * Failed admin-token attempts are counted per client (src/net/auth-failures.ts,
+ * keyed by src/net/client-key.ts): past the limit the answer is 429 with
+ * Retry-After before any lookup, whatever the token, until the client's oldest
+ * counted failure leaves the window. Per instance.
  */
+import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { GatewayError } from './errors.js';
 import type { ApiKeyStore } from './store.js';
 
@@ -24,6 +30,8 @@ export interface AdminRequest {
   /** The path without the query. */
   path: string;
   authorization: string | undefined;
+  /** Whom failed attempts are counted against: clientKey(peer address); default "unknown". */
+  client?: string;
   /** The body, read on demand (bounded by the caller). */
   body: () => Promise<Buffer>;
 }
@@ -62,12 +70,27 @@ async function nameOf(body: Buffer): Promise<string> {
   return name;
 }
 
-/** Routes one /admin/ request; throws GatewayError for every refusal. */
-export async function handleAdmin(store: ApiKeyStore, r: AdminRequest, now: () => Date = () => new Date()): Promise<AdminAnswer> {
+/** requireAdmin, unless this client failed too often: then 429 without a lookup. Every 401 counts as a failure. */
+async function requireAdminLimited(store: ApiKeyStore, r: AdminRequest, failures: AuthFailureLimiter | undefined, nowMs: number): Promise<void> {
+  const client = r.client ?? 'unknown';
+  const wait = failures?.retryAfter(client, nowMs) ?? 0;
+  if (wait > 0) {
+    throw new GatewayError('ERR_GATEWAY_TOO_MANY_AUTH_FAILURES', 429, `too many failed admin-token attempts from this client; retry in ${wait} s`, { 'Retry-After': String(wait) });
+  }
+  try {
+    await requireAdmin(store, r.authorization);
+  } catch (e) {
+    if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_UNAUTHORIZED') failures?.fail(client, nowMs);
+    throw e;
+  }
+}
+
+/** Routes one /admin/ request; throws GatewayError for every refusal. `failures`: the server's failed-login limiter. */
+export async function handleAdmin(store: ApiKeyStore, r: AdminRequest, now: () => Date = () => new Date(), failures?: AuthFailureLimiter): Promise<AdminAnswer> {
   const parts = r.path.slice(ADMIN_PREFIX.length).split('/');
   if (parts[0] !== 'v1' || parts[1] !== 'keys' || parts.length > 3 || parts[2] === '') throw notFound();
   // Authentication before anything else, so an unauthenticated caller learns nothing about ids.
-  await requireAdmin(store, r.authorization);
+  await requireAdminLimited(store, r, failures, now().getTime());
   const id = parts[2];
   if (id === undefined) {
     if (r.method === 'GET') return { status: 200, body: { keys: await store.list() } };

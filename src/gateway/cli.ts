@@ -35,6 +35,8 @@ export const GATEWAY_SERVE_OPTIONS = {
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
   'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
+  'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
+  'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
   ...VTPM_SERVE_OPTIONS,
 } as const;
 
@@ -44,7 +46,8 @@ export const GATEWAY_USAGE = `usage:
                     [--tls-cert PEM --tls-key PEM | (SQLite: self-signed next to the file; PostgreSQL: a fresh key in memory)]
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
 ${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
-                    [--shutdown-grace SECONDS]
+                    [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
+                    [--admin-max-failures N] [--admin-failure-window SECONDS]
   tee-gateway keys create NAME DB             prints the new API key once
   tee-gateway keys list DB
   tee-gateway keys revoke ID DB
@@ -130,6 +133,23 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const grace = positive(v['shutdown-grace'], '--shutdown-grace');
   if (pool !== undefined) options.databasePoolSize = Math.floor(pool);
   if (grace !== undefined) options.shutdownGraceMs = grace * 1000;
+  // Slow-client bounds in seconds, like --shutdown-grace (fractions allowed).
+  const seconds = (flag: 'headers-timeout' | 'request-timeout' | 'keep-alive-timeout'): number | undefined => {
+    const s = positive(v[flag], `--${flag}`);
+    return s === undefined ? undefined : Math.max(1, Math.round(s * 1000));
+  };
+  const headersTimeoutMs = seconds('headers-timeout');
+  const requestTimeoutMs = seconds('request-timeout');
+  const keepAliveTimeoutMs = seconds('keep-alive-timeout');
+  if (headersTimeoutMs !== undefined) options.headersTimeoutMs = headersTimeoutMs;
+  if (requestTimeoutMs !== undefined) options.requestTimeoutMs = requestTimeoutMs;
+  if (keepAliveTimeoutMs !== undefined) options.keepAliveTimeoutMs = keepAliveTimeoutMs;
+  const maxFailures = positive(v['admin-max-failures'], '--admin-max-failures');
+  const failureWindow = positive(v['admin-failure-window'], '--admin-failure-window');
+  if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error('--admin-max-failures must be a positive integer');
+  if (maxFailures !== undefined || failureWindow !== undefined) {
+    options.adminFailureLimit = { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindow !== undefined ? { windowMs: Math.max(1, Math.round(failureWindow * 1000)) } : {}) };
+  }
   const gateway = await startGateway(options);
   io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256 })}\n`);
   return { code: 0, gateway };

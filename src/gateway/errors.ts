@@ -11,6 +11,8 @@ export type GatewayErrorCode =
   | 'ERR_GATEWAY_NOT_FOUND'
   | 'ERR_GATEWAY_TOO_LARGE'
   | 'ERR_GATEWAY_RATE_LIMITED'
+  /** Too many failed admin-token attempts from this client (per instance): 429 with Retry-After, no lookup. */
+  | 'ERR_GATEWAY_TOO_MANY_AUTH_FAILURES'
   | 'ERR_GATEWAY_EVIDENCE_PROVIDER'
   | 'ERR_GATEWAY_UPSTREAM'
   | 'ERR_GATEWAY_UPSTREAM_TIMEOUT'

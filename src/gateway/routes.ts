@@ -10,6 +10,8 @@ import { answerAtls } from './atls.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { AuthFailureLimiter } from '../net/auth-failures.js';
+import { clientKey } from '../net/client-key.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
 import { StorageError } from '../storage/index.js';
 import type { GatewayOptions } from './server.js';
@@ -23,6 +25,8 @@ export interface RouteContext {
   metrics: GatewayMetrics;
   /** Set when shutdown began: /health answers 503 so balancers stop sending here. */
   state: { draining: boolean };
+  /** Failed admin-token attempts per client key (admin.ts). */
+  adminFailures: AuthFailureLimiter;
 }
 
 /** How long GET /health waits for the database. */
@@ -123,7 +127,8 @@ export function createHandler(ctx: RouteContext): Handler {
     if (own) return own(req, res);
     if (path?.startsWith(ADMIN_PREFIX)) {
       if (!(ctx.options.adminApi ?? true)) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'the admin API is disabled');
-      const answer = await handleAdmin(ctx.keys, { method: req.method ?? 'GET', path, authorization: req.headers.authorization, body: () => readBody(req, ADMIN_BODY_LIMIT) }).catch((e: unknown) => {
+      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientKey(req.socket.remoteAddress), body: () => readBody(req, ADMIN_BODY_LIMIT) };
+      const answer = await handleAdmin(ctx.keys, admin, undefined, ctx.adminFailures).catch((e: unknown) => {
         req.resume(); // an unread body must not hold the connection
         throw e;
       });

@@ -18,6 +18,8 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
+import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
 import { EvidenceRateLimiter } from './attestation.js';
@@ -30,7 +32,12 @@ import { GatewayMetrics } from './metrics.js';
 import { ApiKeyStore } from './store.js';
 import { generateTls, loadOrCreateTls, type TlsIdentity } from './tls.js';
 
-export interface GatewayOptions {
+/**
+ * headersTimeoutMs / requestTimeoutMs / keepAliveTimeoutMs (ServerTimeouts, src/net/server-timeouts.ts) bound
+ * how long a client may take to send its TLS handshake and request head (default 20 s), its whole request
+ * (60 s), and how long an idle keep-alive connection stays open (30 s). Streamed answers are not bounded by them.
+ */
+export interface GatewayOptions extends ServerTimeouts {
   /** Base URL of the chat backend, e.g. http://127.0.0.1:11434. */
   upstream: string | URL;
   /** SQLite file of the API keys; the same as `database: "sqlite:FILE"`. One of db / database. */
@@ -65,6 +72,11 @@ export interface GatewayOptions {
   quoteVerifier?: QuoteVerifierOptions;
   /** Default true: the admin API under /admin/v1 (admin.ts), usable once an admin token exists. */
   adminApi?: boolean;
+  /**
+   * Failed admin-token attempts per client (IPv4 address or IPv6 /64, src/net/client-key.ts) before the admin
+   * API answers 429 without a lookup; default 10 in any 60 000 ms, 10 000 clients tracked. Per instance.
+   */
+  adminFailureLimit?: AuthFailureLimitOptions;
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
   /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms. */
@@ -98,6 +110,14 @@ export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>
   throw configError('a database is required: db (an SQLite file) or database (sqlite:PATH | postgres://…)');
 }
 
+function adminFailureLimiter(o: AuthFailureLimitOptions | undefined): AuthFailureLimiter {
+  try {
+    return new AuthFailureLimiter(o);
+  } catch (e) {
+    throw configError(`adminFailureLimit: ${(e as Error).message}`);
+  }
+}
+
 /** A database failure while serving: 503 + Retry-After when retrying can help, else 500. */
 export function storageFailure(e: StorageError, log: (l: string) => void): GatewayError {
   log(`tee-gateway: storage error ${e.code}: ${e.message}`);
@@ -116,6 +136,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RangeError('upstream must be an http(s) URL');
   if (!options.provider || typeof options.provider.getEvidence !== 'function') throw new TypeError('provider must be an EvidenceProvider');
   const loc = gatewayLocation(options);
+  const timeouts = serverTimeoutOptions(options, configError);
+  const adminFailures = adminFailureLimiter(options.adminFailureLimit);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
@@ -145,7 +167,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       end: () => void (metrics.inFlight -= 1),
     };
     const state = { draining: false };
-    const handle = createHandler({ options, attest, proxy, keys, metrics, state });
+    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -171,7 +193,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
       });
     };
-    const srv: Server = createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, requestTimeout: 0 }, onRequest);
+    // Request receipt is bounded (slowloris); answers, such as a long chat stream, are not.
+    const srv: Server = createServer({ cert: tls.cert, key: tls.key, ...timeouts }, onRequest);
     server = srv;
     srv.maxConnections = 10_000;
     await new Promise<void>((resolve, reject) => {
