@@ -31,6 +31,7 @@ import { vtpmEvidenceFor, vtpmProviderOf } from './vtpm-attestation.js';
 import { VTPM_BINDING_LABEL } from './vtpm-binding.js';
 import { presentedSpkiSha256, verifyBoundEvidence, type GatewayVerification, type VerifyAnswerOptions } from './verify.js';
 import { spkiSha256 } from './binding.js';
+import { certificatePem as pemOfDer, leafCertificatePem } from './tls.js';
 
 export const ATLS_PATH = '/aTLS';
 export const ATLS_FORMAT = 'tee-verify/atls@1';
@@ -133,7 +134,7 @@ export async function answerAtls(ctx: AttestationContext, body: Buffer): Promise
         extra_data: 'nonce',
       },
     },
-    certificate: ctx.certificatePem,
+    certificate: leafCertificatePem(ctx.certificatePem),
   };
 }
 
@@ -244,7 +245,9 @@ export async function verifyAtlsAnswer(answer: unknown, nonce: Buffer, presented
     throw new AttestationRefusedError('ERR_ATTEST_BINDING', 'the aTLS answer names a certificate whose key is not the one presented on this connection', { checks: ['T41'] });
   }
   const v = await verifyBoundEvidence(parts, nonce, presentedCertDer, o);
-  return { ...v, certificatePem };
+  // The certificate to pin is the one this connection presented and the attestation covers, alone:
+  // the named PEM may hold more certificates (a chain file), and pinning those would trust them too.
+  return { ...v, certificatePem: pemOfDer(presentedCertDer) };
 }
 
 export interface AtlsClientOptions extends Omit<VerifyAnswerOptions, 'at' | 'policy' | 'vtpm'>, VtpmCallerOptions {

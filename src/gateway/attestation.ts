@@ -7,6 +7,7 @@
 import type { EvidenceProvider } from '../tee/index.js';
 import { BINDING_LABEL, bindingReportData, parseNonce } from './binding.js';
 import { GatewayError } from './errors.js';
+import { leafCertificatePem } from './tls.js';
 import { vtpmAnswerPart, vtpmProviderOf } from './vtpm-attestation.js';
 
 export interface AttestationAnswer {
@@ -71,7 +72,7 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer): 
       evidence: Buffer.from(hardware.evidence).toString('base64'),
       tee: hardware.tee,
       ...(hardware.auxblob ? { auxblob: Buffer.from(hardware.auxblob).toString('base64') } : {}),
-      certificate: ctx.certificatePem,
+      certificate: leafCertificatePem(ctx.certificatePem),
       ...part,
     };
   }
@@ -86,7 +87,7 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer): 
     evidence: Buffer.from(ev.evidence).toString('base64'),
     tee: ev.tee,
     ...(ev.auxblob ? { auxblob: Buffer.from(ev.auxblob).toString('base64') } : {}),
-    certificate: ctx.certificatePem,
+    certificate: leafCertificatePem(ctx.certificatePem),
     reportDataPreimage: { label: BINDING_LABEL.toString('base64'), nonce: nonce.toString('base64'), spkiSha256: ctx.spkiHash.toString('hex') },
     ...(format === undefined ? {} : { format: 'plain' as const }),
   };

@@ -5,9 +5,28 @@
  * not trust it by a CA: the attestation binds its public key.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { webcrypto } from 'node:crypto';
+import { X509Certificate, webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
+
+/** PEM text of one DER certificate (64-character lines). */
+export function certificatePem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * The leaf of a PEM certificate file (its first certificate), alone. What the
+ * gateway names in its answers: a client that pins the named PEM as its only
+ * trust anchor (GENXT's aTLS client does) must not come to trust whatever
+ * intermediates a --tls-cert chain file also holds.
+ */
+let lastLeaf: { pem: string; leaf: string } | undefined;
+export function leafCertificatePem(pem: string): string {
+  // One gateway names the same certificate in every answer: remember the last one.
+  if (lastLeaf?.pem !== pem) lastLeaf = { pem, leaf: certificatePem(new Uint8Array(new X509Certificate(pem).raw)) };
+  return lastLeaf.leaf;
+}
 
 export interface TlsIdentity {
   cert: string;
