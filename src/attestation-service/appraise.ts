@@ -10,7 +10,8 @@
  *      no token ever names a nonce the evidence does not bind;
  *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
  *      the appraisal records it);
- *   5. the EAR (toEar) signed as a JWT with the open-webui claims on top.
+ *   5. the EAR (toEar) signed as a JWT; the open-webui claims (`tee`, `tcb-status`) on top only
+ *      when the appraisal passed a policy of the service's own (not an inline one).
  *
  * `ok` is true only when verification passed and the policy has no violation.
  */
@@ -106,7 +107,10 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
     now: iat,
     expiresIn: tokenLifetime(ctx, result, iat),
     jti: randomUUID(),
-    extraClaims: { iss: ctx.issuer, ...openWebUiClaims(result) },
+    // open-webui reads only the signature and these top-level claims, never ear.status: they go
+    // only into tokens that pass a policy of this service's own (a failed appraisal or a client's
+    // inline policy must not yield a token open-webui would take for the service's approval).
+    extraClaims: { iss: ctx.issuer, ...(judged.ok && req.policy.kind !== 'inline' ? openWebUiClaims(result) : {}) },
   });
   const submod = ear.submods[EAR_SUBMOD]!;
   return {
