@@ -34,7 +34,7 @@ export const GATEWAY_SERVE_OPTIONS = {
   upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
   'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
-  'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
+  'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
   ...VTPM_SERVE_OPTIONS,
@@ -46,6 +46,7 @@ export const GATEWAY_USAGE = `usage:
                     [--tls-cert PEM --tls-key PEM | (SQLite: self-signed next to the file; PostgreSQL: a fresh key in memory)]
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
 ${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
+                    [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS]
   tee-gateway keys create NAME DB             prints the new API key once
@@ -112,6 +113,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     port: Number(m[2]),
     requireApiKey: !v['no-api-key'],
     adminApi: !v['no-admin-api'],
+    cubeAttestation: Boolean(v['cube-attestation']),
     log: (l) => io.stderr(`${l}\n`),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
   };

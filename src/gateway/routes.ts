@@ -108,6 +108,10 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   });
   routes.set('POST /tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
   routes.set('POST /attestation', async (req, res) => {
+    if (!options.cubeAttestation) {
+      req.resume();
+      throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding; start the gateway with --cube-attestation to offer it anyway');
+    }
     const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
     metrics.attestations += 1;
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });

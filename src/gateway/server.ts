@@ -73,6 +73,14 @@ export interface GatewayOptions extends ServerTimeouts {
   /** Default true: the admin API under /admin/v1 (admin.ts), usable once an admin token exists. */
   adminApi?: boolean;
   /**
+   * Default false: Cube's POST /attestation drop-in. It puts the caller's report_data into REPORTDATA
+   * raw (Cube's protocol), which makes this TEE sign any 64 bytes anyone asks for — including the
+   * /v1/attestation binding of a relay's own TLS key, so with it on, the native binding no longer
+   * tells this gateway from a relay (docs/gateway.md, "Drop-in endpoints"). Turn it on only for a
+   * gateway that serves Cube clients and whose clients do not rely on /v1/attestation.
+   */
+  cubeAttestation?: boolean;
+  /**
    * Failed admin-token attempts per client (IPv4 address or IPv6 /64, src/net/client-key.ts) before the admin
    * API answers 429 without a lookup; default 10 in any 60 000 ms, 10 000 clients tracked. Per instance.
    */
@@ -204,6 +212,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const port = (srv.address() as AddressInfo).port;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, ${keys.description}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
+    if (options.cubeAttestation) log('tee-gateway: WARNING: Cube\'s POST /attestation is on: this TEE signs caller-chosen REPORTDATA, so a relay can pass the /v1/attestation binding (docs/gateway.md)');
     const close = async (): Promise<void> => {
       state.draining = true;
       for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;

@@ -174,11 +174,11 @@ const marked = new RecordingProvider({ marked: true });
 const harnesses: Record<'v4' | 'padded' | 'v5' | 'junk' | 'marked', Harness> = {} as never;
 
 beforeAll(async () => {
-  harnesses.v4 = await startHarness({ provider: v4 });
-  harnesses.padded = await startHarness({ provider: padded });
-  harnesses.v5 = await startHarness({ provider: v5 });
-  harnesses.junk = await startHarness({ provider: junk });
-  harnesses.marked = await startHarness({ provider: marked });
+  harnesses.v4 = await startHarness({ provider: v4, cubeAttestation: true });
+  harnesses.padded = await startHarness({ provider: padded, cubeAttestation: true });
+  harnesses.v5 = await startHarness({ provider: v5, cubeAttestation: true });
+  harnesses.junk = await startHarness({ provider: junk, cubeAttestation: true });
+  harnesses.marked = await startHarness({ provider: marked, cubeAttestation: true });
 });
 afterAll(async () => {
   for (const h of Object.values(harnesses)) await h?.close();

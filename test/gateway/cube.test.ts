@@ -126,8 +126,8 @@ let h: Harness;
 let hTdx: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ provider });
-  hTdx = await startHarness();
+  h = await startHarness({ provider, cubeAttestation: true });
+  hTdx = await startHarness({ cubeAttestation: true });
 });
 afterAll(async () => {
   await h?.close();

@@ -13,7 +13,7 @@ import { ollamaChat, simulated, startHarness, type Harness } from './helpers.js'
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ quoteVerifier: { collateral: new CollateralService({ intel: new BundleSource([...simulated.collateral]), cache: null }), trustRoots: simulated.trustRoots } });
+  h = await startHarness({ cubeAttestation: true, quoteVerifier: { collateral: new CollateralService({ intel: new BundleSource([...simulated.collateral]), cache: null }), trustRoots: simulated.trustRoots } });
 });
 afterAll(async () => h?.close());
 
