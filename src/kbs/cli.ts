@@ -27,6 +27,8 @@ export const KBS_USAGE = `usage:
                 (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
                 [--bootstrap-secret-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
                 [--shutdown-grace SECONDS] [--sqlite-synchronous FULL|NORMAL]
+                [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
+                [--admin-max-failures N] [--admin-failure-window SECONDS]
       environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
                    TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
       exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
@@ -63,6 +65,8 @@ export const KBS_SERVE_OPTIONS = {
   'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' }, collateral: { type: 'string' }, 'pcs-url': { type: 'string' },
   'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
   'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' }, 'sqlite-synchronous': { type: 'string' },
+  'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
+  'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
 } as const;
 
 /** Environment variables the key broker reads. */
@@ -96,6 +100,17 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   };
   const pool = positive('database-pool', v['database-pool']);
   const grace = positive('shutdown-grace', v['shutdown-grace']);
+  // Slow-client bounds and the failure window in seconds, like --shutdown-grace (fractions allowed).
+  const ms = (name: string, s: string | undefined): number | undefined => {
+    const n = positive(name, s);
+    return n === undefined ? undefined : Math.max(1, Math.round(n * 1000));
+  };
+  const headersTimeoutMs = ms('headers-timeout', v['headers-timeout']);
+  const requestTimeoutMs = ms('request-timeout', v['request-timeout']);
+  const keepAliveTimeoutMs = ms('keep-alive-timeout', v['keep-alive-timeout']);
+  const maxFailures = positive('admin-max-failures', v['admin-max-failures']);
+  if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error('--admin-max-failures must be a positive integer');
+  const failureWindowMs = ms('admin-failure-window', v['admin-failure-window']);
   const sync = v['sqlite-synchronous']?.toUpperCase();
   if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
   const broker = await startKeyBroker({
@@ -103,6 +118,10 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(pool ? { databasePoolSize: Math.floor(pool) } : {}),
     ...(grace ? { shutdownGraceMs: grace * 1000 } : {}),
     ...(sync ? { synchronous: sync } : {}),
+    ...(headersTimeoutMs ? { headersTimeoutMs } : {}),
+    ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    ...(keepAliveTimeoutMs ? { keepAliveTimeoutMs } : {}),
+    ...(maxFailures || failureWindowMs ? { adminFailureLimit: { ...(maxFailures ? { maxFailures } : {}), ...(failureWindowMs ? { windowMs: failureWindowMs } : {}) } } : {}),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),

@@ -12,6 +12,8 @@ export type KbsErrorCode =
   | 'ERR_KBS_NOT_FOUND'
   | 'ERR_KBS_UNAUTHORIZED'
   | 'ERR_KBS_RATE_LIMITED'
+  /** Too many failed admin logins (token or bootstrap secret) from this client, per instance: 429, no lookup. */
+  | 'ERR_KBS_TOO_MANY_AUTH_FAILURES'
   | 'ERR_KBS_USER_DATA'
   | 'ERR_KBS_ATTESTATION_TYPE'
   | 'ERR_KBS_EVIDENCE'

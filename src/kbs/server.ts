@@ -3,7 +3,10 @@
  * Routes: GET /version; GET /health (database reachable, not shutting down);
  * /kbs/v1/keys/{id}/transfer (attestation); the admin
  * API (admin.ts). Bodies are capped (default 1 MiB, 413 beyond); transfer and
- * token requests are rate-limited per client IP (rate-limit.ts).
+ * token requests are rate-limited per client (rate-limit.ts); failed admin
+ * logins are limited per client and instance (src/net/auth-failures.ts). A
+ * client is its IPv4 address or IPv6 /64 (src/net/client-key.ts). Receiving a
+ * request is bounded in time (src/net/server-timeouts.ts).
  */
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,6 +16,9 @@ import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from '../index.js';
+import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
+import { clientKey } from '../net/client-key.js';
+import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { handleAdmin, UUID } from './admin.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
@@ -25,7 +31,12 @@ import { logRefusal, transferKey, type TransferRequest, type TransferTrace } fro
 
 export const KBS_VERSION = '0.1.0';
 
-export interface KeyBrokerOptions {
+/**
+ * headersTimeoutMs / requestTimeoutMs / keepAliveTimeoutMs (ServerTimeouts, src/net/server-timeouts.ts): how long
+ * a client may take for its TLS handshake and request head (default 20 s), its whole request (60 s), and how long
+ * an idle keep-alive connection stays open (30 s).
+ */
+export interface KeyBrokerOptions extends ServerTimeouts {
   /** SQLite database file (created on first start); the same as `database: "sqlite:FILE"`. */
   db?: string;
   /** Where the state lives: `sqlite:PATH` or `postgres://user:password@host:port/db` (docs/scale-out.md). One of db / database. */
@@ -56,6 +67,11 @@ export interface KeyBrokerOptions {
   /** Refuse transfers without a nonce (T42); default false (CNAP / loader clients send none). */
   requireNonce?: boolean;
   rateLimit?: RateLimitOptions;
+  /**
+   * Failed admin logins (admin token, bootstrap secret) per client before 429 without a lookup; default 10 in
+   * any 60 000 ms, 10 000 clients tracked. In memory, per instance.
+   */
+  adminFailureLimit?: AuthFailureLimitOptions;
   /** Default 1 MiB. */
   maxBodyBytes?: number;
   /** Secret accepted by POST /kbs/v1/token for a new admin token. */
@@ -125,6 +141,7 @@ function checkContentType(req: IncomingMessage, body: Buffer): void {
 interface Runtime {
   ctx: BrokerContext;
   limiter: RateLimiter;
+  adminFailures: AuthFailureLimiter;
   maxBody: number;
   baseUrl: () => string;
   log: (line: string) => void;
@@ -137,9 +154,16 @@ async function rateLimit(rt: Runtime, client: string): Promise<void> {
   if (wait > 0) throw new KbsError('ERR_KBS_RATE_LIMITED', 429, 'too many requests from this client', { headers: { 'Retry-After': String(wait) } });
 }
 
-async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, keyId: string, client: string): Promise<void> {
+/** Before any admin lookup: a client past its failed logins is refused without touching the database. */
+function checkAdminFailures(rt: Runtime, client: string): void {
+  const wait = rt.adminFailures.retryAfter(client, Date.now());
+  if (wait > 0) throw new KbsError('ERR_KBS_TOO_MANY_AUTH_FAILURES', 429, `too many failed admin logins from this client; retry in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
+}
+
+/** `address`: the peer as recorded in the attestation log; `client`: its key for the rate limit. */
+async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, keyId: string, address: string, client: string): Promise<void> {
   const header = req.headers['attestation-type'];
-  const tr: TransferRequest = { keyId, attestationType: Array.isArray(header) ? header[0] : header, body: Buffer.alloc(0), client };
+  const tr: TransferRequest = { keyId, attestationType: Array.isArray(header) ? header[0] : header, body: Buffer.alloc(0), client: address };
   const trace: TransferTrace = {};
   try {
     await rateLimit(rt, client);
@@ -193,7 +217,9 @@ async function health(rt: Runtime, res: ServerResponse): Promise<void> {
 
 async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
-  const client = req.socket.remoteAddress ?? 'unknown';
+  const address = req.socket.remoteAddress ?? 'unknown';
+  // Limits count per IPv4 address or IPv6 /64: an IPv6 client picks any address of its /64 at will.
+  const client = clientKey(address);
   const method = req.method ?? 'GET';
   if (url.pathname === '/version' || url.pathname === '/kbs/v1/version') return send(res, 200, { name: 'tee-kbs', version: KBS_VERSION });
   if (url.pathname === '/health' && (method === 'GET' || method === 'HEAD')) return health(rt, res);
@@ -203,8 +229,10 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   if (rest[0] === 'keys' && rest[2] === 'transfer' && rest.length === 3 && method === 'POST') {
     const id = rest[1] as string;
     if (!UUID.test(id)) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'key ids are UUIDs');
-    return transfer(rt, req, res, id.toLowerCase(), client);
+    return transfer(rt, req, res, id.toLowerCase(), address, client);
   }
+  // Everything below is the admin API: the failed-login limit comes before any statement (even the token bucket).
+  checkAdminFailures(rt, client);
   if (rest[0] === 'token') await rateLimit(rt, client);
   let body: Buffer;
   try {
@@ -222,7 +250,11 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
   };
   const authorization = req.headers['authorization'];
-  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() });
+  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
+    // A wrong, missing or revoked admin token, or a wrong bootstrap secret; a success resets nothing.
+    if (KbsError.is(e) && e.code === 'ERR_KBS_UNAUTHORIZED') rt.adminFailures.fail(client, Date.now());
+    throw e;
+  });
   if (answer.text !== undefined) return send(res, answer.status, answer.text, {}, answer.contentType);
   send(res, answer.status, answer.body);
 }
@@ -282,6 +314,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   }
   if (!options.collateral) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'a collateral service is required');
   const loc = locationOf(options);
+  const { handshakeTimeout, ...httpTimeouts } = serverTimeoutOptions(options, configError);
+  let adminFailures: AuthFailureLimiter;
+  try {
+    adminFailures = new AuthFailureLimiter(options.adminFailureLimit);
+  } catch (e) {
+    throw configError(`adminFailureLimit: ${(e as Error).message}`);
+  }
   if (loc.kind === 'postgres' && !options.tls && !options.plainHttp) {
     throw configError('with PostgreSQL give the TLS certificate and key (every instance serves the same identity) or plain HTTP behind a TLS-terminating proxy');
   }
@@ -312,7 +351,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       bootstrapSecret: options.bootstrapSecret,
     });
     let baseUrl = '';
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), adminFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -328,15 +367,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
         else res.destroy();
       });
     };
-    if (options.plainHttp) server = createHttpServer(handler);
+    // Receiving a request is bounded (slowloris): handshake + head, whole request, idle keep-alive.
+    if (options.plainHttp) server = createHttpServer(httpTimeouts, handler);
     else {
       const tls = options.tls ?? (await selfSignedTls(`${(loc as { file: string }).file}.tls-cert.pem`, `${(loc as { file: string }).file}.tls-key.pem`, [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost']));
-      server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
+      server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout, ...httpTimeouts }, handler);
     }
     const srv = server;
-    srv.keepAliveTimeout = 30_000;
-    srv.headersTimeout = 35_000;
-    srv.requestTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(options.port ?? 8443, host, () => resolve());
