@@ -63,6 +63,11 @@ export interface AttestationServiceOptions {
   maxConcurrent?: number;
   /** Appraisals waiting for a slot before 503; default 256. */
   maxQueued?: number;
+  /**
+   * Open connections at most; default 1024. Request bodies are read before an appraisal slot is
+   * taken, so this bounds the memory slow uploaders can hold (connections × maxBodyBytes).
+   */
+  maxConnections?: number;
   /** Default true. */
   metrics?: boolean;
   /** The clock, read once per request; tests inject a fixed instant. */
@@ -236,6 +241,7 @@ export async function startAttestationService(options: AttestationServiceOptions
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createHttpServer(listener);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  server.maxConnections = positiveInteger(options.maxConnections, 1024, 'maxConnections');
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -250,6 +250,7 @@ Options:
   --max-body <bytes>       request body bound (default 524288)
   --max-concurrent <n>     appraisals at once (default 16)
   --max-queued <n>         waiting before 503 (default 256)
+  --max-connections <n>    open connections at most (default 1024); bodies are read before a slot
   --no-metrics             no GET /metrics
   --trust-root <pem>       replaces the pinned roots (test PKIs); a warning
   --skip-crl               verify without CRLs that cannot be obtained; a warning

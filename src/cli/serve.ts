@@ -50,6 +50,7 @@ export interface ServeArgs {
   tokenTtl?: number;
   maxBody?: number;
   maxConcurrent?: number;
+  maxConnections?: number;
   maxQueued?: number;
   metrics: boolean;
   trustRoot?: string;
@@ -77,6 +78,7 @@ const SPEC = {
   'token-ttl': { type: 'string' },
   'max-body': { type: 'string' },
   'max-concurrent': { type: 'string' },
+  'max-connections': { type: 'string' },
   'max-queued': { type: 'string' },
   'no-metrics': { type: 'boolean' },
   'trust-root': { type: 'string' },
@@ -147,6 +149,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   set('tokenTtl', num('token-ttl', 1, 86_400));
   set('maxBody', num('max-body', 1024, 64 * 1024 * 1024));
   set('maxConcurrent', num('max-concurrent', 1, 4096));
+  set('maxConnections', num('max-connections', 1, 1_000_000));
   set('maxQueued', num('max-queued', 0, 1_000_000));
   set('retries', num('retries', 0, 10));
   for (const o of out.corsOrigins) {
@@ -297,6 +300,7 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
       ...(a.tokenTtl === undefined ? {} : { tokenTtlSeconds: a.tokenTtl }),
       ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),
       ...(a.maxConcurrent === undefined ? {} : { maxConcurrent: a.maxConcurrent }),
+      ...(a.maxConnections === undefined ? {} : { maxConnections: a.maxConnections }),
       ...(a.maxQueued === undefined ? {} : { maxQueued: a.maxQueued }),
     });
   } catch (err) {

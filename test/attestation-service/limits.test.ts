@@ -171,3 +171,40 @@ describe('HTTPS', () => {
     }
   });
 });
+
+describe('connection cap (review, session 3)', () => {
+  it('beyond maxConnections a new connection is closed at once, while the open ones are still served', async () => {
+    const { connect } = await import('node:net');
+    const capped = await startService({ maxConnections: 2 });
+    const { port } = new URL(capped.url);
+    const open = () => new Promise<import('node:net').Socket>((ok, fail) => {
+      const s = connect(Number(port), '127.0.0.1', () => ok(s));
+      s.on('error', fail);
+    });
+    const held = [await open(), await open()];
+    try {
+      await new Promise((ok) => setTimeout(ok, 50)); // the server has accepted both
+      const third = await open();
+      const closed = await new Promise<boolean>((ok) => {
+        third.on('close', () => ok(true));
+        third.on('error', () => ok(true));
+        third.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+        third.on('data', () => ok(false));
+      });
+      expect(closed).toBe(true);
+      // one of the held connections still gets its answer
+      const answer = await new Promise<string>((ok) => {
+        let text = '';
+        held[0]!.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+          if (text.includes('\r\n\r\n')) ok(text);
+        });
+        held[0]!.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      expect(answer.startsWith('HTTP/1.1 200')).toBe(true);
+    } finally {
+      for (const s of held) s.destroy();
+      await capped.close();
+    }
+  });
+});
