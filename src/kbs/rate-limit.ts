@@ -1,6 +1,7 @@
 /**
  * Per-client token buckets for the transfer and token endpoints, keyed by the
- * client's IP address (the TCP peer; X-Forwarded-For is not trusted), kept in
+ * client key of the TCP peer (its IPv4 address or IPv6 /64, src/net/client-key.ts;
+ * X-Forwarded-For is not trusted), kept in
  * the database so that every instance behind a load balancer draws from the
  * same bucket. One statement per request takes a token atomically (an upsert
  * that refills by the time elapsed, caps at the burst and decrements only when
