@@ -114,6 +114,11 @@ export class BundleSource implements IntelCollateralSource, AmdCollateralSource 
     return [...this.#byKey.values()];
   }
 
+  /** The artifact under exactly `key`, without a promise (see AmdCollateralSource.stored). */
+  stored(key: string): CollateralArtifact | undefined {
+    return this.#byKey.get(key);
+  }
+
   #get(key: string, prefix?: string): Promise<CollateralArtifact> {
     let found = this.#byKey.get(key);
     // A bundle made from other tooling may not record the update channel.

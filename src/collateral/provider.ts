@@ -33,6 +33,11 @@ export class CollateralExpiredError extends TeeVerifyError {
   }
 }
 
+/** A source's synchronous lookup (AmdCollateralSource.stored). */
+export interface InMemorySource {
+  stored?(key: string): CollateralArtifact | undefined;
+}
+
 /** Shared by every warning-free cache hit; frozen, so no caller can add to it. */
 const NO_WARNINGS: string[] = Object.freeze([]) as unknown as string[];
 
@@ -53,9 +58,19 @@ export class ArtifactResolver {
    * The cached artifact `key` valid at `now` when no refresh is due: what
    * resolve() would answer without any fetch. Synchronous, so a warm
    * verification needs no promise per artifact.
+   *
+   * Without a cache, resolve() asks the source on every call; a source that
+   * holds its artifacts in memory (`stored`, a bundle) gives the same answer
+   * synchronously: its artifact when valid at `now`, else nothing (resolve()
+   * then reports the expiry or applies the grace period).
    */
-  cached(key: string, now: Date): Resolved | undefined {
-    const cached = this.#cache?.select(key, now);
+  cached(key: string, now: Date, source?: InMemorySource): Resolved | undefined {
+    const cache = this.#cache;
+    if (cache === null) {
+      const stored = source?.stored?.(key);
+      return stored && isWithinWindow(stored.validity, now) ? { artifact: stored, warnings: NO_WARNINGS } : undefined;
+    }
+    const cached = cache.select(key, now);
     return cached && !this.#shouldRefresh(key, cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
   }
 

@@ -4,8 +4,6 @@
  * reported TCB from an SNP report), uses certificates that travel with the
  * evidence first, and resolves the rest through the cache and the sources.
  */
-import { createHash } from 'node:crypto';
-
 import { ProductError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
@@ -13,10 +11,10 @@ import { pckChainCertificates } from '../evidence/pck-chain.js';
 import { parseCertificate, parseIntelSgxExtension, pckCaKind } from '../x509/index.js';
 import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
+import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
 import { ArtifactResolver, missingSource, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
-import { validateArtifact } from './validate.js';
 
 export interface CollateralServiceOptions {
   intel?: IntelCollateralSource;
@@ -62,9 +60,32 @@ export function collateralArtifacts(c: EvidenceCollateral): CollateralArtifact[]
   return c.kind === 'intel' ? [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl] : [c.signingCertificate, c.certChain, c.crl];
 }
 
-function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+/** Product and key kind of a report; S06 when the product is unknown (a v2 report nobody named). */
+function snpTarget(report: SnpReport): { product: AmdProduct; signingKey: AmdKeyKind } {
+  const product = report.product;
+  if (!product || !report.tcb) {
+    throw new ProductError('ERR_PRODUCT_MISMATCH', 'the SEV-SNP product is unknown: name it for v2 reports', { check: 'S06' });
+  }
+  return { product, signingKey: report.signerInfo.signingKey };
+}
+
+function tableEntry(certTable: readonly SnpCertificateEntry[], kind: string): SnpCertificateEntry | undefined {
+  for (const e of certTable) if (e.kind === kind) return e;
+  return undefined;
+}
+
+/** What the KDS names a VCEK by: product, hwID (Turin: 8 bytes of CHIP_ID) and REPORTED_TCB (S35). */
+function vcekRequest(report: SnpReport, product: AmdProduct): VcekRequest {
+  const t = report.tcb!.reported;
+  return {
+    product,
+    hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
+    bootloader: t.bootloader,
+    tee: t.tee,
+    snp: t.snp,
+    microcode: t.microcode,
+    ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
+  };
 }
 
 /** The Intel lookups of one platform and TEE (see CollateralService.#planOf). */
@@ -93,12 +114,17 @@ function intelCollateral(plan: LookupPlan, tcbInfo: Resolved, qeIdentity: Resolv
   };
 }
 
+/** A verifier serves a few platforms; a miss only builds the key. */
+const RECENT_VCEK_KEYS = 4;
+
 export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
   readonly #amd: AmdCollateralSource | undefined;
   readonly #resolver: ArtifactResolver;
   readonly #update: UpdateChannel;
   readonly #evalNumber: number | undefined;
+  /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
+  readonly #recentVcekKeys: { request: VcekRequest; hwId: Buffer; key: string }[] = [];
   /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
   readonly #plans = new WeakMap<object, Partial<Record<IntelTee, LookupPlan>>>();
 
@@ -115,18 +141,20 @@ export class CollateralService {
   }
 
   /** Not itself async: both branches return their promise, so no extra promise and tick per call. */
-  forEvidence(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable?: SnpCertificateEntry[]): Promise<EvidenceCollateral> {
+  forEvidence(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable?: readonly SnpCertificateEntry[]): Promise<EvidenceCollateral> {
     return evidence.kind === 'snp' ? this.forSnpReport(evidence, now, certTable) : this.forQuote(evidence, now);
   }
 
   /**
-   * The collateral of Intel evidence when all four artifacts are cached and
-   * no refresh is due: the answer forQuote would give, without a promise or a
-   * fetch. Undefined otherwise (SEV-SNP included); then call forEvidence.
+   * The collateral of the evidence when every artifact is at hand: cached
+   * with no refresh due, or (SEV-SNP) in the evidence's certificate table.
+   * The answer forEvidence would give, without a promise or a fetch;
+   * undefined otherwise, then call forEvidence.
    */
-  cachedFor(evidence: TdxQuote | SgxQuote | SnpReport, now: Date): EvidenceCollateral | undefined {
+  cachedFor(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable: readonly SnpCertificateEntry[] = []): EvidenceCollateral | undefined {
+    if (evidence.kind === 'snp') return this.#cachedForSnp(evidence, now, certTable);
     const source = this.#intel;
-    if (evidence.kind === 'snp' || !source) return undefined;
+    if (!source) return undefined;
     const plan = this.#planOf(evidence, source);
     const r = this.#resolver;
     const tcbInfo = r.cached(plan.keys[0], now);
@@ -186,28 +214,13 @@ export class CollateralService {
     return plan;
   }
 
-  async forSnpReport(report: SnpReport, now: Date, certTable: SnpCertificateEntry[] = []): Promise<AmdCollateral> {
-    const product = report.product;
-    if (!product || !report.tcb) {
-      throw new ProductError('ERR_PRODUCT_MISMATCH', 'the SEV-SNP product is unknown: name it for v2 reports', { check: 'S06' });
-    }
-    const signingKey = report.signerInfo.signingKey;
-    const fromTable = (kind: string) => certTable.find((e) => e.kind === kind);
+  async forSnpReport(report: SnpReport, now: Date, certTable: readonly SnpCertificateEntry[] = []): Promise<AmdCollateral> {
+    const { product, signingKey } = snpTarget(report);
     const results: Resolved[] = [];
-    const signingCertificate = await this.#signingCertificate(report, product, signingKey, fromTable(signingKey), now, results);
-    const ask = fromTable('ask');
-    const ark = fromTable('ark');
+    const signingCertificate = await this.#signingCertificate(report, product, signingKey, tableEntry(certTable, signingKey), now, results);
     const amd = this.#amd;
-    let certChain: CollateralArtifact;
-    if (ask && ark) {
-      // Certificates in the evidence come first; the verifier pins them (S37).
-      certChain = validateArtifact({
-        kind: 'amd-cert-chain',
-        key: `${artifactKey.certChain(product, signingKey)}/evidence`,
-        body: new Uint8Array(Buffer.from(derToPem(ask.der) + derToPem(ark.der))),
-        source: { origin: 'evidence' },
-      });
-    } else {
+    let certChain = this.#tableChain(product, signingKey, certTable);
+    if (!certChain) {
       if (!amd) throw missingSource('AMD certificate chain');
       const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), () => amd.certChain(product, signingKey), now);
       results.push(r);
@@ -219,6 +232,58 @@ export class CollateralService {
     return { kind: 'amd', product, signingKey, signingCertificate, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
 
+  /**
+   * cachedFor for a report: the VCEK / VLEK from the certificate table or the
+   * cache, the chain from the table or the cache, the CRL from the cache (or,
+   * with no cache, from a source that holds them in memory). Undefined
+   * wherever forSnpReport would fetch, refresh, warn or throw.
+   */
+  #cachedForSnp(report: SnpReport, now: Date, certTable: readonly SnpCertificateEntry[]): AmdCollateral | undefined {
+    const product = report.product;
+    const amd = this.#amd;
+    if (!product || !report.tcb || !amd) return undefined;
+    const signingKey = report.signerInfo.signingKey;
+    const r = this.#resolver;
+    const entry = tableEntry(certTable, signingKey);
+    let signingCertificate: CollateralArtifact | undefined;
+    if (entry) signingCertificate = tableLeafArtifact(product, signingKey, entry.der);
+    else if (signingKey === 'vcek') signingCertificate = r.cached(this.#vcekKey(report, product), now, amd)?.artifact;
+    if (!signingCertificate) return undefined;
+    const certChain = this.#tableChain(product, signingKey, certTable) ?? r.cached(artifactKey.certChain(product, signingKey), now, amd)?.artifact;
+    const crl = certChain && r.cached(artifactKey.amdCrl(product, signingKey), now, amd)?.artifact;
+    // Cache hits carry no warnings (see ArtifactResolver.cached).
+    return crl ? { kind: 'amd', product, signingKey, signingCertificate, certChain: certChain!, crl, warnings: [] } : undefined;
+  }
+
+  /**
+   * The VCEK's artifact key, remembered for the last few platforms: every
+   * report of a platform names the same VCEK, and building the key (hex of
+   * the hwID) and hashing the new string for the lookup cost more than
+   * comparing the request's fields and hwID bytes with a remembered one.
+   */
+  #vcekKey(report: SnpReport, product: AmdProduct): string {
+    const request = vcekRequest(report, product);
+    for (const k of this.#recentVcekKeys) {
+      if (
+        k.request.product === request.product && k.request.bootloader === request.bootloader && k.request.tee === request.tee &&
+        k.request.snp === request.snp && k.request.microcode === request.microcode && k.request.fmc === request.fmc &&
+        k.hwId.length === request.hwId.length && k.hwId.equals(request.hwId)
+      ) return k.key;
+    }
+    const key = artifactKey.vcek(request);
+    if (this.#recentVcekKeys.length >= RECENT_VCEK_KEYS) this.#recentVcekKeys.pop();
+    // The hwId is a view of a report: keep a copy, never the caller's buffer.
+    this.#recentVcekKeys.unshift({ request: { ...request, hwId: new Uint8Array(0) }, hwId: Buffer.from(request.hwId), key });
+    return key;
+  }
+
+  /** Certificates in the evidence come first; the verifier pins them (S37). */
+  #tableChain(product: AmdProduct, signingKey: AmdKeyKind, certTable: readonly SnpCertificateEntry[]): CollateralArtifact | undefined {
+    const ask = tableEntry(certTable, 'ask');
+    const ark = tableEntry(certTable, 'ark');
+    return ask && ark ? tableChainArtifact(product, signingKey, ask.der, ark.der) : undefined;
+  }
+
   async #signingCertificate(
     report: SnpReport,
     product: AmdProduct,
@@ -227,23 +292,11 @@ export class CollateralService {
     now: Date,
     results: Resolved[],
   ): Promise<CollateralArtifact> {
-    if (entry) {
-      const digest = createHash('sha256').update(entry.der).digest('hex');
-      return validateArtifact({ kind: signingKey === 'vlek' ? 'amd-vlek' : 'amd-vcek', key: `amd/${signingKey}/${product}/evidence/${digest}`, body: entry.der, source: { origin: 'evidence' } });
-    }
+    if (entry) return tableLeafArtifact(product, signingKey, entry.der);
     // KDS serves VCEKs only; a VLEK must come with the evidence.
     const amd = this.#amd;
     if (signingKey === 'vlek' || !amd) throw missingSource(signingKey === 'vlek' ? 'the VLEK (it must come with the evidence)' : 'AMD VCEK');
-    const t = report.tcb!.reported;
-    const request: VcekRequest = {
-      product,
-      hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
-      bootloader: t.bootloader,
-      tee: t.tee,
-      snp: t.snp,
-      microcode: t.microcode,
-      ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
-    };
+    const request = vcekRequest(report, product);
     const r = await this.#resolver.resolve(artifactKey.vcek(request), () => amd.vcek(request), now);
     results.push(r);
     return r.artifact;

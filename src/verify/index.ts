@@ -41,7 +41,7 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const parsed = typeof evidence === 'object' && evidence !== null && 'kind' in evidence ? evidence : parseEvidence(evidence, options.parse);
   const service = isService(options.collateral) ? options.collateral : undefined;
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
-  const collateral = service ? (service.cachedFor?.(parsed, at) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
+  const collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
   let result: VerificationResult;
   if (parsed.kind === 'snp') {
