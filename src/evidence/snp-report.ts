@@ -1,43 +1,47 @@
 /** AMD SEV-SNP attestation reports, versions 2 to 5 (checklist §4.1). */
 import { ProductError } from '../errors.js';
 import { native, isNativeFailure, type NativeSnpFrame } from '../native/index.js';
-import { readStructure } from './fields.js';
+import { layout } from './fields.js';
 import { errorFromNative } from './native-failure.js';
 import { decodeTcb, productFromCpuid } from './snp-product.js';
 import type { SnpPlatformInfo, SnpPolicy, SnpProduct, SnpReport, SnpSignerInfo } from './types.js';
 
 const SIGNED_LENGTH = 0x2a0;
 
-const bit = (value: bigint, n: number): boolean => ((value >> BigInt(n)) & 1n) === 1n;
+/** Every flag decoded below lies in the low 32 bits: one BigInt conversion, then number bit tests. */
+const low32 = (raw: bigint): number => Number(BigInt.asUintN(32, raw));
+const bit = (low: number, n: number): boolean => ((low >>> n) & 1) === 1;
 
 export function decodePolicy(raw: bigint): SnpPolicy {
+  const low = low32(raw);
   return {
     raw,
-    abiMinor: Number(raw & 0xffn),
-    abiMajor: Number((raw >> 8n) & 0xffn),
-    smt: bit(raw, 16),
-    migrateMa: bit(raw, 18),
-    debug: bit(raw, 19),
-    singleSocket: bit(raw, 20),
-    cxlAllow: bit(raw, 21),
-    memAes256Xts: bit(raw, 22),
-    raplDis: bit(raw, 23),
-    ciphertextHiding: bit(raw, 24),
-    pageSwapDisable: bit(raw, 25),
+    abiMinor: low & 0xff,
+    abiMajor: (low >>> 8) & 0xff,
+    smt: bit(low, 16),
+    migrateMa: bit(low, 18),
+    debug: bit(low, 19),
+    singleSocket: bit(low, 20),
+    cxlAllow: bit(low, 21),
+    memAes256Xts: bit(low, 22),
+    raplDis: bit(low, 23),
+    ciphertextHiding: bit(low, 24),
+    pageSwapDisable: bit(low, 25),
   };
 }
 
 export function decodePlatformInfo(raw: bigint): SnpPlatformInfo {
+  const low = low32(raw);
   return {
     raw,
-    smtEnabled: bit(raw, 0),
-    tsmeEnabled: bit(raw, 1),
-    eccEnabled: bit(raw, 2),
-    raplDisabled: bit(raw, 3),
-    ciphertextHidingDramEnabled: bit(raw, 4),
-    aliasCheckComplete: bit(raw, 5),
-    bit6: bit(raw, 6),
-    tioEnabled: bit(raw, 7),
+    smtEnabled: bit(low, 0),
+    tsmeEnabled: bit(low, 1),
+    eccEnabled: bit(low, 2),
+    raplDisabled: bit(low, 3),
+    ciphertextHidingDramEnabled: bit(low, 4),
+    aliasCheckComplete: bit(low, 5),
+    bit6: bit(low, 6),
+    tioEnabled: bit(low, 7),
   };
 }
 
@@ -48,6 +52,36 @@ export function decodeSignerInfo(raw: number): SnpSignerInfo {
     maskChipKey: (raw & 2) === 2,
     signingKey: ((raw >>> 2) & 7) === 1 ? 'vlek' : 'vcek',
   };
+}
+
+const FIELD_NAMES = [
+  'guestSvn', 'policy', 'familyId', 'imageId', 'vmpl', 'signatureAlgo', 'currentTcb', 'platformInfo', 'signerInfo',
+  'reportData', 'measurement', 'hostData', 'idKeyDigest', 'authorKeyDigest', 'reportId', 'reportIdMa', 'reportedTcb',
+  'cpuidFamId', 'cpuidModId', 'cpuidStep', 'chipId', 'committedTcb', 'currentBuild', 'currentMinor', 'currentMajor',
+  'committedBuild', 'committedMinor', 'committedMajor', 'launchTcb', 'launchMitVector', 'currentMitVector', 'signatureR', 'signatureS',
+] as const;
+type FieldName = (typeof FIELD_NAMES)[number];
+type Positions = Record<FieldName, { offset: number; size: number; minVersion: number }>;
+let positions: Positions | undefined;
+
+/**
+ * Where each field lies, from the native layout table (the one source of the
+ * layout), resolved once per process. Reading every field at its offset,
+ * rather than through a generic record of all fields, keeps this cheap while
+ * the engine is still warming up: a verifier decodes each report twice
+ * (parse, then again from the signed bytes).
+ */
+function fieldPositions(): Positions {
+  if (!positions) {
+    const byName = new Map(layout('snpReport').fields.map((f) => [f.name, f]));
+    const entries = FIELD_NAMES.map((name) => {
+      const f = byName.get(name);
+      if (!f) throw new Error(`the native snpReport layout has no field ${name}`);
+      return [name, { offset: f.offset, size: f.size, minVersion: f.minVersion }] as const;
+    });
+    positions = Object.fromEntries(entries) as Positions;
+  }
+  return positions;
 }
 
 export function frameSnpReport(bytes: Uint8Array, mode: number): NativeSnpFrame {
@@ -80,9 +114,13 @@ export function buildSnpReport(
   requestedProduct: SnpProduct | undefined,
   warnings: string[],
 ): SnpReport {
-  const r = readStructure(bytes, 0, 'snpReport', f.version);
-  const u8 = (k: string) => r[k] as Uint8Array;
-  const n = (k: string) => r[k] as number;
+  const p = fieldPositions();
+  const { buffer, byteOffset } = bytes;
+  // Byte fields are views of the evidence (T49); integers little-endian.
+  const view = new DataView(buffer, byteOffset, bytes.byteLength);
+  const u8 = (k: FieldName) => new Uint8Array(buffer, byteOffset + p[k].offset, p[k].size);
+  const n = (k: FieldName) => (p[k].size === 1 ? view.getUint8(p[k].offset) : view.getUint32(p[k].offset, true));
+  const u64 = (k: FieldName) => view.getBigUint64(p[k].offset, true);
   const cpuid = f.version >= 3 ? { family: n('cpuidFamId'), model: n('cpuidModId'), stepping: n('cpuidStep') } : undefined;
   const { product, productSource } = resolveProduct(
     cpuid ? productFromCpuid(cpuid.family, cpuid.model) : undefined,
@@ -95,13 +133,13 @@ export function buildSnpReport(
     bytes,
     signedRange: { offset: 0, length: SIGNED_LENGTH },
     guestSvn: n('guestSvn'),
-    policy: decodePolicy(r['policy'] as bigint),
+    policy: decodePolicy(u64('policy')),
     familyId: u8('familyId'),
     imageId: u8('imageId'),
     vmpl: n('vmpl'),
     signatureAlgo: n('signatureAlgo'),
     currentTcbBytes: u8('currentTcb'),
-    platformInfo: decodePlatformInfo(r['platformInfo'] as bigint),
+    platformInfo: decodePlatformInfo(u64('platformInfo')),
     signerInfo: decodeSignerInfo(n('signerInfo')),
     reportData: u8('reportData'),
     measurement: u8('measurement'),
@@ -124,10 +162,9 @@ export function buildSnpReport(
     warnings,
   };
   if (cpuid) report.cpuid = cpuid;
-  if (f.version >= 5) {
-    report.launchMitVector = r['launchMitVector'] as bigint;
-    report.currentMitVector = r['currentMitVector'] as bigint;
-  }
+  // S43: fields a version does not have are never read from its reserved bytes.
+  if (f.version >= p.launchMitVector.minVersion) report.launchMitVector = u64('launchMitVector');
+  if (f.version >= p.currentMitVector.minVersion) report.currentMitVector = u64('currentMitVector');
   if (product) {
     report.tcb = {
       current: decodeTcb(report.currentTcbBytes, product),

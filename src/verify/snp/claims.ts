@@ -4,16 +4,52 @@
  * 64-bit values as 0x-prefixed hex. Built only after every check passed
  * (S42), from the fields decoded out of the signed bytes.
  */
-import { toHex, u64Hex } from '../../evidence/bytes.js';
-import type { SnpReport, SnpTcb } from '../../evidence/types.js';
+import { u64Hex } from '../../evidence/bytes.js';
+import type { SnpPlatformInfo, SnpPolicy, SnpReport, SnpTcb } from '../../evidence/types.js';
 import type { AmdKdsExtension } from '../../x509/index.js';
+// Buffer's hex encoder on the view itself: the claims hex a dozen fields per report.
+import { toHex } from '../intel/bytes.js';
 import type { SnpClaims, SnpTcbClaim } from '../types.js';
 import type { CheckedReport } from './structure.js';
 import { atMost } from './tcb.js';
 
 function tcbClaim(t: SnpTcb): SnpTcbClaim {
-  const { raw, ...components } = t;
-  return { ...components, raw: u64Hex(raw) };
+  // Fields named one by one (same order as the rest-spread they replace): cheaper per report.
+  const raw = u64Hex(t.raw);
+  if (t.fmc !== undefined) return { fmc: t.fmc, bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode, raw };
+  return { bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode, raw };
+}
+
+// Policy and platform info field by field, raw last (the order the rest-spread they replace gave).
+function policyClaim(p: SnpPolicy): SnpClaims['policy'] {
+  return {
+    abiMinor: p.abiMinor,
+    abiMajor: p.abiMajor,
+    smt: p.smt,
+    migrateMa: p.migrateMa,
+    debug: p.debug,
+    singleSocket: p.singleSocket,
+    cxlAllow: p.cxlAllow,
+    memAes256Xts: p.memAes256Xts,
+    raplDis: p.raplDis,
+    ciphertextHiding: p.ciphertextHiding,
+    pageSwapDisable: p.pageSwapDisable,
+    raw: u64Hex(p.raw),
+  };
+}
+
+function platformInfoClaim(p: SnpPlatformInfo): SnpClaims['platformInfo'] {
+  return {
+    smtEnabled: p.smtEnabled,
+    tsmeEnabled: p.tsmeEnabled,
+    eccEnabled: p.eccEnabled,
+    raplDisabled: p.raplDisabled,
+    ciphertextHidingDramEnabled: p.ciphertextHidingDramEnabled,
+    aliasCheckComplete: p.aliasCheckComplete,
+    bit6: p.bit6,
+    tioEnabled: p.tioEnabled,
+    raw: u64Hex(p.raw),
+  };
 }
 
 const version = (v: SnpReport['currentVersion']): string => `${v.major}.${v.minor}.${v.build}`;
@@ -24,8 +60,6 @@ function sameTcb(a: SnpTcb, b: SnpTcb): boolean {
 
 export function buildClaims(checked: CheckedReport, ext: AmdKdsExtension): SnpClaims {
   const { report: r, product, tcb } = checked;
-  const { raw: policyRaw, ...policy } = r.policy;
-  const { raw: platformRaw, ...platformInfo } = r.platformInfo;
   const claims: SnpClaims = {
     kind: 'snp',
     reportVersion: r.version,
@@ -43,8 +77,8 @@ export function buildClaims(checked: CheckedReport, ext: AmdKdsExtension): SnpCl
     chipId: toHex(r.chipId),
     guestSvn: r.guestSvn,
     vmpl: r.vmpl,
-    policy: { ...policy, raw: u64Hex(policyRaw) },
-    platformInfo: { ...platformInfo, raw: u64Hex(platformRaw) },
+    policy: policyClaim(r.policy),
+    platformInfo: platformInfoClaim(r.platformInfo),
     authorKeyEnabled: r.signerInfo.authorKeyEnabled,
     maskChipKey: r.signerInfo.maskChipKey,
     tcb: { current: tcbClaim(tcb.current), reported: tcbClaim(tcb.reported), committed: tcbClaim(tcb.committed), launch: tcbClaim(tcb.launch) },

@@ -13,7 +13,7 @@ import type { SnpVerifyOptions } from './types.js';
 
 const DEFAULT_VERSIONS: readonly number[] = [3, 5];
 const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
-const KNOWN_PRODUCTS = new Set<SnpProduct>(['Milan', 'Genoa', 'Turin']);
+const KNOWN_PRODUCTS: ReadonlySet<SnpProduct> = new Set<SnpProduct>(['Milan', 'Genoa', 'Turin']);
 
 export interface SnpContext {
   readonly at: Date;
@@ -35,15 +35,18 @@ function bad(option: string, reason: string): never {
   throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `option ${option}: ${reason}`, { details: { option } });
 }
 
-function resolveVersions(list: number[] | undefined): Set<number> {
-  if (list === undefined) return new Set(DEFAULT_VERSIONS);
+/** The defaults, shared by every verification that names none (read only: the context is never handed out). */
+const DEFAULT_VERSION_SET: ReadonlySet<number> = new Set(DEFAULT_VERSIONS);
+
+function resolveVersions(list: number[] | undefined): ReadonlySet<number> {
+  if (list === undefined) return DEFAULT_VERSION_SET;
   if (!Array.isArray(list) || list.length === 0) bad('allowedVersions', 'must be a non-empty array');
   for (const v of list) if (!KNOWN_VERSIONS.has(v)) bad('allowedVersions', `unknown report version ${String(v)} (2, 3, 4 or 5)`);
   return new Set(list);
 }
 
-function resolveProducts(list: SnpProduct[] | undefined): Set<SnpProduct> {
-  if (list === undefined) return new Set(KNOWN_PRODUCTS);
+function resolveProducts(list: SnpProduct[] | undefined): ReadonlySet<SnpProduct> {
+  if (list === undefined) return KNOWN_PRODUCTS;
   if (!Array.isArray(list) || list.length === 0) bad('allowedProducts', 'must be a non-empty array');
   for (const p of list) if (!KNOWN_PRODUCTS.has(p)) bad('allowedProducts', `unknown product ${String(p)}`);
   return new Set(list);

@@ -12,6 +12,15 @@ import { fail } from '../errors.js';
 import type { SigningKeyKind } from './chain.js';
 import type { SnpContext } from './context.js';
 
+const KDS_ARC = `${KDS_OID_PREFIX}.`;
+
+/** The OIDs outside the KDS arc, or undefined when there are none (the usual case: no array). */
+function foreignExtensions(leaf: CertificateInfo): string[] | undefined {
+  let foreign: string[] | undefined;
+  for (const oid of leaf.extensionOids) if (!oid.startsWith(KDS_ARC)) (foreign ??= []).push(oid);
+  return foreign;
+}
+
 function decode(leaf: CertificateInfo): AmdKdsExtension {
   try {
     return parseAmdKdsExtensions(leaf);
@@ -33,8 +42,8 @@ function productNameMatches(name: string, product: SnpProduct): boolean {
 
 export function checkKdsExtensions(leaf: CertificateInfo, kind: SigningKeyKind, product: SnpProduct, ctx: SnpContext): AmdKdsExtension {
   // S11: exact set: a VCEK / VLEK carries the KDS extensions and nothing else.
-  const foreign = leaf.extensionOids.filter((oid) => !oid.startsWith(`${KDS_OID_PREFIX}.`));
-  if (foreign.length > 0) fail('SNP_CERT', 'S11', `${kind.toUpperCase()} has extensions outside the KDS set`, { oids: foreign });
+  const foreign = foreignExtensions(leaf);
+  if (foreign !== undefined) fail('SNP_CERT', 'S11', `${kind.toUpperCase()} has extensions outside the KDS set`, { oids: foreign });
   const ext = decode(leaf);
   const turin = product === 'Turin';
   const layout = turin ? 'Turin, structVersion 1' : `${product}, structVersion 0`;

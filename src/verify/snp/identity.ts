@@ -20,7 +20,24 @@ function leafKey(product: SnpProduct, kind: SigningKeyKind, ext: AmdKdsExtension
   return `amd/vlek/${product}/${encodeURIComponent(ext.cspId ?? '')}/${leaf.serialNumber}`;
 }
 
-const iso = (d: Date) => d.toISOString();
+/**
+ * ISO text by instant: a platform's chain, VCEK and CRL bring the same few
+ * dates to every result, and formatting them was a visible part of a warm
+ * verification. Keyed by the time value (a string is immutable); bounded.
+ */
+const isoByTime = new Map<number, string>();
+const MAX_ISO = 256;
+
+function iso(d: Date): string {
+  const t = d.getTime();
+  let text = isoByTime.get(t);
+  if (text === undefined) {
+    text = d.toISOString(); // throws for an invalid Date, as before
+    if (isoByTime.size >= MAX_ISO) isoByTime.delete(isoByTime.keys().next().value as number);
+    isoByTime.set(t, text);
+  }
+  return text;
+}
 const later = (a: Date, b: Date) => (a.getTime() >= b.getTime() ? a : b);
 const earlier = (a: Date, b: Date) => (a.getTime() <= b.getTime() ? a : b);
 

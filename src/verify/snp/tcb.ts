@@ -12,8 +12,11 @@ import { compareVcekTcb } from './vcek-match.js';
 
 type Component = 'fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode';
 
+const TURIN_COMPONENTS: readonly Component[] = Object.freeze(['fmc', 'bootloader', 'tee', 'snp', 'microcode']);
+const COMPONENTS: readonly Component[] = Object.freeze(['bootloader', 'tee', 'snp', 'microcode']);
+
 export function tcbComponents(product: SnpProduct): readonly Component[] {
-  return product === 'Turin' ? ['fmc', 'bootloader', 'tee', 'snp', 'microcode'] : ['bootloader', 'tee', 'snp', 'microcode'];
+  return product === 'Turin' ? TURIN_COMPONENTS : COMPONENTS;
 }
 
 /** Components where `a` exceeds `b`. */
@@ -24,7 +27,8 @@ function exceeding(a: SnpTcb, b: SnpTcb, product: SnpProduct): { component: Comp
 }
 
 export function atMost(a: SnpTcb, b: SnpTcb, product: SnpProduct): boolean {
-  return exceeding(a, b, product).length === 0;
+  for (const c of tcbComponents(product)) if ((a[c] ?? 0) > (b[c] ?? 0)) return false;
+  return true;
 }
 
 /** S13 (and S46): every SPL equals REPORTED_TCB under the product's layout; reserved SPLs and bytes are zero. */
@@ -38,12 +42,10 @@ export function checkCertificateTcb(report: SnpReport, ext: AmdKdsExtension, ctx
 /** S15, S16: COMMITTED <= CURRENT and REPORTED <= CURRENT per component. */
 export function checkTcbRelations(checked: CheckedReport, ctx: SnpContext): void {
   const { tcb, product } = checked;
-  const committed = exceeding(tcb.committed, tcb.current, product);
   // S15: COMMITTED_TCB <= CURRENT_TCB (equality is a claim for the policy layer)
-  if (committed.length > 0) fail('SNP_TCB', 'S15', 'COMMITTED_TCB exceeds CURRENT_TCB', { components: committed });
+  if (!atMost(tcb.committed, tcb.current, product)) fail('SNP_TCB', 'S15', 'COMMITTED_TCB exceeds CURRENT_TCB', { components: exceeding(tcb.committed, tcb.current, product) });
   ctx.pass('S15', 'COMMITTED_TCB <= CURRENT_TCB per component');
-  const reported = exceeding(tcb.reported, tcb.current, product);
   // S16: REPORTED_TCB <= CURRENT_TCB
-  if (reported.length > 0) fail('SNP_TCB', 'S16', 'REPORTED_TCB exceeds CURRENT_TCB', { components: reported });
+  if (!atMost(tcb.reported, tcb.current, product)) fail('SNP_TCB', 'S16', 'REPORTED_TCB exceeds CURRENT_TCB', { components: exceeding(tcb.reported, tcb.current, product) });
   ctx.pass('S16', 'REPORTED_TCB <= CURRENT_TCB per component');
 }

@@ -69,7 +69,8 @@ export function compareVcekHwId(report: SnpReport, ext: AmdKdsExtension): MatchR
   const turin = report.product === 'Turin';
   const expected = turin ? chip.subarray(0, 8) : chip;
   const out: FieldMismatch[] = [];
-  if (hex(ext.hwId) !== hex(expected)) out.push({ field: 'hwID', expected: hex(expected), actual: hex(ext.hwId) });
+  // Bytes compared directly; hex only to describe a mismatch.
+  if (!Buffer.from(ext.hwId.buffer, ext.hwId.byteOffset, ext.hwId.byteLength).equals(expected)) out.push({ field: 'hwID', expected: hex(expected), actual: hex(ext.hwId) });
   if (turin && chip.subarray(8).some((b) => b !== 0)) {
     out.push({ field: 'chipId[8:64]', expected: 'zero', actual: hex(chip.subarray(8)) });
   }

@@ -64,7 +64,10 @@ export function verifySnpReport(report: SnpReport, collateral: AmdCollateralInpu
   checkChipId(checked.report, ext, ctx); // Step 9 (S14)
   checkTcbRelations(checked, ctx); // Step 10 (S15, S16)
   // Step 11 (S39, S42): claims only now, after every check passed
-  const warnings = [...new Set([...checked.report.warnings, ...(collateral.warnings ?? []), ...ctx.warnings])];
+  const reportWarnings = checked.report.warnings;
+  const collateralWarnings = collateral.warnings ?? [];
+  // Most results carry no warning: skip building a set of nothing.
+  const warnings = reportWarnings.length + collateralWarnings.length + ctx.warnings.length === 0 ? [] : [...new Set([...reportWarnings, ...collateralWarnings, ...ctx.warnings])];
   return {
     ok: true,
     tee: 'snp',

@@ -64,8 +64,19 @@ export function checkValidity(cert: CertificateInfo, ctx: SnpContext, check: str
   if (!(t <= to)) fail('EXPIRED', check, `${what} expired at ${cert.notAfter.toISOString()}`, { notAfter: cert.notAfter.toISOString(), at: ctx.at.toISOString() });
 }
 
-const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 const EMPTY = new Uint8Array(0);
+/** Algorithm OIDs as memo key bytes: a handful of distinct values, encoded once each. */
+const oidBytes = new Map<string, Uint8Array>();
+const MAX_OIDS = 64;
+
+function utf8(s: string): Uint8Array {
+  let bytes = oidBytes.get(s);
+  if (bytes === undefined) {
+    bytes = new Uint8Array(Buffer.from(s, 'utf8'));
+    if (oidBytes.size < MAX_OIDS) oidBytes.set(s, bytes);
+  }
+  return bytes;
+}
 
 /**
  * Whether `issuerKey` signed `obj`, through the memo: the key covers the
