@@ -37,6 +37,8 @@ export interface SimulatedTeeOptions {
   at?: Date;
   /** Seed of the deterministic PKI fields and measurements. */
   seed?: string;
+  /** SEV-SNP only: the VMPL the reports claim (0-3), to test a verifier's S24 rule. Default 0. */
+  vmpl?: number;
 }
 
 interface Backend {
@@ -67,6 +69,8 @@ export interface SimulatedTeeState {
   auxblob?: string;
   /** tee-verify collateral bundle document. */
   collateralBundle: string;
+  /** SEV-SNP: the VMPL of the reports when not 0 (SimulatedTeeOptions.vmpl). */
+  vmpl?: number;
 }
 
 const pemToKey = (pem: string): KeyObject => createPrivateKey(pem);
@@ -179,7 +183,7 @@ function snpBackend(s: SimulatedTeeState): Backend {
     trustRoots: { label: 'test-pki', intelRootCas: [], amd: { Milan: { ark, ask, asvk } } },
     trustRootPem: s.trustRootPem,
     artifacts: importBundle(s.collateralBundle),
-    build: (reportData) => ({ evidence: buildSnpReport({ version: 3, product: 'Milan', signingKey: 'vcek', key, seed: s.seed, reportData }).bytes, auxblob }),
+    build: (reportData) => ({ evidence: buildSnpReport({ version: 3, product: 'Milan', signingKey: 'vcek', key, seed: s.seed, reportData, vmpl: s.vmpl ?? 0 }).bytes, auxblob }),
   };
 }
 
@@ -201,7 +205,11 @@ export class SimulatedTeeProvider implements EvidenceProvider {
     if (tee !== 'tdx' && tee !== 'snp') throw new EvidenceProviderError('ERR_TSM_PROVIDER', `simulated TEE must be "tdx" or "snp"`);
     const at = options.at ?? new Date();
     const seed = options.seed ?? SIMULATED_TEE_SEED;
-    this.#state = options.state ?? (tee === 'tdx' ? createTdxState(at, seed) : createSnpState(at, seed));
+    if (options.vmpl !== undefined && (tee !== 'snp' || !Number.isInteger(options.vmpl) || options.vmpl < 0 || options.vmpl > 3)) {
+      throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'vmpl is an integer 0-3 and only for a simulated SEV-SNP guest');
+    }
+    const state = options.state ?? (tee === 'tdx' ? createTdxState(at, seed) : createSnpState(at, seed));
+    this.#state = options.vmpl ? { ...state, vmpl: options.vmpl } : state;
     this.tee = tee;
     this.at = new Date(this.#state.at);
     this.#backend = tee === 'tdx' ? tdxBackend(this.#state) : snpBackend(this.#state);
