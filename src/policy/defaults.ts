@@ -92,7 +92,8 @@ function snpDefault(): SnpPolicy {
     authorKeyDigest: 'any',
     familyId: 'any',
     imageId: 'any',
-    vmpl: 'any',
+    // S24: a less privileged VMPL can request reports with any REPORT_DATA it likes (checklist).
+    vmpl: [0],
     products: ['Milan', 'Genoa', 'Turin'],
     signingKeys: ['vcek'],
     cspIds: 'any',

@@ -59,7 +59,8 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify: SEV-SNP with --certs', () => 
     const violations = r.json['violations'] as { path: string; actual: unknown }[];
     expect(violations.some((v) => v.path === '/signingKeys' && v.actual === 'vlek')).toBe(true);
     const policy = JSON.parse((await cli(['policy', 'default', 'snp'])).stdout) as Record<string, unknown>;
-    const file = temps.file('vlek.json', JSON.stringify({ ...policy, signingKeys: ['vcek', 'vlek'], allowProvisionalFirmware: true }));
+    expect(violations.some((v) => v.path === '/vmpl' && v.actual === 1)).toBe(true); // requested at VMPL 1
+    const file = temps.file('vlek.json', JSON.stringify({ ...policy, signingKeys: ['vcek', 'vlek'], allowProvisionalFirmware: true, vmpl: [1] }));
     const allowed = await cliJson(airGapped(id, ['vlek', 'ask_ark_asvk_chain'], ['--policy', file]));
     expect(allowed.json['violations']).toEqual([]);
     expect(allowed.code).toBe(0);

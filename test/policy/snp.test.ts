@@ -57,9 +57,11 @@ describe.skipIf(!HAVE_VECTORS)('genuine SNP reports under the default policy', (
     expect(c.cspId).toBe('CN=cc-us-east-2.amazonaws.com');
     expect(pairs(evaluatePolicy(r, defaultPolicy('snp')))).toEqual([
       ['S32', '/signingKeys'],
+      ['S24', '/vmpl'],
       ['S15', '/allowProvisionalFirmware'],
     ]);
-    const vlek = { signingKeys: ['vcek', 'vlek'], allowProvisionalFirmware: true };
+    // requested at VMPL 1 (S24 test below): allowed explicitly here
+    const vlek = { signingKeys: ['vcek', 'vlek'], allowProvisionalFirmware: true, vmpl: [1] };
     expectOk(evaluatePolicy(r, p({ ...vlek, cspIds: ['CN=cc-us-east-2.amazonaws.com'] })));
     expect(expectOnly(evaluatePolicy(r, p({ ...vlek, cspIds: ['CN=cc-eu-west-1.amazonaws.com'] })), 'S45', '/cspIds').actual).toBe('CN=cc-us-east-2.amazonaws.com');
   });
