@@ -227,7 +227,7 @@ const snp: JsonSchema = {
     familyId: allowList(ref('hex16'), 'S27. Default "any".'),
     imageId: allowList(ref('hex16'), 'S27. Default "any".'),
     minGuestSvn: intRange(0, 4294967295, 'S27: minimum GUEST_SVN.'),
-    vmpl: allowList(intRange(0, 3), 'S24: allowed VMPLs. Default "any".'),
+    vmpl: allowList(intRange(0, 3), 'S24: allowed VMPLs. Default [0].'),
     products: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['Milan', 'Genoa', 'Turin'] }, description: 'S06. Default all.' },
     minReportVersion: intRange(2, 5, 'S03: minimum report version.'),
     signingKeys: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['vcek', 'vlek'] }, description: 'S32. Default ["vcek"].' },
