@@ -18,12 +18,16 @@ export type KbsErrorCode =
   | 'ERR_KBS_ATTESTATION_TYPE'
   | 'ERR_KBS_EVIDENCE'
   | 'ERR_KBS_DEBUG'
+  /** A SEV-SNP report from a VMPL other than 0 that the key's policy does not list (S24). */
+  | 'ERR_KBS_VMPL'
   | 'ERR_KBS_POLICY'
   | 'ERR_KBS_BINDING'
   | 'ERR_KBS_NONCE'
   | 'ERR_KBS_WINDOW'
   | 'ERR_KBS_COLLATERAL_UNAVAILABLE'
   | 'ERR_KBS_POLICY_INVALID'
+  /** A key-transfer policy that pins no measurement, without allowUnpinnedMeasurement (X07): 400 at intake, 403 at transfer. */
+  | 'ERR_KBS_POLICY_UNPINNED'
   | 'ERR_KBS_POLICY_IN_USE'
   | 'ERR_KBS_STORAGE'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'

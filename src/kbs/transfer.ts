@@ -11,7 +11,8 @@
  *   Step 2  user_data is an RSA key of at least 2048 bits (X11);
  *   Step 3  a given nonce is ours, unexpired and unused (T42 / S30, early read);
  *   Step 4  verifyEvidence passes (collateral service, trust roots, one instant);
- *   Step 5  the TD / guest / enclave is not debug, whatever the policy says (T34 / S21);
+ *   Step 5  the TD / guest / enclave is not debug (TDX: any of TDATTRIBUTES bits 7:0), whatever
+ *           the policy says (T34 / S21); an SNP report is from VMPL 0 unless the policy lists its VMPL (S24);
  *   Step 6  evaluatePolicy passes, with REPORTDATA bound to user_data (T41 / S29);
  *   Step 7  in one database transaction: still inside the X16 window, the nonce consumed
  *           (only now, after everything else passed), the key read, wrapped and
@@ -128,12 +129,30 @@ async function verify(ctx: BrokerContext, quote: Buffer, at: Date): Promise<Veri
   }
 }
 
+/** TDATTRIBUTES bits 7:0: DEBUG (bit 0) and the rest of the TD-under-debug group (T34). */
+const TD_DEBUG_GROUP = 0xffn;
+
+/**
+ * Step 5, whatever the policy says: a debug TD (any TUD bit), guest or enclave (T34 / S21); an
+ * SEV-SNP report from a VMPL other than 0 unless the policy lists that VMPL (S24: a less
+ * privileged VMPL can have any REPORT_DATA signed).
+ */
+function refuseUnconditionally(c: VerificationResult['claims'], policy: Policy): void {
+  const debug = c.kind === 'snp' ? c.policy.debug : c.kind === 'tdx' ? (BigInt(c.tdAttributes) & TD_DEBUG_GROUP) !== 0n : c.debug;
+  if (debug) {
+    throw new KbsError('ERR_KBS_DEBUG', 401, 'the TEE is debuggable: a key is never released to a debug TD, guest or enclave', { check: c.kind === 'snp' ? 'S21' : 'T34' });
+  }
+  if (c.kind === 'snp' && c.vmpl !== 0) {
+    const allowed = policy.tee === 'snp' && Array.isArray(policy.vmpl) ? (policy.vmpl as readonly number[]) : [];
+    if (!allowed.includes(c.vmpl)) {
+      throw new KbsError('ERR_KBS_VMPL', 401, `the report was requested at VMPL ${c.vmpl}; only VMPL 0 unless the key's policy lists others ("vmpl": [0, ${c.vmpl}])`, { check: 'S24' });
+    }
+  }
+}
+
 /** Steps 5 and 6. */
 function judge(result: VerificationResult, policy: Policy, reportData: Buffer, now: Date): void {
-  const c = result.claims;
-  if (c.kind === 'snp' ? c.policy.debug : c.debug) {
-    throw new KbsError('ERR_KBS_DEBUG', 401, 'the TEE is debuggable: a key is never released to a debug TD, guest or enclave', { check: result.claims.kind === 'snp' ? 'S21' : 'T34' });
-  }
+  refuseUnconditionally(result.claims, policy);
   const appraisal = evaluatePolicy(result, policy, { reportData: reportData.toString('hex'), now });
   if (appraisal.ok) return;
   const failedChecks = appraisal.violations.map((v) => ({ check: v.check, class: v.errorClass, path: v.path, message: v.message }));
