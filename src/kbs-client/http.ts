@@ -15,12 +15,34 @@ export interface PostOptions {
   ca?: string | Buffer;
   timeoutMs: number;
   maxResponseBytes?: number;
+  /** Plain http:// is refused unless set (the caller reports it as a warning). */
+  allowInsecureHttp?: boolean;
+}
+
+/**
+ * https: always; http: only when explicitly allowed. Over plain HTTP anyone on
+ * the path can answer as the broker, and the loader would decrypt with
+ * whatever key such an answer carries.
+ */
+export function checkBrokerTransport(url: URL, allowInsecureHttp: boolean | undefined): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:') {
+    if (allowInsecureHttp) return;
+    throw new KeyBrokerClientError('ERR_KBS_INSECURE_TRANSPORT', `refusing the plain-HTTP key broker ${url.origin}: use https:// (or allow http explicitly: --allow-insecure-http / allowInsecureHttp)`, {
+      details: { url: url.origin },
+    });
+  }
+  throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `unsupported URL scheme ${url.protocol}`);
 }
 
 export function postJson(url: URL, body: Buffer, o: PostOptions): Promise<HttpResponse> {
   const max = o.maxResponseBytes ?? 1024 * 1024;
+  try {
+    checkBrokerTransport(url, o.allowInsecureHttp);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const isHttps = url.protocol === 'https:';
-  if (!isHttps && url.protocol !== 'http:') return Promise.reject(new KeyBrokerClientError('ERR_KBS_ARGUMENT', `unsupported URL scheme ${url.protocol}`));
   const mod = isHttps ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(

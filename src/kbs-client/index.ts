@@ -11,14 +11,16 @@
  *   6. SWK = RSA-OAEP(SHA-256, MGF1-SHA-256, no label)⁻¹(wrapped_swk);
  *      key = container §1.3 opened with the SWK (wrapped_key).
  *
- * Unlike the upstream Python clients, TLS is verified (system store or `ca`).
+ * Unlike the upstream Python clients, TLS is verified (system store or `ca`),
+ * and plain http:// brokers are refused unless `allowInsecureHttp` (then the
+ * result carries a warning).
  */
 import { constants, createHash, generateKeyPair, privateDecrypt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { openBuffer } from '../model/container.js';
 import { KeyBrokerClientError, isModelError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
-import { postJson, type HttpResponse } from './http.js';
+import { checkBrokerTransport, postJson, type HttpResponse } from './http.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -44,6 +46,8 @@ export interface KeyTransferOptions {
   attempts?: number;
   /** RSA modulus size; default 3072. */
   rsaBits?: number;
+  /** Accept an http:// broker URL (refused by default); reported in `warnings`. */
+  allowInsecureHttp?: boolean;
 }
 
 export interface KeyTransferResult {
@@ -53,6 +57,8 @@ export interface KeyTransferResult {
   attestationType: string;
   nonceUsed: boolean;
   evidence: TeeEvidence;
+  /** Relaxations that were in effect (plain HTTP). */
+  warnings: string[];
 }
 
 export function transferUrlOf(url: string, keyId: string | undefined): URL {
@@ -106,7 +112,7 @@ const b64 = (v: unknown, name: string): Buffer => {
 };
 
 async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<BrokerNonce | undefined> {
-  const res = await postJson(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, ...(o.ca ? { ca: o.ca } : {}) });
+  const res = await postJson(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
     if (o.nonce === true) throw httpError(res, 'nonce request');
     return undefined;
@@ -148,9 +154,10 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
   const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: spki.toString('base64'), ...(nonce ? { nonce } : {}) }));
-  const res = await postJson(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, ...(o.ca ? { ca: o.ca } : {}) });
+  const res = await postJson(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) throw httpError(res, 'key transfer');
-  return { key: unwrap(parseJson(res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence };
+  const warnings = url.protocol === 'http:' ? [`the key broker ${url.origin} was reached over plain HTTP (allowInsecureHttp): anyone on the path could have answered as the broker`] : [];
+  return { key: unwrap(parseJson(res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence, warnings };
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -164,6 +171,7 @@ function retryable(e: unknown): boolean {
 export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResult> {
   if (!o || !o.provider || typeof o.provider.getEvidence !== 'function') throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'requestKey needs an evidence provider');
   const url = transferUrlOf(o.url, o.keyId);
+  checkBrokerTransport(url, o.allowInsecureHttp); // before any request or evidence
   const attempts = o.attempts ?? 3;
   const timeoutMs = o.timeoutMs ?? 10_000;
   let last: unknown;
@@ -178,3 +186,6 @@ export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResu
   if (isModelError(last)) throw last;
   throw new KeyBrokerClientError('ERR_KBS_HTTP', `cannot reach the key broker at ${url.origin}: ${(last as Error)?.message ?? String(last)}`, { cause: last, details: { url: url.toString() } });
 }
+
+export { checkBrokerTransport } from './http.js';
+export { brokerRefOf, type BrokerRef } from './broker-ref.js';

@@ -8,14 +8,15 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { requestKey } from '../kbs-client/index.js';
+import { checkBrokerTransport, requestKey } from '../kbs-client/index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
 import { SimulatedTeeProvider } from '../tee/simulated.js';
 import type { EvidenceProvider } from '../tee/types.js';
-import { decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
+import { checkDirectoryListing, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
 import { isModelError, type ModelErrorCode } from './errors.js';
 import { decryptFile, encryptFile } from './file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
+import { resolveTrustedBroker } from './trusted-broker.js';
 
 export interface ModelCliIo {
   stdout: { write(chunk: string): unknown };
@@ -28,18 +29,22 @@ export const HELP = `tee-model: confidential-ai-loader model containers (AES-256
   tee-model keygen [-o KEYFILE]
   tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
   tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
-  tee-model load --kbs URL --key-id ID -i ENCRYPTED_DIR -o OUT_DIR
+  tee-model load --kbs URL [--key-id ID] -i ENCRYPTED_DIR -o OUT_DIR
+                 [--allow-insecure-http]
                  [--provider configfs|simulated] [--configfs-root DIR]
                  [--simulated-state FILE] [--simulated-tee tdx|snp]
                  [--ca-cert PEM] [--nonce auto|yes|no]
   tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
 
-KEY is standard base64 of 32 bytes (tee-model keygen). See docs/model.md.
+KEY is standard base64 of 32 bytes (tee-model keygen). load takes the broker
+and key id from its own configuration (--kbs / --key-id or TEE_MODEL_KBS_URL /
+TEE_MODEL_KEY_ID), never from the model directory, whose
+encryption-config.json may only repeat them. See docs/model.md.
 `;
 
 class UsageError extends Error {}
 
-const REFUSED: ReadonlySet<ModelErrorCode> = new Set(['ERR_MODEL_AUTH_FAILED', 'ERR_KBS_UNWRAP', 'ERR_TSM_GENERATION_RACE']);
+const REFUSED: ReadonlySet<ModelErrorCode> = new Set(['ERR_MODEL_AUTH_FAILED', 'ERR_KBS_UNWRAP', 'ERR_TSM_GENERATION_RACE', 'ERR_MODEL_KBS_MISMATCH', 'ERR_MODEL_KEY_ID_MISMATCH']);
 const UNAVAILABLE: ReadonlySet<ModelErrorCode> = new Set(['ERR_TSM_UNAVAILABLE']);
 
 function exitCodeOf(e: unknown): number {
@@ -143,12 +148,17 @@ async function cmdSimulatedTee(args: string[], io: ModelCliIo): Promise<number> 
   return 0;
 }
 
+/** The broker and key id come from the TEE's configuration: flags, else the environment (never the model directory). */
+const KBS_ENV = 'TEE_MODEL_KBS_URL';
+const KEY_ID_ENV = 'TEE_MODEL_KEY_ID';
+
 async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       kbs: { type: 'string' },
       'key-id': { type: 'string' },
+      'allow-insecure-http': { type: 'boolean', default: false },
       in: { type: 'string', short: 'i' },
       out: { type: 'string', short: 'o' },
       provider: { type: 'string', default: 'configfs' },
@@ -162,18 +172,25 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   });
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
-  const config = await readEncryptionConfig(input);
-  const kbs = values.kbs ?? (config?.kbs_url || undefined);
-  const keyId = values['key-id'] ?? (config?.key_id || undefined);
-  if (!kbs) throw new UsageError('--kbs is required (or kbs_url in encryption-config.json)');
+  const kbs = values.kbs || io.env?.[KBS_ENV] || undefined;
+  const pinnedKeyId = values['key-id'] || io.env?.[KEY_ID_ENV] || undefined;
+  if (!kbs) throw new UsageError(`--kbs URL (or ${KBS_ENV}) is required: the key broker comes from the TEE's configuration, not from the model directory`);
   const nonce = values.nonce === 'auto' ? 'auto' : values.nonce === 'yes' ? true : values.nonce === 'no' ? false : undefined;
   if (nonce === undefined) throw new UsageError('--nonce must be auto, yes or no');
+  const allowInsecureHttp = values['allow-insecure-http'] === true;
+  // Everything about the directory and the broker is checked before any evidence or request.
+  const broker = resolveTrustedBroker({ url: kbs, ...(pinnedKeyId ? { keyId: pinnedKeyId } : {}) }, await readEncryptionConfig(input));
+  checkBrokerTransport(new URL(broker.url), allowInsecureHttp);
+  await checkDirectoryListing(input);
+  const warn = (w: string): void => void io.stderr.write(`tee-model load: warning: ${w}\n`);
+  broker.warnings.forEach(warn);
   let provider: EvidenceProvider;
   if (values.provider === 'configfs') provider = new ConfigfsTsmProvider({ root: values['configfs-root'] ?? DEFAULT_TSM_ROOT });
   else if (values.provider === 'simulated') provider = await simulatedProvider(values['simulated-state'], values['simulated-tee']);
   else throw new UsageError('--provider must be configfs or simulated');
   const ca = values['ca-cert'] ? await readFile(values['ca-cert']) : undefined;
-  const released = await requestKey({ url: kbs, ...(keyId ? { keyId } : {}), provider, nonce, ...(ca ? { ca } : {}) });
+  const released = await requestKey({ url: broker.url, ...(broker.keyId ? { keyId: broker.keyId } : {}), provider, nonce, allowInsecureHttp, ...(ca ? { ca } : {}) });
+  released.warnings.forEach(warn);
   try {
     const r = await decryptDirectory(input, output, released.key);
     io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);

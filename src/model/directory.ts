@@ -7,10 +7,10 @@
  * directory (upstream prefixes the output directory, which its own loader
  * cannot use). Files are processed one at a time, so memory stays constant.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
-import { decryptFile, encryptFile, type FileResult } from './file.js';
+import { PRIVATE_DIR_MODE, decryptFile, encryptFile, type FileResult } from './file.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -40,6 +40,19 @@ function selected(name: string): boolean {
   return !name.startsWith('.') && !name.endsWith('.md');
 }
 
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Selected regular files under `root`, relative with "/". Symbolic links to
+ * regular files count as files (Hugging Face cache snapshots link to blobs);
+ * links to directories are not followed.
+ */
 async function walk(root: string, rel = ''): Promise<string[]> {
   const entries = await readdir(join(root, rel), { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -48,7 +61,8 @@ async function walk(root: string, rel = ''): Promise<string[]> {
     if (!selected(e.name)) continue;
     const r = rel === '' ? e.name : `${rel}/${e.name}`;
     if (e.isDirectory()) out.push(...(await walk(root, r)));
-    else if (e.isFile() && !(rel === '' && e.name === CONFIG_FILE)) out.push(r);
+    else if (rel === '' && e.name === CONFIG_FILE) continue;
+    else if (e.isFile() || (e.isSymbolicLink() && (await isRegularFile(join(root, toFs(r)))))) out.push(r);
   }
   return out;
 }
@@ -112,21 +126,62 @@ export async function readEncryptionConfig(inputDir: string): Promise<Encryption
   return { kbs: String(d.kbs ?? ''), kbs_url: String(d.kbs_url ?? ''), key_id: String(d.key_id ?? ''), files: d.files };
 }
 
+export interface DirectoryListing {
+  config: EncryptionConfig;
+  /** Listed paths, relative to the directory with "/", in list order. */
+  entries: string[];
+}
+
+const outputNameOf = (rel: string): string => (rel.endsWith(ENCRYPTED_SUFFIX) ? rel.slice(0, -ENCRYPTED_SUFFIX.length) : rel);
+
+/**
+ * The directory against its own list, before any key is asked for or any byte
+ * decrypted. The list itself is not authenticated (docs/model.md, "What the
+ * loader does not protect"); this only refuses directories that contradict it:
+ * a listed path outside the directory or listed twice (ERR_MODEL_CONFIG), a
+ * listed file that is absent (ERR_MODEL_MISSING_FILE), and a "*.aes" file the
+ * list does not name (ERR_MODEL_UNLISTED_FILE: the list was shortened).
+ */
+export async function checkDirectoryListing(inputDir: string): Promise<DirectoryListing> {
+  const present = await walk(inputDir);
+  const config = (await readEncryptionConfig(inputDir)) ?? { kbs: '', kbs_url: '', key_id: '', files: present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX)) };
+  const entries = config.files.map((f) => safeRelative(f, inputDir));
+  const outputs = new Set<string>();
+  for (const rel of entries) {
+    const name = outputNameOf(rel);
+    if (outputs.has(name)) throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(name)} twice`, { details: { entry: rel } });
+    outputs.add(name);
+  }
+  for (const rel of entries) {
+    if (!(await isRegularFile(join(inputDir, toFs(rel))))) {
+      throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which the model directory lacks`, { details: { entry: rel } });
+    }
+  }
+  const listed = new Set(entries);
+  const unlisted = present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX) && !listed.has(f));
+  if (unlisted.length > 0) {
+    throw new ModelFormatError('ERR_MODEL_UNLISTED_FILE', `the model directory holds encrypted file(s) ${CONFIG_FILE} does not list: ${unlisted.slice(0, 5).join(', ')}${unlisted.length > 5 ? ', ...' : ''}`, {
+      details: { unlisted },
+    });
+  }
+  return { config, entries };
+}
+
 /**
  * Decrypts the files listed in encryption-config.json (or, without one,
- * every "*.aes" file) into `outputDir`, dropping the ".aes" suffix. Each file
- * appears only after its tag verified; the first failure stops the run.
+ * every "*.aes" file) into `outputDir`, dropping the ".aes" suffix, after
+ * checkDirectoryListing. Each file appears only after its tag verified (mode
+ * 0600; directories the loader creates are 0700); the first failure stops
+ * the run.
  */
 export async function decryptDirectory(inputDir: string, outputDir: string, key: string | Uint8Array): Promise<DirectoryResult> {
   const k = decodeModelKey(key);
-  const config = (await readEncryptionConfig(inputDir)) ?? { kbs: '', kbs_url: '', key_id: '', files: (await walk(inputDir)).filter((f) => f.endsWith(ENCRYPTED_SUFFIX)) };
-  const rels = config.files.map((f) => safeRelative(f, inputDir));
-  await mkdir(outputDir, { recursive: true });
+  const { config, entries } = await checkDirectoryListing(inputDir);
+  await mkdir(outputDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const files: FileResult[] = [];
-  for (const rel of rels) {
-    const outRel = rel.endsWith(ENCRYPTED_SUFFIX) ? rel.slice(0, -ENCRYPTED_SUFFIX.length) : rel;
-    const out = join(outputDir, toFs(outRel));
-    await mkdir(dirname(out), { recursive: true });
+  for (const rel of entries) {
+    const out = join(outputDir, toFs(outputNameOf(rel)));
+    await mkdir(dirname(out), { recursive: true, mode: PRIVATE_DIR_MODE });
     files.push(await decryptFile(join(inputDir, toFs(rel)), out, k));
   }
   return { files, config };

@@ -19,6 +19,11 @@ export type ModelErrorCode =
   | 'ERR_MODEL_KEY'
   | 'ERR_MODEL_CONFIG'
   | 'ERR_MODEL_IO'
+  // model directory against its list and the TEE's own configuration
+  | 'ERR_MODEL_UNLISTED_FILE'
+  | 'ERR_MODEL_MISSING_FILE'
+  | 'ERR_MODEL_KBS_MISMATCH'
+  | 'ERR_MODEL_KEY_ID_MISMATCH'
   // evidence providers
   | 'ERR_TSM_UNAVAILABLE'
   | 'ERR_TSM_GENERATION_RACE'
@@ -29,7 +34,8 @@ export type ModelErrorCode =
   | 'ERR_KBS_HTTP'
   | 'ERR_KBS_RESPONSE'
   | 'ERR_KBS_UNWRAP'
-  | 'ERR_KBS_ARGUMENT';
+  | 'ERR_KBS_ARGUMENT'
+  | 'ERR_KBS_INSECURE_TRANSPORT';
 
 export class ModelError extends Error {
   readonly code: ModelErrorCode;

@@ -22,6 +22,10 @@ export interface FileResult {
 }
 
 const HIGH_WATER_MARK = 256 * 1024;
+/** Plaintext (decrypted) files, including their temporary files: owner only. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Directories the loader creates for plaintext. */
+export const PRIVATE_DIR_MODE = 0o700;
 
 function tempPathFor(output: string): string {
   return join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
@@ -100,9 +104,9 @@ async function readAt(path: string, position: number, length: number): Promise<B
 }
 
 /**
- * Decrypts the container at `input` to `output`. The output appears only if
- * the tag verifies; on any failure no file is left at `output` (an existing
- * file there is left untouched).
+ * Decrypts the container at `input` to `output` (mode 0600). The output
+ * appears only if the tag verifies; on any failure no file is left at
+ * `output` (an existing file there is left untouched).
  */
 export async function decryptFile(input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
@@ -120,7 +124,8 @@ export async function decryptFile(input: string, output: string, key: string | U
   await withTempOutput(output, async (tmp) => {
     const source = size === 0 ? [Buffer.alloc(0)] : createReadStream(input, { start: ctStart, end: ctEnd - 1, highWaterMark: HIGH_WATER_MARK });
     try {
-      await pipeline(source, decipher, createWriteStream(tmp, { flags: 'wx' }));
+      // 0600 from creation on (the umask can only narrow it), so no other user reads plaintext at any point.
+      await pipeline(source, decipher, createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE }));
     } catch (error) {
       if (!isModelError(error) && /unable to authenticate|auth/i.test((error as Error)?.message ?? '')) {
         throw new ModelFormatError('ERR_MODEL_AUTH_FAILED', `GCM tag of ${input} does not verify: wrong key, modified or truncated file`, { cause: error, details: { path: input } });

@@ -20,13 +20,16 @@ export { encryptFile, decryptFile, type FileResult } from './file.js';
 export {
   encryptDirectory,
   decryptDirectory,
+  checkDirectoryListing,
   readEncryptionConfig,
   CONFIG_FILE,
   ENCRYPTED_SUFFIX,
   type EncryptionConfig,
   type EncryptDirectoryOptions,
   type DirectoryResult,
+  type DirectoryListing,
 } from './directory.js';
+export { resolveTrustedBroker, type TrustedBrokerConfig, type ResolvedBroker } from './trusted-broker.js';
 export { generateModelKey, decodeModelKey } from './keys.js';
 export { ModelError, ModelFormatError, EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
 export {
@@ -43,4 +46,4 @@ export {
   type EvidenceProvider,
   type TeeEvidence,
 } from '../tee/index.js';
-export { requestKey, transferReportData, transferUrlOf, type KeyTransferOptions, type KeyTransferResult, type BrokerNonce } from '../kbs-client/index.js';
+export { requestKey, transferReportData, transferUrlOf, brokerRefOf, checkBrokerTransport, type BrokerRef, type KeyTransferOptions, type KeyTransferResult, type BrokerNonce } from '../kbs-client/index.js';

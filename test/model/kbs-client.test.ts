@@ -87,7 +87,7 @@ describe('kbs-client', () => {
   it('with a nonce: REPORTDATA = SHA-512(val ‖ iat ‖ SPKI), RSA-3072 user_data, headers, unwraps the key', async () => {
     mode = 'ok';
     seen.length = 0;
-    const r = await requestKey({ url: base, keyId: KEY_ID, provider });
+    const r = await requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider });
     expect(r.key.equals(secret)).toBe(true);
     expect(r.nonceUsed).toBe(true);
     expect(r.attestationType).toBe('TDX');
@@ -105,7 +105,7 @@ describe('kbs-client', () => {
 
   it('without a nonce (the upstream clients): REPORTDATA = SHA-512(SPKI) and the body has exactly quote and user_data', async () => {
     seen.length = 0;
-    const r = await requestKey({ url: base, keyId: KEY_ID, provider, nonce: false });
+    const r = await requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider, nonce: false });
     expect(r.key.equals(secret)).toBe(true);
     const body = JSON.parse(seen[0]!.body) as Record<string, string>;
     expect(Object.keys(body).sort()).toEqual(['quote', 'user_data']);
@@ -114,26 +114,26 @@ describe('kbs-client', () => {
 
   it('"auto" goes on without a nonce when the broker offers none; true requires one', async () => {
     mode = 'nononce';
-    const r = await requestKey({ url: base, keyId: KEY_ID, provider });
+    const r = await requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider });
     expect(r.nonceUsed).toBe(false);
-    await expect(requestKey({ url: base, keyId: KEY_ID, provider, nonce: true })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP', details: { status: 400 } });
+    await expect(requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider, nonce: true })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP', details: { status: 400 } });
   });
 
   it('a refusal is ERR_KBS_HTTP with the status and the broker error, not retried', async () => {
     mode = 'deny';
     seen.length = 0;
-    await expect(requestKey({ url: base, keyId: KEY_ID, provider, nonce: false })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP', details: { status: 401, error: 'policy says no' } });
+    await expect(requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider, nonce: false })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP', details: { status: 401, error: 'policy says no' } });
     expect(seen).toHaveLength(1);
   });
 
   it('retries 503 answers with fresh evidence', async () => {
     mode = 'fail503';
     failures = 0;
-    const r = await requestKey({ url: base, keyId: KEY_ID, provider, nonce: false });
+    const r = await requestKey({ url: base, keyId: KEY_ID, allowInsecureHttp: true, provider, nonce: false });
     expect(r.key.equals(secret)).toBe(true);
   });
 
   it('an unreachable broker is ERR_KBS_HTTP after the attempts', async () => {
-    await expect(requestKey({ url: 'http://127.0.0.1:1', keyId: KEY_ID, provider, attempts: 2, timeoutMs: 2000 })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP' });
+    await expect(requestKey({ url: 'http://127.0.0.1:1', keyId: KEY_ID, allowInsecureHttp: true, provider, attempts: 2, timeoutMs: 2000 })).rejects.toMatchObject({ code: 'ERR_KBS_HTTP' });
   });
 });

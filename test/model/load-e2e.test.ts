@@ -97,11 +97,11 @@ describe('tee-model load against the key broker', () => {
     for (const [n, d] of Object.entries(files)) expect((await readFile(join(out, n))).equals(d)).toBe(true);
   });
 
-  it('also without a nonce (the upstream loader flow), taking the URL and key id from encryption-config.json', async () => {
+  it('also without a nonce (the upstream loader flow), taking the key id from encryption-config.json (with a warning)', async () => {
     const out = join(dir, 'out-nononce');
     const stderr = sink();
-    const code = await run(['load', '-i', join(dir, 'encrypted'), '-o', out, '--provider', 'simulated', '--simulated-state', statePath, '--ca-cert', caPath, '--nonce', 'no'], { stdout: sink(), stderr });
-    expect(stderr.text).toBe('');
+    const code = await run(['load', '--kbs', broker.url, '-i', join(dir, 'encrypted'), '-o', out, '--provider', 'simulated', '--simulated-state', statePath, '--ca-cert', caPath, '--nonce', 'no'], { stdout: sink(), stderr });
+    expect(stderr.text).toMatch(/^tee-model load: warning: key id \S+ taken from the model directory/);
     expect(code).toBe(0);
     for (const [n, d] of Object.entries(files)) expect((await readFile(join(out, n))).equals(d)).toBe(true);
   });
