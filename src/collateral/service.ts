@@ -114,6 +114,23 @@ function intelCollateral(plan: LookupPlan, tcbInfo: Resolved, qeIdentity: Resolv
   };
 }
 
+/**
+ * Chain and CRL keys per product and key kind, built once: the same string
+ * objects on every lookup keep their hash (a new template string is hashed
+ * again by each Map it meets).
+ */
+const AMD_KEYS = new Map<AmdProduct, Partial<Record<AmdKeyKind, { certChain: string; crl: string }>>>();
+
+function amdKeys(product: AmdProduct, signingKey: AmdKeyKind): { certChain: string; crl: string } {
+  let byKind = AMD_KEYS.get(product);
+  if (!byKind) {
+    byKind = {};
+    // Three products exist; anything else is looked up without being remembered.
+    if (AMD_KEYS.size < 8) AMD_KEYS.set(product, byKind);
+  }
+  return (byKind[signingKey] ??= { certChain: artifactKey.certChain(product, signingKey), crl: artifactKey.amdCrl(product, signingKey) });
+}
+
 /** A verifier serves a few platforms; a miss only builds the key. */
 const RECENT_VCEK_KEYS = 4;
 
@@ -249,8 +266,9 @@ export class CollateralService {
     if (entry) signingCertificate = tableLeafArtifact(product, signingKey, entry.der);
     else if (signingKey === 'vcek') signingCertificate = r.cached(this.#vcekKey(report, product), now, amd)?.artifact;
     if (!signingCertificate) return undefined;
-    const certChain = this.#tableChain(product, signingKey, certTable) ?? r.cached(artifactKey.certChain(product, signingKey), now, amd)?.artifact;
-    const crl = certChain && r.cached(artifactKey.amdCrl(product, signingKey), now, amd)?.artifact;
+    const keys = amdKeys(product, signingKey);
+    const certChain = this.#tableChain(product, signingKey, certTable) ?? r.cached(keys.certChain, now, amd)?.artifact;
+    const crl = certChain && r.cached(keys.crl, now, amd)?.artifact;
     // Cache hits carry no warnings (see ArtifactResolver.cached).
     return crl ? { kind: 'amd', product, signingKey, signingCertificate, certChain: certChain!, crl, warnings: [] } : undefined;
   }
@@ -262,14 +280,15 @@ export class CollateralService {
    * comparing the request's fields and hwID bytes with a remembered one.
    */
   #vcekKey(report: SnpReport, product: AmdProduct): string {
-    const request = vcekRequest(report, product);
+    const t = report.tcb!.reported;
+    const hwId = report.chipId.subarray(0, product === 'Turin' ? 8 : 64);
     for (const k of this.#recentVcekKeys) {
-      if (
-        k.request.product === request.product && k.request.bootloader === request.bootloader && k.request.tee === request.tee &&
-        k.request.snp === request.snp && k.request.microcode === request.microcode && k.request.fmc === request.fmc &&
-        k.hwId.length === request.hwId.length && k.hwId.equals(request.hwId)
-      ) return k.key;
+      const r = k.request;
+      if (r.product === product && r.bootloader === t.bootloader && r.tee === t.tee && r.snp === t.snp && r.microcode === t.microcode && r.fmc === t.fmc && k.hwId.equals(hwId)) {
+        return k.key;
+      }
     }
+    const request = vcekRequest(report, product);
     const key = artifactKey.vcek(request);
     if (this.#recentVcekKeys.length >= RECENT_VCEK_KEYS) this.#recentVcekKeys.pop();
     // The hwId is a view of a report: keep a copy, never the caller's buffer.
