@@ -17,13 +17,15 @@
  *   Step 7  in one database transaction: still inside the X16 window, the nonce consumed
  *           (only now, after everything else passed), the key read, wrapped and
  *           the release logged.
- * Every refusal is logged with the evidence and answered with a KbsError body.
+ * Every refusal is logged and answered with a KbsError body; its row is bounded (log-bounds.ts):
+ * evidence that did not verify is logged as SHA-256, length and first 2 KiB.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, wrapForRequester } from './crypto.js';
 import { KbsError } from './errors.js';
+import { boundText, boundedErrorBody, refusedEvidence } from './log-bounds.js';
 import { attestationTypeOf, policyOfRow, teeOfAttestationType } from './policies.js';
 import type { BrokerContext } from './context.js';
 
@@ -72,7 +74,8 @@ function parseBody(body: Buffer): ParsedBody {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('the body must be a JSON object');
   const o = doc as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !ALLOWED_FIELDS.has(k));
-  if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.join(', ')}`);
+  // Field names are the client's text: a few, each bounded, in the answer and the log.
+  if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.slice(0, 5).map((k) => boundText(k, 64)).join(', ')}${unknown.length > 5 ? ` (${unknown.length} in all)` : ''}`);
   if (o['attestation_token'] !== undefined) throw bad('passport mode (attestation_token) is not supported; send quote and user_data');
   const quote = b64field(o['quote'], 'quote', true) as Buffer;
   const userData = b64field(o['user_data'], 'user_data', true) as Buffer;
@@ -162,8 +165,10 @@ function judge(result: VerificationResult, policy: Policy, reportData: Buffer, n
 }
 
 export interface TransferTrace {
+  /** The header as sent, at most 64 characters. */
   attestationType?: string;
-  evidence?: string;
+  /** The evidence bytes as sent (logged in full or summarised, log-bounds.ts). */
+  evidence?: Buffer;
   reportData?: string;
   policy?: Policy;
   claims?: unknown;
@@ -180,9 +185,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   trace.policy = policy;
   if (req.attestationType === undefined && req.body.length === 0) return issueNonce(ctx, key.id, policy.tee);
   const tee = teeOfAttestationType(req.attestationType);
-  if (req.attestationType !== undefined) trace.attestationType = req.attestationType;
+  if (req.attestationType !== undefined) trace.attestationType = boundText(req.attestationType, 64);
   const body = parseBody(req.body);
-  trace.evidence = body.quote.toString('base64');
+  trace.evidence = body.quote;
   if (!tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, 'Attestation-Type must be TDX, SGX or SEV-SNP');
   if (tee !== policy.tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `the key's policy is for ${attestationTypeOf(policy.tee)}, not ${attestationTypeOf(tee)}`, { check: 'X07' });
   // Step 2 (X11)
@@ -214,7 +219,8 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     const material = store.keyMaterial(current);
     try {
       const wrapped = wrapForRequester(material, requester.key);
-      await store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace) });
+      // A release keeps its full evidence: it was verified, and batch re-verification needs it.
+      await store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace), evidence: body.quote.toString('base64') });
       return wrapped;
     } finally {
       material.fill(0);
@@ -223,16 +229,20 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   return { status: 200, body: { wrapped_key: wrapped.wrappedKey, wrapped_swk: wrapped.wrappedSwk }, headers: { 'Attestation-Type': attestationTypeOf(tee) } };
 }
 
-function traceFields(t: TransferTrace): { attestationType?: string; evidence?: string; reportData?: string } {
+function traceFields(t: TransferTrace): { attestationType?: string; reportData?: string } {
   return {
     ...(t.attestationType === undefined ? {} : { attestationType: t.attestationType }),
-    ...(t.evidence === undefined ? {} : { evidence: t.evidence }),
     ...(t.reportData === undefined ? {} : { reportData: t.reportData }),
   };
 }
 
-/** Appends a refusal to the attestation log (never key material). */
+/**
+ * Appends a refusal to the attestation log (never key material). Evidence that verified is kept in
+ * full (batch re-verification); anything else as `error.evidence` = {sha256, length, head}.
+ */
 export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): Promise<void> {
+  const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined);
+  const error = boundedErrorBody(err.toJSON());
   await ctx.store.appendLog({
     id: randomUUID(),
     at: ctx.now().toISOString(),
@@ -240,9 +250,10 @@ export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace
     keyId: req.keyId,
     decision: 'refused',
     errorCode: err.code,
-    error: err.toJSON(),
+    error: kept && 'summary' in kept ? { ...error, evidence: kept.summary } : error,
     ...(trace.policy ? { policy: trace.policy } : {}),
     ...(trace.claims ? { claims: trace.claims } : {}),
     ...traceFields(trace),
+    ...(kept && 'evidence' in kept ? { evidence: kept.evidence } : {}),
   });
 }

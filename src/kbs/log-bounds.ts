@@ -1,0 +1,54 @@
+/**
+ * What a refused transfer may add to the append-only attestation log. Key ids
+ * are not secret, so anyone can cause a refusal: a row must not grow with the
+ * request (review session 3: 20 junk transfers added 23 MiB). Evidence is kept
+ * in full only when it verified (a genuine quote or report, refused by the
+ * binding, debug, VMPL or policy rule; needed for batch re-verification) and
+ * is no larger than genuine evidence gets; otherwise its SHA-256, its length
+ * and its first 2 KiB, which hold the header and signed body of every format
+ * (TDX v5 body 648 bytes + 48 header, SNP report 1184). Released transfers
+ * always keep their full evidence.
+ */
+import { createHash } from 'node:crypto';
+
+/** Verified evidence above this is summarised too (genuine quotes with their PCK chain are ~5-10 KiB). */
+export const MAX_FULL_EVIDENCE_BYTES = 64 * 1024;
+/** The first bytes of summarised evidence kept in the log. */
+export const EVIDENCE_HEAD_BYTES = 2048;
+/** Request-controlled text (messages, header values, field names) in a log row or answer. */
+export const MAX_LOGGED_TEXT = 1024;
+const MAX_LOGGED_CHECKS = 32;
+
+export interface EvidenceSummary {
+  sha256: string;
+  length: number;
+  /** base64 of the first EVIDENCE_HEAD_BYTES bytes. */
+  head: string;
+}
+
+/** `{evidence}` (base64, in full) or `{summary}` for a refusal's log row. */
+export function refusedEvidence(bytes: Buffer, verified: boolean): { evidence: string } | { summary: EvidenceSummary } {
+  if (verified && bytes.length <= MAX_FULL_EVIDENCE_BYTES) return { evidence: bytes.toString('base64') };
+  return {
+    summary: {
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      length: bytes.length,
+      head: bytes.subarray(0, EVIDENCE_HEAD_BYTES).toString('base64'),
+    },
+  };
+}
+
+/** At most `max` characters, marked when cut. */
+export function boundText(text: string, max = MAX_LOGGED_TEXT): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/** An error body with every string bounded and at most 32 checks (the verifier's own texts are short; this is a backstop). */
+export function boundedErrorBody<T extends { error: string; checks: { message: string }[] }>(body: T): T {
+  const cut = (v: unknown): unknown => (typeof v === 'string' ? boundText(v) : v);
+  return {
+    ...body,
+    error: boundText(body.error),
+    checks: body.checks.slice(0, MAX_LOGGED_CHECKS).map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, cut(v)])) as typeof c),
+  };
+}
