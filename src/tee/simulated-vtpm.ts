@@ -105,6 +105,7 @@ export class SimulatedVtpmProvider implements VtpmEvidenceProvider {
         initrds: digests(c.initrd.digests),
         commandLines: [c.kernelCmdline],
         bootApplications: c.bootApplications.flatMap(digests),
+        otherFiles: c.otherFiles.flatMap((o) => digests(o.digests)),
         secureBoot: c.secureBoot,
       },
     };

@@ -122,6 +122,8 @@ export interface GeneratedBootLog {
     bootApplications: Partial<Record<ReplayBank, string>>[];
     kernel: { path: string; digests: Partial<Record<ReplayBank, string>> };
     initrd: { path: string; digests: Partial<Record<ReplayBank, string>> };
+    /** The other files GRUB measures into PCR 9 (grub.cfg). */
+    otherFiles: { path: string; digests: Partial<Record<ReplayBank, string>> }[];
     kernelCmdline: string;
     secureBoot: boolean;
   };
@@ -189,6 +191,7 @@ export function generateBootEventLog(options: BootLogOptions): GeneratedBootLog 
   const grubImage = seeded(seed, 'grub', 4096);
   const kernelImage = seeded(seed, 'kernel', 8192);
   const initrdImage = seeded(seed, 'initrd', 8192);
+  const grubCfgPath = '(hd0,gpt1)/boot/grub/grub.cfg';
   const grubCfg = enc.encode(`linux ${kernelCmdline}\ninitrd ${initrdPath}\n`);
   const separator = new Uint8Array(4);
 
@@ -210,7 +213,7 @@ export function generateBootEventLog(options: BootLogOptions): GeneratedBootLog 
   planned.push({ pcr: 5, type: EventType.EV_EFI_GPT_EVENT, data: seeded(seed, 'gpt', 92) });
   planned.push({ pcr: 4, type: EventType.EV_EFI_BOOT_SERVICES_APPLICATION, data: imageLoadEvent('\\EFI\\BOOT\\BOOTX64.EFI'), digest: (b) => h(b, shimImage) });
   planned.push({ pcr: 4, type: EventType.EV_EFI_BOOT_SERVICES_APPLICATION, data: imageLoadEvent('\\EFI\\ubuntu\\grubx64.efi'), digest: (b) => h(b, grubImage) });
-  planned.push(grubFile('(hd0,gpt1)/boot/grub/grub.cfg', grubCfg));
+  planned.push(grubFile(grubCfgPath, grubCfg));
   planned.push(grubString('grub_cmd: ', 'set root=hd0,gpt1'));
   planned.push(grubString('grub_cmd: ', `linux ${kernelCmdline}`));
   planned.push(grubFile(kernelPath, kernelImage));
@@ -283,6 +286,7 @@ export function generateBootEventLog(options: BootLogOptions): GeneratedBootLog 
       bootApplications: [hexDigests(banks, (b) => h(b, shimImage)), hexDigests(banks, (b) => h(b, grubImage))],
       kernel: { path: kernelPath, digests: hexDigests(banks, (b) => h(b, kernelImage)) },
       initrd: { path: initrdPath, digests: hexDigests(banks, (b) => h(b, initrdImage)) },
+      otherFiles: [{ path: grubCfgPath, digests: hexDigests(banks, (b) => h(b, grubCfg)) }],
       kernelCmdline,
       secureBoot,
     },

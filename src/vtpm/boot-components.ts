@@ -50,9 +50,14 @@ export interface SecureBootState {
 }
 
 export interface BootComponents {
-  /** EV_EFI_BOOT_SERVICES_APPLICATION events (shim, GRUB, systemd-boot, an EFI-stub kernel or UKI), in log order. */
+  /** PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION events (shim, GRUB, systemd-boot, an EFI-stub kernel or UKI), in log order. */
   bootApplications: MeasuredComponent[];
-  /** Kernel files: GRUB's PCR 9 measurement of the file named by a verified `linux` command. */
+  /**
+   * Kernel files: GRUB's PCR 9 measurement after a verified `linux` command.
+   * Informational: the quote proves the order within a PCR, not between PCR 8
+   * and PCR 9, so a forged log can move any PCR 9 file into or out of this
+   * list. A policy judges every PCR 9 file (kernels, initrds, otherFiles) alike.
+   */
   kernels: MeasuredComponent[];
   /** Initrd files: GRUB's PCR 9 measurement after a verified `initrd` command, or the Linux EFI stub's initrd tag. */
   initrds: MeasuredComponent[];
@@ -205,7 +210,12 @@ function filePath(data: Uint8Array): string {
 const KERNEL_VERBS = new Set(['linux', 'linuxefi', 'linux16']);
 const INITRD_VERBS = new Set(['initrd', 'initrdefi', 'initrd16']);
 
-/** Reads the components of docs/vtpm-reference.md from a (replayed) boot event log. */
+/**
+ * Reads the components of docs/vtpm-reference.md from a (replayed) boot
+ * event log. Pass only events whose PCRs were compared with the quote
+ * (verifyVtpmEvidence drops the others first): an event in an excluded or
+ * unquoted PCR is not verified and must name no component.
+ */
 export function extractBootComponents(log: TcgEventLog): BootComponents {
   const out: BootComponents = {
     bootApplications: [],
@@ -223,6 +233,9 @@ export function extractBootComponents(log: TcgEventLog): BootComponents {
     const base = { eventIndex: event.index, pcr: event.pcr };
     switch (event.eventType) {
       case EventType.EV_EFI_BOOT_SERVICES_APPLICATION: {
+        // The boot manager's applications are PCR 4's (TCG PC Client PFP); the same event type in
+        // another PCR (option ROMs in PCR 2, or any PCR the OS extends) is not a boot application.
+        if (event.pcr !== 4) break;
         const path = imageLoadPath(event.data);
         out.bootApplications.push({ ...base, source: 'efi-boot-application', digests: digestsOf(event), ...(path === undefined ? {} : { path }) });
         break;

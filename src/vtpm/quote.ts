@@ -11,7 +11,7 @@ import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from '
 
 import { ecdsaVerify } from '../crypto/ecdsa.js';
 import type { CheckRecord } from '../verify/types.js';
-import { vtpmFail } from './errors.js';
+import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { TPM_ECC_CURVES, TPM_HASHES, TPMA_OBJECT, hashNameOf, tpmName, type AttestationKey } from './tpm-key.js';
 import { TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, TpmAlg, type TpmHashName, type TpmQuote, type TpmSignature } from './types.js';
 
@@ -244,6 +244,30 @@ function verifyOne(q: QuoteEvidence, i: number, ak: AttestationKey, pcrs: PcrBan
   };
 }
 
+/**
+ * VT19: the quotes of one bundle come from one boot of one TPM: equal
+ * resetCount (TPM Reset, a reboot) and restartCount (TPM Restart / Resume).
+ * PCR values from two boots would otherwise be combined as one state. The
+ * counters of a key outside the endorsement hierarchy are obfuscated by a
+ * value fixed for that key (TPM 2.0 Part 1, clock obfuscation); all quotes
+ * are by one AK, so equal still means one boot.
+ */
+function checkOneBoot(claims: readonly QuoteClaims[], checks: CheckRecord[]): void {
+  if (claims.length < 2) return;
+  const first = claims[0]!;
+  claims.forEach((c, i) => {
+    if (c.resetCount !== first.resetCount || c.restartCount !== first.restartCount) {
+      throw new VtpmVerificationError(
+        'ERR_VTPM_QUOTE',
+        `quote ${i} is from another boot than quote 0 (resetCount ${c.resetCount} / restartCount ${c.restartCount}, not ${first.resetCount} / ${first.restartCount})`,
+        { quote: i, resetCount: c.resetCount, restartCount: c.restartCount, expected: { resetCount: first.resetCount, restartCount: first.restartCount } },
+        { check: 'VT19' },
+      );
+    }
+  });
+  checks.push({ id: 'VT19', description: `the ${claims.length} quotes share resetCount ${first.resetCount} and restartCount ${first.restartCount} (one boot)` });
+}
+
 /** VT12: the required bank is quoted (a SHA-1-only set only with allowSha1, as a warning). */
 function checkRequiredBank(claims: QuoteClaims[], options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
   const required = options.requiredBank ?? 'sha256';
@@ -287,6 +311,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
   const warnings: string[] = [];
   checkAkAttributes(ak, checks);
   const claims = quotes.map((q, i) => verifyOne(q, i, ak, pcrs, options, checks, warnings));
+  checkOneBoot(claims, checks);
   checkRequiredBank(claims, options, checks, warnings);
   const values = checkCoverage(claims, pcrs, checks);
   return {

@@ -44,6 +44,12 @@ export interface ReferenceBoot {
   commandLines?: readonly string[];
   /** Authenticode digests of EFI applications (shim, GRUB, systemd-boot). */
   bootApplications?: readonly ReferenceDigest[];
+  /**
+   * Other files GRUB measures into PCR 9 (grub.cfg, modules, fonts). With
+   * kernels, initrds or this list present, every file measured into PCR 9 must
+   * be in one of the three: the log cannot prove which PCR 9 file is the kernel.
+   */
+  otherFiles?: readonly ReferenceDigest[];
   secureBoot?: boolean;
 }
 
@@ -156,10 +162,10 @@ function checkIma(c: Checker, v: unknown): ReferenceList['ima'] {
 }
 
 function checkBoot(c: Checker, v: unknown): ReferenceBoot {
-  const o = c.object(v, '/boot', ['kernels', 'initrds', 'commandLines', 'bootApplications', 'secureBoot']);
+  const o = c.object(v, '/boot', ['kernels', 'initrds', 'commandLines', 'bootApplications', 'otherFiles', 'secureBoot']);
   const out: ReferenceBoot = {};
   if (o === undefined) return out;
-  for (const key of ['kernels', 'initrds', 'bootApplications'] as const) {
+  for (const key of ['kernels', 'initrds', 'bootApplications', 'otherFiles'] as const) {
     if (o[key] === undefined) continue;
     const d = c.digests(o[key], `/boot/${key}`, REFERENCE_LIMITS.maxListItems);
     if (d !== undefined) out[key] = d;

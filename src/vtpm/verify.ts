@@ -18,7 +18,7 @@ import type { TrustRoots } from '../verify/roots/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
-import { vtpmFail } from './errors.js';
+import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { parseImaAsciiList } from './ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaAscii, replayImaFrame, type ImaReplay } from './ima-replay.js';
 import { IMA_FRAME, parseImaBinaryFrame } from './parse-ima.js';
@@ -175,9 +175,12 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
   }
   sha1Only(compared, 'the boot event log', options, warnings);
   checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
-  // Only a log whose replay reproduced the quote names the boot components a policy may judge,
-  // and only by the digests of the banks that were compared (another bank's digest is unverified).
-  appraisal.boot = onlyBanks(extractBootComponents(log), new Set(compared));
+  // Only a log whose replay reproduced the quote names the boot components a policy may judge:
+  // only events of the PCRs compared with the quote (an excluded PCR's events, such as PCR 10's,
+  // are not verified), and only by the digests of the banks that were compared.
+  const verifiedPcrs = new Set(replay.touched.filter((p) => !exclude.has(p)));
+  const verifiedLog = { ...log, events: log.events.filter((e) => verifiedPcrs.has(e.pcr)) };
+  appraisal.boot = onlyBanks(extractBootComponents(verifiedLog), new Set(compared));
   return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched };
 }
 
@@ -201,6 +204,7 @@ function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, option
   sha1Only(banks, 'the IMA list (PCR 10)', options, warnings);
   const list = replayImaInput(ima, banks);
   const { replay } = list;
+  onlyPcr10(replay, list.entries);
   checkImaAgainstPcrs(replay, quoted, [10]);
   const first = list.first();
   const boot = checkBootAggregate(first, quoted);
@@ -219,6 +223,24 @@ function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, option
     violations: replay.violations,
   };
   return { entries: list.count, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
+}
+
+/**
+ * VT16: only PCR 10 is compared with the quote, so an entry the list records
+ * for another PCR (IMA's `pcr=` policy option, or a forged entry) would reach
+ * the policy unverified: refused. Entries are parsed only to name the first.
+ */
+function onlyPcr10(replay: ImaReplay, entries: () => ImaEntry[]): void {
+  const others = [...new Set(Object.values(replay.pcrs).flatMap((values) => Object.keys(values ?? {}).map(Number)))].filter((p) => p !== 10);
+  if (others.length === 0) return;
+  const first = entries().find((e) => e.pcr !== 10);
+  const pcr = first?.pcr ?? others[0]!;
+  throw new VtpmVerificationError(
+    'ERR_VTPM_IMA_MISMATCH',
+    `IMA entry ${first?.index ?? '?'} is recorded for PCR ${pcr}: only PCR 10 is compared with the quote, so it is not verified`,
+    { ...(first ? { index: first.index } : {}), pcr, pcrs: others.sort((a, b) => a - b) },
+    { check: 'VT16' },
+  );
 }
 
 /**

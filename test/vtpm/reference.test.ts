@@ -98,6 +98,7 @@ describe('appraisal against the reference list (generated boot log and IMA list)
       initrds: [`sha256:${boot.components.initrd.digests.sha256}`],
       commandLines: [boot.components.kernelCmdline],
       bootApplications: boot.components.bootApplications.map((d) => `sha256:${d.sha256}`),
+      otherFiles: boot.components.otherFiles.map((o) => `sha256:${o.digests.sha256}`),
       secureBoot: true,
     },
     pcrs: { sha256: { '4': [Buffer.from(boot.pcrs.sha256![4]!).toString('hex')] } },
@@ -157,7 +158,7 @@ describe('appraisal against the reference list (generated boot log and IMA list)
   it('boot components: kernel, initrd, command line, boot application and Secure Boot mismatches, each reported', () => {
     const ref = loadReferenceList({
       ...referenceDoc,
-      boot: { kernels: [`sha256:${'11'.repeat(32)}`], initrds: [`sha1:${'22'.repeat(20)}`], commandLines: ['other'], bootApplications: [referenceDoc.boot.bootApplications[0]!], secureBoot: false },
+      boot: { kernels: [`sha256:${'11'.repeat(32)}`], initrds: [`sha1:${'22'.repeat(20)}`], commandLines: ['other'], bootApplications: [referenceDoc.boot.bootApplications[0]!], otherFiles: referenceDoc.boot.otherFiles, secureBoot: false },
     });
     const v = vtpmOnly(judge({ imaViolations: 'allow' }, input(ref)));
     expect(v.map((x) => x.path)).toEqual(['/vtpm/reference/boot/kernels', '/vtpm/reference/boot/bootApplications', '/vtpm/reference/boot/initrds', '/vtpm/reference/boot/commandLines', '/vtpm/reference/boot/secureBoot']);

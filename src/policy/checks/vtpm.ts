@@ -85,6 +85,24 @@ function describe(c: MeasuredComponent): Record<string, unknown> {
   return { eventIndex: c.eventIndex, pcr: c.pcr, source: c.source, digests: c.digests, ...(c.path === undefined ? {} : { path: c.path }) };
 }
 
+/**
+ * Every file measured into PCR 9 is a listed kernel, initrd or other file,
+ * whenever the reference list names any of them. The kernel cannot be picked
+ * out by the log's order: the quote proves the order within PCR 8 and within
+ * PCR 9, not between them, so a log that moves GRUB's `linux` command after
+ * the kernel file replays just as well and turns the kernel into an "other
+ * file". Judging all of PCR 9 leaves an unlisted kernel nowhere to hide.
+ */
+function checkPcr9Files(rules: ReferenceBoot, boot: BootComponents, reported: ReadonlySet<number>, f: Findings): void {
+  if (rules.kernels === undefined && rules.initrds === undefined && rules.otherFiles === undefined) return;
+  const allowed = [...(rules.kernels ?? []), ...(rules.initrds ?? []), ...(rules.otherFiles ?? [])];
+  const files = [...boot.kernels, ...boot.initrds, ...boot.otherFiles].filter((c) => c.pcr === 9).sort((a, b) => a.eventIndex - b.eventIndex);
+  for (const c of files) {
+    if (reported.has(c.eventIndex) || matches(c.digests, allowed)) continue;
+    f.fail('/vtpm/reference/boot/otherFiles', 'VTPM-BOOT', 'POLICY', allowed, describe(c), `file ${c.path ?? ''} (event ${c.eventIndex}) measured into PCR 9 is none of the reference list's kernels, initrds or otherFiles`);
+  }
+}
+
 function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Findings): void {
   const fail = (key: string, expected: unknown, actual: unknown, message: string) => f.fail(`/vtpm/reference/boot/${key}`, 'VTPM-BOOT', 'POLICY', expected, actual, message);
   if (Object.keys(rules).length === 0) return;
@@ -93,12 +111,19 @@ function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Fi
     return;
   }
   const kernels = rules.kernels;
+  // Components already reported by their own rule are not reported again by the PCR 9 rule.
+  const reported = new Set<number>();
   if (kernels !== undefined) {
-    for (const k of boot.kernels) if (!matches(k.digests, kernels)) fail('kernels', kernels, describe(k), `kernel ${k.path ?? ''} (event ${k.eventIndex}) is not an allowed kernel`);
-    // Without a GRUB kernel file, the kernel was started as an EFI application (EFI stub, UKI).
-    if (boot.kernels.length === 0 && !boot.bootApplications.some((a) => matches(a.digests, kernels))) {
-      fail('kernels', kernels, null, 'no measured kernel is an allowed kernel');
+    for (const k of boot.kernels) {
+      if (matches(k.digests, kernels)) continue;
+      reported.add(k.eventIndex);
+      fail('kernels', kernels, describe(k), `kernel ${k.path ?? ''} (event ${k.eventIndex}) is not an allowed kernel`);
     }
+    // Some allowed kernel must have been measured: a PCR 9 file (GRUB), or a PCR 4 EFI application
+    // (EFI stub, UKI). Which PCR 9 file GRUB booted as the kernel is not provable (checkPcr9Files).
+    const pcr9 = [...boot.kernels, ...boot.initrds, ...boot.otherFiles].filter((c) => c.pcr === 9);
+    const apps = boot.bootApplications.filter((a) => a.pcr === 4);
+    if (reported.size === 0 && ![...pcr9, ...apps].some((c) => matches(c.digests, kernels))) fail('kernels', kernels, null, 'no measured kernel is an allowed kernel');
   }
   if (rules.bootApplications !== undefined) {
     const allowed = [...rules.bootApplications, ...(kernels ?? [])];
@@ -107,9 +132,14 @@ function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Fi
     }
   }
   if (rules.initrds !== undefined) {
-    for (const i of boot.initrds) if (!matches(i.digests, rules.initrds)) fail('initrds', rules.initrds, describe(i), `initrd ${i.path ?? ''} (event ${i.eventIndex}) is not allowed`);
+    for (const i of boot.initrds) {
+      if (matches(i.digests, rules.initrds)) continue;
+      reported.add(i.eventIndex);
+      fail('initrds', rules.initrds, describe(i), `initrd ${i.path ?? ''} (event ${i.eventIndex}) is not allowed`);
+    }
     if (boot.initrds.length === 0) fail('initrds', rules.initrds, null, 'no initrd was measured');
   }
+  checkPcr9Files(rules, boot, reported, f);
   if (rules.commandLines !== undefined) {
     for (const c of boot.commandLines) {
       const actual = { eventIndex: c.eventIndex, source: c.source, value: c.value, verified: c.verified };
