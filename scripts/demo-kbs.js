@@ -68,6 +68,8 @@ try {
   console.log(`      ${Object.keys(files).length} files encrypted into ${join(dir, 'encrypted')}`);
 
   step(4, 'tee-model load inside the (simulated) TEE: attest, get the key released, decrypt');
+  // --kbs and --key-id are the TEE's own configuration (its measured command line): the model
+  // directory's encryption-config.json, written by whoever hands over the model, may only repeat them.
   const out = join(dir, 'decrypted');
   const sink = { write: (s) => process.stdout.write(`      ${s}`) };
   const code = await runModelCli(
