@@ -61,7 +61,12 @@ const FIELD_NAMES = [
   'committedBuild', 'committedMinor', 'committedMajor', 'launchTcb', 'launchMitVector', 'currentMitVector', 'signatureR', 'signatureS',
 ] as const;
 type FieldName = (typeof FIELD_NAMES)[number];
-type Positions = Record<FieldName, { offset: number; size: number; minVersion: number }>;
+interface Position {
+  offset: number;
+  size: number;
+  minVersion: number;
+}
+type Positions = Record<FieldName, Position>;
 let positions: Positions | undefined;
 
 /**
@@ -118,10 +123,11 @@ export function buildSnpReport(
   const { buffer, byteOffset } = bytes;
   // Byte fields are views of the evidence (T49); integers little-endian.
   const view = new DataView(buffer, byteOffset, bytes.byteLength);
-  const u8 = (k: FieldName) => new Uint8Array(buffer, byteOffset + p[k].offset, p[k].size);
-  const n = (k: FieldName) => (p[k].size === 1 ? view.getUint8(p[k].offset) : view.getUint32(p[k].offset, true));
-  const u64 = (k: FieldName) => view.getBigUint64(p[k].offset, true);
-  const cpuid = f.version >= 3 ? { family: n('cpuidFamId'), model: n('cpuidModId'), stepping: n('cpuidStep') } : undefined;
+  // Each call site names its field (p.familyId, ...): one shape of position, monomorphic loads.
+  const u8 = (at: Position) => new Uint8Array(buffer, byteOffset + at.offset, at.size);
+  const n = (at: Position) => (at.size === 1 ? view.getUint8(at.offset) : view.getUint32(at.offset, true));
+  const u64 = (at: Position) => view.getBigUint64(at.offset, true);
+  const cpuid = f.version >= 3 ? { family: n(p.cpuidFamId), model: n(p.cpuidModId), stepping: n(p.cpuidStep) } : undefined;
   const { product, productSource } = resolveProduct(
     cpuid ? productFromCpuid(cpuid.family, cpuid.model) : undefined,
     f.version,
@@ -132,29 +138,29 @@ export function buildSnpReport(
     version: f.version as SnpReport['version'],
     bytes,
     signedRange: { offset: 0, length: SIGNED_LENGTH },
-    guestSvn: n('guestSvn'),
-    policy: decodePolicy(u64('policy')),
-    familyId: u8('familyId'),
-    imageId: u8('imageId'),
-    vmpl: n('vmpl'),
-    signatureAlgo: n('signatureAlgo'),
-    currentTcbBytes: u8('currentTcb'),
-    platformInfo: decodePlatformInfo(u64('platformInfo')),
-    signerInfo: decodeSignerInfo(n('signerInfo')),
-    reportData: u8('reportData'),
-    measurement: u8('measurement'),
-    hostData: u8('hostData'),
-    idKeyDigest: u8('idKeyDigest'),
-    authorKeyDigest: u8('authorKeyDigest'),
-    reportId: u8('reportId'),
-    reportIdMa: u8('reportIdMa'),
-    reportedTcbBytes: u8('reportedTcb'),
-    chipId: u8('chipId'),
-    committedTcbBytes: u8('committedTcb'),
-    currentVersion: { major: n('currentMajor'), minor: n('currentMinor'), build: n('currentBuild') },
-    committedVersion: { major: n('committedMajor'), minor: n('committedMinor'), build: n('committedBuild') },
-    launchTcbBytes: u8('launchTcb'),
-    signature: { r: u8('signatureR'), s: u8('signatureS') },
+    guestSvn: n(p.guestSvn),
+    policy: decodePolicy(u64(p.policy)),
+    familyId: u8(p.familyId),
+    imageId: u8(p.imageId),
+    vmpl: n(p.vmpl),
+    signatureAlgo: n(p.signatureAlgo),
+    currentTcbBytes: u8(p.currentTcb),
+    platformInfo: decodePlatformInfo(u64(p.platformInfo)),
+    signerInfo: decodeSignerInfo(n(p.signerInfo)),
+    reportData: u8(p.reportData),
+    measurement: u8(p.measurement),
+    hostData: u8(p.hostData),
+    idKeyDigest: u8(p.idKeyDigest),
+    authorKeyDigest: u8(p.authorKeyDigest),
+    reportId: u8(p.reportId),
+    reportIdMa: u8(p.reportIdMa),
+    reportedTcbBytes: u8(p.reportedTcb),
+    chipId: u8(p.chipId),
+    committedTcbBytes: u8(p.committedTcb),
+    currentVersion: { major: n(p.currentMajor), minor: n(p.currentMinor), build: n(p.currentBuild) },
+    committedVersion: { major: n(p.committedMajor), minor: n(p.committedMinor), build: n(p.committedBuild) },
+    launchTcbBytes: u8(p.launchTcb),
+    signature: { r: u8(p.signatureR), s: u8(p.signatureS) },
     product,
     productSource,
     tcb: undefined,
@@ -163,8 +169,8 @@ export function buildSnpReport(
   };
   if (cpuid) report.cpuid = cpuid;
   // S43: fields a version does not have are never read from its reserved bytes.
-  if (f.version >= p.launchMitVector.minVersion) report.launchMitVector = u64('launchMitVector');
-  if (f.version >= p.currentMitVector.minVersion) report.currentMitVector = u64('currentMitVector');
+  if (f.version >= p.launchMitVector.minVersion) report.launchMitVector = u64(p.launchMitVector);
+  if (f.version >= p.currentMitVector.minVersion) report.currentMitVector = u64(p.currentMitVector);
   if (product) {
     report.tcb = {
       current: decodeTcb(report.currentTcbBytes, product),
