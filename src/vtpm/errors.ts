@@ -13,7 +13,7 @@ export const VTPM_ERROR_CLASSES = {
   ERR_VTPM_NONCE: 'FRESHNESS',
   /** The TPMT_SIGNATURE does not verify over the TPMS_ATTEST bytes with the attestation key. */
   ERR_VTPM_QUOTE_SIGNATURE: 'SIG_QUOTE',
-  /** The attest structure is not a quote we accept (magic, type) or contradicts itself. */
+  /** The attest structure is not a quote we accept (magic, type) or contradicts itself; or the bundle's quotes come from different boots (VT19). */
   ERR_VTPM_QUOTE: 'PARSE',
   /** The key's scheme or hash contradicts the signature's, or an algorithm we do not verify. */
   ERR_VTPM_SCHEME: 'UNSUPPORTED',
@@ -46,7 +46,7 @@ export const VTPM_ERROR_CLASSES = {
   ERR_VTPM_IMA_TEMPLATE: 'UNSUPPORTED',
   /** An IMA entry's recorded template digest is not the hash of its template data. */
   ERR_VTPM_IMA_TEMPLATE_DIGEST: 'BINDING',
-  /** The IMA list replays to a PCR 10 value other than the quoted one. */
+  /** The IMA list replays to a PCR 10 value other than the quoted one, or records an entry for another PCR (VT16). */
   ERR_VTPM_IMA_MISMATCH: 'BINDING',
   /** The boot_aggregate entry is not the hash of PCRs 0-7 (or 0-9) of its bank. */
   ERR_VTPM_BOOT_AGGREGATE: 'BINDING',
