@@ -9,7 +9,7 @@ import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypt
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
 import { KbsError } from './errors.js';
-import { parsePolicyDocument } from './policies.js';
+import { parsePolicyDocument, policyWarnings } from './policies.js';
 import { keyInfo, type PolicyRow } from './store.js';
 
 export interface AdminRequest {
@@ -53,7 +53,8 @@ async function token(ctx: BrokerContext, body: unknown): Promise<AdminAnswer> {
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
 
-const policyView = (row: PolicyRow): Record<string, unknown> => ({ id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown });
+/** A stored policy as the API shows it; `warnings` names relaxations (an unpinned measurement, X07). */
+const policyView = (row: PolicyRow): Record<string, unknown> => ({ id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown, warnings: policyWarnings(row) });
 
 async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const id = r.parts[1];
@@ -63,6 +64,7 @@ async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswe
       const id = randomUUID();
       const parsed = parsePolicyDocument(r.json(), id);
       const row = await ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
+      for (const w of parsed.warnings) ctx.log(`tee-kbs: WARNING: ${w}`);
       return { status: 201, body: policyView(row) };
     }
     throw notFound();

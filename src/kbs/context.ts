@@ -13,4 +13,6 @@ export interface BrokerContext {
   readonly now: () => Date;
   /** Secret that POST /kbs/v1/token exchanges for an admin token; absent: the endpoint refuses. */
   readonly bootstrapSecret: string | undefined;
+  /** The broker's event log (warnings an operator must see, e.g. an unpinned policy). */
+  readonly log: (line: string) => void;
 }

@@ -3,16 +3,27 @@
  * (docs/policy.md, recognised by its `tee` field) or an Intel Trust Authority
  * KBS policy (recognised by `attestation_type`, translated with
  * translateItaPolicy). Both are validated when created and again when used.
+ *
+ * The broker is stricter than either format (X07, review session 3): a policy
+ * must pin the code that gets the key — TDX MRTD, SGX MRENCLAVE or MRSIGNER,
+ * SEV-SNP MEASUREMENT — unless the document says `allowUnpinnedMeasurement:
+ * true`, a broker-only field removed before validation and kept in the stored
+ * document, reported as a warning wherever the policy is shown.
  */
 import { loadPolicy, translateItaPolicy, TeeVerifyError, type Policy } from '../index.js';
 import { KbsError } from './errors.js';
 import type { PolicyRow } from './store.js';
+
+/** The operator's opt-in for a policy that pins no measurement. */
+export const UNPINNED_OPT_IN = 'allowUnpinnedMeasurement';
 
 export interface ParsedPolicy {
   format: 'native' | 'ita';
   /** The document as stored (compact JSON). */
   document: string;
   policy: Policy;
+  /** "X07: …" texts for the operator (an opted-in unpinned policy). */
+  warnings: string[];
 }
 
 function invalid(err: unknown): KbsError {
@@ -25,32 +36,109 @@ function invalid(err: unknown): KbsError {
   });
 }
 
+interface Gap {
+  /** JSON pointer of the field to fill, in the document's own format. */
+  path: string;
+  /** The fields of which one must be pinned, as the format names them. */
+  fields: string;
+  /** What the key would go to. */
+  subject: string;
+}
+
+/** The measurement a key-release policy must pin (X07; T36, S25), or undefined when it pins one. */
+function measurementGap(policy: Policy, format: 'native' | 'ita'): Gap | undefined {
+  const ita = format === 'ita';
+  switch (policy.tee) {
+    case 'tdx':
+      return policy.mrTd === 'any' ? { path: ita ? '/tdx/attributes/mrtd' : '/mrTd', fields: ita ? 'mrtd' : 'mrTd', subject: 'TD' } : undefined;
+    case 'sgx':
+      return policy.mrEnclave === 'any' && policy.mrSigner === 'any'
+        ? { path: ita ? '/sgx/attributes/mrenclave' : '/mrEnclave', fields: ita ? 'mrenclave or mrsigner' : 'mrEnclave or mrSigner', subject: 'enclave' }
+        : undefined;
+    case 'snp':
+      return policy.measurement === 'any' ? { path: '/measurement', fields: 'measurement', subject: 'guest' } : undefined;
+  }
+}
+
+interface Loaded {
+  format: 'native' | 'ita';
+  policy: Policy;
+  allowUnpinned: boolean;
+  gap: Gap | undefined;
+}
+
+/** A stored or given document (with its id) → the policy; the opt-in is taken out before validation. */
+function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
+  const { [UNPINNED_OPT_IN]: optIn, ...rest } = doc;
+  if (optIn !== undefined && typeof optIn !== 'boolean') {
+    throw new KbsError('ERR_KBS_POLICY_INVALID', 400, `invalid key-transfer policy: "${UNPINNED_OPT_IN}" must be a boolean`, { check: 'X07', failedChecks: [{ check: 'X07', path: `/${UNPINNED_OPT_IN}`, message: 'must be a boolean' }] });
+  }
+  const policy = format === 'ita' ? translateItaPolicy(rest) : loadPolicy(rest);
+  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format) };
+}
+
+function warningsOf(l: Loaded, id: string): string[] {
+  if (!l.gap) return [];
+  return l.allowUnpinned
+    ? [`X07: policy ${id} pins no measurement (${l.gap.fields}); ${UNPINNED_OPT_IN} releases its keys to any ${l.gap.subject} that passes the other checks`]
+    : [`X07: policy ${id} pins no measurement (${l.gap.fields}) and has no ${UNPINNED_OPT_IN}: transfers of its keys are refused`];
+}
+
+function unpinned(gap: Gap, status: 400 | 403, id: string): KbsError {
+  const message = status === 400
+    ? `a key-transfer policy must pin the ${gap.subject}'s measurement (${gap.fields}); to release to any ${gap.subject}, say "${UNPINNED_OPT_IN}": true`
+    : `the key's policy ${id} pins no measurement (${gap.fields}) and does not say "${UNPINNED_OPT_IN}": true; no key is released under it`;
+  return new KbsError('ERR_KBS_POLICY_UNPINNED', status, message, { check: 'X07', failedChecks: [{ check: 'X07', path: gap.path, message }] });
+}
+
 /** Validates a policy document given to the admin API; `id` is the row id the server assigned. */
 export function parsePolicyDocument(doc: unknown, id: string): ParsedPolicy {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new KbsError('ERR_KBS_POLICY_INVALID', 400, 'a key-transfer policy is a JSON object', { check: 'X07' });
   const o = doc as Record<string, unknown>;
+  let stored: Record<string, unknown>;
+  let loaded: Loaded;
   try {
     if ('attestation_type' in o) {
-      const stored = { ...o, id };
-      const policy = translateItaPolicy(stored);
-      return { format: 'ita', document: JSON.stringify(stored), policy };
+      stored = { ...o, id };
+      loaded = load(stored, 'ita');
+    } else {
+      // The row id is always the server's UUID; a native document keeps its own id (reported in appraisals) when it has one.
+      stored = { ...o, id: typeof o['id'] === 'string' ? o['id'] : id };
+      loaded = load(stored, 'native');
     }
-    // The row id is always the server's UUID; a native document keeps its own id (reported in appraisals) when it has one.
-    const stored = { ...o, id: typeof o['id'] === 'string' ? o['id'] : id };
-    const policy = loadPolicy(stored);
-    return { format: 'native', document: JSON.stringify(stored), policy };
   } catch (err) {
+    if (KbsError.is(err)) throw err;
     throw invalid(err);
+  }
+  if (loaded.gap && !loaded.allowUnpinned) throw unpinned(loaded.gap, 400, id);
+  return { format: loaded.format, document: JSON.stringify(stored), policy: loaded.policy, warnings: warningsOf(loaded, id) };
+}
+
+function loadRow(row: PolicyRow): Loaded {
+  try {
+    return load(JSON.parse(row.document) as Record<string, unknown>, row.format === 'ita' ? 'ita' : 'native');
+  } catch (cause) {
+    throw new KbsError('ERR_KBS_STORAGE', 500, `stored policy ${row.id} no longer loads`, { cause });
   }
 }
 
-/** The Policy of a stored row (fails closed as a storage error if it no longer loads). */
+/**
+ * The Policy of a stored row for a transfer: fails closed as a storage error if it no longer loads,
+ * and with 403 ERR_KBS_POLICY_UNPINNED if it pins no measurement without the opt-in (a row stored
+ * before the broker checked this).
+ */
 export function policyOfRow(row: PolicyRow): Policy {
+  const l = loadRow(row);
+  if (l.gap && !l.allowUnpinned) throw unpinned(l.gap, 403, row.id);
+  return l.policy;
+}
+
+/** The warnings shown with a stored policy (none when it pins a measurement or no longer loads). */
+export function policyWarnings(row: PolicyRow): string[] {
   try {
-    const doc = JSON.parse(row.document) as object;
-    return row.format === 'ita' ? translateItaPolicy(doc) : loadPolicy(doc);
-  } catch (cause) {
-    throw new KbsError('ERR_KBS_STORAGE', 500, `stored policy ${row.id} no longer loads`, { cause });
+    return warningsOf(loadRow(row), row.id);
+  } catch {
+    return [];
   }
 }
 

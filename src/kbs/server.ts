@@ -26,6 +26,7 @@ import { openStorage, parseStorageLocation, StorageError, type StorageLocation }
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { policyWarnings } from './policies.js';
 import { KbsStore } from './store.js';
 import { logRefusal, transferKey, type TransferRequest, type TransferTrace } from './transfer.js';
 
@@ -340,6 +341,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     const now = options.now ?? (() => new Date());
     await checkMasterKey(store, masterKey);
     const initialAdminToken = await firstStart(store, now(), log);
+    // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.
+    for (const row of await store.listPolicies()) for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);
     const ctx: BrokerContext = Object.freeze({
       store,
       masterKey,
@@ -349,6 +352,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       requireNonce: options.requireNonce ?? false,
       now,
       bootstrapSecret: options.bootstrapSecret,
+      log,
     });
     let baseUrl = '';
     const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), adminFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
