@@ -79,7 +79,8 @@ function checkIntermediate(anchors: AmdProductAnchors, ark: CertificateInfo, kin
   if (cn === intermediateCn(kind === 'vcek' ? 'vlek' : 'vcek', product)) fail('SNP_SIGNER', 'S08', `the ${name} pin is "${cn}", an intermediate for the other key kind`);
   if (cn !== intermediateCn(kind, product)) fail('CHAIN', 'S08', `${name} CN is "${cn ?? ''}", expected ${intermediateCn(kind, product)}`, { subject: cert.subject });
   if (!sameBytes(cert.issuerDer, ark.subjectDer)) fail('CHAIN', 'S08', `${name} issuer is not the ARK`, { issuer: cert.issuer, ark: ark.subject });
-  for (const a of LOCATION_ATTRIBUTES) {
+  for (let i = 0; i < LOCATION_ATTRIBUTES.length; i++) {
+    const a = LOCATION_ATTRIBUTES[i]!;
     if (cert.subjectAttributes[a] === undefined || cert.subjectAttributes[a] !== ark.subjectAttributes[a]) {
       fail('CHAIN', 'S08', `${name} subject ${a} differs from the ARK's location`, { attribute: a, subject: cert.subject });
     }

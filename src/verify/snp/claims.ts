@@ -4,7 +4,7 @@
  * 64-bit values as 0x-prefixed hex. Built only after every check passed
  * (S42), from the fields decoded out of the signed bytes.
  */
-import { u64Hex } from '../../evidence/bytes.js';
+import { u64Hex as formatU64 } from '../../evidence/bytes.js';
 import type { SnpPlatformInfo, SnpPolicy, SnpReport, SnpTcb } from '../../evidence/types.js';
 import type { AmdKdsExtension } from '../../x509/index.js';
 // Buffer's hex encoder on the view itself: the claims hex a dozen fields per report.
@@ -12,6 +12,25 @@ import { toHex } from '../intel/bytes.js';
 import type { SnpClaims, SnpTcbClaim } from '../types.js';
 import type { CheckedReport } from './structure.js';
 import { atMost } from './tcb.js';
+
+/**
+ * 64-bit claims (policy, platform info, TCBs) by value: a platform's reports
+ * repeat the same few values, and formatting a BigInt is a visible part of
+ * building claims. Keyed by the value itself (a Map compares BigInts by
+ * value); bounded.
+ */
+const hexByValue = new Map<bigint, string>();
+const MAX_HEX_VALUES = 256;
+
+function u64Hex(value: bigint): string {
+  let text = hexByValue.get(value);
+  if (text === undefined) {
+    text = formatU64(value);
+    if (hexByValue.size >= MAX_HEX_VALUES) hexByValue.delete(hexByValue.keys().next().value as bigint);
+    hexByValue.set(value, text);
+  }
+  return text;
+}
 
 function tcbClaim(t: SnpTcb): SnpTcbClaim {
   // Fields named one by one (same order as the rest-spread they replace): cheaper per report.

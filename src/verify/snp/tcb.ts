@@ -26,9 +26,10 @@ function exceeding(a: SnpTcb, b: SnpTcb, product: SnpProduct): { component: Comp
     .map((c) => ({ component: c, value: a[c] ?? 0, limit: b[c] ?? 0 }));
 }
 
+/** No component of `a` exceeds `b` (the components of tcbComponents, named one by one: no array walk). */
 export function atMost(a: SnpTcb, b: SnpTcb, product: SnpProduct): boolean {
-  for (const c of tcbComponents(product)) if ((a[c] ?? 0) > (b[c] ?? 0)) return false;
-  return true;
+  if (a.bootloader > b.bootloader || a.tee > b.tee || a.snp > b.snp || a.microcode > b.microcode) return false;
+  return product !== 'Turin' || (a.fmc ?? 0) <= (b.fmc ?? 0);
 }
 
 /** S13 (and S46): every SPL equals REPORTED_TCB under the product's layout; reserved SPLs and bytes are zero. */

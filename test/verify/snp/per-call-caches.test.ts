@@ -11,6 +11,8 @@ import { expectError } from '../../helpers/expect-error.js';
 import { AT, buildAmdCrl, setup } from './helpers/synthetic.js';
 
 const CHIP_ID_OFFSET = 0x1a0;
+const POLICY_OFFSET = 0x08;
+const LAUNCH_TCB_OFFSET = 0x1f0;
 
 describe('SNP verifier: nothing remembered crosses verifications', () => {
   const s = setup();
@@ -31,6 +33,25 @@ describe('SNP verifier: nothing remembered crosses verifications', () => {
       const changed = setup({ report: { mutate: (b: Uint8Array) => { b[at] = (b[at] ?? 0) ^ 1; } } });
       expectError(() => verifySnpReport(changed.report, changed.collateral, changed.options), { code: 'ERR_SNP_CHIP', errorClass: 'SNP_CHIP', check: 'S14' });
     }
+  });
+
+  it('64-bit claims follow each report: one changed policy or launch-TCB byte changes their text', () => {
+    const u64 = (b: Uint8Array, at: number) => `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).readBigUInt64LE(at).toString(16).padStart(16, '0')}`;
+    const claimsOf = (mutate?: (b: Uint8Array) => void) => {
+      const x = mutate ? setup({ report: { mutate } }) : s;
+      const c = verifySnpReport(x.report, x.collateral, x.options).claims as { policy: { raw: string; abiMinor: number }; tcb: { launch: { raw: string } } };
+      return { c, bytes: x.report.bytes };
+    };
+    const base = claimsOf();
+    const policy = claimsOf((b) => { b[POLICY_OFFSET] = (b[POLICY_OFFSET] ?? 0) ^ 1; });
+    const launch = claimsOf((b) => { b[LAUNCH_TCB_OFFSET + 7] = (b[LAUNCH_TCB_OFFSET + 7] ?? 0) ^ 1; });
+    for (const x of [base, policy, launch, base]) {
+      expect(x.c.policy.raw).toBe(u64(x.bytes, POLICY_OFFSET));
+      expect(x.c.tcb.launch.raw).toBe(u64(x.bytes, LAUNCH_TCB_OFFSET));
+    }
+    expect(policy.c.policy.raw).not.toBe(base.c.policy.raw);
+    expect(policy.c.policy.abiMinor).toBe(base.c.policy.abiMinor ^ 1);
+    expect(launch.c.tcb.launch.raw).not.toBe(base.c.tcb.launch.raw);
   });
 
   it('options naming versions or products are honoured after verifications that used the shared defaults', () => {
