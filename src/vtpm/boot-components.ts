@@ -24,8 +24,12 @@ export interface MeasuredComponent {
   /** Event index in the log. */
   eventIndex: number;
   pcr: number;
-  /** Which mechanism measured it (see docs/vtpm-reference.md). */
-  source: 'efi-boot-application' | 'grub' | 'linux-efi-stub';
+  /**
+   * Which mechanism measured it (see docs/vtpm-reference.md). `unrecognised`:
+   * an event of another type in PCR 4 or 9 whose data does not account for its
+   * digest; the type is not covered by the digest, so it is judged like a file.
+   */
+  source: 'efi-boot-application' | 'grub' | 'linux-efi-stub' | 'unrecognised';
   digests: ComponentDigests;
   /** From the event data: informational, not covered by the digest. */
   path?: string;
@@ -61,7 +65,7 @@ export interface BootComponents {
   kernels: MeasuredComponent[];
   /** Initrd files: GRUB's PCR 9 measurement after a verified `initrd` command, or the Linux EFI stub's initrd tag. */
   initrds: MeasuredComponent[];
-  /** Other files GRUB measured into PCR 9 (grub.cfg, modules, ...). */
+  /** Every other event extended into PCR 9: files GRUB measured (grub.cfg, modules, ...), the EFI stub's load options, any other type. */
   otherFiles: MeasuredComponent[];
   /** Kernel command lines: GRUB `kernel_cmdline:` / `grub_kernel_cmdline`, systemd-boot UTF-16 load options. */
   commandLines: MeasuredCommandLine[];
@@ -207,6 +211,17 @@ function filePath(data: Uint8Array): string {
   return utf8.decode(withoutTrailingNuls(data));
 }
 
+/**
+ * PCR 4 events that cannot stand for a binary: a separator or an EFI action
+ * string whose digest is the hash of at most 256 bytes of data. An EFI
+ * application's Authenticode digest covers far more (the PE headers alone),
+ * so no relabelled application passes as one of these.
+ */
+function isPlainPcr4Event(event: TcgEvent): boolean {
+  if (event.eventType !== EventType.EV_SEPARATOR && event.eventType !== EventType.EV_EFI_ACTION) return false;
+  return event.data.length <= 256 && measuresOneOf(event, [event.data]);
+}
+
 const KERNEL_VERBS = new Set(['linux', 'linuxefi', 'linux16']);
 const INITRD_VERBS = new Set(['initrd', 'initrdefi', 'initrd16']);
 
@@ -230,7 +245,19 @@ export function extractBootComponents(log: TcgEventLog): BootComponents {
   let loading: 'kernel' | 'initrd' | 'other' = 'other';
 
   for (const event of log.events) {
+    if (event.eventType === EventType.EV_NO_ACTION) continue; // never extended
     const base = { eventIndex: event.index, pcr: event.pcr };
+    // The event type and data are not covered by the digest: in PCRs 4 and 9, whose binaries a
+    // reference list judges, an event the cases below do not take is judged as a binary too.
+    const unrecognised: MeasuredComponent = { ...base, source: 'unrecognised', digests: digestsOf(event) };
+    if (event.pcr === 4 && event.eventType !== EventType.EV_EFI_BOOT_SERVICES_APPLICATION && !isPlainPcr4Event(event)) {
+      out.bootApplications.push(unrecognised);
+      continue;
+    }
+    if (event.pcr === 9 && event.eventType !== EventType.EV_IPL && event.eventType !== EventType.EV_EVENT_TAG) {
+      out.otherFiles.push(unrecognised);
+      continue;
+    }
     switch (event.eventType) {
       case EventType.EV_EFI_BOOT_SERVICES_APPLICATION: {
         // The boot manager's applications are PCR 4's (TCG PC Client PFP); the same event type in
@@ -268,10 +295,13 @@ export function extractBootComponents(log: TcgEventLog): BootComponents {
         break;
       }
       case EventType.EV_EVENT_TAG: {
-        if (event.pcr !== 9 || event.data.length < 8) break;
-        const tag = u32le(event.data, 0);
+        if (event.pcr !== 9) break;
+        const tag = event.data.length < 8 ? undefined : u32le(event.data, 0);
         if (tag === LINUX_INITRD_TAG_ID) out.initrds.push({ ...base, source: 'linux-efi-stub', digests: digestsOf(event) });
-        else if (tag === LINUX_LOAD_OPTIONS_TAG_ID) out.efiStubLoadOptions.push(digestsOf(event));
+        else if (tag === LINUX_LOAD_OPTIONS_TAG_ID) {
+          out.efiStubLoadOptions.push(digestsOf(event));
+          out.otherFiles.push({ ...base, source: 'linux-efi-stub', digests: digestsOf(event) }); // still a PCR 9 digest to judge
+        } else out.otherFiles.push(unrecognised);
         break;
       }
       case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG: {

@@ -143,6 +143,28 @@ describe('review 3: the kernel is judged whatever the cross-PCR order of the log
     expect(v.map((x) => actualDigest(x))).toContain(measuredKernel.slice(7));
   });
 
+  it('the event type is not covered by the digest: the kernel file relabelled as an EV_EFI_ACTION is still a PCR 9 file', async () => {
+    const events = spans(bootOnly.eventLog!);
+    const kernel = events.find(isKernelFile)!;
+    kernel.bytes.writeUInt32LE(EventType.EV_EFI_ACTION, 4); // type sits after the PCR index
+    const eventLog = new Uint8Array(Buffer.concat(events.map((e) => e.bytes)));
+    const r = await verify({ ...bootOnly, eventLog });
+    expect(r.appraisal.boot!.kernels).toEqual([]);
+    const v = bootViolations(r, referenceWithApprovedKernel());
+    expect(v.map((x) => actualDigest(x))).toContain(measuredKernel.slice(7));
+  });
+
+  it('a PCR 4 application relabelled as an EV_EFI_ACTION is still judged as a boot application', async () => {
+    const events = spans(bootOnly.eventLog!);
+    const grub = events.filter((e) => e.pcr === 4 && e.type === EventType.EV_EFI_BOOT_SERVICES_APPLICATION)[1]!;
+    grub.bytes.writeUInt32LE(EventType.EV_EFI_ACTION, 4);
+    const eventLog = new Uint8Array(Buffer.concat(events.map((e) => e.bytes)));
+    const r = await verify({ ...bootOnly, eventLog });
+    const [shim] = provider.bootLog.components.bootApplications;
+    const v = bootViolations(r, { bootApplications: [`sha256:${shim!.sha256}`] });
+    expect(v.map((x) => actualDigest(x))).toEqual([provider.bootLog.components.bootApplications[1]!.sha256]);
+  });
+
   it('PCRs excluded from the comparison name no component: with PCR 9 excluded, no kernel is measured', async () => {
     const r = await verifyVtpmEvidence(bootOnly, { nonce, trustedAk, eventLog: { exclude: [9, 10] } });
     const boot = r.appraisal.boot!;
