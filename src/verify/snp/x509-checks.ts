@@ -39,15 +39,18 @@ export function parseCrlFor(der: unknown, check: string): CrlInfo {
   return withCheck(check, 'CRL', () => parseCrl(der));
 }
 
-/** Pinned anchors are parsed once per DER buffer (they are frozen module state or test roots). */
-const pinnedCache = new WeakMap<Uint8Array, CertificateInfo>();
+/**
+ * Pinned anchors are parsed once per DER buffer. The buffer is the caller's (trust roots passed
+ * in), so the parse is used only while the buffer still holds the bytes it was parsed from: a root
+ * changed in place is parsed again (review, session 3), as S37 compares the current bytes.
+ */
+const pinnedCache = new WeakMap<Uint8Array, { copy: Buffer; cert: CertificateInfo }>();
 
 export function parsePinned(der: Uint8Array, check: string, what: string): CertificateInfo {
-  let cert = pinnedCache.get(der);
-  if (cert === undefined) {
-    cert = parseCertificateFor(der, check, what);
-    pinnedCache.set(der, cert);
-  }
+  const hit = pinnedCache.get(der);
+  if (hit !== undefined && hit.copy.equals(der)) return hit.cert;
+  const cert = parseCertificateFor(der, check, what);
+  pinnedCache.set(der, { copy: Buffer.from(der), cert });
   return cert;
 }
 

@@ -70,3 +70,15 @@ describe('SNP verifier: nothing remembered crosses verifications', () => {
     expect(verifySnpReport(s.report, s.collateral, { ...s.options, at: AT }).warnings).toEqual([]);
   });
 });
+
+describe('pinned anchors parsed once per buffer (review, session 3)', () => {
+  it('a root buffer changed in place is parsed again, not served from the earlier parse', async () => {
+    const { parsePinned } = await import('../../../src/verify/snp/x509-checks.js');
+    const s = setup();
+    const der = new Uint8Array(s.pki.ark.der);
+    const first = parsePinned(der, 'S37', 'ARK');
+    expect(parsePinned(der, 'S37', 'ARK')).toBe(first);
+    der.fill(0x41); // no longer DER
+    expect(() => parsePinned(der, 'S37', 'ARK')).toThrow();
+  });
+});
