@@ -53,6 +53,8 @@ export class IntelPcsClient implements IntelCollateralSource {
   readonly rootCaCrlUrl: string;
   readonly #http: HttpClient;
   readonly #headers: Record<string, string>;
+  /** Origin of baseUrl: the only one that gets the subscription key. */
+  readonly #baseOrigin: string;
   readonly #wallClock: () => Date;
   readonly #pckCrlEncoding: 'der' | 'pem';
 
@@ -68,8 +70,16 @@ export class IntelPcsClient implements IntelCollateralSource {
     requireTls(parsed, options.allowPlainHttp === true);
     this.baseUrl = base;
     this.rootCaCrlUrl = options.rootCaCrlUrl ?? (base === INTEL_PCS_BASE_URL ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`);
+    let crlUrl: URL;
+    try {
+      crlUrl = new URL(this.rootCaCrlUrl);
+    } catch {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `rootCaCrlUrl is not a URL: ${this.rootCaCrlUrl}`);
+    }
+    requireTls(crlUrl, options.allowPlainHttp === true); // X15 for every URL this client fetches
     this.#http = options.http;
     this.#headers = options.apiKey ? { 'Ocp-Apim-Subscription-Key': options.apiKey } : {};
+    this.#baseOrigin = parsed.origin;
     this.#wallClock = options.wallClock ?? (() => new Date());
   }
 
@@ -104,7 +114,8 @@ export class IntelPcsClient implements IntelCollateralSource {
   }
 
   async #fetch(kind: CollateralArtifact['kind'], key: string, url: string, chainHeader: string | undefined): Promise<CollateralArtifact> {
-    const res: HttpResponse = await this.#http.get(url, this.#headers);
+    // The subscription key is for the PCS / PCCS at baseUrl only, never for another host (the root CA CRL's).
+    const res: HttpResponse = await this.#http.get(url, new URL(url).origin === this.#baseOrigin ? this.#headers : {});
     const chain = chainHeader ? res.headers[chainHeader] : undefined;
     return validateArtifact({
       kind,

@@ -119,6 +119,49 @@ describe.skipIf(!HAVE_VECTORS)('Intel PCS / PCCS client against recorded collate
   });
 });
 
+describe('Intel PCS client: the root CA CRL URL (review, session 3)', () => {
+  it('X15 applies to rootCaCrlUrl too: plain http to a non-loopback host is refused', () => {
+    const http = new HttpClient({ retries: 0 });
+    const err = (() => {
+      try {
+        new IntelPcsClient({ http, rootCaCrlUrl: 'http://crl.example.com/IntelSGXRootCA.der' });
+      } catch (e) {
+        return e as { code?: string; check?: string };
+      }
+      return undefined;
+    })();
+    expect(err?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(err?.check).toBe('X15');
+    expect(new IntelPcsClient({ http, rootCaCrlUrl: 'https://crl.example.com/IntelSGXRootCA.der' }).rootCaCrlUrl).toBe('https://crl.example.com/IntelSGXRootCA.der');
+  });
+
+  it('the subscription key goes to the PCS at baseUrl only, never to the root CA CRL host', async () => {
+    const { createServer } = await import('node:http');
+    const seen: { host: string; key: string | undefined }[] = [];
+    const start = (name: string) => new Promise<{ url: string; close(): void }>((ok) => {
+      const server = createServer((req, res) => {
+        seen.push({ host: name, key: req.headers['ocp-apim-subscription-key'] as string | undefined });
+        res.writeHead(404).end();
+      });
+      server.listen(0, '127.0.0.1', () => ok({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => server.close() }));
+    });
+    const pcs = await start('pcs');
+    const crlHost = await start('crl');
+    try {
+      const client = new IntelPcsClient({ http: fastHttp(), baseUrl: pcs.url, apiKey: 'SECRET-SUBSCRIPTION-KEY', rootCaCrlUrl: `${crlHost.url}/IntelSGXRootCA.der` });
+      await client.rootCaCrl().catch(() => undefined);
+      await client.pckCrl('platform').catch(() => undefined);
+      expect(seen).toEqual([
+        { host: 'crl', key: undefined },
+        { host: 'pcs', key: 'SECRET-SUBSCRIPTION-KEY' },
+      ]);
+    } finally {
+      pcs.close();
+      crlHost.close();
+    }
+  });
+});
+
 describe.skipIf(!HAVE_VECTORS)('AMD KDS client against recorded collateral', () => {
   const snpWithVcek = HAVE_VECTORS ? evidenceEntries().filter((e) => e.kind === 'snp-report' && e.collateral['vcek']) : [];
 
