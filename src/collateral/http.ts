@@ -48,18 +48,30 @@ export interface HttpResponse {
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
-/** A counting semaphore: at most `limit` holders at once. */
-class Semaphore {
+/**
+ * A counting semaphore: at most `limit` holders at once. A release hands its
+ * slot straight to the first waiter (the count never drops in between), so a
+ * caller arriving while the waiter wakes cannot slip past the limit.
+ */
+export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}
 
+  get holders(): number {
+    return this.active;
+  }
+
   async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the releaser's slot passes to us
+    let released = false;
     return () => {
-      this.active--;
-      this.waiting.shift()?.();
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     };
   }
 }

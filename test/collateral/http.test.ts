@@ -130,3 +130,29 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(undefined, 0)).toBeUndefined();
   });
 });
+
+describe('per-host limit (review, session 3)', () => {
+  it('a release hands its slot to the waiter: a caller arriving meanwhile never makes it limit + 1', async () => {
+    const { Semaphore } = await import('../../src/collateral/http.js');
+    const sem = new Semaphore(1);
+    const release1 = await sem.acquire();
+    const waiter = sem.acquire(); // queued
+    release1(); // the slot passes to the waiter, the count stays at 1
+    let late = false;
+    const lateAcquire = sem.acquire().then((r) => {
+      late = true;
+      return r;
+    });
+    const release2 = await waiter;
+    await Promise.resolve();
+    expect(sem.holders).toBe(1);
+    expect(late).toBe(false); // still waiting: only one holder at a time
+    release2();
+    const release3 = await lateAcquire;
+    expect(late).toBe(true);
+    expect(sem.holders).toBe(1);
+    release3();
+    release3(); // a double release is ignored
+    expect(sem.holders).toBe(0);
+  });
+});
