@@ -17,6 +17,8 @@ const MIN_QUOTE_BYTES = { tdx: 0x4ca, sgx: 0x3fc } as const;
 const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
 const TD_BODY_SIZE = { 2: 584, 3: 648 } as const;
 const SGX_REPORT_SIZE = 384;
+/** SGX v3: 48-byte header + 384-byte report body. */
+const SGX_SIGNED_LENGTH = 0x1b0;
 
 function parseError(check: string, code: ErrorCode, message: string, details: Record<string, unknown> = {}): never {
   throw new EvidenceParseError(code, `${check}: ${message}`, { check, details });
@@ -64,10 +66,18 @@ function checkBody(ctx: VerifyContext, quote: TdxQuote): void {
   passed(ctx, 'T04', `v${quote.version} TD report body type ${bodyType} (${TD_BODY_SIZE[bodyType]} bytes), signed range [0, ${expected})`);
 }
 
+/** T04 (SGX v3): the signed range is exactly header + report body, [0, 0x1B0), also for a quote object not built by parseEvidence. */
+function checkSgxSignedRange(quote: SgxQuote): void {
+  const r = quote.signedRange;
+  if (r.offset !== 0 || r.length !== SGX_SIGNED_LENGTH) parseError('T04', 'ERR_BAD_LENGTH', `signed range [${r.offset}, +${r.length}) is not header + body [0, ${SGX_SIGNED_LENGTH})`);
+}
+
 /** T05: bytes after the signature data are all-zero padding, reported and never interpreted. */
 function checkTrailing(ctx: VerifyContext, quote: TdxQuote | SgxQuote): void {
   const t = quote.trailing;
-  if (!t.allZero && quote.warnings.length === 0) parseError('T05', 'ERR_TRAILING_DATA', `${t.length} trailing bytes are not all zero`); // T05
+  // Non-zero trailing bytes pass only when the parse itself was told to ignore them (its own warning says so).
+  const lenient = quote.warnings.some((w) => w.startsWith('dangerouslyLenient: ignored'));
+  if (!t.allZero && !lenient) parseError('T05', 'ERR_TRAILING_DATA', `${t.length} trailing bytes are not all zero`); // T05
   for (const w of quote.warnings) ctx.warnings.push(`T05: ${w}`);
   const what = t.length === 0 ? 'no bytes' : t.allZero ? `${t.length} all-zero bytes (padding, ignored)` : `${t.length} non-zero bytes ignored (dangerouslyLenient parse)`;
   passed(ctx, 'T05', `after the signature data: ${what}`);
@@ -98,6 +108,7 @@ export function checkQuoteStructure(ctx: VerifyContext, quote: TdxQuote | SgxQuo
   checkSize(ctx, quote);
   checkHeader(ctx, quote);
   if (quote.kind === 'tdx') checkBody(ctx, quote);
+  else checkSgxSignedRange(quote);
   checkTrailing(ctx, quote);
   checkCertificationData(ctx, quote);
 }
