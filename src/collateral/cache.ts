@@ -34,6 +34,8 @@ interface StoredEntry {
   body: string; // base64
   issuerChainPem?: string;
   source: CollateralArtifact['source'];
+  /** Set once a verification that used this version passed; only orders eviction (never trust). */
+  verified?: true;
 }
 
 /** Newer wins: sequence first (evaluation data number, CRL number), then the start of validity. */
@@ -59,11 +61,19 @@ const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(
  * evidence) each find the version valid at their instant. Selection always
  * prefers the newest version valid at the instant, so an older response can
  * never displace a newer one that is still valid (X03).
+ *
+ * Shape checks do not authenticate: a stored version may carry a forged
+ * sequence. The verifier is the only judge, so the cache takes its verdicts:
+ * `discard` drops a version a verification rejected, `markVerified` marks a
+ * version a verification passed with, and eviction drops unmarked versions
+ * first, so unverified newcomers cannot push out the versions that verified.
  */
 export class CollateralCache {
   readonly directory: string | null;
   readonly maxVersions: number;
   readonly #memory = new Map<string, CollateralArtifact[]>();
+  /** Versions used by a verification that passed (see markVerified). */
+  readonly #verified = new WeakSet<CollateralArtifact>();
 
   constructor(options: CollateralCacheOptions & { maxVersions?: number } = {}) {
     this.directory = options.directory === undefined ? defaultCacheDirectory() : options.directory;
@@ -131,13 +141,15 @@ export class CollateralCache {
     try {
       const stored = JSON.parse(text) as StoredEntry;
       if (stored.format !== FORMAT || stored.version !== VERSION || stored.key !== key) throw new Error('foreign entry');
-      return validateArtifact({
+      const artifact = validateArtifact({
         kind: stored.kind,
         key: stored.key,
         body: new Uint8Array(Buffer.from(stored.body, 'base64')),
         ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
         source: { ...stored.source, origin: 'cache' },
       });
+      if (stored.verified === true) this.#verified.add(artifact);
+      return artifact;
     } catch {
       rmSync(file, { force: true }); // discard and fetch again
       return undefined;
@@ -151,11 +163,60 @@ export class CollateralCache {
     list.push(artifact);
     if (this.directory) this.#write(artifact);
     while (list.length > this.maxVersions) {
-      const oldest = list.reduce((o, a) => (isOlder(a, o) ? a : o));
+      // Unverified versions go first: a forged higher sequence must not evict what verified.
+      const unverified = list.filter((a) => !this.#verified.has(a));
+      const oldest = (unverified.length > 0 ? unverified : list).reduce((o, a) => (isOlder(a, o) ? a : o));
       list.splice(list.indexOf(oldest), 1);
       if (this.directory) rmSync(this.#file(oldest), { force: true });
     }
     return true;
+  }
+
+  /**
+   * Drops the stored version of `artifact.key` with exactly `artifact.body`
+   * from memory and disk (a verification rejected it); true when one was
+   * stored. The next selection finds the next version, or none (fetch).
+   */
+  discard(artifact: CollateralArtifact): boolean {
+    const list = this.#versions(artifact.key);
+    const index = list.findIndex((a) => a === artifact || sameBytes(a, artifact));
+    if (index < 0) return false;
+    list.splice(index, 1);
+    if (this.directory) rmSync(this.#file(artifact), { force: true });
+    return true;
+  }
+
+  /**
+   * Marks the stored version with `artifact`'s bytes as used by a
+   * verification that passed (memory and disk); eviction keeps marked
+   * versions longest. Returns true when the mark is new. Cheap when already
+   * marked: this runs after every successful verification.
+   */
+  markVerified(artifact: CollateralArtifact): boolean {
+    if (this.#verified.has(artifact)) return false;
+    const stored = this.#versions(artifact.key).find((a) => a === artifact || sameBytes(a, artifact));
+    if (stored === undefined || this.#verified.has(stored)) return false;
+    this.#verified.add(stored);
+    if (this.directory) {
+      try {
+        this.#write(stored);
+      } catch {
+        // The mark only orders eviction; an unwritable disk must not fail a verification that passed.
+      }
+    }
+    return true;
+  }
+
+  /** Whether the stored version with `artifact`'s bytes carries the verified mark. */
+  isVerified(artifact: CollateralArtifact): boolean {
+    if (this.#verified.has(artifact)) return true;
+    const stored = this.#versions(artifact.key).find((a) => sameBytes(a, artifact));
+    return stored !== undefined && this.#verified.has(stored);
+  }
+
+  /** The stored versions of `key` (a copy), in no particular order. */
+  versions(key: string): CollateralArtifact[] {
+    return [...this.#versions(key)];
   }
 
   #write(a: CollateralArtifact): void {
@@ -167,6 +228,7 @@ export class CollateralCache {
       body: Buffer.from(a.body).toString('base64'),
       ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
       source: a.source,
+      ...(this.#verified.has(a) ? { verified: true as const } : {}),
     };
     const file = this.#file(a);
     const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

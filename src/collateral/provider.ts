@@ -100,6 +100,23 @@ export class ArtifactResolver {
     throw failure;
   }
 
+  /**
+   * Forgets the cached version with `artifact`'s key and bytes (a verification
+   * rejected it): the next lookup selects the next version or fetches again.
+   */
+  discard(artifact: CollateralArtifact): boolean {
+    const cache = this.#cache;
+    if (cache === null || !cache.discard(artifact)) return false;
+    // The version selected next may be due for refresh: let it refresh at once.
+    this.#lastRefresh.delete(artifact.key);
+    return true;
+  }
+
+  /** Marks the cached version with `artifact`'s bytes as used by a passing verification (eviction keeps it). */
+  markVerified(artifact: CollateralArtifact): void {
+    this.#cache?.markVerified(artifact);
+  }
+
   #shouldRefresh(key: string, a: CollateralArtifact, now: Date): boolean {
     if (!needsRefresh(a.validity, now)) return false;
     const last = this.#lastRefresh.get(key);

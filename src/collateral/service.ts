@@ -157,6 +157,36 @@ export class CollateralService {
     this.#evalNumber = options.tcbEvaluationDataNumber;
   }
 
+  /**
+   * Forgets the cached version of `artifact` (same key, same bytes) in memory
+   * and on disk: a verification rejected it on authenticity or chain. The
+   * next lookup selects the next version or fetches again. Discarding a
+   * genuine version is harmless (it is fetched again). Artifacts taken from
+   * the evidence are never cached; for them this does nothing.
+   */
+  discard(artifact: CollateralArtifact): boolean {
+    return artifact.source.origin !== 'evidence' && this.#resolver.discard(artifact);
+  }
+
+  /**
+   * Marks the cached versions of `collateral` as used by a verification that
+   * passed: the cache evicts unmarked versions first. verifyEvidence calls
+   * this on success; a repeated mark costs one WeakSet lookup per artifact.
+   */
+  markVerified(collateral: EvidenceCollateral): void {
+    const r = this.#resolver;
+    if (collateral.kind === 'intel') {
+      r.markVerified(collateral.tcbInfo);
+      r.markVerified(collateral.qeIdentity);
+      r.markVerified(collateral.pckCrl);
+      r.markVerified(collateral.rootCaCrl);
+    } else {
+      if (collateral.signingCertificate.source.origin !== 'evidence') r.markVerified(collateral.signingCertificate);
+      if (collateral.certChain.source.origin !== 'evidence') r.markVerified(collateral.certChain);
+      r.markVerified(collateral.crl);
+    }
+  }
+
   /** Not itself async: both branches return their promise, so no extra promise and tick per call. */
   forEvidence(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable?: readonly SnpCertificateEntry[]): Promise<EvidenceCollateral> {
     return evidence.kind === 'snp' ? this.forSnpReport(evidence, now, certTable) : this.forQuote(evidence, now);

@@ -10,7 +10,8 @@
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { parseEvidence, type ParseOptions } from '../evidence/index.js';
 import type { Evidence } from '../evidence/types.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, TeeVerifyError, type ErrorClass } from '../errors.js';
+import type { CollateralArtifact } from '../collateral/artifact.js';
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
 import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
@@ -33,6 +34,64 @@ function isService(c: VerifyEvidenceOptions['collateral']): c is CollateralServi
   return typeof (c as CollateralService).forEvidence === 'function';
 }
 
+/** Failure classes that judge a collateral document's authenticity or chain (not its window, not the platform). */
+const DISCARDING_CLASSES: ReadonlySet<ErrorClass> = new Set<ErrorClass>(['COLLATERAL_SIG', 'CHAIN', 'COLLATERAL_FORMAT', 'COLLATERAL_MISMATCH']);
+
+/**
+ * Which collateral documents each check reads (checklist ids): Intel T13 Root
+ * CA CRL, T14 PCK CRL, T16–T19 and T48 TCB info, T20 / T21 QE identity, T47
+ * either; SEV-SNP S09 CRL, S10 VCEK / VLEK and the chain's shape, S07 / S08 /
+ * S37 the chain. The PCK chain (T08–T12) travels in the quote: never cached.
+ */
+const ARTIFACTS_OF_CHECK: Readonly<Record<string, readonly ('tcbInfo' | 'qeIdentity' | 'pckCrl' | 'rootCaCrl' | 'signingCertificate' | 'certChain' | 'crl')[]>> = {
+  T13: ['rootCaCrl'],
+  T14: ['pckCrl'],
+  T16: ['tcbInfo'],
+  T17: ['tcbInfo'],
+  T18: ['tcbInfo'],
+  T19: ['tcbInfo'],
+  T48: ['tcbInfo'],
+  T20: ['qeIdentity'],
+  T21: ['qeIdentity'],
+  T47: ['tcbInfo', 'qeIdentity'],
+  S07: ['certChain'],
+  S08: ['certChain'],
+  S37: ['certChain'],
+  S09: ['crl'],
+  S10: ['signingCertificate', 'certChain'],
+};
+
+/**
+ * The artifacts a failed verification rejected: the one its error names
+ * (details.artifact) when it is part of this collateral, else those the
+ * failing check reads. Empty for failures that do not judge collateral.
+ */
+function artifactsRejectedBy(err: unknown, collateral: EvidenceCollateral): CollateralArtifact[] {
+  if (!(err instanceof TeeVerifyError) || !DISCARDING_CLASSES.has(err.errorClass)) return [];
+  const all: Record<string, CollateralArtifact> =
+    collateral.kind === 'intel'
+      ? { tcbInfo: collateral.tcbInfo, qeIdentity: collateral.qeIdentity, pckCrl: collateral.pckCrl, rootCaCrl: collateral.rootCaCrl }
+      : { signingCertificate: collateral.signingCertificate, certChain: collateral.certChain, crl: collateral.crl };
+  const named = err.details['artifact'];
+  if (typeof named === 'string') {
+    const match = Object.values(all).filter((a) => a.key === named);
+    if (match.length > 0) return match;
+  }
+  const fields = err.check === undefined ? undefined : ARTIFACTS_OF_CHECK[err.check];
+  return fields === undefined ? [] : fields.flatMap((f) => (all[f] === undefined ? [] : [all[f]!]));
+}
+
+/** Discards what a failed verification rejected, so the next one selects another version or fetches (never masks `err`). */
+function discardRejected(service: CollateralService, collateral: EvidenceCollateral, err: unknown): void {
+  for (const a of artifactsRejectedBy(err, collateral)) {
+    try {
+      service.discard?.(a);
+    } catch {
+      // A cache that cannot delete must not replace the verification's own error.
+    }
+  }
+}
+
 /** Parses (if needed), fetches collateral (if needed) and verifies, all at one instant. */
 export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuffer | string, options: VerifyEvidenceOptions): Promise<VerificationResult> {
   if (!options || !options.collateral) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEvidence needs a collateral service or collateral');
@@ -44,16 +103,24 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
   let result: VerificationResult;
-  if (parsed.kind === 'snp') {
-    if (collateral.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
-    result = verifySnpReport(parsed, amdCollateralInput(collateral), {
-      ...common,
-      ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}),
-    });
-  } else {
-    if (collateral.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
-    result = verifyIntelQuote(parsed, collateral, common);
+  try {
+    if (parsed.kind === 'snp') {
+      if (collateral.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
+      result = verifySnpReport(parsed, amdCollateralInput(collateral), {
+        ...common,
+        ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}),
+      });
+    } else {
+      if (collateral.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
+      result = verifyIntelQuote(parsed, collateral, common);
+    }
+  } catch (err) {
+    // The verifier is the only judge of authenticity: a cached version it rejected is not served again.
+    if (service) discardRejected(service, collateral, err);
+    throw err;
   }
+  // Versions that verified are evicted last (a forged newcomer cannot push them out).
+  service?.markVerified?.(collateral);
   if (parsed.kind !== 'snp' && collateral.warnings.length > 0) result.warnings.push(...collateral.warnings);
   return result;
 }
