@@ -10,17 +10,26 @@
  * truncates the results file to that length (dropping a torn last line and
  * any results written after the last commit) and resumes after the last input
  * record the checkpoint counts: nothing is lost and nothing is duplicated.
+ *
+ * The checkpoint is a pointer, not a source of verdicts: on resume every count
+ * is recomputed from the kept prefix of the results file and must agree with
+ * the checkpoint's (whose counts are a cache), the instant must be the one the
+ * command asks for, and a JSONL input must be the same file (size, mtime, a
+ * hash of its ends). Anything else is a typed CheckpointError (exit 2).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import type { InputIdentity } from './input-identity.js';
+import { PrefixError, recountPrefix } from './recount.js';
 import { addCounts, emptyCounts, type Counts } from './result.js';
+import { WHOLE, type Shard } from './shard.js';
 
 export const CHECKPOINT_FORMAT = 'tee-verify-batch-checkpoint';
 
 export interface Checkpoint {
   format: typeof CHECKPOINT_FORMAT;
-  version: 1;
+  version: 2;
   /** The run's options that a resume must repeat (input, shard, collateral, policy, ...). */
   fingerprint: Record<string, unknown>;
   /** The verification instant of a fixed-instant run ("now" is resolved once and kept), or "collected". */
@@ -32,13 +41,38 @@ export interface Checkpoint {
   /** Result lines in the first `bytes` bytes of the results file. */
   written: number;
   bytes: number;
-  /** What those result lines count (the summary without --previous). */
+  /** What those result lines count: a cache, recomputed from the results file on resume. */
   counts: Counts;
+  /** The JSONL input file's identity (null for stdin and directories). */
+  input: InputIdentity | null;
   complete: boolean;
 }
 
-/** The checkpoint cannot be used with these options, or the files disagree with it. */
-export class CheckpointError extends Error {}
+export type CheckpointErrorCode =
+  /** Unreadable, not a checkpoint, or inconsistent in itself. */
+  | 'ERR_CHECKPOINT_INVALID'
+  /** Written by a run with other options that decide the results. */
+  | 'ERR_CHECKPOINT_OPTIONS'
+  /** Its instant differs from the fixed --at of this command. */
+  | 'ERR_CHECKPOINT_INSTANT'
+  /** The JSONL input at the same path is not the file the checkpoint was written for. */
+  | 'ERR_CHECKPOINT_INPUT_CHANGED'
+  /** The results file disagrees with the checkpoint (shorter, other lines, other counts). */
+  | 'ERR_CHECKPOINT_RESULTS'
+  /** The results file cannot be opened or created. */
+  | 'ERR_CHECKPOINT_IO';
+
+/** The checkpoint cannot be used with these options, or the files disagree with it (exit 2). */
+export class CheckpointError extends Error {
+  readonly code: CheckpointErrorCode;
+  constructor(code: CheckpointErrorCode, message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+    this.code = code;
+  }
+}
+
+const START_OVER = 'start over with --fresh';
 
 export const checkpointPath = (out: string): string => `${out}.checkpoint`;
 
@@ -74,22 +108,85 @@ export function readCheckpoint(out: string): Checkpoint | undefined {
     text = readFileSync(checkpointPath(out), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CheckpointError(`cannot read ${checkpointPath(out)}: ${(err as Error).message}`);
+    throw new CheckpointError('ERR_CHECKPOINT_IO', `cannot read ${checkpointPath(out)}: ${(err as Error).message}`);
   }
   let cp: Checkpoint;
   try {
     cp = JSON.parse(text) as Checkpoint;
   } catch {
-    throw new CheckpointError(`${checkpointPath(out)} is not a checkpoint (remove it or use --fresh)`);
+    throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${checkpointPath(out)} is not a checkpoint (remove it or use --fresh)`);
   }
   const numbers = [cp.consumed, cp.inputOffset, cp.written, cp.bytes, cp.counts?.records];
-  if (cp.format !== CHECKPOINT_FORMAT || cp.version !== 1 || !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || cp.counts.records !== cp.written) {
-    throw new CheckpointError(`${checkpointPath(out)} is not a version 1 checkpoint (remove it or use --fresh)`);
+  if (cp === null || typeof cp !== 'object' || cp.format !== CHECKPOINT_FORMAT || cp.version !== 2 || !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || typeof cp.at !== 'string') {
+    throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${checkpointPath(out)} is not a version 2 checkpoint (remove it or use --fresh)`);
   }
   return cp;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Same counts whatever the key order of the per-status maps. */
+function sameCounts(a: Counts, b: Counts): boolean {
+  const sorted = (m: Record<string, number>): [string, number][] => Object.entries(m).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const canonical = (c: Counts): string => JSON.stringify([c.records, c.outcomes.trusted, c.outcomes.rejected, c.outcomes.unavailable, sorted(c.byStatus ?? {}), sorted(c.byErrorCode ?? {})]);
+  return typeof b === 'object' && b !== null && typeof b.outcomes === 'object' && b.outcomes !== null && canonical(a) === canonical(b);
+}
+
+/** An ISO-8601 instant exactly as this program writes it (Date#toISOString). */
+const isIsoInstant = (at: string): boolean => !Number.isNaN(Date.parse(at)) && new Date(at).toISOString() === at;
+
+export interface OpenOptions {
+  /** The JSONL input's identity now; null for stdin and directories (default). */
+  input?: InputIdentity | null;
+  /** The run's shard: every kept result must belong to it (default: the whole input). */
+  shard?: Shard;
+  /**
+   * `--at now`: the resumed run takes the checkpoint's instant (the first
+   * attempt's). Otherwise the checkpoint's instant must equal `at`.
+   */
+  instantFromCheckpoint?: boolean;
+}
+
+/** The checks a checkpoint must pass before its results file is touched; see the module comment. */
+function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string, unknown>, at: string, options: OpenOptions): void {
+  const where = checkpointPath(out);
+  if (!sameJson(cp.fingerprint, fingerprint)) {
+    throw new CheckpointError('ERR_CHECKPOINT_OPTIONS', `${where} belongs to a run with other options (${JSON.stringify(cp.fingerprint)}); repeat them, or ${START_OVER}`);
+  }
+  if (options.instantFromCheckpoint ? !(cp.at === 'collected' ? at === 'collected' : isIsoInstant(cp.at)) : cp.at !== at) {
+    throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${where} is for the instant ${JSON.stringify(cp.at)}, not ${JSON.stringify(at)}; ${START_OVER}`);
+  }
+  const input = options.input ?? null;
+  if (!sameJson(cp.input ?? null, input)) {
+    throw new CheckpointError('ERR_CHECKPOINT_INPUT_CHANGED', `the input changed since ${where} was written (size, modification time or content: ${JSON.stringify(cp.input ?? null)} then, ${JSON.stringify(input)} now): resuming would skip or split records; ${START_OVER}`);
+  }
+  if (input && cp.inputOffset > input.size) {
+    throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${where} points past the end of the input (offset ${cp.inputOffset} of ${input.size} bytes); ${START_OVER}`);
+  }
+  // Every input record of the shard has exactly one result line: with the whole input, one per record.
+  const shard = options.shard ?? WHOLE;
+  if (shard.count === 1 ? cp.written !== cp.consumed : cp.written > cp.consumed) {
+    throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${where} counts ${cp.consumed} input records done but ${cp.written} results; ${START_OVER}`);
+  }
+}
+
+/** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache. */
+function recountKept(fd: number, out: string, cp: Checkpoint, shard: Shard): Counts {
+  let counts: Counts;
+  try {
+    counts = recountPrefix(fd, cp.bytes, shard);
+  } catch (err) {
+    if (!(err instanceof PrefixError)) throw err;
+    throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `the first ${cp.bytes} bytes of ${out} are not what its checkpoint says: ${err.message}; ${START_OVER}`);
+  }
+  if (counts.records !== cp.written) {
+    throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `${out} holds ${counts.records} results where its checkpoint says ${cp.written}; ${START_OVER}`);
+  }
+  if (!sameCounts(counts, cp.counts)) {
+    throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `the counts in ${checkpointPath(out)} disagree with the results in ${out} (${JSON.stringify(counts.outcomes)} in the file); ${START_OVER}`);
+  }
+  return counts;
+}
 
 /** Appends results and commits checkpoints; see the module comment. */
 export class ResultWriter {
@@ -110,34 +207,37 @@ export class ResultWriter {
    * Opens `out` for a run: resumes from its checkpoint when one exists (and
    * `fresh` is false), else starts an empty results file and a checkpoint.
    */
-  static open(out: string, fingerprint: Record<string, unknown>, at: string, fresh: boolean): ResultWriter {
+  static open(out: string, fingerprint: Record<string, unknown>, at: string, fresh: boolean, options: OpenOptions = {}): ResultWriter {
     const existing = fresh ? undefined : readCheckpoint(out);
     if (existing) {
-      if (!sameJson(existing.fingerprint, fingerprint)) {
-        throw new CheckpointError(`${checkpointPath(out)} belongs to a run with other options (${JSON.stringify(existing.fingerprint)}); repeat them, or use --fresh`);
-      }
+      checkResumable(existing, out, fingerprint, at, options);
       let fd: number;
       try {
         fd = openSync(out, 'r+');
       } catch (err) {
-        throw new CheckpointError(`${out} cannot be reopened to resume: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw new CheckpointError('ERR_CHECKPOINT_IO', `${out} cannot be reopened to resume: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
-      if (fstatSync(fd).size < existing.bytes) {
+      try {
+        if (fstatSync(fd).size < existing.bytes) {
+          throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `${out} is shorter than its checkpoint says (${existing.bytes} bytes): it was changed after the run; ${START_OVER}`);
+        }
+        ftruncateSync(fd, existing.bytes); // drops a torn line and anything after the last commit
+        fsyncSync(fd);
+        const counts = recountKept(fd, out, existing, options.shard ?? WHOLE);
+        return new ResultWriter(out, fd, { ...existing, counts });
+      } catch (err) {
         closeSync(fd);
-        throw new CheckpointError(`${out} is shorter than its checkpoint says (${existing.bytes} bytes): it was changed after the run`);
+        throw err;
       }
-      ftruncateSync(fd, existing.bytes); // drops a torn line and anything after the last commit
-      fsyncSync(fd);
-      return new ResultWriter(out, fd, existing);
     }
     let fd: number;
     try {
       removeCheckpoint(out); // first: a kill between the two steps must not leave a stale checkpoint over an empty file
       fd = openSync(out, 'w', 0o644);
     } catch (err) {
-      throw new CheckpointError(`--out ${out} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new CheckpointError('ERR_CHECKPOINT_IO', `--out ${out} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    const state: Checkpoint = { format: CHECKPOINT_FORMAT, version: 1, fingerprint, at, consumed: 0, inputOffset: 0, written: 0, bytes: 0, counts: emptyCounts(), complete: false };
+    const state: Checkpoint = { format: CHECKPOINT_FORMAT, version: 2, fingerprint, at, consumed: 0, inputOffset: 0, written: 0, bytes: 0, counts: emptyCounts(), input: options.input ?? null, complete: false };
     const writer = new ResultWriter(out, fd, state);
     writer.commit();
     return writer;

@@ -17,8 +17,14 @@ export interface VerifySetup {
   trustRoot?: string;
   /** Relaxation: verify without CRLs when none is available (a warning on every record). */
   skipCrl: boolean;
-  /** Policy file applied to every record without its own policy. */
+  /** Policy file applied to every record (default: defaultPolicy of the record's TEE). */
   policy?: string;
+  /**
+   * Relaxation: judge a record that carries its own `policy` under that policy
+   * instead of the run's (a warning naming it on the record's result).
+   * Records are archive content, not configuration: off by default.
+   */
+  allowRecordPolicy: boolean;
 }
 
 export interface BatchConfig extends VerifySetup {
@@ -51,6 +57,7 @@ export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
     trustRoot: c.trustRoot ?? null,
     skipCrl: c.skipCrl,
     policy: c.policy ?? null,
+    allowRecordPolicy: c.allowRecordPolicy,
     maxRecordBytes: c.maxRecordBytes,
   };
 }

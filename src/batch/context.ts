@@ -88,6 +88,6 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): P
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
   const bundle = loadBundles(setup.collateral);
   const trustRoots = loadTrustRoots(setup.trustRoot);
-  const judge = loadJudge(setup.policy);
+  const judge = loadJudge(setup.policy, setup.allowRecordPolicy);
   return { service: await buildService(setup, bundle), trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
 }

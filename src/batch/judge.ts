@@ -2,13 +2,20 @@
  * The policy step of a batch record (src/policy): the verifier's result and
  * the record's expectations in, a verdict with every violation out.
  *
- * Which policy: the record's own `policy` when it has one, else the run's
- * `--policy` file, else `defaultPolicy(tee)` (Intel TCB status UpToDate only,
- * no debug; measurements not pinned). A policy is for one TEE: evidence of
+ * Which policy: the run's `--policy` file, else `defaultPolicy(tee)` (Intel
+ * TCB status UpToDate only, no debug; measurements not pinned). A record's own
+ * `policy` is archive content, not configuration: one record could otherwise
+ * accept debug or OutOfDate and count as trusted. It is used only with the
+ * explicit relaxation `allowRecordPolicy` (--allow-record-policy), and then the
+ * record's result carries a warning naming that policy. Without it the record's
+ * policy is ignored, with a warning: the verdict is the run's policy's, which
+ * is what the operator asked for (refusing the record instead would hide that
+ * verdict behind an error for every archive that stores policies). A policy is for one TEE: evidence of
  * another TEE violates it (X07). The record's `reportData` is the expected
  * REPORT_DATA (T41 / S29). The decision instant is the verification instant,
  * so a record verified at its collectedAt is judged as it would have been then.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import { defaultPolicy, evaluatePolicy, loadPolicy, type Policy, type PolicyTee } from '../policy/index.js';
@@ -22,7 +29,7 @@ export interface Verdict {
 }
 
 export interface Judge {
-  /** `recordPolicy` is the record's own policy (parsed JSON), used instead of the run's. */
+  /** `recordPolicy` is the record's own policy (parsed JSON): used instead of the run's only when the run allows it. */
   judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict;
 }
 
@@ -32,24 +39,41 @@ export class PolicyFileError extends Error {}
 /** Records of one archive usually share a handful of policies: load each once. */
 const RECORD_POLICY_CACHE = 256;
 
+/** A record's policy and the warning its use puts on the result. */
+interface RecordPolicy {
+  policy: Policy;
+  warning: string;
+}
+
+/** How a warning names a record's policy: its `id`, else a digest of the document (ids are optional). */
+function policyName(policy: Policy, key: string): string {
+  if (typeof policy.id === 'string' && policy.id.length > 0) return `"${policy.id.slice(0, 200)}"`;
+  return `without id (sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)})`;
+}
+
+const IGNORED_WARNING = 'the record\'s own policy was ignored: it was judged under the run\'s policy (--allow-record-policy not given)';
+
 class PolicyJudge implements Judge {
   readonly #runPolicy: Policy | undefined;
+  readonly #allowRecordPolicy: boolean;
   readonly #defaults = new Map<PolicyTee, Policy>();
-  readonly #recordPolicies = new Map<string, Policy>();
+  readonly #recordPolicies = new Map<string, RecordPolicy>();
 
-  constructor(runPolicy: Policy | undefined) {
+  constructor(runPolicy: Policy | undefined, allowRecordPolicy: boolean) {
     this.#runPolicy = runPolicy;
+    this.#allowRecordPolicy = allowRecordPolicy;
   }
 
-  #recordPolicy(doc: unknown): Policy {
+  #recordPolicy(doc: unknown): RecordPolicy {
     const key = JSON.stringify(doc);
-    let policy = this.#recordPolicies.get(key);
-    if (!policy) {
-      policy = loadPolicy(doc as object); // PolicyError (ERR_POLICY_INVALID) becomes the record's error
+    let entry = this.#recordPolicies.get(key);
+    if (!entry) {
+      const policy = loadPolicy(doc as object); // PolicyError (ERR_POLICY_INVALID) becomes the record's error
+      entry = { policy, warning: `relaxation: judged under the record's own policy ${policyName(policy, key)} instead of the run's (--allow-record-policy)` };
       if (this.#recordPolicies.size >= RECORD_POLICY_CACHE) this.#recordPolicies.delete(this.#recordPolicies.keys().next().value as string);
-      this.#recordPolicies.set(key, policy);
+      this.#recordPolicies.set(key, entry);
     }
-    return policy;
+    return entry;
   }
 
   #default(tee: PolicyTee): Policy {
@@ -62,19 +86,21 @@ class PolicyJudge implements Judge {
   }
 
   judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict {
-    const policy = recordPolicy !== undefined ? this.#recordPolicy(recordPolicy) : (this.#runPolicy ?? this.#default(result.tee));
+    const own = recordPolicy !== undefined && this.#allowRecordPolicy ? this.#recordPolicy(recordPolicy) : undefined;
+    const policy = own?.policy ?? this.#runPolicy ?? this.#default(result.tee);
     const appraisal = evaluatePolicy(result, policy, reportData === undefined ? {} : { reportData });
+    const notice = own ? own.warning : recordPolicy !== undefined ? IGNORED_WARNING : undefined;
     return {
       ok: appraisal.ok,
       violations: appraisal.violations.map((v) => ({ path: v.path, expected: v.expected, actual: v.actual, check: v.check, class: v.errorClass, message: v.message })),
-      warnings: appraisal.warnings,
+      warnings: notice === undefined ? appraisal.warnings : [notice, ...appraisal.warnings],
     };
   }
 }
 
-/** The judge for a run: the policy file when given, else the defaults per TEE. */
-export function loadJudge(policyFile: string | undefined): Judge {
-  if (policyFile === undefined) return new PolicyJudge(undefined);
+/** The judge for a run: the policy file when given, else the defaults per TEE; records' own policies only when allowed. */
+export function loadJudge(policyFile: string | undefined, allowRecordPolicy = false): Judge {
+  if (policyFile === undefined) return new PolicyJudge(undefined, allowRecordPolicy);
   let text: Buffer;
   try {
     text = readFileSync(policyFile);
@@ -82,7 +108,7 @@ export function loadJudge(policyFile: string | undefined): Judge {
     throw new PolicyFileError(`--policy ${policyFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   try {
-    return new PolicyJudge(loadPolicy(new Uint8Array(text)));
+    return new PolicyJudge(loadPolicy(new Uint8Array(text)), allowRecordPolicy);
   } catch (err) {
     const path = (err as { details?: { path?: string } }).details?.path;
     throw new PolicyFileError(`--policy ${policyFile} is not a valid policy${path ? ` (at ${path || '/'})` : ''}: ${(err as Error).message}`);

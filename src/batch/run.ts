@@ -13,6 +13,7 @@ import { CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from '
 import { chunkRecords, type Chunk } from './chunker.js';
 import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
 import { createContext, SetupError } from './context.js';
+import { inputIdentityOf, type InputIdentity } from './input-identity.js';
 import { PolicyFileError } from './judge.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
@@ -56,7 +57,18 @@ function setupOf(config: BatchConfig, instant: InstantSpec): VerifySetup {
     ...(config.trustRoot === undefined ? {} : { trustRoot: config.trustRoot }),
     skipCrl: config.skipCrl,
     ...(config.policy === undefined ? {} : { policy: config.policy }),
+    allowRecordPolicy: config.allowRecordPolicy,
   };
+}
+
+/** A JSONL file's identity for the checkpoint (a resume must find the same file); null for stdin and directories. */
+function inputIdentity(config: BatchConfig): InputIdentity | null {
+  if (config.inputKind !== 'jsonl') return null;
+  try {
+    return inputIdentityOf(config.input);
+  } catch (err) {
+    throw new SetupError(`input ${config.input} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, inputOffset: number, progress: ReadProgress): AsyncIterable<InputRecord> {
@@ -145,8 +157,11 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   const started = Date.now();
   const fingerprint = fingerprintOf(config);
   const resume = resumable(config, fingerprint);
-  // "now" is read once per run: a resumed run keeps the instant of its first attempt.
-  const at = resume?.at ?? (config.instant.mode === 'fixed' ? config.instant.at : 'collected');
+  // "now" is read once per run: a resumed run keeps the instant of its first attempt
+  // (ResultWriter.open checks it is an instant). A fixed --at is always the command's own:
+  // a checkpoint of another instant is refused, never followed.
+  const fromCheckpoint = config.instant.mode === 'fixed' && config.instant.now === true;
+  const at = config.instant.mode === 'collected' ? 'collected' : fromCheckpoint && resume ? resume.at : config.instant.at;
   const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at };
   // Workers load the package while this thread checks the setup and the checkpoint.
   const starting = resume?.complete
@@ -161,7 +176,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   try {
     await createContext(setupOf(config, config.instant)); // bundles, trust root and policy, before the results file is touched
     checkSideFiles(config);
-    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh);
+    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh, { input: inputIdentity(config), shard: config.shard, instantFromCheckpoint: fromCheckpoint });
   } catch (err) {
     await starting?.then((p) => p.close(), () => undefined);
     throw err;

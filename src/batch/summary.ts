@@ -3,9 +3,9 @@
  * against a previous results file, every record whose status or verdict
  * changed.
  *
- * Without `--previous` the counts come from the checkpoint, which counts
- * exactly the results in the file (a resumed run included), so no second
- * pass is needed. With `--previous` the finished results file is streamed
+ * Without `--previous` the counts are the writer's: on resume recounted from
+ * the kept results (ResultWriter.open, never taken from the checkpoint), plus
+ * what this process wrote, so no second pass is needed. With `--previous` the finished results file is streamed
  * once and joined by id with the previous file's table.
  *
  * The summary file is one JSON object written as it is computed: the
@@ -71,7 +71,7 @@ class JsonSink {
 
 export interface SummaryInput {
   results: string;
-  /** The checkpoint's counts of the results file. */
+  /** The writer's counts of the results file (recounted from it on resume). */
   counts: Counts;
   maxLineBytes: number;
   previous?: { file: string; table: StatusTable; skippedLines: number };

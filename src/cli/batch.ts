@@ -44,13 +44,18 @@ duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
   --pcs-url <base>        Intel PCS / PCCS for collateral the bundles lack
   --trust-root <pem>      pin these Intel root CA certificates instead of Intel's
   --skip-crl              relaxation: verify without CRLs (a warning per record)
-  --policy <file>         policy for records without their own
+  --policy <file>         policy for every record (default: the TEE's default)
+  --allow-record-policy   relaxation: a record's own "policy" replaces
+                          --policy for that record (a warning naming it on
+                          the result); without it a record's policy is
+                          ignored (with a warning)
   --workers <n>           worker threads (default: number of cores)
   --shard <i>/<n>         verify only shard i (0-based) of n, split by record id
   --previous <file>       report records whose status changed since that results file
   --summary <file>        write the summary JSON there
   --max-record-bytes <n>  longest accepted record (default ${DEFAULT_MAX_RECORD_BYTES})
-  --fresh                 ignore an existing checkpoint and start over
+  --fresh                 ignore an existing checkpoint and start over (needed
+                          when the input file, --at or other options changed)
 
 Exit codes: 0 all trusted, 1 some rejected, 2 usage, 3 collateral
 unavailable for every record, 70 internal error.
@@ -66,6 +71,7 @@ const OPTIONS = {
   'trust-root': { type: 'string' },
   'skip-crl': { type: 'boolean' },
   policy: { type: 'string' },
+  'allow-record-policy': { type: 'boolean' },
   workers: { type: 'string' },
   shard: { type: 'string' },
   previous: { type: 'string' },
@@ -120,6 +126,7 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
     instant: instantOf(v.at, now),
     collateral: (v.collateral ?? []).map((p) => resolve(p)),
     skipCrl: v['skip-crl'] === true,
+    allowRecordPolicy: v['allow-record-policy'] === true,
     shard,
     workers: v.workers === undefined ? availableParallelism() : integer('workers', v.workers, 1, 256),
     maxRecordBytes: v['max-record-bytes'] === undefined ? DEFAULT_MAX_RECORD_BYTES : integer('max-record-bytes', v['max-record-bytes'], 1024, 64 << 20),

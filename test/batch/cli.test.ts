@@ -109,14 +109,14 @@ describe('batch command line', () => {
     expect(outOfDate.length).toBe(archive.expected.now['OutOfDate']);
     expect(outOfDate.every((x) => x.ok)).toBe(true);
 
-    // A record's own policy wins over the run's; an invalid one is that record's error.
+    // With --allow-record-policy a record's own policy wins over the run's; an invalid one is that record's error.
     const strict = { ...policy, tcb: { acceptedStatuses: ['UpToDate'] } };
     const gamma = results.findIndex((x) => x.tcbStatus === 'OutOfDate');
     const custom = lines.map((l, i) => (i === gamma ? JSON.stringify({ ...record(i), policy: strict }) : i === upToDate[0] ? JSON.stringify({ ...record(i), policy: { tee: 'tdx' } }) : l));
     const file = join(work, 'with-policies.jsonl');
     writeFileSync(file, `${custom.join('\n')}\n`);
     const out2 = join(work, 'policy-out-2.jsonl');
-    expect((await run([file, '--out', out2, '--at', AT.toISOString(), '--policy', policyFile, ...base(archive)])).code).toBe(1);
+    expect((await run([file, '--out', out2, '--at', AT.toISOString(), '--policy', policyFile, '--allow-record-policy', ...base(archive)])).code).toBe(1);
     const again = readResults(out2);
     expect(again[gamma]).toMatchObject({ ok: false, tcbStatus: 'OutOfDate', violations: [{ check: 'T33' }] });
     expect(again[upToDate[0]!]).toMatchObject({ ok: false, error: { code: 'ERR_POLICY_INVALID', class: 'ARGUMENT' } });

@@ -128,6 +128,8 @@ describe('ResultWriter and the checkpoint', () => {
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
+  /** A trusted result line of record `id`. */
+  const ok = (id: string): string => `${JSON.stringify({ id, ok: true, tee: 'tdx', tcbStatus: 'UpToDate', advisoryIds: [], error: null, violations: [], warnings: [], at: null })}\n`;
   const trusted = (n: number): Counts => {
     const c = emptyCounts();
     for (let i = 0; i < n; i++) countResult(c, { ok: true, error: null, tcbStatus: 'UpToDate' });
@@ -140,14 +142,19 @@ describe('ResultWriter and the checkpoint', () => {
     const w = ResultWriter.open(out, fp, '2026-01-01T00:00:00.000Z', false);
     expect(readCheckpoint(out)).toMatchObject({ consumed: 0, bytes: 0, complete: false });
     const enc = (s: string) => new TextEncoder().encode(s);
-    w.append(enc('{"id":"a"}\n{"id":"b"}\n'), trusted(2), 3, 40, 0, 0); // interval 0: commits
-    w.append(enc('{"id":"c"}\n'), trusted(1), 4, 50, 1, 1_000_000); // not committed yet
-    expect(readCheckpoint(out)).toMatchObject({ consumed: 3, inputOffset: 40, written: 2, bytes: 22, counts: { records: 2, outcomes: { trusted: 2 }, byStatus: { UpToDate: 2 } } });
+    // consumed 3 for 2 results: one input record belongs to the other shard.
+    const shard = { index: 0, count: 2 };
+    const [a, b, c] = 'abcdefghijklmnop'.split('').filter((id) => shardOf(id, 2) === 0).slice(0, 3).map(ok);
+    expect(c).toBeDefined();
+    w.append(enc(a! + b!), trusted(2), 3, 40, 0, 0); // interval 0: commits
+    w.append(enc(c!), trusted(1), 4, 50, 1, 1_000_000); // not committed yet
+    const bytes = (a! + b!).length;
+    expect(readCheckpoint(out)).toMatchObject({ consumed: 3, inputOffset: 40, written: 2, bytes, counts: { records: 2, outcomes: { trusted: 2 }, byStatus: { UpToDate: 2 } } });
     w.close();
     appendFileSync(out, '{"id":"d"'); // torn
-    const again = ResultWriter.open(out, fp, 'ignored', false);
-    expect(again.state).toMatchObject({ consumed: 3, written: 2, bytes: 22, at: '2026-01-01T00:00:00.000Z', counts: { records: 2 } });
-    expect(readFileSync(out, 'utf8')).toBe('{"id":"a"}\n{"id":"b"}\n');
+    const again = ResultWriter.open(out, fp, 'ignored', false, { instantFromCheckpoint: true, shard });
+    expect(again.state).toMatchObject({ consumed: 3, written: 2, bytes, at: '2026-01-01T00:00:00.000Z', counts: { records: 2 } });
+    expect(readFileSync(out, 'utf8')).toBe(a! + b!);
     again.commit(true);
     again.close();
     expect(readCheckpoint(out)?.complete).toBe(true);
@@ -157,7 +164,7 @@ describe('ResultWriter and the checkpoint', () => {
     const dir = tempDir();
     const out = join(dir, 'r.jsonl');
     const w = ResultWriter.open(out, fp, 'at', false);
-    w.append(new TextEncoder().encode('{"id":"a"}\n'), trusted(1), 1, 11, 0, 0);
+    w.append(new TextEncoder().encode(ok('a')), trusted(1), 1, 11, 0, 0);
     w.close();
     expect(() => ResultWriter.open(out, { ...fp, shard: '1/2' }, 'at', false)).toThrow(CheckpointError);
     writeFileSync(out, '');

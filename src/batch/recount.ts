@@ -1,0 +1,61 @@
+/**
+ * Recounts the kept prefix of a results file on resume. The checkpoint's
+ * counts are only a cache: the summary and the exit code of a resumed run come
+ * from the result lines themselves, so a checkpoint edited by hand or left by
+ * a bug cannot turn rejected records into trusted ones.
+ */
+import { readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+
+import { countResult, emptyCounts, type Counts, type ResultRecord } from './result.js';
+import { inShard, type Shard } from './shard.js';
+
+const BLOCK = 1 << 20;
+
+/** Why a prefix cannot be recounted: a line that is not a result, or a prefix not ending with a newline. */
+export class PrefixError extends Error {}
+
+function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok' | 'error' | 'tcbStatus'> {
+  let r: unknown;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    throw new PrefixError(`result line ${index + 1} is not JSON`);
+  }
+  const o = r as Partial<ResultRecord> | null;
+  const errorOk = o?.error === null || (typeof o?.error === 'object' && typeof o.error.code === 'string' && typeof o.error.class === 'string');
+  if (typeof o !== 'object' || o === null || typeof o.id !== 'string' || typeof o.ok !== 'boolean' || !errorOk || !(o.tcbStatus === null || typeof o.tcbStatus === 'string')) {
+    throw new PrefixError(`result line ${index + 1} is not a batch result`);
+  }
+  // A trusted verdict with an error is no result this program writes.
+  if (o.ok && o.error !== null) throw new PrefixError(`result line ${index + 1} is ok with an error`);
+  return o as ResultRecord;
+}
+
+/**
+ * Counts the result lines in the first `bytes` bytes of the open file `fd`.
+ * Every line must be a batch result of a record in `shard`, and the prefix
+ * must end with a newline (a torn line is past `bytes`, never inside it).
+ */
+export function recountPrefix(fd: number, bytes: number, shard: Shard): Counts {
+  const counts = emptyCounts();
+  const buffer = Buffer.alloc(BLOCK);
+  const decoder = new StringDecoder('utf8'); // a character cut by a block end is kept for the next block
+  let carry = '';
+  let position = 0;
+  while (position < bytes) {
+    const n = readSync(fd, buffer, 0, Math.min(BLOCK, bytes - position), position);
+    if (n === 0) throw new PrefixError(`the results file ends at byte ${position}, before ${bytes}`);
+    position += n;
+    const text = carry + decoder.write(buffer.subarray(0, n));
+    const parts = text.split('\n');
+    carry = parts.pop() as string;
+    for (const line of parts) {
+      const r = parseResult(line, counts.records);
+      if (!inShard(r.id, shard)) throw new PrefixError(`result line ${counts.records + 1} (id ${JSON.stringify(r.id.slice(0, 80))}) belongs to another shard`);
+      countResult(counts, r);
+    }
+  }
+  if (carry.length > 0 || decoder.end().length > 0) throw new PrefixError('the kept prefix does not end with a complete line');
+  return counts;
+}
