@@ -5,9 +5,17 @@
  * (the stream is cut), time to upstream headers (504) and upstream idle time
  * while streaming (the stream is cut). Upstream failures before the headers
  * are answered 502 / 504 with a JSON error.
+ *
+ * What goes upstream is framed by the gateway, never by the client: a body is
+ * sent with its Content-Length or chunked, whatever the method (Node frames no
+ * body of its own for GET / HEAD / DELETE / OPTIONS, and raw bytes on a kept-alive
+ * upstream connection would be read as the next request). Request targets with
+ * dot segments or backslashes are refused, so no path leaves the upstream's
+ * base path. Only upstream statuses 200–599 are passed on.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 
 import { GatewayError } from './errors.js';
 
@@ -23,13 +31,31 @@ export interface ProxyOptions {
   observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; end(): void };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
 
+/** The end-to-end headers: the fixed hop-by-hop set and every header the message names in `Connection` (RFC 9110 §7.6.1). */
 function forwardHeaders(h: IncomingMessage['headers']): Record<string, string | string[]> {
+  const declared = new Set((h.connection ?? '').split(',').map((t) => t.trim().toLowerCase()));
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k) && !declared.has(k)) out[k] = v;
   return out;
 }
+
+/**
+ * A path segment that is "." or ".." once percent-decoded (the URL parser would resolve it), or any
+ * backslash, raw or encoded (a "/" to the URL parser and to many servers). Segments are also split at
+ * "%2F": an upstream that decodes before routing would otherwise resolve "..%2F" itself.
+ */
+function climbsOut(path: string): boolean {
+  if (/\\|%5c/i.test(path)) return true;
+  return path.split(/\/|%2f/i).some((seg) => {
+    const s = seg.replace(/%2e/gi, '.');
+    return s === '.' || s === '..';
+  });
+}
+
+/** Statuses a final answer may have: 1xx is not a final answer (101 would hand the connection over), and Node refuses to write anything outside 100–999. */
+const isFinalStatus = (code: number | undefined): code is number => code !== undefined && code >= 200 && code <= 599;
 
 export function sendError(res: ServerResponse, err: GatewayError): void {
   if (res.headersSent) {
@@ -58,13 +84,24 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     return;
   }
   const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const base = o.upstream.pathname.replace(/\/$/, '');
   const target = new URL(o.upstream.href);
-  target.pathname = o.upstream.pathname.replace(/\/$/, '') + (q < 0 ? raw : raw.slice(0, q));
+  target.pathname = base + path;
   target.search = q < 0 ? '' : raw.slice(q);
   target.hash = '';
+  // Both checks: the first names the reason, the second holds whatever else the URL parser may resolve.
+  if (climbsOut(path) || !target.pathname.startsWith(`${base}/`)) {
+    sendError(res, new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the request path must not contain dot segments or backslashes'));
+    req.resume();
+    return;
+  }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers = forwardHeaders(req.headers);
+  // Explicit framing for every body (Node's parser has already decoded the client's chunking
+  // and refused a request with both Content-Length and Transfer-Encoding).
   if (req.headers['content-length'] !== undefined) headers['content-length'] = String(declared);
+  else if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
   let finished = false;
   const fail = (err: GatewayError): void => {
     if (finished) return;
@@ -75,8 +112,28 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   };
   const upstream = send(target, { method: req.method ?? 'GET', headers }, (up) => {
     clearTimeout(headerTimer);
-    o.observe?.status(up.statusCode ?? 502);
-    res.writeHead(up.statusCode ?? 502, forwardHeaders(up.headers));
+    // Nothing thrown here may escape: it would be an uncaught exception in the gateway process.
+    try {
+      relay(up);
+    } catch (e) {
+      up.destroy();
+      if (!res.headersSent) {
+        for (const name of res.getHeaderNames()) res.removeHeader(name); // no half-copied upstream header on the error
+        fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream's answer cannot be relayed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+      } else {
+        finished = true;
+        res.destroy();
+      }
+    }
+  });
+  const relay = (up: IncomingMessage): void => {
+    if (!isFinalStatus(up.statusCode)) {
+      up.destroy();
+      fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream answered status ${up.statusCode ?? 'none'} (200–599 expected)`));
+      return;
+    }
+    o.observe?.status(up.statusCode);
+    res.writeHead(up.statusCode, forwardHeaders(up.headers));
     res.flushHeaders();
     let bytes = 0;
     const idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
@@ -104,8 +161,15 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
       res.destroy();
     });
     up.on('close', () => clearTimeout(idle));
-  });
+  };
   const headerTimer = setTimeout(() => fail(new GatewayError('ERR_GATEWAY_UPSTREAM_TIMEOUT', 504, `the upstream did not answer within ${o.headersTimeoutMs} ms`)), o.headersTimeoutMs);
+  // A 101 with Upgrade arrives here, not in the response callback; the gateway forwards no Upgrade,
+  // so the upstream has no reason to switch protocols.
+  upstream.on('upgrade', (_up: IncomingMessage, socket: Socket) => {
+    clearTimeout(headerTimer);
+    socket.destroy();
+    fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, 'the upstream answered status 101 (200–599 expected)'));
+  });
   upstream.on('error', (e) => {
     clearTimeout(headerTimer);
     fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
