@@ -64,6 +64,17 @@ export function describeVerification(v: GatewayVerification): string[] {
   ];
 }
 
+/**
+ * Text from the backend as a terminal may show it: C0 controls but newline and tab, DEL and C1
+ * controls are written as visible \xNN. A model (or a prompt injected into it) must not drive the
+ * user's terminal: OSC 52 writes the clipboard, cursor moves could erase the verification lines
+ * above or forge them (review, session 3). The returned answer keeps the exact text (--json).
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** The text pieces of one streamed item: an Ollama NDJSON line or an OpenAI server-sent event. */
 function piecesOf(api: ChatApi, item: string): string {
   if (api === 'ollama') {
@@ -100,7 +111,7 @@ export async function streamChat(
     if (!item.trim()) return;
     const piece = piecesOf(o.api, item.trim());
     answer += piece;
-    if (piece) o.write(piece);
+    if (piece) o.write(terminalSafe(piece));
   };
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += dec.decode(chunk, { stream: true });
@@ -122,11 +133,11 @@ function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
 function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo): number {
   if (e instanceof AttestationRefusedError) {
     if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
-    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${e.message}\nno prompt byte was sent.\n`);
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${terminalSafe(e.message)}\nno prompt byte was sent.\n`);
     return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' ? CHAT_EXIT.collateralUnavailable : CHAT_EXIT.refused;
   }
   if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
-  io.stderr(`chat: ${(e as Error).message}\n`);
+  io.stderr(`chat: ${terminalSafe((e as Error).message)}\n`);
   return CHAT_EXIT.error;
 }
 
