@@ -78,10 +78,14 @@ export function advisoryLockKey(name: string): string {
 }
 
 /** The URL with its password masked, for logs and /health. */
+/** Query parameters node-postgres reads secrets from (the password may be given there instead). */
+const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
     // Not a URL (often an unencoded "/", "#" or "?" in the password): mask everything from the

@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { acquireVtpmEvidence, type AcquireOptions, type CommandRunner } from '../vtpm/acquire.js';
+import { acquireVtpmEvidence, tpm2ToolsEnvironment, type AcquireOptions, type CommandRunner } from '../vtpm/acquire.js';
 import { parseTpmPublic } from '../vtpm/parse.js';
 import { EvidenceProviderError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from './types.js';
@@ -72,7 +72,7 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   }
 
   #env(): NodeJS.ProcessEnv {
-    return { ...process.env, ...(this.#o.tcti ? { TPM2TOOLS_TCTI: this.#o.tcti } : {}) };
+    return tpm2ToolsEnvironment(this.#o.tcti);
   }
 
   async #tool(tool: string, args: string[]): Promise<void> {

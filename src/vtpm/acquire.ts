@@ -204,12 +204,24 @@ async function quoteWithPcrs(
   return fail(`PCR values or the IMA list kept changing around the quote (${attempts} attempts)`);
 }
 
+/**
+ * The environment tpm2-tools runs with: what the tools need, nothing else. The caller's own
+ * environment may hold secrets (a database URL with its password) that a child process has no
+ * business seeing (review, session 3).
+ */
+export function tpm2ToolsEnvironment(tcti: string | undefined, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { LANG: 'C' };
+  for (const name of ['PATH', 'TMPDIR', 'TPM2TOOLS_TCTI']) if (from[name] !== undefined) env[name] = from[name];
+  if (tcti !== undefined) env['TPM2TOOLS_TCTI'] = tcti;
+  return env;
+}
+
 /** Acquires a vTPM evidence bundle through tpm2-tools. */
 export async function acquireVtpmEvidence(options: AcquireOptions = {}): Promise<AcquiredEvidence> {
   const notes: string[] = [];
   const nonce = options.nonce ?? new Uint8Array(randomBytes(32));
   if (nonce.length > 64) vtpmFail('ERR_VTPM_ACQUIRE', 'the nonce is longer than 64 bytes (TPM2B_DATA)');
-  const env = { ...process.env, ...(options.tcti ? { TPM2TOOLS_TCTI: options.tcti } : {}) };
+  const env = tpm2ToolsEnvironment(options.tcti);
   const dir = await mkdtemp(join(tmpdir(), 'tee-verify-acquire-'));
   try {
     const t = new Tpm2Tools(dir, env, options.run ?? defaultRunner);

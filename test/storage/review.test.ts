@@ -38,6 +38,13 @@ describe('storage review: a password in a URL that does not parse', () => {
   // An unencoded "/" in the password makes the URL invalid; the error and logs must still mask it.
   const url = 'postgres://tee_kbs:s3cr/et-pw@db.internal:5432/tee_kbs';
 
+  it('redactUrl masks a password given as a query parameter too (review, session 3)', () => {
+    const masked = redactUrl('postgres://u@db/x?password=s3cret&sslpassword=k3y&application_name=kbs');
+    expect(masked).not.toContain('s3cret');
+    expect(masked).not.toContain('k3y');
+    expect(masked).toContain('application_name=kbs');
+  });
+
   it('redactUrl masks the password', () => {
     expect(redactUrl(url)).not.toContain('s3cr');
     expect(redactUrl(url)).not.toContain('et-pw');

@@ -120,3 +120,12 @@ describe.skipIf(missing.length > 0)('swtpm: real TPM quotes', () => {
     }
   });
 });
+
+describe('tpm2-tools environment (review, session 3)', () => {
+  it('children get PATH, TMPDIR and the TCTI only, never the caller\'s other variables (secrets)', async () => {
+    const { tpm2ToolsEnvironment } = await import('../../src/vtpm/acquire.js');
+    const env = tpm2ToolsEnvironment('swtpm:port=1', { PATH: '/usr/bin', TEE_GATEWAY_DATABASE: 'postgres://u:secret@db/x', HOME: '/root', TPM2TOOLS_TCTI: 'device:/dev/tpmrm0' });
+    expect(env).toEqual({ LANG: 'C', PATH: '/usr/bin', TPM2TOOLS_TCTI: 'swtpm:port=1' });
+    expect(tpm2ToolsEnvironment(undefined, { PATH: '/bin', TPM2TOOLS_TCTI: 'device:/dev/tpmrm0' })).toEqual({ LANG: 'C', PATH: '/bin', TPM2TOOLS_TCTI: 'device:/dev/tpmrm0' });
+  });
+});
