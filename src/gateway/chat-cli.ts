@@ -179,9 +179,9 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
     const verified = await client.attest();
     if (o.json) {
       if (o.prompt === undefined) throw new Error('--json needs --prompt');
-      let answer = '';
-      await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: (t) => void (answer += t) });
-      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: verified, answer: answer.replace(/\n$/, '') })}\n`);
+      // The exact answer (JSON escapes any control character), not the terminal-safe pieces.
+      const answer = await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: () => undefined });
+      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: verified, answer })}\n`);
       return CHAT_EXIT.ok;
     }
     io.stdout(`verified ${o.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);

@@ -20,7 +20,7 @@ let policy: string;
 let badPolicy: string;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ attestationsPerSecond: 1000 }); // every test attests anew: no evidence rate limit in the way
   state = join(h.dir, 'simulated-tee.json');
   writeFileSync(state, JSON.stringify(simulated.exportState()));
   const mrTd = await mrTdOf(simulated);
@@ -67,6 +67,16 @@ describe('tee-verify chat', () => {
     const sent = sentSince(before);
     expect(sent.map((x) => x.path)).toEqual(['/v1/chat/completions']);
     expect(JSON.parse(sent[0]!.body)).toMatchObject({ model: 'gpt-4o-mini', stream: true });
+  });
+
+  it('control characters in the answer: visible \\xNN on the terminal, exact in --json (review, session 3)', async () => {
+    const prompt = 'clip \x1b]52;c;ZXZpbA==\x07 now';
+    const text = await chat(['--policy', policy, '--token', h.token, '--prompt', prompt]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).not.toContain('\x1b');
+    expect(text.stdout).toContain('\\x1b]52;c;ZXZpbA==\\x07');
+    const json = await chat(['--policy', policy, '--token', h.token, '--prompt', prompt, '--json']);
+    expect(JSON.parse(json.stdout.trim()).answer).toBe(replyWords(prompt).join(''));
   });
 
   it('--json: one object with the verification and the answer', async () => {
