@@ -14,8 +14,8 @@
  */
 import { isIP } from 'node:net';
 
-/** The eight 16-bit groups of an IPv6 address already accepted by isIP (no zone). */
-function hextets(address: string): number[] {
+/** The eight 16-bit groups of an IPv6 address already accepted by isIP (no zone); forwarded.ts matches ranges with them. */
+export function ipv6Hextets(address: string): number[] {
   let text = address;
   const lastColon = text.lastIndexOf(':');
   if (text.includes('.', lastColon)) {
@@ -41,7 +41,7 @@ export function clientKey(address: string | undefined): string {
   const kind = isIP(bare);
   if (kind === 4) return bare;
   if (kind !== 6 || zone === '%') return `other:${address}`;
-  const g = hextets(bare);
+  const g = ipv6Hextets(bare);
   const [g0, g1, g2, g3, g4, g5, g6, g7] = g as [number, number, number, number, number, number, number, number];
   if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return dotted(g6, g7);
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dotted(g6, g7);
