@@ -28,7 +28,7 @@ import type { SgxReportBodyFields, TdReportBodyFields } from './intel-bodies.js'
 import { buildSgxQuote, buildTdxQuote, signP256, type BuiltSgxQuote, type BuiltTdxQuote, type IntelQuoteOptions } from './intel-quote-builder.js';
 import { createIntelTestPki, type IntelTestPki, type IntelTestPkiOptions, type PckCaType } from './pki-intel.js';
 import { deriveSerial } from './seed.js';
-import { authorityKeyIdentifier, encodeName, signatureAlgorithm, type DistinguishedName } from './x509-builder.js';
+import { authorityKeyIdentifier, encodeExtension, encodeName, signatureAlgorithm, type CertExtension, type DistinguishedName } from './x509-builder.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -55,6 +55,10 @@ export interface TestCrlOptions {
   /** Signs with this key instead of the issuer's. */
   signingKey?: KeyObject;
   corruptSignature?: boolean;
+  /** More CRL extensions, after CRL Number and AKI (e.g. a critical one the verifier must refuse). */
+  extraExtensions?: readonly CertExtension[];
+  /** Extensions written on every revoked entry (crlEntryExtensions). */
+  entryExtensions?: readonly CertExtension[];
 }
 
 function crlExtension(oid: string, value: Uint8Array): Uint8Array {
@@ -65,7 +69,9 @@ function crlExtension(oid: string, value: Uint8Array): Uint8Array {
 export function buildTestCrl(issuer: TestCertificate, o: TestCrlOptions): Uint8Array {
   const revoked = (o.revokedSerials ?? []).map((s) => {
     const bytes = typeof s === 'string' ? new Uint8Array(Buffer.from(s.length % 2 ? `0${s}` : s, 'hex')) : s;
-    return der.sequence(der.integer(bytes), der.time(o.thisUpdate));
+    const entry = [der.integer(bytes), der.time(o.thisUpdate)];
+    if (o.entryExtensions?.length) entry.push(der.sequence(...o.entryExtensions.map(encodeExtension)));
+    return der.sequence(...entry);
   });
   const extensions: Uint8Array[] = [];
   if (!o.omitCrlNumber) extensions.push(crlExtension(OID_CRL_NUMBER, der.integer(o.crlNumber ?? 1)));
@@ -73,6 +79,7 @@ export function buildTestCrl(issuer: TestCertificate, o: TestCrlOptions): Uint8A
     const aki = authorityKeyIdentifier(issuer.key.publicKey);
     extensions.push(crlExtension(aki.oid, aki.value));
   }
+  for (const e of o.extraExtensions ?? []) extensions.push(encodeExtension(e));
   const fields = [der.integer(1), signatureAlgorithm('ecdsa-sha256'), encodeName(o.issuerName ?? issuer.subject), der.time(o.thisUpdate)];
   if (o.nextUpdate !== null) fields.push(der.time(o.nextUpdate));
   if (revoked.length > 0) fields.push(der.sequence(...revoked));

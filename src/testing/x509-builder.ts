@@ -91,7 +91,7 @@ export function signatureAlgorithm(scheme: SignatureScheme): Uint8Array {
   return der.sequence(der.objectIdentifier(OID.rsassaPss), params);
 }
 
-function encodeExtension(ext: CertExtension): Uint8Array {
+export function encodeExtension(ext: CertExtension): Uint8Array {
   const parts = [der.objectIdentifier(ext.oid)];
   if (ext.critical) parts.push(der.boolean(true)); // DER omits the DEFAULT FALSE
   parts.push(der.octetString(ext.value));
@@ -181,10 +181,13 @@ export function basicConstraints(ca: boolean, pathLength?: number): CertExtensio
   return { oid: OID.basicConstraints, critical: true, value: der.sequence(...items) };
 }
 
-export type KeyUsageBit = 'digitalSignature' | 'nonRepudiation' | 'keyCertSign' | 'cRLSign';
+export type KeyUsageBit = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
 const KEY_USAGE_BIT: Record<KeyUsageBit, number> = {
   digitalSignature: 0,
   nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
   keyCertSign: 5,
   cRLSign: 6,
 };

@@ -43,6 +43,8 @@ export interface CrlInfo extends SignedObject {
   revokedSerials: Set<string>;
   /** Number of revokedCertificates entries (a serial listed twice counts twice). */
   revokedCount: number;
+  /** OIDs of the critical extensions found on any revoked entry (certificateIssuer, ...), each once. */
+  criticalEntryExtensionOids: string[];
   extensionOids: string[];
   extensions: RawExtension[];
 }
@@ -54,18 +56,19 @@ function isPem(bytes: Uint8Array): boolean {
 }
 
 /** revokedCertificates: SEQUENCE OF SEQUENCE { userCertificate, revocationDate, crlEntryExtensions OPTIONAL } */
-function decodeRevoked(node: DerNode): { serials: Set<string>; count: number } {
+function decodeRevoked(node: DerNode): { serials: Set<string>; count: number; criticalEntryExtensions: Set<string> } {
   const entries = sequence(node, 'revokedCertificates', 1, Number.MAX_SAFE_INTEGER);
   const serials = new Set<string>();
+  const criticalEntryExtensions = new Set<string>();
   for (const entry of entries) {
     const [serial, date, entryExtensions] = sequence(entry, 'revoked certificate', 2, 3);
     const value = decodeInteger(serial, 'userCertificate');
     if (value < 0n) throw derError('revoked serial number is negative', serial?.offset);
     decodeTime(date, 'revocationDate');
-    if (entryExtensions !== undefined) decodeExtensions(entryExtensions, 'crlEntryExtensions');
+    if (entryExtensions !== undefined) for (const e of decodeExtensions(entryExtensions, 'crlEntryExtensions')) if (e.critical) criticalEntryExtensions.add(e.oid);
     serials.add(canonicalHex(value));
   }
-  return { serials, count: entries.length };
+  return { serials, count: entries.length, criticalEntryExtensions };
 }
 
 /** TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate, nextUpdate OPTIONAL, revoked OPTIONAL, [0] crlExtensions OPTIONAL } */
@@ -82,7 +85,7 @@ function decodeTbsCertList(tbsNode: DerNode, outerAlgorithm: Uint8Array) {
   const thisUpdate = decodeTime(fields[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME) nextUpdate = decodeTime(fields[i++], 'nextUpdate');
-  let revoked = { serials: new Set<string>(), count: 0 };
+  let revoked = { serials: new Set<string>(), count: 0, criticalEntryExtensions: new Set<string>() };
   if (fields[i]?.tag === TAG.SEQUENCE) revoked = decodeRevoked(fields[i++] as DerNode);
   let extensions: RawExtension[] = [];
   if (fields[i]?.tag === contextTag(0, true)) extensions = decodeExtensions(explicitInner(fields[i++] as DerNode, 'crlExtensions'), 'crlExtensions');
@@ -120,6 +123,7 @@ function decodeCrl(derOrPem: Uint8Array): CrlInfo {
     nextUpdate: tbs.nextUpdate,
     revokedSerials: tbs.revoked.serials,
     revokedCount: tbs.revoked.count,
+    criticalEntryExtensionOids: [...tbs.revoked.criticalEntryExtensions],
     extensionOids: tbs.extensions.map((e) => e.oid),
     extensions: tbs.extensions,
     signatureAlgorithm: algorithm.oid,

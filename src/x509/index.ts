@@ -9,6 +9,7 @@ export type { PublicKeyInfo, EcCurveName } from './spki.js';
 export type { BasicConstraints, KeyUsage, RawExtension } from './extensions.js';
 export type { NameAttributes } from './name.js';
 export { parseCrl, type CrlInfo } from './crl.js';
+export { keyUsageAllows, unprocessedCriticalCrlExtensions, unprocessedCriticalExtensions, PROCESSED_CERTIFICATE_EXTENSIONS, PROCESSED_CRL_EXTENSIONS } from './critical.js';
 export { verifyCertificateSignature, verifyCrlSignature, signatureScheme, type SignatureScheme } from './signature.js';
 export {
   parseIntelSgxExtension,

@@ -6,7 +6,7 @@
  */
 import type { CollateralArtifact } from '../../collateral/artifact.js';
 import { TeeVerifyError } from '../../errors.js';
-import { parseCrl, type CertificateInfo, type CrlInfo } from '../../x509/index.js';
+import { keyUsageAllows, parseCrl, unprocessedCriticalCrlExtensions, type CertificateInfo, type CrlInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import { passed, relaxed, type VerifyContext } from './context.js';
 import type { PckChain } from './pck-chain.js';
@@ -38,6 +38,12 @@ function checkCrl(ctx: VerifyContext, crl: CrlInfo, e: CrlExpectation): void {
   if (crl.authorityKeyId === undefined || crl.crlNumber === undefined) fail('COLLATERAL_FORMAT', check, `${what} lacks the CRL Number or AKI extension`);
   if (issuer.subjectKeyId !== undefined && crl.authorityKeyId !== issuer.subjectKeyId) fail('COLLATERAL_MISMATCH', check, `${what} AKI does not name its issuer's key (X04)`);
   if (!signed) fail('COLLATERAL_SIG', check, `${what} signature does not verify with its issuer's key`);
+  if (!keyUsageAllows(issuer, 'cRLSign')) fail('COLLATERAL_SIG', check, `${what} issuer's keyUsage does not allow signing CRLs`, { keyUsage: issuer.keyUsage });
+  // RFC 5280 §5.2 / §5.3: a partial, delta or indirect CRL we cannot interpret is no revocation answer.
+  const unknown = unprocessedCriticalCrlExtensions(crl);
+  if (unknown.crl.length > 0 || unknown.entries.length > 0) {
+    fail('COLLATERAL_FORMAT', check, `${what} has a critical extension this verifier does not process: ${[...unknown.crl, ...unknown.entries.map((o) => `${o} (entry)`)].join(', ')}`, unknown);
+  }
   requireCurrentCollateral(ctx, check, what, crl.thisUpdate, crl.nextUpdate); // X02: thisUpdate <= now <= nextUpdate
   if (crl.revokedSerials.has(e.subject.serialNumber)) {
     fail('REVOKED', check, `${e.subject.subjectAttributes.CN ?? 'certificate'} serial ${e.subject.serialNumber} is listed in the ${what}`, { serial: e.subject.serialNumber });

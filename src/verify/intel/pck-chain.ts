@@ -9,8 +9,10 @@ import { EvidenceParseError, TeeVerifyError } from '../../errors.js';
 import { pckChainCertificates } from '../../evidence/pck-chain.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import {
+  keyUsageAllows,
   parseCertificate,
   parseIntelSgxExtension,
+  unprocessedCriticalExtensions,
   splitPckCertChain,
   type CertificateInfo,
   type PckCaKind,
@@ -78,6 +80,15 @@ function caKindOf(cert: CertificateInfo): PckCaKind | undefined {
   return cn === INTEL_CN.platformCa ? 'platform' : cn === INTEL_CN.processorCa ? 'processor' : undefined;
 }
 
+/**
+ * RFC 5280 §4.2: a critical extension these checks do not process rejects
+ * the certificate (x509/critical.ts); `check` is the role's check id.
+ */
+export function requireProcessedExtensions(cert: CertificateInfo, check: string, role: string): void {
+  const unknown = unprocessedCriticalExtensions(cert.extensions);
+  if (unknown.length > 0) fail('CHAIN', check, `${role} certificate has a critical extension this verifier does not process: ${unknown.join(', ')}`, { extensions: unknown });
+}
+
 /** T10: Platform / Processor CA: exact DN, issued and signed by the root, CA, v3, P-256. */
 function checkIntermediate(ctx: VerifyContext, chain: Omit<PckChain, 'caKind'>): PckCaKind {
   const { intermediate: ca, root } = chain;
@@ -90,6 +101,8 @@ function checkIntermediate(ctx: VerifyContext, chain: Omit<PckChain, 'caKind'>):
   if (!signed) fail('CHAIN', 'T10', 'intermediate is not signed by the root');
   if (ca.version !== 3 || ca.basicConstraints?.ca !== true) fail('CHAIN', 'T10', 'intermediate is not an X.509 v3 CA certificate');
   if (!isP256(ca)) fail('CHAIN', 'T10', 'intermediate key is not EC P-256');
+  requireProcessedExtensions(ca, 'T10', 'intermediate');
+  if (!keyUsageAllows(ca, 'keyCertSign')) fail('CHAIN', 'T10', 'intermediate keyUsage does not allow signing certificates', { keyUsage: ca.keyUsage });
   passed(ctx, 'T10', `${pckCaCommonName(caKind)}: exact DN, issued and signed by the root, CA, P-256`);
   return caKind;
 }
@@ -107,6 +120,9 @@ function checkLeaf(ctx: VerifyContext, chain: Omit<PckChain, 'caKind'>): void {
   if (!signed) fail('CHAIN', 'T11', 'leaf is not signed by the intermediate');
   if (leaf.basicConstraints?.ca === true) fail('CHAIN', 'T11', 'leaf is a CA certificate');
   if (leaf.version !== 3 || !isP256(leaf)) fail('CHAIN', 'T11', 'leaf is not an X.509 v3 certificate with an EC P-256 key');
+  requireProcessedExtensions(leaf, 'T11', 'leaf');
+  // T11: the PCK key signs the QE report (T22)
+  if (!keyUsageAllows(leaf, 'digitalSignature')) fail('CHAIN', 'T11', 'leaf keyUsage does not allow digital signatures', { keyUsage: leaf.keyUsage });
   passed(ctx, 'T11', 'PCK Certificate: exact DN, issued and signed by the intermediate, not a CA, P-256');
 }
 

@@ -10,12 +10,12 @@
 import type { CollateralArtifact } from '../../collateral/artifact.js';
 import { parseSignedJson, type SignedJsonMember } from '../../collateral/strict-json.js';
 import { TeeVerifyError } from '../../errors.js';
-import { splitPemCertificates, type CertificateInfo, type CrlInfo } from '../../x509/index.js';
+import { keyUsageAllows, splitPemCertificates, type CertificateInfo, type CrlInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import { sameBytes } from './bytes.js';
 import { passed, type VerifyContext } from './context.js';
 import { INTEL_CN, expectedDn } from './names.js';
-import { parseChainCertificate } from './pck-chain.js';
+import { parseChainCertificate, requireProcessedExtensions } from './pck-chain.js';
 import { certificateSignedBy, p256SignedBy } from './signatures.js';
 import { requireCurrent } from './time.js';
 
@@ -58,6 +58,8 @@ function verifySigningChain(ctx: VerifyContext, artifact: CollateralArtifact, ro
   if (signer.basicConstraints?.ca === true || signer.publicKey.kind !== 'ec' || signer.publicKey.curve !== 'P-256') {
     fail('CHAIN', check, 'TCB Signing certificate is a CA or has no EC P-256 key');
   }
+  requireProcessedExtensions(signer, check, 'TCB Signing');
+  if (!keyUsageAllows(signer, 'digitalSignature')) fail('CHAIN', check, 'TCB Signing keyUsage does not allow digital signatures', { keyUsage: signer.keyUsage });
   requireCurrent(ctx, check, 'TCB Signing certificate', signer.notBefore, signer.notAfter);
   // T16: not revoked by the Root CA CRL
   if (rootCrl?.revokedSerials.has(signer.serialNumber)) fail('REVOKED', check, 'TCB Signing certificate is listed in the Root CA CRL', { serial: signer.serialNumber });

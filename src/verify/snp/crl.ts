@@ -4,7 +4,7 @@
  * unless the caller named the `skipCrl` relaxation (then a warning). The VCEK
  * serial is never looked up (KDS VCEKs all carry serial 0); the VLEK's is.
  */
-import type { CrlInfo } from '../../x509/index.js';
+import { unprocessedCriticalCrlExtensions, type CrlInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import { graceWarning, withinGrace } from '../grace.js';
 import { intermediateName, type PinnedChain, type SigningKeyKind } from './chain.js';
@@ -44,6 +44,11 @@ export function checkCrl(crlBytes: Uint8Array | undefined, chain: PinnedChain, k
   if (!ark.keyUsage?.includes('cRLSign')) fail('COLLATERAL_SIG', 'S09', 'the ARK key usage does not allow signing CRLs');
   // S09: CRL signed by the ARK (RSASSA-PSS SHA-384)
   if (!verifySignatureMemo(ctx, crl, ark.publicKey, 'COLLATERAL_SIG', 'S09', 'CRL')) fail('COLLATERAL_SIG', 'S09', 'CRL is not signed by the ARK');
+  // RFC 5280 §5.2 / §5.3: a partial, delta or indirect CRL we cannot interpret is no revocation answer.
+  const unknown = unprocessedCriticalCrlExtensions(crl);
+  if (unknown.crl.length > 0 || unknown.entries.length > 0) {
+    fail('COLLATERAL_FORMAT', 'S09', `CRL has a critical extension this verifier does not process: ${[...unknown.crl, ...unknown.entries.map((o) => `${o} (entry)`)].join(', ')}`, unknown);
+  }
   checkWindow(crl, ctx); // S09: thisUpdate <= at <= nextUpdate
   // S09: the intermediate's serial (and the VLEK's) must not be listed.
   if (crl.revokedSerials.has(intermediate.serialNumber)) fail('REVOKED', 'S09', `the ${name} is revoked`, { serial: intermediate.serialNumber });

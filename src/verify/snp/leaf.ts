@@ -3,7 +3,7 @@
  * be the one SIGNING_KEY names, it must be issued and signed by the pinned
  * intermediate of that kind, and carry an EC P-384 key valid at the instant.
  */
-import type { CertificateInfo } from '../../x509/index.js';
+import { keyUsageAllows, unprocessedCriticalExtensions, type CertificateInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import type { PinnedChain, SigningKeyKind } from './chain.js';
 import type { SnpContext } from './context.js';
@@ -30,6 +30,11 @@ export function checkLeaf(leaf: CertificateInfo, chain: PinnedChain, kind: Signi
   const key = leaf.publicKey;
   if (key.kind !== 'ec' || key.curve !== 'P-384') fail('CHAIN', 'S10', `${name} key is not EC P-384`, { key: key.kind === 'ec' ? key.curve : key.kind });
   if (leaf.basicConstraints?.ca === true) fail('CHAIN', 'S10', `${name} claims to be a CA`);
+  // RFC 5280 §4.2: a critical extension we do not process rejects the certificate (x509/critical.ts).
+  const unknown = unprocessedCriticalExtensions(leaf.extensions);
+  if (unknown.length > 0) fail('CHAIN', 'S10', `${name} has a critical extension this verifier does not process: ${unknown.join(', ')}`, { extensions: unknown });
+  // S10: the key signs the report (S12); KDS leaves carry no keyUsage, which restricts nothing.
+  if (!keyUsageAllows(leaf, 'digitalSignature')) fail('CHAIN', 'S10', `${name} keyUsage does not allow digital signatures`, { keyUsage: leaf.keyUsage });
   checkValidity(leaf, ctx, 'S10', name);
   ctx.pass('S10', `${name} (X.509 v3, EC P-384) is issued and signed by the pinned intermediate and valid`);
   return key.xy;

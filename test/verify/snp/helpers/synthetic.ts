@@ -18,7 +18,7 @@ import {
   type TestSnpProduct,
 } from '../../../../src/testing/index.js';
 import * as der from '../../../../src/testing/der.js';
-import { authorityKeyIdentifier, encodeName, signatureAlgorithm } from '../../../../src/testing/x509-builder.js';
+import { authorityKeyIdentifier, encodeExtension, encodeName, signatureAlgorithm, type CertExtension } from '../../../../src/testing/x509-builder.js';
 
 export const VALIDITY = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2034-01-01T00:00:00Z') };
 export const AT = new Date('2025-06-01T00:00:00Z');
@@ -33,6 +33,10 @@ export interface CrlOptions {
   /** Default: the ARK's private key. */
   signingKey?: KeyObject;
   crlNumber?: number;
+  /** More CRL extensions after AKI and CRL number. */
+  extraExtensions?: CertExtension[];
+  /** Extensions on every revoked entry. */
+  entryExtensions?: CertExtension[];
 }
 
 /** An ARK-signed v2 CRL (RSASSA-PSS SHA-384, AKI and CRL number), as KDS serves them. */
@@ -44,9 +48,10 @@ export function buildAmdCrl(pki: AmdTestPki, o: CrlOptions = {}): Uint8Array {
   if (next !== null) fields.push(der.time(next));
   const revoked = o.revoked ?? [];
   if (revoked.length > 0) {
-    fields.push(der.sequence(...revoked.map((s) => der.sequence(der.integer(new Uint8Array(Buffer.from(s, 'hex'))), der.time(CRL_WINDOW.thisUpdate)))));
+    const entryExtensions = o.entryExtensions?.length ? [der.sequence(...o.entryExtensions.map(encodeExtension))] : [];
+    fields.push(der.sequence(...revoked.map((s) => der.sequence(der.integer(new Uint8Array(Buffer.from(s, 'hex'))), der.time(CRL_WINDOW.thisUpdate), ...entryExtensions))));
   }
-  fields.push(der.explicit(0, der.sequence(ext(aki.oid, aki.value), ext('2.5.29.20', der.integer(o.crlNumber ?? 7)))));
+  fields.push(der.explicit(0, der.sequence(ext(aki.oid, aki.value), ext('2.5.29.20', der.integer(o.crlNumber ?? 7)), ...(o.extraExtensions ?? []).map(encodeExtension))));
   const tbs = der.sequence(...fields);
   const key = o.signingKey ?? pki.ark.key.privateKey;
   const signature = new Uint8Array(sign('sha384', tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }));
