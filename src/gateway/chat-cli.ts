@@ -4,7 +4,10 @@
  * what was verified, and only then send prompts, streaming each answer as it
  * arrives. One-shot (`prompt`), interactive (lines from `stdin`, the
  * conversation kept as history) or `json` (one object: verification + answer).
- * A refusal sends nothing and names the reason and check ids.
+ * A refusal sends nothing and names the reason and check ids. The client
+ * re-attests on its own (trust expired, or a new TLS key after a restart):
+ * every verification a turn relied on is shown before that turn's answer
+ * when it is not the one shown last.
  */
 import { createInterface } from 'node:readline';
 
@@ -43,10 +46,10 @@ export interface ChatSessionOptions {
 /** Exit codes, as the tee-verify CLI uses them (docs/cli.md). */
 export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, collateralUnavailable: 3 } as const;
 
-/** The verification, one line each. */
+/** The verification, one line each, safe for a terminal (see lineSafe). */
 export function describeVerification(v: GatewayVerification): string[] {
   const measured = Object.keys(v.measurements);
-  return [
+  const lines = [
     `TEE: ${v.tee}${v.debug ? ' (DEBUG)' : ''}`,
     `TCB status: ${v.tcbStatus ?? 'n/a (SEV-SNP: minimum TCB by policy)'}${v.advisoryIds.length ? `, advisories ${v.advisoryIds.join(', ')}` : ''}`,
     `measurements accepted by the policy (${measured.length}): ${Object.entries(v.measurements).map(([k, x]) => `${k}=${x.slice(0, 16)}…`).join(' ')}`,
@@ -62,6 +65,33 @@ export function describeVerification(v: GatewayVerification): string[] {
       : []),
     ...v.warnings.map((w) => `warning: ${w}`),
   ];
+  // Our text has no control characters; the values from the evidence (TCB status and advisory ids
+  // from Intel's TCB info, measurement names, warnings, the reference list's name) might.
+  return lines.map(lineSafe);
+}
+
+/** The one-line notice of a renewal: the same key and claims, verified again. */
+function renewalLine(v: GatewayVerification): string {
+  return lineSafe(
+    `re-verified the same TLS key (trust renewed): TCB status ${v.tcbStatus ?? 'n/a'}${v.advisoryIds.length ? `, advisories ${v.advisoryIds.join(', ')}` : ''}, verified at ${v.at}, trusted until ${v.validUntil} at most`,
+  );
+}
+
+/** Everything a verification says but its instant and expiry: what a renewal must leave unchanged. */
+function claimsOf(v: GatewayVerification): string {
+  return JSON.stringify({ ...v, at: undefined, validUntil: undefined });
+}
+
+/**
+ * What to show when a turn relied on `next` while the terminal last showed
+ * `shown`: a NEW key gets a header and the whole verification; the same key
+ * with the same claims a one-line renewal notice; the same key with changed
+ * claims (TCB status, advisories, certificate, ...) the whole verification again.
+ */
+export function describeReverification(shown: GatewayVerification, next: GatewayVerification): string[] {
+  if (next.spkiSha256 !== shown.spkiSha256) return ['the gateway presented a NEW TLS key; re-verified:', ...describeVerification(next).map((l) => `  ${l}`)];
+  if (claimsOf(next) === claimsOf(shown)) return [renewalLine(next)];
+  return ['re-verified the same TLS key, and the verification CHANGED:', ...describeVerification(next).map((l) => `  ${l}`)];
 }
 
 /**
@@ -73,6 +103,12 @@ export function describeVerification(v: GatewayVerification): string[] {
 export function terminalSafe(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** One line of our own output with values from the evidence in it: every control character visible, newline and tab too (a line break could forge a verification line). */
+export function lineSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The text pieces of one streamed item: an Ollama NDJSON line or an OpenAI server-sent event. */
@@ -93,7 +129,16 @@ function piecesOf(api: ChatApi, item: string): string {
  */
 export async function streamChat(
   client: AttestedClient,
-  o: { api: ChatApi; model: string; prompt?: string; messages?: ChatMessage[]; token?: string; write: (t: string) => void },
+  o: {
+    api: ChatApi;
+    model: string;
+    prompt?: string;
+    messages?: ChatMessage[];
+    token?: string;
+    write: (t: string) => void;
+    /** Called once the gateway answered, before any of the answer is written (client.last is then the verification this request relied on). */
+    onAnswer?: () => void;
+  },
 ): Promise<string> {
   const path = o.api === 'ollama' ? '/api/chat' : '/v1/chat/completions';
   const messages = o.messages ?? [{ role: 'user', content: o.prompt ?? '' }];
@@ -102,6 +147,7 @@ export async function streamChat(
     headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
     body: JSON.stringify({ model: o.model, messages, stream: true }),
   });
+  o.onAnswer?.();
   if (res.status !== 200) throw new Error(`the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const sep = o.api === 'ollama' ? '\n' : '\n\n';
   const dec = new TextDecoder();
@@ -130,10 +176,34 @@ function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
   return { code: e.code, message: e.message, ...(e.details.checks ? { checks: e.details.checks } : {}) };
 }
 
-function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo): number {
+/**
+ * The verifications the terminal has shown. `first` is the one printed
+ * before any prompt; `announce` prints the client's latest one when it is
+ * another object (the client re-attested), before the answer that used it.
+ */
+class ShownVerifications {
+  #shown: GatewayVerification;
+
+  constructor(
+    first: GatewayVerification,
+    readonly io: ChatIo,
+  ) {
+    this.#shown = first;
+  }
+
+  announce(latest: GatewayVerification | undefined): void {
+    if (!latest || latest === this.#shown) return;
+    this.io.stdout(`${describeReverification(this.#shown, latest).join('\n')}\n`);
+    this.#shown = latest;
+  }
+}
+
+function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boolean): number {
   if (e instanceof AttestationRefusedError) {
     if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
-    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${terminalSafe(e.message)}\nno prompt byte was sent.\n`);
+    // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
+    const after = reattesting ? 'the re-attestation failed: this prompt was not sent; the chat ends.' : 'no prompt byte was sent.';
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${terminalSafe(e.message)}\n${after}\n`);
     return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' ? CHAT_EXIT.collateralUnavailable : CHAT_EXIT.refused;
   }
   if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
@@ -141,8 +211,24 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo): number {
   return CHAT_EXIT.error;
 }
 
+/** One turn: `messages` (or `prompt`) to the gateway, the answer to `write`; the verification it relied on is shown first. */
+function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void; beforeAnswer?: () => void }): Promise<string> {
+  return streamChat(client, {
+    api: o.api,
+    model: o.model,
+    ...(t.prompt !== undefined ? { prompt: t.prompt } : {}),
+    ...(t.messages ? { messages: t.messages } : {}),
+    ...(o.token ? { token: o.token } : {}),
+    write: t.write,
+    onAnswer: () => {
+      shown.announce(client.last);
+      t.beforeAnswer?.();
+    },
+  });
+}
+
 /** Reads lines until EOF or /exit; each line is one turn of the conversation. */
-async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatIo): Promise<void> {
+async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatIo, shown: ShownVerifications): Promise<void> {
   if (!io.stdin) throw new Error('interactive chat needs an input stream');
   const history: ChatMessage[] = [];
   const rl = createInterface({ input: io.stdin, terminal: false, crlfDelay: Infinity });
@@ -160,8 +246,8 @@ async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatI
         io.stdout('(conversation forgotten)\n');
       } else if (line) {
         history.push({ role: 'user', content: line });
-        if (io.interactive) io.stdout('assistant> ');
-        const answer = await streamChat(client, { api: o.api, model: o.model, messages: history, ...(o.token ? { token: o.token } : {}), write: io.stdout });
+        // The prefix after any re-verification notice, so the notice stands on its own lines.
+        const answer = await turn(client, o, shown, { messages: history, write: io.stdout, beforeAnswer: () => io.interactive && io.stdout('assistant> ') });
         history.push({ role: 'assistant', content: answer });
       }
       ask();
@@ -173,23 +259,37 @@ async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatI
 
 export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise<number> {
   let client: AttestedClient | undefined;
+  let shown: ShownVerifications | undefined;
   try {
     client = new AttestedClient(o.gateway, o.client);
     // Nothing is read or sent before the gateway is verified.
     const verified = await client.attest();
+    shown = new ShownVerifications(verified, io);
     if (o.json) {
       if (o.prompt === undefined) throw new Error('--json needs --prompt');
+      // The verification the answer travelled on: the client may have re-attested since attest().
+      let used = verified;
       // The exact answer (JSON escapes any control character), not the terminal-safe pieces.
-      const answer = await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: () => undefined });
-      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: verified, answer })}\n`);
+      const answer = await streamChat(client, {
+        api: o.api,
+        model: o.model,
+        prompt: o.prompt,
+        ...(o.token ? { token: o.token } : {}),
+        write: () => undefined,
+        onAnswer: () => void (used = client?.last ?? used),
+      });
+      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: used, answer })}\n`);
       return CHAT_EXIT.ok;
     }
     io.stdout(`verified ${o.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);
-    if (o.prompt !== undefined) await streamChat(client, { api: o.api, model: o.model, prompt: o.prompt, ...(o.token ? { token: o.token } : {}), write: io.stdout });
-    else await converse(client, o, io);
+    if (o.prompt !== undefined) await turn(client, o, shown, { prompt: o.prompt, write: io.stdout });
+    else await converse(client, o, io, shown);
     return CHAT_EXIT.ok;
   } catch (e) {
-    return exitFor(e, o, io);
+    // A request that failed after a re-attestation (not refused) still relied on it: show it.
+    if (!(e instanceof AttestationRefusedError) && !o.json) shown?.announce(client?.last);
+    // After the first verification was shown, a refusal is a re-attestation's.
+    return exitFor(e, o, io, shown !== undefined);
   } finally {
     await client?.close();
   }
