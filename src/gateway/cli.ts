@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient } from '../index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
+import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
@@ -37,6 +38,7 @@ export const GATEWAY_SERVE_OPTIONS = {
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
+  'api-key-max-failures': { type: 'string' }, 'api-key-failure-window': { type: 'string' }, 'trusted-proxy': { type: 'string', multiple: true },
   ...VTPM_SERVE_OPTIONS,
 } as const;
 
@@ -48,7 +50,8 @@ export const GATEWAY_USAGE = `usage:
 ${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
-                    [--admin-max-failures N] [--admin-failure-window SECONDS]
+                    [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
+                    [--trusted-proxy CIDR]...   (reverse proxies whose X-Forwarded-For names the client; repeatable)
   tee-gateway keys create NAME DB             prints the new API key once
   tee-gateway keys list DB
   tee-gateway keys revoke ID DB
@@ -74,7 +77,7 @@ function databaseOf(v: { db?: string | undefined; database?: string | undefined 
   return { database };
 }
 
-function providerOf(v: Record<string, string | boolean | undefined>, io: GatewayIo): EvidenceProvider {
+function providerOf(v: Record<string, unknown>, io: GatewayIo): EvidenceProvider {
   if (v['configfs']) return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT });
   if (v['simulated-tee'] === undefined) throw new Error('serve needs --configfs or --simulated-tee');
   const stateFile = v['simulated-state'];
@@ -94,6 +97,15 @@ function positive(v: unknown, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
   return n;
+}
+
+/** --PREFIX-max-failures N and --PREFIX-failure-window SECONDS (fractions allowed), when either is given. */
+function failureLimitOf(v: Record<string, unknown>, prefix: 'admin' | 'api-key'): AuthFailureLimitOptions | undefined {
+  const maxFailures = positive(v[`${prefix}-max-failures`], `--${prefix}-max-failures`);
+  const failureWindow = positive(v[`${prefix}-failure-window`], `--${prefix}-failure-window`);
+  if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error(`--${prefix}-max-failures must be a positive integer`);
+  if (maxFailures === undefined && failureWindow === undefined) return undefined;
+  return { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindow !== undefined ? { windowMs: Math.max(1, Math.round(failureWindow * 1000)) } : {}) };
 }
 
 async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gateway?: Gateway }> {
@@ -146,12 +158,11 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (headersTimeoutMs !== undefined) options.headersTimeoutMs = headersTimeoutMs;
   if (requestTimeoutMs !== undefined) options.requestTimeoutMs = requestTimeoutMs;
   if (keepAliveTimeoutMs !== undefined) options.keepAliveTimeoutMs = keepAliveTimeoutMs;
-  const maxFailures = positive(v['admin-max-failures'], '--admin-max-failures');
-  const failureWindow = positive(v['admin-failure-window'], '--admin-failure-window');
-  if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error('--admin-max-failures must be a positive integer');
-  if (maxFailures !== undefined || failureWindow !== undefined) {
-    options.adminFailureLimit = { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindow !== undefined ? { windowMs: Math.max(1, Math.round(failureWindow * 1000)) } : {}) };
-  }
+  const adminFailureLimit = failureLimitOf(v, 'admin');
+  const apiKeyFailureLimit = failureLimitOf(v, 'api-key');
+  if (adminFailureLimit) options.adminFailureLimit = adminFailureLimit;
+  if (apiKeyFailureLimit) options.apiKeyFailureLimit = apiKeyFailureLimit;
+  if (v['trusted-proxy']) options.trustedProxies = v['trusted-proxy'];
   const gateway = await startGateway(options);
   io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256 })}\n`);
   return { code: 0, gateway };

@@ -1,3 +1,6 @@
+/** The failed-authentication limiters (src/net/auth-failures.ts): admin API tokens and API keys of proxied requests. */
+export type AuthLimiter = 'admin' | 'api_key';
+
 /** Gateway counters, exposed as Prometheus text on GET /metrics (no labels with user data). */
 export class GatewayMetrics {
   attestations = 0;
@@ -9,6 +12,8 @@ export class GatewayMetrics {
   unauthorized = 0;
   tooLarge = 0;
   inFlight = 0;
+  /** Requests answered 429 by each failed-authentication limiter (admin tokens, API keys). */
+  readonly authRateLimited: Record<AuthLimiter, number> = { admin: 0, api_key: 0 };
 
   /** Counts a gateway error by its code. */
   countError(code: string): void {
@@ -18,6 +23,10 @@ export class GatewayMetrics {
     else if (code === 'ERR_GATEWAY_TOO_LARGE') this.tooLarge += 1;
     else if (code === 'ERR_GATEWAY_UPSTREAM') this.upstreamErrors += 1;
     else if (code === 'ERR_GATEWAY_UPSTREAM_TIMEOUT') this.upstreamTimeouts += 1;
+  }
+
+  countAuthRateLimited(limiter: AuthLimiter): void {
+    this.authRateLimited[limiter] += 1;
   }
 
   countProxied(status: number): void {
@@ -36,6 +45,8 @@ export class GatewayMetrics {
       line('tee_gateway_upstream_errors_total', 'counter', 'Upstream connection failures (502).', [['', this.upstreamErrors]]),
       line('tee_gateway_upstream_timeouts_total', 'counter', 'Upstream header timeouts (504).', [['', this.upstreamTimeouts]]),
       line('tee_gateway_unauthorized_total', 'counter', 'Requests refused for a missing or bad API key.', [['', this.unauthorized]]),
+      line('tee_gateway_auth_rate_limited_total', 'counter', 'Requests answered 429 because their client failed authentication too often, by limiter.',
+        Object.entries(this.authRateLimited).map(([l, v]) => [`{limiter="${l}"}`, v])),
       line('tee_gateway_too_large_total', 'counter', 'Request bodies refused as too large (413).', [['', this.tooLarge]]),
       line('tee_gateway_proxied_in_flight', 'gauge', 'Proxied requests in flight.', [['', this.inFlight]]),
     ].join('');

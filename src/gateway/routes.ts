@@ -12,6 +12,7 @@ import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
+import { forwardedClient, type TrustedProxies } from '../net/forwarded.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
 import { StorageError } from '../storage/index.js';
 import type { GatewayOptions } from './server.js';
@@ -27,6 +28,10 @@ export interface RouteContext {
   state: { draining: boolean };
   /** Failed admin-token attempts per client key (admin.ts). */
   adminFailures: AuthFailureLimiter;
+  /** Proxied requests without a valid API key, per client key (createHandler). */
+  apiKeyFailures: AuthFailureLimiter;
+  /** Peers whose X-Forwarded-For names the client (src/net/forwarded.ts). */
+  trustedProxies: TrustedProxies;
 }
 
 /** How long GET /health waits for the database. */
@@ -121,36 +126,56 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   return routes;
 }
 
+/** Whom the failure limits count this request against: the peer, or X-Forwarded-For from a trusted proxy. */
+function clientOf(ctx: RouteContext, req: IncomingMessage): string {
+  return clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
+}
+
+/**
+ * The API key of a proxied request, unless its client failed too often: then 429 before any lookup.
+ * Every refusal counts as a failure, a request without Authorization included (docs/gateway.md).
+ */
+async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: number): Promise<void> {
+  const client = clientOf(ctx, req);
+  const wait = ctx.apiKeyFailures.retryAfter(client, nowMs);
+  if (wait > 0) {
+    req.resume(); // an unread body must not hold the connection
+    ctx.metrics.countAuthRateLimited('api_key');
+    throw new GatewayError('ERR_GATEWAY_TOO_MANY_AUTH_FAILURES', 429, `too many requests without a valid API key from this client; retry in ${wait} s`, { 'Retry-After': String(wait) });
+  }
+  const token = bearer(req);
+  // No cache: a key revoked through any instance is refused from the next request on.
+  const key = token ? await ctx.keys.authenticate(token).catch((e: unknown) => {
+    req.resume();
+    throw e;
+  }) : undefined;
+  if (!key) {
+    ctx.apiKeyFailures.fail(client, nowMs);
+    req.resume();
+    throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
+  }
+}
+
 /** The request handler: the gateway's own routes, else an API key check and the proxy. */
 export function createHandler(ctx: RouteContext): Handler {
   const routes = routeTable(ctx);
-  const requireApiKey = ctx.options.requireApiKey ?? true;
+  const apiKeyRequired = ctx.options.requireApiKey ?? true;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const own = routes.get(`${req.method} ${path}`);
     if (own) return own(req, res);
     if (path?.startsWith(ADMIN_PREFIX)) {
       if (!(ctx.options.adminApi ?? true)) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'the admin API is disabled');
-      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientKey(req.socket.remoteAddress), body: () => readBody(req, ADMIN_BODY_LIMIT) };
+      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientOf(ctx, req), body: () => readBody(req, ADMIN_BODY_LIMIT) };
       const answer = await handleAdmin(ctx.keys, admin, undefined, ctx.adminFailures).catch((e: unknown) => {
         req.resume(); // an unread body must not hold the connection
+        if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_TOO_MANY_AUTH_FAILURES') ctx.metrics.countAuthRateLimited('admin');
         throw e;
       });
       return sendJson(res, answer.status, answer.body);
     }
     if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
-    if (requireApiKey) {
-      const token = bearer(req);
-      // No cache: a key revoked through any instance is refused from the next request on.
-      const key = token ? await ctx.keys.authenticate(token).catch((e: unknown) => {
-        req.resume();
-        throw e;
-      }) : undefined;
-      if (!key) {
-        req.resume();
-        throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
-      }
-    }
+    if (apiKeyRequired) await requireApiKey(ctx, req, Date.now());
     proxyRequest(ctx.proxy, req, res);
   };
 }

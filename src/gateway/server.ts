@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
+import { TrustedProxies } from '../net/forwarded.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
@@ -85,6 +86,18 @@ export interface GatewayOptions extends ServerTimeouts {
    * API answers 429 without a lookup; default 10 in any 60 000 ms, 10 000 clients tracked. Per instance.
    */
   adminFailureLimit?: AuthFailureLimitOptions;
+  /**
+   * Proxied requests refused for a missing, malformed, unknown or revoked API key, per client, before
+   * further proxied requests from that client answer 429 without a lookup; same defaults and meaning as
+   * adminFailureLimit, counted separately. Per instance.
+   */
+  apiKeyFailureLimit?: AuthFailureLimitOptions;
+  /**
+   * Reverse proxies in front of the gateway (CIDR ranges or single addresses, IPv4 or IPv6). When the TCP
+   * peer is inside one, the client that the failure limits count is taken from X-Forwarded-For
+   * (src/net/forwarded.ts); from any other peer the header is ignored. Default: none.
+   */
+  trustedProxies?: readonly string[];
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
   /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms. */
@@ -118,11 +131,20 @@ export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>
   throw configError('a database is required: db (an SQLite file) or database (sqlite:PATH | postgres://…)');
 }
 
-function adminFailureLimiter(o: AuthFailureLimitOptions | undefined): AuthFailureLimiter {
+function failureLimiter(name: 'adminFailureLimit' | 'apiKeyFailureLimit', o: AuthFailureLimitOptions | undefined): AuthFailureLimiter {
   try {
     return new AuthFailureLimiter(o);
   } catch (e) {
-    throw configError(`adminFailureLimit: ${(e as Error).message}`);
+    throw configError(`${name}: ${(e as Error).message}`);
+  }
+}
+
+function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies {
+  if (cidrs !== undefined && !Array.isArray(cidrs)) throw configError('trustedProxies must be an array of CIDR ranges');
+  try {
+    return new TrustedProxies(cidrs);
+  } catch (e) {
+    throw configError(`trustedProxies: ${(e as Error).message}`);
   }
 }
 
@@ -145,7 +167,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (!options.provider || typeof options.provider.getEvidence !== 'function') throw new TypeError('provider must be an EvidenceProvider');
   const loc = gatewayLocation(options);
   const timeouts = serverTimeoutOptions(options, configError);
-  const adminFailures = adminFailureLimiter(options.adminFailureLimit);
+  const adminFailures = failureLimiter('adminFailureLimit', options.adminFailureLimit);
+  const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
+  const trustedProxies = trustedProxiesOf(options.trustedProxies);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
@@ -175,7 +199,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       end: () => void (metrics.inFlight -= 1),
     };
     const state = { draining: false };
-    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures });
+    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures, apiKeyFailures, trustedProxies });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
