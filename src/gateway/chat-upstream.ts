@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 
 export interface ChatUpstream {
   url: string;
-  /** Every request: method, path and body text. */
-  received: { method: string; path: string; body: string }[];
+  /** Every request: method, path, headers and body text. */
+  received: { method: string; path: string; body: string; headers: IncomingMessage['headers'] }[];
   close(): Promise<void>;
 }
 
@@ -53,7 +53,7 @@ export async function startChatUpstream(o: { chunkDelayMs?: number } = {}): Prom
       return; // the client went away mid-body (for example the gateway cut an oversized request)
     }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    received.push({ method: req.method ?? '', path, body });
+    received.push({ method: req.method ?? '', path, body, headers: req.headers });
     if (path === '/slow') return; // never answers
     if (path === '/stall') {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });

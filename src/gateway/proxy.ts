@@ -17,6 +17,7 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 
+import type { TrustedProxies } from '../net/forwarded.js';
 import { GatewayError } from './errors.js';
 
 export interface ProxyOptions {
@@ -27,11 +28,27 @@ export interface ProxyOptions {
   headersTimeoutMs: number;
   /** Longest silence of the upstream while its body streams. */
   idleTimeoutMs: number;
+  /** Peers whose X-Forwarded-For is extended rather than replaced (src/net/forwarded.ts); default none. */
+  trustedProxies?: TrustedProxies;
   /** Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request. */
   observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; end(): void };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
+
+/**
+ * X-Forwarded-For for the upstream: the peer's address appended to the chain a
+ * trusted proxy sent, or the peer alone. A client's own header never reaches
+ * the upstream as if the gateway vouched for it; RFC 7239 `Forwarded` is not
+ * passed on at all (we do not maintain it).
+ */
+export function forwardedFor(req: IncomingMessage, trusted: TrustedProxies | undefined): string | undefined {
+  const peer = req.socket.remoteAddress;
+  if (peer === undefined) return undefined;
+  const incoming = req.headers['x-forwarded-for'];
+  const chain = trusted?.contains(peer) && incoming !== undefined ? (Array.isArray(incoming) ? incoming.join(', ') : incoming) : '';
+  return chain.trim() === '' ? peer : `${chain}, ${peer}`;
+}
 
 /** The end-to-end headers: the fixed hop-by-hop set and every header the message names in `Connection` (RFC 9110 §7.6.1). */
 function forwardHeaders(h: IncomingMessage['headers']): Record<string, string | string[]> {
@@ -98,6 +115,8 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   }
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers = forwardHeaders(req.headers);
+  const xff = forwardedFor(req, o.trustedProxies);
+  if (xff !== undefined) headers['x-forwarded-for'] = xff;
   // Explicit framing for every body (Node's parser has already decoded the client's chunking
   // and refused a request with both Content-Length and Transfer-Encoding).
   if (req.headers['content-length'] !== undefined) headers['content-length'] = String(declared);

@@ -190,6 +190,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       maxResponseBytes: options.maxResponseBytes ?? 64 << 20,
       headersTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
       idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
+      trustedProxies,
     };
     const metrics = new GatewayMetrics();
     proxy.observe = {
