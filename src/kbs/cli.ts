@@ -25,15 +25,23 @@ export const KBS_USAGE = `usage:
                 [--database-pool N] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed, SQLite only)]
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
                 (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
-                [--bootstrap-secret-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
+                [--bootstrap-secret-file F] [--admin-token-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
                 [--shutdown-grace SECONDS] [--sqlite-synchronous FULL|NORMAL]
                 [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                 [--admin-max-failures N] [--admin-failure-window SECONDS]
+                [--refusal-rows-per-client N] [--refusal-rows-total N] [--refusal-window SECONDS]
+      first admin token: written on the first start of an empty database to --admin-token-file F
+                   (new file, mode 0600; an existing file refuses the start; default FILE.admin-token
+                   with SQLite; with PostgreSQL required unless --bootstrap-secret-file), never logged;
+                   the JSON start line names the file
+      refusals: at most N full log rows per client (default 20) and in all (default 1000) per window
+                   (default 3600 s); further refusals are answered the same and stored as counts
       environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
                    TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
       exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
                    78 configuration refused (bad URL, authentication, schema from a newer version, master key)
-  tee-kbs admin export-log (--db FILE | --database URL)  attestation log as batch JSONL (stdout)
+  tee-kbs admin export-log (--db FILE | --database URL)  attestation log as batch JSONL (stdout);
+                                                       stderr: refusals stored only as counts
   tee-kbs admin policy create FILE | policy list | policy delete ID
   tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
@@ -66,7 +74,8 @@ export const KBS_SERVE_OPTIONS = {
   'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
   'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' }, 'sqlite-synchronous': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
-  'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
+  'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' }, 'admin-token-file': { type: 'string' },
+  'refusal-rows-per-client': { type: 'string' }, 'refusal-rows-total': { type: 'string' }, 'refusal-window': { type: 'string' },
 } as const;
 
 /** Environment variables the key broker reads. */
@@ -111,6 +120,16 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const maxFailures = positive('admin-max-failures', v['admin-max-failures']);
   if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error('--admin-max-failures must be a positive integer');
   const failureWindowMs = ms('admin-failure-window', v['admin-failure-window']);
+  const rowCount = (name: string, s: string | undefined): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n)) throw new Error(`--${name} must be an integer >= 0`);
+    return n;
+  };
+  const perClient = rowCount('refusal-rows-per-client', v['refusal-rows-per-client']);
+  const total = rowCount('refusal-rows-total', v['refusal-rows-total']);
+  const windowSeconds = positive('refusal-window', v['refusal-window']);
+  const refusalLog = { ...(perClient !== undefined ? { perClient } : {}), ...(total !== undefined ? { total } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
   const sync = v['sqlite-synchronous']?.toUpperCase();
   if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
   const broker = await startKeyBroker({
@@ -133,12 +152,15 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(v['require-nonce'] ? { requireNonce: true } : {}),
     ...(v['nonce-ttl'] ? { nonceTtlSeconds: Number(v['nonce-ttl']) } : {}),
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
+    ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),
+    ...(Object.keys(refusalLog).length > 0 ? { refusalLog } : {}),
     ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst ? { burst } : {}), ...(perSecond ? { perSecond } : {}) } } : {}),
     ...(v['max-body'] ? { maxBodyBytes: Number(v['max-body']) } : {}),
     env: io.env,
     log: (l) => io.stderr(`${l}\n`),
   });
-  io.stdout(`${JSON.stringify({ url: broker.url, database: broker.database, ...(broker.initialAdminToken ? { adminToken: broker.initialAdminToken } : {}) })}\n`);
+  // Never the token itself (stdout is collected like the logs): where it was written, on the first start only.
+  io.stdout(`${JSON.stringify({ url: broker.url, database: broker.database, ...(broker.adminTokenFile ? { adminTokenFile: broker.adminTokenFile } : {}) })}\n`);
   return { code: 0, broker };
 }
 
@@ -160,6 +182,9 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     try {
       const { store } = await KbsStore.open(storage, Buffer.alloc(32), { migrate: false });
       for await (const line of store.exportBatchRecords()) io.stdout(`${line}\n`);
+      const counted = await store.aggregatedRefusals();
+      // stdout stays pure batch JSONL; the count of refusals that have no row goes to stderr.
+      io.stderr(`tee-kbs: export-log: ${counted.refusals} refusal(s) beyond the log bounds stored only as counts (${counted.groups} group(s) of window, client, key id), not exported\n`);
     } finally {
       await storage.close();
     }

@@ -52,3 +52,44 @@ export function boundedErrorBody<T extends { error: string; checks: { message: s
     checks: body.checks.slice(0, MAX_LOGGED_CHECKS).map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, cut(v)])) as typeof c),
   };
 }
+
+/**
+ * How many refusals get a full attestation_log row. Each row is bounded (above) but their number
+ * was not: anyone can cause a refusal at the rate limit (20/s per client). Within a fixed window,
+ * a client key (the rate limiter's: IPv4 address or IPv6 /64) gets at most `perClient` full rows
+ * and all clients together at most `total`; further refusals are answered exactly as before but
+ * stored only as a count (refusal_aggregates: window, client key, key id, count, last error code).
+ * Released transfers are never counted against these bounds.
+ */
+export interface RefusalLogBounds {
+  /** Full refusal rows per client key per window; default 20. 0: none (every refusal is counted only). */
+  perClient?: number;
+  /** Full refusal rows of all clients together per window; default 1000. */
+  total?: number;
+  /** The window length; default 3600 s. */
+  windowSeconds?: number;
+}
+
+export interface ResolvedRefusalBounds {
+  perClient: number;
+  total: number;
+  windowMs: number;
+}
+
+export const DEFAULT_REFUSAL_BOUNDS: ResolvedRefusalBounds = Object.freeze({ perClient: 20, total: 1000, windowMs: 3_600_000 });
+
+/** The bounds with defaults filled in; throws RangeError (the caller makes it a configuration error) when one is not usable. */
+export function resolveRefusalBounds(o: RefusalLogBounds = {}): ResolvedRefusalBounds {
+  const count = (name: string, v: number | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`refusalLog.${name} must be an integer >= 0`);
+    return v;
+  };
+  const seconds = o.windowSeconds ?? DEFAULT_REFUSAL_BOUNDS.windowMs / 1000;
+  if (!(seconds >= 1) || !Number.isFinite(seconds)) throw new RangeError('refusalLog.windowSeconds must be at least 1');
+  return {
+    perClient: count('perClient', o.perClient, DEFAULT_REFUSAL_BOUNDS.perClient),
+    total: count('total', o.total, DEFAULT_REFUSAL_BOUNDS.total),
+    windowMs: Math.round(seconds * 1000),
+  };
+}

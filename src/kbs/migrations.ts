@@ -62,9 +62,46 @@ CREATE UNLOGGED TABLE IF NOT EXISTS rate_limits (${RATE_LIMITS_COLUMNS});
 CREATE INDEX IF NOT EXISTS rate_limits_last ON rate_limits (last_ms);
 `;
 
+/**
+ * Bounded refusal logging (log-bounds.ts, store.ts): `refusal_windows` counts the refusals of each
+ * client key (and of all clients, client '*') per fixed window, deciding which ones still get a full
+ * attestation_log row; it is bookkeeping, pruned once its window is over. `refusal_aggregates` is
+ * audit data: the refusals that were answered but stored only as a count, per window, client key and
+ * key id ('' for key ids that name no key). Its rows are never deleted and their counts only grow.
+ */
+const REFUSALS_SQLITE = `
+CREATE TABLE IF NOT EXISTS refusal_windows (
+  window_start INTEGER NOT NULL, client TEXT NOT NULL, refused INTEGER NOT NULL, PRIMARY KEY (window_start, client));
+CREATE TABLE IF NOT EXISTS refusal_aggregates (
+  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, count INTEGER NOT NULL,
+  first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_error_code TEXT, PRIMARY KEY (window_start, client, key_id));
+CREATE TRIGGER IF NOT EXISTS refusal_aggregates_no_delete BEFORE DELETE ON refusal_aggregates BEGIN SELECT RAISE(ABORT, 'refusal_aggregates is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS refusal_aggregates_only_grow BEFORE UPDATE ON refusal_aggregates
+  WHEN NEW.count < OLD.count OR NEW.window_start IS NOT OLD.window_start OR NEW.client IS NOT OLD.client OR NEW.key_id IS NOT OLD.key_id OR NEW.first_at IS NOT OLD.first_at
+  BEGIN SELECT RAISE(ABORT, 'refusal_aggregates counts only grow'); END;
+`;
+const REFUSALS_POSTGRES = `
+CREATE TABLE IF NOT EXISTS refusal_windows (
+  window_start BIGINT NOT NULL, client TEXT NOT NULL, refused INTEGER NOT NULL, PRIMARY KEY (window_start, client));
+CREATE TABLE IF NOT EXISTS refusal_aggregates (
+  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, count BIGINT NOT NULL,
+  first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_error_code TEXT, PRIMARY KEY (window_start, client, key_id));
+CREATE OR REPLACE FUNCTION tee_kbs_refusal_aggregates_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'UPDATE' OR NEW.count < OLD.count OR NEW.window_start IS DISTINCT FROM OLD.window_start OR NEW.client IS DISTINCT FROM OLD.client
+     OR NEW.key_id IS DISTINCT FROM OLD.key_id OR NEW.first_at IS DISTINCT FROM OLD.first_at THEN
+    RAISE EXCEPTION 'refusal_aggregates is append-only; counts only grow';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refusal_aggregates_guard BEFORE UPDATE OR DELETE ON refusal_aggregates FOR EACH ROW EXECUTE FUNCTION tee_kbs_refusal_aggregates_guard();
+CREATE TRIGGER refusal_aggregates_no_truncate BEFORE TRUNCATE ON refusal_aggregates FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_refusal_aggregates_guard();
+`;
+
 export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'key broker tables', sql: { sqlite: V1_SQLITE, postgres: V1_POSTGRES } },
   { version: 2, name: 'shared rate limits', sql: { sqlite: RATE_LIMITS_SQLITE, postgres: RATE_LIMITS_POSTGRES } },
+  { version: 3, name: 'bounded refusal rows', sql: { sqlite: REFUSALS_SQLITE, postgres: REFUSALS_POSTGRES } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {

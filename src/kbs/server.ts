@@ -20,11 +20,13 @@ import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-fa
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { handleAdmin, UUID } from './admin.js';
+import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
 import { openStorage, parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
+import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { policyWarnings } from './policies.js';
 import { KbsStore } from './store.js';
@@ -77,20 +79,38 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   maxBodyBytes?: number;
   /** Secret accepted by POST /kbs/v1/token for a new admin token. */
   bootstrapSecret?: string;
+  /**
+   * Where the first admin token of an empty database is written (created exclusively, mode 0600;
+   * an existing file or symlink refuses the start). Default for SQLite `<db>.admin-token`. With
+   * PostgreSQL there is no default: an empty database needs this or bootstrapSecret (then no first
+   * token is minted; exchange the secret at POST /kbs/v1/token). The token never reaches the log.
+   */
+  adminTokenFile?: string;
+  /**
+   * Bounds on full attestation-log rows for refusals (log-bounds.ts): per client key and in all per
+   * window; default 20 and 1000 per 3600 s. Beyond them a refusal is answered the same but stored
+   * as a count (refusal_aggregates). Releases are always logged in full.
+   */
+  refusalLog?: RefusalLogBounds;
   /** SQLite synchronous mode; default FULL. */
   synchronous?: 'FULL' | 'NORMAL';
   /** How long close() lets requests in flight finish before cutting connections; default 10 000 ms. */
   shutdownGraceMs?: number;
   /** The clock; default the wall clock. */
   now?: () => Date;
-  /** One line per event; default stderr. Never receives secrets except the first admin token. */
+  /** One line per event; default stderr. Never receives secrets (the first admin token goes to adminTokenFile). */
   log?: (line: string) => void;
 }
 
 export interface KeyBroker {
   url: string;
-  /** The admin token created on the first start of an empty database (also logged once). */
+  /**
+   * The admin token created on the first start of an empty database, for the program that started
+   * the broker in-process; never logged. It is in the file `adminTokenFile`.
+   */
   initialAdminToken?: string;
+  /** The file the first admin token was written to (only on that first start). */
+  adminTokenFile?: string;
   /** Where the state lives (`sqlite:…` or the PostgreSQL URL with its password masked). */
   database: string;
   /**
@@ -256,9 +276,16 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     if (KbsError.is(e) && e.code === 'ERR_KBS_UNAUTHORIZED') rt.adminFailures.fail(client, Date.now());
     throw e;
   });
-  if (answer.text !== undefined) return send(res, answer.status, answer.text, {}, answer.contentType);
+  if (answer.text !== undefined) {
+    // The export holds full rows only: say how many refusals were stored as counts instead (log-bounds.ts).
+    const counted: Record<string, string> = rest[0] === 'attestation-log' && answer.status === 200 ? { [AGGREGATED_REFUSALS_HEADER]: String((await rt.ctx.store.aggregatedRefusals()).refusals) } : {};
+    return send(res, answer.status, answer.text, counted, answer.contentType);
+  }
   send(res, answer.status, answer.body);
 }
+
+/** Header of the log export: refusals stored only as counts, not in the export. */
+export const AGGREGATED_REFUSALS_HEADER = 'Tee-Kbs-Aggregated-Refusals';
 
 const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG', 500, message);
 
@@ -295,11 +322,45 @@ async function checkMasterKey(store: KbsStore, master: Buffer): Promise<void> {
   if ((await store.initMeta('master_key_check', check)) !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
 }
 
-async function firstStart(store: KbsStore, now: Date, log: (l: string) => void): Promise<string | undefined> {
+/**
+ * The first admin token of an empty database: written to its file first (exclusively, 0600, synced),
+ * then stored; the instance that loses the race to store it (several starting together) removes its
+ * file. The log says where the token is, never the token.
+ */
+async function firstStart(store: KbsStore, now: Date, log: (l: string) => void, file: string | undefined, hasBootstrapSecret: boolean): Promise<{ token: string; file: string } | undefined> {
+  if (await store.adminBootstrapped()) return undefined;
+  if (file === undefined) {
+    if (hasBootstrapSecret) {
+      log('tee-kbs: first start: no admin token minted (no admin token file); exchange the bootstrap secret at POST /kbs/v1/token');
+      return undefined;
+    }
+    throw configError('first start of an empty PostgreSQL database: give adminTokenFile / --admin-token-file (the first admin token is written there, never logged) or a bootstrap secret');
+  }
   const token = newToken();
-  if (!(await store.bootstrapAdminToken(token, now))) return undefined;
-  log(`tee-kbs: first start: admin token (shown once, store it now): ${token}`);
-  return token;
+  try {
+    createAdminTokenFile(file, token);
+  } catch (e) {
+    // Another instance may have just finished the first start with this very path.
+    if (await store.adminBootstrapped()) return undefined;
+    throw e;
+  }
+  let stored = false;
+  try {
+    stored = await store.bootstrapAdminToken(token, now);
+  } finally {
+    if (!stored) removeAdminTokenFile(file);
+  }
+  if (!stored) return undefined;
+  log(`tee-kbs: first start: the admin token was written to ${file} (mode 0600; only its SHA-256 is stored). Read it, store it safely, then delete the file`);
+  return { token, file };
+}
+
+function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
+  try {
+    return resolveRefusalBounds(options.refusalLog);
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
 }
 
 /**
@@ -329,6 +390,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   if (trustRoots !== PRODUCTION_TRUST_ROOTS) {
     log(`tee-kbs: WARNING: NON-PRODUCTION TRUST ROOTS "${trustRoots.label}": evidence from test platforms will be trusted. Never use this in production.`);
   }
+  const refusalBounds = refusalBoundsOf(options);
+  const adminTokenFile = options.adminTokenFile ?? (loc.kind === 'sqlite' ? defaultAdminTokenFile(loc.file) : undefined);
   const masterKey = masterKeyOf(options, loc, log);
   const storage = await openStorage(loc, {
     sqlite: { synchronous: options.synchronous ?? 'FULL' },
@@ -336,11 +399,11 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   });
   let server: Server | undefined;
   try {
-    const { store, migration } = await KbsStore.open(storage, masterKey);
+    const { store, migration } = await KbsStore.open(storage, masterKey, { refusalBounds });
     if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
     const now = options.now ?? (() => new Date());
     await checkMasterKey(store, masterKey);
-    const initialAdminToken = await firstStart(store, now(), log);
+    const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
     // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.
     for (const row of await store.listPolicies()) for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);
     const ctx: BrokerContext = Object.freeze({
@@ -385,6 +448,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     const port = (srv.address() as AddressInfo).port;
     baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     log(`tee-kbs: listening on ${baseUrl} (${storage.description})`);
+    log(`tee-kbs: refusals logged in full: at most ${refusalBounds.perClient} per client and ${refusalBounds.total} in all per ${refusalBounds.windowMs / 1000} s, the rest counted`);
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
       rt.draining = true;
@@ -404,7 +468,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     return {
       url: baseUrl,
       database: storage.description,
-      ...(initialAdminToken ? { initialAdminToken } : {}),
+      ...(first ? { initialAdminToken: first.token, adminTokenFile: first.file } : {}),
       close: () => (closing ??= close()),
     };
   } catch (e) {

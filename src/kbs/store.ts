@@ -5,13 +5,17 @@
  * consumed by one conditional UPDATE (PostgreSQL re-checks the WHERE clause
  * after a concurrent writer commits, so exactly one consumer wins, on any
  * instance); the attestation log is append-only (triggers refuse UPDATE and
- * DELETE). No instance keeps anything in memory that another one needs.
+ * DELETE). Refusals beyond the bounds of log-bounds.ts are stored as counts
+ * (refusal_aggregates) instead of rows. No instance keeps anything in memory
+ * that another one needs.
  */
 import { randomUUID } from 'node:crypto';
 
+import { clientKey } from '../net/client-key.js';
 import { checkSchema, migrate, StorageError, type MigrationOutcome, type SqlExecutor, type Storage } from '../storage/index.js';
 import { openKey, sealKey, hashToken } from './crypto.js';
 import { KbsError } from './errors.js';
+import { DEFAULT_REFUSAL_BOUNDS, type ResolvedRefusalBounds } from './log-bounds.js';
 import { KBS_SCHEMA, SCHEMA_VERSION } from './migrations.js';
 
 export { SCHEMA_VERSION };
@@ -69,6 +73,26 @@ export interface LogEntry {
   error?: unknown;
 }
 
+/** What every view of one store shares (the transaction views too). */
+interface SharedState {
+  readonly refusalBounds: ResolvedRefusalBounds;
+  /** When this instance last dropped finished refusal windows (ms). */
+  lastWindowPrune: number;
+}
+
+/** How a refusal was stored: a full attestation_log row or only a count in refusal_aggregates. */
+export type RefusalStorage = 'row' | 'aggregated';
+
+/** Counts one refusal of `client` ('*': of every client) in a window; returns the count so far. */
+const COUNT_REFUSAL = `INSERT INTO refusal_windows (window_start, client, refused) VALUES (?, ?, 1)
+ON CONFLICT (window_start, client) DO UPDATE SET refused = refusal_windows.refused + 1
+RETURNING refused`;
+
+const AGGREGATE_REFUSAL = `INSERT INTO refusal_aggregates (window_start, client, key_id, count, first_at, last_at, last_error_code) VALUES (?, ?, ?, 1, ?, ?, ?)
+ON CONFLICT (window_start, client, key_id) DO UPDATE SET count = refusal_aggregates.count + 1,
+  last_at = CASE WHEN excluded.last_at > refusal_aggregates.last_at THEN excluded.last_at ELSE refusal_aggregates.last_at END,
+  last_error_code = excluded.last_error_code`;
+
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
 export class KbsStore {
@@ -76,26 +100,34 @@ export class KbsStore {
   readonly #master: Buffer;
   /** The storage itself, or the transaction this view is bound to. */
   readonly #q: SqlExecutor;
+  readonly #shared: SharedState;
 
-  constructor(storage: Storage, master: Buffer, executor: SqlExecutor = storage) {
+  /** `refusalBounds`: resolved by resolveRefusalBounds (log-bounds.ts); default DEFAULT_REFUSAL_BOUNDS. */
+  constructor(storage: Storage, master: Buffer, executor: SqlExecutor = storage, refusalBounds: ResolvedRefusalBounds | SharedState = DEFAULT_REFUSAL_BOUNDS) {
     this.storage = storage;
     this.#master = master;
     this.#q = executor;
+    this.#shared = 'refusalBounds' in refusalBounds ? refusalBounds : { refusalBounds, lastWindowPrune: 0 };
   }
 
   /** Runs the key broker's migrations (serialised across instances) and returns the store. */
-  static async open(storage: Storage, master: Buffer, options: { migrate?: boolean } = {}): Promise<{ store: KbsStore; migration?: MigrationOutcome }> {
+  static async open(storage: Storage, master: Buffer, options: { migrate?: boolean; refusalBounds?: ResolvedRefusalBounds } = {}): Promise<{ store: KbsStore; migration?: MigrationOutcome }> {
+    const make = (): KbsStore => new KbsStore(storage, master, storage, options.refusalBounds);
     if (options.migrate === false) {
       await checkSchema(storage, KBS_SCHEMA);
-      return { store: new KbsStore(storage, master) };
+      return { store: make() };
     }
     const migration = await migrate(storage, KBS_SCHEMA);
-    return { store: new KbsStore(storage, master), migration };
+    return { store: make(), migration };
   }
 
   /** `fn` runs in one transaction, on a view of the store bound to it. */
   transaction<T>(fn: (store: KbsStore) => Promise<T>): Promise<T> {
-    return this.storage.transaction((tx) => fn(new KbsStore(this.storage, this.#master, tx)));
+    return this.storage.transaction((tx) => fn(new KbsStore(this.storage, this.#master, tx, this.#shared)));
+  }
+
+  get refusalBounds(): ResolvedRefusalBounds {
+    return this.#shared.refusalBounds;
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -117,6 +149,10 @@ export class KbsStore {
   }
 
   // ---- admin tokens (SHA-256 only) ----
+  /** True once the first admin token was minted (or tokens exist by other means): no first-start token is due. */
+  async adminBootstrapped(): Promise<boolean> {
+    return (await this.getMeta('admin_bootstrapped')) !== undefined || (await this.tokenCount()) > 0;
+  }
   async tokenCount(): Promise<number> {
     return (await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens'))?.n ?? 0;
   }
@@ -243,7 +279,46 @@ export class KbsStore {
   }
 
   // ---- attestation log (append-only) ----
-  async appendLog(e: LogEntry): Promise<void> {
+  /**
+   * A release always gets its row. A refusal gets one while its client key and all clients are
+   * within the window's bounds (log-bounds.ts), else only a count in refusal_aggregates; the
+   * counting and the row commit together.
+   */
+  async appendLog(e: LogEntry): Promise<RefusalStorage> {
+    if (e.decision !== 'refused') {
+      await this.#insertLog(e);
+      return 'row';
+    }
+    // Already inside a transaction (a view bound to it): count there; else in a transaction of its own.
+    if (this.#q !== this.storage) return this.#appendRefusal(e);
+    return this.transaction((s) => s.#appendRefusal(e));
+  }
+
+  async #appendRefusal(e: LogEntry): Promise<RefusalStorage> {
+    const { perClient, total, windowMs } = this.#shared.refusalBounds;
+    const atMs = Date.parse(e.at);
+    if (!Number.isFinite(atMs)) throw new KbsError('ERR_KBS_INTERNAL', 500, 'a log entry without a valid instant');
+    const windowStart = Math.floor(atMs / windowMs) * windowMs;
+    // The rate limiter's key: an IPv6 client may use any address of its /64.
+    const client = clientKey(e.client);
+    const count = async (who: string): Promise<number> => Number((await this.#q.get<{ refused: number }>(COUNT_REFUSAL, [windowStart, who]))?.refused ?? Infinity);
+    // The total counts only refusals within their client's own bound: one client cannot use up everyone's rows.
+    const full = (await count(client)) <= perClient && (await count('*')) <= total;
+    if (full) await this.#insertLog(e);
+    else {
+      // Key ids are not secret: refusals for ids that name no key share one count ('') rather than a row per random id.
+      const keyId = e.errorCode === 'ERR_KBS_NOT_FOUND' || e.keyId === undefined ? '' : e.keyId;
+      await this.#q.run(AGGREGATE_REFUSAL, [new Date(windowStart).toISOString(), client, keyId, e.at, e.at, e.errorCode ?? null]);
+    }
+    if (atMs - this.#shared.lastWindowPrune > 60_000) {
+      this.#shared.lastWindowPrune = atMs;
+      // Counters of finished windows decide nothing any more (one window of slack for instances whose clocks differ).
+      await this.#q.run('DELETE FROM refusal_windows WHERE window_start < ?', [windowStart - windowMs]);
+    }
+    return full ? 'row' : 'aggregated';
+  }
+
+  async #insertLog(e: LogEntry): Promise<void> {
     const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
     await this.#q.run(
       'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -270,6 +345,26 @@ export class KbsStore {
       if (rows.length < pageSize) return;
       after = (rows[rows.length - 1] as Row).seq;
     }
+  }
+
+  /**
+   * Refusals stored only as counts: how many, in how many (window, client, key id) groups. Zero on a
+   * database of a schema before version 3 (export-log reads without migrating).
+   */
+  async aggregatedRefusals(): Promise<{ refusals: number; groups: number }> {
+    const exists = await this.#q.get<{ n: number }>(
+      this.dialect === 'sqlite' ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'refusal_aggregates'" : "SELECT COUNT(*) AS n FROM pg_tables WHERE tablename = 'refusal_aggregates' AND schemaname = current_schema()",
+    );
+    if (Number(exists?.n ?? 0) === 0) return { refusals: 0, groups: 0 };
+    const r = await this.#q.get<{ refusals: number | string | null; n_groups: number | string }>('SELECT SUM(count) AS refusals, COUNT(*) AS n_groups FROM refusal_aggregates');
+    return { refusals: Number(r?.refusals ?? 0), groups: Number(r?.n_groups ?? 0) };
+  }
+
+  /** The refusal counts, newest window first. */
+  async refusalAggregates(limit = 100): Promise<{ window_start: string; client: string; key_id: string; count: number; first_at: string; last_at: string; last_error_code: string | null }[]> {
+    type Row = { window_start: string; client: string; key_id: string; count: number | string; first_at: string; last_at: string; last_error_code: string | null };
+    const rows = await this.#q.all<Row>('SELECT window_start, client, key_id, count, first_at, last_at, last_error_code FROM refusal_aggregates ORDER BY window_start DESC, client, key_id LIMIT ?', [limit]);
+    return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   logEntries(limit = 100): Promise<Record<string, unknown>[]> {

@@ -88,7 +88,7 @@ export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform =
     pg = pgUrl ? { url: pgUrl, drop: async () => {} } : await createPgDatabase();
     caFile = join(dir, 'tls-cert.pem');
     const tls = o.plainHttp ? undefined : await selfSignedTls(caFile, join(dir, 'tls-key.pem'), ['127.0.0.1', 'localhost']);
-    where = { database: pg.url, ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), env: { TEE_KBS_MASTER_KEY: randomBytes(32).toString('base64'), ...o.env } };
+    where = { database: pg.url, adminTokenFile: join(dir, 'admin-token'), ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), env: { TEE_KBS_MASTER_KEY: randomBytes(32).toString('base64'), ...o.env } };
   } else where = { db };
   const broker = await startKeyBroker({ port: 0, collateral: collateralOf(platform), trustRoots: platform.trustRoots, log: () => {}, synchronous: 'NORMAL', ...o, ...where });
   const location = pg ? pg.url : `sqlite:${db}`;

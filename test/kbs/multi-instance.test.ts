@@ -37,10 +37,12 @@ let token = '';
 let policyId = '';
 const env = { TEE_KBS_MASTER_KEY: randomBytes(32).toString('base64') };
 
+let started = 0;
 function start(): Promise<Running> {
+  // Each instance its own token file: only the one that mints the first admin token keeps its file.
   return startBroker(
     pkg,
-    ['--database', db.url, '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '100000', '--rate-per-second', '100000', '--database-pool', '8'],
+    ['--database', db.url, '--admin-token-file', join(dir, `admin-token-${started++}`), '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '100000', '--rate-per-second', '100000', '--database-pool', '8'],
     env,
   );
 }

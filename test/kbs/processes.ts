@@ -5,7 +5,7 @@
  * the one JSON line each prints, kill them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,9 @@ export function buildPrivatePackage(): string {
 export interface Running {
   child: ChildProcess;
   url: string;
+  /** The first admin token, read from the file the start line names (only the instance that minted it). */
   adminToken?: string;
+  adminTokenFile?: string;
   /** What the process wrote on stderr so far. */
   stderr: () => string;
 }
@@ -45,7 +47,10 @@ export function startBroker(pkg: string, args: string[], env: NodeJS.ProcessEnv 
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolvePromise, reject) => {
     const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => resolvePromise({ child, stderr: () => stderr, ...(JSON.parse(line) as { url: string; adminToken?: string }) }));
+    rl.once('line', (line) => {
+      const start = JSON.parse(line) as { url: string; adminTokenFile?: string };
+      resolvePromise({ child, stderr: () => stderr, ...start, ...(start.adminTokenFile ? { adminToken: readFileSync(start.adminTokenFile, 'utf8').trim() } : {}) });
+    });
     child.once('exit', (code) => reject(new Error(`tee-kbs exited with ${code}: ${stderr}`)));
   });
 }

@@ -30,7 +30,8 @@ describe('key broker: refusals append bounded rows (review finding 2)', () => {
   let keyId: string;
 
   beforeAll(async () => {
-    h = await startHarness({ rateLimit: { burst: 1000, perSecond: 1000 } });
+    // Row sizes are what this file checks: every refusal here gets its row (the row count bound: s4-refusal-bounds.test.ts).
+    h = await startHarness({ rateLimit: { burst: 1000, perSecond: 1000 }, refusalLog: { perClient: 1000 } });
     s = await h.storage();
     client = newClient();
     keyId = await registerKey(h, randomBytes(32));

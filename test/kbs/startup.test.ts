@@ -111,7 +111,7 @@ describe.skipIf(BACKENDS[1]?.skip)('start-up errors on a PostgreSQL server', () 
   });
 
   it('schema from a newer version: exit 78, ERR_STORAGE_SCHEMA_TOO_NEW; with the right schema the same command serves', async () => {
-    const ok = await serve(['--database', db.url, '--master-key-file', masterFile, ...common]);
+    const ok = await serve(['--database', db.url, '--master-key-file', masterFile, '--admin-token-file', join(dir, 'pg-admin-token'), ...common]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ database: expect.stringContaining('***') });
     const health = await fetch(`${ok.broker!.url}/health`);
@@ -159,7 +159,7 @@ describe('a database of the first SQLite-only broker', () => {
     }
     const after = await openStorage(`sqlite:${file}`);
     expect((await after.get<{ version: number }>('SELECT version FROM schema_version'))?.version).toBe(KBS_MIGRATIONS.length);
-    expect((await after.all<{ name: string }>("SELECT name FROM schema_migrations WHERE component = 'kbs' ORDER BY version")).map((x) => x.name)).toEqual(['key broker tables (adopted)', 'shared rate limits']);
+    expect((await after.all<{ name: string }>("SELECT name FROM schema_migrations WHERE component = 'kbs' ORDER BY version")).map((x) => x.name)).toEqual(['key broker tables (adopted)', 'shared rate limits', 'bounded refusal rows']);
     await after.close();
   });
 });
