@@ -96,19 +96,29 @@ export function describeReverification(shown: GatewayVerification, next: Gateway
 
 /**
  * Text from the backend as a terminal may show it: C0 controls but newline and tab, DEL and C1
- * controls are written as visible \xNN. A model (or a prompt injected into it) must not drive the
+ * controls are written as visible \xNN, bidi embeddings, overrides and isolates as \u{NNNN}. A
+ * model (or a prompt injected into it) must not drive the
  * user's terminal: OSC 52 writes the clipboard, cursor moves could erase the verification lines
  * above or forge them (review, session 3). The returned answer keeps the exact text (--json).
  */
 export function terminalSafe(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, visible);
+}
+
+/** A control character as visible text: \xNN below 0x100, \u{NNNN} above. */
+function visible(c: string): string {
+  const n = c.charCodeAt(0);
+  return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
 }
 
 /** One line of our own output with values from the evidence in it: every control character visible, newline and tab too (a line break could forge a verification line). */
 export function lineSafe(text: string): string {
+  // Bidi embeddings, overrides, isolates and marks, and the line / paragraph separators, too: they
+  // could reorder how a verification line reads (Trojan Source). The model's text keeps the marks
+  // (they occur in right-to-left prose) and loses the embeddings, overrides and isolates.
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, visible);
 }
 
 /** The text pieces of one streamed item: an Ollama NDJSON line or an OpenAI server-sent event. */

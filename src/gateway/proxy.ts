@@ -37,6 +37,17 @@ export interface ProxyOptions {
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
 
 /**
+ * Headers by which proxies tell a backend who the client is or how it connected. A client's own
+ * values would let it pose as another address or host to an upstream that trusts them, so they pass
+ * only from a trusted proxy (which vouches for them); X-Forwarded-For and X-Forwarded-Proto the
+ * gateway sets itself.
+ */
+const CLIENT_IDENTITY_HEADERS = [
+  'x-real-ip', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip',
+  'x-originating-ip', 'x-original-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-server', 'x-forwarded-proto',
+];
+
+/**
  * X-Forwarded-For for the upstream: the peer's address appended to the chain a
  * trusted proxy sent, or the peer alone. A client's own header never reaches
  * the upstream as if the gateway vouched for it; RFC 7239 `Forwarded` is not
@@ -117,6 +128,8 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   const headers = forwardHeaders(req.headers);
   const xff = forwardedFor(req, o.trustedProxies);
   if (xff !== undefined) headers['x-forwarded-for'] = xff;
+  if (!o.trustedProxies?.contains(req.socket.remoteAddress)) for (const h of CLIENT_IDENTITY_HEADERS) delete headers[h];
+  headers['x-forwarded-proto'] ??= 'https'; // clients reach the gateway over TLS only
   // Explicit framing for every body (Node's parser has already decoded the client's chunking
   // and refused a request with both Content-Length and Transfer-Encoding).
   if (req.headers['content-length'] !== undefined) headers['content-length'] = String(declared);

@@ -131,19 +131,29 @@ function clientOf(ctx: RouteContext, req: IncomingMessage): string {
   return clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
 }
 
+/** The shape of an API key (store.ts): "tgw_" and 43 base64url characters. */
+const API_KEY_SHAPE = /^tgw_[A-Za-z0-9_-]{43}$/;
+
 /**
- * The API key of a proxied request, unless its client failed too often: then 429 before any lookup.
- * Every refusal counts as a failure, a request without Authorization included (docs/gateway.md).
+ * The API key of a proxied request. Every refusal counts as a failure of its
+ * client, a request without Authorization included (docs/gateway.md). A client
+ * over the limit gets 429 without any lookup, unless it presents a token of an
+ * API key's shape: that one is still looked up, so that users who share an
+ * address (NAT, one IPv6 /64, an unlisted proxy) with someone sending junk keep
+ * working with their valid keys; a wrong one is refused with 429 again.
  */
 async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: number): Promise<void> {
   const client = clientOf(ctx, req);
   const wait = ctx.apiKeyFailures.retryAfter(client, nowMs);
-  if (wait > 0) {
-    req.resume(); // an unread body must not hold the connection
-    ctx.metrics.countAuthRateLimited('api_key');
-    throw new GatewayError('ERR_GATEWAY_TOO_MANY_AUTH_FAILURES', 429, `too many requests without a valid API key from this client; retry in ${wait} s`, { 'Retry-After': String(wait) });
-  }
   const token = bearer(req);
+  const limited = (): GatewayError => {
+    ctx.metrics.countAuthRateLimited('api_key');
+    return new GatewayError('ERR_GATEWAY_TOO_MANY_AUTH_FAILURES', 429, `too many requests without a valid API key from this client; retry in ${wait} s`, { 'Retry-After': String(wait) });
+  };
+  if (wait > 0 && !(token && API_KEY_SHAPE.test(token))) {
+    req.resume(); // an unread body must not hold the connection
+    throw limited();
+  }
   // No cache: a key revoked through any instance is refused from the next request on.
   const key = token ? await ctx.keys.authenticate(token).catch((e: unknown) => {
     req.resume();
@@ -152,6 +162,7 @@ async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: num
   if (!key) {
     ctx.apiKeyFailures.fail(client, nowMs);
     req.resume();
+    if (wait > 0) throw limited();
     throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid API key is required (Authorization: Bearer <key>)', { 'WWW-Authenticate': 'Bearer' });
   }
 }

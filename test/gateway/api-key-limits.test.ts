@@ -81,21 +81,31 @@ describe('failed API keys on proxied requests are limited per client', () => {
     await h?.close();
   });
 
-  it('after 3 failures: 429 with Retry-After for a wrong key, the valid key and no key, without a lookup; nothing reaches the upstream', async () => {
+  it('after 3 failures: 429 with Retry-After and no lookup for no key or a malformed one; nothing of theirs reaches the upstream', async () => {
     expect(await chat(h.insecure, h.gateway, h.token)).toMatchObject({ status: 200 });
     expect(lookups.n).toBe(1);
     const before = h.upstream.received.length;
     for (let i = 0; i < 3; i++) expect(await chat(h.insecure, h.gateway, WRONG_KEY)).toMatchObject({ status: 401, code: 'ERR_GATEWAY_UNAUTHORIZED' });
     expect(lookups.n).toBe(4);
-    for (const token of [WRONG_KEY, h.token, null, 'not a key']) expectLimited(await chat(h.insecure, h.gateway, token));
+    for (const token of [null, 'not a key', `${WRONG_KEY}x`]) expectLimited(await chat(h.insecure, h.gateway, token));
     expect(lookups.n).toBe(4);
     expect(h.upstream.received.length).toBe(before);
     expect(h.upstream.received.map((r) => r.body).slice(before).join('')).not.toContain(SECRET);
   });
 
+  it('a limited client\'s token of an API key\'s shape is still looked up: a wrong one is 429, the valid one is served (users sharing the address keep working)', async () => {
+    const before = h.upstream.received.length;
+    expectLimited(await chat(h.insecure, h.gateway, WRONG_KEY));
+    expect(lookups.n).toBe(5);
+    expect(h.upstream.received.length).toBe(before);
+    expect(await chat(h.insecure, h.gateway, h.token)).toMatchObject({ status: 200 });
+    expect(lookups.n).toBe(6);
+    expect(h.upstream.received.length).toBe(before + 1);
+  });
+
   it('another client is served; its success does not reset the limited client', async () => {
     expect(await chat(other, h.gateway, h.token)).toMatchObject({ status: 200 });
-    expectLimited(await chat(h.insecure, h.gateway, h.token));
+    expectLimited(await chat(h.insecure, h.gateway, null));
   });
 
   it('a request without Authorization counts as a failure (no lookup)', async () => {
@@ -104,7 +114,7 @@ describe('failed API keys on proxied requests are limited per client', () => {
     expect(await chat(other, h.gateway, null)).toMatchObject({ status: 401 });
     expect(lookups.n).toBe(n);
     expect(await chat(other, h.gateway, WRONG_KEY)).toMatchObject({ status: 401 });
-    expectLimited(await chat(other, h.gateway, h.token));
+    expectLimited(await chat(other, h.gateway, null));
     expect(lookups.n).toBe(n + 1);
   });
 
@@ -115,12 +125,12 @@ describe('failed API keys on proxied requests are limited per client', () => {
 
   it('/metrics counts the 429s of each limiter', async () => {
     const apiKey = await metric(h, 'api_key');
-    expect(apiKey).toBe(6); // four in the first test, one in the second, one in the third
+    expect(apiKey).toBe(6); // three in the first test, one in each of the next three
     expect(await metric(h, 'admin')).toBe(0);
     for (let i = 0; i < 2; i++) expect((await h.call('GET', '/admin/v1/keys', { token: WRONG_ADMIN })).status).toBe(401);
     expect((await h.call('GET', '/admin/v1/keys', { token: admin })).status).toBe(429);
     expect(await metric(h, 'admin')).toBe(1);
-    expectLimited(await chat(h.insecure, h.gateway, h.token));
+    expectLimited(await chat(h.insecure, h.gateway, null));
     expect(await metric(h, 'api_key')).toBe(apiKey + 1);
   });
 });
@@ -146,7 +156,7 @@ describe('trusted proxies: X-Forwarded-For names the client only from a trusted 
 
   it('from the trusted peer, each forwarded client has its own count', async () => {
     for (let i = 0; i < 2; i++) expect(await chat(h.insecure, h.gateway, WRONG_KEY, xff('203.0.113.1'))).toMatchObject({ status: 401 });
-    expectLimited(await chat(h.insecure, h.gateway, h.token, xff('203.0.113.1')));
+    expectLimited(await chat(h.insecure, h.gateway, null, xff('203.0.113.1')));
     expect(await chat(h.insecure, h.gateway, h.token, xff('203.0.113.2'))).toMatchObject({ status: 200 });
     expect(await chat(h.insecure, h.gateway, h.token, xff('[2001:db8:1:2::5]:4711'))).toMatchObject({ status: 200 });
     // The proxy itself (no header) is another client.
@@ -155,9 +165,9 @@ describe('trusted proxies: X-Forwarded-For names the client only from a trusted 
 
   it('a limited client cannot escape by forging entries left of what the proxy appended (one header or several)', async () => {
     const n = lookups.n;
-    expectLimited(await chat(h.insecure, h.gateway, h.token, xff('198.51.100.50, 203.0.113.1')));
-    expectLimited(await chat(h.insecure, h.gateway, h.token, xff(['198.51.100.51', '203.0.113.1'])));
-    expectLimited(await chat(h.insecure, h.gateway, h.token, xff('198.51.100.52, 203.0.113.1, 127.0.0.1')));
+    expectLimited(await chat(h.insecure, h.gateway, null, xff('198.51.100.50, 203.0.113.1')));
+    expectLimited(await chat(h.insecure, h.gateway, null, xff(['198.51.100.51', '203.0.113.1'])));
+    expectLimited(await chat(h.insecure, h.gateway, null, xff('198.51.100.52, 203.0.113.1, 127.0.0.1')));
     expect(lookups.n).toBe(n);
   });
 
@@ -165,7 +175,7 @@ describe('trusted proxies: X-Forwarded-For names the client only from a trusted 
     expect(await chat(untrusted, h.gateway, WRONG_KEY, xff('192.0.2.1'))).toMatchObject({ status: 401 });
     expect(await chat(untrusted, h.gateway, WRONG_KEY, xff('192.0.2.2'))).toMatchObject({ status: 401 });
     const n = lookups.n;
-    for (const spoof of ['192.0.2.3', '203.0.113.2', '127.0.0.9']) expectLimited(await chat(untrusted, h.gateway, h.token, xff(spoof)));
+    for (const spoof of ['192.0.2.3', '203.0.113.2', '127.0.0.9']) expectLimited(await chat(untrusted, h.gateway, null, xff(spoof)));
     expect(lookups.n).toBe(n);
     // ...and its failures were not charged to the addresses it named.
     expect(await chat(h.insecure, h.gateway, h.token, xff('192.0.2.1'))).toMatchObject({ status: 200 });
@@ -173,8 +183,8 @@ describe('trusted proxies: X-Forwarded-For names the client only from a trusted 
 
   it('a malformed header from the trusted peer counts against the peer, not a name the sender chose', async () => {
     for (const junk of ['unknown', 'evil.example, 203.0.113.7:0']) expect(await chat(h.insecure, h.gateway, WRONG_KEY, xff(junk))).toMatchObject({ status: 401 });
-    expectLimited(await chat(h.insecure, h.gateway, h.token));
-    expectLimited(await chat(h.insecure, h.gateway, h.token, xff('garbage')));
+    expectLimited(await chat(h.insecure, h.gateway, null));
+    expectLimited(await chat(h.insecure, h.gateway, null, xff('garbage')));
     expect(await chat(h.insecure, h.gateway, h.token, xff('203.0.113.7'))).toMatchObject({ status: 200 });
   });
 
@@ -207,7 +217,7 @@ describe('tee-gateway serve: --api-key-max-failures, --api-key-failure-window, -
     expect(r.code).toBe(0);
     gateway = r.gateway as Gateway;
     expect(await chat(h.insecure, gateway, WRONG_KEY, { 'x-forwarded-for': '203.0.113.1' })).toMatchObject({ status: 401 });
-    expectLimited(await chat(h.insecure, gateway, h.token, { 'x-forwarded-for': '203.0.113.1' }), 30);
+    expectLimited(await chat(h.insecure, gateway, null, { 'x-forwarded-for': '203.0.113.1' }), 30);
     expect(await chat(h.insecure, gateway, h.token, { 'x-forwarded-for': '203.0.113.2' })).toMatchObject({ status: 200 });
   });
 

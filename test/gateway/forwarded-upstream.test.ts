@@ -23,6 +23,15 @@ async function forwardedSeen(harness: Harness, headers: Record<string, string>):
   return { xff: seen!.headers['x-forwarded-for'], forwarded: seen!.headers.forwarded };
 }
 
+const IDENTITY = { 'x-real-ip': '203.0.113.9', 'true-client-ip': '203.0.113.9', 'cf-connecting-ip': '203.0.113.9', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' };
+
+async function identitySeen(harness: Harness): Promise<Record<string, unknown>> {
+  const before = harness.upstream.received.length;
+  expect((await harness.call('POST', '/api/chat', { body: ollamaChat('hello', false), headers: IDENTITY })).status).toBe(200);
+  const seen = harness.upstream.received.slice(before).find((x) => x.path === '/api/chat')!.headers;
+  return Object.fromEntries(Object.keys(IDENTITY).map((k) => [k, seen[k]]));
+}
+
 describe('X-Forwarded-For towards the upstream', () => {
   it('an untrusted peer: its own header is replaced by its address, Forwarded is dropped', async () => {
     h = await startHarness();
@@ -34,5 +43,13 @@ describe('X-Forwarded-For towards the upstream', () => {
     h = await startHarness({ trustedProxies: ['127.0.0.1/32'] });
     expect((await forwardedSeen(h, { 'x-forwarded-for': '203.0.113.7, 198.51.100.2' })).xff).toBe('203.0.113.7, 198.51.100.2, 127.0.0.1');
     expect((await forwardedSeen(h, {})).xff).toBe('127.0.0.1');
+  });
+
+  it('other client-identity headers (X-Real-IP, True-Client-IP, X-Forwarded-Host, ...) pass only from a trusted proxy; X-Forwarded-Proto is https', async () => {
+    h = await startHarness();
+    expect(await identitySeen(h)).toEqual({ 'x-real-ip': undefined, 'true-client-ip': undefined, 'cf-connecting-ip': undefined, 'x-forwarded-host': undefined, 'x-forwarded-proto': 'https' });
+    await h.close();
+    h = await startHarness({ trustedProxies: ['127.0.0.1/32'] });
+    expect(await identitySeen(h)).toEqual(IDENTITY);
   });
 });
