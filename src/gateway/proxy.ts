@@ -91,7 +91,10 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
     return;
   }
   const body = JSON.stringify(err.toJSON());
-  res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...err.headers });
+  // Refused before its body was read: close rather than drain a body of any length (a refused
+  // client could otherwise keep streaming until the request timeout).
+  const unread = res.req !== undefined && !res.req.complete;
+  res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(unread ? { connection: 'close' } : {}), ...err.headers });
   res.end(body);
 }
 
