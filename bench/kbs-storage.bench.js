@@ -11,7 +11,7 @@
 //   npx tsc -p tsconfig.json && node bench/kbs-storage.bench.js [N=2000] [CONCURRENCY=32]
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -60,8 +60,11 @@ async function pgDatabase() {
 }
 
 const children = [];
+let instanceNo = 0;
 function startInstance(database) {
-  const child = spawn(process.execPath, [join(root, 'bin', 'tee-kbs.js'), 'serve', '--database', database, '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'),
+  // The first admin token goes to a file (never to the logs); each instance names its own.
+  const tokenFile = join(dir, `admin-token-${instanceNo++}`);
+  const child = spawn(process.execPath, [join(root, 'bin', 'tee-kbs.js'), 'serve', '--database', database, '--admin-token-file', tokenFile, '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'),
     '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000000000', '--rate-per-second', '1000000000', '--sqlite-synchronous', SYNC], {
     env: { ...process.env, TEE_KBS_MASTER_KEY: masterKey }, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -80,7 +83,8 @@ async function post(url, path, body, headers) {
 }
 
 async function setup(instances) {
-  const token = instances.find((i) => i.adminToken).adminToken;
+  const minted = instances.find((i) => i.adminTokenFile && existsSync(i.adminTokenFile));
+  const token = readFileSync(minted.adminTokenFile, 'utf8').trim();
   const auth = { authorization: `Bearer ${token}` };
   const mrTd = Buffer.from(p.quote.body.mrTd).toString('hex');
   const pol = await post(instances[0].url, '/kbs/v1/key-transfer-policies', JSON.stringify({ tee: 'tdx', mrTd: [mrTd], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' }), auth);

@@ -9,6 +9,7 @@ export { KbsStore, SCHEMA_VERSION, type KeyInfo, type LogEntry } from './store.j
 export { encryptContainer, decryptContainer, expectedReportData, parseRequesterKey, wrapForRequester, MIN_RSA_BITS } from './crypto.js';
 export { loadMasterKey, MASTER_KEY_ENV } from './files.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+export type { RefusalLogBounds } from './log-bounds.js';
 export { parsePolicyDocument } from './policies.js';
 export { runKbsCli, exitCodeOf, KBS_SERVE_OPTIONS, KBS_ENV } from './cli.js';
 export { StorageError, type StorageErrorCode } from '../storage/index.js';

@@ -17,8 +17,9 @@
  *   Step 7  in one database transaction: still inside the X16 window, the nonce consumed
  *           (only now, after everything else passed), the key read, wrapped and
  *           the release logged.
- * Every refusal is logged and answered with a KbsError body; its row is bounded (log-bounds.ts):
- * evidence that did not verify is logged as SHA-256, length and first 2 KiB.
+ * Every refusal is answered with a KbsError body and recorded: as a bounded log row (log-bounds.ts:
+ * evidence that did not verify is logged as SHA-256, length and first 2 KiB) while its client and
+ * the whole broker are under the refusal-row bounds of the window, else only as a count.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
