@@ -42,6 +42,24 @@ export function createAdminTokenFile(path: string, token: string): void {
     throw configError(`cannot write the admin token file ${path}: ${(e as Error).message}`);
   }
   closeSync(fd);
+  syncDirectoryOf(path);
+}
+
+/**
+ * The new directory entry must be durable too: without this, a crash after the database stored the
+ * token's hash could leave a database whose only admin token exists nowhere (review, session 4).
+ */
+function syncDirectoryOf(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+    fsyncSync(fd);
+  } catch (e) {
+    removeAdminTokenFile(path);
+    throw configError(`cannot sync the directory of the admin token file ${path}: ${(e as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Removes a token file this process created whose token never reached the database. */

@@ -66,30 +66,33 @@ CREATE INDEX IF NOT EXISTS rate_limits_last ON rate_limits (last_ms);
  * Bounded refusal logging (log-bounds.ts, store.ts): `refusal_windows` counts the refusals of each
  * client key (and of all clients, client '*') per fixed window, deciding which ones still get a full
  * attestation_log row; it is bookkeeping, pruned once its window is over. `refusal_aggregates` is
- * audit data: the refusals that were answered but stored only as a count, per window, client key and
- * key id ('' for key ids that name no key). Its rows are never deleted and their counts only grow.
+ * audit data: the refusals that were answered but stored only as a count, per window, client key,
+ * key id ('' unless the key exists) and error code. Its rows are never deleted and their counts only grow.
  */
 const REFUSALS_SQLITE = `
 CREATE TABLE IF NOT EXISTS refusal_windows (
   window_start INTEGER NOT NULL, client TEXT NOT NULL, refused INTEGER NOT NULL, PRIMARY KEY (window_start, client));
 CREATE TABLE IF NOT EXISTS refusal_aggregates (
-  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, count INTEGER NOT NULL,
-  first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_error_code TEXT, PRIMARY KEY (window_start, client, key_id));
+  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, error_code TEXT NOT NULL,
+  count INTEGER NOT NULL CHECK (typeof(count) = 'integer' AND count >= 1),
+  first_at TEXT NOT NULL, last_at TEXT NOT NULL, PRIMARY KEY (window_start, client, key_id, error_code));
 CREATE TRIGGER IF NOT EXISTS refusal_aggregates_no_delete BEFORE DELETE ON refusal_aggregates BEGIN SELECT RAISE(ABORT, 'refusal_aggregates is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS refusal_aggregates_only_grow BEFORE UPDATE ON refusal_aggregates
-  WHEN NEW.count < OLD.count OR NEW.window_start IS NOT OLD.window_start OR NEW.client IS NOT OLD.client OR NEW.key_id IS NOT OLD.key_id OR NEW.first_at IS NOT OLD.first_at
+  WHEN NEW.count < OLD.count OR NEW.window_start IS NOT OLD.window_start OR NEW.client IS NOT OLD.client OR NEW.key_id IS NOT OLD.key_id
+    OR NEW.error_code IS NOT OLD.error_code OR NEW.first_at IS NOT OLD.first_at OR NEW.last_at < OLD.last_at
   BEGIN SELECT RAISE(ABORT, 'refusal_aggregates counts only grow'); END;
 `;
 const REFUSALS_POSTGRES = `
 CREATE TABLE IF NOT EXISTS refusal_windows (
   window_start BIGINT NOT NULL, client TEXT NOT NULL, refused INTEGER NOT NULL, PRIMARY KEY (window_start, client));
 CREATE TABLE IF NOT EXISTS refusal_aggregates (
-  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, count BIGINT NOT NULL,
-  first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_error_code TEXT, PRIMARY KEY (window_start, client, key_id));
+  window_start TEXT NOT NULL, client TEXT NOT NULL, key_id TEXT NOT NULL, error_code TEXT NOT NULL, count BIGINT NOT NULL CHECK (count >= 1),
+  first_at TEXT NOT NULL, last_at TEXT NOT NULL, PRIMARY KEY (window_start, client, key_id, error_code));
 CREATE OR REPLACE FUNCTION tee_kbs_refusal_aggregates_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP <> 'UPDATE' OR NEW.count < OLD.count OR NEW.window_start IS DISTINCT FROM OLD.window_start OR NEW.client IS DISTINCT FROM OLD.client
-     OR NEW.key_id IS DISTINCT FROM OLD.key_id OR NEW.first_at IS DISTINCT FROM OLD.first_at THEN
+     OR NEW.key_id IS DISTINCT FROM OLD.key_id OR NEW.error_code IS DISTINCT FROM OLD.error_code OR NEW.first_at IS DISTINCT FROM OLD.first_at
+     OR NEW.last_at < OLD.last_at THEN
     RAISE EXCEPTION 'refusal_aggregates is append-only; counts only grow';
   END IF;
   RETURN NEW;

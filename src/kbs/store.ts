@@ -88,10 +88,9 @@ const COUNT_REFUSAL = `INSERT INTO refusal_windows (window_start, client, refuse
 ON CONFLICT (window_start, client) DO UPDATE SET refused = refusal_windows.refused + 1
 RETURNING refused`;
 
-const AGGREGATE_REFUSAL = `INSERT INTO refusal_aggregates (window_start, client, key_id, count, first_at, last_at, last_error_code) VALUES (?, ?, ?, 1, ?, ?, ?)
-ON CONFLICT (window_start, client, key_id) DO UPDATE SET count = refusal_aggregates.count + 1,
-  last_at = CASE WHEN excluded.last_at > refusal_aggregates.last_at THEN excluded.last_at ELSE refusal_aggregates.last_at END,
-  last_error_code = excluded.last_error_code`;
+const AGGREGATE_REFUSAL = `INSERT INTO refusal_aggregates (window_start, client, key_id, error_code, count, first_at, last_at) VALUES (?, ?, ?, ?, 1, ?, ?)
+ON CONFLICT (window_start, client, key_id, error_code) DO UPDATE SET count = refusal_aggregates.count + 1,
+  last_at = CASE WHEN excluded.last_at > refusal_aggregates.last_at THEN excluded.last_at ELSE refusal_aggregates.last_at END`;
 
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
@@ -302,13 +301,17 @@ export class KbsStore {
     // The rate limiter's key: an IPv6 client may use any address of its /64.
     const client = clientKey(e.client);
     const count = async (who: string): Promise<number> => Number((await this.#q.get<{ refused: number }>(COUNT_REFUSAL, [windowStart, who]))?.refused ?? Infinity);
+    // Two budgets: refusals of evidence that verified (a genuine TEE asking for a key it may not have:
+    // the ones an audit needs) never compete for rows with junk, which anyone can send.
+    const budget = e.claims !== undefined ? 'verified' : 'other';
     // The total counts only refusals within their client's own bound: one client cannot use up everyone's rows.
-    const full = (await count(client)) <= perClient && (await count('*')) <= total;
+    const full = (await count(`${budget}:${client}`)) <= perClient && (await count(`${budget}:*`)) <= total;
     if (full) await this.#insertLog(e);
     else {
-      // Key ids are not secret: refusals for ids that name no key share one count ('') rather than a row per random id.
-      const keyId = e.errorCode === 'ERR_KBS_NOT_FOUND' || e.keyId === undefined ? '' : e.keyId;
-      await this.#q.run(AGGREGATE_REFUSAL, [new Date(windowStart).toISOString(), client, keyId, e.at, e.at, e.errorCode ?? null]);
+      // Key ids are not secret: a refusal counts under its key id only when that key exists (its policy
+      // was read); any other id, random ones included, shares the count of ''.
+      const keyId = e.policy !== undefined && e.keyId !== undefined ? e.keyId : '';
+      await this.#q.run(AGGREGATE_REFUSAL, [new Date(windowStart).toISOString(), client, keyId, e.errorCode ?? '', e.at, e.at]);
     }
     if (atMs - this.#shared.lastWindowPrune > 60_000) {
       this.#shared.lastWindowPrune = atMs;
@@ -361,9 +364,9 @@ export class KbsStore {
   }
 
   /** The refusal counts, newest window first. */
-  async refusalAggregates(limit = 100): Promise<{ window_start: string; client: string; key_id: string; count: number; first_at: string; last_at: string; last_error_code: string | null }[]> {
-    type Row = { window_start: string; client: string; key_id: string; count: number | string; first_at: string; last_at: string; last_error_code: string | null };
-    const rows = await this.#q.all<Row>('SELECT window_start, client, key_id, count, first_at, last_at, last_error_code FROM refusal_aggregates ORDER BY window_start DESC, client, key_id LIMIT ?', [limit]);
+  async refusalAggregates(limit = 100): Promise<{ window_start: string; client: string; key_id: string; error_code: string; count: number; first_at: string; last_at: string }[]> {
+    type Row = { window_start: string; client: string; key_id: string; error_code: string; count: number | string; first_at: string; last_at: string };
+    const rows = await this.#q.all<Row>('SELECT window_start, client, key_id, error_code, count, first_at, last_at FROM refusal_aggregates ORDER BY window_start DESC, client, key_id, error_code LIMIT ?', [limit]);
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 

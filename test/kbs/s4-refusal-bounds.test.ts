@@ -37,7 +37,8 @@ describe.each(BACKENDS)('bounded refusal rows on $name', ({ name: backend, skip 
     afterAll(async () => h?.close());
 
     const refusedRows = async (key: string): Promise<number> => Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM attestation_log WHERE decision = 'refused' AND key_id = ?", [key]))?.n);
-    const aggregates = (key: string) => db.all<{ client: string; count: number | string; last_error_code: string }>('SELECT client, count, last_error_code FROM refusal_aggregates WHERE key_id = ?', [key]);
+    const aggregates = (key: string, code?: string) =>
+      db.all<{ client: string; count: number | string; error_code: string }>(`SELECT client, count, error_code FROM refusal_aggregates WHERE key_id = ?${code ? ' AND error_code = ?' : ''}`, code ? [key, code] : [key]);
 
     it(`a flood of ${FLOOD} refusals from one client for one key: ${PER_CLIENT} full rows plus one count, the same answers; a release in the middle logged in full`, async () => {
       // A genuine quote refused for its binding: verified evidence, the largest kind of refusal row.
@@ -62,7 +63,7 @@ describe.each(BACKENDS)('bounded refusal rows on $name', ({ name: backend, skip 
       expect(await refusedRows(keyId)).toBe(PER_CLIENT);
       const agg = await aggregates(keyId);
       expect(agg).toHaveLength(1);
-      expect({ client: agg[0]!.client, count: Number(agg[0]!.count), code: agg[0]!.last_error_code }).toEqual({ client: '127.0.0.1', count: FLOOD - PER_CLIENT, code: 'ERR_KBS_BINDING' });
+      expect({ client: agg[0]!.client, count: Number(agg[0]!.count), code: agg[0]!.error_code }).toEqual({ client: '127.0.0.1', count: FLOOD - PER_CLIENT, code: 'ERR_KBS_BINDING' });
 
       // The release, though after the client's bound was exhausted, has its full row with the evidence.
       const released = await db.all<{ evidence: string | null; report_data: string | null; policy: string | null }>("SELECT evidence, report_data, policy FROM attestation_log WHERE decision = 'released' AND key_id = ?", [keyId]);
@@ -99,25 +100,40 @@ describe.each(BACKENDS)('bounded refusal rows on $name', ({ name: backend, skip 
       expect(stderr).toContain(`${FLOOD - PER_CLIENT} refusal(s) beyond the log bounds stored only as counts`);
     });
 
-    it('refusals for random key ids beyond the bound share one count (no row per invented id)', async () => {
+    it('refusals for random key ids beyond the bound share one count (no row per invented id); junk has a budget of its own', async () => {
       const before = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM attestation_log WHERE decision = 'refused' AND error_code = 'ERR_KBS_NOT_FOUND'"))?.n);
       for (let i = 0; i < 12; i++) {
         const r = await h.call('POST', transferPath(randomUUID()), { body: transferBody(h, client), headers: { 'attestation-type': 'TDX' }, token: null });
         expect(r.status).toBe(404);
       }
-      // The client's bound for this window is used up already: no new full row at all.
+      // Evidence that never verified draws on the 'other' budget, untouched by the verified flood above.
       const after = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM attestation_log WHERE decision = 'refused' AND error_code = 'ERR_KBS_NOT_FOUND'"))?.n);
-      expect(after).toBe(before);
+      expect(after).toBe(before + PER_CLIENT);
       const unknown = await aggregates('');
       expect(unknown).toHaveLength(1);
-      expect(Number(unknown[0]!.count)).toBe(12);
-      expect(unknown[0]!.last_error_code).toBe('ERR_KBS_NOT_FOUND');
+      expect(Number(unknown[0]!.count)).toBe(12 - PER_CLIENT);
+      expect(unknown[0]!.error_code).toBe('ERR_KBS_NOT_FOUND');
+    });
+
+    it('refusals before the key lookup (415, 413) with random key ids add no row per id; each error code keeps its own count', async () => {
+      const groups = async (): Promise<number> => Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM refusal_aggregates'))?.n);
+      const start = await groups();
+      for (let i = 0; i < 20; i++) {
+        const r = await h.call('POST', transferPath(randomUUID()), { body: 'not json', headers: { 'content-type': 'text/plain', 'attestation-type': 'TDX' }, token: null });
+        expect(r.status).toBe(415);
+      }
+      expect(await groups()).toBe(start + 1);
+      const media = await aggregates('', 'ERR_KBS_UNSUPPORTED_MEDIA_TYPE');
+      expect(media).toHaveLength(1);
+      expect(Number(media[0]!.count)).toBe(20);
+      // The earlier code is not overwritten by the newer one.
+      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12 - PER_CLIENT);
     });
 
     it('refusal_aggregates only grows: DELETE, TRUNCATE-like deletes and lowering a count are refused', async () => {
       await expect(db.run('DELETE FROM refusal_aggregates')).rejects.toThrow(/append-only/);
       await expect(db.run("UPDATE refusal_aggregates SET count = 0 WHERE key_id = ''")).rejects.toThrow(/append-only|only grow/);
-      expect(Number((await aggregates(''))[0]!.count)).toBe(12);
+      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12 - PER_CLIENT);
     });
   });
 });
@@ -159,6 +175,17 @@ describe.each(BACKENDS)('refusal bounds in the store on $name', ({ name: backend
       const rows = await store.refusalAggregates();
       expect(rows.map((r) => r.client).sort()).toEqual(['10.0.0.3', '2001:db8:1:2::/64']);
       expect(rows.every((r) => r.window_start === t0.toISOString())).toBe(true);
+    });
+
+    it('refusals of evidence that verified have their own budget: junk cannot crowd them out of the log', async () => {
+      const t1 = new Date(Date.UTC(2033, 0, 1, 12, 0, 0));
+      const junk: string[] = [];
+      // Junk from many clients exhausts the 'other' budget (2 per client, 5 in all) of this window.
+      for (const a of ['10.1.0.1', '10.1.0.1', '10.1.0.2', '10.1.0.2', '10.1.0.3', '10.1.0.4']) junk.push(await store.appendLog(refusal(a, t1)));
+      expect(junk).toEqual(['row', 'row', 'row', 'row', 'row', 'aggregated']);
+      // A genuine TEE refused (claims recorded) still gets its full row.
+      const verified: LogEntry = { ...refusal('10.1.0.4', t1), claims: { tee: 'tdx' }, errorCode: 'ERR_KBS_POLICY', error: { code: 'ERR_KBS_POLICY' } };
+      expect(await store.appendLog(verified)).toBe('row');
     });
 
     it('perClient 0 stores every refusal as a count; bad bounds are configuration errors', async () => {
