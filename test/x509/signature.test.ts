@@ -4,7 +4,7 @@
  * byte never does, and only the three accepted schemes with their exact
  * parameters are verified at all (RSASSA-PSS: SHA-384, MGF1-SHA-384, salt 48).
  */
-import { X509Certificate } from 'node:crypto';
+import { KeyObject, X509Certificate, constants, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -150,6 +150,18 @@ describe('synthetic certificates', async () => {
     expect(verifyCertificateSignature(flipTbs(c, 10), c.publicKey)).toBe(false);
     const sig = Uint8Array.from(c.signature);
     expect(verifyCertificateSignature({ ...c, signature: sig.subarray(1) }, c.publicKey)).toBe(false); // wrong length
+  });
+
+  it('RSASSA-PSS: a signature made with another salt length than the declared 48 does not verify', async () => {
+    const keys = await pssKeys('SHA-384');
+    const c = await make(keys, { name: 'RSA-PSS', saltLength: 48 });
+    const key = KeyObject.from(keys.privateKey);
+    for (const saltLength of [0, 32, 64]) {
+      const other = new Uint8Array(sign('sha384', c.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }));
+      expect(verifyCertificateSignature({ ...c, signature: other }, c.publicKey), `salt ${saltLength}`).toBe(false);
+    }
+    const same = new Uint8Array(sign('sha384', c.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }));
+    expect(verifyCertificateSignature({ ...c, signature: same }, c.publicKey)).toBe(true);
   });
 
   it('RSASSA-PSS with other parameters is UNSUPPORTED: salt 32, or SHA-256 throughout', async () => {
