@@ -145,6 +145,9 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
         db.pragma('volatile.synchronous = OFF');
       }
       db.pragma('foreign_keys = ON');
+      // REPLACE deletes the old row without firing DELETE triggers unless triggers may recurse: the
+      // append-only guards of the attestation log and the refusal counts must hold for it too.
+      db.pragma('recursive_triggers = ON');
       // Reading the schema fails here, not at the first request, when the file is not a database.
       db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (e) {
