@@ -116,6 +116,28 @@ describe.skipIf(!HAVE_VECTORS)('shared boot event logs', () => {
     }
   });
 
+  it("the EFI stub's LoadOptions digest is vouched for by an allowed command line (GRUB's BOOT_IMAGE= form), not only by otherFiles", () => {
+    const entry = findEntry('go-tpm-tools/ubuntu-2404-amd-sevsnp') as LogEntry;
+    const doc = JSON.parse(readFileSync(new URL('../../docs/examples/vtpm-reference.json', import.meta.url), 'utf8'));
+    const boot = extractBootComponents(parseTcgEventLog(readEvidenceBytes(entry)));
+    const stub = boot.otherFiles.find((o) => o.source === 'linux-efi-stub')!;
+    expect(stub.pcr).toBe(9);
+    const withoutStub = { ...doc, boot: { ...doc.boot, otherFiles: doc.boot.otherFiles.filter((d: string) => d !== `sha256:${stub.digests.sha256}`) } };
+    expect(withoutStub.boot.otherFiles).toHaveLength(doc.boot.otherFiles.length - 1);
+    const policy = loadPolicy({ tee: 'snp', measurement: 'any', hostData: 'any', allowProvisionalFirmware: true, vtpm: {} });
+    const judge = (reference: unknown) =>
+      evaluatePolicy(syntheticSnp(), policy, { vtpm: { pcrs: pcrValuesFromHex(entry.expected.pcrs!), boot, reference: loadReferenceList(Buffer.from(JSON.stringify(reference))) } })
+        .violations.filter((v) => v.path.startsWith('/vtpm/reference/boot'))
+        .map((v) => [v.path, (v.actual as { eventIndex?: number } | null)?.eventIndex ?? null]);
+    expect(judge(withoutStub)).toEqual([]);
+    // Another allowed command line: the measured one is refused, and the stub's digest is vouched for by nothing.
+    const otherLine = { ...withoutStub, boot: { ...withoutStub.boot, commandLines: ['root=/dev/sda1 ro'] } };
+    expect(judge(otherLine)).toEqual([
+      ['/vtpm/reference/boot/otherFiles', stub.eventIndex],
+      ['/vtpm/reference/boot/commandLines', expect.any(Number)],
+    ]);
+  });
+
   it('the documented example reference list accepts the real Ubuntu boot (and its stated PCRs)', () => {
     const entry = findEntry('go-tpm-tools/ubuntu-2404-amd-sevsnp') as LogEntry;
     const reference = loadReferenceList(readFileSync(new URL('../../docs/examples/vtpm-reference.json', import.meta.url)));

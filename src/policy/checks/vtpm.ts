@@ -11,6 +11,8 @@
  * followed by the JSON pointer into the reference list for its rules.
  * Check ids (no checklist id covers vTPM): VTPM-PCR, VTPM-IMA, VTPM-BOOT.
  */
+import { createHash } from 'node:crypto';
+
 import { pointerToken } from '../json-schema.js';
 import type { BootComponents, ComponentDigests, MeasuredComponent } from '../../vtpm/boot-components.js';
 import { isIgnoredPath, type PcrExpectations, type ReferenceBoot, type ReferenceDigest, type ReferenceList } from '../../vtpm/reference.js';
@@ -86,6 +88,25 @@ function describe(c: MeasuredComponent): Record<string, unknown> {
 }
 
 /**
+ * The digests the Linux EFI stub's LOADED_IMAGE::LoadOptions event (PCR 9)
+ * has when the kernel was started with an allowed command line: the load
+ * options as UTF-16LE, as GRUB passes them ("BOOT_IMAGE=" before the command
+ * line it logs in PCR 8; checked against the shared Ubuntu 24.04 SEV-SNP log)
+ * or as given. The reference list's command lines then vouch for it, and it
+ * need not be listed in otherFiles.
+ */
+function loadOptionDigests(commandLines: readonly string[]): ReferenceDigest[] {
+  const out: ReferenceDigest[] = [];
+  for (const line of commandLines) {
+    for (const options of [`BOOT_IMAGE=${line}`, line]) {
+      const bytes = Buffer.from(options, 'utf16le');
+      for (const bank of ['sha1', 'sha256', 'sha384', 'sha512'] as const) out.push(`${bank}:${createHash(bank).update(bytes).digest('hex')}` as ReferenceDigest);
+    }
+  }
+  return out;
+}
+
+/**
  * Every file measured into PCR 9 is a listed kernel, initrd or other file,
  * whenever the reference list names any of them. The kernel cannot be picked
  * out by the log's order: the quote proves the order within PCR 8 and within
@@ -97,8 +118,10 @@ function checkPcr9Files(rules: ReferenceBoot, boot: BootComponents, reported: Re
   if (rules.kernels === undefined && rules.initrds === undefined && rules.otherFiles === undefined) return;
   const allowed = [...(rules.kernels ?? []), ...(rules.initrds ?? []), ...(rules.otherFiles ?? [])];
   const files = [...boot.kernels, ...boot.initrds, ...boot.otherFiles].filter((c) => c.pcr === 9).sort((a, b) => a.eventIndex - b.eventIndex);
+  const loadOptions = loadOptionDigests(rules.commandLines ?? []);
   for (const c of files) {
     if (reported.has(c.eventIndex) || matches(c.digests, allowed)) continue;
+    if (c.source === 'linux-efi-stub' && matches(c.digests, loadOptions)) continue;
     f.fail('/vtpm/reference/boot/otherFiles', 'VTPM-BOOT', 'POLICY', allowed, describe(c), `file ${c.path ?? ''} (event ${c.eventIndex}) measured into PCR 9 is none of the reference list's kernels, initrds or otherFiles`);
   }
 }
