@@ -80,6 +80,12 @@ interface SharedState {
   lastWindowPrune: number;
 }
 
+/**
+ * Refusals raised only after the evidence verified and its REPORTDATA binding held (transfer.ts
+ * steps 6 and 7): the policy, the result's usable window, the nonce's consumption, the key moved.
+ */
+const BOUND_REFUSALS: ReadonlySet<string> = new Set(['ERR_KBS_POLICY', 'ERR_KBS_WINDOW', 'ERR_KBS_NONCE', 'ERR_KBS_NOT_FOUND']);
+
 /** How a refusal was stored: a full attestation_log row or only a count in refusal_aggregates. */
 export type RefusalStorage = 'row' | 'aggregated';
 
@@ -282,8 +288,9 @@ export class KbsStore {
    * A release always gets its row. A refusal gets one while its client key and all clients are
    * within the window's bounds (log-bounds.ts), else only a count in refusal_aggregates. Each
    * counter is one atomic upsert that returns its new value, so the bounds are exact across
-   * instances without a transaction around the refusal: a flood of refusals then holds the shared
-   * total's row lock for one statement at a time, not across the log insert (review, session 4).
+   * instances without a transaction around the refusal: on PostgreSQL a flood of refusals then
+   * holds the shared total's row lock for one statement at a time, not across the log insert
+   * (review, session 4); on SQLite the refusal is one transaction (one sync instead of three).
    * The answer is sent after the row or count is stored; a crash in between loses one refusal's
    * record, as a crash before logging always did.
    */
@@ -292,6 +299,9 @@ export class KbsStore {
       await this.#insertLog(e);
       return 'row';
     }
+    // SQLite: one transaction, one WAL flush (BEGIN IMMEDIATE serialises writers anyway). PostgreSQL:
+    // each counter an autocommit upsert, so no lock on the shared total outlives its statement.
+    if (this.storage.dialect === 'sqlite' && this.#q === this.storage) return this.transaction((s) => s.#appendRefusal(e));
     return this.#appendRefusal(e);
   }
 
@@ -303,9 +313,10 @@ export class KbsStore {
     // The rate limiter's key: an IPv6 client may use any address of its /64.
     const client = clientKey(e.client);
     const count = async (who: string): Promise<number> => Number((await this.#q.get<{ refused: number }>(COUNT_REFUSAL, [windowStart, who]))?.refused ?? Infinity);
-    // Two budgets: refusals of evidence that verified (a genuine TEE asking for a key it may not have:
-    // the ones an audit needs) never compete for rows with junk, which anyone can send.
-    const budget = e.claims !== undefined ? 'verified' : 'other';
+    // Two budgets: refusals of evidence that verified AND was bound to this request (a genuine TEE
+    // asking for a key it may not have: the ones an audit needs) never compete for rows with the
+    // rest, which anyone can send (a replayed public quote verifies but fails its binding).
+    const budget = e.claims !== undefined && BOUND_REFUSALS.has(e.errorCode ?? '') ? 'verified' : 'other';
     // The total counts only refusals within their client's own bound: one client cannot use up everyone's rows.
     const full = (await count(`${budget}:${client}`)) <= perClient && (await count(`${budget}:*`)) <= total;
     if (full) await this.#insertLog(e);

@@ -100,18 +100,19 @@ describe.each(BACKENDS)('bounded refusal rows on $name', ({ name: backend, skip 
       expect(stderr).toContain(`${FLOOD - PER_CLIENT} refusal(s) beyond the log bounds stored only as counts`);
     });
 
-    it('refusals for random key ids beyond the bound share one count (no row per invented id); junk has a budget of its own', async () => {
+    it('refusals for random key ids beyond the bound share one count (no row per invented id)', async () => {
       const before = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM attestation_log WHERE decision = 'refused' AND error_code = 'ERR_KBS_NOT_FOUND'"))?.n);
       for (let i = 0; i < 12; i++) {
         const r = await h.call('POST', transferPath(randomUUID()), { body: transferBody(h, client), headers: { 'attestation-type': 'TDX' }, token: null });
         expect(r.status).toBe(404);
       }
-      // Evidence that never verified draws on the 'other' budget, untouched by the verified flood above.
+      // The binding refusals above (a genuine quote not bound to the request: anyone can replay one)
+      // used up this client's budget of unbound refusals already: no new full row at all.
       const after = Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM attestation_log WHERE decision = 'refused' AND error_code = 'ERR_KBS_NOT_FOUND'"))?.n);
-      expect(after).toBe(before + PER_CLIENT);
+      expect(after).toBe(before);
       const unknown = await aggregates('');
       expect(unknown).toHaveLength(1);
-      expect(Number(unknown[0]!.count)).toBe(12 - PER_CLIENT);
+      expect(Number(unknown[0]!.count)).toBe(12);
       expect(unknown[0]!.error_code).toBe('ERR_KBS_NOT_FOUND');
     });
 
@@ -127,13 +128,13 @@ describe.each(BACKENDS)('bounded refusal rows on $name', ({ name: backend, skip 
       expect(media).toHaveLength(1);
       expect(Number(media[0]!.count)).toBe(20);
       // The earlier code is not overwritten by the newer one.
-      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12 - PER_CLIENT);
+      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12);
     });
 
     it('refusal_aggregates only grows: DELETE, TRUNCATE-like deletes and lowering a count are refused', async () => {
       await expect(db.run('DELETE FROM refusal_aggregates')).rejects.toThrow(/append-only/);
       await expect(db.run("UPDATE refusal_aggregates SET count = 0 WHERE key_id = ''")).rejects.toThrow(/append-only|only grow/);
-      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12 - PER_CLIENT);
+      expect(Number((await aggregates('', 'ERR_KBS_NOT_FOUND'))[0]!.count)).toBe(12);
     });
   });
 });
@@ -177,7 +178,7 @@ describe.each(BACKENDS)('refusal bounds in the store on $name', ({ name: backend
       expect(rows.every((r) => r.window_start === t0.toISOString())).toBe(true);
     });
 
-    it('refusals of evidence that verified have their own budget: junk cannot crowd them out of the log', async () => {
+    it('refusals of evidence that verified and was bound (policy, window, nonce) have their own budget: junk and replayed quotes cannot crowd them out', async () => {
       const t1 = new Date(Date.UTC(2033, 0, 1, 12, 0, 0));
       const junk: string[] = [];
       // Junk from many clients exhausts the 'other' budget (2 per client, 5 in all) of this window.
@@ -186,6 +187,9 @@ describe.each(BACKENDS)('refusal bounds in the store on $name', ({ name: backend
       // A genuine TEE refused (claims recorded) still gets its full row.
       const verified: LogEntry = { ...refusal('10.1.0.4', t1), claims: { tee: 'tdx' }, errorCode: 'ERR_KBS_POLICY', error: { code: 'ERR_KBS_POLICY' } };
       expect(await store.appendLog(verified)).toBe('row');
+      // A replayed genuine quote verifies but fails its binding: it draws on the other budget.
+      const replayed: LogEntry = { ...refusal('10.1.0.5', t1), claims: { tee: 'tdx' }, errorCode: 'ERR_KBS_BINDING', error: { code: 'ERR_KBS_BINDING' } };
+      expect(await store.appendLog(replayed)).toBe('aggregated');
     });
 
     it('perClient 0 stores every refusal as a count; bad bounds are configuration errors', async () => {
