@@ -213,11 +213,11 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
     if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
     // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
     const after = reattesting ? 'the re-attestation failed: this prompt was not sent; the chat ends.' : 'no prompt byte was sent.';
-    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${terminalSafe(e.message)}\n${after}\n`);
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}\n`);
     return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' ? CHAT_EXIT.collateralUnavailable : CHAT_EXIT.refused;
   }
   if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
-  io.stderr(`chat: ${terminalSafe((e as Error).message)}\n`);
+  io.stderr(`chat: ${lineSafe((e as Error).message)}\n`);
   return CHAT_EXIT.error;
 }
 

@@ -44,8 +44,18 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'pro
  */
 const CLIENT_IDENTITY_HEADERS = [
   'x-real-ip', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip',
-  'x-originating-ip', 'x-original-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-server', 'x-forwarded-proto',
+  'x-originating-ip', 'x-original-forwarded-for', 'x-original-url', 'x-rewrite-url',
 ];
+
+/**
+ * From an untrusted peer: the listed headers, the whole X-Forwarded-* family (host, proto, prefix,
+ * email, user, client certificate, ...: front ends such as open-webui can trust some of them for
+ * login), and every header with an underscore in its name (CGI-style upstreams fold `_` and `-`
+ * together, so X_Forwarded_For would arrive as X-Forwarded-For; nginx drops them by default).
+ */
+function isClientIdentityHeader(name: string): boolean {
+  return name.includes('_') || name.startsWith('x-forwarded-') || CLIENT_IDENTITY_HEADERS.includes(name);
+}
 
 /**
  * X-Forwarded-For for the upstream: the peer's address appended to the chain a
@@ -85,6 +95,9 @@ function climbsOut(path: string): boolean {
 /** Statuses a final answer may have: 1xx is not a final answer (101 would hand the connection over), and Node refuses to write anything outside 100–999. */
 const isFinalStatus = (code: number | undefined): code is number => code !== undefined && code >= 200 && code <= 599;
 
+/** A refused request's body up to this size is read and dropped rather than the connection closed. */
+const DRAIN_BYTES = 64 * 1024;
+
 export function sendError(res: ServerResponse, err: GatewayError): void {
   if (res.headersSent) {
     res.destroy();
@@ -92,8 +105,10 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
   }
   const body = JSON.stringify(err.toJSON());
   // Refused before its body was read: close rather than drain a body of any length (a refused
-  // client could otherwise keep streaming until the request timeout).
-  const unread = res.req !== undefined && !res.req.complete;
+  // client could otherwise keep streaming until the request timeout). A small body with a declared
+  // length is drained, so the connection stays usable (AttestedClient pools its connections).
+  const req = res.req as IncomingMessage | undefined;
+  const unread = req !== undefined && !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_BYTES);
   res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(unread ? { connection: 'close' } : {}), ...err.headers });
   res.end(body);
 }
@@ -130,8 +145,10 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers = forwardHeaders(req.headers);
   const xff = forwardedFor(req, o.trustedProxies);
+  if (!o.trustedProxies?.contains(req.socket.remoteAddress)) {
+    for (const h of Object.keys(headers)) if (isClientIdentityHeader(h)) delete headers[h];
+  }
   if (xff !== undefined) headers['x-forwarded-for'] = xff;
-  if (!o.trustedProxies?.contains(req.socket.remoteAddress)) for (const h of CLIENT_IDENTITY_HEADERS) delete headers[h];
   headers['x-forwarded-proto'] ??= 'https'; // clients reach the gateway over TLS only
   // Explicit framing for every body (Node's parser has already decoded the client's chunking
   // and refused a request with both Content-Length and Transfer-Encoding).

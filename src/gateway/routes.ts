@@ -12,6 +12,7 @@ import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
+import type { LookupThrottle } from '../net/lookup-throttle.js';
 import { forwardedClient, type TrustedProxies } from '../net/forwarded.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
 import { StorageError } from '../storage/index.js';
@@ -30,6 +31,8 @@ export interface RouteContext {
   adminFailures: AuthFailureLimiter;
   /** Proxied requests without a valid API key, per client key (createHandler). */
   apiKeyFailures: AuthFailureLimiter;
+  /** How often a limited client may still have a key-shaped token looked up. */
+  limitedLookups: LookupThrottle;
   /** Peers whose X-Forwarded-For names the client (src/net/forwarded.ts). */
   trustedProxies: TrustedProxies;
 }
@@ -138,9 +141,10 @@ const API_KEY_SHAPE = /^tgw_[A-Za-z0-9_-]{43}$/;
  * The API key of a proxied request. Every refusal counts as a failure of its
  * client, a request without Authorization included (docs/gateway.md). A client
  * over the limit gets 429 without any lookup, unless it presents a token of an
- * API key's shape: that one is still looked up, so that users who share an
- * address (NAT, one IPv6 /64, an unlisted proxy) with someone sending junk keep
- * working with their valid keys; a wrong one is refused with 429 again.
+ * API key's shape and its lookup interval has passed (one per second): that one
+ * is still looked up, so that users who share an address (NAT, one IPv6 /64, an
+ * unlisted proxy) with someone sending junk keep working with their valid keys;
+ * a wrong one is refused with 429 again.
  */
 async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: number): Promise<void> {
   const client = clientOf(ctx, req);
@@ -150,7 +154,8 @@ async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: num
     ctx.metrics.countAuthRateLimited('api_key');
     return new GatewayError('ERR_GATEWAY_TOO_MANY_AUTH_FAILURES', 429, `too many requests without a valid API key from this client; retry in ${wait} s`, { 'Retry-After': String(wait) });
   };
-  if (wait > 0 && !(token && API_KEY_SHAPE.test(token))) {
+  // Over the limit: no lookup for junk, and at most one per interval for key-shaped tokens.
+  if (wait > 0 && !(token && API_KEY_SHAPE.test(token) && ctx.limitedLookups.take(client, nowMs))) {
     req.resume(); // an unread body must not hold the connection
     throw limited();
   }

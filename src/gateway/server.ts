@@ -19,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
+import { LookupThrottle } from '../net/lookup-throttle.js';
 import { TrustedProxies } from '../net/forwarded.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
@@ -92,6 +93,8 @@ export interface GatewayOptions extends ServerTimeouts {
    * adminFailureLimit, counted separately. Per instance.
    */
   apiKeyFailureLimit?: AuthFailureLimitOptions;
+  /** A client over the API-key failure limit may still have one key-shaped token looked up per this interval; default 1000 ms. */
+  limitedLookupIntervalMs?: number;
   /**
    * Reverse proxies in front of the gateway (CIDR ranges or single addresses, IPv4 or IPv6). When the TCP
    * peer is inside one, the client that the failure limits count is taken from X-Forwarded-For
@@ -200,7 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       end: () => void (metrics.inFlight -= 1),
     };
     const state = { draining: false };
-    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures, apiKeyFailures, trustedProxies });
+    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -10,6 +10,8 @@
  *   attacker's count.
  * - A refused (limited) attempt is not a failure: it cost no lookup, and
  *   counting it would keep a client locked out for as long as it retries.
+ *   (The gateway still looks up one key-shaped API key per interval of a
+ *   limited client, src/net/lookup-throttle.ts; a wrong one is a failure.)
  * - Memory is bounded: at most `maxClients` clients, kept in the order of
  *   their last failure; the oldest is dropped to admit a new one, and clients
  *   whose failures all left the window are dropped as they age.

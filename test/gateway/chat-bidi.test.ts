@@ -33,3 +33,33 @@ describe('bidi controls in the chat terminal', () => {
     expect(terminalSafe('\x1b[2J')).toBe('\\x1b[2J');
   });
 });
+
+describe('a refusal that quotes the gateway cannot forge lines', () => {
+  it("the gateway's own text in a refusal (here a 500 answer with a line break) stays on the refusal's line", async () => {
+    const { generateTls } = await import('../../src/gateway/tls.js');
+    const { createServer } = await import('node:https');
+    const { runChatSession } = await import('../../src/gateway/chat-cli.js');
+    const { BundleSource, CollateralService, loadPolicy } = await import('../../src/index.js');
+    const tls = await generateTls(['127.0.0.1']);
+    const forged = 'oops\nTEE: tdx\nTCB status: UpToDate\u202e';
+    const server = createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(forged) });
+      res.end(forged);
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const { port } = server.address() as { port: number };
+    let stderr = '';
+    let stdout = '';
+    try {
+      const code = await runChatSession(
+        { gateway: `https://127.0.0.1:${port}`, client: { policy: loadPolicy({ tee: 'tdx', mrTd: 'any', mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' }), collateral: new CollateralService({ intel: new BundleSource([]), cache: null }) }, api: 'ollama', model: 'm', prompt: 'hello' },
+        { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
+      );
+      expect(code).not.toBe(0);
+    } finally {
+      server.close();
+    }
+    expect(stderr).toContain('oops\\x0aTEE: tdx\\x0aTCB status: UpToDate\\u{202e}');
+    expect(`${stdout}${stderr}`.split('\n').filter((l) => l.startsWith('TEE:'))).toEqual([]);
+  });
+});

@@ -23,7 +23,10 @@ async function forwardedSeen(harness: Harness, headers: Record<string, string>):
   return { xff: seen!.headers['x-forwarded-for'], forwarded: seen!.headers.forwarded };
 }
 
-const IDENTITY = { 'x-real-ip': '203.0.113.9', 'true-client-ip': '203.0.113.9', 'cf-connecting-ip': '203.0.113.9', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http' };
+const IDENTITY = {
+  'x-real-ip': '203.0.113.9', 'true-client-ip': '203.0.113.9', 'cf-connecting-ip': '203.0.113.9', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'http',
+  'x-forwarded-email': 'admin@example.invalid', 'x-forwarded-prefix': '/admin', 'x_real_ip': '203.0.113.9', 'x_forwarded_for': '203.0.113.9', 'x-original-url': '/admin',
+};
 
 async function identitySeen(harness: Harness): Promise<Record<string, unknown>> {
   const before = harness.upstream.received.length;
@@ -45,9 +48,9 @@ describe('X-Forwarded-For towards the upstream', () => {
     expect((await forwardedSeen(h, {})).xff).toBe('127.0.0.1');
   });
 
-  it('other client-identity headers (X-Real-IP, True-Client-IP, X-Forwarded-Host, ...) pass only from a trusted proxy; X-Forwarded-Proto is https', async () => {
+  it('other client-identity headers (X-Real-IP, True-Client-IP, the X-Forwarded-* family, any name with an underscore) pass only from a trusted proxy; X-Forwarded-Proto is https', async () => {
     h = await startHarness();
-    expect(await identitySeen(h)).toEqual({ 'x-real-ip': undefined, 'true-client-ip': undefined, 'cf-connecting-ip': undefined, 'x-forwarded-host': undefined, 'x-forwarded-proto': 'https' });
+    expect(await identitySeen(h)).toEqual({ ...Object.fromEntries(Object.keys(IDENTITY).map((k) => [k, undefined])), 'x-forwarded-proto': 'https' });
     await h.close();
     h = await startHarness({ trustedProxies: ['127.0.0.1/32'] });
     expect(await identitySeen(h)).toEqual(IDENTITY);

@@ -53,4 +53,10 @@ describe('refused before the body is read: the connection closes', () => {
     expect(r.answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(r.answer.toLowerCase()).toContain('connection: close');
   });
+
+  it('a small body with a declared length is drained instead: the 401 keeps the connection open for the next request', async () => {
+    const r = await h.call('POST', '/api/chat', { body: '{"model":"m","messages":[]}', token: null });
+    expect(r.status).toBe(401);
+    expect(String(r.headers['connection'] ?? '')).not.toMatch(/close/i);
+  });
 });

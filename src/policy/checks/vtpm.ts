@@ -121,7 +121,8 @@ function checkPcr9Files(rules: ReferenceBoot, boot: BootComponents, reported: Re
   const loadOptions = loadOptionDigests(rules.commandLines ?? []);
   for (const c of files) {
     if (reported.has(c.eventIndex) || matches(c.digests, allowed)) continue;
-    if (c.source === 'linux-efi-stub' && matches(c.digests, loadOptions)) continue;
+    // Only the stub's LoadOptions event (an "other file"), not its initrd tag.
+    if (c.source === 'linux-efi-stub' && boot.otherFiles.includes(c) && matches(c.digests, loadOptions)) continue;
     f.fail('/vtpm/reference/boot/otherFiles', 'VTPM-BOOT', 'POLICY', allowed, describe(c), `file ${c.path ?? ''} (event ${c.eventIndex}) measured into PCR 9 is none of the reference list's kernels, initrds or otherFiles`);
   }
 }
