@@ -340,7 +340,12 @@ async function firstStart(store: KbsStore, now: Date, log: (l: string) => void, 
   try {
     createAdminTokenFile(file, token);
   } catch (e) {
-    // Another instance may have just finished the first start with this very path.
+    // Another instance may be finishing the first start with this very path (a shared volume):
+    // give its commit a moment before calling the existing file a left-over (review, session 4).
+    for (let i = 0; i < 10; i++) {
+      if (await store.adminBootstrapped()) return undefined;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if (await store.adminBootstrapped()) return undefined;
     throw e;
   }
