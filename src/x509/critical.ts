@@ -18,16 +18,18 @@ import { OID_AUTHORITY_KEY_ID, OID_BASIC_CONSTRAINTS, OID_CRL_NUMBER, OID_KEY_US
 export const PROCESSED_CERTIFICATE_EXTENSIONS: ReadonlySet<string> = new Set([OID_BASIC_CONSTRAINTS, OID_KEY_USAGE]);
 export const PROCESSED_CRL_EXTENSIONS: ReadonlySet<string> = new Set([OID_CRL_NUMBER, OID_AUTHORITY_KEY_ID]);
 
-/** OIDs of the critical extensions outside `processed`, in order. */
-export function unprocessedCriticalExtensions(extensions: readonly RawExtension[], processed: ReadonlySet<string> = PROCESSED_CERTIFICATE_EXTENSIONS): string[] {
-  const out: string[] = [];
-  for (const e of extensions) if (e.critical && !processed.has(e.oid)) out.push(e.oid);
-  return out;
+const NONE: readonly string[] = Object.freeze([]);
+
+/** OIDs of the critical extensions outside `processed`, in order (a shared empty list when there are none). */
+export function unprocessedCriticalExtensions(extensions: readonly RawExtension[], processed: ReadonlySet<string> = PROCESSED_CERTIFICATE_EXTENSIONS): readonly string[] {
+  let out: string[] | undefined;
+  for (const e of extensions) if (e.critical && !processed.has(e.oid)) (out ??= []).push(e.oid);
+  return out ?? NONE;
 }
 
 /** Critical CRL-level extensions we do not process, then critical entry extensions (none is processed). */
-export function unprocessedCriticalCrlExtensions(crl: Pick<CrlInfo, 'extensions' | 'criticalEntryExtensionOids'>): { crl: string[]; entries: string[] } {
-  return { crl: unprocessedCriticalExtensions(crl.extensions, PROCESSED_CRL_EXTENSIONS), entries: [...crl.criticalEntryExtensionOids] };
+export function unprocessedCriticalCrlExtensions(crl: Pick<CrlInfo, 'extensions' | 'criticalEntryExtensionOids'>): { crl: readonly string[]; entries: readonly string[] } {
+  return { crl: unprocessedCriticalExtensions(crl.extensions, PROCESSED_CRL_EXTENSIONS), entries: crl.criticalEntryExtensionOids };
 }
 
 /**
