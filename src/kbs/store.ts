@@ -84,6 +84,9 @@ interface SharedState {
  * Refusals raised only after the evidence verified and its REPORTDATA binding held (transfer.ts
  * steps 6 and 7): the policy, the result's usable window, the nonce's consumption, the key moved.
  */
+/** Window counters younger than this are never pruned (see #appendRefusal). */
+const PRUNE_HORIZON_MS = 86_400_000;
+
 const BOUND_REFUSALS: ReadonlySet<string> = new Set(['ERR_KBS_POLICY', 'ERR_KBS_WINDOW', 'ERR_KBS_NONCE', 'ERR_KBS_NOT_FOUND']);
 
 /** How a refusal was stored: a full attestation_log row or only a count in refusal_aggregates. */
@@ -328,8 +331,10 @@ export class KbsStore {
     }
     if (atMs - this.#shared.lastWindowPrune > 60_000) {
       this.#shared.lastWindowPrune = atMs;
-      // Counters of finished windows decide nothing any more (one window of slack for instances whose clocks differ).
-      await this.#q.run('DELETE FROM refusal_windows WHERE window_start < ?', [windowStart - windowMs]);
+      // Counters of finished windows decide nothing any more: one window of slack for instances whose
+      // clocks differ, and at least a day, so that an instance configured with a shorter window does
+      // not drop the live counters of one with a longer window (up to a day) on the same database.
+      await this.#q.run('DELETE FROM refusal_windows WHERE window_start < ?', [windowStart - Math.max(windowMs, PRUNE_HORIZON_MS)]);
     }
     return full ? 'row' : 'aggregated';
   }

@@ -192,6 +192,17 @@ describe.each(BACKENDS)('refusal bounds in the store on $name', ({ name: backend
       expect(await store.appendLog(replayed)).toBe('aggregated');
     });
 
+    it('an instance with a shorter window does not prune the live counters of one with a longer window', async () => {
+      const { store: hourly } = await KbsStore.open(storage, randomBytes(32), { migrate: false, refusalBounds: resolveRefusalBounds({ perClient: 2, total: 1000, windowSeconds: 3600 }) });
+      const { store: minutely } = await KbsStore.open(storage, randomBytes(32), { migrate: false, refusalBounds: resolveRefusalBounds({ perClient: 2, total: 1000, windowSeconds: 60 }) });
+      const t0 = new Date(Date.UTC(2034, 0, 1, 12, 0, 0));
+      expect([await hourly.appendLog(refusal('10.7.0.1', t0)), await hourly.appendLog(refusal('10.7.0.1', t0))]).toEqual(['row', 'row']);
+      // The other instance prunes what is finished for its own 60 s windows, two minutes later.
+      await minutely.appendLog(refusal('10.7.0.2', new Date(t0.getTime() + 120_000)));
+      // Still inside the hour: the hourly instance's client is over its bound.
+      expect(await hourly.appendLog(refusal('10.7.0.1', new Date(t0.getTime() + 180_000)))).toBe('aggregated');
+    });
+
     it('perClient 0 stores every refusal as a count; bad bounds are configuration errors', async () => {
       const { store: none } = await KbsStore.open(storage, randomBytes(32), { migrate: false, refusalBounds: resolveRefusalBounds({ perClient: 0 }) });
       expect(await none.appendLog(refusal('10.9.9.9', new Date(Date.UTC(2032, 0, 1))))).toBe('aggregated');
