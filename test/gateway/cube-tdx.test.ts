@@ -248,7 +248,8 @@ describe('POST /attestation on TDX with to_json (Cube agent drop-in, go-tdx-gues
     [body.mrTd, body.mrConfigId] = [body.mrConfigId, body.mrTd];
     const swapped = rebuildQuote(msg);
     expect(swapped.equals(Buffer.from(v4.last.evidence))).toBe(false);
-    await expect(verifyRebuilt(swapped)).rejects.toThrow();
+    // The signed TD report changed, so the attestation key's signature over it no longer verifies (T26).
+    await expect(verifyRebuilt(swapped)).rejects.toMatchObject({ code: 'ERR_SIG_QUOTE', check: 'T26' });
   });
 
   it('zero padding after the signed data becomes extraBytes; signedDataSize excludes it', async () => {

@@ -197,7 +197,8 @@ describe('POST /attestation on SEV-SNP (Cube agent drop-in)', () => {
     const f = fieldsOfMessage(msg);
     const swapped = { ...f, measurement: f['idKeyDigest']!, idKeyDigest: f['measurement']! };
     const chain = msg.certificateChain!;
-    await expect(verifyRebuilt(rebuildReport(swapped), { vcek: chain.vcekCert, ask: chain.askCert, ark: chain.arkCert })).rejects.toThrow();
+    // The signed bytes changed, so the VCEK signature over the report no longer verifies (S12).
+    await expect(verifyRebuilt(rebuildReport(swapped), { vcek: chain.vcekCert, ask: chain.askCert, ark: chain.arkCert })).rejects.toMatchObject({ code: 'ERR_SIG_REPORT', check: 'S12' });
   });
 
   it('to_json: protojson field names and encodings, Content-Type application/json, the same report and chain', async () => {
