@@ -11,7 +11,13 @@ import { graceMsOf } from '../grace.js';
 import type { CheckRecord, Relaxations } from '../types.js';
 import type { SnpVerifyOptions } from './types.js';
 
-const DEFAULT_VERSIONS: readonly number[] = [3, 5];
+/**
+ * S03 default (clarifications.md, which overrides checklist S03's {3, 5}):
+ * v3, v4 and v5 verify; v2 is listed too, but a v2 report carries no CPUID,
+ * so S06 passes it only when the caller named the product, and the result
+ * warns that it did. A policy's minReportVersion can raise the floor.
+ */
+const DEFAULT_VERSIONS: readonly number[] = [2, 3, 4, 5];
 const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
 const KNOWN_PRODUCTS: ReadonlySet<SnpProduct> = new Set<SnpProduct>(['Milan', 'Genoa', 'Turin']);
 

@@ -29,7 +29,7 @@ function expectReport(input: SnpReport): void {
 /** v2 carries no CPUID: only a product the caller named can stand in for it. */
 function productForV2(input: SnpReport, ctx: SnpContext): SnpProduct {
   if (input.productSource !== 'caller' || input.product === undefined) {
-    fail('PRODUCT', 'S06', 'report v2 has no CPUID: name the product when parsing (snpProduct)', { version: 2 });
+    fail('PRODUCT', 'S06', 'report v2 carries no CPUID: it verifies only when the caller names the product (parse option snpProduct, CLI --product)', { version: 2 });
   }
   ctx.warnings.push(`report v2 carries no CPUID: the product (${input.product}) was named by the caller, not read from signed bytes`);
   return input.product;
@@ -45,7 +45,7 @@ export function checkStructure(input: SnpReport, ctx: SnpContext): CheckedReport
   const frame = frameSnpReport(input.bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
   ctx.pass('S02', `report is 0x4A0 bytes${frame.trailingSize > 0 ? ` (+${frame.trailingSize} unsigned trailing bytes, never read)` : ''}`);
   if (lenient) ctx.warnings.push(`dangerouslyLenient: ${frame.trailingSize} non-zero trailing bytes after the report were ignored`);
-  // S03: VERSION in the allowed set (default {3, 5}; 4 and 2 only when listed)
+  // S03: VERSION in the allowed set (default 2-5; v2 then still needs a caller-named product at S06)
   if (!ctx.allowedVersions.has(frame.version)) {
     fail('UNSUPPORTED', 'S03', `report version ${frame.version} is not allowed`, { version: frame.version, allowed: [...ctx.allowedVersions] });
   }

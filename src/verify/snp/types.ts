@@ -38,8 +38,9 @@ export interface SnpVerifyOptions extends VerifyOptions {
   /** Memo for certificate and CRL signatures (content-digest keys). Default: the process-wide memo. */
   memo?: SignatureMemo;
   /**
-   * Report versions accepted; replaces the default [3, 5] (S03). 4 (v3 layout)
-   * only when listed; 2 only when listed and the caller named the product.
+   * Report versions accepted; replaces the default [2, 3, 4, 5] (S03). A v2
+   * report (no CPUID) verifies only when 2 is allowed and the caller named the
+   * product (S06); its result then carries a warning saying so.
    */
   allowedVersions?: number[];
   /** Products accepted (S06). Default: every product with pinned anchors (Milan, Genoa, Turin). */

@@ -63,10 +63,10 @@ describe.skipIf(!HAVE_VECTORS)('SNP negatives on genuine evidence', () => {
       expectError(() => run(V3_MILAN, {}, {}, { ...report, bytes: report.bytes.subarray(0, 0x49f) }), { code: 'ERR_TRUNCATED', errorClass: 'PARSE', check: 'S02' });
     });
 
-    it('S03: v3 when only v5 is allowed; v2 by default; version 6 in the bytes', () => {
+    it('S03: v3 when only v5 is allowed; v2 (product named) when the list leaves it out; version 6 in the bytes', () => {
       expectError(() => run(V3_MILAN, {}, { allowedVersions: [5] }), { code: 'ERR_UNSUPPORTED', errorClass: 'UNSUPPORTED', check: 'S03' });
       const e = entry(V2_MILAN);
-      expectError(() => verifySnpReport(reportOf(e), { signingCertificate: signingCertificateOf(e) }, { at: new Date(e.verification_time!), ...SKIP_CRL }), {
+      expectError(() => verifySnpReport(reportOf(e), { signingCertificate: signingCertificateOf(e) }, { at: new Date(e.verification_time!), allowedVersions: [3, 4, 5], ...SKIP_CRL }), {
         code: 'ERR_UNSUPPORTED',
         errorClass: 'UNSUPPORTED',
         check: 'S03',
@@ -74,10 +74,10 @@ describe.skipIf(!HAVE_VECTORS)('SNP negatives on genuine evidence', () => {
       expectError(() => run(V3_MILAN, {}, {}, withBytes(V3_MILAN, (b) => (b[0] = 6))), { code: 'ERR_UNSUPPORTED_VERSION', errorClass: 'UNSUPPORTED', check: 'S03' });
     });
 
-    it('S03: v4 (v3 layout) only when listed', () => {
+    it('S03: v4 (v3 layout) is allowed by default, refused when a list leaves it out', () => {
       const v4 = withBytes(V3_MILAN, (b) => (b[0] = 4)); // not re-signed: S03 fires before S12
-      expectError(() => run(V3_MILAN, {}, {}, v4), { code: 'ERR_UNSUPPORTED', errorClass: 'UNSUPPORTED', check: 'S03' });
-      expectError(() => run(V3_MILAN, {}, { allowedVersions: [3, 4, 5] }, v4), { code: 'ERR_SIG_REPORT', errorClass: 'SIG_REPORT', check: 'S12' });
+      expectError(() => run(V3_MILAN, {}, { allowedVersions: [3, 5] }, v4), { code: 'ERR_UNSUPPORTED', errorClass: 'UNSUPPORTED', check: 'S03' });
+      expectError(() => run(V3_MILAN, {}, {}, v4), { code: 'ERR_SIG_REPORT', errorClass: 'SIG_REPORT', check: 'S12' });
     });
 
     it('S04: reserved bytes after the signature (unsigned, V30), POLICY bit 17, SIGNING_KEY 7', () => {
@@ -92,7 +92,7 @@ describe.skipIf(!HAVE_VECTORS)('SNP negatives on genuine evidence', () => {
       expectError(() => verifySnpReport(report, { signingCertificate: signingCertificateOf(e) }, optionsFor(e, SKIP_CRL)), { code: 'ERR_RESERVED_NONZERO', errorClass: 'PARSE', check: 'S04' });
     });
 
-    it('S06: v2 listed but the product was not named', () => {
+    it('S06: v2 (allowed by default) but the product was not named', () => {
       const e = entry(V2_MILAN);
       const report = parseEvidence(readEvidenceBytes(e)) as SnpReport;
       expectError(() => verifySnpReport(report, { signingCertificate: signingCertificateOf(e) }, optionsFor(e, SKIP_CRL)), { code: 'ERR_PRODUCT', errorClass: 'PRODUCT', check: 'S06' });

@@ -178,16 +178,52 @@ describe('SNP synthetic PKI: positive controls', () => {
     }
   }
 
-  it('v2 with the product named by the caller verifies, with a warning', () => {
-    const s = setup({ version: 2 });
-    const result = verifySnpReport(s.report, s.collateral, s.options);
-    expect(result.warnings).toEqual([expect.stringContaining('named by the caller')]);
-    expect((result.claims as SnpClaims).productSource).toBe('caller');
-  });
+  describe('S03 report versions: default 3, 4, 5, and 2 with a caller-named product (clarifications.md)', () => {
+    const noVersionList = (s: Setup): SnpVerifyOptions => {
+      expect(s.options).not.toHaveProperty('allowedVersions'); // the default set is under test
+      return s.options;
+    };
 
-  it('v4 (v3 layout) verifies when listed', () => {
-    const s = setup({ version: 4 });
-    expect((verifySnpReport(s.report, s.collateral, s.options).claims as SnpClaims).reportVersion).toBe(4);
+    it('v4 (v3 layout) verifies by default', () => {
+      const s = setup({ version: 4 });
+      const result = verifySnpReport(s.report, s.collateral, noVersionList(s));
+      expect((result.claims as SnpClaims).reportVersion).toBe(4);
+      expect(result.warnings).toEqual([]);
+    });
+
+    it('v3 and v5 verify by default', () => {
+      for (const version of [3, 5] as const) {
+        const s = setup({ version, product: 'Genoa' });
+        expect((verifySnpReport(s.report, s.collateral, noVersionList(s)).claims as SnpClaims).reportVersion).toBe(version);
+      }
+    });
+
+    it('v2 with the product named by the caller verifies by default, with a warning', () => {
+      const s = setup({ version: 2 });
+      const result = verifySnpReport(s.report, s.collateral, noVersionList(s));
+      expect(result.warnings).toEqual([expect.stringContaining('named by the caller')]);
+      expect((result.claims as SnpClaims).productSource).toBe('caller');
+      expect((result.claims as SnpClaims).reportVersion).toBe(2);
+    });
+
+    it('v2 without a named product fails S06 with a message that says how to name it', () => {
+      const s = setup({ version: 2 });
+      const unnamed = parseEvidence(s.bytes) as SnpReport;
+      expect(unnamed.productSource).not.toBe('caller');
+      const e = expectError(() => verifySnpReport(unnamed, s.collateral, noVersionList(s)), { code: 'ERR_PRODUCT', errorClass: 'PRODUCT', check: 'S06' });
+      expect(e.message).toMatch(/no CPUID.*names the product.*snpProduct.*--product/);
+    });
+
+    it('allowedVersions replaces the default: [3] refuses 4 and 5; [3, 4, 5] refuses v2 even with a product', () => {
+      for (const version of [4, 5] as const) {
+        const s = setup({ version });
+        expectError(() => verifySnpReport(s.report, s.collateral, { ...s.options, allowedVersions: [3] }), { code: 'ERR_UNSUPPORTED', errorClass: 'UNSUPPORTED', check: 'S03' });
+      }
+      const s3 = setup({ version: 3 });
+      expect(verifySnpReport(s3.report, s3.collateral, { ...s3.options, allowedVersions: [3] }).ok).toBe(true);
+      const v2 = setup({ version: 2 });
+      expectError(() => verifySnpReport(v2.report, v2.collateral, { ...v2.options, allowedVersions: [3, 4, 5] }), { code: 'ERR_UNSUPPORTED', errorClass: 'UNSUPPORTED', check: 'S03' });
+    });
   });
 
   it('SNP report with the debug bit: verifies, and claims.policy.debug is true (the policy layer rejects it)', () => {

@@ -97,6 +97,7 @@ export function setup(o: SetupOptions = {}): Setup {
     certChain: [signingKey === 'vcek' ? pki.ask.der : pki.asvk.der, pki.ark.der],
     crl: buildAmdCrl(pki, o.crl),
   };
-  const options = { at: AT, trustRoots: roots, ...(version === 2 || version === 4 ? { allowedVersions: [2, 3, 4, 5] } : {}) };
+  // Default versions (S03): 3, 4, 5, and 2 because the product is named above.
+  const options = { at: AT, trustRoots: roots };
   return { pki, bytes: built.bytes, report, roots, collateral, options };
 }
