@@ -33,17 +33,20 @@ interface Mitm {
   close(): Promise<void>;
 }
 
-function forwardToGateway(path: string, body: string): Promise<string> {
+/** A plain (unattested) POST, for what the gateway itself answers. */
+function postTo(base: string, path: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${h.gateway.url}${path}`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = httpsRequest(`${base}${path}`, { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
     req.end(body);
   });
 }
+
+const forwardToGateway = async (path: string, body: string): Promise<string> => (await postTo(h.gateway.url, path, body)).text;
 
 async function startMitm(tls: { cert: string; key: string }, answer: (body: string) => Promise<string>): Promise<Mitm> {
   const received: string[] = [];
@@ -71,22 +74,30 @@ async function startMitm(tls: { cert: string; key: string }, answer: (body: stri
   };
 }
 
-async function expectRefused(url: string, options: AttestedClientOptions, code: string, check?: string): Promise<void> {
+async function expectRefused(url: string, options: AttestedClientOptions, code: string, check?: string): Promise<AttestationRefusedError> {
   const before = h.upstream.received.length;
   const client = new AttestedClient(url, options);
+  let err: unknown;
   try {
-    const err = await client.fetch('/api/chat', { method: 'POST', headers: { authorization: `Bearer ${h.token}` }, body: ollamaChat(SECRET) }).then(
+    err = await client.fetch('/api/chat', { method: 'POST', headers: { authorization: `Bearer ${h.token}` }, body: ollamaChat(SECRET) }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(AttestationRefusedError);
-    expect((err as AttestationRefusedError).code).toBe(code);
-    if (check) expect((err as AttestationRefusedError).details.checks).toContain(check);
   } finally {
     await client.close();
   }
+  expect(err).toBeInstanceOf(AttestationRefusedError);
+  expect((err as AttestationRefusedError).code).toBe(code);
+  if (check) expect((err as AttestationRefusedError).details.checks).toContain(check);
   expect(h.upstream.received.slice(before).some((r) => r.body.includes(SECRET))).toBe(false);
+  return err as AttestationRefusedError;
 }
+
+/** The verifier's own typed error behind an ERR_ATTEST_EVIDENCE refusal: its code and check id. */
+const causeOf = (err: AttestationRefusedError): { code: unknown; check: unknown } => {
+  const cause = err.details.cause as { code?: unknown; check?: unknown } | undefined;
+  return { code: cause?.code, check: cause?.check };
+};
 
 /** A gateway with another evidence provider, on the same upstream. */
 async function withGateway(provider: EvidenceProvider, run: (url: string) => Promise<void>): Promise<void> {
@@ -142,7 +153,7 @@ describe('refusals (no prompt byte sent)', () => {
     await withGateway(debug, async (url) => expectRefused(url, clientOptions(tdxPolicy(await mrTdOf(debug)), { collateral: artifacts, trustRoots: p.trustRoots }), 'ERR_ATTEST_DEBUG', 'T34'));
   });
 
-  it('tampered evidence: one flipped byte in the signed TD report', async () => {
+  it('tampered evidence: one flipped byte in the signed TD report (T26)', async () => {
     const tampered: EvidenceProvider = {
       name: 'tampered',
       getEvidence: async (rd) => {
@@ -152,21 +163,38 @@ describe('refusals (no prompt byte sent)', () => {
         return { ...ev, evidence: bytes };
       },
     };
-    await withGateway(tampered, (url) => expectRefused(url, good, 'ERR_ATTEST_EVIDENCE'));
+    // The flipped byte is inside the signed TD report: the quote signature check (T26) fails.
+    await withGateway(tampered, async (url) => {
+      const err = await expectRefused(url, good, 'ERR_ATTEST_EVIDENCE', 'T26');
+      expect(err.details.checks).toEqual(['T26']);
+      expect(causeOf(err)).toEqual({ code: 'ERR_SIG_QUOTE', check: 'T26' });
+    });
   });
 
-  it('untrusted root: the client trusts only the production roots', async () => {
+  it('untrusted root: the client trusts only the production roots (T09)', async () => {
     const { trustRoots: _unused, ...production } = good;
-    await expectRefused(h.gateway.url, production, 'ERR_ATTEST_EVIDENCE');
+    // The simulated PCK chain ends at a test root that no production anchor pins: the chain check.
+    const err = await expectRefused(h.gateway.url, production, 'ERR_ATTEST_EVIDENCE', 'T09');
+    expect(err.details.checks).toEqual(['T09']);
+    expect(causeOf(err)).toEqual({ code: 'ERR_CHAIN', check: 'T09' });
   });
 
   it('expired collateral: TCB info, QE identity and CRLs past their window at the verification instant (X02)', async () => {
     const later = new Date(simulated.at.getTime() + 40 * 86_400_000);
-    await expectRefused(h.gateway.url, { ...good, at: () => later }, 'ERR_ATTEST_EVIDENCE', 'X02');
+    const err = await expectRefused(h.gateway.url, { ...good, at: () => later }, 'ERR_ATTEST_EVIDENCE', 'X02');
+    expect(causeOf(err)).toEqual({ code: 'ERR_COLLATERAL_EXPIRED', check: 'X02' });
   });
 
   it('a gateway whose attestation endpoint fails is refused (exchange error)', async () => {
     const failing: EvidenceProvider = { name: 'broken', getEvidence: async () => Promise.reject(new Error('no TEE')) };
-    await withGateway(failing, (url) => expectRefused(url, good, 'ERR_ATTEST_EXCHANGE'));
+    await withGateway(failing, async (url) => {
+      // What the broken endpoint answers: 503 with the gateway's own code.
+      const direct = await postTo(url, '/v1/attestation', JSON.stringify({ nonce: randomBytes(32).toString('base64') }));
+      expect(direct.status).toBe(503);
+      expect(JSON.parse(direct.text).error.code).toBe('ERR_GATEWAY_EVIDENCE_PROVIDER');
+      // The client refuses the exchange; no verification ran, so no check id.
+      const err = await expectRefused(url, good, 'ERR_ATTEST_EXCHANGE');
+      expect(err.details.checks).toBeUndefined();
+    });
   });
 });
