@@ -139,7 +139,11 @@ describe('SEV-SNP through the gateway', () => {
     } };
     await withGateway(noAux, async (url) => {
       const err = await expectRefused(url, snpOptions(), 'ERR_ATTEST_COLLATERAL_UNAVAILABLE');
-      expect(err.message).toMatch(/vcek/i);
+      // Not a failed check (no check id): the VCEK for this report's chip and TCB is missing from every source, which is retryable.
+      expect(err.details.checks).toBeUndefined();
+      const cause = err.details.cause as { code?: string; errorClass?: string; check?: string; details?: { artifact?: string } };
+      expect({ code: cause.code, errorClass: cause.errorClass, check: cause.check }).toEqual({ code: 'ERR_COLLATERAL_MISSING', errorClass: 'COLLATERAL_UNAVAILABLE', check: undefined });
+      expect(cause.details?.artifact).toMatch(/^amd\/vcek\/Milan\/[0-9a-f]{128}\/bl=\d+,tee=\d+,snp=\d+,ucode=\d+$/);
     });
   });
 });
