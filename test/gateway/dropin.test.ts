@@ -8,12 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { bindingReportData, spkiSha256 } from '../../src/gateway/index.js';
-import { BundleSource, CollateralService, parseEvidence, type TdxQuote } from '../../src/index.js';
+import { BundleSource, CollateralService, parseEvidence, verifyEvidence, type TdxQuote } from '../../src/index.js';
 import { ollamaChat, simulated, startHarness, type Harness } from './helpers.js';
+
+const verifierCollateral = (): CollateralService => new CollateralService({ intel: new BundleSource([...simulated.collateral]), cache: null });
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ cubeAttestation: true, quoteVerifier: { collateral: new CollateralService({ intel: new BundleSource([...simulated.collateral]), cache: null }), trustRoots: simulated.trustRoots } });
+  h = await startHarness({ cubeAttestation: true, quoteVerifier: { collateral: verifierCollateral(), trustRoots: simulated.trustRoots } });
 });
 afterAll(async () => h?.close());
 
@@ -40,15 +42,23 @@ describe('GET /api/v1/tee/quote (patched open-webui)', () => {
 });
 
 describe('POST /tdx_attest (cc-zoo), with correct results', () => {
-  it('a valid quote is SUCCESS; a tampered one FAILED; not hex is 400', async () => {
+  it('a valid quote is SUCCESS; a tampered one FAILED (its signature, T26); not hex is 400 ERR_GATEWAY_BAD_REQUEST', async () => {
     const good = Buffer.from((await simulated.getEvidence(new Uint8Array(64))).evidence);
     const ok = await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: good.toString('hex') }), token: null });
     expect(ok.json.attestation_result).toBe('SUCCESS');
     expect(Number.isInteger(ok.json.timestamp)).toBe(true);
     const bad = Buffer.from(good);
     bad[300] = (bad[300] ?? 0) ^ 0xff;
-    expect((await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: bad.toString('hex') }), token: null })).json.attestation_result).toBe('FAILED');
-    expect((await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: 'xyz' }), token: null })).status).toBe(400);
+    const failed = await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: bad.toString('hex') }), token: null });
+    expect(failed.status).toBe(200);
+    // cc-zoo's answer shape has no field for a reason: exactly the two fields, and FAILED.
+    expect(Object.keys(failed.json).sort()).toEqual(['attestation_result', 'timestamp']);
+    expect(failed.json.attestation_result).toBe('FAILED');
+    // The reason it failed, from the verifier with the gateway's collateral: byte 300 is in the signed TD report (T26).
+    await expect(verifyEvidence(new Uint8Array(bad), { collateral: verifierCollateral(), trustRoots: simulated.trustRoots })).rejects.toMatchObject({ code: 'ERR_SIG_QUOTE', check: 'T26' });
+    const notHex = await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: 'xyz' }), token: null });
+    expect(notHex.status).toBe(400);
+    expect(notHex.json.error.code).toBe('ERR_GATEWAY_BAD_REQUEST');
   });
 });
 
@@ -63,6 +73,7 @@ describe('POST /attestation (Cube agent)', () => {
   it('report_data over 64 bytes is 400', async () => {
     const r = await h.call('POST', '/attestation', { body: JSON.stringify({ report_data: randomBytes(65).toString('base64') }), token: null });
     expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('ERR_GATEWAY_BAD_REQUEST');
   });
 });
 
