@@ -209,6 +209,7 @@ describe('gateway vTPM path', () => {
   it('"format" other than vtpm / plain is 400', async () => {
     const r = await h.call('POST', '/v1/attestation', { body: JSON.stringify({ nonce: randomBytes(32).toString('base64'), format: 'tpm' }), token: null });
     expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('ERR_GATEWAY_BAD_REQUEST');
   });
 
   it('a reference list without a policy vtpm section is refused at construction', () => {
