@@ -9,11 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { parseSignedJson } from '../../../src/collateral/strict-json.js';
 import { SignatureMemo } from '../../../src/crypto/memo.js';
 import { parseEvidence, type TdxQuote } from '../../../src/index.js';
+import { intelArtifact, intelDate, signCollateralJson } from '../../../src/testing/index.js';
 import { splitPemCertificates } from '../../../src/x509/index.js';
 import { catchError } from '../../helpers/expect-error.js';
 import { AT, platform, verifySynthetic } from './helpers/synthetic.js';
 
-const DAY = 24 * 3600 * 1000;
+const HOUR = 3600 * 1000;
+const DAY = 24 * HOUR;
 
 describe('warm caches', () => {
   const p = platform();
@@ -41,19 +43,36 @@ describe('warm caches', () => {
   });
 
   it('cached document dates are judged against each call\'s instant (T18 / T21)', () => {
-    warm();
-    const later = new Date(Date.parse(p.collateral.tcbInfo!.validity.notAfter) + DAY);
-    const err = catchError(() => verifySynthetic({ ...p, at: later }));
-    expect(err.errorClass).toBe('EXPIRED');
-    const before = new Date(AT.getTime() - 400 * DAY);
-    expect(catchError(() => verifySynthetic({ ...p, at: before })).errorClass).toBe('EXPIRED');
-    expect(warm().tcbStatus).toBe('UpToDate');
+    // One document at a time ends (or starts) inside the other windows, so the instant reaches its own check.
+    const short = intelDate(new Date(AT.getTime() + 2 * DAY));
+    const recent = intelDate(new Date(AT.getTime() - HOUR));
+    const cases = [
+      { p: platform({ tcbInfo: { fields: { nextUpdate: short } } }), at: new Date(AT.getTime() + 3 * DAY), check: 'T18' },
+      { p: platform({ tcbInfo: { fields: { issueDate: recent } } }), at: new Date(AT.getTime() - 2 * HOUR), check: 'T18' },
+      { p: platform({ qeIdentity: { fields: { nextUpdate: short } } }), at: new Date(AT.getTime() + 3 * DAY), check: 'T21' },
+      { p: platform({ qeIdentity: { fields: { issueDate: recent } } }), at: new Date(AT.getTime() - 2 * HOUR), check: 'T21' },
+    ];
+    for (const c of cases) {
+      expect(verifySynthetic(c.p).tcbStatus).toBe('UpToDate'); // warm at AT
+      const err = catchError(() => verifySynthetic({ ...c.p, at: c.at }));
+      expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'EXPIRED', check: c.check });
+      expect(verifySynthetic(c.p).tcbStatus).toBe('UpToDate');
+    }
   });
 
   it('the cached QE identity is judged against each call\'s options (minimum evaluation data number, T21)', () => {
-    warm();
-    const err = catchError(() => verifySynthetic(p, { minTcbEvaluationDataNumber: Number.MAX_SAFE_INTEGER }));
-    expect(err.errorClass).toBe('COLLATERAL_MISMATCH');
+    warm(); // TCB info and QE identity both at evaluation data number 17
+    expect(p.qeIdentity['tcbEvaluationDataNumber']).toBe(17);
+    // The same QE identity artifact, next to a TCB info of the same signer at 18: the minimum 18 passes T18 and fails T21.
+    const tcbInfo18 = intelArtifact(
+      'intel-tcb-info',
+      p.collateral.tcbInfo!.key,
+      signCollateralJson('tcbInfo', { ...p.tcbInfo, tcbEvaluationDataNumber: 18 }, p.pki.tcbSigning.key.privateKey),
+      p.pki.tcbSigningChainPem,
+    );
+    const err = catchError(() => verifySynthetic(p, { minTcbEvaluationDataNumber: 18, collateral: { ...p.collateral, tcbInfo: tcbInfo18 } }));
+    expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'COLLATERAL_MISMATCH', check: 'T21' });
+    expect(verifySynthetic(p, { minTcbEvaluationDataNumber: 17 }).tcbStatus).toBe('UpToDate');
   });
 
   it('a parsed signed document is shared frozen, so what is read from it stays true to its bytes', () => {
