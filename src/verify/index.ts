@@ -12,9 +12,10 @@ import { parseEvidence, type ParseOptions } from '../evidence/index.js';
 import type { Evidence } from '../evidence/types.js';
 import { InvalidArgumentError, TeeVerifyError, type ErrorClass } from '../errors.js';
 import type { CollateralArtifact } from '../collateral/artifact.js';
-import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
+import { CollateralService, type EvidenceCollateral } from '../collateral/service.js';
 import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
+import { verifyIntelQuoteParsedHere } from './intel/verify.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
 import type { VerificationResult, VerifyOptions } from './types.js';
 
@@ -92,12 +93,23 @@ function discardRejected(service: CollateralService, collateral: EvidenceCollate
   }
 }
 
+/**
+ * T49: a quote parsed from bytes in this call, and seen by no code outside the
+ * library (no service, or the library's own CollateralService class exactly:
+ * a subclass or look-alike could change the object it is handed), need not be
+ * framed a second time. A parsed object from the caller always is.
+ */
+function parsedHere(fromBytes: boolean, service: CollateralService | undefined): boolean {
+  return fromBytes && (service === undefined || Object.getPrototypeOf(service) === CollateralService.prototype);
+}
+
 /** Parses (if needed), fetches collateral (if needed) and verifies, all at one instant. */
 export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuffer | string, options: VerifyEvidenceOptions): Promise<VerificationResult> {
   if (!options || !options.collateral) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEvidence needs a collateral service or collateral');
   // T01 / S01: the instant is read once and used for collateral selection and every check.
   const at = options.at ?? new Date();
-  const parsed = typeof evidence === 'object' && evidence !== null && 'kind' in evidence ? evidence : parseEvidence(evidence, options.parse);
+  const fromBytes = !(typeof evidence === 'object' && evidence !== null && 'kind' in evidence);
+  const parsed = fromBytes ? parseEvidence(evidence as Uint8Array | ArrayBuffer | string, options.parse) : (evidence as Evidence);
   const service = isService(options.collateral) ? options.collateral : undefined;
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
   const collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
@@ -112,7 +124,7 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
       });
     } else {
       if (collateral.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
-      result = verifyIntelQuote(parsed, collateral, common);
+      result = parsedHere(fromBytes, service) ? verifyIntelQuoteParsedHere(parsed, collateral, common) : verifyIntelQuote(parsed, collateral, common);
     }
   } catch (err) {
     // The verifier is the only judge of authenticity: a cached version it rejected is not served again.

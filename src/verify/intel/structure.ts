@@ -1,9 +1,9 @@
 /**
- * Section A of the checklist (T02–T07) on the parsed quote. The native parser
- * enforces these on the bytes (cpp/core/intel_quote.cc); the verifier asserts
- * them again on the object it is handed, so a quote object assembled or
- * altered outside parseEvidence cannot skip them, and records them in the
- * result. Offsets and sizes: checklist §2.1 and §3.
+ * Section A of the checklist (T02–T07) on the quote the verifier rebuilt
+ * from its bytes (carrier.ts, T49). The native parser enforces these on the
+ * bytes (cpp/core/intel_quote.cc); they are asserted again here on the
+ * rebuilt quote, so a change to the parser cannot drop one unnoticed, and
+ * recorded in the result. Offsets and sizes: checklist §2.1 and §3.
  */
 import { EvidenceParseError, UnsupportedEvidenceError, type ErrorCode } from '../../errors.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
@@ -66,7 +66,7 @@ function checkBody(ctx: VerifyContext, quote: TdxQuote): void {
   passed(ctx, 'T04', `v${quote.version} TD report body type ${bodyType} (${TD_BODY_SIZE[bodyType]} bytes), signed range [0, ${expected})`);
 }
 
-/** T04 (SGX v3): the signed range is exactly header + report body, [0, 0x1B0), also for a quote object not built by parseEvidence. */
+/** T04 (SGX v3): the signed range is exactly header + report body, [0, 0x1B0). */
 function checkSgxSignedRange(quote: SgxQuote): void {
   const r = quote.signedRange;
   if (r.offset !== 0 || r.length !== SGX_SIGNED_LENGTH) parseError('T04', 'ERR_BAD_LENGTH', `signed range [${r.offset}, +${r.length}) is not header + body [0, ${SGX_SIGNED_LENGTH})`);

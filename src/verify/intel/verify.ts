@@ -5,7 +5,7 @@
  * 2.5 in order; each step can only fail (V03: nothing returns success early)
  * and is recorded in `checks` when it passed:
  *
- *   A  T02–T07  quote structure (re-asserted on the parsed object)
+ *   A  T02–T07  quote structure: the bytes re-framed natively (T49, carrier.ts), re-asserted on the rebuilt quote
  *   B  T08–T15  PCK chain to a pinned root, dates, CRLs, SGX extension
  *   C  T16–T21  TCB info and QE identity: chain, signature, content (T47, T48)
  *   D  T22–T26  QE report signature, binding, identity (T43), QE level, quote signature
@@ -22,6 +22,7 @@ import type { CrlInfo, PckSgxExtension } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import type { VerificationResult } from '../types.js';
 import { sgxClaims, tdxClaims } from './claims.js';
+import { quoteFromOwnBytes } from './carrier.js';
 import { checkArtifactWindows, collateralIdentity } from './collateral-window.js';
 import { createContext, passed, relaxed, type IntelVerifyOptions, type VerifyContext } from './context.js';
 import { convergeSgx, convergeTdx, rejectRevoked, type TcbOutcome } from './convergence.js';
@@ -121,20 +122,8 @@ function requireArguments(quote: unknown, collateral: unknown): void {
   }
 }
 
-/**
- * Verifies an Intel DCAP quote against its collateral at one instant. Returns
- * only on success; the TCB status is returned, not judged (T46): OutOfDate is
- * a successful verification with tcbStatus "OutOfDate". Missing collateral
- * fails closed (COLLATERAL_UNAVAILABLE) unless `relaxations.skipCrl` (both
- * CRLs) or `relaxations.skipQeIdentity` allows it; each use is a warning.
- */
-export function verifyIntelQuote(
-  quote: TdxQuote | SgxQuote,
-  collateral: IntelCollateralInput,
-  options: IntelVerifyOptions = {},
-): VerificationResult {
-  const ctx = createContext(options); // T01: the single instant
-  requireArguments(quote, collateral);
+/** T02–T51 on a quote built from its own bytes (never a caller's object as handed over). */
+function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): VerificationResult {
   passed(ctx, 'T01', `verification instant ${ctx.at.toISOString()}`);
   checkQuoteStructure(ctx, quote); // T02–T07
   const platform = verifyPlatformIdentity(ctx, quote, collateral); // T08–T15
@@ -159,4 +148,41 @@ export function verifyIntelQuote(
     checks: ctx.checks,
     warnings: ctx.warnings,
   };
+}
+
+/**
+ * Verifies an Intel DCAP quote against its collateral at one instant. Returns
+ * only on success; the TCB status is returned, not judged (T46): OutOfDate is
+ * a successful verification with tcbStatus "OutOfDate". Missing collateral
+ * fails closed (COLLATERAL_UNAVAILABLE) unless `relaxations.skipCrl` (both
+ * CRLs) or `relaxations.skipQeIdentity` allows it; each use is a warning.
+ *
+ * The quote object is only a carrier (T49): its bytes are framed again and
+ * every field is read from them; an object whose kind, version or body type
+ * contradicts its bytes is PARSE (ERR_EVIDENCE_OBJECT_MISMATCH).
+ */
+export function verifyIntelQuote(
+  quote: TdxQuote | SgxQuote,
+  collateral: IntelCollateralInput,
+  options: IntelVerifyOptions = {},
+): VerificationResult {
+  const ctx = createContext(options); // T01: the single instant
+  requireArguments(quote, collateral);
+  return verifyRebuiltQuote(ctx, quoteFromOwnBytes(quote), collateral); // T49
+}
+
+/**
+ * Internal (verifyEvidence only, not exported from the package): `quote` was
+ * built by parseEvidence from the input bytes in the same call and was never
+ * handed to code outside this library, so framing it again would only repeat
+ * that parse.
+ */
+export function verifyIntelQuoteParsedHere(
+  quote: TdxQuote | SgxQuote,
+  collateral: IntelCollateralInput,
+  options: IntelVerifyOptions = {},
+): VerificationResult {
+  const ctx = createContext(options); // T01: the single instant
+  requireArguments(quote, collateral);
+  return verifyRebuiltQuote(ctx, quote, collateral);
 }

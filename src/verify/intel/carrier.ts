@@ -1,0 +1,54 @@
+/**
+ * T49: the quote object a caller hands over is only a carrier for its bytes.
+ * The native parser frames `quote.bytes` again (T02–T07 on the bytes) and
+ * every field the verifier reads (header, body, QE report, signature data) is
+ * rebuilt from them, so an object edited after parsing (a cleared DEBUG bit,
+ * a zeroed SEAMATTRIBUTES, a raised QE ISVSVN) cannot reach a check or a
+ * claim. As the SEV-SNP verifier does (src/verify/snp/structure.ts).
+ */
+import { EvidenceParseError, InvalidArgumentError } from '../../errors.js';
+import { detectKind } from '../../evidence/index.js';
+import { buildIntelQuote, frameIntelQuote } from '../../evidence/intel-quote.js';
+import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
+import { NativeTrailingMode } from '../../native/index.js';
+
+/** The warning parseEvidence records when its "dangerouslyLenient" mode ignored non-zero trailing bytes. */
+const LENIENT_MARK = 'dangerouslyLenient: ignored';
+
+/**
+ * The trailing mode the caller's parse recorded. Only "dangerouslyLenient"
+ * changes what the bytes may hold (non-zero bytes after the signature data,
+ * unsigned and never read); its own warning is the record, so an object with
+ * non-zero trailing bytes and no such warning fails T05 on the bytes.
+ */
+function recordedLenient(input: TdxQuote | SgxQuote): boolean {
+  return Array.isArray(input.warnings) && input.warnings.some((w) => typeof w === 'string' && w.startsWith(LENIENT_MARK));
+}
+
+function mismatch(check: 'T03' | 'T04', field: string, claimed: unknown, actual: unknown): never {
+  throw new EvidenceParseError(
+    'ERR_EVIDENCE_OBJECT_MISMATCH',
+    `${check}: the quote object says ${field} ${String(claimed)}, its bytes say ${String(actual)}`,
+    { check, details: { field, object: claimed, bytes: actual } },
+  );
+}
+
+/** The object and its bytes must agree on what selects the layout: kind, version, TD report body type. */
+function requireAgreement(input: TdxQuote | SgxQuote, rebuilt: TdxQuote | SgxQuote): void {
+  if (input.kind !== rebuilt.kind) mismatch('T03', 'kind', input.kind, rebuilt.kind);
+  if (input.version !== rebuilt.version) mismatch('T03', 'version', input.version, rebuilt.version);
+  if (input.kind === 'tdx' && rebuilt.kind === 'tdx' && input.bodyType !== rebuilt.bodyType) mismatch('T04', 'body type', input.bodyType, rebuilt.bodyType);
+}
+
+/** T49: a quote rebuilt from `input.bytes` alone, in the trailing mode the caller's parse recorded. */
+export function quoteFromOwnBytes(input: TdxQuote | SgxQuote): TdxQuote | SgxQuote {
+  const bytes = input.bytes;
+  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyIntelQuote needs a parsed quote with its bytes (parseEvidence)');
+  if (bytes.length >= 4 && detectKind(bytes) === 'snp') mismatch('T03', 'kind', input.kind, 'snp');
+  const lenient = recordedLenient(input);
+  const frame = frameIntelQuote(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
+  const warnings = lenient && !frame.trailingAllZero ? [`${LENIENT_MARK} ${frame.trailingSize} trailing bytes that are not all zero`] : [];
+  const rebuilt = buildIntelQuote(bytes, frame, warnings);
+  requireAgreement(input, rebuilt);
+  return rebuilt;
+}
