@@ -142,7 +142,7 @@ describe.each(BACKENDS)('key broker admin on $name', ({ name: backend, skip }) =
         }
       });
 
-      it.skipIf(backend !== 'sqlite')('plain HTTP is refused on a non-loopback address unless forced; allowed on loopback', async () => {
+      it.skipIf(backend !== 'sqlite')('plain HTTP is refused on a non-loopback address unless forced; allowed on loopback (once, on SQLite files: the listener check does not depend on the database)', async () => {
         const dir = mkdtempSync(join(tmpdir(), 'tee-kbs-plain-'));
         const p = makePlatform();
         try {
