@@ -72,6 +72,46 @@ bool CheckFixedFields(const uint8_t* data, SnpFrame* f, ParseFailure* failure) {
   return true;
 }
 
+constexpr size_t kCertEntrySize = 24;  // GUID 16, u32 offset, u32 length
+
+// S05: the certificates tile the blob after the table without overlapping:
+// two entries naming the same bytes would let one certificate stand for two
+// roles. Bytes no entry covers (between the table and the first certificate,
+// between certificates, after the last) must be zero: the kernel pads the
+// blob to pages with zeros, anything else is unaccounted data.
+bool CheckCertificateLayout(const uint8_t* data, size_t size, size_t table_size, const CertTable& table,
+                            ParseFailure* failure) {
+  size_t order[kMaxCertTableEntries];
+  for (size_t i = 0; i < table.count; ++i) {  // insertion sort by offset (stable; at most 64 entries)
+    size_t j = i;
+    while (j > 0 && table.entries[order[j - 1]].offset > table.entries[i].offset) {
+      order[j] = order[j - 1];
+      --j;
+    }
+    order[j] = i;
+  }
+  size_t covered = table_size;  // end of the last certificate, or of the table
+  for (size_t k = 0; k < table.count; ++k) {
+    const CertTableEntry& e = table.entries[order[k]];
+    if (e.offset < covered) {  // starts inside the previous certificate
+      *failure = ParseFailure{ParseCode::kBadLength, order[k] * kCertEntrySize + 16, "S05"};
+      return false;
+    }
+    size_t first = FirstNonZero(data + covered, e.offset - covered);
+    if (first != e.offset - covered) {
+      *failure = ParseFailure{ParseCode::kReservedNonZero, covered + first, "S05"};
+      return false;
+    }
+    covered = static_cast<size_t>(e.offset) + e.length;  // in bounds: checked by the caller (V24)
+  }
+  size_t first = FirstNonZero(data + covered, size - covered);
+  if (first != size - covered) {
+    *failure = ParseFailure{ParseCode::kReservedNonZero, covered + first, "S05"};
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ParseSnpReport(const uint8_t* data, size_t size, TrailingMode mode, SnpFrame* f,
@@ -106,14 +146,13 @@ bool ParseSnpCertTable(const uint8_t* data, size_t size, CertTable* table, Parse
     *failure = ParseFailure{ParseCode::kInputTooLarge, kMaxCertTableBlob, "S05"};
     return false;
   }
-  constexpr size_t kEntrySize = 24;
   size_t pos = 0;
   for (;;) {  // read entries up to the all-zero terminator
-    if (size - pos < kEntrySize) {
+    if (size - pos < kCertEntrySize) {
       *failure = ParseFailure{ParseCode::kTruncated, pos, "S05"};
       return false;
     }
-    if (AllZero(data + pos, kEntrySize)) break;
+    if (AllZero(data + pos, kCertEntrySize)) break;
     if (table->count == kMaxCertTableEntries) {
       *failure = ParseFailure{ParseCode::kTooManyEntries, pos, "S05"};
       return false;
@@ -126,12 +165,12 @@ bool ParseSnpCertTable(const uint8_t* data, size_t size, CertTable* table, Parse
       *failure = ParseFailure{ParseCode::kBadFieldValue, pos, "S05"};
       return false;
     }
-    pos += kEntrySize;
+    pos += kCertEntrySize;
   }
-  size_t table_size = pos + kEntrySize;
+  size_t table_size = pos + kCertEntrySize;
   for (size_t i = 0; i < table->count; ++i) {
     const CertTableEntry& e = table->entries[i];
-    size_t at = i * kEntrySize;
+    size_t at = i * kCertEntrySize;
     for (size_t j = 0; j < i; ++j) {
       if (std::memcmp(table->entries[j].guid, e.guid, 16) == 0) {
         *failure = ParseFailure{ParseCode::kDuplicateEntry, at, "S05"};
@@ -153,7 +192,7 @@ bool ParseSnpCertTable(const uint8_t* data, size_t size, CertTable* table, Parse
       return false;
     }
   }
-  return true;
+  return CheckCertificateLayout(data, size, table_size, *table, failure);
 }
 
 }  // namespace tee

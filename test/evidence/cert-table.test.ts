@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { guidToBytes, guidToString, parseSnpCertificateTable, SNP_CERT_GUIDS } from '../../src/index.js';
+import { buildSnpCertTable } from '../../src/testing/index.js';
+import { amdCollateralFromCertTable } from '../../src/verify/snp/index.js';
 import { expectError } from '../helpers/expect-error.js';
 import { HAVE_VECTORS, readFirstCertificate } from '../helpers/vectors.js';
 
@@ -116,6 +118,85 @@ describe.skipIf(!HAVE_VECTORS)('certificate table built from real AMD certificat
   it('an empty table (terminator only) has no entries; blobs above 1 MiB are refused', () => {
     expect(parseSnpCertificateTable(new Uint8Array(24))).toEqual([]);
     expectError(() => parseSnpCertificateTable(new Uint8Array(1024 * 1024 + 1)), { code: 'ERR_INPUT_TOO_LARGE', check: 'S05' });
+  });
+
+  describe('layout: no overlap, nothing but zeros outside the certificates', () => {
+    const TABLE3 = 4 * 24; // three entries and the terminator
+
+    it('two GUIDs pointing into the same bytes are PARSE at S05 (the later entry is named)', () => {
+      const table = buildSnpCertTable([{ guid: 'vcek', der: vcek() }, { guid: 'ask', der: ask(), offset: 3 * 24 }]);
+      expectError(() => parseSnpCertificateTable(table), { code: 'ERR_BAD_LENGTH', errorClass: 'PARSE', check: 'S05', offset: 24 + 16 });
+    });
+
+    it('a certificate starting inside another one, whichever entry comes first in the table', () => {
+      const v = vcek();
+      const a = ask();
+      const inside = TABLE3 + 100; // inside the VCEK's bytes, with the ASK's length still in bounds
+      const table = buildSnpCertTable([{ guid: 'ask', der: a, offset: inside, length: a.length }, { guid: 'vcek', der: v, offset: TABLE3 }, { guid: 'ark', der: ark(), offset: TABLE3 + v.length + a.length }]);
+      expectError(() => parseSnpCertificateTable(table), { code: 'ERR_BAD_LENGTH', check: 'S05', offset: 16 });
+    });
+
+    it('entries listed in another order than their offsets still parse to the exact DER', () => {
+      const v = vcek();
+      const a = ask();
+      // data: VCEK then ASK; table: ASK entry first
+      const table = buildSnpCertTable([{ guid: 'vcek', der: v }, { guid: 'ask', der: a }]);
+      const swapped = Uint8Array.from(table);
+      swapped.set(table.subarray(24, 48), 0);
+      swapped.set(table.subarray(0, 24), 24);
+      const entries = parseSnpCertificateTable(swapped);
+      expect(entries.map((e) => e.kind)).toEqual(['ask', 'vcek']);
+      expect(Buffer.from(entries[0]!.der).equals(Buffer.from(a))).toBe(true);
+      expect(Buffer.from(entries[1]!.der).equals(Buffer.from(v))).toBe(true);
+    });
+
+    it('a non-zero byte after the last certificate is rejected at its offset; zero padding is not', () => {
+      const table = buildSnpCertTable([{ guid: 'vcek', der: vcek() }, { guid: 'ask', der: ask() }, { guid: 'ark', der: ark() }]);
+      const padded = new Uint8Array(table.length + 4096);
+      padded.set(table);
+      expect(parseSnpCertificateTable(padded).map((e) => e.kind)).toEqual(['vcek', 'ask', 'ark']);
+      padded[table.length + 4000] = 0x01;
+      expectError(() => parseSnpCertificateTable(padded), { code: 'ERR_RESERVED_NONZERO', errorClass: 'PARSE', check: 'S05', offset: table.length + 4000 });
+      const junk = new Uint8Array([...table, 0x41]);
+      expectError(() => parseSnpCertificateTable(junk), { code: 'ERR_RESERVED_NONZERO', check: 'S05', offset: table.length });
+    });
+
+    it('a non-zero byte between the table and the first certificate, or between two certificates', () => {
+      const v = vcek();
+      const a = ask();
+      const gapped = (gapAt: 'head' | 'middle'): Uint8Array => {
+        const head = 3 * 24;
+        const vAt = head + (gapAt === 'head' ? 16 : 0);
+        const aAt = vAt + v.length + (gapAt === 'middle' ? 16 : 0);
+        const out = new Uint8Array(aAt + a.length);
+        out.set(guidToBytes(GUID.vcek), 0);
+        new DataView(out.buffer).setUint32(16, vAt, true);
+        new DataView(out.buffer).setUint32(20, v.length, true);
+        out.set(guidToBytes(GUID.ask), 24);
+        new DataView(out.buffer).setUint32(40, aAt, true);
+        new DataView(out.buffer).setUint32(44, a.length, true);
+        out.set(v, vAt);
+        out.set(a, aAt);
+        return out;
+      };
+      for (const where of ['head', 'middle'] as const) {
+        const zeroGap = gapped(where);
+        expect(parseSnpCertificateTable(zeroGap).map((e) => e.kind)).toEqual(['vcek', 'ask']); // zero gaps are padding
+        const at = where === 'head' ? 3 * 24 + 5 : 3 * 24 + v.length + 5;
+        zeroGap[at] = 0xff;
+        expectError(() => parseSnpCertificateTable(zeroGap), { code: 'ERR_RESERVED_NONZERO', check: 'S05', offset: at });
+      }
+    });
+
+    it('an unknown GUID is kept as "unknown" and never serves as VCEK, ASK or ARK', () => {
+      const table = buildSnpCertTable([{ guid: '01020304-0506-0708-090a-0b0c0d0e0f10', der: vcek() }, { guid: '11020304-0506-0708-090a-0b0c0d0e0f10', der: ask() }]);
+      const entries = parseSnpCertificateTable(table);
+      expect(entries.map((e) => e.kind)).toEqual(['unknown', 'unknown']);
+      expectError(() => amdCollateralFromCertTable(entries, 'vcek'), { code: 'ERR_COLLATERAL_UNAVAILABLE', check: 'S05' });
+      const withLeaf = parseSnpCertificateTable(buildSnpCertTable([{ guid: 'vcek', der: vcek() }, { guid: '11020304-0506-0708-090a-0b0c0d0e0f10', der: ask() }]));
+      const input = amdCollateralFromCertTable(withLeaf, 'vcek');
+      expect(input.certChain).toBeUndefined(); // the unknown entry is not taken as the ASK
+    });
   });
 
   it('every truncation of a valid table fails with a typed error', () => {
