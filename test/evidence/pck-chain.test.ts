@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { pckChainCertificates } from '../../src/evidence/pck-chain.js';
 import { parseEvidence, type TdxQuote } from '../../src/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
+import { expectError } from '../helpers/expect-error.js';
 
 async function chainPem(): Promise<Uint8Array> {
   const tee = new SimulatedTeeProvider({ tee: 'tdx' });
@@ -40,7 +41,8 @@ describe('pckChainCertificates', () => {
   it('does not cache a malformed chain', async () => {
     const pem = await chainPem();
     const bad = new Uint8Array(pem.subarray(0, pem.length - 40));
-    expect(() => pckChainCertificates(bad)).toThrow();
-    expect(() => pckChainCertificates(new Uint8Array(bad))).toThrow();
+    const malformed = { code: 'ERR_BAD_PEM', errorClass: 'PARSE' };
+    expectError(() => pckChainCertificates(bad), malformed);
+    expectError(() => pckChainCertificates(new Uint8Array(bad)), malformed); // refused again, not served from a cache
   });
 });

@@ -79,6 +79,6 @@ describe('pinned anchors parsed once per buffer (review, session 3)', () => {
     const first = parsePinned(der, 'S37', 'ARK');
     expect(parsePinned(der, 'S37', 'ARK')).toBe(first);
     der.fill(0x41); // no longer DER
-    expect(() => parsePinned(der, 'S37', 'ARK')).toThrow();
+    expectError(() => parsePinned(der, 'S37', 'ARK'), { code: 'ERR_BAD_DER', errorClass: 'PARSE', check: 'S37' });
   });
 });
