@@ -12,9 +12,11 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TLSSocket } from 'node:tls';
 
-import { AttestedClient, startGateway, type Gateway } from '../../src/gateway/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { AttestedClient, AttestationRefusedError, startGateway, type Gateway } from '../../src/gateway/index.js';
 import type { EvidenceProvider } from '../../src/tee/index.js';
 import { clientOptions, mrTdOf, ollamaChat, simulated, tdxPolicy } from './helpers.js';
 import { startChatUpstream, type ChatUpstream } from './upstream.js';
@@ -24,6 +26,24 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tee-gateway-pool-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The client's TLS sockets, in the order they are made: tls.connect is wrapped so the test can
+ * see a connection finish its handshake (the client's own 'secureConnect' listener runs after
+ * ours). Only 'close' listeners are added: an 'error' listener would hide the crash under test.
+ */
+const tlsSockets = vi.hoisted(() => ({ watch: undefined as ((s: TLSSocket) => void) | undefined }));
+vi.mock('node:tls', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:tls')>();
+  const connect = (...args: Parameters<typeof actual.connect>): TLSSocket => {
+    const socket = actual.connect(...args);
+    tlsSockets.watch?.(socket);
+    return socket;
+  };
+  return { ...actual, connect };
+});
+
+const nextImmediate = (): Promise<void> => new Promise((ok) => setImmediate(ok));
 
 const start = (name: string, upstream: ChatUpstream, provider: EvidenceProvider = simulated): Promise<Gateway> =>
   startGateway({ upstream: upstream.url, db: join(dir, `${name}.sqlite`), provider, port: 0, log: () => {}, requireApiKey: false });
@@ -67,37 +87,78 @@ const chat = async (client: AttestedClient, prompt: string): Promise<number> => 
 describe('attested client pool (review)', () => {
   it('a reset of a connection that waits for another connection\'s attestation fails that request only; the process lives on', async () => {
     const upstream = await startChatUpstream();
-    // The second gateway's TEE answers slowly, so a second connection waits for the first one's attestation.
+    // The second gateway's TEE answers only when the test says so: one connection's attestation
+    // stays in progress while the other connection waits for its verdict.
     let release!: () => void;
     const gate = new Promise<void>((ok) => (release = ok));
-    const slow: EvidenceProvider = { name: 'simulated', getEvidence: async (rd) => (await gate, simulated.getEvidence(rd)) };
+    let evidenceAsked!: () => void;
+    const asked = new Promise<void>((ok) => (evidenceAsked = ok));
+    let evidenceRequests = 0;
+    const slow: EvidenceProvider = {
+      name: 'simulated',
+      getEvidence: async (rd) => {
+        evidenceRequests++;
+        evidenceAsked();
+        await gate;
+        return simulated.getEvidence(rd);
+      },
+    };
     const a = await start('reset-a', upstream);
     const b = await start('reset-b', upstream, slow);
-    let resetSecond!: () => void;
-    const origin = await relay((c, n) => {
-      if (origin.target === b && n === 2) resetSecond = () => c.resetAndDestroy();
+    // The relay's side of each connection to b, by the client's local port.
+    const relayed = new Map<number, Socket>();
+    const origin = await relay((c) => {
+      if (origin.target === b) relayed.set(c.remotePort!, c);
     });
     origin.target = a;
     const client = new AttestedClient(origin.url, { ...clientOptions(tdxPolicy(await mrTdOf(simulated))), connections: 4 });
     const crashes: unknown[] = [];
     const onUncaught = (e: unknown): void => void crashes.push(e);
     process.on('uncaughtException', onUncaught);
+    const toA: TLSSocket[] = [];
+    const handshaken: TLSSocket[] = [];
+    let secondHandshake!: () => void;
+    const twoHandshakes = new Promise<void>((ok) => (secondHandshake = ok));
     try {
+      tlsSockets.watch = (socket) => toA.push(socket);
       expect(await chat(client, 'first')).toBe(200);
-      origin.target = b; // a restart with a new key
+      // A restart with a new key: the pooled connection to a is gone before the next requests.
+      origin.target = b;
+      tlsSockets.watch = (socket) =>
+        socket.once('secureConnect', () => {
+          if (handshaken.push(socket) === 2) secondHandshake();
+        });
       await a.close();
+      await Promise.all(toA.map((socket) => (socket.closed ? undefined : new Promise((ok) => socket.once('close', ok)))));
+
       const both = Promise.allSettled([chat(client, 'one'), chat(client, 'two')]);
-      // wait until the second connection exists (it is then waiting on the first one's attestation), reset it, then let the TEE answer
-      for (let i = 0; i < 200 && resetSecond === undefined; i++) await new Promise((ok) => setTimeout(ok, 10));
-      expect(resetSecond).toBeDefined();
-      resetSecond();
-      await new Promise((ok) => setTimeout(ok, 50));
+      // The first connection to finish its handshake attests (b's TEE is now asked and held);
+      // the second, handshaken after it, finds that attestation in progress and waits for it.
+      await Promise.all([asked, twoHandshakes]);
+      await nextImmediate(); // the client's own handshake continuation has run: it awaits the verdict
+      const waiting = handshaken[1]!;
+      const reset = relayed.get(waiting.localPort!);
+      expect(reset, 'the relay carries the waiting connection').toBeDefined();
+      const closed = new Promise<boolean>((ok) => waiting.once('close', ok));
+      reset!.resetAndDestroy();
+      // The client saw the reset as a socket error (hadError) while it waited: the case that crashed.
+      expect(await closed).toBe(true);
       release();
       const settled = await both;
+
       expect(crashes).toEqual([]);
-      expect(settled.filter((s) => s.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
-      for (const s of settled) if (s.status === 'rejected') expect(String((s.reason as Error)?.message ?? s.reason)).not.toMatch(/ECONNRESET.*uncaught/);
+      // One request travels over the attested connection; the one on the reset connection fails, typed.
+      const fulfilled = settled.filter((r): r is PromiseFulfilledResult<number> => r.status === 'fulfilled');
+      const rejected = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(fulfilled.map((r) => r.value)).toEqual([200]);
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]!.reason).toBeInstanceOf(AttestationRefusedError);
+      expect((rejected[0]!.reason as AttestationRefusedError).code).toBe('ERR_ATTEST_EXCHANGE');
+      // The waiting connection asked the TEE nothing: one attestation for both.
+      expect(evidenceRequests).toBe(1);
+      expect(client.last!.spkiSha256).toBe(b.spkiSha256);
     } finally {
+      tlsSockets.watch = undefined;
       process.off('uncaughtException', onUncaught);
       release();
       await client.close();
