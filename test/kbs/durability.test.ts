@@ -53,26 +53,39 @@ describe.skipIf(!existsSync(addon))('durability', () => {
     const pol = await call(first.url, 'POST', '/kbs/v1/key-transfer-policies', tdxPolicy(p), token);
     expect(pol.status).toBe(201);
     const acknowledged = new Map<string, Buffer>();
+    // The kill comes once this many registrations were acknowledged, with the writers still sending
+    // (a count, not a duration: a slow machine gets there later, never with nothing written).
+    const KILL_AFTER = 20;
+    let enough!: () => void;
+    const reached = new Promise<void>((ok) => (enough = ok));
     let stop = false;
+    let interrupted = 0;
     const writer = async (): Promise<void> => {
       while (!stop) {
         const material = randomBytes(32);
         try {
           const r = await call(first.url, 'POST', '/kbs/v1/keys', { key_information: { algorithm: 'AES', key_length: 256, key_data: material.toString('base64') }, transfer_policy_id: pol.json.id }, token);
-          if (r.status === 201) acknowledged.set(r.json.id as string, material);
-        } catch {
+          expect(r.status, JSON.stringify(r.json)).toBe(201);
+          acknowledged.set(r.json.id as string, material);
+          if (acknowledged.size >= KILL_AFTER) enough();
+        } catch (e) {
+          if ((e as { name?: string }).name === 'AssertionError') throw e;
+          interrupted++;
           return; // the connection died with the process
         }
       }
     };
     const writers = Array.from({ length: 4 }, () => writer());
-    await new Promise((r) => setTimeout(r, 400));
+    // If every writer ended first (the broker died on its own), the count below says so.
+    await Promise.race([reached, Promise.all(writers)]);
+    expect(acknowledged.size).toBeGreaterThanOrEqual(KILL_AFTER);
     const exited = new Promise((r) => first.child.once('exit', r));
     first.child.kill('SIGKILL');
     await exited;
     stop = true;
     await Promise.all(writers);
-    expect(acknowledged.size).toBeGreaterThan(0);
+    // The process died under registrations in flight: they failed at the client, unacknowledged.
+    expect(interrupted).toBeGreaterThan(0);
 
     const second = await startChild(dir);
     expect(second.adminToken).toBeUndefined();
