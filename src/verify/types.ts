@@ -56,10 +56,13 @@ export interface CollateralIdentity {
   artifacts: { key: string; kind: CollateralArtifact['kind']; origin: string; notBefore: string; notAfter: string; sequence?: string }[];
   /** The earliest notAfter among everything used: the result is usable until then (X16). */
   earliestExpiry: string;
-  /** Intel: TCB info / QE identity issue dates and evaluation data number. */
+  /** Intel: TCB info / QE identity issue dates and evaluation data numbers (the QE identity's is never below the TCB info's, T21). */
   tcbInfoIssueDate?: string;
   qeIdentityIssueDate?: string;
+  /** The TCB info's evaluation data number. */
   tcbEvaluationDataNumber?: number;
+  /** The QE identity's; absent when none was used (relaxation skipQeIdentity). */
+  qeIdentityEvaluationDataNumber?: number;
 }
 
 export interface IntelTcbLevelClaim {

@@ -77,11 +77,29 @@ describe.skipIf(!HAVE_VECTORS)('T18 and collateral freshness on genuine collater
   let result: VerificationResult;
   const r = () => (result ??= realIntelResult(TDX_UPTODATE));
 
-  it('T18: minimum tcbEvaluationDataNumber (the vector\'s is 17)', () => {
-    expect(r().collateral.tcbEvaluationDataNumber).toBe(17);
+  it('T18 / T21: minimum tcbEvaluationDataNumber of the TCB info and of the QE identity (the vector\'s are both 17)', () => {
+    expect(r().collateral).toMatchObject({ tcbEvaluationDataNumber: 17, qeIdentityEvaluationDataNumber: 17 });
     expectOk(evaluatePolicy(r(), loadPolicy({ ...ANY_TDX, tcb: { minTcbEvaluationDataNumber: 17 } })));
-    const v = expectOnly(evaluatePolicy(r(), loadPolicy({ ...ANY_TDX, tcb: { minTcbEvaluationDataNumber: 18 } })), 'T18', '/tcb/minTcbEvaluationDataNumber', 'COLLATERAL_MISMATCH');
-    expect(v.actual).toBe(17);
+    const a = evaluatePolicy(r(), loadPolicy({ ...ANY_TDX, tcb: { minTcbEvaluationDataNumber: 18 } }));
+    expect(pairs(a)).toEqual([['T18', '/tcb/minTcbEvaluationDataNumber'], ['T21', '/tcb/minTcbEvaluationDataNumber']]);
+    expect(a.violations.map((v) => [v.errorClass, v.expected, v.actual])).toEqual([
+      ['COLLATERAL_MISMATCH', { minimum: 18, artifact: 'tcbInfo' }, 17],
+      ['COLLATERAL_MISMATCH', { minimum: 18, artifact: 'qeIdentity' }, 17],
+    ]);
+  });
+
+  it('T21: a QE identity below the minimum fails on its own, named as the QE identity', () => {
+    const policy = loadPolicy({ ...ANY_TDX, tcb: { minTcbEvaluationDataNumber: 17 } });
+    const olderQe: VerificationResult = { ...r(), collateral: { ...r().collateral, qeIdentityEvaluationDataNumber: 16 } };
+    const v = expectOnly(evaluatePolicy(olderQe, policy), 'T21', '/tcb/minTcbEvaluationDataNumber', 'COLLATERAL_MISMATCH');
+    expect([v.expected, v.actual]).toEqual([{ minimum: 17, artifact: 'qeIdentity' }, 16]);
+    expect(v.message).toContain('QE identity');
+    // A QE identity was used but its number is not stated: fail closed.
+    const { qeIdentityEvaluationDataNumber: _unstated, ...withoutNumber } = r().collateral;
+    expect(expectOnly(evaluatePolicy({ ...r(), collateral: withoutNumber }, policy), 'T21', '/tcb/minTcbEvaluationDataNumber', 'COLLATERAL_MISMATCH').actual).toBeNull();
+    // No QE identity used at all (the verifier's skipQeIdentity relaxation, a warning there): nothing to judge.
+    const { qeIdentityIssueDate: _date, ...noQe } = withoutNumber;
+    expectOk(evaluatePolicy({ ...r(), collateral: noQe }, policy));
   });
 
   it('X02: maximum collateral age judges TCB info, QE identity and PCK CRL (not the yearly Root CA CRL)', () => {

@@ -28,11 +28,24 @@ export function checkIntelTcb(result: VerificationResult, tcb: IntelTcbPolicy, f
     const hit = result.advisoryIds.filter((a) => tcb.rejectedAdvisoryIds!.includes(a));
     if (hit.length > 0) f.fail('/tcb/rejectedAdvisoryIds', 'T33', 'TCB_STATUS', { none: tcb.rejectedAdvisoryIds }, hit, `rejected advisories present: ${hit.join(', ')}`);
   }
-  // T18: minimum tcbEvaluationDataNumber (dates alone do not stop rollback to older collateral)
-  if (tcb.minTcbEvaluationDataNumber !== undefined) {
-    const n = result.collateral.tcbEvaluationDataNumber;
-    if (n === undefined || n < tcb.minTcbEvaluationDataNumber) {
-      f.fail('/tcb/minTcbEvaluationDataNumber', 'T18', 'COLLATERAL_MISMATCH', { minimum: tcb.minTcbEvaluationDataNumber }, n ?? null, `tcbEvaluationDataNumber ${n ?? '(unknown)'} is below the policy's minimum ${tcb.minTcbEvaluationDataNumber}`);
-    }
+  if (tcb.minTcbEvaluationDataNumber !== undefined) checkEvaluationMinimum(result, tcb.minTcbEvaluationDataNumber, f);
+}
+
+/**
+ * T18 / T21: minimum tcbEvaluationDataNumber (dates alone do not stop a
+ * rollback to older collateral) for the TCB info and for the QE identity,
+ * whose levels grade the QE. A QE identity that was used but whose number the
+ * result does not state fails closed; one skipped by the verifier's
+ * skipQeIdentity relaxation (a warning there) has no number to judge.
+ */
+function checkEvaluationMinimum(result: VerificationResult, minimum: number, f: Findings): void {
+  const c = result.collateral;
+  const documents = [
+    { check: 'T18', artifact: 'tcbInfo', what: 'TCB info', n: c.tcbEvaluationDataNumber, used: true },
+    { check: 'T21', artifact: 'qeIdentity', what: 'QE identity', n: c.qeIdentityEvaluationDataNumber, used: c.qeIdentityIssueDate !== undefined || c.qeIdentityEvaluationDataNumber !== undefined },
+  ];
+  for (const { check, artifact, what, n, used } of documents) {
+    if (!used || (n !== undefined && n >= minimum)) continue;
+    f.fail('/tcb/minTcbEvaluationDataNumber', check, 'COLLATERAL_MISMATCH', { minimum, artifact }, n ?? null, `${what} tcbEvaluationDataNumber ${n ?? '(unknown)'} is below the policy's minimum ${minimum}`);
   }
 }

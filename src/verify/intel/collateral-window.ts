@@ -72,6 +72,9 @@ export function collateralIdentity(
     tcbInfoIssueDate: tcbInfo.issueDate.toISOString(),
     tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
   };
-  if (qeIdentity) identity.qeIdentityIssueDate = qeIdentity.issueDate.toISOString();
+  if (qeIdentity) {
+    identity.qeIdentityIssueDate = qeIdentity.issueDate.toISOString();
+    identity.qeIdentityEvaluationDataNumber = qeIdentity.tcbEvaluationDataNumber;
+  }
   return identity;
 }

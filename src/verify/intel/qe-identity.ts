@@ -49,6 +49,25 @@ function readQeIdentityBody(r: FieldReader, identity: Json): QeIdentityBody {
   return body;
 }
 
+/**
+ * T21: "ideally = the TCB Info's". PCS signs fresh copies of older evaluation
+ * numbers on request, so a QE identity older than the TCB info it comes with
+ * could grade a QE UpToDate that the current identity grades OutOfDate
+ * (a rollback within current, correctly signed collateral): refused. A newer
+ * QE identity than TCB info (Intel publishes the two separately) is a warning.
+ */
+function checkEvaluationPairing(ctx: VerifyContext, evaluation: number, tcbInfoEvaluation: number): void {
+  if (evaluation < tcbInfoEvaluation) {
+    fail('COLLATERAL_MISMATCH', C, `QE identity evaluation data number ${evaluation} is older than the TCB info's ${tcbInfoEvaluation}`, {
+      evaluation,
+      tcbInfoEvaluation,
+    });
+  }
+  if (evaluation > tcbInfoEvaluation) {
+    ctx.warnings.push(`T21: QE identity evaluation data number ${evaluation} is newer than the TCB info's ${tcbInfoEvaluation}`);
+  }
+}
+
 /** T47, T21: validates and types an authenticated QE identity. */
 export function readQeIdentity(ctx: VerifyContext, identity: Json, tee: 'tdx' | 'sgx', tcbInfo: TcbInfo): QeIdentity {
   const r = new FieldReader(C, 'enclaveIdentity');
@@ -63,9 +82,7 @@ export function readQeIdentity(ctx: VerifyContext, identity: Json, tee: 'tdx' | 
   if (minimum !== undefined && evaluation < minimum) {
     fail('COLLATERAL_MISMATCH', C, `QE identity evaluation data number ${evaluation} is below the required ${minimum}`, { evaluation, minimum });
   }
-  if (evaluation !== tcbInfo.tcbEvaluationDataNumber) {
-    ctx.warnings.push(`T21: QE identity evaluation data number ${evaluation} differs from the TCB info's ${tcbInfo.tcbEvaluationDataNumber}`);
-  }
+  checkEvaluationPairing(ctx, evaluation, tcbInfo.tcbEvaluationDataNumber);
   const result: QeIdentity = { id, version, issueDate, nextUpdate, tcbEvaluationDataNumber: evaluation, ...readQeIdentityBody(r, identity) };
   passed(ctx, C, `QE identity ${id} v2, current, evaluation data number ${evaluation}, exact field lengths`);
   return result;

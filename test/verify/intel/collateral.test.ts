@@ -179,9 +179,12 @@ describe('TCB info and QE identity on the synthetic platform', () => {
     expectSyntheticFailure(platform({ qeIdentity: { mutate: (d) => (levels(d)[0]!['tcbStatus'] = 'SWHardeningNeeded') } }), { errorClass: 'COLLATERAL_FORMAT', check: 'T21' });
     expectSyntheticFailure(platform({ qeIdentity: { fields: { tcbLevels: [] } } }), { errorClass: 'COLLATERAL_FORMAT', check: 'T21' });
     expectSyntheticFailure(platform({ qeIdentity: { fields: { nextUpdate: new Date(AT.getTime() - 1).toISOString() } } }), { errorClass: 'EXPIRED', check: 'T21' });
+    // Below the caller's minimum, and (session 5) below the TCB info's number even without a minimum.
     const p = platform({ tcbInfo: { fields: { tcbEvaluationDataNumber: 20 } }, qeIdentity: { fields: { tcbEvaluationDataNumber: 10 } } });
     expectSyntheticFailure(p, { errorClass: 'COLLATERAL_MISMATCH', check: 'T21' }, { minTcbEvaluationDataNumber: 15 });
-    expect(verifySynthetic(p).warnings).toEqual(['T21: QE identity evaluation data number 10 differs from the TCB info\'s 20']);
+    expectSyntheticFailure(p, { errorClass: 'COLLATERAL_MISMATCH', check: 'T21' });
+    const newer = platform({ tcbInfo: { fields: { tcbEvaluationDataNumber: 10 } }, qeIdentity: { fields: { tcbEvaluationDataNumber: 20 } } });
+    expect(verifySynthetic(newer).warnings).toEqual(['T21: QE identity evaluation data number 20 is newer than the TCB info\'s 10']);
   });
 
   it('T47: a synthetic SGX TCB info and QE identity for a TDX quote, and TDX ones for an SGX quote', () => {
