@@ -181,9 +181,27 @@ describe('connection cap (review, session 3)', () => {
       const s = connect(Number(port), '127.0.0.1', () => ok(s));
       s.on('error', fail);
     });
+    /** One GET /health on `s`, resolved with the whole answer (head and Content-Length body). */
+    const health = (s: import('node:net').Socket) => new Promise<string>((ok, fail) => {
+      let buf = Buffer.alloc(0);
+      const onData = (c: Buffer): void => {
+        buf = Buffer.concat([buf, c]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+        if (!length) return fail(new Error(`no Content-Length in ${head}`));
+        if (buf.length < end + 4 + Number(length[1])) return;
+        s.off('data', onData).off('error', fail);
+        ok(buf.subarray(0, end + 4 + Number(length[1])).toString('latin1'));
+      };
+      s.on('data', onData).once('error', fail);
+      s.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
     const held = [await open(), await open()];
     try {
-      await new Promise((ok) => setTimeout(ok, 50)); // the server has accepted both
+      // Each held connection has had an answer: the server accepted both and counts them.
+      for (const s of held) expect((await health(s)).startsWith('HTTP/1.1 200')).toBe(true);
       const third = await open();
       const closed = await new Promise<boolean>((ok) => {
         third.on('close', () => ok(true));
@@ -192,16 +210,8 @@ describe('connection cap (review, session 3)', () => {
         third.on('data', () => ok(false));
       });
       expect(closed).toBe(true);
-      // one of the held connections still gets its answer
-      const answer = await new Promise<string>((ok) => {
-        let text = '';
-        held[0]!.on('data', (c: Buffer) => {
-          text += c.toString('latin1');
-          if (text.includes('\r\n\r\n')) ok(text);
-        });
-        held[0]!.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
-      });
-      expect(answer.startsWith('HTTP/1.1 200')).toBe(true);
+      // the held connections still get their answers
+      for (const s of held) expect((await health(s)).startsWith('HTTP/1.1 200')).toBe(true);
     } finally {
       for (const s of held) s.destroy();
       await capped.close();
