@@ -89,6 +89,7 @@ export type NativeParseCode =
 export type LibraryCode =
   | 'ERR_EMPTY_INPUT'
   | 'ERR_BAD_ENCODING'
+  | 'ERR_AMBIGUOUS_ENCODING'
   | 'ERR_UNKNOWN_FORMAT'
   | 'ERR_PRODUCT_MISMATCH'
   | 'ERR_EVIDENCE_OBJECT_MISMATCH'

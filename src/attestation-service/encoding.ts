@@ -3,6 +3,7 @@
  * itself goes to the library's decoder), and RFC 8785 canonical JSON for
  * trustee's structured runtime data.
  */
+import { decodeStrictBase64 } from '../evidence/base64.js';
 import { badRequest } from './errors.js';
 
 const BASE64_STD = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -10,17 +11,16 @@ const BASE64_URL = /^[A-Za-z0-9_-]*$/;
 const HEX = /^[0-9a-fA-F]*$/;
 
 /**
- * Standard or URL-safe base64, padding optional, canonical (the decoded bytes
- * re-encode to the same text): Buffer would otherwise skip foreign characters.
+ * Standard base64 (padding absent or complete) or URL-safe base64 without
+ * padding, canonical: the library's strict decoder (src/evidence/base64.ts),
+ * so Buffer never skips foreign characters here either.
  */
 export function decodeBase64(value: unknown, field: string): Buffer {
   if (typeof value !== 'string' || value.length === 0) throw badRequest(`"${field}" must be a non-empty base64 string`);
-  const urlSafe = !BASE64_STD.test(value);
-  if ((urlSafe && !BASE64_URL.test(value)) || value.replace(/=+$/, '').length % 4 === 1) throw badRequest(`"${field}" is not base64`);
-  const bytes = Buffer.from(value, urlSafe ? 'base64url' : 'base64');
-  const again = bytes.toString(urlSafe ? 'base64url' : 'base64');
-  if (again.replace(/=+$/, '') !== value.replace(/=+$/, '')) throw badRequest(`"${field}" is not canonical base64`);
-  return bytes;
+  if (!BASE64_STD.test(value) && !BASE64_URL.test(value)) throw badRequest(`"${field}" is not base64`);
+  const decoded = decodeStrictBase64(value);
+  if (!decoded.ok) throw badRequest(decoded.reason === 'non-canonical' ? `"${field}" is not canonical base64` : `"${field}" is not base64`);
+  return Buffer.from(decoded.bytes.buffer, decoded.bytes.byteOffset, decoded.bytes.length);
 }
 
 /** URL-safe base64 without padding only (trustee's encoding of evidence and raw runtime data). */
