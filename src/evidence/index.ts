@@ -14,7 +14,12 @@ import type { Evidence, EvidenceKind, SnpProduct } from './types.js';
 export interface ParseOptions {
   /** Input encoding; default "auto" (binary, hex or base64 detected). */
   encoding?: InputEncoding;
-  /** Expected kind; default: detected. A mismatch is ERR_UNKNOWN_FORMAT. */
+  /**
+   * Expected kind; default: detected from bytes 2..3. When named, the bytes go
+   * to that kind's parser whatever they look like (a quote with an
+   * unsupported key type then fails at T03, not as an SNP report); TDX named
+   * for an SGX quote (or the reverse) is ERR_UNKNOWN_FORMAT.
+   */
   kind?: EvidenceKind;
   /**
    * Trailing bytes after the structure (T05). Default "default": all-zero
@@ -33,6 +38,17 @@ const MODES = {
   dangerouslyLenient: NativeTrailingMode.Lenient,
 } as const;
 
+/** The parser family of each kind a caller may name. */
+const FAMILY_OF_KIND: Readonly<Record<EvidenceKind, 'intel' | 'snp'>> = { tdx: 'intel', sgx: 'intel', snp: 'snp' };
+
+/** Own keys only: "toString" or "__proto__" must not select an inherited value. */
+function lookup<T>(table: Readonly<Record<string, T>>, key: unknown, option: string): T {
+  if (typeof key !== 'string' || !Object.hasOwn(table, key)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `unknown ${option} "${String(key)}"`, { details: { option } });
+  }
+  return table[key] as T;
+}
+
 export function detectKind(bytes: Uint8Array): 'intel' | 'snp' {
   if (bytes.length < 4) {
     throw new EvidenceParseError('ERR_TRUNCATED', 'evidence is shorter than any header', { offset: bytes.length });
@@ -49,11 +65,11 @@ export function detectKind(bytes: Uint8Array): 'intel' | 'snp' {
  * UNSUPPORTED) with a stable `code`, the byte `offset` and the checklist id.
  */
 export function parseEvidence(input: Uint8Array | ArrayBuffer | string, options: ParseOptions = {}): Evidence {
-  const { bytes } = decodeEvidenceInput(input, options.encoding ?? 'auto');
   const trailing = options.trailing ?? 'default';
-  const mode = MODES[trailing];
-  if (mode === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `unknown trailing mode "${String(trailing)}"`);
-  const family = detectKind(bytes);
+  const mode = lookup(MODES, trailing, 'trailing mode');
+  const named = options.kind === undefined ? undefined : lookup(FAMILY_OF_KIND, options.kind, 'evidence kind');
+  const { bytes } = decodeEvidenceInput(input, options.encoding ?? 'auto');
+  const family = named ?? detectKind(bytes);
   const warnings: string[] = [];
   let evidence: Evidence;
   if (family === 'snp') {

@@ -167,9 +167,9 @@ describe.skipIf(!HAVE_VECTORS)('parseEvidence accepts the same quote in every en
     }
   });
 
-  it('the kind option refuses evidence of another kind', () => {
+  it('the kind option refuses evidence of another kind (test/evidence/routing.test.ts has the rest)', () => {
     const bytes = readEvidenceBytes(findEntry('phala-dcap-qvl/tdx_quote')!);
-    expectError(() => parseEvidence(bytes, { kind: 'snp' }), { code: 'ERR_UNKNOWN_FORMAT' });
+    expectError(() => parseEvidence(bytes, { kind: 'sgx' }), { code: 'ERR_UNKNOWN_FORMAT' });
     expect(parseEvidence(bytes, { kind: 'tdx' }).kind).toBe('tdx');
   });
 

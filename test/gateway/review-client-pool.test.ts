@@ -173,22 +173,34 @@ describe('attested client pool (review)', () => {
     const upB = await startChatUpstream();
     const a = await start('expiry-a', upA);
     const b = await start('expiry-b', upB);
-    const origin = await relay();
+    // The relay's side of the connections to a that are still open.
+    const openToA = new Set<Socket>();
+    const origin = await relay((c) => {
+      if (origin.target !== a) return;
+      openToA.add(c);
+      c.once('close', () => openToA.delete(c));
+    });
     origin.target = a;
-    const client = new AttestedClient(origin.url, { ...clientOptions(tdxPolicy(await mrTdOf(simulated))), maxAgeMs: 50 });
+    const client = new AttestedClient(origin.url, { ...clientOptions(tdxPolicy(await mrTdOf(simulated))), maxAgeMs: 500 });
     try {
+      // Two requests: the pool then holds an idle K1 connection that it reuses for the next request.
       expect(await chat(client, 'to A')).toBe(200);
+      expect(await chat(client, 'to A again')).toBe(200);
       const k1 = client.last!.spkiSha256;
-      expect(upA.received.length).toBe(1);
-      await new Promise((ok) => setTimeout(ok, 120)); // K1's trust (maxAgeMs) has expired
+      expect(upA.received.length).toBe(2);
+      expect(openToA.size, 'a pooled K1 connection is open').toBeGreaterThan(0);
+      // K1's trust (maxAgeMs) has expired: the clock moves on instead of the test sleeping (the client reads Date.now()).
+      const realNow = Date.now.bind(Date);
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 1_000);
       origin.target = b; // new connections now reach a gateway with key K2
       expect(await chat(client, 'to B')).toBe(200);
       expect(client.last!.spkiSha256).toBe(b.spkiSha256);
       expect(client.last!.spkiSha256).not.toBe(k1);
-      // the second request went over a K2 connection, never over the pooled K1 one
-      expect(upA.received.length).toBe(1);
+      // the request went over a K2 connection, never over the pooled K1 one (without the expiry it would)
+      expect(upA.received.length).toBe(2);
       expect(upB.received.length).toBe(1);
     } finally {
+      vi.restoreAllMocks();
       await client.close();
       await origin.close();
       await a.close();
