@@ -220,6 +220,19 @@ describe('synthetic SEV-SNP reports for values no genuine vector has', () => {
     expectOnly(evaluatePolicy(r, p(min)), 'S18', '/tcbMinimums/Milan/launch/snp', 'TCB_STATUS');
   });
 
+  it('S17 under provisional firmware: COMMITTED_TCB (the platform can roll back to it) meets the minimums too', () => {
+    const r = syntheticSnp({ report: { committedTcb: { bootloader: 4, tee: 0, snp: 0x10, microcode: 0xdb } } });
+    expect(snp(r).tcb.reported.snp).toBe(0x18);
+    expect(snp(r).tcb.committed.snp).toBe(0x10);
+    const min = { tcbMinimums: { Milan: { reported: { snp: 0x18 } } } };
+    const v = expectOnly(evaluatePolicy(r, p({ ...min, allowProvisionalFirmware: true })), 'S17', '/tcbMinimums/Milan/reported/snp', 'TCB_STATUS');
+    expect(v.actual).toBe(0x10);
+    expect(v.message).toContain('COMMITTED_TCB');
+    expectOk(evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x10 } } }, allowProvisionalFirmware: true })));
+    // without provisional firmware the committed TCB must equal the current one: S15 says so, once
+    expect(pairs(evaluatePolicy(r, p(min)))).toEqual([['S15', '/allowProvisionalFirmware']]);
+  });
+
   it('S19: a committed firmware version other than the current one is provisional firmware', () => {
     const r = syntheticSnp({ report: { committedVersion: { major: 1, minor: 55, build: 20 } } });
     expectOnly(evaluatePolicy(r, defaultPolicy('snp')), 'S19', '/allowProvisionalFirmware', 'SNP_TCB');

@@ -1,6 +1,7 @@
 /**
  * SEV-SNP TCB policy (checklist §4.4 E): minimum TCB per component of the
- * reported (S17) and launch (S18) TCB, firmware ABI / build minimums and no
+ * reported (S17; with provisional firmware allowed also the committed) and
+ * launch (S18) TCB, firmware ABI / build minimums and no
  * provisional firmware (S15, S19), required mitigation bits (S20). AMD does
  * not revoke old VCEKs when the TCB moves on: these minimums are the defence.
  */
@@ -68,6 +69,9 @@ function checkMitigations(c: SnpClaims, p: SnpPolicy, f: Findings): void {
 export function checkSnpTcb(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   const min = p.tcbMinimums[c.product];
   checkComponents(min?.reported, c.tcb.reported, `/tcbMinimums/${c.product}/reported`, 'S17', 'REPORTED_TCB', f);
+  // S17 under provisional firmware: the platform can roll back to COMMITTED_TCB, so it meets the
+  // same minimums (without provisional firmware COMMITTED = CURRENT >= REPORTED, S15 / S16).
+  if (p.allowProvisionalFirmware) checkComponents(min?.reported, c.tcb.committed, `/tcbMinimums/${c.product}/reported`, 'S17', 'COMMITTED_TCB', f);
   checkComponents(min?.launch, c.tcb.launch, `/tcbMinimums/${c.product}/launch`, 'S18', 'LAUNCH_TCB', f);
   checkFirmware(c, p, f);
   checkMitigations(c, p, f);
