@@ -1,8 +1,16 @@
 #!/usr/bin/env node
 // Cross-checks that every checklist id (verifier-checklist.md: T01-T52, S01-S46,
-// X01-X16) appears both where a check lives (src/ or cpp/) and in a test
-// (test/), except the ids listed below as structural or as belonging to a later
-// layer (clarifications: "Negative tests per checklist id"). Exit 1 on a gap.
+// X01-X16) appears where a check lives (src/ or cpp/) and is ASSERTED by a test:
+// a string literal that is exactly the id ('T13', "T13", `T13`) in test code,
+// outside comments, outside test titles (the first argument of it / test /
+// describe) and outside disabled tests (.skip, .todo, .fails). An id named only
+// in a comment or a title has no test that fails when its check is removed.
+//
+// Ids whose failures the code reports under another check id or error code
+// (REPORTED_AS) are asserted through those: a test names the id (its title or a
+// table row's name) and the same call or row asserts one of the listed values.
+// Structural ids and ids of later layers are exempt (clarifications: "Negative
+// tests per checklist id"; docs/checklist-coverage.md). Exit 1 on a gap.
 //
 //   node scripts/check-ids.js [--json]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -15,10 +23,32 @@ const range = (prefix, from, to) => Array.from({ length: to - from + 1 }, (_, i)
 export const ALL_IDS = [...range('T', 1, 52), ...range('S', 1, 46), ...range('X', 1, 16)];
 
 /** Structural rather than a decision (docs/checklist-coverage.md says why). */
-export const STRUCTURAL = new Set(['T01', 'T44', 'T49', 'T50', 'X10', 'X14', 'S01', 'S33', 'S41']);
+export const STRUCTURAL = new Set(['T01', 'T44', 'T49', 'T50', 'X10', 'X14', 'S01', 'S33', 'S39', 'S41']);
 
 /** Checks of later layers: nonce freshness, key release, result caching (key broker). */
 export const LATER_LAYERS = new Set(['T42', 'T52', 'S30', 'X11']);
+
+/**
+ * Ids whose failures carry another check id or an error code (the id is a
+ * property of those checks; docs/checklist-coverage.md says why for each).
+ */
+export const REPORTED_AS = {
+  X01: ['T18', 'ERR_INVALID_ARGUMENT'], // unparsable dates: the document's own check; an invalid instant: an argument error
+  X03: ['T13', 'T14'], // a CRL without a CRL Number cannot be ordered; the cache ordering has no error
+  X04: ['T13', 'T14', 'S09'], // the CRL's AKI is compared where the CRL is checked
+  X09: ['PARSE'], // every malformed input through the addon is a typed PARSE error
+  X12: ['TCB_UNSUPPORTED', 'REVOKED', 'EXPIRED'], // the specific class survives verifyEvidence
+  X13: ['T33'], // the verifier returns the status, the policy refuses it at T33
+  S34: ['ERR_COLLATERAL_TOO_LARGE', 'X15'], // fetch-layer errors: bounded body, TLS
+  S35: ['S13'], // a VCEK of another TCB (what a serial-keyed cache would serve) fails S13
+  S36: ['S10'], // a cached VCEK goes through the S10 chain checks on every use
+  S40: ['S09', 'S11', 'T13', 'T14'], // an absent extension or CRL field fails the check that reads it
+  S42: ['S12'], // the report signature is checked before any claim comparison
+  S46: ['S13'], // the checklist: "S13 catches it"
+};
+
+const ID = /\b([TSX]\d{2})\b/g;
+const EXACT_ID = /^[TSX]\d{2}$/;
 
 function filesUnder(dir, exts) {
   const out = [];
@@ -36,20 +66,269 @@ function filesUnder(dir, exts) {
   return out;
 }
 
-function idsIn(files) {
+/** Any mention, comments included: enough to find where a check lives. */
+function idsMentioned(files) {
   const found = new Set();
-  for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/\b([TSX]\d{2})\b/g)) found.add(m[1]);
+  for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(ID)) found.add(m[1]);
+  return found;
+}
+
+// ---- a small TypeScript tokenizer: enough to tell strings from comments and titles ----
+
+const REGEX_MAY_FOLLOW = new Set(['(', ',', '=', ':', '[', '!', '&', '|', '?', '{', '}', ';', '+', '-', '*', '%', '<', '>', '~', '^']);
+const KEYWORDS_BEFORE_EXPRESSION = new Set(['return', 'typeof', 'case', 'do', 'else', 'in', 'of', 'new', 'delete', 'void', 'throw', 'await', 'yield']);
+
+/**
+ * Tokens: { t: 'str', value } for a string or template literal (its text,
+ * template substitutions left out), { t: 'id', value } for a name,
+ * { t: 'p', value } for one punctuation character. Comments and regex
+ * literals produce nothing.
+ */
+export function tokenize(src) {
+  const tokens = [];
+  let i = 0;
+  const n = src.length;
+  const last = () => tokens[tokens.length - 1];
+  const regexMayStart = () => {
+    const prev = last();
+    if (prev === undefined) return true;
+    if (prev.t === 'p') return REGEX_MAY_FOLLOW.has(prev.value);
+    if (prev.t === 'id') return KEYWORDS_BEFORE_EXPRESSION.has(prev.value);
+    return false;
+  };
+  // Template literal: returns the literal text; substitutions are tokenized like code.
+  const template = () => {
+    let text = '';
+    i++; // opening backtick
+    while (i < n) {
+      const c = src[i];
+      if (c === '\\') {
+        text += src.slice(i, i + 2);
+        i += 2;
+      } else if (c === '`') {
+        i++;
+        return text;
+      } else if (c === '$' && src[i + 1] === '{') {
+        i += 2;
+        let depth = 1;
+        const start = tokens.length;
+        while (i < n && depth > 0) {
+          if (src[i] === '}' && depth === 1) {
+            depth = 0;
+            i++;
+            break;
+          }
+          step();
+          const t = tokens[tokens.length - 1];
+          if (tokens.length > start && t.t === 'p') {
+            if (t.value === '{') depth++;
+            else if (t.value === '}') depth--;
+          }
+        }
+        // the substitution's own tokens stay out of the outer stream
+        tokens.length = start;
+        text += '\u0000';
+      } else {
+        text += c;
+        i++;
+      }
+    }
+    return text;
+  };
+  const step = () => {
+    const c = src[i];
+    if (c === '/' && src[i + 1] === '/') {
+      while (i < n && src[i] !== '\n') i++;
+    } else if (c === '/' && src[i + 1] === '*') {
+      const end = src.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+    } else if (c === '\'' || c === '"') {
+      let j = i + 1;
+      let text = '';
+      while (j < n && src[j] !== c && src[j] !== '\n') {
+        if (src[j] === '\\') {
+          text += src.slice(j, j + 2);
+          j += 2;
+        } else text += src[j++];
+      }
+      tokens.push({ t: 'str', value: text });
+      i = j + 1;
+    } else if (c === '`') {
+      const value = template();
+      tokens.push({ t: 'str', value });
+    } else if (c === '/' && regexMayStart()) {
+      let j = i + 1;
+      let inClass = false;
+      while (j < n && src[j] !== '\n') {
+        if (src[j] === '\\') j += 2;
+        else if (src[j] === '[') (inClass = true), j++;
+        else if (src[j] === ']') (inClass = false), j++;
+        else if (src[j] === '/' && !inClass) break;
+        else j++;
+      }
+      i = j + 1;
+      while (i < n && /[a-z]/.test(src[i])) i++; // flags
+    } else if (/[A-Za-z_$]/.test(c)) {
+      let j = i + 1;
+      while (j < n && /[\w$]/.test(src[j])) j++;
+      tokens.push({ t: 'id', value: src.slice(i, j) });
+      i = j;
+    } else if (/\s/.test(c)) {
+      i++;
+    } else if (/[0-9]/.test(c)) {
+      let j = i + 1;
+      while (j < n && /[\w.]/.test(src[j])) j++;
+      tokens.push({ t: 'num' });
+      i = j;
+    } else {
+      tokens.push({ t: 'p', value: c });
+      i++;
+    }
+  };
+  while (i < n) step();
+  return tokens;
+}
+
+const TITLED = new Set(['it', 'test', 'describe', 'suite', 'bench']);
+/** Modifiers whose own arguments are a table or a condition; the title is in the next call. */
+const TABLE_OR_CONDITION = new Set(['each', 'for', 'skipIf', 'runIf']);
+/** Modifiers of a test that does not run, or passes when its assertions fail. */
+const DISABLED = new Set(['skip', 'todo', 'fails']);
+
+/** The dotted name ending just before tokens[k] (exclusive), e.g. ['it', 'each']. */
+function calleeBefore(tokens, k) {
+  const names = [];
+  let j = k - 1;
+  while (j >= 0 && tokens[j].t === 'id') {
+    names.unshift(tokens[j].value);
+    if (j >= 1 && tokens[j - 1].t === 'p' && tokens[j - 1].value === '.') j -= 2;
+    else break;
+  }
+  return names;
+}
+
+/**
+ * The test-call name chain of the '(' at tokens[k] when it opens the argument
+ * list that holds a title (`it(`, `it.each(table)(`), else undefined.
+ */
+function titledCall(tokens, k, matchingOpen) {
+  if (k >= 1 && tokens[k - 1].t === 'p' && tokens[k - 1].value === ')') {
+    // `it.each(table)(title, ...)`: the callee of the earlier call decides.
+    const open = matchingOpen.get(k - 1);
+    if (open === undefined) return undefined;
+    const callee = calleeBefore(tokens, open);
+    if (callee.length === 0 || !TITLED.has(callee[0]) || !TABLE_OR_CONDITION.has(callee[callee.length - 1])) return undefined;
+    return callee;
+  }
+  const callee = calleeBefore(tokens, k);
+  if (callee.length === 0 || !TITLED.has(callee[0]) || TABLE_OR_CONDITION.has(callee[callee.length - 1])) return undefined;
+  return callee;
+}
+
+/**
+ * Every string literal of a test file with what the rules need: whether it
+ * is (part of) a test title, whether it sits in a disabled test, and the
+ * innermost bracket pair around it (the call or table row it belongs to).
+ */
+export function analyse(src) {
+  const tokens = tokenize(src);
+  const matchingOpen = new Map();
+  const matchingClose = new Map();
+  const stack = [];
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    if (t.t !== 'p') continue;
+    if (t.value === '(' || t.value === '[' || t.value === '{') stack.push(k);
+    else if (t.value === ')' || t.value === ']' || t.value === '}') {
+      const open = stack.pop();
+      if (open !== undefined) {
+        matchingOpen.set(k, open);
+        matchingClose.set(open, k);
+      }
+    }
+  }
+  const strings = [];
+  const opens = []; // token index of each open bracket, innermost last
+  const titleDepths = []; // depth (opens.length) of a titled call whose first argument is being read
+  let disabledUntil = -1; // token index closing the outermost disabled test call
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k];
+    if (t.t === 'p') {
+      if (t.value === '(' || t.value === '[' || t.value === '{') {
+        opens.push(k);
+        const callee = t.value === '(' ? titledCall(tokens, k, matchingOpen) : undefined;
+        if (callee) {
+          titleDepths.push(opens.length);
+          if (callee.some((n) => DISABLED.has(n)) && k > disabledUntil) disabledUntil = matchingClose.get(k) ?? tokens.length;
+        }
+      } else if (t.value === ')' || t.value === ']' || t.value === '}') {
+        if (titleDepths[titleDepths.length - 1] === opens.length) titleDepths.pop();
+        opens.pop();
+      } else if (t.value === ',' && titleDepths[titleDepths.length - 1] === opens.length) {
+        titleDepths.pop(); // the title ends at the first top-level comma
+      }
+    } else if (t.t === 'str') {
+      const open = opens[opens.length - 1];
+      strings.push({
+        value: t.value,
+        index: k,
+        title: titleDepths.length > 0,
+        disabled: k < disabledUntil,
+        group: open === undefined ? [0, tokens.length] : [open, matchingClose.get(open) ?? tokens.length],
+      });
+    }
+  }
+  return strings;
+}
+
+/** Ids written as a whole string literal in running test code: not in comments, titles or disabled tests. */
+export function assertedIds(src) {
+  const found = new Set();
+  for (const s of analyse(src)) if (!s.title && !s.disabled && EXACT_ID.test(s.value)) found.add(s.value);
+  return found;
+}
+
+/** REPORTED_AS ids that a running test names and, in the same call or row, asserts through a listed value. */
+export function assertedThroughReports(src, reportedAs = REPORTED_AS) {
+  const strings = analyse(src).filter((s) => !s.disabled);
+  const found = new Set();
+  for (const [id, targets] of Object.entries(reportedAs)) {
+    const named = new RegExp(`\\b${id}\\b`);
+    for (const s of strings) {
+      if (!named.test(s.value)) continue;
+      const [from, to] = s.group;
+      if (strings.some((o) => o.index > from && o.index < to && !o.title && targets.includes(o.value))) {
+        found.add(id);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+function idsAsserted(files) {
+  const found = new Set();
+  for (const f of files) {
+    const src = readFileSync(f, 'utf8');
+    for (const id of assertedIds(src)) found.add(id);
+    for (const id of assertedThroughReports(src)) found.add(id);
+  }
   return found;
 }
 
 export function coverage() {
-  const inSource = idsIn([...filesUnder(join(root, 'src'), ['.ts']), ...filesUnder(join(root, 'cpp'), ['.cc', '.h'])]);
-  const inTests = idsIn(filesUnder(join(root, 'test'), ['.ts']));
+  const inSource = idsMentioned([...filesUnder(join(root, 'src'), ['.ts']), ...filesUnder(join(root, 'cpp'), ['.cc', '.h'])]);
+  // The rule's own tests quote ids as examples; they assert the rule, not a check.
+  const testFiles = filesUnder(join(root, 'test'), ['.ts']).filter((f) => f !== join(root, 'test', 'checklist-ids.test.ts'));
+  const inTests = idsMentioned(testFiles);
+  const asserted = idsAsserted(testFiles);
   const required = ALL_IDS.filter((id) => !STRUCTURAL.has(id) && !LATER_LAYERS.has(id));
   return {
     required: required.length,
     missingInSource: required.filter((id) => !inSource.has(id)),
     missingInTests: required.filter((id) => !inTests.has(id)),
+    /** Named in test/ (comment or title) but never asserted. */
+    notAsserted: required.filter((id) => inTests.has(id) && !asserted.has(id)),
   };
 }
 
@@ -60,6 +339,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(`checklist ids required: ${c.required}`);
     console.log(`missing where checks live (src/, cpp/): ${c.missingInSource.join(' ') || 'none'}`);
     console.log(`missing in tests (test/): ${c.missingInTests.join(' ') || 'none'}`);
+    console.log(`named in tests but never asserted (comments and titles only): ${c.notAsserted.join(' ') || 'none'}`);
   }
-  process.exit(c.missingInSource.length || c.missingInTests.length ? 1 : 0);
+  process.exit(c.missingInSource.length || c.missingInTests.length || c.notAsserted.length ? 1 : 0);
 }
