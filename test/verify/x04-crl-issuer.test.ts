@@ -122,9 +122,8 @@ describe('X04, SNP: a CRL named ARK-Milan that belongs to another ARK key', () =
     expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'COLLATERAL_MISMATCH', check: 'S09' });
   });
 
-  // S40 (no "skip if absent"): the Intel verifier refuses a CRL without AKI (COLLATERAL_FORMAT, T13 / T14);
-  // src/verify/snp/crl.ts compares the AKI only when the CRL carries one. AMD's KDS CRLs all carry it.
-  it.fails('X04 / S40: a CRL without an AKI is refused at S09 (known gap, reported: the SNP verifier skips the comparison when the AKI is absent)', () => {
+  // S40 (no "skip if absent"): as the Intel verifier (COLLATERAL_FORMAT, T13 / T14); AMD's KDS CRLs all carry an AKI.
+  it('X04 / S40: a CRL without an AKI is refused at S09', () => {
     const crl = amdCrl({ issuerOf: s.pki, akiKey: undefined, signingKey: s.pki.ark.key.privateKey });
     const err = run(crl);
     expect({ errorClass: err.errorClass, check: err.check }).toEqual({ errorClass: 'COLLATERAL_FORMAT', check: 'S09' });

@@ -38,7 +38,9 @@ export function checkCrl(crlBytes: Uint8Array | undefined, chain: PinnedChain, k
   const { ark, intermediate } = chain;
   // X04: the CRL belongs to the ARK by name and key identifier.
   if (!sameBytes(crl.issuerDer, ark.subjectDer)) fail('COLLATERAL_MISMATCH', 'S09', 'CRL issuer is not the ARK of this product', { issuer: crl.issuer, ark: ark.subject });
-  if (crl.authorityKeyId !== undefined && ark.subjectKeyId !== undefined && crl.authorityKeyId !== ark.subjectKeyId) {
+  // S40: no "skip if absent": every KDS CRL names its issuer's key, so one without an AKI is not AMD's format.
+  if (crl.authorityKeyId === undefined) fail('COLLATERAL_FORMAT', 'S09', 'CRL lacks the authority key identifier extension');
+  if (ark.subjectKeyId !== undefined && crl.authorityKeyId !== ark.subjectKeyId) {
     fail('COLLATERAL_MISMATCH', 'S09', 'CRL authority key identifier is not the ARK key', { authorityKeyId: crl.authorityKeyId, arkKeyId: ark.subjectKeyId });
   }
   if (!ark.keyUsage?.includes('cRLSign')) fail('COLLATERAL_SIG', 'S09', 'the ARK key usage does not allow signing CRLs');
