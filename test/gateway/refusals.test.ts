@@ -100,7 +100,7 @@ const causeOf = (err: AttestationRefusedError): { code: unknown; check: unknown 
 };
 
 /** A gateway with another evidence provider, on the same upstream. */
-async function withGateway(provider: EvidenceProvider, run: (url: string) => Promise<void>): Promise<void> {
+async function withGateway(provider: EvidenceProvider, run: (url: string) => Promise<unknown>): Promise<void> {
   const other = await startHarness({ provider });
   try {
     await run(other.gateway.url);

@@ -102,7 +102,7 @@ async function expectRefused(url: string, options: AttestedClientOptions, code: 
   return err as AttestationRefusedError;
 }
 
-async function withGateway(provider: EvidenceProvider, run: (url: string) => Promise<void>): Promise<void> {
+async function withGateway(provider: EvidenceProvider, run: (url: string) => Promise<unknown>): Promise<void> {
   const other = await startHarness({ provider });
   try {
     await run(other.gateway.url);

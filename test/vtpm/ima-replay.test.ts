@@ -110,7 +110,8 @@ describe('named negatives on a generated list', () => {
   it('one file digest changed with a recomputed template digest: PCR 10 mismatch', () => {
     const entries = parseImaAsciiList(gen.ascii);
     const e = entries[7]!;
-    e.fileDigest![0] ^= 1; // a view into templateData
+    const fileDigest = e.fileDigest!; // a view into templateData
+    fileDigest[0] = fileDigest[0]! ^ 1;
     e.templateDigest = new Uint8Array(createHash('sha1').update(e.templateData).digest());
     expectError(() => checkImaAgainstPcrs(replayImaList(entries, { banks: ['sha1', 'sha256'] }), gen.pcrs), { code: 'ERR_VTPM_IMA_MISMATCH' });
   });
