@@ -65,7 +65,7 @@ const intelTcb: JsonSchema = {
     },
     acceptedAdvisoryIds: { type: 'array', minItems: 1, uniqueItems: true, items: ref('advisoryId'), description: 'When present, every advisory of the result must be listed.' },
     rejectedAdvisoryIds: { type: 'array', minItems: 1, uniqueItems: true, items: ref('advisoryId'), description: 'Any of these advisories in the result is a violation.' },
-    minTcbEvaluationDataNumber: intRange(0, 1_000_000, 'T18: minimum tcbEvaluationDataNumber of the TCB info used.'),
+    minTcbEvaluationDataNumber: intRange(0, 1_000_000, 'T18 / T21: minimum tcbEvaluationDataNumber of both the TCB info and the QE identity used.'),
   },
 };
 
