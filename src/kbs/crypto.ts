@@ -71,9 +71,14 @@ export function decryptContainer(key: Uint8Array, container: Uint8Array): Buffer
   if (ivLen !== IV_BYTES || tagLen !== TAG_BYTES || 12 + ivLen + dataLen !== b.length) {
     throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'container header does not match its length');
   }
-  const d = createDecipheriv('aes-256-gcm', key, b.subarray(12, 12 + ivLen));
-  d.setAuthTag(b.subarray(b.length - tagLen));
-  return Buffer.concat([d.update(b.subarray(12 + ivLen, b.length - tagLen)), d.final()]);
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, b.subarray(12, 12 + ivLen));
+    d.setAuthTag(b.subarray(b.length - tagLen));
+    return Buffer.concat([d.update(b.subarray(12 + ivLen, b.length - tagLen)), d.final()]);
+  } catch (cause) {
+    // A wrong key, a tampered ciphertext or tag: the same answer, and no plaintext.
+    throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'container does not decrypt under this key (authentication failed)', { cause });
+  }
 }
 
 /** wrapped_key and wrapped_swk for one release (protocols.md §4.3); the SWK never leaves this function unwrapped. */

@@ -38,11 +38,10 @@ describe('container (protocols.md §1.3)', () => {
     } catch (e) {
       err = e;
     }
-    // Not the header check (a KbsError): the GCM tag check itself. It has no typed code today
-    // (src/kbs/crypto.ts: decipher.final() throws OpenSSL's plain Error), so its message is what identifies it.
-    expect(err).toBeInstanceOf(Error);
-    expect(err).not.toBeInstanceOf(KbsError);
-    expect((err as Error).message).toBe('Unsupported state or unable to authenticate data');
+    // The GCM tag check itself (the header passed): a typed error, no plaintext.
+    expect(err).toBeInstanceOf(KbsError);
+    expect(err).toMatchObject({ code: 'ERR_KBS_BAD_REQUEST', status: 400, message: expect.stringMatching(/authentication failed/) });
+    expect(((err as KbsError).cause as Error).message).toBe('Unsupported state or unable to authenticate data');
   });
 
   it('a header that does not match the container length is ERR_KBS_BAD_REQUEST', () => {
