@@ -25,6 +25,7 @@ import type { Policy } from '../policy/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { AttestationRefusedError } from './errors.js';
 import { akPublicSha256 } from './vtpm-binding.js';
+import { vtpmCheckOf } from '../vtpm/errors.js';
 
 export interface VtpmClientOptions {
   /** The reference list the policy's vtpm section judges against (loadReferenceList). */
@@ -73,25 +74,6 @@ export interface VtpmVerificationSummary {
   checks: string[];
 }
 
-/** The VT check each vTPM error code belongs to (docs/vtpm.md). */
-const CHECK_OF: Record<string, string> = {
-  ERR_VTPM_BUNDLE: 'VT01',
-  ERR_VTPM_AK: 'VT04',
-  ERR_VTPM_SCHEME: 'VT06',
-  ERR_VTPM_QUOTE_SIGNATURE: 'VT07',
-  ERR_VTPM_QUOTE: 'VT08',
-  ERR_VTPM_NONCE: 'VT10',
-  ERR_VTPM_PCR_DIGEST: 'VT11',
-  ERR_VTPM_PCR_VALUES: 'VT11',
-  ERR_VTPM_BANK: 'VT12',
-  ERR_VTPM_EVENTLOG: 'VT15',
-  ERR_VTPM_EVENTLOG_MISMATCH: 'VT15',
-};
-
-function checkOf(code: string): string | undefined {
-  return CHECK_OF[code] ?? (code.startsWith('ERR_VTPM_IMA') || code === 'ERR_VTPM_BOOT_AGGREGATE' ? 'VT16' : undefined);
-}
-
 /** The answer's `vtpm` member as a bundle, with its AK's TPMT_PUBLIC. */
 export function bundleOfAnswer(value: unknown): { bundle: VtpmBundle; akPublic: Uint8Array; akSha256: Buffer } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the answer\'s "vtpm" member is not a JSON object');
@@ -126,7 +108,7 @@ export async function verifyVtpmPart(
   } catch (err) {
     if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
     if (!(err instanceof TeeVerifyError)) throw err;
-    const check = checkOf(err.code);
+    const check = err.check ?? vtpmCheckOf(err.code);
     const checks = check ? [check] : [];
     if (err.code === ('ERR_VTPM_NONCE' as string)) {
       throw new AttestationRefusedError('ERR_ATTEST_BINDING', "the TPM quote's extraData is not bound to this client's nonce and this connection's TLS key", { checks, cause: err });

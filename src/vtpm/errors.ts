@@ -59,12 +59,39 @@ export const VTPM_ERROR_CLASSES = {
 
 export type VtpmErrorCode = keyof typeof VTPM_ERROR_CLASSES;
 
+/** The VT check (docs/vtpm.md) each code reports; codes outside a check (bundle format aside, acquisition, reference lists) have none. */
+const CHECK_OF_CODE: Partial<Record<VtpmErrorCode, string>> = {
+  ERR_VTPM_BUNDLE: 'VT01',
+  ERR_VTPM_AK: 'VT04',
+  ERR_VTPM_SCHEME: 'VT06',
+  ERR_VTPM_QUOTE_SIGNATURE: 'VT07',
+  ERR_VTPM_QUOTE: 'VT08',
+  ERR_VTPM_NONCE: 'VT10',
+  ERR_VTPM_PCR_DIGEST: 'VT11',
+  ERR_VTPM_PCR_VALUES: 'VT11',
+  ERR_VTPM_BANK: 'VT12',
+  ERR_VTPM_EVENTLOG: 'VT15',
+  ERR_VTPM_EVENTLOG_MISMATCH: 'VT15',
+  ERR_VTPM_IMA_SYNTAX: 'VT16',
+  ERR_VTPM_IMA_LIMIT: 'VT16',
+  ERR_VTPM_IMA_TEMPLATE: 'VT16',
+  ERR_VTPM_IMA_TEMPLATE_DIGEST: 'VT16',
+  ERR_VTPM_IMA_MISMATCH: 'VT16',
+  ERR_VTPM_BOOT_AGGREGATE: 'VT16',
+};
+
+/** The VT check a vTPM error code belongs to, if any. */
+export function vtpmCheckOf(code: string): string | undefined {
+  return CHECK_OF_CODE[code as VtpmErrorCode];
+}
+
 export class VtpmVerificationError extends TeeVerifyError {
   constructor(code: VtpmErrorCode, message: string, details: Record<string, unknown> = {}, options: { check?: string; cause?: unknown } = {}) {
+    const check = options.check ?? CHECK_OF_CODE[code];
     // Our codes as ErrorCode until the union in src/errors.ts lists them.
     super(VTPM_ERROR_CLASSES[code], code as unknown as ErrorCode, message, {
       details,
-      ...(options.check === undefined ? {} : { check: options.check }),
+      ...(check === undefined ? {} : { check }),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
   }

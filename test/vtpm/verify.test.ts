@@ -206,7 +206,8 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
 
   it('one IMA entry added: ERR_VTPM_IMA_MISMATCH', async () => {
     const extra = imaList(new Uint8Array(32), [{ path: '/tmp/evil', digest: new Uint8Array(32).fill(0xee) }]).ascii.trimEnd().split('\n')[1]!;
-    expect((await errorOf(() => verify({ ...bundle, ima: { ascii: `${ascii}${extra}\n` } }))).code).toBe('ERR_VTPM_IMA_MISMATCH');
+    const err = await errorOf(() => verify({ ...bundle, ima: { ascii: `${ascii}${extra}\n` } }));
+    expect({ code: err.code, check: err.check }).toEqual({ code: 'ERR_VTPM_IMA_MISMATCH', check: 'VT16' });
   });
 
   it('one file digest changed: ERR_VTPM_IMA_TEMPLATE_DIGEST', async () => {
@@ -218,7 +219,7 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
   it.skipIf(!HAVE_VECTORS)('a boot event log that is not this machine\'s (the GCE log): ERR_VTPM_EVENTLOG_MISMATCH (VT15), from PCR 0 on', async () => {
     const err = await errorOf(() => verify({ ...bundle, eventLog: read('go-tpm-tools/extracted/gce-cos-85-nonce9009/event_log.bin') }));
     // The GCE log parses; it replays to other values than this swtpm's quoted PCRs, the first being sha256 PCR 0.
-    expect({ code: err.code, errorClass: err.errorClass, bank: err.details['bank'], pcr: err.details['pcr'] }).toEqual({ code: 'ERR_VTPM_EVENTLOG_MISMATCH', errorClass: 'BINDING', bank: 'sha256', pcr: 0 });
+    expect({ code: err.code, errorClass: err.errorClass, check: err.check, bank: err.details['bank'], pcr: err.details['pcr'] }).toEqual({ code: 'ERR_VTPM_EVENTLOG_MISMATCH', errorClass: 'BINDING', check: 'VT15', bank: 'sha256', pcr: 0 });
     expect(err.details['mismatches']).toContainEqual(expect.objectContaining({ bank: 'sha256', pcr: 0 }));
   });
 
@@ -231,6 +232,6 @@ describe.skipIf(missing.length > 0)('vTPM bundle: swtpm acquisition and a genera
 
   it('nonce mismatch through the bundle path: ERR_VTPM_NONCE', async () => {
     const err = await errorOf(() => verifyVtpmEvidence(bundle, { nonce: new Uint8Array(32), trustedAk: trustedAk() }));
-    expect(err.code).toBe('ERR_VTPM_NONCE');
+    expect({ code: err.code, check: err.check }).toEqual({ code: 'ERR_VTPM_NONCE', check: 'VT10' });
   });
 });
