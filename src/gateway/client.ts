@@ -103,6 +103,16 @@ interface Spare extends Opened {
   onGone: () => void;
 }
 
+/** The `error.code` of a JSON error answer (`{"error":{"code":...}}`), if it is a plausible code. */
+function errorCodeOf(text: string): string | undefined {
+  try {
+    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The socket for undici (which listens for errors itself); a socket that failed while it waited is refused. */
 function handOver(c: Opened): TLSSocket {
   if (c.socket.destroyed) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the connection closed while it waited for its attestation');
@@ -215,7 +225,10 @@ export class AttestedClient {
       let v: GatewayVerification;
       try {
         const text = res.body.toString('utf8');
-        if (res.status !== 200) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`);
+        if (res.status !== 200) {
+          const serverCode = errorCodeOf(text);
+          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`, { status: res.status, ...(serverCode ? { serverCode } : {}) });
+        }
         let answer: unknown;
         try {
           answer = JSON.parse(text);

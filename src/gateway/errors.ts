@@ -67,7 +67,14 @@ export class AttestationRefusedError extends Error {
   constructor(
     readonly code: RefusalCode,
     message: string,
-    readonly details: { checks?: string[]; violations?: unknown[]; cause?: unknown } = {},
+    readonly details: {
+      checks?: string[];
+      violations?: unknown[];
+      cause?: unknown;
+      /** A non-200 answer to the attestation request: its HTTP status and the gateway's own error code, when it sent one. */
+      status?: number;
+      serverCode?: string;
+    } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'AttestationRefusedError';

@@ -195,6 +195,8 @@ describe('refusals (no prompt byte sent)', () => {
       // The client refuses the exchange; no verification ran, so no check id.
       const err = await expectRefused(url, good, 'ERR_ATTEST_EXCHANGE');
       expect(err.details.checks).toBeUndefined();
+      // The answer's status and the gateway's code are fields, not only words in the message.
+      expect({ status: err.details.status, serverCode: err.details.serverCode }).toEqual({ status: 503, serverCode: 'ERR_GATEWAY_EVIDENCE_PROVIDER' });
     });
   });
 });
