@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
+import { CollateralUnavailableError, defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
 import { REPORT_DATA_SIZE } from '../tee/index.js';
 import { bindingReportData, parseNonce } from './binding.js';
 import type { CubeAnswer } from './cube-answer.js';
@@ -73,7 +73,9 @@ export async function tdxAttest(verifier: QuoteVerifierOptions | undefined, body
     const result = await verifyEvidence(new Uint8Array(Buffer.from(hex, 'hex')), { collateral: verifier.collateral, at: now, ...(verifier.trustRoots ? { trustRoots: verifier.trustRoots } : {}) });
     const ok = result.tee === 'tdx' && evaluatePolicy(result, verifier.policy ?? defaultPolicy('tdx'), { now }).ok;
     return { attestation_result: ok ? 'SUCCESS' : 'FAILED', timestamp };
-  } catch {
+  } catch (err) {
+    // Not knowing is not a verdict: a retryable collateral outage is a 503 the caller can retry, not FAILED.
+    if (err instanceof CollateralUnavailableError) throw new GatewayError('ERR_GATEWAY_COLLATERAL_UNAVAILABLE', 503, `collateral for this quote cannot be obtained now: ${err.message}`, { 'retry-after': '5' });
     return { attestation_result: 'FAILED', timestamp };
   }
 }
