@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 import { AmdKdsClient, HttpClient, IntelPcsClient } from '../../src/index.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto);
 
 async function selfSignedServer(): Promise<{ url: string; certPem: string; close: () => Promise<void> }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };

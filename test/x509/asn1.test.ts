@@ -86,7 +86,7 @@ describe('parseDer content rules', () => {
   });
 
   it('survives a deeply nested bomb without exhausting the stack', () => {
-    let bomb = new Uint8Array(0);
+    let bomb: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < 3_000; i++) bomb = seq(bomb);
     expectError(() => parseDer(bomb), BAD_DER);
   });

@@ -20,7 +20,7 @@ import { HAVE_VECTORS, loadManifest } from '../helpers/vectors.js';
 import { concat, context, int, nul, oid, seq, tlv } from './helpers/der.js';
 import { certificatesOf, quoteChains } from './helpers/real.js';
 import { join, split } from './helpers/rebuild.js';
-import { ECDSA_SHA256, ECDSA_SHA384, ecKeys, makeCertificate, pssKeys } from './helpers/synthetic.js';
+import { ECDSA_SHA256, ECDSA_SHA384, ecKeys, makeCertificate, pssKeys, type KeyPair, type SigningAlgorithm } from './helpers/synthetic.js';
 
 const UNSUPPORTED = { code: 'ERR_UNSUPPORTED_SIGNATURE_ALGORITHM', errorClass: 'UNSUPPORTED' };
 const OID_PSS = '1.2.840.113549.1.1.10';
@@ -126,7 +126,7 @@ describe.skipIf(!HAVE_VECTORS)('real chains', () => {
 describe('synthetic certificates', async () => {
   const p256 = await ecKeys('P-256');
   const p384 = await ecKeys('P-384');
-  const make = (keys: CryptoKeyPair, algorithm: EcdsaParams | RsaPssParams) =>
+  const make = (keys: KeyPair, algorithm: SigningAlgorithm) =>
     makeCertificate({ subject: 'CN=sig test', publicKey: keys.publicKey, signingKey: keys.privateKey, algorithm }).then(parseCertificate);
 
   it('ECDSA P-256 / SHA-256 and P-384 / SHA-384 verify', async () => {

@@ -9,7 +9,7 @@ import * as x509 from '@peculiar/x509';
 
 import * as der from './der.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto);
 
 export const NOT_BEFORE = new Date('2024-01-01T00:00:00Z');
 export const NOT_AFTER = new Date('2030-01-01T00:00:00Z');
@@ -20,7 +20,8 @@ export interface RawExt {
   value: Uint8Array;
 }
 
-export type KeyPair = CryptoKeyPair;
+// WebCrypto types from node:crypto: the project's lib has no DOM.
+export type KeyPair = webcrypto.CryptoKeyPair;
 
 export async function ecKeys(curve: 'P-256' | 'P-384'): Promise<KeyPair> {
   return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: curve }, true, ['sign', 'verify'])) as KeyPair;
@@ -34,14 +35,14 @@ export async function pssKeys(hash: 'SHA-256' | 'SHA-384', bits = 2048): Promise
   )) as KeyPair;
 }
 
-export type SigningAlgorithm = EcdsaParams | RsaPssParams | Algorithm;
+export type SigningAlgorithm = webcrypto.EcdsaParams | webcrypto.RsaPssParams | webcrypto.Algorithm;
 
 export interface CertOptions {
   subject: string;
   issuer?: string;
   serial?: string;
-  publicKey: CryptoKey;
-  signingKey: CryptoKey;
+  publicKey: webcrypto.CryptoKey;
+  signingKey: webcrypto.CryptoKey;
   algorithm: SigningAlgorithm;
   extensions?: RawExt[];
   notBefore?: Date;
@@ -71,7 +72,7 @@ export interface CrlOptions {
   /** Common name of the issuer. */
   issuerCn: string;
   /** ECDSA P-256 key of the issuer. */
-  signingKey: CryptoKey;
+  signingKey: webcrypto.CryptoKey;
   /** Revoked serials as hex INTEGER content, written verbatim (so "0080" is 00 80). */
   serials: string[];
   thisUpdate?: Date;
@@ -103,8 +104,8 @@ export function makeCrl(o: CrlOptions): Uint8Array {
   return der.seq(tbs, algorithm, der.tlv(0x03, Uint8Array.of(0), new Uint8Array(signature)));
 }
 
-export const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
-export const ECDSA_SHA384: EcdsaParams = { name: 'ECDSA', hash: 'SHA-384' };
+export const ECDSA_SHA256: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+export const ECDSA_SHA384: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-384' };
 
 /** Base64 PEM with 64-character lines, LF endings. */
 export function pem(der: Uint8Array, label = 'CERTIFICATE'): string {
