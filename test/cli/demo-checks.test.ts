@@ -10,6 +10,7 @@ import {
   qeReportDataBinding,
 } from '../../src/testing/index.js';
 import { VALIDITY } from '../testing/helpers.js';
+import { flipByte } from '../helpers/bytes.js';
 
 const SEED = 'demo-checks';
 const intel = createIntelTestPki({ seed: SEED, validity: VALIDITY });
@@ -103,7 +104,7 @@ describe('demo checks on builder-made SNP reports', () => {
 
   it('S14 fails when CHIP_ID differs from the VCEK hwID', () => {
     const chipId = Uint8Array.from(milan.chipId);
-    chipId[63] ^= 1;
+    flipByte(chipId, 63);
     const r = byId(runSnpChecks(report(milan, { chipId }), milan.vcek.der));
     expect(r['S14']).toMatchObject({ passed: false, detail: expect.stringContaining('hwID') });
   });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { tableChainArtifact, tableLeafArtifact } from '../../src/collateral/cert-table-artifacts.js';
 import { parseSnpCertificateTable } from '../../src/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
+import { flipByte } from '../helpers/bytes.js';
 
 const tee = new SimulatedTeeProvider({ tee: 'snp', at: new Date('2026-06-01T12:00:00Z') });
 const table = parseSnpCertificateTable((await tee.getEvidence(new Uint8Array(64))).auxblob!);
@@ -57,7 +58,7 @@ describe('tableLeafArtifact', () => {
     const original = der('vcek');
     const mine = new Uint8Array(original);
     const a = tableLeafArtifact('Turin', 'vcek', mine);
-    mine[mine.length - 3] ^= 1;
+    flipByte(mine, mine.length - 3);
     expect(Buffer.from(a.body).equals(original)).toBe(true);
     expect(tableLeafArtifact('Turin', 'vcek', original)).toBe(a);
     expect(tableLeafArtifact('Turin', 'vcek', mine)).not.toBe(a);
@@ -66,7 +67,7 @@ describe('tableLeafArtifact', () => {
   it('a handed-out body changed in place is not served again', () => {
     const vcek = der('vcek');
     const a = tableLeafArtifact('Genoa', 'vlek', vcek);
-    a.body[a.body.length - 3] ^= 1;
+    flipByte(a.body, a.body.length - 3);
     const b = tableLeafArtifact('Genoa', 'vlek', vcek);
     expect(b).not.toBe(a);
     expect(Buffer.from(b.body).equals(vcek)).toBe(true);

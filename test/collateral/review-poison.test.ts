@@ -16,6 +16,7 @@ import { BundleSource, CollateralCache, CollateralService, verifyEvidence, type 
 import { validateArtifact } from '../../src/collateral/validate.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { buildTestCrl, createSyntheticIntelPlatform } from '../../src/testing/index.js';
+import { flipByte } from '../helpers/bytes.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
 
@@ -150,13 +151,13 @@ describe('collateral cache: forged versions do not outlive one failed verificati
 
   it('a forged Root CA CRL (wrong key, higher CRL number, window to 2099) fails T13 once and is discarded', async () => {
     const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT });
-    const genuine = p.collateral.rootCaCrl;
+    const genuine = p.collateral.rootCaCrl!;
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const body = buildTestCrl(p.pki.root, { thisUpdate: new Date('2026-01-01T00:00:00Z'), nextUpdate: new Date('2099-01-01T00:00:00Z'), crlNumber: 2_000_000_000, signingKey: privateKey });
     const forged = validateArtifact({ kind: genuine.kind, key: genuine.key, body, source: { origin: 'network' } });
     const directory = tempDir();
     const cache = new CollateralCache({ directory });
-    const artifacts = [p.collateral.tcbInfo, p.collateral.qeIdentity, p.collateral.pckCrl, genuine];
+    const artifacts = [p.collateral.tcbInfo!, p.collateral.qeIdentity!, p.collateral.pckCrl!, genuine];
     for (const a of artifacts) cache.put(a);
     cache.put(forged);
     const service = new CollateralService({ intel: new BundleSource(artifacts), cache });
@@ -174,7 +175,7 @@ describe('collateral cache: SEV-SNP', () => {
   it('a forged AMD CRL (signature byte flipped) fails S09 once, is discarded, and the genuine CRL is fetched', async () => {
     const genuine = byKind(snp.collateral, 'amd-crl');
     const body = new Uint8Array(genuine.body);
-    body[body.length - 1] ^= 0x01;
+    flipByte(body, body.length - 1);
     const forged = validateArtifact({ kind: genuine.kind, key: genuine.key, body, source: { origin: 'network' } });
     const directory = tempDir();
     const cache = new CollateralCache({ directory });

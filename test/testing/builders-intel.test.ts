@@ -22,6 +22,7 @@ import {
   type TdReportBodyFields,
 } from '../../src/testing/index.js';
 import { hex, VALIDITY } from './helpers.js';
+import { flipByte } from '../helpers/bytes.js';
 
 const pki = createIntelTestPki({ seed: 'builder-test', validity: VALIDITY });
 const pckXY = ecPublicKeyXY(pki.pck.key.publicKey);
@@ -143,7 +144,7 @@ describe('buildTdxQuote', () => {
     expect(verifyQuoteSignature(parseEvidence(built.bytes) as TdxQuote)).toBe(true);
 
     const bytes = Uint8Array.from(built.bytes);
-    bytes[built.layout.bodyOffset + 0x88] ^= 0xff; // a byte of MRTD
+    flipByte(bytes, built.layout.bodyOffset + 0x88, 0xff); // a byte of MRTD
     expect(verifyQuoteSignature(parseEvidence(bytes) as TdxQuote)).toBe(false);
     resignIntelQuote(bytes, { attestationKey: built.attestationKey, pckKey: pki.pck.key.privateKey });
     const resigned = parseEvidence(bytes) as TdxQuote;

@@ -22,6 +22,7 @@ import {
   type TestSnpProduct,
 } from '../../src/testing/index.js';
 import { hex, VALIDITY } from './helpers.js';
+import { flipByte } from '../helpers/bytes.js';
 
 const SEED = 'builder-test';
 const pkis = new Map<TestSnpProduct, ReturnType<typeof createAmdTestPki>>();
@@ -134,7 +135,7 @@ describe('buildSnpReport', () => {
 
     const good = buildSnpReport({ version: 3, product: 'Milan', signingKey: 'vcek', key: amd.vcek.key.privateKey });
     const bytes = Uint8Array.from(good.bytes);
-    bytes[SNP_REPORT.measurement] ^= 1;
+    flipByte(bytes, SNP_REPORT.measurement);
     expect(verifySnpReportSignature(parseEvidence(bytes) as SnpReport, xy)).toBe(false);
     resignSnpReport(bytes, amd.vcek.key.privateKey);
     expect(verifySnpReportSignature(parseEvidence(bytes) as SnpReport, xy)).toBe(true);

@@ -12,6 +12,7 @@ import { checkEventLogAgainstPcrs, eventLogMismatches, replayEventLog } from '..
 import { EventType } from '../../src/vtpm/tcg-events.js';
 import type { TcgEventLog } from '../../src/vtpm/types.js';
 import { expectError } from '../helpers/expect-error.js';
+import { flipByte } from '../helpers/bytes.js';
 
 function withPcr(values: PcrValues, bank: 'sha1' | 'sha256', pcr: number, flip = 0x01): PcrValues {
   const copy: PcrValues = JSON.parse(JSON.stringify(pcrValuesToHex(values)), (_k, v: unknown) => (typeof v === 'string' ? new Uint8Array(Buffer.from(v, 'hex')) : v)) as PcrValues;
@@ -72,7 +73,7 @@ describe('generated boot event log', () => {
   it('an event that changes its digest changes the PCR it extends', () => {
     const events = gen.log.events.map((e) => ({ ...e, digests: e.digests.map((d) => ({ ...d, digest: d.digest.slice() })) }));
     const kernel = events.find((e) => e.pcr === 9 && e.eventType === EventType.EV_IPL && Buffer.from(e.data).toString().startsWith('/vmlinuz'))!;
-    kernel.digests[1]!.digest[0] ^= 1;
+    flipByte(kernel.digests[1]!.digest, 0);
     const err = expectError(() => checkEventLogAgainstPcrs(replayEventLog({ ...gen.log, events }), gen.pcrs), { code: 'ERR_VTPM_EVENTLOG_MISMATCH' });
     expect(err.details).toMatchObject({ pcr: 9, bank: 'sha256' });
   });

@@ -22,6 +22,7 @@ import { checkEventLogAgainstPcrs, replayEventLog } from '../../src/vtpm/replay-
 import { catchError, expectError } from '../helpers/expect-error.js';
 import { HAVE_VECTORS, findEntry, loadManifest, readEvidenceBytes, readVectorFile, type ManifestEntry } from '../helpers/vectors.js';
 import { syntheticSnp } from '../policy/helpers.js';
+import { flipByte } from '../helpers/bytes.js';
 
 type Pcrs = Partial<Record<ReplayBank, Record<string, string>>>;
 interface LogEntry extends ManifestEntry {
@@ -65,7 +66,7 @@ describe.skipIf(!HAVE_VECTORS)('shared boot event logs', () => {
   it('PCR 4 altered in a real quote set: the mismatch names PCR 4', () => {
     const entry = findEntry('go-tpm-tools/gce-cos-85-nonce9009-event-log') as LogEntry;
     const quoted = pcrValuesFromHex(entry.expected.pcrs!);
-    quoted.sha384![4]![47] ^= 0x80;
+    flipByte(quoted.sha384![4]!, 47, 0x80);
     const replay = replayEventLog(parseTcgEventLog(readEvidenceBytes(entry)));
     expect(expectError(() => checkEventLogAgainstPcrs(replay, quoted), { code: 'ERR_VTPM_EVENTLOG_MISMATCH' }).details).toMatchObject({ pcr: 4, bank: 'sha384' });
   });
@@ -147,7 +148,7 @@ describe.skipIf(!HAVE_VECTORS)('shared boot event logs', () => {
     // Boot components and PCRs pass; the list also names IMA files, and this evidence has no IMA list.
     expect(a.violations.filter((v) => v.path.startsWith('/vtpm')).map((v) => v.path)).toEqual(['/vtpm/reference/ima/files']);
     const altered = pcrValuesFromHex(entry.expected.pcrs!);
-    altered.sha256![4]![0] ^= 1;
+    flipByte(altered.sha256![4]!, 0);
     const b = evaluatePolicy(syntheticSnp(), policy, { vtpm: { pcrs: altered, boot, reference } });
     expect(b.violations.filter((v) => v.path.startsWith('/vtpm/reference/pcrs')).map((v) => v.path)).toEqual(['/vtpm/reference/pcrs/sha256/4']);
   });
