@@ -372,6 +372,7 @@ describe.skipIf(!HAVE_VECTORS)('bundles and offline verification', () => {
       const artifacts = importDcapQvlCollateral(readVectorFile(e.collateral['collateral_bundle']!));
       expect(artifacts.map((a) => a.kind)).toEqual(['intel-tcb-info', 'intel-qe-identity', 'intel-pck-crl', 'intel-root-ca-crl']);
       const c = await new CollateralService({ intel: new BundleSource(artifacts), cache: null }).forQuote(quoteOf(e), new Date(e.verification_time!));
+      expect(e.fmspc).toMatch(/^[0-9a-f]{12}$/); // an entry without one would compare undefined to undefined
       expect(c.fmspc).toBe(e.fmspc);
     });
   }

@@ -25,6 +25,8 @@ export interface ManifestEntry {
   file_encoding: string;
   collateral: Record<string, string>;
   cpu?: string;
+  /** Intel entries: the platform's FMSPC, lowercase hex (from the PCK certificate). */
+  fmspc?: string;
   report_version?: number;
   signing_key?: string;
   expected: { outcome: string; failure?: string; tcb_status?: string };
