@@ -251,7 +251,7 @@ describe('parseSignedJson', () => {
     ['T17', 'tcbInfo', `[{"tcbInfo":{},"signature":"${sig}"}]`, 'an array at the top level'],
     ['T20', 'enclaveIdentity', `{"enclaveIdentity":{}}`, 'no signature'],
     ['T20', 'enclaveIdentity', `{"enclaveIdentity":{},"signature":"${sig}","tcbInfo":{}}`, 'an extra top-level key'],
-  ] as const)('%s: rejects %s (%s)', (check, member, text) => {
+  ] as const)('%s (%s): rejects %s, %s', (check, member, text, _what) => {
     expectError(() => parseSignedJson(doc(text), member), { code: 'ERR_COLLATERAL_FORMAT', errorClass: 'COLLATERAL_FORMAT', check });
   });
 
