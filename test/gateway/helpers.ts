@@ -25,7 +25,10 @@ export async function mrTdOf(provider: EvidenceProvider): Promise<string> {
 export const tdxPolicy = (mrTd: string, extra: Record<string, unknown> = {}): Policy =>
   loadPolicy({ tee: 'tdx', mrTd: [mrTd], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any', ...extra });
 
-export function clientOptions(policy: Policy, p: { collateral: readonly unknown[]; trustRoots: AttestedClientOptions['trustRoots'] } = simulated): AttestedClientOptions {
+/** Options that both AttestedClient and attestAtls accept (they differ in `at`: a clock function is the client's alone). */
+export type ClientOptions = Pick<AttestedClientOptions, 'policy' | 'collateral' | 'trustRoots' | 'reference'>;
+
+export function clientOptions(policy: Policy, p: { collateral: readonly unknown[]; trustRoots: AttestedClientOptions['trustRoots'] } = simulated): ClientOptions {
   return { policy, collateral: new CollateralService({ intel: new BundleSource([...(p.collateral as never[])]), cache: null }), ...(p.trustRoots ? { trustRoots: p.trustRoots } : {}) };
 }
 

@@ -15,10 +15,10 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { AttestedClient, akPublicSha256, attestAtls, type AttestedClientOptions } from '../../src/gateway/index.js';
+import { AttestedClient, akPublicSha256, attestAtls } from '../../src/gateway/index.js';
 import { SimulatedVtpmProvider, Tpm2ToolsVtpmProvider } from '../../src/tee/index.js';
 import { Swtpm, missingSwtpmTools } from '../helpers/swtpm.js';
-import { clientOptions, mrTdOf, ollamaChat, simulated, startHarness, tdxPolicy, type Harness } from './helpers.js';
+import { clientOptions, mrTdOf, ollamaChat, simulated, startHarness, tdxPolicy, type ClientOptions, type Harness } from './helpers.js';
 
 async function missingTools(): Promise<string[]> {
   const missing = await missingSwtpmTools();
@@ -40,7 +40,7 @@ describe.skipIf(missing.length > 0)('gateway vTPM path with the real provider ag
   let tpm: Swtpm;
   let provider: Tpm2ToolsVtpmProvider;
   let h: Harness;
-  let options: AttestedClientOptions;
+  let options: ClientOptions;
 
   beforeAll(async () => {
     tpm = await Swtpm.start();
