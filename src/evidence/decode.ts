@@ -6,8 +6,9 @@
  * - only ASCII: any other character (a BOM, NBSP, U+2028, a control
  *   character) is refused, never stripped;
  * - ASCII whitespace (space, tab, CR, LF) may surround the text;
- * - hex: an optional `0x` prefix, then an even number of hex digits with no
- *   whitespace inside;
+ * - hex: an optional `0x` prefix, then an even number of hex digits; line
+ *   breaks (LF or CRLF) may split it into non-empty lines (`xxd -p` output),
+ *   no other whitespace inside;
  * - base64: one alphabet (standard or URL-safe), padding absent or complete,
  *   canonical; line breaks (LF or CRLF) may split it into non-empty lines,
  *   no other whitespace inside;
@@ -56,8 +57,10 @@ function badEncoding(reason: string, message: string, offset?: number): Evidence
 }
 
 function readHex(body: string): Reading {
-  const m = HEX_BODY.exec(body);
-  if (m === null) return { ok: false, reason: 'hex-character', message: 'hex input holds a character other than a hex digit (whitespace is allowed only around it)' };
+  const lines = body.split(/\r?\n/);
+  if (lines.some((line) => line.length === 0)) return { ok: false, reason: 'hex-character', message: 'hex input has an empty line inside it' };
+  const m = HEX_BODY.exec(lines.join(''));
+  if (m === null) return { ok: false, reason: 'hex-character', message: 'hex input holds a character other than a hex digit (line breaks may split it; other whitespace only around it)' };
   const digits = m[1] ?? '';
   if (digits.length === 0 || digits.length % 2 !== 0) return { ok: false, reason: 'hex-length', message: 'hex input has an odd number of digits (or none)' };
   return { ok: true, bytes: new Uint8Array(Buffer.from(digits, 'hex')) };

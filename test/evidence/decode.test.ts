@@ -25,6 +25,14 @@ describe('decodeEvidenceInput', () => {
     }
   });
 
+  it('reads line-wrapped hex (xxd -p style, LF or CRLF) as the joined digits', () => {
+    const bytes = new Uint8Array(90).map((_, i) => (i === 0 ? 4 : i === 1 || i === 3 ? 0 : i === 2 ? 2 : i));
+    const hex = Buffer.from(bytes).toString('hex');
+    const wrapped = hex.match(/.{1,60}/g)!.join('\n') + '\n';
+    expect(decodeEvidenceInput(wrapped)).toEqual({ bytes, encoding: 'hex' });
+    expect(decodeEvidenceInput(wrapped.replace(/\n/g, '\r\n'), 'hex')).toEqual({ bytes, encoding: 'hex' });
+  });
+
   it('detects base64 and base64url text', () => {
     const b = Buffer.from(sample);
     expect(decodeEvidenceInput(b.toString('base64'))).toEqual({ bytes: sample, encoding: 'base64' });
@@ -73,11 +81,14 @@ describe('strict text input (docs/decisions.md, "Evidence text input")', () => {
     expect(e.details['reason']).toBe('not-ascii-text');
   });
 
-  it('hex: no whitespace inside (split digits, spaced bytes, line breaks), an even number of digits', () => {
+  it('hex: no whitespace inside but line breaks (split digits, spaced bytes, tabs, empty lines), an even number of digits', () => {
     bad('0 4 0 0', 'not-hex-or-base64');
     bad('0 4 0 0', 'hex-character', 'hex');
     bad('04 00 02 00', 'hex-character', 'hex');
-    bad('0400\n0200', 'hex-character', 'hex');
+    bad('0400\t0200', 'hex-character', 'hex');
+    bad('0400\n\n0200', 'hex-character', 'hex');
+    bad('0400\n 0200', 'hex-character', 'hex');
+    bad('0400\n0x0200', 'hex-character', 'hex');
     bad('0x', 'hex-length', 'hex');
     bad('0400020', 'hex-length', 'hex');
   });
