@@ -26,7 +26,7 @@ export interface VerifyEvidenceOptions extends VerifyOptions {
   parse?: ParseOptions;
   /** SEV-SNP extended-report certificate table (configfs-tsm auxblob), used before fetching. */
   certTable?: SnpCertificateEntry[];
-  /** SEV-SNP report versions to accept; default [3, 5] (checklist S03). */
+  /** SEV-SNP report versions to accept; default 3, 4, 5, and 2 when the product is named (clarifications.md, S03). */
   snpReportVersions?: number[];
   memo?: SignatureMemo;
 }

@@ -41,7 +41,7 @@ export interface VtpmVerifyOptions {
   verifyHardware?: HardwareVerifier;
   trustRoots?: TrustRoots;
   relaxations?: Relaxations;
-  /** SEV-SNP report versions to accept; default verifyEvidence's ([3, 5]). Azure Milan reports are v2. */
+  /** SEV-SNP report versions to accept; default verifyEvidence's (3, 4, 5; 2 when the product is named). Azure Milan reports are v2. */
   snpReportVersions?: number[];
   /** SEV-SNP product (decodes v2 reports; must match the CPUID of v3+). */
   snpProduct?: SnpProduct;
