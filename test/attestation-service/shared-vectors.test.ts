@@ -41,7 +41,7 @@ describe.skipIf(!HAVE_VECTORS)('real TDX vector at its manifest instant', () => 
     const r = await post(svc.url, '/v1/verify', { evidence });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ ok: true, tee: 'tdx', at: at.toISOString(), tcbStatus: entry!.expected.tcb_status, trustRoots: 'production' });
-    expect(r.json.advisoryIds).toEqual((entry!.expected as unknown as { advisory_ids: string[] }).advisory_ids);
+    expect(r.json.advisoryIds).toEqual(entry!.expected.advisory_ids);
     const hits = server.totalHits;
     expect(hits).toBeGreaterThan(0);
     const again = await post(svc.url, '/v1/verify', { evidence });

@@ -18,6 +18,23 @@ if (!HAVE_VECTORS) {
   console.warn(`[tee-verify tests] shared vectors not found at ${VECTORS_DIR}: real-evidence suites are SKIPPED`);
 }
 
+/** What an entry's source asserts; fields beyond outcome exist for some kinds only. */
+export interface ManifestExpected {
+  outcome: string;
+  failure?: string;
+  tcb_status?: string;
+  advisory_ids?: string[];
+  /** vTPM entries: PCR values (hex) by bank, then PCR index. */
+  pcrs?: Record<string, Record<string, string>>;
+  /** TPM quotes: the qualifying data (hex). */
+  nonce?: string;
+  boot_aggregate?: { algorithm: string; pcrs: string; digest: string };
+  kernel_cmdline?: string;
+  efi_app_digests?: Record<string, string[]>;
+  anomalies?: { index: number; path: string; problem: string }[];
+  template_hashes?: string[];
+}
+
 export interface ManifestEntry {
   id: string;
   kind: string;
@@ -29,7 +46,7 @@ export interface ManifestEntry {
   fmspc?: string;
   report_version?: number;
   signing_key?: string;
-  expected: { outcome: string; failure?: string; tcb_status?: string };
+  expected: ManifestExpected;
   verification_time?: string;
   checks: Record<string, unknown>;
 }
