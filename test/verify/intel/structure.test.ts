@@ -118,7 +118,8 @@ describe.skipIf(!HAVE_VECTORS)('quote structure T02–T08 (genuine quotes)', () 
       const genuine = outcomeOf(s, q);
       const sd = q.signatureData;
       const edits: Partial<TdxQuote | SgxQuote>[] = [
-        { header: { ...q.header, attestationKeyType: 3, qeVendorId: new Uint8Array(16) } },
+        // q's header is a union of the v3 and v4 header types; the spread keeps q's own version's fields.
+        { header: { ...q.header, attestationKeyType: 3, qeVendorId: new Uint8Array(16) } } as Partial<TdxQuote | SgxQuote>,
         { signedRange: { offset: 0, length: 0x30 } },
         { trailing: { length: 70, allZero: false } },
         { warnings: ['dangerouslyLenient: ignored 3 trailing bytes that are not all zero'] },

@@ -267,7 +267,8 @@ describe('claims (T51)', () => {
     const p = platform({ tee: 'sgx', quote: { enclaveBody: { attributes, isvSvn: 4 } } });
     const c = verifySynthetic(p).claims as SgxClaims;
     expect(c).toMatchObject({ kind: 'sgx', quoteVersion: 3, isvSvn: 4, isvProdId: 7, debug: true, attributes: '0700000000000000e700000000000000', miscSelect: 0 });
-    expect(c.mrEnclave).toBe(Buffer.from(p.quote.body.mrEnclave as Uint8Array).toString('hex'));
+    if (p.quote.version !== 3) throw new Error('an SGX platform builds a v3 quote');
+    expect(c.mrEnclave).toBe(Buffer.from(p.quote.body.mrEnclave).toString('hex'));
   });
 
   it('the result names its instant, trust roots and collateral, and expires with the earliest artifact', () => {
