@@ -51,7 +51,7 @@ function quoteOf(entry: ManifestEntry): TdxQuote | SgxQuote {
 
 /** An instant in the middle of the vector's validity window (away from the refresh margin). */
 function midWindow(entry: ManifestEntry): Date {
-  const w = (entry as unknown as { validity_window: { not_before: string; not_after: string } }).validity_window;
+  const w = entry.validity_window!;
   return new Date((Date.parse(w.not_before) + Date.parse(w.not_after)) / 2);
 }
 

@@ -48,6 +48,8 @@ export interface ManifestEntry {
   signing_key?: string;
   expected: ManifestExpected;
   verification_time?: string;
+  /** Entries with collateral: the instants at which all of it is current. */
+  validity_window?: { not_before: string; not_after: string };
   checks: Record<string, unknown>;
 }
 
