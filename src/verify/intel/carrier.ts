@@ -1,16 +1,19 @@
 /**
  * T49: the quote object a caller hands over is only a carrier for its bytes.
- * The native parser frames `quote.bytes` again (T02–T07 on the bytes) and
- * every field the verifier reads (header, body, QE report, signature data) is
- * rebuilt from them, so an object edited after parsing (a cleared DEBUG bit,
- * a zeroed SEAMATTRIBUTES, a raised QE ISVSVN) cannot reach a check or a
- * claim. As the SEV-SNP verifier does (src/verify/snp/structure.ts).
+ * Those bytes are copied first (private-bytes.ts: a typed array can lie about
+ * its storage through its getters); the native parser frames the copy again
+ * (T02–T07 on the bytes) and every field the verifier reads (header, body, QE
+ * report, signature data) and every signed span is rebuilt from that copy, so
+ * an object edited after parsing (a cleared DEBUG bit, a zeroed
+ * SEAMATTRIBUTES, a raised QE ISVSVN) cannot reach a check or a claim. As the
+ * SEV-SNP verifier does (src/verify/snp/structure.ts).
  */
-import { EvidenceParseError, InvalidArgumentError } from '../../errors.js';
+import { EvidenceParseError } from '../../errors.js';
 import { detectKind } from '../../evidence/index.js';
 import { buildIntelQuote, frameIntelQuote } from '../../evidence/intel-quote.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import { NativeTrailingMode } from '../../native/index.js';
+import { privateCopy } from '../private-bytes.js';
 
 /** The warning parseEvidence records when its "dangerouslyLenient" mode ignored non-zero trailing bytes. */
 const LENIENT_MARK = 'dangerouslyLenient: ignored';
@@ -40,10 +43,9 @@ function requireAgreement(input: TdxQuote | SgxQuote, rebuilt: TdxQuote | SgxQuo
   if (input.kind === 'tdx' && rebuilt.kind === 'tdx' && input.bodyType !== rebuilt.bodyType) mismatch('T04', 'body type', input.bodyType, rebuilt.bodyType);
 }
 
-/** T49: a quote rebuilt from `input.bytes` alone, in the trailing mode the caller's parse recorded. */
+/** T49: a quote rebuilt from a private copy of `input.bytes` alone, in the trailing mode the caller's parse recorded. */
 export function quoteFromOwnBytes(input: TdxQuote | SgxQuote): TdxQuote | SgxQuote {
-  const bytes = input.bytes;
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyIntelQuote needs a parsed quote with its bytes (parseEvidence)');
+  const bytes = privateCopy(input.bytes, 'the quote\'s bytes');
   if (bytes.length >= 4 && detectKind(bytes) === 'snp') mismatch('T03', 'kind', input.kind, 'snp');
   const lenient = recordedLenient(input);
   const frame = frameIntelQuote(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);

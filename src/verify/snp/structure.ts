@@ -1,16 +1,19 @@
 /**
  * Step A (checklist §4.4 S02–S06, S33, S43): the report's structure, read
  * again from its own bytes. The SnpReport object a caller passes is only a
- * carrier: the native parser re-frames `report.bytes` (length, version,
- * reserved ranges, fixed fields) and every field used below is decoded anew
- * from those bytes, so an edited object cannot smuggle a field past the
- * signature check.
+ * carrier: `report.bytes` is copied first (private-bytes.ts: a typed array
+ * can lie about its storage through its getters), the native parser re-frames
+ * the copy (length, version, reserved ranges, fixed fields) and every field
+ * used below, and the signed span, is decoded anew from that copy, so an
+ * edited object cannot smuggle a field past the signature check (T49's
+ * SEV-SNP counterpart, S33).
  */
 import { InvalidArgumentError } from '../../errors.js';
 import { buildSnpReport, frameSnpReport } from '../../evidence/snp-report.js';
 import type { SnpProduct, SnpReport, SnpTcb } from '../../evidence/types.js';
 import { NativeTrailingMode } from '../../native/index.js';
 import { fail } from '../errors.js';
+import { privateCopy } from '../private-bytes.js';
 import type { SnpContext } from './context.js';
 
 export interface CheckedReport {
@@ -21,7 +24,7 @@ export interface CheckedReport {
 }
 
 function expectReport(input: SnpReport): void {
-  if (typeof input !== 'object' || input === null || input.kind !== 'snp' || !(input.bytes instanceof Uint8Array)) {
+  if (typeof input !== 'object' || input === null || input.kind !== 'snp') {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'report must be a parsed SEV-SNP report (parseEvidence)');
   }
 }
@@ -37,12 +40,13 @@ function productForV2(input: SnpReport, ctx: SnpContext): SnpProduct {
 
 export function checkStructure(input: SnpReport, ctx: SnpContext): CheckedReport {
   expectReport(input);
+  const bytes = privateCopy(input.bytes, 'the report\'s bytes');
   // Non-zero bytes after 0x4A0 only exist when the caller parsed with
   // "dangerouslyLenient"; they are unsigned and never read.
   const lenient = input.trailing?.allZero === false;
   // S02, S04 (and S43 for v2): native re-frame of the bytes: length 0x4A0 (+ zero padding),
   // SIGNATURE_ALGO, signer info, POLICY bit 17 and MBZ bits, PLATFORM_INFO, reserved ranges per version.
-  const frame = frameSnpReport(input.bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
+  const frame = frameSnpReport(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
   ctx.pass('S02', `report is 0x4A0 bytes${frame.trailingSize > 0 ? ` (+${frame.trailingSize} unsigned trailing bytes, never read)` : ''}`);
   if (lenient) ctx.warnings.push(`dangerouslyLenient: ${frame.trailingSize} non-zero trailing bytes after the report were ignored`);
   // S03: VERSION in the allowed set (default 2-5; v2 then still needs a caller-named product at S06)
@@ -54,7 +58,7 @@ export function checkStructure(input: SnpReport, ctx: SnpContext): CheckedReport
   if (frame.version === 2) ctx.pass('S43', 'v2: bytes 0x188–0x19F are reserved zero, never read as CPUID');
   const requested = frame.version === 2 ? productForV2(input, ctx) : undefined;
   // S33: every field from here on is decoded from the bytes just framed.
-  const report = buildSnpReport(input.bytes, frame, requested, [...(input.warnings ?? [])]);
+  const report = buildSnpReport(bytes, frame, requested, [...(input.warnings ?? [])]);
   return { report, ...checkProduct(input, report, ctx) };
 }
 

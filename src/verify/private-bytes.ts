@@ -1,0 +1,27 @@
+/**
+ * T49: the verifiers work on a private copy of the evidence bytes. A caller's
+ * Uint8Array can lie about its storage (a subclass, or an own property,
+ * overriding `buffer`, `byteOffset`, `length` or `subarray`): the native
+ * framing and the signature would read the real storage while field views
+ * built through those getters read something else. The copy is taken through
+ * the Uint8Array constructor, which reads the source's internal slots, never
+ * its getters; from then on framing, fields and the signed span all read the
+ * same memory, which no one outside the verifier holds.
+ */
+import { InvalidArgumentError } from '../errors.js';
+
+/** %TypedArray%.prototype[@@toStringTag]: reads the internal [[TypedArrayName]] slot, never an own property. */
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, Symbol.toStringTag)!.get! as (this: unknown) => string | undefined;
+
+/** A fresh Uint8Array with the bytes `value` really holds; ARGUMENT if it is not a (live) Uint8Array. */
+export function privateCopy(value: unknown, what: string): Uint8Array {
+  if (typedArrayName.call(value) !== 'Uint8Array') {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} must be a Uint8Array (parseEvidence)`);
+  }
+  try {
+    return new Uint8Array(value as Uint8Array);
+  } catch {
+    // A detached buffer: the construction throws a plain TypeError.
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} is a Uint8Array whose buffer was detached`);
+  }
+}
