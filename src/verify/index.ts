@@ -12,10 +12,11 @@ import { parseEvidence, type ParseOptions } from '../evidence/index.js';
 import type { Evidence } from '../evidence/types.js';
 import { InvalidArgumentError, TeeVerifyError, type ErrorClass } from '../errors.js';
 import type { CollateralArtifact } from '../collateral/artifact.js';
-import { CollateralService, type EvidenceCollateral } from '../collateral/service.js';
+import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
 import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
-import { verifyIntelQuoteParsedHere } from './intel/verify.js';
+import { verifyIntelQuoteCopied } from './intel/verify.js';
+import { privateCopy } from './private-bytes.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
 import type { VerificationResult, VerifyOptions } from './types.js';
 
@@ -94,13 +95,17 @@ function discardRejected(service: CollateralService, collateral: EvidenceCollate
 }
 
 /**
- * T49: a quote parsed from bytes in this call, and seen by no code outside the
- * library (no service, or the library's own CollateralService class exactly:
- * a subclass or look-alike could change the object it is handed), need not be
- * framed a second time. A parsed object from the caller always is.
+ * T49: the evidence verified is a snapshot taken before any code outside the
+ * library sees the parsed object. The collateral service, a caller's object
+ * (an own forEvidence / cachedFor, a Proxy, a subclass), gets `parsed`, which
+ * it may edit or refill with another genuine quote; the verifier gets this
+ * copy: the fields that select the layout and the trailing mode, and a private
+ * copy of the bytes that it frames again (verifyIntelQuote / verifySnpReport).
  */
-function parsedHere(fromBytes: boolean, service: CollateralService | undefined): boolean {
-  return fromBytes && (service === undefined || Object.getPrototypeOf(service) === CollateralService.prototype);
+function snapshotOf(parsed: Evidence): Evidence {
+  const warnings = Array.isArray(parsed.warnings) ? [...(parsed.warnings as string[])] : [];
+  const trailing = parsed.trailing === undefined ? undefined : { ...parsed.trailing };
+  return { ...parsed, bytes: privateCopy(parsed.bytes, 'the evidence bytes'), warnings, ...(trailing === undefined ? {} : { trailing }) } as Evidence;
 }
 
 /** Parses (if needed), fetches collateral (if needed) and verifies, all at one instant. */
@@ -110,21 +115,22 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const at = options.at ?? new Date();
   const fromBytes = !(typeof evidence === 'object' && evidence !== null && 'kind' in evidence);
   const parsed = fromBytes ? parseEvidence(evidence as Uint8Array | ArrayBuffer | string, options.parse) : (evidence as Evidence);
+  const verified = snapshotOf(parsed); // before the service sees `parsed`
   const service = isService(options.collateral) ? options.collateral : undefined;
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
   const collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
   let result: VerificationResult;
   try {
-    if (parsed.kind === 'snp') {
+    if (verified.kind === 'snp') {
       if (collateral.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
-      result = verifySnpReport(parsed, amdCollateralInput(collateral), {
+      result = verifySnpReport(verified, amdCollateralInput(collateral), {
         ...common,
         ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}),
       });
     } else {
       if (collateral.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
-      result = parsedHere(fromBytes, service) ? verifyIntelQuoteParsedHere(parsed, collateral, common) : verifyIntelQuote(parsed, collateral, common);
+      result = verifyIntelQuoteCopied(verified, collateral, common); // frames the snapshot's private bytes again
     }
   } catch (err) {
     // The verifier is the only judge of authenticity: a cached version it rejected is not served again.
@@ -133,7 +139,7 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   }
   // Versions that verified are evicted last (a forged newcomer cannot push them out).
   service?.markVerified?.(collateral);
-  if (parsed.kind !== 'snp' && collateral.warnings.length > 0) result.warnings.push(...collateral.warnings);
+  if (verified.kind !== 'snp' && collateral.warnings.length > 0) result.warnings.push(...collateral.warnings);
   return result;
 }
 

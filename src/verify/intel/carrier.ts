@@ -45,7 +45,11 @@ function requireAgreement(input: TdxQuote | SgxQuote, rebuilt: TdxQuote | SgxQuo
 
 /** T49: a quote rebuilt from a private copy of `input.bytes` alone, in the trailing mode the caller's parse recorded. */
 export function quoteFromOwnBytes(input: TdxQuote | SgxQuote): TdxQuote | SgxQuote {
-  const bytes = privateCopy(input.bytes, 'the quote\'s bytes');
+  return quoteFromBytes(input, privateCopy(input.bytes, 'the quote\'s bytes'));
+}
+
+/** T49: a quote rebuilt from `bytes`, which must be a private copy of `input.bytes` (quoteFromOwnBytes, verifyEvidence's snapshot). */
+export function quoteFromBytes(input: TdxQuote | SgxQuote, bytes: Uint8Array): TdxQuote | SgxQuote {
   if (bytes.length >= 4 && detectKind(bytes) === 'snp') mismatch('T03', 'kind', input.kind, 'snp');
   const lenient = recordedLenient(input);
   const frame = frameIntelQuote(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);

@@ -22,7 +22,7 @@ import type { CrlInfo, PckSgxExtension } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import type { VerificationResult } from '../types.js';
 import { sgxClaims, tdxClaims } from './claims.js';
-import { quoteFromOwnBytes } from './carrier.js';
+import { quoteFromBytes, quoteFromOwnBytes } from './carrier.js';
 import { checkArtifactWindows, collateralIdentity } from './collateral-window.js';
 import { createContext, passed, relaxed, type IntelVerifyOptions, type VerifyContext } from './context.js';
 import { convergeSgx, convergeTdx, rejectRevoked, type TcbOutcome } from './convergence.js';
@@ -172,17 +172,17 @@ export function verifyIntelQuote(
 }
 
 /**
- * Internal (verifyEvidence only, not exported from the package): `quote` was
- * built by parseEvidence from the input bytes in the same call and was never
- * handed to code outside this library, so framing it again would only repeat
- * that parse.
+ * Internal (verifyEvidence only, not exported from the package): `quote` is a
+ * snapshot whose `bytes` are already a private copy no code outside the
+ * library holds (verifyEvidence's snapshotOf), so it is framed again without a
+ * second copy. Everything else is verifyIntelQuote.
  */
-export function verifyIntelQuoteParsedHere(
+export function verifyIntelQuoteCopied(
   quote: TdxQuote | SgxQuote,
   collateral: IntelCollateralInput,
   options: IntelVerifyOptions = {},
 ): VerificationResult {
   const ctx = createContext(options); // T01: the single instant
   requireArguments(quote, collateral);
-  return verifyRebuiltQuote(ctx, quote, collateral);
+  return verifyRebuiltQuote(ctx, quoteFromBytes(quote, quote.bytes), collateral); // T49
 }
