@@ -252,7 +252,8 @@ export async function verifyAtlsAnswer(answer: unknown, nonce: Buffer, presented
 
 export interface AtlsClientOptions extends Omit<VerifyAnswerOptions, 'at' | 'policy' | 'vtpm'>, VtpmCallerOptions {
   policy: VerifyAnswerOptions['policy'] | string | object;
-  at?: Date;
+  /** The instant of verification, or a clock read once per attestation (as AttestedClientOptions.at). */
+  at?: Date | (() => Date);
   /** The TLS handshake's and the exchange's bound, each; default 30 s. */
   timeoutMs?: number;
   /** Default 64 MiB (the answer carries the logs). */
@@ -303,7 +304,7 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
       throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the aTLS answer is not JSON', { cause: e });
     }
     const policy = loadPolicy(o.policy as object);
-    const verify: VerifyAnswerOptions = { policy, collateral: o.collateral, at: o.at ?? new Date(), vtpm: vtpmClientOptions(policy, o), ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}) };
+    const verify: VerifyAnswerOptions = { policy, collateral: o.collateral, at: typeof o.at === 'function' ? o.at() : (o.at ?? new Date()), vtpm: vtpmClientOptions(policy, o), ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}) };
     return await verifyAtlsAnswer(answer, nonce, new Uint8Array(raw), verify);
   } finally {
     socket.destroy();

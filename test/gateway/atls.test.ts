@@ -108,6 +108,13 @@ describe('POST /aTLS: the shape', () => {
 });
 
 describe('POST /aTLS: verified by our client, then pinned', () => {
+  it('`at` may be a clock, read once per attestation (as AttestedClient\'s): the instant it returns is the one verified at', async () => {
+    const instant = new Date(Date.now() + 1000);
+    let reads = 0;
+    const v = await attestAtls(h.gateway.url, { ...options, at: () => (reads++, instant) });
+    expect({ reads, at: v.at }).toEqual({ reads: 1, at: instant.toISOString() });
+  });
+
   it('ECDSA AK: verifies (hardware, binding, quote with extraData = nonce, boot log, IMA, reference list); the certificate then pins the connection', async () => {
     const v = await attestAtls(h.gateway.url, options);
     expect(v.certificatePem).toBe(h.gateway.certificatePem);
