@@ -36,8 +36,8 @@ function liars(real: Uint8Array, shadow: Uint8Array): [string, Uint8Array][] {
     override get length(): number {
       return shadow.length;
     }
-    override subarray(begin?: number, end?: number): Uint8Array {
-      return shadow.subarray(begin, end);
+    override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+      return shadow.subarray(begin, end) as Uint8Array<ArrayBuffer>;
     }
   }
   const own = new Uint8Array(real);
@@ -121,8 +121,8 @@ describe('SEV-SNP: REPORT_DATA and DEBUG come from the signed bytes, whatever th
   const honest = verifySnpReport(s.report, s.collateral, s.options);
   const real = new Uint8Array(s.report.bytes);
   const shadow = new Uint8Array(real);
-  shadow[SNP_REPORT_DATA] ^= 0xff;
-  shadow[0x08 + 2] &= ~(1 << 3); // POLICY bit 19 (DEBUG) cleared
+  shadow[SNP_REPORT_DATA] = shadow[SNP_REPORT_DATA]! ^ 0xff;
+  shadow[0x08 + 2] = shadow[0x08 + 2]! & ~(1 << 3); // POLICY bit 19 (DEBUG) cleared
 
   it('the honest verification reports a debug guest', () => {
     expect((honest.claims as SnpClaims).policy.debug).toBe(true);
