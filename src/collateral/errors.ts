@@ -16,7 +16,7 @@ export interface CollateralErrorDetails {
 /** Collateral could not be obtained: class COLLATERAL_UNAVAILABLE, retryable. */
 export class CollateralUnavailableError extends TeeVerifyError {
   readonly retryable = true;
-  constructor(code: ErrorCode, message: string, details: CollateralErrorDetails = {}, cause?: unknown) {
-    super('COLLATERAL_UNAVAILABLE', code, message, { details, cause });
+  constructor(code: ErrorCode, message: string, details: CollateralErrorDetails = {}, cause?: unknown, check?: string) {
+    super('COLLATERAL_UNAVAILABLE', code, message, { details, cause, ...(check === undefined ? {} : { check }) });
   }
 }

@@ -227,6 +227,30 @@ export class CollateralService {
   }
 
   /**
+   * T21 recovery (verifyEvidence): the quote's collateral with the QE identity
+   * asked for at `tcbEvaluationDataNumber`, the TCB info's, instead of the
+   * channel's latest. A PCCS that lags (it refreshes the two documents
+   * separately) can keep serving a QE identity older than its TCB info, which
+   * the verifier refuses; PCS v4 serves `qe/identity?tcbEvaluationDataNumber=N`
+   * as it does for `tcb`. The other three artifacts are the ones forQuote
+   * resolves (from the cache when it has them).
+   */
+  async forQuoteWithQeIdentityAt(quote: TdxQuote | SgxQuote, now: Date, tcbEvaluationDataNumber: number): Promise<IntelCollateral> {
+    const source = this.#intel;
+    if (!source) throw missingSource('Intel collateral');
+    const plan = this.#planOf(quote, source);
+    const qeReq = { tee: plan.tee, tcbEvaluationDataNumber };
+    const r = this.#resolver;
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
+      r.resolve(plan.keys[0], plan.fetch[0], now),
+      r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now),
+      r.resolve(plan.keys[2], plan.fetch[2], now),
+      r.resolve(plan.keys[3], plan.fetch[3], now),
+    ]);
+    return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
+  }
+
+  /**
    * What to look up for a quote: FMSPC and PCK CA from its PCK leaf, the
    * artifact keys and the fetch calls. All of it is a pure function of the
    * leaf (content-cached: the same chain bytes give the same parsed leaf), the

@@ -9,7 +9,7 @@
  */
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { parseEvidence, type ParseOptions } from '../evidence/index.js';
-import type { Evidence } from '../evidence/types.js';
+import type { Evidence, SgxQuote, TdxQuote } from '../evidence/types.js';
 import { InvalidArgumentError, TeeVerifyError, type ErrorClass } from '../errors.js';
 import type { CollateralArtifact } from '../collateral/artifact.js';
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
@@ -17,6 +17,7 @@ import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
 import { verifyIntelQuoteCopied } from './intel/verify.js';
 import { privateCopy } from './private-bytes.js';
+import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
 import type { VerificationResult, VerifyOptions } from './types.js';
 
@@ -118,24 +119,31 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const verified = snapshotOf(parsed); // before the service sees `parsed`
   const service = isService(options.collateral) ? options.collateral : undefined;
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
-  const collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
+  let collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
-  let result: VerificationResult;
-  try {
+  const verifyWith = (c: EvidenceCollateral): VerificationResult => {
     if (verified.kind === 'snp') {
-      if (collateral.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
-      result = verifySnpReport(verified, amdCollateralInput(collateral), {
+      if (c.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
+      return verifySnpReport(verified, amdCollateralInput(c), {
         ...common,
         ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}),
       });
-    } else {
-      if (collateral.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
-      result = verifyIntelQuoteCopied(verified, collateral, common); // frames the snapshot's private bytes again
     }
+    if (c.kind !== 'intel') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'Intel evidence needs Intel collateral');
+    return verifyIntelQuoteCopied(verified, c, common); // frames the snapshot's private bytes again
+  };
+  let result: VerificationResult;
+  try {
+    result = verifyWith(collateral);
   } catch (err) {
+    const lag = service && parsed.kind !== 'snp' && verified.kind !== 'snp' ? qeIdentityLag(err) : undefined;
     // The verifier is the only judge of authenticity: a cached version it rejected is not served again.
-    if (service) discardRejected(service, collateral, err);
-    throw err;
+    // A QE identity refused only for being older than the TCB info (T21) is genuine: kept, so a lagging
+    // source is not asked again on every verification; the recovery below asks for the right number.
+    if (service && lag === undefined) discardRejected(service, collateral, err);
+    if (lag === undefined) throw err;
+    const discard = (c: EvidenceCollateral, e: unknown) => discardRejected(service!, c, e);
+    ({ result, collateral } = await recoverQeIdentity(service!, parsed as TdxQuote | SgxQuote, at, lag, verifyWith, discard));
   }
   // Versions that verified are evicted last (a forged newcomer cannot push them out).
   service?.markVerified?.(collateral);

@@ -49,18 +49,24 @@ function readQeIdentityBody(r: FieldReader, identity: Json): QeIdentityBody {
   return body;
 }
 
+/** details.reason of the pairing refusal: verifyEvidence recognises it and asks for the QE identity at the TCB info's number once. */
+export const QE_IDENTITY_OLDER_THAN_TCB_INFO = 'qe-identity-older-than-tcb-info';
+
 /**
  * T21: "ideally = the TCB Info's". PCS signs fresh copies of older evaluation
  * numbers on request, so a QE identity older than the TCB info it comes with
  * could grade a QE UpToDate that the current identity grades OutOfDate
  * (a rollback within current, correctly signed collateral): refused. A newer
- * QE identity than TCB info (Intel publishes the two separately) is a warning.
+ * QE identity than TCB info is a warning: Intel publishes the two separately,
+ * a newer identity can only grade the QE more strictly (never a rollback),
+ * and the platform levels stay those of the TCB info the result names.
  */
 function checkEvaluationPairing(ctx: VerifyContext, evaluation: number, tcbInfoEvaluation: number): void {
   if (evaluation < tcbInfoEvaluation) {
     fail('COLLATERAL_MISMATCH', C, `QE identity evaluation data number ${evaluation} is older than the TCB info's ${tcbInfoEvaluation}`, {
       evaluation,
       tcbInfoEvaluation,
+      reason: QE_IDENTITY_OLDER_THAN_TCB_INFO,
     });
   }
   if (evaluation > tcbInfoEvaluation) {

@@ -4,12 +4,13 @@
  * older evaluation numbers on request, so a rogue PCCS or cache writer could
  * pair TCB info 18 with QE identity 17, under which the QE's ISVSVN is still
  * UpToDate while identity 18 grades it OutOfDate. A newer QE identity stays a
- * warning. The collateral service discards the refused QE identity, so the
- * next verification fetches a fresh one (local PCCS on 127.0.0.1).
+ * warning. Through verifyEvidence (local PCCS on 127.0.0.1), a source whose
+ * QE identity lags its TCB info is asked once for the identity at the TCB
+ * info's number; if it has none, the error is retryable, not a verdict.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { CollateralCache, CollateralService, HttpClient, IntelPcsClient, verifyEvidence, type CollateralArtifact } from '../../../src/index.js';
+import { CollateralCache, CollateralService, CollateralUnavailableError, HttpClient, IntelPcsClient, parseEvidence, verifyEvidence, type CollateralArtifact } from '../../../src/index.js';
 import { signCollateralJson, type SyntheticIntelPlatform } from '../../../src/testing/index.js';
 import { CollateralServer, type Record as ServedRecord } from '../../helpers/collateral-server.js';
 import { catchError } from '../../helpers/expect-error.js';
@@ -101,33 +102,109 @@ function pccsRecords(p: SyntheticIntelPlatform): ServedRecord[] {
   ];
 }
 
-describe('T21 refusal through verifyEvidence: the next verification fetches a fresh QE identity', () => {
-  it('a PCCS answering QE identity 17 next to TCB info 18: refused once, then the re-fetched identity 18 is used', async () => {
+/** The current identity (18, raised levels) of `stale`'s platform, signed by the same TCB Signing key under the same chain. */
+function currentIdentity(stale: SyntheticIntelPlatform): Uint8Array {
+  const current = { ...stale.qeIdentity, tcbEvaluationDataNumber: 18 };
+  RAISED_QE_LEVELS.mutate(current);
+  return signCollateralJson('enclaveIdentity', current, stale.pki.tcbSigning.key.privateKey);
+}
+
+async function pccsService(records: ServedRecord[]): Promise<{ server: CollateralServer; service: CollateralService }> {
+  const server = await CollateralServer.start(records);
+  servers.push(server);
+  const service = new CollateralService({
+    intel: new IntelPcsClient({ http: new HttpClient({ retries: 0 }), baseUrl: server.url }),
+    cache: new CollateralCache({ directory: null }),
+  });
+  return { server, service };
+}
+
+async function rejection(run: Promise<unknown>): Promise<{ code?: string; errorClass?: string; check?: string; retryable?: boolean; details?: Record<string, unknown> }> {
+  try {
+    await run;
+  } catch (err) {
+    return err as { code?: string };
+  }
+  throw new Error('verification passed');
+}
+
+describe('T21 through verifyEvidence: a source whose QE identity lags its TCB info (lazy PCCS)', () => {
+  it('serving 17 by default but 18 when asked by number: verified once more with identity 18, no refetch on later calls', async () => {
     const stale = paired(17);
-    // The current identity (18, raised levels), signed by the same TCB Signing key under the same chain.
-    const current = { ...stale.qeIdentity, tcbEvaluationDataNumber: 18 };
-    RAISED_QE_LEVELS.mutate(current);
-    const fresh = signCollateralJson('enclaveIdentity', current, stale.pki.tcbSigning.key.privateKey);
-    const server = await CollateralServer.start(pccsRecords(stale));
-    servers.push(server);
-    const service = new CollateralService({
-      intel: new IntelPcsClient({ http: new HttpClient({ retries: 0 }), baseUrl: server.url }),
-      cache: new CollateralCache({ directory: null }),
-    });
+    const records = pccsRecords(stale);
+    const qe = records.find((r) => r.path === QE_PATH)!;
+    // First match wins: the by-number answer before the default one.
+    records.unshift({ ...qe, query: { tcbEvaluationDataNumber: '18' }, body: currentIdentity(stale) });
+    const { server, service } = await pccsService(records);
     const options = { collateral: service, at: stale.at, trustRoots: stale.trustRoots };
 
-    let err: { errorClass?: string; check?: string } | undefined;
-    await verifyEvidence(stale.quote.bytes, options).catch((e: unknown) => (err = e as typeof err));
-    expect({ errorClass: err?.errorClass, check: err?.check }).toEqual({ errorClass: 'COLLATERAL_MISMATCH', check: 'T21' });
-    expect(server.hits.get(QE_PATH)).toBe(1);
-
-    // The PCCS now answers the current identity; the cache must not answer 17 again.
-    const record = server.records.find((r) => r.path === QE_PATH)!;
-    record.body = fresh;
     const r = await verifyEvidence(stale.quote.bytes, options);
-    expect(server.hits.get(QE_PATH)).toBe(2);
-    expect(server.hits.get(TCB_PATH)).toBe(1); // the TCB info was not rejected: served from the cache
-    expect(r.tcbStatus).toBe('OutOfDate');
+    expect(r.tcbStatus).toBe('OutOfDate'); // graded by identity 18, not UpToDate as 17 would
     expect(r.collateral).toMatchObject({ tcbEvaluationDataNumber: 18, qeIdentityEvaluationDataNumber: 18 });
+    expect(server.hits.get(QE_PATH)).toBe(2); // the channel's latest (17), then by number (18)
+    expect(server.hits.get(TCB_PATH)).toBe(1);
+
+    // Bounded: the genuine identity 17 stays cached (not refetched from a source that would answer it
+    // again), identity 18 is cached under its own key; a later verification fetches nothing.
+    const again = await verifyEvidence(stale.quote.bytes, options);
+    expect(again.collateral).toMatchObject({ qeIdentityEvaluationDataNumber: 18 });
+    expect(server.hits.get(QE_PATH)).toBe(2);
+  });
+
+  it('never having 18: a retryable COLLATERAL_UNAVAILABLE (ERR_QE_IDENTITY_LAGGING at T21), one fetch per call; then it catches up', async () => {
+    const stale = paired(17);
+    const { server, service } = await pccsService(pccsRecords(stale)); // answers 17 whatever the query
+    const options = { collateral: service, at: stale.at, trustRoots: stale.trustRoots };
+
+    const err = await rejection(verifyEvidence(stale.quote.bytes, options));
+    expect({ code: err.code, errorClass: err.errorClass, check: err.check, retryable: err.retryable }).toEqual({
+      code: 'ERR_QE_IDENTITY_LAGGING',
+      errorClass: 'COLLATERAL_UNAVAILABLE',
+      check: 'T21',
+      retryable: true,
+    });
+    expect(err.details).toMatchObject({ evaluation: 17, tcbInfoEvaluation: 18 });
+    expect(err).toBeInstanceOf(CollateralUnavailableError);
+    expect(server.hits.get(QE_PATH)).toBe(2);
+
+    // The wrong answer to "18" was discarded; the channel's 17 was not: one request per verification.
+    const err2 = await rejection(verifyEvidence(stale.quote.bytes, options));
+    expect(err2.code).toBe('ERR_QE_IDENTITY_LAGGING');
+    expect(server.hits.get(QE_PATH)).toBe(3);
+
+    server.records.find((r) => r.path === QE_PATH)!.body = currentIdentity(stale);
+    const r = await verifyEvidence(stale.quote.bytes, options);
+    expect(r.collateral).toMatchObject({ tcbEvaluationDataNumber: 18, qeIdentityEvaluationDataNumber: 18 });
+    expect(r.tcbStatus).toBe('OutOfDate');
+  });
+
+  it('a by-number request the source cannot answer (404) is the same retryable error, with the cause', async () => {
+    const stale = paired(17);
+    const records = pccsRecords(stale);
+    const qe = records.find((r) => r.path === QE_PATH)!;
+    qe.query = { update: 'standard' }; // a by-number request finds nothing: 404
+    const { service } = await pccsService(records);
+    const err = await rejection(verifyEvidence(stale.quote.bytes, { collateral: service, at: stale.at, trustRoots: stale.trustRoots }));
+    expect({ code: err.code, check: err.check }).toEqual({ code: 'ERR_QE_IDENTITY_LAGGING', check: 'T21' });
+    expect((err as { cause?: { code?: string } }).cause?.code).toBe('ERR_COLLATERAL_NOT_FOUND');
+  });
+
+  it('a look-alike service that cannot ask by number: the same retryable error; collateral given outright: the T21 verdict', async () => {
+    const stale = paired(17);
+    const { service } = await pccsService(pccsRecords(stale));
+    const lookAlike = { forEvidence: service.forEvidence.bind(service) } as unknown as CollateralService;
+    const err = await rejection(verifyEvidence(stale.quote.bytes, { collateral: lookAlike, at: stale.at, trustRoots: stale.trustRoots }));
+    expect({ code: err.code, check: err.check }).toEqual({ code: 'ERR_QE_IDENTITY_LAGGING', check: 'T21' });
+    const outright = await service.forEvidence(parseEvidence(stale.quote.bytes), stale.at);
+    const verdict = await rejection(verifyEvidence(stale.quote.bytes, { collateral: outright, at: stale.at, trustRoots: stale.trustRoots }));
+    expect({ code: verdict.code, check: verdict.check }).toEqual({ code: 'ERR_COLLATERAL_MISMATCH', check: 'T21' });
+  });
+
+  it('the opposite pairing (QE identity newer than the TCB info) verifies with its warning, no second request', async () => {
+    const newer = paired(19);
+    const { server, service } = await pccsService(pccsRecords(newer));
+    const r = await verifyEvidence(newer.quote.bytes, { collateral: service, at: newer.at, trustRoots: newer.trustRoots });
+    expect(r.warnings).toContain('T21: QE identity evaluation data number 19 is newer than the TCB info\'s 18');
+    expect(server.hits.get(QE_PATH)).toBe(1);
   });
 });
