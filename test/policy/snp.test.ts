@@ -225,7 +225,7 @@ describe('synthetic SEV-SNP reports for values no genuine vector has', () => {
     expect(snp(r).tcb.reported.snp).toBe(0x18);
     expect(snp(r).tcb.committed.snp).toBe(0x10);
     const min = { tcbMinimums: { Milan: { reported: { snp: 0x18 } } } };
-    const v = expectOnly(evaluatePolicy(r, p({ ...min, allowProvisionalFirmware: true })), 'S17', '/tcbMinimums/Milan/reported/snp', 'TCB_STATUS');
+    const v = expectOnly(evaluatePolicy(r, p({ ...min, allowProvisionalFirmware: true })), 'S17', '/tcbMinimums/Milan/reported/snp (committed)', 'TCB_STATUS');
     expect(v.actual).toBe(0x10);
     expect(v.message).toContain('COMMITTED_TCB');
     expectOk(evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x10 } } }, allowProvisionalFirmware: true })));

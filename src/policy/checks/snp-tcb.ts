@@ -1,8 +1,9 @@
 /**
  * SEV-SNP TCB policy (checklist §4.4 E): minimum TCB per component of the
  * reported (S17; with provisional firmware allowed also the committed) and
- * launch (S18) TCB, firmware ABI / build minimums and no
- * provisional firmware (S15, S19), required mitigation bits (S20). AMD does
+ * launch (S18) TCB, firmware ABI / build minimums (S19; with provisional
+ * firmware allowed also the committed version) and no provisional firmware
+ * (S15, S19), required mitigation bits (S20). AMD does
  * not revoke old VCEKs when the TCB moves on: these minimums are the defence.
  */
 import type { SnpClaims, SnpTcbClaim } from '../../verify/types.js';
@@ -11,7 +12,7 @@ import type { Findings } from './findings.js';
 
 const COMPONENTS = ['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const;
 
-function checkComponents(min: SnpTcbComponents | undefined, tcb: SnpTcbClaim, path: string, check: 'S17' | 'S18', what: string, f: Findings): void {
+function checkComponents(min: SnpTcbComponents | undefined, tcb: SnpTcbClaim, path: string, check: 'S17' | 'S18', what: string, f: Findings, marker = ''): void {
   if (min === undefined) return;
   for (const name of COMPONENTS) {
     const floor = min[name];
@@ -19,7 +20,7 @@ function checkComponents(min: SnpTcbComponents | undefined, tcb: SnpTcbClaim, pa
     const actual = tcb[name];
     // S17 / S18: every named component at least the minimum (an absent component, e.g. FMC off Turin, fails)
     if (actual === undefined || actual < floor) {
-      f.fail(`${path}/${name}`, check, 'TCB_STATUS', { minimum: floor }, actual ?? null, `${what} ${name} ${actual ?? '(absent)'} is below the policy's minimum ${floor}`);
+      f.fail(`${path}/${name}${marker}`, check, 'TCB_STATUS', { minimum: floor }, actual ?? null, `${what} ${name} ${actual ?? '(absent)'} is below the policy's minimum ${floor}`);
     }
   }
 }
@@ -34,6 +35,25 @@ function below(a: [number, number], b: [number, number]): boolean {
   return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
+/**
+ * Violation path of a minimum that COMMITTED_TCB or the committed firmware
+ * version failed: the policy field's pointer and a marker, so it never
+ * collides with the finding of the same field on the reported TCB or the
+ * current version.
+ */
+const COMMITTED = ' (committed)';
+
+/** S19: a firmware version ("major.minor.build") at least the policy's ABI and build minimums. */
+function checkFirmwareVersion(version: string, p: SnpPolicy, marker: string, what: string, f: Findings): void {
+  if (p.firmware.minAbi !== undefined && below(abiOf(version), abiOf(p.firmware.minAbi))) {
+    f.fail(`/firmware/minAbi${marker}`, 'S19', 'TCB_STATUS', { minimum: p.firmware.minAbi }, version, `${what} ABI ${version} is below the policy's minimum ${p.firmware.minAbi}`);
+  }
+  const build = Number(version.split('.')[2] ?? Number.NaN);
+  if (p.firmware.minBuild !== undefined && !(build >= p.firmware.minBuild)) {
+    f.fail(`/firmware/minBuild${marker}`, 'S19', 'TCB_STATUS', { minimum: p.firmware.minBuild }, build, `${what} build ${build} is below the policy's minimum ${p.firmware.minBuild}`);
+  }
+}
+
 function checkFirmware(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   if (!p.allowProvisionalFirmware) {
     // S15: COMMITTED_TCB equal to CURRENT_TCB (no provisional firmware)
@@ -42,13 +62,10 @@ function checkFirmware(c: SnpClaims, p: SnpPolicy, f: Findings): void {
     if (c.committedVersion !== c.currentVersion) f.fail('/allowProvisionalFirmware', 'S19', 'SNP_TCB', { committedVersion: c.currentVersion }, c.committedVersion, 'the committed firmware version differs from the current one (provisional firmware)');
   }
   // S19: CURRENT_MAJOR.MINOR and CURRENT_BUILD at least the minimums
-  if (p.firmware.minAbi !== undefined && below(abiOf(c.currentVersion), abiOf(p.firmware.minAbi))) {
-    f.fail('/firmware/minAbi', 'S19', 'TCB_STATUS', { minimum: p.firmware.minAbi }, c.currentVersion, `firmware ABI ${c.currentVersion} is below the policy's minimum ${p.firmware.minAbi}`);
-  }
-  const build = Number(c.currentVersion.split('.')[2] ?? Number.NaN);
-  if (p.firmware.minBuild !== undefined && !(build >= p.firmware.minBuild)) {
-    f.fail('/firmware/minBuild', 'S19', 'TCB_STATUS', { minimum: p.firmware.minBuild }, build, `firmware build ${build} is below the policy's minimum ${p.firmware.minBuild}`);
-  }
+  checkFirmwareVersion(c.currentVersion, p, '', 'firmware', f);
+  // S19 under provisional firmware: the platform can roll back to the committed firmware, so it meets
+  // the same minimums (without provisional firmware committed = current, checked just above).
+  if (p.allowProvisionalFirmware) checkFirmwareVersion(c.committedVersion, p, COMMITTED, 'committed firmware', f);
 }
 
 function checkMitigations(c: SnpClaims, p: SnpPolicy, f: Findings): void {
@@ -71,7 +88,7 @@ export function checkSnpTcb(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   checkComponents(min?.reported, c.tcb.reported, `/tcbMinimums/${c.product}/reported`, 'S17', 'REPORTED_TCB', f);
   // S17 under provisional firmware: the platform can roll back to COMMITTED_TCB, so it meets the
   // same minimums (without provisional firmware COMMITTED = CURRENT >= REPORTED, S15 / S16).
-  if (p.allowProvisionalFirmware) checkComponents(min?.reported, c.tcb.committed, `/tcbMinimums/${c.product}/reported`, 'S17', 'COMMITTED_TCB', f);
+  if (p.allowProvisionalFirmware) checkComponents(min?.reported, c.tcb.committed, `/tcbMinimums/${c.product}/reported`, 'S17', 'COMMITTED_TCB', f, COMMITTED);
   checkComponents(min?.launch, c.tcb.launch, `/tcbMinimums/${c.product}/launch`, 'S18', 'LAUNCH_TCB', f);
   checkFirmware(c, p, f);
   checkMitigations(c, p, f);
