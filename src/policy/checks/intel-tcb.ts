@@ -34,9 +34,11 @@ export function checkIntelTcb(result: VerificationResult, tcb: IntelTcbPolicy, f
 /**
  * T18 / T21: minimum tcbEvaluationDataNumber (dates alone do not stop a
  * rollback to older collateral) for the TCB info and for the QE identity,
- * whose levels grade the QE. A QE identity that was used but whose number the
- * result does not state fails closed; one skipped by the verifier's
- * skipQeIdentity relaxation (a warning there) has no number to judge.
+ * whose levels grade the QE. A QE identity that was used (its issue date is
+ * stated) but whose number the result does not state fails closed: such a
+ * result was produced before the verifier recorded the number, and only a new
+ * verification can say it; the message says so. One skipped by the
+ * verifier's skipQeIdentity relaxation (a warning there) has no number to judge.
  */
 function checkEvaluationMinimum(result: VerificationResult, minimum: number, f: Findings): void {
   const c = result.collateral;
@@ -46,6 +48,10 @@ function checkEvaluationMinimum(result: VerificationResult, minimum: number, f: 
   ];
   for (const { check, artifact, what, n, used } of documents) {
     if (!used || (n !== undefined && n >= minimum)) continue;
-    f.fail('/tcb/minTcbEvaluationDataNumber', check, 'COLLATERAL_MISMATCH', { minimum, artifact }, n ?? null, `${what} tcbEvaluationDataNumber ${n ?? '(unknown)'} is below the policy's minimum ${minimum}`);
+    const message =
+      n === undefined
+        ? `the result states no ${what} tcbEvaluationDataNumber (it was produced before results recorded it): verify the evidence again to apply the policy's minimum ${minimum}`
+        : `${what} tcbEvaluationDataNumber ${n} is below the policy's minimum ${minimum}`;
+    f.fail('/tcb/minTcbEvaluationDataNumber', check, 'COLLATERAL_MISMATCH', { minimum, artifact }, n ?? null, message);
   }
 }
