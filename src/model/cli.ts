@@ -102,6 +102,7 @@ async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
   const key = await keyFrom(values);
   if (await isDirectory(input)) {
     const r = await encryptDirectory(input, output, key, { ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) });
+    r.warnings.forEach((w) => io.stderr.write(`tee-model encrypt: warning: ${w}\n`));
     io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);
   } else {
     await encryptFile(input, output, key);

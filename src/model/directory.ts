@@ -11,6 +11,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptFile, encryptFile, type FileResult } from './file.js';
+import { configBrokerFields } from './config-broker.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -27,6 +28,7 @@ export interface EncryptionConfig {
 export interface EncryptDirectoryOptions {
   /** Fills encryption-config.json; default empty strings as upstream. */
   kbs?: string;
+  /** A base URL (written as the full transfer URL when `keyId` is given) or a transfer URL (written as given). */
   kbsUrl?: string;
   keyId?: string;
 }
@@ -34,6 +36,8 @@ export interface EncryptDirectoryOptions {
 export interface DirectoryResult {
   files: FileResult[];
   config: EncryptionConfig;
+  /** Encryption: why the upstream loader could not use the config as written. */
+  warnings: string[];
 }
 
 function selected(name: string): boolean {
@@ -74,6 +78,8 @@ function toFs(rel: string): string {
 /** Encrypts a model directory into `outputDir` (created if needed). */
 export async function encryptDirectory(inputDir: string, outputDir: string, key: string | Uint8Array, options: EncryptDirectoryOptions = {}): Promise<DirectoryResult> {
   const k = decodeModelKey(key);
+  // Checked before any file is written: a bad URL or conflicting key id fails the run.
+  const broker = configBrokerFields(options.kbsUrl, options.keyId);
   const rels = await walk(inputDir);
   const files: FileResult[] = [];
   await mkdir(outputDir, { recursive: true });
@@ -84,12 +90,12 @@ export async function encryptDirectory(inputDir: string, outputDir: string, key:
   }
   const config: EncryptionConfig = {
     kbs: options.kbs ?? (options.kbsUrl ? 'ITA_KBS' : ''),
-    kbs_url: options.kbsUrl ?? '',
-    key_id: options.keyId ?? '',
+    kbs_url: broker.kbs_url,
+    key_id: broker.key_id,
     files: rels.map((r) => r + ENCRYPTED_SUFFIX),
   };
   await writeFile(join(outputDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  return { files, config };
+  return { files, config, warnings: broker.warnings };
 }
 
 /** A listed path must stay inside the directory: relative, no "..", no empty segment. */
@@ -184,5 +190,5 @@ export async function decryptDirectory(inputDir: string, outputDir: string, key:
     await mkdir(dirname(out), { recursive: true, mode: PRIVATE_DIR_MODE });
     files.push(await decryptFile(join(inputDir, toFs(rel)), out, k));
   }
-  return { files, config };
+  return { files, config, warnings: [] };
 }

@@ -30,6 +30,7 @@ export {
   type DirectoryListing,
 } from './directory.js';
 export { resolveTrustedBroker, type TrustedBrokerConfig, type ResolvedBroker } from './trusted-broker.js';
+export { configBrokerFields, type ConfigBrokerFields } from './config-broker.js';
 export { generateModelKey, decodeModelKey } from './keys.js';
 export { ModelError, ModelFormatError, EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
 export {

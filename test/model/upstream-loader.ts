@@ -1,0 +1,94 @@
+/**
+ * Test helpers standing in for the upstream confidential-ai-loader
+ * (protocols.md §2.2-2.3) and for a key broker:
+ * - UPSTREAM_LOADER: Python (python3-cryptography) doing what hf_loader does
+ *   with a model directory: read encryption-config.json, POST
+ *   {quote, user_data} to `kbs_url` exactly as written (key_id is never sent),
+ *   unwrap wrapped_swk (RSA-OAEP-SHA256) and wrapped_key (the §1.3 container),
+ *   then decrypt every listed file joined onto the directory.
+ * - startReleasingBroker: a 127.0.0.1 broker that answers only
+ *   POST /kbs/v1/keys/<keyId>/transfer, wrapping `key` to the RSA key it is sent.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { sealBuffer } from '../../src/model/index.js';
+
+export const PY = '/usr/bin/python3';
+export const pythonAvailable = spawnSync(PY, ['-c', 'import cryptography'], { stdio: 'ignore' }).status === 0;
+
+export const UPSTREAM_LOADER = `
+import base64, json, os, struct, sys, urllib.request
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+snapshot, out = sys.argv[1], sys.argv[2]
+cfg = json.load(open(os.path.join(snapshot, 'encryption-config.json')))
+def open_container(key, data):
+    iv_len, tag_len, _ = struct.unpack('<3I', data[:12])
+    return AESGCM(key).decrypt(data[12:12 + iv_len], data[12 + iv_len:], None)
+if len(sys.argv) > 3:
+    key = base64.b64decode(sys.argv[3])
+else:
+    assert cfg['kbs'] == 'ITA_KBS', cfg
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    spki = priv.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    body = json.dumps({'quote': base64.b64encode(b'not a quote').decode(), 'user_data': base64.b64encode(spki).decode()}).encode()
+    req = urllib.request.Request(cfg['kbs_url'], data=body, method='POST', headers={'Accept': 'application/json', 'Content-Type': 'application/json', 'Attestation-Type': 'TDX'})
+    resp = json.load(urllib.request.urlopen(req, timeout=10))
+    swk = priv.decrypt(base64.b64decode(resp['wrapped_swk']), padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
+    key = open_container(swk, base64.b64decode(resp['wrapped_key']))
+os.makedirs(out, exist_ok=True)
+for f in cfg['files']:
+    data = open(os.path.join(snapshot, f), 'rb').read()
+    name = os.path.basename(f)[:-len('.aes')]
+    open(os.path.join(out, name), 'wb').write(open_container(key, data))
+print(len(cfg['files']))
+`;
+
+/** Runs the stand-in loader (asynchronously: a broker in this process must keep answering). A key skips the broker. */
+export async function runUpstreamLoader(snapshot: string, out: string, keyBase64?: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(PY, ['-c', UPSTREAM_LOADER, snapshot, out, ...(keyBase64 ? [keyBase64] : [])]);
+  return stdout;
+}
+
+export interface ReleasingBroker {
+  base: string;
+  /** Paths of every request received, in order. */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startReleasingBroker(keyId: string, key: Uint8Array): Promise<ReleasingBroker> {
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push(req.url ?? '');
+      const body = Buffer.concat(chunks);
+      if (req.method !== 'POST' || req.url !== `/kbs/v1/keys/${keyId}/transfer` || body.length === 0) {
+        res.writeHead(404).end();
+        return;
+      }
+      const { user_data } = JSON.parse(body.toString('utf8')) as { user_data: string };
+      const pub = createPublicKey({ key: Buffer.from(user_data, 'base64'), format: 'der', type: 'spki' });
+      const swk = randomBytes(32);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          wrapped_swk: publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, swk).toString('base64'),
+          wrapped_key: sealBuffer(swk, key).toString('base64'),
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
