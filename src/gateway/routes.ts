@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { CorsPolicy } from '../attestation-service/http.js';
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext } from './attestation.js';
 import { answerAtls } from './atls.js';
@@ -98,14 +99,45 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
+/**
+ * CORS for the unauthenticated drop-in routes that browsers call (protocols.md §8.1): the
+ * open-webui page fetches GET /api/v1/tee/quote, then posts it to an attestation service such as
+ * cc-zoo's, which answers CORS `*`. Any origin, no credentials: these routes take no API key and
+ * set no cookie. The API-key (proxy) and admin routes never get these headers.
+ */
+const DROP_IN_CORS = new CorsPolicy(['*']);
+
+/** CORS headers on every answer of `handler`, errors included, so the browser shows the page the refusal. */
+function withCors(handler: Handler): Handler {
+  return async (req, res) => {
+    for (const [name, value] of Object.entries(DROP_IN_CORS.headers(req.headers.origin))) res.setHeader(name, value);
+    return handler(req, res);
+  };
+}
+
+/** OPTIONS on a drop-in route: a browser's preflight gets 204 with the allowed methods and headers; anything else 204 with Allow. */
+function preflight(method: string): Handler {
+  return async (req, res) => {
+    req.resume();
+    if (req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined) return DROP_IN_CORS.preflight(req, res);
+    res.writeHead(204, { allow: `${method}, OPTIONS`, 'content-length': '0' });
+    res.end();
+  };
+}
+
 function routeTable(ctx: RouteContext): Map<string, Handler> {
   const { options, attest, metrics } = ctx;
   const routes = new Map<string, Handler>();
+  /** A route browsers call from other origins: the handler with CORS, and its preflight. */
+  const browserRoute = (method: 'GET' | 'POST', path: string, handler: Handler): void => {
+    routes.set(`${method} ${path}`, withCors(handler));
+    routes.set(`OPTIONS ${path}`, preflight(method));
+  };
   routes.set('POST /v1/attestation', async (req, res) => {
     sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
     metrics.attestations += 1;
   });
-  routes.set('GET /api/v1/tee/quote', async (req, res) => {
+  browserRoute('GET', '/api/v1/tee/quote', async (req, res) => {
     const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
     metrics.attestations += 1;
     send(res, 200, 'application/json', JSON.stringify(answer), { 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
@@ -114,7 +146,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
     metrics.attestations += 1;
   });
-  routes.set('POST /tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
+  browserRoute('POST', '/tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
   routes.set('POST /attestation', async (req, res) => {
     if (!options.cubeAttestation) {
       req.resume();
