@@ -19,3 +19,12 @@ export function cubeAnswer(body: Buffer): CubeAnswer {
 export function cubeJson(json: unknown): Buffer {
   return Buffer.from(JSON.stringify(json, null, '\t'));
 }
+
+/**
+ * An error answer in the shape of Cube's agent, `{"error": "<message>"}` (protocols.md §8.2): its
+ * Go clients decode `error` as a string, so the gateway's usual `{"error": {code, message}}` would
+ * be a decode error there. The stable code travels alongside as `code`.
+ */
+export function cubeErrorBody(code: string, message: string): Buffer {
+  return Buffer.from(JSON.stringify({ error: message, code }));
+}

@@ -8,6 +8,7 @@ import { CorsPolicy } from '../attestation-service/http.js';
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext } from './attestation.js';
 import { answerAtls } from './atls.js';
+import { cubeErrorBody } from './cube-answer.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -125,6 +126,32 @@ function preflight(method: string): Handler {
   };
 }
 
+/**
+ * Cube's POST /attestation answers its errors as Cube's agent does, `{"error": "<message>", "code"}`
+ * (cube-answer.ts), not as `{"error": {code, message}}`. Same status, headers and counting as the
+ * server's other error answers; a request whose body was not read to its end closes its connection.
+ */
+function withCubeErrors(ctx: RouteContext, handler: Handler): Handler {
+  return async (req, res) => {
+    try {
+      await handler(req, res);
+    } catch (e) {
+      if (res.headersSent) throw e;
+      let err: GatewayError;
+      if (e instanceof GatewayError) err = e;
+      else if (StorageError.is(e)) throw e; // the server's storage mapping (none on this route today)
+      else {
+        ctx.options.log?.(`tee-gateway: internal error: ${(e as Error)?.message}`);
+        err = new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error');
+      }
+      ctx.metrics.countError(err.code);
+      const body = cubeErrorBody(err.code, err.message);
+      res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store', ...(req.complete ? {} : { connection: 'close' }), ...err.headers });
+      res.end(body);
+    }
+  };
+}
+
 function routeTable(ctx: RouteContext): Map<string, Handler> {
   const { options, attest, metrics } = ctx;
   const routes = new Map<string, Handler>();
@@ -147,7 +174,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     metrics.attestations += 1;
   });
   browserRoute('POST', '/tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
-  routes.set('POST /attestation', async (req, res) => {
+  routes.set('POST /attestation', withCubeErrors(ctx, async (req, res) => {
     if (!options.cubeAttestation) {
       req.resume();
       throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding; start the gateway with --cube-attestation to offer it anyway');
@@ -155,7 +182,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
     metrics.attestations += 1;
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
-  });
+  }));
   if (options.metrics ?? true) routes.set('GET /metrics', async (_req, res) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()));
   routes.set('GET /health', async (_req, res) => health(ctx, res));
   return routes;

@@ -295,9 +295,9 @@ describe('POST /attestation on TDX with to_json (Cube agent drop-in, go-tdx-gues
   it('a v5 quote: to_json is 400 ERR_GATEWAY_BAD_REQUEST naming the version (go-tdx-guest reads v4 only); the raw quote still works', async () => {
     const r = await cube(harnesses.v5, { report_data: randomBytes(8).toString('base64'), to_json: true });
     expect(r.status, r.body.toString('utf8')).toBe(400);
-    const err = JSON.parse(r.body.toString('utf8')).error;
+    const err = JSON.parse(r.body.toString('utf8')); // Cube's error shape: {error: message, code}
     expect(err.code).toBe('ERR_GATEWAY_BAD_REQUEST');
-    expect(err.message).toMatch(/version 5/);
+    expect(err.error).toMatch(/version 5/);
     expect((parseEvidence(v5.last.evidence) as TdxQuote).version).toBe(5);
 
     const raw = await cube(harnesses.v5, { to_json: false });
@@ -309,7 +309,7 @@ describe('POST /attestation on TDX with to_json (Cube agent drop-in, go-tdx-gues
   it('non-zero bytes after the quote are a provider failure for to_json (503), not extraBytes', async () => {
     const r = await cube(harnesses.junk, { to_json: true });
     expect(r.status, r.body.toString('utf8')).toBe(503);
-    expect(JSON.parse(r.body.toString('utf8')).error.code).toBe('ERR_GATEWAY_EVIDENCE_PROVIDER');
+    expect(JSON.parse(r.body.toString('utf8')).code).toBe('ERR_GATEWAY_EVIDENCE_PROVIDER');
   });
 
   it('bad requests are 400 ERR_GATEWAY_BAD_REQUEST and ask the TEE for nothing', async () => {
@@ -327,7 +327,7 @@ describe('POST /attestation on TDX with to_json (Cube agent drop-in, go-tdx-gues
     for (const body of bad) {
       const r = await cube(harnesses.v4, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
-      expect(JSON.parse(r.body.toString('utf8')).error.code, JSON.stringify(body)).toBe('ERR_GATEWAY_BAD_REQUEST');
+      expect(JSON.parse(r.body.toString('utf8')).code, JSON.stringify(body)).toBe('ERR_GATEWAY_BAD_REQUEST');
     }
     expect(v4.produced.length).toBe(before);
   });

@@ -250,7 +250,7 @@ describe('POST /attestation on SEV-SNP (Cube agent drop-in)', () => {
     for (const body of bad) {
       const r = await cube(h, body);
       expect(r.status, JSON.stringify(body)).toBe(400);
-      expect(JSON.parse(r.body.toString('utf8')).error.code, JSON.stringify(body)).toBe('ERR_GATEWAY_BAD_REQUEST');
+      expect(JSON.parse(r.body.toString('utf8')).code, JSON.stringify(body)).toBe('ERR_GATEWAY_BAD_REQUEST');
     }
     expect(provider.produced.length).toBe(before);
   });

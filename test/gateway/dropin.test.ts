@@ -73,7 +73,7 @@ describe('POST /attestation (Cube agent)', () => {
   it('report_data over 64 bytes is 400', async () => {
     const r = await h.call('POST', '/attestation', { body: JSON.stringify({ report_data: randomBytes(65).toString('base64') }), token: null });
     expect(r.status).toBe(400);
-    expect(r.json.error.code).toBe('ERR_GATEWAY_BAD_REQUEST');
+    expect(r.json.code).toBe('ERR_GATEWAY_BAD_REQUEST'); // Cube's error shape: {error: message, code}
   });
 });
 
