@@ -5,13 +5,15 @@
  * Differences, recorded in docs/model.md: subdirectories are walked (entries
  * are relative paths with "/"), and `files` holds paths relative to the
  * directory (upstream prefixes the output directory, which its own loader
- * cannot use). Files are processed one at a time, so memory stays constant.
+ * cannot use; we read that form too: src/model/entries.ts). Files are
+ * processed one at a time, so memory stays constant.
  */
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, posix, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptFile, encryptFile, type FileResult } from './file.js';
 import { configBrokerFields } from './config-broker.js';
+import { resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -98,19 +100,6 @@ export async function encryptDirectory(inputDir: string, outputDir: string, key:
   return { files, config, warnings: broker.warnings };
 }
 
-/** A listed path must stay inside the directory: relative, no "..", no empty segment. */
-function safeRelative(entry: string, inputDir: string): string {
-  let rel = entry.replaceAll('\\', '/');
-  // Upstream writes "<output dir>/<name>.aes": accept that prefix too.
-  const prefix = inputDir.replaceAll('\\', '/').replace(/\/+$/, '') + '/';
-  if (rel.startsWith(prefix)) rel = rel.slice(prefix.length);
-  const parts = rel.split('/');
-  if (rel === '' || isAbsolute(rel) || posix.isAbsolute(rel) || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists a path outside the model directory: ${JSON.stringify(entry)}`, { details: { entry } });
-  }
-  return rel;
-}
-
 export async function readEncryptionConfig(inputDir: string): Promise<EncryptionConfig | undefined> {
   let text: string;
   try {
@@ -151,17 +140,13 @@ const outputNameOf = (rel: string): string => (rel.endsWith(ENCRYPTED_SUFFIX) ? 
 export async function checkDirectoryListing(inputDir: string): Promise<DirectoryListing> {
   const present = await walk(inputDir);
   const config = (await readEncryptionConfig(inputDir)) ?? { kbs: '', kbs_url: '', key_id: '', files: present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX)) };
-  const entries = config.files.map((f) => safeRelative(f, inputDir));
+  const entries: string[] = [];
+  for (const f of config.files) entries.push(await resolveListedEntry(inputDir, f));
   const outputs = new Set<string>();
   for (const rel of entries) {
     const name = outputNameOf(rel);
     if (outputs.has(name)) throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(name)} twice`, { details: { entry: rel } });
     outputs.add(name);
-  }
-  for (const rel of entries) {
-    if (!(await isRegularFile(join(inputDir, toFs(rel))))) {
-      throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which the model directory lacks`, { details: { entry: rel } });
-    }
   }
   const listed = new Set(entries);
   const unlisted = present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX) && !listed.has(f));

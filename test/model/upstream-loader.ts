@@ -6,6 +6,9 @@
  *   {quote, user_data} to `kbs_url` exactly as written (key_id is never sent),
  *   unwrap wrapped_swk (RSA-OAEP-SHA256) and wrapped_key (the §1.3 container),
  *   then decrypt every listed file joined onto the directory.
+ * - UPSTREAM_ENCRYPT: crypto.py's directory mode (§2.1): each top-level
+ *   regular file not starting with "." nor ending in ".md" becomes
+ *   "<name>.aes", listed as os.path.join(<-o argument>, "<name>.aes").
  * - startReleasingBroker: a 127.0.0.1 broker that answers only
  *   POST /kbs/v1/keys/<keyId>/transfer, wrapping `key` to the RSA key it is sent.
  */
@@ -52,6 +55,29 @@ print(len(cfg['files']))
 export async function runUpstreamLoader(snapshot: string, out: string, keyBase64?: string): Promise<string> {
   const { stdout } = await promisify(execFile)(PY, ['-c', UPSTREAM_LOADER, snapshot, out, ...(keyBase64 ? [keyBase64] : [])]);
   return stdout;
+}
+
+export const UPSTREAM_ENCRYPT = `
+import base64, json, os, struct, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+src, out, key = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3])
+os.makedirs(out, exist_ok=True)
+files = []
+for name in sorted(os.listdir(src)):
+    path = os.path.join(src, name)
+    if not os.path.isfile(path) or name.startswith('.') or name.endswith('.md'):
+        continue
+    iv = os.urandom(12)
+    ct = AESGCM(key).encrypt(iv, open(path, 'rb').read(), None)
+    target = os.path.join(out, name + '.aes')
+    open(target, 'wb').write(struct.pack('<3I', 12, 16, len(ct)) + iv + ct)
+    files.append(target)
+json.dump({'kbs': '', 'kbs_url': '', 'key_id': '', 'files': files}, open(os.path.join(out, 'encryption-config.json'), 'w'))
+`;
+
+/** Runs crypto.py's directory mode with `cwd`, so `input` / `output` may be relative as a user would type them. */
+export async function runUpstreamEncrypt(cwd: string, input: string, output: string, keyBase64: string): Promise<void> {
+  await promisify(execFile)(PY, ['-c', UPSTREAM_ENCRYPT, input, output, keyBase64], { cwd });
 }
 
 export interface ReleasingBroker {
