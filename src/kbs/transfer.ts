@@ -1,7 +1,8 @@
 /**
  * POST /kbs/v1/keys/{id}/transfer (protocols.md §4.2, §10.1).
  *
- * Empty body without Attestation-Type: a nonce `{val, iat, signature}`
+ * No Attestation-Type and no quote (an empty body, or a JSON object without
+ * `quote`, as ITA ignores the body then): a nonce `{val, iat, signature}`
  * (standard base64 each; iat = the ISO-8601 issue instant as UTF-8 bytes;
  * signature = HMAC-SHA256 under a key derived from the master key), stored
  * single-use with a TTL.
@@ -65,7 +66,8 @@ interface ParsedBody {
   nonce?: { val: Buffer; iat: Buffer; signature: Buffer };
 }
 
-function parseBody(body: Buffer): ParsedBody {
+/** The body as a JSON object with known fields only, passport mode refused. */
+function bodyObject(body: Buffer): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -78,6 +80,21 @@ function parseBody(body: Buffer): ParsedBody {
   // Field names are the client's text: a few, each bounded, in the answer and the log.
   if (unknown.length > 0) throw bad(`unknown field(s): ${unknown.slice(0, 5).map((k) => boundText(k, 64)).join(', ')}${unknown.length > 5 ? ` (${unknown.length} in all)` : ''}`);
   if (o['attestation_token'] !== undefined) throw bad('passport mode (attestation_token) is not supported; send quote and user_data');
+  return o;
+}
+
+/**
+ * A nonce request: no Attestation-Type and no evidence. ITA does not read the body without that
+ * header (protocols.md §4.2), so clients that send `{}` (or fields without a quote) expect a nonce;
+ * the body must still be a JSON object of known fields, within the size bound, without a token.
+ */
+function isNonceRequest(attestationType: string | undefined, body: Buffer): boolean {
+  if (attestationType !== undefined) return false;
+  return body.length === 0 || bodyObject(body)['quote'] == null;
+}
+
+function parseBody(body: Buffer): ParsedBody {
+  const o = bodyObject(body);
   const quote = b64field(o['quote'], 'quote', true) as Buffer;
   const userData = b64field(o['user_data'], 'user_data', true) as Buffer;
   const parsed: ParsedBody = { quote, userData };
@@ -184,7 +201,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (!policyRow) throw new KbsError('ERR_KBS_STORAGE', 500, 'the key has no policy');
   const policy = policyOfRow(policyRow);
   trace.policy = policy;
-  if (req.attestationType === undefined && req.body.length === 0) return issueNonce(ctx, key.id, policy.tee);
+  if (isNonceRequest(req.attestationType, req.body)) return issueNonce(ctx, key.id, policy.tee);
   const tee = teeOfAttestationType(req.attestationType);
   if (req.attestationType !== undefined) trace.attestationType = boundText(req.attestationType, 64);
   const body = parseBody(req.body);
