@@ -4,7 +4,8 @@
  *   1. mkdir a fresh instance under the root (one per request, so no other
  *      process shares it);
  *   2. read `generation`, write exactly 64 bytes to `inblob`;
- *   3. read `outblob`, `auxblob` (SEV-SNP; absent for TDX) and `provider`;
+ *   3. read `outblob`, `auxblob` (SEV-SNP; absent for TDX) and `provider`
+ *      (EBUSY / EINTR / ETIMEDOUT / EAGAIN → ERR_TSM_UNAVAILABLE, retryable);
  *   4. read `generation` again: it must have advanced by exactly our one
  *      write, otherwise another writer raced us and `outblob` may hold a
  *      report for *their* inblob → ERR_TSM_GENERATION_RACE;
@@ -54,6 +55,28 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException)?.code;
 }
 
+/**
+ * Errors of a report read that say "not now" rather than "broken" (protocols.md §7): the TDX
+ * driver answers EBUSY while the VMM still owns a previous GetQuote, EINTR / ETIMEDOUT when the
+ * request was interrupted or timed out; EAGAIN is the same as a non-blocking retry hint.
+ */
+const TRANSIENT_ERRNOS: ReadonlySet<string> = new Set(['EBUSY', 'EINTR', 'ETIMEDOUT', 'EAGAIN']);
+
+/**
+ * A failed attribute read. A transient errno is ERR_TSM_UNAVAILABLE (retryable: `tee-model`
+ * exits 3, "retry later"), anything else ERR_TSM_IO (exit 2).
+ */
+function readFailure(attr: string, cause: unknown): EvidenceProviderError {
+  const code = errno(cause);
+  if (code !== undefined && TRANSIENT_ERRNOS.has(code)) {
+    return new EvidenceProviderError('ERR_TSM_UNAVAILABLE', `reading configfs-tsm ${attr} failed (${code}): the TEE is busy or the request was interrupted; retry later`, {
+      cause,
+      details: { attribute: attr, errno: code, retryable: true },
+    });
+  }
+  return new EvidenceProviderError('ERR_TSM_IO', `reading configfs-tsm ${attr} failed (${code ?? 'error'})`, { cause, details: { attribute: attr, errno: code } });
+}
+
 function parseGeneration(bytes: Uint8Array, when: string): number {
   const text = Buffer.from(bytes).toString('ascii').trim();
   if (!/^\d+$/.test(text)) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm generation (${when}) is not a decimal number: ${JSON.stringify(text)}`);
@@ -98,7 +121,7 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     try {
       return await this.#fs.readFile(join(dir, attr));
     } catch (cause) {
-      throw new EvidenceProviderError('ERR_TSM_IO', `reading configfs-tsm ${attr} failed (${errno(cause) ?? 'error'})`, { cause, details: { attribute: attr, errno: errno(cause) } });
+      throw readFailure(attr, cause);
     }
   }
 
@@ -115,7 +138,7 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
       auxblob = await this.#fs.readFile(join(dir, 'auxblob'));
     } catch (e) {
       // TDX instances have no auxblob; SEV-SNP without an extended request returns nothing.
-      if (errno(e) !== 'ENOENT' && errno(e) !== 'EINVAL') throw new EvidenceProviderError('ERR_TSM_IO', `reading configfs-tsm auxblob failed (${errno(e)})`, { cause: e });
+      if (errno(e) !== 'ENOENT' && errno(e) !== 'EINVAL') throw readFailure('auxblob', e);
     }
     const providerName = Buffer.from(await this.#read(dir, 'provider')).toString('ascii').trim();
     const after = parseGeneration(await this.#read(dir, 'generation'), 'after');

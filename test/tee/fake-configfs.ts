@@ -15,7 +15,9 @@
  *   attributes, which plain rmdir cannot do on a normal file system).
  *
  * `afterInblobWrite` lets a test play a concurrent writer between the
- * client's inblob write and its outblob read.
+ * client's inblob write and its outblob read. `reportErrno` makes report
+ * generation fail with that errno, as the TDX driver does when busy (EBUSY),
+ * interrupted (EINTR) or timed out (ETIMEDOUT).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -43,6 +45,8 @@ export class FakeConfigfsTsm {
   /** Reports generated (one per generation actually read). */
   generatedReports = 0;
   afterInblobWrite: ((instanceDir: string) => Promise<void>) | undefined;
+  /** When set, reading outblob / auxblob when a report would be generated fails with this errno. */
+  reportErrno: string | undefined;
   readonly #generate: FakeConfigfsOptions['generate'];
   readonly #state = new Map<string, { generation: number; generatedAt: number; inblob?: Uint8Array }>();
 
@@ -105,6 +109,7 @@ export class FakeConfigfsTsm {
       if (!st.inblob) throw fsError('EINVAL', path);
       if (attr === 'auxblob' && this.provider !== 'sev_guest') throw fsError('ENOENT', path);
       if (st.generatedAt !== st.generation) {
+        if (this.reportErrno) throw fsError(this.reportErrno, path);
         const r = await this.#generate(st.inblob);
         this.generatedReports += 1;
         await writeFile(join(dir, 'outblob'), r.outblob);
