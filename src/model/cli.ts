@@ -24,7 +24,7 @@ export interface ModelCliIo {
   env?: Record<string, string | undefined>;
 }
 
-export const HELP = `tee-model: confidential-ai-loader model containers (AES-256-GCM) and attested key release
+export const HELP = `tee-model: confidential-ai-loader model containers (AES-GCM) and attested key release
 
   tee-model keygen [-o KEYFILE]
   tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
@@ -36,10 +36,11 @@ export const HELP = `tee-model: confidential-ai-loader model containers (AES-256
                  [--ca-cert PEM] [--nonce auto|yes|no]
   tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
 
-KEY is standard base64 of 32 bytes (tee-model keygen). load takes the broker
-and key id from its own configuration (--kbs / --key-id or TEE_MODEL_KBS_URL /
-TEE_MODEL_KEY_ID), never from the model directory, whose
-encryption-config.json may only repeat them. See docs/model.md.
+KEY is standard base64 of 16, 24 or 32 bytes (AES-128/192/256-GCM; keygen
+makes 32). load takes the broker and key id from its own configuration
+(--kbs / --key-id or TEE_MODEL_KBS_URL / TEE_MODEL_KEY_ID), never from the
+model directory, whose encryption-config.json may only repeat them.
+See docs/model.md.
 `;
 
 class UsageError extends Error {}

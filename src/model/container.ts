@@ -7,7 +7,8 @@
  *   offset 4  u32 LE tag_len  (16)
  *   offset 8  u32 LE data_len (ciphertext length + tag_len)
  *   offset 12 IV (iv_len bytes)
- *   then      AES-256-GCM ciphertext, no AAD
+ *   then      AES-GCM ciphertext, no AAD (AES-128, -192 or -256: the key's
+ *             length decides; nothing in the container names it, §1.3)
  *   last      tag (tag_len bytes)
  *
  * Upstream readers ignore data_len; we check it (a truncated or extended file
@@ -25,8 +26,20 @@ export const TAG_LENGTH = 16;
 export const MAX_DATA_LEN = 0xffff_ffff;
 /** Largest plaintext a container can hold (4 GiB - 1 - tag). */
 export const MAX_PLAINTEXT_SIZE = MAX_DATA_LEN - TAG_LENGTH;
+/** The key length we generate (AES-256). */
 export const KEY_LENGTH = 32;
-export const CIPHER = 'aes-256-gcm';
+/** Key lengths a container may be sealed or opened with: AES-128, -192, -256 (protocols.md §1.3). */
+export const KEY_LENGTHS: readonly number[] = [16, 24, 32];
+
+export function isModelKeyLength(length: number): boolean {
+  return KEY_LENGTHS.includes(length);
+}
+
+/** The node:crypto cipher for a checked key. */
+export function cipherFor(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
+  checkKey(key);
+  return key.length === 16 ? 'aes-128-gcm' : key.length === 24 ? 'aes-192-gcm' : 'aes-256-gcm';
+}
 
 export interface ContainerHeader {
   ivLength: number;
@@ -88,26 +101,25 @@ export function parseHeader(head: Uint8Array, totalSize: number): ContainerHeade
 }
 
 export function checkKey(key: Uint8Array): void {
-  if (!(key instanceof Uint8Array) || key.length !== KEY_LENGTH) {
-    throw new ModelFormatError('ERR_MODEL_KEY', `model key must be ${KEY_LENGTH} bytes (AES-256)`, { details: { length: key?.length } });
+  if (!(key instanceof Uint8Array) || !isModelKeyLength(key.length)) {
+    throw new ModelFormatError('ERR_MODEL_KEY', `model key must be 16, 24 or 32 bytes (AES-128, -192 or -256), not ${key?.length}`, { details: { length: key?.length } });
   }
 }
 
 /** Seals a small buffer in one piece (the key broker's wrapped_key; tests). */
 export function sealBuffer(key: Uint8Array, plaintext: Uint8Array, iv: Uint8Array = randomBytes(IV_LENGTH)): Buffer {
-  checkKey(key);
-  const cipher = createCipheriv(CIPHER, key, iv, { authTagLength: TAG_LENGTH });
+  const cipher = createCipheriv(cipherFor(key), key, iv, { authTagLength: TAG_LENGTH });
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([encodeHeader(plaintext.length, iv), ct, cipher.getAuthTag()]);
 }
 
 /** Opens a container held in memory; throws ERR_MODEL_AUTH_FAILED on a bad tag or wrong key. */
 export function openBuffer(key: Uint8Array, container: Uint8Array): Buffer {
-  checkKey(key);
+  const algorithm = cipherFor(key);
   const h = parseHeader(container, container.length);
   const iv = container.subarray(HEADER_SIZE, HEADER_SIZE + h.ivLength);
   const ctEnd = container.length - h.tagLength;
-  const decipher = createDecipheriv(CIPHER, key, iv, { authTagLength: h.tagLength });
+  const decipher = createDecipheriv(algorithm, key, iv, { authTagLength: h.tagLength });
   decipher.setAuthTag(container.subarray(ctEnd));
   const pt = decipher.update(container.subarray(HEADER_SIZE + h.ivLength, ctEnd));
   try {

@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { CIPHER, HEADER_SIZE, IV_LENGTH, TAG_LENGTH, checkPlaintextSize, encodeHeader, parseHeader } from './container.js';
+import { HEADER_SIZE, cipherFor, IV_LENGTH, TAG_LENGTH, checkPlaintextSize, encodeHeader, parseHeader } from './container.js';
 import { ModelFormatError, isModelError } from './errors.js';
 import { decodeModelKey } from './keys.js';
 
@@ -57,14 +57,14 @@ function ioError(error: unknown, path: string): never {
   throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${path}: ${(error as Error)?.message ?? String(error)}`, { cause: error, details: { path } });
 }
 
-/** Encrypts `input` into the container at `output` (AES-256-GCM, random 96-bit IV). */
+/** Encrypts `input` into the container at `output` (AES-GCM with the key's size, random 96-bit IV). */
 export async function encryptFile(input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
   const info = await stat(input).catch((e: unknown) => ioError(e, input));
   checkPlaintextSize(info.size);
   const iv = randomBytes(IV_LENGTH);
   const header = encodeHeader(info.size, iv);
-  const cipher = createCipheriv(CIPHER, k, iv, { authTagLength: TAG_LENGTH });
+  const cipher = createCipheriv(cipherFor(k), k, iv, { authTagLength: TAG_LENGTH });
   let seen = 0;
   await withTempOutput(output, async (tmp) => {
     await pipeline(
@@ -118,7 +118,7 @@ export async function decryptFile(input: string, output: string, key: string | U
   const ctStart = HEADER_SIZE + h.ivLength;
   const ctEnd = info.size - h.tagLength; // exclusive
   const tag = await readAt(input, ctEnd, h.tagLength).catch((e: unknown) => ioError(e, input));
-  const decipher = createDecipheriv(CIPHER, k, iv, { authTagLength: h.tagLength });
+  const decipher = createDecipheriv(cipherFor(k), k, iv, { authTagLength: h.tagLength });
   decipher.setAuthTag(tag);
   const size = ctEnd - ctStart;
   await withTempOutput(output, async (tmp) => {

@@ -8,6 +8,7 @@ export {
   IV_LENGTH,
   TAG_LENGTH,
   KEY_LENGTH,
+  KEY_LENGTHS,
   MAX_DATA_LEN,
   MAX_PLAINTEXT_SIZE,
   encodeHeader,
