@@ -78,8 +78,10 @@ export function parseHeader(head: Uint8Array, totalSize: number): ContainerHeade
   const tagLength = view.readUInt32LE(4);
   const dataLength = view.readUInt32LE(8);
   if (ivLength !== IV_LENGTH || tagLength !== TAG_LENGTH) {
-    throw new ModelFormatError('ERR_MODEL_UNSUPPORTED', `unsupported container parameters iv_len=${ivLength} tag_len=${tagLength} (expected 12 and 16)`, {
-      details: { ivLength, tagLength },
+    // The values are not echoed: this may be any file (a link planted by the
+    // host), and its first bytes would leak through the message.
+    throw new ModelFormatError('ERR_MODEL_UNSUPPORTED', `not a container: the header does not hold iv_len ${IV_LENGTH} and tag_len ${TAG_LENGTH}`, {
+      details: { reason: 'not-a-container' },
     });
   }
   const body = totalSize - HEADER_SIZE - ivLength;

@@ -11,9 +11,9 @@
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
-import { PRIVATE_DIR_MODE, decryptFile, encryptFile, type FileResult } from './file.js';
+import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, type FileResult } from './file.js';
 import { configBrokerFields } from './config-broker.js';
-import { resolveListedEntry } from './entries.js';
+import { entryRootsOf, openListedEntry, resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -142,6 +142,9 @@ export async function checkDirectoryListing(inputDir: string): Promise<Directory
   const config = (await readEncryptionConfig(inputDir)) ?? { kbs: '', kbs_url: '', key_id: '', files: present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX)) };
   const entries: string[] = [];
   for (const f of config.files) entries.push(await resolveListedEntry(inputDir, f));
+  // Before any key is asked for: each listed file opens inside the directory (decryption opens and checks again).
+  const roots = await entryRootsOf(inputDir);
+  for (const rel of entries) await (await openListedEntry(roots, rel)).close();
   const outputs = new Set<string>();
   for (const rel of entries) {
     const name = outputNameOf(rel);
@@ -169,11 +172,18 @@ export async function decryptDirectory(inputDir: string, outputDir: string, key:
   const k = decodeModelKey(key);
   const { config, entries } = await checkDirectoryListing(inputDir);
   await mkdir(outputDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const roots = await entryRootsOf(inputDir);
   const files: FileResult[] = [];
   for (const rel of entries) {
     const out = join(outputDir, toFs(outputNameOf(rel)));
     await mkdir(dirname(out), { recursive: true, mode: PRIVATE_DIR_MODE });
-    files.push(await decryptFile(join(inputDir, toFs(rel)), out, k));
+    // Containment is decided on the descriptor that is then read (openListedEntry), not on the listing check.
+    const fh = await openListedEntry(roots, rel);
+    try {
+      files.push(await decryptOpenedFile(fh, join(inputDir, toFs(rel)), out, k));
+    } finally {
+      await fh.close();
+    }
   }
   return { files, config, warnings: [] };
 }

@@ -9,11 +9,13 @@
  * "", "." or "..", so every candidate is lexically inside the directory, and
  * its directory components must be real directories: a symbolic link to a
  * directory is never followed (as the directory walk does not). The file
- * itself may be a symbolic link to a regular file (snapshots link to blobs
- * outside the snapshot; its content must still verify under the model key).
+ * itself may be a symbolic link, but the file opened must lie inside the
+ * directory or, for a Hugging Face snapshot, in its repository's `blobs/`
+ * (openListedEntry decides that on the open descriptor).
  */
-import { lstat, stat } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
 
 const CONFIG_FILE = 'encryption-config.json';
@@ -59,4 +61,84 @@ export async function resolveListedEntry(root: string, entry: string): Promise<s
     throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists a path outside the model directory, and no file of that name is inside it: ${JSON.stringify(entry)}`, { details: { entry } });
   }
   throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(entry)}, which the model directory lacks`, { details: { entry } });
+}
+
+/**
+ * Where listed files may live: inside the directory as the kernel resolves
+ * it, or — when the directory is a Hugging Face cache snapshot
+ * (`<repo>/snapshots/<rev>`, whose files link to `../../blobs/<hash>`) — in
+ * that repository's `blobs/`, a real directory (not a link). Anything else a
+ * link points at is outside: the host writes the directory, so following it
+ * would let the host read TEE files through decryption errors.
+ */
+export interface EntryRoots {
+  /** The directory as given (entries are joined to it). */
+  root: string;
+  /** Directories an opened entry must be inside (real paths, no trailing separator). */
+  allowed: string[];
+}
+
+export async function entryRootsOf(root: string): Promise<EntryRoots> {
+  const real = await realpath(root);
+  const allowed = [real];
+  if (basename(dirname(real)) === 'snapshots') {
+    const blobs = join(dirname(dirname(real)), 'blobs');
+    const st = await lstat(blobs).catch(() => undefined);
+    if (st?.isDirectory()) allowed.push(blobs);
+  }
+  return { root, allowed };
+}
+
+const within = (path: string, dir: string): boolean => path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * Where the kernel says an open file is. /proc/self/fd names the opened
+ * inode's current path, so the answer belongs to the descriptor, not to a
+ * path looked up before or after (no check-then-open race). Without procfs
+ * (not Linux): the real path of `path`, accepted only when it is the same
+ * inode as the descriptor; a swap between the two calls remains possible
+ * there (docs/model.md).
+ */
+async function pathOfOpened(fh: FileHandle, path: string): Promise<string | undefined> {
+  try {
+    const p = await readlink(`/proc/self/fd/${fh.fd}`);
+    return p.endsWith(' (deleted)') ? undefined : p;
+  } catch {
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined) return undefined;
+    const [a, b] = await Promise.all([fh.stat({ bigint: true }), stat(real, { bigint: true }).catch(() => undefined)]);
+    return b !== undefined && a.dev === b.dev && a.ino === b.ino ? real : undefined;
+  }
+}
+
+/**
+ * Opens a resolved entry (from resolveListedEntry) for reading and proves the
+ * opened file is a regular file inside `roots.allowed`; the caller closes it.
+ * O_NONBLOCK: a FIFO swapped in after the listing check cannot block the
+ * open (it is then refused as not a regular file). ERR_MODEL_CONFIG: the file
+ * opened is outside (a link, or a directory component swapped for one);
+ * ERR_MODEL_MISSING_FILE: gone or not a regular file. No byte of a refused
+ * file is read.
+ */
+export async function openListedEntry(roots: EntryRoots, rel: string): Promise<FileHandle> {
+  const path = join(roots.root, ...rel.split('/'));
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (cause) {
+    throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which cannot be opened (${(cause as NodeJS.ErrnoException)?.code ?? 'error'})`, { cause, details: { entry: rel } });
+  }
+  try {
+    const where = await pathOfOpened(fh, path);
+    if (where === undefined || !roots.allowed.some((dir) => within(where, dir))) {
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which opens a file outside the model directory (a symbolic link or a swapped directory); refused unread`, { details: { entry: rel } });
+    }
+    if (!(await fh.stat()).isFile()) {
+      throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which is not a regular file`, { details: { entry: rel } });
+    }
+    return fh;
+  } catch (error) {
+    await fh.close();
+    throw error;
+  }
 }

@@ -6,8 +6,8 @@
  * output path.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HEADER_SIZE, cipherFor, IV_LENGTH, TAG_LENGTH, checkPlaintextSize, encodeHeader, parseHeader } from './container.js';
@@ -31,24 +31,47 @@ function tempPathFor(output: string): string {
   return join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
 }
 
-async function withTempOutput<T>(output: string, work: (tmp: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on a fresh temporary file beside `output` and renames it into
+ * place only if `work` succeeded. The temporary file is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW (never an existing file or a link planted at its
+ * name), written through its descriptor and fsync'ed through the same one;
+ * rename replaces a link at `output` rather than writing through it.
+ */
+async function withTempOutput<T>(output: string, mode: number | undefined, work: (tmp: FileHandle) => Promise<T>): Promise<T> {
   const tmp = tempPathFor(output);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode ?? 0o666);
+  let closed = false;
   try {
-    const result = await work(tmp);
+    const result = await work(fh);
+    await fh.sync();
+    await fh.close();
+    closed = true;
     await rename(tmp, output);
     return result;
   } catch (error) {
+    if (!closed) await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw error;
   }
 }
 
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+/** A pipeline sink writing to `fh`; closing stays with withTempOutput (a stream would close it first). */
+const streamTo =
+  (fh: FileHandle) =>
+  async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of source) {
+      for (let done = 0; done < chunk.length; ) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
+    }
+  };
+
+/** Bytes [start, end) of `fh` in HIGH_WATER_MARK pieces, by positioned reads (the caller keeps the descriptor). */
+async function* rangeOf(fh: FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let at = start; at < end; ) {
+    const piece = await readAt(fh, at, Math.min(HIGH_WATER_MARK, end - at));
+    if (piece.length === 0) throw new ModelFormatError('ERR_MODEL_TRUNCATED', 'container shrank while it was read');
+    at += piece.length;
+    yield piece;
   }
 }
 
@@ -66,7 +89,7 @@ export async function encryptFile(input: string, output: string, key: string | U
   const header = encodeHeader(info.size, iv);
   const cipher = createCipheriv(cipherFor(k), k, iv, { authTagLength: TAG_LENGTH });
   let seen = 0;
-  await withTempOutput(output, async (tmp) => {
+  await withTempOutput(output, undefined, async (tmp) => {
     await pipeline(
       createReadStream(input, { highWaterMark: HIGH_WATER_MARK }),
       async function* (source: AsyncIterable<Buffer>) {
@@ -82,25 +105,19 @@ export async function encryptFile(input: string, output: string, key: string | U
         // The cipher has flushed by the time its readable side ends.
         yield cipher.getAuthTag();
       },
-      createWriteStream(tmp, { flags: 'wx' }),
+      streamTo(tmp),
     ).catch((e: unknown) => ioError(e, input));
     if (seen !== info.size) {
       throw new ModelFormatError('ERR_MODEL_IO', `${input} changed size while it was encrypted (${info.size} → ${seen} bytes)`, { details: { path: input } });
     }
-    await syncFile(tmp);
   });
   return { input, output, size: info.size };
 }
 
-async function readAt(path: string, position: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, position);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(buf, 0, length, position);
+  return buf.subarray(0, bytesRead);
 }
 
 /**
@@ -110,29 +127,45 @@ async function readAt(path: string, position: number, length: number): Promise<B
  */
 export async function decryptFile(input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
-  const info = await stat(input).catch((e: unknown) => ioError(e, input));
-  const head = await readAt(input, 0, HEADER_SIZE + IV_LENGTH).catch((e: unknown) => ioError(e, input));
+  // O_NONBLOCK: a FIFO named as input is refused as not a regular file instead of blocking the open.
+  const fh = await open(input, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: unknown) => ioError(e, input));
+  try {
+    return await decryptOpenedFile(fh, input, output, k);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * decryptFile on a descriptor the caller opened (and closes): the directory
+ * loader opens each entry once, proves where it is (openListedEntry) and
+ * reads only that descriptor. `input` only names it in messages.
+ */
+export async function decryptOpenedFile(fh: FileHandle, input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
+  const k = decodeModelKey(key);
+  const info = await fh.stat().catch((e: unknown) => ioError(e, input));
+  if (!info.isFile()) throw new ModelFormatError('ERR_MODEL_IO', `${input} is not a regular file`, { details: { path: input } });
+  const head = await readAt(fh, 0, HEADER_SIZE + IV_LENGTH).catch((e: unknown) => ioError(e, input));
   const h = parseHeader(head, info.size);
   if (head.length < HEADER_SIZE + h.ivLength) throw new ModelFormatError('ERR_MODEL_TRUNCATED', 'container ends inside its IV');
   const iv = head.subarray(HEADER_SIZE, HEADER_SIZE + h.ivLength);
   const ctStart = HEADER_SIZE + h.ivLength;
   const ctEnd = info.size - h.tagLength; // exclusive
-  const tag = await readAt(input, ctEnd, h.tagLength).catch((e: unknown) => ioError(e, input));
+  const tag = await readAt(fh, ctEnd, h.tagLength).catch((e: unknown) => ioError(e, input));
   const decipher = createDecipheriv(cipherFor(k), k, iv, { authTagLength: h.tagLength });
   decipher.setAuthTag(tag);
   const size = ctEnd - ctStart;
-  await withTempOutput(output, async (tmp) => {
-    const source = size === 0 ? [Buffer.alloc(0)] : createReadStream(input, { start: ctStart, end: ctEnd - 1, highWaterMark: HIGH_WATER_MARK });
+  // 0600 from creation on (the umask can only narrow it), so no other user reads plaintext at any point.
+  await withTempOutput(output, PRIVATE_FILE_MODE, async (tmp) => {
+    const source = size === 0 ? [Buffer.alloc(0)] : rangeOf(fh, ctStart, ctEnd);
     try {
-      // 0600 from creation on (the umask can only narrow it), so no other user reads plaintext at any point.
-      await pipeline(source, decipher, createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE }));
+      await pipeline(source, decipher, streamTo(tmp));
     } catch (error) {
       if (!isModelError(error) && /unable to authenticate|auth/i.test((error as Error)?.message ?? '')) {
         throw new ModelFormatError('ERR_MODEL_AUTH_FAILED', `GCM tag of ${input} does not verify: wrong key, modified or truncated file`, { cause: error, details: { path: input } });
       }
       ioError(error, input);
     }
-    await syncFile(tmp);
   });
   return { input, output, size };
 }

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,9 +134,12 @@ describe('listed entries never reach outside the directory', () => {
   });
 
   it('a listed file that is itself a symbolic link to a blob is still read (Hugging Face snapshots)', async () => {
-    const snap = join(dir, 'snapshot');
-    await mkdir(snap);
-    await symlink(join(dir, 'contain', 'secret.aes'), join(snap, 'model.safetensors.aes'));
+    const repo = join(dir, 'hub', 'models--org--model');
+    const snap = join(repo, 'snapshots', 'rev');
+    await mkdir(snap, { recursive: true });
+    await mkdir(join(repo, 'blobs'));
+    await copyFile(join(dir, 'contain', 'secret.aes'), join(repo, 'blobs', 'sha256hex'));
+    await symlink('../../blobs/sha256hex', join(snap, 'model.safetensors.aes'));
     await writeList(snap, ['enc/model.safetensors.aes']);
     const out = fresh('out');
     await decryptDirectory(snap, out, key);

@@ -75,17 +75,21 @@ describe('model directory against its list (finding 2)', () => {
     await writeFile(join(enc, 'README.md'), '# model card');
     await writeFile(join(enc, '.gitattributes'), '*.aes filter=lfs');
     await writeFile(join(enc, 'LICENSE'), 'license text');
-    // Hugging Face cache snapshots hold symbolic links to blobs.
-    await mkdir(join(dir, 'blobs'));
-    await rename(join(enc, 'config.json.aes'), join(dir, 'blobs', 'b1'));
-    await symlink(join(dir, 'blobs', 'b1'), join(enc, 'config.json.aes'));
+    // Hugging Face cache snapshots (<repo>/snapshots/<rev>) hold symbolic links to <repo>/blobs.
+    const repo = join(dir, 'models--org--model');
+    await mkdir(join(repo, 'blobs'), { recursive: true });
+    await mkdir(join(repo, 'snapshots'));
+    const snap = join(repo, 'snapshots', 'rev');
+    await rename(enc, snap);
+    await rename(join(snap, 'config.json.aes'), join(repo, 'blobs', 'b1'));
+    await symlink('../../blobs/b1', join(snap, 'config.json.aes'));
     const out = join(dir, 'out');
-    const r = await decryptDirectory(enc, out, key);
+    const r = await decryptDirectory(snap, out, key);
     expect(r.files).toHaveLength(3);
     for (const [n, d] of Object.entries(files)) expect((await readFile(join(out, n))).equals(d)).toBe(true);
     // An unlisted symlinked ciphertext counts as unlisted too.
-    await symlink(join(dir, 'blobs', 'b1'), join(enc, 'extra.json.aes'));
-    await expect(decryptDirectory(enc, join(dir, 'out2'), key)).rejects.toMatchObject({ code: 'ERR_MODEL_UNLISTED_FILE' });
+    await symlink('../../blobs/b1', join(snap, 'extra.json.aes'));
+    await expect(decryptDirectory(snap, join(dir, 'out2'), key)).rejects.toMatchObject({ code: 'ERR_MODEL_UNLISTED_FILE' });
   });
 
   it('tee-model load checks the list before it contacts the broker (exit 2, not a broker error)', async () => {
