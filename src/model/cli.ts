@@ -12,7 +12,7 @@ import { checkBrokerTransport, requestKey } from '../kbs-client/index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
 import { SimulatedTeeProvider } from '../tee/simulated.js';
 import type { EvidenceProvider } from '../tee/types.js';
-import { checkDirectoryListing, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
+import { checkDirectoryListing, checkOutputDirectory, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
 import { isModelError, type ModelErrorCode } from './errors.js';
 import { decryptFile, encryptFile } from './file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
@@ -184,6 +184,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   const broker = resolveTrustedBroker({ url: kbs, ...(pinnedKeyId ? { keyId: pinnedKeyId } : {}) }, await readEncryptionConfig(input));
   checkBrokerTransport(new URL(broker.url), allowInsecureHttp);
   await checkDirectoryListing(input);
+  await checkOutputDirectory(input, output);
   const warn = (w: string): void => void io.stderr.write(`tee-model load: warning: ${w}\n`);
   broker.warnings.forEach(warn);
   let provider: EvidenceProvider;

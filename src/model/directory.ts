@@ -8,8 +8,8 @@
  * cannot use; we read that form too: src/model/entries.ts). Files are
  * processed one at a time, so memory stays constant.
  */
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { lstat, mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, type FileResult } from './file.js';
 import { configBrokerFields } from './config-broker.js';
@@ -161,22 +161,83 @@ export async function checkDirectoryListing(inputDir: string): Promise<Directory
   return { config, entries };
 }
 
+const within = (path: string, dir: string): boolean => path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/** realpath of the longest existing prefix of `path`, with the missing rest appended. */
+async function realPathOfPossiblyMissing(path: string): Promise<string> {
+  const missing: string[] = [];
+  for (let at = resolve(path); ; at = dirname(at)) {
+    try {
+      return join(await realpath(at), ...missing.reverse());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) throw e;
+      missing.push(basename(at));
+    }
+  }
+}
+
+function outputError(message: string, outputDir: string): ModelFormatError {
+  return new ModelFormatError('ERR_MODEL_OUTPUT', message, { details: { output: outputDir } });
+}
+
+/**
+ * Where plaintext may go. In `load` the host writes the input directory, so an
+ * output directory that is a symbolic link (`-o m/plain` with `plain ->
+ * victim`), that lies inside the input directory, or that contains it would
+ * let the host steer the TEE's writes; each is ERR_MODEL_OUTPUT, checked
+ * before any key is asked for. The output's own ancestors are the caller's
+ * choice and are not inspected.
+ */
+export async function checkOutputDirectory(inputDir: string, outputDir: string): Promise<void> {
+  const st = await lstat(outputDir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (st?.isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
+  if (st !== undefined && !st.isDirectory()) throw outputError(`the output ${outputDir} exists and is not a directory`, outputDir);
+  const input = await realpath(inputDir);
+  const output = await realPathOfPossiblyMissing(outputDir);
+  if (output === input || within(output, input)) throw outputError(`the output directory ${outputDir} lies inside the input directory ${inputDir}`, outputDir);
+  if (within(input, output)) throw outputError(`the output directory ${outputDir} contains the input directory ${inputDir}`, outputDir);
+}
+
+/**
+ * Creates `rel`'s parent directories under `outputDir` one by one (0700),
+ * refusing an existing component that is not a real directory, so a link left
+ * inside the output is never written through.
+ */
+async function makeParentsInside(outputDir: string, rel: string): Promise<void> {
+  let dir = outputDir;
+  for (const segment of rel.split('/').slice(0, -1)) {
+    dir = join(dir, segment);
+    try {
+      await mkdir(dir, { mode: PRIVATE_DIR_MODE });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = await lstat(dir);
+      if (!st.isDirectory()) throw outputError(`${dir} in the output directory is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`, outputDir);
+    }
+  }
+}
+
 /**
  * Decrypts the files listed in encryption-config.json (or, without one,
  * every "*.aes" file) into `outputDir`, dropping the ".aes" suffix, after
- * checkDirectoryListing. Each file appears only after its tag verified (mode
- * 0600; directories the loader creates are 0700); the first failure stops
- * the run.
+ * checkDirectoryListing and checkOutputDirectory. Each file appears only
+ * after its tag verified (mode 0600; directories the loader creates are
+ * 0700); the first failure stops the run.
  */
 export async function decryptDirectory(inputDir: string, outputDir: string, key: string | Uint8Array): Promise<DirectoryResult> {
   const k = decodeModelKey(key);
   const { config, entries } = await checkDirectoryListing(inputDir);
+  await checkOutputDirectory(inputDir, outputDir);
   await mkdir(outputDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if ((await lstat(outputDir)).isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
   const roots = await entryRootsOf(inputDir);
   const files: FileResult[] = [];
   for (const rel of entries) {
     const out = join(outputDir, toFs(outputNameOf(rel)));
-    await mkdir(dirname(out), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await makeParentsInside(outputDir, outputNameOf(rel));
     // Containment is decided on the descriptor that is then read (openListedEntry), not on the listing check.
     const fh = await openListedEntry(roots, rel);
     try {

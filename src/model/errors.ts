@@ -24,6 +24,8 @@ export type ModelErrorCode =
   | 'ERR_MODEL_MISSING_FILE'
   | 'ERR_MODEL_KBS_MISMATCH'
   | 'ERR_MODEL_KEY_ID_MISMATCH'
+  // where decrypted files go
+  | 'ERR_MODEL_OUTPUT'
   // evidence providers
   | 'ERR_TSM_UNAVAILABLE'
   | 'ERR_TSM_GENERATION_RACE'

@@ -22,6 +22,7 @@ export {
   encryptDirectory,
   decryptDirectory,
   checkDirectoryListing,
+  checkOutputDirectory,
   readEncryptionConfig,
   CONFIG_FILE,
   ENCRYPTED_SUFFIX,
