@@ -61,6 +61,18 @@ export interface KeyTransferResult {
   warnings: string[];
 }
 
+/** A base path that already holds (part of) the key route: appending it again would double it. */
+const PARTIAL_KEY_ROUTE = /\/kbs\/v1(?:\/keys(?:\/[^/]+)?)?\/*$/;
+
+/**
+ * The URL to POST to: `url` itself when it ends in `/transfer`, else
+ * `<url>/kbs/v1/keys/<keyId>/transfer`. ERR_KBS_ARGUMENT: not a URL; a
+ * fragment (never sent, so it would only confuse whoever copies the URL); no
+ * key id, or "." / ".." (encodeURIComponent keeps them and the URL parser
+ * would resolve them as dot segments, to `/kbs/v1/keys/transfer` and
+ * `/kbs/v1/transfer`); a base that already ends in `/kbs/v1`, `/kbs/v1/keys`
+ * or `/kbs/v1/keys/<id>` without `/transfer` (the path would be doubled).
+ */
 export function transferUrlOf(url: string, keyId: string | undefined): URL {
   let u: URL;
   try {
@@ -68,8 +80,14 @@ export function transferUrlOf(url: string, keyId: string | undefined): URL {
   } catch (cause) {
     throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `not a URL: ${url}`, { cause });
   }
+  // href keeps "#" even for an empty fragment, which `hash` reports as "".
+  if (u.href.includes('#')) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `a key broker URL must not carry a fragment: ${url}`);
   if (/\/transfer\/?$/.test(u.pathname)) return u;
   if (!keyId) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'a key id is needed unless the URL is the full transfer URL');
+  if (keyId === '.' || keyId === '..') throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `key id ${JSON.stringify(keyId)} is a path dot segment, not a key id`, { details: { keyId } });
+  if (PARTIAL_KEY_ROUTE.test(u.pathname)) {
+    throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `${url} already ends in part of the key route; give the broker's base URL or the full .../kbs/v1/keys/<id>/transfer URL`, { details: { url } });
+  }
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/kbs/v1/keys/${encodeURIComponent(keyId)}/transfer`;
   return u;
 }

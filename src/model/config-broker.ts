@@ -18,13 +18,18 @@ export interface ConfigBrokerFields {
 
 /**
  * `kbsUrl` may be a base URL or already a transfer URL (used verbatim, never
- * given a second path). ERR_KBS_ARGUMENT: not a URL, or a standard transfer
- * URL naming another key than `keyId`.
+ * given a second path). ERR_KBS_ARGUMENT: not a URL, a fragment, a key id
+ * "." or "..", a base ending in part of the key route (transferUrlOf), or a
+ * standard transfer URL naming another key than `keyId`.
  */
 export function configBrokerFields(kbsUrl: string | undefined, keyId: string | undefined): ConfigBrokerFields {
   const id = keyId ?? '';
+  // "." and ".." would become dot segments of the transfer URL (transferUrlOf); refused in every form.
+  if (id === '.' || id === '..') throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `key id ${JSON.stringify(id)} is a path dot segment, not a key id`, { details: { keyId: id } });
   if (kbsUrl === undefined || kbsUrl === '') return { kbs_url: '', key_id: id, warnings: [] };
   const ref = brokerRefOf(kbsUrl);
+  // A fragment is never sent; written into kbs_url it would only travel with the file.
+  if (new URL(kbsUrl).href.includes('#')) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `a key broker URL must not carry a fragment: ${kbsUrl}`);
   if (ref.isTransferUrl) {
     if (ref.keyId !== undefined && id !== '' && ref.keyId !== id) {
       throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `the broker URL names key ${ref.keyId}, the key id given is ${id}`, { details: { url: ref.keyId, keyId: id } });
