@@ -70,7 +70,9 @@ describe('tee-model CLI', () => {
   });
 
   it('load with configfs-tsm on a machine without it is exit 3 (TEE unavailable)', async () => {
-    const r = await cli('load', '--kbs', 'https://127.0.0.1:1', '--key-id', 'k', '-i', dir, '-o', join(dir, 'x'), '--provider', 'configfs', '--configfs-root', join(dir, 'no-tsm'), '--nonce', 'no');
+    // The output may not lie inside the input (review session 5): a sibling of the input.
+    await mkdir(join(dir, 'in'), { recursive: true });
+    const r = await cli('load', '--kbs', 'https://127.0.0.1:1', '--key-id', 'k', '-i', join(dir, 'in'), '-o', join(dir, 'x'), '--provider', 'configfs', '--configfs-root', join(dir, 'no-tsm'), '--nonce', 'no');
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/ERR_TSM_UNAVAILABLE/);
   });
