@@ -50,7 +50,7 @@ describe('transfer URL building', () => {
       expect(outcome(() => configBrokerFields(base, keyId).kbs_url), `configBrokerFields ${base} ${keyId}`).toBe(written);
     }
     // Without a key id: an empty id is no key id; a fragment is refused in every form.
-    expect(outcome(() => transferUrlOf('https://kbs.example', ''))).toBe('ERR_KBS_ARGUMENT');
+    expect(outcome(() => transferUrlOf('https://kbs.example', '').toString())).toBe('ERR_KBS_ARGUMENT');
     expect(outcome(() => configBrokerFields('https://kbs.example#f', undefined).kbs_url)).toBe('ERR_KBS_ARGUMENT');
     expect(outcome(() => configBrokerFields(undefined, '..').key_id)).toBe('ERR_KBS_ARGUMENT');
   });
