@@ -82,12 +82,16 @@ export async function encryptDirectory(inputDir: string, outputDir: string, key:
   const k = decodeModelKey(key);
   // Checked before any file is written: a bad URL or conflicting key id fails the run.
   const broker = configBrokerFields(options.kbsUrl, options.keyId);
+  // The decrypt rules for the output apply here too: an output inside the input would be walked
+  // (and encrypted again) on the next run, and a linked output would write wherever it points.
+  await checkOutputDirectory(inputDir, outputDir);
   const rels = await walk(inputDir);
   const files: FileResult[] = [];
   await mkdir(outputDir, { recursive: true });
+  if ((await lstat(outputDir)).isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
   for (const rel of rels) {
     const out = join(outputDir, toFs(rel + ENCRYPTED_SUFFIX));
-    await mkdir(dirname(out), { recursive: true });
+    await makeParentsInside(outputDir, rel + ENCRYPTED_SUFFIX);
     files.push(await encryptFile(join(inputDir, toFs(rel)), out, k));
   }
   const config: EncryptionConfig = {

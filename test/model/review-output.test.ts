@@ -95,3 +95,27 @@ describe('the output directory of decrypt / load', () => {
     expect(await entriesOf(victim)).toEqual([]);
   });
 });
+
+describe('the output directory of encrypt (the same rules)', () => {
+  it('an output directory that is a symbolic link is refused and nothing is written where it points', async () => {
+    const out = join(dir, 'enc-link');
+    await symlink(victim, out);
+    await expect(encryptDirectory(join(dir, 'plain'), out, key)).rejects.toMatchObject({ code: 'ERR_MODEL_OUTPUT' });
+    expect(await entriesOf(victim)).toEqual([]);
+  });
+
+  it('an output inside the input is refused (a second run would encrypt the first run\'s output)', async () => {
+    const plain = join(dir, 'plain');
+    await expect(encryptDirectory(plain, join(plain, 'enc'), key)).rejects.toMatchObject({ code: 'ERR_MODEL_OUTPUT' });
+    expect(existsSync(join(plain, 'enc'))).toBe(false);
+    await expect(encryptDirectory(plain, dir, key)).rejects.toMatchObject({ code: 'ERR_MODEL_OUTPUT' });
+  });
+
+  it('a link left inside the output is not written through', async () => {
+    const out = join(dir, 'enc2');
+    await mkdir(out);
+    await symlink(victim, join(out, 'sub'));
+    await expect(encryptDirectory(join(dir, 'plain'), out, key)).rejects.toMatchObject({ code: 'ERR_MODEL_OUTPUT' });
+    expect(await entriesOf(victim)).toEqual([]);
+  });
+});
