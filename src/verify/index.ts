@@ -15,7 +15,7 @@ import type { CollateralArtifact } from '../collateral/artifact.js';
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
 import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
-import { verifyIntelQuoteCopied } from './intel/verify.js';
+import { precheckIntelQuoteBeforeFetch, verifyIntelQuoteCopied } from './intel/verify.js';
 import { privateCopy } from './private-bytes.js';
 import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
@@ -118,9 +118,16 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const parsed = fromBytes ? parseEvidence(evidence as Uint8Array | ArrayBuffer | string, options.parse) : (evidence as Evidence);
   const verified = snapshotOf(parsed); // before the service sees `parsed`
   const service = isService(options.collateral) ? options.collateral : undefined;
-  // A warm cache answers synchronously: no promise per artifact, no extra tick.
-  let collateral = service ? (service.cachedFor?.(parsed, at, options.certTable) ?? (await service.forEvidence(parsed, at, options.certTable))) : (options.collateral as EvidenceCollateral);
   const common = { ...options, at };
+  // A warm cache answers synchronously: no promise per artifact, no extra tick.
+  let collateral = service ? service.cachedFor?.(parsed, at, options.certTable) : (options.collateral as EvidenceCollateral);
+  if (collateral === undefined) {
+    // Nothing cached: a fetch may follow. Intel quotes pass T02–T12 first, so only a PCK
+    // chain to a pinned root chooses what is fetched (SEV-SNP: the VCEK is the signing key,
+    // nothing can be checked before it; the collateral service bounds those fetches).
+    if (verified.kind !== 'snp') precheckIntelQuoteBeforeFetch(verified, common);
+    collateral = await service!.forEvidence(parsed, at, options.certTable);
+  }
   const verifyWith = (c: EvidenceCollateral): VerificationResult => {
     if (verified.kind === 'snp') {
       if (c.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');

@@ -172,6 +172,24 @@ export function verifyIntelQuote(
 }
 
 /**
+ * Internal (verifyEvidence, before it asks a collateral service to fetch for
+ * `quote`): T02–T12, the checks that need no collateral, so the FMSPC and CA
+ * kind that choose what to fetch come from a PCK leaf chaining to a pinned
+ * root. A made-up quote is refused here and never turns into a request to
+ * the PCS or PCCS. They are the first checks of the verification proper,
+ * which runs them again in order (the signatures are memoised), so this
+ * throws exactly the error the verification would throw first. `quote` is a
+ * snapshot with private bytes, as for verifyIntelQuoteCopied.
+ */
+export function precheckIntelQuoteBeforeFetch(quote: TdxQuote | SgxQuote, options: IntelVerifyOptions = {}): void {
+  const ctx = createContext(options);
+  requireArguments(quote, {});
+  const rebuilt = quoteFromBytes(quote, quote.bytes); // T49
+  checkQuoteStructure(ctx, rebuilt); // T02–T07
+  verifyPckChain(ctx, rebuilt); // T08–T12
+}
+
+/**
  * Internal (verifyEvidence only, not exported from the package): `quote` is a
  * snapshot whose `bytes` are already a private copy no code outside the
  * library holds (verifyEvidence's snapshotOf), so it is framed again without a
