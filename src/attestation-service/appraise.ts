@@ -11,7 +11,8 @@
  *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
  *      the appraisal records it);
  *   5. the EAR (toEar) signed as a JWT; the open-webui claims (`tee`, `tcb-status`) on top only
- *      when the appraisal passed a policy of the service's own (not an inline one).
+ *      when the appraisal passed the service's default policy for the TEE or a policy the
+ *      operator marked for open-webui (never an inline one, never another named one).
  *
  * `ok` is true only when verification passed and the policy has no violation.
  */
@@ -107,10 +108,11 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
     now: iat,
     expiresIn: tokenLifetime(ctx, result, iat),
     jti: randomUUID(),
-    // open-webui reads only the signature and these top-level claims, never ear.status: they go
-    // only into tokens that pass a policy of this service's own (a failed appraisal or a client's
-    // inline policy must not yield a token open-webui would take for the service's approval).
-    extraClaims: { iss: ctx.issuer, ...(judged.ok && req.policy.kind !== 'inline' ? openWebUiClaims(result) : {}) },
+    // open-webui reads only the signature and these top-level claims, never ear.status or the
+    // policy id: they go only into tokens that pass the service's default policy or one the operator
+    // marked (a failed appraisal, a client's inline policy or a client's pick of a laxer named
+    // policy must not yield a token open-webui would take for the service's approval).
+    extraClaims: { iss: ctx.issuer, ...(judged.ok && req.policy.kind !== 'inline' && ctx.policies.approvesForOpenWebUi(policy) ? openWebUiClaims(result) : {}) },
   });
   const submod = ear.submods[EAR_SUBMOD]!;
   return {

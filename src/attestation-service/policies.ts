@@ -27,11 +27,17 @@ function withId(doc: unknown, id: string): Policy {
 export class PolicySet {
   readonly #named = new Map<string, Policy>();
   readonly #defaults = new Map<PolicyTee, Policy>();
+  readonly #openWebUi = new Set<Policy>();
 
+  /**
+   * `openWebUi`: names of configured policies whose passing tokens carry the
+   * claims open-webui trusts (`tee`, `tcb-status`), besides each TEE's default.
+   */
   constructor(
     named: Record<string, PolicyInput> = {},
     defaults: Partial<Record<PolicyTee, string | PolicyInput>> = {},
     readonly allowInline = true,
+    openWebUi: readonly string[] = [],
   ) {
     for (const [name, input] of Object.entries(named)) {
       if (name === 'default' || name.length === 0) throw new RangeError(`policy name ${JSON.stringify(name)} is reserved or empty`);
@@ -41,12 +47,28 @@ export class PolicySet {
       const d = defaults[tee];
       if (d === undefined) {
         this.#defaults.set(tee, defaultPolicy(tee)); // built once: defaultPolicy makes a fresh frozen copy per call
+        this.#openWebUi.add(this.#defaults.get(tee)!);
         continue;
       }
       const policy = typeof d === 'string' && this.#named.has(d) ? this.#named.get(d)! : withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
       if (policy.tee !== tee) throw new RangeError(`the default policy for ${tee} is a ${policy.tee} policy`);
       this.#defaults.set(tee, policy);
+      this.#openWebUi.add(policy);
     }
+    for (const name of openWebUi) {
+      const policy = this.#named.get(name);
+      if (!policy) throw new RangeError(`openWebUiPolicies names ${JSON.stringify(name)}, which is not a configured policy`);
+      this.#openWebUi.add(policy);
+    }
+  }
+
+  /**
+   * Whether a passing appraisal under `policy` may carry the claims open-webui
+   * reads (it never looks at the EAR's policy id): each TEE's default and the
+   * policies the operator listed, never a client's pick of a laxer named one.
+   */
+  approvesForOpenWebUi(policy: Policy): boolean {
+    return this.#openWebUi.has(policy);
   }
 
   names(): string[] {

@@ -129,7 +129,12 @@ function parsePlain(doc: Json): AppraisalRequest {
 // ---- trustee -------------------------------------------------------------------
 
 const TRUSTEE_KEYS = ['tee', 'evidence', 'runtime_data', 'init_data', 'runtime_data_hash_algorithm', 'init_data_hash_algorithm', 'policy_ids'];
-const HASHES: Record<string, { name: string; length: number }> = { sha256: { name: 'sha256', length: 32 }, sha384: { name: 'sha384', length: 48 }, sha512: { name: 'sha512', length: 64 } };
+// A Map, not an object literal: a client's name such as "constructor" or "__proto__" must not find Object.prototype's members.
+const HASHES: ReadonlyMap<string, { name: string; length: number }> = new Map([
+  ['sha256', { name: 'sha256', length: 32 }],
+  ['sha384', { name: 'sha384', length: 48 }],
+  ['sha512', { name: 'sha512', length: 64 }],
+]);
 
 function policyIds(value: unknown): PolicyChoice {
   if (value === undefined || value === null) return { kind: 'default' };
@@ -145,7 +150,7 @@ function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding
   if (keys.length !== 1 || (keys[0] !== 'raw' && keys[0] !== 'structured')) throw badRequest('"runtime_data" must be {"raw": base64url} or {"structured": JSON}');
   const bytes = keys[0] === 'raw' ? decodeBase64UrlNoPad(rd['raw'], 'runtime_data.raw') : Buffer.from(canonicalJson(rd['structured']), 'utf8');
   const name = algorithm === undefined || algorithm === null ? 'sha384' : typeof algorithm === 'string' ? algorithm.toLowerCase() : '';
-  const hash = HASHES[name];
+  const hash = HASHES.get(name);
   if (!hash) throw badRequest('"runtime_data_hash_algorithm" must be sha256, sha384 or sha512');
   const reportData = Buffer.alloc(64);
   createHash(hash.name).update(bytes).digest().copy(reportData);

@@ -40,6 +40,11 @@ export interface AttestationServiceOptions {
   defaultPolicies?: Partial<Record<PolicyTee, string | PolicyInput>>;
   /** Default true: plain bodies may carry a policy document. */
   allowInlinePolicies?: boolean;
+  /**
+   * Names of `policies` whose passing tokens carry open-webui's claims (`tee`, `tcb-status`), as
+   * the default policies' do; tokens of any other named policy lack them. Default none.
+   */
+  openWebUiPolicies?: string[];
   /** EC private key (P-256 → ES256, P-384 → ES384), PEM or KeyObject; default a P-256 key generated now. */
   signingKey?: KeyObject | string;
   /** Default 300 s, never beyond the collateral's earliest expiry. */
@@ -210,7 +215,7 @@ export async function startAttestationService(options: AttestationServiceOptions
     appraisal: {
       collateral: options.collateral,
       ...(options.trustRoots ? { trustRoots: options.trustRoots } : {}),
-      policies: new PolicySet(options.policies, options.defaultPolicies, options.allowInlinePolicies ?? true),
+      policies: new PolicySet(options.policies, options.defaultPolicies, options.allowInlinePolicies ?? true, options.openWebUiPolicies ?? []),
       signer,
       tokenTtlSeconds: positiveInteger(options.tokenTtlSeconds, 300, 'tokenTtlSeconds'),
       verifierBuild: packageVersion(),
