@@ -18,6 +18,7 @@
 import { EvidenceParseError } from '../errors.js';
 import { TAG, decodeIa5String, decodeSmallUnsigned, parseDer, readTlv, rethrowDerAs } from './asn1.js';
 import type { CertificateInfo } from './certificate.js';
+import { seal, type Sealed } from './sealed.js';
 
 export const KDS_OID_PREFIX = '1.3.6.1.4.1.3704.1';
 const KDS = KDS_OID_PREFIX;
@@ -69,13 +70,14 @@ function decodeHwId(value: Uint8Array): Uint8Array {
   if (value[0] === TAG.OCTET_STRING && value.length >= 2) {
     try {
       const tlv = readTlv(value, 0);
-      if (tlv.der.length === value.length && HWID_SIZES.has(tlv.content.length)) return tlv.content;
+      if (tlv.der.length === value.length && HWID_SIZES.has(tlv.content.length)) return tlv.content.slice();
     } catch {
       // not a wrapper: fall through to the raw form
     }
   }
   if (!HWID_SIZES.has(value.length)) fail(`hwID is ${value.length} bytes, expected 64 or 8`, { size: value.length });
-  return value;
+  // A copy: the decoded extensions are memoised apart from the certificate's bytes (sealed.ts).
+  return value.slice();
 }
 
 /**
@@ -86,12 +88,15 @@ function decodeHwId(value: Uint8Array): Uint8Array {
  */
 export function parseAmdKdsExtensions(cert: CertificateInfo): AmdKdsExtension {
   // Parsed certificates are shared (parse cache): decode a VCEK's extensions once.
+  // Only a sealed (frozen) certificate is memoised: a caller's own object may change later.
+  if (!Object.isFrozen(cert)) return decodeKdsExtensions(cert);
   let known = decodedKds.get(cert);
-  if (!known) decodedKds.set(cert, (known = decodeKdsExtensions(cert)));
-  return known;
+  if (!known?.intact()) decodedKds.set(cert, (known = seal(decodeKdsExtensions(cert))));
+  return known.value;
 }
 
-const decodedKds = new WeakMap<CertificateInfo, AmdKdsExtension>();
+/** The decoded extensions are shared with every later caller: sealed, and decoded again if changed. */
+const decodedKds = new WeakMap<CertificateInfo, Sealed<AmdKdsExtension>>();
 
 function decodeKdsExtensions(cert: CertificateInfo): AmdKdsExtension {
   const found: Partial<AmdKdsExtension> = {};

@@ -31,6 +31,7 @@ import {
   type DerNode,
 } from './asn1.js';
 import type { CertificateInfo } from './certificate.js';
+import { seal, type Sealed } from './sealed.js';
 
 export const SGX_EXTENSION_OID = '1.2.840.113741.1.13.1';
 const SGX = SGX_EXTENSION_OID;
@@ -98,7 +99,8 @@ function entries(node: DerNode | undefined, what: string, allowed: ReadonlySet<s
 function octets(node: DerNode | undefined, what: string, size: number): Uint8Array {
   const bytes = decodeOctetString(node, what);
   if (bytes.length !== size) fail(`${what} is ${bytes.length} bytes, expected ${size}`, { field: what, size: bytes.length });
-  return bytes;
+  // A copy: the decoded extension is memoised apart from the certificate's bytes (sealed.ts).
+  return bytes.slice();
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -158,15 +160,18 @@ export interface SgxExtensionOptions {
  */
 export function parseIntelSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions = {}): PckSgxExtension {
   // Parsed certificates are shared (parse cache), so each extension is decoded once per CA kind.
+  // Only a sealed (frozen) certificate is memoised: a caller's own object may change later.
   const caKind = options.caKind ?? pckCaKind(cert);
+  if (!Object.isFrozen(cert)) return decodeSgxExtension(cert, { caKind });
   let perCert = decoded.get(cert);
   if (!perCert) decoded.set(cert, (perCert = new Map()));
   let known = perCert.get(caKind);
-  if (!known) perCert.set(caKind, (known = decodeSgxExtension(cert, { caKind })));
-  return known;
+  if (!known?.intact()) perCert.set(caKind, (known = seal(decodeSgxExtension(cert, { caKind }))));
+  return known.value;
 }
 
-const decoded = new WeakMap<CertificateInfo, Map<string, PckSgxExtension>>();
+/** The decoded extension is shared with every later caller: sealed, and decoded again if changed. */
+const decoded = new WeakMap<CertificateInfo, Map<string, Sealed<PckSgxExtension>>>();
 
 function decodeSgxExtension(cert: CertificateInfo, options: SgxExtensionOptions): PckSgxExtension {
   const caKind = options.caKind ?? pckCaKind(cert);

@@ -13,6 +13,7 @@
 import { EvidenceParseError, TeeVerifyError } from '../errors.js';
 import { TAG, parseDer } from './asn1.js';
 import { ParseCache } from './parse-cache.js';
+import { seal, type Sealed } from './sealed.js';
 
 /** Far above any chain we handle (a PCK chain is ~3 KiB); bounds the work done on junk. */
 export const MAX_PEM_BYTES = 1024 * 1024;
@@ -120,17 +121,20 @@ export function splitPemCertificates(pem: Uint8Array | string): Uint8Array[] {
 
 const splitCache = new ParseCache<readonly Uint8Array[]>(1024);
 
-/** Issuer chains arrive as strings: a string is immutable, so it is its own cache key (no copy to compare). */
-const splitByText = new Map<string, readonly Uint8Array[]>();
+/**
+ * Issuer chains arrive as strings: a string is immutable, so it is its own cache key (no copy to
+ * compare). The DER views are shared, so they are sealed and checked as the parse cache does.
+ */
+const splitByText = new Map<string, Sealed<readonly Uint8Array[]>>();
 
 function splitText(pem: string): readonly Uint8Array[] {
   let ders = splitByText.get(pem);
-  if (ders === undefined) {
-    ders = decodeCertificateBlocks(pem);
-    if (splitByText.size >= 1024) splitByText.delete(splitByText.keys().next().value as string);
+  if (ders === undefined || !ders.intact()) {
+    ders = seal(decodeCertificateBlocks(pem));
+    if (!splitByText.has(pem) && splitByText.size >= 1024) splitByText.delete(splitByText.keys().next().value as string);
     splitByText.set(pem, ders);
   }
-  return ders;
+  return ders.value;
 }
 
 function decodeCertificateBlocks(pem: Uint8Array | string): readonly Uint8Array[] {
