@@ -72,6 +72,22 @@ export class CheckpointError extends Error {
   }
 }
 
+/**
+ * The results file, its checkpoint or the summary could not be written during
+ * the run (ENOSPC, EFBIG, EIO, EACCES, ...): the run stops; the checkpoint on
+ * disk still describes a durable prefix, so the same command resumes from it
+ * once the cause is fixed. Exit 70.
+ */
+export class BatchWriteError extends Error {
+  readonly code = 'ERR_BATCH_WRITE';
+  /** `what`: the file and its role, e.g. "the results file /data/out.jsonl or its checkpoint". */
+  constructor(what: string, cause: unknown) {
+    const sys = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`cannot write ${what}${sys ? ` (${sys})` : ''}: ${cause instanceof Error ? cause.message : String(cause)}; the run stopped and keeps the results up to its last checkpoint: fix the cause and run the same command again to resume`, { cause });
+    this.name = 'BatchWriteError';
+  }
+}
+
 const START_OVER = 'start over with --fresh';
 
 export const checkpointPath = (out: string): string => `${out}.checkpoint`;
@@ -93,12 +109,17 @@ export function writeFileAtomic(path: string, text: string): void {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(temp, 'w', 0o644);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true }); // a full disk must not also leave a stray temporary file
+    throw err;
   }
-  renameSync(temp, path);
   fsyncDirectory(dirname(path));
 }
 

@@ -9,12 +9,13 @@ import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { CliStream } from '../cli/io.js';
-import { CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
+import { BatchWriteError, CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
 import { chunkRecords, type Chunk } from './chunker.js';
 import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
 import { createContext, SetupError } from './context.js';
 import { inputIdentityOf, type InputIdentity } from './input-identity.js';
 import { PolicyFileError } from './judge.js';
+import { checkDistinctFiles, SameFileError } from './paths.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
 import { ProgressBar, type ProgressState } from './progress.js';
@@ -47,7 +48,7 @@ export interface RunOutcome {
   elapsedMs: number;
 }
 
-export { SetupError, CheckpointError, PolicyFileError };
+export { SetupError, CheckpointError, PolicyFileError, BatchWriteError, SameFileError };
 
 function setupOf(config: BatchConfig, instant: InstantSpec): VerifySetup {
   return {
@@ -98,10 +99,19 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
     wake = undefined;
   };
   const writeReady = (): void => {
+    if (failure) return; // after a write error nothing more is written: the last commit stays the resume point
     for (let entry = done.get(nextToWrite); entry; entry = done.get(nextToWrite)) {
       done.delete(nextToWrite++);
       const { chunk, result } = entry;
-      writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval);
+      try {
+        writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval);
+      } catch (err) {
+        // ENOSPC, EFBIG, EIO, EACCES...: this runs in a promise callback, so it must stop the
+        // run here (a throw would be an unhandled rejection: exit 1, "some records rejected").
+        failure = new BatchWriteError(`the results file ${config.out} or its checkpoint`, err);
+        signal();
+        return;
+      }
       processed += result.counts.records;
       live.records += result.counts.records;
       for (const k of ['trusted', 'rejected', 'unavailable'] as const) live.outcomes[k] += result.counts.outcomes[k];
@@ -128,7 +138,11 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
   }
   while (!failure && nextToWrite < submitted) await new Promise<void>((r) => (wake = r));
   if (failure) throw failure;
-  writer.commit(true);
+  try {
+    writer.commit(true);
+  } catch (err) {
+    throw new BatchWriteError(`the results file ${config.out} or its checkpoint`, err);
+  }
   if (bar) bar.finish(live);
   return processed;
 }
@@ -152,9 +166,20 @@ function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): C
   return existing && JSON.stringify(existing.fingerprint) === JSON.stringify(fingerprint) ? existing : undefined;
 }
 
+/** The summary; a failure to write its file is a BatchWriteError naming it (the results are complete). */
+async function writeSummary(config: BatchConfig, input: Parameters<typeof summarize>[0]): Promise<Summary> {
+  try {
+    return await summarize(input);
+  } catch (err) {
+    if (config.summary === undefined || typeof (err as NodeJS.ErrnoException).code !== 'string') throw err;
+    throw new BatchWriteError(`the summary ${config.summary} (the results file is complete)`, err);
+  }
+}
+
 /** Runs (or resumes, or only re-summarises a finished) batch. Throws SetupError / CheckpointError for usage problems. */
 export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const started = Date.now();
+  checkDistinctFiles(config); // before anything is opened for writing
   const fingerprint = fingerprintOf(config);
   const resume = resumable(config, fingerprint);
   // "now" is read once per run: a resumed run keeps the instant of its first attempt
@@ -196,7 +221,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
     writer.close();
   }
   const previous = config.previous ? { file: config.previous, ...(await loadPrevious(config.previous, 16 << 20)) } : undefined;
-  const summary = await summarize({
+  const summary = await writeSummary(config, {
     results: config.out,
     counts: writer.state.counts,
     maxLineBytes: 16 << 20,

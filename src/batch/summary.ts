@@ -12,7 +12,7 @@
  * `changed` array comes first (it can be long), the counts after it, so
  * memory stays flat however many records changed.
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import type { StatusTable } from './previous.js';
@@ -47,6 +47,7 @@ class JsonSink {
   readonly #temp: string;
   readonly #fd: number;
   #buffer = '';
+  #open = true;
 
   constructor(path: string) {
     this.#path = path;
@@ -64,8 +65,17 @@ class JsonSink {
   close(): void {
     this.flush();
     fsyncSync(this.#fd);
+    this.#open = false;
     closeSync(this.#fd);
     renameSync(this.#temp, this.#path);
+  }
+  /** After a failure: no temporary file is left behind (the previous summary, if any, stays). */
+  discard(): void {
+    if (this.#open) {
+      this.#open = false;
+      closeSync(this.#fd);
+    }
+    rmSync(this.#temp, { force: true });
   }
 }
 
@@ -107,12 +117,17 @@ async function compareWithPrevious(input: SummaryInput, previous: NonNullable<Su
 /** The summary of a finished results file; writes the summary file when asked. */
 export async function summarize(input: SummaryInput): Promise<Summary> {
   const sink = input.file ? new JsonSink(input.file) : undefined;
-  sink?.write('{"format":"tee-verify-batch-summary","version":1,"changed":[');
-  const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), previous: null };
-  if (sink) {
-    const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, previous: s.previous };
-    sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${JSON.stringify(rest).slice(1)}\n`);
-    sink.close();
+  try {
+    sink?.write('{"format":"tee-verify-batch-summary","version":1,"changed":[');
+    const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), previous: null };
+    if (sink) {
+      const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, previous: s.previous };
+      sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${JSON.stringify(rest).slice(1)}\n`);
+      sink.close();
+    }
+    return s;
+  } catch (err) {
+    sink?.discard();
+    throw err;
   }
-  return s;
 }
