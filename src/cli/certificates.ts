@@ -9,7 +9,7 @@
 import { parseCertificate, SNP_CERT_GUIDS, type CertificateInfo, type SnpCertificateEntry, type SnpProduct, type TrustRoots } from '../index.js';
 import { PRODUCTS } from './args.js';
 import { UsageError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 
 export interface NamedCertificate {
   der: Uint8Array;
@@ -20,7 +20,7 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTI
 
 /** Every certificate of a PEM or DER file, parsed; a file with none is a usage error. */
 export async function readCertificates(path: string, option: string): Promise<NamedCertificate[]> {
-  return certificatesFrom(await readInput(path, option), `${option} ${path}`);
+  return certificatesFrom(await readInput(path, option, INPUT_LIMITS.document), `${option} ${path}`);
 }
 
 /** Every certificate of PEM text or one DER certificate, parsed; `what` names the source in errors. */

@@ -8,11 +8,11 @@ import type { AttestedClientOptions } from '../gateway/client.js';
 import { runChatSession, type ChatApi } from '../gateway/chat-cli.js';
 import { oneOf, parseOptions, stringOption, UsageError } from './args.js';
 import { readTrustRoots } from './certificates.js';
-import { readText } from './files.js';
+import { INPUT_LIMITS, readText } from './files.js';
 import type { CliIo, CliStream } from './io.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
-import { loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
+import { REFERENCE_LIMITS, loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
 
 /** The CLI's io plus the input stream for interactive chat (default: the process's stdin). */
 export interface ChatCliIo extends CliIo {
@@ -44,7 +44,7 @@ async function trustOf(values: Record<string, string | boolean | undefined>): Pr
     const { SimulatedTeeProvider } = await import('../tee/index.js');
     let p;
     try {
-      p = SimulatedTeeProvider.fromState(await readText(state, '--simulated-state'));
+      p = SimulatedTeeProvider.fromState(await readText(state, '--simulated-state', INPUT_LIMITS.document));
     } catch (e) {
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--simulated-state ${state}: ${(e as Error).message}`, 'ERR_INPUT');
@@ -92,7 +92,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   let reference: ReferenceList | undefined;
   if (referenceFile) {
     try {
-      reference = loadReferenceList(await readText(referenceFile, '--reference'));
+      reference = loadReferenceList(await readText(referenceFile, '--reference', REFERENCE_LIMITS.maxBytes));
     } catch (e) {
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--reference ${referenceFile}: ${(e as Error).message}`, 'ERR_INPUT');

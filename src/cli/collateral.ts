@@ -8,7 +8,7 @@ import { artifactKey } from '../collateral/index.js';
 import { parseOptions, positionals, stringOption, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, reportError } from './errors.js';
-import { readInput, writeOutput } from './files.js';
+import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { collateralFor, vcekRequestOf } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { openCollateral, readBundle } from './sources.js';
@@ -40,7 +40,7 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
   const out = stringOption(values, 'out');
   if (out === undefined) throw new UsageError(`collateral ${offline ? 'export' : 'fetch'}: --out <bundle.json> is required`);
   const common = collateralArgsFrom(offline ? { ...values, offline: true } : values);
-  const bytes = await readInput(file, 'evidence file');
+  const bytes = await readInput(file, 'evidence file', INPUT_LIMITS.evidence);
   const extra = common.certs === undefined ? undefined : await readExtraCertificates(common.certs);
   const at = common.at ?? new Date();
   const evidence = parseEvidence(bytes, common.product ? { snpProduct: common.product } : {});

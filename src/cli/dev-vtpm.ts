@@ -7,7 +7,7 @@
 import { acquireVtpmEvidence, type AcquireOptions } from '../vtpm/acquire.js';
 import { serializeVtpmBundle } from '../vtpm/bundle.js';
 import { UsageError, parseOptions, positionals, stringOption, type Parsed } from './args.js';
-import { readInput, writeOutput } from './files.js';
+import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 
 export const DEV_VTPM_HELP = `tee-verify dev vtpm-evidence --out <file> [options]
@@ -70,8 +70,8 @@ export async function runDevVtpm(argv: readonly string[], io: CliIo): Promise<Ex
     eventLogPath: values['no-event-log'] ? null : stringOption(values, 'event-log'),
     imaPath: values['no-ima'] ? null : stringOption(values, 'ima'),
     ...(values['no-hcl'] ? { hcl: false } : {}),
-    ...(tdQuotePath ? { tdQuote: await readInput(tdQuotePath, '--td-quote') } : {}),
-    ...(certsPath ? { certificatesPem: Buffer.from(await readInput(certsPath, '--certs')).toString('utf8') } : {}),
+    ...(tdQuotePath ? { tdQuote: await readInput(tdQuotePath, '--td-quote', INPUT_LIMITS.evidence) } : {}),
+    ...(certsPath ? { certificatesPem: Buffer.from(await readInput(certsPath, '--certs', INPUT_LIMITS.document)).toString('utf8') } : {}),
   };
   const { bundle, notes } = await acquireVtpmEvidence(options);
   writeOutput(out, new TextEncoder().encode(serializeVtpmBundle(bundle)), 'vTPM evidence bundle');

@@ -6,7 +6,7 @@
 import { TeeVerifyError, defaultPolicy, loadPolicy, policySchema, type Policy } from '../index.js';
 import { TEES, parseOptions, positionals, type Tee } from './args.js';
 import { UsageError, oneLine, reportError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 
 export interface LoadedPolicy {
@@ -31,7 +31,7 @@ function isPolicyError(err: unknown): err is TeeVerifyError {
 
 /** Reads and loads a policy file; an unreadable or invalid one is a usage error (exit 2) naming the file and field. */
 export async function readPolicyFile(path: string): Promise<LoadedPolicy> {
-  const bytes = await readInput(path, '--policy');
+  const bytes = await readInput(path, '--policy', INPUT_LIMITS.document);
   try {
     return { policy: loadPolicy(bytes), label: path };
   } catch (err) {
@@ -46,7 +46,7 @@ export function defaultPolicyFor(tee: Tee): LoadedPolicy {
 }
 
 async function lint(file: string, io: CliIo): Promise<ExitCodeValue> {
-  const bytes = await readInput(file, 'policy file');
+  const bytes = await readInput(file, 'policy file', INPUT_LIMITS.document);
   try {
     loadPolicy(bytes);
   } catch (err) {

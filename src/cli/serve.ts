@@ -31,7 +31,7 @@ import type { Policy } from '../policy/index.js';
 import { instantOption, integerOption, stringOption } from './args.js';
 import { readTrustRoots } from './certificates.js';
 import { UsageError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 import { writeLine, type CliIo } from './io.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
@@ -266,7 +266,7 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
   return { named, defaults };
 }
 
-const text = async (path: string, option: string) => Buffer.from(await readInput(path, option)).toString('utf8');
+const text = async (path: string, option: string) => Buffer.from(await readInput(path, option, INPUT_LIMITS.document)).toString('utf8');
 
 /** Reads every file, starts the service; the caller closes it. */
 export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: AttestationService; close(): Promise<void> }> {

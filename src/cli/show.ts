@@ -2,7 +2,7 @@
 import { evidenceToJSON, parseEvidence, type ParseOptions } from '../index.js';
 import { PARSE_OPTION_SPEC, parseOptions, parseOptionsFrom, positionals } from './args.js';
 import { reportError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { formatRows, summaryRows } from './summary.js';
 
@@ -22,7 +22,7 @@ export function parseShowArgs(argv: readonly string[]): ShowArgs | undefined {
 
 export async function runShow(args: ShowArgs, io: CliIo): Promise<ExitCodeValue> {
   try {
-    const bytes = await readInput(args.file, 'evidence file');
+    const bytes = await readInput(args.file, 'evidence file', INPUT_LIMITS.evidence);
     const evidence = parseEvidence(bytes, args.parse);
     if (args.json) {
       writeLine(io.stdout, JSON.stringify(evidenceToJSON(evidence), null, 2));

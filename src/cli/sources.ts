@@ -23,7 +23,7 @@ import {
 } from '../index.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from '../collateral/index.js';
 import { describeError, UsageError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 import type { CliIo } from './io.js';
 
 export interface CollateralOptions {
@@ -43,7 +43,7 @@ export type BundleFormat = 'tee-verify bundle' | 'dcap-qvl collateral';
 
 /** Detects and imports a bundle file; anything unusable is a usage error naming the file. */
 export async function readBundle(path: string, option = '--collateral'): Promise<{ format: BundleFormat; artifacts: CollateralArtifact[] }> {
-  const bytes = await readInput(path, option);
+  const bytes = await readInput(path, option, INPUT_LIMITS.document);
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString('utf8'));

@@ -16,7 +16,7 @@ import { keyFromPem, keyFromTpmPublic } from '../vtpm/tpm-key.js';
 import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
 import { certTableFor, type ExtraCertificates } from './certificates.js';
 import { UsageError } from './errors.js';
-import { readInput } from './files.js';
+import { INPUT_LIMITS, readInput } from './files.js';
 import { verifyWithCollateral } from './gather.js';
 import { ExitCode } from './io.js';
 import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
@@ -33,7 +33,7 @@ interface BundleInputs {
 
 /** --ak: a PEM public key or certificate, or a TPMT_PUBLIC / TPM2B_PUBLIC (tpm2_createak -u ... -f tss). */
 async function readPinnedAk(path: string): Promise<KeyObject> {
-  const bytes = await readInput(path, '--ak');
+  const bytes = await readInput(path, '--ak', INPUT_LIMITS.document);
   try {
     if (Buffer.from(bytes.subarray(0, 11)).toString('latin1') === '-----BEGIN ') return keyFromPem(Buffer.from(bytes).toString('utf8'), `--ak ${path}`).key;
     const sized = bytes.length >= 2 && ((bytes[0]! << 8) | bytes[1]!) === bytes.length - 2;

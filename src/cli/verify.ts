@@ -8,7 +8,7 @@ import { evaluatePolicy, parseEvidence, type Evidence, type TrustRoots } from '.
 import { certTableFor, readExtraCertificates, readTrustRoots, type ExtraCertificates } from './certificates.js';
 import { describeEvidence } from './demo-checks.js';
 import { describeError, exitCodeFor, type UsageError } from './errors.js';
-import { readInput } from './files.js';
+import { EVIDENCE_OR_VTPM_BUNDLE, readInput } from './files.js';
 import { verifyWithCollateral } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { defaultPolicyFor, readPolicyFile, type LoadedPolicy } from './policy.js';
@@ -26,7 +26,7 @@ interface Inputs {
 
 /** Every file named on the command line, read before any work: a bad one is exit 2. */
 async function readInputs(args: VerifyArgs): Promise<Inputs> {
-  const inputs: Inputs = { bytes: await readInput(args.file, 'evidence file') };
+  const inputs: Inputs = { bytes: await readInput(args.file, 'evidence file', EVIDENCE_OR_VTPM_BUNDLE) };
   if (args.policy !== undefined) inputs.policy = await readPolicyFile(args.policy);
   if (args.trustRoot !== undefined) inputs.trustRoots = await readTrustRoots(args.trustRoot);
   if (args.certs !== undefined) inputs.extra = await readExtraCertificates(args.certs);

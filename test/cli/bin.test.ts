@@ -4,8 +4,8 @@
  * node_modules/.cache (the package's own node_modules resolve from there),
  * next to a copy of the shim, so the test never depends on a stale dist/.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +30,18 @@ beforeAll(() => {
 
 afterAll(() => outDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function shim(args: string[]) {
+function shim(args: string[], options: Pick<SpawnSyncOptions, 'input' | 'stdio'> = {}) {
   return spawnSync(process.execPath, [join(pkg, 'bin', 'tee-verify.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TEE_VERIFY_ADDON: addon, NO_COLOR: '1' },
+    timeout: 60_000,
+    ...options,
+  });
+}
+
+/** `script` in bash with $0 = node, $1 = the shim, $2... = `args` (pipes, process substitution). */
+function shell(script: string, args: string[] = []) {
+  return spawnSync('bash', ['-c', script, process.execPath, join(pkg, 'bin', 'tee-verify.js'), ...args], {
     encoding: 'utf8',
     env: { ...process.env, TEE_VERIFY_ADDON: addon, NO_COLOR: '1' },
     timeout: 60_000,
@@ -57,6 +67,35 @@ describe.skipIf(!existsSync(addon))('bin/tee-verify.js in a subprocess', () => {
     const flag = shim(['verify', 'x', '--frobnicate']);
     expect(flag.status).toBe(2);
     expect(flag.stderr).toContain('--frobnicate');
+  });
+
+  // Review, session 6: `-` and process substitution, with the same limits as files (docs/cli.md "Input files").
+  it('`-` reads standard input: a quote on stdin is shown; endless stdin (device or pipe) is exit 2 at the limit', () => {
+    const quote = join(root, 'vectors', 'tdx-v4.bin');
+    const ok = shim(['show', '-', '--json'], { input: readFileSync(quote) });
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'tdx' });
+    const zero = openSync('/dev/zero', 'r');
+    try {
+      const device = shim(['show', '-'], { stdio: [zero, 'pipe', 'pipe'] });
+      expect(device.status).toBe(2);
+      expect(device.stderr).toBe('error: evidence file (standard input) is larger than 1 MiB, the limit for this input\n');
+    } finally {
+      closeSync(zero);
+    }
+    const pipe = shell('exec cat /dev/zero | "$0" "$1" verify - --json');
+    expect(pipe.status).toBe(2);
+    expect(JSON.parse(pipe.stdout)).toMatchObject({ error: { code: 'ERR_INPUT_TOO_LARGE', errorClass: 'USAGE' } });
+  });
+
+  it('process substitution: <(cat quote) is read, <(cat /dev/zero) is exit 2 at the limit', () => {
+    const ok = shell('exec "$0" "$1" show <(cat "$2") --json', [join(root, 'vectors', 'tdx-v4.bin')]);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const endless = shell('exec "$0" "$1" policy lint <(cat /dev/zero)');
+    expect(endless.status).toBe(2);
+    expect(endless.stderr).toMatch(/^error: policy file \/dev\/fd\/\d+ is larger than 4 MiB, the limit for this input\b.*\n$/);
   });
 
   it('--help exits 0', () => {
