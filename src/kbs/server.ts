@@ -77,8 +77,14 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   adminFailureLimit?: AuthFailureLimitOptions;
   /** Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Secret accepted by POST /kbs/v1/token for a new admin token. */
+  /** Secret accepted by POST /kbs/v1/token for a new admin token; at least MIN_BOOTSTRAP_SECRET_CHARS characters (else ERR_KBS_CONFIG at start). */
   bootstrapSecret?: string;
+  /**
+   * Failed bootstrap-secret logins of all clients together (review s6: a chosen password must not
+   * face a guess budget per address); beyond it POST /kbs/v1/token is 429 for everyone until the
+   * oldest counted failure leaves the window. Default 20 in any 600 000 ms, per instance.
+   */
+  bootstrapFailureLimit?: { maxFailures?: number; windowMs?: number };
   /**
    * Where the first admin token of an empty database is written (created exclusively, mode 0600;
    * an existing file or symlink refuses the start). Default for SQLite `<db>.admin-token`. With
@@ -163,6 +169,8 @@ interface Runtime {
   ctx: BrokerContext;
   limiter: RateLimiter;
   adminFailures: AuthFailureLimiter;
+  /** One budget for all clients, under the key BOOTSTRAP_BUDGET. */
+  bootstrapFailures: AuthFailureLimiter;
   maxBody: number;
   baseUrl: () => string;
   log: (line: string) => void;
@@ -180,6 +188,18 @@ function checkAdminFailures(rt: Runtime, client: string): void {
   const wait = rt.adminFailures.retryAfter(client, Date.now());
   if (wait > 0) throw new KbsError('ERR_KBS_TOO_MANY_AUTH_FAILURES', 429, `too many failed admin logins from this client; retry in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
 }
+
+/** Before the bootstrap secret is compared: the budget shared by all clients. */
+function checkBootstrapFailures(rt: Runtime): void {
+  const wait = rt.bootstrapFailures.retryAfter(BOOTSTRAP_BUDGET, Date.now());
+  if (wait > 0) throw new KbsError('ERR_KBS_TOO_MANY_AUTH_FAILURES', 429, `too many failed bootstrap-secret logins (all clients); retry in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
+}
+
+/** The single key of the bootstrap-secret failure budget. */
+const BOOTSTRAP_BUDGET = 'bootstrap-secret';
+
+/** Shortest bootstrap secret the broker starts with (characters). */
+export const MIN_BOOTSTRAP_SECRET_CHARS = 16;
 
 /** `address`: the peer as recorded in the attestation log; `client`: its key for the rate limit. */
 async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, keyId: string, address: string, client: string): Promise<void> {
@@ -254,7 +274,10 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   }
   // Everything below is the admin API: the failed-login limit comes before any statement (even the token bucket).
   checkAdminFailures(rt, client);
-  if (rest[0] === 'token') await rateLimit(rt, client);
+  if (rest[0] === 'token') {
+    checkBootstrapFailures(rt);
+    await rateLimit(rt, client);
+  }
   let body: Buffer;
   try {
     body = await readBody(req, rt.maxBody);
@@ -273,7 +296,10 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   const authorization = req.headers['authorization'];
   const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
     // A wrong, missing or revoked admin token, or a wrong bootstrap secret; a success resets nothing.
-    if (KbsError.is(e) && e.code === 'ERR_KBS_UNAUTHORIZED') rt.adminFailures.fail(client, Date.now());
+    if (KbsError.is(e) && e.code === 'ERR_KBS_UNAUTHORIZED') {
+      rt.adminFailures.fail(client, Date.now());
+      if (rest[0] === 'token') rt.bootstrapFailures.fail(BOOTSTRAP_BUDGET, Date.now());
+    }
     throw e;
   });
   if (answer.text !== undefined) {
@@ -388,6 +414,15 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   } catch (e) {
     throw configError(`adminFailureLimit: ${(e as Error).message}`);
   }
+  let bootstrapFailures: AuthFailureLimiter;
+  try {
+    bootstrapFailures = new AuthFailureLimiter({ maxFailures: 20, windowMs: 600_000, ...options.bootstrapFailureLimit, maxClients: 1 });
+  } catch (e) {
+    throw configError(`bootstrapFailureLimit: ${(e as Error).message}`);
+  }
+  if (options.bootstrapSecret !== undefined && (typeof options.bootstrapSecret !== 'string' || [...options.bootstrapSecret].length < MIN_BOOTSTRAP_SECRET_CHARS)) {
+    throw configError(`the bootstrap secret must be at least ${MIN_BOOTSTRAP_SECRET_CHARS} characters (it is a password guarded only by rate limits); choose a long random one`);
+  }
   if (loc.kind === 'postgres' && !options.tls && !options.plainHttp) {
     throw configError('with PostgreSQL give the TLS certificate and key (every instance serves the same identity) or plain HTTP behind a TLS-terminating proxy');
   }
@@ -423,7 +458,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       log,
     });
     let baseUrl = '';
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), adminFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {

@@ -12,69 +12,131 @@
  *   counting it would keep a client locked out for as long as it retries.
  *   (The gateway still looks up one key-shaped API key per interval of a
  *   limited client, src/net/lookup-throttle.ts; a wrong one is a failure.)
- * - Memory is bounded: at most `maxClients` clients, kept in the order of
- *   their last failure; the oldest is dropped to admit a new one, and clients
- *   whose failures all left the window are dropped as they age.
+ * - An IPv6 client is its /64 (client-key.ts), but whoever holds a /56 or a
+ *   /48 can pick a fresh /64 for every try; so each failure of a /64 is also
+ *   counted against its /56 and /48, which have larger budgets
+ *   (`maxFailuresPer56`, `maxFailuresPer48`; by default 4 and 16 times
+ *   `maxFailures`). A client is refused when its own key or a wider one is.
+ * - Memory is bounded: at most `maxClients` keys (a /64's /56 and /48 are
+ *   keys too), kept in the order of their last failure; keys whose failures all
+ *   left the window are dropped as they age. To admit a new key when full, the
+ *   oldest key that is *not* limited is dropped; a limited key is never dropped
+ *   (dropping it would unlock it). When every key is limited, new keys are
+ *   refused until the first of them leaves its window.
  * The clock is passed in (milliseconds), like the key broker's rate limiter.
  */
+import { widerClientKeys } from './client-key.js';
+
+/** The keys widerClientKeys makes: "2001:db8:1:200::/56", "2001:db8:1::/48" (zone kept). */
+const WIDER = /^[0-9a-f:]+::\/(56|48)(?:%.*)?$/;
+
 export interface AuthFailureLimitOptions {
-  /** Failures allowed inside the window; default 10. */
+  /** Failures allowed inside the window per client key; default 10. */
   maxFailures?: number;
+  /** Failures allowed inside the window per IPv6 /56; default 4 × maxFailures. */
+  maxFailuresPer56?: number;
+  /** Failures allowed inside the window per IPv6 /48; default 16 × maxFailures. */
+  maxFailuresPer48?: number;
   /** Default 60 000 ms. */
   windowMs?: number;
-  /** Clients tracked at once; default 10 000. */
+  /** Keys tracked at once; default 10 000. */
   maxClients?: number;
 }
 
 export class AuthFailureLimiter {
   readonly maxFailures: number;
+  readonly maxFailuresPer56: number;
+  readonly maxFailuresPer48: number;
   readonly windowMs: number;
   readonly maxClients: number;
-  /** Client → instants of its failures still in the window (at most maxFailures), oldest first; Map order = last failure. */
+  /** Key → instants of its failures still in the window (at most its limit), oldest first; Map order = last failure. */
   readonly #failures = new Map<string, number[]>();
+  /** While the table is full of limited keys: no new key is admitted before this instant. */
+  #refuseNewUntil = 0;
 
   constructor(o: AuthFailureLimitOptions = {}) {
     this.maxFailures = o.maxFailures ?? 10;
+    this.maxFailuresPer56 = o.maxFailuresPer56 ?? 4 * this.maxFailures;
+    this.maxFailuresPer48 = o.maxFailuresPer48 ?? 16 * this.maxFailures;
     this.windowMs = o.windowMs ?? 60_000;
     this.maxClients = o.maxClients ?? 10_000;
-    for (const [name, v] of [['maxFailures', this.maxFailures], ['windowMs', this.windowMs], ['maxClients', this.maxClients]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`auth failure limit: ${name} must be a positive integer`);
+    const settings = [
+      ['maxFailures', this.maxFailures],
+      ['maxFailuresPer56', this.maxFailuresPer56],
+      ['maxFailuresPer48', this.maxFailuresPer48],
+      ['windowMs', this.windowMs],
+      ['maxClients', this.maxClients],
+    ] as const;
+    for (const [name, v] of settings) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`auth failure limit: ${name} must be a positive integer`);
     }
   }
 
-  /** Clients tracked now. */
+  /** Keys tracked now. */
   get size(): number {
     return this.#failures.size;
   }
 
   /** 0 when the client may try, else whole seconds until it may (Retry-After). */
   retryAfter(client: string, nowMs: number): number {
-    const times = this.#failures.get(client);
-    if (!times || times.length < this.maxFailures) return 0;
-    const until = (times[0] as number) + this.windowMs;
+    let until = 0;
+    for (const key of [client, ...widerClientKeys(client)]) until = Math.max(until, this.#limitedUntil(key, nowMs));
+    // A client the full table could not take in: refused until a limited key leaves its window.
+    if (until <= nowMs && nowMs < this.#refuseNewUntil && !this.#failures.has(client) && this.#failures.size >= this.maxClients) until = this.#refuseNewUntil;
     return until <= nowMs ? 0 : Math.ceil((until - nowMs) / 1000);
   }
 
-  /** Records one failed attempt. */
+  /** Records one failed attempt, against the client key and its wider groups. */
   fail(client: string, nowMs: number): void {
     this.#forgetOlderThan(nowMs - this.windowMs);
-    const times = this.#failures.get(client) ?? [];
-    this.#failures.delete(client); // re-inserted last: Map order is the order of last failures
-    while (times.length > 0 && (times[0] as number) <= nowMs - this.windowMs) times.shift();
-    times.push(nowMs);
-    if (times.length > this.maxFailures) times.shift();
-    if (this.#failures.size >= this.maxClients) {
-      const oldest = this.#failures.keys().next();
-      if (!oldest.done) this.#failures.delete(oldest.value);
-    }
-    this.#failures.set(client, times);
+    for (const key of [client, ...widerClientKeys(client)]) this.#record(key, nowMs);
   }
 
-  /** Drops clients whose last failure is at or before `cutoff` (they sit at the front of the Map). */
+  #limitOf(key: string): number {
+    const wider = WIDER.exec(key)?.[1];
+    return wider === '56' ? this.maxFailuresPer56 : wider === '48' ? this.maxFailuresPer48 : this.maxFailures;
+  }
+
+  /** The instant a key stops being limited (0 or earlier: not limited). */
+  #limitedUntil(key: string, nowMs: number): number {
+    const times = this.#failures.get(key);
+    if (!times) return 0;
+    const limit = this.#limitOf(key);
+    const inWindow = times.filter((t) => t > nowMs - this.windowMs);
+    return inWindow.length < limit ? 0 : (inWindow[inWindow.length - limit] as number) + this.windowMs;
+  }
+
+  #record(key: string, nowMs: number): void {
+    const known = this.#failures.get(key);
+    if (known === undefined && this.#failures.size >= this.maxClients && !this.#evictUnlimited(nowMs)) return;
+    const times = known ?? [];
+    this.#failures.delete(key); // re-inserted last: Map order is the order of last failures
+    while (times.length > 0 && (times[0] as number) <= nowMs - this.windowMs) times.shift();
+    times.push(nowMs);
+    if (times.length > this.#limitOf(key)) times.shift();
+    this.#failures.set(key, times);
+  }
+
+  /** Drops the key with the oldest last failure that is not limited now; false (and refuse new keys for a while) when every key is. */
+  #evictUnlimited(nowMs: number): boolean {
+    let firstFree = Infinity;
+    for (const key of this.#failures.keys()) {
+      const until = this.#limitedUntil(key, nowMs);
+      if (until <= nowMs) {
+        this.#failures.delete(key);
+        return true;
+      }
+      firstFree = Math.min(firstFree, until);
+    }
+    this.#refuseNewUntil = firstFree;
+    return false;
+  }
+
+  /** Drops keys whose last failure is at or before `cutoff` (they sit at the front of the Map). */
   #forgetOlderThan(cutoff: number): void {
-    for (const [client, times] of this.#failures) {
+    for (const [key, times] of this.#failures) {
       if ((times[times.length - 1] as number) > cutoff) return;
-      this.#failures.delete(client);
+      this.#failures.delete(key);
     }
   }
 }

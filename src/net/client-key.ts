@@ -11,6 +11,10 @@
  *                                         reports one ("fe80:0:0:0::/64%eth0": one prefix on two links
  *                                         is two clients)
  *   not an IP address                     "other:<text>" ("unknown" when absent)
+ *
+ * One holder of a whole /48 (a common delegation) owns 65 536 /64s, so an
+ * IPv6 key also belongs to wider groups that limits count as well
+ * (widerClientKeys: its /56 and /48).
  */
 import { isIP } from 'node:net';
 
@@ -46,4 +50,19 @@ export function clientKey(address: string | undefined): string {
   if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return dotted(g6, g7);
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dotted(g6, g7);
   return `${[g0, g1, g2, g3].map((n) => n.toString(16)).join(':')}::/64${zone}`;
+}
+
+const V6_64 = /^([0-9a-f]{1,4}):([0-9a-f]{1,4}):([0-9a-f]{1,4}):([0-9a-f]{1,4})::\/64(%.*)?$/;
+
+/**
+ * The wider groups an IPv6 /64 key belongs to, narrowest first: its /56 and
+ * its /48 ("2001:db8:1:200::/56", "2001:db8:1::/48", zone kept). Empty for
+ * IPv4 and other keys (an IPv4 address is already the unit a host gets).
+ */
+export function widerClientKeys(key: string): string[] {
+  const m = V6_64.exec(key);
+  if (!m) return [];
+  const [, a, b, c, d, zone = ''] = m as unknown as [string, string, string, string, string, string | undefined];
+  const d56 = (parseInt(d, 16) & 0xff00).toString(16);
+  return [`${a}:${b}:${c}:${d56}::/56${zone}`, `${a}:${b}:${c}::/48${zone}`];
 }
