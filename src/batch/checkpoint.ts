@@ -23,6 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import type { InputIdentity } from './input-identity.js';
 import { PrefixError, recountPrefix } from './recount.js';
 import { addCounts, emptyCounts, type Counts } from './result.js';
+import { IdSequence, isPartial, type Selection } from './selection.js';
 import { WHOLE, type Shard } from './shard.js';
 
 export const CHECKPOINT_FORMAT = 'tee-verify-batch-checkpoint';
@@ -161,12 +162,16 @@ export interface OpenOptions {
   input?: InputIdentity | null;
   /** The run's shard: every kept result must belong to it (default: the whole input). */
   shard?: Shard;
+  /** The run's selection (shard and retry list); replaces `shard` when given. */
+  selection?: Selection;
   /**
    * `--at now`: the resumed run takes the checkpoint's instant (the first
    * attempt's). Otherwise the checkpoint's instant must equal `at`.
    */
   instantFromCheckpoint?: boolean;
 }
+
+const selectionOf = (o: OpenOptions): Selection => o.selection ?? { shard: o.shard ?? WHOLE };
 
 /** The checks a checkpoint must pass before its results file is touched; see the module comment. */
 function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string, unknown>, at: string, options: OpenOptions): void {
@@ -184,18 +189,17 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
   if (input && cp.inputOffset > input.size) {
     throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${where} points past the end of the input (offset ${cp.inputOffset} of ${input.size} bytes); ${START_OVER}`);
   }
-  // Every input record of the shard has exactly one result line: with the whole input, one per record.
-  const shard = options.shard ?? WHOLE;
-  if (shard.count === 1 ? cp.written !== cp.consumed : cp.written > cp.consumed) {
+  // Every selected input record has exactly one result line: with the whole input, one per record.
+  if (isPartial(selectionOf(options)) ? cp.written > cp.consumed : cp.written !== cp.consumed) {
     throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${where} counts ${cp.consumed} input records done but ${cp.written} results; ${START_OVER}`);
   }
 }
 
 /** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache. */
-function recountKept(fd: number, out: string, cp: Checkpoint, shard: Shard): Counts {
+function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSequence): Counts {
   let counts: Counts;
   try {
-    counts = recountPrefix(fd, cp.bytes, shard);
+    counts = recountPrefix(fd, cp.bytes, selection, ids);
   } catch (err) {
     if (!(err instanceof PrefixError)) throw err;
     throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `the first ${cp.bytes} bytes of ${out} are not what its checkpoint says: ${err.message}; ${START_OVER}`);
@@ -216,12 +220,15 @@ export class ResultWriter {
   #state: Checkpoint;
   #committed: Checkpoint;
   #lastCommit = 0;
+  /** The digest (IdSequence) of the ids of the result lines kept on open, in order. */
+  readonly keptIds: string;
 
-  private constructor(out: string, fd: number, state: Checkpoint) {
+  private constructor(out: string, fd: number, state: Checkpoint, keptIds: string = new IdSequence().digest()) {
     this.out = out;
     this.#fd = fd;
     this.#state = state;
     this.#committed = structuredClone(state);
+    this.keptIds = keptIds;
   }
 
   /**
@@ -244,8 +251,9 @@ export class ResultWriter {
         }
         ftruncateSync(fd, existing.bytes); // drops a torn line and anything after the last commit
         fsyncSync(fd);
-        const counts = recountKept(fd, out, existing, options.shard ?? WHOLE);
-        return new ResultWriter(out, fd, { ...existing, counts });
+        const ids = new IdSequence();
+        const counts = recountKept(fd, out, existing, selectionOf(options), ids);
+        return new ResultWriter(out, fd, { ...existing, counts }, ids.digest());
       } catch (err) {
         closeSync(fd);
         throw err;

@@ -38,6 +38,8 @@ export interface BatchConfig extends VerifySetup {
   maxRecordBytes: number;
   previous?: string;
   summary?: string;
+  /** `--only-unavailable`: verify only the records whose outcome in this results file was "unavailable". */
+  onlyUnavailable?: string;
   /** Ignore an existing checkpoint and start over. */
   fresh: boolean;
 }
@@ -59,5 +61,8 @@ export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
     policy: c.policy ?? null,
     allowRecordPolicy: c.allowRecordPolicy,
     maxRecordBytes: c.maxRecordBytes,
+    // Only when given, so checkpoints of runs without it keep their options. The selected ids
+    // themselves are added by the run (a resume must select the same records).
+    ...(c.onlyUnavailable === undefined ? {} : { onlyUnavailable: c.onlyUnavailable }),
   };
 }

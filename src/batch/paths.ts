@@ -76,6 +76,7 @@ export function checkDistinctFiles(config: BatchConfig): void {
   ];
   const read: [string, string][] = [
     ...(config.previous === undefined ? [] : [['--previous', config.previous] as [string, string]]),
+    ...(config.onlyUnavailable === undefined ? [] : [['--only-unavailable', config.onlyUnavailable] as [string, string]]),
     ...config.collateral.map((c): [string, string] => ['--collateral', c]),
     ...(config.trustRoot === undefined ? [] : [['--trust-root', config.trustRoot] as [string, string]]),
     ...(config.policy === undefined ? [] : [['--policy', config.policy] as [string, string]]),

@@ -8,7 +8,7 @@
 import { fileBlocks, splitLines } from './records.js';
 import { statusOf, type ResultRecord } from './result.js';
 
-function fnv1a(s: string): number {
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -17,7 +17,7 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function murmurish(s: string): number {
+export function murmurish(s: string): number {
   let h = 0x9747b28c ^ s.length;
   for (let i = 0; i < s.length; i++) {
     let k = Math.imul(s.charCodeAt(i), 0xcc9e2d51);

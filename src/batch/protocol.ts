@@ -6,11 +6,14 @@
  */
 import type { VerifySetup } from './config.js';
 import type { Counts } from './result.js';
+import type { IdSet } from './selection.js';
 import type { Shard } from './shard.js';
 
 export interface WorkerInit {
   setup: VerifySetup;
   shard: Shard;
+  /** `--only-unavailable`: only these ids (with the shard's). */
+  only?: IdSet;
   /** The directory of a directory input (its records are relative paths). */
   directory?: string;
   maxRecordBytes: number;

@@ -8,7 +8,7 @@ import { readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 import { countResult, emptyCounts, type Counts, type ResultRecord } from './result.js';
-import { inShard, type Shard } from './shard.js';
+import { selects, type IdSequence, type Selection } from './selection.js';
 
 const BLOCK = 1 << 20;
 
@@ -34,10 +34,11 @@ function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok
 
 /**
  * Counts the result lines in the first `bytes` bytes of the open file `fd`.
- * Every line must be a batch result of a record in `shard`, and the prefix
- * must end with a newline (a torn line is past `bytes`, never inside it).
+ * Every line must be a batch result of a record the run selects (its shard,
+ * its retry list), and the prefix must end with a newline (a torn line is past
+ * `bytes`, never inside it). `ids` receives the lines' ids in order.
  */
-export function recountPrefix(fd: number, bytes: number, shard: Shard): Counts {
+export function recountPrefix(fd: number, bytes: number, selection: Selection, ids?: IdSequence): Counts {
   const counts = emptyCounts();
   const buffer = Buffer.alloc(BLOCK);
   const decoder = new StringDecoder('utf8'); // a character cut by a block end is kept for the next block
@@ -52,7 +53,8 @@ export function recountPrefix(fd: number, bytes: number, shard: Shard): Counts {
     carry = parts.pop() as string;
     for (const line of parts) {
       const r = parseResult(line, counts.records);
-      if (!inShard(r.id, shard)) throw new PrefixError(`result line ${counts.records + 1} (id ${JSON.stringify(r.id.slice(0, 80))}) belongs to another shard`);
+      if (!selects(selection, r.id)) throw new PrefixError(`result line ${counts.records + 1} (id ${JSON.stringify(r.id.slice(0, 80))}) belongs to another shard or is not on the retry list`);
+      ids?.add(r.id);
       countResult(counts, r);
     }
   }

@@ -18,6 +18,7 @@ import { PolicyFileError } from './judge.js';
 import { checkDistinctFiles, SameFileError } from './paths.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
+import { describeSelection, unavailableIds, type Selection } from './selection.js';
 import { ProgressBar, type ProgressState } from './progress.js';
 import { readDirectory, readJsonlFile, splitLines, streamBlocks, type InputRecord, type ReadProgress } from './records.js';
 import type { JobResult } from './protocol.js';
@@ -160,6 +161,16 @@ function checkSideFiles(config: BatchConfig): void {
   if (config.summary !== undefined) check(dirname(config.summary), constants.W_OK, '--summary cannot be written in the directory of');
 }
 
+/** The records this run verifies: its shard and, with --only-unavailable, that file's unavailable ids. */
+async function selectionOf(config: BatchConfig): Promise<Selection> {
+  if (config.onlyUnavailable === undefined) return { shard: config.shard };
+  try {
+    return { shard: config.shard, only: await unavailableIds(config.onlyUnavailable, 16 << 20) };
+  } catch (err) {
+    throw new SetupError(`--only-unavailable ${config.onlyUnavailable} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
 /** The checkpoint this run will resume from, if any (read only: ResultWriter.open decides). */
 function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): Checkpoint | undefined {
   const existing = config.fresh ? undefined : readCheckpoint(config.out);
@@ -180,7 +191,8 @@ async function writeSummary(config: BatchConfig, input: Parameters<typeof summar
 export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promise<RunOutcome> {
   const started = Date.now();
   checkDistinctFiles(config); // before anything is opened for writing
-  const fingerprint = fingerprintOf(config);
+  const selection = await selectionOf(config);
+  const fingerprint = { ...fingerprintOf(config), ...describeSelection(selection) };
   const resume = resumable(config, fingerprint);
   // "now" is read once per run: a resumed run keeps the instant of its first attempt
   // (ResultWriter.open checks it is an instant). A fixed --at is always the command's own:
@@ -193,7 +205,13 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
     ? undefined
     : WorkerPool.start(
         config.workers,
-        { setup: setupOf(config, instant), shard: config.shard, maxRecordBytes: config.maxRecordBytes, ...(config.inputKind === 'directory' ? { directory: config.input } : {}) },
+        {
+          setup: setupOf(config, instant),
+          shard: config.shard,
+          ...(selection.only ? { only: selection.only } : {}),
+          maxRecordBytes: config.maxRecordBytes,
+          ...(config.inputKind === 'directory' ? { directory: config.input } : {}),
+        },
         hooks.workerUrl,
       );
   starting?.catch(() => undefined); // awaited below; never an unhandled rejection
@@ -201,7 +219,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   try {
     await createContext(setupOf(config, config.instant)); // bundles, trust root and policy, before the results file is touched
     checkSideFiles(config);
-    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh, { input: inputIdentity(config), shard: config.shard, instantFromCheckpoint: fromCheckpoint });
+    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh, { input: inputIdentity(config), selection, instantFromCheckpoint: fromCheckpoint });
   } catch (err) {
     await starting?.then((p) => p.close(), () => undefined);
     throw err;

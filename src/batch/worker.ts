@@ -11,10 +11,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createContext, type VerifyContext } from './context.js';
 import type { FileJob, Job, JobResult, LineJob, WorkerInit, WorkerMessage } from './protocol.js';
 import { countResult, emptyCounts, errorResult, resultLine, type ResultRecord } from './result.js';
-import { inShard } from './shard.js';
+import { selects, type Selection } from './selection.js';
 import { parseRecordLine, positionalId, recordError, verifyRecord, type RecordFields } from './verify-record.js';
 
 const init = workerData as WorkerInit;
+const selection: Selection = { shard: init.shard, ...(init.only ? { only: init.only } : {}) };
 const port = parentPort!;
 const encoder = new TextEncoder();
 
@@ -48,7 +49,7 @@ function readEvidenceFile(relativePath: string, maxBytes: number): Uint8Array | 
 function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
   if (job.kind === 'files') {
     for (const relativePath of (job as FileJob).paths) {
-      if (!inShard(relativePath, init.shard)) {
+      if (!selects(selection, relativePath)) {
         yield null;
         continue;
       }
@@ -69,7 +70,7 @@ function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
       record = parseRecordLine(data.subarray(at, at + length), index);
       at += length;
     }
-    yield inShard(record.id, init.shard) ? record : null;
+    yield selects(selection, record.id) ? record : null;
   }
 }
 

@@ -23,6 +23,11 @@ export const BatchExit = {
   Usage: 2,
   /** Collateral was unavailable for every record: retry later. */
   CollateralUnavailable: 3,
+  /**
+   * Collateral was unavailable for some records (the others judged): those are not judged yet;
+   * re-verify only them with --only-unavailable <this run's results>.
+   */
+  SomeUnavailable: 4,
   Internal: 70,
 } as const;
 
@@ -52,13 +57,17 @@ duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
   --workers <n>           worker threads (default: number of cores)
   --shard <i>/<n>         verify only shard i (0-based) of n, split by record id
   --previous <file>       report records whose status changed since that results file
+  --only-unavailable <results.jsonl>
+                          verify only the records whose collateral was
+                          unavailable in that earlier run (use another --out)
   --summary <file>        write the summary JSON there
   --max-record-bytes <n>  longest accepted record (default ${DEFAULT_MAX_RECORD_BYTES})
   --fresh                 ignore an existing checkpoint and start over (needed
                           when the input file, --at or other options changed)
 
-Exit codes: 0 all trusted, 1 some rejected, 2 usage, 3 collateral
-unavailable for every record, 70 internal error.
+Exit codes: 0 all trusted, 1 some rejected (all judged), 2 usage, 3 collateral
+unavailable for every record, 4 collateral unavailable for some records (not
+judged: retry them with --only-unavailable), 70 internal error (a write error).
 `;
 
 class BatchUsage extends Error {}
@@ -75,6 +84,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   shard: { type: 'string' },
   previous: { type: 'string' },
+  'only-unavailable': { type: 'string' },
   summary: { type: 'string' },
   'max-record-bytes': { type: 'string' },
   fresh: { type: 'boolean' },
@@ -132,7 +142,7 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
     maxRecordBytes: v['max-record-bytes'] === undefined ? DEFAULT_MAX_RECORD_BYTES : integer('max-record-bytes', v['max-record-bytes'], 1024, 64 << 20),
     fresh: v.fresh === true,
   };
-  const optional = { pcsUrl: v['pcs-url'], trustRoot: abs(v['trust-root']), policy: abs(v.policy), previous: abs(v.previous), summary: abs(v.summary) };
+  const optional = { pcsUrl: v['pcs-url'], trustRoot: abs(v['trust-root']), policy: abs(v.policy), previous: abs(v.previous), summary: abs(v.summary), onlyUnavailable: abs(v['only-unavailable']) };
   for (const [k, value] of Object.entries(optional)) if (value !== undefined) (config as unknown as Record<string, unknown>)[k] = value;
   if (config.summary !== undefined && config.summary === config.out) throw new BatchUsage('--summary and --out must be different files');
   return config;
@@ -141,6 +151,8 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
 function exitCodeOf(o: RunOutcome): number {
   const { records, outcomes } = o.summary;
   if (records > 0 && outcomes.unavailable === records) return BatchExit.CollateralUnavailable;
+  // Before "some rejected": records not judged yet must not pass for a finished run.
+  if (outcomes.unavailable > 0) return BatchExit.SomeUnavailable;
   return outcomes.trusted === records ? BatchExit.AllTrusted : BatchExit.SomeRejected;
 }
 

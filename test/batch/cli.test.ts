@@ -91,7 +91,7 @@ describe('batch command line', () => {
 
   it('a progress bar on stderr when it is a terminal', async () => {
     const r = await run([archive.jsonl, '--out', join(work, 'tty.jsonl'), '--at', AT.toISOString(), ...base(archive)], { tty: true });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/\r\u001b\[2K\[#+\.*\] +\d+%/);
     expect(r.stderr).toMatch(/100% {2}300 records/);
     expect(r.stderr.endsWith('\n')).toBe(true);
@@ -103,7 +103,7 @@ describe('batch command line', () => {
     writeFileSync(policyFile, JSON.stringify(policy));
     const out = join(work, 'policy-out.jsonl');
     const r = await run([archive.jsonl, '--out', out, '--at', AT.toISOString(), '--policy', policyFile, ...base(archive)]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     const results = readResults(out);
     const outOfDate = results.filter((x) => x.tcbStatus === 'OutOfDate');
     expect(outOfDate.length).toBe(archive.expected.now['OutOfDate']);
@@ -116,7 +116,7 @@ describe('batch command line', () => {
     const file = join(work, 'with-policies.jsonl');
     writeFileSync(file, `${custom.join('\n')}\n`);
     const out2 = join(work, 'policy-out-2.jsonl');
-    expect((await run([file, '--out', out2, '--at', AT.toISOString(), '--policy', policyFile, '--allow-record-policy', ...base(archive)])).code).toBe(1);
+    expect((await run([file, '--out', out2, '--at', AT.toISOString(), '--policy', policyFile, '--allow-record-policy', ...base(archive)])).code).toBe(4);
     const again = readResults(out2);
     expect(again[gamma]).toMatchObject({ ok: false, tcbStatus: 'OutOfDate', violations: [{ check: 'T33' }] });
     expect(again[upToDate[0]!]).toMatchObject({ ok: false, error: { code: 'ERR_POLICY_INVALID', class: 'ARGUMENT' } });
@@ -183,7 +183,7 @@ describe('batch command line', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/--fresh/);
     const fresh = await run([...args.slice(0, 3), '--at', 'collected', '--fresh', ...base(archive)]);
-    expect(fresh.code).toBe(1);
+    expect(fresh.code).toBe(4);
     expect(countStatuses(readResults(out))).toEqual(archive.expected.collected);
   });
 });
