@@ -11,6 +11,7 @@ import { UsageError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { collateralFor, vcekRequestOf } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { lineSafe } from './terminal-text.js';
 import { openCollateral, readBundle } from './sources.js';
 import { COLLATERAL_OPTION_SPEC, collateralArgsFrom } from './verify-args.js';
 
@@ -33,7 +34,7 @@ function bundleArtifacts(c: EvidenceCollateral, evidence: SnpReport | undefined,
 }
 
 function describeArtifacts(artifacts: CollateralArtifact[]): string[] {
-  return artifacts.map((a) => `  ${a.kind.padEnd(18)} ${a.validity.notBefore} .. ${a.validity.notAfter}  ${a.key} (${a.source.origin})`);
+  return artifacts.map((a) => lineSafe(`  ${a.kind.padEnd(18)} ${a.validity.notBefore} .. ${a.validity.notAfter}  ${a.key} (${a.source.origin})`));
 }
 
 async function fetchBundle(values: Parsed['values'], file: string, offline: boolean, io: CliIo): Promise<ExitCodeValue> {
@@ -51,9 +52,9 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
     const notes: string[] = [];
     const artifacts = bundleArtifacts(collateral, evidence.kind === 'snp' ? evidence : undefined, notes);
     writeOutput(out, exportBundle(artifacts), '--out');
-    writeLine(io.stdout, `wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`);
+    writeLine(io.stdout, lineSafe(`wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`));
     for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
-    for (const note of [...collateral.warnings, ...notes]) writeLine(io.stdout, `warning: ${note}`);
+    for (const note of [...collateral.warnings, ...notes]) writeLine(io.stdout, lineSafe(`warning: ${note}`));
     return ExitCode.Ok;
   } finally {
     await setup.close();
@@ -65,14 +66,14 @@ async function importFile(values: Parsed['values'], file: string, io: CliIo): Pr
   if (out === undefined) throw new UsageError('collateral import: --out <bundle.json> is required');
   const { format, artifacts } = await readBundle(file, 'input');
   writeOutput(out, exportBundle(artifacts), '--out');
-  writeLine(io.stdout, `imported ${artifacts.length} artifacts from ${file} (${format}) into ${out}:`);
+  writeLine(io.stdout, lineSafe(`imported ${artifacts.length} artifacts from ${file} (${format}) into ${out}:`));
   for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
   return ExitCode.Ok;
 }
 
 async function showFile(file: string, io: CliIo): Promise<ExitCodeValue> {
   const { format, artifacts } = await readBundle(file, 'bundle');
-  writeLine(io.stdout, `${file}: ${format}, ${artifacts.length} artifacts`);
+  writeLine(io.stdout, lineSafe(`${file}: ${format}, ${artifacts.length} artifacts`));
   for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
   return ExitCode.Ok;
 }

@@ -4,6 +4,7 @@
  */
 import { TeeVerifyError } from '../index.js';
 import { ExitCode, writeLine, type CliStream, type ExitCodeValue } from './io.js';
+import { lineSafe } from './terminal-text.js';
 
 /**
  * A bad command line (code ERR_USAGE) or an input file that cannot be read
@@ -34,8 +35,15 @@ export function messageOf(err: TeeVerifyError): string {
   return err.check !== undefined && text.startsWith(`${err.check}: `) ? text.slice(err.check.length + 2) : text;
 }
 
-/** "ERR_X at offset N (check T05): message", on one line; `withCheck: false` leaves the check id out. */
+/**
+ * "ERR_X at offset N (check T05): message", on one line; `withCheck: false` leaves the check id out.
+ * Safe for a terminal: messages can carry certificate text (an S10 leaf CN), so control characters are made visible.
+ */
 export function describeError(err: unknown, withCheck = true): string {
+  return lineSafe(describeErrorText(err, withCheck));
+}
+
+function describeErrorText(err: unknown, withCheck: boolean): string {
   if (err instanceof TeeVerifyError) {
     const where = err.offset === undefined ? '' : ` at offset ${err.offset}`;
     const check = err.check === undefined || !withCheck ? '' : ` (check ${err.check})`;

@@ -8,6 +8,7 @@ import { TEES, parseOptions, positionals, type Tee } from './args.js';
 import { UsageError, oneLine, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { lineSafe } from './terminal-text.js';
 
 export interface LoadedPolicy {
   policy: Policy;
@@ -51,10 +52,10 @@ async function lint(file: string, io: CliIo): Promise<ExitCodeValue> {
     loadPolicy(bytes);
   } catch (err) {
     if (!isPolicyError(err)) throw err;
-    writeLine(io.stderr, `invalid: ${file}: ${policyProblem(err)}`);
+    writeLine(io.stderr, lineSafe(`invalid: ${file}: ${policyProblem(err)}`));
     return ExitCode.Rejected;
   }
-  writeLine(io.stdout, `ok: ${file} is a valid policy`);
+  writeLine(io.stdout, lineSafe(`ok: ${file} is a valid policy`));
   return ExitCode.Ok;
 }
 

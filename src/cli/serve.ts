@@ -33,6 +33,7 @@ import { readTrustRoots } from './certificates.js';
 import { UsageError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { writeLine, type CliIo } from './io.js';
+import { lineSafe } from './terminal-text.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
 
@@ -275,7 +276,8 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
   const signingKey = a.signingKey === undefined ? undefined : await text(a.signingKey, '--signing-key');
   const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await text(a.tlsKey, '--tls-key') } : undefined;
   const collateral = await collateralOf(a, io);
-  const log = (line: string) => writeLine(io.stderr, line);
+  // Request logs can carry what clients sent: shown with control characters visible.
+  const log = (line: string) => writeLine(io.stderr, lineSafe(line));
   if (trustRoots) log(`tee-verify serve: WARNING: trust roots replaced by --trust-root ${a.trustRoot}: not the pinned Intel / AMD production roots`);
   if (a.skipCrl) log('tee-verify serve: WARNING: --skip-crl: revocation may be unchecked (every result says so)');
   if (a.at) log(`tee-verify serve: WARNING: --at: every request is judged at ${a.at.toISOString()}, not at the current time`);

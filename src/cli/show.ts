@@ -5,6 +5,7 @@ import { reportError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { formatRows, summaryRows } from './summary.js';
+import { jsonText, lineSafe } from './terminal-text.js';
 
 export interface ShowArgs {
   file: string;
@@ -25,9 +26,9 @@ export async function runShow(args: ShowArgs, io: CliIo): Promise<ExitCodeValue>
     const bytes = await readInput(args.file, 'evidence file', INPUT_LIMITS.evidence);
     const evidence = parseEvidence(bytes, args.parse);
     if (args.json) {
-      writeLine(io.stdout, JSON.stringify(evidenceToJSON(evidence), null, 2));
+      writeLine(io.stdout, jsonText(evidenceToJSON(evidence)));
     } else {
-      for (const line of formatRows(summaryRows(evidence))) writeLine(io.stdout, line);
+      for (const line of formatRows(summaryRows(evidence))) writeLine(io.stdout, lineSafe(line));
       writeLine(io.stdout);
       writeLine(io.stdout, 'Parsed only: signatures, certificate chains and collateral were not checked.');
     }

@@ -8,6 +8,7 @@ import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import type { Tee } from './args.js';
 import { UsageError, describeError } from './errors.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { lineSafe } from './terminal-text.js';
 
 export interface VerifyOutcome {
   exit: ExitCodeValue;
@@ -76,10 +77,16 @@ function verdict(o: VerifyOutcome): string {
   return o.error === undefined ? 'REJECTED by the policy (exit 1)' : 'REJECTED: verification failed (exit 1)';
 }
 
+/**
+ * Every line is passed through lineSafe before our own styling is added: file names, check
+ * descriptions, claims, violations and warnings can carry text from the evidence, its certificates
+ * or its collateral (review, session 6).
+ */
 export function printHuman(o: VerifyOutcome, io: CliIo): void {
   const style = styleFor(io);
-  const out = (line = '') => writeLine(io.stdout, line);
-  out(style.bold(`tee-verify verify ${o.file}`));
+  const out = (line = '') => writeLine(io.stdout, lineSafe(line));
+  const marked = (mark: string, line: string) => writeLine(io.stdout, `  ${mark}  ${lineSafe(line)}`);
+  writeLine(io.stdout, style.bold(lineSafe(`tee-verify verify ${o.file}`)));
   const rows: [string, string | undefined][] = [
     ['evidence', o.evidence],
     ['instant', o.at.toISOString()],
@@ -96,8 +103,8 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
     out('Checks');
     const ids = [...checks.map((c) => c.id), failedCheck ?? '-'];
     const width = Math.max(...ids.map((id) => id.length));
-    for (const c of checks) out(`  ${style.pass}  ${c.id.padEnd(width)}  ${c.description}`);
-    if (o.error !== undefined) out(`  ${style.fail}  ${(failedCheck ?? '-').padEnd(width)}  ${describeError(o.error, false)}`);
+    for (const c of checks) marked(style.pass, `${c.id.padEnd(width)}  ${c.description}`);
+    if (o.error !== undefined) marked(style.fail, `${(failedCheck ?? '-').padEnd(width)}  ${describeError(o.error, false)}`);
   }
   if (o.vtpm) {
     const v = o.vtpm;
@@ -114,10 +121,10 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
   }
   if (o.policy) {
     const n = o.policy.violations.length;
-    out(`Policy       ${o.policy.ok ? `${style.pass}  satisfied` : `${style.fail}  ${n} violation${n === 1 ? '' : 's'}`}`);
+    writeLine(io.stdout, `Policy       ${o.policy.ok ? `${style.pass}  satisfied` : `${style.fail}  ${n} violation${n === 1 ? '' : 's'}`}`);
     for (const v of o.policy.violations) {
       const message = v.message.startsWith(`${v.check}: `) ? v.message.slice(v.check.length + 2) : v.message;
-      out(`  ${style.fail}  ${v.check}  ${v.path}: ${message} (expected ${show(v.expected)}, got ${show(v.actual)})`);
+      marked(style.fail, `${v.check}  ${v.path}: ${message} (expected ${show(v.expected)}, got ${show(v.actual)})`);
     }
   }
   const warnings = allWarnings(o);
@@ -127,5 +134,5 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
     for (const w of warnings) out(`  - ${w}`);
   }
   out();
-  out(style.bold(`Result: ${verdict(o)}`));
+  writeLine(io.stdout, style.bold(`Result: ${verdict(o)}`));
 }

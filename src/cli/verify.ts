@@ -16,6 +16,7 @@ import { openCollateral, type CollateralSetup } from './sources.js';
 import type { VerifyArgs } from './verify-args.js';
 import { looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { printHuman, verifyJson, type VerifyOutcome } from './verify-report.js';
+import { jsonText } from './terminal-text.js';
 
 interface Inputs {
   bytes: Uint8Array;
@@ -110,7 +111,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
 export async function runVerify(args: VerifyArgs, io: CliIo): Promise<ExitCodeValue> {
   const outcome = await verifyCommand(args, io);
   if (outcome.error !== undefined) writeLine(io.stderr, `error: ${describeError(outcome.error)}`);
-  if (args.json) writeLine(io.stdout, JSON.stringify(verifyJson(outcome), null, 2));
+  if (args.json) writeLine(io.stdout, jsonText(verifyJson(outcome)));
   // A usage or input error is its one stderr line; there is nothing to report on stdout.
   else if (outcome.exit !== ExitCode.Usage) printHuman(outcome, io);
   return outcome.exit;
@@ -119,5 +120,5 @@ export async function runVerify(args: VerifyArgs, io: CliIo): Promise<ExitCodeVa
 /** With --json, even a usage error prints one JSON object (tee null) on stdout. */
 export function verifyUsageJson(err: UsageError, io: CliIo): void {
   const outcome: VerifyOutcome = { exit: ExitCode.Usage, file: '', at: new Date(), tee: null, warnings: [], error: err };
-  writeLine(io.stdout, JSON.stringify(verifyJson(outcome), null, 2));
+  writeLine(io.stdout, jsonText(verifyJson(outcome)));
 }
