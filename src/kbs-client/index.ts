@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { openBuffer } from '../model/container.js';
 import { KeyBrokerClientError, isModelError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
-import { checkBrokerTransport, postJson, type HttpResponse } from './http.js';
+import { checkBrokerTransport, checkTimeoutMs, isDeadlineError, postJson, type HttpResponse, type PostOptions } from './http.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -40,9 +40,13 @@ export interface KeyTransferOptions {
   nonce?: 'auto' | boolean;
   /** PEM CA certificate(s) for the broker's TLS certificate. */
   ca?: string | Buffer;
-  /** Per-request timeout; default 10 s as upstream. */
+  /** Deadline of each HTTP request, whole answer included (ms, > 0); default 10 s as upstream. */
   timeoutMs?: number;
-  /** Attempts on connection errors and 429/502/503/504; default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence. */
+  /**
+   * Attempts (a whole number >= 1) on network errors (connection, reset, deadline) and 429/502/503/504;
+   * default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence. Anything else —
+   * a refusal, a bad answer, an evidence-provider error — ends the request at once, unchanged.
+   */
   attempts?: number;
   /** RSA modulus size; default 3072. */
   rsaBits?: number;
@@ -71,7 +75,9 @@ const PARTIAL_KEY_ROUTE = /\/kbs\/v1(?:\/keys(?:\/[^/]+)?)?\/*$/;
  * key id, or "." / ".." (encodeURIComponent keeps them and the URL parser
  * would resolve them as dot segments, to `/kbs/v1/keys/transfer` and
  * `/kbs/v1/transfer`); a base that already ends in `/kbs/v1`, `/kbs/v1/keys`
- * or `/kbs/v1/keys/<id>` without `/transfer` (the path would be doubled).
+ * or `/kbs/v1/keys/<id>` without `/transfer` (the path would be doubled);
+ * user name or password in the URL (as brokerRefOf: Node would send them as
+ * Basic auth to whoever answers, and they would show in errors and logs).
  */
 export function transferUrlOf(url: string, keyId: string | undefined): URL {
   let u: URL;
@@ -80,6 +86,7 @@ export function transferUrlOf(url: string, keyId: string | undefined): URL {
   } catch (cause) {
     throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `not a URL: ${url}`, { cause });
   }
+  if (u.username !== '' || u.password !== '') throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'a key broker URL must not carry credentials');
   // href keeps "#" even for an empty fragment, which `hash` reports as "".
   if (u.href.includes('#')) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `a key broker URL must not carry a fragment: ${url}`);
   if (/\/transfer\/?$/.test(u.pathname)) return u;
@@ -129,8 +136,22 @@ const b64 = (v: unknown, name: string): Buffer => {
   return Buffer.from(v, 'base64');
 };
 
+/** A request that failed below HTTP (connection refused, reset, TLS, DNS): the only failure retried besides 429/5xx. */
+class NetworkFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/** postJson with its untyped socket errors marked as network failures (typed errors pass unchanged). */
+async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpResponse> {
+  try {
+    return await postJson(url, body, o);
+  } catch (e) {
+    throw isModelError(e) ? e : new NetworkFailure(e);
+  }
+}
+
 async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<BrokerNonce | undefined> {
-  const res = await postJson(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
+  const res = await post(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
     if (o.nonce === true) throw httpError(res, 'nonce request');
     return undefined;
@@ -172,7 +193,7 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
   const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: spki.toString('base64'), ...(nonce ? { nonce } : {}) }));
-  const res = await postJson(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
+  const res = await post(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) throw httpError(res, 'key transfer');
   const warnings = url.protocol === 'http:' ? [`the key broker ${url.origin} was reached over plain HTTP (allowInsecureHttp): anyone on the path could have answered as the broker`] : [];
   return { key: unwrap(parseJson(res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence, warnings };
@@ -180,9 +201,10 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
+/** Network failures, the deadline and 429/502/503/504: never the provider's errors, ours or a refusal. */
 function retryable(e: unknown): boolean {
-  if (e instanceof KeyBrokerClientError) return e.code === 'ERR_KBS_HTTP' && RETRYABLE_STATUS.has(e.details['status'] as number);
-  return !isModelError(e); // connection errors, resets, timeouts
+  if (e instanceof NetworkFailure || isDeadlineError(e)) return true;
+  return e instanceof KeyBrokerClientError && e.code === 'ERR_KBS_HTTP' && RETRYABLE_STATUS.has(e.details['status'] as number);
 }
 
 /** Runs the transfer protocol and returns the released key. */
@@ -192,6 +214,8 @@ export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResu
   checkBrokerTransport(url, o.allowInsecureHttp); // before any request or evidence
   const attempts = o.attempts ?? 3;
   const timeoutMs = o.timeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(attempts) || attempts < 1) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'attempts must be a whole number >= 1', { details: { attempts: String(attempts) } });
+  checkTimeoutMs(timeoutMs);
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
@@ -201,8 +225,9 @@ export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResu
       if (!retryable(e) || i === attempts - 1) break;
     }
   }
-  if (isModelError(last)) throw last;
-  throw new KeyBrokerClientError('ERR_KBS_HTTP', `cannot reach the key broker at ${url.origin}: ${(last as Error)?.message ?? String(last)}`, { cause: last, details: { url: url.toString() } });
+  if (!(last instanceof NetworkFailure)) throw last; // typed errors and the provider's own, unchanged
+  const cause = last.cause;
+  throw new KeyBrokerClientError('ERR_KBS_HTTP', `cannot reach the key broker at ${url.origin}: ${(cause as Error)?.message ?? String(cause)}`, { cause, details: { url: url.toString() } });
 }
 
 export { checkBrokerTransport } from './http.js';
