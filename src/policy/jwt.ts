@@ -32,13 +32,16 @@ export interface SignEarJwtOptions {
 }
 
 export interface VerifyEarJwtOptions {
-  /** The instant to judge exp / nbf / iat against, seconds; default the wall clock, read once. */
+  /** The instant to judge exp / nbf / iat against, whole seconds since the epoch; default the wall clock, read once. */
   now?: number;
-  /** Allowed clock skew for iat / nbf, seconds; default 60. */
+  /** Allowed clock skew for iat / nbf, whole seconds in [0, MAX_CLOCK_SKEW_SECONDS]; default 60. */
   clockSkewSeconds?: number;
-  /** Algorithms to accept; default both. */
+  /** Algorithms to accept: a non-empty list of ES256 / ES384; default both. */
   algorithms?: readonly EarJwtAlgorithm[];
 }
+
+/** The largest clockSkewSeconds verifyEarJwt takes (10 minutes): skew is for drifting clocks, not a lifetime. */
+export const MAX_CLOCK_SKEW_SECONDS = 600;
 
 export interface VerifiedEarJwt {
   header: { alg: EarJwtAlgorithm; typ?: string; kid?: string };
@@ -131,9 +134,29 @@ function checkTimes(claims: Record<string, unknown>, now: number, skew: number):
   }
 }
 
+/**
+ * The options as numbers the time checks can trust: a NaN `now` or skew made
+ * every comparison false, so an expired token passed (review s6); an unknown
+ * algorithm name reached the curve table as a TypeError.
+ */
+function checkVerifyOptions(o: VerifyEarJwtOptions): { now: number | undefined; skew: number; algorithms: readonly EarJwtAlgorithm[] } {
+  const bad = (message: string): never => {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyEarJwt: ${message}`);
+  };
+  if (typeof o !== 'object' || o === null) bad('options must be an object');
+  const { now, clockSkewSeconds: skew = 60, algorithms = ['ES256', 'ES384'] } = o;
+  if (now !== undefined && (!Number.isSafeInteger(now) || now < 0)) bad('now must be whole seconds since the epoch');
+  if (!Number.isSafeInteger(skew) || skew < 0 || skew > MAX_CLOCK_SKEW_SECONDS) bad(`clockSkewSeconds must be whole seconds from 0 to ${MAX_CLOCK_SKEW_SECONDS}`);
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => typeof a === 'string' && Object.hasOwn(CURVES, a))) {
+    bad('algorithms must be a non-empty list of ES256 / ES384');
+  }
+  return { now, skew, algorithms };
+}
+
 /** Verifies a token from signEarJwt (signature, algorithm, profile, times) and returns its header and claims. */
 export function verifyEarJwt(token: string, publicKey: KeyObject, options: VerifyEarJwtOptions = {}): VerifiedEarJwt {
-  const now = options.now ?? Math.floor(Date.now() / 1000); // entry point: the clock is read once, here
+  const checked = checkVerifyOptions(options);
+  const now = checked.now ?? Math.floor(Date.now() / 1000); // entry point: the clock is read once, here
   if (typeof token !== 'string' || token.length > 1024 * 1024) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'a token is a string of at most 1 MiB');
   const key = publicKey?.type === 'private' ? createPublicKey(publicKey) : publicKey;
   if (key?.type !== 'public') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEarJwt: publicKey must be an EC KeyObject');
@@ -141,7 +164,7 @@ export function verifyEarJwt(token: string, publicKey: KeyObject, options: Verif
   if (parts.length !== 3) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'a compact JWS has exactly three parts');
   const [h, p, s] = parts as [string, string, string];
   const header = jsonObject(decodePart(h, 'header'), 'header');
-  const alg = checkHeader(header, key, options.algorithms ?? ['ES256', 'ES384']);
+  const alg = checkHeader(header, key, checked.algorithms);
   const signature = decodePart(s, 'signature');
   if (signature.length !== CURVES[alg].sigLength) throw new EarTokenError('ERR_TOKEN_SIGNATURE', `an ${alg} signature is ${CURVES[alg].sigLength} bytes`);
   if (!verify(CURVES[alg].hash, Buffer.from(`${h}.${p}`, 'latin1'), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
@@ -149,6 +172,6 @@ export function verifyEarJwt(token: string, publicKey: KeyObject, options: Verif
   }
   const claims = jsonObject(decodePart(p, 'claims'), 'claims');
   if (claims['eat_profile'] !== EAR_PROFILE) throw new EarTokenError('ERR_TOKEN_MALFORMED', `eat_profile is not ${EAR_PROFILE}`);
-  checkTimes(claims, now, options.clockSkewSeconds ?? 60);
+  checkTimes(claims, now, checked.skew);
   return { header: header as VerifiedEarJwt['header'], claims: claims as VerifiedEarJwt['claims'] };
 }
