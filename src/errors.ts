@@ -112,7 +112,11 @@ export type LibraryCode =
   | 'ERR_TOKEN_MALFORMED'
   | 'ERR_TOKEN_SIGNATURE'
   | 'ERR_TOKEN_EXPIRED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  // Collateral, review session 6 (docs/error-codes.md)
+  | 'ERR_COLLATERAL_TLS'
+  | 'ERR_COLLATERAL_UNKNOWN_PLATFORM'
+  | 'ERR_COLLATERAL_CACHE_DIR';
 
 /** Verification failures use `ERR_` + their error class (src/verify/errors.ts). */
 export type VerificationCode = `ERR_${Exclude<ErrorClass, 'PARSE' | 'ARGUMENT' | 'INTERNAL'>}`;

@@ -1,9 +1,9 @@
 /**
  * HTTP transport for collateral on undici: one injectable dispatcher,
- * header/body timeouts, a response-size cap, retries with exponential backoff
- * and jitter that honour Retry-After on 429 and 503, and a bound on
- * concurrent requests per host. Responses are returned as bytes; shape checks
- * belong to the sources.
+ * header/body timeouts, an overall deadline per attempt, a response-size cap,
+ * retries with exponential backoff and jitter that honour Retry-After on 429
+ * and 503, and a bound on concurrent requests per host. Responses are
+ * returned as bytes; shape checks belong to the sources.
  */
 import type { Dispatcher } from 'undici';
 
@@ -19,6 +19,12 @@ export interface HttpClientOptions {
   headersTimeoutMs?: number;
   /** Idle time allowed between body chunks; default 15 s. */
   bodyTimeoutMs?: number;
+  /**
+   * Overall deadline of one attempt, from sending the request to the last
+   * body byte; default 30 s. The header and body timeouts are idle timeouts:
+   * a server dripping a byte now and then would pass them forever.
+   */
+  attemptTimeoutMs?: number;
   /** Largest body accepted; default 4 MiB (a PCK CRL is about 2 KB, a TCB info about 10 KB). */
   maxBodyBytes?: number;
   /** Retries after the first attempt; default 3. */
@@ -47,6 +53,53 @@ export interface HttpResponse {
 }
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+/**
+ * Certificate verification failures of the TLS handshake (OpenSSL's verify
+ * results as Node names them, and the host-name check): the same server
+ * answers the same way on the next attempt, so they are not retried (X15).
+ */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function tlsVerifyCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_VERIFY_CODES.has(code)) return code;
+  }
+  return undefined;
+}
+
+type FailureCode = 'ERR_COLLATERAL_UNAVAILABLE' | 'ERR_COLLATERAL_NOT_FOUND' | 'ERR_COLLATERAL_HTTP_STATUS' | 'ERR_COLLATERAL_TOO_LARGE' | 'ERR_COLLATERAL_TLS';
+
+/** One attempt's outcome: a response, or an error and whether another attempt may help (never exposed). */
+interface Outcome {
+  response?: HttpResponse;
+  error?: CollateralUnavailableError;
+  transient?: boolean;
+  retryAfterMs?: number;
+}
 
 /**
  * A counting semaphore: at most `limit` holders at once. A release hands its
@@ -119,6 +172,7 @@ export class HttpClient {
       connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
       headersTimeoutMs: positive('headersTimeoutMs', options.headersTimeoutMs, 15_000),
       bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, 15_000),
+      attemptTimeoutMs: positive('attemptTimeoutMs', options.attemptTimeoutMs, 30_000),
       maxBodyBytes: positive('maxBodyBytes', options.maxBodyBytes, 4 * 1024 * 1024),
       retries: positive('retries', options.retries, 3),
       baseDelayMs: positive('baseDelayMs', options.baseDelayMs, 500),
@@ -157,7 +211,7 @@ export class HttpClient {
     if (!gate) this.#hosts.set(host, (gate = new Semaphore(this.#opts.maxConcurrentPerHost)));
     for (let attempt = 1; ; attempt++) {
       const release = await gate.acquire();
-      let outcome: { response?: HttpResponse; retryAfterMs?: number; error: CollateralUnavailableError | undefined };
+      let outcome: Outcome;
       try {
         outcome = await this.#attempt(url, headers, attempt);
       } finally {
@@ -165,7 +219,7 @@ export class HttpClient {
       }
       if (outcome.response) return outcome.response;
       const error = outcome.error!;
-      if (!error.details['transient'] || attempt > this.#opts.retries) throw error;
+      if (!outcome.transient || attempt > this.#opts.retries) throw error;
       const delay = this.#delay(attempt, outcome.retryAfterMs);
       if (delay === undefined) throw error;
       await this.#opts.sleep(delay);
@@ -178,38 +232,55 @@ export class HttpClient {
     return Math.floor(this.#opts.random() * ceiling); // full jitter
   }
 
-  async #attempt(url: string, headers: Record<string, string>, attempt: number) {
-    const fail = (code: 'ERR_COLLATERAL_UNAVAILABLE' | 'ERR_COLLATERAL_NOT_FOUND' | 'ERR_COLLATERAL_HTTP_STATUS' | 'ERR_COLLATERAL_TOO_LARGE', message: string, status: number | undefined, retry: boolean, cause?: unknown) =>
-      new CollateralUnavailableError(code, `${message}: GET ${url}`, { url, ...(status === undefined ? {} : { status }), attempts: attempt, transient: retry }, cause);
-    let res: Dispatcher.ResponseData;
+  async #attempt(url: string, headers: Record<string, string>, attempt: number): Promise<Outcome> {
+    const fail = (code: FailureCode, message: string, status: number | undefined, transient: boolean, cause?: unknown, retryAfterMs?: number): Outcome => ({
+      error: new CollateralUnavailableError(code, `${message}: GET ${url}`, { url, ...(status === undefined ? {} : { status }), attempts: attempt }, cause),
+      transient,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+    // The deadline covers headers and body: it aborts the request and the body stream alike.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#opts.attemptTimeoutMs);
+    const late = () => deadline.signal.aborted;
+    const overDeadline = () => fail('ERR_COLLATERAL_UNAVAILABLE', `no complete answer within ${this.#opts.attemptTimeoutMs} ms`, undefined, true);
     try {
-      const { request } = await loadUndici();
-      res = await request(url, {
-        method: 'GET',
-        headers,
-        dispatcher: await this.#dispatcherReady(),
-        headersTimeout: this.#opts.headersTimeoutMs,
-        bodyTimeout: this.#opts.bodyTimeoutMs,
-      });
-    } catch (err) {
-      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `request failed (${(err as Error).message})`, undefined, true, err) };
+      let res: Dispatcher.ResponseData;
+      try {
+        const { request } = await loadUndici();
+        res = await request(url, {
+          method: 'GET',
+          headers,
+          dispatcher: await this.#dispatcherReady(),
+          headersTimeout: this.#opts.headersTimeoutMs,
+          bodyTimeout: this.#opts.bodyTimeoutMs,
+          signal: deadline.signal,
+        });
+      } catch (err) {
+        if (late()) return overDeadline();
+        const tls = tlsVerifyCode(err);
+        if (tls !== undefined) return fail('ERR_COLLATERAL_TLS', `TLS certificate verification failed (${tls})`, undefined, false, err);
+        return fail('ERR_COLLATERAL_UNAVAILABLE', `request failed (${(err as Error).message})`, undefined, true, err);
+      }
+      const status = res.statusCode;
+      const responseHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
+      let body: Uint8Array;
+      try {
+        body = await this.#readBody(res.body, responseHeaders);
+      } catch (err) {
+        if (err instanceof CollateralUnavailableError) return fail('ERR_COLLATERAL_TOO_LARGE', err.message, status, false);
+        if (late()) return overDeadline();
+        return fail('ERR_COLLATERAL_UNAVAILABLE', `response body failed (${(err as Error).message})`, status, true, err);
+      }
+      if (status >= 200 && status < 300) return { response: { url, status, headers: responseHeaders, body, attempts: attempt } };
+      if (status === 404) return fail('ERR_COLLATERAL_NOT_FOUND', 'not found (404)', status, false);
+      if (RETRYABLE_STATUS.has(status)) {
+        const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.#opts.wallClock()) : undefined;
+        return fail('ERR_COLLATERAL_UNAVAILABLE', `server answered ${status}`, status, true, undefined, retryAfterMs);
+      }
+      return fail('ERR_COLLATERAL_HTTP_STATUS', `server answered ${status}`, status, false);
+    } finally {
+      clearTimeout(timer);
     }
-    const status = res.statusCode;
-    const responseHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
-    let body: Uint8Array;
-    try {
-      body = await this.#readBody(res.body, responseHeaders);
-    } catch (err) {
-      if (err instanceof CollateralUnavailableError) return { error: fail('ERR_COLLATERAL_TOO_LARGE', err.message, status, false) };
-      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `response body failed (${(err as Error).message})`, status, true, err) };
-    }
-    if (status >= 200 && status < 300) return { response: { url, status, headers: responseHeaders, body, attempts: attempt }, error: undefined };
-    if (status === 404) return { error: fail('ERR_COLLATERAL_NOT_FOUND', 'not found (404)', status, false) };
-    if (RETRYABLE_STATUS.has(status)) {
-      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.#opts.wallClock()) : undefined;
-      return { error: fail('ERR_COLLATERAL_UNAVAILABLE', `server answered ${status}`, status, true), retryAfterMs };
-    }
-    return { error: fail('ERR_COLLATERAL_HTTP_STATUS', `server answered ${status}`, status, false) };
   }
 
   async #readBody(body: Dispatcher.ResponseData['body'], headers: Record<string, string>): Promise<Uint8Array> {

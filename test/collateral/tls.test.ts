@@ -40,8 +40,9 @@ describe('TLS to collateral services (X15)', () => {
   it('refuses a server whose certificate is not trusted, and works once its CA is trusted', async () => {
     const server = await selfSignedServer();
     try {
-      const untrusting = new HttpClient({ retries: 0 });
-      await expect(untrusting.get(`${server.url}/x`)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_UNAVAILABLE', errorClass: 'COLLATERAL_UNAVAILABLE' });
+      // Not transient: no retry however many are allowed (review session 6).
+      const untrusting = new HttpClient({ retries: 3, sleep: async () => {} });
+      await expect(untrusting.get(`${server.url}/x`)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_TLS', errorClass: 'COLLATERAL_UNAVAILABLE', details: { attempts: 1 } });
       const trusting = new HttpClient({ retries: 0, dispatcher: new Agent({ connect: { ca: server.certPem } }) });
       const res = await trusting.get(`${server.url}/x`);
       expect(Buffer.from(res.body).toString()).toBe('collateral');
