@@ -8,7 +8,8 @@ import type { CollateralArtifact } from './artifact.js';
 import type { HttpClient } from './http.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type VcekRequest } from './keys.js';
 import type { AmdCollateralSource } from './source.js';
-import { validateArtifact } from './validate.js';
+import { validateArtifactForKey } from './validate.js';
+import { unknownPlatformOn404 } from './errors.js';
 import { requireTls } from './tls.js';
 
 export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
@@ -69,8 +70,10 @@ export class AmdKdsClient implements AmdCollateralSource {
     return `${this.baseUrl}/${checkKey(key)}/v1/${checkProduct(product)}/crl`;
   }
 
+  /** A 404 means KDS knows no such chip and TCB: ERR_COLLATERAL_UNKNOWN_PLATFORM, final for that report. */
   async vcek(r: VcekRequest): Promise<CollateralArtifact> {
-    return this.#fetch('amd-vcek', artifactKey.vcek(r), this.vcekUrl(r));
+    const key = artifactKey.vcek(r);
+    return this.#fetch('amd-vcek', key, this.vcekUrl(r)).catch((err: unknown) => unknownPlatformOn404(err, 'VCEK for this chip ID and TCB', key));
   }
 
   async certChain(product: AmdProduct, key: AmdKeyKind): Promise<CollateralArtifact> {
@@ -83,7 +86,7 @@ export class AmdKdsClient implements AmdCollateralSource {
 
   async #fetch(kind: CollateralArtifact['kind'], key: string, url: string): Promise<CollateralArtifact> {
     const res = await this.#http.get(url);
-    return validateArtifact({ kind, key, body: res.body, source: { origin: 'network', url, fetchedAt: this.#wallClock().toISOString() } });
+    return validateArtifactForKey({ kind, key, body: res.body, source: { origin: 'network', url, fetchedAt: this.#wallClock().toISOString() } });
   }
 }
 

@@ -11,7 +11,7 @@ import { CollateralUnavailableError } from './errors.js';
 import { artifactKey, kindOfKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from './keys.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
 import { parseStrictJson } from './strict-json.js';
-import { validateArtifact } from './validate.js';
+import { validateArtifactForKey } from './validate.js';
 
 export const BUNDLE_FORMAT = 'tee-verify-collateral-bundle';
 export const BUNDLE_VERSION = 1;
@@ -64,7 +64,7 @@ export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
   }
   return doc.artifacts.map((a, i) => {
     if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
-    return validateArtifact({
+    return validateArtifactForKey({
       kind: a.kind,
       key: a.key,
       body: new Uint8Array(Buffer.from(a.body, 'base64')),
@@ -95,10 +95,10 @@ export function importDcapQvlCollateral(text: string | Uint8Array): CollateralAr
   const pckCrl = new Uint8Array(Buffer.from(str('pck_crl'), 'hex'));
   const ca: PckCa = parseCrl(pckCrl).issuerAttributes.CN === 'Intel SGX PCK Platform CA' ? 'platform' : 'processor';
   return [
-    validateArtifact({ kind: 'intel-tcb-info', key: artifactKey.tcbInfo({ tee, fmspc: tcbInfo.fmspc }), body: new Uint8Array(Buffer.from(tcbBody)), issuerChainPem: str('tcb_info_issuer_chain'), source }),
-    validateArtifact({ kind: 'intel-qe-identity', key: artifactKey.qeIdentity({ tee }), body: new Uint8Array(Buffer.from(qeBody)), issuerChainPem: str('qe_identity_issuer_chain'), source }),
-    validateArtifact({ kind: 'intel-pck-crl', key: artifactKey.pckCrl(ca), body: pckCrl, issuerChainPem: str('pck_crl_issuer_chain'), source }),
-    validateArtifact({ kind: 'intel-root-ca-crl', key: artifactKey.rootCaCrl(), body: new Uint8Array(Buffer.from(str('root_ca_crl'), 'hex')), source }),
+    validateArtifactForKey({ kind: 'intel-tcb-info', key: artifactKey.tcbInfo({ tee, fmspc: tcbInfo.fmspc }), body: new Uint8Array(Buffer.from(tcbBody)), issuerChainPem: str('tcb_info_issuer_chain'), source }),
+    validateArtifactForKey({ kind: 'intel-qe-identity', key: artifactKey.qeIdentity({ tee }), body: new Uint8Array(Buffer.from(qeBody)), issuerChainPem: str('qe_identity_issuer_chain'), source }),
+    validateArtifactForKey({ kind: 'intel-pck-crl', key: artifactKey.pckCrl(ca), body: pckCrl, issuerChainPem: str('pck_crl_issuer_chain'), source }),
+    validateArtifactForKey({ kind: 'intel-root-ca-crl', key: artifactKey.rootCaCrl(), body: new Uint8Array(Buffer.from(str('root_ca_crl'), 'hex')), source }),
   ];
 }
 
@@ -122,7 +122,11 @@ export class BundleSource implements IntelCollateralSource, AmdCollateralSource 
   #get(key: string, prefix?: string): Promise<CollateralArtifact> {
     let found = this.#byKey.get(key);
     // A bundle made from other tooling may not record the update channel.
-    if (!found && prefix) found = [...this.#byKey.values()].find((a) => a.key.startsWith(prefix));
+    // Served under the key asked for (the provider checks it): same bytes, same window.
+    if (!found && prefix) {
+      const other = [...this.#byKey.values()].find((a) => a.key.startsWith(prefix));
+      if (other) found = { ...other, key };
+    }
     if (found) return Promise.resolve(found);
     return Promise.reject(new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `the bundle has no ${key}`, { artifact: key }));
   }

@@ -8,7 +8,8 @@ import type { CollateralArtifact } from './artifact.js';
 import type { HttpClient, HttpResponse } from './http.js';
 import { artifactKey, type PckCa, type QeIdentityRequest, type TcbInfoRequest } from './keys.js';
 import type { IntelCollateralSource } from './source.js';
-import { validateArtifact } from './validate.js';
+import { validateArtifactForKey } from './validate.js';
+import { unknownPlatformOn404 } from './errors.js';
 import { requireTls } from './tls.js';
 
 export const INTEL_PCS_BASE_URL = 'https://api.trustedservices.intel.com';
@@ -97,8 +98,16 @@ export class IntelPcsClient implements IntelCollateralSource {
     return `${this.baseUrl}/sgx/certification/v4/pckcrl?ca=${ca}${this.#pckCrlEncoding === 'der' ? '&encoding=der' : ''}`;
   }
 
+  /**
+   * A 404 for a channel's TCB info means the PCS / PCCS knows no platform with
+   * the quote's FMSPC: ERR_COLLATERAL_UNKNOWN_PLATFORM, final for that quote.
+   * A 404 for a configured evaluation data number stays ERR_COLLATERAL_NOT_FOUND
+   * (retryable): that is the configuration's problem, not the quote's.
+   */
   async tcbInfo(r: TcbInfoRequest): Promise<CollateralArtifact> {
-    return this.#fetch('intel-tcb-info', artifactKey.tcbInfo(r), this.tcbInfoUrl(r), 'tcb-info-issuer-chain');
+    const key = artifactKey.tcbInfo(r);
+    const fetched = this.#fetch('intel-tcb-info', key, this.tcbInfoUrl(r), 'tcb-info-issuer-chain');
+    return r.tcbEvaluationDataNumber === undefined ? fetched.catch((err: unknown) => unknownPlatformOn404(err, `TCB info for FMSPC ${r.fmspc}`, key)) : fetched;
   }
 
   async qeIdentity(r: QeIdentityRequest): Promise<CollateralArtifact> {
@@ -117,7 +126,7 @@ export class IntelPcsClient implements IntelCollateralSource {
     // The subscription key is for the PCS / PCCS at baseUrl only, never for another host (the root CA CRL's).
     const res: HttpResponse = await this.#http.get(url, new URL(url).origin === this.#baseOrigin ? this.#headers : {});
     const chain = chainHeader ? res.headers[chainHeader] : undefined;
-    return validateArtifact({
+    return validateArtifactForKey({
       kind,
       key,
       body: res.body,

@@ -55,6 +55,7 @@ export function kindOfKey(key: string): ArtifactKind | undefined {
   if (key.startsWith('intel/pck-crl/')) return 'intel-pck-crl';
   if (key === 'intel/root-ca-crl') return 'intel-root-ca-crl';
   if (key.startsWith('amd/vcek/')) return 'amd-vcek';
+  if (key.startsWith('amd/vlek/')) return 'amd-vlek'; // only from a report's certificate table (KDS serves no VLEK)
   if (key.startsWith('amd/cert-chain/')) return 'amd-cert-chain';
   if (key.startsWith('amd/crl/')) return 'amd-crl';
   return undefined;

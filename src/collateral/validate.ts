@@ -6,6 +6,7 @@
 import { CollateralFormatError } from '../errors.js';
 import { parseCertificate, parseCrl, splitPemCertificates } from '../x509/index.js';
 import type { CollateralArtifact, ValidityWindow } from './artifact.js';
+import { checkKeyBinding } from './binding.js';
 import { parseSignedJson } from './strict-json.js';
 
 type Unvalidated = Omit<CollateralArtifact, 'validity' | 'sequence'>;
@@ -118,4 +119,15 @@ export function validateArtifact(a: Unvalidated): CollateralArtifact {
     case 'amd-cert-chain':
       return { ...a, validity: chainWindow(a, a.body, 2) };
   }
+}
+
+/**
+ * validateArtifact, then the document must be what its key asks for
+ * (binding.ts): every artifact that enters from a source, a bundle or the
+ * disk cache goes through this.
+ */
+export function validateArtifactForKey(a: Unvalidated): CollateralArtifact {
+  const artifact = validateArtifact(a);
+  checkKeyBinding(artifact);
+  return artifact;
 }
