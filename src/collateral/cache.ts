@@ -1,23 +1,37 @@
 /**
  * Collateral cache in memory and on disk. Disk entries are JSON files written
  * atomically (temporary file, then rename) and re-checked with the same shape
- * validation as fresh responses when read: a torn, corrupted or foreign file
- * is deleted and treated as a miss, never trusted.
+ * and key checks as fresh responses when read: a torn, corrupted or foreign
+ * file is deleted and treated as a miss, never trusted.
+ *
+ * Keys come from unverified evidence (the FMSPC of a quote's PCK leaf, an SNP
+ * report's CHIP_ID and TCB), so nothing here grows with lookups that find
+ * nothing: a miss leaves no entry, memory holds at most `maxKeys` keys (least
+ * recently used go first), and the directory is listed once, not per miss.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, type CollateralArtifact } from './artifact.js';
-import { validateArtifact } from './validate.js';
+import { validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
 const VERSION = 1;
+/** Largest cache file read; a real entry is a few KB (the HTTP client caps bodies at 4 MiB). */
+const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
+/** `<sha256(key)>-<sha256(body)[:16]>.json`: nothing else in the directory is ours. */
+const ENTRY_NAME = /^([0-9a-f]{64})-[0-9a-f]{16}\.json$/;
 
 export interface CollateralCacheOptions {
   /** Directory for the disk cache; `null` keeps entries in memory only. Default: defaultCacheDirectory(). */
   directory?: string | null;
+  /** Versions kept per key; default 8. */
+  maxVersions?: number;
+  /** Keys held in memory (least recently used evicted; the disk keeps them); default 4096. */
+  maxKeys?: number;
 }
 
 /** `$XDG_CACHE_HOME/tee-verify`, else `~/.cache/tee-verify`. */
@@ -49,11 +63,75 @@ export function isOlder(candidate: CollateralArtifact, existing: CollateralArtif
 }
 
 /** The newer of two artifacts (see isOlder). */
-function newest(list: CollateralArtifact[]): CollateralArtifact | undefined {
+function newest(list: readonly CollateralArtifact[]): CollateralArtifact | undefined {
   return list.reduce<CollateralArtifact | undefined>((best, a) => (best === undefined || isOlder(best, a) ? a : best), undefined);
 }
 
 const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(a.body).equals(Buffer.from(b.body));
+
+const NONE: readonly CollateralArtifact[] = Object.freeze([]);
+
+const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+function cacheDirError(directory: string, why: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError('ERR_COLLATERAL_CACHE_DIR', `collateral cache directory ${directory}: ${why} (choose another directory, or pass directory: null for a memory-only cache)`, {
+    details: { directory },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/**
+ * Creates `<directory>/v1` (0700) and refuses a directory that someone else
+ * could write into: anything that can plant a file there chooses what the
+ * cache serves first (it is still verified, but may deny service).
+ */
+function prepareDirectory(directory: string): void {
+  const entries = join(directory, `v${VERSION}`);
+  try {
+    mkdirSync(entries, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw cacheDirError(directory, `cannot be created (${(err as Error).message})`, err);
+  }
+  const me = uid();
+  for (const [path, st] of [
+    [directory, statSync(directory)],
+    [entries, lstatSync(entries)],
+  ] as const) {
+    if (!st.isDirectory()) throw cacheDirError(directory, `${path} is not a directory`);
+    if (me !== undefined && st.uid !== me) throw cacheDirError(directory, `${path} belongs to uid ${st.uid}, not to this process (uid ${me})`);
+    if ((st.mode & 0o022) !== 0) throw cacheDirError(directory, `${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`);
+  }
+}
+
+/**
+ * Reads a cache file as a regular file of ours, never following a link and
+ * never blocking (a FIFO); undefined for anything else (the caller removes it).
+ */
+function readEntryFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined; // a symbolic link (ELOOP), gone meanwhile, unreadable
+  }
+  try {
+    const st = fstatSync(fd);
+    const me = uid();
+    if (!st.isFile() || st.size > MAX_ENTRY_BYTES || (me !== undefined && st.uid !== me)) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let read = 0;
+    while (read < st.size) {
+      const n = readSync(fd, buf, read, st.size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buf.toString('utf8', 0, read);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * Keeps every version of an artifact it has seen (a few per key), so that
@@ -71,77 +149,142 @@ const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(
 export class CollateralCache {
   readonly directory: string | null;
   readonly maxVersions: number;
+  readonly maxKeys: number;
+  /** Versions per key, least recently used first (Map order). Never holds an empty list. */
   readonly #memory = new Map<string, CollateralArtifact[]>();
   /** Versions used by a verification that passed (see markVerified). */
   readonly #verified = new WeakSet<CollateralArtifact>();
+  /** Entry file names on disk per key digest: listed once, then kept up to date by this cache. */
+  #index: Map<string, Set<string>> | undefined;
 
-  constructor(options: CollateralCacheOptions & { maxVersions?: number } = {}) {
+  /** Throws ERR_COLLATERAL_CACHE_DIR (class ARGUMENT) for a directory that cannot be created or is not private. */
+  constructor(options: CollateralCacheOptions = {}) {
     this.directory = options.directory === undefined ? defaultCacheDirectory() : options.directory;
     this.maxVersions = options.maxVersions ?? 8;
-    if (this.directory) mkdirSync(join(this.directory, `v${VERSION}`), { recursive: true, mode: 0o700 });
+    this.maxKeys = options.maxKeys ?? 4096;
+    if (!Number.isSafeInteger(this.maxKeys) || this.maxKeys < 1) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'maxKeys must be a positive integer');
+    if (this.directory) prepareDirectory(this.directory);
+  }
+
+  /** Keys held in memory now (at most maxKeys). */
+  get keyCount(): number {
+    return this.#memory.size;
   }
 
   #prefix(key: string): string {
     return createHash('sha256').update(key).digest('hex');
   }
 
-  #file(a: CollateralArtifact): string {
+  #fileName(a: CollateralArtifact): string {
     const version = createHash('sha256').update(a.body).digest('hex').slice(0, 16);
-    return join(this.directory!, `v${VERSION}`, `${this.#prefix(a.key)}-${version}.json`);
+    return `${this.#prefix(a.key)}-${version}.json`;
   }
 
-  #versions(key: string): CollateralArtifact[] {
-    let list = this.#memory.get(key);
-    if (!list) {
-      list = this.directory ? this.#loadAll(key) : [];
-      this.#memory.set(key, list);
+  #dir(): string {
+    return join(this.directory!, `v${VERSION}`);
+  }
+
+  /** The directory's entries by key digest, listed on first use. */
+  #diskIndex(): Map<string, Set<string>> {
+    if (this.#index) return this.#index;
+    const index = new Map<string, Set<string>>();
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.#dir());
+    } catch {
+      // an unreadable directory is an empty cache
     }
-    return list;
+    for (const name of names) {
+      const m = ENTRY_NAME.exec(name);
+      if (!m) continue;
+      let set = index.get(m[1]!);
+      if (!set) index.set(m[1]!, (set = new Set()));
+      set.add(name);
+    }
+    this.#index = index;
+    return index;
+  }
+
+  #indexAdd(name: string): void {
+    const digest = name.slice(0, 64);
+    const index = this.#diskIndex();
+    let set = index.get(digest);
+    if (!set) index.set(digest, (set = new Set()));
+    set.add(name);
+  }
+
+  #removeFile(name: string): void {
+    const set = this.#index?.get(name.slice(0, 64));
+    if (set) {
+      set.delete(name);
+      if (set.size === 0) this.#index!.delete(name.slice(0, 64));
+    }
+    try {
+      rmSync(join(this.#dir(), name), { force: true });
+    } catch {
+      // A read-only disk: the entry stays there, memory has already forgotten it.
+    }
+  }
+
+  /** The stored versions of `key` (memory, else disk), marked as recently used; an empty frozen list when none. */
+  #lookup(key: string): readonly CollateralArtifact[] {
+    const list = this.#memory.get(key);
+    if (list) {
+      // Least recently used order: move the key to the end.
+      this.#memory.delete(key);
+      this.#memory.set(key, list);
+      return list;
+    }
+    if (!this.directory) return NONE;
+    const loaded = this.#loadAll(key);
+    if (loaded.length === 0) return NONE; // a miss leaves nothing behind
+    this.#remember(key, loaded);
+    return loaded;
+  }
+
+  #remember(key: string, list: CollateralArtifact[]): void {
+    this.#memory.set(key, list);
+    while (this.#memory.size > this.maxKeys) this.#memory.delete(this.#memory.keys().next().value!);
   }
 
   /** The newest stored version of `key`, whatever its window. */
   get(key: string): CollateralArtifact | undefined {
-    return newest(this.#versions(key));
+    return newest(this.#lookup(key));
+  }
+
+  /** Whether any version of `key` is stored. */
+  has(key: string): boolean {
+    return this.#lookup(key).length > 0;
   }
 
   /** The newest stored version of `key` whose window contains `now` (plus `graceMs`), if any. */
   select(key: string, now: Date, graceMs = 0): CollateralArtifact | undefined {
     // A loop, not filter + reduce: this runs four times per verification.
     let best: CollateralArtifact | undefined;
-    for (const a of this.#versions(key)) {
+    for (const a of this.#lookup(key)) {
       if (isWithinWindow(a.validity, now, graceMs) && (best === undefined || isOlder(best, a))) best = a;
     }
     return best;
   }
 
   #loadAll(key: string): CollateralArtifact[] {
-    const dir = join(this.directory!, `v${VERSION}`);
-    const prefix = `${this.#prefix(key)}-`;
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.json'));
-    } catch {
-      return [];
-    }
+    const names = this.#diskIndex().get(this.#prefix(key));
+    if (!names) return [];
     const out: CollateralArtifact[] = [];
-    for (const name of names) {
-      const a = this.#load(join(dir, name), key);
+    for (const name of [...names]) {
+      const a = this.#load(name, key);
       if (a) out.push(a);
     }
     return out;
   }
 
-  #load(file: string, key: string): CollateralArtifact | undefined {
-    let text: string;
+  #load(name: string, key: string): CollateralArtifact | undefined {
+    const text = readEntryFile(join(this.#dir(), name));
     try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    try {
+      if (text === undefined) throw new Error('not a regular file of ours');
       const stored = JSON.parse(text) as StoredEntry;
       if (stored.format !== FORMAT || stored.version !== VERSION || stored.key !== key) throw new Error('foreign entry');
-      const artifact = validateArtifact({
+      const artifact = validateArtifactForKey({
         kind: stored.kind,
         key: stored.key,
         body: new Uint8Array(Buffer.from(stored.body, 'base64')),
@@ -151,23 +294,35 @@ export class CollateralCache {
       if (stored.verified === true) this.#verified.add(artifact);
       return artifact;
     } catch {
-      rmSync(file, { force: true }); // discard and fetch again
+      this.#removeFile(name); // discard and fetch again
       return undefined;
     }
   }
 
-  /** Adds `artifact` as a version of its key; returns false when those exact bytes are already stored. */
-  put(artifact: CollateralArtifact): boolean {
-    const list = this.#versions(artifact.key);
-    if (list.some((a) => sameBytes(a, artifact))) return false;
+  /**
+   * Adds `artifact` as a version of its key; returns false when those exact
+   * bytes are already stored. A disk that cannot be written does not lose the
+   * artifact: it stays in memory and a warning is added to `warnings`.
+   */
+  put(artifact: CollateralArtifact, warnings?: string[]): boolean {
+    const found = this.#lookup(artifact.key);
+    if (found.some((a) => sameBytes(a, artifact))) return false;
+    const list = found === NONE ? [] : (found as CollateralArtifact[]);
     list.push(artifact);
-    if (this.directory) this.#write(artifact);
+    if (found === NONE) this.#remember(artifact.key, list);
+    if (this.directory) {
+      try {
+        this.#write(artifact);
+      } catch (err) {
+        warnings?.push(`collateral cache: could not write ${artifact.key} to ${this.directory} (${(err as Error).message}); kept in memory only`);
+      }
+    }
     while (list.length > this.maxVersions) {
       // Unverified versions go first: a forged higher sequence must not evict what verified.
       const unverified = list.filter((a) => !this.#verified.has(a));
       const oldest = (unverified.length > 0 ? unverified : list).reduce((o, a) => (isOlder(a, o) ? a : o));
       list.splice(list.indexOf(oldest), 1);
-      if (this.directory) rmSync(this.#file(oldest), { force: true });
+      if (this.directory) this.#removeFile(this.#fileName(oldest));
     }
     return true;
   }
@@ -178,11 +333,12 @@ export class CollateralCache {
    * stored. The next selection finds the next version, or none (fetch).
    */
   discard(artifact: CollateralArtifact): boolean {
-    const list = this.#versions(artifact.key);
+    const list = this.#lookup(artifact.key) as CollateralArtifact[];
     const index = list.findIndex((a) => a === artifact || sameBytes(a, artifact));
     if (index < 0) return false;
     list.splice(index, 1);
-    if (this.directory) rmSync(this.#file(artifact), { force: true });
+    if (list.length === 0) this.#memory.delete(artifact.key);
+    if (this.directory) this.#removeFile(this.#fileName(artifact));
     return true;
   }
 
@@ -194,7 +350,7 @@ export class CollateralCache {
    */
   markVerified(artifact: CollateralArtifact): boolean {
     if (this.#verified.has(artifact)) return false;
-    const stored = this.#versions(artifact.key).find((a) => a === artifact || sameBytes(a, artifact));
+    const stored = this.#lookup(artifact.key).find((a) => a === artifact || sameBytes(a, artifact));
     if (stored === undefined || this.#verified.has(stored)) return false;
     this.#verified.add(stored);
     if (this.directory) {
@@ -210,13 +366,13 @@ export class CollateralCache {
   /** Whether the stored version with `artifact`'s bytes carries the verified mark. */
   isVerified(artifact: CollateralArtifact): boolean {
     if (this.#verified.has(artifact)) return true;
-    const stored = this.#versions(artifact.key).find((a) => sameBytes(a, artifact));
+    const stored = this.#lookup(artifact.key).find((a) => sameBytes(a, artifact));
     return stored !== undefined && this.#verified.has(stored);
   }
 
   /** The stored versions of `key` (a copy), in no particular order. */
   versions(key: string): CollateralArtifact[] {
-    return [...this.#versions(key)];
+    return [...this.#lookup(key)];
   }
 
   #write(a: CollateralArtifact): void {
@@ -230,14 +386,23 @@ export class CollateralCache {
       source: a.source,
       ...(this.#verified.has(a) ? { verified: true as const } : {}),
     };
-    const file = this.#file(a);
+    const name = this.#fileName(a);
+    const file = join(this.#dir(), name);
     const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 });
-    renameSync(temp, file);
+    // 'wx': a fresh file, never through something planted under the temporary name.
+    writeFileSync(temp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
+    try {
+      renameSync(temp, file);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+    this.#indexAdd(name);
   }
 
-  /** Forgets the in-memory copies (the disk stays); used to simulate a new process. */
+  /** Forgets the in-memory copies and the directory listing (the disk stays); used to simulate a new process. */
   clearMemory(): void {
     this.#memory.clear();
+    this.#index = undefined;
   }
 }

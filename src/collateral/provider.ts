@@ -4,19 +4,42 @@
  * served only inside its own validity window at the verification instant
  * (`now`, passed in by the caller); an explicit grace period widens the
  * window after notAfter and is reported as a warning on every use.
+ *
+ * Keys come from unverified evidence, so what the sources are asked is
+ * bounded: a 404 is remembered per key for a while (negative cache), and at
+ * most `fetchBudget.keys` distinct keys the cache does not hold are fetched
+ * per `fetchBudget.windowMs`. Both are judged on the provider's own clock
+ * (`clock`), never on the verification instant, and are no verification check.
  */
-import { TeeVerifyError } from '../errors.js';
+import { CollateralFormatError, TeeVerifyError } from '../errors.js';
 import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
 import type { CollateralCache } from './cache.js';
-import { CollateralUnavailableError } from './errors.js';
+import { CollateralUnavailableError, isNotFound } from './errors.js';
+import { kindOfKey } from './keys.js';
+
+/** Distinct keys fetched from sources per window of the provider clock. */
+export interface FetchBudget {
+  keys: number;
+  windowMs: number;
+}
 
 export interface ProviderOptions {
   cache?: CollateralCache | null;
   /** Grace after an artifact's notAfter; default 0 (off). Each use is a warning. */
   graceMs?: number;
-  /** Minimum spacing of refresh attempts for one artifact, on the verification clock; default 5 min. */
+  /** Minimum spacing of refresh attempts for one artifact, failed ones included, on the verification clock; default 5 min. */
   refreshIntervalMs?: number;
+  /** How long a 404 answer for a key is served again instead of asking; default 5 min, 0 off. Provider clock. */
+  notFoundTtlMs?: number;
+  /** Cap on distinct keys without a cached version fetched per window; default 256 per minute; null: no cap. */
+  fetchBudget?: FetchBudget | null;
+  /** Keys remembered for the negative cache and refresh spacing; default 4096. */
+  maxKeys?: number;
+  /** The provider's clock (epoch ms) for the negative cache and the fetch budget only; default Date.now. */
+  clock?: () => number;
 }
+
+export const DEFAULT_FETCH_BUDGET: FetchBudget = Object.freeze({ keys: 256, windowMs: 60_000 });
 
 export interface Resolved {
   artifact: CollateralArtifact;
@@ -41,17 +64,60 @@ export interface InMemorySource {
 /** Shared by every warning-free cache hit; frozen, so no caller can add to it. */
 const NO_WARNINGS: string[] = Object.freeze([]) as unknown as string[];
 
+/** A Map that keeps its `limit` most recently set entries. */
+class BoundedMap<K, V> {
+  readonly #map = new Map<K, V>();
+  constructor(readonly limit: number) {}
+  get(key: K): V | undefined {
+    return this.#map.get(key);
+  }
+  set(key: K, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.limit) this.#map.delete(this.#map.keys().next().value!);
+  }
+  delete(key: K): void {
+    this.#map.delete(key);
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number`);
+  return value;
+}
+
 export class ArtifactResolver {
   readonly #cache: CollateralCache | null;
   readonly #graceMs: number;
   readonly #refreshIntervalMs: number;
+  readonly #notFoundTtlMs: number;
+  readonly #budget: FetchBudget | null;
+  readonly #clock: () => number;
   readonly #inFlight = new Map<string, Promise<CollateralArtifact>>();
-  readonly #lastRefresh = new Map<string, number>();
+  /** Last refresh attempt per key (verification clock), successful or not. */
+  readonly #lastRefresh: BoundedMap<string, number>;
+  /** 404 answers per key, with when they stop counting (provider clock). */
+  readonly #notFound: BoundedMap<string, { error: unknown; until: number }>;
+  #budgetStart = Number.NEGATIVE_INFINITY;
+  readonly #budgetKeys = new Set<string>();
 
   constructor(options: ProviderOptions = {}) {
     this.#cache = options.cache ?? null;
     this.#graceMs = options.graceMs ?? 0;
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60 * 1000;
+    this.#notFoundTtlMs = nonNegative('notFoundTtlMs', options.notFoundTtlMs ?? 5 * 60 * 1000);
+    const budget = options.fetchBudget === undefined ? DEFAULT_FETCH_BUDGET : options.fetchBudget;
+    if (budget !== null && (!Number.isSafeInteger(budget.keys) || budget.keys < 1 || !(budget.windowMs > 0))) {
+      throw new TypeError('fetchBudget needs a positive integer keys and a positive windowMs');
+    }
+    this.#budget = budget;
+    this.#clock = options.clock ?? Date.now;
+    const maxKeys = options.maxKeys ?? 4096;
+    this.#lastRefresh = new BoundedMap(maxKeys);
+    this.#notFound = new BoundedMap(maxKeys);
   }
 
   /**
@@ -74,26 +140,42 @@ export class ArtifactResolver {
     return cached && !this.#shouldRefresh(key, cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
   }
 
-  /** Returns the artifact `key` valid at `now`, fetching it with `fetch` when the cache has none. */
-  async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date): Promise<Resolved> {
+  /**
+   * Returns the artifact `key` valid at `now`, fetching it with `fetch` when
+   * the cache has none. `metered: false` exempts a source that holds its
+   * artifacts in memory (a bundle) from the fetch budget.
+   */
+  async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date, metered = true): Promise<Resolved> {
     const hit = this.cached(key, now);
     if (hit) return hit;
-    const cached = this.#cache?.select(key, now);
+    const cache = this.#cache;
+    const cached = cache?.select(key, now);
+    const fallback = cached ?? (this.#graceMs > 0 ? cache?.select(key, now, this.#graceMs) : undefined);
+    // Only an expired copy served with grace gets here while a failed refresh is recent.
+    if (fallback && !this.#refreshDue(key, now)) return this.#serve(fallback, now, []);
+    const warnings: string[] = [];
     let fetched: CollateralArtifact | undefined;
     let failure: unknown;
-    try {
-      fetched = await this.#singleFlight(key, fetch);
-    } catch (err) {
-      failure = err;
+    const remembered = this.#rememberedNotFound(key);
+    if (remembered !== undefined) {
+      failure = remembered;
+    } else {
+      try {
+        fetched = this.#bound(key, await this.#singleFlight(key, fetch, metered));
+      } catch (err) {
+        failure = err;
+        if (isNotFound(err) && this.#notFoundTtlMs > 0) this.#notFound.set(key, { error: err, until: this.#clock() + this.#notFoundTtlMs });
+      }
     }
     if (fetched) {
       this.#lastRefresh.set(key, now.getTime());
-      this.#cache?.put(fetched);
+      cache?.put(fetched, warnings);
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
-      return this.#serve(this.#cache?.select(key, now) ?? fetched, now, []);
+      return this.#serve(cache?.select(key, now) ?? fetched, now, warnings);
     }
-    const fallback = cached ?? this.#cache?.select(key, now, this.#graceMs);
     if (fallback) {
+      // Spaced like a successful refresh: the next verifications use the copy without asking again.
+      this.#lastRefresh.set(key, now.getTime());
       const why = failure instanceof Error ? failure.message : String(failure);
       return this.#serve(fallback, now, [`refresh of ${key} failed, serving the cached copy (${why})`]);
     }
@@ -118,9 +200,49 @@ export class ArtifactResolver {
   }
 
   #shouldRefresh(key: string, a: CollateralArtifact, now: Date): boolean {
-    if (!needsRefresh(a.validity, now)) return false;
+    return needsRefresh(a.validity, now) && this.#refreshDue(key, now);
+  }
+
+  /** No refresh attempt for `key` within refreshIntervalMs of `now` (verification clock). */
+  #refreshDue(key: string, now: Date): boolean {
     const last = this.#lastRefresh.get(key);
     return last === undefined || now.getTime() - last >= this.#refreshIntervalMs;
+  }
+
+  #rememberedNotFound(key: string): unknown {
+    const entry = this.#notFound.get(key);
+    if (entry === undefined) return undefined;
+    if (this.#clock() < entry.until) return entry.error;
+    this.#notFound.delete(key);
+    return undefined;
+  }
+
+  /** A source must answer the key it was asked for, with an artifact of that key's kind. */
+  #bound(key: string, a: CollateralArtifact): CollateralArtifact {
+    if (a.key !== key || a.kind !== kindOfKey(key)) {
+      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `asked for ${key}, the source answered ${a.kind} ${a.key}`, {
+        details: { artifact: key, answered: a.key, reason: 'not-the-requested-artifact' },
+      });
+    }
+    return a;
+  }
+
+  /**
+   * Admits a fetch of `key` under the budget: keys the cache holds (refreshes)
+   * and keys already fetched in this window pass; a new one takes a slot.
+   */
+  #admit(key: string): boolean {
+    const budget = this.#budget;
+    if (budget === null || this.#cache?.has(key)) return true;
+    const t = this.#clock();
+    if (!(t >= this.#budgetStart && t - this.#budgetStart < budget.windowMs)) {
+      this.#budgetStart = t;
+      this.#budgetKeys.clear();
+    }
+    if (this.#budgetKeys.has(key)) return true;
+    if (this.#budgetKeys.size >= budget.keys) return false;
+    this.#budgetKeys.add(key);
+    return true;
   }
 
   #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
@@ -131,9 +253,18 @@ export class ArtifactResolver {
     throw new CollateralExpiredError(a, now);
   }
 
-  #singleFlight(key: string, fetch: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+  #singleFlight(key: string, fetch: () => Promise<CollateralArtifact>, metered: boolean): Promise<CollateralArtifact> {
     const running = this.#inFlight.get(key);
     if (running) return running;
+    if (metered && !this.#admit(key)) {
+      const b = this.#budget!;
+      return Promise.reject(
+        new CollateralUnavailableError('ERR_COLLATERAL_UNAVAILABLE', `not fetching ${key}: ${b.keys} distinct new artifacts were fetched in the last ${b.windowMs} ms; retry later`, {
+          artifact: key,
+          reason: 'fetch-budget',
+        }),
+      );
+    }
     const p = fetch().finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, p);
     return p;

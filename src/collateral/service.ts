@@ -13,7 +13,7 @@ import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
-import { ArtifactResolver, missingSource, type Resolved } from './provider.js';
+import { ArtifactResolver, missingSource, type FetchBudget, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
 
 export interface CollateralServiceOptions {
@@ -28,6 +28,12 @@ export interface CollateralServiceOptions {
   update?: UpdateChannel;
   /** Ask Intel for a specific TCB evaluation data number instead of the channel's latest. */
   tcbEvaluationDataNumber?: number;
+  /** How long a 404 for a key is answered from memory; default 5 min (ProviderOptions.notFoundTtlMs). */
+  notFoundTtlMs?: number;
+  /** Distinct new keys fetched per window; default 256 per minute, null: no cap (ProviderOptions.fetchBudget). */
+  fetchBudget?: FetchBudget | null;
+  /** The provider's clock for the two above, never for validity; default Date.now. */
+  clock?: () => number;
 }
 
 export interface IntelCollateral {
@@ -131,6 +137,10 @@ function amdKeys(product: AmdProduct, signingKey: AmdKeyKind): { certChain: stri
   return (byKind[signingKey] ??= { certChain: artifactKey.certChain(product, signingKey), crl: artifactKey.amdCrl(product, signingKey) });
 }
 
+function isInMemory(source: object | undefined): boolean {
+  return source !== undefined && typeof (source as { stored?: unknown }).stored === 'function';
+}
+
 /** A verifier serves a few platforms; a miss only builds the key. */
 const RECENT_VCEK_KEYS = 4;
 
@@ -138,6 +148,8 @@ export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
   readonly #amd: AmdCollateralSource | undefined;
   readonly #resolver: ArtifactResolver;
+  readonly #intelMetered: boolean;
+  readonly #amdMetered: boolean;
   readonly #update: UpdateChannel;
   readonly #evalNumber: number | undefined;
   /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
@@ -152,7 +164,13 @@ export class CollateralService {
       cache: options.cache === undefined ? new CollateralCache() : options.cache,
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
       ...(options.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: options.refreshIntervalMs }),
+      ...(options.notFoundTtlMs === undefined ? {} : { notFoundTtlMs: options.notFoundTtlMs }),
+      ...(options.fetchBudget === undefined ? {} : { fetchBudget: options.fetchBudget }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    // Sources holding their artifacts in memory (bundles) cost nothing to ask: outside the fetch budget.
+    this.#intelMetered = !isInMemory(options.intel);
+    this.#amdMetered = !isInMemory(options.amd);
     this.#update = options.update ?? 'standard';
     this.#evalNumber = options.tcbEvaluationDataNumber;
   }
@@ -216,12 +234,13 @@ export class CollateralService {
     if (!source) throw missingSource('Intel collateral');
     const plan = this.#planOf(quote, source);
     const r = this.#resolver;
+    const m = this.#intelMetered;
     // The four lookups run side by side (each may be a network fetch).
     const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-      r.resolve(plan.keys[0], plan.fetch[0], now),
-      r.resolve(plan.keys[1], plan.fetch[1], now),
-      r.resolve(plan.keys[2], plan.fetch[2], now),
-      r.resolve(plan.keys[3], plan.fetch[3], now),
+      r.resolve(plan.keys[0], plan.fetch[0], now, m),
+      r.resolve(plan.keys[1], plan.fetch[1], now, m),
+      r.resolve(plan.keys[2], plan.fetch[2], now, m),
+      r.resolve(plan.keys[3], plan.fetch[3], now, m),
     ]);
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -241,11 +260,12 @@ export class CollateralService {
     const plan = this.#planOf(quote, source);
     const qeReq = { tee: plan.tee, tcbEvaluationDataNumber };
     const r = this.#resolver;
+    const m = this.#intelMetered;
     const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-      r.resolve(plan.keys[0], plan.fetch[0], now),
-      r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now),
-      r.resolve(plan.keys[2], plan.fetch[2], now),
-      r.resolve(plan.keys[3], plan.fetch[3], now),
+      r.resolve(plan.keys[0], plan.fetch[0], now, m),
+      r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now, m),
+      r.resolve(plan.keys[2], plan.fetch[2], now, m),
+      r.resolve(plan.keys[3], plan.fetch[3], now, m),
     ]);
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -293,12 +313,12 @@ export class CollateralService {
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain) {
       if (!amd) throw missingSource('AMD certificate chain');
-      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), () => amd.certChain(product, signingKey), now);
+      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), () => amd.certChain(product, signingKey), now, this.#amdMetered);
       results.push(r);
       certChain = r.artifact;
     }
     if (!amd) throw missingSource('AMD CRL');
-    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), () => amd.crl(product, signingKey), now);
+    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), () => amd.crl(product, signingKey), now, this.#amdMetered);
     results.push(crl);
     return { kind: 'amd', product, signingKey, signingCertificate, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
@@ -370,7 +390,7 @@ export class CollateralService {
     const amd = this.#amd;
     if (signingKey === 'vlek' || !amd) throw missingSource(signingKey === 'vlek' ? 'the VLEK (it must come with the evidence)' : 'AMD VCEK');
     const request = vcekRequest(report, product);
-    const r = await this.#resolver.resolve(artifactKey.vcek(request), () => amd.vcek(request), now);
+    const r = await this.#resolver.resolve(artifactKey.vcek(request), () => amd.vcek(request), now, this.#amdMetered);
     results.push(r);
     return r.artifact;
   }
