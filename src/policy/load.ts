@@ -42,18 +42,46 @@ function parseText(input: string | Uint8Array): unknown {
   }
 }
 
-/** Object input: plain data only, bounded depth (a cycle or a class instance is not a document). */
-function checkPlainData(value: unknown, path: string, depth: number): void {
+/**
+ * Object input: one deep copy of plain data, read once, which is then both
+ * validated and normalised. Checking the caller's object and then copying it
+ * again (through JSON) let the two readings differ: a getter could answer
+ * differently the second time, and an array's toJSON could turn a checked
+ * allow list into "any" (review s6). So only own, enumerable data properties
+ * with string keys are read (never a getter, never toJSON); arrays are dense
+ * with no other properties; objects are plain (Object.prototype or null);
+ * values are strings, finite numbers, booleans, null, arrays and objects (an
+ * undefined value is refused, as the schema did); the depth is bounded (so is
+ * a cycle).
+ */
+function copyPlainData(value: unknown, path: string, depth: number): unknown {
+  const refuse = (message: string, at = path): never => {
+    throw new PolicyError([{ path: at, keyword: 'type', message }]);
+  };
   if (depth > MAX_DEPTH) throw new PolicyError([{ path, keyword: 'maxDepth', message: `nested deeper than ${MAX_DEPTH}` }]);
-  if (typeof value === 'number' && !Number.isFinite(value)) throw new PolicyError([{ path, keyword: 'type', message: 'must be a finite number' }]);
-  if (typeof value !== 'object' || value === null) return;
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => checkPlainData(v, `${path}/${i}`, depth + 1));
-    return;
-  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : refuse('must be a finite number');
+  if (typeof value !== 'object') return refuse('must be plain JSON data');
+  const isArray = Array.isArray(value);
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) throw new PolicyError([{ path, keyword: 'type', message: 'must be plain JSON data' }]);
-  for (const [k, v] of Object.entries(value)) checkPlainData(v, `${path}/${pointerToken(k)}`, depth + 1);
+  if (isArray ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) refuse('must be plain JSON data');
+  const keys = Reflect.ownKeys(value);
+  const out: unknown[] | Doc = isArray ? [] : {};
+  const length = isArray ? (value as unknown[]).length : 0;
+  for (const key of keys) {
+    if (isArray && key === 'length') continue;
+    if (typeof key === 'symbol') refuse('must be plain JSON data (a symbol-keyed property)');
+    const k = key as string;
+    const at = `${path}/${pointerToken(k)}`;
+    if (isArray && !(String(Number(k)) === k && Number(k) < length)) refuse(`must be plain JSON data (an array with a property ${JSON.stringify(k)})`);
+    const d = Object.getOwnPropertyDescriptor(value, k);
+    if (d === undefined || !('value' in d)) refuse('must be plain JSON data (an accessor property)', at);
+    if (!d!.enumerable) refuse('must be plain JSON data (a non-enumerable property)', at);
+    // defineProperty: a "__proto__" key stays an own key (then refused by the schema), never a prototype.
+    Object.defineProperty(out, k, { value: copyPlainData(d!.value, at, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  if (isArray && Object.keys(out).length !== length) refuse('must be plain JSON data (a sparse array)');
+  return out;
 }
 
 const lower = (s: string) => s.toLowerCase();
@@ -164,13 +192,12 @@ export function loadPolicy(input: string | Uint8Array | object): Policy {
   let doc: unknown;
   if (typeof input === 'string' || input instanceof Uint8Array) doc = parseText(input);
   else if (typeof input === 'object' && input !== null) {
-    checkPlainData(input, '', 0);
-    doc = input;
+    doc = copyPlainData(input, '', 0); // shares nothing with the caller's object, read exactly once
   } else {
     throw new PolicyError([{ path: '', keyword: 'type', message: 'a policy is JSON text, UTF-8 bytes or an object' }]);
   }
   const problems = validateAgainstSchema(policySchema, doc);
   if (problems.length > 0) throw new PolicyError(problems);
-  // Copy through JSON so the policy shares nothing with the caller's object.
-  return normalize(JSON.parse(JSON.stringify(doc)) as Doc);
+  // The value checked is the value normalised: parsed text or our own copy, never re-read.
+  return normalize(doc as Doc);
 }
