@@ -39,6 +39,11 @@ export interface Checkpoint {
   consumed: number;
   /** Byte offset in a JSONL input just after record `consumed - 1`. */
   inputOffset: number;
+  /**
+   * A directory input: the relative path of record `consumed - 1`; a resume goes on after it
+   * in the walk's order and first checks that the listing up to it is the one the results cover.
+   */
+  lastPath?: string;
   /** Result lines in the first `bytes` bytes of the results file. */
   written: number;
   bytes: number;
@@ -138,8 +143,8 @@ export function readCheckpoint(out: string): Checkpoint | undefined {
   } catch {
     throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${checkpointPath(out)} is not a checkpoint (remove it or use --fresh)`);
   }
-  const numbers = [cp.consumed, cp.inputOffset, cp.written, cp.bytes, cp.counts?.records];
-  if (cp === null || typeof cp !== 'object' || cp.format !== CHECKPOINT_FORMAT || cp.version !== 2 || !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || typeof cp.at !== 'string') {
+  const numbers = [cp?.consumed, cp?.inputOffset, cp?.written, cp?.bytes, cp?.counts?.records]; // "null" parses too
+  if (cp === null || typeof cp !== 'object' || cp.format !== CHECKPOINT_FORMAT || cp.version !== 2 || !numbers.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) || typeof cp.at !== 'string' || (cp.lastPath !== undefined && typeof cp.lastPath !== 'string')) {
     throw new CheckpointError('ERR_CHECKPOINT_INVALID', `${checkpointPath(out)} is not a version 2 checkpoint (remove it or use --fresh)`);
   }
   return cp;
@@ -281,12 +286,15 @@ export class ResultWriter {
     return this.#state;
   }
 
-  /** Appends the results (`counts` counts them) of input records up to `consumed` (exclusive); commits every `intervalMs`. */
-  append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number): void {
+  /**
+   * Appends the results (`counts` counts them) of input records up to `consumed` (exclusive),
+   * the last of them a directory's `lastPath` when given; commits every `intervalMs`.
+   */
+  append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number, lastPath?: string): void {
     let at = 0;
     while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at, this.#state.bytes + at);
     addCounts(this.#state.counts, counts); // #committed holds its own copy
-    this.#state = { ...this.#state, bytes: this.#state.bytes + data.length, written: this.#state.written + counts.records, consumed, inputOffset };
+    this.#state = { ...this.#state, bytes: this.#state.bytes + data.length, written: this.#state.written + counts.records, consumed, inputOffset, ...(lastPath === undefined ? {} : { lastPath }) };
     if (now - this.#lastCommit >= intervalMs) {
       this.commit();
       this.#lastCommit = now;

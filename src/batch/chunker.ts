@@ -13,6 +13,8 @@ export interface Chunk {
   consumed: number;
   /** JSONL byte offset after its last record (0 for a directory). */
   inputOffset: number;
+  /** A directory input: the relative path of its last file (a resume goes on after it). */
+  lastPath?: string;
 }
 
 export interface ChunkLimits {
@@ -29,6 +31,7 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
   let firstIndex = -1;
   let consumed = 0;
   let inputOffset = 0;
+  let lastPath: string | undefined;
   const flush = (): Chunk => {
     const count = lengths.length + paths.length;
     let job: Job;
@@ -49,12 +52,13 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
     paths = [];
     bytes = 0;
     firstIndex = -1;
-    return { job, records: count, consumed, inputOffset };
+    return { job, records: count, consumed, inputOffset, ...(lastPath === undefined ? {} : { lastPath }) };
   };
   for await (const r of records) {
     if (firstIndex < 0) firstIndex = r.index;
     if (r.kind === 'file') {
       paths.push(r.relativePath);
+      lastPath = r.relativePath;
     } else {
       lengths.push(r.oversized ? -1 : r.bytes.length);
       if (!r.oversized) lines.push(r.bytes);

@@ -153,6 +153,21 @@ export async function* readJsonlFile(
 
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
+/**
+ * The order of walkDirectory for two relative paths: component by component,
+ * each by bytes ("a/b" comes before "a.txt": the directory "a" sorts before the
+ * name "a.txt", although "/" is greater than ".").
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = byBytes(x[i] as string, y[i] as string);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
 /** Relative paths of the regular files below `root`, sorted by bytes, depth-first. */
 export async function* walkDirectory(root: string, prefix = ''): AsyncGenerator<string> {
   const dir = await opendir(join(root, prefix));

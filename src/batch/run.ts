@@ -9,16 +9,17 @@ import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { CliStream } from '../cli/io.js';
-import { BatchWriteError, CheckpointError, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
+import { BatchWriteError, CheckpointError, checkpointPath, readCheckpoint, ResultWriter, type Checkpoint } from './checkpoint.js';
 import { chunkRecords, type Chunk } from './chunker.js';
 import { fingerprintOf, type BatchConfig, type InstantSpec, type VerifySetup } from './config.js';
 import { createContext, SetupError } from './context.js';
 import { inputIdentityOf, type InputIdentity } from './input-identity.js';
 import { PolicyFileError } from './judge.js';
 import { checkDistinctFiles, SameFileError } from './paths.js';
+import { checkedResume, drainCheckedResume, type ResumePoint } from './resume-check.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
-import { describeSelection, unavailableIds, type Selection } from './selection.js';
+import { describeSelection, isPartial, unavailableIds, type Selection } from './selection.js';
 import { ProgressBar, type ProgressState } from './progress.js';
 import { readDirectory, readJsonlFile, splitLines, streamBlocks, type InputRecord, type ReadProgress } from './records.js';
 import type { JobResult } from './protocol.js';
@@ -81,8 +82,22 @@ function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, input
   return splitLines(streamBlocks(stdin, inputOffset), options);
 }
 
+/**
+ * Whether this resume re-reads the input up to the checkpoint (resume-check.ts): a directory
+ * always, JSONL and stdin when the run leaves records without results (a shard, a retry list).
+ */
+function needsPrefixCheck(config: BatchConfig, selection: Selection, state: Readonly<Checkpoint>): boolean {
+  if (state.consumed === 0) return false;
+  return config.inputKind === 'directory' || isPartial(selection);
+}
+
+/** The input from its start, through the resume check; see resume-check.ts. */
+function openChecked(config: BatchConfig, hooks: RunHooks, point: ResumePoint, progress: ReadProgress, complete = false): AsyncIterable<InputRecord> {
+  return checkedResume(openInput(config, hooks, 0, 0, progress), point, complete);
+}
+
 /** Verifies every record not yet in the results file; resolves when all are written and committed. */
-async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: ResultWriter, hooks: RunHooks): Promise<number> {
+async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: ResultWriter, hooks: RunHooks, point: ResumePoint | undefined): Promise<number> {
   const start = writer.state;
   const progress: ReadProgress = { done: start.inputOffset, total: undefined };
   const live: ProgressState = { records: start.written, outcomes: { ...start.counts.outcomes }, fraction: undefined };
@@ -105,7 +120,7 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
       done.delete(nextToWrite++);
       const { chunk, result } = entry;
       try {
-        writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval);
+        writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval, chunk.lastPath);
       } catch (err) {
         // ENOSPC, EFBIG, EIO, EACCES...: this runs in a promise callback, so it must stop the
         // run here (a throw would be an unhandled rejection: exit 1, "some records rejected").
@@ -122,7 +137,8 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
     signal();
   };
   const limits = { maxRecords: hooks.chunkRecords ?? 64, maxBytes: 256 * 1024 };
-  for await (const chunk of chunkRecords(openInput(config, hooks, start.consumed, start.inputOffset, progress), limits)) {
+  const input = point ? openChecked(config, hooks, point, progress) : openInput(config, hooks, start.consumed, start.inputOffset, progress);
+  for await (const chunk of chunkRecords(input, limits)) {
     while (!failure && submitted - nextToWrite >= maxOutstanding) await new Promise<void>((r) => (wake = r));
     if (failure) break;
     submitted++;
@@ -225,12 +241,17 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
     throw err;
   }
   const resumedAt = writer.state.consumed;
+  const point: ResumePoint | undefined = needsPrefixCheck(config, selection, writer.state)
+    ? { checkpoint: writer.state, keptIds: writer.keptIds, selection, where: checkpointPath(config.out) }
+    : undefined;
   let processed = 0;
   try {
+    // A finished run is only re-summarised; its input is still checked (stdin excepted: nobody feeds it again).
+    if (!starting && point && config.inputKind !== 'stdin') await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
     if (starting) {
       const pool = await starting;
       try {
-        processed = await verifyPending(config, pool, writer, hooks);
+        processed = await verifyPending(config, pool, writer, hooks, point);
       } finally {
         await pool.close();
       }
