@@ -167,6 +167,9 @@ function printSummary(out: CliStream, config: BatchConfig, o: RunOutcome): void 
     const p = s.previous;
     out.write(`  changed since ${p.file}: ${p.changed} of ${p.compared} compared (${p.new} new, ${p.missing} missing)\n`);
   }
+  if (s.outcomes.unavailable > 0) {
+    out.write(`  ${s.outcomes.unavailable} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${config.out} --out <another file>\n`);
+  }
   const rate = o.elapsedMs > 0 ? Math.round((o.processed * 1000) / o.elapsedMs) : 0;
   out.write(`  verified ${o.processed} records in this run${resumed} (${(o.elapsedMs / 1000).toFixed(1)} s, ${rate}/s, ${config.workers} workers)\n`);
   out.write(`  results: ${config.out}${config.summary ? `  summary: ${config.summary}` : ''}\n`);

@@ -55,6 +55,7 @@ describe('review s6: some records unavailable', () => {
     const first = await run([input, '--out', out, '--collateral', partialBundle]);
     expect(first.stdout).toContain(`${betaIds.length} collateral unavailable`);
     expect(first.code).toBe(4);
+    expect(first.stdout).toContain(`${betaIds.length} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${out}`);
     const unavailable = readResults(out).filter((r) => r.error?.class === 'COLLATERAL_UNAVAILABLE');
     expect(ids(unavailable)).toEqual(betaIds);
     expect((await run([input, '--out', out, '--collateral', partialBundle])).code).toBe(4); // a finished run keeps its code
