@@ -73,7 +73,8 @@ function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
   if (optIn !== undefined && typeof optIn !== 'boolean') {
     throw new KbsError('ERR_KBS_POLICY_INVALID', 400, `invalid key-transfer policy: "${UNPINNED_OPT_IN}" must be a boolean`, { check: 'X07', failedChecks: [{ check: 'X07', path: `/${UNPINNED_OPT_IN}`, message: 'must be a boolean' }] });
   }
-  const policy = format === 'ita' ? translateItaPolicy(rest) : loadPolicy(rest);
+  // The library refuses an unpinned ITA policy; here measurementGap and the operator's opt-in decide (same rule, own code).
+  const policy = format === 'ita' ? translateItaPolicy(rest, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
   return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format) };
 }
 

@@ -7,7 +7,7 @@
 export { loadPolicy, MAX_POLICY_BYTES } from './load.js';
 export { defaultPolicy } from './defaults.js';
 export { evaluatePolicy } from './evaluate.js';
-export { translateItaPolicy } from './ita.js';
+export { translateItaPolicy, type TranslateItaOptions } from './ita.js';
 export { toEar, openWebUiClaims, EAR_PROFILE, EAR_SUBMOD } from './ear.js';
 export type { Ear, EarAppraisal, EarStatus, TrustworthinessVector, ToEarOptions, OpenWebUiClaims } from './ear.js';
 export { signEarJwt, verifyEarJwt } from './jwt.js';

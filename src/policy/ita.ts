@@ -24,6 +24,13 @@
  * releases the key on a match of ITA-hosted appraisal policies *instead of*
  * the attribute checks, which this verifier cannot evaluate; dropping it
  * would be a different policy.
+ *
+ * Stricter than ITA (review s6): attributes that pin no code — TDX without an
+ * MRTD, SGX with neither MRENCLAVE nor MRSIGNER (absent or empty lists, or
+ * `"attributes": {}`) — would accept any TD or enclave, so they are refused
+ * (ERR_POLICY_INVALID at /tdx/attributes or /sgx/attributes) unless the caller
+ * passes `allowUnpinnedMeasurement` (Intel's semantics; then a warning). An
+ * absent `enforce_tcb_upto_date` (every status but Revoked) is a warning.
  */
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
@@ -154,8 +161,26 @@ function sectionOf(doc: Doc, tee: 'tdx' | 'sgx'): Doc {
   return sec['attributes'] as Doc;
 }
 
+export interface TranslateItaOptions {
+  /**
+   * Accept attributes that pin no code (Intel's semantics: an absent attribute is not checked): a
+   * TDX policy without `mrtd`, an SGX one without `mrenclave` and `mrsigner`. Reported through
+   * `onWarning`. Default false: refused.
+   */
+  allowUnpinnedMeasurement?: boolean;
+  /** Receives each warning of the translation ("X07: …", "T33: …"). */
+  onWarning?: (warning: string) => void;
+}
+
+/** The X07 refusal of attributes that name no code, or undefined when they pin one. */
+function unpinned(tee: 'tdx' | 'sgx', attrs: Doc): string | undefined {
+  const named = (field: string): boolean => Array.isArray(attrs[field]) && (attrs[field] as unknown[]).length > 0;
+  if (tee === 'tdx') return named('mrtd') ? undefined : 'names no MRTD ("mrtd" absent or empty)';
+  return named('mrenclave') || named('mrsigner') ? undefined : 'names neither MRENCLAVE nor MRSIGNER ("mrenclave" / "mrsigner" absent or empty)';
+}
+
 /** Intel Trust Authority key-transfer policy to a native Policy. Throws PolicyError (ERR_POLICY_INVALID). */
-export function translateItaPolicy(input: string | Uint8Array | object): Policy {
+export function translateItaPolicy(input: string | Uint8Array | object, options: TranslateItaOptions = {}): Policy {
   const doc = parse(input);
   const problems = validateAgainstSchema(ITA_SCHEMA, doc);
   if (problems.length > 0) throw new PolicyError(problems);
@@ -163,6 +188,18 @@ export function translateItaPolicy(input: string | Uint8Array | object): Policy 
   const type = d['attestation_type'];
   const tee = String(Array.isArray(type) ? type[0] : type).toLowerCase() as 'tdx' | 'sgx';
   const attrs = sectionOf(d, tee);
+  const warn = options.onWarning ?? (() => {});
+  const gap = unpinned(tee, attrs);
+  if (gap !== undefined) {
+    const subject = tee === 'tdx' ? 'TD' : 'enclave';
+    if (options.allowUnpinnedMeasurement !== true) {
+      throw new PolicyError([{ path: `/${tee}/attributes`, keyword: 'unpinned', message: `${gap}: the policy would accept any ${subject} (pass allowUnpinnedMeasurement to keep Intel's semantics)` }]);
+    }
+    warn(`X07: the ITA policy ${gap}: any ${subject} is accepted (allowUnpinnedMeasurement)`);
+  }
+  if (attrs['enforce_tcb_upto_date'] === undefined) {
+    warn('T33: enforce_tcb_upto_date is absent: every TCB status but Revoked is accepted (OutOfDate included), as ITA does; say true or false explicitly');
+  }
   const native: Doc = tee === 'tdx' ? tdxDocument(attrs) : sgxDocument(attrs);
   if (typeof d['id'] === 'string') native['id'] = d['id'];
   native['tcb'] = { acceptedStatuses: attrs['enforce_tcb_upto_date'] === true ? ['UpToDate'] : ALL_BUT_REVOKED };

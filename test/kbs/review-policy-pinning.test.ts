@@ -120,7 +120,8 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
     expect(mrTdHex(h.platform)).toHaveLength(96);
   });
 
-  it('the library translation keeps Intel semantics (unnamed measurements become "any"); only the broker is strict', () => {
-    expect(translateItaPolicy({ attestation_type: 'TDX', tdx: { attributes: {} } })).toMatchObject({ tee: 'tdx', mrTd: 'any' });
+  it('the library translation refuses it too (review s6); Intel semantics (unnamed measurements become "any") only on request', () => {
+    expect(() => translateItaPolicy({ attestation_type: 'TDX', tdx: { attributes: {} } })).toThrow(expect.objectContaining({ code: 'ERR_POLICY_INVALID' }));
+    expect(translateItaPolicy({ attestation_type: 'TDX', tdx: { attributes: {} } }, { allowUnpinnedMeasurement: true })).toMatchObject({ tee: 'tdx', mrTd: 'any' });
   });
 });

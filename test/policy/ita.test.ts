@@ -79,8 +79,10 @@ describe('ITA TDX policy → native', () => {
     expect(p.tcb.acceptedStatuses).not.toContain('Revoked');
   });
 
-  it('empty lists and empty RTMR strings mean "skip" in ITA: explicit "any" here', () => {
-    const p = translateItaPolicy({ attestation_type: 'TDX', tdx: { policy_ids: [], attributes: { mrtd: [], mrseam: [], rtmr3: '' } } }) as TdxPolicy;
+  it('empty lists and empty RTMR strings mean "skip" in ITA: explicit "any" here (an empty mrtd only with allowUnpinnedMeasurement, review s6)', () => {
+    const doc = { attestation_type: 'TDX', tdx: { policy_ids: [], attributes: { mrtd: [], mrseam: [], rtmr3: '' } } };
+    itaInvalidAt(doc, '/tdx/attributes');
+    const p = translateItaPolicy(doc, { allowUnpinnedMeasurement: true }) as TdxPolicy;
     expect([p.mrTd, p.mrSeam, p.rtmr3, p.seamSvn, p.mrSignerSeam]).toEqual(['any', 'any', 'any', 'any', 'any']);
   });
 
