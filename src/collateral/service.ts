@@ -13,6 +13,7 @@ import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
+import { UnknownPlatformError } from './errors.js';
 import { ArtifactResolver, missingSource, type FetchBudget, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
 
@@ -137,6 +138,27 @@ function amdKeys(product: AmdProduct, signingKey: AmdKeyKind): { certChain: stri
   return (byKind[signingKey] ??= { certChain: artifactKey.certChain(product, signingKey), crl: artifactKey.amdCrl(product, signingKey) });
 }
 
+/**
+ * The values of lookups that all succeeded, else one failure, chosen
+ * deterministically: the first that is not ERR_COLLATERAL_UNKNOWN_PLATFORM,
+ * else that one. "No TCB info for this FMSPC" is a verdict on the evidence
+ * only from a source that serves its fixed documents (QE identity, CRLs); a
+ * source that answers 404 to everything (a wrong base URL) is an outage, and
+ * its retryable error wins.
+ */
+type Four<T> = [T, T, T, T];
+
+function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>): Four<Resolved> {
+  let unknownPlatform: unknown;
+  for (const s of settled) {
+    if (s.status === 'fulfilled') continue;
+    if (!(s.reason instanceof UnknownPlatformError)) throw s.reason;
+    unknownPlatform ??= s.reason;
+  }
+  if (unknownPlatform !== undefined) throw unknownPlatform;
+  return settled.map((s) => (s as PromiseFulfilledResult<Resolved>).value) as Four<Resolved>;
+}
+
 function isInMemory(source: object | undefined): boolean {
   return source !== undefined && typeof (source as { stored?: unknown }).stored === 'function';
 }
@@ -236,12 +258,14 @@ export class CollateralService {
     const r = this.#resolver;
     const m = this.#intelMetered;
     // The four lookups run side by side (each may be a network fetch).
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-      r.resolve(plan.keys[0], plan.fetch[0], now, m),
-      r.resolve(plan.keys[1], plan.fetch[1], now, m),
-      r.resolve(plan.keys[2], plan.fetch[2], now, m),
-      r.resolve(plan.keys[3], plan.fetch[3], now, m),
-    ]);
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
+      await Promise.allSettled([
+        r.resolve(plan.keys[0], plan.fetch[0], now, m),
+        r.resolve(plan.keys[1], plan.fetch[1], now, m),
+        r.resolve(plan.keys[2], plan.fetch[2], now, m),
+        r.resolve(plan.keys[3], plan.fetch[3], now, m),
+      ]),
+    );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
 
@@ -261,12 +285,14 @@ export class CollateralService {
     const qeReq = { tee: plan.tee, tcbEvaluationDataNumber };
     const r = this.#resolver;
     const m = this.#intelMetered;
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-      r.resolve(plan.keys[0], plan.fetch[0], now, m),
-      r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now, m),
-      r.resolve(plan.keys[2], plan.fetch[2], now, m),
-      r.resolve(plan.keys[3], plan.fetch[3], now, m),
-    ]);
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
+      await Promise.allSettled([
+        r.resolve(plan.keys[0], plan.fetch[0], now, m),
+        r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now, m),
+        r.resolve(plan.keys[2], plan.fetch[2], now, m),
+        r.resolve(plan.keys[3], plan.fetch[3], now, m),
+      ]),
+    );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
 
@@ -308,7 +334,15 @@ export class CollateralService {
   async forSnpReport(report: SnpReport, now: Date, certTable: readonly SnpCertificateEntry[] = []): Promise<AmdCollateral> {
     const { product, signingKey } = snpTarget(report);
     const results: Resolved[] = [];
-    const signingCertificate = await this.#signingCertificate(report, product, signingKey, tableEntry(certTable, signingKey), now, results);
+    // A KDS that knows no such chip is a verdict only once it has served the product's chain and CRL (see settledOrThrow).
+    let signingCertificate: CollateralArtifact | undefined;
+    let unknownPlatform: UnknownPlatformError | undefined;
+    try {
+      signingCertificate = await this.#signingCertificate(report, product, signingKey, tableEntry(certTable, signingKey), now, results);
+    } catch (err) {
+      if (!(err instanceof UnknownPlatformError)) throw err;
+      unknownPlatform = err;
+    }
     const amd = this.#amd;
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain) {
@@ -320,6 +354,7 @@ export class CollateralService {
     if (!amd) throw missingSource('AMD CRL');
     const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), () => amd.crl(product, signingKey), now, this.#amdMetered);
     results.push(crl);
+    if (unknownPlatform || !signingCertificate) throw unknownPlatform;
     return { kind: 'amd', product, signingKey, signingCertificate, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
 

@@ -219,3 +219,52 @@ describe('a 404 for what the evidence names is final (review s6 #7)', () => {
     await expect(kds.crl('Milan', 'vcek')).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND', retryable: true });
   });
 });
+
+describe('unknown platform is a verdict only from a source that serves its fixed documents (review s6 #7)', () => {
+  const records = (artifacts: readonly CollateralArtifact[], keep: (a: CollateralArtifact) => boolean) =>
+    artifacts.filter(keep).map((a) => {
+      const header: { [k: string]: string } = { 'intel-tcb-info': 'tcb-info-issuer-chain', 'intel-qe-identity': 'sgx-enclave-identity-issuer-chain', 'intel-pck-crl': 'sgx-pck-crl-issuer-chain' };
+      const paths: { [k: string]: string } = {
+        'intel-tcb-info': '/tdx/certification/v4/tcb',
+        'intel-qe-identity': '/tdx/certification/v4/qe/identity',
+        'intel-pck-crl': '/sgx/certification/v4/pckcrl',
+        'intel-root-ca-crl': '/sgx/certification/v4/rootcacrl',
+        'amd-cert-chain': `/vcek/v1/${a.key.split('/')[2]}/cert_chain`,
+        'amd-crl': `/vcek/v1/${a.key.split('/')[2]}/crl`,
+      };
+      const name = header[a.kind];
+      return { path: paths[a.kind]!, body: a.body, headers: name && a.issuerChainPem ? { [name]: encodeURIComponent(a.issuerChainPem) } : {} };
+    });
+
+  async function serving(artifacts: readonly CollateralArtifact[], keep: (a: CollateralArtifact) => boolean): Promise<CollateralServer> {
+    const s = await CollateralServer.start(records(artifacts, keep));
+    servers.push(s);
+    return s;
+  }
+
+  it('Intel: QE identity and CRLs served, no TCB info for the FMSPC -> ERR_COLLATERAL_UNKNOWN_PLATFORM; nothing served -> retryable ERR_COLLATERAL_NOT_FOUND', async () => {
+    const { SimulatedTeeProvider } = await import('../../src/tee/index.js');
+    const { parseEvidence } = await import('../../src/index.js');
+    const { CollateralService } = await import('../../src/collateral/index.js');
+    const tee = new SimulatedTeeProvider({ tee: 'tdx', at: AT });
+    const quote = parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence) as Parameters<InstanceType<typeof CollateralService>['forQuote']>[0];
+    const service = (server: CollateralServer) => new CollateralService({ intel: new IntelPcsClient({ http: http(), baseUrl: server.url }), cache: null });
+    const withoutTcb = await serving([...tee.collateral], (a) => a.kind !== 'intel-tcb-info');
+    for (let i = 0; i < 3; i++) await expect(service(withoutTcb).forQuote(quote, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_UNKNOWN_PLATFORM', retryable: false });
+    const empty = await serving([], () => false);
+    for (let i = 0; i < 3; i++) await expect(service(empty).forQuote(quote, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND', errorClass: 'COLLATERAL_UNAVAILABLE', retryable: true });
+  });
+
+  it('AMD: chain and CRL served, no VCEK for the chip -> ERR_COLLATERAL_UNKNOWN_PLATFORM; nothing served -> retryable ERR_COLLATERAL_NOT_FOUND', async () => {
+    const { SimulatedTeeProvider } = await import('../../src/tee/index.js');
+    const { parseEvidence } = await import('../../src/index.js');
+    const { CollateralService } = await import('../../src/collateral/index.js');
+    const tee = new SimulatedTeeProvider({ tee: 'snp', at: AT });
+    const report = parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence) as Parameters<InstanceType<typeof CollateralService>['forSnpReport']>[0];
+    const service = (server: CollateralServer) => new CollateralService({ amd: new AmdKdsClient({ http: http(), baseUrl: server.url }), cache: null });
+    const withoutVcek = await serving([...tee.collateral], (a) => a.kind === 'amd-cert-chain' || a.kind === 'amd-crl');
+    await expect(service(withoutVcek).forSnpReport(report, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_UNKNOWN_PLATFORM', retryable: false });
+    const empty = await serving([], () => false);
+    await expect(service(empty).forSnpReport(report, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND', retryable: true });
+  });
+});
