@@ -180,6 +180,16 @@ function normalizeSnp(doc: Doc, out: Doc, problems: PolicyProblem[]): void {
   if (chips.deny) chipIds['deny'] = normalizeList(chips.deny, '/chipIds/deny', problems);
   disjoint(chipIds['allow'], chipIds['deny'], '/chipIds/deny', 'chip ID', problems);
   out['chipIds'] = chipIds;
+  // S17 / S18: minimums for some products but not for every accepted one would leave the others
+  // with no TCB floor at all (review s6: Milan-only minimums with the default products let any Genoa
+  // or Turin TCB through). Set minimums for every accepted product, or accept fewer products.
+  const minimums = (doc['tcbMinimums'] ?? {}) as Doc;
+  if (Object.keys(minimums).length > 0) {
+    const bare = (out['products'] as string[]).filter((product) => !Object.hasOwn(minimums, product));
+    if (bare.length > 0) {
+      problems.push({ path: '/tcbMinimums', keyword: 'contradiction', message: `minimums are set, but not for accepted product${bare.length > 1 ? 's' : ''} ${bare.join(', ')} (no TCB floor there): add them, or narrow "products"` });
+    }
+  }
   const mit = (doc['requiredMitigations'] ?? {}) as Record<string, string>;
   out['requiredMitigations'] = Object.fromEntries(Object.entries(mit).map(([k, v]) => [k, lower(v)]));
 }

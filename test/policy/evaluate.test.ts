@@ -30,7 +30,7 @@ describe('every violation at once', () => {
       vmpl: [0],
       products: ['Genoa'],
       platformInfo: { aliasCheckComplete: true },
-      tcbMinimums: { Milan: { reported: { snp: 0xff } } },
+      tcbMinimums: { Milan: { reported: { snp: 0xff } }, Genoa: { reported: { snp: 0 } } },
       reportData: hex(0x04, 64),
     });
     expect(pairs(evaluatePolicy(r, policy))).toEqual([

@@ -69,7 +69,7 @@ describe('loadPolicy: valid documents', () => {
   });
 
   it('a loaded policy is frozen and reloads to an equal policy (it is itself a valid document)', () => {
-    const p = loadPolicy({ ...SNP_MIN, tcbMinimums: { Genoa: { reported: { snp: 23 } } }, chipIds: { deny: ['AA'.repeat(64)] }, guestPolicy: { minAbi: '1.51' } });
+    const p = loadPolicy({ ...SNP_MIN, products: ['Genoa'], tcbMinimums: { Genoa: { reported: { snp: 23 } } }, chipIds: { deny: ['AA'.repeat(64)] }, guestPolicy: { minAbi: '1.51' } });
     expect(Object.isFrozen(p)).toBe(true);
     expect(Object.isFrozen((p as SnpPolicy).tcbMinimums)).toBe(true);
     expect(() => {

@@ -26,7 +26,8 @@ import {
 } from './helpers.js';
 
 const ANY_SNP = { tee: 'snp', measurement: 'any', hostData: 'any' };
-const p = (extra: Record<string, unknown>) => loadPolicy({ ...ANY_SNP, ...extra });
+// Minimums for some products only are refused unless "products" is narrowed to them (review s6).
+const p = (extra: Record<string, unknown>) => loadPolicy({ ...ANY_SNP, ...(extra['tcbMinimums'] && !extra['products'] ? { products: Object.keys(extra['tcbMinimums'] as object) } : {}), ...extra });
 const other = (h: string) => `${h.slice(0, -2)}${h.endsWith('00') ? '01' : '00'}`;
 
 describe.skipIf(!HAVE_VECTORS)('genuine SNP reports under the default policy', () => {
@@ -148,7 +149,7 @@ describe.skipIf(!HAVE_VECTORS)('measurements, identity and TCB on the genuine Mi
       ['S17', '/tcbMinimums/Milan/reported/microcode'],
     ]);
     expect(a.violations.every((v) => v.errorClass === 'TCB_STATUS')).toBe(true);
-    expectOk(evaluatePolicy(r(), p({ tcbMinimums: { Genoa: { reported: { snp: 0xff } } } })));
+    expectOk(evaluatePolicy(r(), p({ products: ['Milan', 'Genoa'], tcbMinimums: { Milan: { reported: { snp: t.snp } }, Genoa: { reported: { snp: 0xff } } } })));
   });
 
   it('S18: LAUNCH_TCB minimum', () => {
