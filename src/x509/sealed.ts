@@ -16,12 +16,11 @@ export interface Sealed<T> {
   intact(): boolean;
 }
 
-/** The span of one ArrayBuffer that views of the value cover, and its bytes when sealed. */
+/** The span of one ArrayBuffer that views of the value cover. */
 interface ByteSpan {
   buffer: ArrayBufferLike;
   start: number;
   end: number;
-  copy?: Buffer;
 }
 
 const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set'));
@@ -76,16 +75,16 @@ export function seal<T>(value: T): Sealed<T> {
   };
   visit(value);
 
-  for (const span of spans.values()) span.copy = Buffer.from(Buffer.from(span.buffer, span.start, span.end - span.start));
-  const spanList = [...spans.values()];
+  // The live bytes (a view, made once) and their copy: a detached buffer leaves the view empty, which differs too.
+  const spanList = [...spans.values()].map((s) => {
+    const live = Buffer.from(s.buffer, s.start, s.end - s.start);
+    return { live, copy: Buffer.from(live) };
+  });
   const getTime = Date.prototype.getTime;
   return {
     value,
     intact(): boolean {
-      for (const s of spanList) {
-        if (s.buffer.byteLength < s.end) return false; // detached or shrunk
-        if (!Buffer.from(s.buffer, s.start, s.end - s.start).equals(s.copy as Buffer)) return false;
-      }
+      for (const s of spanList) if (!s.live.equals(s.copy)) return false;
       for (const [d, t] of dates) if (getTime.call(d) !== t) return false;
       for (const [c, n] of sizes) if (c.size !== n) return false;
       return true;
