@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { describeError, UsageError } from '../../src/cli/errors.js';
 import { jsonText, lineSafe } from '../../src/cli/terminal-text.js';
-import { TeeVerifyError } from '../../src/index.js';
+import type { TeeVerifyError } from '../../src/index.js';
+import { fail } from '../../src/verify/errors.js';
 import { ExitCode } from '../../src/cli/io.js';
 import { printHuman, verifyJson, type VerifyOutcome } from '../../src/cli/verify-report.js';
 import { capture } from './capture.js';
@@ -24,6 +25,15 @@ afterAll(() => temps.cleanup());
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 const HOSTILE = 'SEV-VCEK\u001b]0;owned\u0007\u001b[2J\u009b31mTRUSTED\u001b[0m\u202e';
+
+/** The error S10 throws for a leaf whose CN is neither SEV-VCEK nor SEV-VLEK (src/verify/snp/leaf.ts), naming the CN. */
+function s10Error(cn: string): TeeVerifyError {
+  try {
+    fail('CHAIN', 'S10', `leaf CN is "${cn}", not SEV-VCEK or SEV-VLEK`);
+  } catch (err) {
+    return err as TeeVerifyError;
+  }
+}
 
 describe('helpers', () => {
   it('lineSafe makes ESC, C1, newline, DEL and bidi overrides visible', () => {
@@ -39,14 +49,14 @@ describe('helpers', () => {
   });
 
   it('describeError: a library message and a usage message with ESC [2J and CSI come out visible', () => {
-    const lib = new TeeVerifyError('ERR_CHAIN_BROKEN' as TeeVerifyError['code'], 'CHAIN', `leaf CN "\u001b[2J\u009b2J"`);
+    const lib = s10Error('\u001b[2J\u009b2J');
     expect(describeError(lib)).not.toMatch(RAW_CONTROL);
     expect(describeError(new UsageError('file \u001b[2J\u009bx'))).toBe('file \\x1b[2J\\x9bx');
   });
 });
 
 describe('the verify report with a library error naming a hostile certificate CN (as S10 does)', () => {
-  const error = new TeeVerifyError('ERR_CHAIN_BROKEN' as TeeVerifyError['code'], 'CHAIN', `S10: the VCEK "${HOSTILE}" is not signed by the ASK`, { check: 'S10' });
+  const error = s10Error(HOSTILE);
   const outcome = (): VerifyOutcome => ({ exit: ExitCode.Rejected, file: 'report.bin', at: new Date(0), tee: 'snp', error, warnings: [`warning with ${HOSTILE}`] });
 
   it('human report (plain and on a terminal): the CN with its controls visible, no raw ESC / CSI but our colours', () => {
