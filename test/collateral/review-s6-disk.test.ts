@@ -155,7 +155,8 @@ const emitDirs: string[] = [];
 afterAll(() => emitDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 async function emitCacheModule(): Promise<string> {
   if (emitted) return emitted;
-  const ts = (await import('typescript')).default;
+  const mod = await import('typescript');
+  const ts = (mod as unknown as { default?: typeof mod }).default ?? mod; // CommonJS default under ESM
   const out = mkdtempSync(join(tmpdir(), 'tee-verify-s6-emit-'));
   emitDirs.push(out);
   const program = ts.createProgram([join(root, 'src', 'collateral', 'cache.ts')], {
