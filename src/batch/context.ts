@@ -78,11 +78,14 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): P
     pcs = new IntelPcsClient({ http, ...(setup.pcsUrl === undefined ? {} : { baseUrl: setup.pcsUrl }) });
     kds = new AmdKdsClient({ http });
   }
-  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: new CollateralCache() });
+  // No fetch budget: a batch is an operator's job over stored evidence, and a fleet re-verified after a
+  // TCB recovery may need thousands of distinct TCB infos and VCEKs a minute. The budget protects
+  // services from hostile evidence (docs/collateral.md); here every record is meant to be judged.
+  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: new CollateralCache(), fetchBudget: null });
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
-  return new CollateralService({ intel: pcs ?? source, amd: source, cache });
+  return new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null });
 }
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
