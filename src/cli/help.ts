@@ -245,6 +245,9 @@ Options:
                            to the policy's id, else the file name)
   --default-policy <NAME>  use that policy for its TEE when a request names none
                            (default: TCB status UpToDate only, debug forbidden)
+  --open-webui-policy <NAME>  also put open-webui's tee / tcb-status claims in
+                           tokens that pass this named policy (repeatable;
+                           default: only the default policies')
   --no-inline-policy       refuse policy documents inside requests
   --token-ttl <s>          token lifetime (default 300, never past the collateral)
   --max-body <bytes>       request body bound (default 524288)

@@ -47,6 +47,8 @@ export interface ServeArgs {
   /** [name, file] pairs. */
   policies: [string | undefined, string][];
   defaultPolicies: string[];
+  /** Named policies whose passing tokens carry open-webui's `tee` / `tcb-status` claims (besides the defaults). */
+  openWebUiPolicies: string[];
   inlinePolicies: boolean;
   tokenTtl?: number;
   maxBody?: number;
@@ -75,6 +77,7 @@ const SPEC = {
   'cors-origin': { type: 'string', multiple: true },
   policy: { type: 'string', multiple: true },
   'default-policy': { type: 'string', multiple: true },
+  'open-webui-policy': { type: 'string', multiple: true },
   'no-inline-policy': { type: 'boolean' },
   'token-ttl': { type: 'string' },
   'max-body': { type: 'string' },
@@ -129,6 +132,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
     corsOrigins: v['cors-origin'] ?? [],
     policies: (v.policy ?? []).map(policyOption),
     defaultPolicies: v['default-policy'] ?? [],
+    openWebUiPolicies: v['open-webui-policy'] ?? [],
     inlinePolicies: !v['no-inline-policy'],
     metrics: !v['no-metrics'],
     skipCrl: v['skip-crl'] === true,
@@ -264,6 +268,9 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
     if (defaults[p.tee]) throw new UsageError(`--default-policy: two defaults for ${p.tee}`);
     defaults[p.tee] = name;
   }
+  for (const name of a.openWebUiPolicies) {
+    if (!named[name]) throw new UsageError(`--open-webui-policy ${name}: no --policy has that name (${Object.keys(named).join(', ') || 'none given'})`);
+  }
   return { named, defaults };
 }
 
@@ -289,6 +296,7 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
       policies: named,
       defaultPolicies: defaults,
       allowInlinePolicies: a.inlinePolicies,
+      openWebUiPolicies: a.openWebUiPolicies,
       host: a.host,
       port: a.port,
       corsOrigins: a.corsOrigins,

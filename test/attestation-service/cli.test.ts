@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { verifyEarJwt } from '../../src/index.js';
 import { parseServeArgs, startServe } from '../../src/cli/serve.js';
 import { capture } from '../cli/capture.js';
 import { TempDirs, cli } from '../cli/helpers.js';
@@ -79,5 +80,40 @@ describe('a service started from dev quote files', () => {
     expect(r.status).toBe(200);
     expect(r.text.split('.')).toHaveLength(3);
     expect(r.headers['access-control-allow-origin']).toBe('https://chat.example');
+  });
+});
+
+describe('--open-webui-policy (session 6)', () => {
+  const at = '2026-01-15T00:00:00Z';
+  const now = Math.floor(Date.parse('2026-01-15T01:00:00Z') / 1000);
+  let dir: string;
+  let quote: Buffer;
+  const io = capture();
+  beforeAll(async () => {
+    dir = dirs.make('tee-as-cli-owui-');
+    expect((await cli(['dev', 'quote', '--tee', 'tdx', '--out', dir, '--at', at])).code).toBe(0);
+    quote = readFileSync(join(dir, 'evidence.bin'));
+    writeFileSync(join(dir, 'second.json'), JSON.stringify({ tee: 'tdx', mrTd: [mrTdOf(quote)], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' }));
+  });
+  const serveWith = (extra: string[]) =>
+    startServe(parseServeArgs(['--listen', '127.0.0.1:0', '--offline', '--no-cache', '--collateral', join(dir, 'collateral.json'), '--trust-root', join(dir, 'trust-root.pem'), '--at', '2026-01-15T01:00:00Z', '--policy', `second=${join(dir, 'second.json')}`, ...extra])!, io.io);
+
+  it('a marked named policy gives open-webui its tee claim; unmarked, the token lacks it', async () => {
+    for (const [extra, tee] of [[['--open-webui-policy', 'second'], 'tdx'], [[], undefined]] as const) {
+      const running = await serveWith([...extra]);
+      try {
+        const r = await post(running.service.url, '/attestation', openWebUiBody(quote, { policy_ids: ['second'] }));
+        expect(r.status).toBe(200);
+        expect(verifyEarJwt(r.text, running.service.publicKey, { now }).claims['tee'], extra.join(' ')).toBe(tee);
+      } finally {
+        await running.close();
+      }
+    }
+  });
+
+  it('naming a policy that is not configured is a usage error (exit 2)', async () => {
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--no-cache', '--open-webui-policy', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--open-webui-policy nope');
   });
 });
