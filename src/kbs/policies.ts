@@ -134,13 +134,21 @@ export function policyOfRow(row: PolicyRow): Policy {
   return l.policy;
 }
 
-/** The warnings shown with a stored policy (none when it pins a measurement or no longer loads). */
+/**
+ * The warnings shown with a stored policy (and logged at every start). A row
+ * that no longer loads (stored before a stricter loader, e.g. SEV-SNP
+ * tcbMinimums naming only some of its products) says so and why: transfers
+ * under it fail closed until it is replaced.
+ */
 export function policyWarnings(row: PolicyRow): string[] {
+  let loaded: Loaded;
   try {
-    return warningsOf(loadRow(row), row.id);
-  } catch {
-    return [];
+    loaded = loadRow(row);
+  } catch (err) {
+    const why = (err as { cause?: { message?: unknown } }).cause?.message;
+    return [`policy ${row.id} no longer loads${typeof why === 'string' ? ` (${why})` : ''}: transfers of its keys fail until it is replaced`];
   }
+  return warningsOf(loaded, row.id);
 }
 
 /** Attestation-Type header value → TEE, or undefined when not one we serve. */

@@ -113,6 +113,24 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
     expect(lines.some((l) => l.includes('WARNING') && l.includes(legacy) && l.includes('refused'))).toBe(true);
   });
 
+  it('a stored policy that no longer loads (SEV-SNP minimums for Milan only, before session 6) says so when shown and at start; transfers fail closed', async () => {
+    const s = await h.storage();
+    const legacy = randomUUID();
+    const doc = { tee: 'snp', measurement: ['ef'.repeat(48)], hostData: 'any', tcbMinimums: { Milan: { reported: { snp: 0x18 } } }, id: legacy };
+    await s.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [legacy, 'native', JSON.stringify(doc), new Date().toISOString()]);
+    const view = await h.call('GET', `/kbs/v1/key-transfer-policies/${legacy}`);
+    expect(view.json.warnings).toEqual([expect.stringMatching(new RegExp(`^policy ${legacy} no longer loads \\(.*tcbMinimums.*\\): transfers of its keys fail`))]);
+    const key = await h.call('POST', '/kbs/v1/keys', { body: { transfer_policy_id: legacy } });
+    expect(key.status).toBe(201);
+    const t = await h.call('POST', transferPath(key.json.id), { body: transferBody(h, client), headers: { 'attestation-type': 'TDX' }, token: null });
+    expect({ status: t.status, code: t.json?.code }).toEqual({ status: 500, code: 'ERR_KBS_STORAGE' });
+    expect(t.json).not.toHaveProperty('wrapped_key');
+    const lines: string[] = [];
+    const again = await startKeyBroker({ db: h.db, port: 0, plainHttp: true, collateral: collateralOf(h.platform), trustRoots: h.platform.trustRoots, synchronous: 'NORMAL', log: (l) => lines.push(l) });
+    await again.close();
+    expect(lines.some((l) => l.includes('WARNING') && l.includes(legacy) && l.includes('no longer loads'))).toBe(true);
+  });
+
   it('keys under a pinned policy are unaffected', async () => {
     const id = await registerKey(h, material);
     const t = await h.call('POST', transferPath(id), { body: transferBody(h, client), headers: { 'attestation-type': 'TDX' }, token: null });
