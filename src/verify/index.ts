@@ -109,6 +109,20 @@ function snapshotOf(parsed: Evidence): Evidence {
   return { ...parsed, bytes: privateCopy(parsed.bytes, 'the evidence bytes'), warnings, ...(trailing === undefined ? {} : { trailing }) } as Evidence;
 }
 
+/**
+ * The service's synchronous cache answer, or undefined. A lookup that throws
+ * (it reads the unverified PCK leaf to plan the keys) counts as nothing
+ * cached: the fetch path then runs the checks that come first (T02–T12)
+ * before anything else judges the leaf, and forEvidence repeats the error.
+ */
+function cachedOrNothing(service: CollateralService, parsed: Evidence, at: Date, certTable: VerifyEvidenceOptions['certTable']): EvidenceCollateral | undefined {
+  try {
+    return service.cachedFor?.(parsed, at, certTable);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses (if needed), fetches collateral (if needed) and verifies, all at one instant. */
 export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuffer | string, options: VerifyEvidenceOptions): Promise<VerificationResult> {
   if (!options || !options.collateral) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEvidence needs a collateral service or collateral');
@@ -120,7 +134,7 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const service = isService(options.collateral) ? options.collateral : undefined;
   const common = { ...options, at };
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
-  let collateral = service ? service.cachedFor?.(parsed, at, options.certTable) : (options.collateral as EvidenceCollateral);
+  let collateral = service ? cachedOrNothing(service, parsed, at, options.certTable) : (options.collateral as EvidenceCollateral);
   if (collateral === undefined) {
     // Nothing cached: a fetch may follow. Intel quotes pass T02–T12 first, so only a PCK
     // chain to a pinned root chooses what is fetched (SEV-SNP: the VCEK is the signing key,

@@ -9,7 +9,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { CollateralService, HttpClient, IntelPcsClient, verifyEvidence } from '../../src/index.js';
+import { CollateralCache, CollateralService, HttpClient, IntelPcsClient, parseEvidence, verifyEvidence, verifyIntelQuote } from '../../src/index.js';
+import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { CollateralServer } from '../helpers/collateral-server.js';
 
@@ -49,5 +50,28 @@ describe('an Intel quote must chain to a pinned root before collateral is fetche
     const { evidence } = await tee.getEvidence(new Uint8Array(64));
     await expect(verifyEvidence(evidence, { collateral, at, trustRoots: tee.trustRoots })).rejects.toMatchObject({ errorClass: 'COLLATERAL_UNAVAILABLE' });
     expect(server!.totalHits).toBeGreaterThan(0);
+  });
+});
+
+describe('the first error is the one the verification itself reports first (review s6)', () => {
+  it('a made-up leaf (bad signature, no SGX extension): T11, as with collateral given, not the cache lookup\'s T15; no fetch', async () => {
+    const at = new Date('2026-06-01T00:00:00Z');
+    const p = createSyntheticIntelPlatform({
+      tee: 'tdx',
+      at,
+      pki: { overrides: { pck: { corruptSignature: true, extensions: (d) => d.filter((e) => !String(e.oid).startsWith('1.2.840.113741')) } } },
+    });
+    let full: unknown;
+    try {
+      verifyIntelQuote(parseEvidence(p.quote.bytes) as never, p.collateral, { at, trustRoots: p.trustRoots });
+    } catch (e) {
+      full = e;
+    }
+    expect(full).toMatchObject({ check: 'T11' });
+    let fetched = 0;
+    const source = new Proxy({}, { get: () => async () => { fetched++; throw new Error('not here'); } });
+    const collateral = new CollateralService({ intel: source as never, cache: new CollateralCache({ directory: null }) });
+    await expect(verifyEvidence(p.quote.bytes, { at, trustRoots: p.trustRoots, collateral })).rejects.toMatchObject({ check: 'T11' });
+    expect(fetched).toBe(0);
   });
 });
