@@ -4,18 +4,11 @@
  * depend on nothing but the batch modules; users run `tee-verify batch`.
  *
  * Anything that escapes runBatchCli (a bug) is exit 70, never Node's default
- * exit 1, which `batch` uses for "some records rejected": a script or a
- * Kubernetes Job would take a crash for a finished run.
+ * exit 1 (crash-exit.ts).
  */
 import { runBatchCli } from '../cli/batch.js';
+import { installCrashExit } from './crash-exit.js';
 
-const INTERNAL = 70;
-
-function crash(err: unknown): void {
-  process.stderr.write(`error: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(INTERNAL);
-}
-process.on('uncaughtException', crash);
-process.on('unhandledRejection', crash);
+installCrashExit();
 
 process.exitCode = await runBatchCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
