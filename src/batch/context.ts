@@ -68,6 +68,20 @@ export function loadTrustRoots(path: string | undefined): TrustRoots {
   return { label: `custom (${path})`, intelRootCas: certificates, amd: PRODUCTION_TRUST_ROOTS.amd };
 }
 
+/**
+ * The default disk cache. A directory it refuses (ERR_COLLATERAL_CACHE_DIR: not private, cannot be
+ * created) is a setup error, exit 2 as in `verify`, not 70: a Job that retries internal errors would
+ * retry a misconfiguration forever (review, session 6).
+ */
+function defaultDiskCache(): CollateralCache {
+  try {
+    return new CollateralCache();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_COLLATERAL_CACHE_DIR') throw err;
+    throw new SetupError(`ERR_COLLATERAL_CACHE_DIR: ${(err as Error).message} (set XDG_CACHE_HOME to another directory, or verify offline with --collateral bundles)`);
+  }
+}
+
 async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): Promise<CollateralService> {
   const network = setup.pcsUrl !== undefined || bundle.length === 0;
   let pcs: InstanceType<typeof import('../collateral/intel-pcs.js').IntelPcsClient> | undefined;
@@ -81,7 +95,7 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): P
   // No fetch budget: a batch is an operator's job over stored evidence, and a fleet re-verified after a
   // TCB recovery may need thousands of distinct TCB infos and VCEKs a minute. The budget protects
   // services from hostile evidence (docs/collateral.md); here every record is meant to be judged.
-  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: new CollateralCache(), fetchBudget: null });
+  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null });
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
