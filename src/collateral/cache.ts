@@ -67,6 +67,18 @@ function newest(list: readonly CollateralArtifact[]): CollateralArtifact | undef
   return list.reduce<CollateralArtifact | undefined>((best, a) => (best === undefined || isOlder(best, a) ? a : best), undefined);
 }
 
+/** The verification instant and grace of the lookup that stores a version (see put). */
+export interface Retention {
+  now: Date;
+  graceMs?: number;
+}
+
+/** Past its window (plus grace) at `now`: no verification at that instant or later can use it. */
+function isPast(a: CollateralArtifact, r: Retention): boolean {
+  const end = Date.parse(a.validity.notAfter);
+  return !Number.isNaN(end) && end + (r.graceMs ?? 0) < r.now.getTime();
+}
+
 const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(a.body).equals(Buffer.from(b.body));
 
 const NONE: readonly CollateralArtifact[] = Object.freeze([]);
@@ -143,8 +155,9 @@ function readEntryFile(file: string): string | undefined {
  * Shape checks do not authenticate: a stored version may carry a forged
  * sequence. The verifier is the only judge, so the cache takes its verdicts:
  * `discard` drops a version a verification rejected, `markVerified` marks a
- * version a verification passed with, and eviction drops unmarked versions
- * first, so unverified newcomers cannot push out the versions that verified.
+ * version a verification passed with, and eviction never drops the newest
+ * marked version, so unverified newcomers cannot push out the version that
+ * verified last (see #evictionVictim).
  */
 export class CollateralCache {
   readonly directory: string | null;
@@ -303,8 +316,10 @@ export class CollateralCache {
    * Adds `artifact` as a version of its key; returns false when those exact
    * bytes are already stored. A disk that cannot be written does not lose the
    * artifact: it stays in memory and a warning is added to `warnings`.
+   * `retention` (the storing lookup's instant and grace) lets eviction drop
+   * versions that have passed first.
    */
-  put(artifact: CollateralArtifact, warnings?: string[]): boolean {
+  put(artifact: CollateralArtifact, warnings?: string[], retention?: Retention): boolean {
     const found = this.#lookup(artifact.key);
     if (found.some((a) => sameBytes(a, artifact))) return false;
     const list = found === NONE ? [] : (found as CollateralArtifact[]);
@@ -318,13 +333,30 @@ export class CollateralCache {
       }
     }
     while (list.length > this.maxVersions) {
-      // Unverified versions go first: a forged higher sequence must not evict what verified.
-      const unverified = list.filter((a) => !this.#verified.has(a));
-      const oldest = (unverified.length > 0 ? unverified : list).reduce((o, a) => (isOlder(a, o) ? a : o));
-      list.splice(list.indexOf(oldest), 1);
-      if (this.directory) this.#removeFile(this.#fileName(oldest));
+      const victim = this.#evictionVictim(list, retention);
+      list.splice(list.indexOf(victim), 1);
+      if (this.directory) this.#removeFile(this.#fileName(victim));
     }
     return true;
+  }
+
+  /**
+   * Which version leaves a key holding too many (review s6b #1). First one
+   * whose window (plus grace) has passed at the verification instant: it can
+   * serve no verification at that instant or later. Else the oldest of all
+   * but the newest verified version. Only that one is protected: a forged
+   * newcomer (any sequence it likes) cannot push out the version that last
+   * verified, while a genuine newer version is never refused because older
+   * ones verified (Intel reissues TCB info and CRLs daily).
+   */
+  #evictionVictim(list: readonly CollateralArtifact[], retention: Retention | undefined): CollateralArtifact {
+    const oldest = (candidates: readonly CollateralArtifact[]) => candidates.reduce((o, a) => (isOlder(a, o) ? a : o));
+    if (retention) {
+      const passed = list.filter((a) => isPast(a, retention));
+      if (passed.length > 0) return oldest(passed);
+    }
+    const protectedVersion = newest(list.filter((a) => this.#verified.has(a)));
+    return oldest(list.filter((a) => a !== protectedVersion));
   }
 
   /**
@@ -344,8 +376,8 @@ export class CollateralCache {
 
   /**
    * Marks the stored version with `artifact`'s bytes as used by a
-   * verification that passed (memory and disk); eviction keeps marked
-   * versions longest. Returns true when the mark is new. Cheap when already
+   * verification that passed (memory and disk); eviction never drops the
+   * newest marked version of a key (unless past). Returns true when the mark is new. Cheap when already
    * marked: this runs after every successful verification.
    */
   markVerified(artifact: CollateralArtifact): boolean {

@@ -169,7 +169,7 @@ export class ArtifactResolver {
     }
     if (fetched) {
       this.#lastRefresh.set(key, now.getTime());
-      cache?.put(fetched, warnings);
+      cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
       return this.#serve(cache?.select(key, now) ?? fetched, now, warnings);
     }
@@ -194,7 +194,7 @@ export class ArtifactResolver {
     return true;
   }
 
-  /** Marks the cached version with `artifact`'s bytes as used by a passing verification (eviction keeps it). */
+  /** Marks the cached version with `artifact`'s bytes as used by a passing verification (eviction keeps the newest marked one). */
   markVerified(artifact: CollateralArtifact): void {
     this.#cache?.markVerified(artifact);
   }

@@ -210,7 +210,7 @@ export class CollateralService {
 
   /**
    * Marks the cached versions of `collateral` as used by a verification that
-   * passed: the cache evicts unmarked versions first. verifyEvidence calls
+   * passed: eviction keeps the newest marked version of each. verifyEvidence calls
    * this on success; a repeated mark costs one WeakSet lookup per artifact.
    */
   markVerified(collateral: EvidenceCollateral): void {
