@@ -79,13 +79,14 @@ class ListParser {
     return true;
   }
 
-  // ima-ng = d-ng | n-ng; ima-sig = d-ng | n-ng | sig; fields fill the data exactly.
-  bool DecodeNg(size_t begin, size_t end, bool sig, Entry* e) {
+  // ima-ng = d-ng | n-ng; ima-sig = d-ng | n-ng | sig; ima-buf = d-ng | n-ng | buf;
+  // fields fill the data exactly. `third`: the sig / buf field follows.
+  bool DecodeNg(size_t begin, size_t end, bool third, Entry* e) {
     size_t p = begin, at = 0;
     uint32_t n = 0;
     if (!Field(&p, end, &at, &n) || !DigestNg(at, n, e)) return false;
     if (!Field(&p, end, &at, &n) || !NameNg(at, n, e)) return false;
-    if (sig) {
+    if (third) {
       if (!Field(&p, end, &at, &n)) return false;
       e->f[kImaSigOffset] = static_cast<uint32_t>(at);
       e->f[kImaSigSize] = n;
@@ -141,11 +142,13 @@ class ListParser {
     e->f[kImaDataOffset] = static_cast<uint32_t>(data_at);
     e->f[kImaDataSize] = data_len;
     size_t end = data_at + data_len;
-    bool ng = NameIs(name, name_len, "ima-ng");
-    bool sig = NameIs(name, name_len, "ima-sig");
-    if (ng || sig) {
-      e->f[kImaTemplate] = static_cast<uint32_t>(sig ? ImaTemplate::kImaSig : ImaTemplate::kImaNg);
-      if (!DecodeNg(data_at, end, sig, e)) return false;
+    ImaTemplate kind = ImaTemplate::kOther;
+    if (NameIs(name, name_len, "ima-ng")) kind = ImaTemplate::kImaNg;
+    else if (NameIs(name, name_len, "ima-sig")) kind = ImaTemplate::kImaSig;
+    else if (NameIs(name, name_len, "ima-buf")) kind = ImaTemplate::kImaBuf;  // VT16: as the ASCII parser decodes it
+    if (kind != ImaTemplate::kOther) {
+      e->f[kImaTemplate] = static_cast<uint32_t>(kind);
+      if (!DecodeNg(data_at, end, kind != ImaTemplate::kImaNg, e)) return false;
     }
     *pos = end;
     return true;

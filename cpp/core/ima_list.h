@@ -3,7 +3,8 @@
 // u32, template digest (20 bytes classic; 32 / 48 / 64 in the per-bank lists,
 // so the size is a parameter), template name (u32 length + bytes), then for
 // every template but "ima" the template data (u32 length + bytes). The data
-// of "ima-ng" and "ima-sig" is decoded into its fields; the legacy "ima"
+// of "ima-ng", "ima-sig" and "ima-buf" is decoded into its fields (ima-buf
+// has ima-sig's layout, its third field being the buffer); the legacy "ima"
 // template has no data length: a 20-byte file digest and a u32-length-
 // prefixed file name follow the name. docs/vtpm-formats.md has the details.
 #pragma once
@@ -24,7 +25,9 @@ constexpr uint32_t kMaxImaTemplateDataSize = 1024 * 1024;
 constexpr uint32_t kMaxImaEventNameSize = 255;  // IMA_EVENT_NAME_LEN_MAX ("ima" template)
 constexpr uint32_t kMaxImaAlgNameSize = 64;
 
-enum class ImaTemplate : uint32_t { kOther = 0, kIma = 1, kImaNg = 2, kImaSig = 3 };
+// kOther is framed but not decoded: the TypeScript layer refuses it (VT16), as
+// its template name is not covered by the template digest (review s6, finding 1).
+enum class ImaTemplate : uint32_t { kOther = 0, kIma = 1, kImaNg = 2, kImaSig = 3, kImaBuf = 4 };
 
 // Frame words per entry, in this order.
 enum ImaFrameField : uint32_t {
@@ -41,7 +44,7 @@ enum ImaFrameField : uint32_t {
   kImaDigestSize,
   kImaPathOffset,   // file name without its NUL
   kImaPathSize,
-  kImaSigOffset,    // ima-sig: the signature field (may be empty)
+  kImaSigOffset,    // ima-sig: the signature; ima-buf: the buffer (either may be empty)
   kImaSigSize,
   kImaFrameFields,
 };

@@ -3,7 +3,7 @@
 // list. Both passes (count, fill) must agree. On success every entry is
 // re-read from the bytes with the kernel's binary_runtime_measurements layout
 // restated here (pcr, digest, name, data; "ima" without a data length; d-ng
-// "alg:\0" + digest, n-ng with its NUL, sig), entries chain to the end of the
+// "alg:\0" + digest, n-ng with its NUL, sig / buf), entries chain to the end of the
 // input, and a cut inside the last entry is ERR_IMA_TRUNCATED.
 #include <cstddef>
 #include <cstdint>
@@ -58,12 +58,13 @@ void CheckEntry(const uint8_t* d, size_t size, uint32_t digest, const uint32_t* 
   TEE_FUZZ_REQUIRE(e[kImaDataOffset] == data_at && e[kImaDataSize] == data_len);
   *pos = p;
   bool ng = Named(name, name_len, "ima-ng"), sig = Named(name, name_len, "ima-sig");
-  if (!ng && !sig) {
+  bool buf = Named(name, name_len, "ima-buf");
+  if (!ng && !sig && !buf) {
     TEE_FUZZ_REQUIRE(kind == 0 && e[kImaAlgSize] == 0 && e[kImaDigestSize] == 0 && e[kImaPathSize] == 0 &&
                      e[kImaSigSize] == 0);
     return;
   }
-  TEE_FUZZ_REQUIRE(kind == (sig ? 3u : 2u));
+  TEE_FUZZ_REQUIRE(kind == (buf ? 4u : sig ? 3u : 2u));
   size_t q = data_at, end = data_at + data_len;
   uint32_t n = 0;
   uint32_t dng = Field(d, &q, end, &n);
@@ -76,7 +77,7 @@ void CheckEntry(const uint8_t* d, size_t size, uint32_t digest, const uint32_t* 
   if (Named(d + dng, alg, "sha1")) TEE_FUZZ_REQUIRE(e[kImaDigestSize] == 20);
   uint32_t nng = Field(d, &q, end, &n);
   TEE_FUZZ_REQUIRE(n >= 1 && d[nng + n - 1] == 0 && e[kImaPathOffset] == nng && e[kImaPathSize] == n - 1);
-  if (sig) {
+  if (sig || buf) {
     uint32_t s = Field(d, &q, end, &n);
     TEE_FUZZ_REQUIRE(e[kImaSigOffset] == s && e[kImaSigSize] == n);
   } else {

@@ -86,12 +86,13 @@ export function vtpmCheckOf(code: string): string | undefined {
 }
 
 export class VtpmVerificationError extends TeeVerifyError {
-  constructor(code: VtpmErrorCode, message: string, details: Record<string, unknown> = {}, options: { check?: string; cause?: unknown } = {}) {
+  constructor(code: VtpmErrorCode, message: string, details: Record<string, unknown> = {}, options: { check?: string; cause?: unknown; offset?: number } = {}) {
     const check = options.check ?? CHECK_OF_CODE[code];
     // Our codes as ErrorCode until the union in src/errors.ts lists them.
     super(VTPM_ERROR_CLASSES[code], code as unknown as ErrorCode, message, {
       details,
       ...(check === undefined ? {} : { check }),
+      ...(options.offset === undefined ? {} : { offset: options.offset }),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
   }

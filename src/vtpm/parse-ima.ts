@@ -5,13 +5,15 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { native, isNativeFailure, NATIVE_IMA_FRAME_FIELDS as W } from '../native/index.js';
+import { VtpmVerificationError } from './errors.js';
 import { requireBytes, vtpmError } from './parse-common.js';
 import type { ImaEntry } from './types.js';
 
 /** ImaTemplate of cpp/core/ima_list.h. */
+const TEMPLATE_OTHER = 0;
 const TEMPLATE_IMA = 1;
 const TEMPLATE_IMA_SIG = 3;
-const DECODED_NAMES = ['', 'ima', 'ima-ng', 'ima-sig'];
+const DECODED_NAMES = ['', 'ima', 'ima-ng', 'ima-sig', 'ima-buf'];
 
 /** The "ima" template hashes the file name zero-padded to IMA_EVENT_NAME_LEN_MAX + 1 bytes. */
 const IMA_NAME_FIELD = 256;
@@ -33,7 +35,7 @@ export const IMA_FRAME = {
   /** Template data; for the "ima" template the raw span (file digest, name length, name): use imaTemplateData. */
   dataOffset: 4,
   dataSize: 5,
-  /** 0 = other, 1 = "ima", 2 = "ima-ng", 3 = "ima-sig". */
+  /** 1 = "ima", 2 = "ima-ng", 3 = "ima-sig", 4 = "ima-buf" (0 = other never leaves parseImaBinaryFrame). */
   template: 6,
   algOffset: 7,
   algSize: 8,
@@ -41,6 +43,7 @@ export const IMA_FRAME = {
   digestSize: 10,
   pathOffset: 11,
   pathSize: 12,
+  /** ima-sig: the signature; ima-buf: the buffer. */
   sigOffset: 13,
   sigSize: 14,
 } as const;
@@ -78,7 +81,30 @@ export function parseImaBinaryFrame(input: Uint8Array, opts: { templateDigestSiz
   }
   const frame = native().parseImaList(bytes, digestSize);
   if (isNativeFailure(frame)) throw vtpmError(frame, 'IMA measurement list');
+  refuseUnknownTemplates(bytes, frame);
   return { bytes, templateDigestSize: digestSize, count: frame.length / W, frame };
+}
+
+/**
+ * VT16 (review s6, finding 1): the template digest covers the template data,
+ * not the template name, so renaming "ima-sig" to anything else replays the
+ * same PCR 10 while the entry's path and file digest vanish from the policy's
+ * view. Only the templates whose fields are decoded are accepted, as the
+ * ASCII parser does (same code, ERR_VTPM_IMA_TEMPLATE).
+ */
+function refuseUnknownTemplates(bytes: Uint8Array, frame: Uint32Array): void {
+  for (let i = 0, w = 0; w < frame.length; i++, w += W) {
+    if (frame[w + IMA_FRAME.template] !== TEMPLATE_OTHER) continue;
+    const offset = frame[w + IMA_FRAME.offset]!;
+    const nameAt = frame[w + IMA_FRAME.nameOffset]!;
+    const template = Buffer.from(bytes.buffer, bytes.byteOffset + nameAt, frame[w + IMA_FRAME.nameSize]!).toString('latin1');
+    throw new VtpmVerificationError(
+      'ERR_VTPM_IMA_TEMPLATE',
+      `IMA entry ${i} (byte ${offset}): template "${template}" is not one whose fields are known (ima, ima-ng, ima-sig, ima-buf); its name is not covered by the template digest, so the entry cannot be judged`,
+      { index: i, offset, template },
+      { check: 'VT16', offset: nameAt },
+    );
+  }
 }
 
 export function parseImaBinaryList(input: Uint8Array, opts: { templateDigestSize?: number } = {}): ImaEntry[] {
@@ -103,17 +129,8 @@ export function parseImaBinaryList(input: Uint8Array, opts: { templateDigestSize
     const offset = f[w]!;
     const kind = f[w + 6]!;
     const templateDigest = bytes.subarray(offset + 4, offset + 4 + digestSize);
-    const nameAt = f[w + 2]!;
-    const templateName = kind !== 0 ? DECODED_NAMES[kind]! : text.toString('latin1', nameAt, nameAt + f[w + 3]!);
+    const templateName = DECODED_NAMES[kind]!; // parseImaBinaryFrame refused any other
     const dataAt = f[w + 4]!;
-    if (kind === 0) {
-      entries[i] = {
-        index: i, offset, pcr: f[w + 1]!, templateDigest, templateName,
-        templateData: bytes.subarray(dataAt, dataAt + f[w + 5]!),
-        fileDigestAlg: undefined, fileDigest: undefined, path: undefined, signature: undefined,
-      };
-      continue;
-    }
     const digestAt = f[w + 9]!;
     const fileDigest = bytes.subarray(digestAt, digestAt + f[w + 10]!);
     const pathAt = f[w + 11]!;

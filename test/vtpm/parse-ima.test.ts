@@ -153,7 +153,7 @@ const ng = (path = '/usr/bin/true', digest = Buffer.alloc(32, 0xab)) => Buffer.c
 const list = (...parts: Buffer[]) => new Uint8Array(Buffer.concat(parts));
 
 describe('binary IMA list (synthetic)', () => {
-  it('ima-ng, ima-sig, ima-buf and an unknown template', () => {
+  it('ima-ng, ima-sig and ima-buf are decoded', () => {
     const sig = Buffer.from([3, 2, 4, 1, 2, 3, 4, 0, 1, 9]);
     const entries = parseImaBinaryList(
       list(
@@ -161,19 +161,22 @@ describe('binary IMA list (synthetic)', () => {
         entry('ima-sig', Buffer.concat([ng('/etc/ä'), field(sig)]), { pcr: 11 }),
         entry('ima-sig', Buffer.concat([ng('/x'), field(Buffer.alloc(0))])),
         entry('ima-buf', Buffer.concat([dng('sha256', Buffer.alloc(32)), nng('kexec-cmdline'), field(Buffer.from('ro quiet'))])),
-        entry('d-ng|n-ng|my', Buffer.from('opaque')),
       ),
     );
     expect(entries.map((e) => [e.templateName, e.pcr, e.fileDigestAlg, e.path, e.signature && hex(e.signature)])).toEqual([
       ['ima-ng', 10, 'sha256', '/bin/sh', undefined],
       ['ima-sig', 11, 'sha256', '/etc/ä', hex(sig)],
       ['ima-sig', 10, 'sha256', '/x', ''],
-      ['ima-buf', 10, undefined, undefined, undefined],
-      ['d-ng|n-ng|my', 10, undefined, undefined, undefined],
+      ['ima-buf', 10, 'sha256', 'kexec-cmdline', undefined], // the buffer stays in templateData, as in the ASCII parser
     ]);
     expect(entries[3]!.templateData.length).toBe(4 + 8 + 32 + 4 + 14 + 4 + 8);
-    expect(Buffer.from(entries[4]!.templateData).toString()).toBe('opaque');
     expect(entries[0]!.fileDigest!.length).toBe(32);
+  });
+
+  it('an unknown template is refused (VT16): its name is not covered by the template digest', () => {
+    const bytes = list(entry('ima-ng', ng('/bin/sh')), entry('d-ng|n-ng|my', Buffer.from('opaque')));
+    const err = expectError(() => parseImaBinaryList(bytes), { code: 'ERR_VTPM_IMA_TEMPLATE', errorClass: 'UNSUPPORTED', check: 'VT16' });
+    expect(err.details).toMatchObject({ index: 1, template: 'd-ng|n-ng|my' });
   });
 
   it('per-bank lists: 32-, 48- and 64-byte template digests', () => {

@@ -56,18 +56,24 @@ function checkIma(policy: VtpmPolicy, input: VtpmAppraisalInput, reference: Refe
       } else f.warn('VTPM-IMA', `IMA violation entry ${index} (${path ?? 'no path'}) allowed by the policy`);
       return;
     }
-    if (path !== undefined) seen.add(path);
-    if (path !== undefined && isIgnoredPath(path, ignore)) return;
     const digest = entry.fileDigest === undefined ? null : `${entry.fileDigestAlg ?? 'unknown'}:${toHex(entry.fileDigest)}`;
-    const allowed = path === undefined ? undefined : files?.get(path);
+    // VT16 / review s6 finding 1: an entry without a decoded path cannot be judged, whatever
+    // unknownImaEntries says (a template name outside the digest could otherwise hide a listed file).
+    if (path === undefined) {
+      f.fail('/vtpm/unknownImaEntries', 'VTPM-IMA', 'POLICY', 'an entry with a file name', { index, path: null, digest, template: entry.templateName }, `IMA entry ${index} (template ${entry.templateName}) has no file name to judge`);
+      return;
+    }
+    seen.add(path);
+    if (isIgnoredPath(path, ignore)) return;
+    const allowed = files?.get(path);
     if (allowed === undefined) {
       if (policy.unknownImaEntries === 'violation') {
-        f.fail('/vtpm/unknownImaEntries', 'VTPM-IMA', 'POLICY', 'a path of the reference list', { index, path: path ?? null, digest }, `IMA entry ${index}: ${path ?? `template ${entry.templateName}`} is not in the reference list`);
+        f.fail('/vtpm/unknownImaEntries', 'VTPM-IMA', 'POLICY', 'a path of the reference list', { index, path, digest }, `IMA entry ${index}: ${path} is not in the reference list`);
       }
       return;
     }
     if (digest === null || !allowed.has(digest as ReferenceDigest)) {
-      f.fail(`/vtpm/reference/ima/files/${pointerToken(path!)}`, 'VTPM-IMA', 'POLICY', [...allowed], { index, path, digest }, `IMA entry ${index}: ${path} has digest ${digest ?? 'none'}, not one the reference list allows`);
+      f.fail(`/vtpm/reference/ima/files/${pointerToken(path)}`, 'VTPM-IMA', 'POLICY', [...allowed], { index, path, digest }, `IMA entry ${index}: ${path} has digest ${digest ?? 'none'}, not one the reference list allows`);
     }
   });
   (policy.requiredImaEntries ?? []).forEach((path, i) => {
