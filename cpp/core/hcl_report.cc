@@ -43,8 +43,12 @@ bool ParseHclReport(const uint8_t* data, size_t size, HclFrame* f, ParseFailure*
     return Fail(failure, ParseCode::kHclUnsupportedVersion, kHclRequestDataOffset + 4);
   if (f->report_type != kHclReportTypeSnp && f->report_type != kHclReportTypeTdx)
     return Fail(failure, ParseCode::kHclUnsupportedReportType, kHclRequestDataOffset + 8);
-  if (f->report_data_hash_type < 1 || f->report_data_hash_type > 3)
-    return Fail(failure, ParseCode::kHclUnsupportedHashType, kHclRequestDataOffset + 12);
+  // VT03 (review s6, finding 7): only SHA-256, the one hash type azure-cvm-tooling
+  // (az-cvm-vtpm) and trustee accept for the runtime-data commitment.
+  if (f->report_data_hash_type != kHclHashTypeSha256) {
+    *failure = ParseFailure{ParseCode::kHclUnsupportedHashType, kHclRequestDataOffset + 12, "VT03"};
+    return false;
+  }
   // size <= 64 KiB, so these sums stay far from overflow.
   if (f->variable_data_size > size - kHclVariableDataOffset)
     return Fail(failure, ParseCode::kHclTruncated, kHclVariableDataOffset);

@@ -27,6 +27,9 @@ constexpr uint32_t kHclRequestDataHeaderSize = 20;
 constexpr uint32_t kHclVariableDataOffset = 1216 + 20;       // 1236
 constexpr uint32_t kHclReportTypeSnp = 2;
 constexpr uint32_t kHclReportTypeTdx = 4;
+// IGVM report-data hash types are 1 = SHA-256, 2 = SHA-384, 3 = SHA-512; only
+// SHA-256 is accepted (as azure-cvm-tooling does), refused with check "VT03".
+constexpr uint32_t kHclHashTypeSha256 = 1;
 
 struct HclFrame {
   uint32_t version = 0;
@@ -36,7 +39,7 @@ struct HclFrame {
   uint32_t hardware_report_size = 0;  // 1184 (SNP) or 1024 (TDX), at offset 32
   uint32_t report_type = 0;           // 2 = SNP, 4 = TDX
   uint32_t request_data_version = 0;
-  uint32_t report_data_hash_type = 0;  // 1 = SHA-256, 2 = SHA-384, 3 = SHA-512
+  uint32_t report_data_hash_type = 0;  // always 1 (SHA-256) on success
   uint32_t variable_data_size = 0;     // at kHclVariableDataOffset
   uint32_t trailing_size = 0;          // zero padding after report_size
 };

@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tee::HclFrame f;
   tee::ParseFailure fail;
   if (!tee::ParseHclReport(data, size, &f, &fail)) {
-    tee_fuzz::CheckVtpmFailure(fail, size, "ERR_HCL_", {"HCL"});
+    tee_fuzz::CheckVtpmFailure(fail, size, "ERR_HCL_", {"HCL", "VT03"});
+    // VT03 names exactly the hash-type refusal.
+    TEE_FUZZ_REQUIRE((std::strcmp(fail.check, "VT03") == 0) == (fail.code == tee::ParseCode::kHclUnsupportedHashType));
     return 0;
   }
   TEE_FUZZ_REQUIRE(size >= 1236 && size <= tee::kMaxHclReportSize);
@@ -34,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   TEE_FUZZ_REQUIRE(f.hardware_report_size == (type == 2 ? 1184u : 1024u));
   if (type == 4) TEE_FUZZ_REQUIRE(tee::AllZero(data + 32 + 1024, 160));
   uint32_t hash = tee::LoadU32(data + 1228);
-  TEE_FUZZ_REQUIRE(f.report_data_hash_type == hash && hash >= 1 && hash <= 3);
+  TEE_FUZZ_REQUIRE(f.report_data_hash_type == hash && hash == 1);  // SHA-256 only (VT03)
   TEE_FUZZ_REQUIRE(f.report_size == 1236 + uint64_t{var} && f.report_size <= size);
   TEE_FUZZ_REQUIRE(f.trailing_size == size - f.report_size && tee::AllZero(data + f.report_size, f.trailing_size));
   // Any cut before report_size: truncation.

@@ -23,13 +23,18 @@ import { parseEvidence } from '../evidence/index.js';
 import type { Evidence, SnpProduct, SnpReport, TdxQuote } from '../evidence/types.js';
 import type { CheckRecord, VerificationResult } from '../verify/types.js';
 import { parseCertificate } from '../x509/index.js';
-import { vtpmFail } from './errors.js';
+import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { bytesEqual } from './quote.js';
 import { keyFromJwk, type AttestationKey } from './tpm-key.js';
 import type { HclReport } from './types.js';
 
-/** IGVM report-data hash types of the HCL request data. */
-const HASH_TYPES: Record<number, { node: string; size: number } | undefined> = { 1: { node: 'sha256', size: 32 }, 2: { node: 'sha384', size: 48 }, 3: { node: 'sha512', size: 64 } };
+/**
+ * IGVM report-data hash types of the HCL request data that are accepted: only
+ * 1 = SHA-256, as azure-cvm-tooling and trustee accept (2 = SHA-384 and
+ * 3 = SHA-512 are refused, VT03; review s6, finding 7). The parser refuses
+ * them first; this is the same rule for an HclReport built elsewhere.
+ */
+const HASH_TYPES: Record<number, { node: string; size: number } | undefined> = { 1: { node: 'sha256', size: 32 } };
 
 /** Largest runtime-data document we parse (real ones are about 1.2 KiB). */
 const MAX_RUNTIME_DATA = 16 * 1024;
@@ -78,7 +83,7 @@ export function parseRuntimeData(hcl: HclReport): AzureRuntimeData {
 /** VT03: hardware report_data[0..n] = H(runtime data), H from the HCL hash type. */
 export function checkRuntimeDataBinding(hcl: HclReport, reportData: Uint8Array, checks: CheckRecord[]): void {
   const h = HASH_TYPES[hcl.reportDataHashType];
-  if (!h) vtpmFail('ERR_VTPM_RUNTIME_DATA', `HCL report-data hash type ${hcl.reportDataHashType} is not SHA-256 / SHA-384 / SHA-512`);
+  if (!h) throw new VtpmVerificationError('ERR_VTPM_UNSUPPORTED', `HCL report-data hash type ${hcl.reportDataHashType} is not 1 (SHA-256), the only one accepted`, { hashType: hcl.reportDataHashType }, { check: 'VT03' });
   const digest = createHash(h.node).update(hcl.runtimeData).digest();
   if (!bytesEqual(digest, reportData.subarray(0, h.size))) {
     vtpmFail('ERR_VTPM_RUNTIME_DATA', `the hardware report_data does not commit to the runtime data (${h.node} differs)`, {

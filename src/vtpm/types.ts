@@ -142,7 +142,7 @@ export interface HclReport {
   reportType: 'snp' | 'tdx';
   /** The hardware report (SNP attestation report, or TDX TDREPORT) as embedded. */
   hardwareReport: Uint8Array;
-  /** Hash type of the runtime data commitment (1 = SHA-256, 2 = SHA-384, 3 = SHA-512). */
+  /** Hash type of the runtime data commitment: always 1 (SHA-256); the parser refuses 2 (SHA-384) and 3 (SHA-512) at VT03. */
   reportDataHashType: number;
   /** The runtime data (a JSON document: keys incl. HCLAkPub, vm-configuration, user-data). */
   runtimeData: Uint8Array;
