@@ -13,7 +13,8 @@ import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
-import { UnknownPlatformError } from './errors.js';
+import { CollateralUnavailableError, UnknownPlatformError } from './errors.js';
+import { SourceLiveness } from './liveness.js';
 import { ArtifactResolver, missingSource, type FetchBudget, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
 
@@ -33,9 +34,18 @@ export interface CollateralServiceOptions {
   notFoundTtlMs?: number;
   /** Distinct new keys fetched per window; default 256 per minute, null: no cap (ProviderOptions.fetchBudget). */
   fetchBudget?: FetchBudget | null;
-  /** The provider's clock for the two above, never for validity; default Date.now. */
+  /**
+   * How long a 2xx answer for a fixed document (QE identity, PCK CRL; AMD
+   * chain, CRL) proves that its source serves, so that a 404 for the
+   * evidence's platform is a verdict (ERR_COLLATERAL_UNKNOWN_PLATFORM); also
+   * how long a failed probe is remembered. Default 60 s, provider clock.
+   */
+  sourceLivenessMs?: number;
+  /** The provider's clock for the three above, never for validity; default Date.now. */
   clock?: () => number;
 }
+
+export const DEFAULT_SOURCE_LIVENESS_MS = 60_000;
 
 export interface IntelCollateral {
   kind: 'intel';
@@ -138,25 +148,32 @@ function amdKeys(product: AmdProduct, signingKey: AmdKeyKind): { certChain: stri
   return (byKind[signingKey] ??= { certChain: artifactKey.certChain(product, signingKey), crl: artifactKey.amdCrl(product, signingKey) });
 }
 
+type Four<T> = [T, T, T, T];
+
 /**
  * The values of lookups that all succeeded, else one failure, chosen
  * deterministically: the first that is not ERR_COLLATERAL_UNKNOWN_PLATFORM,
- * else that one. "No TCB info for this FMSPC" is a verdict on the evidence
- * only from a source that serves its fixed documents (QE identity, CRLs); a
- * source that answers 404 to everything (a wrong base URL) is an outage, and
- * its retryable error wins.
+ * else that one (judged by `verdict`).
  */
-type Four<T> = [T, T, T, T];
-
-function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>): Four<Resolved> {
-  let unknownPlatform: unknown;
+async function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>, verdict: (err: UnknownPlatformError) => Promise<never>): Promise<Four<Resolved>> {
+  let unknownPlatform: UnknownPlatformError | undefined;
   for (const s of settled) {
     if (s.status === 'fulfilled') continue;
     if (!(s.reason instanceof UnknownPlatformError)) throw s.reason;
     unknownPlatform ??= s.reason;
   }
-  if (unknownPlatform !== undefined) throw unknownPlatform;
+  if (unknownPlatform !== undefined) return verdict(unknownPlatform);
   return settled.map((s) => (s as PromiseFulfilledResult<Resolved>).value) as Four<Resolved>;
+}
+
+/** A 404 for the evidence's platform from a source not shown to serve: the retryable ERR_COLLATERAL_NOT_FOUND. */
+function notAVerdict(err: UnknownPlatformError, windowMs: number): CollateralUnavailableError {
+  return new CollateralUnavailableError(
+    'ERR_COLLATERAL_NOT_FOUND',
+    `${err.message}; not a verdict on the evidence: the source served no fixed document in the last ${windowMs} ms and a fresh request for one failed`,
+    { ...err.details, reason: 'source-not-serving' },
+    err,
+  );
 }
 
 function isInMemory(source: object | undefined): boolean {
@@ -176,6 +193,13 @@ export class CollateralService {
   readonly #evalNumber: number | undefined;
   /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
   readonly #recentVcekKeys: { request: VcekRequest; hwId: Buffer; key: string }[] = [];
+  /**
+   * Whether each source serves now: a 404 for the evidence's platform is a
+   * verdict only from a source that recently served a fixed document
+   * (see liveness.ts; review s6b #2).
+   */
+  readonly #intelLive: SourceLiveness;
+  readonly #amdLive: SourceLiveness;
   /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
   readonly #plans = new WeakMap<object, Partial<Record<IntelTee, LookupPlan>>>();
 
@@ -195,6 +219,23 @@ export class CollateralService {
     this.#amdMetered = !isInMemory(options.amd);
     this.#update = options.update ?? 'standard';
     this.#evalNumber = options.tcbEvaluationDataNumber;
+    const livenessMs = options.sourceLivenessMs ?? DEFAULT_SOURCE_LIVENESS_MS;
+    if (!Number.isFinite(livenessMs) || livenessMs < 0) throw new TypeError('sourceLivenessMs must be a non-negative number');
+    const clock = options.clock ?? Date.now;
+    this.#intelLive = new SourceLiveness(livenessMs, clock);
+    this.#amdLive = new SourceLiveness(livenessMs, clock);
+  }
+
+  /**
+   * ERR_COLLATERAL_UNKNOWN_PLATFORM when the source serves its fixed
+   * documents now (answered one within the liveness window, or answers the
+   * probe `fixedDocument`), else the retryable ERR_COLLATERAL_NOT_FOUND: an
+   * emptied PCCS or a wrong URL behind a warm cache is an outage, not a
+   * verdict on the evidence.
+   */
+  async #verdict(err: UnknownPlatformError, live: SourceLiveness, fixedDocument: () => Promise<unknown>): Promise<never> {
+    if (await live.serves(fixedDocument)) throw err;
+    throw notAVerdict(err, live.windowMs);
   }
 
   /**
@@ -258,13 +299,14 @@ export class CollateralService {
     const r = this.#resolver;
     const m = this.#intelMetered;
     // The four lookups run side by side (each may be a network fetch).
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await settledOrThrow(
       await Promise.allSettled([
         r.resolve(plan.keys[0], plan.fetch[0], now, m),
         r.resolve(plan.keys[1], plan.fetch[1], now, m),
         r.resolve(plan.keys[2], plan.fetch[2], now, m),
         r.resolve(plan.keys[3], plan.fetch[3], now, m),
       ]),
+      (err) => this.#verdict(err, this.#intelLive, plan.fetch[1]),
     );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -285,13 +327,14 @@ export class CollateralService {
     const qeReq = { tee: plan.tee, tcbEvaluationDataNumber };
     const r = this.#resolver;
     const m = this.#intelMetered;
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await settledOrThrow(
       await Promise.allSettled([
         r.resolve(plan.keys[0], plan.fetch[0], now, m),
-        r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now, m),
+        r.resolve(artifactKey.qeIdentity(qeReq), this.#intelLive.track(() => source.qeIdentity(qeReq)), now, m),
         r.resolve(plan.keys[2], plan.fetch[2], now, m),
         r.resolve(plan.keys[3], plan.fetch[3], now, m),
       ]),
+      (err) => this.#verdict(err, this.#intelLive, plan.fetch[1]),
     );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -319,12 +362,15 @@ export class CollateralService {
       const select = this.#evalNumber === undefined ? { update: this.#update } : { tcbEvaluationDataNumber: this.#evalNumber };
       const tcbReq = { tee, fmspc, ...select };
       const qeReq = { tee, ...select };
+      const live = this.#intelLive;
       plan = {
         tee,
         fmspc,
         pckCa,
         keys: [artifactKey.tcbInfo(tcbReq), artifactKey.qeIdentity(qeReq), artifactKey.pckCrl(pckCa), artifactKey.rootCaCrl()],
-        fetch: [() => source.tcbInfo(tcbReq), () => source.qeIdentity(qeReq), () => source.pckCrl(pckCa), () => source.rootCaCrl()],
+        // QE identity and PCK CRL come from the base URL, like the TCB info: their answers show that it serves.
+        // (Intel's PCS serves the Root CA CRL from another host, so that one proves nothing.)
+        fetch: [() => source.tcbInfo(tcbReq), live.track(() => source.qeIdentity(qeReq)), live.track(() => source.pckCrl(pckCa)), () => source.rootCaCrl()],
       };
       byTee[tee] = plan;
     }
@@ -334,7 +380,7 @@ export class CollateralService {
   async forSnpReport(report: SnpReport, now: Date, certTable: readonly SnpCertificateEntry[] = []): Promise<AmdCollateral> {
     const { product, signingKey } = snpTarget(report);
     const results: Resolved[] = [];
-    // A KDS that knows no such chip is a verdict only once it has served the product's chain and CRL (see settledOrThrow).
+    // A KDS that knows no such chip is a verdict only once the chain and CRL resolved and the KDS serves now (#verdict).
     let signingCertificate: CollateralArtifact | undefined;
     let unknownPlatform: UnknownPlatformError | undefined;
     try {
@@ -347,15 +393,15 @@ export class CollateralService {
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain) {
       if (!amd) throw missingSource('AMD certificate chain');
-      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), () => amd.certChain(product, signingKey), now, this.#amdMetered);
+      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLive.track(() => amd.certChain(product, signingKey)), now, this.#amdMetered);
       results.push(r);
       certChain = r.artifact;
     }
     if (!amd) throw missingSource('AMD CRL');
-    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), () => amd.crl(product, signingKey), now, this.#amdMetered);
+    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLive.track(() => amd.crl(product, signingKey)), now, this.#amdMetered);
     results.push(crl);
-    if (unknownPlatform || !signingCertificate) throw unknownPlatform;
-    return { kind: 'amd', product, signingKey, signingCertificate, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
+    if (unknownPlatform) return this.#verdict(unknownPlatform, this.#amdLive, () => amd.crl(product, signingKey));
+    return { kind: 'amd', product, signingKey, signingCertificate: signingCertificate!, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
 
   /**

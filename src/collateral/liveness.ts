@@ -1,0 +1,66 @@
+/**
+ * Whether a collateral source serves now (review s6b #2). A 404 for what the
+ * evidence names (TCB info of its FMSPC, the VCEK of its chip) is a verdict
+ * on the evidence only from a source that works: one that answered 2xx for a
+ * fixed document (QE identity, CRL, chain) within `windowMs` on the provider
+ * clock. A warm cache holds those documents without asking, so when no such
+ * answer is recent, one probe asks the source for a fixed document; a probe
+ * that fails is remembered for the same window, so a flood of 404s during an
+ * outage costs at most one probe per window.
+ */
+export class SourceLiveness {
+  /** Last 2xx answer for a fixed document (provider clock). */
+  #servedAt = Number.NEGATIVE_INFINITY;
+  /** Last probe that failed (provider clock). */
+  #failedAt = Number.NEGATIVE_INFINITY;
+  #probe: Promise<boolean> | undefined;
+
+  constructor(
+    readonly windowMs: number,
+    readonly clock: () => number,
+  ) {}
+
+  /** Records a 2xx answer for a fixed document. */
+  served(): void {
+    this.#servedAt = this.clock();
+    this.#failedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** `fetch` with its success recorded (wraps a fixed document's fetch). */
+  track<T>(fetch: () => Promise<T>): () => Promise<T> {
+    return () =>
+      fetch().then((value) => {
+        this.served();
+        return value;
+      });
+  }
+
+  /**
+   * True when the source served a fixed document within the window, else
+   * after a successful probe (`probe` fetches one, bypassing any cache);
+   * false after a failed probe, remembered for the window. Concurrent callers
+   * share one probe.
+   */
+  serves(probe: () => Promise<unknown>): Promise<boolean> {
+    const t = this.clock();
+    if (this.#within(this.#servedAt, t)) return Promise.resolve(true);
+    if (this.#within(this.#failedAt, t)) return Promise.resolve(false);
+    this.#probe ??= probe().then(
+      () => {
+        this.served();
+        return true;
+      },
+      () => {
+        this.#failedAt = this.clock();
+        return false;
+      },
+    ).finally(() => {
+      this.#probe = undefined;
+    });
+    return this.#probe;
+  }
+
+  #within(at: number, t: number): boolean {
+    return t >= at && t - at < this.windowMs;
+  }
+}
