@@ -40,7 +40,7 @@ export interface CrlInfo extends SignedObject {
   /** Lowercase hex of the AKI keyIdentifier. */
   authorityKeyId?: string;
   /** Canonical lowercase hex, as CertificateInfo.serialNumber. */
-  revokedSerials: Set<string>;
+  revokedSerials: ReadonlySet<string>;
   /** Number of revokedCertificates entries (a serial listed twice counts twice). */
   revokedCount: number;
   /** OIDs of the critical extensions found on any revoked entry (certificateIssuer, ...), each once. */

@@ -4,11 +4,18 @@
  * reach every later verification of the same bytes (review, session 6:
  * emptying a VCEK's `extensions` made it fail S11 everywhere after).
  *
- * Sealing freezes every object and array; Dates, Sets and Maps get mutators
- * that throw (a frozen Date still has setTime). Typed arrays cannot be
- * frozen: the bytes behind them are copied when sealed and compared on every
- * use (`intact`), and the owner parses again when they changed. Anything else
- * (class instances, functions) is left as it is; parse results hold none.
+ * Sealing freezes every object and array and gives Dates mutators that throw
+ * (a frozen Date still has setTime). Sets and Maps are replaced by read-only
+ * views (ReadOnlySetView / ReadOnlyMapView) over private copies: a real Set
+ * can always be changed through `Set.prototype.delete.call(set, ...)`, which
+ * no own-property lock stops (review, session 6 round 2: a cached CRL's
+ * revokedSerials swapped one serial for another at the same size, and a
+ * revoked PCK verified). Types of sealed values therefore declare
+ * ReadonlySet / ReadonlyMap. Typed arrays cannot be frozen: the bytes behind
+ * them are copied when sealed and compared on every use (`intact`), and the
+ * owner parses again when they changed; so are the times of Dates (setTime
+ * through Date.prototype). Anything else (class instances, functions) is left
+ * as it is; parse results hold none.
  */
 export interface Sealed<T> {
   readonly value: T;
@@ -24,7 +31,7 @@ interface ByteSpan {
 }
 
 const DATE_SETTERS = Object.getOwnPropertyNames(Date.prototype).filter((name) => name.startsWith('set'));
-const COLLECTION_MUTATORS = ['add', 'set', 'delete', 'clear'];
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 function readOnly(name: string): () => never {
   return () => {
@@ -39,15 +46,99 @@ function lockMethods(target: object, names: readonly string[]): void {
   }
 }
 
+/**
+ * A set that can only be read: has / size / iteration. Not a Set (nor a
+ * subclass), so Set.prototype methods refuse it; its entries live in a
+ * private Set no caller can reach. To change one, copy it: `new Set(view)`.
+ */
+export class ReadOnlySetView<T> implements ReadonlySet<T> {
+  readonly #items: Set<T>;
+
+  constructor(items: Iterable<T>) {
+    this.#items = new Set(items);
+    Object.freeze(this);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+  has(value: T): boolean {
+    return this.#items.has(value);
+  }
+  forEach(callback: (value: T, value2: T, set: ReadonlySet<T>) => void, thisArg?: unknown): void {
+    for (const v of this.#items) callback.call(thisArg, v, v, this);
+  }
+  entries(): SetIterator<[T, T]> {
+    return this.#items.entries();
+  }
+  keys(): SetIterator<T> {
+    return this.#items.keys();
+  }
+  values(): SetIterator<T> {
+    return this.#items.values();
+  }
+  [Symbol.iterator](): SetIterator<T> {
+    return this.#items.values();
+  }
+  /** util.inspect / console.log show the entries (a copy). */
+  [INSPECT](): Set<T> {
+    return new Set(this.#items);
+  }
+}
+
+/** The Map counterpart of ReadOnlySetView: get / has / size / iteration. Copy with `new Map(view)`. */
+export class ReadOnlyMapView<K, V> implements ReadonlyMap<K, V> {
+  readonly #items: Map<K, V>;
+
+  constructor(entries: Iterable<readonly [K, V]>) {
+    this.#items = new Map(entries);
+    Object.freeze(this);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+  get(key: K): V | undefined {
+    return this.#items.get(key);
+  }
+  has(key: K): boolean {
+    return this.#items.has(key);
+  }
+  forEach(callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.#items) callback.call(thisArg, v, k, this);
+  }
+  entries(): MapIterator<[K, V]> {
+    return this.#items.entries();
+  }
+  keys(): MapIterator<K> {
+    return this.#items.keys();
+  }
+  values(): MapIterator<V> {
+    return this.#items.values();
+  }
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.#items.entries();
+  }
+  [INSPECT](): Map<K, V> {
+    return new Map(this.#items);
+  }
+}
+
+// The views' own methods cannot be replaced either (an own property is refused by the frozen instance).
+Object.freeze(ReadOnlySetView.prototype);
+Object.freeze(ReadOnlyMapView.prototype);
+
 export function seal<T>(value: T): Sealed<T> {
   const spans = new Map<ArrayBufferLike, ByteSpan>();
   const dates: [Date, number][] = [];
-  const sizes: [Set<unknown> | Map<unknown, unknown>, number][] = [];
-  const seen = new Set<object>();
+  /** Objects already sealed, and the view that replaced each Set or Map. */
+  const done = new Map<object, unknown>();
 
-  const visit = (v: unknown): void => {
-    if (typeof v !== 'object' || v === null || seen.has(v)) return;
-    seen.add(v);
+  /** Seals `v` in place; returns what replaces it in its parent (itself, or the view of a Set / Map). */
+  const visit = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    if (done.has(v)) return done.get(v);
+    done.set(v, v);
     if (ArrayBuffer.isView(v)) {
       const span = spans.get(v.buffer);
       const start = v.byteOffset;
@@ -57,23 +148,35 @@ export function seal<T>(value: T): Sealed<T> {
         span.start = Math.min(span.start, start);
         span.end = Math.max(span.end, end);
       }
-      return;
+      return v;
+    }
+    if (v instanceof Set) {
+      const view = new ReadOnlySetView([...v].map(visit));
+      done.set(v, view);
+      return view;
+    }
+    if (v instanceof Map) {
+      const view = new ReadOnlyMapView([...v].map(([k, x]) => [visit(k), visit(x)] as const));
+      done.set(v, view);
+      return view;
     }
     if (v instanceof Date) {
       dates.push([v, v.getTime()]);
       lockMethods(v, DATE_SETTERS);
-    } else if (v instanceof Set || v instanceof Map) {
-      sizes.push([v, v.size]);
-      for (const entry of v instanceof Map ? v.entries() : v.values()) visit(entry);
-      lockMethods(v, COLLECTION_MUTATORS);
     } else {
       const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return;
-      for (const child of Object.values(v)) visit(child);
+      if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return v;
+      const record = v as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const child = record[key];
+        const sealed = visit(child);
+        if (sealed !== child) record[key] = sealed;
+      }
     }
     Object.freeze(v);
+    return v;
   };
-  visit(value);
+  const sealedValue = visit(value) as T;
 
   // The live bytes (a view, made once) and their copy: a detached buffer leaves the view empty, which differs too.
   const spanList = [...spans.values()].map((s) => {
@@ -82,11 +185,10 @@ export function seal<T>(value: T): Sealed<T> {
   });
   const getTime = Date.prototype.getTime;
   return {
-    value,
+    value: sealedValue,
     intact(): boolean {
       for (const s of spanList) if (!s.live.equals(s.copy)) return false;
       for (const [d, t] of dates) if (getTime.call(d) !== t) return false;
-      for (const [c, n] of sizes) if (c.size !== n) return false;
       return true;
     },
   };
