@@ -15,6 +15,7 @@ import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/inde
 import { GatewayError } from './errors.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
+import { loadOrCreateTls, type TlsIdentity } from './tls.js';
 import { VTPM_SERVE_OPTIONS, VTPM_USAGE, withVtpm } from './vtpm-cli.js';
 
 export interface GatewayIo {
@@ -45,7 +46,8 @@ export const GATEWAY_SERVE_OPTIONS = {
 export const GATEWAY_USAGE = `usage:
   tee-gateway serve --upstream URL (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
                     [--database-pool N] [--listen 127.0.0.1:8443]
-                    [--tls-cert PEM --tls-key PEM | (SQLite: self-signed next to the file; PostgreSQL: a fresh key in memory)]
+                    [--tls-cert PEM --tls-key PEM]   (default: a fresh key in memory at every start; given: loaded, or generated
+                                                      there when neither file exists; keep them on TEE-private storage)
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
 ${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
@@ -108,6 +110,18 @@ function failureLimitOf(v: Record<string, unknown>, prefix: 'admin' | 'api-key')
   return { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindow !== undefined ? { windowMs: Math.max(1, Math.round(failureWindow * 1000)) } : {}) };
 }
 
+/** --tls-cert/--tls-key: the operator's files, loaded, or generated and written when neither exists. */
+async function tlsFiles(certFile: string, keyFile: string, host: string, io: GatewayIo): Promise<TlsIdentity> {
+  const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
+  try {
+    const { generated, ...tls } = await loadOrCreateTls(certFile, keyFile, names);
+    if (generated) io.stderr(`tee-gateway: generated a TLS key in ${keyFile} (mode 0600) and its certificate in ${certFile}\n`);
+    return tls;
+  } catch (e) {
+    throw new GatewayError('ERR_GATEWAY_CONFIG', 500, `--tls-cert/--tls-key: ${(e as Error).message}`);
+  }
+}
+
 async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gateway?: Gateway }> {
   const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: GATEWAY_SERVE_OPTIONS });
   if (!v.upstream) throw new UsageError('serve needs --upstream URL');
@@ -127,8 +141,8 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     adminApi: !v['no-admin-api'],
     cubeAttestation: Boolean(v['cube-attestation']),
     log: (l) => io.stderr(`${l}\n`),
-    ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
   };
+  if (v['tls-cert'] && v['tls-key']) options.tls = await tlsFiles(v['tls-cert'], v['tls-key'], options.host as string, io);
   // POST /tdx_attest: the simulated platform's collateral and roots, or Intel PCS / AMD KDS with the production roots.
   if (provider instanceof SimulatedTeeProvider) {
     const source = new BundleSource([...provider.collateral]);

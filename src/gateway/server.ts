@@ -12,8 +12,10 @@
  *
  * API keys and admin tokens live in the database (store.ts: an SQLite file, or PostgreSQL shared
  * by several instances) and are managed with `tee-gateway keys` or the admin API. The attestation
- * rate bound, the TLS key and the metrics belong to the instance (each runs in its own TEE).
+ * rate bound, the TLS key (fresh in memory at every start unless given) and the metrics belong to
+ * the instance (each runs in its own TEE).
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +34,7 @@ import { createHandler } from './routes.js';
 import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
 import { ApiKeyStore } from './store.js';
-import { generateTls, loadOrCreateTls, type TlsIdentity } from './tls.js';
+import { generateTls, type TlsIdentity } from './tls.js';
 
 /**
  * headersTimeoutMs / requestTimeoutMs / keepAliveTimeoutMs (ServerTimeouts, src/net/server-timeouts.ts) bound
@@ -50,9 +52,10 @@ export interface GatewayOptions extends ServerTimeouts {
   databasePoolSize?: number;
   provider: EvidenceProvider;
   /**
-   * PEM texts. Default with SQLite: `<file>.tls-cert.pem` / `<file>.tls-key.pem`, generated when
-   * absent. Default with PostgreSQL: a fresh key pair in memory at every start (each instance has
-   * its own key, bound by its own attestation).
+   * PEM texts of the TLS identity. Default: a fresh key pair in memory at every start, whatever the
+   * database (each process has its own key, bound by its own attestation). Given, the start logs a
+   * WARNING: whoever can read this key passes the clients' binding check, so it must come from
+   * storage private to the TEE. An old `<db>.tls-key.pem` next to an SQLite file is not read.
    */
   tls?: TlsIdentity;
   host?: string;
@@ -176,7 +179,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
-  const tls = options.tls ?? (loc.kind === 'sqlite' ? await loadOrCreateTls(`${loc.file}.tls-cert.pem`, `${loc.file}.tls-key.pem`, names) : await generateTls(names));
+  // The key never touches the disk unless the operator gives one: a key file outlives the image that
+  // was attested with it (another image restarted on the same disk, or the host reading it, would be
+  // trusted by clients that verified the key, and a relay holding it passes every fresh check).
+  const tls = options.tls ?? (await generateTls(names));
+  if (options.tls) log('tee-gateway: WARNING: TLS key given (--tls-cert/--tls-key): whoever can read it can relay this gateway and read prompts while clients\' checks pass; keep it on storage private to the TEE (docs/gateway.md, "TLS identity")');
+  else if (loc.kind === 'sqlite' && existsSync(`${loc.file}.tls-key.pem`)) log(`tee-gateway: WARNING: ${loc.file}.tls-key.pem is no longer read: every start uses a fresh TLS key held in memory (clients attest again). Delete the file (anyone holding it can impersonate this gateway to clients that still trust its key), or pass it with --tls-cert/--tls-key from TEE-private storage`);
   const spkiHash = spkiSha256(tls.cert);
   const keys = await ApiKeyStore.open(loc, {
     postgres: { poolMax: options.databasePoolSize ?? 4, applicationName: 'tee-gateway', onError: (e) => log(`tee-gateway: database connection error (${e.code}): ${e.message}`) },

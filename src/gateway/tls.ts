@@ -1,8 +1,10 @@
 /**
- * The gateway's TLS identity: given PEM files, or a self-signed ECDSA P-256
- * certificate generated on first start with @peculiar/x509 and WebCrypto and
- * kept next to the database (`<db>.tls-cert.pem`, key mode 0600). Clients do
- * not trust it by a CA: the attestation binds its public key.
+ * The gateway's TLS identity: by default a self-signed ECDSA P-256 certificate
+ * generated at every start with @peculiar/x509 and WebCrypto and held only in
+ * memory; PEM files only when the operator names them (--tls-cert/--tls-key,
+ * loaded, or generated and written once when neither exists). Clients do not
+ * trust it by a CA: the attestation binds its public key, so whoever holds the
+ * private key passes that binding (docs/gateway.md, "TLS identity").
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { X509Certificate, webcrypto } from 'node:crypto';
@@ -33,8 +35,16 @@ export interface TlsIdentity {
   key: string;
 }
 
+/**
+ * Operator-named PEM files: loaded when both exist, generated and written (key mode 0600) when
+ * neither does. One without the other is refused (RangeError): a half-present identity is a
+ * mistake, and generating the missing half would silently replace a key.
+ */
 export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: string[]): Promise<TlsIdentity & { generated: boolean }> {
-  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  const haveCert = existsSync(certFile);
+  const haveKey = existsSync(keyFile);
+  if (haveCert && haveKey) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  if (haveCert || haveKey) throw new RangeError(`${haveCert ? keyFile : certFile} does not exist while ${haveCert ? certFile : keyFile} does: give both files, or two new paths`);
   const { cert, key } = await generateTls(hosts);
   writeFileSync(keyFile, key, { mode: 0o600 });
   writeFileSync(certFile, cert, { mode: 0o644 });
@@ -42,8 +52,8 @@ export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: 
 }
 
 /**
- * A fresh self-signed identity held only in memory: what an instance on a shared database uses
- * when no files are given (its key never leaves the TEE; the attestation binds it).
+ * A fresh self-signed identity held only in memory: what every gateway uses when no files are
+ * given (its key never leaves the TEE's memory; the attestation binds it).
  */
 export async function generateTls(hosts: string[]): Promise<TlsIdentity> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

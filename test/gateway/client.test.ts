@@ -6,7 +6,7 @@
  * otherwise); a key past maxAgeMs is attested again before the next request.
  */
 import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AttestedClient, AttestationRefusedError, type AttestedClientOptions } from '../../src/gateway/index.js';
-import { loadOrCreateTls } from '../../src/gateway/tls.js';
+import { generateTls, loadOrCreateTls } from '../../src/gateway/tls.js';
 import type { EvidenceProvider } from '../../src/tee/index.js';
 import { SECRET, clientOptions, mrTdOf, ollamaChat, simulated, startHarness, tdxPolicy, type Harness } from './helpers.js';
 import { replyWords } from './upstream.js';
@@ -25,7 +25,8 @@ let good: () => AttestedClientOptions;
 const tmp: string[] = [];
 beforeAll(async () => {
   const counting: EvidenceProvider = { name: 'simulated', getEvidence: (rd) => ((calls += 1), simulated.getEvidence(rd)) };
-  h = await startHarness({ provider: counting, requireApiKey: false });
+  // The test's servers present the gateway's key: it is given, since a gateway keeps its own in memory only.
+  h = await startHarness({ provider: counting, requireApiKey: false, tls: await generateTls(['127.0.0.1']) });
   const policy = tdxPolicy(await mrTdOf(simulated));
   good = () => clientOptions(policy);
 });
@@ -88,7 +89,7 @@ async function closingServer(tls: { cert: string; key: string }, gatewayUrl = h.
   return { port: (server.address() as AddressInfo).port, received, close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())) };
 }
 
-const gatewayTls = () => ({ cert: readFileSync(`${h.db}.tls-cert.pem`, 'utf8'), key: readFileSync(`${h.db}.tls-key.pem`, 'utf8') });
+const gatewayTls = () => h.tls!;
 
 describe('attested connections', () => {
   it('one TLS connection carries the attestation and then the chat (no second handshake)', async () => {
@@ -179,8 +180,8 @@ describe('a server that closes the connection after the attestation answer', () 
   it('ERR_ATTEST_PINNING when the new connection presents another key; no prompt byte reaches it', async () => {
     // conn 0: the gateway (attested, used); conn 1: a second genuine gateway's key, attested in-band, then closed;
     // conn 2: a third key, which no attestation covers.
-    const h2 = await startHarness({ requireApiKey: false });
-    const s2 = await closingServer({ cert: readFileSync(`${h2.db}.tls-cert.pem`, 'utf8'), key: readFileSync(`${h2.db}.tls-key.pem`, 'utf8') }, h2.gateway.url);
+    const h2 = await startHarness({ requireApiKey: false, tls: await generateTls(['127.0.0.1']) });
+    const s2 = await closingServer(h2.tls!, h2.gateway.url);
     const d = mkdtempSync(join(tmpdir(), 'tee-gateway-client-'));
     tmp.push(d);
     const other = await closingServer(await loadOrCreateTls(join(d, 'c.pem'), join(d, 'k.pem'), ['127.0.0.1']));

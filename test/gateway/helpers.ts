@@ -37,6 +37,8 @@ export interface Harness {
   upstream: ChatUpstream;
   dir: string;
   db: string;
+  /** The TLS identity given in the options (a gateway without one keeps its key in memory only). */
+  tls: GatewayOptions['tls'];
   token: string;
   insecure: Agent;
   /** A plain (unattested) HTTPS call to the gateway. */
@@ -64,7 +66,7 @@ export async function startHarness(o: Partial<GatewayOptions> = {}): Promise<Har
     return { status: res.statusCode, text, json, headers: res.headers };
   };
   return {
-    gateway, upstream, dir, db, token, insecure, call,
+    gateway, upstream, dir, db, tls: o.tls, token, insecure, call,
     close: async () => {
       await gateway.close();
       await upstream.close();

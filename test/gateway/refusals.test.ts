@@ -4,7 +4,7 @@
  * request) nor the man in the middle.
  */
 import { request as httpsRequest, createServer, type Server } from 'node:https';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AttestedClient, AttestationRefusedError, type AttestedClientOptions } from '../../src/gateway/index.js';
-import { loadOrCreateTls } from '../../src/gateway/tls.js';
+import { generateTls, loadOrCreateTls } from '../../src/gateway/tls.js';
 import type { EvidenceProvider } from '../../src/tee/index.js';
 import { buildTdxQuote, createSyntheticIntelPlatform } from '../../src/testing/index.js';
 import { SECRET, clientOptions, mrTdOf, ollamaChat, simulated, startHarness, tdxPolicy, type Harness } from './helpers.js';
@@ -21,7 +21,7 @@ import { SECRET, clientOptions, mrTdOf, ollamaChat, simulated, startHarness, tdx
 let h: Harness;
 let good: AttestedClientOptions;
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ tls: await generateTls(['127.0.0.1']) }); // the replay test's server holds the gateway's key
   good = clientOptions(tdxPolicy(await mrTdOf(simulated)));
 });
 afterAll(async () => h?.close());
@@ -112,7 +112,7 @@ async function withGateway(provider: EvidenceProvider, run: (url: string) => Pro
 describe('refusals (no prompt byte sent)', () => {
   it('replayed evidence: a server holding the gateway key answers with the evidence of an old nonce (T42)', async () => {
     const old = await forwardToGateway('/v1/attestation', JSON.stringify({ nonce: randomBytes(32).toString('base64') }));
-    const tls = { cert: readFileSync(`${h.db}.tls-cert.pem`, 'utf8'), key: readFileSync(`${h.db}.tls-key.pem`, 'utf8') };
+    const tls = h.tls!;
     const mitm = await startMitm(tls, async () => old);
     try {
       await expectRefused(mitm.url, good, 'ERR_ATTEST_REPLAY', 'T42');

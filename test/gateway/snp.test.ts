@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AttestedClient, AttestationRefusedError, type AttestedClientOptions } from '../../src/gateway/index.js';
-import { loadOrCreateTls } from '../../src/gateway/tls.js';
+import { generateTls, loadOrCreateTls } from '../../src/gateway/tls.js';
 import { BundleSource, CollateralService, loadPolicy, parseEvidence, type SnpReport } from '../../src/index.js';
 import { SimulatedTeeProvider, type EvidenceProvider } from '../../src/tee/index.js';
 import { buildSnpReport } from '../../src/testing/index.js';
@@ -28,7 +28,7 @@ let h: Harness;
 let measurement: string;
 
 beforeAll(async () => {
-  h = await startHarness({ provider: snp });
+  h = await startHarness({ provider: snp, tls: await generateTls(['127.0.0.1']) }); // the replay test's server holds the gateway's key
   measurement = Buffer.from((parseEvidence((await snp.getEvidence(new Uint8Array(64))).evidence) as SnpReport).measurement).toString('hex');
 });
 afterAll(async () => h?.close());
@@ -151,7 +151,7 @@ describe('SEV-SNP through the gateway', () => {
 describe('SEV-SNP refusals (no prompt byte sent)', () => {
   it('replayed evidence: a server holding the gateway key answers with the report of an old nonce (S30)', async () => {
     const old = await post(h.gateway.url, '/v1/attestation', JSON.stringify({ nonce: randomBytes(32).toString('base64') }));
-    const tls = { cert: readFileSync(`${h.db}.tls-cert.pem`, 'utf8'), key: readFileSync(`${h.db}.tls-key.pem`, 'utf8') };
+    const tls = h.tls!;
     const mitm = await startMitm(tls, async () => old);
     try {
       await expectRefused(mitm.url, snpOptions(), 'ERR_ATTEST_REPLAY', 'S30');
