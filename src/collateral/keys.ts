@@ -60,3 +60,16 @@ export function kindOfKey(key: string): ArtifactKind | undefined {
   if (key.startsWith('amd/crl/')) return 'amd-crl';
   return undefined;
 }
+
+/**
+ * The platform a key names, for keys that come from the evidence: the chip
+ * (`amd/<product>/<hwID>`) of a VCEK key, whatever its TCB, and the FMSPC
+ * (`intel/<fmspc>`) of a TCB info key, whatever its TEE and selector;
+ * undefined for the fixed documents.
+ */
+export function platformOfKey(key: string): string | undefined {
+  const parts = key.split('/');
+  if (parts[0] === 'amd' && parts[1] === 'vcek' && parts.length >= 5) return `amd/${parts[2]}/${parts[3]}`;
+  if (parts[0] === 'intel' && parts[1] === 'tcb-info' && parts.length >= 5) return `intel/${parts[3]}`;
+  return undefined;
+}

@@ -15,12 +15,18 @@ import { CollateralFormatError, TeeVerifyError } from '../errors.js';
 import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
 import type { CollateralCache } from './cache.js';
 import { CollateralUnavailableError, isNotFound } from './errors.js';
-import { kindOfKey } from './keys.js';
+import { kindOfKey, platformOfKey } from './keys.js';
 
 /** Distinct keys fetched from sources per window of the provider clock. */
 export interface FetchBudget {
   keys: number;
   windowMs: number;
+  /**
+   * New keys per window that each known platform (a chip ID or FMSPC whose
+   * collateral passed a verification, see markVerified) may fetch outside
+   * `keys`; default 2. Beyond it, its keys count against `keys` like any other.
+   */
+  perKnownPlatform?: number;
 }
 
 export interface ProviderOptions {
@@ -39,7 +45,7 @@ export interface ProviderOptions {
   clock?: () => number;
 }
 
-export const DEFAULT_FETCH_BUDGET: FetchBudget = Object.freeze({ keys: 256, windowMs: 60_000 });
+export const DEFAULT_FETCH_BUDGET: FetchBudget = Object.freeze({ keys: 256, windowMs: 60_000, perKnownPlatform: 2 });
 
 export interface Resolved {
   artifact: CollateralArtifact;
@@ -103,6 +109,15 @@ export class ArtifactResolver {
   readonly #notFound: BoundedMap<string, { error: unknown; until: number }>;
   #budgetStart = Number.NEGATIVE_INFINITY;
   readonly #budgetKeys = new Set<string>();
+  readonly #perKnownPlatform: number;
+  /**
+   * Platforms (platformOfKey) whose collateral passed a verification, least
+   * recently marked first, with the new keys each fetched in its current
+   * window: their keys pass the fetch budget (review s6b #3). Memory only.
+   */
+  readonly #knownPlatforms: BoundedMap<string, { start: number; keys: string[] }>;
+  /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
+  readonly #marked = new WeakSet<CollateralArtifact>();
 
   constructor(options: ProviderOptions = {}) {
     this.#cache = options.cache ?? null;
@@ -113,11 +128,15 @@ export class ArtifactResolver {
     if (budget !== null && (!Number.isSafeInteger(budget.keys) || budget.keys < 1 || !(budget.windowMs > 0))) {
       throw new TypeError('fetchBudget needs a positive integer keys and a positive windowMs');
     }
+    const perKnown = budget?.perKnownPlatform ?? DEFAULT_FETCH_BUDGET.perKnownPlatform!;
+    if (!Number.isSafeInteger(perKnown) || perKnown < 0) throw new TypeError('fetchBudget.perKnownPlatform must be a non-negative integer');
     this.#budget = budget;
+    this.#perKnownPlatform = perKnown;
     this.#clock = options.clock ?? Date.now;
     const maxKeys = options.maxKeys ?? 4096;
     this.#lastRefresh = new BoundedMap(maxKeys);
     this.#notFound = new BoundedMap(maxKeys);
+    this.#knownPlatforms = new BoundedMap(maxKeys);
   }
 
   /**
@@ -194,9 +213,24 @@ export class ArtifactResolver {
     return true;
   }
 
-  /** Marks the cached version with `artifact`'s bytes as used by a passing verification (eviction keeps the newest marked one). */
+  /**
+   * Marks the cached version with `artifact`'s bytes as used by a passing
+   * verification (eviction keeps the newest marked one), and its platform
+   * (chip ID of a VCEK, FMSPC of a TCB info) as known to the fetch budget.
+   */
   markVerified(artifact: CollateralArtifact): void {
     this.#cache?.markVerified(artifact);
+    if ((artifact.kind === 'amd-vcek' || artifact.kind === 'intel-tcb-info') && !this.#marked.has(artifact)) {
+      this.#marked.add(artifact);
+      const platform = platformOfKey(artifact.key);
+      if (platform !== undefined) this.#knownPlatforms.set(platform, this.#knownPlatforms.get(platform) ?? { start: Number.NEGATIVE_INFINITY, keys: [] });
+    }
+  }
+
+  /** Whether the platform `key` names passed a verification (see markVerified); bounded by maxKeys, least recently marked forgotten first. */
+  isKnownPlatform(key: string): boolean {
+    const platform = platformOfKey(key);
+    return platform !== undefined && this.#knownPlatforms.get(platform) !== undefined;
   }
 
   #shouldRefresh(key: string, a: CollateralArtifact, now: Date): boolean {
@@ -229,12 +263,27 @@ export class ArtifactResolver {
 
   /**
    * Admits a fetch of `key` under the budget: keys the cache holds (refreshes)
-   * and keys already fetched in this window pass; a new one takes a slot.
+   * and keys already fetched in this window pass; a known platform's new key
+   * takes one of that platform's own slots (a TCB update of a known host
+   * during a flood of made-up ones), any other new key a slot of the budget.
    */
   #admit(key: string): boolean {
     const budget = this.#budget;
     if (budget === null || this.#cache?.has(key)) return true;
     const t = this.#clock();
+    const platform = this.#perKnownPlatform > 0 ? platformOfKey(key) : undefined;
+    const known = platform === undefined ? undefined : this.#knownPlatforms.get(platform);
+    if (known !== undefined) {
+      if (!(t >= known.start && t - known.start < budget.windowMs)) {
+        known.start = t;
+        known.keys = [];
+      }
+      if (known.keys.includes(key)) return true;
+      if (known.keys.length < this.#perKnownPlatform) {
+        known.keys.push(key);
+        return true;
+      }
+    }
     if (!(t >= this.#budgetStart && t - this.#budgetStart < budget.windowMs)) {
       this.#budgetStart = t;
       this.#budgetKeys.clear();
