@@ -144,6 +144,12 @@ async function readFromFd(fd: number, stats: Stats, into: Collector): Promise<vo
 /** A pipe or stdin: event-driven reads (a FIFO with no writer yet waits for one, as `cat` does). */
 function readFromStream(stream: Readable, into: Collector): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An 'end' that already happened is never emitted again: waiting for it would leave the
+    // command unsettled (Node's exit 13, silently; review, session 6 round 2).
+    if (stream.readableEnded) {
+      resolve();
+      return;
+    }
     const fail = (err: unknown) => {
       stream.off('data', onData);
       stream.destroy();
@@ -162,17 +168,31 @@ function readFromStream(stream: Readable, into: Collector): Promise<void> {
   });
 }
 
+/** The role of the input that took each stream already: standard input can be read once per process. */
+const streamReaders = new WeakMap<Readable, string>();
+
+/**
+ * All of `stream` (standard input for `-`), up to `limit`. A second input
+ * named `-` (`verify - --policy -`) is a usage error, not a wait for data
+ * that the first one consumed.
+ */
+export async function readStreamInput(stream: Readable, what: string, limit: InputLimit): Promise<Uint8Array> {
+  const first = streamReaders.get(stream);
+  if (first !== undefined) throw new UsageError(`${what} -: standard input is already read as the ${first}; only one input can be "-"`);
+  streamReaders.set(stream, what);
+  const into = new Collector(limit, what, '(standard input)');
+  await readFromStream(stream, into);
+  return into.finish();
+}
+
 /**
  * The bytes of `path` (`-`: standard input); `what` names its role
  * ("evidence file", "--policy"), `limit` its largest size (INPUT_LIMITS).
  */
 export async function readInput(path: string, what: string, limit: InputLimit): Promise<Uint8Array> {
-  const into = new Collector(limit, what, path === '-' ? '(standard input)' : path);
+  const into = new Collector(limit, what, path);
   try {
-    if (path === '-') {
-      await readFromStream(process.stdin, into);
-      return into.finish();
-    }
+    if (path === '-') return await readStreamInput(process.stdin, what, limit);
     // Non-blocking open: a FIFO opens without a writer; its reads then wait for data in the event loop.
     const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
     let owned = true;
