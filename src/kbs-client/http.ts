@@ -52,6 +52,49 @@ export function checkTimeoutMs(timeoutMs: unknown): void {
 /** Node's timers hold at most 2^31 - 1 ms; beyond, they fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
+/**
+ * Node's codes for a broker certificate that does not verify: OpenSSL's X509_V_ERR names, as
+ * `tls` reports them, and the host name check. Retrying cannot change the answer, and each
+ * attempt would ask the TEE for fresh evidence for a server we cannot authenticate (review, session 6
+ * round 2), so these end the request at once: ERR_KBS_HTTP with `details.reason: "tls-certificate"`
+ * and Node's code in `details.tlsError` (the code stays ERR_KBS_HTTP, as for the deadline, so
+ * callers that map it keep working; `tee-model load` exits 3 for it as before).
+ */
+const CERTIFICATE_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'UNABLE_TO_GET_CRL',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The final ERR_KBS_HTTP (reason tls-certificate) for a socket error that says the broker's certificate does not verify; else `e` itself. */
+export function certificateFailure(e: unknown, url: URL): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string' || !CERTIFICATE_ERRORS.has(code)) return e;
+  return new KeyBrokerClientError('ERR_KBS_HTTP', `the key broker ${url.origin} presented a TLS certificate that does not verify (${code}: ${(e as Error).message}); not retried: check --ca-cert (option ca) or the broker's certificate`, {
+    cause: e,
+    details: { url: url.origin, reason: 'tls-certificate', tlsError: code },
+  });
+}
+
 /** The deadline passed: the request is destroyed with this (a network failure, retried like one). */
 export function isDeadlineError(e: unknown): boolean {
   return e instanceof KeyBrokerClientError && e.code === 'ERR_KBS_HTTP' && e.details['reason'] === 'timeout';
@@ -102,7 +145,7 @@ export function postJson(url: URL, body: Buffer, o: PostOptions): Promise<HttpRe
       req.destroy(e);
       reject(e); // also when the answer had already begun (res, not req, would report it)
     }, o.timeoutMs);
-    req.on('error', reject);
+    req.on('error', (e) => reject(certificateFailure(e, url)));
     req.end(body);
   });
 }

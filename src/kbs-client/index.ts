@@ -44,6 +44,7 @@ export interface KeyTransferOptions {
   timeoutMs?: number;
   /**
    * Attempts (a whole number >= 1) on network errors (connection, reset, deadline) and 429/502/503/504;
+   * a broker certificate that does not verify (ERR_KBS_HTTP, details.reason "tls-certificate") is final;
    * default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence. Anything else —
    * a refusal, a bad answer, an evidence-provider error — ends the request at once, unchanged.
    */
@@ -136,7 +137,11 @@ const b64 = (v: unknown, name: string): Buffer => {
   return Buffer.from(v, 'base64');
 };
 
-/** A request that failed below HTTP (connection refused, reset, TLS, DNS): the only failure retried besides 429/5xx. */
+/**
+ * A request that failed below HTTP (connection refused, reset, a TLS handshake that broke off, DNS):
+ * the only failure retried besides 429/5xx. A certificate that does not verify is not one of them:
+ * postJson reports it as a typed ERR_KBS_HTTP (reason tls-certificate), final.
+ */
 class NetworkFailure {
   constructor(readonly cause: unknown) {}
 }
