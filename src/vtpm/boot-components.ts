@@ -48,9 +48,17 @@ export interface MeasuredCommandLine {
 export interface SecureBootState {
   /** SecureBoot variable = 1. A zero-length variable (not set) counts as disabled. */
   enabled: boolean;
-  /** The EV_EFI_VARIABLE_DRIVER_CONFIG event's digests are the hash of its data. */
+  /**
+   * The firmware's measurement, and only it: exactly one value of the
+   * variable, measured before PCR 7's separator, with digests that are the
+   * hash of its data. Anything else (a second measurement after the
+   * separator, two different values, no separator) leaves it unverified.
+   */
   verified: boolean;
+  /** The measurement `enabled` is read from (the first). */
   eventIndex: number;
+  /** Why it is not verified. */
+  problem?: string;
 }
 
 export interface BootComponents {
@@ -69,10 +77,25 @@ export interface BootComponents {
   otherFiles: MeasuredComponent[];
   /** Kernel command lines: GRUB `kernel_cmdline:` / `grub_kernel_cmdline`, systemd-boot UTF-16 load options. */
   commandLines: MeasuredCommandLine[];
-  /** Digest of the EFI stub's LOADED_IMAGE::LoadOptions (the command line as UTF-16; digest only). */
-  efiStubLoadOptions: ComponentDigests[];
+  /** The EFI stub's LOADED_IMAGE::LoadOptions events (the command line as UTF-16; digest only), also in otherFiles. */
+  efiStubLoadOptions: MeasuredComponent[];
   /** From the SecureBoot variable (PCR 7); undefined when the log does not measure it. */
   secureBoot: SecureBootState | undefined;
+  /**
+   * The PCRs whose events were compared with a quote (extractBootComponents'
+   * `replayedPcrs`), ascending. A reference-list rule over a PCR not listed
+   * here cannot be judged and fails (review s6, finding 3).
+   */
+  replayedPcrs: number[];
+}
+
+export interface ExtractOptions {
+  /**
+   * The PCRs a quote verified the log's events of (verifyVtpmEvidence: the
+   * quoted PCRs the replay was compared over). When given, only their events
+   * name components. Default: none established, so every boot rule fails.
+   */
+  replayedPcrs?: readonly number[];
 }
 
 const latin1 = new TextDecoder('latin1');
@@ -188,6 +211,44 @@ function imageLoadPath(data: Uint8Array): string | undefined {
   return parts.length > 0 ? parts.join('') : undefined;
 }
 
+/**
+ * PCR 7's separator, found by digest: the hash of a 4-byte separator value
+ * (0: normal; 1 or 0xFFFFFFFF: error) in every bank. The event type is not
+ * covered by the digest, so a relabelled separator still counts as one.
+ */
+const SEPARATOR_VALUES = [Uint8Array.of(0, 0, 0, 0), Uint8Array.of(1, 0, 0, 0), Uint8Array.of(0xff, 0xff, 0xff, 0xff)];
+function isSeparator(event: TcgEvent): boolean {
+  return SEPARATOR_VALUES.some((v) => measuresOneOf(event, [v]));
+}
+
+interface SecureBootMeasurement {
+  eventIndex: number;
+  enabled: boolean;
+  verified: boolean;
+  afterSeparator: boolean;
+}
+
+/**
+ * Review s6, finding 2: root can extend PCR 7 after boot (locality 0) and log
+ * SecureBoot=1. Only the firmware's measurement, before PCR 7's separator,
+ * counts; a second one after it, or two different values, leave the state
+ * unverified. No separator in PCR 7: nothing shows where the firmware stopped.
+ */
+function secureBootState(measured: readonly SecureBootMeasurement[], separatorSeen: boolean): SecureBootState | undefined {
+  const first = measured[0];
+  if (first === undefined) return undefined;
+  const state: SecureBootState = { enabled: first.enabled, verified: false, eventIndex: first.eventIndex };
+  const late = measured.find((m) => m.afterSeparator);
+  const differs = measured.find((m) => m.enabled !== first.enabled);
+  const unverified = measured.find((m) => !m.verified);
+  if (!separatorSeen) state.problem = 'PCR 7 has no separator: the firmware\'s measurements cannot be told from later ones';
+  else if (late !== undefined) state.problem = `event ${late.eventIndex} measures SecureBoot after PCR 7's separator`;
+  else if (differs !== undefined) state.problem = `events ${first.eventIndex} and ${differs.eventIndex} measure different SecureBoot values`;
+  else if (unverified !== undefined) state.problem = `the digest of event ${unverified.eventIndex} is not the hash of its data`;
+  else state.verified = true;
+  return state;
+}
+
 /** EFI_GLOBAL_VARIABLE (8BE4DF61-93CA-11D2-AA0D-00E098032B8C) in its in-memory byte order. */
 const EFI_GLOBAL_VARIABLE = Uint8Array.from([0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c]);
 
@@ -227,11 +288,12 @@ const INITRD_VERBS = new Set(['initrd', 'initrdefi', 'initrd16']);
 
 /**
  * Reads the components of docs/vtpm-reference.md from a (replayed) boot
- * event log. Pass only events whose PCRs were compared with the quote
- * (verifyVtpmEvidence drops the others first): an event in an excluded or
- * unquoted PCR is not verified and must name no component.
+ * event log. Pass `replayedPcrs`, the PCRs compared with the quote
+ * (verifyVtpmEvidence does): an event in an excluded or unquoted PCR is not
+ * verified and names no component, and rules over other PCRs then fail.
  */
-export function extractBootComponents(log: TcgEventLog): BootComponents {
+export function extractBootComponents(log: TcgEventLog, options: ExtractOptions = {}): BootComponents {
+  const replayed = options.replayedPcrs === undefined ? undefined : new Set(options.replayedPcrs);
   const out: BootComponents = {
     bootApplications: [],
     kernels: [],
@@ -240,12 +302,24 @@ export function extractBootComponents(log: TcgEventLog): BootComponents {
     commandLines: [],
     efiStubLoadOptions: [],
     secureBoot: undefined,
+    replayedPcrs: replayed === undefined ? [] : [...replayed].sort((a, b) => a - b),
   };
   // What the last verified GRUB command loads into PCR 9 next.
   let loading: 'kernel' | 'initrd' | 'other' = 'other';
+  const secureBoot: SecureBootMeasurement[] = [];
+  let pcr7Separated = false;
 
   for (const event of log.events) {
     if (event.eventType === EventType.EV_NO_ACTION) continue; // never extended
+    if (replayed !== undefined && !replayed.has(event.pcr)) continue; // not verified by the quote
+    if (event.pcr === 7) {
+      // Any type: the type is not covered by the digest, the variable's name is.
+      const v = efiVariable(event.data);
+      if (v !== undefined && v.global && v.name === 'SecureBoot') {
+        secureBoot.push({ eventIndex: event.index, enabled: v.value.length >= 1 && v.value[0] === 1, verified: measuresOneOf(event, [event.data]), afterSeparator: pcr7Separated });
+      } else if (!pcr7Separated && isSeparator(event)) pcr7Separated = true;
+      continue;
+    }
     const base = { eventIndex: event.index, pcr: event.pcr };
     // The event type and data are not covered by the digest: in PCRs 4 and 9, whose binaries a
     // reference list judges, an event the cases below do not take is judged as a binary too.
@@ -299,21 +373,16 @@ export function extractBootComponents(log: TcgEventLog): BootComponents {
         const tag = event.data.length < 8 ? undefined : u32le(event.data, 0);
         if (tag === LINUX_INITRD_TAG_ID) out.initrds.push({ ...base, source: 'linux-efi-stub', digests: digestsOf(event) });
         else if (tag === LINUX_LOAD_OPTIONS_TAG_ID) {
-          out.efiStubLoadOptions.push(digestsOf(event));
-          out.otherFiles.push({ ...base, source: 'linux-efi-stub', digests: digestsOf(event) }); // still a PCR 9 digest to judge
+          const options: MeasuredComponent = { ...base, source: 'linux-efi-stub', digests: digestsOf(event) };
+          out.efiStubLoadOptions.push(options);
+          out.otherFiles.push(options); // still a PCR 9 digest to judge
         } else out.otherFiles.push(unrecognised);
-        break;
-      }
-      case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG: {
-        if (event.pcr !== 7) break;
-        const v = efiVariable(event.data);
-        if (v === undefined || !v.global || v.name !== 'SecureBoot') break;
-        out.secureBoot = { enabled: v.value.length >= 1 && v.value[0] === 1, verified: measuresOneOf(event, [event.data]), eventIndex: event.index };
         break;
       }
       default:
         break;
     }
   }
+  out.secureBoot = secureBootState(secureBoot, pcr7Separated);
   return out;
 }

@@ -144,7 +144,8 @@ function expectedNonce(bundle: VtpmBundle, options: VtpmVerifyOptions, warnings:
 
 /** What the log replays established. */
 export interface VtpmReplayClaims {
-  eventLog?: { format: string; banks: string[]; events: number; touched: number[] };
+  /** touched: PCRs the log extends; replayedPcrs: PCRs compared with the quote (the boot rules judge only these). */
+  eventLog?: { format: string; banks: string[]; events: number; touched: number[]; replayedPcrs: number[] };
   ima?: { entries: number; banks: string[]; bankRule: string; violations: number; bootAggregate: string };
 }
 
@@ -177,11 +178,27 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
   checks.push({ id: 'VT15', description: `boot event log (${log.events.length} events, ${log.format}) replays to the quoted ${compared.join(', ')} PCRs` });
   // Only a log whose replay reproduced the quote names the boot components a policy may judge:
   // only events of the PCRs compared with the quote (an excluded PCR's events, such as PCR 10's,
-  // are not verified), and only by the digests of the banks that were compared.
-  const verifiedPcrs = new Set(replay.touched.filter((p) => !exclude.has(p)));
-  const verifiedLog = { ...log, events: log.events.filter((e) => verifiedPcrs.has(e.pcr)) };
-  appraisal.boot = onlyBanks(extractBootComponents(verifiedLog), new Set(compared));
-  return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched };
+  // are not verified), and only by the digests of the banks that were compared. Those PCRs are
+  // recorded: a rule over any other PCR cannot be judged and fails (review s6, finding 3).
+  const replayedPcrs = comparedPcrs(replay.touched, quoted, compared, exclude, options.eventLog?.onlyTouched === true);
+  appraisal.boot = onlyBanks(extractBootComponents(log, { replayedPcrs }), new Set(compared));
+  return { format: log.format, banks: replay.banks, events: log.events.length, touched: replay.touched, replayedPcrs };
+}
+
+/**
+ * The PCRs checkEventLogAgainstPcrs compared with the quote: not excluded,
+ * quoted in a compared bank, and (onlyTouched) extended by the log. A quoted
+ * PCR the log never touched counts (its reset value was compared: nothing was
+ * measured there); an unquoted one does not, whatever the log leaves out.
+ */
+function comparedPcrs(touched: readonly number[], quoted: PcrBanks, banks: readonly string[], exclude: ReadonlySet<number>, onlyTouched: boolean): number[] {
+  const out = new Set<number>();
+  for (const bank of banks) {
+    for (const pcr of quoted.get(bank as TpmHashName)?.keys() ?? []) {
+      if (!exclude.has(pcr) && (!onlyTouched || touched.includes(pcr))) out.add(pcr);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
 }
 
 function onlyBanks(boot: BootComponents, banks: ReadonlySet<string>): BootComponents {
@@ -193,7 +210,7 @@ function onlyBanks(boot: BootComponents, banks: ReadonlySet<string>): BootCompon
     kernels: each(boot.kernels),
     initrds: each(boot.initrds),
     otherFiles: each(boot.otherFiles),
-    efiStubLoadOptions: boot.efiStubLoadOptions.map(keep),
+    efiStubLoadOptions: each(boot.efiStubLoadOptions),
   };
 }
 

@@ -165,12 +165,13 @@ describe('review 3: the kernel is judged whatever the cross-PCR order of the log
     expect(v.map((x) => actualDigest(x))).toEqual([provider.bootLog.components.bootApplications[1]!.sha256]);
   });
 
-  it('PCRs excluded from the comparison name no component: with PCR 9 excluded, no kernel is measured', async () => {
+  it('PCRs excluded from the comparison name no component: with PCR 9 excluded, no kernel is measured (and the rule cannot be judged)', async () => {
     const r = await verifyVtpmEvidence(bootOnly, { nonce, trustedAk, eventLog: { exclude: [9, 10] } });
     const boot = r.appraisal.boot!;
     expect([...boot.kernels, ...boot.initrds, ...boot.otherFiles]).toEqual([]);
+    expect(boot.replayedPcrs).not.toContain(9);
     const v = bootViolations(r, { kernels: [measuredKernel] });
-    expect(v.map((x) => x.message)).toEqual([expect.stringMatching(/no measured kernel/)]);
+    expect(v.map((x) => x.message)).toEqual([expect.stringMatching(/kernels cannot be judged: PCR 9 is not quoted/)]);
   });
 
   it('extraction: EV_EFI_BOOT_SERVICES_APPLICATION outside PCR 4 is not a boot application', () => {
@@ -182,7 +183,7 @@ describe('review 3: the kernel is judged whatever the cross-PCR order of the log
 
   it('policy: an application outside PCR 4 handed in directly does not satisfy the kernel fallback', () => {
     const app = { eventIndex: 1, pcr: 10, source: 'efi-boot-application' as const, digests: { sha256: APPROVED_KERNEL.slice(7) } };
-    const boot = { bootApplications: [app], kernels: [], initrds: [], otherFiles: [], commandLines: [], efiStubLoadOptions: [], secureBoot: undefined };
+    const boot = { bootApplications: [app], kernels: [], initrds: [], otherFiles: [], commandLines: [], efiStubLoadOptions: [], secureBoot: undefined, replayedPcrs: [4, 9] };
     const f = new Findings();
     checkVtpm(policy, { pcrs: new Map(), boot, reference: loadReferenceList({ version: 1, boot: { kernels: [APPROVED_KERNEL] } }) }, f);
     expect(f.violations.map((v) => v.message)).toEqual([expect.stringMatching(/no measured kernel/)]);

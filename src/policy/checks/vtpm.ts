@@ -133,13 +133,46 @@ function checkPcr9Files(rules: ReferenceBoot, boot: BootComponents, reported: Re
   }
 }
 
-function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Findings): void {
+/**
+ * The PCRs each boot rule reads (docs/vtpm-reference.md, "What is extracted"):
+ * command lines come from GRUB (8), systemd-boot (8 or 12) and the EFI stub's
+ * LoadOptions (9). kernels needs PCR 9; a PCR 4 application counts as the
+ * measured kernel only when PCR 4 was compared too (else it is not there).
+ */
+const RULE_PCRS: Readonly<Record<keyof ReferenceBoot, readonly number[]>> = {
+  bootApplications: [4],
+  kernels: [9],
+  initrds: [9],
+  otherFiles: [9],
+  commandLines: [8, 9, 12],
+  secureBoot: [7],
+};
+
+/**
+ * Review s6, finding 3: a rule over a PCR the quote left out would judge only
+ * the events the attester chose to keep (none, say) and pass. Such a rule
+ * cannot be judged and fails; returns the rules that can be.
+ */
+function judgeableRules(rules: ReferenceBoot, boot: BootComponents, f: Findings): ReferenceBoot {
+  const replayed = new Set(boot.replayedPcrs);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rules) as [keyof ReferenceBoot, unknown][]) {
+    if (value === undefined) continue;
+    const missing = RULE_PCRS[key].filter((p) => !replayed.has(p));
+    if (missing.length === 0) out[key] = value;
+    else f.fail(`/vtpm/reference/boot/${key}`, 'VTPM-BOOT', 'POLICY', { replayedPcrs: RULE_PCRS[key] }, { replayedPcrs: boot.replayedPcrs }, `boot.${key} cannot be judged: PCR ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not quoted and compared with the boot event log`);
+  }
+  return out as ReferenceBoot;
+}
+
+function checkBoot(allRules: ReferenceBoot, boot: BootComponents | undefined, f: Findings): void {
   const fail = (key: string, expected: unknown, actual: unknown, message: string) => f.fail(`/vtpm/reference/boot/${key}`, 'VTPM-BOOT', 'POLICY', expected, actual, message);
-  if (Object.keys(rules).length === 0) return;
+  if (Object.keys(allRules).length === 0) return;
   if (boot === undefined) {
     f.fail('/vtpm/reference/boot', 'VTPM-BOOT', 'POLICY', 'a boot event log', null, 'the evidence has no boot event log to judge');
     return;
   }
+  const rules = judgeableRules(allRules, boot, f);
   const kernels = rules.kernels;
   // Components already reported by their own rule are not reported again by the PCR 9 rule.
   const reported = new Set<number>();
@@ -176,11 +209,17 @@ function checkBoot(rules: ReferenceBoot, boot: BootComponents | undefined, f: Fi
       if (!c.verified) fail('commandLines', rules.commandLines, actual, `the command line of event ${c.eventIndex} is not covered by its digest`);
       else if (!rules.commandLines.includes(c.value)) fail('commandLines', rules.commandLines, actual, `kernel command line "${c.value}" is not allowed`);
     }
+    // Review s6, finding 4: the EFI stub's LoadOptions (PCR 9) is the command line the kernel
+    // actually got; a PCR 8 line root appended after boot must not stand in for it.
+    const loadOptions = loadOptionDigests(rules.commandLines);
+    for (const o of boot.efiStubLoadOptions) {
+      if (!matches(o.digests, loadOptions)) fail('commandLines', rules.commandLines, describe(o), `the EFI stub's load options (event ${o.eventIndex}) are none of the allowed command lines`);
+    }
     if (boot.commandLines.length === 0) fail('commandLines', rules.commandLines, null, 'no kernel command line was measured');
   }
   if (rules.secureBoot !== undefined) {
     const sb = boot.secureBoot;
-    if (sb === undefined || !sb.verified) fail('secureBoot', rules.secureBoot, sb ?? null, 'the Secure Boot state is not measured verifiably');
+    if (sb === undefined || !sb.verified) fail('secureBoot', rules.secureBoot, sb ?? null, `the Secure Boot state is not measured verifiably${sb?.problem === undefined ? '' : ` (${sb.problem})`}`);
     else if (sb.enabled !== rules.secureBoot) fail('secureBoot', rules.secureBoot, sb.enabled, `Secure Boot is ${sb.enabled ? 'enabled' : 'disabled'}`);
   }
 }
