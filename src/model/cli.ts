@@ -54,6 +54,8 @@ function exitCodeOf(e: unknown): number {
     if (REFUSED.has(e.code)) return 1;
     if (UNAVAILABLE.has(e.code)) return 3;
     if (e.code === 'ERR_KBS_HTTP') {
+      // An untrusted broker certificate is configuration (--ca-cert), not an outage: retrying cannot help.
+      if (e.details['reason'] === 'tls-certificate') return 2;
       const status = e.details['status'];
       return typeof status === 'number' && status < 500 && status !== 429 ? 1 : 3;
     }
