@@ -15,7 +15,14 @@
  * If the server closes the connection after the answer (or announces it), the
  * verified key is still trusted and a new connection is opened, handed over
  * only if it presents that key (ERR_ATTEST_PINNING otherwise). A refusal is
- * an AttestationRefusedError; no request byte is sent.
+ * an AttestationRefusedError; no request byte is sent. A refusal that judges
+ * the TEE behind a key (policy, debug, evidence, vTPM) also ends the trust an
+ * earlier attestation gave that key (#revoke). A 429 is retried once, after
+ * its Retry-After, when that wait fits in timeoutMs.
+ *
+ * Trust is judged on the caller's clock (`at`), like the verification itself:
+ * a key verified at instant T is trusted until min(T + maxAgeMs, collateral
+ * expiry) of that clock.
  */
 import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -37,9 +44,13 @@ export interface AttestedClientOptions {
   collateral: CollateralService;
   /** Default: production roots. */
   trustRoots?: TrustRoots;
-  /** The verification instant; default: the wall clock at each attestation. */
+  /** The verification instant, also the clock trust expiry is judged on; default: the wall clock. */
   at?: Date | (() => Date);
-  /** A verified key is re-attested after this long at most; default 1 hour. */
+  /**
+   * A verified key is re-attested after this long at most (on the `at` clock); default 1 hour.
+   * 0: no trust outlives its attestation: every request attests first, and a new connection is
+   * handed over only with the attestation made on it, or the one it waited for.
+   */
   maxAgeMs?: number;
   /** Connections per origin; default 64. */
   connections?: number;
@@ -68,6 +79,14 @@ const ATTESTATION_PATH = '/v1/attestation';
 /** An attested socket parked by attest() is used only while the server surely keeps it open: its Keep-Alive hint minus this margin. */
 const SPARE_MARGIN_MS = 1000;
 const SPARE_DEFAULT_IDLE_MS = 2000;
+
+/**
+ * Refusals that judge the TEE behind the key presented on that connection: only the holder of that
+ * key can answer on it, so the key loses any trust an earlier attestation gave it. Not revoking:
+ * what a relay or the network can cause (exchange failures and statuses, 429 included; evidence
+ * bound to another key or nonce; collateral unavailable).
+ */
+const VERDICTS_ON_THE_TEE: ReadonlySet<string> = new Set(['ERR_ATTEST_POLICY', 'ERR_ATTEST_DEBUG', 'ERR_ATTEST_EVIDENCE', 'ERR_ATTEST_VTPM']);
 
 /** Fresh nonces from the CSPRNG, drawn in batches (one system call per NONCE_BATCH attestations); a slab is never reused. */
 const NONCE_BYTES = 32;
@@ -98,9 +117,31 @@ interface Opened {
 }
 
 interface Spare extends Opened {
+  /** The attestation made on this socket. */
+  v: GatewayVerification;
+  /** Wall-clock end of the server's keep-alive window (a socket timer, not trust). */
   until: number;
   timer: NodeJS.Timeout;
   onGone: () => void;
+}
+
+/** A key's trust: the verification that gave it, until this instant of the caller's clock (ms). */
+interface Trust {
+  v: GatewayVerification;
+  until: number;
+}
+
+interface Attested {
+  v: GatewayVerification;
+  reusable: boolean;
+  idleMs: number;
+}
+
+/** How long to wait before the one retry of a 429: its Retry-After when that fits in `budgetMs`, else none. */
+function retryWaitOf(e: unknown, budgetMs: number): number | undefined {
+  if (!(e instanceof AttestationRefusedError) || e.code !== 'ERR_ATTEST_EXCHANGE' || e.details.status !== 429) return undefined;
+  const wait = e.details.retryAfterMs;
+  return wait !== undefined && wait <= budgetMs ? wait : undefined;
 }
 
 /** The `error.code` of a JSON error answer (`{"error":{"code":...}}`), if it is a plausible code. */
@@ -125,7 +166,8 @@ export class AttestedClient {
   readonly #policy: Policy;
   readonly #vtpm: VtpmClientOptions;
   readonly #o: AttestedClientOptions;
-  readonly #verified = new Map<string, { v: GatewayVerification; until: number }>();
+  /** Keys and their trust; an entry leaves when its key is revoked or another key is verified (expired ones stay, invalid). */
+  readonly #verified = new Map<string, Trust>();
   /** The attestation in progress (on its own socket); concurrent connections wait for it instead of asking the TEE again. */
   #inflight: Promise<GatewayVerification> | undefined;
   /** An attested socket from attest() that the next connection takes instead of a new handshake. */
@@ -145,6 +187,8 @@ export class AttestedClient {
     if (this.origin.protocol !== 'https:') throw new RangeError('the gateway URL must be https:');
     if (!options?.collateral) throw new TypeError('options.collateral is required');
     if (options.policy === undefined) throw new TypeError('options.policy is required');
+    const maxAge = options.maxAgeMs;
+    if (maxAge !== undefined && !(typeof maxAge === 'number' && Number.isFinite(maxAge) && maxAge >= 0)) throw new RangeError('options.maxAgeMs must be a finite number of milliseconds, 0 or more');
     this.#policy = loadPolicy(options.policy as object);
     this.#vtpm = vtpmClientOptions(this.#policy, options);
     this.#o = options;
@@ -163,20 +207,33 @@ export class AttestedClient {
     return new Agent({ connections: this.#o.connections ?? 64, connect: connect as unknown as Agent.Options['connect'] });
   }
 
+  /** The caller's clock: `at` (a fixed instant or a function), else the wall clock. */
   #now(): Date {
     const at = this.#o.at;
-    return typeof at === 'function' ? at() : (at ?? new Date());
+    return typeof at === 'function' ? at() : (at ?? new Date(Date.now()));
   }
 
   get #timeoutMs(): number {
     return this.#o.timeoutMs ?? 30_000;
   }
 
+  get #maxAgeMs(): number {
+    return this.#o.maxAgeMs ?? 3_600_000;
+  }
+
+  /** `spki` is trusted now, on the caller's clock (with maxAgeMs 0 never: no clock is read). */
   #valid(spki: string): boolean {
     const hit = this.#verified.get(spki);
-    if (hit && hit.until > Date.now()) return true;
-    this.#verified.delete(spki);
-    return false;
+    return hit !== undefined && this.#maxAgeMs > 0 && hit.until > this.#now().getTime();
+  }
+
+  /**
+   * `v` still stands for its key: not revoked, not replaced by another key. For connections that
+   * waited for `v` or were attested by it (also with maxAgeMs 0, where #valid is never true).
+   */
+  #covers(v: GatewayVerification): boolean {
+    const hit = this.#verified.get(v.spkiSha256);
+    return hit !== undefined && (hit.v === v || this.#valid(v.spkiSha256));
   }
 
   /** A new TLS connection to the origin and the SPKI hash of the certificate it presents. */
@@ -213,8 +270,9 @@ export class AttestedClient {
    * against this socket's certificate. Resolves with the verification and
    * whether the socket can carry requests now; the socket is destroyed on refusal.
    */
-  async #attestOn(c: Opened): Promise<{ v: GatewayVerification; reusable: boolean; idleMs: number }> {
+  async #attestOn(c: Opened): Promise<Attested> {
     const nonce = freshNonce();
+    const at = this.#now();
     const vtpm = (this.#o.vtpm ?? 'auto') === 'auto';
     try {
       const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"${vtpm ? ',"format":"vtpm"' : ''}}`, {
@@ -227,7 +285,11 @@ export class AttestedClient {
         const text = res.body.toString('utf8');
         if (res.status !== 200) {
           const serverCode = errorCodeOf(text);
-          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`, { status: res.status, ...(serverCode ? { serverCode } : {}) });
+          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`, {
+            status: res.status,
+            ...(serverCode ? { serverCode } : {}),
+            ...(res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}),
+          });
         }
         let answer: unknown;
         try {
@@ -238,7 +300,7 @@ export class AttestedClient {
         v = await verifyAttestationAnswer(answer, nonce, c.certificate, {
           policy: this.#policy,
           collateral: this.#o.collateral,
-          at: this.#now(),
+          at,
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
           vtpm: this.#vtpm,
         });
@@ -253,13 +315,52 @@ export class AttestedClient {
         }
         if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
       }
-      this.#record(v);
+      this.#record(v, at.getTime());
       const reusable = !c.socket.destroyed;
       return { v, reusable, idleMs: (res.keepAliveMs ?? SPARE_DEFAULT_IDLE_MS + SPARE_MARGIN_MS) - SPARE_MARGIN_MS };
     } catch (e) {
       c.socket.destroy();
+      if (e instanceof AttestationRefusedError && VERDICTS_ON_THE_TEE.has(e.code)) this.#revoke(c.spki);
       throw e;
     }
+  }
+
+  /**
+   * #attestOn, and once more on a new connection when the gateway answered 429 with a Retry-After
+   * that fits in timeoutMs (after waiting that long). Resolves with the connection attested.
+   */
+  async #attestRetrying(c: Opened): Promise<{ c: Opened; r: Attested }> {
+    try {
+      return { c, r: await this.#attestOn(c) };
+    } catch (e) {
+      const wait = retryWaitOf(e, this.#timeoutMs);
+      if (wait === undefined) throw e;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      const next = await this.#open();
+      return { c: next, r: await this.#attestOn(next) };
+    }
+  }
+
+  /**
+   * A refusal judged the TEE behind `spki`: the key is trusted no more, whatever an earlier
+   * attestation said. The parked socket goes, and so do the pooled connections (requests in
+   * flight finish; queued ones need a new connection, which must attest again).
+   */
+  #revoke(spki: string): void {
+    const known = this.#verified.delete(spki);
+    if (!known && this.#lastKey !== spki) return;
+    this.#dropSpare();
+    if (this.#lastKey === spki) {
+      this.#lastKey = undefined;
+      this.#retireAgent();
+    }
+  }
+
+  /** New connections from here on; the old pool closes once its requests in flight finish. */
+  #retireAgent(): void {
+    const old = this.#agent;
+    this.#agent = this.#newAgent();
+    void old.close();
   }
 
   /**
@@ -267,16 +368,15 @@ export class AttestedClient {
    * recorded last retires the older ones, also when their trust had already
    * expired (their pooled connections must not carry the next requests).
    */
-  #record(v: GatewayVerification): void {
-    const until = Math.min(Date.parse(v.validUntil), Date.now() + (this.#o.maxAgeMs ?? 3_600_000));
+  #record(v: GatewayVerification, atMs: number): void {
+    // Both bounds on the caller's clock: the instant the evidence was judged at, and the collateral's expiry.
+    const until = Math.min(Date.parse(v.validUntil), atMs + this.#maxAgeMs);
     if (this.#lastKey !== undefined && this.#lastKey !== v.spkiSha256) {
       // The gateway's key changed: only the newly verified key stays trusted, and pooled
       // connections to older keys are retired (in-flight requests finish first).
       this.#verified.clear();
       this.#dropSpare();
-      const old = this.#agent;
-      this.#agent = this.#newAgent();
-      void old.close();
+      this.#retireAgent();
     }
     this.#verified.set(v.spkiSha256, { v, until });
     this.#lastKey = v.spkiSha256;
@@ -292,7 +392,7 @@ export class AttestedClient {
     return p;
   }
 
-  #park(c: Opened, idleMs: number): void {
+  #park(c: Opened, v: GatewayVerification, idleMs: number): void {
     this.#dropSpare();
     if (idleMs <= 0) return void c.socket.destroy();
     // Parked sockets must not keep the process alive; guard errors and closes while parked.
@@ -300,10 +400,12 @@ export class AttestedClient {
       if (this.#spare?.socket === c.socket) this.#dropSpare();
     };
     c.socket.unref();
-    c.socket.on('error', onGone).on('close', onGone);
+    // The socket is paused (inband.ts): anything readable while parked (bytes nobody asked for, or
+    // the end of the stream) means its framing cannot be trusted for a request. Drop it.
+    c.socket.on('error', onGone).on('close', onGone).on('readable', onGone);
     c.unguard();
     const timer = setTimeout(onGone, idleMs).unref();
-    this.#spare = { ...c, until: Date.now() + idleMs, timer, onGone };
+    this.#spare = { ...c, v, until: Date.now() + idleMs, timer, onGone };
   }
 
   /** The parked socket, if still open and its key still trusted; it is taken (not parked any more). */
@@ -312,8 +414,8 @@ export class AttestedClient {
     if (!s) return undefined;
     this.#spare = undefined;
     clearTimeout(s.timer);
-    s.socket.off('error', s.onGone).off('close', s.onGone);
-    if (s.socket.destroyed || s.until <= Date.now() || !this.#valid(s.spki)) {
+    s.socket.off('error', s.onGone).off('close', s.onGone).off('readable', s.onGone);
+    if (s.socket.destroyed || s.socket.readableLength > 0 || s.until <= Date.now() || !this.#covers(s.v)) {
       s.socket.destroy();
       return undefined;
     }
@@ -336,10 +438,9 @@ export class AttestedClient {
    */
   attest(): Promise<GatewayVerification> {
     return (this.#inflight ??= this.#single(async () => {
-      const c = await this.#open();
-      const { v, reusable, idleMs } = await this.#attestOn(c);
-      if (reusable) this.#park(c, idleMs);
-      return v;
+      const { c, r } = await this.#attestRetrying(await this.#open());
+      if (r.reusable) this.#park(c, r.v, r.idleMs);
+      return r.v;
     }));
   }
 
@@ -347,25 +448,26 @@ export class AttestedClient {
   async #connect(): Promise<TLSSocket> {
     const spare = this.#takeSpare();
     if (spare) return spare;
-    const c = await this.#open();
+    let c = await this.#open();
     try {
       if (this.#valid(c.spki)) return handOver(c);
       if (this.#inflight) {
         // Another connection is being attested: its verdict decides, no second evidence request.
         const v = await this.#inflight;
-        if (v.spkiSha256 !== c.spki || !this.#valid(c.spki)) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'this connection presented a TLS key that no verified attestation covers');
+        if (v.spkiSha256 !== c.spki || !this.#covers(v)) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'this connection presented a TLS key that no verified attestation covers');
         return handOver(c);
       }
       let reusable = false;
-      await this.#single(async () => {
-        const r = await this.#attestOn(c);
-        reusable = r.reusable;
-        return r.v;
+      const v = await this.#single(async () => {
+        const attested = await this.#attestRetrying(c);
+        c = attested.c; // a retried attestation ran on a new connection
+        reusable = attested.r.reusable;
+        return attested.r.v;
       });
       if (reusable) return handOver(c);
       // The server closed the attested connection: the key is verified, the next connection must present it.
       const next = await this.#open();
-      if (next.spki !== c.spki || !this.#valid(next.spki)) {
+      if (next.spki !== v.spkiSha256 || !this.#covers(v)) {
         next.socket.destroy();
         throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'the connection after the attestation presented a TLS key that no verified attestation covers');
       }

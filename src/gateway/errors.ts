@@ -76,6 +76,8 @@ export class AttestationRefusedError extends Error {
       /** A non-200 answer to the attestation request: its HTTP status and the gateway's own error code, when it sent one. */
       status?: number;
       serverCode?: string;
+      /** With status 429 or 503: the answer's Retry-After, in ms, when it sent one (delta-seconds). */
+      retryAfterMs?: number;
     } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

@@ -14,7 +14,11 @@
  *
  * After the answer the socket stays guarded (errors swallowed, close and
  * unsolicited bytes recorded) until `release()` removes every listener this
- * module added and says whether the socket can carry further requests.
+ * module added, pauses the socket and says whether it can carry further
+ * requests. Paused, because a socket left flowing without a 'data' listener
+ * drops whatever arrives next: bytes sent after release stay readable for
+ * whoever takes the socket (undici reads on 'readable'; a parked socket
+ * treats them as a reason to drop it).
  */
 import type { TLSSocket } from 'node:tls';
 
@@ -35,8 +39,10 @@ export interface InbandResponse {
   closeAnnounced: boolean;
   /** `Keep-Alive: timeout=N` in ms, when the server sent one. */
   keepAliveMs: number | undefined;
+  /** `Retry-After: N` (delta-seconds; an HTTP date is not read) in ms, when the server sent one. */
+  retryAfterMs: number | undefined;
   /**
-   * Removes this module's listeners. 'reusable': open, nothing unsolicited
+   * Removes this module's listeners and pauses the socket. 'reusable': open, nothing unsolicited
    * arrived; 'closed': the server ended or the socket failed; 'tainted': bytes
    * arrived after the answer (the connection's framing cannot be trusted).
    */
@@ -57,13 +63,14 @@ interface Head {
   chunked: boolean;
   closeAnnounced: boolean;
   keepAliveMs: number | undefined;
+  retryAfterMs: number | undefined;
 }
 
 function parseHead(text: string, maxBodyBytes: number): Head {
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.1 ([1-5]\d\d)(?: [^\r\n]*)?$/.exec(lines[0] ?? '');
   if (!m) throw fail(`the attestation answer does not start with an HTTP/1.1 status line: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
-  const head: Head = { status: Number(m[1]), contentLength: undefined, chunked: false, closeAnnounced: false, keepAliveMs: undefined };
+  const head: Head = { status: Number(m[1]), contentLength: undefined, chunked: false, closeAnnounced: false, keepAliveMs: undefined, retryAfterMs: undefined };
   for (const line of lines.slice(1)) {
     if (/^[ \t]/.test(line)) throw fail('folded header line in the attestation answer');
     const colon = line.indexOf(':');
@@ -84,6 +91,8 @@ function parseHead(text: string, maxBodyBytes: number): Head {
     } else if (name === 'keep-alive') {
       const t = /(?:^|[,\s])timeout=(\d{1,6})(?:$|[,\s])/i.exec(value);
       if (t) head.keepAliveMs = Number(t[1]) * 1000;
+    } else if (name === 'retry-after') {
+      if (/^\d{1,6}$/.test(value)) head.retryAfterMs = Number(value) * 1000;
     }
   }
   if (head.chunked && head.contentLength !== undefined) throw fail('the attestation answer has both Content-Length and Transfer-Encoding');
@@ -257,8 +266,10 @@ export function exchangeOnSocket(socket: TLSSocket, authority: string, path: str
         body,
         closeAnnounced: h.closeAnnounced,
         keepAliveMs: h.keepAliveMs,
+        retryAfterMs: h.retryAfterMs,
         release: () => {
           detach();
+          socket.pause();
           if (state === 'reusable' && (socket.destroyed || !socket.writable || socket.readableEnded)) state = 'closed';
           return state as 'reusable' | 'closed' | 'tainted';
         },
