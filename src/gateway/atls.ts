@@ -103,12 +103,11 @@ function moduleLoadOrder(bundle: VtpmBundle): { kernel: string | null; order: st
 }
 
 /** POST /aTLS. */
-export async function answerAtls(ctx: AttestationContext, body: Buffer): Promise<Record<string, unknown>> {
+export async function answerAtls(ctx: AttestationContext, body: Buffer, client?: string): Promise<Record<string, unknown>> {
   const provider = vtpmProviderOf(ctx);
   if (!provider) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /aTLS needs a gateway with a vTPM (--vtpm or --simulated-vtpm)');
   const nonce = parseAtlsNonce(body);
-  const wait = ctx.limiter.take();
-  if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+  ctx.limiter.takeOrRefuse(client);
   const { evidence, akSha256 } = await vtpmEvidenceFor(ctx, provider, nonce, 'nonce');
   const { hardware, bundle } = evidence;
   const quote = bundle.tpm.quotes[0];

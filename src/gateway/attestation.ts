@@ -3,8 +3,11 @@
  * client's nonce to this gateway's TLS key (binding.ts). One evidence request
  * per call, never cached; a gateway-wide sliding window bounds the rate
  * (default 10 per second, clarifications.md), 429 with Retry-After beyond.
+ * Within that bound each client has a share (default a quarter), so that one
+ * peer cannot spend the whole budget and lock every other client out.
  */
 import type { EvidenceProvider } from '../tee/index.js';
+import { widerClientKeys } from '../net/client-key.js';
 import { BINDING_LABEL, bindingReportData, parseNonce } from './binding.js';
 import { GatewayError } from './errors.js';
 import { leafCertificatePem } from './tls.js';
@@ -22,26 +25,58 @@ export interface AttestationAnswer {
   vtpm?: Record<string, unknown>;
 }
 
+/** The default share of one client: a quarter of the instance's budget, at least 1. */
+export const defaultClientShare = (perSecond: number): number => Math.max(1, Math.ceil(perSecond / 4));
+
 /**
  * A sliding one-second window: at most `perSecond` grants in any 1000 ms
- * (a token bucket would allow twice that across a window boundary).
+ * (a token bucket would allow twice that across a window boundary), and at
+ * most `perClient` of them to one client key (src/net/client-key.ts). An IPv6
+ * key's /56 and /48 get the same share as the /64 (whoever holds a /48 can
+ * use a fresh /64 for every request). Memory: the grants in the window and a
+ * count per key that holds one, so at most 3 × perSecond keys.
  */
 export class EvidenceRateLimiter {
-  readonly #grants: number[] = [];
-  readonly #max: number;
-  constructor(readonly perSecond: number) {
+  readonly #grants: { at: number; keys: readonly string[] }[] = [];
+  readonly #perKey = new Map<string, number>();
+  readonly perClient: number;
+  constructor(
+    readonly perSecond: number,
+    perClient?: number,
+  ) {
     if (!Number.isInteger(perSecond) || perSecond < 1) throw new RangeError('attestationsPerSecond must be a positive integer');
-    this.#max = perSecond;
+    if (perClient !== undefined && (!Number.isInteger(perClient) || perClient < 1)) throw new RangeError('attestationsPerClient must be a positive integer');
+    this.perClient = Math.min(perClient ?? defaultClientShare(perSecond), perSecond);
   }
 
-  /** 0 when granted, else whole seconds to wait (Retry-After). */
-  take(now = Date.now()): number {
-    while (this.#grants.length > 0 && (this.#grants[0] as number) <= now - 1000) this.#grants.shift();
-    if (this.#grants.length < this.#max) {
-      this.#grants.push(now);
+  /**
+   * 0 when granted, else whole seconds to wait (Retry-After). `client`: the caller's client key;
+   * without one only the instance bound applies.
+   */
+  take(now = Date.now(), client?: string): number {
+    while (this.#grants.length > 0 && (this.#grants[0] as { at: number }).at <= now - 1000) {
+      for (const k of (this.#grants.shift() as { keys: readonly string[] }).keys) {
+        const n = (this.#perKey.get(k) ?? 1) - 1;
+        if (n > 0) this.#perKey.set(k, n);
+        else this.#perKey.delete(k);
+      }
+    }
+    const keys = client === undefined ? [] : [client, ...widerClientKeys(client)];
+    const full = keys.filter((k) => (this.#perKey.get(k) ?? 0) >= this.perClient);
+    if (this.#grants.length < this.perSecond && full.length === 0) {
+      this.#grants.push({ at: now, keys });
+      for (const k of keys) this.#perKey.set(k, (this.#perKey.get(k) ?? 0) + 1);
       return 0;
     }
-    return Math.max(1, Math.ceil(((this.#grants[0] as number) + 1000 - now) / 1000));
+    // Until the oldest grant that stands in the way leaves the window.
+    const blocking = full.length === 0 ? this.#grants[0] : this.#grants.find((g) => g.keys.some((k) => full.includes(k)));
+    return Math.max(1, Math.ceil(((blocking as { at: number }).at + 1000 - now) / 1000));
+  }
+
+  /** A 429 GatewayError when `client` may not have fresh evidence now (each evidence route calls this first). */
+  takeOrRefuse(client: string | undefined): void {
+    const wait = this.take(Date.now(), client);
+    if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
   }
 }
 
@@ -52,7 +87,8 @@ export interface AttestationContext {
   limiter: EvidenceRateLimiter;
 }
 
-export async function answerAttestation(ctx: AttestationContext, body: Buffer): Promise<AttestationAnswer> {
+/** `client`: the caller's client key (routes.ts), for its share of the evidence rate. */
+export async function answerAttestation(ctx: AttestationContext, body: Buffer, client?: string): Promise<AttestationAnswer> {
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -63,8 +99,7 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer): 
   const nonce = parseNonce((doc as Record<string, unknown>)['nonce']);
   const format = (doc as Record<string, unknown>)['format'];
   if (format !== undefined && format !== 'vtpm' && format !== 'plain') throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"format" must be "vtpm" or "plain" when given');
-  const wait = ctx.limiter.take();
-  if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+  ctx.limiter.takeOrRefuse(client);
   const vtpmProvider = format === 'vtpm' ? vtpmProviderOf(ctx) : undefined;
   if (vtpmProvider) {
     const { hardware, part } = await vtpmAnswerPart(ctx, vtpmProvider, nonce);

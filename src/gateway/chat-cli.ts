@@ -43,8 +43,17 @@ export interface ChatSessionOptions {
   json?: boolean;
 }
 
-/** Exit codes, as the tee-verify CLI uses them (docs/cli.md). */
-export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, collateralUnavailable: 3 } as const;
+/**
+ * Exit codes, as the tee-verify CLI uses them (docs/cli.md). 3: retry later, nothing was judged
+ * (collateral unavailable, or the gateway's attestation rate limit still refused after the
+ * client's one retry); `collateralUnavailable` is its older name.
+ */
+export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, retryable: 3, collateralUnavailable: 3 } as const;
+
+/** A refusal that says nothing about the gateway's TEE and may pass later: exit 3, not 1. */
+function retryable(e: AttestationRefusedError): boolean {
+  return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' || (e.code === 'ERR_ATTEST_EXCHANGE' && e.details.status === 429);
+}
 
 /** The verification, one line each, safe for a terminal (see lineSafe). */
 export function describeVerification(v: GatewayVerification): string[] {
@@ -183,7 +192,7 @@ export async function streamChat(
 }
 
 function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
-  return { code: e.code, message: e.message, ...(e.details.checks ? { checks: e.details.checks } : {}) };
+  return { code: e.code, message: e.message, ...(e.details.checks ? { checks: e.details.checks } : {}), ...(e.details.status !== undefined ? { status: e.details.status } : {}) };
 }
 
 /**
@@ -213,8 +222,9 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
     if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
     // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
     const after = reattesting ? 'the re-attestation failed: this prompt was not sent; the chat ends.' : 'no prompt byte was sent.';
-    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}\n`);
-    return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' ? CHAT_EXIT.collateralUnavailable : CHAT_EXIT.refused;
+    const later = retryable(e) ? ' (retry later)' : '';
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}${later}\n`);
+    return retryable(e) ? CHAT_EXIT.retryable : CHAT_EXIT.refused;
   }
   if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
   io.stderr(`chat: ${lineSafe((e as Error).message)}\n`);

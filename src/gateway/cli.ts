@@ -35,7 +35,7 @@ export const GATEWAY_ENV = [GATEWAY_DATABASE_ENV] as const;
 export const GATEWAY_SERVE_OPTIONS = {
   upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
-  'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
+  'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'attestations-per-client': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
@@ -49,7 +49,7 @@ export const GATEWAY_USAGE = `usage:
                     [--tls-cert PEM --tls-key PEM]   (default: a fresh key in memory at every start; given: loaded, or generated
                                                       there when neither file exists; keep them on TEE-private storage)
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
-${VTPM_USAGE}                    [--attestations-per-second N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
+${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
@@ -155,6 +155,8 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const maxBody = positive(v['max-body'], '--max-body');
   const timeout = positive(v['upstream-timeout'], '--upstream-timeout');
   if (rate !== undefined) options.attestationsPerSecond = rate;
+  const perClient = positive(v['attestations-per-client'], '--attestations-per-client');
+  if (perClient !== undefined) options.attestationsPerClient = perClient;
   if (maxBody !== undefined) options.maxRequestBytes = maxBody;
   if (timeout !== undefined) options.upstreamTimeoutMs = timeout;
   const pool = positive(v['database-pool'], '--database-pool');

@@ -37,17 +37,11 @@ export interface QuoteVerifierOptions {
   policy?: Policy;
 }
 
-function takeToken(ctx: AttestationContext): void {
-  const wait = ctx.limiter.take();
-  if (wait > 0) {
-    throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
-  }
-}
-
-export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams): Promise<Record<string, unknown>> {
+/** `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts). */
+export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
   const raw = query.get('nonce');
   const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
-  takeToken(ctx);
+  ctx.limiter.takeOrRefuse(client);
   const ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
   if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'GET /api/v1/tee/quote serves TDX quotes only');
   return { quote: Buffer.from(ev.evidence).toString('hex'), quote_parse: 'reserved', timestamp: new Date().toISOString(), id: randomUUID(), status: true };
@@ -98,13 +92,13 @@ function cubeBase64(o: Record<string, unknown>, name: string, max: number): Buff
  * Cube's POST /attestation. The nonce is checked as Cube checks it but only
  * its vTPM modes use it, which this gateway does not offer.
  */
-export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffer): Promise<CubeAnswer> {
+export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffer, client?: string): Promise<CubeAnswer> {
   const o = jsonObject(body);
   const raw = cubeBase64(o, 'report_data', REPORT_DATA_SIZE);
   cubeBase64(o, 'nonce', CUBE_NONCE_SIZE);
   const toJson = o['to_json'] ?? false;
   if (typeof toJson !== 'boolean') throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"to_json" must be a boolean');
-  takeToken(ctx);
+  ctx.limiter.takeOrRefuse(client);
   const reportData = new Uint8Array(REPORT_DATA_SIZE);
   reportData.set(raw);
   let ev;

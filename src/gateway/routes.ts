@@ -161,16 +161,16 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     routes.set(`OPTIONS ${path}`, preflight(method));
   };
   routes.set('POST /v1/attestation', async (req, res) => {
-    sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
+    sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req)));
     metrics.attestations += 1;
   });
   browserRoute('GET', '/api/v1/tee/quote', async (req, res) => {
-    const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams);
+    const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams, clientOf(ctx, req));
     metrics.attestations += 1;
     send(res, 200, 'application/json', JSON.stringify(answer), { 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
   });
   routes.set('POST /aTLS', async (req, res) => {
-    sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT)));
+    sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req)));
     metrics.attestations += 1;
   });
   browserRoute('POST', '/tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
@@ -179,7 +179,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
       req.resume();
       throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding; start the gateway with --cube-attestation to offer it anyway');
     }
-    const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT));
+    const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req));
     metrics.attestations += 1;
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
   }));
@@ -188,7 +188,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   return routes;
 }
 
-/** Whom the failure limits count this request against: the peer, or X-Forwarded-For from a trusted proxy. */
+/** Whom the failure limits and the evidence shares count this request against: the peer, or X-Forwarded-For from a trusted proxy. */
 function clientOf(ctx: RouteContext, req: IncomingMessage): string {
   return clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
 }

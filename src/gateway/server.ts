@@ -65,6 +65,12 @@ export interface GatewayOptions extends ServerTimeouts {
   requireApiKey?: boolean;
   /** Fresh attestations in any one-second window, per instance; default 10. */
   attestationsPerSecond?: number;
+  /**
+   * Of those, at most this many to one client (IPv4 address or IPv6 /64, and each /56 and /48 as a
+   * whole; X-Forwarded-For only from trustedProxies), so that one peer cannot lock every other
+   * client out of attesting; default a quarter of attestationsPerSecond, at least 1.
+   */
+  attestationsPerClient?: number;
   /** Default 1 MiB. */
   maxRequestBytes?: number;
   /** Default 64 MiB. */
@@ -145,6 +151,14 @@ function failureLimiter(name: 'adminFailureLimit' | 'apiKeyFailureLimit', o: Aut
   }
 }
 
+function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'attestationsPerClient'>): EvidenceRateLimiter {
+  try {
+    return new EvidenceRateLimiter(o.attestationsPerSecond ?? 10, o.attestationsPerClient);
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
+}
+
 function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies {
   if (cidrs !== undefined && !Array.isArray(cidrs)) throw configError('trustedProxies must be an array of CIDR ranges');
   try {
@@ -176,6 +190,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const adminFailures = failureLimiter('adminFailureLimit', options.adminFailureLimit);
   const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
   const trustedProxies = trustedProxiesOf(options.trustedProxies);
+  const limiter = evidenceLimiter(options);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
@@ -194,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let server: Server | undefined;
   try {
     // Per instance on purpose: the bound protects this instance's TEE (its evidence provider), and each instance has its own TLS key.
-    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter: new EvidenceRateLimiter(options.attestationsPerSecond ?? 10) };
+    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter };
     const proxy: ProxyOptions = {
       upstream,
       maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
