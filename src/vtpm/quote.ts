@@ -36,6 +36,12 @@ export interface QuoteVerifyOptions {
   allowSha1?: boolean;
   /** The AK's Qualified Name, when the caller knows it (tpm2_createak -q): compared exactly. */
   expectedQualifiedSigner?: Uint8Array;
+  /**
+   * The AK's Name (nameAlg ‖ H(TPMT_PUBLIC)), when the caller knows it from
+   * enrolment (credential activation binds it): the bundle's TPMT_PUBLIC must
+   * have this Name, which binds its attributes, so VT05 can pass.
+   */
+  trustedAkName?: Uint8Array;
 }
 
 export interface QuoteClaims {
@@ -102,17 +108,37 @@ function ecCurveOf(ak: AttestationKey): 'P-256' | 'P-384' {
   return vtpmFail('ERR_VTPM_SCHEME', `ECDSA attestation key on curve ${String(named)} is not verified (P-256 and P-384 are)`);
 }
 
-/** VT05: a quote only means "the TPM produced this" when the AK is a restricted signing key. */
-function checkAkAttributes(ak: AttestationKey, checks: CheckRecord[]): void {
+/**
+ * VT05: a quote only means "the TPM produced this" when the AK is a
+ * restricted signing key. Its attributes are in the TPMT_PUBLIC, which only
+ * the key's Name binds: HCLAkPub and a pinned key are public keys (their
+ * comparison covers no attribute), and qualifiedSigner is a Qualified Name
+ * that needs the parent's to check. So VT05 passes only with the Name pinned
+ * (trustedAkName); otherwise it is recorded as not checked, with a warning
+ * (review s6, finding 6). A TPMT_PUBLIC that itself says "not restricted" is
+ * refused either way.
+ */
+function checkAkAttributes(ak: AttestationKey, options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
   const pub = ak.public;
-  if (!pub) return;
+  const fail = (message: string, details: Record<string, unknown> = {}): never => {
+    throw new VtpmVerificationError('ERR_VTPM_AK', message, details, { check: 'VT05' });
+  };
   const need = TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
-  if ((pub.objectAttributes & need) !== need) {
-    vtpmFail('ERR_VTPM_AK', `the attestation key is not a restricted signing key (objectAttributes 0x${pub.objectAttributes.toString(16).padStart(8, '0')})`, {
-      objectAttributes: pub.objectAttributes,
-    });
+  if (pub && (pub.objectAttributes & need) !== need) {
+    fail(`the attestation key is not a restricted signing key (objectAttributes 0x${pub.objectAttributes.toString(16).padStart(8, '0')})`, { objectAttributes: pub.objectAttributes });
   }
-  checks.push({ id: 'VT05', description: 'attestation key is a restricted signing key (TPMA_OBJECT restricted | sign)' });
+  if (options.trustedAkName !== undefined) {
+    if (!pub) return fail(`the AK's Name was pinned, but the ${ak.source} attestation key comes without its TPMT_PUBLIC`);
+    const name = tpmName(pub);
+    if (!bytesEqual(name, options.trustedAkName)) fail("the attestation key's TPMT_PUBLIC does not have the pinned Name", { name: hex(name), expected: hex(options.trustedAkName) });
+    checks.push({ id: 'VT05', description: 'attestation key is a restricted signing key (TPMA_OBJECT restricted | sign) per its TPMT_PUBLIC, bound by the pinned Name' });
+    return;
+  }
+  const why = pub
+    ? "the TPMT_PUBLIC's attributes say restricted | sign, but nothing binds them (only its public key is compared with HCLAkPub or the pinned key; pin the AK's Name to bind them)"
+    : `the ${ak.source} attestation key comes without a TPMT_PUBLIC, so its attributes are unknown`;
+  checks.push({ id: 'VT05', description: `not checked: ${why}` });
+  warnings.push(`VT05 not checked: whether the attestation key is a restricted signing key is not established: ${why}`);
 }
 
 /** VT06: the key type, its scheme and hash agree with the signature's; algorithms we verify. */
@@ -309,7 +335,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
   if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
   const checks: CheckRecord[] = [];
   const warnings: string[] = [];
-  checkAkAttributes(ak, checks);
+  checkAkAttributes(ak, options, checks, warnings);
   const claims = quotes.map((q, i) => verifyOne(q, i, ak, pcrs, options, checks, warnings));
   checkOneBoot(claims, checks);
   checkRequiredBank(claims, options, checks, warnings);

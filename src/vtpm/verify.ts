@@ -55,6 +55,8 @@ export interface VtpmVerifyOptions {
   allowSha1?: boolean;
   /** The AK's Qualified Name, compared exactly with qualifiedSigner when given. */
   expectedQualifiedSigner?: Uint8Array;
+  /** The AK's Name (nameAlg ‖ H(TPMT_PUBLIC)) from enrolment: binds the bundle's TPMT_PUBLIC, so VT05 can pass (else it is "not checked", a warning). */
+  trustedAkName?: Uint8Array;
   /** Azure: the expected start of the HCL runtime data's user-data (a hardware-level nonce). */
   userData?: Uint8Array;
   /** How the boot event log is compared with the quoted PCRs (default: every quoted PCR but 10). */
@@ -324,6 +326,7 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
     ...(options.requiredBank ? { requiredBank: options.requiredBank } : {}),
     ...(options.allowSha1 ? { allowSha1: true } : {}),
     ...(options.expectedQualifiedSigner ? { expectedQualifiedSigner: options.expectedQualifiedSigner } : {}),
+    ...(options.trustedAkName ? { trustedAkName: options.trustedAkName } : {}),
   });
   checks.push(...tpm.checks);
   warnings.push(...tpm.warnings);

@@ -55,13 +55,15 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
       loaded.map((l) => l.quote),
       loaded[0]!.ak,
       pcrs,
-      { nonce: loaded[0]!.nonce },
+      // The AK's Name as the source states it: binds the TPMT_PUBLIC's attributes (VT05).
+      { nonce: loaded[0]!.nonce, trustedAkName: Buffer.from((byId('go-tpm-tools/gce-cos-85-nonce9009-quote-sha256').checks['ak_public'] as { name: string }).name, 'hex') },
     );
     expect(r.akName).toBe((byId('go-tpm-tools/gce-cos-85-nonce9009-quote-sha256').checks['ak_public'] as { name: string }).name);
     expect(r.quotes.map((q) => q.selection[0]!.bank)).toEqual(['sha1', 'sha256', 'sha384']);
     expect(r.quotes.every((q) => q.signatureScheme === 'rsassa' && q.signatureHash === 'sha256')).toBe(true);
     expect(r.pcrs.sha256!['0']).toBe('0f35c214608d93c7a6e68ae7359b4a8be5a0e99eea9107ece427c4dea4e439cf');
     expect(r.warnings).toEqual([]);
+    expect(r.checks.find((c) => c.id === 'VT05')!.description).toMatch(/bound by the pinned Name/);
     expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['VT05', 'VT06', 'VT07', 'VT08', 'VT09', 'VT10', 'VT11', 'VT12', 'VT13']));
   });
 
@@ -77,7 +79,7 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
     const l = load(byId('go-tpm-tools/gce-cos-85-nonce9009-quote-sha1'));
     expect(await codeOf(() => verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce }))).toBe('ERR_VTPM_BANK');
     const r = verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce, allowSha1: true });
-    expect(r.warnings).toEqual([expect.stringMatching(/^allowSha1: only the SHA-1 PCR bank/)]);
+    expect(r.warnings).toEqual([expect.stringMatching(/^VT05 not checked/), expect.stringMatching(/^allowSha1: only the SHA-1 PCR bank/)]);
   });
 
   it('GCE COS 85 SHA-384 quote alone with requiredBank sha384 verifies', () => {
@@ -90,7 +92,7 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
     expect(l.nonce.length).toBe(0);
     expect(await codeOf(() => verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce }))).toBe('ERR_VTPM_SCHEME');
     const r = verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce, allowSha1: true });
-    expect(r.warnings).toHaveLength(2);
+    expect(r.warnings).toHaveLength(3); // allowSha1 twice, VT05 not checked (no Name pinned)
     expect(r.quotes[0]!.signatureHash).toBe('sha1');
   });
 
