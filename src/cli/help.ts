@@ -62,6 +62,9 @@ content: hardware report, TPM quote(s), boot event log and IMA list replayed.
   --nonce <hex>          the expected TPM quote extraData (0-64 bytes)
   --ak <file>            pin the attestation key (TPMT_PUBLIC or PEM) when no
                          hardware report binds it
+  --ak-name <hex>        the attestation key's TPM Name (nameAlg + digest): binds
+                         its attributes, so VT05 (restricted signing key) is
+                         checked instead of warned as not checked
   --allow-sha1           accept a SHA-1-only PCR bank (reported as a warning)
 
 Examples:

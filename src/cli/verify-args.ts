@@ -80,6 +80,8 @@ export interface VerifyArgs extends CommonCollateralArgs {
   ak?: string;
   /** vTPM bundles: accept SHA-1-only quotes and SHA-1 signatures (warnings). */
   allowSha1?: boolean;
+  /** vTPM bundles: the pinned TPM Name of the attestation key (nameAlg ‖ digest), which establishes VT05. */
+  akName?: Uint8Array;
 }
 
 function nonceOption(values: Parsed['values']): Uint8Array | undefined {
@@ -98,6 +100,16 @@ function reportDataOption(values: Parsed['values']): string | undefined {
   return hex.toLowerCase();
 }
 
+/** A TPM Name: a 2-byte nameAlg then its digest (SHA-1, SHA-256, SHA-384 or SHA-512). */
+function akNameOption(values: Parsed['values']): Uint8Array | undefined {
+  const text = stringOption(values, 'ak-name');
+  if (text === undefined) return undefined;
+  const hex = text.replace(/^0x/i, '');
+  const bytes = /^(?:[0-9a-fA-F]{2})+$/.test(hex) ? hex.length / 2 : 0;
+  if (![22, 34, 50, 66].includes(bytes)) throw new UsageError('--ak-name must be the TPM Name of the attestation key in hex: 2 bytes of nameAlg then its SHA-1/256/384/512 digest (22, 34, 50 or 66 bytes)');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
 /** Parses `verify` arguments; undefined means --help. */
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined {
   const parsed = parseOptions('verify', argv, {
@@ -110,6 +122,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
     'report-data': { type: 'string' },
     nonce: { type: 'string' },
     ak: { type: 'string' },
+    'ak-name': { type: 'string' },
     'allow-sha1': { type: 'boolean' },
   });
   const { values } = parsed;
@@ -120,6 +133,7 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
   const reportData = reportDataOption(values);
   const nonce = nonceOption(values);
   const ak = stringOption(values, 'ak');
+  const akName = akNameOption(values);
   return {
     ...collateralArgsFrom(values),
     file: file as string,
@@ -132,5 +146,6 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
     ...(nonce === undefined ? {} : { nonce }),
     ...(ak === undefined ? {} : { ak }),
     ...(values['allow-sha1'] === true ? { allowSha1: true } : {}),
+    ...(akName === undefined ? {} : { akName }),
   };
 }

@@ -66,6 +66,7 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
     ...(args.nonce ? { nonce: args.nonce } : {}),
     ...(trustedAk ? { trustedAk } : {}),
     ...(args.allowSha1 ? { allowSha1: true } : {}),
+    ...(args.akName ? { trustedAkName: args.akName } : {}),
     ...(args.product ? { snpProduct: args.product } : {}),
     verifyHardware: (evidence, certTable) =>
       verifyWithCollateral(

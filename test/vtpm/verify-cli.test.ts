@@ -111,6 +111,23 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify <vTPM bundle>', () => {
     expect(r.json).toMatchObject({ ok: true, tee: null, vtpm: { platform: 'tpm', replay: { eventLog: { format: 'crypto-agile' } } } });
   });
 
+  it('--ak-name: the Name its source states establishes VT05 (no warning); another Name is ERR_VTPM_AK; a malformed one exit 2', async () => {
+    const bundle = temps.file('gce.json', gceBundleText());
+    const ak = temps.file('ak.pub', read(`${GCE}/ak_pub.tpmt_public`));
+    const name = (loadManifest().find((m) => m.id === 'go-tpm-tools/gce-cos-85-nonce9009-quote-sha256')!.checks['ak_public'] as { name: string }).name;
+    const base = ['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', '2021-12-22T21:31:37Z', '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')];
+    const without = await cliJson(base);
+    expect(without.json['warnings']).toContainEqual(expect.stringMatching(/^VT05 not checked/));
+    const pinned = await cliJson([...base, '--ak-name', name]);
+    expect(pinned.code).toBe(0);
+    expect((pinned.json['warnings'] as string[]).filter((w) => w.startsWith('VT05'))).toEqual([]);
+    const other = name.slice(0, -2) + (name.endsWith('00') ? '01' : '00');
+    const wrong = await cliJson([...base, '--ak-name', other]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.json['error']).toMatchObject({ code: 'ERR_VTPM_AK', check: 'VT05' });
+    expect((await cli([...base, '--ak-name', 'abcd'])).code).toBe(2);
+  });
+
   it('exit 1: the GCE bundle without --ak (ERR_VTPM_AK)', async () => {
     const r = await cliJson(['verify', temps.file('gce.json', gceBundleText()), '--nonce', '9009', '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')]);
     expect(r.code).toBe(1);
