@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
-import { parseEvidence } from '../../src/index.js';
+import { parseEvidence, type TdxQuote } from '../../src/index.js';
 import { verifyIntelQuote } from '../../src/verify/index.js';
 import { parseCrl } from '../../src/x509/index.js';
 import { ReadOnlyMapView, ReadOnlySetView, seal } from '../../src/x509/sealed.js';
@@ -27,17 +27,17 @@ describe('sealed Sets and Maps cannot be changed through their prototypes', () =
     const at = new Date('2026-06-01T00:00:00Z');
     const leafSerial = createSyntheticIntelPlatform({ tee: 'tdx', at }).pki.pck.serialHex;
     const p = createSyntheticIntelPlatform({ tee: 'tdx', at, pckCrl: { revokedSerials: [leafSerial] } });
-    const verify = () => verifyIntelQuote(parseEvidence(p.quote.bytes), p.collateral, { at, trustRoots: p.trustRoots });
+    const verify = () => verifyIntelQuote(parseEvidence(p.quote.bytes) as TdxQuote, p.collateral, { at, trustRoots: p.trustRoots });
     expect(verify).toThrow(expect.objectContaining({ code: 'ERR_REVOKED', check: 'T14' }));
 
-    const crl = parseCrl(p.collateral.pckCrl.body);
+    const crl = parseCrl(p.collateral.pckCrl!.body);
     const listed = [...crl.revokedSerials];
     expect(listed).toHaveLength(1);
     attempt(() => Set.prototype.delete.call(crl.revokedSerials, listed[0]));
     attempt(() => Set.prototype.add.call(crl.revokedSerials, 'deadbeef'));
     // (No clear(): the old size check caught that one; the swap keeps the size.)
 
-    expect([...parseCrl(p.collateral.pckCrl.body).revokedSerials]).toEqual(listed);
+    expect([...parseCrl(p.collateral.pckCrl!.body).revokedSerials]).toEqual(listed);
     expect(verify).toThrow(expect.objectContaining({ code: 'ERR_REVOKED', check: 'T14' }));
   });
 
