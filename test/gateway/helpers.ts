@@ -50,7 +50,10 @@ export async function startHarness(o: Partial<GatewayOptions> = {}): Promise<Har
   const upstream = await startChatUpstream();
   const dir = mkdtempSync(join(tmpdir(), 'tee-gateway-test-'));
   const db = join(dir, 'gateway.sqlite');
-  const gateway = await startGateway({ upstream: upstream.url, db, provider: simulated, port: 0, log: () => {}, ...o });
+  // Tests send bursts of evidence requests from 127.0.0.1: one client key gets the whole bound here
+  // unless a test sets its share (the product default is a quarter; review-s6-rate.test.ts tests it).
+  const share = { attestationsPerClient: o.attestationsPerSecond ?? 10 };
+  const gateway = await startGateway({ upstream: upstream.url, db, provider: simulated, port: 0, log: () => {}, ...share, ...o });
   const token = (await gateway.keys.create('test')).token;
   const insecure = new Agent({ connect: { rejectUnauthorized: false }, connections: 16 });
   const call: Harness['call'] = async (method, path, c = {}) => {

@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { runChatSession, type ChatIo } from '../../src/gateway/chat-cli.js';
-import { AttestationRefusedError, AttestedClient, EvidenceRateLimiter } from '../../src/gateway/index.js';
+import { AttestationRefusedError, AttestedClient, EvidenceRateLimiter, startGateway } from '../../src/gateway/index.js';
 import { clientOptions, mrTdOf, simulated, startHarness, tdxPolicy, type Harness } from './helpers.js';
 import { startStub } from './review-s6-stub.js';
 
@@ -62,12 +62,28 @@ describe('the gateway: one peer saturating its share does not lock others out', 
   let insecure: Agent;
   beforeAll(async () => {
     // Behind a trusted proxy on 127.0.0.1, X-Forwarded-For names the client.
-    h = await startHarness({ requireApiKey: false, attestationsPerSecond: 8, trustedProxies: ['127.0.0.1'] });
+    h = await startHarness({ requireApiKey: false, attestationsPerSecond: 8, attestationsPerClient: 2, trustedProxies: ['127.0.0.1'] });
     insecure = new Agent({ connect: { rejectUnauthorized: false }, connections: 1 });
   });
   afterAll(async () => {
     await insecure?.close();
     await h?.close();
+  });
+
+  it('the default share is a quarter of the bound (a gateway started without the option)', async () => {
+    const g = await startGateway({ upstream: h.upstream.url, db: `${h.db}.default`, provider: simulated, port: 0, log: () => {}, attestationsPerSecond: 8 });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await request(`${g.url}/api/v1/tee/quote`, { dispatcher: insecure });
+        await r.body.dump();
+        statuses.push(r.statusCode);
+      }
+      expect(statuses.slice(0, 2)).toEqual([200, 200]);
+      expect(statuses).toContain(429);
+    } finally {
+      await g.close();
+    }
   });
 
   it('12 quote requests from one client: 429 beyond its share; a second client (another key) still attests at once', async () => {
@@ -93,7 +109,7 @@ describe('the gateway: one peer saturating its share does not lock others out', 
   });
 
   it('X-Forwarded-For from a peer that is not a trusted proxy is ignored: rotating it does not escape the share', async () => {
-    const g = await startHarness({ requireApiKey: false, attestationsPerSecond: 8 });
+    const g = await startHarness({ requireApiKey: false, attestationsPerSecond: 8, attestationsPerClient: 2 });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++) {

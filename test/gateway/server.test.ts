@@ -4,6 +4,7 @@
  * upstream failures (502 / 504, never a hang).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,10 +149,11 @@ describe('limits and upstream failures', () => {
     }
   });
 
-  it('the TLS identity is created once next to the database and reused on restart', async () => {
+  it('a restart on the same database keeps the API keys, not the TLS key (fresh in memory, nothing written; review s6)', async () => {
     const again = await startGateway({ upstream: h.upstream.url, db: h.db, provider: simulated, port: 0, log: () => {} });
     try {
-      expect(again.spkiSha256).toBe(h.gateway.spkiSha256);
+      expect(again.spkiSha256).not.toBe(h.gateway.spkiSha256);
+      expect(existsSync(`${h.db}.tls-key.pem`)).toBe(false);
       expect((await again.keys.list()).length).toBe((await h.gateway.keys.list()).length);
     } finally {
       await again.close();
