@@ -22,6 +22,7 @@ export type AttestationServiceErrorCode =
   | 'ERR_AS_BINDING_MISMATCH'
   | 'ERR_AS_POLICY_VIOLATION'
   | 'ERR_AS_BUSY'
+  | 'ERR_AS_RATE_LIMITED'
   | 'ERR_AS_INTERNAL';
 
 export interface ServiceErrorBody {

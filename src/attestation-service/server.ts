@@ -23,6 +23,8 @@ import type { PolicyTee } from '../policy/types.js';
 import { appraise, type Appraisal, type AppraiseContext } from './appraise.js';
 import { AttestationServiceError, toServiceError } from './errors.js';
 import { CorsPolicy, readBody, send, sendJson } from './http.js';
+import { clientKey } from '../net/client-key.js';
+import { TrustedProxies, forwardedClient } from '../net/forwarded.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { ServiceMetrics } from './metrics.js';
 import { PolicySet, type PolicyInput } from './policies.js';
@@ -68,6 +70,15 @@ export interface AttestationServiceOptions {
   maxConcurrent?: number;
   /** Appraisals waiting for a slot before 503; default 256. */
   maxQueued?: number;
+  /**
+   * Appraisals one client key may have running or waiting; default a quarter of maxConcurrent
+   * (at least 1). Beyond it 429 ERR_AS_RATE_LIMITED. The key is the peer's address (IPv4, or the
+   * IPv6 /64, its /56 and /48 sharing the limit), or the client X-Forwarded-For names when the
+   * peer is a trusted proxy.
+   */
+  maxPerClient?: number;
+  /** Proxies whose X-Forwarded-For is believed (CIDR ranges); default none (the peer address counts). */
+  trustedProxies?: readonly string[];
   /**
    * Open connections at most; default 1024. Request bodies are read before an appraisal slot is
    * taken, so this bounds the memory slow uploaders can hold (connections × maxBodyBytes).
@@ -122,6 +133,7 @@ interface Context {
   appraisal: AppraiseContext;
   cors: CorsPolicy;
   limiter: ConcurrencyLimiter;
+  trustedProxies: TrustedProxies;
   metrics: ServiceMetrics;
   signer: TokenSigner;
   maxBodyBytes: number;
@@ -139,6 +151,7 @@ async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' 
     throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'the trustee routes judge only the policies configured on this service (send a policy name, or use POST /v1/verify)');
   }
   ctx.metrics.queued = ctx.limiter.waiting + 1;
+  const client = clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
   return ctx.limiter.run(async () => {
     ctx.metrics.queued = ctx.limiter.waiting;
     ctx.metrics.inFlight++;
@@ -154,7 +167,7 @@ async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' 
     } finally {
       ctx.metrics.inFlight--;
     }
-  });
+  }, client);
 }
 
 /** POST /attestation: trustee answers with the token text; here only when everything passed. */
@@ -224,7 +237,8 @@ export async function startAttestationService(options: AttestationServiceOptions
       ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}),
     },
     cors: new CorsPolicy(options.corsOrigins),
-    limiter: new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256),
+    limiter: new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient),
+    trustedProxies: new TrustedProxies(options.trustedProxies),
     metrics: new ServiceMetrics(),
     signer,
     maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),

@@ -256,6 +256,10 @@ Options:
   --max-body <bytes>       request body bound (default 524288)
   --max-concurrent <n>     appraisals at once (default 16)
   --max-queued <n>         waiting before 503 (default 256)
+  --max-per-client <n>     appraisals one client may have running or waiting
+                           before 429 (default a quarter of --max-concurrent)
+  --trusted-proxy <cidr>   believe X-Forwarded-For from this proxy range when
+                           telling clients apart (repeatable; default none)
   --max-connections <n>    open connections at most (default 1024); bodies are read before a slot
   --no-metrics             no GET /metrics
   --trust-root <pem>       replaces the pinned roots (test PKIs); a warning

@@ -55,6 +55,8 @@ export interface ServeArgs {
   maxConcurrent?: number;
   maxConnections?: number;
   maxQueued?: number;
+  maxPerClient?: number;
+  trustedProxies: string[];
   metrics: boolean;
   trustRoot?: string;
   skipCrl: boolean;
@@ -84,6 +86,8 @@ const SPEC = {
   'max-concurrent': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-queued': { type: 'string' },
+  'max-per-client': { type: 'string' },
+  'trusted-proxy': { type: 'string', multiple: true },
   'no-metrics': { type: 'boolean' },
   'trust-root': { type: 'string' },
   'skip-crl': { type: 'boolean' },
@@ -133,6 +137,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
     policies: (v.policy ?? []).map(policyOption),
     defaultPolicies: v['default-policy'] ?? [],
     openWebUiPolicies: v['open-webui-policy'] ?? [],
+    trustedProxies: v['trusted-proxy'] ?? [],
     inlinePolicies: !v['no-inline-policy'],
     metrics: !v['no-metrics'],
     skipCrl: v['skip-crl'] === true,
@@ -156,6 +161,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   set('maxConcurrent', num('max-concurrent', 1, 4096));
   set('maxConnections', num('max-connections', 1, 1_000_000));
   set('maxQueued', num('max-queued', 0, 1_000_000));
+  set('maxPerClient', num('max-per-client', 1, 1_000_000));
   set('retries', num('retries', 0, 10));
   for (const o of out.corsOrigins) {
     if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors-origin must be "*" or scheme://host[:port] (got "${o}")`);
@@ -312,6 +318,8 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
       ...(a.maxConcurrent === undefined ? {} : { maxConcurrent: a.maxConcurrent }),
       ...(a.maxConnections === undefined ? {} : { maxConnections: a.maxConnections }),
       ...(a.maxQueued === undefined ? {} : { maxQueued: a.maxQueued }),
+      ...(a.maxPerClient === undefined ? {} : { maxPerClient: a.maxPerClient }),
+      ...(a.trustedProxies.length > 0 ? { trustedProxies: a.trustedProxies } : {}),
     });
   } catch (err) {
     await collateral.close();

@@ -47,6 +47,16 @@ describe('tee-verify serve options', () => {
   });
 });
 
+describe('--max-per-client and --trusted-proxy (session 6)', () => {
+  it('are parsed; a malformed proxy range or a zero share is a usage error (exit 2)', async () => {
+    const a = parseServeArgs(['--max-per-client', '3', '--trusted-proxy', '10.0.0.0/8', '--trusted-proxy', '2001:db8::/48'])!;
+    expect(a).toMatchObject({ maxPerClient: 3, trustedProxies: ['10.0.0.0/8', '2001:db8::/48'] });
+    expect((await cli(['serve', '--listen', '127.0.0.1:0', '--no-cache', '--max-per-client', '0'])).code).toBe(2);
+    const bad = await cli(['serve', '--listen', '127.0.0.1:0', '--no-cache', '--trusted-proxy', '10.0.0.0/33']);
+    expect(bad.code).toBe(2);
+  });
+});
+
 describe('a service started from dev quote files', () => {
   const at = '2026-01-15T00:00:00Z';
   let dir: string;

@@ -96,7 +96,7 @@ describe('body size, concurrency, clock', () => {
       pckCrl: (ca) => bundle.pckCrl(ca),
       rootCaCrl: () => bundle.rootCaCrl(),
     };
-    const svc = await startService({ collateral: new CollateralService({ intel: gated, cache: null }), maxConcurrent: 1, maxQueued: 0 });
+    const svc = await startService({ collateral: new CollateralService({ intel: gated, cache: null }), maxConcurrent: 1, maxQueued: 0, maxPerClient: 2 }); // both requests come from 127.0.0.1: the instance bound, not the client's share, refuses
     try {
       const first = post(svc.url, '/v1/verify', { evidence: quote.toString('base64') });
       await inFlight;
