@@ -27,6 +27,13 @@ export interface FetchBudget {
    * `keys`; default 2. Beyond it, its keys count against `keys` like any other.
    */
   perKnownPlatform?: number;
+  /**
+   * New keys per window admitted through known platforms' own slots, over all
+   * known platforms together; default `keys`. Chip IDs are not secret, so a
+   * made-up report may name a known chip: this bounds what N known chips
+   * cost (review s6c #1). Beyond it, their keys count against `keys`.
+   */
+  knownPlatformKeys?: number;
 }
 
 export interface ProviderOptions {
@@ -110,6 +117,10 @@ export class ArtifactResolver {
   #budgetStart = Number.NEGATIVE_INFINITY;
   readonly #budgetKeys = new Set<string>();
   readonly #perKnownPlatform: number;
+  readonly #knownPlatformKeys: number;
+  /** Window (provider clock) and count of keys admitted through known platforms' slots, all platforms together. */
+  #knownStart = Number.NEGATIVE_INFINITY;
+  #knownAdmitted = 0;
   /**
    * Platforms (platformOfKey) whose collateral passed a verification, least
    * recently marked first, with the new keys each fetched in its current
@@ -130,8 +141,11 @@ export class ArtifactResolver {
     }
     const perKnown = budget?.perKnownPlatform ?? DEFAULT_FETCH_BUDGET.perKnownPlatform!;
     if (!Number.isSafeInteger(perKnown) || perKnown < 0) throw new TypeError('fetchBudget.perKnownPlatform must be a non-negative integer');
+    const knownTotal = budget?.knownPlatformKeys ?? budget?.keys ?? 0;
+    if (!Number.isSafeInteger(knownTotal) || knownTotal < 0) throw new TypeError('fetchBudget.knownPlatformKeys must be a non-negative integer');
     this.#budget = budget;
     this.#perKnownPlatform = perKnown;
+    this.#knownPlatformKeys = knownTotal;
     this.#clock = options.clock ?? Date.now;
     const maxKeys = options.maxKeys ?? 4096;
     this.#lastRefresh = new BoundedMap(maxKeys);
@@ -265,7 +279,8 @@ export class ArtifactResolver {
    * Admits a fetch of `key` under the budget: keys the cache holds (refreshes)
    * and keys already fetched in this window pass; a known platform's new key
    * takes one of that platform's own slots (a TCB update of a known host
-   * during a flood of made-up ones), any other new key a slot of the budget.
+   * during a flood of made-up ones) while the known platforms together have
+   * slots left (knownPlatformKeys), any other new key a slot of the budget.
    */
   #admit(key: string): boolean {
     const budget = this.#budget;
@@ -279,8 +294,13 @@ export class ArtifactResolver {
         known.keys = [];
       }
       if (known.keys.includes(key)) return true;
-      if (known.keys.length < this.#perKnownPlatform) {
+      if (!(t >= this.#knownStart && t - this.#knownStart < budget.windowMs)) {
+        this.#knownStart = t;
+        this.#knownAdmitted = 0;
+      }
+      if (known.keys.length < this.#perKnownPlatform && this.#knownAdmitted < this.#knownPlatformKeys) {
         known.keys.push(key);
+        this.#knownAdmitted++;
         return true;
       }
     }
