@@ -23,7 +23,7 @@ import { parseImaAsciiList } from './ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaAscii, replayImaFrame, type ImaReplay } from './ima-replay.js';
 import { IMA_FRAME, parseImaBinaryFrame } from './parse-ima.js';
 import { parseHclReport, parseImaBinaryList, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
-import { BANK_DIGEST_SIZE, REPLAY_BANKS, type ReplayBank } from './pcrs.js';
+import { BANK_DIGEST_SIZE, REPLAY_BANKS, bytesEqual, isReplayBank, resetValue, type ReplayBank } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
@@ -192,15 +192,23 @@ function replayBootLog(eventLog: Uint8Array, quoted: PcrBanks, options: VtpmVeri
  * quoted in a compared bank, and (onlyTouched) extended by the log. A quoted
  * PCR the log never touched counts (its reset value was compared: nothing was
  * measured there); an unquoted one does not, whatever the log leaves out.
+ *
+ * Under onlyTouched an untouched PCR is not compared by the replay, but when
+ * every compared bank that quotes it holds its reset value, the quote itself
+ * proves nothing was extended there: it counts too (review s6c #2, a GRUB boot
+ * logs nothing in PCR 12). Any other value stays unverifiable.
  */
 function comparedPcrs(touched: readonly number[], quoted: PcrBanks, banks: readonly string[], exclude: ReadonlySet<number>, onlyTouched: boolean): number[] {
   const out = new Set<number>();
+  const notReset = new Set<number>();
   for (const bank of banks) {
-    for (const pcr of quoted.get(bank as TpmHashName)?.keys() ?? []) {
-      if (!exclude.has(pcr) && (!onlyTouched || touched.includes(pcr))) out.add(pcr);
+    for (const [pcr, value] of quoted.get(bank as TpmHashName) ?? []) {
+      if (exclude.has(pcr)) continue;
+      out.add(pcr);
+      if (onlyTouched && !touched.includes(pcr) && !(isReplayBank(bank) && bytesEqual(value, resetValue(bank, pcr)))) notReset.add(pcr);
     }
   }
-  return [...out].sort((a, b) => a - b);
+  return [...out].filter((pcr) => !notReset.has(pcr)).sort((a, b) => a - b);
 }
 
 function onlyBanks(boot: BootComponents, banks: ReadonlySet<string>): BootComponents {
