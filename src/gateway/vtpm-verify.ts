@@ -6,6 +6,7 @@
  *
  *   - the bundle parses strictly and names its AK as a TPMT_PUBLIC;
  *   - verifyVtpmEvidence with that AK as the trusted key (the hardware bound it),
+ *     and its Name as the pinned Name (VT05: the attributes are bound too),
  *     the expected extraData (SHA-256 of that REPORTDATA, or the nonce on /aTLS),
  *     the caller's bank rule: quote signature, extraData (VT10), PCR digest,
  *     banks, boot event log replay (VT15), IMA replay and boot_aggregate (VT16).
@@ -16,9 +17,9 @@
 import { TeeVerifyError } from '../errors.js';
 import { parseVtpmBundle, type VtpmBundle } from '../vtpm/bundle.js';
 import { parseTpmPublic } from '../vtpm/parse.js';
-import { keyFromTpmPublic } from '../vtpm/tpm-key.js';
+import { hashNameOf, keyFromTpmPublic, tpmName } from '../vtpm/tpm-key.js';
 import type { ReferenceList } from '../vtpm/reference.js';
-import type { TpmHashName } from '../vtpm/types.js';
+import type { TpmHashName, TpmPublic } from '../vtpm/types.js';
 import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
 import { loadReferenceList } from '../vtpm/reference.js';
 import type { Policy } from '../policy/index.js';
@@ -89,7 +90,19 @@ export function bundleOfAnswer(value: unknown): { bundle: VtpmBundle; akPublic: 
   return { bundle, akPublic: ak.public, akSha256: akPublicSha256(ak.public) };
 }
 
-/** verifyVtpmEvidence with the hardware-bound AK and the expected extraData; failures become refusals. */
+/**
+ * The AK's TPM Name, pinned from the binding (VT05). The hardware report commits to SHA-256 of
+ * `akPublic`, and `akPublic` parses only as exactly one TPMT_PUBLIC (no TPM2B prefix, no trailing
+ * byte): these bytes, attributes included, are the ones the TPM names, so their Name
+ * (nameAlg ‖ H_nameAlg(TPMT_PUBLIC); for nameAlg SHA-256 that is 0x000b ‖ akSha256) is as bound as
+ * the key. A nameAlg we cannot hash (SM3) pins nothing: VT05 stays "not checked", with its warning.
+ */
+function boundAkName(pub: TpmPublic): Uint8Array | undefined {
+  const hash = hashNameOf(pub.nameAlg);
+  return hash === undefined || hash === 'sm3_256' ? undefined : tpmName(pub);
+}
+
+/** verifyVtpmEvidence with the hardware-bound AK (key and Name) and the expected extraData; failures become refusals. */
 export async function verifyVtpmPart(
   bundle: VtpmBundle,
   akPublic: Uint8Array,
@@ -97,11 +110,13 @@ export async function verifyVtpmPart(
   o: { at: Date; vtpm?: VtpmClientOptions },
 ): Promise<VtpmVerificationResult> {
   try {
-    const trustedAk = keyFromTpmPublic(parseTpmPublic(akPublic)).key;
+    const pub = parseTpmPublic(akPublic);
+    const trustedAkName = boundAkName(pub);
     return await verifyVtpmEvidence(bundle, {
       at: o.at,
       nonce: extraData,
-      trustedAk,
+      trustedAk: keyFromTpmPublic(pub).key,
+      ...(trustedAkName ? { trustedAkName } : {}),
       ...(o.vtpm?.requiredBank ? { requiredBank: o.vtpm.requiredBank } : {}),
       ...(o.vtpm?.allowSha1 ? { allowSha1: true } : {}),
     });
