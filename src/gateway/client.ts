@@ -22,7 +22,8 @@
  *
  * Trust is judged on the caller's clock (`at`), like the verification itself:
  * a key verified at instant T is trusted until min(T + maxAgeMs, collateral
- * expiry) of that clock.
+ * expiry) of that clock, and also for at most maxAgeMs of elapsed monotonic
+ * time (performance.now()): a fixed `at` never moves, yet trust still ends.
  */
 import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -44,10 +45,11 @@ export interface AttestedClientOptions {
   collateral: CollateralService;
   /** Default: production roots. */
   trustRoots?: TrustRoots;
-  /** The verification instant, also the clock trust expiry is judged on; default: the wall clock. */
+  /** The verification instant, also the clock collateral expiry of the trust is judged on; default: the wall clock. */
   at?: Date | (() => Date);
   /**
-   * A verified key is re-attested after this long at most (on the `at` clock); default 1 hour.
+   * A verified key is re-attested after this long at most, on whichever runs further: the `at`
+   * clock or elapsed monotonic time (so a fixed `at` does not make trust last forever); default 1 hour.
    * 0: no trust outlives its attestation: every request attests first, and a new connection is
    * handed over only with the attestation made on it, or the one it waited for.
    */
@@ -125,10 +127,12 @@ interface Spare extends Opened {
   onGone: () => void;
 }
 
-/** A key's trust: the verification that gave it, until this instant of the caller's clock (ms). */
+/** A key's trust: the verification that gave it, until this instant of the caller's clock (ms), and for maxAgeMs of monotonic time from `since`. */
 interface Trust {
   v: GatewayVerification;
   until: number;
+  /** performance.now() when its evidence was asked for. */
+  since: number;
 }
 
 interface Attested {
@@ -221,10 +225,13 @@ export class AttestedClient {
     return this.#o.maxAgeMs ?? 3_600_000;
   }
 
-  /** `spki` is trusted now, on the caller's clock (with maxAgeMs 0 never: no clock is read). */
+  /**
+   * `spki` is trusted now: within its bound on the caller's clock and within maxAgeMs of monotonic
+   * time since its verification (with maxAgeMs 0 never: no clock is read).
+   */
   #valid(spki: string): boolean {
     const hit = this.#verified.get(spki);
-    return hit !== undefined && this.#maxAgeMs > 0 && hit.until > this.#now().getTime();
+    return hit !== undefined && this.#maxAgeMs > 0 && performance.now() - hit.since < this.#maxAgeMs && hit.until > this.#now().getTime();
   }
 
   /**
@@ -273,6 +280,7 @@ export class AttestedClient {
   async #attestOn(c: Opened): Promise<Attested> {
     const nonce = freshNonce();
     const at = this.#now();
+    const since = performance.now();
     const vtpm = (this.#o.vtpm ?? 'auto') === 'auto';
     try {
       const res = await exchangeOnSocket(c.socket, this.origin.host, ATTESTATION_PATH, `{"nonce":"${nonce.toString('base64')}"${vtpm ? ',"format":"vtpm"' : ''}}`, {
@@ -315,7 +323,7 @@ export class AttestedClient {
         }
         if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
       }
-      this.#record(v, at.getTime());
+      this.#record(v, at.getTime(), since);
       const reusable = !c.socket.destroyed;
       return { v, reusable, idleMs: (res.keepAliveMs ?? SPARE_DEFAULT_IDLE_MS + SPARE_MARGIN_MS) - SPARE_MARGIN_MS };
     } catch (e) {
@@ -368,8 +376,9 @@ export class AttestedClient {
    * recorded last retires the older ones, also when their trust had already
    * expired (their pooled connections must not carry the next requests).
    */
-  #record(v: GatewayVerification, atMs: number): void {
-    // Both bounds on the caller's clock: the instant the evidence was judged at, and the collateral's expiry.
+  #record(v: GatewayVerification, atMs: number, since: number): void {
+    // Both bounds on the caller's clock: the instant the evidence was judged at, and the collateral's
+    // expiry; maxAgeMs runs on monotonic time from `since` as well (#valid), which a fixed `at` cannot stop.
     const until = Math.min(Date.parse(v.validUntil), atMs + this.#maxAgeMs);
     if (this.#lastKey !== undefined && this.#lastKey !== v.spkiSha256) {
       // The gateway's key changed: only the newly verified key stays trusted, and pooled
@@ -378,7 +387,7 @@ export class AttestedClient {
       this.#dropSpare();
       this.#retireAgent();
     }
-    this.#verified.set(v.spkiSha256, { v, until });
+    this.#verified.set(v.spkiSha256, { v, until, since });
     this.#lastKey = v.spkiSha256;
     this.last = v;
   }
