@@ -8,6 +8,7 @@
  * memory. A regular file larger than its limit is refused by its size; pipes
  * (`<(cmd)`, FIFOs, `-` for stdin) and devices are read up to one byte past
  * the limit (review, session 6: `show /dev/zero` grew without end).
+ * `-` reads the stream run() was given (CliRunIo.stdin), else this process's.
  */
 import { close, constants, fstat, mkdirSync, open, read, writeFileSync, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
@@ -17,6 +18,7 @@ import { promisify } from 'node:util';
 
 import { MAX_TEXT_INPUT } from '../evidence/decode.js';
 import { VTPM_BUNDLE_LIMITS, looksLikeVtpmBundle } from '../vtpm/bundle.js';
+import { commandInput } from './command-input.js';
 import { UsageError } from './errors.js';
 
 const MiB = 1024 * 1024;
@@ -168,8 +170,8 @@ function readFromStream(stream: Readable, into: Collector): Promise<void> {
   });
 }
 
-/** The role of the input that took each stream already: standard input can be read once per process. */
-const streamReaders = new WeakMap<Readable, string>();
+/** The record for reads outside any command (a direct readStreamInput call); run() keeps one per command. */
+const outsideCommand = new WeakMap<Readable, string>();
 
 /**
  * All of `stream` (standard input for `-`), up to `limit`. A second input
@@ -177,9 +179,10 @@ const streamReaders = new WeakMap<Readable, string>();
  * that the first one consumed.
  */
 export async function readStreamInput(stream: Readable, what: string, limit: InputLimit): Promise<Uint8Array> {
-  const first = streamReaders.get(stream);
+  const readers = commandInput()?.readers ?? outsideCommand;
+  const first = readers.get(stream);
   if (first !== undefined) throw new UsageError(`${what} -: standard input is already read as the ${first}; only one input can be "-"`);
-  streamReaders.set(stream, what);
+  readers.set(stream, what);
   const into = new Collector(limit, what, '(standard input)');
   await readFromStream(stream, into);
   return into.finish();
@@ -192,7 +195,7 @@ export async function readStreamInput(stream: Readable, what: string, limit: Inp
 export async function readInput(path: string, what: string, limit: InputLimit): Promise<Uint8Array> {
   const into = new Collector(limit, what, path);
   try {
-    if (path === '-') return await readStreamInput(process.stdin, what, limit);
+    if (path === '-') return await readStreamInput(commandInput()?.stdin ?? process.stdin, what, limit);
     // Non-blocking open: a FIFO opens without a writer; its reads then wait for data in the event loop.
     const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
     let owned = true;

@@ -4,12 +4,20 @@
  * (antfu/ni style). bin/tee-verify.js is the only place that touches process.
  * Each subcommand parses its own options; this file only dispatches.
  */
+import type { Readable } from 'node:stream';
+
+import { withCommandInput } from './command-input.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { helpText } from './help.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 
 export type { CliIo, CliStream } from './io.js';
 export { ExitCode } from './io.js';
+
+/** run()'s io: also the stream `-` inputs and interactive chat read; default this process's stdin. */
+export interface CliRunIo extends CliIo {
+  stdin?: Readable & { isTTY?: boolean };
+}
 
 function printHelp(io: CliIo, topic?: string): ExitCodeValue {
   const text = helpText(topic);
@@ -59,7 +67,12 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
   }
 }
 
-export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+/** One command; standard input is read once per call (command-input.ts), so run() may be called again. */
+export function run(argv: readonly string[], io: CliRunIo): Promise<number> {
+  return withCommandInput(io.stdin, () => runCommand(argv, io));
+}
+
+async function runCommand(argv: readonly string[], io: CliRunIo): Promise<number> {
   const [first, ...rest] = argv;
   try {
     if (first === undefined || first === '--help' || first === '-h') return printHelp(io);
