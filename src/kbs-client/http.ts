@@ -58,7 +58,8 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * attempt would ask the TEE for fresh evidence for a server we cannot authenticate (review, session 6
  * round 2), so these end the request at once: ERR_KBS_HTTP with `details.reason: "tls-certificate"`
  * and Node's code in `details.tlsError` (the code stays ERR_KBS_HTTP, as for the deadline, so
- * callers that map it keep working; `tee-model load` exits 3 for it as before).
+ * callers that map it keep working; `tee-model load` exits 2 for this reason, a configuration
+ * error (--ca-cert), not an outage: src/model/cli.ts).
  */
 const CERTIFICATE_ERRORS: ReadonlySet<string> = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
