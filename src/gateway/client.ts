@@ -16,8 +16,10 @@
  * verified key is still trusted and a new connection is opened, handed over
  * only if it presents that key (ERR_ATTEST_PINNING otherwise). A refusal is
  * an AttestationRefusedError; no request byte is sent. A refusal that judges
- * the TEE behind a key (policy, debug, evidence, vTPM) also ends the trust an
- * earlier attestation gave that key (#revoke). A 429 is retried once, after
+ * the TEE behind a key (policy, debug, evidence, vTPM, about evidence bound to
+ * this connection: verify.ts judgesBoundTee) also ends the trust an earlier
+ * attestation gave that key (#revoke), even when a framing error is what the
+ * caller sees. A 429 is retried once, after
  * its Retry-After, when that wait fits in timeoutMs.
  *
  * Trust is judged on the caller's clock (`at`), like the verification itself:
@@ -36,7 +38,7 @@ import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
-import { presentedCertificate, verifyAttestationAnswer, type GatewayVerification, type PresentedCertificate } from './verify.js';
+import { judgesBoundTee, presentedCertificate, verifyAttestationAnswer, type GatewayVerification, type PresentedCertificate } from './verify.js';
 import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
 export interface AttestedClientOptions {
@@ -81,14 +83,6 @@ const ATTESTATION_PATH = '/v1/attestation';
 /** An attested socket parked by attest() is used only while the server surely keeps it open: its Keep-Alive hint minus this margin. */
 const SPARE_MARGIN_MS = 1000;
 const SPARE_DEFAULT_IDLE_MS = 2000;
-
-/**
- * Refusals that judge the TEE behind the key presented on that connection: only the holder of that
- * key can answer on it, so the key loses any trust an earlier attestation gave it. Not revoking:
- * what a relay or the network can cause (exchange failures and statuses, 429 included; evidence
- * bound to another key or nonce; collateral unavailable).
- */
-const VERDICTS_ON_THE_TEE: ReadonlySet<string> = new Set(['ERR_ATTEST_POLICY', 'ERR_ATTEST_DEBUG', 'ERR_ATTEST_EVIDENCE', 'ERR_ATTEST_VTPM']);
 
 /** Fresh nonces from the CSPRNG, drawn in batches (one system call per NONCE_BATCH attestations); a slab is never reused. */
 const NONCE_BYTES = 32;
@@ -288,7 +282,7 @@ export class AttestedClient {
         maxBodyBytes: this.#o.maxAnswerBytes ?? (vtpm ? 64 << 20 : 1 << 20),
         timeoutMs: this.#timeoutMs,
       });
-      let v: GatewayVerification;
+      let outcome: { ok: true; v: GatewayVerification } | { ok: false; refusal: unknown };
       try {
         const text = res.body.toString('utf8');
         if (res.status !== 200) {
@@ -305,30 +299,35 @@ export class AttestedClient {
         } catch (e) {
           throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not JSON', { cause: e });
         }
-        v = await verifyAttestationAnswer(answer, nonce, c.certificate, {
+        const v = await verifyAttestationAnswer(answer, nonce, c.certificate, {
           policy: this.#policy,
           collateral: this.#o.collateral,
           at,
           ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
           vtpm: this.#vtpm,
         });
-      } finally {
-        // Listeners off before anything else may touch the socket; a refused socket is never reused.
-        const state = res.release();
-        if (state === 'tainted') {
-          c.socket.destroy();
-          // A framing error outranks a verdict on the content: the answer's length was wrong.
-          // eslint-disable-next-line no-unsafe-finally
-          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'bytes arrived after the end of the attestation answer (wrong Content-Length or framing)');
-        }
-        if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
+        outcome = { ok: true, v };
+      } catch (e) {
+        outcome = { ok: false, refusal: e };
       }
+      // Listeners off before anything else may touch the socket; a refused socket is never reused.
+      const state = res.release();
+      if (state === 'tainted') {
+        c.socket.destroy();
+        // A framing error outranks a verdict on the content for the caller (the answer's length was
+        // wrong), but not for the key's trust: a verdict on the bound TEE still revokes.
+        if (!outcome.ok && judgesBoundTee(outcome.refusal)) this.#revoke(c.spki);
+        throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'bytes arrived after the end of the attestation answer (wrong Content-Length or framing)', outcome.ok ? {} : { cause: outcome.refusal });
+      }
+      if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
+      if (!outcome.ok) throw outcome.refusal;
+      const { v } = outcome;
       this.#record(v, at.getTime(), since);
       const reusable = !c.socket.destroyed;
       return { v, reusable, idleMs: (res.keepAliveMs ?? SPARE_DEFAULT_IDLE_MS + SPARE_MARGIN_MS) - SPARE_MARGIN_MS };
     } catch (e) {
       c.socket.destroy();
-      if (e instanceof AttestationRefusedError && VERDICTS_ON_THE_TEE.has(e.code)) this.#revoke(c.spki);
+      if (judgesBoundTee(e)) this.#revoke(c.spki);
       throw e;
     }
   }

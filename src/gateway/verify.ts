@@ -13,6 +13,10 @@
  * vTPM binding, which also commits to the bundle's attestation key, then the
  * bundle is verified with that key and the expected extraData (step 3b), and
  * step 4 also judges the policy's vtpm section with the caller's reference list.
+ *
+ * A refusal that judges the TEE (policy, debug, evidence, vTPM) is marked as a verdict on the TEE
+ * that holds the presented key (judgesBoundTee) only when the evidence carries this connection's
+ * binding: the client revokes an earlier trust in the key on those alone.
  */
 import { createHash } from 'node:crypto';
 
@@ -20,6 +24,7 @@ import {
   CollateralUnavailableError,
   TeeVerifyError,
   evaluatePolicy,
+  parseEvidence,
   parseSnpCertificateTable,
   verifyEvidence,
   type CollateralService,
@@ -141,6 +146,36 @@ async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined,
   }
 }
 
+/** Refusal codes that judge a TEE (not the exchange, the binding or the collateral's availability). */
+const VERDICTS_ON_A_TEE: ReadonlySet<string> = new Set(['ERR_ATTEST_POLICY', 'ERR_ATTEST_DEBUG', 'ERR_ATTEST_EVIDENCE', 'ERR_ATTEST_VTPM']);
+const onBoundTee = new WeakSet<AttestationRefusedError>();
+
+/**
+ * `e` is a verdict on the TEE that holds the key presented on the connection: a refusal that judges
+ * a TEE, about evidence that carries this connection's binding (our nonce, this key). Only the key's
+ * holder can answer on that connection, so such a verdict ends the trust an earlier attestation gave
+ * the key. Refusals before the binding is known (a malformed vTPM bundle) or about evidence bound to
+ * something else are not.
+ */
+export function judgesBoundTee(e: unknown): boolean {
+  return e instanceof AttestationRefusedError && onBoundTee.has(e);
+}
+
+function markBound(e: unknown): unknown {
+  if (e instanceof AttestationRefusedError && VERDICTS_ON_A_TEE.has(e.code)) onBoundTee.add(e);
+  return e;
+}
+
+/** REPORTDATA as the evidence states it (not authenticated: only to tell whose evidence a failed verification was about). */
+function statedReportData(evidence: Uint8Array): Buffer | undefined {
+  try {
+    const e = parseEvidence(evidence);
+    return Buffer.from(e.kind === 'snp' ? e.reportData : e.body.reportData);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The parts of an answer the checks need, whatever endpoint carried them. */
 export interface BoundEvidence {
   evidence: Uint8Array;
@@ -169,12 +204,21 @@ export async function verifyAttestationAnswer(answer: unknown, nonce: Buffer, pr
 export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, presentedCert: Uint8Array | PresentedCertificate, o: VerifyAnswerOptions): Promise<GatewayVerification> {
   const presented = isPresented(presentedCert) ? presentedCert : presentedCertificate(presentedCert);
   const { evidence, auxblob, vtpm } = parts;
-  // Step 2
-  const result = await verifyStep(evidence, auxblob, o);
-  // Step 3: against the certificate of THIS connection, never the one the answer names
+  // The binding of THIS connection (step 3): against its certificate, never the one the answer names
   const spki = presented.spkiSha256;
   const expectedBytes = vtpm ? vtpmBindingReportData(nonce, spki, vtpm.akSha256) : bindingReportData(nonce, spki);
   const expected = expectedBytes.toString('hex');
+  // Step 2. Refused evidence judges the key's TEE only when it states this binding: the answer came
+  // over a connection only the key's holder can answer on, for our fresh nonce, so that holder
+  // presented this failing evidence as its own (an authenticated REPORTDATA is not needed for that).
+  let result: VerificationResult;
+  try {
+    result = await verifyStep(evidence, auxblob, o);
+  } catch (e) {
+    if (statedReportData(evidence)?.equals(expectedBytes)) markBound(e);
+    throw e;
+  }
+  // Step 3
   const freshness = result.claims.kind === 'snp' ? 'S30' : 'T42';
   const binding = result.claims.kind === 'snp' ? 'S29' : 'T41';
   if (result.claims.reportData.toLowerCase() !== expected) {
@@ -184,6 +228,17 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
     const what = vtpm ? 'the TLS certificate presented on this connection and the attestation key of the vTPM bundle' : 'the TLS certificate presented on this connection';
     throw new AttestationRefusedError('ERR_ATTEST_BINDING', `the evidence is not bound to ${what}`, { checks: [binding] });
   }
+  try {
+    return await judgeBound(result, parts, nonce, presented, expectedBytes, o);
+  } catch (e) {
+    throw markBound(e); // the binding passed: a verdict from here on is about the key's TEE
+  }
+}
+
+/** Steps 3b and 4, once the hardware evidence verified and carries this connection's binding. */
+async function judgeBound(result: VerificationResult, parts: BoundEvidence, nonce: Buffer, presented: PresentedCertificate, expectedBytes: Buffer, o: VerifyAnswerOptions): Promise<GatewayVerification> {
+  const { vtpm } = parts;
+  const expected = expectedBytes.toString('hex');
   // Step 3b: the TPM quote by the key the hardware just bound, with the extraData derived from the same binding
   let vtpmResult: VtpmVerificationResult | undefined;
   if (vtpm) {
