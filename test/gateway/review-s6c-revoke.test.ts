@@ -11,8 +11,9 @@
  * counts attestation requests to see whether the client trusted the key or attested again.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { BundleSource, CollateralService, type EvidenceCollateral } from '../../src/index.js';
 import { AttestationRefusedError, AttestedClient } from '../../src/gateway/index.js';
@@ -35,13 +36,33 @@ const switching: EvidenceProvider = {
   },
 };
 
+/** The client's TLS sockets (tls.connect wrapped), to wait for the moment one of them reads the stray bytes. */
+const clientSockets = vi.hoisted(() => [] as TLSSocket[]);
+vi.mock('node:tls', async (importOriginal) => {
+  const tls = await importOriginal<typeof import('node:tls')>();
+  const connect = (...args: Parameters<typeof tls.connect>): TLSSocket => {
+    const socket = tls.connect(...args);
+    clientSockets.push(socket);
+    return socket;
+  };
+  return { ...tls, connect, default: { ...tls, connect } };
+});
+
 /** The server side of the connection that carried the latest attestation answer. */
 let answeredOn: Socket | undefined;
+
+/** The client end of the server socket `server` (same TCP connection: the ports cross). */
+function clientEndOf(server: Socket): TLSSocket {
+  const end = clientSockets.find((c) => c.localPort === server.remotePort && c.remotePort === server.localPort);
+  if (!end) throw new Error('no client socket for the answering connection');
+  return end;
+}
 
 /**
  * Bytes after a complete answer reach the client while it verifies (in one read with the answer
  * they fail at once, before any verdict): the client's collateral fetch, which comes after the answer
- * was read, sends them first and lets the event loop turn a few times so the client's socket reads them.
+ * was read, sends them first and waits until the client's socket has read them (its 'data' event,
+ * after the client's own listener), so the verdict comes after the taint, whatever the scheduling.
  */
 class TaintingCollateral extends CollateralService {
   override cachedFor(): EvidenceCollateral | undefined {
@@ -49,9 +70,10 @@ class TaintingCollateral extends CollateralService {
   }
   override async forEvidence(...args: Parameters<CollateralService['forEvidence']>): Promise<EvidenceCollateral> {
     if (taint && answeredOn) {
-      const socket = answeredOn;
-      await new Promise<void>((resolve) => socket.write('HTTP/1.1 200 OK\r\n\r\n', () => resolve()));
-      for (let i = 0; i < 20; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      const client = clientEndOf(answeredOn);
+      const read = new Promise<void>((resolve) => client.once('data', () => resolve()));
+      answeredOn.write('HTTP/1.1 200 OK\r\n\r\n');
+      await read;
     }
     return super.forEvidence(...args);
   }
