@@ -13,23 +13,31 @@ import type { AttestationService } from '../../src/attestation-service/index.js'
 import type { CollateralService } from '../../src/index.js';
 import { post, simulatedCollateral, startService, tdxQuote, type Answer } from './helpers.js';
 
-/** Collateral that answers only when released, and says how many lookups wait. */
-function heldCollateral(): { collateral: CollateralService; waiting: () => number; release: () => void } {
+/** Collateral that answers only when released, and resolves `waiting(n)` once n lookups wait on it. */
+function heldCollateral(): { collateral: CollateralService; waiting: (n: number) => Promise<void>; release: () => void } {
   const collateral = simulatedCollateral();
   const real = collateral.forEvidence.bind(collateral);
   const gates: (() => void)[] = [];
+  const watchers: { n: number; resolve: () => void }[] = [];
   let open = false;
   collateral.cachedFor = () => undefined; // every appraisal asks forEvidence, which waits
   collateral.forEvidence = async (...args) => {
-    if (!open) await new Promise<void>((resolve) => gates.push(resolve));
+    if (!open) {
+      const held = new Promise<void>((resolve) => gates.push(resolve));
+      for (const w of watchers.filter((x) => gates.length >= x.n)) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve();
+      }
+      await held;
+    }
     return real(...args);
   };
-  return { collateral, waiting: () => gates.length, release: () => ((open = true), gates.splice(0).forEach((g) => g())) };
+  return {
+    collateral,
+    waiting: (n) => new Promise<void>((resolve) => (gates.length >= n ? resolve() : watchers.push({ n, resolve }))),
+    release: () => ((open = true), gates.splice(0).forEach((g) => g())),
+  };
 }
-
-const until = async (cond: () => boolean): Promise<void> => {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-};
 
 let svc: AttestationService | undefined;
 afterEach(async () => {
@@ -44,13 +52,13 @@ describe('a share of the appraisal slots per client (session 6)', () => {
     const body = { evidence: (await tdxQuote()).toString('base64') };
     const as = (ip: string) => ({ 'x-forwarded-for': ip });
     const first = [post(svc.url, '/v1/verify', body, as('192.0.2.1')), post(svc.url, '/v1/verify', body, as('192.0.2.1'))];
-    await until(() => held.waiting() === 2);
+    await held.waiting(2);
     const third = await post(svc.url, '/v1/verify', body, as('192.0.2.1'));
     expect(third.status).toBe(429);
     expect(third.json.error.code).toBe('ERR_AS_RATE_LIMITED');
     expect(third.headers['retry-after']).toBe('1');
     const other = post(svc.url, '/v1/verify', body, as('192.0.2.2'));
-    await until(() => held.waiting() === 3);
+    await held.waiting(3);
     held.release();
     const answers: Answer[] = await Promise.all([...first, other]);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
@@ -63,7 +71,7 @@ describe('a share of the appraisal slots per client (session 6)', () => {
     svc = await startService({ collateral: held.collateral, maxConcurrent: 8, maxPerClient: 1 });
     const body = { evidence: (await tdxQuote()).toString('base64') };
     const first = post(svc.url, '/v1/verify', body, { 'x-forwarded-for': '192.0.2.1' });
-    await until(() => held.waiting() === 1);
+    await held.waiting(1);
     const spoofed = await post(svc.url, '/v1/verify', body, { 'x-forwarded-for': '192.0.2.2' });
     expect(spoofed.status).toBe(429);
     held.release();
@@ -75,7 +83,7 @@ describe('a share of the appraisal slots per client (session 6)', () => {
     svc = await startService({ collateral: held.collateral, maxConcurrent: 8 });
     const body = { evidence: (await tdxQuote()).toString('base64') };
     const running = [0, 1].map(() => post(svc!.url, '/v1/verify', body));
-    await until(() => held.waiting() === 2);
+    await held.waiting(2);
     expect((await post(svc.url, '/v1/verify', body)).status).toBe(429);
     held.release();
     expect((await Promise.all(running)).map((a) => a.status)).toEqual([200, 200]);
