@@ -7,6 +7,7 @@
  * Real gateways on 127.0.0.1 with the simulated TDX TEE.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,8 +32,38 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const start = (db: string, provider: EvidenceProvider, o: { port?: number; log?: (l: string) => void; tls?: { cert: string; key: string } } = {}): Promise<Gateway> =>
-  startGateway({ upstream: upstream.url, db, provider, port: o.port ?? 0, log: o.log ?? (() => {}), requireApiKey: false, ...(o.tls ? { tls: o.tls } : {}) });
+const start = (db: string, provider: EvidenceProvider, o: { log?: (l: string) => void; tls?: { cert: string; key: string } } = {}): Promise<Gateway> =>
+  startGateway({ upstream: upstream.url, db, provider, port: 0, log: o.log ?? (() => {}), requireApiKey: false, ...(o.tls ? { tls: o.tls } : {}) });
+
+/**
+ * A TCP relay on a port of its own to the gateway port `to` names at connect time: the client's
+ * origin stays while the gateway behind it is restarted, and no test binds a port another
+ * process may have taken since it was freed. Each side's end or failure ends the other.
+ */
+async function relay(to: { port: number }): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((inbound) => {
+    const outbound = tcpConnect(to.port, '127.0.0.1');
+    for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
 
 const chat = async (client: AttestedClient, prompt: string): Promise<number> => {
   const r = await client.fetch('/api/chat', { method: 'POST', headers: { 'content-type': 'application/json' }, body: ollamaChat(prompt, false) });
@@ -44,7 +75,9 @@ describe('the TLS key of a gateway without --tls-cert/--tls-key lives in memory 
   it('restarted on the same database with another image: the client attests again and refuses it (T36); the upstream receives nothing', async () => {
     const db = join(dir, 'same.sqlite');
     const first = await start(db, simulated);
-    const client = new AttestedClient(first.url, clientOptions(tdxPolicy(await mrTdOf(simulated))));
+    const behind = { port: first.port };
+    const origin = await relay(behind);
+    const client = new AttestedClient(origin.url, clientOptions(tdxPolicy(await mrTdOf(simulated))));
     let second: Gateway | undefined;
     try {
       expect(await chat(client, 'hello')).toBe(200);
@@ -52,7 +85,8 @@ describe('the TLS key of a gateway without --tls-cert/--tls-key lives in memory 
       await first.close();
       const otherImage = new SimulatedTeeProvider({ state: { ...simulated.exportState(), seed: 'another image' } });
       expect(await mrTdOf(otherImage)).not.toBe(await mrTdOf(simulated));
-      second = await start(db, otherImage, { port: first.port });
+      second = await start(db, otherImage);
+      behind.port = second.port; // the restarted gateway answers at the client's origin
       expect(second.spkiSha256).not.toBe(firstKey);
       // Nothing of the key reached the disk.
       expect(existsSync(`${db}.tls-key.pem`)).toBe(false);
@@ -65,6 +99,7 @@ describe('the TLS key of a gateway without --tls-cert/--tls-key lives in memory 
       expect(upstream.received.length).toBe(before);
     } finally {
       await client.close();
+      await origin.close();
       await first.close();
       await second?.close();
     }
