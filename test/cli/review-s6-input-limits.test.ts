@@ -6,7 +6,7 @@
  * still work when their writer ends within the limit.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,11 +103,29 @@ describe('FIFOs (named pipes; process substitution gives the same kind of file)'
   it('a FIFO whose writer comes later is waited for (as cat does), not taken for empty', async () => {
     const path = join(temps.make(), 'fifo');
     execFileSync('mkfifo', [path]);
-    const pending = cli(['show', path, '--json']);
-    const writer = spawn('sh', ['-c', `sleep 0.2; cat "${quote}" > "$1"`, 'sh', path], { stdio: 'ignore' });
-    writers.push(writer);
+    let settled = false;
+    const pending = cli(['show', path, '--json']).finally(() => (settled = true));
+    // The writer opens only once the reader has the FIFO open (a non-blocking open for writing
+    // fails with ENXIO before that), so the reader has certainly met a FIFO without a writer.
+    let writer: number | undefined;
+    while (writer === undefined && !settled) {
+      try {
+        writer = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENXIO') throw e;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    expect(writer, 'the reader settled before any writer came').toBeDefined();
+    try {
+      writeSync(writer!, readFileSync(quote)); // 4855 bytes: within the pipe's buffer, one write
+    } finally {
+      closeSync(writer!);
+    }
     const r = await pending;
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'tdx' });
   });
 });
 
