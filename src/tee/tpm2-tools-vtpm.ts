@@ -11,13 +11,21 @@
  * TPM resets; the gateway is restarted with the VM anyway). Every quote's AK
  * is compared with it; a different one is refused, never served.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { acquireVtpmEvidence, tpm2ToolsEnvironment, type AcquireOptions, type CommandRunner } from '../vtpm/acquire.js';
+import {
+  acquireVtpmEvidence,
+  isToolTimeout,
+  parsePcrSelection,
+  tpm2ToolsEnvironment,
+  tpm2ToolsRunner,
+  type AcquireOptions,
+  type CommandRunner,
+} from '../vtpm/acquire.js';
 import { parseTpmPublic } from '../vtpm/parse.js';
+import { TeeVerifyError } from '../errors.js';
 import { EvidenceProviderError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from './types.js';
 import type { VtpmEvidence, VtpmEvidenceProvider, VtpmRequest } from './vtpm-types.js';
@@ -27,34 +35,73 @@ export interface Tpm2ToolsVtpmOptions {
   hardware: EvidenceProvider;
   /** tpm2-tools TCTI; default tpm2-tools' own (the kernel's resource manager). */
   tcti?: string;
-  /** A persistent AK handle; default: a new AK under the EK at first use. */
+  /** A persistent AK handle (0x81000000-0x81ffffff) or a context file path; default: a new AK under the EK at first use. */
   ak?: string;
-  /** Quoted PCRs, tpm2-tools syntax; default all 24 SHA-256 PCRs. */
+  /** Quoted PCRs, tpm2-tools syntax, indexes ascending per bank; default all 24 SHA-256 PCRs. */
   pcrs?: string;
   /** Log paths (null leaves one out); defaults the kernel's securityfs files. */
   eventLogPath?: string | null;
   imaPath?: string | null;
+  /** Deadline of each tpm2-tools call, ms (the child is killed); default DEFAULT_TPM2_TOOL_TIMEOUT_MS (30 s). Not used with `run`. */
+  toolTimeoutMs?: number;
   run?: CommandRunner;
 }
 
-const defaultRunner: CommandRunner = (file, args, env) =>
-  new Promise((resolve, reject) => {
-    execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stderrText: Buffer.from(stderr).toString('utf8').trim() }));
-      else resolve(stdout);
+interface LoadedAk {
+  context: string;
+  public: Uint8Array;
+  dir: string;
+}
+
+const PERSISTENT_HANDLE = /^0x81[0-9a-fA-F]{6}$/;
+
+/** `ak`: a persistent handle, or a context file path (not another handle, not something tpm2-tools reads as an option). */
+function checkAk(ak: string | undefined): void {
+  if (ak === undefined || PERSISTENT_HANDLE.test(ak)) return;
+  // Anything that reads as a handle but is not a persistent one (an NV index, a transient object) is a mistake, as is a
+  // value tpm2-tools would take for an option or one with surrounding blanks.
+  const handleLike = /^(0x)?[0-9a-fA-F]+$/.test(ak) || /^0x/i.test(ak);
+  if (typeof ak !== 'string' || ak.length === 0 || handleLike || ak.startsWith('-') || ak.includes('\0') || ak.trim() !== ak) {
+    throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'ak must be a persistent handle (0x81000000 to 0x81ffffff) or the path of a context file', { details: { ak: String(ak) } });
+  }
+}
+
+/** The typed error of a failed tpm2-tools call: a call killed at its deadline is retryable (ERR_TSM_UNAVAILABLE). */
+function toolFailure(tool: string, err: unknown): EvidenceProviderError {
+  if (isToolTimeout(err)) {
+    return new EvidenceProviderError('ERR_TSM_UNAVAILABLE', `${tool} did not finish within ${err.timeoutMs} ms (killed): the TPM does not answer; retry later`, {
+      cause: err,
+      details: { tool, reason: 'timeout', timeoutMs: err.timeoutMs, retryable: true },
     });
-  });
+  }
+  const stderr = (err as { stderrText?: string }).stderrText;
+  return new EvidenceProviderError('ERR_TSM_PROVIDER', `${tool} failed${stderr ? `: ${stderr}` : ''}`, { cause: err, details: { tool } });
+}
+
+/** acquireVtpmEvidence's timeout (ERR_VTPM_ACQUIRE, reason "timeout") as this provider's retryable code; other errors unchanged. */
+function acquireFailure(err: unknown): unknown {
+  if (err instanceof TeeVerifyError && err.details['reason'] === 'timeout') {
+    return new EvidenceProviderError('ERR_TSM_UNAVAILABLE', err.message, { cause: err, details: { ...err.details, retryable: true } });
+  }
+  return err;
+}
 
 export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   readonly vtpm = true as const;
   readonly #o: Tpm2ToolsVtpmOptions;
-  #ak: Promise<{ context: string; public: Uint8Array; dir?: string }> | undefined;
+  readonly #run: CommandRunner;
+  /** The AK, once read; a failed or timed-out read is dropped, so the next request tries again. */
+  #ak: Promise<LoadedAk> | undefined;
   /** One TPM conversation at a time: tpm2-tools without a resource manager shares the TPM's few object slots. */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(o: Tpm2ToolsVtpmOptions) {
     if (!o?.hardware || typeof o.hardware.getEvidence !== 'function') throw new TypeError('hardware must be an EvidenceProvider');
+    checkAk(o.ak);
+    if (o.pcrs !== undefined) parsePcrSelection(o.pcrs);
     this.#o = o;
+    // Built here so a bad timeout fails at start-up; acquireVtpmEvidence gets the same runner.
+    this.#run = o.run ?? tpm2ToolsRunner(o.toolTimeoutMs === undefined ? {} : { timeoutMs: o.toolTimeoutMs });
   }
 
   get name(): string {
@@ -76,36 +123,59 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   }
 
   async #tool(tool: string, args: string[]): Promise<void> {
-    const run = this.#o.run ?? defaultRunner;
+    let stuck = false;
     try {
-      await run(tool, args, this.#env());
+      await this.#run(tool, args, this.#env());
     } catch (err) {
-      const stderr = (err as { stderrText?: string }).stderrText;
-      throw new EvidenceProviderError('ERR_TSM_PROVIDER', `${tool} failed${stderr ? `: ${stderr}` : ''}`, { cause: err });
+      stuck = isToolTimeout(err);
+      throw toolFailure(tool, err);
     } finally {
-      if (tool !== 'tpm2_flushcontext') await run('tpm2_flushcontext', ['-t'], this.#env()).catch(() => undefined);
+      // Not after a timeout: the TPM does not answer, and the flush would wait for its own deadline.
+      if (tool !== 'tpm2_flushcontext' && !stuck) await this.#run('tpm2_flushcontext', ['-t'], this.#env()).catch(() => undefined);
     }
   }
 
-  #loadAk(): Promise<{ context: string; public: Uint8Array; dir?: string }> {
-    return (this.#ak ??= this.#serial(async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'tee-gateway-vtpm-'));
-      try {
-        let context = this.#o.ak;
-        if (context === undefined) {
-          await this.#tool('tpm2_createek', ['-c', join(dir, 'ek.ctx'), '-G', 'rsa', '-u', join(dir, 'ek.pub')]);
-          context = join(dir, 'ak.ctx');
-          await this.#tool('tpm2_createak', ['-C', join(dir, 'ek.ctx'), '-c', context, '-G', 'ecc', '-s', 'ecdsa', '-g', 'sha256', '-u', join(dir, 'ak.pub'), '-f', 'tss']);
-        }
-        await this.#tool('tpm2_readpublic', ['-c', context, '-f', 'tss', '-o', join(dir, 'ak-read.pub')]);
-        const pub = parseTpmPublic(new Uint8Array(await readFile(join(dir, 'ak-read.pub'))), { sized: true });
-        return { context, public: new Uint8Array(pub.bytes), dir };
-      } catch (err) {
-        this.#ak = undefined;
-        await rm(dir, { recursive: true, force: true });
-        throw err;
+  async #readAkPublic(path: string): Promise<Uint8Array> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      throw new EvidenceProviderError('ERR_TSM_IO', `cannot read the attestation key tpm2_readpublic wrote (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, details: { errno: (err as NodeJS.ErrnoException).code } });
+    }
+    return new Uint8Array(parseTpmPublic(new Uint8Array(bytes), { sized: true }).bytes);
+  }
+
+  async #createAk(): Promise<LoadedAk> {
+    let dir: string;
+    try {
+      dir = await mkdtemp(join(tmpdir(), 'tee-gateway-vtpm-'));
+    } catch (err) {
+      throw new EvidenceProviderError('ERR_TSM_IO', `cannot create the attestation key directory (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err, details: { errno: (err as NodeJS.ErrnoException).code } });
+    }
+    try {
+      let context = this.#o.ak;
+      if (context === undefined) {
+        await this.#tool('tpm2_createek', ['-c', join(dir, 'ek.ctx'), '-G', 'rsa', '-u', join(dir, 'ek.pub')]);
+        context = join(dir, 'ak.ctx');
+        await this.#tool('tpm2_createak', ['-C', join(dir, 'ek.ctx'), '-c', context, '-G', 'ecc', '-s', 'ecdsa', '-g', 'sha256', '-u', join(dir, 'ak.pub'), '-f', 'tss']);
       }
-    }));
+      await this.#tool('tpm2_readpublic', ['-c', context, '-f', 'tss', '-o', join(dir, 'ak-read.pub')]);
+      return { context, public: await this.#readAkPublic(join(dir, 'ak-read.pub')), dir };
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  #loadAk(): Promise<LoadedAk> {
+    if (this.#ak) return this.#ak;
+    const p = this.#serial(() => this.#createAk());
+    this.#ak = p;
+    // Never keep a failure: a TPM that timed out once may answer the next request.
+    p.catch(() => {
+      if (this.#ak === p) this.#ak = undefined;
+    });
+    return p;
   }
 
   async attestationKeyPublic(): Promise<Uint8Array> {
@@ -113,19 +183,30 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   }
 
   async getVtpmEvidence(request: VtpmRequest): Promise<VtpmEvidence> {
+    const extraData = request?.extraData;
+    // Without qualifying data the quote is not fresh: anyone who saw one could replay it.
+    if (!(extraData instanceof Uint8Array) || extraData.length === 0 || extraData.length > 64) {
+      throw new EvidenceProviderError('ERR_TEE_REPORT_DATA', 'the TPM quote\'s extraData must be 1 to 64 bytes', { details: { field: 'extraData', length: extraData?.length } });
+    }
     const ak = await this.#loadAk();
     const hardware = await this.#o.hardware.getEvidence(request.reportData);
     const options: AcquireOptions = {
-      nonce: request.extraData,
+      nonce: new Uint8Array(extraData),
       ak: ak.context,
       hcl: false,
+      run: this.#run,
       ...(this.#o.tcti ? { tcti: this.#o.tcti } : {}),
       ...(this.#o.pcrs ? { pcrs: this.#o.pcrs } : {}),
       ...(this.#o.eventLogPath !== undefined ? { eventLogPath: this.#o.eventLogPath } : {}),
       ...(this.#o.imaPath !== undefined ? { imaPath: this.#o.imaPath } : {}),
-      ...(this.#o.run ? { run: this.#o.run } : {}),
     };
-    const { bundle } = await this.#serial(() => acquireVtpmEvidence(options));
+    let acquired;
+    try {
+      acquired = await this.#serial(() => acquireVtpmEvidence(options));
+    } catch (err) {
+      throw acquireFailure(err);
+    }
+    const { bundle } = acquired;
     const quotedAk = bundle.tpm.ak && 'public' in bundle.tpm.ak ? bundle.tpm.ak.public : undefined;
     if (!quotedAk || !Buffer.from(quotedAk).equals(Buffer.from(ak.public))) {
       throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'the TPM quoted with another attestation key than the one the hardware evidence binds');
@@ -133,10 +214,14 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
     return { hardware, bundle };
   }
 
-  /** Removes the AK's context directory (the TPM object itself goes with the TPM's next reset). */
+  /**
+   * Removes the AK's context directory (the TPM object itself goes with the TPM's next reset). The
+   * gateway's CLI calls this on shutdown; a program that builds the provider closes it itself.
+   */
   async close(): Promise<void> {
-    const ak = await this.#ak?.catch(() => undefined);
+    const pending = this.#ak;
     this.#ak = undefined;
-    if (ak?.dir) await rm(ak.dir, { recursive: true, force: true });
+    const ak = await pending?.catch(() => undefined);
+    if (ak) await rm(ak.dir, { recursive: true, force: true });
   }
 }

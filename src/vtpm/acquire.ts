@@ -33,13 +33,41 @@ export const AZURE_AK_HANDLE = 0x81000003;
 /** Runs one command with an argument vector; resolves with stdout. Replaceable in tests. */
 export type CommandRunner = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => Promise<Buffer>;
 
-const defaultRunner: CommandRunner = (file, args, env) =>
-  new Promise((resolve, reject) => {
-    execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stderrText: Buffer.from(stderr).toString('utf8').trim() }));
-      else resolve(stdout);
+/**
+ * How long one tpm2-tools call may take by default. A software vTPM answers in milliseconds; a
+ * wedged resource manager or a vanished swtpm peer never does, and one stuck call must not hold
+ * every later attestation (review s7). Creating an RSA EK on a slow discrete TPM can take seconds.
+ */
+export const DEFAULT_TPM2_TOOL_TIMEOUT_MS = 30_000;
+
+/** Marks a child process killed at its deadline (the runner's error), so callers can type it as retryable. */
+export interface ToolTimeout {
+  toolTimedOut: true;
+  timeoutMs: number;
+}
+
+export function isToolTimeout(err: unknown): err is ToolTimeout {
+  return typeof err === 'object' && err !== null && (err as Partial<ToolTimeout>).toolTimedOut === true;
+}
+
+/**
+ * The execFile runner: stdout up to `maxBuffer`, the child killed with SIGKILL after `timeoutMs`
+ * (SIGTERM may be ignored by a process blocked in the kernel). A killed child rejects with an error
+ * marked `toolTimedOut` (isToolTimeout); any failure carries the tool's stderr as `stderrText`.
+ */
+export function tpm2ToolsRunner(o: { timeoutMs?: number; maxBuffer?: number } = {}): CommandRunner {
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TPM2_TOOL_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new RangeError('the tpm2-tools timeout must be a positive whole number of milliseconds');
+  return (file, args, env) =>
+    new Promise((resolve, reject) => {
+      execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: o.maxBuffer ?? 16 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const extra: Record<string, unknown> = { stderrText: Buffer.from(stderr).toString('utf8').trim() };
+        if ((err as { killed?: boolean }).killed && (err as { signal?: string | null }).signal === 'SIGKILL') Object.assign(extra, { toolTimedOut: true, timeoutMs });
+        reject(Object.assign(err, extra));
+      });
     });
-  });
+}
 
 export interface AcquireOptions {
   /** Qualifying data for the quote; default 32 fresh random bytes. */
@@ -66,6 +94,8 @@ export interface AcquireOptions {
   certificatesPem?: string;
   /** Quote attempts when a PCR changes between quote and read; default 3. */
   attempts?: number;
+  /** Deadline of each tpm2-tools call (the child is killed, SIGKILL); default DEFAULT_TPM2_TOOL_TIMEOUT_MS. Not used with `run`. */
+  toolTimeoutMs?: number;
   run?: CommandRunner;
 }
 
@@ -78,6 +108,16 @@ export interface AcquiredEvidence {
 function fail(message: string, cause?: unknown): never {
   const stderr = (cause as { stderrText?: string } | undefined)?.stderrText;
   throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', stderr ? `${message}: ${stderr}` : message, {}, cause === undefined ? {} : { cause });
+}
+
+/** A tool killed at its deadline: still ERR_VTPM_ACQUIRE, marked retryable (the TPM may answer again later). */
+function timedOut(tool: string, cause: ToolTimeout): never {
+  throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', `${tool} did not finish within ${cause.timeoutMs} ms (killed): the TPM or its resource manager does not answer; retry later`, {
+    tool,
+    reason: 'timeout',
+    timeoutMs: cause.timeoutMs,
+    retryable: true,
+  }, { cause });
 }
 
 async function readOptional(path: string | null | undefined, fallback: string, what: string, notes: string[]): Promise<Uint8Array | undefined> {
@@ -102,14 +142,20 @@ class Tpm2Tools {
   ) {}
 
   async call(tool: string, args: string[]): Promise<Buffer> {
+    let stuck = false;
     try {
       return await this.run(tool, args, this.env);
     } catch (err) {
+      if (isToolTimeout(err)) {
+        stuck = true;
+        timedOut(tool, err);
+      }
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') fail(`${tool} not found: install tpm2-tools (apt-get install tpm2-tools)`, err);
       return fail(`${tool} failed`, err);
     } finally {
-      // Without a resource manager (a raw device or swtpm) transient objects stay loaded.
-      if (tool !== 'tpm2_flushcontext') await this.run('tpm2_flushcontext', ['-t'], this.env).catch(() => undefined);
+      // Without a resource manager (a raw device or swtpm) transient objects stay loaded. Not after
+      // a timeout: the TPM does not answer, and a flush would wait for its own deadline too.
+      if (tool !== 'tpm2_flushcontext' && !stuck) await this.run('tpm2_flushcontext', ['-t'], this.env).catch(() => undefined);
     }
   }
 
@@ -118,19 +164,31 @@ class Tpm2Tools {
   }
 
   async file(name: string): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.path(name)));
+    try {
+      return new Uint8Array(await readFile(this.path(name)));
+    } catch (err) {
+      return fail(`cannot read the tpm2-tools output ${name} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
+    }
   }
 }
 
 const ALL_PCRS = `sha256:${Array.from({ length: 24 }, (_, i) => i).join(',')}`;
 
-/** "sha256:0,1+sha1:0" → [[sha256, [0,1]], [sha1, [0]]], in tpm2-tools order. */
-function parseSelection(spec: string): [TpmHashName, number[]][] {
+/**
+ * "sha256:0,1+sha1:0" → [[sha256, [0,1]], [sha1, [0]]]. Indexes ascending without repeats and each
+ * bank once: the TPM answers each bank's PCRs in ascending order, and the values read back are
+ * matched to the selection by position, so another order would pair values with the wrong PCRs.
+ */
+export function parsePcrSelection(spec: string): [TpmHashName, number[]][] {
+  const seen = new Set<string>();
   return spec.split('+').map((part) => {
-    const [bank, list] = part.split(':');
+    const [bank, list, extra] = part.split(':');
     if (bank !== 'sha1' && bank !== 'sha256' && bank !== 'sha384' && bank !== 'sha512') vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": unknown bank ${String(bank)}`);
-    const pcrs = (list ?? '').split(',').map((s) => Number(s));
-    if (pcrs.length === 0 || pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23)) vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": PCR indexes must be 0 to 23`);
+    if (extra !== undefined || seen.has(bank)) vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": each bank once, as bank:i,j,...`);
+    seen.add(bank);
+    const pcrs = (list ?? '').split(',').map((s) => (/^\d{1,2}$/.test(s) ? Number(s) : NaN));
+    if (pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23)) vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": PCR indexes must be 0 to 23`);
+    if (pcrs.some((n, i) => i > 0 && n <= (pcrs[i - 1] as number))) vtpmFail('ERR_VTPM_ACQUIRE', `PCR selection "${spec}": list each bank's PCR indexes in ascending order, without repeats`);
     return [bank, pcrs];
   });
 }
@@ -174,7 +232,7 @@ async function quoteWithPcrs(
   attempts: number,
   readIma: () => Promise<Uint8Array | undefined>,
 ): Promise<{ attest: Uint8Array; signature: Uint8Array; pcrs: VtpmBundle['tpm']['pcrs']; ima: Uint8Array | undefined }> {
-  const banks = parseSelection(selection);
+  const banks = parsePcrSelection(selection);
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const imaBefore = await readIma();
     const args = ['-c', ak, '-l', selection, '-m', t.path('quote.msg'), '-s', t.path('quote.sig'), '-g', 'sha256'];
@@ -221,10 +279,13 @@ export async function acquireVtpmEvidence(options: AcquireOptions = {}): Promise
   const notes: string[] = [];
   const nonce = options.nonce ?? new Uint8Array(randomBytes(32));
   if (nonce.length > 64) vtpmFail('ERR_VTPM_ACQUIRE', 'the nonce is longer than 64 bytes (TPM2B_DATA)');
+  const selection = options.pcrs ?? ALL_PCRS;
+  parsePcrSelection(selection);
+  const run = options.run ?? tpm2ToolsRunner(options.toolTimeoutMs === undefined ? {} : { timeoutMs: options.toolTimeoutMs });
   const env = tpm2ToolsEnvironment(options.tcti);
-  const dir = await mkdtemp(join(tmpdir(), 'tee-verify-acquire-'));
+  const dir = await mkdtemp(join(tmpdir(), 'tee-verify-acquire-')).catch((err: unknown) => fail(`cannot create a temporary directory (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err));
   try {
-    const t = new Tpm2Tools(dir, env, options.run ?? defaultRunner);
+    const t = new Tpm2Tools(dir, env, run);
     const hcl = await hclReport(t, options.hcl ?? 'auto', notes);
     const ak = await attestationKey(t, options, hcl !== undefined, notes);
     const eventLog = await readOptional(options.eventLogPath, DEFAULT_EVENT_LOG_PATH, 'boot event log', notes);
@@ -236,7 +297,7 @@ export async function acquireVtpmEvidence(options: AcquireOptions = {}): Promise
       imaNoted = true;
       return list;
     };
-    const quoted = await quoteWithPcrs(t, ak.context, options.pcrs ?? ALL_PCRS, nonce, options.attempts ?? 3, readIma);
+    const quoted = await quoteWithPcrs(t, ak.context, selection, nonce, options.attempts ?? 3, readIma);
     const ima = quoted.ima;
     const bundle: VtpmBundle = {
       nonce,
