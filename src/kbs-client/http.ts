@@ -124,6 +124,9 @@ export function postJson(url: URL, body: Buffer, o: PostOptions): Promise<HttpRe
       {
         method: 'POST',
         headers: { ...o.headers, 'Content-Length': String(body.length) },
+        // Explicit: Node's default follows NODE_TLS_REJECT_UNAUTHORIZED, and "0" there would hand the TEE's
+        // evidence and key request to any server on the path (review s7). No option turns this off.
+        ...(isHttps ? { rejectUnauthorized: true } : {}),
         ...(isHttps && o.ca !== undefined ? { ca: o.ca } : {}),
       },
       (res) => {
@@ -132,7 +135,7 @@ export function postJson(url: URL, body: Buffer, o: PostOptions): Promise<HttpRe
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > max) {
-            req.destroy(new KeyBrokerClientError('ERR_KBS_RESPONSE', `broker response exceeds ${max} bytes`));
+            req.destroy(new KeyBrokerClientError('ERR_KBS_RESPONSE', `the key broker ${url.origin} sent an answer of more than ${max} bytes`, { details: { url: url.origin } }));
             return;
           }
           chunks.push(c);

@@ -111,14 +111,19 @@ export const attestationTypeOf = (tee: 'tdx' | 'snp'): string => (tee === 'snp' 
 
 const JSON_HEADERS = { Accept: 'application/json', 'Content-Type': 'application/json' };
 
-function parseJson(res: HttpResponse, what: string): Record<string, unknown> {
+/** ERR_KBS_RESPONSE naming the broker: an answer that gives no usable key (review s7: the broker is in the message). */
+function badAnswer(url: URL, what: string, problem: string, details: Record<string, unknown> = {}): KeyBrokerClientError {
+  return new KeyBrokerClientError('ERR_KBS_RESPONSE', `${what}: the answer of the key broker ${url.origin} ${problem}`, { details: { url: url.origin, ...details } });
+}
+
+function parseJson(url: URL, res: HttpResponse, what: string): Record<string, unknown> {
   try {
     const doc = JSON.parse(res.body.toString('utf8')) as unknown;
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>;
   } catch {
     // fall through
   }
-  throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `${what}: the broker's answer is not a JSON object`, { details: { status: res.status } });
+  throw badAnswer(url, what, 'is not a JSON object', { status: res.status });
 }
 
 function httpError(res: HttpResponse, what: string): KeyBrokerClientError {
@@ -132,8 +137,8 @@ function httpError(res: HttpResponse, what: string): KeyBrokerClientError {
   return new KeyBrokerClientError('ERR_KBS_HTTP', `${what}: broker answered ${res.status}${message ? `: ${message}` : ''}`, { details: { status: res.status, error: message } });
 }
 
-const b64 = (v: unknown, name: string): Buffer => {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `"${name}" is not standard base64`);
+const b64 = (url: URL, v: unknown, name: string): Buffer => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw badAnswer(url, name === 'wrapped_swk' || name === 'wrapped_key' ? 'key transfer' : 'nonce request', `has no standard base64 "${name}"`);
   return Buffer.from(v, 'base64');
 };
 
@@ -161,32 +166,36 @@ async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): P
     if (o.nonce === true) throw httpError(res, 'nonce request');
     return undefined;
   }
-  const doc = parseJson(res, 'nonce request');
+  const doc = parseJson(url, res, 'nonce request');
   const { val, iat, signature } = doc;
   if (typeof val !== 'string' || typeof iat !== 'string' || typeof signature !== 'string') {
-    if (o.nonce === true) throw new KeyBrokerClientError('ERR_KBS_RESPONSE', 'nonce answer lacks val, iat or signature');
+    if (o.nonce === true) throw badAnswer(url, 'nonce request', 'lacks val, iat or signature');
     return undefined;
   }
-  b64(val, 'nonce.val');
-  b64(iat, 'nonce.iat');
-  b64(signature, 'nonce.signature');
+  b64(url, val, 'nonce.val');
+  b64(url, iat, 'nonce.iat');
+  b64(url, signature, 'nonce.signature');
   return { val, iat, signature };
 }
 
-function unwrap(doc: Record<string, unknown>, privateKey: KeyObject): Buffer {
-  const wrappedSwk = b64(doc['wrapped_swk'], 'wrapped_swk');
-  const wrappedKey = b64(doc['wrapped_key'], 'wrapped_key');
+function unwrap(url: URL, doc: Record<string, unknown>, privateKey: KeyObject): Buffer {
+  const wrappedSwk = b64(url, doc['wrapped_swk'], 'wrapped_swk');
+  const wrappedKey = b64(url, doc['wrapped_key'], 'wrapped_key');
   let swk: Buffer;
   try {
     swk = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrappedSwk);
   } catch (cause) {
-    throw new KeyBrokerClientError('ERR_KBS_UNWRAP', 'wrapped_swk does not decrypt with RSA-OAEP-SHA-256 under our key', { cause });
+    throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `wrapped_swk from ${url.origin} does not decrypt with RSA-OAEP-SHA-256 under our key`, { cause, details: { url: url.origin } });
   }
-  if (swk.length !== 32) throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `the SWK is ${swk.length} bytes, expected 32`);
   try {
-    return openBuffer(swk, wrappedKey);
-  } catch (cause) {
-    throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `wrapped_key does not open with the SWK (${isModelError(cause) ? cause.code : 'error'})`, { cause });
+    if (swk.length !== 32) throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `the SWK from ${url.origin} is ${swk.length} bytes, expected 32`, { details: { url: url.origin } });
+    try {
+      return openBuffer(swk, wrappedKey);
+    } catch (cause) {
+      throw new KeyBrokerClientError('ERR_KBS_UNWRAP', `wrapped_key from ${url.origin} does not open with the SWK (${isModelError(cause) ? cause.code : 'error'})`, { cause, details: { url: url.origin } });
+    }
+  } finally {
+    swk.fill(0); // the session key is needed only here (review s7)
   }
 }
 
@@ -201,7 +210,7 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const res = await post(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) throw httpError(res, 'key transfer');
   const warnings = url.protocol === 'http:' ? [`the key broker ${url.origin} was reached over plain HTTP (allowInsecureHttp): anyone on the path could have answered as the broker`] : [];
-  return { key: unwrap(parseJson(res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence, warnings };
+  return { key: unwrap(url, parseJson(url, res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence, warnings };
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);

@@ -8,12 +8,14 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { lineSafe } from '../cli/terminal-text.js';
 import { checkBrokerTransport, requestKey } from '../kbs-client/index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
 import { SimulatedTeeProvider } from '../tee/simulated.js';
 import type { EvidenceProvider } from '../tee/types.js';
-import { checkDirectoryListing, checkOutputDirectory, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
-import { isModelError, type ModelErrorCode } from './errors.js';
+import { isModelKeyLength } from './container.js';
+import { checkDecryptionOutput, checkDirectoryListing, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
+import { KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
 import { decryptFile, encryptFile } from './file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
 import { resolveTrustedBroker } from './trusted-broker.js';
@@ -45,23 +47,66 @@ See docs/model.md.
 
 class UsageError extends Error {}
 
-const REFUSED: ReadonlySet<ModelErrorCode> = new Set(['ERR_MODEL_AUTH_FAILED', 'ERR_KBS_UNWRAP', 'ERR_TSM_GENERATION_RACE', 'ERR_MODEL_KBS_MISMATCH', 'ERR_MODEL_KEY_ID_MISMATCH']);
-const UNAVAILABLE: ReadonlySet<ModelErrorCode> = new Set(['ERR_TSM_UNAVAILABLE']);
+/**
+ * Exit status of every ModelError code (docs/model.md, "Commands"; docs/error-codes.md). A Record, so a
+ * new code does not compile until it is placed. 'io' and 'http' are decided by the error's details.
+ */
+const EXIT_OF_CODE: Record<ModelErrorCode, 1 | 2 | 3 | 70 | 'io' | 'http'> = {
+  ERR_MODEL_TOO_LARGE: 2,
+  ERR_MODEL_TRUNCATED: 2,
+  ERR_MODEL_HEADER: 2,
+  ERR_MODEL_UNSUPPORTED: 2,
+  ERR_MODEL_AUTH_FAILED: 1,
+  ERR_MODEL_LENGTH_MISMATCH: 2,
+  ERR_MODEL_KEY: 2,
+  ERR_MODEL_CONFIG: 2,
+  ERR_MODEL_IO: 'io',
+  ERR_MODEL_UNLISTED_FILE: 2,
+  ERR_MODEL_MISSING_FILE: 2,
+  ERR_MODEL_KBS_MISMATCH: 1,
+  ERR_MODEL_KEY_ID_MISMATCH: 1,
+  ERR_MODEL_OUTPUT: 2,
+  ERR_TSM_UNAVAILABLE: 3,
+  ERR_TSM_GENERATION_RACE: 1,
+  ERR_TSM_IO: 2,
+  ERR_TSM_PROVIDER: 2,
+  ERR_TEE_REPORT_DATA: 70, // we asked the provider for the wrong length: our fault
+  ERR_KBS_HTTP: 'http',
+  // The broker answered but gave no usable key (malformed answer, a key of the wrong length): refused, as ERR_KBS_UNWRAP.
+  ERR_KBS_RESPONSE: 1,
+  ERR_KBS_UNWRAP: 1,
+  ERR_KBS_ARGUMENT: 2,
+  ERR_KBS_INSECURE_TRANSPORT: 2,
+};
+
+/**
+ * System codes of a path the user named that cannot be used (missing, a directory, no permission, a link
+ * where none may be): exit 2. Any other system failure (EIO, ENOSPC, EMFILE, ...) is 70, as the project's
+ * other tools report write failures (ERR_BATCH_WRITE).
+ */
+const UNUSABLE_PATH_ERRNO: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'ELOOP', 'EEXIST', 'ENAMETOOLONG', 'EROFS', 'ENXIO', 'ENOTEMPTY']);
+
+function exitCodeOfErrno(errno: unknown): number {
+  return typeof errno === 'string' && UNUSABLE_PATH_ERRNO.has(errno) ? 2 : 70;
+}
 
 function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
+  if (String((e as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS')) return 2; // node:util parseArgs: a bad command line
   if (isModelError(e)) {
-    if (REFUSED.has(e.code)) return 1;
-    if (UNAVAILABLE.has(e.code)) return 3;
-    if (e.code === 'ERR_KBS_HTTP') {
+    const rule = EXIT_OF_CODE[e.code] ?? 70;
+    if (rule === 'io') return e.details['errno'] === undefined ? 2 : exitCodeOfErrno(e.details['errno']);
+    if (rule === 'http') {
       // An untrusted broker certificate is configuration (--ca-cert), not an outage: retrying cannot help.
       if (e.details['reason'] === 'tls-certificate') return 2;
       const status = e.details['status'];
       return typeof status === 'number' && status < 500 && status !== 429 ? 1 : 3;
     }
-    return 2;
+    return rule;
   }
-  if (typeof (e as NodeJS.ErrnoException)?.code === 'string') return 2; // file system errors
+  // A system error that escaped typing (reading --key-file, --ca-cert, the simulated state): by its errno.
+  const errno = (e as NodeJS.ErrnoException)?.code;
+  if (typeof errno === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string') return exitCodeOfErrno(errno);
   return 70;
 }
 
@@ -103,13 +148,17 @@ async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const key = await keyFrom(values);
-  if (await isDirectory(input)) {
-    const r = await encryptDirectory(input, output, key, { ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) });
-    r.warnings.forEach((w) => io.stderr.write(`tee-model encrypt: warning: ${w}\n`));
-    io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);
-  } else {
-    await encryptFile(input, output, key);
-    io.stdout.write(`encrypted ${input} → ${output}\n`);
+  try {
+    if (await isDirectory(input)) {
+      const r = await encryptDirectory(input, output, key, { ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) });
+      r.warnings.forEach((w) => io.stderr.write(`tee-model encrypt: warning: ${lineSafe(w)}\n`));
+      io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);
+    } else {
+      await encryptFile(input, output, key);
+      io.stdout.write(`encrypted ${input} → ${output}\n`);
+    }
+  } finally {
+    key.fill(0);
   }
   return 0;
 }
@@ -119,12 +168,16 @@ async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const key = await keyFrom(values);
-  if (await isDirectory(input)) {
-    const r = await decryptDirectory(input, output, key);
-    io.stdout.write(`decrypted ${r.files.length} file(s) into ${output}\n`);
-  } else {
-    await decryptFile(input, output, key);
-    io.stdout.write(`decrypted ${input} → ${output}\n`);
+  try {
+    if (await isDirectory(input)) {
+      const r = await decryptDirectory(input, output, key);
+      io.stdout.write(`decrypted ${r.files.length} file(s) into ${output}\n`);
+    } else {
+      await decryptFile(input, output, key);
+      io.stdout.write(`decrypted ${input} → ${output}\n`);
+    }
+  } finally {
+    key.fill(0);
   }
   return 0;
 }
@@ -186,17 +239,24 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   const broker = resolveTrustedBroker({ url: kbs, ...(pinnedKeyId ? { keyId: pinnedKeyId } : {}) }, await readEncryptionConfig(input));
   checkBrokerTransport(new URL(broker.url), allowInsecureHttp);
   await checkDirectoryListing(input);
-  await checkOutputDirectory(input, output);
-  const warn = (w: string): void => void io.stderr.write(`tee-model load: warning: ${w}\n`);
+  await checkDecryptionOutput(input, output);
+  // Host-written text (key ids, URLs) can reach a warning: one visible line each, never a forged one (review s7).
+  const warn = (w: string): void => void io.stderr.write(`tee-model load: warning: ${lineSafe(w)}\n`);
   broker.warnings.forEach(warn);
   let provider: EvidenceProvider;
   if (values.provider === 'configfs') provider = new ConfigfsTsmProvider({ root: values['configfs-root'] ?? DEFAULT_TSM_ROOT });
-  else if (values.provider === 'simulated') provider = await simulatedProvider(values['simulated-state'], values['simulated-tee']);
-  else throw new UsageError('--provider must be configfs or simulated');
+  else if (values.provider === 'simulated') {
+    provider = await simulatedProvider(values['simulated-state'], values['simulated-tee']);
+    warn('the evidence is SIMULATED (--provider simulated): it is signed by a test PKI, not by TEE hardware, and proves nothing about this machine; only a broker configured to trust that test PKI releases keys to it. Never use it in production');
+  } else throw new UsageError('--provider must be configfs or simulated');
   const ca = values['ca-cert'] ? await readFile(values['ca-cert']) : undefined;
   const released = await requestKey({ url: broker.url, ...(broker.keyId ? { keyId: broker.keyId } : {}), provider, nonce, allowInsecureHttp, ...(ca ? { ca } : {}) });
   released.warnings.forEach(warn);
   try {
+    const origin = new URL(released.transferUrl).origin;
+    if (!isModelKeyLength(released.key.length)) {
+      throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `the key broker ${origin} released a ${released.key.length}-byte key; a model key is 16, 24 or 32 bytes`, { details: { url: origin, length: released.key.length } });
+    }
     const r = await decryptDirectory(input, output, released.key);
     io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);
   } finally {
@@ -221,15 +281,15 @@ export async function run(argv: readonly string[], io: ModelCliIo): Promise<numb
   }
   const fn = COMMANDS[command];
   if (!fn) {
-    io.stderr.write(`tee-model: unknown command "${command}"\n${HELP}`);
+    io.stderr.write(`tee-model: unknown command ${lineSafe(JSON.stringify(command))}\n${HELP}`);
     return 2;
   }
   try {
     return await fn(rest, io);
   } catch (e) {
-    const code = e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS') ? 2 : exitCodeOf(e);
     const label = isModelError(e) ? `${e.code}: ` : '';
-    io.stderr.write(`tee-model ${command}: ${label}${(e as Error)?.message ?? String(e)}\n`);
-    return code;
+    // Messages quote host-written names (files, key ids): control characters are made visible, so one error is one line.
+    io.stderr.write(`tee-model ${lineSafe(command)}: ${label}${lineSafe((e as Error)?.message ?? String(e))}\n`);
+    return exitCodeOf(e);
   }
 }

@@ -8,16 +8,20 @@
  * cannot use; we read that form too: src/model/entries.ts). Files are
  * processed one at a time, so memory stays constant.
  */
-import { lstat, mkdir, readFile, readdir, realpath, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readSmallRegularFile } from './bounded-read.js';
 import { ModelFormatError } from './errors.js';
-import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, type FileResult } from './file.js';
+import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, ioError, writeFileReplacing, type FileResult } from './file.js';
+import { checkReplaceableOutput, createStaging, discardStaging, publishStaging } from './staging.js';
 import { configBrokerFields } from './config-broker.js';
 import { entryRootsOf, openListedEntry, resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
 export const ENCRYPTED_SUFFIX = '.aes';
+/** Largest encryption-config.json read: a list of thousands of shards is a few hundred KiB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** encryption-config.json (upstream keys; `kbs` is "ITA_KBS" when a broker is named). */
 export interface EncryptionConfig {
@@ -80,6 +84,16 @@ function toFs(rel: string): string {
 /** Encrypts a model directory into `outputDir` (created if needed). */
 export async function encryptDirectory(inputDir: string, outputDir: string, key: string | Uint8Array, options: EncryptDirectoryOptions = {}): Promise<DirectoryResult> {
   const k = decodeModelKey(key);
+  try {
+    return await encryptDirectoryWith(inputDir, outputDir, k, options);
+  } catch (e) {
+    ioError(e, outputDir); // file system failures typed (review s7)
+  } finally {
+    k.fill(0); // our copy of the key (review s7)
+  }
+}
+
+async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buffer, options: EncryptDirectoryOptions): Promise<DirectoryResult> {
   // Checked before any file is written: a bad URL or conflicting key id fails the run.
   const broker = configBrokerFields(options.kbsUrl, options.keyId);
   // The decrypt rules for the output apply here too: an output inside the input would be walked
@@ -100,23 +114,26 @@ export async function encryptDirectory(inputDir: string, outputDir: string, key:
     key_id: broker.key_id,
     files: rels.map((r) => r + ENCRYPTED_SUFFIX),
   };
-  await writeFile(join(outputDir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  // Temporary file + rename (O_EXCL|O_NOFOLLOW): a link at the name is replaced, not written through, and an
+  // existing list is replaced whole, as the .aes files are (review s7).
+  await writeFileReplacing(join(outputDir, CONFIG_FILE), Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
   return { files, config, warnings: broker.warnings };
 }
 
+/**
+ * encryption-config.json of `inputDir`, or undefined without one. The host
+ * writes the directory, so the file is read as readSmallRegularFile does (no
+ * link, no FIFO, at most MAX_CONFIG_BYTES), and a parse failure carries no
+ * parser text: the parser quotes the bytes it stopped at (review s7).
+ */
 export async function readEncryptionConfig(inputDir: string): Promise<EncryptionConfig | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(inputDir, CONFIG_FILE), 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const bytes = await readSmallRegularFile(join(inputDir, CONFIG_FILE), CONFIG_FILE, MAX_CONFIG_BYTES);
+  if (bytes === undefined) return undefined;
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
-  } catch (cause) {
-    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} is not JSON`, { cause });
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} is not JSON`, { details: { reason: 'not-json' } });
   }
   const d = doc as Partial<EncryptionConfig>;
   if (typeof d !== 'object' || d === null || !Array.isArray(d.files) || !d.files.every((f) => typeof f === 'string')) {
@@ -132,6 +149,12 @@ export interface DirectoryListing {
 }
 
 const outputNameOf = (rel: string): string => (rel.endsWith(ENCRYPTED_SUFFIX) ? rel.slice(0, -ENCRYPTED_SUFFIX.length) : rel);
+
+/** "...aes" and ".aes" (also "sub/...aes") would be written to "..", "" or "sub/..": outside the output or onto it (review s7). */
+const namesNoFile = (outputName: string): boolean => {
+  const last = outputName.split('/').at(-1)!;
+  return last === '' || last === '.' || last === '..';
+};
 
 /**
  * The directory against its own list, before any key is asked for or any byte
@@ -152,13 +175,16 @@ export async function checkDirectoryListing(inputDir: string): Promise<Directory
   const outputs = new Set<string>();
   for (const rel of entries) {
     const name = outputNameOf(rel);
+    if (namesNoFile(name)) {
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, whose decrypted name ${JSON.stringify(name)} names no file`, { details: { entry: rel } });
+    }
     if (outputs.has(name)) throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(name)} twice`, { details: { entry: rel } });
     outputs.add(name);
   }
   const listed = new Set(entries);
   const unlisted = present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX) && !listed.has(f));
   if (unlisted.length > 0) {
-    throw new ModelFormatError('ERR_MODEL_UNLISTED_FILE', `the model directory holds encrypted file(s) ${CONFIG_FILE} does not list: ${unlisted.slice(0, 5).join(', ')}${unlisted.length > 5 ? ', ...' : ''}`, {
+    throw new ModelFormatError('ERR_MODEL_UNLISTED_FILE', `the model directory holds encrypted file(s) ${CONFIG_FILE} does not list: ${unlisted.slice(0, 5).map((f) => JSON.stringify(f)).join(', ')}${unlisted.length > 5 ? ', ...' : ''}`, {
       details: { unlisted },
     });
   }
@@ -233,22 +259,54 @@ async function makeParentsInside(outputDir: string, rel: string): Promise<void> 
  */
 export async function decryptDirectory(inputDir: string, outputDir: string, key: string | Uint8Array): Promise<DirectoryResult> {
   const k = decodeModelKey(key);
-  const { config, entries } = await checkDirectoryListing(inputDir);
-  await checkOutputDirectory(inputDir, outputDir);
-  await mkdir(outputDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  if ((await lstat(outputDir)).isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
-  const roots = await entryRootsOf(inputDir);
-  const files: FileResult[] = [];
-  for (const rel of entries) {
-    const out = join(outputDir, toFs(outputNameOf(rel)));
-    await makeParentsInside(outputDir, outputNameOf(rel));
-    // Containment is decided on the descriptor that is then read (openListedEntry), not on the listing check.
-    const fh = await openListedEntry(roots, rel);
-    try {
-      files.push(await decryptOpenedFile(fh, join(inputDir, toFs(rel)), out, k));
-    } finally {
-      await fh.close();
-    }
+  try {
+    return await decryptDirectoryWith(inputDir, outputDir, k);
+  } catch (e) {
+    ioError(e, outputDir); // file system failures typed (review s7)
+  } finally {
+    k.fill(0); // our copy of the key (review s7)
   }
-  return { files, config, warnings: [] };
+}
+
+/**
+ * The output checks decryption needs before any key is requested:
+ * checkOutputDirectory, and that publishing loses nothing (an absent, empty
+ * or previous output; not a mount point: src/model/staging.ts).
+ */
+export async function checkDecryptionOutput(inputDir: string, outputDir: string): Promise<void> {
+  await checkOutputDirectory(inputDir, outputDir);
+  await checkReplaceableOutput(outputDir);
+}
+
+async function decryptDirectoryWith(inputDir: string, outputDir: string, k: Buffer): Promise<DirectoryResult> {
+  const { config, entries } = await checkDirectoryListing(inputDir);
+  await checkDecryptionOutput(inputDir, outputDir);
+  const roots = await entryRootsOf(inputDir);
+  // Everything is decrypted into a staging directory beside the output, which becomes the output only once every tag verified.
+  const staging = await createStaging(outputDir);
+  try {
+    const files: FileResult[] = [];
+    for (const rel of entries) {
+      const name = outputNameOf(rel);
+      const out = join(staging, toFs(name));
+      const inside = relative(staging, out);
+      if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+        throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which would be written outside the output directory`, { details: { entry: rel } });
+      }
+      await makeParentsInside(staging, name);
+      // Containment is decided on the descriptor that is then read (openListedEntry), not on the listing check.
+      const fh = await openListedEntry(roots, rel);
+      try {
+        const r = await decryptOpenedFile(fh, join(inputDir, toFs(rel)), out, k);
+        files.push({ ...r, output: join(outputDir, toFs(name)) });
+      } finally {
+        await fh.close();
+      }
+    }
+    await publishStaging(staging, outputDir);
+    return { files, config, warnings: [] };
+  } catch (e) {
+    await discardStaging(staging);
+    throw e;
+  }
 }

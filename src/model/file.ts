@@ -40,20 +40,32 @@ function tempPathFor(output: string): string {
  */
 async function withTempOutput<T>(output: string, mode: number | undefined, work: (tmp: FileHandle) => Promise<T>): Promise<T> {
   const tmp = tempPathFor(output);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode ?? 0o666);
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode ?? 0o666).catch((e: unknown) => ioError(e, output));
   let closed = false;
   try {
     const result = await work(fh);
     await fh.sync();
     await fh.close();
     closed = true;
-    await rename(tmp, output);
+    // A rename failure (EISDIR: a directory at the name, EXDEV, ENOSPC) is an I/O error of the output, typed (review s7).
+    await rename(tmp, output).catch((e: unknown) => ioError(e, output));
     return result;
   } catch (error) {
     if (!closed) await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw error;
+    ioError(error, output);
   }
+}
+
+/**
+ * Writes `bytes` to `output` through a temporary file and a rename: never
+ * through a link planted at `output`, never half-written (encryption-config.json;
+ * review s7). An existing file at `output` is replaced.
+ */
+export async function writeFileReplacing(output: string, bytes: Uint8Array, mode?: number): Promise<void> {
+  await withTempOutput(output, mode, async (tmp) => {
+    for (let done = 0; done < bytes.length; ) done += (await tmp.write(bytes, done, bytes.length - done)).bytesWritten;
+  });
 }
 
 /** A pipeline sink writing to `fh`; closing stays with withTempOutput (a stream would close it first). */
@@ -75,14 +87,27 @@ async function* rangeOf(fh: FileHandle, start: number, end: number): AsyncGenera
   }
 }
 
-function ioError(error: unknown, path: string): never {
+/** Any failure as a typed error: ModelErrors pass, the rest is ERR_MODEL_IO with the system code in `details.errno`. */
+export function ioError(error: unknown, path: string): never {
   if (isModelError(error)) throw error;
-  throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${path}: ${(error as Error)?.message ?? String(error)}`, { cause: error, details: { path } });
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${path}: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+    details: { path, ...(typeof errno === 'string' ? { errno } : {}) },
+  });
 }
 
 /** Encrypts `input` into the container at `output` (AES-GCM with the key's size, random 96-bit IV). */
 export async function encryptFile(input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
+  try {
+    return await encryptWith(input, output, k);
+  } finally {
+    k.fill(0); // our copy of the key (review s7)
+  }
+}
+
+async function encryptWith(input: string, output: string, k: Buffer): Promise<FileResult> {
   const info = await stat(input).catch((e: unknown) => ioError(e, input));
   checkPlaintextSize(info.size);
   const iv = randomBytes(IV_LENGTH);
@@ -127,12 +152,16 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
  */
 export async function decryptFile(input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
-  // O_NONBLOCK: a FIFO named as input is refused as not a regular file instead of blocking the open.
-  const fh = await open(input, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: unknown) => ioError(e, input));
   try {
-    return await decryptOpenedFile(fh, input, output, k);
+    // O_NONBLOCK: a FIFO named as input is refused as not a regular file instead of blocking the open.
+    const fh = await open(input, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: unknown) => ioError(e, input));
+    try {
+      return await decryptOpenedFile(fh, input, output, k);
+    } finally {
+      await fh.close();
+    }
   } finally {
-    await fh.close();
+    k.fill(0); // our copy of the key (review s7)
   }
 }
 
@@ -143,6 +172,14 @@ export async function decryptFile(input: string, output: string, key: string | U
  */
 export async function decryptOpenedFile(fh: FileHandle, input: string, output: string, key: string | Uint8Array): Promise<FileResult> {
   const k = decodeModelKey(key);
+  try {
+    return await decryptOpenedWith(fh, input, output, k);
+  } finally {
+    k.fill(0); // our per-file copy of the key (review s7)
+  }
+}
+
+async function decryptOpenedWith(fh: FileHandle, input: string, output: string, k: Buffer): Promise<FileResult> {
   const info = await fh.stat().catch((e: unknown) => ioError(e, input));
   if (!info.isFile()) throw new ModelFormatError('ERR_MODEL_IO', `${input} is not a regular file`, { details: { path: input } });
   const head = await readAt(fh, 0, HEADER_SIZE + IV_LENGTH).catch((e: unknown) => ioError(e, input));
@@ -152,6 +189,8 @@ export async function decryptOpenedFile(fh: FileHandle, input: string, output: s
   const ctStart = HEADER_SIZE + h.ivLength;
   const ctEnd = info.size - h.tagLength; // exclusive
   const tag = await readAt(fh, ctEnd, h.tagLength).catch((e: unknown) => ioError(e, input));
+  // The file may have shrunk since fstat (the host writes it): a short tag read is a truncation, not a TypeError in setAuthTag.
+  if (tag.length !== h.tagLength) throw new ModelFormatError('ERR_MODEL_TRUNCATED', 'container shrank while it was read (short tag)', { details: { path: input } });
   const decipher = createDecipheriv(cipherFor(k), k, iv, { authTagLength: h.tagLength });
   decipher.setAuthTag(tag);
   const size = ctEnd - ctStart;

@@ -27,6 +27,9 @@ export interface ResolvedBroker {
   warnings: string[];
 }
 
+// Key ids from the directory are host-written and reach stderr: quoted with JSON.stringify, so a newline or
+// escape sequence in one shows as \n / \u001b instead of forging a line (review s7).
+
 function directoryRef(config: EncryptionConfig): BrokerRef | undefined {
   if (config.kbs_url === '') return undefined;
   try {
@@ -58,7 +61,7 @@ export function resolveTrustedBroker(trusted: TrustedBrokerConfig, config: Encry
   if (pinned !== undefined) {
     for (const k of named) {
       if (k !== pinned) {
-        throw new ModelFormatError('ERR_MODEL_KEY_ID_MISMATCH', `the model directory names key ${k}, this TEE is pinned to key ${pinned}`, { details: { directory: k, trusted: pinned } });
+        throw new ModelFormatError('ERR_MODEL_KEY_ID_MISMATCH', `the model directory names key ${JSON.stringify(k)}, this TEE is pinned to key ${JSON.stringify(pinned)}`, { details: { directory: k, trusted: pinned } });
       }
     }
     return { url: trusted.url, keyId: pinned, warnings: [] };
@@ -66,13 +69,13 @@ export function resolveTrustedBroker(trusted: TrustedBrokerConfig, config: Encry
   // A non-standard transfer URL names its key itself: nothing to take from the directory.
   if (own.isTransferUrl) return { url: trusted.url, warnings: [] };
   if (named.size > 1) {
-    throw new ModelFormatError('ERR_MODEL_KEY_ID_MISMATCH', `encryption-config.json names two keys: ${[...named].join(', ')}`, { details: { directory: [...named] } });
+    throw new ModelFormatError('ERR_MODEL_KEY_ID_MISMATCH', `encryption-config.json names two keys: ${[...named].map((k) => JSON.stringify(k)).join(', ')}`, { details: { directory: [...named] } });
   }
   const [fromDirectory] = named;
   if (fromDirectory === undefined) return { url: trusted.url, warnings: [] }; // requestKey asks for a key id
   return {
     url: trusted.url,
     keyId: fromDirectory,
-    warnings: [`key id ${fromDirectory} taken from the model directory (not pinned): the host may pick any key of this broker that the TEE's policy releases; pin it with --key-id`],
+    warnings: [`key id ${JSON.stringify(fromDirectory)} taken from the model directory (not pinned): the host may pick any key of this broker that the TEE's policy releases; pin it with --key-id`],
   };
 }

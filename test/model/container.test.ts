@@ -218,7 +218,7 @@ describe('encryptDirectory / decryptDirectory', () => {
     expect(cfg).toEqual({ kbs: 'ITA_KBS', kbs_url: 'https://kbs/kbs/v1/keys/x/transfer', key_id: 'x', files: r.config.files });
     await decryptDirectory(join(dir, 'enc'), join(dir, 'dec'), key);
     for (const [n, d] of Object.entries(files)) expect((await readFile(join(dir, 'dec', n))).equals(d)).toBe(true);
-    expect((await readdir(join(dir, 'dec'))).sort()).toEqual(['config.json', 'model.safetensors', 'sub']);
+    expect((await readdir(join(dir, 'dec'))).sort()).toEqual(['.tee-model-output', 'config.json', 'model.safetensors', 'sub']);
   });
 
   it('accepts upstream configs whose entries carry the output-directory prefix; refuses escaping paths', async () => {
