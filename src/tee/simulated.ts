@@ -7,9 +7,14 @@
  * the production trust roots never do. For development and tests only.
  *
  * The PKI is created once per provider: its certificate signatures vary from
- * run to run, and trust roots pin the exact DER.
+ * run to run, and trust roots pin the exact DER. Its keys are fresh random
+ * keys by default (review s7): with keys derived from a public seed, anyone
+ * holding a platform's published roots could sign evidence they accept. The
+ * `keySeed` option derives them instead, for reproducible test material only.
+ * The seed (`seed`) still fixes the public fields: measurements, serials,
+ * FMSPC, chip id.
  */
-import { X509Certificate, constants, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { exportBundle, importBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
 import { validateArtifact } from '../collateral/validate.js';
@@ -23,6 +28,8 @@ import {
   type SyntheticIntelPlatform,
 } from '../testing/index.js';
 import * as der from '../testing/der.js';
+import { loadAmdRsaKeys, type AmdRsaKeys } from '../testing/rsa-keys.js';
+import { deriveEcKeyPair, type TestCurve, type TestKeyPair } from '../testing/seed.js';
 import { authorityKeyIdentifier, encodeName, signatureAlgorithm } from '../testing/x509-builder.js';
 import { EvidenceProviderError } from '../model/errors.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
@@ -35,8 +42,15 @@ export interface SimulatedTeeOptions {
   tee?: 'tdx' | 'snp';
   /** Centre of the certificates' and collateral's validity (collateral: one day before to 29 days after). Default: now. */
   at?: Date;
-  /** Seed of the deterministic PKI fields and measurements. */
+  /** Seed of the deterministic public fields: measurements, serials, FMSPC / chip id. Default SIMULATED_TEE_SEED. */
   seed?: string;
+  /**
+   * Derive the platform's keys from this seed instead of generating random ones: reproducible test
+   * material only. Anyone who knows the seed can sign evidence this platform's roots accept (the
+   * gateway warns about such a platform). With keySeed equal to seed, the platform's keys are those
+   * of the releases before review s7.
+   */
+  keySeed?: string;
   /** SEV-SNP only: the VMPL the reports claim (0-3), to test a verifier's S24 rule. Default 0. */
   vmpl?: number;
 }
@@ -71,6 +85,36 @@ export interface SimulatedTeeState {
   collateralBundle: string;
   /** SEV-SNP: the VMPL of the reports when not 0 (SimulatedTeeOptions.vmpl). */
   vmpl?: number;
+  /**
+   * Where the keys came from: "random" (the default since review s7) or "seed" (SimulatedTeeOptions.keySeed).
+   * Absent in older state files, whose keys derive from `seed`, a public value.
+   */
+  keys?: 'random' | 'seed';
+  /** TDX: PKCS#8 PEM of the QE attestation key. Absent in older state files (then derived from `seed`). */
+  attestationKeyPem?: string;
+}
+
+/** Where a new platform's keys come from: fresh random keys, or derived from an explicit key seed. */
+interface KeySource {
+  ec(label: string, curve: TestCurve): TestKeyPair;
+  amdRsa(): AmdRsaKeys;
+}
+
+function randomEc(curve: TestCurve): TestKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  return { curve, privateKey, publicKey };
+}
+
+function randomRsa(): TestKeyPair {
+  // RSA-2048 like the committed test keys (rsa-keys.ts): AMD's are 4096, but these are test roots.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
+  return { curve: 'RSA', privateKey, publicKey };
+}
+
+function keySourceOf(keySeed: string | undefined): KeySource {
+  if (keySeed === undefined) return { ec: (_label, curve) => randomEc(curve), amdRsa: () => ({ ark: randomRsa(), ask: randomRsa(), asvk: randomRsa() }) };
+  // The labels are the testing PKI builders' own, so keySeed = seed rebuilds their default keys.
+  return { ec: (label, curve) => deriveEcKeyPair(keySeed, label, curve), amdRsa: () => loadAmdRsaKeys('Milan') };
 }
 
 const pemToKey = (pem: string): KeyObject => createPrivateKey(pem);
@@ -80,8 +124,10 @@ function certsOf(pem: string): Uint8Array[] {
   return (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new Uint8Array(new X509Certificate(p).raw));
 }
 
-function createTdxState(at: Date, seed: string): SimulatedTeeState {
-  const platform: SyntheticIntelPlatform = createSyntheticIntelPlatform({ tee: 'tdx', at, seed, version: 4 });
+function createTdxState(at: Date, seed: string, keys: KeySource): SimulatedTeeState {
+  const key = (label: string) => ({ key: keys.ec(label, 'P-256') });
+  const overrides = { root: key('intel:root'), pckCa: key('intel:pck-ca:platform'), pck: key('intel:pck'), tcbSigning: key('intel:tcb-signing') };
+  const platform: SyntheticIntelPlatform = createSyntheticIntelPlatform({ tee: 'tdx', at, seed, version: 4, caType: 'platform', pki: { overrides } });
   const c = platform.collateral;
   const artifacts = [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl].filter((a): a is CollateralArtifact => a !== undefined);
   const pki = platform.pki;
@@ -92,6 +138,7 @@ function createTdxState(at: Date, seed: string): SimulatedTeeState {
     seed,
     at: at.toISOString(),
     signingKeyPem: keyToPem(pki.pck.key.privateKey),
+    attestationKeyPem: keyToPem(keys.ec('intel:attestation-key', 'P-256').privateKey),
     pckChainPem: pki.pckChainPem,
     trustRootPem: pki.root.pem,
     collateralBundle: exportBundle(artifacts),
@@ -100,6 +147,8 @@ function createTdxState(at: Date, seed: string): SimulatedTeeState {
 
 function tdxBackend(s: SimulatedTeeState): Backend {
   const pckKey = pemToKey(s.signingKeyPem);
+  // Older state files have no attestation key: the quote builder derives it from the seed, as it did then.
+  const attestationKey = s.attestationKeyPem ? pemToKey(s.attestationKeyPem) : undefined;
   const qeSignatures = new Map<string, Uint8Array>();
   const pckChainPem = s.pckChainPem;
   if (!pckChainPem) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated TDX state lacks pckChainPem');
@@ -107,7 +156,7 @@ function tdxBackend(s: SimulatedTeeState): Backend {
     trustRoots: { label: 'test-pki', intelRootCas: certsOf(s.trustRootPem), amd: {} },
     trustRootPem: s.trustRootPem,
     artifacts: importBundle(s.collateralBundle),
-    build: (reportData) => ({ evidence: withStableQeSignature(buildTdxQuote({ version: 4, seed: s.seed, pckKey, pckChainPem, body: { reportData } }), qeSignatures) }),
+    build: (reportData) => ({ evidence: withStableQeSignature(buildTdxQuote({ version: 4, seed: s.seed, pckKey, pckChainPem, ...(attestationKey ? { attestationKey } : {}), body: { reportData } }), qeSignatures) }),
   };
 }
 
@@ -143,9 +192,15 @@ function amdCrl(pki: AmdTestPki, window: { notBefore: Date; notAfter: Date }): U
   return der.sequence(tbs, signatureAlgorithm('rsa-pss-sha384'), der.bitString(new Uint8Array(signature)));
 }
 
-function createSnpState(at: Date, seed: string): SimulatedTeeState {
+function createSnpState(at: Date, seed: string, keys: KeySource): SimulatedTeeState {
   const product = 'Milan';
-  const pki = createAmdTestPki({ seed, product, validity: { notBefore: new Date(at.getTime() - 365 * DAY), notAfter: new Date(at.getTime() + 5 * 365 * DAY) } });
+  const pki = createAmdTestPki({
+    seed,
+    product,
+    validity: { notBefore: new Date(at.getTime() - 365 * DAY), notAfter: new Date(at.getTime() + 5 * 365 * DAY) },
+    rsaKeys: keys.amdRsa(),
+    overrides: { vcek: { key: keys.ec(`amd:${product}:vcek`, 'P-384') }, vlek: { key: keys.ec(`amd:${product}:vlek`, 'P-384') } },
+  });
   const report = parseEvidence(buildSnpReport({ version: 3, product, signingKey: 'vcek', key: pki.vcek.key.privateKey, seed }).bytes) as SnpReport;
   const t = report.tcb!.reported;
   const vcekKey = artifactKey.vcek({ product, hwId: report.chipId.subarray(0, 64), bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode });
@@ -197,6 +252,8 @@ export class SimulatedTeeProvider implements EvidenceProvider {
   readonly trustRootPem: string;
   /** Collateral for this platform (bundle artifacts). */
   readonly collateral: readonly CollateralArtifact[];
+  /** The keys derive from a seed (keySeed, or a state file from before review s7): whoever knows it can forge this platform's evidence. */
+  readonly keysFromSeed: boolean;
   readonly #backend: Backend;
   readonly #state: SimulatedTeeState;
 
@@ -208,9 +265,13 @@ export class SimulatedTeeProvider implements EvidenceProvider {
     if (options.vmpl !== undefined && (tee !== 'snp' || !Number.isInteger(options.vmpl) || options.vmpl < 0 || options.vmpl > 3)) {
       throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'vmpl is an integer 0-3 and only for a simulated SEV-SNP guest');
     }
-    const state = options.state ?? (tee === 'tdx' ? createTdxState(at, seed) : createSnpState(at, seed));
+    if (options.keySeed !== undefined && (typeof options.keySeed !== 'string' || options.keySeed.length === 0)) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'keySeed must be a non-empty string');
+    const keys = keySourceOf(options.keySeed);
+    const created = (): SimulatedTeeState => ({ ...(tee === 'tdx' ? createTdxState(at, seed, keys) : createSnpState(at, seed, keys)), keys: options.keySeed === undefined ? 'random' : 'seed' });
+    const state = options.state ?? created();
     this.#state = options.vmpl ? { ...state, vmpl: options.vmpl } : state;
     this.tee = tee;
+    this.keysFromSeed = this.#state.keys !== 'random';
     this.at = new Date(this.#state.at);
     this.#backend = tee === 'tdx' ? tdxBackend(this.#state) : snpBackend(this.#state);
     this.trustRoots = this.#backend.trustRoots;
