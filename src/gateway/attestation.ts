@@ -85,6 +85,28 @@ export interface AttestationContext {
   certificatePem: string;
   spkiHash: Buffer;
   limiter: EvidenceRateLimiter;
+  /** Where a provider failure's detail goes (never to the client); default stderr. */
+  log?: (line: string) => void;
+}
+
+/** Seconds a client waits before asking a busy TEE again (configfs-tsm EBUSY, a tpm2-tools deadline). */
+export const PROVIDER_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * An evidence provider's failure as the 503 the client sees. The evidence routes need no
+ * credentials, and a provider's message can hold configfs paths or tpm2-tools stderr (review s7):
+ * the answer says only which TEE part failed and the provider's stable code; the message goes to
+ * the log. A retryable failure (ERR_TSM_UNAVAILABLE, or details.retryable) carries Retry-After.
+ */
+export function evidenceProviderFailure(ctx: AttestationContext, err: unknown, what = 'the TEE'): GatewayError {
+  const raw = (err as { code?: unknown } | undefined)?.code;
+  const code = typeof raw === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(raw) ? raw : undefined;
+  const details = (err as { details?: Record<string, unknown> } | undefined)?.details;
+  const retryable = code === 'ERR_TSM_UNAVAILABLE' || details?.['retryable'] === true;
+  const log = ctx.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  log(`tee-gateway: evidence provider ${ctx.provider.name} failed${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`);
+  const message = `${what} gave no evidence${code ? ` (${code})` : ''}${retryable ? '; retry later' : ''}`;
+  return new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, message, retryable ? { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) } : {});
 }
 
 /** `client`: the caller's client key (routes.ts), for its share of the evidence rate. */
@@ -116,7 +138,7 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer, c
   try {
     ev = await ctx.provider.getEvidence(new Uint8Array(reportData));
   } catch (err) {
-    throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence: ${(err as Error).message}`);
+    throw evidenceProviderFailure(ctx, err);
   }
   return {
     evidence: Buffer.from(ev.evidence).toString('base64'),

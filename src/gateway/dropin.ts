@@ -27,7 +27,7 @@ import type { CubeAnswer } from './cube-answer.js';
 import { cubeSnpAnswer } from './cube.js';
 import { cubeTdxAnswer } from './cube-tdx.js';
 import { GatewayError } from './errors.js';
-import type { AttestationContext } from './attestation.js';
+import { evidenceProviderFailure, type AttestationContext } from './attestation.js';
 
 export interface QuoteVerifierOptions {
   collateral: CollateralService;
@@ -42,7 +42,13 @@ export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchPa
   const raw = query.get('nonce');
   const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
   ctx.limiter.takeOrRefuse(client);
-  const ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
+  let ev;
+  try {
+    ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
+  } catch (err) {
+    // A busy TEE is a 503 the page can retry, not a 500 (review s7).
+    throw evidenceProviderFailure(ctx, err);
+  }
   if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'GET /api/v1/tee/quote serves TDX quotes only');
   return { quote: Buffer.from(ev.evidence).toString('hex'), quote_parse: 'reserved', timestamp: new Date().toISOString(), id: randomUUID(), status: true };
 }
@@ -105,7 +111,7 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   try {
     ev = await ctx.provider.getEvidence(reportData);
   } catch (err) {
-    throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence: ${(err as Error).message}`);
+    throw evidenceProviderFailure(ctx, err);
   }
   return ev.tee === 'snp' ? cubeSnpAnswer(ev, toJson) : cubeTdxAnswer(ev, toJson);
 }

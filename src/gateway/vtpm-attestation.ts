@@ -14,8 +14,7 @@
  */
 import { serializeVtpmBundle } from '../vtpm/bundle.js';
 import { isVtpmProvider, type VtpmEvidence, type VtpmEvidenceProvider } from '../tee/vtpm-types.js';
-import type { AttestationContext } from './attestation.js';
-import { GatewayError } from './errors.js';
+import { evidenceProviderFailure, type AttestationContext } from './attestation.js';
 import { akPublicSha256, VTPM_BINDING_LABEL, vtpmBindingReportData, vtpmQuoteExtraData } from './vtpm-binding.js';
 
 export interface VtpmAnswerPart {
@@ -46,7 +45,7 @@ export async function vtpmEvidenceFor(
     const evidence = await provider.getVtpmEvidence({ reportData: new Uint8Array(reportData), extraData: new Uint8Array(extraData) });
     return { evidence, reportData, akSha256 };
   } catch (err) {
-    throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE or its vTPM gave no evidence: ${(err as Error).message}`);
+    throw evidenceProviderFailure(ctx, err, 'the TEE or its vTPM');
   }
 }
 
