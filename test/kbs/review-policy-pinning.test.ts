@@ -7,15 +7,24 @@
  * warning. A stored row from before the fix is refused at transfer.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { translateItaPolicy } from '../../src/index.js';
+import { integrityKeys, policyMac } from '../../src/kbs/crypto.js';
 import { startKeyBroker } from '../../src/kbs/index.js';
 import { collateralOf, mrTdHex, newClient, registerKey, startHarness, tdxPolicy, transferBody, transferPath, unwrap, type Client, type Harness } from './helpers.js';
 
 const HEX48 = 'ab'.repeat(48);
 const HEX32 = 'cd'.repeat(32);
+
+/** A policy row as a broker of an earlier version stored it, with the MAC the integrity upgrade gives it (review s7). */
+async function insertLegacyPolicy(h: Harness, id: string, format: 'native' | 'ita', document: string): Promise<void> {
+  const master = Buffer.from(readFileSync(`${h.db}.master-key`, 'utf8').trim(), 'base64');
+  const s = await h.storage();
+  await s.run('INSERT INTO policies (id, format, document, created_at, mac) VALUES (?, ?, ?, ?, ?)', [id, format, document, new Date().toISOString(), policyMac(integrityKeys(master), id, format, document)]);
+}
 
 describe('key broker: key-transfer policies must pin a measurement (review finding 1, X07)', () => {
   let h: Harness;
@@ -93,9 +102,8 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
   });
 
   it('a stored unpinned policy without the opt-in (created before the fix) refuses nonces and transfers: 403, nothing released', async () => {
-    const s = await h.storage();
     const legacy = randomUUID();
-    await s.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [legacy, 'ita', JSON.stringify({ attestation_type: 'TDX', tdx: { attributes: {} }, id: legacy }), new Date().toISOString()]);
+    await insertLegacyPolicy(h, legacy, 'ita', JSON.stringify({ attestation_type: 'TDX', tdx: { attributes: {} }, id: legacy }));
     const view = await h.call('GET', `/kbs/v1/key-transfer-policies/${legacy}`);
     expect(view.status).toBe(200);
     expect(view.json.warnings[0]).toMatch(/^X07: .*refused/);
@@ -114,10 +122,9 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
   });
 
   it('a stored policy that no longer loads (SEV-SNP minimums for Milan only, before session 6) says so when shown and at start; transfers fail closed', async () => {
-    const s = await h.storage();
     const legacy = randomUUID();
     const doc = { tee: 'snp', measurement: ['ef'.repeat(48)], hostData: 'any', tcbMinimums: { Milan: { reported: { snp: 0x18 } } }, id: legacy };
-    await s.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [legacy, 'native', JSON.stringify(doc), new Date().toISOString()]);
+    await insertLegacyPolicy(h, legacy, 'native', JSON.stringify(doc));
     const view = await h.call('GET', `/kbs/v1/key-transfer-policies/${legacy}`);
     expect(view.json.warnings).toEqual([expect.stringMatching(new RegExp(`^policy ${legacy} no longer loads \\(.*tcbMinimums.*\\): transfers of its keys fail`))]);
     const key = await h.call('POST', '/kbs/v1/keys', { body: { transfer_policy_id: legacy } });

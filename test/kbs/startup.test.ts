@@ -159,7 +159,7 @@ describe('a database of the first SQLite-only broker', () => {
     }
     const after = await openStorage(`sqlite:${file}`);
     expect((await after.get<{ version: number }>('SELECT version FROM schema_version'))?.version).toBe(KBS_MIGRATIONS.length);
-    expect((await after.all<{ name: string }>("SELECT name FROM schema_migrations WHERE component = 'kbs' ORDER BY version")).map((x) => x.name)).toEqual(['key broker tables (adopted)', 'shared rate limits', 'bounded refusal rows']);
+    expect((await after.all<{ name: string }>("SELECT name FROM schema_migrations WHERE component = 'kbs' ORDER BY version")).map((x) => x.name)).toEqual(['key broker tables (adopted)', 'shared rate limits', 'bounded refusal rows', 'row integrity']);
     await after.close();
   });
 });
