@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient } from '../index.js';
+import { isModelError, EvidenceProviderError } from '../model/errors.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
 import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
@@ -79,19 +80,48 @@ function databaseOf(v: { db?: string | undefined; database?: string | undefined 
   return { database };
 }
 
-function providerOf(v: Record<string, unknown>, io: GatewayIo): EvidenceProvider {
+/**
+ * The evidence provider. A simulated TEE warns on every start, whether its state is new or read
+ * back from --simulated-state (review s7: restoring skipped the warning), and louder when its keys
+ * derive from a public seed. `tee`: the TEE named after --simulated-tee, undefined when none was.
+ */
+function providerOf(v: Record<string, unknown>, tee: 'tdx' | 'snp' | undefined, io: GatewayIo): EvidenceProvider {
   if (v['configfs']) return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT });
-  if (v['simulated-tee'] === undefined) throw new Error('serve needs --configfs or --simulated-tee');
+  if (!v['simulated-tee']) throw new Error('serve needs --configfs or --simulated-tee');
   const stateFile = v['simulated-state'];
-  if (typeof stateFile === 'string' && existsSync(stateFile)) return SimulatedTeeProvider.fromState(readFileSync(stateFile, 'utf8'));
-  const tee = v['simulated-tee'] === 'snp' ? 'snp' : 'tdx';
-  const p = new SimulatedTeeProvider({ tee });
-  if (typeof stateFile === 'string') {
-    writeFileSync(stateFile, JSON.stringify(p.exportState()), { mode: 0o600 });
-    io.stderr(`tee-gateway: simulated ${tee} TEE state (test trust roots and collateral for clients) written to ${stateFile}\n`);
+  let p: SimulatedTeeProvider;
+  if (typeof stateFile === 'string' && existsSync(stateFile)) {
+    p = SimulatedTeeProvider.fromState(readFileSync(stateFile, 'utf8'));
+    // Serving another TEE than the one asked for would go unnoticed until a client's policy refuses it.
+    if (tee !== undefined && p.tee !== tee) {
+      throw new EvidenceProviderError('ERR_TSM_PROVIDER', `--simulated-tee ${tee}, but ${stateFile} holds a simulated ${p.tee} platform: name its TEE or another state file`, { details: { asked: tee, state: p.tee } });
+    }
+    io.stderr(`tee-gateway: simulated ${p.tee} TEE restored from ${stateFile}\n`);
+  } else {
+    p = new SimulatedTeeProvider({ tee: tee ?? 'tdx' });
+    if (typeof stateFile === 'string') {
+      writeFileSync(stateFile, JSON.stringify(p.exportState()), { mode: 0o600 });
+      io.stderr(`tee-gateway: simulated ${p.tee} TEE state (test trust roots and collateral for clients) written to ${stateFile}\n`);
+    }
   }
   io.stderr('tee-gateway: WARNING: simulated TEE: evidence chains to a test PKI; no production verifier accepts it\n');
+  if (p.keysFromSeed) io.stderr('tee-gateway: WARNING: this simulated TEE\'s keys derive from a public seed (a state file from before random keys): anyone can forge evidence its roots accept; delete the state file to get fresh keys\n');
   return p;
+}
+
+/** The TEE named after --simulated-tee (serve's only positional); undefined when none is. */
+function simulatedTeeOf(simulated: boolean | undefined, positionals: string[]): 'tdx' | 'snp' | undefined {
+  if (positionals.length === 0) return undefined;
+  if (!simulated) throw new UsageError(`serve: unexpected argument ${positionals[0]}`);
+  const [tee, ...rest] = positionals;
+  if ((tee !== 'tdx' && tee !== 'snp') || rest.length > 0) throw new UsageError('--simulated-tee takes tdx or snp');
+  return tee;
+}
+
+/** Whatever the provider holds (the vTPM provider's AK directory) is released when the gateway stops. */
+async function closeProvider(p: EvidenceProvider): Promise<void> {
+  const close = (p as { close?: () => Promise<void> }).close;
+  if (typeof close === 'function') await close.call(p);
 }
 
 function positive(v: unknown, name: string): number | undefined {
@@ -129,12 +159,12 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
   if (!m) throw new Error('--listen must be HOST:PORT');
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new Error('--tls-cert and --tls-key go together');
-  const sim = v['simulated-tee'] ? (positionals[0] === 'snp' ? 'snp' : 'tdx') : undefined;
-  const provider = providerOf({ ...v, 'simulated-tee': sim }, io);
+  const provider = providerOf(v, simulatedTeeOf(v['simulated-tee'], positionals), io);
+  const served = withVtpm(provider, v, io.stderr);
   const options: GatewayOptions = {
     upstream: v.upstream,
     ...where,
-    provider: withVtpm(provider, v, io.stderr),
+    provider: served,
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     requireApiKey: !v['no-api-key'],
@@ -179,7 +209,15 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (adminFailureLimit) options.adminFailureLimit = adminFailureLimit;
   if (apiKeyFailureLimit) options.apiKeyFailureLimit = apiKeyFailureLimit;
   if (v['trusted-proxy']) options.trustedProxies = v['trusted-proxy'];
-  const gateway = await startGateway(options);
+  let started: Gateway;
+  try {
+    started = await startGateway(options);
+  } catch (e) {
+    await closeProvider(served);
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  const gateway: Gateway = { ...started, close: () => (closing ??= started.close().finally(() => closeProvider(served))) };
   io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256 })}\n`);
   return { code: 0, gateway };
 }
@@ -226,7 +264,7 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
     io.stderr(`tee-gateway: unknown command ${command}\n${GATEWAY_USAGE}`);
     return { code: 2 };
   } catch (e) {
-    io.stderr(`tee-gateway: ${StorageError.is(e) || e instanceof GatewayError ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`tee-gateway: ${StorageError.is(e) || e instanceof GatewayError || isModelError(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
     return { code: exitCodeOf(e) };
   }
 }
