@@ -90,7 +90,7 @@ function exitCodeOfErrno(errno: unknown): number {
   return typeof errno === 'string' && UNUSABLE_PATH_ERRNO.has(errno) ? 2 : 70;
 }
 
-function exitCodeOf(e: unknown): number {
+export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError) return 2;
   if (String((e as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS')) return 2; // node:util parseArgs: a bad command line
   if (isModelError(e)) {
