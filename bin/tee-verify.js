@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Thin shim: all logic lives in the built CLI (dist/cli), which never exits the process itself.
 import { run } from '../dist/cli/index.js';
+import { installCrashExit } from '../dist/batch/crash-exit.js';
 
-const argv = process.argv.slice(2);
-// `batch` exits 70 on a crash (an unhandled EPIPE on stdout included), never Node's 1, which
-// means "some records rejected" there (docs/batch.md).
-if (argv[0] === 'batch') (await import('../dist/batch/crash-exit.js')).installCrashExit();
+// Anything that escapes run() (a bug, or an 'error' event nobody listens to, such as EPIPE on
+// stdout when the reader has gone) exits 70, never Node's default 1: 1 means "rejected" for
+// `verify` and "some records rejected" for `batch` (docs/cli.md "Exit codes").
+installCrashExit();
 
-process.exitCode = await run(argv, {
+process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -4,7 +4,7 @@
  * node_modules/.cache (the package's own node_modules resolve from there),
  * next to a copy of the shim, so the test never depends on a stale dist/.
  */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -49,6 +49,32 @@ function shell(script: string, args: string[] = []) {
 }
 
 describe.skipIf(!existsSync(addon))('bin/tee-verify.js in a subprocess', () => {
+  /** Runs the shim with our end of its stdout pipe closed before the child has even loaded Node: every write is EPIPE. */
+  async function withStdoutGone(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [join(pkg, 'bin', 'tee-verify.js'), ...args], { env: { ...process.env, TEE_VERIFY_ADDON: addon, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const code = await new Promise<number | null>((ok) => child.on('close', (c) => ok(c)));
+    return { code, stderr };
+  }
+  const EPIPE_LINE = /^error: internal error: cannot write the output \(write EPIPE\): the reader has gone\n$/;
+
+  it('exit 70, not 1, when the reader of stdout has gone (EPIPE): --help', async () => {
+    const r = await withStdoutGone(['--help']);
+    expect(r.stderr).toMatch(EPIPE_LINE);
+    expect(r.code).toBe(70);
+  }, 60_000);
+
+  it('exit 70, not 0 or 1, when a verdict cannot be written (EPIPE): verify --json of a trusted dev quote', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tee-verify-bin-epipe-'));
+    outDirs.push(dir);
+    expect(shim(['dev', 'quote', '--tee', 'tdx', '--out', dir]).status).toBe(0);
+    const r = await withStdoutGone(['verify', join(dir, 'evidence.bin'), '--offline', '--no-cache', '--collateral', join(dir, 'collateral.json'), '--trust-root', join(dir, 'trust-root.pem'), '--json']);
+    expect(r.stderr).toMatch(EPIPE_LINE);
+    expect(r.code).toBe(70);
+  }, 60_000);
+
   it('exit 0: dev quote, then verify it offline with the test root', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tee-verify-bin-'));
     outDirs.push(dir);
