@@ -2,7 +2,8 @@
  * The admin API, shaped like Intel Trust Authority's KBS (protocols.md §4.1):
  * bearer-token auth; /token; /key-transfer-policies; /keys (register given or
  * generated material, list without material, get, rotate with PUT, delete);
- * plus /attestation-log (JSONL batch records) and /tokens (mint another admin token).
+ * plus /attestation-log (JSONL batch records, streamed page by page) and /tokens (mint, list and
+ * revoke admin tokens; an optional expiry on the broker's clock).
  */
 import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 
@@ -18,6 +19,8 @@ export interface AdminRequest {
   parts: string[];
   authorization: string | undefined;
   json: () => unknown;
+  /** True when the request had no body. */
+  emptyBody?: boolean;
   baseUrl: string;
 }
 
@@ -26,6 +29,8 @@ export interface AdminAnswer {
   body?: unknown;
   text?: string;
   contentType?: string;
+  /** A streamed answer (the log export): lines written as they come, never held whole. */
+  stream?: { lines: AsyncIterable<string>; throughSeq: number; stats: { gaps: number } };
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -36,7 +41,18 @@ const badRequest = (m: string): KbsError => new KbsError('ERR_KBS_BAD_REQUEST', 
 async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<void> {
   const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization ?? '');
   if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required');
-  if (!(await ctx.store.hasToken(m[1] as string))) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
+  const found = await ctx.store.checkToken(m[1] as string, ctx.now());
+  switch (found.status) {
+    case 'valid':
+      return;
+    case 'expired':
+      throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
+    case 'tampered':
+      // Written into the database by hand (no valid row MAC, or the pre-s7 SHA-256 form): never admits anyone.
+      throw new KbsError('ERR_KBS_INTEGRITY', 401, `an admin token row${found.id ? ` (id ${found.id})` : ''} fails its integrity check: it was written outside the broker and admits no one`);
+    default:
+      throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
+  }
 }
 
 const sameSecret = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
@@ -53,25 +69,29 @@ async function token(ctx: BrokerContext, body: unknown): Promise<AdminAnswer> {
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
 
-/** A stored policy as the API shows it; `warnings` names relaxations (an unpinned measurement, X07). */
-const policyView = (row: PolicyRow): Record<string, unknown> => ({ id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown, warnings: policyWarnings(row) });
+/** A stored policy as the API shows it; `warnings` names relaxations (X07 unpinned, T33 TCB) and a failed integrity check. */
+function policyView(ctx: BrokerContext, row: PolicyRow): Record<string, unknown> {
+  const intact = ctx.store.policyIntact(row);
+  const warnings = [...(intact ? [] : [`INTEGRITY: policy ${row.id} fails its integrity check (written outside the broker): no key is released under it`]), ...policyWarnings(row)];
+  return { id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown, warnings, ...(intact ? {} : { intact: false }) };
+}
 
 async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const id = r.parts[1];
   if (id === undefined) {
-    if (r.method === 'GET') return { status: 200, body: (await ctx.store.listPolicies()).map(policyView) };
+    if (r.method === 'GET') return { status: 200, body: (await ctx.store.listPolicies()).map((row) => policyView(ctx, row)) };
     if (r.method === 'POST') {
       const id = randomUUID();
       const parsed = parsePolicyDocument(r.json(), id);
       const row = await ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
       for (const w of parsed.warnings) ctx.log(`tee-kbs: WARNING: ${w}`);
-      return { status: 201, body: policyView(row) };
+      return { status: 201, body: policyView(ctx, row) };
     }
     throw notFound();
   }
   const row = await ctx.store.getPolicy(id);
   if (!row || r.parts.length > 2) throw notFound();
-  if (r.method === 'GET') return { status: 200, body: policyView(row) };
+  if (r.method === 'GET') return { status: 200, body: policyView(ctx, row) };
   if (r.method === 'DELETE') {
     await ctx.store.deletePolicy(id);
     return { status: 204 };
@@ -146,6 +166,42 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   throw notFound();
 }
 
+/** Longest expiry a new admin token may have: ten years. */
+const MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400;
+
+/** POST /tokens [{label?, expires_in_seconds?}]: a new admin token, shown once. */
+async function mintToken(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+  const body = r.emptyBody ? {} : r.json();
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+  const o = body as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => k !== 'label' && k !== 'expires_in_seconds');
+  if (unknown.length) throw badRequest(`unknown field(s): ${unknown.slice(0, 5).join(', ')}`);
+  const label = o['label'] ?? 'admin-api';
+  if (typeof label !== 'string' || label.length === 0 || label.length > 64 || /[\u0000-\u001f\u007f]/.test(label)) throw badRequest('label must be 1-64 characters without control characters');
+  const ttl = o['expires_in_seconds'];
+  if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_LIFETIME_S)) throw badRequest(`expires_in_seconds must be a whole number from 1 to ${MAX_TOKEN_LIFETIME_S}`);
+  const now = ctx.now();
+  const t = newToken();
+  const info = await ctx.store.addToken(t, label, now, ttl === undefined ? undefined : new Date(now.getTime() + ttl * 1000));
+  return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at } };
+}
+
+/** /tokens: POST mints, GET lists (never a secret), DELETE /tokens/{id} revokes. */
+async function tokens(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+  const id = r.parts[1];
+  if (id === undefined && r.method === 'POST') return mintToken(ctx, r);
+  if (id === undefined && r.method === 'GET') {
+    const nowMs = ctx.now().getTime();
+    const list = await ctx.store.listTokens();
+    return { status: 200, body: list.map((t) => ({ ...t, expired: t.expires_at !== null && !(nowMs < Date.parse(t.expires_at)) })) };
+  }
+  if (id !== undefined && r.parts.length === 2 && r.method === 'DELETE') {
+    if (!UUID.test(id) || !(await ctx.store.revokeToken(id.toLowerCase()))) throw notFound();
+    return { status: 204 };
+  }
+  throw notFound();
+}
+
 /** Routes /kbs/v1/{token,tokens,key-transfer-policies,keys,attestation-log}; transfer is routed elsewhere. */
 export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const head = r.parts[0];
@@ -153,12 +209,7 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
   await requireAdmin(ctx, r.authorization);
   switch (head) {
     case 'tokens':
-      if (r.method !== 'POST' || r.parts.length !== 1) throw notFound();
-      {
-        const t = newToken();
-        await ctx.store.addToken(t, 'admin-api', ctx.now());
-        return { status: 201, body: { token: t } };
-      }
+      return tokens(ctx, r);
     case 'key-transfer-policies':
       return policies(ctx, r);
     case 'keys':
@@ -166,9 +217,10 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
     case 'attestation-log':
       if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
       {
-        const lines: string[] = [];
-        for await (const l of ctx.store.exportBatchRecords()) lines.push(`${l}\n`);
-        return { status: 200, text: lines.join(''), contentType: 'application/x-ndjson' };
+        // Streamed by the server page by page; rows up to the high-water mark read now (the export's bound).
+        const throughSeq = await ctx.store.logHighWater();
+        const stats = { gaps: 0 };
+        return { status: 200, stream: { lines: ctx.store.exportBatchRecords({ throughSeq, stats }), throughSeq, stats }, contentType: 'application/x-ndjson' };
       }
     default:
       throw notFound();

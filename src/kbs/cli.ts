@@ -45,6 +45,8 @@ export const KBS_USAGE = `usage:
   tee-kbs admin policy create FILE | policy list | policy delete ID
   tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
+  tee-kbs admin token create [--label L] [--expires-in S] | token list | token revoke ID
+                                                       mint (shown once), list (never secrets), revoke admin tokens
       admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure]
 `;
 
@@ -172,6 +174,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     options: {
       db: { type: 'string' }, database: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
       insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
+      label: { type: 'string' }, 'expires-in': { type: 'string' },
     },
   });
   const [what, verb, arg] = p;
@@ -181,10 +184,13 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     const storage = await openStorage('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { sqlite: { readonly: true, fileMustExist: true } });
     try {
       const { store } = await KbsStore.open(storage, Buffer.alloc(32), { migrate: false });
-      for await (const line of store.exportBatchRecords()) io.stdout(`${line}\n`);
+      const throughSeq = await store.logHighWater();
+      const stats = { gaps: 0 };
+      for await (const line of store.exportBatchRecords({ throughSeq, stats })) io.stdout(`${line}\n`);
       const counted = await store.aggregatedRefusals();
       // stdout stays pure batch JSONL; the count of refusals that have no row goes to stderr.
       io.stderr(`tee-kbs: export-log: ${counted.refusals} refusal(s) beyond the log bounds stored only as counts (${counted.groups} group(s) of window, client, key id), not exported\n`);
+      io.stderr(`tee-kbs: export-log: rows through seq ${throughSeq}; ${stats.gaps} seq number(s) without a row when read (rolled back, or committed after the export read past them)\n`);
     } finally {
       await storage.close();
     }
@@ -204,8 +210,15 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     await dispatcher.close();
     return res.statusCode < 300 ? 0 : 1;
   };
+  if (what === 'token' && verb === 'list') return call('GET', 'tokens');
+  if (what === 'token' && verb === 'revoke' && arg) return call('DELETE', `tokens/${arg}`);
+  if (what === 'token' && verb === 'create') {
+    const ttl = v['expires-in'] === undefined ? undefined : Number(v['expires-in']);
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new Error('--expires-in must be a whole number of seconds');
+    return call('POST', 'tokens', { ...(v.label ? { label: v.label } : {}), ...(ttl ? { expires_in_seconds: ttl } : {}) });
+  }
   if (what === 'token') {
-    if (!v['secret-file']) throw new Error('admin token needs --secret-file F');
+    if (!v['secret-file']) throw new Error('admin token needs --secret-file F (or create | list | revoke ID)');
     return call('POST', 'token', { username: 'admin', password: readFileSync(v['secret-file'], 'utf8').trim() });
   }
   if (what === 'log') return call('GET', 'attestation-log');

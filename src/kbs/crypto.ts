@@ -1,7 +1,13 @@
 /**
  * The key broker's cryptography, all node:crypto:
- * - keys at rest: AES-256-GCM under the master key, AAD = "tee-kbs key" ‖ id ‖ version,
- *   so a ciphertext cannot be moved to another row;
+ * - keys at rest: AES-256-GCM under the master key, AAD = "tee-kbs key v2" ‖ id ‖ version ‖
+ *   policy id ‖ SHA-256(policy document), so a ciphertext cannot be moved to another row and a key
+ *   row pointed at another policy no longer opens (review s7; the first brokers' AAD had only id and
+ *   version, kept for the one-time upgrade);
+ * - row integrity (review s7): keys derived from the master key with HKDF-SHA256, one per label,
+ *   MAC the policy rows and the admin-token rows; an admin token is stored as
+ *   HMAC(SHA-256(token)), so write access to the database alone cannot add a policy, change one
+ *   or mint a token;
  * - release: a fresh 256-bit SWK per request; wrapped_key = the 12-byte-header
  *   container (protocols.md §1.3) of AES-256-GCM(SWK, key); wrapped_swk =
  *   RSA-OAEP(SHA-256, MGF1-SHA-256, empty label)(SWK) under the requester key (§4.3);
@@ -10,7 +16,7 @@
  * - the REPORTDATA binding (T41 / S29 / X11): SHA-512(user_data) or, in nonce
  *   mode, SHA-512(val ‖ iat ‖ user_data) (protocols.md §3, §5).
  */
-import { constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, hkdfSync, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 import { KbsError } from './errors.js';
 
@@ -26,27 +32,87 @@ export interface SealedKey {
   tag: Buffer;
 }
 
-const keyAad = (id: string, version: number): Buffer => Buffer.from(`tee-kbs key\0${id}\0${version}`, 'utf8');
+/** What a sealed key is bound to besides its id and version: the policy that decides its release. */
+export interface SealBinding {
+  policyId: string;
+  /** SHA-256 (hex) of the policy document, policyDigest(). */
+  policyDigest: string;
+}
 
-/** Encrypts key material under the master key for storage. */
-export function sealKey(master: Buffer, id: string, version: number, material: Uint8Array): SealedKey {
+/** Without a binding: the AAD of the brokers before review s7 (read once, at the integrity upgrade). */
+const keyAad = (id: string, version: number, binding?: SealBinding): Buffer =>
+  binding === undefined
+    ? Buffer.from(`tee-kbs key\0${id}\0${version}`, 'utf8')
+    : Buffer.from(`tee-kbs key v2\0${id}\0${version}\0${binding.policyId}\0${binding.policyDigest}`, 'utf8');
+
+export const policyDigest = (document: string): string => createHash('sha256').update(document, 'utf8').digest('hex');
+
+/** Encrypts key material under the master key for storage, bound to its policy (a binding is always given except in tests of the upgrade). */
+export function sealKey(master: Buffer, id: string, version: number, material: Uint8Array, binding?: SealBinding): SealedKey {
   const iv = randomBytes(IV_BYTES);
   const c = createCipheriv('aes-256-gcm', master, iv);
-  c.setAAD(keyAad(id, version));
+  c.setAAD(keyAad(id, version, binding));
   const ciphertext = Buffer.concat([c.update(material), c.final()]);
   return { iv, ciphertext, tag: c.getAuthTag() };
 }
 
-/** Decrypts stored key material; a wrong master key or a moved row is ERR_KBS_STORAGE. */
-export function openKey(master: Buffer, id: string, version: number, sealed: SealedKey): Buffer {
+/**
+ * Decrypts stored key material. The master key was checked at start, so a failure means the row was
+ * changed outside the broker (moved to another key or policy, another version): ERR_KBS_INTEGRITY.
+ */
+export function openKey(master: Buffer, id: string, version: number, sealed: SealedKey, binding?: SealBinding): Buffer {
   try {
     const d = createDecipheriv('aes-256-gcm', master, sealed.iv);
-    d.setAAD(keyAad(id, version));
+    d.setAAD(keyAad(id, version, binding));
     d.setAuthTag(sealed.tag);
     return Buffer.concat([d.update(sealed.ciphertext), d.final()]);
   } catch (cause) {
-    throw new KbsError('ERR_KBS_STORAGE', 500, 'stored key material does not decrypt under the master key', { cause });
+    throw new KbsError('ERR_KBS_INTEGRITY', 500, `key ${id}: its sealed material does not authenticate for this id, version and policy (the row was changed or moved outside the broker); nothing is released`, { cause });
   }
+}
+
+/** The keys derived from the master key (HKDF-SHA256, one info label each). */
+export interface IntegrityKeys {
+  /** MAC of a policy row: id, format, document. */
+  policy: Buffer;
+  /** The stored form of an admin token: HMAC(SHA-256(token)). */
+  tokenDigest: Buffer;
+  /** MAC of an admin-token row: id, digest, created, expiry. */
+  tokenRow: Buffer;
+}
+
+const derive = (master: Buffer, label: string): Buffer => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `tee-kbs ${label} v1`, 32));
+
+export function integrityKeys(master: Buffer): IntegrityKeys {
+  return { policy: derive(master, 'policy row mac'), tokenDigest: derive(master, 'admin token digest'), tokenRow: derive(master, 'admin token row mac') };
+}
+
+/** HMAC over length-prefixed fields: no two field lists give the same input. */
+function macOf(key: Buffer, domain: string, fields: readonly string[]): string {
+  const h = createHmac('sha256', key).update(domain, 'utf8');
+  for (const f of fields) {
+    const b = Buffer.from(f, 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length, 0);
+    h.update(len).update(b);
+  }
+  return h.digest('hex');
+}
+
+/** The MAC of a policy row: everything that decides a release under it. */
+export const policyMac = (k: IntegrityKeys, id: string, format: string, document: string): string => macOf(k.policy, 'policy', [id, format, document]);
+
+/** The stored form of an admin token: HMAC over its SHA-256 (so rows of the SHA-256 era convert without the token). */
+export const tokenDigest = (k: IntegrityKeys, sha256Hex: string): string => macOf(k.tokenDigest, 'token', [sha256Hex]);
+
+/** The MAC of an admin-token row. */
+export const tokenRowMac = (k: IntegrityKeys, id: string, digest: string, createdAt: string, expiresAt: string | null): string =>
+  macOf(k.tokenRow, 'token row', [id, digest, createdAt, expiresAt ?? '']);
+
+/** Constant-time comparison of two hex MACs. */
+export function sameMac(a: string | null | undefined, b: string): boolean {
+  if (typeof a !== 'string' || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** The 12-byte-header container of protocols.md §1.3: LE u32 iv_len, tag_len, data_len (= ciphertext + tag), IV, ciphertext, tag. */
@@ -149,7 +215,7 @@ export function expectedReportData(userData: Buffer, nonce?: { val: Buffer; iat:
   return h.update(userData).digest();
 }
 
-/** Admin tokens are stored as SHA-256 of the token text. */
+/** SHA-256 of the token text: what the first brokers stored, the input of tokenDigest now. */
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 export const newToken = (): string => randomBytes(32).toString('base64url');

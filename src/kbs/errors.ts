@@ -30,6 +30,12 @@ export type KbsErrorCode =
   | 'ERR_KBS_POLICY_UNPINNED'
   | 'ERR_KBS_POLICY_IN_USE'
   | 'ERR_KBS_STORAGE'
+  /**
+   * A stored row fails its integrity check (review s7): a policy or admin-token row whose MAC does not
+   * match, a key whose sealed material does not open for its id, version and policy. Written outside
+   * the broker (the MACs need the master key): 500, nothing released, a log line.
+   */
+  | 'ERR_KBS_INTEGRITY'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'
   | 'ERR_KBS_CONFIG'
   | 'ERR_KBS_SHUTTING_DOWN'
@@ -48,6 +54,8 @@ export interface KbsErrorOptions {
   failedChecks?: FailedCheck[];
   cause?: unknown;
   headers?: Record<string, string>;
+  /** Internal details for the broker's log and the attestation row, never the answer (e.g. a collateral URL). */
+  detail?: string;
 }
 
 export class KbsError extends Error {
@@ -56,6 +64,7 @@ export class KbsError extends Error {
   readonly check: string | undefined;
   readonly failedChecks: FailedCheck[];
   readonly headers: Record<string, string>;
+  readonly detail: string | undefined;
 
   constructor(code: KbsErrorCode, status: number, message: string, options: KbsErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -65,6 +74,7 @@ export class KbsError extends Error {
     this.check = options.check;
     this.failedChecks = options.failedChecks ?? (options.check ? [{ check: options.check, code, message }] : []);
     this.headers = options.headers ?? {};
+    this.detail = options.detail;
     Object.defineProperty(this, BRAND, { value: true });
   }
 

@@ -2,10 +2,14 @@
  * Secrets on disk next to the database: the master key (32 random bytes,
  * base64, mode 0600) and the self-signed TLS certificate generated on first
  * start (ECDSA P-256 via @peculiar/x509 and WebCrypto; key mode 0600).
+ * A master key file that group or others may read, or that is reached through
+ * a symbolic link, is refused (ERR_KBS_CONFIG; review s7): the key opens every
+ * stored key. New secret files are created exclusively (O_EXCL | O_NOFOLLOW),
+ * mode exactly 0600, as admin-token-file.ts does.
  */
 import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 
 import * as x509 from '@peculiar/x509';
 
@@ -28,15 +32,54 @@ export function loadMasterKey(file: string, env: NodeJS.ProcessEnv = process.env
   const fromEnv = env[MASTER_KEY_ENV];
   if (fromEnv) return { key: decodeMaster(fromEnv, MASTER_KEY_ENV), source: 'env', warnings: [] };
   const warnings: string[] = [];
-  if (existsSync(file)) {
-    const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) warnings.push(`master key file ${file} has mode ${mode.toString(8)}; it should be 600`);
-    return { key: decodeMaster(readFileSync(file, 'utf8'), file), source: 'file', warnings };
-  }
+  const existing = readSecretFile(file);
+  if (existing !== undefined) return { key: decodeMaster(existing, file), source: 'file', warnings };
   const key = randomBytes(MASTER_KEY_BYTES);
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return { key, source: 'generated', warnings };
+}
+
+const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG', 500, message);
+
+/** The master key file's text, undefined when there is none; never through a symlink, never readable by group or others. */
+function readSecretFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw configError(`the master key file ${file} is a symbolic link; give the file itself (a link can be redirected)`);
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw configError(`the master key file ${file} is not a regular file`);
+    const mode = st.mode & 0o777;
+    if (mode & 0o077) throw configError(`the master key file ${file} has mode ${mode.toString(8)}: group or others may read it; chmod 600 ${file}`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates `path` exclusively (never through a symlink), mode exactly 0600, with `text`. */
+function writeNewSecretFile(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ELOOP') throw configError(`${path} exists already (a file or a symbolic link) and is never overwritten; move it away or give both the TLS certificate and its key`);
+    throw configError(`cannot create ${path}: ${(e as Error).message}`);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A self-signed certificate for `hosts` (DNS names or IP addresses), created once and reused. */
@@ -59,7 +102,7 @@ export async function selfSignedTls(certFile: string, keyFile: string, hosts: st
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
   const certPem = cert.toString('pem') + '\n';
-  writeFileSync(keyFile, keyPem, { mode: 0o600 });
-  writeFileSync(certFile, certPem);
+  writeNewSecretFile(keyFile, keyPem);
+  writeFileSync(certFile, certPem, { flag: 'wx' });
   return { cert: certPem, key: keyPem, generated: true };
 }

@@ -26,9 +26,30 @@ export interface EvidenceSummary {
   head: string;
 }
 
-/** `{evidence}` (base64, in full) or `{summary}` for a refusal's log row. */
-export function refusedEvidence(bytes: Buffer, verified: boolean): { evidence: string } | { summary: EvidenceSummary } {
-  if (verified && bytes.length <= MAX_FULL_EVIDENCE_BYTES) return { evidence: bytes.toString('base64') };
+/**
+ * The part of verified evidence worth storing: the parsed evidence without the all-zero padding the
+ * parser accepted after it (T05; review s7: a genuine quote padded to 64 KiB was kept whole in every
+ * refusal row), and a note saying how much was dropped and the digest of what was sent.
+ */
+export function unpadded(bytes: Buffer, trailingZeroBytes: number | undefined): { bytes: Buffer; note?: string } {
+  const n = trailingZeroBytes ?? 0;
+  if (n <= 0 || n > bytes.length) return { bytes };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return {
+    bytes: bytes.subarray(0, bytes.length - n),
+    note: `T05: ${n} trailing zero byte(s) after the evidence were not stored (sent: ${bytes.length} bytes, SHA-256 ${sha256})`,
+  };
+}
+
+/**
+ * `{evidence}` (base64, in full) or `{summary}` for a refusal's log row. Verified evidence is stored
+ * without its zero padding (`trailingZeroBytes`, from the parser).
+ */
+export function refusedEvidence(bytes: Buffer, verified: boolean, trailingZeroBytes?: number): ({ evidence: string } | { summary: EvidenceSummary }) & { note?: string } {
+  if (verified) {
+    const kept = unpadded(bytes, trailingZeroBytes);
+    if (kept.bytes.length <= MAX_FULL_EVIDENCE_BYTES) return { evidence: kept.bytes.toString('base64'), ...(kept.note ? { note: kept.note } : {}) };
+  }
   return {
     summary: {
       sha256: createHash('sha256').update(bytes).digest('hex'),

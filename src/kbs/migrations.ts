@@ -101,10 +101,31 @@ CREATE TRIGGER refusal_aggregates_guard BEFORE UPDATE OR DELETE ON refusal_aggre
 CREATE TRIGGER refusal_aggregates_no_truncate BEFORE TRUNCATE ON refusal_aggregates FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_refusal_aggregates_guard();
 `;
 
+/**
+ * Row integrity (review s7): a MAC per policy row and per admin-token row (keys derived from the
+ * master key), admin tokens with ids and an optional expiry, keys re-sealed with their policy in the
+ * AAD (`sealed_with` 2; 1 = the first brokers' AAD), and the appraisal warnings of each logged
+ * decision. The MACs and seals of rows that exist when this migration runs are computed right after
+ * it, by the start that applied it (KbsStore.upgradeIntegrity: trust on upgrade).
+ */
+const INTEGRITY = `
+ALTER TABLE policies ADD COLUMN mac TEXT;
+ALTER TABLE admin_tokens ADD COLUMN id TEXT;
+ALTER TABLE admin_tokens ADD COLUMN expires_at TEXT;
+ALTER TABLE admin_tokens ADD COLUMN mac TEXT;
+CREATE UNIQUE INDEX admin_tokens_id ON admin_tokens (id);
+ALTER TABLE keys ADD COLUMN sealed_with INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE attestation_log ADD COLUMN warnings TEXT;
+`;
+
+/** The first schema version with row integrity. */
+export const INTEGRITY_VERSION = 4;
+
 export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'key broker tables', sql: { sqlite: V1_SQLITE, postgres: V1_POSTGRES } },
   { version: 2, name: 'shared rate limits', sql: { sqlite: RATE_LIMITS_SQLITE, postgres: RATE_LIMITS_POSTGRES } },
   { version: 3, name: 'bounded refusal rows', sql: { sqlite: REFUSALS_SQLITE, postgres: REFUSALS_POSTGRES } },
+  { version: 4, name: 'row integrity', sql: { sqlite: INTEGRITY, postgres: INTEGRITY } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {

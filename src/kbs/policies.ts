@@ -9,10 +9,15 @@
  * SEV-SNP MEASUREMENT — unless the document says `allowUnpinnedMeasurement:
  * true`, a broker-only field removed before validation and kept in the stored
  * document, reported as a warning wherever the policy is shown.
+ *
+ * TCB status (T33, review s7): an ITA policy that does not state `enforce_tcb_upto_date` requires an
+ * UpToDate TCB here (Intel's semantics, and the library's translation, accept every status but
+ * Revoked). Accepting other statuses takes an explicit `"enforce_tcb_upto_date": false`, which is
+ * shown as a "T33: …" warning with the policy and stored with every release it allows.
  */
 import { loadPolicy, translateItaPolicy, TeeVerifyError, type Policy } from '../index.js';
 import { KbsError } from './errors.js';
-import type { PolicyRow } from './store.js';
+import type { PolicyRow, VerifiedPolicyRow } from './store.js';
 
 /** The operator's opt-in for a policy that pins no measurement. */
 export const UNPINNED_OPT_IN = 'allowUnpinnedMeasurement';
@@ -65,6 +70,29 @@ interface Loaded {
   policy: Policy;
   allowUnpinned: boolean;
   gap: Gap | undefined;
+  /** An ITA policy that says `enforce_tcb_upto_date: false` (T33 relaxation). */
+  tcbRelaxed: boolean;
+}
+
+const TCB_FIELD = 'enforce_tcb_upto_date';
+
+/**
+ * The ITA document as translated here: an absent enforce_tcb_upto_date reads as true (strict by
+ * default), in every TEE section the document has. The stored document stays as given.
+ */
+function strictTcb(doc: Record<string, unknown>): { doc: Record<string, unknown>; relaxed: boolean } {
+  let relaxed = false;
+  const out: Record<string, unknown> = { ...doc };
+  for (const tee of ['tdx', 'sgx']) {
+    const sec = doc[tee];
+    if (typeof sec !== 'object' || sec === null || Array.isArray(sec)) continue;
+    const attrs = (sec as Record<string, unknown>)['attributes'];
+    if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) continue;
+    const a = attrs as Record<string, unknown>;
+    if (a[TCB_FIELD] === false) relaxed = true;
+    if (a[TCB_FIELD] === undefined) out[tee] = { ...(sec as Record<string, unknown>), attributes: { ...a, [TCB_FIELD]: true } };
+  }
+  return { doc: out, relaxed };
 }
 
 /** A stored or given document (with its id) → the policy; the opt-in is taken out before validation. */
@@ -74,15 +102,22 @@ function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
     throw new KbsError('ERR_KBS_POLICY_INVALID', 400, `invalid key-transfer policy: "${UNPINNED_OPT_IN}" must be a boolean`, { check: 'X07', failedChecks: [{ check: 'X07', path: `/${UNPINNED_OPT_IN}`, message: 'must be a boolean' }] });
   }
   // The library refuses an unpinned ITA policy; here measurementGap and the operator's opt-in decide (same rule, own code).
-  const policy = format === 'ita' ? translateItaPolicy(rest, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
-  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format) };
+  const ita = format === 'ita' ? strictTcb(rest) : undefined;
+  const policy = ita ? translateItaPolicy(ita.doc, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
+  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), tcbRelaxed: ita?.relaxed ?? false };
 }
 
 function warningsOf(l: Loaded, id: string): string[] {
-  if (!l.gap) return [];
-  return l.allowUnpinned
-    ? [`X07: policy ${id} pins no measurement (${l.gap.fields}); ${UNPINNED_OPT_IN} releases its keys to any ${l.gap.subject} that passes the other checks`]
-    : [`X07: policy ${id} pins no measurement (${l.gap.fields}) and has no ${UNPINNED_OPT_IN}: transfers of its keys are refused`];
+  const out: string[] = [];
+  if (l.gap) {
+    out.push(
+      l.allowUnpinned
+        ? `X07: policy ${id} pins no measurement (${l.gap.fields}); ${UNPINNED_OPT_IN} releases its keys to any ${l.gap.subject} that passes the other checks`
+        : `X07: policy ${id} pins no measurement (${l.gap.fields}) and has no ${UNPINNED_OPT_IN}: transfers of its keys are refused`,
+    );
+  }
+  if (l.tcbRelaxed) out.push(`T33: policy ${id} says ${TCB_FIELD}: false: its keys are released to platforms whose TCB status is not UpToDate (every status but Revoked, OutOfDate included)`);
+  return out;
 }
 
 function unpinned(gap: Gap, status: 400 | 403, id: string): KbsError {
@@ -128,10 +163,10 @@ function loadRow(row: PolicyRow): Loaded {
  * and with 403 ERR_KBS_POLICY_UNPINNED if it pins no measurement without the opt-in (a row stored
  * before the broker checked this).
  */
-export function policyOfRow(row: PolicyRow): Policy {
+export function policyOfRow(row: VerifiedPolicyRow): { policy: Policy; warnings: string[] } {
   const l = loadRow(row);
   if (l.gap && !l.allowUnpinned) throw unpinned(l.gap, 403, row.id);
-  return l.policy;
+  return { policy: l.policy, warnings: warningsOf(l, row.id) };
 }
 
 /**

@@ -9,6 +9,7 @@
  * request is bounded in time (src/net/server-timeouts.ts).
  */
 import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -19,7 +20,7 @@ import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
-import { handleAdmin, UUID } from './admin.js';
+import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
@@ -214,6 +215,8 @@ async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, 
     send(res, answer.status, answer.body, answer.headers);
   } catch (e) {
     const err = e instanceof BodyTooLarge ? new KbsError('ERR_KBS_BODY_TOO_LARGE', 413, `the body exceeds ${rt.maxBody} bytes`) : toKbsError(e, rt);
+    // What the answer leaves out (a collateral source's URL and error text) is the operator's to see.
+    if (err.detail !== undefined) rt.log(`tee-kbs: transfer of key ${keyId} refused (${err.code}): ${err.detail}`);
     try {
       // Nothing to record when the database itself is what failed.
       if (err.code !== 'ERR_KBS_RATE_LIMITED' && err.code !== 'ERR_KBS_STORAGE_UNAVAILABLE') await logRefusal(rt.ctx, tr, trace, err);
@@ -225,7 +228,11 @@ async function transfer(rt: Runtime, req: IncomingMessage, res: ServerResponse, 
 }
 
 function toKbsError(e: unknown, rt: Runtime): KbsError {
-  if (KbsError.is(e)) return e;
+  if (KbsError.is(e)) {
+    // A row changed outside the broker: the operator must hear of it, whoever asked.
+    if (e.code === 'ERR_KBS_INTEGRITY') rt.log(`tee-kbs: INTEGRITY: ${e.message}`);
+    return e;
+  }
   if (StorageError.is(e)) {
     rt.log(`tee-kbs: storage error ${e.code}: ${e.message}`);
     return e.retryable
@@ -256,8 +263,17 @@ async function health(rt: Runtime, res: ServerResponse): Promise<void> {
   }
 }
 
+/** The request target's path; a target URL() refuses (`http://[::1/…`) is the client's error, not ours (review s7). */
+function targetOf(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://x');
+  } catch {
+    throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'the request target is not a valid URL');
+  }
+}
+
 async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://x');
+  const url = targetOf(req);
   const address = req.socket.remoteAddress ?? 'unknown';
   // Limits count per IPv4 address or IPv6 /64: an IPv6 client picks any address of its /64 at will.
   const client = clientKey(address);
@@ -294,21 +310,67 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
   };
   const authorization = req.headers['authorization'];
-  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
-    // A wrong, missing or revoked admin token, or a wrong bootstrap secret; a success resets nothing.
-    if (KbsError.is(e) && e.code === 'ERR_KBS_UNAUTHORIZED') {
+  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
+    // A wrong, missing, expired, revoked or forged admin token, or a wrong bootstrap secret; a success resets nothing.
+    if (KbsError.is(e) && e.status === 401 && (e.code === 'ERR_KBS_UNAUTHORIZED' || e.code === 'ERR_KBS_INTEGRITY')) {
       rt.adminFailures.fail(client, Date.now());
       if (rest[0] === 'token') rt.bootstrapFailures.fail(BOOTSTRAP_BUDGET, Date.now());
     }
     throw e;
   });
-  if (answer.text !== undefined) {
-    // The export holds full rows only: say how many refusals were stored as counts instead (log-bounds.ts).
-    const counted: Record<string, string> = rest[0] === 'attestation-log' && answer.status === 200 ? { [AGGREGATED_REFUSALS_HEADER]: String((await rt.ctx.store.aggregatedRefusals()).refusals) } : {};
-    return send(res, answer.status, answer.text, counted, answer.contentType);
-  }
+  if (answer.stream) return streamExport(rt, res, answer.stream, answer.contentType ?? 'application/x-ndjson');
+  if (answer.text !== undefined) return send(res, answer.status, answer.text, {}, answer.contentType);
   send(res, answer.status, answer.body);
 }
+
+/** Lines are sent in chunks of about this size. */
+const EXPORT_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The log export, chunked: pages are read as the client takes them (write backpressure), so memory
+ * stays bounded whatever the log's size. Headers say how many refusals were stored only as counts
+ * (log-bounds.ts) and the seq bound of the export; the trailer how many seq numbers up to it had no
+ * row when read (store.exportBatchRecords). A failure midway cuts the connection: a truncated
+ * chunked answer, never a complete-looking one.
+ */
+async function streamExport(rt: Runtime, res: ServerResponse, stream: NonNullable<AdminAnswer['stream']>, contentType: string): Promise<void> {
+  const counted = (await rt.ctx.store.aggregatedRefusals()).refusals;
+  res.writeHead(200, {
+    'Content-Type': contentType,
+    'Cache-Control': 'no-store',
+    [AGGREGATED_REFUSALS_HEADER]: String(counted),
+    [EXPORT_THROUGH_HEADER]: String(stream.throughSeq),
+    Trailer: EXPORT_GAPS_TRAILER,
+  });
+  let closed = false;
+  res.once('close', () => (closed = true));
+  const flush = async (chunk: string): Promise<void> => {
+    if (closed) throw new Error('the client went away during the log export');
+    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  };
+  let buffered = '';
+  try {
+    for await (const line of stream.lines) {
+      buffered += `${line}\n`;
+      if (buffered.length >= EXPORT_CHUNK_BYTES) {
+        await flush(buffered);
+        buffered = '';
+      }
+    }
+    if (buffered) await flush(buffered);
+  } catch (e) {
+    if (!closed) rt.log(`tee-kbs: log export cut off: ${e instanceof Error ? e.message : String(e)}`);
+    res.destroy();
+    return;
+  }
+  res.addTrailers({ [EXPORT_GAPS_TRAILER]: String(stream.stats.gaps) });
+  res.end();
+}
+
+/** Header of the log export: the highest seq it covers (rows appended later are in the next export). */
+export const EXPORT_THROUGH_HEADER = 'Tee-Kbs-Export-Through-Seq';
+/** Trailer of the log export: seq numbers up to that bound without a row when read (see store.exportBatchRecords). */
+export const EXPORT_GAPS_TRAILER = 'Tee-Kbs-Export-Seq-Gaps';
 
 /** Header of the log export: refusals stored only as counts, not in the export. */
 export const AGGREGATED_REFUSALS_HEADER = 'Tee-Kbs-Aggregated-Refusals';
@@ -382,8 +444,24 @@ async function firstStart(store: KbsStore, now: Date, log: (l: string) => void, 
     if (!stored) removeAdminTokenFile(file);
   }
   if (!stored) return undefined;
-  log(`tee-kbs: first start: the admin token was written to ${file} (mode 0600; only its SHA-256 is stored). Read it, store it safely, then delete the file`);
+  log(`tee-kbs: first start: the admin token was written to ${file} (mode 0600; only its keyed digest is stored). Read it, store it safely, then delete the file`);
   return { token, file };
+}
+
+/** The start that applied the integrity migration MACs and re-seals the rows it found (trust on upgrade, docs/kbs.md). */
+async function upgradeIntegrity(store: KbsStore, migratedFrom: number, log: (l: string) => void): Promise<void> {
+  const up = await store.upgradeIntegrity(migratedFrom);
+  if (!up || migratedFrom === 0) return;
+  log(`tee-kbs: integrity upgrade (trust on upgrade): MACs computed for ${up.policies} policy row(s) and ${up.tokens} admin token(s) as found now, ${up.keys} key(s) re-sealed to their policy`);
+  if (up.keysNotOpened.length > 0) log(`tee-kbs: INTEGRITY: ${up.keysNotOpened.length} key(s) did not open with the master key and stay refused: ${up.keysNotOpened.slice(0, 10).join(', ')}`);
+}
+
+/** At every start: rows that fail their integrity check (written outside the broker) are named in the log. */
+async function reportIntegrity(store: KbsStore, log: (l: string) => void): Promise<void> {
+  const policies = (await store.listPolicies()).filter((p) => !store.policyIntact(p)).map((p) => p.id);
+  const tokens = (await store.listTokens()).filter((t) => !t.intact);
+  if (policies.length > 0) log(`tee-kbs: INTEGRITY: ${policies.length} policy row(s) fail their integrity check (written outside the broker; their keys are refused): ${policies.slice(0, 10).join(', ')}`);
+  if (tokens.length > 0) log(`tee-kbs: INTEGRITY: ${tokens.length} admin token row(s) fail their integrity check (written outside the broker; they admit no one)${tokens.some((t) => t.id) ? `: ${tokens.map((t) => t.id).filter(Boolean).slice(0, 10).join(', ')}` : ''}`);
 }
 
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
@@ -443,6 +521,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
     const now = options.now ?? (() => new Date());
     await checkMasterKey(store, masterKey);
+    if (migration) await upgradeIntegrity(store, migration.from, log);
+    await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
     // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.
     for (const row of await store.listPolicies()) for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);

@@ -1,7 +1,10 @@
 /**
  * The broker's state, on the storage interface (src/storage): SQLite for one
  * machine, PostgreSQL for several instances. Keys are sealed under the master
- * key; admin tokens are stored as SHA-256 hashes; nonces are single-use rows
+ * key, bound to their policy; policy and admin-token rows carry a MAC under keys derived from the
+ * master key, checked wherever they decide something (review s7: write access to the database
+ * alone must not release a key or admit an admin); admin tokens are stored as
+ * HMAC(SHA-256(token)); nonces are single-use rows
  * consumed by one conditional UPDATE (PostgreSQL re-checks the WHERE clause
  * after a concurrent writer commits, so exactly one consumer wins, on any
  * instance); the attestation log is append-only (triggers refuse UPDATE and
@@ -13,10 +16,10 @@ import { randomUUID } from 'node:crypto';
 
 import { clientKey } from '../net/client-key.js';
 import { checkSchema, migrate, StorageError, type MigrationOutcome, type SqlExecutor, type Storage } from '../storage/index.js';
-import { openKey, sealKey, hashToken } from './crypto.js';
+import { hashToken, integrityKeys, openKey, policyDigest, policyMac, sameMac, sealKey, tokenDigest, tokenRowMac, type IntegrityKeys, type SealBinding } from './crypto.js';
 import { KbsError } from './errors.js';
 import { DEFAULT_REFUSAL_BOUNDS, type ResolvedRefusalBounds } from './log-bounds.js';
-import { KBS_SCHEMA, SCHEMA_VERSION } from './migrations.js';
+import { INTEGRITY_VERSION, KBS_SCHEMA, SCHEMA_VERSION } from './migrations.js';
 
 export { SCHEMA_VERSION };
 
@@ -25,6 +28,31 @@ export interface PolicyRow {
   format: 'native' | 'ita';
   document: string;
   created_at: string;
+  /** HMAC of id, format and document (policyMac); NULL only on a row written outside the broker. */
+  mac: string | null;
+}
+
+declare const VERIFIED: unique symbol;
+/** A policy row whose MAC was checked (KbsStore.verifiedPolicy): the only kind a release decision reads. */
+export type VerifiedPolicyRow = PolicyRow & { readonly [VERIFIED]: true };
+
+/** What the admin API shows of an admin token: never the token or its digest. */
+export interface TokenInfo {
+  id: string;
+  label: string;
+  created_at: string;
+  expires_at: string | null;
+  /** False: the row fails its MAC (written outside the broker); it admits no one. */
+  intact: boolean;
+}
+
+/** What the start that applied the integrity migration did to the rows it found. */
+export interface IntegrityUpgrade {
+  policies: number;
+  tokens: number;
+  keys: number;
+  /** Keys whose material did not open with the first brokers' AAD: left as they are, refused at use. */
+  keysNotOpened: string[];
 }
 
 export interface KeyRow {
@@ -71,6 +99,8 @@ export interface LogEntry {
   decision: 'released' | 'refused';
   errorCode?: string;
   error?: unknown;
+  /** Relaxations the decision relied on (policy and appraisal warnings, e.g. T33 OutOfDate accepted). */
+  warnings?: string[];
 }
 
 /** What every view of one store shares (the transaction views too). */
@@ -78,6 +108,7 @@ interface SharedState {
   readonly refusalBounds: ResolvedRefusalBounds;
   /** When this instance last dropped finished refusal windows (ms). */
   lastWindowPrune: number;
+  readonly integrity: IntegrityKeys;
 }
 
 /**
@@ -115,7 +146,7 @@ export class KbsStore {
     this.storage = storage;
     this.#master = master;
     this.#q = executor;
-    this.#shared = 'refusalBounds' in refusalBounds ? refusalBounds : { refusalBounds, lastWindowPrune: 0 };
+    this.#shared = 'integrity' in refusalBounds ? refusalBounds : { refusalBounds, lastWindowPrune: 0, integrity: integrityKeys(master) };
   }
 
   /** Runs the key broker's migrations (serialised across instances) and returns the store. */
@@ -156,19 +187,61 @@ export class KbsStore {
     return (await this.getMeta(name)) ?? value;
   }
 
-  // ---- admin tokens (SHA-256 only) ----
+  // ---- admin tokens: stored as HMAC(SHA-256(token)), each row MACed ----
   /** True once the first admin token was minted (or tokens exist by other means): no first-start token is due. */
   async adminBootstrapped(): Promise<boolean> {
     return (await this.getMeta('admin_bootstrapped')) !== undefined || (await this.tokenCount()) > 0;
   }
   async tokenCount(): Promise<number> {
-    return (await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens'))?.n ?? 0;
+    return Number((await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens'))?.n ?? 0);
   }
-  async addToken(token: string, label: string, now: Date): Promise<void> {
-    await this.#q.run('INSERT INTO admin_tokens (hash, label, created_at) VALUES (?, ?, ?)', [hashToken(token), label, now.toISOString()]);
+  /** Stores a new admin token; `expiresAt` absent: it never expires. */
+  async addToken(token: string, label: string, now: Date, expiresAt?: Date, id: string = randomUUID()): Promise<TokenInfo> {
+    const k = this.#shared.integrity;
+    const digest = tokenDigest(k, hashToken(token));
+    const created = now.toISOString();
+    const expires = expiresAt ? expiresAt.toISOString() : null;
+    await this.#q.run('INSERT INTO admin_tokens (id, hash, label, created_at, expires_at, mac) VALUES (?, ?, ?, ?, ?, ?)', [id, digest, label, created, expires, tokenRowMac(k, id, digest, created, expires)]);
+    return { id, label, created_at: created, expires_at: expires, intact: true };
   }
-  async hasToken(token: string): Promise<boolean> {
-    return (await this.#q.get('SELECT 1 AS ok FROM admin_tokens WHERE hash = ?', [hashToken(token)])) !== undefined;
+  /**
+   * The admin token's row: 'valid', 'expired' (on the broker's clock), 'unknown', or 'tampered' (its
+   * row fails its MAC, or a row of the pre-s7 SHA-256 form matches: both written outside the broker).
+   */
+  async checkToken(token: string, now: Date): Promise<{ status: 'valid' | 'expired' | 'unknown' | 'tampered'; id?: string }> {
+    const k = this.#shared.integrity;
+    const sha = hashToken(token);
+    const digest = tokenDigest(k, sha);
+    type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; mac: string | null };
+    const row = await this.#q.get<Row>('SELECT id, hash, created_at, expires_at, mac FROM admin_tokens WHERE hash = ?', [digest]);
+    if (!row) {
+      // After the integrity upgrade no row holds a bare SHA-256: one that matches was inserted by hand.
+      if (await this.#q.get('SELECT 1 AS ok FROM admin_tokens WHERE hash = ?', [sha])) return { status: 'tampered' };
+      return { status: 'unknown' };
+    }
+    if (row.id === null || !sameMac(row.mac, tokenRowMac(k, row.id, row.hash, row.created_at, row.expires_at))) return { status: 'tampered', ...(row.id ? { id: row.id } : {}) };
+    if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
+    return { status: 'valid', id: row.id };
+  }
+  async hasToken(token: string, now: Date = new Date()): Promise<boolean> {
+    return (await this.checkToken(token, now)).status === 'valid';
+  }
+  /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
+  async listTokens(): Promise<TokenInfo[]> {
+    const k = this.#shared.integrity;
+    type Row = { id: string | null; hash: string; label: string; created_at: string; expires_at: string | null; mac: string | null };
+    const rows = await this.#q.all<Row>('SELECT id, hash, label, created_at, expires_at, mac FROM admin_tokens ORDER BY created_at, id');
+    return rows.map((r) => ({
+      id: r.id ?? '',
+      label: r.label,
+      created_at: r.created_at,
+      expires_at: r.expires_at,
+      intact: r.id !== null && sameMac(r.mac, tokenRowMac(k, r.id, r.hash, r.created_at, r.expires_at)),
+    }));
+  }
+  /** Deletes the admin token `id`; false when there is none. */
+  async revokeToken(id: string): Promise<boolean> {
+    return (await this.#q.run('DELETE FROM admin_tokens WHERE id = ?', [id])).changes === 1;
   }
   /**
    * The first admin token of an empty database, created by exactly one of the
@@ -189,15 +262,26 @@ export class KbsStore {
 
   // ---- policies ----
   async addPolicy(format: 'native' | 'ita', document: string, now: Date, id: string = randomUUID()): Promise<PolicyRow> {
-    const row: PolicyRow = { id, format, document, created_at: now.toISOString() };
-    await this.#q.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [row.id, row.format, row.document, row.created_at]);
+    const row: PolicyRow = { id, format, document, created_at: now.toISOString(), mac: policyMac(this.#shared.integrity, id, format, document) };
+    await this.#q.run('INSERT INTO policies (id, format, document, created_at, mac) VALUES (?, ?, ?, ?, ?)', [row.id, row.format, row.document, row.created_at, row.mac]);
     return row;
   }
   getPolicy(id: string): Promise<PolicyRow | undefined> {
-    return this.#q.get<PolicyRow>('SELECT id, format, document, created_at FROM policies WHERE id = ?', [id]);
+    return this.#q.get<PolicyRow>('SELECT id, format, document, created_at, mac FROM policies WHERE id = ?', [id]);
   }
   listPolicies(): Promise<PolicyRow[]> {
-    return this.#q.all<PolicyRow>('SELECT id, format, document, created_at FROM policies ORDER BY created_at, id');
+    return this.#q.all<PolicyRow>('SELECT id, format, document, created_at, mac FROM policies ORDER BY created_at, id');
+  }
+  /** True when the row's MAC matches its id, format and document. */
+  policyIntact(row: PolicyRow): boolean {
+    return sameMac(row.mac, policyMac(this.#shared.integrity, row.id, row.format, row.document));
+  }
+  /** The row, checked: ERR_KBS_INTEGRITY when it was written outside the broker. */
+  verifiedPolicy(row: PolicyRow): VerifiedPolicyRow {
+    if (!this.policyIntact(row)) {
+      throw new KbsError('ERR_KBS_INTEGRITY', 500, `policy ${row.id} fails its integrity check (${row.mac === null ? 'no MAC' : 'MAC mismatch'}): the row was written outside the broker; no key is released under it`);
+    }
+    return row as VerifiedPolicyRow;
   }
   async deletePolicy(id: string): Promise<boolean> {
     const inUse = (): KbsError => new KbsError('ERR_KBS_POLICY_IN_USE', 409, 'the policy is used by a key; delete or move the key first');
@@ -212,11 +296,18 @@ export class KbsStore {
   }
 
   // ---- keys ----
+  /** The checked policy a key is (to be) sealed to; 400 when it does not exist. */
+  async #sealingPolicy(policyId: string): Promise<VerifiedPolicyRow> {
+    const row = await this.getPolicy(policyId);
+    if (!row) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'transfer_policy_id must name an existing key-transfer policy');
+    return this.verifiedPolicy(row);
+  }
   async addKey(policyId: string, algorithm: string, material: Uint8Array, now: Date, id: string = randomUUID()): Promise<KeyRow> {
-    const sealed = sealKey(this.#master, id, 1, material);
+    const policy = await this.#sealingPolicy(policyId);
+    const sealed = sealKey(this.#master, id, 1, material, bindingOf(policy));
     const row: KeyRow = { id, policy_id: policyId, algorithm, key_length: material.length * 8, version: 1, ...sealed, created_at: now.toISOString(), rotated_at: null };
     try {
-      await this.#q.run('INSERT INTO keys (id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      await this.#q.run('INSERT INTO keys (id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, sealed_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 2)', [
         row.id, row.policy_id, row.algorithm, row.key_length, row.version, row.iv, row.ciphertext, row.tag, row.created_at,
       ]);
     } catch (e) {
@@ -230,16 +321,23 @@ export class KbsStore {
     const lock = options.lock && this.dialect === 'postgres' ? ' FOR UPDATE' : '';
     return this.#q.get<KeyRow>(`SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys WHERE id = ?${lock}`, [id]);
   }
-  /** The key and its policy in one round trip. */
-  async getKeyWithPolicy(id: string): Promise<{ key: KeyRow; policy: PolicyRow | undefined } | undefined> {
-    type Row = KeyRow & { p_id: string | null; p_format: 'native' | 'ita' | null; p_document: string | null; p_created_at: string | null };
+  /**
+   * The key and its policy in one round trip, both checked: the policy row's MAC, and the key's seal
+   * against this policy (so a key pointed at another policy is refused before anything else, nonce
+   * requests included). ERR_KBS_INTEGRITY when either fails.
+   */
+  async getKeyWithPolicy(id: string): Promise<{ key: KeyRow; policy: VerifiedPolicyRow | undefined } | undefined> {
+    type Row = KeyRow & { p_id: string | null; p_format: 'native' | 'ita' | null; p_document: string | null; p_created_at: string | null; p_mac: string | null };
     const r = await this.#q.get<Row>(
-      'SELECT k.id, k.policy_id, k.algorithm, k.key_length, k.version, k.iv, k.ciphertext, k.tag, k.created_at, k.rotated_at, p.id AS p_id, p.format AS p_format, p.document AS p_document, p.created_at AS p_created_at FROM keys k LEFT JOIN policies p ON p.id = k.policy_id WHERE k.id = ?',
+      'SELECT k.id, k.policy_id, k.algorithm, k.key_length, k.version, k.iv, k.ciphertext, k.tag, k.created_at, k.rotated_at, p.id AS p_id, p.format AS p_format, p.document AS p_document, p.created_at AS p_created_at, p.mac AS p_mac FROM keys k LEFT JOIN policies p ON p.id = k.policy_id WHERE k.id = ?',
       [id],
     );
     if (!r) return undefined;
-    const { p_id, p_format, p_document, p_created_at, ...key } = r;
-    return { key, policy: p_id && p_format && p_document !== null && p_created_at ? { id: p_id, format: p_format, document: p_document, created_at: p_created_at } : undefined };
+    const { p_id, p_format, p_document, p_created_at, p_mac, ...key } = r;
+    if (!(p_id && p_format && p_document !== null && p_created_at)) return { key, policy: undefined };
+    const policy = this.verifiedPolicy({ id: p_id, format: p_format, document: p_document, created_at: p_created_at, mac: p_mac });
+    this.keyMaterial(key, policy).fill(0);
+    return { key, policy };
   }
   listKeys(): Promise<KeyRow[]> {
     return this.#q.all<KeyRow>('SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys ORDER BY created_at, id');
@@ -247,16 +345,17 @@ export class KbsStore {
   async deleteKey(id: string): Promise<boolean> {
     return (await this.#q.run('DELETE FROM keys WHERE id = ?', [id])).changes === 1;
   }
-  /** New material (and optionally a new policy) under a new version; the old material is gone. */
+  /** New material (and optionally a new policy) under a new version, sealed to the (new) policy; the old material is gone. */
   rotateKey(id: string, material: Uint8Array, now: Date, policyId?: string): Promise<KeyRow | undefined> {
     return this.transaction(async (s) => {
       const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const version = cur.version + 1;
-      const sealed = sealKey(this.#master, id, version, material);
+      const target = policyId ?? cur.policy_id;
+      const sealed = sealKey(this.#master, id, version, material, bindingOf(await s.#sealingPolicy(target)));
       try {
-        await s.#q.run('UPDATE keys SET version = ?, iv = ?, ciphertext = ?, tag = ?, key_length = ?, policy_id = ?, rotated_at = ? WHERE id = ?', [
-          version, sealed.iv, sealed.ciphertext, sealed.tag, material.length * 8, policyId ?? cur.policy_id, now.toISOString(), id,
+        await s.#q.run('UPDATE keys SET version = ?, iv = ?, ciphertext = ?, tag = ?, key_length = ?, policy_id = ?, rotated_at = ?, sealed_with = 2 WHERE id = ?', [
+          version, sealed.iv, sealed.ciphertext, sealed.tag, material.length * 8, target, now.toISOString(), id,
         ]);
       } catch (e) {
         if (isForeignKeyViolation(e)) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'transfer_policy_id must name an existing key-transfer policy');
@@ -265,10 +364,59 @@ export class KbsStore {
       return s.getKey(id);
     });
   }
-  keyMaterial(row: KeyRow): Buffer {
-    return openKey(this.#master, row.id, row.version, { iv: row.iv, ciphertext: row.ciphertext, tag: row.tag });
+  /** The key's material, opened for the checked policy it names (ERR_KBS_INTEGRITY when the seal says otherwise). */
+  keyMaterial(row: KeyRow, policy: VerifiedPolicyRow): Buffer {
+    if (policy.id !== row.policy_id) throw new KbsError('ERR_KBS_INTEGRITY', 500, `key ${row.id}: opened for policy ${policy.id}, but the row names ${row.policy_id}`);
+    return openKey(this.#master, row.id, row.version, { iv: row.iv, ciphertext: row.ciphertext, tag: row.tag }, bindingOf(policy));
   }
 
+  // ---- the integrity upgrade (schema 4) ----
+  /**
+   * Trust on upgrade: the start that applied the integrity migration (`migratedFrom` below 4) computes
+   * the MACs of the policy and admin-token rows it finds, converts SHA-256 token rows to the HMAC
+   * form, and re-seals every key with its policy in the AAD. Runs once per database, in one
+   * transaction, after the master key was checked. Rows written outside the broker later have no
+   * valid MAC and are refused.
+   */
+  async upgradeIntegrity(migratedFrom: number): Promise<IntegrityUpgrade | undefined> {
+    if (migratedFrom >= INTEGRITY_VERSION) return undefined;
+    const k = this.#shared.integrity;
+    return this.storage.transaction(async (tx) => {
+      const out: IntegrityUpgrade = { policies: 0, tokens: 0, keys: 0, keysNotOpened: [] };
+      const policies = await tx.all<PolicyRow>('SELECT id, format, document, created_at, mac FROM policies WHERE mac IS NULL');
+      for (const p of policies) {
+        await tx.run('UPDATE policies SET mac = ? WHERE id = ?', [policyMac(k, p.id, p.format, p.document), p.id]);
+        out.policies++;
+      }
+      const tokens = await tx.all<{ hash: string; created_at: string }>('SELECT hash, created_at FROM admin_tokens WHERE mac IS NULL');
+      for (const t of tokens) {
+        const id = randomUUID();
+        const digest = tokenDigest(k, t.hash);
+        await tx.run('UPDATE admin_tokens SET id = ?, hash = ?, mac = ? WHERE hash = ?', [id, digest, tokenRowMac(k, id, digest, t.created_at, null), t.hash]);
+        out.tokens++;
+      }
+      const keys = await tx.all<KeyRow & { document: string }>(
+        'SELECT k.id, k.policy_id, k.version, k.iv, k.ciphertext, k.tag, p.document FROM keys k JOIN policies p ON p.id = k.policy_id WHERE k.sealed_with = 1',
+      );
+      for (const key of keys) {
+        let material: Buffer;
+        try {
+          material = openKey(this.#master, key.id, key.version, key);
+        } catch {
+          out.keysNotOpened.push(key.id);
+          continue;
+        }
+        try {
+          const sealed = sealKey(this.#master, key.id, key.version, material, { policyId: key.policy_id, policyDigest: policyDigest(key.document) });
+          await tx.run('UPDATE keys SET iv = ?, ciphertext = ?, tag = ?, sealed_with = 2 WHERE id = ?', [sealed.iv, sealed.ciphertext, sealed.tag, key.id]);
+          out.keys++;
+        } finally {
+          material.fill(0);
+        }
+      }
+      return out;
+    }, { lock: 'tee-kbs:integrity-upgrade' });
+  }
   // ---- nonces (T42 / S30) ----
   async addNonce(valHex: string, keyId: string, iat: string, expiresAtMs: number): Promise<void> {
     await this.#q.run('INSERT INTO nonces (val, key_id, iat, expires_at) VALUES (?, ?, ?, ?)', [valHex, keyId, iat, expiresAtMs]);
@@ -342,29 +490,46 @@ export class KbsStore {
   async #insertLog(e: LogEntry): Promise<void> {
     const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
     await this.#q.run(
-      'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error)],
+      'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error), e.warnings && e.warnings.length > 0 ? JSON.stringify(e.warnings) : null],
     );
+  }
+
+  /** The highest seq in the log now (0 when empty): the bound of an export started now. */
+  async logHighWater(): Promise<number> {
+    return Number((await this.#q.get<{ m: number | string | null }>('SELECT MAX(seq) AS m FROM attestation_log'))?.m ?? 0);
   }
 
   /**
    * The log as batch records `{id, evidence, collectedAt, reportData?, policy?}`, one JSON line each
    * (entries without evidence are skipped), read in pages so a long log never sits in memory at once.
+   * Only rows up to `throughSeq` (default: the high-water mark when the export starts), so rows
+   * appended meanwhile do not make it run on. The storage has no read-only snapshot transaction to
+   * hold across pages (an SQLite transaction here is a write lock), so `stats.gaps` counts the seq
+   * numbers up to the bound that no row had when its page was read: a rolled-back insert, or on
+   * PostgreSQL a row whose transaction committed only after its page was read (not exported).
    */
-  async *exportBatchRecords(pageSize = 256): AsyncIterableIterator<string> {
-    type Row = { seq: number; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
+  async *exportBatchRecords(o: { throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
+    type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
+    const through = o.throughSeq ?? (await this.logHighWater());
+    const pageSize = o.pageSize ?? 256;
     let after = 0;
     for (;;) {
-      const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE evidence IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?', [after, pageSize]);
+      const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?', [after, through, pageSize]);
       for (const r of rows) {
+        const seq = Number(r.seq);
+        if (o.stats && seq > after + 1) o.stats.gaps += seq - after - 1;
+        after = seq;
         if (!r.evidence) continue;
         const rec: Record<string, unknown> = { id: r.id, evidence: r.evidence, collectedAt: r.at };
         if (r.report_data) rec['reportData'] = r.report_data;
         if (r.policy) rec['policy'] = JSON.parse(r.policy);
         yield JSON.stringify(rec);
       }
-      if (rows.length < pageSize) return;
-      after = (rows[rows.length - 1] as Row).seq;
+      if (rows.length < pageSize) {
+        if (o.stats && through > after) o.stats.gaps += through - after;
+        return;
+      }
     }
   }
 
@@ -392,6 +557,8 @@ export class KbsStore {
     return this.#q.all('SELECT seq, id, at, client, key_id, attestation_type, report_data, decision, error_code, error FROM attestation_log ORDER BY seq DESC LIMIT ?', [limit]);
   }
 }
+
+const bindingOf = (policy: VerifiedPolicyRow): SealBinding => ({ policyId: policy.id, policyDigest: policyDigest(policy.document) });
 
 export function keyInfo(row: KeyRow, baseUrl: string): KeyInfo {
   return {

@@ -24,10 +24,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
+import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, wrapForRequester } from './crypto.js';
 import { KbsError } from './errors.js';
-import { boundText, boundedErrorBody, refusedEvidence } from './log-bounds.js';
+import { boundText, boundedErrorBody, refusedEvidence, unpadded } from './log-bounds.js';
 import { attestationTypeOf, policyOfRow, teeOfAttestationType } from './policies.js';
 import type { BrokerContext } from './context.js';
 
@@ -133,12 +133,17 @@ async function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<Pars
   return row.expires_at;
 }
 
-async function verify(ctx: BrokerContext, quote: Buffer, at: Date): Promise<VerificationResult> {
+/** Step 4; the parser's count of zero padding after the evidence goes to `trace` (what the log keeps). */
+async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: TransferTrace): Promise<VerificationResult> {
   try {
-    return await verifyEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength), { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at });
+    const parsed = parseEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength));
+    trace.trailingZeroBytes = parsed.trailing.length;
+    return await verifyEvidence(parsed, { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at });
   } catch (err) {
     if (err instanceof CollateralUnavailableError) {
-      throw new KbsError('ERR_KBS_COLLATERAL_UNAVAILABLE', 503, `collateral unavailable: ${err.message}`, { failedChecks: [{ code: err.code, class: err.errorClass, message: err.message }], cause: err, headers: { 'Retry-After': '30' } });
+      // The answer goes to unauthenticated clients: no collateral URL or source error text (review s7); those go to the log and the attestation row.
+      const message = 'collateral for this evidence is unavailable right now; retry later';
+      throw new KbsError('ERR_KBS_COLLATERAL_UNAVAILABLE', 503, message, { failedChecks: [{ code: err.code, class: err.errorClass, message }], cause: err, headers: { 'Retry-After': '30' }, detail: err.message });
     }
     if (err instanceof TeeVerifyError) {
       throw new KbsError('ERR_KBS_EVIDENCE', 401, `evidence rejected: ${err.message}`, {
@@ -171,11 +176,11 @@ function refuseUnconditionally(c: VerificationResult['claims'], policy: Policy):
   }
 }
 
-/** Steps 5 and 6. */
-function judge(result: VerificationResult, policy: Policy, reportData: Buffer, now: Date): void {
+/** Steps 5 and 6; returns the appraisal's warnings (relaxations the release relies on). */
+function judge(result: VerificationResult, policy: Policy, reportData: Buffer, now: Date): string[] {
   refuseUnconditionally(result.claims, policy);
   const appraisal = evaluatePolicy(result, policy, { reportData: reportData.toString('hex'), now });
-  if (appraisal.ok) return;
+  if (appraisal.ok) return appraisal.warnings;
   const failedChecks = appraisal.violations.map((v) => ({ check: v.check, class: v.errorClass, path: v.path, message: v.message }));
   const binding = appraisal.violations.find((v) => v.errorClass === 'BINDING');
   if (binding) throw new KbsError('ERR_KBS_BINDING', 401, 'REPORTDATA is not bound to the key in user_data (and the nonce, if any)', { check: binding.check, failedChecks });
@@ -187,9 +192,13 @@ export interface TransferTrace {
   attestationType?: string;
   /** The evidence bytes as sent (logged in full or summarised, log-bounds.ts). */
   evidence?: Buffer;
+  /** Zero bytes after the parsed evidence (T05 padding): not stored. */
+  trailingZeroBytes?: number;
   reportData?: string;
   policy?: Policy;
   claims?: unknown;
+  /** The policy's own warnings (relaxations), once it was read. */
+  warnings?: string[];
 }
 
 /** The evidence path (steps 1-7). `trace` collects what the attestation log records, refusal or not. */
@@ -199,8 +208,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (!found) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'no key with this id');
   const { key, policy: policyRow } = found;
   if (!policyRow) throw new KbsError('ERR_KBS_STORAGE', 500, 'the key has no policy');
-  const policy = policyOfRow(policyRow);
+  const { policy, warnings: policyWarnings } = policyOfRow(policyRow);
   trace.policy = policy;
+  trace.warnings = policyWarnings;
   if (isNonceRequest(req.attestationType, req.body)) return issueNonce(ctx, key.id, policy.tee);
   const tee = teeOfAttestationType(req.attestationType);
   if (req.attestationType !== undefined) trace.attestationType = boundText(req.attestationType, 64);
@@ -218,11 +228,13 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: freshness });
   const nonceExpiry = body.nonce ? await checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
   // Step 4
-  const result = await verify(ctx, body.quote, now);
+  const result = await verify(ctx, body.quote, now, trace);
   trace.claims = result.claims;
   if (result.claims.kind !== tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `Attestation-Type says ${attestationTypeOf(tee)}, the evidence is ${attestationTypeOf(result.claims.kind)}`, { check: 'X07' });
   // Steps 5, 6
-  judge(result, policy, reportData, now);
+  const warnings = [...policyWarnings, ...result.warnings, ...judge(result, policy, reportData, now)];
+  const evidence = unpadded(body.quote, trace.trailingZeroBytes);
+  if (evidence.note) warnings.push(evidence.note);
   // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
   const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));
   // One transaction on the shared database: the nonce consumption, the key read and the log row commit together or not at all.
@@ -234,11 +246,15 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     }
     const current = await store.getKey(key.id);
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
-    const material = store.keyMaterial(current);
+    const material = store.keyMaterial(current, policyRow);
     try {
       const wrapped = wrapForRequester(material, requester.key);
       // A release keeps its full evidence: it was verified, and batch re-verification needs it.
-      await store.appendLog({ id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace), evidence: body.quote.toString('base64') });
+      // Its warnings too: every relaxation (T33 OutOfDate accepted, X07 unpinned, …) this release relied on.
+      await store.appendLog({
+        id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace),
+        evidence: evidence.bytes.toString('base64'), warnings,
+      });
       return wrapped;
     } finally {
       material.fill(0);
@@ -259,8 +275,10 @@ function traceFields(t: TransferTrace): { attestationType?: string; reportData?:
  * full (batch re-verification); anything else as `error.evidence` = {sha256, length, head}.
  */
 export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): Promise<void> {
-  const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined);
-  const error = boundedErrorBody(err.toJSON());
+  const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined, trace.trailingZeroBytes);
+  // The row keeps what the answer leaves out (err.detail), bounded like everything else.
+  const error = { ...boundedErrorBody(err.toJSON()), ...(err.detail === undefined ? {} : { detail: boundText(err.detail) }) };
+  const warnings = [...(trace.warnings ?? []), ...(kept?.note ? [kept.note] : [])];
   await ctx.store.appendLog({
     id: randomUUID(),
     at: ctx.now().toISOString(),
@@ -273,5 +291,6 @@ export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace
     ...(trace.claims ? { claims: trace.claims } : {}),
     ...traceFields(trace),
     ...(kept && 'evidence' in kept ? { evidence: kept.evidence } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   });
 }
