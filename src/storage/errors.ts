@@ -18,6 +18,12 @@ export type StorageErrorCode =
   | 'ERR_STORAGE_MIGRATION'
   /** The database became unavailable while serving (connection lost, server shutting down). */
   | 'ERR_STORAGE_UNAVAILABLE'
+  /**
+   * The database could not write or read its files: disk full, an I/O error, a read-only file or
+   * directory (SQLite: SQLITE_FULL, SQLITE_IOERR*, SQLITE_READONLY*; PostgreSQL: 53100, 58030).
+   * Not retryable: someone must free space or fix the disk / permissions first.
+   */
+  | 'ERR_STORAGE_IO'
   /** A statement failed for another reason (constraint, trigger, ...). */
   | 'ERR_STORAGE_QUERY'
   /** The storage was used after close(). */

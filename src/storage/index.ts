@@ -7,5 +7,5 @@ export type { Dialect, RunResult, SqlExecutor, SqlValue, Storage, TransactionOpt
 export { StorageError, EXIT_CONFIG, EXIT_TEMPFAIL, type StorageErrorCode } from './errors.js';
 export { SqliteStorage, type SqliteOptions } from './sqlite.js';
 export { PostgresStorage, redactUrl, type PostgresOptions } from './postgres.js';
-export { migrate, checkSchema, latestVersion, type Migration, type MigrationSet, type MigrationOutcome } from './migrate.js';
+export { migrate, checkSchema, latestVersion, type Migration, type MigrationSet, type MigrationOutcome, type MigrateOptions } from './migrate.js';
 export { openStorage, parseStorageLocation, describeLocation, type StorageLocation, type OpenStorageOptions } from './open.js';

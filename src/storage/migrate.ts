@@ -62,8 +62,17 @@ function tooNew(set: MigrationSet, found: number, description: string): StorageE
   );
 }
 
+export interface MigrateOptions {
+  /**
+   * PostgreSQL statement timeout of the migration transaction, in ms; default 0 = none (DDL on a
+   * large table may take long, and an instance waiting for another's migration lock must not give
+   * up). A migrating instance that freezes is still cut by the idle-in-transaction timeout.
+   */
+  statementTimeoutMs?: number;
+}
+
 /** Brings the component's schema up to date. `now` stamps the applied rows. */
-export async function migrate(storage: Storage, set: MigrationSet, now: Date = new Date()): Promise<MigrationOutcome> {
+export async function migrate(storage: Storage, set: MigrationSet, now: Date = new Date(), options: MigrateOptions = {}): Promise<MigrationOutcome> {
   checkSet(set);
   const latest = latestVersion(set);
   return storage.transaction(
@@ -91,7 +100,7 @@ export async function migrate(storage: Storage, set: MigrationSet, now: Date = n
       await set.afterMigrate?.(tx, latest);
       return { from, to: latest, applied };
     },
-    { lock: 'tee-verify:schema-migrations' },
+    { lock: 'tee-verify:schema-migrations', statementTimeoutMs: options.statementTimeoutMs ?? 0 },
   );
 }
 

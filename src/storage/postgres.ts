@@ -3,12 +3,22 @@
  * process. Every instance of a service points at the same database; anything
  * that must hold across instances is a statement or a transaction here.
  *
- * - `?` placeholders become `$1…$n` (outside quoted literals).
+ * - `?` placeholders become `$1…$n`. Skipped: '…' and E'…' literals, "…"
+ *   identifiers, $tag$…$tag$ bodies, -- line and slash-star block comments. Every other `?` is
+ *   a placeholder, so jsonb's ?, ?| and ?& operators cannot be written: use
+ *   jsonb_exists / jsonb_exists_any / jsonb_exists_all instead.
  * - BIGINT comes back as a JavaScript number (millisecond instants and
  *   sequence numbers stay far below 2^53), BYTEA as a Buffer.
  * - Connection failures are typed: ERR_STORAGE_UNREACHABLE / ERR_STORAGE_AUTH
- *   at open(), ERR_STORAGE_UNAVAILABLE (retryable) afterwards. An idle
- *   connection that dies is reported to `onError`, never thrown at the process.
+ *   at open(), ERR_STORAGE_UNAVAILABLE (retryable) afterwards. A connection
+ *   that dies, idle in the pool or inside a transaction, is reported to
+ *   `onError`, never thrown at the process; the transaction rejects with
+ *   ERR_STORAGE_UNAVAILABLE and its connection is discarded.
+ * - Nothing waits forever on a dead or frozen peer: TCP keepalive on every
+ *   connection, a statement timeout, and an idle-in-transaction timeout after
+ *   which the server ends a session that holds a transaction (and its locks)
+ *   without using it. Migrations run without the statement timeout (DDL on a
+ *   large table may take long), bounded by the idle timeout only.
  */
 import { createHash } from 'node:crypto';
 
@@ -26,28 +36,87 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   /** Shown in pg_stat_activity; default "tee-verify". */
   applicationName?: string;
-  /** Errors of idle connections (server restart, network); default: ignored. */
+  /**
+   * The server ends a session that stays idle inside a transaction this long, releasing its locks
+   * (a frozen or partitioned instance must not hold the migration lock or a row lock for hours);
+   * default 60 000 ms, 0 = never. Transactions must not wait on anything slow (types.ts).
+   */
+  idleInTransactionTimeoutMs?: number;
+  /** TCP keepalive probes start after this much silence; default 30 000 ms. */
+  keepAliveInitialDelayMs?: number;
+  /**
+   * A connection lost while idle in the pool or inside a transaction (server restart, failover,
+   * pg_terminate_backend, idle-in-transaction timeout, network); default: ignored. A transaction
+   * that loses its connection also rejects with the same ERR_STORAGE_UNAVAILABLE.
+   */
   onError?: (e: StorageError) => void;
 }
 
 const placeholderCache = new Map<string, string>();
 
-/** Rewrites `?` placeholders to `$n`, leaving quoted literals and identifiers alone. */
+const IDENTIFIER_CHAR = /[A-Za-z0-9_$\u0080-\uffff]/;
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
+
+/** Where the text that opens at `i` (a literal, identifier, dollar body or comment) ends, or undefined when nothing opens there. */
+function skipOpaque(sql: string, i: number): number | undefined {
+  const ch = sql[i];
+  const next = sql[i + 1];
+  if (ch === "'" || ch === '"') {
+    // E'…' strings escape with a backslash; elsewhere a doubled quote is two adjacent literals to this scan.
+    const escapes = ch === "'" && i > 0 && /[eE]/.test(sql[i - 1] as string) && (i < 2 || !IDENTIFIER_CHAR.test(sql[i - 2] as string));
+    for (let j = i + 1; j < sql.length; j++) {
+      if (escapes && sql[j] === '\\') j++;
+      else if (sql[j] === ch) return j + 1;
+    }
+    return sql.length;
+  }
+  if (ch === '-' && next === '-') {
+    const eol = sql.indexOf('\n', i);
+    return eol < 0 ? sql.length : eol + 1;
+  }
+  if (ch === '/' && next === '*') {
+    // PostgreSQL block comments nest.
+    let depth = 0;
+    for (let j = i; j < sql.length; j++) {
+      if (sql[j] === '/' && sql[j + 1] === '*') {
+        depth++;
+        j++;
+      } else if (sql[j] === '*' && sql[j + 1] === '/') {
+        j++;
+        if (--depth === 0) return j + 1;
+      }
+    }
+    return sql.length;
+  }
+  if (ch === '$' && (i === 0 || !IDENTIFIER_CHAR.test(sql[i - 1] as string))) {
+    DOLLAR_TAG.lastIndex = i;
+    const tag = DOLLAR_TAG.exec(sql)?.[0];
+    if (tag === undefined) return undefined; // $1 (a numbered parameter) or a lone $
+    const close = sql.indexOf(tag, i + tag.length);
+    return close < 0 ? sql.length : close + tag.length;
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites `?` placeholders to `$n`, leaving literals, quoted identifiers, dollar-quoted bodies and
+ * comments alone. Every other `?` is a placeholder (see the module comment on jsonb operators).
+ */
 export function toPostgresPlaceholders(sql: string): string {
   const cached = placeholderCache.get(sql);
   if (cached !== undefined) return cached;
   let out = '';
   let n = 0;
-  let quote: string | undefined;
-  for (const ch of sql) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      out += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      out += ch;
-    } else if (ch === '?') out += `$${++n}`;
-    else out += ch;
+  let i = 0;
+  while (i < sql.length) {
+    const end = skipOpaque(sql, i);
+    if (end !== undefined) {
+      out += sql.slice(i, end);
+      i = end;
+    } else {
+      out += sql[i] === '?' ? `$${++n}` : sql[i];
+      i++;
+    }
   }
   if (placeholderCache.size > 1000) placeholderCache.clear();
   placeholderCache.set(sql, out);
@@ -56,6 +125,9 @@ export function toPostgresPlaceholders(sql: string): string {
 
 const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT']);
 
+/** SQLSTATEs of a session the server ended or could not start: admin shutdown / crash / not yet accepting, idle-in-transaction and idle-session timeouts, too many connections. */
+const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '53300']);
+
 /** Maps a pg / socket error to a StorageError. `opening`: the first connection, where unreachable means "check the URL". */
 export function classifyPostgresError(e: unknown, opening: boolean, what = 'PostgreSQL'): StorageError {
   if (StorageError.is(e)) return e;
@@ -63,13 +135,23 @@ export function classifyPostgresError(e: unknown, opening: boolean, what = 'Post
   const message = e instanceof Error ? e.message : String(e);
   const dbCode = code ? { dbCode: code } : {};
   if (code === '28P01' || code === '28000') return new StorageError('ERR_STORAGE_AUTH', `${what}: authentication failed (${message})`, { cause: e, ...dbCode });
-  if (code === '3D000' || code === '42501') return new StorageError('ERR_STORAGE_AUTH', `${what}: ${message}`, { cause: e, ...dbCode });
+  if (code === '3D000') return new StorageError('ERR_STORAGE_AUTH', `${what}: ${message}`, { cause: e, ...dbCode });
+  if (code === '42501') return new StorageError('ERR_STORAGE_AUTH', `${what}: permission denied: the database role lacks a privilege this software needs, grant it (${message})`, { cause: e, ...dbCode });
+  if (/Cannot use a pool after calling end on the pool/i.test(message)) return new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed', { cause: e });
   const connection =
-    (code !== undefined && (CONNECTION_ERRNO.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300')) ||
+    (code !== undefined && (CONNECTION_ERRNO.has(code) || code.startsWith('08') || CONNECTION_SQLSTATE.has(code))) ||
     /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
   if (connection) return new StorageError(opening ? 'ERR_STORAGE_UNREACHABLE' : 'ERR_STORAGE_UNAVAILABLE', `${what}: ${opening ? 'cannot connect' : 'connection lost'} (${message})`, { cause: e, ...dbCode });
   if (code === '57014') return new StorageError('ERR_STORAGE_UNAVAILABLE', `${what}: statement timed out (${message})`, { cause: e, ...dbCode });
+  if (code === '53100' || code === '58030') return new StorageError('ERR_STORAGE_IO', `${what}: ${code === '53100' ? 'the server\'s disk is full' : 'the server had an I/O error'} (${message})`, { cause: e, ...dbCode });
   return new StorageError('ERR_STORAGE_QUERY', `${what}: ${message}`, { cause: e, ...dbCode });
+}
+
+/** The connection under a transaction died: always the retryable ERR_STORAGE_UNAVAILABLE, whatever the cause looked like. */
+function connectionLost(e: unknown): StorageError {
+  const classified = classifyPostgresError(e, false);
+  if (classified.code === 'ERR_STORAGE_UNAVAILABLE') return classified;
+  return new StorageError('ERR_STORAGE_UNAVAILABLE', `PostgreSQL: the connection of a transaction was lost (${classified.message})`, { cause: e, ...(classified.dbCode ? { dbCode: classified.dbCode } : {}) });
 }
 
 /** The advisory-lock key of a name: the first 8 bytes of its SHA-256 as a signed 64-bit integer. */
@@ -77,19 +159,35 @@ export function advisoryLockKey(name: string): string {
   return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 }
 
-/** The URL with its password masked, for logs and /health. */
 /** Query parameters node-postgres reads secrets from (the password may be given there instead). */
 const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
 
+/**
+ * The URL with its password masked, for logs and /health. A password may hold "/", "?", "#" or "@"
+ * unencoded, and a URL parser then reads part of it as the host, port, path, query or fragment:
+ * whenever an "@" follows the first of those characters, everything up to the last "@" is masked
+ * (a query value with an "@" is masked with it: hiding too much is the safe side).
+ */
 export function redactUrl(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^]*)$/i.exec(url);
+  if (m) {
+    const scheme = m[1] as string;
+    const rest = m[2] as string;
+    const at = rest.lastIndexOf('@');
+    const authorityEnd = rest.search(/[/?#]/);
+    if (at >= 0 && authorityEnd >= 0 && at > authorityEnd) {
+      const colon = rest.indexOf(':');
+      const user = colon >= 0 && colon < authorityEnd ? rest.slice(0, colon) : '';
+      url = `${scheme}${user ? `${user}:` : ''}***@${rest.slice(at + 1)}`;
+    }
+  }
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
     for (const name of SECRET_PARAMS) if (u.searchParams.has(name)) u.searchParams.set(name, '***');
     return u.toString();
   } catch {
-    // Not a URL (often an unencoded "/", "#" or "?" in the password): mask everything from the
-    // colon after the user name to the last "@", whatever it holds.
+    // Not a URL even so: mask everything from the colon after the user name to the last "@".
     return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):.*@/i, '$1:***@');
   }
 }
@@ -101,41 +199,61 @@ class PostgresExecutor implements SqlExecutor {
 
   constructor(protected readonly target: Queryable) {}
 
-  protected async query(sql: string, params: readonly SqlValue[]): Promise<QueryResult> {
+  /** Throws when statements may no longer run here (a closed storage, an ended or broken transaction). */
+  protected guard(): void {}
+
+  protected async send(text: string, values?: unknown[]): Promise<QueryResult> {
+    this.guard();
     try {
-      return await this.target.query(toPostgresPlaceholders(sql), params as unknown[]);
+      return await this.target.query(text, values);
     } catch (e) {
       throw classifyPostgresError(e, false);
     }
   }
 
   async all<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
-    return (await this.query(sql, params)).rows as Row[];
+    return (await this.send(toPostgresPlaceholders(sql), params as unknown[])).rows as Row[];
   }
   async get<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row | undefined> {
-    return (await this.query(sql, params)).rows[0] as Row | undefined;
+    return (await this.send(toPostgresPlaceholders(sql), params as unknown[])).rows[0] as Row | undefined;
   }
   async run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+    return { changes: (await this.send(toPostgresPlaceholders(sql), params as unknown[])).rowCount ?? 0 };
   }
   async exec(sql: string): Promise<void> {
-    try {
-      await this.target.query(sql);
-    } catch (e) {
-      throw classifyPostgresError(e, false);
-    }
+    await this.send(sql);
+  }
+}
+
+/** The `tx` of one transaction: refuses statements once its connection is lost or the transaction has ended. */
+class TransactionExecutor extends PostgresExecutor {
+  /** Set by the client's 'error' listener: the connection is gone, nothing more can run on it. */
+  lost: StorageError | undefined;
+  ended = false;
+
+  protected override guard(): void {
+    if (this.lost) throw this.lost;
+    // A statement through a stale tx would run on a pooled connection that may now serve another transaction.
+    if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
+  }
+
+  /** BEGIN, COMMIT and the lock: parameters as given, no placeholder rewriting. */
+  control(sql: string, values?: unknown[]): Promise<QueryResult> {
+    return this.send(sql, values);
   }
 }
 
 export class PostgresStorage extends PostgresExecutor implements Storage {
   readonly description: string;
   readonly #pool: Pool;
+  readonly #onError: (e: StorageError) => void;
   #closing: Promise<void> | undefined;
 
-  private constructor(pool: Pool, description: string) {
+  private constructor(pool: Pool, description: string, onError: (e: StorageError) => void) {
     super(pool);
     this.#pool = pool;
     this.description = description;
+    this.#onError = onError;
   }
 
   /** Connects once (so a bad URL, password or host fails here, typed) and returns the pooled storage. */
@@ -148,6 +266,9 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: options.keepAliveInitialDelayMs ?? 30_000,
       application_name: options.applicationName ?? 'tee-verify',
       types: {
         getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'))) as never,
@@ -173,49 +294,53 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       await pool.end().catch(() => {});
       throw classifyPostgresError(e, true, `PostgreSQL at ${description}`);
     }
-    return new PostgresStorage(pool, description);
+    return new PostgresStorage(pool, description, onError);
   }
 
-  #live(): void {
+  protected override guard(): void {
     if (this.#closing) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
   }
 
-  protected override query(sql: string, params: readonly SqlValue[]): Promise<QueryResult> {
-    this.#live();
-    return super.query(sql, params);
-  }
-
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    this.#live();
+    this.guard();
     let client: PoolClient;
     try {
       client = await this.#pool.connect();
     } catch (e) {
       throw classifyPostgresError(e, false);
     }
-    const control = async (sql: string, values?: unknown[]): Promise<void> => {
-      try {
-        await client.query(sql, values);
-      } catch (e) {
-        throw classifyPostgresError(e, false);
-      }
+    const tx = new TransactionExecutor(client);
+    // While a client is checked out the pool does not listen to it: without this listener a server
+    // restart or a terminated session mid-transaction would be an unhandled 'error' that ends the process.
+    const onClientError = (e: unknown): void => {
+      if (tx.lost) return;
+      tx.lost = connectionLost(e);
+      this.#onError(tx.lost);
     };
+    client.on('error', onClientError);
     let broken: Error | undefined;
     try {
-      await control('BEGIN');
-      if (options.lock) await control('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(options.lock)]);
-      const result = await fn(new PostgresExecutor(client));
-      await control('COMMIT');
+      await tx.control('BEGIN');
+      const timeout = options.statementTimeoutMs;
+      if (timeout !== undefined) await tx.control(`SET LOCAL statement_timeout = ${Math.max(0, Math.floor(timeout))}`);
+      if (options.lock) await tx.control('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(options.lock)]);
+      const result = await fn(tx);
+      await tx.control('COMMIT');
       return result;
     } catch (e) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)); // do not return a dead connection to the pool
+      if (!tx.lost) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)); // do not return a dead connection to the pool
+        }
       }
       throw e;
     } finally {
-      client.release(broken);
+      tx.ended = true;
+      client.removeListener('error', onClientError);
+      // With an error the pool discards the client instead of handing a dead connection to the next caller.
+      client.release(tx.lost ?? broken);
     }
   }
 

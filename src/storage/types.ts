@@ -33,6 +33,11 @@ export interface TransactionOptions {
    * write lock every transaction here takes anyway, BEGIN IMMEDIATE).
    */
   lock?: string;
+  /**
+   * PostgreSQL: the statement timeout inside this transaction (SET LOCAL), in ms; 0 = none.
+   * Default: the storage's (30 s). Migrations lift it: DDL on a large table may run long. SQLite: ignored.
+   */
+  statementTimeoutMs?: number;
 }
 
 export interface Storage extends SqlExecutor {

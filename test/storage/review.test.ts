@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { parseStorageLocation, redactUrl, SqliteStorage } from '../../src/storage/index.js';
+import { describeLocation, parseStorageLocation, redactUrl, SqliteStorage } from '../../src/storage/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-storage-review-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,6 +34,15 @@ describe('storage review: SQLite COMMIT failure', () => {
   });
 });
 
+/** What logs and /health show for a location: the description, or the refusal's message. */
+function describeLocationOf(url: string): string {
+  try {
+    return describeLocation(parseStorageLocation(url));
+  } catch (e) {
+    return (e as Error).message.replace(/^not a valid PostgreSQL URL: /, '');
+  }
+}
+
 describe('storage review: a password in a URL that does not parse', () => {
   // An unencoded "/" in the password makes the URL invalid; the error and logs must still mask it.
   const url = 'postgres://tee_kbs:s3cr/et-pw@db.internal:5432/tee_kbs';
@@ -49,6 +58,20 @@ describe('storage review: a password in a URL that does not parse', () => {
     expect(redactUrl(url)).not.toContain('s3cr');
     expect(redactUrl(url)).not.toContain('et-pw');
     expect(redactUrl(url)).toBe('postgres://tee_kbs:***@db.internal:5432/tee_kbs');
+  });
+
+  it('redactUrl masks passwords a URL parser reads as port, path, query or fragment (review s7)', () => {
+    // Digits then "/", "?" or "#": the URL parses, with the password's start as the port.
+    for (const pw of ['8080/Zq+x', '443?sslmode=disable', '1#frag', '5432/a@b', 's3cr/et-pw']) {
+      const shown = describeLocationOf(`postgres://tee_kbs:${pw}@db.internal:5432/tee_kbs`);
+      expect(shown, pw).toBe('postgres://tee_kbs:***@db.internal:5432/tee_kbs');
+    }
+    expect(redactUrl('postgres://tee_kbs:8080/Zq+x@db.internal:5432/tee_kbs?password=p4ss')).toBe('postgres://tee_kbs:***@db.internal:5432/tee_kbs?password=***');
+    // An "@" after the host: masked up to it (the safe side), never shown.
+    expect(redactUrl('postgres://u:pw@db/x?application_name=a@b')).not.toContain('pw');
+    // Without an ambiguous "@" nothing changes.
+    expect(redactUrl('postgres://u:pw@db.internal:5432/x')).toBe('postgres://u:***@db.internal:5432/x');
+    expect(redactUrl('postgres://db.internal:5432/x')).toBe('postgres://db.internal:5432/x');
   });
 
   it('parseStorageLocation refuses it without echoing the password', () => {
