@@ -7,9 +7,20 @@
  * therefore serialises: while a transaction is open, other statements and
  * transactions wait for it (a promise chain); outside one, statements run at
  * once. Other processes on the same file are kept out by SQLite's own locks
- * (BEGIN IMMEDIATE, busy timeout 5 s).
+ * (BEGIN IMMEDIATE).
+ *
+ * Waiting for another process's lock must not stop this one: SQLite's busy
+ * handler sleeps inside the synchronous call, so it gets only a short slice
+ * (`busySliceMs`), and a statement (or BEGIN) that finds the database busy is
+ * retried from a timer with a growing pause, up to `busyTimeoutMs` in all;
+ * timers and other requests run in between. Statements inside a transaction
+ * are not retried: BEGIN IMMEDIATE already holds the write lock. New files
+ * are created with mode 0600 (they hold the attestation log and client
+ * addresses); SQLite gives the -wal and -shm files the database file's mode.
  */
+import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { StorageError } from './errors.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
@@ -45,19 +56,49 @@ export interface SqliteOptions {
   readonly?: boolean;
   /** Fail instead of creating the file. */
   fileMustExist?: boolean;
+  /** How long a statement waits in all for another process's lock before ERR_STORAGE_UNAVAILABLE; default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** How long one attempt may block the event loop waiting for a lock (SQLite's busy timeout); default 50 ms. */
+  busySliceMs?: number;
 }
 
-function storageError(e: unknown, what: string): StorageError {
+/** Result codes by prefix, so extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, …) land with their primary code. */
+const BUSY = /^SQLITE_(BUSY|LOCKED)(_|$)/;
+const IO = /^SQLITE_(FULL|IOERR|READONLY)(_|$)/;
+
+function ioReason(dbCode: string): string {
+  if (dbCode.startsWith('SQLITE_FULL')) return 'the disk is full';
+  if (dbCode.startsWith('SQLITE_READONLY')) return 'the database file or its directory is read-only';
+  return 'I/O error';
+}
+
+/** Maps a better-sqlite3 error to a StorageError (exported for tests). */
+export function classifySqliteError(e: unknown, what: string): StorageError {
   if (StorageError.is(e)) return e;
   const code = (e as { code?: unknown })?.code;
   const dbCode = typeof code === 'string' ? code : undefined;
   const message = e instanceof Error ? e.message : String(e);
-  if (dbCode === 'SQLITE_BUSY' || dbCode === 'SQLITE_LOCKED') return new StorageError('ERR_STORAGE_UNAVAILABLE', `${what}: database is locked (${message})`, { cause: e, dbCode });
+  if (dbCode && BUSY.test(dbCode)) return new StorageError('ERR_STORAGE_UNAVAILABLE', `${what}: database is locked (${message})`, { cause: e, dbCode });
+  if (dbCode && IO.test(dbCode)) return new StorageError('ERR_STORAGE_IO', `${what}: ${ioReason(dbCode)} (${message})`, { cause: e, dbCode });
+  if (/database connection is not open/i.test(message)) return new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed', { cause: e });
   return new StorageError('ERR_STORAGE_QUERY', `${what}: ${message}`, { cause: e, ...(dbCode ? { dbCode } : {}) });
+}
+
+const isBusy = (e: unknown): boolean => StorageError.is(e) && e.dbCode !== undefined && BUSY.test(e.dbCode);
+
+/** Creates a new database file (and the volatile side file) readable by the owner only; an existing file keeps its mode. */
+function createPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600)); // an empty file is an empty SQLite database
+  } catch {
+    // It exists (keep the operator's mode), or the path is unusable: SQLite's open reports that, typed.
+  }
 }
 
 class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;
+  /** Set on a transaction's tx when the transaction ends: a statement through it then would run outside any transaction. */
+  ended = false;
   constructor(
     protected readonly db: Database,
     /** Prepared statements by SQL text, shared with the transaction executors. */
@@ -65,6 +106,7 @@ class SqliteExecutor implements SqlExecutor {
   ) {}
 
   #prepare(sql: string): Statement {
+    if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
     let s = this.statements.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
@@ -78,7 +120,7 @@ class SqliteExecutor implements SqlExecutor {
     try {
       return this.#prepare(sql).all(...params) as Row[];
     } catch (e) {
-      throw storageError(e, 'query failed');
+      throw classifySqliteError(e, 'query failed');
     }
   }
 
@@ -89,15 +131,16 @@ class SqliteExecutor implements SqlExecutor {
       if (s.reader) return { changes: s.all(...params).length };
       return { changes: s.run(...params).changes };
     } catch (e) {
-      throw storageError(e, 'statement failed');
+      throw classifySqliteError(e, 'statement failed');
     }
   }
 
   protected execNow(sql: string): void {
     try {
+      if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
       this.db.exec(sql);
     } catch (e) {
-      throw storageError(e, 'statement failed');
+      throw classifySqliteError(e, 'statement failed');
     }
   }
 
@@ -121,18 +164,26 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
   #idle: Promise<void> = Promise.resolve();
   #inTransaction = false;
   #closed = false;
+  readonly #busyTimeoutMs: number;
+  readonly #busySliceMs: number;
 
-  private constructor(db: Database, file: string) {
+  private constructor(db: Database, file: string, busyTimeoutMs: number, busySliceMs: number) {
     super(db);
     this.description = `sqlite:${file}`;
+    this.#busyTimeoutMs = busyTimeoutMs;
+    this.#busySliceMs = busySliceMs;
   }
 
   /** Opens (creating unless told otherwise) the database file. Errors are ERR_STORAGE_UNREACHABLE / ERR_STORAGE_CONFIG. */
   static open(file: string, options: SqliteOptions = {}): SqliteStorage {
     const Ctor = require('better-sqlite3') as DatabaseConstructor;
+    const inMemory = file === ':memory:' || file === '';
+    const creates = !inMemory && !options.readonly && !options.fileMustExist;
+    const busySliceMs = Math.max(0, Math.floor(options.busySliceMs ?? 50));
     let db: Database;
     try {
-      db = new Ctor(file, { timeout: 5000, ...(options.readonly ? { readonly: true } : {}), ...(options.fileMustExist ? { fileMustExist: true } : {}) });
+      if (creates) createPrivate(file);
+      db = new Ctor(file, { timeout: busySliceMs, ...(options.readonly ? { readonly: true } : {}), ...(options.fileMustExist ? { fileMustExist: true } : {}) });
     } catch (e) {
       throw new StorageError('ERR_STORAGE_UNREACHABLE', `cannot open the SQLite database ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
@@ -140,7 +191,8 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
       if (!options.readonly) db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
       if (options.volatile ?? !options.readonly) {
-        db.prepare('ATTACH DATABASE ? AS volatile').run(file === ':memory:' || file === '' ? ':memory:' : `${file}-volatile`);
+        if (creates) createPrivate(`${file}-volatile`);
+        db.prepare('ATTACH DATABASE ? AS volatile').run(inMemory ? ':memory:' : `${file}-volatile`);
         db.pragma('volatile.journal_mode = WAL');
         db.pragma('volatile.synchronous = OFF');
       }
@@ -154,39 +206,59 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
       db.close();
       throw new StorageError('ERR_STORAGE_CONFIG', `${file} is not a usable SQLite database: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    return new SqliteStorage(db, file);
+    return new SqliteStorage(db, file, Math.max(0, options.busyTimeoutMs ?? 5000), busySliceMs);
   }
 
-  /** Statements outside a transaction wait for an open one to end (they would join it otherwise). */
-  async #outside<T>(fn: () => T): Promise<T> {
-    if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
-    while (this.#inTransaction) await this.#idle;
-    return fn();
+  /**
+   * Runs `attempt` once no transaction of this process is open (a statement would join it otherwise),
+   * again after a pause while another process holds the lock, until the busy budget is spent. The
+   * budget counts the nominal waits (busy slices and pauses), so no clock is read.
+   */
+  async #whenFree<T>(attempt: () => T): Promise<T> {
+    let waited = 0;
+    let pause = 5;
+    for (;;) {
+      if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
+      while (this.#inTransaction) await this.#idle;
+      if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
+      try {
+        return attempt();
+      } catch (e) {
+        waited += this.#busySliceMs;
+        if (!isBusy(e) || waited >= this.#busyTimeoutMs) throw e;
+      }
+      const delay = Math.min(pause, this.#busyTimeoutMs - waited);
+      await sleep(delay);
+      waited += delay;
+      pause = Math.min(pause * 2, 100);
+    }
   }
 
   override all<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
-    return this.#outside(() => this.allNow<Row>(sql, params));
+    return this.#whenFree(() => this.allNow<Row>(sql, params));
   }
   override async get<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row | undefined> {
-    return (await this.#outside(() => this.allNow<Row>(sql, params)))[0];
+    return (await this.#whenFree(() => this.allNow<Row>(sql, params)))[0];
   }
   override run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
-    return this.#outside(() => this.runNow(sql, params));
+    return this.#whenFree(() => this.runNow(sql, params));
   }
+  /** Retried as a whole when busy: a script of several statements should be idempotent DDL (migrations run it inside a transaction, where nothing is retried). */
   override exec(sql: string): Promise<void> {
-    return this.#outside(() => this.execNow(sql));
+    return this.#whenFree(() => this.execNow(sql));
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, _options: TransactionOptions = {}): Promise<T> {
-    if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
-    while (this.#inTransaction) await this.#idle;
-    this.#inTransaction = true;
+    // IMMEDIATE: the write lock now, so two processes cannot both read then write. Taken (and
+    // #inTransaction set) in one synchronous step, so no statement of this process slips in between.
     let done!: () => void;
-    this.#idle = new Promise<void>((r) => (done = r));
+    await this.#whenFree(() => {
+      this.execNow('BEGIN IMMEDIATE');
+      this.#inTransaction = true;
+      this.#idle = new Promise<void>((r) => (done = r));
+    });
     const tx = new SqliteExecutor(this.db, this.statements);
     try {
-      // IMMEDIATE: the write lock now, so two processes cannot both read then write.
-      this.execNow('BEGIN IMMEDIATE');
       let result: T;
       try {
         result = await fn(tx);
@@ -204,6 +276,7 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
       }
       return result;
     } finally {
+      tx.ended = true;
       this.#inTransaction = false;
       done();
     }
