@@ -21,7 +21,7 @@
  */
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { GatewayError } from './errors.js';
-import type { ApiKeyStore } from './store.js';
+import { nameProblem, type ApiKeyStore } from './store.js';
 
 export const ADMIN_PREFIX = '/admin/';
 
@@ -66,8 +66,9 @@ async function nameOf(body: Buffer): Promise<string> {
   const unknown = Object.keys(doc).filter((k) => k !== 'name');
   if (unknown.length) throw badRequest(`unknown field(s): ${unknown.join(', ')}`);
   const name = (doc as Record<string, unknown>)['name'];
-  if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw badRequest('"name" must be a string of 1 to 200 characters');
-  return name;
+  const problem = nameProblem(name);
+  if (problem) throw badRequest(`"name" ${problem}`);
+  return name as string;
 }
 
 /** requireAdmin, unless this client failed too often: then 429 without a lookup. Every 401 counts as a failure. */

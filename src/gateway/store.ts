@@ -30,6 +30,16 @@ interface Row {
 
 type Table = 'gateway_api_keys' | 'gateway_admin_tokens';
 
+/** C0 controls (NUL among them), DEL and C1 controls: PostgreSQL refuses NUL in TEXT, and none belongs in a name shown in lists and logs. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Why a key or token name is refused, or undefined when it is acceptable (1 to 200 characters, no control characters). */
+export function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) return 'must be a string of 1 to 200 characters';
+  if (CONTROL_CHARACTER.test(name)) return 'must not contain control characters (U+0000-U+001F, U+007F-U+009F)';
+  return undefined;
+}
+
 const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 const info = (r: Row): ApiKeyInfo => ({ id: r.id, name: r.name, createdAt: r.created_at, revokedAt: r.revoked_at });
 
@@ -83,7 +93,10 @@ export class ApiKeyStore {
   }
 
   async #create(table: Table, prefix: string, what: string, name: string, now: Date): Promise<ApiKeyInfo & { token: string }> {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new RangeError(`an ${what} name is 1 to 200 characters`);
+    // Checked here, not by the database: both backends must refuse the same names (SQLite would store
+    // a NUL, PostgreSQL fails the statement). The admin API checks first and answers 400.
+    const problem = nameProblem(name);
+    if (problem) throw new RangeError(`an ${what} name ${problem}`);
     const token = `${prefix}${randomBytes(32).toString('base64url')}`;
     const row: Row = { id: randomUUID(), name, created_at: now.toISOString(), revoked_at: null };
     // One statement: once it returns the row is committed (acknowledged = durable), on any backend.
