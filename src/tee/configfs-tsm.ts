@@ -9,7 +9,12 @@
  *   4. read `generation` again: it must have advanced by exactly our one
  *      write, otherwise another writer raced us and `outblob` may hold a
  *      report for *their* inblob → ERR_TSM_GENERATION_RACE;
- *   5. rmdir the instance, whatever happened.
+ *   5. rmdir the instance, whatever happened (a failure is a warning, not
+ *      swallowed: the instance stays behind until someone removes it).
+ *
+ * Reads are bounded: `outblob` and `auxblob` at the kernel's own maximum
+ * (TSM_OUTBLOB_MAX, 32 KiB: a larger one is not what the kernel serves),
+ * the text attributes at 64 bytes.
  *
  * The file operations go through a small `TsmFs` interface (default:
  * node:fs/promises) so tests can run the provider against a directory tree
@@ -18,17 +23,40 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { EvidenceProviderError } from '../model/errors.js';
+import { EvidenceProviderError, isModelError } from '../model/errors.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
 
 export const DEFAULT_TSM_ROOT = '/sys/kernel/config/tsm/report';
+
+/** The kernel's bound on outblob and auxblob (include/linux/tsm.h TSM_OUTBLOB_MAX, 32 KiB). */
+export const TSM_OUTBLOB_MAX = 32 * 1024;
+/** Bound of the text attributes (generation, provider): a decimal counter or a driver name. */
+const TSM_TEXT_MAX = 64;
 
 /** The file operations the provider needs: configfs items are directories, attributes are files. */
 export interface TsmFs {
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
-  readFile(path: string): Promise<Uint8Array>;
+  /** Reads at most `maxBytes` bytes when given (the provider passes its bound + 1 and refuses a longer answer). */
+  readFile(path: string, maxBytes?: number): Promise<Uint8Array>;
   writeFile(path: string, data: Uint8Array): Promise<void>;
+}
+
+/** Reads through a FileHandle up to `maxBytes`: a larger file never lands in memory whole. */
+async function readCapped(path: string, maxBytes: number): Promise<Uint8Array> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(maxBytes);
+    let length = 0;
+    while (length < maxBytes) {
+      const { bytesRead } = await handle.read(buf, length, maxBytes - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return new Uint8Array(buf.subarray(0, length));
+  } finally {
+    await handle.close();
+  }
 }
 
 export const nodeTsmFs: TsmFs = {
@@ -36,7 +64,7 @@ export const nodeTsmFs: TsmFs = {
     await fsp.mkdir(p);
   },
   rmdir: (p) => fsp.rmdir(p),
-  readFile: (p) => fsp.readFile(p),
+  readFile: (p, maxBytes) => (maxBytes === undefined ? fsp.readFile(p) : readCapped(p, maxBytes)),
   writeFile: (p, d) => fsp.writeFile(p, d),
 };
 
@@ -47,6 +75,8 @@ export interface ConfigfsTsmOptions {
   fs?: TsmFs;
   /** Prefix of instance names; a random suffix makes each unique. Default "tee-model". */
   instancePrefix?: string;
+  /** Where a warning goes (an instance rmdir failed); default process.emitWarning. The evidence carries it too. */
+  onWarning?: (message: string) => void;
 }
 
 const PROVIDERS: Record<string, 'tdx' | 'snp'> = { tdx_guest: 'tdx', sev_guest: 'snp' };
@@ -79,69 +109,106 @@ function readFailure(attr: string, cause: unknown): EvidenceProviderError {
 
 function parseGeneration(bytes: Uint8Array, when: string): number {
   const text = Buffer.from(bytes).toString('ascii').trim();
-  if (!/^\d+$/.test(text)) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm generation (${when}) is not a decimal number: ${JSON.stringify(text)}`);
-  return Number(text);
+  if (!/^\d{1,20}$/.test(text)) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm generation (${when}) is not a decimal number: ${JSON.stringify(text.slice(0, 32))}`);
+  const n = Number(text);
+  // Beyond 2^53 "advanced by exactly one" cannot be checked in a double (2^60 + 1 === 2^60): no proof that no one raced us.
+  if (!Number.isSafeInteger(n)) {
+    throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm generation (${when}) ${text} is too large to check that it advanced by exactly our write`, { details: { [when]: text } });
+  }
+  return n;
 }
+
+/** mkdir errors that retrying will not fix (not root, a read-only mount): a configuration problem. */
+const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 export class ConfigfsTsmProvider implements EvidenceProvider {
   readonly name = 'configfs-tsm';
   readonly root: string;
   readonly #fs: TsmFs;
   readonly #prefix: string;
+  readonly #warn: (message: string) => void;
 
   constructor(options: ConfigfsTsmOptions = {}) {
     this.root = options.root ?? DEFAULT_TSM_ROOT;
     this.#fs = options.fs ?? nodeTsmFs;
     this.#prefix = options.instancePrefix ?? 'tee-model';
+    this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TeeEvidenceWarning'));
     if (!/^[A-Za-z0-9._-]+$/.test(this.#prefix)) throw new EvidenceProviderError('ERR_TSM_IO', 'instancePrefix must be a plain file name');
     Object.freeze(this);
   }
 
-  async getEvidence(reportData: Uint8Array): Promise<TeeEvidence> {
-    if (!(reportData instanceof Uint8Array) || reportData.length !== REPORT_DATA_SIZE) {
+  async getEvidence(input: Uint8Array): Promise<TeeEvidence> {
+    if (!(input instanceof Uint8Array) || input.length !== REPORT_DATA_SIZE) {
       // Both kernel providers refuse anything but exactly 64 bytes (EINVAL).
-      throw new EvidenceProviderError('ERR_TEE_REPORT_DATA', `inblob must be exactly ${REPORT_DATA_SIZE} bytes`, { details: { length: reportData?.length } });
+      throw new EvidenceProviderError('ERR_TEE_REPORT_DATA', `inblob must be exactly ${REPORT_DATA_SIZE} bytes`, { details: { length: input?.length } });
     }
+    // Our own copy: the caller's buffer may change while we wait, and the bytes returned must be the ones written.
+    const reportData = new Uint8Array(input);
     const dir = join(this.root, `${this.#prefix}-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
       await this.#fs.mkdir(dir);
     } catch (cause) {
       const code = errno(cause);
+      if (code !== undefined && PERMANENT_MKDIR_ERRNOS.has(code)) {
+        throw new EvidenceProviderError('ERR_TSM_IO', `cannot create a configfs-tsm report instance under ${this.root}: ${code} (configfs-tsm reports need root or CAP_SYS_ADMIN; retrying will not help)`, {
+          cause,
+          details: { root: this.root, errno: code, retryable: false },
+        });
+      }
       const hint = code === 'ENOENT' ? 'configfs-tsm is not mounted or has no report directory' : code === 'ENXIO' ? 'no TSM provider is registered' : `mkdir failed (${code ?? 'error'})`;
       throw new EvidenceProviderError('ERR_TSM_UNAVAILABLE', `cannot create a configfs-tsm report instance under ${this.root}: ${hint}`, { cause, details: { root: this.root, errno: code } });
     }
+    let evidence: TeeEvidence;
     try {
-      return await this.#collect(dir, reportData);
-    } finally {
-      await this.#fs.rmdir(dir).catch(() => undefined);
+      evidence = await this.#collect(dir, reportData);
+    } catch (err) {
+      const left = await this.#remove(dir);
+      if (left && isModelError(err)) err.details['instanceLeft'] = left;
+      throw err;
+    }
+    const left = await this.#remove(dir);
+    return left ? { ...evidence, warnings: [left] } : evidence;
+  }
+
+  /** rmdir the instance; a failure is returned as a warning (and reported), never thrown over the result. */
+  async #remove(dir: string): Promise<string | undefined> {
+    try {
+      await this.#fs.rmdir(dir);
+      return undefined;
+    } catch (cause) {
+      const message = `configfs-tsm report instance ${dir} could not be removed (${errno(cause) ?? 'error'}); it stays until removed by hand`;
+      this.#warn(message);
+      return message;
     }
   }
 
-  async #read(dir: string, attr: string): Promise<Uint8Array> {
+  /** Reads an attribute of at most `max` bytes (the file system is asked for max + 1, to see a longer one). */
+  async #read(dir: string, attr: string, max: number): Promise<Uint8Array>;
+  async #read(dir: string, attr: string, max: number, o: { absentAs: readonly string[] }): Promise<Uint8Array | undefined>;
+  async #read(dir: string, attr: string, max: number, o?: { absentAs: readonly string[] }): Promise<Uint8Array | undefined> {
+    let bytes: Uint8Array;
     try {
-      return await this.#fs.readFile(join(dir, attr));
+      bytes = await this.#fs.readFile(join(dir, attr), max + 1);
     } catch (cause) {
+      if (o?.absentAs.includes(errno(cause) ?? '')) return undefined;
       throw readFailure(attr, cause);
     }
+    if (bytes.length > max) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm ${attr} is larger than ${max} bytes`, { details: { attribute: attr, max } });
+    return bytes;
   }
 
   async #collect(dir: string, reportData: Uint8Array): Promise<TeeEvidence> {
-    const before = parseGeneration(await this.#read(dir, 'generation'), 'before');
+    const before = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'before');
     try {
       await this.#fs.writeFile(join(dir, 'inblob'), reportData);
     } catch (cause) {
       throw new EvidenceProviderError('ERR_TSM_IO', `writing configfs-tsm inblob failed (${errno(cause) ?? 'error'})`, { cause, details: { errno: errno(cause) } });
     }
-    const outblob = await this.#read(dir, 'outblob');
-    let auxblob: Uint8Array | undefined;
-    try {
-      auxblob = await this.#fs.readFile(join(dir, 'auxblob'));
-    } catch (e) {
-      // TDX instances have no auxblob; SEV-SNP without an extended request returns nothing.
-      if (errno(e) !== 'ENOENT' && errno(e) !== 'EINVAL') throw readFailure('auxblob', e);
-    }
-    const providerName = Buffer.from(await this.#read(dir, 'provider')).toString('ascii').trim();
-    const after = parseGeneration(await this.#read(dir, 'generation'), 'after');
+    const outblob = await this.#read(dir, 'outblob', TSM_OUTBLOB_MAX);
+    // TDX instances have no auxblob; SEV-SNP without an extended request returns nothing.
+    const auxblob = await this.#read(dir, 'auxblob', TSM_OUTBLOB_MAX, { absentAs: ['ENOENT', 'EINVAL'] });
+    const providerName = Buffer.from(await this.#read(dir, 'provider', TSM_TEXT_MAX)).toString('ascii').trim();
+    const after = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'after');
     if (after !== before + 1) {
       throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm generation went from ${before} to ${after} around our single inblob write: another writer raced this request`, {
         details: { before, after },

@@ -10,6 +10,8 @@ export interface TeeEvidence {
   auxblob?: Uint8Array;
   /** The 64 bytes written to `inblob` (they appear verbatim as REPORTDATA). */
   reportData: Uint8Array;
+  /** Something the operator should know that does not void the evidence (a configfs-tsm instance left behind). */
+  warnings?: string[];
 }
 
 /** Produces evidence whose REPORTDATA is exactly the 64 bytes given. */

@@ -28,6 +28,23 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     mkdir: ((p: string, ...rest: unknown[]) => (routed(p) ? route.fs!.mkdir(routed(p)!) : (actual.mkdir as (...a: unknown[]) => unknown)(p, ...rest))) as typeof actual.mkdir,
     rmdir: ((p: string, ...rest: unknown[]) => (routed(p) ? route.fs!.rmdir(routed(p)!) : (actual.rmdir as (...a: unknown[]) => unknown)(p, ...rest))) as typeof actual.rmdir,
     readFile: ((p: string, ...rest: unknown[]) => (routed(p) ? route.fs!.readFile(routed(p)!) : (actual.readFile as (...a: unknown[]) => unknown)(p, ...rest))) as typeof actual.readFile,
+    // The provider reads outblob through a FileHandle (bounded): a handle over the emulator's whole-file read.
+    open: ((p: string, ...rest: unknown[]) => {
+      const real = routed(p);
+      if (!real) return (actual.open as (...a: unknown[]) => unknown)(p, ...rest);
+      return route.fs!.readFile(real).then((bytes) => {
+        let at = 0;
+        return {
+          read: async (buf: Buffer, offset: number, length: number) => {
+            const n = Math.min(length, bytes.length - at);
+            buf.set(bytes.subarray(at, at + n), offset);
+            at += n;
+            return { bytesRead: n, buffer: buf };
+          },
+          close: async () => undefined,
+        };
+      });
+    }) as typeof actual.open,
     writeFile: ((p: string, d: Uint8Array, ...rest: unknown[]) => (routed(p) ? route.fs!.writeFile(routed(p)!, d) : (actual.writeFile as (...a: unknown[]) => unknown)(p, d, ...rest))) as typeof actual.writeFile,
   };
 });

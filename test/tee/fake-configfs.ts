@@ -6,8 +6,10 @@
  * - mkdir <root>/<name> creates an instance with `generation` "0\n" and
  *   `provider` ("tdx_guest\n" / "sev_guest\n"); ENOENT when the root is
  *   missing (configfs not mounted);
- * - a write to `inblob` (at most 64 bytes) bumps `generation`;
- * - reading `outblob` / `auxblob` before any inblob write is EINVAL; otherwise
+ * - a write to `inblob` (at most 64 bytes, else EINVAL) bumps `generation`;
+ * - reading `outblob` / `auxblob` before any inblob write is EINVAL, and so
+ *   is generating a report for an inblob that is not exactly 64 bytes (both
+ *   kernel providers, tdx_report_new and sev_report_new, refuse it); otherwise
  *   the report is regenerated lazily when the generation changed since the
  *   last generation, from the *current* inblob (the kernel's behaviour);
  *   `auxblob` exists only for sev_guest;
@@ -36,6 +38,14 @@ function fsError(code: string, path: string): NodeJS.ErrnoException {
   return e;
 }
 
+interface InstanceState {
+  generation: number;
+  generatedAt: number;
+  inblob?: Uint8Array;
+  /** Bytes of the last inblob write (the kernel keeps the length; the providers want exactly 64). */
+  inblobLength?: number;
+}
+
 export class FakeConfigfsTsm {
   readonly root: string;
   readonly provider: 'tdx_guest' | 'sev_guest';
@@ -48,7 +58,7 @@ export class FakeConfigfsTsm {
   /** When set, reading outblob / auxblob when a report would be generated fails with this errno. */
   reportErrno: string | undefined;
   readonly #generate: FakeConfigfsOptions['generate'];
-  readonly #state = new Map<string, { generation: number; generatedAt: number; inblob?: Uint8Array }>();
+  readonly #state = new Map<string, InstanceState>();
 
   constructor(o: FakeConfigfsOptions) {
     this.root = o.root;
@@ -77,7 +87,7 @@ export class FakeConfigfsTsm {
     await rm(path, { recursive: true });
   }
 
-  #instance(path: string): { dir: string; attr: string; st: { generation: number; generatedAt: number; inblob?: Uint8Array } } {
+  #instance(path: string): { dir: string; attr: string; st: InstanceState } {
     const dir = dirname(path);
     const st = this.#state.get(dir);
     if (!st) throw fsError('ENOENT', path);
@@ -91,6 +101,7 @@ export class FakeConfigfsTsm {
     const blob = new Uint8Array(64);
     blob.set(data);
     st.inblob = blob;
+    st.inblobLength = data.length;
     st.generation += 1;
     await writeFile(join(dir, 'inblob'), blob);
     await writeFile(join(dir, 'generation'), `${st.generation}\n`);
@@ -109,6 +120,7 @@ export class FakeConfigfsTsm {
       if (!st.inblob) throw fsError('EINVAL', path);
       if (attr === 'auxblob' && this.provider !== 'sev_guest') throw fsError('ENOENT', path);
       if (st.generatedAt !== st.generation) {
+        if (st.inblobLength !== 64) throw fsError('EINVAL', path);
         if (this.reportErrno) throw fsError(this.reportErrno, path);
         const r = await this.#generate(st.inblob);
         this.generatedReports += 1;
