@@ -209,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let server: Server | undefined;
   try {
     // Per instance on purpose: the bound protects this instance's TEE (its evidence provider), and each instance has its own TLS key.
-    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter };
+    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter, log };
     const proxy: ProxyOptions = {
       upstream,
       maxRequestBytes: options.maxRequestBytes ?? 1 << 20,

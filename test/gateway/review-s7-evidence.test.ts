@@ -98,8 +98,9 @@ describe('review s7 finding 4: evidence provider failures', () => {
 
 describe('review s7 finding 4 over HTTP', () => {
   let h: Harness;
+  const gatewayLog: string[] = [];
   beforeAll(async () => {
-    h = await startHarness({ provider: busy });
+    h = await startHarness({ provider: busy, log: (l) => gatewayLog.push(l) });
   });
   afterAll(async () => {
     await h?.close();
@@ -111,5 +112,12 @@ describe('review s7 finding 4 over HTTP', () => {
     expect(r.headers['retry-after']).toBe('1');
     expect(r.json.error.code).toBe('ERR_GATEWAY_EVIDENCE_PROVIDER');
     expect(r.text).not.toContain('/sys/');
+  });
+
+  it("POST /v1/attestation on a busy TEE: the provider's detail goes to the gateway's own log (options.log), not only to stderr", async () => {
+    const r = await h.call('POST', '/v1/attestation', { token: null, body: JSON.stringify({ nonce }) });
+    expect(r.status).toBe(503);
+    expect(r.text).not.toContain('/sys/');
+    expect(gatewayLog.some((l) => l.includes(SECRET_PATH) && l.includes('ERR_TSM_UNAVAILABLE'))).toBe(true);
   });
 });
