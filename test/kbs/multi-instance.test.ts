@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { exportBundle } from '../../src/index.js';
 import { selfSignedTls } from '../../src/kbs/files.js';
+import { KBS_MIGRATIONS } from '../../src/kbs/migrations.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
 import { createPgDatabase, PG_SKIP_REASON, warnIfPgSkipped, type PgTestDatabase } from '../helpers/postgres.js';
 import { makePlatform, newClient, tdxPolicy, transferBody, unwrap, type Client } from './helpers.js';
@@ -101,7 +102,7 @@ describe.skipIf(PG_SKIP_REASON || !existsSync(addon))('three broker processes on
 
   it('started together: one schema, every migration recorded once; each instance is healthy', async () => {
     const rows = await storage.all<{ version: number }>("SELECT version FROM schema_migrations WHERE component = 'kbs' ORDER BY version");
-    expect(rows.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(rows.map((r) => r.version)).toEqual(KBS_MIGRATIONS.map((m) => m.version));
     for (const i of instances) expect((await call(i.url, 'GET', '/health')).json).toEqual({ status: 'ok', database: 'postgres' });
   });
 
