@@ -186,7 +186,10 @@ async function simulatedProvider(statePath: string | undefined, tee: string | un
   if (tee !== undefined && tee !== 'tdx' && tee !== 'snp') throw new UsageError('--simulated-tee must be tdx or snp');
   if (statePath) {
     try {
-      return SimulatedTeeProvider.fromState(await readFile(statePath, 'utf8'));
+      const restored = SimulatedTeeProvider.fromState(await readFile(statePath, 'utf8'));
+      // The state decides the platform; a different --simulated-tee would otherwise be ignored without a word.
+      if (tee !== undefined && tee !== restored.tee) throw new UsageError(`--simulated-tee ${tee} does not match the ${restored.tee.toUpperCase()} platform in ${statePath}`);
+      return restored;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }

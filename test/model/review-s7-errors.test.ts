@@ -96,6 +96,20 @@ describe('typed errors (finding 5)', () => {
   });
 });
 
+describe('the simulated platform of a state file', () => {
+  it('`--simulated-tee snp` against a TDX state file is a usage error (exit 2), not silently a TDX platform', async () => {
+    const state = join(dir, 'sim-state.json');
+    expect(await run(['simulated-tee', '--state', state, '--simulated-tee', 'tdx'], sinks().io)).toBe(0);
+    const s = sinks();
+    expect(await run(['simulated-tee', '--state', state, '--simulated-tee', 'snp'], s.io)).toBe(2);
+    expect(s.err()).toContain('--simulated-tee snp does not match the TDX platform in');
+    expect(s.out()).toBe('');
+    // The matching TEE, or none, restores the platform as before.
+    expect(await run(['simulated-tee', '--state', state, '--simulated-tee', 'tdx'], sinks().io)).toBe(0);
+    expect(await run(['simulated-tee', '--state', state], sinks().io)).toBe(0);
+  });
+});
+
 /** A model directory whose list names `keyId` (written as the host wants it). */
 async function modelDir(keyId: string, extraFile?: string): Promise<string> {
   const plain = join(dir, 'plain');
