@@ -223,9 +223,6 @@ export class KbsStore {
     if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
     return { status: 'valid', id: row.id };
   }
-  async hasToken(token: string, now: Date = new Date()): Promise<boolean> {
-    return (await this.checkToken(token, now)).status === 'valid';
-  }
   /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
   async listTokens(): Promise<TokenInfo[]> {
     const k = this.#shared.integrity;

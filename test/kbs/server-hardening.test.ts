@@ -98,7 +98,7 @@ describe('failed admin logins are limited per client', () => {
     expect(await call(local, keys, { token: WRONG_TOKEN })).toMatchObject({ status: 401, code: 'ERR_KBS_UNAUTHORIZED' });
     expect(await call(local, token, { method: 'POST', body: { username: 'admin', password: 'wrong' } })).toMatchObject({ status: 401, code: 'ERR_KBS_UNAUTHORIZED' });
     expect(await call(local, keys)).toMatchObject({ status: 401, code: 'ERR_KBS_UNAUTHORIZED' });
-    const lookups = vi.spyOn(KbsStore.prototype, 'hasToken');
+    const lookups = vi.spyOn(KbsStore.prototype, 'checkToken');
     const buckets = vi.spyOn(RateLimiter.prototype, 'take');
     for (const attempt of [{ token: WRONG_TOKEN }, { token: h.token }, { method: 'POST' as const, body: { username: 'admin', password: SECRET } }]) {
       const r = await call(local, attempt.method === 'POST' ? token : keys, attempt);
