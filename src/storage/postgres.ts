@@ -163,21 +163,32 @@ export function advisoryLockKey(name: string): string {
 const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
 
 /**
- * The URL with its password masked, for logs and /health. A password may hold "/", "?", "#" or "@"
- * unencoded, and a URL parser then reads part of it as the host, port, path, query or fragment:
- * whenever an "@" follows the first of those characters, everything up to the last "@" is masked
- * (a query value with an "@" is masked with it: hiding too much is the safe side).
+ * A secret parameter in the raw text, wherever a URL parser might put it (query or fragment). Its
+ * value ends at "&", "#" or "@": an "@" after it is left for the userinfo rule below, which then
+ * masks up to it, so a value with an "@" is never shown either.
+ */
+const SECRET_PARAM_TEXT = new RegExp(`([?&#;])(${SECRET_PARAMS.join('|')})=[^&#@]*`, 'gi');
+
+/**
+ * The URL with its passwords masked, for logs and /health. First every password / sslpassword /
+ * sslkey parameter value in the raw text. Then the userinfo: a password may hold "/", "?", "#" or
+ * "@" unencoded, and a URL parser then reads part of it as the host, port, path, query or fragment;
+ * so when an "@" follows the first of those characters and a ":" (a password) comes before that
+ * "@", everything from the colon to the last "@" is masked (this may hide the host too: the safe
+ * side). Without a colon there is no password in the userinfo, and an "@" in a query value such as
+ * application_name=kbs@eu leaves the host shown.
  */
 export function redactUrl(url: string): string {
+  url = url.replace(SECRET_PARAM_TEXT, '$1$2=***');
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^]*)$/i.exec(url);
   if (m) {
     const scheme = m[1] as string;
     const rest = m[2] as string;
     const at = rest.lastIndexOf('@');
     const authorityEnd = rest.search(/[/?#]/);
-    if (at >= 0 && authorityEnd >= 0 && at > authorityEnd) {
-      const colon = rest.indexOf(':');
-      const user = colon >= 0 && colon < authorityEnd ? rest.slice(0, colon) : '';
+    const colon = rest.indexOf(':');
+    if (at >= 0 && authorityEnd >= 0 && at > authorityEnd && colon >= 0 && colon < at) {
+      const user = colon < authorityEnd ? rest.slice(0, colon) : '';
       url = `${scheme}${user ? `${user}:` : ''}***@${rest.slice(at + 1)}`;
     }
   }

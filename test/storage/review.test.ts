@@ -74,6 +74,22 @@ describe('storage review: a password in a URL that does not parse', () => {
     expect(redactUrl('postgres://db.internal:5432/x')).toBe('postgres://db.internal:5432/x');
   });
 
+  it('redactUrl: a secret query parameter stays masked when an "@" follows it; an "@" in a query value alone keeps the host (review s7, second round)', () => {
+    const cases: [string, string][] = [
+      ['postgres://db.internal/kbs?user=svc@corp&password=hunter2', 'postgres://db.internal/kbs?user=svc%40corp&password=***'],
+      ['postgres://kbs@db/kbs?application_name=a@b&sslpassword=hunter2', 'postgres://kbs@db/kbs?application_name=a%40b&sslpassword=***'],
+      ['postgres://db/kbs?application_name=kbs@eu', 'postgres://db/kbs?application_name=kbs@eu'],
+      ['postgres://db/kbs?password=hun@ter2', 'postgres://db/kbs?password=***'],
+    ];
+    for (const [url, shown] of cases) expect(redactUrl(url), url).toBe(shown);
+    // Ambiguous (a userinfo password may hold "/" and "@"): masked up to the last "@", host included; no secret shown.
+    for (const url of ['postgres://kbs:pw@db/kbs?user=x@y#sslkey=hunter2', 'postgres://kbs:pw@db/kbs?sslkey=hunter2&user=x@y', 'postgres://kbs:p?password=hunter2@db/kbs']) {
+      const shown = redactUrl(url);
+      expect(shown, url).not.toMatch(/hunter2|pw/);
+      expect(shown, url).toMatch(/^postgres:\/\/kbs:\*\*\*@/);
+    }
+  });
+
   it('parseStorageLocation refuses it without echoing the password', () => {
     let message = '';
     try {
