@@ -51,7 +51,31 @@ export function readIsvLevels(r: FieldReader, obj: Json): IsvTcbLevel[] {
       advisoryIds: lr.strings(level, 'advisoryIDs'),
     };
   });
+  refuseRepeatedLevels(r, levels.map((l) => String(l.isvsvn)), 'isvsvn');
   return sortIsvLevels(levels);
+}
+
+/**
+ * T18 / T21: levels are matched highest first, so two levels with the same
+ * SVNs would be told apart only by their order in the document: a Revoked
+ * copy listed after an UpToDate one would never be reached, the other order
+ * would revoke. Intel never repeats a level; a document that does is refused
+ * whatever its order (review of session 7).
+ */
+function refuseRepeatedLevels(r: FieldReader, keys: readonly string[], what: string): void {
+  const first = new Map<string, number>();
+  for (const [i, key] of keys.entries()) {
+    const earlier = first.get(key);
+    if (earlier !== undefined) {
+      fail('COLLATERAL_FORMAT', r.check, `${r.path}.tcbLevels[${i}] repeats the ${what} of ${r.path}.tcbLevels[${earlier}]`, { field: `${r.path}.tcbLevels`, first: earlier, repeated: i });
+    }
+    first.set(key, i);
+  }
+}
+
+/** The SVNs that place a platform level: SGX components, PCESVN, TDX components. */
+function platformLevelKey(level: PlatformTcbLevel): string {
+  return `${level.sgx.join('.')}|${level.pcesvn}|${level.tdx?.join('.') ?? ''}`;
 }
 
 function components(r: FieldReader, tcb: Json, key: string): number[] {
@@ -124,6 +148,7 @@ function readTcbInfoBody(info: Json, tee: 'tdx' | 'sgx'): TcbInfoBody {
   const r = new FieldReader(C, 'tcbInfo');
   const levelList = r.array(info, 'tcbLevels', { nonEmpty: true });
   const tcbLevels = levelList.map((_, i) => readPlatformLevel(r.at(`tcbLevels[${i}]`), r.at('tcbLevels').element(levelList, i), tee));
+  refuseRepeatedLevels(r, tcbLevels.map(platformLevelKey), 'SGX components, PCESVN and TDX components');
   const body: TcbInfoBody = {
     fmspc: r.hex(info, 'fmspc', 6),
     pceId: r.hex(info, 'pceId', 2),
