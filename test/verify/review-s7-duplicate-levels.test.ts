@@ -19,7 +19,7 @@ const copy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 function revokedCopy(list: (d: Doc) => Doc[], order: 'revoked-first' | 'revoked-second') {
   return (d: Doc) => {
     const levels = list(d);
-    const dup = { ...copy(levels[0]!), tcbStatus: 'Revoked' };
+    const dup: Doc = { ...copy(levels[0]!), tcbStatus: 'Revoked' };
     levels.splice(order === 'revoked-first' ? 0 : 1, 0, dup);
   };
 }
@@ -59,14 +59,14 @@ describe('review s7: repeated TCB levels are refused whatever their order', () =
   it('levels that differ in one SVN are not repeats: the copy with a lower PCESVN / isvsvn still verifies', () => {
     const lowerPcesvn = (d: Doc) => {
       const levels = levelsOf(d);
-      const other = { ...copy(levels[0]!), tcbStatus: 'OutOfDate' };
+      const other: Doc = { ...copy(levels[0]!), tcbStatus: 'OutOfDate' };
       const tcb = other['tcb'] as Doc;
       tcb['pcesvn'] = (tcb['pcesvn'] as number) - 1;
       levels.splice(1, 0, other);
     };
     const lowerIsvsvn = (d: Doc) => {
       const levels = levelsOf(d);
-      const other = { ...copy(levels[0]!), tcbStatus: 'OutOfDate' };
+      const other: Doc = { ...copy(levels[0]!), tcbStatus: 'OutOfDate' };
       (other['tcb'] as Doc)['isvsvn'] = ((levels[levels.length - 1]!['tcb'] as Doc)['isvsvn'] as number) - 1;
       levels.push(other);
     };
