@@ -69,7 +69,17 @@ export interface MigrateOptions {
    * up). A migrating instance that freezes is still cut by the idle-in-transaction timeout.
    */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL lock timeout of each statement of the migration, in ms, once the migration lock is
+   * held; default 10 000. DDL needs an ACCESS EXCLUSIVE lock, and while it waits for one (behind an
+   * operator's idle transaction that read the table) every other session's reads of that table
+   * queue behind it: the migration gives up instead, with the retryable ERR_STORAGE_UNAVAILABLE
+   * (nothing changed, start again later). 0 = wait forever.
+   */
+  lockTimeoutMs?: number;
 }
+
+export const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 10_000;
 
 /** Brings the component's schema up to date. `now` stamps the applied rows. */
 export async function migrate(storage: Storage, set: MigrationSet, now: Date = new Date(), options: MigrateOptions = {}): Promise<MigrationOutcome> {
@@ -92,6 +102,10 @@ export async function migrate(storage: Storage, set: MigrationSet, now: Date = n
         try {
           await tx.exec(m.sql[storage.dialect]);
         } catch (e) {
+          // A lock not granted in time or a lost connection: retrying later can help, the schema is unchanged.
+          if (StorageError.is(e) && e.retryable) {
+            throw new StorageError(e.code, `${set.component} migration ${m.version} (${m.name}) did not run, nothing was changed, try again later: ${e.message}`, { cause: e, ...(e.dbCode ? { dbCode: e.dbCode } : {}) });
+          }
           throw new StorageError('ERR_STORAGE_MIGRATION', `${set.component} migration ${m.version} (${m.name}) failed, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
         await tx.run('INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)', [set.component, m.version, m.name, now.toISOString()]);
@@ -100,7 +114,7 @@ export async function migrate(storage: Storage, set: MigrationSet, now: Date = n
       await set.afterMigrate?.(tx, latest);
       return { from, to: latest, applied };
     },
-    { lock: 'tee-verify:schema-migrations', statementTimeoutMs: options.statementTimeoutMs ?? 0 },
+    { lock: 'tee-verify:schema-migrations', statementTimeoutMs: options.statementTimeoutMs ?? 0, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS },
   );
 }
 

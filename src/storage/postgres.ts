@@ -18,7 +18,9 @@
  *   connection, a statement timeout, and an idle-in-transaction timeout after
  *   which the server ends a session that holds a transaction (and its locks)
  *   without using it. Migrations run without the statement timeout (DDL on a
- *   large table may take long), bounded by the idle timeout only.
+ *   large table may take long), bounded by the idle timeout, and with a lock
+ *   timeout: DDL that waits for a table lock another session holds (an idle
+ *   psql) gives up retryably instead of queueing every other reader behind it.
  */
 import { createHash } from 'node:crypto';
 
@@ -143,6 +145,8 @@ export function classifyPostgresError(e: unknown, opening: boolean, what = 'Post
     /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
   if (connection) return new StorageError(opening ? 'ERR_STORAGE_UNREACHABLE' : 'ERR_STORAGE_UNAVAILABLE', `${what}: ${opening ? 'cannot connect' : 'connection lost'} (${message})`, { cause: e, ...dbCode });
   if (code === '57014') return new StorageError('ERR_STORAGE_UNAVAILABLE', `${what}: statement timed out (${message})`, { cause: e, ...dbCode });
+  // lock_timeout (or NOWAIT): another session holds the lock now; the same statement may succeed later.
+  if (code === '55P03') return new StorageError('ERR_STORAGE_UNAVAILABLE', `${what}: a lock another session holds was not granted in time (${message})`, { cause: e, ...dbCode });
   if (code === '53100' || code === '58030') return new StorageError('ERR_STORAGE_IO', `${what}: ${code === '53100' ? 'the server\'s disk is full' : 'the server had an I/O error'} (${message})`, { cause: e, ...dbCode });
   return new StorageError('ERR_STORAGE_QUERY', `${what}: ${message}`, { cause: e, ...dbCode });
 }
@@ -335,6 +339,8 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       const timeout = options.statementTimeoutMs;
       if (timeout !== undefined) await tx.control(`SET LOCAL statement_timeout = ${Math.max(0, Math.floor(timeout))}`);
       if (options.lock) await tx.control('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(options.lock)]);
+      // After the advisory lock: an instance waiting for another's migration must not give up, but DDL must not queue forever behind a table lock.
+      if (options.lockTimeoutMs !== undefined) await tx.control(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
       const result = await fn(tx);
       await tx.control('COMMIT');
       return result;

@@ -38,6 +38,13 @@ export interface TransactionOptions {
    * Default: the storage's (30 s). Migrations lift it: DDL on a large table may run long. SQLite: ignored.
    */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: how long one statement of this transaction may wait for a table or row lock (SET
+   * LOCAL lock_timeout, set after the `lock` is held, so waiting for that one is not cut), in ms;
+   * 0 = forever. Default: the server's (forever). A wait cut short is the retryable
+   * ERR_STORAGE_UNAVAILABLE (55P03). Migrations set 10 s. SQLite: ignored.
+   */
+  lockTimeoutMs?: number;
 }
 
 export interface Storage extends SqlExecutor {

@@ -3,7 +3,8 @@
  * terminated session, between statements or during one) rejects typed and
  * leaves the process and the pool usable; a session idle inside a
  * transaction is ended by the server, so a second instance gets the
- * migration lock; migrations run without the statement timeout; a late
+ * migration lock; migrations run without the statement timeout but give up
+ * (retryably) on a table lock they cannot get; a late
  * statement after close() or through a stale tx is ERR_STORAGE_CLOSED; a
  * missing privilege says so.
  */
@@ -120,14 +121,19 @@ describe.skipIf(PG_SKIP_REASON)('review s7: PostgreSQL connections that die or s
 
   it('a session idle inside transaction({lock}) is ended by the server after the idle timeout; another instance then migrates', async () => {
     const cut = signal<StorageError>();
-    const frozen = await open({ poolMax: 1, idleInTransactionTimeoutMs: 1000, onError: (e) => cut.fire(e) });
+    // No idle timeout while the second instance gets to the lock: the holder is cut only once it is seen waiting (no race).
+    const frozen = await open({ poolMax: 1, idleInTransactionTimeoutMs: 0, onError: (e) => cut.fire(e) });
     const other = await open();
     const holding = signal();
+    const waiterSeen = signal();
     const set = { component: 'review-s7-idle', migrations: [{ version: 1, name: 'a', sql: { sqlite: '', postgres: 'CREATE TABLE review_s7_idle (id TEXT)' } }] };
     const held = rejection(
       frozen.transaction(
         async (t) => {
           holding.fire();
+          await waiterSeen.promise;
+          // From now on the server ends this session once it sits idle in the transaction.
+          await t.run("SET LOCAL idle_in_transaction_session_timeout = '100ms'");
           // An instance that stalls while holding the migration lock (a frozen VM, a stuck await).
           await cut.promise;
           await t.run('SELECT 1');
@@ -136,12 +142,16 @@ describe.skipIf(PG_SKIP_REASON)('review s7: PostgreSQL connections that die or s
       ),
     );
     await holding.promise;
-    const migrating = migrate(other, set);
-    // The second instance is really waiting for the advisory lock before the first one is cut.
-    for (;;) {
+    let settled = false;
+    const migrating = migrate(other, set).finally(() => (settled = true));
+    migrating.catch(() => {}); // awaited below
+    // The second instance is really waiting for the advisory lock before the first one is cut (or it failed: reported below).
+    while (!settled) {
       const w = await admin.get<{ n: number }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = current_database()");
       if ((w?.n ?? 0) > 0) break;
     }
+    expect(settled).toBe(false);
+    waiterSeen.fire();
     expect((await migrating).applied).toEqual(['1 a']);
     const e = await held;
     expect(e.code).toBe('ERR_STORAGE_UNAVAILABLE');
@@ -150,11 +160,56 @@ describe.skipIf(PG_SKIP_REASON)('review s7: PostgreSQL connections that die or s
     await frozen.ping();
   });
 
+  it('a migration whose DDL waits for a table lock (an idle psql that read the table) gives up retryably; the other sessions\' reads are then served', async () => {
+    await admin.exec('CREATE TABLE review_s7_locked (id INT)');
+    // An operator's psql left open inside a transaction that read the table: ACCESS SHARE, held while idle (no idle timeout of ours applies to it).
+    const operator = new pg.Client({ connectionString: db.url });
+    await operator.connect();
+    try {
+      await operator.query('BEGIN');
+      await operator.query('SELECT * FROM review_s7_locked');
+      const migrating = await open();
+      const reader = await open();
+      const set = { component: 'review-s7-lock-timeout', migrations: [{ version: 1, name: 'add column', sql: { sqlite: '', postgres: 'ALTER TABLE review_s7_locked ADD COLUMN note TEXT' } }] };
+      let settled = false;
+      const outcome = rejection(migrate(migrating, set, new Date(), { lockTimeoutMs: 300 })).finally(() => (settled = true));
+      // Wait until the ALTER is queued for the table lock (or the migration already gave up), then read the table from another instance: it queues behind the ALTER.
+      while (!settled) {
+        const w = await admin.get<{ n: number }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'relation' AND query LIKE 'ALTER TABLE review_s7_locked%'");
+        if ((w?.n ?? 0) > 0) break;
+      }
+      const read = reader.get<{ n: number }>('SELECT COUNT(*)::int AS n FROM review_s7_locked');
+      const e = await outcome;
+      expect(e.code).toBe('ERR_STORAGE_UNAVAILABLE');
+      expect(e.retryable).toBe(true);
+      expect(e.dbCode).toBe('55P03');
+      expect(e.message).toMatch(/nothing was changed/);
+      // The migration's lock request is gone, so the read queued behind it is served while the operator still holds the table.
+      expect(await read).toEqual({ n: 0 });
+      expect(await migrating.get("SELECT COUNT(*)::int AS n FROM schema_migrations WHERE component = 'review-s7-lock-timeout'")).toEqual({ n: 0 });
+      await operator.query('ROLLBACK');
+      // Once the lock is free the same migration runs.
+      expect((await migrate(migrating, set)).applied).toEqual(['1 add column']);
+    } finally {
+      await operator.end();
+    }
+  });
+
   it('migrations run without the statement timeout; other transactions keep it; a transaction may set its own', async () => {
     const s = await open({ statementTimeoutMs: 12_345 });
     let seen: string | undefined;
-    await migrate(s, { component: 'review-s7-timeout', migrations: [], afterMigrate: async (tx) => void (seen = (await tx.get<{ statement_timeout: string }>('SHOW statement_timeout'))?.statement_timeout) });
+    let lockTimeout: string | undefined;
+    await migrate(s, {
+      component: 'review-s7-timeout',
+      migrations: [],
+      afterMigrate: async (tx) => {
+        seen = (await tx.get<{ statement_timeout: string }>('SHOW statement_timeout'))?.statement_timeout;
+        lockTimeout = (await tx.get<{ lock_timeout: string }>('SHOW lock_timeout'))?.lock_timeout;
+      },
+    });
     expect(seen).toBe('0');
+    expect(lockTimeout).toBe('10s'); // DDL gives up on a table lock it cannot get (round 2)
+    expect(await s.get('SHOW lock_timeout')).toEqual({ lock_timeout: '0' });
     expect(await s.transaction((tx) => tx.get('SHOW statement_timeout'))).toEqual({ statement_timeout: '12345ms' });
     expect(await s.transaction((tx) => tx.get('SHOW statement_timeout'), { statementTimeoutMs: 2000 })).toEqual({ statement_timeout: '2s' });
     expect(await s.get('SHOW statement_timeout')).toEqual({ statement_timeout: '12345ms' }); // SET LOCAL ended with its transaction
