@@ -13,6 +13,7 @@ import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '..
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
 import { startKeyBroker, type KeyBroker } from './server.js';
+import { upgradeIntegrity } from './upgrade.js';
 
 export interface KbsIo {
   stdout: (text: string) => void;
@@ -39,7 +40,11 @@ export const KBS_USAGE = `usage:
       environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
                    TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
       exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
-                   78 configuration refused (bad URL, authentication, schema from a newer version, master key)
+                   78 configuration refused (bad URL, authentication, schema from a newer version, master key,
+                   rows without a MAC: run admin upgrade-integrity after checking them)
+  tee-kbs admin upgrade-integrity (--db FILE | --database URL) [--master-key-file F]
+                                                       once, on a database from before row integrity:
+                                                       MAC and re-seal its rows as found (check them first)
   tee-kbs admin export-log (--db FILE | --database URL)  attestation log as batch JSONL (stdout);
                                                        stderr: refusals stored only as counts
   tee-kbs admin policy create FILE | policy list | policy delete ID
@@ -174,10 +179,15 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     options: {
       db: { type: 'string' }, database: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
       insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
-      label: { type: 'string' }, 'expires-in': { type: 'string' },
+      label: { type: 'string' }, 'expires-in': { type: 'string' }, 'master-key-file': { type: 'string' }, 'after-seq': { type: 'string' },
     },
   });
   const [what, verb, arg] = p;
+  if (what === 'upgrade-integrity') {
+    const where = databaseOf(v, io.env, 'upgrade-integrity');
+    await upgradeIntegrity({ ...where, ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}), env: io.env, log: (l) => io.stderr(`${l}\n`) });
+    return 0;
+  }
   if (what === 'export-log') {
     const where = databaseOf(v, io.env, 'export-log');
     // Reads only: no migration, no master key (the log holds no key material); an unknown newer schema is refused.
@@ -251,6 +261,7 @@ export async function runKbsCli(argv: string[], io: KbsIo): Promise<{ code: numb
 export function exitCodeOf(e: unknown): number {
   if (StorageError.is(e)) return e.exitCode;
   // At start-up ERR_KBS_STORAGE means the master key does not fit the database (or cannot be read).
-  if (KbsError.is(e) && (e.code === 'ERR_KBS_CONFIG' || e.code === 'ERR_KBS_STORAGE')) return EXIT_CONFIG;
+  // ERR_KBS_UPGRADE_REQUIRED / ERR_KBS_INTEGRITY at start-up: rows the broker will not trust on its own (docs/kbs.md, Row integrity).
+  if (KbsError.is(e) && (e.code === 'ERR_KBS_CONFIG' || e.code === 'ERR_KBS_STORAGE' || e.code === 'ERR_KBS_UPGRADE_REQUIRED' || e.code === 'ERR_KBS_INTEGRITY')) return EXIT_CONFIG;
   return 2;
 }

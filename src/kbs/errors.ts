@@ -36,6 +36,16 @@ export type KbsErrorCode =
    * the broker (the MACs need the master key): 500, nothing released, a log line.
    */
   | 'ERR_KBS_INTEGRITY'
+  /**
+   * Start-up only (exit 78): the row-integrity migration finds rows without a MAC (a database from
+   * before review s7, or one whose integrity columns were removed). The broker never trusts them on
+   * its own; the operator checks them and runs `tee-kbs admin upgrade-integrity` (second review s7).
+   */
+  | 'ERR_KBS_UPGRADE_REQUIRED'
+  /** Revoking the last intact, unexpired admin token would leave the admin API without one (409). */
+  | 'ERR_KBS_LAST_TOKEN'
+  /** An HTTP/1.0 request for an answer that needs HTTP/1.1 (the streamed log export: chunks and a trailer): 505. */
+  | 'ERR_KBS_HTTP_VERSION'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'
   | 'ERR_KBS_CONFIG'
   | 'ERR_KBS_SHUTTING_DOWN'

@@ -11,5 +11,6 @@ export { loadMasterKey, MASTER_KEY_ENV } from './files.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export type { RefusalLogBounds } from './log-bounds.js';
 export { parsePolicyDocument } from './policies.js';
+export { upgradeIntegrity, type IntegrityUpgradeOptions, type IntegrityUpgradeResult } from './upgrade.js';
 export { runKbsCli, exitCodeOf, KBS_SERVE_OPTIONS, KBS_ENV } from './cli.js';
 export { StorageError, type StorageErrorCode } from '../storage/index.js';

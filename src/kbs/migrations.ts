@@ -105,8 +105,9 @@ CREATE TRIGGER refusal_aggregates_no_truncate BEFORE TRUNCATE ON refusal_aggrega
  * Row integrity (review s7): a MAC per policy row and per admin-token row (keys derived from the
  * master key), admin tokens with ids and an optional expiry, keys re-sealed with their policy in the
  * AAD (`sealed_with` 2; 1 = the first brokers' AAD), and the appraisal warnings of each logged
- * decision. The MACs and seals of rows that exist when this migration runs are computed right after
- * it, by the start that applied it (KbsStore.upgradeIntegrity: trust on upgrade).
+ * decision. Rows that exist when this migration runs get their MACs and seals in the same transaction,
+ * only when the operator asks (`tee-kbs admin upgrade-integrity`; store.ts integrityOnUpgrade); a
+ * start without that step refuses them.
  */
 const INTEGRITY = `
 ALTER TABLE policies ADD COLUMN mac TEXT;

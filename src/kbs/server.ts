@@ -8,7 +8,6 @@
  * client is its IPv4 address or IPv6 /64 (src/net/client-key.ts). Receiving a
  * request is bounded in time (src/net/server-timeouts.ts).
  */
-import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -404,12 +403,6 @@ function masterKeyOf(options: KeyBrokerOptions, loc: StorageLocation, log: (l: s
   return master.key;
 }
 
-/** A database opened with another master key fails at start, not at the first release (first instance to write the check wins). */
-async function checkMasterKey(store: KbsStore, master: Buffer): Promise<void> {
-  const check = createHmac('sha256', master).update('tee-kbs master key check').digest('hex');
-  if ((await store.initMeta('master_key_check', check)) !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
-}
-
 /**
  * The first admin token of an empty database: written to its file first (exclusively, 0600, synced),
  * then stored; the instance that loses the race to store it (several starting together) removes its
@@ -446,14 +439,6 @@ async function firstStart(store: KbsStore, now: Date, log: (l: string) => void, 
   if (!stored) return undefined;
   log(`tee-kbs: first start: the admin token was written to ${file} (mode 0600; only its keyed digest is stored). Read it, store it safely, then delete the file`);
   return { token, file };
-}
-
-/** The start that applied the integrity migration MACs and re-seals the rows it found (trust on upgrade, docs/kbs.md). */
-async function upgradeIntegrity(store: KbsStore, migratedFrom: number, log: (l: string) => void): Promise<void> {
-  const up = await store.upgradeIntegrity(migratedFrom);
-  if (!up || migratedFrom === 0) return;
-  log(`tee-kbs: integrity upgrade (trust on upgrade): MACs computed for ${up.policies} policy row(s) and ${up.tokens} admin token(s) as found now, ${up.keys} key(s) re-sealed to their policy`);
-  if (up.keysNotOpened.length > 0) log(`tee-kbs: INTEGRITY: ${up.keysNotOpened.length} key(s) did not open with the master key and stay refused: ${up.keysNotOpened.slice(0, 10).join(', ')}`);
 }
 
 /** At every start: rows that fail their integrity check (written outside the broker) are named in the log. */
@@ -520,8 +505,6 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     const { store, migration } = await KbsStore.open(storage, masterKey, { refusalBounds });
     if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
     const now = options.now ?? (() => new Date());
-    await checkMasterKey(store, masterKey);
-    if (migration) await upgradeIntegrity(store, migration.from, log);
     await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
     // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.

@@ -12,10 +12,10 @@
  * (refusal_aggregates) instead of rows. No instance keeps anything in memory
  * that another one needs.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 
 import { clientKey } from '../net/client-key.js';
-import { checkSchema, migrate, StorageError, type MigrationOutcome, type SqlExecutor, type Storage } from '../storage/index.js';
+import { checkSchema, migrate, StorageError, type MigrationOutcome, type MigrationSet, type SqlExecutor, type Storage } from '../storage/index.js';
 import { hashToken, integrityKeys, openKey, policyDigest, policyMac, sameMac, sealKey, tokenDigest, tokenRowMac, type IntegrityKeys, type SealBinding } from './crypto.js';
 import { KbsError } from './errors.js';
 import { DEFAULT_REFUSAL_BOUNDS, type ResolvedRefusalBounds } from './log-bounds.js';
@@ -46,11 +46,13 @@ export interface TokenInfo {
   intact: boolean;
 }
 
-/** What the start that applied the integrity migration did to the rows it found. */
+/** What the operator's integrity upgrade (tee-kbs admin upgrade-integrity) did to the rows it found. */
 export interface IntegrityUpgrade {
   policies: number;
   tokens: number;
   keys: number;
+  /** The rows it trusted as found: policy ids, admin-token labels (with their new ids), key ids. */
+  trusted: { policies: string[]; tokens: string[]; keys: string[] };
   /** Keys whose material did not open with the first brokers' AAD: left as they are, refused at use. */
   keysNotOpened: string[];
 }
@@ -149,15 +151,38 @@ export class KbsStore {
     this.#shared = 'integrity' in refusalBounds ? refusalBounds : { refusalBounds, lastWindowPrune: 0, integrity: integrityKeys(master) };
   }
 
-  /** Runs the key broker's migrations (serialised across instances) and returns the store. */
-  static async open(storage: Storage, master: Buffer, options: { migrate?: boolean; refusalBounds?: ResolvedRefusalBounds } = {}): Promise<{ store: KbsStore; migration?: MigrationOutcome }> {
+  /**
+   * Runs the key broker's migrations (serialised across instances) and returns the store. In the
+   * same transaction: the master key is checked against the database, and when this start brings a
+   * database from before row integrity (schema < 4) up to date, the rows without a MAC are either
+   * refused (default: ERR_KBS_UPGRADE_REQUIRED, nothing changes) or, with `trustRowsWithoutMac`
+   * (the operator's `tee-kbs admin upgrade-integrity`), MACed and re-sealed as found (trust on
+   * upgrade, review s7). Database state alone never starts the upgrade (second review s7).
+   */
+  static async open(
+    storage: Storage,
+    master: Buffer,
+    options: { migrate?: boolean; refusalBounds?: ResolvedRefusalBounds; trustRowsWithoutMac?: boolean } = {},
+  ): Promise<{ store: KbsStore; migration?: MigrationOutcome; upgrade?: IntegrityUpgrade }> {
     const make = (): KbsStore => new KbsStore(storage, master, storage, options.refusalBounds);
     if (options.migrate === false) {
       await checkSchema(storage, KBS_SCHEMA);
       return { store: make() };
     }
-    const migration = await migrate(storage, KBS_SCHEMA);
-    return { store: make(), migration };
+    // The version before this start (read outside the migration lock: if another instance migrates
+    // meanwhile, the check below finds the rows it MACed and nothing else).
+    const before = await checkSchema(storage, withHistoryCheck(KBS_SCHEMA));
+    let upgrade: IntegrityUpgrade | undefined;
+    const set: MigrationSet = {
+      ...withHistoryCheck(KBS_SCHEMA),
+      afterMigrate: async (tx, version) => {
+        await KBS_SCHEMA.afterMigrate?.(tx, version);
+        await checkMasterKey(tx, master);
+        if (before < INTEGRITY_VERSION) upgrade = await integrityOnUpgrade(tx, master, integrityKeys(master), options.trustRowsWithoutMac === true);
+      },
+    };
+    const migration = await migrate(storage, set);
+    return { store: make(), migration, ...(upgrade ? { upgrade } : {}) };
   }
 
   /** `fn` runs in one transaction, on a view of the store bound to it. */
@@ -367,53 +392,6 @@ export class KbsStore {
     return openKey(this.#master, row.id, row.version, { iv: row.iv, ciphertext: row.ciphertext, tag: row.tag }, bindingOf(policy));
   }
 
-  // ---- the integrity upgrade (schema 4) ----
-  /**
-   * Trust on upgrade: the start that applied the integrity migration (`migratedFrom` below 4) computes
-   * the MACs of the policy and admin-token rows it finds, converts SHA-256 token rows to the HMAC
-   * form, and re-seals every key with its policy in the AAD. Runs once per database, in one
-   * transaction, after the master key was checked. Rows written outside the broker later have no
-   * valid MAC and are refused.
-   */
-  async upgradeIntegrity(migratedFrom: number): Promise<IntegrityUpgrade | undefined> {
-    if (migratedFrom >= INTEGRITY_VERSION) return undefined;
-    const k = this.#shared.integrity;
-    return this.storage.transaction(async (tx) => {
-      const out: IntegrityUpgrade = { policies: 0, tokens: 0, keys: 0, keysNotOpened: [] };
-      const policies = await tx.all<PolicyRow>('SELECT id, format, document, created_at, mac FROM policies WHERE mac IS NULL');
-      for (const p of policies) {
-        await tx.run('UPDATE policies SET mac = ? WHERE id = ?', [policyMac(k, p.id, p.format, p.document), p.id]);
-        out.policies++;
-      }
-      const tokens = await tx.all<{ hash: string; created_at: string }>('SELECT hash, created_at FROM admin_tokens WHERE mac IS NULL');
-      for (const t of tokens) {
-        const id = randomUUID();
-        const digest = tokenDigest(k, t.hash);
-        await tx.run('UPDATE admin_tokens SET id = ?, hash = ?, mac = ? WHERE hash = ?', [id, digest, tokenRowMac(k, id, digest, t.created_at, null), t.hash]);
-        out.tokens++;
-      }
-      const keys = await tx.all<KeyRow & { document: string }>(
-        'SELECT k.id, k.policy_id, k.version, k.iv, k.ciphertext, k.tag, p.document FROM keys k JOIN policies p ON p.id = k.policy_id WHERE k.sealed_with = 1',
-      );
-      for (const key of keys) {
-        let material: Buffer;
-        try {
-          material = openKey(this.#master, key.id, key.version, key);
-        } catch {
-          out.keysNotOpened.push(key.id);
-          continue;
-        }
-        try {
-          const sealed = sealKey(this.#master, key.id, key.version, material, { policyId: key.policy_id, policyDigest: policyDigest(key.document) });
-          await tx.run('UPDATE keys SET iv = ?, ciphertext = ?, tag = ?, sealed_with = 2 WHERE id = ?', [sealed.iv, sealed.ciphertext, sealed.tag, key.id]);
-          out.keys++;
-        } finally {
-          material.fill(0);
-        }
-      }
-      return out;
-    }, { lock: 'tee-kbs:integrity-upgrade' });
-  }
   // ---- nonces (T42 / S30) ----
   async addNonce(valHex: string, keyId: string, iat: string, expiresAtMs: number): Promise<void> {
     await this.#q.run('INSERT INTO nonces (val, key_id, iat, expires_at) VALUES (?, ?, ?, ?)', [valHex, keyId, iat, expiresAtMs]);
@@ -566,4 +544,122 @@ export function keyInfo(row: KeyRow, baseUrl: string): KeyInfo {
     created_at: row.created_at,
     ...(row.rotated_at ? { rotated_at: row.rotated_at } : {}),
   };
+}
+
+// ---- schema history and the integrity upgrade (schema 4) ----
+
+async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {
+  const row = await tx.get<{ n: number | string }>(
+    tx.dialect === 'sqlite' ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?" : 'SELECT COUNT(*) AS n FROM pg_tables WHERE tablename = ? AND schemaname = current_schema()',
+    [name],
+  );
+  return Number(row?.n ?? 0) > 0;
+}
+
+async function rowCount(tx: SqlExecutor, table: 'admin_tokens' | 'policies' | 'keys'): Promise<number> {
+  if (!(await tableExists(tx, table))) return 0;
+  return Number((await tx.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`))?.n ?? 0);
+}
+
+/**
+ * The schema set with one more rule: a database without any kbs schema history (no schema_migrations
+ * rows, no schema_version) must be empty. A broker records its migrations before it writes a row, so
+ * keys, policies or admin tokens there mean the history was removed outside the broker, to make a
+ * start take the rows for new ones (second review s7, r1 "from = 0"): ERR_KBS_INTEGRITY, always.
+ */
+function withHistoryCheck(set: MigrationSet): MigrationSet {
+  return {
+    ...set,
+    legacyVersion: async (tx) => {
+      const v = await set.legacyVersion?.(tx);
+      if (v !== undefined) return v;
+      const [keys, policies, tokens] = [await rowCount(tx, 'keys'), await rowCount(tx, 'policies'), await rowCount(tx, 'admin_tokens')];
+      if (keys + policies + tokens > 0) {
+        throw new KbsError(
+          'ERR_KBS_INTEGRITY',
+          500,
+          `the database holds ${keys} key(s), ${policies} policy row(s) and ${tokens} admin token(s) but no kbs schema history (no schema_migrations rows, no schema_version): it was removed outside the broker; nothing was changed and no row is trusted. Restore the database from a backup`,
+        );
+      }
+      return undefined;
+    },
+  };
+}
+
+/** A database opened with another master key fails at start (first instance to write the check value wins). */
+async function checkMasterKey(tx: SqlExecutor, master: Buffer): Promise<void> {
+  const check = createHmac('sha256', master).update('tee-kbs master key check').digest('hex');
+  await tx.run('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', ['master_key_check', check]);
+  const stored = (await tx.get<{ value: string }>('SELECT value FROM meta WHERE name = ?', ['master_key_check']))?.value;
+  if (stored !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
+}
+
+/** Rows the integrity upgrade would MAC or re-seal: policies and admin tokens without a MAC, keys sealed without their policy. */
+async function rowsWithoutMac(tx: SqlExecutor): Promise<{ policies: string[]; tokens: string[]; keys: string[] }> {
+  const policies = (await tx.all<{ id: string }>('SELECT id FROM policies WHERE mac IS NULL ORDER BY id')).map((r) => r.id);
+  const tokens = (await tx.all<{ label: string }>('SELECT label FROM admin_tokens WHERE mac IS NULL ORDER BY created_at, label')).map((r) => r.label);
+  const keys = (await tx.all<{ id: string }>('SELECT id FROM keys WHERE sealed_with = 1 ORDER BY id')).map((r) => r.id);
+  return { policies, tokens, keys };
+}
+
+const some = (xs: string[]): string => `${xs.slice(0, 10).map((x) => JSON.stringify(x)).join(', ')}${xs.length > 10 ? `, … (${xs.length - 10} more)` : ''}`;
+
+/** "2 policy row(s) (ids …), 1 admin token(s) (labels …), 1 key(s) (ids …)": what the upgrade found. */
+export function describeRowsWithoutMac(found: { policies: string[]; tokens: string[]; keys: string[] }): string {
+  const parts: string[] = [];
+  if (found.policies.length > 0) parts.push(`${found.policies.length} policy row(s) without a MAC (ids ${some(found.policies)})`);
+  if (found.tokens.length > 0) parts.push(`${found.tokens.length} admin token row(s) without a MAC (labels ${some(found.tokens)})`);
+  if (found.keys.length > 0) parts.push(`${found.keys.length} key(s) sealed without their policy (ids ${some(found.keys)})`);
+  return parts.join(', ');
+}
+
+/**
+ * The integrity migration's second half, in the migration's transaction (so no crash can leave the
+ * schema upgraded and the rows unMACed). Without the operator's word (`trust`) rows without a MAC
+ * refuse the start, naming them, and the whole migration rolls back. With it: the MACs of the policy
+ * and admin-token rows as found, SHA-256 token rows converted to the keyed digest, every key
+ * re-sealed with its policy in the AAD. Returns undefined when there was nothing to upgrade.
+ */
+async function integrityOnUpgrade(tx: SqlExecutor, master: Buffer, k: IntegrityKeys, trust: boolean): Promise<IntegrityUpgrade | undefined> {
+  const found = await rowsWithoutMac(tx);
+  if (found.policies.length + found.tokens.length + found.keys.length === 0) return undefined;
+  if (!trust) {
+    throw new KbsError(
+      'ERR_KBS_UPGRADE_REQUIRED',
+      500,
+      `the row-integrity migration (schema ${INTEGRITY_VERSION}) finds ${describeRowsWithoutMac(found)}. The broker never trusts them on its own: check them, then run \`tee-kbs admin upgrade-integrity\` once, which MACs them as found (docs/kbs.md, Row integrity). Nothing was changed`,
+    );
+  }
+  const out: IntegrityUpgrade = { policies: 0, tokens: 0, keys: 0, trusted: { policies: [], tokens: [], keys: [] }, keysNotOpened: [] };
+  for (const p of await tx.all<PolicyRow>('SELECT id, format, document, created_at, mac FROM policies WHERE mac IS NULL ORDER BY id')) {
+    await tx.run('UPDATE policies SET mac = ? WHERE id = ?', [policyMac(k, p.id, p.format, p.document), p.id]);
+    out.policies++;
+    out.trusted.policies.push(p.id);
+  }
+  for (const t of await tx.all<{ hash: string; label: string; created_at: string }>('SELECT hash, label, created_at FROM admin_tokens WHERE mac IS NULL ORDER BY created_at, label')) {
+    const id = randomUUID();
+    const digest = tokenDigest(k, t.hash);
+    await tx.run('UPDATE admin_tokens SET id = ?, hash = ?, mac = ? WHERE hash = ?', [id, digest, tokenRowMac(k, id, digest, t.created_at, null), t.hash]);
+    out.tokens++;
+    out.trusted.tokens.push(`${t.label} (id ${id})`);
+  }
+  const keys = await tx.all<KeyRow & { document: string }>('SELECT k.id, k.policy_id, k.version, k.iv, k.ciphertext, k.tag, p.document FROM keys k JOIN policies p ON p.id = k.policy_id WHERE k.sealed_with = 1 ORDER BY k.id');
+  for (const key of keys) {
+    let material: Buffer;
+    try {
+      material = openKey(master, key.id, key.version, key);
+    } catch {
+      out.keysNotOpened.push(key.id);
+      continue;
+    }
+    try {
+      const sealed = sealKey(master, key.id, key.version, material, { policyId: key.policy_id, policyDigest: policyDigest(key.document) });
+      await tx.run('UPDATE keys SET iv = ?, ciphertext = ?, tag = ?, sealed_with = 2 WHERE id = ?', [sealed.iv, sealed.ciphertext, sealed.tag, key.id]);
+      out.keys++;
+      out.trusted.keys.push(key.id);
+    } finally {
+      material.fill(0);
+    }
+  }
+  return out;
 }

@@ -4,7 +4,8 @@
  * its policy id and the policy document's digest, admin tokens are stored as a keyed digest with a
  * row MAC. Each tampering below is made through a second database connection, as an attacker with
  * SQL access would, and is refused with ERR_KBS_INTEGRITY, a log line, and no key material.
- * The last test upgrades a database of schema 3 (trust on upgrade).
+ * The last test upgrades a database of schema 3 (trust on upgrade, by the operator's
+ * `tee-kbs admin upgrade-integrity`; review-s7b-integrity-upgrade.test.ts covers the refusals).
  */
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { hashToken, sealKey } from '../../src/kbs/crypto.js';
-import { startKeyBroker } from '../../src/kbs/index.js';
+import { runKbsCli, startKeyBroker } from '../../src/kbs/index.js';
 import { KBS_MIGRATIONS } from '../../src/kbs/migrations.js';
 import { migrate, openStorage, type Storage } from '../../src/storage/index.js';
 import { BACKENDS, warnIfPgSkipped } from '../helpers/postgres.js';
@@ -165,11 +166,15 @@ describe('the integrity upgrade of a schema-3 database (trust on upgrade)', () =
 
     const lines: string[] = [];
     const start = () => startKeyBroker({ db: file, port: 0, plainHttp: true, collateral: collateralOf(platform), trustRoots: platform.trustRoots, synchronous: 'NORMAL', log: (l) => lines.push(l) });
+    // The operator's step (second review s7: a start alone never trusts rows without a MAC).
+    let upgradeLog = '';
+    const up = await runKbsCli(['admin', 'upgrade-integrity', '--db', file], { env: {}, stdout: () => {}, stderr: (t) => (upgradeLog += t) });
+    expect(up.code, upgradeLog).toBe(0);
     let b = await start();
     const client = newClient(2048);
     const post = (url: string) => fetch(`${url}/kbs/v1/keys/${keyId}/transfer`, { method: 'POST', headers: { 'content-type': 'application/json', 'attestation-type': 'TDX' }, body: JSON.stringify(transferBody({ platform }, client)) });
     try {
-      expect(lines.some((l) => /integrity upgrade \(trust on upgrade\): MACs computed for 1 policy row\(s\) and 1 admin token\(s\) as found now, 1 key\(s\) re-sealed/.test(l))).toBe(true);
+      expect(upgradeLog).toMatch(/integrity upgrade \(trust on upgrade, by the operator\): MACs computed for 1 policy row\(s\) and 1 admin token\(s\) as found now, 1 key\(s\) re-sealed/);
       const res = await post(b.url);
       expect(res.status).toBe(200);
       expect(unwrap(client, (await res.json()) as { wrapped_key: string; wrapped_swk: string }).equals(material)).toBe(true);

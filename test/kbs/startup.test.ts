@@ -144,6 +144,11 @@ describe('a database of the first SQLite-only broker', () => {
     await s.run('INSERT INTO keys (id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [keyId, policyId, 'AES', 256, 1, sealed.iv, sealed.ciphertext, sealed.tag, new Date().toISOString()]);
     await s.close();
 
+    // Its rows have no MACs: serve refuses them until the operator's upgrade-integrity (second review s7).
+    const refused = await serve(['--db', file, ...common]);
+    expect({ code: refused.code, err: /ERR_KBS_UPGRADE_REQUIRED/.test(refused.stderr) }).toEqual({ code: 78, err: true });
+    let upgradeLog = '';
+    expect((await runKbsCli(['admin', 'upgrade-integrity', '--db', file], { env: {}, stdout: () => {}, stderr: (t) => (upgradeLog += t) })).code, upgradeLog).toBe(0);
     const r = await serve(['--db', file, ...common]);
     expect(r.code, r.stderr).toBe(0);
     try {
