@@ -14,7 +14,9 @@
  * (`busySliceMs`), and a statement (or BEGIN) that finds the database busy is
  * retried from a timer with a growing pause, up to `busyTimeoutMs` in all;
  * timers and other requests run in between. Statements inside a transaction
- * are not retried: BEGIN IMMEDIATE already holds the write lock. New files
+ * are not retried: BEGIN IMMEDIATE already holds the write lock; a script of
+ * several statements given to exec() runs in a transaction of its own, so
+ * none of its statements runs twice. New files
  * are created with mode 0600 (they hold the attestation log and client
  * addresses); SQLite gives the -wal and -shm files the database file's mode.
  */
@@ -85,6 +87,34 @@ export function classifySqliteError(e: unknown, what: string): StorageError {
 }
 
 const isBusy = (e: unknown): boolean => StorageError.is(e) && e.dbCode !== undefined && BUSY.test(e.dbCode);
+
+/**
+ * Runs `attempt` (which throws StorageErrors) when `turn` says it may, again after a growing pause
+ * while it finds the database busy, until `timeoutMs` of waiting is spent. `turn` returns a promise
+ * to wait for before trying (then asks again, so the check and the attempt are one synchronous
+ * step), or undefined. The budget counts the nominal waits (busy slices and pauses): no clock is read.
+ */
+async function retryWhileBusy<T>(attempt: () => T, timeoutMs: number, sliceMs: number, turn: () => Promise<void> | undefined = () => undefined): Promise<T> {
+  let waited = 0;
+  let pause = 5;
+  for (;;) {
+    const wait = turn();
+    if (wait) {
+      await wait;
+      continue;
+    }
+    try {
+      return attempt();
+    } catch (e) {
+      waited += sliceMs;
+      if (!isBusy(e) || waited >= timeoutMs) throw e;
+    }
+    const delay = Math.min(pause, timeoutMs - waited);
+    await sleep(delay);
+    waited += delay;
+    pause = Math.min(pause * 2, 100);
+  }
+}
 
 /** Creates a new database file (and the volatile side file) readable by the owner only; an existing file keeps its mode. */
 function createPrivate(file: string): void {
@@ -174,12 +204,19 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
     this.#busySliceMs = busySliceMs;
   }
 
-  /** Opens (creating unless told otherwise) the database file. Errors are ERR_STORAGE_UNREACHABLE / ERR_STORAGE_CONFIG. */
-  static open(file: string, options: SqliteOptions = {}): SqliteStorage {
+  /**
+   * Opens (creating unless told otherwise) the database file. Errors: ERR_STORAGE_UNREACHABLE (the
+   * file cannot be opened), ERR_STORAGE_CONFIG (not a usable database), ERR_STORAGE_UNAVAILABLE
+   * (retryable: another connection kept it locked for the whole busy budget). Setting the file up
+   * (WAL, ATTACH, reading the schema) waits for another connection's lock like a statement does:
+   * step by step, from a timer, so the event loop keeps running.
+   */
+  static async open(file: string, options: SqliteOptions = {}): Promise<SqliteStorage> {
     const Ctor = require('better-sqlite3') as DatabaseConstructor;
     const inMemory = file === ':memory:' || file === '';
     const creates = !inMemory && !options.readonly && !options.fileMustExist;
     const busySliceMs = Math.max(0, Math.floor(options.busySliceMs ?? 50));
+    const busyTimeoutMs = Math.max(0, options.busyTimeoutMs ?? 5000);
     let db: Database;
     try {
       if (creates) createPrivate(file);
@@ -187,51 +224,53 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
     } catch (e) {
       throw new StorageError('ERR_STORAGE_UNREACHABLE', `cannot open the SQLite database ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
+    // Each step is one statement: one that found the database busy did nothing, so retrying it is safe.
+    const steps: (() => unknown)[] = [];
+    if (!options.readonly) steps.push(() => db.pragma('journal_mode = WAL'));
+    steps.push(() => db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`));
+    if (options.volatile ?? !options.readonly) {
+      if (creates) steps.push(() => createPrivate(`${file}-volatile`));
+      steps.push(() => db.prepare('ATTACH DATABASE ? AS volatile').run(inMemory ? ':memory:' : `${file}-volatile`));
+      steps.push(() => db.pragma('volatile.journal_mode = WAL'));
+      steps.push(() => db.pragma('volatile.synchronous = OFF'));
+    }
+    steps.push(() => db.pragma('foreign_keys = ON'));
+    // REPLACE deletes the old row without firing DELETE triggers unless triggers may recurse: the
+    // append-only guards of the attestation log and the refusal counts must hold for it too.
+    steps.push(() => db.pragma('recursive_triggers = ON'));
+    // Reading the schema fails here, not at the first request, when the file is not a database.
+    steps.push(() => db.prepare('SELECT count(*) FROM sqlite_master').get());
     try {
-      if (!options.readonly) db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-      if (options.volatile ?? !options.readonly) {
-        if (creates) createPrivate(`${file}-volatile`);
-        db.prepare('ATTACH DATABASE ? AS volatile').run(inMemory ? ':memory:' : `${file}-volatile`);
-        db.pragma('volatile.journal_mode = WAL');
-        db.pragma('volatile.synchronous = OFF');
+      for (const step of steps) {
+        await retryWhileBusy(
+          () => {
+            try {
+              return step();
+            } catch (e) {
+              throw classifySqliteError(e, `opening ${file}`);
+            }
+          },
+          busyTimeoutMs,
+          busySliceMs,
+        );
       }
-      db.pragma('foreign_keys = ON');
-      // REPLACE deletes the old row without firing DELETE triggers unless triggers may recurse: the
-      // append-only guards of the attestation log and the refusal counts must hold for it too.
-      db.pragma('recursive_triggers = ON');
-      // Reading the schema fails here, not at the first request, when the file is not a database.
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
     } catch (e) {
       db.close();
-      throw new StorageError('ERR_STORAGE_CONFIG', `${file} is not a usable SQLite database: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      if (StorageError.is(e) && e.code === 'ERR_STORAGE_UNAVAILABLE') {
+        throw new StorageError('ERR_STORAGE_UNAVAILABLE', `cannot open the SQLite database ${file}: another connection kept it locked (${e.message}); try again later`, { cause: e, ...(e.dbCode ? { dbCode: e.dbCode } : {}) });
+      }
+      const cause = StorageError.is(e) && e.cause !== undefined ? e.cause : e;
+      throw new StorageError('ERR_STORAGE_CONFIG', `${file} is not a usable SQLite database: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
-    return new SqliteStorage(db, file, Math.max(0, options.busyTimeoutMs ?? 5000), busySliceMs);
+    return new SqliteStorage(db, file, busyTimeoutMs, busySliceMs);
   }
 
-  /**
-   * Runs `attempt` once no transaction of this process is open (a statement would join it otherwise),
-   * again after a pause while another process holds the lock, until the busy budget is spent. The
-   * budget counts the nominal waits (busy slices and pauses), so no clock is read.
-   */
-  async #whenFree<T>(attempt: () => T): Promise<T> {
-    let waited = 0;
-    let pause = 5;
-    for (;;) {
+  /** Runs `attempt` once no transaction of this process is open (a statement would join it otherwise), retried while another process holds the lock (retryWhileBusy). */
+  #whenFree<T>(attempt: () => T): Promise<T> {
+    return retryWhileBusy(attempt, this.#busyTimeoutMs, this.#busySliceMs, () => {
       if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
-      while (this.#inTransaction) await this.#idle;
-      if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
-      try {
-        return attempt();
-      } catch (e) {
-        waited += this.#busySliceMs;
-        if (!isBusy(e) || waited >= this.#busyTimeoutMs) throw e;
-      }
-      const delay = Math.min(pause, this.#busyTimeoutMs - waited);
-      await sleep(delay);
-      waited += delay;
-      pause = Math.min(pause * 2, 100);
-    }
+      return this.#inTransaction ? this.#idle : undefined;
+    });
   }
 
   override all<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
@@ -243,9 +282,26 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
   override run(sql: string, params: readonly SqlValue[] = []): Promise<RunResult> {
     return this.#whenFree(() => this.runNow(sql, params));
   }
-  /** Retried as a whole when busy: a script of several statements should be idempotent DDL (migrations run it inside a transaction, where nothing is retried). */
-  override exec(sql: string): Promise<void> {
-    return this.#whenFree(() => this.execNow(sql));
+  /**
+   * One statement is retried when busy, like run(). A script of several statements runs in a
+   * transaction of its own (BEGIN IMMEDIATE … COMMIT): all or nothing, and only BEGIN is retried, so
+   * no statement of it ever runs twice. Such a script must not hold transaction control, VACUUM or
+   * ATTACH; give those one at a time.
+   */
+  override async exec(sql: string): Promise<void> {
+    if (this.#isOneStatement(sql)) return this.#whenFree(() => this.execNow(sql));
+    await this.transaction((tx) => tx.exec(sql));
+  }
+
+  /** Whether `sql` compiles as one statement (anything else, a script or a failure to compile, takes the transaction path). */
+  #isOneStatement(sql: string): boolean {
+    if (this.#closed) return true; // execNow reports ERR_STORAGE_CLOSED
+    try {
+      this.db.prepare(sql);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, _options: TransactionOptions = {}): Promise<T> {

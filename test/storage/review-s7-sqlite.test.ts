@@ -36,7 +36,7 @@ async function outcome(p: Promise<unknown>): Promise<unknown> {
 /** A table, and a second connection (another process's, in effect) holding the write lock. */
 async function lockedDatabase(name: string, options: Parameters<typeof SqliteStorage.open>[1] = {}): Promise<{ s: SqliteStorage; other: RawDatabase }> {
   const file = join(dir, name);
-  const s = SqliteStorage.open(file, { synchronous: 'NORMAL', ...options });
+  const s = await SqliteStorage.open(file, { synchronous: 'NORMAL', ...options });
   await s.exec('CREATE TABLE t (x INTEGER)');
   const other = new Database(file, { timeout: 0 });
   other.exec('BEGIN IMMEDIATE');
@@ -122,14 +122,14 @@ describe('review s7: SQLite result codes by prefix', () => {
 
   it('for real: a database at its page limit answers ERR_STORAGE_IO (SQLITE_FULL); a read-only one ERR_STORAGE_IO (SQLITE_READONLY)', async () => {
     const file = join(dir, 'full.sqlite');
-    const s = SqliteStorage.open(file, { synchronous: 'NORMAL', volatile: false });
+    const s = await SqliteStorage.open(file, { synchronous: 'NORMAL', volatile: false });
     await s.exec('CREATE TABLE blobs (b BLOB)');
     const pages = (await s.get<{ page_count: number }>('PRAGMA page_count'))!.page_count;
     await s.exec(`PRAGMA max_page_count = ${pages + 2}`);
     const full = await outcome(s.run('INSERT INTO blobs VALUES (?)', [Buffer.alloc(64 * 1024)]));
     expect(StorageError.is(full) && [full.code, full.dbCode]).toEqual(['ERR_STORAGE_IO', 'SQLITE_FULL']);
     await s.close();
-    const ro = SqliteStorage.open(file, { readonly: true });
+    const ro = await SqliteStorage.open(file, { readonly: true });
     const refused = await outcome(ro.run('INSERT INTO blobs VALUES (?)', [Buffer.alloc(1)]));
     expect(StorageError.is(refused) && refused.code).toBe('ERR_STORAGE_IO');
     expect((refused as StorageError).dbCode).toMatch(/^SQLITE_READONLY/);
@@ -140,7 +140,7 @@ describe('review s7: SQLite result codes by prefix', () => {
 describe('review s7: SQLite files are private', () => {
   it('a new database, its -wal and -shm, and the volatile side file are created with mode 0600', async () => {
     const file = join(dir, 'private.sqlite');
-    const s = SqliteStorage.open(file);
+    const s = await SqliteStorage.open(file);
     await s.exec('CREATE TABLE t (x INTEGER); CREATE TABLE volatile.v (x INTEGER)');
     await s.run('INSERT INTO t VALUES (1)');
     await s.run('INSERT INTO volatile.v VALUES (1)');
@@ -153,7 +153,7 @@ describe('review s7: SQLite files are private', () => {
 
 describe('review s7: SQLite late statements', () => {
   it('through the tx of an ended transaction, and after close(): ERR_STORAGE_CLOSED', async () => {
-    const s = SqliteStorage.open(join(dir, 'late.sqlite'));
+    const s = await SqliteStorage.open(join(dir, 'late.sqlite'));
     await s.exec('CREATE TABLE t (x INTEGER)');
     let stale: SqlExecutor | undefined;
     await s.transaction(async (tx) => void (stale = tx));
@@ -162,5 +162,70 @@ describe('review s7: SQLite late statements', () => {
     expect(await s.all('SELECT x FROM t')).toEqual([]);
     await s.close();
     expect(await outcome(s.get('SELECT 1')).then((x) => StorageError.is(x) && x.code)).toBe('ERR_STORAGE_CLOSED');
+  });
+});
+
+describe('review s7 round 2: SQLite scripts and opening under another connection\'s lock', () => {
+  it('exec() of a script outside a transaction: a statement of it never runs twice when a later one finds the database busy', async () => {
+    const file = join(dir, 'script.sqlite');
+    const s = await SqliteStorage.open(file, { synchronous: 'NORMAL' });
+    await s.exec('CREATE TABLE t (x INTEGER); CREATE TABLE volatile.v (x INTEGER)');
+    // Another connection holds the write lock of the volatile side file only: the script's first statement could run, its second could not.
+    const other = new Database(`${file}-volatile`, { timeout: 0 });
+    other.exec('BEGIN IMMEDIATE');
+    other.exec('INSERT INTO v VALUES (99)');
+    setTimeout(() => other.exec('COMMIT'), 0);
+    await s.exec('INSERT INTO t VALUES (1); INSERT INTO volatile.v VALUES (1)');
+    expect(await s.all('SELECT x FROM t')).toEqual([{ x: 1 }]);
+    expect(await s.all('SELECT x FROM volatile.v ORDER BY x')).toEqual([{ x: 1 }, { x: 99 }]);
+    other.close();
+    await s.close();
+  });
+
+  it('exec() of a script is all or nothing: a failing statement leaves the earlier ones undone', async () => {
+    const s = await SqliteStorage.open(join(dir, 'script-atomic.sqlite'), { synchronous: 'NORMAL' });
+    await s.exec('CREATE TABLE t (x INTEGER PRIMARY KEY)');
+    const e = await outcome(s.exec('INSERT INTO t VALUES (1); INSERT INTO t VALUES (1)'));
+    expect(StorageError.is(e) && e.code).toBe('ERR_STORAGE_QUERY');
+    expect(await s.all('SELECT x FROM t')).toEqual([]);
+    await s.close();
+  });
+
+  /** A file another connection holds in EXCLUSIVE locking mode (an admin's sqlite3 shell, a backup). */
+  async function exclusivelyHeld(name: string): Promise<{ file: string; other: RawDatabase }> {
+    const file = join(dir, name);
+    await (await SqliteStorage.open(file)).close();
+    const other = new Database(file, { timeout: 0 });
+    other.exec('PRAGMA locking_mode = EXCLUSIVE');
+    other.exec('BEGIN EXCLUSIVE');
+    other.exec('CREATE TABLE t (x INTEGER)');
+    other.exec('COMMIT'); // in EXCLUSIVE locking mode the lock stays until the connection closes
+    return { file, other };
+  }
+
+  it('open() waits for the lock without blocking the event loop and succeeds once it is released', async () => {
+    const { file, other } = await exclusivelyHeld('open-wait.sqlite');
+    const order: string[] = [];
+    setTimeout(() => {
+      order.push('released');
+      other.close();
+    }, 0);
+    const opening = SqliteStorage.open(file).then((s) => (order.push('opened'), s));
+    const s = await opening;
+    expect(order).toEqual(['released', 'opened']);
+    expect(await s.all('SELECT x FROM t')).toEqual([]);
+    await s.close();
+  });
+
+  it('open() under a lock that stays taken: ERR_STORAGE_UNAVAILABLE (retryable, exit 75), not "not a usable database"', async () => {
+    const { file, other } = await exclusivelyHeld('open-locked.sqlite');
+    const e = await outcome(SqliteStorage.open(file, { busyTimeoutMs: 200 }));
+    other.close();
+    expect(StorageError.is(e) && e.code).toBe('ERR_STORAGE_UNAVAILABLE');
+    expect((e as StorageError).retryable).toBe(true);
+    expect((e as StorageError).exitCode).toBe(75);
+    expect((e as StorageError).dbCode).toMatch(/^SQLITE_(BUSY|LOCKED)/);
+    const s = await SqliteStorage.open(file);
+    await s.close();
   });
 });

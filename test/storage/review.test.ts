@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('storage review: SQLite COMMIT failure', () => {
   it('a COMMIT refused by a deferred constraint rolls back; the next writes commit and the next transaction runs', async () => {
     const file = join(dir, 'commit-fails.sqlite');
-    const storage = SqliteStorage.open(file);
+    const storage = await SqliteStorage.open(file);
     await storage.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
       CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`);
     // The foreign key is checked at COMMIT only, so COMMIT itself fails.
@@ -27,7 +27,7 @@ describe('storage review: SQLite COMMIT failure', () => {
     await storage.transaction((tx) => tx.run('INSERT INTO child (id, parent_id) VALUES (2, 7)'));
     await storage.close();
     // What was acknowledged is on disk (a fresh connection sees it).
-    const again = SqliteStorage.open(file);
+    const again = await SqliteStorage.open(file);
     expect(await again.all('SELECT id FROM parent')).toEqual([{ id: 7 }]);
     expect(await again.all('SELECT id FROM child')).toEqual([{ id: 2 }]);
     await again.close();
