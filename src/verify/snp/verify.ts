@@ -17,7 +17,8 @@
  * Any failure throws a VerificationError (or a PARSE / UNSUPPORTED /
  * PRODUCT error of the evidence layer) carrying the checklist id.
  */
-import type { SnpReport } from '../../evidence/types.js';
+import { artifactKey } from '../../collateral/keys.js';
+import type { SnpProduct, SnpReport } from '../../evidence/types.js';
 import { fail } from '../errors.js';
 import type { VerificationResult } from '../types.js';
 import { checkPinnedChain } from './chain.js';
@@ -34,11 +35,26 @@ import { checkCertificateTcb, checkTcbRelations } from './tcb.js';
 import type { AmdCollateralInput, SnpVerifyOptions } from './types.js';
 import { parseCertificateFor } from './x509-checks.js';
 
+/**
+ * S09: the VCEK-path and VLEK-path CRLs are both ARK-signed and carry no
+ * issuing distribution point, so their content cannot tell them apart. When
+ * the CRL names the artifact key it was fetched under, that key must be this
+ * product's and key kind's: a VCEK-path CRL handed in for a VLEK report (or
+ * the reverse) never lists the certificates it would need to.
+ */
+function checkCrlFetchedFor(collateral: AmdCollateralInput, product: SnpProduct, kind: 'vcek' | 'vlek'): void {
+  const key = collateral.provenance?.crl?.key;
+  if (collateral.crl === undefined || key === undefined) return;
+  const expected = artifactKey.amdCrl(product, kind);
+  if (key !== expected) fail('COLLATERAL_MISMATCH', 'S09', `the CRL was fetched as ${key}, this report needs ${expected}`, { key, expected, artifact: 'crl' });
+}
+
 /** The collateral must be for this report's product and key kind, when it says what it is for. */
-function checkCollateralTarget(collateral: AmdCollateralInput, product: string, kind: 'vcek' | 'vlek'): void {
+function checkCollateralTarget(collateral: AmdCollateralInput, product: SnpProduct, kind: 'vcek' | 'vlek'): void {
   if (typeof collateral !== 'object' || collateral === null || collateral.signingCertificate === undefined) {
     fail('COLLATERAL_UNAVAILABLE', 'S10', `no ${kind.toUpperCase()} certificate was supplied`);
   }
+  checkCrlFetchedFor(collateral, product, kind);
   const target = collateral.for;
   if (target === undefined) return;
   if (target.product !== product) fail('COLLATERAL_MISMATCH', 'S07', `the collateral is for ${target.product}, the report is ${product}`, { collateral: target.product, report: product });
