@@ -10,6 +10,11 @@
  * kept as a context file in a private temporary directory (valid until the
  * TPM resets; the gateway is restarted with the VM anyway). Every quote's AK
  * is compared with it; a different one is refused, never served.
+ *
+ * TPM conversations pass one at a time through a TpmGate (tpm-gate.ts), which
+ * refuses at once instead of queueing behind a TPM that does not answer. After
+ * a call past its deadline the TPM may hold objects and sessions of the killed
+ * tool: the next conversation flushes them first (`tpm2_flushcontext -t`, `-l`).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +31,8 @@ import {
 } from '../vtpm/acquire.js';
 import { parseTpmPublic } from '../vtpm/parse.js';
 import { TeeVerifyError } from '../errors.js';
-import { EvidenceProviderError } from '../model/errors.js';
+import { EvidenceProviderError, isModelError } from '../model/errors.js';
+import { TpmGate } from './tpm-gate.js';
 import type { EvidenceProvider, TeeEvidence } from './types.js';
 import type { VtpmEvidence, VtpmEvidenceProvider, VtpmRequest } from './vtpm-types.js';
 
@@ -44,6 +50,10 @@ export interface Tpm2ToolsVtpmOptions {
   imaPath?: string | null;
   /** Deadline of each tpm2-tools call, ms (the child is killed); default DEFAULT_TPM2_TOOL_TIMEOUT_MS (30 s). Not used with `run`. */
   toolTimeoutMs?: number;
+  /** A TPM conversation running longer than this marks the TPM unresponsive (tpm-gate.ts); default 5000 ms. */
+  stuckAfterMs?: number;
+  /** TPM conversations that may wait behind the running one; beyond, ERR_TSM_UNAVAILABLE at once. Default 16. */
+  maxWaiting?: number;
   run?: CommandRunner;
 }
 
@@ -71,11 +81,16 @@ function toolFailure(tool: string, err: unknown): EvidenceProviderError {
   if (isToolTimeout(err)) {
     return new EvidenceProviderError('ERR_TSM_UNAVAILABLE', `${tool} did not finish within ${err.timeoutMs} ms (killed): the TPM does not answer; retry later`, {
       cause: err,
-      details: { tool, reason: 'timeout', timeoutMs: err.timeoutMs, retryable: true },
+      details: { tool, reason: 'timeout', timeoutMs: err.timeoutMs, retryable: true, ...(err.exited === false ? { exited: false } : {}) },
     });
   }
   const stderr = (err as { stderrText?: string }).stderrText;
   return new EvidenceProviderError('ERR_TSM_PROVIDER', `${tool} failed${stderr ? `: ${stderr}` : ''}`, { cause: err, details: { tool } });
+}
+
+/** A TPM call past its deadline, as this provider reports it (toolFailure, acquireFailure). */
+function isTimeoutFailure(err: unknown): boolean {
+  return isModelError(err) && err.code === 'ERR_TSM_UNAVAILABLE' && err.details['reason'] === 'timeout';
 }
 
 /** acquireVtpmEvidence's timeout (ERR_VTPM_ACQUIRE, reason "timeout") as this provider's retryable code; other errors unchanged. */
@@ -92,8 +107,12 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   readonly #run: CommandRunner;
   /** The AK, once read; a failed or timed-out read is dropped, so the next request tries again. */
   #ak: Promise<LoadedAk> | undefined;
-  /** One TPM conversation at a time: tpm2-tools without a resource manager shares the TPM's few object slots. */
-  #queue: Promise<unknown> = Promise.resolve();
+  /** One TPM conversation at a time (tpm2-tools without a resource manager shares the TPM's few object slots), failing fast on a hung TPM. */
+  readonly #gate: TpmGate;
+  /** A call was killed at its deadline: the next conversation flushes what the killed tool may have left loaded. */
+  #dirty = false;
+  /** close() was called: nothing may create another AK directory. */
+  #closed = false;
 
   constructor(o: Tpm2ToolsVtpmOptions) {
     if (!o?.hardware || typeof o.hardware.getEvidence !== 'function') throw new TypeError('hardware must be an EvidenceProvider');
@@ -102,6 +121,11 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
     this.#o = o;
     // Built here so a bad timeout fails at start-up; acquireVtpmEvidence gets the same runner.
     this.#run = o.run ?? tpm2ToolsRunner(o.toolTimeoutMs === undefined ? {} : { timeoutMs: o.toolTimeoutMs });
+    this.#gate = new TpmGate({
+      ...(o.stuckAfterMs !== undefined ? { stuckAfterMs: o.stuckAfterMs } : {}),
+      ...(o.maxWaiting !== undefined ? { maxWaiting: o.maxWaiting } : {}),
+      isTimeout: isTimeoutFailure,
+    });
   }
 
   get name(): string {
@@ -112,10 +136,39 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
     return this.#o.hardware.getEvidence(reportData);
   }
 
-  #serial<T>(work: () => Promise<T>): Promise<T> {
-    const p = this.#queue.then(work, work);
-    this.#queue = p.catch(() => undefined);
-    return p;
+  #assertOpen(): void {
+    if (this.#closed) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'the vTPM provider is closed');
+  }
+
+  /** One TPM conversation through the gate; a dirty TPM is flushed first, a timeout marks it dirty. */
+  #conversation<T>(work: () => Promise<T>): Promise<T> {
+    return this.#gate.run(async () => {
+      this.#assertOpen();
+      try {
+        if (this.#dirty) await this.#flushAfterTimeout();
+        return await work();
+      } catch (err) {
+        if (isTimeoutFailure(err)) this.#dirty = true;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * A tool killed at its deadline may leave transient objects and loaded sessions in the TPM's few
+   * slots (a resource manager would flush them with the connection; a raw device or swtpm does not).
+   * A flush past its own deadline fails this conversation (the TPM still does not answer); other
+   * flush failures are ignored, as after every call.
+   */
+  async #flushAfterTimeout(): Promise<void> {
+    for (const kind of ['-t', '-l']) {
+      try {
+        await this.#run('tpm2_flushcontext', [kind], this.#env());
+      } catch (err) {
+        if (isToolTimeout(err)) throw toolFailure('tpm2_flushcontext', err);
+      }
+    }
+    this.#dirty = false;
   }
 
   #env(): NodeJS.ProcessEnv {
@@ -168,8 +221,9 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   }
 
   #loadAk(): Promise<LoadedAk> {
+    if (this.#closed) return Promise.reject(new EvidenceProviderError('ERR_TSM_PROVIDER', 'the vTPM provider is closed'));
     if (this.#ak) return this.#ak;
-    const p = this.#serial(() => this.#createAk());
+    const p = this.#conversation(() => this.#createAk());
     this.#ak = p;
     // Never keep a failure: a TPM that timed out once may answer the next request.
     p.catch(() => {
@@ -189,6 +243,9 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
       throw new EvidenceProviderError('ERR_TEE_REPORT_DATA', 'the TPM quote\'s extraData must be 1 to 64 bytes', { details: { field: 'extraData', length: extraData?.length } });
     }
     const ak = await this.#loadAk();
+    // Not even a hardware report for a request the TPM would refuse at once.
+    const refused = this.#gate.refusal();
+    if (refused) throw refused;
     const hardware = await this.#o.hardware.getEvidence(request.reportData);
     const options: AcquireOptions = {
       nonce: new Uint8Array(extraData),
@@ -200,12 +257,13 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
       ...(this.#o.eventLogPath !== undefined ? { eventLogPath: this.#o.eventLogPath } : {}),
       ...(this.#o.imaPath !== undefined ? { imaPath: this.#o.imaPath } : {}),
     };
-    let acquired;
-    try {
-      acquired = await this.#serial(() => acquireVtpmEvidence(options));
-    } catch (err) {
-      throw acquireFailure(err);
-    }
+    const acquired = await this.#conversation(async () => {
+      try {
+        return await acquireVtpmEvidence(options);
+      } catch (err) {
+        throw acquireFailure(err);
+      }
+    });
     const { bundle } = acquired;
     const quotedAk = bundle.tpm.ak && 'public' in bundle.tpm.ak ? bundle.tpm.ak.public : undefined;
     if (!quotedAk || !Buffer.from(quotedAk).equals(Buffer.from(ak.public))) {
@@ -217,8 +275,11 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
   /**
    * Removes the AK's context directory (the TPM object itself goes with the TPM's next reset). The
    * gateway's CLI calls this on shutdown; a program that builds the provider closes it itself.
+   * Every later request, and one still waiting for the TPM, is refused (ERR_TSM_PROVIDER): it would
+   * create an AK directory nobody removes.
    */
   async close(): Promise<void> {
+    this.#closed = true;
     const pending = this.#ak;
     this.#ak = undefined;
     const ak = await pending?.catch(() => undefined);

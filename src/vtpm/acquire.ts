@@ -40,10 +40,19 @@ export type CommandRunner = (file: string, args: readonly string[], env: NodeJS.
  */
 export const DEFAULT_TPM2_TOOL_TIMEOUT_MS = 30_000;
 
+/**
+ * How long the runner waits, after killing a child at its deadline, for the child to exit before it
+ * settles on its own timer: a tool blocked in the TPM driver may not die on SIGKILL until the driver
+ * returns (review s7b).
+ */
+export const TOOL_KILL_GRACE_MS = 1_000;
+
 /** Marks a child process killed at its deadline (the runner's error), so callers can type it as retryable. */
 export interface ToolTimeout {
   toolTimedOut: true;
   timeoutMs: number;
+  /** false when the runner settled on its own timer, before the child had gone. */
+  exited?: boolean;
 }
 
 export function isToolTimeout(err: unknown): err is ToolTimeout {
@@ -54,18 +63,35 @@ export function isToolTimeout(err: unknown): err is ToolTimeout {
  * The execFile runner: stdout up to `maxBuffer`, the child killed with SIGKILL after `timeoutMs`
  * (SIGTERM may be ignored by a process blocked in the kernel). A killed child rejects with an error
  * marked `toolTimedOut` (isToolTimeout); any failure carries the tool's stderr as `stderrText`.
+ * execFile reports only once the killed child has exited, so the call is also settled on the
+ * runner's own timer `killGraceMs` (default TOOL_KILL_GRACE_MS) after the deadline, whatever the
+ * child does (`exited: false`; our ends of its pipes are closed, the child is left to the kernel).
  */
-export function tpm2ToolsRunner(o: { timeoutMs?: number; maxBuffer?: number } = {}): CommandRunner {
+export function tpm2ToolsRunner(o: { timeoutMs?: number; maxBuffer?: number; killGraceMs?: number } = {}): CommandRunner {
   const timeoutMs = o.timeoutMs ?? DEFAULT_TPM2_TOOL_TIMEOUT_MS;
+  const graceMs = o.killGraceMs ?? TOOL_KILL_GRACE_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new RangeError('the tpm2-tools timeout must be a positive whole number of milliseconds');
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0) throw new RangeError('the kill grace must be a whole number of milliseconds, 0 or more');
   return (file, args, env) =>
     new Promise((resolve, reject) => {
-      execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: o.maxBuffer ?? 16 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      let settled = false;
+      const child = execFile(file, [...args], { env, encoding: 'buffer', maxBuffer: o.maxBuffer ?? 16 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+        clearTimeout(guard);
+        if (settled) return;
+        settled = true;
         if (!err) return resolve(stdout);
         const extra: Record<string, unknown> = { stderrText: Buffer.from(stderr).toString('utf8').trim() };
-        if ((err as { killed?: boolean }).killed && (err as { signal?: string | null }).signal === 'SIGKILL') Object.assign(extra, { toolTimedOut: true, timeoutMs });
+        if ((err as { killed?: boolean }).killed && (err as { signal?: string | null }).signal === 'SIGKILL') Object.assign(extra, { toolTimedOut: true, timeoutMs, exited: true });
         reject(Object.assign(err, extra));
       });
+      const guard = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        child.kill('SIGKILL');
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        reject(Object.assign(new Error(`${file} was killed at its ${timeoutMs} ms deadline but had not gone ${graceMs} ms later`), { toolTimedOut: true, timeoutMs, exited: false, stderrText: '' }));
+      }, timeoutMs + graceMs);
     });
 }
 
@@ -117,6 +143,7 @@ function timedOut(tool: string, cause: ToolTimeout): never {
     reason: 'timeout',
     timeoutMs: cause.timeoutMs,
     retryable: true,
+    ...(cause.exited === false ? { exited: false } : {}),
   }, { cause });
 }
 

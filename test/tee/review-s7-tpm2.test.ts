@@ -4,103 +4,57 @@
  * at the deadline (a retryable typed error), and neither the provider's queue nor its AK cache
  * keeps the failure: the next call, with a tool that answers, succeeds. Also: empty extraData,
  * `ak` validation, PCR selection order, typed read errors, close() removing the AK directory.
+ * The fake tools live in fake-tpm2-tools.ts.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Tpm2ToolsVtpmProvider, type EvidenceProvider } from '../../src/tee/index.js';
-import { buildAkPublic } from '../../src/testing/tpm-builders.js';
+import { Tpm2ToolsVtpmProvider } from '../../src/tee/index.js';
 import { acquireVtpmEvidence, parsePcrSelection } from '../../src/vtpm/acquire.js';
+import { FakeTpm2Tools, SHORT_DEADLINE_MS, hardware, stillRunning } from './fake-tpm2-tools.js';
 
-const hardware: EvidenceProvider = {
-  name: 'stub',
-  getEvidence: async (reportData) => ({ tee: 'tdx', provider: 'tdx_guest', evidence: new Uint8Array(16), reportData: new Uint8Array(reportData) }),
-};
-
-const akPublic = buildAkPublic(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
-const sized = Buffer.concat([Buffer.from([akPublic.length >> 8, akPublic.length & 0xff]), akPublic]);
-
-let dir: string;
-let bin: string;
-let savedPath: string | undefined;
-
-/** Installs (atomically: a running copy of the old script is not disturbed) a fake tool. */
-async function tool(name: string, body: string): Promise<void> {
-  const tmp = join(dir, `${name}.new`);
-  await writeFile(tmp, `#!/bin/sh\n${body}\n`);
-  await chmod(tmp, 0o755);
-  await rename(tmp, join(bin, name));
-}
-
-/** Records its pid, then becomes a process that never answers (exec: the pid is the sleeper's). */
-const hanging = (name: string) => tool(name, `echo $$ >> "${dir}/${name}.pids"\nexec sleep 60`);
-/** Writes the AK's TPM2B_PUBLIC to the -o argument and records that path. */
-const readpublicWorking = () =>
-  tool('tpm2_readpublic', `while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then cp "${dir}/ak.pub" "$2"; echo "$2" >> "${dir}/readpublic.out"; fi; shift; done`);
-
+// Only a tool installed as hanging gets the short deadline (review s7b: one 300 ms deadline for every call made the
+// fakes that must answer flaky on a loaded machine).
+let fake: FakeTpm2Tools;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'review-s7-tpm2-'));
-  bin = join(dir, 'bin');
-  await (await import('node:fs/promises')).mkdir(bin);
-  await writeFile(join(dir, 'ak.pub'), sized);
-  await tool('tpm2_flushcontext', 'exit 0');
-  await tool('tpm2_quote', 'echo "ERROR: /dev/tpmrm0 busy" >&2\nexit 1');
-  savedPath = process.env['PATH'];
-  process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
+  fake = await FakeTpm2Tools.install('review-s7-tpm2-');
 });
-
 afterAll(async () => {
-  process.env['PATH'] = savedPath;
-  await rm(dir, { recursive: true, force: true });
+  await fake.uninstall();
 });
-
-function stillRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function pidsOf(name: string): Promise<number[]> {
-  return (await readFile(join(dir, `${name}.pids`), 'utf8')).trim().split('\n').map(Number);
-}
 
 describe('review s7 finding 1: a tpm2-tools call that never answers', () => {
   it('is killed at the deadline: ERR_TSM_UNAVAILABLE (retryable); the AK is not cached and the queue is free, so a later call succeeds', async () => {
-    await hanging('tpm2_readpublic');
-    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', toolTimeoutMs: 300 });
-    await expect(p.attestationKeyPublic()).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE', details: { tool: 'tpm2_readpublic', reason: 'timeout', timeoutMs: 300, retryable: true } });
-    const [pid] = await pidsOf('tpm2_readpublic');
+    await fake.hanging('tpm2_readpublic');
+    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', run: fake.run });
+    await expect(p.attestationKeyPublic()).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE', details: { tool: 'tpm2_readpublic', reason: 'timeout', timeoutMs: SHORT_DEADLINE_MS, retryable: true } });
+    const [pid] = await fake.pidsOf('tpm2_readpublic');
     expect(stillRunning(pid as number)).toBe(false); // SIGKILL: no stuck tpm2-tools left behind
-    await readpublicWorking();
-    expect(Buffer.from(await p.attestationKeyPublic()).equals(Buffer.from(akPublic))).toBe(true);
+    await fake.readpublicWorking();
+    expect(Buffer.from(await p.attestationKeyPublic()).equals(Buffer.from(fake.akPublic))).toBe(true);
     await p.close();
   });
 
   it('a hung quote during getVtpmEvidence is retryable too, and the next request reaches the TPM again', async () => {
-    await readpublicWorking();
-    await hanging('tpm2_quote');
-    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', toolTimeoutMs: 300, eventLogPath: null, imaPath: null });
+    await fake.readpublicWorking();
+    await fake.hanging('tpm2_quote');
+    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', run: fake.run, eventLogPath: null, imaPath: null });
     const request = { reportData: new Uint8Array(64), extraData: new Uint8Array(32).fill(1) };
     await expect(p.getVtpmEvidence(request)).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE', details: { tool: 'tpm2_quote', reason: 'timeout', retryable: true } });
-    await tool('tpm2_quote', 'echo "ERROR: quote refused" >&2\nexit 1');
+    await fake.failing('tpm2_quote', 'ERROR: quote refused');
     // Not hung behind the killed call: the working-but-failing tool answers with its own error.
     await expect(p.getVtpmEvidence(request)).rejects.toMatchObject({ code: 'ERR_VTPM_ACQUIRE' });
     await p.close();
   });
 
   it('acquireVtpmEvidence: ERR_VTPM_ACQUIRE with reason "timeout", retryable', async () => {
-    await hanging('tpm2_readpublic');
-    await expect(acquireVtpmEvidence({ ak: '0x81000003', hcl: false, toolTimeoutMs: 300, eventLogPath: null, imaPath: null })).rejects.toMatchObject({
+    await fake.hanging('tpm2_readpublic');
+    await expect(acquireVtpmEvidence({ ak: '0x81000003', hcl: false, toolTimeoutMs: SHORT_DEADLINE_MS, eventLogPath: null, imaPath: null })).rejects.toMatchObject({
       code: 'ERR_VTPM_ACQUIRE',
-      details: { tool: 'tpm2_readpublic', reason: 'timeout', timeoutMs: 300, retryable: true },
+      details: { tool: 'tpm2_readpublic', reason: 'timeout', timeoutMs: SHORT_DEADLINE_MS, retryable: true },
     });
   });
 });
@@ -130,17 +84,17 @@ describe('review s7 finding 6: Tpm2ToolsVtpmProvider inputs, reads and close()',
   });
 
   it('a tool that succeeds without writing its output is a typed ERR_TSM_IO, not a bare ENOENT', async () => {
-    await tool('tpm2_readpublic', 'exit 0');
-    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', toolTimeoutMs: 5000 });
+    await fake.tool('tpm2_readpublic', 'exit 0');
+    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', run: fake.run });
     await expect(p.attestationKeyPublic()).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { errno: 'ENOENT' } });
   });
 
   it('close() removes the AK context directory', async () => {
-    await rm(join(dir, 'readpublic.out'), { force: true });
-    await readpublicWorking();
-    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', toolTimeoutMs: 5000 });
+    await rm(join(fake.dir, 'readpublic.out'), { force: true });
+    await fake.readpublicWorking();
+    const p = new Tpm2ToolsVtpmProvider({ hardware, ak: '0x81000003', run: fake.run });
     await p.attestationKeyPublic();
-    const akDir = dirname((await readFile(join(dir, 'readpublic.out'), 'utf8')).trim());
+    const akDir = dirname((await readFile(join(fake.dir, 'readpublic.out'), 'utf8')).trim());
     expect(existsSync(akDir)).toBe(true);
     await p.close();
     expect(existsSync(akDir)).toBe(false);
