@@ -11,12 +11,14 @@ import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
 import { KbsError } from './errors.js';
 import { parsePolicyDocument, policyWarnings } from './policies.js';
-import { keyInfo, type PolicyRow } from './store.js';
+import { keyInfo, type PolicyRow, type TokenInfo } from './store.js';
 
 export interface AdminRequest {
   method: string;
   /** Path segments after /kbs/v1. */
   parts: string[];
+  /** The request target's query (only the log export reads one: after_seq). */
+  query?: URLSearchParams;
   authorization: string | undefined;
   json: () => unknown;
   /** True when the request had no body. */
@@ -38,13 +40,19 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}
 const notFound = (): KbsError => new KbsError('ERR_KBS_NOT_FOUND', 404, 'not found');
 const badRequest = (m: string): KbsError => new KbsError('ERR_KBS_BAD_REQUEST', 400, m);
 
-async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<void> {
+/** The admin token a request came with: its id and expiry (null: never), the bounds of what it may do with tokens. */
+interface Caller {
+  id: string;
+  expiresAt: string | null;
+}
+
+async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<Caller> {
   const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization ?? '');
   if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required');
   const found = await ctx.store.checkToken(m[1] as string, ctx.now());
   switch (found.status) {
     case 'valid':
-      return;
+      return { id: found.id as string, expiresAt: found.expiresAt ?? null };
     case 'expired':
       throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
     case 'tampered':
@@ -170,7 +178,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
 const MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400;
 
 /** POST /tokens [{label?, expires_in_seconds?}]: a new admin token, shown once. */
-async function mintToken(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promise<AdminAnswer> {
   const body = r.emptyBody ? {} : r.json();
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
   const o = body as Record<string, unknown>;
@@ -181,35 +189,72 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnsw
   const ttl = o['expires_in_seconds'];
   if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_LIFETIME_S)) throw badRequest(`expires_in_seconds must be a whole number from 1 to ${MAX_TOKEN_LIFETIME_S}`);
   const now = ctx.now();
+  const expires = ttl === undefined ? undefined : new Date(now.getTime() + ttl * 1000);
+  // A token cannot outlive the token that minted it (second review s7: a 60 s token minted one that never expired).
+  if (caller.expiresAt !== null && (expires === undefined || expires.getTime() > Date.parse(caller.expiresAt))) {
+    const left = Math.floor((Date.parse(caller.expiresAt) - now.getTime()) / 1000);
+    throw tokenAuthority(`this admin token expires at ${caller.expiresAt}: it may mint only tokens that expire no later (expires_in_seconds at most ${Math.max(0, left)})`);
+  }
   const t = newToken();
-  const info = await ctx.store.addToken(t, label, now, ttl === undefined ? undefined : new Date(now.getTime() + ttl * 1000));
+  const info = await ctx.store.addToken(t, label, now, expires);
   return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at } };
 }
 
+const tokenAuthority = (m: string): KbsError => new KbsError('ERR_KBS_TOKEN_AUTHORITY', 403, m);
+
+/**
+ * Who may revoke whom: a token that never expires, any token; a token that expires, only tokens
+ * that expire no later than itself (itself included). So a short-lived token cannot remove the
+ * tokens that outlive it, as it cannot mint one that does.
+ */
+function mayRevoke(caller: Caller): (target: TokenInfo) => void {
+  return (target) => {
+    if (caller.expiresAt === null) return;
+    if (target.expires_at === null || Date.parse(target.expires_at) > Date.parse(caller.expiresAt)) {
+      throw tokenAuthority(`this admin token expires at ${caller.expiresAt}: it may revoke only tokens that expire no later; ${target.id} ${target.expires_at === null ? 'never expires' : `expires at ${target.expires_at}`}`);
+    }
+  };
+}
+
 /** /tokens: POST mints, GET lists (never a secret), DELETE /tokens/{id} revokes. */
-async function tokens(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+async function tokens(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promise<AdminAnswer> {
   const id = r.parts[1];
-  if (id === undefined && r.method === 'POST') return mintToken(ctx, r);
+  if (id === undefined && r.method === 'POST') return mintToken(ctx, r, caller);
   if (id === undefined && r.method === 'GET') {
     const nowMs = ctx.now().getTime();
     const list = await ctx.store.listTokens();
     return { status: 200, body: list.map((t) => ({ ...t, expired: t.expires_at !== null && !(nowMs < Date.parse(t.expires_at)) })) };
   }
   if (id !== undefined && r.parts.length === 2 && r.method === 'DELETE') {
-    if (!UUID.test(id) || !(await ctx.store.revokeToken(id.toLowerCase()))) throw notFound();
+    if (!UUID.test(id) || !(await ctx.store.revokeToken(id.toLowerCase(), ctx.now(), mayRevoke(caller)))) throw notFound();
     return { status: 204 };
   }
   throw notFound();
+}
+
+/**
+ * `?after_seq=N`: export only rows with seq above N, e.g. the previous export's
+ * Tee-Kbs-Export-Through-Seq (a decimal integer from 0 to 2^53 - 1; no other query parameter).
+ */
+function afterSeqOf(query: URLSearchParams | undefined): number {
+  if (query === undefined) return 0;
+  const unknown = [...new Set(query.keys())].filter((k) => k !== 'after_seq');
+  if (unknown.length > 0) throw badRequest(`unknown query parameter(s): ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}`);
+  const all = query.getAll('after_seq');
+  if (all.length === 0) return 0;
+  const v = all[0] as string;
+  if (all.length > 1 || !/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) throw badRequest('after_seq must be given once, as a whole number from 0 to 2^53 - 1');
+  return Number(v);
 }
 
 /** Routes /kbs/v1/{token,tokens,key-transfer-policies,keys,attestation-log}; transfer is routed elsewhere. */
 export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const head = r.parts[0];
   if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json());
-  await requireAdmin(ctx, r.authorization);
+  const caller = await requireAdmin(ctx, r.authorization);
   switch (head) {
     case 'tokens':
-      return tokens(ctx, r);
+      return tokens(ctx, r, caller);
     case 'key-transfer-policies':
       return policies(ctx, r);
     case 'keys':
@@ -217,10 +262,11 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
     case 'attestation-log':
       if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
       {
-        // Streamed by the server page by page; rows up to the high-water mark read now (the export's bound).
+        // Streamed by the server page by page; rows after `after_seq` (default 0) up to the high-water mark read now (the export's bound).
+        const afterSeq = afterSeqOf(r.query);
         const throughSeq = await ctx.store.logHighWater();
         const stats = { gaps: 0 };
-        return { status: 200, stream: { lines: ctx.store.exportBatchRecords({ throughSeq, stats }), throughSeq, stats }, contentType: 'application/x-ndjson' };
+        return { status: 200, stream: { lines: ctx.store.exportBatchRecords({ afterSeq, throughSeq, stats }), throughSeq, stats }, contentType: 'application/x-ndjson' };
       }
     default:
       throw notFound();

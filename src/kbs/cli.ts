@@ -45,8 +45,11 @@ export const KBS_USAGE = `usage:
   tee-kbs admin upgrade-integrity (--db FILE | --database URL) [--master-key-file F]
                                                        once, on a database from before row integrity:
                                                        MAC and re-seal its rows as found (check them first)
-  tee-kbs admin export-log (--db FILE | --database URL)  attestation log as batch JSONL (stdout);
-                                                       stderr: refusals stored only as counts
+  tee-kbs admin export-log (--db FILE | --database URL) [--after-seq N]
+                                                       attestation log as batch JSONL (stdout), rows after
+                                                       seq N (the last export's bound; default 0);
+                                                       stderr: refusals stored only as counts, the bound
+  tee-kbs admin log [--after-seq N]                     the same over HTTP (GET /kbs/v1/attestation-log?after_seq=N)
   tee-kbs admin policy create FILE | policy list | policy delete ID
   tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
@@ -188,6 +191,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     await upgradeIntegrity({ ...where, ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}), env: io.env, log: (l) => io.stderr(`${l}\n`) });
     return 0;
   }
+  const afterSeq = afterSeqOf(v['after-seq']);
   if (what === 'export-log') {
     const where = databaseOf(v, io.env, 'export-log');
     // Reads only: no migration, no master key (the log holds no key material); an unknown newer schema is refused.
@@ -196,11 +200,11 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
       const { store } = await KbsStore.open(storage, Buffer.alloc(32), { migrate: false });
       const throughSeq = await store.logHighWater();
       const stats = { gaps: 0 };
-      for await (const line of store.exportBatchRecords({ throughSeq, stats })) io.stdout(`${line}\n`);
+      for await (const line of store.exportBatchRecords({ afterSeq, throughSeq, stats })) io.stdout(`${line}\n`);
       const counted = await store.aggregatedRefusals();
       // stdout stays pure batch JSONL; the count of refusals that have no row goes to stderr.
       io.stderr(`tee-kbs: export-log: ${counted.refusals} refusal(s) beyond the log bounds stored only as counts (${counted.groups} group(s) of window, client, key id), not exported\n`);
-      io.stderr(`tee-kbs: export-log: rows through seq ${throughSeq}; ${stats.gaps} seq number(s) without a row when read (rolled back, or committed after the export read past them)\n`);
+      io.stderr(`tee-kbs: export-log: rows after seq ${afterSeq} through seq ${throughSeq}; ${stats.gaps} seq number(s) without a row when read (rolled back, or committed after the export read past them)\n`);
     } finally {
       await storage.close();
     }
@@ -231,7 +235,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     if (!v['secret-file']) throw new Error('admin token needs --secret-file F (or create | list | revoke ID)');
     return call('POST', 'token', { username: 'admin', password: readFileSync(v['secret-file'], 'utf8').trim() });
   }
-  if (what === 'log') return call('GET', 'attestation-log');
+  if (what === 'log') return call('GET', `attestation-log${afterSeq > 0 ? `?after_seq=${afterSeq}` : ''}`);
   if (what === 'policy' && verb === 'create' && arg) return call('POST', 'key-transfer-policies', JSON.parse(readFileSync(arg, 'utf8')));
   if (what === 'policy' && verb === 'list') return call('GET', 'key-transfer-policies');
   if (what === 'policy' && verb === 'delete' && arg) return call('DELETE', `key-transfer-policies/${arg}`);
@@ -241,6 +245,14 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'key' && verb === 'rotate' && arg) return call('PUT', `keys/${arg}`, keyInfo);
   if (what === 'key' && verb === 'delete' && arg) return call('DELETE', `keys/${arg}`);
   throw new Error('unknown admin command');
+}
+
+/** --after-seq N: a whole number from 0 (the default) to 2^53 - 1. */
+function afterSeqOf(s: string | undefined): number {
+  if (s === undefined) return 0;
+  const n = Number(s);
+  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n)) throw new Error('--after-seq must be a whole number from 0 to 2^53 - 1');
+  return n;
 }
 
 /** Runs one command. For `serve`, `broker` is the running broker (the shim keeps the process alive). */

@@ -44,6 +44,8 @@ export type KbsErrorCode =
   | 'ERR_KBS_UPGRADE_REQUIRED'
   /** Revoking the last intact, unexpired admin token would leave the admin API without one (409). */
   | 'ERR_KBS_LAST_TOKEN'
+  /** An expiring admin token minting a token that outlives it, or revoking one that outlives it (403). */
+  | 'ERR_KBS_TOKEN_AUTHORITY'
   /** An HTTP/1.0 request for an answer that needs HTTP/1.1 (the streamed log export: chunks and a trailer): 505. */
   | 'ERR_KBS_HTTP_VERSION'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'

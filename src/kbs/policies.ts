@@ -72,6 +72,8 @@ interface Loaded {
   gap: Gap | undefined;
   /** An ITA policy that says `enforce_tcb_upto_date: false` (T33 relaxation). */
   tcbRelaxed: boolean;
+  /** An ITA policy that does not state `enforce_tcb_upto_date` (read as true since review s7). */
+  tcbDefaulted: boolean;
 }
 
 const TCB_FIELD = 'enforce_tcb_upto_date';
@@ -80,8 +82,9 @@ const TCB_FIELD = 'enforce_tcb_upto_date';
  * The ITA document as translated here: an absent enforce_tcb_upto_date reads as true (strict by
  * default), in every TEE section the document has. The stored document stays as given.
  */
-function strictTcb(doc: Record<string, unknown>): { doc: Record<string, unknown>; relaxed: boolean } {
+function strictTcb(doc: Record<string, unknown>): { doc: Record<string, unknown>; relaxed: boolean; defaulted: boolean } {
   let relaxed = false;
+  let defaulted = false;
   const out: Record<string, unknown> = { ...doc };
   for (const tee of ['tdx', 'sgx']) {
     const sec = doc[tee];
@@ -90,9 +93,12 @@ function strictTcb(doc: Record<string, unknown>): { doc: Record<string, unknown>
     if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) continue;
     const a = attrs as Record<string, unknown>;
     if (a[TCB_FIELD] === false) relaxed = true;
-    if (a[TCB_FIELD] === undefined) out[tee] = { ...(sec as Record<string, unknown>), attributes: { ...a, [TCB_FIELD]: true } };
+    if (a[TCB_FIELD] === undefined) {
+      defaulted = true;
+      out[tee] = { ...(sec as Record<string, unknown>), attributes: { ...a, [TCB_FIELD]: true } };
+    }
   }
-  return { doc: out, relaxed };
+  return { doc: out, relaxed, defaulted };
 }
 
 /** A stored or given document (with its id) → the policy; the opt-in is taken out before validation. */
@@ -104,7 +110,7 @@ function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
   // The library refuses an unpinned ITA policy; here measurementGap and the operator's opt-in decide (same rule, own code).
   const ita = format === 'ita' ? strictTcb(rest) : undefined;
   const policy = ita ? translateItaPolicy(ita.doc, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
-  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), tcbRelaxed: ita?.relaxed ?? false };
+  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), tcbRelaxed: ita?.relaxed ?? false, tcbDefaulted: ita?.defaulted ?? false };
 }
 
 function warningsOf(l: Loaded, id: string): string[] {
@@ -184,6 +190,23 @@ export function policyWarnings(row: PolicyRow): string[] {
     return [`policy ${row.id} no longer loads${typeof why === 'string' ? ` (${why})` : ''}: transfers of its keys fail until it is replaced`];
   }
   return warningsOf(loaded, row.id);
+}
+
+/**
+ * For the log at every start (second review s7): a stored ITA policy that does not state
+ * enforce_tcb_upto_date became stricter with review s7 without anyone being told. Says so, and how
+ * to keep the old behaviour; undefined for every other row (and one that no longer loads).
+ */
+export function tcbDefaultNotice(row: PolicyRow): string | undefined {
+  if (row.format !== 'ita') return undefined;
+  let loaded: Loaded;
+  try {
+    loaded = loadRow(row);
+  } catch {
+    return undefined;
+  }
+  if (!loaded.tcbDefaulted) return undefined;
+  return `T33: ITA policy ${row.id} does not state ${TCB_FIELD}: since review s7 it is read as true, so its keys go only to platforms whose TCB is UpToDate (before: every status but Revoked). To keep the old behaviour, create the policy again with "${TCB_FIELD}": false and move its keys to it (PUT /kbs/v1/keys/{id} with transfer_policy_id); a policy that states the field, true or false, gets no such line`;
 }
 
 /** Attestation-Type header value → TEE, or undefined when not one we serve. */

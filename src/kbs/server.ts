@@ -8,7 +8,6 @@
  * client is its IPv4 address or IPv6 /64 (src/net/client-key.ts). Receiving a
  * request is bounded in time (src/net/server-timeouts.ts).
  */
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -28,7 +27,7 @@ import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { policyWarnings } from './policies.js';
+import { policyWarnings, tcbDefaultNotice } from './policies.js';
 import { KbsStore } from './store.js';
 import { logRefusal, transferKey, type TransferRequest, type TransferTrace } from './transfer.js';
 
@@ -309,7 +308,7 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
   };
   const authorization = req.headers['authorization'];
-  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
+  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), query: url.searchParams, authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
     // A wrong, missing, expired, revoked or forged admin token, or a wrong bootstrap secret; a success resets nothing.
     if (KbsError.is(e) && e.status === 401 && (e.code === 'ERR_KBS_UNAUTHORIZED' || e.code === 'ERR_KBS_INTEGRITY')) {
       rt.adminFailures.fail(client, Date.now());
@@ -317,7 +316,13 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
     throw e;
   });
-  if (answer.stream) return streamExport(rt, res, answer.stream, answer.contentType ?? 'application/x-ndjson');
+  if (answer.stream) {
+    // Chunks and a trailer exist only in HTTP/1.1; Node refuses the trailer of a 1.0 answer (second review s7).
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
+      throw new KbsError('ERR_KBS_HTTP_VERSION', 505, 'the attestation-log export is streamed (chunked, with a trailer) and needs HTTP/1.1; send the request as HTTP/1.1 (behind nginx: proxy_http_version 1.1)');
+    }
+    return streamExport(rt, res, answer.stream, answer.contentType ?? 'application/x-ndjson');
+  }
   if (answer.text !== undefined) return send(res, answer.status, answer.text, {}, answer.contentType);
   send(res, answer.status, answer.body);
 }
@@ -345,7 +350,7 @@ async function streamExport(rt: Runtime, res: ServerResponse, stream: NonNullabl
   res.once('close', () => (closed = true));
   const flush = async (chunk: string): Promise<void> => {
     if (closed) throw new Error('the client went away during the log export');
-    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(chunk)) await drainOrClose(res);
   };
   let buffered = '';
   try {
@@ -364,6 +369,23 @@ async function streamExport(rt: Runtime, res: ServerResponse, stream: NonNullabl
   }
   res.addTrailers({ [EXPORT_GAPS_TRAILER]: String(stream.stats.gaps) });
   res.end();
+}
+
+/**
+ * Resolves at the answer's next 'drain' or its 'close', whichever comes first, and removes both
+ * listeners then: one wait per backpressure pause, none left behind (second review s7: a listener
+ * per pause piled up to a MaxListenersExceededWarning on a slow reader).
+ */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Header of the log export: the highest seq it covers (rows appended later are in the next export). */
@@ -508,7 +530,11 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
     // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.
-    for (const row of await store.listPolicies()) for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);
+    for (const row of await store.listPolicies()) {
+      for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);
+      const tcb = tcbDefaultNotice(row);
+      if (tcb) log(`tee-kbs: WARNING: ${tcb}`);
+    }
     const ctx: BrokerContext = Object.freeze({
       store,
       masterKey,

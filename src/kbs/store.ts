@@ -233,7 +233,7 @@ export class KbsStore {
    * The admin token's row: 'valid', 'expired' (on the broker's clock), 'unknown', or 'tampered' (its
    * row fails its MAC, or a row of the pre-s7 SHA-256 form matches: both written outside the broker).
    */
-  async checkToken(token: string, now: Date): Promise<{ status: 'valid' | 'expired' | 'unknown' | 'tampered'; id?: string }> {
+  async checkToken(token: string, now: Date): Promise<{ status: 'valid' | 'expired' | 'unknown' | 'tampered'; id?: string; expiresAt?: string | null }> {
     const k = this.#shared.integrity;
     const sha = hashToken(token);
     const digest = tokenDigest(k, sha);
@@ -246,7 +246,7 @@ export class KbsStore {
     }
     if (row.id === null || !sameMac(row.mac, tokenRowMac(k, row.id, row.hash, row.created_at, row.expires_at))) return { status: 'tampered', ...(row.id ? { id: row.id } : {}) };
     if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
-    return { status: 'valid', id: row.id };
+    return { status: 'valid', id: row.id, expiresAt: row.expires_at };
   }
   /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
   async listTokens(): Promise<TokenInfo[]> {
@@ -261,9 +261,26 @@ export class KbsStore {
       intact: r.id !== null && sameMac(r.mac, tokenRowMac(k, r.id, r.hash, r.created_at, r.expires_at)),
     }));
   }
-  /** Deletes the admin token `id`; false when there is none. */
-  async revokeToken(id: string): Promise<boolean> {
-    return (await this.#q.run('DELETE FROM admin_tokens WHERE id = ?', [id])).changes === 1;
+  /**
+   * Deletes the admin token `id` unless that leaves no intact, unexpired token (409
+   * ERR_KBS_LAST_TOKEN: the admin API would be locked for good). `mayRevoke` decides on the row
+   * (the caller's authority, admin.ts); it throws to refuse. One transaction; on PostgreSQL the
+   * token rows are locked first, so two instances cannot each revoke one of the last two.
+   * Returns false when there is no such token.
+   */
+  async revokeToken(id: string, now: Date, mayRevoke: (target: TokenInfo) => void = () => {}): Promise<boolean> {
+    return this.transaction(async (s) => {
+      if (s.dialect === 'postgres') await s.#q.all('SELECT id FROM admin_tokens FOR UPDATE');
+      const all = await s.listTokens();
+      const target = all.find((t) => t.id === id);
+      if (!target) return false;
+      mayRevoke(target);
+      const usable = (t: TokenInfo): boolean => t.intact && (t.expires_at === null || now.getTime() < Date.parse(t.expires_at));
+      if (!all.some((t) => t.id !== id && usable(t))) {
+        throw new KbsError('ERR_KBS_LAST_TOKEN', 409, 'this is the last intact, unexpired admin token: revoking it would leave no way into the admin API; mint another first (docs/kbs.md, Admin tokens)');
+      }
+      return (await s.#q.run('DELETE FROM admin_tokens WHERE id = ?', [id])).changes === 1;
+    });
   }
   /**
    * The first admin token of an empty database, created by exactly one of the
@@ -482,13 +499,15 @@ export class KbsStore {
    * appended meanwhile do not make it run on. The storage has no read-only snapshot transaction to
    * hold across pages (an SQLite transaction here is a write lock), so `stats.gaps` counts the seq
    * numbers up to the bound that no row had when its page was read: a rolled-back insert, or on
-   * PostgreSQL a row whose transaction committed only after its page was read (not exported).
+   * PostgreSQL a row whose transaction committed only after its page was read (not exported; the
+   * next export with `afterSeq` at the previous bound, or from 0, has it).
    */
-  async *exportBatchRecords(o: { throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
+  async *exportBatchRecords(o: { afterSeq?: number; throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
     type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
     const through = o.throughSeq ?? (await this.logHighWater());
     const pageSize = o.pageSize ?? 256;
-    let after = 0;
+    // `afterSeq`: the previous export's bound, so a row that committed after that export read past it is picked up now.
+    let after = o.afterSeq ?? 0;
     for (;;) {
       const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?', [after, through, pageSize]);
       for (const r of rows) {
