@@ -12,7 +12,9 @@
  * holding a platform's published roots could sign evidence they accept. The
  * `keySeed` option derives them instead, for reproducible test material only.
  * The seed (`seed`) still fixes the public fields: measurements, serials,
- * FMSPC, chip id.
+ * FMSPC, chip id. The SEV-SNP root keys (RSA, slow to generate) are random
+ * once per process and shared by its SEV-SNP platforms; their VCEK / VLEK keys
+ * are each platform's own.
  */
 import { X509Certificate, constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { exportBundle, importBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
@@ -111,8 +113,24 @@ function randomRsa(): TestKeyPair {
   return { curve: 'RSA', privateKey, publicKey };
 }
 
+/**
+ * The random AMD root keys (ARK, ASK, ASVK) of this process, generated at the first SEV-SNP
+ * platform and shared by every later one (review s7b): three RSA-2048 key generations cost 0.6 to
+ * 1.2 s, paid by each of some fifteen test files and every `serve --simulated-tee snp`. They stay
+ * random and only their public halves leave the process (in certificates), so another process has
+ * other roots. Like real chips under one AMD root, each platform has its own VCEK / VLEK: a report
+ * of one is refused against another's VCEK (SIG_REPORT), but the roots of one platform do chain the
+ * VCEK certificate of another platform of the same process.
+ */
+let processAmdRsaKeys: AmdRsaKeys | undefined;
+
+function sharedRandomAmdRsa(): AmdRsaKeys {
+  processAmdRsaKeys ??= { ark: randomRsa(), ask: randomRsa(), asvk: randomRsa() };
+  return processAmdRsaKeys;
+}
+
 function keySourceOf(keySeed: string | undefined): KeySource {
-  if (keySeed === undefined) return { ec: (_label, curve) => randomEc(curve), amdRsa: () => ({ ark: randomRsa(), ask: randomRsa(), asvk: randomRsa() }) };
+  if (keySeed === undefined) return { ec: (_label, curve) => randomEc(curve), amdRsa: sharedRandomAmdRsa };
   // The labels are the testing PKI builders' own, so keySeed = seed rebuilds their default keys.
   return { ec: (label, curve) => deriveEcKeyPair(keySeed, label, curve), amdRsa: () => loadAmdRsaKeys('Milan') };
 }

@@ -34,6 +34,8 @@ describe('review s7 finding 2: simulated TEE keys', () => {
     const sa = a.exportState();
     const sb = b.exportState();
     expect(spki(sa.signingKeyPem)).not.toBe(spki(sb.signingKeyPem));
+    // SEV-SNP: the root certificates differ, but since review s7b their RSA keys are shared by the platforms of one
+    // process (generated once per process; review-s7b-simulated.test.ts), like real chips under one AMD root.
     expect(sa.trustRootPem).not.toBe(sb.trustRootPem);
     expect(sa.keys).toBe('random');
     expect(a.keysFromSeed).toBe(false);
