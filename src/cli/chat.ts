@@ -9,9 +9,10 @@ import { runChatSession, type ChatApi } from '../gateway/chat-cli.js';
 import { oneOf, parseOptions, stringOption, UsageError } from './args.js';
 import { readTrustRoots } from './certificates.js';
 import { INPUT_LIMITS, readText } from './files.js';
-import type { CliIo, CliStream } from './io.js';
+import { writeLine, type CliIo, type CliStream } from './io.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
+import { lineSafe } from './terminal-text.js';
 import { REFERENCE_LIMITS, loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
 
 /** The CLI's io plus the input stream for interactive chat (default: the process's stdin). */
@@ -34,8 +35,12 @@ const OPTIONS = {
   'no-vtpm': { type: 'boolean' },
 } as const;
 
-/** Collateral and roots: the simulated TEE's (test PKI), a bundle (+ roots), or Intel PCS / AMD KDS with the production roots. */
-async function trustOf(values: Record<string, string | boolean | undefined>): Promise<Pick<AttestedClientOptions, 'collateral' | 'trustRoots'>> {
+/**
+ * Collateral and roots: the simulated TEE's (test PKI), a bundle (+ roots), or Intel PCS / AMD KDS with the production roots.
+ * A simulated platform whose keys derive from a public seed is trusted with a warning (review s7b): the client is the party a
+ * forger fools, since anyone with the package can sign evidence those roots accept.
+ */
+async function trustOf(values: Record<string, string | boolean | undefined>, warn: (line: string) => void): Promise<Pick<AttestedClientOptions, 'collateral' | 'trustRoots'>> {
   const state = stringOption(values, 'simulated-state');
   const bundle = stringOption(values, 'collateral');
   const root = stringOption(values, 'trust-root');
@@ -48,6 +53,9 @@ async function trustOf(values: Record<string, string | boolean | undefined>): Pr
     } catch (e) {
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--simulated-state ${state}: ${(e as Error).message}`, 'ERR_INPUT');
+    }
+    if (p.keysFromSeed) {
+      warn(`warning: --simulated-state ${state}: this simulated TEE's keys derive from a public seed (keySeed, or a state file from before random keys): anyone can forge evidence its roots accept, so passing attestation proves nothing about the gateway`);
     }
     const source = new BundleSource([...p.collateral]);
     return { collateral: new CollateralService({ intel: source, amd: source, cache: null }), trustRoots: p.trustRoots };
@@ -98,7 +106,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
       throw new UsageError(`--reference ${referenceFile}: ${(e as Error).message}`, 'ERR_INPUT');
     }
   }
-  const client: AttestedClientOptions = { policy, ...(await trustOf(v)), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
+  const client: AttestedClientOptions = { policy, ...(await trustOf(v, (line) => writeLine(io.stderr, lineSafe(line)))), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
   // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(
