@@ -20,6 +20,9 @@ import { decryptFile, encryptFile } from './file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
 import { resolveTrustedBroker } from './trusted-broker.js';
 
+/** The binary installs it (run() itself never touches process): an interrupted decryption leaves no plaintext staging behind. */
+export { installInterruptCleanup } from './interrupt-cleanup.js';
+
 export interface ModelCliIo {
   stdout: { write(chunk: string): unknown };
   stderr: { write(chunk: string): unknown };

@@ -13,7 +13,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { readSmallRegularFile } from './bounded-read.js';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, ioError, writeFileReplacing, type FileResult } from './file.js';
-import { checkReplaceableOutput, createStaging, discardStaging, publishStaging } from './staging.js';
+import { checkReplaceableOutput, checkStagingParent, createStaging, discardStaging, publishStaging } from './staging.js';
 import { configBrokerFields } from './config-broker.js';
 import { entryRootsOf, openListedEntry, resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
@@ -270,12 +270,14 @@ export async function decryptDirectory(inputDir: string, outputDir: string, key:
 
 /**
  * The output checks decryption needs before any key is requested:
- * checkOutputDirectory, and that publishing loses nothing (an absent, empty
- * or previous output; not a mount point: src/model/staging.ts).
+ * checkOutputDirectory, that publishing loses nothing (an absent, empty
+ * or previous output; not a mount point) and that the staging directory can
+ * be created beside the output (src/model/staging.ts).
  */
 export async function checkDecryptionOutput(inputDir: string, outputDir: string): Promise<void> {
   await checkOutputDirectory(inputDir, outputDir);
   await checkReplaceableOutput(outputDir);
+  await checkStagingParent(outputDir);
 }
 
 async function decryptDirectoryWith(inputDir: string, outputDir: string, k: Buffer): Promise<DirectoryResult> {
@@ -288,12 +290,12 @@ async function decryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
     const files: FileResult[] = [];
     for (const rel of entries) {
       const name = outputNameOf(rel);
-      const out = join(staging, toFs(name));
-      const inside = relative(staging, out);
+      const out = join(staging.path, toFs(name));
+      const inside = relative(staging.path, out);
       if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
         throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, which would be written outside the output directory`, { details: { entry: rel } });
       }
-      await makeParentsInside(staging, name);
+      await makeParentsInside(staging.path, name);
       // Containment is decided on the descriptor that is then read (openListedEntry), not on the listing check.
       const fh = await openListedEntry(roots, rel);
       try {

@@ -6,12 +6,13 @@
  * output path.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, rmSync } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HEADER_SIZE, cipherFor, IV_LENGTH, TAG_LENGTH, checkPlaintextSize, encodeHeader, parseHeader } from './container.js';
 import { ModelFormatError, isModelError } from './errors.js';
+import { onInterrupt } from './interrupt-cleanup.js';
 import { decodeModelKey } from './keys.js';
 
 export interface FileResult {
@@ -41,6 +42,8 @@ function tempPathFor(output: string): string {
 async function withTempOutput<T>(output: string, mode: number | undefined, work: (tmp: FileHandle) => Promise<T>): Promise<T> {
   const tmp = tempPathFor(output);
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode ?? 0o666).catch((e: unknown) => ioError(e, output));
+  // Unverified plaintext must not outlive an interrupted run (SIGINT / SIGTERM: interrupt-cleanup.ts).
+  const untrack = onInterrupt(() => rmSync(tmp, { force: true }));
   let closed = false;
   try {
     const result = await work(fh);
@@ -54,6 +57,8 @@ async function withTempOutput<T>(output: string, mode: number | undefined, work:
     if (!closed) await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
     ioError(error, output);
+  } finally {
+    untrack();
   }
 }
 

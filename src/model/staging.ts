@@ -11,19 +11,21 @@
  * point, which cannot be renamed over. docs/model.md, "Where the plaintext goes".
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
+import { constants, existsSync, renameSync, rmSync } from 'node:fs';
+import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ioError } from './file.js';
+import { onInterrupt } from './interrupt-cleanup.js';
 
 /** Written into every published output; its presence lets the next run replace the directory whole. */
 export const OUTPUT_MARKER = '.tee-model-output';
 
 const MARKER_TEXT = 'Written by tee-model: the next decrypt or load into this directory replaces it whole.\n';
 
-function outputError(message: string, outputDir: string, reason: string): ModelFormatError {
-  return new ModelFormatError('ERR_MODEL_OUTPUT', message, { details: { output: outputDir, reason } });
+function outputError(message: string, outputDir: string, reason: string, extra: Record<string, unknown> = {}): ModelFormatError {
+  return new ModelFormatError('ERR_MODEL_OUTPUT', message, { details: { output: outputDir, reason, ...extra } });
 }
 
 const lstatOrUndefined = (path: string) =>
@@ -53,26 +55,115 @@ export async function checkReplaceableOutput(outputDir: string): Promise<void> {
   }
 }
 
-/** A fresh 0700 directory beside `outputDir` (its parents are created 0700 when missing). */
-export async function createStaging(outputDir: string): Promise<string> {
+/**
+ * ERR_MODEL_OUTPUT (`parent-not-writable`) unless this process can create the staging directory
+ * beside `outputDir`: its parent, or the nearest existing ancestor where the missing parents will be
+ * created, must be writable and searchable by this user. An -o made for the service user inside a
+ * directory it cannot write is refused here, before any key is requested, not after the broker
+ * released one. Run by checkDecryptionOutput.
+ */
+export async function checkStagingParent(outputDir: string, accessCheck: (path: string, mode: number) => Promise<void> = access): Promise<void> {
+  const parent = dirname(resolve(outputDir));
+  for (let at = parent; ; at = dirname(at)) {
+    try {
+      await accessCheck(at, constants.W_OK | constants.X_OK);
+      return;
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException)?.code;
+      if (errno === 'ENOENT' && dirname(at) !== at) continue;
+      if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
+        throw outputError(
+          `the output ${outputDir} is written through a staging directory created beside it, and this user cannot create one in ${at} (${errno}): make ${at} writable for it, or give an -o inside a directory it can write`,
+          outputDir,
+          'parent-not-writable',
+          { path: at, errno },
+        );
+      }
+      ioError(e, at);
+    }
+  }
+}
+
+/**
+ * `.<name>.staging-<host>.`: the pid follows. The host is in the name because several hosts (and
+ * containers, each with its own pid namespace) may share the file system: a pid means something
+ * only on the host that wrote it.
+ */
+function stagingPrefix(outputDir: string): string {
+  return `.${basename(resolve(outputDir))}.staging-${hostname().replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64)}.`;
+}
+
+/** Whether a process with this pid exists here (EPERM: it does, under another user). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the staging directories beside `outputDir` that runs on this host left when they died
+ * without cleaning up (SIGKILL, a crash, power loss): their name carries a pid no process has any
+ * more. Best effort. Staging directories of other hosts, of live processes, and of versions that
+ * did not put a pid in the name are left alone.
+ */
+export async function sweepDeadStaging(outputDir: string): Promise<string[]> {
+  const parent = dirname(resolve(outputDir));
+  const mine = stagingPrefix(outputDir);
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(mine)) continue;
+    const pid = /^(\d+)-/.exec(name.slice(mine.length))?.[1];
+    if (pid === undefined) continue;
+    const n = Number(pid);
+    if (n === process.pid || !Number.isSafeInteger(n) || n <= 0 || processExists(n)) continue;
+    const path = join(parent, name);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isDirectory()) continue;
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    removed.push(path);
+  }
+  return removed;
+}
+
+/** A fresh staging directory and the function that stops its removal on interruption (publishStaging and discardStaging call it). */
+export interface Staging {
+  path: string;
+  untrack: () => void;
+}
+
+/**
+ * A fresh 0700 directory beside `outputDir` (its parents are created 0700 when missing), named
+ * `.<name>.staging-<host>.<pid>-XXXXXX`; dead runs' staging directories there are swept first, and
+ * this one is removed if the process is interrupted (interrupt-cleanup.ts).
+ */
+export async function createStaging(outputDir: string): Promise<Staging> {
   const parent = dirname(resolve(outputDir));
   await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((e: unknown) => ioError(e, parent));
+  await sweepDeadStaging(outputDir);
   // mkdtemp creates the directory 0700 and never reuses an existing one.
-  return mkdtemp(join(parent, `.${basename(resolve(outputDir))}.staging-`)).catch((e: unknown) => ioError(e, parent));
+  const path = await mkdtemp(join(parent, `${stagingPrefix(outputDir)}${process.pid}-`)).catch((e: unknown) => ioError(e, parent));
+  const untrack = onInterrupt(() => rmSync(path, { recursive: true, force: true }));
+  return { path, untrack };
 }
 
 /** Removes a staging directory after a failure (best effort: the first error is the one reported). */
-export async function discardStaging(staging: string): Promise<void> {
-  await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+export async function discardStaging(staging: Staging): Promise<void> {
+  await rm(staging.path, { recursive: true, force: true }).catch(() => undefined);
+  staging.untrack();
 }
 
 /**
  * Makes `staging` the output: marks it, then renames it to `outputDir`. An
  * empty output is replaced in one rename (its mode kept); a previous output
- * is moved aside, replaced and then deleted; on a failed swap it is put back.
+ * is moved aside, replaced and then deleted; on a failed swap it is put back,
+ * and when even that fails the error names where it is (`details.previousOutput`).
  */
-export async function publishStaging(staging: string, outputDir: string): Promise<void> {
-  const markerPath = join(staging, OUTPUT_MARKER);
+export async function publishStaging(staging: Staging, outputDir: string): Promise<void> {
+  const markerPath = join(staging.path, OUTPUT_MARKER);
   const fh = await open(markerPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, PRIVATE_FILE_MODE).catch((e: unknown) => ioError(e, markerPath));
   try {
     await fh.writeFile(MARKER_TEXT);
@@ -82,21 +173,45 @@ export async function publishStaging(staging: string, outputDir: string): Promis
   await checkReplaceableOutput(outputDir);
   const st = await lstatOrUndefined(outputDir);
   if (st === undefined) {
-    await rename(staging, outputDir).catch((e: unknown) => ioError(e, outputDir));
+    await rename(staging.path, outputDir).catch((e: unknown) => ioError(e, outputDir));
+    staging.untrack();
     return;
   }
-  await chmod(staging, st.mode & 0o7777).catch((e: unknown) => ioError(e, staging)); // an existing output keeps its mode
+  await chmod(staging.path, st.mode & 0o7777).catch((e: unknown) => ioError(e, staging.path)); // an existing output keeps its mode
   if ((await readdir(outputDir)).length === 0) {
-    await rename(staging, outputDir).catch((e: unknown) => ioError(e, outputDir)); // replaces an empty directory
+    await rename(staging.path, outputDir).catch((e: unknown) => ioError(e, outputDir)); // replaces an empty directory
+    staging.untrack();
     return;
   }
   const aside = join(dirname(resolve(outputDir)), `.${basename(resolve(outputDir))}.${process.pid}.${randomBytes(6).toString('hex')}.old`);
   await rename(outputDir, aside).catch((e: unknown) => ioError(e, outputDir));
+  // Interrupted between the renames: the previous output goes back (the new one is not in place yet), or, once it is, the old one goes.
+  const untrackAside = onInterrupt(() => {
+    if (existsSync(staging.path)) {
+      if (!existsSync(outputDir)) renameSync(aside, outputDir);
+    } else rmSync(aside, { recursive: true, force: true });
+  });
   try {
-    await rename(staging, outputDir);
+    await rename(staging.path, outputDir);
+    staging.untrack();
   } catch (e) {
-    await rename(aside, outputDir).catch(() => undefined);
+    const restored = await rename(aside, outputDir).then(
+      () => undefined,
+      (restoreError: unknown) => restoreError,
+    );
+    untrackAside();
+    if (restored !== undefined) {
+      // Another run published into -o between the two renames (concurrent loads into one -o), or the file system failed: say where the previous output is.
+      const errno = (e as NodeJS.ErrnoException)?.code;
+      const restoreErrno = (restored as NodeJS.ErrnoException)?.code;
+      throw new ModelFormatError(
+        'ERR_MODEL_IO',
+        `I/O error on ${outputDir}: the new output could not be moved there (${(e as Error)?.message ?? String(e)}), and the previous output could not be put back (${(restored as Error)?.message ?? String(restored)}); it is at ${aside}: move it back by hand (were two runs writing into ${outputDir} at once?)`,
+        { cause: e, details: { path: outputDir, previousOutput: aside, ...(typeof errno === 'string' ? { errno } : {}), ...(typeof restoreErrno === 'string' ? { restoreErrno } : {}) } },
+      );
+    }
     ioError(e, outputDir);
   }
+  untrackAside();
   await rm(aside, { recursive: true, force: true }).catch(() => undefined);
 }
