@@ -13,7 +13,9 @@
  *   at open(), ERR_STORAGE_UNAVAILABLE (retryable) afterwards. A connection
  *   that dies, idle in the pool or inside a transaction, is reported to
  *   `onError`, never thrown at the process; the transaction rejects with
- *   ERR_STORAGE_UNAVAILABLE and its connection is discarded.
+ *   ERR_STORAGE_UNAVAILABLE and its connection is discarded. Lost before
+ *   COMMIT was sent, nothing was committed; lost during COMMIT, the outcome is
+ *   unknown (the message says so): the caller must check, not assume.
  * - Nothing waits forever on a dead or frozen peer: TCP keepalive on every
  *   connection, a statement timeout, and an idle-in-transaction timeout after
  *   which the server ends a session that holds a transaction (and its locks)
@@ -342,7 +344,16 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       // After the advisory lock: an instance waiting for another's migration must not give up, but DDL must not queue forever behind a table lock.
       if (options.lockTimeoutMs !== undefined) await tx.control(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
       const result = await fn(tx);
-      await tx.control('COMMIT');
+      if (tx.lost) throw tx.lost; // lost before COMMIT was sent: nothing was committed
+      try {
+        await tx.control('COMMIT');
+      } catch (e) {
+        // The server may have committed before the connection (or the statement) was cut: the caller must not assume either way.
+        if (StorageError.is(e) && e.code === 'ERR_STORAGE_UNAVAILABLE') {
+          throw new StorageError('ERR_STORAGE_UNAVAILABLE', `PostgreSQL: COMMIT did not complete, the transaction may or may not have been committed (${e.message})`, { cause: e, ...(e.dbCode ? { dbCode: e.dbCode } : {}) });
+        }
+        throw e;
+      }
       return result;
     } catch (e) {
       if (!tx.lost) {

@@ -119,6 +119,28 @@ describe.skipIf(PG_SKIP_REASON)('review s7: PostgreSQL connections that die or s
     expect(await s.get('SELECT id FROM lost_commit')).toBeUndefined();
   });
 
+  it('a connection lost during COMMIT: ERR_STORAGE_UNAVAILABLE that says the outcome is unknown (round 2)', async () => {
+    const s = await open({ poolMax: 1 });
+    // A deferred constraint trigger runs inside COMMIT: the session is then reliably "in COMMIT" when it is terminated.
+    await admin.exec(`CREATE TABLE commit_slow (id TEXT);
+      CREATE FUNCTION commit_slow_wait() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(25); RETURN NULL; END $$;
+      CREATE CONSTRAINT TRIGGER commit_slow_t AFTER INSERT ON commit_slow DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_slow_wait()`);
+    const backend = signal<number>();
+    const committing = rejection(
+      s.transaction(async (tx) => {
+        backend.fire((await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))!.pid);
+        await tx.run('INSERT INTO commit_slow (id) VALUES (?)', ['x']);
+      }),
+    );
+    const pid = await backend.promise;
+    await runningIn(pid, 'COMMIT');
+    await admin.get('SELECT pg_terminate_backend(?)', [pid]);
+    const e = await committing;
+    expect(e.code).toBe('ERR_STORAGE_UNAVAILABLE');
+    expect(e.message).toMatch(/may or may not have been committed/);
+    await s.ping();
+  });
+
   it('a session idle inside transaction({lock}) is ended by the server after the idle timeout; another instance then migrates', async () => {
     const cut = signal<StorageError>();
     // No idle timeout while the second instance gets to the lock: the holder is cut only once it is seen waiting (no race).
