@@ -84,9 +84,13 @@ function databaseOf(v: { db?: string | undefined; database?: string | undefined 
  * The evidence provider. A simulated TEE warns on every start, whether its state is new or read
  * back from --simulated-state (review s7: restoring skipped the warning), and louder when its keys
  * derive from a public seed. `tee`: the TEE named after --simulated-tee, undefined when none was.
+ * configfs-tsm's warnings (an instance it could not remove) go to the gateway's log (review s7b),
+ * not to process warnings.
  */
-function providerOf(v: Record<string, unknown>, tee: 'tdx' | 'snp' | undefined, io: GatewayIo): EvidenceProvider {
-  if (v['configfs']) return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT });
+function providerOf(v: Record<string, unknown>, tee: 'tdx' | 'snp' | undefined, io: GatewayIo, log: (line: string) => void): EvidenceProvider {
+  if (v['configfs']) {
+    return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT, onWarning: (message) => log(`tee-gateway: WARNING: ${message}`) });
+  }
   if (!v['simulated-tee']) throw new Error('serve needs --configfs or --simulated-tee');
   const stateFile = v['simulated-state'];
   let p: SimulatedTeeProvider;
@@ -159,7 +163,8 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
   if (!m) throw new Error('--listen must be HOST:PORT');
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new Error('--tls-cert and --tls-key go together');
-  const provider = providerOf(v, simulatedTeeOf(v['simulated-tee'], positionals), io);
+  const log = (line: string): void => io.stderr(`${line}\n`);
+  const provider = providerOf(v, simulatedTeeOf(v['simulated-tee'], positionals), io, log);
   const served = withVtpm(provider, v, io.stderr);
   const options: GatewayOptions = {
     upstream: v.upstream,
@@ -170,7 +175,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     requireApiKey: !v['no-api-key'],
     adminApi: !v['no-admin-api'],
     cubeAttestation: Boolean(v['cube-attestation']),
-    log: (l) => io.stderr(`${l}\n`),
+    log,
   };
   if (v['tls-cert'] && v['tls-key']) options.tls = await tlsFiles(v['tls-cert'], v['tls-key'], options.host as string, io);
   // POST /tdx_attest: the simulated platform's collateral and roots, or Intel PCS / AMD KDS with the production roots.
