@@ -4,9 +4,11 @@
  * the IMA list, and write one vTPM evidence bundle that `verify` accepts
  * (docs/vtpm.md, "Acquisition").
  */
-import { acquireVtpmEvidence, type AcquireOptions } from '../vtpm/acquire.js';
+import { TeeVerifyError } from '../index.js';
+import { acquireVtpmEvidence, type AcquireOptions, type AcquiredEvidence } from '../vtpm/acquire.js';
 import { serializeVtpmBundle } from '../vtpm/bundle.js';
 import { UsageError, parseOptions, positionals, stringOption, type Parsed } from './args.js';
+import { describeError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 
@@ -26,6 +28,9 @@ evidence bundle (docs/vtpm.md). Run it inside the confidential VM.
   --no-event-log, --no-ima, --no-hcl   leave that part out
   --td-quote <file>     Azure TDX: the TD quote of the HCL TD report (IMDS /acc/tdquote)
   --certs <file>        SEV-SNP: VCEK / ASK / ARK PEM (Azure IMDS THIM)
+
+Exit status: 0 written; 2 usage; 3 the TPM did not answer in time (a tpm2-tools
+call past its 30 s deadline; retry later); 70 any other acquisition failure.
 `;
 
 function hexOption(values: Parsed['values'], name: string): Uint8Array | undefined {
@@ -73,7 +78,19 @@ export async function runDevVtpm(argv: readonly string[], io: CliIo): Promise<Ex
     ...(tdQuotePath ? { tdQuote: await readInput(tdQuotePath, '--td-quote', INPUT_LIMITS.evidence) } : {}),
     ...(certsPath ? { certificatesPem: Buffer.from(await readInput(certsPath, '--certs', INPUT_LIMITS.document)).toString('utf8') } : {}),
   };
-  const { bundle, notes } = await acquireVtpmEvidence(options);
+  let acquired: AcquiredEvidence;
+  try {
+    acquired = await acquireVtpmEvidence(options);
+  } catch (err) {
+    // ERR_VTPM_ACQUIRE is class INTERNAL (70), but a TPM that did not answer in time may answer later:
+    // exit 3, "unavailable, retry later" (docs/cli.md), as for collateral (review s7b).
+    if (err instanceof TeeVerifyError && err.details['retryable'] === true) {
+      writeLine(io.stderr, `error: ${describeError(err)}`);
+      return ExitCode.CollateralUnavailable;
+    }
+    throw err;
+  }
+  const { bundle, notes } = acquired;
   writeOutput(out, new TextEncoder().encode(serializeVtpmBundle(bundle)), 'vTPM evidence bundle');
   const w = (line: string) => writeLine(io.stdout, line);
   w(`wrote ${out}: ${bundle.hardware ? 'Azure HCL report, ' : ''}${bundle.tpm.quotes.length} quote, ${Object.keys(bundle.tpm.pcrs).join('+')} PCRs${bundle.eventLog ? ', boot event log' : ''}${bundle.ima ? ', IMA list' : ''}`);
