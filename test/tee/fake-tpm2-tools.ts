@@ -29,8 +29,12 @@ export class FakeTpm2Tools {
   #savedPath: string | undefined;
   readonly #short = tpm2ToolsRunner({ timeoutMs: SHORT_DEADLINE_MS });
   readonly #long = tpm2ToolsRunner({ timeoutMs: LONG_DEADLINE_MS });
-  /** The short deadline for tools installed with hanging(), the long one for the rest. */
-  readonly run: CommandRunner = (file, args, env) => (this.#hanging.has(file) ? this.#short : this.#long)(file, args, env);
+  readonly #runs = new Map<string, number>();
+  /** The short deadline for tools installed with hanging(), the long one for the rest; every call counted (runsOf). */
+  readonly run: CommandRunner = (file, args, env) => {
+    this.#runs.set(file, (this.#runs.get(file) ?? 0) + 1);
+    return (this.#hanging.has(file) ? this.#short : this.#long)(file, args, env);
+  };
 
   private constructor(
     readonly dir: string,
@@ -81,6 +85,19 @@ export class FakeTpm2Tools {
   /** tpm2_readpublic writing the AK's TPM2B_PUBLIC to its -o argument (and recording that path). */
   readpublicWorking(): Promise<void> {
     return this.tool('tpm2_readpublic', `while [ $# -gt 0 ]; do if [ "$1" = "-o" ]; then cp "${this.dir}/ak.pub" "$2"; echo "$2" >> "${this.dir}/readpublic.out"; fi; shift; done`);
+  }
+
+  /**
+   * How many times `name` was started through run() since the last resetRuns(). Unlike pidsOf() this
+   * does not depend on the script getting as far as its first line: a tool killed at the short
+   * deadline may not have started yet on a loaded machine, and then recorded no pid.
+   */
+  runsOf(name: string): number {
+    return this.#runs.get(name) ?? 0;
+  }
+
+  resetRuns(): void {
+    this.#runs.clear();
   }
 
   /** The pids a hanging tool recorded (none yet: []). */
