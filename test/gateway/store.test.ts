@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -252,14 +251,8 @@ describe('tee-gateway serve: start-up errors with the broker exit statuses', () 
   });
 
   it('an unreachable PostgreSQL: ERR_STORAGE_UNREACHABLE (75)', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const r = await serve([], { TEE_GATEWAY_DATABASE: `postgres://u:secret@127.0.0.1:${port}/x` });
+    // Port 1: nothing listens there, and unlike a port probed free and closed, no test running alongside can take it (listen(0) never gets it).
+    const r = await serve([], { TEE_GATEWAY_DATABASE: 'postgres://u:secret@127.0.0.1:1/x' });
     expect(r.code).toBe(75);
     expect(r.stderr).toContain('ERR_STORAGE_UNREACHABLE');
     expect(r.stderr).not.toContain('secret');

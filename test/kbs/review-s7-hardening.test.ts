@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -52,12 +51,9 @@ describe('collateral unavailable (review s7 #6)', () => {
   const lines: string[] = [];
   let source = '';
   beforeAll(async () => {
-    // A port nothing listens on: the collateral source refuses the connection.
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    source = `http://127.0.0.1:${port}/internal-pccs-7f3a`;
+    // A port nothing listens on: the collateral source refuses the connection. Port 1, not a port probed free and
+    // closed: the kernel never hands out port 1 for listen(0), so no server of a test running alongside can take it.
+    source = 'http://127.0.0.1:1/internal-pccs-7f3a';
     const collateral = new CollateralService({ intel: new IntelPcsClient({ http: new HttpClient({ retries: 0 }), baseUrl: source }), cache: null });
     h = await startHarness({ collateral, log: (l) => lines.push(l) });
   }, 60_000);

@@ -6,7 +6,6 @@
  */
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,14 +42,8 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ cod
   return { ...r, stderr, stdout };
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
+/** A port nothing listens on. Not one probed free and closed: a test running alongside could take that one; listen(0) never hands out port 1. */
+const CLOSED_PORT = 1;
 
 describe('start-up errors (tee-kbs serve)', () => {
   it('usage: --db together with --database is exit 2', async () => {
@@ -69,7 +62,7 @@ describe('start-up errors (tee-kbs serve)', () => {
   });
 
   it('PostgreSQL that nobody serves: exit 75, ERR_STORAGE_UNREACHABLE, the password masked', async () => {
-    const r = await serve(['--database', `postgres://kbs:s3cret-pw@127.0.0.1:${await freePort()}/kbs`, '--master-key-file', masterFile, ...common]);
+    const r = await serve(['--database', `postgres://kbs:s3cret-pw@127.0.0.1:${CLOSED_PORT}/kbs`, '--master-key-file', masterFile, ...common]);
     expect({ code: r.code, err: /ERR_STORAGE_UNREACHABLE/.test(r.stderr) }).toEqual({ code: 75, err: true });
     expect(r.stderr).not.toContain('s3cret-pw');
   });
@@ -80,7 +73,7 @@ describe('start-up errors (tee-kbs serve)', () => {
   });
 
   it('the database URL from TEE_KBS_DATABASE (off the command line)', async () => {
-    const r = await serve([...common, '--master-key-file', masterFile], { TEE_KBS_DATABASE: `postgres://kbs:pw@127.0.0.1:${await freePort()}/kbs` });
+    const r = await serve([...common, '--master-key-file', masterFile], { TEE_KBS_DATABASE: `postgres://kbs:pw@127.0.0.1:${CLOSED_PORT}/kbs` });
     expect(r.code).toBe(75);
   });
 
