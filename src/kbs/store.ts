@@ -594,6 +594,12 @@ function withHistoryCheck(set: MigrationSet): MigrationSet {
       if (v !== undefined) return v;
       const [keys, policies, tokens] = [await rowCount(tx, 'keys'), await rowCount(tx, 'policies'), await rowCount(tx, 'admin_tokens')];
       if (keys + policies + tokens > 0) {
+        // Outside the migration lock (checkSchema at start) each statement sees what was committed
+        // before it: another instance may have migrated and written its first rows between the first
+        // look at the history and the counts. History is committed before any row, so a second look
+        // after the counts sees it whenever those rows are genuine.
+        const recorded = await historyVersion(tx, set);
+        if (recorded !== undefined) return recorded;
         throw new KbsError(
           'ERR_KBS_INTEGRITY',
           500,
@@ -603,6 +609,15 @@ function withHistoryCheck(set: MigrationSet): MigrationSet {
       return undefined;
     },
   };
+}
+
+/** The component's schema history as recorded (schema_migrations, else the legacy schema_version), undefined when there is none. */
+async function historyVersion(tx: SqlExecutor, set: MigrationSet): Promise<number | undefined> {
+  if (await tableExists(tx, 'schema_migrations')) {
+    const row = await tx.get<{ v: number | string | null }>('SELECT MAX(version) AS v FROM schema_migrations WHERE component = ?', [set.component]);
+    if (row?.v !== null && row?.v !== undefined) return Number(row.v);
+  }
+  return set.legacyVersion?.(tx);
 }
 
 /** A database opened with another master key fails at start (first instance to write the check value wins). */
