@@ -499,14 +499,14 @@ export class KbsStore {
    * appended meanwhile do not make it run on. The storage has no read-only snapshot transaction to
    * hold across pages (an SQLite transaction here is a write lock), so `stats.gaps` counts the seq
    * numbers up to the bound that no row had when its page was read: a rolled-back insert, or on
-   * PostgreSQL a row whose transaction committed only after its page was read (not exported; the
-   * next export with `afterSeq` at the previous bound, or from 0, has it).
+   * PostgreSQL a row whose transaction committed only after its page was read (not exported; its
+   * seq is at or below this export's bound, so only an export of the same range again has it).
    */
   async *exportBatchRecords(o: { afterSeq?: number; throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
     type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
     const through = o.throughSeq ?? (await this.logHighWater());
     const pageSize = o.pageSize ?? 256;
-    // `afterSeq`: the previous export's bound, so a row that committed after that export read past it is picked up now.
+    // `afterSeq`: start after this seq (an increment after a previous export's bound; a row that committed late, below that bound, is not in it).
     let after = o.afterSeq ?? 0;
     for (;;) {
       const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?', [after, through, pageSize]);

@@ -68,6 +68,19 @@ export async function upgradeIntegrity(o: IntegrityUpgradeOptions): Promise<Inte
     const to = migration?.to ?? from;
     if (migration && migration.applied.length > 0) log(`tee-kbs: upgrade-integrity: ${storage.description}: schema ${from} -> ${to} (${migration.applied.join(', ')})`);
     if (!upgrade) {
+      // Already at schema 4: rows that fail their check now were written outside the broker (or left
+      // by a crash of an older upgrade). This command trusts only rows from before schema 4, so it
+      // names them and fails rather than give an all-clear.
+      const { store } = await KbsStore.open(storage, master, { migrate: false });
+      const policies = (await store.listPolicies()).filter((p) => !store.policyIntact(p)).map((p) => p.id);
+      const tokens = (await store.listTokens()).filter((t) => !t.intact).map((t) => t.id || t.label);
+      if (policies.length + tokens.length > 0) {
+        throw new KbsError(
+          'ERR_KBS_INTEGRITY',
+          500,
+          `schema ${to} already holds rows that fail their integrity check: ${policies.length} policy row(s)${policies.length ? ` (${policies.slice(0, 10).join(', ')})` : ''}, ${tokens.length} admin token row(s)${tokens.length ? ` (${tokens.slice(0, 10).join(', ')})` : ''}. upgrade-integrity trusts only rows from before schema ${to}; these stay refused: recreate them through the API or restore a backup`,
+        );
+      }
       log(`tee-kbs: upgrade-integrity: no row needed a MAC (schema ${to}); nothing was trusted`);
       return { from, to };
     }
