@@ -11,7 +11,7 @@
  * point, which cannot be renamed over. docs/model.md, "Where the plaintext goes".
  */
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, renameSync, rmSync } from 'node:fs';
+import { constants, existsSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -84,14 +84,41 @@ export async function checkStagingParent(outputDir: string, accessCheck: (path: 
   }
 }
 
-/**
- * `.<name>.staging-<host>.`: the pid follows. The host is in the name because several hosts (and
- * containers, each with its own pid namespace) may share the file system: a pid means something
- * only on the host that wrote it.
- */
-function stagingPrefix(outputDir: string): string {
-  return `.${basename(resolve(outputDir))}.staging-${hostname().replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64)}.`;
+/** Whose pids a staging directory's name refers to: a pid means something only in the pid namespace of the kernel that gave it. */
+export interface StagingIdentity {
+  /** The host name, reduced to letters, digits and "-" (at most 64): several hosts may share the file system. */
+  host: string;
+  /**
+   * The pid namespace: the inode number of /proc/self/ns/pid on Linux ("pid:[4026531836]" gives
+   * "4026531836"), which differs between containers of one host that share its host name
+   * (hostNetwork, --uts=host); "none" where the platform has no pid namespaces; "unknown" on Linux
+   * when /proc cannot be read, and then no pid can be trusted and nothing is swept.
+   */
+  pidNamespace: string;
 }
+
+/** This process's StagingIdentity (the readers are injectable for tests). */
+export function stagingIdentity(readLink: (path: string) => string = readlinkSync, platform: NodeJS.Platform = process.platform, host: string = hostname()): StagingIdentity {
+  let pidNamespace = 'none';
+  if (platform === 'linux') {
+    let link = '';
+    try {
+      link = readLink('/proc/self/ns/pid');
+    } catch {
+      // no /proc (not mounted in this container): the namespace stays unknown
+    }
+    pidNamespace = /^pid:\[(\d+)\]$/.exec(link)?.[1] ?? 'unknown';
+  }
+  return { host: host.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64), pidNamespace };
+}
+
+/** `.<name>.staging-<host>.pidns-<namespace>.`: the pid and mkdtemp's six characters follow. */
+function stagingPrefix(outputDir: string, id: StagingIdentity): string {
+  return `.${basename(resolve(outputDir))}.staging-${id.host}.pidns-${id.pidNamespace}.`;
+}
+
+/** What follows the prefix in a name createStaging made: the pid, "-", and the six letters or digits mkdtemp puts for XXXXXX. */
+const STAGING_TAIL = /^(\d+)-[A-Za-z0-9]{6}$/;
 
 /** Whether a process with this pid exists here (EPERM: it does, under another user). */
 function processExists(pid: number): boolean {
@@ -104,19 +131,21 @@ function processExists(pid: number): boolean {
 }
 
 /**
- * Removes the staging directories beside `outputDir` that runs on this host left when they died
- * without cleaning up (SIGKILL, a crash, power loss): their name carries a pid no process has any
- * more. Best effort. Staging directories of other hosts, of live processes, and of versions that
- * did not put a pid in the name are left alone.
+ * Removes the staging directories beside `outputDir` that runs of this host and pid namespace
+ * left when they died without cleaning up (SIGKILL, a crash, power loss): their name carries a pid
+ * no process has any more. Best effort. Only names of exactly createStaging's shape are touched;
+ * staging directories of other hosts or pid namespaces, of live processes and of earlier versions
+ * (other name shapes) are left alone, and so is everything when the pid namespace is unknown.
  */
-export async function sweepDeadStaging(outputDir: string): Promise<string[]> {
+export async function sweepDeadStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<string[]> {
+  if (id.pidNamespace === 'unknown') return [];
   const parent = dirname(resolve(outputDir));
-  const mine = stagingPrefix(outputDir);
+  const mine = stagingPrefix(outputDir, id);
   const names = await readdir(parent).catch(() => [] as string[]);
   const removed: string[] = [];
   for (const name of names) {
     if (!name.startsWith(mine)) continue;
-    const pid = /^(\d+)-/.exec(name.slice(mine.length))?.[1];
+    const pid = STAGING_TAIL.exec(name.slice(mine.length))?.[1];
     if (pid === undefined) continue;
     const n = Number(pid);
     if (n === process.pid || !Number.isSafeInteger(n) || n <= 0 || processExists(n)) continue;
@@ -137,15 +166,15 @@ export interface Staging {
 
 /**
  * A fresh 0700 directory beside `outputDir` (its parents are created 0700 when missing), named
- * `.<name>.staging-<host>.<pid>-XXXXXX`; dead runs' staging directories there are swept first, and
- * this one is removed if the process is interrupted (interrupt-cleanup.ts).
+ * `.<name>.staging-<host>.pidns-<namespace>.<pid>-XXXXXX`; dead runs' staging directories there
+ * are swept first, and this one is removed if the process is interrupted (interrupt-cleanup.ts).
  */
-export async function createStaging(outputDir: string): Promise<Staging> {
+export async function createStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<Staging> {
   const parent = dirname(resolve(outputDir));
   await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((e: unknown) => ioError(e, parent));
-  await sweepDeadStaging(outputDir);
+  await sweepDeadStaging(outputDir, id);
   // mkdtemp creates the directory 0700 and never reuses an existing one.
-  const path = await mkdtemp(join(parent, `${stagingPrefix(outputDir)}${process.pid}-`)).catch((e: unknown) => ioError(e, parent));
+  const path = await mkdtemp(join(parent, `${stagingPrefix(outputDir, id)}${process.pid}-`)).catch((e: unknown) => ioError(e, parent));
   const untrack = onInterrupt(() => rmSync(path, { recursive: true, force: true }));
   return { path, untrack };
 }

@@ -21,13 +21,13 @@ import { existsSync, watch } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/model/cli.js';
 import { decryptDirectory, encryptDirectory } from '../../src/model/index.js';
-import { checkStagingParent } from '../../src/model/staging.js';
+import { checkStagingParent, stagingIdentity } from '../../src/model/staging.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(here, '../../bin/tee-model.js');
@@ -169,10 +169,10 @@ describe('review s7 round 2: dead runs\' staging directories', () => {
     const enc = await encryptedModel({ 'a.txt': 'hello' });
     const out = join(dir, 'out');
     const dead = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid names no process (until reused)
-    const host = hostname().replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64);
-    const deadStaging = join(dir, `.out.staging-${host}.${dead}-AbC123`);
-    const liveStaging = join(dir, `.out.staging-${host}.1-XyZ789`); // pid 1 always exists
-    const otherHost = join(dir, `.out.staging-elsewhere.${dead}-QwE456`);
+    const { host, pidNamespace } = stagingIdentity(); // round 3: the pid namespace is in the name too
+    const deadStaging = join(dir, `.out.staging-${host}.pidns-${pidNamespace}.${dead}-AbC123`);
+    const liveStaging = join(dir, `.out.staging-${host}.pidns-${pidNamespace}.1-XyZ789`); // pid 1 always exists
+    const otherHost = join(dir, `.out.staging-elsewhere.pidns-${pidNamespace}.${dead}-QwE456`);
     for (const d of [deadStaging, liveStaging, otherHost]) {
       await mkdir(d, { mode: 0o700 });
       await writeFile(join(d, 'weights.bin'), 'plaintext of a dead run');
