@@ -171,18 +171,57 @@ const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
 /**
  * A secret parameter in the raw text, wherever a URL parser might put it (query or fragment). Its
  * value ends at "&", "#" or "@": an "@" after it is left for the userinfo rule below, which then
- * masks up to it, so a value with an "@" is never shown either.
+ * masks up to it, or for the URL parser, which reads it as part of the value it masks; so a value
+ * with an "@" is never shown either.
  */
 const SECRET_PARAM_TEXT = new RegExp(`([?&#;])(${SECRET_PARAMS.join('|')})=[^&#@]*`, 'gi');
 
 /**
+ * Where the userinfo's password starts (the index of its ":" in `rest`, the text after `scheme://`)
+ * when a URL parser could show part of it, or undefined when the parser reads it as written. A
+ * password may hold "/", "?", "#" or "@" unencoded; a parser then ends the authority at the first
+ * "/", "?" or "#" and reads the rest of the password as port, path, query or fragment. That is
+ * possible only when an "@" follows that character, and then:
+ * - the authority (up to that character) holds an "@": its userinfo (up to its last "@") has a
+ *   password when it holds a ":"; a ":" after that "@" is the host's port or inside an IPv6
+ *   address (`user@host:5432/db?application_name=x@y` has no password) when it is followed by a
+ *   port and the next "@" is in a query parameter (after "?" and "=", before any "#"); otherwise
+ *   it starts a password of a user name with an "@": `user@corp:pa/ss@host` and
+ *   `user@corp:80/s#s@host` are the user `user@corp` with the password `pa/ss` or `80/s#s`.
+ *   (`user@corp:80?s=s@host` cannot be told from a port and a query parameter and shows `s=s`:
+ *   such a password must be percent-encoded to be read right anyway.)
+ * - it holds no "@": a ":" before the last "@" may start a password that holds one of those
+ *   characters (`user:8080/pw@host`), except in an authority that is an IPv6 address with an
+ *   optional port (`[::1]:5432`), which no user name looks like.
+ */
+function ambiguousPassword(rest: string): { colon: number; user: string } | undefined {
+  const lastAt = rest.lastIndexOf('@');
+  const authorityEnd = rest.search(/[/?#]/);
+  if (lastAt < 0 || authorityEnd < 0 || lastAt < authorityEnd) return undefined;
+  const authority = rest.slice(0, authorityEnd);
+  const hostAt = authority.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  if (colon < 0 || colon > lastAt) return undefined;
+  const user = colon < authorityEnd ? rest.slice(0, colon) : '';
+  if (hostAt >= 0) {
+    if (colon < hostAt) return { colon, user };
+    // A port, when what follows the authority puts its first "@" in a query parameter (`?name=…@…`; a database name has none).
+    const atInQueryValue = /^[^?#@]*\?[^#@]*=[^#@]*@/.test(rest.slice(authorityEnd));
+    return atInQueryValue && HOST_AND_PORT.test(authority.slice(hostAt + 1)) ? undefined : { colon, user };
+  }
+  return /^\[/.test(authority) && HOST_AND_PORT.test(authority) ? undefined : { colon, user };
+}
+
+/** A host (a name, or an IPv6 address in brackets) and an optional port: its ":" starts no password. */
+const HOST_AND_PORT = /^(?:\[[^\]@]*\]|[^:[\]@]*)(?::\d*)?$/;
+
+/**
  * The URL with its passwords masked, for logs and /health. First every password / sslpassword /
- * sslkey parameter value in the raw text. Then the userinfo: a password may hold "/", "?", "#" or
- * "@" unencoded, and a URL parser then reads part of it as the host, port, path, query or fragment;
- * so when an "@" follows the first of those characters and a ":" (a password) comes before that
- * "@", everything from the colon to the last "@" is masked (this may hide the host too: the safe
- * side). Without a colon there is no password in the userinfo, and an "@" in a query value such as
- * application_name=kbs@eu leaves the host shown.
+ * sslkey parameter value in the raw text. Then the userinfo: when a URL parser could read part of
+ * a password as the host, port, path, query or fragment (ambiguousPassword), everything from the
+ * colon to the last "@" is masked (this may hide the host too: the safe side). A ":" that is a
+ * port's or an IPv6 address's after the userinfo's "@" is no password, so
+ * `user@host:5432/db?application_name=kbs@eu` keeps its host, as does a URL without userinfo.
  */
 export function redactUrl(url: string): string {
   url = url.replace(SECRET_PARAM_TEXT, '$1$2=***');
@@ -190,13 +229,8 @@ export function redactUrl(url: string): string {
   if (m) {
     const scheme = m[1] as string;
     const rest = m[2] as string;
-    const at = rest.lastIndexOf('@');
-    const authorityEnd = rest.search(/[/?#]/);
-    const colon = rest.indexOf(':');
-    if (at >= 0 && authorityEnd >= 0 && at > authorityEnd && colon >= 0 && colon < at) {
-      const user = colon < authorityEnd ? rest.slice(0, colon) : '';
-      url = `${scheme}${user ? `${user}:` : ''}***@${rest.slice(at + 1)}`;
-    }
+    const password = ambiguousPassword(rest);
+    if (password) url = `${scheme}${password.user ? `${password.user}:` : ''}***@${rest.slice(rest.lastIndexOf('@') + 1)}`;
   }
   try {
     const u = new URL(url);

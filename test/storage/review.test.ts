@@ -90,6 +90,41 @@ describe('storage review: a password in a URL that does not parse', () => {
     }
   });
 
+  it('redactUrl: a ":" after the userinfo\'s "@" (port, IPv6) starts no password, so an "@" in a query value keeps the host (review s7, third round)', () => {
+    const cases: [string, string][] = [
+      ['postgres://user@host:5432/db?application_name=x@y', 'postgres://user@host:5432/db?application_name=x@y'],
+      ['postgres://user@[::1]:5432/db?application_name=x@y&password=hunter2', 'postgres://user@[::1]:5432/db?application_name=x%40y&password=***'],
+      ['postgres://[::1]:5432/db?sslpassword=hunter2&options=-c%20x@y', 'postgres://[::1]:5432/db?sslpassword=***&options=-c+x%40y'],
+      ['postgres://kbs@db.internal:5432/kbs?user=svc@corp&sslkey=hunter2', 'postgres://kbs@db.internal:5432/kbs?user=svc%40corp&sslkey=***'],
+      ['postgres://kbs@db.internal:5432/kbs?password=hun@ter2', 'postgres://kbs@db.internal:5432/kbs?password=***'],
+    ];
+    for (const [url, shown] of cases) {
+      expect(redactUrl(url), url).toBe(shown);
+      expect(describeLocationOf(url), url).toBe(shown);
+    }
+    // A user name with an "@" (user@server): a ":" not followed by a port, or whose next "@" is not in a query parameter, still starts a password.
+    for (const url of [
+      'postgres://us@er:hun/ter2@db.internal/kbs',
+      'postgres://us@er:hun?ter2@db.internal/kbs',
+      'postgres://us@er:hun#ter2@db.internal/kbs',
+      'postgres://us@er:80/hunter2@db.internal/kbs',
+      'postgres://us@er:80#hun=ter2@db.internal/kbs',
+      'postgres://us@er:80?hunter2@db.internal/kbs',
+    ]) {
+      expect(redactUrl(url), url).toBe('postgres://us%40er:***@db.internal/kbs');
+    }
+    // Still ambiguous (a password before the "@" may go on past "/", "?" or "#"): masked up to the last "@", never shown.
+    for (const url of [
+      'postgres://user:hunter2@host:5432/db?application_name=x@y',
+      'postgres://u:hunter2@[::1]:5432/db?x=@',
+      'postgres://us@er:hunter2@host:5432/db?x=a@b',
+      'postgres://tee_kbs:5432/hunter2@db.internal:5432/tee_kbs',
+    ]) {
+      expect(redactUrl(url), url).not.toContain('hunter2');
+      expect(redactUrl(url), url).toMatch(/^postgres:\/\/[^/]*:\*\*\*@/);
+    }
+  });
+
   it('parseStorageLocation refuses it without echoing the password', () => {
     let message = '';
     try {
