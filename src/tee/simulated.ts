@@ -120,7 +120,11 @@ function randomRsa(): TestKeyPair {
  * random and only their public halves leave the process (in certificates), so another process has
  * other roots. Like real chips under one AMD root, each platform has its own VCEK / VLEK: a report
  * of one is refused against another's VCEK (SIG_REPORT), but the roots of one platform do chain the
- * VCEK certificate of another platform of the same process.
+ * VCEK certificate of another platform of the same process: B's report with the VCEK of its
+ * certificate table verifies under A's trust roots and A's collateral. (B's own collateral is still
+ * refused there, S37: its ARK certificate has the same key but other bytes, and the ARK is pinned
+ * byte for byte.) Tests that need platforms isolated from each other use separate processes or a
+ * fresh module instance (test/tee/review-s7b-simulated.test.ts).
  */
 let processAmdRsaKeys: AmdRsaKeys | undefined;
 

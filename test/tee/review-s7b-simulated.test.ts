@@ -5,11 +5,14 @@
  * A fresh module instance (what another process starts with) generates other roots; keySeed still
  * gives the committed deterministic keys. RSA generations are counted through a wrapped
  * node:crypto, so nothing here depends on time.
+ * Review s7 round 3, item 5 records what the sharing costs: within one process, platform A's roots
+ * and collateral accept platform B's report with B's VCEK certificate; across processes they do not.
  */
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPublicKey, randomBytes } from 'node:crypto';
 
 import { describe, expect, it, vi } from 'vitest';
 
+import { BundleSource, CollateralService, parseSnpCertificateTable, verifyEvidence } from '../../src/index.js';
 import { SIMULATED_TEE_SEED, SimulatedTeeProvider } from '../../src/tee/index.js';
 import { loadAmdRsaKeys } from '../../src/testing/rsa-keys.js';
 
@@ -66,5 +69,39 @@ describe('review s7b item 5: the random SEV-SNP root keys are generated once per
     expect(seeded).toEqual([committed.ark, committed.ask, committed.asvk].map((k) => k.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')));
     new SimulatedTeeProvider({ tee: 'tdx' });
     expect(rsa.generated).toBe(before);
+  });
+});
+
+/**
+ * Verifies B's evidence under A's trust roots, taking B's VCEK from B's certificate table and the
+ * ASK / ARK chain and CRL from A's collateral: what a verifier pinned to A does with B's report.
+ */
+async function verifyWithVcekOf(b: SimulatedTeeProvider, a: SimulatedTeeProvider) {
+  const ev = await b.getEvidence(randomBytes(64));
+  const certTable = parseSnpCertificateTable(ev.auxblob!).filter((e) => e.kind === 'vcek');
+  expect(certTable).toHaveLength(1);
+  const collateral = new CollateralService({ amd: new BundleSource(a.collateral), cache: null });
+  return verifyEvidence(ev.evidence, { collateral, trustRoots: a.trustRoots, certTable });
+}
+
+describe('review s7 round 3 item 5: what sharing the SEV-SNP roots in one process means for isolation', () => {
+  it("same process: platform B's report and VCEK certificate are accepted under platform A's roots and chain (one AMD root, like real chips)", async () => {
+    const a = new SimulatedTeeProvider({ tee: 'snp' });
+    const b = new SimulatedTeeProvider({ tee: 'snp' });
+    expect(spki(b.exportState().signingKeyPem)).not.toBe(spki(a.exportState().signingKeyPem)); // each its own VCEK
+    expect((await verifyWithVcekOf(b, a)).ok).toBe(true);
+    // B's own collateral carries B's ARK certificate: same key, other bytes, and the ARK is pinned byte for byte (S37).
+    const ev = await b.getEvidence(randomBytes(64));
+    const own = new CollateralService({ amd: new BundleSource(b.collateral), cache: null });
+    await expect(verifyEvidence(ev.evidence, { collateral: own, trustRoots: a.trustRoots })).rejects.toMatchObject({ errorClass: 'CHAIN', check: 'S37' });
+  });
+
+  it("a fresh module instance (another process): B's VCEK certificate does not chain to A's roots (CHAIN)", async () => {
+    const a = new SimulatedTeeProvider({ tee: 'snp' });
+    vi.resetModules();
+    const fresh = (await import('../../src/tee/simulated.js')) as typeof import('../../src/tee/simulated.js');
+    const b = new fresh.SimulatedTeeProvider({ tee: 'snp' });
+    expect((await verifyWithVcekOf(b, b)).ok).toBe(true);
+    await expect(verifyWithVcekOf(b, a)).rejects.toMatchObject({ errorClass: 'CHAIN' });
   });
 });
