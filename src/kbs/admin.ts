@@ -1,7 +1,7 @@
 /**
  * The admin API, shaped like Intel Trust Authority's KBS (protocols.md §4.1):
  * bearer-token auth; /token; /key-transfer-policies; /keys (register given or
- * generated material, list without material, get, rotate with PUT, delete);
+ * generated material, list without material, get, PUT: rotate, or move to another policy, delete);
  * plus /attestation-log (JSONL batch records, streamed page by page) and /tokens (mint, list and
  * revoke admin tokens; an optional expiry on the broker's clock).
  */
@@ -47,8 +47,11 @@ interface Caller {
 }
 
 async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<Caller> {
-  const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization ?? '');
-  if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required');
+  // Three messages (review s7d): none sent, not the Bearer scheme, and a token that was sent but refused.
+  if (!authorization) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required (header Authorization: Bearer <token>)');
+  if (!/^Bearer /.test(authorization)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the Authorization header must be "Bearer <admin token>"');
+  const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization);
+  if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: it is not of the form this broker issues');
   const found = await ctx.store.checkToken(m[1] as string, ctx.now());
   switch (found.status) {
     case 'valid':
@@ -59,7 +62,7 @@ async function requireAdmin(ctx: BrokerContext, authorization: string | undefine
       // Written into the database by hand (no valid row MAC, or the pre-s7 SHA-256 form): never admits anyone.
       throw new KbsError('ERR_KBS_INTEGRITY', 401, `an admin token row${found.id ? ` (id ${found.id})` : ''} fails its integrity check: it was written outside the broker and admits no one`);
     default:
-      throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token is not valid');
+      throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: unknown or revoked');
   }
 }
 
@@ -161,6 +164,14 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   if (r.method === 'PUT') {
     const { info, policyId } = keyBody(r.json());
     if (policyId !== undefined && !(await ctx.store.getPolicy(policyId))) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
+    // Only transfer_policy_id: a move (same material, same version). Rotation needs key_information
+    // (given or, when it names no key_data, generated material) or the empty body.
+    if (info === undefined && policyId !== undefined) {
+      const moved = await ctx.store.moveKey(id, policyId);
+      if (!moved) throw notFound();
+      ctx.log(`tee-kbs: key ${id} moved from policy ${moved.from} to policy ${policyId} (material and version ${moved.row.version} unchanged)`);
+      return { status: 200, body: keyInfo(moved.row, r.baseUrl) };
+    }
     const { material } = keyMaterial(info);
     let rotated;
     try {

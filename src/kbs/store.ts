@@ -403,6 +403,35 @@ export class KbsStore {
       return s.getKey(id);
     });
   }
+  /**
+   * The same material under the same version, re-sealed to another policy (review s7d: a move used to
+   * rotate, so models encrypted under the key no longer decrypted). The current seal is opened for the
+   * checked policy the row names first: a row that fails its integrity check is not moved (rotate it).
+   */
+  moveKey(id: string, policyId: string): Promise<{ row: KeyRow; from: string } | undefined> {
+    return this.transaction(async (s) => {
+      const cur = await s.getKey(id, { lock: true });
+      if (!cur) return undefined;
+      const from = await s.getPolicy(cur.policy_id);
+      if (!from) throw new KbsError('ERR_KBS_INTEGRITY', 500, `key ${id}: its policy ${cur.policy_id} is missing`);
+      const target = await s.#sealingPolicy(policyId);
+      const material = s.keyMaterial(cur, s.verifiedPolicy(from));
+      let sealed;
+      try {
+        sealed = sealKey(this.#master, id, cur.version, material, bindingOf(target));
+      } finally {
+        material.fill(0);
+      }
+      try {
+        await s.#q.run('UPDATE keys SET iv = ?, ciphertext = ?, tag = ?, policy_id = ?, sealed_with = 2 WHERE id = ?', [sealed.iv, sealed.ciphertext, sealed.tag, target.id, id]);
+      } catch (e) {
+        if (isForeignKeyViolation(e)) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'transfer_policy_id must name an existing key-transfer policy');
+        throw e;
+      }
+      const row = await s.getKey(id);
+      return row ? { row, from: cur.policy_id } : undefined;
+    });
+  }
   /** The key's material, opened for the checked policy it names (ERR_KBS_INTEGRITY when the seal says otherwise). */
   keyMaterial(row: KeyRow, policy: VerifiedPolicyRow): Buffer {
     if (policy.id !== row.policy_id) throw new KbsError('ERR_KBS_INTEGRITY', 500, `key ${row.id}: opened for policy ${policy.id}, but the row names ${row.policy_id}`);
