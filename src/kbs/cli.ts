@@ -13,6 +13,7 @@ import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '..
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
 import { startKeyBroker, type KeyBroker } from './server.js';
+import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
 
 export interface KbsIo {
@@ -21,8 +22,8 @@ export interface KbsIo {
   env: NodeJS.ProcessEnv;
 }
 
-export const KBS_USAGE = `usage:
-  tee-kbs serve (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
+/** `tee-kbs serve --help`. */
+export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
                 [--database-pool N] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed, SQLite only)]
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
                 (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
@@ -42,7 +43,11 @@ export const KBS_USAGE = `usage:
       exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
                    78 configuration refused (bad URL, authentication, schema from a newer version, master key,
                    rows without a MAC: run admin upgrade-integrity after checking them)
-  tee-kbs admin upgrade-integrity (--db FILE | --database URL) [--master-key-file F]
+      PostgreSQL, an empty database: give --admin-token-file F (or --bootstrap-secret-file F), else exit 78
+`;
+
+/** `tee-kbs admin --help`. */
+export const KBS_ADMIN_USAGE = `  tee-kbs admin upgrade-integrity (--db FILE | --database URL) [--master-key-file F]
                                                        once, on a database from before row integrity:
                                                        MAC and re-seal its rows as found (check them first)
   tee-kbs admin export-log (--db FILE | --database URL) [--after-seq N]
@@ -51,11 +56,24 @@ export const KBS_USAGE = `usage:
                                                        stderr: refusals stored only as counts, the bound
   tee-kbs admin log [--after-seq N]                     the same over HTTP (GET /kbs/v1/attestation-log?after_seq=N)
   tee-kbs admin policy create FILE | policy list | policy delete ID
-  tee-kbs admin key create --policy ID [--key-file F] | key list | key rotate ID | key delete ID
+  tee-kbs admin key create --policy ID [--key-file F] | key list | key delete ID
+  tee-kbs admin key move ID --policy ID                 re-seal the key's material to another policy (same material, same version)
+  tee-kbs admin key rotate ID [--key-file F] [--policy ID]
+                                                       NEW material (from F, else generated), version + 1; data encrypted
+                                                       under the old material no longer decrypts with the key
+      --key-file F: base64 text of a 16, 24 or 32-byte key (one line, as tee-model keygen -o writes),
+                   else exactly 16, 24 or 32 raw bytes
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
   tee-kbs admin token create [--label L] [--expires-in S] | token list | token revoke ID
                                                        mint (shown once), list (never secrets), revoke admin tokens
       admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure]
+                   --ca: the broker's certificate, e.g. FILE.tls-cert.pem next to a SQLite database (self-signed
+                   default); --insecure skips the check (development only)
+`;
+
+/** `tee-kbs --help`: every command. */
+export const KBS_USAGE = `usage:
+${KBS_SERVE_USAGE}${KBS_ADMIN_USAGE}  tee-kbs <command> --help                             one command's usage
 `;
 
 function pemToDer(pem: string): Uint8Array {
@@ -213,16 +231,22 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   const dispatcher = new Agent({ connect: v.insecure ? { rejectUnauthorized: false } : v.ca ? { ca: readFileSync(v.ca, 'utf8') } : {} });
   const token = v.token ?? io.env['TEE_KBS_TOKEN'];
   const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
-    const res = await request(`${(v.url ?? '').replace(/\/+$/, '')}/kbs/v1/${path}`, {
-      method,
-      dispatcher,
-      headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.body.text();
-    (res.statusCode < 300 ? io.stdout : io.stderr)(`${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`);
-    await dispatcher.close();
-    return res.statusCode < 300 ? 0 : 1;
+    try {
+      const res = await request(`${(v.url ?? '').replace(/\/+$/, '')}/kbs/v1/${path}`, {
+        method,
+        dispatcher,
+        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.body.text();
+      (res.statusCode < 300 ? io.stdout : io.stderr)(`${text}${text.endsWith('\n') || text === '' ? '' : '\n'}`);
+      if (res.statusCode === 401 && !token && path !== 'token') io.stderr('tee-kbs: no admin token was sent: give --token T or set TEE_KBS_TOKEN\n');
+      return res.statusCode < 300 ? 0 : 1;
+    } catch (e) {
+      throw withTlsHint(e);
+    } finally {
+      await dispatcher.close();
+    }
   };
   if (what === 'token' && verb === 'list') return call('GET', 'tokens');
   if (what === 'token' && verb === 'revoke' && arg) return call('DELETE', `tokens/${arg}`);
@@ -239,12 +263,38 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'policy' && verb === 'create' && arg) return call('POST', 'key-transfer-policies', JSON.parse(readFileSync(arg, 'utf8')));
   if (what === 'policy' && verb === 'list') return call('GET', 'key-transfer-policies');
   if (what === 'policy' && verb === 'delete' && arg) return call('DELETE', `key-transfer-policies/${arg}`);
-  const keyInfo = v['key-file'] ? { key_information: { algorithm: 'AES', key_length: 256, key_data: readFileSync(v['key-file']).toString('base64') } } : {};
+  // key_information present means new material: a rotation (from the file, else generated by the broker).
+  const keyInfo = v['key-file'] ? { key_information: keyInformationOf(v['key-file']) } : {};
   if (what === 'key' && verb === 'create') return call('POST', 'keys', { ...keyInfo, transfer_policy_id: v.policy });
   if (what === 'key' && verb === 'list') return call('GET', 'keys');
-  if (what === 'key' && verb === 'rotate' && arg) return call('PUT', `keys/${arg}`, keyInfo);
+  if (what === 'key' && verb === 'move' && arg) {
+    if (!v.policy || v['key-file']) throw new Error('admin key move needs --policy ID and no --key-file (new material is key rotate)');
+    return call('PUT', `keys/${arg}`, { transfer_policy_id: v.policy });
+  }
+  if (what === 'key' && verb === 'rotate' && arg) return call('PUT', `keys/${arg}`, { key_information: {}, ...keyInfo, ...(v.policy ? { transfer_policy_id: v.policy } : {}) });
   if (what === 'key' && verb === 'delete' && arg) return call('DELETE', `keys/${arg}`);
-  throw new Error('unknown admin command');
+  throw new Error('unknown admin command (tee-kbs admin --help lists them)');
+}
+
+/** Node's codes for a server certificate that does not verify against the trusted CAs. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * A TLS failure of the admin client, with what to do about it (review s7d: "self-signed certificate"
+ * alone did not say that the broker's own certificate must be given with --ca).
+ */
+function withTlsHint(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code ?? (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (typeof code !== 'string' || !(e instanceof Error)) return e;
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return new Error(`${e.message} (${code}): the broker's TLS certificate is not trusted here; give --ca PEM, the broker's certificate (with SQLite and no --tls-cert the broker generated FILE.tls-cert.pem next to its database FILE), or --insecure (development only: no server authentication)`, { cause: e });
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new Error(`${e.message} (${code}): the broker's certificate does not name the host of --url; use a host name or address it names`, { cause: e });
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return new Error(`${e.message} (${code}): the broker's TLS certificate is outside its validity period`, { cause: e });
+  return e;
 }
 
 /** --after-seq N: a whole number from 0 (the default) to 2^53 - 1. */
@@ -258,11 +308,25 @@ function afterSeqOf(s: string | undefined): number {
 /** Runs one command. For `serve`, `broker` is the running broker (the shim keeps the process alive). */
 export async function runKbsCli(argv: string[], io: KbsIo): Promise<{ code: number; broker?: KeyBroker }> {
   const [cmd, ...rest] = argv;
+  // Help asked for goes to stdout with 0; usage after a mistake (no command, an unknown one) to stderr with 2.
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    io.stdout(KBS_USAGE);
+    return { code: 0 };
+  }
+  const asksHelp = rest.includes('--help') || rest.includes('-h');
+  if (cmd === 'serve' && asksHelp) {
+    io.stdout(`usage:\n${KBS_SERVE_USAGE}`);
+    return { code: 0 };
+  }
+  if (cmd === 'admin' && (asksHelp || rest.length === 0)) {
+    (asksHelp ? io.stdout : io.stderr)(`usage:\n${KBS_ADMIN_USAGE}`);
+    return { code: asksHelp ? 0 : 2 };
+  }
   try {
     if (cmd === 'serve') return await serve(rest, io);
     if (cmd === 'admin') return { code: await admin(rest, io) };
     io.stderr(KBS_USAGE);
-    return { code: cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2 };
+    return { code: 2 };
   } catch (e) {
     io.stderr(`tee-kbs: ${StorageError.is(e) || KbsError.is(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
     return { code: exitCodeOf(e) };
