@@ -126,15 +126,55 @@ function parseJson(url: URL, res: HttpResponse, what: string): Record<string, un
   throw badAnswer(url, what, 'is not a JSON object', { status: res.status });
 }
 
+/** One failed check of a broker's refusal (`checks` of its JSON error body), strings only, each bounded. */
+export interface BrokerCheck {
+  check?: string;
+  code?: string;
+  class?: string;
+  path?: string;
+  message?: string;
+}
+
+/** Bounds on what a refusal's body may put into an error (the broker is remote; its answer may be up to 1 MiB). */
+export const MAX_BROKER_CHECKS = 8;
+export const MAX_BROKER_TEXT = 240;
+
+const boundBrokerText = (v: string): string => (v.length <= MAX_BROKER_TEXT ? v : `${v.slice(0, MAX_BROKER_TEXT)}… (${v.length} characters)`);
+
+/** The refusal's `checks` (the broker's failed checks, e.g. T36 /mrTd) as at most MAX_BROKER_CHECKS bounded entries, and how many were left out. */
+function brokerChecksOf(raw: unknown): { checks: BrokerCheck[]; omitted: number } | undefined {
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const checks: BrokerCheck[] = [];
+  for (const entry of raw.slice(0, MAX_BROKER_CHECKS)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const c: BrokerCheck = {};
+    for (const k of ['check', 'code', 'class', 'path', 'message'] as const) {
+      const v = (entry as Record<string, unknown>)[k];
+      if (typeof v === 'string' && v !== '') c[k] = boundBrokerText(v);
+    }
+    if (Object.keys(c).length > 0) checks.push(c);
+  }
+  return { checks, omitted: raw.length - Math.min(raw.length, MAX_BROKER_CHECKS) };
+}
+
+/**
+ * ERR_KBS_HTTP for a non-2xx answer: `details.error` the broker's `error` text and, when its body lists
+ * them, `details.checks` the failed checks (why a policy refused: `tee-model load` prints them), bounded.
+ */
 function httpError(res: HttpResponse, what: string): KeyBrokerClientError {
   let message = '';
+  let found: ReturnType<typeof brokerChecksOf>;
   try {
-    const e = (JSON.parse(res.body.toString('utf8')) as { error?: unknown }).error;
-    if (typeof e === 'string') message = e;
+    const doc = JSON.parse(res.body.toString('utf8')) as { error?: unknown; checks?: unknown } | null;
+    if (typeof doc?.error === 'string') message = boundBrokerText(doc.error);
+    found = brokerChecksOf(doc?.checks);
   } catch {
     // not JSON
   }
-  return new KeyBrokerClientError('ERR_KBS_HTTP', `${what}: broker answered ${res.status}${message ? `: ${message}` : ''}`, { details: { status: res.status, error: message } });
+  const details: Record<string, unknown> = { status: res.status, error: message };
+  if (found && found.checks.length > 0) details['checks'] = found.checks;
+  if (found && found.omitted > 0) details['checksOmitted'] = found.omitted;
+  return new KeyBrokerClientError('ERR_KBS_HTTP', `${what}: broker answered ${res.status}${message ? `: ${message}` : ''}`, { details });
 }
 
 const b64 = (url: URL, v: unknown, name: string): Buffer => {

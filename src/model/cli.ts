@@ -9,13 +9,15 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { lineSafe } from '../cli/terminal-text.js';
+import { parseEvidence } from '../evidence/index.js';
+import type { BrokerCheck } from '../kbs-client/index.js';
 import { checkBrokerTransport, requestKey } from '../kbs-client/index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
 import { SimulatedTeeProvider } from '../tee/simulated.js';
 import type { EvidenceProvider } from '../tee/types.js';
 import { isModelKeyLength } from './container.js';
 import { checkDecryptionOutput, checkDirectoryListing, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
-import { KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
+import { EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelError, type ModelErrorCode } from './errors.js';
 import { decryptFile, encryptFile } from './file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
 import { resolveTrustedBroker } from './trusted-broker.js';
@@ -29,24 +31,50 @@ export interface ModelCliIo {
   env?: Record<string, string | undefined>;
 }
 
-export const HELP = `tee-model: confidential-ai-loader model containers (AES-GCM) and attested key release
-
-  tee-model keygen [-o KEYFILE]
-  tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
-  tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
-  tee-model load --kbs URL [--key-id ID] -i ENCRYPTED_DIR -o OUT_DIR
+/** Each command's usage lines: `tee-model <command> --help` prints its own, `tee-model --help` all of them. */
+export const COMMAND_USAGE = {
+  keygen: `  tee-model keygen [-o KEYFILE]
+`,
+  encrypt: `  tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
+`,
+  decrypt: `  tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
+`,
+  load: `  tee-model load --kbs URL [--key-id ID] -i ENCRYPTED_DIR -o OUT_DIR
                  [--allow-insecure-http]
                  [--provider configfs|simulated] [--configfs-root DIR]
                  [--simulated-state FILE] [--simulated-tee tdx|snp]
                  [--ca-cert PEM] [--nonce auto|yes|no]
-  tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
+`,
+  'simulated-tee': `  tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
+                          [--policy-out JSON]
+      prints the measurements a key-transfer policy pins (TDX: MRTD; SEV-SNP: MEASUREMENT);
+      --policy-out writes a broker policy that pins them
+`,
+} as const;
 
+type CommandName = keyof typeof COMMAND_USAGE;
+
+const HELP_FOOTER = `
 KEY is standard base64 of 16, 24 or 32 bytes (AES-128/192/256-GCM; keygen
 makes 32). load takes the broker and key id from its own configuration
 (--kbs / --key-id or TEE_MODEL_KBS_URL / TEE_MODEL_KEY_ID), never from the
 model directory, whose encryption-config.json may only repeat them.
-See docs/model.md.
+Exit status: 0 success; 1 refused; 2 usage or unusable input; 3 broker or TEE
+unavailable (retry later); 70 internal fault. See docs/model.md.
 `;
+
+export const HELP = `tee-model: confidential-ai-loader model containers (AES-GCM) and attested key release
+
+${Object.values(COMMAND_USAGE).join('')}${HELP_FOOTER}`;
+
+/** `tee-model <command> --help` (or -h): that command's usage and the common notes, on stdout, exit 0. */
+function printUsage(command: CommandName, io: ModelCliIo): number {
+  io.stdout.write(`usage:\n${COMMAND_USAGE[command]}${HELP_FOOTER}`);
+  return 0;
+}
+
+/** Accepted by every command, as tee-verify's subcommands accept it (src/cli/args.ts). */
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 class UsageError extends Error {}
 
@@ -130,7 +158,8 @@ async function isDirectory(p: string): Promise<boolean> {
 }
 
 async function cmdKeygen(args: string[], io: ModelCliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string', short: 'o' } }, strict: true });
+  const { values } = parseArgs({ args, options: { ...HELP_OPTION, out: { type: 'string', short: 'o' } }, strict: true });
+  if (values.help) return printUsage('keygen', io);
   const key = generateModelKey();
   if (values.out) {
     await writeFile(values.out, `${key}\n`, { mode: 0o600, flag: 'wx' });
@@ -140,6 +169,7 @@ async function cmdKeygen(args: string[], io: ModelCliIo): Promise<number> {
 }
 
 const KEY_OPTIONS = {
+  ...HELP_OPTION,
   in: { type: 'string', short: 'i' },
   out: { type: 'string', short: 'o' },
   key: { type: 'string', short: 'k' },
@@ -148,6 +178,7 @@ const KEY_OPTIONS = {
 
 async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' } }, strict: true });
+  if (values.help) return printUsage('encrypt', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const key = await keyFrom(values);
@@ -168,6 +199,7 @@ async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
 
 async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({ args, options: KEY_OPTIONS, strict: true });
+  if (values.help) return printUsage('decrypt', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const key = await keyFrom(values);
@@ -202,12 +234,45 @@ async function simulatedProvider(statePath: string | undefined, tee: string | un
   return p;
 }
 
+/**
+ * The measurements a key-release policy must name for this platform (docs/policy.md: TDX mrTd T36 and
+ * mrConfigId / mrOwner / mrOwnerConfig T38; SEV-SNP measurement S25 and hostData S26), read from a
+ * report the platform signs, so they are exactly what the broker will see; and a policy that pins the
+ * code (MRTD / MEASUREMENT) and leaves the rest "any", as scripts/demo-kbs.js registers.
+ */
+async function simulatedMeasurements(p: SimulatedTeeProvider): Promise<{ fields: Record<string, string>; policy: Record<string, unknown> }> {
+  const evidence = parseEvidence((await p.getEvidence(new Uint8Array(64))).evidence);
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  if (evidence.kind === 'tdx') {
+    const b = evidence.body;
+    const fields = { mrTd: hex(b.mrTd), mrConfigId: hex(b.mrConfigId), mrOwner: hex(b.mrOwner), mrOwnerConfig: hex(b.mrOwnerConfig) };
+    return { fields, policy: { tee: 'tdx', mrTd: [fields.mrTd], mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' } };
+  }
+  if (evidence.kind === 'snp') {
+    const fields = { measurement: hex(evidence.measurement), hostData: hex(evidence.hostData) };
+    return { fields, policy: { tee: 'snp', measurement: [fields.measurement], hostData: 'any' } };
+  }
+  throw new EvidenceProviderError('ERR_TSM_PROVIDER', `the simulated platform produced ${evidence.kind} evidence`);
+}
+
 async function cmdSimulatedTee(args: string[], io: ModelCliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { state: { type: 'string' }, 'simulated-tee': { type: 'string' }, 'trust-root-out': { type: 'string' }, 'collateral-out': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { ...HELP_OPTION, state: { type: 'string' }, 'simulated-tee': { type: 'string' }, 'trust-root-out': { type: 'string' }, 'collateral-out': { type: 'string' }, 'policy-out': { type: 'string' } },
+    strict: true,
+  });
+  if (values.help) return printUsage('simulated-tee', io);
   const p = await simulatedProvider(need(values.state, '--state'), values['simulated-tee']);
+  const { fields, policy } = await simulatedMeasurements(p);
   if (values['trust-root-out']) await writeFile(values['trust-root-out'], p.trustRootPem);
   if (values['collateral-out']) await writeFile(values['collateral-out'], p.collateralBundle());
+  if (values['policy-out']) await writeFile(values['policy-out'], `${JSON.stringify(policy, null, 2)}\n`);
   io.stdout.write(`simulated ${p.tee.toUpperCase()} platform in ${values.state} (test PKI; trusted only by a broker given its trust root)\n`);
+  // A broker policy must pin the code's measurement (X07); the user has no other way to learn it (review s7).
+  io.stdout.write('measurements its evidence carries (a key-transfer policy pins them; docs/model.md, "Walk-through"):\n');
+  for (const [name, value] of Object.entries(fields)) io.stdout.write(`  ${name.padEnd(14)}${value}\n`);
+  io.stdout.write(`policy pinning its ${p.tee === 'tdx' ? 'MRTD' : 'MEASUREMENT'}: ${JSON.stringify(policy)}\n`);
+  if (values['policy-out']) io.stdout.write(`wrote that policy to ${values['policy-out']}\n`);
   return 0;
 }
 
@@ -219,6 +284,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
+      ...HELP_OPTION,
       kbs: { type: 'string' },
       'key-id': { type: 'string' },
       'allow-insecure-http': { type: 'boolean', default: false },
@@ -233,6 +299,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
     },
     strict: true,
   });
+  if (values.help) return printUsage('load', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const kbs = values.kbs || io.env?.[KBS_ENV] || undefined;
@@ -279,6 +346,25 @@ const COMMANDS: Record<string, (args: string[], io: ModelCliIo) => Promise<numbe
   'simulated-tee': cmdSimulatedTee,
 };
 
+/**
+ * The failed checks a refusing broker listed (details.checks, bounded by the client: src/kbs-client),
+ * one line each: "T36 /mrTd: <message>". Broker-written text, so every line is lineSafe (review s7).
+ */
+function brokerCheckLines(e: ModelError): string[] {
+  const checks = e.details['checks'];
+  if (!Array.isArray(checks)) return [];
+  // A check the error's own text already states (a single failed verification step) is not repeated.
+  const lines = (checks as BrokerCheck[]).filter((c) => !(c.message && e.message.includes(c.message))).map((c) => {
+    const head = [c.check, c.path].filter((v): v is string => typeof v === 'string').join(' ');
+    let text = c.message ?? c.code ?? '';
+    if (c.check && text.startsWith(`${c.check}: `)) text = text.slice(c.check.length + 2); // the verifier's messages repeat their id
+    return lineSafe(head && text ? `${head}: ${text}` : head || text);
+  });
+  const omitted = e.details['checksOmitted'];
+  if (typeof omitted === 'number' && omitted > 0) lines.push(`(${omitted} more check(s) not shown)`);
+  return lines;
+}
+
 export async function run(argv: readonly string[], io: ModelCliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
@@ -296,6 +382,7 @@ export async function run(argv: readonly string[], io: ModelCliIo): Promise<numb
     const label = isModelError(e) ? `${e.code}: ` : '';
     // Messages quote host-written names (files, key ids): control characters are made visible, so one error is one line.
     io.stderr.write(`tee-model ${lineSafe(command)}: ${label}${lineSafe((e as Error)?.message ?? String(e))}\n`);
+    if (isModelError(e)) brokerCheckLines(e).forEach((line) => io.stderr.write(`tee-model ${lineSafe(command)}:   ${line}\n`));
     return exitCodeOf(e);
   }
 }
