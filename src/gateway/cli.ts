@@ -35,7 +35,7 @@ export const GATEWAY_ENV = [GATEWAY_DATABASE_ENV] as const;
 /** The options of `tee-gateway serve` (the deployment recipes are checked against this list). */
 export const GATEWAY_SERVE_OPTIONS = {
   upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
-  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
+  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'configfs-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
   'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'attestations-per-client': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
@@ -50,6 +50,8 @@ export const GATEWAY_USAGE = `usage:
                     [--tls-cert PEM --tls-key PEM]   (default: a fresh key in memory at every start; given: loaded, or generated
                                                       there when neither file exists; keep them on TEE-private storage)
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
+                                     (--tsm-root: the configfs-tsm report directory, default ${DEFAULT_TSM_ROOT};
+                                      --configfs-root DIR is the same option, as tee-model load names it)
 ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
@@ -63,12 +65,23 @@ ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-p
   tee-gateway admin-tokens revoke ID DB
       DB: --db FILE | --database sqlite:PATH | --database postgres://… | TEE_GATEWAY_DATABASE
       environment: TEE_GATEWAY_DATABASE (instead of --database, keeps the password off the command line)
-      exit status: 0 stopped cleanly (SIGTERM / SIGINT); 1 nothing to revoke; 2 usage; 75 database unreachable (retry later);
+      serve prints {"url","database","spkiSha256" (hex),"pinnedPubkey" (curl --pinnedpubkey form)} once it listens
+      tee-gateway COMMAND --help prints this text
+      exit status: 0 stopped cleanly (SIGTERM / SIGINT), or the command done; 1 revoke of an id that is not an active
+                   key / token; 2 usage; 75 database unreachable (retry later);
                    78 configuration refused (bad URL, authentication, gateway schema from a newer version)
 `;
 
 /** Thrown for a malformed command line (exit status 2). */
 class UsageError extends Error {}
+
+/** --help / -h on every command, as tee-verify's subcommands (src/cli/args.ts): the usage on stdout, exit 0. */
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+function printUsage(io: GatewayIo): number {
+  io.stdout(GATEWAY_USAGE);
+  return 0;
+}
 
 /** --db FILE, --database LOCATION or TEE_GATEWAY_DATABASE (in that order; --db and --database exclude each other). */
 function databaseOf(v: { db?: string | undefined; database?: string | undefined }, env: NodeJS.ProcessEnv, command: string): { db: string } | { database: string } {
@@ -89,7 +102,7 @@ function databaseOf(v: { db?: string | undefined; database?: string | undefined 
  */
 function providerOf(v: Record<string, unknown>, tee: 'tdx' | 'snp' | undefined, io: GatewayIo, log: (line: string) => void): EvidenceProvider {
   if (v['configfs']) {
-    return new ConfigfsTsmProvider({ root: typeof v['tsm-root'] === 'string' ? v['tsm-root'] : DEFAULT_TSM_ROOT, onWarning: (message) => log(`tee-gateway: WARNING: ${message}`) });
+    return new ConfigfsTsmProvider({ root: tsmRootOf(v), onWarning: (message) => log(`tee-gateway: WARNING: ${message}`) });
   }
   if (!v['simulated-tee']) throw new Error('serve needs --configfs or --simulated-tee');
   const stateFile = v['simulated-state'];
@@ -111,6 +124,17 @@ function providerOf(v: Record<string, unknown>, tee: 'tdx' | 'snp' | undefined, 
   io.stderr('tee-gateway: WARNING: simulated TEE: evidence chains to a test PKI; no production verifier accepts it\n');
   if (p.keysFromSeed) io.stderr('tee-gateway: WARNING: this simulated TEE\'s keys derive from a public seed (a state file from before random keys): anyone can forge evidence its roots accept; delete the state file to get fresh keys\n');
   return p;
+}
+
+/**
+ * --tsm-root DIR, or --configfs-root DIR: tee-model load's name for the same directory (review s7), so
+ * one deployment's flag works with both tools. Both, naming different directories, is a usage error.
+ */
+function tsmRootOf(v: Record<string, unknown>): string {
+  const tsm = typeof v['tsm-root'] === 'string' ? v['tsm-root'] : undefined;
+  const configfs = typeof v['configfs-root'] === 'string' ? v['configfs-root'] : undefined;
+  if (tsm !== undefined && configfs !== undefined && tsm !== configfs) throw new UsageError('serve: --tsm-root and --configfs-root name the same setting; give one');
+  return tsm ?? configfs ?? DEFAULT_TSM_ROOT;
 }
 
 /** The TEE named after --simulated-tee (serve's only positional); undefined when none is. */
@@ -157,7 +181,8 @@ async function tlsFiles(certFile: string, keyFile: string, host: string, io: Gat
 }
 
 async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gateway?: Gateway }> {
-  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: GATEWAY_SERVE_OPTIONS });
+  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { ...GATEWAY_SERVE_OPTIONS, ...HELP_OPTION } });
+  if (v.help) return { code: printUsage(io) };
   if (!v.upstream) throw new UsageError('serve needs --upstream URL');
   const where = databaseOf(v, io.env ?? process.env, 'serve');
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
@@ -223,13 +248,16 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   }
   let closing: Promise<void> | undefined;
   const gateway: Gateway = { ...started, close: () => (closing ??= started.close().finally(() => closeProvider(served))) };
-  io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256 })}\n`);
+  // pinnedPubkey: the same digest in base64, as curl --pinnedpubkey takes it (review s7: docs asked for base64 of a hex value).
+  const pinnedPubkey = `sha256//${Buffer.from(gateway.spkiSha256, 'hex').toString('base64')}`;
+  io.stdout(`${JSON.stringify({ url: gateway.url, database: gateway.database, spkiSha256: gateway.spkiSha256, pinnedPubkey })}\n`);
   return { code: 0, gateway };
 }
 
 /** `keys` (API keys) and `admin-tokens` (tokens of the HTTP admin API): create, list, revoke on the database. */
 async function keys(command: 'keys' | 'admin-tokens', args: string[], io: GatewayIo): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { db: { type: 'string' }, database: { type: 'string' } } });
+  const { values: v, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { db: { type: 'string' }, database: { type: 'string' }, ...HELP_OPTION } });
+  if (v.help) return printUsage(io);
   const where = databaseOf(v, io.env ?? process.env, command);
   // Migrates like serve, so keys can be created before the first start.
   const store = await ApiKeyStore.open('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { postgres: { poolMax: 1, applicationName: 'tee-gateway' } });
@@ -262,7 +290,7 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
   try {
     if (command === 'serve') return await serve(rest, io);
     if (command === 'keys' || command === 'admin-tokens') return { code: await keys(command, rest, io) };
-    if (command === 'help' || command === '--help' || command === undefined) {
+    if (command === 'help' || command === '--help' || command === '-h' || command === undefined) {
       io.stdout(GATEWAY_USAGE);
       return { code: command === undefined ? 2 : 0 };
     }
