@@ -112,14 +112,13 @@ describe('review s7 (new user) item 1: the docs/model.md walk-through, command f
     const token = (await readFile(at('kbs.sqlite.admin-token'), 'utf8')).trim();
     const adminArgs = ['--url', url, '--ca', at('kbs.sqlite.tls-cert.pem')];
     const env = { TEE_KBS_TOKEN: token };
-    // 3. a model key (keygen writes base64; the broker's --key-file takes the raw bytes)
+    // 3. a model key: the broker's --key-file reads the base64 file keygen writes
     expect((await cli(['keygen', '-o', at('model.key')])).code).toBe(0);
-    await writeFile(at('model.raw'), Buffer.from((await readFile(at('model.key'), 'utf8')).trim(), 'base64'));
 
     const keyUnder = async (policyFile: string): Promise<string> => {
       const policy = await kbs(['admin', 'policy', 'create', policyFile, ...adminArgs], env);
       expect(policy.code, policy.err).toBe(0);
-      const key = await kbs(['admin', 'key', 'create', '--policy', (JSON.parse(policy.out) as { id: string }).id, '--key-file', at('model.raw'), ...adminArgs], env);
+      const key = await kbs(['admin', 'key', 'create', '--policy', (JSON.parse(policy.out) as { id: string }).id, '--key-file', at('model.key'), ...adminArgs], env);
       expect(key.code, key.err).toBe(0);
       return (JSON.parse(key.out) as { id: string }).id;
     };
