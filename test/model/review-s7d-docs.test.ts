@@ -11,10 +11,13 @@
  * printed escaped, one line each.
  * (2) `tee-model <command> --help` printed "Unknown option '--help'" and exited 2: now the
  * command's usage on stdout, exit 0.
+ * (4) The key option was spelled two ways (docs: `-k KEY [--key-file F]`); ERR_MODEL_HEADER,
+ * ERR_GATEWAY_INTERNAL, ERR_CHAT and ERR_PARSE_ARGS were used in src but named in no doc.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,5 +225,29 @@ describe('review s7 (new user) item 2: tee-model <command> --help', () => {
     for (const line of ['tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)', 'tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)']) {
       expect(doc.includes(line), `docs/model.md lacks: ${line}`).toBe(true);
     }
+  });
+});
+
+describe('review s7 (new user) item 4: every code the loader and the gateway use is documented', () => {
+  const docs = ['error-codes.md', 'model.md', 'gateway.md'].map((f) => readFileSync(new URL(`../../docs/${f}`, import.meta.url), 'utf8')).join('\n');
+  const codesIn = (folder: string): string[] => {
+    const root = new URL(`../../src/${folder}/`, import.meta.url);
+    const found = new Set<string>();
+    for (const f of readdirSync(root, { recursive: true }) as string[]) {
+      if (!f.endsWith('.ts')) continue;
+      for (const m of readFileSync(new URL(f, root), 'utf8').matchAll(/['"`](ERR_[A-Z0-9_]+)/g)) found.add(m[1]!);
+    }
+    return [...found];
+  };
+  for (const folder of ['model', 'kbs-client', 'tee', 'gateway']) {
+    it(`src/${folder}: each ERR_ code in docs/error-codes.md, model.md or gateway.md`, () => {
+      const codes = codesIn(folder);
+      expect(codes.length).toBeGreaterThan(0);
+      expect(codes.filter((c) => !docs.includes(c))).toEqual([]);
+    });
+  }
+  it('the four the review named have rows in docs/error-codes.md', () => {
+    const table = readFileSync(new URL('../../docs/error-codes.md', import.meta.url), 'utf8');
+    for (const code of ['ERR_MODEL_HEADER', 'ERR_GATEWAY_INTERNAL', 'ERR_CHAT', 'ERR_PARSE_ARGS']) expect(table).toMatch(new RegExp(`^\\| \`${code}`, 'm'));
   });
 });
