@@ -26,6 +26,7 @@ import {
   type AmdCollateralSource,
   type CollateralArtifact,
   type IntelCollateralSource,
+  type TrustRoots,
 } from '../index.js';
 import type { Policy } from '../policy/index.js';
 import { instantOption, integerOption, stringOption } from './args.js';
@@ -170,7 +171,14 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   return out;
 }
 
-/** Bundle first, then the network; no memo: the CollateralService caches and single-flights. */
+/**
+ * What the collateral service fetches: the network, then the bundle. The
+ * service serves the bundle's artifacts before the cache while they are valid
+ * at the instant (see ArtifactResolver), so a bundle artifact reached here is
+ * outside its window: a long-running service fetches a current one, and the
+ * bundle's is the last answer (offline, or the network failed). No memo: the
+ * CollateralService caches and single-flights.
+ */
 class ServeSource implements IntelCollateralSource, AmdCollateralSource {
   constructor(
     readonly bundle: BundleSource | undefined,
@@ -179,14 +187,14 @@ class ServeSource implements IntelCollateralSource, AmdCollateralSource {
   ) {}
 
   async #get(fromBundle: ((b: BundleSource) => Promise<CollateralArtifact>) | undefined, fromNet: (() => Promise<CollateralArtifact>) | undefined, missing: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
-    if (this.bundle && fromBundle) {
-      try {
-        return await fromBundle(this.bundle);
-      } catch (err) {
-        if (!fromNet) throw err;
-      }
+    if (!fromNet) return this.bundle && fromBundle ? fromBundle(this.bundle) : missing();
+    try {
+      return await fromNet();
+    } catch (err) {
+      if (!this.bundle || !fromBundle) throw err;
+      // The network's failure is the answer when the bundle lacks the artifact too.
+      return fromBundle(this.bundle).catch(() => Promise.reject(err));
     }
-    return fromNet ? fromNet() : missing();
   }
 
   #intel(call: (s: IntelCollateralSource) => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
@@ -222,7 +230,7 @@ class ServeSource implements IntelCollateralSource, AmdCollateralSource {
   }
 }
 
-async function collateralOf(a: ServeArgs, io: CliIo): Promise<{ service: CollateralService; description: string; close(): Promise<void> }> {
+async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | undefined): Promise<{ service: CollateralService; description: string; close(): Promise<void> }> {
   const bundle = a.bundle === undefined ? undefined : await readBundle(a.bundle);
   const directory = a.noCache ? null : (a.cacheDir ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv));
   let cache: CollateralCache;
@@ -247,10 +255,12 @@ async function collateralOf(a: ServeArgs, io: CliIo): Promise<{ service: Collate
     intel = client('--pcs-url', () => new IntelPcsClient({ http: h, ...(a.pcsUrl === undefined ? {} : { baseUrl: a.pcsUrl }) }));
     amd = client('--kds-url', () => new AmdKdsClient({ http: h, ...(a.kdsUrl === undefined ? {} : { baseUrl: a.kdsUrl }) }));
   }
-  const source = new ServeSource(bundle && new BundleSource(bundle.artifacts), intel, amd);
+  const explicit = bundle && new BundleSource(bundle.artifacts);
+  const source = new ServeSource(explicit, intel, amd);
   const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${intel.baseUrl}, KDS ${amd.baseUrl})` : undefined];
   return {
-    service: new CollateralService({ intel: source, amd: source, cache }),
+    // --collateral before the cache while valid (X03 ranked against --trust-root's roots, else the pinned ones).
+    service: new CollateralService({ intel: source, amd: source, cache, ...(explicit ? { bundle: explicit } : {}), ...(trustRoots ? { trustRoots } : {}) }),
     description: parts.filter((p) => p !== undefined).join(', '),
     close: async () => {
       await http?.close();
@@ -288,7 +298,7 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
   const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
   const signingKey = a.signingKey === undefined ? undefined : await text(a.signingKey, '--signing-key');
   const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await text(a.tlsKey, '--tls-key') } : undefined;
-  const collateral = await collateralOf(a, io);
+  const collateral = await collateralOf(a, io, trustRoots);
   // Request logs can carry what clients sent: shown with control characters visible.
   const log = (line: string) => writeLine(io.stderr, lineSafe(line));
   if (trustRoots) log(`tee-verify serve: WARNING: trust roots replaced by --trust-root ${a.trustRoot}: not the pinned Intel / AMD production roots`);

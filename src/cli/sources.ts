@@ -20,6 +20,7 @@ import {
   type AmdCollateralSource,
   type CollateralArtifact,
   type IntelCollateralSource,
+  type TrustRoots,
 } from '../index.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from '../collateral/index.js';
 import { describeError, UsageError } from './errors.js';
@@ -37,6 +38,8 @@ export interface CollateralOptions {
   retries?: number;
   /** The policy's collateral grace (seconds): the cache may serve an artifact that far past its end. */
   graceSeconds?: number;
+  /** --trust-root: the roots a cached version must chain to before it may overrule the bundle (X03). */
+  trustRoots?: TrustRoots;
 }
 
 export type BundleFormat = 'tee-verify bundle' | 'dcap-qvl collateral';
@@ -60,61 +63,74 @@ export async function readBundle(path: string, option = '--collateral'): Promise
   }
 }
 
-/** Bundle first, then the network (unless offline); each request once per run. */
+/**
+ * The sources of one run; each network request once per run (the memo is
+ * shared by both orders). `bundleFirst`: the bundle, then the network (the
+ * --skip-crl path, which gathers artifacts itself). Otherwise the network,
+ * then the bundle: what the collateral service fetches, for which the bundle
+ * already came first while its artifact was valid at the instant (see
+ * ArtifactResolver), so the bundle's artifact reached this way is outside its
+ * window and is only the last answer (offline, or the network failed).
+ */
 class RunSource implements IntelCollateralSource, AmdCollateralSource {
-  readonly #memo = new Map<string, Promise<CollateralArtifact>>();
   constructor(
     readonly bundle: BundleSource | undefined,
     readonly intelNet: IntelPcsClient | undefined,
     readonly amdNet: AmdKdsClient | undefined,
+    readonly bundleFirst: boolean,
+    readonly memo = new Map<string, Promise<CollateralArtifact>>(),
   ) {}
 
-  #get(key: string, fromBundle: (b: BundleSource) => Promise<CollateralArtifact>, fromNet: (() => Promise<CollateralArtifact>) | undefined): Promise<CollateralArtifact> {
-    let p = this.#memo.get(key);
-    if (!p) {
-      p = (async () => {
-        if (this.bundle) {
-          try {
-            return await fromBundle(this.bundle);
-          } catch (err) {
-            if (!fromNet) throw err;
-          }
-        }
-        if (!fromNet) throw new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `${key} is not in the bundle or the cache, and --offline forbids fetching it`, { artifact: key });
-        return fromNet();
-      })();
-      this.#memo.set(key, p);
-    }
+  /** The same sources and network memo, in the other order. */
+  withBundleFirst(bundleFirst: boolean): RunSource {
+    return new RunSource(this.bundle, this.intelNet, this.amdNet, bundleFirst, this.memo);
+  }
+
+  #net(key: string, fromNet: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
+    let p = this.memo.get(key);
+    if (!p) this.memo.set(key, (p = fromNet()));
     return p;
+  }
+
+  async #get(key: string, fromNet: (() => Promise<CollateralArtifact>) | undefined): Promise<CollateralArtifact> {
+    const held = this.bundle?.lookup(key);
+    if (held && (this.bundleFirst || !fromNet)) return held;
+    if (!fromNet) throw new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `${key} is not in the bundle or the cache, and --offline forbids fetching it`, { artifact: key });
+    try {
+      return await this.#net(key, fromNet);
+    } catch (err) {
+      if (held) return held;
+      throw err;
+    }
   }
 
   tcbInfo(r: TcbInfoRequest) {
     const net = this.intelNet;
-    return this.#get(artifactKey.tcbInfo(r), (b) => b.tcbInfo(r), net && (() => net.tcbInfo(r)));
+    return this.#get(artifactKey.tcbInfo(r), net && (() => net.tcbInfo(r)));
   }
   qeIdentity(r: QeIdentityRequest) {
     const net = this.intelNet;
-    return this.#get(artifactKey.qeIdentity(r), (b) => b.qeIdentity(r), net && (() => net.qeIdentity(r)));
+    return this.#get(artifactKey.qeIdentity(r), net && (() => net.qeIdentity(r)));
   }
   pckCrl(ca: PckCa) {
     const net = this.intelNet;
-    return this.#get(artifactKey.pckCrl(ca), (b) => b.pckCrl(ca), net && (() => net.pckCrl(ca)));
+    return this.#get(artifactKey.pckCrl(ca), net && (() => net.pckCrl(ca)));
   }
   rootCaCrl() {
     const net = this.intelNet;
-    return this.#get(artifactKey.rootCaCrl(), (b) => b.rootCaCrl(), net && (() => net.rootCaCrl()));
+    return this.#get(artifactKey.rootCaCrl(), net && (() => net.rootCaCrl()));
   }
   vcek(r: VcekRequest) {
     const net = this.amdNet;
-    return this.#get(artifactKey.vcek(r), (b) => b.vcek(r), net && (() => net.vcek(r)));
+    return this.#get(artifactKey.vcek(r), net && (() => net.vcek(r)));
   }
   certChain(product: AmdProduct, key: AmdKeyKind) {
     const net = this.amdNet;
-    return this.#get(artifactKey.certChain(product, key), (b) => b.certChain(product, key), net && (() => net.certChain(product, key)));
+    return this.#get(artifactKey.certChain(product, key), net && (() => net.certChain(product, key)));
   }
   crl(product: AmdProduct, key: AmdKeyKind) {
     const net = this.amdNet;
-    return this.#get(artifactKey.amdCrl(product, key), (b) => b.crl(product, key), net && (() => net.crl(product, key)));
+    return this.#get(artifactKey.amdCrl(product, key), net && (() => net.crl(product, key)));
   }
 }
 
@@ -161,11 +177,20 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
   const bundle = o.bundle === undefined ? undefined : await readBundle(o.bundle);
   const cache = openCache(o, io);
   const net = o.offline ? undefined : openNetwork(o);
-  const source = new RunSource(bundle && new BundleSource(bundle.artifacts), net?.intel, net?.amd);
+  const explicit = bundle && new BundleSource(bundle.artifacts);
+  const fetched = new RunSource(explicit, net?.intel, net?.amd, false);
   const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${net.intel.baseUrl}, KDS ${net.amd.baseUrl})` : undefined];
   return {
-    service: new CollateralService({ intel: source, amd: source, cache, ...(o.graceSeconds ? { graceMs: o.graceSeconds * 1000 } : {}) }),
-    source,
+    service: new CollateralService({
+      intel: fetched,
+      amd: fetched,
+      cache,
+      // --collateral before the cache (X03 ranked against --trust-root's roots, else the pinned ones).
+      ...(explicit ? { bundle: explicit } : {}),
+      ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}),
+      ...(o.graceSeconds ? { graceMs: o.graceSeconds * 1000 } : {}),
+    }),
+    source: fetched.withBundleFirst(true),
     description: parts.filter((p) => p !== undefined).join(', ') || 'none',
     ...(bundle ? { bundleFormat: bundle.format } : {}),
     close: async () => {

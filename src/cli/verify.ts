@@ -83,7 +83,15 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
     const inputs = await readInputs(args);
     // A policy that names a collateral grace period is the caller's explicit relaxation (clarifications).
     const graceSeconds = policyGraceSeconds(inputs.policy);
-    setup = await openCollateral(graceSeconds === undefined ? args.collateral : { ...args.collateral, graceSeconds }, io);
+    setup = await openCollateral(
+      {
+        ...args.collateral,
+        ...(graceSeconds === undefined ? {} : { graceSeconds }),
+        // A cached version overrules --collateral only when it chains to the roots this run verifies against (X03).
+        ...(inputs.trustRoots ? { trustRoots: inputs.trustRoots } : {}),
+      },
+      io,
+    );
     outcome.collateral = setup.description;
     if (looksLikeVtpmBundle(inputs.bytes)) {
       // Loaded only for bundles: a one-shot verify of a quote does not pay for the vTPM modules.

@@ -102,9 +102,23 @@ export function importDcapQvlCollateral(text: string | Uint8Array): CollateralAr
   ];
 }
 
+/**
+ * The key prefix under which a channel lookup (`.../update=standard`) may be
+ * answered by what a bundle holds for the same TEE (and FMSPC): a bundle made
+ * by other tooling may not record the update channel. Undefined for keys that
+ * name exactly one document (an evaluation number, a CRL, a VCEK, a chain).
+ */
+function channelPrefix(key: string): string | undefined {
+  if (!key.startsWith('intel/tcb-info/') && !key.startsWith('intel/qe-identity/')) return undefined;
+  const slash = key.lastIndexOf('/');
+  return key.startsWith('update=', slash + 1) ? key.slice(0, slash + 1) : undefined;
+}
+
 /** An offline source answering from a set of artifacts; a missing one is ERR_COLLATERAL_MISSING. */
 export class BundleSource implements IntelCollateralSource, AmdCollateralSource {
   readonly #byKey = new Map<string, CollateralArtifact>();
+  /** Channel lookups answered by an entry recorded under another selector, built once per key asked. */
+  readonly #rekeyed = new Map<string, CollateralArtifact>();
 
   constructor(artifacts: Iterable<CollateralArtifact>) {
     for (const a of artifacts) this.#byKey.set(a.key, a);
@@ -119,25 +133,38 @@ export class BundleSource implements IntelCollateralSource, AmdCollateralSource 
     return this.#byKey.get(key);
   }
 
-  #get(key: string, prefix?: string): Promise<CollateralArtifact> {
-    let found = this.#byKey.get(key);
-    // A bundle made from other tooling may not record the update channel.
-    // Served under the key asked for (the provider checks it): same bytes, same window.
-    if (!found && prefix) {
+  /**
+   * What the matching request resolves to, synchronously: the artifact under
+   * `key`, else for a channel key an entry of the same TEE (and FMSPC)
+   * recorded under another selector, served under the key asked for (same
+   * bytes, same window; the provider checks the binding). The same object on
+   * every call.
+   */
+  lookup(key: string): CollateralArtifact | undefined {
+    const exact = this.#byKey.get(key);
+    if (exact) return exact;
+    const prefix = channelPrefix(key);
+    if (prefix === undefined) return undefined;
+    let found = this.#rekeyed.get(key);
+    if (!found) {
       const other = [...this.#byKey.values()].find((a) => a.key.startsWith(prefix));
-      if (other) found = { ...other, key };
+      // Keys asked for come from evidence (an FMSPC): remember only what a bundle holds.
+      if (other) this.#rekeyed.set(key, (found = { ...other, key }));
     }
+    return found;
+  }
+
+  #get(key: string): Promise<CollateralArtifact> {
+    const found = this.lookup(key);
     if (found) return Promise.resolve(found);
     return Promise.reject(new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `the bundle has no ${key}`, { artifact: key }));
   }
 
   tcbInfo(r: TcbInfoRequest): Promise<CollateralArtifact> {
-    const prefix = r.tcbEvaluationDataNumber === undefined ? `intel/tcb-info/${r.tee}/${r.fmspc.toLowerCase()}/` : undefined;
-    return this.#get(artifactKey.tcbInfo(r), prefix);
+    return this.#get(artifactKey.tcbInfo(r));
   }
   qeIdentity(r: QeIdentityRequest): Promise<CollateralArtifact> {
-    const prefix = r.tcbEvaluationDataNumber === undefined ? `intel/qe-identity/${r.tee}/` : undefined;
-    return this.#get(artifactKey.qeIdentity(r), prefix);
+    return this.#get(artifactKey.qeIdentity(r));
   }
   pckCrl(ca: PckCa): Promise<CollateralArtifact> {
     return this.#get(artifactKey.pckCrl(ca));

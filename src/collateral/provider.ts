@@ -5,6 +5,12 @@
  * (`now`, passed in by the caller); an explicit grace period widens the
  * window after notAfter and is reported as a warning on every use.
  *
+ * Artifacts the caller names explicitly (an offline bundle, `bundle`) come
+ * before the cache for the keys they hold, while valid at `now`; a cached
+ * version overrules one only when it is newer by sequence and chains to the
+ * verification's trust roots (X03: an explicit bundle rolls nothing back),
+ * with a warning. Explicit artifacts are never written to the cache.
+ *
  * Keys come from unverified evidence, so what the sources are asked is
  * bounded: a 404 is remembered per key for a while (negative cache), and at
  * most `fetchBudget.keys` distinct keys the cache does not hold are fetched
@@ -36,8 +42,26 @@ export interface FetchBudget {
   knownPlatformKeys?: number;
 }
 
+/** Artifacts the caller named explicitly (an offline bundle): BundleSource implements this. */
+export interface ExplicitCollateral {
+  /** What the bundle answers for `key`, synchronously (see BundleSource.lookup); the same object on every call. */
+  lookup(key: string): CollateralArtifact | undefined;
+}
+
 export interface ProviderOptions {
   cache?: CollateralCache | null;
+  /**
+   * Explicit artifacts served before the cache for the keys they hold, while
+   * valid at the verification instant (decision, review s7: `--collateral`
+   * means "use these"; see docs/collateral.md, "Explicit bundles").
+   */
+  bundle?: ExplicitCollateral;
+  /**
+   * Whether a cached version is genuine under the verification's trust roots
+   * (chainsToRoots): only such a version, newer by sequence than the bundle's
+   * and valid at the instant, overrules the bundle (X03). Default: none does.
+   */
+  anchored?: (artifact: CollateralArtifact) => boolean;
   /** Grace after an artifact's notAfter; default 0 (off). Each use is a warning. */
   graceMs?: number;
   /** Minimum spacing of refresh attempts for one artifact, failed ones included, on the verification clock; default 5 min. */
@@ -102,8 +126,24 @@ function nonNegative(name: string, value: number): number {
   return value;
 }
 
+/** The sequence (evaluation data number, CRL number) of `newer` is above that of `older`; false when either has none. */
+function higherSequence(newer: CollateralArtifact, older: CollateralArtifact): boolean {
+  if (newer.sequence === undefined || older.sequence === undefined) return false;
+  try {
+    return BigInt(newer.sequence) > BigInt(older.sequence);
+  } catch {
+    return false;
+  }
+}
+
+function sameArtifact(a: CollateralArtifact, b: CollateralArtifact): boolean {
+  return a === b || (a.key === b.key && Buffer.from(a.body).equals(Buffer.from(b.body)));
+}
+
 export class ArtifactResolver {
   readonly #cache: CollateralCache | null;
+  readonly #bundle: ExplicitCollateral | undefined;
+  readonly #anchored: (artifact: CollateralArtifact) => boolean;
   readonly #graceMs: number;
   readonly #refreshIntervalMs: number;
   readonly #notFoundTtlMs: number;
@@ -132,6 +172,8 @@ export class ArtifactResolver {
 
   constructor(options: ProviderOptions = {}) {
     this.#cache = options.cache ?? null;
+    this.#bundle = options.bundle;
+    this.#anchored = options.anchored ?? (() => false);
     this.#graceMs = options.graceMs ?? 0;
     this.#refreshIntervalMs = options.refreshIntervalMs ?? 5 * 60 * 1000;
     this.#notFoundTtlMs = nonNegative('notFoundTtlMs', options.notFoundTtlMs ?? 5 * 60 * 1000);
@@ -162,8 +204,21 @@ export class ArtifactResolver {
    * holds its artifacts in memory (`stored`, a bundle) gives the same answer
    * synchronously: its artifact when valid at `now`, else nothing (resolve()
    * then reports the expiry or applies the grace period).
+   *
+   * A key the explicit bundle holds is answered by the bundle (#fromBundle);
+   * nothing when that answer carries a warning or the bundle's artifact is
+   * outside its window (resolve() then reports it).
    */
   cached(key: string, now: Date, source?: InMemorySource): Resolved | undefined {
+    const held = this.#bundle?.lookup(key);
+    if (held !== undefined) {
+      const preferred = this.#fromBundle(key, held, now);
+      return preferred !== undefined && preferred.warnings.length === 0 ? preferred : undefined;
+    }
+    return this.#cacheHit(key, now, source);
+  }
+
+  #cacheHit(key: string, now: Date, source?: InMemorySource): Resolved | undefined {
     const cache = this.#cache;
     if (cache === null) {
       const stored = source?.stored?.(key);
@@ -174,13 +229,50 @@ export class ArtifactResolver {
   }
 
   /**
+   * Bundle before cache (X03 kept): the bundle's artifact `held` when valid
+   * at `now`, unless the cache holds a version valid at `now` with a higher
+   * sequence that chains to the trust roots; that one is served instead, with
+   * a warning, so a bundle never rolls back a newer evaluation data number or
+   * CRL number the verifier knows to be genuine. A cached version that does
+   * not chain to the roots (another PKI, a forgery) never overrules the
+   * bundle. Undefined when `held` is outside its window at `now`.
+   */
+  #fromBundle(key: string, held: CollateralArtifact, now: Date): Resolved | undefined {
+    if (!isWithinWindow(held.validity, now)) return undefined;
+    const cached = this.#cache?.select(key, now);
+    if (cached !== undefined && higherSequence(cached, held) && this.#anchored(cached)) {
+      return {
+        artifact: cached,
+        warnings: [`collateral bundle: ${key} has sequence ${held.sequence}, older than the cached version ${cached.sequence} valid at ${now.toISOString()} that chains to the trust roots; using the cached one (X03: no rollback)`],
+      };
+    }
+    return { artifact: held, warnings: NO_WARNINGS };
+  }
+
+  /**
    * Returns the artifact `key` valid at `now`, fetching it with `fetch` when
    * the cache has none. `metered: false` exempts a source that holds its
    * artifacts in memory (a bundle) from the fetch budget.
    */
   async resolve(key: string, fetch: () => Promise<CollateralArtifact>, now: Date, metered = true): Promise<Resolved> {
-    const hit = this.cached(key, now);
-    if (hit) return hit;
+    const held = this.#bundle?.lookup(key);
+    if (held === undefined) {
+      const hit = this.#cacheHit(key, now);
+      if (hit) return hit;
+      return this.#resolveBehindBundle(key, fetch, now, metered, undefined);
+    }
+    const preferred = this.#fromBundle(key, held, now);
+    if (preferred) return preferred;
+    // The bundle's artifact is outside its window at `now`: as if the bundle did not hold it, then its own answer last.
+    const hit = this.#cacheHit(key, now);
+    const resolved = hit ?? (await this.#resolveBehindBundle(key, fetch, now, metered, held));
+    if (sameArtifact(resolved.artifact, held)) return resolved;
+    const note = `collateral bundle: ${key} is valid ${held.validity.notBefore} .. ${held.validity.notAfter}, not at ${now.toISOString()}; using the ${resolved.artifact.source.origin} copy`;
+    return { artifact: resolved.artifact, warnings: [note, ...resolved.warnings] };
+  }
+
+  /** Cache, then the source (`held`: the bundle's own artifact, outside its window, which is never cached). */
+  async #resolveBehindBundle(key: string, fetch: () => Promise<CollateralArtifact>, now: Date, metered: boolean, held: CollateralArtifact | undefined): Promise<Resolved> {
     const cache = this.#cache;
     const cached = cache?.select(key, now);
     const fallback = cached ?? (this.#graceMs > 0 ? cache?.select(key, now, this.#graceMs) : undefined);
@@ -202,7 +294,8 @@ export class ArtifactResolver {
     }
     if (fetched) {
       this.#lastRefresh.set(key, now.getTime());
-      cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
+      // The bundle's own artifact (a source that falls back to the bundle) stays out of the cache.
+      if (held === undefined || !sameArtifact(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
       return this.#serve(cache?.select(key, now) ?? fetched, now, warnings);
     }

@@ -5,6 +5,7 @@
  * evidence first, and resolves the rest through the cache and the sources.
  */
 import { ProductError } from '../errors.js';
+import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
 import { pckChainCertificates } from '../evidence/pck-chain.js';
@@ -15,7 +16,8 @@ import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
 import { CollateralUnavailableError, UnknownPlatformError } from './errors.js';
 import { SourceLiveness } from './liveness.js';
-import { ArtifactResolver, missingSource, type FetchBudget, type Resolved } from './provider.js';
+import { chainsToRoots } from './anchored.js';
+import { ArtifactResolver, missingSource, type ExplicitCollateral, type FetchBudget, type Resolved } from './provider.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
 
 export interface CollateralServiceOptions {
@@ -23,6 +25,20 @@ export interface CollateralServiceOptions {
   amd?: AmdCollateralSource;
   /** Default: a disk cache under the XDG cache directory; `null` for no cache at all. */
   cache?: CollateralCache | null;
+  /**
+   * Artifacts the caller named explicitly (a BundleSource): for the keys it
+   * holds they come before the cache while valid at the verification instant,
+   * and are never written to the cache. A cached version overrules one only
+   * when newer by sequence and chaining to `trustRoots` (X03), with a warning.
+   * A BundleSource passed as `intel` / `amd` instead is a source behind the
+   * cache like the network.
+   */
+  bundle?: ExplicitCollateral;
+  /**
+   * The roots the verifications will use (pass the same as to verifyEvidence);
+   * only for the X03 ranking against `bundle`. Default: the production roots.
+   */
+  trustRoots?: TrustRoots;
   /** Grace after notAfter; off by default; reported as a warning on every use. */
   graceMs?: number;
   refreshIntervalMs?: number;
@@ -180,6 +196,16 @@ function isInMemory(source: object | undefined): boolean {
   return source !== undefined && typeof (source as { stored?: unknown }).stored === 'function';
 }
 
+/** chainsToRoots for `roots`, remembered per artifact: the same cached version is ranked again on every verification. */
+function anchoredIn(roots: TrustRoots): (artifact: CollateralArtifact) => boolean {
+  const known = new WeakMap<CollateralArtifact, boolean>();
+  return (artifact) => {
+    let ok = known.get(artifact);
+    if (ok === undefined) known.set(artifact, (ok = chainsToRoots(artifact, roots)));
+    return ok;
+  };
+}
+
 /** A verifier serves a few platforms; a miss only builds the key. */
 const RECENT_VCEK_KEYS = 4;
 
@@ -208,6 +234,7 @@ export class CollateralService {
     this.#amd = options.amd;
     this.#resolver = new ArtifactResolver({
       cache: options.cache === undefined ? new CollateralCache() : options.cache,
+      ...(options.bundle === undefined ? {} : { bundle: options.bundle, anchored: anchoredIn(options.trustRoots ?? PRODUCTION_TRUST_ROOTS) }),
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
       ...(options.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: options.refreshIntervalMs }),
       ...(options.notFoundTtlMs === undefined ? {} : { notFoundTtlMs: options.notFoundTtlMs }),
