@@ -4,11 +4,13 @@
  * listening), builds the collateral service, starts the service and runs
  * until SIGINT / SIGTERM.
  *
- * Collateral for a long-running service: the offline bundle first, then the
- * network (unless --offline), through one CollateralService whose cache
- * (disk, or memory with --no-cache) serves warm requests and refreshes
- * artifacts before their windows close. Unlike one-shot `verify`, nothing is
- * memoised per run: a transient fetch failure is retried by the next request.
+ * Collateral for a long-running service: the --collateral bundle first while
+ * its artifacts are valid at the instant (X03 kept against the cache, see
+ * docs/collateral.md), then one CollateralService whose cache (disk, or
+ * memory with --no-cache) serves warm requests and refreshes artifacts
+ * before their windows close, then the network (unless --offline). Unlike
+ * one-shot `verify`, nothing is memoised per run: a transient fetch failure
+ * is retried by the next request.
  */
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
