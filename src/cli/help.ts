@@ -12,8 +12,10 @@ Usage:
   tee-verify collateral fetch|export|import|show collateral bundles for offline use
   tee-verify policy lint|schema|default          check and print policies
   tee-verify dev quote --tee tdx|sgx|snp --out <dir>   simulated evidence of the test PKI
+  tee-verify dev vtpm-evidence --out <file>      inside a confidential VM: quote the vTPM, write a bundle
   tee-verify batch ...                           re-verify an archive of evidence
-  tee-verify demo                                offline self-check on the synthetic vectors
+  tee-verify demo                                offline self-check: synthetic vectors, then full
+                                                 verification of simulated TDX and SEV-SNP evidence
   tee-verify chat --gateway URL --policy FILE    attested chat: verify the gateway, then talk
   tee-verify serve [--listen HOST:PORT] ...      attestation service: evidence in, result + EAR JWT out
   tee-verify --help | help <command>             help ("tee-verify help verify")
@@ -164,16 +166,25 @@ quote and logs as one bundle (tee-verify dev vtpm-evidence --help).
 
 const DEMO = `tee-verify demo [--vectors <dir>]
 
-Runs offline (no network) over the synthetic vectors shipped in the package's
-vectors/ folder (or <dir>), printing each check with its checklist id:
+Runs offline (no network) in two parts, printing each check with its
+checklist id.
+
+1. The synthetic vectors shipped in the package's vectors/ folder (or <dir>),
+   checked structurally and cryptographically, without collateral:
   Intel quotes: T02-T07 parse, T08 PCK chain split into 3 certificates,
                 T23 QE report data binding, T22 QE report signature by the PCK
                 leaf key, T26 quote signature.
   SNP reports:  S02-S04 parse (S05 certificate table when present),
                 S12 report signature by the VCEK, S13 VCEK TCB vs REPORTED_TCB,
                 S14 VCEK hwID vs CHIP_ID.
-Pinned Intel/AMD roots, CRLs, TCB Info and QE Identity are NOT checked: the
-synthetic PKI is a test fixture and is never trusted in production.
+2. Full verification of a simulated TDX quote and a simulated SEV-SNP report
+   at a fixed instant: pinned (test) roots, PCK / VCEK chains, CRLs, TCB info,
+   QE identity, TCB status, every check verifyEvidence runs, then the default
+   policy.
+
+Both parts use the project's synthetic test PKI, trusted here only through
+explicit test roots and never in production: the demo shows the checks, it
+does not vouch for any real platform.
 
 Example:
   tee-verify demo
