@@ -3,7 +3,7 @@
  * (src/gateway/chat-cli.ts). This file reads the command line, the policy and
  * the trust material; the session verifies the gateway before any prompt leaves.
  */
-import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient, type TrustRoots } from '../index.js';
+import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient, type Policy, type TrustRoots } from '../index.js';
 import type { AttestedClientOptions } from '../gateway/client.js';
 import { runChatSession, type ChatApi } from '../gateway/chat-cli.js';
 import { oneOf, parseOptions, stringOption, UsageError } from './args.js';
@@ -71,6 +71,24 @@ async function trustOf(values: Record<string, string | boolean | undefined>, war
 
 const sink = (s: CliStream) => (t: string) => void s.write(t);
 
+/**
+ * The code measurement a policy leaves at "any" (X07; T36, S25), described for
+ * the user, or undefined when it pins one. The same rule as the key broker's
+ * and the ITA translation's refusal of unpinned policies; chat only warns: a
+ * policy that pins no code still proves genuine, current hardware, which may
+ * be all the user asked for (review s7).
+ */
+export function unpinnedMeasurement(policy: Policy): string | undefined {
+  switch (policy.tee) {
+    case 'tdx':
+      return policy.mrTd === 'any' ? 'mrTd is "any"' : undefined;
+    case 'sgx':
+      return policy.mrEnclave === 'any' && policy.mrSigner === 'any' ? 'mrEnclave and mrSigner are "any"' : undefined;
+    case 'snp':
+      return policy.measurement === 'any' ? 'measurement is "any"' : undefined;
+  }
+}
+
 export async function runChatCli(args: readonly string[], io: ChatCliIo, help: () => number): Promise<number> {
   const parsed = parseOptions('chat', args, OPTIONS);
   const v = parsed.values;
@@ -93,6 +111,11 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   const model = stringOption(v, 'model') ?? (api === 'ollama' ? 'llama3.2' : 'gpt-4o-mini');
   const token = stringOption(v, 'token') ?? (io.env?.['TEE_GATEWAY_TOKEN'] || undefined);
   const { policy } = await readPolicyFile(policyFile);
+  const warn = (line: string) => writeLine(io.stderr, lineSafe(line));
+  const gap = unpinnedMeasurement(policy);
+  if (gap !== undefined) {
+    warn(`warning: --policy ${policyFile} pins no measurement (${gap}): passing attestation shows genuine, current ${policy.tee.toUpperCase()} hardware, not which code the gateway runs; pin it to trust a specific image (X07, docs/policy.md)`);
+  }
   const referenceFile = stringOption(v, 'reference');
   if (referenceFile && v['no-vtpm']) throw new UsageError('--reference judges vTPM evidence: not with --no-vtpm');
   // The policy's vtpm section names the rules, not the list: the image's reference list comes with --reference.
@@ -106,7 +129,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
       throw new UsageError(`--reference ${referenceFile}: ${(e as Error).message}`, 'ERR_INPUT');
     }
   }
-  const client: AttestedClientOptions = { policy, ...(await trustOf(v, (line) => writeLine(io.stderr, lineSafe(line)))), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
+  const client: AttestedClientOptions = { policy, ...(await trustOf(v, warn)), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
   // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(

@@ -200,6 +200,9 @@ leaves: a fresh nonce is sent to POST /v1/attestation, the evidence is verified
 TLS key of this very connection, and the policy must accept it. Prints what it
 verified (TEE, TCB status, measurements, certificate fingerprint), then streams
 the answers. Requests go only over connections presenting the verified key.
+A policy that pins no code measurement (TDX mrTd, SGX mrEnclave and mrSigner,
+SEV-SNP measurement all "any") is used, with a warning on stderr: it proves
+genuine, current hardware, not which code the gateway runs.
 
 Options:
   --prompt <text>        one-shot: send this prompt, print the answer, exit
