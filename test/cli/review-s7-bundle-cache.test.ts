@@ -86,7 +86,7 @@ describe('X03: a bundle does not roll back a newer evaluation number the cache h
     const original = member === 'tcbInfo' ? p.collateral.tcbInfo! : p.collateral.qeIdentity!;
     const doc = { ...(member === 'tcbInfo' ? p.tcbInfo : p.qeIdentity), tcbEvaluationDataNumber: evaluation };
     const body = signCollateralJson(member, doc as never, signer.pki.tcbSigning.key.privateKey);
-    return { ...intelArtifact(original.kind, original.key, body, signer.pki.tcbSigningChainPem), source: { origin: 'network' } };
+    return { ...intelArtifact(original.kind as Parameters<typeof intelArtifact>[0], original.key, body, signer.pki.tcbSigningChainPem), source: { origin: 'network' } };
   }
 
   function files(cached: CollateralArtifact[]): { dir: string; xdg: string } {

@@ -42,7 +42,7 @@ function reissued(p: SyntheticIntelPlatform, member: 'tcbInfo' | 'enclaveIdentit
   const original = member === 'tcbInfo' ? p.collateral.tcbInfo! : p.collateral.qeIdentity!;
   const doc = { ...(member === 'tcbInfo' ? p.tcbInfo : p.qeIdentity), tcbEvaluationDataNumber: evaluation, ...fields };
   const body = signCollateralJson(member, doc as never, signer.pki.tcbSigning.key.privateKey);
-  const a = intelArtifact(original.kind, original.key, body, signer.pki.tcbSigningChainPem);
+  const a = intelArtifact(original.kind as Parameters<typeof intelArtifact>[0], original.key, body, signer.pki.tcbSigningChainPem);
   return { ...a, source: { origin: 'network' } };
 }
 
