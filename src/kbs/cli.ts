@@ -62,7 +62,7 @@ export const KBS_ADMIN_USAGE = `  tee-kbs admin upgrade-integrity (--db FILE | -
                                                        NEW material (from F, else generated), version + 1; data encrypted
                                                        under the old material no longer decrypts with the key
       --key-file F: base64 text of a 16, 24 or 32-byte key (one line, as tee-model keygen -o writes),
-                   else exactly 16, 24 or 32 raw bytes
+                   else exactly 16, 24 or 32 raw bytes that are not all text
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
   tee-kbs admin token create [--label L] [--expires-in S] | token list | token revoke ID
                                                        mint (shown once), list (never secrets), revoke admin tokens

@@ -53,8 +53,7 @@ describe('parseKeyFile', () => {
   it('refuses anything else, naming both forms', () => {
     const bad = [
       Buffer.from(`${randomBytes(20).toString('base64')}\n`), // base64, but of 20 bytes
-      Buffer.from(`${randomBytes(32).toString('base64')}\n\n`), // two newlines
-      Buffer.from(` ${randomBytes(32).toString('base64')}\n`), // leading space
+      Buffer.from('correct horse battery staple 12!'), // 32 bytes, but text: no raw key
       randomBytes(31),
       randomBytes(33),
       Buffer.alloc(0),
