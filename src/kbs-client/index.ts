@@ -144,17 +144,22 @@ const boundBrokerText = (v: string): string => (v.length <= MAX_BROKER_TEXT ? v 
 /** The refusal's `checks` (the broker's failed checks, e.g. T36 /mrTd) as at most MAX_BROKER_CHECKS bounded entries, and how many were left out. */
 function brokerChecksOf(raw: unknown): { checks: BrokerCheck[]; omitted: number } | undefined {
   if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  // Usable entries first, then the bound: junk at the head of the list must not hide the real checks
+  // while the "left out" count still looks normal. The scan itself is bounded by the 1 MiB body.
   const checks: BrokerCheck[] = [];
-  for (const entry of raw.slice(0, MAX_BROKER_CHECKS)) {
+  let usable = 0;
+  for (const entry of raw) {
     if (typeof entry !== 'object' || entry === null) continue;
     const c: BrokerCheck = {};
     for (const k of ['check', 'code', 'class', 'path', 'message'] as const) {
       const v = (entry as Record<string, unknown>)[k];
       if (typeof v === 'string' && v !== '') c[k] = boundBrokerText(v);
     }
-    if (Object.keys(c).length > 0) checks.push(c);
+    if (Object.keys(c).length === 0) continue;
+    usable++;
+    if (checks.length < MAX_BROKER_CHECKS) checks.push(c);
   }
-  return { checks, omitted: raw.length - Math.min(raw.length, MAX_BROKER_CHECKS) };
+  return { checks, omitted: usable - checks.length };
 }
 
 /**

@@ -164,7 +164,9 @@ describe("review s7 (new user) item 1: a refusing broker's checks, bounded and e
       req.on('end', () => {
         // Nonce requests (empty body) and transfers alike: a 401 with 20 checks.
         res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'refused\u009b', code: 'ERR_KBS_POLICY', checks }));
+        // Key id "junk": 10 unusable entries first, then 3 real checks (they must not be hidden).
+        const body = req.url?.includes('junk') ? [null, 'x', 7, {}, { check: 5 }, [], null, 'y', {}, { other: 'z' }, ...checks.slice(2, 5)] : checks;
+        res.end(JSON.stringify({ error: 'refused\u009b', code: 'ERR_KBS_POLICY', checks: body }));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -183,6 +185,15 @@ describe("review s7 (new user) item 1: a refusing broker's checks, bounded and e
     expect(got[0]).toEqual({ check: 'T0', path: checks[0]!.path, message: checks[0]!.message });
     expect(got[1]!.message!.length).toBeLessThan(300);
     expect(got[1]!.message).toContain('(10000 characters)');
+  });
+
+  it('unusable entries at the head of the list do not hide the real checks (filtered before the bound)', async () => {
+    const provider = new SimulatedTeeProvider();
+    const e = await requestKey({ url: base, keyId: 'junk', provider, nonce: false, allowInsecureHttp: true }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'ERR_KBS_HTTP', details: { status: 401 } });
+    const details = (e as { details: { checks: Record<string, string>[]; checksOmitted?: number } }).details;
+    expect(details.checks.map((c) => c.check)).toEqual(['T2', 'T3', 'T4']);
+    expect(details.checksOmitted ?? 0).toBe(0);
   });
 
   it('tee-model load prints one escaped line per check and says how many it left out', async () => {
