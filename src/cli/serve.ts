@@ -177,9 +177,11 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
  * What the collateral service fetches: the network, then the bundle. The
  * service serves the bundle's artifacts before the cache while they are valid
  * at the instant (see ArtifactResolver), so a bundle artifact reached here is
- * outside its window: a long-running service fetches a current one, and the
- * bundle's is the last answer (offline, or the network failed). No memo: the
- * CollateralService caches and single-flights.
+ * outside its window: a long-running service asks for a current one, and the
+ * bundle's is the last answer (offline, or the network failed). The resolver
+ * counts that last answer as a failed refresh and asks again only once a
+ * refresh is due (refresh interval), so requests after it cost no fetch. No
+ * memo: the CollateralService caches and single-flights.
  */
 class ServeSource implements IntelCollateralSource, AmdCollateralSource {
   constructor(

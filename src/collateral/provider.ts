@@ -7,9 +7,10 @@
  *
  * Artifacts the caller names explicitly (an offline bundle, `bundle`) come
  * before the cache for the keys they hold, while valid at `now`; a cached
- * version overrules one only when it is newer by sequence and chains to the
- * verification's trust roots (X03: an explicit bundle rolls nothing back),
- * with a warning. Explicit artifacts are never written to the cache.
+ * version overrules one only when it is newer (isOlder: sequence, then start
+ * of validity) and chains to the verification's trust roots (X03: an explicit
+ * bundle rolls nothing back), with a warning. Explicit artifacts are never
+ * written to the cache.
  *
  * Keys come from unverified evidence, so what the sources are asked is
  * bounded: a 404 is remembered per key for a while (negative cache), and at
@@ -19,7 +20,7 @@
  */
 import { CollateralFormatError, TeeVerifyError } from '../errors.js';
 import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
-import type { CollateralCache } from './cache.js';
+import { isOlder, type CollateralCache } from './cache.js';
 import { CollateralUnavailableError, isNotFound } from './errors.js';
 import { kindOfKey, platformOfKey } from './keys.js';
 
@@ -58,7 +59,7 @@ export interface ProviderOptions {
   bundle?: ExplicitCollateral;
   /**
    * Whether a cached version is genuine under the verification's trust roots
-   * (chainsToRoots): only such a version, newer by sequence than the bundle's
+   * (chainsToRoots): only such a version, newer than the bundle's (isOlder)
    * and valid at the instant, overrules the bundle (X03). Default: none does.
    */
   anchored?: (artifact: CollateralArtifact) => boolean;
@@ -124,16 +125,6 @@ class BoundedMap<K, V> {
 function nonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number`);
   return value;
-}
-
-/** The sequence (evaluation data number, CRL number) of `newer` is above that of `older`; false when either has none. */
-function higherSequence(newer: CollateralArtifact, older: CollateralArtifact): boolean {
-  if (newer.sequence === undefined || older.sequence === undefined) return false;
-  try {
-    return BigInt(newer.sequence) > BigInt(older.sequence);
-  } catch {
-    return false;
-  }
 }
 
 function sameArtifact(a: CollateralArtifact, b: CollateralArtifact): boolean {
@@ -230,20 +221,23 @@ export class ArtifactResolver {
 
   /**
    * Bundle before cache (X03 kept): the bundle's artifact `held` when valid
-   * at `now`, unless the cache holds a version valid at `now` with a higher
-   * sequence that chains to the trust roots; that one is served instead, with
-   * a warning, so a bundle never rolls back a newer evaluation data number or
-   * CRL number the verifier knows to be genuine. A cached version that does
-   * not chain to the roots (another PKI, a forgery) never overrules the
-   * bundle. Undefined when `held` is outside its window at `now`.
+   * at `now`, unless the cache holds a newer version valid at `now` that
+   * chains to the trust roots; that one is served instead, with a warning, so
+   * a bundle never rolls back collateral the verifier knows to be genuine.
+   * Newer is isOlder's ranking, the cache's own: sequence first, then start
+   * of validity, since Intel's PCK and Root CA CRLs all carry CRL number 1
+   * (review s7 item 1b). A cached version that does not chain to the roots
+   * (another PKI, a forgery) never overrules the bundle. Undefined when
+   * `held` is outside its window at `now`.
    */
   #fromBundle(key: string, held: CollateralArtifact, now: Date): Resolved | undefined {
     if (!isWithinWindow(held.validity, now)) return undefined;
     const cached = this.#cache?.select(key, now);
-    if (cached !== undefined && higherSequence(cached, held) && this.#anchored(cached)) {
+    if (cached !== undefined && isOlder(held, cached) && this.#anchored(cached)) {
+      const version = (a: CollateralArtifact) => `sequence ${a.sequence ?? 'none'}, valid from ${a.validity.notBefore}`;
       return {
         artifact: cached,
-        warnings: [`collateral bundle: ${key} has sequence ${held.sequence}, older than the cached version ${cached.sequence} valid at ${now.toISOString()} that chains to the trust roots; using the cached one (X03: no rollback)`],
+        warnings: [`collateral bundle: ${key} (${version(held)}) is older than the cached version (${version(cached)}) valid at ${now.toISOString()} that chains to the trust roots; using the cached one (X03: no rollback)`],
       };
     }
     return { artifact: held, warnings: NO_WARNINGS };
@@ -276,8 +270,13 @@ export class ArtifactResolver {
     const cache = this.#cache;
     const cached = cache?.select(key, now);
     const fallback = cached ?? (this.#graceMs > 0 ? cache?.select(key, now, this.#graceMs) : undefined);
-    // Only an expired copy served with grace gets here while a failed refresh is recent.
-    if (fallback && !this.#refreshDue(key, now)) return this.#serve(fallback, now, []);
+    if (!this.#refreshDue(key, now)) {
+      // Only an expired copy served with grace gets here while a failed refresh is recent.
+      if (fallback) return this.#serve(fallback, now, []);
+      // The last attempt answered the bundle's own copy, outside its window (a source that falls
+      // back to the bundle when the network fails, serve): a failed refresh, spaced like one.
+      if (held !== undefined) return this.#serve(held, now, []);
+    }
     const warnings: string[] = [];
     let fetched: CollateralArtifact | undefined;
     let failure: unknown;

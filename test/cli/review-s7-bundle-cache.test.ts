@@ -3,8 +3,9 @@
  * on every run while the FMSPC (and the SEV-SNP chip) stays, so the disk
  * cache of one run held another PKI's collateral under the same keys. An
  * explicit `--collateral` bundle now comes before the cache (`verify` and
- * `serve`); a cached version overrules it only when newer by sequence and
- * chaining to the `--trust-root` roots (X03), with a warning.
+ * `serve`); a cached version overrules it only when newer (sequence, then
+ * start of validity) and chaining to the `--trust-root` roots (X03), with a
+ * warning.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,7 +108,7 @@ describe('X03: a bundle does not roll back a newer evaluation number the cache h
     expect(r.code).toBe(0);
     const rollback = r.json.warnings.filter((w) => w.includes('X03'));
     expect(rollback).toHaveLength(2);
-    for (const w of rollback) expect(w).toContain('has sequence 17, older than the cached version 18');
+    for (const w of rollback) expect(w).toMatch(/\(sequence 17, valid from [^)]*\) is older than the cached version \(sequence 18, /);
     // --no-cache: the caller chose to know nothing newer; the bundle alone, no warning.
     const alone = await verifyDev(dir, xdg, ['--no-cache']);
     expect(alone.code).toBe(0);

@@ -3,9 +3,10 @@
  * holds. The test PKI gets new keys on every run while its FMSPC stays, so a
  * cache filled by one run held another PKI's TCB info under the same key and
  * won over the bundle (T16 "issuer chain root is not the pinned root").
- * X03 stays: a cached version newer by evaluation data number (or CRL number)
- * that chains to the verification's roots overrules the bundle, with a
- * warning; one that does not chain to them never does.
+ * X03 stays: a cached version newer (evaluation data number or CRL number,
+ * then start of validity: isOlder) that chains to the verification's roots
+ * overrules the bundle, with a warning; one that does not chain to them never
+ * does.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BundleSource, CollateralCache, CollateralService, PRODUCTION_TRUST_ROOTS, parseEvidence, verifyEvidence, type CollateralArtifact, type TdxQuote } from '../../src/index.js';
 import { ArtifactResolver, chainsToRoots } from '../../src/collateral/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
-import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson, type SyntheticIntelPlatform } from '../../src/testing/index.js';
+import { buildTestCrl, createSyntheticIntelPlatform, intelArtifact, signCollateralJson, type SyntheticIntelPlatform } from '../../src/testing/index.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -93,7 +94,7 @@ describe('X03 against an explicit bundle', () => {
     const c = await s.forQuote(quoteOf(p), AT);
     expect([c.tcbInfo.sequence, c.qeIdentity.sequence]).toEqual(['18', '18']);
     expect(c.warnings).toHaveLength(2);
-    for (const w of c.warnings) expect(w).toMatch(/has sequence 17, older than the cached version 18 .* chains to the trust roots; using the cached one \(X03: no rollback\)/);
+    for (const w of c.warnings) expect(w).toMatch(/\(sequence 17, valid from [^)]*\) is older than the cached version \(sequence 18, .* chains to the trust roots; using the cached one \(X03: no rollback\)/);
     // The synchronous path never hides that warning: it leaves such a lookup to forQuote.
     expect(s.cachedFor(quoteOf(p), AT)).toBeUndefined();
 
@@ -123,14 +124,68 @@ describe('X03 against an explicit bundle', () => {
     expect(c.tcbInfo.sequence).toBe('17');
   });
 
-  it('an equal evaluation number is no rollback: the bundle wins over a later-issued cached copy', async () => {
+  it('an equal evaluation number with a later issue date is newer (X03): the later-issued cached copy overrules the bundle, with a warning', async () => {
     const p = platform();
     const { cache } = diskCache();
     const later = reissued(p, 'tcbInfo', 17, p, { issueDate: new Date(AT.getTime() - DAY / 2).toISOString().replace(/\.\d{3}Z$/, 'Z') });
     cache.put(later);
     expect(cache.select(later.key, AT)).toBeDefined();
     const c = await service(p, cache).forQuote(quoteOf(p), AT);
+    expect(c.tcbInfo.body).toEqual(later.body);
+    expect(c.tcbInfo.source.origin).not.toBe('bundle');
+    expect(c.warnings).toEqual([expect.stringMatching(/\(sequence 17, valid from [^)]*\) is older than the cached version \(sequence 17, valid from .*\(X03: no rollback\)$/)]);
+  });
+
+  it('an equal evaluation number with an earlier issue date is older: the bundle wins, no warning', async () => {
+    const p = platform();
+    const { cache } = diskCache();
+    const earlier = reissued(p, 'tcbInfo', 17, p, { issueDate: new Date(Date.parse(p.collateral.tcbInfo!.validity.notBefore) - DAY).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    cache.put(earlier);
+    expect(cache.select(earlier.key, AT)).toBeDefined();
+    const c = await service(p, cache).forQuote(quoteOf(p), AT);
     expect(c.tcbInfo.source.origin).toBe('bundle');
+    expect(c.warnings).toEqual([]);
+  });
+});
+
+describe('X03 for CRLs: Intel\'s PCK and Root CA CRLs all carry CRL number 1 (review s7 item 1b)', () => {
+  const p = platform('review s7 crl rollback');
+  const orig = p.collateral.pckCrl!;
+  /** A PCK CRL of `p` issued at `thisUpdate` (CRL number 1, valid 30 days) revoking `revoked`. */
+  const pckCrl = (thisUpdate: Date, revoked: string[]): CollateralArtifact => {
+    const nextUpdate = new Date(thisUpdate.getTime() + 30 * DAY);
+    const body = buildTestCrl(p.pki.pckCa, { thisUpdate, nextUpdate, revokedSerials: revoked, crlNumber: 1 });
+    const a = intelArtifact(orig.kind as Parameters<typeof intelArtifact>[0], orig.key, body, p.pki.pckCa.pem + p.pki.root.pem, { window: { notBefore: thisUpdate, notAfter: nextUpdate } });
+    return { ...a, source: { origin: 'network' } };
+  };
+  const older = pckCrl(new Date(AT.getTime() - 20 * DAY), []); // the bundle's: 20 days old, still valid
+  const newer = pckCrl(new Date(AT.getTime() - DAY), [p.pki.pck.serialHex]); // the cache's: yesterday's, revokes the PCK
+  const bundled = () => [p.collateral.tcbInfo!, p.collateral.qeIdentity!, older, p.collateral.rootCaCrl!];
+  const withBundle = (cache: CollateralCache, trustRoots = p.trustRoots) => {
+    const bundle = new BundleSource(bundled());
+    return new CollateralService({ intel: bundle, cache, bundle, trustRoots });
+  };
+
+  it('the newer cached CRL with the same number overrules the older bundle CRL: the revocation is found (T14)', async () => {
+    expect([older.sequence, newer.sequence]).toEqual(['1', '1']);
+    const cache = new CollateralCache({ directory: null });
+    cache.put(newer);
+    const c = await withBundle(cache).forQuote(quoteOf(p), AT);
+    expect(c.pckCrl.body).toEqual(newer.body);
+    expect(c.warnings).toEqual([expect.stringMatching(/^collateral bundle: .* \(sequence 1, valid from [^)]*\) is older than the cached version \(sequence 1, .*\(X03: no rollback\)$/)]);
+    await expect(verifyEvidence(p.quote.bytes, { collateral: withBundle(cache), trustRoots: p.trustRoots, at: AT })).rejects.toMatchObject({ code: 'ERR_REVOKED', check: 'T14' });
+  });
+
+  it('without the newer CRL in the cache the bundle verifies (the revocation above is the cached CRL\'s doing)', async () => {
+    const result = await verifyEvidence(p.quote.bytes, { collateral: withBundle(new CollateralCache({ directory: null })), trustRoots: p.trustRoots, at: AT });
+    expect(result.ok).toBe(true);
+  });
+
+  it('a newer cached CRL that does not chain to the roots does not overrule the bundle', async () => {
+    const cache = new CollateralCache({ directory: null });
+    cache.put(newer);
+    const c = await withBundle(cache, PRODUCTION_TRUST_ROOTS).forQuote(quoteOf(p), AT);
+    expect(c.pckCrl.body).toEqual(older.body);
     expect(c.warnings).toEqual([]);
   });
 });
