@@ -29,7 +29,8 @@ export interface CollateralServiceOptions {
    * Artifacts the caller named explicitly (a BundleSource): for the keys it
    * holds they come before the cache while valid at the verification instant,
    * and are never written to the cache. A cached version overrules one only
-   * when newer by sequence and chaining to `trustRoots` (X03), with a warning.
+   * when newer (isOlder: sequence, then start of validity) and chaining to
+   * `trustRoots` (X03), with a warning.
    * A BundleSource passed as `intel` / `amd` instead is a source behind the
    * cache like the network.
    */
