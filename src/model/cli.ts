@@ -6,7 +6,9 @@
  * that refuses the key); 2 usage or unusable input; 3 broker or TEE
  * unavailable (retry later); 70 internal fault.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { lineSafe } from '../cli/terminal-text.js';
 import { parseEvidence } from '../evidence/index.js';
@@ -255,6 +257,16 @@ async function simulatedMeasurements(p: SimulatedTeeProvider): Promise<{ fields:
   throw new EvidenceProviderError('ERR_TSM_PROVIDER', `the simulated platform produced ${evidence.kind} evidence`);
 }
 
+/** Writes (or replaces) a regular file, never through a symbolic link at its name (O_NOFOLLOW). */
+async function writeOutput(path: string, data: string): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+}
+
 async function cmdSimulatedTee(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -262,11 +274,21 @@ async function cmdSimulatedTee(args: string[], io: ModelCliIo): Promise<number> 
     strict: true,
   });
   if (values.help) return printUsage('simulated-tee', io);
-  const p = await simulatedProvider(need(values.state, '--state'), values['simulated-tee']);
+  const state = need(values.state, '--state');
+  // Checked before anything is written: an output must not replace the state file (its keys) or another output.
+  const outs = (['trust-root-out', 'collateral-out', 'policy-out'] as const).filter((k) => values[k] !== undefined);
+  const seen = new Map<string, string>([[resolve(state), '--state']]);
+  for (const k of outs) {
+    const at = resolve(values[k] as string);
+    const clash = seen.get(at);
+    if (clash) throw new UsageError(`--${k} names the same file as ${clash}`);
+    seen.set(at, `--${k}`);
+  }
+  const p = await simulatedProvider(state, values['simulated-tee']);
   const { fields, policy } = await simulatedMeasurements(p);
-  if (values['trust-root-out']) await writeFile(values['trust-root-out'], p.trustRootPem);
-  if (values['collateral-out']) await writeFile(values['collateral-out'], p.collateralBundle());
-  if (values['policy-out']) await writeFile(values['policy-out'], `${JSON.stringify(policy, null, 2)}\n`);
+  if (values['trust-root-out']) await writeOutput(values['trust-root-out'], p.trustRootPem);
+  if (values['collateral-out']) await writeOutput(values['collateral-out'], p.collateralBundle());
+  if (values['policy-out']) await writeOutput(values['policy-out'], `${JSON.stringify(policy, null, 2)}\n`);
   io.stdout.write(`simulated ${p.tee.toUpperCase()} platform in ${values.state} (test PKI; trusted only by a broker given its trust root)\n`);
   // A broker policy must pin the code's measurement (X07); the user has no other way to learn it (review s7).
   io.stdout.write('measurements its evidence carries (a key-transfer policy pins them; docs/model.md, "Walk-through"):\n');

@@ -14,7 +14,7 @@
 import { constants as cryptoConstants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,6 +107,24 @@ describe('the simulated platform of a state file', () => {
     // The matching TEE, or none, restores the platform as before.
     expect(await run(['simulated-tee', '--state', state, '--simulated-tee', 'tdx'], sinks().io)).toBe(0);
     expect(await run(['simulated-tee', '--state', state], sinks().io)).toBe(0);
+  });
+
+  it('an output that names the state file is refused before anything is written; a symbolic link at an output name is not followed', async () => {
+    const state = join(dir, 'sim-state-outs.json');
+    expect(await run(['simulated-tee', '--state', state], sinks().io)).toBe(0);
+    const before = await readFile(state, 'utf8');
+    const s = sinks();
+    expect(await run(['simulated-tee', '--state', state, '--trust-root-out', join(dir, 'tr-first.pem'), '--policy-out', state], s.io)).toBe(2);
+    expect(s.err()).toContain('--policy-out names the same file as --state');
+    expect(await readFile(state, 'utf8')).toBe(before);
+    await expect(readFile(join(dir, 'tr-first.pem'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const target = join(dir, 'guarded.txt');
+    await writeFile(target, 'keep me', { mode: 0o600 });
+    await symlink(target, join(dir, 'policy-link.json'));
+    const t = sinks();
+    expect(await run(['simulated-tee', '--state', state, '--policy-out', join(dir, 'policy-link.json')], t.io)).toBe(2);
+    expect(await readFile(target, 'utf8')).toBe('keep me');
   });
 });
 
