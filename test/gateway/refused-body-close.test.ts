@@ -25,9 +25,7 @@ function endlessUpload(headers: string): Promise<{ answer: string; closedWhileSe
     const s = connect({ host: hostname, port: Number(port), rejectUnauthorized: false });
     let answer = '';
     let sending = true;
-    const pump = setInterval(() => {
-      if (s.writable) s.write('400\r\n' + 'x'.repeat(0x400) + '\r\n');
-    }, 5);
+    let pump: NodeJS.Timeout | undefined;
     s.on('data', (c: Buffer) => (answer += c.toString('latin1')));
     s.on('error', () => {}); // the server may reset the connection while chunks are in flight
     s.on('close', () => {
@@ -35,7 +33,14 @@ function endlessUpload(headers: string): Promise<{ answer: string; closedWhileSe
       resolve({ answer, closedWhileSending: sending });
       sending = false;
     });
-    s.once('secureConnect', () => s.write(`POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n${headers}\r\n`));
+    s.once('secureConnect', () => {
+      s.write(`POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n${headers}\r\n`);
+      // Body chunks only after the head: a chunk written while the handshake was still running went
+      // out before the head, and the gateway answered that garbage request line with 400 (or nothing).
+      pump = setInterval(() => {
+        if (s.writable) s.write('400\r\n' + 'x'.repeat(0x400) + '\r\n');
+      }, 5);
+    });
     setTimeout(() => reject(new Error('the gateway kept the connection open')), 20_000).unref();
   });
 }
