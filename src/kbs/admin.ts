@@ -138,7 +138,9 @@ function keyBody(body: unknown): { info: unknown; policyId: string | undefined }
   return { info: o['key_information'], policyId };
 }
 
-async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promise<AdminAnswer> {
+  // Every change to a key is logged with the admin token that made it (an audit trail beside the attestation log).
+  const by = `by admin token ${caller.id}`;
   const id = r.parts[1];
   const now = ctx.now();
   if (id === undefined) {
@@ -149,6 +151,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
     const { algorithm, material } = keyMaterial(info);
     try {
       const row = await ctx.store.addKey(policyId, algorithm, material, now);
+      ctx.log(`tee-kbs: key ${row.id} created under policy ${policyId} ${by}`);
       return { status: 201, body: keyInfo(row, r.baseUrl) };
     } finally {
       material.fill(0);
@@ -159,6 +162,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   if (r.method === 'GET') return { status: 200, body: keyInfo(row, r.baseUrl) };
   if (r.method === 'DELETE') {
     await ctx.store.deleteKey(id);
+    ctx.log(`tee-kbs: key ${id} deleted ${by}`);
     return { status: 204 };
   }
   if (r.method === 'PUT') {
@@ -169,7 +173,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
     if (info === undefined && policyId !== undefined) {
       const moved = await ctx.store.moveKey(id, policyId);
       if (!moved) throw notFound();
-      ctx.log(`tee-kbs: key ${id} moved from policy ${moved.from} to policy ${policyId} (material and version ${moved.row.version} unchanged)`);
+      ctx.log(`tee-kbs: key ${id} moved from policy ${moved.from} to policy ${policyId} (material and version ${moved.row.version} unchanged) ${by}`);
       return { status: 200, body: keyInfo(moved.row, r.baseUrl) };
     }
     const { material } = keyMaterial(info);
@@ -180,6 +184,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
       material.fill(0);
     }
     if (!rotated) throw notFound();
+    ctx.log(`tee-kbs: key ${id} rotated to version ${rotated.version}${policyId !== undefined && policyId !== row.policy_id ? ` and moved to policy ${policyId}` : ''} (new material) ${by}`);
     return { status: 200, body: keyInfo(rotated, r.baseUrl) };
   }
   throw notFound();
@@ -269,7 +274,7 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
     case 'key-transfer-policies':
       return policies(ctx, r);
     case 'keys':
-      return keys(ctx, r);
+      return keys(ctx, r, caller);
     case 'attestation-log':
       if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
       {

@@ -63,6 +63,10 @@ describe.each(BACKENDS)('moving a key to another policy on $name (review s7d)', 
       expect(moved.status, moved.text).toBe(200);
       expect(moved.json).toMatchObject({ id: keyId, transfer_policy_id: newPolicy, key_info: { algorithm: 'AES', key_length: 256, version: 1 } });
       expect(logs.some((l) => l.includes(`key ${keyId} moved from policy ${oldPolicy} to policy ${newPolicy}`))).toBe(true);
+      // The audit trail names the admin token that made each change (created, then moved).
+      const tokenId = ((await h.call('GET', '/kbs/v1/tokens')).json as { id: string }[])[0]!.id;
+      expect(logs).toContainEqual(`tee-kbs: key ${keyId} created under policy ${oldPolicy} by admin token ${tokenId}`);
+      expect(logs.some((l) => l.startsWith(`tee-kbs: key ${keyId} moved from policy ${oldPolicy}`) && l.endsWith(`by admin token ${tokenId}`))).toBe(true);
 
       // After: the new policy releases the SAME material; what only the old policy admitted is refused.
       const after = await transfer(keyId, OTHER_MRTD);
@@ -99,6 +103,11 @@ describe.each(BACKENDS)('moving a key to another policy on $name (review s7d)', 
       // key_information without key_data: generated material of that length, a rotation too.
       const again = await h.call('PUT', `/kbs/v1/keys/${keyId}`, { body: { key_information: {} } });
       expect(again.json.key_info).toMatchObject({ key_length: 256, version: 4 });
+      const tokenId = ((await h.call('GET', '/kbs/v1/tokens')).json as { id: string }[])[0]!.id;
+      expect(logs).toContainEqual(`tee-kbs: key ${keyId} rotated to version 2 (new material) by admin token ${tokenId}`);
+      expect(logs).toContainEqual(`tee-kbs: key ${keyId} rotated to version 3 and moved to policy ${other} (new material) by admin token ${tokenId}`);
+      expect((await h.call('DELETE', `/kbs/v1/keys/${keyId}`)).status).toBe(204);
+      expect(logs).toContainEqual(`tee-kbs: key ${keyId} deleted by admin token ${tokenId}`);
     });
 
     it('a move to a policy that does not exist is 400 and changes nothing; an unknown key is 404', async () => {
