@@ -76,7 +76,8 @@ async function token(ctx: BrokerContext, body: unknown): Promise<AdminAnswer> {
     throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'invalid credentials');
   }
   const t = newToken();
-  await ctx.store.addToken(t, 'bootstrap', ctx.now());
+  const info = await ctx.store.addToken(t, 'bootstrap', ctx.now());
+  ctx.log(`tee-kbs: admin token ${info.id} ("bootstrap") minted with the bootstrap secret`);
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
 
@@ -87,7 +88,9 @@ function policyView(ctx: BrokerContext, row: PolicyRow): Record<string, unknown>
   return { id: row.id, format: row.format, created_at: row.created_at, policy: JSON.parse(row.document) as unknown, warnings, ...(intact ? {} : { intact: false }) };
 }
 
-async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
+async function policies(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promise<AdminAnswer> {
+  // Policy changes are audited like key changes: which policy, by which admin token.
+  const by = `by admin token ${caller.id}`;
   const id = r.parts[1];
   if (id === undefined) {
     if (r.method === 'GET') return { status: 200, body: (await ctx.store.listPolicies()).map((row) => policyView(ctx, row)) };
@@ -95,6 +98,7 @@ async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswe
       const id = randomUUID();
       const parsed = parsePolicyDocument(r.json(), id);
       const row = await ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
+      ctx.log(`tee-kbs: policy ${row.id} (${row.format}) created ${by}`);
       for (const w of parsed.warnings) ctx.log(`tee-kbs: WARNING: ${w}`);
       return { status: 201, body: policyView(ctx, row) };
     }
@@ -105,6 +109,7 @@ async function policies(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswe
   if (r.method === 'GET') return { status: 200, body: policyView(ctx, row) };
   if (r.method === 'DELETE') {
     await ctx.store.deletePolicy(id);
+    ctx.log(`tee-kbs: policy ${id} deleted ${by}`);
     return { status: 204 };
   }
   throw notFound();
@@ -213,6 +218,7 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): P
   }
   const t = newToken();
   const info = await ctx.store.addToken(t, label, now, expires);
+  ctx.log(`tee-kbs: admin token ${info.id} (${JSON.stringify(info.label)}${info.expires_at ? `, expires ${info.expires_at}` : ''}) minted by admin token ${caller.id}`);
   return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at } };
 }
 
@@ -243,6 +249,7 @@ async function tokens(ctx: BrokerContext, r: AdminRequest, caller: Caller): Prom
   }
   if (id !== undefined && r.parts.length === 2 && r.method === 'DELETE') {
     if (!UUID.test(id) || !(await ctx.store.revokeToken(id.toLowerCase(), ctx.now(), mayRevoke(caller)))) throw notFound();
+    ctx.log(`tee-kbs: admin token ${id.toLowerCase()} revoked by admin token ${caller.id}`);
     return { status: 204 };
   }
   throw notFound();
@@ -272,7 +279,7 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
     case 'tokens':
       return tokens(ctx, r, caller);
     case 'key-transfer-policies':
-      return policies(ctx, r);
+      return policies(ctx, r, caller);
     case 'keys':
       return keys(ctx, r, caller);
     case 'attestation-log':
