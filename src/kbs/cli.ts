@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
+import { readTrustRoots } from '../cli/certificates.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
@@ -76,12 +77,6 @@ export const KBS_USAGE = `usage:
 ${KBS_SERVE_USAGE}${KBS_ADMIN_USAGE}  tee-kbs <command> --help                             one command's usage
 `;
 
-function pemToDer(pem: string): Uint8Array {
-  const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
-  if (!m) throw new Error('--trust-root: no PEM certificate in the file');
-  return new Uint8Array(Buffer.from((m[1] as string).replace(/\s+/g, ''), 'base64'));
-}
-
 function collateralOf(v: Record<string, unknown>): CollateralService {
   if (typeof v['collateral'] === 'string') {
     const source = new BundleSource(importBundle(readFileSync(v['collateral'])));
@@ -125,7 +120,8 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
   if (!m) throw new Error('--listen must be HOST:PORT');
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new Error('--tls-cert and --tls-key go together');
-  const trustRoots: TrustRoots | undefined = v['trust-root'] ? { label: `custom root from ${v['trust-root']} (test PKI)`, intelRootCas: [pemToDer(readFileSync(v['trust-root'], 'utf8'))], amd: {} } : undefined;
+  // Intel roots and AMD ARK/ASK/ASVK alike, sorted as `tee-verify --trust-root` sorts them (one reader for both CLIs).
+  const trustRoots: TrustRoots | undefined = v['trust-root'] ? await readTrustRoots(v['trust-root']) : undefined;
   const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
   const burst = num(v['rate-burst']);
   const perSecond = num(v['rate-per-second']);
