@@ -12,10 +12,12 @@ function checkGuestPolicy(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   const bit = (on: boolean, path: string, message: string) => {
     if (on) f.fail(path, 'S22', 'POLICY', !on, on, message);
   };
-  // S22: each rule of the guest POLICY
+  // S22: each rule of the guest POLICY; a bit the default refuses and the policy allows is a warning
   bit(c.policy.migrateMa && !p.allowMigrationAgent, '/allowMigrationAgent', 'MIGRATE_MA is set and the policy trusts no migration agent');
+  if (c.policy.migrateMa && p.allowMigrationAgent) f.warn('S22', `MIGRATE_MA accepted by the policy (allowMigrationAgent; POLICY ${c.policy.raw}): a migration agent may be associated with the guest`);
   bit(c.policy.smt && !g.allowSmt, '/guestPolicy/allowSmt', 'the guest policy allows SMT');
   bit(c.policy.cxlAllow && !g.allowCxl, '/guestPolicy/allowCxl', 'CXL_ALLOW is set');
+  if (c.policy.cxlAllow && g.allowCxl) f.warn('S22', `CXL_ALLOW accepted by the policy (guestPolicy.allowCxl; POLICY ${c.policy.raw}): guest memory may be backed by CXL devices`);
   const required = [
     ['requireSingleSocket', c.policy.singleSocket, 'SINGLE_SOCKET'],
     ['requireMemAes256Xts', c.policy.memAes256Xts, 'MEM_AES_256_XTS'],
@@ -34,6 +36,9 @@ function checkGuestPolicy(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   }
 }
 
+/** REPORT_ID_MA when no migration agent is associated with the guest (all FF). */
+const NO_MIGRATION_AGENT = 'f'.repeat(64);
+
 const PLATFORM_BITS: readonly (keyof SnpPlatformInfoRules)[] = ['smtEnabled', 'tsmeEnabled', 'eccEnabled', 'raplDisabled', 'ciphertextHidingDramEnabled', 'aliasCheckComplete', 'tioEnabled'];
 
 export function checkSnpGuest(c: SnpClaims, p: SnpPolicy, f: Findings): void {
@@ -49,6 +54,13 @@ export function checkSnpGuest(c: SnpClaims, p: SnpPolicy, f: Findings): void {
     if (want !== undefined && c.platformInfo[name] !== want) f.fail(`/platformInfo/${name}`, 'S23', 'POLICY', want, c.platformInfo[name], `PLATFORM_INFO ${name} is ${c.platformInfo[name]}`);
   }
   f.allowed(p.vmpl, c.vmpl, '/vmpl', 'S24', 'VMPL'); // S24: the requester's VMPL
-  // S28: REPORT_ID_MA all-FF unless a migration agent is allowed
-  if (!p.allowMigrationAgent && c.reportIdMa !== 'f'.repeat(64)) f.fail('/allowMigrationAgent', 'S28', 'POLICY', 'f'.repeat(64), c.reportIdMa, 'REPORT_ID_MA names a migration agent');
+  // S24: the default accepts VMPL 0 only; a wider list that lets another VMPL through is a warning
+  if (c.vmpl !== 0 && (p.vmpl === 'any' || p.vmpl.includes(c.vmpl))) {
+    f.warn('S24', `VMPL ${c.vmpl} accepted by the policy (vmpl ${JSON.stringify(p.vmpl)}): the report was requested by software below VMPL 0, which can choose any REPORT_DATA`);
+  }
+  // S28: REPORT_ID_MA all-FF unless a migration agent is allowed (then a warning)
+  if (c.reportIdMa !== NO_MIGRATION_AGENT) {
+    if (!p.allowMigrationAgent) f.fail('/allowMigrationAgent', 'S28', 'POLICY', NO_MIGRATION_AGENT, c.reportIdMa, 'REPORT_ID_MA names a migration agent');
+    else f.warn('S28', `REPORT_ID_MA ${c.reportIdMa} accepted by the policy (allowMigrationAgent): a migration agent is bound to the guest`);
+  }
 }

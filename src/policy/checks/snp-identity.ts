@@ -27,6 +27,7 @@ function checkKeys(c: SnpClaims, p: SnpPolicy, f: Findings): void {
 function checkSigner(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   // S32: VLEK-signed reports only if the policy enables VLEK (trust moves to the CSP)
   if (!p.signingKeys.includes(c.signingKey)) f.fail('/signingKeys', 'S32', 'POLICY', p.signingKeys, c.signingKey, `reports signed by a ${c.signingKey.toUpperCase()} are not accepted`);
+  else if (c.signingKey === 'vlek') f.warn('S32', `VLEK-signed report accepted by the policy (signingKeys ${JSON.stringify(p.signingKeys)}): the cloud provider holding the VLEK is trusted${c.cspId === undefined ? '' : ` (${c.cspId})`}`);
   // S45: the CSP behind a VLEK
   if (c.signingKey === 'vlek' && p.cspIds !== 'any' && (c.cspId === undefined || !p.cspIds.includes(c.cspId))) {
     f.fail('/cspIds', 'S45', 'POLICY', p.cspIds, c.cspId ?? null, `VLEK CSP ${c.cspId ?? '(none)'} is not in the policy's allowlist`);

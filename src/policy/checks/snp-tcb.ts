@@ -55,11 +55,15 @@ function checkFirmwareVersion(version: string, p: SnpPolicy, marker: string, wha
 }
 
 function checkFirmware(c: SnpClaims, p: SnpPolicy, f: Findings): void {
-  if (!p.allowProvisionalFirmware) {
-    // S15: COMMITTED_TCB equal to CURRENT_TCB (no provisional firmware)
-    if (!c.tcbRelations.committedEqualsCurrent) f.fail('/allowProvisionalFirmware', 'S15', 'SNP_TCB', { committed: 'equal to current' }, { committed: c.tcb.committed.raw, current: c.tcb.current.raw }, 'COMMITTED_TCB differs from CURRENT_TCB (provisional firmware)');
-    // S19: committed firmware version equal to current
-    if (c.committedVersion !== c.currentVersion) f.fail('/allowProvisionalFirmware', 'S19', 'SNP_TCB', { committedVersion: c.currentVersion }, c.committedVersion, 'the committed firmware version differs from the current one (provisional firmware)');
+  // S15: COMMITTED_TCB equal to CURRENT_TCB (no provisional firmware) unless allowed, then a warning
+  if (!c.tcbRelations.committedEqualsCurrent) {
+    if (!p.allowProvisionalFirmware) f.fail('/allowProvisionalFirmware', 'S15', 'SNP_TCB', { committed: 'equal to current' }, { committed: c.tcb.committed.raw, current: c.tcb.current.raw }, 'COMMITTED_TCB differs from CURRENT_TCB (provisional firmware)');
+    else f.warn('S15', `provisional firmware accepted by the policy (allowProvisionalFirmware): COMMITTED_TCB ${c.tcb.committed.raw} differs from CURRENT_TCB ${c.tcb.current.raw}, the platform can roll back to it`);
+  }
+  // S19: committed firmware version equal to current unless allowed, then a warning
+  if (c.committedVersion !== c.currentVersion) {
+    if (!p.allowProvisionalFirmware) f.fail('/allowProvisionalFirmware', 'S19', 'SNP_TCB', { committedVersion: c.currentVersion }, c.committedVersion, 'the committed firmware version differs from the current one (provisional firmware)');
+    else f.warn('S19', `provisional firmware accepted by the policy (allowProvisionalFirmware): committed version ${c.committedVersion} differs from current ${c.currentVersion}, the platform can roll back to it`);
   }
   // S19: CURRENT_MAJOR.MINOR and CURRENT_BUILD at least the minimums
   checkFirmwareVersion(c.currentVersion, p, '', 'firmware', f);

@@ -24,8 +24,11 @@ function checkAttributes(c: TdxClaims, p: TdxPolicy, f: Findings): void {
     if (!p.allowDebug) f.fail('/allowDebug', 'T34', 'POLICY', false, true, `the TD is debuggable (TDATTRIBUTES ${c.tdAttributes})`);
     else f.warn('T34', `debug TD accepted by the policy (allowDebug; TDATTRIBUTES ${c.tdAttributes}): its memory is visible to the host, never release keys to it`);
   }
-  // T34: MIGRATABLE (bit 29) rejected unless allowed (§8)
-  if (c.migratable && !p.allowMigratable) f.fail('/allowMigratable', 'T34', 'POLICY', false, true, 'the TD is migratable');
+  if (c.migratable) {
+    // T34: MIGRATABLE (bit 29) rejected unless allowed (§8); when allowed, a warning (a relaxation)
+    if (!p.allowMigratable) f.fail('/allowMigratable', 'T34', 'POLICY', false, true, 'the TD is migratable');
+    else f.warn('T34', `migratable TD accepted by the policy (allowMigratable; TDATTRIBUTES ${c.tdAttributes}): its state can be moved to another platform by a migration TD`);
+  }
   // T34: SEPT_VE_DISABLE (bit 28) when required
   if (p.requireSeptVeDisable && !c.septVeDisable) f.fail('/requireSeptVeDisable', 'T34', 'POLICY', true, false, 'SEPT_VE_DISABLE is not set');
   // T34: the exact TDATTRIBUTES value under the policy's mask (V16: pin the value, not a bit table)
@@ -55,7 +58,12 @@ function checkMeasurements(c: TdxClaims, p: TdxPolicy, f: Findings): void {
   f.atLeast(p.minSeamSvn, svn, '/minSeamSvn', 'T39', 'TDX module SVN');
   // T40: MRSERVICETD zero unless a service TD binding is expected; a quote without the
   // field (v4, v5 body type 2) binds no service TD, which is zero (no skip when absent, S40)
-  f.allowed(p.mrServiceTd, c.mrServiceTd ?? NO_SERVICE_TD, '/mrServiceTd', 'T40', 'MRSERVICETD');
+  const serviceTd = c.mrServiceTd ?? NO_SERVICE_TD;
+  f.allowed(p.mrServiceTd, serviceTd, '/mrServiceTd', 'T40', 'MRSERVICETD');
+  // T40: a bound service TD is refused by default; a policy that accepts one says so in a warning
+  if (serviceTd !== NO_SERVICE_TD && (p.mrServiceTd === 'any' || p.mrServiceTd.includes(serviceTd))) {
+    f.warn('T40', `a service TD is bound (MRSERVICETD ${serviceTd}), accepted by the policy's mrServiceTd: it can act on the TD's behalf`);
+  }
 }
 
 export function checkTdx(c: TdxClaims, p: TdxPolicy, f: Findings): void {
