@@ -12,7 +12,7 @@ import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from '
 import { ecdsaVerify } from '../crypto/ecdsa.js';
 import type { CheckRecord } from '../verify/types.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
-import { TPM_ECC_CURVES, TPM_HASHES, TPMA_OBJECT, hashNameOf, tpmName, type AttestationKey } from './tpm-key.js';
+import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
 import { TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, TpmAlg, type TpmHashName, type TpmQuote, type TpmSignature } from './types.js';
 
 /** One quote as the evidence carries it, parsed. */
@@ -110,32 +110,52 @@ function ecCurveOf(ak: AttestationKey): 'P-256' | 'P-384' {
 
 /**
  * VT05: a quote only means "the TPM produced this" when the AK is a
- * restricted signing key. Its attributes are in the TPMT_PUBLIC, which only
- * the key's Name binds: HCLAkPub and a pinned key are public keys (their
- * comparison covers no attribute), and qualifiedSigner is a Qualified Name
- * that needs the parent's to check. So VT05 passes only with the Name pinned
+ * restricted signing key that was generated in the TPM and cannot leave it
+ * (AK_REQUIRED_ATTRIBUTES: fixedTPM, fixedParent, sensitiveDataOrigin,
+ * restricted, sign; decrypt clear, which no TPM allows beside restricted |
+ * sign). A key without fixedTPM / sensitiveDataOrigin may have a private part
+ * known outside any TPM, which can sign any "quote" (review s8, finding 1).
+ * Its attributes are in the TPMT_PUBLIC, which only the key's Name binds:
+ * HCLAkPub and a pinned key are public keys (their comparison covers no
+ * attribute), and qualifiedSigner is a Qualified Name that needs the
+ * parent's to check. So VT05 passes only with the Name pinned
  * (trustedAkName); otherwise it is recorded as not checked, with a warning
- * (review s6, finding 6). A TPMT_PUBLIC that itself says "not restricted" is
- * refused either way.
+ * (review s6, finding 6). A TPMT_PUBLIC whose own attributes fall short is
+ * refused either way: it says itself that it is no TPM-resident AK.
  */
 function checkAkAttributes(ak: AttestationKey, options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
   const pub = ak.public;
   const fail = (message: string, details: Record<string, unknown> = {}): never => {
     throw new VtpmVerificationError('ERR_VTPM_AK', message, details, { check: 'VT05' });
   };
-  const need = TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
-  if (pub && (pub.objectAttributes & need) !== need) {
-    fail(`the attestation key is not a restricted signing key (objectAttributes 0x${pub.objectAttributes.toString(16).padStart(8, '0')})`, { objectAttributes: pub.objectAttributes });
+  if (pub) {
+    const attrs = pub.objectAttributes >>> 0;
+    const shown = `objectAttributes 0x${attrs.toString(16).padStart(8, '0')}`;
+    const restrictedSign = TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
+    if ((attrs & restrictedSign) !== restrictedSign) {
+      fail(`the attestation key is not a restricted signing key (${shown})`, { objectAttributes: attrs, missing: tpmaObjectNames(restrictedSign & ~attrs) });
+    }
+    const missing = AK_REQUIRED_ATTRIBUTES & ~attrs;
+    if (missing !== 0) {
+      const names = tpmaObjectNames(missing);
+      fail(`the attestation key may have been made or used outside a TPM: ${names.join(', ')} not set (${shown})`, { objectAttributes: attrs, missing: names });
+    }
+    if ((attrs & TPMA_OBJECT.decrypt) !== 0) {
+      fail(`the attestation key is restricted and has both sign and decrypt set, which no TPM creates (${shown})`, { objectAttributes: attrs, unexpected: ['decrypt'] });
+    }
   }
   if (options.trustedAkName !== undefined) {
     if (!pub) return fail(`the AK's Name was pinned, but the ${ak.source} attestation key comes without its TPMT_PUBLIC`);
     const name = tpmName(pub);
     if (!bytesEqual(name, options.trustedAkName)) fail("the attestation key's TPMT_PUBLIC does not have the pinned Name", { name: hex(name), expected: hex(options.trustedAkName) });
-    checks.push({ id: 'VT05', description: 'attestation key is a restricted signing key (TPMA_OBJECT restricted | sign) per its TPMT_PUBLIC, bound by the pinned Name' });
+    checks.push({
+      id: 'VT05',
+      description: 'attestation key is a TPM-resident restricted signing key (TPMA_OBJECT fixedTPM | fixedParent | sensitiveDataOrigin | restricted | sign, not decrypt) per its TPMT_PUBLIC, bound by the pinned Name',
+    });
     return;
   }
   const why = pub
-    ? "the TPMT_PUBLIC's attributes say restricted | sign, but nothing binds them (only its public key is compared with HCLAkPub or the pinned key; pin the AK's Name to bind them)"
+    ? "the TPMT_PUBLIC's attributes say fixedTPM | fixedParent | sensitiveDataOrigin | restricted | sign, but nothing binds them (only its public key is compared with HCLAkPub or the pinned key; pin the AK's Name to bind them)"
     : `the ${ak.source} attestation key comes without a TPMT_PUBLIC, so its attributes are unknown`;
   checks.push({ id: 'VT05', description: `not checked: ${why}` });
   warnings.push(`VT05 not checked: whether the attestation key is a restricted signing key is not established: ${why}`);

@@ -25,7 +25,28 @@ export function hashNameOf(alg: number): TpmHashName | undefined {
 export const TPM_ECC_CURVES: Record<number, 'P-256' | 'P-384'> = { 0x0003: 'P-256', 0x0004: 'P-384' };
 
 /** TPMA_OBJECT bits (TPM 2.0 Part 2, 8.3). */
-export const TPMA_OBJECT = { fixedTPM: 1 << 1, restricted: 1 << 16, sign: 1 << 18 } as const;
+export const TPMA_OBJECT = {
+  fixedTPM: 1 << 1,
+  fixedParent: 1 << 4,
+  sensitiveDataOrigin: 1 << 5,
+  restricted: 1 << 16,
+  decrypt: 1 << 17,
+  sign: 1 << 18,
+} as const;
+
+/**
+ * The bits an attestation key must have (0x50032): a restricted signing key
+ * (only then is TPM_GENERATED_VALUE in what it signs a TPM's word), whose
+ * private part the TPM generated (sensitiveDataOrigin) and can never leave it
+ * (fixedTPM, fixedParent; TPM2_Import refuses both, so no imported key has
+ * them). tpm2_createak, go-tpm-tools and the TCG AK templates set all five.
+ */
+export const AK_REQUIRED_ATTRIBUTES = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.sensitiveDataOrigin | TPMA_OBJECT.restricted | TPMA_OBJECT.sign;
+
+/** Names of the TPMA_OBJECT bits of `mask` (for error details). */
+export function tpmaObjectNames(mask: number): string[] {
+  return (Object.entries(TPMA_OBJECT) as [string, number][]).filter(([, bit]) => (mask & bit) !== 0).map(([name]) => name);
+}
 
 /** An attestation key: always usable by node:crypto; its TPMT_PUBLIC when the evidence carries it. */
 export interface AttestationKey {
