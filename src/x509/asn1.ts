@@ -313,8 +313,9 @@ const DIGITS = /^\d+$/;
 
 /**
  * UTCTime "YYMMDDHHMMSSZ" or GeneralizedTime "YYYYMMDDHHMMSSZ" (RFC 5280
- * 4.1.2.5: seconds present, Zulu, no fractions). Calendar fields are range
- * checked so that no string rolls over into another date.
+ * 4.1.2.5: seconds present, Zulu, no fractions; GeneralizedTime only outside
+ * the UTCTime years 1950..2049). Calendar fields are range checked so that no
+ * string rolls over into another date.
  */
 export function decodeTime(node: DerNode | undefined, what: string): Date {
   if (node === undefined) throw derError(`${what} is missing`);
@@ -331,6 +332,8 @@ export function decodeTime(node: DerNode | undefined, what: string): Date {
       throw derError(`${what}: malformed GeneralizedTime`, node.offset);
     }
     year = Number(text.slice(0, 4));
+    // RFC 5280 4.1.2.5 / 5.1.2.4: dates in 1950..2049 MUST be UTCTime, so the same instant has one encoding
+    if (year >= 1950 && year <= 2049) throw derError(`${what}: GeneralizedTime for year ${year} (RFC 5280: UTCTime through 2049)`, node.offset);
     rest = text.slice(4, 14);
   } else {
     throw derError(`${what}: expected UTCTime or GeneralizedTime`, node.offset);
