@@ -56,26 +56,31 @@ function isPem(bytes: Uint8Array): boolean {
 }
 
 /** revokedCertificates: SEQUENCE OF SEQUENCE { userCertificate, revocationDate, crlEntryExtensions OPTIONAL } */
-function decodeRevoked(node: DerNode): { serials: Set<string>; count: number; criticalEntryExtensions: Set<string> } {
+function decodeRevoked(node: DerNode): { serials: Set<string>; count: number; criticalEntryExtensions: Set<string>; hasEntryExtensions: boolean } {
   const entries = sequence(node, 'revokedCertificates', 1, Number.MAX_SAFE_INTEGER);
   const serials = new Set<string>();
   const criticalEntryExtensions = new Set<string>();
+  let hasEntryExtensions = false;
   for (const entry of entries) {
     const [serial, date, entryExtensions] = sequence(entry, 'revoked certificate', 2, 3);
     const value = decodeInteger(serial, 'userCertificate');
     if (value < 0n) throw derError('revoked serial number is negative', serial?.offset);
     decodeTime(date, 'revocationDate');
-    if (entryExtensions !== undefined) for (const e of decodeExtensions(entryExtensions, 'crlEntryExtensions')) if (e.critical) criticalEntryExtensions.add(e.oid);
+    if (entryExtensions !== undefined) {
+      hasEntryExtensions = true;
+      for (const e of decodeExtensions(entryExtensions, 'crlEntryExtensions')) if (e.critical) criticalEntryExtensions.add(e.oid);
+    }
     serials.add(canonicalHex(value));
   }
-  return { serials, count: entries.length, criticalEntryExtensions };
+  return { serials, count: entries.length, criticalEntryExtensions, hasEntryExtensions };
 }
 
 /** TBSCertList ::= SEQUENCE { version OPTIONAL, signature, issuer, thisUpdate, nextUpdate OPTIONAL, revoked OPTIONAL, [0] crlExtensions OPTIONAL } */
 function decodeTbsCertList(tbsNode: DerNode, outerAlgorithm: Uint8Array) {
   const fields = sequence(tbsNode, 'TBSCertList', 3, 7);
   let i = 0;
-  if (fields[0]?.tag === TAG.INTEGER) {
+  const versioned = fields[0]?.tag === TAG.INTEGER;
+  if (versioned) {
     // RFC 5280 §5.1.2.1: if present, version MUST be v2 (1).
     if (decodeSmallUnsigned(fields[i++], 'CRL version', 1) !== 1) throw derError('CRL version must be v2 when present');
   }
@@ -85,11 +90,13 @@ function decodeTbsCertList(tbsNode: DerNode, outerAlgorithm: Uint8Array) {
   const thisUpdate = decodeTime(fields[i++], 'thisUpdate');
   let nextUpdate: Date | undefined;
   if (fields[i]?.tag === TAG.UTC_TIME || fields[i]?.tag === TAG.GENERALIZED_TIME) nextUpdate = decodeTime(fields[i++], 'nextUpdate');
-  let revoked = { serials: new Set<string>(), count: 0, criticalEntryExtensions: new Set<string>() };
+  let revoked = { serials: new Set<string>(), count: 0, criticalEntryExtensions: new Set<string>(), hasEntryExtensions: false };
   if (fields[i]?.tag === TAG.SEQUENCE) revoked = decodeRevoked(fields[i++] as DerNode);
   let extensions: RawExtension[] = [];
   if (fields[i]?.tag === contextTag(0, true)) extensions = decodeExtensions(explicitInner(fields[i++] as DerNode, 'crlExtensions'), 'crlExtensions');
   if (i !== fields.length) throw derError('TBSCertList: unexpected field', fields[i]?.offset);
+  // RFC 5280 §5.1.2.1: a CRL with CRL or entry extensions MUST say v2 (a v1 CRL has none)
+  if (!versioned && (extensions.length > 0 || revoked.hasEntryExtensions)) throw derError('CRL has extensions but no version (must be v2)', tbsNode.offset);
   return { issuer, thisUpdate, nextUpdate, revoked, extensions };
 }
 

@@ -124,10 +124,15 @@ export function decodeSubjectKeyId(value: Uint8Array): string {
 export function decodeAuthorityKeyId(value: Uint8Array): string | undefined {
   const fields = sequence(parseDer(value), 'authorityKeyIdentifier', 0, 3);
   const keyId = fields.find((f) => f.tag === contextTag(0, false));
+  let previous = -1;
   for (const f of fields) {
     if (f.tag !== contextTag(0, false) && f.tag !== contextTag(1, true) && f.tag !== contextTag(2, false)) {
       throw derError('authorityKeyIdentifier: unexpected field', f.offset);
     }
+    // DER of a SEQUENCE of OPTIONAL fields: each at most once, in the order [0] [1] [2]
+    const number = f.tag & 0x1f;
+    if (number <= previous) throw derError('authorityKeyIdentifier: fields repeated or out of order', f.offset);
+    previous = number;
   }
   if (keyId === undefined) return undefined;
   if (keyId.content.length === 0) throw derError('authorityKeyIdentifier keyIdentifier is empty');
