@@ -114,10 +114,13 @@ function maskedBytes(value: unknown, path: string, problems: PolicyProblem[]): u
   return out;
 }
 
-function maskedU32(value: unknown): unknown {
+function maskedU32(value: unknown, path: string, problems: PolicyProblem[]): unknown {
   if (value === 'any' || typeof value !== 'object' || value === null) return value;
   const v = value as { value: number; mask?: number };
-  return { value: v.value, mask: v.mask ?? 0xffffffff };
+  const out = { value: v.value, mask: v.mask ?? 0xffffffff };
+  // X07: as for the 64-bit and byte masks (>>> 0: JS bit operators are signed 32-bit)
+  if (((out.value & ~out.mask) >>> 0) !== 0) problems.push({ path: `${path}/value`, keyword: 'mask', message: 'has bits set outside the mask: it could never match' });
+  return out;
 }
 
 const HEX_LISTS: Record<PolicyTee, readonly string[]> = {
@@ -147,7 +150,7 @@ function normalize(doc: Doc): Policy {
   if (tee === 'tdx') out['tdAttributes'] = maskedU64(out['tdAttributes'], '/tdAttributes', problems);
   if (tee === 'sgx') {
     out['attributes'] = maskedBytes(out['attributes'], '/attributes', problems);
-    out['miscSelect'] = maskedU32(out['miscSelect']);
+    out['miscSelect'] = maskedU32(out['miscSelect'], '/miscSelect', problems);
   }
   if (tee !== 'snp') {
     const tcb = { ...(defaultsFor(tee) as unknown as { tcb: Doc }).tcb, ...(doc['tcb'] as Doc | undefined) };
