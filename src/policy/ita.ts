@@ -34,7 +34,7 @@
  */
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
-import { PolicyError } from './errors.js';
+import { PolicyError, type PolicyProblem } from './errors.js';
 import { validateAgainstSchema } from './json-schema.js';
 import { loadPolicy } from './load.js';
 import type { JsonSchema } from './schema.js';
@@ -203,5 +203,34 @@ export function translateItaPolicy(input: string | Uint8Array | object, options:
   const native: Doc = tee === 'tdx' ? tdxDocument(attrs) : sgxDocument(attrs);
   if (typeof d['id'] === 'string') native['id'] = d['id'];
   native['tcb'] = { acceptedStatuses: attrs['enforce_tcb_upto_date'] === true ? ['UpToDate'] : ALL_BUT_REVOKED };
-  return loadPolicy(native);
+  try {
+    return loadPolicy(native);
+  } catch (err) {
+    throw err instanceof PolicyError ? inItaTerms(err, tee) : err;
+  }
+}
+
+/** Native field -> the ITA attribute it came from, and whether ITA's value is a list (keeps the index). */
+const ITA_FIELDS: Record<'tdx' | 'sgx', Record<string, readonly [string, boolean]>> = {
+  tdx: {
+    mrTd: ['mrtd', true], mrSeam: ['mrseam', true], mrSignerSeam: ['mrsignerseam', true], seamSvn: ['seamsvn', false],
+    rtmr0: ['rtmr0', false], rtmr1: ['rtmr1', false], rtmr2: ['rtmr2', false], rtmr3: ['rtmr3', false], tcb: ['enforce_tcb_upto_date', false],
+  },
+  sgx: { mrEnclave: ['mrenclave', true], mrSigner: ['mrsigner', true], isvProdId: ['isvprodid', true], isvSvn: ['isvsvn', false], tcb: ['enforce_tcb_upto_date', false] },
+};
+
+/** A native pointer ("/mrEnclave/1") as the pointer into the ITA document the value came from ("/sgx/attributes/mrenclave/1"). */
+function itaPath(path: string, tee: 'tdx' | 'sgx'): string {
+  const [, field = '', index] = path.split('/');
+  if (field === 'id') return path;
+  const mapped = ITA_FIELDS[tee][field];
+  if (mapped === undefined) return path;
+  const [name, isList] = mapped;
+  return `/${tee}/attributes/${name}${isList && index !== undefined ? `/${index}` : ''}`;
+}
+
+/** The native loader's refusal, pointing into the document the caller wrote (review s8-5). */
+function inItaTerms(err: PolicyError, tee: 'tdx' | 'sgx'): PolicyError {
+  const problems = (err.details['problems'] as PolicyProblem[]).map((p) => ({ ...p, path: itaPath(p.path, tee) }));
+  return new PolicyError(problems, { ...(err.check === undefined ? {} : { check: err.check }), cause: err });
 }
