@@ -15,7 +15,7 @@ export const VTPM_ERROR_CLASSES = {
   ERR_VTPM_QUOTE_SIGNATURE: 'SIG_QUOTE',
   /** The attest structure is not a quote we accept (magic, type) or contradicts itself; or the bundle's quotes come from different boots (VT19). */
   ERR_VTPM_QUOTE: 'PARSE',
-  /** The key's scheme or hash contradicts the signature's, or an algorithm we do not verify. */
+  /** The key's scheme or hash contradicts the signature's, an algorithm we do not verify, or an attestation key below the minimum strength (VT06). */
   ERR_VTPM_SCHEME: 'UNSUPPORTED',
   /** The supplied PCR values do not hash to the quote's pcrDigest. */
   ERR_VTPM_PCR_DIGEST: 'BINDING',

@@ -12,7 +12,7 @@ import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from '
 import { ecdsaVerify } from '../crypto/ecdsa.js';
 import type { CheckRecord } from '../verify/types.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
-import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
+import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, checkAkStrength, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
 import { TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, TpmAlg, type TpmHashName, type TpmQuote, type TpmSignature } from './types.js';
 
 /** One quote as the evidence carries it, parsed. */
@@ -161,7 +161,7 @@ function checkAkAttributes(ak: AttestationKey, options: QuoteVerifyOptions, chec
   warnings.push(`VT05 not checked: whether the attestation key is a restricted signing key is not established: ${why}`);
 }
 
-/** VT06: the key type, its scheme and hash agree with the signature's; algorithms we verify. */
+/** VT06 (after checkAkStrength): the key type, its scheme and hash agree with the signature's; algorithms we verify. */
 function checkScheme(ak: AttestationKey, sig: TpmSignature, options: QuoteVerifyOptions, warnings: string[]): TpmHashName {
   const keyType = ak.key.asymmetricKeyType;
   const wantKey = sig.scheme === 'ecdsa' ? 'ec' : 'rsa';
@@ -260,8 +260,9 @@ function verifyOne(q: QuoteEvidence, i: number, ak: AttestationKey, pcrs: PcrBan
   const label = `quote ${i}`;
   checkAttest(quote);
   checks.push({ id: 'VT08', description: `${label}: TPMS_ATTEST with TPM_GENERATED_VALUE and type QUOTE` });
+  const strength = checkAkStrength(ak);
   const hash = checkScheme(ak, signature, options, warnings);
-  checks.push({ id: 'VT06', description: `${label}: ${signature.scheme.toUpperCase()}/${hash} signature agrees with the ${ak.source} attestation key and its scheme` });
+  checks.push({ id: 'VT06', description: `${label}: ${signature.scheme.toUpperCase()}/${hash} signature agrees with the ${ak.source} attestation key (${strength}) and its scheme` });
   if (!signatureValid(ak, q, hash)) {
     vtpmFail('ERR_VTPM_QUOTE_SIGNATURE', `${label}: the signature does not verify over the TPMS_ATTEST bytes with the attestation key`, { quote: i });
   }

@@ -123,6 +123,37 @@ export function keyFromPem(pem: string, source = 'PEM'): AttestationKey {
   }
 }
 
+/** The smallest RSA attestation key accepted (bits) and the only public exponent (TPM default, F4). */
+export const AK_MIN_RSA_BITS = 2048;
+export const AK_RSA_EXPONENT = 65537n;
+
+/**
+ * VT06: the attestation key is strong enough, whatever its source (TPMT_PUBLIC,
+ * PEM, Azure's HCLAkPub JWK, the caller's pinned key): RSA of at least 2048
+ * bits with exponent 65537, or EC on P-256 / P-384 (review s8, finding 2). A
+ * TPM makes RSA AKs of 2048 bits or more with exponent 65537 (TPMT_PUBLIC
+ * exponent 0); a 1024-bit key can be factored by a well-funded attacker, and
+ * e = 3 invites signature-forgery bugs. Returns a label for the check record.
+ */
+export function checkAkStrength(ak: AttestationKey): string {
+  const type = ak.key.asymmetricKeyType;
+  const d = ak.key.asymmetricKeyDetails ?? {};
+  if (type === 'rsa') {
+    const bits = d.modulusLength ?? 0;
+    if (bits < AK_MIN_RSA_BITS) vtpmFail('ERR_VTPM_SCHEME', `the ${ak.source} attestation key is RSA-${bits}: below ${AK_MIN_RSA_BITS} bits`, { keyBits: bits, minimum: AK_MIN_RSA_BITS });
+    if (d.publicExponent !== AK_RSA_EXPONENT) {
+      vtpmFail('ERR_VTPM_SCHEME', `the ${ak.source} attestation key has RSA public exponent ${String(d.publicExponent)}, not ${AK_RSA_EXPONENT}`, { exponent: String(d.publicExponent) });
+    }
+    return `RSA-${bits}`;
+  }
+  if (type === 'ec') {
+    const curve = d.namedCurve === 'prime256v1' ? 'P-256' : d.namedCurve === 'secp384r1' ? 'P-384' : undefined;
+    if (curve === undefined) vtpmFail('ERR_VTPM_SCHEME', `the ${ak.source} attestation key is on curve ${String(d.namedCurve)}, which is not verified (P-256 and P-384 are)`, { curve: String(d.namedCurve) });
+    return `ECC ${curve}`;
+  }
+  return vtpmFail('ERR_VTPM_SCHEME', `the ${ak.source} attestation key is of type ${String(type)}, not RSA or EC`);
+}
+
 /** The TPM Name of a key: nameAlg ‖ H_nameAlg(TPMT_PUBLIC). */
 export function tpmName(pub: TpmPublic): Uint8Array {
   const hash = hashNameOf(pub.nameAlg);
