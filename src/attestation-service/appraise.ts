@@ -2,6 +2,8 @@
  * One appraisal, at one instant `now` (read once per request by the server,
  * or injected by tests):
  *
+ *   0. the policy is resolved first: an unknown name or an invalid inline
+ *      document is refused before any collateral is fetched or signature checked;
  *   1. verifyEvidence with the service's CollateralService (its cache makes a
  *      warm request cost what the library costs) and trust roots;
  *   2. a declared TEE (trustee bodies) must be the evidence's;
@@ -9,7 +11,9 @@
  *      REPORTDATA over all 64 bytes (T41 / S29), else the request is refused:
  *      no token ever names a nonce the evidence does not bind;
  *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
- *      the appraisal records it);
+ *      the appraisal records it); a client's inline policy adds a warning naming
+ *      it, so its EAR is at most "warning": a relying party that checks only
+ *      ear.status cannot take it for the operator's judgement;
  *   5. the EAR (toEar) signed as a JWT; the open-webui claims (`tee`, `tcb-status`) on top only
  *      when the appraisal passed the service's default policy for the TEE or a policy the
  *      operator marked for open-webui (never an inline one, never another named one).
@@ -59,12 +63,17 @@ export interface Appraisal {
   token: string;
 }
 
-function choosePolicy(ctx: AppraiseContext, req: AppraisalRequest, tee: VerificationResult['tee']): Policy {
+/** The request's policy, for the evidence's TEE once it is known; throws for an unknown name or a bad document. */
+function resolvePolicy(ctx: AppraiseContext, req: AppraisalRequest): (tee: VerificationResult['tee']) => Policy {
   const p = req.policy;
-  if (p.kind === 'default') return ctx.policies.defaultFor(tee);
-  if (p.kind === 'named') return ctx.policies.named(p.name, tee);
-  return ctx.policies.inline(p.document);
+  if (p.kind === 'default' || (p.kind === 'named' && p.name === 'default')) return (tee) => ctx.policies.defaultFor(tee);
+  const policy = p.kind === 'named' ? ctx.policies.named(p.name, 'tdx') : ctx.policies.inline(p.document);
+  return () => policy;
 }
+
+/** The warning on every result judged under a client's own policy document. */
+export const inlinePolicyWarning = (id: string): string =>
+  `judged under a policy document the client sent (${id}), not one configured on this service: accept it only if you trust that policy`;
 
 function checkBinding(req: AppraisalRequest, result: VerificationResult): string | undefined {
   if (!req.binding) return undefined;
@@ -83,6 +92,7 @@ function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: nu
 }
 
 export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<Appraisal> {
+  const policyFor = resolvePolicy(ctx, req);
   const result = await verifyEvidence(req.evidence, {
     collateral: ctx.collateral,
     at: now,
@@ -94,9 +104,10 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   if (req.tee !== undefined && req.tee !== result.tee) {
     throw new AttestationServiceError('ERR_AS_TEE_MISMATCH', 422, `the request says tee "${req.tee}", the evidence is ${result.tee}`, { check: 'X07' });
   }
-  const policy = choosePolicy(ctx, req, result.tee);
+  const policy = policyFor(result.tee);
   const expected = checkBinding(req, result);
   result.warnings.push(...req.warnings);
+  if (req.policy.kind === 'inline') result.warnings.push(inlinePolicyWarning(policy.id ?? 'inline'));
   // Like verify's --trust-root: other anchors than the pinned ones are never silent.
   if (result.trustRoots !== 'production') result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);
   const judged = evaluatePolicy(result, policy, { now, ...(expected ? { reportData: expected } : {}) });

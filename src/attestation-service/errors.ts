@@ -7,11 +7,14 @@
  */
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyViolation } from '../policy/index.js';
+import { redactUrl } from '../storage/postgres.js';
 
 const BRAND = Symbol.for('tee-verify.attestation-service.error');
 
 export type AttestationServiceErrorCode =
   | 'ERR_AS_BAD_REQUEST'
+  | 'ERR_AS_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_AS_CLIENT_CLOSED'
   | 'ERR_AS_NOT_FOUND'
   | 'ERR_AS_METHOD_NOT_ALLOWED'
   | 'ERR_AS_TOO_LARGE'
@@ -35,7 +38,7 @@ export class AttestationServiceError extends Error {
     readonly code: AttestationServiceErrorCode | string,
     readonly status: number,
     message: string,
-    readonly extra: { check?: string; violations?: PolicyViolation[]; headers?: Record<string, string> } = {},
+    readonly extra: { check?: string; violations?: PolicyViolation[]; headers?: Record<string, string>; /** For the log only, never the answer. */ detail?: string } = {},
   ) {
     super(message);
     this.name = 'AttestationServiceError';
@@ -59,30 +62,52 @@ export const badRequest = (message: string, code: AttestationServiceErrorCode = 
 export const COLLATERAL_RETRY_AFTER_SECONDS = 30;
 
 /**
+ * What a 503 for collateral says to the client: the library's message names the PCS / PCCS URL it
+ * asked (an internal host, a path, credentials in the userinfo), so the answer keeps only the code
+ * and check; the detail goes to the service's log (review s8).
+ */
+export const COLLATERAL_UNAVAILABLE_MESSAGE = 'the collateral for this evidence could not be obtained at the moment; retry later';
+export const INTERNAL_MESSAGE = 'internal error';
+
+/** Every URL in `text` with its credentials masked (storage's redactUrl), for log lines. */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
+}
+
+/**
  * The library's typed errors as service errors, by class:
  * COLLATERAL_UNAVAILABLE 503 (retryable, never a rejection), ARGUMENT 400
  * (an invalid policy document, say), INTERNAL 500, everything else (malformed
  * evidence, a failed signature, chain, collateral or TCB check) 422: the
- * request was understood and the evidence is rejected.
+ * request was understood and the evidence is rejected. The 503 and 500 answers
+ * carry a fixed message (`detail` keeps the library's, for the log).
  */
 export function fromLibraryError(err: TeeVerifyError): AttestationServiceError {
   const check = err.check === undefined ? {} : { check: err.check };
   const message = err.message.replace(/\s*\n\s*/g, ' ');
   switch (err.errorClass) {
     case 'COLLATERAL_UNAVAILABLE':
-      return new AttestationServiceError(err.code, 503, message, { ...check, headers: { 'retry-after': String(COLLATERAL_RETRY_AFTER_SECONDS) } });
+      return new AttestationServiceError(err.code, 503, COLLATERAL_UNAVAILABLE_MESSAGE, { ...check, headers: { 'retry-after': String(COLLATERAL_RETRY_AFTER_SECONDS) }, detail: message });
     case 'ARGUMENT':
       return new AttestationServiceError(err.code, 400, message, check);
     case 'INTERNAL':
-      return new AttestationServiceError(err.code, 500, message, check);
+      return new AttestationServiceError(err.code, 500, INTERNAL_MESSAGE, { ...check, detail: message });
     default:
       return new AttestationServiceError(err.code, 422, message, check);
   }
+}
+
+/** Node's errors for a request whose client went away mid-upload ("aborted", ECONNRESET). */
+export function isClientGone(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return typeof e === 'object' && e !== null && (e.code === 'ECONNRESET' || e.code === 'ECONNABORTED' || e.code === 'EPIPE' || e.message === 'aborted');
 }
 
 /** Any thrown value as a service error; an unknown one is ERR_AS_INTERNAL without its message (no internals leak). */
 export function toServiceError(err: unknown): AttestationServiceError {
   if (err instanceof AttestationServiceError) return err;
   if (err instanceof TeeVerifyError) return fromLibraryError(err);
-  return new AttestationServiceError('ERR_AS_INTERNAL', 500, 'internal error');
+  // 499 as nginx logs it: nobody reads the answer, and it is no fault of ours.
+  if (isClientGone(err)) return new AttestationServiceError('ERR_AS_CLIENT_CLOSED', 499, 'the client closed the connection before its request was read');
+  return new AttestationServiceError('ERR_AS_INTERNAL', 500, INTERNAL_MESSAGE);
 }

@@ -13,6 +13,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { AttestationServiceError } from './errors.js';
 
+/**
+ * POST bodies must be declared JSON: `application/json`, parameters (`; charset=utf-8`) allowed, as
+ * open-webui's browser code (axios with an object body) and every client of protocols.md send it.
+ * Anything else is 415 before the body is read, so a form post or text/plain (a CORS "simple"
+ * request, which skips the preflight) is never appraised.
+ */
+export function requireJsonContentType(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json') return;
+  req.resume(); // read and dropped so the answer can be delivered
+  throw new AttestationServiceError('ERR_AS_UNSUPPORTED_MEDIA_TYPE', 415, `the body must be application/json${type ? `, not ${JSON.stringify(type.slice(0, 100))}` : ' (no Content-Type was sent)'}`);
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {

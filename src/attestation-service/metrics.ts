@@ -1,3 +1,6 @@
+/** What the gauges show, read at scrape time (the limiter's own numbers). */
+export type LoadGauges = () => { running: number; waiting: number };
+
 /** Counters of the attestation service, as Prometheus text on GET /metrics (labels from fixed sets only). */
 export class ServiceMetrics {
   /** route label ("verify", "trustee", "jwks", ...) and status → count. */
@@ -8,8 +11,8 @@ export class ServiceMetrics {
   readonly rejections = new Map<string, number>();
   appraisalSeconds = 0;
   appraisalCount = 0;
-  inFlight = 0;
-  queued = 0;
+
+  constructor(readonly gauges: LoadGauges = () => ({ running: 0, waiting: 0 })) {}
 
   countRequest(route: string, status: number): void {
     const key = `{route="${route}",status="${status}"}`;
@@ -26,6 +29,7 @@ export class ServiceMetrics {
   render(): string {
     const block = (name: string, type: string, help: string, rows: [string, number][]): string =>
       `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${rows.map(([l, v]) => `${name}${l} ${v}`).join('\n')}${rows.length ? '\n' : ''}`;
+    const { running, waiting } = this.gauges();
     return [
       block('tee_verify_as_requests_total', 'counter', 'HTTP requests by route and status.', [...this.requests].sort()),
       block('tee_verify_as_appraisals_total', 'counter', 'Appraisals by outcome (ok, policy = not met, rejected = typed error).', [...this.appraisals].sort().map(([k, v]) => [`{outcome="${k}"}`, v])),
@@ -34,8 +38,8 @@ export class ServiceMetrics {
         ['_sum', this.appraisalSeconds],
         ['_count', this.appraisalCount],
       ]),
-      block('tee_verify_as_in_flight', 'gauge', 'Appraisals running.', [['', this.inFlight]]),
-      block('tee_verify_as_queued', 'gauge', 'Appraisals waiting for a slot.', [['', this.queued]]),
+      block('tee_verify_as_in_flight', 'gauge', 'Appraisals running.', [['', running]]),
+      block('tee_verify_as_queued', 'gauge', 'Appraisals waiting for a slot.', [['', waiting]]),
     ].join('');
   }
 }

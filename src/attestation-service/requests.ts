@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 
 import { parseSnpCertificateTable, type SnpCertificateEntry } from '../index.js';
+import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyTee } from '../policy/types.js';
 import { canonicalJson, decodeBase64, decodeBase64UrlNoPad, decodeReportData } from './encoding.js';
@@ -65,15 +66,29 @@ function onlyKeys(o: Json, allowed: readonly string[], what: string): void {
   if (extra.length > 0) throw badRequest(`${what}: unknown field ${JSON.stringify(extra[0]!.slice(0, 64))} (allowed: ${allowed.join(', ')})`);
 }
 
-/** Parses the body text: JSON object or ERR_AS_BAD_REQUEST. */
-export function parseJsonBody(body: Buffer): Json {
-  let doc: unknown;
+/**
+ * Depth of a body: the body, the trustee wrapper, runtime_data and structured, plus the 128 levels
+ * runtime_data.structured may have (encoding.ts); a policy document is shallower.
+ */
+const MAX_BODY_DEPTH = 136;
+const MAX_EVIDENCE_JSON_DEPTH = 32;
+
+/**
+ * Strict JSON (the collateral parser, X05): a duplicate key at any level, a lone surrogate, invalid
+ * UTF-8 or a byte order mark is a 400 — JSON.parse would keep the last duplicate silently, so a
+ * body could read one way here and another way to a proxy or logger in front (review s8).
+ */
+function strictJson(bytes: Uint8Array, what: string, maxDepth: number): unknown {
   try {
-    doc = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw badRequest('the body is not JSON');
+    return parseStrictJson(bytes, { maxBytes: Math.max(bytes.length, 1), maxDepth });
+  } catch (err) {
+    throw badRequest(`${what} is not strict JSON: ${(err as Error).message.slice(0, 200)}`);
   }
-  return object(doc, 'the body');
+}
+
+/** Parses the body: a JSON object or ERR_AS_BAD_REQUEST. */
+export function parseJsonBody(body: Buffer): Json {
+  return object(strictJson(body, 'the body', MAX_BODY_DEPTH), 'the body');
 }
 
 export function parseRequest(doc: Json): AppraisalRequest {
@@ -158,13 +173,7 @@ function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding
 }
 
 function trusteeEvidence(tee: PolicyTee, encoded: unknown, warnings: string[]): Uint8Array {
-  let parsed: unknown;
-  const text = decodeBase64UrlNoPad(encoded, 'evidence').toString('utf8');
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw badRequest('"evidence" does not decode to JSON (expected base64url of {"quote": ...})');
-  }
+  const parsed = strictJson(decodeBase64UrlNoPad(encoded, 'evidence'), '"evidence" (expected base64url of JSON {"quote": ...})', MAX_EVIDENCE_JSON_DEPTH);
   const ev = object(parsed, 'the decoded evidence');
   if (tee === 'snp') {
     throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, "SEV-SNP evidence in trustee's serde form is not accepted; post the raw report to POST /v1/verify");

@@ -21,8 +21,8 @@ import type { KeyObject } from 'node:crypto';
 import type { CollateralService, Relaxations, TrustRoots } from '../index.js';
 import type { PolicyTee } from '../policy/types.js';
 import { appraise, type Appraisal, type AppraiseContext } from './appraise.js';
-import { AttestationServiceError, toServiceError } from './errors.js';
-import { CorsPolicy, readBody, send, sendJson } from './http.js';
+import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.js';
+import { CorsPolicy, readBody, requireJsonContentType, send, sendJson } from './http.js';
 import { clientKey } from '../net/client-key.js';
 import { TrustedProxies, forwardedClient } from '../net/forwarded.js';
 import { ConcurrencyLimiter } from './limiter.js';
@@ -84,6 +84,12 @@ export interface AttestationServiceOptions {
    * taken, so this bounds the memory slow uploaders can hold (connections × maxBodyBytes).
    */
   maxConnections?: number;
+  /**
+   * The whole request (headers and body) within this many milliseconds, else 408; default 30 000.
+   * Node checks it every second (connectionsCheckingInterval), so a slow upload is cut within
+   * about a second of it (Node's default check interval of 30 s made it up to 60 s).
+   */
+  requestTimeoutMs?: number;
   /** Default true. */
   metrics?: boolean;
   /** The clock, read once per request; tests inject a fixed instant. */
@@ -142,6 +148,7 @@ interface Context {
 }
 
 async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' | 'trustee'): Promise<Appraisal> {
+  requireJsonContentType(req);
   const body = await readBody(req, ctx.maxBodyBytes);
   const request = parseRequest(parseJsonBody(body));
   // The trustee routes answer with a bare token whose readers (open-webui) look at its top-level
@@ -150,11 +157,8 @@ async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' 
   if (route === 'trustee' && request.policy.kind === 'inline') {
     throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'the trustee routes judge only the policies configured on this service (send a policy name, or use POST /v1/verify)');
   }
-  ctx.metrics.queued = ctx.limiter.waiting + 1;
   const client = clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
   return ctx.limiter.run(async () => {
-    ctx.metrics.queued = ctx.limiter.waiting;
-    ctx.metrics.inFlight++;
     const now = ctx.now(); // the one clock reading of this request
     const t0 = process.hrtime.bigint();
     try {
@@ -164,8 +168,6 @@ async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' 
     } catch (err) {
       ctx.metrics.countAppraisal('rejected', Number(process.hrtime.bigint() - t0) / 1e9, toServiceError(err).code);
       throw err;
-    } finally {
-      ctx.metrics.inFlight--;
     }
   }, client);
 }
@@ -224,6 +226,8 @@ export async function startAttestationService(options: AttestationServiceOptions
   if (!options?.collateral || typeof options.collateral.forEvidence !== 'function') throw new TypeError('collateral must be a CollateralService');
   const signer = new TokenSigner(options.signingKey);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const limiter = new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient);
+  const requestTimeout = positiveInteger(options.requestTimeoutMs, 30_000, 'requestTimeoutMs');
   const ctx: Context = {
     appraisal: {
       collateral: options.collateral,
@@ -237,9 +241,11 @@ export async function startAttestationService(options: AttestationServiceOptions
       ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}),
     },
     cors: new CorsPolicy(options.corsOrigins),
-    limiter: new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient),
+    limiter,
     trustedProxies: new TrustedProxies(options.trustedProxies),
-    metrics: new ServiceMetrics(),
+    // The gauges are read from the limiter when scraped: a request refused with 429 / 503 never
+    // ran, so nothing it set could be left behind (review s8: queued stuck at 1).
+    metrics: new ServiceMetrics(() => ({ running: limiter.running, waiting: limiter.waiting })),
     signer,
     maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),
     metricsEnabled: options.metrics ?? true,
@@ -251,17 +257,29 @@ export async function startAttestationService(options: AttestationServiceOptions
       ({ route, status }) => ctx.metrics.countRequest(route, status),
       (err: unknown) => {
         const e = toServiceError(err);
-        if (e.code === 'ERR_AS_INTERNAL') log(`tee-verify serve: internal error: ${(err as Error)?.stack ?? String(err)}`);
+        if (e.code === 'ERR_AS_CLIENT_CLOSED') {
+          // A client event, not a fault: nothing to answer, nothing to log as internal.
+          ctx.metrics.countRequest(routeOf(req), e.status);
+          res.destroy();
+          return;
+        }
+        // The answer's message is fixed for these; the detail (URLs with credentials masked) is logged.
+        if (e.code === 'ERR_AS_INTERNAL') log(`tee-verify serve: internal error: ${redactUrlsIn((err as Error)?.stack ?? String(err))}`);
+        else if (e.extra.detail !== undefined) log(`tee-verify serve: ${e.code} (${e.status}): ${redactUrlsIn(e.extra.detail)}`);
         sendJson(res, e.status, e.toJSON(), { ...ctx.cors.headers(req.headers.origin), ...(e.extra.headers ?? {}) });
         ctx.metrics.countRequest(routeOf(req), e.status);
       },
     );
   };
-  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createHttpServer(listener);
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  const timeouts = {
+    requestTimeout,
+    headersTimeout: Math.min(10_000, requestTimeout),
+    keepAliveTimeout: 30_000,
+    // How often Node looks for requests past their timeouts (default 30 s: a 30 s limit became up to 60 s).
+    connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...timeouts }, listener) : createHttpServer(timeouts, listener);
   server.maxConnections = positiveInteger(options.maxConnections, 1024, 'maxConnections');
-  server.keepAliveTimeout = 30_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

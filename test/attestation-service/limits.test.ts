@@ -73,7 +73,7 @@ describe('body size, concurrency, clock', () => {
       const declared = await post(svc.url, '/v1/verify', big);
       expect(declared.status).toBe(413);
       expect(declared.json.error.code).toBe('ERR_AS_TOO_LARGE');
-      const res = await request(`${svc.url}/v1/verify`, { method: 'POST', body: Readable.from([Buffer.from(big.slice(0, 6000)), Buffer.from(big.slice(6000))]) });
+      const res = await request(`${svc.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(big.slice(0, 6000)), Buffer.from(big.slice(6000))]) });
       expect(res.statusCode).toBe(413);
       expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('ERR_AS_TOO_LARGE');
       // Within the bound the same service answers normally.
@@ -159,7 +159,7 @@ describe('HTTPS', () => {
     try {
       expect(svc.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       expect(svc.alg).toBe('ES384');
-      const res = await request(`${svc.url}/v1/verify`, { method: 'POST', dispatcher: agent, body: JSON.stringify({ evidence: quote.toString('base64') }) });
+      const res = await request(`${svc.url}/v1/verify`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ evidence: quote.toString('base64') }) });
       const body = (await res.body.json()) as { ok: boolean; token: string };
       expect(body.ok).toBe(true);
       expect(JSON.parse(Buffer.from(body.token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'ES384' });
