@@ -199,6 +199,78 @@ export function parseVtpmBundle(input: Uint8Array | string): VtpmBundle {
   return bundle;
 }
 
+function bytes(v: unknown, path: string, maxBytes: number, minBytes = 1): void {
+  if (!(v instanceof Uint8Array)) bad(path, 'must be a Uint8Array');
+  if (v.length < minBytes) bad(path, `shorter than ${minBytes} byte${minBytes === 1 ? '' : 's'}`);
+  if (v.length > maxBytes) bad(path, `longer than ${maxBytes} bytes`);
+}
+
+/**
+ * The checks parseVtpmBundle makes, on a VtpmBundle object handed in as such
+ * (a caller that built or kept one): the same members, types and bounds, no
+ * unknown member (a misspelt `eventLog` would otherwise skip its replay),
+ * and an attestation key or hardware evidence. Only shapes are checked here;
+ * the contents are parsed where they are used, as for a parsed bundle.
+ */
+export function checkVtpmBundle(bundle: VtpmBundle): void {
+  const o = object(bundle, '');
+  onlyKeys(o, '', ['nonce', 'hardware', 'tpm', 'eventLog', 'ima'], ['tpm']);
+  const tpm = object(o['tpm'], '/tpm');
+  onlyKeys(tpm, '/tpm', ['ak', 'quotes', 'pcrs'], ['quotes', 'pcrs']);
+  const quotes = tpm['quotes'];
+  if (!Array.isArray(quotes)) bad('/tpm/quotes', 'must be an array');
+  if (quotes.length === 0 || quotes.length > VTPM_BUNDLE_LIMITS.quotes) bad('/tpm/quotes', `must hold 1 to ${VTPM_BUNDLE_LIMITS.quotes} quotes`);
+  quotes.forEach((q, i) => {
+    const qo = object(q, `/tpm/quotes/${i}`);
+    onlyKeys(qo, `/tpm/quotes/${i}`, ['attest', 'signature'], ['attest', 'signature']);
+    bytes(qo['attest'], `/tpm/quotes/${i}/attest`, VTPM_BUNDLE_LIMITS.attest);
+    bytes(qo['signature'], `/tpm/quotes/${i}/signature`, VTPM_BUNDLE_LIMITS.signature);
+  });
+  for (const [bank, values] of Object.entries(object(tpm['pcrs'], '/tpm/pcrs'))) {
+    const size = PCR_BANKS[bank];
+    if (size === undefined) bad(`/tpm/pcrs/${bank}`, 'unknown bank (sha1, sha256, sha384, sha512)');
+    for (const [index, value] of Object.entries(object(values, `/tpm/pcrs/${bank}`))) {
+      const p = `/tpm/pcrs/${bank}/${index}`;
+      if (!/^(?:0|[1-9][0-9]?)$/.test(index) || Number(index) > MAX_PCR_INDEX) bad(p, `PCR index must be 0 to ${MAX_PCR_INDEX} in decimal`);
+      bytes(value, p, size, size);
+    }
+  }
+  if (tpm['ak'] !== undefined) {
+    const ak = object(tpm['ak'], '/tpm/ak');
+    const keys = Object.keys(ak);
+    if (keys.length !== 1 || (keys[0] !== 'public' && keys[0] !== 'pem')) bad('/tpm/ak', 'must be {public: TPMT_PUBLIC bytes} or {pem: SPKI PEM}');
+    if (keys[0] === 'public') bytes(ak['public'], '/tpm/ak/public', VTPM_BUNDLE_LIMITS.akPublic);
+    else text(ak['pem'], '/tpm/ak/pem', VTPM_BUNDLE_LIMITS.akPem);
+  }
+  if (o['nonce'] !== undefined) bytes(o['nonce'], '/nonce', VTPM_BUNDLE_LIMITS.nonce, 0);
+  if (o['hardware'] !== undefined) {
+    const h = object(o['hardware'], '/hardware');
+    onlyKeys(h, '/hardware', ['hclReport', 'tdQuote', 'certificates', 'certificatesPem'], ['hclReport']);
+    bytes(h['hclReport'], '/hardware/hclReport', VTPM_BUNDLE_LIMITS.hclReport);
+    if (h['tdQuote'] !== undefined) bytes(h['tdQuote'], '/hardware/tdQuote', VTPM_BUNDLE_LIMITS.tdQuote);
+    if (h['certificates'] !== undefined) {
+      const certs = h['certificates'];
+      if (!Array.isArray(certs) || certs.length === 0 || certs.length > 8) bad('/hardware/certificates', 'must hold 1 to 8 DER certificates');
+      certs.forEach((c, i) => bytes(c, `/hardware/certificates/${i}`, VTPM_BUNDLE_LIMITS.certificates));
+    }
+    if (h['certificatesPem'] !== undefined) text(h['certificatesPem'], '/hardware/certificatesPem', VTPM_BUNDLE_LIMITS.certificates);
+  }
+  if (o['eventLog'] !== undefined) bytes(o['eventLog'], '/eventLog', VTPM_BUNDLE_LIMITS.eventLog);
+  if (o['ima'] !== undefined) {
+    const ima = object(o['ima'], '/ima');
+    if ('ascii' in ima) {
+      onlyKeys(ima, '/ima', ['ascii']);
+      text(ima['ascii'], '/ima/ascii', VTPM_BUNDLE_LIMITS.ima);
+    } else {
+      onlyKeys(ima, '/ima', ['binary', 'templateDigest'], ['binary']);
+      bytes(ima['binary'], '/ima/binary', VTPM_BUNDLE_LIMITS.ima);
+      const t = ima['templateDigest'];
+      if (t !== undefined && t !== 'sha1' && t !== 'sha256' && t !== 'sha384' && t !== 'sha512') bad('/ima/templateDigest', 'must be sha1, sha256, sha384 or sha512');
+    }
+  }
+  if (o['hardware'] === undefined && tpm['ak'] === undefined) bad('/tpm/ak', 'required when there is no hardware evidence to take the attestation key from');
+}
+
 const b64 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
 
 /** The bundle as JSON text (the inverse of parseVtpmBundle). */

@@ -11,7 +11,7 @@ export { parseImaAsciiList, type ImaAsciiOptions } from './ima-ascii.js';
 export { VtpmVerificationError, type VtpmErrorCode } from './errors.js';
 export { verifyTpmQuotes, pcrBanksFrom, type QuoteEvidence, type QuoteVerifyOptions, type QuoteClaims, type TpmQuotesResult, type PcrBanks } from './quote.js';
 export { parseRuntimeData, verifyAzureHardware, type AzureRuntimeData } from './azure.js';
-export { VTPM_BUNDLE_FORMAT, VTPM_BUNDLE_LIMITS, looksLikeVtpmBundle, parseVtpmBundle, serializeVtpmBundle, type VtpmBundle } from './bundle.js';
+export { VTPM_BUNDLE_FORMAT, VTPM_BUNDLE_LIMITS, checkVtpmBundle, looksLikeVtpmBundle, parseVtpmBundle, serializeVtpmBundle, type VtpmBundle } from './bundle.js';
 export { verifyVtpmEvidence, type VtpmVerifyOptions, type VtpmVerificationResult, type VtpmAppraisal, type VtpmReplayClaims } from './verify.js';
 export { acquireVtpmEvidence, DEFAULT_EVENT_LOG_PATH, DEFAULT_IMA_PATH, type AcquireOptions, type AcquiredEvidence } from './acquire.js';
 export { replayEventLog, checkEventLogAgainstPcrs, eventLogMismatches, type EventLogReplay } from './replay-eventlog.js';

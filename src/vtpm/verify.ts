@@ -17,7 +17,7 @@ import type { CheckRecord, Relaxations, VerificationResult } from '../verify/typ
 import type { TrustRoots } from '../verify/roots/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
-import { parseVtpmBundle, type VtpmBundle } from './bundle.js';
+import { checkVtpmBundle, parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { parseImaAsciiList } from './ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaAscii, replayImaFrame, type ImaReplay } from './ima-replay.js';
@@ -299,11 +299,22 @@ function replayImaInput(ima: NonNullable<VtpmBundle['ima']>, banks: ReplayBank[]
   };
 }
 
+/**
+ * VT01 for this call's input: bytes or text are parsed strictly (next); an
+ * object was not parsed by this call, so it is held to the parser's shapes
+ * and bounds here and recorded as such (review s8, finding 3).
+ */
+function vt01(input: VtpmBundle | Uint8Array | string): CheckRecord {
+  if (input instanceof Uint8Array || typeof input === 'string') return { id: 'VT01', description: 'vTPM evidence bundle parsed strictly (format tee-verify/vtpm-bundle@1)' };
+  checkVtpmBundle(input);
+  return { id: 'VT01', description: 'vTPM evidence bundle handed in as an object (not parsed by this call): its members, types and sizes are within the tee-verify/vtpm-bundle@1 bounds' };
+}
+
 /** Verifies a bundle (object or its JSON bytes / text). */
 export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, options: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
   const at = options.at ?? new Date();
+  const checks: CheckRecord[] = [vt01(input)];
   const bundle = input instanceof Uint8Array || typeof input === 'string' ? parseVtpmBundle(input) : input;
-  const checks: CheckRecord[] = [{ id: 'VT01', description: 'vTPM evidence bundle parsed strictly (format tee-verify/vtpm-bundle@1)' }];
   const warnings: string[] = [];
   let hardware: VerificationResult | undefined;
   let runtime: AzureRuntimeData | undefined;
