@@ -20,10 +20,12 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { DuplicateIds } from './duplicates.js';
 import type { InputIdentity } from './input-identity.js';
-import { PrefixError, recountPrefix } from './recount.js';
+import { PrefixError, recountPrefix, type IdSink } from './recount.js';
 import { addCounts, emptyCounts, type Counts } from './result.js';
 import { IdSequence, isPartial, type Selection } from './selection.js';
+import { describeContentChange } from './setup-digests.js';
 import { WHOLE, type Shard } from './shard.js';
 
 export const CHECKPOINT_FORMAT = 'tee-verify-batch-checkpoint';
@@ -182,6 +184,8 @@ const selectionOf = (o: OpenOptions): Selection => o.selection ?? { shard: o.sha
 function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string, unknown>, at: string, options: OpenOptions): void {
   const where = checkpointPath(out);
   if (!sameJson(cp.fingerprint, fingerprint)) {
+    const content = describeContentChange(cp.fingerprint, fingerprint);
+    if (content !== undefined) throw new CheckpointError('ERR_CHECKPOINT_OPTIONS', `${where} ${content}; restore those files, or ${START_OVER}`);
     throw new CheckpointError('ERR_CHECKPOINT_OPTIONS', `${where} belongs to a run with other options (${JSON.stringify(cp.fingerprint)}); repeat them, or ${START_OVER}`);
   }
   if (options.instantFromCheckpoint ? !(cp.at === 'collected' ? at === 'collected' : isIsoInstant(cp.at)) : cp.at !== at) {
@@ -201,7 +205,7 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
 }
 
 /** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache. */
-function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSequence): Counts {
+function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSink): Counts {
   let counts: Counts;
   try {
     counts = recountPrefix(fd, cp.bytes, selection, ids);
@@ -227,9 +231,12 @@ export class ResultWriter {
   #lastCommit = 0;
   /** The digest (IdSequence) of the ids of the result lines kept on open, in order. */
   readonly keptIds: string;
+  /** Every result line's id, kept and appended: counts the lines that repeat an earlier id. */
+  readonly duplicates: DuplicateIds;
 
-  private constructor(out: string, fd: number, state: Checkpoint, keptIds: string = new IdSequence().digest()) {
+  private constructor(out: string, fd: number, state: Checkpoint, keptIds: string = new IdSequence().digest(), duplicates = new DuplicateIds()) {
     this.out = out;
+    this.duplicates = duplicates;
     this.#fd = fd;
     this.#state = state;
     this.#committed = structuredClone(state);
@@ -257,8 +264,9 @@ export class ResultWriter {
         ftruncateSync(fd, existing.bytes); // drops a torn line and anything after the last commit
         fsyncSync(fd);
         const ids = new IdSequence();
-        const counts = recountKept(fd, out, existing, selectionOf(options), ids);
-        return new ResultWriter(out, fd, { ...existing, counts }, ids.digest());
+        const duplicates = new DuplicateIds();
+        const counts = recountKept(fd, out, existing, selectionOf(options), { add: (id) => (ids.add(id), duplicates.add(id)) });
+        return new ResultWriter(out, fd, { ...existing, counts }, ids.digest(), duplicates);
       } catch (err) {
         closeSync(fd);
         throw err;
@@ -290,9 +298,10 @@ export class ResultWriter {
    * Appends the results (`counts` counts them) of input records up to `consumed` (exclusive),
    * the last of them a directory's `lastPath` when given; commits every `intervalMs`.
    */
-  append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number, lastPath?: string): void {
+  append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number, lastPath?: string, ids: readonly string[] = []): void {
     let at = 0;
     while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at, this.#state.bytes + at);
+    for (const id of ids) this.duplicates.add(id);
     addCounts(this.#state.counts, counts); // #committed holds its own copy
     this.#state = { ...this.#state, bytes: this.#state.bytes + data.length, written: this.#state.written + counts.records, consumed, inputOffset, ...(lastPath === undefined ? {} : { lastPath }) };
     if (now - this.#lastCommit >= intervalMs) {

@@ -3,6 +3,7 @@
  * main thread can hand it to every worker and record it in the checkpoint.
  */
 import type { Shard } from './shard.js';
+import { setupDigests } from './setup-digests.js';
 
 /** The verification instant: one fixed instant for every record, or each record's collectedAt. */
 export type InstantSpec = { mode: 'fixed'; at: string; /** Read from the wall clock ("--at now"). */ now?: boolean } | { mode: 'collected' };
@@ -46,8 +47,13 @@ export interface BatchConfig extends VerifySetup {
 
 export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
-/** The parts of the config that must not change between a run and its resume. */
+/**
+ * The parts of the config that must not change between a run and its resume: the options, and the
+ * SHA-256 of the policy, collateral and trust-root files' contents (read here; a path alone would let
+ * a file edited in place judge the rest of the run under other rules).
+ */
 export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
+  const contents = setupDigests(c);
   return {
     input: c.input,
     inputKind: c.inputKind,
@@ -64,5 +70,7 @@ export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
     // Only when given, so checkpoints of runs without it keep their options. The selected ids
     // themselves are added by the run (a resume must select the same records).
     ...(c.onlyUnavailable === undefined ? {} : { onlyUnavailable: c.onlyUnavailable }),
+    // Only when the run names such files, so checkpoints of runs without any keep their options.
+    ...(Object.keys(contents).length === 0 ? {} : { contents }),
   };
 }

@@ -79,8 +79,8 @@ export class StatusTable {
     }
   }
 
-  /** Records the status of `id`; a later entry for the same id replaces the earlier one. */
-  set(id: string, status: string, ok: boolean): void {
+  /** Records the status of `id`; a later entry for the same id replaces the earlier one (then: true). */
+  set(id: string, status: string, ok: boolean): boolean {
     if ((this.#size + 1) * 2 > this.#value.length) this.#grow();
     let index = this.#statusIndex.get(status);
     if (index === undefined) {
@@ -91,11 +91,13 @@ export class StatusTable {
     const hi = fnv1a(id);
     const lo = murmurish(id);
     const i = this.#slot(hi, lo);
-    if (this.#value[i] === 0) this.#size++;
+    const replaced = this.#value[i] !== 0;
+    if (!replaced) this.#size++;
     this.#hi[i] = hi;
     this.#lo[i] = lo;
     this.#value[i] = index + 1;
     this.#flags[i] = ok ? OK : 0;
+    return replaced;
   }
 
   /** The previous status of `id`, marking it seen. */
@@ -115,18 +117,22 @@ export class StatusTable {
   }
 }
 
-/** Reads every result line of `path` into a table; lines that are not results are skipped and counted. */
-export async function loadPrevious(path: string, maxLineBytes: number): Promise<{ table: StatusTable; skipped: number }> {
+/**
+ * Reads every result line of `path` into a table; lines that are not results are skipped and
+ * counted, and so are lines repeating an earlier id (the last one's status is compared).
+ */
+export async function loadPrevious(path: string, maxLineBytes: number): Promise<{ table: StatusTable; skipped: number; duplicates: number }> {
   const table = new StatusTable();
   let skipped = 0;
+  let duplicates = 0;
   for await (const line of splitLines(fileBlocks(path, 0), { maxLineBytes })) {
     try {
       const r = JSON.parse(Buffer.from(line.bytes.buffer, line.bytes.byteOffset, line.bytes.byteLength).toString('utf8')) as ResultRecord;
       if (typeof r.id !== 'string' || typeof r.ok !== 'boolean') throw new Error('not a result');
-      table.set(r.id, statusOf(r), r.ok);
+      if (table.set(r.id, statusOf(r), r.ok)) duplicates++;
     } catch {
       skipped++;
     }
   }
-  return { table, skipped };
+  return { table, skipped, duplicates };
 }

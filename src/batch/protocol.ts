@@ -45,6 +45,8 @@ export interface JobResult {
   data: Uint8Array;
   /** Records of this chunk in the shard (each has one line in `data`), counted. */
   counts: Counts;
+  /** The ids of the lines in `data`, in order (the main thread counts repeated ids). */
+  ids: string[];
 }
 
 export type WorkerMessage = { type: 'ready' } | JobResult | { type: 'fatal'; message: string };

@@ -8,7 +8,12 @@ import { readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
 import { countResult, emptyCounts, type Counts, type ResultRecord } from './result.js';
-import { selects, type IdSequence, type Selection } from './selection.js';
+import { selects, type Selection } from './selection.js';
+
+/** Receives the kept lines' ids in order (an IdSequence, the duplicate counter). */
+export interface IdSink {
+  add(id: string): void;
+}
 
 const BLOCK = 1 << 20;
 
@@ -38,7 +43,7 @@ function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok
  * its retry list), and the prefix must end with a newline (a torn line is past
  * `bytes`, never inside it). `ids` receives the lines' ids in order.
  */
-export function recountPrefix(fd: number, bytes: number, selection: Selection, ids?: IdSequence): Counts {
+export function recountPrefix(fd: number, bytes: number, selection: Selection, ids?: IdSink): Counts {
   const counts = emptyCounts();
   const buffer = Buffer.alloc(BLOCK);
   const decoder = new StringDecoder('utf8'); // a character cut by a block end is kept for the next block

@@ -37,6 +37,8 @@ export interface RunHooks {
   workerUrl?: URL;
   /** Records per chunk (default 64). */
   chunkRecords?: number;
+  /** Called once the results file is opened from a checkpoint that counts records (`at`: the instant used). */
+  onResume?: (info: { at: string; resumedAt: number }) => void;
 }
 
 export interface RunOutcome {
@@ -120,7 +122,7 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
       done.delete(nextToWrite++);
       const { chunk, result } = entry;
       try {
-        writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval, chunk.lastPath);
+        writer.append(result.data, result.counts, chunk.consumed, chunk.inputOffset, Date.now(), interval, chunk.lastPath, result.ids);
       } catch (err) {
         // ENOSPC, EFBIG, EIO, EACCES...: this runs in a promise callback, so it must stop the
         // run here (a throw would be an unhandled rejection: exit 1, "some records rejected").
@@ -241,6 +243,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
     throw err;
   }
   const resumedAt = writer.state.consumed;
+  if (resumedAt > 0) hooks.onResume?.({ at, resumedAt });
   const point: ResumePoint | undefined = needsPrefixCheck(config, selection, writer.state)
     ? { checkpoint: writer.state, keptIds: writer.keptIds, selection, where: checkpointPath(config.out) }
     : undefined;
@@ -263,8 +266,9 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   const summary = await writeSummary(config, {
     results: config.out,
     counts: writer.state.counts,
+    duplicateIds: writer.duplicates.duplicates,
     maxLineBytes: 16 << 20,
-    ...(previous ? { previous: { file: previous.file, table: previous.table, skippedLines: previous.skipped } } : {}),
+    ...(previous ? { previous: { file: previous.file, table: previous.table, skippedLines: previous.skipped, duplicateIds: previous.duplicates } } : {}),
     ...(config.summary ? { file: config.summary } : {}),
     header: { at: instant.mode === 'collected' ? 'collected' : instant.at, shard: `${config.shard.index}/${config.shard.count}`, input: config.input, out: config.out },
   });

@@ -27,9 +27,13 @@ export interface PreviousComparison {
   new: number;
   missing: number;
   skippedLines: number;
+  /** Lines of the previous file repeating an earlier id (the last one is compared). */
+  duplicateIds: number;
 }
 
 export interface Summary extends Counts {
+  /** Result lines whose id an earlier line already has (each is kept; joins by id see one). */
+  duplicateIds: number;
   previous: PreviousComparison | null;
 }
 
@@ -83,8 +87,10 @@ export interface SummaryInput {
   results: string;
   /** The writer's counts of the results file (recounted from it on resume). */
   counts: Counts;
+  /** Result lines repeating an earlier id (the writer's count, over kept and new lines). */
+  duplicateIds: number;
   maxLineBytes: number;
-  previous?: { file: string; table: StatusTable; skippedLines: number };
+  previous?: { file: string; table: StatusTable; skippedLines: number; duplicateIds: number };
   /** Where to write the summary JSON; `header` fields are written into it as well. */
   file?: string;
   header?: Record<string, unknown>;
@@ -110,8 +116,8 @@ async function compareWithPrevious(input: SummaryInput, previous: NonNullable<Su
     sink?.write(`${changed === 0 ? '' : ','}\n${JSON.stringify(entry)}`);
     changed++;
   }
-  const comparison = { file: previous.file, records: previous.table.size, compared, changed, new: fresh, missing: previous.table.unseen(), skippedLines: previous.skippedLines };
-  return { ...counts, previous: comparison };
+  const comparison = { file: previous.file, records: previous.table.size, compared, changed, new: fresh, missing: previous.table.unseen(), skippedLines: previous.skippedLines, duplicateIds: previous.duplicateIds };
+  return { ...counts, duplicateIds: input.duplicateIds, previous: comparison };
 }
 
 /** The summary of a finished results file; writes the summary file when asked. */
@@ -119,9 +125,9 @@ export async function summarize(input: SummaryInput): Promise<Summary> {
   const sink = input.file ? new JsonSink(input.file) : undefined;
   try {
     sink?.write('{"format":"tee-verify-batch-summary","version":1,"changed":[');
-    const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), previous: null };
+    const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), duplicateIds: input.duplicateIds, previous: null };
     if (sink) {
-      const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, previous: s.previous };
+      const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, duplicateIds: s.duplicateIds, previous: s.previous };
       sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${JSON.stringify(rest).slice(1)}\n`);
       sink.close();
     }

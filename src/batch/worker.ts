@@ -76,14 +76,16 @@ function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
 
 async function run(ctx: VerifyContext, job: Job): Promise<JobResult> {
   const counts = emptyCounts();
+  const ids: string[] = [];
   let text = '';
   for (const item of recordsOf(job)) {
     if (item === null) continue;
     const result = 'ok' in item ? item : await verifyRecord(item, ctx, init.setup.instant);
     countResult(counts, result);
+    ids.push(result.id);
     text += resultLine(result);
   }
-  return { type: 'result', seq: job.seq, data: encoder.encode(text), counts };
+  return { type: 'result', seq: job.seq, data: encoder.encode(text), counts, ids };
 }
 
 async function start(): Promise<void> {

@@ -166,6 +166,10 @@ function printSummary(out: CliStream, config: BatchConfig, o: RunOutcome): void 
   if (s.previous) {
     const p = s.previous;
     out.write(`  changed since ${p.file}: ${p.changed} of ${p.compared} compared (${p.new} new, ${p.missing} missing)\n`);
+    if (p.duplicateIds > 0) out.write(`  warning: ${p.duplicateIds} lines of ${p.file} repeat an earlier id; the last of each was compared\n`);
+  }
+  if (s.duplicateIds > 0) {
+    out.write(`  warning: ${s.duplicateIds} records repeat the id of an earlier record; each has its own result line, but --previous and --only-unavailable match records by id\n`);
   }
   if (s.outcomes.unavailable > 0) {
     out.write(`  ${s.outcomes.unavailable} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${config.out} --out <another file>\n`);
@@ -184,7 +188,19 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
       io.stdout.write(BATCH_HELP);
       return BatchExit.AllTrusted;
     }
-    const outcome = await runBatch(config, { stderr: io.stderr, ...hooks });
+    const atNow = config.instant.mode === 'fixed' && config.instant.now === true;
+    const out = config.out;
+    const outcome = await runBatch(config, {
+      stderr: io.stderr,
+      // "--at now" is read once per run: a resume keeps the first attempt's instant, which may be long ago.
+      ...(atNow
+        ? {
+            onResume: ({ at }: { at: string }) =>
+              io.stderr.write(`note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time\n`),
+          }
+        : {}),
+      ...hooks,
+    });
     printSummary(io.stdout, config, outcome);
     return exitCodeOf(outcome);
   } catch (err) {
