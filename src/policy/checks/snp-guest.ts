@@ -56,7 +56,7 @@ export function checkSnpGuest(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   f.allowed(p.vmpl, c.vmpl, '/vmpl', 'S24', 'VMPL'); // S24: the requester's VMPL
   // S24: the default accepts VMPL 0 only; a wider list that lets another VMPL through is a warning
   if (c.vmpl !== 0 && (p.vmpl === 'any' || p.vmpl.includes(c.vmpl))) {
-    f.warn('S24', `VMPL ${c.vmpl} accepted by the policy (vmpl ${JSON.stringify(p.vmpl)}): the report was requested by software below VMPL 0, which can choose any REPORT_DATA`);
+    f.warn('S24', `VMPL ${c.vmpl} accepted by the policy (vmpl ${JSON.stringify(p.vmpl)}): the report was requested by software less privileged than VMPL 0, which can have any REPORT_DATA signed`);
   }
   // S28: REPORT_ID_MA all-FF unless a migration agent is allowed (then a warning)
   if (c.reportIdMa !== NO_MIGRATION_AGENT) {
