@@ -250,6 +250,9 @@ Routes:
   POST /attestation, /v1/attestation   trustee restful AS body (what open-webui
                                   posts): the JWT text, only when ok
   GET  /jwks.json  /health  /metrics
+  POST bodies must be Content-Type: application/json (else 415) and strict JSON
+  (a duplicate key is a 400). A result judged under a policy document sent in
+  the request carries a warning naming it (EAR status at most "warning").
 
 Options:
   --listen <host:port>     default 127.0.0.1:8080
