@@ -19,9 +19,10 @@ export const NONCE_MAX_BYTES = 64;
 
 const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Decodes and checks a client nonce (standard base64, 16 to 64 bytes). */
+/** Decodes and checks a client nonce (canonical standard base64, 16 to 64 bytes). */
 export function parseNonce(value: unknown): Buffer {
-  if (typeof value !== 'string' || !STD_BASE64.test(value)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"nonce" must be standard base64');
+  // Canonical only (review s8 D4): nonzero pad bits would give one nonce several spellings.
+  if (typeof value !== 'string' || !STD_BASE64.test(value) || Buffer.from(value, 'base64').toString('base64') !== value) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"nonce" must be standard base64');
   const nonce = Buffer.from(value, 'base64');
   if (nonce.length < NONCE_MIN_BYTES || nonce.length > NONCE_MAX_BYTES) {
     throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"nonce" must be ${NONCE_MIN_BYTES} to ${NONCE_MAX_BYTES} bytes`);
