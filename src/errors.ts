@@ -83,7 +83,9 @@ export type NativeParseCode =
   | 'ERR_HCL_TRAILING_DATA'
   | 'ERR_HCL_UNSUPPORTED_VERSION'
   | 'ERR_HCL_UNSUPPORTED_REPORT_TYPE'
-  | 'ERR_HCL_UNSUPPORTED_HASH_TYPE';
+  | 'ERR_HCL_UNSUPPORTED_HASH_TYPE'
+  // the bytes changed between the addon's two passes (shared memory; X09)
+  | 'ERR_INPUT_CHANGED';
 
 /** Codes produced by the TypeScript layer. */
 export type LibraryCode =

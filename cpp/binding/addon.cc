@@ -250,10 +250,16 @@ Napi::Value ParseHclReport(const Napi::CallbackInfo& info) {
   return env.Null();
 }
 
+// The second pass of a two-pass parse disagreed with the first (X09).
+ParseFailure InputChanged() { return ParseFailure{tee::ParseCode::kInputChanged, 0, "X09"}; }
+
 // parseTcgEventLog(bytes) -> {cryptoAgile, algorithms: [alg, size, ...],
 // eventCount, paddingSize, paddingByte, frame: Uint32Array} or a failure.
 // Two passes: the first validates and sizes the frame, the second fills it,
-// so the allocation is exactly what the events need.
+// so the allocation is exactly what the events need. Everything returned
+// comes from the second pass, and only when it used exactly the words the
+// first one counted (so it wrote all of them): the input may be shared
+// memory that changed in between (review s8, finding 1).
 Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes in;
@@ -266,6 +272,7 @@ Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
   size_t words = log.frame_words;
   if (!tee::ParseTcgEventLog(in.data, in.size, frame.Data(), words, &log, &failure))
     return FailureObject(env, failure);
+  if (log.frame_words != words) return FailureObject(env, InputChanged());
   Napi::Uint32Array algorithms = Napi::Uint32Array::New(env, 2 * log.algorithm_count);
   for (uint32_t i = 0; i < log.algorithm_count; ++i) {
     algorithms[2 * i] = log.algorithms[i].alg;
@@ -283,7 +290,8 @@ Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
 
 // parseImaList(bytes, templateDigestSize) -> Uint32Array of kImaFrameFields
 // words per entry (ima_list.h), or a failure. Counted first, so the frame is
-// allocated once at its exact size.
+// allocated once at its exact size; as for event logs, the filling pass must
+// see exactly the entries the counting pass saw.
 Napi::Value ParseImaList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes in;
@@ -295,8 +303,10 @@ Napi::Value ParseImaList(const Napi::CallbackInfo& info) {
   if (!tee::ParseImaList(in.data, in.size, digest_size, nullptr, 0, &entries, &failure))
     return FailureObject(env, failure);
   Napi::Uint32Array frame = Napi::Uint32Array::New(env, entries * tee::kImaFrameFields);
-  if (!tee::ParseImaList(in.data, in.size, digest_size, frame.Data(), entries, &entries, &failure))
+  size_t counted = entries;
+  if (!tee::ParseImaList(in.data, in.size, digest_size, frame.Data(), counted, &entries, &failure))
     return FailureObject(env, failure);
+  if (entries != counted) return FailureObject(env, InputChanged());
   return frame;
 }
 

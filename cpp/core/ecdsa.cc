@@ -111,11 +111,15 @@ EcdsaResult EcdsaVerify(const EcPublicKey* key, const uint8_t* message, size_t m
                         const uint8_t* rs, size_t rs_size) {
   size_t n = CurveScalarSize(key->curve);
   if (rs_size != 2 * n) return EcdsaResult::kBadSignature;
+  // Read r || s once: the range check and the DER encoding must see the same
+  // scalars even if the caller's memory changes meanwhile (review s8).
+  uint8_t sig[2 * 48];
+  std::memcpy(sig, rs, 2 * n);
   const uint8_t* order = OrderOf(key->curve);
-  if (!ScalarInRange(rs, n, order) || !ScalarInRange(rs + n, n, order))
+  if (!ScalarInRange(sig, n, order) || !ScalarInRange(sig + n, n, order))
     return EcdsaResult::kBadSignature;
   uint8_t der[2 * 48 + 16];
-  int der_len = EncodeDerSignature(rs, n, der, sizeof(der));
+  int der_len = EncodeDerSignature(sig, n, der, sizeof(der));
   if (der_len <= 0) return EcdsaResult::kInternal;
   const EVP_MD* md = DigestFor(key->curve);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();

@@ -49,6 +49,7 @@ const char* ParseCodeName(ParseCode code) {
     case ParseCode::kHclUnsupportedVersion: return "ERR_HCL_UNSUPPORTED_VERSION";
     case ParseCode::kHclUnsupportedReportType: return "ERR_HCL_UNSUPPORTED_REPORT_TYPE";
     case ParseCode::kHclUnsupportedHashType: return "ERR_HCL_UNSUPPORTED_HASH_TYPE";
+    case ParseCode::kInputChanged: return "ERR_INPUT_CHANGED";
   }
   return "ERR_UNKNOWN";
 }

@@ -55,6 +55,10 @@ enum class ParseCode : uint8_t {
   kHclUnsupportedVersion,   // HCL header or IGVM request data version
   kHclUnsupportedReportType,  // IGVM report type not SNP (2) or TDX (4)
   kHclUnsupportedHashType,  // report_data hash type not SHA-256/384/512
+  // The addon parses event logs and IMA lists twice (count, then fill); a second
+  // pass that disagrees with the first means the bytes changed in between
+  // (shared memory written by another thread). X09.
+  kInputChanged,
 };
 
 // Stable string form of each code; the TypeScript layer exposes these verbatim.

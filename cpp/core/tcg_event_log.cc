@@ -121,7 +121,10 @@ struct Parser {
     return nullptr;
   }
 
-  // One TCG_PCR_EVENT2 at `pos`; advances pos.
+  // One TCG_PCR_EVENT2 at `pos`; advances pos. Every input byte is read
+  // once: the input may be shared memory another thread writes while we
+  // parse, so the frame is built from what the checks saw (`found`), never
+  // from a second read of the algorithm ids (review s8, finding 1).
   bool Event2(size_t* pos) {
     size_t at = *pos;
     if (size - at < 12) return Fail(ParseCode::kEventLogTruncated, at, kEvent2Check);
@@ -129,7 +132,8 @@ struct Parser {
     uint32_t type = LoadU32(data + at + 4);
     uint32_t count = LoadU32(data + at + 8);
     if (count != info->algorithm_count) return Fail(ParseCode::kEventLogBadDigestCount, at + 8, kEvent2Check);
-    // First pass over the digests: bounds, known algorithms, no repeats.
+    // The digests: bounds, known algorithms, no repeats.
+    const TcgAlgorithm* found[kMaxEventLogAlgorithms];
     size_t p = at + 12;
     uint32_t seen = 0;  // bit i: algorithms[i] already present
     for (uint32_t i = 0; i < count; ++i) {
@@ -140,6 +144,7 @@ struct Parser {
       if (seen & bit) return Fail(ParseCode::kEventLogBadDigestCount, p, kEvent2Check);
       seen |= bit;
       if (size - p - 2 < a->digest_size) return Fail(ParseCode::kEventLogTruncated, p + 2, kEvent2Check);
+      found[i] = a;
       p += 2 + a->digest_size;
     }
     if (size - p < 4) return Fail(ParseCode::kEventLogTruncated, p, kEvent2Check);
@@ -151,11 +156,11 @@ struct Parser {
     out.Put(p + 4);
     out.Put(event_size);
     out.Put(count);
-    for (size_t q = at + 12; q < p;) {
-      uint16_t alg = LoadU16(data + q);
-      out.Put(alg);
+    size_t q = at + 12;
+    for (uint32_t i = 0; i < count; ++i) {
+      out.Put(found[i]->alg);
       out.Put(q + 2);
-      q += 2 + FindAlgorithm(alg)->digest_size;
+      q += 2 + found[i]->digest_size;
     }
     *pos = p + 4 + event_size;
     return true;

@@ -38,6 +38,7 @@ const MESSAGES: Partial<Record<NativeParseCode, string>> = {
   ERR_HCL_UNSUPPORTED_VERSION: 'unsupported HCL report version',
   ERR_HCL_UNSUPPORTED_REPORT_TYPE: 'HCL hardware report is neither SEV-SNP nor TDX',
   ERR_HCL_UNSUPPORTED_HASH_TYPE: 'unsupported HCL report_data hash type',
+  ERR_INPUT_CHANGED: 'the input changed while it was parsed (shared memory written by another thread)',
 };
 
 /** The native failure as EvidenceParseError (PARSE) or UnsupportedEvidenceError (UNSUPPORTED). */
