@@ -17,7 +17,7 @@ describe('native parse codes are listed where the TypeScript layer and the docs 
   });
 
   it('every code is in NativeParseCode (src/errors.ts) and in docs/error-codes.md', () => {
-    const union = read('src/errors.ts').split('export type NativeParseCode =')[1]!.split(';')[0]!;
+    const union = read('src/errors.ts').split('export type NativeParseCode =')[1]!.split(/;\s*\n/)[0]!;
     const docs = read('docs/error-codes.md');
     for (const code of names) {
       expect(union, code).toContain(`'${code}'`);
