@@ -73,10 +73,13 @@ export class EvidenceRateLimiter {
     return Math.max(1, Math.ceil(((blocking as { at: number }).at + 1000 - now) / 1000));
   }
 
-  /** A 429 GatewayError when `client` may not have fresh evidence now (each evidence route calls this first). */
-  takeOrRefuse(client: string | undefined): void {
+  /**
+   * A 429 GatewayError when `client` may not have fresh evidence now (each evidence route calls this
+   * first; POST /tdx_attest has a limiter of its own, with its `message`).
+   */
+  takeOrRefuse(client: string | undefined, message = 'too many fresh attestations; retry later'): void {
     const wait = this.take(Date.now(), client);
-    if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, 'too many fresh attestations; retry later', { 'Retry-After': String(wait) });
+    if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, message, { 'Retry-After': String(wait) });
   }
 }
 

@@ -11,6 +11,7 @@
  *   "SUCCESS"|"FAILED", timestamp: unix seconds}: SUCCESS only when
  *   verifyEvidence passes and the configured policy (default: UpToDate TCB,
  *   no debug) is met. The cc-zoo service this replaces inverted that logic.
+ *   TDX quotes only (anything else is FAILED unverified), a per-client rate.
  * - POST /attestation {report_data?, nonce?, to_json?} (Cube agent, cube.ts):
  *   report_data is used raw, zero-padded to 64 bytes (Cube's rule: no binding
  *   to this TLS key, no freshness unless the client puts a nonce there).
@@ -20,14 +21,14 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { CollateralUnavailableError, defaultPolicy, evaluatePolicy, verifyEvidence, type CollateralService, type Policy, type TrustRoots } from '../index.js';
+import { CollateralUnavailableError, defaultPolicy, evaluatePolicy, parseEvidence, verifyEvidence, type CollateralService, type Evidence, type Policy, type TrustRoots } from '../index.js';
 import { REPORT_DATA_SIZE } from '../tee/index.js';
 import { bindingReportData, parseNonce } from './binding.js';
 import type { CubeAnswer } from './cube-answer.js';
 import { cubeSnpAnswer } from './cube.js';
 import { cubeTdxAnswer } from './cube-tdx.js';
 import { GatewayError } from './errors.js';
-import { evidenceProviderFailure, type AttestationContext } from './attestation.js';
+import { evidenceProviderFailure, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 
 export interface QuoteVerifierOptions {
   collateral: CollateralService;
@@ -64,19 +65,38 @@ function jsonObject(body: Buffer): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-export async function tdxAttest(verifier: QuoteVerifierOptions | undefined, body: Buffer, now: Date): Promise<{ attestation_result: 'SUCCESS' | 'FAILED'; timestamp: number }> {
+/**
+ * POST /tdx_attest. `limiter` (routes.ts) bounds verifications per client before any work; anything
+ * that does not parse as a TDX quote is FAILED before verifyEvidence, so an SEV-SNP report (whose
+ * VCEK would be fetched from AMD KDS) or an SGX quote costs no collateral fetch (review s8 D1).
+ */
+export async function tdxAttest(
+  verifier: QuoteVerifierOptions | undefined,
+  body: Buffer,
+  now: Date,
+  gate?: { limiter: EvidenceRateLimiter; client?: string | undefined },
+): Promise<{ attestation_result: 'SUCCESS' | 'FAILED'; timestamp: number }> {
   if (!verifier) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'this gateway has no quote verifier configured');
   const hex = jsonObject(body)['raw_quote_data'];
   if (typeof hex !== 'string' || hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, '"raw_quote_data" must be a hex string');
+  gate?.limiter.takeOrRefuse(gate.client, 'too many quote verifications; retry later');
   const timestamp = Math.floor(now.getTime() / 1000);
+  const failed = { attestation_result: 'FAILED' as const, timestamp };
+  let quote: Evidence;
   try {
-    const result = await verifyEvidence(new Uint8Array(Buffer.from(hex, 'hex')), { collateral: verifier.collateral, at: now, ...(verifier.trustRoots ? { trustRoots: verifier.trustRoots } : {}) });
+    quote = parseEvidence(new Uint8Array(Buffer.from(hex, 'hex')));
+  } catch {
+    return failed;
+  }
+  if (quote.kind !== 'tdx') return failed; // this route verifies TDX quotes only: nothing else may reach a collateral source
+  try {
+    const result = await verifyEvidence(quote, { collateral: verifier.collateral, at: now, ...(verifier.trustRoots ? { trustRoots: verifier.trustRoots } : {}) });
     const ok = result.tee === 'tdx' && evaluatePolicy(result, verifier.policy ?? defaultPolicy('tdx'), { now }).ok;
-    return { attestation_result: ok ? 'SUCCESS' : 'FAILED', timestamp };
+    return ok ? { attestation_result: 'SUCCESS', timestamp } : failed;
   } catch (err) {
     // Not knowing is not a verdict: a retryable collateral outage is a 503 the caller can retry, not FAILED.
     if (err instanceof CollateralUnavailableError) throw new GatewayError('ERR_GATEWAY_COLLATERAL_UNAVAILABLE', 503, `collateral for this quote cannot be obtained now: ${err.message}`, { 'retry-after': '5' });
-    return { attestation_result: 'FAILED', timestamp };
+    return failed;
   }
 }
 

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { CorsPolicy } from '../attestation-service/http.js';
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
-import { answerAttestation, type AttestationContext } from './attestation.js';
+import { answerAttestation, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 import { answerAtls } from './atls.js';
 import { cubeErrorBody } from './cube-answer.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
@@ -24,6 +24,8 @@ import type { ApiKeyStore } from './store.js';
 export interface RouteContext {
   options: GatewayOptions;
   attest: AttestationContext;
+  /** POST /tdx_attest's own rate bound (quoteVerificationsPerSecond / PerClient), apart from the evidence rate. */
+  verifyLimiter: EvidenceRateLimiter;
   proxy: ProxyOptions;
   keys: ApiKeyStore;
   metrics: GatewayMetrics;
@@ -173,7 +175,10 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req)));
     metrics.attestations += 1;
   });
-  browserRoute('POST', '/tdx_attest', async (req, res) => sendJson(res, 200, await tdxAttest(options.quoteVerifier, await readBody(req, 64 * 1024), new Date())));
+  browserRoute('POST', '/tdx_attest', async (req, res) => {
+    const body = await readBody(req, 64 * 1024);
+    sendJson(res, 200, await tdxAttest(options.quoteVerifier, body, new Date(), { limiter: ctx.verifyLimiter, client: clientOf(ctx, req) }));
+  });
   routes.set('POST /attestation', withCubeErrors(ctx, async (req, res) => {
     if (!options.cubeAttestation) {
       req.resume();

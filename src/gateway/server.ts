@@ -81,6 +81,13 @@ export interface GatewayOptions extends ServerTimeouts {
   upstreamIdleTimeoutMs?: number;
   /** Collateral, roots and policy for POST /tdx_attest; without it that route is 404. */
   quoteVerifier?: QuoteVerifierOptions;
+  /**
+   * POST /tdx_attest calls in any one-second window, per instance; default 20. The route needs no
+   * credentials and a verification can fetch collateral, whose fetch budget the instance shares.
+   */
+  quoteVerificationsPerSecond?: number;
+  /** Of those, at most this many to one client (as attestationsPerClient); default a quarter, at least 1. */
+  quoteVerificationsPerClient?: number;
   /** Default true: the admin API under /admin/v1 (admin.ts), usable once an admin token exists. */
   adminApi?: boolean;
   /**
@@ -159,6 +166,15 @@ function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'atte
   }
 }
 
+/** POST /tdx_attest's bound: the evidence limiter's sliding window and per-client shares, counted apart. */
+function verificationLimiter(o: Pick<GatewayOptions, 'quoteVerificationsPerSecond' | 'quoteVerificationsPerClient'>): EvidenceRateLimiter {
+  for (const name of ['quoteVerificationsPerSecond', 'quoteVerificationsPerClient'] as const) {
+    const v = o[name];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw configError(`${name} must be a positive integer`);
+  }
+  return new EvidenceRateLimiter(o.quoteVerificationsPerSecond ?? 20, o.quoteVerificationsPerClient);
+}
+
 function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies {
   if (cidrs !== undefined && !Array.isArray(cidrs)) throw configError('trustedProxies must be an array of CIDR ranges');
   try {
@@ -191,6 +207,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
   const trustedProxies = trustedProxiesOf(options.trustedProxies);
   const limiter = evidenceLimiter(options);
+  const verifyLimiter = verificationLimiter(options);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
@@ -226,7 +243,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       end: () => void (metrics.inFlight -= 1),
     };
     const state = { draining: false };
-    const handle = createHandler({ options, attest, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
+    const handle = createHandler({ options, attest, verifyLimiter, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
