@@ -7,6 +7,7 @@ import {
   type TeeVerifyError,
 } from '../errors.js';
 import type { NativeParseFailure } from '../native/index.js';
+import { privateCopy } from '../verify/private-bytes.js';
 import { TpmAlg, type TpmHashName } from './types.js';
 
 const MESSAGES: Partial<Record<NativeParseCode, string>> = {
@@ -51,9 +52,16 @@ export function vtpmError(failure: NativeParseFailure, what: string): TeeVerifyE
     : new EvidenceParseError(code, message, options);
 }
 
+/**
+ * T49 (review s8, finding 2): the parsers work on a private copy of the
+ * caller's bytes, as verifySnp / verifyIntel do. The native parser reads the
+ * real storage, the field views are built through `subarray`; an input that
+ * overrides `subarray` (or is a SharedArrayBuffer another thread writes)
+ * would otherwise get fields that are not the bytes that were checked.
+ */
 export function requireBytes(bytes: unknown, what: string): Uint8Array {
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} must be a Uint8Array`);
-  return bytes;
+  return privateCopy(bytes, what);
 }
 
 const HASH_NAMES = new Map<number, TpmHashName>([

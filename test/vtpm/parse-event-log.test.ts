@@ -101,7 +101,9 @@ describe.skipIf(!HAVE_VECTORS)('shared tcg-event-log vectors', () => {
       // Index, offsets and views are consistent with the input.
       log.events.forEach((e, i) => {
         expect(e.index).toBe(i);
-        expect(e.data.buffer).toBe(input.buffer);
+        // Views into one private copy of the input (review s8, finding 2).
+        expect(e.data.buffer).toBe(log.events[0]!.data.buffer);
+        expect(e.data.buffer).not.toBe(input.buffer);
         for (const d of e.digests) expect(d.digest.length).toBe(log.algorithms.find((a) => a.alg === d.alg)!.digestSize);
       });
       const last = log.events.at(-1)!;

@@ -71,14 +71,15 @@ describe.skipIf(!HAVE_VECTORS)('shared HCL reports', () => {
     it(`${c.name}: SEV-SNP report, runtime data committed in report_data, 2600-byte NV padding`, () => {
       const input = c.bytes();
       const h = parseHclReport(input);
-      expect(h.bytes).toBe(input);
+      expect(h.bytes).toEqual(input);
+      expect(h.bytes).not.toBe(input); // a private copy (review s8, finding 2)
       expect(h.version).toBe(c.version);
       expect(h.reportType).toBe('snp');
-      expect(h.hardwareReport.byteOffset - input.byteOffset).toBe(32);
+      expect(h.hardwareReport.byteOffset - h.bytes.byteOffset).toBe(32);
       expect(hex(h.hardwareReport)).toBe(hex(file(c.report)));
       expect(Buffer.from(h.hardwareReport).readUInt32LE(0)).toBe(c.snpVersion);
       expect(h.reportDataHashType).toBe(1);
-      expect(h.runtimeData.byteOffset - input.byteOffset).toBe(1236);
+      expect(h.runtimeData.byteOffset - h.bytes.byteOffset).toBe(1236);
       // Trustee's rule: SHA-256(runtime data) == report_data[0..32].
       expect(hex(snpReportData(h.hardwareReport).subarray(0, 32))).toBe(sha256(h.runtimeData));
       expect(akPub(h.runtimeData).kty).toBe('RSA');
