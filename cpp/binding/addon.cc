@@ -5,7 +5,9 @@
 // are Uint8Arrays read synchronously (no copy is kept past the call); parse
 // failures come back as plain {code, offset, check} objects that the
 // TypeScript loader turns into typed errors. Nothing here throws except on
-// wrong argument types, which the TypeScript wrapper never passes.
+// wrong argument types, which the TypeScript wrapper never passes, and when
+// V8 cannot allocate a result: then the allocation's exception is left
+// pending and the function returns at once, never touching the empty handle.
 #include <napi.h>
 
 #include "../core/ecdsa.h"
@@ -36,6 +38,15 @@ bool ReadBytes(const Napi::CallbackInfo& info, size_t index, Bytes* out) {
   return true;
 }
 
+// True when creating `v` failed: N-API left an exception pending (with C++
+// exceptions disabled nothing unwinds) and `v` is empty. The caller returns
+// env.Undefined() so that the exception reaches JavaScript.
+bool Failed(Napi::Env env, const Napi::Value& v) { return v.IsEmpty() || env.IsExceptionPending(); }
+
+// `v`, unless an allocation on the way (a property set, a nested object)
+// left an exception pending.
+Napi::Value Done(Napi::Env env, const Napi::Value& v) { return env.IsExceptionPending() ? env.Undefined() : v; }
+
 Napi::Value TypeError(Napi::Env env, const char* message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
   return env.Undefined();
@@ -48,13 +59,14 @@ tee::TrailingMode ReadMode(const Napi::CallbackInfo& info, size_t index) {
                 : v == 2 ? tee::TrailingMode::kLenient : tee::TrailingMode::kDefault;
 }
 
-Napi::Object FailureObject(Napi::Env env, const ParseFailure& f) {
+Napi::Value FailureObject(Napi::Env env, const ParseFailure& f) {
   Napi::Object o = Napi::Object::New(env);
+  if (Failed(env, o)) return env.Undefined();
   o.Set("code", tee::ParseCodeName(f.code));
   o.Set("offset", static_cast<double>(f.offset));
   o.Set("check", f.check);
   o.Set("unsupported", tee::IsUnsupportedCode(f.code));
-  return o;
+  return Done(env, o);
 }
 
 Napi::Value Layouts(const Napi::CallbackInfo& info) {
@@ -63,7 +75,8 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   size_t count = 0;
   const tee::LayoutTable* tables = tee::AllLayouts(&count);
   Napi::Object out = Napi::Object::New(env);
-  for (size_t t = 0; t < count; ++t) {
+  if (Failed(env, out)) return env.Undefined();
+  for (size_t t = 0; t < count && !env.IsExceptionPending(); ++t) {
     Napi::Array fields = Napi::Array::New(env, tables[t].count);
     for (size_t i = 0; i < tables[t].count; ++i) {
       const tee::FieldDesc& d = tables[t].fields[i];
@@ -80,7 +93,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
     table.Set("fields", fields);
     out.Set(tables[t].name, table);
   }
-  return out;
+  return Done(env, out);
 }
 
 // Frame fields are written into a caller-provided Uint32Array in this order
@@ -144,7 +157,8 @@ Napi::Value ParseSnpCertTable(const Napi::CallbackInfo& info) {
   ParseFailure failure;
   if (!tee::ParseSnpCertTable(in.data, in.size, &local, &failure)) return FailureObject(env, failure);
   Napi::Array entries = Napi::Array::New(env, local.count);
-  for (size_t i = 0; i < local.count; ++i) {
+  if (Failed(env, entries)) return env.Undefined();
+  for (size_t i = 0; i < local.count && !env.IsExceptionPending(); ++i) {
     Napi::Object e = Napi::Object::New(env);
     e.Set("guid", Napi::Buffer<uint8_t>::Copy(env, local.entries[i].guid, 16));
     e.Set("offset", local.entries[i].offset);
@@ -152,8 +166,9 @@ Napi::Value ParseSnpCertTable(const Napi::CallbackInfo& info) {
     entries.Set(static_cast<uint32_t>(i), e);
   }
   Napi::Object o = Napi::Object::New(env);
+  if (Failed(env, o)) return env.Undefined();
   o.Set("entries", entries);
-  return o;
+  return Done(env, o);
 }
 
 // True when argument `index` is a Uint32Array of at least `n` elements.
@@ -269,23 +284,26 @@ Napi::Value ParseTcgEventLog(const Napi::CallbackInfo& info) {
   if (!tee::ParseTcgEventLog(in.data, in.size, nullptr, 0, &log, &failure))
     return FailureObject(env, failure);
   Napi::Uint32Array frame = Napi::Uint32Array::New(env, log.frame_words);
+  if (Failed(env, frame)) return env.Undefined();
   size_t words = log.frame_words;
   if (!tee::ParseTcgEventLog(in.data, in.size, frame.Data(), words, &log, &failure))
     return FailureObject(env, failure);
   if (log.frame_words != words) return FailureObject(env, InputChanged());
   Napi::Uint32Array algorithms = Napi::Uint32Array::New(env, 2 * log.algorithm_count);
+  if (Failed(env, algorithms)) return env.Undefined();
   for (uint32_t i = 0; i < log.algorithm_count; ++i) {
     algorithms[2 * i] = log.algorithms[i].alg;
     algorithms[2 * i + 1] = log.algorithms[i].digest_size;
   }
   Napi::Object o = Napi::Object::New(env);
+  if (Failed(env, o)) return env.Undefined();
   o.Set("cryptoAgile", log.crypto_agile);
   o.Set("algorithms", algorithms);
   o.Set("eventCount", log.event_count);
   o.Set("paddingSize", log.padding_size);
   o.Set("paddingByte", log.padding_byte);
   o.Set("frame", frame);
-  return o;
+  return Done(env, o);
 }
 
 // parseImaList(bytes, templateDigestSize) -> Uint32Array of kImaFrameFields
@@ -303,6 +321,7 @@ Napi::Value ParseImaList(const Napi::CallbackInfo& info) {
   if (!tee::ParseImaList(in.data, in.size, digest_size, nullptr, 0, &entries, &failure))
     return FailureObject(env, failure);
   Napi::Uint32Array frame = Napi::Uint32Array::New(env, entries * tee::kImaFrameFields);
+  if (Failed(env, frame)) return env.Undefined();
   size_t counted = entries;
   if (!tee::ParseImaList(in.data, in.size, digest_size, frame.Data(), counted, &entries, &failure))
     return FailureObject(env, failure);
@@ -343,7 +362,13 @@ Napi::Value EcdsaImportKey(const Napi::CallbackInfo& info) {
   tee::EcdsaResult result;
   tee::EcPublicKey* k = tee::ImportEcPublicKey(curve, key.data, key.size, &result);
   if (k == nullptr) return Napi::Number::New(env, static_cast<int>(result));
-  return Napi::External<tee::EcPublicKey>::New(env, k, FinalizeKey);
+  Napi::External<tee::EcPublicKey> handle = Napi::External<tee::EcPublicKey>::New(env, k, FinalizeKey);
+  if (handle.IsEmpty()) {
+    tee::FreeEcPublicKey(k);  // not created: no finalizer owns the key
+    return env.Undefined();
+  }
+  if (env.IsExceptionPending()) return env.Undefined();  // the External's finalizer frees the key
+  return handle;
 }
 
 // ecdsaVerifyWithKey(handle, message, signatureRS) -> EcdsaResult as int

@@ -7,6 +7,7 @@
 #include <openssl/params.h>
 
 #include <cstring>
+#include <new>
 
 namespace tee {
 namespace {
@@ -101,8 +102,15 @@ EcPublicKey* ImportEcPublicKey(Curve curve, const uint8_t* xy, size_t xy_size, E
     EVP_PKEY_free(pkey);
     return nullptr;
   }
+  // nothrow: a std::bad_alloc must not unwind through N-API (X09).
+  EcPublicKey* key = new (std::nothrow) EcPublicKey(curve, pkey);
+  if (key == nullptr) {
+    EVP_PKEY_free(pkey);
+    *result = EcdsaResult::kInternal;
+    return nullptr;
+  }
   *result = EcdsaResult::kValid;
-  return new EcPublicKey(curve, pkey);
+  return key;
 }
 
 void FreeEcPublicKey(EcPublicKey* key) { delete key; }

@@ -23,8 +23,8 @@ size_t CurveScalarSize(Curve curve);
 
 class EcPublicKey;  // opaque, owns an EVP_PKEY
 
-// Imports x || y; returns nullptr (and sets *result to kBadKey) when the
-// point is not on the curve.
+// Imports x || y; returns nullptr and sets *result to kBadKey when the
+// point is not on the curve, kInternal when memory runs out.
 EcPublicKey* ImportEcPublicKey(Curve curve, const uint8_t* xy, size_t xy_size, EcdsaResult* result);
 void FreeEcPublicKey(EcPublicKey* key);
 
