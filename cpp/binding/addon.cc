@@ -352,6 +352,16 @@ Napi::Value EcdsaVerify(const Napi::CallbackInfo& info) {
 
 void FinalizeKey(Napi::Env, tee::EcPublicKey* key) { tee::FreeEcPublicKey(key); }
 
+// Key handles carry this type tag, so ecdsaVerifyWithKey never reads some
+// other addon's External as an EcPublicKey (review s8, finding 4). Random
+// 128 bits, fixed for the addon's life.
+constexpr napi_type_tag kKeyHandleTag = {0x7e3a9c21d04b4f6eULL, 0xa85f13c2b9e0471dULL};
+
+bool IsKeyHandle(Napi::Env env, const Napi::Value& v) {
+  bool tagged = false;
+  return v.IsExternal() && napi_check_object_type_tag(env, v, &kKeyHandleTag, &tagged) == napi_ok && tagged;
+}
+
 // ecdsaImportKey(curveBits, keyXY) -> handle, or a negative EcdsaResult
 Napi::Value EcdsaImportKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -368,6 +378,11 @@ Napi::Value EcdsaImportKey(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (env.IsExceptionPending()) return env.Undefined();  // the External's finalizer frees the key
+  if (napi_type_tag_object(env, handle, &kKeyHandleTag) != napi_ok) {
+    // The External owns the key (freed by its finalizer); hand out nothing untagged.
+    if (!env.IsExceptionPending()) Napi::Error::New(env, "ecdsaImportKey: could not tag the key handle").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   return handle;
 }
 
@@ -375,9 +390,9 @@ Napi::Value EcdsaImportKey(const Napi::CallbackInfo& info) {
 Napi::Value EcdsaVerifyWithKey(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Bytes msg, sig;
-  if (info.Length() < 3 || !info[0].IsExternal() || !ReadBytes(info, 1, &msg) ||
-      !ReadBytes(info, 2, &sig))
+  if (info.Length() < 3 || !ReadBytes(info, 1, &msg) || !ReadBytes(info, 2, &sig))
     return TypeError(env, "ecdsaVerifyWithKey(handle, message, signatureRS)");
+  if (!IsKeyHandle(env, info[0])) return TypeError(env, "ecdsaVerifyWithKey: handle is not a key from ecdsaImportKey");
   const tee::EcPublicKey* key = info[0].As<Napi::External<tee::EcPublicKey>>().Data();
   tee::EcdsaResult r = tee::EcdsaVerify(key, msg.data, msg.size, sig.data, sig.size);
   return Napi::Number::New(env, static_cast<int>(r));
