@@ -32,6 +32,11 @@ export interface AdminRequest {
   authorization: string | undefined;
   /** Whom failed attempts are counted against: clientKey(peer address); default "unknown". */
   client?: string;
+  /**
+   * The failure limiter's reading of its clock, in ms: monotonic (src/net/steady-clock.ts; the server
+   * passes its limiter clock); default performance.now(). Never the wall clock (review s8 D2).
+   */
+  limiterNowMs?: number;
   /** The body, read on demand (bounded by the caller). */
   body: () => Promise<Buffer>;
 }
@@ -91,7 +96,7 @@ export async function handleAdmin(store: ApiKeyStore, r: AdminRequest, now: () =
   const parts = r.path.slice(ADMIN_PREFIX.length).split('/');
   if (parts[0] !== 'v1' || parts[1] !== 'keys' || parts.length > 3 || parts[2] === '') throw notFound();
   // Authentication before anything else, so an unauthenticated caller learns nothing about ids.
-  await requireAdminLimited(store, r, failures, now().getTime());
+  await requireAdminLimited(store, r, failures, r.limiterNowMs ?? performance.now());
   const id = parts[2];
   if (id === undefined) {
     if (r.method === 'GET') return { status: 200, body: { keys: await store.list() } };

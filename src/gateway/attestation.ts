@@ -8,6 +8,7 @@
  */
 import type { EvidenceProvider } from '../tee/index.js';
 import { widerClientKeys } from '../net/client-key.js';
+import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { BINDING_LABEL, bindingReportData, parseNonce } from './binding.js';
 import { GatewayError } from './errors.js';
 import { leafCertificatePem } from './tls.js';
@@ -40,9 +41,11 @@ export class EvidenceRateLimiter {
   readonly #grants: { at: number; keys: readonly string[] }[] = [];
   readonly #perKey = new Map<string, number>();
   readonly perClient: number;
+  /** `clock`: milliseconds that never go back (src/net/steady-clock.ts); default performance.now(). */
   constructor(
     readonly perSecond: number,
     perClient?: number,
+    readonly clock: LimiterClock = steadyClock(),
   ) {
     if (!Number.isInteger(perSecond) || perSecond < 1) throw new RangeError('attestationsPerSecond must be a positive integer');
     if (perClient !== undefined && (!Number.isInteger(perClient) || perClient < 1)) throw new RangeError('attestationsPerClient must be a positive integer');
@@ -53,7 +56,7 @@ export class EvidenceRateLimiter {
    * 0 when granted, else whole seconds to wait (Retry-After). `client`: the caller's client key;
    * without one only the instance bound applies.
    */
-  take(now = Date.now(), client?: string): number {
+  take(now = this.clock(), client?: string): number {
     while (this.#grants.length > 0 && (this.#grants[0] as { at: number }).at <= now - 1000) {
       for (const k of (this.#grants.shift() as { keys: readonly string[] }).keys) {
         const n = (this.#perKey.get(k) ?? 1) - 1;
@@ -78,7 +81,7 @@ export class EvidenceRateLimiter {
    * first; POST /tdx_attest has a limiter of its own, with its `message`).
    */
   takeOrRefuse(client: string | undefined, message = 'too many fresh attestations; retry later'): void {
-    const wait = this.take(Date.now(), client);
+    const wait = this.take(this.clock(), client);
     if (wait > 0) throw new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, message, { 'Retry-After': String(wait) });
   }
 }

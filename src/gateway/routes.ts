@@ -15,6 +15,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
 import type { LookupThrottle } from '../net/lookup-throttle.js';
+import type { LimiterClock } from '../net/steady-clock.js';
 import { forwardedClient, type TrustedProxies } from '../net/forwarded.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
 import { StorageError } from '../storage/index.js';
@@ -24,6 +25,8 @@ import type { ApiKeyStore } from './store.js';
 export interface RouteContext {
   options: GatewayOptions;
   attest: AttestationContext;
+  /** The limiters' milliseconds (monotonic, src/net/steady-clock.ts): never the wall clock. */
+  clock: LimiterClock;
   /** POST /tdx_attest's own rate bound (quoteVerificationsPerSecond / PerClient), apart from the evidence rate. */
   verifyLimiter: EvidenceRateLimiter;
   proxy: ProxyOptions;
@@ -246,7 +249,7 @@ export function createHandler(ctx: RouteContext): Handler {
     if (own) return own(req, res);
     if (path?.startsWith(ADMIN_PREFIX)) {
       if (!(ctx.options.adminApi ?? true)) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'the admin API is disabled');
-      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientOf(ctx, req), body: () => readBody(req, ADMIN_BODY_LIMIT) };
+      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientOf(ctx, req), limiterNowMs: ctx.clock(), body: () => readBody(req, ADMIN_BODY_LIMIT) };
       const answer = await handleAdmin(ctx.keys, admin, undefined, ctx.adminFailures).catch((e: unknown) => {
         req.resume(); // an unread body must not hold the connection
         if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_TOO_MANY_AUTH_FAILURES') ctx.metrics.countAuthRateLimited('admin');
@@ -255,7 +258,7 @@ export function createHandler(ctx: RouteContext): Handler {
       return sendJson(res, answer.status, answer.body);
     }
     if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
-    if (apiKeyRequired) await requireApiKey(ctx, req, Date.now());
+    if (apiKeyRequired) await requireApiKey(ctx, req, ctx.clock());
     proxyRequest(ctx.proxy, req, res);
   };
 }

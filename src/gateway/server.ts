@@ -24,6 +24,7 @@ import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-fa
 import { LookupThrottle } from '../net/lookup-throttle.js';
 import { TrustedProxies } from '../net/forwarded.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
+import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
 import { EvidenceRateLimiter } from './attestation.js';
@@ -117,6 +118,12 @@ export interface GatewayOptions extends ServerTimeouts {
    * (src/net/forwarded.ts); from any other peer the header is ignored. Default: none.
    */
   trustedProxies?: readonly string[];
+  /**
+   * Milliseconds for the rate and failure limiters (evidence, /tdx_attest, admin tokens, API keys,
+   * lookups); default performance.now(), monotonic (review s8 D2). For tests: readings that go back
+   * are absorbed (src/net/steady-clock.ts), never the wall clock's steps.
+   */
+  limiterClock?: () => number;
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
   /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms. */
@@ -158,21 +165,21 @@ function failureLimiter(name: 'adminFailureLimit' | 'apiKeyFailureLimit', o: Aut
   }
 }
 
-function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'attestationsPerClient'>): EvidenceRateLimiter {
+function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'attestationsPerClient'>, clock: LimiterClock): EvidenceRateLimiter {
   try {
-    return new EvidenceRateLimiter(o.attestationsPerSecond ?? 10, o.attestationsPerClient);
+    return new EvidenceRateLimiter(o.attestationsPerSecond ?? 10, o.attestationsPerClient, clock);
   } catch (e) {
     throw configError((e as Error).message);
   }
 }
 
 /** POST /tdx_attest's bound: the evidence limiter's sliding window and per-client shares, counted apart. */
-function verificationLimiter(o: Pick<GatewayOptions, 'quoteVerificationsPerSecond' | 'quoteVerificationsPerClient'>): EvidenceRateLimiter {
+function verificationLimiter(o: Pick<GatewayOptions, 'quoteVerificationsPerSecond' | 'quoteVerificationsPerClient'>, clock: LimiterClock): EvidenceRateLimiter {
   for (const name of ['quoteVerificationsPerSecond', 'quoteVerificationsPerClient'] as const) {
     const v = o[name];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw configError(`${name} must be a positive integer`);
   }
-  return new EvidenceRateLimiter(o.quoteVerificationsPerSecond ?? 20, o.quoteVerificationsPerClient);
+  return new EvidenceRateLimiter(o.quoteVerificationsPerSecond ?? 20, o.quoteVerificationsPerClient, clock);
 }
 
 function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies {
@@ -206,8 +213,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const adminFailures = failureLimiter('adminFailureLimit', options.adminFailureLimit);
   const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
   const trustedProxies = trustedProxiesOf(options.trustedProxies);
-  const limiter = evidenceLimiter(options);
-  const verifyLimiter = verificationLimiter(options);
+  if (options.limiterClock !== undefined && typeof options.limiterClock !== 'function') throw configError('limiterClock must be a function returning milliseconds');
+  const clock = steadyClock(options.limiterClock);
+  const limiter = evidenceLimiter(options, clock);
+  const verifyLimiter = verificationLimiter(options, clock);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
@@ -243,7 +252,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       end: () => void (metrics.inFlight -= 1),
     };
     const state = { draining: false };
-    const handle = createHandler({ options, attest, verifyLimiter, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
+    const handle = createHandler({ options, attest, verifyLimiter, clock, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

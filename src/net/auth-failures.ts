@@ -23,7 +23,9 @@
  *   oldest key that is *not* limited is dropped; a limited key is never dropped
  *   (dropping it would unlock it). When every key is limited, new keys are
  *   refused until the first of them leaves its window.
- * The clock is passed in (milliseconds), like the key broker's rate limiter.
+ * The clock is passed in (milliseconds), like the key broker's rate limiter. Pass a monotonic one
+ * (performance.now(), src/net/steady-clock.ts): with the wall clock a backward step keeps a client
+ * limited for the length of the step (review s8 D2).
  */
 import { widerClientKeys } from './client-key.js';
 

@@ -4,7 +4,8 @@
  * behind the same address (a NAT, an IPv6 /64) keeps working with a retry,
  * while a flood of well-formed guesses costs at most one database lookup per
  * interval and client (review, session 4). Bounded memory: at most
- * `maxClients` entries, the oldest dropped first. The clock is passed in.
+ * `maxClients` entries, the oldest dropped first. The clock is passed in: a monotonic one
+ * (src/net/steady-clock.ts), never the wall clock.
  */
 export class LookupThrottle {
   readonly #next = new Map<string, number>();
