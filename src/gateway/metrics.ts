@@ -1,6 +1,36 @@
 /** The failed-authentication limiters (src/net/auth-failures.ts): admin API tokens and API keys of proxied requests. */
 export type AuthLimiter = 'admin' | 'api_key';
 
+/** What a POST /tdx_attest call came to (tee_gateway_quote_verifications_total{result}). */
+export type QuoteVerificationResult = 'success' | 'failed' | 'unavailable' | 'rate_limited';
+
+/** Fixed upper bounds (seconds) of the proxied-request histograms: from a cached answer to a long chat stream. */
+export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
+
+/** A Prometheus histogram with fixed buckets: cumulative counts, sum and count. */
+export class Histogram {
+  readonly #counts = new Array<number>(LATENCY_BUCKETS_SECONDS.length).fill(0);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    this.sum += seconds;
+    this.count += 1;
+    const i = LATENCY_BUCKETS_SECONDS.findIndex((b) => seconds <= b);
+    if (i >= 0) this.#counts[i] = (this.#counts[i] as number) + 1;
+  }
+
+  render(name: string, help: string): string {
+    let cumulative = 0;
+    const rows = LATENCY_BUCKETS_SECONDS.map((b, i) => {
+      cumulative += this.#counts[i] as number;
+      return `${name}_bucket{le="${b}"} ${cumulative}`;
+    });
+    return `# HELP ${name} ${help}\n# TYPE ${name} histogram\n${rows.join('\n')}\n${name}_bucket{le="+Inf"} ${this.count}\n${name}_sum ${this.sum}\n${name}_count ${this.count}\n`;
+  }
+}
+
 /** Gateway counters, exposed as Prometheus text on GET /metrics (no labels with user data). */
 export class GatewayMetrics {
   attestations = 0;
@@ -14,6 +44,11 @@ export class GatewayMetrics {
   inFlight = 0;
   /** Requests answered 429 by each failed-authentication limiter (admin tokens, API keys). */
   readonly authRateLimited: Record<AuthLimiter, number> = { admin: 0, api_key: 0 };
+  /** POST /tdx_attest outcomes (issue 8: verification failures). */
+  readonly quoteVerifications: Record<QuoteVerificationResult, number> = { success: 0, failed: 0, unavailable: 0, rate_limited: 0 };
+  /** Proxied requests: until the upstream's response headers (time to first byte), and until the answer ended or was cut. */
+  readonly upstreamFirstByte = new Histogram();
+  readonly proxiedDuration = new Histogram();
 
   /** Counts a gateway error by its code. */
   countError(code: string): void {
@@ -29,6 +64,10 @@ export class GatewayMetrics {
     this.authRateLimited[limiter] += 1;
   }
 
+  countQuoteVerification(result: QuoteVerificationResult): void {
+    this.quoteVerifications[result] += 1;
+  }
+
   countProxied(status: number): void {
     const cls = `${Math.floor(status / 100)}xx`;
     this.proxied.set(cls, (this.proxied.get(cls) ?? 0) + 1);
@@ -39,7 +78,7 @@ export class GatewayMetrics {
       `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${rows.map(([l, v]) => `${name}${l} ${v}`).join('\n')}\n`;
     return [
       line('tee_gateway_attestations_total', 'counter', 'Fresh evidence produced for attestation requests.', [['', this.attestations]]),
-      line('tee_gateway_attestations_rate_limited_total', 'counter', 'Attestation requests answered 429.', [['', this.attestationsRateLimited]]),
+      line('tee_gateway_attestations_rate_limited_total', 'counter', 'Attestation and quote-verification requests answered 429.', [['', this.attestationsRateLimited]]),
       line('tee_gateway_attestation_failures_total', 'counter', 'Attestation requests the TEE could not serve.', [['', this.attestationFailures]]),
       line('tee_gateway_proxied_requests_total', 'counter', 'Requests proxied to the upstream, by upstream status class.', [...this.proxied].sort().map(([c, v]) => [`{class="${c}"}`, v])),
       line('tee_gateway_upstream_errors_total', 'counter', 'Upstream connection failures (502).', [['', this.upstreamErrors]]),
@@ -49,6 +88,10 @@ export class GatewayMetrics {
         Object.entries(this.authRateLimited).map(([l, v]) => [`{limiter="${l}"}`, v])),
       line('tee_gateway_too_large_total', 'counter', 'Request bodies refused as too large (413).', [['', this.tooLarge]]),
       line('tee_gateway_proxied_in_flight', 'gauge', 'Proxied requests in flight.', [['', this.inFlight]]),
+      line('tee_gateway_quote_verifications_total', 'counter', 'POST /tdx_attest calls, by result (success, failed, unavailable: 503 collateral, rate_limited: 429).',
+        Object.entries(this.quoteVerifications).map(([r, v]) => [`{result="${r}"}`, v])),
+      this.upstreamFirstByte.render('tee_gateway_upstream_first_byte_seconds', 'Proxied requests: seconds until the upstream\'s response headers.'),
+      this.proxiedDuration.render('tee_gateway_proxied_request_duration_seconds', 'Proxied requests: seconds until the answer ended or was cut (streams included).'),
     ].join('');
   }
 }

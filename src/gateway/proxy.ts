@@ -30,8 +30,12 @@ export interface ProxyOptions {
   idleTimeoutMs: number;
   /** Peers whose X-Forwarded-For is extended rather than replaced (src/net/forwarded.ts); default none. */
   trustedProxies?: TrustedProxies;
-  /** Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request. */
-  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; end(): void };
+  /**
+   * Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request;
+   * `firstByte` the seconds until the upstream's response headers, `end` the seconds until the answer
+   * ended or was cut (monotonic clock).
+   */
+  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void };
 }
 
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
@@ -155,6 +159,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   if (req.headers['content-length'] !== undefined) headers['content-length'] = String(declared);
   else if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
   let finished = false;
+  const started = performance.now();
   const fail = (err: GatewayError): void => {
     if (finished) return;
     finished = true;
@@ -185,6 +190,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
       return;
     }
     o.observe?.status(up.statusCode);
+    o.observe?.firstByte?.((performance.now() - started) / 1000);
     res.writeHead(up.statusCode, forwardHeaders(up.headers));
     res.flushHeaders();
     let bytes = 0;
@@ -228,7 +234,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   });
   o.observe?.start();
   res.on('close', () => {
-    o.observe?.end();
+    o.observe?.end((performance.now() - started) / 1000);
     if (!res.writableFinished) upstream.destroy();
   });
   let sent = 0;

@@ -180,7 +180,13 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   });
   browserRoute('POST', '/tdx_attest', async (req, res) => {
     const body = await readBody(req, 64 * 1024);
-    sendJson(res, 200, await tdxAttest(options.quoteVerifier, body, new Date(), { limiter: ctx.verifyLimiter, client: clientOf(ctx, req) }));
+    const answer = await tdxAttest(options.quoteVerifier, body, new Date(), { limiter: ctx.verifyLimiter, client: clientOf(ctx, req) }).catch((e: unknown) => {
+      if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_RATE_LIMITED') metrics.countQuoteVerification('rate_limited');
+      if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_COLLATERAL_UNAVAILABLE') metrics.countQuoteVerification('unavailable');
+      throw e;
+    });
+    metrics.countQuoteVerification(answer.attestation_result === 'SUCCESS' ? 'success' : 'failed');
+    sendJson(res, 200, answer);
   });
   routes.set('POST /attestation', withCubeErrors(ctx, async (req, res) => {
     if (!options.cubeAttestation) {

@@ -249,7 +249,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       status: (c) => metrics.countProxied(c),
       error: (e) => metrics.countError(e.code),
       start: () => void (metrics.inFlight += 1),
-      end: () => void (metrics.inFlight -= 1),
+      firstByte: (seconds) => metrics.upstreamFirstByte.observe(seconds),
+      end: (seconds) => {
+        metrics.inFlight -= 1;
+        metrics.proxiedDuration.observe(seconds);
+      },
     };
     const state = { draining: false };
     const handle = createHandler({ options, attest, verifyLimiter, clock, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });

@@ -89,6 +89,34 @@ describe('/metrics', () => {
     expect(r.text).toMatch(/^tee_gateway_proxied_requests_total\{class="2xx"\} [1-9]\d*$/m);
     expect(r.text).toMatch(/^tee_gateway_unauthorized_total [1-9]\d*$/m);
   });
+
+  it('latency histograms of proxied requests and drop-in verifications by result (issue 8; review s8 D3)', async () => {
+    const metric = async (): Promise<string> => (await h.call('GET', '/metrics', { token: null })).text;
+    const value = (text: string, series: string): number => {
+      const m = new RegExp(`^${series.replace(/[{}"+.]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+      if (!m) throw new Error(`no ${series} in /metrics`);
+      return Number(m[1]);
+    };
+    const before = await metric();
+    await h.call('POST', '/api/chat', { body: ollamaChat('m', false) });
+    const good = Buffer.from((await simulated.getEvidence(new Uint8Array(64))).evidence);
+    const bad = Buffer.from(good);
+    bad[300] = (bad[300] ?? 0) ^ 0xff;
+    for (const q of [good, bad, bad]) await h.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: q.toString('hex') }), token: null });
+    const after = await metric();
+    expect(after).toMatch(/^# TYPE tee_gateway_upstream_first_byte_seconds histogram$/m);
+    expect(after).toMatch(/^# TYPE tee_gateway_proxied_request_duration_seconds histogram$/m);
+    for (const name of ['tee_gateway_upstream_first_byte_seconds', 'tee_gateway_proxied_request_duration_seconds']) {
+      expect(value(after, `${name}_count`) - value(before, `${name}_count`)).toBe(1);
+      expect(value(after, `${name}_bucket{le="+Inf"}`)).toBe(value(after, `${name}_count`));
+      expect(value(after, `${name}_bucket{le="300"}`)).toBe(value(after, `${name}_count`)); // a local upstream answers within the last fixed bucket
+      expect(value(after, `${name}_sum`)).toBeGreaterThan(0);
+    }
+    const verifications = (text: string, result: string): number => value(text, `tee_gateway_quote_verifications_total{result="${result}"}`);
+    expect(verifications(after, 'success') - verifications(before, 'success')).toBe(1);
+    expect(verifications(after, 'failed') - verifications(before, 'failed')).toBe(2);
+    expect(verifications(after, 'unavailable')).toBe(0);
+  });
 });
 
 async function fetchRaw(path: string, body: string): Promise<{ type: string; body: Buffer }> {
