@@ -56,7 +56,8 @@ function parseAtlsNonce(body: Buffer): Buffer {
     throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body is not JSON');
   }
   const v = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>)['nonce'] : undefined;
-  if (typeof v !== 'string' || !STD_B64.test(v)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body must be {"nonce": "<standard base64>"}');
+  // Canonical only (review s8 D4): nonzero pad bits would give one nonce several spellings.
+  if (typeof v !== 'string' || !STD_B64.test(v) || Buffer.from(v, 'base64').toString('base64') !== v) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'the body must be {"nonce": "<standard base64>"}');
   const nonce = Buffer.from(v, 'base64');
   if (nonce.length < ATLS_NONCE_MIN_BYTES || nonce.length > ATLS_NONCE_MAX_BYTES) {
     throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"nonce" must decode to ${ATLS_NONCE_MIN_BYTES} to ${ATLS_NONCE_MAX_BYTES} bytes`);

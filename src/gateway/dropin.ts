@@ -105,10 +105,11 @@ const STD_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?
 /** Cube's limits (agent/endpoint/endpoint.go): report_data ≤ 64 bytes, nonce (vTPM) ≤ 32 bytes. */
 const CUBE_NONCE_SIZE = 32;
 
-/** A standard, padded base64 field of at most `max` bytes; absent or null is empty, as in Cube's Go decoder. */
+/** A canonical standard, padded base64 field of at most `max` bytes; absent or null is empty, as in Cube's Go decoder. */
 function cubeBase64(o: Record<string, unknown>, name: string, max: number): Buffer {
   const v = o[name] ?? '';
-  if (typeof v !== 'string' || !STD_B64.test(v)) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"${name}" must be standard base64`);
+  // Canonical only (review s8 D4): Cube's Go clients write it so; nonzero pad bits are another spelling.
+  if (typeof v !== 'string' || !STD_B64.test(v) || Buffer.from(v, 'base64').toString('base64') !== v) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"${name}" must be standard base64`);
   const raw = Buffer.from(v, 'base64');
   if (raw.length > max) throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, `"${name}" is at most ${max} bytes`);
   return raw;
