@@ -9,7 +9,7 @@ import type { HttpClient, HttpResponse } from './http.js';
 import { artifactKey, type PckCa, type QeIdentityRequest, type TcbInfoRequest } from './keys.js';
 import type { IntelCollateralSource } from './source.js';
 import { validateArtifactForKey } from './validate.js';
-import { unknownPlatformOn404 } from './errors.js';
+import { notServedForPlatform } from './errors.js';
 import { requireTls } from './tls.js';
 
 export const INTEL_PCS_BASE_URL = 'https://api.trustedservices.intel.com';
@@ -99,15 +99,16 @@ export class IntelPcsClient implements IntelCollateralSource {
   }
 
   /**
-   * A 404 for a channel's TCB info means the PCS / PCCS knows no platform with
-   * the quote's FMSPC: ERR_COLLATERAL_UNKNOWN_PLATFORM, final for that quote.
-   * A 404 for a configured evaluation data number stays ERR_COLLATERAL_NOT_FOUND
-   * (retryable): that is the configuration's problem, not the quote's.
+   * A 404 for a channel's TCB info is the retryable ERR_COLLATERAL_NOT_FOUND
+   * with `details.reason` "platform-not-served" (review s8 #1): a PCCS in REQ
+   * or OFFLINE mode has not cached the FMSPC yet, which is no verdict on the
+   * quote. A 404 for a configured evaluation data number is the plain
+   * ERR_COLLATERAL_NOT_FOUND (retryable): the configuration's problem.
    */
   async tcbInfo(r: TcbInfoRequest): Promise<CollateralArtifact> {
     const key = artifactKey.tcbInfo(r);
     const fetched = this.#fetch('intel-tcb-info', key, this.tcbInfoUrl(r), 'tcb-info-issuer-chain');
-    return r.tcbEvaluationDataNumber === undefined ? fetched.catch((err: unknown) => unknownPlatformOn404(err, `TCB info for FMSPC ${r.fmspc}`, key)) : fetched;
+    return r.tcbEvaluationDataNumber === undefined ? fetched.catch((err: unknown) => notServedForPlatform(err, `TCB info for FMSPC ${r.fmspc}`, key)) : fetched;
   }
 
   async qeIdentity(r: QeIdentityRequest): Promise<CollateralArtifact> {

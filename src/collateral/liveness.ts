@@ -1,8 +1,8 @@
 /**
  * Whether a collateral source serves now (review s6b #2). A 404 for what the
- * evidence names (TCB info of its FMSPC, the VCEK of its chip) is a verdict
- * on the evidence only from a source that works: one that answered 2xx for a
- * fixed document (QE identity, CRL, chain) within `windowMs` on the provider
+ * evidence names (the VCEK of its chip; Intel gives no verdict since review
+ * s8) is a verdict on the evidence only from a source that works: one that
+ * answered 2xx for a fixed document (CRL, chain) within `windowMs` on the provider
  * clock. A warm cache holds those documents without asking, so when no such
  * answer is recent, one probe asks the source for a fixed document; a probe
  * that fails is remembered for the same window, so a flood of 404s during an

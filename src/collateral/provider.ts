@@ -21,7 +21,7 @@
 import { CollateralFormatError, TeeVerifyError } from '../errors.js';
 import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
 import { isOlder, type CollateralCache } from './cache.js';
-import { CollateralUnavailableError, isNotFound } from './errors.js';
+import { CollateralUnavailableError, PLATFORM_NOT_SERVED_TTL_MS, isNotFound, isPlatformNotServed } from './errors.js';
 import { kindOfKey, platformOfKey } from './keys.js';
 
 /** Distinct keys fetched from sources per window of the provider clock. */
@@ -67,7 +67,10 @@ export interface ProviderOptions {
   graceMs?: number;
   /** Minimum spacing of refresh attempts for one artifact, failed ones included, on the verification clock; default 5 min. */
   refreshIntervalMs?: number;
-  /** How long a 404 answer for a key is served again instead of asking; default 5 min, 0 off. Provider clock. */
+  /**
+   * How long a 404 answer for a key is served again instead of asking; default 5 min, 0 off. Provider clock.
+   * Intel TCB info the source has not cached ("platform-not-served"): at most 30 s (PLATFORM_NOT_SERVED_TTL_MS).
+   */
   notFoundTtlMs?: number;
   /** Cap on distinct keys without a cached version fetched per window; default 256 per minute; null: no cap. */
   fetchBudget?: FetchBudget | null;
@@ -288,7 +291,9 @@ export class ArtifactResolver {
         fetched = this.#bound(key, await this.#singleFlight(key, fetch, metered));
       } catch (err) {
         failure = err;
-        if (isNotFound(err) && this.#notFoundTtlMs > 0) this.#notFound.set(key, { error: err, until: this.#clock() + this.#notFoundTtlMs });
+        // Intel TCB info a PCCS has not cached yet is remembered briefly only: registration fills it (review s8 #1).
+        const ttl = isPlatformNotServed(err) ? Math.min(this.#notFoundTtlMs, PLATFORM_NOT_SERVED_TTL_MS) : this.#notFoundTtlMs;
+        if (isNotFound(err) && ttl > 0) this.#notFound.set(key, { error: err, until: this.#clock() + ttl });
       }
     }
     if (fetched) {

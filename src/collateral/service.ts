@@ -14,7 +14,7 @@ import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
-import { CollateralUnavailableError, UnknownPlatformError } from './errors.js';
+import { CollateralUnavailableError, PLATFORM_NOT_SERVED, UnknownPlatformError } from './errors.js';
 import { SourceLiveness } from './liveness.js';
 import { chainsToRoots } from './anchored.js';
 import { ArtifactResolver, missingSource, type ExplicitCollateral, type FetchBudget, type Resolved } from './provider.js';
@@ -52,10 +52,10 @@ export interface CollateralServiceOptions {
   /** Distinct new keys fetched per window; default 256 per minute, null: no cap (ProviderOptions.fetchBudget). */
   fetchBudget?: FetchBudget | null;
   /**
-   * How long a 2xx answer for a fixed document (QE identity, PCK CRL; AMD
-   * chain, CRL) proves that its source serves, so that a 404 for the
-   * evidence's platform is a verdict (ERR_COLLATERAL_UNKNOWN_PLATFORM); also
-   * how long a failed probe is remembered. Default 60 s, provider clock.
+   * How long a 2xx answer for a fixed document of AMD's KDS (chain, CRL)
+   * proves that it serves, so that a 404 for the report's VCEK is a verdict
+   * (ERR_COLLATERAL_UNKNOWN_PLATFORM); also how long a failed probe is
+   * remembered. Default 60 s, provider clock. (Intel gives no such verdict.)
    */
   sourceLivenessMs?: number;
   /** The provider's clock for the three above, never for validity; default Date.now. */
@@ -168,18 +168,20 @@ function amdKeys(product: AmdProduct, signingKey: AmdKeyKind): { certChain: stri
 type Four<T> = [T, T, T, T];
 
 /**
- * The values of lookups that all succeeded, else one failure, chosen
- * deterministically: the first that is not ERR_COLLATERAL_UNKNOWN_PLATFORM,
- * else that one (judged by `verdict`).
+ * The values of lookups that all succeeded, else the first failure. An
+ * UnknownPlatformError from a custom Intel source becomes the retryable
+ * ERR_COLLATERAL_NOT_FOUND: the quote's FMSPC comes from a PCK chain that
+ * verified to a pinned root, so a missing TCB info is the source's gap, not a
+ * verdict on the quote (review s8 #1).
  */
-async function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>, verdict: (err: UnknownPlatformError) => Promise<never>): Promise<Four<Resolved>> {
-  let unknownPlatform: UnknownPlatformError | undefined;
+function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>): Four<Resolved> {
   for (const s of settled) {
     if (s.status === 'fulfilled') continue;
-    if (!(s.reason instanceof UnknownPlatformError)) throw s.reason;
-    unknownPlatform ??= s.reason;
+    if (s.reason instanceof UnknownPlatformError) {
+      throw new CollateralUnavailableError('ERR_COLLATERAL_NOT_FOUND', `${s.reason.message}; not a verdict on an Intel quote`, { ...s.reason.details, reason: PLATFORM_NOT_SERVED }, s.reason);
+    }
+    throw s.reason;
   }
-  if (unknownPlatform !== undefined) return verdict(unknownPlatform);
   return settled.map((s) => (s as PromiseFulfilledResult<Resolved>).value) as Four<Resolved>;
 }
 
@@ -221,11 +223,10 @@ export class CollateralService {
   /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
   readonly #recentVcekKeys: { request: VcekRequest; hwId: Buffer; key: string }[] = [];
   /**
-   * Whether each source serves now: a 404 for the evidence's platform is a
-   * verdict only from a source that recently served a fixed document
-   * (see liveness.ts; review s6b #2).
+   * Whether the KDS serves now: a 404 for the report's VCEK is a verdict only
+   * from a KDS that recently served a fixed document (see liveness.ts; review
+   * s6b #2). Intel gives no verdict on a 404 (review s8 #1).
    */
-  readonly #intelLive: SourceLiveness;
   readonly #amdLive: SourceLiveness;
   /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
   readonly #plans = new WeakMap<object, Partial<Record<IntelTee, LookupPlan>>>();
@@ -250,16 +251,15 @@ export class CollateralService {
     const livenessMs = options.sourceLivenessMs ?? DEFAULT_SOURCE_LIVENESS_MS;
     if (!Number.isFinite(livenessMs) || livenessMs < 0) throw new TypeError('sourceLivenessMs must be a non-negative number');
     const clock = options.clock ?? Date.now;
-    this.#intelLive = new SourceLiveness(livenessMs, clock);
     this.#amdLive = new SourceLiveness(livenessMs, clock);
   }
 
   /**
-   * ERR_COLLATERAL_UNKNOWN_PLATFORM when the source serves its fixed
-   * documents now (answered one within the liveness window, or answers the
-   * probe `fixedDocument`), else the retryable ERR_COLLATERAL_NOT_FOUND: an
-   * emptied PCCS or a wrong URL behind a warm cache is an outage, not a
-   * verdict on the evidence.
+   * ERR_COLLATERAL_UNKNOWN_PLATFORM when the KDS serves its fixed documents
+   * now (answered one within the liveness window, or answers the probe
+   * `fixedDocument`), else the retryable ERR_COLLATERAL_NOT_FOUND: an emptied
+   * mirror or a wrong URL behind a warm cache is an outage, not a verdict on
+   * the evidence.
    */
   async #verdict(err: UnknownPlatformError, live: SourceLiveness, fixedDocument: () => Promise<unknown>): Promise<never> {
     if (await live.serves(fixedDocument)) throw err;
@@ -327,14 +327,13 @@ export class CollateralService {
     const r = this.#resolver;
     const m = this.#intelMetered;
     // The four lookups run side by side (each may be a network fetch).
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await settledOrThrow(
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
       await Promise.allSettled([
         r.resolve(plan.keys[0], plan.fetch[0], now, m),
         r.resolve(plan.keys[1], plan.fetch[1], now, m),
         r.resolve(plan.keys[2], plan.fetch[2], now, m),
         r.resolve(plan.keys[3], plan.fetch[3], now, m),
       ]),
-      (err) => this.#verdict(err, this.#intelLive, plan.fetch[1]),
     );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -355,14 +354,13 @@ export class CollateralService {
     const qeReq = { tee: plan.tee, tcbEvaluationDataNumber };
     const r = this.#resolver;
     const m = this.#intelMetered;
-    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await settledOrThrow(
+    const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = settledOrThrow(
       await Promise.allSettled([
         r.resolve(plan.keys[0], plan.fetch[0], now, m),
-        r.resolve(artifactKey.qeIdentity(qeReq), this.#intelLive.track(() => source.qeIdentity(qeReq)), now, m),
+        r.resolve(artifactKey.qeIdentity(qeReq), () => source.qeIdentity(qeReq), now, m),
         r.resolve(plan.keys[2], plan.fetch[2], now, m),
         r.resolve(plan.keys[3], plan.fetch[3], now, m),
       ]),
-      (err) => this.#verdict(err, this.#intelLive, plan.fetch[1]),
     );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
   }
@@ -390,15 +388,12 @@ export class CollateralService {
       const select = this.#evalNumber === undefined ? { update: this.#update } : { tcbEvaluationDataNumber: this.#evalNumber };
       const tcbReq = { tee, fmspc, ...select };
       const qeReq = { tee, ...select };
-      const live = this.#intelLive;
       plan = {
         tee,
         fmspc,
         pckCa,
         keys: [artifactKey.tcbInfo(tcbReq), artifactKey.qeIdentity(qeReq), artifactKey.pckCrl(pckCa), artifactKey.rootCaCrl()],
-        // QE identity and PCK CRL come from the base URL, like the TCB info: their answers show that it serves.
-        // (Intel's PCS serves the Root CA CRL from another host, so that one proves nothing.)
-        fetch: [() => source.tcbInfo(tcbReq), live.track(() => source.qeIdentity(qeReq)), live.track(() => source.pckCrl(pckCa)), () => source.rootCaCrl()],
+        fetch: [() => source.tcbInfo(tcbReq), () => source.qeIdentity(qeReq), () => source.pckCrl(pckCa), () => source.rootCaCrl()],
       };
       byTee[tee] = plan;
     }

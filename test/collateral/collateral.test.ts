@@ -237,8 +237,8 @@ describe.skipIf(!HAVE_VECTORS)('AMD KDS client against recorded collateral', () 
 
 describe.skipIf(!HAVE_VECTORS)('fault cases leave nothing bad in the cache', () => {
   const faults = [
-    // A 404 for the quote's own FMSPC: no TCB info exists for that platform (final, review session 6).
-    { name: '404', fault: { kind: 'status', status: 404 } as const, code: 'ERR_COLLATERAL_UNKNOWN_PLATFORM' },
+    // A 404 for the quote's own FMSPC: the source has not cached that platform yet (retryable, review s8 #1).
+    { name: '404', fault: { kind: 'status', status: 404 } as const, code: 'ERR_COLLATERAL_NOT_FOUND' },
     { name: '429 with Retry-After', fault: { kind: 'status', status: 429, retryAfter: '1' } as const, code: 'ERR_COLLATERAL_UNAVAILABLE' },
     { name: '500', fault: { kind: 'status', status: 500 } as const, code: 'ERR_COLLATERAL_UNAVAILABLE' },
     { name: 'a hung connection', fault: { kind: 'hang' } as const, code: 'ERR_COLLATERAL_UNAVAILABLE' },

@@ -183,20 +183,25 @@ describe('every way in is bound to its key (review s6 #6)', () => {
   });
 });
 
-describe('a 404 for what the evidence names is final (review s6 #7)', () => {
+describe('a 404 for what the evidence names: final for a VCEK (review s6 #7), retryable for Intel TCB info (review s8 #1)', () => {
   async function emptyServer(): Promise<CollateralServer> {
     const s = await CollateralServer.start([]);
     servers.push(s);
     return s;
   }
 
-  it('PCS: no TCB info for the quote\'s FMSPC is ERR_COLLATERAL_UNKNOWN_PLATFORM, class COLLATERAL_MISMATCH, not retryable', async () => {
+  it('PCS: no TCB info for the quote\'s FMSPC is the retryable ERR_COLLATERAL_NOT_FOUND (platform-not-served), class COLLATERAL_UNAVAILABLE', async () => {
     const server = await emptyServer();
     const pcs = new IntelPcsClient({ http: http(), baseUrl: server.url });
     const err = await pcs.tcbInfo({ tee: 'tdx', fmspc: '00906ED50000' }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ERR_COLLATERAL_UNKNOWN_PLATFORM', errorClass: 'COLLATERAL_MISMATCH', retryable: false, details: { status: 404, artifact: 'intel/tcb-info/tdx/00906ed50000/update=standard' } });
-    // Not an outage: callers that answer 503 for CollateralUnavailableError answer a rejection instead.
-    expect(err).not.toBeInstanceOf(CollateralUnavailableError);
+    expect(err).toMatchObject({
+      code: 'ERR_COLLATERAL_NOT_FOUND',
+      errorClass: 'COLLATERAL_UNAVAILABLE',
+      retryable: true,
+      details: { status: 404, artifact: 'intel/tcb-info/tdx/00906ed50000/update=standard', reason: 'platform-not-served' },
+    });
+    // An outage, not a rejection: callers answer 503 for CollateralUnavailableError.
+    expect(err).toBeInstanceOf(CollateralUnavailableError);
   });
 
   it('PCS: a 404 for a configured evaluation data number, or for a fixed artifact, stays ERR_COLLATERAL_NOT_FOUND (retryable)', async () => {
@@ -242,7 +247,7 @@ describe('unknown platform is a verdict only from a source that serves its fixed
     return s;
   }
 
-  it('Intel: QE identity and CRLs served, no TCB info for the FMSPC -> ERR_COLLATERAL_UNKNOWN_PLATFORM; nothing served -> retryable ERR_COLLATERAL_NOT_FOUND', async () => {
+  it('Intel: QE identity and CRLs served, no TCB info for the FMSPC -> retryable ERR_COLLATERAL_NOT_FOUND (review s8 #1); nothing served -> the same', async () => {
     const { SimulatedTeeProvider } = await import('../../src/tee/index.js');
     const { parseEvidence } = await import('../../src/index.js');
     const { CollateralService } = await import('../../src/collateral/index.js');
@@ -250,7 +255,9 @@ describe('unknown platform is a verdict only from a source that serves its fixed
     const quote = parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence) as Parameters<InstanceType<typeof CollateralService>['forQuote']>[0];
     const service = (server: CollateralServer) => new CollateralService({ intel: new IntelPcsClient({ http: http(), baseUrl: server.url }), cache: null });
     const withoutTcb = await serving([...tee.collateral], (a) => a.kind !== 'intel-tcb-info');
-    for (let i = 0; i < 3; i++) await expect(service(withoutTcb).forQuote(quote, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_UNKNOWN_PLATFORM', retryable: false });
+    for (let i = 0; i < 3; i++) {
+      await expect(service(withoutTcb).forQuote(quote, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND', retryable: true, details: { reason: 'platform-not-served' } });
+    }
     const empty = await serving([], () => false);
     for (let i = 0; i < 3; i++) await expect(service(empty).forQuote(quote, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_NOT_FOUND', errorClass: 'COLLATERAL_UNAVAILABLE', retryable: true });
   });

@@ -62,7 +62,7 @@ describe('fetch budget and no entries for misses', () => {
     const codes = await countCodes(lookups);
     expect(server.totalHits).toBeLessThanOrEqual(50);
     expect(server.totalHits).toBe(50);
-    expect(codes).toEqual({ ERR_COLLATERAL_UNKNOWN_PLATFORM: 50, ERR_COLLATERAL_UNAVAILABLE: 950 });
+    expect(codes).toEqual({ ERR_COLLATERAL_NOT_FOUND: 50, ERR_COLLATERAL_UNAVAILABLE: 950 });
     expect(cache.keyCount).toBe(0);
     expect(readdirSync(join(cache.directory!, 'v1'))).toEqual([]);
   });
@@ -90,12 +90,12 @@ describe('fetch budget and no entries for misses', () => {
     const pcs = new IntelPcsClient({ http: http(), baseUrl: server.url });
     const ask = (fmspc: string) => resolver.resolve(artifactKey.tcbInfo({ tee: 'tdx', fmspc }), () => pcs.tcbInfo({ tee: 'tdx', fmspc }), NOW).catch((e: { code: string }) => e.code);
     expect([await ask('000000000001'), await ask('000000000002'), await ask('000000000003')]).toEqual([
-      'ERR_COLLATERAL_UNKNOWN_PLATFORM',
-      'ERR_COLLATERAL_UNKNOWN_PLATFORM',
+      'ERR_COLLATERAL_NOT_FOUND',
+      'ERR_COLLATERAL_NOT_FOUND',
       'ERR_COLLATERAL_UNAVAILABLE',
     ]);
     clock = 1000;
-    expect(await ask('000000000003')).toBe('ERR_COLLATERAL_UNKNOWN_PLATFORM');
+    expect(await ask('000000000003')).toBe('ERR_COLLATERAL_NOT_FOUND');
     expect(server.totalHits).toBe(3);
   });
 });
