@@ -5,7 +5,8 @@
  * - GET /api/v1/tee/quote (patched open-webui): `{quote: hex, quote_parse:
  *   "reserved", timestamp, id, status: true}` with no-cache headers. The
  *   original's REPORTDATA is all zeros; here it is the gateway binding with an
- *   optional `?nonce=` (standard or URL-safe base64, 16 to 64 bytes) and,
+ *   optional `?nonce=` (standard or URL-safe base64, 16 to 64 bytes; a space
+ *   is read as "+") and,
  *   without one, 32 zero bytes: still bound to the TLS key, but replayable.
  * - POST /tdx_attest {raw_quote_data: hex} → {attestation_result:
  *   "SUCCESS"|"FAILED", timestamp: unix seconds}: SUCCESS only when
@@ -40,7 +41,9 @@ export interface QuoteVerifierOptions {
 
 /** `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts). */
 export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
-  const raw = query.get('nonce');
+  // A raw "+" in the query (`?nonce=${btoa(…)}`) arrives as a space (form decoding), and a space is
+  // never base64: it is read back as "+" (review s8 D5).
+  const raw = query.get('nonce')?.replace(/ /g, '+') ?? null;
   const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
   ctx.limiter.takeOrRefuse(client);
   let ev;
