@@ -8,7 +8,7 @@
  * the client's 16 to 64 random bytes; the SPKI hash is 32 bytes. The result
  * is exactly the 64 bytes of TDX REPORTDATA / SNP REPORT_DATA.
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, hash } from 'node:crypto';
 
 import { GatewayError } from './errors.js';
 
@@ -34,12 +34,13 @@ export function parseNonce(value: unknown): Buffer {
 export function spkiSha256(certificate: Uint8Array | string): Buffer {
   const cert = new X509Certificate(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest();
+  return hash('sha256', spki, 'buffer');
 }
 
 /** The 64 bytes of REPORTDATA that bind `nonce` to the TLS key whose SPKI hashes to `spkiHash`. */
 export function bindingReportData(nonce: Uint8Array, spkiHash: Uint8Array): Buffer {
   if (nonce.length < NONCE_MIN_BYTES || nonce.length > NONCE_MAX_BYTES) throw new RangeError(`nonce must be ${NONCE_MIN_BYTES} to ${NONCE_MAX_BYTES} bytes`);
   if (spkiHash.length !== 32) throw new RangeError('the SPKI hash must be 32 bytes');
-  return createHash('sha512').update(BINDING_LABEL).update(nonce).update(spkiHash).digest();
+  // One-shot digest of the 30 + n + 32 bytes: no Hash object per connection.
+  return hash('sha512', Buffer.concat([BINDING_LABEL, nonce, spkiHash]), 'buffer');
 }

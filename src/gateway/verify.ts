@@ -18,7 +18,7 @@
  * that holds the presented key (judgesBoundTee) only when the evidence carries this connection's
  * binding: the client revokes an earlier trust in the key on those alone.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 import {
   CollateralUnavailableError,
@@ -100,7 +100,7 @@ export interface PresentedCertificate {
 const SPKI_MEMO_MAX = 256;
 const spkiMemo = new Map<string, { spki: Buffer; hex: string }>();
 export function presentedCertificate(certificateDer: Uint8Array): PresentedCertificate {
-  const certificateSha256 = createHash('sha256').update(certificateDer).digest('hex');
+  const certificateSha256 = hash('sha256', certificateDer, 'hex');
   let hit = spkiMemo.get(certificateSha256);
   if (!hit) {
     const spki = spkiSha256(certificateDer);
