@@ -191,6 +191,22 @@ function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies 
   }
 }
 
+/** Hosts a plain-http upstream may be on without leaving this machine (the TEE). */
+function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\./.test(h) || /^::ffff:7f[0-9a-f]{2}:/.test(h);
+}
+
+/** Relaxations the operator chose, said at every start (review s8 D6): strict by default, relaxed only out loud. */
+function startWarnings(options: GatewayOptions, upstream: URL): string[] {
+  const out: string[] = [];
+  if (options.requireApiKey === false) out.push('API keys are off (--no-api-key): anyone who can reach this port can use the upstream through it');
+  if (upstream.protocol === 'http:' && !isLoopbackHost(upstream.hostname)) {
+    out.push(`the upstream ${upstream.origin} is plain http to another host: prompts and answers leave the TEE unencrypted and unauthenticated (use https, or an upstream on this machine)`);
+  }
+  return out;
+}
+
 /** A database failure while serving: 503 + Retry-After when retrying can help, else 500. */
 export function storageFailure(e: StorageError, log: (l: string) => void): GatewayError {
   log(`tee-gateway: storage error ${e.code}: ${e.message}`);
@@ -294,6 +310,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, ${keys.description}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
     if (options.cubeAttestation) log('tee-gateway: WARNING: Cube\'s POST /attestation is on: this TEE signs caller-chosen REPORTDATA, so a relay can pass the /v1/attestation binding (docs/gateway.md)');
+    for (const warning of startWarnings(options, upstream)) log(`tee-gateway: WARNING: ${warning}`);
     const close = async (): Promise<void> => {
       state.draining = true;
       for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
