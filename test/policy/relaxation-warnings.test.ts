@@ -19,7 +19,7 @@ import { expectOk, hex, snp, syntheticSnp, syntheticTdx, tdx } from './helpers.j
 const ANY_TDX = { tee: 'tdx', mrTd: 'any', mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' };
 const ANY_SNP = { tee: 'snp', measurement: 'any', hostData: 'any' };
 
-const earStatus = (r: VerificationResult, policy: ReturnType<typeof loadPolicy>) => toEar(r, evaluatePolicy(r, policy), { verifierId: 'test', iat: 1 }).submods.cpu0['ear.status'];
+const earStatus = (r: VerificationResult, policy: ReturnType<typeof loadPolicy>) => toEar(r, evaluatePolicy(r, policy), { verifierId: 'test', iat: 1 }).submods.cpu0!['ear.status'];
 
 interface Row {
   name: string;
