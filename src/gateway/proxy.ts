@@ -112,12 +112,14 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
   // client could otherwise keep streaming until the request timeout). A small body with a declared
   // length is drained, so the connection stays usable (AttestedClient pools its connections).
   const req = res.req as IncomingMessage | undefined;
-  const unread = req !== undefined && !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_BYTES);
+  // A client that waits for 100 Continue has sent no body and may send it after all: close too.
+  const unread = req !== undefined && !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_BYTES || /100-continue/i.test(String(req.headers.expect ?? '')));
   res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(unread ? { connection: 'close' } : {}), ...err.headers });
   res.end(body);
 }
 
-export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerResponse): void {
+/** `expectsContinue`: the client waits for 100 Continue, sent once the checks before the upstream passed. */
+export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > o.maxRequestBytes) {
     o.observe?.error(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, ''));
@@ -146,6 +148,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     req.resume();
     return;
   }
+  if (expectsContinue) res.writeContinue();
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const headers = forwardHeaders(req.headers);
   const xff = forwardedFor(req, o.trustedProxies);

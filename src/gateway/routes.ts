@@ -245,17 +245,29 @@ async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: num
   }
 }
 
-/** The request handler: the gateway's own routes, else an API key check and the proxy. */
-export function createHandler(ctx: RouteContext): Handler {
+/**
+ * The request handler: the gateway's own routes, else an API key check and the proxy.
+ * `expectsContinue` (the client sent `Expect: 100-continue`): 100 Continue goes out only when the body
+ * is wanted: on the gateway's own routes at once (their bodies are small and bounded), on the admin API
+ * after the token check, on proxied paths after the API-key check and the Content-Length limit.
+ */
+export function createHandler(ctx: RouteContext): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const routes = routeTable(ctx);
   const apiKeyRequired = ctx.options.requireApiKey ?? true;
-  return async (req, res) => {
+  return async (req, res, expectsContinue = false) => {
     const path = (req.url ?? '/').split('?')[0];
     const own = routes.get(`${req.method} ${path}`);
-    if (own) return own(req, res);
+    if (own) {
+      if (expectsContinue) res.writeContinue();
+      return own(req, res);
+    }
     if (path?.startsWith(ADMIN_PREFIX)) {
       if (!(ctx.options.adminApi ?? true)) throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'the admin API is disabled');
-      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientOf(ctx, req), limiterNowMs: ctx.clock(), body: () => readBody(req, ADMIN_BODY_LIMIT) };
+      const body = (): Promise<Buffer> => {
+        if (expectsContinue) res.writeContinue(); // the token was accepted: now the body
+        return readBody(req, ADMIN_BODY_LIMIT);
+      };
+      const admin = { method: req.method ?? 'GET', path, authorization: req.headers.authorization, client: clientOf(ctx, req), limiterNowMs: ctx.clock(), body };
       const answer = await handleAdmin(ctx.keys, admin, undefined, ctx.adminFailures).catch((e: unknown) => {
         req.resume(); // an unread body must not hold the connection
         if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_TOO_MANY_AUTH_FAILURES') ctx.metrics.countAuthRateLimited('admin');
@@ -265,6 +277,6 @@ export function createHandler(ctx: RouteContext): Handler {
     }
     if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
     if (apiKeyRequired) await requireApiKey(ctx, req, ctx.clock());
-    proxyRequest(ctx.proxy, req, res);
+    proxyRequest(ctx.proxy, req, res, expectsContinue);
   };
 }

@@ -275,7 +275,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const handle = createHandler({ options, attest, verifyLimiter, clock, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    /** `expectsContinue`: the client sent `Expect: 100-continue` and waits (checkContinue below). */
+    const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
       inFlight.add(res);
       res.once('close', () => {
         inFlight.delete(res);
@@ -283,7 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       // While stopping, every answer ends its keep-alive connection so the client reconnects to another instance.
       if (state.draining) res.shouldKeepAlive = false;
-      handle(req, res).catch((err: unknown) => {
+      handle(req, res, expectsContinue).catch((err: unknown) => {
         const e = StorageError.is(err) ? storageFailure(err, log) : err;
         if (res.headersSent) {
           res.destroy();
@@ -302,6 +303,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const srv: Server = createServer({ cert: tls.cert, key: tls.key, ...timeouts }, onRequest);
     server = srv;
     srv.maxConnections = 10_000;
+    // `Expect: 100-continue`: Node would answer 100 at once; the handler sends it only once the request
+    // passed the API-key check and its Content-Length fits, so a refused client sends no body (review s8 D7).
+    srv.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(options.port ?? 8443, host, () => resolve());
