@@ -40,6 +40,16 @@ export interface CollateralArtifact {
   source: { origin: ArtifactOrigin; url?: string; fetchedAt?: string };
 }
 
+/**
+ * Whether two artifacts are one version: same key, same body bytes and same
+ * issuer chain (review s8 #2). The chain is part of a version: it narrows the
+ * validity window and names the signer, so the genuine body with a stale or
+ * foreign chain is another version, never a duplicate of the genuine one.
+ */
+export function sameVersion(a: CollateralArtifact, b: CollateralArtifact): boolean {
+  return a === b || (a.key === b.key && (a.issuerChainPem ?? '') === (b.issuerChainPem ?? '') && Buffer.from(a.body).equals(Buffer.from(b.body)));
+}
+
 const parsedWindows = new WeakMap<ValidityWindow, readonly [number, number]>();
 
 /** The window as epoch milliseconds, parsed once per window object (hot path of warm lookups). */

@@ -15,14 +15,14 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
-import { isWithinWindow, type CollateralArtifact } from './artifact.js';
+import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
 import { validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
 const VERSION = 1;
 /** Largest cache file read; a real entry is a few KB (the HTTP client caps bodies at 4 MiB). */
 const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
-/** `<sha256(key)>-<sha256(body)[:16]>.json`: nothing else in the directory is ours. */
+/** `<sha256(key)>-<version digest[:16]>.json` (see versionDigest): nothing else in the directory is ours. */
 const ENTRY_NAME = /^([0-9a-f]{64})-[0-9a-f]{16}\.json$/;
 
 export interface CollateralCacheOptions {
@@ -79,7 +79,18 @@ function isPast(a: CollateralArtifact, r: Retention): boolean {
   return !Number.isNaN(end) && end + (r.graceMs ?? 0) < r.now.getTime();
 }
 
-const sameBytes = (a: CollateralArtifact, b: CollateralArtifact) => Buffer.from(a.body).equals(Buffer.from(b.body));
+/**
+ * The digest that names a version's file: SHA-256 of the body, and for an
+ * artifact with an issuer chain of (body length, body, chain), since the chain
+ * is part of the version (sameVersion, review s8 #2).
+ */
+function versionDigest(a: CollateralArtifact): string {
+  const h = createHash('sha256');
+  if (a.issuerChainPem === undefined) return h.update(a.body).digest('hex');
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64BE(BigInt(a.body.length));
+  return h.update(length).update(a.body).update(a.issuerChainPem, 'utf8').digest('hex');
+}
 
 const NONE: readonly CollateralArtifact[] = Object.freeze([]);
 
@@ -189,8 +200,7 @@ export class CollateralCache {
   }
 
   #fileName(a: CollateralArtifact): string {
-    const version = createHash('sha256').update(a.body).digest('hex').slice(0, 16);
-    return `${this.#prefix(a.key)}-${version}.json`;
+    return `${this.#prefix(a.key)}-${versionDigest(a).slice(0, 16)}.json`;
   }
 
   #dir(): string {
@@ -304,6 +314,8 @@ export class CollateralCache {
         ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
         source: { ...stored.source, origin: 'cache' },
       });
+      // Named by another version (an entry written before the chain was part of the version): fetched again.
+      if (this.#fileName(artifact) !== name) throw new Error('entry name does not match its version');
       if (stored.verified === true) this.#verified.add(artifact);
       return artifact;
     } catch {
@@ -313,15 +325,15 @@ export class CollateralCache {
   }
 
   /**
-   * Adds `artifact` as a version of its key; returns false when those exact
-   * bytes are already stored. A disk that cannot be written does not lose the
+   * Adds `artifact` as a version of its key; returns false when that version
+   * (same body and issuer chain, sameVersion) is already stored. A disk that cannot be written does not lose the
    * artifact: it stays in memory and a warning is added to `warnings`.
    * `retention` (the storing lookup's instant and grace) lets eviction drop
    * versions that have passed first.
    */
   put(artifact: CollateralArtifact, warnings?: string[], retention?: Retention): boolean {
     const found = this.#lookup(artifact.key);
-    if (found.some((a) => sameBytes(a, artifact))) return false;
+    if (found.some((a) => sameVersion(a, artifact))) return false;
     const list = found === NONE ? [] : (found as CollateralArtifact[]);
     list.push(artifact);
     if (found === NONE) this.#remember(artifact.key, list);
@@ -360,13 +372,13 @@ export class CollateralCache {
   }
 
   /**
-   * Drops the stored version of `artifact.key` with exactly `artifact.body`
-   * from memory and disk (a verification rejected it); true when one was
-   * stored. The next selection finds the next version, or none (fetch).
+   * Drops the stored version of `artifact` (same body and issuer chain) from
+   * memory and disk (a verification rejected it); true when one was stored.
+   * The next selection finds the next version, or none (fetch).
    */
   discard(artifact: CollateralArtifact): boolean {
     const list = this.#lookup(artifact.key) as CollateralArtifact[];
-    const index = list.findIndex((a) => a === artifact || sameBytes(a, artifact));
+    const index = list.findIndex((a) => sameVersion(a, artifact));
     if (index < 0) return false;
     list.splice(index, 1);
     if (list.length === 0) this.#memory.delete(artifact.key);
@@ -375,14 +387,14 @@ export class CollateralCache {
   }
 
   /**
-   * Marks the stored version with `artifact`'s bytes as used by a
+   * Marks the stored version of `artifact` (same body and chain) as used by a
    * verification that passed (memory and disk); eviction never drops the
    * newest marked version of a key (unless past). Returns true when the mark is new. Cheap when already
    * marked: this runs after every successful verification.
    */
   markVerified(artifact: CollateralArtifact): boolean {
     if (this.#verified.has(artifact)) return false;
-    const stored = this.#lookup(artifact.key).find((a) => a === artifact || sameBytes(a, artifact));
+    const stored = this.#lookup(artifact.key).find((a) => sameVersion(a, artifact));
     if (stored === undefined || this.#verified.has(stored)) return false;
     this.#verified.add(stored);
     if (this.directory) {
@@ -395,10 +407,10 @@ export class CollateralCache {
     return true;
   }
 
-  /** Whether the stored version with `artifact`'s bytes carries the verified mark. */
+  /** Whether the stored version of `artifact` (same body and chain) carries the verified mark. */
   isVerified(artifact: CollateralArtifact): boolean {
     if (this.#verified.has(artifact)) return true;
-    const stored = this.#lookup(artifact.key).find((a) => sameBytes(a, artifact));
+    const stored = this.#lookup(artifact.key).find((a) => sameVersion(a, artifact));
     return stored !== undefined && this.#verified.has(stored);
   }
 

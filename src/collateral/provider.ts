@@ -19,7 +19,7 @@
  * (`clock`), never on the verification instant, and are no verification check.
  */
 import { CollateralFormatError, TeeVerifyError } from '../errors.js';
-import { isWithinWindow, needsRefresh, type CollateralArtifact } from './artifact.js';
+import { isWithinWindow, needsRefresh, sameVersion, type CollateralArtifact } from './artifact.js';
 import { isOlder, type CollateralCache } from './cache.js';
 import { CollateralUnavailableError, PLATFORM_NOT_SERVED_TTL_MS, isNotFound, isPlatformNotServed } from './errors.js';
 import { kindOfKey, platformOfKey } from './keys.js';
@@ -128,10 +128,6 @@ class BoundedMap<K, V> {
 function nonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number`);
   return value;
-}
-
-function sameArtifact(a: CollateralArtifact, b: CollateralArtifact): boolean {
-  return a === b || (a.key === b.key && Buffer.from(a.body).equals(Buffer.from(b.body)));
 }
 
 export class ArtifactResolver {
@@ -263,7 +259,7 @@ export class ArtifactResolver {
     // The bundle's artifact is outside its window at `now`: as if the bundle did not hold it, then its own answer last.
     const hit = this.#cacheHit(key, now);
     const resolved = hit ?? (await this.#resolveBehindBundle(key, fetch, now, metered, held));
-    if (sameArtifact(resolved.artifact, held)) return resolved;
+    if (sameVersion(resolved.artifact, held)) return resolved;
     const note = `collateral bundle: ${key} is valid ${held.validity.notBefore} .. ${held.validity.notAfter}, not at ${now.toISOString()}; using the ${resolved.artifact.source.origin} copy`;
     return { artifact: resolved.artifact, warnings: [note, ...resolved.warnings] };
   }
@@ -299,7 +295,7 @@ export class ArtifactResolver {
     if (fetched) {
       this.#lastRefresh.set(key, now.getTime());
       // The bundle's own artifact (a source that falls back to the bundle) stays out of the cache.
-      if (held === undefined || !sameArtifact(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
+      if (held === undefined || !sameVersion(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
       return this.#serve(cache?.select(key, now) ?? fetched, now, warnings);
     }

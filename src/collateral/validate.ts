@@ -104,6 +104,22 @@ function validateCrl(a: Unvalidated): CollateralArtifact {
 
 /** Checks the shape of an artifact and fills in its validity window and sequence. */
 export function validateArtifact(a: Unvalidated): CollateralArtifact {
+  return nonEmptyWindow(a, shapeOf(a));
+}
+
+/**
+ * An artifact whose window is empty (it starts after it ends: a TCB info with
+ * an issuer chain that expired before its issueDate) can serve no instant; it
+ * is refused, never cached (review s8 #2: a stale chain with the genuine body
+ * sat in the cache with an empty window).
+ */
+function nonEmptyWindow(a: Unvalidated, artifact: CollateralArtifact): CollateralArtifact {
+  const { notBefore, notAfter } = artifact.validity;
+  if (Date.parse(notBefore) > Date.parse(notAfter)) throw formatError(a, `validity window is empty (${notBefore} .. ${notAfter}; an issuer chain outside the document's own window?)`);
+  return artifact;
+}
+
+function shapeOf(a: Unvalidated): CollateralArtifact {
   switch (a.kind) {
     case 'intel-tcb-info':
       return validateSignedJson(a, 'tcbInfo');
