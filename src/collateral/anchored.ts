@@ -44,9 +44,12 @@ function productOf(key: string): AmdProduct | undefined {
 /**
  * True when `artifact` is signed, link by link, up to one of `roots`: Intel
  * TCB info, QE identity and PCK CRL through their issuer chain to an Intel
- * root CA, the Root CA CRL by an Intel root CA; AMD chains equal the pinned
- * intermediate and ARK of their product, a CRL is signed by the ARK, a VCEK by
- * the ASK. False for anything else (a VLEK never comes from a cache or bundle).
+ * root CA, the Root CA CRL by a pinned Intel root CA itself; AMD chains equal
+ * the pinned intermediate and ARK of their product, a CRL is signed by the
+ * pinned ARK, a VCEK by the ASK. X03: the two root-signed CRLs are checked
+ * against the pinned certificate directly; a chain attached to them is
+ * ignored (and refused where artifacts enter, validate.ts). False for
+ * anything else (a VLEK never comes from a cache or bundle).
  */
 export function chainsToRoots(artifact: CollateralArtifact, roots: TrustRoots): boolean {
   try {

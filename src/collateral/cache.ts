@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
-import { validateArtifactForKey } from './validate.js';
+import { refuseAttachedChain, validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
 const VERSION = 1;
@@ -329,9 +329,11 @@ export class CollateralCache {
    * (same body and issuer chain, sameVersion) is already stored. A disk that cannot be written does not lose the
    * artifact: it stays in memory and a warning is added to `warnings`.
    * `retention` (the storing lookup's instant and grace) lets eviction drop
-   * versions that have passed first.
+   * versions that have passed first. Throws ERR_COLLATERAL_FORMAT for an
+   * issuer chain on a kind that has none (refuseAttachedChain).
    */
   put(artifact: CollateralArtifact, warnings?: string[], retention?: Retention): boolean {
+    refuseAttachedChain(artifact); // ERR_COLLATERAL_FORMAT (X03, review s8 #3)
     const found = this.#lookup(artifact.key);
     if (found.some((a) => sameVersion(a, artifact))) return false;
     const list = found === NONE ? [] : (found as CollateralArtifact[]);

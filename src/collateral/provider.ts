@@ -23,6 +23,7 @@ import { isWithinWindow, needsRefresh, sameVersion, type CollateralArtifact } fr
 import { isOlder, type CollateralCache } from './cache.js';
 import { CollateralUnavailableError, PLATFORM_NOT_SERVED_TTL_MS, isNotFound, isPlatformNotServed } from './errors.js';
 import { kindOfKey, platformOfKey } from './keys.js';
+import { refuseAttachedChain } from './validate.js';
 
 /** Distinct keys fetched from sources per window of the provider clock. */
 export interface FetchBudget {
@@ -358,13 +359,14 @@ export class ArtifactResolver {
     return undefined;
   }
 
-  /** A source must answer the key it was asked for, with an artifact of that key's kind. */
+  /** A source must answer the key it was asked for, with an artifact of that key's kind (and no chain where none belongs). */
   #bound(key: string, a: CollateralArtifact): CollateralArtifact {
     if (a.key !== key || a.kind !== kindOfKey(key)) {
       throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `asked for ${key}, the source answered ${a.kind} ${a.key}`, {
         details: { artifact: key, answered: a.key, reason: 'not-the-requested-artifact' },
       });
     }
+    refuseAttachedChain(a);
     return a;
   }
 

@@ -40,18 +40,27 @@ export function chainOf(artifact: CollateralArtifact): CertificateInfo[] {
   return pem ? splitPemCertificates(pem).map(parseCertificate) : [];
 }
 
+/** CRLs signed by a pinned root directly: Intel's Root CA CRL (the root CA), AMD's CRLs (the ARK). */
+export function isRootSignedCrl(kind: CollateralArtifact['kind']): boolean {
+  return kind === 'intel-root-ca-crl' || kind === 'amd-crl';
+}
+
 /**
- * Checks the signatures an artifact carries. For a CRL without an issuer
- * chain (Intel's Root CA CRL, AMD's CRLs), pass its issuer certificate.
+ * Checks the signatures an artifact carries. A CRL signed by a root (Intel's
+ * Root CA CRL, AMD's CRLs) is checked by `issuer` only, the pinned root or
+ * ARK the caller passes: a chain attached to one is ignored, never a signer
+ * (review s8 #3: any attached self-made chain "verified" it). Without
+ * `issuer` its signature check fails.
  */
 export function checkArtifactSignatures(
   artifact: CollateralArtifact,
   issuer?: CertificateInfo,
   memo: SignatureMemo = defaultSignatureMemo,
 ): SignatureCheck[] {
-  const chain = chainOf(artifact);
+  const rootSigned = isRootSignedCrl(artifact.kind);
+  const chain = rootSigned ? [] : chainOf(artifact);
   const checks = checkChainLinks(chain, memo);
-  const signer = chain[0] ?? issuer;
+  const signer = rootSigned ? issuer : (chain[0] ?? issuer);
   switch (artifact.kind) {
     case 'intel-tcb-info':
     case 'intel-qe-identity': {

@@ -104,7 +104,24 @@ function validateCrl(a: Unvalidated): CollateralArtifact {
 
 /** Checks the shape of an artifact and fills in its validity window and sequence. */
 export function validateArtifact(a: Unvalidated): CollateralArtifact {
+  refuseAttachedChain(a);
   return nonEmptyWindow(a, shapeOf(a));
+}
+
+/** Kinds that come with an issuer chain (a response header); nothing else may carry one. */
+const CHAINED_KINDS: ReadonlySet<CollateralArtifact['kind']> = new Set(['intel-tcb-info', 'intel-qe-identity', 'intel-pck-crl']);
+
+/**
+ * ERR_COLLATERAL_FORMAT for an issuer chain on a kind that never has one:
+ * Intel's Root CA CRL and AMD's CRLs are signed by the pinned root / ARK
+ * itself, AMD certificates and chains carry their issuers in the body. An
+ * attached chain can only mislead (X03, review s8 #3), so it is refused
+ * wherever artifacts enter: sources, bundles, cache files and `put`.
+ */
+export function refuseAttachedChain(a: Unvalidated): void {
+  if (a.issuerChainPem !== undefined && !CHAINED_KINDS.has(a.kind)) {
+    throw formatError(a, 'an issuer chain is attached to a kind that has none (it is checked against the pinned root only)');
+  }
 }
 
 /**

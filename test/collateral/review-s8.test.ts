@@ -9,6 +9,9 @@
  *    genuine body and a stale chain (empty validity window) used to be cached,
  *    the genuine answer was then refused as a duplicate and the rogue copy got
  *    the verified mark. An empty window is now a format error.
+ * 3. X03 ranking (chainsToRoots) checked a Root CA CRL or AMD CRL by any chain
+ *    attached to it: now by the pinned root / ARK only, and an attached chain
+ *    on those kinds is refused at import and at cache entry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -16,7 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CollateralCache, CollateralService, HttpClient, IntelPcsClient, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { BundleSource, CollateralCache, CollateralService, HttpClient, IntelPcsClient, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { ArtifactResolver, chainsToRoots } from '../../src/collateral/index.js';
 import { validateArtifactForKey } from '../../src/collateral/validate.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
@@ -152,5 +156,58 @@ describe('#2 the issuer chain is part of a cached version', () => {
     expect(rest).toEqual([]);
     expect(loaded!.issuerChainPem).toBe(tcb.issuerChainPem);
     expect(fresh.isVerified(loaded!)).toBe(true);
+  });
+});
+
+const pemOf = (ders: readonly Uint8Array[]) =>
+  ders.map((der) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`).join('');
+
+describe('#3 root-signed CRLs chain to the pinned root only', () => {
+  const A = new SimulatedTeeProvider({ tee: 'tdx', at: AT }); // the verification's PKI
+  const B = new SimulatedTeeProvider({ tee: 'tdx', at: new Date(AT.getTime() + 3_600_000), seed: 'review s8 attacker' });
+  const bRootCrl = B.collateral.find((a) => a.kind === 'intel-root-ca-crl')!;
+  /** B's Root CA CRL with B's root attached as its "issuer chain" (validation bypassed, as a custom source or a bug could). */
+  const planted: CollateralArtifact = { ...bRootCrl, issuerChainPem: pemOf(B.trustRoots.intelRootCas), source: { origin: 'network' } };
+
+  it('r2: an attached chain does not anchor a Root CA CRL or an AMD CRL under other roots', () => {
+    expect(chainsToRoots(bRootCrl, A.trustRoots)).toBe(false);
+    expect(chainsToRoots(planted, A.trustRoots)).toBe(false);
+    expect(chainsToRoots(A.collateral.find((a) => a.kind === 'intel-root-ca-crl')!, A.trustRoots)).toBe(true);
+    expect(chainsToRoots({ ...A.collateral.find((a) => a.kind === 'intel-root-ca-crl')!, issuerChainPem: pemOf(B.trustRoots.intelRootCas) }, A.trustRoots)).toBe(true); // ignored, not used
+
+    // AMD: the simulated SEV-SNP platforms share one ARK key per process, so the forged CRL is one signed by B's Intel root.
+    const snp = new SimulatedTeeProvider({ tee: 'snp', at: AT });
+    const amdCrl = snp.collateral.find((a) => a.kind === 'amd-crl')!;
+    const forged: CollateralArtifact = { ...amdCrl, body: bRootCrl.body };
+    expect(chainsToRoots(amdCrl, snp.trustRoots)).toBe(true);
+    expect(chainsToRoots(forged, snp.trustRoots)).toBe(false);
+    expect(chainsToRoots({ ...forged, issuerChainPem: pemOf(B.trustRoots.intelRootCas) }, snp.trustRoots)).toBe(false);
+  });
+
+  it('an issuer chain on a Root CA CRL or AMD CRL is refused at import, by sources and by the cache', async () => {
+    const fields = { kind: planted.kind, key: planted.key, body: planted.body, issuerChainPem: planted.issuerChainPem, source: { origin: 'network' as const } };
+    const refused = expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT', message: expect.stringContaining('issuer chain is attached') });
+    expect(() => validateArtifactForKey(fields)).toThrow(refused);
+    expect(() => importBundle(exportBundle([planted]))).toThrow(refused);
+    const cache = new CollateralCache({ directory: tempDir() });
+    expect(() => cache.put(planted)).toThrow(refused);
+    expect(cache.keyCount).toBe(0);
+    const resolver = new ArtifactResolver({ cache });
+    await expect(resolver.resolve(planted.key, async () => planted, AT)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_FORMAT' });
+    expect(cache.has(planted.key)).toBe(false);
+    const amdCrl = new SimulatedTeeProvider({ tee: 'snp', at: AT }).collateral.find((a) => a.kind === 'amd-crl')!;
+    expect(() => cache.put({ ...amdCrl, issuerChainPem: pemOf(B.trustRoots.intelRootCas) })).toThrow(refused);
+  });
+
+  it('r2 end to end: the bundle of the run\'s PKI verifies; a planted CRL with a chain never overrules it', async () => {
+    const cache = new CollateralCache({ directory: null });
+    expect(() => cache.put(planted)).toThrow();
+    const service = new CollateralService({ intel: new BundleSource([]), cache, bundle: new BundleSource([...A.collateral]), trustRoots: A.trustRoots });
+    const { evidence } = await A.getEvidence(new Uint8Array(64));
+    const at = new Date(AT.getTime() + 2 * 3_600_000);
+    for (let i = 0; i < 2; i++) {
+      const r = await verifyEvidence(evidence, { collateral: service, trustRoots: A.trustRoots, at });
+      expect(r.warnings.filter((w) => w.includes('X03'))).toEqual([]);
+    }
   });
 });
