@@ -6,7 +6,8 @@
  */
 import { CollateralFormatError } from '../errors.js';
 import { parseCrl } from '../x509/index.js';
-import type { CollateralArtifact } from './artifact.js';
+import { sameVersion, type CollateralArtifact } from './artifact.js';
+import { isOlder } from './cache.js';
 import { CollateralUnavailableError } from './errors.js';
 import { artifactKey, kindOfKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from './keys.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
@@ -35,10 +36,23 @@ function bundleError(message: string, cause?: unknown): CollateralFormatError {
   return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: ${message}`, cause === undefined ? {} : { cause });
 }
 
-/** Serialises artifacts (deduplicated by key, sorted) into bundle JSON text. */
-export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
+/**
+ * One artifact per key: of two under one key the newer by isOlder (sequence,
+ * then start of validity; the cache's X03 ranking), whatever the order they
+ * come in (review s8 #4: the last one used to win).
+ */
+function newestPerKey(artifacts: Iterable<CollateralArtifact>): Map<string, CollateralArtifact> {
   const byKey = new Map<string, CollateralArtifact>();
-  for (const a of artifacts) byKey.set(a.key, a);
+  for (const a of artifacts) {
+    const held = byKey.get(a.key);
+    if (held === undefined || isOlder(held, a)) byKey.set(a.key, a);
+  }
+  return byKey;
+}
+
+/** Serialises artifacts (one per key, the newest: newestPerKey; sorted by key) into bundle JSON text. */
+export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
+  const byKey = newestPerKey(artifacts);
   const out: CollateralBundleJson = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
@@ -55,22 +69,44 @@ export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
-/** Reads bundle JSON; every artifact passes the same shape checks as a network response. */
+/**
+ * Reads bundle JSON; every artifact passes the same shape checks as a network
+ * response. Two different versions under one key are ERR_COLLATERAL_FORMAT
+ * (review s8 #4): exportBundle writes one per key, a bundle source serves one
+ * per key, and which of two a hand-merged file meant is not ours to guess.
+ * The same version twice is kept once.
+ */
 export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
   const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
   const doc = parseStrictJson(bytes) as Partial<CollateralBundleJson>;
   if (doc.format !== BUNDLE_FORMAT || doc.version !== BUNDLE_VERSION || !Array.isArray(doc.artifacts)) {
     throw bundleError(`not a ${BUNDLE_FORMAT} v${BUNDLE_VERSION} document`);
   }
-  return doc.artifacts.map((a, i) => {
-    if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
-    return validateArtifactForKey({
-      kind: a.kind,
-      key: a.key,
-      body: new Uint8Array(Buffer.from(a.body, 'base64')),
-      ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
-      source: { ...(a.source ?? {}), origin: 'bundle' },
-    });
+  const byKey = new Map<string, CollateralArtifact>();
+  const out: CollateralArtifact[] = [];
+  doc.artifacts.forEach((a, i) => {
+    const artifact = importArtifact(a, i);
+    const held = byKey.get(artifact.key);
+    if (held === undefined) {
+      byKey.set(artifact.key, artifact);
+      out.push(artifact);
+    } else if (!sameVersion(held, artifact)) {
+      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} is a second version of ${artifact.key}`, {
+        details: { artifact: artifact.key, reason: 'duplicate-key' },
+      });
+    }
+  });
+  return out;
+}
+
+function importArtifact(a: BundleArtifactJson, i: number): CollateralArtifact {
+  if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
+  return validateArtifactForKey({
+    kind: a.kind,
+    key: a.key,
+    body: new Uint8Array(Buffer.from(a.body, 'base64')),
+    ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
+    source: { ...(a.source ?? {}), origin: 'bundle' },
   });
 }
 
@@ -116,12 +152,13 @@ function channelPrefix(key: string): string | undefined {
 
 /** An offline source answering from a set of artifacts; a missing one is ERR_COLLATERAL_MISSING. */
 export class BundleSource implements IntelCollateralSource, AmdCollateralSource {
-  readonly #byKey = new Map<string, CollateralArtifact>();
+  readonly #byKey: Map<string, CollateralArtifact>;
   /** Channel lookups answered by an entry recorded under another selector, built once per key asked. */
   readonly #rekeyed = new Map<string, CollateralArtifact>();
 
+  /** Of two artifacts under one key the newer is kept (newestPerKey), whatever their order. */
   constructor(artifacts: Iterable<CollateralArtifact>) {
-    for (const a of artifacts) this.#byKey.set(a.key, a);
+    this.#byKey = newestPerKey(artifacts);
   }
 
   get artifacts(): CollateralArtifact[] {
@@ -136,7 +173,8 @@ export class BundleSource implements IntelCollateralSource, AmdCollateralSource 
   /**
    * What the matching request resolves to, synchronously: the artifact under
    * `key`, else for a channel key an entry of the same TEE (and FMSPC)
-   * recorded under another selector, served under the key asked for (same
+   * recorded under another selector, the newest of them by isOlder (review s8
+   * #4; not the first in file order), served under the key asked for (same
    * bytes, same window; the provider checks the binding). The same object on
    * every call.
    */
@@ -147,7 +185,8 @@ export class BundleSource implements IntelCollateralSource, AmdCollateralSource 
     if (prefix === undefined) return undefined;
     let found = this.#rekeyed.get(key);
     if (!found) {
-      const other = [...this.#byKey.values()].find((a) => a.key.startsWith(prefix));
+      let other: CollateralArtifact | undefined;
+      for (const a of this.#byKey.values()) if (a.key.startsWith(prefix) && (other === undefined || isOlder(other, a))) other = a;
       // Keys asked for come from evidence (an FMSPC): remember only what a bundle holds.
       if (other) this.#rekeyed.set(key, (found = { ...other, key }));
     }

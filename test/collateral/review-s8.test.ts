@@ -12,6 +12,10 @@
  * 3. X03 ranking (chainsToRoots) checked a Root CA CRL or AMD CRL by any chain
  *    attached to it: now by the pinned root / ARK only, and an attached chain
  *    on those kinds is refused at import and at cache entry.
+ * 4. Bundles held the last of two entries under one key, and answered a
+ *    channel lookup with the first entry of another selector: import refuses
+ *    two versions under one key, BundleSource and exportBundle keep the newest
+ *    (isOlder), and the re-keying picks the newest.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -20,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { BundleSource, CollateralCache, CollateralService, HttpClient, IntelPcsClient, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
-import { ArtifactResolver, chainsToRoots } from '../../src/collateral/index.js';
+import { ArtifactResolver, artifactKey, chainsToRoots } from '../../src/collateral/index.js';
 import { validateArtifactForKey } from '../../src/collateral/validate.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
@@ -209,5 +213,46 @@ describe('#3 root-signed CRLs chain to the pinned root only', () => {
       const r = await verifyEvidence(evidence, { collateral: service, trustRoots: A.trustRoots, at });
       expect(r.warnings.filter((w) => w.includes('X03'))).toEqual([]);
     }
+  });
+});
+
+describe('#4 one version per key in a bundle', () => {
+  // Same keys, one day apart: the same TCB info key with a later issueDate.
+  const older = new SimulatedTeeProvider({ tee: 'tdx', at: AT, keySeed: 'review s8 bundle' });
+  const newer = new SimulatedTeeProvider({ tee: 'tdx', at: new Date(AT.getTime() + 86_400_000), keySeed: 'review s8 bundle' });
+  const tcb = (p: SimulatedTeeProvider) => p.collateral.find((a) => a.kind === 'intel-tcb-info')!;
+  const entriesOf = (text: string) => (JSON.parse(text) as { artifacts: unknown[] }).artifacts;
+  const bundleText = (entries: unknown[]) => JSON.stringify({ format: 'tee-verify-collateral-bundle', version: 1, artifacts: entries });
+
+  it('r4: two versions under one key are refused at import, in either order; the same version twice is kept once', () => {
+    expect(tcb(older).key).toBe(tcb(newer).key);
+    expect(Date.parse(tcb(older).validity.notBefore)).toBeLessThan(Date.parse(tcb(newer).validity.notBefore));
+    const a = entriesOf(exportBundle([tcb(newer)]))[0];
+    const b = entriesOf(exportBundle([tcb(older)]))[0];
+    for (const pair of [[a, b], [b, a]]) {
+      expect(() => importBundle(bundleText(pair))).toThrow(expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT', details: expect.objectContaining({ reason: 'duplicate-key' }) }));
+    }
+    expect(importBundle(bundleText([a, a]))).toHaveLength(1);
+  });
+
+  it('BundleSource and exportBundle keep the newest of two under one key, whatever the order', () => {
+    for (const list of [[tcb(newer), tcb(older)], [tcb(older), tcb(newer)]]) {
+      expect(new BundleSource(list).lookup(tcb(older).key)).toBe(tcb(newer));
+      const exported = importBundle(exportBundle(list));
+      expect(exported.map((x) => x.validity.notBefore)).toEqual([tcb(newer).validity.notBefore]);
+    }
+  });
+
+  it('a channel lookup answered from other selectors takes the newest of them, not the first in file order', () => {
+    const key = tcb(older).key; // .../update=standard
+    const early = key.replace('update=standard', 'update=early');
+    const fmspc = key.split('/')[3]!;
+    const evalKey = artifactKey.tcbInfo({ tee: 'tdx', fmspc, tcbEvaluationDataNumber: 99 });
+    const source = new BundleSource([{ ...tcb(older), key: early }, { ...tcb(newer), key: evalKey }]);
+    const answered = source.lookup(key)!;
+    expect(answered.key).toBe(key);
+    expect(answered.validity.notBefore).toBe(tcb(newer).validity.notBefore);
+    const reversed = new BundleSource([{ ...tcb(newer), key: evalKey }, { ...tcb(older), key: early }]);
+    expect(reversed.lookup(key)!.validity.notBefore).toBe(tcb(newer).validity.notBefore);
   });
 });
