@@ -18,6 +18,7 @@ import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
+import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
 import type { BrokerContext } from './context.js';
@@ -167,6 +168,8 @@ function checkContentType(req: IncomingMessage, body: Buffer): void {
 interface Runtime {
   ctx: BrokerContext;
   limiter: RateLimiter;
+  /** Monotonic milliseconds for the in-memory failure limiters: a wall-clock step back must not lock admins out (review s8 D2). */
+  limiterNow: LimiterClock;
   adminFailures: AuthFailureLimiter;
   /** One budget for all clients, under the key BOOTSTRAP_BUDGET. */
   bootstrapFailures: AuthFailureLimiter;
@@ -178,19 +181,20 @@ interface Runtime {
 }
 
 async function rateLimit(rt: Runtime, client: string): Promise<void> {
+  // The shared bucket lives in the database, so it runs on the wall clock; it treats a step back itself (rate-limit.ts).
   const wait = await rt.limiter.take(client, Date.now());
   if (wait > 0) throw new KbsError('ERR_KBS_RATE_LIMITED', 429, 'too many requests from this client', { headers: { 'Retry-After': String(wait) } });
 }
 
 /** Before any admin lookup: a client past its failed logins is refused without touching the database. */
 function checkAdminFailures(rt: Runtime, client: string): void {
-  const wait = rt.adminFailures.retryAfter(client, Date.now());
+  const wait = rt.adminFailures.retryAfter(client, rt.limiterNow());
   if (wait > 0) throw new KbsError('ERR_KBS_TOO_MANY_AUTH_FAILURES', 429, `too many failed admin logins from this client; retry in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
 }
 
 /** Before the bootstrap secret is compared: the budget shared by all clients. */
 function checkBootstrapFailures(rt: Runtime): void {
-  const wait = rt.bootstrapFailures.retryAfter(BOOTSTRAP_BUDGET, Date.now());
+  const wait = rt.bootstrapFailures.retryAfter(BOOTSTRAP_BUDGET, rt.limiterNow());
   if (wait > 0) throw new KbsError('ERR_KBS_TOO_MANY_AUTH_FAILURES', 429, `too many failed bootstrap-secret logins (all clients); retry in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
 }
 
@@ -311,8 +315,8 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), query: url.searchParams, authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
     // A wrong, missing, expired, revoked or forged admin token, or a wrong bootstrap secret; a success resets nothing.
     if (KbsError.is(e) && e.status === 401 && (e.code === 'ERR_KBS_UNAUTHORIZED' || e.code === 'ERR_KBS_INTEGRITY')) {
-      rt.adminFailures.fail(client, Date.now());
-      if (rest[0] === 'token') rt.bootstrapFailures.fail(BOOTSTRAP_BUDGET, Date.now());
+      rt.adminFailures.fail(client, rt.limiterNow());
+      if (rest[0] === 'token') rt.bootstrapFailures.fail(BOOTSTRAP_BUDGET, rt.limiterNow());
     }
     throw e;
   });
@@ -547,7 +551,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       log,
     });
     let baseUrl = '';
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow: steadyClock(), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
