@@ -55,6 +55,14 @@ export interface HttpResponse {
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /**
+ * Bytes of a non-2xx body read before the connection is dropped: the body is
+ * never used, and the status alone classifies the answer (review s8 #5: a
+ * 5 MiB 503 page became the final ERR_COLLATERAL_TOO_LARGE). Small error
+ * pages are read to the end, so the connection can be reused.
+ */
+const ERROR_BODY_PREFIX_BYTES = 4096;
+
+/**
  * Certificate verification failures of the TLS handshake (OpenSSL's verify
  * results as Node names them, and the host-name check): the same server
  * answers the same way on the next attempt, so they are not retried (X15).
@@ -135,13 +143,43 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** Parses Retry-After as delay-seconds or an HTTP-date; undefined when absent or malformed. */
+/** IMF-fixdate (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * Parses Retry-After as delay-seconds (digits only) or an IMF-fixdate;
+ * undefined when absent or anything else, and the caller backs off as for no
+ * header (review s8 #5: Date.parse took "-1" and "1.5" for dates in the past,
+ * a retry at once). A date must name a real instant: one Date.parse rolls
+ * over (31 Jun) or whose weekday is wrong is refused.
+ */
 export function parseRetryAfter(value: string | undefined, wallClockMs: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!IMF_FIXDATE.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - wallClockMs);
+  if (Number.isNaN(date) || new Date(date).toUTCString() !== trimmed) return undefined;
+  return Math.max(0, date - wallClockMs);
+}
+
+/**
+ * Reads at most ERROR_BODY_PREFIX_BYTES of an error body, then drops the
+ * rest (destroying the stream closes the connection); failures are ignored.
+ * The attempt's deadline aborts a body that stalls.
+ */
+async function discardBody(body: Dispatcher.ResponseData['body']): Promise<void> {
+  body.on('error', () => {}); // errors after destroy() are expected, not unhandled
+  let read = 0;
+  try {
+    for await (const chunk of body) {
+      read += (chunk as Buffer).length;
+      if (read >= ERROR_BODY_PREFIX_BYTES) break; // leaving the loop destroys the stream
+    }
+  } catch {
+    // a broken error body changes nothing: the status decided
+  }
+  if (!body.destroyed) body.destroy();
 }
 
 function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -263,6 +301,16 @@ export class HttpClient {
       }
       const status = res.statusCode;
       const responseHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
+      if (status < 200 || status >= 300) {
+        // Classified by status alone: the body is not used, whatever its size or fate.
+        await discardBody(res.body);
+        if (status === 404) return fail('ERR_COLLATERAL_NOT_FOUND', 'not found (404)', status, false);
+        if (RETRYABLE_STATUS.has(status)) {
+          const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.#opts.wallClock()) : undefined;
+          return fail('ERR_COLLATERAL_UNAVAILABLE', `server answered ${status}`, status, true, undefined, retryAfterMs);
+        }
+        return fail('ERR_COLLATERAL_HTTP_STATUS', `server answered ${status}`, status, false);
+      }
       let body: Uint8Array;
       try {
         body = await this.#readBody(res.body, responseHeaders);
@@ -271,13 +319,7 @@ export class HttpClient {
         if (late()) return overDeadline();
         return fail('ERR_COLLATERAL_UNAVAILABLE', `response body failed (${(err as Error).message})`, status, true, err);
       }
-      if (status >= 200 && status < 300) return { response: { url, status, headers: responseHeaders, body, attempts: attempt } };
-      if (status === 404) return fail('ERR_COLLATERAL_NOT_FOUND', 'not found (404)', status, false);
-      if (RETRYABLE_STATUS.has(status)) {
-        const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.#opts.wallClock()) : undefined;
-        return fail('ERR_COLLATERAL_UNAVAILABLE', `server answered ${status}`, status, true, undefined, retryAfterMs);
-      }
-      return fail('ERR_COLLATERAL_HTTP_STATUS', `server answered ${status}`, status, false);
+      return { response: { url, status, headers: responseHeaders, body, attempts: attempt } };
     } finally {
       clearTimeout(timer);
     }

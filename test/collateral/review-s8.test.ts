@@ -16,6 +16,10 @@
  *    channel lookup with the first entry of another selector: import refuses
  *    two versions under one key, BundleSource and exportBundle keep the newest
  *    (isOlder), and the re-keying picks the newest.
+ * 5. Error bodies were read in full (a 5 MiB 503 page became the final
+ *    ERR_COLLATERAL_TOO_LARGE), and Retry-After "-1" or "1.5" parsed as a date
+ *    in the past (a retry at once): the status alone classifies an error
+ *    answer, and Retry-After is delta-seconds or an IMF-fixdate, else backoff.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -28,6 +32,9 @@ import { ArtifactResolver, artifactKey, chainsToRoots } from '../../src/collater
 import { validateArtifactForKey } from '../../src/collateral/validate.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
+import { parseRetryAfter } from '../../src/collateral/http.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CollateralServer, type Record } from '../helpers/collateral-server.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
@@ -254,5 +261,90 @@ describe('#4 one version per key in a bundle', () => {
     expect(answered.validity.notBefore).toBe(tcb(newer).validity.notBefore);
     const reversed = new BundleSource([{ ...tcb(newer), key: evalKey }, { ...tcb(older), key: early }]);
     expect(reversed.lookup(key)!.validity.notBefore).toBe(tcb(newer).validity.notBefore);
+  });
+});
+
+describe('#5 error answers are classified by status; Retry-After is strict', () => {
+  /** A 127.0.0.1 server answering `status` with a body of `bytes` zero bytes (and `retryAfter`, if given). */
+  async function errorServer(status: number, bytes: number, retryAfter?: string): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(status, { 'content-length': String(bytes), ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) });
+      res.end(Buffer.alloc(bytes));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`,
+      hits: () => hits,
+      close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+  }
+  const FIVE_MIB = 5 * 1024 * 1024;
+
+  for (const [status, code, attempts] of [[503, 'ERR_COLLATERAL_UNAVAILABLE', 3], [500, 'ERR_COLLATERAL_UNAVAILABLE', 3], [404, 'ERR_COLLATERAL_NOT_FOUND', 1], [403, 'ERR_COLLATERAL_HTTP_STATUS', 1]] as const) {
+    it(`a ${status} with a 5 MiB body is ${code} after ${attempts} attempt(s), not ERR_COLLATERAL_TOO_LARGE`, async () => {
+      const server = await errorServer(status, FIVE_MIB, status === 503 ? '1' : undefined);
+      const sleeps: number[] = [];
+      const http = new HttpClient({ retries: 2, sleep: async (ms) => void sleeps.push(ms) });
+      try {
+        const err = await http.get(server.url).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code, errorClass: 'COLLATERAL_UNAVAILABLE', details: { status, attempts } });
+        expect(server.hits()).toBe(attempts);
+        if (status === 503) expect(sleeps).toEqual([1000, 1000]);
+      } finally {
+        await http.close();
+        await server.close();
+      }
+    });
+  }
+
+  it('a 2xx body over the cap is still ERR_COLLATERAL_TOO_LARGE', async () => {
+    const server = await errorServer(200, FIVE_MIB);
+    const http = new HttpClient({ retries: 2, sleep: async () => {} });
+    try {
+      await expect(http.get(server.url)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_TOO_LARGE' });
+    } finally {
+      await http.close();
+      await server.close();
+    }
+  });
+
+  it('parseRetryAfter: digits or an IMF-fixdate only', () => {
+    expect(parseRetryAfter('0', 0)).toBe(0);
+    expect(parseRetryAfter(' 120 ', 0)).toBe(120_000);
+    expect(parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', Date.parse('1994-11-06T08:49:00Z'))).toBe(37_000);
+    expect(parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', Date.parse('1994-11-07T00:00:00Z'))).toBe(0); // a date passed: now
+    for (const garbage of [
+      '-1',
+      '1.5',
+      '+5',
+      '1e3',
+      '0x10',
+      '',
+      'soon',
+      '2026-06-01T00:00:00Z', // ISO 8601: Date.parse takes it, HTTP does not
+      '2026-06-01',
+      'Sunday, 06-Nov-94 08:49:37 GMT', // obsolete RFC 850 form
+      'Sun Nov  6 08:49:37 1994', // obsolete asctime form
+      'Mon, 06 Nov 1994 08:49:37 GMT', // wrong weekday
+      'Tue, 31 Jun 2026 00:00:00 GMT', // no 31 June (Date.parse rolls over)
+      'Sun, 06 Nov 1994 08:49:37 UTC',
+    ]) {
+      expect(parseRetryAfter(garbage, 1_000_000), JSON.stringify(garbage)).toBeUndefined();
+    }
+  });
+
+  it('a 503 with a malformed Retry-After backs off with jitter instead of retrying at once', async () => {
+    const server = await errorServer(503, 0, '-1');
+    const sleeps: number[] = [];
+    const http = new HttpClient({ retries: 2, baseDelayMs: 100, random: () => 0.5, sleep: async (ms) => void sleeps.push(ms) });
+    try {
+      await expect(http.get(server.url)).rejects.toMatchObject({ code: 'ERR_COLLATERAL_UNAVAILABLE', details: { status: 503, attempts: 3 } });
+      expect(sleeps).toEqual([50, 100]);
+    } finally {
+      await http.close();
+      await server.close();
+    }
   });
 });
