@@ -70,7 +70,8 @@ function vtpmJson(v: VtpmVerificationResult): Record<string, unknown> {
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
 
 function verdict(o: VerifyOutcome): string {
-  if (o.exit === ExitCode.Ok) return 'TRUSTED: verification and policy passed (exit 0)';
+  // "policy passed" only when a policy was applied (a TPM-only bundle without --policy has none).
+  if (o.exit === ExitCode.Ok) return o.policy ? 'TRUSTED: verification and policy passed (exit 0)' : 'TRUSTED: verification passed, no policy applied (exit 0)';
   if (o.exit === ExitCode.CollateralUnavailable) return 'UNDECIDED: collateral unavailable, retry later (exit 3)';
   if (o.exit === ExitCode.Usage) return 'NOT VERIFIED: usage or input error (exit 2)';
   if (o.exit === ExitCode.Internal) return 'NOT VERIFIED: internal error (exit 70)';

@@ -4,7 +4,8 @@
  * path as any report or quote (cache, --offline, --skip-crl, --certs), then
  * verifyVtpmEvidence checks runtime data, AK, quotes and log replays. The
  * hardware result is judged by the policy like any other; a bundle without
- * hardware (an AK pinned with --ak) has no policy to apply.
+ * hardware (an AK pinned with --ak) is judged by the vtpm section of an
+ * explicit --policy only (vtpm-policy.ts), and by no policy without one.
  */
 import type { KeyObject } from 'node:crypto';
 
@@ -23,6 +24,7 @@ import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
 import type { CollateralSetup } from './sources.js';
 import type { VerifyArgs } from './verify-args.js';
 import type { VerifyOutcome } from './verify-report.js';
+import { judgeTpmOnly, vtpmSectionForTpmOnly } from './vtpm-policy.js';
 
 interface BundleInputs {
   bytes: Uint8Array;
@@ -59,6 +61,8 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   outcome.evidence = describeBundle(bundle, hcl ? `Azure ${hcl.reportType === 'snp' ? 'SEV-SNP' : 'TDX'} HCL report` : undefined);
   outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
   if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');
+  // Review s8, finding 1: a policy that cannot be applied to a TPM-only bundle is refused before any work.
+  const tpmOnlySection = !bundle.hardware && inputs.policy ? vtpmSectionForTpmOnly(inputs.policy.policy, inputs.policy.label) : undefined;
   if (inputs.trustRoots) outcome.warnings.push(`trust roots replaced by --trust-root ${args.trustRoot}: not the pinned Intel / AMD production roots`);
   if (args.skipCrl) outcome.warnings.push('--skip-crl: CRLs that cannot be obtained are skipped, so revocation may be unchecked');
   const result: VtpmVerificationResult = await verifyVtpmEvidence(bundle, {
@@ -84,9 +88,14 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   outcome.vtpm = result;
   if (result.hardware) outcome.result = result.hardware;
   if (!result.hardware) {
-    outcome.policyLabel = 'none: the bundle has no hardware evidence (the attestation key is pinned or unbound)';
-    if (inputs.policy) outcome.warnings.push(`--policy ${args.policy}: not applied, the bundle has no hardware evidence`);
-    outcome.exit = ExitCode.Ok;
+    if (tpmOnlySection === undefined) {
+      outcome.policyLabel = 'none: the bundle has no hardware evidence (the attestation key is pinned or unbound)';
+      outcome.exit = ExitCode.Ok;
+      return;
+    }
+    outcome.policyLabel = `${inputs.policy!.label}: its vtpm section (the bundle has no hardware evidence)`;
+    outcome.policy = judgeTpmOnly(tpmOnlySection, result.appraisal);
+    outcome.exit = outcome.policy.ok ? ExitCode.Ok : ExitCode.Rejected;
     return;
   }
   const policy = inputs.policy ?? defaultPolicyFor(result.hardware.tee);

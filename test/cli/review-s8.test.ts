@@ -1,0 +1,84 @@
+/**
+ * Review, session 8 (CLI): each finding's reproduction, which failed on the
+ * code before its fix. Real evidence from the shared vectors: the GCE
+ * TPM-only vTPM bundle and phala's TDX quote.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { defaultPolicy } from '../../src/index.js';
+import { HAVE_VECTORS } from '../helpers/vectors.js';
+import { TempDirs, cli, cliJson } from './helpers.js';
+import { GCE_AT, GCE_DIR, gceBundleText, gcePcrs, readVector } from './vtpm-bundles.js';
+
+const temps = new TempDirs();
+afterAll(() => temps.cleanup());
+
+/** The default SNP policy with a vtpm section, as `policy default snp` plus one member. */
+function snpPolicyFile(extra: Record<string, unknown>): string {
+  return temps.file('policy.json', JSON.stringify({ ...defaultPolicy('snp'), ...extra }));
+}
+
+describe.skipIf(!HAVE_VECTORS)('finding 1: an explicit --policy on a TPM-only bundle is applied (its vtpm section) or refused', () => {
+  const gce = () => {
+    const bundle = temps.file('gce.json', gceBundleText());
+    const ak = temps.file('gce-ak.pub', readVector(`${GCE_DIR}/ak_pub.tpmt_public`));
+    // An empty cache: nothing in it, and nothing needed.
+    return ['verify', bundle, '--nonce', '9009', '--ak', ak, '--offline', '--cache-dir', temps.make(), '--at', GCE_AT];
+  };
+  const pcr0 = () => gcePcrs('sha256')['0']!;
+
+  it("the review's command: a vtpm.pcrs value the quote does not have is a policy rejection (exit 1), not TRUSTED", async () => {
+    const policy = snpPolicyFile({ vtpm: { pcrs: { sha256: { '0': ['00'.repeat(32)] } } } });
+    const human = await cli([...gce(), '--policy', policy]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).not.toMatch(/policy passed/);
+    expect(human.stdout).toMatch(/VTPM-PCR\s+\/vtpm\/pcrs\/sha256\/0/);
+    expect(human.stdout).toMatch(/Result: REJECTED by the policy \(exit 1\)/);
+    const r = await cliJson([...gce(), '--policy', policy]);
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ ok: false, tee: null, error: null });
+    expect(r.json['violations']).toEqual([expect.objectContaining({ check: 'VTPM-PCR', path: '/vtpm/pcrs/sha256/0', actual: pcr0() })]);
+    expect(r.json['warnings']).not.toContainEqual(expect.stringMatching(/not applied/));
+  });
+
+  it('a vtpm section the quoted PCRs meet passes (exit 0) and says the policy was applied', async () => {
+    const policy = snpPolicyFile({ vtpm: { pcrs: { sha256: { '0': [pcr0()] }, sha384: { '7': [gcePcrs('sha384')['7']!] } } } });
+    const r = await cli([...gce(), '--policy', policy]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/policy\s+.*policy\.json: its vtpm section/);
+    expect(r.stdout).toMatch(/Policy\s+PASS\s+satisfied/);
+    expect(r.stdout).toMatch(/Result: TRUSTED: verification and policy passed \(exit 0\)/);
+  });
+
+  it('a policy that pins hardware claims is a usage error (exit 2) naming them, before any verification', async () => {
+    const policy = snpPolicyFile({ measurement: ['ab'.repeat(48)], vtpm: { pcrs: { sha256: { '0': [pcr0()] } } } });
+    const r = await cli([...gce(), '--policy', policy]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/pins hardware claims \(\/measurement\) that a TPM-only bundle does not have/);
+    const json = await cliJson([...gce(), '--policy', policy]);
+    expect(json.code).toBe(2);
+    expect(json.json).toMatchObject({ ok: false, error: { code: 'ERR_USAGE', errorClass: 'USAGE' }, checks: [] });
+  });
+
+  it('a TDX policy with measurements pinned is refused the same way', async () => {
+    const tdx = { ...defaultPolicy('tdx'), mrTd: ['11'.repeat(48)], rtmr0: ['22'.repeat(48)] };
+    const r = await cli([...gce(), '--policy', temps.file('tdx.json', JSON.stringify(tdx))]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\(\/mrTd, \/rtmr0\)/);
+  });
+
+  it('a policy without a vtpm section has nothing to apply: exit 2', async () => {
+    const r = await cli([...gce(), '--policy', snpPolicyFile({})]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/has no "vtpm" section: nothing in it applies to a TPM-only bundle/);
+  });
+
+  it('without --policy: exit 0, and the verdict does not claim a policy passed', async () => {
+    const r = await cli(gce());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Result: TRUSTED: verification passed, no policy applied \(exit 0\)/);
+    expect(r.stdout).not.toMatch(/policy passed/);
+  });
+});
