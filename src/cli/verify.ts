@@ -7,7 +7,7 @@
 import { evaluatePolicy, parseEvidence, type Evidence, type TrustRoots } from '../index.js';
 import { certTableFor, readExtraCertificates, readTrustRoots, type ExtraCertificates } from './certificates.js';
 import { describeEvidence } from './demo-checks.js';
-import { describeError, exitCodeFor, type UsageError } from './errors.js';
+import { describeError, exitCodeFor, UsageError } from './errors.js';
 import { EVIDENCE_OR_VTPM_BUNDLE, readInput } from './files.js';
 import { verifyWithCollateral } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -42,8 +42,14 @@ function cliWarnings(args: VerifyArgs, inputs: Inputs, evidence: Evidence): stri
     w.push('--certs: not used for Intel quotes (the quote carries its PCK chain)');
   }
   if (args.product && evidence.kind === 'snp') w.push(`--product ${args.product}: SEV-SNP report versions 2-5 accepted`);
-  if (args.nonce || args.ak || args.allowSha1) w.push('--nonce / --ak / --allow-sha1 apply to vTPM bundles only: not used');
   return w;
+}
+
+/** Review s8, finding 2: options a quote or report cannot use are refused, not ignored with a warning. */
+function refuseBundleOnlyOptions(args: VerifyArgs): void {
+  const given = [args.nonce && '--nonce', args.ak && '--ak', args.akName && '--ak-name', args.allowSha1 && '--allow-sha1'].filter((o): o is string => typeof o === 'string');
+  if (given.length === 0) return;
+  throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to vTPM bundles only: ${args.file} is a quote or report (its caller's data is checked with --report-data)`);
 }
 
 function policyGraceSeconds(policy: LoadedPolicy | undefined): number | undefined {
@@ -98,6 +104,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
       await (await import('./verify-vtpm.js')).verifyVtpmBundle(args, inputs, setup, outcome);
       return outcome;
     }
+    refuseBundleOnlyOptions(args);
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;
     outcome.evidence = describeEvidence(evidence);

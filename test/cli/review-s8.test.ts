@@ -7,11 +7,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { defaultPolicy } from '../../src/index.js';
 import { HAVE_VECTORS } from '../helpers/vectors.js';
-import { TempDirs, cli, cliJson } from './helpers.js';
+import { TempDirs, VectorServers, cli, cliJson, verifyArgs } from './helpers.js';
 import { GCE_AT, GCE_DIR, gceBundleText, gcePcrs, readVector } from './vtpm-bundles.js';
 
 const temps = new TempDirs();
-afterAll(() => temps.cleanup());
+const servers = new VectorServers();
+afterAll(async () => {
+  await servers.closeAll();
+  temps.cleanup();
+});
+
+const TDX = 'phala-dcap-qvl/tdx_quote';
 
 /** The default SNP policy with a vtpm section, as `policy default snp` plus one member. */
 function snpPolicyFile(extra: Record<string, unknown>): string {
@@ -80,5 +86,30 @@ describe.skipIf(!HAVE_VECTORS)('finding 1: an explicit --policy on a TPM-only bu
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Result: TRUSTED: verification passed, no policy applied \(exit 0\)/);
     expect(r.stdout).not.toMatch(/policy passed/);
+  });
+});
+
+describe.skipIf(!HAVE_VECTORS)('finding 2: bundle-only options on a quote are a usage error pointing to --report-data', () => {
+  const quoteArgs = async (extra: string[]) => verifyArgs(TDX, (await servers.for(TDX)).url, extra);
+
+  it('control: the phala TDX quote verifies (exit 0) without them', async () => {
+    expect((await cli(await quoteArgs([]))).code).toBe(0);
+  });
+
+  it.each([
+    [['--nonce', '9009'], '--nonce applies'],
+    [['--ak', 'ak.pub'], '--ak applies'],
+    [['--ak-name', `000b${'00'.repeat(32)}`], '--ak-name applies'],
+    [['--allow-sha1'], '--allow-sha1 applies'],
+    [['--nonce', '9009', '--ak-name', `000b${'00'.repeat(32)}`], '--nonce, --ak-name apply'],
+  ])('%j: exit 2, nothing verified', async (extra, named) => {
+    const r = await cli(await quoteArgs(extra));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`error: ${named} to vTPM bundles only`);
+    expect(r.stderr).toContain('--report-data');
+    const json = await cliJson(await quoteArgs(extra));
+    expect(json.code).toBe(2);
+    expect(json.json).toMatchObject({ ok: false, tee: null, error: { code: 'ERR_USAGE' }, checks: [], warnings: [] });
   });
 });
