@@ -12,7 +12,9 @@ import { DEFAULT_MAX_RECORD_BYTES, type BatchConfig, type InstantSpec } from '..
 import { CheckpointError, PolicyFileError, runBatch, SetupError, type RunHooks, type RunOutcome } from '../batch/run.js';
 import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
+import { oneLine } from './errors.js';
 import type { CliIo, CliStream } from './io.js';
+import { lineSafe } from './terminal-text.js';
 
 /** Exit codes of `batch` (the CLI's classes). */
 export const BatchExit = {
@@ -156,27 +158,33 @@ function exitCodeOf(o: RunOutcome): number {
   return outcomes.trusted === records ? BatchExit.AllTrusted : BatchExit.SomeRejected;
 }
 
-function printSummary(out: CliStream, config: BatchConfig, o: RunOutcome): void {
+/** Review s8, finding 3: file names, ids and statuses can carry terminal controls; every line goes through lineSafe. */
+function writeSafe(stream: CliStream, text: string): void {
+  stream.write(`${lineSafe(text)}\n`);
+}
+
+function printSummary(stream: CliStream, config: BatchConfig, o: RunOutcome): void {
+  const line = (text: string) => writeSafe(stream, text);
   const s = o.summary;
   const where = config.shard.count > 1 ? ` (shard ${config.shard.index}/${config.shard.count})` : '';
   const resumed = o.resumedAt > 0 ? `, resumed after input record ${o.resumedAt}` : '';
-  out.write(`${s.records} records at ${o.at}${where}: ${s.outcomes.trusted} trusted, ${s.outcomes.rejected} rejected, ${s.outcomes.unavailable} collateral unavailable\n`);
+  line(`${s.records} records at ${o.at}${where}: ${s.outcomes.trusted} trusted, ${s.outcomes.rejected} rejected, ${s.outcomes.unavailable} collateral unavailable`);
   const statuses = Object.entries(s.byStatus).sort((a, b) => b[1] - a[1]);
-  if (statuses.length > 0) out.write(`  by status: ${statuses.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
+  if (statuses.length > 0) line(`  by status: ${statuses.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   if (s.previous) {
     const p = s.previous;
-    out.write(`  changed since ${p.file}: ${p.changed} of ${p.compared} compared (${p.new} new, ${p.missing} missing)\n`);
-    if (p.duplicateIds > 0) out.write(`  warning: ${p.duplicateIds} lines of ${p.file} repeat an earlier id; the last of each was compared\n`);
+    line(`  changed since ${p.file}: ${p.changed} of ${p.compared} compared (${p.new} new, ${p.missing} missing)`);
+    if (p.duplicateIds > 0) line(`  warning: ${p.duplicateIds} lines of ${p.file} repeat an earlier id; the last of each was compared`);
   }
   if (s.duplicateIds > 0) {
-    out.write(`  warning: ${s.duplicateIds} records repeat the id of an earlier record; each has its own result line, but --previous and --only-unavailable match records by id\n`);
+    line(`  warning: ${s.duplicateIds} records repeat the id of an earlier record; each has its own result line, but --previous and --only-unavailable match records by id`);
   }
   if (s.outcomes.unavailable > 0) {
-    out.write(`  ${s.outcomes.unavailable} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${config.out} --out <another file>\n`);
+    line(`  ${s.outcomes.unavailable} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${config.out} --out <another file>`);
   }
   const rate = o.elapsedMs > 0 ? Math.round((o.processed * 1000) / o.elapsedMs) : 0;
-  out.write(`  verified ${o.processed} records in this run${resumed} (${(o.elapsedMs / 1000).toFixed(1)} s, ${rate}/s, ${config.workers} workers)\n`);
-  out.write(`  results: ${config.out}${config.summary ? `  summary: ${config.summary}` : ''}\n`);
+  line(`  verified ${o.processed} records in this run${resumed} (${(o.elapsedMs / 1000).toFixed(1)} s, ${rate}/s, ${config.workers} workers)`);
+  line(`  results: ${config.out}${config.summary ? `  summary: ${config.summary}` : ''}`);
 }
 
 /** The `batch` subcommand: returns the exit code, never exits the process. */
@@ -196,7 +204,7 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
       ...(atNow
         ? {
             onResume: ({ at }: { at: string }) =>
-              io.stderr.write(`note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time\n`),
+              writeSafe(io.stderr, `note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time`),
           }
         : {}),
       ...hooks,
@@ -205,7 +213,7 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
     return exitCodeOf(outcome);
   } catch (err) {
     const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyFileError;
-    io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    writeSafe(io.stderr, `error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     if (usage) io.stderr.write('Run "tee-verify batch --help" for usage.\n');
     return usage ? BatchExit.Usage : BatchExit.Internal;
   }

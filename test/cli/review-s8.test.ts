@@ -3,6 +3,8 @@
  * code before its fix. Real evidence from the shared vectors: the GCE
  * TPM-only vTPM bundle and phala's TDX quote.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { defaultPolicy } from '../../src/index.js';
@@ -111,5 +113,39 @@ describe.skipIf(!HAVE_VECTORS)('finding 2: bundle-only options on a quote are a 
     const json = await cliJson(await quoteArgs(extra));
     expect(json.code).toBe(2);
     expect(json.json).toMatchObject({ ok: false, tee: null, error: { code: 'ERR_USAGE' }, checks: [], warnings: [] });
+  });
+});
+
+/** Raw controls a terminal acts on: C0 but newline, DEL, C1, and the bidi override. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
+const HOSTILE = '\u001b]0;pwned\u0007\u001b[31mRED\u009b2J\u202e';
+
+describe('finding 3: batch prints file names and messages with their controls visible', () => {
+  it('an unreadable input named with ESC / CSI / a bidi override: the error line is safe', async () => {
+    const r = await cli(['batch', `x${HOSTILE}`, '--out', join(temps.make(), 'out.jsonl')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(RAW_CONTROL);
+    expect(r.stderr).toContain('error: input x\\x1b]0;pwned\\x07\\x1b[31mRED\\x9b2J\\u{202e} cannot be read');
+  });
+
+  it('a policy whose unknown member name carries controls: the error line is safe', async () => {
+    const policy = temps.file('p.json', JSON.stringify({ ...defaultPolicy('tdx'), [HOSTILE]: 1 }));
+    const input = temps.file('in.jsonl', '');
+    const r = await cli(['batch', input, '--out', join(temps.make(), 'out.jsonl'), '--policy', policy, '--workers', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*\\x1b\]0;pwned/);
+    expect(r.stderr).not.toMatch(RAW_CONTROL);
+  });
+
+  it('the summary names --out and --summary paths with controls made visible', async () => {
+    const dir = temps.make();
+    mkdirSync(join(dir, HOSTILE));
+    const input = temps.file('in.jsonl', '');
+    const r = await cli(['batch', input, '--out', join(dir, HOSTILE, 'out.jsonl'), '--summary', join(dir, HOSTILE, 's.json'), '--workers', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('results: ');
+    expect(r.stdout).toContain('\\x1b[31mRED');
+    expect(r.stdout + r.stderr).not.toMatch(RAW_CONTROL);
   });
 });
