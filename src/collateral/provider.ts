@@ -158,6 +158,12 @@ export class ArtifactResolver {
    * window: their keys pass the fetch budget (review s6b #3). Memory only.
    */
   readonly #knownPlatforms: BoundedMap<string, { start: number; keys: string[] }>;
+  /**
+   * Per TCB info / QE identity key, the highest tcbEvaluationDataNumber a
+   * passing verification used from a source, and the earliest start of
+   * validity of a document with it (see #belowFloor). Memory only.
+   */
+  readonly #floors: BoundedMap<string, { text: string; sequence: bigint; from: number }>;
   /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
   readonly #marked = new WeakSet<CollateralArtifact>();
 
@@ -184,6 +190,7 @@ export class ArtifactResolver {
     this.#lastRefresh = new BoundedMap(maxKeys);
     this.#notFound = new BoundedMap(maxKeys);
     this.#knownPlatforms = new BoundedMap(maxKeys);
+    this.#floors = new BoundedMap(maxKeys);
   }
 
   /**
@@ -216,7 +223,38 @@ export class ArtifactResolver {
       return stored && isWithinWindow(stored.validity, now) ? { artifact: stored, warnings: NO_WARNINGS } : undefined;
     }
     const cached = cache.select(key, now);
-    return cached && !this.#shouldRefresh(key, cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
+    return cached && !this.#shouldRefresh(key, cached, now) && !this.#belowFloor(cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
+  }
+
+  /**
+   * A rollback (X03, review s8): `a` is a TCB info or QE identity whose
+   * evaluation data number is below one a passing verification already used
+   * for its key, from a document that had started by `now`. Once that newer
+   * document expires, an older evaluation still inside its own window (Intel
+   * serves earlier numbers with fresh dates; a rogue or lagging PCCS can answer
+   * the channel with one) would otherwise be selected. Verifications at an
+   * instant before the newer document existed (batch re-verification) are not
+   * affected. Bundles are not judged by it: the explicit path has its own
+   * X03 rule, and their artifacts set no floor (an operator's file, often on
+   * another test PKI).
+   */
+  #belowFloor(a: CollateralArtifact, now: Date): boolean {
+    if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity') || a.source.origin === 'bundle') return false;
+    const floor = this.#floors.get(a.key);
+    if (floor === undefined || a.sequence === floor.text || floor.from > now.getTime()) return false;
+    return BigInt(a.sequence) < floor.sequence;
+  }
+
+  /** Records `a` (verified, from a source) as the floor of its key when it names a higher evaluation (#belowFloor). */
+  #raiseFloor(a: CollateralArtifact): void {
+    if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity')) return;
+    if (a.source.origin !== 'network' && a.source.origin !== 'cache') return;
+    const sequence = BigInt(a.sequence);
+    const from = Date.parse(a.validity.notBefore);
+    const floor = this.#floors.get(a.key);
+    if (floor === undefined || sequence > floor.sequence || (sequence === floor.sequence && from < floor.from)) {
+      this.#floors.set(a.key, { text: a.sequence, sequence, from });
+    }
   }
 
   /**
@@ -328,8 +366,10 @@ export class ArtifactResolver {
    */
   markVerified(artifact: CollateralArtifact): void {
     this.#cache?.markVerified(artifact);
-    if ((artifact.kind === 'amd-vcek' || artifact.kind === 'intel-tcb-info') && !this.#marked.has(artifact)) {
-      this.#marked.add(artifact);
+    if (this.#marked.has(artifact)) return;
+    this.#marked.add(artifact);
+    this.#raiseFloor(artifact);
+    if (artifact.kind === 'amd-vcek' || artifact.kind === 'intel-tcb-info') {
       const platform = platformOfKey(artifact.key);
       if (platform !== undefined) this.#knownPlatforms.set(platform, this.#knownPlatforms.get(platform) ?? { start: Number.NEGATIVE_INFINITY, keys: [] });
     }
@@ -410,6 +450,16 @@ export class ArtifactResolver {
   }
 
   #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
+    if (this.#belowFloor(a, now)) {
+      const floor = this.#floors.get(a.key)!;
+      throw new CollateralUnavailableError(
+        'ERR_COLLATERAL_UNAVAILABLE',
+        `${a.key}: the source answers tcbEvaluationDataNumber ${a.sequence}, below ${floor.text} that a verification already used (in force since ${new Date(floor.from).toISOString()}); refusing the rollback, retry later`,
+        { artifact: a.key, reason: 'rollback', sequence: a.sequence, floor: floor.text },
+        undefined,
+        'X03',
+      );
+    }
     if (isWithinWindow(a.validity, now)) return { artifact: a, warnings };
     if (this.#graceMs > 0 && isWithinWindow(a.validity, now, this.#graceMs)) {
       return { artifact: a, warnings: [...warnings, `grace period used: ${a.key} expired at ${a.validity.notAfter}`] };

@@ -20,6 +20,8 @@
  *    ERR_COLLATERAL_TOO_LARGE), and Retry-After "-1" or "1.5" parsed as a date
  *    in the past (a retry at once): the status alone classifies an error
  *    answer, and Retry-After is delta-seconds or an IMF-fixdate, else backoff.
+ * Optional: once a verification used evaluation N of a TCB info, an older
+ *    evaluation served after N's document expired is a rollback (X03).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -31,7 +33,7 @@ import { BundleSource, CollateralCache, CollateralService, HttpClient, IntelPcsC
 import { ArtifactResolver, artifactKey, chainsToRoots } from '../../src/collateral/index.js';
 import { validateArtifactForKey } from '../../src/collateral/validate.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
-import { createSyntheticIntelPlatform } from '../../src/testing/index.js';
+import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson } from '../../src/testing/index.js';
 import { parseRetryAfter } from '../../src/collateral/http.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -346,5 +348,58 @@ describe('#5 error answers are classified by status; Retry-After is strict', () 
       await http.close();
       await server.close();
     }
+  });
+});
+
+describe('rollback floor: an older evaluation after the newer one expired (X03)', () => {
+  const DAY = 86_400_000;
+  const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT, seed: 'review s8 rollback' });
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  /** The platform's TCB info at `evaluation`, valid `from` .. `to` days after AT, as a source answers it. */
+  const tcbAt = (evaluation: number, from: number, to: number): CollateralArtifact => {
+    const doc = { ...p.tcbInfo, tcbEvaluationDataNumber: evaluation, issueDate: iso(AT.getTime() + from * DAY), nextUpdate: iso(AT.getTime() + to * DAY) };
+    const body = signCollateralJson('tcbInfo', doc as never, p.pki.tcbSigning.key.privateKey);
+    return { ...intelArtifact('intel-tcb-info', p.collateral.tcbInfo!.key, body, p.pki.tcbSigningChainPem), source: { origin: 'network' } };
+  };
+  const v18 = tcbAt(18, -1, 29);
+  const v17 = tcbAt(17, -5, 55); // Intel serves earlier evaluations with fresh dates
+  const v19 = tcbAt(19, 28, 58);
+  const at = (days: number) => new Date(AT.getTime() + days * DAY);
+
+  it('is refused once a verification used the newer evaluation; past instants and a newer answer are not affected', async () => {
+    const cache = new CollateralCache({ directory: null });
+    const resolver = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
+    let answer = v18;
+    const fetch = async () => answer;
+    const key = v18.key;
+    expect((await resolver.resolve(key, fetch, AT)).artifact.sequence).toBe('18');
+    resolver.markVerified(v18);
+    answer = v17; // the source rolls back (a rogue or lagging PCCS)
+    expect((await resolver.resolve(key, fetch, at(10))).artifact.sequence).toBe('18'); // the cached 18 still wins while valid
+    await expect(resolver.resolve(key, fetch, at(30))).rejects.toMatchObject({
+      code: 'ERR_COLLATERAL_UNAVAILABLE',
+      errorClass: 'COLLATERAL_UNAVAILABLE',
+      retryable: true,
+      check: 'X03',
+      details: { reason: 'rollback', sequence: '17', floor: '18' },
+    });
+    expect(resolver.cached(key, at(30))).toBeUndefined(); // the warm path does not serve it either
+    // Before evaluation 18 existed, 17 is what a verification then used (batch re-verification).
+    expect((await resolver.resolve(key, fetch, at(-2))).artifact.sequence).toBe('17');
+    answer = v19;
+    expect((await resolver.resolve(key, fetch, at(30))).artifact.sequence).toBe('19');
+  });
+
+  it('sets no floor without a passing verification, nor from a bundle\'s artifact', async () => {
+    const fetch17 = async () => v17;
+    const unverified = new ArtifactResolver({ cache: new CollateralCache({ directory: null }), refreshIntervalMs: 0 });
+    await unverified.resolve(v18.key, async () => v18, AT);
+    expect((await unverified.resolve(v18.key, fetch17, at(30))).artifact.sequence).toBe('17');
+
+    const fromBundle = new ArtifactResolver({ cache: new CollateralCache({ directory: null }), refreshIntervalMs: 0 });
+    const bundled = { ...v18, source: { origin: 'bundle' as const } };
+    await fromBundle.resolve(v18.key, async () => bundled, AT);
+    fromBundle.markVerified(bundled);
+    expect((await fromBundle.resolve(v18.key, fetch17, at(30))).artifact.sequence).toBe('17');
   });
 });
