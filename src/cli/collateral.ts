@@ -13,7 +13,7 @@ import { collateralFor, vcekRequestOf } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { openCollateral, readBundle } from './sources.js';
-import { COLLATERAL_OPTION_SPEC, collateralArgsFrom } from './verify-args.js';
+import { COLLATERAL_OPTION_SPEC, collateralArgsFrom, requireCollateralSource } from './verify-args.js';
 
 const SUBCOMMANDS = ['fetch', 'export', 'import', 'show'] as const;
 
@@ -41,6 +41,7 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
   const out = stringOption(values, 'out');
   if (out === undefined) throw new UsageError(`collateral ${offline ? 'export' : 'fetch'}: --out <bundle.json> is required`);
   const common = collateralArgsFrom(offline ? { ...values, offline: true } : values);
+  requireCollateralSource(common);
   const bytes = await readInput(file, 'evidence file', INPUT_LIMITS.evidence);
   const extra = common.certs === undefined ? undefined : await readExtraCertificates(common.certs);
   const at = common.at ?? new Date();

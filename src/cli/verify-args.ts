@@ -46,9 +46,6 @@ export function collateralArgsFrom(values: Parsed['values']): CommonCollateralAr
   if (offline && (pcsUrl !== undefined || kdsUrl !== undefined)) throw new UsageError('--offline fetches nothing: drop --pcs-url / --kds-url');
   const bundle = stringOption(values, 'collateral');
   const certs = stringOption(values, 'certs');
-  if (offline && bundle === undefined && certs === undefined && noCache) {
-    throw new UsageError('--offline needs --collateral <bundle> (or --certs, or the cache)');
-  }
   const retries = integerOption(values, 'retries', 0, 10);
   const at = instantOption(values);
   const product = oneOf('product', values['product'], PRODUCTS);
@@ -62,6 +59,17 @@ export function collateralArgsFrom(values: Parsed['values']): CommonCollateralAr
     ...(retries === undefined ? {} : { retries }),
   };
   return { ...(at ? { at } : {}), ...(product ? { product } : {}), ...(certs === undefined ? {} : { certs }), collateral };
+}
+
+/**
+ * --offline --no-cache without --collateral or --certs leaves no source of collateral: a usage
+ * error, but only where collateral is needed (a TPM-only vTPM bundle needs none; review s8, finding 4).
+ */
+export function requireCollateralSource(args: CommonCollateralArgs): void {
+  const c = args.collateral;
+  if (c.offline && c.noCache && c.bundle === undefined && args.certs === undefined) {
+    throw new UsageError('--offline needs --collateral <bundle> (or --certs, or the cache)');
+  }
 }
 
 export interface VerifyArgs extends CommonCollateralArgs {

@@ -22,7 +22,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode } from './io.js';
 import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
 import type { CollateralSetup } from './sources.js';
-import type { VerifyArgs } from './verify-args.js';
+import { requireCollateralSource, type VerifyArgs } from './verify-args.js';
 import type { VerifyOutcome } from './verify-report.js';
 import { judgeTpmOnly, vtpmSectionForTpmOnly } from './vtpm-policy.js';
 
@@ -61,6 +61,7 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   outcome.evidence = describeBundle(bundle, hcl ? `Azure ${hcl.reportType === 'snp' ? 'SEV-SNP' : 'TDX'} HCL report` : undefined);
   outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
   if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');
+  if (bundle.hardware) requireCollateralSource(args);
   // Review s8, finding 1: a policy that cannot be applied to a TPM-only bundle is refused before any work.
   const tpmOnlySection = !bundle.hardware && inputs.policy ? vtpmSectionForTpmOnly(inputs.policy.policy, inputs.policy.label) : undefined;
   if (inputs.trustRoots) outcome.warnings.push(`trust roots replaced by --trust-root ${args.trustRoot}: not the pinned Intel / AMD production roots`);

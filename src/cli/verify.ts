@@ -13,7 +13,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { defaultPolicyFor, readPolicyFile, type LoadedPolicy } from './policy.js';
 import { openCollateral, type CollateralSetup } from './sources.js';
-import type { VerifyArgs } from './verify-args.js';
+import { requireCollateralSource, type VerifyArgs } from './verify-args.js';
 import { looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { printHuman, verifyJson, type VerifyOutcome } from './verify-report.js';
 import { jsonText } from './terminal-text.js';
@@ -105,6 +105,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
       return outcome;
     }
     refuseBundleOnlyOptions(args);
+    requireCollateralSource(args);
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;
     outcome.evidence = describeEvidence(evidence);

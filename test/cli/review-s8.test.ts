@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { defaultPolicy } from '../../src/index.js';
-import { HAVE_VECTORS } from '../helpers/vectors.js';
-import { TempDirs, VectorServers, cli, cliJson, verifyArgs } from './helpers.js';
+import { HAVE_VECTORS, vectorPath } from '../helpers/vectors.js';
+import { TempDirs, VectorServers, cli, cliJson, entryOf, verifyArgs } from './helpers.js';
 import { GCE_AT, GCE_DIR, gceBundleText, gcePcrs, readVector } from './vtpm-bundles.js';
 
 const temps = new TempDirs();
@@ -147,5 +147,34 @@ describe('finding 3: batch prints file names and messages with their controls vi
     expect(r.stdout).toContain('results: ');
     expect(r.stdout).toContain('\\x1b[31mRED');
     expect(r.stdout + r.stderr).not.toMatch(RAW_CONTROL);
+  });
+});
+
+describe.skipIf(!HAVE_VECTORS)('finding 4: --offline --no-cache is refused only where collateral is needed', () => {
+  const offline = ['--offline', '--no-cache'];
+
+  it('a TPM-only bundle needs no collateral: exit 0 with --offline --no-cache alone', async () => {
+    const bundle = temps.file('gce.json', gceBundleText());
+    const ak = temps.file('gce-ak.pub', readVector(`${GCE_DIR}/ak_pub.tpmt_public`));
+    const r = await cliJson(['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', GCE_AT, ...offline]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ ok: true, tee: null, error: null });
+  });
+
+  it('a quote still needs a source: exit 2 naming --collateral', async () => {
+    const e = entryOf(TDX);
+    const r = await cli(['verify', vectorPath(e.file), '--at', e.verification_time!, ...offline]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--offline needs --collateral <bundle>/);
+  });
+
+  it('collateral fetch and export too', async () => {
+    const e = entryOf(TDX);
+    for (const sub of ['fetch', 'export']) {
+      const r = await cli(['collateral', sub, vectorPath(e.file), '--out', join(temps.make(), 'b.json'), ...offline]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--offline needs --collateral <bundle>/);
+    }
   });
 });

@@ -106,7 +106,7 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify <vTPM bundle>', () => {
   it('exit 0: the GCE bundle (quotes + boot event log) with the AK pinned by --ak (TPMT_PUBLIC file); tee is null', async () => {
     const bundle = temps.file('gce.json', gceBundleText());
     const ak = temps.file('ak.pub', read(`${GCE}/ak_pub.tpmt_public`));
-    const r = await cliJson(['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', '2021-12-22T21:31:37Z', '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')]);
+    const r = await cliJson(['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', '2021-12-22T21:31:37Z', '--offline', '--no-cache']);
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ ok: true, tee: null, vtpm: { platform: 'tpm', replay: { eventLog: { format: 'crypto-agile' } } } });
   });
@@ -115,7 +115,7 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify <vTPM bundle>', () => {
     const bundle = temps.file('gce.json', gceBundleText());
     const ak = temps.file('ak.pub', read(`${GCE}/ak_pub.tpmt_public`));
     const name = (loadManifest().find((m) => m.id === 'go-tpm-tools/gce-cos-85-nonce9009-quote-sha256')!.checks['ak_public'] as { name: string }).name;
-    const base = ['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', '2021-12-22T21:31:37Z', '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')];
+    const base = ['verify', bundle, '--nonce', '9009', '--ak', ak, '--at', '2021-12-22T21:31:37Z', '--offline', '--no-cache'];
     const without = await cliJson(base);
     expect(without.json['warnings']).toContainEqual(expect.stringMatching(/^VT05 not checked/));
     const pinned = await cliJson([...base, '--ak-name', name]);
@@ -129,19 +129,19 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify <vTPM bundle>', () => {
   });
 
   it('exit 1: the GCE bundle without --ak (ERR_VTPM_AK)', async () => {
-    const r = await cliJson(['verify', temps.file('gce.json', gceBundleText()), '--nonce', '9009', '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')]);
+    const r = await cliJson(['verify', temps.file('gce.json', gceBundleText()), '--nonce', '9009', '--offline', '--no-cache']);
     expect(r.code).toBe(1);
     expect(r.json['error']).toMatchObject({ code: 'ERR_VTPM_AK' });
   });
 
   it('exit 1: a bundle with an unknown field (ERR_VTPM_BUNDLE, class PARSE)', async () => {
-    const r = await cliJson(['verify', temps.file('bad.json', gceBundleText((d) => (d['extra'] = true))), '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')]);
+    const r = await cliJson(['verify', temps.file('bad.json', gceBundleText((d) => (d['extra'] = true))), '--offline', '--no-cache']);
     expect(r.code).toBe(1);
     expect(r.json['error']).toMatchObject({ code: 'ERR_VTPM_BUNDLE', errorClass: 'PARSE' });
   });
 
   it('exit 2: an --ak file that is not a key', async () => {
-    const r = await cli(['verify', temps.file('gce.json', gceBundleText()), '--ak', temps.file('junk', 'junk'), '--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')]);
+    const r = await cli(['verify', temps.file('gce.json', gceBundleText()), '--ak', temps.file('junk', 'junk'), '--offline', '--no-cache']);
     expect(r.code).toBe(2);
   });
 });
@@ -161,11 +161,11 @@ describe.skipIf(missing.length > 0)('tee-verify dev vtpm-evidence (swtpm) then v
       expect(acquired.code).toBe(0);
       expect(acquired.stdout).toMatch(/wrote .*evidence\.json: 1 quote, sha256 PCRs/);
       const akFile = temps.file('ak.tpmt', ak.public);
-      const certs = ['--offline', '--no-cache', '--certs', join(VECTORS_DIR, 'trustee/deps/verifier/test_data/az-snp-vtpm/vcek.pem')];
-      const ok = await cliJson(['verify', out, '--ak', akFile, '--nonce', nonce, ...certs]);
+      const offline = ['--offline', '--no-cache'];
+      const ok = await cliJson(['verify', out, '--ak', akFile, '--nonce', nonce, ...offline]);
       expect(ok.code).toBe(0);
       expect(ok.json['vtpm']).toMatchObject({ platform: 'tpm' });
-      const wrong = await cliJson(['verify', out, '--ak', akFile, '--nonce', 'b2'.repeat(32), ...certs]);
+      const wrong = await cliJson(['verify', out, '--ak', akFile, '--nonce', 'b2'.repeat(32), ...offline]);
       expect(wrong.code).toBe(1);
       expect(wrong.json['error']).toMatchObject({ code: 'ERR_VTPM_NONCE' });
     } finally {
