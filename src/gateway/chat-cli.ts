@@ -45,14 +45,45 @@ export interface ChatSessionOptions {
 
 /**
  * Exit codes, as the tee-verify CLI uses them (docs/cli.md). 3: retry later, nothing was judged
- * (collateral unavailable, or the gateway's attestation rate limit still refused after the
- * client's one retry); `collateralUnavailable` is its older name.
+ * (collateral unavailable, the gateway unreachable or answering 5xx, or its attestation rate limit
+ * still refused after the client's one retry); `collateralUnavailable` is its older name.
  */
 export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, retryable: 3, collateralUnavailable: 3 } as const;
 
-/** A refusal that says nothing about the gateway's TEE and may pass later: exit 3, not 1. */
+/** Socket errors that say the gateway cannot be reached now, not that it is untrustworthy. */
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** A network failure anywhere in the cause chain (a few levels: the client wraps the socket's error). */
+function isNetworkFailure(e: unknown, depth = 0): boolean {
+  if (typeof e !== 'object' || e === null || depth > 4) return false;
+  const code = (e as { code?: unknown }).code;
+  return (typeof code === 'string' && NETWORK_ERRORS.has(code)) || isNetworkFailure((e as { cause?: unknown }).cause, depth + 1);
+}
+
+/** A non-200 answer to a chat request (after the gateway was verified). */
+class GatewayAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A refusal that says nothing about the gateway's TEE and may pass later: exit 3, not 1 (review s8,
+ * finding 5: a gateway that cannot be reached or answers 5xx was not judged, so it was not refused).
+ */
 function retryable(e: AttestationRefusedError): boolean {
-  return e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' || (e.code === 'ERR_ATTEST_EXCHANGE' && e.details.status === 429);
+  if (e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE') return true;
+  if (e.code !== 'ERR_ATTEST_EXCHANGE') return false;
+  const status = e.details.status;
+  return status === undefined ? isNetworkFailure(e.details.cause) : status === 429 || status >= 500;
+}
+
+/** The same for failures after the verification: the chat request's 5xx or a dropped connection. */
+function unavailable(e: unknown): boolean {
+  return (e instanceof GatewayAnswerError && e.status >= 500) || isNetworkFailure(e);
 }
 
 /** The verification, one line each, safe for a terminal (see lineSafe). */
@@ -167,7 +198,7 @@ export async function streamChat(
     body: JSON.stringify({ model: o.model, messages, stream: true }),
   });
   o.onAnswer?.();
-  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const sep = o.api === 'ollama' ? '\n' : '\n\n';
   const dec = new TextDecoder();
   let buf = '';
@@ -226,9 +257,10 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
     io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}${later}\n`);
     return retryable(e) ? CHAT_EXIT.retryable : CHAT_EXIT.refused;
   }
-  if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: 'ERR_CHAT', message: (e as Error).message } })}\n`);
-  io.stderr(`chat: ${lineSafe((e as Error).message)}\n`);
-  return CHAT_EXIT.error;
+  const later = unavailable(e);
+  if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: later ? 'ERR_CHAT_UNAVAILABLE' : 'ERR_CHAT', message: (e as Error).message } })}\n`);
+  io.stderr(`chat: ${lineSafe((e as Error).message)}${later ? ' (retry later)' : ''}\n`);
+  return later ? CHAT_EXIT.retryable : CHAT_EXIT.error;
 }
 
 /** One turn: `messages` (or `prompt`) to the gateway, the answer to `write`; the verification it relied on is shown first. */

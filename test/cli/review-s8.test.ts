@@ -4,10 +4,14 @@
  * TPM-only vTPM bundle and phala's TDX quote.
  */
 import { mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { runChatSession, type ChatIo } from '../../src/gateway/chat-cli.js';
 import { defaultPolicy } from '../../src/index.js';
+import { clientOptions, mrTdOf, simulated, startHarness, tdxPolicy } from '../gateway/helpers.js';
+import { startStub } from '../gateway/review-s6-stub.js';
 import { HAVE_VECTORS, vectorPath } from '../helpers/vectors.js';
 import { TempDirs, VectorServers, cli, cliJson, entryOf, verifyArgs } from './helpers.js';
 import { GCE_AT, GCE_DIR, gceBundleText, gcePcrs, readVector } from './vtpm-bundles.js';
@@ -175,6 +179,68 @@ describe.skipIf(!HAVE_VECTORS)('finding 4: --offline --no-cache is refused only 
       const r = await cli(['collateral', sub, vectorPath(e.file), '--out', join(temps.make(), 'b.json'), ...offline]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/--offline needs --collateral <bundle>/);
+    }
+  });
+});
+
+describe('finding 5: chat exits 3 (retry later) when the gateway cannot be reached or answers 5xx; 1 stays "refused"', () => {
+  const chatIo = (): ChatIo & { out: () => string; err: () => string } => {
+    let out = '';
+    let err = '';
+    return { stdout: (t) => void (out += t), stderr: (t) => void (err += t), out: () => out, err: () => err };
+  };
+  let policy: ReturnType<typeof tdxPolicy>;
+  const closedPort = async (): Promise<number> => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((r) => server.close(() => r()));
+    return port;
+  };
+
+  it('a closed port (ECONNREFUSED): tee-verify chat exits 3, --json names ERR_ATTEST_EXCHANGE', async () => {
+    const gateway = `https://127.0.0.1:${await closedPort()}`;
+    const policyFile = temps.file('chat-policy.json', JSON.stringify({ ...defaultPolicy('tdx'), mrTd: ['11'.repeat(48)] }));
+    const r = await cli(['chat', '--gateway', gateway, '--policy', policyFile, '--prompt', 'hi']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/ECONNREFUSED/);
+    expect(r.stderr).toContain('(retry later)');
+    const json = await cli(['chat', '--gateway', gateway, '--policy', policyFile, '--prompt', 'hi', '--json']);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'ERR_ATTEST_EXCHANGE' } });
+  });
+
+  it('the attestation answered 503: exit 3; answered 403: still refused (exit 1)', async () => {
+    policy = tdxPolicy(await mrTdOf(simulated));
+    for (const [status, code] of [
+      [503, 3],
+      [500, 3],
+      [403, 1],
+    ] as const) {
+      const stub = await startStub((t) => {
+        t.res.writeHead(status, { 'content-type': 'application/json' });
+        t.res.end(JSON.stringify({ error: { code: 'ERR_GATEWAY_X', message: 'no' } }));
+      });
+      try {
+        const io = chatIo();
+        expect(await runChatSession({ gateway: stub.url, client: clientOptions(policy), api: 'ollama', model: 'm', prompt: 'hi' }, io)).toBe(code);
+        expect(io.err()).toContain(`answered ${status}`);
+      } finally {
+        await stub.close();
+      }
+    }
+  });
+
+  it('the chat request answered 502 (the model backend is down) after a good attestation: exit 3, ERR_CHAT_UNAVAILABLE', async () => {
+    policy = tdxPolicy(await mrTdOf(simulated));
+    const h = await startHarness({ upstream: `http://127.0.0.1:${await closedPort()}`, requireApiKey: false });
+    try {
+      const io = chatIo();
+      const code = await runChatSession({ gateway: h.gateway.url, client: clientOptions(policy), api: 'ollama', model: 'm', prompt: 'hi', json: true }, io);
+      expect(JSON.parse(io.out())).toMatchObject({ ok: false, error: { code: 'ERR_CHAT_UNAVAILABLE', message: expect.stringMatching(/^the gateway answered 5\d\d/) } });
+      expect(code).toBe(3);
+    } finally {
+      await h.close();
     }
   });
 });
