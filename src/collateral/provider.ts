@@ -106,6 +106,9 @@ export interface InMemorySource {
 /** Shared by every warning-free cache hit; frozen, so no caller can add to it. */
 const NO_WARNINGS: string[] = Object.freeze([]) as unknown as string[];
 
+/** The floor of a key no passing verification has set (see ArtifactResolver.#belowFloor). */
+const NO_FLOOR = Object.freeze({ text: '', sequence: -1n, from: Number.POSITIVE_INFINITY });
+
 /** A Map that keeps its `limit` most recently set entries. */
 class BoundedMap<K, V> {
   readonly #map = new Map<K, V>();
@@ -240,9 +243,25 @@ export class ArtifactResolver {
    */
   #belowFloor(a: CollateralArtifact, now: Date): boolean {
     if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity') || a.source.origin === 'bundle') return false;
-    const floor = this.#floors.get(a.key);
-    if (floor === undefined || a.sequence === floor.text || floor.from > now.getTime()) return false;
+    const floor = this.#floorOf(a.key);
+    if (a.sequence === floor.text || floor.from > now.getTime()) return false;
     return BigInt(a.sequence) < floor.sequence;
+  }
+
+  /**
+   * The floor of `key`; on first use seeded from the cache's versions that
+   * carry the verified mark (it survives a restart on disk), so a restart
+   * while the newest version expired does not forget it.
+   */
+  #floorOf(key: string): { text: string; sequence: bigint; from: number } {
+    let floor = this.#floors.get(key);
+    if (floor === undefined) {
+      this.#floors.set(key, (floor = NO_FLOOR));
+      const cache = this.#cache;
+      if (cache !== null) for (const v of cache.versions(key)) if (cache.isVerified(v)) this.#raiseFloor(v);
+      floor = this.#floors.get(key) ?? NO_FLOOR;
+    }
+    return floor;
   }
 
   /** Records `a` (verified, from a source) as the floor of its key when it names a higher evaluation (#belowFloor). */
@@ -251,8 +270,8 @@ export class ArtifactResolver {
     if (a.source.origin !== 'network' && a.source.origin !== 'cache') return;
     const sequence = BigInt(a.sequence);
     const from = Date.parse(a.validity.notBefore);
-    const floor = this.#floors.get(a.key);
-    if (floor === undefined || sequence > floor.sequence || (sequence === floor.sequence && from < floor.from)) {
+    const floor = this.#floorOf(a.key);
+    if (sequence > floor.sequence || (sequence === floor.sequence && from < floor.from)) {
       this.#floors.set(a.key, { text: a.sequence, sequence, from });
     }
   }
@@ -451,7 +470,7 @@ export class ArtifactResolver {
 
   #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
     if (this.#belowFloor(a, now)) {
-      const floor = this.#floors.get(a.key)!;
+      const floor = this.#floorOf(a.key);
       throw new CollateralUnavailableError(
         'ERR_COLLATERAL_UNAVAILABLE',
         `${a.key}: the source answers tcbEvaluationDataNumber ${a.sequence}, below ${floor.text} that a verification already used (in force since ${new Date(floor.from).toISOString()}); refusing the rollback, retry later`,

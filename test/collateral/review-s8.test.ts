@@ -390,6 +390,16 @@ describe('rollback floor: an older evaluation after the newer one expired (X03)'
     expect((await resolver.resolve(key, fetch, at(30))).artifact.sequence).toBe('19');
   });
 
+  it('survives a restart: the floor is seeded from the verified marks on disk', async () => {
+    const directory = tempDir();
+    const first = new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
+    await first.resolve(v18.key, async () => v18, AT);
+    first.markVerified(v18);
+    new CollateralCache({ directory }).put(v17); // the older evaluation reached the disk too
+    const restarted = new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
+    await expect(restarted.resolve(v18.key, async () => v17, at(30))).rejects.toMatchObject({ details: { reason: 'rollback', floor: '18' } });
+  });
+
   it('sets no floor without a passing verification, nor from a bundle\'s artifact', async () => {
     const fetch17 = async () => v17;
     const unverified = new ArtifactResolver({ cache: new CollateralCache({ directory: null }), refreshIntervalMs: 0 });
