@@ -59,15 +59,26 @@ export function stringOption(values: Parsed['values'], name: string): string | u
   return v;
 }
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
 
-/** --at: an ISO-8601 date or date-time (UTC unless an offset is given). */
+/**
+ * Every field within its range: Date() would carry 2025-06-31 over to July 1 and T24:00 to the next
+ * day, so a mistyped instant would silently verify at another one (review s8, finding 6).
+ */
+function fieldsInRange(m: RegExpExecArray): boolean {
+  const [year, month, day, hour = 0, minute = 0, second = 0, offsetHours = 0, offsetMinutes = 0] = m.slice(1).map((f) => (f === undefined ? undefined : Number(f))) as number[];
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  return month! >= 1 && month! <= 12 && day! >= 1 && day! <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59;
+}
+
+/** --at: an ISO-8601 date or date-time (UTC unless an offset is given); a field out of range is refused. */
 export function instantOption(values: Parsed['values']): Date | undefined {
   const text = stringOption(values, 'at');
   if (text === undefined) return undefined;
   const withZone = /T.*(Z|[+-]\d{2}:?\d{2})$/.test(text) || !text.includes('T') ? text : `${text}Z`;
   const at = new Date(withZone);
-  if (!ISO_8601.test(text) || Number.isNaN(at.getTime())) throw new UsageError(`--at must be an ISO-8601 instant such as 2025-07-19T10:00:00Z (got "${text}")`);
+  const fields = ISO_8601.exec(text);
+  if (!fields || Number.isNaN(at.getTime()) || !fieldsInRange(fields)) throw new UsageError(`--at must be an ISO-8601 instant such as 2025-07-19T10:00:00Z (got "${text}")`);
   return at;
 }
 

@@ -244,3 +244,24 @@ describe('finding 5: chat exits 3 (retry later) when the gateway cannot be reach
     }
   });
 });
+
+describe('finding 6: --at with a field out of range is a usage error, not another instant', () => {
+  it.each(['2025-06-31T10:00:34Z', '2025-02-30', '2025-02-29T00:00:00Z', '2025-07-19T24:00:00Z', '2025-07-19T10:60:00Z', '2025-07-19T10:00:60Z', '2025-13-01', '2025-00-10', '2025-07-00', '2025-07-19T10:00:00+24:00', '2025-07-19T10:00:00+05:60'])(
+    '%s: exit 2',
+    async (at) => {
+      const r = await cliJson(['verify', temps.file('q.bin', 'x'), '--at', at]);
+      expect(r.code).toBe(2);
+      expect(r.json['error']).toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`--at must be an ISO-8601 instant`) });
+    },
+  );
+
+  it.each([
+    ['2024-02-29T23:59:59Z', '2024-02-29T23:59:59.000Z'],
+    ['2025-06-30', '2025-06-30T00:00:00.000Z'],
+    ['2025-07-19T10:00:34+02:00', '2025-07-19T08:00:34.000Z'],
+    ['2025-07-19T10:00', '2025-07-19T10:00:00.000Z'],
+  ])('%s is accepted as %s', async (at, iso) => {
+    const { parseVerifyArgs } = await import('../../src/cli/verify-args.js');
+    expect(parseVerifyArgs(['q.bin', '--at', at])!.at!.toISOString()).toBe(iso);
+  });
+});
