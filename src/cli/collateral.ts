@@ -55,7 +55,8 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
     writeOutput(out, exportBundle(artifacts), '--out');
     writeLine(io.stdout, lineSafe(`wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`));
     for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
-    for (const note of [...collateral.warnings, ...notes]) writeLine(io.stdout, lineSafe(`warning: ${note}`));
+    // Warnings on stderr, as every command prints them: stdout is the report a script may parse (review s8, finding 7).
+    for (const note of [...collateral.warnings, ...notes]) writeLine(io.stderr, lineSafe(`warning: ${note}`));
     return ExitCode.Ok;
   } finally {
     await setup.close();

@@ -6,10 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { runChatSession, type ChatIo } from '../../src/gateway/chat-cli.js';
-import { defaultPolicy } from '../../src/index.js';
+import { CollateralService, defaultPolicy } from '../../src/index.js';
 import { clientOptions, mrTdOf, simulated, startHarness, tdxPolicy } from '../gateway/helpers.js';
 import { startStub } from '../gateway/review-s6-stub.js';
 import { HAVE_VECTORS, vectorPath } from '../helpers/vectors.js';
@@ -263,5 +263,24 @@ describe('finding 6: --at with a field out of range is a usage error, not anothe
   ])('%s is accepted as %s', async (at, iso) => {
     const { parseVerifyArgs } = await import('../../src/cli/verify-args.js');
     expect(parseVerifyArgs(['q.bin', '--at', at])!.at!.toISOString()).toBe(iso);
+  });
+});
+
+describe.skipIf(!HAVE_VECTORS)('finding 7: collateral fetch prints its warnings on stderr, the report on stdout', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("a collateral warning (here added to the service's real answer) goes to stderr only", async () => {
+    const original = CollateralService.prototype.forEvidence;
+    vi.spyOn(CollateralService.prototype, 'forEvidence').mockImplementation(async function (this: CollateralService, ...a: Parameters<typeof original>) {
+      const c = await original.apply(this, a);
+      return { ...c, warnings: [...c.warnings, 'grace period used: test warning'] };
+    });
+    const e = entryOf(TDX);
+    const server = await servers.for(TDX);
+    const r = await cli(['collateral', 'fetch', vectorPath(e.file), '--at', e.verification_time!, '--pcs-url', server.url, '--no-cache', '--retries', '0', '--out', join(temps.make(), 'b.json')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^wrote 4 artifacts/);
+    expect(r.stdout).not.toContain('warning');
+    expect(r.stderr).toBe('warning: grace period used: test warning\n');
   });
 });
