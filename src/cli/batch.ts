@@ -74,7 +74,7 @@ judged: retry them with --only-unavailable), 70 internal error (a write error).
 
 class BatchUsage extends Error {}
 
-const OPTIONS = {
+export const BATCH_OPTIONS = {
   out: { type: 'string' },
   at: { type: 'string' },
   collateral: { type: 'string', multiple: true },
@@ -119,7 +119,7 @@ function inputKindOf(input: string): BatchConfig['inputKind'] {
 export function parseBatchArgs(argv: readonly string[], now: () => Date = () => new Date()): BatchConfig | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: BATCH_OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw new BatchUsage((err as Error).message);
   }

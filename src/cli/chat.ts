@@ -20,7 +20,7 @@ export interface ChatCliIo extends CliIo {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-const OPTIONS = {
+export const CHAT_OPTIONS = {
   gateway: { type: 'string' },
   policy: { type: 'string' },
   prompt: { type: 'string' },
@@ -90,7 +90,7 @@ export function unpinnedMeasurement(policy: Policy): string | undefined {
 }
 
 export async function runChatCli(args: readonly string[], io: ChatCliIo, help: () => number): Promise<number> {
-  const parsed = parseOptions('chat', args, OPTIONS);
+  const parsed = parseOptions('chat', args, CHAT_OPTIONS);
   const v = parsed.values;
   if (v['help']) return help();
   if (parsed.positionals.length > 0) throw new UsageError(`chat: unexpected argument "${parsed.positionals[0]}"`);

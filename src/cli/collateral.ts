@@ -5,7 +5,7 @@
  */
 import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
-import { parseOptions, positionals, stringOption, type Parsed } from './args.js';
+import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
@@ -16,6 +16,14 @@ import { openCollateral, readBundle } from './sources.js';
 import { COLLATERAL_OPTION_SPEC, collateralArgsFrom, requireCollateralSource } from './verify-args.js';
 
 const SUBCOMMANDS = ['fetch', 'export', 'import', 'show'] as const;
+
+/** Each subcommand's options (all listed in "collateral --help"). */
+export const COLLATERAL_SUBCOMMAND_OPTIONS: Record<(typeof SUBCOMMANDS)[number], OptionSpec> = {
+  fetch: { ...COLLATERAL_OPTION_SPEC, out: { type: 'string' } },
+  export: { ...COLLATERAL_OPTION_SPEC, out: { type: 'string' } },
+  import: { out: { type: 'string' } },
+  show: {},
+};
 
 /**
  * Certificates that came with the evidence (or --certs) are stored under the
@@ -85,8 +93,7 @@ export async function runCollateralCli(argv: readonly string[], io: CliIo, help:
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h') return help();
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown collateral command "${sub}" (${SUBCOMMANDS.join(', ')})`);
-  const spec = sub === 'fetch' || sub === 'export' ? { ...COLLATERAL_OPTION_SPEC, out: { type: 'string' as const } } : sub === 'import' ? { out: { type: 'string' as const } } : {};
-  const parsed = parseOptions(`collateral ${sub}`, rest, spec);
+  const parsed = parseOptions(`collateral ${sub}`, rest, COLLATERAL_SUBCOMMAND_OPTIONS[sub as (typeof SUBCOMMANDS)[number]]);
   if (parsed.values['help']) return help();
   const [file] = positionals(`collateral ${sub}`, parsed, [sub === 'show' ? 'bundle' : sub === 'import' ? 'collateral-file' : 'evidence-file']) as [string];
   try {

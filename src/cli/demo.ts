@@ -5,16 +5,18 @@
 import { runIntelChecks, runSnpChecks, type CheckResult } from './demo-checks.js';
 import { defaultVectorsDir, loadDemoVectors, type DemoVector } from './demo-vectors.js';
 import { runFullVerificationDemo } from './demo-verify.js';
-import { parseOptions, stringOption, UsageError } from './args.js';
+import { parseOptions, stringOption, UsageError, type OptionSpec } from './args.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue, type Style } from './io.js';
 
 export interface DemoArgs {
   vectorsDir?: string;
 }
 
+export const DEMO_OPTION_SPEC: OptionSpec = { vectors: { type: 'string' } };
+
 /** Parses `demo` arguments; undefined means --help. */
 export function parseDemoArgs(argv: readonly string[]): DemoArgs | undefined {
-  const { values, positionals } = parseOptions('demo', argv, { vectors: { type: 'string' } });
+  const { values, positionals } = parseOptions('demo', argv, DEMO_OPTION_SPEC);
   if (values['help']) return undefined;
   if (positionals.length > 0) throw new UsageError(`demo takes no arguments (got "${positionals[0]}")`);
   const vectorsDir = stringOption(values, 'vectors');

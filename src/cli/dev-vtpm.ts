@@ -7,7 +7,7 @@
 import { TeeVerifyError } from '../index.js';
 import { acquireVtpmEvidence, type AcquireOptions, type AcquiredEvidence } from '../vtpm/acquire.js';
 import { serializeVtpmBundle } from '../vtpm/bundle.js';
-import { UsageError, parseOptions, positionals, stringOption, type Parsed } from './args.js';
+import { UsageError, parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { describeError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -41,21 +41,23 @@ function hexOption(values: Parsed['values'], name: string): Uint8Array | undefin
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
+export const DEV_VTPM_OPTION_SPEC: OptionSpec = {
+  out: { type: 'string' },
+  nonce: { type: 'string' },
+  tcti: { type: 'string' },
+  pcrs: { type: 'string' },
+  ak: { type: 'string' },
+  'event-log': { type: 'string' },
+  ima: { type: 'string' },
+  'no-event-log': { type: 'boolean' },
+  'no-ima': { type: 'boolean' },
+  'no-hcl': { type: 'boolean' },
+  'td-quote': { type: 'string' },
+  certs: { type: 'string' },
+};
+
 export async function runDevVtpm(argv: readonly string[], io: CliIo): Promise<ExitCodeValue> {
-  const parsed = parseOptions('dev vtpm-evidence', argv, {
-    out: { type: 'string' },
-    nonce: { type: 'string' },
-    tcti: { type: 'string' },
-    pcrs: { type: 'string' },
-    ak: { type: 'string' },
-    'event-log': { type: 'string' },
-    ima: { type: 'string' },
-    'no-event-log': { type: 'boolean' },
-    'no-ima': { type: 'boolean' },
-    'no-hcl': { type: 'boolean' },
-    'td-quote': { type: 'string' },
-    certs: { type: 'string' },
-  });
+  const parsed = parseOptions('dev vtpm-evidence', argv, DEV_VTPM_OPTION_SPEC);
   const { values } = parsed;
   if (values['help']) {
     io.stdout.write(DEV_VTPM_HELP);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 
 import { exportBundle } from '../index.js';
-import { PRODUCTS, TEES, UsageError, instantOption, oneOf, parseOptions, positionals, stringOption, type Tee } from './args.js';
+import { PRODUCTS, TEES, UsageError, instantOption, oneOf, parseOptions, positionals, stringOption, type OptionSpec, type Tee } from './args.js';
 import { buildDevEvidence } from './dev-evidence.js';
 import { writeOutput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -19,15 +19,17 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+export const DEV_QUOTE_OPTION_SPEC: OptionSpec = {
+  tee: { type: 'string' },
+  out: { type: 'string' },
+  at: { type: 'string' },
+  seed: { type: 'string' },
+  version: { type: 'string' },
+  product: { type: 'string' },
+};
+
 async function quote(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
-  const parsed = parseOptions('dev quote', argv, {
-    tee: { type: 'string' },
-    out: { type: 'string' },
-    at: { type: 'string' },
-    seed: { type: 'string' },
-    version: { type: 'string' },
-    product: { type: 'string' },
-  });
+  const parsed = parseOptions('dev quote', argv, DEV_QUOTE_OPTION_SPEC);
   const { values } = parsed;
   if (values['help']) return help();
   positionals('dev quote', parsed, []);

@@ -58,6 +58,11 @@ Options:
   --offline              no network: collateral from --collateral, --certs and the cache
   --collateral <file>    a tee-verify bundle or dcap-qvl collateral JSON (detected)
   --retries <n>          HTTP retries per request (default 3)
+  --encoding <e>         auto (default), binary, hex, base64
+  --trailing <mode>      default: zero padding after the structure is accepted;
+                         strict: any trailing byte is an error;
+                         dangerouslyLenient: non-zero trailing bytes are ignored
+                         (reported as a warning)
 
 vTPM evidence bundles (tee-verify/vtpm-bundle@1, docs/vtpm.md) are detected by
 content: hardware report, TPM quote(s), boot event log and IMA list replayed.
@@ -68,6 +73,9 @@ content: hardware report, TPM quote(s), boot event log and IMA list replayed.
                          its attributes, so VT05 (restricted signing key) is
                          checked instead of warned as not checked
   --allow-sha1           accept a SHA-1-only PCR bank (reported as a warning)
+These four apply to bundles only (on a quote or report: exit 2). A TPM-only
+bundle is judged by the "vtpm" section of --policy alone; a policy pinning
+hardware claims, or without that section, is refused (exit 2).
 
 Examples:
   tee-verify verify quote.bin

@@ -74,7 +74,7 @@ export interface ServeArgs {
   retries?: number;
 }
 
-const SPEC = {
+export const SERVE_OPTIONS = {
   listen: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -122,7 +122,7 @@ function policyOption(text: string): [string | undefined, string] {
 export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: SPEC, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: [...argv], options: SERVE_OPTIONS, allowPositionals: false, strict: true });
   } catch (err) {
     throw new UsageError(`serve: ${(err as Error).message.split(/\.\s/)[0]}`);
   }

@@ -1,6 +1,6 @@
 /** `show <file>`: parse one evidence file, print a summary or JSON. */
 import { evidenceToJSON, parseEvidence, type ParseOptions } from '../index.js';
-import { PARSE_OPTION_SPEC, parseOptions, parseOptionsFrom, positionals } from './args.js';
+import { PARSE_OPTION_SPEC, parseOptions, parseOptionsFrom, positionals, type OptionSpec } from './args.js';
 import { reportError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -14,8 +14,10 @@ export interface ShowArgs {
 }
 
 /** Parses `show` arguments; undefined means --help. */
+export const SHOW_OPTION_SPEC: OptionSpec = { json: { type: 'boolean' }, ...PARSE_OPTION_SPEC };
+
 export function parseShowArgs(argv: readonly string[]): ShowArgs | undefined {
-  const parsed = parseOptions('show', argv, { json: { type: 'boolean' }, ...PARSE_OPTION_SPEC });
+  const parsed = parseOptions('show', argv, SHOW_OPTION_SPEC);
   if (parsed.values['help']) return undefined;
   const [file] = positionals('show', parsed, ['evidence-file']);
   return { file: file as string, json: parsed.values['json'] === true, parse: parseOptionsFrom(parsed.values) };

@@ -118,21 +118,24 @@ function akNameOption(values: Parsed['values']): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
+/** The options of `verify` (each is listed in its --help: test/cli/review-s8.test.ts). */
+export const VERIFY_OPTION_SPEC: OptionSpec = {
+  ...COLLATERAL_OPTION_SPEC,
+  ...PARSE_OPTION_SPEC,
+  json: { type: 'boolean' },
+  'trust-root': { type: 'string' },
+  'skip-crl': { type: 'boolean' },
+  policy: { type: 'string' },
+  'report-data': { type: 'string' },
+  nonce: { type: 'string' },
+  ak: { type: 'string' },
+  'ak-name': { type: 'string' },
+  'allow-sha1': { type: 'boolean' },
+};
+
 /** Parses `verify` arguments; undefined means --help. */
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined {
-  const parsed = parseOptions('verify', argv, {
-    ...COLLATERAL_OPTION_SPEC,
-    ...PARSE_OPTION_SPEC,
-    json: { type: 'boolean' },
-    'trust-root': { type: 'string' },
-    'skip-crl': { type: 'boolean' },
-    policy: { type: 'string' },
-    'report-data': { type: 'string' },
-    nonce: { type: 'string' },
-    ak: { type: 'string' },
-    'ak-name': { type: 'string' },
-    'allow-sha1': { type: 'boolean' },
-  });
+  const parsed = parseOptions('verify', argv, VERIFY_OPTION_SPEC);
   const { values } = parsed;
   if (values['help']) return undefined;
   const [file] = positionals('verify', parsed, ['evidence-file']);

@@ -284,3 +284,31 @@ describe.skipIf(!HAVE_VECTORS)('finding 7: collateral fetch prints its warnings 
     expect(r.stderr).toBe('warning: grace period used: test warning\n');
   });
 });
+
+describe('finding 8: every option a command parses is named in its --help', () => {
+  const commands: [string[], () => Promise<Record<string, unknown>>][] = [
+    [['verify'], async () => (await import('../../src/cli/verify-args.js')).VERIFY_OPTION_SPEC],
+    [['show'], async () => (await import('../../src/cli/show.js')).SHOW_OPTION_SPEC],
+    [['collateral', 'fetch'], async () => (await import('../../src/cli/collateral.js')).COLLATERAL_SUBCOMMAND_OPTIONS.fetch],
+    [['collateral', 'export'], async () => (await import('../../src/cli/collateral.js')).COLLATERAL_SUBCOMMAND_OPTIONS.export],
+    [['collateral', 'import'], async () => (await import('../../src/cli/collateral.js')).COLLATERAL_SUBCOMMAND_OPTIONS.import],
+    [['dev', 'quote'], async () => (await import('../../src/cli/dev.js')).DEV_QUOTE_OPTION_SPEC],
+    [['dev', 'vtpm-evidence'], async () => (await import('../../src/cli/dev-vtpm.js')).DEV_VTPM_OPTION_SPEC],
+    [['demo'], async () => (await import('../../src/cli/demo.js')).DEMO_OPTION_SPEC],
+    [['chat'], async () => (await import('../../src/cli/chat.js')).CHAT_OPTIONS],
+    [['serve'], async () => (await import('../../src/cli/serve.js')).SERVE_OPTIONS],
+    [['batch'], async () => (await import('../../src/cli/batch.js')).BATCH_OPTIONS],
+  ];
+
+  it('the list covers every help topic', async () => {
+    const { HELP_TOPICS } = await import('../../src/cli/help.js');
+    expect(new Set(commands.map(([argv]) => argv[0]))).toEqual(new Set(HELP_TOPICS.filter((t) => t !== 'policy'))); // policy's subcommands take no option
+  });
+
+  it.each(commands)('%j --help names every option', async (argv, spec) => {
+    const r = await cli([...argv, '--help']);
+    expect(r.code).toBe(0);
+    const missing = Object.keys(await spec()).filter((k) => k !== 'help' && !new RegExp(`--${k}(?![\\w-])`).test(r.stdout));
+    expect(missing).toEqual([]);
+  });
+});
