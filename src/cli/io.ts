@@ -38,15 +38,18 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export interface Style {
   pass: string;
   fail: string;
+  /** A check the verifier recorded as not checked (e.g. VT05 without a pinned AK Name): not a pass. */
+  skip: string;
   bold(text: string): string;
   dim(text: string): string;
 }
 
-const plain: Style = { pass: 'PASS', fail: 'FAIL', bold: (t) => t, dim: (t) => t };
+const plain: Style = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', bold: (t) => t, dim: (t) => t };
 
 const colour: Style = {
   pass: '\u001b[32m✓\u001b[39m',
   fail: '\u001b[31m✗\u001b[39m',
+  skip: '\u001b[33m–\u001b[39m',
   bold: (t) => `\u001b[1m${t}\u001b[22m`,
   dim: (t) => `\u001b[2m${t}\u001b[22m`,
 };

@@ -3,7 +3,7 @@
  * or a human report: each executed check with its checklist id and mark, the
  * TCB status, advisories, policy violations, warnings and the verdict.
  */
-import { TeeVerifyError, type PolicyViolation, type VerificationResult } from '../index.js';
+import { TeeVerifyError, type CheckRecord, type PolicyViolation, type VerificationResult } from '../index.js';
 import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import type { Tee } from './args.js';
 import { UsageError, describeError } from './errors.js';
@@ -31,6 +31,13 @@ export interface VerifyOutcome {
   collateral?: string;
 }
 
+/** A check's outcome: the verifier records a check it could not establish with a "not checked" description (VT05). */
+export type CheckStatus = 'pass' | 'not-checked';
+
+export function checkStatus(c: CheckRecord): CheckStatus {
+  return /^not checked\b/i.test(c.description) ? 'not-checked' : 'pass';
+}
+
 /** The keys of the --json object, in order. Scripts depend on them: add, never remove. */
 export const VERIFY_JSON_KEYS = ['ok', 'tee', 'at', 'tcbStatus', 'advisoryIds', 'error', 'violations', 'warnings', 'checks', 'claims'] as const;
 
@@ -56,7 +63,8 @@ export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[n
     error: o.error === undefined ? null : errorJson(o.error),
     violations: o.policy?.violations ?? [],
     warnings: allWarnings(o),
-    checks: o.vtpm?.checks ?? r?.checks ?? [],
+    // status is additive (review s8, finding 9): id and description stay as they were.
+    checks: (o.vtpm?.checks ?? r?.checks ?? []).map((c) => ({ ...c, status: checkStatus(c) })),
     claims: r?.claims ?? {},
     ...(o.vtpm ? { vtpm: vtpmJson(o.vtpm) } : {}),
   };
@@ -104,7 +112,7 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
     out('Checks');
     const ids = [...checks.map((c) => c.id), failedCheck ?? '-'];
     const width = Math.max(...ids.map((id) => id.length));
-    for (const c of checks) marked(style.pass, `${c.id.padEnd(width)}  ${c.description}`);
+    for (const c of checks) marked(checkStatus(c) === 'pass' ? style.pass : style.skip, `${c.id.padEnd(width)}  ${c.description}`);
     if (o.error !== undefined) marked(style.fail, `${(failedCheck ?? '-').padEnd(width)}  ${describeError(o.error, false)}`);
   }
   if (o.vtpm) {

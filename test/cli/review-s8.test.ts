@@ -12,7 +12,7 @@ import { runChatSession, type ChatIo } from '../../src/gateway/chat-cli.js';
 import { CollateralService, defaultPolicy } from '../../src/index.js';
 import { clientOptions, mrTdOf, simulated, startHarness, tdxPolicy } from '../gateway/helpers.js';
 import { startStub } from '../gateway/review-s6-stub.js';
-import { HAVE_VECTORS, vectorPath } from '../helpers/vectors.js';
+import { HAVE_VECTORS, loadManifest, vectorPath } from '../helpers/vectors.js';
 import { TempDirs, VectorServers, cli, cliJson, entryOf, verifyArgs } from './helpers.js';
 import { GCE_AT, GCE_DIR, gceBundleText, gcePcrs, readVector } from './vtpm-bundles.js';
 
@@ -310,5 +310,37 @@ describe('finding 8: every option a command parses is named in its --help', () =
     expect(r.code).toBe(0);
     const missing = Object.keys(await spec()).filter((k) => k !== 'help' && !new RegExp(`--${k}(?![\\w-])`).test(r.stdout));
     expect(missing).toEqual([]);
+  });
+});
+
+describe.skipIf(!HAVE_VECTORS)('finding 9: a check recorded as "not checked" is not printed as PASS', () => {
+  const gce = (extra: string[] = []) => {
+    const bundle = temps.file('gce.json', gceBundleText());
+    const ak = temps.file('gce-ak.pub', readVector(`${GCE_DIR}/ak_pub.tpmt_public`));
+    return ['verify', bundle, '--nonce', '9009', '--ak', ak, '--offline', '--no-cache', '--at', GCE_AT, ...extra];
+  };
+
+  it('VT05 without --ak-name: SKIP in the human report, status "not-checked" in --json; the others pass', async () => {
+    const human = await cli(gce());
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ {2}SKIP {2}VT05 {2}not checked: /m);
+    expect(human.stdout).not.toMatch(/PASS\s+VT05/);
+    expect(human.stdout).toMatch(/^ {2}PASS {2}VT04 /m);
+    const r = await cliJson(gce());
+    const checks = r.json['checks'] as { id: string; description: string; status: string }[];
+    expect(checks.find((c) => c.id === 'VT05')).toMatchObject({ status: 'not-checked', description: expect.stringMatching(/^not checked: /) });
+    expect(checks.filter((c) => c.id !== 'VT05').every((c) => c.status === 'pass')).toBe(true);
+    expect(Object.keys(checks[0]!)).toEqual(['id', 'description', 'status']);
+  });
+
+  it('on a terminal the mark is a yellow dash, not the green check', async () => {
+    const r = await cli(gce(), { tty: true });
+    expect(r.stdout).toMatch(/\u001b\[33m–\u001b\[39m {2}VT05/);
+  });
+
+  it('with the pinned AK Name VT05 passes', async () => {
+    const name = (loadManifest().find((m) => m.id === 'go-tpm-tools/gce-cos-85-nonce9009-quote-sha256')!.checks['ak_public'] as { name: string }).name;
+    const r = await cliJson(gce(['--ak-name', name]));
+    expect((r.json['checks'] as { id: string; status: string }[]).find((c) => c.id === 'VT05')).toMatchObject({ status: 'pass' });
   });
 });
