@@ -71,10 +71,12 @@ export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
 
 /**
  * Reads bundle JSON; every artifact passes the same shape checks as a network
- * response. Two different versions under one key are ERR_COLLATERAL_FORMAT
- * (review s8 #4): exportBundle writes one per key, a bundle source serves one
- * per key, and which of two a hand-merged file meant is not ours to guess.
- * The same version twice is kept once.
+ * response. Several versions under one key are kept: an archive for batch
+ * re-verification holds the window current at each collection time, and the
+ * cache judges between them by instant. The same version twice is kept once.
+ * Two different artifacts that neither ranks older (isOlder: same sequence and
+ * same start of validity) are ERR_COLLATERAL_FORMAT (review s8 #4): which of
+ * them the file meant is not ours to guess, so neither is taken.
  */
 export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
   const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
@@ -82,19 +84,19 @@ export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
   if (doc.format !== BUNDLE_FORMAT || doc.version !== BUNDLE_VERSION || !Array.isArray(doc.artifacts)) {
     throw bundleError(`not a ${BUNDLE_FORMAT} v${BUNDLE_VERSION} document`);
   }
-  const byKey = new Map<string, CollateralArtifact>();
+  const byKey = new Map<string, CollateralArtifact[]>();
   const out: CollateralArtifact[] = [];
   doc.artifacts.forEach((a, i) => {
     const artifact = importArtifact(a, i);
-    const held = byKey.get(artifact.key);
-    if (held === undefined) {
-      byKey.set(artifact.key, artifact);
-      out.push(artifact);
-    } else if (!sameVersion(held, artifact)) {
-      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} is a second version of ${artifact.key}`, {
+    const held = byKey.get(artifact.key) ?? [];
+    if (held.some((h) => sameVersion(h, artifact))) return;
+    if (held.some((h) => !isOlder(h, artifact) && !isOlder(artifact, h))) {
+      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} is a different document with the same rank (sequence and start of validity) as another under ${artifact.key}`, {
         details: { artifact: artifact.key, reason: 'duplicate-key' },
       });
     }
+    byKey.set(artifact.key, [...held, artifact]);
+    out.push(artifact);
   });
   return out;
 }
