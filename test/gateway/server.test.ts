@@ -16,7 +16,9 @@ import { ollamaChat, simulated, startHarness, type Harness } from './helpers.js'
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ maxRequestBytes: 4096, upstreamTimeoutMs: 300, upstreamIdleTimeoutMs: 300 });
+  // The upstream deadlines stay at their defaults here: a 300 ms bound on every proxied request fails
+  // ordinary answers on a loaded machine. The two tests of those deadlines start gateways of their own.
+  h = await startHarness({ maxRequestBytes: 4096 });
 });
 afterAll(async () => h?.close());
 
@@ -131,42 +133,51 @@ describe('limits and upstream failures', () => {
   });
 
   it('an upstream that does not answer: 504', async () => {
-    const r = await h.call('POST', '/slow', { body: '{}' });
-    expect(r.status).toBe(504);
-    expect(r.json.error.code).toBe('ERR_GATEWAY_UPSTREAM_TIMEOUT');
+    const g = await startHarness({ upstreamTimeoutMs: 300 });
+    try {
+      const r = await g.call('POST', '/slow', { body: '{}' });
+      expect(r.status).toBe(504);
+      expect(r.json.error.code).toBe('ERR_GATEWAY_UPSTREAM_TIMEOUT');
+    } finally {
+      await g.close();
+    }
   });
 
   it('an upstream that stalls mid-stream: the stream is cut (a socket error, never a clean end), not hung', async () => {
     // The headers (200) and the first line went out before the stall: what remains to tell the client
     // is that the answer is incomplete, so the connection is reset rather than the chunked body ended.
-    const { request } = await import('undici');
-    const res = await request(`${h.gateway.url}/stall`, { method: 'POST', dispatcher: h.insecure, headers: { authorization: `Bearer ${h.token}` }, body: '{}' });
-    expect(res.statusCode).toBe(200);
-    let received = '';
-    const outcome = await (async () => {
-      for await (const chunk of res.body) received += String(chunk);
-      return 'clean end';
-    })().catch((e: { code?: string }) => e.code ?? 'error');
-    expect(outcome).toBe('UND_ERR_SOCKET');
-    expect(received).toBe('{"partial":true}\n');
-    expect(received).not.toContain('"done":true');
+    // Only the idle deadline is short: the first byte has the default 30 s however slow the machine.
+    const g = await startHarness({ upstreamIdleTimeoutMs: 300 });
+    try {
+      const { request } = await import('undici');
+      const res = await request(`${g.gateway.url}/stall`, { method: 'POST', dispatcher: g.insecure, headers: { authorization: `Bearer ${g.token}` }, body: '{}' });
+      expect(res.statusCode).toBe(200);
+      let received = '';
+      const outcome = await (async () => {
+        for await (const chunk of res.body) received += String(chunk);
+        return 'clean end';
+      })().catch((e: { code?: string }) => e.code ?? 'error');
+      expect(outcome).toBe('UND_ERR_SOCKET');
+      expect(received).toBe('{"partial":true}\n');
+      expect(received).not.toContain('"done":true');
+    } finally {
+      await g.close();
+    }
   });
 
   it('a dead upstream: 502', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const g = await startHarness({ upstream: `http://127.0.0.1:${port}` });
+    // An upstream that drops every connection. It keeps its port until the end: a port closed again at
+    // once could be taken by a server of another test file running in parallel, which would answer.
+    const dead = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const g = await startHarness({ upstream: `http://127.0.0.1:${(dead.address() as { port: number }).port}` });
     try {
       const r = await g.call('POST', '/api/chat', { body: ollamaChat('x') });
       expect(r.status).toBe(502);
       expect(r.json.error.code).toBe('ERR_GATEWAY_UPSTREAM');
     } finally {
       await g.close();
+      await new Promise<void>((resolve) => dead.close(() => resolve()));
     }
   });
 
