@@ -236,8 +236,8 @@ describe('#4 one version per key in a bundle', () => {
   it('r4: two ranked versions under one key are both kept at import (archives for batch), the same version twice once; two documents of the same rank are refused', () => {
     expect(tcb(older).key).toBe(tcb(newer).key);
     expect(Date.parse(tcb(older).validity.notBefore)).toBeLessThan(Date.parse(tcb(newer).validity.notBefore));
-    const a = entriesOf(exportBundle([tcb(newer)]))[0] as Record<string, unknown>;
-    const b = entriesOf(exportBundle([tcb(older)]))[0] as Record<string, unknown>;
+    const a = entriesOf(exportBundle([tcb(newer)]))[0] as { [k: string]: unknown };
+    const b = entriesOf(exportBundle([tcb(older)]))[0] as { [k: string]: unknown };
     for (const pair of [[a, b], [b, a]]) {
       expect(importBundle(bundleText(pair)).map((x) => x.validity.notBefore).sort()).toEqual([tcb(older).validity.notBefore, tcb(newer).validity.notBefore]);
     }
