@@ -7,12 +7,13 @@
  * that refills by the time elapsed, caps at the burst and decrements only when
  * a whole token is there); the row lock orders concurrent takers, whichever
  * instance they run on. Instants come from each instance's clock (the
- * bucket is shared, so no single monotonic clock exists); a clock a little
- * behind the last stored instant (instances' skew) refills nothing, never a
- * negative refill. A clock more than CLOCK_STEP_MS behind is a step back
- * (an NTP correction, a restored VM): the bucket starts over full from that
- * instant, instead of refusing the client until the wall clock catches up
- * (review s8 D2, as the gateway's limiters).
+ * bucket is shared, so no single monotonic clock exists); a clock behind the
+ * last stored instant refills nothing (never a negative refill), so an
+ * instance whose clock is behind gives no free tokens (review s8: a rule that
+ * reset the bucket when a clock was far behind gave alternating skewed
+ * instances a full bucket on every request). An instance's own wall-clock
+ * step back is absorbed before it gets here: the key broker feeds this
+ * limiter a wall clock that never goes back (server.ts, steadyClock).
  */
 import type { SqlExecutor } from '../storage/index.js';
 
@@ -23,12 +24,8 @@ export interface RateLimitOptions {
   perSecond?: number;
 }
 
-/** How far behind the stored instant a clock must be to count as stepped back, not skewed (ms). */
-export const CLOCK_STEP_MS = 60_000;
-const STEPPED_BACK = `rate_limits.last_ms - excluded.last_ms > ${CLOCK_STEP_MS}`;
-/** Milliseconds to refill by; after a step back, long enough to fill the bucket (R below is capped at the burst). */
-const ELAPSED = `CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms - rate_limits.last_ms WHEN ${STEPPED_BACK} THEN excluded.burst / excluded.per_ms ELSE 0 END`;
 /** The refilled token count R of the row being updated (SQL expression). */
+const ELAPSED = 'CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms - rate_limits.last_ms ELSE 0 END';
 const REFILLED = `CASE WHEN rate_limits.tokens + (${ELAPSED}) * excluded.per_ms > excluded.burst THEN excluded.burst ELSE rate_limits.tokens + (${ELAPSED}) * excluded.per_ms END`;
 
 const TAKE = `INSERT INTO rate_limits (client, tokens, last_ms, burst, per_ms, denied)
@@ -36,7 +33,7 @@ VALUES (?, CAST(? AS DOUBLE PRECISION), CAST(? AS BIGINT), CAST(? AS DOUBLE PREC
 ON CONFLICT (client) DO UPDATE SET
   tokens = CASE WHEN ${REFILLED} >= 1 THEN ${REFILLED} - 1 ELSE ${REFILLED} END,
   denied = CASE WHEN ${REFILLED} >= 1 THEN 0 ELSE 1 END,
-  last_ms = CASE WHEN excluded.last_ms > rate_limits.last_ms OR ${STEPPED_BACK} THEN excluded.last_ms ELSE rate_limits.last_ms END,
+  last_ms = CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms ELSE rate_limits.last_ms END,
   burst = excluded.burst, per_ms = excluded.per_ms
 RETURNING tokens, denied`;
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CLOCK_STEP_MS, RateLimiter } from '../../src/kbs/rate-limit.js';
+import { RateLimiter } from '../../src/kbs/rate-limit.js';
 import { checkSchema, migrate, openStorage, parseStorageLocation, StorageError, type Migration, type MigrationSet, type Storage } from '../../src/storage/index.js';
 import { BACKENDS, createPgDatabase, warnIfPgSkipped, type PgTestDatabase } from '../helpers/postgres.js';
 
@@ -135,7 +135,7 @@ describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
       expect(await a.take('10.0.0.2', t)).toBe(0); // another client has its own bucket
       expect(await b.take('10.0.0.1', t + 1000)).toBe(0); // one token refilled after a second
       expect(await a.take('10.0.0.1', t + 1000)).toBeGreaterThan(0);
-      expect(await a.take('10.0.0.1', t + 1000 - CLOCK_STEP_MS)).toBeGreaterThan(0); // a clock behind (skew, not a step) refills nothing
+      expect(await a.take('10.0.0.1', t - 60_000)).toBeGreaterThan(0); // a clock behind refills nothing
     });
   });
 
