@@ -8,6 +8,7 @@ import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import type { Tee } from './args.js';
 import { UsageError, describeError } from './errors.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue } from './io.js';
+import { collapseGraceWarnings } from './grace-warnings.js';
 import { lineSafe } from './terminal-text.js';
 
 export interface VerifyOutcome {
@@ -136,7 +137,7 @@ export function printHuman(o: VerifyOutcome, io: CliIo): void {
       marked(style.fail, `${v.check}  ${v.path}: ${message} (expected ${show(v.expected)}, got ${show(v.actual)})`);
     }
   }
-  const warnings = allWarnings(o);
+  const warnings = collapseGraceWarnings(allWarnings(o));
   if (warnings.length > 0) {
     out();
     out('Warnings');

@@ -344,3 +344,39 @@ describe.skipIf(!HAVE_VECTORS)('finding 9: a check recorded as "not checked" is 
     expect((r.json['checks'] as { id: string; status: string }[]).find((c) => c.id === 'VT05')).toMatchObject({ status: 'pass' });
   });
 });
+
+describe.skipIf(!HAVE_VECTORS)('smaller: the grace period is reported once per expired artifact in the human report', () => {
+  const graceArgs = () => {
+    const e = entryOf(TDX);
+    const policy = temps.file('grace.json', JSON.stringify({ ...defaultPolicy('tdx'), collateral: { expiryGraceSeconds: 7200 } }));
+    // An hour after the PCK CRL, TCB info and QE identity of the recorded bundle expired.
+    return ['verify', vectorPath(e.file), '--at', '2025-07-19T11:00:00Z', '--offline', '--no-cache', '--collateral', vectorPath(e.collateral['collateral_bundle']!), '--policy', policy];
+  };
+
+  it('three artifacts in grace: three lines naming key, expiry, grace and the checks that reported it; --json keeps them all', async () => {
+    const human = await cli(graceArgs());
+    expect(human.code).toBe(0);
+    const lines = human.stdout.split('\n').filter((l) => l.includes('grace period used'));
+    expect(lines).toEqual([
+      "  - grace period used: intel/tcb-info/tdx/b0c06f000000/update=standard expired at 2025-07-19T10:16:03.000Z, within the policy's grace of 7200 s (T18, T45, X02)",
+      "  - grace period used: intel/qe-identity/tdx/update=standard expired at 2025-07-19T10:32:27.000Z, within the policy's grace of 7200 s (T21, T45, X02)",
+      "  - grace period used: intel/pck-crl/platform expired at 2025-07-19T10:00:35.000Z, within the policy's grace of 7200 s (T14, T45, X02)",
+    ]);
+    const json = await cliJson(graceArgs());
+    expect((json.json['warnings'] as string[]).filter((w) => w.includes('grace period used')).length).toBeGreaterThan(3);
+  });
+
+  it('collapseGraceWarnings keeps other warnings in place and a keyless grace line that no keyed line covers', async () => {
+    const { collapseGraceWarnings } = await import('../../src/cli/grace-warnings.js');
+    expect(
+      collapseGraceWarnings([
+        'first',
+        'grace period used: amd/crl/Milan/vcek expired at 2025-01-01T00:00:00.000Z',
+        'grace period used: S09 AMD CRL expired at 2025-01-01T00:00:00.000Z (grace 60 s)',
+        'middle',
+        'grace period used: T14 PCK CRL expired at 2025-02-02T00:00:00.000Z (grace 60 s)',
+        'middle',
+      ]),
+    ).toEqual(['first', 'grace period used: amd/crl/Milan/vcek expired at 2025-01-01T00:00:00.000Z (grace 60 s) (S09)', 'middle', 'grace period used: T14 PCK CRL expired at 2025-02-02T00:00:00.000Z (grace 60 s)']);
+  });
+});
