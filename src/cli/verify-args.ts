@@ -160,3 +160,9 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
     ...(akName === undefined ? {} : { akName }),
   };
 }
+
+/** The "collateral" header names --certs where its certificates are used (SEV-SNP), not "none" (review s8). */
+export function withCertsFile(description: string, args: VerifyArgs): string {
+  if (args.certs === undefined) return description;
+  return description === 'none' ? `certificates --certs ${args.certs}` : `certificates --certs ${args.certs}, ${description}`;
+}

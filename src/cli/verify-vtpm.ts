@@ -22,7 +22,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode } from './io.js';
 import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
 import type { CollateralSetup } from './sources.js';
-import { requireCollateralSource, type VerifyArgs } from './verify-args.js';
+import { requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
 import type { VerifyOutcome } from './verify-report.js';
 import { judgeTpmOnly, vtpmSectionForTpmOnly } from './vtpm-policy.js';
 
@@ -58,6 +58,8 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   const bundle = parseVtpmBundle(inputs.bytes);
   const hcl = bundle.hardware ? parseHclReport(bundle.hardware.hclReport) : undefined;
   outcome.tee = hcl?.reportType ?? null;
+  // --certs stands in for a missing certificate table of an SEV-SNP HCL report.
+  if (hcl?.reportType === 'snp') outcome.collateral = withCertsFile(setup.description, args);
   outcome.evidence = describeBundle(bundle, hcl ? `Azure ${hcl.reportType === 'snp' ? 'SEV-SNP' : 'TDX'} HCL report` : undefined);
   outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
   if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');

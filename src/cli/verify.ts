@@ -13,7 +13,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { defaultPolicyFor, readPolicyFile, type LoadedPolicy } from './policy.js';
 import { openCollateral, type CollateralSetup } from './sources.js';
-import { requireCollateralSource, type VerifyArgs } from './verify-args.js';
+import { requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
 import { looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { printHuman, verifyJson, type VerifyOutcome } from './verify-report.js';
 import { jsonText } from './terminal-text.js';
@@ -109,6 +109,7 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;
     outcome.evidence = describeEvidence(evidence);
+    if (evidence.kind === 'snp') outcome.collateral = withCertsFile(setup.description, args);
     outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
     outcome.warnings.push(...cliWarnings(args, inputs, evidence));
     await verifyParsed(args, inputs, evidence, setup, outcome);

@@ -3,7 +3,7 @@
  * code before its fix. Real evidence from the shared vectors: the GCE
  * TPM-only vTPM bundle and phala's TDX quote.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -378,5 +378,16 @@ describe.skipIf(!HAVE_VECTORS)('smaller: the grace period is reported once per e
         'middle',
       ]),
     ).toEqual(['first', 'grace period used: amd/crl/Milan/vcek expired at 2025-01-01T00:00:00.000Z (grace 60 s) (S09)', 'middle', 'grace period used: T14 PCK CRL expired at 2025-02-02T00:00:00.000Z (grace 60 s)']);
+  });
+});
+
+describe.skipIf(!HAVE_VECTORS)('smaller: the collateral header names --certs when it supplied the VCEK', () => {
+  it('an air-gapped SEV-SNP report: "certificates --certs <file>", not "none"', async () => {
+    const e = entryOf('ms-tee-attestation-verification/milan');
+    const certs = temps.file('certs.pem', ['vcek', 'ask', 'ark'].map((role) => readFileSync(vectorPath(e.collateral[role]!), 'latin1')).join('\n'));
+    const r = await cli(['verify', vectorPath(e.file), '--at', e.verification_time!, '--offline', '--no-cache', '--certs', certs, '--skip-crl']);
+    expect(r.stdout).toContain(`  collateral   certificates --certs ${certs}\n`);
+    const cached = await cli(['verify', vectorPath(e.file), '--at', e.verification_time!, '--offline', '--cache-dir', temps.make(), '--certs', certs, '--skip-crl']);
+    expect(cached.stdout).toMatch(new RegExp(`collateral {3}certificates --certs ${certs.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, cache `));
   });
 });
