@@ -30,6 +30,8 @@ export interface VerifyOutcome {
   vtpm?: VtpmVerificationResult;
   trust?: string;
   collateral?: string;
+  /** False when the command line was refused before an instant was fixed (a bad --at among them): --json says at null. */
+  instantFixed?: false;
 }
 
 /** A check's outcome: the verifier records a check it could not establish with a "not checked" description (VT05). */
@@ -58,7 +60,7 @@ export function verifyJson(o: VerifyOutcome): Record<(typeof VERIFY_JSON_KEYS)[n
   return {
     ok: o.exit === ExitCode.Ok,
     tee: o.tee,
-    at: o.at.toISOString(),
+    at: o.instantFixed === false ? null : o.at.toISOString(),
     tcbStatus: r?.tcbStatus ?? null,
     advisoryIds: r?.advisoryIds ?? [],
     error: o.error === undefined ? null : errorJson(o.error),

@@ -134,8 +134,8 @@ export async function runVerify(args: VerifyArgs, io: CliIo): Promise<ExitCodeVa
   return outcome.exit;
 }
 
-/** With --json, even a usage error prints one JSON object (tee null) on stdout. */
+/** With --json, even a usage error prints one JSON object (tee and at null: nothing was fixed yet) on stdout. */
 export function verifyUsageJson(err: UsageError, io: CliIo): void {
-  const outcome: VerifyOutcome = { exit: ExitCode.Usage, file: '', at: new Date(), tee: null, warnings: [], error: err };
+  const outcome: VerifyOutcome = { exit: ExitCode.Usage, file: '', at: new Date(), instantFixed: false, tee: null, warnings: [], error: err };
   writeLine(io.stdout, jsonText(verifyJson(outcome)));
 }

@@ -252,8 +252,16 @@ describe('finding 6: --at with a field out of range is a usage error, not anothe
       const r = await cliJson(['verify', temps.file('q.bin', 'x'), '--at', at]);
       expect(r.code).toBe(2);
       expect(r.json['error']).toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining(`--at must be an ISO-8601 instant`) });
+      // Smaller finding: no instant was fixed, so none is reported.
+      expect(r.json['at']).toBeNull();
     },
   );
+
+  it('a usage error after the instant was fixed (an unreadable --policy) still reports it', async () => {
+    const r = await cliJson(['verify', temps.file('q.bin', 'x'), '--at', '2025-07-19T10:00:34Z', '--policy', join(temps.make(), 'missing.json')]);
+    expect(r.code).toBe(2);
+    expect(r.json['at']).toBe('2025-07-19T10:00:34.000Z');
+  });
 
   it.each([
     ['2024-02-29T23:59:59Z', '2024-02-29T23:59:59.000Z'],
