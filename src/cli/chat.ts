@@ -89,6 +89,18 @@ export function unpinnedMeasurement(policy: Policy): string | undefined {
   }
 }
 
+/** The --gateway value of a command line that was refused (the JSON error names it when given). */
+function gatewayArgument(args: readonly string[]): string | null {
+  const i = args.indexOf('--gateway');
+  if (i >= 0 && typeof args[i + 1] === 'string') return args[i + 1]!;
+  return args.find((a) => a.startsWith('--gateway='))?.slice('--gateway='.length) ?? null;
+}
+
+/** With --json, a refused command line or unreadable file is one JSON line on stdout too, shaped as the chat's other errors (review s8). */
+export function chatUsageJson(err: UsageError, args: readonly string[], io: CliIo): void {
+  writeLine(io.stdout, JSON.stringify({ ok: false, gateway: gatewayArgument(args), error: { code: err.code, message: err.message } }));
+}
+
 export async function runChatCli(args: readonly string[], io: ChatCliIo, help: () => number): Promise<number> {
   const parsed = parseOptions('chat', args, CHAT_OPTIONS);
   const v = parsed.values;

@@ -67,6 +67,13 @@ async function dispatch(command: string, rest: readonly string[], io: CliIo): Pr
   }
 }
 
+/** With --json, a usage error is one JSON object on stdout as well (verify, show, chat; review s8). */
+async function usageJson(command: string | undefined, rest: readonly string[], err: UsageError, io: CliIo): Promise<void> {
+  if (command === 'verify') (await import('./verify.js')).verifyUsageJson(err, io);
+  else if (command === 'show') (await import('./show.js')).showErrorJson(err, io);
+  else if (command === 'chat') (await import('./chat.js')).chatUsageJson(err, rest, io);
+}
+
 /** One command; standard input is read once per call (command-input.ts), so run() may be called again. */
 export function run(argv: readonly string[], io: CliRunIo): Promise<number> {
   return withCommandInput(io.stdin, () => runCommand(argv, io));
@@ -80,7 +87,7 @@ async function runCommand(argv: readonly string[], io: CliRunIo): Promise<number
     return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      if (first === 'verify' && rest.includes('--json')) (await import('./verify.js')).verifyUsageJson(err, io);
+      if (rest.includes('--json')) await usageJson(first, rest, err, io);
       const helpFor = first && helpText(first) ? `${first} ` : '';
       writeLine(io.stderr, `error: ${describeError(err)} (see "tee-verify ${helpFor}--help")`);
       return ExitCode.Usage;

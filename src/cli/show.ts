@@ -6,6 +6,7 @@ import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { formatRows, summaryRows } from './summary.js';
 import { jsonText, lineSafe } from './terminal-text.js';
+import { errorJson } from './verify-report.js';
 
 export interface ShowArgs {
   file: string;
@@ -36,6 +37,12 @@ export async function runShow(args: ShowArgs, io: CliIo): Promise<ExitCodeValue>
     }
     return ExitCode.Ok;
   } catch (err) {
+    if (args.json) showErrorJson(err, io);
     return reportError(io.stderr, err);
   }
+}
+
+/** With --json, a failure is one JSON object on stdout too (review s8): {"ok": false, "error": {code, message, errorClass, check}}. */
+export function showErrorJson(err: unknown, io: CliIo): void {
+  writeLine(io.stdout, jsonText({ ok: false, error: errorJson(err) }));
 }

@@ -44,7 +44,7 @@ export function checkStatus(c: CheckRecord): CheckStatus {
 /** The keys of the --json object, in order. Scripts depend on them: add, never remove. */
 export const VERIFY_JSON_KEYS = ['ok', 'tee', 'at', 'tcbStatus', 'advisoryIds', 'error', 'violations', 'warnings', 'checks', 'claims'] as const;
 
-function errorJson(err: unknown): { code: string; message: string; errorClass: string; check: string | null } {
+export function errorJson(err: unknown): { code: string; message: string; errorClass: string; check: string | null } {
   if (err instanceof TeeVerifyError) return { code: err.code, message: err.message, errorClass: err.errorClass, check: err.check ?? null };
   if (err instanceof UsageError) return { code: err.code, message: err.message, errorClass: 'USAGE', check: null };
   return { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err), errorClass: 'INTERNAL', check: null };

@@ -399,3 +399,31 @@ describe.skipIf(!HAVE_VECTORS)('smaller: the collateral header names --certs whe
     expect(cached.stdout).toMatch(new RegExp(`collateral {3}certificates --certs ${certs.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, cache `));
   });
 });
+
+describe('smaller: show --json and chat --prompt --json print a JSON object on usage and file errors too', () => {
+  it.each([
+    [['show', 'missing.bin'], 2, 'ERR_INPUT'],
+    [['show', 'q.bin', '--frobnicate'], 2, 'ERR_USAGE'],
+  ])('%j --json: exit %i, {"ok": false, "error": {"code": %s}} on stdout', async (argv, code, errorCode) => {
+    const dir = temps.make();
+    const r = await cli([...argv.map((a) => (a.endsWith('.bin') ? join(dir, a) : a)), '--json']);
+    expect(r.code).toBe(code);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: errorCode, errorClass: 'USAGE' } });
+    expect(r.stderr).toMatch(/^error: /);
+  });
+
+  it('show --json of malformed evidence: exit 1 and the parse error as JSON', async () => {
+    const r = await cli(['show', temps.file('short.bin', new Uint8Array(100)), '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { errorClass: 'PARSE' } });
+  });
+
+  it('chat --prompt --json with an unreadable --policy or a bad --gateway: exit 2 and one JSON line', async () => {
+    const missing = await cli(['chat', '--gateway', 'https://127.0.0.1:9', '--policy', join(temps.make(), 'none.json'), '--prompt', 'hi', '--json']);
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout)).toEqual({ ok: false, gateway: 'https://127.0.0.1:9', error: { code: 'ERR_INPUT', message: expect.stringContaining('none.json') } });
+    const http = await cli(['chat', '--gateway=http://127.0.0.1:9', '--policy', 'p.json', '--prompt', 'hi', '--json']);
+    expect(http.code).toBe(2);
+    expect(JSON.parse(http.stdout)).toMatchObject({ ok: false, gateway: 'http://127.0.0.1:9', error: { code: 'ERR_USAGE', message: '--gateway must be an https: URL' } });
+  });
+});
