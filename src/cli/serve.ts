@@ -12,6 +12,7 @@
  * one-shot `verify`, nothing is memoised per run: a transient fetch failure
  * is retried by the next request.
  */
+import { createPrivateKey } from 'node:crypto';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -296,11 +297,22 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
 
 const text = async (path: string, option: string) => Buffer.from(await readInput(path, option, INPUT_LIMITS.document)).toString('utf8');
 
+/** A private key file that OpenSSL cannot decode is a usage error naming the file, not a bare "DECODER routines::unsupported" (review s8). */
+async function privateKeyText(path: string, option: string): Promise<string> {
+  const pem = await text(path, option);
+  try {
+    createPrivateKey(pem);
+  } catch (err) {
+    throw new UsageError(`${option} ${path}: not a PEM private key (${(err as Error).message})`, 'ERR_INPUT');
+  }
+  return pem;
+}
+
 /** Reads every file, starts the service; the caller closes it. */
 export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: AttestationService; close(): Promise<void> }> {
   const { named, defaults } = await policiesOf(a);
   const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
-  const signingKey = a.signingKey === undefined ? undefined : await text(a.signingKey, '--signing-key');
+  const signingKey = a.signingKey === undefined ? undefined : await privateKeyText(a.signingKey, '--signing-key');
   const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await text(a.tlsKey, '--tls-key') } : undefined;
   const collateral = await collateralOf(a, io, trustRoots);
   // Request logs can carry what clients sent: shown with control characters visible.

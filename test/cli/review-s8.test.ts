@@ -427,3 +427,12 @@ describe('smaller: show --json and chat --prompt --json print a JSON object on u
     expect(JSON.parse(http.stdout)).toMatchObject({ ok: false, gateway: 'http://127.0.0.1:9', error: { code: 'ERR_USAGE', message: '--gateway must be an https: URL' } });
   });
 });
+
+describe('smaller: serve --signing-key that cannot be decoded names the file', () => {
+  it('exit 2, ERR_INPUT, the file in the message; nothing listens', async () => {
+    const key = temps.file('junk-key.pem', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--signing-key', key, '--offline', '--cache-dir', temps.make()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`error: --signing-key ${key}: not a PEM private key (`);
+  });
+});
