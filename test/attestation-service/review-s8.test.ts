@@ -139,8 +139,8 @@ describe('review s8, findings 4, 5, 7, 8 and 9 (one service; finding 5 starts it
       maxConcurrent: 1,
       maxQueued: 0,
       maxPerClient: 1,
-      // requestTimeoutMs stays at its default here: a 1 s bound would race the other tests' requests
-      // on a loaded machine (finding 4's 499 turns into a 408). Finding 5 has a service of its own.
+      // requestTimeoutMs stays at its default here: a 1 s bound on every request of these tests would
+      // make a stalled machine part of what they check. Finding 5, which tests that bound, has its own service.
       policies: { open: OPEN_TDX },
       // X-Forwarded-For then names the client: distinct clients fill the queue (503), one client its share (429).
       trustedProxies: ['127.0.0.1/32'],
