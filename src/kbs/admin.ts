@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 
+import { decodeStrictBase64 } from '../evidence/base64.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
 import { KbsError } from './errors.js';
@@ -128,7 +129,11 @@ function keyMaterial(info: unknown): { algorithm: string; material: Buffer } {
   if (length !== 128 && length !== 192 && length !== 256) throw badRequest('key_length must be 128, 192 or 256');
   if (o['key_data'] === undefined) return { algorithm, material: randomBytes(length / 8) };
   if (typeof o['key_data'] !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(o['key_data'])) throw badRequest('key_data must be standard base64');
-  const material = Buffer.from(o['key_data'], 'base64');
+  // Strict and canonical (padding absent or complete, unused bits zero): key material has one spelling.
+  const decoded = decodeStrictBase64(o['key_data']);
+  if (!decoded.ok) throw badRequest(`key_data must be canonical standard base64 (${decoded.reason})`);
+  const material = Buffer.from(decoded.bytes);
+  decoded.bytes.fill(0);
   if (material.length * 8 !== length) throw badRequest(`key_data holds ${material.length * 8} bits, key_length says ${length}`);
   return { algorithm, material };
 }

@@ -24,6 +24,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
+import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, wrapForRequester } from './crypto.js';
 import { KbsError } from './errors.js';
@@ -57,7 +58,10 @@ function b64field(v: unknown, name: string, required: boolean): Buffer | undefin
     return undefined;
   }
   if (typeof v !== 'string' || v.length === 0 || !STD_BASE64.test(v)) throw bad(`"${name}" must be non-empty standard base64`);
-  return Buffer.from(v, 'base64');
+  // Canonical too (the unused bits of the last character zero): one text per value, as the gateway and service ask.
+  const decoded = decodeStrictBase64(v);
+  if (!decoded.ok) throw bad(`"${name}" must be canonical standard base64`);
+  return Buffer.from(decoded.bytes.buffer, decoded.bytes.byteOffset, decoded.bytes.length);
 }
 
 interface ParsedBody {
