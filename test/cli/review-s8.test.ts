@@ -190,16 +190,18 @@ describe('finding 5: chat exits 3 (retry later) when the gateway cannot be reach
     return { stdout: (t) => void (out += t), stderr: (t) => void (err += t), out: () => out, err: () => err };
   };
   let policy: ReturnType<typeof tdxPolicy>;
-  const closedPort = async (): Promise<number> => {
-    const server = createServer();
+  // Port 1 on loopback: nothing listens there, and no test server can be given it (port 0 picks from
+  // the ephemeral range), unlike a port closed after a probe, which another test file may take.
+  const CLOSED_PORT = 1;
+  /** A server that drops every connection at once; it keeps its port until closed. */
+  const droppingServer = async (): Promise<{ port: number; close: () => Promise<void> }> => {
+    const server = createServer((socket) => socket.destroy());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise<void>((r) => server.close(() => r()));
-    return port;
+    return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => server.close(() => r())) };
   };
 
   it('a closed port (ECONNREFUSED): tee-verify chat exits 3, --json names ERR_ATTEST_EXCHANGE', async () => {
-    const gateway = `https://127.0.0.1:${await closedPort()}`;
+    const gateway = `https://127.0.0.1:${CLOSED_PORT}`;
     const policyFile = temps.file('chat-policy.json', JSON.stringify({ ...defaultPolicy('tdx'), mrTd: ['11'.repeat(48)] }));
     const r = await cli(['chat', '--gateway', gateway, '--policy', policyFile, '--prompt', 'hi']);
     expect(r.code).toBe(3);
@@ -233,7 +235,8 @@ describe('finding 5: chat exits 3 (retry later) when the gateway cannot be reach
 
   it('the chat request answered 502 (the model backend is down) after a good attestation: exit 3, ERR_CHAT_UNAVAILABLE', async () => {
     policy = tdxPolicy(await mrTdOf(simulated));
-    const h = await startHarness({ upstream: `http://127.0.0.1:${await closedPort()}`, requireApiKey: false });
+    const dead = await droppingServer();
+    const h = await startHarness({ upstream: `http://127.0.0.1:${dead.port}`, requireApiKey: false });
     try {
       const io = chatIo();
       const code = await runChatSession({ gateway: h.gateway.url, client: clientOptions(policy), api: 'ollama', model: 'm', prompt: 'hi', json: true }, io);
@@ -241,6 +244,7 @@ describe('finding 5: chat exits 3 (retry later) when the gateway cannot be reach
       expect(code).toBe(3);
     } finally {
       await h.close();
+      await dead.close();
     }
   });
 });
