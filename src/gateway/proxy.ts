@@ -38,7 +38,8 @@ export interface ProxyOptions {
   observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded']);
+// `expect`: the gateway answers 100-continue itself (server.ts checkContinue) and sends the body whole to the upstream.
+const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded', 'expect']);
 
 /**
  * Headers by which proxies tell a backend who the client is or how it connected. A client's own

@@ -227,6 +227,16 @@ describe('headers named in Connection are hop-by-hop', () => {
     expect(up.seen[0]!.headers['x-end']).toBe('3');
   });
 
+  it('Expect is not forwarded: the gateway answered 100-continue itself (review s8)', async () => {
+    up.seen.length = 0;
+    const body = '{"model":"m"}';
+    const answer = await rawExchange(gw.port, `POST /api/chat HTTP/1.1\r\nHost: g\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nX-End: 4\r\nConnection: close\r\n\r\n${body}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(up.seen).toHaveLength(1);
+    expect(up.seen[0]!.headers['expect']).toBeUndefined();
+    expect(up.seen[0]!.headers['x-end']).toBe('4');
+  });
+
   it('the answer: headers the upstream names in Connection do not reach the client', async () => {
     const answer = await rawExchange(gw.port, 'GET /api/hop HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n');
     expect(statusOf(answer)).toBe(200);
