@@ -34,11 +34,11 @@ export interface VerifyOutcome {
   instantFixed?: false;
 }
 
-/** A check's outcome: the verifier records a check it could not establish with a "not checked" description (VT05). */
+/** A check's outcome: the verifier marks a check it could not establish (VT05 without a pinned AK Name). */
 export type CheckStatus = 'pass' | 'not-checked';
 
 export function checkStatus(c: CheckRecord): CheckStatus {
-  return /^not checked\b/i.test(c.description) ? 'not-checked' : 'pass';
+  return c.status ?? 'pass';
 }
 
 /** The keys of the --json object, in order. Scripts depend on them: add, never remove. */

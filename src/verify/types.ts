@@ -49,6 +49,12 @@ export interface CheckRecord {
   id: string;
   /** What it established, e.g. "QE report signed by the PCK leaf key". */
   description: string;
+  /**
+   * Set when the check ran but could not establish its property and a warning says so (VT05
+   * without a pinned AK Name); absent for a check that passed. A failed check is an error, never
+   * a record.
+   */
+  status?: 'not-checked';
 }
 
 export interface CollateralIdentity {

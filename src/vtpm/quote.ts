@@ -157,7 +157,7 @@ function checkAkAttributes(ak: AttestationKey, options: QuoteVerifyOptions, chec
   const why = pub
     ? "the TPMT_PUBLIC's attributes say fixedTPM | fixedParent | sensitiveDataOrigin | restricted | sign, but nothing binds them (only its public key is compared with HCLAkPub or the pinned key; pin the AK's Name to bind them)"
     : `the ${ak.source} attestation key comes without a TPMT_PUBLIC, so its attributes are unknown`;
-  checks.push({ id: 'VT05', description: `not checked: ${why}` });
+  checks.push({ id: 'VT05', description: `not checked: ${why}`, status: 'not-checked' });
   warnings.push(`VT05 not checked: whether the attestation key is a restricted signing key is not established: ${why}`);
 }
 
