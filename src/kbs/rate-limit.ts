@@ -11,9 +11,12 @@
  * last stored instant refills nothing (never a negative refill), so an
  * instance whose clock is behind gives no free tokens (review s8: a rule that
  * reset the bucket when a clock was far behind gave alternating skewed
- * instances a full bucket on every request). An instance's own wall-clock
- * step back is absorbed before it gets here: the key broker feeds this
- * limiter a wall clock that never goes back (server.ts, steadyClock).
+ * instances a full bucket on every request). The instant is each instance's
+ * raw wall clock: after a step back, requests through that instance refill
+ * nothing until its clock passes the bucket's last instant, while the other
+ * instances refill as before. (Review s8: feeding a clock that never goes
+ * back instead kept the stepped instance ahead of the others for as long as
+ * it ran, and its future instants stopped their refills.)
  */
 import type { SqlExecutor } from '../storage/index.js';
 

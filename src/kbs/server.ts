@@ -170,8 +170,6 @@ interface Runtime {
   limiter: RateLimiter;
   /** Monotonic milliseconds for the in-memory failure limiters: a wall-clock step back must not lock admins out (review s8 D2). */
   limiterNow: LimiterClock;
-  /** The wall clock for the shared rate bucket, never going back: a step back of this instance's clock does not stop refills (review s8 D2). */
-  bucketNow: LimiterClock;
   adminFailures: AuthFailureLimiter;
   /** One budget for all clients, under the key BOOTSTRAP_BUDGET. */
   bootstrapFailures: AuthFailureLimiter;
@@ -183,8 +181,8 @@ interface Runtime {
 }
 
 async function rateLimit(rt: Runtime, client: string): Promise<void> {
-  // The shared bucket lives in the database, so it runs on the wall clock; this instance's steps back are absorbed.
-  const wait = await rt.limiter.take(client, rt.bucketNow());
+  // The shared bucket lives in the database, so it runs on the raw wall clock of each instance (rate-limit.ts).
+  const wait = await rt.limiter.take(client, Date.now());
   if (wait > 0) throw new KbsError('ERR_KBS_RATE_LIMITED', 429, 'too many requests from this client', { headers: { 'Retry-After': String(wait) } });
 }
 
@@ -553,7 +551,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       log,
     });
     let baseUrl = '';
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow: steadyClock(), bucketNow: steadyClock(() => Date.now()), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow: steadyClock(), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
