@@ -92,6 +92,15 @@ function versionDigest(a: CollateralArtifact): string {
   return h.update(length).update(a.body).update(a.issuerChainPem, 'utf8').digest('hex');
 }
 
+/**
+ * The digest that named a version's file before the issuer chain was part of
+ * the version (up to 88e77a1): SHA-256 of the body alone. Entries written
+ * under it are renamed, not dropped (review s8 changes-b #1).
+ */
+function previousVersionDigest(a: CollateralArtifact): string {
+  return createHash('sha256').update(a.body).digest('hex');
+}
+
 const NONE: readonly CollateralArtifact[] = Object.freeze([]);
 
 const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
@@ -296,7 +305,11 @@ export class CollateralCache {
     const out: CollateralArtifact[] = [];
     for (const name of [...names]) {
       const a = this.#load(name, key);
-      if (a) out.push(a);
+      if (!a) continue;
+      // One version under two names (a renamed previous-scheme entry next to its new-named copy): one object, either's mark.
+      const twin = out.find((b) => sameVersion(b, a));
+      if (twin === undefined) out.push(a);
+      else if (this.#verified.has(a) && !this.#verified.has(twin)) this.#verified.add(twin);
     }
     return out;
   }
@@ -314,14 +327,40 @@ export class CollateralCache {
         ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
         source: { ...stored.source, origin: 'cache' },
       });
-      // Named by another version (an entry written before the chain was part of the version): fetched again.
-      if (this.#fileName(artifact) !== name) throw new Error('entry name does not match its version');
+      const expected = this.#fileName(artifact);
+      if (expected !== name) {
+        // Only a real mismatch is dropped: a file under the previous scheme's name is this version, renamed.
+        if (name !== `${this.#prefix(key)}-${previousVersionDigest(artifact).slice(0, 16)}.json`) throw new Error('entry name does not match its version');
+        this.#renameEntry(name, expected, stored.verified === true);
+      }
       if (stored.verified === true) this.#verified.add(artifact);
       return artifact;
     } catch {
       this.#removeFile(name); // discard and fetch again
       return undefined;
     }
+  }
+
+  /**
+   * Moves a previous-scheme entry to its current name, keeping its content
+   * (and so its verified mark). When the current name is already there, the
+   * older file goes unless it carries the mark the other may lack. A disk
+   * that refuses keeps the old name: the entry is still served from memory.
+   */
+  #renameEntry(from: string, to: string, verified: boolean): void {
+    const dir = this.#dir();
+    const present = this.#index?.get(to.slice(0, 64))?.has(to) === true;
+    if (present && !verified) {
+      this.#removeFile(from);
+      return;
+    }
+    try {
+      renameSync(join(dir, from), join(dir, to));
+    } catch {
+      return;
+    }
+    this.#index?.get(from.slice(0, 64))?.delete(from);
+    this.#indexAdd(to);
   }
 
   /**

@@ -1,0 +1,104 @@
+/**
+ * Review session 8 (changes b): regressions of this session's collateral changes.
+ *
+ * 1. Naming a cached version by body and issuer chain (88e77a1) dropped every
+ *    entry written under the previous name (body only): an offline machine
+ *    lost its TCB info, QE identity and PCK CRL, and their verified marks.
+ *    Such entries are renamed now; only a real mismatch is dropped.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { BundleSource, CollateralCache, CollateralService, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { SimulatedTeeProvider } from '../../src/tee/index.js';
+
+const AT = new Date('2026-06-01T12:00:00Z');
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tee-verify-s8b-'));
+  dirs.push(d);
+  return d;
+}
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** Writes `a` as the cache did before 88e77a1: `<sha256(key)>-<sha256(body)[:16]>.json`. */
+function writePreviousScheme(directory: string, a: CollateralArtifact, verified: boolean): string {
+  const name = `${sha256(a.key)}-${sha256(a.body).slice(0, 16)}.json`;
+  mkdirSync(join(directory, 'v1'), { recursive: true, mode: 0o700 });
+  const entry = {
+    format: 'tee-verify-collateral-cache-entry',
+    version: 1,
+    key: a.key,
+    kind: a.kind,
+    body: Buffer.from(a.body).toString('base64'),
+    ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
+    source: { origin: 'network', url: 'https://pccs.example/x' },
+    ...(verified ? { verified: true } : {}),
+  };
+  writeFileSync(join(directory, 'v1', name), JSON.stringify(entry), { mode: 0o600 });
+  return name;
+}
+
+describe('#1 cache entries written under the previous naming survive the upgrade', () => {
+  const tdx = new SimulatedTeeProvider({ tee: 'tdx', at: AT });
+
+  it('an offline verification is served from them; they are renamed and keep their verified mark', async () => {
+    const directory = tempDir();
+    const oldNames = tdx.collateral.map((a) => writePreviousScheme(directory, a, true));
+    const chained = tdx.collateral.filter((a) => a.issuerChainPem !== undefined);
+    expect(chained.length).toBe(3); // TCB info, QE identity, PCK CRL: the names that changed
+
+    const cache = new CollateralCache({ directory });
+    const offline = new CollateralService({ intel: new BundleSource([]), cache });
+    const { evidence } = await tdx.getEvidence(new Uint8Array(64));
+    const result = await verifyEvidence(evidence, { collateral: offline, trustRoots: tdx.trustRoots, at: AT });
+    expect(result.warnings).toEqual([]); // no source was asked: BundleSource([]) answers ERR_COLLATERAL_MISSING
+
+    const names = readdirSync(join(directory, 'v1')).sort();
+    expect(names).toHaveLength(4);
+    for (const a of chained) expect(names).not.toContain(oldNames[tdx.collateral.indexOf(a)]);
+    const fresh = new CollateralCache({ directory });
+    for (const a of tdx.collateral) {
+      const stored = fresh.versions(a.key);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]!.issuerChainPem).toBe(a.issuerChainPem);
+      expect(fresh.isVerified(stored[0]!)).toBe(true);
+      const file = names.find((n) => n.startsWith(sha256(a.key)))!;
+      expect(JSON.parse(readFileSync(join(directory, 'v1', file), 'utf8'))).toMatchObject({ verified: true });
+    }
+  });
+
+  it('next to its new-named copy, the previous-scheme file is merged: one version, the mark kept', () => {
+    const tcb = tdx.collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    const directory = tempDir();
+    new CollateralCache({ directory }).put({ ...tcb, source: { origin: 'network' } }); // new name, unmarked
+    const old = writePreviousScheme(directory, tcb, true);
+    const cache = new CollateralCache({ directory });
+    const versions = cache.versions(tcb.key);
+    expect(versions).toHaveLength(1);
+    expect(cache.isVerified(versions[0]!)).toBe(true);
+    expect(readdirSync(join(directory, 'v1'))).not.toContain(old);
+    const fresh = new CollateralCache({ directory });
+    expect(fresh.versions(tcb.key)).toHaveLength(1);
+    expect(fresh.isVerified(fresh.versions(tcb.key)[0]!)).toBe(true);
+  });
+
+  it('a file under a name that is neither scheme\'s for its content is still dropped', () => {
+    const tcb = tdx.collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    const directory = tempDir();
+    const old = writePreviousScheme(directory, tcb, true);
+    const wrong = `${sha256(tcb.key)}-${'0'.repeat(16)}.json`;
+    writeFileSync(join(directory, 'v1', wrong), readFileSync(join(directory, 'v1', old)), { mode: 0o600 });
+    rmSync(join(directory, 'v1', old));
+    expect(new CollateralCache({ directory }).versions(tcb.key)).toEqual([]);
+    expect(readdirSync(join(directory, 'v1'))).toEqual([]);
+  });
+});
