@@ -1,4 +1,5 @@
 /** Small byte helpers shared by the Intel verification steps. */
+import { isUint8Array } from 'node:util/types';
 
 /**
  * Buffer's hex encoder applied to the view itself: the claims hex a dozen
@@ -12,10 +13,16 @@ export const toHex: (b: Uint8Array) => string =
     ? (b) => hexSlice.call(b, 0, b.length)
     : (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** Byte equality without wrapping either side in a Buffer (inputs here are at most a certificate). */
+/**
+ * Byte equality without wrapping either side in a Buffer. Certificates (T09's
+ * pinned root, every quote) go to Buffer.compare, which takes plain views and
+ * is ~10x faster than the loop at that size; hashes and masks stay in the loop.
+ */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   const n = a.length;
   if (n !== b.length) return false;
+  // isUint8Array reads the internal slot: a Proxy posing as a Uint8Array (a caller's trust root) takes the loop.
+  if (n > 64 && isUint8Array(a) && isUint8Array(b)) return Buffer.compare(a, b) === 0;
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
