@@ -4,7 +4,7 @@
  * fetched), convert dcap-qvl collateral JSON into a bundle, list a bundle.
  */
 import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
-import { artifactKey } from '../collateral/index.js';
+import { artifactKey, bundleVersions } from '../collateral/index.js';
 import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, reportError } from './errors.js';
@@ -59,7 +59,8 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
     const certTable = evidence.kind === 'snp' && extra ? certTableFor(extra, evidence.product, evidence.signerInfo.signingKey) : [];
     const collateral = await collateralFor({ evidence, at, certTable, skipCrl: false }, setup);
     const notes: string[] = [];
-    const artifacts = bundleArtifacts(collateral, evidence.kind === 'snp' ? evidence : undefined, notes);
+    // One instant: the newest version per key; the message counts what the file holds.
+    const artifacts = bundleVersions(bundleArtifacts(collateral, evidence.kind === 'snp' ? evidence : undefined, notes), 'newest');
     writeOutput(out, exportBundle(artifacts), '--out');
     writeLine(io.stdout, lineSafe(`wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`));
     for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
@@ -74,8 +75,10 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
 async function importFile(values: Parsed['values'], file: string, io: CliIo): Promise<ExitCodeValue> {
   const out = stringOption(values, 'out');
   if (out === undefined) throw new UsageError('collateral import: --out <bundle.json> is required');
-  const { format, artifacts } = await readBundle(file, 'input');
-  writeOutput(out, exportBundle(artifacts), '--out');
+  const { format, artifacts: read } = await readBundle(file, 'input');
+  // Every version is kept: an archive bundle holds one per collection window (review s8 changes-b #2).
+  const artifacts = bundleVersions(read, 'all');
+  writeOutput(out, exportBundle(artifacts, { versions: 'all' }), '--out');
   writeLine(io.stdout, lineSafe(`imported ${artifacts.length} artifacts from ${file} (${format}) into ${out}:`));
   for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
   return ExitCode.Ok;

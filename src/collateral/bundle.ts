@@ -50,21 +50,48 @@ function newestPerKey(artifacts: Iterable<CollateralArtifact>): Map<string, Coll
   return byKey;
 }
 
-/** Serialises artifacts (one per key, the newest: newestPerKey; sorted by key) into bundle JSON text. */
-export function exportBundle(artifacts: Iterable<CollateralArtifact>): string {
-  const byKey = newestPerKey(artifacts);
+/**
+ * Which versions a bundle export writes. `newest` (default): one per key,
+ * the newest (newestPerKey), what a verification at one instant uses
+ * (`collateral fetch` / `export`). `all`: every distinct version (sameVersion),
+ * as importBundle keeps them: an archive bundle holds one per collection
+ * window, and `collateral import` must not drop them (review s8 changes-b #2).
+ */
+export type BundleVersions = 'newest' | 'all';
+
+export interface ExportBundleOptions {
+  versions?: BundleVersions;
+}
+
+/** Rank order under one key (isOlder): older first, so a file reads like the key's history. */
+function byRank(a: CollateralArtifact, b: CollateralArtifact): number {
+  return isOlder(a, b) ? -1 : isOlder(b, a) ? 1 : 0;
+}
+
+/** The artifacts an export writes (see BundleVersions), in file order: by key, then older first. */
+export function bundleVersions(artifacts: Iterable<CollateralArtifact>, versions: BundleVersions = 'newest'): CollateralArtifact[] {
+  let list: CollateralArtifact[];
+  if (versions === 'newest') {
+    list = [...newestPerKey(artifacts).values()];
+  } else {
+    list = [];
+    for (const a of artifacts) if (!list.some((held) => sameVersion(held, a))) list.push(a);
+  }
+  return list.sort((a, b) => a.key.localeCompare(b.key) || byRank(a, b));
+}
+
+/** Serialises artifacts (bundleVersions: by default one per key, the newest) into bundle JSON text. */
+export function exportBundle(artifacts: Iterable<CollateralArtifact>, options: ExportBundleOptions = {}): string {
   const out: CollateralBundleJson = {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
-    artifacts: [...byKey.values()]
-      .sort((a, b) => a.key.localeCompare(b.key))
-      .map((a) => ({
-        kind: a.kind,
-        key: a.key,
-        body: Buffer.from(a.body).toString('base64'),
-        ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
-        source: a.source,
-      })),
+    artifacts: bundleVersions(artifacts, options.versions).map((a) => ({
+      kind: a.kind,
+      key: a.key,
+      body: Buffer.from(a.body).toString('base64'),
+      ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
+      source: a.source,
+    })),
   };
   return `${JSON.stringify(out, null, 2)}\n`;
 }

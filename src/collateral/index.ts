@@ -6,7 +6,7 @@ export { CollateralCache, defaultCacheDirectory, type CollateralCacheOptions } f
 export { ArtifactResolver, CollateralExpiredError, DEFAULT_FETCH_BUDGET, type ExplicitCollateral, type FetchBudget, type ProviderOptions, type Resolved } from './provider.js';
 export { chainsToRoots } from './anchored.js';
 export { CollateralService, collateralArtifacts, type CollateralServiceOptions, type IntelCollateral, type AmdCollateral, type EvidenceCollateral } from './service.js';
-export { BundleSource, exportBundle, importBundle, importDcapQvlCollateral, BUNDLE_FORMAT, BUNDLE_VERSION, type CollateralBundleJson } from './bundle.js';
+export { BundleSource, bundleVersions, exportBundle, importBundle, importDcapQvlCollateral, BUNDLE_FORMAT, BUNDLE_VERSION, type BundleVersions, type CollateralBundleJson, type ExportBundleOptions } from './bundle.js';
 export { CollateralUnavailableError, UnknownPlatformError } from './errors.js';
 export { isWithinWindow, needsRefresh, type CollateralArtifact, type ArtifactKind, type ValidityWindow } from './artifact.js';
 export { artifactKey, type TcbInfoRequest, type QeIdentityRequest, type VcekRequest, type IntelTee, type PckCa, type AmdProduct, type AmdKeyKind, type UpdateChannel } from './keys.js';

@@ -5,6 +5,10 @@
  *    entry written under the previous name (body only): an offline machine
  *    lost its TCB info, QE identity and PCK CRL, and their verified marks.
  *    Such entries are renamed now; only a real mismatch is dropped.
+ * 2. `collateral import` wrote the newest version per key only: an archive
+ *    bundle (one version per collection window) lost half its artifacts while
+ *    the message counted them all, and batch results at collection time
+ *    changed. Import keeps every version and counts what it wrote.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { BundleSource, CollateralCache, CollateralService, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { runBatchCli } from '../../src/cli/batch.js';
+import { runCollateralCli } from '../../src/cli/collateral.js';
+import { BundleSource, CollateralCache, CollateralService, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
+import { capture, countStatuses, makeArchive, readResults, requireBuilt } from '../batch/helpers.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
 
@@ -100,5 +107,40 @@ describe('#1 cache entries written under the previous naming survive the upgrade
     rmSync(join(directory, 'v1', old));
     expect(new CollateralCache({ directory }).versions(tcb.key)).toEqual([]);
     expect(readdirSync(join(directory, 'v1'))).toEqual([]);
+  });
+});
+
+describe('#2 collateral import keeps every version of an archive bundle', () => {
+  it('a generate-archive bundle round-trips through `collateral import`: every entry written and counted, batch results unchanged', async () => {
+    requireBuilt();
+    const archive = await makeArchive(100, AT);
+    dirs.push(archive.dir);
+    const original = importBundle(readFileSync(archive.collateral));
+    const keys = new Set(original.map((a) => a.key));
+    expect(original.length).toBeGreaterThan(keys.size); // several versions under one key: what was lost
+
+    const imported = join(archive.dir, 'imported.json');
+    const c = capture();
+    expect(await runCollateralCli(['import', archive.collateral, '--out', imported], c.io, () => 0)).toBe(0);
+    const written = (JSON.parse(readFileSync(imported, 'utf8')) as { artifacts: unknown[] }).artifacts;
+    expect(written).toHaveLength(original.length);
+    expect(c.stdout()).toContain(`imported ${original.length} artifacts from ${archive.collateral}`);
+    const again = importBundle(readFileSync(imported));
+    for (const a of original) expect(again.some((b) => b.key === a.key && Buffer.from(b.body).equals(Buffer.from(a.body)))).toBe(true);
+
+    for (const [at, expected] of [['collected', archive.expected.collected], ['now', archive.expected.now]] as const) {
+      const out = join(archive.dir, `imported-${at}.jsonl`);
+      const b = capture();
+      await runBatchCli([archive.jsonl, '--out', out, '--at', at === 'now' ? AT.toISOString() : at, '--collateral', imported, '--trust-root', archive.trustRoot, '--workers', '1'], b.io);
+      expect(countStatuses(readResults(out))).toEqual(expected);
+    }
+  }, 60_000);
+
+  it('exportBundle writes one version per key by default and every distinct version with versions: all, older first', () => {
+    const older = new SimulatedTeeProvider({ tee: 'tdx', at: AT, keySeed: 'review s8b bundle' }).collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    const newer = new SimulatedTeeProvider({ tee: 'tdx', at: new Date(AT.getTime() + 86_400_000), keySeed: 'review s8b bundle' }).collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    expect(importBundle(exportBundle([newer, older]))).toHaveLength(1);
+    const all = importBundle(exportBundle([newer, older, { ...newer }], { versions: 'all' }));
+    expect(all.map((a) => a.validity.notBefore)).toEqual([older.validity.notBefore, newer.validity.notBefore]);
   });
 });
