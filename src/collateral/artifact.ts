@@ -5,6 +5,8 @@
  * needs travels in this one shape, whether fetched, cached or bundled.
  */
 
+import { splitPemCertificates } from '../x509/index.js';
+
 export type ArtifactKind =
   | 'intel-tcb-info'
   | 'intel-qe-identity'
@@ -45,9 +47,27 @@ export interface CollateralArtifact {
  * issuer chain (review s8 #2). The chain is part of a version: it narrows the
  * validity window and names the signer, so the genuine body with a stale or
  * foreign chain is another version, never a duplicate of the genuine one.
+ * Chains are the same when their certificates' DER are (review s8 changes-b
+ * #3): PEM line breaks and trailing whitespace vary between PCCS answers and
+ * tools, and change nothing the verifier reads.
  */
 export function sameVersion(a: CollateralArtifact, b: CollateralArtifact): boolean {
-  return a === b || (a.key === b.key && (a.issuerChainPem ?? '') === (b.issuerChainPem ?? '') && Buffer.from(a.body).equals(Buffer.from(b.body)));
+  return a === b || (a.key === b.key && sameChain(a.issuerChainPem, b.issuerChainPem) && Buffer.from(a.body).equals(Buffer.from(b.body)));
+}
+
+/** Two issuer chains with the same certificates (DER), in the same order; an unreadable chain equals only its own text. */
+function sameChain(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  let x: Uint8Array[];
+  let y: Uint8Array[];
+  try {
+    x = splitPemCertificates(a);
+    y = splitPemCertificates(b);
+  } catch {
+    return false;
+  }
+  return x.length === y.length && x.every((der, i) => Buffer.from(der).equals(Buffer.from(y[i]!)));
 }
 
 const parsedWindows = new WeakMap<ValidityWindow, readonly [number, number]>();

@@ -307,9 +307,17 @@ export class CollateralCache {
       const a = this.#load(name, key);
       if (!a) continue;
       // One version under two names (a renamed previous-scheme entry next to its new-named copy): one object, either's mark.
+      // Also one version under two names: chains that differ in PEM whitespace only (sameVersion); the second file goes.
       const twin = out.find((b) => sameVersion(b, a));
-      if (twin === undefined) out.push(a);
-      else if (this.#verified.has(a) && !this.#verified.has(twin)) this.#verified.add(twin);
+      if (twin === undefined) {
+        out.push(a);
+        continue;
+      }
+      if (this.#verified.has(a) && !this.#verified.has(twin)) {
+        this.#verified.add(twin);
+        this.#tryWrite(twin);
+      }
+      if (this.#fileName(a) !== this.#fileName(twin)) this.#removeFile(this.#fileName(a));
     }
     return out;
   }
@@ -421,9 +429,10 @@ export class CollateralCache {
     const list = this.#lookup(artifact.key) as CollateralArtifact[];
     const index = list.findIndex((a) => sameVersion(a, artifact));
     if (index < 0) return false;
-    list.splice(index, 1);
+    const [stored] = list.splice(index, 1);
     if (list.length === 0) this.#memory.delete(artifact.key);
-    if (this.directory) this.#removeFile(this.#fileName(artifact));
+    // The stored version's file: `artifact` may spell its chain's PEM differently (sameVersion).
+    if (this.directory) this.#removeFile(this.#fileName(stored!));
     return true;
   }
 
@@ -438,13 +447,7 @@ export class CollateralCache {
     const stored = this.#lookup(artifact.key).find((a) => sameVersion(a, artifact));
     if (stored === undefined || this.#verified.has(stored)) return false;
     this.#verified.add(stored);
-    if (this.directory) {
-      try {
-        this.#write(stored);
-      } catch {
-        // The mark only orders eviction; an unwritable disk must not fail a verification that passed.
-      }
-    }
+    this.#tryWrite(stored);
     return true;
   }
 
@@ -458,6 +461,16 @@ export class CollateralCache {
   /** The stored versions of `key` (a copy), in no particular order. */
   versions(key: string): CollateralArtifact[] {
     return [...this.#lookup(key)];
+  }
+
+  /** Writes `a` again (a new mark) when there is a disk; the mark only orders eviction, so a disk that refuses changes no verdict. */
+  #tryWrite(a: CollateralArtifact): void {
+    if (!this.directory) return;
+    try {
+      this.#write(a);
+    } catch {
+      // Kept in memory.
+    }
   }
 
   #write(a: CollateralArtifact): void {

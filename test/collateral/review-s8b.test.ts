@@ -9,6 +9,9 @@
  *    bundle (one version per collection window) lost half its artifacts while
  *    the message counted them all, and batch results at collection time
  *    changed. Import keeps every version and counts what it wrote.
+ * 3. A bundle holding the same body twice, with issuer chains that differed
+ *    in PEM whitespace only, was refused as two documents of the same rank:
+ *    chains are compared by their certificates' DER (sameVersion).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBatchCli } from '../../src/cli/batch.js';
 import { runCollateralCli } from '../../src/cli/collateral.js';
 import { BundleSource, CollateralCache, CollateralService, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { splitPemCertificates } from '../../src/x509/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { capture, countStatuses, makeArchive, readResults, requireBuilt } from '../batch/helpers.js';
 
@@ -142,5 +146,62 @@ describe('#2 collateral import keeps every version of an archive bundle', () => 
     expect(importBundle(exportBundle([newer, older]))).toHaveLength(1);
     const all = importBundle(exportBundle([newer, older, { ...newer }], { versions: 'all' }));
     expect(all.map((a) => a.validity.notBefore)).toEqual([older.validity.notBefore, newer.validity.notBefore]);
+  });
+});
+
+/** The same certificates, PEM with 76-character lines, CRLF line ends and a blank line between blocks. */
+const respaced = (pem: string) =>
+  splitPemCertificates(pem)
+    .map((der) => `-----BEGIN CERTIFICATE-----\r\n${Buffer.from(der).toString('base64').match(/.{1,76}/g)!.join('\r\n')}\r\n-----END CERTIFICATE-----\r\n`)
+    .join('\r\n');
+
+describe('#3 issuer chains are compared by their certificates, not their PEM text', () => {
+  const tdx = new SimulatedTeeProvider({ tee: 'tdx', at: AT });
+  const tcb = tdx.collateral.find((a) => a.kind === 'intel-tcb-info')!;
+  const variant: CollateralArtifact = { ...tcb, issuerChainPem: respaced(tcb.issuerChainPem!) };
+
+  it('importBundle takes the same body with a re-spaced chain as the same version, once', () => {
+    expect(variant.issuerChainPem).not.toBe(tcb.issuerChainPem);
+    const entries = [tcb, variant].map((a) => JSON.parse(exportBundle([a])).artifacts[0]);
+    const text = JSON.stringify({ format: 'tee-verify-collateral-bundle', version: 1, artifacts: entries });
+    expect(importBundle(text)).toHaveLength(1);
+    // A chain with other certificates is still another document of the same rank.
+    const foreign = new SimulatedTeeProvider({ tee: 'tdx', at: AT, seed: 'review s8b foreign' }).collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    const other = { ...entries[0], issuerChainPem: foreign.issuerChainPem };
+    expect(() => importBundle(JSON.stringify({ format: 'tee-verify-collateral-bundle', version: 1, artifacts: [entries[0], other] }))).toThrow(
+      expect.objectContaining({ code: 'ERR_COLLATERAL_FORMAT', details: expect.objectContaining({ reason: 'duplicate-key' }) }),
+    );
+  });
+
+  it('the cache stores it once; discard and markVerified by the re-spaced copy act on the stored file', () => {
+    const directory = tempDir();
+    const cache = new CollateralCache({ directory });
+    expect(cache.put({ ...tcb, source: { origin: 'network' } })).toBe(true);
+    expect(cache.put({ ...variant, source: { origin: 'network' } })).toBe(false);
+    expect(cache.markVerified(variant)).toBe(true);
+    expect(new CollateralCache({ directory }).isVerified(tcb)).toBe(true);
+    expect(cache.discard(variant)).toBe(true);
+    expect(readdirSync(join(directory, 'v1'))).toEqual([]);
+  });
+
+  it('two files of one version (chains re-spaced) load as one, the mark kept, the second file removed', () => {
+    const directory = tempDir();
+    new CollateralCache({ directory }).put({ ...tcb, source: { origin: 'network' } });
+    // The re-spaced copy, marked, written by another cache, then placed next to the first.
+    const elsewhere = tempDir();
+    const writer = new CollateralCache({ directory: elsewhere });
+    writer.put({ ...variant, source: { origin: 'network' } });
+    writer.markVerified(variant);
+    const [copy] = readdirSync(join(elsewhere, 'v1'));
+    writeFileSync(join(directory, 'v1', copy!), readFileSync(join(elsewhere, 'v1', copy!)), { mode: 0o600 });
+    expect(readdirSync(join(directory, 'v1'))).toHaveLength(2);
+
+    const cache = new CollateralCache({ directory });
+    const versions = cache.versions(tcb.key);
+    expect(versions).toHaveLength(1);
+    expect(cache.isVerified(versions[0]!)).toBe(true);
+    expect(readdirSync(join(directory, 'v1'))).toHaveLength(1);
+    const fresh = new CollateralCache({ directory });
+    expect(fresh.isVerified(fresh.versions(tcb.key)[0]!)).toBe(true);
   });
 });
