@@ -189,6 +189,8 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
       ...(explicit ? { bundle: explicit } : {}),
       ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}),
       ...(o.graceSeconds ? { graceMs: o.graceSeconds * 1000 } : {}),
+      // No refresh attempts that --offline can only refuse (review s8 changes-b #4).
+      ...(o.offline ? { offline: true } : {}),
     }),
     source: fetched.withBundleFirst(true),
     description: parts.filter((p) => p !== undefined).join(', ') || 'none',

@@ -79,6 +79,13 @@ export interface ProviderOptions {
   maxKeys?: number;
   /** The provider's clock (epoch ms) for the negative cache and the fetch budget only; default Date.now. */
   clock?: () => number;
+  /**
+   * The sources can fetch nothing (the CLI's --offline): a cached version is
+   * served without a refresh attempt near its end or within grace, which
+   * could only fail (review s8 changes-b #4). Sources are still asked for
+   * what the cache lacks. Default false.
+   */
+  offline?: boolean;
 }
 
 export const DEFAULT_FETCH_BUDGET: FetchBudget = Object.freeze({ keys: 256, windowMs: 60_000, perKnownPlatform: 2 });
@@ -169,8 +176,10 @@ export class ArtifactResolver {
   readonly #floors: BoundedMap<string, { text: string; sequence: bigint; from: number }>;
   /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
   readonly #marked = new WeakSet<CollateralArtifact>();
+  readonly #offline: boolean;
 
   constructor(options: ProviderOptions = {}) {
+    this.#offline = options.offline === true;
     this.#cache = options.cache ?? null;
     this.#bundle = options.bundle;
     this.#anchored = options.anchored ?? (() => false);
@@ -327,6 +336,8 @@ export class ArtifactResolver {
     const cache = this.#cache;
     const cached = cache?.select(key, now);
     const fallback = cached ?? (this.#graceMs > 0 ? cache?.select(key, now, this.#graceMs) : undefined);
+    // Offline, a refresh can only fail: the copy as it is (a copy within grace still says so).
+    if (this.#offline && fallback) return this.#serve(fallback, now, []);
     if (!this.#refreshDue(key, now)) {
       // Only an expired copy served with grace gets here while a failed refresh is recent.
       if (fallback) return this.#serve(fallback, now, []);
@@ -401,7 +412,7 @@ export class ArtifactResolver {
   }
 
   #shouldRefresh(key: string, a: CollateralArtifact, now: Date): boolean {
-    return needsRefresh(a.validity, now) && this.#refreshDue(key, now);
+    return !this.#offline && needsRefresh(a.validity, now) && this.#refreshDue(key, now);
   }
 
   /** No refresh attempt for `key` within refreshIntervalMs of `now` (verification clock). */

@@ -60,6 +60,8 @@ export interface CollateralServiceOptions {
   sourceLivenessMs?: number;
   /** The provider's clock for the three above, never for validity; default Date.now. */
   clock?: () => number;
+  /** The sources fetch nothing (--offline): cached copies are served without refresh attempts (ProviderOptions.offline). */
+  offline?: boolean;
 }
 
 export const DEFAULT_SOURCE_LIVENESS_MS = 60_000;
@@ -242,6 +244,7 @@ export class CollateralService {
       ...(options.notFoundTtlMs === undefined ? {} : { notFoundTtlMs: options.notFoundTtlMs }),
       ...(options.fetchBudget === undefined ? {} : { fetchBudget: options.fetchBudget }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.offline === undefined ? {} : { offline: options.offline }),
     });
     // Sources holding their artifacts in memory (bundles) cost nothing to ask: outside the fetch budget.
     this.#intelMetered = !isInMemory(options.intel);

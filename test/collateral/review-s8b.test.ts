@@ -12,6 +12,9 @@
  * 3. A bundle holding the same body twice, with issuer chains that differed
  *    in PEM whitespace only, was refused as two documents of the same rank:
  *    chains are compared by their certificates' DER (sameVersion).
+ * 4. `verify --offline` from a warm cache near the end of a window warned
+ *    "refresh of ... failed ... --offline forbids fetching it" for each
+ *    artifact: offline, no refresh is attempted.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,8 +25,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runBatchCli } from '../../src/cli/batch.js';
 import { runCollateralCli } from '../../src/cli/collateral.js';
 import { BundleSource, CollateralCache, CollateralService, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
+import { ArtifactResolver } from '../../src/collateral/index.js';
 import { splitPemCertificates } from '../../src/x509/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
+import { cli } from '../cli/helpers.js';
 import { capture, countStatuses, makeArchive, readResults, requireBuilt } from '../batch/helpers.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
@@ -203,5 +208,49 @@ describe('#3 issuer chains are compared by their certificates, not their PEM tex
     expect(readdirSync(join(directory, 'v1'))).toHaveLength(1);
     const fresh = new CollateralCache({ directory });
     expect(fresh.isVerified(fresh.versions(tcb.key)[0]!)).toBe(true);
+  });
+});
+
+describe('#4 verify --offline from a warm cache near the end of the window', () => {
+  it('serves the cached copies without a refresh attempt or warning', async () => {
+    const dev = tempDir();
+    expect((await cli(['dev', 'quote', '--tee', 'tdx', '--at', AT.toISOString(), '--out', dev])).code).toBe(0);
+    const artifacts = importBundle(readFileSync(join(dev, 'collateral.json')));
+    const cacheDir = tempDir();
+    const cache = new CollateralCache({ directory: cacheDir });
+    for (const a of artifacts) cache.put({ ...a, source: { origin: 'network' } }); // as a run online stored them
+    // Ten minutes before the first window ends: a refresh is due for that artifact (and any other ending soon).
+    const end = Math.min(...artifacts.map((a) => Date.parse(a.validity.notAfter)));
+    const at = new Date(end - 10 * 60_000);
+    expect(artifacts.every((a) => Date.parse(a.validity.notBefore) <= at.getTime())).toBe(true);
+    const argv = ['verify', join(dev, 'evidence.bin'), '--cache-dir', cacheDir, '--trust-root', join(dev, 'trust-root.pem'), '--at', at.toISOString(), '--json'];
+    const r = await cli([...argv, '--offline']);
+    const json = JSON.parse(r.stdout) as { ok: boolean; error: unknown; warnings: string[] };
+    expect(json.error).toBeNull();
+    expect(r.code).toBe(0);
+    expect(json.warnings.filter((w) => /refresh|offline/.test(w))).toEqual([]);
+  });
+
+  it('ArtifactResolver offline: no fetch for a copy near its end or within grace; a missing key is still asked for', async () => {
+    const tcb = new SimulatedTeeProvider({ tee: 'tdx', at: AT }).collateral.find((a) => a.kind === 'intel-tcb-info')!;
+    const cache = new CollateralCache({ directory: null });
+    cache.put({ ...tcb, source: { origin: 'network' } });
+    let fetches = 0;
+    const refuse = async (): Promise<CollateralArtifact> => {
+      fetches++;
+      throw new Error('offline');
+    };
+    const resolver = new ArtifactResolver({ cache, offline: true, graceMs: 3_600_000 });
+    const end = Date.parse(tcb.validity.notAfter);
+    const near = await resolver.resolve(tcb.key, refuse, new Date(end - 60_000));
+    expect(near.warnings).toEqual([]);
+    const grace = await resolver.resolve(tcb.key, refuse, new Date(end + 60_000));
+    expect(grace.warnings).toEqual([`grace period used: ${tcb.key} expired at ${tcb.validity.notAfter}`]);
+    expect(fetches).toBe(0);
+    await expect(resolver.resolve('intel/root-ca-crl', refuse, AT)).rejects.toThrow('offline');
+    expect(fetches).toBe(1);
+    // Online, the same copy near its end is refreshed (the attempt fails here, and says so).
+    const online = new ArtifactResolver({ cache, graceMs: 3_600_000 });
+    expect((await online.resolve(tcb.key, refuse, new Date(end - 60_000))).warnings[0]).toMatch(/^refresh of .* failed/);
   });
 });
