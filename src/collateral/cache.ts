@@ -458,6 +458,11 @@ export class CollateralCache {
     return stored !== undefined && this.#verified.has(stored);
   }
 
+  /** Where `key`'s entries live on disk, as a glob an operator can remove (`<dir>/v1/<sha256(key)>-*.json`); undefined in memory only. */
+  entryGlob(key: string): string | undefined {
+    return this.directory ? join(this.#dir(), `${this.#prefix(key)}-*.json`) : undefined;
+  }
+
   /** The stored versions of `key` (a copy), in no particular order. */
   versions(key: string): CollateralArtifact[] {
     return [...this.#lookup(key)];

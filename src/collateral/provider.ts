@@ -484,7 +484,7 @@ export class ArtifactResolver {
       const floor = this.#floorOf(a.key);
       throw new CollateralUnavailableError(
         'ERR_COLLATERAL_UNAVAILABLE',
-        `${a.key}: the source answers tcbEvaluationDataNumber ${a.sequence}, below ${floor.text} that a verification already used (in force since ${new Date(floor.from).toISOString()}); refusing the rollback, retry later`,
+        `${a.key}: the source answers tcbEvaluationDataNumber ${a.sequence}, below ${floor.text} that a verification already used (in force since ${new Date(floor.from).toISOString()}); refusing the rollback (X03). ${this.#rollbackRemedy(a.key, floor.text)}`,
         { artifact: a.key, reason: 'rollback', sequence: a.sequence, floor: floor.text },
         undefined,
         'X03',
@@ -495,6 +495,21 @@ export class ArtifactResolver {
       return { artifact: a, warnings: [...warnings, `grace period used: ${a.key} expired at ${a.validity.notAfter}`] };
     }
     throw new CollateralExpiredError(a, now);
+  }
+
+  /**
+   * What the operator does about a rollback refusal (review s8 changes-b #5):
+   * it lasts until the source serves the floor's evaluation or later, which a
+   * lagging PCCS may never do by itself, and the floor is re-seeded from the
+   * cache's verified marks on restart.
+   */
+  #rollbackRemedy(key: string, floor: string): string {
+    const glob = this.#cache?.entryGlob(key);
+    const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier`;
+    return (
+      `Waiting does not help until the source serves evaluation ${floor} or later: update it (a PCCS: refresh its cached collateral from Intel's PCS, or use the PCS). ` +
+      `To accept the older evaluation on purpose, pass it as an explicit bundle (--collateral), which the floor does not judge, or ${forget}`
+    );
   }
 
   #singleFlight(key: string, fetch: () => Promise<CollateralArtifact>, metered: boolean): Promise<CollateralArtifact> {

@@ -15,6 +15,9 @@
  * 4. `verify --offline` from a warm cache near the end of a window warned
  *    "refresh of ... failed ... --offline forbids fetching it" for each
  *    artifact: offline, no refresh is attempted.
+ * 5. The rollback-floor refusal said "retry later", but it never heals by
+ *    itself: it names the remedy now (update the source; or, on purpose, an
+ *    explicit bundle or removing the key's cache entries and restarting).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +29,7 @@ import { runBatchCli } from '../../src/cli/batch.js';
 import { runCollateralCli } from '../../src/cli/collateral.js';
 import { BundleSource, CollateralCache, CollateralService, exportBundle, importBundle, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
 import { ArtifactResolver } from '../../src/collateral/index.js';
+import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson } from '../../src/testing/index.js';
 import { splitPemCertificates } from '../../src/x509/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { cli } from '../cli/helpers.js';
@@ -252,5 +256,45 @@ describe('#4 verify --offline from a warm cache near the end of the window', () 
     // Online, the same copy near its end is refreshed (the attempt fails here, and says so).
     const online = new ArtifactResolver({ cache, graceMs: 3_600_000 });
     expect((await online.resolve(tcb.key, refuse, new Date(end - 60_000))).warnings[0]).toMatch(/^refresh of .* failed/);
+  });
+});
+
+describe('#5 the rollback refusal names its remedy', () => {
+  const DAY = 86_400_000;
+  const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT, seed: 'review s8b rollback' });
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const tcbAt = (evaluation: number, from: number, to: number): CollateralArtifact => {
+    const doc = { ...p.tcbInfo, tcbEvaluationDataNumber: evaluation, issueDate: iso(AT.getTime() + from * DAY), nextUpdate: iso(AT.getTime() + to * DAY) };
+    const body = signCollateralJson('tcbInfo', doc as never, p.pki.tcbSigning.key.privateKey);
+    return { ...intelArtifact('intel-tcb-info', p.collateral.tcbInfo!.key, body, p.pki.tcbSigningChainPem), source: { origin: 'network' } };
+  };
+  const v18 = tcbAt(18, -1, 29);
+  const v17 = tcbAt(17, -5, 55);
+  const later = new Date(AT.getTime() + 30 * DAY);
+
+  it('says waiting does not help, how to update the source, and which cache files to remove; doing so heals it', async () => {
+    const directory = tempDir();
+    const first = new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
+    await first.resolve(v18.key, async () => v18, AT);
+    first.markVerified(v18);
+    const restarted = () => new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
+    const err = (await restarted().resolve(v18.key, async () => v17, later).catch((e: unknown) => e)) as Error & { details?: unknown };
+    expect(err).toMatchObject({ code: 'ERR_COLLATERAL_UNAVAILABLE', details: { reason: 'rollback', floor: '18' } });
+    const glob = join(directory, 'v1', `${sha256(v18.key)}-*.json`);
+    expect(err.message).not.toMatch(/retry later/);
+    expect(err.message).toContain('until the source serves evaluation 18 or later');
+    expect(err.message).toContain('--collateral');
+    expect(err.message).toContain(`remove ${glob} and restart`);
+
+    // The remedy as written: remove those files, restart.
+    for (const name of readdirSync(join(directory, 'v1'))) if (name.startsWith(sha256(v18.key))) rmSync(join(directory, 'v1', name));
+    expect((await restarted().resolve(v18.key, async () => v17, later)).artifact.sequence).toBe('17');
+  });
+
+  it('a memory-only cache: restarting is the remedy named', async () => {
+    const resolver = new ArtifactResolver({ cache: new CollateralCache({ directory: null }), refreshIntervalMs: 0 });
+    await resolver.resolve(v18.key, async () => v18, AT);
+    resolver.markVerified(v18);
+    await expect(resolver.resolve(v18.key, async () => v17, later)).rejects.toThrow(/restart the verifier \(its floor is in memory\)/);
   });
 });
