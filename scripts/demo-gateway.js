@@ -10,9 +10,13 @@
  *
  * The files a client needs (simulated TEE state = test roots + collateral,
  * policy, connection with the API key) go to $TMPDIR/tee-verify-gateway-demo,
- * removed on exit.
+ * where `npm run chat` finds them, removed on exit. Only one long-running demo
+ * owns that directory: a second one refuses to start while the first one's
+ * connection.json names a live listener. A --once run writes to a directory
+ * of its own (mkdtemp), so it never touches a running demo's files.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,7 +25,7 @@ import { run } from '../dist/cli/index.js';
 import { startChatUpstream, startGateway } from '../dist/gateway/index.js';
 import { SimulatedTeeProvider } from '../dist/tee/index.js';
 
-const DEMO_DIR = join(tmpdir(), 'tee-verify-gateway-demo');
+const SHARED_DIR = join(tmpdir(), 'tee-verify-gateway-demo'); // scripts/chat.js reads connection.json here
 const once = process.argv.includes('--once');
 const step = (n, text) => process.stdout.write(`\n[${n}] ${text}\n`);
 const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -36,8 +40,36 @@ async function listen(options) {
   }
 }
 
-rmSync(DEMO_DIR, { recursive: true, force: true });
-mkdirSync(DEMO_DIR, { recursive: true, mode: 0o700 });
+/** The gateway URL of a running demo's connection.json, if something still listens there. */
+async function liveDemoGateway() {
+  let url;
+  try {
+    url = new URL(JSON.parse(readFileSync(join(SHARED_DIR, 'connection.json'), 'utf8')).gateway);
+  } catch {
+    return undefined; // no file, or not one we can read: nothing to protect
+  }
+  const live = await new Promise((done) => {
+    const socket = connect({ host: url.hostname, port: Number(url.port) || 443 });
+    socket.setTimeout(2000, () => socket.destroy(new Error('timeout')));
+    socket.once('connect', () => { socket.destroy(); done(true); });
+    socket.once('error', () => done(false));
+  });
+  return live ? url.origin : undefined;
+}
+
+let DEMO_DIR;
+if (once) {
+  DEMO_DIR = mkdtempSync(join(tmpdir(), 'tee-verify-gateway-once-'));
+} else {
+  const running = await liveDemoGateway();
+  if (running) {
+    console.error(`demo:gateway: another demo is running (${running}, files in ${SHARED_DIR}): chat with it (npm run chat), stop it first, or run npm run demo:gateway -- --once; if no demo runs, remove ${SHARED_DIR}`);
+    process.exit(2);
+  }
+  DEMO_DIR = SHARED_DIR;
+  if (existsSync(DEMO_DIR)) rmSync(DEMO_DIR, { recursive: true, force: true }); // a stopped demo's leftovers
+  mkdirSync(DEMO_DIR, { recursive: true, mode: 0o700 });
+}
 const files = { state: join(DEMO_DIR, 'simulated-tee.json'), policy: join(DEMO_DIR, 'policy.json'), connection: join(DEMO_DIR, 'connection.json') };
 let upstream;
 let gateway;

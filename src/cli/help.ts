@@ -235,9 +235,14 @@ Examples:
   tee-verify chat --gateway https://127.0.0.1:8443 --policy policy.json \\
       --simulated-state sim.json --prompt "hello" --json
 
-Exit codes: 0 success, 1 gateway refused (the reason and check ids on stderr;
-no prompt byte sent), 2 usage error or a failed request, 3 collateral
-unavailable (retry later).
+Exit codes: 0 success; 1 gateway refused (its attestation or the policy
+failed; the reason and check ids on stderr; no prompt byte sent); 2 usage
+error or a failed request (a 4xx answer such as a wrong API key, an error the
+model backend reported); 3 retry later, nothing about the gateway was judged:
+collateral unavailable, the gateway unreachable (connection refused, reset or
+timed out, name not resolved) or answering 5xx to the attestation or the chat
+request (--json: ERR_CHAT_UNAVAILABLE after the verification), or its
+attestation rate limit (429) still reached after one retry.
 `;
 
 /** Only for error hints; "help batch" and "batch --help" print src/cli/batch.ts's own help. */
