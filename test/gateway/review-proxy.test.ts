@@ -66,7 +66,11 @@ const dirs: string[] = [];
 async function gatewayFor(upstream: string): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'tee-gateway-review-proxy-'));
   dirs.push(dir);
-  return startGateway({ upstream, db: join(dir, 'gateway.sqlite'), provider: simulated, port: 0, requireApiKey: false, upstreamTimeoutMs: 5000, log: () => {} });
+  // The upstream wait is not under test: every upstream here answers at once, but in the same
+  // process, so a loaded CI machine that stalls it for a few seconds must not turn an answer into
+  // a 504 (timers run before pending I/O when the loop resumes). Below the 30 s test timeout, so a
+  // real hang still ends as a 504 the assertions name.
+  return startGateway({ upstream, db: join(dir, 'gateway.sqlite'), provider: simulated, port: 0, requireApiKey: false, upstreamTimeoutMs: 20_000, log: () => {} });
 }
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
