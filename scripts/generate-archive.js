@@ -183,18 +183,46 @@ export async function generateArchive({ records, out, at = new Date(), seed = 't
   return expected;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { records: { type: 'string' }, out: { type: 'string' }, at: { type: 'string' }, seed: { type: 'string' } } });
-  if (!values.records || !values.out) {
-    console.error('usage: node scripts/generate-archive.js --records N --out <dir> [--at <ISO>] [--seed <s>]');
-    process.exit(2);
-  }
-  const at = values.at ? new Date(values.at) : new Date(Math.floor(Date.now() / 1000) * 1000);
-  if (Number.isNaN(at.getTime())) {
-    console.error('--at must be an ISO-8601 instant');
-    process.exit(2);
-  }
-  const expected = await generateArchive({ records: Number(values.records), out: values.out, at, ...(values.seed ? { seed: values.seed } : {}) });
-  console.log(JSON.stringify(expected, null, 2));
+const USAGE = 'usage: node scripts/generate-archive.js --records N --out <dir> [--at <ISO>] [--seed <s>]';
+
+const HELP = `${USAGE}
+
+Writes a synthetic archive for \`tee-verify batch\` (test PKI; never trusted in production):
+  <dir>/archive.jsonl    N records of TDX v4 quotes, each with its collectedAt
+  <dir>/collateral.json  the collateral bundle (the old and the current window)
+  <dir>/trust-root.pem   the test root, for batch --trust-root
+  <dir>/expected.json    the exact counts per status for --at <ISO> and --at collected
+Options:
+  --records N   how many records (required)
+  --out <dir>   where to write (required; created when missing)
+  --at <ISO>    the archive's instant (default: now, whole seconds)
+  --seed <s>    the seed of every key and certificate (default: fixed, so runs repeat)
+Record kinds, as a share of the archive: ${RECORD_KINDS.map((k) => `${k.kind} ${Math.round(k.share * 100)} %`).join(', ')}.
+The unknown-platform records have no TCB info in the bundle, so a batch run over the
+archive exits 4 (some records collateral unavailable) by design.`;
+
+/** Exits 2 with the one-line usage: the command line cannot be used. */
+function usageError(message) {
+  console.error(`generate-archive: ${message}; ${USAGE}`);
+  process.exit(2);
 }
 
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { records: { type: 'string' }, out: { type: 'string' }, at: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    usageError(e.message); // unknown option, missing value, stray argument
+  }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  if (!values.records || !values.out) usageError('--records and --out are required');
+  const records = Number(values.records);
+  if (!Number.isSafeInteger(records) || records < 1) usageError('--records must be a positive whole number');
+  const at = values.at ? new Date(values.at) : new Date(Math.floor(Date.now() / 1000) * 1000);
+  if (Number.isNaN(at.getTime())) usageError('--at must be an ISO-8601 instant');
+  const expected = await generateArchive({ records, out: values.out, at, ...(values.seed ? { seed: values.seed } : {}) });
+  console.log(JSON.stringify(expected, null, 2));
+}

@@ -6,8 +6,8 @@
  *   versions per artifact); what they lack is fetched from `pcsUrl` when
  *   given, else it is ERR_COLLATERAL_MISSING. Without bundles: Intel PCS (or
  *   `pcsUrl`) and AMD KDS through the default disk cache.
- * - trust roots: Intel's pinned root, or the `trustRoot` PEM instead of it
- *   (AMD anchors stay the production ones).
+ * - trust roots: the pinned Intel and AMD roots, or the `trustRoot` file's
+ *   certificates instead of all of them (as `tee-verify verify --trust-root`).
  * - the policy judge.
  */
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,6 @@ import { CollateralCache } from '../collateral/cache.js';
 import { CollateralService } from '../collateral/service.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
 import type { Relaxations } from '../verify/types.js';
-import { splitPemCertificates } from '../x509/index.js';
 import type { VerifySetup } from './config.js';
 import { loadJudge, type Judge } from './judge.js';
 
@@ -55,17 +54,36 @@ export function loadBundles(paths: readonly string[]): CollateralArtifact[] {
   return all;
 }
 
-export function loadTrustRoots(path: string | undefined): TrustRoots {
+/** The warning every result of a run with --trust-root carries, worded as `tee-verify verify` words it. */
+export const replacedRootsWarning = (path: string): string => `trust roots replaced by --trust-root ${path}: not the pinned Intel / AMD production roots`;
+
+/**
+ * --trust-root, read as `tee-verify verify --trust-root` reads it (src/cli/certificates.ts): PEM or
+ * one DER certificate; self-signed EC certificates are Intel-style roots, AMD ARK / ASK / ASVK anchor
+ * their product. The file replaces every pinned root, AMD's included (review s8 docs #5: the AMD
+ * certificates of the file used to be dropped silently and the production AMD anchors kept).
+ * Loaded on demand so that a run without it does not load the CLI's certificate module.
+ */
+export async function loadTrustRoots(path: string | undefined): Promise<TrustRoots> {
   if (path === undefined) return PRODUCTION_TRUST_ROOTS;
-  let certificates: Uint8Array[];
+  const bytes = readText(path, '--trust-root');
+  const [{ certificatesFrom, trustRootsFrom }, { UsageError }] = await Promise.all([import('../cli/certificates.js'), import('../cli/errors.js')]);
   try {
-    certificates = splitPemCertificates(readText(path, '--trust-root').toString('utf8'));
+    return trustRootsFrom(certificatesFrom(bytes, `--trust-root ${path}`), `--trust-root ${path}`, `trust-root:${path}`);
   } catch (err) {
-    if (err instanceof SetupError) throw err;
-    throw new SetupError(`--trust-root ${path} holds no PEM certificate: ${(err as Error).message}`);
+    if (err instanceof UsageError) throw new SetupError(err.message);
+    throw err;
   }
-  if (certificates.length === 0) throw new SetupError(`--trust-root ${path} holds no PEM certificate`);
-  return { label: `custom (${path})`, intelRootCas: certificates, amd: PRODUCTION_TRUST_ROOTS.amd };
+}
+
+/** Adds `warning` to every verdict, after the record's own (the run-level replacement each result must show). */
+function warningOnEveryVerdict(judge: Judge, warning: string): Judge {
+  return {
+    judge(result, recordPolicy, reportData) {
+      const verdict = judge.judge(result, recordPolicy, reportData);
+      return { ...verdict, warnings: [...verdict.warnings, warning] };
+    },
+  };
 }
 
 /**
@@ -104,7 +122,8 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): P
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
   const bundle = loadBundles(setup.collateral);
-  const trustRoots = loadTrustRoots(setup.trustRoot);
-  const judge = loadJudge(setup.policy, setup.allowRecordPolicy);
+  const trustRoots = await loadTrustRoots(setup.trustRoot);
+  const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy);
+  const judge = setup.trustRoot === undefined ? policyJudge : warningOnEveryVerdict(policyJudge, replacedRootsWarning(setup.trustRoot));
   return { service: await buildService(setup, bundle), trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
 }

@@ -49,7 +49,9 @@ duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
   --collateral <bundle>   collateral bundle(s); every version in them is used,
                           each instant gets the version valid then (repeatable)
   --pcs-url <base>        Intel PCS / PCCS for collateral the bundles lack
-  --trust-root <pem>      pin these Intel root CA certificates instead of Intel's
+  --trust-root <pem>      pin these roots instead of Intel's and AMD's (as in
+                          verify: self-signed Intel-style roots, AMD ARK / ASK /
+                          ASVK per product; a warning on every result)
   --skip-crl              relaxation: verify without CRLs (a warning per record)
   --policy <file>         policy for every record (default: the TEE's default)
   --allow-record-policy   relaxation: a record's own "policy" replaces

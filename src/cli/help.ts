@@ -48,7 +48,8 @@ Options:
   --kds-url <base>       AMD KDS base (default https://kdsintf.amd.com)
   --product <p>          Milan, Genoa or Turin: needed for SEV-SNP v2 reports
                          (accepts report versions 2-5)
-  --certs <pem-file>     VCEK / VLEK / ASK / ARK certificates used instead of fetching
+  --certs <pem-file>     VCEK / VLEK / ASK / ASVK / ARK certificates used instead
+                         of fetching
   --trust-root <pem>     replaces the pinned roots (test PKIs, private deployments);
                          reported as a warning
   --skip-crl             verify without CRLs that cannot be obtained (air-gapped);

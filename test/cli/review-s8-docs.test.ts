@@ -14,7 +14,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { cli } from './helpers.js';
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const doc = (path: string): string => readFileSync(join(root, path), 'utf8');
 
 function demo(args: string[], tmp: string): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) => {
@@ -65,4 +69,51 @@ describe.skipIf(!existsSync(join(root, 'dist', 'gateway', 'index.js')))('review 
     expect(readFileSync(join(demoDir, 'connection.json'), 'utf8')).toBe(connection);
     expect(readFileSync(join(demoDir, 'simulated-tee.json'), 'utf8')).toBe('first demo state');
   }, 150_000);
+});
+
+describe('review s8 docs #3, #9: chat exit 3 and verify --certs, help and docs alike', () => {
+  it('chat --help and docs/gateway.md name every exit-3 cause that docs/cli.md names', async () => {
+    const help = (await cli(['chat', '--help'])).stdout;
+    const gateway = doc('docs/gateway.md').replace(/\s+/g, ' ');
+    for (const cause of ['collateral unavailable', 'unreachable', '5xx', 'ERR_CHAT_UNAVAILABLE', '429', 'nothing about the gateway was judged']) {
+      expect(help.replace(/\s+/g, ' '), `chat --help lacks ${cause}`).toContain(cause);
+      expect(gateway, `docs/gateway.md lacks ${cause}`).toContain(cause);
+    }
+  });
+
+  it('verify --help lists ASVK among the --certs certificates', async () => {
+    const help = (await cli(['verify', '--help'])).stdout;
+    expect(help).toMatch(/--certs <pem-file>\s+VCEK \/ VLEK \/ ASK \/ ASVK \/ ARK/);
+  });
+});
+
+describe('review s8 docs #4: docs/batch.md is linked', () => {
+  it('from the README and from the command table of docs/cli.md', () => {
+    expect(doc('README.md')).toContain('](docs/batch.md)');
+    const table = doc('docs/cli.md').split('## Exit codes')[0]!;
+    expect(table).toMatch(/\| \[`batch [^|]*\]\(batch\.md\) \|/);
+  });
+});
+
+describe('review s8 docs #7: scripts/generate-archive.js command line', () => {
+  const script = join(root, 'scripts', 'generate-archive.js');
+  const node = (args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((done) => {
+      execFile(process.execPath, [script, ...args], { cwd: root }, (error, out, err) => done({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err }));
+    });
+
+  it.skipIf(!existsSync(join(root, 'dist', 'testing', 'index.js')))('--help prints the usage and the record kinds, exit 0', async () => {
+    const r = await node(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('usage: node scripts/generate-archive.js --records N --out <dir>');
+    expect(r.out).toContain('unknown-platform 2 %');
+    expect(r.err).toBe('');
+  });
+
+  it.skipIf(!existsSync(join(root, 'dist', 'testing', 'index.js')))('an unknown option is a one-line usage error, exit 2 (it used to crash with ERR_PARSE_ARGS_UNKNOWN_OPTION)', async () => {
+    const r = await node(['--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("generate-archive: Unknown option '--bogus'; usage: node scripts/generate-archive.js --records N --out <dir> [--at <ISO>] [--seed <s>]\n");
+    expect(r.out).toBe('');
+  });
 });
