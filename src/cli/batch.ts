@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 
 import { DEFAULT_MAX_RECORD_BYTES, type BatchConfig, type InstantSpec } from '../batch/config.js';
 import { CheckpointError, PolicyFileError, runBatch, SetupError, type RunHooks, type RunOutcome } from '../batch/run.js';
+import { replacedRootsWarning } from '../batch/context.js';
 import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
 import { oneLine } from './errors.js';
@@ -181,6 +182,8 @@ function printSummary(stream: CliStream, config: BatchConfig, o: RunOutcome): vo
   if (s.duplicateIds > 0) {
     line(`  warning: ${s.duplicateIds} records repeat the id of an earlier record; each has its own result line, but --previous and --only-unavailable match records by id`);
   }
+  // Said once for the run too: a record that fails verification carries no warnings of its own.
+  if (config.trustRoot !== undefined) line(`  warning: ${replacedRootsWarning(config.trustRoot)}`);
   if (s.outcomes.unavailable > 0) {
     line(`  ${s.outcomes.unavailable} not judged (collateral unavailable): once it is there, re-verify only them with --only-unavailable ${config.out} --out <another file>`);
   }

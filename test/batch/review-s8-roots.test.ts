@@ -70,6 +70,8 @@ describe('review s8 docs #5: batch --trust-root pins AMD roots too', () => {
       [false, 'CHAIN'],
     ]);
     expect(r.code).toBe(1);
+    // Failed records carry no warnings of their own: the run's summary says the roots were replaced.
+    expect(r.stdout).toContain(`warning: trust roots replaced by --trust-root ${intelOnly}: not the pinned Intel / AMD production roots`);
   }, 120_000);
 
   it('a file with an AMD certificate but no ARK for its product is a usage error (exit 2), as in verify', async () => {
