@@ -5,8 +5,9 @@
  * `kid` = its RFC 7638 JWK thumbprint, `use: "sig"` and `alg`, which is what
  * JWKS clients (jwks-rsa in open-webui's browser code) select by.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 
+import { generateEcKeyObjects } from '../crypto/ec-keys.js';
 import type { EarJwtAlgorithm } from '../policy/index.js';
 
 export interface Jwk {
@@ -34,7 +35,7 @@ export class TokenSigner {
 
   constructor(key?: KeyObject | string | Uint8Array) {
     this.generated = key === undefined;
-    this.privateKey = key === undefined ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey : typeof key === 'object' && 'type' in key && !(key instanceof Uint8Array) ? key : createPrivateKey(Buffer.from(key as string | Uint8Array));
+    this.privateKey = key === undefined ? generateEcKeyObjects('P-256').privateKey : typeof key === 'object' && 'type' in key && !(key instanceof Uint8Array) ? key : createPrivateKey(Buffer.from(key as string | Uint8Array));
     if (this.privateKey.type !== 'private') throw new TypeError('the signing key must be a private key');
     const curve = this.privateKey.asymmetricKeyType === 'ec' ? this.privateKey.asymmetricKeyDetails?.namedCurve : undefined;
     const kind = curve === undefined ? undefined : BY_CURVE[curve];

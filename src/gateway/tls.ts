@@ -11,6 +11,8 @@ import { X509Certificate, webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
 
+import { generateEcdsaCryptoKeys } from '../crypto/ec-keys.js';
+
 /** PEM text of one DER certificate (64-character lines). */
 export function certificatePem(der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
@@ -58,7 +60,7 @@ export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: 
 export async function generateTls(hosts: string[]): Promise<TlsIdentity> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job: src/crypto/ec-keys.ts
   const now = Date.now();
   const names = [...new Set(hosts)].map((h) => ({ type: /^[\d.]+$|:/.test(h) ? ('ip' as const) : ('dns' as const), value: h }));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

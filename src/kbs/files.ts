@@ -13,6 +13,7 @@ import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, ope
 
 import * as x509 from '@peculiar/x509';
 
+import { generateEcdsaCryptoKeys } from '../crypto/ec-keys.js';
 import { MASTER_KEY_BYTES } from './crypto.js';
 import { KbsError } from './errors.js';
 
@@ -87,7 +88,7 @@ export async function selfSignedTls(certFile: string, keyFile: string, hosts: st
   if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job: src/crypto/ec-keys.ts
   const now = new Date();
   const names = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

@@ -17,6 +17,7 @@
  * are each platform's own.
  */
 import { X509Certificate, constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateEcKeyObjects } from '../crypto/ec-keys.js';
 import { exportBundle, importBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
 import { validateArtifact } from '../collateral/validate.js';
@@ -103,7 +104,7 @@ interface KeySource {
 }
 
 function randomEc(curve: TestCurve): TestKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  const { privateKey, publicKey } = generateEcKeyObjects(curve); // no key-generation job: src/crypto/ec-keys.ts
   return { curve, privateKey, publicKey };
 }
 

@@ -10,6 +10,7 @@
  */
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 
+import { generateEcKeyObjects } from '../crypto/ec-keys.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { buildAkPublic, buildTpmsAttest, quotePcrDigest, signTpmsAttest, tpmNameOf, type AttestFields, type QuoteSelection } from './tpm-builders.js';
 
@@ -44,7 +45,7 @@ export class SimulatedTpm {
   constructor(o: SimulatedTpmOptions = {}) {
     this.banks = [...(o.banks ?? ['sha1', 'sha256'])];
     for (const b of this.banks) this.#pcrs.set(b, Array.from({ length: 24 }, (_, i) => new Uint8Array(DIGEST_SIZE[b]).fill(i >= 17 && i <= 22 ? 0xff : 0)));
-    this.#ak = o.akKey ?? (o.akType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+    this.#ak = o.akKey ?? (o.akType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateEcKeyObjects('P-256'));
     this.akPublic = buildAkPublic(this.#ak.publicKey);
   }
 
