@@ -12,12 +12,13 @@ import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 
 import { AmdKdsClient, HttpClient, IntelPcsClient } from '../../src/index.js';
+import { generateEcdsaCryptoKeys } from '../../src/crypto/ec-keys.js';
 
 x509.cryptoProvider.set(webcrypto);
 
 async function selfSignedServer(): Promise<{ url: string; certPem: string; close: () => Promise<void> }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job (docs/decisions.md, session 8)
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=127.0.0.1',

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { requestKey } from '../../src/kbs-client/index.js';
 import type { EvidenceProvider } from '../../src/tee/types.js';
+import { generateEcdsaCryptoKeys } from '../../src/crypto/ec-keys.js';
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -29,7 +30,7 @@ interface TlsServer {
 /** A self-signed HTTPS server on 127.0.0.1 whose certificate names `san` (an IP or a DNS name). */
 async function tlsServer(san: { type: 'ip' | 'dns'; value: string }): Promise<TlsServer> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job (docs/decisions.md, session 8)
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: `CN=${san.value}`,

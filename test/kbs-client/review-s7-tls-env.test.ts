@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestKey } from '../../src/kbs-client/index.js';
+import { generateEcdsaCryptoKeys } from '../../src/crypto/ec-keys.js';
 
 x509.cryptoProvider.set(webcrypto);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +34,7 @@ let work: string;
 
 beforeAll(async () => {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job (docs/decisions.md, session 8)
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=127.0.0.1',

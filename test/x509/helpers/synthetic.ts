@@ -8,6 +8,7 @@ import { KeyObject, sign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 import * as der from './der.js';
+import { generateEcdsaCryptoKeys } from '../../../src/crypto/ec-keys.js';
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -24,7 +25,7 @@ export interface RawExt {
 export type KeyPair = webcrypto.CryptoKeyPair;
 
 export async function ecKeys(curve: 'P-256' | 'P-384'): Promise<KeyPair> {
-  return (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: curve }, true, ['sign', 'verify'])) as KeyPair;
+  return generateEcdsaCryptoKeys(curve); // no key-generation job (docs/decisions.md, session 8)
 }
 
 export async function pssKeys(hash: 'SHA-256' | 'SHA-384', bits = 2048): Promise<KeyPair> {
