@@ -229,7 +229,10 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
     if (!options.readonly) steps.push(() => db.pragma('journal_mode = WAL'));
     steps.push(() => db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`));
     if (options.volatile ?? !options.readonly) {
-      if (creates) steps.push(() => createPrivate(`${file}-volatile`));
+      // Created whenever it is attached read-write, fileMustExist or not: `fileMustExist` guards the
+      // database file only, and a missing side file (a database from before it existed, or one an
+      // operator removed: its loss is harmless) must not stop an upgrade that opens the file that way.
+      if (!inMemory && !options.readonly) steps.push(() => createPrivate(`${file}-volatile`));
       steps.push(() => db.prepare('ATTACH DATABASE ? AS volatile').run(inMemory ? ':memory:' : `${file}-volatile`));
       steps.push(() => db.pragma('volatile.journal_mode = WAL'));
       steps.push(() => db.pragma('volatile.synchronous = OFF'));
