@@ -7,7 +7,8 @@
  * signature = HMAC-SHA256 under a key derived from the master key), stored
  * single-use with a TTL.
  *
- * `{quote, user_data[, nonce]}` with Attestation-Type: the key leaves only when
+ * `{quote, user_data[, nonce][, event_log]}` with Attestation-Type (unknown fields refused, inside
+ * `nonce` too; `event_log` shape-checked, never evaluated): the key leaves only when
  *   Step 1  the key and its policy exist, the header names the policy's TEE;
  *   Step 2  user_data is an RSA key of at least 2048 bits (X11);
  *   Step 3  a given nonce is ours, unexpired and unused (T42 / S30, early read);
@@ -68,7 +69,20 @@ interface ParsedBody {
   quote: Buffer;
   userData: Buffer;
   nonce?: { val: Buffer; iat: Buffer; signature: Buffer };
+  /** Length of the event log sent, if any: read for its shape only, never evaluated (see EVENT_LOG_MAX_BYTES). */
+  eventLogBytes?: number;
 }
+
+/** The fields of ITA's verifier nonce object (protocols.md §4.2, §5), and no others. */
+const NONCE_FIELDS = new Set(['val', 'iat', 'signature']);
+
+/**
+ * `event_log` is optional bytes in ITA's request (protocols.md §4.2, ITA forwards it to its
+ * verifier). This broker does not replay it: RTMRs are judged as the signed quote states them. It is
+ * still read as ITA's decoder would ([]byte: canonical standard base64, or null), under this bound,
+ * so a client gets 400 for a malformed one instead of a silent release (review s9 K3).
+ */
+export const EVENT_LOG_MAX_BYTES = 256 * 1024;
 
 /** The body as a JSON object with known fields only, passport mode refused. */
 function bodyObject(body: Buffer): Record<string, unknown> {
@@ -106,7 +120,15 @@ function parseBody(body: Buffer): ParsedBody {
     const n = o['nonce'];
     if (typeof n !== 'object' || Array.isArray(n)) throw bad('"nonce" must be an object {val, iat, signature}');
     const r = n as Record<string, unknown>;
+    // Like ITA's DisallowUnknownFields, inside the nonce object too (review s9 K3).
+    const extra = Object.keys(r).filter((k) => !NONCE_FIELDS.has(k));
+    if (extra.length > 0) throw bad(`unknown field(s) in "nonce": ${extra.slice(0, 5).map((k) => boundText(k, 64)).join(', ')}${extra.length > 5 ? ` (${extra.length} in all)` : ''}; only val, iat and signature`);
     parsed.nonce = { val: b64field(r['val'], 'nonce.val', true) as Buffer, iat: b64field(r['iat'], 'nonce.iat', true) as Buffer, signature: b64field(r['signature'], 'nonce.signature', true) as Buffer };
+  }
+  const eventLog = b64field(o['event_log'], 'event_log', false);
+  if (eventLog !== undefined) {
+    if (eventLog.length > EVENT_LOG_MAX_BYTES) throw bad(`"event_log" holds ${eventLog.length} bytes; at most ${EVENT_LOG_MAX_BYTES} are accepted`);
+    parsed.eventLogBytes = eventLog.length;
   }
   return parsed;
 }
@@ -239,6 +261,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   const warnings = [...policyWarnings, ...result.warnings, ...judge(result, policy, reportData, now)];
   const evidence = unpadded(body.quote, trace.trailingZeroBytes);
   if (evidence.note) warnings.push(evidence.note);
+  if (body.eventLogBytes !== undefined) warnings.push(`event_log: ${body.eventLogBytes} byte(s) sent and not evaluated (RTMRs are judged as the quote states them)`);
   // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
   const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));
   // One transaction on the shared database: the nonce consumption, the key read and the log row commit together or not at all.
