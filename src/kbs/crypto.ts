@@ -25,6 +25,13 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Intel's ITA KBS requires more than 2048 bits; we accept 2048 and above (brief: reject under 2048). */
 export const MIN_RSA_BITS = 2048;
+/**
+ * The largest modulus and exponent a requester key may have (review s9 K4): each release costs one
+ * OAEP encryption under it, and a ~3070-bit exponent made that a private-key-sized exponentiation
+ * (about 85 times e = 65537). The exponent fits the raw form's u32, as Intel's format allows.
+ */
+export const MAX_RSA_BITS = 8192;
+export const MAX_RSA_EXPONENT = 2n ** 32n - 1n;
 
 export interface SealedKey {
   iv: Buffer;
@@ -205,6 +212,11 @@ export function parseRequesterKey(u: Buffer, tee: 'tdx' | 'sgx' | 'snp'): Reques
   if (key.asymmetricKeyType !== 'rsa') throw new KbsError('ERR_KBS_USER_DATA', 400, `user_data holds a ${key.asymmetricKeyType ?? 'non-RSA'} key; RSA is required`, { check: 'X11' });
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) throw new KbsError('ERR_KBS_USER_DATA', 400, `the RSA key has ${bits} bits; at least ${MIN_RSA_BITS} are required`, { check: 'X11' });
+  if (bits > MAX_RSA_BITS) throw new KbsError('ERR_KBS_USER_DATA', 400, `the RSA key has ${bits} bits; at most ${MAX_RSA_BITS} are accepted`, { check: 'X11' });
+  const e = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+  if (e < 3n || e > MAX_RSA_EXPONENT || e % 2n === 0n) {
+    throw new KbsError('ERR_KBS_USER_DATA', 400, `the RSA public exponent must be odd and from 3 to 2^32 - 1 (65537 is usual); this one has ${e.toString(2).length} bits`, { check: 'X11' });
+  }
   return { key, bits, form };
 }
 

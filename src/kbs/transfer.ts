@@ -16,14 +16,15 @@
  *   Step 5  the TD / guest / enclave is not debug (TDX: any of TDATTRIBUTES bits 7:0), whatever
  *           the policy says (T34 / S21); an SNP report is from VMPL 0 unless the policy lists its VMPL (S24);
  *   Step 6  evaluatePolicy passes, with REPORTDATA bound to user_data (T41 / S29);
- *   Step 7  in one database transaction: still inside the X16 window, the nonce consumed
- *           (only now, after everything else passed), the key read, wrapped and
+ *   Step 7  the key wrapped for the requester (outside the transaction: review s9 K4), then in
+ *           one database transaction: still inside the X16 window, the nonce consumed (only
+ *           now, after everything else passed), the key re-read (same policy and version) and
  *           the release logged.
  * Every refusal is answered with a KbsError body and recorded: as a bounded log row (log-bounds.ts:
  * evidence that did not verify is logged as SHA-256, length and first 2 KiB) while its client and
  * the whole broker are under the refusal-row bounds of the window, else only as a count.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
@@ -264,7 +265,10 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (body.eventLogBytes !== undefined) warnings.push(`event_log: ${body.eventLogBytes} byte(s) sent and not evaluated (RTMRs are judged as the quote states them)`);
   // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
   const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));
-  // One transaction on the shared database: the nonce consumption, the key read and the log row commit together or not at all.
+  // The wrap (RSA-OAEP under the requester's key) runs before the transaction, so its cost never
+  // holds the database's write lock (review s9 K4); the transaction checks the key is still this version under this policy.
+  const prepared = wrapMaterial(ctx.store.keyMaterial(key, policyRow), requester.key);
+  // One transaction on the shared database: the nonce consumption, the key check and the log row commit together or not at all.
   const wrapped = await ctx.store.transaction(async (store) => {
     const at = ctx.now().getTime();
     if (!(at < usableUntil)) throw new KbsError('ERR_KBS_WINDOW', 401, 'the verification result is no longer usable (nonce or collateral expired meanwhile)', { check: 'X16' });
@@ -273,21 +277,26 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     }
     const current = await store.getKey(key.id);
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
-    const material = store.keyMaterial(current, policyRow);
-    try {
-      const wrapped = wrapForRequester(material, requester.key);
-      // A release keeps its full evidence: it was verified, and batch re-verification needs it.
-      // Its warnings too: every relaxation (T33 OutOfDate accepted, X07 unpinned, …) this release relied on.
-      await store.appendLog({
-        id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace),
-        evidence: evidence.bytes.toString('base64'), warnings,
-      });
-      return wrapped;
-    } finally {
-      material.fill(0);
-    }
+    // Rotated meanwhile (same policy): the current version is what is released, as before; a rare race, so its wrap may run here.
+    const released = current.version === key.version ? prepared : wrapMaterial(store.keyMaterial(current, policyRow), requester.key);
+    // A release keeps its full evidence: it was verified, and batch re-verification needs it.
+    // Its warnings too: every relaxation (T33 OutOfDate accepted, X07 unpinned, …) this release relied on.
+    await store.appendLog({
+      id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace),
+      evidence: evidence.bytes.toString('base64'), warnings,
+    });
+    return released;
   });
   return { status: 200, body: { wrapped_key: wrapped.wrappedKey, wrapped_swk: wrapped.wrappedSwk }, headers: { 'Attestation-Type': attestationTypeOf(tee) } };
+}
+
+/** The key material wrapped for the requester; the unsealed material is zeroed whatever happens. */
+function wrapMaterial(material: Buffer, requester: KeyObject): { wrappedKey: string; wrappedSwk: string } {
+  try {
+    return wrapForRequester(material, requester);
+  } finally {
+    material.fill(0);
+  }
 }
 
 function traceFields(t: TransferTrace): { attestationType?: string; reportData?: string } {
