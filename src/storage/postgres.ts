@@ -23,12 +23,17 @@
  *   large table may take long), bounded by the idle timeout, and with a lock
  *   timeout: DDL that waits for a table lock another session holds (an idle
  *   psql) gives up retryably instead of queueing every other reader behind it.
+ * - A statement, a nested transaction or close() through the storage from
+ *   inside a transaction's body is ERR_STORAGE_QUERY, as on SQLite: it would
+ *   run outside the transaction on another connection (and could wait for the
+ *   transaction's own row locks or connection) (transaction-scope.ts).
  */
 import { createHash } from 'node:crypto';
 
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
 
 import { StorageError } from './errors.js';
+import { refuseInsideTransaction, runTransactionBody } from './transaction-scope.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
 
 export interface PostgresOptions {
@@ -350,9 +355,12 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
 
   protected override guard(): void {
     if (this.#closing) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
+    // From inside a transaction's body it would run outside the transaction, on another connection (transaction-scope.ts).
+    refuseInsideTransaction(this, 'a statement');
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    refuseInsideTransaction(this, 'a nested transaction');
     this.guard();
     let client: PoolClient;
     try {
@@ -377,7 +385,7 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       if (options.lock) await tx.control('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryLockKey(options.lock)]);
       // After the advisory lock: an instance waiting for another's migration must not give up, but DDL must not queue forever behind a table lock.
       if (options.lockTimeoutMs !== undefined) await tx.control(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
-      const result = await fn(tx);
+      const result = await runTransactionBody(this, () => fn(tx));
       if (tx.lost) throw tx.lost; // lost before COMMIT was sent: nothing was committed
       try {
         await tx.control('COMMIT');
@@ -410,8 +418,13 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
     await this.get('SELECT 1 AS ok');
   }
 
-  /** Waits for checked-out connections to come back, then closes them all. */
+  /** Waits for checked-out connections to come back, then closes them all. Refused inside a transaction's body, whose connection would never come back. */
   close(): Promise<void> {
+    try {
+      refuseInsideTransaction(this, 'close()');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.#closing ??= this.#pool.end().catch(() => {});
     return this.#closing;
   }

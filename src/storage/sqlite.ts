@@ -6,7 +6,9 @@
  * statement issued meanwhile by other requests of the process. The class
  * therefore serialises: while a transaction is open, other statements and
  * transactions wait for it (a promise chain); outside one, statements run at
- * once. Other processes on the same file are kept out by SQLite's own locks
+ * once. A call through the storage from inside a transaction's own body (not
+ * its tx) would wait for itself: it is refused, ERR_STORAGE_QUERY
+ * (transaction-scope.ts). Other processes on the same file are kept out by SQLite's own locks
  * (BEGIN IMMEDIATE).
  *
  * Waiting for another process's lock must not stop this one: SQLite's busy
@@ -25,6 +27,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { StorageError } from './errors.js';
+import { refuseInsideTransaction, runTransactionBody } from './transaction-scope.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
 
 interface Statement {
@@ -268,11 +271,16 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
     return new SqliteStorage(db, file, busyTimeoutMs, busySliceMs);
   }
 
-  /** Runs `attempt` once no transaction of this process is open (a statement would join it otherwise), retried while another process holds the lock (retryWhileBusy). */
-  #whenFree<T>(attempt: () => T): Promise<T> {
+  /**
+   * Runs `attempt` once no transaction of this process is open (a statement would join it otherwise), retried while another process holds the lock (retryWhileBusy).
+   * Called from inside that transaction's own body it would wait for ever: refused (`what` names the call).
+   */
+  #whenFree<T>(attempt: () => T, what = 'a statement'): Promise<T> {
     return retryWhileBusy(attempt, this.#busyTimeoutMs, this.#busySliceMs, () => {
       if (this.#closed) throw new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed');
-      return this.#inTransaction ? this.#idle : undefined;
+      if (!this.#inTransaction) return undefined;
+      refuseInsideTransaction(this, what);
+      return this.#idle;
     });
   }
 
@@ -315,12 +323,12 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
       this.execNow('BEGIN IMMEDIATE');
       this.#inTransaction = true;
       this.#idle = new Promise<void>((r) => (done = r));
-    });
+    }, 'a nested transaction');
     const tx = new SqliteExecutor(this.db, this.statements);
     try {
       let result: T;
       try {
-        result = await fn(tx);
+        result = await runTransactionBody(this, () => fn(tx));
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw e;
@@ -346,6 +354,7 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
   }
 
   async close(): Promise<void> {
+    if (this.#inTransaction) refuseInsideTransaction(this, 'close()');
     while (this.#inTransaction) await this.#idle;
     this.#closed = true;
     if (this.db.open) this.db.close();

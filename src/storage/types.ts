@@ -52,8 +52,11 @@ export interface Storage extends SqlExecutor {
   readonly description: string;
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when
-   * it throws. Statements inside must go through `tx`. Keep `fn` short and
-   * free of network calls: SQLite serialises transactions of the process.
+   * it throws. Statements inside must go through `tx`: a statement, a nested
+   * transaction or close() through the storage from inside `fn` is refused with
+   * ERR_STORAGE_QUERY (it would wait for the transaction that waits for it).
+   * Keep `fn` short and free of network calls: SQLite serialises transactions
+   * of the process.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** One round trip to the database (the health check). */
