@@ -103,14 +103,21 @@ describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
     });
 
     it('a statement issued outside while a transaction is open does not become part of it', async () => {
-      let outside: Promise<unknown> | undefined;
-      await expect(
-        s.transaction(async (tx) => {
-          await tx.run('INSERT INTO items (id, n) VALUES (?, ?)', ['in-tx', 1]);
-          outside = s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['outside', 1]);
-          throw new Error('roll back');
-        }),
-      ).rejects.toThrow('roll back');
+      // Issued by "another request" (this test's context) while the body waits: from inside the body it would be refused (review s9).
+      let opened!: () => void;
+      const isOpen = new Promise<void>((r) => (opened = r));
+      let proceed!: () => void;
+      const go = new Promise<void>((r) => (proceed = r));
+      const transaction = s.transaction(async (tx) => {
+        await tx.run('INSERT INTO items (id, n) VALUES (?, ?)', ['in-tx', 1]);
+        opened();
+        await go;
+        throw new Error('roll back');
+      });
+      await isOpen;
+      const outside = s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['outside', 1]);
+      proceed();
+      await expect(transaction).rejects.toThrow('roll back');
       await outside;
       expect((await s.all<{ id: string }>("SELECT id FROM items WHERE id IN ('in-tx', 'outside')")).map((r) => r.id)).toEqual(['outside']);
     });
