@@ -3,7 +3,8 @@
  * versioned migrations (serialised across instances, refused when the schema
  * is newer), typed errors for bad configuration, and the shared-state
  * primitives the key broker builds on (conditional single-use UPDATE, the
- * database-backed rate limit) exercised from two separate connections.
+ * database-backed rate limit) exercised from two separate connections: on
+ * SQLite the second one is a child process on the same file (review s9).
  */
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../src/kbs/rate-limit.js';
 import { checkSchema, migrate, openStorage, parseStorageLocation, StorageError, type Migration, type MigrationSet, type Storage } from '../../src/storage/index.js';
 import { BACKENDS, createPgDatabase, warnIfPgSkipped, type PgTestDatabase } from '../helpers/postgres.js';
+import { SqliteChild } from './sqlite-child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-storage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,9 +51,35 @@ describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
   /**
    * A second instance's connection. SQLite: the same storage, because two
    * better-sqlite3 connections in one thread would wait for each other
-   * synchronously; separate processes on one file are what the durability test runs.
+   * synchronously; the cross-connection tests use otherInstance() instead.
    */
   const another = async (): Promise<Storage> => (name === 'postgres' ? open() : s);
+
+  /** The consumer and rate-limit operations of a second instance. */
+  interface Instance {
+    consume(item: string, by: number): Promise<number>;
+    take(client: string, at: number): Promise<number>;
+  }
+  const RATE = { burst: 3, perSecond: 1 };
+  const consumeIn = (db: Storage, item: string, by: number): Promise<number> =>
+    db.transaction(async (tx) => (await tx.run('UPDATE items SET used = ? WHERE id = ? AND used IS NULL', [by, item])).changes);
+  const inProcess = (db: Storage): Instance => {
+    const limiter = new RateLimiter(db, RATE);
+    return { consume: (item, by) => consumeIn(db, item, by), take: (client, at) => limiter.take(client, at) };
+  };
+  let childBundle: { bundle: string; remove: () => void } | undefined;
+  const children: SqliteChild[] = [];
+  /**
+   * Another instance on the same database. SQLite: a child process on the same file (the same
+   * storage here would make the tests pass whatever happens across processes); PostgreSQL: a second pool.
+   */
+  const otherInstance = async (): Promise<Instance> => {
+    if (name === 'postgres') return inProcess(await open());
+    childBundle ??= await SqliteChild.bundle();
+    const child = await SqliteChild.start(childBundle.bundle, location.slice('sqlite:'.length));
+    children.push(child);
+    return { consume: (item, by) => child.call({ op: 'consume', item, by }), take: (client, at) => child.call({ op: 'take', client, at, ...RATE }) };
+  };
 
   beforeAll(async () => {
     if (skip) return;
@@ -63,6 +91,8 @@ describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
     await migrate(s, demo([M1]));
   }, 120_000);
   afterAll(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    childBundle?.remove();
     await Promise.all(opened.map((x) => x.close()));
     await pgdb?.drop();
   });
@@ -123,19 +153,25 @@ describe.each(BACKENDS)('storage on $name', ({ name, skip }) => {
     });
 
     it('a conditional UPDATE is single-use across two connections (exactly one of 20 concurrent consumers wins)', async () => {
-      const other = await another();
+      const here = inProcess(s);
+      const other = await otherInstance();
       await s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['nonce', 0]);
-      const consume = (db: Storage, i: number) =>
-        db.transaction(async (tx) => (await tx.run('UPDATE items SET used = ? WHERE id = ? AND used IS NULL', [i, 'nonce'])).changes);
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => consume(i % 2 ? other : s, i + 1)));
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : here).consume('nonce', i + 1)));
       expect(results.filter((c) => c === 1)).toHaveLength(1);
+      expect(results.filter((c) => c === 0)).toHaveLength(19);
+      // The winner's mark is what every connection reads.
+      const used = (await s.get<{ used: number }>('SELECT used FROM items WHERE id = ?', ['nonce']))?.used;
+      expect(results[(used as number) - 1]).toBe(1);
+      // Consumed in the other instance first, it is gone for this one too.
+      await s.run('INSERT INTO items (id, n) VALUES (?, ?)', ['nonce-2', 0]);
+      expect(await other.consume('nonce-2', 1)).toBe(1);
+      expect(await here.consume('nonce-2', 2)).toBe(0);
     });
 
     it('the database-backed rate limit is one bucket for every connection', async () => {
       await migrate(s, { component: 'kbs-rate', migrations: [{ version: 1, name: 'rate', sql: ddl('CREATE TABLE IF NOT EXISTS rate_limits (client TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ms BIGINT NOT NULL, burst DOUBLE PRECISION NOT NULL, per_ms DOUBLE PRECISION NOT NULL, denied INTEGER NOT NULL DEFAULT 0)') }] });
-      const other = await another();
-      const a = new RateLimiter(s, { burst: 3, perSecond: 1 });
-      const b = new RateLimiter(other, { burst: 3, perSecond: 1 });
+      const a = new RateLimiter(s, RATE);
+      const b = await otherInstance();
       const t = 1_800_000_000_000;
       const waits = [await a.take('10.0.0.1', t), await b.take('10.0.0.1', t), await a.take('10.0.0.1', t), await b.take('10.0.0.1', t)];
       expect(waits).toEqual([0, 0, 0, 1]);
