@@ -219,6 +219,8 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
       // stdout stays pure batch JSONL; the count of refusals that have no row goes to stderr.
       io.stderr(`tee-kbs: export-log: ${counted.refusals} refusal(s) beyond the log bounds stored only as counts (${counted.groups} group(s) of window, client, key id), not exported\n`);
       io.stderr(`tee-kbs: export-log: rows ${afterSeq > 0 ? `after seq ${afterSeq} ` : ''}through seq ${throughSeq}; ${stats.gaps} seq number(s) without a row when read (rolled back, or committed after the export read past them)\n`);
+      const repeats = await store.releaseRepeats();
+      io.stderr(`tee-kbs: export-log: ${repeats.repeats} repeat(s) of ${repeats.releases} release(s) without a nonce counted, not logged again (each first release's record has "repeats")\n`);
     } finally {
       await storage.close();
     }

@@ -220,6 +220,22 @@ export function parseRequesterKey(u: Buffer, tee: 'tdx' | 'sgx' | 'snp'): Reques
   return { key, bits, form };
 }
 
+/**
+ * What identifies a release without a nonce (review s9 K1): SHA-256 over the key id, the version
+ * released, its policy id, the evidence (without zero padding) and user_data, each length-prefixed.
+ * The same body replayed gives the same digest, so its release is counted, not logged again; a
+ * rotation or a move gives a new full row.
+ */
+export function releaseDigest(keyId: string, version: number, policyId: string, evidence: Uint8Array, userData: Uint8Array): string {
+  const h = createHash('sha256').update('tee-kbs release v1', 'utf8');
+  for (const f of [Buffer.from(keyId, 'utf8'), Buffer.from(String(version), 'utf8'), Buffer.from(policyId, 'utf8'), evidence, userData]) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(f.length, 0);
+    h.update(len).update(f);
+  }
+  return h.digest('hex');
+}
+
 /** T41 / S29: the 64 bytes REPORTDATA must equal. */
 export function expectedReportData(userData: Buffer, nonce?: { val: Buffer; iat: Buffer }): Buffer {
   const h = createHash('sha512');

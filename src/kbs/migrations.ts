@@ -119,6 +119,46 @@ ALTER TABLE keys ADD COLUMN sealed_with INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE attestation_log ADD COLUMN warnings TEXT;
 `;
 
+/**
+ * Bounded repeated releases (review s9 K1). A release without a nonce can be replayed by anyone who
+ * saw its body once (CNAP / loader clients use verify=False), and each replay verified again and
+ * appended a full row with its evidence. Such a release now carries `release_digest` (SHA-256 of
+ * key id, version, policy id, evidence and user_data; crypto.ts releaseDigest), unique: the first
+ * keeps its full row, every repeat only raises the count of its `release_repeats` row. That table is
+ * audit data like refusal_aggregates: no DELETE or TRUNCATE, an UPDATE only raises the count and
+ * moves last_at / last_client forward.
+ */
+const RELEASE_REPEATS_SQLITE = `
+ALTER TABLE attestation_log ADD COLUMN release_digest TEXT;
+CREATE UNIQUE INDEX attestation_log_release_digest ON attestation_log (release_digest);
+CREATE TABLE release_repeats (
+  release_digest TEXT PRIMARY KEY, log_id TEXT NOT NULL REFERENCES attestation_log(id), key_id TEXT NOT NULL,
+  count INTEGER NOT NULL CHECK (typeof(count) = 'integer' AND count >= 1),
+  first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_client TEXT NOT NULL);
+CREATE TRIGGER release_repeats_no_delete BEFORE DELETE ON release_repeats BEGIN SELECT RAISE(ABORT, 'release_repeats is append-only'); END;
+CREATE TRIGGER release_repeats_only_grow BEFORE UPDATE ON release_repeats
+  WHEN NEW.count < OLD.count OR NEW.release_digest IS NOT OLD.release_digest OR NEW.log_id IS NOT OLD.log_id OR NEW.key_id IS NOT OLD.key_id
+    OR NEW.first_at IS NOT OLD.first_at OR NEW.last_at < OLD.last_at
+  BEGIN SELECT RAISE(ABORT, 'release_repeats counts only grow'); END;
+`;
+const RELEASE_REPEATS_POSTGRES = `
+ALTER TABLE attestation_log ADD COLUMN release_digest TEXT;
+CREATE UNIQUE INDEX attestation_log_release_digest ON attestation_log (release_digest);
+CREATE TABLE release_repeats (
+  release_digest TEXT PRIMARY KEY, log_id TEXT NOT NULL REFERENCES attestation_log(id), key_id TEXT NOT NULL,
+  count BIGINT NOT NULL CHECK (count >= 1), first_at TEXT NOT NULL, last_at TEXT NOT NULL, last_client TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION tee_kbs_release_repeats_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'UPDATE' OR NEW.count < OLD.count OR NEW.release_digest IS DISTINCT FROM OLD.release_digest OR NEW.log_id IS DISTINCT FROM OLD.log_id
+     OR NEW.key_id IS DISTINCT FROM OLD.key_id OR NEW.first_at IS DISTINCT FROM OLD.first_at OR NEW.last_at < OLD.last_at THEN
+    RAISE EXCEPTION 'release_repeats is append-only; counts only grow';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER release_repeats_guard BEFORE UPDATE OR DELETE ON release_repeats FOR EACH ROW EXECUTE FUNCTION tee_kbs_release_repeats_guard();
+CREATE TRIGGER release_repeats_no_truncate BEFORE TRUNCATE ON release_repeats FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_release_repeats_guard();
+`;
+
 /** The first schema version with row integrity. */
 export const INTEGRITY_VERSION = 4;
 
@@ -127,6 +167,7 @@ export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'shared rate limits', sql: { sqlite: RATE_LIMITS_SQLITE, postgres: RATE_LIMITS_POSTGRES } },
   { version: 3, name: 'bounded refusal rows', sql: { sqlite: REFUSALS_SQLITE, postgres: REFUSALS_POSTGRES } },
   { version: 4, name: 'row integrity', sql: { sqlite: INTEGRITY, postgres: INTEGRITY } },
+  { version: 5, name: 'bounded repeated releases', sql: { sqlite: RELEASE_REPEATS_SQLITE, postgres: RELEASE_REPEATS_POSTGRES } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {

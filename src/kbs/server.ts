@@ -343,10 +343,12 @@ const EXPORT_CHUNK_BYTES = 64 * 1024;
  */
 async function streamExport(rt: Runtime, res: ServerResponse, stream: NonNullable<AdminAnswer['stream']>, contentType: string): Promise<void> {
   const counted = (await rt.ctx.store.aggregatedRefusals()).refusals;
+  const repeated = (await rt.ctx.store.releaseRepeats()).repeats;
   res.writeHead(200, {
     'Content-Type': contentType,
     'Cache-Control': 'no-store',
     [AGGREGATED_REFUSALS_HEADER]: String(counted),
+    [RELEASE_REPEATS_HEADER]: String(repeated),
     [EXPORT_THROUGH_HEADER]: String(stream.throughSeq),
     Trailer: EXPORT_GAPS_TRAILER,
   });
@@ -399,6 +401,8 @@ export const EXPORT_GAPS_TRAILER = 'Tee-Kbs-Export-Seq-Gaps';
 
 /** Header of the log export: refusals stored only as counts, not in the export. */
 export const AGGREGATED_REFUSALS_HEADER = 'Tee-Kbs-Aggregated-Refusals';
+/** Header of the log export: repeats of releases without a nonce, counted on their first release's record (`repeats`), not rows (review s9 K1). */
+export const RELEASE_REPEATS_HEADER = 'Tee-Kbs-Release-Repeats';
 
 const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG', 500, message);
 

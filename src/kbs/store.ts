@@ -103,6 +103,8 @@ export interface LogEntry {
   error?: unknown;
   /** Relaxations the decision relied on (policy and appraisal warnings, e.g. T33 OutOfDate accepted). */
   warnings?: string[];
+  /** A release without a nonce: its releaseDigest (crypto.ts). A repeat of it is counted, not logged again. */
+  releaseDigest?: string;
 }
 
 /** What every view of one store shares (the transaction views too). */
@@ -122,8 +124,11 @@ const PRUNE_HORIZON_MS = 86_400_000;
 
 const BOUND_REFUSALS: ReadonlySet<string> = new Set(['ERR_KBS_POLICY', 'ERR_KBS_WINDOW', 'ERR_KBS_NONCE', 'ERR_KBS_NOT_FOUND']);
 
-/** How a refusal was stored: a full attestation_log row or only a count in refusal_aggregates. */
-export type RefusalStorage = 'row' | 'aggregated';
+/**
+ * How a decision was stored: a full attestation_log row, a refusal only as a count in
+ * refusal_aggregates, or a repeated release without a nonce only as a count in release_repeats.
+ */
+export type RefusalStorage = 'row' | 'aggregated' | 'repeat';
 
 /** Counts one refusal of `client` ('*': of every client) in a window; returns the count so far. */
 const COUNT_REFUSAL = `INSERT INTO refusal_windows (window_start, client, refused) VALUES (?, ?, 1)
@@ -133,6 +138,12 @@ RETURNING refused`;
 const AGGREGATE_REFUSAL = `INSERT INTO refusal_aggregates (window_start, client, key_id, error_code, count, first_at, last_at) VALUES (?, ?, ?, ?, 1, ?, ?)
 ON CONFLICT (window_start, client, key_id, error_code) DO UPDATE SET count = refusal_aggregates.count + 1,
   last_at = CASE WHEN excluded.last_at > refusal_aggregates.last_at THEN excluded.last_at ELSE refusal_aggregates.last_at END`;
+
+/** One more repeat of the release with this digest (whose full row is log_id). */
+const COUNT_REPEAT = `INSERT INTO release_repeats (release_digest, log_id, key_id, count, first_at, last_at, last_client) VALUES (?, ?, ?, 1, ?, ?, ?)
+ON CONFLICT (release_digest) DO UPDATE SET count = release_repeats.count + 1,
+  last_at = CASE WHEN excluded.last_at > release_repeats.last_at THEN excluded.last_at ELSE release_repeats.last_at END,
+  last_client = excluded.last_client`;
 
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
@@ -457,7 +468,9 @@ export class KbsStore {
 
   // ---- attestation log (append-only) ----
   /**
-   * A release always gets its row. A refusal gets one while its client key and all clients are
+   * A release always gets its row, except a repeat of a release without a nonce (the same
+   * releaseDigest: a replayed body), which only raises the count of the first one's release_repeats
+   * row (review s9 K1; call it in the release's transaction). A refusal gets one while its client key and all clients are
    * within the window's bounds (log-bounds.ts), else only a count in refusal_aggregates. Each
    * counter is one atomic upsert that returns its new value, so the bounds are exact across
    * instances without a transaction around the refusal: on PostgreSQL a flood of refusals then
@@ -468,6 +481,7 @@ export class KbsStore {
    */
   async appendLog(e: LogEntry): Promise<RefusalStorage> {
     if (e.decision !== 'refused') {
+      if (e.releaseDigest !== undefined) return this.#appendRelease(e, e.releaseDigest);
       await this.#insertLog(e);
       return 'row';
     }
@@ -508,12 +522,38 @@ export class KbsStore {
     return full ? 'row' : 'aggregated';
   }
 
-  async #insertLog(e: LogEntry): Promise<void> {
+  /**
+   * The first release with this digest gets its full row; any later one a count. The unique index
+   * decides between instances: an insert that finds the digest taken (on PostgreSQL, once the other
+   * transaction committed) does nothing and becomes a count. The row is looked up first, so a repeat
+   * costs no insert attempt (on PostgreSQL that would use up an identity value: a seq gap).
+   */
+  async #appendRelease(e: LogEntry, digest: string): Promise<RefusalStorage> {
+    const firstRow = async (): Promise<string | undefined> => (await this.#q.get<{ id: string }>('SELECT id FROM attestation_log WHERE release_digest = ?', [digest]))?.id;
+    let first = await firstRow();
+    if (first === undefined) {
+      if ((await this.#insertLog(e, digest)) === 1) return 'row';
+      first = await firstRow();
+      if (first === undefined) throw new KbsError('ERR_KBS_INTERNAL', 500, 'a release row was neither inserted nor found');
+    }
+    await this.#q.run(COUNT_REPEAT, [digest, first, e.keyId ?? '', e.at, e.at, e.client]);
+    return 'repeat';
+  }
+
+  /** Inserts the row; with a release digest, nothing when that digest has a row already. Returns the rows inserted. */
+  async #insertLog(e: LogEntry, releaseDigest?: string): Promise<number> {
     const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
-    await this.#q.run(
-      'INSERT INTO attestation_log (id, at, client, key_id, attestation_type, evidence, report_data, policy, claims, decision, error_code, error, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error), e.warnings && e.warnings.length > 0 ? JSON.stringify(e.warnings) : null],
-    );
+    const columns = ['id', 'at', 'client', 'key_id', 'attestation_type', 'evidence', 'report_data', 'policy', 'claims', 'decision', 'error_code', 'error', 'warnings'];
+    const values: (string | null)[] = [
+      e.id, e.at, e.client, e.keyId ?? null, e.attestationType ?? null, e.evidence ?? null, e.reportData ?? null, json(e.policy), json(e.claims), e.decision, e.errorCode ?? null, json(e.error),
+      e.warnings && e.warnings.length > 0 ? JSON.stringify(e.warnings) : null,
+    ];
+    if (releaseDigest !== undefined) {
+      columns.push('release_digest');
+      values.push(releaseDigest);
+    }
+    const onConflict = releaseDigest === undefined ? '' : ' ON CONFLICT (release_digest) DO NOTHING';
+    return (await this.#q.run(`INSERT INTO attestation_log (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})${onConflict}`, values)).changes;
   }
 
   /** The highest seq in the log now (0 when empty): the bound of an export started now. */
@@ -532,13 +572,17 @@ export class KbsStore {
    * seq is at or below this export's bound, so only an export of the same range again has it).
    */
   async *exportBatchRecords(o: { afterSeq?: number; throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
-    type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null };
+    type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null; repeats?: number | string | null; repeat_last_at?: string | null };
     const through = o.throughSeq ?? (await this.logHighWater());
     const pageSize = o.pageSize ?? 256;
     // `afterSeq`: start after this seq (an increment after a previous export's bound; a row that committed late, below that bound, is not in it).
     let after = o.afterSeq ?? 0;
+    // A release's repeats (review s9 K1) as counted when its page is read; none on a schema before 5 (export-log reads without migrating).
+    const sql = (await tableExists(this.#q, 'release_repeats'))
+      ? 'SELECT l.seq, l.id, l.at, l.evidence, l.report_data, l.policy, r.count AS repeats, r.last_at AS repeat_last_at FROM attestation_log l LEFT JOIN release_repeats r ON r.log_id = l.id WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?'
+      : 'SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?';
     for (;;) {
-      const rows = await this.#q.all<Row>('SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?', [after, through, pageSize]);
+      const rows = await this.#q.all<Row>(sql, [after, through, pageSize]);
       for (const r of rows) {
         const seq = Number(r.seq);
         if (o.stats && seq > after + 1) o.stats.gaps += seq - after - 1;
@@ -547,6 +591,8 @@ export class KbsStore {
         const rec: Record<string, unknown> = { id: r.id, evidence: r.evidence, collectedAt: r.at };
         if (r.report_data) rec['reportData'] = r.report_data;
         if (r.policy) rec['policy'] = JSON.parse(r.policy);
+        // batch ignores unknown keys: the record stays a batch record.
+        if (r.repeats !== undefined && r.repeats !== null) rec['repeats'] = { count: Number(r.repeats), lastAt: r.repeat_last_at };
         yield JSON.stringify(rec);
       }
       if (rows.length < pageSize) {
@@ -567,6 +613,16 @@ export class KbsStore {
     if (Number(exists?.n ?? 0) === 0) return { refusals: 0, groups: 0 };
     const r = await this.#q.get<{ refusals: number | string | null; n_groups: number | string }>('SELECT SUM(count) AS refusals, COUNT(*) AS n_groups FROM refusal_aggregates');
     return { refusals: Number(r?.refusals ?? 0), groups: Number(r?.n_groups ?? 0) };
+  }
+
+  /**
+   * Releases without a nonce that were repeated (review s9 K1): how many repeats in all, over how
+   * many first releases. Zero on a schema before version 5 (export-log reads without migrating).
+   */
+  async releaseRepeats(): Promise<{ repeats: number; releases: number }> {
+    if (!(await tableExists(this.#q, 'release_repeats'))) return { repeats: 0, releases: 0 };
+    const r = await this.#q.get<{ repeats: number | string | null; n: number | string }>('SELECT SUM(count) AS repeats, COUNT(*) AS n FROM release_repeats');
+    return { repeats: Number(r?.repeats ?? 0), releases: Number(r?.n ?? 0) };
   }
 
   /** The refusal counts, newest window first. */

@@ -28,7 +28,7 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
-import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, wrapForRequester } from './crypto.js';
+import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, releaseDigest, wrapForRequester } from './crypto.js';
 import { KbsError } from './errors.js';
 import { boundText, boundedErrorBody, refusedEvidence, unpadded } from './log-bounds.js';
 import { attestationTypeOf, policyOfRow, teeOfAttestationType } from './policies.js';
@@ -281,9 +281,11 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     const released = current.version === key.version ? prepared : wrapMaterial(store.keyMaterial(current, policyRow), requester.key);
     // A release keeps its full evidence: it was verified, and batch re-verification needs it.
     // Its warnings too: every relaxation (T33 OutOfDate accepted, X07 unpinned, …) this release relied on.
+    // Without a nonce the same body can be replayed by anyone who saw it: a repeat is only counted (review s9 K1).
+    const digest = body.nonce ? undefined : releaseDigest(key.id, current.version, current.policy_id, evidence.bytes, body.userData);
     await store.appendLog({
       id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace),
-      evidence: evidence.bytes.toString('base64'), warnings,
+      evidence: evidence.bytes.toString('base64'), warnings, ...(digest === undefined ? {} : { releaseDigest: digest }),
     });
     return released;
   });

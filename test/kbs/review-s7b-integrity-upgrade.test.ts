@@ -28,7 +28,11 @@ warnIfPgSkipped('test/kbs/review-s7b-integrity-upgrade.test.ts');
 
 const OTHER_MRTD = 'ab'.repeat(48);
 /** What a writer without the master key runs to undo migration 4 (SQLite >= 3.35 and PostgreSQL alike). */
+/** Back to schema 3: first what the migrations after 4 added (review s9: release_repeats), then schema 4's columns. */
 const DROP_INTEGRITY_COLUMNS = [
+  'DROP TABLE release_repeats',
+  'DROP INDEX attestation_log_release_digest',
+  'ALTER TABLE attestation_log DROP COLUMN release_digest',
   'DROP INDEX admin_tokens_id',
   'ALTER TABLE admin_tokens DROP COLUMN id',
   'ALTER TABLE admin_tokens DROP COLUMN expires_at',
@@ -138,7 +142,7 @@ describe.each(BACKENDS)('the integrity upgrade is the operator\'s step, never th
       expect(up.stderr).toMatch(/integrity upgrade \(trust on upgrade, by the operator\): MACs computed for 1 policy row\(s\) and 1 admin token\(s\) as found now, 1 key\(s\) re-sealed/);
       expect(up.stderr).toContain(`trusted policies: ${old.policyId}`);
       expect(up.stderr).toContain(`re-sealed keys: ${old.keyId}`);
-      expect(await kbsVersions(db)).toEqual([1, 2, 3, 4]);
+      expect(await kbsVersions(db)).toEqual(KBS_MIGRATIONS.map((m) => m.version));
 
       const lines: string[] = [];
       const b = await start(db, master, platform, lines);
@@ -171,7 +175,7 @@ describe.each(BACKENDS)('the integrity upgrade is the operator\'s step, never th
           if (variant === 'from = 0') {
             await s.run("DELETE FROM schema_migrations WHERE component = 'kbs'");
             await s.exec('DROP TABLE schema_version');
-          } else await s.run("DELETE FROM schema_migrations WHERE component = 'kbs' AND version = 4");
+          } else await s.run("DELETE FROM schema_migrations WHERE component = 'kbs' AND version >= 4");
           await s.run('INSERT INTO admin_tokens (hash, label, created_at) VALUES (?, ?, ?)', [createHash('sha256').update(forged).digest('hex'), 'x', new Date().toISOString()]);
           await s.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [pid, 'native', JSON.stringify({ ...tdxPolicy(platform), id: pid }), new Date().toISOString()]);
         });
@@ -212,7 +216,7 @@ describe.each(BACKENDS)('the integrity upgrade is the operator\'s step, never th
           if (variant === 'from = 0') {
             await s.run("DELETE FROM schema_migrations WHERE component = 'kbs'");
             await s.exec('DROP TABLE schema_version');
-          } else await s.run("DELETE FROM schema_migrations WHERE component = 'kbs' AND version = 4");
+          } else await s.run("DELETE FROM schema_migrations WHERE component = 'kbs' AND version >= 4");
           await s.run('INSERT INTO policies (id, format, document, created_at) VALUES (?, ?, ?, ?)', [mine, 'native', JSON.stringify({ ...tdxPolicy(platform), id: mine }), new Date().toISOString()]);
           await s.run('UPDATE keys SET policy_id = ?, iv = ?, ciphertext = ?, tag = ? WHERE id = ?', [mine, old.sealed.iv, old.sealed.ciphertext, old.sealed.tag, old.keyId]);
         });
