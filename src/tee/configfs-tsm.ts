@@ -3,13 +3,18 @@
  *
  *   1. mkdir a fresh instance under the root (one per request, so no other
  *      process shares it);
- *   2. read `generation`, write exactly 64 bytes to `inblob`;
- *   3. read `outblob`, `auxblob` (SEV-SNP; absent for TDX) and `provider`
+ *   2. read `provider` (tdx_guest / sev_guest) and, on SEV-SNP, `privlevel_floor`
+ *      when the kernel has it;
+ *   3. read `generation`; on SEV-SNP with a floor, write `privlevel` = floor
+ *      (the kernel starts every instance at 0, and a guest below VMPL 0, e.g.
+ *      under an SVSM, may not ask for a report at a VMPL above its own: the
+ *      firmware refuses); write exactly 64 bytes to `inblob`;
+ *   4. read `outblob` and `auxblob` (SEV-SNP; absent for TDX)
  *      (EBUSY / EINTR / ETIMEDOUT / EAGAIN → ERR_TSM_UNAVAILABLE, retryable);
- *   4. read `generation` again: it must have advanced by exactly our one
- *      write, otherwise another writer raced us and `outblob` may hold a
- *      report for *their* inblob → ERR_TSM_GENERATION_RACE;
- *   5. rmdir the instance, whatever happened (a failure is a warning, not
+ *   5. read `generation` again: it must have advanced by exactly our writes
+ *      (each write bumps it), otherwise another writer raced us and `outblob`
+ *      may hold a report for *their* inblob → ERR_TSM_GENERATION_RACE;
+ *   6. rmdir the instance, whatever happened (a failure is a warning, not
  *      swallowed: the instance stays behind until someone removes it).
  *
  * Reads are bounded: `outblob` and `auxblob` at the kernel's own maximum
@@ -118,6 +123,13 @@ function parseGeneration(bytes: Uint8Array, when: string): number {
   return n;
 }
 
+/** `privlevel_floor`: the lowest privilege level (VMPL) this guest may ask a report for, 0-3 (TSM_PRIVLEVEL_MAX). */
+function parsePrivlevelFloor(bytes: Uint8Array): number {
+  const text = Buffer.from(bytes).toString('ascii').trim();
+  if (!/^[0-3]$/.test(text)) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm privlevel_floor is not a privilege level 0-3: ${JSON.stringify(text.slice(0, 32))}`, { details: { attribute: 'privlevel_floor' } });
+  return Number(text);
+}
+
 /** mkdir errors that retrying will not fix (not root, a read-only mount): a configuration problem. */
 const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 
@@ -197,25 +209,38 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     return bytes;
   }
 
-  async #collect(dir: string, reportData: Uint8Array): Promise<TeeEvidence> {
-    const before = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'before');
+  async #write(dir: string, attr: string, data: Uint8Array): Promise<void> {
     try {
-      await this.#fs.writeFile(join(dir, 'inblob'), reportData);
+      await this.#fs.writeFile(join(dir, attr), data);
     } catch (cause) {
-      throw new EvidenceProviderError('ERR_TSM_IO', `writing configfs-tsm inblob failed (${errno(cause) ?? 'error'})`, { cause, details: { errno: errno(cause) } });
+      throw new EvidenceProviderError('ERR_TSM_IO', `writing configfs-tsm ${attr} failed (${errno(cause) ?? 'error'})`, { cause, details: { attribute: attr, errno: errno(cause) } });
     }
+  }
+
+  async #collect(dir: string, reportData: Uint8Array): Promise<TeeEvidence> {
+    const providerName = Buffer.from(await this.#read(dir, 'provider', TSM_TEXT_MAX)).toString('ascii').trim();
+    const tee = Object.hasOwn(PROVIDERS, providerName) ? PROVIDERS[providerName] : undefined;
+    if (!tee) throw new EvidenceProviderError('ERR_TSM_PROVIDER', `unknown configfs-tsm provider ${JSON.stringify(providerName)}`, { details: { provider: providerName } });
+    // SEV-SNP: the floor is the VMPL of the VMPCK the guest talks to the firmware with (kernels without it: a VMPL-0 guest).
+    const floorBytes = tee === 'snp' ? await this.#read(dir, 'privlevel_floor', TSM_TEXT_MAX, { absentAs: ['ENOENT'] }) : undefined;
+    const privlevel = floorBytes === undefined ? undefined : parsePrivlevelFloor(floorBytes);
+    const before = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'before');
+    let writes = 0;
+    if (privlevel !== undefined) {
+      await this.#write(dir, 'privlevel', Buffer.from(`${privlevel}\n`, 'ascii'));
+      writes += 1;
+    }
+    await this.#write(dir, 'inblob', reportData);
+    writes += 1;
     const outblob = await this.#read(dir, 'outblob', TSM_OUTBLOB_MAX);
     // TDX instances have no auxblob; SEV-SNP without an extended request returns nothing.
     const auxblob = await this.#read(dir, 'auxblob', TSM_OUTBLOB_MAX, { absentAs: ['ENOENT', 'EINVAL'] });
-    const providerName = Buffer.from(await this.#read(dir, 'provider', TSM_TEXT_MAX)).toString('ascii').trim();
     const after = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'after');
-    if (after !== before + 1) {
-      throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm generation went from ${before} to ${after} around our single inblob write: another writer raced this request`, {
-        details: { before, after },
+    if (after !== before + writes) {
+      throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm generation went from ${before} to ${after} around our ${writes === 1 ? 'single inblob write' : `${writes} writes (privlevel, inblob)`}: another writer raced this request`, {
+        details: { before, after, writes },
       });
     }
-    const tee = PROVIDERS[providerName];
-    if (!tee) throw new EvidenceProviderError('ERR_TSM_PROVIDER', `unknown configfs-tsm provider ${JSON.stringify(providerName)}`, { details: { provider: providerName } });
     if (outblob.length === 0) throw new EvidenceProviderError('ERR_TSM_IO', 'configfs-tsm outblob is empty');
     return {
       tee,
