@@ -13,7 +13,11 @@
  *      (EBUSY / EINTR / ETIMEDOUT / EAGAIN → ERR_TSM_UNAVAILABLE, retryable);
  *   5. read `generation` again: it must have advanced by exactly our writes
  *      (each write bumps it), otherwise another writer raced us and `outblob`
- *      may hold a report for *their* inblob → ERR_TSM_GENERATION_RACE;
+ *      may hold a report for *their* inblob → ERR_TSM_GENERATION_RACE; and
+ *      the outblob's REPORTDATA (parsed: TDX quote body, SEV-SNP report) must
+ *      be the 64 bytes written, else ERR_TSM_GENERATION_RACE too: a co-tenant
+ *      with root can rmdir our instance, mkdir one of the same name and write
+ *      its own inblob once, which the counter alone cannot tell apart;
  *   6. rmdir the instance, whatever happened (a failure is a warning, not
  *      swallowed: the instance stays behind until someone removes it).
  *
@@ -28,6 +32,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseEvidence, type Evidence } from '../evidence/index.js';
 import { EvidenceProviderError, isModelError } from '../model/errors.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
 
@@ -128,6 +133,21 @@ function parsePrivlevelFloor(bytes: Uint8Array): number {
   const text = Buffer.from(bytes).toString('ascii').trim();
   if (!/^[0-3]$/.test(text)) throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm privlevel_floor is not a privilege level 0-3: ${JSON.stringify(text.slice(0, 32))}`, { details: { attribute: 'privlevel_floor' } });
   return Number(text);
+}
+
+/** The REPORTDATA of an outblob, through the evidence parser (TDX: the quote's TD report body; SEV-SNP: the report's REPORT_DATA). */
+function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
+  let evidence: Evidence;
+  try {
+    evidence = parseEvidence(outblob, { encoding: 'binary', kind: tee });
+  } catch (cause) {
+    const code = (cause as { code?: unknown })?.code;
+    throw new EvidenceProviderError('ERR_TSM_IO', `configfs-tsm outblob is not ${tee === 'tdx' ? 'a TDX quote' : 'an SEV-SNP attestation report'} this verifier reads (${typeof code === 'string' ? code : 'error'}): its REPORTDATA cannot be checked`, {
+      cause,
+      details: { attribute: 'outblob', ...(typeof code === 'string' ? { parseCode: code } : {}) },
+    });
+  }
+  return evidence.kind === 'snp' ? evidence.reportData : evidence.body.reportData;
 }
 
 /** mkdir errors that retrying will not fix (not root, a read-only mount): a configuration problem. */
@@ -242,6 +262,11 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
       });
     }
     if (outblob.length === 0) throw new EvidenceProviderError('ERR_TSM_IO', 'configfs-tsm outblob is empty');
+    if (!Buffer.from(reportDataOf(outblob, tee)).equals(reportData)) {
+      throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', 'configfs-tsm outblob carries REPORTDATA other than the 64 bytes written: the instance was replaced or rewritten by another writer', {
+        details: { before, after, writes, reason: 'reportdata-mismatch' },
+      });
+    }
     return {
       tee,
       provider: providerName,

@@ -17,8 +17,12 @@ import { FakeConfigfsTsm } from './fake-configfs.js';
 
 const rd = () => new Uint8Array(randomBytes(64));
 
-/** A scripted TsmFs (the reviewer's r1 shape): generation values, blob sizes, rmdir / mkdir errors. */
-function scripted(o: { gen?: string[]; outblob?: Uint8Array; auxblob?: Uint8Array; rmdirErr?: string; mkdirErr?: string; onWrite?: () => void } = {}) {
+/**
+ * A scripted TsmFs (the reviewer's r1 shape): generation values, blob sizes, rmdir / mkdir errors.
+ * Without `outblob` it serves a simulated TDX quote for the last inblob written (the provider checks
+ * its REPORTDATA since review s9), zero-padded to `outblobSize` when given.
+ */
+function scripted(o: { gen?: string[]; outblob?: Uint8Array; outblobSize?: number; auxblob?: Uint8Array; rmdirErr?: string; mkdirErr?: string; onWrite?: () => void } = {}) {
   const gen = o.gen ?? ['0\n', '1\n'];
   let g = 0;
   const log = { rmdirs: 0, written: [] as Uint8Array[] };
@@ -34,7 +38,13 @@ function scripted(o: { gen?: string[]; outblob?: Uint8Array; auxblob?: Uint8Arra
     readFile: async (p) => {
       if (p.endsWith('generation')) return Buffer.from(gen[Math.min(g++, gen.length - 1)] as string);
       if (p.endsWith('provider')) return Buffer.from('tdx_guest\n');
-      if (p.endsWith('outblob')) return o.outblob ?? new Uint8Array(10).fill(1);
+      if (p.endsWith('outblob')) {
+        if (o.outblob) return o.outblob;
+        const quote = (await tdx.getEvidence(log.written[log.written.length - 1] as Uint8Array)).evidence;
+        const out = new Uint8Array(Math.max(quote.length, o.outblobSize ?? 0));
+        out.set(quote);
+        return out;
+      }
       if (p.endsWith('auxblob')) {
         if (o.auxblob) return o.auxblob;
         throw errnoError('ENOENT');
@@ -50,8 +60,10 @@ function scripted(o: { gen?: string[]; outblob?: Uint8Array; auxblob?: Uint8Arra
 }
 
 let dir: string;
+let tdx: SimulatedTeeProvider;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'review-s7-configfs-'));
+  tdx = new SimulatedTeeProvider();
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -71,7 +83,8 @@ describe('review s7 finding 5: configfs-tsm provider', () => {
     ['auxblob', { auxblob: new Uint8Array(32 * 1024 + 1) }],
   ])('a %s above 32 KiB (TSM_OUTBLOB_MAX) is ERR_TSM_IO; exactly 32 KiB passes', async (attribute, o) => {
     await expect(new ConfigfsTsmProvider({ root: '/x', fs: scripted(o).fs }).getEvidence(rd())).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { attribute, max: 32 * 1024 } });
-    const at = { [attribute]: new Uint8Array(32 * 1024).fill(2) };
+    // A quote zero-padded to exactly 32 KiB (all-zero trailing bytes parse), or a 32 KiB auxblob.
+    const at = attribute === 'outblob' ? { outblobSize: 32 * 1024 } : { auxblob: new Uint8Array(32 * 1024).fill(2) };
     const ev = await new ConfigfsTsmProvider({ root: '/x', fs: scripted(at).fs }).getEvidence(rd());
     expect((attribute === 'outblob' ? ev.evidence : ev.auxblob)?.length).toBe(32 * 1024);
   });

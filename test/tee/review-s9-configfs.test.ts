@@ -3,6 +3,9 @@
  * under an SVSM) must ask for its report at its `privlevel_floor`: the kernel starts every
  * instance at privlevel 0, which the firmware refuses to such a guest. The provider writes
  * `privlevel` = floor before `inblob` and counts that write in the generation check.
+ * Finding 5: a co-tenant with root that removes our instance, makes one of the same name and
+ * writes its own inblob once leaves the counter where our write would have; the outblob's
+ * REPORTDATA (parsed) must be the 64 bytes written.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -17,9 +20,11 @@ import { FakeConfigfsTsm } from './fake-configfs.js';
 
 let dir: string;
 let snpAtVmpl2: SimulatedTeeProvider;
+let tdx: SimulatedTeeProvider;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'review-s9-configfs-'));
   snpAtVmpl2 = new SimulatedTeeProvider({ tee: 'snp', vmpl: 2 });
+  tdx = new SimulatedTeeProvider();
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -91,5 +96,57 @@ describe('review s9 finding 2: configfs-tsm on an SEV-SNP guest below VMPL 0', (
     await expect(new ConfigfsTsmProvider({ root: fake.root, fs: odd }).getEvidence(randomBytes(64))).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { attribute: 'privlevel_floor' } });
     expect(writes).toEqual([]);
     expect(await readdir(fake.root)).toEqual([]);
+  });
+});
+
+describe('review s9 finding 5: the outblob carries our REPORTDATA', () => {
+  async function tdxTree(name: string, generate?: (inblob: Uint8Array) => Promise<Uint8Array>): Promise<FakeConfigfsTsm> {
+    const root = join(dir, name);
+    await mkdir(root);
+    return new FakeConfigfsTsm({ root, generate: async (inblob) => ({ outblob: generate ? await generate(inblob) : (await tdx.getEvidence(inblob)).evidence }) });
+  }
+
+  it('TDX: a co-tenant that replaces the instance (rmdir, mkdir of the same name, one inblob write) passes the counter but not the REPORTDATA check', async () => {
+    const fake = await tdxTree('replaced');
+    const theirs = randomBytes(64);
+    fake.afterInblobWrite = async (instance) => {
+      await fake.fs.rmdir(instance);
+      await fake.fs.mkdir(instance);
+      await fake.writeInblob(instance, theirs);
+    };
+    await expect(new ConfigfsTsmProvider({ root: fake.root, fs: fake.fs }).getEvidence(randomBytes(64))).rejects.toMatchObject({
+      code: 'ERR_TSM_GENERATION_RACE',
+      details: { before: 0, after: 1, writes: 1, reason: 'reportdata-mismatch' },
+    });
+    expect(await readdir(fake.root)).toEqual([]);
+  });
+
+  it('SEV-SNP under a floor: the co-tenant writes privlevel and inblob (the counter shows our two writes), still caught', async () => {
+    const { fake, fs } = await snpTree('replaced-snp', 2);
+    fake.afterInblobWrite = async (instance) => {
+      await fake.fs.rmdir(instance);
+      await fake.fs.mkdir(instance);
+      await fake.writeAttribute(instance, 'privlevel', Buffer.from('2\n'));
+      await fake.writeInblob(instance, randomBytes(64));
+    };
+    await expect(new ConfigfsTsmProvider({ root: fake.root, fs }).getEvidence(randomBytes(64))).rejects.toMatchObject({
+      code: 'ERR_TSM_GENERATION_RACE',
+      details: { before: 0, after: 2, writes: 2, reason: 'reportdata-mismatch' },
+    });
+  });
+
+  it('an outblob the evidence parser does not read is ERR_TSM_IO (its REPORTDATA cannot be checked)', async () => {
+    const fake = await tdxTree('garbage', async () => new Uint8Array(1184).fill(7));
+    await expect(new ConfigfsTsmProvider({ root: fake.root, fs: fake.fs }).getEvidence(randomBytes(64))).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { attribute: 'outblob' } });
+    // An SEV-SNP report where a TDX quote is due is not read as one either.
+    const snpWhereTdx = await tdxTree('wrong-kind', async (inblob) => (await snpAtVmpl2.getEvidence(inblob)).evidence);
+    await expect(new ConfigfsTsmProvider({ root: snpWhereTdx.root, fs: snpWhereTdx.fs }).getEvidence(randomBytes(64))).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { attribute: 'outblob' } });
+  });
+
+  it('the quote for the written bytes passes', async () => {
+    const fake = await tdxTree('ours');
+    const rd = randomBytes(64);
+    const ev = await new ConfigfsTsmProvider({ root: fake.root, fs: fake.fs }).getEvidence(rd);
+    expect(Buffer.from(ev.reportData).equals(rd)).toBe(true);
   });
 });
