@@ -131,14 +131,18 @@ describe.skipIf(PG_SKIP_REASON || !existsSync(addon))('three broker processes on
       }
     });
     expect(seen).toEqual({ released: 540, refused: 60 });
-    // Every request is in the one shared log, whichever instance answered it: every release as a row; the
-    // refusals (one client key, 127.0.0.1) as 20 rows, the default bound shared by all instances, and a count of the rest.
+    // Every request is in the one shared log, whichever instance answered it: each client's nonce-less body
+    // released once as a row and its 66 or 67 repeats as one count (review s9 K1: the unique digest decides
+    // across instances); the refusals (one client key, 127.0.0.1) as 20 rows, the default bound shared by
+    // all instances, and a count of the rest.
     const logged = await storage.get<{ released: number; refused: number }>(
       "SELECT SUM(CASE WHEN decision = 'released' THEN 1 ELSE 0 END) AS released, SUM(CASE WHEN decision = 'refused' THEN 1 ELSE 0 END) AS refused FROM attestation_log WHERE key_id = ?",
       [keyId],
     );
     const counted = await storage.get<{ n: number | string | null }>('SELECT SUM(count) AS n FROM refusal_aggregates WHERE key_id = ?', [keyId]);
-    expect({ released: Number(logged?.released), refused: Number(logged?.refused), counted: Number(counted?.n) }).toEqual({ released: 540, refused: 20, counted: 40 });
+    const repeats = await storage.get<{ n: number | string | null; groups: number | string }>('SELECT SUM(count) AS n, COUNT(*) AS groups FROM release_repeats WHERE key_id = ?', [keyId]);
+    expect({ released: Number(logged?.released), refused: Number(logged?.refused), counted: Number(counted?.n), repeats: Number(repeats?.n), repeated: Number(repeats?.groups) })
+      .toEqual({ released: clients.length, refused: 20, counted: 40, repeats: 540 - clients.length, repeated: clients.length });
   }, 300_000);
 
   it('a nonce issued by one instance and sent to the two others at once is accepted by exactly one (T42)', async () => {
