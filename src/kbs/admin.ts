@@ -9,10 +9,10 @@ import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypt
 
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import type { BrokerContext } from './context.js';
-import { newToken } from './crypto.js';
+import { newToken, policyDigest } from './crypto.js';
 import { KbsError } from './errors.js';
 import { parsePolicyDocument, policyWarnings } from './policies.js';
-import { keyInfo, type PolicyRow, type TokenInfo } from './store.js';
+import { keyInfo, type AuditActor, type PolicyRow, type TokenInfo } from './store.js';
 
 export interface AdminRequest {
   method: string;
@@ -25,6 +25,8 @@ export interface AdminRequest {
   /** True when the request had no body. */
   emptyBody?: boolean;
   baseUrl: string;
+  /** The peer address, for the admin audit trail. */
+  client?: string;
 }
 
 export interface AdminAnswer {
@@ -45,9 +47,11 @@ const badRequest = (m: string): KbsError => new KbsError('ERR_KBS_BAD_REQUEST', 
 interface Caller {
   id: string;
   expiresAt: string | null;
+  /** Who the admin audit trail names for this request's changes. */
+  by: AuditActor;
 }
 
-async function requireAdmin(ctx: BrokerContext, authorization: string | undefined): Promise<Caller> {
+async function requireAdmin(ctx: BrokerContext, authorization: string | undefined, client: string | undefined): Promise<Caller> {
   // Three messages (review s7d): none sent, not the Bearer scheme, and a token that was sent but refused.
   if (!authorization) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required (header Authorization: Bearer <token>)');
   if (!/^Bearer /.test(authorization)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the Authorization header must be "Bearer <admin token>"');
@@ -56,7 +60,7 @@ async function requireAdmin(ctx: BrokerContext, authorization: string | undefine
   const found = await ctx.store.checkToken(m[1] as string, ctx.now());
   switch (found.status) {
     case 'valid':
-      return { id: found.id as string, expiresAt: found.expiresAt ?? null };
+      return { id: found.id as string, expiresAt: found.expiresAt ?? null, by: { kind: 'admin-token', tokenId: found.id as string, ...(client === undefined ? {} : { client }) } };
     case 'expired':
       throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
     case 'tampered':
@@ -70,14 +74,19 @@ async function requireAdmin(ctx: BrokerContext, authorization: string | undefine
 const sameSecret = (a: string, b: string): boolean => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
 /** POST /token {"username","password"}: the bootstrap secret for an admin token (raw text, as ITA answers). */
-async function token(ctx: BrokerContext, body: unknown): Promise<AdminAnswer> {
+async function token(ctx: BrokerContext, body: unknown, client: string | undefined): Promise<AdminAnswer> {
   const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const secret = ctx.bootstrapSecret;
   if (!secret || o['username'] !== 'admin' || typeof o['password'] !== 'string' || !sameSecret(o['password'], secret)) {
     throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'invalid credentials');
   }
   const t = newToken();
-  const info = await ctx.store.addToken(t, 'bootstrap', ctx.now());
+  const now = ctx.now();
+  const info = await ctx.store.transaction(async (s) => {
+    const minted = await s.addToken(t, 'bootstrap', now);
+    await s.appendAudit({ kind: 'bootstrap-secret', ...(client === undefined ? {} : { client }) }, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at }, now);
+    return minted;
+  });
   ctx.log(`tee-kbs: admin token ${info.id} ("bootstrap") minted with the bootstrap secret`);
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
@@ -98,7 +107,12 @@ async function policies(ctx: BrokerContext, r: AdminRequest, caller: Caller): Pr
     if (r.method === 'POST') {
       const id = randomUUID();
       const parsed = parsePolicyDocument(r.json(), id);
-      const row = await ctx.store.addPolicy(parsed.format, parsed.document, ctx.now(), id);
+      const now = ctx.now();
+      const row = await ctx.store.transaction(async (s) => {
+        const added = await s.addPolicy(parsed.format, parsed.document, now, id);
+        await s.appendAudit(caller.by, 'policy.create', id, { format: added.format, document_sha256: policyDigest(added.document) }, now);
+        return added;
+      });
       ctx.log(`tee-kbs: policy ${row.id} (${row.format}) created ${by}`);
       for (const w of parsed.warnings) ctx.log(`tee-kbs: WARNING: ${w}`);
       return { status: 201, body: policyView(ctx, row) };
@@ -109,7 +123,11 @@ async function policies(ctx: BrokerContext, r: AdminRequest, caller: Caller): Pr
   if (!row || r.parts.length > 2) throw notFound();
   if (r.method === 'GET') return { status: 200, body: policyView(ctx, row) };
   if (r.method === 'DELETE') {
-    await ctx.store.deletePolicy(id);
+    const now = ctx.now();
+    await ctx.store.transaction(async (s) => {
+      if (!(await s.deletePolicy(id))) throw notFound();
+      await s.appendAudit(caller.by, 'policy.delete', id, { format: row.format, document_sha256: policyDigest(row.document) }, now);
+    });
     ctx.log(`tee-kbs: policy ${id} deleted ${by}`);
     return { status: 204 };
   }
@@ -160,7 +178,11 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     if (!policyId || !(await ctx.store.getPolicy(policyId))) throw badRequest('transfer_policy_id must name an existing key-transfer policy');
     const { algorithm, material } = keyMaterial(info);
     try {
-      const row = await ctx.store.addKey(policyId, algorithm, material, now);
+      const row = await ctx.store.transaction(async (s) => {
+        const added = await s.addKey(policyId, algorithm, material, now);
+        await s.appendAudit(caller.by, 'key.create', added.id, { policy_id: policyId, version: added.version, key_length: added.key_length }, now);
+        return added;
+      });
       ctx.log(`tee-kbs: key ${row.id} created under policy ${policyId} ${by}`);
       return { status: 201, body: keyInfo(row, r.baseUrl) };
     } finally {
@@ -171,7 +193,10 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
   if (!row || r.parts.length > 2) throw notFound();
   if (r.method === 'GET') return { status: 200, body: keyInfo(row, r.baseUrl) };
   if (r.method === 'DELETE') {
-    await ctx.store.deleteKey(id);
+    await ctx.store.transaction(async (s) => {
+      if (!(await s.deleteKey(id))) throw notFound();
+      await s.appendAudit(caller.by, 'key.delete', id, { policy_id: row.policy_id, version: row.version }, now);
+    });
     ctx.log(`tee-kbs: key ${id} deleted ${by}`);
     return { status: 204 };
   }
@@ -181,7 +206,11 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     // Only transfer_policy_id: a move (same material, same version). Rotation needs key_information
     // (given or, when it names no key_data, generated material) or the empty body.
     if (info === undefined && policyId !== undefined) {
-      const moved = await ctx.store.moveKey(id, policyId);
+      const moved = await ctx.store.transaction(async (s) => {
+        const done = await s.moveKey(id, policyId);
+        if (done) await s.appendAudit(caller.by, 'key.move', id, { from_policy_id: done.from, to_policy_id: policyId, version: done.row.version }, now);
+        return done;
+      });
       if (!moved) throw notFound();
       ctx.log(`tee-kbs: key ${id} moved from policy ${moved.from} to policy ${policyId} (material and version ${moved.row.version} unchanged) ${by}`);
       return { status: 200, body: keyInfo(moved.row, r.baseUrl) };
@@ -189,7 +218,11 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     const { material } = keyMaterial(info);
     let rotated;
     try {
-      rotated = await ctx.store.rotateKey(id, material, now, policyId);
+      rotated = await ctx.store.transaction(async (s) => {
+        const done = await s.rotateKey(id, material, now, policyId);
+        if (done) await s.appendAudit(caller.by, 'key.rotate', id, { from_policy_id: row.policy_id, to_policy_id: done.policy_id, version: done.version }, now);
+        return done;
+      });
     } finally {
       material.fill(0);
     }
@@ -222,7 +255,11 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): P
     throw tokenAuthority(`this admin token expires at ${caller.expiresAt}: it may mint only tokens that expire no later (expires_in_seconds at most ${Math.max(0, left)})`);
   }
   const t = newToken();
-  const info = await ctx.store.addToken(t, label, now, expires);
+  const info = await ctx.store.transaction(async (s) => {
+    const minted = await s.addToken(t, label, now, expires);
+    await s.appendAudit(caller.by, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at }, now);
+    return minted;
+  });
   ctx.log(`tee-kbs: admin token ${info.id} (${JSON.stringify(info.label)}${info.expires_at ? `, expires ${info.expires_at}` : ''}) minted by admin token ${caller.id}`);
   return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at } };
 }
@@ -253,7 +290,18 @@ async function tokens(ctx: BrokerContext, r: AdminRequest, caller: Caller): Prom
     return { status: 200, body: list.map((t) => ({ ...t, expired: t.expires_at !== null && !(nowMs < Date.parse(t.expires_at)) })) };
   }
   if (id !== undefined && r.parts.length === 2 && r.method === 'DELETE') {
-    if (!UUID.test(id) || !(await ctx.store.revokeToken(id.toLowerCase(), ctx.now(), mayRevoke(caller)))) throw notFound();
+    const now = ctx.now();
+    const revoked = UUID.test(id) && (await ctx.store.transaction(async (s) => {
+      let target: TokenInfo | undefined;
+      const allowed = mayRevoke(caller);
+      const done = await s.revokeToken(id.toLowerCase(), now, (t) => {
+        allowed(t);
+        target = t;
+      });
+      if (done && target) await s.appendAudit(caller.by, 'token.revoke', target.id, { label: target.label, expires_at: target.expires_at }, now);
+      return done;
+    }));
+    if (!revoked) throw notFound();
     ctx.log(`tee-kbs: admin token ${id.toLowerCase()} revoked by admin token ${caller.id}`);
     return { status: 204 };
   }
@@ -278,8 +326,8 @@ function afterSeqOf(query: URLSearchParams | undefined): number {
 /** Routes /kbs/v1/{token,tokens,key-transfer-policies,keys,attestation-log}; transfer is routed elsewhere. */
 export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<AdminAnswer> {
   const head = r.parts[0];
-  if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json());
-  const caller = await requireAdmin(ctx, r.authorization);
+  if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json(), r.client);
+  const caller = await requireAdmin(ctx, r.authorization, r.client);
   switch (head) {
     case 'tokens':
       return tokens(ctx, r, caller);
@@ -296,7 +344,14 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
         const stats = { gaps: 0 };
         return { status: 200, stream: { lines: ctx.store.exportBatchRecords({ afterSeq, throughSeq, stats }), throughSeq, stats }, contentType: 'application/x-ndjson' };
       }
+    case 'admin-audit':
+      // Read-only: the trail is appended by the changes themselves and never changed through the API.
+      if (r.method !== 'GET' || r.parts.length !== 1) throw notFound();
+      return { status: 200, body: await ctx.store.auditEntries(afterSeqOf(r.query), AUDIT_PAGE) };
     default:
       throw notFound();
   }
 }
+
+/** Admin audit rows per answer; the next page is `?after_seq=<the last row's seq>`. */
+export const AUDIT_PAGE = 500;

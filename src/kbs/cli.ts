@@ -56,6 +56,7 @@ export const KBS_ADMIN_USAGE = `  tee-kbs admin upgrade-integrity (--db FILE | -
                                                        seq N (the last export's bound; default 0);
                                                        stderr: refusals stored only as counts, the bound
   tee-kbs admin log [--after-seq N]                     the same over HTTP (GET /kbs/v1/attestation-log?after_seq=N)
+  tee-kbs admin audit [--after-seq N]                   the admin audit trail, 500 rows a page (GET /kbs/v1/admin-audit?after_seq=N)
   tee-kbs admin policy create FILE | policy list | policy delete ID
   tee-kbs admin key create --policy ID [--key-file F] | key list | key delete ID
   tee-kbs admin key move ID --policy ID                 re-seal the key's material to another policy (same material, same version)
@@ -258,6 +259,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     return call('POST', 'token', { username: 'admin', password: readFileSync(v['secret-file'], 'utf8').trim() });
   }
   if (what === 'log') return call('GET', `attestation-log${afterSeq > 0 ? `?after_seq=${afterSeq}` : ''}`);
+  if (what === 'audit') return call('GET', `admin-audit${afterSeq > 0 ? `?after_seq=${afterSeq}` : ''}`);
   if (what === 'policy' && verb === 'create' && arg) return call('POST', 'key-transfer-policies', JSON.parse(readFileSync(arg, 'utf8')));
   if (what === 'policy' && verb === 'list') return call('GET', 'key-transfer-policies');
   if (what === 'policy' && verb === 'delete' && arg) return call('DELETE', `key-transfer-policies/${arg}`);

@@ -159,6 +159,28 @@ CREATE TRIGGER release_repeats_guard BEFORE UPDATE OR DELETE ON release_repeats 
 CREATE TRIGGER release_repeats_no_truncate BEFORE TRUNCATE ON release_repeats FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_release_repeats_guard();
 `;
 
+/**
+ * The admin audit trail (review s9 K2): one row per admin change (policy created or deleted, key
+ * created, moved, rotated or deleted, admin token minted or revoked), written in the change's own
+ * transaction, naming the admin token that made it (or the bootstrap secret, or the first start).
+ * Append-only like attestation_log; the API only reads it (GET /kbs/v1/admin-audit).
+ */
+const ADMIN_AUDIT_COLUMNS = `id TEXT NOT NULL UNIQUE, at TEXT NOT NULL,
+  actor TEXT NOT NULL CHECK (actor IN ('admin-token', 'bootstrap-secret', 'first-start')), token_id TEXT, client TEXT,
+  action TEXT NOT NULL, object_id TEXT NOT NULL, detail TEXT`;
+const ADMIN_AUDIT_SQLITE = `
+CREATE TABLE admin_audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, ${ADMIN_AUDIT_COLUMNS});
+CREATE TRIGGER admin_audit_no_update BEFORE UPDATE ON admin_audit BEGIN SELECT RAISE(ABORT, 'admin_audit is append-only'); END;
+CREATE TRIGGER admin_audit_no_delete BEFORE DELETE ON admin_audit BEGIN SELECT RAISE(ABORT, 'admin_audit is append-only'); END;
+`;
+const ADMIN_AUDIT_POSTGRES = `
+CREATE TABLE admin_audit (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ${ADMIN_AUDIT_COLUMNS});
+CREATE OR REPLACE FUNCTION tee_kbs_admin_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'admin_audit is append-only'; END $$;
+CREATE TRIGGER admin_audit_no_update_delete BEFORE UPDATE OR DELETE ON admin_audit FOR EACH ROW EXECUTE FUNCTION tee_kbs_admin_audit_append_only();
+CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON admin_audit FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_admin_audit_append_only();
+`;
+
 /** The first schema version with row integrity. */
 export const INTEGRITY_VERSION = 4;
 
@@ -168,6 +190,7 @@ export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'bounded refusal rows', sql: { sqlite: REFUSALS_SQLITE, postgres: REFUSALS_POSTGRES } },
   { version: 4, name: 'row integrity', sql: { sqlite: INTEGRITY, postgres: INTEGRITY } },
   { version: 5, name: 'bounded repeated releases', sql: { sqlite: RELEASE_REPEATS_SQLITE, postgres: RELEASE_REPEATS_POSTGRES } },
+  { version: 6, name: 'admin audit trail', sql: { sqlite: ADMIN_AUDIT_SQLITE, postgres: ADMIN_AUDIT_POSTGRES } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {

@@ -312,7 +312,7 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
     }
   };
   const authorization = req.headers['authorization'];
-  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), query: url.searchParams, authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl() }).catch((e: unknown) => {
+  const answer = await handleAdmin(rt.ctx, { method, parts: rest.map((p, i) => (i === 1 ? p.toLowerCase() : p)), query: url.searchParams, authorization, json, emptyBody: body.length === 0, baseUrl: rt.baseUrl(), client: address }).catch((e: unknown) => {
     // A wrong, missing, expired, revoked or forged admin token, or a wrong bootstrap secret; a success resets nothing.
     if (KbsError.is(e) && e.status === 401 && (e.code === 'ERR_KBS_UNAUTHORIZED' || e.code === 'ERR_KBS_INTEGRITY')) {
       rt.adminFailures.fail(client, rt.limiterNow());

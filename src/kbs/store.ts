@@ -107,6 +107,29 @@ export interface LogEntry {
   releaseDigest?: string;
 }
 
+/** Who made an admin change (review s9 K2): an admin token (its id), the bootstrap secret, or the first start. */
+export interface AuditActor {
+  kind: 'admin-token' | 'bootstrap-secret' | 'first-start';
+  tokenId?: string;
+  /** The peer address of the request. */
+  client?: string;
+}
+
+export type AuditAction = 'policy.create' | 'policy.delete' | 'key.create' | 'key.move' | 'key.rotate' | 'key.delete' | 'token.mint' | 'token.revoke';
+
+/** One admin_audit row as the API shows it. */
+export interface AuditEntry {
+  seq: number;
+  id: string;
+  at: string;
+  actor: AuditActor['kind'];
+  token_id: string | null;
+  client: string | null;
+  action: AuditAction;
+  object_id: string;
+  detail: unknown;
+}
+
 /** What every view of one store shares (the transaction views too). */
 interface SharedState {
   readonly refusalBounds: ResolvedRefusalBounds;
@@ -201,6 +224,31 @@ export class KbsStore {
     return this.storage.transaction((tx) => fn(new KbsStore(this.storage, this.#master, tx, this.#shared)));
   }
 
+  /** True on a view bound to a transaction. */
+  get inTransaction(): boolean {
+    return this.#q !== this.storage;
+  }
+
+  /** `fn` in this view's transaction, or in a new one: a change that must be atomic with the caller's audit row nests here instead of waiting on it. */
+  #atomically<T>(fn: (store: KbsStore) => Promise<T>): Promise<T> {
+    return this.inTransaction ? fn(this) : this.transaction(fn);
+  }
+
+  // ---- admin audit trail (review s9 K2; append-only) ----
+  /** Appends the audit row of an admin change; only inside the change's own transaction, so both commit or neither. */
+  async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date): Promise<void> {
+    if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'an admin audit row is written only in the transaction of its change');
+    await this.#q.run('INSERT INTO admin_audit (id, at, actor, token_id, client, action, object_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      randomUUID(), at.toISOString(), by.kind, by.tokenId ?? null, by.client ?? null, action, objectId, JSON.stringify(detail),
+    ]);
+  }
+  /** Audit rows with seq above `afterSeq`, oldest first, at most `limit`. */
+  async auditEntries(afterSeq = 0, limit = 500): Promise<AuditEntry[]> {
+    type Row = Omit<AuditEntry, 'seq' | 'detail'> & { seq: number | string; detail: string | null };
+    const rows = await this.#q.all<Row>('SELECT seq, id, at, actor, token_id, client, action, object_id, detail FROM admin_audit WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit]);
+    return rows.map((r) => ({ ...r, seq: Number(r.seq), detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));
+  }
+
   get refusalBounds(): ResolvedRefusalBounds {
     return this.#shared.refusalBounds;
   }
@@ -280,7 +328,7 @@ export class KbsStore {
    * Returns false when there is no such token.
    */
   async revokeToken(id: string, now: Date, mayRevoke: (target: TokenInfo) => void = () => {}): Promise<boolean> {
-    return this.transaction(async (s) => {
+    return this.#atomically(async (s) => {
       if (s.dialect === 'postgres') await s.#q.all('SELECT id FROM admin_tokens FOR UPDATE');
       const all = await s.listTokens();
       const target = all.find((t) => t.id === id);
@@ -298,14 +346,15 @@ export class KbsStore {
    * instances that start together (the one whose marker insert wins).
    */
   async bootstrapAdminToken(token: string, now: Date): Promise<boolean> {
-    return this.transaction(async (s) => {
+    return this.#atomically(async (s) => {
       if ((await s.tokenCount()) > 0) {
         await s.#q.run("INSERT INTO meta (name, value) VALUES ('admin_bootstrapped', ?) ON CONFLICT (name) DO NOTHING", [now.toISOString()]);
         return false;
       }
       const won = await s.#q.run("INSERT INTO meta (name, value) VALUES ('admin_bootstrapped', ?) ON CONFLICT (name) DO NOTHING", [now.toISOString()]);
       if (won.changes !== 1) return false;
-      await s.addToken(token, 'first-start', now);
+      const info = await s.addToken(token, 'first-start', now);
+      await s.appendAudit({ kind: 'first-start' }, 'token.mint', info.id, { label: info.label, expires_at: info.expires_at }, now);
       return true;
     });
   }
@@ -397,7 +446,7 @@ export class KbsStore {
   }
   /** New material (and optionally a new policy) under a new version, sealed to the (new) policy; the old material is gone. */
   rotateKey(id: string, material: Uint8Array, now: Date, policyId?: string): Promise<KeyRow | undefined> {
-    return this.transaction(async (s) => {
+    return this.#atomically(async (s) => {
       const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const version = cur.version + 1;
@@ -420,7 +469,7 @@ export class KbsStore {
    * checked policy the row names first: a row that fails its integrity check is not moved (rotate it).
    */
   moveKey(id: string, policyId: string): Promise<{ row: KeyRow; from: string } | undefined> {
-    return this.transaction(async (s) => {
+    return this.#atomically(async (s) => {
       const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const from = await s.getPolicy(cur.policy_id);
