@@ -58,13 +58,32 @@ function resolveProducts(list: SnpProduct[] | undefined): ReadonlySet<SnpProduct
   return new Set(list);
 }
 
+function invalidInstant(): never {
+  throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'option at: must be a valid Date', { check: 'S01' });
+}
+
+/**
+ * S01: the instant, read once from the Date's own time value (not through a
+ * getTime a subclass may override) into a private copy, so that the instant
+ * validated is the one every check uses, whatever the caller's object does
+ * later (the Intel context copies it too).
+ */
+function privateInstant(given: unknown): Date {
+  if (!(given instanceof Date)) invalidInstant();
+  let ms: number;
+  try {
+    ms = Date.prototype.getTime.call(given);
+  } catch {
+    return invalidInstant(); // Date.prototype in its chain but no time value
+  }
+  // X01: an invalid Date compares false with everything, which would turn "expired" into "valid".
+  if (Number.isNaN(ms)) invalidInstant();
+  return new Date(ms);
+}
+
 /** Resolves the options once; the wall clock is read here and nowhere else. */
 export function createContext(options: SnpVerifyOptions): SnpContext {
-  const at = options.at ?? new Date(); // S01: one instant for every date check of this verification
-  // X01: an invalid Date compares false with everything, which would turn "expired" into "valid".
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
-    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'option at: must be a valid Date', { check: 'S01' });
-  }
+  const at = privateInstant(options.at ?? new Date()); // S01: one instant for every date check of this verification
   const checks: CheckRecord[] = [];
   return {
     at,
