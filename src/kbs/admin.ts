@@ -12,6 +12,7 @@ import type { BrokerContext } from './context.js';
 import { newToken, policyDigest } from './crypto.js';
 import { KbsError } from './errors.js';
 import { parsePolicyDocument, policyWarnings } from './policies.js';
+import { holdsAll, requestedScopes, requiredScope, type Scope } from './scopes.js';
 import { keyInfo, type AuditActor, type PolicyRow, type TokenInfo } from './store.js';
 
 export interface AdminRequest {
@@ -49,6 +50,8 @@ interface Caller {
   expiresAt: string | null;
   /** Who the admin audit trail names for this request's changes. */
   by: AuditActor;
+  /** What the token may do (scopes.ts). */
+  scopes: Scope[];
 }
 
 async function requireAdmin(ctx: BrokerContext, authorization: string | undefined, client: string | undefined): Promise<Caller> {
@@ -60,7 +63,7 @@ async function requireAdmin(ctx: BrokerContext, authorization: string | undefine
   const found = await ctx.store.checkToken(m[1] as string, ctx.now());
   switch (found.status) {
     case 'valid':
-      return { id: found.id as string, expiresAt: found.expiresAt ?? null, by: { kind: 'admin-token', tokenId: found.id as string, ...(client === undefined ? {} : { client }) } };
+      return { id: found.id as string, expiresAt: found.expiresAt ?? null, by: { kind: 'admin-token', tokenId: found.id as string, ...(client === undefined ? {} : { client }) }, scopes: found.scopes ?? [] };
     case 'expired':
       throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
     case 'tampered':
@@ -84,7 +87,7 @@ async function token(ctx: BrokerContext, body: unknown, client: string | undefin
   const now = ctx.now();
   const info = await ctx.store.transaction(async (s) => {
     const minted = await s.addToken(t, 'bootstrap', now);
-    await s.appendAudit({ kind: 'bootstrap-secret', ...(client === undefined ? {} : { client }) }, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at }, now);
+    await s.appendAudit({ kind: 'bootstrap-secret', ...(client === undefined ? {} : { client }) }, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now);
     return minted;
   });
   ctx.log(`tee-kbs: admin token ${info.id} ("bootstrap") minted with the bootstrap secret`);
@@ -241,12 +244,17 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): P
   const body = r.emptyBody ? {} : r.json();
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
   const o = body as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== 'label' && k !== 'expires_in_seconds');
+  const unknown = Object.keys(o).filter((k) => k !== 'label' && k !== 'expires_in_seconds' && k !== 'scopes');
   if (unknown.length) throw badRequest(`unknown field(s): ${unknown.slice(0, 5).join(', ')}`);
   const label = o['label'] ?? 'admin-api';
   if (typeof label !== 'string' || label.length === 0 || label.length > 64 || /[\u0000-\u001f\u007f]/.test(label)) throw badRequest('label must be 1-64 characters without control characters');
   const ttl = o['expires_in_seconds'];
   if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_LIFETIME_S)) throw badRequest(`expires_in_seconds must be a whole number from 1 to ${MAX_TOKEN_LIFETIME_S}`);
+  // Absent: the caller's own scopes. A token hands out only scopes it holds (review s9 K2 b), as it hands out no more lifetime.
+  const scopes = o['scopes'] === undefined ? caller.scopes : requestedScopes(o['scopes']);
+  if (!holdsAll(caller.scopes, scopes)) {
+    throw tokenAuthority(`this admin token holds the scopes ${caller.scopes.join(', ')}: it may mint only tokens with some of them, not ${scopes.filter((x) => !caller.scopes.includes(x)).join(', ')}`);
+  }
   const now = ctx.now();
   const expires = ttl === undefined ? undefined : new Date(now.getTime() + ttl * 1000);
   // A token cannot outlive the token that minted it (second review s7: a 60 s token minted one that never expired).
@@ -256,12 +264,12 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): P
   }
   const t = newToken();
   const info = await ctx.store.transaction(async (s) => {
-    const minted = await s.addToken(t, label, now, expires);
-    await s.appendAudit(caller.by, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at }, now);
+    const minted = await s.addToken(t, label, now, expires, { scopes });
+    await s.appendAudit(caller.by, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now);
     return minted;
   });
   ctx.log(`tee-kbs: admin token ${info.id} (${JSON.stringify(info.label)}${info.expires_at ? `, expires ${info.expires_at}` : ''}) minted by admin token ${caller.id}`);
-  return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at } };
+  return { status: 201, body: { token: t, id: info.id, label: info.label, created_at: info.created_at, expires_at: info.expires_at, scopes: info.scopes } };
 }
 
 const tokenAuthority = (m: string): KbsError => new KbsError('ERR_KBS_TOKEN_AUTHORITY', 403, m);
@@ -273,6 +281,10 @@ const tokenAuthority = (m: string): KbsError => new KbsError('ERR_KBS_TOKEN_AUTH
  */
 function mayRevoke(caller: Caller): (target: TokenInfo) => void {
   return (target) => {
+    // Nor can it remove a token that may do more than itself (review s9 K2 b).
+    if (target.intact && !holdsAll(caller.scopes, target.scopes)) {
+      throw tokenAuthority(`this admin token holds the scopes ${caller.scopes.join(', ')}: it may revoke only tokens whose scopes it holds; ${target.id} also holds ${target.scopes.filter((x) => !caller.scopes.includes(x)).join(', ')}`);
+    }
     if (caller.expiresAt === null) return;
     if (target.expires_at === null || Date.parse(target.expires_at) > Date.parse(caller.expiresAt)) {
       throw tokenAuthority(`this admin token expires at ${caller.expiresAt}: it may revoke only tokens that expire no later; ${target.id} ${target.expires_at === null ? 'never expires' : `expires at ${target.expires_at}`}`);
@@ -298,7 +310,7 @@ async function tokens(ctx: BrokerContext, r: AdminRequest, caller: Caller): Prom
         allowed(t);
         target = t;
       });
-      if (done && target) await s.appendAudit(caller.by, 'token.revoke', target.id, { label: target.label, expires_at: target.expires_at }, now);
+      if (done && target) await s.appendAudit(caller.by, 'token.revoke', target.id, { label: target.label, expires_at: target.expires_at, scopes: target.scopes }, now);
       return done;
     }));
     if (!revoked) throw notFound();
@@ -328,6 +340,10 @@ export async function handleAdmin(ctx: BrokerContext, r: AdminRequest): Promise<
   const head = r.parts[0];
   if (head === 'token' && r.parts.length === 1 && r.method === 'POST') return token(ctx, r.json(), r.client);
   const caller = await requireAdmin(ctx, r.authorization, r.client);
+  const needed = requiredScope(head, r.method);
+  if (needed !== undefined && !caller.scopes.includes(needed)) {
+    throw new KbsError('ERR_KBS_TOKEN_SCOPE', 403, `this admin token lacks the scope "${needed}" (it holds ${caller.scopes.join(', ')}); ${r.method} ${head} needs it`);
+  }
   switch (head) {
     case 'tokens':
       return tokens(ctx, r, caller);

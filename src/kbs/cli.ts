@@ -66,8 +66,9 @@ export const KBS_ADMIN_USAGE = `  tee-kbs admin upgrade-integrity (--db FILE | -
       --key-file F: base64 text of a 16, 24 or 32-byte key (one line, as tee-model keygen -o writes),
                    else exactly 16, 24 or 32 raw bytes that are not all text
   tee-kbs admin token --secret-file F                  exchange the bootstrap secret for a token
-  tee-kbs admin token create [--label L] [--expires-in S] | token list | token revoke ID
-                                                       mint (shown once), list (never secrets), revoke admin tokens
+  tee-kbs admin token create [--label L] [--expires-in S] [--scopes read,keys,policies,tokens] | token list | token revoke ID
+                                                       mint (shown once; default: the caller's scopes), list (never
+                                                       secrets), revoke admin tokens
       admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure]
                    --ca: the broker's certificate, e.g. FILE.tls-cert.pem next to a SQLite database (self-signed
                    default); --insecure skips the check (development only)
@@ -197,7 +198,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     options: {
       db: { type: 'string' }, database: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
       insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
-      label: { type: 'string' }, 'expires-in': { type: 'string' }, 'master-key-file': { type: 'string' }, 'after-seq': { type: 'string' },
+      label: { type: 'string' }, 'expires-in': { type: 'string' }, scopes: { type: 'string' }, 'master-key-file': { type: 'string' }, 'after-seq': { type: 'string' },
     },
   });
   const [what, verb, arg] = p;
@@ -252,7 +253,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'token' && verb === 'create') {
     const ttl = v['expires-in'] === undefined ? undefined : Number(v['expires-in']);
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new Error('--expires-in must be a whole number of seconds');
-    return call('POST', 'tokens', { ...(v.label ? { label: v.label } : {}), ...(ttl ? { expires_in_seconds: ttl } : {}) });
+    return call('POST', 'tokens', { ...(v.label ? { label: v.label } : {}), ...(ttl ? { expires_in_seconds: ttl } : {}), ...(v.scopes ? { scopes: v.scopes.split(',').map((x) => x.trim()) } : {}) });
   }
   if (what === 'token') {
     if (!v['secret-file']) throw new Error('admin token needs --secret-file F (or create | list | revoke ID)');

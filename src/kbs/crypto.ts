@@ -112,8 +112,12 @@ export const policyMac = (k: IntegrityKeys, id: string, format: string, document
 /** The stored form of an admin token: HMAC over its SHA-256 (so rows of the SHA-256 era convert without the token). */
 export const tokenDigest = (k: IntegrityKeys, sha256Hex: string): string => macOf(k.tokenDigest, 'token', [sha256Hex]);
 
-/** The MAC of an admin-token row. */
-export const tokenRowMac = (k: IntegrityKeys, id: string, digest: string, createdAt: string, expiresAt: string | null): string =>
+/** The MAC of an admin-token row, its scopes included (review s9: a database writer cannot widen a token's scopes). */
+export const tokenRowMac = (k: IntegrityKeys, id: string, digest: string, createdAt: string, expiresAt: string | null, scopes: string): string =>
+  macOf(k.tokenRow, 'token row', [id, digest, createdAt, expiresAt ?? '', scopes]);
+
+/** The MAC of an admin-token row before scopes (schema 4 to 6): read once, by the scopes migration. */
+export const tokenRowMacV1 = (k: IntegrityKeys, id: string, digest: string, createdAt: string, expiresAt: string | null): string =>
   macOf(k.tokenRow, 'token row', [id, digest, createdAt, expiresAt ?? '']);
 
 /** Constant-time comparison of two hex MACs. */

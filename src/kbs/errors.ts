@@ -44,8 +44,10 @@ export type KbsErrorCode =
   | 'ERR_KBS_UPGRADE_REQUIRED'
   /** Revoking the last intact, unexpired admin token would leave the admin API without one (409). */
   | 'ERR_KBS_LAST_TOKEN'
-  /** An expiring admin token minting a token that outlives it, or revoking one that outlives it (403). */
+  /** An admin token minting or revoking a token that outlives it or holds scopes it lacks (403). */
   | 'ERR_KBS_TOKEN_AUTHORITY'
+  /** The admin token lacks the scope the request needs (read, keys, policies, tokens; review s9): 403. */
+  | 'ERR_KBS_TOKEN_SCOPE'
   /** An HTTP/1.0 request for an answer that needs HTTP/1.1 (the streamed log export: chunks and a trailer): 505. */
   | 'ERR_KBS_HTTP_VERSION'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'

@@ -181,6 +181,17 @@ CREATE TRIGGER admin_audit_no_update_delete BEFORE UPDATE OR DELETE ON admin_aud
 CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON admin_audit FOR EACH STATEMENT EXECUTE FUNCTION tee_kbs_admin_audit_append_only();
 `;
 
+/**
+ * Admin token scopes (review s9 K2 b; scopes.ts): the scopes a token holds, covered by its row MAC.
+ * Rows that exist when this migration runs are given every scope and the new MAC, in the same
+ * transaction, only when their old MAC holds (store.ts scopesOnUpgrade): a row that failed its check
+ * before still fails it.
+ */
+const TOKEN_SCOPES = `ALTER TABLE admin_tokens ADD COLUMN scopes TEXT;`;
+
+/** The first schema version with token scopes. */
+export const SCOPES_VERSION = 7;
+
 /** The first schema version with row integrity. */
 export const INTEGRITY_VERSION = 4;
 
@@ -191,6 +202,7 @@ export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'row integrity', sql: { sqlite: INTEGRITY, postgres: INTEGRITY } },
   { version: 5, name: 'bounded repeated releases', sql: { sqlite: RELEASE_REPEATS_SQLITE, postgres: RELEASE_REPEATS_POSTGRES } },
   { version: 6, name: 'admin audit trail', sql: { sqlite: ADMIN_AUDIT_SQLITE, postgres: ADMIN_AUDIT_POSTGRES } },
+  { version: 7, name: 'admin token scopes', sql: { sqlite: TOKEN_SCOPES, postgres: TOKEN_SCOPES } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {

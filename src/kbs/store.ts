@@ -16,10 +16,11 @@ import { createHmac, randomUUID } from 'node:crypto';
 
 import { clientKey } from '../net/client-key.js';
 import { checkSchema, migrate, StorageError, type MigrationOutcome, type MigrationSet, type SqlExecutor, type Storage } from '../storage/index.js';
-import { hashToken, integrityKeys, openKey, policyDigest, policyMac, sameMac, sealKey, tokenDigest, tokenRowMac, type IntegrityKeys, type SealBinding } from './crypto.js';
+import { hashToken, integrityKeys, openKey, policyDigest, policyMac, sameMac, sealKey, tokenDigest, tokenRowMac, tokenRowMacV1, type IntegrityKeys, type SealBinding } from './crypto.js';
 import { KbsError } from './errors.js';
 import { DEFAULT_REFUSAL_BOUNDS, type ResolvedRefusalBounds } from './log-bounds.js';
-import { INTEGRITY_VERSION, KBS_SCHEMA, SCHEMA_VERSION } from './migrations.js';
+import { INTEGRITY_VERSION, KBS_SCHEMA, SCHEMA_VERSION, SCOPES_VERSION } from './migrations.js';
+import { ALL_SCOPES, holdsAll, scopesOf, scopesText, type Scope } from './scopes.js';
 
 export { SCHEMA_VERSION };
 
@@ -44,6 +45,8 @@ export interface TokenInfo {
   expires_at: string | null;
   /** False: the row fails its MAC (written outside the broker); it admits no one. */
   intact: boolean;
+  /** What the token may do (scopes.ts); [] on a row that fails its MAC. */
+  scopes: Scope[];
 }
 
 /** What the operator's integrity upgrade (tee-kbs admin upgrade-integrity) did to the rows it found. */
@@ -213,6 +216,7 @@ export class KbsStore {
         await KBS_SCHEMA.afterMigrate?.(tx, version);
         await checkMasterKey(tx, master);
         if (before < INTEGRITY_VERSION) upgrade = await integrityOnUpgrade(tx, master, integrityKeys(master), options.trustRowsWithoutMac === true);
+        if (before < SCOPES_VERSION) await scopesOnUpgrade(tx, integrityKeys(master));
       },
     };
     const migration = await migrate(storage, set);
@@ -279,46 +283,53 @@ export class KbsStore {
   async tokenCount(): Promise<number> {
     return Number((await this.#q.get<{ n: number }>('SELECT COUNT(*) AS n FROM admin_tokens'))?.n ?? 0);
   }
-  /** Stores a new admin token; `expiresAt` absent: it never expires. */
-  async addToken(token: string, label: string, now: Date, expiresAt?: Date, id: string = randomUUID()): Promise<TokenInfo> {
+  /** Stores a new admin token; `expiresAt` absent: it never expires; `scopes` absent: all of them. */
+  async addToken(token: string, label: string, now: Date, expiresAt?: Date, o: { id?: string; scopes?: readonly Scope[] } = {}): Promise<TokenInfo> {
     const k = this.#shared.integrity;
+    const id = o.id ?? randomUUID();
     const digest = tokenDigest(k, hashToken(token));
     const created = now.toISOString();
     const expires = expiresAt ? expiresAt.toISOString() : null;
-    await this.#q.run('INSERT INTO admin_tokens (id, hash, label, created_at, expires_at, mac) VALUES (?, ?, ?, ?, ?, ?)', [id, digest, label, created, expires, tokenRowMac(k, id, digest, created, expires)]);
-    return { id, label, created_at: created, expires_at: expires, intact: true };
+    const scopes = scopesText(o.scopes ?? ALL_SCOPES);
+    await this.#q.run('INSERT INTO admin_tokens (id, hash, label, created_at, expires_at, scopes, mac) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      id, digest, label, created, expires, scopes, tokenRowMac(k, id, digest, created, expires, scopes),
+    ]);
+    return { id, label, created_at: created, expires_at: expires, intact: true, scopes: scopesOf(scopes) ?? [] };
+  }
+  /** The row's scopes when its MAC (which covers them) holds, else undefined: the row admits no one. */
+  #verifiedScopes(r: { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null }): Scope[] | undefined {
+    if (r.id === null || r.scopes === null) return undefined;
+    if (!sameMac(r.mac, tokenRowMac(this.#shared.integrity, r.id, r.hash, r.created_at, r.expires_at, r.scopes))) return undefined;
+    return scopesOf(r.scopes);
   }
   /**
    * The admin token's row: 'valid', 'expired' (on the broker's clock), 'unknown', or 'tampered' (its
    * row fails its MAC, or a row of the pre-s7 SHA-256 form matches: both written outside the broker).
    */
-  async checkToken(token: string, now: Date): Promise<{ status: 'valid' | 'expired' | 'unknown' | 'tampered'; id?: string; expiresAt?: string | null }> {
+  async checkToken(token: string, now: Date): Promise<{ status: 'valid' | 'expired' | 'unknown' | 'tampered'; id?: string; expiresAt?: string | null; scopes?: Scope[] }> {
     const k = this.#shared.integrity;
     const sha = hashToken(token);
     const digest = tokenDigest(k, sha);
-    type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; mac: string | null };
-    const row = await this.#q.get<Row>('SELECT id, hash, created_at, expires_at, mac FROM admin_tokens WHERE hash = ?', [digest]);
+    type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
+    const row = await this.#q.get<Row>('SELECT id, hash, created_at, expires_at, scopes, mac FROM admin_tokens WHERE hash = ?', [digest]);
     if (!row) {
       // After the integrity upgrade no row holds a bare SHA-256: one that matches was inserted by hand.
       if (await this.#q.get('SELECT 1 AS ok FROM admin_tokens WHERE hash = ?', [sha])) return { status: 'tampered' };
       return { status: 'unknown' };
     }
-    if (row.id === null || !sameMac(row.mac, tokenRowMac(k, row.id, row.hash, row.created_at, row.expires_at))) return { status: 'tampered', ...(row.id ? { id: row.id } : {}) };
+    const scopes = this.#verifiedScopes(row);
+    if (row.id === null || scopes === undefined) return { status: 'tampered', ...(row.id ? { id: row.id } : {}) };
     if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
-    return { status: 'valid', id: row.id, expiresAt: row.expires_at };
+    return { status: 'valid', id: row.id, expiresAt: row.expires_at, scopes };
   }
   /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
   async listTokens(): Promise<TokenInfo[]> {
-    const k = this.#shared.integrity;
-    type Row = { id: string | null; hash: string; label: string; created_at: string; expires_at: string | null; mac: string | null };
-    const rows = await this.#q.all<Row>('SELECT id, hash, label, created_at, expires_at, mac FROM admin_tokens ORDER BY created_at, id');
-    return rows.map((r) => ({
-      id: r.id ?? '',
-      label: r.label,
-      created_at: r.created_at,
-      expires_at: r.expires_at,
-      intact: r.id !== null && sameMac(r.mac, tokenRowMac(k, r.id, r.hash, r.created_at, r.expires_at)),
-    }));
+    type Row = { id: string | null; hash: string; label: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
+    const rows = await this.#q.all<Row>('SELECT id, hash, label, created_at, expires_at, scopes, mac FROM admin_tokens ORDER BY created_at, id');
+    return rows.map((r) => {
+      const scopes = this.#verifiedScopes(r);
+      return { id: r.id ?? '', label: r.label, created_at: r.created_at, expires_at: r.expires_at, intact: scopes !== undefined, scopes: scopes ?? [] };
+    });
   }
   /**
    * Deletes the admin token `id` unless that leaves no intact, unexpired token (409
@@ -334,9 +345,10 @@ export class KbsStore {
       const target = all.find((t) => t.id === id);
       if (!target) return false;
       mayRevoke(target);
-      const usable = (t: TokenInfo): boolean => t.intact && (t.expires_at === null || now.getTime() < Date.parse(t.expires_at));
+      // With scopes (review s9), only a token holding all of them can still do everything: one must remain.
+      const usable = (t: TokenInfo): boolean => t.intact && (t.expires_at === null || now.getTime() < Date.parse(t.expires_at)) && holdsAll(t.scopes, ALL_SCOPES);
       if (!all.some((t) => t.id !== id && usable(t))) {
-        throw new KbsError('ERR_KBS_LAST_TOKEN', 409, 'this is the last intact, unexpired admin token: revoking it would leave no way into the admin API; mint another first (docs/kbs.md, Admin tokens)');
+        throw new KbsError('ERR_KBS_LAST_TOKEN', 409, 'this is the last intact, unexpired admin token with every scope: revoking it would leave no way to do everything through the admin API; mint another first (docs/kbs.md, Admin tokens)');
       }
       return (await s.#q.run('DELETE FROM admin_tokens WHERE id = ?', [id])).changes === 1;
     });
@@ -762,6 +774,20 @@ async function checkMasterKey(tx: SqlExecutor, master: Buffer): Promise<void> {
   if (stored !== check) throw new KbsError('ERR_KBS_STORAGE', 500, 'the master key does not match this database');
 }
 
+/**
+ * The scopes migration's second half, in the migration's transaction: every admin-token row whose
+ * MAC (the form before scopes) holds keeps full authority: all scopes, MACed with them. A row whose
+ * MAC fails is left as it is and fails the new check too: nothing is laundered (review s9 K2 b).
+ */
+async function scopesOnUpgrade(tx: SqlExecutor, k: IntegrityKeys): Promise<void> {
+  const scopes = scopesText(ALL_SCOPES);
+  type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; mac: string | null };
+  for (const t of await tx.all<Row>('SELECT id, hash, created_at, expires_at, mac FROM admin_tokens WHERE scopes IS NULL')) {
+    if (t.id === null || !sameMac(t.mac, tokenRowMacV1(k, t.id, t.hash, t.created_at, t.expires_at))) continue;
+    await tx.run('UPDATE admin_tokens SET scopes = ?, mac = ? WHERE id = ?', [scopes, tokenRowMac(k, t.id, t.hash, t.created_at, t.expires_at, scopes), t.id]);
+  }
+}
+
 /** Rows the integrity upgrade would MAC or re-seal: policies and admin tokens without a MAC, keys sealed without their policy. */
 async function rowsWithoutMac(tx: SqlExecutor): Promise<{ policies: string[]; tokens: string[]; keys: string[] }> {
   const policies = (await tx.all<{ id: string }>('SELECT id FROM policies WHERE mac IS NULL ORDER BY id')).map((r) => r.id);
@@ -807,7 +833,9 @@ async function integrityOnUpgrade(tx: SqlExecutor, master: Buffer, k: IntegrityK
   for (const t of await tx.all<{ hash: string; label: string; created_at: string }>('SELECT hash, label, created_at FROM admin_tokens WHERE mac IS NULL ORDER BY created_at, label')) {
     const id = randomUUID();
     const digest = tokenDigest(k, t.hash);
-    await tx.run('UPDATE admin_tokens SET id = ?, hash = ?, mac = ? WHERE hash = ?', [id, digest, tokenRowMac(k, id, digest, t.created_at, null), t.hash]);
+    // The schema-7 form directly (all scopes, as every token of that era had): scopesOnUpgrade then has nothing left to do for it.
+    const scopes = scopesText(ALL_SCOPES);
+    await tx.run('UPDATE admin_tokens SET id = ?, hash = ?, scopes = ?, mac = ? WHERE hash = ?', [id, digest, scopes, tokenRowMac(k, id, digest, t.created_at, null, scopes), t.hash]);
     out.tokens++;
     out.trusted.tokens.push(`${t.label} (id ${id})`);
   }

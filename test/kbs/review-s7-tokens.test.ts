@@ -42,7 +42,7 @@ describe('admin token ids, expiry, list and revocation (review s7 #4)', () => {
     expect(made.json.expires_at).toBeNull();
     const list = await h.call('GET', '/kbs/v1/tokens');
     expect(list.status).toBe(200);
-    for (const t of list.json as Record<string, unknown>[]) expect(Object.keys(t).sort()).toEqual(['created_at', 'expired', 'expires_at', 'id', 'intact', 'label']);
+    for (const t of list.json as Record<string, unknown>[]) expect(Object.keys(t).sort()).toEqual(['created_at', 'expired', 'expires_at', 'id', 'intact', 'label', 'scopes']);
     expect((list.json as { label: string }[]).map((t) => t.label)).toEqual(expect.arrayContaining(['first-start', 'admin-api', 'ci']));
     expect(list.text).not.toContain(h.token);
     expect(list.text).not.toContain(made.json.token);

@@ -28,9 +28,10 @@ warnIfPgSkipped('test/kbs/review-s7b-integrity-upgrade.test.ts');
 
 const OTHER_MRTD = 'ab'.repeat(48);
 /** What a writer without the master key runs to undo migration 4 (SQLite >= 3.35 and PostgreSQL alike). */
-/** Back to schema 3: first what the migrations after 4 added (review s9: release_repeats, admin_audit), then schema 4's columns. */
+/** Back to schema 3: first what the migrations after 4 added (review s9: release_repeats, admin_audit, token scopes), then schema 4's columns. */
 const DROP_INTEGRITY_COLUMNS = [
   'DROP TABLE admin_audit',
+  'ALTER TABLE admin_tokens DROP COLUMN scopes',
   'DROP TABLE release_repeats',
   'DROP INDEX attestation_log_release_digest',
   'ALTER TABLE attestation_log DROP COLUMN release_digest',

@@ -99,7 +99,7 @@ describe.each(BACKENDS)('the admin audit trail on $name (review s9 K2a)', ({ nam
         ['token.mint', expect.any(String)],
       ]);
       expect(rows[0]!.detail).toEqual({ from_policy_id: policyId, to_policy_id: policyId, version: 2 });
-      expect(rows[4]!.detail).toEqual({ label: 'temp', expires_at: null });
+      expect(rows[4]!.detail).toEqual({ label: 'temp', expires_at: null, scopes: ['keys', 'policies', 'read', 'tokens'] });
       expect(rows[5]).toMatchObject({ actor: 'bootstrap-secret', token_id: null, detail: { label: 'bootstrap' } });
     });
 
