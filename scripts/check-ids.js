@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Cross-checks that every checklist id (verifier-checklist.md: T01-T52, S01-S46,
-// X01-X16) appears where a check lives (src/ or cpp/) and is ASSERTED by a test:
-// a string literal that is exactly the id ('T13', "T13", `T13`) in test code,
-// outside comments, outside test titles (the first argument of it / test /
-// describe) and outside disabled tests (.skip, .todo, .fails). An id named only
-// in a comment or a title has no test that fails when its check is removed.
+// X01-X16) appears where a check lives (src/ or cpp/) and is ASSERTED by a test
+// as the check of a refusal: a string literal that is exactly the id ('T13',
+// "T13", `T13`) in test code, outside comments, outside test titles (the first
+// argument of it / test / describe) and outside disabled tests (.skip, .todo,
+// .fails), in a negative position: the value of a `check` property
+// ({ errorClass: 'CHAIN', check: 'T13' }), compared with a `check`
+// (expect(e.check).toBe('T13'), v.check === 'T13'), or next to a refusal
+// marker in the same call or table row: an error class of src/errors.ts, an
+// ERR_ code, or a policy path ('/tcb/...'), as in err('CHAIN', 'T13') or
+// expectOnly(result, 'T33', '/tcb/acceptedStatuses'). An id named only in a
+// comment or a title, or only in a list of passed checks (a positive control:
+// expect(ids).toContain('T13')), has no test that fails when its check is removed.
 //
 // Ids whose failures the code reports under another check id or error code
 // (REPORTED_AS) are asserted through those: a test names the id (its title or a
@@ -23,7 +30,7 @@ const range = (prefix, from, to) => Array.from({ length: to - from + 1 }, (_, i)
 export const ALL_IDS = [...range('T', 1, 52), ...range('S', 1, 46), ...range('X', 1, 16)];
 
 /** Structural rather than a decision (docs/checklist-coverage.md says why). */
-export const STRUCTURAL = new Set(['T01', 'T44', 'T49', 'T50', 'X10', 'X14', 'S01', 'S33', 'S39', 'S41']);
+export const STRUCTURAL = new Set(['T01', 'T44', 'T49', 'T50', 'T51', 'X10', 'X14', 'S01', 'S33', 'S39', 'S41']);
 
 /** Checks of later layers: nonce freshness, key release, result caching (key broker). */
 export const LATER_LAYERS = new Set(['T42', 'T52', 'S30', 'X11']);
@@ -39,16 +46,33 @@ export const REPORTED_AS = {
   X09: ['PARSE'], // every malformed input through the addon is a typed PARSE error
   X12: ['TCB_UNSUPPORTED', 'REVOKED', 'EXPIRED'], // the specific class survives verifyEvidence
   X13: ['T33'], // the verifier returns the status, the policy refuses it at T33
+  T46: ['T33'], // the same rule for a non-terminal status: returned, refused by the policy at T33
   S34: ['ERR_COLLATERAL_TOO_LARGE', 'X15'], // fetch-layer errors: bounded body, TLS
   S35: ['S13'], // a VCEK of another TCB (what a serial-keyed cache would serve) fails S13
   S36: ['S10'], // a cached VCEK goes through the S10 chain checks on every use
   S40: ['S09', 'S11', 'T13', 'T14'], // an absent extension or CRL field fails the check that reads it
   S42: ['S12'], // the report signature is checked before any claim comparison
+  S43: ['S04'], // v2's CPUID bytes are a reserved range, refused by the native frame check
   S46: ['S13'], // the checklist: "S13 catches it"
 };
 
 const ID = /\b([TSX]\d{2})\b/g;
 const EXACT_ID = /^[TSX]\d{2}$/;
+
+/** The error classes (the ErrorClass union of src/errors.ts), read so the rule follows the code. */
+function readErrorClasses() {
+  const src = readFileSync(join(root, 'src', 'errors.ts'), 'utf8');
+  const union = /export type ErrorClass =([^;]*);/.exec(src)?.[1] ?? '';
+  const classes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]);
+  if (classes.length === 0) throw new Error('check-ids: no ErrorClass union in src/errors.ts');
+  return new Set(classes);
+}
+export const ERROR_CLASSES = readErrorClasses();
+
+/** A literal that marks its call or row as a refusal: an error class, an ERR_ code, a policy path. */
+export function isRefusalMarker(value) {
+  return ERROR_CLASSES.has(value) || /^ERR_[A-Z0-9_]+$/.test(value) || /^\/[A-Za-z]/.test(value);
+}
 
 function filesUnder(dir, exts) {
   const out = [];
@@ -118,9 +142,11 @@ export function tokenize(src) {
             i++;
             break;
           }
+          const before = tokens.length;
           step();
           const t = tokens[tokens.length - 1];
-          if (tokens.length > start && t.t === 'p') {
+          // only a token this step produced (whitespace and comments produce none)
+          if (tokens.length > before && t.t === 'p') {
             if (t.value === '{') depth++;
             else if (t.value === '}') depth--;
           }
@@ -225,10 +251,25 @@ function titledCall(tokens, k, matchingOpen) {
   return callee;
 }
 
+const is = (tok, t, value) => tok !== undefined && tok.t === t && tok.value === value;
+const COMPARE = new Set(['toBe', 'toEqual', 'toStrictEqual']);
+
+/**
+ * Whether the string at tokens[k] is a check id by position: `check: 'T13'`,
+ * `<...>.check).toBe('T13')` (toEqual, toStrictEqual) or `check === 'T13'`.
+ */
+function isCheckPosition(tokens, k) {
+  const p = (i) => tokens[k - i];
+  if (is(p(1), 'p', ':') && is(p(2), 'id', 'check')) return true;
+  if (is(p(1), 'p', '(') && p(2)?.t === 'id' && COMPARE.has(p(2).value) && is(p(3), 'p', '.') && is(p(4), 'p', ')') && is(p(5), 'id', 'check')) return true;
+  return is(p(1), 'p', '=') && is(p(2), 'p', '=') && is(p(3), 'p', '=') && is(p(4), 'id', 'check');
+}
+
 /**
  * Every string literal of a test file with what the rules need: whether it
- * is (part of) a test title, whether it sits in a disabled test, and the
- * innermost bracket pair around it (the call or table row it belongs to).
+ * is (part of) a test title, whether it sits in a disabled test, the
+ * innermost bracket pair around it (the call or table row it belongs to) and
+ * whether it stands where a check id is asserted (`asCheck`).
  */
 export function analyse(src) {
   const tokens = tokenize(src);
@@ -275,29 +316,52 @@ export function analyse(src) {
         title: titleDepths.length > 0,
         disabled: k < disabledUntil,
         group: open === undefined ? [0, tokens.length] : [open, matchingClose.get(open) ?? tokens.length],
+        asCheck: isCheckPosition(tokens, k),
       });
     }
   }
   return strings;
 }
 
-/** Ids written as a whole string literal in running test code: not in comments, titles or disabled tests. */
+const sameGroup = (a, b) => a.group[0] === b.group[0] && a.group[1] === b.group[1];
+
+/**
+ * Whether a running, non-title string is asserted as the check of a refusal:
+ * in a check position, or beside a refusal marker in its own call or row.
+ */
+function assertedAsRefusal(s, strings) {
+  if (s.title || s.disabled) return false;
+  return s.asCheck || strings.some((o) => o !== s && !o.title && sameGroup(o, s) && isRefusalMarker(o.value));
+}
+
+/**
+ * Ids written as a whole string literal in running test code (not in
+ * comments, titles or disabled tests) where a test asserts them as the check
+ * of a refusal (see the header); a list of passed checks does not count.
+ */
 export function assertedIds(src) {
+  const strings = analyse(src);
   const found = new Set();
-  for (const s of analyse(src)) if (!s.title && !s.disabled && EXACT_ID.test(s.value)) found.add(s.value);
+  for (const s of strings) if (EXACT_ID.test(s.value) && assertedAsRefusal(s, strings)) found.add(s.value);
   return found;
 }
 
-/** REPORTED_AS ids that a running test names and, in the same call or row, asserts through a listed value. */
+/**
+ * REPORTED_AS ids that a running test names and, in the same call or row,
+ * asserts through a listed value: a listed check id only as the check of a
+ * refusal (as assertedIds counts it), a listed class or code anywhere.
+ */
 export function assertedThroughReports(src, reportedAs = REPORTED_AS) {
-  const strings = analyse(src).filter((s) => !s.disabled);
+  const all = analyse(src);
+  const strings = all.filter((s) => !s.disabled);
+  const listedAsserted = (o) => !o.title && (EXACT_ID.test(o.value) ? assertedAsRefusal(o, all) : true);
   const found = new Set();
   for (const [id, targets] of Object.entries(reportedAs)) {
     const named = new RegExp(`\\b${id}\\b`);
     for (const s of strings) {
       if (!named.test(s.value)) continue;
       const [from, to] = s.group;
-      if (strings.some((o) => o.index > from && o.index < to && !o.title && targets.includes(o.value))) {
+      if (strings.some((o) => o.index > from && o.index < to && targets.includes(o.value) && listedAsserted(o))) {
         found.add(id);
         break;
       }
@@ -327,7 +391,7 @@ export function coverage() {
     required: required.length,
     missingInSource: required.filter((id) => !inSource.has(id)),
     missingInTests: required.filter((id) => !inTests.has(id)),
-    /** Named in test/ (comment or title) but never asserted. */
+    /** Named in test/ but never asserted as the check of a refusal. */
     notAsserted: required.filter((id) => inTests.has(id) && !asserted.has(id)),
   };
 }
@@ -339,7 +403,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(`checklist ids required: ${c.required}`);
     console.log(`missing where checks live (src/, cpp/): ${c.missingInSource.join(' ') || 'none'}`);
     console.log(`missing in tests (test/): ${c.missingInTests.join(' ') || 'none'}`);
-    console.log(`named in tests but never asserted (comments and titles only): ${c.notAsserted.join(' ') || 'none'}`);
+    console.log(`named in tests but never asserted as the check of a refusal: ${c.notAsserted.join(' ') || 'none'}`);
   }
   process.exit(c.missingInSource.length || c.missingInTests.length || c.notAsserted.length ? 1 : 0);
 }
