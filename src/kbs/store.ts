@@ -332,8 +332,8 @@ export class KbsStore {
     });
   }
   /**
-   * Deletes the admin token `id` unless that leaves no intact, unexpired token (409
-   * ERR_KBS_LAST_TOKEN: the admin API would be locked for good). `mayRevoke` decides on the row
+   * Deletes the admin token `id` unless it is the last intact, unexpired token with every scope (409
+   * ERR_KBS_LAST_TOKEN: nothing could do everything through the admin API any more). `mayRevoke` decides on the row
    * (the caller's authority, admin.ts); it throws to refuse. One transaction; on PostgreSQL the
    * token rows are locked first, so two instances cannot each revoke one of the last two.
    * Returns false when there is no such token.
@@ -346,8 +346,10 @@ export class KbsStore {
       if (!target) return false;
       mayRevoke(target);
       // With scopes (review s9), only a token holding all of them can still do everything: one must remain.
+      // Only revoking such a token can lower their number; anything else (a leaked read-only token,
+      // an expired or tampered row) may go even when none is left (review s9 changes a, R2).
       const usable = (t: TokenInfo): boolean => t.intact && (t.expires_at === null || now.getTime() < Date.parse(t.expires_at)) && holdsAll(t.scopes, ALL_SCOPES);
-      if (!all.some((t) => t.id !== id && usable(t))) {
+      if (usable(target) && !all.some((t) => t.id !== id && usable(t))) {
         throw new KbsError('ERR_KBS_LAST_TOKEN', 409, 'this is the last intact, unexpired admin token with every scope: revoking it would leave no way to do everything through the admin API; mint another first (docs/kbs.md, Admin tokens)');
       }
       return (await s.#q.run('DELETE FROM admin_tokens WHERE id = ?', [id])).changes === 1;
