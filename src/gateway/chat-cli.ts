@@ -75,7 +75,7 @@ class GatewayAnswerError extends Error {
  * finding 5: a gateway that cannot be reached or answers 5xx was not judged, so it was not refused).
  */
 function retryable(e: AttestationRefusedError): boolean {
-  if (e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE') return true;
+  if (e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' || e.details.transient !== undefined) return true;
   if (e.code !== 'ERR_ATTEST_EXCHANGE') return false;
   const status = e.details.status;
   return status === undefined ? isNetworkFailure(e.details.cause) : status === 429 || status >= 500;
@@ -209,13 +209,20 @@ export async function streamChat(
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
   };
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += dec.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf(sep)) >= 0) {
-      take(buf.slice(0, i));
-      buf = buf.slice(i + sep.length);
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf(sep)) >= 0) {
+        take(buf.slice(0, i));
+        buf = buf.slice(i + sep.length);
+      }
     }
+  } catch (e) {
+    // The client cut the answer off (a verdict revoked the key it came over): undici reports
+    // 'terminated' with the refusal as cause; the refusal is what the caller must see.
+    const cause = (e as { cause?: unknown }).cause;
+    throw cause instanceof AttestationRefusedError ? cause : e;
   }
   take(buf + dec.decode());
   o.write('\n');
@@ -252,7 +259,11 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
   if (e instanceof AttestationRefusedError) {
     if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
     // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
-    const after = reattesting ? 'the re-attestation failed: this prompt was not sent; the chat ends.' : 'no prompt byte was sent.';
+    const after = e.details.revokedKey
+      ? "the gateway's TLS key was revoked while this prompt waited or was answered: its answer was cut off; the chat ends."
+      : reattesting
+        ? 'the re-attestation failed: this prompt was not sent; the chat ends.'
+        : 'no prompt byte was sent.';
     const later = retryable(e) ? ' (retry later)' : '';
     io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}${later}\n`);
     return retryable(e) ? CHAT_EXIT.retryable : CHAT_EXIT.refused;

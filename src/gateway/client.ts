@@ -31,7 +31,7 @@ import { randomFillSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type TLSSocket } from 'node:tls';
 
-import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from 'undici';
+import { Agent, Client, fetch as undiciFetch, Pool, type Dispatcher, type RequestInit, type Response } from 'undici';
 
 import { loadPolicy, type CollateralService, type Policy, type TrustRoots } from '../index.js';
 import type { ReferenceList } from '../vtpm/reference.js';
@@ -152,11 +152,84 @@ function errorCodeOf(text: string): string | undefined {
   }
 }
 
-/** The socket for undici (which listens for errors itself); a socket that failed while it waited is refused. */
-function handOver(c: Opened): TLSSocket {
+/**
+ * One connection slot of undici's pool (a Client holds one connection at a time), knowing the key
+ * its current connection presents. Every request it is given is checked again at the moment undici
+ * is about to write it (StaleKeyGuard): a request queued while the key was replaced or revoked is
+ * not written on a connection presenting that key (review s9, finding 1).
+ */
+class KeyedClient extends Client {
+  /** SPKI SHA-256 (hex) of the current connection's key; set before undici writes on it. */
+  key: string | undefined;
+
+  constructor(
+    origin: URL,
+    opts: Client.Options,
+    readonly stale: (key: string | undefined) => AttestationRefusedError | undefined,
+  ) {
+    super(origin, opts);
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return super.dispatch(opts, new StaleKeyGuard(handler, this));
+  }
+}
+
+/**
+ * Passes a request's handler through, except that when undici starts writing the request
+ * (onConnect, before any byte) on a connection whose key is no longer the verified one, it aborts
+ * the request with the client's refusal instead. The handler is undici's own (pre-v7) interface:
+ * the pool hands its clients handlers in that form (fetch's, or an agent's unwrapped one).
+ */
+class StaleKeyGuard implements Dispatcher.DispatchHandler {
+  readonly #h: Dispatcher.DispatchHandler;
+  readonly #slot: KeyedClient;
+
+  constructor(h: Dispatcher.DispatchHandler, slot: KeyedClient) {
+    this.#h = h;
+    this.#slot = slot;
+  }
+
+  onConnect(abort: (err?: Error) => void, context?: unknown): void {
+    const refusal = this.#slot.stale(this.#slot.key);
+    if (refusal) return abort(refusal);
+    (this.#h.onConnect as (abort: (err?: Error) => void, context?: unknown) => void)?.call(this.#h, abort, context);
+  }
+
+  onError(err: Error): void {
+    this.#h.onError?.(err);
+  }
+
+  onUpgrade(...a: Parameters<NonNullable<Dispatcher.DispatchHandler['onUpgrade']>>): void {
+    this.#h.onUpgrade?.(...a);
+  }
+
+  onResponseStarted(): void {
+    this.#h.onResponseStarted?.();
+  }
+
+  onHeaders(...a: Parameters<NonNullable<Dispatcher.DispatchHandler['onHeaders']>>): boolean {
+    return this.#h.onHeaders?.(...a) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.#h.onData?.(chunk) ?? true;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    this.#h.onComplete?.(trailers);
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.#h.onBodySent?.(chunkSize, totalBytesSent);
+  }
+}
+
+/** The connection for undici (which listens for errors itself); a socket that failed while it waited is refused. */
+function handOver(c: Opened): Opened {
   if (c.socket.destroyed) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the connection closed while it waited for its attestation');
   c.unguard();
-  return c.socket;
+  return c;
 }
 
 export class AttestedClient {
@@ -170,7 +243,10 @@ export class AttestedClient {
   #inflight: Promise<GatewayVerification> | undefined;
   /** An attested socket from attest() that the next connection takes instead of a new handshake. */
   #spare: Spare | undefined;
+  /** The pool new requests go to; a retired pool is closed (key change) or destroyed (revocation). */
   #agent: Agent;
+  /** The refusal that revoked the key in `key`: what a request still queued for that key fails with. */
+  #revoked: { key: string; refusal: AttestationRefusedError } | undefined;
   /** One TLS context for every connection: building one per connection (CA store, options) costs more than the handshake's own crypto. */
   readonly #secureContext = createSecureContext();
   /** tls.connect options of every connection (host, port, SNI), derived once from the origin. */
@@ -196,13 +272,28 @@ export class AttestedClient {
   }
 
   #newAgent(): Agent {
-    const connect = (_opts: unknown, cb: (err: Error | null, socket: TLSSocket | null) => void): void => {
-      this.#connect().then(
-        (s) => cb(null, s),
-        (e: Error) => cb(e, null),
-      );
+    const stale = (key: string | undefined): AttestationRefusedError | undefined => this.#staleRefusal(key);
+    // Each connection slot gets a connect hook that records the key its connection presents.
+    const client = (origin: URL, opts: object): Dispatcher => {
+      const slot: KeyedClient = new KeyedClient(origin, { ...opts, connect: ((_o: unknown, cb: (err: Error | null, socket: TLSSocket | null) => void): void => {
+        this.#connect().then(
+          (c) => {
+            slot.key = c.spki;
+            cb(null, c.socket);
+          },
+          (e: Error) => cb(e, null),
+        );
+      }) as unknown as Client.Options['connect'] }, stale);
+      return slot;
     };
-    return new Agent({ connections: this.#o.connections ?? 64, connect: connect as unknown as Agent.Options['connect'] });
+    return new Agent({ connections: this.#o.connections ?? 64, factory: (origin, opts) => new Pool(origin, { ...opts, factory: client }) });
+  }
+
+  /** Why a request must not go out on a connection presenting `key` now, if it must not. */
+  #staleRefusal(key: string | undefined): AttestationRefusedError | undefined {
+    if (key === this.#lastKey && key !== undefined) return undefined;
+    if (this.#revoked && this.#revoked.key === key) return this.#revoked.refusal;
+    return new AttestationRefusedError('ERR_ATTEST_PINNING', 'the gateway presented a new TLS key while this request waited for a connection; it was not sent on a connection with the replaced key (retry)', { transient: 'key-changed' });
   }
 
   /** The caller's clock: `at` (a fixed instant or a function), else the wall clock. */
@@ -316,7 +407,7 @@ export class AttestedClient {
         c.socket.destroy();
         // A framing error outranks a verdict on the content for the caller (the answer's length was
         // wrong), but not for the key's trust: a verdict on the bound TEE still revokes.
-        if (!outcome.ok && judgesBoundTee(outcome.refusal)) this.#revoke(c.spki);
+        if (!outcome.ok && judgesBoundTee(outcome.refusal)) this.#revoke(c.spki, outcome.refusal as AttestationRefusedError);
         throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'bytes arrived after the end of the attestation answer (wrong Content-Length or framing)', outcome.ok ? {} : { cause: outcome.refusal });
       }
       if (state === 'closed' || res.closeAnnounced) c.socket.destroy();
@@ -327,7 +418,7 @@ export class AttestedClient {
       return { v, reusable, idleMs: (res.keepAliveMs ?? SPARE_DEFAULT_IDLE_MS + SPARE_MARGIN_MS) - SPARE_MARGIN_MS };
     } catch (e) {
       c.socket.destroy();
-      if (judgesBoundTee(e)) this.#revoke(c.spki);
+      if (judgesBoundTee(e)) this.#revoke(c.spki, e as AttestationRefusedError);
       throw e;
     }
   }
@@ -350,24 +441,37 @@ export class AttestedClient {
 
   /**
    * A refusal judged the TEE behind `spki`: the key is trusted no more, whatever an earlier
-   * attestation said. The parked socket goes, and so do the pooled connections (requests in
-   * flight finish; queued ones need a new connection, which must attest again).
+   * attestation said. The parked socket goes, and so does the pool: destroyed with a refusal that
+   * names the verdict, so requests queued in it fail unsent and requests in flight are cut off
+   * (review s9, finding 1: close() let both run on the revoked key's connections).
    */
-  #revoke(spki: string): void {
+  #revoke(spki: string, verdict: AttestationRefusedError): void {
     const known = this.#verified.delete(spki);
     if (!known && this.#lastKey !== spki) return;
     this.#dropSpare();
     if (this.#lastKey === spki) {
       this.#lastKey = undefined;
-      this.#retireAgent();
+      const checks = verdict.details.checks;
+      const refusal = new AttestationRefusedError(verdict.code, `the gateway's TLS key was revoked by a verdict on its TEE (${verdict.code}${checks ? ` ${checks.join(',')}` : ''}): ${verdict.message}`, {
+        ...(checks ? { checks } : {}),
+        cause: verdict,
+        revokedKey: spki,
+      });
+      this.#revoked = { key: spki, refusal };
+      this.#retireAgent(refusal);
     }
   }
 
-  /** New connections from here on; the old pool closes once its requests in flight finish. */
-  #retireAgent(): void {
+  /**
+   * New connections from here on, in a new pool. The old pool's connections present a replaced key
+   * (StaleKeyGuard refuses to write a queued request on them): without `refusal` it closes once
+   * its requests in flight finish; with one (a revocation) it is destroyed, and every request in
+   * it, queued or in flight, fails with that refusal.
+   */
+  #retireAgent(refusal?: AttestationRefusedError): void {
     const old = this.#agent;
     this.#agent = this.#newAgent();
-    void old.close();
+    void (refusal ? old.destroy(refusal) : old.close()).catch(() => {});
   }
 
   /**
@@ -381,7 +485,9 @@ export class AttestedClient {
     const until = Math.min(Date.parse(v.validUntil), atMs + this.#maxAgeMs);
     if (this.#lastKey !== undefined && this.#lastKey !== v.spkiSha256) {
       // The gateway's key changed: only the newly verified key stays trusted, and pooled
-      // connections to older keys are retired (in-flight requests finish first).
+      // connections to older keys are retired: requests in flight finish; a queued request is
+      // written only on a connection with the new key, and fails unsent (retryable) when one with
+      // the old key comes free first (undici cannot move it to another connection).
       this.#verified.clear();
       this.#dropSpare();
       this.#retireAgent();
@@ -417,7 +523,7 @@ export class AttestedClient {
   }
 
   /** The parked socket, if still open and its key still trusted; it is taken (not parked any more). */
-  #takeSpare(): TLSSocket | undefined {
+  #takeSpare(): Opened | undefined {
     const s = this.#spare;
     if (!s) return undefined;
     this.#spare = undefined;
@@ -428,7 +534,7 @@ export class AttestedClient {
       return undefined;
     }
     s.socket.ref();
-    return s.socket;
+    return s;
   }
 
   #dropSpare(): void {
@@ -453,7 +559,7 @@ export class AttestedClient {
   }
 
   /** undici's connect: a socket is handed over only when its key is covered by a valid verification. */
-  async #connect(): Promise<TLSSocket> {
+  async #connect(): Promise<Opened> {
     const spare = this.#takeSpare();
     if (spare) return spare;
     let c = await this.#open();
@@ -493,7 +599,7 @@ export class AttestedClient {
     // Pooled connections outlive a key's trust: re-attest first (the new attested connection is parked for this request).
     if (![...this.#verified.keys()].some((k) => this.#valid(k))) await this.attest();
     try {
-      return await undiciFetch(url, { ...init, dispatcher: this.#agent as Dispatcher });
+      return await undiciFetch(url, { ...init, dispatcher: this.#agent });
     } catch (e) {
       const cause = (e as { cause?: unknown }).cause;
       if (cause instanceof AttestationRefusedError) throw cause;

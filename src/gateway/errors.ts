@@ -63,7 +63,10 @@ export type RefusalCode =
   /** The vTPM evidence failed verification (quote, banks, boot event log or IMA replay; details.checks names the VT check). */
   | 'ERR_ATTEST_VTPM';
 
-/** The client refused the gateway; no request byte was sent. */
+/**
+ * The client refused the gateway; no request byte was sent (except by a request already in flight
+ * when a verdict revoked its connection's key: `details.revokedKey`, and the request is cut off).
+ */
 export class AttestationRefusedError extends Error {
   readonly [BRAND] = true;
   constructor(
@@ -78,6 +81,14 @@ export class AttestationRefusedError extends Error {
       serverCode?: string;
       /** With status 429 or 503: the answer's Retry-After, in ms, when it sent one (delta-seconds). */
       retryAfterMs?: number;
+      /**
+       * Nothing about the gateway's TEE was judged, and the same call may pass later (tee-verify chat
+       * exits 3): 'key-changed', the request waited for a connection presenting a key that a newly
+       * verified key replaced, and was not sent.
+       */
+      transient?: 'key-changed';
+      /** The request was cut off because a verdict revoked this key (SPKI SHA-256, hex); the verdict is `cause`. */
+      revokedKey?: string;
     } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

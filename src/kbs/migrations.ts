@@ -5,7 +5,7 @@
  * and migrated from there. `schema_version` is kept in step so that an older
  * broker binary refuses a database that a newer one migrated.
  */
-import type { Migration, MigrationSet, SqlExecutor } from '../storage/index.js';
+import type { Migration, MigrationOutcome, MigrationSet, SqlExecutor } from '../storage/index.js';
 
 const V1_SQLITE = `
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -226,3 +226,34 @@ export const KBS_SCHEMA: MigrationSet = {
 };
 
 export const SCHEMA_VERSION = KBS_MIGRATIONS.length;
+
+/**
+ * From this schema on, every migration changes what each instance must write or check, and an
+ * instance of the release before keeps running on the old rules (review s9 changes a, R1): the
+ * operator stops every instance first (docs/kbs.md, Upgrading a deployment).
+ */
+export const STOP_EVERY_INSTANCE_FROM = 5;
+
+/** What an instance of an older release still running gets wrong once the schema has each version. */
+const OLDER_INSTANCE_AFTER: Readonly<Record<number, string>> = {
+  5: 'schema 5 adds attestation_log.release_digest (it logs every nonce-less release in a full row again, without one)',
+  6: 'schema 6 adds admin_audit (admin changes made through it leave no audit row)',
+  7: 'schema 7 adds admin-token scopes to the row MAC (it finds every admin token tampered, 401 ERR_KBS_INTEGRITY, and a token it mints is refused by every instance for good)',
+};
+
+/**
+ * The start-log warning of a migration that brought an existing database (`from` >= 1) into schema
+ * 5 or later, or undefined. A new database has no older instance; when another instance migrated
+ * first, this start applied nothing and that one warned. No instance registry tells whether an
+ * older instance is still connected, so the warning is all the broker can do (docs/decisions.md).
+ */
+export function rollingUpgradeWarning(m: MigrationOutcome, where: string): string | undefined {
+  if (m.from < 1 || m.applied.length === 0 || m.to < STOP_EVERY_INSTANCE_FROM) return undefined;
+  const changes = KBS_MIGRATIONS.filter((x) => x.version > m.from && x.version <= m.to && x.version >= STOP_EVERY_INSTANCE_FROM).map(
+    (x) => OLDER_INSTANCE_AFTER[x.version] ?? `schema ${x.version} adds ${x.name}`,
+  );
+  return (
+    `tee-kbs: WARNING: schema ${m.from} -> ${m.to} on ${where}: an instance of an older release still running on this database now goes wrong: ${changes.join('; ')}. ` +
+    `Rule: stop every instance before starting a release that migrates to schema ${STOP_EVERY_INSTANCE_FROM} or later; stop any older instance still running now and revoke the admin tokens it minted (docs/kbs.md, Upgrading a deployment)`
+  );
+}

@@ -27,6 +27,7 @@ import { openStorage, parseStorageLocation, StorageError, type StorageLocation }
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
+import { rollingUpgradeWarning } from './migrations.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { policyWarnings, tcbDefaultNotice } from './policies.js';
 import { KbsStore } from './store.js';
@@ -534,6 +535,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   try {
     const { store, migration } = await KbsStore.open(storage, masterKey, { refusalBounds });
     if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
+    const rolling = migration && rollingUpgradeWarning(migration, storage.description);
+    if (rolling) log(rolling);
     const now = options.now ?? (() => new Date());
     await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { openStorage, parseStorageLocation, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV } from './files.js';
+import { rollingUpgradeWarning } from './migrations.js';
 import { KbsStore, type IntegrityUpgrade } from './store.js';
 
 export interface IntegrityUpgradeOptions {
@@ -67,6 +68,8 @@ export async function upgradeIntegrity(o: IntegrityUpgradeOptions): Promise<Inte
     const from = migration?.from ?? 0;
     const to = migration?.to ?? from;
     if (migration && migration.applied.length > 0) log(`tee-kbs: upgrade-integrity: ${storage.description}: schema ${from} -> ${to} (${migration.applied.join(', ')})`);
+    const rolling = migration && rollingUpgradeWarning(migration, storage.description);
+    if (rolling) log(rolling);
     if (!upgrade) {
       // Already at schema 4: rows that fail their check now were written outside the broker (or left
       // by a crash of an older upgrade). This command trusts only rows from before schema 4, so it
