@@ -275,7 +275,11 @@ export class AttestedClient {
     const stale = (key: string | undefined): AttestationRefusedError | undefined => this.#staleRefusal(key);
     // Each connection slot gets a connect hook that records the key its connection presents.
     const client = (origin: URL, opts: object): Dispatcher => {
+      // undici asks for a pool per origin; only ours may have connections (review s9, finding 2: a
+      // redirect to another origin was sent through a gateway connection, with that origin's Host).
+      const ours = origin.origin === this.origin.origin;
       const slot: KeyedClient = new KeyedClient(origin, { ...opts, connect: ((_o: unknown, cb: (err: Error | null, socket: TLSSocket | null) => void): void => {
+        if (!ours) return cb(new AttestationRefusedError('ERR_ATTEST_PINNING', `this client connects to ${this.origin.origin} only, not ${origin.origin} (a redirect?)`), null);
         this.#connect().then(
           (c) => {
             slot.key = c.spki;
@@ -592,14 +596,18 @@ export class AttestedClient {
     }
   }
 
-  /** Attests (in-band, on the connection it will use) when no key is verified yet, then fetches over pinned connections. */
+  /**
+   * Attests (in-band, on the connection it will use) when no key is verified yet, then fetches over
+   * pinned connections. Redirects are not followed unless `init.redirect` asks for it (the 3xx is
+   * the answer); a redirect followed to another origin is refused (ERR_ATTEST_PINNING).
+   */
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     const url = new URL(input, this.origin);
     if (url.origin !== this.origin.origin) throw new RangeError(`this client is for ${this.origin.origin}`);
     // Pooled connections outlive a key's trust: re-attest first (the new attested connection is parked for this request).
     if (![...this.#verified.keys()].some((k) => this.#valid(k))) await this.attest();
     try {
-      return await undiciFetch(url, { ...init, dispatcher: this.#agent });
+      return await undiciFetch(url, { ...init, redirect: init.redirect ?? 'manual', dispatcher: this.#agent });
     } catch (e) {
       const cause = (e as { cause?: unknown }).cause;
       if (cause instanceof AttestationRefusedError) throw cause;
