@@ -72,7 +72,8 @@ class GatewayAnswerError extends Error {
 
 /**
  * A refusal that says nothing about the gateway's TEE and may pass later: exit 3, not 1 (review s8,
- * finding 5: a gateway that cannot be reached or answers 5xx was not judged, so it was not refused).
+ * finding 5: a gateway that cannot be reached or answers 5xx was not judged, so it was not refused;
+ * review s9, finding 3: nor one that timed out or closed before its answer, `details.transient`).
  */
 function retryable(e: AttestationRefusedError): boolean {
   if (e.code === 'ERR_ATTEST_COLLATERAL_UNAVAILABLE' || e.details.transient !== undefined) return true;
@@ -230,7 +231,13 @@ export async function streamChat(
 }
 
 function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
-  return { code: e.code, message: e.message, ...(e.details.checks ? { checks: e.details.checks } : {}), ...(e.details.status !== undefined ? { status: e.details.status } : {}) };
+  return {
+    code: e.code,
+    message: e.message,
+    ...(e.details.checks ? { checks: e.details.checks } : {}),
+    ...(e.details.status !== undefined ? { status: e.details.status } : {}),
+    ...(e.details.transient ? { transient: e.details.transient } : {}),
+  };
 }
 
 /**

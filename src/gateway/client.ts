@@ -227,7 +227,7 @@ class StaleKeyGuard implements Dispatcher.DispatchHandler {
 
 /** The connection for undici (which listens for errors itself); a socket that failed while it waited is refused. */
 function handOver(c: Opened): Opened {
-  if (c.socket.destroyed) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the connection closed while it waited for its attestation');
+  if (c.socket.destroyed) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the connection closed while it waited for its attestation', { transient: 'closed' });
   c.unguard();
   return c;
 }
@@ -337,11 +337,15 @@ export class AttestedClient {
     return new Promise((resolve, reject) => {
       const socket = tlsConnect({ ...this.#connectTo, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'] });
       socket.setNoDelay(true);
+      let timedOut = false;
       const onError = (e: Error): void => {
         clearTimeout(handshake);
-        reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `TLS connection to ${this.origin.host} failed: ${e.message}`, { cause: e }));
+        reject(new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `TLS connection to ${this.origin.host} failed: ${e.message}`, { cause: e, ...(timedOut ? { transient: 'timeout' as const } : {}) }));
       };
-      const handshake = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      const handshake = setTimeout(() => {
+        timedOut = true;
+        socket.destroy(new Error(`TLS handshake not done within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
       socket.once('error', onError);
       socket.once('secureConnect', () => {
         clearTimeout(handshake);

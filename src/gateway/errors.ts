@@ -83,10 +83,12 @@ export class AttestationRefusedError extends Error {
       retryAfterMs?: number;
       /**
        * Nothing about the gateway's TEE was judged, and the same call may pass later (tee-verify chat
-       * exits 3): 'key-changed', the request waited for a connection presenting a key that a newly
-       * verified key replaced, and was not sent.
+       * exits 3): 'timeout', the TLS handshake or the attestation exchange did not finish within
+       * timeoutMs; 'closed', the server closed the connection before the attestation answer was
+       * complete (or while the connection waited for it); 'key-changed', the request waited for a
+       * connection presenting a key that a newly verified key replaced, and was not sent.
        */
-      transient?: 'key-changed';
+      transient?: 'timeout' | 'closed' | 'key-changed';
       /** The request was cut off because a verdict revoked this key (SPKI SHA-256, hex); the verdict is `cause`. */
       revokedKey?: string;
     } = {},

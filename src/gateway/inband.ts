@@ -56,6 +56,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CHUNK_LINE = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;[^\r\n]*)?$/;
 
 const fail = (why: string, cause?: unknown): AttestationRefusedError => new AttestationRefusedError('ERR_ATTEST_EXCHANGE', why, cause === undefined ? {} : { cause });
+/** A failure that says nothing about the answer's content: the gateway was slow or went away (retryable). */
+const transient = (why: string, t: 'timeout' | 'closed'): AttestationRefusedError => new AttestationRefusedError('ERR_ATTEST_EXCHANGE', why, { transient: t });
 
 interface Head {
   status: number;
@@ -212,14 +214,14 @@ export function exchangeOnSocket(socket: TLSSocket, authority: string, path: str
       }
     };
     const onEnd = (): void => {
-      if (state === 'reading') finish(fail('the server closed the connection before the attestation answer was complete'));
+      if (state === 'reading') finish(transient('the server closed the connection before the attestation answer was complete', 'closed'));
       else state = 'closed';
     };
     const onError = (e: Error): void => {
       if (state === 'reading') finish(fail(`attestation exchange failed: ${e.message}`, e));
       else state = 'closed';
     };
-    const timer = setTimeout(() => finish(fail(`no complete attestation answer within ${limits.timeoutMs} ms`)), limits.timeoutMs);
+    const timer = setTimeout(() => finish(transient(`no complete attestation answer within ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
 
     const detach = (): void => {
       socket.off('data', onData);
