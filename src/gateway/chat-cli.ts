@@ -84,7 +84,15 @@ function retryable(e: AttestationRefusedError): boolean {
 
 /** The same for failures after the verification: the chat request's 5xx or a dropped connection. */
 function unavailable(e: unknown): boolean {
-  return (e instanceof GatewayAnswerError && e.status >= 500) || isNetworkFailure(e);
+  return (e instanceof GatewayAnswerError && e.status >= 500) || e instanceof IncompleteAnswerError || isNetworkFailure(e);
+}
+
+/**
+ * The answer stream ended without the API's end marker (Ollama's `done: true`, OpenAI's
+ * `data: [DONE]`): what arrived may be cut short, so it is not an answer (review s9, finding 4).
+ */
+class IncompleteAnswerError extends Error {
+  readonly code = 'ERR_CHAT_UNAVAILABLE';
 }
 
 /** The verification, one line each, safe for a terminal (see lineSafe). */
@@ -162,16 +170,62 @@ export function lineSafe(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, visible);
 }
 
-/** The text pieces of one streamed item: an Ollama NDJSON line or an OpenAI server-sent event. */
-function piecesOf(api: ChatApi, item: string): string {
-  if (api === 'ollama') {
-    const o = JSON.parse(item) as { message?: { content?: string }; response?: string; error?: string };
-    if (o.error) throw new Error(`the backend reported: ${o.error}`);
-    return o.message?.content ?? o.response ?? '';
+/**
+ * Reads a streamed answer line by line (LF or CRLF): Ollama's NDJSON, one JSON object a line ending
+ * with `done: true`, or OpenAI's server-sent events, whose `data:` lines make up an event that a
+ * blank line ends, the last one `[DONE]`. SSE comments (`: keep-alive`) and the `event:`, `id:` and
+ * `retry:` fields carry no text and are skipped (review s9, finding 4: a comment was parsed as JSON).
+ */
+class AnswerStream {
+  /** The API's end marker arrived; anything after it is ignored. */
+  done = false;
+  /** OpenAI: the data lines of the event being read. */
+  #data: string[] = [];
+
+  constructor(
+    readonly api: ChatApi,
+    readonly piece: (text: string) => void,
+  ) {}
+
+  line(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (this.done) return;
+    if (this.api === 'ollama') {
+      if (line.trim()) this.#ollama(line);
+      return;
+    }
+    if (line === '') return this.#event();
+    if (line.startsWith(':')) return; // a comment
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    // Other fields (event, id, retry, unknown ones) say nothing about the text.
+    if (field === 'data') this.#data.push(colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, ''));
   }
-  const data = item.replace(/^data: ?/, '');
-  if (data === '[DONE]') return '';
-  return (JSON.parse(data) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '';
+
+  /** The end of the stream: an event still open counts (a last blank line may be missing). */
+  end(): void {
+    if (this.api === 'openai' && !this.done) this.#event();
+  }
+
+  #ollama(item: string): void {
+    const o = JSON.parse(item) as { message?: { content?: string }; response?: string; error?: string; done?: boolean };
+    if (o.error) throw new Error(`the backend reported: ${o.error}`);
+    this.piece(o.message?.content ?? o.response ?? '');
+    if (o.done === true) this.done = true;
+  }
+
+  #event(): void {
+    if (this.#data.length === 0) return;
+    const data = this.#data.join('\n');
+    this.#data = [];
+    if (data === '[DONE]') {
+      this.done = true;
+      return;
+    }
+    const o = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { message?: string } | string };
+    if (o.error) throw new Error(`the backend reported: ${typeof o.error === 'string' ? o.error : (o.error.message ?? JSON.stringify(o.error))}`);
+    this.piece(o.choices?.[0]?.delta?.content ?? '');
+  }
 }
 
 /**
@@ -200,23 +254,20 @@ export async function streamChat(
   });
   o.onAnswer?.();
   if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-  const sep = o.api === 'ollama' ? '\n' : '\n\n';
   const dec = new TextDecoder();
   let buf = '';
   let answer = '';
-  const take = (item: string): void => {
-    if (!item.trim()) return;
-    const piece = piecesOf(o.api, item.trim());
+  const stream = new AnswerStream(o.api, (piece) => {
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
-  };
+  });
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buf += dec.decode(chunk, { stream: true });
       let i: number;
-      while ((i = buf.indexOf(sep)) >= 0) {
-        take(buf.slice(0, i));
-        buf = buf.slice(i + sep.length);
+      while ((i = buf.indexOf('\n')) >= 0) {
+        stream.line(buf.slice(0, i));
+        buf = buf.slice(i + 1);
       }
     }
   } catch (e) {
@@ -225,7 +276,18 @@ export async function streamChat(
     const cause = (e as { cause?: unknown }).cause;
     throw cause instanceof AttestationRefusedError ? cause : e;
   }
-  take(buf + dec.decode());
+  buf += dec.decode();
+  try {
+    if (buf) stream.line(buf);
+    stream.end();
+  } catch (e) {
+    // A last line cut off mid-JSON is a stream that ended early (below), not a malformed one.
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  if (!stream.done) {
+    if (answer) o.write('\n');
+    throw new IncompleteAnswerError(`the answer stream ended before its end marker (${o.api === 'ollama' ? '"done": true' : 'data: [DONE]'}): the answer may be cut short`);
+  }
   o.write('\n');
   return answer;
 }

@@ -13,10 +13,10 @@ import { streamChat, terminalSafe } from '../../src/gateway/chat-cli.js';
 const OSC52 = '\x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07';
 const ERASE = '\x1b[3A\x1b[2K';
 
-/** A stand-in for the attested client whose backend streams the given Ollama NDJSON lines. */
+/** A stand-in for the attested client whose backend streams the given Ollama NDJSON lines, then Ollama's last line (`done: true`). */
 function backend(lines: string[]): AttestedClient {
   return {
-    fetch: async () => new Response(lines.map((l) => `${l}\n`).join(''), { status: 200 }),
+    fetch: async () => new Response([...lines, '{"done":true}'].map((l) => `${l}\n`).join(''), { status: 200 }),
   } as unknown as AttestedClient;
 }
 
