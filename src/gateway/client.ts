@@ -113,8 +113,6 @@ interface Opened {
 }
 
 interface Spare extends Opened {
-  /** The attestation made on this socket. */
-  v: GatewayVerification;
   /** Wall-clock end of the server's keep-alive window (a socket timer, not trust). */
   until: number;
   timer: NodeJS.Timeout;
@@ -514,7 +512,7 @@ export class AttestedClient {
     return p;
   }
 
-  #park(c: Opened, v: GatewayVerification, idleMs: number): void {
+  #park(c: Opened, idleMs: number): void {
     this.#dropSpare();
     if (idleMs <= 0) return void c.socket.destroy();
     // Parked sockets must not keep the process alive; guard errors and closes while parked.
@@ -527,17 +525,22 @@ export class AttestedClient {
     c.socket.on('error', onGone).on('close', onGone).on('readable', onGone);
     c.unguard();
     const timer = setTimeout(onGone, idleMs).unref();
-    this.#spare = { ...c, v, until: Date.now() + idleMs, timer, onGone };
+    this.#spare = { ...c, until: Date.now() + idleMs, timer, onGone };
   }
 
-  /** The parked socket, if still open and its key still trusted; it is taken (not parked any more). */
+  /**
+   * The parked socket, if still open within the server's keep-alive window; it is taken (not parked
+   * any more). Its key's trust needs no check here (review s9, finding 5: a check of it could not be
+   * reached): a revocation or a new key drops the spare (#revoke, #record), and once trust has
+   * expired fetch() attests again first, whose #park replaces the spare.
+   */
   #takeSpare(): Opened | undefined {
     const s = this.#spare;
     if (!s) return undefined;
     this.#spare = undefined;
     clearTimeout(s.timer);
     s.socket.off('error', s.onGone).off('close', s.onGone).off('readable', s.onGone);
-    if (s.socket.destroyed || s.socket.readableLength > 0 || s.until <= Date.now() || !this.#covers(s.v)) {
+    if (s.socket.destroyed || s.socket.readableLength > 0 || s.until <= Date.now()) {
       s.socket.destroy();
       return undefined;
     }
@@ -561,7 +564,7 @@ export class AttestedClient {
   attest(): Promise<GatewayVerification> {
     return (this.#inflight ??= this.#single(async () => {
       const { c, r } = await this.#attestRetrying(await this.#open());
-      if (r.reusable) this.#park(c, r.v, r.idleMs);
+      if (r.reusable) this.#park(c, r.idleMs);
       return r.v;
     }));
   }
