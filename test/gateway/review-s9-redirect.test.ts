@@ -41,7 +41,7 @@ afterAll(async () => {
   await new Promise<void>((ok) => elsewhere.close(() => ok()));
 });
 
-const post = (path: string, redirect?: RequestRedirect) =>
+const post = (path: string, redirect?: 'follow' | 'manual') =>
   client.fetch(path, { method: 'POST', headers: { authorization: 'Bearer KEY' }, body: 'PROMPT-SECRET', ...(redirect ? { redirect } : {}) });
 
 describe('redirects from the gateway', () => {
