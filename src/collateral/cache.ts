@@ -9,13 +9,15 @@
  * nothing: a miss leaves no entry, memory holds at most `maxKeys` keys (least
  * recently used go first), and the directory is listed once, not per miss.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
+import { RollbackFloors, floorOf, raises, type Floor } from './floors.js';
+import { currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
 import { refuseAttachedChain, validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
@@ -32,6 +34,8 @@ export interface CollateralCacheOptions {
   maxVersions?: number;
   /** Keys held in memory (least recently used evicted; the disk keeps them); default 4096. */
   maxKeys?: number;
+  /** Rollback floors held in memory (see floors.ts; the disk keeps them); default 65536. */
+  maxFloors?: number;
 }
 
 /** `$XDG_CACHE_HOME/tee-verify`, else `~/.cache/tee-verify`. */
@@ -103,7 +107,6 @@ function previousVersionDigest(a: CollateralArtifact): string {
 
 const NONE: readonly CollateralArtifact[] = Object.freeze([]);
 
-const uid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 
 function cacheDirError(directory: string, why: string, cause?: unknown): InvalidArgumentError {
   return new InvalidArgumentError('ERR_COLLATERAL_CACHE_DIR', `collateral cache directory ${directory}: ${why} (choose another directory, or pass directory: null for a memory-only cache)`, {
@@ -124,7 +127,7 @@ function prepareDirectory(directory: string): void {
   } catch (err) {
     throw cacheDirError(directory, `cannot be created (${(err as Error).message})`, err);
   }
-  const me = uid();
+  const me = currentUid();
   for (const [path, st] of [
     [directory, statSync(directory)],
     [entries, lstatSync(entries)],
@@ -132,36 +135,6 @@ function prepareDirectory(directory: string): void {
     if (!st.isDirectory()) throw cacheDirError(directory, `${path} is not a directory`);
     if (me !== undefined && st.uid !== me) throw cacheDirError(directory, `${path} belongs to uid ${st.uid}, not to this process (uid ${me})`);
     if ((st.mode & 0o022) !== 0) throw cacheDirError(directory, `${path} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`);
-  }
-}
-
-/**
- * Reads a cache file as a regular file of ours, never following a link and
- * never blocking (a FIFO); undefined for anything else (the caller removes it).
- */
-function readEntryFile(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined; // a symbolic link (ELOOP), gone meanwhile, unreadable
-  }
-  try {
-    const st = fstatSync(fd);
-    const me = uid();
-    if (!st.isFile() || st.size > MAX_ENTRY_BYTES || (me !== undefined && st.uid !== me)) return undefined;
-    const buf = Buffer.allocUnsafe(st.size);
-    let read = 0;
-    while (read < st.size) {
-      const n = readSync(fd, buf, read, st.size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buf.toString('utf8', 0, read);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -189,6 +162,8 @@ export class CollateralCache {
   readonly #verified = new WeakSet<CollateralArtifact>();
   /** Entry file names on disk per key digest: listed once, then kept up to date by this cache. */
   #index: Map<string, Set<string>> | undefined;
+  /** Rollback floors, apart from the versions: eviction, expiry and pruning leave them (review s9, F1). */
+  readonly #floors: RollbackFloors;
 
   /** Throws ERR_COLLATERAL_CACHE_DIR (class ARGUMENT) for a directory that cannot be created or is not private. */
   constructor(options: CollateralCacheOptions = {}) {
@@ -196,7 +171,14 @@ export class CollateralCache {
     this.maxVersions = options.maxVersions ?? 8;
     this.maxKeys = options.maxKeys ?? 4096;
     if (!Number.isSafeInteger(this.maxKeys) || this.maxKeys < 1) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'maxKeys must be a positive integer');
+    const maxFloors = options.maxFloors;
+    if (maxFloors !== undefined && (!Number.isSafeInteger(maxFloors) || maxFloors < 1)) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'maxFloors must be a positive integer');
     if (this.directory) prepareDirectory(this.directory);
+    this.#floors = new RollbackFloors({
+      directory: this.directory ? join(this.directory, `v${VERSION}`) : null,
+      maxUnset: this.maxKeys,
+      ...(maxFloors === undefined ? {} : { maxFloors }),
+    });
   }
 
   /** Keys held in memory now (at most maxKeys). */
@@ -323,7 +305,7 @@ export class CollateralCache {
   }
 
   #load(name: string, key: string): CollateralArtifact | undefined {
-    const text = readEntryFile(join(this.#dir(), name));
+    const text = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
     try {
       if (text === undefined) throw new Error('not a regular file of ours');
       const stored = JSON.parse(text) as StoredEntry;
@@ -458,7 +440,51 @@ export class CollateralCache {
     return stored !== undefined && this.#verified.has(stored);
   }
 
-  /** Where `key`'s entries live on disk, as a glob an operator can remove (`<dir>/v1/<sha256(key)>-*.json`); undefined in memory only. */
+  /**
+   * The rollback floor of `key` (floors.ts): held in memory, else read from
+   * its file on the key's first lookup and raised to the verified marks of
+   * the stored versions. Eviction, expiry or removal of versions never lowers it.
+   */
+  floor(key: string): Floor {
+    return this.#floors.get(key, () => this.#markedFloor(key));
+  }
+
+  /**
+   * Raises the floor of `artifact`'s key to it (a verification that used it
+   * passed; from a source or this cache, a TCB info or QE identity); memory
+   * and, for a disk cache, the key's floor file. True when the floor rose.
+   */
+  raiseFloor(artifact: CollateralArtifact): boolean {
+    const candidate = floorOf(artifact);
+    return candidate !== undefined && this.#floors.raise(artifact.key, candidate, () => this.#markedFloor(artifact.key));
+  }
+
+  /** Floors held in memory now. */
+  get floorCount(): number {
+    return this.#floors.size;
+  }
+
+  /** The file of `key`'s rollback floor (`<dir>/v1/<sha256(key)>-floor.json`, matched by entryGlob); undefined in memory only. */
+  floorFile(key: string): string | undefined {
+    return this.#floors.file(key);
+  }
+
+  /** The strictest floor the verified marks of `key`'s stored versions set. */
+  #markedFloor(key: string): Floor | undefined {
+    let best: Floor | undefined;
+    for (const v of this.#lookup(key)) {
+      if (!this.#verified.has(v)) continue;
+      const f = floorOf(v);
+      if (f !== undefined && (best === undefined || raises(f, best))) best = f;
+    }
+    return best;
+  }
+
+  /**
+   * Where `key`'s entries live on disk, as a glob an operator can remove
+   * (`<dir>/v1/<sha256(key)>-*.json`: its versions and its rollback floor);
+   * undefined in memory only.
+   */
   entryGlob(key: string): string | undefined {
     return this.directory ? join(this.#dir(), `${this.#prefix(key)}-*.json`) : undefined;
   }
@@ -490,22 +516,14 @@ export class CollateralCache {
       ...(this.#verified.has(a) ? { verified: true as const } : {}),
     };
     const name = this.#fileName(a);
-    const file = join(this.#dir(), name);
-    const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    // 'wx': a fresh file, never through something planted under the temporary name.
-    writeFileSync(temp, JSON.stringify(entry), { mode: 0o600, flag: 'wx' });
-    try {
-      renameSync(temp, file);
-    } catch (err) {
-      rmSync(temp, { force: true });
-      throw err;
-    }
+    writePrivateFile(join(this.#dir(), name), JSON.stringify(entry));
     this.#indexAdd(name);
   }
 
-  /** Forgets the in-memory copies and the directory listing (the disk stays); used to simulate a new process. */
+  /** Forgets the in-memory copies, floors and the directory listing (the disk stays); used to simulate a new process. */
   clearMemory(): void {
     this.#memory.clear();
+    this.#floors.clear();
     this.#index = undefined;
   }
 }

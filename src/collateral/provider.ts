@@ -22,6 +22,7 @@ import { CollateralFormatError, TeeVerifyError } from '../errors.js';
 import { isWithinWindow, needsRefresh, sameVersion, type CollateralArtifact } from './artifact.js';
 import { isOlder, type CollateralCache } from './cache.js';
 import { CollateralUnavailableError, PLATFORM_NOT_SERVED_TTL_MS, isNotFound, isPlatformNotServed } from './errors.js';
+import { RollbackFloors, floorOf, isBelowFloor, judgedByFloor, type Floor } from './floors.js';
 import { kindOfKey, platformOfKey } from './keys.js';
 import { refuseAttachedChain } from './validate.js';
 
@@ -113,9 +114,6 @@ export interface InMemorySource {
 /** Shared by every warning-free cache hit; frozen, so no caller can add to it. */
 const NO_WARNINGS: string[] = Object.freeze([]) as unknown as string[];
 
-/** The floor of a key no passing verification has set (see ArtifactResolver.#belowFloor). */
-const NO_FLOOR = Object.freeze({ text: '', sequence: -1n, from: Number.POSITIVE_INFINITY });
-
 /** A Map that keeps its `limit` most recently set entries. */
 class BoundedMap<K, V> {
   readonly #map = new Map<K, V>();
@@ -169,11 +167,11 @@ export class ArtifactResolver {
    */
   readonly #knownPlatforms: BoundedMap<string, { start: number; keys: string[] }>;
   /**
-   * Per TCB info / QE identity key, the highest tcbEvaluationDataNumber a
-   * passing verification used from a source, and the earliest start of
-   * validity of a document with it (see #belowFloor). Memory only.
+   * Rollback floors (#belowFloor) when there is no cache; with one, the
+   * cache holds them (memory, and a file per key on disk) apart from its
+   * versions, so every resolver on that cache shares them (review s9, F1).
    */
-  readonly #floors: BoundedMap<string, { text: string; sequence: bigint; from: number }>;
+  readonly #ownFloors: RollbackFloors | undefined;
   /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
   readonly #marked = new WeakSet<CollateralArtifact>();
   readonly #offline: boolean;
@@ -202,7 +200,7 @@ export class ArtifactResolver {
     this.#lastRefresh = new BoundedMap(maxKeys);
     this.#notFound = new BoundedMap(maxKeys);
     this.#knownPlatforms = new BoundedMap(maxKeys);
-    this.#floors = new BoundedMap(maxKeys);
+    this.#ownFloors = this.#cache === null ? new RollbackFloors({ directory: null, maxUnset: maxKeys }) : undefined;
   }
 
   /**
@@ -251,38 +249,26 @@ export class ArtifactResolver {
    * another test PKI).
    */
   #belowFloor(a: CollateralArtifact, now: Date): boolean {
-    if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity') || a.source.origin === 'bundle') return false;
-    const floor = this.#floorOf(a.key);
-    if (a.sequence === floor.text || floor.from > now.getTime()) return false;
-    return BigInt(a.sequence) < floor.sequence;
+    return judgedByFloor(a) && isBelowFloor(a, this.#floorOf(a.key), now);
   }
 
   /**
-   * The floor of `key`; on first use seeded from the cache's versions that
-   * carry the verified mark (it survives a restart on disk), so a restart
-   * while the newest version expired does not forget it.
+   * The floor of `key`: the cache's (kept apart from its versions, on disk
+   * in a file per key, seeded from the verified marks on a key's first
+   * lookup), else this resolver's own in memory.
    */
-  #floorOf(key: string): { text: string; sequence: bigint; from: number } {
-    let floor = this.#floors.get(key);
-    if (floor === undefined) {
-      this.#floors.set(key, (floor = NO_FLOOR));
-      const cache = this.#cache;
-      if (cache !== null) for (const v of cache.versions(key)) if (cache.isVerified(v)) this.#raiseFloor(v);
-      floor = this.#floors.get(key) ?? NO_FLOOR;
-    }
-    return floor;
+  #floorOf(key: string): Floor {
+    return this.#cache !== null ? this.#cache.floor(key) : this.#ownFloors!.get(key);
   }
 
-  /** Records `a` (verified, from a source) as the floor of its key when it names a higher evaluation (#belowFloor). */
+  /** Raises the floor of `a`'s key to `a` (verified, from a source) when it names a higher evaluation (#belowFloor). */
   #raiseFloor(a: CollateralArtifact): void {
-    if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity')) return;
-    if (a.source.origin !== 'network' && a.source.origin !== 'cache') return;
-    const sequence = BigInt(a.sequence);
-    const from = Date.parse(a.validity.notBefore);
-    const floor = this.#floorOf(a.key);
-    if (sequence > floor.sequence || (sequence === floor.sequence && from < floor.from)) {
-      this.#floors.set(a.key, { text: a.sequence, sequence, from });
+    if (this.#cache !== null) {
+      this.#cache.raiseFloor(a);
+      return;
     }
+    const candidate = floorOf(a);
+    if (candidate !== undefined) this.#ownFloors!.raise(a.key, candidate);
   }
 
   /**
@@ -500,12 +486,13 @@ export class ArtifactResolver {
   /**
    * What the operator does about a rollback refusal (review s8 changes-b #5):
    * it lasts until the source serves the floor's evaluation or later, which a
-   * lagging PCCS may never do by itself, and the floor is re-seeded from the
-   * cache's verified marks on restart.
+   * lagging PCCS may never do by itself. On disk the floor has its own file,
+   * which the key's glob matches with its versions (a restart re-reads it and
+   * re-seeds from the verified marks).
    */
   #rollbackRemedy(key: string, floor: string): string {
     const glob = this.#cache?.entryGlob(key);
-    const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier`;
+    const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier (the glob matches the key's cached versions and its floor file)`;
     return (
       `Waiting does not help until the source serves evaluation ${floor} or later: update it (a PCCS: refresh its cached collateral from Intel's PCS, or use the PCS). ` +
       `To accept the older evaluation on purpose, pass it as an explicit bundle (--collateral), which the floor does not judge, or ${forget}`

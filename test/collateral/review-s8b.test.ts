@@ -82,7 +82,12 @@ describe('#1 cache entries written under the previous naming survive the upgrade
     const result = await verifyEvidence(evidence, { collateral: offline, trustRoots: tdx.trustRoots, at: AT });
     expect(result.warnings).toEqual([]); // no source was asked: BundleSource([]) answers ERR_COLLATERAL_MISSING
 
-    const names = readdirSync(join(directory, 'v1')).sort();
+    // Review s9: the marks of TCB info and QE identity also seeded their rollback floors, each in its own file.
+    const all = readdirSync(join(directory, 'v1')).sort();
+    const names = all.filter((n) => !n.endsWith('-floor.json'));
+    expect(all.filter((n) => n.endsWith('-floor.json')).sort()).toEqual(
+      tdx.collateral.filter((a) => a.kind === 'intel-tcb-info' || a.kind === 'intel-qe-identity').map((a) => `${sha256(a.key)}-floor.json`).sort(),
+    );
     expect(names).toHaveLength(4);
     for (const a of chained) expect(names).not.toContain(oldNames[tdx.collateral.indexOf(a)]);
     const fresh = new CollateralCache({ directory });

@@ -1,0 +1,230 @@
+/**
+ * Rollback floors (X03; decision review s8, kept apart from the versions
+ * since review s9). Per TCB info / QE identity key: the highest
+ * tcbEvaluationDataNumber a passing verification used from a source, and the
+ * earliest start of validity of a document with it. A version below the
+ * floor is not served at an instant at or after that start.
+ *
+ * A floor outlives the versions that set it: when they are evicted, expire
+ * or are pruned, the floor stays in memory (up to `maxFloors` keys) and, for
+ * a disk cache, in its own file per key (`<sha256(key)>-floor.json`, next to
+ * the key's version files, hardened like them). It is read on the key's
+ * first lookup, merged with the verified marks of the cached versions, and
+ * only ever raised: nothing here lowers it.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { CollateralArtifact } from './artifact.js';
+import { readPrivateFile, writePrivateFile } from './private-file.js';
+
+export interface Floor {
+  /** The evaluation number as the document states it (decimal). */
+  readonly text: string;
+  readonly sequence: bigint;
+  /** Epoch ms: the earliest start of validity of a document with this evaluation number. */
+  readonly from: number;
+}
+
+/** The floor of a key no passing verification has set. */
+export const NO_FLOOR: Floor = Object.freeze({ text: '', sequence: -1n, from: Number.POSITIVE_INFINITY });
+
+/** Floors held in memory by default: a few hundred bytes each, far more than there are Intel platforms times channels. */
+export const DEFAULT_MAX_FLOORS = 65_536;
+
+const FORMAT = 'tee-verify-collateral-floor';
+const VERSION = 1;
+/** A floor file is a key and two numbers; anything larger is not one of ours. */
+const MAX_FLOOR_BYTES = 16 * 1024;
+
+/** Whether floors apply to `a`: a TCB info or QE identity from a source or the cache (a bundle's artifact never). */
+export function judgedByFloor(a: CollateralArtifact): boolean {
+  return a.sequence !== undefined && (a.kind === 'intel-tcb-info' || a.kind === 'intel-qe-identity') && a.source.origin !== 'bundle';
+}
+
+function evaluationNumber(text: string): bigint | undefined {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && String(n) === text ? BigInt(n) : undefined;
+}
+
+/** The floor `a` sets once a verification that used it passed: only from a source (network) or the cache. */
+export function floorOf(a: CollateralArtifact): Floor | undefined {
+  if (a.sequence === undefined || (a.kind !== 'intel-tcb-info' && a.kind !== 'intel-qe-identity')) return undefined;
+  if (a.source.origin !== 'network' && a.source.origin !== 'cache') return undefined;
+  const sequence = evaluationNumber(a.sequence);
+  const from = Date.parse(a.validity.notBefore);
+  return sequence === undefined || !Number.isFinite(from) ? undefined : { text: a.sequence, sequence, from };
+}
+
+/** `a` is stricter than `b`: a higher evaluation, or the same one in force earlier. */
+export function raises(a: Floor, b: Floor): boolean {
+  return a.sequence > b.sequence || (a.sequence === b.sequence && a.from < b.from);
+}
+
+/** `a` (judgedByFloor) names an evaluation below `floor`, at an instant at or after the floor's start. */
+export function isBelowFloor(a: CollateralArtifact, floor: Floor, now: Date): boolean {
+  if (a.sequence === floor.text || floor.from > now.getTime()) return false;
+  return BigInt(a.sequence!) < floor.sequence;
+}
+
+export interface RollbackFloorsOptions {
+  /** Directory of the floor files (the cache's `v1`); null keeps floors in memory only. */
+  directory: string | null;
+  /** Floors held in memory (the earliest held leaves first; with a directory its file stays); default 65536. */
+  maxFloors?: number;
+  /** Keys remembered as having no floor, so their first lookup reads the disk once; default 4096. */
+  maxUnset?: number;
+}
+
+interface FloorFile {
+  format: string;
+  version: number;
+  key: string;
+  sequence: string;
+  from: string;
+}
+
+/**
+ * The floors of one cache (or of a resolver without one). Keys with a floor
+ * and keys without one are held apart, so lookups of keys that never passed
+ * a verification (which any evidence can name) never push a floor out.
+ */
+export class RollbackFloors {
+  readonly directory: string | null;
+  readonly maxFloors: number;
+  readonly #maxUnset: number;
+  /** Floors in memory, the earliest held first (Map order). */
+  readonly #floors = new Map<string, Floor>();
+  /** Keys looked up that have no floor (nothing on disk, no verified mark), the earliest first. */
+  readonly #unset = new Set<string>();
+
+  constructor(options: RollbackFloorsOptions) {
+    this.directory = options.directory;
+    this.maxFloors = options.maxFloors ?? DEFAULT_MAX_FLOORS;
+    this.#maxUnset = options.maxUnset ?? 4096;
+    for (const [name, value] of [['maxFloors', this.maxFloors], ['maxUnset', this.#maxUnset]] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer`);
+    }
+  }
+
+  /** Floors held in memory now (at most maxFloors). */
+  get size(): number {
+    return this.#floors.size;
+  }
+
+  /** The file of `key`'s floor; undefined in memory only. */
+  file(key: string): string | undefined {
+    return this.directory === null ? undefined : join(this.directory, `${createHash('sha256').update(key).digest('hex')}-floor.json`);
+  }
+
+  /**
+   * The floor of `key`. On the first lookup (or after it left memory): its
+   * file, raised to what `seed` gives (the verified marks of the cached
+   * versions), and written back when the marks were higher (an upgrade from
+   * before floor files, a corrupt file rebuilt).
+   */
+  get(key: string, seed?: () => Floor | undefined): Floor {
+    const held = this.#floors.get(key);
+    if (held !== undefined) return held;
+    if (this.#unset.has(key)) return NO_FLOOR;
+    let floor = this.#read(key);
+    const seeded = seed?.();
+    if (seeded !== undefined && (floor === undefined || raises(seeded, floor))) {
+      floor = seeded;
+      this.#tryWrite(key, floor);
+    }
+    if (floor === undefined) {
+      this.#unset.add(key);
+      if (this.#unset.size > this.#maxUnset) this.#unset.delete(this.#unset.values().next().value!);
+      return NO_FLOOR;
+    }
+    this.#hold(key, floor);
+    return floor;
+  }
+
+  /**
+   * Raises `key`'s floor to `candidate` when that is stricter; true when it
+   * was. The file is read again first: another process on the same directory
+   * may have raised it meanwhile, and a floor is never written below its file.
+   */
+  raise(key: string, candidate: Floor, seed?: () => Floor | undefined): boolean {
+    if (!raises(candidate, this.get(key, seed))) return false;
+    const onDisk = this.#read(key);
+    if (onDisk !== undefined && !raises(candidate, onDisk)) {
+      this.#hold(key, onDisk); // at least as strict as the candidate, so raised all the same
+      return true;
+    }
+    this.#hold(key, candidate);
+    this.#tryWrite(key, candidate);
+    return true;
+  }
+
+  /** Forgets what memory holds (the files stay); a new process. */
+  clear(): void {
+    this.#floors.clear();
+    this.#unset.clear();
+  }
+
+  #hold(key: string, floor: Floor): void {
+    this.#unset.delete(key);
+    this.#floors.delete(key);
+    this.#floors.set(key, floor);
+    if (this.#floors.size > this.maxFloors) this.#floors.delete(this.#floors.keys().next().value!);
+  }
+
+  /**
+   * The floor in `key`'s file, if it holds a valid one. Anything else there
+   * (a link, a FIFO, a foreign or oversized file, torn or foreign content) is
+   * removed and counts as no file: the marks rebuild what they can (see
+   * docs/collateral.md, "Rollback floor", on why ignoring is safe).
+   */
+  #read(key: string): Floor | undefined {
+    const file = this.file(key);
+    if (file === undefined) return undefined;
+    const text = readPrivateFile(file, MAX_FLOOR_BYTES);
+    if (text === undefined) {
+      if (lstatSync(file, { throwIfNoEntry: false }) !== undefined) this.#remove(file);
+      return undefined;
+    }
+    const floor = parseFloorFile(text, key);
+    if (floor === undefined) this.#remove(file);
+    return floor;
+  }
+
+  #remove(file: string): void {
+    try {
+      rmSync(file, { force: true }); // unlinks a link itself, never its target
+    } catch {
+      // A read-only disk: ignored all the same.
+    }
+  }
+
+  /** Writes the floor file; a disk that refuses keeps the floor in memory only (it holds for this process). */
+  #tryWrite(key: string, floor: Floor): void {
+    const file = this.file(key);
+    if (file === undefined) return;
+    const content: FloorFile = { format: FORMAT, version: VERSION, key, sequence: floor.text, from: new Date(floor.from).toISOString() };
+    try {
+      writePrivateFile(file, JSON.stringify(content));
+    } catch {
+      // Kept in memory.
+    }
+  }
+}
+
+/** The floor a file's text states for `key`, or undefined when it is not a valid floor file of that key. */
+function parseFloorFile(text: string, key: string): Floor | undefined {
+  let stored: Partial<FloorFile>;
+  try {
+    stored = JSON.parse(text) as Partial<FloorFile>;
+  } catch {
+    return undefined;
+  }
+  if (stored === null || typeof stored !== 'object' || stored.format !== FORMAT || stored.version !== VERSION || stored.key !== key) return undefined;
+  if (typeof stored.sequence !== 'string' || typeof stored.from !== 'string') return undefined;
+  const sequence = evaluationNumber(stored.sequence);
+  const from = Date.parse(stored.from);
+  if (sequence === undefined || !Number.isFinite(from) || new Date(from).toISOString() !== stored.from) return undefined;
+  return { text: stored.sequence, sequence, from };
+}
