@@ -241,9 +241,12 @@ failed; the reason and check ids on stderr; no prompt byte sent); 2 usage
 error or a failed request (a 4xx answer such as a wrong API key, an error the
 model backend reported); 3 retry later, nothing about the gateway was judged:
 collateral unavailable, the gateway unreachable (connection refused, reset or
-timed out, name not resolved) or answering 5xx to the attestation or the chat
-request (--json: ERR_CHAT_UNAVAILABLE after the verification), or its
-attestation rate limit (429) still reached after one retry.
+timed out, name not resolved), a TLS handshake or attestation exchange that
+timed out or was closed early, a 5xx answer to the attestation or the chat
+request, a chat answer that ended before its last message (--json:
+ERR_CHAT_UNAVAILABLE after the verification), a request not sent because the
+gateway's key changed meanwhile, or its attestation rate limit (429) still
+reached after one retry.
 `;
 
 /** Only for error hints; "help batch" and "batch --help" print src/cli/batch.ts's own help. */
