@@ -1,10 +1,13 @@
 /**
- * `collateral fetch | export | import | show`: fetch what a piece of evidence
- * needs and write a tee-verify bundle (export: from the cache only, nothing
- * fetched), convert dcap-qvl collateral JSON into a bundle, list a bundle.
+ * `collateral fetch | export | import | show | prune`: fetch what a piece of
+ * evidence needs and write a tee-verify bundle (export: from the cache only,
+ * nothing fetched), convert dcap-qvl collateral JSON into a bundle, list a
+ * bundle, remove long-expired versions from the disk cache.
  */
+import { existsSync } from 'node:fs';
+
 import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
-import { artifactKey, bundleVersions } from '../collateral/index.js';
+import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory } from '../collateral/index.js';
 import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, reportError } from './errors.js';
@@ -15,7 +18,7 @@ import { lineSafe } from './terminal-text.js';
 import { openCollateral, readBundle } from './sources.js';
 import { COLLATERAL_OPTION_SPEC, collateralArgsFrom, requireCollateralSource } from './verify-args.js';
 
-const SUBCOMMANDS = ['fetch', 'export', 'import', 'show'] as const;
+const SUBCOMMANDS = ['fetch', 'export', 'import', 'show', 'prune'] as const;
 
 /** Each subcommand's options (all listed in "collateral --help"). */
 export const COLLATERAL_SUBCOMMAND_OPTIONS: Record<(typeof SUBCOMMANDS)[number], OptionSpec> = {
@@ -23,7 +26,12 @@ export const COLLATERAL_SUBCOMMAND_OPTIONS: Record<(typeof SUBCOMMANDS)[number],
   export: { ...COLLATERAL_OPTION_SPEC, out: { type: 'string' } },
   import: { out: { type: 'string' } },
   show: {},
+  prune: { 'older-than': { type: 'string' }, 'cache-dir': { type: 'string' }, 'dry-run': { type: 'boolean' } },
 };
+
+const DAY_MS = 86_400_000;
+/** --older-than's upper bound: a century, well inside Date's range. */
+const MAX_PRUNE_DAYS = 36_500;
 
 /**
  * Certificates that came with the evidence (or --certs) are stored under the
@@ -91,6 +99,43 @@ async function showFile(file: string, io: CliIo): Promise<ExitCodeValue> {
   return ExitCode.Ok;
 }
 
+/**
+ * `collateral prune --older-than <days>`: removes the disk cache's versions
+ * whose validity ended more than <days> ago (review s9, F2), never a
+ * rollback floor. Nothing is pruned unless asked: batch re-verification at
+ * past instants needs old versions. Exit 0 done (also --dry-run), 2 usage or
+ * an unusable cache directory, 70 a version that could not be removed.
+ */
+async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCodeValue> {
+  const days = stringOption(values, 'older-than');
+  if (days === undefined) throw new UsageError('collateral prune: --older-than <days> is required');
+  if (!/^[0-9]{1,6}$/.test(days) || Number(days) > MAX_PRUNE_DAYS) throw new UsageError(`--older-than must be a whole number of days from 0 to ${MAX_PRUNE_DAYS} (got "${days}")`);
+  const directory = stringOption(values, 'cache-dir') ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv);
+  const dryRun = values['dry-run'] === true;
+  if (!existsSync(directory)) {
+    writeLine(io.stdout, lineSafe(`no collateral cache at ${directory}: nothing to prune`));
+    return ExitCode.Ok;
+  }
+  let cache: CollateralCache;
+  try {
+    cache = new CollateralCache({ directory });
+  } catch (err) {
+    throw new UsageError(`cannot use the cache directory ${directory}: ${(err as Error).message} (pass --cache-dir <dir>)`);
+  }
+  // The command's own clock: pruning is maintenance, no verification is judged at this instant.
+  const now = new Date();
+  const expiredBefore = new Date(now.getTime() - Number(days) * DAY_MS);
+  const r = cache.prune({ expiredBefore, now, dryRun });
+  const verb = dryRun ? 'would remove' : 'removed';
+  writeLine(io.stdout, lineSafe(`${verb} ${r.removed} collateral versions that expired before ${expiredBefore.toISOString()} from ${directory}; kept ${r.kept} versions and ${r.floors} rollback floors`));
+  if (r.skipped > 0) writeLine(io.stderr, lineSafe(`warning: left ${r.skipped} files named like versions alone (not a regular file of this user, or not a valid entry)`));
+  if (r.failed > 0) {
+    writeLine(io.stderr, lineSafe(`error: ${r.failed} expired versions in ${directory} could not be removed`));
+    return ExitCode.Internal;
+  }
+  return ExitCode.Ok;
+}
+
 /** `collateral <sub> ...`; `help(topic)` prints help. */
 export async function runCollateralCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
   const [sub, ...rest] = argv;
@@ -98,8 +143,9 @@ export async function runCollateralCli(argv: readonly string[], io: CliIo, help:
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown collateral command "${sub}" (${SUBCOMMANDS.join(', ')})`);
   const parsed = parseOptions(`collateral ${sub}`, rest, COLLATERAL_SUBCOMMAND_OPTIONS[sub as (typeof SUBCOMMANDS)[number]]);
   if (parsed.values['help']) return help();
-  const [file] = positionals(`collateral ${sub}`, parsed, [sub === 'show' ? 'bundle' : sub === 'import' ? 'collateral-file' : 'evidence-file']) as [string];
+  const [file] = positionals(`collateral ${sub}`, parsed, sub === 'prune' ? [] : [sub === 'show' ? 'bundle' : sub === 'import' ? 'collateral-file' : 'evidence-file']) as [string];
   try {
+    if (sub === 'prune') return await pruneCache(parsed.values, io);
     if (sub === 'fetch' || sub === 'export') return await fetchBundle(parsed.values, file, sub === 'export', io);
     if (sub === 'import') return await importFile(parsed.values, file, io);
     return await showFile(file, io);

@@ -10,6 +10,7 @@ Usage:
   tee-verify verify <file> [options] [--json]    verify evidence and judge it with a policy
   tee-verify show <file> [--json]                parse and print evidence (no verification)
   tee-verify collateral fetch|export|import|show collateral bundles for offline use
+  tee-verify collateral prune --older-than <days> remove long-expired cached versions
   tee-verify policy lint|schema|default          check and print policies
   tee-verify dev quote --tee tdx|sgx|snp --out <dir>   simulated evidence of the test PKI
   tee-verify dev vtpm-evidence --out <file>      inside a confidential VM: quote the vTPM, write a bundle
@@ -122,18 +123,28 @@ const COLLATERAL = `tee-verify collateral <command>
   import <file> --out <bundle.json>      convert dcap-qvl collateral JSON (or a
                                          bundle) into a tee-verify bundle
   show <bundle>                          list a bundle's artifacts and windows
+  prune --older-than <days>              remove cached versions whose validity
+                                         ended more than <days> ago (never the
+                                         rollback floors; nothing is pruned
+                                         unless asked: batch re-verification at
+                                         past instants needs old versions)
 
 fetch / export options: --at, --pcs-url, --kds-url, --product, --certs,
 --cache-dir, --no-cache, --offline, --collateral, --retries (as for verify).
+prune options: --older-than <days> (required), --cache-dir <dir> (default
+$XDG_CACHE_HOME/tee-verify), --dry-run (count, remove nothing).
 
 Examples:
   tee-verify collateral fetch quote.bin --pcs-url https://pccs.example:8081 --out bundle.json
   tee-verify collateral fetch report.bin --at 2025-09-01T00:00:00Z --out snp-bundle.json
   tee-verify collateral import dcap-qvl-collateral.json --out bundle.json
   tee-verify collateral show bundle.json
+  tee-verify collateral prune --older-than 90 --dry-run
 
-Exit codes: 0 written, 1 evidence rejected or collateral expired at the
-instant, 2 usage or unreadable file, 3 collateral unavailable.
+Exit codes: 0 written (prune: done, also --dry-run), 1 evidence rejected or
+collateral expired at the instant, 2 usage or unreadable file (prune: an
+unusable cache directory), 3 collateral unavailable, 70 prune could not
+remove an expired version.
 `;
 
 const POLICY = `tee-verify policy <command>

@@ -24,8 +24,10 @@ const FORMAT = 'tee-verify-collateral-cache-entry';
 const VERSION = 1;
 /** Largest cache file read; a real entry is a few KB (the HTTP client caps bodies at 4 MiB). */
 const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
-/** `<sha256(key)>-<version digest[:16]>.json` (see versionDigest): nothing else in the directory is ours. */
+/** `<sha256(key)>-<version digest[:16]>.json` (see versionDigest): nothing else in the directory is a version. */
 const ENTRY_NAME = /^([0-9a-f]{64})-[0-9a-f]{16}\.json$/;
+/** A key's rollback floor (floors.ts): never a version, never pruned. */
+const FLOOR_NAME = /^[0-9a-f]{64}-floor\.json$/;
 
 export interface CollateralCacheOptions {
   /** Directory for the disk cache; `null` keeps entries in memory only. Default: defaultCacheDirectory(). */
@@ -69,6 +71,30 @@ export function isOlder(candidate: CollateralArtifact, existing: CollateralArtif
 /** The newer of two artifacts (see isOlder). */
 function newest(list: readonly CollateralArtifact[]): CollateralArtifact | undefined {
   return list.reduce<CollateralArtifact | undefined>((best, a) => (best === undefined || isOlder(best, a) ? a : best), undefined);
+}
+
+/** What CollateralCache.prune removes: versions whose validity ended before `expiredBefore`. */
+export interface PruneOptions {
+  /** Versions whose window ended (notAfter) before this instant go; at most `now`. */
+  expiredBefore: Date;
+  /** The caller's clock: `expiredBefore` may not be later, so a version still valid now is never pruned. */
+  now: Date;
+  /** Count what would go, remove nothing. */
+  dryRun?: boolean;
+}
+
+/** What prune found (a dry run: `removed` counts what would go). */
+export interface PruneResult {
+  /** Versions removed: ended before `expiredBefore`. */
+  removed: number;
+  /** Versions kept: their window ends at or after `expiredBefore`. */
+  kept: number;
+  /** Version-named files left alone unread: not a regular file of this user (a link, a FIFO, another user's) or not a valid entry. */
+  skipped: number;
+  /** Versions that should have gone but the disk refused to remove. */
+  failed: number;
+  /** Rollback floor files seen; prune never removes one. */
+  floors: number;
 }
 
 /** The verification instant and grace of the lookup that stores a version (see put). */
@@ -492,6 +518,112 @@ export class CollateralCache {
   /** The stored versions of `key` (a copy), in no particular order. */
   versions(key: string): CollateralArtifact[] {
     return [...this.#lookup(key)];
+  }
+
+  /**
+   * Removes the versions whose validity ended before `expiredBefore` (review
+   * s9, F2): from disk (the directory is listed afresh, so versions other
+   * processes wrote count too) and from memory; a memory-only cache prunes
+   * its memory. Never by default: batch re-verification at past instants
+   * needs old versions. Never a floor file (the floor outlives its versions),
+   * never a file it cannot read as a version of ours: a link is not followed
+   * and, like a foreign or invalid file, left where it is (`skipped`).
+   * Throws ERR_INVALID_ARGUMENT for an invalid Date or `expiredBefore` after `now`.
+   */
+  prune(options: PruneOptions): PruneResult {
+    const { expiredBefore, now } = options;
+    for (const [name, d] of [['expiredBefore', expiredBefore], ['now', now]] as const) {
+      if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `prune: ${name} must be a valid Date`);
+    }
+    if (expiredBefore.getTime() > now.getTime()) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `prune: expiredBefore ${expiredBefore.toISOString()} is after now ${now.toISOString()}: versions still valid would go`);
+    }
+    const limit = expiredBefore.getTime();
+    const ended = (a: CollateralArtifact) => Date.parse(a.validity.notAfter) < limit;
+    const result: PruneResult = { removed: 0, kept: 0, skipped: 0, failed: 0, floors: 0 };
+    if (!this.directory) {
+      for (const [key, list] of [...this.#memory]) {
+        const gone = list.filter(ended);
+        result.removed += gone.length;
+        result.kept += list.length - gone.length;
+        if (!options.dryRun) for (const a of gone) this.#forgetInMemory(key, a);
+      }
+      return result;
+    }
+    let names: string[];
+    try {
+      names = readdirSync(this.#dir());
+    } catch (err) {
+      throw cacheDirError(this.directory, `cannot be listed (${(err as Error).message})`, err);
+    }
+    for (const name of names) {
+      if (FLOOR_NAME.test(name)) {
+        result.floors++;
+        continue;
+      }
+      if (!ENTRY_NAME.test(name)) continue; // temporary files of a write in progress, anything not ours
+      const artifact = this.#readVersionFile(name);
+      if (artifact === undefined) {
+        result.skipped++;
+        continue;
+      }
+      if (!ended(artifact)) {
+        result.kept++;
+        continue;
+      }
+      if (options.dryRun) {
+        result.removed++;
+        continue;
+      }
+      try {
+        rmSync(join(this.#dir(), name)); // unlinks the name; a link put there meanwhile is not followed
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          result.failed++;
+          continue;
+        }
+      }
+      result.removed++;
+      const set = this.#index?.get(name.slice(0, 64));
+      set?.delete(name);
+      if (set?.size === 0) this.#index!.delete(name.slice(0, 64));
+      this.#forgetInMemory(artifact.key, artifact);
+    }
+    return result;
+  }
+
+  /** Drops the in-memory copy of `a`'s version, if held. */
+  #forgetInMemory(key: string, a: CollateralArtifact): void {
+    const list = this.#memory.get(key);
+    const index = list?.findIndex((b) => sameVersion(a, b)) ?? -1;
+    if (index < 0) return;
+    list!.splice(index, 1);
+    if (list!.length === 0) this.#memory.delete(key);
+  }
+
+  /**
+   * The version in file `name`, read without side effects (prune): a regular
+   * file of ours, a valid entry of the key its name names, under its
+   * version's name (or the previous scheme's); undefined for anything else.
+   */
+  #readVersionFile(name: string): CollateralArtifact | undefined {
+    const text = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
+    if (text === undefined) return undefined;
+    try {
+      const stored = JSON.parse(text) as StoredEntry;
+      if (stored.format !== FORMAT || stored.version !== VERSION || typeof stored.key !== 'string' || this.#prefix(stored.key) !== name.slice(0, 64)) return undefined;
+      const artifact = validateArtifactForKey({
+        kind: stored.kind,
+        key: stored.key,
+        body: new Uint8Array(Buffer.from(stored.body, 'base64')),
+        ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
+        source: { ...stored.source, origin: 'cache' },
+      });
+      const previous = `${this.#prefix(stored.key)}-${previousVersionDigest(artifact).slice(0, 16)}.json`;
+      return name === this.#fileName(artifact) || name === previous ? artifact : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Writes `a` again (a new mark) when there is a disk; the mark only orders eviction, so a disk that refuses changes no verdict. */

@@ -2,7 +2,7 @@
 export { HttpClient, parseRetryAfter, type HttpClientOptions, type HttpResponse } from './http.js';
 export { IntelPcsClient, INTEL_PCS_BASE_URL, INTEL_ROOT_CA_CRL_URL, type IntelPcsOptions } from './intel-pcs.js';
 export { AmdKdsClient, AMD_KDS_BASE_URL, type AmdKdsOptions } from './amd-kds.js';
-export { CollateralCache, defaultCacheDirectory, type CollateralCacheOptions } from './cache.js';
+export { CollateralCache, defaultCacheDirectory, type CollateralCacheOptions, type PruneOptions, type PruneResult } from './cache.js';
 export { ArtifactResolver, CollateralExpiredError, DEFAULT_FETCH_BUDGET, type ExplicitCollateral, type FetchBudget, type ProviderOptions, type Resolved } from './provider.js';
 export { chainsToRoots } from './anchored.js';
 export { CollateralService, collateralArtifacts, type CollateralServiceOptions, type IntelCollateral, type AmdCollateral, type EvidenceCollateral } from './service.js';
