@@ -472,7 +472,8 @@ export class CollateralCache {
    * the stored versions. Eviction, expiry or removal of versions never lowers it.
    */
   floor(key: string): Floor {
-    return this.#floors.get(key, () => this.#markedFloor(key));
+    // peek first: this runs on every warm lookup of TCB info and QE identity, and needs no closure then.
+    return this.#floors.peek(key) ?? this.#floors.get(key, () => this.#markedFloor(key));
   }
 
   /**

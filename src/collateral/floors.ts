@@ -118,6 +118,11 @@ export class RollbackFloors {
     return this.directory === null ? undefined : join(this.directory, `${createHash('sha256').update(key).digest('hex')}-floor.json`);
   }
 
+  /** The floor of `key` when memory knows it (NO_FLOOR for a key known to have none); undefined when the disk must be asked (get). */
+  peek(key: string): Floor | undefined {
+    return this.#floors.get(key) ?? (this.#unset.has(key) ? NO_FLOOR : undefined);
+  }
+
   /**
    * The floor of `key`. On the first lookup (or after it left memory): its
    * file, raised to what `seed` gives (the verified marks of the cached
