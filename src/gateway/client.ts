@@ -164,12 +164,25 @@ class KeyedClient extends Client {
     origin: URL,
     opts: Client.Options,
     readonly stale: (key: string | undefined) => AttestationRefusedError | undefined,
+    /** The pool generation (#newAgent call) the slot was made for. */
+    readonly generation: number,
+    /** Called once the slot is destroyed (close() ends in destroy() too): it can carry no request any more. */
+    readonly gone: (slot: KeyedClient) => void,
   ) {
     super(origin, opts);
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return super.dispatch(opts, new StaleKeyGuard(handler, this));
+  }
+
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(): Promise<void>;
+  override destroy(...a: unknown[]): Promise<void> | void {
+    this.gone(this);
+    return (super.destroy as (...x: unknown[]) => Promise<void> | void).apply(this, a);
   }
 }
 
@@ -253,6 +266,15 @@ export class AttestedClient {
   last: GatewayVerification | undefined;
   /** The key of the latest verification: the one the pooled connections present. */
   #lastKey: string | undefined;
+  /**
+   * Every connection slot the pools were given and not yet destroyed, of every pool generation:
+   * undici's Agent drops a pool from its map (and only close()s it) once its open connections fall
+   * to 0, even while another slot of it connects or carries a request, so destroying the Agent does
+   * not reach that slot (review s9 changes b, R1). A revocation destroys the slots itself.
+   */
+  readonly #slots = new Set<KeyedClient>();
+  /** The generation of the current pool (#agent): counts #newAgent calls. */
+  #generation = 0;
 
   constructor(gatewayUrl: string | URL, options: AttestedClientOptions) {
     this.origin = new URL(new URL(gatewayUrl).origin);
@@ -271,6 +293,8 @@ export class AttestedClient {
 
   #newAgent(): Agent {
     const stale = (key: string | undefined): AttestationRefusedError | undefined => this.#staleRefusal(key);
+    const generation = ++this.#generation;
+    const gone = (slot: KeyedClient): void => void this.#slots.delete(slot);
     // Each connection slot gets a connect hook that records the key its connection presents.
     const client = (origin: URL, opts: object): Dispatcher => {
       // undici asks for a pool per origin; only ours may have connections (review s9, finding 2: a
@@ -285,7 +309,11 @@ export class AttestedClient {
           },
           (e: Error) => cb(e, null),
         );
-      }) as unknown as Client.Options['connect'] }, stale);
+      }) as unknown as Client.Options['connect'] }, stale, generation, gone);
+      this.#slots.add(slot);
+      // A slot whose connection failed leaves its pool without being closed (undici drops it, and
+      // it fails its queued requests): it is done, and must not stay in #slots.
+      slot.once('connectionError', () => gone(slot));
       return slot;
     };
     return new Agent({ connections: this.#o.connections ?? 64, factory: (origin, opts) => new Pool(origin, { ...opts, factory: client }) });
@@ -464,20 +492,27 @@ export class AttestedClient {
         revokedKey: spki,
       });
       this.#revoked = { key: spki, refusal };
-      this.#retireAgent(refusal);
+      this.#retireAgent(this.#revoked);
     }
   }
 
   /**
    * New connections from here on, in a new pool. The old pool's connections present a replaced key
-   * (StaleKeyGuard refuses to write a queued request on them): without `refusal` it closes once
-   * its requests in flight finish; with one (a revocation) it is destroyed, and every request in
-   * it, queued or in flight, fails with that refusal.
+   * (StaleKeyGuard refuses to write a queued request on them): without `revoked` it closes once
+   * its requests in flight finish; on a revocation it is destroyed, and every request in it, queued
+   * or in flight, fails with the revocation's refusal.
    */
-  #retireAgent(refusal?: AttestationRefusedError): void {
+  #retireAgent(revoked?: { key: string; refusal: AttestationRefusedError }): void {
     const old = this.#agent;
+    const retired = this.#generation;
     this.#agent = this.#newAgent();
-    void (refusal ? old.destroy(refusal) : old.close()).catch(() => {});
+    if (!revoked) return void old.close().catch(() => {});
+    void old.destroy(revoked.refusal).catch(() => {});
+    // Also the slots the Agent no longer holds (review s9 changes b, R1): every slot of the retired
+    // pool, connected or still connecting, and every slot of an older pool presenting the revoked key.
+    for (const slot of [...this.#slots]) {
+      if (slot.generation === retired || slot.key === revoked.key) void slot.destroy(revoked.refusal).catch(() => {});
+    }
   }
 
   /**
