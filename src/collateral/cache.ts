@@ -331,7 +331,10 @@ export class CollateralCache {
   }
 
   #load(name: string, key: string): CollateralArtifact | undefined {
-    const text = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
+    const read = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
+    // A read the system failed (EMFILE, EIO) says nothing about the file: it stays (review s9 changes-c #1).
+    if (read.failure === 'unreadable') return undefined;
+    const text = read.text;
     try {
       if (text === undefined) throw new Error('not a regular file of ours');
       const stored = JSON.parse(text) as StoredEntry;
@@ -477,6 +480,16 @@ export class CollateralCache {
   }
 
   /**
+   * The rollback floor of `key` on a cold lookup (one the cache did not
+   * answer, before a fetched or fallback version is served): floor(), and a
+   * file that could not be read or written before is read (written) again
+   * (review s9 changes-c #1). Never called per warm lookup.
+   */
+  refreshFloor(key: string): Floor {
+    return this.#floors.refresh(key, () => this.#markedFloor(key));
+  }
+
+  /**
    * Raises the floor of `artifact`'s key to it (a verification that used it
    * passed; from a source or this cache, a TCB info or QE identity); memory
    * and, for a disk cache, the key's floor file. True when the floor rose.
@@ -608,7 +621,7 @@ export class CollateralCache {
    * version's name (or the previous scheme's); undefined for anything else.
    */
   #readVersionFile(name: string): CollateralArtifact | undefined {
-    const text = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
+    const { text } = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
     if (text === undefined) return undefined;
     try {
       const stored = JSON.parse(text) as StoredEntry;

@@ -13,7 +13,7 @@
  * only ever raised: nothing here lowers it.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CollateralArtifact } from './artifact.js';
@@ -98,6 +98,12 @@ export class RollbackFloors {
   readonly #floors = new Map<string, Floor>();
   /** Keys looked up that have no floor (nothing on disk, no verified mark), the earliest first. */
   readonly #unset = new Set<string>();
+  /**
+   * Held keys whose file may not say what memory holds: it could not be read
+   * (EMFILE, EIO: the marks stand in) or written. The next cold lookup
+   * (refresh) reads it again and writes memory's floor where it is stricter.
+   */
+  readonly #unsynced = new Set<string>();
 
   constructor(options: RollbackFloorsOptions) {
     this.directory = options.directory;
@@ -127,74 +133,109 @@ export class RollbackFloors {
    * The floor of `key`. On the first lookup (or after it left memory): its
    * file, raised to what `seed` gives (the verified marks of the cached
    * versions), and written back when the marks were higher (an upgrade from
-   * before floor files, a corrupt file rebuilt).
+   * before floor files, a corrupt file rebuilt). A file the system failed to
+   * read (EMFILE, EIO) stays: the marks serve for now, nothing is written
+   * over it, and the key is not recorded as having no floor (review s9
+   * changes-c #1).
    */
   get(key: string, seed?: () => Floor | undefined): Floor {
     const held = this.#floors.get(key);
     if (held !== undefined) return held;
     if (this.#unset.has(key)) return NO_FLOOR;
-    let floor = this.#read(key);
+    const read = this.#read(key);
+    let floor = read.floor;
     const seeded = seed?.();
-    if (seeded !== undefined && (floor === undefined || raises(seeded, floor))) {
-      floor = seeded;
-      this.#tryWrite(key, floor);
+    if (seeded !== undefined && (floor === undefined || raises(seeded, floor))) floor = seeded;
+    if (read.unreadable) {
+      // Without marks nothing is held: the next lookup reads the file again, like a first one.
+      if (floor !== undefined) this.#hold(key, floor, false);
+      return floor ?? NO_FLOOR;
     }
     if (floor === undefined) {
       this.#unset.add(key);
       if (this.#unset.size > this.#maxUnset) this.#unset.delete(this.#unset.values().next().value!);
       return NO_FLOOR;
     }
-    this.#hold(key, floor);
+    this.#hold(key, floor, floor === read.floor || this.#tryWrite(key, floor));
     return floor;
   }
 
   /**
    * Raises `key`'s floor to `candidate` when that is stricter; true when it
    * was. The file is read again first: another process on the same directory
-   * may have raised it meanwhile, and a floor is never written below its file.
+   * may have raised it meanwhile, and a floor is never written below its file
+   * (nor over a file that could not be read: memory holds it until refresh).
    */
   raise(key: string, candidate: Floor, seed?: () => Floor | undefined): boolean {
     if (!raises(candidate, this.get(key, seed))) return false;
     const onDisk = this.#read(key);
-    if (onDisk !== undefined && !raises(candidate, onDisk)) {
-      this.#hold(key, onDisk); // at least as strict as the candidate, so raised all the same
+    if (onDisk.floor !== undefined && !raises(candidate, onDisk.floor)) {
+      this.#hold(key, onDisk.floor, true); // at least as strict as the candidate, so raised all the same
       return true;
     }
-    this.#hold(key, candidate);
-    this.#tryWrite(key, candidate);
+    this.#hold(key, candidate, !onDisk.unreadable && this.#tryWrite(key, candidate));
     return true;
+  }
+
+  /**
+   * The cold path's look at `key`'s floor: a key whose file could not be
+   * read or written is read again, a stricter floor there adopted, and
+   * memory's written where it is stricter than the file. Never on a warm
+   * lookup (peek, get).
+   */
+  refresh(key: string, seed?: () => Floor | undefined): Floor {
+    const held = this.#floors.get(key);
+    if (held === undefined || !this.#unsynced.has(key)) return this.get(key, seed);
+    const read = this.#read(key);
+    if (read.unreadable) return held;
+    if (read.floor !== undefined && !raises(held, read.floor)) {
+      this.#hold(key, read.floor, true);
+      return read.floor;
+    }
+    this.#hold(key, held, this.#tryWrite(key, held));
+    return held;
   }
 
   /** Forgets what memory holds (the files stay); a new process. */
   clear(): void {
     this.#floors.clear();
     this.#unset.clear();
+    this.#unsynced.clear();
   }
 
-  #hold(key: string, floor: Floor): void {
+  /** Holds `floor` for `key`; `synced`: its file is known to say as much. */
+  #hold(key: string, floor: Floor, synced: boolean): void {
     this.#unset.delete(key);
     this.#floors.delete(key);
     this.#floors.set(key, floor);
-    if (this.#floors.size > this.maxFloors) this.#floors.delete(this.#floors.keys().next().value!);
+    if (synced) this.#unsynced.delete(key);
+    else if (this.directory !== null) this.#unsynced.add(key);
+    if (this.#floors.size > this.maxFloors) {
+      const evicted = this.#floors.keys().next().value!;
+      this.#floors.delete(evicted);
+      this.#unsynced.delete(evicted);
+    }
   }
 
   /**
    * The floor in `key`'s file, if it holds a valid one. Anything else there
    * (a link, a FIFO, a foreign or oversized file, torn or foreign content) is
    * removed and counts as no file: the marks rebuild what they can (see
-   * docs/collateral.md, "Rollback floor", on why ignoring is safe).
+   * docs/collateral.md, "Rollback floor", on why ignoring is safe). A read the
+   * system failed (`unreadable`) removes nothing: the file may be valid.
    */
-  #read(key: string): Floor | undefined {
+  #read(key: string): { floor?: Floor; unreadable?: true } {
     const file = this.file(key);
-    if (file === undefined) return undefined;
-    const text = readPrivateFile(file, MAX_FLOOR_BYTES);
-    if (text === undefined) {
-      if (lstatSync(file, { throwIfNoEntry: false }) !== undefined) this.#remove(file);
-      return undefined;
+    if (file === undefined) return {};
+    const read = readPrivateFile(file, MAX_FLOOR_BYTES);
+    if (read.failure === 'unreadable') return { unreadable: true };
+    if (read.text === undefined) {
+      if (read.failure === 'not-ours') this.#remove(file);
+      return {};
     }
-    const floor = parseFloorFile(text, key);
+    const floor = parseFloorFile(read.text, key);
     if (floor === undefined) this.#remove(file);
-    return floor;
+    return floor === undefined ? {} : { floor };
   }
 
   #remove(file: string): void {
@@ -205,15 +246,16 @@ export class RollbackFloors {
     }
   }
 
-  /** Writes the floor file; a disk that refuses keeps the floor in memory only (it holds for this process). */
-  #tryWrite(key: string, floor: Floor): void {
+  /** Writes the floor file; false when the disk refuses (memory keeps the floor for this process; refresh tries again). */
+  #tryWrite(key: string, floor: Floor): boolean {
     const file = this.file(key);
-    if (file === undefined) return;
+    if (file === undefined) return true;
     const content: FloorFile = { format: FORMAT, version: VERSION, key, sequence: floor.text, from: new Date(floor.from).toISOString() };
     try {
       writePrivateFile(file, JSON.stringify(content));
+      return true;
     } catch {
-      // Kept in memory.
+      return false;
     }
   }
 }

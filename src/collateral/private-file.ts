@@ -9,18 +9,36 @@ import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync
 
 export const currentUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 
-/** The text of `file` when it is a regular file of ours of at most `maxBytes`; undefined for anything else (a link, a FIFO, absent, foreign). */
-export function readPrivateFile(file: string, maxBytes: number): string | undefined {
+/**
+ * Why a file could not be used (review s9 changes-c #1): only `not-ours` is
+ * something in the way (a link, a FIFO, another user's or oversized file) that
+ * a caller may remove; `unreadable` is the system failing to read it now
+ * (EMFILE, ENFILE, EIO, ...), so the file may be valid and must stay.
+ */
+export type PrivateFileFailure = 'absent' | 'not-ours' | 'unreadable';
+export type PrivateFileRead = { readonly text: string; readonly failure?: undefined } | { readonly text?: undefined; readonly failure: PrivateFileFailure };
+
+/** open(2) errors that say what is at the path, not that the system failed to open it. */
+const NOT_OURS_OPEN_ERRORS = new Set(['ELOOP', 'EACCES', 'EPERM', 'ENXIO', 'EISDIR']);
+
+function failure(err: unknown): PrivateFileFailure {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'absent';
+  return code !== undefined && NOT_OURS_OPEN_ERRORS.has(code) ? 'not-ours' : 'unreadable';
+}
+
+/** The text of `file` when it is a regular file of ours of at most `maxBytes`; else why not (a link, a FIFO, absent, foreign, or a failed read). */
+export function readPrivateFile(file: string, maxBytes: number): PrivateFileRead {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return undefined; // a symbolic link (ELOOP), gone meanwhile, unreadable
+  } catch (err) {
+    return { failure: failure(err) }; // ELOOP: a symbolic link; ENOENT: gone meanwhile; EMFILE and the like: the system
   }
   try {
     const st = fstatSync(fd);
     const me = currentUid();
-    if (!st.isFile() || st.size > maxBytes || (me !== undefined && st.uid !== me)) return undefined;
+    if (!st.isFile() || st.size > maxBytes || (me !== undefined && st.uid !== me)) return { failure: 'not-ours' };
     const buf = Buffer.allocUnsafe(st.size);
     let read = 0;
     while (read < st.size) {
@@ -28,9 +46,9 @@ export function readPrivateFile(file: string, maxBytes: number): string | undefi
       if (n === 0) break;
       read += n;
     }
-    return buf.toString('utf8', 0, read);
+    return { text: buf.toString('utf8', 0, read) };
   } catch {
-    return undefined;
+    return { failure: 'unreadable' }; // fstat or read failed (EIO): the file may be fine
   } finally {
     closeSync(fd);
   }

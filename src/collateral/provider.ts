@@ -261,6 +261,11 @@ export class ArtifactResolver {
     return this.#cache !== null ? this.#cache.floor(key) : this.#ownFloors!.get(key);
   }
 
+  /** #floorOf on the cold path: the cache reads what its file says again (CollateralCache.refreshFloor). */
+  #coldFloorOf(key: string): Floor {
+    return this.#cache !== null ? this.#cache.refreshFloor(key) : this.#ownFloors!.get(key);
+  }
+
   /** Raises the floor of `a`'s key to `a` (verified, from a source) when it names a higher evaluation (#belowFloor). */
   #raiseFloor(a: CollateralArtifact): void {
     if (this.#cache !== null) {
@@ -465,9 +470,10 @@ export class ArtifactResolver {
     return true;
   }
 
+  /** Only on the cold path (a lookup the cache did not answer): the floor is judged after the cache looked at its file again (refreshFloor). */
   #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
-    if (this.#belowFloor(a, now)) {
-      const floor = this.#floorOf(a.key);
+    const floor = judgedByFloor(a) ? this.#coldFloorOf(a.key) : undefined;
+    if (floor !== undefined && isBelowFloor(a, floor, now)) {
       throw new CollateralUnavailableError(
         'ERR_COLLATERAL_UNAVAILABLE',
         `${a.key}: the source answers tcbEvaluationDataNumber ${a.sequence}, below ${floor.text} that a verification already used (in force since ${new Date(floor.from).toISOString()}); refusing the rollback (X03). ${this.#rollbackRemedy(a.key, floor.text)}`,

@@ -1,0 +1,127 @@
+/**
+ * Review s9 changes-c #1: a read of a floor file that the system failed
+ * (EMFILE, ENFILE, EIO: a busy gateway, no attacker) counted as "not ours":
+ * the valid file was deleted and the key recorded as having no floor, so after
+ * its versions were pruned a restart served the older evaluation again. Now
+ * only a file that is not ours is removed; a failed read keeps the file, uses
+ * the verified marks for now, writes nothing over it, and is retried.
+ *
+ * The failure is made by wrapping openSync (a full descriptor table in the
+ * reviewer's reproducer, R2, which needs a low `ulimit -n`).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { CollateralCache, type CollateralArtifact } from '../../src/index.js';
+import { ArtifactResolver, artifactKey } from '../../src/collateral/index.js';
+import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson } from '../../src/testing/index.js';
+
+/** Which paths openSync fails for, and with what (null: none). */
+const failing: { test: (path: string) => boolean; code: string } | { test: null; code: string } = { test: null, code: 'EMFILE' };
+const floorOpens: string[] = [];
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  const openSync = (path: fs.PathLike, ...rest: unknown[]) => {
+    const p = String(path);
+    if (p.endsWith('-floor.json')) floorOpens.push(p);
+    if (failing.test?.(p)) throw Object.assign(new Error(`${failing.code}: too many open files, open '${p}'`), { code: failing.code, syscall: 'open', path: p });
+    return (real.openSync as (...a: unknown[]) => number)(path, ...rest);
+  };
+  return { ...real, openSync, default: { ...real, openSync } };
+});
+
+const AT = new Date('2026-06-01T12:00:00Z');
+const DAY = 86_400_000;
+const dirs: string[] = [];
+afterEach(() => {
+  failing.test = null;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tee-verify-s9c-read-'));
+  dirs.push(d);
+  return d;
+}
+
+const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT, seed: 'review s9 floor' });
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+function tcbAt(evaluation: number, from: number, to: number): CollateralArtifact {
+  const fmspc = String(p.tcbInfo['fmspc']);
+  const doc = { ...p.tcbInfo, fmspc, tcbEvaluationDataNumber: evaluation, issueDate: iso(AT.getTime() + from * DAY), nextUpdate: iso(AT.getTime() + to * DAY) };
+  const body = signCollateralJson('tcbInfo', doc as never, p.pki.tcbSigning.key.privateKey);
+  return { ...intelArtifact('intel-tcb-info', artifactKey.tcbInfo({ tee: 'tdx', fmspc }), body, p.pki.tcbSigningChainPem), source: { origin: 'network' } };
+}
+const v18 = tcbAt(18, -1, 29);
+const v17 = tcbAt(17, -5, 55);
+const KEY = v18.key;
+const LATER = new Date(AT.getTime() + 30 * DAY);
+const serves = (a: CollateralArtifact) => async () => a;
+const floorPath = (d: string) => join(d, 'v1', `${createHash('sha256').update(KEY).digest('hex')}-floor.json`);
+const rollback = (floor: string) => ({ code: 'ERR_COLLATERAL_UNAVAILABLE', check: 'X03', details: { reason: 'rollback', sequence: '17', floor } });
+const restarted = (d: string) => new ArtifactResolver({ cache: new CollateralCache({ directory: d }), refreshIntervalMs: 0 });
+/** What another process wrote: a floor at evaluation 19, in force since AT + 10 days. */
+const floor19 = JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: '19', from: new Date(AT.getTime() + 10 * DAY).toISOString() });
+
+async function verified18(directory: string): Promise<void> {
+  const r = new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
+  await r.resolve(KEY, serves(v18), AT);
+  r.markVerified(v18);
+}
+
+describe('review s9 changes-c #1: a failed read keeps the floor file', () => {
+  it('R2: every open fails (EMFILE) after the versions were pruned: the file stays, and the next lookup reads 18', async () => {
+    const d = tempDir();
+    await verified18(d);
+    for (const n of readdirSync(join(d, 'v1'))) if (!n.endsWith('-floor.json')) rmSync(join(d, 'v1', n)); // versions pruned
+    const cache = new CollateralCache({ directory: d }); // a new process
+    failing.test = () => true;
+    expect(cache.floor(KEY).text).toBe(''); // nothing to go by now
+    failing.test = null;
+    expect(existsSync(floorPath(d))).toBe(true);
+    expect(JSON.parse(readFileSync(floorPath(d), 'utf8'))).toMatchObject({ sequence: '18' });
+    // Not recorded as having no floor: the next lookup reads the file.
+    expect(cache.floor(KEY).text).toBe('18');
+    await expect(new ArtifactResolver({ cache, refreshIntervalMs: 0 }).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('18'));
+    await expect(restarted(d).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('18'));
+  });
+
+  it.each(['EMFILE', 'ENFILE', 'EIO'])('%s on the floor file only: the marks serve for now, the next cold lookup reads the file and adopts its stricter floor', async (code) => {
+    const d = tempDir();
+    await verified18(d);
+    writeFileSync(floorPath(d), floor19, { mode: 0o600 }); // another process raised it meanwhile
+    const cache = new CollateralCache({ directory: d });
+    failing.test = (path) => path.endsWith('-floor.json');
+    failing.code = code;
+    expect(cache.floor(KEY).text).toBe('18'); // the verified mark
+    failing.test = null;
+    expect(readFileSync(floorPath(d), 'utf8')).toBe(floor19); // neither removed nor written over
+    floorOpens.length = 0;
+    expect(cache.floor(KEY).text).toBe('18'); // a warm lookup reads no file
+    expect(floorOpens).toEqual([]);
+    // A cold lookup (v18 has expired at LATER: fetched) reads the file again.
+    await expect(new ArtifactResolver({ cache, refreshIntervalMs: 0 }).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('19'));
+    expect(cache.floor(KEY).text).toBe('19');
+  });
+
+  // (A file that is not ours, a link for one, is still removed: review-s9-floor.test.ts.)
+  it('a raise while the file cannot be read is held in memory, never written over the file; the next cold lookup writes it where it is stricter', async () => {
+    const d = tempDir();
+    const cache = new CollateralCache({ directory: d });
+    writeFileSync(floorPath(d), floor19, { mode: 0o600 });
+    failing.test = (path) => path.endsWith('-floor.json');
+    const r = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
+    await r.resolve(KEY, serves(v18), AT);
+    r.markVerified(v18);
+    failing.test = null;
+    expect(readFileSync(floorPath(d), 'utf8')).toBe(floor19); // 18 was not written over 19
+    expect(cache.floor(KEY).text).toBe('18');
+    // The file is lost meanwhile (an operator, a disk error): the cold lookup puts memory's floor back.
+    rmSync(floorPath(d));
+    await expect(r.resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('18'));
+    expect(JSON.parse(readFileSync(floorPath(d), 'utf8'))).toMatchObject({ sequence: '18' });
+  });
+});
