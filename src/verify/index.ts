@@ -16,6 +16,7 @@ import type { CollateralService, EvidenceCollateral } from '../collateral/servic
 import type { SignatureMemo } from '../crypto/memo.js';
 import { verifyIntelQuote } from './intel/index.js';
 import { precheckIntelQuoteBeforeFetch, verifyIntelQuoteCopied } from './intel/verify.js';
+import { privateCopyOfInstant } from './instant.js';
 import { privateCopy } from './private-bytes.js';
 import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
@@ -127,7 +128,10 @@ function cachedOrNothing(service: CollateralService, parsed: Evidence, at: Date,
 export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuffer | string, options: VerifyEvidenceOptions): Promise<VerificationResult> {
   if (!options || !options.collateral) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEvidence needs a collateral service or collateral');
   // T01 / S01: the instant is read once and used for collateral selection and every check.
-  const at = options.at ?? new Date();
+  // One private copy, read from the Date's own time value: the collateral service and the verifier
+  // see the same instant whatever the caller's object does later (an invalid one is left for the
+  // verifier's T01 / S01 to refuse).
+  const at = options.at === undefined ? new Date() : privateCopyOfInstant(options.at);
   const fromBytes = !(typeof evidence === 'object' && evidence !== null && 'kind' in evidence);
   const parsed = fromBytes ? parseEvidence(evidence as Uint8Array | ArrayBuffer | string, options.parse) : (evidence as Evidence);
   const verified = snapshotOf(parsed); // before the service sees `parsed`

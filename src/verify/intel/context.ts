@@ -9,6 +9,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { graceMsOf } from '../grace.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import type { CheckRecord, Relaxations, VerifyOptions } from '../types.js';
+import { timeValueOf } from '../instant.js';
 
 export interface IntelVerifyOptions extends VerifyOptions {
   /** Memo of signature checks keyed by content digest; default the process-wide one. */
@@ -28,12 +29,12 @@ export interface VerifyContext {
   readonly warnings: string[];
 }
 
+/** T01: one read of the Date's own time value (instant.ts), kept as a private copy. */
 function validInstant(at: unknown): Date {
+  const ms = timeValueOf(at);
   // X01: an invalid Date compares false with everything and would accept any window.
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
-    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.at must be a valid Date');
-  }
-  return new Date(at.getTime());
+  if (ms === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.at must be a valid Date');
+  return new Date(ms);
 }
 
 function validMinimum(value: unknown): number | undefined {

@@ -10,6 +10,7 @@ import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import { graceMsOf } from '../grace.js';
 import type { CheckRecord, Relaxations } from '../types.js';
 import type { SnpVerifyOptions } from './types.js';
+import { timeValueOf } from '../instant.js';
 
 /**
  * S03 default (clarifications.md, which overrides checklist S03's {3, 5}):
@@ -69,15 +70,9 @@ function invalidInstant(): never {
  * later (the Intel context copies it too).
  */
 function privateInstant(given: unknown): Date {
-  if (!(given instanceof Date)) invalidInstant();
-  let ms: number;
-  try {
-    ms = Date.prototype.getTime.call(given);
-  } catch {
-    return invalidInstant(); // Date.prototype in its chain but no time value
-  }
+  const ms = timeValueOf(given);
   // X01: an invalid Date compares false with everything, which would turn "expired" into "valid".
-  if (Number.isNaN(ms)) invalidInstant();
+  if (ms === undefined) invalidInstant();
   return new Date(ms);
 }
 
