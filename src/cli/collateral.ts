@@ -104,7 +104,8 @@ async function showFile(file: string, io: CliIo): Promise<ExitCodeValue> {
  * whose validity ended more than <days> ago (review s9, F2), never a
  * rollback floor. Nothing is pruned unless asked: batch re-verification at
  * past instants needs old versions. Exit 0 done (also --dry-run), 2 usage or
- * an unusable cache directory, 70 a version that could not be removed.
+ * an unusable cache directory, 70 a version that could not be removed (or
+ * whose floor could not be written to its file first).
  */
 async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCodeValue> {
   const days = stringOption(values, 'older-than');
@@ -130,7 +131,7 @@ async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCode
   writeLine(io.stdout, lineSafe(`${verb} ${r.removed} collateral versions that expired before ${expiredBefore.toISOString()} from ${directory}; kept ${r.kept} versions and ${r.floors} rollback floors`));
   if (r.skipped > 0) writeLine(io.stderr, lineSafe(`warning: left ${r.skipped} files named like versions alone (not a regular file of this user, or not a valid entry)`));
   if (r.failed > 0) {
-    writeLine(io.stderr, lineSafe(`error: ${r.failed} expired versions in ${directory} could not be removed`));
+    writeLine(io.stderr, lineSafe(`error: ${r.failed} expired versions in ${directory} could not be removed (the disk refused, or refused first the rollback floor file they set)`));
     return ExitCode.Internal;
   }
   return ExitCode.Ok;

@@ -93,7 +93,7 @@ export interface PruneResult {
   skipped: number;
   /** Versions that should have gone but the disk refused to remove. */
   failed: number;
-  /** Rollback floor files seen; prune never removes one. */
+  /** Rollback floor files seen or written (from the verified versions removed); prune never removes one. */
   floors: number;
 }
 
@@ -560,7 +560,11 @@ export class CollateralCache {
         const gone = list.filter(ended);
         result.removed += gone.length;
         result.kept += list.length - gone.length;
-        if (!options.dryRun) for (const a of gone) this.#forgetInMemory(key, a);
+        if (options.dryRun) continue;
+        for (const a of gone) {
+          if (this.#verified.has(a)) this.#keepFloorOf(a);
+          this.#forgetInMemory(key, a);
+        }
       }
       return result;
     }
@@ -570,17 +574,21 @@ export class CollateralCache {
     } catch (err) {
       throw cacheDirError(this.directory, `cannot be listed (${(err as Error).message})`, err);
     }
+    const floorFiles = new Set<string>();
     for (const name of names) {
       if (FLOOR_NAME.test(name)) {
-        result.floors++;
+        floorFiles.add(name);
         continue;
       }
       if (!ENTRY_NAME.test(name)) continue; // temporary files of a write in progress, anything not ours
-      const artifact = this.#readVersionFile(name);
-      if (artifact === undefined) {
+      const read = this.#readVersionFile(name);
+      if (read === undefined) {
         result.skipped++;
         continue;
       }
+      const { artifact } = read;
+      // The mark on disk, or in memory when its write failed.
+      const verified = read.verified || this.#memory.get(artifact.key)?.some((a) => this.#verified.has(a) && sameVersion(a, artifact)) === true;
       if (!ended(artifact)) {
         result.kept++;
         continue;
@@ -589,6 +597,13 @@ export class CollateralCache {
         result.removed++;
         continue;
       }
+      // A cache from before floor files keeps a key's floor only in its marks (review s9 changes-c #2):
+      // the floor goes to its file before the version that sets it goes, or the version stays.
+      if (verified && !this.#keepFloorOf(artifact)) {
+        result.failed++;
+        continue;
+      }
+      if (verified && floorOf(artifact) !== undefined) floorFiles.add(`${name.slice(0, 64)}-floor.json`);
       try {
         rmSync(join(this.#dir(), name)); // unlinks the name; a link put there meanwhile is not followed
       } catch (err) {
@@ -603,7 +618,14 @@ export class CollateralCache {
       if (set?.size === 0) this.#index!.delete(name.slice(0, 64));
       this.#forgetInMemory(artifact.key, artifact);
     }
+    result.floors = floorFiles.size;
     return result;
+  }
+
+  /** The floor `a` (a version with the verified mark) sets is in memory and, with a disk, in its key's file; false when the disk refused. */
+  #keepFloorOf(a: CollateralArtifact): boolean {
+    const candidate = floorOf(a);
+    return candidate === undefined || this.#floors.persist(a.key, candidate);
   }
 
   /** Drops the in-memory copy of `a`'s version, if held. */
@@ -620,7 +642,7 @@ export class CollateralCache {
    * file of ours, a valid entry of the key its name names, under its
    * version's name (or the previous scheme's); undefined for anything else.
    */
-  #readVersionFile(name: string): CollateralArtifact | undefined {
+  #readVersionFile(name: string): { artifact: CollateralArtifact; verified: boolean } | undefined {
     const { text } = readPrivateFile(join(this.#dir(), name), MAX_ENTRY_BYTES);
     if (text === undefined) return undefined;
     try {
@@ -634,7 +656,7 @@ export class CollateralCache {
         source: { ...stored.source, origin: 'cache' },
       });
       const previous = `${this.#prefix(stored.key)}-${previousVersionDigest(artifact).slice(0, 16)}.json`;
-      return name === this.#fileName(artifact) || name === previous ? artifact : undefined;
+      return name === this.#fileName(artifact) || name === previous ? { artifact, verified: stored.verified === true } : undefined;
     } catch {
       return undefined;
     }

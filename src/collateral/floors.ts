@@ -196,6 +196,29 @@ export class RollbackFloors {
     return held;
   }
 
+  /**
+   * Makes sure `key`'s file holds a floor at least as strict as `candidate`
+   * (prune, before it removes a verified version: a cache from before floor
+   * files has its floors only in the marks, review s9 changes-c #2). False
+   * when the disk could not be read or written; memory holds it all the same.
+   */
+  persist(key: string, candidate: Floor): boolean {
+    const held = this.#floors.get(key);
+    const target = held !== undefined && raises(held, candidate) ? held : candidate;
+    const onDisk = this.#read(key);
+    if (onDisk.unreadable) {
+      this.#hold(key, target, false);
+      return false;
+    }
+    if (onDisk.floor !== undefined && !raises(target, onDisk.floor)) {
+      this.#hold(key, onDisk.floor, true);
+      return true;
+    }
+    const written = this.#tryWrite(key, target);
+    this.#hold(key, target, written);
+    return written;
+  }
+
   /** Forgets what memory holds (the files stay); a new process. */
   clear(): void {
     this.#floors.clear();
