@@ -213,9 +213,19 @@ describe('F1: the bound', () => {
     }
   }
 
-  it('default: 65536 floors in memory; lookups of keys without a floor never push one out', async () => {
-    const cache = new CollateralCache({ directory: null, maxKeys: 2 });
-    expect(new CollateralCache({ directory: null }).floorCount).toBe(0);
+  it('default: 65536 floors in memory (memory only: the 65537th pushes out the one held longest)', () => {
+    const cache = new CollateralCache({ directory: null });
+    const keyOf = (i: number) => artifactKey.tcbInfo({ tee: 'tdx', fmspc: i.toString(16).padStart(12, '0') });
+    // raiseFloor judges nothing: the same verified document under 65537 keys.
+    for (let i = 0; i <= 65_536; i++) expect(cache.raiseFloor({ ...v18, key: keyOf(i) })).toBe(true);
+    expect(cache.floorCount).toBe(65_536);
+    expect(cache.floor(keyOf(0)).text).toBe('');
+    expect(cache.floor(keyOf(1)).text).toBe('18');
+    expect(cache.floor(keyOf(65_536)).text).toBe('18');
+  });
+
+  it('lookups of keys without a floor never push one out, even with the bound at the number of floors', async () => {
+    const cache = new CollateralCache({ directory: null, maxKeys: 2, maxFloors: 3 });
     const resolver = new ArtifactResolver({ cache, refreshIntervalMs: 0, maxKeys: 2 });
     await verifyAll(resolver);
     expect(cache.floorCount).toBe(3); // above maxKeys: floors have their own bound
@@ -233,15 +243,31 @@ describe('F1: the bound', () => {
     await expect(resolver.resolve(keys[2]!.v18.key, serves(keys[2]!.v17), LATER)).rejects.toMatchObject(rollback);
   });
 
-  it('beyond maxFloors with a disk: the floor leaves memory only and is read again from its file', async () => {
+  // Review s9 changes-c #3: these two ran clearMemory() before, which hid the re-read after an eviction
+  // (a mutant that records the evicted key as having no floor passed them).
+  it('beyond maxFloors with a disk, same process: the floor leaves memory only and is read again from its file (fetched)', async () => {
     const directory = tempDir();
     const cache = new CollateralCache({ directory, maxKeys: 1, maxFloors: 2 });
     const resolver = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
     await verifyAll(resolver);
-    for (const name of entryFiles(directory)) rmSync(join(directory, 'v1', name));
-    cache.clearMemory();
-    for (const k of keys) await expect(resolver.resolve(k.v18.key, serves(k.v17), LATER)).rejects.toMatchObject(rollback);
     expect(cache.floorCount).toBe(2);
+    for (const k of keys) await expect(resolver.resolve(k.v18.key, serves(k.v17), LATER)).rejects.toMatchObject(rollback);
+  });
+
+  it('beyond maxFloors with a disk, same process: a cached older version is not served warm once its floor left memory', async () => {
+    const directory = tempDir();
+    const cache = new CollateralCache({ directory, maxFloors: 2 });
+    const resolver = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
+    for (const k of keys) {
+      await resolver.resolve(k.v18.key, serves(k.v18), AT);
+      resolver.markVerified(k.v18);
+      // Evaluation 17 used at an instant before 18 existed (batch re-verification): cached, floor-checked.
+      expect((await resolver.resolve(k.v18.key, serves(k.v17), at(-3))).artifact.sequence).toBe('17');
+    }
+    expect(cache.floorCount).toBe(2); // the first key's floor left memory
+    const first = keys[0]!;
+    expect(resolver.cached(first.v18.key, LATER)).toBeUndefined();
+    await expect(resolver.resolve(first.v18.key, serves(first.v17), LATER)).rejects.toMatchObject(rollback);
   });
 
   it('maxFloors must be a positive integer', () => {
