@@ -178,21 +178,24 @@ export class RollbackFloors {
   }
 
   /**
-   * The cold path's look at `key`'s floor: a key whose file could not be
-   * read or written is read again, a stricter floor there adopted, and
-   * memory's written where it is stricter than the file. Never on a warm
-   * lookup (peek, get).
+   * The cold path's look at `key`'s floor (review s9 changes-c #1, #4): the
+   * file is read again, so a floor another process wrote since is adopted
+   * when stricter (also for a key memory knows as having none), and memory's
+   * is written back where its own write failed or was skipped. Never on a
+   * warm lookup (peek, get): a running process sees another's floor at its
+   * next cold lookup of the key, or at restart.
    */
   refresh(key: string, seed?: () => Floor | undefined): Floor {
     const held = this.#floors.get(key);
-    if (held === undefined || !this.#unsynced.has(key)) return this.get(key, seed);
+    if (this.directory === null || (held === undefined && !this.#unset.has(key))) return this.get(key, seed);
     const read = this.#read(key);
-    if (read.unreadable) return held;
-    if (read.floor !== undefined && !raises(held, read.floor)) {
+    if (read.unreadable) return held ?? NO_FLOOR;
+    if (read.floor !== undefined && (held === undefined || !raises(held, read.floor))) {
       this.#hold(key, read.floor, true);
       return read.floor;
     }
-    this.#hold(key, held, this.#tryWrite(key, held));
+    if (held === undefined) return NO_FLOOR;
+    if (this.#unsynced.has(key)) this.#hold(key, held, this.#tryWrite(key, held));
     return held;
   }
 

@@ -172,6 +172,8 @@ export class ArtifactResolver {
    * versions, so every resolver on that cache shares them (review s9, F1).
    */
   readonly #ownFloors: RollbackFloors | undefined;
+  /** Cached versions whose first use read the floor file again (#cacheHit, #serve): later warm lookups read memory only. */
+  readonly #floorChecked = new WeakSet<CollateralArtifact>();
   /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
   readonly #marked = new WeakSet<CollateralArtifact>();
   readonly #offline: boolean;
@@ -233,7 +235,17 @@ export class ArtifactResolver {
       return stored && isWithinWindow(stored.validity, now) ? { artifact: stored, warnings: NO_WARNINGS } : undefined;
     }
     const cached = cache.select(key, now);
-    return cached && !this.#shouldRefresh(key, cached, now) && !this.#belowFloor(cached, now) ? { artifact: cached, warnings: NO_WARNINGS } : undefined;
+    if (cached === undefined || this.#shouldRefresh(key, cached, now)) return undefined;
+    // A version's first use here reads the floor file again (another process may have raised it);
+    // later warm lookups of it read memory only (review s9 changes-c #4).
+    if (judgedByFloor(cached) && !this.#floorChecked.has(cached)) this.#checkedAgainstFile(cached);
+    return this.#belowFloor(cached, now) ? undefined : { artifact: cached, warnings: NO_WARNINGS };
+  }
+
+  /** Reads `a`'s floor file again (cold: once per version, or before a fetched or fallback version is served). */
+  #checkedAgainstFile(a: CollateralArtifact): Floor {
+    this.#floorChecked.add(a);
+    return this.#cache!.refreshFloor(a.key);
   }
 
   /**
@@ -261,9 +273,9 @@ export class ArtifactResolver {
     return this.#cache !== null ? this.#cache.floor(key) : this.#ownFloors!.get(key);
   }
 
-  /** #floorOf on the cold path: the cache reads what its file says again (CollateralCache.refreshFloor). */
-  #coldFloorOf(key: string): Floor {
-    return this.#cache !== null ? this.#cache.refreshFloor(key) : this.#ownFloors!.get(key);
+  /** #floorOf on the cold path, for `a` about to be served: the cache reads what its file says again (CollateralCache.refreshFloor). */
+  #coldFloorOf(a: CollateralArtifact): Floor {
+    return this.#cache !== null ? this.#checkedAgainstFile(a) : this.#ownFloors!.get(a.key);
   }
 
   /** Raises the floor of `a`'s key to `a` (verified, from a source) when it names a higher evaluation (#belowFloor). */
@@ -472,7 +484,7 @@ export class ArtifactResolver {
 
   /** Only on the cold path (a lookup the cache did not answer): the floor is judged after the cache looked at its file again (refreshFloor). */
   #serve(a: CollateralArtifact, now: Date, warnings: string[]): Resolved {
-    const floor = judgedByFloor(a) ? this.#coldFloorOf(a.key) : undefined;
+    const floor = judgedByFloor(a) ? this.#coldFloorOf(a) : undefined;
     if (floor !== undefined && isBelowFloor(a, floor, now)) {
       throw new CollateralUnavailableError(
         'ERR_COLLATERAL_UNAVAILABLE',
