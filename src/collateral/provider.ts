@@ -87,6 +87,15 @@ export interface ProviderOptions {
    * what the cache lacks. Default false.
    */
   offline?: boolean;
+  /**
+   * Whether the verifications this resolver serves run under the pinned
+   * production roots (default true). False (a test PKI, `--trust-root`): its
+   * rollback floors are its own, in memory, and it neither reads nor raises
+   * the cache's floors nor marks TCB info or QE identity verified there
+   * (marks seed floors; review s9 changes-c #5): a test PKI's documents share
+   * keys with real platforms'.
+   */
+  pinnedRoots?: boolean;
 }
 
 export const DEFAULT_FETCH_BUDGET: FetchBudget = Object.freeze({ keys: 256, windowMs: 60_000, perKnownPlatform: 2 });
@@ -167,11 +176,14 @@ export class ArtifactResolver {
    */
   readonly #knownPlatforms: BoundedMap<string, { start: number; keys: string[] }>;
   /**
-   * Rollback floors (#belowFloor) when there is no cache; with one, the
-   * cache holds them (memory, and a file per key on disk) apart from its
-   * versions, so every resolver on that cache shares them (review s9, F1).
+   * Rollback floors (#belowFloor) when there is no cache or the roots are not
+   * the pinned ones; else the cache holds them (memory, and a file per key on
+   * disk) apart from its versions, so every resolver on that cache shares them
+   * (review s9, F1).
    */
   readonly #ownFloors: RollbackFloors | undefined;
+  /** See ProviderOptions.pinnedRoots. */
+  readonly #pinnedRoots: boolean;
   /** Cached versions whose first use read the floor file again (#cacheHit, #serve): later warm lookups read memory only. */
   readonly #floorChecked = new WeakSet<CollateralArtifact>();
   /** Artifacts already looked at by markVerified (a warm verification marks the same objects again). */
@@ -202,7 +214,8 @@ export class ArtifactResolver {
     this.#lastRefresh = new BoundedMap(maxKeys);
     this.#notFound = new BoundedMap(maxKeys);
     this.#knownPlatforms = new BoundedMap(maxKeys);
-    this.#ownFloors = this.#cache === null ? new RollbackFloors({ directory: null, maxUnset: maxKeys }) : undefined;
+    this.#pinnedRoots = options.pinnedRoots ?? true;
+    this.#ownFloors = this.#cache === null || !this.#pinnedRoots ? new RollbackFloors({ directory: null, maxUnset: maxKeys }) : undefined;
   }
 
   /**
@@ -238,7 +251,7 @@ export class ArtifactResolver {
     if (cached === undefined || this.#shouldRefresh(key, cached, now)) return undefined;
     // A version's first use here reads the floor file again (another process may have raised it);
     // later warm lookups of it read memory only (review s9 changes-c #4).
-    if (judgedByFloor(cached) && !this.#floorChecked.has(cached)) this.#checkedAgainstFile(cached);
+    if (this.#ownFloors === undefined && judgedByFloor(cached) && !this.#floorChecked.has(cached)) this.#checkedAgainstFile(cached);
     return this.#belowFloor(cached, now) ? undefined : { artifact: cached, warnings: NO_WARNINGS };
   }
 
@@ -270,22 +283,22 @@ export class ArtifactResolver {
    * lookup), else this resolver's own in memory.
    */
   #floorOf(key: string): Floor {
-    return this.#cache !== null ? this.#cache.floor(key) : this.#ownFloors!.get(key);
+    return this.#ownFloors === undefined ? this.#cache!.floor(key) : this.#ownFloors.get(key);
   }
 
   /** #floorOf on the cold path, for `a` about to be served: the cache reads what its file says again (CollateralCache.refreshFloor). */
   #coldFloorOf(a: CollateralArtifact): Floor {
-    return this.#cache !== null ? this.#checkedAgainstFile(a) : this.#ownFloors!.get(a.key);
+    return this.#ownFloors === undefined ? this.#checkedAgainstFile(a) : this.#ownFloors.get(a.key);
   }
 
   /** Raises the floor of `a`'s key to `a` (verified, from a source) when it names a higher evaluation (#belowFloor). */
   #raiseFloor(a: CollateralArtifact): void {
-    if (this.#cache !== null) {
-      this.#cache.raiseFloor(a);
+    if (this.#ownFloors === undefined) {
+      this.#cache!.raiseFloor(a);
       return;
     }
     const candidate = floorOf(a);
-    if (candidate !== undefined) this.#ownFloors!.raise(a.key, candidate);
+    if (candidate !== undefined) this.#ownFloors.raise(a.key, candidate);
   }
 
   /**
@@ -398,7 +411,8 @@ export class ArtifactResolver {
    * (chip ID of a VCEK, FMSPC of a TCB info) as known to the fetch budget.
    */
   markVerified(artifact: CollateralArtifact): void {
-    this.#cache?.markVerified(artifact);
+    // Under other roots a TCB info or QE identity is not marked in the cache: its mark would seed the cache's floor (pinnedRoots).
+    if (this.#pinnedRoots || floorOf(artifact) === undefined) this.#cache?.markVerified(artifact);
     if (this.#marked.has(artifact)) return;
     this.#marked.add(artifact);
     this.#raiseFloor(artifact);
@@ -509,7 +523,7 @@ export class ArtifactResolver {
    * re-seeds from the verified marks).
    */
   #rollbackRemedy(key: string, floor: string): string {
-    const glob = this.#cache?.entryGlob(key);
+    const glob = this.#ownFloors === undefined ? this.#cache?.entryGlob(key) : undefined;
     const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier (the glob matches the key's cached versions and its floor file)`;
     return (
       `Waiting does not help until the source serves evaluation ${floor} or later: update it (a PCCS: refresh its cached collateral from Intel's PCS, or use the PCS). ` +

@@ -36,8 +36,12 @@ export interface CollateralServiceOptions {
    */
   bundle?: ExplicitCollateral;
   /**
-   * The roots the verifications will use (pass the same as to verifyEvidence);
-   * only for the X03 ranking against `bundle`. Default: the production roots.
+   * The roots the verifications will use (pass the same as to verifyEvidence):
+   * the X03 ranking against `bundle`, and the rollback floors: only under the
+   * pinned production roots (the default) does a verification read and raise
+   * the cache's floors and set its verified marks; under any other roots (a
+   * test PKI) the floors are the service's own, in memory (review s9
+   * changes-c #5). Default: the production roots.
    */
   trustRoots?: TrustRoots;
   /** Grace after notAfter; off by default; reported as a warning on every use. */
@@ -245,6 +249,7 @@ export class CollateralService {
       ...(options.fetchBudget === undefined ? {} : { fetchBudget: options.fetchBudget }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.offline === undefined ? {} : { offline: options.offline }),
+      pinnedRoots: options.trustRoots === undefined || options.trustRoots === PRODUCTION_TRUST_ROOTS,
     });
     // Sources holding their artifacts in memory (bundles) cost nothing to ask: outside the fetch budget.
     this.#intelMetered = !isInMemory(options.intel);
