@@ -5,6 +5,7 @@
  * bundle, remove long-expired versions from the disk cache.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
 import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory } from '../collateral/index.js';
@@ -113,7 +114,8 @@ async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCode
   if (!/^[0-9]{1,6}$/.test(days) || Number(days) > MAX_PRUNE_DAYS) throw new UsageError(`--older-than must be a whole number of days from 0 to ${MAX_PRUNE_DAYS} (got "${days}")`);
   const directory = stringOption(values, 'cache-dir') ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv);
   const dryRun = values['dry-run'] === true;
-  if (!existsSync(directory)) {
+  // No cache there (the directory, or its v1, is missing): nothing is created, not even on a real run (review s9 changes-c #6).
+  if (!existsSync(join(directory, 'v1'))) {
     writeLine(io.stdout, lineSafe(`no collateral cache at ${directory}: nothing to prune`));
     return ExitCode.Ok;
   }
@@ -128,7 +130,8 @@ async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCode
   const expiredBefore = new Date(now.getTime() - Number(days) * DAY_MS);
   const r = cache.prune({ expiredBefore, now, dryRun });
   const verb = dryRun ? 'would remove' : 'removed';
-  writeLine(io.stdout, lineSafe(`${verb} ${r.removed} collateral versions that expired before ${expiredBefore.toISOString()} from ${directory}; kept ${r.kept} versions and ${r.floors} rollback floors`));
+  const leftovers = r.temporary > 0 ? `, and ${dryRun ? 'would remove' : 'removed'} ${r.temporary} leftover temporary files` : '';
+  writeLine(io.stdout, lineSafe(`${verb} ${r.removed} collateral versions that expired before ${expiredBefore.toISOString()} from ${directory}; kept ${r.kept} versions and ${r.floors} rollback floors${leftovers}`));
   if (r.skipped > 0) writeLine(io.stderr, lineSafe(`warning: left ${r.skipped} files named like versions alone (not a regular file of this user, or not a valid entry)`));
   if (r.failed > 0) {
     writeLine(io.stderr, lineSafe(`error: ${r.failed} expired versions in ${directory} could not be removed (the disk refused, or refused first the rollback floor file they set)`));

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
 import { RollbackFloors, floorOf, raises, type Floor } from './floors.js';
-import { currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
+import { TEMPORARY_NAME, currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
 import { refuseAttachedChain, validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
@@ -28,6 +28,8 @@ const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 const ENTRY_NAME = /^([0-9a-f]{64})-[0-9a-f]{16}\.json$/;
 /** A key's rollback floor (floors.ts): never a version, never pruned. */
 const FLOOR_NAME = /^[0-9a-f]{64}-floor\.json$/;
+/** A temporary file of a write is pruned only this long after it was last written: a write in progress takes milliseconds. */
+const TEMPORARY_MIN_AGE_MS = 60 * 60 * 1000;
 
 export interface CollateralCacheOptions {
   /** Directory for the disk cache; `null` keeps entries in memory only. Default: defaultCacheDirectory(). */
@@ -93,6 +95,12 @@ export interface PruneResult {
   skipped: number;
   /** Versions that should have gone but the disk refused to remove. */
   failed: number;
+  /**
+   * Leftover temporary files of this cache's writes (a crash between write
+   * and rename) last written before `expiredBefore` and over an hour before
+   * `now`: removed (a dry run: would be). Never a valid entry.
+   */
+  temporary: number;
   /** Rollback floor files seen or written (from the verified versions removed); prune never removes one. */
   floors: number;
 }
@@ -554,7 +562,7 @@ export class CollateralCache {
     }
     const limit = expiredBefore.getTime();
     const ended = (a: CollateralArtifact) => Date.parse(a.validity.notAfter) < limit;
-    const result: PruneResult = { removed: 0, kept: 0, skipped: 0, failed: 0, floors: 0 };
+    const result: PruneResult = { removed: 0, kept: 0, skipped: 0, failed: 0, temporary: 0, floors: 0 };
     if (!this.directory) {
       for (const [key, list] of [...this.#memory]) {
         const gone = list.filter(ended);
@@ -580,7 +588,11 @@ export class CollateralCache {
         floorFiles.add(name);
         continue;
       }
-      if (!ENTRY_NAME.test(name)) continue; // temporary files of a write in progress, anything not ours
+      if (this.#isTemporary(name)) {
+        this.#pruneTemporary(name, Math.min(limit, now.getTime() - TEMPORARY_MIN_AGE_MS), options.dryRun === true, result);
+        continue;
+      }
+      if (!ENTRY_NAME.test(name)) continue; // anything not ours
       const read = this.#readVersionFile(name);
       if (read === undefined) {
         result.skipped++;
@@ -620,6 +632,39 @@ export class CollateralCache {
     }
     result.floors = floorFiles.size;
     return result;
+  }
+
+  /** A temporary file writePrivateFile made for a version or a floor file of this cache. */
+  #isTemporary(name: string): boolean {
+    const target = TEMPORARY_NAME.exec(name)?.[1];
+    return target !== undefined && (ENTRY_NAME.test(target) || FLOOR_NAME.test(target));
+  }
+
+  /**
+   * Removes the leftover temporary file `name` when it was last written
+   * before `before` (review s9 changes-c #6): a regular file of this user
+   * only (lstat: a link is never followed, and like a foreign file it is left
+   * alone and counted as skipped).
+   */
+  #pruneTemporary(name: string, before: number, dryRun: boolean, result: PruneResult): void {
+    const file = join(this.#dir(), name);
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (st === undefined) return; // renamed meanwhile: the write finished
+    const me = currentUid();
+    if (!st.isFile() || (me !== undefined && st.uid !== me)) {
+      result.skipped++;
+      return;
+    }
+    if (st.mtimeMs >= before) return; // possibly a write in progress
+    if (!dryRun) {
+      try {
+        rmSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') result.failed++;
+        return;
+      }
+    }
+    result.temporary++;
   }
 
   /** The floor `a` (a version with the verified mark) sets is in memory and, with a disk, in its key's file; false when the disk refused. */

@@ -54,6 +54,9 @@ export function readPrivateFile(file: string, maxBytes: number): PrivateFileRead
   }
 }
 
+/** `<name>.<pid>.<12 hex>.tmp`: the temporary file writePrivateFile renames to `<name>`; group 1 is `<name>`. */
+export const TEMPORARY_NAME = /^(.+)\.[0-9]+\.[0-9a-f]{12}\.tmp$/;
+
 /** Writes `text` to `file` atomically, mode 0600; throws what the disk says. */
 export function writePrivateFile(file: string, text: string): void {
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;

@@ -87,7 +87,7 @@ describe('F2: CollateralCache.prune', () => {
   it('removes the versions whose validity ended before expiredBefore, from disk and memory; keeps the rest and the floor', async () => {
     const { directory, cache } = await filled();
     const result = cache.prune({ expiredBefore: at(-60), now: AT });
-    expect(result).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, floors: 1 });
+    expect(result).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, temporary: 0, floors: 1 });
     expect(versionFiles(directory)).toHaveLength(2);
     expect(files(directory)).toContain(floorName(KEY));
     expect(cache.versions(KEY).map((a) => a.sequence).sort()).toEqual(['17', '18']);
@@ -96,13 +96,13 @@ describe('F2: CollateralCache.prune', () => {
     expect(fresh.versions(KEY).map((a) => a.sequence).sort()).toEqual(['17', '18']);
     expect(fresh.has(other.key)).toBe(false);
     // Nothing is left to prune at the same limit.
-    expect(fresh.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 0, kept: 2, skipped: 0, failed: 0, floors: 1 });
+    expect(fresh.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 0, kept: 2, skipped: 0, failed: 0, temporary: 0, floors: 1 });
   });
 
   it('a dry run counts and removes nothing', async () => {
     const { directory, cache } = await filled();
     const before = files(directory);
-    expect(cache.prune({ expiredBefore: at(-60), now: AT, dryRun: true })).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, floors: 1 });
+    expect(cache.prune({ expiredBefore: at(-60), now: AT, dryRun: true })).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, temporary: 0, floors: 1 });
     expect(files(directory)).toEqual(before);
     expect(cache.versions(KEY)).toHaveLength(4);
   });
@@ -129,7 +129,7 @@ describe('F2: CollateralCache.prune', () => {
     renameSync(oldFile, target);
     symlinkSync(target, oldFile);
     const result = cache.prune({ expiredBefore: at(-60), now: AT });
-    expect(result).toEqual({ removed: 2, kept: 2, skipped: 1, failed: 0, floors: 1 });
+    expect(result).toEqual({ removed: 2, kept: 2, skipped: 1, failed: 0, temporary: 0, floors: 1 });
     expect(lstatSync(oldFile).isSymbolicLink()).toBe(true);
     expect(existsSync(target)).toBe(true);
   });
@@ -148,7 +148,7 @@ describe('F2: CollateralCache.prune', () => {
     renameSync(fileOf(directory, old16), moved);
     const torn = join(v1(directory), `${sha256(KEY)}-00000000deadbeef.json`);
     writeFileSync(torn, '{"format":"tee-verify-collateral-cache-entry","vers', { mode: 0o600 });
-    expect(cache.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 2, kept: 2, skipped: 2, failed: 0, floors: 1 });
+    expect(cache.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 2, kept: 2, skipped: 2, failed: 0, temporary: 0, floors: 1 });
     expect(existsSync(torn)).toBe(true);
     expect(existsSync(moved)).toBe(true);
   });
@@ -177,7 +177,7 @@ describe('F2: CollateralCache.prune', () => {
   it('a memory-only cache prunes its memory', () => {
     const cache = new CollateralCache({ directory: null });
     for (const a of [old15, old16, recent17, v18, other]) cache.put(a);
-    expect(cache.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, floors: 0 });
+    expect(cache.prune({ expiredBefore: at(-60), now: AT })).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, temporary: 0, floors: 0 });
     expect(cache.versions(KEY).map((a) => a.sequence).sort()).toEqual(['17', '18']);
     expect(cache.keyCount).toBe(1);
   });

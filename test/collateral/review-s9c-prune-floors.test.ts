@@ -74,7 +74,7 @@ async function preS9Cache(): Promise<string> {
 describe('review s9 changes-c #2: prune keeps the floors of a cache from before floor files', () => {
   it('R1: the verified version is pruned after its floor went to the floor file; a restarted verifier refuses the rollback', async () => {
     const d = await preS9Cache();
-    expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, floors: 1 });
+    expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, temporary: 0, floors: 1 });
     expect(versionFiles(d)).toEqual([]);
     expect(JSON.parse(readFileSync(floorPath(d), 'utf8'))).toMatchObject({ key: KEY, sequence: '18', from: new Date(v18.validity.notBefore).toISOString() });
     await expect(restarted(d).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
@@ -83,7 +83,7 @@ describe('review s9 changes-c #2: prune keeps the floors of a cache from before 
   it('the floor file cannot be written: the verified version stays (failed), and so does its floor', async () => {
     const d = await preS9Cache();
     refuseFloorWrites.on = true;
-    expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 0, kept: 0, skipped: 0, failed: 1, floors: 0 });
+    expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 0, kept: 0, skipped: 0, failed: 1, temporary: 0, floors: 0 });
     refuseFloorWrites.on = false;
     expect(versionFiles(d)).toHaveLength(1);
     await expect(restarted(d).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
@@ -100,7 +100,7 @@ describe('review s9 changes-c #2: prune keeps the floors of a cache from before 
     const d = tempDir();
     const cache = new CollateralCache({ directory: d });
     cache.put(v18);
-    expect(cache.prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, floors: 0 });
+    expect(cache.prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, temporary: 0, floors: 0 });
     expect(existsSync(floorPath(d))).toBe(false);
     expect((await restarted(d).resolve(KEY, serves(v17), LATER)).artifact.sequence).toBe('17');
   });
