@@ -21,7 +21,7 @@ import { ArtifactResolver, artifactKey } from '../../src/collateral/index.js';
 import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson } from '../../src/testing/index.js';
 
 /** Which paths openSync fails for, and with what (null: none). */
-const failing: { test: (path: string) => boolean; code: string } | { test: null; code: string } = { test: null, code: 'EMFILE' };
+const failing: { test: ((path: string) => boolean) | null; code: string } = { test: null, code: 'EMFILE' };
 const floorOpens: string[] = [];
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
