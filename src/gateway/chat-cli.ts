@@ -95,6 +95,22 @@ class IncompleteAnswerError extends Error {
   readonly code = 'ERR_CHAT_UNAVAILABLE';
 }
 
+/**
+ * The longest line of an answer stream, in bytes without its line end. A model's answer comes as many
+ * short lines (one NDJSON object or SSE event per piece), so a longer one is a backend that does not
+ * speak the stream format; without a bound one line with no line end grew in memory until the stream
+ * ended (review s9 changes b, R2).
+ */
+export const MAX_ANSWER_LINE_BYTES = 1 << 20;
+
+/**
+ * The backend broke the answer stream's format (a line over MAX_ANSWER_LINE_BYTES): an error of the
+ * backend, like an error it reports, not an outage that waiting heals (exit 2, `ERR_CHAT`).
+ */
+class AnswerFormatError extends Error {
+  readonly code = 'ERR_CHAT';
+}
+
 /** The verification, one line each, safe for a terminal (see lineSafe). */
 export function describeVerification(v: GatewayVerification): string[] {
   const measured = Object.keys(v.measurements);
@@ -170,11 +186,75 @@ export function lineSafe(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, visible);
 }
 
+const LF = 0x0a;
+
 /**
- * Reads a streamed answer line by line (LF or CRLF): Ollama's NDJSON, one JSON object a line ending
- * with `done: true`, or OpenAI's server-sent events, whose `data:` lines make up an event that a
- * blank line ends, the last one `[DONE]`. SSE comments (`: keep-alive`) and the `event:`, `id:` and
- * `retry:` fields carry no text and are skipped (review s9, finding 4: a comment was parsed as JSON).
+ * Cuts a byte stream into lines, in time linear in its length: each chunk is scanned once, and the
+ * bytes of a line not ended yet are kept as they came, joined only once the line ends (review s9
+ * changes b, R2: the whole text kept so far was searched again on every chunk). A line ends at LF,
+ * a CR before it dropped. Each line is decoded as UTF-8 on its own (LF never occurs inside a
+ * multi-byte sequence).
+ */
+class LineSplitter {
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** A byte-order mark starts the stream only, not each line. */
+  #first = true;
+
+  constructor(readonly line: (text: string) => void) {}
+
+  push(bytes: Uint8Array): void {
+    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    let start = 0;
+    for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, start)) {
+      this.#emit(chunk, start, lf);
+      start = lf + 1;
+    }
+    if (start < chunk.length) {
+      this.#check(chunk.length - start);
+      // A copy: the chunk's memory may be reused by whoever produced it.
+      this.#pending.push(Buffer.from(chunk.subarray(start)));
+      this.#pendingBytes += chunk.length - start;
+    }
+  }
+
+  /** The stream ended: a last line without its line end is a line too. */
+  finish(): void {
+    if (this.#pendingBytes > 0) this.#emit(Buffer.alloc(0), 0, 0);
+  }
+
+  #check(more: number): void {
+    if (this.#pendingBytes + more > MAX_ANSWER_LINE_BYTES) {
+      throw new AnswerFormatError(`the answer stream has a line longer than ${MAX_ANSWER_LINE_BYTES} bytes: not the backend's answer format (the backend misbehaves)`);
+    }
+  }
+
+  /** The line made of the bytes kept so far and chunk[start, end). */
+  #emit(chunk: Buffer, start: number, end: number): void {
+    this.#check(end - start);
+    let text: string;
+    if (this.#pending.length === 0) {
+      text = chunk.toString('utf8', start, end);
+    } else {
+      this.#pending.push(chunk.subarray(start, end));
+      text = Buffer.concat(this.#pending, this.#pendingBytes + end - start).toString('utf8');
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
+    if (this.#first) {
+      this.#first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.line(text.endsWith('\r') ? text.slice(0, -1) : text);
+  }
+}
+
+/**
+ * Reads a streamed answer line by line (lines from LineSplitter): Ollama's NDJSON, one JSON object a
+ * line ending with `done: true`, or OpenAI's server-sent events, whose `data:` lines make up an event
+ * that a blank line ends, the last one `[DONE]`. SSE comments (`: keep-alive`) and the `event:`,
+ * `id:` and `retry:` fields carry no text and are skipped (review s9, finding 4: a comment was
+ * parsed as JSON).
  */
 class AnswerStream {
   /** The API's end marker arrived; anything after it is ignored. */
@@ -187,8 +267,7 @@ class AnswerStream {
     readonly piece: (text: string) => void,
   ) {}
 
-  line(raw: string): void {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  line(line: string): void {
     if (this.done) return;
     if (this.api === 'ollama') {
       if (line.trim()) this.#ollama(line);
@@ -254,31 +333,22 @@ export async function streamChat(
   });
   o.onAnswer?.();
   if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-  const dec = new TextDecoder();
-  let buf = '';
   let answer = '';
   const stream = new AnswerStream(o.api, (piece) => {
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
   });
+  const lines = new LineSplitter((line) => stream.line(line));
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += dec.decode(chunk, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        stream.line(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    }
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) lines.push(chunk);
   } catch (e) {
     // The client cut the answer off (a verdict revoked the key it came over): undici reports
     // 'terminated' with the refusal as cause; the refusal is what the caller must see.
     const cause = (e as { cause?: unknown }).cause;
     throw cause instanceof AttestationRefusedError ? cause : e;
   }
-  buf += dec.decode();
   try {
-    if (buf) stream.line(buf);
+    lines.finish();
     stream.end();
   } catch (e) {
     // A last line cut off mid-JSON is a stream that ended early (below), not a malformed one.

@@ -1,0 +1,131 @@
+/**
+ * Review s9 changes b, the chat's answer stream:
+ * R2: one line without a line end grew without bound, and was searched again from its start on
+ *     every chunk; a line is now at most MAX_ANSWER_LINE_BYTES (1 MiB), a longer one is refused as
+ *     soon as it passes the bound (a backend error: exit 2, ERR_CHAT).
+ */
+import { Readable } from 'node:stream';
+import { ReadableStream } from 'node:stream/web';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CHAT_EXIT, MAX_ANSWER_LINE_BYTES, runChatSession, streamChat, type ChatApi } from '../../src/gateway/chat-cli.js';
+import type { AttestedClient } from '../../src/gateway/index.js';
+import type { EvidenceProvider } from '../../src/tee/index.js';
+import { clientOptions, mrTdOf, simulated, tdxPolicy, type ClientOptions } from './helpers.js';
+import { startStub, type Stub } from './review-s9-stub.js';
+
+const enc = new TextEncoder();
+const sse = (content: string): string => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}`;
+const nd = (content: string, done = false): string => JSON.stringify({ message: { role: 'assistant', content }, done });
+
+/**
+ * A stand-in for the attested client whose backend streams what `next` gives, one chunk per read:
+ * a string or bytes, 'end' (the stream closes), 'open' (it stays open, nothing more comes) or an
+ * Error (the connection failed). `pulled` counts the chunks the reader asked for.
+ */
+function backend(next: (i: number) => string | Uint8Array | 'end' | 'open' | Error): { client: AttestedClient; pulled: () => number } {
+  let pulled = 0;
+  const body = (): ReadableStream<Uint8Array> =>
+    new ReadableStream<Uint8Array>({
+      pull(c) {
+        const x = next(pulled++);
+        if (x === 'end') return c.close();
+        if (x === 'open') return new Promise<void>(() => {});
+        if (x instanceof Error) return c.error(x);
+        c.enqueue(typeof x === 'string' ? enc.encode(x) : x);
+      },
+    });
+  const client = { fetch: async () => new Response(body() as unknown as globalThis.ReadableStream, { status: 200 }) } as unknown as AttestedClient;
+  return { client, pulled: () => pulled };
+}
+
+/** A backend sending `chunks`, then `after` ('end' by default). */
+const chunked = (chunks: (string | Uint8Array)[], after: 'end' | 'open' | Error = 'end'): ReturnType<typeof backend> => backend((i) => (i < chunks.length ? chunks[i]! : after));
+
+async function read(api: ChatApi, b: { client: AttestedClient }): Promise<{ answer?: string; error?: Error & { code?: string }; written: string }> {
+  let written = '';
+  try {
+    const answer = await streamChat(b.client, { api, model: 'm', prompt: 'p', write: (t) => (written += t) });
+    return { answer, written };
+  } catch (e) {
+    return { error: e as Error, written };
+  }
+}
+
+/** An Ollama line of exactly `bytes` bytes (without its line end) carrying `done: true`. */
+function ollamaLineOf(bytes: number): string {
+  const frame = nd('', true);
+  const line = nd('a'.repeat(bytes - frame.length), true);
+  expect(Buffer.byteLength(line)).toBe(bytes);
+  return line;
+}
+
+describe('R2: an answer line is at most 1 MiB', () => {
+  it('a 2 MiB line without a line end is refused once it passes 1 MiB, not read to its end', async () => {
+    const piece = 'a'.repeat(16 * 1024);
+    const b = backend((i) => (i < 128 ? piece : 'end')); // 2 MiB, no line end
+    const r = await read('ollama', b);
+    expect(r.error?.code).toBe('ERR_CHAT');
+    expect(r.error?.message).toMatch(/a line longer than 1048576 bytes/);
+    // Refused at the chunk that passed the bound (one chunk the stream reads ahead besides).
+    expect(b.pulled() * piece.length).toBeLessThanOrEqual(MAX_ANSWER_LINE_BYTES + 2 * piece.length);
+  });
+
+  it('the bound holds for a line that arrives whole in one chunk, and for server-sent events', async () => {
+    const r = await read('openai', chunked([`data: ${'x'.repeat(2 << 20)}\n\ndata: [DONE]\n\n`]));
+    expect(r.error?.code).toBe('ERR_CHAT');
+  });
+
+  it('a line of exactly 1 MiB is read; one byte more is refused', async () => {
+    const max = ollamaLineOf(MAX_ANSWER_LINE_BYTES);
+    const half = max.length >> 1;
+    // In two chunks: the bound counts the bytes kept from earlier chunks too.
+    expect((await read('ollama', chunked([max.slice(0, half), `${max.slice(half)}\n`]))).answer).toHaveLength(MAX_ANSWER_LINE_BYTES - nd('', true).length);
+    const over = ollamaLineOf(MAX_ANSWER_LINE_BYTES + 1);
+    expect((await read('ollama', chunked([over.slice(0, half), `${over.slice(half)}\n`]))).error?.code).toBe('ERR_CHAT');
+    expect((await read('ollama', chunked([`${over}\n`]))).error?.code).toBe('ERR_CHAT');
+  });
+});
+
+describe('tee-verify chat through an attested gateway', () => {
+  let stub: Stub;
+  let options: ClientOptions;
+  let evidence = 0;
+  /** Per path: the chunks the stand-in backend writes; the response ends only if the last one is null. */
+  const routes: Record<string, (string | null)[]> = {};
+  beforeAll(async () => {
+    options = clientOptions(tdxPolicy(await mrTdOf(simulated)));
+    stub = await startStub((req, res) => {
+      const chunks = routes[req.url ?? ''];
+      if (!chunks) return false;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      for (const c of chunks) if (c === null) res.end(); else res.write(c);
+      return true;
+    });
+    // Counts the evidence the stand-in gateway is asked for.
+    const inner = stub.provider;
+    stub.provider = { name: inner.name, getEvidence: (rd: Uint8Array) => ((evidence += 1), inner.getEvidence(rd)) } as EvidenceProvider;
+  });
+  afterAll(async () => stub?.close());
+
+  async function chat(o: { json?: boolean; prompt?: string; stdin?: string; maxAgeMs?: number }): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runChatSession(
+      { gateway: stub.url, client: { ...options, ...(o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {}) }, api: 'ollama', model: 'm', ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), json: o.json ?? false },
+      { stdout: (t) => (out += t), stderr: (t) => (err += t), ...(o.stdin !== undefined ? { stdin: Readable.from([o.stdin]) } : {}) },
+    );
+    return { code, out, err };
+  }
+
+  it('R2: a line over 1 MiB is a backend error: exit 2, --json ERR_CHAT', async () => {
+    routes['/api/chat'] = [`${nd('Hi')}\n`, 'b'.repeat(2 << 20), null];
+    const r = await chat({ prompt: 'p' });
+    expect(r.code).toBe(CHAT_EXIT.error);
+    expect(r.err).toMatch(/^chat: the answer stream has a line longer than 1048576 bytes/);
+    const j = await chat({ prompt: 'p', json: true });
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: false, error: { code: 'ERR_CHAT' } });
+  });
+});
