@@ -10,6 +10,7 @@
  * when it is not the one shown last.
  */
 import { createInterface } from 'node:readline';
+import type { ReadableStream } from 'node:stream/web';
 
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
@@ -193,7 +194,7 @@ const LF = 0x0a;
  * bytes of a line not ended yet are kept as they came, joined only once the line ends (review s9
  * changes b, R2: the whole text kept so far was searched again on every chunk). A line ends at LF,
  * a CR before it dropped. Each line is decoded as UTF-8 on its own (LF never occurs inside a
- * multi-byte sequence).
+ * multi-byte sequence). `stop()` true ends the reading: the bytes after are not looked at.
  */
 class LineSplitter {
   #pending: Buffer[] = [];
@@ -201,7 +202,10 @@ class LineSplitter {
   /** A byte-order mark starts the stream only, not each line. */
   #first = true;
 
-  constructor(readonly line: (text: string) => void) {}
+  constructor(
+    readonly line: (text: string) => void,
+    readonly stop: () => boolean = () => false,
+  ) {}
 
   push(bytes: Uint8Array): void {
     const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -209,6 +213,7 @@ class LineSplitter {
     for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, start)) {
       this.#emit(chunk, start, lf);
       start = lf + 1;
+      if (this.stop()) return;
     }
     if (start < chunk.length) {
       this.#check(chunk.length - start);
@@ -338,18 +343,34 @@ export async function streamChat(
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
   });
-  const lines = new LineSplitter((line) => stream.line(line));
+  const lines = new LineSplitter((line) => stream.line(line), () => stream.done);
+  const reader = (res.body as unknown as ReadableStream<Uint8Array> | null)?.getReader();
+  let ended = reader === undefined;
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) lines.push(chunk);
+    // Up to the end marker (review s9 changes b, R3): a backend that keeps the stream open after it
+    // must not hold the chat, and a reset after it does not take the complete answer away.
+    while (reader && !stream.done) {
+      const chunk = await reader.read();
+      if (chunk.done) {
+        ended = true;
+        break;
+      }
+      lines.push(chunk.value);
+    }
   } catch (e) {
     // The client cut the answer off (a verdict revoked the key it came over): undici reports
     // 'terminated' with the refusal as cause; the refusal is what the caller must see.
     const cause = (e as { cause?: unknown }).cause;
     throw cause instanceof AttestationRefusedError ? cause : e;
+  } finally {
+    // What follows the end marker (or a refused line) is not read: the request is aborted.
+    if (!ended) void reader?.cancel().catch(() => {});
   }
   try {
-    lines.finish();
-    stream.end();
+    if (!stream.done) {
+      lines.finish();
+      stream.end();
+    }
   } catch (e) {
     // A last line cut off mid-JSON is a stream that ended early (below), not a malformed one.
     if (!(e instanceof SyntaxError)) throw e;

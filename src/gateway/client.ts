@@ -159,6 +159,8 @@ function errorCodeOf(text: string): string | undefined {
 class KeyedClient extends Client {
   /** SPKI SHA-256 (hex) of the current connection's key; set before undici writes on it. */
   key: string | undefined;
+  /** Requests given to this slot that have not completed, failed or been aborted yet. */
+  live = 0;
 
   constructor(
     origin: URL,
@@ -173,6 +175,7 @@ class KeyedClient extends Client {
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.live += 1;
     return super.dispatch(opts, new StaleKeyGuard(handler, this));
   }
 
@@ -195,6 +198,7 @@ class KeyedClient extends Client {
 class StaleKeyGuard implements Dispatcher.DispatchHandler {
   readonly #h: Dispatcher.DispatchHandler;
   readonly #slot: KeyedClient;
+  #ended = false;
 
   constructor(h: Dispatcher.DispatchHandler, slot: KeyedClient) {
     this.#h = h;
@@ -208,10 +212,12 @@ class StaleKeyGuard implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    this.#end();
     this.#h.onError?.(err);
   }
 
   onUpgrade(...a: Parameters<NonNullable<Dispatcher.DispatchHandler['onUpgrade']>>): void {
+    this.#end();
     this.#h.onUpgrade?.(...a);
   }
 
@@ -228,11 +234,19 @@ class StaleKeyGuard implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: string[] | null): void {
+    this.#end();
     this.#h.onComplete?.(trailers);
   }
 
   onBodySent(chunkSize: number, totalBytesSent: number): void {
     this.#h.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  /** The request is over (once): the slot carries one request fewer. */
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#slot.live -= 1;
   }
 }
 
@@ -302,6 +316,10 @@ export class AttestedClient {
       const ours = origin.origin === this.origin.origin;
       const slot: KeyedClient = new KeyedClient(origin, { ...opts, connect: ((_o: unknown, cb: (err: Error | null, socket: TLSSocket | null) => void): void => {
         if (!ours) return cb(new AttestationRefusedError('ERR_ATTEST_PINNING', `this client connects to ${this.origin.origin} only, not ${origin.origin} (a redirect?)`), null);
+        // undici reconnects for a request aborted while its answer was read (the chat stops at the
+        // answer's end marker), and drops it only once connected: no handshake, no attestation for it.
+        // (Asynchronously, like any connect: undici does not resume a slot from within its own connect call.)
+        if (slot.live === 0) return void queueMicrotask(() => cb(new Error('no request waits for this connection'), null));
         this.#connect().then(
           (c) => {
             slot.key = c.spki;

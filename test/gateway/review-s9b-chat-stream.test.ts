@@ -3,6 +3,8 @@
  * R2: one line without a line end grew without bound, and was searched again from its start on
  *     every chunk; a line is now at most MAX_ANSWER_LINE_BYTES (1 MiB), a longer one is refused as
  *     soon as it passes the bound (a backend error: exit 2, ERR_CHAT).
+ * R3: after Ollama's `done: true` or OpenAI's `[DONE]` the reader went on until the server closed:
+ *     a stream left open hung the chat, and a reset after the end marker made a complete answer exit 3.
  */
 import { Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
@@ -88,6 +90,26 @@ describe('R2: an answer line is at most 1 MiB', () => {
   });
 });
 
+describe('R3: reading stops at the end marker', () => {
+  it('Ollama: a stream left open after done: true is the answer', async () => {
+    expect(await read('ollama', chunked([`${nd('Hi')}\n${nd('!', true)}\n`], 'open'))).toEqual({ answer: 'Hi!', written: 'Hi!\n' });
+  });
+
+  it('OpenAI: a stream left open after [DONE] is the answer', async () => {
+    expect(await read('openai', chunked([`${sse('Hi')}\n\ndata: [DONE]\n\n`], 'open'))).toEqual({ answer: 'Hi', written: 'Hi\n' });
+  });
+
+  it('a connection reset after the end marker keeps the complete answer', async () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect((await read('openai', chunked([`${sse('Hi')}\n\ndata: [DONE]\n\n`], reset))).answer).toBe('Hi');
+    expect((await read('ollama', chunked([`${nd('Hi', true)}\n`], reset))).answer).toBe('Hi');
+  });
+
+  it('what follows the end marker in the same chunk is not read (not even a line over the bound)', async () => {
+    expect((await read('ollama', chunked([`${nd('Hi', true)}\n${'{'.repeat(2 << 20)}`]))).answer).toBe('Hi');
+  });
+});
+
 describe('tee-verify chat through an attested gateway', () => {
   let stub: Stub;
   let options: ClientOptions;
@@ -127,5 +149,27 @@ describe('tee-verify chat through an attested gateway', () => {
     const j = await chat({ prompt: 'p', json: true });
     expect(j.code).toBe(2);
     expect(JSON.parse(j.out)).toMatchObject({ ok: false, error: { code: 'ERR_CHAT' } });
+  });
+
+  it('R3: answers whose stream stays open after done: true end the turn (one-shot exit 0; interactive: the next prompt is answered)', async () => {
+    routes['/api/chat'] = [`${nd('Hi')}\n`, `${nd('!', true)}\n`];
+    const j = await chat({ prompt: 'p', json: true });
+    expect(j.code).toBe(CHAT_EXIT.ok);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: true, answer: 'Hi!' });
+    const before = stub.seen.length;
+    const i = await chat({ stdin: 'one\ntwo\n' });
+    expect(i.code).toBe(0);
+    expect(i.out.match(/Hi!/g)).toHaveLength(2);
+    expect(stub.seen.slice(before).map((r) => r.url)).toEqual(['/api/chat', '/api/chat']);
+  });
+
+  it('R3: the answer read to its end marker costs no further connection or attestation (maxAgeMs 0: every request attests)', async () => {
+    routes['/api/chat'] = [`${nd('Hi')}\n`, `${nd('!', true)}\n`];
+    evidence = 0;
+    const j = await chat({ prompt: 'p', json: true, maxAgeMs: 0 });
+    expect(j.code).toBe(0);
+    // attest() before the prompt, and the request's own (trust never outlives its attestation);
+    // none for the connection undici would open again for the request aborted after its end marker.
+    expect(evidence).toBe(2);
   });
 });
