@@ -188,21 +188,28 @@ export function lineSafe(text: string): string {
 }
 
 const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * Cuts a byte stream into lines, in time linear in its length: each chunk is scanned once, and the
  * bytes of a line not ended yet are kept as they came, joined only once the line ends (review s9
  * changes b, R2: the whole text kept so far was searched again on every chunk). A line ends at LF,
- * a CR before it dropped. Each line is decoded as UTF-8 on its own (LF never occurs inside a
- * multi-byte sequence). `stop()` true ends the reading: the bytes after are not looked at.
+ * a CR before it dropped; with `lineEndCr` (server-sent events, WHATWG HTML 9.2.6) also at a lone
+ * CR, and a LF right after a CR, even in the next chunk, belongs to that CR (R4). NDJSON lines end
+ * at LF only: a CR may be JSON white space inside one. Each line is decoded as UTF-8 on its own (CR
+ * and LF never occur inside a multi-byte sequence). `stop()` true ends the reading: the bytes after
+ * are not looked at.
  */
 class LineSplitter {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** The last line ended at a CR (SSE): a LF first in the next chunk is part of that line end. */
+  #afterCr = false;
   /** A byte-order mark starts the stream only, not each line. */
   #first = true;
 
   constructor(
+    readonly lineEndCr: boolean,
     readonly line: (text: string) => void,
     readonly stop: () => boolean = () => false,
   ) {}
@@ -210,10 +217,24 @@ class LineSplitter {
   push(bytes: Uint8Array): void {
     const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     let start = 0;
-    for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, start)) {
-      this.#emit(chunk, start, lf);
-      start = lf + 1;
+    if (this.#afterCr && chunk.length > 0) {
+      this.#afterCr = false;
+      if (chunk[0] === LF) start = 1;
+    }
+    // The next LF and CR at or after `start` (-1: none); each is searched again only once passed.
+    let lf = chunk.indexOf(LF, start);
+    let cr = this.lineEndCr ? chunk.indexOf(CR, start) : -1;
+    while (lf >= 0 || cr >= 0) {
+      const end = cr >= 0 && (lf < 0 || cr < lf) ? cr : lf;
+      this.#emit(chunk, start, end);
+      start = end + 1;
+      if (end === cr) {
+        if (start === chunk.length) this.#afterCr = true;
+        else if (chunk[start] === LF) start += 1;
+      }
       if (this.stop()) return;
+      if (lf >= 0 && lf < start) lf = chunk.indexOf(LF, start);
+      if (cr >= 0 && cr < start) cr = chunk.indexOf(CR, start);
     }
     if (start < chunk.length) {
       this.#check(chunk.length - start);
@@ -250,7 +271,8 @@ class LineSplitter {
       this.#first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    this.line(text.endsWith('\r') ? text.slice(0, -1) : text);
+    // NDJSON may end its lines with CRLF.
+    this.line(!this.lineEndCr && text.endsWith('\r') ? text.slice(0, -1) : text);
   }
 }
 
@@ -343,7 +365,7 @@ export async function streamChat(
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
   });
-  const lines = new LineSplitter((line) => stream.line(line), () => stream.done);
+  const lines = new LineSplitter(o.api === 'openai', (line) => stream.line(line), () => stream.done);
   const reader = (res.body as unknown as ReadableStream<Uint8Array> | null)?.getReader();
   let ended = reader === undefined;
   try {

@@ -5,6 +5,7 @@
  *     soon as it passes the bound (a backend error: exit 2, ERR_CHAT).
  * R3: after Ollama's `done: true` or OpenAI's `[DONE]` the reader went on until the server closed:
  *     a stream left open hung the chat, and a reset after the end marker made a complete answer exit 3.
+ * R4: server-sent events also end a line at a lone CR (WHATWG); a CR-only stream was "cut short".
  */
 import { Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
@@ -107,6 +108,23 @@ describe('R3: reading stops at the end marker', () => {
 
   it('what follows the end marker in the same chunk is not read (not even a line over the bound)', async () => {
     expect((await read('ollama', chunked([`${nd('Hi', true)}\n${'{'.repeat(2 << 20)}`]))).answer).toBe('Hi');
+  });
+});
+
+describe('R4: server-sent events end a line at CRLF, LF or a lone CR', () => {
+  it('a stream whose lines end with CR alone is read', async () => {
+    expect(await read('openai', chunked([`: hello\r${sse('Hi')}\r\r${sse(' there')}\r\rdata: [DONE]\r\r`]))).toEqual({ answer: 'Hi there', written: 'Hi there\n' });
+  });
+
+  it('CRLF is one line end (not a blank line ending the event), also when a chunk ends between its CR and LF', async () => {
+    const b = chunked(['data: {"choices":[{"delta":\r', '\ndata: {"content":"x"}}]}\r', '\n\r', '\ndata: [DONE]\r', '\n\r\n']);
+    expect((await read('openai', b)).answer).toBe('x');
+    // The same within one chunk.
+    expect((await read('openai', chunked(['data: {"choices":[{"delta":\r\ndata: {"content":"y"}}]}\r\n\r\ndata: [DONE]\r\n\r\n']))).answer).toBe('y');
+  });
+
+  it('Ollama NDJSON ends lines at LF only: a CR inside a line is JSON white space', async () => {
+    expect((await read('ollama', chunked(['{"message":\r{"content":"a"},\r', '"done":true}\r\n']))).answer).toBe('a');
   });
 });
 
