@@ -308,7 +308,12 @@ class AnswerStream {
     if (field === 'data') this.#data.push(colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, ''));
   }
 
-  /** The end of the stream: an event still open counts (a last blank line may be missing). */
+  /**
+   * The end of the stream: an event still open counts (a last blank line may be missing). WHATWG
+   * drops such an event; we depart from it on purpose, for the end marker only matters: a complete
+   * `data: [DONE]` line arrived, so the answer before it is whole, and any other unterminated event
+   * still leaves the stream without its marker (review s9 changes b, R5).
+   */
   end(): void {
     if (this.api === 'openai' && !this.done) this.#event();
   }

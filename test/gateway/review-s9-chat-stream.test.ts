@@ -26,6 +26,9 @@ const bodies: Record<string, string> = {
   ndjsonCutMidLine: `${nd('The answer is ')}\n{"message":{"content":"4`,
   ndjsonDone: `${nd('The answer is ')}\n${nd('42', true)}\n`,
   ndjsonDoneNoFinalNewline: `${nd('The answer is ')}\n${nd('42', true)}`,
+  // The last event not ended by a blank line (review s9 changes b, R5): without any line end, and with one.
+  sseDoneNoFinalNewline: `${sse('The answer is 42')}\n\ndata: [DONE]`,
+  sseDoneNoBlankLine: `${sse('The answer is 42')}\n\ndata: [DONE]\n`,
 };
 
 /** A stand-in for the attested client whose backend streams `body`. */
@@ -53,6 +56,11 @@ describe('the chat reader', () => {
   it('a complete Ollama stream (done: true, with or without a final newline) is the answer', async () => {
     expect((await read('ollama', bodies.ndjsonDone!)).answer).toBe('The answer is 42');
     expect((await read('ollama', bodies.ndjsonDoneNoFinalNewline!)).answer).toBe('The answer is 42');
+  });
+
+  it('a complete OpenAI stream whose last event, [DONE], has no blank line or no line end after it is the answer (a deliberate departure from WHATWG, which drops such an event)', async () => {
+    expect((await read('openai', bodies.sseDoneNoFinalNewline!)).answer).toBe('The answer is 42');
+    expect((await read('openai', bodies.sseDoneNoBlankLine!)).answer).toBe('The answer is 42');
   });
 
   for (const [api, name] of [['ollama', 'ndjsonNoDone'], ['ollama', 'ndjsonCutMidLine'], ['openai', 'sseNoDone']] as const) {
