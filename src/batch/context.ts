@@ -100,7 +100,8 @@ function defaultDiskCache(): CollateralCache {
   }
 }
 
-async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): Promise<CollateralService> {
+/** `trustRoots`: the run's roots (--trust-root), so that a test PKI's evaluations never raise the disk cache's rollback floors. */
+async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], trustRoots: TrustRoots | undefined): Promise<CollateralService> {
   const network = setup.pcsUrl !== undefined || bundle.length === 0;
   let pcs: InstanceType<typeof import('../collateral/intel-pcs.js').IntelPcsClient> | undefined;
   let kds: InstanceType<typeof import('../collateral/amd-kds.js').AmdKdsClient> | undefined;
@@ -113,11 +114,11 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[]): P
   // No fetch budget: a batch is an operator's job over stored evidence, and a fleet re-verified after a
   // TCB recovery may need thousands of distinct TCB infos and VCEKs a minute. The budget protects
   // services from hostile evidence (docs/collateral.md); here every record is meant to be judged.
-  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null });
+  if (bundle.length === 0) return new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
-  return new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null });
+  return new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
 }
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
@@ -125,5 +126,5 @@ export async function createContext(setup: VerifySetup): Promise<VerifyContext> 
   const trustRoots = await loadTrustRoots(setup.trustRoot);
   const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy);
   const judge = setup.trustRoot === undefined ? policyJudge : warningOnEveryVerdict(policyJudge, replacedRootsWarning(setup.trustRoot));
-  return { service: await buildService(setup, bundle), trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
+  return { service: await buildService(setup, bundle, trustRoots), trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
 }

@@ -66,7 +66,8 @@ async function trustOf(values: Record<string, string | boolean | undefined>, war
     return { collateral: new CollateralService({ intel: source, amd: source, cache: null }), ...(trustRoots ? { trustRoots } : {}) };
   }
   const http = new HttpClient();
-  return { collateral: new CollateralService({ intel: new IntelPcsClient({ http }), amd: new AmdKdsClient({ http }) }), ...(trustRoots ? { trustRoots } : {}) };
+  // The service knows the roots too: under --trust-root its rollback floors stay its own (docs/collateral.md).
+  return { collateral: new CollateralService({ intel: new IntelPcsClient({ http }), amd: new AmdKdsClient({ http }), ...(trustRoots ? { trustRoots } : {}) }), ...(trustRoots ? { trustRoots } : {}) };
 }
 
 const sink = (s: CliStream) => (t: string) => void s.write(t);

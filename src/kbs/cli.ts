@@ -79,14 +79,15 @@ export const KBS_USAGE = `usage:
 ${KBS_SERVE_USAGE}${KBS_ADMIN_USAGE}  tee-kbs <command> --help                             one command's usage
 `;
 
-function collateralOf(v: Record<string, unknown>): CollateralService {
+/** `trustRoots`: --trust-root's roots, so that a test PKI's evaluations never raise the disk cache's rollback floors. */
+function collateralOf(v: Record<string, unknown>, trustRoots: TrustRoots | undefined): CollateralService {
   if (typeof v['collateral'] === 'string') {
     const source = new BundleSource(importBundle(readFileSync(v['collateral'])));
     return new CollateralService({ intel: source, amd: source, cache: null });
   }
   if (typeof v['pcs-url'] === 'string') {
     const http = new HttpClient();
-    return new CollateralService({ intel: new IntelPcsClient({ http, baseUrl: v['pcs-url'] }), amd: new AmdKdsClient({ http }), update: 'early' });
+    return new CollateralService({ intel: new IntelPcsClient({ http, baseUrl: v['pcs-url'] }), amd: new AmdKdsClient({ http }), update: 'early', ...(trustRoots ? { trustRoots } : {}) });
   }
   throw new Error('serve needs --collateral BUNDLE or --pcs-url URL');
 }
@@ -174,7 +175,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(v['force-plain-http'] ? { forcePlainHttp: true } : {}),
     ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}),
     ...(trustRoots ? { trustRoots } : {}),
-    collateral: collateralOf(v),
+    collateral: collateralOf(v, trustRoots),
     ...(v['require-nonce'] ? { requireNonce: true } : {}),
     ...(v['nonce-ttl'] ? { nonceTtlSeconds: Number(v['nonce-ttl']) } : {}),
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
