@@ -137,6 +137,8 @@ describe('tee-verify chat through an attested gateway', () => {
   beforeAll(async () => {
     options = clientOptions(tdxPolicy(await mrTdOf(simulated)));
     stub = await startStub((req, res) => {
+      // The chat's OpenAI route redirects (R6): fetch does not follow, the 3xx is the answer.
+      if (req.url === '/v1/chat/completions') return void res.writeHead(307, { location: 'https://elsewhere.example/v1/chat/completions', 'content-length': 0 }).end(), true;
       const chunks = routes[req.url ?? ''];
       if (!chunks) return false;
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -149,11 +151,11 @@ describe('tee-verify chat through an attested gateway', () => {
   });
   afterAll(async () => stub?.close());
 
-  async function chat(o: { json?: boolean; prompt?: string; stdin?: string; maxAgeMs?: number }): Promise<{ code: number; out: string; err: string }> {
+  async function chat(o: { json?: boolean; prompt?: string; stdin?: string; maxAgeMs?: number; api?: ChatApi }): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
     const code = await runChatSession(
-      { gateway: stub.url, client: { ...options, ...(o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {}) }, api: 'ollama', model: 'm', ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), json: o.json ?? false },
+      { gateway: stub.url, client: { ...options, ...(o.maxAgeMs !== undefined ? { maxAgeMs: o.maxAgeMs } : {}) }, api: o.api ?? 'ollama', model: 'm', ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), json: o.json ?? false },
       { stdout: (t) => (out += t), stderr: (t) => (err += t), ...(o.stdin !== undefined ? { stdin: Readable.from([o.stdin]) } : {}) },
     );
     return { code, out, err };
@@ -167,6 +169,15 @@ describe('tee-verify chat through an attested gateway', () => {
     const j = await chat({ prompt: 'p', json: true });
     expect(j.code).toBe(2);
     expect(JSON.parse(j.out)).toMatchObject({ ok: false, error: { code: 'ERR_CHAT' } });
+  });
+
+  it('R6: a 3xx answer to the chat request (redirects are not followed) ends the chat with exit 2, ERR_CHAT', async () => {
+    const r = await chat({ prompt: 'p', api: 'openai' });
+    expect(r.code).toBe(CHAT_EXIT.error);
+    expect(r.err).toBe('chat: the gateway answered 307: \n');
+    const j = await chat({ prompt: 'p', api: 'openai', json: true });
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.out)).toMatchObject({ ok: false, error: { code: 'ERR_CHAT', message: 'the gateway answered 307: ' } });
   });
 
   it('R3: answers whose stream stays open after done: true end the turn (one-shot exit 0; interactive: the next prompt is answered)', async () => {
