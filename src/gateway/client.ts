@@ -583,9 +583,12 @@ export class AttestedClient {
 
   /**
    * The parked socket, if still open within the server's keep-alive window; it is taken (not parked
-   * any more). Its key's trust needs no check here (review s9, finding 5: a check of it could not be
-   * reached): a revocation or a new key drops the spare (#revoke, #record), and once trust has
-   * expired fetch() attests again first, whose #park replaces the spare.
+   * any more). Its key's trust is not checked here (review s9, finding 5), as it is not for a pooled
+   * keep-alive connection: trust is judged when fetch() dispatches. A request dispatched while trust
+   * was valid may take the spare after expiry (a slot connecting for it late), like a pooled
+   * connection (changes b, R7: this path is reachable). A revocation or a new key drops the spare
+   * (#revoke, #record), and a request dispatched after expiry makes fetch() attest again first, whose
+   * #park replaces the spare.
    */
   #takeSpare(): Opened | undefined {
     const s = this.#spare;
