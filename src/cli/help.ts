@@ -249,8 +249,9 @@ Examples:
 
 Exit codes: 0 success; 1 gateway refused (its attestation or the policy
 failed; the reason and check ids on stderr; no prompt byte sent); 2 usage
-error or a failed request (a 4xx answer such as a wrong API key, an error the
-model backend reported); 3 retry later, nothing about the gateway was judged:
+error or a failed request (a 4xx answer such as a wrong API key, a 3xx
+answer (redirects are not followed), an error the model backend reported, an
+answer line over 1 MiB); 3 retry later, nothing about the gateway was judged:
 collateral unavailable, the gateway unreachable (connection refused, reset or
 timed out, name not resolved), a TLS handshake or attestation exchange that
 timed out or was closed early, a 5xx answer to the attestation or the chat
