@@ -497,6 +497,11 @@ export class CollateralCache {
     return this.#floors.refresh(key, () => this.#markedFloor(key));
   }
 
+  /** The system failed to read `key`'s floor file at its last read (the floor in force is unknown). */
+  floorUnreadable(key: string): boolean {
+    return this.#floors.isUnreadable(key);
+  }
+
   /**
    * Raises the floor of `artifact`'s key to it (a verification that used it
    * passed; from a source or this cache, a TCB info or QE identity); memory

@@ -98,6 +98,8 @@ export class RollbackFloors {
   readonly #floors = new Map<string, Floor>();
   /** Keys looked up that have no floor (nothing on disk, no verified mark), the earliest first. */
   readonly #unset = new Set<string>();
+  /** Keys whose floor file the system failed to read at its last read (EMFILE, EIO): their lookups fail closed (review s9 changes-d #1). */
+  readonly #unreadable = new Set<string>();
   /**
    * Held keys whose file may not say what memory holds: it could not be read
    * (EMFILE, EIO: the marks stand in) or written. The next cold lookup
@@ -122,6 +124,11 @@ export class RollbackFloors {
   /** The file of `key`'s floor; undefined in memory only. */
   file(key: string): string | undefined {
     return this.directory === null ? undefined : join(this.directory, `${createHash('sha256').update(key).digest('hex')}-floor.json`);
+  }
+
+  /** The system failed to read `key`'s floor file at its last read: what the file says is unknown. */
+  isUnreadable(key: string): boolean {
+    return this.#unreadable.has(key);
   }
 
   /** The floor of `key` when memory knows it (NO_FLOOR for a key known to have none); undefined when the disk must be asked (get). */
@@ -254,7 +261,11 @@ export class RollbackFloors {
     const file = this.file(key);
     if (file === undefined) return {};
     const read = readPrivateFile(file, MAX_FLOOR_BYTES);
-    if (read.failure === 'unreadable') return { unreadable: true };
+    if (read.failure === 'unreadable') {
+      this.#unreadable.add(key);
+      return { unreadable: true };
+    }
+    this.#unreadable.delete(key);
     if (read.text === undefined) {
       if (read.failure === 'not-ours') this.#remove(file);
       return {};

@@ -251,14 +251,37 @@ export class ArtifactResolver {
     if (cached === undefined || this.#shouldRefresh(key, cached, now)) return undefined;
     // A version's first use here reads the floor file again (another process may have raised it);
     // later warm lookups of it read memory only (review s9 changes-c #4).
-    if (this.#ownFloors === undefined && judgedByFloor(cached) && !this.#floorChecked.has(cached)) this.#checkedAgainstFile(cached);
+    if (this.#ownFloors === undefined && judgedByFloor(cached) && !this.#floorChecked.has(cached)) {
+      try {
+        this.#checkedAgainstFile(cached);
+      } catch (err) {
+        if (err instanceof CollateralUnavailableError) return undefined; // the cold path refuses it
+        throw err;
+      }
+    }
     return this.#belowFloor(cached, now) ? undefined : { artifact: cached, warnings: NO_WARNINGS };
   }
 
-  /** Reads `a`'s floor file again (cold: once per version, or before a fetched or fallback version is served). */
+  /**
+   * Reads `a`'s floor file again (cold: once per version, or before a fetched or fallback version is
+   * served). A file the system failed to read (EMFILE, EIO) leaves the floor in force unknown: the
+   * version is not served and not recorded as checked, a retryable refusal until the file reads again
+   * (review s9 changes-d #1: served from the marks' lower floor, a rolled-back version stayed warm for
+   * weeks after the error ended).
+   */
   #checkedAgainstFile(a: CollateralArtifact): Floor {
+    const floor = this.#cache!.refreshFloor(a.key);
+    if (this.#cache!.floorUnreadable(a.key)) {
+      throw new CollateralUnavailableError(
+        'ERR_COLLATERAL_UNAVAILABLE',
+        `${a.key}: its rollback floor file could not be read (a system error such as too many open files); not served until it can (X03), retry later`,
+        { artifact: a.key, reason: 'floor-unreadable' },
+        undefined,
+        'X03',
+      );
+    }
     this.#floorChecked.add(a);
-    return this.#cache!.refreshFloor(a.key);
+    return floor;
   }
 
   /**

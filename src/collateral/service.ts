@@ -218,6 +218,19 @@ function anchoredIn(roots: TrustRoots): (artifact: CollateralArtifact) => boolea
 /** A verifier serves a few platforms; a miss only builds the key. */
 const RECENT_VCEK_KEYS = 4;
 
+/**
+ * Rollback floors concern Intel documents only, so "the pinned roots" means: exactly Intel's
+ * production root CA set, byte for byte, whatever object carries it (review s9 changes-d #2: a
+ * structurally equal copy, or `--trust-root` with Intel's real root PEM, was treated as a test PKI
+ * and the disk cache's floors were neither read nor raised). A set that adds any other root is not.
+ */
+function hasProductionIntelRoots(roots: TrustRoots | undefined): boolean {
+  if (roots === undefined || roots === PRODUCTION_TRUST_ROOTS) return true;
+  const mine = roots.intelRootCas;
+  const pinned = PRODUCTION_TRUST_ROOTS.intelRootCas;
+  return mine.length === pinned.length && mine.every((der) => pinned.some((p) => Buffer.compare(Buffer.from(der.buffer, der.byteOffset, der.byteLength), Buffer.from(p.buffer, p.byteOffset, p.byteLength)) === 0));
+}
+
 export class CollateralService {
   readonly #intel: IntelCollateralSource | undefined;
   readonly #amd: AmdCollateralSource | undefined;
@@ -249,7 +262,7 @@ export class CollateralService {
       ...(options.fetchBudget === undefined ? {} : { fetchBudget: options.fetchBudget }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.offline === undefined ? {} : { offline: options.offline }),
-      pinnedRoots: options.trustRoots === undefined || options.trustRoots === PRODUCTION_TRUST_ROOTS,
+      pinnedRoots: hasProductionIntelRoots(options.trustRoots),
     });
     // Sources holding their artifacts in memory (bundles) cost nothing to ask: outside the fetch budget.
     this.#intelMetered = !isInMemory(options.intel);

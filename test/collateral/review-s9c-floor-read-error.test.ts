@@ -62,6 +62,7 @@ const LATER = new Date(AT.getTime() + 30 * DAY);
 const serves = (a: CollateralArtifact) => async () => a;
 const floorPath = (d: string) => join(d, 'v1', `${createHash('sha256').update(KEY).digest('hex')}-floor.json`);
 const rollback = (floor: string) => ({ code: 'ERR_COLLATERAL_UNAVAILABLE', check: 'X03', details: { reason: 'rollback', sequence: '17', floor } });
+const unreadable = { code: 'ERR_COLLATERAL_UNAVAILABLE', check: 'X03', details: { reason: 'floor-unreadable' } };
 const restarted = (d: string) => new ArtifactResolver({ cache: new CollateralCache({ directory: d }), refreshIntervalMs: 0 });
 /** What another process wrote: a floor at evaluation 19, in force since AT + 10 days. */
 const floor19 = JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: '19', from: new Date(AT.getTime() + 10 * DAY).toISOString() });
@@ -108,20 +109,33 @@ describe('review s9 changes-c #1: a failed read keeps the floor file', () => {
   });
 
   // (A file that is not ours, a link for one, is still removed: review-s9-floor.test.ts.)
-  it('a raise while the file cannot be read is held in memory, never written over the file; the next cold lookup writes it where it is stricter', async () => {
+  it('while the file cannot be read the judged key is refused (retryable, floor-unreadable) and nothing is written over the file; once it reads again its floor applies (review s9 changes-d #1)', async () => {
     const d = tempDir();
     const cache = new CollateralCache({ directory: d });
     writeFileSync(floorPath(d), floor19, { mode: 0o600 });
     failing.test = (path) => path.endsWith('-floor.json');
     const r = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
-    await r.resolve(KEY, serves(v18), AT);
-    r.markVerified(v18);
+    await expect(r.resolve(KEY, serves(v18), AT)).rejects.toMatchObject(unreadable);
     failing.test = null;
-    expect(readFileSync(floorPath(d), 'utf8')).toBe(floor19); // 18 was not written over 19
-    expect(cache.floor(KEY).text).toBe('18');
-    // The file is lost meanwhile (an operator, a disk error): the cold lookup puts memory's floor back.
-    rmSync(floorPath(d));
-    await expect(r.resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('18'));
-    expect(JSON.parse(readFileSync(floorPath(d), 'utf8'))).toMatchObject({ sequence: '18' });
+    expect(readFileSync(floorPath(d), 'utf8')).toBe(floor19); // neither removed nor written over
+    expect((await r.resolve(KEY, serves(v18), AT)).artifact.sequence).toBe('18'); // 19 is in force from AT + 10 days only
+    expect(cache.floor(KEY).text).toBe('19');
+    rmSync(floorPath(d)); // the file is lost meanwhile: memory still refuses the rollback
+    await expect(r.resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback('19'));
+  });
+
+  it('review s9 changes-d #1: a cached, verified older evaluation is not served while the floor file cannot be read, nor warm after the error ends', async () => {
+    const d = tempDir();
+    // 17 cached and marked verified (an earlier run); another process's floor file says 18.
+    const first = new ArtifactResolver({ cache: new CollateralCache({ directory: d }), refreshIntervalMs: 0 });
+    await first.resolve(KEY, serves(v17), AT);
+    first.markVerified(v17);
+    writeFileSync(floorPath(d), JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: '18', from: new Date(AT.getTime() - DAY).toISOString() }), { mode: 0o600 });
+    const cache = new CollateralCache({ directory: d }); // a new process
+    const r = new ArtifactResolver({ cache, refreshIntervalMs: 0 });
+    failing.test = (path) => path.endsWith('-floor.json');
+    await expect(r.resolve(KEY, serves(v17), AT)).rejects.toMatchObject(unreadable);
+    failing.test = null;
+    for (let i = 0; i < 3; i++) await expect(r.resolve(KEY, serves(v17), AT)).rejects.toMatchObject(rollback('18'));
   });
 });

@@ -94,6 +94,17 @@ describe('review s9 changes-c #5: only the pinned roots raise the cache\'s floor
       expect(markedNames.length).toBe(tdx.collateral.length - judged.length); // CRLs keep their marks (eviction only)
     });
 
+    it('review s9 changes-d #2: Intel\'s production root set in another object (a copy, --trust-root with the real root PEM) counts as the pinned roots; a set adding any other root does not', async () => {
+      const copy = { ...PRODUCTION_TRUST_ROOTS, label: 'trust-root:intel.pem', intelRootCas: PRODUCTION_TRUST_ROOTS.intelRootCas.map((der) => new Uint8Array(der)) };
+      const d = tempDir();
+      await verifyWith(d, copy);
+      expect(floorFiles(d).sort()).toEqual(judged.map((a) => `${sha256(a.key)}-floor.json`).sort());
+      const widened = { ...PRODUCTION_TRUST_ROOTS, intelRootCas: [...PRODUCTION_TRUST_ROOTS.intelRootCas, ...tdx.trustRoots.intelRootCas] };
+      const d2 = tempDir();
+      await verifyWith(d2, widened);
+      expect(floorFiles(d2)).toEqual([]);
+    });
+
     it('the pinned roots (default, or passed): floor files as before', async () => {
       for (const roots of [undefined, PRODUCTION_TRUST_ROOTS]) {
         const d = tempDir();
