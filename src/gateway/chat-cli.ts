@@ -237,7 +237,7 @@ class LineSplitter {
       if (cr >= 0 && cr < start) cr = chunk.indexOf(CR, start);
     }
     if (start < chunk.length) {
-      this.#check(chunk.length - start);
+      this.#check(chunk.length - start, chunk[chunk.length - 1] === CR);
       // A copy: the chunk's memory may be reused by whoever produced it.
       this.#pending.push(Buffer.from(chunk.subarray(start)));
       this.#pendingBytes += chunk.length - start;
@@ -249,15 +249,17 @@ class LineSplitter {
     if (this.#pendingBytes > 0) this.#emit(Buffer.alloc(0), 0, 0);
   }
 
-  #check(more: number): void {
-    if (this.#pendingBytes + more > MAX_ANSWER_LINE_BYTES) {
+  /** `endsInCr`: the bytes so far end in a CR, which in NDJSON is the start of a CRLF line end, not counted (review s9 changes-e #2). */
+  #check(more: number, endsInCr: boolean): void {
+    if (this.#pendingBytes + more > MAX_ANSWER_LINE_BYTES + (endsInCr && !this.lineEndCr ? 1 : 0)) {
       throw new AnswerFormatError(`the answer stream has a line longer than ${MAX_ANSWER_LINE_BYTES} bytes: not the backend's answer format (the backend misbehaves)`);
     }
   }
 
   /** The line made of the bytes kept so far and chunk[start, end). */
   #emit(chunk: Buffer, start: number, end: number): void {
-    this.#check(end - start);
+    const last = end > start ? chunk[end - 1] : this.#pending.at(-1)?.at(-1);
+    this.#check(end - start, last === CR);
     let text: string;
     if (this.#pending.length === 0) {
       text = chunk.toString('utf8', start, end);

@@ -170,12 +170,18 @@ class KeyedClient extends Client {
     readonly generation: number,
     /** Called once the slot is destroyed (close() ends in destroy() too): it can carry no request any more. */
     readonly gone: (slot: KeyedClient) => void,
+    /** Called for every request the slot is given: a slot the Pool hands a request after a failed connect is tracked again. */
+    readonly track: (slot: KeyedClient) => void,
   ) {
     super(origin, opts);
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.live += 1;
+    // The Pool may hand a queued request to a slot it dropped after a refused connect (its 'drain'
+    // follows the 'connectionError'): that slot carries requests again, so revocation and close()
+    // must reach it (review s9 changes-e #1).
+    this.track(this);
     return super.dispatch(opts, new StaleKeyGuard(handler, this));
   }
 
@@ -309,6 +315,7 @@ export class AttestedClient {
     const stale = (key: string | undefined): AttestationRefusedError | undefined => this.#staleRefusal(key);
     const generation = ++this.#generation;
     const gone = (slot: KeyedClient): void => void this.#slots.delete(slot);
+    const track = (slot: KeyedClient): void => void this.#slots.add(slot);
     // Each connection slot gets a connect hook that records the key its connection presents.
     const client = (origin: URL, opts: object): Dispatcher => {
       // undici asks for a pool per origin; only ours may have connections (review s9, finding 2: a
@@ -327,7 +334,7 @@ export class AttestedClient {
           },
           (e: Error) => cb(e, null),
         );
-      }) as unknown as Client.Options['connect'] }, stale, generation, gone);
+      }) as unknown as Client.Options['connect'] }, stale, generation, gone, track);
       this.#slots.add(slot);
       // A slot whose connection failed leaves its pool without being closed (undici drops it, and
       // it fails its queued requests): it is done, and must not stay in #slots.
@@ -678,10 +685,13 @@ export class AttestedClient {
     }
   }
 
-  /** Closes pooled connections once in-flight requests finish. */
-  close(): Promise<void> {
+  /**
+   * Closes pooled connections once in-flight requests finish, also those of slots the Agent no
+   * longer lists (a slot its Pool dropped and then handed a queued request; review s9 changes-e #1).
+   */
+  async close(): Promise<void> {
     this.#dropSpare();
-    return this.#agent.close();
+    await Promise.all([this.#agent.close(), ...[...this.#slots].map((slot) => slot.close().catch(() => {}))]);
   }
 }
 

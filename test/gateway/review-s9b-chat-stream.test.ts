@@ -89,6 +89,15 @@ describe('R2: an answer line is at most 1 MiB', () => {
     expect((await read('ollama', chunked([over.slice(0, half), `${over.slice(half)}\n`]))).error?.code).toBe('ERR_CHAT');
     expect((await read('ollama', chunked([`${over}\n`]))).error?.code).toBe('ERR_CHAT');
   });
+
+  it('review s9 changes-e #2: an NDJSON line of exactly 1 MiB ended by CRLF is read (the cap excludes the line end), also with the CR at a chunk end', async () => {
+    const max = ollamaLineOf(MAX_ANSWER_LINE_BYTES);
+    const length = MAX_ANSWER_LINE_BYTES - nd('', true).length;
+    expect((await read('ollama', chunked([max.slice(0, 1000), `${max.slice(1000)}\r`, '\n']))).answer).toHaveLength(length);
+    expect((await read('ollama', chunked([`${max}\r\n`]))).answer).toHaveLength(length);
+    const over = ollamaLineOf(MAX_ANSWER_LINE_BYTES + 1);
+    expect((await read('ollama', chunked([`${over}\r\n`]))).error?.code).toBe('ERR_CHAT');
+  });
 });
 
 describe('R3: reading stops at the end marker', () => {
