@@ -7,13 +7,13 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { generateKeyPairSync } from 'node:crypto';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { runGatewayCli } from '../../src/gateway/cli.js';
 import { SIMULATED_TEE_SEED, SimulatedTeeProvider } from '../../src/tee/index.js';
 import { buildAkPublic } from '../../src/testing/tpm-builders.js';
@@ -95,7 +95,7 @@ describe('review s7 finding 6: the gateway closes its provider on shutdown', () 
   beforeAll(async () => {
     const bin = join(dir, 'bin');
     await mkdir(bin);
-    const ak = buildAkPublic(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+    const ak = buildAkPublic(generateEcKeyObjects('P-256').publicKey); // no key-generation job: buildAkPublic exports a JWK
     writeFileSync(join(dir, 'ak.pub'), Buffer.concat([Buffer.from([ak.length >> 8, ak.length & 0xff]), ak]));
     const tools: Record<string, string> = {
       tpm2_flushcontext: 'exit 0',

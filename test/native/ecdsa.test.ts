@@ -3,10 +3,11 @@
  * signatures (property-based), and rejects malformed keys and out-of-range
  * scalars explicitly.
  */
-import { generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { ecdsaVerify, EcdsaPublicKey, type EcdsaCurve } from '../../src/index.js';
 import { expectError } from '../helpers/expect-error.js';
 import { rawEcPoint } from '../helpers/vectors.js';
@@ -26,7 +27,7 @@ interface Pair {
 }
 
 function pair(curve: EcdsaCurve): Pair {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+  const { privateKey, publicKey } = generateEcKeyObjects(curve); // no key-generation job: rawEcPoint exports a JWK
   return { curve, privateKey, publicKey, xy: rawEcPoint(publicKey) };
 }
 

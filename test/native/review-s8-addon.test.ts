@@ -6,10 +6,11 @@
  * carry a napi type tag); anything else is a TypeError, never a read of
  * foreign memory as a key.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { native } from '../../src/native/index.js';
 
 const read = (rel: string) => readFileSync(new URL(`../../${rel}`, import.meta.url), 'utf8');
@@ -34,7 +35,7 @@ describe('native parse codes are listed where the TypeScript layer and the docs 
 
 describe('ecdsaVerifyWithKey takes only tagged key handles (review s8, finding 4)', () => {
   const raw = native().raw as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey, privateKey } = generateEcKeyObjects('P-256'); // no key-generation job before the JWK export
   const jwk = publicKey.export({ format: 'jwk' });
   const keyXY = new Uint8Array(Buffer.concat([Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]));
   const message = new Uint8Array(Buffer.from('review s8'));

@@ -6,6 +6,7 @@
 import { generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import {
   defaultPolicy,
   EAR_PROFILE,
@@ -24,8 +25,9 @@ import { HAVE_VECTORS, SNP_MILAN, TDX_OUTOFDATE, TDX_UPTODATE, TDX_V5, realIntel
 
 const IAT = 1_752_919_234; // 2025-07-19T10:00:34Z, the phala vector's instant
 const ANY_TDX = { tee: 'tdx', mrTd: 'any', mrConfigId: 'any', mrOwner: 'any', mrOwnerConfig: 'any' };
-const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+// EC keys without a key-generation job: their public halves are exported as JWKs (src/crypto/ec-keys.ts).
+const p256 = generateEcKeyObjects('P-256');
+const p384 = generateEcKeyObjects('P-384');
 
 function earOf(r: VerificationResult, policy = defaultPolicy(r.tee), extra: Partial<Parameters<typeof toEar>[2]> = {}): Ear {
   return toEar(r, evaluatePolicy(r, policy), { verifierId: 'tee-verify 0.1.0', iat: IAT, ...extra });
@@ -180,7 +182,7 @@ describe('signEarJwt / verifyEarJwt', () => {
     sig[10]! ^= 1;
     const cases = [forged, `${h}.${p}.${sig.toString('base64url')}`];
     for (const t of cases) expect(catchError(() => verifyEarJwt(t, p256.publicKey, { now: IAT })).code).toBe('ERR_TOKEN_SIGNATURE');
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const other = generateEcKeyObjects('P-256');
     expect(catchError(() => verifyEarJwt(token, other.publicKey, { now: IAT })).code).toBe('ERR_TOKEN_SIGNATURE');
     expect(catchError(() => verifyEarJwt(token, p384.publicKey, { now: IAT })).code).toBe('ERR_TOKEN_SIGNATURE');
   });

@@ -4,11 +4,11 @@
  * one, because a fake that must answer can take 100 ms to start on a loaded machine (review s7b:
  * a single 300 ms deadline for every call made the answering fakes flaky).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import type { EvidenceProvider } from '../../src/tee/index.js';
 import { buildAkPublic } from '../../src/testing/tpm-builders.js';
 import { tpm2ToolsRunner, type CommandRunner } from '../../src/vtpm/acquire.js';
@@ -24,7 +24,7 @@ export const SHORT_DEADLINE_MS = 300;
 export const LONG_DEADLINE_MS = 20_000;
 
 export class FakeTpm2Tools {
-  readonly akPublic = buildAkPublic(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  readonly akPublic = buildAkPublic(generateEcKeyObjects('P-256').publicKey); // no key-generation job: buildAkPublic exports a JWK
   readonly #hanging = new Set<string>();
   #savedPath: string | undefined;
   readonly #short = tpm2ToolsRunner({ timeoutMs: SHORT_DEADLINE_MS });

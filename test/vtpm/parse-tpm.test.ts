@@ -4,9 +4,10 @@
  * its manifest entry states, the signature verifies with node:crypto over the
  * returned `signed` span, and malformed structures give the exact typed code.
  */
-import { createHash, createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { parseTpmPublic, parseTpmQuote, parseTpmSignature } from '../../src/vtpm/parse.js';
 import { TpmAlg } from '../../src/vtpm/types.js';
 import { catchError, expectError } from '../helpers/expect-error.js';
@@ -323,7 +324,7 @@ function rsaPublic(o: { bits?: number; modulus?: number; scheme?: number[]; symm
 
 describe('TPMT_PUBLIC (synthetic)', () => {
   it('an ECC P-256 key made by node:crypto round-trips its point', () => {
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey } = generateEcKeyObjects('P-256'); // no key-generation job before a JWK export
     const jwk = publicKey.export({ format: 'jwk' });
     const x = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
     const y = new Uint8Array(Buffer.from(jwk.y!, 'base64url'));

@@ -3,8 +3,9 @@
  * as trustedAk) over the PCR values a real TPM would hold after the given
  * extends. Lets each test change the log and still get a genuine quote.
  */
-import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { buildAkPublic, buildTpmsAttest, quotePcrDigest, signTpmsAttest } from '../../src/testing/index.js';
 import type { VtpmBundle } from '../../src/vtpm/bundle.js';
 import { parseTcgEventLog } from '../../src/vtpm/parse.js';
@@ -21,7 +22,7 @@ export interface QuotedBundle {
 
 /** One SHA-256 quote over `values` (PCR index -> value); the bundle carries the values and `extra` (eventLog, ima). */
 export function quotedBundle(values: Record<number, Uint8Array>, extra: Pick<VtpmBundle, 'eventLog' | 'ima'> = {}): QuotedBundle {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey, privateKey } = generateEcKeyObjects('P-256'); // no key-generation job: buildAkPublic exports a JWK
   const nonce = new Uint8Array(randomBytes(32));
   const pcrs = Object.keys(values).map(Number).sort((a, b) => a - b);
   const selections = [{ bank: 'sha256' as const, pcrs }];

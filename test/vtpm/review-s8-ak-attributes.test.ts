@@ -7,9 +7,10 @@
  * the Name pinned (the library and the gateway's vtpm-verify path) and on a
  * TPMT_PUBLIC that is not pinned (its own attributes admit it).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { verifyVtpmPart } from '../../src/gateway/vtpm-verify.js';
 import { AK_OBJECT_ATTRIBUTES, buildAkPublic, buildTpmsAttest, quotePcrDigest, signTpmsAttest, tpmNameOf } from '../../src/testing/index.js';
 import type { VtpmBundle } from '../../src/vtpm/bundle.js';
@@ -20,7 +21,7 @@ const AT = new Date('2026-01-01T00:00:00Z');
 
 /** A genuine signature by a software key over a quote of PCR 0, the AK's TPMT_PUBLIC carrying `objectAttributes`. */
 function bundleWith(objectAttributes: number) {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey, privateKey } = generateEcKeyObjects('P-256'); // no key-generation job: buildAkPublic exports a JWK
   const akPublic = buildAkPublic(publicKey, { objectAttributes });
   const nonce = new Uint8Array(randomBytes(32));
   const values = { 0: new Uint8Array(32).fill(0x42) };
