@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../../src/storage/index.js';
 
 import { decryptContainer, encryptContainer, expectedReportData, KbsError, KbsStore, loadMasterKey, parseRequesterKey, SCHEMA_VERSION, startKeyBroker } from '../../src/kbs/index.js';
+import { generateRsaKeyObjects } from '../helpers/fresh-rsa-keys.js';
 import { collateralOf, makePlatform } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-kbs-unit-'));
@@ -54,7 +55,7 @@ describe('container (protocols.md §1.3)', () => {
 });
 
 describe('user_data (X11)', () => {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey } = generateRsaKeyObjects(2048); // exported as a JWK: not the key-generation job's own key
   const jwk = publicKey.export({ format: 'jwk' });
   const n = Buffer.from(jwk.n as string, 'base64url');
 

@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MAX_RSA_BITS, parseRequesterKey } from '../../src/kbs/crypto.js';
 import { KbsError } from '../../src/kbs/errors.js';
+import { generateRsaKeyObjects } from '../helpers/fresh-rsa-keys.js';
 import { quoteFor, registerKey, sha512, startHarness, transferPath, unwrap, type Client, type Harness } from './helpers.js';
 
-const { publicKey: base } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+const { publicKey: base } = generateRsaKeyObjects(3072); // exported as a JWK: not the key-generation job's own key
 const jwk = base.export({ format: 'jwk' });
 const n3072 = Buffer.from(jwk.n as string, 'base64url');
 

@@ -19,6 +19,7 @@ import { pcrBanksFrom, verifyTpmQuotes } from '../../src/vtpm/quote.js';
 import { checkAkStrength, keyFromPem, keyFromTpmPublic } from '../../src/vtpm/tpm-key.js';
 import type { HclReport } from '../../src/vtpm/types.js';
 import { verifyVtpmEvidence } from '../../src/vtpm/verify.js';
+import { generateRsaKeyObjects } from '../helpers/fresh-rsa-keys.js';
 import { HAVE_VECTORS, VECTORS_DIR } from '../helpers/vectors.js';
 
 const AT = new Date('2026-01-01T00:00:00Z');
@@ -27,7 +28,8 @@ const SELECTIONS = [{ bank: 'sha256' as const, pcrs: [0] }];
 
 /** A quote over PCR 0 signed (RSASSA-SHA256) by `privateKey`, with the AK given as TPMT_PUBLIC or PEM. */
 function rsaBundle(bits: number, o: { form: 'public' | 'pem'; exponent?: number }) {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, ...(o.exponent ? { publicExponent: o.exponent } : {}) });
+  // buildAkPublic and hclAkPub export the key as a JWK: not the key-generation job's own key.
+  const { publicKey, privateKey } = generateRsaKeyObjects(bits, o.exponent);
   const akPublic = buildAkPublic(publicKey);
   const nonce = new Uint8Array(randomBytes(32));
   const attest = buildTpmsAttest({ qualifiedSigner: tpmNameOf(akPublic), extraData: nonce, selections: SELECTIONS, pcrDigest: quotePcrDigest(SELECTIONS, { sha256: VALUES }) });
