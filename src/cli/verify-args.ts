@@ -84,7 +84,7 @@ export interface VerifyArgs extends CommonCollateralArgs {
   reportData?: string;
   /** vTPM bundles: the expected TPM quote nonce (extraData). */
   nonce?: Uint8Array;
-  /** vTPM bundles: the pinned attestation key file (no hardware evidence). */
+  /** vTPM bundles: the pinned attestation key file (binds the AK without hardware evidence; with it, HCLAkPub must be this key). */
   ak?: string;
   /** vTPM bundles: accept SHA-1-only quotes and SHA-1 signatures (warnings). */
   allowSha1?: boolean;

@@ -45,7 +45,10 @@ export interface VtpmVerifyOptions {
   snpReportVersions?: number[];
   /** SEV-SNP product (decodes v2 reports; must match the CPUID of v3+). */
   snpProduct?: SnpProduct;
-  /** The attestation key the caller trusts, when the bundle has no hardware evidence that binds one. */
+  /**
+   * The attestation key the caller trusts: binds the AK of a bundle without
+   * hardware evidence; with hardware evidence HCLAkPub must also be this key (VT04).
+   */
   trustedAk?: KeyObject;
   /** Relaxation: accept an attestation key nothing binds (development only; a warning). */
   allowUnboundAk?: boolean;
@@ -114,12 +117,16 @@ function bundleAk(bundle: VtpmBundle): AttestationKey | undefined {
   return 'public' in ak ? keyFromTpmPublic(parseTpmPublic(ak.public)) : keyFromPem(ak.pem, 'bundle PEM');
 }
 
-/** VT04: the quote's AK is the one the hardware binds (HCLAkPub), or the caller's pinned key. */
+/** VT04: the quote's AK is the one the hardware binds (HCLAkPub), or the caller's pinned key; when both exist, they must be one key. */
 function attestationKey(bundle: VtpmBundle, runtime: AzureRuntimeData | undefined, options: VtpmVerifyOptions, checks: CheckRecord[], warnings: string[]): AttestationKey {
   const fromBundle = bundleAk(bundle);
   if (runtime) {
     if (fromBundle && !sameKey(fromBundle.key, runtime.ak.key)) vtpmFail('ERR_VTPM_AK', `the bundle's attestation key (${fromBundle.source}) is not HCLAkPub of the runtime data`);
-    checks.push({ id: 'VT04', description: `the attestation key is HCLAkPub from the hardware-bound runtime data${fromBundle ? ` (equal to the bundle's ${fromBundle.source})` : ''}` });
+    // A pin is a pin: another genuine CVM's HCLAkPub is hardware-bound too, so a
+    // caller's trustedAk is compared here as well, never dropped (review s10, V1).
+    if (options.trustedAk && !sameKey(runtime.ak.key, options.trustedAk)) vtpmFail('ERR_VTPM_AK', 'the attestation key the hardware binds (HCLAkPub) is not the trusted key the caller pinned');
+    const alsoEqual = [fromBundle ? `the bundle's ${fromBundle.source}` : undefined, options.trustedAk ? 'the key the caller pinned' : undefined].filter((s) => s !== undefined);
+    checks.push({ id: 'VT04', description: `the attestation key is HCLAkPub from the hardware-bound runtime data${alsoEqual.length > 0 ? ` (equal to ${alsoEqual.join(' and ')})` : ''}` });
     return fromBundle ?? runtime.ak;
   }
   const ak = fromBundle!;
