@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
-import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory } from '../collateral/index.js';
+import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory, vcekRequestOf } from '../collateral/index.js';
 import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
-import { collateralFor, vcekRequestOf } from './gather.js';
+import { collateralFor } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { openCollateral, readBundle } from './sources.js';
@@ -45,7 +45,7 @@ function bundleArtifacts(c: EvidenceCollateral, evidence: SnpReport | undefined,
   if (c.certChain.source.origin === 'evidence') out.push({ ...c.certChain, key: artifactKey.certChain(c.product, c.signingKey) });
   else out.push(c.certChain);
   if (c.signingKey === 'vlek') notes.push('the VLEK is not written to the bundle (KDS serves no VLEK): pass it with --certs when verifying');
-  else if (c.signingCertificate.source.origin === 'evidence') out.push({ ...c.signingCertificate, key: artifactKey.vcek(vcekRequestOf(evidence)) });
+  else if (c.signingCertificate.source.origin === 'evidence') out.push({ ...c.signingCertificate, key: artifactKey.vcek(vcekRequestOf(evidence, evidence.product!)) });
   else out.push(c.signingCertificate);
   return out;
 }

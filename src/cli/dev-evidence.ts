@@ -4,15 +4,13 @@
  * trust roots. Never trusted in production: it verifies only with
  * `--trust-root` naming the test roots written next to it.
  */
-import { constants, sign } from 'node:crypto';
 
 import { parseEvidence, type CollateralArtifact, type SnpProduct, type SnpReport } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
+import { vcekRequestOf } from '../collateral/keys.js';
 import { validateArtifact } from '../collateral/validate.js';
-import { buildSnpReport, createAmdTestPki, createSyntheticIntelPlatform, type AmdTestPki } from '../testing/index.js';
-import * as der from '../testing/der.js';
-import { authorityKeyIdentifier, encodeName, signatureAlgorithm } from '../testing/x509-builder.js';
-import { vcekRequestOf } from './gather.js';
+import { buildSnpReport, createAmdTestPki, createSyntheticIntelPlatform } from '../testing/index.js';
+import { buildEmptyAmdCrl } from '../testing/amd-crl.js';
 
 const DAY = 86_400_000;
 
@@ -47,22 +45,6 @@ function intelEvidence(o: DevOptions & { tee: 'tdx' | 'sgx' }): DevEvidence {
   return { evidence: platform.quote.bytes, artifacts, trustRootPem: platform.pki.root.pem, window: collateralWindow(o.at), description: what };
 }
 
-/** An ARK-signed v2 CRL (RSASSA-PSS SHA-384, AKI and CRL number), shaped as KDS serves them, revoking nothing. */
-function amdCrl(pki: AmdTestPki, window: { notBefore: Date; notAfter: Date }): Uint8Array {
-  const ext = (oid: string, value: Uint8Array) => der.sequence(der.objectIdentifier(oid), der.octetString(value));
-  const aki = authorityKeyIdentifier(pki.ark.key.publicKey);
-  const tbs = der.sequence(
-    der.integer(1),
-    signatureAlgorithm('rsa-pss-sha384'),
-    encodeName(pki.ark.subject),
-    der.time(window.notBefore),
-    der.time(window.notAfter),
-    der.explicit(0, der.sequence(ext(aki.oid, aki.value), ext('2.5.29.20', der.integer(1)))),
-  );
-  const signature = sign('sha384', tbs, { key: pki.ark.key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
-  return der.sequence(tbs, signatureAlgorithm('rsa-pss-sha384'), der.bitString(new Uint8Array(signature)));
-}
-
 function snpEvidence(o: DevOptions): DevEvidence {
   const product = o.product ?? 'Milan';
   const pki = createAmdTestPki({ seed: o.seed, product, validity: { notBefore: new Date(o.at.getTime() - 365 * DAY), notAfter: new Date(o.at.getTime() + 5 * 365 * DAY) } });
@@ -72,9 +54,9 @@ function snpEvidence(o: DevOptions): DevEvidence {
   const window = collateralWindow(o.at);
   const source = { origin: 'bundle' as const };
   const artifacts = [
-    validateArtifact({ kind: 'amd-vcek', key: artifactKey.vcek(vcekRequestOf(report)), body: pki.vcek.der, source }),
+    validateArtifact({ kind: 'amd-vcek', key: artifactKey.vcek(vcekRequestOf(report, report.product!)), body: pki.vcek.der, source }),
     validateArtifact({ kind: 'amd-cert-chain', key: artifactKey.certChain(product, 'vcek'), body: new Uint8Array(Buffer.from(pki.ask.pem + pki.ark.pem)), source }),
-    validateArtifact({ kind: 'amd-crl', key: artifactKey.amdCrl(product, 'vcek'), body: amdCrl(pki, window), source }),
+    validateArtifact({ kind: 'amd-crl', key: artifactKey.amdCrl(product, 'vcek'), body: buildEmptyAmdCrl(pki, window), source }),
   ];
   return { evidence: built.bytes, artifacts, trustRootPem: pki.ark.pem + pki.ask.pem + pki.asvk.pem, window, description: `SEV-SNP report v${version} (${product}, VCEK)` };
 }

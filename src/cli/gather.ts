@@ -27,7 +27,8 @@ import {
   type TrustRoots,
   type VerificationResult,
 } from '../index.js';
-import type { CollateralService, VcekRequest } from '../collateral/index.js';
+import type { CollateralService } from '../collateral/index.js';
+import { vcekRequestOf } from '../collateral/keys.js';
 
 export interface VerifyInputs {
   evidence: Evidence;
@@ -79,25 +80,10 @@ async function partialIntel(quote: TdxQuote | SgxQuote, source: IntelCollateralS
   return { tcbInfo, qeIdentity, ...(pckCrl ? { pckCrl } : {}), ...(rootCaCrl ? { rootCaCrl } : {}) };
 }
 
-/** The KDS VCEK request of a report: product, hwID (Turin: 8 bytes) and REPORTED_TCB. */
-export function vcekRequestOf(report: SnpReport): VcekRequest {
-  const product = report.product!;
-  const t = report.tcb!.reported;
-  return {
-    product,
-    hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
-    bootloader: t.bootloader,
-    tee: t.tee,
-    snp: t.snp,
-    microcode: t.microcode,
-    ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
-  };
-}
-
 async function signingCertificate(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[]): Promise<Uint8Array> {
   const fromTable = table.find((e) => e.kind === report.signerInfo.signingKey);
   if (fromTable) return fromTable.der;
-  return (await source.vcek(vcekRequestOf(report))).body;
+  return (await source.vcek(vcekRequestOf(report, report.product!))).body;
 }
 
 async function partialAmd(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[], notes: string[]): Promise<AmdCollateralInput> {

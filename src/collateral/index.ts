@@ -9,7 +9,7 @@ export { CollateralService, collateralArtifacts, type CollateralServiceOptions, 
 export { BundleSource, bundleVersions, exportBundle, importBundle, importDcapQvlCollateral, BUNDLE_FORMAT, BUNDLE_VERSION, type BundleVersions, type CollateralBundleJson, type ExportBundleOptions } from './bundle.js';
 export { CollateralUnavailableError, UnknownPlatformError } from './errors.js';
 export { isWithinWindow, needsRefresh, type CollateralArtifact, type ArtifactKind, type ValidityWindow } from './artifact.js';
-export { artifactKey, type TcbInfoRequest, type QeIdentityRequest, type VcekRequest, type IntelTee, type PckCa, type AmdProduct, type AmdKeyKind, type UpdateChannel } from './keys.js';
+export { artifactKey, vcekRequestOf, type TcbInfoRequest, type QeIdentityRequest, type VcekRequest, type IntelTee, type PckCa, type AmdProduct, type AmdKeyKind, type UpdateChannel } from './keys.js';
 export type { IntelCollateralSource, AmdCollateralSource } from './source.js';
 export { checkArtifactSignatures, checkChainLinks, chainOf, type SignatureCheck } from './signatures.js';
 export { parseSignedJson, parseStrictJson } from './strict-json.js';

@@ -1,4 +1,5 @@
 /** Artifact identities: stable strings used as cache keys and bundle keys. */
+import type { SnpReport } from '../evidence/types.js';
 import type { ArtifactKind } from './artifact.js';
 
 export type IntelTee = 'sgx' | 'tdx';
@@ -31,6 +32,20 @@ export interface VcekRequest {
   microcode: number;
   /** Turin only. */
   fmc?: number;
+}
+
+/** What the KDS names a VCEK by: product, hwID (Turin: 8 bytes of CHIP_ID) and REPORTED_TCB (S35). */
+export function vcekRequestOf(report: SnpReport, product: AmdProduct): VcekRequest {
+  const t = report.tcb!.reported;
+  return {
+    product,
+    hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
+    bootloader: t.bootloader,
+    tee: t.tee,
+    snp: t.snp,
+    microcode: t.microcode,
+    ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
+  };
 }
 
 function selector(r: { update?: UpdateChannel; tcbEvaluationDataNumber?: number }): string {

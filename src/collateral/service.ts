@@ -13,7 +13,7 @@ import { parseCertificate, parseIntelSgxExtension, pckCaKind } from '../x509/ind
 import type { CollateralArtifact } from './artifact.js';
 import { CollateralCache } from './cache.js';
 import { tableChainArtifact, tableLeafArtifact } from './cert-table-artifacts.js';
-import { artifactKey, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
+import { artifactKey, vcekRequestOf, type AmdKeyKind, type AmdProduct, type IntelTee, type PckCa, type UpdateChannel, type VcekRequest } from './keys.js';
 import { CollateralUnavailableError, PLATFORM_NOT_SERVED, UnknownPlatformError } from './errors.js';
 import { SourceLiveness } from './liveness.js';
 import { chainsToRoots } from './anchored.js';
@@ -112,20 +112,6 @@ function snpTarget(report: SnpReport): { product: AmdProduct; signingKey: AmdKey
 function tableEntry(certTable: readonly SnpCertificateEntry[], kind: string): SnpCertificateEntry | undefined {
   for (const e of certTable) if (e.kind === kind) return e;
   return undefined;
-}
-
-/** What the KDS names a VCEK by: product, hwID (Turin: 8 bytes of CHIP_ID) and REPORTED_TCB (S35). */
-function vcekRequest(report: SnpReport, product: AmdProduct): VcekRequest {
-  const t = report.tcb!.reported;
-  return {
-    product,
-    hwId: report.chipId.subarray(0, product === 'Turin' ? 8 : 64),
-    bootloader: t.bootloader,
-    tee: t.tee,
-    snp: t.snp,
-    microcode: t.microcode,
-    ...(t.fmc === undefined ? {} : { fmc: t.fmc }),
-  };
 }
 
 /** The Intel lookups of one platform and TEE (see CollateralService.#planOf). */
@@ -487,7 +473,7 @@ export class CollateralService {
         return k.key;
       }
     }
-    const request = vcekRequest(report, product);
+    const request = vcekRequestOf(report, product);
     const key = artifactKey.vcek(request);
     if (this.#recentVcekKeys.length >= RECENT_VCEK_KEYS) this.#recentVcekKeys.pop();
     // The hwId is a view of a report: keep a copy, never the caller's buffer.
@@ -514,7 +500,7 @@ export class CollateralService {
     // KDS serves VCEKs only; a VLEK must come with the evidence.
     const amd = this.#amd;
     if (signingKey === 'vlek' || !amd) throw missingSource(signingKey === 'vlek' ? 'the VLEK (it must come with the evidence)' : 'AMD VCEK');
-    const request = vcekRequest(report, product);
+    const request = vcekRequestOf(report, product);
     const r = await this.#resolver.resolve(artifactKey.vcek(request), () => amd.vcek(request), now, this.#amdMetered);
     results.push(r);
     return r.artifact;

@@ -16,7 +16,7 @@
  * once per process and shared by its SEV-SNP platforms; their VCEK / VLEK keys
  * are each platform's own.
  */
-import { X509Certificate, constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { generateEcKeyObjects } from '../crypto/ec-keys.js';
 import { exportBundle, importBundle, parseEvidence, type CollateralArtifact, type SnpReport, type TrustRoots } from '../index.js';
 import { artifactKey } from '../collateral/index.js';
@@ -27,13 +27,11 @@ import {
   buildTdxQuote,
   createAmdTestPki,
   createSyntheticIntelPlatform,
-  type AmdTestPki,
   type SyntheticIntelPlatform,
 } from '../testing/index.js';
-import * as der from '../testing/der.js';
+import { buildEmptyAmdCrl } from '../testing/amd-crl.js';
 import { loadAmdRsaKeys, type AmdRsaKeys } from '../testing/rsa-keys.js';
 import { deriveEcKeyPair, type TestCurve, type TestKeyPair } from '../testing/seed.js';
-import { authorityKeyIdentifier, encodeName, signatureAlgorithm } from '../testing/x509-builder.js';
 import { EvidenceProviderError } from '../model/errors.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
 
@@ -199,22 +197,6 @@ function withStableQeSignature(quote: ReturnType<typeof buildTdxQuote>, cache: M
   return bytes;
 }
 
-/** An ARK-signed, empty v2 CRL (RSASSA-PSS SHA-384) as KDS serves them. */
-function amdCrl(pki: AmdTestPki, window: { notBefore: Date; notAfter: Date }): Uint8Array {
-  const ext = (oid: string, value: Uint8Array) => der.sequence(der.objectIdentifier(oid), der.octetString(value));
-  const aki = authorityKeyIdentifier(pki.ark.key.publicKey);
-  const tbs = der.sequence(
-    der.integer(1),
-    signatureAlgorithm('rsa-pss-sha384'),
-    encodeName(pki.ark.subject),
-    der.time(window.notBefore),
-    der.time(window.notAfter),
-    der.explicit(0, der.sequence(ext(aki.oid, aki.value), ext('2.5.29.20', der.integer(1)))),
-  );
-  const signature = sign('sha384', tbs, { key: pki.ark.key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
-  return der.sequence(tbs, signatureAlgorithm('rsa-pss-sha384'), der.bitString(new Uint8Array(signature)));
-}
-
 function createSnpState(at: Date, seed: string, keys: KeySource): SimulatedTeeState {
   const product = 'Milan';
   const pki = createAmdTestPki({
@@ -232,7 +214,7 @@ function createSnpState(at: Date, seed: string, keys: KeySource): SimulatedTeeSt
   const artifacts = [
     validateArtifact({ kind: 'amd-vcek', key: vcekKey, body: pki.vcek.der, source }),
     validateArtifact({ kind: 'amd-cert-chain', key: artifactKey.certChain(product, 'vcek'), body: new Uint8Array(Buffer.from(pki.ask.pem + pki.ark.pem)), source }),
-    validateArtifact({ kind: 'amd-crl', key: artifactKey.amdCrl(product, 'vcek'), body: amdCrl(pki, window), source }),
+    validateArtifact({ kind: 'amd-crl', key: artifactKey.amdCrl(product, 'vcek'), body: buildEmptyAmdCrl(pki, window), source }),
   ];
   const auxblob = buildSnpCertTable([
     { guid: 'vcek', der: pki.vcek.der },
