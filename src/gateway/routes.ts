@@ -11,6 +11,7 @@ import { answerAtls } from './atls.js';
 import { cubeErrorBody } from './cube-answer.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
+import { HealthProbe } from './health.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
@@ -44,26 +45,17 @@ export interface RouteContext {
   trustedProxies: TrustedProxies;
 }
 
-/** How long GET /health waits for the database. */
-const HEALTH_TIMEOUT_MS = 3000;
-
-/** GET /health: 200 when this instance reaches its database, 503 otherwise or while shutting down. */
-async function health(ctx: RouteContext, res: ServerResponse): Promise<void> {
+/**
+ * GET /health: 200 when this instance reaches its database, 503 otherwise or while shutting down.
+ * The database verdict comes from `probe` (health.ts): at most one ping in flight, reused for 1 s.
+ */
+async function health(ctx: RouteContext, probe: HealthProbe, res: ServerResponse): Promise<void> {
   const base = { tee: ctx.options.provider.name, database: ctx.keys.dialect };
   if (ctx.state.draining) return sendJson(res, 503, { status: 'shutting-down', ...base });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      ctx.keys.ping(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new StorageError('ERR_STORAGE_UNAVAILABLE', `no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS))),
-    ]);
-    sendJson(res, 200, { status: 'ok', ...base });
-  } catch (e) {
-    res.setHeader('retry-after', '5');
-    sendJson(res, 503, { status: 'unavailable', ...base, code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE', cause: StorageError.is(e) ? e.code : 'ERR_STORAGE_UNAVAILABLE' });
-  } finally {
-    clearTimeout(timer);
-  }
+  const verdict = await probe.check();
+  if (verdict.ok) return sendJson(res, 200, { status: 'ok', ...base });
+  res.setHeader('retry-after', '5');
+  sendJson(res, 503, { status: 'unavailable', ...base, code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE', cause: verdict.cause });
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -198,7 +190,8 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
   }));
   if (options.metrics ?? true) routes.set('GET /metrics', async (_req, res) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render()));
-  routes.set('GET /health', async (_req, res) => health(ctx, res));
+  const probe = new HealthProbe({ ping: () => ctx.keys.ping(), clock: ctx.clock });
+  routes.set('GET /health', async (_req, res) => health(ctx, probe, res));
   return routes;
 }
 

@@ -222,9 +222,14 @@ describe.skipIf(PG_OWN_CLUSTER_SKIP)('the database stops under a running gateway
 
   it('/health and proxied requests answer 503 with Retry-After while it is down; the same gateway serves again once it is back', async () => {
     cluster = startOwnCluster();
-    h = await startHarness({ db: undefined, database: cluster.url });
+    // /health reuses its database verdict for 1 s of the limiters' clock (review s10, G1): each probe
+    // below that must see the database's state now steps this clock past that window.
+    let nowMs = 0;
+    const fresh = (): number => (nowMs += 2000);
+    h = await startHarness({ db: undefined, database: cluster.url, limiterClock: () => nowMs });
     expect((await h.call('GET', '/health', { token: null })).json).toEqual({ status: 'ok', tee: 'simulated', database: 'postgres' });
     cluster.pause();
+    fresh();
     const health = await h.call('GET', '/health', { token: null });
     expect(health.status).toBe(503);
     expect(health.json).toMatchObject({ status: 'unavailable', code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE' });
@@ -234,9 +239,13 @@ describe.skipIf(PG_OWN_CLUSTER_SKIP)('the database stops under a running gateway
     expect(proxied.headers['retry-after']).toBe('5');
     const before = h.upstream.received.length;
     cluster.resume();
+    fresh();
     let back = await h.call('GET', '/health', { token: null });
     // The pool reconnects on demand; the first probe after the restart may still see a dead connection.
-    for (let i = 0; i < 20 && back.status !== 200; i++) back = await h.call('GET', '/health', { token: null });
+    for (let i = 0; i < 20 && back.status !== 200; i++) {
+      fresh();
+      back = await h.call('GET', '/health', { token: null });
+    }
     expect(back.status).toBe(200);
     expect((await h.call('POST', '/api/chat', { body: ollamaChat('back', false) })).status).toBe(200);
     expect(h.upstream.received.length).toBe(before + 1);
