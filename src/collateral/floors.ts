@@ -202,7 +202,10 @@ export class RollbackFloors {
       return read.floor;
     }
     if (held === undefined) return NO_FLOOR;
-    if (this.#unsynced.has(key)) this.#hold(key, held, this.#tryWrite(key, held));
+    // Memory is stricter than the file, or the file is gone: written back, also when this process's
+    // own write succeeded. Two processes that raised one floor at once may have left the lower value
+    // (the later rename wins); the stricter one heals the file at its next cold lookup.
+    if (this.#unsynced.has(key) || read.floor === undefined || raises(held, read.floor)) this.#hold(key, held, this.#tryWrite(key, held));
     return held;
   }
 
