@@ -4,6 +4,13 @@ export type AuthLimiter = 'admin' | 'api_key';
 /** What a POST /tdx_attest call came to (tee_gateway_quote_verifications_total{result}). */
 export type QuoteVerificationResult = 'success' | 'failed' | 'unavailable' | 'rate_limited';
 
+/**
+ * Where a request stood when its client closed the connection (tee_gateway_client_aborts_total{stage}):
+ * `request` while its body was still arriving (any route), `waiting` a proxied request before the
+ * upstream's response headers, `streaming` while the upstream's answer was relayed.
+ */
+export type ClientAbortStage = 'request' | 'waiting' | 'streaming';
+
 /** Fixed upper bounds (seconds) of the proxied-request histograms: from a cached answer to a long chat stream. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
 
@@ -46,6 +53,8 @@ export class GatewayMetrics {
   readonly authRateLimited: Record<AuthLimiter, number> = { admin: 0, api_key: 0 };
   /** POST /tdx_attest outcomes (issue 8: verification failures). */
   readonly quoteVerifications: Record<QuoteVerificationResult, number> = { success: 0, failed: 0, unavailable: 0, rate_limited: 0 };
+  /** Clients that hung up before their answer was complete (not upstream failures, review s10 G2). */
+  readonly clientAborts: Record<ClientAbortStage, number> = { request: 0, waiting: 0, streaming: 0 };
   /** Proxied requests: until the upstream's response headers (time to first byte), and until the answer ended or was cut. */
   readonly upstreamFirstByte = new Histogram();
   readonly proxiedDuration = new Histogram();
@@ -68,6 +77,10 @@ export class GatewayMetrics {
     this.quoteVerifications[result] += 1;
   }
 
+  countClientAbort(stage: ClientAbortStage): void {
+    this.clientAborts[stage] += 1;
+  }
+
   countProxied(status: number): void {
     const cls = `${Math.floor(status / 100)}xx`;
     this.proxied.set(cls, (this.proxied.get(cls) ?? 0) + 1);
@@ -87,6 +100,8 @@ export class GatewayMetrics {
       line('tee_gateway_auth_rate_limited_total', 'counter', 'Requests answered 429 because their client failed authentication too often, by limiter.',
         Object.entries(this.authRateLimited).map(([l, v]) => [`{limiter="${l}"}`, v])),
       line('tee_gateway_too_large_total', 'counter', 'Request bodies refused as too large (413).', [['', this.tooLarge]]),
+      line('tee_gateway_client_aborts_total', 'counter', 'Requests whose client closed the connection before the answer was complete, by stage (request: body still arriving; waiting: before the upstream\'s headers; streaming: during the answer). Not upstream errors.',
+        Object.entries(this.clientAborts).map(([s, v]) => [`{stage="${s}"}`, v])),
       line('tee_gateway_proxied_in_flight', 'gauge', 'Proxied requests in flight.', [['', this.inFlight]]),
       line('tee_gateway_quote_verifications_total', 'counter', 'POST /tdx_attest calls, by result (success, failed, unavailable: 503 collateral, rate_limited: 429).',
         Object.entries(this.quoteVerifications).map(([r, v]) => [`{result="${r}"}`, v])),

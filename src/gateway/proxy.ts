@@ -19,6 +19,7 @@ import type { Socket } from 'node:net';
 
 import type { TrustedProxies } from '../net/forwarded.js';
 import { GatewayError } from './errors.js';
+import type { ClientAbortStage } from './metrics.js';
 
 export interface ProxyOptions {
   upstream: URL;
@@ -33,9 +34,10 @@ export interface ProxyOptions {
   /**
    * Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request;
    * `firstByte` the seconds until the upstream's response headers, `end` the seconds until the answer
-   * ended or was cut (monotonic clock).
+   * ended or was cut (monotonic clock); `clientAbort` a client that closed its connection before its
+   * answer was complete (never counted as an upstream failure: review s10, G2), with the stage it was at.
    */
-  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void };
+  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void; clientAbort?(stage: ClientAbortStage): void };
 }
 
 // `expect`: the gateway answers 100-continue itself (server.ts checkContinue) and sends the body whole to the upstream.
@@ -203,6 +205,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
       bytes += chunk.length;
       idle.refresh(); // restart the idle window without a new timer per chunk
       if (bytes > o.maxResponseBytes) {
+        finished = true; // the gateway cut it, not the client
         up.destroy();
         res.destroy();
         return;
@@ -239,7 +242,15 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   o.observe?.start();
   res.on('close', () => {
     o.observe?.end((performance.now() - started) / 1000);
-    if (!res.writableFinished) upstream.destroy();
+    if (res.writableFinished) return;
+    // The client hung up before its answer was complete. Destroying the upstream request makes it
+    // fail ("socket hang up"): that is the client's doing, counted as an abort and never as a 502.
+    clearTimeout(headerTimer);
+    if (!finished) {
+      finished = true;
+      o.observe?.clientAbort?.(!req.complete ? 'request' : res.headersSent ? 'streaming' : 'waiting');
+    }
+    upstream.destroy();
   });
   let sent = 0;
   req.on('data', (chunk: Buffer) => {
