@@ -92,11 +92,19 @@ export interface VerifyArgs extends CommonCollateralArgs {
   akName?: Uint8Array;
 }
 
+/**
+ * --nonce: 1 to 64 bytes of hex. An empty value is a usage error, not "expect
+ * no extraData": it is what `--nonce "$UNSET"` gives, and it would accept a
+ * quote made at any time (review s10, V2). A bundle whose quote has no
+ * qualifying data is still verified without --nonce (its own empty nonce,
+ * with the freshness warning); under 16 bytes the verifier warns.
+ */
 function nonceOption(values: Parsed['values']): Uint8Array | undefined {
   const text = stringOption(values, 'nonce');
   if (text === undefined) return undefined;
   const hex = text.replace(/^0x/i, '');
-  if (!/^(?:[0-9a-fA-F]{2}){0,64}$/.test(hex)) throw new UsageError('--nonce must be 0 to 64 bytes of hex (the TPM quote extraData)');
+  if (hex === '') throw new UsageError('--nonce is empty: give the expected quote extraData (1 to 64 bytes of hex), or omit --nonce to check against the bundle\'s own nonce (freshness not established)');
+  if (!/^(?:[0-9a-fA-F]{2}){1,64}$/.test(hex)) throw new UsageError('--nonce must be 1 to 64 bytes of hex (the TPM quote extraData)');
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 

@@ -9,7 +9,7 @@ export { parseTpmQuote, parseTpmSignature, parseTpmPublic, parseHclReport, parse
 export { parseImaBinaryFrame, IMA_FRAME, type ImaListFrame } from './parse-ima.js';
 export { parseImaAsciiList, type ImaAsciiOptions } from './ima-ascii.js';
 export { VtpmVerificationError, type VtpmErrorCode } from './errors.js';
-export { verifyTpmQuotes, pcrBanksFrom, type QuoteEvidence, type QuoteVerifyOptions, type QuoteClaims, type TpmQuotesResult, type PcrBanks } from './quote.js';
+export { verifyTpmQuotes, pcrBanksFrom, MIN_FRESH_NONCE_BYTES, type QuoteEvidence, type QuoteVerifyOptions, type QuoteClaims, type TpmQuotesResult, type PcrBanks } from './quote.js';
 export { parseRuntimeData, verifyAzureHardware, type AzureRuntimeData } from './azure.js';
 export { VTPM_BUNDLE_FORMAT, VTPM_BUNDLE_LIMITS, checkVtpmBundle, looksLikeVtpmBundle, parseVtpmBundle, serializeVtpmBundle, type VtpmBundle } from './bundle.js';
 export { verifyVtpmEvidence, type VtpmVerifyOptions, type VtpmVerificationResult, type VtpmAppraisal, type VtpmReplayClaims } from './verify.js';

@@ -25,7 +25,7 @@ export interface QuoteEvidence {
 export type PcrBanks = Map<TpmHashName, Map<number, Uint8Array>>;
 
 export interface QuoteVerifyOptions {
-  /** The expected extraData (the verifier's fresh nonce). */
+  /** The expected extraData (the verifier's fresh nonce); under MIN_FRESH_NONCE_BYTES it is accepted with a warning. */
   nonce: Uint8Array;
   /** Bank that must be quoted; default sha256. */
   requiredBank?: TpmHashName;
@@ -66,6 +66,14 @@ export interface TpmQuotesResult {
   checks: CheckRecord[];
   warnings: string[];
 }
+
+/**
+ * VT10: the shortest expected nonce that establishes freshness (128 bits). A
+ * shorter one, empty included, can be matched by a quote made in advance
+ * (2 bytes: 65,536 values), so it is accepted with a warning, not refused:
+ * real quotes carry such nonces (GCE's 2-byte "9009", Windows' empty one).
+ */
+export const MIN_FRESH_NONCE_BYTES = 16;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -347,6 +355,12 @@ function checkCoverage(claims: QuoteClaims[], pcrs: PcrBanks, checks: CheckRecor
   return out;
 }
 
+/** VT10 (review s10, V2): said once per quote set, as a missing nonce is. */
+function shortNonceWarning(length: number): string {
+  const what = length === 0 ? 'empty' : `${length} byte${length === 1 ? '' : 's'}`;
+  return `VT10: the expected nonce is ${what}, under ${MIN_FRESH_NONCE_BYTES}: freshness is not established (a quote made in advance with this extraData matches it)`;
+}
+
 /**
  * Verifies one or more quotes by the same attestation key against the
  * supplied PCR values. Resolves only on success; every failure is a
@@ -358,6 +372,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
   const warnings: string[] = [];
   checkAkAttributes(ak, options, checks, warnings);
   const claims = quotes.map((q, i) => verifyOne(q, i, ak, pcrs, options, checks, warnings));
+  if (options.nonce.length < MIN_FRESH_NONCE_BYTES) warnings.push(shortNonceWarning(options.nonce.length));
   checkOneBoot(claims, checks);
   checkRequiredBank(claims, options, checks, warnings);
   const values = checkCoverage(claims, pcrs, checks);

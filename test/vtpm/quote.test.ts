@@ -3,7 +3,8 @@
  * tpm-quote): go-tpm-tools GCE COS 85 quotes over the SHA-1 / SHA-256 /
  * SHA-384 banks (nonce 9009) and go-attestation's Windows Shielded VM quote
  * (SHA-1 bank, RSASSA/SHA-1, empty nonce), with the PCR values the manifest
- * states; plus the named negatives on the same bytes.
+ * states; plus the named negatives on the same bytes. Both nonces are under
+ * 16 bytes, so each set carries the VT10 freshness warning.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,7 +63,8 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
     expect(r.quotes.map((q) => q.selection[0]!.bank)).toEqual(['sha1', 'sha256', 'sha384']);
     expect(r.quotes.every((q) => q.signatureScheme === 'rsassa' && q.signatureHash === 'sha256')).toBe(true);
     expect(r.pcrs.sha256!['0']).toBe('0f35c214608d93c7a6e68ae7359b4a8be5a0e99eea9107ece427c4dea4e439cf');
-    expect(r.warnings).toEqual([]);
+    // Only the 2-byte nonce is warned about (review s10, V2): 65,536 values establish no freshness.
+    expect(r.warnings).toEqual(['VT10: the expected nonce is 2 bytes, under 16: freshness is not established (a quote made in advance with this extraData matches it)']);
     expect(r.checks.find((c) => c.id === 'VT05')!.description).toMatch(/bound by the pinned Name/);
     expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['VT05', 'VT06', 'VT07', 'VT08', 'VT09', 'VT10', 'VT11', 'VT12', 'VT13']));
   });
@@ -79,7 +81,7 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
     const l = load(byId('go-tpm-tools/gce-cos-85-nonce9009-quote-sha1'));
     expect(await codeOf(() => verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce }))).toBe('ERR_VTPM_BANK');
     const r = verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce, allowSha1: true });
-    expect(r.warnings).toEqual([expect.stringMatching(/^VT05 not checked/), expect.stringMatching(/^allowSha1: only the SHA-1 PCR bank/)]);
+    expect(r.warnings).toEqual([expect.stringMatching(/^VT05 not checked/), expect.stringMatching(/^VT10: the expected nonce is 2 bytes/), expect.stringMatching(/^allowSha1: only the SHA-1 PCR bank/)]);
   });
 
   it('GCE COS 85 SHA-384 quote alone with requiredBank sha384 verifies', () => {
@@ -92,7 +94,13 @@ describe.skipIf(!HAVE_VECTORS)('TPM quotes: real vectors', () => {
     expect(l.nonce.length).toBe(0);
     expect(await codeOf(() => verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce }))).toBe('ERR_VTPM_SCHEME');
     const r = verifyTpmQuotes([l.quote], l.ak, l.pcrs, { nonce: l.nonce, allowSha1: true });
-    expect(r.warnings).toHaveLength(3); // allowSha1 twice, VT05 not checked (no Name pinned)
+    // VT05 not checked (no Name pinned), allowSha1 twice, and the empty nonce (review s10, V2).
+    expect(r.warnings).toEqual([
+      expect.stringMatching(/^VT05 not checked/),
+      'allowSha1: a quote signed with a SHA-1 hash was accepted',
+      expect.stringMatching(/^VT10: the expected nonce is empty, under 16: freshness is not established/),
+      expect.stringMatching(/^allowSha1: only the SHA-1 PCR bank is quoted/),
+    ]);
     expect(r.quotes[0]!.signatureHash).toBe('sha1');
   });
 
