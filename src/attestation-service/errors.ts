@@ -7,7 +7,7 @@
  */
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyViolation } from '../policy/index.js';
-import { redactUrl } from '../storage/postgres.js';
+import { COLLATERAL_UNAVAILABLE_MESSAGE, collateralAnswer, withoutUrls } from './collateral-messages.js';
 
 const BRAND = Symbol.for('tee-verify.attestation-service.error');
 
@@ -61,39 +61,36 @@ export const badRequest = (message: string, code: AttestationServiceErrorCode = 
 /** Seconds a client should wait before retrying when collateral could not be obtained. */
 export const COLLATERAL_RETRY_AFTER_SECONDS = 30;
 
-/**
- * What a 503 for collateral says to the client: the library's message names the PCS / PCCS URL it
- * asked (an internal host, a path, credentials in the userinfo), so the answer keeps only the code
- * and check; the detail goes to the service's log (review s8).
- */
-export const COLLATERAL_UNAVAILABLE_MESSAGE = 'the collateral for this evidence could not be obtained at the moment; retry later';
+export { COLLATERAL_UNAVAILABLE_MESSAGE, redactUrlsIn } from './collateral-messages.js';
 export const INTERNAL_MESSAGE = 'internal error';
-
-/** Every URL in `text` with its credentials masked (storage's redactUrl), for log lines. */
-export function redactUrlsIn(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => redactUrl(url));
-}
 
 /**
  * The library's typed errors as service errors, by class:
  * COLLATERAL_UNAVAILABLE 503 (retryable, never a rejection), ARGUMENT 400
  * (an invalid policy document, say), INTERNAL 500, everything else (malformed
  * evidence, a failed signature, chain, collateral or TCB check) 422: the
- * request was understood and the evidence is rejected. The 503 and 500 answers
- * carry a fixed message (`detail` keeps the library's, for the log).
+ * request was understood and the evidence is rejected. Every COLLATERAL_*
+ * class and INTERNAL answer with a fixed message (collateral-messages.ts;
+ * `detail` keeps the library's, for the log): those messages name the
+ * collateral source's URL (review s8 for 503, s10 A1 for the 422 of
+ * ERR_COLLATERAL_UNKNOWN_PLATFORM). The other messages are answered with any
+ * URL in them replaced, so a future wrap of a source error cannot leak one.
  */
 export function fromLibraryError(err: TeeVerifyError): AttestationServiceError {
   const check = err.check === undefined ? {} : { check: err.check };
   const message = err.message.replace(/\s*\n\s*/g, ' ');
+  const fixed = collateralAnswer(err);
+  if (err.errorClass === 'COLLATERAL_UNAVAILABLE') {
+    return new AttestationServiceError(err.code, 503, fixed ?? COLLATERAL_UNAVAILABLE_MESSAGE, { ...check, headers: { 'retry-after': String(COLLATERAL_RETRY_AFTER_SECONDS) }, detail: message });
+  }
+  if (fixed !== undefined) return new AttestationServiceError(err.code, 422, fixed, { ...check, detail: message });
   switch (err.errorClass) {
-    case 'COLLATERAL_UNAVAILABLE':
-      return new AttestationServiceError(err.code, 503, COLLATERAL_UNAVAILABLE_MESSAGE, { ...check, headers: { 'retry-after': String(COLLATERAL_RETRY_AFTER_SECONDS) }, detail: message });
     case 'ARGUMENT':
-      return new AttestationServiceError(err.code, 400, message, check);
+      return new AttestationServiceError(err.code, 400, withoutUrls(message), check);
     case 'INTERNAL':
       return new AttestationServiceError(err.code, 500, INTERNAL_MESSAGE, { ...check, detail: message });
     default:
-      return new AttestationServiceError(err.code, 422, message, check);
+      return new AttestationServiceError(err.code, 422, withoutUrls(message), check);
   }
 }
 

@@ -26,6 +26,7 @@
  */
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 
+import { collateralAnswer, redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, releaseDigest, wrapForRequester } from './crypto.js';
@@ -170,7 +171,17 @@ async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: Transf
     if (err instanceof CollateralUnavailableError) {
       // The answer goes to unauthenticated clients: no collateral URL or source error text (review s7); those go to the log and the attestation row.
       const message = 'collateral for this evidence is unavailable right now; retry later';
-      throw new KbsError('ERR_KBS_COLLATERAL_UNAVAILABLE', 503, message, { failedChecks: [{ code: err.code, class: err.errorClass, message }], cause: err, headers: { 'Retry-After': '30' }, detail: err.message });
+      throw new KbsError('ERR_KBS_COLLATERAL_UNAVAILABLE', 503, message, { failedChecks: [{ code: err.code, class: err.errorClass, message }], cause: err, headers: { 'Retry-After': '30' }, detail: redactUrlsIn(err.message) });
+    }
+    const fixed = err instanceof TeeVerifyError ? collateralAnswer(err) : undefined;
+    if (err instanceof TeeVerifyError && fixed !== undefined) {
+      // The other collateral classes too (review s10 A1): ERR_COLLATERAL_UNKNOWN_PLATFORM wraps the KDS 404 with its full
+      // URL, reachable with a made-up CHIP_ID. A fixed text per code answers; the library's goes to the log and the row.
+      throw new KbsError('ERR_KBS_EVIDENCE', 401, `evidence rejected: ${fixed}`, {
+        failedChecks: [{ ...(err.check ? { check: err.check } : {}), code: err.code, class: err.errorClass, message: fixed }],
+        cause: err,
+        detail: redactUrlsIn(err.message),
+      });
     }
     if (err instanceof TeeVerifyError) {
       throw new KbsError('ERR_KBS_EVIDENCE', 401, `evidence rejected: ${err.message}`, {
