@@ -24,6 +24,12 @@ export type GatewayErrorCode =
   | 'ERR_GATEWAY_STORAGE'
   /** Start-up refused: the configuration must change (exit status 78). */
   | 'ERR_GATEWAY_CONFIG'
+  /**
+   * The client closed its connection before its request body was complete (review s10, G4). Never
+   * answered (nobody is left to read it) and never logged: counted as
+   * tee_gateway_client_aborts_total{stage="request"}. 499 after nginx's "client closed request".
+   */
+  | 'ERR_GATEWAY_CLIENT_ABORTED'
   | 'ERR_GATEWAY_INTERNAL';
 
 export class GatewayError extends Error {

@@ -63,6 +63,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 const ATTESTATION_BODY_LIMIT = 4096;
 const ADMIN_BODY_LIMIT = 4096;
 
+/** The client hung up while its body arrived: nothing to answer, nothing wrong with the gateway. */
+const clientAborted = (): GatewayError => new GatewayError('ERR_GATEWAY_CLIENT_ABORTED', 499, 'the client closed the connection before its request body was complete');
+
+/** Node reports a request cut mid-body as an "aborted" error with code ECONNRESET. */
+const isAbort = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (e as Error)?.message === 'aborted';
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -77,7 +83,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('error', (e) => reject(isAbort(e) ? clientAborted() : e));
+    // Closed without 'end' and without an error: still an abort, and the promise must not stay pending.
+    req.on('close', () => {
+      if (!req.complete) reject(clientAborted());
+    });
   });
 }
 
@@ -133,7 +143,7 @@ function withCubeErrors(ctx: RouteContext, handler: Handler): Handler {
     try {
       await handler(req, res);
     } catch (e) {
-      if (res.headersSent) throw e;
+      if (res.headersSent || (e instanceof GatewayError && e.code === 'ERR_GATEWAY_CLIENT_ABORTED')) throw e; // the server's handling
       let err: GatewayError;
       if (e instanceof GatewayError) err = e;
       else if (StorageError.is(e)) throw e; // the server's storage mapping (none on this route today)

@@ -286,6 +286,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // While stopping, every answer ends its keep-alive connection so the client reconnects to another instance.
       if (state.draining) res.shouldKeepAlive = false;
       handle(req, res, expectsContinue).catch((err: unknown) => {
+        // A client gone mid-body is no fault of the gateway: counted, not logged, not answered (review s10, G4).
+        if (err instanceof GatewayError && err.code === 'ERR_GATEWAY_CLIENT_ABORTED') {
+          metrics.countClientAbort('request');
+          res.destroy();
+          return;
+        }
         const e = StorageError.is(err) ? storageFailure(err, log) : err;
         if (res.headersSent) {
           res.destroy();
