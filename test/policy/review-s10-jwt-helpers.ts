@@ -1,0 +1,38 @@
+/**
+ * Tokens for the review-s10 JWT tests: any header and claims, signed
+ * correctly with node:crypto, so a test reaches the check it is about and
+ * never fails on the signature instead.
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+
+import { EAR_PROFILE } from '../../src/policy/index.js';
+
+export const NOW = 1_000_000;
+export const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+/** A compact JWS over exactly this header and these claims (ES256). */
+export function signed(header: Record<string, unknown>, claims: Record<string, unknown>): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+/** Claims as signEarJwt writes them, valid at NOW. */
+export function validClaims(): Record<string, unknown> {
+  return {
+    eat_profile: EAR_PROFILE,
+    iat: NOW,
+    exp: NOW + 300,
+    jti: 'j-1',
+    'ear.verifier-id': { developer: 'tee-verify', build: 'test' },
+    submods: { cpu0: { 'ear.status': 'affirming', 'ear.appraisal-policy-id': 'p' } },
+  };
+}
+
+/** validClaims with `changes` applied; an `undefined` value removes the claim. */
+export function claimsWith(changes: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...validClaims(), ...changes };
+  for (const [k, v] of Object.entries(changes)) if (v === undefined) delete out[k];
+  return out;
+}
