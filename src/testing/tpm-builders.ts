@@ -5,7 +5,7 @@
  * nonce, a wrong pcrDigest, a wrong magic, a signature by another key).
  * The simulated TPM (tpm-simulator.ts) uses the same builders.
  */
-import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 import { TpmAlg, TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, type TpmHashName } from '../vtpm/types.js';
 
@@ -50,9 +50,21 @@ export function hashAlgOf(bank: TpmHashName): number {
   return HASH_ALG[bank];
 }
 
+/**
+ * The JWK of a copy of `publicKey` imported from its DER. A JWK export holds
+ * the key's lock while it allocates; a key made by generateKeyPair(Sync)
+ * shares that lock with its key-generation job, and on Node 20 a collection
+ * of the job during the export deadlocks the thread (src/crypto/ec-keys.ts).
+ * The copy's lock is its own, and the DER export does not take the lock, so
+ * the caller's key can come from anywhere (review s10, V3).
+ */
+function jwkOfCopy(publicKey: KeyObject): JsonWebKey {
+  return createPublicKey({ key: publicKey.export({ type: 'spki', format: 'der' }), format: 'der', type: 'spki' }).export({ format: 'jwk' });
+}
+
 /** The public part of a node:crypto key as a TPMT_PUBLIC of a restricted signing key (ECC P-256 / ECDSA-SHA256, or RSA / RSASSA-SHA256). */
 export function buildAkPublic(publicKey: KeyObject, o: { nameAlg?: number; objectAttributes?: number } = {}): Uint8Array {
-  const jwk = publicKey.export({ format: 'jwk' });
+  const jwk = jwkOfCopy(publicKey);
   const head = [u16(publicKey.asymmetricKeyType === 'ec' ? TpmAlg.ECC : TpmAlg.RSA), u16(o.nameAlg ?? TpmAlg.SHA256), u32((o.objectAttributes ?? AK_OBJECT_ATTRIBUTES) >>> 0), tpm2b(new Uint8Array(0))];
   if (publicKey.asymmetricKeyType === 'ec') {
     if (jwk.crv !== 'P-256') throw new RangeError('only P-256 EC attestation keys are built');

@@ -8,7 +8,7 @@
  * TPM puts the Qualified Name there; the verifier checks only its algorithm
  * and size without an expected value).
  */
-import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 
 import { generateEcKeyObjects } from '../crypto/ec-keys.js';
 import type { TpmHashName } from '../vtpm/types.js';
@@ -23,7 +23,7 @@ export interface SimulatedTpmOptions {
   banks?: readonly SimulatedBank[];
   /** Default 'ecc'. */
   akType?: 'ecc' | 'rsa';
-  /** Use this key pair as the AK instead of generating one. */
+  /** Use this key pair as the AK instead of generating one (any origin: buildAkPublic exports a DER copy, never the key itself, as a JWK). */
   akKey?: { privateKey: KeyObject; publicKey: KeyObject };
 }
 
@@ -32,6 +32,21 @@ export interface SimulatedQuote {
   signature: Uint8Array;
   /** The values of the quoted PCRs, bank → index (decimal string) → value. */
   pcrs: Partial<Record<SimulatedBank, Record<string, Uint8Array>>>;
+}
+
+/**
+ * An RSA-2048 AK whose halves do not share a lock with a key-generation job:
+ * node:crypto has no job-free RSA generation (EC has, ec-keys.ts), so both
+ * halves are re-imported from DER, which does not take the job's lock. A JWK
+ * export of a job-made key can deadlock Node 20 (docs/decisions.md, session 8;
+ * review s10, V3).
+ */
+function generateRsaAk(): { privateKey: KeyObject; publicKey: KeyObject } {
+  const made = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    privateKey: createPrivateKey({ key: made.privateKey.export({ type: 'pkcs8', format: 'der' }), format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: made.publicKey.export({ type: 'spki', format: 'der' }), format: 'der', type: 'spki' }),
+  };
 }
 
 export class SimulatedTpm {
@@ -45,7 +60,7 @@ export class SimulatedTpm {
   constructor(o: SimulatedTpmOptions = {}) {
     this.banks = [...(o.banks ?? ['sha1', 'sha256'])];
     for (const b of this.banks) this.#pcrs.set(b, Array.from({ length: 24 }, (_, i) => new Uint8Array(DIGEST_SIZE[b]).fill(i >= 17 && i <= 22 ? 0xff : 0)));
-    this.#ak = o.akKey ?? (o.akType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateEcKeyObjects('P-256'));
+    this.#ak = o.akKey ?? (o.akType === 'rsa' ? generateRsaAk() : generateEcKeyObjects('P-256'));
     this.akPublic = buildAkPublic(this.#ak.publicKey);
   }
 
