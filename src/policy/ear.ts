@@ -20,7 +20,9 @@ import type { PolicyAppraisal, PolicyViolation } from './types.js';
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
 export const EAR_SUBMOD = 'cpu0';
 
-export type EarStatus = 'affirming' | 'warning' | 'contraindicated' | 'none';
+/** The values of ear.status (draft-ietf-rats-ear; Veraison's ear library spells them the same). */
+export const EAR_STATUSES = ['affirming', 'warning', 'contraindicated', 'none'] as const;
+export type EarStatus = (typeof EAR_STATUSES)[number];
 
 /** AR4SI trustworthiness vector (draft-ietf-rats-ar4si): -128..127; 0 = no claim. */
 export interface TrustworthinessVector {

@@ -6,14 +6,16 @@
  * verifyEarJwt is strict: exactly three base64url parts, a strict-JSON
  * header (no duplicate keys) with alg ES256 | ES384 matching the key's curve
  * (never "none", never HMAC, no "crit"), a P1363 signature of the curve's
- * length, a strict-JSON claims object with the EAR profile, numeric `exp`
- * not in the past and `iat` / `nbf` not in the future.
+ * length, a strict-JSON claims object with the EAR profile and the claims the Ear
+ * type promises (whole-second `iat`, `ear.verifier-id`, non-empty `submods`
+ * with a known `ear.status` each), numeric `exp` not in the past and `iat` /
+ * `nbf` not in the future.
  */
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { InvalidArgumentError } from '../errors.js';
-import { EAR_PROFILE, type Ear } from './ear.js';
+import { EAR_PROFILE, EAR_STATUSES, type Ear } from './ear.js';
 import { EarTokenError } from './errors.js';
 
 export type EarJwtAlgorithm = 'ES256' | 'ES384';
@@ -118,8 +120,38 @@ function checkHeader(header: Record<string, unknown>, key: KeyObject, allowed: r
   if (typeof alg !== 'string' || !allowed.includes(alg as EarJwtAlgorithm)) throw new EarTokenError('ERR_TOKEN_MALFORMED', `algorithm ${JSON.stringify(alg)} is not accepted`);
   if (header['crit'] !== undefined) throw new EarTokenError('ERR_TOKEN_MALFORMED', 'critical header parameters are not supported');
   if (header['typ'] !== undefined && header['typ'] !== 'JWT') throw new EarTokenError('ERR_TOKEN_MALFORMED', `typ ${JSON.stringify(header['typ'])} is not JWT`);
+  // the header is returned typed as kid?: string (review s10 J2)
+  if (header['kid'] !== undefined && typeof header['kid'] !== 'string') throw new EarTokenError('ERR_TOKEN_MALFORMED', 'kid is not a string');
   if (curveOf(key) !== CURVES[alg as EarJwtAlgorithm].curve) throw new EarTokenError('ERR_TOKEN_SIGNATURE', `${alg} does not match the verification key`);
   return alg as EarJwtAlgorithm;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const nonEmptyString = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+
+/**
+ * The claims the returned `Ear` type promises, so a caller never meets a
+ * plain TypeError reading them (review s10 J2): `iat` whole seconds, the
+ * verifier id, and at least one submodule, each with a known `ear.status`.
+ * Other EAR claims (trustworthiness vector, policy id, ...) stay unchecked:
+ * the type keeps them but no caller here depends on their shape.
+ */
+function checkEarClaims(claims: Record<string, unknown>): void {
+  const malformed = (claim: string, message: string): never => {
+    throw new EarTokenError('ERR_TOKEN_MALFORMED', message, { claim });
+  };
+  if (claims['eat_profile'] !== EAR_PROFILE) malformed('eat_profile', `eat_profile is not ${EAR_PROFILE}`);
+  const iat = claims['iat'];
+  if (!Number.isSafeInteger(iat) || (iat as number) < 0) malformed('iat', 'iat is not whole seconds since the epoch');
+  const id = claims['ear.verifier-id'];
+  if (!isObject(id) || !nonEmptyString(id['developer']) || !nonEmptyString(id['build'])) malformed('ear.verifier-id', 'ear.verifier-id needs a developer and a build');
+  if (claims['eat_nonce'] !== undefined && typeof claims['eat_nonce'] !== 'string') malformed('eat_nonce', 'eat_nonce is not a string');
+  const submods = claims['submods'];
+  if (!isObject(submods) || Object.keys(submods).length === 0) malformed('submods', 'submods is not a non-empty object');
+  for (const [name, appraisal] of Object.entries(submods as Record<string, unknown>)) {
+    const status = isObject(appraisal) ? appraisal['ear.status'] : undefined;
+    if (!(EAR_STATUSES as readonly unknown[]).includes(status)) malformed('submods', `submodule ${JSON.stringify(name)} has no ear.status of ${EAR_STATUSES.join(' | ')}`);
+  }
 }
 
 function checkTimes(claims: Record<string, unknown>, now: number, skew: number): void {
@@ -153,7 +185,7 @@ function checkVerifyOptions(o: VerifyEarJwtOptions): { now: number | undefined; 
   return { now, skew, algorithms };
 }
 
-/** Verifies a token from signEarJwt (signature, algorithm, profile, times) and returns its header and claims. */
+/** Verifies a token from signEarJwt (signature, algorithm, EAR claims, times) and returns its header and claims. */
 export function verifyEarJwt(token: string, publicKey: KeyObject, options: VerifyEarJwtOptions = {}): VerifiedEarJwt {
   const checked = checkVerifyOptions(options);
   const now = checked.now ?? Math.floor(Date.now() / 1000); // entry point: the clock is read once, here
@@ -171,7 +203,7 @@ export function verifyEarJwt(token: string, publicKey: KeyObject, options: Verif
     throw new EarTokenError('ERR_TOKEN_SIGNATURE', 'the token signature does not verify');
   }
   const claims = jsonObject(decodePart(p, 'claims'), 'claims');
-  if (claims['eat_profile'] !== EAR_PROFILE) throw new EarTokenError('ERR_TOKEN_MALFORMED', `eat_profile is not ${EAR_PROFILE}`);
+  checkEarClaims(claims);
   checkTimes(claims, now, checked.skew);
   return { header: header as VerifiedEarJwt['header'], claims: claims as VerifiedEarJwt['claims'] };
 }

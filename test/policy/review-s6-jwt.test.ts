@@ -13,7 +13,8 @@ import { signEarJwt, verifyEarJwt } from '../../src/policy/index.js';
 import { EAR_PROFILE, type Ear } from '../../src/policy/ear.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const ear = { eat_profile: EAR_PROFILE, iat: 1000, 'ear.verifier-id': { developer: 'x', build: 'y' }, submods: {} } as unknown as Ear;
+// one submodule with a status: verifyEarJwt refuses an EAR without (review s10 J2)
+const ear = { eat_profile: EAR_PROFILE, iat: 1000, 'ear.verifier-id': { developer: 'x', build: 'y' }, submods: { cpu0: { 'ear.status': 'affirming' } } } as unknown as Ear;
 /** Valid from 1000 to 1060. */
 const token = signEarJwt(ear, privateKey, { alg: 'ES256', expiresIn: 60, jti: 'j', now: 1000 });
 /** Issued at 900 000: in the future at 1000. */
