@@ -3,7 +3,7 @@
  * and `admin-tokens` the admin API's tokens in the database (SQLite file or
  * PostgreSQL). runGatewayCli returns an exit code (and the gateway for
  * `serve`); it never exits the process. Exit statuses as the key broker's:
- * 2 usage, 75 database unreachable (retry later), 78 configuration refused.
+ * 2 usage, 75 database unreachable or port in use (retry later), 78 configuration refused.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type Evide
 import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
 import { GatewayError } from './errors.js';
+import { listenExitCode } from './listen.js';
 import { startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
 import { loadOrCreateTls, type TlsIdentity } from './tls.js';
@@ -68,8 +69,9 @@ ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-p
       serve prints {"url","database","spkiSha256" (hex),"pinnedPubkey" (curl --pinnedpubkey form)} once it listens
       tee-gateway COMMAND --help prints this text
       exit status: 0 stopped cleanly (SIGTERM / SIGINT), or the command done; 1 revoke of an id that is not an active
-                   key / token; 2 usage; 75 database unreachable (retry later);
-                   78 configuration refused (bad URL, authentication, gateway schema from a newer version)
+                   key / token; 2 usage; 75 database unreachable or --listen port in use (retry later);
+                   78 configuration refused (bad URL, authentication, gateway schema from a newer version,
+                   a --listen address this machine lacks or a port it may not bind)
 `;
 
 /** Thrown for a malformed command line (exit status 2). */
@@ -302,9 +304,13 @@ export async function runGatewayCli(argv: string[], io: GatewayIo): Promise<{ co
   }
 }
 
-/** 75: the database is unreachable now (a supervisor may retry); 78: the configuration must change; 2: usage. */
+/**
+ * 75: the database is unreachable now or the port is in use (a supervisor may retry); 78: the
+ * configuration must change (also an address this machine lacks, a port it may not bind); 2: usage.
+ */
 export function exitCodeOf(e: unknown): number {
   if (StorageError.is(e)) return e.exitCode;
   if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_CONFIG') return EXIT_CONFIG;
+  if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_LISTEN') return listenExitCode(e);
   return 2;
 }

@@ -24,6 +24,8 @@ export type GatewayErrorCode =
   | 'ERR_GATEWAY_STORAGE'
   /** Start-up refused: the configuration must change (exit status 78). */
   | 'ERR_GATEWAY_CONFIG'
+  /** Start-up: the port could not be bound (listen.ts); exit 75 when a retry can succeed (EADDRINUSE), else 78. */
+  | 'ERR_GATEWAY_LISTEN'
   /**
    * The client closed its connection before its request body was complete (review s10, G4). Never
    * answered (nobody is left to read it) and never logged: counted as
@@ -39,8 +41,9 @@ export class GatewayError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
   }
 

@@ -31,6 +31,7 @@ import { EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
 import { GatewayError } from './errors.js';
 import { sendError, type ProxyOptions } from './proxy.js';
+import { listenOn } from './listen.js';
 import { createHandler } from './routes.js';
 import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
@@ -217,7 +218,7 @@ export function storageFailure(e: StorageError, log: (l: string) => void): Gatew
 
 /**
  * Starts a gateway; resolves once it listens. Bad configuration fails here, typed:
- * GatewayError ERR_GATEWAY_CONFIG, StorageError (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH,
+ * GatewayError ERR_GATEWAY_CONFIG, ERR_GATEWAY_LISTEN (the port cannot be bound), StorageError (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH,
  * _SCHEMA_TOO_NEW, _MIGRATION); nothing stays open.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -313,10 +314,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // `Expect: 100-continue`: Node would answer 100 at once; the handler sends it only once the request
     // passed the API-key check and its Content-Length fits, so a refused client sends no body (review s8 D7).
     srv.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(options.port ?? 8443, host, () => resolve());
-    });
+    await listenOn(srv, options.port ?? 8443, host);
     const port = (srv.address() as AddressInfo).port;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, ${keys.description}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
