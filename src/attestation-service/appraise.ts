@@ -13,7 +13,8 @@
  *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
  *      the appraisal records it); a client's inline policy adds a warning naming
  *      it, so its EAR is at most "warning": a relying party that checks only
- *      ear.status cannot take it for the operator's judgement;
+ *      ear.status cannot take it for the operator's judgement; so does the
+ *      service's fixed instant (`serve --at`);
  *   5. the EAR (toEar) signed as a JWT; the open-webui claims (`tee`, `tcb-status`) on top only
  *      when the appraisal passed the service's default policy for the TEE or a policy the
  *      operator marked for open-webui (never an inline one, never another named one).
@@ -42,6 +43,8 @@ export interface AppraiseContext {
   issuer: string;
   relaxations?: Relaxations;
   snpReportVersions?: number[];
+  /** Every request is judged at one fixed instant (`fixedInstant`, `serve --at`): a relaxation, warned on every result. */
+  fixedInstant?: boolean;
 }
 
 export interface Appraisal {
@@ -70,6 +73,10 @@ function resolvePolicy(ctx: AppraiseContext, req: AppraisalRequest): (tee: Verif
   const policy = p.kind === 'named' ? ctx.policies.named(p.name, 'tdx') : ctx.policies.inline(p.document);
   return () => policy;
 }
+
+/** The warning on every result judged at the service's fixed instant (review s10 A2: a relaxation never silent). */
+export const fixedInstantWarning = (at: Date): string =>
+  `judged at the fixed instant ${at.toISOString()} (--at / fixedInstant), not at the time of the request: collateral and certificates were checked as of then, and the token's iat / exp follow that instant`;
 
 /** The warning on every result judged under a client's own policy document. */
 export const inlinePolicyWarning = (id: string): string =>
@@ -107,6 +114,7 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   const policy = policyFor(result.tee);
   const expected = checkBinding(req, result);
   result.warnings.push(...req.warnings);
+  if (ctx.fixedInstant) result.warnings.push(fixedInstantWarning(now));
   if (req.policy.kind === 'inline') result.warnings.push(inlinePolicyWarning(policy.id ?? 'inline'));
   // Like verify's --trust-root: other anchors than the pinned ones are never silent.
   if (result.trustRoots !== 'production') result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);

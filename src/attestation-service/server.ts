@@ -94,6 +94,13 @@ export interface AttestationServiceOptions {
   metrics?: boolean;
   /** The clock, read once per request; tests inject a fixed instant. */
   now?: () => Date;
+  /**
+   * Judge every request at this instant instead of the clock (`serve --at`: recorded collateral,
+   * demos). A relaxation: every result carries fixedInstantWarning(at), so its EAR is at most
+   * "warning", and the token's iat / exp follow this instant. Refused at start when later than the
+   * wall clock (a token dated in the future) or given together with `now`.
+   */
+  fixedInstant?: Date;
   log?: (line: string) => void;
 }
 
@@ -221,9 +228,21 @@ function routeOf(req: IncomingMessage): Route {
   return ROUTES[(req.url ?? '/').split('?')[0] ?? '/']?.route ?? 'other';
 }
 
+/** options.fixedInstant, checked: a valid instant, not after the wall clock at start, not with `now`. */
+function fixedInstantOf(options: AttestationServiceOptions): Date | undefined {
+  const at = options.fixedInstant;
+  if (at === undefined) return undefined;
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError('fixedInstant must be a valid Date');
+  if (options.now !== undefined) throw new TypeError('fixedInstant and now exclude each other');
+  // A token is never dated after its signing: iat / exp follow the judged instant (review s10 A2).
+  if (at.getTime() > Date.now()) throw new RangeError(`fixedInstant ${at.toISOString()} is in the future: the tokens would be dated after their signing`);
+  return new Date(at.getTime());
+}
+
 /** Starts the service; resolves once it listens. */
 export async function startAttestationService(options: AttestationServiceOptions): Promise<AttestationService> {
   if (!options?.collateral || typeof options.collateral.forEvidence !== 'function') throw new TypeError('collateral must be a CollateralService');
+  const fixed = fixedInstantOf(options);
   const signer = new TokenSigner(options.signingKey);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const limiter = new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient);
@@ -239,6 +258,7 @@ export async function startAttestationService(options: AttestationServiceOptions
       issuer: options.issuer ?? 'tee-verify attestation service',
       ...(options.relaxations ? { relaxations: options.relaxations } : {}),
       ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}),
+      ...(fixed ? { fixedInstant: true } : {}),
     },
     cors: new CorsPolicy(options.corsOrigins),
     limiter,
@@ -249,7 +269,7 @@ export async function startAttestationService(options: AttestationServiceOptions
     signer,
     maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),
     metricsEnabled: options.metrics ?? true,
-    now: options.now ?? (() => new Date()),
+    now: fixed ? () => new Date(fixed.getTime()) : (options.now ?? (() => new Date())),
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {

@@ -308,8 +308,20 @@ async function privateKeyText(path: string, option: string): Promise<string> {
   return pem;
 }
 
-/** Reads every file, starts the service; the caller closes it. */
-export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: AttestationService; close(): Promise<void> }> {
+/**
+ * --at judges every request at a past instant, and the token's iat / exp follow it; an instant
+ * after the wall clock would date tokens after their signing, which a relying party that checks
+ * only exp (open-webui's jsonwebtoken) accepts until then: a usage error (review s10 A2).
+ */
+function refuseFutureAt(at: Date | undefined, wallClock: Date): void {
+  if (at && at.getTime() > wallClock.getTime()) {
+    throw new UsageError(`--at ${at.toISOString()} is in the future (now ${wallClock.toISOString()}): serve judges only instants that have passed, since its tokens are dated at the judged instant`);
+  }
+}
+
+/** Reads every file, starts the service; the caller closes it. `wallClock` is read once, for the --at check. */
+export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date = () => new Date()): Promise<{ service: AttestationService; close(): Promise<void> }> {
+  refuseFutureAt(a.at, wallClock());
   const { named, defaults } = await policiesOf(a);
   const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
   const signingKey = a.signingKey === undefined ? undefined : await privateKeyText(a.signingKey, '--signing-key');
@@ -319,7 +331,7 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
   const log = (line: string) => writeLine(io.stderr, lineSafe(line));
   if (trustRoots) log(`tee-verify serve: WARNING: trust roots replaced by --trust-root ${a.trustRoot}: not the pinned Intel / AMD production roots`);
   if (a.skipCrl) log('tee-verify serve: WARNING: --skip-crl: revocation may be unchecked (every result says so)');
-  if (a.at) log(`tee-verify serve: WARNING: --at: every request is judged at ${a.at.toISOString()}, not at the current time`);
+  if (a.at) log(`tee-verify serve: WARNING: --at: every request is judged at ${a.at.toISOString()}, not at the current time (every result says so; tokens are dated at that instant)`);
   const fixed = a.at;
   let service: AttestationService;
   try {
@@ -338,7 +350,7 @@ export async function startServe(a: ServeArgs, io: CliIo): Promise<{ service: At
       ...(signingKey === undefined ? {} : { signingKey }),
       ...(tls ? { tls } : {}),
       ...(a.skipCrl ? { relaxations: { skipCrl: true } } : {}),
-      ...(fixed ? { now: () => new Date(fixed.getTime()) } : {}),
+      ...(fixed ? { fixedInstant: fixed } : {}),
       ...(a.tokenTtl === undefined ? {} : { tokenTtlSeconds: a.tokenTtl }),
       ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),
       ...(a.maxConcurrent === undefined ? {} : { maxConcurrent: a.maxConcurrent }),
