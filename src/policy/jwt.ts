@@ -6,7 +6,7 @@
  * verifyEarJwt is strict: exactly three base64url parts, a strict-JSON
  * header (no duplicate keys) with alg ES256 | ES384 matching the key's curve
  * (never "none", never HMAC, no "crit"), a P1363 signature of the curve's
- * length, a strict-JSON claims object with the EAR profile and the claims the Ear
+ * length in the low-S form, a strict-JSON claims object with the EAR profile and the claims the Ear
  * type promises (whole-second `iat`, `ear.verifier-id`, non-empty `submods`
  * with a known `ear.status` each), numeric `exp` not in the past and `iat` /
  * `nbf` not in the future.
@@ -50,10 +50,32 @@ export interface VerifiedEarJwt {
   claims: Ear & Record<string, unknown>;
 }
 
-const CURVES: Record<EarJwtAlgorithm, { curve: string; hash: string; sigLength: number }> = {
-  ES256: { curve: 'prime256v1', hash: 'sha256', sigLength: 64 },
-  ES384: { curve: 'secp384r1', hash: 'sha384', sigLength: 96 },
+/** `order` is the group order n (SEC 2): the low-S rule below needs it. */
+const CURVES: Record<EarJwtAlgorithm, { curve: string; hash: string; sigLength: number; order: bigint }> = {
+  ES256: { curve: 'prime256v1', hash: 'sha256', sigLength: 64, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
+  ES384: {
+    curve: 'secp384r1',
+    hash: 'sha384',
+    sigLength: 96,
+    order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  },
 };
+
+/*
+ * ECDSA is malleable: if (r, s) verifies, so does (r, n − s), which gives a
+ * second token string with the same claims and jti (review s10 J3). Tokens
+ * are signed in the low-S form (s ≤ n/2) and verification refuses the other
+ * one, so each signature has exactly one token string.
+ */
+const sOf = (signature: Uint8Array): bigint => BigInt(`0x${Buffer.from(signature.subarray(signature.length / 2)).toString('hex')}`);
+const isHighS = (signature: Uint8Array, alg: EarJwtAlgorithm): boolean => sOf(signature) > CURVES[alg].order / 2n;
+
+function toLowS(signature: Buffer, alg: EarJwtAlgorithm): Buffer {
+  if (!isHighS(signature, alg)) return signature;
+  const half = signature.length / 2;
+  const low = Buffer.from((CURVES[alg].order - sOf(signature)).toString(16).padStart(half * 2, '0'), 'hex');
+  return Buffer.concat([signature.subarray(0, half), low]);
+}
 
 const b64url = (data: Uint8Array | string) => Buffer.from(data).toString('base64url');
 
@@ -91,7 +113,7 @@ export function signEarJwt(ear: Ear, key: KeyObject, options: SignEarJwtOptions)
   const header = { alg: options.alg, typ: 'JWT', ...(options.kid === undefined ? {} : { kid: options.kid }) };
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(mergeClaims(ear, options)))}`;
   const signature = sign(CURVES[options.alg].hash, Buffer.from(input, 'latin1'), { key, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${b64url(signature)}`;
+  return `${input}.${b64url(toLowS(signature, options.alg))}`;
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -199,6 +221,7 @@ export function verifyEarJwt(token: string, publicKey: KeyObject, options: Verif
   const alg = checkHeader(header, key, checked.algorithms);
   const signature = decodePart(s, 'signature');
   if (signature.length !== CURVES[alg].sigLength) throw new EarTokenError('ERR_TOKEN_SIGNATURE', `an ${alg} signature is ${CURVES[alg].sigLength} bytes`);
+  if (isHighS(signature, alg)) throw new EarTokenError('ERR_TOKEN_SIGNATURE', 'the signature is not in the low-S form (s > n/2)');
   if (!verify(CURVES[alg].hash, Buffer.from(`${h}.${p}`, 'latin1'), { key, dsaEncoding: 'ieee-p1363' }, signature)) {
     throw new EarTokenError('ERR_TOKEN_SIGNATURE', 'the token signature does not verify');
   }

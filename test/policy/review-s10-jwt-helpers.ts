@@ -12,10 +12,19 @@ export const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-/** A compact JWS over exactly this header and these claims (ES256). */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** (r, s) with s replaced by n − s when s > n/2: verifyEarJwt takes only the low-S form (review s10 J3). */
+function lowS(signature: Buffer): Buffer {
+  const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+  if (s <= P256_ORDER / 2n) return signature;
+  return Buffer.concat([signature.subarray(0, 32), Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex')]);
+}
+
+/** A compact JWS over exactly this header and these claims (ES256, low-S). */
 export function signed(header: Record<string, unknown>, claims: Record<string, unknown>): string {
   const input = `${b64(header)}.${b64(claims)}`;
-  return `${input}.${sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  return `${input}.${lowS(sign('sha256', Buffer.from(input), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' })).toString('base64url')}`;
 }
 
 /** Claims as signEarJwt writes them, valid at NOW. */
