@@ -113,7 +113,16 @@ function parse(input: string | Uint8Array | object): unknown {
     }
   }
   if (typeof input !== 'object' || input === null) throw new PolicyError([{ path: '', keyword: 'type', message: 'an ITA policy is JSON text, UTF-8 bytes or an object' }]);
-  return JSON.parse(JSON.stringify(input)) as unknown;
+  // A BigInt or a cycle makes JSON.stringify throw a plain TypeError, and a toJSON that yields
+  // nothing leaves no text to parse: input with no JSON form is a policy error (review s10 J4).
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch (err) {
+    throw new PolicyError([{ path: '', keyword: 'type', message: 'the ITA policy object has no JSON form (a BigInt or a cycle)' }], { check: 'X05', cause: err });
+  }
+  if (text === undefined) throw new PolicyError([{ path: '', keyword: 'type', message: 'the ITA policy object has no JSON form' }], { check: 'X05' });
+  return JSON.parse(text) as unknown;
 }
 
 const anyIfEmpty = (v: unknown): unknown => (Array.isArray(v) && v.length > 0 ? v : 'any');
