@@ -68,9 +68,10 @@ Options:
 
 vTPM evidence bundles (tee-verify/vtpm-bundle@1, docs/vtpm.md) are detected by
 content: hardware report, TPM quote(s), boot event log and IMA list replayed.
-  --nonce <hex>          the expected TPM quote extraData (0-64 bytes)
-  --ak <file>            pin the attestation key (TPMT_PUBLIC or PEM) when no
-                         hardware report binds it
+  --nonce <hex>          the expected TPM quote extraData (1-64 bytes; under 16
+                         adds a warning: freshness is not established)
+  --ak <file>            pin the attestation key (TPMT_PUBLIC or PEM); with a
+                         hardware report its bound key (HCLAkPub) must be this one
   --ak-name <hex>        the attestation key's TPM Name (nameAlg + digest): binds
                          its attributes, so VT05 (restricted signing key) is
                          checked instead of warned as not checked

@@ -53,3 +53,19 @@ export async function generateEcdsaCryptoKeys(curve: EcCurve): Promise<webcrypto
   ]);
   return { privateKey, publicKey };
 }
+
+/**
+ * The uncompressed point (0x04 ‖ x ‖ y) of an EC public or private key, read
+ * from its SPKI DER: a DER export takes no lock the key shares with a
+ * key-generation job, a JWK export does (above), and callers may hand in keys
+ * made by such jobs. Node exports named-curve keys uncompressed, so the point
+ * is the BIT STRING's tail.
+ */
+export function ecPublicPoint(key: KeyObject): Uint8Array {
+  const curve = ecCurveOf(key.asymmetricKeyDetails?.namedCurve ?? '');
+  if (key.asymmetricKeyType !== 'ec' || curve === undefined) throw new TypeError('not a P-256 or P-384 key');
+  const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
+  const point = spki.subarray(spki.length - (1 + 2 * SIZE[curve]));
+  if (point[0] !== 0x04) throw new TypeError('the key is not exported as an uncompressed point');
+  return new Uint8Array(point);
+}

@@ -5,6 +5,7 @@
  * labels never collide in practice. Never use this for real keys.
  */
 import { createECDH, createHmac, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { ecPublicPoint } from '../crypto/ec-keys.js';
 
 export type TestCurve = 'P-256' | 'P-384';
 
@@ -76,7 +77,6 @@ export function deriveSerial(seed: string, label: string, length = 16): Uint8Arr
 
 /** Raw big-endian x || y of an EC public key (the form quotes carry). */
 export function ecPublicKeyXY(key: KeyObject): Uint8Array {
-  const jwk = key.export({ format: 'jwk' });
-  if (jwk.kty !== 'EC' || !jwk.x || !jwk.y) throw new TypeError('ecPublicKeyXY: not an EC key');
-  return new Uint8Array(Buffer.concat([Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]));
+  if (key.asymmetricKeyType !== 'ec') throw new TypeError('ecPublicKeyXY: not an EC key');
+  return ecPublicPoint(key).subarray(1);
 }

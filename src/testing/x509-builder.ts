@@ -6,6 +6,7 @@
  */
 import { constants, createHash, sign, type KeyObject } from 'node:crypto';
 
+import { ecPublicPoint } from '../crypto/ec-keys.js';
 import * as der from './der.js';
 
 export type NameAttributeType = 'CN' | 'O' | 'OU' | 'L' | 'ST' | 'C';
@@ -151,10 +152,7 @@ function subjectPublicKeyBits(key: KeyObject): Uint8Array {
   if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
     return new Uint8Array(key.export({ type: 'pkcs1', format: 'der' }));
   }
-  const jwk = key.export({ format: 'jwk' });
-  return new Uint8Array(
-    Buffer.concat([Buffer.of(0x04), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]),
-  );
+  return ecPublicPoint(key);
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
