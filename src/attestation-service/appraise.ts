@@ -15,7 +15,8 @@
  *      it, so its EAR is at most "warning": a relying party that checks only
  *      ear.status cannot take it for the operator's judgement; so does the
  *      service's fixed instant (`serve --at`);
- *   5. the EAR (toEar) signed as a JWT; the open-webui claims (`tee`, `tcb-status`) on top only
+ *   5. the EAR (toEar) signed as a JWT, exp never after the earliest collateral expiry (none
+ *      is signed when that expiry is not after iat: ERR_COLLATERAL_EXPIRED, X16); the open-webui claims (`tee`, `tcb-status`) on top only
  *      when the appraisal passed the service's default policy for the TEE or a policy the
  *      operator marked for open-webui (never an inline one, never another named one).
  *
@@ -93,9 +94,26 @@ function checkBinding(req: AppraisalRequest, result: VerificationResult): string
   return expected;
 }
 
+/**
+ * Seconds from iat to exp: tokenTtlSeconds, never after the earliest collateral expiry (X16).
+ * When that expiry is not after iat — collateral past its window, accepted under the
+ * collateral-grace relaxation, or expiring within the second — no token is signed: a token
+ * valid for one second past expired collateral contradicted "never after the earliest expiry"
+ * (review s10 A4), and one expired at issue is no token. The request is refused instead.
+ */
 function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: number): number {
-  const collateralEnd = Math.floor(Date.parse(result.collateral.earliestExpiry) / 1000);
-  return Math.max(1, Math.min(ctx.tokenTtlSeconds, Number.isFinite(collateralEnd) ? collateralEnd - iat : ctx.tokenTtlSeconds));
+  const expiry = Date.parse(result.collateral.earliestExpiry);
+  if (!Number.isFinite(expiry)) return ctx.tokenTtlSeconds;
+  const collateralEnd = Math.floor(expiry / 1000);
+  if (collateralEnd <= iat) {
+    throw new AttestationServiceError(
+      'ERR_COLLATERAL_EXPIRED',
+      422,
+      `the collateral this evidence was judged with expires at ${result.collateral.earliestExpiry}, not after the token's iat ${new Date(iat * 1000).toISOString()}: a token never outlives its collateral, so none is issued (a collateral grace period cannot extend a token)`,
+      { check: 'X16' },
+    );
+  }
+  return Math.min(ctx.tokenTtlSeconds, collateralEnd - iat);
 }
 
 export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<Appraisal> {
