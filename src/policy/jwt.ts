@@ -40,6 +40,10 @@ export interface VerifyEarJwtOptions {
   clockSkewSeconds?: number;
   /** Algorithms to accept: a non-empty list of ES256 / ES384; default both. */
   algorithms?: readonly EarJwtAlgorithm[];
+  /** When given, the token's `iss` must be exactly this string (ERR_TOKEN_MALFORMED otherwise). */
+  issuer?: string;
+  /** When given, the token's `eat_nonce` must be exactly this string (ERR_TOKEN_EXPIRED, class FRESHNESS, otherwise). */
+  nonce?: string;
 }
 
 /** The largest clockSkewSeconds verifyEarJwt takes (10 minutes): skew is for drifting clocks, not a lifetime. */
@@ -193,18 +197,40 @@ function checkTimes(claims: Record<string, unknown>, now: number, skew: number):
  * every comparison false, so an expired token passed (review s6); an unknown
  * algorithm name reached the curve table as a TypeError.
  */
-function checkVerifyOptions(o: VerifyEarJwtOptions): { now: number | undefined; skew: number; algorithms: readonly EarJwtAlgorithm[] } {
+interface CheckedVerifyOptions {
+  now: number | undefined;
+  skew: number;
+  algorithms: readonly EarJwtAlgorithm[];
+  issuer: string | undefined;
+  nonce: string | undefined;
+}
+
+function checkVerifyOptions(o: VerifyEarJwtOptions): CheckedVerifyOptions {
   const bad = (message: string): never => {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyEarJwt: ${message}`);
   };
   if (typeof o !== 'object' || o === null) bad('options must be an object');
-  const { now, clockSkewSeconds: skew = 60, algorithms = ['ES256', 'ES384'] } = o;
+  const { now, clockSkewSeconds: skew = 60, algorithms = ['ES256', 'ES384'], issuer, nonce } = o;
   if (now !== undefined && (!Number.isSafeInteger(now) || now < 0)) bad('now must be whole seconds since the epoch');
   if (!Number.isSafeInteger(skew) || skew < 0 || skew > MAX_CLOCK_SKEW_SECONDS) bad(`clockSkewSeconds must be whole seconds from 0 to ${MAX_CLOCK_SKEW_SECONDS}`);
   if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => typeof a === 'string' && Object.hasOwn(CURVES, a))) {
     bad('algorithms must be a non-empty list of ES256 / ES384');
   }
-  return { now, skew, algorithms };
+  // an empty expected value would read as "no check" to a caller skimming the code: refused
+  if (issuer !== undefined && !nonEmptyString(issuer)) bad('issuer must be a non-empty string');
+  if (nonce !== undefined && !nonEmptyString(nonce)) bad('nonce must be a non-empty string');
+  return { now, skew, algorithms, issuer, nonce };
+}
+
+/** The relying party's expectations, compared exactly; only when the caller names them. */
+function checkExpected(claims: Record<string, unknown>, o: CheckedVerifyOptions): void {
+  if (o.issuer !== undefined && claims['iss'] !== o.issuer) {
+    throw new EarTokenError('ERR_TOKEN_MALFORMED', `iss is not ${JSON.stringify(o.issuer)}`, { claim: 'iss', expected: o.issuer, actual: claims['iss'] ?? null });
+  }
+  // a nonce that is not the caller's challenge means the token was not made for this request: freshness
+  if (o.nonce !== undefined && claims['eat_nonce'] !== o.nonce) {
+    throw new EarTokenError('ERR_TOKEN_EXPIRED', 'eat_nonce is not the expected nonce', { claim: 'eat_nonce' });
+  }
 }
 
 /** Verifies a token from signEarJwt (signature, algorithm, EAR claims, times) and returns its header and claims. */
@@ -228,5 +254,6 @@ export function verifyEarJwt(token: string, publicKey: KeyObject, options: Verif
   const claims = jsonObject(decodePart(p, 'claims'), 'claims');
   checkEarClaims(claims);
   checkTimes(claims, now, checked.skew);
+  checkExpected(claims, checked);
   return { header: header as VerifiedEarJwt['header'], claims: claims as VerifiedEarJwt['claims'] };
 }

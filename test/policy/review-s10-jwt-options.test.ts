@@ -1,0 +1,55 @@
+/**
+ * Review s10, info note: verifyEarJwt could not check `iss` or `eat_nonce`,
+ * so every relying party had to compare them itself. Options `issuer` and
+ * `nonce` compare them exactly when given.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { verifyEarJwt, type VerifyEarJwtOptions } from '../../src/policy/index.js';
+import { catchError } from '../helpers/expect-error.js';
+import { NOW, claimsWith, keys, signed } from './review-s10-jwt-helpers.js';
+
+const HEADER = { alg: 'ES256', typ: 'JWT' };
+const NONCE = 'bm9uY2Utb2YtdGhpcy1yZXF1ZXN0';
+const token = signed(HEADER, claimsWith({ iss: 'https://as.example', eat_nonce: NONCE }));
+const bare = signed(HEADER, claimsWith({}));
+const verify = (t: string, o: VerifyEarJwtOptions) => verifyEarJwt(t, keys.publicKey, { now: NOW, ...o });
+const failure = (t: string, o: VerifyEarJwtOptions) => {
+  const err = catchError(() => verify(t, o));
+  return { code: err.code, errorClass: err.errorClass, claim: err.details['claim'] };
+};
+
+describe('verifyEarJwt: issuer and nonce options', () => {
+  it('the expected issuer and nonce: verified', () => {
+    expect(verify(token, { issuer: 'https://as.example', nonce: NONCE }).claims['iss']).toBe('https://as.example');
+  });
+
+  it('without the options nothing is compared', () => {
+    expect(verify(bare, {}).claims['iss']).toBeUndefined();
+  });
+
+  it.each([
+    ['another issuer', token, 'https://as.example/'],
+    ['another letter case', token, 'https://AS.example'],
+    ['no iss in the token', bare, 'https://as.example'],
+  ])('issuer: %s is ERR_TOKEN_MALFORMED', (_name, t, issuer) => {
+    expect(failure(t, { issuer })).toEqual({ code: 'ERR_TOKEN_MALFORMED', errorClass: 'ARGUMENT', claim: 'iss' });
+  });
+
+  it.each([
+    ['another nonce', token, `${NONCE}x`],
+    ['a prefix of it', token, NONCE.slice(0, 8)],
+    ['no eat_nonce in the token', bare, NONCE],
+  ])('nonce: %s is a FRESHNESS error', (_name, t, nonce) => {
+    expect(failure(t, { nonce })).toEqual({ code: 'ERR_TOKEN_EXPIRED', errorClass: 'FRESHNESS', claim: 'eat_nonce' });
+  });
+
+  it.each([
+    ['issuer empty', { issuer: '' }],
+    ['issuer not a string', { issuer: 5 as unknown as string }],
+    ['nonce empty', { nonce: '' }],
+    ['nonce bytes', { nonce: Buffer.from(NONCE) as unknown as string }],
+  ])('%s: ERR_INVALID_ARGUMENT', (_name, o) => {
+    expect(catchError(() => verify(token, o)).code).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
