@@ -249,6 +249,19 @@ async function requireApiKey(ctx: RouteContext, req: IncomingMessage, nowMs: num
 }
 
 /**
+ * A request body is framed by Content-Length or by `Transfer-Encoding: chunked` alone (review s10, G6).
+ * Node's parser accepts any codings before a final chunked ("gzip, chunked") and decodes only the
+ * chunking: the proxy relabelled such a body plain chunked, so the upstream took gzip bytes for the
+ * body itself. No coding is undone here, so none is accepted: 400 before any route or upstream.
+ */
+function refuseCodings(req: IncomingMessage): void {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined || te.trim().toLowerCase() === 'chunked') return;
+  req.resume();
+  throw new GatewayError('ERR_GATEWAY_BAD_REQUEST', 400, 'Transfer-Encoding must be exactly "chunked" (no other transfer coding is supported)');
+}
+
+/**
  * The request handler: the gateway's own routes, else an API key check and the proxy.
  * `expectsContinue` (the client sent `Expect: 100-continue`): 100 Continue goes out only when the body
  * is wanted: on the gateway's own routes at once (their bodies are small and bounded), on the admin API
@@ -258,6 +271,7 @@ export function createHandler(ctx: RouteContext): (req: IncomingMessage, res: Se
   const routes = routeTable(ctx);
   const apiKeyRequired = ctx.options.requireApiKey ?? true;
   return async (req, res, expectsContinue = false) => {
+    refuseCodings(req);
     const path = (req.url ?? '/').split('?')[0];
     const own = routes.get(`${req.method} ${path}`);
     if (own) {
