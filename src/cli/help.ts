@@ -311,7 +311,8 @@ Options:
   --no-metrics             no GET /metrics
   --trust-root <pem>       replaces the pinned roots (test PKIs); a warning
   --skip-crl               verify without CRLs that cannot be obtained; a warning
-  --at <ISO-8601>          judge every request at this instant (recorded collateral)
+  --at <ISO-8601>          judge every request at this past instant (recorded
+                           collateral); a warning on every result
   --pcs-url, --kds-url, --cache-dir, --no-cache, --offline, --collateral, --retries
                            collateral sources, as for verify (--no-cache keeps an
                            in-memory cache)
