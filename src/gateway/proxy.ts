@@ -11,7 +11,8 @@
  * body of its own for GET / HEAD / DELETE / OPTIONS, and raw bytes on a kept-alive
  * upstream connection would be read as the next request). Request targets with
  * dot segments or backslashes are refused, so no path leaves the upstream's
- * base path. Only upstream statuses 200–599 are passed on.
+ * base path. Only upstream statuses 200–599 are passed on. The upstream's Content-Length is passed
+ * on with its answer (not with Transfer-Encoding); an answer that ends short of it is cut.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -41,6 +42,7 @@ export interface ProxyOptions {
 }
 
 // `expect`: the gateway answers 100-continue itself (server.ts checkContinue) and sends the body whole to the upstream.
+// `content-length`: framing, set by the gateway itself both ways (the request's below, the answer's in upstreamLength).
 const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length', 'x-forwarded-for', 'forwarded', 'expect']);
 
 /**
@@ -97,6 +99,16 @@ function climbsOut(path: string): boolean {
     const s = seg.replace(/%2e/gi, '.');
     return s === '.' || s === '..';
   });
+}
+
+/**
+ * The upstream's Content-Length, to be passed on with its answer (review s10, G5: HEAD answers lost
+ * their size and downloads their progress), unless Transfer-Encoding frames the answer instead: then
+ * the length would lie about the bytes on the wire. Node's parser has refused a malformed or doubled value.
+ */
+function upstreamLength(up: IncomingMessage): string | undefined {
+  const length = up.headers['content-length'];
+  return up.headers['transfer-encoding'] === undefined && length !== undefined && /^\d+$/.test(length) ? length : undefined;
 }
 
 /** Statuses a final answer may have: 1xx is not a final answer (101 would hand the connection over), and Node refuses to write anything outside 100–999. */
@@ -197,7 +209,13 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     }
     o.observe?.status(up.statusCode);
     o.observe?.firstByte?.((performance.now() - started) / 1000);
-    res.writeHead(up.statusCode, forwardHeaders(up.headers));
+    const headers = forwardHeaders(up.headers);
+    const length = upstreamLength(up);
+    if (length !== undefined) headers['content-length'] = length;
+    // The body bytes that length promises (none for HEAD, 204, 304): an answer ending short is cut, not ended,
+    // so the client sees the connection close before the promised length instead of a complete-looking answer.
+    const promised = length === undefined || req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 ? undefined : Number(length);
+    res.writeHead(up.statusCode, headers);
     res.flushHeaders();
     let bytes = 0;
     const idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
@@ -218,14 +236,22 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     up.on('end', () => {
       clearTimeout(idle);
       finished = true;
-      res.end();
+      if (promised !== undefined && bytes !== promised) res.destroy();
+      else res.end();
     });
     up.on('error', () => {
       clearTimeout(idle);
       finished = true;
       res.destroy();
     });
-    up.on('close', () => clearTimeout(idle));
+    up.on('close', () => {
+      clearTimeout(idle);
+      // Closed before its end (an upstream that hung up mid-body without an error event): cut, never left open.
+      if (!up.complete && !finished) {
+        finished = true;
+        res.destroy();
+      }
+    });
   };
   const headerTimer = setTimeout(() => fail(new GatewayError('ERR_GATEWAY_UPSTREAM_TIMEOUT', 504, `the upstream did not answer within ${o.headersTimeoutMs} ms`)), o.headersTimeoutMs);
   // A 101 with Upgrade arrives here, not in the response callback; the gateway forwards no Upgrade,
