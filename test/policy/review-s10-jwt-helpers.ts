@@ -3,12 +3,14 @@
  * correctly with node:crypto, so a test reaches the check it is about and
  * never fails on the signature instead.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 
+import { generateEcKeyObjects } from '../../src/crypto/ec-keys.js';
 import { EAR_PROFILE } from '../../src/policy/index.js';
 
 export const NOW = 1_000_000;
-export const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+// no key-generation job (Node 20 deadlock with JWK export, docs/decisions.md session 8)
+export const keys = generateEcKeyObjects('P-256');
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
