@@ -98,7 +98,9 @@ export async function tdxAttest(
     return ok ? { attestation_result: 'SUCCESS', timestamp } : failed;
   } catch (err) {
     // Not knowing is not a verdict: a retryable collateral outage is a 503 the caller can retry, not FAILED.
-    if (err instanceof CollateralUnavailableError) throw new GatewayError('ERR_GATEWAY_COLLATERAL_UNAVAILABLE', 503, `collateral for this quote cannot be obtained now: ${err.message}`, { 'retry-after': '5' });
+    // The library's message names the PCS / PCCS URL, with any password in it: never answered (review
+    // s10 A1, as in the attestation service); routes.ts logs it with passwords masked.
+    if (err instanceof CollateralUnavailableError) throw new GatewayError('ERR_GATEWAY_COLLATERAL_UNAVAILABLE', 503, `collateral for this quote cannot be obtained now; retry later`, { 'retry-after': '5' }, { cause: err });
     return failed;
   }
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { CorsPolicy } from '../attestation-service/http.js';
+import { redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 import { answerAtls } from './atls.js';
@@ -184,7 +185,10 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     const body = await readBody(req, 64 * 1024);
     const answer = await tdxAttest(options.quoteVerifier, body, new Date(), { limiter: ctx.verifyLimiter, client: clientOf(ctx, req) }).catch((e: unknown) => {
       if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_RATE_LIMITED') metrics.countQuoteVerification('rate_limited');
-      if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_COLLATERAL_UNAVAILABLE') metrics.countQuoteVerification('unavailable');
+      if (e instanceof GatewayError && e.code === 'ERR_GATEWAY_COLLATERAL_UNAVAILABLE') {
+        metrics.countQuoteVerification('unavailable');
+        ctx.options.log?.(`tee-gateway: /tdx_attest: collateral unavailable: ${redactUrlsIn((e.cause as Error | undefined)?.message ?? '')}`);
+      }
       throw e;
     });
     metrics.countQuoteVerification(answer.attestation_result === 'SUCCESS' ? 'success' : 'failed');
