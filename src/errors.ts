@@ -114,6 +114,9 @@ export type LibraryCode =
   | 'ERR_TOKEN_MALFORMED'
   | 'ERR_TOKEN_SIGNATURE'
   | 'ERR_TOKEN_EXPIRED'
+  // verifyEarJwt's issuer / nonce options, session 10 (docs/policy.md)
+  | 'ERR_TOKEN_ISSUER'
+  | 'ERR_TOKEN_NONCE'
   | 'ERR_INTERNAL'
   // Collateral, review session 6 (docs/error-codes.md)
   | 'ERR_COLLATERAL_TLS'

@@ -7,14 +7,9 @@
  */
 import { TeeVerifyError, type ErrorClass, type ErrorCode, type ErrorOptions } from '../errors.js';
 
-/** Codes of this layer, not yet in src/errors.ts's LibraryCode union (the lead adds them there). */
-export type PolicyErrorCode = 'ERR_POLICY_INVALID';
-export type EarTokenErrorCode = 'ERR_TOKEN_MALFORMED' | 'ERR_TOKEN_SIGNATURE' | 'ERR_TOKEN_EXPIRED';
-
-/** Our codes as ErrorCode until the union in src/errors.ts lists them. */
-function asErrorCode(code: PolicyErrorCode | EarTokenErrorCode): ErrorCode {
-  return code as unknown as ErrorCode;
-}
+/** Codes of this layer (all listed in src/errors.ts's LibraryCode). */
+export type PolicyErrorCode = Extract<ErrorCode, 'ERR_POLICY_INVALID'>;
+export type EarTokenErrorCode = Extract<ErrorCode, 'ERR_TOKEN_MALFORMED' | 'ERR_TOKEN_SIGNATURE' | 'ERR_TOKEN_EXPIRED' | 'ERR_TOKEN_ISSUER' | 'ERR_TOKEN_NONCE'>;
 
 export interface PolicyProblem {
   /** JSON pointer into the document ("" = the whole document). */
@@ -29,7 +24,7 @@ export class PolicyError extends TeeVerifyError {
   constructor(problems: readonly PolicyProblem[], options: Omit<ErrorOptions, 'details'> = {}) {
     const first = problems[0] ?? { path: '', message: 'invalid policy', keyword: 'invalid' };
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-    super('ARGUMENT', asErrorCode('ERR_POLICY_INVALID'), `invalid policy at ${first.path === '' ? '/' : first.path}: ${first.message}${more}`, {
+    super('ARGUMENT', 'ERR_POLICY_INVALID', `invalid policy at ${first.path === '' ? '/' : first.path}: ${first.message}${more}`, {
       check: options.check ?? 'X07',
       ...(options.cause === undefined ? {} : { cause: options.cause }),
       details: { path: first.path, keyword: first.keyword, problems: problems.map((p) => ({ ...p })) },
@@ -37,10 +32,22 @@ export class PolicyError extends TeeVerifyError {
   }
 }
 
-/** A token that is malformed (ARGUMENT), badly signed (ARGUMENT) or expired (FRESHNESS). */
+/**
+ * Class of each token code. A wrong `iss` is a well-formed, genuinely signed token that misses the
+ * relying party's pinned value, like a reference value: POLICY. A wrong `eat_nonce` means the token
+ * was made for another challenge, so it is not fresh for this one: FRESHNESS, as for `exp`.
+ */
+const TOKEN_CLASS: Record<EarTokenErrorCode, ErrorClass> = {
+  ERR_TOKEN_MALFORMED: 'ARGUMENT',
+  ERR_TOKEN_SIGNATURE: 'ARGUMENT',
+  ERR_TOKEN_EXPIRED: 'FRESHNESS',
+  ERR_TOKEN_ISSUER: 'POLICY',
+  ERR_TOKEN_NONCE: 'FRESHNESS',
+};
+
+/** A token that is malformed or badly signed (ARGUMENT), expired or for another nonce (FRESHNESS), or from another issuer (POLICY). */
 export class EarTokenError extends TeeVerifyError {
   constructor(code: EarTokenErrorCode, message: string, details: Record<string, unknown> = {}) {
-    const errorClass: ErrorClass = code === 'ERR_TOKEN_EXPIRED' ? 'FRESHNESS' : 'ARGUMENT';
-    super(errorClass, asErrorCode(code), message, { details });
+    super(TOKEN_CLASS[code], code, message, { details });
   }
 }

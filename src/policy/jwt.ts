@@ -40,9 +40,9 @@ export interface VerifyEarJwtOptions {
   clockSkewSeconds?: number;
   /** Algorithms to accept: a non-empty list of ES256 / ES384; default both. */
   algorithms?: readonly EarJwtAlgorithm[];
-  /** When given, the token's `iss` must be exactly this string (ERR_TOKEN_MALFORMED otherwise). */
+  /** When given, the token's `iss` must be exactly this string (ERR_TOKEN_ISSUER, class POLICY, otherwise). */
   issuer?: string;
-  /** When given, the token's `eat_nonce` must be exactly this string (ERR_TOKEN_EXPIRED, class FRESHNESS, otherwise). */
+  /** When given, the token's `eat_nonce` must be exactly this string (ERR_TOKEN_NONCE, class FRESHNESS, otherwise). */
   nonce?: string;
 }
 
@@ -225,11 +225,11 @@ function checkVerifyOptions(o: VerifyEarJwtOptions): CheckedVerifyOptions {
 /** The relying party's expectations, compared exactly; only when the caller names them. */
 function checkExpected(claims: Record<string, unknown>, o: CheckedVerifyOptions): void {
   if (o.issuer !== undefined && claims['iss'] !== o.issuer) {
-    throw new EarTokenError('ERR_TOKEN_MALFORMED', `iss is not ${JSON.stringify(o.issuer)}`, { claim: 'iss', expected: o.issuer, actual: claims['iss'] ?? null });
+    throw new EarTokenError('ERR_TOKEN_ISSUER', `iss is not ${JSON.stringify(o.issuer)}`, { claim: 'iss', expected: o.issuer, actual: claims['iss'] ?? null });
   }
   // a nonce that is not the caller's challenge means the token was not made for this request: freshness
   if (o.nonce !== undefined && claims['eat_nonce'] !== o.nonce) {
-    throw new EarTokenError('ERR_TOKEN_EXPIRED', 'eat_nonce is not the expected nonce', { claim: 'eat_nonce' });
+    throw new EarTokenError('ERR_TOKEN_NONCE', 'eat_nonce is not the expected nonce', { claim: 'eat_nonce' });
   }
 }
 

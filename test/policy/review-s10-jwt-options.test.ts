@@ -1,7 +1,9 @@
 /**
  * Review s10, info note: verifyEarJwt could not check `iss` or `eat_nonce`,
  * so every relying party had to compare them itself. Options `issuer` and
- * `nonce` compare them exactly when given.
+ * `nonce` compare them exactly when given. Review s10 (docs fixer): the
+ * failures had borrowed ERR_TOKEN_MALFORMED and ERR_TOKEN_EXPIRED; they have
+ * codes of their own, ERR_TOKEN_ISSUER (POLICY) and ERR_TOKEN_NONCE (FRESHNESS).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -32,16 +34,16 @@ describe('verifyEarJwt: issuer and nonce options', () => {
     ['another issuer', token, 'https://as.example/'],
     ['another letter case', token, 'https://AS.example'],
     ['no iss in the token', bare, 'https://as.example'],
-  ])('issuer: %s is ERR_TOKEN_MALFORMED', (_name, t, issuer) => {
-    expect(failure(t, { issuer })).toEqual({ code: 'ERR_TOKEN_MALFORMED', errorClass: 'ARGUMENT', claim: 'iss' });
+  ])('issuer: %s is ERR_TOKEN_ISSUER, class POLICY', (_name, t, issuer) => {
+    expect(failure(t, { issuer })).toEqual({ code: 'ERR_TOKEN_ISSUER', errorClass: 'POLICY', claim: 'iss' });
   });
 
   it.each([
     ['another nonce', token, `${NONCE}x`],
     ['a prefix of it', token, NONCE.slice(0, 8)],
     ['no eat_nonce in the token', bare, NONCE],
-  ])('nonce: %s is a FRESHNESS error', (_name, t, nonce) => {
-    expect(failure(t, { nonce })).toEqual({ code: 'ERR_TOKEN_EXPIRED', errorClass: 'FRESHNESS', claim: 'eat_nonce' });
+  ])('nonce: %s is ERR_TOKEN_NONCE, class FRESHNESS', (_name, t, nonce) => {
+    expect(failure(t, { nonce })).toEqual({ code: 'ERR_TOKEN_NONCE', errorClass: 'FRESHNESS', claim: 'eat_nonce' });
   });
 
   it.each([
