@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
 import { readTrustRoots } from '../cli/certificates.js';
+import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
@@ -41,9 +42,10 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                    (default 3600 s); further refusals are answered the same and stored as counts
       environment: TEE_KBS_DATABASE (instead of --database, keeps the password off the command line),
                    TEE_KBS_MASTER_KEY (base64 of 32 bytes; required with PostgreSQL unless --master-key-file)
-      exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable (retry later);
-                   78 configuration refused (bad URL, authentication, schema from a newer version, master key,
-                   rows without a MAC: run admin upgrade-integrity after checking them)
+      exit status: 0 stopped cleanly (SIGTERM / SIGINT); 2 usage; 75 database unreachable or --listen port
+                   in use (retry later); 78 configuration refused (bad URL, authentication, schema from a newer
+                   version, master key, rows without a MAC: run admin upgrade-integrity after checking them,
+                   a --listen address this machine lacks or a port it may not bind)
       PostgreSQL, an empty database: give --admin-token-file F (or --bootstrap-secret-file F), else exit 78
 `;
 
@@ -335,9 +337,13 @@ export async function runKbsCli(argv: string[], io: KbsIo): Promise<{ code: numb
   }
 }
 
-/** 75: the database is unreachable now (a supervisor may retry); 78: the configuration must change; 2: usage. */
+/**
+ * 75: the database is unreachable or the --listen port in use now (a supervisor may retry); 78: the
+ * configuration must change (including a --listen address this machine lacks or may not bind); 2: usage.
+ */
 export function exitCodeOf(e: unknown): number {
   if (StorageError.is(e)) return e.exitCode;
+  if (KbsError.is(e) && e.code === 'ERR_KBS_LISTEN') return listenExitCode(e.cause);
   // At start-up ERR_KBS_STORAGE means the master key does not fit the database (or cannot be read).
   // ERR_KBS_UPGRADE_REQUIRED / ERR_KBS_INTEGRITY at start-up: rows the broker will not trust on its own (docs/kbs.md, Row integrity).
   if (KbsError.is(e) && (e.code === 'ERR_KBS_CONFIG' || e.code === 'ERR_KBS_STORAGE' || e.code === 'ERR_KBS_UPGRADE_REQUIRED' || e.code === 'ERR_KBS_INTEGRITY')) return EXIT_CONFIG;

@@ -52,6 +52,11 @@ export type KbsErrorCode =
   | 'ERR_KBS_HTTP_VERSION'
   | 'ERR_KBS_STORAGE_UNAVAILABLE'
   | 'ERR_KBS_CONFIG'
+  /**
+   * Start-up only: the broker could not bind --listen (review s10, L1; src/net/listen.ts). The errno is the
+   * `cause`: exit 75 for EADDRINUSE / EAI_AGAIN (retry later), 78 for any other (EACCES, EADDRNOTAVAIL, ...).
+   */
+  | 'ERR_KBS_LISTEN'
   | 'ERR_KBS_SHUTTING_DOWN'
   | 'ERR_KBS_INTERNAL';
 

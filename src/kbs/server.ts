@@ -18,6 +18,7 @@ import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
+import { listenOn } from '../net/listen.js';
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
@@ -491,7 +492,7 @@ function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
 /**
  * Starts a key broker; resolves once it listens. Bad configuration fails here,
  * typed: KbsError ERR_KBS_CONFIG / ERR_KBS_BAD_REQUEST, StorageError
- * (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH, _SCHEMA_TOO_NEW, _MIGRATION).
+ * (ERR_STORAGE_CONFIG, _UNREACHABLE, _AUTH, _SCHEMA_TOO_NEW, _MIGRATION), and ERR_KBS_LISTEN when --listen cannot be bound.
  */
 export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBroker> {
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -581,10 +582,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout, ...httpTimeouts }, handler);
     }
     const srv = server;
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(options.port ?? 8443, host, () => resolve());
-    });
+    await listenOn(srv, options.port ?? 8443, host, (cause, message) => new KbsError('ERR_KBS_LISTEN', 500, message, { cause }));
     const port = (srv.address() as AddressInfo).port;
     baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     log(`tee-kbs: listening on ${baseUrl} (${storage.description})`);
