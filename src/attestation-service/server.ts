@@ -25,6 +25,7 @@ import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.
 import { CorsPolicy, readBody, requireJsonContentType, send, sendJson } from './http.js';
 import { clientKey } from '../net/client-key.js';
 import { TrustedProxies, forwardedClient } from '../net/forwarded.js';
+import { listenOn } from '../net/listen.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { ServiceMetrics } from './metrics.js';
 import { PolicySet, type PolicyInput } from './policies.js';
@@ -301,13 +302,8 @@ export async function startAttestationService(options: AttestationServiceOptions
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...timeouts }, listener) : createHttpServer(timeouts, listener);
   server.maxConnections = positiveInteger(options.maxConnections, 1024, 'maxConnections');
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // Review s10, L1: a bind failure is typed, the errno its cause (tee-verify serve exits 75 / 78 on it).
+  await listenOn(server, options.port ?? 8080, host, (cause, message) => Object.assign(new AttestationServiceError('ERR_AS_LISTEN', 500, message), { cause }));
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log(`tee-verify serve: listening on ${url} (tokens ${signer.alg}, kid ${signer.kid}${signer.generated ? ', key generated at start' : ''})`);

@@ -16,7 +16,7 @@ import { createPrivateKey } from 'node:crypto';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { startAttestationService, type AttestationService, type AttestationServiceOptions } from '../attestation-service/index.js';
+import { AttestationServiceError, startAttestationService, type AttestationService, type AttestationServiceOptions } from '../attestation-service/index.js';
 import {
   AmdKdsClient,
   BundleSource,
@@ -31,6 +31,7 @@ import {
   type IntelCollateralSource,
   type TrustRoots,
 } from '../index.js';
+import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
 import { instantOption, integerOption, stringOption } from './args.js';
 import { readTrustRoots } from './certificates.js';
@@ -361,7 +362,9 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
     });
   } catch (err) {
     await collateral.close();
-    // A bad key or option value, a port in use: the service never started (exit 2).
+    // A --listen address it cannot bind: typed, for runServe's 75 / 78 (review s10, L1).
+    if (isListenError(err)) throw err;
+    // A bad key or option value: the service never started (exit 2).
     throw new UsageError(`serve: cannot start: ${(err as Error).message}`);
   }
   log(`tee-verify serve: collateral from ${collateral.description}; policies: ${['default', ...Object.keys(named)].join(', ')}; CORS: ${a.corsOrigins.join(' ') || 'none'}`);
@@ -374,9 +377,22 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
   };
 }
 
-/** Runs until SIGINT or SIGTERM (the one place this command touches process). */
+const isListenError = (err: unknown): err is AttestationServiceError => err instanceof AttestationServiceError && err.code === 'ERR_AS_LISTEN';
+
+/**
+ * Runs until SIGINT or SIGTERM (the one place this command touches process). A --listen address it
+ * cannot bind exits 75 when the same start can succeed later (EADDRINUSE, EAI_AGAIN) and 78 otherwise,
+ * as tee-kbs and tee-gateway do (src/net/listen.ts); it was exit 2, "usage", until review s10 (L1).
+ */
 export async function runServe(a: ServeArgs, io: CliIo): Promise<number> {
-  const running = await startServe(a, io);
+  let running: Awaited<ReturnType<typeof startServe>>;
+  try {
+    running = await startServe(a, io);
+  } catch (err) {
+    if (!isListenError(err)) throw err;
+    writeLine(io.stderr, `error: ${err.code}: ${lineSafe(err.message)}`);
+    return listenExitCode(err.cause);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
