@@ -145,7 +145,8 @@ Examples:
 Exit codes: 0 written (prune: done, also --dry-run), 1 evidence rejected or
 collateral expired at the instant, 2 usage or unreadable file (prune: an
 unusable cache directory), 3 collateral unavailable, 70 prune could not
-remove an expired version.
+remove an expired version, or could not write the rollback floor file it
+writes before removing a verified one (that version is kept).
 `;
 
 const POLICY = `tee-verify policy <command>
