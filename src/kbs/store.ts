@@ -368,7 +368,8 @@ export class KbsStore {
       const won = await s.#q.run("INSERT INTO meta (name, value) VALUES ('admin_bootstrapped', ?) ON CONFLICT (name) DO NOTHING", [now.toISOString()]);
       if (won.changes !== 1) return false;
       const info = await s.addToken(token, 'first-start', now);
-      await s.appendAudit({ kind: 'first-start' }, 'token.mint', info.id, { label: info.label, expires_at: info.expires_at }, now);
+      // Scopes as in every other token.mint row (review s10): the trail alone says what each token may do.
+      await s.appendAudit({ kind: 'first-start' }, 'token.mint', info.id, { label: info.label, expires_at: info.expires_at, scopes: info.scopes }, now);
       return true;
     });
   }
