@@ -9,7 +9,7 @@
  * job. ECDH key generation does not: the pair is built from its scalar and point and imported as
  * a JWK, so the key has a lock of its own that no job shares.
  */
-import { createECDH, createPrivateKey, createPublicKey, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { ECDH, createECDH, createPrivateKey, createPublicKey, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 export type EcCurve = 'P-256' | 'P-384';
 
@@ -58,14 +58,40 @@ export async function generateEcdsaCryptoKeys(curve: EcCurve): Promise<webcrypto
  * The uncompressed point (0x04 ‖ x ‖ y) of an EC public or private key, read
  * from its SPKI DER: a DER export takes no lock the key shares with a
  * key-generation job, a JWK export does (above), and callers may hand in keys
- * made by such jobs. Node exports named-curve keys uncompressed, so the point
- * is the BIT STRING's tail.
+ * made by such jobs. Node exports a key imported from a compressed point in
+ * compressed form; that point is decompressed here.
  */
 export function ecPublicPoint(key: KeyObject): Uint8Array {
   const curve = ecCurveOf(key.asymmetricKeyDetails?.namedCurve ?? '');
   if (key.asymmetricKeyType !== 'ec' || curve === undefined) throw new TypeError('not a P-256 or P-384 key');
   const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
-  const point = spki.subarray(spki.length - (1 + 2 * SIZE[curve]));
-  if (point[0] !== 0x04) throw new TypeError('the key is not exported as an uncompressed point');
-  return new Uint8Array(point);
+  const point = subjectPublicKeyOf(spki);
+  const size = SIZE[curve];
+  if (point.length === 1 + 2 * size && point[0] === 0x04) return new Uint8Array(point);
+  if (point.length === 1 + size && (point[0] === 0x02 || point[0] === 0x03)) {
+    return new Uint8Array(ECDH.convertKey(point, OPENSSL_NAME[curve], undefined, undefined, 'uncompressed') as Buffer);
+  }
+  throw new TypeError('the key is not exported as an EC point of its curve');
+}
+
+/** The BIT STRING contents (without the unused-bits byte) of an SPKI: SEQUENCE { AlgorithmIdentifier, BIT STRING }. */
+function subjectPublicKeyOf(spki: Buffer): Buffer {
+  const header = (at: number, tag: number): { start: number; end: number } => {
+    if (spki[at] !== tag) throw new TypeError('not an SPKI');
+    let length = spki[at + 1] ?? 0;
+    let start = at + 2;
+    if (length & 0x80) {
+      const n = length & 0x7f;
+      if (n < 1 || n > 2) throw new TypeError('not an SPKI');
+      length = spki.readUIntBE(start, n);
+      start += n;
+    }
+    if (start + length > spki.length) throw new TypeError('not an SPKI');
+    return { start, end: start + length };
+  };
+  const outer = header(0, 0x30);
+  const algorithm = header(outer.start, 0x30);
+  const bits = header(algorithm.end, 0x03);
+  if (bits.end !== outer.end || spki[bits.start] !== 0x00) throw new TypeError('not an SPKI');
+  return spki.subarray(bits.start + 1, bits.end);
 }
