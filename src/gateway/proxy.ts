@@ -135,6 +135,12 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
 
 /** `expectsContinue`: the client waits for 100 Continue, sent once the checks before the upstream passed. */
 export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+  // The client hung up while its API key was looked up: 'close' has come and will not come again, so
+  // nothing below would ever end the upstream request (a false 504, a gauge left up). Nothing is sent.
+  if (res.closed || req.destroyed) {
+    o.observe?.clientAbort?.(req.complete ? 'waiting' : 'request');
+    return;
+  }
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > o.maxRequestBytes) {
     o.observe?.error(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, ''));

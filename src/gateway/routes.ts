@@ -72,6 +72,12 @@ const isAbort = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Already gone (the client hung up during a lookup before the read, such as the admin token's):
+    // no 'data', 'end', 'error' or 'close' comes again, so the promise would never settle.
+    if (req.destroyed && !req.readableEnded) {
+      reject(clientAborted());
+      return;
+    }
     const chunks: Buffer[] = [];
     let n = 0;
     req.on('data', (c: Buffer) => {
