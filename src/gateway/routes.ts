@@ -48,7 +48,7 @@ export interface RouteContext {
 
 /**
  * GET /health: 200 when this instance reaches its database, 503 otherwise or while shutting down.
- * The database verdict comes from `probe` (health.ts): at most one ping in flight, reused for 1 s.
+ * The database verdict comes from `probe` (health.ts): one ping at a time (a second only beside a hung one), reused for 1 s.
  */
 async function health(ctx: RouteContext, probe: HealthProbe, res: ServerResponse): Promise<void> {
   const base = { tee: ctx.options.provider.name, database: ctx.keys.dialect };
