@@ -17,6 +17,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CollateralArtifact } from './artifact.js';
+import { withFileLock } from './file-lock.js';
 import { readPrivateFile, writePrivateFile } from './private-file.js';
 
 export interface Floor {
@@ -163,8 +164,11 @@ export class RollbackFloors {
       if (this.#unset.size > this.#maxUnset) this.#unset.delete(this.#unset.values().next().value!);
       return NO_FLOOR;
     }
-    this.#hold(key, floor, floor === read.floor || this.#tryWrite(key, floor));
-    return floor;
+    if (floor === read.floor) {
+      this.#hold(key, floor, true);
+      return floor;
+    }
+    return this.#store(key, floor);
   }
 
   /**
@@ -175,12 +179,7 @@ export class RollbackFloors {
    */
   raise(key: string, candidate: Floor, seed?: () => Floor | undefined): boolean {
     if (!raises(candidate, this.get(key, seed))) return false;
-    const onDisk = this.#read(key);
-    if (onDisk.floor !== undefined && !raises(candidate, onDisk.floor)) {
-      this.#hold(key, onDisk.floor, true); // at least as strict as the candidate, so raised all the same
-      return true;
-    }
-    this.#hold(key, candidate, !onDisk.unreadable && this.#tryWrite(key, candidate));
+    this.#store(key, candidate); // a stricter file floor is adopted: raised all the same
     return true;
   }
 
@@ -205,7 +204,7 @@ export class RollbackFloors {
     // Memory is stricter than the file, or the file is gone: written back, also when this process's
     // own write succeeded. Two processes that raised one floor at once may have left the lower value
     // (the later rename wins); the stricter one heals the file at its next cold lookup.
-    if (this.#unsynced.has(key) || read.floor === undefined || raises(held, read.floor)) this.#hold(key, held, this.#tryWrite(key, held));
+    if (this.#unsynced.has(key) || read.floor === undefined || raises(held, read.floor)) return this.#store(key, held);
     return held;
   }
 
@@ -218,18 +217,8 @@ export class RollbackFloors {
   persist(key: string, candidate: Floor): boolean {
     const held = this.#floors.get(key);
     const target = held !== undefined && raises(held, candidate) ? held : candidate;
-    const onDisk = this.#read(key);
-    if (onDisk.unreadable) {
-      this.#hold(key, target, false);
-      return false;
-    }
-    if (onDisk.floor !== undefined && !raises(target, onDisk.floor)) {
-      this.#hold(key, onDisk.floor, true);
-      return true;
-    }
-    const written = this.#tryWrite(key, target);
-    this.#hold(key, target, written);
-    return written;
+    this.#store(key, target);
+    return !this.#unsynced.has(key);
   }
 
   /** Forgets what memory holds (the files stay); a new process. */
@@ -237,6 +226,35 @@ export class RollbackFloors {
     this.#floors.clear();
     this.#unset.clear();
     this.#unsynced.clear();
+  }
+
+  /**
+   * Holds `floor` for `key` (or the file's, when that is at least as strict)
+   * and writes it unless the file already says as much; returns what is held.
+   * The read, the comparison and the rename run under the key's lock file
+   * (file-lock.ts, review s10 changes-b #1): two processes that read the
+   * file and then each renamed their own over it lost the higher floor. When
+   * the lock, the read or the write fails, memory holds the floor unsynced
+   * and the key's next cold lookup (refresh) tries again.
+   */
+  #store(key: string, floor: Floor): Floor {
+    const file = this.file(key);
+    if (file === undefined) {
+      this.#hold(key, floor, true);
+      return floor;
+    }
+    const outcome = withFileLock(file, () => {
+      const onDisk = this.#read(key);
+      if (onDisk.unreadable) return 'failed' as const;
+      if (onDisk.floor !== undefined && !raises(floor, onDisk.floor)) return onDisk.floor;
+      return this.#tryWrite(key, floor) ? ('written' as const) : ('failed' as const);
+    });
+    if (typeof outcome === 'object') {
+      this.#hold(key, outcome, true);
+      return outcome;
+    }
+    this.#hold(key, floor, outcome === 'written');
+    return floor;
   }
 
   /** Holds `floor` for `key`; `synced`: its file is known to say as much. */

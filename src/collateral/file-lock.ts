@@ -1,0 +1,62 @@
+/**
+ * A lock file beside a cache file, for read-compare-write steps that several
+ * processes on one cache directory may run at once (rollback floors: review
+ * s10 changes-b #1). Two writers that each read a floor file and then rename
+ * their own over it lose one update, and a floor must never lose its higher
+ * value. The lock is `<file>.lock`, created with O_EXCL: whoever creates it
+ * holds it until it removes it. Holders keep it for a read and a rename, so a
+ * waiter waits briefly and synchronously (these steps are on the cold path).
+ * A lock older than STALE_MS was left by a process that died holding it and
+ * is removed.
+ */
+import { closeSync, constants, lstatSync, openSync, rmSync } from 'node:fs';
+
+/** A holder keeps the lock for a read and a rename (well under a millisecond); one older than this was abandoned. */
+export const STALE_MS = 10_000;
+/** How long a waiter waits for a held lock before giving up (the caller keeps its value in memory and retries later). */
+const WAIT_MS = 200;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function sleepMs(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+/** Removes the lock at `path` if it is still the abandoned one seen (same inode), not a fresh lock taken meanwhile. */
+function removeIfStale(path: string, now: number): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined || now - st.mtimeMs < STALE_MS) return;
+  const again = lstatSync(path, { throwIfNoEntry: false });
+  if (again !== undefined && again.ino === st.ino) rmSync(path, { force: true });
+}
+
+/**
+ * Runs `step` holding `<file>.lock`; undefined when the lock could not be
+ * taken within WAIT_MS or the disk refused to create it (the caller treats
+ * that like a failed write).
+ */
+export function withFileLock<T>(file: string, step: () => T, clock: () => number = Date.now): T | undefined {
+  const path = `${file}.lock`;
+  const deadline = clock() + WAIT_MS;
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+      try {
+        removeIfStale(path, clock());
+      } catch {
+        return undefined;
+      }
+      if (clock() >= deadline) return undefined;
+      sleepMs(1);
+      continue;
+    }
+    try {
+      closeSync(fd);
+      return step();
+    } finally {
+      rmSync(path, { force: true });
+    }
+  }
+}
