@@ -323,8 +323,9 @@ Examples:
   tee-verify dev quote --tee tdx --out /tmp/dev
   tee-verify serve --offline --collateral /tmp/dev/collateral.json --trust-root /tmp/dev/trust-root.pem
 
-Runs until SIGINT / SIGTERM. Exit 2 when an option or file is unusable or the
-address is taken.
+Runs until SIGINT / SIGTERM. Exit 2 when an option or file is unusable; 75 when
+the --listen port is in use (retry later); 78 when the --listen address cannot
+be bound otherwise.
 `;
 
 const TOPICS: Record<string, string> = { verify: VERIFY, show: SHOW, collateral: COLLATERAL, policy: POLICY, dev: DEV, demo: DEMO, chat: CHAT, serve: SERVE, batch: BATCH };
