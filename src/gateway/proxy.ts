@@ -12,7 +12,7 @@
  * upstream connection would be read as the next request). Request targets with
  * dot segments or backslashes are refused, so no path leaves the upstream's
  * base path. Only upstream statuses 200–599 are passed on. The upstream's Content-Length is passed
- * on with its answer (not with Transfer-Encoding); an answer that ends short of it is cut.
+ * on with its answer (not with Transfer-Encoding, not on a 204); an answer that ends short of it is cut.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -217,7 +217,8 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     o.observe?.firstByte?.((performance.now() - started) / 1000);
     const headers = forwardHeaders(up.headers);
     const length = upstreamLength(up);
-    if (length !== undefined) headers['content-length'] = length;
+    // Never on a 204 (RFC 9110 §8.6: MUST NOT; strict clients and balancers lose the connection's framing). 304 and HEAD keep theirs.
+    if (length !== undefined && up.statusCode !== 204) headers['content-length'] = length;
     // The body bytes that length promises (none for HEAD, 204, 304): an answer ending short is cut, not ended,
     // so the client sees the connection close before the promised length instead of a complete-looking answer.
     const promised = length === undefined || req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 ? undefined : Number(length);
