@@ -111,6 +111,12 @@ function upstreamLength(up: IncomingMessage): string | undefined {
   return up.headers['transfer-encoding'] === undefined && length !== undefined && /^\d+$/.test(length) ? length : undefined;
 }
 
+/** The upstream's answer is framed by its length, by closing, or by `Transfer-Encoding: chunked` alone (any case). */
+function relayableCoding(up: IncomingMessage): boolean {
+  const te = up.headers['transfer-encoding'];
+  return te === undefined || te.trim().toLowerCase() === 'chunked';
+}
+
 /** Statuses a final answer may have: 1xx is not a final answer (101 would hand the connection over), and Node refuses to write anything outside 100–999. */
 const isFinalStatus = (code: number | undefined): code is number => code !== undefined && code >= 200 && code <= 599;
 
@@ -211,6 +217,13 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     if (!isFinalStatus(up.statusCode)) {
       up.destroy();
       fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream answered status ${up.statusCode ?? 'none'} (200–599 expected)`));
+      return;
+    }
+    // Node's parser decodes only the chunking: with any other coding ("gzip", "gzip, chunked") the bytes
+    // would reach the client relabelled as a plain body (review s10b, item 4; G6 on the answer side).
+    if (!relayableCoding(up)) {
+      up.destroy();
+      fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, 'the upstream answered a Transfer-Encoding other than "chunked"'));
       return;
     }
     o.observe?.status(up.statusCode);

@@ -142,4 +142,15 @@ describe('the upstream\'s framing on the way to the client', () => {
     expect(a.headers.get('transfer-encoding')).toBe('chunked');
     expect(a.body).toBe('5\r\nhello\r\n0\r\n\r\n');
   });
+
+  it('any other upstream Transfer-Encoding is 502 ERR_GATEWAY_UPSTREAM, its bytes never relayed', async () => {
+    const before = await metric(gw, 'tee_gateway_upstream_errors_total');
+    for (const path of ['/te-gzip', '/te-gzip-chunked', '/te-two-lines']) {
+      const a = parse(await exchange(gw.port, `GET ${path} HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n`));
+      expect(a.status, path).toBe(502);
+      expect(JSON.parse(a.body).error.code, path).toBe('ERR_GATEWAY_UPSTREAM');
+      expect(a.body, path).not.toContain('GZIPBYTES');
+    }
+    expect(await metric(gw, 'tee_gateway_upstream_errors_total')).toBe(before + 3);
+  });
 });
