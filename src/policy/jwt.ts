@@ -42,8 +42,12 @@ export interface VerifyEarJwtOptions {
   algorithms?: readonly EarJwtAlgorithm[];
   /** When given, the token's `iss` must be exactly this string (ERR_TOKEN_ISSUER, class POLICY, otherwise). */
   issuer?: string;
-  /** When given, the token's `eat_nonce` must be exactly this string (ERR_TOKEN_NONCE, class FRESHNESS, otherwise). */
-  nonce?: string;
+  /**
+   * When given, the token's `eat_nonce` must be exactly this (ERR_TOKEN_NONCE, class FRESHNESS,
+   * otherwise): a string as it stands, or the challenge's bytes, compared as their base64url form
+   * (what the attestation service writes, whatever base64 the request used).
+   */
+  nonce?: string | Uint8Array;
 }
 
 /** The largest clockSkewSeconds verifyEarJwt takes (10 minutes): skew is for drifting clocks, not a lifetime. */
@@ -202,6 +206,7 @@ interface CheckedVerifyOptions {
   skew: number;
   algorithms: readonly EarJwtAlgorithm[];
   issuer: string | undefined;
+  /** The expected eat_nonce as a string (bytes as base64url). */
   nonce: string | undefined;
 }
 
@@ -218,8 +223,15 @@ function checkVerifyOptions(o: VerifyEarJwtOptions): CheckedVerifyOptions {
   }
   // an empty expected value would read as "no check" to a caller skimming the code: refused
   if (issuer !== undefined && !nonEmptyString(issuer)) bad('issuer must be a non-empty string');
-  if (nonce !== undefined && !nonEmptyString(nonce)) bad('nonce must be a non-empty string');
-  return { now, skew, algorithms, issuer, nonce };
+  let expectedNonce: string | undefined;
+  if (nonce instanceof Uint8Array) {
+    if (nonce.length === 0) bad('nonce must not be empty');
+    expectedNonce = Buffer.from(nonce.buffer, nonce.byteOffset, nonce.length).toString('base64url');
+  } else if (nonce !== undefined) {
+    if (!nonEmptyString(nonce)) bad('nonce must be a non-empty string or bytes');
+    expectedNonce = nonce;
+  }
+  return { now, skew, algorithms, issuer, nonce: expectedNonce };
 }
 
 /** The relying party's expectations, compared exactly; only when the caller names them. */

@@ -50,8 +50,21 @@ describe('verifyEarJwt: issuer and nonce options', () => {
     ['issuer empty', { issuer: '' }],
     ['issuer not a string', { issuer: 5 as unknown as string }],
     ['nonce empty', { nonce: '' }],
-    ['nonce bytes', { nonce: Buffer.from(NONCE) as unknown as string }],
+    ['nonce no bytes', { nonce: new Uint8Array(0) }],
+    ['nonce a number', { nonce: 5 as unknown as string }],
   ])('%s: ERR_INVALID_ARGUMENT', (_name, o) => {
     expect(catchError(() => verify(token, o)).code).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('verifyEarJwt: the nonce option as bytes', () => {
+  it("the challenge's bytes match the token's base64url eat_nonce, also when its standard base64 has + / =", () => {
+    // 0xfb 0xff 0xbf...: standard base64 "+/+/..." with padding, base64url "-_-_..." without
+    const challenge = Buffer.from('fbffbffbffbffbffbffbffbffbf', 'hex');
+    expect(challenge.toString('base64')).toMatch(/[+/=]/);
+    const t = signed(HEADER, claimsWith({ eat_nonce: challenge.toString('base64url') }));
+    expect(verify(t, { nonce: new Uint8Array(challenge) }).claims['eat_nonce']).toBe(challenge.toString('base64url'));
+    expect(failure(t, { nonce: challenge.toString('base64') })).toEqual({ code: 'ERR_TOKEN_NONCE', errorClass: 'FRESHNESS', claim: 'eat_nonce' });
+    expect(failure(t, { nonce: new Uint8Array(challenge.subarray(1)) })).toEqual({ code: 'ERR_TOKEN_NONCE', errorClass: 'FRESHNESS', claim: 'eat_nonce' });
   });
 });
