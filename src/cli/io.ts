@@ -12,7 +12,7 @@ export interface CliStream {
 export interface CliIo {
   stdout: CliStream;
   stderr: CliStream;
-  /** Environment for NO_COLOR, XDG_CACHE_HOME and HOME; default: none. */
+  /** Environment for NO_COLOR, XDG_CACHE_HOME and TEE_GATEWAY_TOKEN (HOME comes from os.homedir()); default: none. */
   env?: Record<string, string | undefined>;
 }
 
