@@ -11,6 +11,14 @@ export type QuoteVerificationResult = 'success' | 'failed' | 'unavailable' | 'ra
  */
 export type ClientAbortStage = 'request' | 'waiting' | 'streaming';
 
+/**
+ * Why the gateway cut a proxied answer after its status went out (tee_gateway_upstream_cuts_total{reason}):
+ * `short` the upstream's body ended (closed, reset or failed) before its Content-Length; `error` any other
+ * upstream failure mid-body (a reset or a framing error of a chunked or close-delimited body); `idle` the
+ * upstream was silent for upstreamIdleTimeoutMs; `too_large` the body passed maxResponseBytes. Not client aborts.
+ */
+export type UpstreamCutReason = 'error' | 'idle' | 'short' | 'too_large';
+
 /** Fixed upper bounds (seconds) of the proxied-request histograms: from a cached answer to a long chat stream. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
 
@@ -55,6 +63,8 @@ export class GatewayMetrics {
   readonly quoteVerifications: Record<QuoteVerificationResult, number> = { success: 0, failed: 0, unavailable: 0, rate_limited: 0 };
   /** Clients that hung up before their answer was complete (not upstream failures, review s10 G2). */
   readonly clientAborts: Record<ClientAbortStage, number> = { request: 0, waiting: 0, streaming: 0 };
+  /** Proxied answers cut mid-stream by the upstream's doing or the response limit (review s10b, item 5). */
+  readonly upstreamCuts: Record<UpstreamCutReason, number> = { error: 0, idle: 0, short: 0, too_large: 0 };
   /** Proxied requests: until the upstream's response headers (time to first byte), and until the answer ended or was cut. */
   readonly upstreamFirstByte = new Histogram();
   readonly proxiedDuration = new Histogram();
@@ -81,6 +91,10 @@ export class GatewayMetrics {
     this.clientAborts[stage] += 1;
   }
 
+  countUpstreamCut(reason: UpstreamCutReason): void {
+    this.upstreamCuts[reason] += 1;
+  }
+
   countProxied(status: number): void {
     const cls = `${Math.floor(status / 100)}xx`;
     this.proxied.set(cls, (this.proxied.get(cls) ?? 0) + 1);
@@ -96,6 +110,8 @@ export class GatewayMetrics {
       line('tee_gateway_proxied_requests_total', 'counter', 'Requests proxied to the upstream, by upstream status class.', [...this.proxied].sort().map(([c, v]) => [`{class="${c}"}`, v])),
       line('tee_gateway_upstream_errors_total', 'counter', 'Upstream connection failures (502).', [['', this.upstreamErrors]]),
       line('tee_gateway_upstream_timeouts_total', 'counter', 'Upstream header timeouts (504).', [['', this.upstreamTimeouts]]),
+      line('tee_gateway_upstream_cuts_total', 'counter', 'Proxied answers cut after their status was sent, by reason (error: the upstream failed mid-body; idle: silent past the idle timeout; short: ended before its Content-Length; too_large: over the response limit). Not client aborts.',
+        Object.entries(this.upstreamCuts).map(([r, v]) => [`{reason="${r}"}`, v])),
       line('tee_gateway_unauthorized_total', 'counter', 'Requests refused for a missing or bad API key.', [['', this.unauthorized]]),
       line('tee_gateway_auth_rate_limited_total', 'counter', 'Requests answered 429 because their client failed authentication too often, by limiter.',
         Object.entries(this.authRateLimited).map(([l, v]) => [`{limiter="${l}"}`, v])),

@@ -20,7 +20,7 @@ import type { Socket } from 'node:net';
 
 import type { TrustedProxies } from '../net/forwarded.js';
 import { GatewayError } from './errors.js';
-import type { ClientAbortStage } from './metrics.js';
+import type { ClientAbortStage, UpstreamCutReason } from './metrics.js';
 
 export interface ProxyOptions {
   upstream: URL;
@@ -36,9 +36,10 @@ export interface ProxyOptions {
    * Observers for metrics: the upstream's status, a gateway error, start and end of a proxied request;
    * `firstByte` the seconds until the upstream's response headers, `end` the seconds until the answer
    * ended or was cut (monotonic clock); `clientAbort` a client that closed its connection before its
-   * answer was complete (never counted as an upstream failure: review s10, G2), with the stage it was at.
+   * answer was complete (never counted as an upstream failure: review s10, G2), with the stage it was at;
+   * `cut` an answer the gateway cut mid-stream for the upstream's doing or its own limit (review s10b, item 5).
    */
-  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void; clientAbort?(stage: ClientAbortStage): void };
+  observe?: { status(code: number): void; error(err: GatewayError): void; start(): void; firstByte?(seconds: number): void; end(seconds: number): void; clientAbort?(stage: ClientAbortStage): void; cut?(reason: UpstreamCutReason): void };
 }
 
 // `expect`: the gateway answers 100-continue itself (server.ts checkContinue) and sends the body whole to the upstream.
@@ -197,6 +198,21 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     upstream.destroy();
     sendError(res, err);
   };
+  /** Set once the upstream's status went to the client: from then on a failure cuts the stream (no 502). */
+  let relaying = false;
+  /** Body bytes relayed, and those the upstream's Content-Length promised (undefined: framed otherwise). */
+  let bytes = 0;
+  let promised: number | undefined;
+  /** Ends a started answer by closing the client's connection, so it never looks complete; counted once, by reason. */
+  const cut = (reason: UpstreamCutReason): void => {
+    if (finished) return;
+    finished = true;
+    o.observe?.cut?.(reason);
+    upstream.destroy();
+    res.destroy();
+  };
+  /** An upstream failure mid-body: `short` when a Content-Length was promised and not met, else `error`. */
+  const cutByUpstream = (): void => cut(promised !== undefined && bytes < promised ? 'short' : 'error');
   const upstream = send(target, { method: req.method ?? 'GET', headers }, (up) => {
     clearTimeout(headerTimer);
     // Nothing thrown here may escape: it would be an uncaught exception in the gateway process.
@@ -208,8 +224,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
         for (const name of res.getHeaderNames()) res.removeHeader(name); // no half-copied upstream header on the error
         fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream's answer cannot be relayed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
       } else {
-        finished = true;
-        res.destroy();
+        cut('error');
       }
     }
   });
@@ -234,18 +249,16 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     if (length !== undefined && up.statusCode !== 204) headers['content-length'] = length;
     // The body bytes that length promises (none for HEAD, 204, 304): an answer ending short is cut, not ended,
     // so the client sees the connection close before the promised length instead of a complete-looking answer.
-    const promised = length === undefined || req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 ? undefined : Number(length);
+    promised = length === undefined || req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 ? undefined : Number(length);
     res.writeHead(up.statusCode, headers);
     res.flushHeaders();
-    let bytes = 0;
-    const idle = setTimeout(() => up.destroy(new Error('idle')), o.idleTimeoutMs);
+    relaying = true;
+    const idle = setTimeout(() => cut('idle'), o.idleTimeoutMs);
     up.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       idle.refresh(); // restart the idle window without a new timer per chunk
       if (bytes > o.maxResponseBytes) {
-        finished = true; // the gateway cut it, not the client
-        up.destroy();
-        res.destroy();
+        cut('too_large'); // the gateway cut it, not the client
         return;
       }
       if (!res.write(chunk)) {
@@ -255,22 +268,19 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     });
     up.on('end', () => {
       clearTimeout(idle);
+      if (promised !== undefined && bytes !== promised) return cut('short');
+      if (finished) return;
       finished = true;
-      if (promised !== undefined && bytes !== promised) res.destroy();
-      else res.end();
+      res.end();
     });
     up.on('error', () => {
       clearTimeout(idle);
-      finished = true;
-      res.destroy();
+      cutByUpstream();
     });
     up.on('close', () => {
       clearTimeout(idle);
       // Closed before its end (an upstream that hung up mid-body without an error event): cut, never left open.
-      if (!up.complete && !finished) {
-        finished = true;
-        res.destroy();
-      }
+      if (!up.complete) cutByUpstream();
     });
   };
   const headerTimer = setTimeout(() => fail(new GatewayError('ERR_GATEWAY_UPSTREAM_TIMEOUT', 504, `the upstream did not answer within ${o.headersTimeoutMs} ms`)), o.headersTimeoutMs);
@@ -283,6 +293,8 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   });
   upstream.on('error', (e) => {
     clearTimeout(headerTimer);
+    // After the status went out (a reset or a framing error mid-body): a cut, not a 502 nobody receives.
+    if (relaying) return cutByUpstream();
     fail(new GatewayError('ERR_GATEWAY_UPSTREAM', 502, `the upstream failed: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
   });
   o.observe?.start();

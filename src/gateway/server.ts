@@ -272,6 +272,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         metrics.proxiedDuration.observe(seconds);
       },
       clientAbort: (stage) => metrics.countClientAbort(stage),
+      cut: (reason) => metrics.countUpstreamCut(reason),
     };
     const state = { draining: false };
     const handle = createHandler({ options, attest, verifyLimiter, clock, proxy, keys, metrics, state, adminFailures, apiKeyFailures, limitedLookups: new LookupThrottle(options.limitedLookupIntervalMs ?? 1000), trustedProxies });

@@ -121,6 +121,8 @@ describe('a client that hangs up is not an upstream failure', () => {
     expect(await metric(gw, 'tee_gateway_client_aborts_total{stage="streaming"}')).toBe(1);
     expect(await metric(gw, 'tee_gateway_client_aborts_total{stage="waiting"}')).toBe(0);
     expect(await metric(gw, 'tee_gateway_proxied_requests_total{class="2xx"}')).toBe(1);
+    // Review s10b, item 5: the client's hang-up is no cut of the upstream's doing.
+    for (const reason of ['error', 'idle', 'short', 'too_large']) expect(await metric(gw, `tee_gateway_upstream_cuts_total{reason="${reason}"}`), reason).toBe(0);
   });
 });
 

@@ -121,5 +121,10 @@ describe('the upstream\'s Content-Length on answers', () => {
     } finally {
       await agent.close();
     }
+    // Review s10b, item 5: both cuts are counted as short, neither as an upstream error (no 502 was sent).
+    const metrics = await rawExchange(gwShort.port, 'GET /metrics HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n');
+    expect(metrics).toContain('\ntee_gateway_upstream_cuts_total{reason="short"} 2\n');
+    expect(metrics).toContain('\ntee_gateway_upstream_cuts_total{reason="error"} 0\n');
+    expect(metrics).toContain('\ntee_gateway_upstream_errors_total 0\n');
   });
 });
