@@ -150,20 +150,28 @@ function withCubeErrors(ctx: RouteContext, handler: Handler): Handler {
     try {
       await handler(req, res);
     } catch (e) {
-      if (res.headersSent || (e instanceof GatewayError && e.code === 'ERR_GATEWAY_CLIENT_ABORTED')) throw e; // the server's handling
-      let err: GatewayError;
-      if (e instanceof GatewayError) err = e;
-      else if (StorageError.is(e)) throw e; // the server's storage mapping (none on this route today)
-      else {
-        ctx.options.log?.(`tee-gateway: internal error: ${(e as Error)?.message}`);
-        err = new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error');
-      }
-      ctx.metrics.countError(err.code);
-      const body = cubeErrorBody(err.code, err.message);
-      res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store', ...(req.complete ? {} : { connection: 'close' }), ...err.headers });
-      res.end(body);
+      answerCubeError(ctx, req, res, e);
     }
   };
+}
+
+/** Cube's route (its errors in Cube's format, also the framing refusal before routing: review s10b, item 6). */
+const CUBE_ATTESTATION_ROUTE = 'POST /attestation';
+
+/** `e` answered in Cube's error format; rethrown when the server's own handling applies. */
+function answerCubeError(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  if (res.headersSent || (e instanceof GatewayError && e.code === 'ERR_GATEWAY_CLIENT_ABORTED')) throw e; // the server's handling
+  let err: GatewayError;
+  if (e instanceof GatewayError) err = e;
+  else if (StorageError.is(e)) throw e; // the server's storage mapping (none on this route today)
+  else {
+    ctx.options.log?.(`tee-gateway: internal error: ${(e as Error)?.message}`);
+    err = new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'internal error');
+  }
+  ctx.metrics.countError(err.code);
+  const body = cubeErrorBody(err.code, err.message);
+  res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store', ...(req.complete ? {} : { connection: 'close' }), ...err.headers });
+  res.end(body);
 }
 
 function routeTable(ctx: RouteContext): Map<string, Handler> {
@@ -200,7 +208,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     metrics.countQuoteVerification(answer.attestation_result === 'SUCCESS' ? 'success' : 'failed');
     sendJson(res, 200, answer);
   });
-  routes.set('POST /attestation', withCubeErrors(ctx, async (req, res) => {
+  routes.set(CUBE_ATTESTATION_ROUTE, withCubeErrors(ctx, async (req, res) => {
     if (!options.cubeAttestation) {
       req.resume();
       throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding; start the gateway with --cube-attestation to offer it anyway');
@@ -281,9 +289,15 @@ export function createHandler(ctx: RouteContext): (req: IncomingMessage, res: Se
   const routes = routeTable(ctx);
   const apiKeyRequired = ctx.options.requireApiKey ?? true;
   return async (req, res, expectsContinue = false) => {
-    refuseCodings(req);
     const path = (req.url ?? '/').split('?')[0];
-    const own = routes.get(`${req.method} ${path}`);
+    const route = `${req.method} ${path}`;
+    const own = routes.get(route);
+    try {
+      refuseCodings(req);
+    } catch (e) {
+      if (route === CUBE_ATTESTATION_ROUTE) return answerCubeError(ctx, req, res, e); // Cube's clients read only Cube's format
+      throw e;
+    }
     if (own) {
       if (expectsContinue) res.writeContinue();
       return own(req, res);
