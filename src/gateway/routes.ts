@@ -12,7 +12,7 @@ import { answerAtls } from './atls.js';
 import { cubeErrorBody } from './cube-answer.js';
 import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
-import { HealthProbe } from './health.js';
+import { HealthProbe } from '../net/health-probe.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { AuthFailureLimiter } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
@@ -48,7 +48,7 @@ export interface RouteContext {
 
 /**
  * GET /health: 200 when this instance reaches its database, 503 otherwise or while shutting down.
- * The database verdict comes from `probe` (health.ts): one ping at a time (a second only beside a hung one), reused for 1 s.
+ * The database verdict comes from `probe` (src/net/health-probe.ts): one ping at a time (a second only beside a hung one), reused for 1 s.
  */
 async function health(ctx: RouteContext, probe: HealthProbe, res: ServerResponse): Promise<void> {
   const base = { tee: ctx.options.provider.name, database: ctx.keys.dialect };

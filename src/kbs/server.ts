@@ -19,6 +19,7 @@ import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-fa
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { listenOn } from '../net/listen.js';
+import { HealthProbe } from '../net/health-probe.js';
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
@@ -180,6 +181,9 @@ interface Runtime {
   log: (line: string) => void;
   /** Set by close(): /health answers 503 so load balancers stop sending, responses close their connection. */
   draining: boolean;
+  /** The shared database verdict of GET /health, and whether the last one failed (logged once per outage). */
+  health: HealthProbe;
+  healthFailing: boolean;
 }
 
 async function rateLimit(rt: Runtime, client: string): Promise<void> {
@@ -247,24 +251,24 @@ function toKbsError(e: unknown, rt: Runtime): KbsError {
   return new KbsError('ERR_KBS_INTERNAL', 500, 'internal error');
 }
 
-/** GET /health: 200 when this instance can reach its database, 503 otherwise or while shutting down. */
+/**
+ * GET /health: 200 when this instance can reach its database, 503 otherwise or while shutting down.
+ * The route needs no credentials, so the database verdict is shared (src/net/health-probe.ts, as the
+ * gateway's since review s10): one ping at a time, its verdict reused for 1 s, so a flood of probes
+ * is not a flood of round trips queued ahead of transfers. A failure is logged when it begins, not
+ * once per probe.
+ */
 async function health(rt: Runtime, res: ServerResponse): Promise<void> {
   const database = rt.ctx.store.dialect;
   if (rt.draining) return send(res, 503, { status: 'shutting-down', database, code: 'ERR_KBS_SHUTTING_DOWN' });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      rt.ctx.store.storage.ping(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new StorageError('ERR_STORAGE_UNAVAILABLE', 'the database did not answer within 3 s')), 3000))),
-    ]);
-    send(res, 200, { status: 'ok', database });
-  } catch (e) {
-    const code = StorageError.is(e) ? e.code : 'ERR_STORAGE_UNAVAILABLE';
-    rt.log(`tee-kbs: health check failed: ${e instanceof Error ? e.message : String(e)}`);
-    send(res, 503, { status: 'unavailable', database, code: 'ERR_KBS_STORAGE_UNAVAILABLE', cause: code }, { 'Retry-After': '5' });
-  } finally {
-    clearTimeout(timer);
+  const verdict = await rt.health.check();
+  if (verdict.ok) {
+    rt.healthFailing = false;
+    return send(res, 200, { status: 'ok', database });
   }
+  if (!rt.healthFailing) rt.log(`tee-kbs: health check failed: ${verdict.cause}`);
+  rt.healthFailing = true;
+  send(res, 503, { status: 'unavailable', database, code: 'ERR_KBS_STORAGE_UNAVAILABLE', cause: verdict.cause }, { 'Retry-After': '5' });
 }
 
 /** The request target's path; a target URL() refuses (`http://[::1/…`) is the client's error, not ours (review s7). */
@@ -559,7 +563,9 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       log,
     });
     let baseUrl = '';
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow: steadyClock(), adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false };
+    const limiterNow = steadyClock();
+    const health = new HealthProbe({ ping: () => storage.ping(), clock: limiterNow });
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {

@@ -1,12 +1,12 @@
 /**
  * Review s10, G1: every anonymous GET /health was a database round trip (500 probes, 500 pings),
  * queued on PostgreSQL ahead of the API-key lookups. Now one ping at a time serves every probe,
- * and its verdict is reused for 1 s of the limiters' clock (src/gateway/health.ts). The pings are
+ * and its verdict is reused for 1 s of the limiters' clock (src/net/health-probe.ts). The pings are
  * counted by a wrapper on the store's storage, the clock is the test's: no timing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { HealthProbe } from '../../src/gateway/health.js';
+import { HealthProbe } from '../../src/net/health-probe.js';
 import { StorageError } from '../../src/storage/index.js';
 import { startHarness, type Harness } from './helpers.js';
 

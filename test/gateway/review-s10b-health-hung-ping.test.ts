@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { HealthProbe, MAX_PINGS_IN_FLIGHT } from '../../src/gateway/health.js';
+import { HealthProbe, MAX_PINGS_IN_FLIGHT } from '../../src/net/health-probe.js';
 
 const UNAVAILABLE = { ok: false, cause: 'ERR_STORAGE_UNAVAILABLE' };
 

@@ -13,7 +13,7 @@
  * hang does the verdict wait for one of them to settle.
  */
 import { StorageError } from '../storage/index.js';
-import type { LimiterClock } from '../net/steady-clock.js';
+import type { LimiterClock } from './steady-clock.js';
 
 /** The database answered, or the storage code of why not. */
 export type HealthVerdict = { ok: true } | { ok: false; cause: string };

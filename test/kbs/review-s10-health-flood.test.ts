@@ -1,0 +1,36 @@
+/**
+ * GET /health needs no credentials; each probe pinged the database, so a
+ * flood of probes queued as many round trips ahead of transfers (and logged a
+ * line each during an outage). The broker now shares the gateway's probe
+ * (src/net/health-probe.ts): one ping at a time, its verdict reused for 1 s.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { SqliteStorage } from '../../src/storage/sqlite.js';
+import { startHarness, type Harness } from './helpers.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await h?.close();
+  h = undefined;
+});
+
+describe('tee-kbs GET /health under a flood of probes', () => {
+  it('100 concurrent probes cost at most 2 database pings and all answer 200', async () => {
+    h = await startHarness();
+    const ping = vi.spyOn(SqliteStorage.prototype, 'ping');
+    const answers = await Promise.all(Array.from({ length: 100 }, () => h!.call('GET', '/health', { token: null })));
+    expect(answers.every((a) => a.status === 200 && a.json.status === 'ok')).toBe(true);
+    expect(ping.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(ping.mock.calls.length).toBeLessThanOrEqual(2);
+  });
+
+  it('a failing database is logged once per outage, not once per probe', async () => {
+    const logs: string[] = [];
+    h = await startHarness({ log: (l) => logs.push(l) });
+    vi.spyOn(SqliteStorage.prototype, 'ping').mockRejectedValue(new Error('disk gone'));
+    for (let i = 0; i < 20; i++) expect((await h.call('GET', '/health', { token: null })).status).toBe(503);
+    expect(logs.filter((l) => l.includes('health check failed')).length).toBe(1);
+  });
+});
