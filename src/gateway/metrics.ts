@@ -15,9 +15,10 @@ export type ClientAbortStage = 'request' | 'waiting' | 'streaming';
  * Why the gateway cut a proxied answer after its status went out (tee_gateway_upstream_cuts_total{reason}):
  * `short` the upstream's body ended (closed, reset or failed) before its Content-Length; `error` any other
  * upstream failure mid-body (a reset or a framing error of a chunked or close-delimited body); `idle` the
- * upstream was silent for upstreamIdleTimeoutMs; `too_large` the body passed maxResponseBytes. Not client aborts.
+ * upstream was silent for upstreamIdleTimeoutMs; `too_large` the body passed maxResponseBytes; `client_stalled`
+ * the client read nothing for upstreamIdleTimeoutMs while the upstream waited on it (paused). Not client aborts.
  */
-export type UpstreamCutReason = 'error' | 'idle' | 'short' | 'too_large';
+export type UpstreamCutReason = 'error' | 'idle' | 'short' | 'too_large' | 'client_stalled';
 
 /** Fixed upper bounds (seconds) of the proxied-request histograms: from a cached answer to a long chat stream. */
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300] as const;
@@ -64,7 +65,7 @@ export class GatewayMetrics {
   /** Clients that hung up before their answer was complete (not upstream failures, review s10 G2). */
   readonly clientAborts: Record<ClientAbortStage, number> = { request: 0, waiting: 0, streaming: 0 };
   /** Proxied answers cut mid-stream by the upstream's doing or the response limit (review s10b, item 5). */
-  readonly upstreamCuts: Record<UpstreamCutReason, number> = { error: 0, idle: 0, short: 0, too_large: 0 };
+  readonly upstreamCuts: Record<UpstreamCutReason, number> = { error: 0, idle: 0, short: 0, too_large: 0, client_stalled: 0 };
   /** Proxied requests: until the upstream's response headers (time to first byte), and until the answer ended or was cut. */
   readonly upstreamFirstByte = new Histogram();
   readonly proxiedDuration = new Histogram();
@@ -110,7 +111,7 @@ export class GatewayMetrics {
       line('tee_gateway_proxied_requests_total', 'counter', 'Requests proxied to the upstream, by upstream status class.', [...this.proxied].sort().map(([c, v]) => [`{class="${c}"}`, v])),
       line('tee_gateway_upstream_errors_total', 'counter', 'Upstream connection failures (502).', [['', this.upstreamErrors]]),
       line('tee_gateway_upstream_timeouts_total', 'counter', 'Upstream header timeouts (504).', [['', this.upstreamTimeouts]]),
-      line('tee_gateway_upstream_cuts_total', 'counter', 'Proxied answers cut after their status was sent, by reason (error: the upstream failed mid-body; idle: silent past the idle timeout; short: ended before its Content-Length; too_large: over the response limit). Not client aborts.',
+      line('tee_gateway_upstream_cuts_total', 'counter', 'Proxied answers cut after their status was sent, by reason (error: the upstream failed mid-body; idle: silent past the idle timeout; short: ended before its Content-Length; too_large: over the response limit; client_stalled: the client read nothing past the idle timeout while the upstream waited on it). Not client aborts.',
         Object.entries(this.upstreamCuts).map(([r, v]) => [`{reason="${r}"}`, v])),
       line('tee_gateway_unauthorized_total', 'counter', 'Requests refused for a missing or bad API key.', [['', this.unauthorized]]),
       line('tee_gateway_auth_rate_limited_total', 'counter', 'Requests answered 429 because their client failed authentication too often, by limiter.',

@@ -253,7 +253,11 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     res.writeHead(up.statusCode, headers);
     res.flushHeaders();
     relaying = true;
-    const idle = setTimeout(() => cut('idle'), o.idleTimeoutMs);
+    // While the client does not read, the upstream is paused: the silence is the client's, not the
+    // upstream's. The same window then bounds the client (a stalled reader holds an upstream stream),
+    // and its cut says so (review s10 changes-c #1: a paused reader was counted as an idle upstream).
+    let clientStalled = false;
+    const idle = setTimeout(() => cut(clientStalled ? 'client_stalled' : 'idle'), o.idleTimeoutMs);
     up.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       idle.refresh(); // restart the idle window without a new timer per chunk
@@ -263,7 +267,13 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
       }
       if (!res.write(chunk)) {
         up.pause();
-        res.once('drain', () => up.resume());
+        clientStalled = true;
+        idle.refresh();
+        res.once('drain', () => {
+          clientStalled = false;
+          idle.refresh();
+          up.resume();
+        });
       }
     });
     up.on('end', () => {
