@@ -21,12 +21,18 @@ function sleepMs(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-/** Removes the lock at `path` if it is still the abandoned one seen (same inode), not a fresh lock taken meanwhile. */
-function removeIfStale(path: string, now: number): void {
-  const st = lstatSync(path, { throwIfNoEntry: false });
-  if (st === undefined || now - st.mtimeMs < STALE_MS) return;
-  const again = lstatSync(path, { throwIfNoEntry: false });
-  if (again !== undefined && again.ino === st.ino) rmSync(path, { force: true });
+/**
+ * Removes the lock at `path` if it is abandoned: older than STALE_MS by the
+ * wall clock (file times are wall-clock times), and still the same file at a
+ * second look. The inode alone cannot tell (a file system reuses a freed
+ * inode number at once: review s10 changes-c #3), so its change time must be
+ * the same too: a fresh lock taken meanwhile has a new one.
+ */
+function removeIfStale(path: string): void {
+  const st = lstatSync(path, { throwIfNoEntry: false, bigint: true });
+  if (st === undefined || Date.now() - Number(st.mtimeMs) < STALE_MS) return;
+  const again = lstatSync(path, { throwIfNoEntry: false, bigint: true });
+  if (again !== undefined && again.ino === st.ino && again.ctimeNs === st.ctimeNs && again.mtimeNs === st.mtimeNs) rmSync(path, { force: true });
 }
 
 /**
@@ -34,9 +40,10 @@ function removeIfStale(path: string, now: number): void {
  * taken within WAIT_MS or the disk refused to create it (the caller treats
  * that like a failed write).
  */
-export function withFileLock<T>(file: string, step: () => T, clock: () => number = Date.now): T | undefined {
+export function withFileLock<T>(file: string, step: () => T): T | undefined {
   const path = `${file}.lock`;
-  const deadline = clock() + WAIT_MS;
+  // The wait is timed on the monotonic clock: a wall clock stepped back must not stretch it (changes-c #2).
+  const deadline = performance.now() + WAIT_MS;
   for (;;) {
     let fd: number;
     try {
@@ -44,11 +51,11 @@ export function withFileLock<T>(file: string, step: () => T, clock: () => number
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
       try {
-        removeIfStale(path, clock());
+        removeIfStale(path);
       } catch {
         return undefined;
       }
-      if (clock() >= deadline) return undefined;
+      if (performance.now() >= deadline) return undefined;
       sleepMs(1);
       continue;
     }

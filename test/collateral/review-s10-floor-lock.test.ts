@@ -17,6 +17,8 @@ import { withFileLock } from '../../src/collateral/file-lock.js';
 
 /** Runs once inside the next rename of a floor file, before it happens (another process's step). */
 let beforeFloorRename: (() => void) | undefined;
+/** Runs after each lstat of a lock file, with its result (another process acting between two looks). */
+let afterLockLstat: ((path: string) => void) | undefined;
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   const renameSync = (from: fs.PathLike, to: fs.PathLike) => {
@@ -25,12 +27,19 @@ vi.mock('node:fs', async (importOriginal) => {
     hook?.();
     real.renameSync(from, to);
   };
-  return { ...real, renameSync, default: { ...real, renameSync } };
+  const lstatSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+    const result = (real.lstatSync as (...a: unknown[]) => unknown)(path, ...rest);
+    if (String(path).endsWith('.lock')) afterLockLstat?.(String(path));
+    return result;
+  }) as typeof real.lstatSync;
+  return { ...real, renameSync, lstatSync, default: { ...real, renameSync, lstatSync } };
 });
 
 const dirs: string[] = [];
 afterEach(() => {
   beforeFloorRename = undefined;
+  afterLockLstat = undefined;
+  vi.restoreAllMocks();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 function tempDir(): string {
@@ -99,5 +108,36 @@ describe('rollback floor writes under the key lock', () => {
     let ran = false;
     expect(withFileLock(file, () => (ran = true))).toBeUndefined();
     expect(ran).toBe(false);
+  });
+
+  it('an abandoned lock replaced by a fresh one between two looks is left alone, even with the same inode number', () => {
+    const directory = tempDir();
+    const file = join(directory, 'x');
+    const lock = `${file}.lock`;
+    writeFileSync(lock, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    let looks = 0;
+    afterLockLstat = () => {
+      // After the first look: the stale lock's owner is gone, another process removed it and took a
+      // fresh one. File systems reuse the freed inode number at once; here the test rewrites the
+      // same file, which keeps the inode and changes its times, as such a replacement does.
+      if (++looks === 1) {
+        utimesSync(lock, new Date(), new Date());
+      }
+    };
+    let ran = false;
+    expect(withFileLock(file, () => (ran = true))).toBeUndefined(); // waited, then gave up
+    expect(ran).toBe(false);
+    expect(existsSync(lock)).toBe(true); // the fresh lock was not removed
+  });
+
+  it('a wall clock stepped back while waiting does not stretch the wait', () => {
+    const directory = tempDir();
+    const file = join(directory, 'x');
+    writeFileSync(`${file}.lock`, '');
+    let t = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => (t -= 1000)); // steps back at every reading
+    expect(withFileLock(file, () => true)).toBeUndefined(); // gives up after its 200 ms of monotonic time
   });
 });
