@@ -187,8 +187,9 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (v.help) return { code: printUsage(io) };
   if (!v.upstream) throw new UsageError('serve needs --upstream URL');
   const where = databaseOf(v, io.env ?? process.env, 'serve');
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
-  if (!m) throw new Error('--listen must be HOST:PORT');
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v.listen ?? '');
+  // Checked here, before any database or token file is made: a port past 65535 threw a plain RangeError at listen (changes-c #6).
+  if (!m || Number(m[2]) > 65535) throw new Error('--listen must be HOST:PORT with a port from 0 to 65535');
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new Error('--tls-cert and --tls-key go together');
   const log = (line: string): void => io.stderr(`${line}\n`);
   const provider = providerOf(v, simulatedTeeOf(v['simulated-tee'], positionals), io, log);

@@ -54,6 +54,8 @@ async function health(ctx: RouteContext, probe: HealthProbe, res: ServerResponse
   const base = { tee: ctx.options.provider.name, database: ctx.keys.dialect };
   if (ctx.state.draining) return sendJson(res, 503, { status: 'shutting-down', ...base });
   const verdict = await probe.check();
+  // Shutdown may have begun while the ping ran: a balancer must not read 200 during the drain (changes-c #5).
+  if (ctx.state.draining) return sendJson(res, 503, { status: 'shutting-down', ...base });
   if (verdict.ok) return sendJson(res, 200, { status: 'ok', ...base });
   res.setHeader('retry-after', '5');
   sendJson(res, 503, { status: 'unavailable', ...base, code: 'ERR_GATEWAY_STORAGE_UNAVAILABLE', cause: verdict.cause });

@@ -122,8 +122,9 @@ function databaseOf(v: { db?: string; database?: string }, env: NodeJS.ProcessEn
 async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?: KeyBroker }> {
   const { values: v } = parseArgs({ args, strict: true, options: KBS_SERVE_OPTIONS });
   const where = databaseOf(v, io.env, 'serve');
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v.listen ?? '');
-  if (!m) throw new Error('--listen must be HOST:PORT');
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v.listen ?? '');
+  // Checked here, before any database or token file is made: a port past 65535 threw a plain RangeError at listen (changes-c #6).
+  if (!m || Number(m[2]) > 65535) throw new Error('--listen must be HOST:PORT with a port from 0 to 65535');
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new Error('--tls-cert and --tls-key go together');
   // Intel roots and AMD ARK/ASK/ASVK alike, sorted as `tee-verify --trust-root` sorts them (one reader for both CLIs).
   const trustRoots: TrustRoots | undefined = v['trust-root'] ? await readTrustRoots(v['trust-root']) : undefined;

@@ -262,6 +262,8 @@ async function health(rt: Runtime, res: ServerResponse): Promise<void> {
   const database = rt.ctx.store.dialect;
   if (rt.draining) return send(res, 503, { status: 'shutting-down', database, code: 'ERR_KBS_SHUTTING_DOWN' });
   const verdict = await rt.health.check();
+  // Shutdown may have begun while the ping ran: a balancer must not read 200 during the drain (changes-c #5).
+  if (rt.draining) return send(res, 503, { status: 'shutting-down', database, code: 'ERR_KBS_SHUTTING_DOWN' });
   if (verdict.ok) {
     rt.healthFailing = false;
     return send(res, 200, { status: 'ok', database });

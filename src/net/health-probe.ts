@@ -8,9 +8,9 @@
  *
  * A ping that never settles (a query on a blackholed PostgreSQL connection: the driver has no
  * client-side bound, TCP gives up after many minutes) must not hold the verdict at "unavailable"
- * for as long: once the newest running ping is older than its timeout plus `ttlMs`, a fresh one
- * starts beside it, at most MAX_PINGS_IN_FLIGHT at once (review s10b, item 2). Only when that many
- * hang does the verdict wait for one of them to settle.
+ * for as long: its timeout gives a verdict, and once that is `ttlMs` old a fresh ping starts beside
+ * the hung one, at most MAX_PINGS_IN_FLIGHT running at once (review s10b, item 2). Only when that
+ * many hang does the last verdict stand until one of them settles.
  */
 import { StorageError } from '../storage/index.js';
 import type { LimiterClock } from './steady-clock.js';
@@ -41,9 +41,8 @@ export class HealthProbe {
   #last: { verdict: HealthVerdict; atMs: number } | undefined;
   /** The verdict every probe waits for while a ping runs (within its timeout). */
   #pending: Promise<HealthVerdict> | undefined;
-  /** Pings still running, possibly past their timeout, and when the newest of them started. */
+  /** Pings still running, possibly past their timeout. */
   #running = 0;
-  #newestStartMs = 0;
 
   constructor(o: HealthProbeOptions) {
     this.#ping = o.ping;
@@ -56,12 +55,10 @@ export class HealthProbe {
     const last = this.#last;
     if (last && this.#clock() - last.atMs < this.#ttlMs) return Promise.resolve(last.verdict);
     if (this.#pending) return this.#pending;
-    // A ping outlived its timeout and has still not answered: its verdict stands until it is older than
-    // its timeout plus the reuse window; then a fresh ping may judge again, up to the cap.
-    if (last && this.#running > 0) {
-      const stale = this.#clock() - this.#newestStartMs >= this.#timeoutMs + this.#ttlMs;
-      if (!stale || this.#running >= MAX_PINGS_IN_FLIGHT) return Promise.resolve(last.verdict);
-    }
+    // Pings that outlived their timeout and still run count against the cap: at the cap the last
+    // verdict stands until one settles; below it a fresh ping judges, as after any reuse window
+    // (review s10 changes-c #4: a healthy verdict was held ~4 s beside a hung ping, not 1 s).
+    if (last && this.#running >= MAX_PINGS_IN_FLIGHT) return Promise.resolve(last.verdict);
     this.#pending = this.#probe().then((verdict) => {
       this.#last = { verdict, atMs: this.#clock() };
       this.#pending = undefined;
@@ -72,7 +69,6 @@ export class HealthProbe {
 
   async #probe(): Promise<HealthVerdict> {
     this.#running += 1;
-    this.#newestStartMs = this.#clock();
     const ping = Promise.resolve()
       .then(() => this.#ping())
       .finally(() => (this.#running -= 1));

@@ -33,4 +33,17 @@ describe('tee-kbs GET /health under a flood of probes', () => {
     for (let i = 0; i < 20; i++) expect((await h.call('GET', '/health', { token: null })).status).toBe(503);
     expect(logs.filter((l) => l.includes('health check failed')).length).toBe(1);
   });
+
+  it('a probe whose ping was running when shutdown began answers 503 shutting-down, not 200', async () => {
+    h = await startHarness();
+    let release!: () => void;
+    vi.spyOn(SqliteStorage.prototype, 'ping').mockImplementation(() => new Promise<void>((ok) => (release = ok)));
+    const probe = h.call('GET', '/health', { token: null });
+    await vi.waitFor(() => expect(release).toBeTypeOf('function'));
+    const closing = h.broker.close();
+    release();
+    const answer = await probe;
+    await closing;
+    expect({ status: answer.status, json: answer.json }).toMatchObject({ status: 503, json: { status: 'shutting-down' } });
+  });
 });
