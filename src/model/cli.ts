@@ -38,6 +38,7 @@ export const COMMAND_USAGE = {
   keygen: `  tee-model keygen [-o KEYFILE]
 `,
   encrypt: `  tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
+                    [--loader-compatible]
 `,
   decrypt: `  tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
 `,
@@ -179,14 +180,22 @@ const KEY_OPTIONS = {
 } as const;
 
 async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' }, 'loader-compatible': { type: 'boolean', default: false } },
+    strict: true,
+  });
   if (values.help) return printUsage('encrypt', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
   const key = await keyFrom(values);
   try {
     if (await isDirectory(input)) {
-      const r = await encryptDirectory(input, output, key, { ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}), ...(values['key-id'] ? { keyId: values['key-id'] } : {}) });
+      const r = await encryptDirectory(input, output, key, {
+        ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}),
+        ...(values['key-id'] ? { keyId: values['key-id'] } : {}),
+        loaderCompatible: values['loader-compatible'] === true,
+      });
       r.warnings.forEach((w) => io.stderr.write(`tee-model encrypt: warning: ${lineSafe(w)}\n`));
       io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);
     } else {

@@ -3,7 +3,8 @@
  * §2.1): every regular file whose name does not start with "." and does not
  * end in ".md" becomes "<name>.aes", and "encryption-config.json" lists them.
  * Differences, recorded in docs/model.md: subdirectories are walked (entries
- * are relative paths with "/"), and `files` holds paths relative to the
+ * are relative paths with "/"; the upstream loader cannot write those, so they
+ * are warned about, or refused with `loaderCompatible`), and `files` holds paths relative to the
  * directory (upstream prefixes the output directory, which its own loader
  * cannot use; we read that form too: src/model/entries.ts). Files are
  * processed one at a time, so memory stays constant.
@@ -37,6 +38,12 @@ export interface EncryptDirectoryOptions {
   /** A base URL (written as the full transfer URL when `keyId` is given) or a transfer URL (written as given). */
   kbsUrl?: string;
   keyId?: string;
+  /**
+   * Refuse a tree the upstream confidential-ai-loader cannot restore (an entry in a subfolder:
+   * it writes os.path.join(out, entry) and never creates the folder) with ERR_MODEL_CONFIG
+   * before anything is written. Default: encrypt it and say so in `warnings`.
+   */
+  loaderCompatible?: boolean;
 }
 
 export interface DirectoryResult {
@@ -77,6 +84,21 @@ async function walk(root: string, rel = ''): Promise<string[]> {
   return out;
 }
 
+/** How many subfolder entries a warning or error names; the full list is in encryption-config.json. */
+const MAX_NAMED_ENTRIES = 10;
+
+const namedEntries = (entries: string[]): string =>
+  `${entries.slice(0, MAX_NAMED_ENTRIES).map((e) => JSON.stringify(e)).join(', ')}${entries.length > MAX_NAMED_ENTRIES ? ` and ${entries.length - MAX_NAMED_ENTRIES} more` : ''}`;
+
+/**
+ * Entries the upstream hf_loader cannot restore (protocols.md §2.3): it writes each to
+ * os.path.join(<snapshot copy>, entry) without creating the parent folder, so "1_Pooling/config.json.aes"
+ * fails with FileNotFoundError there. Our own decrypt / load create the folders.
+ */
+function subfolderEntries(files: string[]): string[] {
+  return files.filter((f) => f.includes('/'));
+}
+
 function toFs(rel: string): string {
   return rel.split('/').join(sep);
 }
@@ -100,6 +122,15 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
   // (and encrypted again) on the next run, and a linked output would write wherever it points.
   await checkOutputDirectory(inputDir, outputDir);
   const rels = await walk(inputDir);
+  const nested = subfolderEntries(rels.map((r) => r + ENCRYPTED_SUFFIX));
+  const warnings = [...broker.warnings];
+  if (nested.length > 0) {
+    const what = `${nested.length} file(s) in subfolders (${namedEntries(nested)}), which the upstream confidential-ai-loader cannot restore (it never creates the folder)`;
+    if (options.loaderCompatible === true) {
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `loader-compatible output refused: ${inputDir} holds ${what}; nothing was written`, { details: { reason: 'loader-subfolder', entries: nested } });
+    }
+    warnings.push(`encryption-config.json lists ${what}; tee-model decrypt / load restore them (loaderCompatible / --loader-compatible refuses such a tree)`);
+  }
   const files: FileResult[] = [];
   await mkdir(outputDir, { recursive: true });
   if ((await lstat(outputDir)).isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
@@ -117,7 +148,7 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
   // Temporary file + rename (O_EXCL|O_NOFOLLOW): a link at the name is replaced, not written through, and an
   // existing list is replaced whole, as the .aes files are (review s7).
   await writeFileReplacing(join(outputDir, CONFIG_FILE), Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
-  return { files, config, warnings: broker.warnings };
+  return { files, config, warnings };
 }
 
 /**

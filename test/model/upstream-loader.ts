@@ -5,7 +5,11 @@
  *   with a model directory: read encryption-config.json, POST
  *   {quote, user_data} to `kbs_url` exactly as written (key_id is never sent),
  *   unwrap wrapped_swk (RSA-OAEP-SHA256) and wrapped_key (the §1.3 container),
- *   then decrypt every listed file joined onto the directory.
+ *   then decrypt every listed file as loader.py does: read
+ *   os.path.join(snapshot, entry), write os.path.join(out, entry minus ".aes"),
+ *   creating `out` but never an entry's parent folder (review s10: the stand-in
+ *   used the entry's basename and so restored subfolder models the real loader
+ *   cannot).
  * - UPSTREAM_ENCRYPT: crypto.py's directory mode (§2.1): each top-level
  *   regular file not starting with "." nor ending in ".md" becomes
  *   "<name>.aes", listed as os.path.join(<-o argument>, "<name>.aes").
@@ -44,10 +48,11 @@ else:
     swk = priv.decrypt(base64.b64decode(resp['wrapped_swk']), padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None))
     key = open_container(swk, base64.b64decode(resp['wrapped_key']))
 os.makedirs(out, exist_ok=True)
+# As loader.py: each entry joined whole onto both directories; only the output directory itself is
+# created, never an entry's folder, so a list entry in a subfolder fails here as it does there.
 for f in cfg['files']:
     data = open(os.path.join(snapshot, f), 'rb').read()
-    name = os.path.basename(f)[:-len('.aes')]
-    open(os.path.join(out, name), 'wb').write(open_container(key, data))
+    open(os.path.join(out, f.removesuffix('.aes')), 'wb').write(open_container(key, data))
 print(len(cfg['files']))
 `;
 
