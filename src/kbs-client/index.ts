@@ -4,8 +4,11 @@
  *
  *   1. a fresh RSA-3072 key pair (e = 65537) per request;
  *   2. optionally a nonce: an empty-body POST answered with {val, iat, signature};
- *   3. REPORTDATA = SHA-512(nonce.val ‖ nonce.iat ‖ DER SPKI), or SHA-512(DER SPKI)
- *      without a nonce (what the CNAP / confidential-ai-loader clients do);
+ *   3. user_data = the public key as DER SPKI (default; what the CNAP /
+ *      confidential-ai-loader clients send) or, with userDataForm 'ita-raw', as
+ *      Intel Trust Authority's KBS reads it (§4.3: u32-LE exponent ‖ big-endian
+ *      modulus, the TDX order); REPORTDATA = SHA-512(nonce.val ‖ nonce.iat ‖
+ *      user_data), or SHA-512(user_data) without a nonce;
  *   4. evidence from the provider for exactly those 64 bytes;
  *   5. POST {quote, user_data[, nonce]} with Attestation-Type (TDX / SEV-SNP);
  *   6. SWK = RSA-OAEP(SHA-256, MGF1-SHA-256, no label)⁻¹(wrapped_swk);
@@ -30,6 +33,15 @@ export interface BrokerNonce {
   signature: string;
 }
 
+/**
+ * How the public key travels in `user_data` (and so what REPORTDATA hashes): 'spki-der', the DER
+ * SubjectPublicKeyInfo the Python clients send and our broker reads; 'ita-raw', the form a real
+ * Intel Trust Authority KBS decodes (getPublicKey: exponent u32 little-endian, then the modulus,
+ * big-endian for TDX). ITA reads DER as an exponent 0xA2018230 and answers 500.
+ */
+export type UserDataForm = 'spki-der' | 'ita-raw';
+export const USER_DATA_FORMS: readonly UserDataForm[] = ['spki-der', 'ita-raw'];
+
 export interface KeyTransferOptions {
   /** Broker base URL (https://host:port); the transfer path is appended. A URL already ending in /transfer is used verbatim. */
   url: string;
@@ -53,6 +65,8 @@ export interface KeyTransferOptions {
   rsaBits?: number;
   /** Accept an http:// broker URL (refused by default); reported in `warnings`. */
   allowInsecureHttp?: boolean;
+  /** Encoding of the public key in `user_data`; default 'spki-der'. */
+  userDataForm?: UserDataForm;
 }
 
 export interface KeyTransferResult {
@@ -61,6 +75,7 @@ export interface KeyTransferResult {
   transferUrl: string;
   attestationType: string;
   nonceUsed: boolean;
+  userDataForm: UserDataForm;
   evidence: TeeEvidence;
   /** Relaxations that were in effect (plain HTTP). */
   warnings: string[];
@@ -98,6 +113,22 @@ export function transferUrlOf(url: string, keyId: string | undefined): URL {
   }
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/kbs/v1/keys/${encodeURIComponent(keyId)}/transfer`;
   return u;
+}
+
+/**
+ * The RSA public key as user_data (protocols.md §4.3, §10.1): DER SPKI, or ITA's raw form
+ * exponent (u32 LE) ‖ modulus (big-endian, no leading zero byte: ITA's TDX order; an SGX
+ * enclave would send it little-endian, and we never attest SGX).
+ */
+export function userDataOf(publicKey: KeyObject, form: UserDataForm): Buffer {
+  if (form === 'spki-der') return publicKey.export({ type: 'spki', format: 'der' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const modulus = Buffer.from(jwk.n ?? '', 'base64url');
+  const e = Buffer.from(jwk.e ?? '', 'base64url');
+  if (modulus.length === 0 || e.length === 0 || e.length > 4) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `the ita-raw form needs an RSA key whose exponent fits 32 bits`);
+  const exponent = Buffer.alloc(4);
+  exponent.writeUInt32LE(e.readUIntBE(0, e.length), 0);
+  return Buffer.concat([exponent, modulus]);
 }
 
 /** REPORTDATA binding (protocols.md §3, §5): SHA-512(nonce.val ‖ nonce.iat ‖ user_data). */
@@ -246,16 +277,18 @@ function unwrap(url: URL, doc: Record<string, unknown>, privateKey: KeyObject): 
 
 async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<KeyTransferResult> {
   const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: o.rsaBits ?? 3072, publicExponent: 0x10001 });
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const userDataForm = o.userDataForm ?? 'spki-der';
+  // The bytes sent are the bytes hashed into REPORTDATA, whichever form (protocols.md §3, §5).
+  const userData = userDataOf(publicKey, userDataForm);
   const nonce = o.nonce === false ? undefined : await fetchNonce(url, o, timeoutMs);
-  const reportData = transferReportData(spki, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
+  const reportData = transferReportData(userData, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
-  const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: spki.toString('base64'), ...(nonce ? { nonce } : {}) }));
+  const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: userData.toString('base64'), ...(nonce ? { nonce } : {}) }));
   const res = await post(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) throw httpError(res, 'key transfer');
   const warnings = url.protocol === 'http:' ? [`the key broker ${url.origin} was reached over plain HTTP (allowInsecureHttp): anyone on the path could have answered as the broker`] : [];
-  return { key: unwrap(url, parseJson(url, res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, evidence, warnings };
+  return { key: unwrap(url, parseJson(url, res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, userDataForm, evidence, warnings };
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -275,6 +308,9 @@ export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResu
   const timeoutMs = o.timeoutMs ?? 10_000;
   if (!Number.isSafeInteger(attempts) || attempts < 1) throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'attempts must be a whole number >= 1', { details: { attempts: String(attempts) } });
   checkTimeoutMs(timeoutMs);
+  if (o.userDataForm !== undefined && !USER_DATA_FORMS.includes(o.userDataForm)) {
+    throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `userDataForm must be ${USER_DATA_FORMS.join(' or ')}`, { details: { userDataForm: String(o.userDataForm) } });
+  }
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {

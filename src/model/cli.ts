@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { lineSafe } from '../cli/terminal-text.js';
 import { parseEvidence } from '../evidence/index.js';
 import type { BrokerCheck } from '../kbs-client/index.js';
-import { checkBrokerTransport, requestKey } from '../kbs-client/index.js';
+import { USER_DATA_FORMS, checkBrokerTransport, requestKey, type UserDataForm } from '../kbs-client/index.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT } from '../tee/configfs-tsm.js';
 import { SimulatedTeeProvider } from '../tee/simulated.js';
 import type { EvidenceProvider } from '../tee/types.js';
@@ -47,6 +47,7 @@ export const COMMAND_USAGE = {
                  [--provider configfs|simulated] [--configfs-root DIR]
                  [--simulated-state FILE] [--simulated-tee tdx|snp]
                  [--ca-cert PEM] [--nonce auto|yes|no]
+                 [--user-data-form spki-der|ita-raw]
 `,
   'simulated-tee': `  tee-model simulated-tee --state FILE [--simulated-tee tdx|snp] [--trust-root-out PEM] [--collateral-out JSON]
                           [--policy-out JSON]
@@ -327,6 +328,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
       'simulated-tee': { type: 'string' },
       'ca-cert': { type: 'string' },
       nonce: { type: 'string', default: 'auto' },
+      'user-data-form': { type: 'string', default: 'spki-der' },
     },
     strict: true,
   });
@@ -338,6 +340,8 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
   if (!kbs) throw new UsageError(`--kbs URL (or ${KBS_ENV}) is required: the key broker comes from the TEE's configuration, not from the model directory`);
   const nonce = values.nonce === 'auto' ? 'auto' : values.nonce === 'yes' ? true : values.nonce === 'no' ? false : undefined;
   if (nonce === undefined) throw new UsageError('--nonce must be auto, yes or no');
+  const userDataForm = values['user-data-form'] as UserDataForm;
+  if (!USER_DATA_FORMS.includes(userDataForm)) throw new UsageError(`--user-data-form must be ${USER_DATA_FORMS.join(' or ')}`);
   const allowInsecureHttp = values['allow-insecure-http'] === true;
   // Everything about the directory and the broker is checked before any evidence or request.
   const broker = resolveTrustedBroker({ url: kbs, ...(pinnedKeyId ? { keyId: pinnedKeyId } : {}) }, await readEncryptionConfig(input));
@@ -354,7 +358,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
     warn('the evidence is SIMULATED (--provider simulated): it is signed by a test PKI, not by TEE hardware, and proves nothing about this machine; only a broker configured to trust that test PKI releases keys to it. Never use it in production');
   } else throw new UsageError('--provider must be configfs or simulated');
   const ca = values['ca-cert'] ? await readFile(values['ca-cert']) : undefined;
-  const released = await requestKey({ url: broker.url, ...(broker.keyId ? { keyId: broker.keyId } : {}), provider, nonce, allowInsecureHttp, ...(ca ? { ca } : {}) });
+  const released = await requestKey({ url: broker.url, ...(broker.keyId ? { keyId: broker.keyId } : {}), provider, nonce, allowInsecureHttp, userDataForm, ...(ca ? { ca } : {}) });
   released.warnings.forEach(warn);
   try {
     const origin = new URL(released.transferUrl).origin;
@@ -362,7 +366,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
       throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `the key broker ${origin} released a ${released.key.length}-byte key; a model key is 16, 24 or 32 bytes`, { details: { url: origin, length: released.key.length } });
     }
     const r = await decryptDirectory(input, output, released.key);
-    io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);
+    io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}${released.userDataForm === 'ita-raw' ? ', ita-raw user_data' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);
   } finally {
     released.key.fill(0);
   }

@@ -50,4 +50,4 @@ export {
   type EvidenceProvider,
   type TeeEvidence,
 } from '../tee/index.js';
-export { requestKey, transferReportData, transferUrlOf, brokerRefOf, checkBrokerTransport, type BrokerRef, type KeyTransferOptions, type KeyTransferResult, type BrokerNonce, type BrokerCheck } from '../kbs-client/index.js';
+export { requestKey, transferReportData, transferUrlOf, userDataOf, USER_DATA_FORMS, type UserDataForm, brokerRefOf, checkBrokerTransport, type BrokerRef, type KeyTransferOptions, type KeyTransferResult, type BrokerNonce, type BrokerCheck } from '../kbs-client/index.js';
