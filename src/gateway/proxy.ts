@@ -211,6 +211,29 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     upstream.destroy();
     res.destroy();
   };
+  /**
+   * After the upstream's end, the answer's last bytes may still wait for a client that reads nothing;
+   * the same window bounds that client (review s10 changes-d #1: the end cleared the idle timer, and
+   * the connection stayed open and in flight for as long as the client liked). Progress is the
+   * buffered byte count falling; a window without any is a `client_stalled` cut.
+   */
+  const boundTheFlush = (): void => {
+    const buffered = (): number => res.writableLength + (res.socket?.writableLength ?? 0);
+    let last = buffered();
+    const watch = setInterval(() => {
+      if (res.writableFinished || res.destroyed) return clearInterval(watch);
+      const now = buffered();
+      if (now < last) {
+        last = now;
+        return;
+      }
+      clearInterval(watch);
+      o.observe?.cut?.('client_stalled');
+      res.destroy();
+    }, o.idleTimeoutMs);
+    res.once('close', () => clearInterval(watch));
+    res.once('finish', () => clearInterval(watch));
+  };
   /** An upstream failure mid-body: `short` when a Content-Length was promised and not met, else `error`. */
   const cutByUpstream = (): void => cut(promised !== undefined && bytes < promised ? 'short' : 'error');
   const upstream = send(target, { method: req.method ?? 'GET', headers }, (up) => {
@@ -282,6 +305,7 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
       if (finished) return;
       finished = true;
       res.end();
+      if (!res.writableFinished) boundTheFlush();
     });
     up.on('error', () => {
       clearTimeout(idle);

@@ -99,6 +99,28 @@ function subfolderEntries(files: string[]): string[] {
   return files.filter((f) => f.includes('/'));
 }
 
+/**
+ * Names our own decrypt / load could not restore, refused before anything is written (review s10
+ * changes-d #3, #4): a "\\" in a name (the loader reads it as a folder separator, as configs written
+ * on Windows need), and a file whose output name is also a folder of the output ("foo" beside a
+ * folder "foo.aes": the run failed half-written).
+ */
+function refuseUnrestorableNames(inputDir: string, rels: string[]): void {
+  const backslash = rels.filter((r) => r.includes('\\'));
+  if (backslash.length > 0) {
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${inputDir} holds file names with "\\" (${namedEntries(backslash)}), which tee-model load reads as folder separators; rename them. Nothing was written`, { details: { reason: 'backslash-name', entries: backslash } });
+  }
+  const folders = new Set<string>();
+  for (const r of rels) {
+    const parts = r.split('/');
+    for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+  }
+  const clashes = rels.filter((r) => folders.has(r + ENCRYPTED_SUFFIX));
+  if (clashes.length > 0) {
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${inputDir} holds file(s) whose encrypted name is also a folder (${namedEntries(clashes)}); rename one of each pair. Nothing was written`, { details: { reason: 'name-collision', entries: clashes } });
+  }
+}
+
 function toFs(rel: string): string {
   return rel.split('/').join(sep);
 }
@@ -122,6 +144,7 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
   // (and encrypted again) on the next run, and a linked output would write wherever it points.
   await checkOutputDirectory(inputDir, outputDir);
   const rels = await walk(inputDir);
+  refuseUnrestorableNames(inputDir, rels);
   const nested = subfolderEntries(rels.map((r) => r + ENCRYPTED_SUFFIX));
   const warnings = [...broker.warnings];
   if (nested.length > 0) {

@@ -7,6 +7,7 @@
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { proxyRequest, type ProxyOptions } from '../../src/gateway/proxy.js';
@@ -81,5 +82,41 @@ describe('a client that stops reading mid-answer', () => {
     await new Promise((r) => res.on('end', r));
     expect(got).toBe(chunk.length * 16);
     expect(cuts).toEqual([]);
+  });
+
+  it('a client that reads nothing after the upstream has ended is cut as client_stalled too (review s10 changes-d #1)', async () => {
+    // The whole answer fits the gateway's buffers, so the upstream ends while the client reads nothing:
+    // the end cleared the idle timer and the connection stayed open for as long as the client liked.
+    const body = Buffer.alloc(10 * 1024, 99);
+    const upstreamPort = await listen(createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.end(body);
+    }));
+    const cuts: string[] = [];
+    const o: ProxyOptions = {
+      upstream: new URL(`http://127.0.0.1:${upstreamPort}/`),
+      maxRequestBytes: 1 << 20,
+      maxResponseBytes: 64 << 20,
+      headersTimeoutMs: 5000,
+      idleTimeoutMs: 200,
+      observe: { status() {}, error() {}, start() {}, end() {}, cut: (r) => cuts.push(r) },
+    };
+    const gw = createServer((req: IncomingMessage, res: ServerResponse) => proxyRequest(o, req, res));
+    servers.push(gw);
+    // The client's side of the connection: it sends its request, then never takes a byte (no write callback).
+    let closed = false;
+    const client = new Duplex({ read() {}, write(_chunk, _encoding, _done) {} });
+    client.on('close', () => (closed = true));
+    gw.emit('connection', client);
+    client.push('GET /x HTTP/1.1\r\nHost: gateway\r\n\r\n');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (cuts.length > 0 || closed) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+    });
+    expect(cuts).toEqual(['client_stalled']);
   });
 });
