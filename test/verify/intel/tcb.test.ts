@@ -73,6 +73,15 @@ describe('TDX module (T27–T29, T31)', () => {
     expectSyntheticFailure(v0, { errorClass: 'TDX_MODULE', check: 'T29' });
   });
 
+  it('T29: non-zero SEAMATTRIBUTES fail whatever the mask (an all-zero attributesMask hides nothing; review s10, V43)', () => {
+    // The test above uses a full mask, so deleting the zero rule left it green (mutation found in review s10).
+    const zeroMasks = (d: JsonObject): void => {
+      for (const identity of identities(d)) identity['attributesMask'] = '0000000000000000';
+      (d['tdxModule'] as JsonObject)['attributesMask'] = '0000000000000000';
+    };
+    expectSyntheticFailure(platform({ quote: { tdBody: { seamAttributes: 1n } }, tcbInfo: { mutate: zeroMasks } }), { errorClass: 'TDX_MODULE', check: 'T29' });
+  });
+
   it('T31: module ISVSVN below every level of its identity', () => {
     expectSyntheticFailure(platform({ tcbInfo: { mutate: moduleLevels([7, 'UpToDate'], [6, 'OutOfDate']) } }), { errorClass: 'TCB_UNSUPPORTED', check: 'T31' });
   });
