@@ -94,7 +94,7 @@ async function token(ctx: BrokerContext, body: unknown, client: string | undefin
   return { status: 200, text: t, contentType: 'application/jwt' };
 }
 
-/** A stored policy as the API shows it; `warnings` names relaxations (X07 unpinned, T33 TCB) and a failed integrity check. */
+/** A stored policy as the API shows it; `warnings` names relaxations (X07 unpinned, S17 no SNP TCB floor, T33 TCB) and a failed integrity check. */
 function policyView(ctx: BrokerContext, row: PolicyRow): Record<string, unknown> {
   const intact = ctx.store.policyIntact(row);
   const warnings = [...(intact ? [] : [`INTEGRITY: policy ${row.id} fails its integrity check (written outside the broker): no key is released under it`]), ...policyWarnings(row)];

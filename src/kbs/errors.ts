@@ -26,7 +26,11 @@ export type KbsErrorCode =
   | 'ERR_KBS_WINDOW'
   | 'ERR_KBS_COLLATERAL_UNAVAILABLE'
   | 'ERR_KBS_POLICY_INVALID'
-  /** A key-transfer policy that pins no measurement, without allowUnpinnedMeasurement (X07): 400 at intake, 403 at transfer. */
+  /**
+   * A key-transfer policy that pins no measurement, without allowUnpinnedMeasurement (X07), or an
+   * SEV-SNP one without a REPORTED_TCB minimum for each product, without allowNoTcbMinimums (S17,
+   * review s10): 400 at intake, 403 at transfer.
+   */
   | 'ERR_KBS_POLICY_UNPINNED'
   | 'ERR_KBS_POLICY_IN_USE'
   | 'ERR_KBS_STORAGE'

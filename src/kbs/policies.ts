@@ -10,6 +10,13 @@
  * true`, a broker-only field removed before validation and kept in the stored
  * document, reported as a warning wherever the policy is shown.
  *
+ * TCB floor (S17; review s10 V35 / V44): AMD does not revoke the VCEKs of old firmware, so an
+ * SEV-SNP policy's REPORTED_TCB minimums are the only defence against a genuine report from firmware
+ * AMD's bulletins name as vulnerable. A native SNP policy must set `tcbMinimums.<product>.reported`
+ * for every product it accepts, unless it says `allowNoTcbMinimums: true` (the same machinery as the
+ * unpinned opt-in: removed before validation, a warning, 400 at creation and 403 at transfer with
+ * ERR_KBS_POLICY_UNPINNED, check S17). ITA policies are TDX or SGX only, so the rule never applies.
+ *
  * TCB status (T33, review s7): an ITA policy that does not state `enforce_tcb_upto_date` requires an
  * UpToDate TCB here (Intel's semantics, and the library's translation, accept every status but
  * Revoked). Accepting other statuses takes an explicit `"enforce_tcb_upto_date": false`, which is
@@ -21,13 +28,15 @@ import type { PolicyRow, VerifiedPolicyRow } from './store.js';
 
 /** The operator's opt-in for a policy that pins no measurement. */
 export const UNPINNED_OPT_IN = 'allowUnpinnedMeasurement';
+/** The operator's opt-in for an SEV-SNP policy without a REPORTED_TCB minimum for each product (S17). */
+export const NO_TCB_FLOOR_OPT_IN = 'allowNoTcbMinimums';
 
 export interface ParsedPolicy {
   format: 'native' | 'ita';
   /** The document as stored (compact JSON). */
   document: string;
   policy: Policy;
-  /** "X07: …" texts for the operator (an opted-in unpinned policy). */
+  /** "X07: …" / "S17: …" / "T33: …" texts for the operator (an opted-in relaxation). */
   warnings: string[];
 }
 
@@ -65,11 +74,31 @@ function measurementGap(policy: Policy, format: 'native' | 'ita'): Gap | undefin
   }
 }
 
+/** The SEV-SNP products a policy accepts without a REPORTED_TCB minimum. */
+interface TcbGap {
+  /** JSON pointer of the first minimum to fill. */
+  path: string;
+  products: string[];
+}
+
+/**
+ * S17: the accepted SEV-SNP products with no REPORTED_TCB floor, or undefined when each has one
+ * (or the policy is not SNP). A launch-only minimum (S18) does not count: the reported TCB is what
+ * the VCEK certifies.
+ */
+function tcbFloorGap(policy: Policy): TcbGap | undefined {
+  if (policy.tee !== 'snp') return undefined;
+  const bare = policy.products.filter((product) => policy.tcbMinimums[product]?.reported === undefined);
+  return bare.length === 0 ? undefined : { path: `/tcbMinimums/${bare[0]}/reported`, products: bare };
+}
+
 interface Loaded {
   format: 'native' | 'ita';
   policy: Policy;
   allowUnpinned: boolean;
   gap: Gap | undefined;
+  allowNoTcbFloor: boolean;
+  tcbGap: TcbGap | undefined;
   /** An ITA policy that says `enforce_tcb_upto_date: false` (T33 relaxation). */
   tcbRelaxed: boolean;
   /** An ITA policy that does not state `enforce_tcb_upto_date` (read as true since review s7). */
@@ -101,16 +130,21 @@ function strictTcb(doc: Record<string, unknown>): { doc: Record<string, unknown>
   return { doc: out, relaxed, defaulted };
 }
 
-/** A stored or given document (with its id) → the policy; the opt-in is taken out before validation. */
-function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
-  const { [UNPINNED_OPT_IN]: optIn, ...rest } = doc;
-  if (optIn !== undefined && typeof optIn !== 'boolean') {
-    throw new KbsError('ERR_KBS_POLICY_INVALID', 400, `invalid key-transfer policy: "${UNPINNED_OPT_IN}" must be a boolean`, { check: 'X07', failedChecks: [{ check: 'X07', path: `/${UNPINNED_OPT_IN}`, message: 'must be a boolean' }] });
+function requireBoolean(value: unknown, field: string, check: 'X07' | 'S17'): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new KbsError('ERR_KBS_POLICY_INVALID', 400, `invalid key-transfer policy: "${field}" must be a boolean`, { check, failedChecks: [{ check, path: `/${field}`, message: 'must be a boolean' }] });
   }
+}
+
+/** A stored or given document (with its id) → the policy; the opt-ins are taken out before validation. */
+function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
+  const { [UNPINNED_OPT_IN]: optIn, [NO_TCB_FLOOR_OPT_IN]: noFloor, ...rest } = doc;
+  requireBoolean(optIn, UNPINNED_OPT_IN, 'X07');
+  requireBoolean(noFloor, NO_TCB_FLOOR_OPT_IN, 'S17');
   // The library refuses an unpinned ITA policy; here measurementGap and the operator's opt-in decide (same rule, own code).
   const ita = format === 'ita' ? strictTcb(rest) : undefined;
   const policy = ita ? translateItaPolicy(ita.doc, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
-  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), tcbRelaxed: ita?.relaxed ?? false, tcbDefaulted: ita?.defaulted ?? false };
+  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), allowNoTcbFloor: noFloor === true, tcbGap: tcbFloorGap(policy), tcbRelaxed: ita?.relaxed ?? false, tcbDefaulted: ita?.defaulted ?? false };
 }
 
 function warningsOf(l: Loaded, id: string): string[] {
@@ -122,6 +156,14 @@ function warningsOf(l: Loaded, id: string): string[] {
         : `X07: policy ${id} pins no measurement (${l.gap.fields}) and has no ${UNPINNED_OPT_IN}: transfers of its keys are refused`,
     );
   }
+  if (l.tcbGap) {
+    const products = l.tcbGap.products.join(', ');
+    out.push(
+      l.allowNoTcbFloor
+        ? `S17: policy ${id} sets no REPORTED_TCB minimum for ${products}; ${NO_TCB_FLOOR_OPT_IN} releases its keys there at any TCB, firmware AMD's bulletins name as vulnerable included (AMD does not revoke old VCEKs)`
+        : `S17: policy ${id} sets no REPORTED_TCB minimum for ${products} and has no ${NO_TCB_FLOOR_OPT_IN}: transfers of its keys are refused`,
+    );
+  }
   if (l.tcbRelaxed) out.push(`T33: policy ${id} says ${TCB_FIELD}: false: its keys are released to platforms whose TCB status is not UpToDate (every status but Revoked, OutOfDate included)`);
   return out;
 }
@@ -131,6 +173,20 @@ function unpinned(gap: Gap, status: 400 | 403, id: string): KbsError {
     ? `a key-transfer policy must pin the ${gap.subject}'s measurement (${gap.fields}); to release to any ${gap.subject}, say "${UNPINNED_OPT_IN}": true`
     : `the key's policy ${id} pins no measurement (${gap.fields}) and does not say "${UNPINNED_OPT_IN}": true; no key is released under it`;
   return new KbsError('ERR_KBS_POLICY_UNPINNED', status, message, { check: 'X07', failedChecks: [{ check: 'X07', path: gap.path, message }] });
+}
+
+function noTcbFloor(gap: TcbGap, status: 400 | 403, id: string): KbsError {
+  const products = gap.products.join(', ');
+  const message = status === 400
+    ? `an SEV-SNP key-transfer policy must set a REPORTED_TCB minimum (tcbMinimums.<product>.reported, from AMD's security bulletins) for each product it accepts, and sets none for ${products}: AMD does not revoke the VCEKs of old firmware, so the minimum is the only floor. Add them, narrow "products", or say "${NO_TCB_FLOOR_OPT_IN}": true to release at any TCB`
+    : `the key's policy ${id} sets no REPORTED_TCB minimum for ${products} and does not say "${NO_TCB_FLOOR_OPT_IN}": true; no key is released under it`;
+  return new KbsError('ERR_KBS_POLICY_UNPINNED', status, message, { check: 'S17', failedChecks: [{ check: 'S17', path: gap.path, message }] });
+}
+
+/** X07 then S17: a policy that leaves either open without its opt-in releases nothing. */
+function refuseGaps(l: Loaded, status: 400 | 403, id: string): void {
+  if (l.gap && !l.allowUnpinned) throw unpinned(l.gap, status, id);
+  if (l.tcbGap && !l.allowNoTcbFloor) throw noTcbFloor(l.tcbGap, status, id);
 }
 
 /** Validates a policy document given to the admin API; `id` is the row id the server assigned. */
@@ -152,7 +208,7 @@ export function parsePolicyDocument(doc: unknown, id: string): ParsedPolicy {
     if (KbsError.is(err)) throw err;
     throw invalid(err);
   }
-  if (loaded.gap && !loaded.allowUnpinned) throw unpinned(loaded.gap, 400, id);
+  refuseGaps(loaded, 400, id);
   return { format: loaded.format, document: JSON.stringify(stored), policy: loaded.policy, warnings: warningsOf(loaded, id) };
 }
 
@@ -166,12 +222,12 @@ function loadRow(row: PolicyRow): Loaded {
 
 /**
  * The Policy of a stored row for a transfer: fails closed as a storage error if it no longer loads,
- * and with 403 ERR_KBS_POLICY_UNPINNED if it pins no measurement without the opt-in (a row stored
- * before the broker checked this).
+ * and with 403 ERR_KBS_POLICY_UNPINNED if it pins no measurement (X07) or, for SEV-SNP, sets no
+ * REPORTED_TCB minimum (S17) without the opt-in (a row stored before the broker checked this).
  */
 export function policyOfRow(row: VerifiedPolicyRow): { policy: Policy; warnings: string[] } {
   const l = loadRow(row);
-  if (l.gap && !l.allowUnpinned) throw unpinned(l.gap, 403, row.id);
+  refuseGaps(l, 403, row.id);
   return { policy: l.policy, warnings: warningsOf(l, row.id) };
 }
 

@@ -547,7 +547,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     const now = options.now ?? (() => new Date());
     await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
-    // Policies stored before the broker required a pinned measurement, and opted-in ones: said at every start.
+    // Policies stored before the broker required a pinned measurement (or an SNP TCB floor), and opted-in ones: said at every start.
     for (const row of await store.listPolicies()) {
       for (const w of policyWarnings(row)) log(`tee-kbs: WARNING: ${w}`);
       const tcb = tcbDefaultNotice(row);

@@ -65,7 +65,7 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
     ['ITA TDX with mrtd', { attestation_type: 'TDX', tdx: { attributes: { mrtd: [HEX48] } } }],
     ['ITA SGX with mrsigner only', { attestation_type: 'SGX', sgx: { attributes: { mrsigner: [HEX32] } } }],
     ['native SGX with mrEnclave only', { tee: 'sgx', mrEnclave: [HEX32], mrSigner: 'any' }],
-    ['native SNP with measurement', { tee: 'snp', measurement: [HEX48], hostData: 'any' }],
+    ['native SNP with measurement (and a REPORTED_TCB floor, S17 since review s10)', { tee: 'snp', measurement: [HEX48], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } } }],
   ])('%s: accepted without warnings', async (_name, doc) => {
     const r = await create(doc);
     expect(r.status).toBe(201);

@@ -54,7 +54,7 @@ describe('review s10 A1: the key broker answers a KDS 404 for the VCEK without t
     const client = newClient(2048);
     const { evidence } = await snp.getEvidence(sha512(client.spkiDer));
     const measurement = Buffer.from(evidence.subarray(0x90, 0xc0)).toString('hex');
-    const keyId = await registerKey(h, Buffer.alloc(32, 7), { tee: 'snp', measurement: [measurement], hostData: 'any' });
+    const keyId = await registerKey(h, Buffer.alloc(32, 7), { tee: 'snp', measurement: [measurement], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } } });
     const r = await h.call('POST', transferPath(keyId), {
       body: { quote: Buffer.from(evidence).toString('base64'), user_data: client.userData },
       headers: { 'attestation-type': 'SEV-SNP' },
