@@ -262,7 +262,12 @@ async function simulatedMeasurements(p: SimulatedTeeProvider): Promise<{ fields:
   }
   if (evidence.kind === 'snp') {
     const fields = { measurement: hex(evidence.measurement), hostData: hex(evidence.hostData) };
-    return { fields, policy: { tee: 'snp', measurement: [fields.measurement], hostData: 'any' } };
+    // A key-release policy for SEV-SNP also needs a TCB floor (S17, review s10): the simulated
+    // platform's own REPORTED_TCB, for its product only.
+    const product = evidence.product ?? 'Milan';
+    const t = evidence.tcb!.reported;
+    const reported = { bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode, ...(t.fmc === undefined ? {} : { fmc: t.fmc }) };
+    return { fields, policy: { tee: 'snp', measurement: [fields.measurement], hostData: 'any', products: [product], tcbMinimums: { [product]: { reported } } } };
   }
   throw new EvidenceProviderError('ERR_TSM_PROVIDER', `the simulated platform produced ${evidence.kind} evidence`);
 }

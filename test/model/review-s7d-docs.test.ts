@@ -87,7 +87,16 @@ describe('review s7 (new user) item 1: simulated-tee prints what a policy pins',
     const measurement = Buffer.from(report.measurement).toString('hex');
     expect(printed(r.out, 'measurement')).toBe(measurement);
     expect(printed(r.out, 'hostData')).toBe(Buffer.from(report.hostData).toString('hex'));
-    expect(JSON.parse(await readFile(join(dir, 'snp-policy.json'), 'utf8'))).toEqual({ tee: 'snp', measurement: [measurement], hostData: 'any' });
+    const t = report.tcb!.reported;
+    const product = report.product ?? 'Milan';
+    // Review s10: a key-release policy for SEV-SNP needs a TCB floor (S17); the walk-through's policy carries the platform's own.
+    expect(JSON.parse(await readFile(join(dir, 'snp-policy.json'), 'utf8'))).toEqual({
+      tee: 'snp',
+      measurement: [measurement],
+      hostData: 'any',
+      products: [product],
+      tcbMinimums: { [product]: { reported: { bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode, ...(t.fmc === undefined ? {} : { fmc: t.fmc }) } } },
+    });
   });
 });
 
