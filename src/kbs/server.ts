@@ -19,6 +19,7 @@ import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-fa
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { listenOn } from '../net/listen.js';
+import { redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { HealthProbe } from '../net/health-probe.js';
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
@@ -268,7 +269,7 @@ async function health(rt: Runtime, res: ServerResponse): Promise<void> {
     rt.healthFailing = false;
     return send(res, 200, { status: 'ok', database });
   }
-  if (!rt.healthFailing) rt.log(`tee-kbs: health check failed: ${verdict.cause}`);
+  if (!rt.healthFailing) rt.log(`tee-kbs: health check failed: ${verdict.cause}: ${redactUrlsIn(rt.health.lastFailure ?? '')}`);
   rt.healthFailing = true;
   send(res, 503, { status: 'unavailable', database, code: 'ERR_KBS_STORAGE_UNAVAILABLE', cause: verdict.cause }, { 'Retry-After': '5' });
 }

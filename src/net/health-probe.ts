@@ -41,6 +41,7 @@ export class HealthProbe {
   #last: { verdict: HealthVerdict; atMs: number } | undefined;
   /** The verdict every probe waits for while a ping runs (within its timeout). */
   #pending: Promise<HealthVerdict> | undefined;
+  #lastFailure: string | undefined;
   /** Pings still running, possibly past their timeout. */
   #running = 0;
 
@@ -67,6 +68,11 @@ export class HealthProbe {
     return this.#pending;
   }
 
+  /** The message of the newest failed ping, for the operator's log (never answered to a probe). */
+  get lastFailure(): string | undefined {
+    return this.#lastFailure;
+  }
+
   async #probe(): Promise<HealthVerdict> {
     this.#running += 1;
     const ping = Promise.resolve()
@@ -80,6 +86,7 @@ export class HealthProbe {
       await Promise.race([ping, timeout]);
       return { ok: true };
     } catch (e) {
+      this.#lastFailure = e instanceof Error ? e.message : String(e);
       return { ok: false, cause: StorageError.is(e) ? e.code : 'ERR_STORAGE_UNAVAILABLE' };
     } finally {
       clearTimeout(timer);
