@@ -2,7 +2,9 @@
  * Evidence from the Linux configfs-tsm report interface (protocols.md §7):
  *
  *   1. mkdir a fresh instance under the root (one per request, so no other
- *      process shares it);
+ *      process shares it); a missing root (ENOENT) or no permission is a
+ *      permanent ERR_TSM_IO, a provider not registered yet (ENXIO) the
+ *      retryable ERR_TSM_UNAVAILABLE, both with details.retryable;
  *   2. read `provider` (tdx_guest / sev_guest) and, on SEV-SNP, `privlevel_floor`
  *      when the kernel has it;
  *   3. read `generation`; on SEV-SNP with a floor, write `privlevel` = floor
@@ -150,8 +152,21 @@ function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
   return evidence.kind === 'snp' ? evidence.reportData : evidence.body.reportData;
 }
 
-/** mkdir errors that retrying will not fix (not root, a read-only mount): a configuration problem. */
-const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
+/**
+ * mkdir errors that retrying will not fix: not root, a read-only mount (EACCES / EPERM / EROFS), and
+ * ENOENT, which mkdir of one new entry gives only when the report root itself is missing: not a TEE,
+ * configfs not mounted, or a kernel before 6.7 (review s11: it was "retry later", and a supervisor
+ * that restarts on exit 3 looped for ever). Permanent: ERR_TSM_IO, exit 2.
+ */
+const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT']);
+
+/** Why a mkdir under the root failed, and whether waiting can change it, for the message. */
+function mkdirHint(code: string | undefined): string {
+  if (code === 'ENOENT') return 'the report directory does not exist: configfs is not mounted, this is not a TEE guest, or the kernel is older than 6.7 (no configfs-tsm); retrying will not help';
+  if (code === 'ENXIO') return 'no TSM provider is registered yet (the tdx_guest / sev_guest driver is not loaded); retry later';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `${code} (configfs-tsm reports need root or CAP_SYS_ADMIN and a writable configfs; retrying will not help)`;
+  return `mkdir failed (${code ?? 'error'}); retry later`;
+}
 
 export class ConfigfsTsmProvider implements EvidenceProvider {
   readonly name = 'configfs-tsm';
@@ -181,14 +196,11 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
       await this.#fs.mkdir(dir);
     } catch (cause) {
       const code = errno(cause);
-      if (code !== undefined && PERMANENT_MKDIR_ERRNOS.has(code)) {
-        throw new EvidenceProviderError('ERR_TSM_IO', `cannot create a configfs-tsm report instance under ${this.root}: ${code} (configfs-tsm reports need root or CAP_SYS_ADMIN; retrying will not help)`, {
-          cause,
-          details: { root: this.root, errno: code, retryable: false },
-        });
-      }
-      const hint = code === 'ENOENT' ? 'configfs-tsm is not mounted or has no report directory' : code === 'ENXIO' ? 'no TSM provider is registered' : `mkdir failed (${code ?? 'error'})`;
-      throw new EvidenceProviderError('ERR_TSM_UNAVAILABLE', `cannot create a configfs-tsm report instance under ${this.root}: ${hint}`, { cause, details: { root: this.root, errno: code } });
+      const retryable = !(code !== undefined && PERMANENT_MKDIR_ERRNOS.has(code));
+      throw new EvidenceProviderError(retryable ? 'ERR_TSM_UNAVAILABLE' : 'ERR_TSM_IO', `cannot create a configfs-tsm report instance under ${this.root}: ${mkdirHint(code)}`, {
+        cause,
+        details: { root: this.root, errno: code, retryable },
+      });
     }
     let evidence: TeeEvidence;
     try {

@@ -89,9 +89,9 @@ describe('ConfigfsTsmProvider (emulated configfs-tsm tree)', () => {
     expect(fake.created).toHaveLength(0);
   });
 
-  it('a missing root is ERR_TSM_UNAVAILABLE (configfs-tsm not mounted)', async () => {
+  it('a missing root is a permanent ERR_TSM_IO (configfs-tsm not mounted, not a TEE; review s11)', async () => {
     const provider = new ConfigfsTsmProvider({ root: join(dir, 'absent') });
-    await expect(provider.getEvidence(randomBytes(64))).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE' });
+    await expect(provider.getEvidence(randomBytes(64))).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { errno: 'ENOENT', retryable: false } });
   });
 
   it('an unknown provider is ERR_TSM_PROVIDER', async () => {

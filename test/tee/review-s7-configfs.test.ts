@@ -143,9 +143,9 @@ describe('review s7 finding 5: configfs-tsm provider', () => {
     expect(Buffer.from(ev.reportData).equals(Buffer.alloc(64, 0x11))).toBe(true);
   });
 
-  it.each(['EACCES', 'EPERM'])('mkdir %s is a permanent ERR_TSM_IO (not "retry later"); ENOENT stays ERR_TSM_UNAVAILABLE', async (code) => {
+  it.each(['EACCES', 'EPERM', 'ENOENT'])('mkdir %s is a permanent ERR_TSM_IO (not "retry later"; ENOENT since review s11); ENXIO stays ERR_TSM_UNAVAILABLE', async (code) => {
     await expect(new ConfigfsTsmProvider({ root: '/x', fs: scripted({ mkdirErr: code }).fs }).getEvidence(rd())).rejects.toMatchObject({ code: 'ERR_TSM_IO', details: { errno: code, retryable: false } });
-    await expect(new ConfigfsTsmProvider({ root: '/x', fs: scripted({ mkdirErr: 'ENOENT' }).fs }).getEvidence(rd())).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE', details: { errno: 'ENOENT' } });
+    await expect(new ConfigfsTsmProvider({ root: '/x', fs: scripted({ mkdirErr: 'ENXIO' }).fs }).getEvidence(rd())).rejects.toMatchObject({ code: 'ERR_TSM_UNAVAILABLE', details: { errno: 'ENXIO', retryable: true } });
   });
 
   it('the emulated tree refuses a report for an inblob that is not exactly 64 bytes (EINVAL), like tdx_report_new / sev_report_new', async () => {
