@@ -14,19 +14,7 @@ import { buildIntelQuote, frameIntelQuote } from '../../evidence/intel-quote.js'
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import { NativeTrailingMode } from '../../native/index.js';
 import { privateCopy } from '../private-bytes.js';
-
-/** The warning parseEvidence records when its "dangerouslyLenient" mode ignored non-zero trailing bytes. */
-const LENIENT_MARK = 'dangerouslyLenient: ignored';
-
-/**
- * The trailing mode the caller's parse recorded. Only "dangerouslyLenient"
- * changes what the bytes may hold (non-zero bytes after the signature data,
- * unsigned and never read); its own warning is the record, so an object with
- * non-zero trailing bytes and no such warning fails T05 on the bytes.
- */
-function recordedLenient(input: TdxQuote | SgxQuote): boolean {
-  return Array.isArray(input.warnings) && input.warnings.some((w) => typeof w === 'string' && w.startsWith(LENIENT_MARK));
-}
+import { LENIENT_MARK, recordedLenient } from '../recorded-lenient.js';
 
 function mismatch(check: 'T03' | 'T04', field: string, claimed: unknown, actual: unknown): never {
   throw new EvidenceParseError(
@@ -51,7 +39,7 @@ export function quoteFromOwnBytes(input: TdxQuote | SgxQuote): TdxQuote | SgxQuo
 /** T49: a quote rebuilt from `bytes`, which must be a private copy of `input.bytes` (quoteFromOwnBytes, verifyEvidence's snapshot). */
 export function quoteFromBytes(input: TdxQuote | SgxQuote, bytes: Uint8Array): TdxQuote | SgxQuote {
   if (bytes.length >= 4 && detectKind(bytes) === 'snp') mismatch('T03', 'kind', input.kind, 'snp');
-  const lenient = recordedLenient(input);
+  const lenient = recordedLenient(input.warnings);
   const frame = frameIntelQuote(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
   const warnings = lenient && !frame.trailingAllZero ? [`${LENIENT_MARK} ${frame.trailingSize} trailing bytes that are not all zero`] : [];
   const rebuilt = buildIntelQuote(bytes, frame, warnings);

@@ -57,10 +57,12 @@ function requireKind(artifact: CollateralArtifact, kind: CollateralArtifact['kin
 /**
  * T13: Root CA CRL: issued and signed by the root, current, intermediate not
  * listed. Returns the CRL for T16 / T20, or undefined when skipped (skipCrl).
+ * A relaxation applies only when its flag is exactly `true` (as on the SEV-SNP
+ * side): a truthy string from a loosely typed config must not relax.
  */
 export function checkRootCaCrl(ctx: VerifyContext, artifact: CollateralArtifact | undefined, chain: PckChain): CrlInfo | undefined {
   if (artifact === undefined) {
-    if (!ctx.relaxations.skipCrl) fail('COLLATERAL_UNAVAILABLE', 'T13', 'no Root CA CRL was supplied');
+    if (ctx.relaxations.skipCrl !== true) fail('COLLATERAL_UNAVAILABLE', 'T13', 'no Root CA CRL was supplied');
     relaxed(ctx, 'T13', 'no Root CA CRL (relaxation skipCrl): PCK CA and TCB Signing revocation by the root not checked');
     return undefined;
   }
@@ -74,7 +76,7 @@ export function checkRootCaCrl(ctx: VerifyContext, artifact: CollateralArtifact 
 /** T14: PCK CRL: issuer = the leaf's issuer, signed by the intermediate, current, leaf not listed. */
 export function checkPckCrl(ctx: VerifyContext, artifact: CollateralArtifact | undefined, chain: PckChain): void {
   if (artifact === undefined) {
-    if (!ctx.relaxations.skipCrl) fail('COLLATERAL_UNAVAILABLE', 'T14', 'no PCK CRL was supplied');
+    if (ctx.relaxations.skipCrl !== true) fail('COLLATERAL_UNAVAILABLE', 'T14', 'no PCK CRL was supplied');
     relaxed(ctx, 'T14', 'no PCK CRL (relaxation skipCrl): PCK leaf revocation not checked');
     return;
   }

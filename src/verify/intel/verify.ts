@@ -66,7 +66,7 @@ function verifyCollateralDocuments(ctx: VerifyContext, quote: TdxQuote | SgxQuot
   const tcbInfo = readTcbInfo(ctx, tcbDoc.value, quote.kind); // T47, T48, T18
   checkTcbInfoPlatform(ctx, tcbInfo, p.pck); // T19
   if (collateral.qeIdentity === undefined) {
-    if (!ctx.relaxations.skipQeIdentity) fail('COLLATERAL_UNAVAILABLE', 'T20', 'no QE identity was supplied');
+    if (ctx.relaxations.skipQeIdentity !== true) fail('COLLATERAL_UNAVAILABLE', 'T20', 'no QE identity was supplied');
     relaxed(ctx, 'T20', 'no QE identity (relaxation skipQeIdentity): QE identity chain and signature not checked');
     relaxed(ctx, 'T21', 'no QE identity (relaxation skipQeIdentity): QE identity content not checked');
     return { tcbInfo, qeIdentity: undefined };

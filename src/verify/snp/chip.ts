@@ -3,7 +3,8 @@
  * equals CHIP_ID (Milan / Genoa: 64 bytes; Turin: 8 bytes with CHIP_ID[8:64]
  * zero). A masked or all-zero CHIP_ID cannot be bound and is rejected unless
  * the caller allows it (then a warning). A VLEK is not chip-bound: its
- * CHIP_ID is a claim only.
+ * CHIP_ID is a claim only, yet on Turin it must still have the product's
+ * shape (S44), for every signing key.
  */
 import type { SnpReport } from '../../evidence/types.js';
 import { isAllZero } from '../../evidence/bytes.js';
@@ -13,18 +14,25 @@ import type { SnpContext } from './context.js';
 import { compareVcekHwId } from './vcek-match.js';
 
 export function checkChipId(report: SnpReport, ext: AmdKdsExtension, ctx: SnpContext): void {
-  if (report.signerInfo.signingKey !== 'vcek') return;
   const masked = report.signerInfo.maskChipKey || isAllZero(report.chipId);
+  // S44 holds for every signing key: a VLEK report's CHIP_ID is not bound, but
+  // it is still a claim (S31 compares it) and must be one a Turin part can produce.
+  if (!masked && report.product === 'Turin') checkTurinChipId(report, ctx);
+  if (report.signerInfo.signingKey !== 'vcek') return;
   if (masked) {
     // S14: MASK_CHIP_KEY or an all-zero CHIP_ID: rejected by default (go-sev-guest skips the check instead)
     if (!ctx.allowMaskedChipId) fail('SNP_CHIP', 'S14', 'CHIP_ID is masked or all zero: the report is not bound to a chip', { maskChipKey: report.signerInfo.maskChipKey });
     ctx.warnings.push('allowMaskedChipId: CHIP_ID is masked or all zero; the VCEK hwID was not compared and the report is not bound to a chip');
     return;
   }
-  // S44: a Turin CHIP_ID is 8 bytes; bytes 8..63 must be zero (consistent with the product)
-  if (report.product === 'Turin' && !isAllZero(report.chipId.subarray(8))) fail('SNP_CHIP', 'S44', 'Turin CHIP_ID has non-zero bytes after the first 8');
   // S14: hwID == CHIP_ID (Milan / Genoa all 64 bytes, Turin the first 8)
   const match = compareVcekHwId(report, ext);
   if (!match.ok) fail('SNP_CHIP', 'S14', 'VCEK hwID is not the report\'s CHIP_ID', { mismatches: match.mismatches });
   ctx.pass('S14', `VCEK hwID equals CHIP_ID${report.product === 'Turin' ? ' (Turin: 8 bytes, CHIP_ID[8:64] zero: S44)' : ''}`);
+}
+
+/** S44: a Turin CHIP_ID is 8 bytes; bytes 8..63 must be zero (consistent with the product). */
+function checkTurinChipId(report: SnpReport, ctx: SnpContext): void {
+  if (!isAllZero(report.chipId.subarray(8))) fail('SNP_CHIP', 'S44', 'Turin CHIP_ID has non-zero bytes after the first 8');
+  if (report.signerInfo.signingKey !== 'vcek') ctx.pass('S44', 'Turin CHIP_ID: 8 bytes, CHIP_ID[8:64] zero (a VLEK report: a claim, not bound to the chip)');
 }

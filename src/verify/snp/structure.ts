@@ -14,6 +14,7 @@ import type { SnpProduct, SnpReport, SnpTcb } from '../../evidence/types.js';
 import { NativeTrailingMode } from '../../native/index.js';
 import { fail } from '../errors.js';
 import { privateCopy } from '../private-bytes.js';
+import { recordedLenient } from '../recorded-lenient.js';
 import type { SnpContext } from './context.js';
 
 export interface CheckedReport {
@@ -42,13 +43,14 @@ export function checkStructure(input: SnpReport, ctx: SnpContext): CheckedReport
   expectReport(input);
   const bytes = privateCopy(input.bytes, 'the report\'s bytes');
   // Non-zero bytes after 0x4A0 only exist when the caller parsed with
-  // "dangerouslyLenient"; they are unsigned and never read.
-  const lenient = input.trailing?.allZero === false;
+  // "dangerouslyLenient" (its recorded warning, as for Intel quotes); they are
+  // unsigned and never read. Whether any were ignored is read from this frame.
+  const lenient = recordedLenient(input.warnings);
   // S02, S04 (and S43 for v2): native re-frame of the bytes: length 0x4A0 (+ zero padding),
   // SIGNATURE_ALGO, signer info, POLICY bit 17 and MBZ bits, PLATFORM_INFO, reserved ranges per version.
   const frame = frameSnpReport(bytes, lenient ? NativeTrailingMode.Lenient : NativeTrailingMode.Default);
   ctx.pass('S02', `report is 0x4A0 bytes${frame.trailingSize > 0 ? ` (+${frame.trailingSize} unsigned trailing bytes, never read)` : ''}`);
-  if (lenient) ctx.warnings.push(`dangerouslyLenient: ${frame.trailingSize} non-zero trailing bytes after the report were ignored`);
+  if (lenient && !frame.trailingAllZero) ctx.warnings.push(`dangerouslyLenient: ${frame.trailingSize} non-zero trailing bytes after the report were ignored`);
   // S03: VERSION in the allowed set (default 2-5; v2 then still needs a caller-named product at S06)
   if (!ctx.allowedVersions.has(frame.version)) {
     fail('UNSUPPORTED', 'S03', `report version ${frame.version} is not allowed`, { version: frame.version, allowed: [...ctx.allowedVersions] });

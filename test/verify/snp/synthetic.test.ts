@@ -169,7 +169,7 @@ describe('SNP synthetic PKI: positive controls', () => {
         const result = verifySnpReport(s.report, s.collateral, s.options);
         expect(result.trustRoots).toBe('test-pki');
         expect(result.warnings).toEqual([]);
-        expect(result.checks.map((c) => c.id)).toEqual(['S02', 'S03', 'S04', 'S06', 'S07', 'S37', 'S08', 'S09', 'S10', 'S11', 'S12', 'S13', ...(signingKey === 'vcek' ? ['S14'] : []), 'S15', 'S16']);
+        expect(result.checks.map((c) => c.id)).toEqual(['S02', 'S03', 'S04', 'S06', 'S07', 'S37', 'S08', 'S09', 'S10', 'S11', 'S12', 'S13', ...(signingKey === 'vcek' ? ['S14'] : product === 'Turin' ? ['S44'] : []), 'S15', 'S16']);
         const claims = result.claims as SnpClaims;
         expect(claims).toMatchObject({ product, signingKey, productSource: 'cpuid', reportVersion: product === 'Turin' ? 5 : 3 });
         if (signingKey === 'vlek') expect(claims.cspId).toBe('tee-verify-test-csp');
