@@ -21,6 +21,7 @@ import { isModelKeyLength } from './container.js';
 import { checkDecryptionOutput, checkDirectoryListing, decryptDirectory, encryptDirectory, readEncryptionConfig } from './directory.js';
 import { EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelError, type ModelErrorCode } from './errors.js';
 import { decryptFile, encryptFile } from './file.js';
+import { readModelKeyFile } from './key-file.js';
 import { decodeModelKey, generateModelKey } from './keys.js';
 import { resolveTrustedBroker } from './trusted-broker.js';
 
@@ -60,7 +61,8 @@ type CommandName = keyof typeof COMMAND_USAGE;
 
 const HELP_FOOTER = `
 KEY is standard base64 of 16, 24 or 32 bytes (AES-128/192/256-GCM; keygen
-makes 32). load takes the broker and key id from its own configuration
+makes 32). Prefer --key-file (mode 0600, no link; anything else is refused):
+-k shows the key to every local user, and a warning says so. load takes the broker and key id from its own configuration
 (--kbs / --key-id or TEE_MODEL_KBS_URL / TEE_MODEL_KEY_ID), never from the
 model directory, whose encryption-config.json may only repeat them.
 Exit status: 0 success; 1 refused; 2 usage or unusable input; 3 broker or TEE
@@ -145,10 +147,17 @@ export function exitCodeOf(e: unknown): number {
   return 70;
 }
 
-async function keyFrom(values: { key?: string | undefined; 'key-file'?: string | undefined }): Promise<Buffer> {
+/** Why -k is discouraged (review s11): the command line is public on the machine for the whole run. */
+export const KEY_ON_COMMAND_LINE_WARNING =
+  '-k puts the model key on the command line, where every local user can read it for the whole run (/proc/PID/cmdline, ps); give it with --key-file F (a file of mode 0600, as keygen -o writes) instead';
+
+async function keyFrom(values: { key?: string | undefined; 'key-file'?: string | undefined }, command: CommandName, io: ModelCliIo): Promise<Buffer> {
   if (values.key && values['key-file']) throw new UsageError('give either -k or --key-file, not both');
-  if (values['key-file']) return decodeModelKey((await readFile(values['key-file'], 'utf8')).trim());
-  if (values.key) return decodeModelKey(values.key);
+  if (values['key-file']) return readModelKeyFile(values['key-file']);
+  if (values.key) {
+    io.stderr.write(`tee-model ${command}: warning: ${KEY_ON_COMMAND_LINE_WARNING}\n`);
+    return decodeModelKey(values.key);
+  }
   throw new UsageError('a key is needed: -k KEY or --key-file FILE');
 }
 
@@ -189,7 +198,7 @@ async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
   if (values.help) return printUsage('encrypt', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
-  const key = await keyFrom(values);
+  const key = await keyFrom(values, 'encrypt', io);
   try {
     if (await isDirectory(input)) {
       const r = await encryptDirectory(input, output, key, {
@@ -214,7 +223,7 @@ async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
   if (values.help) return printUsage('decrypt', io);
   const input = need(values.in, '-i');
   const output = need(values.out, '-o');
-  const key = await keyFrom(values);
+  const key = await keyFrom(values, 'decrypt', io);
   try {
     if (await isDirectory(input)) {
       const r = await decryptDirectory(input, output, key);

@@ -34,6 +34,7 @@ export {
 export { resolveTrustedBroker, type TrustedBrokerConfig, type ResolvedBroker } from './trusted-broker.js';
 export { configBrokerFields, type ConfigBrokerFields } from './config-broker.js';
 export { generateModelKey, decodeModelKey } from './keys.js';
+export { readModelKeyFile } from './key-file.js';
 export { installInterruptCleanup } from './interrupt-cleanup.js';
 export { ModelError, ModelFormatError, EvidenceProviderError, KeyBrokerClientError, isModelError, type ModelErrorCode } from './errors.js';
 export {

@@ -44,7 +44,7 @@ describe('tee-model CLI', () => {
     await writeFile(join(dir, 'm', 'w.bin'), data);
     expect((await cli('encrypt', '-i', join(dir, 'm'), '-o', join(dir, 'e'), '-k', key)).code).toBe(0);
     expect((await readdir(join(dir, 'e'))).sort()).toEqual(['encryption-config.json', 'w.bin.aes']);
-    await writeFile(join(dir, 'key.txt'), `${key}\n`);
+    await writeFile(join(dir, 'key.txt'), `${key}\n`, { mode: 0o600 }); // --key-file refuses group/other bits (review s11)
     expect((await cli('decrypt', '-i', join(dir, 'e'), '-o', join(dir, 'd'), '--key-file', join(dir, 'key.txt'))).code).toBe(0);
     expect((await readFile(join(dir, 'd', 'w.bin'))).equals(data)).toBe(true);
     expect((await cli('encrypt', '-i', join(dir, 'm', 'w.bin'), '-o', join(dir, 'one.aes'), '-k', key)).code).toBe(0);
@@ -69,12 +69,12 @@ describe('tee-model CLI', () => {
     expect((await cli('help')).stdout).toMatch(/tee-model load/);
   });
 
-  it('load with configfs-tsm on a machine without it is exit 3 (TEE unavailable)', async () => {
+  it('load with configfs-tsm on a machine without it is exit 2 (permanent ERR_TSM_IO since review s11; it was 3, "retry later")', async () => {
     // The output may not lie inside the input (review session 5): a sibling of the input.
     await mkdir(join(dir, 'in'), { recursive: true });
     const r = await cli('load', '--kbs', 'https://127.0.0.1:1', '--key-id', 'k', '-i', join(dir, 'in'), '-o', join(dir, 'x'), '--provider', 'configfs', '--configfs-root', join(dir, 'no-tsm'), '--nonce', 'no');
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/ERR_TSM_UNAVAILABLE/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ERR_TSM_IO: .*the report directory does not exist/);
   });
 
   it.skipIf(!existsSync(resolve(here, '../../dist/model/cli.js')))('bin/tee-model.js runs the built CLI', async () => {

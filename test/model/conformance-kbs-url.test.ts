@@ -29,13 +29,16 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 const configOf = async (d: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(join(d, 'encryption-config.json'), 'utf8')) as Record<string, unknown>;
-const encryptArgs = (out: string, ...extra: string[]): string[] => ['encrypt', '-i', src, '-o', out, '-k', modelKey.toString('base64'), ...extra];
+// --key-file, not -k: -k adds a warning on stderr (review s11), and these tests expect none.
+const keyPath = (): string => join(dir, 'model.key');
+const encryptArgs = (out: string, ...extra: string[]): string[] => ['encrypt', '-i', src, '-o', out, '--key-file', keyPath(), ...extra];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tee-model-kbs-url-'));
   src = join(dir, 'plain');
   await mkdir(src);
   await writeFile(join(src, 'model.safetensors'), weights);
+  await writeFile(keyPath(), `${modelKey.toString('base64')}\n`, { mode: 0o600 });
   broker = await startReleasingBroker(KEY_ID, modelKey);
 });
 afterAll(async () => {

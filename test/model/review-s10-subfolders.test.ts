@@ -30,6 +30,8 @@ const nested: Record<string, Buffer> = {
 };
 const flat: Record<string, Buffer> = { 'config.json': Buffer.from('{"model_type":"llama"}'), 'model.safetensors': randomBytes(9000) };
 let dir: string;
+/** The key as a 0600 file: -k adds a warning line on stderr (review s11), which these tests count. */
+const keyArgs = (): string[] => ['--key-file', join(dir, 'model.key')];
 
 async function writeModel(at: string, files: Record<string, Buffer>): Promise<void> {
   for (const [name, data] of Object.entries(files)) {
@@ -51,6 +53,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tee-model-s10-subfolders-'));
   await writeModel(join(dir, 'nested'), nested);
   await writeModel(join(dir, 'flat'), flat);
+  await writeFile(join(dir, 'model.key'), `${key.toString('base64')}\n`, { mode: 0o600 });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -82,7 +85,7 @@ describe('encrypt: subfolder entries the upstream loader cannot write', () => {
   });
 
   it('tee-model encrypt prints the warning on stderr and exits 0', async () => {
-    const r = await cli(['encrypt', '-i', join(dir, 'nested'), '-o', join(dir, 'enc-cli'), '-k', key.toString('base64')]);
+    const r = await cli(['encrypt', '-i', join(dir, 'nested'), '-o', join(dir, 'enc-cli'), ...keyArgs()]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -100,11 +103,11 @@ describe('encrypt: subfolder entries the upstream loader cannot write', () => {
 
   it('--loader-compatible: exit 2 with the code on stderr, nothing written; a flat model passes', async () => {
     const out = join(dir, 'enc-strict-cli');
-    const r = await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'nested'), '-o', out, '-k', key.toString('base64')]);
+    const r = await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'nested'), '-o', out, ...keyArgs()]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^tee-model encrypt: ERR_MODEL_CONFIG: loader-compatible output refused: .*"1_Pooling\/config\.json\.aes"/);
     expect(existsSync(out)).toBe(false);
-    const ok = await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'flat'), '-o', join(dir, 'enc-flat-cli'), '-k', key.toString('base64')]);
+    const ok = await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'flat'), '-o', join(dir, 'enc-flat-cli'), ...keyArgs()]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toBe('');
   });
@@ -115,7 +118,7 @@ describe('our loader still restores subfolders', () => {
     await encryptDirectory(join(dir, 'nested'), join(dir, 'enc-ours'), key);
     await decryptDirectory(join(dir, 'enc-ours'), join(dir, 'dec-lib'), key);
     await expectRestored(join(dir, 'dec-lib'), nested);
-    const r = await cli(['decrypt', '-i', join(dir, 'enc-ours'), '-o', join(dir, 'dec-cli'), '-k', key.toString('base64')]);
+    const r = await cli(['decrypt', '-i', join(dir, 'enc-ours'), '-o', join(dir, 'dec-cli'), ...keyArgs()]);
     expect(r.code, r.stderr).toBe(0);
     await expectRestored(join(dir, 'dec-cli'), nested);
   });
@@ -142,7 +145,7 @@ describe.skipIf(!pythonAvailable)('the Python stand-in joins entries as loader.p
   });
 
   it('a flat model encrypted with --loader-compatible loads there', async () => {
-    await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'flat'), '-o', join(dir, 'enc-py-flat'), '-k', key.toString('base64')]);
+    await cli(['encrypt', '--loader-compatible', '-i', join(dir, 'flat'), '-o', join(dir, 'enc-py-flat'), ...keyArgs()]);
     await runUpstreamLoader(join(dir, 'enc-py-flat'), join(dir, 'py-flat'), key.toString('base64'));
     await expectRestored(join(dir, 'py-flat'), flat);
   });
