@@ -248,10 +248,47 @@ async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): P
     if (o.nonce === true) throw badAnswer(url, 'nonce request', 'lacks val, iat or signature');
     return undefined;
   }
-  b64(url, val, 'nonce.val');
-  b64(url, iat, 'nonce.iat');
+  checkNonceShape(url, b64(url, val, 'nonce.val'), b64(url, iat, 'nonce.iat'));
   b64(url, signature, 'nonce.signature');
   return { val, iat, signature };
+}
+
+/** The random part of a broker nonce, in bytes (after base64): at least 128 bits, at most ITA's 64 bytes. */
+export const NONCE_VAL_MIN_BYTES = 16;
+export const NONCE_VAL_MAX_BYTES = 64;
+/**
+ * Intel Trust Authority's nonces since 2023 carry in `val` the base64 text (88 characters, padded) of
+ * 64 random bytes, so the field is base64 twice; earlier ones carried the 64 bytes themselves.
+ */
+const ITA_TEXT_VAL = /^[A-Za-z0-9+/]{86}==$/;
+/**
+ * The issue instant, as text: ISO 8601 in UTC as our broker writes it (`2026-01-02T03:04:05.678Z`),
+ * or Go's time.String() of a UTC instant as ITA writes it (`2023-06-12 20:44:46 +0000 UTC`,
+ * `2022-08-24 12:36:32.929722075 +0000 UTC`). Nothing else, and nothing after it.
+ */
+const NONCE_IAT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?Z| (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})? \+0000 UTC)$/;
+
+/**
+ * A nonce is hashed into REPORTDATA as val ‖ iat ‖ user_data with no lengths (ITA's rule, §5), so a
+ * broker that stretched val or iat could end them with the first bytes of a key of its own and relay
+ * our evidence to another broker, whose nonce and user_data split the same bytes elsewhere (review
+ * s11 #1). Bounding val and holding iat to a timestamp leaves no room for a key: ERR_KBS_RESPONSE.
+ */
+function checkNonceShape(url: URL, val: Buffer, iat: Buffer): void {
+  const itaText = val.length === 88 && ITA_TEXT_VAL.test(val.toString('latin1'));
+  const valBytes = itaText ? Buffer.from(val.toString('latin1'), 'base64').length : val.length;
+  if (valBytes < NONCE_VAL_MIN_BYTES || valBytes > NONCE_VAL_MAX_BYTES) {
+    throw badAnswer(url, 'nonce request', `has a nonce whose val holds ${val.length} bytes; ${NONCE_VAL_MIN_BYTES} to ${NONCE_VAL_MAX_BYTES} (or ITA's 88-character base64 text of 64 bytes) are accepted`, { reason: 'nonce-val', valBytes: val.length });
+  }
+  const text = iat.toString('latin1');
+  const m = NONCE_IAT.exec(text);
+  const parts = m === null ? [] : [m[1], m[2], m[3], m[4] ?? m[7], m[5] ?? m[8], m[6] ?? m[9]].map(Number);
+  const [y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0] = parts;
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  const calendar = m !== null && day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d && h < 24 && mi < 60 && s < 60;
+  if (!calendar) {
+    throw badAnswer(url, 'nonce request', `has a nonce whose iat is not an issue instant (ISO 8601 UTC, or "YYYY-MM-DD hh:mm:ss +0000 UTC"; ${iat.length} bytes)`, { reason: 'nonce-iat', iatBytes: iat.length });
+  }
 }
 
 function unwrap(url: URL, doc: Record<string, unknown>, privateKey: KeyObject): Buffer {

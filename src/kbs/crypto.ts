@@ -11,8 +11,9 @@
  * - release: a fresh 256-bit SWK per request; wrapped_key = the 12-byte-header
  *   container (protocols.md §1.3) of AES-256-GCM(SWK, key); wrapped_swk =
  *   RSA-OAEP(SHA-256, MGF1-SHA-256, empty label)(SWK) under the requester key (§4.3);
- * - the requester key from `user_data`: DER SubjectPublicKeyInfo (CNAP / loader
- *   clients) or Intel's raw form u32-LE exponent ‖ modulus (BE for TDX, LE for SGX);
+ * - the requester key from `user_data`: exactly one DER SubjectPublicKeyInfo (CNAP / loader
+ *   clients) or Intel's raw form u32-LE exponent ‖ modulus (BE for TDX, LE for SGX) of a whole key
+ *   size; nothing else may share the bytes REPORTDATA binds (review s11 #1);
  * - the REPORTDATA binding (T41 / S29 / X11): SHA-512(user_data) or, in nonce
  *   mode, SHA-512(val ‖ iat ‖ user_data) (protocols.md §3, §5).
  */
@@ -180,11 +181,20 @@ export interface RequesterKey {
 
 const base64url = (b: Buffer): string => b.toString('base64url');
 
+/** The raw form's modulus sizes: whole multiples of 1024 bits (2048, 3072, 4096, … 8192). */
+export const RAW_MODULUS_STEP_BITS = 1024;
+
 function rsaFromRaw(u: Buffer, modulusOrder: 'be' | 'le'): KeyObject {
   const e = u.readUInt32LE(0);
   if (e < 3 || e % 2 === 0) throw new KbsError('ERR_KBS_USER_DATA', 400, 'user_data: raw form exponent must be odd and at least 3', { check: 'X11' });
   const modulus = Buffer.from(u.subarray(4));
   if (modulusOrder === 'le') modulus.reverse();
+  // The raw form has no length field: the modulus is whatever follows the exponent. Holding it to a
+  // whole key size, top bit set, leaves no room for bytes put in front of a client's key (review s11 #1:
+  // a relaying broker's prefix would make a longer modulus whose factors it chose).
+  if ((modulus[0] ?? 0) < 0x80 || (modulus.length * 8) % RAW_MODULUS_STEP_BITS !== 0) {
+    throw new KbsError('ERR_KBS_USER_DATA', 400, `user_data: the raw form's modulus must be a whole key size (a multiple of ${RAW_MODULUS_STEP_BITS} bits, top bit set); this one is ${modulus.length} bytes`, { check: 'X11' });
+  }
   const eBytes = Buffer.alloc(4);
   eBytes.writeUInt32BE(e, 0);
   let i = 0;
@@ -204,6 +214,11 @@ export function parseRequesterKey(u: Buffer, tee: 'tdx' | 'sgx' | 'snp'): Reques
   try {
     if (u[0] === 0x30) {
       key = createPublicKey({ key: u, format: 'der', type: 'spki' });
+      // Exactly one DER SPKI (review s11 #1): the parser stops at the end of the first structure, and
+      // bytes after it (or a non-DER spelling of it) would let REPORTDATA bind more than the key used.
+      if (!equalBytes(key.export({ type: 'spki', format: 'der' }), u)) {
+        throw new KbsError('ERR_KBS_USER_DATA', 400, 'user_data must be exactly one DER SubjectPublicKeyInfo: bytes follow it or it is not in DER', { check: 'X11' });
+      }
       form = 'spki-der';
     } else {
       key = rsaFromRaw(u, tee === 'sgx' ? 'le' : 'be');
