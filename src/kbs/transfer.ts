@@ -164,7 +164,9 @@ async function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<Pars
 /** Step 4; the parser's count of zero padding after the evidence goes to `trace` (what the log keeps). */
 async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: TransferTrace): Promise<VerificationResult> {
   try {
-    const parsed = parseEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength));
+    // The field carries the evidence's bytes (ITA reads raw bytes only): a hex or base64 text inside
+    // it would be a second spelling of one quote, each a first release to the K1 replay count (review s11 #2).
+    const parsed = parseEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength), { encoding: 'binary' });
     trace.trailingZeroBytes = parsed.trailing.length;
     return await verifyEvidence(parsed, { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at });
   } catch (err) {
