@@ -31,6 +31,7 @@ import {
   type IntelCollateralSource,
   type TrustRoots,
 } from '../index.js';
+import { printableUrl } from '../collateral/source-url.js';
 import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
 import { instantOption, integerOption, stringOption } from './args.js';
@@ -263,7 +264,7 @@ async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | un
   }
   const explicit = bundle && new BundleSource(bundle.artifacts);
   const source = new ServeSource(explicit, intel, amd);
-  const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${intel.baseUrl}, KDS ${amd.baseUrl})` : undefined];
+  const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${printableUrl(intel.baseUrl)}, KDS ${printableUrl(amd.baseUrl)})` : undefined];
   return {
     // --collateral before the cache while valid (X03 ranked against --trust-root's roots, else the pinned ones).
     service: new CollateralService({ intel: source, amd: source, cache, ...(explicit ? { bundle: explicit } : {}), ...(trustRoots ? { trustRoots } : {}) }),

@@ -23,6 +23,7 @@ import {
   type TrustRoots,
 } from '../index.js';
 import { artifactKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from '../collateral/index.js';
+import { printableUrl } from '../collateral/source-url.js';
 import { describeError, UsageError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import type { CliIo } from './io.js';
@@ -179,7 +180,7 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
   const net = o.offline ? undefined : openNetwork(o);
   const explicit = bundle && new BundleSource(bundle.artifacts);
   const fetched = new RunSource(explicit, net?.intel, net?.amd, false);
-  const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${net.intel.baseUrl}, KDS ${net.amd.baseUrl})` : undefined];
+  const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${printableUrl(net.intel.baseUrl)}, KDS ${printableUrl(net.amd.baseUrl)})` : undefined];
   return {
     service: new CollateralService({
       intel: fetched,

@@ -10,7 +10,7 @@ import { artifactKey, type AmdKeyKind, type AmdProduct, type VcekRequest } from 
 import type { AmdCollateralSource } from './source.js';
 import { validateArtifactForKey } from './validate.js';
 import { unknownPlatformOn404 } from './errors.js';
-import { requireTls } from './tls.js';
+import { parseSourceUrl } from './source-url.js';
 
 export const AMD_KDS_BASE_URL = 'https://kdsintf.amd.com';
 const PRODUCTS: readonly AmdProduct[] = ['Milan', 'Genoa', 'Turin'];
@@ -35,13 +35,7 @@ export class AmdKdsClient implements AmdCollateralSource {
 
   constructor(options: AmdKdsOptions) {
     this.baseUrl = (options.baseUrl ?? AMD_KDS_BASE_URL).replace(/\/+$/, '');
-    let parsed: URL;
-    try {
-      parsed = new URL(this.baseUrl);
-    } catch {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `baseUrl is not a URL: ${this.baseUrl}`);
-    }
-    requireTls(parsed, options.allowPlainHttp === true);
+    parseSourceUrl(this.baseUrl, 'baseUrl', options.allowPlainHttp === true);
     this.#http = options.http;
     this.#wallClock = options.wallClock ?? (() => new Date());
   }

@@ -11,6 +11,7 @@ import { isOlder } from './cache.js';
 import { CollateralUnavailableError } from './errors.js';
 import { artifactKey, kindOfKey, type AmdKeyKind, type AmdProduct, type PckCa, type QeIdentityRequest, type TcbInfoRequest, type VcekRequest } from './keys.js';
 import type { AmdCollateralSource, IntelCollateralSource } from './source.js';
+import { printableUrl } from './source-url.js';
 import { parseStrictJson } from './strict-json.js';
 import { validateArtifactForKey } from './validate.js';
 
@@ -80,6 +81,11 @@ export function bundleVersions(artifacts: Iterable<CollateralArtifact>, versions
   return list.sort((a, b) => a.key.localeCompare(b.key) || byRank(a, b));
 }
 
+/** Provenance as written to or read from a file: a URL never carries userinfo (an older cache or bundle may hold one). */
+function printableSource<T extends { url?: string }>(source: T): T {
+  return typeof source.url !== 'string' ? source : { ...source, url: printableUrl(source.url) };
+}
+
 /** Serialises artifacts (bundleVersions: by default one per key, the newest) into bundle JSON text. */
 export function exportBundle(artifacts: Iterable<CollateralArtifact>, options: ExportBundleOptions = {}): string {
   const out: CollateralBundleJson = {
@@ -90,7 +96,7 @@ export function exportBundle(artifacts: Iterable<CollateralArtifact>, options: E
       key: a.key,
       body: Buffer.from(a.body).toString('base64'),
       ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
-      source: a.source,
+      source: printableSource(a.source),
     })),
   };
   return `${JSON.stringify(out, null, 2)}\n`;
@@ -135,7 +141,7 @@ function importArtifact(a: BundleArtifactJson, i: number): CollateralArtifact {
     key: a.key,
     body: new Uint8Array(Buffer.from(a.body, 'base64')),
     ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
-    source: { ...(a.source ?? {}), origin: 'bundle' },
+    source: { ...printableSource(a.source ?? {}), origin: 'bundle' },
   });
 }
 

@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 
 import { InvalidArgumentError } from '../errors.js';
 import { CollateralUnavailableError } from './errors.js';
+import { printableUrl } from './source-url.js';
 
 export interface HttpClientOptions {
   /** undici dispatcher (proxy, custom TLS, tests); default: an Agent with `connectTimeoutMs`. */
@@ -272,7 +273,8 @@ export class HttpClient {
 
   async #attempt(url: string, headers: Record<string, string>, attempt: number): Promise<Outcome> {
     const fail = (code: FailureCode, message: string, status: number | undefined, transient: boolean, cause?: unknown, retryAfterMs?: number): Outcome => ({
-      error: new CollateralUnavailableError(code, `${message}: GET ${url}`, { url, ...(status === undefined ? {} : { status }), attempts: attempt }, cause),
+      // The URL as printed never carries userinfo or a secret parameter (source-url.ts).
+      error: new CollateralUnavailableError(code, `${message}: GET ${printableUrl(url)}`, { url: printableUrl(url), ...(status === undefined ? {} : { status }), attempts: attempt }, cause),
       transient,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });

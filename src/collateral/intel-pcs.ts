@@ -10,7 +10,7 @@ import { artifactKey, type PckCa, type QeIdentityRequest, type TcbInfoRequest } 
 import type { IntelCollateralSource } from './source.js';
 import { validateArtifactForKey } from './validate.js';
 import { notServedForPlatform } from './errors.js';
-import { requireTls } from './tls.js';
+import { parseSourceUrl } from './source-url.js';
 
 export const INTEL_PCS_BASE_URL = 'https://api.trustedservices.intel.com';
 /** The Root CA CRL is published on Intel's certificates host, not the PCS API host. */
@@ -62,22 +62,11 @@ export class IntelPcsClient implements IntelCollateralSource {
   constructor(options: IntelPcsOptions) {
     this.#pckCrlEncoding = options.pckCrlEncoding ?? 'der';
     const base = (options.baseUrl ?? INTEL_PCS_BASE_URL).replace(/\/+$/, '');
-    let parsed: URL;
-    try {
-      parsed = new URL(base);
-    } catch {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `baseUrl is not a URL: ${base}`);
-    }
-    requireTls(parsed, options.allowPlainHttp === true);
+    const allowPlainHttp = options.allowPlainHttp === true;
+    const parsed = parseSourceUrl(base, 'baseUrl', allowPlainHttp);
     this.baseUrl = base;
     this.rootCaCrlUrl = options.rootCaCrlUrl ?? (base === INTEL_PCS_BASE_URL ? INTEL_ROOT_CA_CRL_URL : `${base}/sgx/certification/v4/rootcacrl`);
-    let crlUrl: URL;
-    try {
-      crlUrl = new URL(this.rootCaCrlUrl);
-    } catch {
-      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `rootCaCrlUrl is not a URL: ${this.rootCaCrlUrl}`);
-    }
-    requireTls(crlUrl, options.allowPlainHttp === true); // X15 for every URL this client fetches
+    parseSourceUrl(this.rootCaCrlUrl, 'rootCaCrlUrl', allowPlainHttp); // X15 and no userinfo for every URL this client fetches
     this.#http = options.http;
     this.#headers = options.apiKey ? { 'Ocp-Apim-Subscription-Key': options.apiKey } : {};
     this.#baseOrigin = parsed.origin;
