@@ -227,6 +227,7 @@ async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
   try {
     if (await isDirectory(input)) {
       const r = await decryptDirectory(input, output, key);
+      r.warnings.forEach((w) => io.stderr.write(`tee-model decrypt: warning: ${lineSafe(w)}\n`));
       io.stdout.write(`decrypted ${r.files.length} file(s) into ${output}\n`);
     } else {
       await decryptFile(input, output, key);
@@ -380,6 +381,7 @@ async function cmdLoad(args: string[], io: ModelCliIo): Promise<number> {
       throw new KeyBrokerClientError('ERR_KBS_RESPONSE', `the key broker ${origin} released a ${released.key.length}-byte key; a model key is 16, 24 or 32 bytes`, { details: { url: origin, length: released.key.length } });
     }
     const r = await decryptDirectory(input, output, released.key);
+    r.warnings.forEach(warn);
     io.stdout.write(`key released by ${new URL(released.transferUrl).origin} (${released.attestationType}, ${provider.name}${released.nonceUsed ? ', nonce' : ''}${released.userDataForm === 'ita-raw' ? ', ita-raw user_data' : ''}); decrypted ${r.files.length} file(s) into ${output}\n`);
   } finally {
     released.key.fill(0);

@@ -49,7 +49,10 @@ export interface EncryptDirectoryOptions {
 export interface DirectoryResult {
   files: FileResult[];
   config: EncryptionConfig;
-  /** Encryption: why the upstream loader could not use the config as written. */
+  /**
+   * Encryption: why the upstream loader could not use the config as written. Decryption: a killed
+   * run's previous output that was moved back to the output, or left beside it (staging.ts, sweepDeadRuns).
+   */
   warnings: string[];
 }
 
@@ -360,7 +363,8 @@ async function decryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
       }
     }
     await publishStaging(staging, outputDir);
-    return { files, config, warnings: [] };
+    // What the sweep of dead runs beside the output left or put back (review s11).
+    return { files, config, warnings: staging.warnings };
   } catch (e) {
     await discardStaging(staging);
     throw e;

@@ -120,6 +120,23 @@ function stagingPrefix(outputDir: string, id: StagingIdentity): string {
 /** What follows the prefix in a name createStaging made: the pid, "-", and the six letters or digits mkdtemp puts for XXXXXX. */
 const STAGING_TAIL = /^(\d+)-[A-Za-z0-9]{6}$/;
 
+/**
+ * `.<name>.old-<host>.pidns-<namespace>.`: the pid, "-" and 12 random hex digits follow. Where
+ * publishStaging moves a previous output while it swaps the new one in; it carries the staging
+ * identity so that the sweep can tell a dead run's from a live one's (review s11).
+ */
+function asidePrefix(outputDir: string, id: StagingIdentity): string {
+  return `.${basename(resolve(outputDir))}.old-${id.host}.pidns-${id.pidNamespace}.`;
+}
+
+const ASIDE_TAIL = /^(\d+)-[0-9a-f]{12}$/;
+
+/** The aside name of versions before review s11: `.<name>.<pid>.<12 hex>.old`, without host or pid namespace. */
+function isOldStyleAside(name: string, outputDir: string): boolean {
+  const head = `.${basename(resolve(outputDir))}.`;
+  return name.startsWith(head) && /^\d+\.[0-9a-f]{12}\.old$/.test(name.slice(head.length));
+}
+
 /** Whether a process with this pid exists here (EPERM: it does, under another user). */
 function processExists(pid: number): boolean {
   try {
@@ -130,38 +147,102 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** The pid a dead run of this identity put after `prefix` in `name`, or undefined (another shape, this process, a live process). */
+function deadPidOf(name: string, prefix: string, tail: RegExp): number | undefined {
+  if (!name.startsWith(prefix)) return undefined;
+  const pid = tail.exec(name.slice(prefix.length))?.[1];
+  if (pid === undefined) return undefined;
+  const n = Number(pid);
+  if (n === process.pid || !Number.isSafeInteger(n) || n <= 0 || processExists(n)) return undefined;
+  return n;
+}
+
+/** What sweepDeadRuns did beside an output. */
+export interface SweepReport {
+  /** Dead runs' staging directories, and dead runs' asides of a previous output that the output replaced, now deleted. */
+  removed: string[];
+  /** A dead run's aside moved back to the output, which was missing (killed between the two renames). */
+  restored?: string;
+  /** Asides left in place, each named with what to do: they may hold decrypted model files. */
+  warnings: string[];
+}
+
 /**
- * Removes the staging directories beside `outputDir` that runs of this host and pid namespace
- * left when they died without cleaning up (SIGKILL, a crash, power loss): their name carries a pid
- * no process has any more. Best effort. Only names of exactly createStaging's shape are touched;
- * staging directories of other hosts or pid namespaces, of live processes and of earlier versions
- * (other name shapes) are left alone, and so is everything when the pid namespace is unknown.
+ * Clears up beside `outputDir` after runs of this host and pid namespace that died without
+ * cleaning up (SIGKILL, a crash, power loss): their name carries a pid no process has any more.
+ * Best effort. Only names of exactly createStaging's and publishStaging's shapes are touched;
+ * those of other hosts or pid namespaces and of live processes are left alone, and so is everything
+ * when the pid namespace is unknown.
+ *
+ * - a staging directory (`.<name>.staging-…`) is deleted;
+ * - an aside (`.<name>.old-…`, the previous output being replaced; review s11): when the output is
+ *   missing, the run died between the two renames and the aside goes back to the output; when the
+ *   output is a tee-model output (it holds OUTPUT_MARKER), the new one was published and the aside
+ *   is deleted; otherwise it is left and named in a warning;
+ * - an aside of an earlier version (`.<name>.<pid>.<hex>.old`, no host or namespace to judge its
+ *   pid by) and, when the namespace is unknown, any aside are named in a warning.
  */
-export async function sweepDeadStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<string[]> {
-  if (id.pidNamespace === 'unknown') return [];
+export async function sweepDeadRuns(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<SweepReport> {
+  const report: SweepReport = { removed: [], warnings: [] };
   const parent = dirname(resolve(outputDir));
-  const mine = stagingPrefix(outputDir, id);
-  const names = await readdir(parent).catch(() => [] as string[]);
-  const removed: string[] = [];
+  const names = (await readdir(parent).catch(() => [] as string[])).sort();
+  const isDirectory = async (path: string): Promise<boolean> => (await lstat(path).catch(() => undefined))?.isDirectory() === true;
+  const leftOver = (path: string, why: string): void => {
+    report.warnings.push(`${path} holds the previous output of a tee-model run that was killed while replacing ${outputDir} (it may hold decrypted model files); ${why}: check it and delete it, or move it back to ${outputDir}`);
+  };
+  const staging = stagingPrefix(outputDir, id);
+  const aside = asidePrefix(outputDir, id);
+  const anyAside = `.${basename(resolve(outputDir))}.old-`;
   for (const name of names) {
-    if (!name.startsWith(mine)) continue;
-    const pid = STAGING_TAIL.exec(name.slice(mine.length))?.[1];
-    if (pid === undefined) continue;
-    const n = Number(pid);
-    if (n === process.pid || !Number.isSafeInteger(n) || n <= 0 || processExists(n)) continue;
     const path = join(parent, name);
-    const st = await lstat(path).catch(() => undefined);
-    if (!st?.isDirectory()) continue;
-    await rm(path, { recursive: true, force: true }).catch(() => undefined);
-    removed.push(path);
+    if (id.pidNamespace === 'unknown') {
+      if ((name.startsWith(anyAside) || isOldStyleAside(name, outputDir)) && (await isDirectory(path))) leftOver(path, 'this process cannot read its pid namespace (/proc), so it cannot tell whether that run is still alive');
+      continue;
+    }
+    if (isOldStyleAside(name, outputDir)) {
+      if (await isDirectory(path)) leftOver(path, 'its name (an earlier tee-model version) does not say on which host or in which pid namespace that run was');
+      continue;
+    }
+    if (deadPidOf(name, staging, STAGING_TAIL) !== undefined) {
+      if (!(await isDirectory(path))) continue;
+      await rm(path, { recursive: true, force: true }).catch(() => undefined);
+      report.removed.push(path);
+      continue;
+    }
+    if (deadPidOf(name, aside, ASIDE_TAIL) === undefined || !(await isDirectory(path))) continue;
+    const output = await lstatOrUndefined(outputDir).catch(() => undefined);
+    if (output === undefined && report.restored === undefined) {
+      // Killed between the two renames: the previous output is the only output there is.
+      const back = await rename(path, outputDir).then(() => true, () => false);
+      if (back) report.restored = path;
+      else leftOver(path, `it could not be moved back to the missing ${outputDir}`);
+      continue;
+    }
+    const marker = output?.isDirectory() ? await lstatOrUndefined(join(outputDir, OUTPUT_MARKER)).catch(() => undefined) : undefined;
+    if (marker?.isFile()) {
+      // The new output was published; the run died while deleting the old one (or before).
+      await rm(path, { recursive: true, force: true }).catch(() => undefined);
+      report.removed.push(path);
+      continue;
+    }
+    leftOver(path, output === undefined ? `another previous output was already moved back to ${outputDir}` : `${outputDir} is not a tee-model output (no ${OUTPUT_MARKER}), so which one to keep is not clear`);
   }
-  return removed;
+  return report;
+}
+
+/** The paths sweepDeadRuns removed (the interface of earlier versions; its restores and warnings are dropped). */
+export async function sweepDeadStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<string[]> {
+  return (await sweepDeadRuns(outputDir, id)).removed;
 }
 
 /** A fresh staging directory and the function that stops its removal on interruption (publishStaging and discardStaging call it). */
 export interface Staging {
   path: string;
   untrack: () => void;
+  /** Whose pids its name and the aside's refer to. */
+  id: StagingIdentity;
+  /** What the sweep of dead runs left in place or moved back (sweepDeadRuns), for the caller to report. */
+  warnings: string[];
 }
 
 /**
@@ -172,11 +253,13 @@ export interface Staging {
 export async function createStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<Staging> {
   const parent = dirname(resolve(outputDir));
   await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((e: unknown) => ioError(e, parent));
-  await sweepDeadStaging(outputDir, id);
+  const swept = await sweepDeadRuns(outputDir, id);
+  const warnings = [...swept.warnings];
+  if (swept.restored !== undefined) warnings.push(`the previous output of a tee-model run killed while replacing ${outputDir} was moved back there from ${swept.restored}`);
   // mkdtemp creates the directory 0700 and never reuses an existing one.
   const path = await mkdtemp(join(parent, `${stagingPrefix(outputDir, id)}${process.pid}-`)).catch((e: unknown) => ioError(e, parent));
   const untrack = onInterrupt(() => rmSync(path, { recursive: true, force: true }));
-  return { path, untrack };
+  return { path, untrack, id, warnings };
 }
 
 /** Removes a staging directory after a failure (best effort: the first error is the one reported). */
@@ -188,8 +271,10 @@ export async function discardStaging(staging: Staging): Promise<void> {
 /**
  * Makes `staging` the output: marks it, then renames it to `outputDir`. An
  * empty output is replaced in one rename (its mode kept); a previous output
- * is moved aside, replaced and then deleted; on a failed swap it is put back,
- * and when even that fails the error names where it is (`details.previousOutput`).
+ * is moved aside (`.<name>.old-<host>.pidns-<namespace>.<pid>-<12 hex>`, which
+ * the sweep of a later run recognises if this one is killed), replaced and then
+ * deleted; on a failed swap it is put back, and when even that fails the error
+ * names where it is (`details.previousOutput`).
  */
 export async function publishStaging(staging: Staging, outputDir: string): Promise<void> {
   const markerPath = join(staging.path, OUTPUT_MARKER);
@@ -212,7 +297,8 @@ export async function publishStaging(staging: Staging, outputDir: string): Promi
     staging.untrack();
     return;
   }
-  const aside = join(dirname(resolve(outputDir)), `.${basename(resolve(outputDir))}.${process.pid}.${randomBytes(6).toString('hex')}.old`);
+  // Named with this run's identity: if it is killed from here on, the next run's sweep knows the aside is a dead run's (review s11).
+  const aside = join(dirname(resolve(outputDir)), `${asidePrefix(outputDir, staging.id)}${process.pid}-${randomBytes(6).toString('hex')}`);
   await rename(outputDir, aside).catch((e: unknown) => ioError(e, outputDir));
   // Interrupted between the renames: the previous output goes back (the new one is not in place yet), or, once it is, the old one goes.
   const untrackAside = onInterrupt(() => {

@@ -92,7 +92,7 @@ describe('typed errors (finding 5)', () => {
     await mkdir(join(dir, 'out', 'busy'), { recursive: true });
     const s = sinks();
     expect(await run(['decrypt', '-i', join(dir, 'c.aes'), '-o', join(dir, 'out'), '-k', key.toString('base64')], s.io)).toBe(2);
-    expect(s.err()).toMatch(/^tee-model decrypt: ERR_MODEL_IO: /);
+    expect(s.err()).toMatch(/^tee-model decrypt: ERR_MODEL_IO: /m); // after the -k warning line (review s11)
   });
 });
 
@@ -160,11 +160,11 @@ describe('host-written text on stderr (finding 6)', () => {
     const s = sinks();
     // --nonce no and a missing configfs root: the run ends at the evidence, without any network request.
     const code = await run(['load', '--kbs', 'https://127.0.0.1:1', '-i', enc, '-o', join(dir, 'out'), '--nonce', 'no', '--configfs-root', join(dir, 'no-tsm')], s.io);
-    expect(code).toBe(3);
+    expect(code).toBe(2); // a missing configfs-tsm root is permanent since review s11 (it was 3)
     const lines = s.err().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^tee-model load: warning: key id "k1\\n.*" taken from the model directory/);
-    expect(lines[1]).toMatch(/^tee-model load: ERR_TSM_UNAVAILABLE: /);
+    expect(lines[1]).toMatch(/^tee-model load: ERR_TSM_IO: /);
     expect(s.err()).not.toMatch(/^tee-model load: key released/m);
   });
 
@@ -262,7 +262,7 @@ describe('broker answers without a usable key (finding 7) and the simulated prov
     const enc = await modelDir('k1');
     const s = sinks();
     await run(['load', '--kbs', 'https://127.0.0.1:1', '--key-id', 'k1', '-i', enc, '-o', join(dir, 'out'), '--nonce', 'no', '--configfs-root', join(dir, 'no-tsm')], s.io);
-    expect(s.err()).toMatch(/ERR_TSM_UNAVAILABLE/);
+    expect(s.err()).toMatch(/ERR_TSM_IO: .*the report directory does not exist/);
     expect(s.err()).not.toMatch(/SIMULATED/);
   });
 });

@@ -60,7 +60,7 @@ describe('review s7 round 2: a previous output that cannot be put back is named'
     expect(e.code).toBe('ERR_MODEL_IO');
     const aside = e.details['previousOutput'];
     expect(typeof aside).toBe('string');
-    expect(String(aside)).toMatch(/\.out\.\d+\.[0-9a-f]+\.old$/);
+    expect(String(aside)).toMatch(/\/\.out\.old-[^/]+\.pidns-[^/]+\.\d+-[0-9a-f]{12}$/); // the staging identity since review s11
     expect(e.message).toContain(String(aside));
     expect(await readFile(join(String(aside), 'weights.bin'), 'utf8')).toBe('A-weights');
     expect(await readFile(join(out, 'weights.bin'), 'utf8')).toBe('C-weights');
