@@ -16,7 +16,9 @@
  *
  * A refusal that judges the TEE (policy, debug, evidence, vTPM) is marked as a verdict on the TEE
  * that holds the presented key (judgesBoundTee) only when the evidence carries this connection's
- * binding: the client revokes an earlier trust in the key on those alone.
+ * binding: the client revokes an earlier trust in the key on those alone. A refusal caused by the
+ * collateral (a bad signature, window, issuer chain or content of what a PCS / PCCS / KDS mirror
+ * served: judgesCollateral) is never such a verdict.
  */
 import { hash } from 'node:crypto';
 
@@ -166,6 +168,28 @@ function markBound(e: unknown): unknown {
   return e;
 }
 
+/** Checks that judge a collateral document or its signer: Intel TCB info, QE identity and CRLs, the SEV-SNP CRL. */
+const COLLATERAL_CHECKS: ReadonlySet<string> = new Set(['T13', 'T14', 'T16', 'T17', 'T18', 'T19', 'T20', 'T21', 'T45', 'T47', 'T48', 'S09']);
+/** SEV-SNP certificate checks: about what KDS (or a mirror) served when the answer carried no certificate table. */
+const KDS_CERTIFICATE_CHECKS: ReadonlySet<string> = new Set(['S07', 'S37', 'S38', 'S08', 'S10', 'S11']);
+/** REVOKED by a genuine CRL at these is about the signer of TCB info / QE identity, not the platform. */
+const COLLATERAL_SIGNER_REVOCATION: ReadonlySet<string> = new Set(['T16', 'T20']);
+
+/**
+ * Whether a refused verification judges the collateral rather than the TEE (review s11 client-coll
+ * #3): a rogue or broken PCS / PCCS / KDS mirror can serve a document whose signature, window,
+ * issuer chain or content fails, and it must not thereby revoke a good gateway's key. A genuine
+ * CRL listing the platform's own certificate (T13, T14, S09 REVOKED) stays a verdict on the TEE.
+ */
+function judgesCollateral(e: unknown, certTableGiven: boolean): boolean {
+  const err = e instanceof AttestationRefusedError ? e.cause : undefined;
+  if (!(err instanceof TeeVerifyError)) return false;
+  if (err.code.startsWith('ERR_COLLATERAL_') || err.errorClass.startsWith('COLLATERAL_')) return true;
+  const check = err.check ?? '';
+  if (err.errorClass === 'REVOKED') return COLLATERAL_SIGNER_REVOCATION.has(check);
+  return COLLATERAL_CHECKS.has(check) || (!certTableGiven && KDS_CERTIFICATE_CHECKS.has(check));
+}
+
 /** REPORTDATA as the evidence states it (not authenticated: only to tell whose evidence a failed verification was about). */
 function statedReportData(evidence: Uint8Array): Buffer | undefined {
   try {
@@ -215,7 +239,8 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
   try {
     result = await verifyStep(evidence, auxblob, o);
   } catch (e) {
-    if (statedReportData(evidence)?.equals(expectedBytes)) markBound(e);
+    // Collateral that fails its own checks judges the collateral source, never the key's TEE.
+    if (statedReportData(evidence)?.equals(expectedBytes) && !judgesCollateral(e, auxblob !== undefined && auxblob.length > 0)) markBound(e);
     throw e;
   }
   // Step 3
