@@ -12,8 +12,8 @@
  *
  * TCB floor (S17; review s10 V35 / V44): AMD does not revoke the VCEKs of old firmware, so an
  * SEV-SNP policy's REPORTED_TCB minimums are the only defence against a genuine report from firmware
- * AMD's bulletins name as vulnerable. A native SNP policy must set `tcbMinimums.<product>.reported`
- * for every product it accepts, unless it says `allowNoTcbMinimums: true` (the same machinery as the
+ * AMD's bulletins name as vulnerable. A native SNP policy must set `tcbMinimums.<product>.reported`,
+ * with its `snp` and `microcode` minimums above 0 (review s11 #3), for every product it accepts, unless it says `allowNoTcbMinimums: true` (the same machinery as the
  * unpinned opt-in: removed before validation, a warning, 400 at creation and 403 at transfer with
  * ERR_KBS_POLICY_UNPINNED, check S17). ITA policies are TDX or SGX only, so the rule never applies.
  *
@@ -81,15 +81,27 @@ interface TcbGap {
   products: string[];
 }
 
+/** The REPORTED_TCB components a bulletin's fix raises (SNP firmware, microcode): a floor must raise both. */
+const FLOORED_COMPONENTS = ['snp', 'microcode'] as const;
+
+/** Where a product's REPORTED_TCB floor falls short: the minimum itself, or its first component at 0 or absent. */
+function floorHole(reported: Partial<Record<string, number>> | undefined, product: string): string | undefined {
+  if (reported === undefined) return `/tcbMinimums/${product}/reported`;
+  const missing = FLOORED_COMPONENTS.find((c) => !((reported[c] ?? 0) > 0));
+  return missing === undefined ? undefined : `/tcbMinimums/${product}/reported/${missing}`;
+}
+
 /**
  * S17: the accepted SEV-SNP products with no REPORTED_TCB floor, or undefined when each has one
  * (or the policy is not SNP). A launch-only minimum (S18) does not count: the reported TCB is what
- * the VCEK certifies.
+ * the VCEK certifies. Nor does one that floors nothing (review s11 #3: `{bootloader: 0}` met the
+ * rule): the SNP and microcode minimums must both be above 0.
  */
 function tcbFloorGap(policy: Policy): TcbGap | undefined {
   if (policy.tee !== 'snp') return undefined;
-  const bare = policy.products.filter((product) => policy.tcbMinimums[product]?.reported === undefined);
-  return bare.length === 0 ? undefined : { path: `/tcbMinimums/${bare[0]}/reported`, products: bare };
+  const holes = policy.products.map((product) => ({ product, path: floorHole(policy.tcbMinimums[product]?.reported as Partial<Record<string, number>> | undefined, product) }));
+  const bare = holes.filter((h) => h.path !== undefined);
+  return bare.length === 0 ? undefined : { path: bare[0]!.path!, products: bare.map((h) => h.product) };
 }
 
 interface Loaded {
@@ -160,8 +172,8 @@ function warningsOf(l: Loaded, id: string): string[] {
     const products = l.tcbGap.products.join(', ');
     out.push(
       l.allowNoTcbFloor
-        ? `S17: policy ${id} sets no REPORTED_TCB minimum for ${products}; ${NO_TCB_FLOOR_OPT_IN} releases its keys there at any TCB, firmware AMD's bulletins name as vulnerable included (AMD does not revoke old VCEKs)`
-        : `S17: policy ${id} sets no REPORTED_TCB minimum for ${products} and has no ${NO_TCB_FLOOR_OPT_IN}: transfers of its keys are refused`,
+        ? `S17: policy ${id} sets no REPORTED_TCB minimum (snp and microcode above 0) for ${products}; ${NO_TCB_FLOOR_OPT_IN} releases its keys there at any TCB, firmware AMD's bulletins name as vulnerable included (AMD does not revoke old VCEKs)`
+        : `S17: policy ${id} sets no REPORTED_TCB minimum (snp and microcode above 0) for ${products} and has no ${NO_TCB_FLOOR_OPT_IN}: transfers of its keys are refused`,
     );
   }
   if (l.tcbRelaxed) out.push(`T33: policy ${id} says ${TCB_FIELD}: false: its keys are released to platforms whose TCB status is not UpToDate (every status but Revoked, OutOfDate included)`);
@@ -178,8 +190,8 @@ function unpinned(gap: Gap, status: 400 | 403, id: string): KbsError {
 function noTcbFloor(gap: TcbGap, status: 400 | 403, id: string): KbsError {
   const products = gap.products.join(', ');
   const message = status === 400
-    ? `an SEV-SNP key-transfer policy must set a REPORTED_TCB minimum (tcbMinimums.<product>.reported, from AMD's security bulletins) for each product it accepts, and sets none for ${products}: AMD does not revoke the VCEKs of old firmware, so the minimum is the only floor. Add them, narrow "products", or say "${NO_TCB_FLOOR_OPT_IN}": true to release at any TCB`
-    : `the key's policy ${id} sets no REPORTED_TCB minimum for ${products} and does not say "${NO_TCB_FLOOR_OPT_IN}": true; no key is released under it`;
+    ? `an SEV-SNP key-transfer policy must set a REPORTED_TCB minimum (tcbMinimums.<product>.reported, from AMD's security bulletins, with snp and microcode above 0) for each product it accepts, and sets none for ${products}: AMD does not revoke the VCEKs of old firmware, so the minimum is the only floor. Add them, narrow "products", or say "${NO_TCB_FLOOR_OPT_IN}": true to release at any TCB`
+    : `the key's policy ${id} sets no REPORTED_TCB minimum (snp and microcode above 0) for ${products} and does not say "${NO_TCB_FLOOR_OPT_IN}": true; no key is released under it`;
   return new KbsError('ERR_KBS_POLICY_UNPINNED', status, message, { check: 'S17', failedChecks: [{ check: 'S17', path: gap.path, message }] });
 }
 

@@ -65,7 +65,7 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
     ['ITA TDX with mrtd', { attestation_type: 'TDX', tdx: { attributes: { mrtd: [HEX48] } } }],
     ['ITA SGX with mrsigner only', { attestation_type: 'SGX', sgx: { attributes: { mrsigner: [HEX32] } } }],
     ['native SGX with mrEnclave only', { tee: 'sgx', mrEnclave: [HEX32], mrSigner: 'any' }],
-    ['native SNP with measurement (and a REPORTED_TCB floor, S17 since review s10)', { tee: 'snp', measurement: [HEX48], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } } }],
+    ['native SNP with measurement (and a REPORTED_TCB floor, S17 since review s10)', { tee: 'snp', measurement: [HEX48], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } } }],
   ])('%s: accepted without warnings', async (_name, doc) => {
     const r = await create(doc);
     expect(r.status).toBe(201);
@@ -123,7 +123,7 @@ describe('key broker: key-transfer policies must pin a measurement (review findi
 
   it('a stored policy that no longer loads (SEV-SNP minimums for Milan only, before session 6) says so when shown and at start; transfers fail closed', async () => {
     const legacy = randomUUID();
-    const doc = { tee: 'snp', measurement: ['ef'.repeat(48)], hostData: 'any', tcbMinimums: { Milan: { reported: { snp: 0x18 } } }, id: legacy };
+    const doc = { tee: 'snp', measurement: ['ef'.repeat(48)], hostData: 'any', tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } }, id: legacy };
     await insertLegacyPolicy(h, legacy, 'native', JSON.stringify(doc));
     const view = await h.call('GET', `/kbs/v1/key-transfer-policies/${legacy}`);
     expect(view.json.warnings).toEqual([expect.stringMatching(new RegExp(`^policy ${legacy} no longer loads \\(.*tcbMinimums.*\\): transfers of its keys fail`))]);

@@ -41,7 +41,10 @@ describe('review s10 A1: the key broker answers a KDS 404 for the VCEK without t
     await new Promise<void>((r) => kds.listen(0, '127.0.0.1', r));
     port = (kds.address() as AddressInfo).port;
     http = new HttpClient({ retries: 0 });
-    const amd = new AmdKdsClient({ http, baseUrl: `http://${USER}:${PASSWORD}@127.0.0.1:${port}/${PATH}` });
+    // Since review s11 (collateral) a source URL with userinfo is refused when the client is made, so the
+    // password can no longer reach an answer that way; host, port and path still must not.
+    expect(() => new AmdKdsClient({ http, baseUrl: `http://${USER}:${PASSWORD}@127.0.0.1:${port}/${PATH}` })).toThrow(/user name or password/);
+    const amd = new AmdKdsClient({ http, baseUrl: `http://127.0.0.1:${port}/${PATH}` });
     h = await startHarness({ collateral: new CollateralService({ amd, cache: null }), trustRoots: snp.trustRoots, log: (l) => lines.push(l) });
   });
   afterAll(async () => {
@@ -54,7 +57,7 @@ describe('review s10 A1: the key broker answers a KDS 404 for the VCEK without t
     const client = newClient(2048);
     const { evidence } = await snp.getEvidence(sha512(client.spkiDer));
     const measurement = Buffer.from(evidence.subarray(0x90, 0xc0)).toString('hex');
-    const keyId = await registerKey(h, Buffer.alloc(32, 7), { tee: 'snp', measurement: [measurement], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } } });
+    const keyId = await registerKey(h, Buffer.alloc(32, 7), { tee: 'snp', measurement: [measurement], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } } });
     const r = await h.call('POST', transferPath(keyId), {
       body: { quote: Buffer.from(evidence).toString('base64'), user_data: client.userData },
       headers: { 'attestation-type': 'SEV-SNP' },

@@ -18,11 +18,11 @@ import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { HAVE_VECTORS, realSnpResult } from '../policy/helpers.js';
 import { newClient, sha512, startHarness, transferPath, unwrap, type Client, type Harness } from './helpers.js';
 
-/** REPORTED_TCB minimums for all three products; Milan's SNP SPL as given (AMD-SB-3019: 0x18). */
+/** REPORTED_TCB minimums for all three products; Milan's SNP SPL as given (AMD-SB-3019: 0x18); microcode too since review s11. */
 const floors = (milanSnp = 0x18): Record<string, unknown> => ({
-  Milan: { reported: { snp: milanSnp } },
-  Genoa: { reported: { snp: 0x17 } },
-  Turin: { reported: { snp: 0x1 } },
+  Milan: { reported: { snp: milanSnp, microcode: 0xdb } },
+  Genoa: { reported: { snp: 0x17, microcode: 0x54 } },
+  Turin: { reported: { snp: 0x1, microcode: 0x4f } },
 });
 
 describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB floor (review s10 V35 / V44, S17)', () => {
@@ -60,7 +60,7 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
   it.each([
     ['no tcbMinimums', {}, '/tcbMinimums/Milan/reported', 'Milan, Genoa, Turin'],
     ['launch (S18) minimums only', { tcbMinimums: { Milan: { launch: { snp: 0x18 } }, Genoa: { launch: { snp: 0x17 } }, Turin: { launch: { snp: 1 } } } }, '/tcbMinimums/Milan/reported', 'Milan, Genoa, Turin'],
-    ['a reported minimum for Milan, launch only for Genoa and Turin', { tcbMinimums: { Milan: { reported: { snp: 0x18 } }, Genoa: { launch: { snp: 0x17 } }, Turin: { launch: { snp: 1 } } } }, '/tcbMinimums/Genoa/reported', 'Genoa, Turin'],
+    ['a reported minimum for Milan, launch only for Genoa and Turin', { tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } }, Genoa: { launch: { snp: 0x17 } }, Turin: { launch: { snp: 1 } } } }, '/tcbMinimums/Genoa/reported', 'Genoa, Turin'],
     ['products narrowed to Milan, no minimums', { products: ['Milan'] }, '/tcbMinimums/Milan/reported', 'Milan'],
     ['measurement opted out, still no floor', { measurement: 'any', allowUnpinnedMeasurement: true }, '/tcbMinimums/Milan/reported', 'Milan, Genoa, Turin'],
   ])('%s: 400 ERR_KBS_POLICY_UNPINNED (S17), nothing stored', async (_name, extra, path, products) => {
@@ -80,7 +80,7 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
 
   it.each([
     ['minimums for all three products', { tcbMinimums: floors() }],
-    ['products narrowed to Milan, its minimum set', { products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } } }],
+    ['products narrowed to Milan, its minimum set', { products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } } }],
     ['the opt-in given, but minimums set anyway (it does nothing)', { tcbMinimums: floors(), allowNoTcbMinimums: true }],
   ])('%s: accepted without warnings', async (_name, extra) => {
     const r = await create(snpPolicy(extra));
@@ -100,7 +100,7 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
     const r = await create(snpPolicy({ allowNoTcbMinimums: true }));
     expect(r.status, r.text).toBe(201);
     expect(r.json.policy.allowNoTcbMinimums).toBe(true);
-    expect(r.json.warnings).toEqual([expect.stringMatching(new RegExp(`^S17: policy ${r.json.id} sets no REPORTED_TCB minimum for Milan, Genoa, Turin; allowNoTcbMinimums releases`))]);
+    expect(r.json.warnings).toEqual([expect.stringMatching(new RegExp(`^S17: policy ${r.json.id} sets no REPORTED_TCB minimum \\(snp and microcode above 0\\) for Milan, Genoa, Turin; allowNoTcbMinimums releases`))]);
     expect((await h.call('GET', `/kbs/v1/key-transfer-policies/${r.json.id}`)).json.warnings).toEqual(r.json.warnings);
     expect(logLines.some((l) => l.includes('WARNING') && l.includes('S17') && l.includes(r.json.id))).toBe(true);
     const keyId = await keyUnder(r.json.id);
@@ -137,7 +137,7 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
     await s.run('INSERT INTO policies (id, format, document, created_at, mac) VALUES (?, ?, ?, ?, ?)', [legacy, 'native', document, new Date().toISOString(), policyMac(integrityKeys(master), legacy, 'native', document)]);
     const view = await h.call('GET', `/kbs/v1/key-transfer-policies/${legacy}`);
     expect(view.status).toBe(200);
-    expect(view.json.warnings).toEqual([`S17: policy ${legacy} sets no REPORTED_TCB minimum for Milan, Genoa, Turin and has no allowNoTcbMinimums: transfers of its keys are refused`]);
+    expect(view.json.warnings).toEqual([`S17: policy ${legacy} sets no REPORTED_TCB minimum (snp and microcode above 0) for Milan, Genoa, Turin and has no allowNoTcbMinimums: transfers of its keys are refused`]);
     const keyId = await keyUnder(legacy);
     const nonce = await h.call('POST', transferPath(keyId), { token: null });
     expect({ status: nonce.status, code: nonce.json?.code, check: nonce.json?.checks?.[0]?.check }).toEqual({ status: 403, code: 'ERR_KBS_POLICY_UNPINNED', check: 'S17' });
@@ -176,7 +176,11 @@ describe.skipIf(!HAVE_VECTORS)('the genuine virtee-sev/report_milan (SNP SPL 8, 
     expect(floor.warnings).toEqual([]);
     const d = evaluatePolicy(result, floor.policy);
     expect(d.ok).toBe(false);
-    expect(d.violations).toEqual([expect.objectContaining({ check: 'S17', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp' })]);
+    // Its microcode SPL is also below the Milan floor (0xdb) the broker now requires with it (review s11).
+    expect(d.violations).toEqual([
+      expect.objectContaining({ check: 'S17', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp' }),
+      expect.objectContaining({ check: 'S17', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/microcode' }),
+    ]);
     const optedIn = parsePolicyDocument({ ...pinned, allowNoTcbMinimums: true }, 'p-opt-in');
     expect(optedIn.warnings).toEqual([expect.stringMatching(/^S17: policy p-opt-in sets no REPORTED_TCB minimum/)]);
     expect(evaluatePolicy(result, optedIn.policy).ok).toBe(true);

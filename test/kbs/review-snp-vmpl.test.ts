@@ -32,7 +32,7 @@ describe('key broker: SEV-SNP guests below VMPL 0 get no key (review finding 3, 
   }, 60_000);
   afterAll(async () => h?.close());
 
-  const policy = (extra: Record<string, unknown> = {}) => ({ tee: 'snp', measurement: [guestMeasurement], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18 } } }, ...extra });
+  const policy = (extra: Record<string, unknown> = {}) => ({ tee: 'snp', measurement: [guestMeasurement], hostData: 'any', products: ['Milan'], tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } }, ...extra });
   async function transfer(id: string, provider: SimulatedTeeProvider) {
     const { evidence } = await provider.getEvidence(sha512(client.spkiDer));
     return h.call('POST', transferPath(id), { body: { quote: Buffer.from(evidence).toString('base64'), user_data: client.userData }, headers: { 'attestation-type': 'SEV-SNP' }, token: null });
