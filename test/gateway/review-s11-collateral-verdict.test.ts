@@ -11,15 +11,8 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  BundleSource,
-  CollateralService,
-  type CollateralArtifact,
-  type IntelCollateralSource,
-  type PckCa,
-  type QeIdentityRequest,
-  type TcbInfoRequest,
-} from '../../src/index.js';
+import { BundleSource, CollateralService, type CollateralArtifact, type IntelCollateralSource } from '../../src/index.js';
+import type { PckCa, QeIdentityRequest, TcbInfoRequest } from '../../src/collateral/index.js';
 import { validateArtifact } from '../../src/collateral/validate.js';
 import { AttestationRefusedError, AttestedClient } from '../../src/gateway/index.js';
 import { bindingReportData } from '../../src/gateway/binding.js';
