@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
-import { RollbackFloors, floorOf, raises, type Floor } from './floors.js';
+import { FLOOR_FILE_NAME, RollbackFloors, floorOf, raises, type Floor } from './floors.js';
 import { TEMPORARY_NAME, currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
 import { refuseAttachedChain, validateArtifactForKey } from './validate.js';
 
@@ -26,8 +26,8 @@ const VERSION = 1;
 const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 /** `<sha256(key)>-<version digest[:16]>.json` (see versionDigest): nothing else in the directory is a version. */
 const ENTRY_NAME = /^([0-9a-f]{64})-[0-9a-f]{16}\.json$/;
-/** A key's rollback floor (floors.ts): never a version, never pruned. */
-const FLOOR_NAME = /^[0-9a-f]{64}-floor\.json$/;
+/** A key's rollback floor file (floors.ts: `<sha256(key)>[-<pid>-<12 hex>]-floor.json`): never a version, never pruned here. */
+const FLOOR_NAME = FLOOR_FILE_NAME;
 /** A temporary file of a write is pruned only this long after it was last written: a write in progress takes milliseconds. */
 const TEMPORARY_MIN_AGE_MS = 60 * 60 * 1000;
 
@@ -101,7 +101,7 @@ export interface PruneResult {
    * `now`: removed (a dry run: would be). Never a valid entry.
    */
   temporary: number;
-  /** Rollback floor files seen or written (from the verified versions removed); prune never removes one. */
+  /** Keys with a rollback floor file seen or written (from the verified versions removed); prune never removes a floor file. */
   floors: number;
 }
 
@@ -517,9 +517,13 @@ export class CollateralCache {
     return this.#floors.size;
   }
 
-  /** The file of `key`'s rollback floor (`<dir>/v1/<sha256(key)>-floor.json`, matched by entryGlob); undefined in memory only. */
-  floorFile(key: string): string | undefined {
-    return this.#floors.file(key);
+  /**
+   * The files of `key`'s rollback floor on disk now (`<dir>/v1/<sha256(key)>-<pid>-<12 hex>-floor.json`,
+   * one per write, and `<sha256(key)>-floor.json` from versions before review s11; all matched by
+   * entryGlob); [] in memory only.
+   */
+  floorFiles(key: string): string[] {
+    return this.#floors.files(key);
   }
 
   /** The strictest floor the verified marks of `key`'s stored versions set. */
@@ -535,7 +539,7 @@ export class CollateralCache {
 
   /**
    * Where `key`'s entries live on disk, as a glob an operator can remove
-   * (`<dir>/v1/<sha256(key)>-*.json`: its versions and its rollback floor);
+   * (`<dir>/v1/<sha256(key)>-*.json`: its versions and its rollback floor files);
    * undefined in memory only.
    */
   entryGlob(key: string): string | undefined {
@@ -587,10 +591,10 @@ export class CollateralCache {
     } catch (err) {
       throw cacheDirError(this.directory, `cannot be listed (${(err as Error).message})`, err);
     }
-    const floorFiles = new Set<string>();
+    const floorKeys = new Set<string>(); // digests of the keys with a floor file seen or written
     for (const name of names) {
       if (FLOOR_NAME.test(name)) {
-        floorFiles.add(name);
+        floorKeys.add(name.slice(0, 64));
         continue;
       }
       if (this.#isTemporary(name)) {
@@ -620,7 +624,7 @@ export class CollateralCache {
         result.failed++;
         continue;
       }
-      if (verified && floorOf(artifact) !== undefined) floorFiles.add(`${name.slice(0, 64)}-floor.json`);
+      if (verified && floorOf(artifact) !== undefined) floorKeys.add(name.slice(0, 64));
       try {
         rmSync(join(this.#dir(), name)); // unlinks the name; a link put there meanwhile is not followed
       } catch (err) {
@@ -635,7 +639,7 @@ export class CollateralCache {
       if (set?.size === 0) this.#index!.delete(name.slice(0, 64));
       this.#forgetInMemory(artifact.key, artifact);
     }
-    result.floors = floorFiles.size;
+    result.floors = floorKeys.size;
     return result;
   }
 

@@ -7,17 +7,24 @@
  *
  * A floor outlives the versions that set it: when they are evicted, expire
  * or are pruned, the floor stays in memory (up to `maxFloors` keys) and, for
- * a disk cache, in its own file per key (`<sha256(key)>-floor.json`, next to
- * the key's version files, hardened like them). It is read on the key's
- * first lookup, merged with the verified marks of the cached versions, and
- * only ever raised: nothing here lowers it.
+ * a disk cache, in floor files next to the key's version files, hardened like
+ * them. It is read on the key's first lookup, merged with the verified marks
+ * of the cached versions, and only ever raised: nothing here lowers it.
+ *
+ * No lock (review s11, replacing s10's lock file, which could have two
+ * holders): every write makes a file of its own under a fresh name
+ * (`<sha256(key)>-<pid>-<12 hex>-floor.json`), never renamed over and never
+ * changed, and a read takes the strictest of the key's files (the single
+ * `<sha256(key)>-floor.json` of earlier versions included). A file is
+ * deleted only by a process that has just read a stricter one (the same
+ * floor: the smaller name wins), so the strictest file ever written stays
+ * until a stricter one exists, whatever the interleaving of processes.
  */
-import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CollateralArtifact } from './artifact.js';
-import { withFileLock } from './file-lock.js';
 import { readPrivateFile, writePrivateFile } from './private-file.js';
 
 export interface Floor {
@@ -38,6 +45,17 @@ const FORMAT = 'tee-verify-collateral-floor';
 const VERSION = 1;
 /** A floor file is a key and two numbers; anything larger is not one of ours. */
 const MAX_FLOOR_BYTES = 16 * 1024;
+/**
+ * A floor file's name: `<sha256(key)>-<pid>-<12 hex>-floor.json` (one per
+ * write), or `<sha256(key)>-floor.json` (the single file of versions before
+ * review s11, still read). Both end in `-floor.json` and match the key's glob
+ * `<sha256(key)>-*.json`; neither is a version's name.
+ */
+export const FLOOR_FILE_NAME = /^[0-9a-f]{64}(?:-[0-9]+-[0-9a-f]{12})?-floor\.json$/;
+/** Files of one key read per pass; a read of more prunes them a batch at a time (bounds the bytes one read costs). */
+const MAX_FILES_PER_PASS = 16;
+/** Passes of one read (a listing, its files, a second listing) before it gives up as unreadable. */
+const MAX_PASSES = 4;
 
 /** Whether floors apply to `a`: a TCB info or QE identity from a source or the cache (a bundle's artifact never). */
 export function judgedByFloor(a: CollateralArtifact): boolean {
@@ -86,6 +104,23 @@ interface FloorFile {
   from: string;
 }
 
+/** One valid floor file of a key, as read. */
+interface FloorFileEntry {
+  readonly name: string;
+  readonly floor: Floor;
+}
+
+/** What a read of a key's floor files found: the strictest (the others it read are pruned), or that the system failed to read them. */
+type Scan = { readonly unreadable: true; readonly best?: undefined } | { readonly unreadable?: undefined; readonly best?: FloorFileEntry };
+
+/** `a` ranks above `b`: a stricter floor, or the same floor under a smaller name (every process breaks ties alike). */
+function ranksAbove(a: FloorFileEntry, b: FloorFileEntry): boolean {
+  return raises(a.floor, b.floor) || (!raises(b.floor, a.floor) && a.name < b.name);
+}
+
+const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
+const isLegacyName = (name: string): boolean => name.length === 64 + '-floor.json'.length;
+
 /**
  * The floors of one cache (or of a resolver without one). Keys with a floor
  * and keys without one are held apart, so lookups of keys that never passed
@@ -99,12 +134,12 @@ export class RollbackFloors {
   readonly #floors = new Map<string, Floor>();
   /** Keys looked up that have no floor (nothing on disk, no verified mark), the earliest first. */
   readonly #unset = new Set<string>();
-  /** Keys whose floor file the system failed to read at its last read (EMFILE, EIO): their lookups fail closed (review s9 changes-d #1). */
+  /** Keys whose floor files the system failed to read at their last read (EMFILE, EIO): their lookups fail closed (review s9 changes-d #1). */
   readonly #unreadable = new Set<string>();
   /**
-   * Held keys whose file may not say what memory holds: it could not be read
-   * (EMFILE, EIO: the marks stand in) or written. The next cold lookup
-   * (refresh) reads it again and writes memory's floor where it is stricter.
+   * Held keys whose files may not say what memory holds: they could not be
+   * read (EMFILE, EIO: the marks stand in) or written. The next cold lookup
+   * (refresh) reads them again and writes memory's floor where it is stricter.
    */
   readonly #unsynced = new Set<string>();
 
@@ -122,12 +157,13 @@ export class RollbackFloors {
     return this.#floors.size;
   }
 
-  /** The file of `key`'s floor; undefined in memory only. */
-  file(key: string): string | undefined {
-    return this.directory === null ? undefined : join(this.directory, `${createHash('sha256').update(key).digest('hex')}-floor.json`);
+  /** The floor files of `key` on disk now, sorted ([] in memory only, or when the directory cannot be listed). */
+  files(key: string): string[] {
+    if (this.directory === null) return [];
+    return (this.#list(digest(key)) ?? []).map((name) => join(this.directory!, name));
   }
 
-  /** The system failed to read `key`'s floor file at its last read: what the file says is unknown. */
+  /** The system failed to read `key`'s floor files at their last read: what they say is unknown. */
   isUnreadable(key: string): boolean {
     return this.#unreadable.has(key);
   }
@@ -139,23 +175,22 @@ export class RollbackFloors {
 
   /**
    * The floor of `key`. On the first lookup (or after it left memory): its
-   * file, raised to what `seed` gives (the verified marks of the cached
-   * versions), and written back when the marks were higher (an upgrade from
-   * before floor files, a corrupt file rebuilt). A file the system failed to
-   * read (EMFILE, EIO) stays: the marks serve for now, nothing is written
-   * over it, and the key is not recorded as having no floor (review s9
-   * changes-c #1).
+   * files, raised to what `seed` gives (the verified marks of the cached
+   * versions), and written when the marks were higher (an upgrade from
+   * before floor files, a corrupt file rebuilt). Files the system failed to
+   * read (EMFILE, EIO) stay: the marks serve for now, nothing is written,
+   * and the key is not recorded as having no floor (review s9 changes-c #1).
    */
   get(key: string, seed?: () => Floor | undefined): Floor {
     const held = this.#floors.get(key);
     if (held !== undefined) return held;
     if (this.#unset.has(key)) return NO_FLOOR;
-    const read = this.#read(key);
-    let floor = read.floor;
+    const scan = this.#scan(key);
+    let floor = scan.best?.floor;
     const seeded = seed?.();
     if (seeded !== undefined && (floor === undefined || raises(seeded, floor))) floor = seeded;
-    if (read.unreadable) {
-      // Without marks nothing is held: the next lookup reads the file again, like a first one.
+    if (scan.unreadable) {
+      // Without marks nothing is held: the next lookup reads the files again, like a first one.
       if (floor !== undefined) this.#hold(key, floor, false);
       return floor ?? NO_FLOOR;
     }
@@ -164,18 +199,17 @@ export class RollbackFloors {
       if (this.#unset.size > this.#maxUnset) this.#unset.delete(this.#unset.values().next().value!);
       return NO_FLOOR;
     }
-    if (floor === read.floor) {
+    if (floor === scan.best?.floor) {
       this.#hold(key, floor, true);
       return floor;
     }
-    return this.#store(key, floor);
+    return this.#store(key, floor, scan);
   }
 
   /**
    * Raises `key`'s floor to `candidate` when that is stricter; true when it
-   * was. The file is read again first: another process on the same directory
-   * may have raised it meanwhile, and a floor is never written below its file
-   * (nor over a file that could not be read: memory holds it until refresh).
+   * was. The files are read again first: another process on the same
+   * directory may have raised it meanwhile (then nothing is written).
    */
   raise(key: string, candidate: Floor, seed?: () => Floor | undefined): boolean {
     if (!raises(candidate, this.get(key, seed))) return false;
@@ -185,31 +219,29 @@ export class RollbackFloors {
 
   /**
    * The cold path's look at `key`'s floor (review s9 changes-c #1, #4): the
-   * file is read again, so a floor another process wrote since is adopted
+   * files are read again, so a floor another process wrote since is adopted
    * when stricter (also for a key memory knows as having none), and memory's
-   * is written back where its own write failed or was skipped. Never on a
-   * warm lookup (peek, get): a running process sees another's floor at its
-   * next cold lookup of the key, or at restart.
+   * is written when the files hold less or none (its own write failed, or
+   * the files were removed while this process ran). Never on a warm lookup
+   * (peek, get): a running process sees another's floor at its next cold
+   * lookup of the key, or at restart.
    */
   refresh(key: string, seed?: () => Floor | undefined): Floor {
     const held = this.#floors.get(key);
     if (this.directory === null || (held === undefined && !this.#unset.has(key))) return this.get(key, seed);
-    const read = this.#read(key);
-    if (read.unreadable) return held ?? NO_FLOOR;
-    if (read.floor !== undefined && (held === undefined || !raises(held, read.floor))) {
-      this.#hold(key, read.floor, true);
-      return read.floor;
+    const scan = this.#scan(key);
+    if (scan.unreadable) return held ?? NO_FLOOR;
+    const onDisk = scan.best?.floor;
+    if (onDisk !== undefined && (held === undefined || !raises(held, onDisk))) {
+      this.#hold(key, onDisk, true);
+      return onDisk;
     }
     if (held === undefined) return NO_FLOOR;
-    // Memory is stricter than the file, or the file is gone: written back, also when this process's
-    // own write succeeded. Two processes that raised one floor at once may have left the lower value
-    // (the later rename wins); the stricter one heals the file at its next cold lookup.
-    if (this.#unsynced.has(key) || read.floor === undefined || raises(held, read.floor)) return this.#store(key, held);
-    return held;
+    return this.#store(key, held, scan); // memory is stricter than every file, or there is none: healed (review s10)
   }
 
   /**
-   * Makes sure `key`'s file holds a floor at least as strict as `candidate`
+   * Makes sure `key`'s files hold a floor at least as strict as `candidate`
    * (prune, before it removes a verified version: a cache from before floor
    * files has its floors only in the marks, review s9 changes-c #2). False
    * when the disk could not be read or written; memory holds it all the same.
@@ -229,35 +261,37 @@ export class RollbackFloors {
   }
 
   /**
-   * Holds `floor` for `key` (or the file's, when that is at least as strict)
-   * and writes it unless the file already says as much; returns what is held.
-   * The read, the comparison and the rename run under the key's lock file
-   * (file-lock.ts, review s10 changes-b #1): two processes that read the
-   * file and then each renamed their own over it lost the higher floor. When
-   * the lock, the read or the write fails, memory holds the floor unsynced
-   * and the key's next cold lookup (refresh) tries again.
+   * Holds `floor` for `key` (or the files', when one is at least as strict)
+   * and writes it in a new file of its own unless a file already says as
+   * much; returns what is held. `scan`: a read of the key's files just made.
+   * No lock (review s11): a write never replaces a file, so two writers at
+   * once leave both floors on disk and the next read takes the stricter. The
+   * file read as the strictest is deleted once the new, stricter one exists.
+   * When the read or the write fails, memory holds the floor unsynced and
+   * the key's next cold lookup (refresh) tries again.
    */
-  #store(key: string, floor: Floor): Floor {
-    const file = this.file(key);
-    if (file === undefined) {
+  #store(key: string, floor: Floor, scan?: Scan): Floor {
+    if (this.directory === null) {
       this.#hold(key, floor, true);
       return floor;
     }
-    const outcome = withFileLock(file, () => {
-      const onDisk = this.#read(key);
-      if (onDisk.unreadable) return 'failed' as const;
-      if (onDisk.floor !== undefined && !raises(floor, onDisk.floor)) return onDisk.floor;
-      return this.#tryWrite(key, floor) ? ('written' as const) : ('failed' as const);
-    });
-    if (typeof outcome === 'object') {
-      this.#hold(key, outcome, true);
-      return outcome;
+    const found = scan ?? this.#scan(key);
+    if (found.unreadable) {
+      this.#hold(key, floor, false);
+      return floor;
     }
-    this.#hold(key, floor, outcome === 'written');
+    const best = found.best;
+    if (best !== undefined && !raises(floor, best.floor)) {
+      this.#hold(key, best.floor, true);
+      return best.floor;
+    }
+    const written = this.#tryWrite(key, floor);
+    if (written && best !== undefined) this.#prune(best); // the new file is stricter than everything this read saw
+    this.#hold(key, floor, written);
     return floor;
   }
 
-  /** Holds `floor` for `key`; `synced`: its file is known to say as much. */
+  /** Holds `floor` for `key`; `synced`: its files are known to say as much. */
   #hold(key: string, floor: Floor, synced: boolean): void {
     this.#unset.delete(key);
     this.#floors.delete(key);
@@ -271,46 +305,105 @@ export class RollbackFloors {
     }
   }
 
-  /**
-   * The floor in `key`'s file, if it holds a valid one. Anything else there
-   * (a link, a FIFO, a foreign or oversized file, torn or foreign content) is
-   * removed and counts as no file: the marks rebuild what they can (see
-   * docs/collateral.md, "Rollback floor", on why ignoring is safe). A read the
-   * system failed (`unreadable`) removes nothing: the file may be valid.
-   */
-  #read(key: string): { floor?: Floor; unreadable?: true } {
-    const file = this.file(key);
-    if (file === undefined) return {};
-    const read = readPrivateFile(file, MAX_FLOOR_BYTES);
-    if (read.failure === 'unreadable') {
-      this.#unreadable.add(key);
-      return { unreadable: true };
-    }
-    this.#unreadable.delete(key);
-    if (read.text === undefined) {
-      if (read.failure === 'not-ours') this.#remove(file);
-      return {};
-    }
-    const floor = parseFloorFile(read.text, key);
-    if (floor === undefined) this.#remove(file);
-    return floor === undefined ? {} : { floor };
-  }
-
-  #remove(file: string): void {
+  /** The floor files of the key with this digest, sorted; undefined when the system failed to list the directory. */
+  #list(prefix: string): string[] | undefined {
+    let names: string[];
     try {
-      rmSync(file, { force: true }); // unlinks a link itself, never its target
+      names = readdirSync(this.directory!);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? [] : undefined;
+    }
+    return names.filter((n) => n.startsWith(prefix) && FLOOR_FILE_NAME.test(n)).sort();
+  }
+
+  /**
+   * Reads `key`'s floor files: the strictest valid one, and every other it
+   * read is deleted (ranksAbove). Anything that is not a valid floor file of
+   * ours (a link, a FIFO, a foreign or oversized file, foreign content) is
+   * removed and counts as none: the marks rebuild what they can (see
+   * docs/collateral.md, "Rollback floor", on why ignoring is safe).
+   *
+   * The listing is checked by a second one: a listing made while another
+   * process writes a stricter file and deletes the one it replaces may show
+   * neither (POSIX leaves entries added or removed meanwhile unspecified),
+   * and a listed file may be gone before it is read. Either way the names
+   * differ and the read runs again, so a raise running meanwhile cannot make
+   * it return less than a floor written before it began. (Two raises of the
+   * key, one inside each listing, still could; the disk keeps the strictest
+   * file all the same, for the next read.) After MAX_PASSES passes (or a batch of
+   * MAX_FILES_PER_PASS that did not cover the key's files), or when the
+   * system fails to list or read (EMFILE, EIO), the read is `unreadable`:
+   * nothing it could not judge is removed, and lookups of the key fail closed.
+   */
+  #scan(key: string): Scan {
+    if (this.directory === null) return {};
+    const prefix = digest(key);
+    let names = this.#list(prefix);
+    for (let pass = 0; pass < MAX_PASSES && names !== undefined; pass++) {
+      const batch = names.slice(0, MAX_FILES_PER_PASS);
+      const read: FloorFileEntry[] = [];
+      const removed = new Set<string>();
+      for (const name of batch) {
+        const file = readPrivateFile(join(this.directory!, name), MAX_FLOOR_BYTES);
+        if (file.failure === 'unreadable') return this.#failed(key);
+        if (file.failure === 'absent') continue; // deleted by a process that had read a stricter file: the next listing differs
+        const floor = file.text === undefined ? undefined : parseFloorFile(file.text, key);
+        if (floor === undefined) {
+          if (this.#remove(name)) removed.add(name);
+          continue;
+        }
+        read.push({ name, floor });
+      }
+      let best: FloorFileEntry | undefined;
+      for (const f of read) if (best === undefined || ranksAbove(f, best)) best = f;
+      for (const f of read) if (f !== best && this.#prune(f)) removed.add(f.name);
+      const again = this.#list(prefix);
+      if (again === undefined) break;
+      const expected = names.filter((n) => !removed.has(n));
+      if (batch.length === names.length && again.length === expected.length && again.every((n, i) => n === expected[i])) {
+        this.#unreadable.delete(key);
+        return best === undefined ? {} : { best };
+      }
+      names = again;
+    }
+    return this.#failed(key);
+  }
+
+  #failed(key: string): Scan {
+    this.#unreadable.add(key);
+    return { unreadable: true };
+  }
+
+  /**
+   * Deletes `f`, a floor file outranked by one this process has just read or
+   * written (so the strictest file ever written outlives every deletion).
+   * The single file of earlier versions is kept: they may still rename a
+   * floor over it, so what was read there may no longer be what it holds.
+   */
+  #prune(f: FloorFileEntry): boolean {
+    return !isLegacyName(f.name) && this.#remove(f.name);
+  }
+
+  /** Removes `name` from the directory; false when the disk refused (a read-only disk: ignored). */
+  #remove(name: string): boolean {
+    try {
+      rmSync(join(this.directory!, name), { force: true }); // unlinks a link itself, never its target
+      return true;
     } catch {
-      // A read-only disk: ignored all the same.
+      return false;
     }
   }
 
-  /** Writes the floor file; false when the disk refuses (memory keeps the floor for this process; refresh tries again). */
+  /**
+   * Writes `floor` in a new file of its own (a name no other write uses, so
+   * no file read by another process ever changes under it); false when the
+   * disk refuses (memory keeps the floor for this process; refresh tries again).
+   */
   #tryWrite(key: string, floor: Floor): boolean {
-    const file = this.file(key);
-    if (file === undefined) return true;
+    const name = `${digest(key)}-${process.pid}-${randomBytes(6).toString('hex')}-floor.json`;
     const content: FloorFile = { format: FORMAT, version: VERSION, key, sequence: floor.text, from: new Date(floor.from).toISOString() };
     try {
-      writePrivateFile(file, JSON.stringify(content));
+      writePrivateFile(join(this.directory!, name), JSON.stringify(content));
       return true;
     } catch {
       return false;

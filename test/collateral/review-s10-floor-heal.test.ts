@@ -1,12 +1,14 @@
 /**
- * Two processes that raise one key's floor at once each read the file, then
- * rename their own over it: the later rename wins, so the file can end with
- * the lower floor while the stricter process holds the higher one in memory.
- * That process now writes its floor back at the key's next cold lookup
- * (refresh), also when its own write had succeeded; before, the file kept the
- * lower value until the next raise, and a restart started from it.
+ * Review s10: a process holding a stricter floor than the disk writes it back
+ * at the key's next cold lookup (refresh), also when its own write had
+ * succeeded. Since review s11 writers no longer replace each other's files,
+ * so a concurrent raise cannot lower the disk any more; what remains is a disk
+ * that lost the floor some other way (the key's files removed while the
+ * process ran, or a lower single file left by a version before review s11),
+ * and that is still healed from memory.
  */
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,23 +25,25 @@ function tempDir(): string {
   return d;
 }
 const KEY = 'intel-tcb-info:tdx:00906ED50000:update=standard';
-const floor = (n: number): Floor => ({ text: String(n), sequence: BigInt(n), from: Date.parse('2026-06-01T00:00:00Z') });
+const FROM = Date.parse('2026-06-01T00:00:00Z');
+const floor = (n: number): Floor => ({ text: String(n), sequence: BigInt(n), from: FROM });
 /** What a new process reads from `directory` for KEY. */
 const onDisk = (directory: string) => new RollbackFloors({ directory }).get(KEY).sequence;
+/** The single floor file of versions before review s11. */
+const legacyFile = (directory: string) => join(directory, `${createHash('sha256').update(KEY).digest('hex')}-floor.json`);
+const floorText = (n: number) => JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: String(n), from: new Date(FROM).toISOString() });
+const floorNames = (directory: string) => readdirSync(directory).filter((n) => n.endsWith('-floor.json'));
 
-describe('a floor file lowered by a concurrent writer', () => {
+describe('a disk floor lower than memory', () => {
   it('is written back by the process that holds the stricter floor at its next cold lookup', () => {
     const directory = tempDir();
     const a = new RollbackFloors({ directory });
     expect(a.raise(KEY, floor(7))).toBe(true);
     expect(onDisk(directory)).toBe(7n);
 
-    // The other process read the file before a's rename and renamed its floor 6 over it afterwards.
-    const elsewhere = tempDir();
-    new RollbackFloors({ directory: elsewhere }).raise(KEY, floor(6));
-    const file = a.file(KEY)!;
-    copyFileSync(new RollbackFloors({ directory: elsewhere }).file(KEY)!, file);
-    chmodSync(file, 0o600);
+    // The key's files were replaced by a lower one (an older version's single file) while A ran.
+    for (const f of a.files(KEY)) rmSync(f);
+    writeFileSync(legacyFile(directory), floorText(6), { mode: 0o600 });
     expect(onDisk(directory)).toBe(6n);
 
     expect(a.refresh(KEY).sequence).toBe(7n);
@@ -50,19 +54,29 @@ describe('a floor file lowered by a concurrent writer', () => {
     const directory = tempDir();
     const a = new RollbackFloors({ directory });
     a.raise(KEY, floor(9));
-    const file = a.file(KEY)!;
-    rmSync(file);
+    for (const f of a.files(KEY)) rmSync(f);
+    expect(floorNames(directory)).toEqual([]);
     expect(a.refresh(KEY).sequence).toBe(9n);
-    expect(existsSync(file)).toBe(true);
+    expect(floorNames(directory)).toHaveLength(1);
     expect(onDisk(directory)).toBe(9n);
   });
 
-  it('a stricter floor in the file is still adopted, never overwritten', () => {
+  it('a stricter floor on disk is still adopted, never overwritten', () => {
     const directory = tempDir();
     const a = new RollbackFloors({ directory });
     a.raise(KEY, floor(5));
     new RollbackFloors({ directory }).raise(KEY, floor(8));
     expect(a.refresh(KEY).sequence).toBe(8n);
     expect(onDisk(directory)).toBe(8n);
+    expect(floorNames(directory)).toHaveLength(1); // 5's file went when 8's was written
+  });
+
+  it('a warm lookup (get) does not heal: only the cold path reads the disk', () => {
+    const directory = tempDir();
+    const a = new RollbackFloors({ directory });
+    a.raise(KEY, floor(4));
+    for (const f of a.files(KEY)) rmSync(f);
+    expect(a.get(KEY).sequence).toBe(4n);
+    expect(floorNames(directory)).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@
  * other keys pushed the floor out), it was forgotten, and a rogue or lagging
  * PCCS could serve an older evaluation again. Now the cache keeps it apart
  * from the versions: in memory for every key with a floor (its own bound),
- * and in a file per key on disk.
+ * and in floor files per key on disk (one per write since review s11).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
@@ -58,7 +58,19 @@ async function verified18(resolver: ArtifactResolver): Promise<void> {
 }
 
 const entryFiles = (directory: string) => readdirSync(join(directory, 'v1')).filter((n) => /^[0-9a-f]{64}-[0-9a-f]{16}\.json$/.test(n));
-const floorPath = (directory: string, key = KEY) => join(directory, 'v1', `${sha256(key)}-floor.json`);
+/** The key's floor files now (`<sha256(key)>-<pid>-<12 hex>-floor.json`, one per write; review s11). */
+const floorFiles = (directory: string, key = KEY) =>
+  readdirSync(join(directory, 'v1'))
+    .filter((n) => n.startsWith(`${sha256(key)}-`) && n.endsWith('-floor.json'))
+    .sort()
+    .map((n) => join(directory, 'v1', n));
+/** The key's only floor file. */
+function floorPath(directory: string): string {
+  const files = floorFiles(directory);
+  expect(files).toHaveLength(1);
+  return files[0]!;
+}
+const floorOnDisk = (directory: string) => JSON.parse(readFileSync(floorPath(directory), 'utf8'));
 
 describe('F1: the floor survives the versions that set it (memory)', () => {
   it('every version of the key left memory (LRU over keys) and other keys were looked up: still refused', async () => {
@@ -111,8 +123,8 @@ describe('F1: the floor survives the versions that set it (disk, across a restar
     const fresh = new CollateralCache({ directory });
     expect(fresh.versions(KEY)).toEqual([]);
     await expect(new ArtifactResolver({ cache: fresh, refreshIntervalMs: 0 }).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
-    expect(JSON.parse(readFileSync(floorPath(directory), 'utf8'))).toMatchObject({ key: KEY, sequence: '18', from: v18.validity.notBefore });
-    expect(fresh.floorFile(KEY)).toBe(floorPath(directory));
+    expect(floorOnDisk(directory)).toMatchObject({ key: KEY, sequence: '18', from: v18.validity.notBefore });
+    expect(fresh.floorFiles(KEY)).toEqual(floorFiles(directory));
   });
 
   it('clearMemory (a new process) re-reads the floor from its file', async () => {
@@ -131,7 +143,7 @@ describe('F1: the floor survives the versions that set it (disk, across a restar
     rmSync(floorPath(directory)); // as an older release left it
     const restarted = new CollateralCache({ directory });
     await expect(new ArtifactResolver({ cache: restarted, refreshIntervalMs: 0 }).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
-    expect(JSON.parse(readFileSync(floorPath(directory), 'utf8'))).toMatchObject({ sequence: '18' });
+    expect(floorOnDisk(directory)).toMatchObject({ sequence: '18' });
   });
 
   it('only ever raised: another process on the same directory that verified an older evaluation does not lower the file', async () => {
@@ -144,7 +156,7 @@ describe('F1: the floor survives the versions that set it (disk, across a restar
     const rb = new ArtifactResolver({ cache: b, refreshIntervalMs: 0 });
     expect((await rb.resolve(KEY, serves(v17), at(-3))).artifact.sequence).toBe('17');
     rb.markVerified(v17);
-    expect(JSON.parse(readFileSync(floorPath(directory), 'utf8'))).toMatchObject({ sequence: '18' });
+    expect(floorOnDisk(directory)).toMatchObject({ sequence: '18' }); // the only file: B wrote none
     expect(b.floor(KEY).text).toBe('18'); // and B adopted the file's
     await expect(rb.resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
   });
@@ -165,16 +177,18 @@ describe('F1: a floor file that is not a valid one of ours is ignored, and rebui
     ['a date that is not ISO', () => JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: '99', from: 'yesterday' })],
   ])('%s, next to the verified version: the floor is rebuilt from its mark and written again', async (_name, content) => {
     const directory = await setUp();
-    writeFileSync(floorPath(directory), content());
+    const file = floorPath(directory);
+    writeFileSync(file, content());
     await expect(restarted(directory).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
-    expect(JSON.parse(readFileSync(floorPath(directory), 'utf8'))).toMatchObject({ key: KEY, sequence: '18' });
+    expect(existsSync(file)).toBe(false);
+    expect(floorOnDisk(directory)).toMatchObject({ key: KEY, sequence: '18' });
   });
 
   it('a lower floor in the file than the marks: raised to the marks', async () => {
     const directory = await setUp();
     writeFileSync(floorPath(directory), JSON.stringify({ format: 'tee-verify-collateral-floor', version: 1, key: KEY, sequence: '3', from: '2026-01-01T00:00:00.000Z' }));
     await expect(restarted(directory).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
-    expect(JSON.parse(readFileSync(floorPath(directory), 'utf8'))).toMatchObject({ sequence: '18' });
+    expect(floorOnDisk(directory)).toMatchObject({ sequence: '18' }); // a new file; the lower one, outranked, deleted
   });
 
   it('corrupt with no version left to rebuild from: ignored (no floor), and removed (documented trade-off)', async () => {
@@ -182,19 +196,20 @@ describe('F1: a floor file that is not a valid one of ours is ignored, and rebui
     for (const name of entryFiles(directory)) rmSync(join(directory, 'v1', name));
     writeFileSync(floorPath(directory), 'not json');
     expect((await restarted(directory).resolve(KEY, serves(v17), LATER)).artifact.sequence).toBe('17');
-    expect(existsSync(floorPath(directory))).toBe(false);
+    expect(floorFiles(directory)).toEqual([]);
   });
 
   it('a symbolic link is never followed, even to a valid floor file; the link goes, its target stays', async () => {
     const directory = await setUp();
     for (const name of entryFiles(directory)) rmSync(join(directory, 'v1', name));
     const elsewhere = join(tempDir(), 'floor.json');
-    writeFileSync(elsewhere, readFileSync(floorPath(directory)), { mode: 0o600 });
-    rmSync(floorPath(directory));
-    symlinkSync(elsewhere, floorPath(directory));
+    const file = floorPath(directory);
+    writeFileSync(elsewhere, readFileSync(file), { mode: 0o600 });
+    rmSync(file);
+    symlinkSync(elsewhere, file);
     // Followed, the link would give floor 18 and refuse 17.
     expect((await restarted(directory).resolve(KEY, serves(v17), LATER)).artifact.sequence).toBe('17');
-    expect(lstatSync(floorPath(directory), { throwIfNoEntry: false })).toBeUndefined();
+    expect(lstatSync(file, { throwIfNoEntry: false })).toBeUndefined();
     expect(JSON.parse(readFileSync(elsewhere, 'utf8'))).toMatchObject({ sequence: '18' });
   });
 
@@ -291,7 +306,7 @@ describe('F1: unchanged', () => {
     const directory = tempDir();
     const resolver = new ArtifactResolver({ cache: new CollateralCache({ directory }), refreshIntervalMs: 0 });
     await resolver.resolve(KEY, serves(v18), AT);
-    expect(existsSync(floorPath(directory))).toBe(false);
+    expect(floorFiles(directory)).toEqual([]);
     expect((await resolver.resolve(KEY, serves(v17), LATER)).artifact.sequence).toBe('17');
   });
 });

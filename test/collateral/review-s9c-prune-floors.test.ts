@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -55,7 +55,8 @@ const v17 = tcbAt(17, -5, 55);
 const KEY = v18.key;
 const LATER = new Date(AT.getTime() + 30 * DAY); // v18 has expired
 const serves = (a: CollateralArtifact) => async () => a;
-const floorPath = (d: string) => join(d, 'v1', `${createHash('sha256').update(KEY).digest('hex')}-floor.json`);
+/** The key's floor files (one per write since review s11). */
+const floorFiles = (d: string) => readdirSync(join(d, 'v1')).filter((n) => n.startsWith(`${createHash('sha256').update(KEY).digest('hex')}-`) && n.endsWith('-floor.json'));
 const versionFiles = (d: string) => readdirSync(join(d, 'v1')).filter((n) => /^[0-9a-f]{64}-[0-9a-f]{16}\.json$/.test(n));
 const rollback = { code: 'ERR_COLLATERAL_UNAVAILABLE', check: 'X03', details: { reason: 'rollback', sequence: '17', floor: '18' } };
 const restarted = (d: string) => new ArtifactResolver({ cache: new CollateralCache({ directory: d }), refreshIntervalMs: 0 });
@@ -66,7 +67,7 @@ async function preS9Cache(): Promise<string> {
   const r = new ArtifactResolver({ cache: new CollateralCache({ directory: d }), refreshIntervalMs: 0 });
   await r.resolve(KEY, serves(v18), AT);
   r.markVerified(v18);
-  rmSync(floorPath(d));
+  for (const name of floorFiles(d)) rmSync(join(d, 'v1', name));
   expect(versionFiles(d)).toHaveLength(1);
   return d;
 }
@@ -76,7 +77,8 @@ describe('review s9 changes-c #2: prune keeps the floors of a cache from before 
     const d = await preS9Cache();
     expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, temporary: 0, floors: 1 });
     expect(versionFiles(d)).toEqual([]);
-    expect(JSON.parse(readFileSync(floorPath(d), 'utf8'))).toMatchObject({ key: KEY, sequence: '18', from: new Date(v18.validity.notBefore).toISOString() });
+    expect(floorFiles(d)).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(d, 'v1', floorFiles(d)[0]!), 'utf8'))).toMatchObject({ key: KEY, sequence: '18', from: new Date(v18.validity.notBefore).toISOString() });
     await expect(restarted(d).resolve(KEY, serves(v17), LATER)).rejects.toMatchObject(rollback);
   });
 
@@ -92,7 +94,7 @@ describe('review s9 changes-c #2: prune keeps the floors of a cache from before 
   it('a dry run writes no floor file', async () => {
     const d = await preS9Cache();
     expect(new CollateralCache({ directory: d }).prune({ expiredBefore: LATER, now: LATER, dryRun: true })).toMatchObject({ removed: 1, failed: 0 });
-    expect(existsSync(floorPath(d))).toBe(false);
+    expect(floorFiles(d)).toEqual([]);
     expect(versionFiles(d)).toHaveLength(1);
   });
 
@@ -101,7 +103,7 @@ describe('review s9 changes-c #2: prune keeps the floors of a cache from before 
     const cache = new CollateralCache({ directory: d });
     cache.put(v18);
     expect(cache.prune({ expiredBefore: LATER, now: LATER })).toEqual({ removed: 1, kept: 0, skipped: 0, failed: 0, temporary: 0, floors: 0 });
-    expect(existsSync(floorPath(d))).toBe(false);
+    expect(floorFiles(d)).toEqual([]);
     expect((await restarted(d).resolve(KEY, serves(v17), LATER)).artifact.sequence).toBe('17');
   });
 
