@@ -547,7 +547,7 @@ export class ArtifactResolver {
    */
   #rollbackRemedy(key: string, floor: string): string {
     const glob = this.#ownFloors === undefined ? this.#cache?.entryGlob(key) : undefined;
-    const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier (the glob matches the key's cached versions and its floor file)`;
+    const forget = glob === undefined ? 'restart the verifier (its floor is in memory)' : `remove ${glob} and restart the verifier (the glob matches the key's cached versions and its floor files)`;
     return (
       `Waiting does not help until the source serves evaluation ${floor} or later: update it (a PCCS: refresh its cached collateral from Intel's PCS, or use the PCS). ` +
       `To accept the older evaluation on purpose, pass it as an explicit bundle (--collateral), which the floor does not judge, or ${forget}`

@@ -62,7 +62,8 @@ const KEY = v18.key;
 const v1 = (directory: string) => join(directory, 'v1');
 const files = (directory: string) => readdirSync(v1(directory)).sort();
 const versionFiles = (directory: string) => files(directory).filter((n) => /^[0-9a-f]{64}-[0-9a-f]{16}\.json$/.test(n));
-const floorName = (key: string) => `${sha256(key)}-floor.json`;
+/** The key's floor file (`<sha256(key)>-<pid>-<12 hex>-floor.json` since review s11). */
+const floorName = (key: string) => expect.stringMatching(new RegExp(`^${sha256(key)}-[0-9]+-[0-9a-f]{12}-floor\\.json$`));
 
 /** A disk cache holding old15, old16, recent17, v18 (verified at AT: a floor file) and `other`. */
 async function filled(): Promise<{ directory: string; cache: CollateralCache }> {
@@ -73,7 +74,7 @@ async function filled(): Promise<{ directory: string; cache: CollateralCache }> 
   await resolver.resolve(KEY, async () => v18, AT);
   resolver.markVerified(v18);
   expect(versionFiles(directory)).toHaveLength(5);
-  expect(files(directory)).toContain(floorName(KEY));
+  expect(files(directory)).toContainEqual(floorName(KEY));
   return { directory, cache };
 }
 
@@ -89,7 +90,7 @@ describe('F2: CollateralCache.prune', () => {
     const result = cache.prune({ expiredBefore: at(-60), now: AT });
     expect(result).toEqual({ removed: 3, kept: 2, skipped: 0, failed: 0, temporary: 0, floors: 1 });
     expect(versionFiles(directory)).toHaveLength(2);
-    expect(files(directory)).toContain(floorName(KEY));
+    expect(files(directory)).toContainEqual(floorName(KEY));
     expect(cache.versions(KEY).map((a) => a.sequence).sort()).toEqual(['17', '18']);
     expect(cache.versions(other.key)).toEqual([]);
     const fresh = new CollateralCache({ directory });
