@@ -93,7 +93,7 @@ describe('review s7 (new user) item 3: the pin for curl, and --configfs-root', (
       const r = await cli(serveArgs('--configfs', flag, root));
       try {
         expect(r.code, r.stderr).toBe(0);
-        expect(await attest(r.gateway!.url)).toBe(503); // nothing under DIR: ERR_TSM_UNAVAILABLE
+        expect(await attest(r.gateway!.url)).toBe(503); // nothing under DIR: ERR_TSM_IO (permanent since review s11: 503 without Retry-After)
         expect(r.stderr).toContain(`under ${root}`);
       } finally {
         await r.gateway?.close();
