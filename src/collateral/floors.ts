@@ -19,13 +19,18 @@
  * deleted only by a process that has just read a stricter one (the same
  * floor: the smaller name wins), so the strictest file ever written stays
  * until a stricter one exists, whatever the interleaving of processes.
+ *
+ * Durable (review s11 changes-b #2): a file's content is synced before its
+ * rename, and the directory after it and before any deletion of a file it
+ * outranks, so a power loss cannot keep the deletion and lose the new file
+ * (or keep its name over empty content).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CollateralArtifact } from './artifact.js';
-import { readPrivateFile, writePrivateFile } from './private-file.js';
+import { readPrivateFile, syncDirectory, writePrivateFile } from './private-file.js';
 
 export interface Floor {
   /** The evaluation number as the document states it (decimal). */
@@ -356,7 +361,9 @@ export class RollbackFloors {
       }
       let best: FloorFileEntry | undefined;
       for (const f of read) if (best === undefined || ranksAbove(f, best)) best = f;
-      for (const f of read) if (f !== best && this.#prune(f)) removed.add(f.name);
+      const outranked = read.filter((f) => f !== best && !isLegacyName(f.name));
+      // `best` may be another process's file, renamed but not yet synced: its entry first, then the deletions.
+      if (outranked.length > 0 && this.#syncDirectory()) for (const f of outranked) if (this.#prune(f)) removed.add(f.name);
       const again = this.#list(prefix);
       if (again === undefined) break;
       const expected = names.filter((n) => !removed.has(n));
@@ -374,9 +381,20 @@ export class RollbackFloors {
     return { unreadable: true };
   }
 
+  /** fsync of the directory (the entries of files read or written before the deletions that follow); false when the disk failed it: nothing is deleted. */
+  #syncDirectory(): boolean {
+    try {
+      syncDirectory(this.directory!);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Deletes `f`, a floor file outranked by one this process has just read or
-   * written (so the strictest file ever written outlives every deletion).
+   * written (so the strictest file ever written outlives every deletion), and
+   * whose entry is durable (the caller synced the directory since).
    * The single file of earlier versions is kept: they may still rename a
    * floor over it, so what was read there may no longer be what it holds.
    */
@@ -396,14 +414,17 @@ export class RollbackFloors {
 
   /**
    * Writes `floor` in a new file of its own (a name no other write uses, so
-   * no file read by another process ever changes under it); false when the
-   * disk refuses (memory keeps the floor for this process; refresh tries again).
+   * no file read by another process ever changes under it), durably: content
+   * synced before the rename, the directory after it (so the file it
+   * outranks may then be deleted). False when the disk refuses either
+   * (memory keeps the floor for this process; refresh tries again).
    */
   #tryWrite(key: string, floor: Floor): boolean {
     const name = `${digest(key)}-${process.pid}-${randomBytes(6).toString('hex')}-floor.json`;
     const content: FloorFile = { format: FORMAT, version: VERSION, key, sequence: floor.text, from: new Date(floor.from).toISOString() };
     try {
-      writePrivateFile(join(this.directory!, name), JSON.stringify(content));
+      writePrivateFile(join(this.directory!, name), JSON.stringify(content), { durable: true });
+      syncDirectory(this.directory!);
       return true;
     } catch {
       return false;

@@ -2,10 +2,11 @@
  * Files of the disk cache, trusted as files only (review session 6): read
  * without following a link or blocking on a FIFO, used only when a regular
  * file of this user within a size cap; written to a fresh temporary file
- * (mode 0600) and renamed, so a crash never leaves a torn file.
+ * (mode 0600) and renamed, so a crash never leaves a torn file. A durable
+ * write (floors, review s11 changes-b #2) also survives a power loss.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 export const currentUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 
@@ -57,15 +58,61 @@ export function readPrivateFile(file: string, maxBytes: number): PrivateFileRead
 /** `<name>.<pid>.<12 hex>.tmp`: the temporary file writePrivateFile renames to `<name>`; group 1 is `<name>`. */
 export const TEMPORARY_NAME = /^(.+)\.[0-9]+\.[0-9a-f]{12}\.tmp$/;
 
-/** Writes `text` to `file` atomically, mode 0600; throws what the disk says. */
-export function writePrivateFile(file: string, text: string): void {
+/**
+ * Writes `text` to `file` atomically, mode 0600; throws what the disk says.
+ * `durable`: the content reaches the disk before the rename (fsync), so the
+ * name never stands for an empty file after a power loss; the rename itself
+ * is durable only once the caller syncs the directory (syncDirectory).
+ */
+export function writePrivateFile(file: string, text: string, options: { durable?: boolean } = {}): void {
   const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  // 'wx': a fresh file, never through something planted under the temporary name.
-  writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
   try {
+    // 'wx': a fresh file, never through something planted under the temporary name.
+    writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
+    if (options.durable === true) syncFile(temp);
     renameSync(temp, file);
   } catch (err) {
-    rmSync(temp, { force: true });
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(temp, { force: true }); // EEXIST: the name was not ours
     throw err;
+  }
+}
+
+/** fsync(2) of the file at `path` (opened again read-only, never through a link). */
+function syncFile(path: string): void {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Errors of a directory fsync that say this platform or file system cannot
+ * sync a directory at all (Windows cannot open one; some network and FUSE
+ * file systems answer EINVAL): nothing more durable is on offer there.
+ */
+const DIRECTORY_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/**
+ * Makes the entries of `directory` durable (fsync of the directory: renames,
+ * creations and removals in it so far), so that a later removal cannot reach
+ * the disk before them. Throws what the disk says (EIO), except where the
+ * platform cannot sync a directory at all.
+ */
+export function syncDirectory(directory: string): void {
+  let fd: number;
+  try {
+    fd = openSync(directory, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+  } catch (err) {
+    if (DIRECTORY_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return;
+    throw err;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (err) {
+    if (!DIRECTORY_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  } finally {
+    closeSync(fd);
   }
 }
