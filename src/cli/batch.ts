@@ -13,6 +13,8 @@ import { CheckpointError, PolicyFileError, runBatch, SetupError, type RunHooks, 
 import { replacedRootsWarning } from '../batch/context.js';
 import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
+import { parseSourceUrl } from '../collateral/source-url.js';
+import { TeeVerifyError } from '../errors.js';
 import { oneLine } from './errors.js';
 import type { CliIo, CliStream } from './io.js';
 import { lineSafe } from './terminal-text.js';
@@ -147,10 +149,25 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
     maxRecordBytes: v['max-record-bytes'] === undefined ? DEFAULT_MAX_RECORD_BYTES : integer('max-record-bytes', v['max-record-bytes'], 1024, 64 << 20),
     fresh: v.fresh === true,
   };
+  if (v['pcs-url'] !== undefined) checkPcsUrl(v['pcs-url']);
   const optional = { pcsUrl: v['pcs-url'], trustRoot: abs(v['trust-root']), policy: abs(v.policy), previous: abs(v.previous), summary: abs(v.summary), onlyUnavailable: abs(v['only-unavailable']) };
   for (const [k, value] of Object.entries(optional)) if (value !== undefined) (config as unknown as Record<string, unknown>)[k] = value;
   if (config.summary !== undefined && config.summary === config.out) throw new BatchUsage('--summary and --out must be different files');
   return config;
+}
+
+/**
+ * --pcs-url as the PCS client will judge it (no userinfo, https off
+ * loopback: X15), checked with the other options so a bad one is a usage
+ * error naming the flag, never an internal one (review s11 changes-b #4).
+ */
+function checkPcsUrl(text: string): void {
+  try {
+    parseSourceUrl(text.replace(/\/+$/, ''), '--pcs-url', false);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new BatchUsage(message.startsWith('--pcs-url') ? message : `--pcs-url: ${message}`);
+  }
 }
 
 function exitCodeOf(o: RunOutcome): number {
@@ -217,7 +234,9 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
     printSummary(io.stdout, config, outcome);
     return exitCodeOf(outcome);
   } catch (err) {
-    const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyFileError;
+    // An argument a library refuses is the caller's too (exit 2, as in verify: exitCodeFor).
+    const refusedArgument = err instanceof TeeVerifyError && err.errorClass === 'ARGUMENT';
+    const usage = err instanceof BatchUsage || err instanceof SetupError || err instanceof CheckpointError || err instanceof PolicyFileError || refusedArgument;
     writeSafe(io.stderr, `error: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     if (usage) io.stderr.write('Run "tee-verify batch --help" for usage.\n');
     return usage ? BatchExit.Usage : BatchExit.Internal;

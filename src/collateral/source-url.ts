@@ -41,6 +41,13 @@ export function parseSourceUrl(text: string, option: string, allowPlainHttp: boo
       { details: { reason: 'credentials-in-url' } },
     );
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    // Not repeated: without a scheme, "user:password@host" parses with "user:" as one and the password in the path.
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${option} must be an https:// URL (X15): it names no http(s) scheme (write https://host[:port])`, {
+      check: 'X15',
+      details: { reason: 'not-http' },
+    });
+  }
   requireTls(url, allowPlainHttp);
   return url;
 }
