@@ -14,7 +14,7 @@ import type { SnpProduct, SnpReport, SnpTcb } from '../../evidence/types.js';
 import { NativeTrailingMode } from '../../native/index.js';
 import { fail } from '../errors.js';
 import { privateCopy } from '../private-bytes.js';
-import { recordedLenient } from '../recorded-lenient.js';
+import { LENIENT_MARK, recordedLenient } from '../recorded-lenient.js';
 import type { SnpContext } from './context.js';
 
 export interface CheckedReport {
@@ -59,8 +59,11 @@ export function checkStructure(input: SnpReport, ctx: SnpContext): CheckedReport
   ctx.pass('S04', 'signature algorithm, signer info, policy, platform info and reserved ranges are well-formed');
   if (frame.version === 2) ctx.pass('S43', 'v2: bytes 0x188–0x19F are reserved zero, never read as CPUID');
   const requested = frame.version === 2 ? productForV2(input, ctx) : undefined;
-  // S33: every field from here on is decoded from the bytes just framed.
-  const report = buildSnpReport(bytes, frame, requested, [...(input.warnings ?? [])]);
+  // S33: every field from here on is decoded from the bytes just framed. Its warnings too (as for Intel
+  // quotes, T49): the lenient parse's record only when this frame ignored non-zero bytes, never the caller's
+  // strings, so a forged "dangerouslyLenient: ignored" mark does not survive into the result (review s11 changes-b #7).
+  const ownWarnings = lenient && !frame.trailingAllZero ? [`${LENIENT_MARK} ${frame.trailingSize} trailing bytes that are not all zero`] : [];
+  const report = buildSnpReport(bytes, frame, requested, ownWarnings);
   return { report, ...checkProduct(input, report, ctx) };
 }
 
