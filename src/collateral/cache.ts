@@ -18,6 +18,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
 import { FLOOR_FILE_NAME, RollbackFloors, floorOf, raises, type Floor } from './floors.js';
 import { TEMPORARY_NAME, currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
+import { printableUrl } from './source-url.js';
 import { refuseAttachedChain, validateArtifactForKey } from './validate.js';
 
 const FORMAT = 'tee-verify-collateral-cache-entry';
@@ -58,6 +59,15 @@ interface StoredEntry {
   source: CollateralArtifact['source'];
   /** Set once a verification that used this version passed; only orders eviction (never trust). */
   verified?: true;
+}
+
+/**
+ * Provenance as read from or written to an entry: a URL without userinfo.
+ * Caches written before review s11 may hold a PCCS URL with user:password
+ * (never sent, yet printed in every detail naming the source; changes-b #7).
+ */
+function printableSource(source: CollateralArtifact['source']): CollateralArtifact['source'] {
+  return typeof source?.url === 'string' ? { ...source, url: printableUrl(source.url) } : source;
 }
 
 /** Newer wins: sequence first (evaluation data number, CRL number), then the start of validity. */
@@ -352,7 +362,7 @@ export class CollateralCache {
         key: stored.key,
         body: new Uint8Array(Buffer.from(stored.body, 'base64')),
         ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
-        source: { ...stored.source, origin: 'cache' },
+        source: { ...printableSource(stored.source), origin: 'cache' },
       });
       const expected = this.#fileName(artifact);
       if (expected !== name) {
@@ -707,7 +717,7 @@ export class CollateralCache {
         key: stored.key,
         body: new Uint8Array(Buffer.from(stored.body, 'base64')),
         ...(stored.issuerChainPem === undefined ? {} : { issuerChainPem: stored.issuerChainPem }),
-        source: { ...stored.source, origin: 'cache' },
+        source: { ...printableSource(stored.source), origin: 'cache' },
       });
       const previous = `${this.#prefix(stored.key)}-${previousVersionDigest(artifact).slice(0, 16)}.json`;
       return name === this.#fileName(artifact) || name === previous ? { artifact, verified: stored.verified === true } : undefined;
@@ -734,7 +744,7 @@ export class CollateralCache {
       kind: a.kind,
       body: Buffer.from(a.body).toString('base64'),
       ...(a.issuerChainPem === undefined ? {} : { issuerChainPem: a.issuerChainPem }),
-      source: a.source,
+      source: printableSource(a.source),
       ...(this.#verified.has(a) ? { verified: true as const } : {}),
     };
     const name = this.#fileName(a);

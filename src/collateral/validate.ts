@@ -7,13 +7,15 @@ import { CollateralFormatError } from '../errors.js';
 import { parseCertificate, parseCrl, splitPemCertificates } from '../x509/index.js';
 import type { CollateralArtifact, ValidityWindow } from './artifact.js';
 import { checkKeyBinding } from './binding.js';
+import { printableUrl } from './source-url.js';
 import { parseSignedJson } from './strict-json.js';
 
 type Unvalidated = Omit<CollateralArtifact, 'validity' | 'sequence'>;
 
 function formatError(a: Unvalidated, reason: string, cause?: unknown): CollateralFormatError {
   return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `${a.kind} ${a.key}: ${reason}`, {
-    details: { artifact: a.key, ...(a.source.url ? { url: a.source.url } : {}) },
+    // printableUrl: an artifact from a cache or bundle written before review s11 may name a URL with user:password.
+    details: { artifact: a.key, ...(a.source.url ? { url: printableUrl(a.source.url) } : {}) },
     ...(cause === undefined ? {} : { cause }),
   });
 }
