@@ -29,17 +29,18 @@ describe('POST /tdx_attest without collateral', () => {
 /**
  * Review s10 (A1, found for the attestation service; the gateway had the same leak): the 503 named
  * the operator's PCCS URL with its password, taken from the library's message. The answer is now a
- * fixed text; the operator's log keeps the detail, password masked.
+ * fixed text; the operator's log keeps the detail. (Since review s11 a URL with credentials is refused
+ * when the client is made: test/collateral/review-s11-source-url.test.ts.)
  */
-describe('POST /tdx_attest with an unreachable PCCS named with credentials', () => {
-  it('answers 503 without the PCCS URL; the log has it with the password masked', async () => {
+describe('POST /tdx_attest with an unreachable internal PCCS', () => {
+  it('answers 503 without the PCCS URL; the log has it', async () => {
     const { createServer } = await import('node:net');
     const { HttpClient, IntelPcsClient } = await import('../../src/index.js');
     const pccs = createServer((s) => s.destroy());
     await new Promise<void>((r) => pccs.listen(0, '127.0.0.1', r));
     const port = (pccs.address() as { port: number }).port;
     const http = new HttpClient({ retries: 0 });
-    const intel = new IntelPcsClient({ http, baseUrl: `http://pccsadmin:S3CRET@127.0.0.1:${port}/internal-pccs` });
+    const intel = new IntelPcsClient({ http, baseUrl: `http://127.0.0.1:${port}/internal-pccs` });
     const lines: string[] = [];
     const g = await startHarness({ log: (l: string) => lines.push(l), quoteVerifier: { collateral: new CollateralService({ intel, cache: null }), trustRoots: simulated.trustRoots } });
     try {
@@ -47,10 +48,9 @@ describe('POST /tdx_attest with an unreachable PCCS named with credentials', () 
       const r = await g.call('POST', '/tdx_attest', { body: JSON.stringify({ raw_quote_data: quote.toString('hex') }), token: null });
       expect(r.status).toBe(503);
       expect(r.json.error.code).toBe('ERR_GATEWAY_COLLATERAL_UNAVAILABLE');
-      for (const secret of ['S3CRET', 'pccsadmin', 'internal-pccs', String(port), '127.0.0.1']) expect(r.text).not.toContain(secret);
+      for (const secret of ['internal-pccs', String(port), '127.0.0.1']) expect(r.text).not.toContain(secret);
       const logged = lines.join('\n');
       expect(logged).toContain('internal-pccs');
-      expect(logged).not.toContain('S3CRET');
     } finally {
       await g.close();
       await http.close();
