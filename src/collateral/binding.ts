@@ -10,8 +10,8 @@
  * files; a mismatch is ERR_COLLATERAL_FORMAT. The verifier still makes its own
  * checks against the evidence.
  */
-import { CollateralFormatError } from '../errors.js';
-import { parseCertificate, parseCrl, splitPemCertificates } from '../x509/index.js';
+import { CollateralFormatError, TeeVerifyError } from '../errors.js';
+import { parseAmdKdsExtensions, parseCertificate, parseCrl, splitPemCertificates, type AmdKdsExtension } from '../x509/index.js';
 import type { CollateralArtifact } from './artifact.js';
 import { kindOfKey } from './keys.js';
 import { parseSignedJson } from './strict-json.js';
@@ -77,7 +77,53 @@ function checkAmdChain(a: CollateralArtifact): void {
   }
 }
 
-/** Throws ERR_COLLATERAL_FORMAT unless `a` is a shape-checked artifact of the kind and subject its key names. */
+/** The VCEK SPL extensions a key's TCB selector names (`bl=..,tee=..,snp=..,ucode=..[,fmc=..]`), in key order. */
+const VCEK_SPL_FIELDS = { bl: 'blSPL', tee: 'teeSPL', snp: 'snpSPL', ucode: 'ucodeSPL', fmc: 'fmcSPL' } as const;
+
+/**
+ * amd/vcek/<product>/<hwID hex>/<TCB>: the certificate is the VCEK of the chip
+ * and TCB asked for (review s11 changes-b #1). KDS serves a genuine, ASK-signed
+ * VCEK for every chip and TCB, so a mirror can answer one for another chip or
+ * another TCB; its signature and chain verify, and the report's signature
+ * (S12) then fails as though the TEE had signed wrongly. Compared here, where
+ * the artifact enters (network, bundle, cache), such an answer is a collateral
+ * mismatch (ERR_COLLATERAL_MISMATCH, S13 / S14 on the certificate's side) and
+ * never reaches the cache or the verifier. A VCEK taken from the evidence's
+ * certificate table (amd/vcek/<product>/evidence/<sha256>) names no chip: the
+ * verifier's S13 / S14 judge it against the report.
+ */
+function checkVcek(a: CollateralArtifact): void {
+  const [, , , hwIdHex, tcb] = a.key.split('/');
+  if (hwIdHex === 'evidence' || hwIdHex === undefined || tcb === undefined) return;
+  let ext: AmdKdsExtension;
+  try {
+    ext = parseAmdKdsExtensions(parseCertificate(a.body));
+  } catch (err) {
+    throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `${a.kind} ${a.key}: the certificate's KDS extensions do not parse`, {
+      check: 'S11',
+      details: { artifact: a.key, reason: 'not-the-requested-artifact', ...(a.source.url ? { url: a.source.url } : {}) },
+      cause: err,
+    });
+  }
+  const mismatches: { field: string; asked: string | number; answered: string | number }[] = [];
+  const hwId = ext.hwId === undefined ? 'absent' : Buffer.from(ext.hwId).toString('hex');
+  if (hwId !== hwIdHex.toLowerCase()) mismatches.push({ field: 'hwID', asked: hwIdHex, answered: hwId });
+  const asked = new Map(tcb.split(',').map((kv) => kv.split('=') as [string, string]));
+  for (const [name, field] of Object.entries(VCEK_SPL_FIELDS)) {
+    const want = asked.get(name);
+    const have = ext[field];
+    // fmc is part of a Turin key only; elsewhere the certificate must not carry it either.
+    if (want === undefined ? have !== undefined : have !== Number(want)) mismatches.push({ field, asked: want ?? 'absent', answered: have ?? 'absent' });
+  }
+  if (mismatches.length === 0) return;
+  const chip = mismatches.some((m) => m.field === 'hwID');
+  throw new TeeVerifyError('COLLATERAL_MISMATCH', 'ERR_COLLATERAL_MISMATCH', `${a.kind} ${a.key}: the certificate is the VCEK of another ${chip ? 'chip' : 'TCB'} (${mismatches.map((m) => m.field).join(', ')})`, {
+    check: chip ? 'S14' : 'S13',
+    details: { artifact: a.key, reason: 'not-the-requested-artifact', mismatches, ...(a.source.url ? { url: a.source.url } : {}) },
+  });
+}
+
+/** Throws ERR_COLLATERAL_FORMAT (ERR_COLLATERAL_MISMATCH for a VCEK of another chip or TCB) unless `a` is a shape-checked artifact of the kind and subject its key names. */
 export function checkKeyBinding(a: CollateralArtifact): void {
   const kind = kindOfKey(a.key);
   if (kind !== a.kind) throw mismatch(a, `a ${a.kind} artifact under a key for ${kind ?? 'nothing known'}`);
@@ -90,6 +136,8 @@ export function checkKeyBinding(a: CollateralArtifact): void {
       return checkPckCrl(a);
     case 'amd-cert-chain':
       return checkAmdChain(a);
+    case 'amd-vcek':
+      return checkVcek(a);
     default:
       return;
   }

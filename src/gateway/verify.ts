@@ -170,8 +170,6 @@ function markBound(e: unknown): unknown {
 
 /** Checks that judge a collateral document or its signer: Intel TCB info, QE identity and CRLs, the SEV-SNP CRL. */
 const COLLATERAL_CHECKS: ReadonlySet<string> = new Set(['T13', 'T14', 'T16', 'T17', 'T18', 'T19', 'T20', 'T21', 'T45', 'T47', 'T48', 'S09']);
-/** SEV-SNP certificate checks: about what KDS (or a mirror) served when the answer carried no certificate table. */
-const KDS_CERTIFICATE_CHECKS: ReadonlySet<string> = new Set(['S07', 'S37', 'S38', 'S08', 'S10', 'S11']);
 /** REVOKED by a genuine CRL at these is about the signer of TCB info / QE identity, not the platform. */
 const COLLATERAL_SIGNER_REVOCATION: ReadonlySet<string> = new Set(['T16', 'T20']);
 
@@ -180,14 +178,27 @@ const COLLATERAL_SIGNER_REVOCATION: ReadonlySet<string> = new Set(['T16', 'T20']
  * #3): a rogue or broken PCS / PCCS / KDS mirror can serve a document whose signature, window,
  * issuer chain or content fails, and it must not thereby revoke a good gateway's key. A genuine
  * CRL listing the platform's own certificate (T13, T14, S09 REVOKED) stays a verdict on the TEE.
+ *
+ * SEV-SNP certificates are judged one by one, by where each came from (review s11 changes-b #1):
+ * the verifier names the item a failed certificate check judged and its origin
+ * (details.collateralItem / collateralOrigin, verify/snp/attribution.ts). A VCEK / VLEK or ASK / ARK
+ * the TEE sent in its certificate table (origin "evidence") that fails is a verdict; one fetched from
+ * KDS, a mirror, a bundle or a cache, or the client's own pinned ARK / ASK (S07, S08), is not,
+ * whatever else the answer carried. A fetched VCEK of another chip or TCB is refused where it enters
+ * (ERR_COLLATERAL_MISMATCH, collateral/binding.ts) or by S13 / S14, which run before S12, so an S12
+ * failure always means the report is not signed by the key of the chip and TCB it states: a verdict.
+ * ERR_COLLATERAL_UNKNOWN_PLATFORM (KDS knows no such chip) is no verdict either: a mirror can answer
+ * that 404 for any chip (docs/decisions.md, "Review s11 changes-b").
  */
-function judgesCollateral(e: unknown, certTableGiven: boolean): boolean {
+function judgesCollateral(e: unknown): boolean {
   const err = e instanceof AttestationRefusedError ? e.cause : undefined;
   if (!(err instanceof TeeVerifyError)) return false;
   if (err.code.startsWith('ERR_COLLATERAL_') || err.errorClass.startsWith('COLLATERAL_')) return true;
   const check = err.check ?? '';
   if (err.errorClass === 'REVOKED') return COLLATERAL_SIGNER_REVOCATION.has(check);
-  return COLLATERAL_CHECKS.has(check) || (!certTableGiven && KDS_CERTIFICATE_CHECKS.has(check));
+  if (COLLATERAL_CHECKS.has(check)) return true;
+  const item = err.details['collateralItem'];
+  return typeof item === 'string' && err.details['collateralOrigin'] !== 'evidence';
 }
 
 /** REPORTDATA as the evidence states it (not authenticated: only to tell whose evidence a failed verification was about). */
@@ -240,7 +251,7 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
     result = await verifyStep(evidence, auxblob, o);
   } catch (e) {
     // Collateral that fails its own checks judges the collateral source, never the key's TEE.
-    if (statedReportData(evidence)?.equals(expectedBytes) && !judgesCollateral(e, auxblob !== undefined && auxblob.length > 0)) markBound(e);
+    if (statedReportData(evidence)?.equals(expectedBytes) && !judgesCollateral(e)) markBound(e);
     throw e;
   }
   // Step 3

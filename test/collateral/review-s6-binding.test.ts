@@ -112,7 +112,8 @@ const rows: { name: string; offered: Parameters<typeof validateArtifactForKey>[0
   {
     name: 'kind: a VCEK under an AMD CRL key',
     offered: { kind: 'amd-vcek', key: artifactKey.amdCrl('Milan', 'vcek'), body: milan.vcek.der, source: { origin: 'network' } },
-    control: { kind: 'amd-vcek', key: `amd/vcek/Milan/${'00'.repeat(64)}/bl=1,tee=0,snp=1,ucode=1`, body: milan.vcek.der, source: { origin: 'network' } },
+    // The VCEK's own key: since review s11 changes-b a VCEK must be the one of the chip and TCB its key names.
+    control: { kind: 'amd-vcek', key: artifactKey.vcek({ product: 'Milan', hwId: milan.chipId, bootloader: milan.tcb.bootloader, tee: milan.tcb.tee, snp: milan.tcb.snp, microcode: milan.tcb.microcode }), body: milan.vcek.der, source: { origin: 'network' } },
   },
 ];
 

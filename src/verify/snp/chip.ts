@@ -13,19 +13,27 @@ import { fail } from '../errors.js';
 import type { SnpContext } from './context.js';
 import { compareVcekHwId } from './vcek-match.js';
 
+/**
+ * The report's own CHIP_ID, before any certificate is compared with it. S44
+ * runs for every Turin report, masked or not and whatever the signing key
+ * (review s11 changes-b #3: a masked report skipped it, so a VLEK report with
+ * MASK_CHIP_KEY set carried any bytes 8..63 into claims.chipId). Then S14 for
+ * a VCEK: a masked or all-zero CHIP_ID cannot be bound and is rejected unless
+ * the caller allows it (then a warning). Returns whether the VCEK's hwID must
+ * be compared (checkChipId).
+ */
+export function checkChipIdShape(report: SnpReport, ctx: SnpContext): boolean {
+  if (report.product === 'Turin') checkTurinChipId(report, ctx);
+  if (report.signerInfo.signingKey !== 'vcek') return false;
+  if (!(report.signerInfo.maskChipKey || isAllZero(report.chipId))) return true;
+  // S14: MASK_CHIP_KEY or an all-zero CHIP_ID: rejected by default (go-sev-guest skips the check instead)
+  if (!ctx.allowMaskedChipId) fail('SNP_CHIP', 'S14', 'CHIP_ID is masked or all zero: the report is not bound to a chip', { maskChipKey: report.signerInfo.maskChipKey });
+  ctx.warnings.push('allowMaskedChipId: CHIP_ID is masked or all zero; the VCEK hwID was not compared and the report is not bound to a chip');
+  return false;
+}
+
+/** S14: the VCEK's hwID == CHIP_ID (Milan / Genoa all 64 bytes, Turin the first 8); after checkChipIdShape returned true. */
 export function checkChipId(report: SnpReport, ext: AmdKdsExtension, ctx: SnpContext): void {
-  const masked = report.signerInfo.maskChipKey || isAllZero(report.chipId);
-  // S44 holds for every signing key: a VLEK report's CHIP_ID is not bound, but
-  // it is still a claim (S31 compares it) and must be one a Turin part can produce.
-  if (!masked && report.product === 'Turin') checkTurinChipId(report, ctx);
-  if (report.signerInfo.signingKey !== 'vcek') return;
-  if (masked) {
-    // S14: MASK_CHIP_KEY or an all-zero CHIP_ID: rejected by default (go-sev-guest skips the check instead)
-    if (!ctx.allowMaskedChipId) fail('SNP_CHIP', 'S14', 'CHIP_ID is masked or all zero: the report is not bound to a chip', { maskChipKey: report.signerInfo.maskChipKey });
-    ctx.warnings.push('allowMaskedChipId: CHIP_ID is masked or all zero; the VCEK hwID was not compared and the report is not bound to a chip');
-    return;
-  }
-  // S14: hwID == CHIP_ID (Milan / Genoa all 64 bytes, Turin the first 8)
   const match = compareVcekHwId(report, ext);
   if (!match.ok) fail('SNP_CHIP', 'S14', 'VCEK hwID is not the report\'s CHIP_ID', { mismatches: match.mismatches });
   ctx.pass('S14', `VCEK hwID equals CHIP_ID${report.product === 'Turin' ? ' (Turin: 8 bytes, CHIP_ID[8:64] zero: S44)' : ''}`);

@@ -8,22 +8,29 @@ import type { AmdCollateral } from '../../collateral/service.js';
 import type { SnpCertificateEntry } from '../../evidence/cert-table.js';
 import { splitPemCertificates } from '../../x509/index.js';
 import { fail } from '../errors.js';
+import { attributed } from './attribution.js';
 import type { AmdCollateralInput } from './types.js';
 import { withCheck } from './x509-checks.js';
 
 /** The collateral service's result as verifier input; provenance and fetch warnings travel along. */
 export function amdCollateralInput(c: AmdCollateral): AmdCollateralInput {
-  const certChain = withCheck('S37', 'AMD cert_chain', () => splitPemCertificates(c.certChain.body));
+  const provenance = {
+    signingCertificate: { key: c.signingCertificate.key, origin: c.signingCertificate.source.origin },
+    certChain: { key: c.certChain.key, origin: c.certChain.source.origin },
+    crl: { key: c.crl.key, origin: c.crl.source.origin },
+  };
+  let certChain: Uint8Array[];
+  try {
+    certChain = withCheck('S37', 'AMD cert_chain', () => splitPemCertificates(c.certChain.body));
+  } catch (err) {
+    throw attributed(err, 'certChain', { signingCertificate: c.signingCertificate.body, provenance });
+  }
   return {
     signingCertificate: c.signingCertificate.body,
     certChain,
     crl: c.crl.body,
     for: { product: c.product, signingKey: c.signingKey },
-    provenance: {
-      signingCertificate: { key: c.signingCertificate.key, origin: c.signingCertificate.source.origin },
-      certChain: { key: c.certChain.key, origin: c.certChain.source.origin },
-      crl: { key: c.crl.key, origin: c.crl.source.origin },
-    },
+    provenance,
     warnings: [...c.warnings],
   };
 }
