@@ -147,16 +147,6 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** The pid a dead run of this identity put after `prefix` in `name`, or undefined (another shape, this process, a live process). */
-function deadPidOf(name: string, prefix: string, tail: RegExp): number | undefined {
-  if (!name.startsWith(prefix)) return undefined;
-  const pid = tail.exec(name.slice(prefix.length))?.[1];
-  if (pid === undefined) return undefined;
-  const n = Number(pid);
-  if (n === process.pid || !Number.isSafeInteger(n) || n <= 0 || processExists(n)) return undefined;
-  return n;
-}
-
 /** What sweepDeadRuns did beside an output. */
 export interface SweepReport {
   /** Dead runs' staging directories, and dead runs' asides of a previous output that the output replaced, now deleted. */
@@ -167,20 +157,27 @@ export interface SweepReport {
   warnings: string[];
 }
 
+/** `old-<host>.pidns-<namespace>.` or `staging-<host>.pidns-<namespace>.` after `.<name>.`: whose run made the directory. */
+const RUN_IDENTITY = /^(?:old|staging)-([A-Za-z0-9_-]+)\.pidns-([^.]+)\./;
+
 /**
  * Clears up beside `outputDir` after runs of this host and pid namespace that died without
  * cleaning up (SIGKILL, a crash, power loss): their name carries a pid no process has any more.
- * Best effort. Only names of exactly createStaging's and publishStaging's shapes are touched;
- * those of other hosts or pid namespaces and of live processes are left alone, and so is everything
- * when the pid namespace is unknown.
+ * Best effort. Only names of exactly createStaging's and publishStaging's shapes are moved or
+ * deleted, and only those of this host and pid namespace; a live process's are left alone.
  *
  * - a staging directory (`.<name>.staging-…`) is deleted;
  * - an aside (`.<name>.old-…`, the previous output being replaced; review s11): when the output is
  *   missing, the run died between the two renames and the aside goes back to the output; when the
  *   output is a tee-model output (it holds OUTPUT_MARKER), the new one was published and the aside
- *   is deleted; otherwise it is left and named in a warning;
- * - an aside of an earlier version (`.<name>.<pid>.<hex>.old`, no host or namespace to judge its
- *   pid by) and, when the namespace is unknown, any aside are named in a warning.
+ *   is deleted; otherwise it is left and named in a warning.
+ *
+ * Every other aside or staging directory of this output is one the sweep cannot judge, and each is
+ * named in a warning (they may hold decrypted model files; review s11 changes-a #3): another host's
+ * or pid namespace's (every container start gets a new pid namespace, so a run killed in the
+ * previous container is one of these), every one when this process's namespace is unknown, an aside
+ * of an earlier version (`.<name>.<pid>.<hex>.old`, no host or namespace to judge its pid by) and a
+ * name of this identity in no shape tee-model writes.
  */
 export async function sweepDeadRuns(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<SweepReport> {
   const report: SweepReport = { removed: [], warnings: [] };
@@ -190,26 +187,51 @@ export async function sweepDeadRuns(outputDir: string, id: StagingIdentity = sta
   const leftOver = (path: string, why: string): void => {
     report.warnings.push(`${path} holds the previous output of a tee-model run that was killed while replacing ${outputDir} (it may hold decrypted model files); ${why}: check it and delete it, or move it back to ${outputDir}`);
   };
+  const unjudged = (path: string, isAside: boolean, why: string): void => {
+    const what = isAside ? `the previous output of a tee-model run replacing ${outputDir}` : `the staging directory of a tee-model run writing ${outputDir}`;
+    const remedy = isAside ? `when no run is replacing ${outputDir} any more, check it and delete it, or move it back to ${outputDir}` : `when no run is writing ${outputDir} any more, delete it`;
+    report.warnings.push(`${path} is ${what} (it may hold decrypted model files); ${why}, so this run leaves it: ${remedy}`);
+  };
+  const head = `.${basename(resolve(outputDir))}.`;
   const staging = stagingPrefix(outputDir, id);
   const aside = asidePrefix(outputDir, id);
-  const anyAside = `.${basename(resolve(outputDir))}.old-`;
   for (const name of names) {
+    const oldStyle = isOldStyleAside(name, outputDir);
+    const isAside = oldStyle || name.startsWith(`${head}old-`);
+    if (!isAside && !name.startsWith(`${head}staging-`)) continue;
     const path = join(parent, name);
+    if (!(await isDirectory(path))) continue;
     if (id.pidNamespace === 'unknown') {
-      if ((name.startsWith(anyAside) || isOldStyleAside(name, outputDir)) && (await isDirectory(path))) leftOver(path, 'this process cannot read its pid namespace (/proc), so it cannot tell whether that run is still alive');
+      unjudged(path, isAside, 'this process cannot read its pid namespace (/proc), so it cannot tell whether that run is still alive');
       continue;
     }
-    if (isOldStyleAside(name, outputDir)) {
-      if (await isDirectory(path)) leftOver(path, 'its name (an earlier tee-model version) does not say on which host or in which pid namespace that run was');
+    if (oldStyle) {
+      leftOver(path, 'its name (an earlier tee-model version) does not say on which host or in which pid namespace that run was');
       continue;
     }
-    if (deadPidOf(name, staging, STAGING_TAIL) !== undefined) {
-      if (!(await isDirectory(path))) continue;
+    const prefix = isAside ? aside : staging;
+    if (!name.startsWith(prefix)) {
+      const run = RUN_IDENTITY.exec(name.slice(head.length));
+      unjudged(
+        path,
+        isAside,
+        run === null
+          ? 'its name does not say on which host or in which pid namespace that run was'
+          : `that run was on host ${run[1]} in pid namespace ${run[2]}, whose processes this one (host ${id.host}, pid namespace ${id.pidNamespace}) cannot see (another container or machine sharing the file system), so it cannot tell whether that run is still alive`,
+      );
+      continue;
+    }
+    const pid = Number((isAside ? ASIDE_TAIL : STAGING_TAIL).exec(name.slice(prefix.length))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0) {
+      unjudged(path, isAside, 'its name is in no shape tee-model writes, so it does not say which run made it');
+      continue;
+    }
+    if (pid === process.pid || processExists(pid)) continue; // this process's or a live one's: that run is still at work
+    if (!isAside) {
       await rm(path, { recursive: true, force: true }).catch(() => undefined);
       report.removed.push(path);
       continue;
     }
-    if (deadPidOf(name, aside, ASIDE_TAIL) === undefined || !(await isDirectory(path))) continue;
     const output = await lstatOrUndefined(outputDir).catch(() => undefined);
     if (output === undefined && report.restored === undefined) {
       // Killed between the two renames: the previous output is the only output there is.

@@ -6,27 +6,29 @@
  * -o missing → moved back to -o; -o a tee-model output → deleted; otherwise named in a warning.
  * Old-style names are warned about.
  *
- * The kills are exact, not timed: the child (the built CLI, like the other child-process suites)
- * preloads hang-at-swap.mjs, which stops it for good at the chosen point of the swap and says so
- * on stderr; the test then SIGKILLs it.
+ * The kills are exact, not timed: the child (the CLI compiled fresh from src/ by fresh-cli.ts, never
+ * a stale dist/, and never skipped; review s11 changes-a #6) preloads hang-at-swap.mjs, which stops
+ * it for good at the chosen point of the swap and says so on stderr; the test then SIGKILLs it.
+ *
+ * Review s11 changes-a #3: an aside or staging directory the sweep cannot judge (another host's or
+ * pid namespace's: every container start gets a new pid namespace) is named in a warning.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { run } from '../../src/model/cli.js';
 import { decryptDirectory, encryptDirectory } from '../../src/model/index.js';
 import { OUTPUT_MARKER, stagingIdentity, sweepDeadRuns, type StagingIdentity } from '../../src/model/staging.js';
+import { buildFreshCli, type FreshCli } from './fresh-cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const bin = resolve(here, '../../bin/tee-model.js');
-const built = existsSync(resolve(here, '../../dist/model/cli.js'));
 
 const key = randomBytes(32);
 const otherKey = randomBytes(32);
@@ -71,9 +73,9 @@ const asides = async (): Promise<string[]> => (await besideOut()).filter((n) => 
 
 /** Runs `tee-model decrypt encB -o out` in a child that stops at `at` of the swap, and SIGKILLs it there. Returns its pid. */
 async function killDuringSwap(at: 'swap' | 'remove'): Promise<number> {
-  const child = spawn(process.execPath, ['--import', join(here, 'hang-at-swap.mjs'), bin, 'decrypt', '-i', encB, '-o', out, '--key-file', keyFile], {
+  const child = spawn(process.execPath, ['--import', join(here, 'hang-at-swap.mjs'), fresh.bin, 'decrypt', '-i', encB, '-o', out, '--key-file', keyFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, HANG_AT: at },
+    env: { ...fresh.env, HANG_AT: at },
   });
   let stderr = '';
   const exited = new Promise<NodeJS.Signals | number | null>((r) => child.on('exit', (code, signal) => r(signal ?? code)));
@@ -95,7 +97,14 @@ async function cli(argv: string[]): Promise<{ code: number; err: string }> {
   return { code, err };
 }
 
-describe.skipIf(!built)('a run killed while replacing a previous output (review s11 #1)', () => {
+let fresh: FreshCli;
+
+describe('a run killed while replacing a previous output (review s11 #1)', () => {
+  beforeAll(() => {
+    fresh = buildFreshCli();
+  }, 180_000);
+  afterAll(() => fresh?.remove());
+
   it('killed between the two renames: the aside carries host, pid namespace and pid; the next run moves it back to the missing -o (even when that run then fails)', async () => {
     await decryptDirectory(encA, out, key);
     const pid = await killDuringSwap('swap');
@@ -150,6 +159,25 @@ describe.skipIf(!built)('a run killed while replacing a previous output (review 
     expect(await besideOut()).toEqual([aside, 'out']);
     expect(await modelIn(out)).toBe('B');
   });
+
+  it('killed between the renames in the previous container (its own pid namespace): the next run keeps the aside and the staging directory and names both on stderr (review s11 changes-a #3)', async () => {
+    await decryptDirectory(encA, out, key);
+    const pid = await killDuringSwap('swap');
+    const id = stagingIdentity();
+    // What that run leaves under a namespace of its own: the same names with another pid namespace.
+    const [aside] = await asides();
+    const elsewhere = (name: string): string => name.replace(`.pidns-${id.pidNamespace}.`, '.pidns-4026532178.');
+    const { rename } = await import('node:fs/promises');
+    await rename(join(dir, 'work', aside!), join(dir, 'work', elsewhere(aside!)));
+    await mkdir(join(dir, 'work', `.out.staging-${id.host}.pidns-4026532178.${pid}-gjO6Ih`));
+    const r = await cli(['decrypt', '-i', encB, '-o', out, '--key-file', keyFile]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`tee-model decrypt: warning: ${join(dir, 'work', elsewhere(aside!))} is the previous output of a tee-model run replacing ${out} (it may hold decrypted model files); that run was on host ${id.host} in pid namespace 4026532178`);
+    expect(r.err).toContain(`tee-model decrypt: warning: ${join(dir, 'work', `.out.staging-${id.host}.pidns-4026532178.${pid}-gjO6Ih`)} is the staging directory of a tee-model run writing ${out}`);
+    expect(await besideOut()).toEqual([elsewhere(aside!), `.out.staging-${id.host}.pidns-4026532178.${pid}-gjO6Ih`, 'out'].sort());
+    expect(await modelIn(join(dir, 'work', elsewhere(aside!)))).toBe('A');
+    expect(await modelIn(out)).toBe('B');
+  });
 });
 
 describe('sweepDeadRuns: whose asides it touches (review s11 #1)', () => {
@@ -165,19 +193,44 @@ describe('sweepDeadRuns: whose asides it touches (review s11 #1)', () => {
     return path;
   }
 
-  it("another host's, another pid namespace's and a live process's asides are left alone; a dead run's of this identity is deleted when -o is an output", async () => {
+  it("a dead run's aside of this identity is deleted when -o is an output; a live process's is left alone silently; another host's, another pid namespace's and an odd-shaped one are left and each named in a warning (review s11 changes-a #3)", async () => {
     await decryptDirectory(encA, out, key);
     const dead = deadPid();
     const mine = await previousOutput(`.out.old-node-a.pidns-4026532001.${dead}-0123456789ab`);
-    const others = await Promise.all([
-      previousOutput(`.out.old-node-b.pidns-4026532001.${dead}-0123456789ab`),
-      previousOutput(`.out.old-node-a.pidns-4026532999.${dead}-0123456789ab`),
-      previousOutput('.out.old-node-a.pidns-4026532001.1-0123456789ab'), // pid 1 always exists
-      previousOutput(`.out.old-node-a.pidns-4026532001.${dead}-0123456789`), // ten hex digits: not our shape
-    ]);
+    const live = await previousOutput('.out.old-node-a.pidns-4026532001.1-0123456789ab'); // pid 1 always exists
+    const otherHost = await previousOutput(`.out.old-node-b.pidns-4026532001.${dead}-0123456789ab`);
+    const otherNamespace = await previousOutput(`.out.old-node-a.pidns-4026532999.${dead}-0123456789ab`);
+    const oddShape = await previousOutput(`.out.old-node-a.pidns-4026532001.${dead}-0123456789`); // ten hex digits: not our shape
     const report = await sweepDeadRuns(out, id);
-    expect(report).toEqual({ removed: [mine], warnings: [] });
-    for (const p of others) expect(existsSync(p), p).toBe(true);
+    expect(report.removed).toEqual([mine]);
+    for (const p of [live, otherHost, otherNamespace, oddShape]) expect(existsSync(p), p).toBe(true);
+    expect(report.warnings).toHaveLength(3);
+    const [w1, w2, w3] = report.warnings; // in name order
+    expect(w2).toContain(`${otherNamespace} is the previous output of a tee-model run replacing ${out} (it may hold decrypted model files); that run was on host node-a in pid namespace 4026532999, whose processes this one (host node-a, pid namespace 4026532001) cannot see`);
+    expect(w2).toContain(`check it and delete it, or move it back to ${out}`);
+    expect(w1).toContain(`${oddShape} is the previous output`);
+    expect(w1).toContain('in no shape tee-model writes');
+    expect(w3).toContain(`${otherHost} is the previous output of a tee-model run replacing ${out} (it may hold decrypted model files); that run was on host node-b in pid namespace 4026532001`);
+    expect(report.warnings.join('\n')).not.toContain(live);
+  });
+
+  it("another pid namespace's staging directory (a run in the previous container) is named in a warning and kept; a dead run's of this identity is deleted silently (review s11 changes-a #3)", async () => {
+    await decryptDirectory(encA, out, key);
+    const dead = deadPid();
+    const stagingDir = async (name: string): Promise<string> => {
+      const path = join(dir, 'work', name);
+      await mkdir(path);
+      await writeFile(join(path, 'weights.bin'), 'decrypted plaintext');
+      return path;
+    };
+    const mine = await stagingDir(`.out.staging-node-a.pidns-4026532001.${dead}-AbC123`);
+    const container = await stagingDir(`.out.staging-node-a.pidns-4026532178.1-gjO6Ih`);
+    const report = await sweepDeadRuns(out, id);
+    expect(report.removed).toEqual([mine]);
+    expect(report.warnings).toEqual([
+      `${container} is the staging directory of a tee-model run writing ${out} (it may hold decrypted model files); that run was on host node-a in pid namespace 4026532178, whose processes this one (host node-a, pid namespace 4026532001) cannot see (another container or machine sharing the file system), so it cannot tell whether that run is still alive, so this run leaves it: when no run is writing ${out} any more, delete it`,
+    ]);
+    expect(existsSync(container)).toBe(true);
   });
 
   it('an aside of an earlier version (.<name>.<pid>.<hex>.old) is named in a warning and kept, even with -o an output', async () => {
@@ -193,16 +246,20 @@ describe('sweepDeadRuns: whose asides it touches (review s11 #1)', () => {
     expect((await decryptDirectory(encB, out, key)).warnings).toEqual(report.warnings);
   });
 
-  it('with the pid namespace unknown nothing is moved or deleted, and every aside of this output is named', async () => {
+  it('with the pid namespace unknown nothing is moved or deleted, and every aside and staging directory of this output is named', async () => {
     const dead = deadPid();
     const a = await previousOutput(`.out.old-node-a.pidns-unknown.${dead}-0123456789ab`);
     const b = await previousOutput(`.out.old-node-b.pidns-4026532001.${dead}-0123456789ab`);
+    const c = join(dir, 'work', `.out.staging-node-a.pidns-unknown.${dead}-AbC123`);
+    await mkdir(c);
     const report = await sweepDeadRuns(out, { host: 'node-a', pidNamespace: 'unknown' });
     expect(report.removed).toEqual([]);
     expect(report.restored).toBeUndefined();
-    expect(report.warnings).toHaveLength(2);
+    expect(report.warnings).toHaveLength(3);
     expect(report.warnings.join('\n')).toContain(a);
     expect(report.warnings.join('\n')).toContain(b);
+    expect(report.warnings.join('\n')).toContain(`${c} is the staging directory of a tee-model run writing ${out}`);
+    expect(existsSync(c)).toBe(true);
     expect(existsSync(out)).toBe(false);
   });
 });
