@@ -15,10 +15,11 @@ import { parseAmdKdsExtensions, parseCertificate, parseCrl, splitPemCertificates
 import type { CollateralArtifact } from './artifact.js';
 import { kindOfKey } from './keys.js';
 import { parseSignedJson } from './strict-json.js';
+import { printableUrl } from './source-url.js';
 
 function mismatch(a: CollateralArtifact, what: string, check?: string): CollateralFormatError {
   return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `${a.kind} ${a.key}: ${what}`, {
-    details: { artifact: a.key, reason: 'not-the-requested-artifact', ...(a.source.url ? { url: a.source.url } : {}) },
+    details: { artifact: a.key, reason: 'not-the-requested-artifact', ...(a.source.url ? { url: printableUrl(a.source.url) } : {}) },
     ...(check === undefined ? {} : { check }),
   });
 }
@@ -101,7 +102,7 @@ function checkVcek(a: CollateralArtifact): void {
   } catch (err) {
     throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `${a.kind} ${a.key}: the certificate's KDS extensions do not parse`, {
       check: 'S11',
-      details: { artifact: a.key, reason: 'not-the-requested-artifact', ...(a.source.url ? { url: a.source.url } : {}) },
+      details: { artifact: a.key, reason: 'not-the-requested-artifact', ...(a.source.url ? { url: printableUrl(a.source.url) } : {}) },
       cause: err,
     });
   }
@@ -119,7 +120,7 @@ function checkVcek(a: CollateralArtifact): void {
   const chip = mismatches.some((m) => m.field === 'hwID');
   throw new TeeVerifyError('COLLATERAL_MISMATCH', 'ERR_COLLATERAL_MISMATCH', `${a.kind} ${a.key}: the certificate is the VCEK of another ${chip ? 'chip' : 'TCB'} (${mismatches.map((m) => m.field).join(', ')})`, {
     check: chip ? 'S14' : 'S13',
-    details: { artifact: a.key, reason: 'not-the-requested-artifact', mismatches, ...(a.source.url ? { url: a.source.url } : {}) },
+    details: { artifact: a.key, reason: 'not-the-requested-artifact', mismatches, ...(a.source.url ? { url: printableUrl(a.source.url) } : {}) },
   });
 }
 
