@@ -61,7 +61,7 @@ type CommandName = keyof typeof COMMAND_USAGE;
 
 const HELP_FOOTER = `
 KEY is standard base64 of 16, 24 or 32 bytes (AES-128/192/256-GCM; keygen
-makes 32). Prefer --key-file (mode 0600, no link; anything else is refused):
+makes 32). Prefer --key-file (mode 0600, no link, or /dev/fd/N, /dev/stdin):
 -k shows the key to every local user, and a warning says so. load takes the broker and key id from its own configuration
 (--kbs / --key-id or TEE_MODEL_KBS_URL / TEE_MODEL_KEY_ID), never from the
 model directory, whose encryption-config.json may only repeat them.

@@ -4,9 +4,19 @@
  * file (src/kbs/files.ts; review s11): never read through a symbolic link (a link can be redirected),
  * only a regular file, and refused when group or others have any permission bit. Refusing rather
  * than warning: a warning is easy to miss in a script, and `chmod 600` fixes it at once.
+ *
+ * Two exceptions (review s11 changes-a #4), docs/model.md "The model key":
+ * - `/dev/fd/N`, `/proc/self/fd/N` and `/dev/stdin` name a descriptor this process inherited
+ *   (`3<key`, `<(vault read …)`, a pipe into stdin): the descriptor itself is used, never the
+ *   link, so nothing can redirect it. A regular file behind it gets the rules above; a pipe or
+ *   socket, which only the holders of the descriptor can read, is read up to the size bound.
+ * - a file owned by root may also let its group read it (0440, 0640), as PostgreSQL allows for
+ *   its key file: an administrator granted that group on purpose, and it is what a Kubernetes
+ *   secret mounted with fsGroup is (the kubelet adds group read whatever defaultMode says).
  */
-import { constants } from 'node:fs';
+import { constants, fstat, read, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { ModelFormatError } from './errors.js';
 import { ioError } from './file.js';
 import { decodeModelKey } from './keys.js';
@@ -14,37 +24,100 @@ import { decodeModelKey } from './keys.js';
 /** A base64 key of 32 bytes is 44 characters; more than this is not a key file. */
 const MAX_KEY_FILE_BYTES = 4096;
 
+/** `/dev/fd/N`, `/proc/self/fd/N`: an inherited descriptor, by number. */
+const FD_PATH = /^\/(?:dev|proc\/self)\/fd\/(\d{1,9})$/;
+
 function keyFileError(message: string, path: string, reason: string, extra: Record<string, unknown> = {}): ModelFormatError {
   return new ModelFormatError('ERR_MODEL_KEY', message, { details: { path, reason, ...extra } });
 }
 
-/** The model key in `path` (base64, surrounding white space ignored); ERR_MODEL_KEY for a link, a non-file, group/other bits or a file too large. */
+/** The descriptor `path` names, or undefined for an ordinary path. */
+function inheritedFd(path: string): number | undefined {
+  if (path === '/dev/stdin') return 0;
+  const n = FD_PATH.exec(path)?.[1];
+  return n === undefined ? undefined : Number(n);
+}
+
+/** ERR_MODEL_KEY unless only the owner may access the file, or a root-owned file's group may read it too. */
+export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string): void {
+  const mode = st.mode & 0o777;
+  const shared = mode & 0o077;
+  if (shared === 0 || (st.uid === 0 && shared === 0o040)) return;
+  const octal = mode.toString(8).padStart(4, '0');
+  throw keyFileError(
+    `the key file ${path} has mode ${octal}: group or others have access to it; chmod 600 ${path} (a file owned by root may also let its group read it: 0440 or 0640)`,
+    path,
+    'mode',
+    { mode: octal },
+  );
+}
+
+/** Reads from `readAt` (a byte count so far, to bytes read; 0 at the end) at most one byte past the bound, then decodes. */
+async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string): Promise<Buffer> {
+  // One byte past the bound: a file that grows after fstat, or an endless pipe, is still not read whole.
+  const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+  try {
+    let length = 0;
+    while (length < buf.length) {
+      const bytesRead = await readAt(buf, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_KEY_FILE_BYTES) throw keyFileError(`the key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes; a base64 model key is at most 44 characters`, path, 'too-large');
+    return decodeModelKey(buf.toString('utf8', 0, length).trim());
+  } finally {
+    buf.fill(0); // the key's text
+  }
+}
+
+const fstatFd = promisify(fstat);
+const readFd = promisify(read);
+const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
+
+/** The key from an inherited descriptor; it is left open (it belongs to whoever passed it). */
+async function readFromFd(fd: number, path: string): Promise<Buffer> {
+  const st = await fstatFd(fd).catch((e: NodeJS.ErrnoException) => {
+    if (e?.code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process has not inherited open (pass it, e.g. ${fd}<model.key)`, path, 'fd-not-open');
+    return ioError(e, path);
+  });
+  if (st.isFile()) {
+    checkKeyFileMode(st, path);
+    // Read by position from the start: the descriptor's offset (shared with whoever passed it) is left alone.
+    return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path);
+  }
+  if (!st.isFIFO() && !st.isSocket()) throw keyFileError(`the key file ${path} is not a regular file, a pipe or a socket`, path, 'not-a-file');
+  return readBounded(async (buf, offset) => {
+    for (;;) {
+      try {
+        return (await readFd(fd, buf, offset, buf.length - offset, null)).bytesRead;
+      } catch (e) {
+        // A descriptor left non-blocking by whoever passed it: wait for the writer.
+        if ((e as NodeJS.ErrnoException)?.code === 'EAGAIN') await pause();
+        else ioError(e, path);
+      }
+    }
+  }, path);
+}
+
+/**
+ * The model key in `path` (base64, surrounding white space ignored); ERR_MODEL_KEY for a link, a
+ * non-file, a mode others may read, or more than 4 KiB. `/dev/fd/N`, `/proc/self/fd/N` and
+ * `/dev/stdin` read the inherited descriptor (a pipe too).
+ */
 export async function readModelKeyFile(path: string): Promise<Buffer> {
+  const fd = inheritedFd(path);
+  if (fd !== undefined) return readFromFd(fd, path);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
-    if (e?.code === 'ELOOP') throw keyFileError(`the key file ${path} is a symbolic link; give the file itself (a link can be redirected)`, path, 'symbolic-link');
+    if (e?.code === 'ELOOP') {
+      throw keyFileError(`the key file ${path} is a symbolic link; give the file itself (a link can be redirected), or pass the key on a descriptor: --key-file /dev/fd/N or /dev/stdin`, path, 'symbolic-link');
+    }
     return ioError(e, path);
   });
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw keyFileError(`the key file ${path} is not a regular file`, path, 'not-a-file');
-    const mode = st.mode & 0o777;
-    if (mode & 0o077) {
-      throw keyFileError(`the key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: group or others have access to it; chmod 600 ${path}`, path, 'mode', { mode: mode.toString(8).padStart(4, '0') });
-    }
-    // Read at most one byte past the bound: a file that grows after fstat is still not read whole.
-    const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
-    try {
-      let length = 0;
-      while (length < buf.length) {
-        const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-      }
-      if (length > MAX_KEY_FILE_BYTES) throw keyFileError(`the key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes; a base64 model key is at most 44 characters`, path, 'too-large');
-      return decodeModelKey(buf.toString('utf8', 0, length).trim());
-    } finally {
-      buf.fill(0); // the key's text
-    }
+    checkKeyFileMode(st, path);
+    return await readBounded(async (buf, offset) => (await handle.read(buf, offset, buf.length - offset, null)).bytesRead, path);
   } finally {
     await handle.close();
   }

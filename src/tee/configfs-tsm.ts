@@ -156,13 +156,18 @@ function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
  * mkdir errors that retrying will not fix: not root, a read-only mount (EACCES / EPERM / EROFS), and
  * ENOENT, which mkdir of one new entry gives only when the report root itself is missing: not a TEE,
  * configfs not mounted, or a kernel before 6.7 (review s11: it was "retry later", and a supervisor
- * that restarts on exit 3 looped for ever). Permanent: ERR_TSM_IO, exit 2.
+ * that restarts on exit 3 looped for ever). Permanent: ERR_TSM_IO, exit 2. Early in boot (before
+ * sys-kernel-config.mount or the guest driver) ENOENT passes; neither a missing mount nor a missing
+ * tsm/ tells that apart from a machine that never has one, so the unit is ordered after both instead.
  */
 const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT']);
 
 /** Why a mkdir under the root failed, and whether waiting can change it, for the message. */
 function mkdirHint(code: string | undefined): string {
-  if (code === 'ENOENT') return 'the report directory does not exist: configfs is not mounted, this is not a TEE guest, or the kernel is older than 6.7 (no configfs-tsm); retrying will not help';
+  if (code === 'ENOENT') {
+    // Permanent on a machine that is not a TEE guest, which cannot be told apart from early boot here: the unit's ordering fixes the latter (review s11 changes-a #5).
+    return 'the report directory does not exist: this is not a TEE guest, the kernel is older than 6.7 (no configfs-tsm), or configfs is not mounted or the guest driver (tdx_guest / sev_guest, which loads tsm) not loaded yet; not retried: a service started early in boot must be ordered After=sys-kernel-config.mount systemd-modules-load.service with the driver in /etc/modules-load.d (docs/model.md, "configfs-tsm")';
+  }
   if (code === 'ENXIO') return 'no TSM provider is registered yet (the tdx_guest / sev_guest driver is not loaded); retry later';
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `${code} (configfs-tsm reports need root or CAP_SYS_ADMIN and a writable configfs; retrying will not help)`;
   return `mkdir failed (${code ?? 'error'}); retry later`;
