@@ -28,12 +28,16 @@ export interface KbsIo {
 export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
                 [--database-pool N] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed, SQLite only)]
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
-                (--collateral BUNDLE | --pcs-url URL) [--require-nonce] [--nonce-ttl SECONDS]
+                (--collateral BUNDLE | --pcs-url URL) [--allow-no-nonce] [--nonce-ttl SECONDS]
                 [--bootstrap-secret-file F] [--admin-token-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
                 [--shutdown-grace SECONDS] [--sqlite-synchronous FULL|NORMAL]
                 [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                 [--admin-max-failures N] [--admin-failure-window SECONDS]
                 [--refusal-rows-per-client N] [--refusal-rows-total N] [--refusal-window SECONDS]
+      nonce: required by default (T42 / S30; --require-nonce, the old switch, is still accepted);
+                   --allow-no-nonce accepts transfers without one (CNAP / confidential-ai-loader clients
+                   send none): a relaxation, warned at start and logged with every release, because such a
+                   broker accepts another broker's relay of a TD's evidence (docs/kbs.md)
       first admin token: written on the first start of an empty database to --admin-token-file F
                    (new file, mode 0600; an existing file refuses the start; default FILE.admin-token
                    with SQLite; with PostgreSQL required unless --bootstrap-secret-file), never logged;
@@ -99,7 +103,7 @@ export const KBS_SERVE_OPTIONS = {
   db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' },
   'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' }, collateral: { type: 'string' }, 'pcs-url': { type: 'string' },
-  'require-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
+  'require-nonce': { type: 'boolean' }, 'allow-no-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
   'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' }, 'sqlite-synchronous': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' }, 'admin-token-file': { type: 'string' },
@@ -160,6 +164,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const total = rowCount('refusal-rows-total', v['refusal-rows-total']);
   const windowSeconds = positive('refusal-window', v['refusal-window']);
   const refusalLog = { ...(perClient !== undefined ? { perClient } : {}), ...(total !== undefined ? { total } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
+  if (v['require-nonce'] && v['allow-no-nonce']) throw new Error('--require-nonce and --allow-no-nonce exclude each other (a nonce is required by default)');
   const sync = v['sqlite-synchronous']?.toUpperCase();
   if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
   const broker = await startKeyBroker({
@@ -179,7 +184,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}),
     ...(trustRoots ? { trustRoots } : {}),
     collateral: collateralOf(v, trustRoots),
-    ...(v['require-nonce'] ? { requireNonce: true } : {}),
+    ...(v['allow-no-nonce'] ? { allowNoNonce: true } : {}),
     ...(v['nonce-ttl'] ? { nonceTtlSeconds: Number(v['nonce-ttl']) } : {}),
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
     ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),

@@ -71,7 +71,17 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   trustRoots?: TrustRoots;
   /** Nonce lifetime; default 300 s. */
   nonceTtlSeconds?: number;
-  /** Refuse transfers without a nonce (T42); default false (CNAP / loader clients send none). */
+  /**
+   * Accept transfers without a nonce (CNAP / confidential-ai-loader clients send none): a relaxation,
+   * default false (T42 / S30 enforced). Warned at start and recorded with every release it allows:
+   * without a nonce REPORTDATA = SHA-512(user_data), so a broker a TD was sent to can relay the TD's
+   * evidence here with its own nonce and the TD's key joined into one user_data (review s11 relay).
+   */
+  allowNoNonce?: boolean;
+  /**
+   * Before review s11 the switch for T42; a nonce is now required by default. `true` is accepted (the
+   * default, refused together with allowNoNonce); `false` is refused: the relaxation is allowNoNonce.
+   */
   requireNonce?: boolean;
   rateLimit?: RateLimitOptions;
   /**
@@ -424,6 +434,24 @@ function locationOf(options: KeyBrokerOptions): StorageLocation {
 }
 
 /** The master key: next to the SQLite file by default; for PostgreSQL only from the environment or an existing file. */
+/** The start-up warning of allowNoNonce / --allow-no-nonce (docs/kbs.md, "Transfers without a nonce"). */
+export const NO_NONCE_WARNING =
+  'tee-kbs: WARNING: --allow-no-nonce: transfers without a nonce are accepted (T42 / S30 relaxed). Without a nonce REPORTDATA binds only user_data, ' +
+  "so a broker a TD is sent to can relay the TD's evidence here as one user_data made of its own nonce and the TD's key, and receive the key " +
+  '(the nonce-relay of review s11); only clients that refuse such nonces (tee-model, requestKey) are safe. Use it only for clients that cannot ' +
+  'fetch a nonce (CNAP / confidential-ai-loader); every such release is logged with this warning.';
+
+/** allowNoNonce, checked against the old requireNonce switch; logs the relaxation. */
+function noNonceOf(options: KeyBrokerOptions, log: (l: string) => void): boolean {
+  if (options.requireNonce === false) {
+    throw configError('requireNonce: false no longer relaxes T42 (a nonce is required by default since review s11); the relaxation is allowNoNonce: true (--allow-no-nonce)');
+  }
+  if (options.allowNoNonce !== undefined && typeof options.allowNoNonce !== 'boolean') throw configError('allowNoNonce must be true or false');
+  if (options.allowNoNonce === true && options.requireNonce === true) throw configError('requireNonce and allowNoNonce exclude each other');
+  if (options.allowNoNonce === true) log(NO_NONCE_WARNING);
+  return options.allowNoNonce === true;
+}
+
 function masterKeyOf(options: KeyBrokerOptions, loc: StorageLocation, log: (l: string) => void): Buffer {
   const env = options.env ?? process.env;
   const file = options.masterKeyFile ?? (loc.kind === 'sqlite' ? `${loc.file}.master-key` : undefined);
@@ -532,6 +560,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   if (trustRoots !== PRODUCTION_TRUST_ROOTS) {
     log(`tee-kbs: WARNING: NON-PRODUCTION TRUST ROOTS "${trustRoots.label}": evidence from test platforms will be trusted. Never use this in production.`);
   }
+  const allowNoNonce = noNonceOf(options, log);
   const refusalBounds = refusalBoundsOf(options);
   const adminTokenFile = options.adminTokenFile ?? (loc.kind === 'sqlite' ? defaultAdminTokenFile(loc.file) : undefined);
   const masterKey = masterKeyOf(options, loc, log);
@@ -560,7 +589,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       collateral: options.collateral,
       trustRoots,
       nonceTtlMs: (options.nonceTtlSeconds ?? 300) * 1000,
-      requireNonce: options.requireNonce ?? false,
+      requireNonce: !allowNoNonce,
       now,
       bootstrapSecret: options.bootstrapSecret,
       log,

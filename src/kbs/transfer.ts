@@ -195,6 +195,13 @@ async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: Transf
   }
 }
 
+/**
+ * Stored with every release without a nonce (only under allowNoNonce): such a release may be the
+ * nonce-relay of review s11, evidence made for another broker's nonce and relayed here.
+ */
+export const NO_NONCE_RELEASE_WARNING =
+  "T42: released without a nonce (allowNoNonce): REPORTDATA binds only user_data, so this may be another broker's relay of evidence made for its nonce (review s11 nonce relay)";
+
 /** TDATTRIBUTES bits 7:0: DEBUG (bit 0) and the rest of the TD-under-debug group (T34). */
 const TD_DEBUG_GROUP = 0xffn;
 
@@ -265,7 +272,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   const now = ctx.now();
   // Step 3 (T42 / S30)
   const freshness = tee === 'snp' ? 'S30' : 'T42';
-  if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first', { check: freshness });
+  if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first, and hash its val and iat before user_data', { check: freshness });
   const nonceExpiry = body.nonce ? await checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
   // Step 4
   const result = await verify(ctx, body.quote, now, trace);
@@ -275,6 +282,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   const warnings = [...policyWarnings, ...result.warnings, ...judge(result, policy, reportData, now)];
   const evidence = unpadded(body.quote, trace.trailingZeroBytes);
   if (evidence.note) warnings.push(evidence.note);
+  if (!body.nonce) warnings.push(NO_NONCE_RELEASE_WARNING);
   if (body.eventLogBytes !== undefined) warnings.push(`event_log: ${body.eventLogBytes} byte(s) sent and not evaluated (RTMRs are judged as the quote states them)`);
   // Step 7 (X16): usable until min(nonce expiry, earliest collateral expiry), released atomically with the nonce.
   const usableUntil = Math.min(nonceExpiry, Date.parse(result.collateral.earliestExpiry));

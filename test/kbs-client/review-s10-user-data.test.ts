@@ -233,7 +233,7 @@ describe("our broker (src/kbs) releases to the 'ita-raw' form", () => {
   beforeAll(async () => {
     tee = new SimulatedTeeProvider();
     const db = join(dir, 'kbs.sqlite');
-    broker = await startKeyBroker({ db, port: 0, collateral: new CollateralService({ intel: new BundleSource(tee.collateral), cache: null }), trustRoots: tee.trustRoots, env: {}, log: () => {}, synchronous: 'NORMAL' });
+    broker = await startKeyBroker({ db, port: 0, collateral: new CollateralService({ intel: new BundleSource(tee.collateral), cache: null }), trustRoots: tee.trustRoots, env: {}, log: () => {}, synchronous: 'NORMAL', allowNoNonce: true /* the "nonce false" case */ });
     ca = await readFile(`${db}.tls-cert.pem`, 'utf8');
     agent = new Agent({ connect: { ca } });
     const sample = parseEvidence((await tee.getEvidence(new Uint8Array(64))).evidence) as TdxQuote;

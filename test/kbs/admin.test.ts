@@ -94,9 +94,9 @@ describe.each(BACKENDS)('key broker admin on $name', ({ name: backend, skip }) =
       });
     });
 
-    describe('requireNonce (T42)', () => {
+    describe('a nonce is required by default (T42)', () => {
       it('a transfer without a nonce is refused; with a fresh nonce it is released', async () => {
-        const r = await startHarness({ requireNonce: true }, undefined, backend);
+        const r = await startHarness({ allowNoNonce: false }, undefined, backend);
         try {
           const material = randomBytes(32);
           const keyId = await registerKey(r, material);

@@ -38,7 +38,7 @@ describe('tee-kbs serve --trust-root with AMD roots', () => {
 
     const client = newClient(2048);
     const attempt = async (rootsFile: string, db: string) => {
-      const r = await serve(['--db', join(dir, db), '--trust-root', join(dir, rootsFile), '--collateral', join(dir, 'bundle.json')]);
+      const r = await serve(['--db', join(dir, db), '--trust-root', join(dir, rootsFile), '--collateral', join(dir, 'bundle.json'), '--allow-no-nonce']);
       expect(r.code, r.stderr).toBe(0);
       const broker = r.broker!;
       try {

@@ -28,7 +28,7 @@ beforeAll(() => {
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function startChild(dir: string): Promise<Running> {
-  return startBroker(pkg, ['--db', join(dir, 'kbs.sqlite'), '--listen', '127.0.0.1:0', '--plain-http', '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000']);
+  return startBroker(pkg, ['--db', join(dir, 'kbs.sqlite'), '--listen', '127.0.0.1:0', '--plain-http', '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '1000', '--allow-no-nonce']);
 }
 
 async function call(url: string, method: 'GET' | 'POST', path: string, body: unknown, token?: string, headers: Record<string, string> = {}) {

@@ -77,7 +77,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** `pgUrl`: an existing PostgreSQL database to use instead of a fresh one (not dropped at close). */
+/** `pgUrl`: an existing PostgreSQL database to use instead of a fresh one (not dropped at close). Transfers without a nonce are allowed unless `o` says otherwise. */
 export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform = makePlatform(), backend: Backend = 'sqlite', pgUrl?: string): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tee-kbs-test-'));
   const db = join(dir, 'kbs.sqlite');
@@ -90,7 +90,10 @@ export async function startHarness(o: Partial<KeyBrokerOptions> = {}, platform =
     const tls = o.plainHttp ? undefined : await selfSignedTls(caFile, join(dir, 'tls-key.pem'), ['127.0.0.1', 'localhost']);
     where = { database: pg.url, adminTokenFile: join(dir, 'admin-token'), ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}), env: { TEE_KBS_MASTER_KEY: randomBytes(32).toString('base64'), ...o.env } };
   } else where = { db };
-  const broker = await startKeyBroker({ port: 0, collateral: collateralOf(platform), trustRoots: platform.trustRoots, log: () => {}, synchronous: 'NORMAL', ...o, ...where });
+  // allowNoNonce by default: most tests here send the CNAP / loader clients' nonce-less body, so they
+  // run the broker as a deployment for those clients would (the relaxation, review s11). Tests of the
+  // default pass allowNoNonce: false (or undefined).
+  const broker = await startKeyBroker({ port: 0, collateral: collateralOf(platform), trustRoots: platform.trustRoots, log: () => {}, synchronous: 'NORMAL', allowNoNonce: true, ...o, ...where });
   const location = pg ? pg.url : `sqlite:${db}`;
   const opened: Storage[] = [];
   const http = new Agent({ connect: { ca: o.plainHttp ? undefined : readFileSync(caFile, 'utf8') }, connections: 256 });

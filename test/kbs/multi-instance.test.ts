@@ -44,7 +44,7 @@ function start(): Promise<Running> {
   // Each instance its own token file: only the one that mints the first admin token keeps its file.
   return startBroker(
     pkg,
-    ['--database', db.url, '--admin-token-file', join(dir, `admin-token-${started++}`), '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '100000', '--rate-per-second', '100000', '--database-pool', '8'],
+    ['--database', db.url, '--admin-token-file', join(dir, `admin-token-${started++}`), '--listen', '127.0.0.1:0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--trust-root', join(dir, 'root.pem'), '--collateral', join(dir, 'bundle.json'), '--rate-burst', '100000', '--rate-per-second', '100000', '--database-pool', '8', '--allow-no-nonce'],
     env,
   );
 }

@@ -29,7 +29,7 @@ describe('the nonce-split relay (review s11 #1)', () => {
   const attackerSpki = attacker.publicKey.export({ type: 'spki', format: 'der' });
 
   beforeAll(async () => {
-    b = await startHarness({ plainHttp: true, requireNonce: true });
+    b = await startHarness({ plainHttp: true, allowNoNonce: false });
     keyId = await registerKey(b, material);
   }, 60_000);
   afterAll(async () => b?.close());

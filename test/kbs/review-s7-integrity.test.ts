@@ -135,7 +135,7 @@ describe.each(BACKENDS)('row integrity on $name (review s7 #1)', ({ name: backen
     // SQLite only: the PostgreSQL harness holds its master key in the broker's environment alone.
     it.skipIf(backend !== 'sqlite')('a restart names the rows that fail their check', async () => {
       const again: string[] = [];
-      const b = await startKeyBroker({ db: h.db, port: 0, plainHttp: true, collateral: collateralOf(h.platform), trustRoots: h.platform.trustRoots, synchronous: 'NORMAL', log: (l) => again.push(l) });
+      const b = await startKeyBroker({ db: h.db, port: 0, plainHttp: true, collateral: collateralOf(h.platform), trustRoots: h.platform.trustRoots, synchronous: 'NORMAL', allowNoNonce: true, log: (l) => again.push(l) });
       await b.close();
       expect(again.some((l) => /INTEGRITY: \d+ policy row\(s\) fail/.test(l))).toBe(true);
       expect(again.some((l) => /INTEGRITY: \d+ admin token row\(s\) fail/.test(l))).toBe(true);
@@ -165,7 +165,7 @@ describe('the integrity upgrade of a schema-3 database (trust on upgrade)', () =
     await s.close();
 
     const lines: string[] = [];
-    const start = () => startKeyBroker({ db: file, port: 0, plainHttp: true, collateral: collateralOf(platform), trustRoots: platform.trustRoots, synchronous: 'NORMAL', log: (l) => lines.push(l) });
+    const start = () => startKeyBroker({ db: file, port: 0, plainHttp: true, collateral: collateralOf(platform), trustRoots: platform.trustRoots, synchronous: 'NORMAL', allowNoNonce: true, log: (l) => lines.push(l) });
     // The operator's step (second review s7: a start alone never trusts rows without a MAC).
     let upgradeLog = '';
     const up = await runKbsCli(['admin', 'upgrade-integrity', '--db', file], { env: {}, stdout: () => {}, stderr: (t) => (upgradeLog += t) });
