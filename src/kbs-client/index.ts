@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { openBuffer } from '../model/container.js';
 import { KeyBrokerClientError, isModelError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
+import { keyInNonceSplit } from './nonce-split.js';
 import { checkBrokerTransport, checkTimeoutMs, isDeadlineError, postJson, type HttpResponse, type PostOptions } from './http.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -61,7 +62,11 @@ export interface KeyTransferOptions {
    * a refusal, a bad answer, an evidence-provider error — ends the request at once, unchanged.
    */
   attempts?: number;
-  /** RSA modulus size; default 3072. */
+  /**
+   * RSA modulus size: 2048 to 8192 bits in steps of 1024 (the raw form's whole key sizes); default 3072.
+   * With these a DER SPKI is 38 bytes past a multiple of 128, so no genuine nonce of our broker (56
+   * bytes) can make a raw-size key in front of it and be refused by checkNonceSplits.
+   */
   rsaBits?: number;
   /** Accept an http:// broker URL (refused by default); reported in `warnings`. */
   allowInsecureHttp?: boolean;
@@ -236,7 +241,7 @@ async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpRespons
   }
 }
 
-async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<BrokerNonce | undefined> {
+async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<BrokerNonce | undefined> {
   const res = await post(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
     if (o.nonce === true) throw httpError(res, 'nonce request');
@@ -248,7 +253,10 @@ async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number): P
     if (o.nonce === true) throw badAnswer(url, 'nonce request', 'lacks val, iat or signature');
     return undefined;
   }
-  checkNonceShape(url, b64(url, val, 'nonce.val'), b64(url, iat, 'nonce.iat'));
+  const valBytes = b64(url, val, 'nonce.val');
+  const iatBytes = b64(url, iat, 'nonce.iat');
+  checkNonceShape(url, valBytes, iatBytes);
+  checkNonceSplits(url, valBytes, iatBytes, userData);
   b64(url, signature, 'nonce.signature');
   return { val, iat, signature };
 }
@@ -258,9 +266,18 @@ export const NONCE_VAL_MIN_BYTES = 16;
 export const NONCE_VAL_MAX_BYTES = 64;
 /**
  * Intel Trust Authority's nonces since 2023 carry in `val` the base64 text (88 characters, padded) of
- * 64 random bytes, so the field is base64 twice; earlier ones carried the 64 bytes themselves.
+ * 64 random bytes, so the field is base64 twice; earlier ones carried the 64 bytes themselves. Only
+ * the canonical text (Go's encoder writes nothing else): the last character before "==" carries 2
+ * bits, its other 4 are zero, so it is one of A, Q, g, w.
  */
-const ITA_TEXT_VAL = /^[A-Za-z0-9+/]{86}==$/;
+const ITA_TEXT_VAL = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
+export const ITA_TEXT_VAL_BYTES = 88;
+/**
+ * The longest iat NONCE_IAT accepts: Go's `YYYY-MM-DD hh:mm:ss.nnnnnnnnn +0000 UTC`. With ITA's
+ * 88-byte text val a nonce has at most 127 bytes, under the 128 a raw-form key of a client's raw
+ * user_data would need in front of it (review s11 #2; test/kbs-client/review-s11-nonce-split.test.ts).
+ */
+export const NONCE_IAT_MAX_BYTES = 39;
 /**
  * The issue instant, as text: ISO 8601 in UTC as our broker writes it (`2026-01-02T03:04:05.678Z`),
  * or Go's time.String() of a UTC instant as ITA writes it (`2023-06-12 20:44:46 +0000 UTC`,
@@ -272,7 +289,9 @@ const NONCE_IAT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,
  * A nonce is hashed into REPORTDATA as val ‖ iat ‖ user_data with no lengths (ITA's rule, §5), so a
  * broker that stretched val or iat could end them with the first bytes of a key of its own and relay
  * our evidence to another broker, whose nonce and user_data split the same bytes elsewhere (review
- * s11 #1). Bounding val and holding iat to a timestamp leaves no room for a key: ERR_KBS_RESPONSE.
+ * s11 #1). Bounding val and holding iat to a timestamp leaves no room for a whole key after another
+ * broker's nonce; a key that begins inside val and ends with our user_data is what checkNonceSplits
+ * refuses (the second round of review s11). Either: ERR_KBS_RESPONSE.
  */
 function checkNonceShape(url: URL, val: Buffer, iat: Buffer): void {
   const itaText = val.length === 88 && ITA_TEXT_VAL.test(val.toString('latin1'));
@@ -289,6 +308,21 @@ function checkNonceShape(url: URL, val: Buffer, iat: Buffer): void {
   if (!calendar) {
     throw badAnswer(url, 'nonce request', `has a nonce whose iat is not an issue instant (ISO 8601 UTC, or "YYYY-MM-DD hh:mm:ss +0000 UTC"; ${iat.length} bytes)`, { reason: 'nonce-iat', iatBytes: iat.length });
   }
+}
+
+/**
+ * The nonce must not let a broker read val ‖ iat ‖ user_data, from any offset inside val or iat, as a
+ * requester key (nonce-split.ts; review s11 relay through a broker without nonces): ERR_KBS_RESPONSE.
+ */
+function checkNonceSplits(url: URL, val: Buffer, iat: Buffer, userData: Buffer): void {
+  const split = keyInNonceSplit(Buffer.concat([val, iat]), userData);
+  if (split === undefined) return;
+  throw badAnswer(
+    url,
+    'nonce request',
+    `has a nonce that, hashed before our user_data, reads from byte ${split.offset} on as a ${split.bits}-bit RSA key (${split.form}) a broker would accept: evidence made for it could be relayed to another broker and released to that key`,
+    { reason: 'nonce-splits-to-key', offset: split.offset, form: split.form },
+  );
 }
 
 function unwrap(url: URL, doc: Record<string, unknown>, privateKey: KeyObject): Buffer {
@@ -317,7 +351,7 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const userDataForm = o.userDataForm ?? 'spki-der';
   // The bytes sent are the bytes hashed into REPORTDATA, whichever form (protocols.md §3, §5).
   const userData = userDataOf(publicKey, userDataForm);
-  const nonce = o.nonce === false ? undefined : await fetchNonce(url, o, timeoutMs);
+  const nonce = o.nonce === false ? undefined : await fetchNonce(url, o, timeoutMs, userData);
   const reportData = transferReportData(userData, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
@@ -347,6 +381,9 @@ export async function requestKey(o: KeyTransferOptions): Promise<KeyTransferResu
   checkTimeoutMs(timeoutMs);
   if (o.userDataForm !== undefined && !USER_DATA_FORMS.includes(o.userDataForm)) {
     throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', `userDataForm must be ${USER_DATA_FORMS.join(' or ')}`, { details: { userDataForm: String(o.userDataForm) } });
+  }
+  if (o.rsaBits !== undefined && !(Number.isSafeInteger(o.rsaBits) && o.rsaBits >= 2048 && o.rsaBits <= 8192 && o.rsaBits % 1024 === 0)) {
+    throw new KeyBrokerClientError('ERR_KBS_ARGUMENT', 'rsaBits must be 2048, 3072, 4096, … 8192 (a multiple of 1024)', { details: { rsaBits: String(o.rsaBits) } });
   }
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
