@@ -36,6 +36,7 @@ import {
 } from '../index.js';
 import type { VtpmBundle } from '../vtpm/bundle.js';
 import type { VtpmVerificationResult } from '../vtpm/verify.js';
+import { checkLeafObtainable } from '../verify/snp/leaf-source.js';
 import { bindingReportData, spkiSha256 } from './binding.js';
 import { AttestationRefusedError } from './errors.js';
 import { vtpmBindingReportData, vtpmQuoteExtraData } from './vtpm-binding.js';
@@ -140,7 +141,10 @@ function field(o: Record<string, unknown>, name: string): string {
 async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
   try {
     const certTable = auxblob && auxblob.length > 0 ? parseSnpCertificateTable(Buffer.isBuffer(auxblob) ? new Uint8Array(auxblob) : auxblob) : undefined;
-    return await verifyEvidence(Buffer.isBuffer(evidence) ? new Uint8Array(evidence) : evidence, { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
+    // Parsed once here: an SEV-SNP report whose leaf no source serves must carry it (S05, before any fetch).
+    const parsed = parseEvidence(Buffer.isBuffer(evidence) ? new Uint8Array(evidence) : evidence);
+    if (parsed.kind === 'snp') checkLeafObtainable(parsed, certTable);
+    return await verifyEvidence(parsed, { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
   } catch (err) {
     if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
     if (err instanceof TeeVerifyError) throw new AttestationRefusedError('ERR_ATTEST_EVIDENCE', `evidence rejected (${err.code}): ${err.message}`, { ...(err.check ? { checks: [err.check] } : {}), cause: err });
@@ -185,10 +189,14 @@ const COLLATERAL_SIGNER_REVOCATION: ReadonlySet<string> = new Set(['T16', 'T20']
  * the TEE sent in its certificate table (origin "evidence") that fails is a verdict; one fetched from
  * KDS, a mirror, a bundle or a cache, or the client's own pinned ARK / ASK (S07, S08), is not,
  * whatever else the answer carried. A fetched VCEK of another chip or TCB is refused where it enters
- * (ERR_COLLATERAL_MISMATCH, collateral/binding.ts) or by S13 / S14, which run before S12, so an S12
- * failure always means the report is not signed by the key of the chip and TCB it states: a verdict.
- * ERR_COLLATERAL_UNKNOWN_PLATFORM (KDS knows no such chip) is no verdict either: a mirror can answer
- * that 404 for any chip (docs/decisions.md, "Review s11 changes-b").
+ * (ERR_COLLATERAL_MISMATCH, collateral/binding.ts); an S12 failure under a leaf whose SPLs or fetched
+ * hwID bytes differ from the report's is attributed to that leaf (verify/snp/verify.ts), so any other
+ * S12 failure means the report is not signed by the key of the chip and TCB it states: a verdict.
+ * A report whose leaf no source can serve (VLEK-signed; a masked or all-zero CHIP_ID) and that
+ * arrives without it in its table is an evidence defect (S05, verify/snp/leaf-source.ts): a verdict.
+ * ERR_COLLATERAL_UNKNOWN_PLATFORM (KDS knows no such chip) is no verdict: a mirror can answer that
+ * 404 for any chip, so a random CHIP_ID evades revocation (the documented trade-off,
+ * docs/decisions.md "Review s11 — collateral URL, verifiers").
  */
 function judgesCollateral(e: unknown): boolean {
   const err = e instanceof AttestationRefusedError ? e.cause : undefined;

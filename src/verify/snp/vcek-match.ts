@@ -55,6 +55,20 @@ export function compareVcekTcb(report: SnpReport, ext: AmdKdsExtension): MatchRe
   return result(out);
 }
 
+/** The bytes of CHIP_ID a VCEK is fetched by and names as its hwID: Turin the first 8, Milan / Genoa all 64. */
+export function vcekHwIdOf(report: SnpReport): Uint8Array {
+  return report.product === 'Turin' ? report.chipId.subarray(0, 8) : report.chipId;
+}
+
+/**
+ * Whether the VCEK's hwID is the one the report's VCEK is fetched by, and nothing more: unlike
+ * compareVcekHwId it does not judge the report's own CHIP_ID shape (Turin bytes 8..63: S44).
+ */
+export function sameVcekHwId(report: SnpReport, ext: AmdKdsExtension): boolean {
+  const expected = vcekHwIdOf(report);
+  return ext.hwId !== undefined && Buffer.from(ext.hwId.buffer, ext.hwId.byteOffset, ext.hwId.byteLength).equals(expected);
+}
+
 /**
  * S14: hwID == CHIP_ID (Milan / Genoa: 64 bytes; Turin: 8 bytes and
  * CHIP_ID[8:64] zero). A masked or all-zero CHIP_ID is a mismatch: the

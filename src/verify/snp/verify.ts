@@ -35,7 +35,7 @@ import { collateralIdentity } from './identity.js';
 import { checkLeaf } from './leaf.js';
 import { checkReportSignature } from './signature.js';
 import { checkStructure } from './structure.js';
-import { compareVcekHwId, compareVcekTcb } from './vcek-match.js';
+import { compareVcekTcb, sameVcekHwId } from './vcek-match.js';
 import { isAllZero } from '../../evidence/bytes.js';
 import { checkCertificateTcb, checkTcbRelations } from './tcb.js';
 import type { AmdCollateralInput, SnpVerifyOptions } from './types.js';
@@ -77,7 +77,9 @@ function checkCollateralTarget(collateral: AmdCollateralInput, product: SnpProdu
 function notTheReportsLeaf(report: SnpReport, ext: AmdKdsExtension): boolean {
   if (compareVcekTcb(report, ext).mismatches.some((m) => !m.field.startsWith('reportedTcb['))) return true;
   const masked = report.signerInfo.maskChipKey || isAllZero(report.chipId);
-  return report.signerInfo.signingKey === 'vcek' && !masked && !compareVcekHwId(report, ext).ok;
+  // Only the hwID bytes the VCEK is fetched by (review s11 changes-c #1): Turin's CHIP_ID[8:64] is
+  // the report's own shape (S44), and flagging it let a forged Turin report escape its S12 verdict.
+  return report.signerInfo.signingKey === 'vcek' && !masked && !sameVcekHwId(report, ext);
 }
 
 /** An S13 failure on the report's reserved REPORTED_TCB bytes alone judges the report, not the certificate. */
