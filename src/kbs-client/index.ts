@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { openBuffer } from '../model/container.js';
 import { KeyBrokerClientError, isModelError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
-import { keyInNonceSplit } from './nonce-split.js';
+import { keyInNonceSplit, type NonceSplit } from './nonce-split.js';
 import { checkBrokerTransport, checkTimeoutMs, isDeadlineError, postJson, type HttpResponse, type PostOptions } from './http.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -58,14 +58,15 @@ export interface KeyTransferOptions {
   /**
    * Attempts (a whole number >= 1) on network errors (connection, reset, deadline) and 429/502/503/504;
    * a broker certificate that does not verify (ERR_KBS_HTTP, details.reason "tls-certificate") is final;
-   * default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence. Anything else —
+   * default 3 as upstream. Each attempt is a fresh key pair, nonce and evidence (a nonce refused as
+   * nonce-splits-to-key is replaced within the attempt: NONCE_SPLIT_MAX_NONCES). Anything else —
    * a refusal, a bad answer, an evidence-provider error — ends the request at once, unchanged.
    */
   attempts?: number;
   /**
    * RSA modulus size: 2048 to 8192 bits in steps of 1024 (the raw form's whole key sizes); default 3072.
    * With these a DER SPKI is 38 bytes past a multiple of 128, so no genuine nonce of our broker (56
-   * bytes) can make a raw-size key in front of it and be refused by checkNonceSplits.
+   * bytes) can make a raw-size key in front of it and be refused as nonce-splits-to-key.
    */
   rsaBits?: number;
   /** Accept an http:// broker URL (refused by default); reported in `warnings`. */
@@ -241,24 +242,50 @@ async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpRespons
   }
 }
 
-async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<BrokerNonce | undefined> {
+/**
+ * Nonces asked for per attempt when each is refused only because its bytes split into a key
+ * (keyInNonceSplit). A random nonce of a genuine broker is refused about 1 time in 4 at worst (a
+ * 64-byte raw val, an iat of 30 bytes or more and a DER user_data: the exponent's low bit and the
+ * modulus's top bit), and each fresh nonce is a fresh draw; a hostile broker's crafted nonces keep
+ * failing. No evidence is made for a refused nonce, so asking again gives a broker nothing
+ * (docs/decisions.md, "Review s11 — key broker, second round"; review s11 changes-c #5).
+ */
+export const NONCE_SPLIT_MAX_NONCES = 3;
+
+/** One nonce request: the nonce, undefined when the broker offers none (nonce 'auto'), or the split that refuses it. */
+async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<{ nonce?: BrokerNonce; split?: NonceSplit }> {
   const res = await post(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
     if (o.nonce === true) throw httpError(res, 'nonce request');
-    return undefined;
+    return {};
   }
   const doc = parseJson(url, res, 'nonce request');
   const { val, iat, signature } = doc;
   if (typeof val !== 'string' || typeof iat !== 'string' || typeof signature !== 'string') {
     if (o.nonce === true) throw badAnswer(url, 'nonce request', 'lacks val, iat or signature');
-    return undefined;
+    return {};
   }
   const valBytes = b64(url, val, 'nonce.val');
   const iatBytes = b64(url, iat, 'nonce.iat');
-  checkNonceShape(url, valBytes, iatBytes);
-  checkNonceSplits(url, valBytes, iatBytes, userData);
+  checkNonceShape(url, valBytes, iatBytes); // a shape error is final: no fresh nonce mends a broker that writes them
   b64(url, signature, 'nonce.signature');
-  return { val, iat, signature };
+  const split = keyInNonceSplit(Buffer.concat([valBytes, iatBytes]), userData);
+  return split === undefined ? { nonce: { val, iat, signature } } : { split };
+}
+
+/**
+ * A nonce for this user_data: up to NONCE_SPLIT_MAX_NONCES requests while each nonce is refused only
+ * because it splits into a key (keyInNonceSplit), then ERR_KBS_RESPONSE nonce-splits-to-key naming
+ * how many were refused. Anything else a request meets ends it at once, as before.
+ */
+async function fetchUsableNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<BrokerNonce | undefined> {
+  let split: NonceSplit | undefined;
+  for (let i = 0; i < NONCE_SPLIT_MAX_NONCES; i++) {
+    const got = await fetchNonce(url, o, timeoutMs, userData);
+    if (got.split === undefined) return got.nonce;
+    split = got.split;
+  }
+  throw nonceSplitError(url, split!, NONCE_SPLIT_MAX_NONCES);
 }
 
 /** The random part of a broker nonce, in bytes (after base64): at least 128 bits, at most ITA's 64 bytes. */
@@ -290,8 +317,8 @@ const NONCE_IAT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,
  * broker that stretched val or iat could end them with the first bytes of a key of its own and relay
  * our evidence to another broker, whose nonce and user_data split the same bytes elsewhere (review
  * s11 #1). Bounding val and holding iat to a timestamp leaves no room for a whole key after another
- * broker's nonce; a key that begins inside val and ends with our user_data is what checkNonceSplits
- * refuses (the second round of review s11). Either: ERR_KBS_RESPONSE.
+ * broker's nonce; a key that begins inside val and ends with our user_data is what keyInNonceSplit
+ * finds (the second round of review s11). Either: ERR_KBS_RESPONSE.
  */
 function checkNonceShape(url: URL, val: Buffer, iat: Buffer): void {
   const itaText = val.length === 88 && ITA_TEXT_VAL.test(val.toString('latin1'));
@@ -312,16 +339,15 @@ function checkNonceShape(url: URL, val: Buffer, iat: Buffer): void {
 
 /**
  * The nonce must not let a broker read val ‖ iat ‖ user_data, from any offset inside val or iat, as a
- * requester key (nonce-split.ts; review s11 relay through a broker without nonces): ERR_KBS_RESPONSE.
+ * requester key (nonce-split.ts; review s11 relay through a broker without nonces): ERR_KBS_RESPONSE,
+ * once `refused` nonces in a row did (the last one's split in the details).
  */
-function checkNonceSplits(url: URL, val: Buffer, iat: Buffer, userData: Buffer): void {
-  const split = keyInNonceSplit(Buffer.concat([val, iat]), userData);
-  if (split === undefined) return;
-  throw badAnswer(
+function nonceSplitError(url: URL, split: NonceSplit, refused: number): KeyBrokerClientError {
+  return badAnswer(
     url,
     'nonce request',
-    `has a nonce that, hashed before our user_data, reads from byte ${split.offset} on as a ${split.bits}-bit RSA key (${split.form}) a broker would accept: evidence made for it could be relayed to another broker and released to that key`,
-    { reason: 'nonce-splits-to-key', offset: split.offset, form: split.form },
+    `has a nonce that, hashed before our user_data, reads from byte ${split.offset} on as a ${split.bits}-bit RSA key (${split.form}) a broker would accept: evidence made for it could be relayed to another broker and released to that key (${refused} nonce(s) in a row refused so, none used)`,
+    { reason: 'nonce-splits-to-key', offset: split.offset, form: split.form, noncesRefused: refused },
   );
 }
 
@@ -351,7 +377,7 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const userDataForm = o.userDataForm ?? 'spki-der';
   // The bytes sent are the bytes hashed into REPORTDATA, whichever form (protocols.md §3, §5).
   const userData = userDataOf(publicKey, userDataForm);
-  const nonce = o.nonce === false ? undefined : await fetchNonce(url, o, timeoutMs, userData);
+  const nonce = o.nonce === false ? undefined : await fetchUsableNonce(url, o, timeoutMs, userData);
   const reportData = transferReportData(userData, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
