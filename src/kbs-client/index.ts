@@ -250,7 +250,7 @@ async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpRespons
  * failing. No evidence is made for a refused nonce, so asking again gives a broker nothing
  * (docs/decisions.md, "Review s11 — key broker, second round"; review s11 changes-c #5).
  */
-export const NONCE_SPLIT_MAX_NONCES = 3;
+export const NONCE_SPLIT_MAX_NONCES = 8;
 
 /** One nonce request: the nonce, undefined when the broker offers none (nonce 'auto'), or the split that refuses it. */
 async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<{ nonce?: BrokerNonce; split?: NonceSplit }> {
