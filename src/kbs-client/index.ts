@@ -282,6 +282,9 @@ async function fetchUsableNonce(url: URL, o: KeyTransferOptions, timeoutMs: numb
   let split: NonceSplit | undefined;
   for (let i = 0; i < NONCE_SPLIT_MAX_NONCES; i++) {
     const got = await fetchNonce(url, o, timeoutMs, userData);
+    // A broker that offered a nonce and then offers none (nonce 'auto') must not turn a refused
+    // nonce into a nonce-less transfer: the refusal stands (review s11 changes-e #5).
+    if (got.split === undefined && got.nonce === undefined && split !== undefined) throw nonceSplitError(url, split, i);
     if (got.split === undefined) return got.nonce;
     split = got.split;
   }

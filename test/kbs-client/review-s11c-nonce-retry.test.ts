@@ -41,8 +41,8 @@ const nonceOf = (val: Buffer, iat: Buffer = ISO_NANOS): Nonce => ({ val: b64(val
 describe('a nonce refused only because it splits into a key is replaced (review s11 changes-c #5)', () => {
   let server: Server;
   let url = '';
-  /** The nonces the stand-in hands out, in order; the last one repeats. */
-  let queue: Nonce[] = [];
+  /** The nonces the stand-in hands out, in order (null: a 404, no nonce); the last one repeats. */
+  let queue: (Nonce | null)[] = [];
   let nonceRequests = 0;
   let transferBodies: { nonce?: Nonce; user_data: string }[] = [];
 
@@ -55,6 +55,7 @@ describe('a nonce refused only because it splits into a key is replaced (review 
         if (body.length === 0) {
           const n = queue[Math.min(nonceRequests, queue.length - 1)];
           nonceRequests++;
+          if (n === null) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no nonce"}');
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(n));
           return;
         }
@@ -67,7 +68,7 @@ describe('a nonce refused only because it splits into a key is replaced (review 
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  async function run(nonces: Nonce[], mode: 'auto' | true = true): Promise<{ err: unknown; reportData: Uint8Array[] }> {
+  async function run(nonces: (Nonce | null)[], mode: 'auto' | true = true): Promise<{ err: unknown; reportData: Uint8Array[] }> {
     queue = nonces;
     nonceRequests = 0;
     transferBodies = [];
@@ -108,6 +109,14 @@ describe('a nonce refused only because it splits into a key is replaced (review 
     expect(NONCE_SPLIT_MAX_NONCES).toBe(8);
     expect(err).toMatchObject({ code: 'ERR_KBS_RESPONSE', details: { reason: 'nonce-splits-to-key', offset: 0, form: 'ita-raw-be', noncesRefused: NONCE_SPLIT_MAX_NONCES } });
     expect(nonceRequests).toBe(NONCE_SPLIT_MAX_NONCES);
+    expect(reportData).toHaveLength(0);
+    expect(transferBodies).toHaveLength(0);
+  });
+
+  it('nonce auto: a broker that offers no nonce after a refused one gets no nonce-less transfer (review s11 changes-e #5)', async () => {
+    const { err, reportData } = await run([nonceOf(splittingVal()), null], 'auto');
+    expect(err).toMatchObject({ code: 'ERR_KBS_RESPONSE', details: { reason: 'nonce-splits-to-key', noncesRefused: 1 } });
+    expect(nonceRequests).toBe(2);
     expect(reportData).toHaveLength(0);
     expect(transferBodies).toHaveLength(0);
   });
