@@ -14,7 +14,7 @@
  *   its key file: an administrator granted that group on purpose, and it is what a Kubernetes
  *   secret mounted with fsGroup is (the kubelet adds group read whatever defaultMode says).
  */
-import { constants, fstat, read, type Stats } from 'node:fs';
+import { constants, fstat, read, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ModelFormatError } from './errors.js';
@@ -74,6 +74,28 @@ const fstatFd = promisify(fstat);
 const readFd = promisify(read);
 const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
 
+/**
+ * Whether another descriptor of this process holds the same pipe or socket as `fd`: then both ends
+ * are ours, as for the pipes Node and libuv make for themselves (signals, wake-ups; review s11
+ * changes-d #1: reading one hung and swallowed the signal that should stop the run). A descriptor
+ * someone passed has its other end elsewhere. Undefined where /proc cannot tell (not Linux).
+ */
+function heldTwice(fd: number): boolean | undefined {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    return readdirSync('/proc/self/fd').some((n) => {
+      if (n === String(fd)) return false;
+      try {
+        return readlinkSync(`/proc/self/fd/${n}`) === target;
+      } catch {
+        return false; // closed meanwhile (the listing's own descriptor)
+      }
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The key from an inherited descriptor; it is left open (it belongs to whoever passed it). */
 async function readFromFd(fd: number, path: string): Promise<Buffer> {
   const st = await fstatFd(fd).catch((e: NodeJS.ErrnoException) => {
@@ -86,13 +108,20 @@ async function readFromFd(fd: number, path: string): Promise<Buffer> {
     return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path);
   }
   if (!st.isFIFO() && !st.isSocket()) throw keyFileError(`the key file ${path} is not a regular file, a pipe or a socket`, path, 'not-a-file');
+  const channel = process.env['NODE_CHANNEL_FD'];
+  if (heldTwice(fd) === true || (channel !== undefined && Number(channel) === fd)) {
+    throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process opened for itself, not one passed to it (pass the key on it, e.g. ${fd}<model.key)`, path, 'fd-not-passed');
+  }
   return readBounded(async (buf, offset) => {
     for (;;) {
       try {
         return (await readFd(fd, buf, offset, buf.length - offset, null)).bytesRead;
       } catch (e) {
+        const code = (e as NodeJS.ErrnoException)?.code;
         // A descriptor left non-blocking by whoever passed it: wait for the writer.
-        if ((e as NodeJS.ErrnoException)?.code === 'EAGAIN') await pause();
+        if (code === 'EAGAIN') await pause();
+        // The write end of a pipe: not something to read a key from.
+        else if (code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which is not open for reading (pass the key on it, e.g. ${fd}<model.key)`, path, 'fd-not-readable');
         else ioError(e, path);
       }
     }

@@ -178,6 +178,30 @@ describe('--key-file on an inherited descriptor (review s11 changes-a #4)', () =
     await expect(readModelKeyFile('/dev/fd/987654')).rejects.toMatchObject({ code: 'ERR_MODEL_KEY', details: { reason: 'fd-not-open' } });
   });
 
+  it("a descriptor Node opened for itself (both ends of libuv's signal pipe are ours) is refused at once, not read (review s11 changes-d #1)", async () => {
+    const { readdirSync, readlinkSync } = await import('node:fs');
+    const onSignal = (): void => {};
+    process.on('SIGUSR2', onSignal); // makes sure libuv's signal pipe exists in this process
+    try {
+      const targets = new Map<string, number[]>();
+      for (const n of readdirSync('/proc/self/fd')) {
+        try {
+          const t = readlinkSync(`/proc/self/fd/${n}`);
+          if (t.startsWith('pipe:')) targets.set(t, [...(targets.get(t) ?? []), Number(n)]);
+        } catch {
+          // the listing's own descriptor, closed by now
+        }
+      }
+      const own = [...targets.values()].filter((fds) => fds.length >= 2).flat();
+      expect(own.length).toBeGreaterThanOrEqual(2);
+      for (const fd of own) {
+        await expect(readModelKeyFile(`/dev/fd/${fd}`)).rejects.toMatchObject({ code: 'ERR_MODEL_KEY', details: { reason: 'fd-not-passed' } });
+      }
+    } finally {
+      process.off('SIGUSR2', onSignal);
+    }
+  });
+
   it('the CLI in a real process takes the key from process substitution, /dev/fd/3 and a pipe into /dev/stdin', () => {
     const script = `
       set -e
