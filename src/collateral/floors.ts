@@ -26,7 +26,7 @@
  * (or keep its name over empty content).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CollateralArtifact } from './artifact.js';
@@ -362,8 +362,9 @@ export class RollbackFloors {
       let best: FloorFileEntry | undefined;
       for (const f of read) if (best === undefined || ranksAbove(f, best)) best = f;
       const outranked = read.filter((f) => f !== best && !isLegacyName(f.name));
-      // `best` may be another process's file, renamed but not yet synced: its entry first, then the deletions.
-      if (outranked.length > 0 && this.#syncDirectory()) for (const f of outranked) if (this.#prune(f)) removed.add(f.name);
+      // `best` may be another process's file, renamed but not yet synced (or written by a version
+      // that never synced its content): its content and its entry first, then the deletions.
+      if (outranked.length > 0 && best !== undefined && this.#syncFile(best.name) && this.#syncDirectory()) for (const f of outranked) if (this.#prune(f)) removed.add(f.name);
       const again = this.#list(prefix);
       if (again === undefined) break;
       const expected = names.filter((n) => !removed.has(n));
@@ -379,6 +380,21 @@ export class RollbackFloors {
   #failed(key: string): Scan {
     this.#unreadable.add(key);
     return { unreadable: true };
+  }
+
+  /** fsync of a floor file's content (never through a link); false when it cannot be opened or the disk failed it: nothing is deleted. */
+  #syncFile(name: string): boolean {
+    try {
+      const fd = openSync(join(this.directory!, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** fsync of the directory (the entries of files read or written before the deletions that follow); false when the disk failed it: nothing is deleted. */

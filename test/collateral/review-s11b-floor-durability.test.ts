@@ -99,11 +99,25 @@ describe('floor files are durable before an outranked file is deleted', () => {
     const low = plant(directory, 6, 'aaaaaaaaaaaa');
     const high = plant(directory, 8, 'bbbbbbbbbbbb'); // renamed by another process, its directory entry perhaps not yet synced
     expect(new RollbackFloors({ directory }).get(KEY).sequence).toBe(8n);
+    const contentSync = calls.indexOf(`fsync ${join(directory, high)}`);
     const directorySync = calls.indexOf(`fsync ${directory}`);
     const deletion = calls.indexOf(`rm ${join(directory, low)}`);
+    // The stricter file's content too: a version before d43042a never synced it (review s11 changes-d #3).
+    expect(contentSync).toBeGreaterThanOrEqual(0);
     expect(directorySync).toBeGreaterThanOrEqual(0);
+    expect(deletion).toBeGreaterThan(contentSync);
     expect(deletion).toBeGreaterThan(directorySync);
     expect(floorNames(directory)).toEqual([high]);
+  });
+
+  it("a stricter file whose content the disk fails to sync outranks nothing on disk yet: nothing is deleted (review s11 changes-d #3)", () => {
+    const directory = tempDir();
+    const low = plant(directory, 6, 'aaaaaaaaaaaa');
+    const high = plant(directory, 8, 'bbbbbbbbbbbb');
+    failSync = new RegExp(`${escape(high)}$`);
+    expect(new RollbackFloors({ directory }).get(KEY).sequence).toBe(8n);
+    expect(floorNames(directory)).toEqual([low, high].sort());
+    expect(calls.some((c) => c.startsWith('rm ') && c.endsWith('-floor.json'))).toBe(false);
   });
 
   it('a directory the disk fails to sync: the new file stays, nothing is deleted, and the floor is held unsynced', () => {
