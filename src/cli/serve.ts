@@ -24,7 +24,6 @@ import {
   CollateralService,
   HttpClient,
   IntelPcsClient,
-  TeeVerifyError,
   defaultCacheDirectory,
   type AmdCollateralSource,
   type CollateralArtifact,
@@ -41,7 +40,7 @@ import { INPUT_LIMITS, readInput } from './files.js';
 import { writeLine, type CliIo } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { readPolicyFile } from './policy.js';
-import { readBundle } from './sources.js';
+import { collateralClients, readBundle } from './sources.js';
 
 export interface ServeArgs {
   host: string;
@@ -251,16 +250,7 @@ async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | un
   let amd: AmdKdsClient | undefined;
   if (!a.offline) {
     http = new HttpClient(a.retries === undefined ? {} : { retries: a.retries });
-    const h = http;
-    const client = <T>(flag: string, make: () => T): T => {
-      try {
-        return make();
-      } catch (err) {
-        throw new UsageError(`${flag}: ${err instanceof TeeVerifyError ? err.message : String(err)}`);
-      }
-    };
-    intel = client('--pcs-url', () => new IntelPcsClient({ http: h, ...(a.pcsUrl === undefined ? {} : { baseUrl: a.pcsUrl }) }));
-    amd = client('--kds-url', () => new AmdKdsClient({ http: h, ...(a.kdsUrl === undefined ? {} : { baseUrl: a.kdsUrl }) }));
+    ({ intel, amd } = collateralClients(http, a.pcsUrl, a.kdsUrl));
   }
   const explicit = bundle && new BundleSource(bundle.artifacts);
   const source = new ServeSource(explicit, intel, amd);

@@ -154,19 +154,29 @@ function openCache(o: CollateralOptions, io: CliIo): CollateralCache | null {
   }
 }
 
-/** Network clients; a base URL the clients refuse (not a URL, plain http off loopback) is a usage error. */
-function openNetwork(o: CollateralOptions): { http: HttpClient; intel: IntelPcsClient; amd: AmdKdsClient } {
-  const http = new HttpClient(o.retries === undefined ? {} : { retries: o.retries });
+/**
+ * The PCS and KDS clients for the `--pcs-url` / `--kds-url` options; a base URL
+ * the clients refuse (not a URL, plain http off loopback, credentials) is a
+ * usage error that names the option, not the library's `baseUrl`.
+ */
+export function collateralClients(http: HttpClient, pcsUrl: string | undefined, kdsUrl: string | undefined): { intel: IntelPcsClient; amd: AmdKdsClient } {
   const client = <T>(flag: string, make: () => T): T => {
     try {
       return make();
     } catch (err) {
-      throw new UsageError(`${flag}: ${err instanceof TeeVerifyError ? err.message : String(err)}`);
+      const message = err instanceof TeeVerifyError ? err.message.replace(/^baseUrl /, '') : String(err);
+      throw new UsageError(`${flag}: ${message}`);
     }
   };
-  const intel = client('--pcs-url', () => new IntelPcsClient({ http, ...(o.pcsUrl === undefined ? {} : { baseUrl: o.pcsUrl }) }));
-  const amd = client('--kds-url', () => new AmdKdsClient({ http, ...(o.kdsUrl === undefined ? {} : { baseUrl: o.kdsUrl }) }));
-  return { http, intel, amd };
+  const intel = client('--pcs-url', () => new IntelPcsClient({ http, ...(pcsUrl === undefined ? {} : { baseUrl: pcsUrl }) }));
+  const amd = client('--kds-url', () => new AmdKdsClient({ http, ...(kdsUrl === undefined ? {} : { baseUrl: kdsUrl }) }));
+  return { intel, amd };
+}
+
+/** Network clients for the collateral options. */
+function openNetwork(o: CollateralOptions): { http: HttpClient; intel: IntelPcsClient; amd: AmdKdsClient } {
+  const http = new HttpClient(o.retries === undefined ? {} : { retries: o.retries });
+  return { http, ...collateralClients(http, o.pcsUrl, o.kdsUrl) };
 }
 
 /**

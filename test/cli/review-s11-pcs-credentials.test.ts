@@ -26,6 +26,9 @@ describe.skipIf(!HAVE_VECTORS)('collateral URLs with credentials on the command 
         expect(r.stdout).not.toContain('pw');
         expect(r.stderr).not.toContain('pw');
         expect(r.stderr).toContain(flag);
+        // The option is named, not the library's constructor field (session 12).
+        expect(r.stdout + r.stderr).toContain(`${flag}: must not carry a user name or password`);
+        expect(r.stdout + r.stderr).not.toContain('baseUrl');
       });
     }
   }
@@ -37,4 +40,19 @@ describe.skipIf(!HAVE_VECTORS)('collateral URLs with credentials on the command 
     expect(r.code).toBe(2);
     expect(r.stdout + r.stderr).not.toContain('pw');
   });
+});
+
+describe('tee-verify serve: collateral URLs with credentials', () => {
+  const dirs = new TempDirs();
+  afterAll(() => dirs.cleanup());
+
+  for (const flag of ['--pcs-url', '--kds-url']) {
+    it(`serve ${flag} ${WITH_PASSWORD}: exit 2 before listening, naming the option, "pw" printed nowhere`, async () => {
+      const r = await cli(['serve', '--listen', '127.0.0.1:0', '--no-cache', flag, WITH_PASSWORD], { env: { HOME: dirs.make() } });
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).not.toContain('pw');
+      expect(r.stderr).toContain(`${flag}: must not carry a user name or password`);
+      expect(r.stderr).not.toContain('baseUrl');
+    });
+  }
 });
