@@ -13,7 +13,9 @@
  *    "runtime_data"?: {"raw": base64url-nopad} | {"structured": <JSON>},
  *    "runtime_data_hash_algorithm"?: "sha256"|"sha384"|"sha512" (default sha384),
  *    "policy_ids"?: [] | ["<name>"]}
- *   or trustee's newer wrapper {"verification_requests": [<one such request>], "policy_ids": [...]}.
+ *   or trustee's newer wrapper {"verification_requests": [<one such request, without "policy_ids">], "policy_ids": [...]}:
+ *   trustee's IndividualAttestationRequest has no policy_ids, only the outer AttestationRequest has
+ *   (an inner one was accepted and never read until review s12 #1; now 400).
  *   With runtime_data, REPORTDATA must equal hash(raw bytes, or the RFC 8785 form of
  *   structured) followed by zero bytes up to 64, as trustee computes it.
  *
@@ -143,7 +145,9 @@ function parsePlain(doc: Json): AppraisalRequest {
 
 // ---- trustee -------------------------------------------------------------------
 
-const TRUSTEE_KEYS = ['tee', 'evidence', 'runtime_data', 'init_data', 'runtime_data_hash_algorithm', 'init_data_hash_algorithm', 'policy_ids'];
+const REQUEST_KEYS = ['tee', 'evidence', 'runtime_data', 'init_data', 'runtime_data_hash_algorithm', 'init_data_hash_algorithm'];
+/** The flat form (trustee v0.13): one request with its policy_ids. */
+const TRUSTEE_KEYS = [...REQUEST_KEYS, 'policy_ids'];
 // A Map, not an object literal: a client's name such as "constructor" or "__proto__" must not find Object.prototype's members.
 const HASHES: ReadonlyMap<string, { name: string; length: number }> = new Map([
   ['sha256', { name: 'sha256', length: 32 }],
@@ -184,8 +188,8 @@ function trusteeEvidence(tee: PolicyTee, encoded: unknown, warnings: string[]): 
   return new Uint8Array(decodeBase64(ev['quote'], 'evidence.quote'));
 }
 
-function parseTrusteeRequest(r: Json, policy: PolicyChoice): AppraisalRequest {
-  onlyKeys(r, TRUSTEE_KEYS, 'the verification request');
+function parseTrusteeRequest(r: Json, policy: PolicyChoice, keys: readonly string[]): AppraisalRequest {
+  onlyKeys(r, keys, 'the verification request');
   const tee = r['tee'];
   if (tee !== 'tdx' && tee !== 'sgx' && tee !== 'snp') {
     throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, `tee ${JSON.stringify(String(tee).slice(0, 32))} is not supported here (tdx, sgx)`);
@@ -200,9 +204,12 @@ function parseTrusteeRequest(r: Json, policy: PolicyChoice): AppraisalRequest {
 }
 
 function parseTrustee(doc: Json): AppraisalRequest {
-  if (!('verification_requests' in doc)) return parseTrusteeRequest(doc, policyIds(doc['policy_ids']));
+  if (!('verification_requests' in doc)) return parseTrusteeRequest(doc, policyIds(doc['policy_ids']), TRUSTEE_KEYS);
   onlyKeys(doc, ['verification_requests', 'policy_ids'], 'the body');
   const list = doc['verification_requests'];
   if (!Array.isArray(list) || list.length !== 1) throw badRequest('"verification_requests" must hold exactly one request (composite evidence is not supported)');
-  return parseTrusteeRequest(object(list[0], 'the verification request'), policyIds(doc['policy_ids']));
+  const inner = object(list[0], 'the verification request');
+  // Never read, it would leave the client's policy unjudged (review s12 #1): refused, whatever it names.
+  if ('policy_ids' in inner) throw badRequest('"policy_ids" belongs in the wrapper, next to "verification_requests", not inside a verification request');
+  return parseTrusteeRequest(inner, policyIds(doc['policy_ids']), REQUEST_KEYS);
 }
