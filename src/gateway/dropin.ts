@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { CollateralUnavailableError, defaultPolicy, evaluatePolicy, parseEvidence, verifyEvidence, type CollateralService, type Evidence, type Policy, type TrustRoots } from '../index.js';
-import { REPORT_DATA_SIZE } from '../tee/index.js';
+import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from '../tee/index.js';
 import { bindingReportData, parseNonce } from './binding.js';
 import type { CubeAnswer } from './cube-answer.js';
 import { cubeSnpAnswer } from './cube.js';
@@ -39,8 +39,38 @@ export interface QuoteVerifierOptions {
   policy?: Policy;
 }
 
-/** `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts). */
+type Tee = TeeEvidence['tee'];
+
+/** The TEE of each provider that produced evidence in this process (a provider's TEE never changes). */
+const learnedTees = new WeakMap<object, Tee>();
+
+/** The TEE a provider declares: its own `tee` (the simulated TEE), else its hardware's (a vTPM provider). */
+function declaredTee(p: unknown, depth = 0): Tee | undefined {
+  if (typeof p !== 'object' || p === null || depth > 4) return undefined;
+  const tee = (p as { tee?: unknown }).tee;
+  if (tee === 'tdx' || tee === 'snp') return tee;
+  return declaredTee((p as { hardware?: unknown }).hardware, depth + 1);
+}
+
+/** The provider's TEE when known without asking it: declared, or seen in evidence it produced (learnTee). */
+export function knownTee(provider: EvidenceProvider): Tee | undefined {
+  return declaredTee(provider) ?? learnedTees.get(provider);
+}
+
+/** Remembers the TEE of evidence `provider` produced (routes.ts calls it for /v1/attestation too). */
+export function learnTee(provider: EvidenceProvider, tee: unknown): void {
+  if (tee === 'tdx' || tee === 'snp') learnedTees.set(provider, tee);
+}
+
+/**
+ * `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts).
+ * TDX only: on a gateway whose TEE is known to be another, 404 before the limiter and the TEE (review
+ * s12, finding 2: every call spent a slot of the evidence rate and a report, then answered 404). A
+ * provider that declares no TEE (configfs-tsm) is asked once; its evidence tells.
+ */
 export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
+  const known = knownTee(ctx.provider);
+  if (known !== undefined && known !== 'tdx') throw tdxOnly();
   // A raw "+" in the query (`?nonce=${btoa(…)}`) arrives as a space (form decoding), and a space is
   // never base64: it is read back as "+" (review s8 D5).
   const raw = query.get('nonce')?.replace(/ /g, '+') ?? null;
@@ -53,9 +83,12 @@ export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchPa
     // A busy TEE is a 503 the page can retry, not a 500 (review s7).
     throw evidenceProviderFailure(ctx, err);
   }
-  if (ev.tee !== 'tdx') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'GET /api/v1/tee/quote serves TDX quotes only');
+  learnTee(ctx.provider, ev.tee);
+  if (ev.tee !== 'tdx') throw tdxOnly();
   return { quote: Buffer.from(ev.evidence).toString('hex'), quote_parse: 'reserved', timestamp: new Date().toISOString(), id: randomUUID(), status: true };
 }
+
+const tdxOnly = (): GatewayError => new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'GET /api/v1/tee/quote serves TDX quotes only');
 
 function jsonObject(body: Buffer): Record<string, unknown> {
   let doc: unknown;
@@ -139,5 +172,6 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   } catch (err) {
     throw evidenceProviderFailure(ctx, err);
   }
+  learnTee(ctx.provider, ev.tee);
   return ev.tee === 'snp' ? cubeSnpAnswer(ev, toJson) : cubeTdxAnswer(ev, toJson);
 }

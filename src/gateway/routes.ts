@@ -10,7 +10,7 @@ import { ADMIN_PREFIX, handleAdmin } from './admin.js';
 import { answerAttestation, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 import { answerAtls } from './atls.js';
 import { cubeErrorBody } from './cube-answer.js';
-import { cubeAttestationAnswer, openWebUiQuote, tdxAttest } from './dropin.js';
+import { cubeAttestationAnswer, learnTee, openWebUiQuote, tdxAttest } from './dropin.js';
 import { GatewayError } from './errors.js';
 import { HealthProbe } from '../net/health-probe.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -185,7 +185,9 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     routes.set(`OPTIONS ${path}`, preflight(method));
   };
   routes.set('POST /v1/attestation', async (req, res) => {
-    sendJson(res, 200, await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req)));
+    const answer = await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req));
+    learnTee(attest.provider, answer.tee); // GET /api/v1/tee/quote answers a non-TDX gateway's 404 without asking the TEE
+    sendJson(res, 200, answer);
     metrics.attestations += 1;
   });
   browserRoute('GET', '/api/v1/tee/quote', async (req, res) => {
