@@ -15,7 +15,7 @@ import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { listenExitCode } from './listen.js';
-import { startGateway, type Gateway, type GatewayOptions } from './server.js';
+import { MAX_TIMER_MS, startGateway, type Gateway, type GatewayOptions } from './server.js';
 import { ApiKeyStore } from './store.js';
 import { loadOrCreateTls, type TlsIdentity } from './tls.js';
 import { VTPM_SERVE_OPTIONS, VTPM_USAGE, withVtpm } from './vtpm-cli.js';
@@ -161,6 +161,17 @@ function positive(v: unknown, name: string): number | undefined {
   return n;
 }
 
+/**
+ * A flag that becomes a timer (`unitMs` ms per unit): longer than Node's timers hold (2^31−1 ms) is a
+ * configuration error naming the flag, exit 78 (review s12, finding 3: it became 1 ms).
+ */
+function timerFlag(n: number | undefined, name: string, unitMs: number): number | undefined {
+  if (n !== undefined && n * unitMs > MAX_TIMER_MS) {
+    throw new GatewayError('ERR_GATEWAY_CONFIG', 500, `${name} must be at most ${unitMs === 1 ? `${MAX_TIMER_MS} ms` : `${Math.floor(MAX_TIMER_MS / unitMs)} s`} (about 24.8 days; Node's timers hold no more)`);
+  }
+  return n;
+}
+
 /** --PREFIX-max-failures N and --PREFIX-failure-window SECONDS (fractions allowed), when either is given. */
 function failureLimitOf(v: Record<string, unknown>, prefix: 'admin' | 'api-key'): AuthFailureLimitOptions | undefined {
   const maxFailures = positive(v[`${prefix}-max-failures`], `--${prefix}-max-failures`);
@@ -216,19 +227,19 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   }
   const rate = positive(v['attestations-per-second'], '--attestations-per-second');
   const maxBody = positive(v['max-body'], '--max-body');
-  const timeout = positive(v['upstream-timeout'], '--upstream-timeout');
+  const timeout = timerFlag(positive(v['upstream-timeout'], '--upstream-timeout'), '--upstream-timeout', 1);
   if (rate !== undefined) options.attestationsPerSecond = rate;
   const perClient = positive(v['attestations-per-client'], '--attestations-per-client');
   if (perClient !== undefined) options.attestationsPerClient = perClient;
   if (maxBody !== undefined) options.maxRequestBytes = maxBody;
   if (timeout !== undefined) options.upstreamTimeoutMs = timeout;
   const pool = positive(v['database-pool'], '--database-pool');
-  const grace = positive(v['shutdown-grace'], '--shutdown-grace');
+  const grace = timerFlag(positive(v['shutdown-grace'], '--shutdown-grace'), '--shutdown-grace', 1000);
   if (pool !== undefined) options.databasePoolSize = Math.floor(pool);
   if (grace !== undefined) options.shutdownGraceMs = grace * 1000;
   // Slow-client bounds in seconds, like --shutdown-grace (fractions allowed).
   const seconds = (flag: 'headers-timeout' | 'request-timeout' | 'keep-alive-timeout'): number | undefined => {
-    const s = positive(v[flag], `--${flag}`);
+    const s = timerFlag(positive(v[flag], `--${flag}`), `--${flag}`, 1000);
     return s === undefined ? undefined : Math.max(1, Math.round(s * 1000));
   };
   const headersTimeoutMs = seconds('headers-timeout');

@@ -77,7 +77,7 @@ export interface GatewayOptions extends ServerTimeouts {
   maxRequestBytes?: number;
   /** Default 64 MiB. */
   maxResponseBytes?: number;
-  /** Until upstream headers; default 30 s. */
+  /** Until upstream headers; default 30 s. Every timer bound here is 1..2^31−1 ms (MAX_TIMER_MS), else ERR_GATEWAY_CONFIG. */
   upstreamTimeoutMs?: number;
   /** Longest upstream silence while streaming; default 120 s. */
   upstreamIdleTimeoutMs?: number;
@@ -127,7 +127,7 @@ export interface GatewayOptions extends ServerTimeouts {
   limiterClock?: () => number;
   /** Default true: GET /metrics (Prometheus text) without an API key. */
   metrics?: boolean;
-  /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms. */
+  /** How long close() lets requests and streams in flight finish before cutting them; default 30 000 ms, at most MAX_TIMER_MS. */
   shutdownGraceMs?: number;
   log?: (line: string) => void;
 }
@@ -149,6 +149,26 @@ export interface Gateway {
 }
 
 const configError = (message: string): GatewayError => new GatewayError('ERR_GATEWAY_CONFIG', 500, message);
+
+/** The longest delay a Node timer holds: a longer one fires after 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A bound that becomes a timer (the upstream's, the shutdown grace, the server's slow-client bounds):
+ * 1..MAX_TIMER_MS ms, else ERR_GATEWAY_CONFIG (review s12, finding 3: 3e9 became 1 ms, every request 504).
+ */
+function timerMs(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS) throw configError(`${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS} (about 24.8 days; Node's timers hold no more)`);
+  return v;
+}
+
+/** maxRequestBytes / maxResponseBytes: a positive finite number. */
+function byteBound(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw configError(`${name} must be a positive number of bytes`);
+  return v;
+}
 
 /** Where the keys live, from `database` or the older `db` file option. */
 export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>): StorageLocation {
@@ -231,7 +251,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new RangeError('upstream must be an http(s) URL');
   if (!options.provider || typeof options.provider.getEvidence !== 'function') throw new TypeError('provider must be an EvidenceProvider');
   const loc = gatewayLocation(options);
+  for (const name of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const) timerMs(name, options[name], 1);
   const timeouts = serverTimeoutOptions(options, configError);
+  const headersTimeoutMs = timerMs('upstreamTimeoutMs', options.upstreamTimeoutMs, 30_000);
+  const idleTimeoutMs = timerMs('upstreamIdleTimeoutMs', options.upstreamIdleTimeoutMs, 120_000);
+  const shutdownGraceMs = timerMs('shutdownGraceMs', options.shutdownGraceMs, 30_000);
+  const maxRequestBytes = byteBound('maxRequestBytes', options.maxRequestBytes, 1 << 20);
+  const maxResponseBytes = byteBound('maxResponseBytes', options.maxResponseBytes, 64 << 20);
   const adminFailures = failureLimiter('adminFailureLimit', options.adminFailureLimit);
   const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
   const trustedProxies = trustedProxiesOf(options.trustedProxies);
@@ -260,10 +286,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter, log };
     const proxy: ProxyOptions = {
       upstream,
-      maxRequestBytes: options.maxRequestBytes ?? 1 << 20,
-      maxResponseBytes: options.maxResponseBytes ?? 64 << 20,
-      headersTimeoutMs: options.upstreamTimeoutMs ?? 30_000,
-      idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 120_000,
+      maxRequestBytes,
+      maxResponseBytes,
+      headersTimeoutMs,
+      idleTimeoutMs,
       trustedProxies,
     };
     const metrics = new GatewayMetrics();
@@ -333,7 +359,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       srv.closeIdleConnections();
       if (inFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, options.shutdownGraceMs ?? 30_000)))]);
+        await Promise.race([new Promise<void>((r) => (drained = r)), new Promise<void>((r) => (timer = setTimeout(r, shutdownGraceMs)))]);
         clearTimeout(timer);
         if (inFlight.size > 0) log(`tee-gateway: shutdown grace over, cutting ${inFlight.size} request(s) in flight`);
       }
