@@ -6,10 +6,18 @@
  * ear.appraisal-policy-id always says which policy judged: the name it was
  * configured under, or for an inline document always
  * "inline:sha256:<digest of its canonical form>" (never the id it brings).
+ *
+ * A configured document whose `id` is not the name it is configured under is
+ * refused at start, as is a name (or an unnamed default's id) in the reserved
+ * "tee-verify:" (the library's defaults) and "inline:" (clients' documents)
+ * spaces, or an unnamed default's id that is a configured name (review s12 #2:
+ * a lax policy any client may pick, configured as "lax" from a relaxed copy of
+ * prod.json, signed EARs naming "prod"). Refused rather than renamed: the id
+ * the operator wrote and audits is the one every token carries.
  */
 import { createHash } from 'node:crypto';
 
-import { TeeVerifyError } from '../errors.js';
+import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../policy/index.js';
 import type { PolicyTee } from '../policy/types.js';
 import { canonicalJson } from './encoding.js';
@@ -19,9 +27,28 @@ export type PolicyInput = Policy | Record<string, unknown> | string | Uint8Array
 
 const TEES: readonly PolicyTee[] = ['tdx', 'sgx', 'snp'];
 
+/** Ids only the service gives: the library's default policies and clients' inline documents. */
+const RESERVED_ID_PREFIXES = ['tee-verify:', 'inline:'] as const;
+
+function reserved(id: string): boolean {
+  return RESERVED_ID_PREFIXES.some((p) => id.startsWith(p));
+}
+
+const refuse = (message: string): InvalidArgumentError => new InvalidArgumentError('ERR_INVALID_ARGUMENT', message);
+
 function withId(doc: unknown, id: string): Policy {
   const loaded = loadPolicy(doc as Record<string, unknown>);
   return loaded.id === undefined ? loadPolicy({ ...(loaded as unknown as Record<string, unknown>), id }) : loaded;
+}
+
+/** A named policy: judged, and named in every EAR, under exactly its configured name. */
+function namedPolicy(name: string, input: PolicyInput): Policy {
+  if (reserved(name)) throw refuse(`policy name ${JSON.stringify(name)}: names starting with ${RESERVED_ID_PREFIXES.map((p) => `"${p}"`).join(' or ')} are reserved (the library's defaults, clients' inline documents)`);
+  const policy = withId(typeof input === 'string' || input instanceof Uint8Array ? loadPolicy(input) : input, name);
+  if (policy.id !== name) {
+    throw refuse(`policy ${JSON.stringify(name)}: its document says "id": ${JSON.stringify(policy.id)}; a configured policy's id must be the name it is configured under (the EAR's ear.appraisal-policy-id), so remove the id or configure it under that name`);
+  }
+  return policy;
 }
 
 export class PolicySet {
@@ -41,7 +68,7 @@ export class PolicySet {
   ) {
     for (const [name, input] of Object.entries(named)) {
       if (name === 'default' || name.length === 0) throw new RangeError(`policy name ${JSON.stringify(name)} is reserved or empty`);
-      this.#named.set(name, withId(typeof input === 'string' || input instanceof Uint8Array ? loadPolicy(input) : input, name));
+      this.#named.set(name, namedPolicy(name, input));
     }
     for (const tee of TEES) {
       const d = defaults[tee];
@@ -50,7 +77,7 @@ export class PolicySet {
         this.#openWebUi.add(this.#defaults.get(tee)!);
         continue;
       }
-      const policy = typeof d === 'string' && this.#named.has(d) ? this.#named.get(d)! : withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
+      const policy = typeof d === 'string' && this.#named.has(d) ? this.#named.get(d)! : this.#unnamedDefault(tee, d);
       if (policy.tee !== tee) throw new RangeError(`the default policy for ${tee} is a ${policy.tee} policy`);
       this.#defaults.set(tee, policy);
       this.#openWebUi.add(policy);
@@ -60,6 +87,15 @@ export class PolicySet {
       if (!policy) throw new RangeError(`openWebUiPolicies names ${JSON.stringify(name)}, which is not a configured policy`);
       this.#openWebUi.add(policy);
     }
+  }
+
+  /** A default given as a document (not a configured name): its id, or "default-<tee>", must name no other policy. */
+  #unnamedDefault(tee: PolicyTee, d: PolicyInput): Policy {
+    const policy = withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
+    const id = policy.id!;
+    if (reserved(id)) throw refuse(`the default policy for ${tee}: its id ${JSON.stringify(id)} is reserved (leave the option out for the library's default)`);
+    if (this.#named.has(id)) throw refuse(`the default policy for ${tee}: its id ${JSON.stringify(id)} is the name of another configured policy (name that policy instead)`);
+    return policy;
   }
 
   /**

@@ -271,6 +271,14 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
     const { policy } = await readPolicyFile(file);
     const key = name ?? policy.id ?? basename(file).replace(/\.json$/i, '');
     if (key === 'default') throw new UsageError(`--policy ${file}: "default" is reserved (it names each TEE's default policy)`);
+    // The EAR's ear.appraisal-policy-id is the configured name, and only the service gives the
+    // reserved ids (review s12 #2): a relaxed copy of prod.json configured as "lax" must not sign as "prod".
+    if (key.startsWith('tee-verify:') || key.startsWith('inline:')) {
+      throw new UsageError(`--policy ${name === undefined ? '' : `${name}=`}${file}: the name ${JSON.stringify(key)} is reserved (names starting with "tee-verify:" or "inline:" are the service's own)`);
+    }
+    if (policy.id !== undefined && policy.id !== key) {
+      throw new UsageError(`--policy ${name}=${file}: the document says "id": ${JSON.stringify(policy.id)}, not ${JSON.stringify(key)}; a policy's id must be the name it is configured under (it is the token's ear.appraisal-policy-id)`);
+    }
     if (named[key]) throw new UsageError(`--policy: two policies are named "${key}" (give NAME=FILE)`);
     named[key] = policy;
   }
