@@ -27,6 +27,8 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
   let lines: Uint8Array[] = [];
   let lengths: number[] = [];
   let paths: string[] = [];
+  let refused: (string | null)[] = [];
+  let anyRefused = false;
   let bytes = 0;
   let firstIndex = -1;
   let consumed = 0;
@@ -36,7 +38,7 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
     const count = lengths.length + paths.length;
     let job: Job;
     if (paths.length > 0) {
-      job = { kind: 'files', seq, firstIndex, paths };
+      job = { kind: 'files', seq, firstIndex, paths, ...(anyRefused ? { refused } : {}) };
     } else {
       const data = new Uint8Array(bytes);
       let at = 0;
@@ -50,6 +52,8 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
     lines = [];
     lengths = [];
     paths = [];
+    refused = [];
+    anyRefused = false;
     bytes = 0;
     firstIndex = -1;
     return { job, records: count, consumed, inputOffset, ...(lastPath === undefined ? {} : { lastPath }) };
@@ -58,6 +62,8 @@ export async function* chunkRecords(records: AsyncIterable<InputRecord>, limits:
     if (firstIndex < 0) firstIndex = r.index;
     if (r.kind === 'file') {
       paths.push(r.relativePath);
+      refused.push(r.refused ?? null);
+      if (r.refused !== undefined) anyRefused = true;
       lastPath = r.relativePath;
     } else {
       lengths.push(r.oversized ? -1 : r.bytes.length);

@@ -34,6 +34,8 @@ export interface FileJob {
   seq: number;
   firstIndex: number;
   paths: string[];
+  /** Per path, the walk's reason for refusing it (never opened), or null; absent when none is refused. */
+  refused?: (string | null)[];
 }
 
 export type Job = LineJob | FileJob;

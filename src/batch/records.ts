@@ -8,7 +8,8 @@
  *   next newline.
  * - A directory: every regular file below it (dotfiles and dot-directories
  *   skipped), in byte order of the relative path, walked depth-first so only
- *   one directory listing per level is held at a time.
+ *   one directory listing per level is held at a time. Names that are not
+ *   UTF-8 and sub-directories that cannot be listed are refused records.
  *
  * Records are numbered from 0 in input order; the checkpoint counts them.
  */
@@ -32,6 +33,8 @@ export interface FileRecord {
   index: number;
   /** Path relative to the directory, with "/" separators: the record id. */
   relativePath: string;
+  /** Set when the walk refused the entry (a name that is not UTF-8, a directory it cannot list): never opened. */
+  refused?: string;
 }
 
 export type InputRecord = LineRecord | FileRecord;
@@ -168,29 +171,85 @@ export function compareWalkOrder(a: string, b: string): number {
   return x.length - y.length;
 }
 
-/** Relative paths of the regular files below `root`, sorted by bytes, depth-first. */
-export async function* walkDirectory(root: string, prefix = ''): AsyncGenerator<string> {
-  const dir = await opendir(join(root, prefix));
-  const entries: { name: string; isDir: boolean }[] = [];
-  for await (const e of dir) {
-    if (e.name.startsWith('.')) continue;
-    if (e.isDirectory()) entries.push({ name: e.name, isDir: true });
-    else if (e.isFile()) entries.push({ name: e.name, isDir: false });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A directory entry's name as a string when its bytes are valid UTF-8 (and
+ * round-trip exactly), else undefined: such a name has no string spelling
+ * that opens the same file (review s12 #1: Node decodes it with U+FFFD).
+ */
+export function exactName(name: Buffer): string | undefined {
+  let text: string;
+  try {
+    text = utf8.decode(name);
+  } catch {
+    return undefined;
   }
-  entries.sort((a, b) => byBytes(a.name, b.name));
+  return Buffer.from(text, 'utf8').equals(name) ? text : undefined;
+}
+
+/** The id of a name that is not UTF-8: printable ASCII kept, every other byte as %XX ("\xff" is "%FF"). */
+export function escapedName(name: Buffer): string {
+  let out = '';
+  for (const b of name) out += b >= 0x20 && b <= 0x7e ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/** One entry of the walk: a regular file to read, or one refused (never opened) with the reason. */
+export interface WalkEntry {
+  path: string;
+  refused?: string;
+}
+
+const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+/**
+ * The regular files below `root`, depth-first, each directory's entries
+ * sorted by the bytes of their ids (a name's own bytes when it is UTF-8).
+ * Symbolic links, sockets, FIFOs and devices are no records; names starting
+ * with "." are skipped. A name that is not valid UTF-8 (a file or a
+ * directory) is refused as one entry under its escaped id, and a
+ * sub-directory that cannot be listed as one entry under its path: neither
+ * stops the walk. Only the root's failure throws.
+ */
+export async function* walkEntries(root: string, prefix = ''): AsyncGenerator<WalkEntry> {
+  const entries: { id: string; raw: Buffer; isDir: boolean; refused?: string }[] = [];
+  try {
+    const dir = await opendir(join(root, prefix), { encoding: 'buffer' as BufferEncoding });
+    for await (const e of dir) {
+      const raw = e.name as unknown as Buffer;
+      if (raw[0] === 0x2e) continue; // "."
+      const isDir = e.isDirectory();
+      if (!isDir && !e.isFile()) continue;
+      const name = exactName(raw);
+      if (name !== undefined) entries.push({ id: name, raw, isDir });
+      else entries.push({ id: escapedName(raw), raw, isDir: false, refused: `the ${isDir ? 'directory' : 'file'} name is not valid UTF-8 (shown escaped): ${isDir ? 'its files were' : 'it was'} not read; rename it` });
+    }
+  } catch (err) {
+    if (prefix === '') throw err;
+    yield { path: prefix, refused: `cannot list the directory: ${codeOf(err)}` };
+    return;
+  }
+  entries.sort((a, b) => byBytes(a.id, b.id) || Buffer.compare(a.raw, b.raw));
   for (const e of entries) {
-    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`;
-    if (e.isDir) yield* walkDirectory(root, rel);
-    else yield rel;
+    const rel = prefix === '' ? e.id : `${prefix}/${e.id}`;
+    if (e.refused !== undefined) yield { path: rel, refused: e.refused };
+    else if (e.isDir) yield* walkEntries(root, rel);
+    else yield { path: rel };
   }
+}
+
+/** Relative paths of the walk's entries (walkEntries), in its order. */
+export async function* walkDirectory(root: string, prefix = ''): AsyncGenerator<string> {
+  for await (const e of walkEntries(root, prefix)) yield e.path;
 }
 
 /** File records of a directory, skipping the first `startIndex` (a resume). */
 export async function* readDirectory(root: string, options: { startIndex: number; progress?: ReadProgress }): AsyncGenerator<FileRecord> {
   let index = 0;
-  for await (const relativePath of walkDirectory(root)) {
+  for await (const e of walkEntries(root)) {
     if (options.progress) options.progress.done = index + 1;
-    if (index >= options.startIndex) yield { kind: 'file', index, relativePath };
+    if (index >= options.startIndex) yield { kind: 'file', index, relativePath: e.path, ...(e.refused === undefined ? {} : { refused: e.refused }) };
     index++;
   }
 }

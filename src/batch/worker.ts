@@ -4,11 +4,10 @@
  * chunks of records into chunks of result lines. Runs from dist/ (it imports
  * the package's built modules); records outside the run's shard are dropped.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { createContext, type VerifyContext } from './context.js';
+import { readEvidenceFile } from './evidence-file.js';
 import type { FileJob, Job, JobResult, LineJob, WorkerInit, WorkerMessage } from './protocol.js';
 import { countResult, emptyCounts, errorResult, resultLine, type ResultRecord } from './result.js';
 import { selects, type Selection } from './selection.js';
@@ -23,37 +22,22 @@ function post(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** Reads a directory record, refusing files over the cap without reading them. */
-function readEvidenceFile(relativePath: string, maxBytes: number): Uint8Array | ResultRecord {
-  let fd: number | undefined;
-  try {
-    fd = openSync(join(init.directory!, relativePath), 'r');
-    const size = fstatSync(fd).size;
-    if (size > maxBytes) return errorResult(relativePath, recordError('ERR_RECORD_TOO_LARGE', `the file has ${size} bytes, more than the cap of ${maxBytes}`));
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    while (at < size) {
-      const n = readSync(fd, bytes, at, size - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    return bytes.subarray(0, at);
-  } catch (err) {
-    return errorResult(relativePath, recordError('ERR_RECORD_UNREADABLE', `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`));
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** The record's fields, its ready result (a record error), or null when another shard owns it. */
 function* recordsOf(job: Job): Generator<RecordFields | ResultRecord | null> {
   if (job.kind === 'files') {
-    for (const relativePath of (job as FileJob).paths) {
+    const { paths, refused } = job as FileJob;
+    for (let i = 0; i < paths.length; i++) {
+      const relativePath = paths[i] as string;
       if (!selects(selection, relativePath)) {
         yield null;
         continue;
       }
-      const bytes = readEvidenceFile(relativePath, init.maxRecordBytes);
+      const reason = refused?.[i];
+      if (typeof reason === 'string') {
+        yield errorResult(relativePath, recordError('ERR_RECORD_UNREADABLE', reason));
+        continue;
+      }
+      const bytes = readEvidenceFile(init.directory!, relativePath, init.maxRecordBytes);
       yield bytes instanceof Uint8Array ? { id: relativePath, evidence: bytes } : bytes;
     }
     return;
