@@ -15,10 +15,12 @@
  * rate bound, the TLS key (fresh in memory at every start unless given) and the metrics belong to
  * the instance (each runs in its own TEE).
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { LookupThrottle } from '../net/lookup-throttle.js';
@@ -170,6 +172,34 @@ function byteBound(name: string, v: unknown, fallback: number): number {
   return v;
 }
 
+/**
+ * A given TLS identity, checked before anything starts (review s12, finding 4: a key that is not the
+ * certificate's, or a file that is not PEM, failed later with an untyped OpenSSL message, exit 2).
+ */
+function checkTls(tls: TlsIdentity): void {
+  const where = 'the TLS identity (tls, --tls-cert/--tls-key)';
+  if (typeof tls?.cert !== 'string' || typeof tls.key !== 'string') throw configError(`${where}: cert and key must be PEM texts`);
+  const reason = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0] as string;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(tls.cert);
+  } catch (e) {
+    throw configError(`${where}: the certificate is not a PEM X.509 certificate (${reason(e)})`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(tls.key);
+  } catch (e) {
+    throw configError(`${where}: the key is not an unencrypted PEM private key (${reason(e)})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw configError(`${where}: the private key does not belong to the certificate (its first certificate, the leaf)`);
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (e) {
+    throw configError(`${where}: TLS cannot use this certificate and key (${reason(e)})`);
+  }
+}
+
 /** Where the keys live, from `database` or the older `db` file option. */
 export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>): StorageLocation {
   if (options.database !== undefined && options.db !== undefined) throw configError('give either db (an SQLite file) or database (sqlite:PATH | postgres://…), not both');
@@ -271,6 +301,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // The key never touches the disk unless the operator gives one: a key file outlives the image that
   // was attested with it (another image restarted on the same disk, or the host reading it, would be
   // trusted by clients that verified the key, and a relay holding it passes every fresh check).
+  if (options.tls !== undefined) checkTls(options.tls);
   const tls = options.tls ?? (await generateTls(names));
   if (options.tls) log('tee-gateway: WARNING: TLS key given (--tls-cert/--tls-key): whoever can read it can relay this gateway and read prompts while clients\' checks pass; keep it on storage private to the TEE (docs/gateway.md, "TLS identity")');
   else if (loc.kind === 'sqlite' && existsSync(`${loc.file}.tls-key.pem`)) log(`tee-gateway: WARNING: ${loc.file}.tls-key.pem is no longer read: every start uses a fresh TLS key held in memory (clients attest again). Delete the file (anyone holding it can impersonate this gateway to clients that still trust its key), or pass it with --tls-cert/--tls-key from TEE-private storage`);
