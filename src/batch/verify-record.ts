@@ -12,6 +12,7 @@ import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence } from '../verify/index.js';
 import type { InstantSpec } from './config.js';
 import type { VerifyContext } from './context.js';
+import { retriesWithoutCrl, verifyWithoutCrl } from './skip-crl.js';
 import { errorResult, type ResultError, type ResultRecord } from './result.js';
 
 export interface RecordFields {
@@ -116,7 +117,14 @@ export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, ins
     return errorResult(fields.id, errorOf(err), null, atIso);
   }
   try {
-    const result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations });
+    let result;
+    try {
+      result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations });
+    } catch (err) {
+      // --skip-crl: collateral the service could not obtain is gathered again, CRLs optional (review s12 #2).
+      if (!retriesWithoutCrl(ctx, err)) throw err;
+      result = await verifyWithoutCrl(ctx, parsed, at);
+    }
     const verdict = ctx.judge.judge(result, fields.policy, fields.reportData);
     return {
       id: fields.id,

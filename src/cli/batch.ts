@@ -55,7 +55,8 @@ duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
   --trust-root <pem>      pin these roots instead of Intel's and AMD's (as in
                           verify: self-signed Intel-style roots, AMD ARK / ASK /
                           ASVK per product; a warning on every result)
-  --skip-crl              relaxation: verify without CRLs (a warning per record)
+  --skip-crl              relaxation: verify without the CRLs that cannot be
+                          obtained (a warning on each record verified so)
   --policy <file>         policy for every record (default: the TEE's default)
   --allow-record-policy   relaxation: a record's own "policy" replaces
                           --policy for that record (a warning naming it on
