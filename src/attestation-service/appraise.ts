@@ -24,7 +24,9 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { verifyEvidence, type CollateralService, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { PRODUCTION_TRUST_ROOTS, verifyEvidence, type CollateralService, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { sameBytes } from '../verify/roots/index.js';
 import { EAR_SUBMOD, evaluatePolicy, openWebUiClaims, signEarJwt, toEar, type EarStatus, type Policy, type PolicyViolation } from '../policy/index.js';
 import { AttestationServiceError } from './errors.js';
 import type { PolicySet } from './policies.js';
@@ -75,6 +77,29 @@ function resolvePolicy(ctx: AppraiseContext, req: AppraisalRequest): (tee: Verif
   return () => policy;
 }
 
+/**
+ * Whether every anchor in `roots` is an embedded production anchor in the same place, by DER
+ * (review s12 #3: the label decided before, so a caller's own anchors labelled "production" were
+ * silent). A subset (Intel's root alone, as `--trust-root` loads it) trusts nothing more, so it counts.
+ */
+export function isPinnedProductionRoots(roots: TrustRoots | undefined): boolean {
+  if (roots === undefined || roots === PRODUCTION_TRUST_ROOTS) return true;
+  const pinned = PRODUCTION_TRUST_ROOTS;
+  if (!roots.intelRootCas.every((der) => pinned.intelRootCas.some((p) => sameBytes(der, p)))) return false;
+  return Object.entries(roots.amd).every(([product, mine]) => {
+    const theirs = Object.hasOwn(pinned.amd, product) ? pinned.amd[product as keyof typeof pinned.amd] : undefined;
+    if (mine === undefined) return true;
+    return theirs !== undefined && sameBytes(mine.ark, theirs.ark) && sameBytes(mine.ask, theirs.ask) && sameBytes(mine.asvk, theirs.asvk);
+  });
+}
+
+/** The label "production" names the embedded anchors only (results and the EAR's trust_roots show it). */
+export function checkTrustRootsLabel(roots: TrustRoots | undefined): void {
+  if (roots !== undefined && roots.label === PRODUCTION_TRUST_ROOTS.label && !isPinnedProductionRoots(roots)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'trustRoots: the label "production" is reserved for the pinned Intel / AMD production anchors, and these are other certificates: give them another label');
+  }
+}
+
 /** The warning on every result judged at the service's fixed instant (review s10 A2: a relaxation never silent). */
 export const fixedInstantWarning = (at: Date): string =>
   `judged at the fixed instant ${at.toISOString()} (--at / fixedInstant), not at the time of the request: collateral and certificates were checked as of then, and the token's iat / exp follow that instant`;
@@ -117,6 +142,7 @@ function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: nu
 }
 
 export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<Appraisal> {
+  checkTrustRootsLabel(ctx.trustRoots);
   const policyFor = resolvePolicy(ctx, req);
   const result = await verifyEvidence(req.evidence, {
     collateral: ctx.collateral,
@@ -134,8 +160,8 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   result.warnings.push(...req.warnings);
   if (ctx.fixedInstant) result.warnings.push(fixedInstantWarning(now));
   if (req.policy.kind === 'inline') result.warnings.push(inlinePolicyWarning(policy.id ?? 'inline'));
-  // Like verify's --trust-root: other anchors than the pinned ones are never silent.
-  if (result.trustRoots !== 'production') result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);
+  // Like verify's --trust-root: other anchors than the pinned ones are never silent; the certificates decide, not the label.
+  if (!isPinnedProductionRoots(ctx.trustRoots)) result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);
   const judged = evaluatePolicy(result, policy, { now, ...(expected ? { reportData: expected } : {}) });
   const iat = Math.floor(now.getTime() / 1000);
   const ear = toEar(result, judged, { verifierId: ctx.verifierBuild, iat, ...(req.binding?.nonce ? { nonce: req.binding.nonce } : {}) });

@@ -20,7 +20,7 @@ import type { KeyObject } from 'node:crypto';
 
 import type { CollateralService, Relaxations, TrustRoots } from '../index.js';
 import type { PolicyTee } from '../policy/types.js';
-import { appraise, type Appraisal, type AppraiseContext } from './appraise.js';
+import { appraise, checkTrustRootsLabel, type Appraisal, type AppraiseContext } from './appraise.js';
 import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.js';
 import { CorsPolicy, readBody, requireJsonContentType, send, sendJson } from './http.js';
 import { clientKey } from '../net/client-key.js';
@@ -35,7 +35,10 @@ import { TokenSigner, type Jwk } from './signer.js';
 export interface AttestationServiceOptions {
   /** Collateral for every request (cache + sources, or a bundle). */
   collateral: CollateralService;
-  /** Default: the production roots (Intel SGX Root CA, AMD ARK / ASK / ASVK). */
+  /**
+   * Default: the production roots (Intel SGX Root CA, AMD ARK / ASK / ASVK). Other certificates add a
+   * warning to every result (decided by DER, not by label); the label "production" on them is refused.
+   */
   trustRoots?: TrustRoots;
   /** Named policies requests may select ("policy": "<name>", "policy_ids": ["<name>"]). */
   policies?: Record<string, PolicyInput>;
@@ -244,6 +247,7 @@ function fixedInstantOf(options: AttestationServiceOptions): Date | undefined {
 export async function startAttestationService(options: AttestationServiceOptions): Promise<AttestationService> {
   if (!options?.collateral || typeof options.collateral.forEvidence !== 'function') throw new TypeError('collateral must be a CollateralService');
   const fixed = fixedInstantOf(options);
+  checkTrustRootsLabel(options.trustRoots);
   const signer = new TokenSigner(options.signingKey);
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const limiter = new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient);
