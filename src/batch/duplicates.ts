@@ -4,13 +4,14 @@
  * record gave), but `--previous` and `--only-unavailable` join by id, so the
  * summary reports how many result lines repeat an earlier id.
  *
- * The set keys ids by the 64-bit hash of previous.ts (two 32-bit hashes) in
- * an open-addressing table on typed arrays: 8 bytes per slot, at most half
- * full, so about 16–32 bytes per record (16–32 MB for a million). Two
- * distinct ids share a key with probability ~n²/2^65; such a pair would be
- * counted as one duplicate.
+ * The set keys ids by their keyed 64-bit hash (id-key.ts: a random key per
+ * process, so chosen ids can neither crowd one cluster of slots nor share a
+ * key; review s12 #3) in an open-addressing table on typed arrays: 8 bytes
+ * per slot, at most half full, so about 16–32 bytes per record (16–32 MB for
+ * a million). Two distinct ids share a key with probability ~n²/2^65; such a
+ * pair would be counted as one duplicate.
  */
-import { fnv1a, murmurish } from './previous.js';
+import { idKey } from './id-key.js';
 
 export class DuplicateIds {
   #hi = new Uint32Array(1024);
@@ -19,11 +20,17 @@ export class DuplicateIds {
   #size = 0;
   /** Ids added that had been added before. */
   duplicates = 0;
+  /** Slots examined by lookups (growth included): about one per id unless keys cluster. */
+  probes = 0;
 
   #slot(hi: number, lo: number): number {
     const mask = this.#used.length - 1;
     let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
-    while (this.#used[i] !== 0 && (this.#hi[i] !== hi || this.#lo[i] !== lo)) i = (i + 1) & mask;
+    this.probes++;
+    while (this.#used[i] !== 0 && (this.#hi[i] !== hi || this.#lo[i] !== lo)) {
+      i = (i + 1) & mask;
+      this.probes++;
+    }
     return i;
   }
 
@@ -45,8 +52,7 @@ export class DuplicateIds {
   /** Adds `id`; counts it as a duplicate when it was added before. */
   add(id: string): void {
     if ((this.#size + 1) * 2 > this.#used.length) this.#grow();
-    const hi = fnv1a(id);
-    const lo = murmurish(id);
+    const [hi, lo] = idKey(id);
     const i = this.#slot(hi, lo);
     if (this.#used[i] !== 0) {
       this.duplicates++;

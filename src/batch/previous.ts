@@ -1,10 +1,17 @@
 /**
  * The statuses of a previous results file, by record id, for `--previous`:
- * an open-addressing table on typed arrays keyed by a 64-bit hash of the id
- * (two independent 32-bit hashes), about 22 bytes per record at most, so a
- * million previous records take ~22 MB instead of a Map of strings. Two ids
- * share a key with probability ~n²/2^65 (3e-8 for a million records).
+ * an open-addressing table on typed arrays keyed by the keyed 64-bit hash of
+ * the id (id-key.ts; review s12 #3 / #7: ids chosen offline can neither
+ * crowd one cluster of slots nor share a key with another id to hide its
+ * change), about 22 bytes per record at most, so a million previous records
+ * take ~22 MB instead of a Map of strings. Two ids share a key with
+ * probability ~n²/2^65 (3e-8 for a million records).
+ *
+ * fnv1a / murmurish stay for selection.ts, whose id set must agree across
+ * processes (it is in the checkpoint's fingerprint; a sorted array with
+ * binary search, so no clustering).
  */
+import { idKey } from './id-key.js';
 import { fileBlocks, splitLines } from './records.js';
 import { statusOf, type ResultRecord } from './result.js';
 
@@ -51,6 +58,9 @@ export class StatusTable {
   readonly #statusIndex = new Map<string, number>();
   #size = 0;
 
+  /** Slots examined by lookups (growth included): about one per id unless keys cluster. */
+  probes = 0;
+
   get size(): number {
     return this.#size;
   }
@@ -58,7 +68,11 @@ export class StatusTable {
   #slot(hi: number, lo: number): number {
     const mask = this.#value.length - 1;
     let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
-    while (this.#value[i] !== 0 && (this.#hi[i] !== hi || this.#lo[i] !== lo)) i = (i + 1) & mask;
+    this.probes++;
+    while (this.#value[i] !== 0 && (this.#hi[i] !== hi || this.#lo[i] !== lo)) {
+      i = (i + 1) & mask;
+      this.probes++;
+    }
     return i;
   }
 
@@ -88,8 +102,7 @@ export class StatusTable {
       index = this.#statuses.push(status) - 1;
       this.#statusIndex.set(status, index);
     }
-    const hi = fnv1a(id);
-    const lo = murmurish(id);
+    const [hi, lo] = idKey(id);
     const i = this.#slot(hi, lo);
     const replaced = this.#value[i] !== 0;
     if (!replaced) this.#size++;
@@ -102,7 +115,7 @@ export class StatusTable {
 
   /** The previous status of `id`, marking it seen. */
   take(id: string): PreviousStatus | undefined {
-    const i = this.#slot(fnv1a(id), murmurish(id));
+    const i = this.#slot(...idKey(id));
     const v = this.#value[i] as number;
     if (v === 0) return undefined;
     this.#flags[i] = (this.#flags[i] as number) | SEEN;
