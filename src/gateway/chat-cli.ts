@@ -105,8 +105,9 @@ class IncompleteAnswerError extends Error {
 export const MAX_ANSWER_LINE_BYTES = 1 << 20;
 
 /**
- * The backend broke the answer stream's format (a line over MAX_ANSWER_LINE_BYTES): an error of the
- * backend, like an error it reports, not an outage that waiting heals (exit 2, `ERR_CHAT`).
+ * The backend broke the answer stream's format (a line over MAX_ANSWER_LINE_BYTES, an item that is not
+ * a JSON object, content that is not a string): an error of the backend, like an error it reports, not
+ * an outage that waiting heals (exit 2, `ERR_CHAT`).
  */
 class AnswerFormatError extends Error {
   readonly code = 'ERR_CHAT';
@@ -321,10 +322,11 @@ class AnswerStream {
   }
 
   #ollama(item: string): void {
-    const o = JSON.parse(item) as { message?: { content?: string }; response?: string; error?: string; done?: boolean };
-    if (o.error) throw new Error(`the backend reported: ${o.error}`);
-    this.piece(o.message?.content ?? o.response ?? '');
-    if (o.done === true) this.done = true;
+    const o = objectItem(JSON.parse(item), 'line');
+    if (o['error']) throw new Error(`the backend reported: ${backendError(o['error'])}`);
+    const message = o['message'] === undefined || o['message'] === null ? undefined : objectItem(o['message'], '"message"');
+    this.piece(text(message?.['content'], '"message.content"') ?? text(o['response'], '"response"') ?? '');
+    if (o['done'] === true) this.done = true;
   }
 
   #event(): void {
@@ -335,10 +337,39 @@ class AnswerStream {
       this.done = true;
       return;
     }
-    const o = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; error?: { message?: string } | string };
-    if (o.error) throw new Error(`the backend reported: ${typeof o.error === 'string' ? o.error : (o.error.message ?? JSON.stringify(o.error))}`);
-    this.piece(o.choices?.[0]?.delta?.content ?? '');
+    const o = objectItem(JSON.parse(data), 'event');
+    if (o['error']) throw new Error(`the backend reported: ${backendError(o['error'])}`);
+    const choices = o['choices'];
+    if (choices !== undefined && choices !== null && !Array.isArray(choices)) throw formatError('"choices" is not an array');
+    const choice = Array.isArray(choices) && choices.length > 0 ? objectItem(choices[0], '"choices[0]"') : undefined;
+    const delta = choice?.['delta'] === undefined || choice['delta'] === null ? undefined : objectItem(choice['delta'], '"choices[0].delta"');
+    this.piece(text(delta?.['content'], '"choices[0].delta.content"') ?? '');
   }
+}
+
+/** A backend item of the wrong shape (review s12, finding 5: a TypeError ended the chat, or `0` / `false` became text). */
+const formatError = (what: string): AnswerFormatError => new AnswerFormatError(`the answer stream's ${what}: not the backend's answer format (the backend misbehaves)`);
+
+const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+
+/** An NDJSON line, an SSE event or a member of one: a JSON object, else the format refusal. */
+function objectItem(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw formatError(`${what} is ${kindOf(v)}, not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Answer text: a string, or absent / null (no text, as OpenAI's deltas send it); anything else is the format refusal. */
+function text(v: unknown, what: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw formatError(`${what} is ${kindOf(v)}, not a string`);
+  return v;
+}
+
+/** The backend's own error report, as text: a string, an object's "message", else its JSON. */
+function backendError(e: unknown): string {
+  if (typeof e === 'string') return e;
+  const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : JSON.stringify(e);
 }
 
 /**
