@@ -45,6 +45,21 @@ export interface MeasuredCommandLine {
   verified: boolean;
 }
 
+/**
+ * A PCR 8 or PCR 12 event that is none of: a GRUB command, a GRUB command
+ * line or a systemd-boot command line whose digest is the hash of its text
+ * (review s12, finding 1). Its type and data are not covered by its digest,
+ * so it may be a command line with its data edited: with a `commandLines`
+ * rule, each is a violation.
+ */
+export interface UnrecognisedCommandEvent {
+  eventIndex: number;
+  pcr: number;
+  eventType: number;
+  digests: ComponentDigests;
+  problem: string;
+}
+
 export interface SecureBootState {
   /** SecureBoot variable = 1. A zero-length variable (not set) counts as disabled. */
   enabled: boolean;
@@ -79,6 +94,8 @@ export interface BootComponents {
   commandLines: MeasuredCommandLine[];
   /** The EFI stub's LOADED_IMAGE::LoadOptions events (the command line as UTF-16; digest only), also in otherFiles. */
   efiStubLoadOptions: MeasuredComponent[];
+  /** PCR 8 / PCR 12 events that are neither a GRUB command nor a command line, both verified. */
+  unrecognisedCommandEvents: UnrecognisedCommandEvent[];
   /** From the SecureBoot variable (PCR 7); undefined when the log does not measure it. */
   secureBoot: SecureBootState | undefined;
   /**
@@ -283,8 +300,51 @@ function isPlainPcr4Event(event: TcgEvent): boolean {
   return event.data.length <= 256 && measuresOneOf(event, [event.data]);
 }
 
+/**
+ * The first word of a GRUB command as GRUB measures it: a command name
+ * (`insmod`, `search.fs_uuid`, `[`) or a variable assignment
+ * (`menuentry_id_option=--id`). A kernel command line starts with the
+ * kernel's path (`/vmlinuz…`, `(hd0,gpt2)/boot/…`: GRUB opens no other file
+ * names), so a command line relabelled as `grub_cmd` is not taken for one.
+ */
+const GRUB_COMMAND_WORD = /^(?:\[|[A-Za-z_][A-Za-z0-9_.-]*(?:=.*)?)$/s;
+function isGrubCommandText(text: string): boolean {
+  return !text.includes('\0') && GRUB_COMMAND_WORD.test(text.split(' ', 1)[0] ?? '');
+}
+
 const KERNEL_VERBS = new Set(['linux', 'linuxefi', 'linux16']);
 const INITRD_VERBS = new Set(['initrd', 'initrdefi', 'initrd16']);
+
+/**
+ * A PCR 8 / PCR 12 event: a GRUB command (sets what GRUB loads next), a GRUB
+ * command line or a systemd-boot command line. Returns why it is none of
+ * these, verified, or undefined. A command line whose digest does not match
+ * its text is still listed (unverified) and judged by the commandLines rule.
+ */
+function commandEvent(event: TcgEvent, out: BootComponents, setLoading: (next: 'kernel' | 'initrd' | 'other') => void): string | undefined {
+  const base = { eventIndex: event.index, pcr: event.pcr };
+  const ipl = event.eventType === EventType.EV_IPL;
+  const grub = grubString(event);
+  if (grub !== undefined && (ipl || grub.verified)) {
+    setLoading('other');
+    if (grub.kind === 'cmdline') {
+      out.commandLines.push({ ...base, source: 'grub', value: grub.text, verified: grub.verified });
+      return undefined;
+    }
+    if (!grub.verified) return 'a GRUB command whose digest is not the hash of its text';
+    if (!isGrubCommandText(grub.text)) return 'a "GRUB command" that is not a GRUB command (a command line relabelled?)';
+    const verb = grub.text.split(' ', 1)[0] ?? '';
+    if (KERNEL_VERBS.has(verb)) setLoading('kernel');
+    else if (INITRD_VERBS.has(verb)) setLoading('initrd');
+    return undefined;
+  }
+  const sdboot = systemdBootCmdline(event);
+  if (sdboot !== undefined && (ipl || sdboot.verified)) {
+    out.commandLines.push(sdboot);
+    return undefined;
+  }
+  return grub === undefined ? 'neither a GRUB command nor a command line' : 'a GRUB string whose digest is not the hash of its text';
+}
 
 /**
  * Reads the components of docs/vtpm-reference.md from a (replayed) boot
@@ -301,11 +361,12 @@ export function extractBootComponents(log: TcgEventLog, options: ExtractOptions 
     otherFiles: [],
     commandLines: [],
     efiStubLoadOptions: [],
+    unrecognisedCommandEvents: [],
     secureBoot: undefined,
     replayedPcrs: replayed === undefined ? [] : [...replayed].sort((a, b) => a - b),
   };
   // What the last verified GRUB command loads into PCR 9 next.
-  let loading: 'kernel' | 'initrd' | 'other' = 'other';
+  let loading = 'other' as 'kernel' | 'initrd' | 'other'; // (set by commandEvent too)
   const secureBoot: SecureBootMeasurement[] = [];
   let pcr7Separated = false;
 
@@ -332,6 +393,13 @@ export function extractBootComponents(log: TcgEventLog, options: ExtractOptions 
       out.otherFiles.push(unrecognised);
       continue;
     }
+    if (event.pcr === 8 || event.pcr === 12) {
+      // Review s12, finding 1: any type (it is not covered by the digest); an event that is not a
+      // verified GRUB command or command line may be a command line whose data was edited.
+      const problem = commandEvent(event, out, (next) => (loading = next));
+      if (problem !== undefined) out.unrecognisedCommandEvents.push({ ...base, eventType: event.eventType, digests: digestsOf(event), problem });
+      continue;
+    }
     switch (event.eventType) {
       case EventType.EV_EFI_BOOT_SERVICES_APPLICATION: {
         // The boot manager's applications are PCR 4's (TCG PC Client PFP); the same event type in
@@ -351,21 +419,6 @@ export function extractBootComponents(log: TcgEventLog, options: ExtractOptions 
           else out.otherFiles.push(component);
           break;
         }
-        if (event.pcr !== 8 && event.pcr !== 12) break;
-        const grub = grubString(event);
-        if (grub !== undefined) {
-          loading = 'other';
-          if (grub.kind === 'cmdline') {
-            out.commandLines.push({ ...base, source: 'grub', value: grub.text, verified: grub.verified });
-          } else if (grub.verified) {
-            const verb = grub.text.split(' ', 1)[0] ?? '';
-            if (KERNEL_VERBS.has(verb)) loading = 'kernel';
-            else if (INITRD_VERBS.has(verb)) loading = 'initrd';
-          }
-          break;
-        }
-        const sdboot = systemdBootCmdline(event);
-        if (sdboot !== undefined) out.commandLines.push(sdboot);
         break;
       }
       case EventType.EV_EVENT_TAG: {

@@ -183,7 +183,7 @@ describe('review 3: the kernel is judged whatever the cross-PCR order of the log
 
   it('policy: an application outside PCR 4 handed in directly does not satisfy the kernel fallback', () => {
     const app = { eventIndex: 1, pcr: 10, source: 'efi-boot-application' as const, digests: { sha256: APPROVED_KERNEL.slice(7) } };
-    const boot = { bootApplications: [app], kernels: [], initrds: [], otherFiles: [], commandLines: [], efiStubLoadOptions: [], secureBoot: undefined, replayedPcrs: [4, 9] };
+    const boot = { bootApplications: [app], kernels: [], initrds: [], otherFiles: [], commandLines: [], efiStubLoadOptions: [], unrecognisedCommandEvents: [], secureBoot: undefined, replayedPcrs: [4, 9] };
     const f = new Findings();
     checkVtpm(policy, { pcrs: new Map(), boot, reference: loadReferenceList({ version: 1, boot: { kernels: [APPROVED_KERNEL] } }) }, f);
     expect(f.violations.map((v) => v.message)).toEqual([expect.stringMatching(/no measured kernel/)]);

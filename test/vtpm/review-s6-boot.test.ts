@@ -14,6 +14,8 @@
  * 4. An allowed command line appended to PCR 8 does not vouch for the EFI
  *    stub's LoadOptions (PCR 9), which must be an allowed line too.
  */
+import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
 
 import { Findings } from '../../src/policy/checks/findings.js';
@@ -140,11 +142,14 @@ describe.skipIf(!HAVE_VECTORS)('review s6 on the real Ubuntu 24.04 SEV-SNP boot 
   describe('finding 4: the EFI stub\'s LoadOptions (PCR 9) must be an allowed command line', () => {
     const GENUINE = '/vmlinuz-6.8.0-1010-gcp root=PARTUUID=8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro console=ttyS0,115200 panic=-1';
     const ALLOWED = '/vmlinuz-6.8.0-1010-gcp root=/dev/sda1 ro lockdown=confidentiality';
+    // commandLines needs a PCR 9 file rule next to it (review s12, finding 1): the example's, which fit this log.
+    const example = JSON.parse(readFileSync(new URL('../../docs/examples/vtpm-reference.json', import.meta.url), 'utf8'));
+    const pcr9 = { kernels: example.boot.kernels, otherFiles: example.boot.otherFiles };
 
     it('genuine: the GRUB line and the LoadOptions (BOOT_IMAGE=<line>) both match the allowed line', async () => {
       const a = await appraise(real(), ALL_BUT_10);
       expect(a.boot!.efiStubLoadOptions).toHaveLength(1);
-      expect(bootViolations(a, { commandLines: [GENUINE] })).toEqual([]);
+      expect(bootViolations(a, { ...pcr9, commandLines: [GENUINE] })).toEqual([]);
     });
 
     it('GRUB\'s line gone (a boot that measures only LoadOptions) and an allowed line appended to PCR 8 by root: the LoadOptions is judged', async () => {
@@ -154,7 +159,7 @@ describe.skipIf(!HAVE_VECTORS)('review s6 on the real Ubuntu 24.04 SEV-SNP boot 
       const a = await appraise(join([...spans.map((s) => s.bytes), forged]), ALL_BUT_10);
       expect(a.boot!.commandLines.map((c) => [c.value, c.verified])).toEqual([[ALLOWED, true]]);
       const stub = a.boot!.efiStubLoadOptions[0]!;
-      const v = bootViolations(a, { commandLines: [ALLOWED] });
+      const v = bootViolations(a, { ...pcr9, commandLines: [ALLOWED] });
       expect(v.map((x) => [x.path, (x.actual as { eventIndex: number }).eventIndex, x.message])).toEqual([
         ['/vtpm/reference/boot/commandLines', stub.eventIndex, expect.stringMatching(/load options .* are none of the allowed command lines/)],
       ]);

@@ -7,6 +7,7 @@
  * On the real Ubuntu 24.04 GCE SEV-SNP boot log (GRUB, shared vectors).
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
@@ -24,6 +25,9 @@ import { quotedBundle, type QuotedBundle } from './review-s6-bundle.js';
 const POLICY: VtpmPolicy = { pcrs: {}, unknownImaEntries: 'violation', imaViolations: 'violation' };
 const ALL_BUT_10 = Array.from({ length: 24 }, (_, i) => i).filter((p) => p !== 10);
 const GENUINE = '/vmlinuz-6.8.0-1010-gcp root=PARTUUID=8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro console=ttyS0,115200 panic=-1';
+/** commandLines needs a PCR 9 file rule next to it (review s12, finding 1): the example's, which fit this log. */
+const EXAMPLE = JSON.parse(readFileSync(new URL('../../docs/examples/vtpm-reference.json', import.meta.url), 'utf8'));
+const PCR9_RULES = { kernels: EXAMPLE.boot.kernels, otherFiles: EXAMPLE.boot.otherFiles };
 
 /** A quote over all PCRs but 10 with the log's replayed values, untouched PCRs at reset unless `override` says otherwise. */
 function bundle(log: Uint8Array, override: Record<number, Uint8Array> = {}): QuotedBundle {
@@ -41,7 +45,7 @@ async function appraiseOnlyTouched(q: QuotedBundle): Promise<VtpmAppraisal> {
 
 function commandLineViolations(appraisal: VtpmAppraisal, allowed: string[]): { path: string; message: string }[] {
   const f = new Findings();
-  checkVtpm(POLICY, { ...appraisal, reference: loadReferenceList({ version: 1, boot: { commandLines: allowed } }) }, f);
+  checkVtpm(POLICY, { ...appraisal, reference: loadReferenceList({ version: 1, boot: { ...PCR9_RULES, commandLines: allowed } }) }, f);
   return f.violations.filter((v) => v.path.startsWith('/vtpm/reference/boot')).map((v) => ({ path: v.path, message: v.message }));
 }
 

@@ -209,6 +209,17 @@ function checkBoot(allRules: ReferenceBoot, boot: BootComponents | undefined, f:
   }
   checkPcr9Files(rules, boot, reported, f);
   if (rules.commandLines !== undefined) {
+    // Review s12, finding 1: the EFI stub's LoadOptions event can be retagged as any PCR 9 event
+    // (its type and data are not covered by its digest); only a rule judging every PCR 9 event
+    // still finds it. Without one, commandLines cannot be judged.
+    if (rules.kernels === undefined && rules.initrds === undefined && rules.otherFiles === undefined) {
+      fail('commandLines', { with: ['kernels', 'initrds', 'otherFiles'] }, null, 'boot.commandLines needs a PCR 9 file rule (kernels, initrds or otherFiles) next to it: the EFI stub\'s LoadOptions event could be retagged and go unjudged');
+    }
+    // Every PCR 8/12 event must be a verified GRUB command or a command line: one that is neither
+    // may be a command line whose data was edited so that it is not read as one.
+    for (const e of boot.unrecognisedCommandEvents) {
+      fail('commandLines', rules.commandLines, { eventIndex: e.eventIndex, pcr: e.pcr, eventType: e.eventType, digests: e.digests }, `event ${e.eventIndex} in PCR ${e.pcr} is not a recognised command line or GRUB command whose digest is the hash of its data: ${e.problem}`);
+    }
     for (const c of boot.commandLines) {
       const actual = { eventIndex: c.eventIndex, source: c.source, value: c.value, verified: c.verified };
       if (!c.verified) fail('commandLines', rules.commandLines, actual, `the command line of event ${c.eventIndex} is not covered by its digest`);
