@@ -54,7 +54,8 @@ const badRequest = (m: string): GatewayError => new GatewayError('ERR_GATEWAY_BA
 
 /** Looked up in the database on every request: a token revoked on any instance is refused here at once. */
 async function requireAdmin(store: ApiKeyStore, authorization: string | undefined): Promise<void> {
-  const m = /^Bearer (tgwa_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
+  // The scheme in any case, then one or more spaces (RFC 9110 §11.1; review s12, finding 6); the token exactly.
+  const m = /^[Bb][Ee][Aa][Rr][Ee][Rr] +(tgwa_[A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
   if (!m || !(await store.authenticateAdmin(m[1] as string))) {
     throw new GatewayError('ERR_GATEWAY_UNAUTHORIZED', 401, 'a valid admin token is required (Authorization: Bearer tgwa_…)', { 'WWW-Authenticate': 'Bearer realm="tee-gateway admin"' });
   }

@@ -106,8 +106,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The auth scheme is case-insensitive, then one or more spaces (RFC 9110 §11.1, §11.4; review s12, finding 6); the token pattern is strict. */
 function bearer(req: IncomingMessage): string | undefined {
-  const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(req.headers.authorization ?? '');
+  const m = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/=-]+)$/.exec(req.headers.authorization ?? '');
   return m?.[1];
 }
 
