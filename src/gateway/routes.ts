@@ -321,7 +321,8 @@ export function createHandler(ctx: RouteContext): (req: IncomingMessage, res: Se
       });
       return sendJson(res, answer.status, answer.body);
     }
-    if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}');
+    // A 405 names what the resource allows (RFC 9110 §15.5.6; review s12, finding 7), as the admin API's do.
+    if (path === '/v1/attestation') throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 405, 'POST /v1/attestation {nonce}', { Allow: 'POST' });
     if (apiKeyRequired) await requireApiKey(ctx, req, ctx.clock());
     proxyRequest(ctx.proxy, req, res, expectsContinue);
   };
