@@ -71,9 +71,18 @@ class ListParser {
     return true;
   }
 
+  // No NUL in a file name (review s12, finding 2): the kernel never measures one, and the legacy
+  // template's zero padding would make "name" and "name\0" the same measurement.
+  bool NoNul(size_t at, size_t n) {
+    const void* nul = std::memchr(data_ + at, 0, n);
+    if (nul == nullptr) return true;
+    return Fail(ParseCode::kImaBadField, static_cast<const uint8_t*>(nul) - data_);
+  }
+
   // n-ng: the file name and exactly one terminating NUL.
   bool NameNg(size_t at, uint32_t n, Entry* e) {
     if (n == 0 || data_[at + n - 1] != 0) return Fail(ParseCode::kImaBadField, at);
+    if (!NoNul(at, n - 1)) return false;
     e->f[kImaPathOffset] = static_cast<uint32_t>(at);
     e->f[kImaPathSize] = n - 1;
     return true;
@@ -95,13 +104,14 @@ class ListParser {
     return true;
   }
 
-  // The legacy "ima" template: 20-byte file digest, u32 name length, name (no NUL).
+  // The legacy "ima" template: 20-byte file digest, u32 name length, name (no NUL, none accepted).
   bool DecodeIma(size_t* pos, Entry* e) {
     size_t at = *pos;
     if (size_ - at < 20 + 4) return Fail(ParseCode::kImaTruncated, at);
     uint32_t n = LoadU32(data_ + at + 20);
     if (n > kMaxImaEventNameSize) return Fail(ParseCode::kImaBadSize, at + 20);
     if (n > size_ - at - 24) return Fail(ParseCode::kImaTruncated, at + 24);
+    if (!NoNul(at + 24, n)) return false;
     e->f[kImaDigestOffset] = static_cast<uint32_t>(at);
     e->f[kImaDigestSize] = 20;
     e->f[kImaPathOffset] = static_cast<uint32_t>(at + 24);

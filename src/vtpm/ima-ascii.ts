@@ -85,6 +85,16 @@ function find(b: Uint8Array, byte: number, from: number, end: number): number {
   return at >= 0 && at < end ? at : -1;
 }
 
+/**
+ * Review s12, finding 2: no NUL in a file name. The kernel never measures one,
+ * and the `ima` template's zero padding makes "name" and "name\0" the same
+ * measurement (as the binary parser refuses, ERR_IMA_BAD_FIELD).
+ */
+function noNul(b: Uint8Array, start: number, end: number, template: string): void {
+  // A bounded loop: indexOf would scan past the line to the list's next NUL (usually none).
+  for (let i = start; i < end; i++) if (b[i] === 0) throw new LineError(`${template}: a NUL byte in the name`);
+}
+
 /** Last `byte` in b[from, end), or -1. */
 function findLast(b: Uint8Array, byte: number, from: number, end: number): number {
   for (let i = end - 1; i >= from; i--) if (b[i] === byte) return i;
@@ -241,6 +251,7 @@ class Reader implements ImaAsciiLineReader {
     const algLen = colon - rest;
     const digestLen = hexLen / 2;
     const nameLen = nameEnd - nameStart;
+    noNul(b, nameStart, nameEnd, template);
     const extraHex = end - extraStart;
     if (extraHex % 2 !== 0) throw new LineError(`${template}: odd number of hex digits in the last field`);
     const extraLen = extraHex / 2;
@@ -290,6 +301,7 @@ class Reader implements ImaAsciiLineReader {
     if (hexLen !== 0 && hexLen !== 2 * IMA_TEMPLATE_DIGEST_SIZE) throw new LineError('ima: the file digest is 20 bytes');
     const nameLen = end - dEnd - 1;
     if (nameLen >= IMA_NAME_FIELD_SIZE) throw new LineError(`ima: a name longer than ${IMA_NAME_FIELD_SIZE - 1} bytes`);
+    noNul(this.b, dEnd + 1, end, 'ima');
     const dataAt = this.alloc(IMA_LEGACY_DATA_SIZE);
     hexInto(this.b, rest, dEnd, this.slab, dataAt);
     for (let i = 0; i < nameLen; i++) this.slab[dataAt + IMA_TEMPLATE_DIGEST_SIZE + i] = this.b[dEnd + 1 + i]!;
