@@ -6,12 +6,13 @@
  *    "policy"?: <policy document> | "<name of a configured policy>",
  *    "nonce"?: <base64, 16-64 bytes>      REPORTDATA must be SHA-512(nonce)
  *    "reportData"?: <64 bytes, 128 hex or base64>   REPORTDATA must equal it
- *    "certTable"?: <base64 SEV-SNP extended-report certificate table (auxblob)>}
+ *    "certTable"?: <base64 SEV-SNP extended-report certificate table (auxblob); SEV-SNP evidence only>}
  *
  * Trustee restful AS (protocols.md §6.6; what open-webui's browser code posts):
  *   {"tee": "tdx"|"sgx", "evidence": base64url-nopad(JSON {"quote": <base64>, "cc_eventlog"?, "aa_eventlog"?}),
  *    "runtime_data"?: {"raw": base64url-nopad} | {"structured": <JSON>},
- *    "runtime_data_hash_algorithm"?: "sha256"|"sha384"|"sha512" (default sha384),
+ *    "runtime_data_hash_algorithm"?: "sha256"|"sha384"|"sha512" (default sha384; only with runtime_data),
+ *    "init_data_hash_algorithm"?: checked like it, only with init_data (which is refused, 422),
  *    "policy_ids"?: [] | ["<name>"]}
  *   or trustee's newer wrapper {"verification_requests": [<one such request, without "policy_ids">], "policy_ids": [...]}:
  *   trustee's IndividualAttestationRequest has no policy_ids, only the outer AttestationRequest has
@@ -24,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { parseSnpCertificateTable, type SnpCertificateEntry } from '../index.js';
+import { decodeEvidenceInput, detectKind, parseSnpCertificateTable, type SnpCertificateEntry } from '../index.js';
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyTee } from '../policy/types.js';
@@ -110,6 +111,22 @@ function certTableOf(value: unknown): SnpCertificateEntry[] {
   }
 }
 
+/**
+ * A certTable serves SEV-SNP evidence only; with a TDX / SGX quote verifyEvidence ignored it, so a
+ * client's mistake went unseen (review s12 #4). The family is read as verifyEvidence reads it
+ * (its decoding errors are the ones verification would answer), before any collateral is fetched.
+ */
+function requireSnpForCertTable(evidence: string): void {
+  let family: 'intel' | 'snp';
+  try {
+    family = detectKind(decodeEvidenceInput(evidence).bytes);
+  } catch (err) {
+    if (err instanceof TeeVerifyError) throw fromLibraryError(err);
+    throw err;
+  }
+  if (family !== 'snp') throw badRequest('"certTable" is the SEV-SNP certificate table; this evidence is a TDX / SGX quote: leave it out');
+}
+
 function policyChoice(value: unknown): PolicyChoice {
   if (value === undefined || value === null) return { kind: 'default' };
   if (typeof value === 'string') {
@@ -133,12 +150,14 @@ function parsePlain(doc: Json): AppraisalRequest {
   if (doc['nonce'] !== undefined && doc['reportData'] !== undefined) throw badRequest('give "nonce" or "reportData", not both');
   const binding =
     doc['nonce'] !== undefined ? nonceBinding(doc['nonce']) : doc['reportData'] !== undefined ? { reportData: decodeReportData(doc['reportData'], 'reportData'), source: 'reportData' as const } : undefined;
+  if (doc['certTable'] !== undefined) requireSnpForCertTable(evidence);
+  const certTable = doc['certTable'] !== undefined ? certTableOf(doc['certTable']) : undefined;
   return {
     shape: 'plain',
     evidence,
     policy: policyChoice(doc['policy']),
     ...(binding ? { binding } : {}),
-    ...(doc['certTable'] !== undefined ? { certTable: certTableOf(doc['certTable']) } : {}),
+    ...(certTable ? { certTable } : {}),
     warnings: [],
   };
 }
@@ -162,15 +181,35 @@ function policyIds(value: unknown): PolicyChoice {
   return value.length === 0 ? { kind: 'default' } : { kind: 'named', name: value[0] as string };
 }
 
+const given = (value: unknown): boolean => value !== undefined && value !== null;
+
+/** A hash algorithm field by name, case-insensitively: sha256, sha384 or sha512, nothing else. */
+function hashNamed(value: unknown, field: string): { name: string; length: number } {
+  const hash = typeof value === 'string' ? HASHES.get(value.toLowerCase()) : undefined;
+  if (!hash) throw badRequest(`"${field}" must be sha256, sha384 or sha512`);
+  return hash;
+}
+
+/**
+ * A hash algorithm without the data it hashes did nothing: a client that sent
+ * runtime_data_hash_algorithm and forgot runtime_data got an unbound ok (review s12 #4). Refused,
+ * as an unknown or weak name is (init_data_hash_algorithm was never checked before).
+ */
+function checkHashAlgorithms(r: Json): void {
+  for (const [field, data] of [['runtime_data_hash_algorithm', 'runtime_data'], ['init_data_hash_algorithm', 'init_data']] as const) {
+    if (!given(r[field])) continue;
+    hashNamed(r[field], field);
+    if (!given(r[data])) throw badRequest(`"${field}" without "${data}": nothing would be hashed or bound; send "${data}" or leave "${field}" out`);
+  }
+}
+
 /** trustee's regularize_data: the digest, then zero bytes up to 64; compared over all 64 bytes. */
 function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding {
   const rd = object(value, '"runtime_data"');
   const keys = Object.keys(rd);
   if (keys.length !== 1 || (keys[0] !== 'raw' && keys[0] !== 'structured')) throw badRequest('"runtime_data" must be {"raw": base64url} or {"structured": JSON}');
   const bytes = keys[0] === 'raw' ? decodeBase64UrlNoPad(rd['raw'], 'runtime_data.raw') : Buffer.from(canonicalJson(rd['structured']), 'utf8');
-  const name = algorithm === undefined || algorithm === null ? 'sha384' : typeof algorithm === 'string' ? algorithm.toLowerCase() : '';
-  const hash = HASHES.get(name);
-  if (!hash) throw badRequest('"runtime_data_hash_algorithm" must be sha256, sha384 or sha512');
+  const hash = given(algorithm) ? hashNamed(algorithm, 'runtime_data_hash_algorithm') : HASHES.get('sha384')!;
   const reportData = Buffer.alloc(64);
   createHash(hash.name).update(bytes).digest().copy(reportData);
   return { reportData, source: 'runtime_data' };
@@ -194,12 +233,13 @@ function parseTrusteeRequest(r: Json, policy: PolicyChoice, keys: readonly strin
   if (tee !== 'tdx' && tee !== 'sgx' && tee !== 'snp') {
     throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, `tee ${JSON.stringify(String(tee).slice(0, 32))} is not supported here (tdx, sgx)`);
   }
-  if (r['init_data'] !== undefined && r['init_data'] !== null) {
+  checkHashAlgorithms(r);
+  if (given(r['init_data'])) {
     throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, '"init_data" is not checked by this service; pin mrConfigId / hostData in the policy instead');
   }
   const warnings: string[] = [];
   const evidence = trusteeEvidence(tee, r['evidence'], warnings);
-  const hasRuntime = r['runtime_data'] !== undefined && r['runtime_data'] !== null;
+  const hasRuntime = given(r['runtime_data']);
   return { shape: 'trustee', evidence, tee, policy, ...(hasRuntime ? { binding: runtimeDataBinding(r['runtime_data'], r['runtime_data_hash_algorithm']) } : {}), warnings };
 }
 
