@@ -424,12 +424,19 @@ export function checkImaAgainstPcrs(replay: ImaReplay, quoted: PcrInput, pcrs: r
   );
 }
 
-export type BootAggregateStatus = 'match' | 'mismatch' | 'no-tpm' | 'absent' | 'unavailable';
+/**
+ * `unavailable`: the PCRs 0-7 of its bank are not given (a warning in verifyVtpmEvidence).
+ * `unsupported-algorithm`: its algorithm is none of the replay banks (sha1/256/384/512), so it
+ * cannot be computed; refused (review s12, finding 3).
+ */
+export type BootAggregateStatus = 'match' | 'mismatch' | 'no-tpm' | 'absent' | 'unavailable' | 'unsupported-algorithm';
 
 export interface BootAggregateCheck {
   status: BootAggregateStatus;
   /** The bank the entry names (its d-ng algorithm; SHA-1 for the ima template). */
   bank?: ReplayBank;
+  /** The entry's algorithm when it is not a replay bank (`unsupported-algorithm`). */
+  algorithm?: string;
   recorded?: string;
   /** Which PCR range matched. */
   pcrRange?: '0-7' | '0-9';
@@ -449,7 +456,7 @@ export function checkBootAggregate(entries: readonly ImaEntry[], pcrInput: PcrIn
   const entry = entries[0];
   if (entry === undefined || entry.path !== BOOT_AGGREGATE || entry.fileDigest === undefined) return { status: 'absent' };
   const alg = entry.templateName === 'ima' ? 'sha1' : entry.fileDigestAlg;
-  if (!isReplayBank(alg)) return { status: 'unavailable', recorded: toHex(entry.fileDigest) };
+  if (!isReplayBank(alg)) return { status: 'unsupported-algorithm', algorithm: alg ?? 'unknown', recorded: toHex(entry.fileDigest) };
   const bank = alg;
   const recorded = entry.fileDigest;
   const base = { bank, recorded: toHex(recorded) };
@@ -482,7 +489,8 @@ export function assertBootAggregate(entries: readonly ImaEntry[], pcrs: PcrInput
     mismatch: 'is not the hash of the boot PCRs',
     'no-tpm': 'is all zeros (IMA found no TPM) while the PCRs come from a TPM',
     absent: 'is missing: the first entry of an IMA list is boot_aggregate',
-    unavailable: `cannot be checked: PCRs 0-7 of its bank are not available`,
+    unavailable: `cannot be checked: PCRs 0-7 of its bank${result.bank === undefined ? '' : ` (${result.bank})`} are not available`,
+    'unsupported-algorithm': `uses algorithm ${result.algorithm ?? 'unknown'}, which is not a PCR bank this verifier hashes (sha1, sha256, sha384, sha512): it cannot be checked`,
   };
   throw new VtpmVerificationError('ERR_VTPM_BOOT_AGGREGATE', `the IMA boot_aggregate ${why[result.status]}`, { ...result });
 }

@@ -242,11 +242,15 @@ function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, option
   checkImaAgainstPcrs(replay, quoted, [10]);
   const first = list.first();
   const boot = checkBootAggregate(first, quoted);
-  if (boot.status === 'unavailable') warnings.push('IMA boot_aggregate not checked: PCRs 0-7 of its bank are not quoted');
+  // Only the bank's PCRs not being quoted relaxes the check (a warning); an algorithm that is not a
+  // bank (review s12, finding 3), a mismatch, zeros or no boot_aggregate are refused.
+  const unchecked = boot.status === 'unavailable';
+  if (unchecked) warnings.push(`IMA boot_aggregate not checked: PCRs 0-7 of its bank (${boot.bank ?? 'unknown'}) are not quoted`);
   else assertBootAggregate(first, quoted);
   checks.push({
     id: 'VT16',
     description: `IMA list (${list.count} entries, ${replay.violations.length} violations) replays to the quoted PCR 10 (${replay.banks.join(', ')}); boot_aggregate ${boot.status === 'match' ? `matches PCRs ${boot.pcrRange}` : 'not checked'}`,
+    ...(unchecked ? { status: 'not-checked' as const } : {}),
   });
   // Entry objects (paths, file digests) are built only when a policy judges them against a reference list.
   let entries: ImaEntry[] | undefined;
