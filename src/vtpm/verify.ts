@@ -16,6 +16,8 @@ import { amdCollateralFromCertTable, verifySnpReport } from '../verify/snp/index
 import type { CheckRecord, Relaxations, VerificationResult } from '../verify/types.js';
 import type { TrustRoots } from '../verify/roots/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import { timeValueOf } from '../verify/instant.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { checkVtpmBundle, parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
@@ -321,9 +323,17 @@ function vt01(input: VtpmBundle | Uint8Array | string): CheckRecord {
   return { id: 'VT01', description: 'vTPM evidence bundle handed in as an object (not parsed by this call): its members, types and sizes are within the tee-verify/vtpm-bundle@1 bounds' };
 }
 
+function validInstant(given: unknown): Date {
+  const ms = timeValueOf(given);
+  if (ms === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.at must be a valid Date');
+  return new Date(ms);
+}
+
 /** Verifies a bundle (object or its JSON bytes / text). */
 export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, options: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
-  const at = options.at ?? new Date();
+  // Review s12, finding 4: one read of the Date's own time value on entry (as the Intel and SEV-SNP
+  // verifiers do), kept as a private copy; anything else is ERR_INVALID_ARGUMENT before any check.
+  const at = options.at === undefined ? new Date() : validInstant(options.at);
   const checks: CheckRecord[] = [vt01(input)];
   const bundle = input instanceof Uint8Array || typeof input === 'string' ? parseVtpmBundle(input) : input;
   const warnings: string[] = [];
