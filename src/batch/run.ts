@@ -5,7 +5,7 @@
  * summarise the whole results file. Memory is bounded by the chunks in flight,
  * whatever the size of the archive.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { CliStream } from '../cli/io.js';
@@ -166,17 +166,39 @@ async function verifyPending(config: BatchConfig, pool: WorkerPool, writer: Resu
   return processed;
 }
 
-/** --previous must be readable and --summary writable before hours of work, not after. */
+/**
+ * --previous must be a readable regular file and --summary writable before hours of work, not after
+ * (review s12 #4: a directory passed these checks and failed with exit 70 after every record; a FIFO
+ * as --previous would be read twice, and opening it blocks).
+ */
 function checkSideFiles(config: BatchConfig): void {
-  const check = (path: string, mode: number, what: string): void => {
-    try {
-      accessSync(path, mode);
-    } catch (err) {
-      throw new SetupError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+  const fail = (what: string, path: string, err: unknown): never => {
+    throw new SetupError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   };
-  if (config.previous !== undefined) check(config.previous, constants.R_OK, '--previous cannot be read:');
-  if (config.summary !== undefined) check(dirname(config.summary), constants.W_OK, '--summary cannot be written in the directory of');
+  if (config.previous !== undefined) {
+    const path = config.previous;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      fail('--previous cannot be read:', path, err);
+    }
+    if (!statSync(path).isFile()) throw new SetupError(`--previous ${path} is not a regular file (a results file of an earlier run)`);
+  }
+  if (config.summary !== undefined) {
+    const path = config.summary;
+    try {
+      accessSync(dirname(path), constants.W_OK);
+    } catch (err) {
+      fail('--summary cannot be written in the directory of', path, err);
+    }
+    let existing;
+    try {
+      existing = statSync(path);
+    } catch {
+      existing = undefined; // created at the end
+    }
+    if (existing && !existing.isFile()) throw new SetupError(`--summary ${path} exists and is not a regular file (it is replaced by a rename at the end)`);
+  }
 }
 
 /** The records this run verifies: its shard and, with --only-unavailable, that file's unavailable ids. */
