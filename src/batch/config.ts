@@ -16,7 +16,7 @@ export interface VerifySetup {
   pcsUrl?: string;
   /** PEM file of the Intel root CA(s) to pin instead of Intel's (test or private PKI). */
   trustRoot?: string;
-  /** Relaxation: verify without CRLs when none is available (a warning on every record). */
+  /** Relaxation: verify without the CRLs that cannot be obtained (a warning on each record verified so). */
   skipCrl: boolean;
   /** Policy file applied to every record (default: defaultPolicy of the record's TEE). */
   policy?: string;
@@ -31,7 +31,8 @@ export interface VerifySetup {
 export interface BatchConfig extends VerifySetup {
   /** A JSONL file, "-" for stdin, or a directory of evidence files. */
   input: string;
-  inputKind: 'jsonl' | 'stdin' | 'directory';
+  /** 'pipe': a path that is a FIFO, socket or character device, read as a JSONL stream (never resumed). */
+  inputKind: 'jsonl' | 'stdin' | 'directory' | 'pipe';
   out: string;
   shard: Shard;
   workers: number;

@@ -88,7 +88,7 @@ export function checkDistinctFiles(config: BatchConfig): void {
     if (other !== undefined) throw new SameFileError(`${what} and ${other} are the same file: a run never writes a file it reads or another file it writes`);
     seen.set(id, what);
   };
-  if (config.inputKind === 'jsonl') claim(identityOf(config.input), `the input ${config.input}`);
+  if (config.inputKind === 'jsonl' || config.inputKind === 'pipe') claim(identityOf(config.input), `the input ${config.input}`);
   if (config.inputKind === 'stdin') claim(stdinIdentity(), 'the input (stdin)');
   const reads = new Map<string, string>(); // read files may repeat among themselves (one bundle twice is harmless)
   for (const [what, path] of read) reads.set(identityOf(path), `${what} ${path}`);

@@ -5,7 +5,7 @@
  * summarise the whole results file. Memory is bounded by the chunks in flight,
  * whatever the size of the archive.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { CliStream } from '../cli/io.js';
@@ -80,6 +80,8 @@ function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, input
   if (config.inputKind === 'directory') return readDirectory(config.input, { startIndex: consumed, progress });
   const options = { maxLineBytes: config.maxRecordBytes, startOffset: inputOffset, startIndex: consumed, progress };
   if (config.inputKind === 'jsonl') return readJsonlFile(config.input, options);
+  // A FIFO / process substitution: read as a stream (sequentially), never at positions (review s12 #5).
+  if (config.inputKind === 'pipe') return splitLines(streamBlocks(createReadStream(config.input), inputOffset), options);
   const stdin = hooks.stdin ?? (process.stdin as AsyncIterable<Uint8Array>);
   return splitLines(streamBlocks(stdin, inputOffset), options);
 }
@@ -201,6 +203,14 @@ function checkSideFiles(config: BatchConfig): void {
   }
 }
 
+/** A pipe cannot seek: a run over one is not resumed (a complete run is only re-summarised, without reading it). */
+function refusePipeResume(config: BatchConfig, resume: Checkpoint | undefined): void {
+  if (config.inputKind !== 'pipe' || !resume || resume.complete || resume.consumed === 0) return;
+  throw new SetupError(
+    `the input ${config.input} is a pipe (FIFO), and ${checkpointPath(config.out)} says ${resume.consumed} records were done: a run over a pipe cannot be resumed (it cannot seek back to check or skip them); start over with --fresh, or give the archive as a regular file`,
+  );
+}
+
 /** The records this run verifies: its shard and, with --only-unavailable, that file's unavailable ids. */
 async function selectionOf(config: BatchConfig): Promise<Selection> {
   if (config.onlyUnavailable === undefined) return { shard: config.shard };
@@ -234,6 +244,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   const selection = await selectionOf(config);
   const fingerprint = { ...fingerprintOf(config), ...describeSelection(selection) };
   const resume = resumable(config, fingerprint);
+  refusePipeResume(config, resume);
   // "now" is read once per run: a resumed run keeps the instant of its first attempt
   // (ResultWriter.open checks it is an instant). A fixed --at is always the command's own:
   // a checkpoint of another instant is refused, never followed.
@@ -272,7 +283,7 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   let processed = 0;
   try {
     // A finished run is only re-summarised; its input is still checked (stdin excepted: nobody feeds it again).
-    if (!starting && point && config.inputKind !== 'stdin') await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
+    if (!starting && point && config.inputKind !== 'stdin' && config.inputKind !== 'pipe') await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
     if (starting) {
       const pool = await starting;
       try {

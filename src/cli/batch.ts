@@ -115,10 +115,15 @@ function instantOf(text: string | undefined, now: () => Date): InstantSpec {
 function inputKindOf(input: string): BatchConfig['inputKind'] {
   if (input === '-') return 'stdin';
   try {
-    return statSync(input).isDirectory() ? 'directory' : 'jsonl';
+    const st = statSync(input);
+    if (st.isDirectory()) return 'directory';
+    if (st.isFile()) return 'jsonl';
+    // A FIFO (process substitution), socket or device: a JSONL stream, read sequentially (review s12 #5).
+    if (st.isFIFO() || st.isSocket() || st.isCharacterDevice()) return 'pipe';
   } catch (err) {
     throw new BatchUsage(`input ${input} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  throw new BatchUsage(`input ${input} is neither a directory, a regular file nor a stream`);
 }
 
 /** Parses argv (after "batch") into a run config; undefined for --help. */
