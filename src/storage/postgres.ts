@@ -137,6 +137,12 @@ const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EA
 /** SQLSTATEs of a session the server ended or could not start: admin shutdown / crash / not yet accepting, idle-in-transaction and idle-session timeouts, too many connections. */
 const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '57P05', '25P03', '53300']);
 
+/** A local file could not be opened or read (an errno of the open / read syscall, not of a socket). */
+function isFileReadError(e: unknown): boolean {
+  const syscall = (e as { syscall?: unknown })?.syscall;
+  return syscall === 'open' || syscall === 'read';
+}
+
 /** Maps a pg / socket error to a StorageError. `opening`: the first connection, where unreachable means "check the URL". */
 export function classifyPostgresError(e: unknown, opening: boolean, what = 'PostgreSQL'): StorageError {
   if (StorageError.is(e)) return e;
@@ -147,6 +153,12 @@ export function classifyPostgresError(e: unknown, opening: boolean, what = 'Post
   if (code === '3D000') return new StorageError('ERR_STORAGE_AUTH', `${what}: ${message}`, { cause: e, ...dbCode });
   if (code === '42501') return new StorageError('ERR_STORAGE_AUTH', `${what}: permission denied: the database role lacks a privilege this software needs, grant it (${message})`, { cause: e, ...dbCode });
   if (/Cannot use a pool after calling end on the pool/i.test(message)) return new StorageError('ERR_STORAGE_CLOSED', 'the storage is closed', { cause: e });
+  // node-postgres reads the files of sslrootcert / sslcert / sslkey when it connects: one that is missing or
+  // unreadable is configuration (78), not an unreachable server (75, "retry later"; review s12 docs #4). The
+  // path is not shown (an sslkey path is masked in URLs); the URL in `what` names the files.
+  if (opening && code !== undefined && isFileReadError(e)) {
+    return new StorageError('ERR_STORAGE_CONFIG', `${what}: cannot read a file the URL names (sslrootcert, sslcert or sslkey): ${code}; fix the path or the file's permissions`, { cause: e, ...dbCode });
+  }
   const connection =
     (code !== undefined && (CONNECTION_ERRNO.has(code) || code.startsWith('08') || CONNECTION_SQLSTATE.has(code))) ||
     /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
