@@ -260,7 +260,9 @@ timed out or was closed early, a 5xx answer to the attestation or the chat
 request, a chat answer that ended before its last message (--json:
 ERR_CHAT_UNAVAILABLE after the verification), a request not sent because the
 gateway's key changed meanwhile, or its attestation rate limit (429) still
-reached after one retry.
+reached after one retry; 70 internal error of this client (its native addon
+did not load, a bug): nothing was judged about the gateway (--json: the
+error's own code, such as ERR_NATIVE_LOAD).
 `;
 
 /** Only for error hints; "help batch" and "batch --help" print src/cli/batch.ts's own help. */

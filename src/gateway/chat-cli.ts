@@ -14,7 +14,7 @@ import type { ReadableStream } from 'node:stream/web';
 
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
-import type { GatewayVerification } from './verify.js';
+import { isLocalFault, type GatewayVerification } from './verify.js';
 
 export interface ChatIo {
   stdout: (text: string) => void;
@@ -49,7 +49,7 @@ export interface ChatSessionOptions {
  * (collateral unavailable, the gateway unreachable or answering 5xx, or its attestation rate limit
  * still refused after the client's one retry); `collateralUnavailable` is its older name.
  */
-export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, retryable: 3, collateralUnavailable: 3 } as const;
+export const CHAT_EXIT = { ok: 0, refused: 1, error: 2, retryable: 3, collateralUnavailable: 3, internal: 70 } as const;
 
 /** Socket errors that say the gateway cannot be reached now, not that it is untrustworthy. */
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -487,6 +487,12 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
     const later = retryable(e) ? ' (retry later)' : '';
     io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}${later}\n`);
     return retryable(e) ? CHAT_EXIT.retryable : CHAT_EXIT.refused;
+  }
+  if (isLocalFault(e)) {
+    // This client's fault (its verifier's addon, OpenSSL, a bad argument), not the gateway's: 70, as verify (review s12 docs #2).
+    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: e.code, message: e.message } })}\n`);
+    io.stderr(`chat: internal error, nothing was judged about the gateway (${e.code}): ${lineSafe(e.message)}\n`);
+    return CHAT_EXIT.internal;
   }
   const later = unavailable(e);
   if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: later ? 'ERR_CHAT_UNAVAILABLE' : 'ERR_CHAT', message: (e as Error).message } })}\n`);

@@ -138,6 +138,11 @@ function field(o: Record<string, unknown>, name: string): string {
   return v;
 }
 
+/** An INTERNAL or ARGUMENT error: this client's own fault, not the evidence's. */
+export function isLocalFault(err: unknown): err is TeeVerifyError {
+  return err instanceof TeeVerifyError && (err.errorClass === 'INTERNAL' || err.errorClass === 'ARGUMENT');
+}
+
 async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
   try {
     const certTable = auxblob && auxblob.length > 0 ? parseSnpCertificateTable(Buffer.isBuffer(auxblob) ? new Uint8Array(auxblob) : auxblob) : undefined;
@@ -146,6 +151,10 @@ async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined,
     if (parsed.kind === 'snp') checkLeafObtainable(parsed, certTable);
     return await verifyEvidence(parsed, { collateral: o.collateral, at: o.at, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}), ...(certTable ? { certTable } : {}) });
   } catch (err) {
+    // A fault of this client (the addon did not load, OpenSSL failed, a bad argument) judges nothing
+    // about the gateway: passed through untouched, never ERR_ATTEST_EVIDENCE, never a verdict on the
+    // TEE (VERDICTS_ON_A_TEE); chat exits 70 for it, as verify does (review s12 docs #2).
+    if (isLocalFault(err)) throw err;
     if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
     if (err instanceof TeeVerifyError) throw new AttestationRefusedError('ERR_ATTEST_EVIDENCE', `evidence rejected (${err.code}): ${err.message}`, { ...(err.check ? { checks: [err.check] } : {}), cause: err });
     throw err;
