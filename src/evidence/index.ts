@@ -4,6 +4,7 @@
  * then checks versions, lengths and reserved ranges.
  */
 import { EvidenceParseError, InvalidArgumentError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import { NativeTrailingMode } from '../native/index.js';
 import { readU16LE } from './bytes.js';
 import { decodeEvidenceInput, type InputEncoding } from './decode.js';
@@ -31,6 +32,9 @@ export interface ParseOptions {
   /** SEV-SNP product. Required to decode TCBs of v2 reports; must match the CPUID of v3+. */
   snpProduct?: SnpProduct;
 }
+
+/** The keys ParseOptions accepts (the compiler keeps this list equal to the type's keys). */
+const PARSE_OPTION_KEYS: OptionKeys<ParseOptions> = { encoding: true, kind: true, trailing: true, snpProduct: true };
 
 const MODES = {
   default: NativeTrailingMode.Default,
@@ -64,7 +68,9 @@ export function detectKind(bytes: Uint8Array): 'intel' | 'snp' {
  * Throws EvidenceParseError (class PARSE) or UnsupportedEvidenceError (class
  * UNSUPPORTED) with a stable `code`, the byte `offset` and the checklist id.
  */
-export function parseEvidence(input: Uint8Array | ArrayBuffer | string, options: ParseOptions = {}): Evidence {
+export function parseEvidence(input: Uint8Array | ArrayBuffer | string, parseOptions: ParseOptions = {}): Evidence {
+  // Unknown keys are ERR_INVALID_ARGUMENT, never ignored (review s12 docs #1).
+  const options = checkOptionKeys(parseOptions, PARSE_OPTION_KEYS, 'parseEvidence') ?? {};
   const trailing = options.trailing ?? 'default';
   const mode = lookup(MODES, trailing, 'trailing mode');
   const named = options.kind === undefined ? undefined : lookup(FAMILY_OF_KIND, options.kind, 'evidence kind');

@@ -11,6 +11,7 @@
  * REPORT_DATA binding.
  */
 import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { VerificationResult } from '../verify/types.js';
 import { checkReportData, expectedReportData } from './checks/binding.js';
 import { checkCollateralAge, checkCollateralExpiry } from './checks/collateral.js';
@@ -65,9 +66,26 @@ function appraisal(policy: Policy, f: Findings): PolicyAppraisal {
   };
 }
 
+/** The keys EvaluateOptions accepts (the compiler keeps this list equal to the type's keys). */
+const EVALUATE_OPTION_KEYS: OptionKeys<EvaluateOptions> = { vtpm: true, reportData: true, now: true };
+
+/**
+ * Unknown keys are ERR_INVALID_ARGUMENT (review s12 docs #1): `{ reportdata: x }` must not
+ * silently leave T41 / S29 unchecked. For the same reason an own `reportData` whose value is
+ * undefined (an expected value lost to a bug) is an error, not "no binding asked for".
+ */
+function checkOptions(options: EvaluateOptions | undefined): EvaluateOptions {
+  const o = checkOptionKeys(options, EVALUATE_OPTION_KEYS, 'evaluatePolicy') ?? {};
+  if (Object.hasOwn(o, 'reportData') && o.reportData === undefined) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'evaluatePolicy: options.reportData is undefined (omit the key to bind nothing)', { details: { option: 'reportData' } });
+  }
+  return o;
+}
+
 /** Every violation of `policy` by `result`; ok only when there is none. */
 export function evaluatePolicy(result: VerificationResult, policy: Policy, options: EvaluateOptions = {}): PolicyAppraisal {
-  return judge(result, checkArguments(result, policy), options ?? {});
+  const o = checkOptions(options);
+  return judge(result, checkArguments(result, policy), o);
 }
 
 function runChecks(result: VerificationResult, policy: Policy, options: EvaluateOptions): PolicyAppraisal {

@@ -11,6 +11,7 @@ import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { parseEvidence, type ParseOptions } from '../evidence/index.js';
 import type { Evidence, SgxQuote, TdxQuote } from '../evidence/types.js';
 import { InvalidArgumentError, TeeVerifyError, type ErrorClass } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { CollateralArtifact } from '../collateral/artifact.js';
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
 import type { SignatureMemo } from '../crypto/memo.js';
@@ -20,7 +21,7 @@ import { privateCopyOfInstant } from './instant.js';
 import { privateCopy } from './private-bytes.js';
 import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
-import type { VerificationResult, VerifyOptions } from './types.js';
+import type { Relaxations, VerificationResult, VerifyOptions } from './types.js';
 
 export interface VerifyEvidenceOptions extends VerifyOptions {
   /** Where collateral comes from: a service (cache + sources) or collateral fetched earlier. */
@@ -32,6 +33,27 @@ export interface VerifyEvidenceOptions extends VerifyOptions {
   /** SEV-SNP report versions to accept; default 3, 4, 5, and 2 when the product is named (clarifications.md, S03). */
   snpReportVersions?: number[];
   memo?: SignatureMemo;
+}
+
+/** The keys VerifyEvidenceOptions accepts (the compiler keeps this list equal to the type's keys). */
+const VERIFY_EVIDENCE_OPTION_KEYS: OptionKeys<VerifyEvidenceOptions> = {
+  at: true,
+  trustRoots: true,
+  minTcbEvaluationDataNumber: true,
+  relaxations: true,
+  collateral: true,
+  parse: true,
+  certTable: true,
+  snpReportVersions: true,
+  memo: true,
+};
+/** The keys of options.relaxations. */
+const RELAXATION_KEYS: OptionKeys<Relaxations> = { skipCrl: true, skipQeIdentity: true, collateralGraceSeconds: true };
+
+/** Unknown keys (`skipCRL`, `reportData`) are ERR_INVALID_ARGUMENT, never ignored (review s12 docs #1). */
+function checkVerifyOptions(options: VerifyEvidenceOptions): void {
+  checkOptionKeys(options, VERIFY_EVIDENCE_OPTION_KEYS, 'verifyEvidence');
+  if (options.relaxations !== undefined) checkOptionKeys(options.relaxations, RELAXATION_KEYS, 'verifyEvidence relaxations');
 }
 
 function isService(c: VerifyEvidenceOptions['collateral']): c is CollateralService {
@@ -127,6 +149,7 @@ function cachedOrNothing(service: CollateralService, parsed: Evidence, at: Date,
 /** Parses (if needed), fetches collateral (if needed) and verifies, all at one instant. */
 export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuffer | string, options: VerifyEvidenceOptions): Promise<VerificationResult> {
   if (!options || !options.collateral) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyEvidence needs a collateral service or collateral');
+  checkVerifyOptions(options);
   // T01 / S01: the instant is read once and used for collateral selection and every check.
   // One private copy, read from the Date's own time value: the collateral service and the verifier
   // see the same instant whatever the caller's object does later (an invalid one is left for the
