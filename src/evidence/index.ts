@@ -16,10 +16,10 @@ export interface ParseOptions {
   /** Input encoding; default "auto" (binary, hex or base64 detected). */
   encoding?: InputEncoding;
   /**
-   * Expected kind; default: detected from bytes 2..3. When named, the bytes go
-   * to that kind's parser whatever they look like (a quote with an
-   * unsupported key type then fails at T03, not as an SNP report); TDX named
-   * for an SGX quote (or the reverse) is ERR_UNKNOWN_FORMAT.
+   * Expected kind; default: detected from bytes 2..3. Evidence of another
+   * kind is ERR_UNKNOWN_FORMAT: another family by bytes 2..3 (0 is an SNP
+   * report; a quote with attestation key type 0 is none we accept) before any
+   * parsing, TDX named for an SGX quote (or the reverse) after it.
    */
   kind?: EvidenceKind;
   /**
@@ -75,7 +75,14 @@ export function parseEvidence(input: Uint8Array | ArrayBuffer | string, parseOpt
   const mode = lookup(MODES, trailing, 'trailing mode');
   const named = options.kind === undefined ? undefined : lookup(FAMILY_OF_KIND, options.kind, 'evidence kind');
   const { bytes } = decodeEvidenceInput(input, options.encoding ?? 'auto');
-  const family = named ?? detectKind(bytes);
+  const detected = detectKind(bytes);
+  // A named kind of another family is ERR_UNKNOWN_FORMAT, as for TDX named for an SGX quote (review s12
+  // docs #5): never the other family's parser error (S03 for a quote named snp, T03 for a report named tdx).
+  if (named !== undefined && named !== detected) {
+    const found = detected === 'snp' ? 'bytes 2..3 are 0: an SEV-SNP report (a quote with attestation key type 0 is none we accept)' : 'an Intel quote (bytes 2..3 are its attestation key type)';
+    throw new EvidenceParseError('ERR_UNKNOWN_FORMAT', `expected ${options.kind} evidence, found ${found}`, { offset: 2 });
+  }
+  const family = detected;
   const warnings: string[] = [];
   let evidence: Evidence;
   if (family === 'snp') {

@@ -1,6 +1,8 @@
 /**
- * parseEvidence's routing: a kind the caller names selects the parser
- * (whatever bytes 2..3 say), and option names are looked up as own keys only.
+ * parseEvidence's routing: a kind the caller names must match the family
+ * bytes 2..3 select, else ERR_UNKNOWN_FORMAT (review s12 docs #5; it used to
+ * select the parser whatever bytes 2..3 said), and option names are looked up
+ * as own keys only.
  */
 import { describe, expect, it } from 'vitest';
 
@@ -17,10 +19,10 @@ function withKeyType(bytes: Uint8Array, keyType: number): Uint8Array {
   return out;
 }
 
-describe.skipIf(!HAVE_VECTORS)('a named kind selects the parser', () => {
-  it('a TDX quote with attestation key type 0 fails at T03 when the caller names tdx, not as an SNP report', () => {
+describe.skipIf(!HAVE_VECTORS)('a named kind must match the family of bytes 2..3', () => {
+  it('a TDX quote with attestation key type 0 named tdx is ERR_UNKNOWN_FORMAT at offset 2, not an SNP parser error', () => {
     const quote = withKeyType(readEvidenceBytes(findEntry(TDX)!), 0);
-    expectError(() => parseEvidence(quote, { kind: 'tdx' }), { code: 'ERR_UNSUPPORTED_KEY_TYPE', errorClass: 'UNSUPPORTED', check: 'T03', offset: 2 });
+    expectError(() => parseEvidence(quote, { kind: 'tdx' }), { code: 'ERR_UNKNOWN_FORMAT', errorClass: 'PARSE', offset: 2 });
     // Unnamed, bytes 2..3 = 0 look like an SNP report's version: rejected by the SNP parser.
     const unnamed = catchError(() => parseEvidence(quote));
     expect(unnamed.check).toMatch(/^S0[2-4]$/);
@@ -33,15 +35,15 @@ describe.skipIf(!HAVE_VECTORS)('a named kind selects the parser', () => {
     }
   });
 
-  it('an SNP report named snp parses; named tdx it goes to the quote parser and fails there', () => {
+  it('an SNP report named snp parses; named tdx it is ERR_UNKNOWN_FORMAT', () => {
     const report = readEvidenceBytes(findEntry(SNP_V3)!);
     expect((parseEvidence(report, { kind: 'snp' }) as SnpReport).version).toBe(3);
-    expectError(() => parseEvidence(report, { kind: 'tdx' }), { code: 'ERR_UNSUPPORTED_KEY_TYPE', errorClass: 'UNSUPPORTED', check: 'T03' });
+    expectError(() => parseEvidence(report, { kind: 'tdx' }), { code: 'ERR_UNKNOWN_FORMAT', errorClass: 'PARSE', offset: 2 });
   });
 
-  it('a TDX quote named snp goes to the SNP parser (its u32 version 0x20004 is unknown); named sgx it is ERR_UNKNOWN_FORMAT', () => {
+  it('a TDX quote named snp or sgx is ERR_UNKNOWN_FORMAT', () => {
     const quote = readEvidenceBytes(findEntry(TDX)!);
-    expectError(() => parseEvidence(quote, { kind: 'snp' }), { code: 'ERR_UNSUPPORTED_VERSION', errorClass: 'UNSUPPORTED', check: 'S03' });
+    expectError(() => parseEvidence(quote, { kind: 'snp' }), { code: 'ERR_UNKNOWN_FORMAT', errorClass: 'PARSE', offset: 2 });
     expectError(() => parseEvidence(quote, { kind: 'sgx' }), { code: 'ERR_UNKNOWN_FORMAT', errorClass: 'PARSE' });
   });
 });
