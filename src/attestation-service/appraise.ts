@@ -5,7 +5,11 @@
  *   0. the policy is resolved first: an unknown name or an invalid inline
  *      document is refused before any collateral is fetched or signature checked;
  *   1. verifyEvidence with the service's CollateralService (its cache makes a
- *      warm request cost what the library costs) and trust roots;
+ *      warm request cost what the library costs) and trust roots; under the
+ *      skipCrl relaxation with a `skipCrlSource`, collateral the service could
+ *      not obtain is gathered again with the CRLs optional, as `verify
+ *      --skip-crl` does (src/cli/gather.ts): each CRL done without is a
+ *      warning (T13 / T14, S-checks), the rest stays required;
  *   2. a declared TEE (trustee bodies) must be the evidence's;
  *   3. a requested binding (nonce, reportData, runtime_data) must equal
  *      REPORTDATA over all 64 bytes (T41 / S29), else the request is refused:
@@ -13,8 +17,8 @@
  *   4. evaluatePolicy with the chosen policy (the same binding passed on, so
  *      the appraisal records it); a client's inline policy adds a warning naming
  *      it, so its EAR is at most "warning": a relying party that checks only
- *      ear.status cannot take it for the operator's judgement; so does the
- *      service's fixed instant (`serve --at`);
+ *      ear.status cannot take it for the operator's judgement; so do the
+ *      service's fixed instant (`serve --at`) and skipCrl (`serve --skip-crl`);
  *   5. the EAR (toEar) signed as a JWT, exp never after the earliest collateral expiry (none
  *      is signed when that expiry is not after iat: ERR_COLLATERAL_EXPIRED, X16); the open-webui claims (`tee`, `tcb-status`) on top only
  *      when the appraisal passed the service's default policy for the TEE or a policy the
@@ -24,7 +28,8 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { PRODUCTION_TRUST_ROOTS, verifyEvidence, type CollateralService, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { PRODUCTION_TRUST_ROOTS, parseEvidence, verifyEvidence, type AmdCollateralSource, type CollateralService, type IntelCollateralSource, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { gathersAgainWithoutCrl, verifyWithCollateral } from '../cli/gather.js';
 import { InvalidArgumentError } from '../errors.js';
 import { sameBytes } from '../verify/roots/index.js';
 import { EAR_SUBMOD, evaluatePolicy, openWebUiClaims, signEarJwt, toEar, type EarStatus, type Policy, type PolicyViolation } from '../policy/index.js';
@@ -45,6 +50,12 @@ export interface AppraiseContext {
   /** The token's iss. */
   issuer: string;
   relaxations?: Relaxations;
+  /**
+   * With relaxations.skipCrl: where collateral the service could not obtain is gathered again,
+   * artifact by artifact with the CRLs optional, for the instant judged (serve: the --collateral
+   * bundle's version valid then, else its sources). Without it, an unavailable CRL stays unavailable.
+   */
+  skipCrlSource?: (at: Date) => IntelCollateralSource & AmdCollateralSource;
   snpReportVersions?: number[];
   /** Every request is judged at one fixed instant (`fixedInstant`, `serve --at`): a relaxation, warned on every result. */
   fixedInstant?: boolean;
@@ -104,6 +115,9 @@ export function checkTrustRootsLabel(roots: TrustRoots | undefined): void {
 export const fixedInstantWarning = (at: Date): string =>
   `judged at the fixed instant ${at.toISOString()} (--at / fixedInstant), not at the time of the request: collateral and certificates were checked as of then, and the token's iat / exp follow that instant`;
 
+/** The warning on every result under the skipCrl relaxation (`serve --skip-crl`), whether or not a CRL was skipped: as verify's. */
+export const SKIP_CRL_WARNING = '--skip-crl (relaxations.skipCrl): CRLs that cannot be obtained are skipped, so revocation may be unchecked';
+
 /** The warning on every result judged under a client's own policy document. */
 export const inlinePolicyWarning = (id: string): string =>
   `judged under a policy document the client sent (${id}), not one configured on this service: accept it only if you trust that policy`;
@@ -141,17 +155,45 @@ function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: nu
   return Math.min(ctx.tokenTtlSeconds, collateralEnd - iat);
 }
 
+/**
+ * Step 1. Under skipCrl, an unavailable answer from the collateral service (not one of its guards:
+ * rollback, fetch budget) is followed by a second gathering from `skipCrlSource` with the CRLs
+ * optional (review s12 docs #3: every request stayed 503 ERR_COLLATERAL_MISSING). Its own
+ * failure, such as a missing TCB info or VCEK, is the request's answer.
+ */
+async function verify(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<VerificationResult> {
+  try {
+    return await verifyEvidence(req.evidence, {
+      collateral: ctx.collateral,
+      at: now,
+      ...(ctx.trustRoots ? { trustRoots: ctx.trustRoots } : {}),
+      ...(req.certTable ? { certTable: req.certTable } : {}),
+      ...(ctx.relaxations ? { relaxations: ctx.relaxations } : {}),
+      ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
+    });
+  } catch (err) {
+    if (!ctx.relaxations?.skipCrl || !ctx.skipCrlSource || !gathersAgainWithoutCrl(err)) throw err;
+    const grace = ctx.relaxations.collateralGraceSeconds;
+    return verifyWithCollateral(
+      {
+        // Parsed again (the same bytes; the first attempt's T02-T12 passed before any fetch).
+        evidence: parseEvidence(req.evidence),
+        at: now,
+        skipCrl: true,
+        certTable: req.certTable ?? [],
+        ...(ctx.trustRoots ? { trustRoots: ctx.trustRoots } : {}),
+        ...(grace === undefined ? {} : { collateralGraceSeconds: grace }),
+        ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
+      },
+      { service: ctx.collateral, source: ctx.skipCrlSource(now) },
+    );
+  }
+}
+
 export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<Appraisal> {
   checkTrustRootsLabel(ctx.trustRoots);
   const policyFor = resolvePolicy(ctx, req);
-  const result = await verifyEvidence(req.evidence, {
-    collateral: ctx.collateral,
-    at: now,
-    ...(ctx.trustRoots ? { trustRoots: ctx.trustRoots } : {}),
-    ...(req.certTable ? { certTable: req.certTable } : {}),
-    ...(ctx.relaxations ? { relaxations: ctx.relaxations } : {}),
-    ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
-  });
+  const result = await verify(ctx, req, now);
   if (req.tee !== undefined && req.tee !== result.tee) {
     throw new AttestationServiceError('ERR_AS_TEE_MISMATCH', 422, `the request says tee "${req.tee}", the evidence is ${result.tee}`, { check: 'X07' });
   }
@@ -159,6 +201,7 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   const expected = checkBinding(req, result);
   result.warnings.push(...req.warnings);
   if (ctx.fixedInstant) result.warnings.push(fixedInstantWarning(now));
+  if (ctx.relaxations?.skipCrl) result.warnings.push(SKIP_CRL_WARNING);
   if (req.policy.kind === 'inline') result.warnings.push(inlinePolicyWarning(policy.id ?? 'inline'));
   // Like verify's --trust-root: other anchors than the pinned ones are never silent; the certificates decide, not the label.
   if (!isPinnedProductionRoots(ctx.trustRoots)) result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);

@@ -5,30 +5,17 @@
  * gathered again artifact by artifact, CRLs optional, and verified with the
  * skipCrl relaxation (the verifier reports each skipped CRL as a warning).
  */
-import {
-  TeeVerifyError,
-  parseCertificate,
-  parseIntelSgxExtension,
-  splitPemCertificates,
-  verifyEvidence,
-  verifyIntelQuote,
-  verifySnpReport,
-  type AmdCollateralInput,
-  type AmdCollateralSource,
-  type CollateralArtifact,
-  type Evidence,
-  type EvidenceCollateral,
-  type IntelCollateralInput,
-  type IntelCollateralSource,
-  type SgxQuote,
-  type SnpCertificateEntry,
-  type SnpReport,
-  type TdxQuote,
-  type TrustRoots,
-  type VerificationResult,
-} from '../index.js';
-import type { CollateralService } from '../collateral/index.js';
-import { vcekRequestOf } from '../collateral/keys.js';
+// Module paths, not the package index: batch workers load this with the verifier alone (no HTTP stack).
+import type { CollateralArtifact } from '../collateral/artifact.js';
+import type { CollateralCache } from '../collateral/cache.js';
+import { artifactKey, vcekRequestOf } from '../collateral/keys.js';
+import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
+import type { AmdCollateralSource, IntelCollateralSource } from '../collateral/source.js';
+import { TeeVerifyError } from '../errors.js';
+import type { SnpCertificateEntry } from '../evidence/cert-table.js';
+import type { Evidence, SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
+import { verifyEvidence, verifyIntelQuote, verifySnpReport, type AmdCollateralInput, type IntelCollateralInput, type TrustRoots, type VerificationResult } from '../verify/index.js';
+import { parseCertificate, parseIntelSgxExtension, splitPemCertificates } from '../x509/index.js';
 
 export interface VerifyInputs {
   evidence: Evidence;
@@ -48,6 +35,45 @@ export interface CollateralAccess {
 }
 
 const isUnavailable = (err: unknown): err is TeeVerifyError => err instanceof TeeVerifyError && err.errorClass === 'COLLATERAL_UNAVAILABLE';
+
+/**
+ * Refusals by the collateral service's own protections: gathering again from the sources, past the
+ * service, would bypass them. A rollback (X03) and an unreadable floor file would be served from a
+ * source the floor does not judge; the fetch budget (a service's guard against hostile evidence)
+ * would not meter the second gathering.
+ */
+const GUARD_REASONS: ReadonlySet<unknown> = new Set(['rollback', 'floor-unreadable', 'fetch-budget']);
+
+/**
+ * Whether a verification under --skip-crl that failed with `err` on the collateral service gathers
+ * again with the CRLs optional (verifyWithCollateral with the sources): collateral unavailable, but
+ * not refused by one of the service's guards. Used by batch and serve, whose service is long-lived
+ * (one-shot verify retries every unavailable answer).
+ */
+export function gathersAgainWithoutCrl(err: unknown): err is TeeVerifyError {
+  return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']);
+}
+
+/**
+ * A source for the second gathering: each artifact from `cache` (an in-memory cache of explicit
+ * bundles, never the disk cache: its rollback floors judge what it serves) in its version valid at
+ * `at` (the one the service would have chosen), else the given source's answer.
+ */
+export function instantSource(at: Date, cache: CollateralCache | undefined, intel: IntelCollateralSource, amd: AmdCollateralSource): IntelCollateralSource & AmdCollateralSource {
+  const pick = (key: string, fetch: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> => {
+    const held = cache?.select(key, at);
+    return held ? Promise.resolve(held) : fetch();
+  };
+  return {
+    tcbInfo: (r) => pick(artifactKey.tcbInfo(r), () => intel.tcbInfo(r)),
+    qeIdentity: (r) => pick(artifactKey.qeIdentity(r), () => intel.qeIdentity(r)),
+    pckCrl: (ca) => pick(artifactKey.pckCrl(ca), () => intel.pckCrl(ca)),
+    rootCaCrl: () => pick(artifactKey.rootCaCrl(), () => intel.rootCaCrl()),
+    vcek: (r) => pick(artifactKey.vcek(r), () => amd.vcek(r)),
+    certChain: (p, k) => pick(artifactKey.certChain(p, k), () => amd.certChain(p, k)),
+    crl: (p, k) => pick(artifactKey.amdCrl(p, k), () => amd.crl(p, k)),
+  };
+}
 
 function baseOptions(v: VerifyInputs) {
   const relaxations = { ...(v.skipCrl ? { skipCrl: true } : {}), ...(v.collateralGraceSeconds === undefined ? {} : { collateralGraceSeconds: v.collateralGraceSeconds }) };

@@ -41,6 +41,7 @@ import { writeLine, type CliIo } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { readPolicyFile } from './policy.js';
 import { collateralClients, readBundle } from './sources.js';
+import { instantSource } from './gather.js';
 
 export interface ServeArgs {
   host: string;
@@ -236,7 +237,20 @@ class ServeSource implements IntelCollateralSource, AmdCollateralSource {
   }
 }
 
-async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | undefined): Promise<{ service: CollateralService; description: string; close(): Promise<void> }> {
+interface ServeCollateral {
+  service: CollateralService;
+  /**
+   * --skip-crl's second gathering (review s12 docs #3, as batch and verify): the --collateral
+   * bundle's version valid at the judged instant (the one the service serves first), else the
+   * service's sources (network, then the bundle). Never the service's cache directly: its rollback
+   * floors judge what it serves.
+   */
+  skipCrlSource: (at: Date) => IntelCollateralSource & AmdCollateralSource;
+  description: string;
+  close(): Promise<void>;
+}
+
+async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | undefined): Promise<ServeCollateral> {
   const bundle = a.bundle === undefined ? undefined : await readBundle(a.bundle);
   const directory = a.noCache ? null : (a.cacheDir ?? defaultCacheDirectory((io.env ?? {}) as NodeJS.ProcessEnv));
   let cache: CollateralCache;
@@ -254,10 +268,16 @@ async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | un
   }
   const explicit = bundle && new BundleSource(bundle.artifacts);
   const source = new ServeSource(explicit, intel, amd);
+  let held: CollateralCache | undefined;
+  if (a.skipCrl && bundle) {
+    held = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.artifacts.length) });
+    for (const artifact of bundle.artifacts) held.put(artifact);
+  }
   const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${printableUrl(intel.baseUrl)}, KDS ${printableUrl(amd.baseUrl)})` : undefined];
   return {
     // --collateral before the cache while valid (X03 ranked against --trust-root's roots, else the pinned ones).
     service: new CollateralService({ intel: source, amd: source, cache, ...(explicit ? { bundle: explicit } : {}), ...(trustRoots ? { trustRoots } : {}) }),
+    skipCrlSource: (at) => instantSource(at, held, source, source),
     description: parts.filter((p) => p !== undefined).join(', '),
     close: async () => {
       await http?.close();
@@ -349,7 +369,8 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
       ...(trustRoots ? { trustRoots } : {}),
       ...(signingKey === undefined ? {} : { signingKey }),
       ...(tls ? { tls } : {}),
-      ...(a.skipCrl ? { relaxations: { skipCrl: true } } : {}),
+      // Collateral it cannot obtain is gathered again with the CRLs optional, as verify --skip-crl does.
+      ...(a.skipCrl ? { relaxations: { skipCrl: true }, skipCrlSource: collateral.skipCrlSource } : {}),
       ...(fixed ? { fixedInstant: fixed } : {}),
       ...(a.tokenTtl === undefined ? {} : { tokenTtlSeconds: a.tokenTtl }),
       ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),
