@@ -113,6 +113,13 @@ class AnswerFormatError extends Error {
   readonly code = 'ERR_CHAT';
 }
 
+/**
+ * An NDJSON line or SSE event that is not JSON at all (review s12 change review, finding 1: it was the
+ * bare SyntaxError of JSON.parse). The format refusal like the others, except for the stream's last
+ * line, which may just be cut off mid-JSON: streamChat reads that as an answer that ended early.
+ */
+class AnswerNotJsonError extends AnswerFormatError {}
+
 /** The verification, one line each, safe for a terminal (see lineSafe). */
 export function describeVerification(v: GatewayVerification): string[] {
   const measured = Object.keys(v.measurements);
@@ -322,7 +329,7 @@ class AnswerStream {
   }
 
   #ollama(item: string): void {
-    const o = objectItem(JSON.parse(item), 'line');
+    const o = objectItem(parseItem(item, 'line'), 'line');
     if (o['error']) throw new Error(`the backend reported: ${backendError(o['error'])}`);
     const message = o['message'] === undefined || o['message'] === null ? undefined : objectItem(o['message'], '"message"');
     this.piece(text(message?.['content'], '"message.content"') ?? text(o['response'], '"response"') ?? '');
@@ -337,7 +344,7 @@ class AnswerStream {
       this.done = true;
       return;
     }
-    const o = objectItem(JSON.parse(data), 'event');
+    const o = objectItem(parseItem(data, 'event'), 'event');
     if (o['error']) throw new Error(`the backend reported: ${backendError(o['error'])}`);
     const choices = o['choices'];
     if (choices !== undefined && choices !== null && !Array.isArray(choices)) throw formatError('"choices" is not an array');
@@ -351,6 +358,15 @@ class AnswerStream {
 const formatError = (what: string): AnswerFormatError => new AnswerFormatError(`the answer stream's ${what}: not the backend's answer format (the backend misbehaves)`);
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+
+/** An NDJSON line or SSE event as JSON; text that is not JSON is the format refusal (its text, which may hold escapes, is not shown). */
+function parseItem(json: string, what: 'line' | 'event'): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    throw new AnswerNotJsonError(`the answer stream's ${what} is not JSON: not the backend's answer format (the backend misbehaves)`);
+  }
+}
 
 /** An NDJSON line, an SSE event or a member of one: a JSON object, else the format refusal. */
 function objectItem(v: unknown, what: string): Record<string, unknown> {
@@ -433,7 +449,7 @@ export async function streamChat(
     }
   } catch (e) {
     // A last line cut off mid-JSON is a stream that ended early (below), not a malformed one.
-    if (!(e instanceof SyntaxError)) throw e;
+    if (!(e instanceof AnswerNotJsonError)) throw e;
   }
   if (!stream.done) {
     if (answer) o.write('\n');
