@@ -57,6 +57,35 @@ export function knownTee(provider: EvidenceProvider): Tee | undefined {
   return declaredTee(provider) ?? learnedTees.get(provider);
 }
 
+/** A provider's way to tell its TEE without a report (ConfigfsTsmProvider.detectTee), its own or its hardware part's. */
+function detectorOf(p: unknown, depth = 0): (() => Promise<unknown>) | undefined {
+  if (typeof p !== 'object' || p === null || depth > 4) return undefined;
+  const detect = (p as { detectTee?: unknown }).detectTee;
+  if (typeof detect === 'function') return () => (detect as () => Promise<unknown>).call(p);
+  return detectorOf((p as { hardware?: unknown }).hardware, depth + 1);
+}
+
+/**
+ * The provider's TEE before any report: known (knownTee), else asked of a provider that can tell without
+ * a report (configfs-tsm's `provider` attribute; it asks once and shares the question between concurrent
+ * callers). Undefined when it cannot tell, or the question failed (the caller then asks the TEE, under
+ * the limiter, as before).
+ */
+async function teeBeforeReport(provider: EvidenceProvider): Promise<Tee | undefined> {
+  const known = knownTee(provider);
+  if (known !== undefined) return known;
+  const detect = detectorOf(provider);
+  if (!detect) return undefined;
+  let tee: unknown;
+  try {
+    tee = await detect();
+  } catch {
+    return undefined;
+  }
+  learnTee(provider, tee);
+  return knownTee(provider);
+}
+
 /** Remembers the TEE of evidence `provider` produced (routes.ts calls it for /v1/attestation too). */
 export function learnTee(provider: EvidenceProvider, tee: unknown): void {
   if (tee === 'tdx' || tee === 'snp') learnedTees.set(provider, tee);
@@ -65,11 +94,13 @@ export function learnTee(provider: EvidenceProvider, tee: unknown): void {
 /**
  * `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts).
  * TDX only: on a gateway whose TEE is known to be another, 404 before the limiter and the TEE (review
- * s12, finding 2: every call spent a slot of the evidence rate and a report, then answered 404). A
- * provider that declares no TEE (configfs-tsm) is asked once; its evidence tells.
+ * s12, finding 2: every call spent a slot of the evidence rate and a report, then answered 404).
+ * configfs-tsm declares none: its `provider` attribute tells, without a report, asked once for all
+ * calls (s12 change review, finding 2: calls that arrived together before the first evidence came back
+ * each spent a slot and a report). A provider that cannot tell is asked once; its evidence tells.
  */
 export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
-  const known = knownTee(ctx.provider);
+  const known = await teeBeforeReport(ctx.provider);
   if (known !== undefined && known !== 'tdx') throw tdxOnly();
   // A raw "+" in the query (`?nonce=${btoa(…)}`) arrives as a space (form decoding), and a space is
   // never base64: it is read back as "+" (review s8 D5).

@@ -23,6 +23,11 @@
  *   6. rmdir the instance, whatever happened (a failure is a warning, not
  *      swallowed: the instance stays behind until someone removes it).
  *
+ * `detectTee()` tells the TEE without a report: steps 1, 2 (`provider` only)
+ * and 6 on an instance of its own, once per provider (review s12 change
+ * review, finding 2: the gateway's TDX-only quote route spent a report and a
+ * slot of its evidence rate per call to learn an SEV-SNP gateway is not TDX).
+ *
  * Reads are bounded: `outblob` and `auxblob` at the kernel's own maximum
  * (TSM_OUTBLOB_MAX, 32 KiB: a larger one is not what the kernel serves),
  * the text attributes at 64 bytes.
@@ -179,6 +184,8 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
   readonly #fs: TsmFs;
   readonly #prefix: string;
   readonly #warn: (message: string) => void;
+  /** detectTee's answer, or the question in flight; cleared when it fails. (A private field: writable although `this` is frozen.) */
+  #tee: Promise<'tdx' | 'snp'> | undefined;
 
   constructor(options: ConfigfsTsmOptions = {}) {
     this.root = options.root ?? DEFAULT_TSM_ROOT;
@@ -196,6 +203,54 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     }
     // Our own copy: the caller's buffer may change while we wait, and the bytes returned must be the ones written.
     const reportData = new Uint8Array(input);
+    const dir = await this.#create();
+    let evidence: TeeEvidence;
+    try {
+      evidence = await this.#collect(dir, reportData);
+    } catch (err) {
+      const left = await this.#remove(dir);
+      if (left && isModelError(err)) err.details['instanceLeft'] = left;
+      throw err;
+    }
+    const left = await this.#remove(dir);
+    return left ? { ...evidence, warnings: [left] } : evidence;
+  }
+
+  /**
+   * The TEE behind this configfs-tsm, from the `provider` attribute of an instance created and removed
+   * for it: no inblob is written and no outblob read, so the TEE makes no report. Asked once: concurrent
+   * callers share the question, and the answer is kept (a guest's TSM provider does not change while it
+   * runs); a failure (the errors of getEvidence's steps 1, 2 and 6) is not kept, the next call asks again.
+   * Only a routing hint for callers that serve one TEE's evidence (the gateway's TDX-only quote route):
+   * the TEE of any evidence is still the one getEvidence reads from that evidence's own instance.
+   */
+  detectTee(): Promise<'tdx' | 'snp'> {
+    if (this.#tee === undefined) {
+      const asked = this.#detect();
+      this.#tee = asked;
+      asked.catch(() => {
+        if (this.#tee === asked) this.#tee = undefined;
+      });
+    }
+    return this.#tee;
+  }
+
+  async #detect(): Promise<'tdx' | 'snp'> {
+    const dir = await this.#create();
+    let tee: 'tdx' | 'snp';
+    try {
+      tee = (await this.#provider(dir)).tee;
+    } catch (err) {
+      const left = await this.#remove(dir);
+      if (left && isModelError(err)) err.details['instanceLeft'] = left;
+      throw err;
+    }
+    await this.#remove(dir); // a failure is reported through onWarning; the answer stands
+    return tee;
+  }
+
+  /** mkdir a fresh instance (step 1); its path. */
+  async #create(): Promise<string> {
     const dir = join(this.root, `${this.#prefix}-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
       await this.#fs.mkdir(dir);
@@ -207,16 +262,15 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
         details: { root: this.root, errno: code, retryable },
       });
     }
-    let evidence: TeeEvidence;
-    try {
-      evidence = await this.#collect(dir, reportData);
-    } catch (err) {
-      const left = await this.#remove(dir);
-      if (left && isModelError(err)) err.details['instanceLeft'] = left;
-      throw err;
-    }
-    const left = await this.#remove(dir);
-    return left ? { ...evidence, warnings: [left] } : evidence;
+    return dir;
+  }
+
+  /** The instance's `provider` attribute (tdx_guest / sev_guest), else ERR_TSM_PROVIDER. */
+  async #provider(dir: string): Promise<{ name: string; tee: 'tdx' | 'snp' }> {
+    const name = Buffer.from(await this.#read(dir, 'provider', TSM_TEXT_MAX)).toString('ascii').trim();
+    const tee = Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
+    if (!tee) throw new EvidenceProviderError('ERR_TSM_PROVIDER', `unknown configfs-tsm provider ${JSON.stringify(name)}`, { details: { provider: name } });
+    return { name, tee };
   }
 
   /** rmdir the instance; a failure is returned as a warning (and reported), never thrown over the result. */
@@ -255,9 +309,7 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
   }
 
   async #collect(dir: string, reportData: Uint8Array): Promise<TeeEvidence> {
-    const providerName = Buffer.from(await this.#read(dir, 'provider', TSM_TEXT_MAX)).toString('ascii').trim();
-    const tee = Object.hasOwn(PROVIDERS, providerName) ? PROVIDERS[providerName] : undefined;
-    if (!tee) throw new EvidenceProviderError('ERR_TSM_PROVIDER', `unknown configfs-tsm provider ${JSON.stringify(providerName)}`, { details: { provider: providerName } });
+    const { name: providerName, tee } = await this.#provider(dir);
     // SEV-SNP: the floor is the VMPL of the VMPCK the guest talks to the firmware with (kernels without it: a VMPL-0 guest).
     const floorBytes = tee === 'snp' ? await this.#read(dir, 'privlevel_floor', TSM_TEXT_MAX, { absentAs: ['ENOENT'] }) : undefined;
     const privlevel = floorBytes === undefined ? undefined : parsePrivlevelFloor(floorBytes);
