@@ -3,7 +3,16 @@
  * depends on (scheme, signed bytes, signature, public key), so a warm
  * verification re-checks only what is unique to its evidence: a platform's
  * TCB info, QE identity, CRLs and chains are verified once per process
- * (clarifications: batch throughput). Bounded; oldest entries leave first.
+ * (clarifications: batch throughput). Bounded by entries and by the bytes
+ * the entries hold (their copies of the parts and their keys); oldest entries
+ * leave first, and an entry over an eighth of the byte budget is not kept.
+ *
+ * Only successful checks are remembered (review s12 x509 finding 1). A failed
+ * check is a forged or corrupted object that has no reason to come back, and
+ * remembering it let every rejected request leave a copy of its signed bytes
+ * behind (with the parse cache, several times its size), pushing out the
+ * entries a warm verification needs. A client that retries the same bad
+ * evidence pays one signature check per retry, as it did the first time.
  *
  * The lookup key holds the small parts (signature, key) verbatim and the
  * sizes of the large ones; a hit is only taken after every part is compared
@@ -14,10 +23,15 @@ const SMALL_PART = 1024;
 /** How many recently matched entries are compared before a key is built. */
 const RECENT_ENTRIES = 4;
 
+/** Charged per entry for the Map slot, the entry and the part objects. */
+const ENTRY_OVERHEAD = 256;
+
 interface Entry {
   scheme: string;
   parts: Buffer[];
   result: boolean;
+  /** What this entry is charged against the byte budget. */
+  weight: number;
 }
 
 export class SignatureMemo {
@@ -36,10 +50,20 @@ export class SignatureMemo {
    * key, and keeps short-lived views out of the WeakMap above.
    */
   readonly #recent: Entry[] = [];
+  #bytes = 0;
   hits = 0;
   misses = 0;
 
-  constructor(readonly capacity = 10_000) {}
+  /**
+   * @param capacity entries kept at most
+   * @param maxBytes bytes the entries may hold (copies of the parts, keys): 48 MiB holds
+   *   10 000 certificate checks of the AMD chain (~4 KiB charged each with the RSA-4096 key and
+   *   signature; an Intel one is ~2 KiB).
+   */
+  constructor(
+    readonly capacity = 10_000,
+    readonly maxBytes = 48 * 1024 * 1024,
+  ) {}
 
   /**
    * The lookup key of one check: scheme, every part's length, and the content
@@ -81,12 +105,28 @@ export class SignatureMemo {
     }
     this.misses++;
     const result = check();
-    if (!known && this.#results.size >= this.capacity) this.#results.delete(this.#results.keys().next().value as string);
-    const entry = { scheme, parts: parts.map((p) => Buffer.from(p)), result };
+    if (!result) return false; // failures are not remembered (see above)
+    let weight = ENTRY_OVERHEAD + scheme.length + key.length;
+    for (const p of parts) weight += p.byteLength;
+    if (weight > this.maxBytes / 8) return result; // too large to keep: checked on every use
+    if (known !== undefined) this.#drop(key, known);
+    const entry: Entry = { scheme, parts: parts.map((p) => Buffer.from(p)), result, weight };
     this.#results.set(key, entry);
+    this.#bytes += weight;
+    for (const [oldKey, old] of this.#results) {
+      if (this.#bytes <= this.maxBytes && this.#results.size <= this.capacity) break;
+      this.#drop(oldKey, old);
+    }
     if (first !== undefined) this.#byMessage.set(first, entry);
     this.#remember(entry);
     return result;
+  }
+
+  #drop(key: string, entry: Entry): void {
+    this.#results.delete(key);
+    this.#bytes -= entry.weight;
+    const i = this.#recent.indexOf(entry);
+    if (i !== -1) this.#recent.splice(i, 1);
   }
 
   #remember(entry: Entry): void {
@@ -96,6 +136,11 @@ export class SignatureMemo {
 
   get size(): number {
     return this.#results.size;
+  }
+
+  /** Bytes the entries hold now, as charged: their copies of the parts, their keys and a fixed overhead each. */
+  get bytes(): number {
+    return this.#bytes;
   }
 }
 
