@@ -182,18 +182,35 @@ function decodeTbs(tbsNode: DerNode, outer: AlgorithmIdentifier) {
 }
 
 /**
+ * The largest certificate DER accepted: 64 KiB. Real TEE certificates are under
+ * 2 KiB (the largest of the shared vectors, an AMD VLEK, is 1683 bytes; Intel
+ * PCK certificates about 1.2 KiB), so this is 40 times that, and it bounds what
+ * hostile evidence can make the parse cache and the signature memo hold (review
+ * s12 x509 finding 1).
+ */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
+/**
  * Decodes a DER certificate. Throws EvidenceParseError ERR_BAD_DER for
  * anything that is not strict DER of the RFC 5280 structure (trailing bytes
- * included), ERR_BAD_PUBLIC_KEY for an EC point off its curve, and
+ * included) or is larger than MAX_CERTIFICATE_BYTES (refused before it is
+ * copied or cached), ERR_BAD_PUBLIC_KEY for an EC point off its curve, and
  * UnsupportedEvidenceError ERR_UNSUPPORTED_KEY_TYPE for keys other than EC
  * P-256 / P-384 and RSA. Validity dates are decoded, never compared with a clock.
  */
 export function parseCertificate(der: Uint8Array): CertificateInfo {
   if (!(der instanceof Uint8Array)) throw new EvidenceParseError('ERR_BAD_DER', 'certificate must be a Uint8Array');
+  if (der.byteLength > MAX_CERTIFICATE_BYTES) {
+    throw new EvidenceParseError('ERR_BAD_DER', `DER: certificate of ${der.byteLength} bytes is larger than ${MAX_CERTIFICATE_BYTES}`, {
+      details: { reason: 'certificate too large', length: der.byteLength, max: MAX_CERTIFICATE_BYTES },
+    });
+  }
   return certificates.get(der, decodeCertificate);
 }
 
-const certificates = new ParseCache<CertificateInfo>(4096);
+/** 4096 certificates or 32 MiB as charged (about 3x each input): every real certificate of 4096 platforms fits both. */
+export const certificateParseCache = new ParseCache<CertificateInfo>(4096, 32 * 1024 * 1024);
+const certificates = certificateParseCache;
 
 function decodeCertificate(der: Uint8Array): CertificateInfo {
   const root = parseDer(der);

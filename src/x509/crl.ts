@@ -101,15 +101,34 @@ function decodeTbsCertList(tbsNode: DerNode, outerAlgorithm: Uint8Array) {
 }
 
 /**
+ * The largest CRL input accepted (DER, or PEM, which is also held to
+ * MAX_PEM_BYTES): 1 MiB. The largest real CRL of the shared vectors is 3355
+ * bytes (an Intel PCK CRL of a dcap-qvl bundle); Intel's PCK CRLs grow with
+ * revocations at about 40 bytes an entry, so this leaves room for some 25 000
+ * revoked certificates, and bounds what a CRL can make the parse cache and the
+ * signature memo hold (review s12 x509 finding 1).
+ */
+export const MAX_CRL_BYTES = 1024 * 1024;
+
+/**
  * Decodes a CRL given as DER, or as exactly one PEM "X509 CRL" block. Throws
- * EvidenceParseError ERR_BAD_DER (ERR_BAD_PEM for bad PEM framing).
+ * EvidenceParseError ERR_BAD_DER (ERR_BAD_PEM for bad PEM framing), also for
+ * an input larger than MAX_CRL_BYTES, refused before it is copied or cached.
  */
 export function parseCrl(derOrPem: Uint8Array): CrlInfo {
   if (!(derOrPem instanceof Uint8Array)) throw new EvidenceParseError('ERR_BAD_DER', 'CRL must be a Uint8Array');
+  if (derOrPem.byteLength > MAX_CRL_BYTES) {
+    const pem = isPem(derOrPem);
+    throw new EvidenceParseError(pem ? 'ERR_BAD_PEM' : 'ERR_BAD_DER', `${pem ? 'PEM' : 'DER'}: CRL of ${derOrPem.byteLength} bytes is larger than ${MAX_CRL_BYTES}`, {
+      details: { reason: 'CRL too large', length: derOrPem.byteLength, max: MAX_CRL_BYTES },
+    });
+  }
   return crls.get(derOrPem, decodeCrl);
 }
 
-const crls = new ParseCache<CrlInfo>(256);
+/** 256 CRLs or 32 MiB as charged (about 3x each input, so a CRL of MAX_CRL_BYTES is still kept). */
+export const crlParseCache = new ParseCache<CrlInfo>(256, 32 * 1024 * 1024);
+const crls = crlParseCache;
 
 function decodeCrl(derOrPem: Uint8Array): CrlInfo {
   let der = derOrPem;

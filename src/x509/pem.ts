@@ -12,7 +12,8 @@
  */
 import { EvidenceParseError, TeeVerifyError } from '../errors.js';
 import { TAG, parseDer } from './asn1.js';
-import { ParseCache } from './parse-cache.js';
+import { MAX_CERTIFICATE_BYTES } from './certificate.js';
+import { ParseCache, parseCacheWeight, type ParseCacheUsage } from './parse-cache.js';
 import { seal, type Sealed } from './sealed.js';
 
 /** Far above any chain we handle (a PCK chain is ~3 KiB); bounds the work done on junk. */
@@ -119,27 +120,64 @@ export function splitPemCertificates(pem: Uint8Array | string): Uint8Array[] {
   return [...splitCache.get(pem, decodeCertificateBlocks)];
 }
 
-const splitCache = new ParseCache<readonly Uint8Array[]>(1024);
+/** Splits of byte inputs: 1024 chains or 16 MiB as charged (a PCK chain is ~4 KiB: ~12 KiB charged). */
+export const pemSplitCache = new ParseCache<readonly Uint8Array[]>(1024, 16 * 1024 * 1024);
+const splitCache = pemSplitCache;
+
+/** Splits of text inputs: at most this many entries and bytes charged (review s12 x509 finding 1). */
+const TEXT_SPLIT_ENTRIES = 1024;
+const TEXT_SPLIT_BYTES = 16 * 1024 * 1024;
+
+interface TextSplit {
+  ders: Sealed<readonly Uint8Array[]>;
+  weight: number;
+}
 
 /**
  * Issuer chains arrive as strings: a string is immutable, so it is its own cache key (no copy to
  * compare). The DER views are shared, so they are sealed and checked as the parse cache does.
+ * Bounded by entries and by bytes: an entry is charged its text at two bytes a character (the
+ * key is the caller's string) and its DERs as parse-cache.ts charges its inputs, and one over an
+ * eighth of the budget is not kept.
  */
-const splitByText = new Map<string, Sealed<readonly Uint8Array[]>>();
+const splitByText = new Map<string, TextSplit>();
+let splitByTextBytes = 0;
 
 function splitText(pem: string): readonly Uint8Array[] {
-  let ders = splitByText.get(pem);
-  if (ders === undefined || !ders.intact()) {
-    ders = seal(decodeCertificateBlocks(pem));
-    if (!splitByText.has(pem) && splitByText.size >= 1024) splitByText.delete(splitByText.keys().next().value as string);
-    splitByText.set(pem, ders);
+  const known = splitByText.get(pem);
+  if (known !== undefined && known.ders.intact()) return known.ders.value;
+  const ders = seal(decodeCertificateBlocks(pem));
+  if (known !== undefined) {
+    splitByText.delete(pem);
+    splitByTextBytes -= known.weight;
+  }
+  const weight = 2 * pem.length + ders.value.reduce((sum, der) => sum + parseCacheWeight(der.byteLength), 0);
+  if (weight > TEXT_SPLIT_BYTES / 8) return ders.value;
+  splitByText.set(pem, { ders, weight });
+  splitByTextBytes += weight;
+  for (const [text, entry] of splitByText) {
+    if (splitByTextBytes <= TEXT_SPLIT_BYTES && splitByText.size <= TEXT_SPLIT_ENTRIES) break;
+    splitByText.delete(text);
+    splitByTextBytes -= entry.weight;
   }
   return ders.value;
+}
+
+/** Entries and bytes held by the split caches now (tests, diagnostics). */
+export function pemSplitCacheUsage(): { byteInputs: ParseCacheUsage; textInputs: ParseCacheUsage } {
+  return {
+    byteInputs: splitCache.usage(),
+    textInputs: { entries: splitByText.size, bytes: splitByTextBytes, maxEntries: TEXT_SPLIT_ENTRIES, maxBytes: TEXT_SPLIT_BYTES },
+  };
 }
 
 function decodeCertificateBlocks(pem: Uint8Array | string): readonly Uint8Array[] {
   const ders = decodePemBlocks(pem, 'CERTIFICATE', 'T08');
   ders.forEach((der, block) => {
+    // A block no certificate parse would accept is refused before the split is cached.
+    if (der.byteLength > MAX_CERTIFICATE_BYTES) {
+      throw pemError(`certificate of ${der.byteLength} bytes is larger than ${MAX_CERTIFICATE_BYTES}`, 'T08', { block, length: der.byteLength });
+    }
     try {
       const outer = parseDer(der);
       if (outer.tag !== TAG.SEQUENCE) throw pemError('certificate is not a DER SEQUENCE', 'T08', { block });
