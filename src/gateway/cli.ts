@@ -162,14 +162,19 @@ function positive(v: unknown, name: string): number | undefined {
 }
 
 /**
- * A flag that becomes a timer (`unitMs` ms per unit): longer than Node's timers hold (2^31−1 ms) is a
- * configuration error naming the flag, exit 78 (review s12, finding 3: it became 1 ms).
+ * A flag that becomes a timer (`unitMs` ms per unit), in whole milliseconds, at least 1: a
+ * sub-millisecond value is a 1 ms timer, as Node runs it (s12 change review, finding 3: the library's
+ * bound then refused it naming `upstreamTimeoutMs` / `shutdownGraceMs`, which a CLI user never wrote).
+ * Longer than Node's timers hold (2^31−1 ms) is a configuration error naming the flag, exit 78
+ * (review s12, finding 3: it became 1 ms).
  */
 function timerFlag(n: number | undefined, name: string, unitMs: number): number | undefined {
-  if (n !== undefined && n * unitMs > MAX_TIMER_MS) {
+  if (n === undefined) return undefined;
+  const ms = Math.max(1, Math.round(n * unitMs));
+  if (ms > MAX_TIMER_MS) {
     throw new GatewayError('ERR_GATEWAY_CONFIG', 500, `${name} must be at most ${unitMs === 1 ? `${MAX_TIMER_MS} ms` : `${Math.floor(MAX_TIMER_MS / unitMs)} s`} (about 24.8 days; Node's timers hold no more)`);
   }
-  return n;
+  return ms;
 }
 
 /** --PREFIX-max-failures N and --PREFIX-failure-window SECONDS (fractions allowed), when either is given. */
@@ -234,14 +239,11 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (maxBody !== undefined) options.maxRequestBytes = maxBody;
   if (timeout !== undefined) options.upstreamTimeoutMs = timeout;
   const pool = positive(v['database-pool'], '--database-pool');
-  const grace = timerFlag(positive(v['shutdown-grace'], '--shutdown-grace'), '--shutdown-grace', 1000);
+  const grace = timerFlag(positive(v['shutdown-grace'], '--shutdown-grace'), '--shutdown-grace', 1000); // ms
   if (pool !== undefined) options.databasePoolSize = Math.floor(pool);
-  if (grace !== undefined) options.shutdownGraceMs = grace * 1000;
-  // Slow-client bounds in seconds, like --shutdown-grace (fractions allowed).
-  const seconds = (flag: 'headers-timeout' | 'request-timeout' | 'keep-alive-timeout'): number | undefined => {
-    const s = timerFlag(positive(v[flag], `--${flag}`), `--${flag}`, 1000);
-    return s === undefined ? undefined : Math.max(1, Math.round(s * 1000));
-  };
+  if (grace !== undefined) options.shutdownGraceMs = grace;
+  // Slow-client bounds in seconds, like --shutdown-grace (fractions allowed); timerFlag gives ms.
+  const seconds = (flag: 'headers-timeout' | 'request-timeout' | 'keep-alive-timeout'): number | undefined => timerFlag(positive(v[flag], `--${flag}`), `--${flag}`, 1000);
   const headersTimeoutMs = seconds('headers-timeout');
   const requestTimeoutMs = seconds('request-timeout');
   const keepAliveTimeoutMs = seconds('keep-alive-timeout');
