@@ -47,8 +47,7 @@ const GUARD_REASONS: ReadonlySet<unknown> = new Set(['rollback', 'floor-unreadab
 /**
  * Whether a verification under --skip-crl that failed with `err` on the collateral service gathers
  * again with the CRLs optional (verifyWithCollateral with the sources): collateral unavailable, but
- * not refused by one of the service's guards. Used by batch and serve, whose service is long-lived
- * (one-shot verify retries every unavailable answer).
+ * not refused by one of the service's guards. Used by verify, batch and serve alike.
  */
 export function gathersAgainWithoutCrl(err: unknown): err is TeeVerifyError {
   return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']);
@@ -140,7 +139,8 @@ export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAc
   try {
     collateral = await collateralFor(v, access);
   } catch (err) {
-    if (!v.skipCrl || !isUnavailable(err)) throw err;
+    // Not after a refusal by the service's guards (rollback X03, unreadable floor, fetch budget), as batch and serve.
+    if (!v.skipCrl || !gathersAgainWithoutCrl(err)) throw err;
   }
   if (collateral) return verifyEvidence(v.evidence, { ...options, ...snp, collateral });
   // --skip-crl: something could not be obtained; gather what exists, CRLs optional.
