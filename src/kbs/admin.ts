@@ -57,8 +57,10 @@ interface Caller {
 async function requireAdmin(ctx: BrokerContext, authorization: string | undefined, client: string | undefined): Promise<Caller> {
   // Three messages (review s7d): none sent, not the Bearer scheme, and a token that was sent but refused.
   if (!authorization) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'an admin bearer token is required (header Authorization: Bearer <token>)');
-  if (!/^Bearer /.test(authorization)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the Authorization header must be "Bearer <admin token>"');
-  const m = /^Bearer ([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization);
+  // The scheme in any case, then one or more spaces (RFC 9110 §11.1), as the gateway's (s12 change review:
+  // "bearer <token>" was refused and counted against the client's admin failure limit); the token exactly.
+  if (!/^[Bb][Ee][Aa][Rr][Ee][Rr] /.test(authorization)) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the Authorization header must be "Bearer <admin token>"');
+  const m = /^[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9_\-.~+/=]{16,512})$/.exec(authorization);
   if (!m) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: it is not of the form this broker issues');
   const found = await ctx.store.checkToken(m[1] as string, ctx.now());
   switch (found.status) {
