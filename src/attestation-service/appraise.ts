@@ -7,9 +7,10 @@
  *   1. verifyEvidence with the service's CollateralService (its cache makes a
  *      warm request cost what the library costs) and trust roots; under the
  *      skipCrl relaxation with a `skipCrlSource`, collateral the service could
- *      not obtain is gathered again with the CRLs optional, as `verify
- *      --skip-crl` does (src/cli/gather.ts): each CRL done without is a
- *      warning (T13 / T14, S-checks), the rest stays required;
+ *      not obtain is gathered again by the service with the CRLs optional, as
+ *      `verify --skip-crl` does (src/cli/gather.ts): each CRL done without is a
+ *      warning (T13 / T14, S-checks), the rest stays required and passes the
+ *      rollback floors (X03);
  *   2. a declared TEE (trustee bodies) must be the evidence's;
  *   3. a requested binding (nonce, reportData, runtime_data) must equal
  *      REPORTDATA over all 64 bytes (T41 / S29), else the request is refused:
@@ -51,9 +52,11 @@ export interface AppraiseContext {
   issuer: string;
   relaxations?: Relaxations;
   /**
-   * With relaxations.skipCrl: where collateral the service could not obtain is gathered again,
-   * artifact by artifact with the CRLs optional, for the instant judged (serve: the --collateral
-   * bundle's version valid then, else its sources). Without it, an unavailable CRL stays unavailable.
+   * With relaxations.skipCrl: present, collateral the service could not obtain is gathered again by
+   * the same service, artifact by artifact with the CRLs optional (CollateralService.
+   * forEvidenceCrlsOptional: its cache, bundle and rollback floors apply, X03). The function itself
+   * is no longer called: the second gathering never takes artifacts past the service (review s12
+   * change review #2). Without it, an unavailable CRL stays unavailable.
    */
   skipCrlSource?: (at: Date) => IntelCollateralSource & AmdCollateralSource;
   snpReportVersions?: number[];
@@ -157,8 +160,8 @@ function tokenLifetime(ctx: AppraiseContext, result: VerificationResult, iat: nu
 
 /**
  * Step 1. Under skipCrl, an unavailable answer from the collateral service (not one of its guards:
- * rollback, fetch budget) is followed by a second gathering from `skipCrlSource` with the CRLs
- * optional (review s12 docs #3: every request stayed 503 ERR_COLLATERAL_MISSING). Its own
+ * rollback, unreadable floor, fetch budget) is followed by a second gathering through the same
+ * service with the CRLs optional, its rollback floors applied (review s12 docs #3: every request stayed 503 ERR_COLLATERAL_MISSING). Its own
  * failure, such as a missing TCB info or VCEK, is the request's answer.
  */
 async function verify(ctx: AppraiseContext, req: AppraisalRequest, now: Date): Promise<VerificationResult> {
@@ -185,7 +188,7 @@ async function verify(ctx: AppraiseContext, req: AppraisalRequest, now: Date): P
         ...(grace === undefined ? {} : { collateralGraceSeconds: grace }),
         ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
       },
-      { service: ctx.collateral, source: ctx.skipCrlSource(now) },
+      { service: ctx.collateral },
     );
   }
 }

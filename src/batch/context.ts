@@ -20,8 +20,6 @@ import { CollateralCache } from '../collateral/cache.js';
 import { CollateralService } from '../collateral/service.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
 import type { Relaxations } from '../verify/types.js';
-import type { AmdCollateralSource, IntelCollateralSource } from '../collateral/source.js';
-import { instantSource } from './skip-crl.js';
 import type { VerifySetup } from './config.js';
 import { loadJudge, type Judge } from './judge.js';
 
@@ -30,11 +28,6 @@ export interface VerifyContext {
   trustRoots: TrustRoots;
   relaxations: Relaxations;
   judge: Judge;
-  /**
-   * With --skip-crl: where the collateral is gathered again, CRLs optional, after the service
-   * found some of it unavailable (as `verify --skip-crl` does, src/cli/gather.ts).
-   */
-  skipCrlSource?: (at: Date) => IntelCollateralSource & AmdCollateralSource;
 }
 
 /** A setup problem (unreadable bundle, bad PEM, bad policy): the CLI's usage error. */
@@ -107,14 +100,8 @@ function defaultDiskCache(): CollateralCache {
   }
 }
 
-interface Built {
-  service: CollateralService;
-  /** The sources behind the service, for --skip-crl's second gathering. */
-  skipCrlSource: (at: Date) => IntelCollateralSource & AmdCollateralSource;
-}
-
 /** `trustRoots`: the run's roots (--trust-root), so that a test PKI's evaluations never raise the disk cache's rollback floors. */
-async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], trustRoots: TrustRoots | undefined): Promise<Built> {
+async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], trustRoots: TrustRoots | undefined): Promise<CollateralService> {
   const network = setup.pcsUrl !== undefined || bundle.length === 0;
   let pcs: InstanceType<typeof import('../collateral/intel-pcs.js').IntelPcsClient> | undefined;
   let kds: InstanceType<typeof import('../collateral/amd-kds.js').AmdKdsClient> | undefined;
@@ -127,18 +114,14 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], tr
   // No fetch budget: a batch is an operator's job over stored evidence, and a fleet re-verified after a
   // TCB recovery may need thousands of distinct TCB infos and VCEKs a minute. The budget protects
   // services from hostile evidence (docs/collateral.md); here every record is meant to be judged.
-  // --skip-crl's second gathering never reads the disk cache directly (its rollback floors judge
-  // what it serves): without bundles it asks the network, as `verify --skip-crl` does.
+  // --skip-crl's second gathering goes through this service too (src/cli/gather.ts), rollback floors included.
   if (bundle.length === 0) {
-    const service = new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
-    return { service, skipCrlSource: (at) => instantSource(at, undefined, pcs!, kds!) };
+    return new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
   }
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
-  const service = new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
-  // The bundles' version valid at the record's instant first (the service's choice), then the service's sources.
-  return { service, skipCrlSource: (at) => instantSource(at, cache, pcs ?? source, source) };
+  return new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
 }
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
@@ -146,6 +129,6 @@ export async function createContext(setup: VerifySetup): Promise<VerifyContext> 
   const trustRoots = await loadTrustRoots(setup.trustRoot);
   const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy);
   const judge = setup.trustRoot === undefined ? policyJudge : warningOnEveryVerdict(policyJudge, replacedRootsWarning(setup.trustRoot));
-  const built = await buildService(setup, bundle, trustRoots);
-  return { service: built.service, trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge, ...(setup.skipCrl ? { skipCrlSource: built.skipCrlSource } : {}) };
+  const service = await buildService(setup, bundle, trustRoots);
+  return { service, trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
 }

@@ -8,25 +8,25 @@
  * identity, VCEK, chain) is still required: its absence stays the record's
  * unavailable error.
  *
- * The second gathering asks, per artifact, the run's in-memory bundle cache
- * for the version valid at the record's instant (what the service would have
- * chosen), then the service's own sources (instantSource). It never reads the
- * disk cache directly; a refusal by the service's guards (rollback, X03) is not
- * retried here (gathersAgainWithoutCrl).
+ * The second gathering goes through the run's collateral service again
+ * (CollateralService.forEvidenceCrlsOptional): the bundles' version valid at
+ * the record's instant, the cache, the rollback floors (X03) all apply as on
+ * the first try, so a source that fails a CRL and answers an older TCB info
+ * than the floor is refused, not verified against it. A refusal by the
+ * service's guards (rollback or an unreadable floor file, X03) is not
+ * gathered again at all (gathersAgainWithoutCrl).
  */
 import type { Evidence } from '../evidence/types.js';
 import type { VerificationResult } from '../verify/types.js';
 import { gathersAgainWithoutCrl, verifyWithCollateral } from '../cli/gather.js';
 import type { VerifyContext } from './context.js';
 
-export { instantSource } from '../cli/gather.js';
-
-/** Whether --skip-crl gathers again after `err`: collateral unavailable, but not a rollback refusal. */
+/** Whether --skip-crl gathers again after `err`: collateral unavailable, but not refused by the service's guards. */
 export function retriesWithoutCrl(ctx: VerifyContext, err: unknown): boolean {
-  return ctx.skipCrlSource !== undefined && gathersAgainWithoutCrl(err);
+  return ctx.relaxations.skipCrl === true && gathersAgainWithoutCrl(err);
 }
 
 /** The record verified with the CRLs optional; throws the library's typed errors (a missing TCB info stays unavailable). */
 export function verifyWithoutCrl(ctx: VerifyContext, evidence: Evidence, at: Date): Promise<VerificationResult> {
-  return verifyWithCollateral({ evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable: [] }, { service: ctx.service, source: ctx.skipCrlSource!(at) });
+  return verifyWithCollateral({ evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable: [] }, { service: ctx.service });
 }

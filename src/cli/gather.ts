@@ -2,20 +2,23 @@
  * Collateral for one piece of evidence and its verification. The normal path
  * is the library's: CollateralService (cache, validity at the instant) then
  * verifyEvidence. With --skip-crl, collateral that cannot be obtained is
- * gathered again artifact by artifact, CRLs optional, and verified with the
- * skipCrl relaxation (the verifier reports each skipped CRL as a warning).
+ * gathered again by the same service artifact by artifact, CRLs optional
+ * (CollateralService.forEvidenceCrlsOptional), and verified with the skipCrl
+ * relaxation (the verifier reports each skipped CRL as a warning). Relaxing
+ * the CRLs relaxes nothing else: the TCB info, QE identity and VCEK pass the
+ * service's cache, bundle precedence, rollback floors (X03) and fetch budget.
  */
 // Module paths, not the package index: batch workers load this with the verifier alone (no HTTP stack).
 import type { CollateralArtifact } from '../collateral/artifact.js';
 import type { CollateralCache } from '../collateral/cache.js';
-import { artifactKey, vcekRequestOf } from '../collateral/keys.js';
-import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
+import { artifactKey } from '../collateral/keys.js';
+import type { AmdCollateralCrlsOptional, CollateralService, EvidenceCollateral, IntelCollateralCrlsOptional, SkippedArtifact } from '../collateral/service.js';
 import type { AmdCollateralSource, IntelCollateralSource } from '../collateral/source.js';
 import { TeeVerifyError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
-import type { Evidence, SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
+import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence, verifyIntelQuote, verifySnpReport, type AmdCollateralInput, type IntelCollateralInput, type TrustRoots, type VerificationResult } from '../verify/index.js';
-import { parseCertificate, parseIntelSgxExtension, splitPemCertificates } from '../x509/index.js';
+import { splitPemCertificates } from '../x509/index.js';
 
 export interface VerifyInputs {
   evidence: Evidence;
@@ -29,34 +32,34 @@ export interface VerifyInputs {
   certTable: SnpCertificateEntry[];
 }
 
+/** The collateral service of the run: the first try and --skip-crl's second gathering both go through it. */
 export interface CollateralAccess {
   service: CollateralService;
-  source: IntelCollateralSource & AmdCollateralSource;
 }
 
 const isUnavailable = (err: unknown): err is TeeVerifyError => err instanceof TeeVerifyError && err.errorClass === 'COLLATERAL_UNAVAILABLE';
 
 /**
- * Refusals by the collateral service's own protections: gathering again from the sources, past the
- * service, would bypass them. A rollback (X03) and an unreadable floor file would be served from a
- * source the floor does not judge; the fetch budget (a service's guard against hostile evidence)
- * would not meter the second gathering.
+ * Refusals by the collateral service's own protections, which no second gathering asks again: a
+ * rollback (X03), an unreadable floor file (the floor in force unknown, X03) and the fetch budget
+ * (the service's guard against hostile evidence). The second gathering goes through the same service
+ * and would meet the same refusal; it is not even tried.
  */
 const GUARD_REASONS: ReadonlySet<unknown> = new Set(['rollback', 'floor-unreadable', 'fetch-budget']);
 
 /**
  * Whether a verification under --skip-crl that failed with `err` on the collateral service gathers
- * again with the CRLs optional (verifyWithCollateral with the sources): collateral unavailable, but
- * not refused by one of the service's guards. Used by verify, batch and serve alike.
+ * again with the CRLs optional: collateral unavailable, but not refused by one of the service's
+ * guards. Used by verify, batch and serve alike.
  */
 export function gathersAgainWithoutCrl(err: unknown): err is TeeVerifyError {
   return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']);
 }
 
 /**
- * A source for the second gathering: each artifact from `cache` (an in-memory cache of explicit
- * bundles, never the disk cache: its rollback floors judge what it serves) in its version valid at
- * `at` (the one the service would have chosen), else the given source's answer.
+ * Each artifact from `cache` in its version valid at `at`, else the given source's answer. No longer
+ * used by the second gathering (which goes through the collateral service, so that its rollback
+ * floors judge what is served); kept for callers that still build one (src/cli/serve.ts).
  */
 export function instantSource(at: Date, cache: CollateralCache | undefined, intel: IntelCollateralSource, amd: AmdCollateralSource): IntelCollateralSource & AmdCollateralSource {
   const pick = (key: string, fetch: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> => {
@@ -79,51 +82,23 @@ function baseOptions(v: VerifyInputs) {
   return { at: v.at, ...(v.trustRoots ? { trustRoots: v.trustRoots } : {}), ...(Object.keys(relaxations).length > 0 ? { relaxations } : {}) };
 }
 
-/** Resolves an optional artifact; unavailable is undefined plus a note. */
-async function optional(what: string, fetch: () => Promise<CollateralArtifact>, notes: string[]): Promise<CollateralArtifact | undefined> {
-  try {
-    return await fetch();
-  } catch (err) {
-    if (!isUnavailable(err)) throw err;
-    notes.push(`--skip-crl: ${what} unavailable (${err.code}); verified without it`);
-    return undefined;
-  }
+const skippedNote = (s: SkippedArtifact): string => `--skip-crl: ${s.what} unavailable (${s.error.code}); verified without it`;
+
+function partialIntel(c: IntelCollateralCrlsOptional, notes: string[]): IntelCollateralInput {
+  for (const s of c.skipped) notes.push(skippedNote(s));
+  return { tcbInfo: c.tcbInfo, qeIdentity: c.qeIdentity, ...(c.pckCrl ? { pckCrl: c.pckCrl } : {}), ...(c.rootCaCrl ? { rootCaCrl: c.rootCaCrl } : {}) };
 }
 
-async function partialIntel(quote: TdxQuote | SgxQuote, source: IntelCollateralSource, notes: string[]): Promise<IntelCollateralInput> {
-  const [leafDer] = splitPemCertificates(quote.signatureData.pckCertChainPem);
-  const leaf = parseCertificate(leafDer as Uint8Array);
-  const fmspc = parseIntelSgxExtension(leaf).fmspc.toLowerCase();
-  const pckCa = leaf.issuerAttributes.CN === 'Intel SGX PCK Processor CA' ? 'processor' : 'platform';
-  const tee = quote.kind;
-  const [tcbInfo, qeIdentity, pckCrl, rootCaCrl] = await Promise.all([
-    source.tcbInfo({ tee, fmspc, update: 'standard' }),
-    source.qeIdentity({ tee, update: 'standard' }),
-    optional('the PCK CRL', () => source.pckCrl(pckCa), notes),
-    optional('the Root CA CRL', () => source.rootCaCrl(), notes),
-  ]);
-  return { tcbInfo, qeIdentity, ...(pckCrl ? { pckCrl } : {}), ...(rootCaCrl ? { rootCaCrl } : {}) };
-}
-
-async function signingCertificate(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[]): Promise<Uint8Array> {
-  const fromTable = table.find((e) => e.kind === report.signerInfo.signingKey);
-  if (fromTable) return fromTable.der;
-  return (await source.vcek(vcekRequestOf(report, report.product!))).body;
-}
-
-async function partialAmd(report: SnpReport, source: AmdCollateralSource, table: SnpCertificateEntry[], notes: string[]): Promise<AmdCollateralInput> {
-  const product = report.product!;
-  const kind = report.signerInfo.signingKey;
-  const leaf = await signingCertificate(report, source, table);
-  const ask = table.find((e) => e.kind === 'ask');
-  const ark = table.find((e) => e.kind === 'ark');
-  let certChain: Uint8Array[] | undefined = ask && ark ? [ask.der, ark.der] : undefined;
-  if (!certChain) {
-    const chain = await optional(`the ${product} cert_chain`, () => source.certChain(product, kind), []);
-    if (chain) certChain = splitPemCertificates(chain.body);
-  }
-  const crl = await optional(`the ${product} ${kind.toUpperCase()} CRL`, () => source.crl(product, kind), notes);
-  return { signingCertificate: leaf, ...(certChain ? { certChain } : {}), ...(crl ? { crl: crl.body } : {}), for: { product, signingKey: kind }, warnings: [...notes] };
+function partialAmd(c: AmdCollateralCrlsOptional): AmdCollateralInput {
+  // A chain the service could not obtain is done without silently (the verifier pins the anchors); a CRL is a note.
+  const notes = c.skipped.filter((s) => s.what.endsWith('CRL')).map(skippedNote);
+  return {
+    signingCertificate: c.signingCertificate.body,
+    ...(c.certChain ? { certChain: splitPemCertificates(c.certChain.body) } : {}),
+    ...(c.crl ? { crl: c.crl.body } : {}),
+    for: { product: c.product, signingKey: c.signingKey },
+    warnings: [...c.warnings, ...notes],
+  };
 }
 
 /** The full collateral of the evidence through the service (cache, validity at the instant). */
@@ -131,7 +106,13 @@ export function collateralFor(v: VerifyInputs, access: CollateralAccess): Promis
   return access.service.forEvidence(v.evidence, v.at, v.certTable);
 }
 
-/** Collateral and verification; throws the library's typed errors. */
+/**
+ * Collateral and verification; throws the library's typed errors. Under --skip-crl, an unavailable
+ * answer that is not a refusal by one of the service's guards (gathersAgainWithoutCrl) is followed by
+ * the service's gathering with the CRLs optional (CollateralService.forEvidenceCrlsOptional): the TCB
+ * info, QE identity and VCEK come through the same cache, bundle, rollback floors (X03) and fetch
+ * budget as the first try, never from a source past them (review s12 vTPM/batch change review #2).
+ */
 export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAccess): Promise<VerificationResult> {
   const options = baseOptions(v);
   const snp = v.snpReportVersions ? { snpReportVersions: v.snpReportVersions } : {};
@@ -139,18 +120,19 @@ export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAc
   try {
     collateral = await collateralFor(v, access);
   } catch (err) {
-    // Not after a refusal by the service's guards (rollback X03, unreadable floor, fetch budget), as batch and serve.
     if (!v.skipCrl || !gathersAgainWithoutCrl(err)) throw err;
   }
   if (collateral) return verifyEvidence(v.evidence, { ...options, ...snp, collateral });
-  // --skip-crl: something could not be obtained; gather what exists, CRLs optional.
-  const notes: string[] = [];
+  // --skip-crl: something could not be obtained; the service gathers again, CRLs optional.
   const e = v.evidence;
+  const partial = await access.service.forEvidenceCrlsOptional(e, v.at, v.certTable);
   if (e.kind === 'snp') {
-    const input = await partialAmd(e, access.source, v.certTable, notes);
-    return verifySnpReport(e, input, { ...options, ...(v.snpReportVersions ? { allowedVersions: v.snpReportVersions } : {}) });
+    if (partial.kind !== 'amd') throw new TypeError('forEvidenceCrlsOptional answered Intel collateral for a report');
+    return verifySnpReport(e, partialAmd(partial), { ...options, ...(v.snpReportVersions ? { allowedVersions: v.snpReportVersions } : {}) });
   }
-  const result = verifyIntelQuote(e, await partialIntel(e, access.source, notes), options);
-  result.warnings.push(...notes);
+  if (partial.kind !== 'intel') throw new TypeError('forEvidenceCrlsOptional answered AMD collateral for a quote');
+  const notes: string[] = [];
+  const result = verifyIntelQuote(e, partialIntel(partial, notes), options);
+  result.warnings.push(...partial.warnings, ...notes);
   return result;
 }

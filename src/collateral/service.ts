@@ -4,7 +4,7 @@
  * reported TCB from an SNP report), uses certificates that travel with the
  * evidence first, and resolves the rest through the cache and the sources.
  */
-import { ProductError } from '../errors.js';
+import { ProductError, TeeVerifyError } from '../errors.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
@@ -96,6 +96,36 @@ export interface AmdCollateral {
 
 export type EvidenceCollateral = IntelCollateral | AmdCollateral;
 
+/** An artifact --skip-crl's gathering did without: what it is, and why it could not be obtained. */
+export interface SkippedArtifact {
+  what: string;
+  error: CollateralUnavailableError | TeeVerifyError;
+}
+
+/**
+ * The collateral of a quote with the CRLs optional (forEvidenceCrlsOptional): TCB info and QE
+ * identity resolved as forQuote resolves them (explicit bundle, cache, rollback floors X03, fetch
+ * budget); a CRL the service could not obtain is absent and listed in `skipped`.
+ */
+export interface IntelCollateralCrlsOptional extends Omit<IntelCollateral, 'pckCrl' | 'rootCaCrl'> {
+  pckCrl?: CollateralArtifact;
+  rootCaCrl?: CollateralArtifact;
+  skipped: SkippedArtifact[];
+}
+
+/** As IntelCollateralCrlsOptional for a report: the VCEK / VLEK required; the chain (the verifier pins the anchors) and the CRL optional. */
+export interface AmdCollateralCrlsOptional extends Omit<AmdCollateral, 'certChain' | 'crl'> {
+  certChain?: CollateralArtifact;
+  crl?: CollateralArtifact;
+  skipped: SkippedArtifact[];
+}
+
+export type EvidenceCollateralCrlsOptional = IntelCollateralCrlsOptional | AmdCollateralCrlsOptional;
+
+/** Collateral that could not be obtained (class COLLATERAL_UNAVAILABLE): what --skip-crl may do without when it is a CRL. */
+const isUnavailable = (err: unknown): err is TeeVerifyError => err instanceof TeeVerifyError && err.errorClass === 'COLLATERAL_UNAVAILABLE';
+
+
 export function collateralArtifacts(c: EvidenceCollateral): CollateralArtifact[] {
   return c.kind === 'intel' ? [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl] : [c.signingCertificate, c.certChain, c.crl];
 }
@@ -167,14 +197,16 @@ type Four<T> = [T, T, T, T];
  * verdict on the quote (review s8 #1).
  */
 function settledOrThrow(settled: Four<PromiseSettledResult<Resolved>>): Four<Resolved> {
-  for (const s of settled) {
-    if (s.status === 'fulfilled') continue;
-    if (s.reason instanceof UnknownPlatformError) {
-      throw new CollateralUnavailableError('ERR_COLLATERAL_NOT_FOUND', `${s.reason.message}; not a verdict on an Intel quote`, { ...s.reason.details, reason: PLATFORM_NOT_SERVED }, s.reason);
-    }
-    throw s.reason;
+  return settled.map(valueOrThrow) as Four<Resolved>;
+}
+
+/** One lookup's value, else its failure as settledOrThrow throws it. */
+function valueOrThrow(s: PromiseSettledResult<Resolved>): Resolved {
+  if (s.status === 'fulfilled') return s.value;
+  if (s.reason instanceof UnknownPlatformError) {
+    throw new CollateralUnavailableError('ERR_COLLATERAL_NOT_FOUND', `${s.reason.message}; not a verdict on an Intel quote`, { ...s.reason.details, reason: PLATFORM_NOT_SERVED }, s.reason);
   }
-  return settled.map((s) => (s as PromiseFulfilledResult<Resolved>).value) as Four<Resolved>;
+  throw s.reason;
 }
 
 /** A 404 for the evidence's platform from a source not shown to serve: the retryable ERR_COLLATERAL_NOT_FOUND. */
@@ -370,6 +402,104 @@ export class CollateralService {
       ]),
     );
     return intelCollateral(plan, tcbInfo, qeIdentity, pckCrl, rootCaCrl);
+  }
+
+  /**
+   * --skip-crl's gathering (src/cli/gather.ts; verify, batch and serve), after forEvidence found
+   * some collateral unavailable: every artifact through the same resolver as forEvidence (explicit
+   * bundle, cache, validity at `now`, rollback floors X03, fetch budget), but a CRL (and for
+   * SEV-SNP the chain, whose anchors the verifier pins) that cannot be obtained (class
+   * COLLATERAL_UNAVAILABLE) is left out and listed in `skipped`. The TCB info, QE identity and
+   * VCEK / VLEK stay required: their errors, a rollback refusal included, are thrown. Relaxing
+   * the CRLs never relaxes X03: nothing here comes from a source past the floors.
+   */
+  forEvidenceCrlsOptional(evidence: TdxQuote | SgxQuote | SnpReport, now: Date, certTable: readonly SnpCertificateEntry[] = []): Promise<EvidenceCollateralCrlsOptional> {
+    return evidence.kind === 'snp' ? this.#snpCrlsOptional(evidence, now, certTable) : this.#quoteCrlsOptional(evidence, now);
+  }
+
+  async #quoteCrlsOptional(quote: TdxQuote | SgxQuote, now: Date): Promise<IntelCollateralCrlsOptional> {
+    const source = this.#intel;
+    if (!source) throw missingSource('Intel collateral');
+    const plan = this.#planOf(quote, source);
+    const r = this.#resolver;
+    const m = this.#intelMetered;
+    const settled = await Promise.allSettled([
+      r.resolve(plan.keys[0], plan.fetch[0], now, m),
+      r.resolve(plan.keys[1], plan.fetch[1], now, m),
+      r.resolve(plan.keys[2], plan.fetch[2], now, m),
+      r.resolve(plan.keys[3], plan.fetch[3], now, m),
+    ]);
+    const tcbInfo = valueOrThrow(settled[0]);
+    const qeIdentity = valueOrThrow(settled[1]);
+    const skipped: SkippedArtifact[] = [];
+    const optional = (s: PromiseSettledResult<Resolved>, what: string): Resolved | undefined => {
+      if (s.status === 'fulfilled') return s.value;
+      if (!isUnavailable(s.reason)) throw s.reason;
+      skipped.push({ what, error: s.reason });
+      return undefined;
+    };
+    const pckCrl = optional(settled[2], 'the PCK CRL');
+    const rootCaCrl = optional(settled[3], 'the Root CA CRL');
+    const warnings = [tcbInfo, qeIdentity, pckCrl, rootCaCrl].flatMap((x) => x?.warnings ?? []);
+    return {
+      kind: 'intel',
+      tee: plan.tee,
+      fmspc: plan.fmspc,
+      pckCa: plan.pckCa,
+      tcbInfo: tcbInfo.artifact,
+      qeIdentity: qeIdentity.artifact,
+      ...(pckCrl ? { pckCrl: pckCrl.artifact } : {}),
+      ...(rootCaCrl ? { rootCaCrl: rootCaCrl.artifact } : {}),
+      warnings,
+      skipped,
+    };
+  }
+
+  async #snpCrlsOptional(report: SnpReport, now: Date, certTable: readonly SnpCertificateEntry[]): Promise<AmdCollateralCrlsOptional> {
+    const { product, signingKey } = snpTarget(report);
+    const results: Resolved[] = [];
+    const skipped: SkippedArtifact[] = [];
+    let signingCertificate: CollateralArtifact | undefined;
+    let unknownPlatform: UnknownPlatformError | undefined;
+    try {
+      signingCertificate = await this.#signingCertificate(report, product, signingKey, tableEntry(certTable, signingKey), now, results);
+    } catch (err) {
+      if (!(err instanceof UnknownPlatformError)) throw err;
+      unknownPlatform = err;
+    }
+    const amd = this.#amd;
+    const optional = async (what: string, resolve: () => Promise<Resolved>): Promise<CollateralArtifact | undefined> => {
+      try {
+        const r = await resolve();
+        results.push(r);
+        return r.artifact;
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        skipped.push({ what, error: err });
+        return undefined;
+      }
+    };
+    let certChain = this.#tableChain(product, signingKey, certTable);
+    if (!certChain && amd) {
+      certChain = await optional(`the ${product} cert_chain`, () => this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLive.track(() => amd.certChain(product, signingKey)), now, this.#amdMetered));
+    }
+    const crl = amd
+      ? await optional(`the ${product} ${signingKey.toUpperCase()} CRL`, () => this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLive.track(() => amd.crl(product, signingKey)), now, this.#amdMetered))
+      : undefined;
+    if (unknownPlatform) {
+      if (!amd) throw unknownPlatform;
+      return this.#verdict(unknownPlatform, this.#amdLive, () => amd.crl(product, signingKey));
+    }
+    return {
+      kind: 'amd',
+      product,
+      signingKey,
+      signingCertificate: signingCertificate!,
+      ...(certChain ? { certChain } : {}),
+      ...(crl ? { crl } : {}),
+      warnings: results.flatMap((r) => r.warnings),
+      skipped,
+    };
   }
 
   /**
