@@ -6,8 +6,8 @@
  *      document is refused before any collateral is fetched or signature checked;
  *   1. verifyEvidence with the service's CollateralService (its cache makes a
  *      warm request cost what the library costs) and trust roots; under the
- *      skipCrl relaxation with a `skipCrlSource`, collateral the service could
- *      not obtain is gathered again by the service with the CRLs optional, as
+ *      skipCrl relaxation, collateral the service could not obtain is
+ *      gathered again by the service with the CRLs optional, as
  *      `verify --skip-crl` does (src/cli/gather.ts): each CRL done without is a
  *      warning (T13 / T14, S-checks), the rest stays required and passes the
  *      rollback floors (X03);
@@ -29,7 +29,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { PRODUCTION_TRUST_ROOTS, parseEvidence, verifyEvidence, type AmdCollateralSource, type CollateralService, type IntelCollateralSource, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
+import { PRODUCTION_TRUST_ROOTS, parseEvidence, verifyEvidence, type CollateralService, type Relaxations, type TrustRoots, type VerificationResult } from '../index.js';
 import { gathersAgainWithoutCrl, verifyWithCollateral } from '../cli/gather.js';
 import { InvalidArgumentError } from '../errors.js';
 import { sameBytes } from '../verify/roots/index.js';
@@ -51,14 +51,6 @@ export interface AppraiseContext {
   /** The token's iss. */
   issuer: string;
   relaxations?: Relaxations;
-  /**
-   * With relaxations.skipCrl: present, collateral the service could not obtain is gathered again by
-   * the same service, artifact by artifact with the CRLs optional (CollateralService.
-   * forEvidenceCrlsOptional: its cache, bundle and rollback floors apply, X03). The function itself
-   * is no longer called: the second gathering never takes artifacts past the service (review s12
-   * change review #2). Without it, an unavailable CRL stays unavailable.
-   */
-  skipCrlSource?: (at: Date) => IntelCollateralSource & AmdCollateralSource;
   snpReportVersions?: number[];
   /** Every request is judged at one fixed instant (`fixedInstant`, `serve --at`): a relaxation, warned on every result. */
   fixedInstant?: boolean;
@@ -175,7 +167,9 @@ async function verify(ctx: AppraiseContext, req: AppraisalRequest, now: Date): P
       ...(ctx.snpReportVersions ? { snpReportVersions: ctx.snpReportVersions } : {}),
     });
   } catch (err) {
-    if (!ctx.relaxations?.skipCrl || !ctx.skipCrlSource || !gathersAgainWithoutCrl(err)) throw err;
+    // With skipCrl, collateral the service could not obtain is gathered again by the same service with the
+    // CRLs optional (CollateralService.forEvidenceCrlsOptional: bundle, cache and rollback floors apply, X03).
+    if (!ctx.relaxations?.skipCrl || !gathersAgainWithoutCrl(err)) throw err;
     const grace = ctx.relaxations.collateralGraceSeconds;
     return verifyWithCollateral(
       {

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 
-import type { AmdCollateralSource, CollateralService, IntelCollateralSource, Relaxations, TrustRoots } from '../index.js';
+import type { CollateralService, Relaxations, TrustRoots } from '../index.js';
 import type { PolicyTee } from '../policy/types.js';
 import { appraise, checkTrustRootsLabel, type Appraisal, type AppraiseContext } from './appraise.js';
 import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.js';
@@ -59,13 +59,6 @@ export interface AttestationServiceOptions {
   issuer?: string;
   /** Explicit relaxations (each reported as a warning in the result and token). */
   relaxations?: Relaxations;
-  /**
-   * With relaxations.skipCrl: where collateral that `collateral` could not obtain is gathered again
-   * for the judged instant, artifact by artifact with the CRLs optional (as `verify --skip-crl`); each
-   * CRL done without is a warning. Without it, skipCrl only lets the verifier do without a CRL that
-   * the collateral it is given lacks: the service's unavailable answer stays 503.
-   */
-  skipCrlSource?: (at: Date) => IntelCollateralSource & AmdCollateralSource;
   snpReportVersions?: number[];
   /** Default 127.0.0.1. */
   host?: string;
@@ -269,7 +262,6 @@ export async function startAttestationService(options: AttestationServiceOptions
       verifierBuild: packageVersion(),
       issuer: options.issuer ?? 'tee-verify attestation service',
       ...(options.relaxations ? { relaxations: options.relaxations } : {}),
-      ...(options.skipCrlSource ? { skipCrlSource: options.skipCrlSource } : {}),
       ...(options.snpReportVersions ? { snpReportVersions: options.snpReportVersions } : {}),
       ...(fixed ? { fixedInstant: true } : {}),
     },

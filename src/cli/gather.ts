@@ -9,11 +9,7 @@
  * service's cache, bundle precedence, rollback floors (X03) and fetch budget.
  */
 // Module paths, not the package index: batch workers load this with the verifier alone (no HTTP stack).
-import type { CollateralArtifact } from '../collateral/artifact.js';
-import type { CollateralCache } from '../collateral/cache.js';
-import { artifactKey } from '../collateral/keys.js';
 import type { AmdCollateralCrlsOptional, CollateralService, EvidenceCollateral, IntelCollateralCrlsOptional, SkippedArtifact } from '../collateral/service.js';
-import type { AmdCollateralSource, IntelCollateralSource } from '../collateral/source.js';
 import { TeeVerifyError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { Evidence } from '../evidence/types.js';
@@ -54,27 +50,6 @@ const GUARD_REASONS: ReadonlySet<unknown> = new Set(['rollback', 'floor-unreadab
  */
 export function gathersAgainWithoutCrl(err: unknown): err is TeeVerifyError {
   return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']);
-}
-
-/**
- * Each artifact from `cache` in its version valid at `at`, else the given source's answer. No longer
- * used by the second gathering (which goes through the collateral service, so that its rollback
- * floors judge what is served); kept for callers that still build one (src/cli/serve.ts).
- */
-export function instantSource(at: Date, cache: CollateralCache | undefined, intel: IntelCollateralSource, amd: AmdCollateralSource): IntelCollateralSource & AmdCollateralSource {
-  const pick = (key: string, fetch: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> => {
-    const held = cache?.select(key, at);
-    return held ? Promise.resolve(held) : fetch();
-  };
-  return {
-    tcbInfo: (r) => pick(artifactKey.tcbInfo(r), () => intel.tcbInfo(r)),
-    qeIdentity: (r) => pick(artifactKey.qeIdentity(r), () => intel.qeIdentity(r)),
-    pckCrl: (ca) => pick(artifactKey.pckCrl(ca), () => intel.pckCrl(ca)),
-    rootCaCrl: () => pick(artifactKey.rootCaCrl(), () => intel.rootCaCrl()),
-    vcek: (r) => pick(artifactKey.vcek(r), () => amd.vcek(r)),
-    certChain: (p, k) => pick(artifactKey.certChain(p, k), () => amd.certChain(p, k)),
-    crl: (p, k) => pick(artifactKey.amdCrl(p, k), () => amd.crl(p, k)),
-  };
 }
 
 function baseOptions(v: VerifyInputs) {

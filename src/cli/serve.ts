@@ -41,7 +41,6 @@ import { writeLine, type CliIo } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { readPolicyFile } from './policy.js';
 import { collateralClients, readBundle } from './sources.js';
-import { instantSource } from './gather.js';
 
 export interface ServeArgs {
   host: string;
@@ -239,13 +238,6 @@ class ServeSource implements IntelCollateralSource, AmdCollateralSource {
 
 interface ServeCollateral {
   service: CollateralService;
-  /**
-   * --skip-crl's second gathering (review s12 docs #3, as batch and verify): the --collateral
-   * bundle's version valid at the judged instant (the one the service serves first), else the
-   * service's sources (network, then the bundle). Never the service's cache directly: its rollback
-   * floors judge what it serves.
-   */
-  skipCrlSource: (at: Date) => IntelCollateralSource & AmdCollateralSource;
   description: string;
   close(): Promise<void>;
 }
@@ -268,16 +260,10 @@ async function collateralOf(a: ServeArgs, io: CliIo, trustRoots: TrustRoots | un
   }
   const explicit = bundle && new BundleSource(bundle.artifacts);
   const source = new ServeSource(explicit, intel, amd);
-  let held: CollateralCache | undefined;
-  if (a.skipCrl && bundle) {
-    held = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.artifacts.length) });
-    for (const artifact of bundle.artifacts) held.put(artifact);
-  }
   const parts = [bundle ? `bundle ${a.bundle}` : undefined, `cache ${directory ?? 'in memory'}`, intel && amd ? `network (PCS ${printableUrl(intel.baseUrl)}, KDS ${printableUrl(amd.baseUrl)})` : undefined];
   return {
     // --collateral before the cache while valid (X03 ranked against --trust-root's roots, else the pinned ones).
     service: new CollateralService({ intel: source, amd: source, cache, ...(explicit ? { bundle: explicit } : {}), ...(trustRoots ? { trustRoots } : {}) }),
-    skipCrlSource: (at) => instantSource(at, held, source, source),
     description: parts.filter((p) => p !== undefined).join(', '),
     close: async () => {
       await http?.close();
@@ -370,7 +356,7 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
       ...(signingKey === undefined ? {} : { signingKey }),
       ...(tls ? { tls } : {}),
       // Collateral it cannot obtain is gathered again with the CRLs optional, as verify --skip-crl does.
-      ...(a.skipCrl ? { relaxations: { skipCrl: true }, skipCrlSource: collateral.skipCrlSource } : {}),
+      ...(a.skipCrl ? { relaxations: { skipCrl: true } } : {}),
       ...(fixed ? { fixedInstant: fixed } : {}),
       ...(a.tokenTtl === undefined ? {} : { tokenTtlSeconds: a.tokenTtl }),
       ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),

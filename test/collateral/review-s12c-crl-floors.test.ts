@@ -24,7 +24,6 @@ import { startAttestationService } from '../../src/attestation-service/index.js'
 import { createContext } from '../../src/batch/context.js';
 import type { VerifySetup } from '../../src/batch/config.js';
 import { verifyRecord } from '../../src/batch/verify-record.js';
-import { instantSource } from '../../src/cli/gather.js';
 import { AmdKdsClient, CollateralCache, CollateralService, HttpClient, IntelPcsClient, type CollateralArtifact } from '../../src/index.js';
 import { artifactKey } from '../../src/collateral/index.js';
 import { createSyntheticIntelPlatform, signCollateralJson } from '../../src/testing/index.js';
@@ -144,7 +143,6 @@ describe('serve --skip-crl (the attestation service): the second gathering keeps
       now: () => clock.now,
       log: () => {},
       relaxations: { skipCrl: true },
-      skipCrlSource: (at) => instantSource(at, undefined, intel, amd),
     });
     return { running, close: async () => (await running.close(), await http.close()) };
   }
