@@ -16,6 +16,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { Socket } from 'node:net';
 
 import type { TrustedProxies } from '../net/forwarded.js';
@@ -140,6 +141,27 @@ export function sendError(res: ServerResponse, err: GatewayError): void {
   res.end(body);
 }
 
+const LOOPBACK: LookupAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
+
+/**
+ * The upstream name `localhost` is this machine, never looked up: getaddrinfo would read the TD's
+ * /etc/hosts and, without an entry, ask DNS, which the host answers (review s12, change review of
+ * finding 1). Both loopback families, so an upstream listening on ::1 only is reached too.
+ */
+export function loopbackLookup(
+  _hostname: string,
+  options: LookupOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+  const addresses = LOOPBACK.filter((a) => family === undefined || family === 0 || a.family === family);
+  if (options.all) callback(null, addresses);
+  else callback(null, addresses[0]!.address, addresses[0]!.family);
+}
+
 /** `expectsContinue`: the client waits for 100 Continue, sent once the checks before the upstream passed. */
 export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
   // The client hung up while its API key was looked up: 'close' has come and will not come again, so
@@ -236,7 +258,8 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   };
   /** An upstream failure mid-body: `short` when a Content-Length was promised and not met, else `error`. */
   const cutByUpstream = (): void => cut(promised !== undefined && bytes < promised ? 'short' : 'error');
-  const upstream = send(target, { method: req.method ?? 'GET', headers }, (up) => {
+  const viaLoopback = target.hostname.toLowerCase() === 'localhost' ? { lookup: loopbackLookup } : {};
+  const upstream = send(target, { method: req.method ?? 'GET', headers, ...viaLoopback }, (up) => {
     clearTimeout(headerTimer);
     // Nothing thrown here may escape: it would be an uncaught exception in the gateway process.
     try {

@@ -247,8 +247,7 @@ function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies 
  * (review s12, finding 1): Node resolves such a name with getaddrinfo, which sends it to the resolver
  * unless /etc/hosts lists it, and inside a TD the host answers DNS; no name is resolved at start
  * (an answer then says nothing about the proxy's later lookups), so such a name warns. `localhost`
- * itself goes through getaddrinfo and /etc/hosts too (Node has no special case): it is this machine
- * as far as the TD's /etc/hosts says, which docs/gateway.md ("Relaxations") spells out; it does not warn.
+ * is never looked up: the proxy connects it to loopback itself (proxy.ts, loopbackLookup).
  */
 function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
