@@ -114,9 +114,11 @@ class AnswerFormatError extends Error {
 }
 
 /**
- * An NDJSON line or SSE event that is not JSON at all (review s12 change review, finding 1: it was the
- * bare SyntaxError of JSON.parse). The format refusal like the others, except for the stream's last
- * line, which may just be cut off mid-JSON: streamChat reads that as an answer that ended early.
+ * An NDJSON line or SSE event that begins as a JSON object but does not parse (review s12 change
+ * review, finding 1: it was the bare SyntaxError of JSON.parse). The format refusal like the others,
+ * except for the stream's last line, which may just be cut off mid-object: streamChat reads that as an
+ * answer that ended early. Text that cannot be the start of an object (an HTML page) is the plain
+ * format refusal wherever it stands (s12 change review of that fix, finding 2).
  */
 class AnswerNotJsonError extends AnswerFormatError {}
 
@@ -364,7 +366,8 @@ function parseItem(json: string, what: 'line' | 'event'): unknown {
   try {
     return JSON.parse(json);
   } catch {
-    throw new AnswerNotJsonError(`the answer stream's ${what} is not JSON: not the backend's answer format (the backend misbehaves)`);
+    const message = `the answer stream's ${what} is not JSON: not the backend's answer format (the backend misbehaves)`;
+    throw json.trimStart().startsWith('{') ? new AnswerNotJsonError(message) : new AnswerFormatError(message);
   }
 }
 
@@ -448,7 +451,7 @@ export async function streamChat(
       stream.end();
     }
   } catch (e) {
-    // A last line cut off mid-JSON is a stream that ended early (below), not a malformed one.
+    // A last line cut off mid-object is a stream that ended early (below), not a malformed one.
     if (!(e instanceof AnswerNotJsonError)) throw e;
   }
   if (!stream.done) {

@@ -136,6 +136,19 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
     return this.#o.hardware.getEvidence(reportData);
   }
 
+  /**
+   * The hardware part's TEE without a report, where it can tell (ConfigfsTsmProvider.detectTee), so
+   * the gateway's TDX-only quote route answers 404 on SEV-SNP before spending a rate slot and a report
+   * (review s12 change review of gw finding 2). Rejects when the hardware part cannot tell.
+   */
+  detectTee(): Promise<'tdx' | 'snp'> {
+    const detect = (this.#o.hardware as { detectTee?: unknown }).detectTee;
+    if (typeof detect !== 'function') {
+      return Promise.reject(new EvidenceProviderError('ERR_TSM_PROVIDER', `${this.#o.hardware.name} cannot tell its TEE without a report`));
+    }
+    return (detect as () => Promise<'tdx' | 'snp'>).call(this.#o.hardware);
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'the vTPM provider is closed');
   }
