@@ -86,7 +86,9 @@ export function collateralFor(v: VerifyInputs, access: CollateralAccess): Promis
  * answer that is not a refusal by one of the service's guards (gathersAgainWithoutCrl) is followed by
  * the service's gathering with the CRLs optional (CollateralService.forEvidenceCrlsOptional): the TCB
  * info, QE identity and VCEK come through the same cache, bundle, rollback floors (X03) and fetch
- * budget as the first try, never from a source past them (review s12 vTPM/batch change review #2).
+ * budget as the first try, never from a source past them (review s12 vTPM/batch change review #2),
+ * and a verification that passes there raises the floors as the first try's does
+ * (CollateralService.markVerified).
  */
 export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAccess): Promise<VerificationResult> {
   const options = baseOptions(v);
@@ -101,13 +103,19 @@ export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAc
   // --skip-crl: something could not be obtained; the service gathers again, CRLs optional.
   const e = v.evidence;
   const partial = await access.service.forEvidenceCrlsOptional(e, v.at, v.certTable);
+  let result: VerificationResult;
   if (e.kind === 'snp') {
     if (partial.kind !== 'amd') throw new TypeError('forEvidenceCrlsOptional answered Intel collateral for a report');
-    return verifySnpReport(e, partialAmd(partial), { ...options, ...(v.snpReportVersions ? { allowedVersions: v.snpReportVersions } : {}) });
+    result = verifySnpReport(e, partialAmd(partial), { ...options, ...(v.snpReportVersions ? { allowedVersions: v.snpReportVersions } : {}) });
+  } else {
+    if (partial.kind !== 'intel') throw new TypeError('forEvidenceCrlsOptional answered AMD collateral for a quote');
+    const notes: string[] = [];
+    result = verifyIntelQuote(e, partialIntel(partial, notes), options);
+    result.warnings.push(...partial.warnings, ...notes);
   }
-  if (partial.kind !== 'intel') throw new TypeError('forEvidenceCrlsOptional answered AMD collateral for a quote');
-  const notes: string[] = [];
-  const result = verifyIntelQuote(e, partialIntel(partial, notes), options);
-  result.warnings.push(...partial.warnings, ...notes);
+  // As verifyEvidence does on success: the versions used are marked verified and the rollback floors
+  // (X03) rise to them. Without this, a PCCS that never serves the CRLs sent every verification here,
+  // no floor ever rose, and a later, older TCB info was accepted (s12 change review, --skip-crl #1).
+  access.service.markVerified(partial);
   return result;
 }

@@ -318,20 +318,24 @@ export class CollateralService {
 
   /**
    * Marks the cached versions of `collateral` as used by a verification that
-   * passed: eviction keeps the newest marked version of each. verifyEvidence calls
-   * this on success; a repeated mark costs one WeakSet lookup per artifact.
+   * passed: eviction keeps the newest marked version of each, and the rollback
+   * floors (X03) of the TCB info and QE identity rise to them. verifyEvidence
+   * calls this on success, and so does --skip-crl's second gathering
+   * (src/cli/gather.ts) with the CRLs-optional shape of forEvidenceCrlsOptional,
+   * whose absent CRLs (and SEV-SNP chain) mark nothing. A repeated mark costs
+   * one WeakSet lookup per artifact.
    */
-  markVerified(collateral: EvidenceCollateral): void {
+  markVerified(collateral: EvidenceCollateral | EvidenceCollateralCrlsOptional): void {
     const r = this.#resolver;
     if (collateral.kind === 'intel') {
       r.markVerified(collateral.tcbInfo);
       r.markVerified(collateral.qeIdentity);
-      r.markVerified(collateral.pckCrl);
-      r.markVerified(collateral.rootCaCrl);
+      if (collateral.pckCrl) r.markVerified(collateral.pckCrl);
+      if (collateral.rootCaCrl) r.markVerified(collateral.rootCaCrl);
     } else {
       if (collateral.signingCertificate.source.origin !== 'evidence') r.markVerified(collateral.signingCertificate);
-      if (collateral.certChain.source.origin !== 'evidence') r.markVerified(collateral.certChain);
-      r.markVerified(collateral.crl);
+      if (collateral.certChain && collateral.certChain.source.origin !== 'evidence') r.markVerified(collateral.certChain);
+      if (collateral.crl) r.markVerified(collateral.crl);
     }
   }
 
