@@ -1,8 +1,9 @@
 /**
  * Collateral for one piece of evidence and its verification. The normal path
- * is the library's: CollateralService (cache, validity at the instant) then
- * verifyEvidence. With --skip-crl, collateral that cannot be obtained is
- * gathered again by the same service artifact by artifact, CRLs optional
+ * is the library's: verifyEvidence with the CollateralService (cache, validity
+ * at the instant; a passing verification raises the rollback floors). With
+ * --skip-crl, collateral that cannot be obtained is gathered again by the same
+ * service artifact by artifact, CRLs optional
  * (CollateralService.forEvidenceCrlsOptional), and verified with the skipCrl
  * relaxation (the verifier reports each skipped CRL as a warning). Relaxing
  * the CRLs relaxes nothing else: the TCB info, QE identity and VCEK pass the
@@ -93,13 +94,16 @@ export function collateralFor(v: VerifyInputs, access: CollateralAccess): Promis
 export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAccess): Promise<VerificationResult> {
   const options = baseOptions(v);
   const snp = v.snpReportVersions ? { snpReportVersions: v.snpReportVersions } : {};
-  let collateral: EvidenceCollateral | undefined;
+  const certTable = v.certTable.length > 0 ? { certTable: v.certTable } : {};
   try {
-    collateral = await collateralFor(v, access);
+    // The service itself, not collateral gathered from it: verifyEvidence then marks what a passing
+    // verification used and raises the rollback floors (X03), discards a version the verifier
+    // rejected, and recovers a lagging QE identity (T21), as for every library caller. Before, verify
+    // got the collateral object and raised no floor (s12 change review, --skip-crl #3).
+    return await verifyEvidence(v.evidence, { ...options, ...snp, ...certTable, collateral: access.service });
   } catch (err) {
     if (!v.skipCrl || !gathersAgainWithoutCrl(err)) throw err;
   }
-  if (collateral) return verifyEvidence(v.evidence, { ...options, ...snp, collateral });
   // --skip-crl: something could not be obtained; the service gathers again, CRLs optional.
   const e = v.evidence;
   const partial = await access.service.forEvidenceCrlsOptional(e, v.at, v.certTable);
