@@ -147,21 +147,45 @@ describe('serve --skip-crl (the attestation service): the second gathering keeps
     return { running, close: async () => (await running.close(), await http.close()) };
   }
 
-  it('no cache: evaluation 18 verified, then a PCCS that 404s the CRLs and falls back to 17 is refused (X03), never UpToDate', async () => {
+  // Without a cache, each gathering fetches again. A request whose CRLs are 404 asks for the TCB info
+  // three times: the first try (verifyEvidence), verifyWithCollateral's normal path, and only then the
+  // CRLs-optional second gathering (forEvidenceCrlsOptional). The PCCS answers 18 twice and 17 from
+  // then on, so only the second gathering meets the older document (s12 change review --skip-crl #2:
+  // with [18, 17], verifyWithCollateral's normal path already met 17 and was refused before the
+  // second gathering, so the case passed on the code before 018d1b9).
+  it('no cache: evaluation 18 verified, then the CRLs 404 and only the second gathering gets 17: refused (X03), never UpToDate', async () => {
     const clock = { now: AT };
     const s = await service(null, clock);
     try {
       const first = await post(s.running.url, '/v1/verify', { evidence });
       expect(first.status).toBe(200);
       expect(first.json.tcbStatus).toBe('OutOfDate');
-      // The PCCS now fails the CRLs; its next TCB info answer is 18, every later one 17.
       pccs.crls = false;
-      pccs.tcb = [tcb18, tcb17];
+      pccs.tcb = [tcb18, tcb18, tcb17];
       pccs.tcbHits = 0;
       const second = await post(s.running.url, '/v1/verify', { evidence });
+      expect(pccs.tcbHits).toBe(3); // the second gathering asked, and got 17
       expect(second.json?.tcbStatus).not.toBe('UpToDate');
       expect(second.status).toBe(503);
       expect(second.json.error).toMatchObject({ code: 'ERR_COLLATERAL_UNAVAILABLE' });
+      expect(second.text).toMatch(/X03|rollback/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('control, no cache: the first try itself gets 17 after 18 was verified: refused (X03) before any second gathering', async () => {
+    const clock = { now: AT };
+    const s = await service(null, clock);
+    try {
+      const first = await post(s.running.url, '/v1/verify', { evidence });
+      expect(first.json.tcbStatus).toBe('OutOfDate');
+      pccs.crls = false;
+      pccs.tcb = [tcb17];
+      pccs.tcbHits = 0;
+      const second = await post(s.running.url, '/v1/verify', { evidence });
+      expect(pccs.tcbHits).toBe(1); // a rollback refusal is never gathered again (gathersAgainWithoutCrl)
+      expect(second.status).toBe(503);
       expect(second.text).toMatch(/X03|rollback/);
     } finally {
       await s.close();
