@@ -1,9 +1,9 @@
 /**
  * Where collateral comes from for one CLI run: an offline bundle (tee-verify
  * bundle or dcap-qvl collateral JSON), the disk cache, and the network (Intel
- * PCS / PCCS, AMD KDS) unless --offline. Each artifact is requested at most
- * once per run (a retry of the same request in the --skip-crl path reuses the
- * answer).
+ * PCS / PCCS, AMD KDS) unless --offline. Each artifact is requested from the
+ * network at most once per run (--skip-crl's second gathering, which goes
+ * through the same collateral service, reuses the first try's answer).
  */
 import {
   AmdKdsClient,
@@ -65,11 +65,9 @@ export async function readBundle(path: string, option = '--collateral'): Promise
 }
 
 /**
- * The sources of one run; each network request once per run (the memo is
- * shared by both orders). `bundleFirst`: the bundle, then the network (the
- * --skip-crl path, which gathers artifacts itself). Otherwise the network,
- * then the bundle: what the collateral service fetches, for which the bundle
- * already came first while its artifact was valid at the instant (see
+ * The sources of one run behind the collateral service; each network request
+ * once per run (the memo). The network, then the bundle: the service already
+ * served the bundle first while its artifact was valid at the instant (see
  * ArtifactResolver), so the bundle's artifact reached this way is outside its
  * window and is only the last answer (offline, or the network failed).
  */
@@ -78,24 +76,20 @@ class RunSource implements IntelCollateralSource, AmdCollateralSource {
     readonly bundle: BundleSource | undefined,
     readonly intelNet: IntelPcsClient | undefined,
     readonly amdNet: AmdKdsClient | undefined,
-    readonly bundleFirst: boolean,
-    readonly memo = new Map<string, Promise<CollateralArtifact>>(),
   ) {}
 
-  /** The same sources and network memo, in the other order. */
-  withBundleFirst(bundleFirst: boolean): RunSource {
-    return new RunSource(this.bundle, this.intelNet, this.amdNet, bundleFirst, this.memo);
-  }
+  /** Each network answer of the run, a failure included, by artifact key. */
+  readonly #memo = new Map<string, Promise<CollateralArtifact>>();
 
   #net(key: string, fromNet: () => Promise<CollateralArtifact>): Promise<CollateralArtifact> {
-    let p = this.memo.get(key);
-    if (!p) this.memo.set(key, (p = fromNet()));
+    let p = this.#memo.get(key);
+    if (!p) this.#memo.set(key, (p = fromNet()));
     return p;
   }
 
   async #get(key: string, fromNet: (() => Promise<CollateralArtifact>) | undefined): Promise<CollateralArtifact> {
     const held = this.bundle?.lookup(key);
-    if (held && (this.bundleFirst || !fromNet)) return held;
+    if (held && !fromNet) return held;
     if (!fromNet) throw new CollateralUnavailableError('ERR_COLLATERAL_MISSING', `${key} is not in the bundle or the cache, and --offline forbids fetching it`, { artifact: key });
     try {
       return await this.#net(key, fromNet);
@@ -137,7 +131,6 @@ class RunSource implements IntelCollateralSource, AmdCollateralSource {
 
 export interface CollateralSetup {
   service: CollateralService;
-  source: IntelCollateralSource & AmdCollateralSource;
   /** "network (https://...)", "bundle <file>", ... for the report. */
   description: string;
   bundleFormat?: BundleFormat;
@@ -189,7 +182,7 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
   const cache = openCache(o, io);
   const net = o.offline ? undefined : openNetwork(o);
   const explicit = bundle && new BundleSource(bundle.artifacts);
-  const fetched = new RunSource(explicit, net?.intel, net?.amd, false);
+  const fetched = new RunSource(explicit, net?.intel, net?.amd);
   const parts = [bundle ? `bundle ${o.bundle} (${bundle.format})` : undefined, cache ? `cache ${cache.directory ?? 'in memory'}` : undefined, net ? `network (PCS ${printableUrl(net.intel.baseUrl)}, KDS ${printableUrl(net.amd.baseUrl)})` : undefined];
   return {
     service: new CollateralService({
@@ -203,7 +196,6 @@ export async function openCollateral(o: CollateralOptions, io: CliIo): Promise<C
       // No refresh attempts that --offline can only refuse (review s8 changes-b #4).
       ...(o.offline ? { offline: true } : {}),
     }),
-    source: fetched.withBundleFirst(true),
     description: parts.filter((p) => p !== undefined).join(', ') || 'none',
     ...(bundle ? { bundleFormat: bundle.format } : {}),
     close: async () => {
