@@ -47,10 +47,12 @@ const GUARD_REASONS: ReadonlySet<unknown> = new Set(['rollback', 'floor-unreadab
 /**
  * Whether a verification under --skip-crl that failed with `err` on the collateral service gathers
  * again with the CRLs optional: collateral unavailable, but not refused by one of the service's
- * guards. Used by verify, batch and serve alike.
+ * guards, and not the verifier's own "retry later" for a QE identity older than the TCB info (T21):
+ * nothing was missing there, and the second gathering has no T21 recovery, so it would turn "retry
+ * later" into a rejection (s12 change review crl2 #1). Used by verify, batch and serve alike.
  */
 export function gathersAgainWithoutCrl(err: unknown): err is TeeVerifyError {
-  return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']);
+  return isUnavailable(err) && !GUARD_REASONS.has(err.details['reason']) && err.code !== 'ERR_QE_IDENTITY_LAGGING';
 }
 
 function baseOptions(v: VerifyInputs) {
