@@ -361,13 +361,27 @@ const formatError = (what: string): AnswerFormatError => new AnswerFormatError(`
 
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 
+/**
+ * Whether `json`, which did not parse, is a JSON object cut off at its end: it begins with `{` after
+ * JSON white space, and the parser ran out of text rather than meeting a wrong character
+ * (V8 says "Unexpected end of JSON input", or names the position just past the text). `{error: 1}`,
+ * `{…} <html>` and `{not json}` fail at a character inside the text.
+ */
+function cutOffObject(json: string, err: unknown): boolean {
+  if (!/^[ \t\n\r]*\{/.test(json)) return false;
+  const message = err instanceof Error ? err.message : '';
+  if (message.includes('Unexpected end of JSON input')) return true;
+  const at = /at position (\d+)/.exec(message);
+  return at !== null && Number(at[1]) >= json.replace(/[ \t\n\r]+$/, '').length;
+}
+
 /** An NDJSON line or SSE event as JSON; text that is not JSON is the format refusal (its text, which may hold escapes, is not shown). */
 function parseItem(json: string, what: 'line' | 'event'): unknown {
   try {
     return JSON.parse(json);
-  } catch {
+  } catch (err) {
     const message = `the answer stream's ${what} is not JSON: not the backend's answer format (the backend misbehaves)`;
-    throw json.trimStart().startsWith('{') ? new AnswerNotJsonError(message) : new AnswerFormatError(message);
+    throw cutOffObject(json, err) ? new AnswerNotJsonError(message) : new AnswerFormatError(message);
   }
 }
 

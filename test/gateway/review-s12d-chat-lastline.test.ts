@@ -27,6 +27,12 @@ describe('chat: the last item of an answer stream', () => {
     ['ollama', '{"message":{"content":"a"}}\n<html>502 Bad Gateway</html>'],
     ['openai', 'data: <html>502 Bad Gateway</html>\n'],
     ['openai', 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: not json at all\n'],
+    // Beginning with `{` is not enough: the parse must run out of text, not meet a wrong character
+    // (s12 change review crl2 #2), and only JSON white space may come before it.
+    ['ollama', '{"message":{"content":"a"}}\n{error: upstream timed out}'],
+    ['ollama', '{"message":{"content":"a"}}\n{"message":{"content":"b"}} <html>'],
+    ['ollama', '{"message":{"content":"a"}}\n\u00a0{"message":{"cont'],
+    ['openai', 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {not json}\n'],
   ] as const)('%s %j: text no JSON object starts with is the format refusal ERR_CHAT', async (api, body) => {
     expect(await outcome(api, body)).toBe('ERR_CHAT');
   });
@@ -34,6 +40,9 @@ describe('chat: the last item of an answer stream', () => {
   it.each([
     ['ollama', '{"message":{"content":"a"}}\n{"message":{"cont'],
     ['openai', 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"del'],
+    ['ollama', '{"message":{"content":"a"}}\n{"message":{"content":"b"},"done":tr'],
+    ['ollama', '{"message":{"content":"a"}}\n  {"message":{"content":"b"}'],
+    ['ollama', '{"message":{"content":"a"}}\n{"message":{"content":"b\\u00'],
   ] as const)('%s %j: an object cut off mid-way is an answer that ended early (ERR_CHAT_UNAVAILABLE)', async (api, body) => {
     expect(await outcome(api, body)).toBe('ERR_CHAT_UNAVAILABLE');
   });
