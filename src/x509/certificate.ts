@@ -121,8 +121,17 @@ function readVersion(fields: DerNode[]): { version: number; next: number } {
   return { version: v + 1, next: 1 };
 }
 
+/**
+ * The longest serialNumber content accepted. RFC 5280 §4.1.2.2 allows 20
+ * octets; real chains carry 21 (20 octets and a sign byte: Intel's SGX PCK
+ * Platform CA, whose serial has its top bit set), and some CAs more, so the
+ * bound is lenient. It bounds the work and the memory of a hostile serial
+ * (review s12 change review core #2).
+ */
+export const MAX_SERIAL_OCTETS = 32;
+
 function serialHex(node: DerNode | undefined): string {
-  const serial = decodeInteger(node, 'serialNumber');
+  const serial = decodeInteger(node, 'serialNumber', TAG.INTEGER, MAX_SERIAL_OCTETS);
   if (serial < 0n) throw derError('serialNumber is negative'); // RFC 5280 §4.1.2.2; 0 is allowed for AMD VCEKs
   return canonicalHex(serial);
 }
