@@ -4,7 +4,7 @@
  * (checklist §2.3, §4.3). Anything else is UNSUPPORTED. Keys are imported
  * into node:crypto once, which also proves an EC point lies on its curve.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 
 import { EvidenceParseError, UnsupportedEvidenceError } from '../errors.js';
 import { TAG, decodeInteger, decodeOctetAlignedBitString, decodeOid, derError, parseDer, sequence, type DerNode } from './asn1.js';
@@ -38,10 +38,32 @@ const CURVES: Record<string, { name: EcCurveName; size: number }> = {
 /**
  * Imported keys by SPKI content: the same intermediate, root or PCK key shows
  * up in every quote of a platform, and importing it costs more than parsing
- * the whole certificate. Bounded; the oldest import leaves first.
+ * the whole certificate. Every parsed certificate's key goes in (at parse
+ * time, before any trust decision), so the cache is bounded twice, oldest
+ * first: by entries and by the bytes they hold (review s12 change review core
+ * #1: a count alone let 4096 hostile RSA keys of up to 60 KB stay resident,
+ * with their base64 as the key). Entries are keyed by the SHA-256 of the SPKI
+ * and keep a private copy of it, compared byte for byte before a hit is
+ * served. An entry is charged twice its SPKI (the copy, and the key OpenSSL
+ * holds) plus a fixed overhead; with RSA moduli capped at
+ * MAX_RSA_MODULUS_BITS an SPKI is at most ~1.1 KB.
  */
-const keyObjects = new Map<string, KeyObject>();
+interface KeyEntry {
+  spki: Buffer;
+  key: KeyObject;
+  weight: number;
+}
+const keyObjects = new Map<string, KeyEntry>();
+let keyObjectBytes = 0;
 const MAX_CACHED_KEYS = 4096;
+const MAX_CACHED_KEY_BYTES = 4 * 1024 * 1024;
+/** Charged per entry for the digest key, the Map slot, the KeyObject and OpenSSL's own structures. */
+const KEY_ENTRY_OVERHEAD = 1024;
+
+/** Entries and bytes the imported-key cache holds now, against its limits (bytes as charged). */
+export function keyObjectCacheUsage(): { entries: number; bytes: number; maxEntries: number; maxBytes: number } {
+  return { entries: keyObjects.size, bytes: keyObjectBytes, maxEntries: MAX_CACHED_KEYS, maxBytes: MAX_CACHED_KEY_BYTES };
+}
 
 function importSpki(spki: Uint8Array): KeyObject {
   try {
@@ -51,14 +73,24 @@ function importSpki(spki: Uint8Array): KeyObject {
   }
 }
 
-/** The node:crypto key of a decoded public key, imported once per distinct SPKI. */
+/** The node:crypto key of a decoded public key, imported once per distinct SPKI (while it stays cached). */
 export function keyObjectOf(key: PublicKeyInfo): KeyObject {
-  const id = Buffer.from(key.spki.buffer, key.spki.byteOffset, key.spki.byteLength).toString('base64');
-  let object = keyObjects.get(id);
-  if (object === undefined) {
-    object = importSpki(key.spki);
-    if (keyObjects.size >= MAX_CACHED_KEYS) keyObjects.delete(keyObjects.keys().next().value as string);
-    keyObjects.set(id, object);
+  const id = hash('sha256', key.spki, 'base64');
+  const hit = keyObjects.get(id);
+  if (hit !== undefined && hit.spki.equals(key.spki)) return hit.key;
+  const object = importSpki(key.spki);
+  if (hit !== undefined) {
+    keyObjects.delete(id);
+    keyObjectBytes -= hit.weight;
+  }
+  const weight = 2 * key.spki.byteLength + KEY_ENTRY_OVERHEAD;
+  if (weight > MAX_CACHED_KEY_BYTES / 8) return object; // never, with the modulus cap; not kept if it were
+  keyObjects.set(id, { spki: Buffer.from(key.spki), key: object, weight });
+  keyObjectBytes += weight;
+  for (const [oldId, old] of keyObjects) {
+    if (keyObjectBytes <= MAX_CACHED_KEY_BYTES && keyObjects.size <= MAX_CACHED_KEYS) break;
+    keyObjects.delete(oldId);
+    keyObjectBytes -= old.weight;
   }
   return object;
 }
@@ -77,13 +109,35 @@ function decodeEcKey(params: DerNode | undefined, point: Uint8Array, spki: Uint8
   return { kind: 'ec', curve: curve.name, xy: point.subarray(1), spki };
 }
 
+/**
+ * The largest RSA modulus accepted. The TEE PKIs use RSA-4096 (AMD ARK / ASK /
+ * ASVK); 8192 leaves room. A larger key in a certificate is refused at parse
+ * (review s12 change review core #1: under the 64 KiB certificate cap a
+ * hostile VCEK carried a ~480 000-bit modulus, costly to decode and to keep).
+ */
+export const MAX_RSA_MODULUS_BITS = 8192;
+
+function tooLargeRsa(bits: number): UnsupportedEvidenceError {
+  return new UnsupportedEvidenceError('ERR_UNSUPPORTED_KEY_TYPE', `RSA modulus of ${bits} bits is not supported (at most ${MAX_RSA_MODULUS_BITS})`, {
+    details: { bits, maxBits: MAX_RSA_MODULUS_BITS },
+  });
+}
+
 function decodeRsaKey(oid: string, params: DerNode | undefined, keyBytes: Uint8Array, spki: Uint8Array): PublicKeyInfo {
   if (oid === OID_RSA_ENCRYPTION && (params === undefined || params.tag !== TAG.NULL)) throw derError('rsaEncryption key parameters must be NULL');
   const [modulus, exponent] = sequence(parseDer(keyBytes), 'RSAPublicKey', 2);
+  // Refused by length before it is decoded: a minimal positive modulus of at most 8192 bits has at most 1025 octets.
+  const c = modulus?.tag === TAG.INTEGER ? modulus.content : undefined;
+  if (c !== undefined && c.length > MAX_RSA_MODULUS_BITS / 8 + 1) {
+    const lead = c[0] === 0 ? 1 : 0; // the sign byte; the next octet is then non-zero (minimal DER)
+    throw tooLargeRsa(8 * (c.length - lead) - (Math.clz32(c[lead] as number) - 24));
+  }
   const n = decodeInteger(modulus, 'RSA modulus');
   const e = decodeInteger(exponent, 'RSA exponent');
   if (n <= 0n || e <= 0n) throw derError('RSA modulus and exponent must be positive');
-  return { kind: 'rsa', bits: n.toString(2).length, spki };
+  const bits = n.toString(2).length;
+  if (bits > MAX_RSA_MODULUS_BITS) throw tooLargeRsa(bits);
+  return { kind: 'rsa', bits, spki };
 }
 
 /** Decodes a SubjectPublicKeyInfo node and checks the key with node:crypto. */
