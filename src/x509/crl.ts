@@ -20,7 +20,7 @@ import {
   sequence,
   type DerNode,
 } from './asn1.js';
-import { decodeAlgorithmIdentifier, decodeSignedEnvelope, type SignedObject } from './certificate.js';
+import { decodeAlgorithmIdentifier, decodeSignedEnvelope, MAX_SERIAL_OCTETS, type SignedObject } from './certificate.js';
 import { OID_AUTHORITY_KEY_ID, OID_CRL_NUMBER, decodeAuthorityKeyId, decodeCrlNumber, decodeExtensions, findExtension, type RawExtension } from './extensions.js';
 import { decodeName, type NameAttributes } from './name.js';
 import { decodePemBlocks } from './pem.js';
@@ -63,7 +63,7 @@ function decodeRevoked(node: DerNode): { serials: Set<string>; count: number; cr
   let hasEntryExtensions = false;
   for (const entry of entries) {
     const [serial, date, entryExtensions] = sequence(entry, 'revoked certificate', 2, 3);
-    const value = decodeInteger(serial, 'userCertificate');
+    const value = decodeInteger(serial, 'userCertificate', TAG.INTEGER, MAX_SERIAL_OCTETS);
     if (value < 0n) throw derError('revoked serial number is negative', serial?.offset);
     decodeTime(date, 'revocationDate');
     if (entryExtensions !== undefined) {
