@@ -14,7 +14,7 @@ import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
-import { startKeyBroker, type KeyBroker } from './server.js';
+import { MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, startKeyBroker, type KeyBroker } from './server.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
 
@@ -34,6 +34,9 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                 [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                 [--admin-max-failures N] [--admin-failure-window SECONDS]
                 [--refusal-rows-per-client N] [--refusal-rows-total N] [--refusal-window SECONDS]
+      numbers: checked at start, else usage (exit 2) naming the flag: --max-body 1024 to 67108864 (default
+                   1 MiB), --rate-burst / --database-pool / --admin-max-failures / --refusal-rows-* whole
+                   numbers, timers > 0 s up to 2147483 s
       nonce: required by default (T42 / S30; --require-nonce, the old switch, is still accepted);
                    --allow-no-nonce accepts transfers without one (CNAP / confidential-ai-loader clients
                    send none): a relaxation, warned at start and logged with every release, because such a
@@ -132,50 +135,35 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   if (!!v['tls-cert'] !== !!v['tls-key']) throw new Error('--tls-cert and --tls-key go together');
   // Intel roots and AMD ARK/ASK/ASVK alike, sorted as `tee-verify --trust-root` sorts them (one reader for both CLIs).
   const trustRoots: TrustRoots | undefined = v['trust-root'] ? await readTrustRoots(v['trust-root']) : undefined;
-  const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
-  const burst = num(v['rate-burst']);
-  const perSecond = num(v['rate-per-second']);
-  const positive = (name: string, s: string | undefined): number | undefined => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!(n > 0)) throw new Error(`--${name} must be a positive number`);
-    return n;
-  };
-  const pool = positive('database-pool', v['database-pool']);
-  const grace = positive('shutdown-grace', v['shutdown-grace']);
-  // Slow-client bounds and the failure window in seconds, like --shutdown-grace (fractions allowed).
-  const ms = (name: string, s: string | undefined): number | undefined => {
-    const n = positive(name, s);
-    return n === undefined ? undefined : Math.max(1, Math.round(n * 1000));
-  };
-  const headersTimeoutMs = ms('headers-timeout', v['headers-timeout']);
-  const requestTimeoutMs = ms('request-timeout', v['request-timeout']);
-  const keepAliveTimeoutMs = ms('keep-alive-timeout', v['keep-alive-timeout']);
-  const maxFailures = positive('admin-max-failures', v['admin-max-failures']);
-  if (maxFailures !== undefined && !Number.isInteger(maxFailures)) throw new Error('--admin-max-failures must be a positive integer');
-  const failureWindowMs = ms('admin-failure-window', v['admin-failure-window']);
-  const rowCount = (name: string, s: string | undefined): number | undefined => {
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n)) throw new Error(`--${name} must be an integer >= 0`);
-    return n;
-  };
-  const perClient = rowCount('refusal-rows-per-client', v['refusal-rows-per-client']);
-  const total = rowCount('refusal-rows-total', v['refusal-rows-total']);
-  const windowSeconds = positive('refusal-window', v['refusal-window']);
+  // Every numeric flag: digits (a fraction only where seconds allow one) within its range, else usage (exit 2)
+  // naming the flag, before anything is created (review s12 kbs #1, #2: `--max-body 1MB` was NaN, no limit).
+  const burst = wholeFlag('rate-burst', v['rate-burst'], 1, 1_000_000);
+  const perSecond = secondsFlag('rate-per-second', v['rate-per-second'], 0, 1_000_000);
+  const pool = wholeFlag('database-pool', v['database-pool'], 1, 1000);
+  // Timers in seconds (fractions allowed; at least 1 ms, at most what Node's timers hold).
+  const grace = timerFlag('shutdown-grace', v['shutdown-grace']);
+  const headersTimeoutMs = timerFlag('headers-timeout', v['headers-timeout']);
+  const requestTimeoutMs = timerFlag('request-timeout', v['request-timeout']);
+  const keepAliveTimeoutMs = timerFlag('keep-alive-timeout', v['keep-alive-timeout']);
+  const maxFailures = wholeFlag('admin-max-failures', v['admin-max-failures'], 1, 1_000_000);
+  const failureWindowMs = timerFlag('admin-failure-window', v['admin-failure-window']);
+  const perClient = wholeFlag('refusal-rows-per-client', v['refusal-rows-per-client'], 0, Number.MAX_SAFE_INTEGER);
+  const total = wholeFlag('refusal-rows-total', v['refusal-rows-total'], 0, Number.MAX_SAFE_INTEGER);
+  const windowSeconds = secondsFlag('refusal-window', v['refusal-window'], 1, 31_536_000, true); // up to a year
+  const maxBodyBytes = wholeFlag('max-body', v['max-body'], MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
   const refusalLog = { ...(perClient !== undefined ? { perClient } : {}), ...(total !== undefined ? { total } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
   if (v['require-nonce'] && v['allow-no-nonce']) throw new Error('--require-nonce and --allow-no-nonce exclude each other (a nonce is required by default)');
   const sync = v['sqlite-synchronous']?.toUpperCase();
   if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
   const broker = await startKeyBroker({
     ...where,
-    ...(pool ? { databasePoolSize: Math.floor(pool) } : {}),
-    ...(grace ? { shutdownGraceMs: grace * 1000 } : {}),
+    ...(pool !== undefined ? { databasePoolSize: pool } : {}),
+    ...(grace !== undefined ? { shutdownGraceMs: grace } : {}),
     ...(sync ? { synchronous: sync } : {}),
-    ...(headersTimeoutMs ? { headersTimeoutMs } : {}),
-    ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
-    ...(keepAliveTimeoutMs ? { keepAliveTimeoutMs } : {}),
-    ...(maxFailures || failureWindowMs ? { adminFailureLimit: { ...(maxFailures ? { maxFailures } : {}), ...(failureWindowMs ? { windowMs: failureWindowMs } : {}) } } : {}),
+    ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs } : {}),
+    ...(maxFailures !== undefined || failureWindowMs !== undefined ? { adminFailureLimit: { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindowMs !== undefined ? { windowMs: failureWindowMs } : {}) } } : {}),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
@@ -189,8 +177,8 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
     ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),
     ...(Object.keys(refusalLog).length > 0 ? { refusalLog } : {}),
-    ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst ? { burst } : {}), ...(perSecond ? { perSecond } : {}) } } : {}),
-    ...(v['max-body'] ? { maxBodyBytes: Number(v['max-body']) } : {}),
+    ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst !== undefined ? { burst } : {}), ...(perSecond !== undefined ? { perSecond } : {}) } } : {}),
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     env: io.env,
     log: (l) => io.stderr(`${l}\n`),
   });
@@ -260,9 +248,8 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'token' && verb === 'list') return call('GET', 'tokens');
   if (what === 'token' && verb === 'revoke' && arg) return call('DELETE', `tokens/${arg}`);
   if (what === 'token' && verb === 'create') {
-    const ttl = v['expires-in'] === undefined ? undefined : Number(v['expires-in']);
-    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new Error('--expires-in must be a whole number of seconds');
-    return call('POST', 'tokens', { ...(v.label ? { label: v.label } : {}), ...(ttl ? { expires_in_seconds: ttl } : {}), ...(v.scopes ? { scopes: v.scopes.split(',').map((x) => x.trim()) } : {}) });
+    const ttl = wholeFlag('expires-in', v['expires-in'], 1, Number.MAX_SAFE_INTEGER);
+    return call('POST', 'tokens', { ...(v.label ? { label: v.label } : {}), ...(ttl !== undefined ? { expires_in_seconds: ttl } : {}), ...(v.scopes ? { scopes: v.scopes.split(',').map((x) => x.trim()) } : {}) });
   }
   if (what === 'token') {
     if (!v['secret-file']) throw new Error('admin token needs --secret-file F (or create | list | revoke ID)');
@@ -305,6 +292,36 @@ function withTlsHint(e: unknown): unknown {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new Error(`${e.message} (${code}): the broker's certificate does not name the host of --url; use a host name or address it names`, { cause: e });
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return new Error(`${e.message} (${code}): the broker's TLS certificate is outside its validity period`, { cause: e });
   return e;
+}
+
+/** Node's timers hold at most 2^31 - 1 ms (beyond, they fire at once); in whole seconds. */
+const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A whole-number flag: digits only (no sign, exponent, hex or blanks), from min to max; else usage naming the flag. */
+function wholeFlag(name: string, s: string | undefined, min: number, max: number): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/**
+ * A number flag (seconds, a rate): digits with an optional decimal fraction, above `min` (or from `min`
+ * when `inclusive`) and at most `max`; else usage naming the flag.
+ */
+function secondsFlag(name: string, s: string | undefined, min: number, max: number, inclusive = false): number | undefined {
+  if (s === undefined) return undefined;
+  const n = Number(s);
+  if (!/^\d{1,16}(\.\d{1,16})?$/.test(s) || !Number.isFinite(n) || (inclusive ? n < min : n <= min) || n > max) {
+    throw new Error(`--${name} must be a number ${inclusive ? `from ${min}` : `above ${min}`} to ${max}`);
+  }
+  return n;
+}
+
+/** A timer flag in seconds (fractions allowed) as whole milliseconds, at least 1 (a sub-millisecond value is a 1 ms timer, as Node runs it). */
+function timerFlag(name: string, s: string | undefined): number | undefined {
+  const n = secondsFlag(name, s, 0, MAX_TIMER_S);
+  return n === undefined ? undefined : Math.max(1, Math.round(n * 1000));
 }
 
 /** --after-seq N: a whole number from 0 (the default) to 2^53 - 1. */

@@ -89,7 +89,11 @@ export interface KeyBrokerOptions extends ServerTimeouts {
    * any 60 000 ms, 10 000 clients tracked. In memory, per instance.
    */
   adminFailureLimit?: AuthFailureLimitOptions;
-  /** Default 1 MiB. */
+  /**
+   * Request body limit (413 beyond), a whole number of bytes from MIN_MAX_BODY_BYTES (1 KiB) to
+   * MAX_MAX_BODY_BYTES (64 MiB); default 1 MiB. Anything else refuses the start with ERR_KBS_CONFIG
+   * (review s12 kbs #1: NaN compared false with every size, so a typo removed the limit).
+   */
   maxBodyBytes?: number;
   /** Secret accepted by POST /kbs/v1/token for a new admin token; at least MIN_BOOTSTRAP_SECRET_CHARS characters (else ERR_KBS_CONFIG at start). */
   bootstrapSecret?: string;
@@ -139,6 +143,10 @@ export interface KeyBroker {
    */
   close(): Promise<void>;
 }
+
+/** Bounds of maxBodyBytes / --max-body: below 1 KiB no transfer request fits; 64 MiB as `tee-verify serve --max-body`. */
+export const MIN_MAX_BODY_BYTES = 1024;
+export const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
@@ -516,6 +524,15 @@ async function reportIntegrity(store: KbsStore, log: (l: string) => void): Promi
   if (tokens.length > 0) log(`tee-kbs: INTEGRITY: ${tokens.length} admin token row(s) fail their integrity check (written outside the broker; they admit no one)${tokens.some((t) => t.id) ? `: ${tokens.map((t) => t.id).filter(Boolean).slice(0, 10).join(', ')}` : ''}`);
 }
 
+/** maxBodyBytes with its default; ERR_KBS_CONFIG outside its bounds (review s12 kbs #1). */
+function limitsOf(options: KeyBrokerOptions): { maxBody: number } {
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
+    throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
+  }
+  return { maxBody };
+}
+
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
   try {
     return resolveRefusalBounds(options.refusalLog);
@@ -562,6 +579,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   }
   const allowNoNonce = noNonceOf(options, log);
   const refusalBounds = refusalBoundsOf(options);
+  const limits = limitsOf(options);
   const adminTokenFile = options.adminTokenFile ?? (loc.kind === 'sqlite' ? defaultAdminTokenFile(loc.file) : undefined);
   const masterKey = masterKeyOf(options, loc, log);
   const storage = await openStorage(loc, {
@@ -597,7 +615,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     let baseUrl = '';
     const limiterNow = steadyClock();
     const health = new HealthProbe({ ping: () => storage.ping(), clock: limiterNow });
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: options.maxBodyBytes ?? 1024 * 1024, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: limits.maxBody, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
