@@ -14,7 +14,7 @@ import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
-import { MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, startKeyBroker, type KeyBroker } from './server.js';
+import { MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
 
@@ -35,8 +35,8 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                 [--admin-max-failures N] [--admin-failure-window SECONDS]
                 [--refusal-rows-per-client N] [--refusal-rows-total N] [--refusal-window SECONDS]
       numbers: checked at start, else usage (exit 2) naming the flag: --max-body 1024 to 67108864 (default
-                   1 MiB), --rate-burst / --database-pool / --admin-max-failures / --refusal-rows-* whole
-                   numbers, timers > 0 s up to 2147483 s
+                   1 MiB), --nonce-ttl 1 to 3600 s (default 300; T42), --rate-burst / --database-pool /
+                   --admin-max-failures / --refusal-rows-* whole numbers, timers > 0 s up to 2147483 s
       nonce: required by default (T42 / S30; --require-nonce, the old switch, is still accepted);
                    --allow-no-nonce accepts transfers without one (CNAP / confidential-ai-loader clients
                    send none): a relaxation, warned at start and logged with every release, because such a
@@ -150,6 +150,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const perClient = wholeFlag('refusal-rows-per-client', v['refusal-rows-per-client'], 0, Number.MAX_SAFE_INTEGER);
   const total = wholeFlag('refusal-rows-total', v['refusal-rows-total'], 0, Number.MAX_SAFE_INTEGER);
   const windowSeconds = secondsFlag('refusal-window', v['refusal-window'], 1, 31_536_000, true); // up to a year
+  const nonceTtlSeconds = secondsFlag('nonce-ttl', v['nonce-ttl'], MIN_NONCE_TTL_SECONDS, MAX_NONCE_TTL_SECONDS, true);
   const maxBodyBytes = wholeFlag('max-body', v['max-body'], MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
   const refusalLog = { ...(perClient !== undefined ? { perClient } : {}), ...(total !== undefined ? { total } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
   if (v['require-nonce'] && v['allow-no-nonce']) throw new Error('--require-nonce and --allow-no-nonce exclude each other (a nonce is required by default)');
@@ -173,7 +174,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(trustRoots ? { trustRoots } : {}),
     collateral: collateralOf(v, trustRoots),
     ...(v['allow-no-nonce'] ? { allowNoNonce: true } : {}),
-    ...(v['nonce-ttl'] ? { nonceTtlSeconds: Number(v['nonce-ttl']) } : {}),
+    ...(nonceTtlSeconds !== undefined ? { nonceTtlSeconds } : {}),
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
     ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),
     ...(Object.keys(refusalLog).length > 0 ? { refusalLog } : {}),

@@ -69,7 +69,11 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   collateral: CollateralService;
   /** Default PRODUCTION_TRUST_ROOTS. Anything else is logged loudly. */
   trustRoots?: TrustRoots;
-  /** Nonce lifetime; default 300 s. */
+  /**
+   * Nonce lifetime in seconds, from MIN_NONCE_TTL_SECONDS (1) to MAX_NONCE_TTL_SECONDS (3600: T42 asks for
+   * a TTL of minutes; longer turns freshness into a single-use token that hardly expires); default 300.
+   * Anything else (0, negative, NaN, beyond the bound) refuses the start with ERR_KBS_CONFIG (review s12 kbs #2).
+   */
   nonceTtlSeconds?: number;
   /**
    * Accept transfers without a nonce (CNAP / confidential-ai-loader clients send none): a relaxation,
@@ -147,6 +151,9 @@ export interface KeyBroker {
 /** Bounds of maxBodyBytes / --max-body: below 1 KiB no transfer request fits; 64 MiB as `tee-verify serve --max-body`. */
 export const MIN_MAX_BODY_BYTES = 1024;
 export const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Bounds of nonceTtlSeconds / --nonce-ttl (T42: "TTL of minutes"); the default 300 s lies within. */
+export const MIN_NONCE_TTL_SECONDS = 1;
+export const MAX_NONCE_TTL_SECONDS = 3600;
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
@@ -524,13 +531,17 @@ async function reportIntegrity(store: KbsStore, log: (l: string) => void): Promi
   if (tokens.length > 0) log(`tee-kbs: INTEGRITY: ${tokens.length} admin token row(s) fail their integrity check (written outside the broker; they admit no one)${tokens.some((t) => t.id) ? `: ${tokens.map((t) => t.id).filter(Boolean).slice(0, 10).join(', ')}` : ''}`);
 }
 
-/** maxBodyBytes with its default; ERR_KBS_CONFIG outside its bounds (review s12 kbs #1). */
-function limitsOf(options: KeyBrokerOptions): { maxBody: number } {
+/** maxBodyBytes and nonceTtlSeconds with their defaults; ERR_KBS_CONFIG outside their bounds (review s12 kbs #1, #2). */
+function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number } {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
     throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
   }
-  return { maxBody };
+  const ttl = options.nonceTtlSeconds ?? 300;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < MIN_NONCE_TTL_SECONDS || ttl > MAX_NONCE_TTL_SECONDS) {
+    throw configError(`nonceTtlSeconds must be a number of seconds from ${MIN_NONCE_TTL_SECONDS} to ${MAX_NONCE_TTL_SECONDS} (got ${String(ttl)})`);
+  }
+  return { maxBody, nonceTtlMs: Math.round(ttl * 1000) };
 }
 
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
@@ -606,7 +617,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       masterKey,
       collateral: options.collateral,
       trustRoots,
-      nonceTtlMs: (options.nonceTtlSeconds ?? 300) * 1000,
+      nonceTtlMs: limits.nonceTtlMs,
       requireNonce: !allowNoNonce,
       now,
       bootstrapSecret: options.bootstrapSecret,
