@@ -78,9 +78,11 @@ export const KBS_ADMIN_USAGE = `  tee-kbs admin upgrade-integrity (--db FILE | -
   tee-kbs admin token create [--label L] [--expires-in S] [--scopes read,keys,policies,tokens] | token list | token revoke ID
                                                        mint (shown once; default: the caller's scopes), list (never
                                                        secrets), revoke admin tokens
-      admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure]
+      admin options: --url https://127.0.0.1:8443 --token T (or TEE_KBS_TOKEN) [--ca PEM | --insecure] [--allow-insecure-http]
                    --ca: the broker's certificate, e.g. FILE.tls-cert.pem next to a SQLite database (self-signed
-                   default); --insecure skips the check (development only)
+                   default); --insecure skips the check (development only; warned on stderr)
+                   plain http:// --url: loopback only (127.0.0.0/8, ::1, localhost) unless --allow-insecure-http
+                   (warned on stderr: the admin token crosses the network in cleartext); no user:password@ in --url
 `;
 
 /** `tee-kbs --help`: every command. */
@@ -195,7 +197,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     allowPositionals: true,
     options: {
       db: { type: 'string' }, database: { type: 'string' }, url: { type: 'string', default: 'https://127.0.0.1:8443' }, token: { type: 'string' }, ca: { type: 'string' },
-      insecure: { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
+      insecure: { type: 'boolean' }, 'allow-insecure-http': { type: 'boolean' }, policy: { type: 'string' }, 'key-file': { type: 'string' }, 'secret-file': { type: 'string' },
       label: { type: 'string' }, 'expires-in': { type: 'string' }, scopes: { type: 'string' }, 'master-key-file': { type: 'string' }, 'after-seq': { type: 'string' },
     },
   });
@@ -226,11 +228,14 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
     }
     return 0;
   }
-  const dispatcher = new Agent({ connect: v.insecure ? { rejectUnauthorized: false } : v.ca ? { ca: readFileSync(v.ca, 'utf8') } : {} });
+  const base = adminUrlOf(v.url ?? '', v['allow-insecure-http'] === true, io);
+  if (v.insecure) io.stderr(`tee-kbs admin: warning: ${ADMIN_INSECURE_WARNING}\n`);
+  // Server authentication is on unless --insecure says otherwise, whatever NODE_TLS_REJECT_UNAUTHORIZED holds (as the model client, review s7).
+  const dispatcher = new Agent({ connect: v.insecure ? { rejectUnauthorized: false } : { rejectUnauthorized: true, ...(v.ca ? { ca: readFileSync(v.ca, 'utf8') } : {}) } });
   const token = v.token ?? io.env['TEE_KBS_TOKEN'];
   const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<number> => {
     try {
-      const res = await request(`${(v.url ?? '').replace(/\/+$/, '')}/kbs/v1/${path}`, {
+      const res = await request(`${base}/kbs/v1/${path}`, {
         method,
         dispatcher,
         headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -272,6 +277,36 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'key' && verb === 'rotate' && arg) return call('PUT', `keys/${arg}`, { key_information: {}, ...keyInfo, ...(v.policy ? { transfer_policy_id: v.policy } : {}) });
   if (what === 'key' && verb === 'delete' && arg) return call('DELETE', `keys/${arg}`);
   throw new Error('unknown admin command (tee-kbs admin --help lists them)');
+}
+
+/** The warning of `tee-kbs admin --insecure` (review s12 kbs #3). */
+export const ADMIN_INSECURE_WARNING =
+  "--insecure: TLS server authentication is off: the admin token (or bootstrap secret) goes to whoever answers at --url. Development only; give the broker's certificate with --ca instead";
+
+const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/**
+ * --url of the admin client, without trailing slashes. https:// always; plain http:// only to loopback
+ * (127.0.0.0/8, ::1, localhost) unless --allow-insecure-http, which is warned whenever given, as the
+ * model client does (src/kbs-client/http.ts): the admin token and the bootstrap secret would cross
+ * the network in cleartext (review s12 kbs #3). User information in the URL is refused (it would be
+ * a credential on the command line, and not the one the broker reads).
+ */
+function adminUrlOf(text: string, allowInsecureHttp: boolean, io: KbsIo): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error('--url must be an absolute URL such as https://127.0.0.1:8443');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`--url must be http:// or https:// (got ${url.protocol})`);
+  if (url.username || url.password) throw new Error('--url must not carry user information (user:password@); the admin token goes in --token or TEE_KBS_TOKEN');
+  if (allowInsecureHttp) {
+    io.stderr(`tee-kbs admin: warning: --allow-insecure-http: a plain http:// --url is accepted to any host${url.protocol === 'http:' ? ` (here ${url.host})` : ''}; the admin token (or bootstrap secret) then crosses the network in cleartext and anyone on the path can answer as the broker\n`);
+  } else if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new Error(`refusing the plain http:// --url ${url.origin} (not loopback): the admin token would cross the network in cleartext; use https:// (or allow it explicitly: --allow-insecure-http)`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Node's codes for a server certificate that does not verify against the trusted CAs. */
