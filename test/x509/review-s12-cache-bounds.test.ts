@@ -16,6 +16,7 @@ import * as certificateModule from '../../src/x509/certificate.js';
 import * as crlModule from '../../src/x509/crl.js';
 import * as pemModule from '../../src/x509/pem.js';
 import { parseCertificate, parseCrl, splitPemCertificates } from '../../src/x509/index.js';
+import { catchError } from '../helpers/expect-error.js';
 import { setup } from '../verify/snp/helpers/synthetic.js';
 import { oid, octets, seq, tlv } from './helpers/der.js';
 import { ecKeys, makeCrl, pem } from './helpers/synthetic.js';
@@ -72,7 +73,9 @@ describe('review s12 x509 #1: certificates are size-capped before caching', () =
     const warm = { size: memo.size, bytes: memo.bytes };
     expect(warm.size).toBeGreaterThan(0);
     const tooBig = bigLeaf(vcek, 2, 350_000);
-    expect(() => verifySnpReport(s.report, { ...s.collateral, signingCertificate: tooBig }, options)).toThrow();
+    // Refused by the size cap (review s12 tests #3): without the cap the leaf is parsed and fails S10, which a bare toThrow() accepted.
+    const refused = catchError(() => verifySnpReport(s.report, { ...s.collateral, signingCertificate: tooBig }, options));
+    expect({ code: refused.code, reason: (refused.details as { reason?: string } | undefined)?.reason }).toEqual({ code: 'ERR_BAD_DER', reason: 'certificate too large' });
     for (let i = 0; i < 20; i++) {
       const leaf = bigLeaf(vcek, 100 + i, 60_000);
       let check: string | undefined;
