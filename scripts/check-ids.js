@@ -38,7 +38,7 @@ export const STRUCTURAL = new Set(['T01', 'T44', 'T49', 'T50', 'T51', 'X10', 'X1
  * unconditional synthetic negative test; an id listed here that gains one is
  * reported (staleAllowList) so the list only shrinks.
  */
-export const CONDITIONAL_ONLY = new Set(['T02', 'T39', 'S20', 'S31', 'S42', 'S43', 'S45', 'X12']);
+export const CONDITIONAL_ONLY = new Set([]);
 
 /** Checks of later layers: nonce freshness, key release, result caching (key broker). */
 export const LATER_LAYERS = new Set(['T42', 'T52', 'S30', 'X11']);
