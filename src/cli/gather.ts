@@ -15,6 +15,7 @@ import { TeeVerifyError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence, verifyIntelQuote, verifySnpReport, type AmdCollateralInput, type IntelCollateralInput, type TrustRoots, type VerificationResult } from '../verify/index.js';
+import { lagging, qeIdentityLag } from '../verify/qe-identity-lag.js';
 import { splitPemCertificates } from '../x509/index.js';
 
 export interface VerifyInputs {
@@ -116,7 +117,16 @@ export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAc
   } else {
     if (partial.kind !== 'intel') throw new TypeError('forEvidenceCrlsOptional answered AMD collateral for a quote');
     const notes: string[] = [];
-    result = verifyIntelQuote(e, partialIntel(partial, notes), options);
+    try {
+      result = verifyIntelQuote(e, partialIntel(partial, notes), options);
+    } catch (err) {
+      // A QE identity older than the TCB info (T21) is "retry later" here too, as on the first try
+      // (which asks for the matching one first; this pass has no such request to make without the
+      // CRLs): never a rejection because a CRL was missing (s12 change review x509c #1).
+      const lag = qeIdentityLag(err);
+      if (lag) throw lagging(lag, 'the CRLs-optional gathering (--skip-crl) cannot ask for a matching one', err);
+      throw err;
+    }
     result.warnings.push(...partial.warnings, ...notes);
   }
   // As verifyEvidence does on success: the versions used are marked verified and the rollback floors

@@ -30,7 +30,8 @@ export function qeIdentityLag(err: unknown): QeIdentityLag | undefined {
   return typeof evaluation === 'number' && typeof tcbInfoEvaluation === 'number' ? { evaluation, tcbInfoEvaluation } : undefined;
 }
 
-function lagging(lag: QeIdentityLag, outcome: string, cause: unknown): CollateralUnavailableError {
+/** T21's "retry later": the source serves a QE identity older than its TCB info; `outcome` says what was tried. */
+export function lagging(lag: QeIdentityLag, outcome: string, cause: unknown): CollateralUnavailableError {
   return new CollateralUnavailableError(
     'ERR_QE_IDENTITY_LAGGING',
     `T21: the collateral source serves QE identity evaluation data number ${lag.evaluation}, older than its TCB info's ${lag.tcbInfoEvaluation}, and ${outcome}; retry later (the source has not caught up yet)`,
