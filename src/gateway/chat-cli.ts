@@ -370,8 +370,9 @@ const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ?
 function cutOffObject(json: string, err: unknown): boolean {
   if (!/^[ \t\n\r]*\{/.test(json)) return false;
   const message = err instanceof Error ? err.message : '';
-  if (message.includes('Unexpected end of JSON input')) return true;
-  const at = /at position (\d+)/.exec(message);
+  if (message === 'Unexpected end of JSON input') return true;
+  // Anchored at the end: V8 quotes the input in some messages, which could hold "at position 99".
+  const at = /^[^"]*? in JSON at position (\d+)(?: \(line \d+ column \d+\))?$/.exec(message);
   return at !== null && Number(at[1]) >= json.replace(/[ \t\n\r]+$/, '').length;
 }
 

@@ -33,6 +33,9 @@ describe('chat: the last item of an answer stream', () => {
     ['ollama', '{"message":{"content":"a"}}\n{"message":{"content":"b"}} <html>'],
     ['ollama', '{"message":{"content":"a"}}\n\u00a0{"message":{"cont'],
     ['openai', 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {not json}\n'],
+    // V8 quotes the input in some messages: a forged "at position 99" in it proves nothing (s12 change review x509c #2).
+    ['ollama', '{"message":{"content":"a"}}\n{"":xat position 99}'],
+    ['openai', 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"":xat position 99}\n'],
   ] as const)('%s %j: text no JSON object starts with is the format refusal ERR_CHAT', async (api, body) => {
     expect(await outcome(api, body)).toBe('ERR_CHAT');
   });
