@@ -305,6 +305,10 @@ function adminUrlOf(text: string, allowInsecureHttp: boolean, io: KbsIo): string
     io.stderr(`tee-kbs admin: warning: --allow-insecure-http: a plain http:// --url is accepted to any host${url.protocol === 'http:' ? ` (here ${url.host})` : ''}; the admin token (or bootstrap secret) then crosses the network in cleartext and anyone on the path can answer as the broker\n`);
   } else if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     throw new Error(`refusing the plain http:// --url ${url.origin} (not loopback): the admin token would cross the network in cleartext; use https:// (or allow it explicitly: --allow-insecure-http)`);
+  } else if (url.protocol === 'http:') {
+    // Loopback stays allowed (a broker started with --plain-http for local tests), but never silently:
+    // any local user who binds that port while the broker is down receives the token (s12 change review kbs2 #1).
+    io.stderr(`tee-kbs admin: warning: plain http:// --url (${url.host}): the admin token (or bootstrap secret) is sent unauthenticated; any local process listening on that port receives it\n`);
   }
   return url.href.replace(/\/+$/, '');
 }

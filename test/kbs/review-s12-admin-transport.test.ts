@@ -46,13 +46,13 @@ describe('tee-kbs admin transport (review s12 kbs #3)', () => {
     expect(r.stderr).toMatch(/^tee-kbs: refusing the plain http:\/\/ --url .*--allow-insecure-http/m);
   });
 
-  it('plain http:// to loopback is allowed without a flag (the token stays on this machine)', async () => {
+  it('plain http:// to loopback is allowed without a flag, with a warning every time (s12 change review kbs2 #1)', async () => {
     const s = await rawHttp();
     try {
       const r = await admin(['--url', s.url]);
       expect(r.code, r.stderr).toBe(0);
       expect(s.seen()).toContain(`Bearer ${TOKEN}`);
-      expect(r.stderr).toBe('');
+      expect(r.stderr).toMatch(/^tee-kbs admin: warning: plain http:\/\/ --url \(127\.0\.0\.1:\d+\): .*unauthenticated/m);
     } finally {
       s.close();
     }
