@@ -55,7 +55,7 @@ describe('review s6: a write error stops the run with exit 70, and the run resum
     const summary = join(work, 'limited-summary.json');
     const args = [archive.jsonl, '--out', out, '--summary', summary, ...common()];
     const limited = await runLimited(20, args);
-    expect(limited.code).toBe(70);
+    expect(limited.code, `signal ${limited.signal}; stderr: ${limited.stderr}`).toBe(70);
     expect(limited.stderr).toContain('EFBIG');
     expect(limited.stderr).toContain(`cannot write the results file ${out}`);
     expect(limited.stderr.toLowerCase()).not.toContain('unhandled');
