@@ -5,6 +5,7 @@
  * A worker that fails (setup error, crash, exit) fails the whole pool: every
  * pending and later submission rejects with that reason.
  */
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
 import type { Job, JobResult, WorkerInit, WorkerMessage } from './protocol.js';
@@ -40,6 +41,12 @@ export class WorkerPool {
 
   /** Starts `size` workers and waits until each has built its context. */
   static async start(size: number, init: WorkerInit, url: URL = defaultWorkerUrl()): Promise<WorkerPool> {
+    // Worker isolates made from here on compile optimised code on their own thread. Terminating a
+    // worker while a background TurboFan job of its isolate still runs aborts the whole process in
+    // Node 20 (node_platform.cc ForIsolate: "Assertion failed: (data.first) != nullptr", SIGABRT, seen
+    // in CI when a results-file write error, EFBIG, stopped a run with a chunk in flight). A worker
+    // compiles each hot function once, so the cost is a few milliseconds per run.
+    setFlagsFromString('--no-concurrent-recompilation');
     const pool = new WorkerPool();
     const ready = Array.from({ length: size }, () => pool.#spawn(url, init));
     try {
