@@ -1,3 +1,12 @@
+import type { CollateralArtifact } from './artifact.js';
+
+/** What a source answers for a fixed document: an artifact, whose origin says where it came from. */
+type Answer = Pick<CollateralArtifact, 'source'>;
+
+function fromNetwork(answer: Answer): boolean {
+  return answer?.source?.origin === 'network';
+}
+
 /**
  * Whether a collateral source serves now (review s6b #2). A 404 for what the
  * evidence names (the VCEK of its chip; Intel gives no verdict since review
@@ -7,6 +16,16 @@
  * answer is recent, one probe asks the source for a fixed document; a probe
  * that fails is remembered for the same window, so a flood of 404s during an
  * outage costs at most one probe per window.
+ *
+ * Only an answer that came from the network counts (review s13 #1): a source
+ * that falls back to an explicit bundle when the network fails (the CLI's
+ * `verify --collateral` and `serve --collateral`) answers the bundle's copy,
+ * whose `source.origin` is `bundle`, and that says nothing about the KDS. A
+ * custom source's answer counts only with `source.origin: 'network'`.
+ *
+ * The service keeps one per AMD product (Milan, Genoa, Turin): the KDS path
+ * names the product (`/vcek/v1/<product>/...`), and a mirror that serves one
+ * product's documents says nothing about another's.
  */
 export class SourceLiveness {
   /** Last 2xx answer for a fixed document (provider clock). */
@@ -26,11 +45,11 @@ export class SourceLiveness {
     this.#failedAt = Number.NEGATIVE_INFINITY;
   }
 
-  /** `fetch` with its success recorded (wraps a fixed document's fetch). */
-  track<T>(fetch: () => Promise<T>): () => Promise<T> {
+  /** `fetch` with its success recorded when the answer came from the network (wraps a fixed document's fetch). */
+  track<T extends Answer>(fetch: () => Promise<T>): () => Promise<T> {
     return () =>
       fetch().then((value) => {
-        this.served();
+        if (fromNetwork(value)) this.served();
         return value;
       });
   }
@@ -38,15 +57,20 @@ export class SourceLiveness {
   /**
    * True when the source served a fixed document within the window, else
    * after a successful probe (`probe` fetches one, bypassing any cache);
-   * false after a failed probe, remembered for the window. Concurrent callers
-   * share one probe.
+   * false after a failed probe, remembered for the window. A probe answered
+   * from anywhere but the network (a bundle fallback) failed. Concurrent
+   * callers share one probe.
    */
-  serves(probe: () => Promise<unknown>): Promise<boolean> {
+  serves(probe: () => Promise<Answer>): Promise<boolean> {
     const t = this.clock();
     if (this.#within(this.#servedAt, t)) return Promise.resolve(true);
     if (this.#within(this.#failedAt, t)) return Promise.resolve(false);
     this.#probe ??= probe().then(
-      () => {
+      (answer) => {
+        if (!fromNetwork(answer)) {
+          this.#failedAt = this.clock();
+          return false;
+        }
         this.served();
         return true;
       },

@@ -213,7 +213,7 @@ function valueOrThrow(s: PromiseSettledResult<Resolved>): Resolved {
 function notAVerdict(err: UnknownPlatformError, windowMs: number): CollateralUnavailableError {
   return new CollateralUnavailableError(
     'ERR_COLLATERAL_NOT_FOUND',
-    `${err.message}; not a verdict on the evidence: the source served no fixed document in the last ${windowMs} ms and a fresh request for one failed`,
+    `${err.message}; not a verdict on the evidence: the source served no fixed document of this product from the network in the last ${windowMs} ms and a fresh request for one failed (or was answered by a bundle)`,
     { ...err.details, reason: 'source-not-serving' },
     err,
   );
@@ -260,11 +260,14 @@ export class CollateralService {
   /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
   readonly #recentVcekKeys: { request: VcekRequest; hwId: Buffer; key: string }[] = [];
   /**
-   * Whether the KDS serves now: a 404 for the report's VCEK is a verdict only
-   * from a KDS that recently served a fixed document (see liveness.ts; review
-   * s6b #2). Intel gives no verdict on a 404 (review s8 #1).
+   * Whether the KDS serves now, per product: a 404 for the report's VCEK is a
+   * verdict only from a KDS that recently served a fixed document of that
+   * product from the network (see liveness.ts; review s6b #2, s13 #1). Intel
+   * gives no verdict on a 404 (review s8 #1). At most one per AmdProduct.
    */
-  readonly #amdLive: SourceLiveness;
+  readonly #amdLive = new Map<AmdProduct, SourceLiveness>();
+  readonly #livenessMs: number;
+  readonly #providerClock: () => number;
   /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
   readonly #plans = new WeakMap<object, Partial<Record<IntelTee, LookupPlan>>>();
 
@@ -289,8 +292,15 @@ export class CollateralService {
     this.#evalNumber = options.tcbEvaluationDataNumber;
     const livenessMs = options.sourceLivenessMs ?? DEFAULT_SOURCE_LIVENESS_MS;
     if (!Number.isFinite(livenessMs) || livenessMs < 0) throw new TypeError('sourceLivenessMs must be a non-negative number');
-    const clock = options.clock ?? Date.now;
-    this.#amdLive = new SourceLiveness(livenessMs, clock);
+    this.#livenessMs = livenessMs;
+    this.#providerClock = options.clock ?? Date.now;
+  }
+
+  /** The KDS liveness of `product` (its documents live under /vcek/v1/<product>/). */
+  #amdLiveOf(product: AmdProduct): SourceLiveness {
+    let live = this.#amdLive.get(product);
+    if (!live) this.#amdLive.set(product, (live = new SourceLiveness(this.#livenessMs, this.#providerClock)));
+    return live;
   }
 
   /**
@@ -300,7 +310,7 @@ export class CollateralService {
    * mirror or a wrong URL behind a warm cache is an outage, not a verdict on
    * the evidence.
    */
-  async #verdict(err: UnknownPlatformError, live: SourceLiveness, fixedDocument: () => Promise<unknown>): Promise<never> {
+  async #verdict(err: UnknownPlatformError, live: SourceLiveness, fixedDocument: () => Promise<CollateralArtifact>): Promise<never> {
     if (await live.serves(fixedDocument)) throw err;
     throw notAVerdict(err, live.windowMs);
   }
@@ -485,14 +495,14 @@ export class CollateralService {
     };
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain && amd) {
-      certChain = await optional(`the ${product} cert_chain`, () => this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLive.track(() => amd.certChain(product, signingKey)), now, this.#amdMetered));
+      certChain = await optional(`the ${product} cert_chain`, () => this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered));
     }
     const crl = amd
-      ? await optional(`the ${product} ${signingKey.toUpperCase()} CRL`, () => this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLive.track(() => amd.crl(product, signingKey)), now, this.#amdMetered))
+      ? await optional(`the ${product} ${signingKey.toUpperCase()} CRL`, () => this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product).track(() => amd.crl(product, signingKey)), now, this.#amdMetered))
       : undefined;
     if (unknownPlatform) {
       if (!amd) throw unknownPlatform;
-      return this.#verdict(unknownPlatform, this.#amdLive, () => amd.crl(product, signingKey));
+      return this.#verdict(unknownPlatform, this.#amdLiveOf(product), () => amd.crl(product, signingKey));
     }
     return {
       kind: 'amd',
@@ -557,14 +567,14 @@ export class CollateralService {
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain) {
       if (!amd) throw missingSource('AMD certificate chain');
-      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLive.track(() => amd.certChain(product, signingKey)), now, this.#amdMetered);
+      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered);
       results.push(r);
       certChain = r.artifact;
     }
     if (!amd) throw missingSource('AMD CRL');
-    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLive.track(() => amd.crl(product, signingKey)), now, this.#amdMetered);
+    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product).track(() => amd.crl(product, signingKey)), now, this.#amdMetered);
     results.push(crl);
-    if (unknownPlatform) return this.#verdict(unknownPlatform, this.#amdLive, () => amd.crl(product, signingKey));
+    if (unknownPlatform) return this.#verdict(unknownPlatform, this.#amdLiveOf(product), () => amd.crl(product, signingKey));
     return { kind: 'amd', product, signingKey, signingCertificate: signingCertificate!, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
 
