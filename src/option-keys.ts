@@ -1,10 +1,12 @@
 /**
  * Option bags of the library entry points (verifyEvidence, evaluatePolicy,
- * parseEvidence) accept only the keys their type names (review s12 docs #1):
+ * parseEvidence, and the exported verifier verifyIntelQuote,
+ * review s13 intel #1) accept only the keys their type names (review s12 docs #1):
  * a misspelt key (`reportdata`, `skipCRL`) would otherwise be ignored and the
  * check it was meant to drive would silently not run.
  */
 import { InvalidArgumentError } from './errors.js';
+import type { Relaxations } from './verify/types.js';
 
 /**
  * Every key of an options type, once. Declared as `const X: OptionKeys<T> = {...}`
@@ -30,4 +32,20 @@ export function checkOptionKeys<T extends object>(options: T | undefined | null,
     }
   }
   return options;
+}
+
+/** The keys of a verifier's `relaxations` (verifyIntelQuote; verifyEvidence keeps its own copy). */
+export const RELAXATION_KEYS: OptionKeys<Relaxations> = { skipCrl: true, skipQeIdentity: true, collateralGraceSeconds: true };
+
+/**
+ * `options` and its `relaxations` checked by name (review s13 intel #1): for
+ * the verifiers' own exported entries, whose options bags are closed sets as
+ * verifyEvidence's is. Returns the options (`{}` for undefined or null).
+ */
+export function checkVerifierOptionKeys<T extends { relaxations?: Relaxations }>(options: T | undefined | null, accepted: OptionKeys<T>, what: string): T | Record<string, never> {
+  const checked = checkOptionKeys(options, accepted, what);
+  if (checked === undefined) return {};
+  const relaxations = checked.relaxations;
+  if (relaxations !== undefined) checkOptionKeys(relaxations, RELAXATION_KEYS, `${what} relaxations`);
+  return checked;
 }

@@ -6,6 +6,7 @@
  */
 import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
 import { InvalidArgumentError } from '../../errors.js';
+import type { OptionKeys } from '../../option-keys.js';
 import { graceMsOf } from '../grace.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import type { CheckRecord, Relaxations, VerifyOptions } from '../types.js';
@@ -15,6 +16,15 @@ export interface IntelVerifyOptions extends VerifyOptions {
   /** Memo of signature checks keyed by content digest; default the process-wide one. */
   memo?: SignatureMemo;
 }
+
+/** The keys IntelVerifyOptions accepts (the compiler keeps this list equal to the type's keys). */
+export const INTEL_VERIFY_OPTION_KEYS: OptionKeys<IntelVerifyOptions> = {
+  at: true,
+  trustRoots: true,
+  minTcbEvaluationDataNumber: true,
+  relaxations: true,
+  memo: true,
+};
 
 export interface VerifyContext {
   readonly at: Date;

@@ -17,6 +17,7 @@
  */
 import type { CollateralArtifact } from '../../collateral/artifact.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { checkVerifierOptionKeys } from '../../option-keys.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import type { CrlInfo, PckSgxExtension } from '../../x509/index.js';
 import { fail } from '../errors.js';
@@ -24,7 +25,7 @@ import type { VerificationResult } from '../types.js';
 import { sgxClaims, tdxClaims } from './claims.js';
 import { quoteFromBytes, quoteFromOwnBytes } from './carrier.js';
 import { checkArtifactWindows, collateralIdentity } from './collateral-window.js';
-import { createContext, passed, relaxed, type IntelVerifyOptions, type VerifyContext } from './context.js';
+import { createContext, INTEL_VERIFY_OPTION_KEYS, passed, relaxed, type IntelVerifyOptions, type VerifyContext } from './context.js';
 import { convergeSgx, convergeTdx, rejectRevoked, type TcbOutcome } from './convergence.js';
 import { checkPckCrl, checkRootCaCrl } from './crl.js';
 import type { QeIdentity, TcbInfo } from './model.js';
@@ -160,13 +161,21 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
  * The quote object is only a carrier (T49): its bytes are framed again and
  * every field is read from them; an object whose kind, version or body type
  * contradicts its bytes is PARSE (ERR_EVIDENCE_OBJECT_MISMATCH).
+ *
+ * Options are a closed set, as verifyEvidence's are: a key IntelVerifyOptions
+ * (or Relaxations) does not name is ERR_INVALID_ARGUMENT naming it
+ * (details.option), never ignored: a misspelt `minTcbEvaluationDataNumber`
+ * dropped the T18 / T21 floor, a misspelt `at` verified at the wall clock
+ * (review s13 intel #1). The internal entries below are given verifyEvidence's
+ * larger, already checked, options object and do not check again.
  */
 export function verifyIntelQuote(
   quote: TdxQuote | SgxQuote,
   collateral: IntelCollateralInput,
   options: IntelVerifyOptions = {},
 ): VerificationResult {
-  const ctx = createContext(options); // T01: the single instant
+  const checked = checkVerifierOptionKeys(options, INTEL_VERIFY_OPTION_KEYS, 'verifyIntelQuote');
+  const ctx = createContext(checked); // T01: the single instant
   requireArguments(quote, collateral);
   return verifyRebuiltQuote(ctx, quoteFromOwnBytes(quote), collateral); // T49
 }
