@@ -158,8 +158,14 @@ export class ArtifactResolver {
   readonly #budget: FetchBudget | null;
   readonly #clock: () => number;
   readonly #inFlight = new Map<string, Promise<CollateralArtifact>>();
-  /** Last refresh attempt per key (verification clock), successful or not. */
-  readonly #lastRefresh: BoundedMap<string, number>;
+  /**
+   * Last refresh attempt per key (verification clock), successful or not, and
+   * whether its answer was the bundle's own copy outside its window (a source
+   * that falls back to the bundle when the network fails): only then may a
+   * lookup before the next refresh is due be answered with that copy
+   * (#resolveBehindBundle; review s13 #2).
+   */
+  readonly #lastRefresh: BoundedMap<string, { at: number; heldAnswer: boolean }>;
   /** 404 answers per key, with when they stop counting (provider clock). */
   readonly #notFound: BoundedMap<string, { error: unknown; until: number }>;
   #budgetStart = Number.NEGATIVE_INFINITY;
@@ -382,7 +388,9 @@ export class ArtifactResolver {
       if (fallback) return this.#serve(fallback, now, []);
       // The last attempt answered the bundle's own copy, outside its window (a source that falls
       // back to the bundle when the network fails, serve): a failed refresh, spaced like one.
-      if (held !== undefined) return this.#serve(held, now, []);
+      // Not after a successful fetch: with no cache nothing kept that copy, and the bundle's
+      // expired one must not stand in for it (review s13 #2); the source is asked again.
+      if (held !== undefined && this.#lastRefresh.get(key)?.heldAnswer === true) return this.#serve(held, now, []);
     }
     const warnings: string[] = [];
     let fetched: CollateralArtifact | undefined;
@@ -401,7 +409,7 @@ export class ArtifactResolver {
       }
     }
     if (fetched) {
-      this.#lastRefresh.set(key, now.getTime());
+      this.#lastRefresh.set(key, { at: now.getTime(), heldAnswer: held !== undefined && sameVersion(fetched, held) });
       // The bundle's own artifact (a source that falls back to the bundle) stays out of the cache.
       if (held === undefined || !sameVersion(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
@@ -409,7 +417,7 @@ export class ArtifactResolver {
     }
     if (fallback) {
       // Spaced like a successful refresh: the next verifications use the copy without asking again.
-      this.#lastRefresh.set(key, now.getTime());
+      this.#lastRefresh.set(key, { at: now.getTime(), heldAnswer: false });
       const why = failure instanceof Error ? failure.message : String(failure);
       return this.#serve(fallback, now, [`refresh of ${key} failed, serving the cached copy (${why})`]);
     }
@@ -458,7 +466,7 @@ export class ArtifactResolver {
   /** No refresh attempt for `key` within refreshIntervalMs of `now` (verification clock). */
   #refreshDue(key: string, now: Date): boolean {
     const last = this.#lastRefresh.get(key);
-    return last === undefined || now.getTime() - last >= this.#refreshIntervalMs;
+    return last === undefined || now.getTime() - last.at >= this.#refreshIntervalMs;
   }
 
   #rememberedNotFound(key: string): unknown {
