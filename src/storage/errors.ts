@@ -57,3 +57,16 @@ export class StorageError extends Error {
     return this.retryable ? EXIT_TEMPFAIL : EXIT_CONFIG;
   }
 }
+
+/**
+ * A transaction whose body resolved after one of its statements failed (the body caught the error):
+ * rolled back, never committed, on both backends (types.ts). The code is the failed statement's
+ * (ERR_STORAGE_QUERY for a constraint or syntax error; the retryable ERR_STORAGE_UNAVAILABLE for a
+ * statement or lock timeout), the message says that nothing was committed.
+ */
+export function failedStatementError(first: StorageError): StorageError {
+  return new StorageError(first.code, `a statement of this transaction failed and the transaction body went on; the transaction was rolled back, nothing was committed (the first failure: ${first.message})`, {
+    cause: first,
+    ...(first.dbCode ? { dbCode: first.dbCode } : {}),
+  });
+}

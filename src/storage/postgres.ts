@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
 
-import { StorageError } from './errors.js';
+import { failedStatementError, StorageError } from './errors.js';
 import { refuseInsideTransaction, runTransactionBody } from './transaction-scope.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
 
@@ -270,12 +270,17 @@ class PostgresExecutor implements SqlExecutor {
   /** Throws when statements may no longer run here (a closed storage, an ended or broken transaction). */
   protected guard(): void {}
 
+  /** Told of every statement the server (or the connection) refused; a transaction's tx records the first. */
+  protected statementFailed(_e: StorageError): void {}
+
   protected async send(text: string, values?: unknown[]): Promise<QueryResult> {
     this.guard();
     try {
       return await this.target.query(text, values);
     } catch (e) {
-      throw classifyPostgresError(e, false);
+      const classified = classifyPostgresError(e, false);
+      this.statementFailed(classified);
+      throw classified;
     }
   }
 
@@ -298,6 +303,16 @@ class TransactionExecutor extends PostgresExecutor {
   /** Set by the client's 'error' listener: the connection is gone, nothing more can run on it. */
   lost: StorageError | undefined;
   ended = false;
+  /**
+   * The first statement of the transaction that failed. PostgreSQL then aborts the transaction: every
+   * later statement fails and COMMIT is answered ROLLBACK (without an error). A body that caught the
+   * error and resolved must not be reported as committed (review s13 #1).
+   */
+  failed: StorageError | undefined;
+
+  protected override statementFailed(e: StorageError): void {
+    this.failed ??= e;
+  }
 
   protected override guard(): void {
     if (this.lost) throw this.lost;
@@ -399,14 +414,21 @@ export class PostgresStorage extends PostgresExecutor implements Storage {
       if (options.lockTimeoutMs !== undefined) await tx.control(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
       const result = await runTransactionBody(this, () => fn(tx));
       if (tx.lost) throw tx.lost; // lost before COMMIT was sent: nothing was committed
+      // A statement failed and the body went on: the server has aborted the transaction; roll back (below) and say so.
+      if (tx.failed) throw failedStatementError(tx.failed);
+      let commit: QueryResult;
       try {
-        await tx.control('COMMIT');
+        commit = await tx.control('COMMIT');
       } catch (e) {
         // The server may have committed before the connection (or the statement) was cut: the caller must not assume either way.
         if (StorageError.is(e) && e.code === 'ERR_STORAGE_UNAVAILABLE') {
           throw new StorageError('ERR_STORAGE_UNAVAILABLE', `PostgreSQL: COMMIT did not complete, the transaction may or may not have been committed (${e.message})`, { cause: e, ...(e.dbCode ? { dbCode: e.dbCode } : {}) });
         }
         throw e;
+      }
+      // The server's answer to COMMIT in an aborted transaction is the command tag ROLLBACK, not an error.
+      if (commit.command !== 'COMMIT') {
+        throw new StorageError('ERR_STORAGE_QUERY', `PostgreSQL: COMMIT was answered ${commit.command ?? 'without a command tag'}: the transaction was rolled back, nothing was committed`);
       }
       return result;
     } catch (e) {

@@ -26,7 +26,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { StorageError } from './errors.js';
+import { failedStatementError, StorageError } from './errors.js';
 import { refuseInsideTransaction, runTransactionBody } from './transaction-scope.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
 
@@ -138,6 +138,9 @@ class SqliteExecutor implements SqlExecutor {
     protected readonly statements: Map<string, Statement> = new Map(),
   ) {}
 
+  /** Told of every statement that failed; a transaction's tx records the first (TransactionExecutor). */
+  protected statementFailed(_e: StorageError): void {}
+
   #prepare(sql: string): Statement {
     if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
     let s = this.statements.get(sql);
@@ -153,7 +156,7 @@ class SqliteExecutor implements SqlExecutor {
     try {
       return this.#prepare(sql).all(...params) as Row[];
     } catch (e) {
-      throw classifySqliteError(e, 'query failed');
+      throw this.#failed(classifySqliteError(e, 'query failed'));
     }
   }
 
@@ -164,7 +167,7 @@ class SqliteExecutor implements SqlExecutor {
       if (s.reader) return { changes: s.all(...params).length };
       return { changes: s.run(...params).changes };
     } catch (e) {
-      throw classifySqliteError(e, 'statement failed');
+      throw this.#failed(classifySqliteError(e, 'statement failed'));
     }
   }
 
@@ -173,8 +176,13 @@ class SqliteExecutor implements SqlExecutor {
       if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
       this.db.exec(sql);
     } catch (e) {
-      throw classifySqliteError(e, 'statement failed');
+      throw this.#failed(classifySqliteError(e, 'statement failed'));
     }
+  }
+
+  #failed(e: StorageError): StorageError {
+    if (!this.ended) this.statementFailed(e);
+    return e;
   }
 
   async all<Row>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
@@ -188,6 +196,19 @@ class SqliteExecutor implements SqlExecutor {
   }
   async exec(sql: string): Promise<void> {
     this.execNow(sql);
+  }
+}
+
+/**
+ * The `tx` of one transaction. It records the first statement that failed: a body that catches that
+ * error and resolves gets the transaction rolled back and rejected, as PostgreSQL does (it aborts a
+ * transaction at its first failed statement), never a commit of the statements around the failed one
+ * (review s13 #1; types.ts).
+ */
+class SqliteTransactionExecutor extends SqliteExecutor {
+  failed: StorageError | undefined;
+  protected override statementFailed(e: StorageError): void {
+    this.failed ??= e;
   }
 }
 
@@ -324,11 +345,13 @@ export class SqliteStorage extends SqliteExecutor implements Storage {
       this.#inTransaction = true;
       this.#idle = new Promise<void>((r) => (done = r));
     }, 'a nested transaction');
-    const tx = new SqliteExecutor(this.db, this.statements);
+    const tx = new SqliteTransactionExecutor(this.db, this.statements);
     try {
       let result: T;
       try {
         result = await runTransactionBody(this, () => fn(tx));
+        // A statement failed and the body went on: roll back, as PostgreSQL must (its server has aborted the transaction).
+        if (tx.failed) throw failedStatementError(tx.failed);
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw e;

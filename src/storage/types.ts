@@ -52,7 +52,12 @@ export interface Storage extends SqlExecutor {
   readonly description: string;
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when
-   * it throws. Statements inside must go through `tx`: a statement, a nested
+   * it throws. A statement through `tx` that fails ends the transaction's chance
+   * to commit, on both backends (PostgreSQL aborts the transaction there): when
+   * `fn` catches that error and resolves anyway, the transaction is rolled back
+   * and rejects with a StorageError carrying the failed statement's code (never
+   * resolves as committed). A body that expects a statement may fail must avoid
+   * the failure instead (INSERT … ON CONFLICT, a check before). Statements inside must go through `tx`: a statement, a nested
    * transaction or close() through the storage from inside `fn` is refused with
    * ERR_STORAGE_QUERY (it would wait for the transaction that waits for it).
    * Keep `fn` short and free of network calls: SQLite serialises transactions
