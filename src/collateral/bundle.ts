@@ -136,6 +136,12 @@ export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
 
 function importArtifact(a: BundleArtifactJson, i: number): CollateralArtifact {
   if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
+  // The kind must be the one its key names (review s13 #3: an unknown or missing kind reached validateArtifact untyped).
+  if (a.kind !== kindOfKey(a.key)) {
+    throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} has kind ${typeof a.kind === 'string' ? JSON.stringify((a.kind as string).slice(0, 40)) : `of type ${a.kind === null ? 'null' : typeof a.kind}`}, but its key ${a.key} names ${kindOfKey(a.key)}`, {
+      details: { artifact: a.key, reason: 'kind-not-of-key' },
+    });
+  }
   return validateArtifactForKey({
     kind: a.kind,
     key: a.key,
@@ -164,7 +170,14 @@ export function importDcapQvlCollateral(text: string | Uint8Array): CollateralAr
   const tcbBody = `{"tcbInfo":${tcbInfoText},"signature":"${str('tcb_info_signature')}"}`;
   const qeBody = `{"enclaveIdentity":${str('qe_identity')},"signature":"${str('qe_identity_signature')}"}`;
   const pckCrl = new Uint8Array(Buffer.from(str('pck_crl'), 'hex'));
-  const ca: PckCa = parseCrl(pckCrl).issuerAttributes.CN === 'Intel SGX PCK Platform CA' ? 'platform' : 'processor';
+  let issuer: string | undefined;
+  try {
+    issuer = parseCrl(pckCrl).issuerAttributes.CN;
+  } catch (err) {
+    // Malformed like any other bundle field (review s13 #3), not the evidence parser's ERR_BAD_DER.
+    throw bundleError('dcap-qvl pck_crl is not hex of a DER X.509 CRL', err);
+  }
+  const ca: PckCa = issuer === 'Intel SGX PCK Platform CA' ? 'platform' : 'processor';
   return [
     validateArtifactForKey({ kind: 'intel-tcb-info', key: artifactKey.tcbInfo({ tee, fmspc: tcbInfo.fmspc }), body: new Uint8Array(Buffer.from(tcbBody)), issuerChainPem: str('tcb_info_issuer_chain'), source }),
     validateArtifactForKey({ kind: 'intel-qe-identity', key: artifactKey.qeIdentity({ tee }), body: new Uint8Array(Buffer.from(qeBody)), issuerChainPem: str('qe_identity_issuer_chain'), source }),

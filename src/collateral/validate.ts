@@ -153,6 +153,9 @@ function shapeOf(a: Unvalidated): CollateralArtifact {
       return { ...a, validity: certificateWindow(a, a.body) };
     case 'amd-cert-chain':
       return { ...a, validity: chainWindow(a, a.body, 2) };
+    default:
+      // A kind from a file (bundle, cache) is untyped input (review s13 #3).
+      throw formatError(a, 'unknown artifact kind');
   }
 }
 
