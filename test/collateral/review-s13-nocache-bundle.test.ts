@@ -60,7 +60,7 @@ describe('no cache + an expired bundle copy + a working source (review s13 #2)',
     expect(calls).toBe(2);
   });
 
-  it('CollateralService on a 127.0.0.1 PCCS, cache null: the second verification passes like the first', async () => {
+  it('CollateralService on a 127.0.0.1 PCCS, cache null: the second verification passes like the first (it threw X02 before)', async () => {
     const server = await CollateralServer.start(pcsRecords());
     servers.push(server);
     const http = new HttpClient({ retries: 0, headersTimeoutMs: 5000, bodyTimeoutMs: 5000 });
@@ -68,10 +68,8 @@ describe('no cache + an expired bundle copy + a working source (review s13 #2)',
     const intel = new IntelPcsClient({ http, baseUrl: server.url });
     const service = new CollateralService({ intel, cache: null, bundle: oldBundle(), trustRoots: cur.trustRoots, fetchBudget: null });
     const v1 = await verifyEvidence(cur.quote.bytes, { collateral: service, trustRoots: cur.trustRoots, at: AT });
-    expect(v1.error ?? null).toBeNull();
     expect(v1.ok).toBe(true);
     const v2 = await verifyEvidence(cur.quote.bytes, { collateral: service, trustRoots: cur.trustRoots, at: new Date(AT.getTime() + 60_000) });
-    expect(v2.error ?? null).toBeNull();
     expect(v2.ok).toBe(true);
     expect(server.hits.get('/tdx/certification/v4/tcb')).toBe(2);
   });
