@@ -66,8 +66,15 @@ const DISCARDING_CLASSES: ReadonlySet<ErrorClass> = new Set<ErrorClass>(['COLLAT
 /**
  * Which collateral documents each check reads (checklist ids): Intel T13 Root
  * CA CRL, T14 PCK CRL, T16–T19 and T48 TCB info, T20 / T21 QE identity, T47
- * either; SEV-SNP S09 CRL, S10 VCEK / VLEK and the chain's shape, S07 / S08 /
- * S37 the chain. The PCK chain (T08–T12) travels in the quote: never cached.
+ * either; SEV-SNP S09 CRL, S10 the VCEK / VLEK, S07 / S08 / S37 the chain. The
+ * PCK chain (T08–T12) travels in the quote: never cached.
+ *
+ * S10 judges the leaf alone (review s13 SNP #1): it mapped to the chain too,
+ * so a certificate-table "VCEK" that fails S10 (any certificate, from any
+ * unauthenticated client) deleted the cached, verified KDS cert_chain, and
+ * every such request cost one KDS fetch. The one S10 failure about the chain
+ * (its length, chain.ts) is attributed to the chain by the verifier
+ * (details.collateralItem), which artifactsRejectedBy reads first.
  */
 const ARTIFACTS_OF_CHECK: Readonly<Record<string, readonly ('tcbInfo' | 'qeIdentity' | 'pckCrl' | 'rootCaCrl' | 'signingCertificate' | 'certChain' | 'crl')[]>> = {
   T13: ['rootCaCrl'],
@@ -84,13 +91,21 @@ const ARTIFACTS_OF_CHECK: Readonly<Record<string, readonly ('tcbInfo' | 'qeIdent
   S08: ['certChain'],
   S37: ['certChain'],
   S09: ['crl'],
-  S10: ['signingCertificate', 'certChain'],
+  S10: ['signingCertificate'],
 };
+
+/** The SEV-SNP items the verifier attributes a failure to (snp/attribution.ts: details.collateralItem). */
+const AMD_ITEMS: ReadonlySet<string> = new Set(['signingCertificate', 'certChain', 'crl', 'trustRoots']);
 
 /**
  * The artifacts a failed verification rejected: the one its error names
  * (details.artifact) when it is part of this collateral, else those the
  * failing check reads. Empty for failures that do not judge collateral.
+ * A SEV-SNP failure the verifier attributed to the item it judged
+ * (details.collateralItem, snp/attribution.ts) rejects that item only: a leaf
+ * failure never the chain, the chain's never the leaf, and a failure of the
+ * verifier's own pins ('trustRoots', S07 / S08) nothing cached (review s13
+ * SNP #1). The check's list is the fallback for unattributed failures.
  */
 function artifactsRejectedBy(err: unknown, collateral: EvidenceCollateral): CollateralArtifact[] {
   if (!(err instanceof TeeVerifyError) || !DISCARDING_CLASSES.has(err.errorClass)) return [];
@@ -103,7 +118,9 @@ function artifactsRejectedBy(err: unknown, collateral: EvidenceCollateral): Coll
     const match = Object.values(all).filter((a) => a.key === named);
     if (match.length > 0) return match;
   }
-  const fields = err.check === undefined ? undefined : ARTIFACTS_OF_CHECK[err.check];
+  const judged = collateral.kind === 'amd' ? err.details['collateralItem'] : undefined;
+  // 'trustRoots' names no item of the collateral (all[judged] is undefined): it rejects nothing.
+  const fields = typeof judged === 'string' && AMD_ITEMS.has(judged) ? [judged] : err.check === undefined ? undefined : ARTIFACTS_OF_CHECK[err.check];
   return fields === undefined ? [] : fields.flatMap((f) => (all[f] === undefined ? [] : [all[f]!]));
 }
 
