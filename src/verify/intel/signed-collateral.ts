@@ -8,10 +8,10 @@
  * same bytes.
  */
 import type { CollateralArtifact } from '../../collateral/artifact.js';
-import { parseSignedJson, type SignedJsonMember } from '../../collateral/strict-json.js';
+import { parseSignedJson, type SignedJson, type SignedJsonMember } from '../../collateral/strict-json.js';
 import { TeeVerifyError } from '../../errors.js';
 import { keyUsageAllows, splitPemCertificates, type CertificateInfo, type CrlInfo } from '../../x509/index.js';
-import { fail } from '../errors.js';
+import { fail, VerificationError } from '../errors.js';
 import { sameBytes } from './bytes.js';
 import { passed, type VerifyContext } from './context.js';
 import { INTEL_CN, expectedDn } from './names.js';
@@ -66,6 +66,27 @@ function verifySigningChain(ctx: VerifyContext, artifact: CollateralArtifact, ro
   return signer;
 }
 
+/**
+ * T17 / T20: the document parsed strictly. A parse failure is the document's
+ * own check (T17 for the TCB info, T20 for the QE identity) naming the
+ * artifact (details.artifact), not the parser's X05 / X06 alone: the two
+ * documents' failures were the same error but for a byte offset, and
+ * verifyEvidence could not tell which cached document to discard (review s13
+ * intel #2). The parser's check id stays in details.jsonCheck, its error as
+ * the cause.
+ */
+function parseSigned(artifact: CollateralArtifact, step: Step): SignedJson {
+  try {
+    return parseSignedJson(artifact.body, step.member);
+  } catch (err) {
+    if (!(err instanceof TeeVerifyError)) throw err;
+    const reason = typeof err.details['reason'] === 'string' ? err.details['reason'] : err.message;
+    const details: Record<string, unknown> = { artifact: artifact.key, reason, jsonCheck: err.check };
+    if (err.offset !== undefined) details['offset'] = err.offset;
+    throw new VerificationError('COLLATERAL_FORMAT', step.signatureCheck, `${step.what} is not a well-formed signed document: ${err.message}`, details, err);
+  }
+}
+
 function verifySignedDocument(
   ctx: VerifyContext,
   artifact: CollateralArtifact,
@@ -77,7 +98,7 @@ function verifySignedDocument(
   if (step.chainCheck !== step.signatureCheck) {
     passed(ctx, step.chainCheck, `${step.what} issuer chain: TCB Signing (exact DN) signed by the pinned root, current, ${rootCrl ? 'not revoked' : 'revocation not checked'}`);
   }
-  const doc = parseSignedJson(artifact.body, step.member); // T17 / T20: exactly {member, signature}, strict JSON (X05, X06)
+  const doc = parseSigned(artifact, step); // T17 / T20: exactly {member, signature}, strict JSON (X05, X06)
   if (!p256SignedBy(ctx, doc.signedBytes, doc.signature, signer.publicKey)) {
     fail('COLLATERAL_SIG', step.signatureCheck, `${step.what} signature does not verify over the exact "${step.member}" bytes`, { artifact: artifact.key });
   }
