@@ -21,6 +21,7 @@ import { privateCopyOfInstant } from './instant.js';
 import { privateCopy } from './private-bytes.js';
 import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
+import { checkLeafObtainable } from './snp/leaf-source.js';
 import type { Relaxations, VerificationResult, VerifyOptions } from './types.js';
 
 export interface VerifyEvidenceOptions extends VerifyOptions {
@@ -176,6 +177,12 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const parsed = fromBytes ? parseEvidence(evidence as Uint8Array | ArrayBuffer | string, options.parse) : (evidence as Evidence);
   const verified = snapshotOf(parsed); // before the service sees `parsed`
   const service = isService(options.collateral) ? options.collateral : undefined;
+  // S05: a report whose leaf no source can serve (VLEK-signed; a masked or all-zero CHIP_ID) must
+  // carry it in its certificate table. Refused here, before the cache or any source is asked, as the
+  // gateway client does (review s11 changes-c #2), so every caller gets the verdict ERR_SNP_SIGNER,
+  // not a retryable "collateral unavailable", and no KDS request names hwID 00..00 (review s13 SNP #2).
+  // Collateral given outright carries its own leaf: the verifier judges it.
+  if (service && verified.kind === 'snp') checkLeafObtainable(verified, options.certTable);
   const common = { ...options, at };
   // A warm cache answers synchronously: no promise per artifact, no extra tick.
   let collateral = service ? cachedOrNothing(service, parsed, at, options.certTable) : (options.collateral as EvidenceCollateral);

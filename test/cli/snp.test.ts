@@ -66,10 +66,10 @@ describe.skipIf(!HAVE_VECTORS)('tee-verify verify: SEV-SNP with --certs', () => 
     expect(allowed.code).toBe(0);
   });
 
-  it('exit 3: a VLEK report without its certificate (KDS serves no VLEK)', async () => {
+  it('exit 1: a VLEK report without its certificate is the S05 verdict, not "retry" (KDS serves no VLEK; review s13 SNP #2)', async () => {
     const id = 'trustee/snp_test_vlek_report';
     const r = await cliJson(airGapped(id, ['ask_ark_asvk_chain']));
-    expect(r.code).toBe(3);
-    expect(r.json['error']).toMatchObject({ errorClass: 'COLLATERAL_UNAVAILABLE' });
+    expect(r.code).toBe(1);
+    expect(r.json['error']).toMatchObject({ code: 'ERR_SNP_SIGNER', errorClass: 'SNP_SIGNER', check: 'S05' });
   });
 });
