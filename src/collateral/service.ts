@@ -6,6 +6,7 @@
  */
 import { ProductError, TeeVerifyError } from '../errors.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
+import { checkLeafObtainable } from '../verify/snp/leaf-source.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
 import { pckChainCertificates } from '../evidence/pck-chain.js';
@@ -641,9 +642,12 @@ export class CollateralService {
     results: Resolved[],
   ): Promise<CollateralArtifact> {
     if (entry) return tableLeafArtifact(product, signingKey, entry.der);
-    // KDS serves VCEKs only; a VLEK must come with the evidence.
+    // A leaf no source serves (a VLEK; a VCEK of a masked or all-zero chip id) is the evidence's
+    // defect, S05, for callers of forEvidence too (tee-verify fetch / export): never a retryable
+    // "no source", and never a KDS request for chip 00…00 (review s13 SNP #2).
+    checkLeafObtainable(report, undefined);
     const amd = this.#amd;
-    if (signingKey === 'vlek' || !amd) throw missingSource(signingKey === 'vlek' ? 'the VLEK (it must come with the evidence)' : 'AMD VCEK');
+    if (!amd) throw missingSource('AMD VCEK');
     const request = vcekRequestOf(report, product);
     const r = await this.#resolver.resolve(artifactKey.vcek(request), () => amd.vcek(request), now, this.#amdMetered);
     results.push(r);
