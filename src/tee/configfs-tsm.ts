@@ -2,9 +2,10 @@
  * Evidence from the Linux configfs-tsm report interface (protocols.md §7):
  *
  *   1. mkdir a fresh instance under the root (one per request, so no other
- *      process shares it); a missing root (ENOENT) or no permission is a
- *      permanent ERR_TSM_IO, a provider not registered yet (ENXIO) the
- *      retryable ERR_TSM_UNAVAILABLE, both with details.retryable;
+ *      process shares it); a provider not registered yet (ENXIO) or another
+ *      transient errno is the retryable ERR_TSM_UNAVAILABLE, anything else
+ *      (a missing root ENOENT, no permission, a root that is no directory:
+ *      ENOTDIR, ELOOP) the permanent ERR_TSM_IO, both with details.retryable;
  *   2. read `provider` (tdx_guest / sev_guest) and, on SEV-SNP, `privlevel_floor`
  *      when the kernel has it;
  *   3. read `generation`; on SEV-SNP with a floor, write `privlevel` = floor
@@ -158,14 +159,20 @@ function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
 }
 
 /**
- * mkdir errors that retrying will not fix: not root, a read-only mount (EACCES / EPERM / EROFS), and
- * ENOENT, which mkdir of one new entry gives only when the report root itself is missing: not a TEE,
- * configfs not mounted, or a kernel before 6.7 (review s11: it was "retry later", and a supervisor
- * that restarts on exit 3 looped for ever). Permanent: ERR_TSM_IO, exit 2. Early in boot (before
+ * mkdir errors that waiting can fix; every other errno (and an error without one) is permanent:
+ * ERR_TSM_IO, exit 2 (review s13 #3: the rule was the other way round, so a root that is a file
+ * (ENOTDIR), a symlink loop (ELOOP), a name too long (ENAMETOOLONG) or EINVAL was "retry later" for
+ * ever, exit 3 / 503, the loop review s11 removed for ENOENT). Retryable: ENXIO (no TSM provider
+ * registered yet: the guest driver is still loading), the transient EBUSY / EAGAIN / EINTR /
+ * ETIMEDOUT, ENOMEM / EMFILE / ENFILE (resources), EEXIST (the random instance name was taken: the
+ * next attempt draws another).
+ *
+ * ENOENT is permanent since review s11: mkdir of one new entry gives it only when the report root
+ * itself is missing: not a TEE, configfs not mounted, or a kernel before 6.7. Early in boot (before
  * sys-kernel-config.mount or the guest driver) ENOENT passes; neither a missing mount nor a missing
  * tsm/ tells that apart from a machine that never has one, so the unit is ordered after both instead.
  */
-const PERMANENT_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOENT']);
+const RETRYABLE_MKDIR_ERRNOS: ReadonlySet<string> = new Set(['ENXIO', 'EBUSY', 'EAGAIN', 'EINTR', 'ETIMEDOUT', 'ENOMEM', 'EMFILE', 'ENFILE', 'EEXIST']);
 
 /** Why a mkdir under the root failed, and whether waiting can change it, for the message. */
 function mkdirHint(code: string | undefined): string {
@@ -175,7 +182,11 @@ function mkdirHint(code: string | undefined): string {
   }
   if (code === 'ENXIO') return 'no TSM provider is registered yet (the tdx_guest / sev_guest driver is not loaded); retry later';
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `${code} (configfs-tsm reports need root or CAP_SYS_ADMIN and a writable configfs; retrying will not help)`;
-  return `mkdir failed (${code ?? 'error'}); retry later`;
+  if (code !== undefined && RETRYABLE_MKDIR_ERRNOS.has(code)) return `mkdir failed (${code}); retry later`;
+  if (code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG') {
+    return `mkdir failed (${code}): the root is not a usable directory path (a file, a symbolic link loop or a name too long); fix the report root (--configfs-root / --tsm-root), retrying will not help`;
+  }
+  return `mkdir failed (${code ?? 'error'}); retrying will not help`;
 }
 
 export class ConfigfsTsmProvider implements EvidenceProvider {
@@ -256,7 +267,7 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
       await this.#fs.mkdir(dir);
     } catch (cause) {
       const code = errno(cause);
-      const retryable = !(code !== undefined && PERMANENT_MKDIR_ERRNOS.has(code));
+      const retryable = code !== undefined && RETRYABLE_MKDIR_ERRNOS.has(code);
       throw new EvidenceProviderError(retryable ? 'ERR_TSM_UNAVAILABLE' : 'ERR_TSM_IO', `cannot create a configfs-tsm report instance under ${this.root}: ${mkdirHint(code)}`, {
         cause,
         details: { root: this.root, errno: code, retryable },
