@@ -248,6 +248,8 @@ async function simulatedProvider(statePath: string | undefined, tee: string | un
       if (tee !== undefined && tee !== restored.tee) throw new UsageError(`--simulated-tee ${tee} does not match the ${restored.tee.toUpperCase()} platform in ${statePath}`);
       return restored;
     } catch (e) {
+      // A state file that cannot be used (not JSON, a key that does not parse): typed, exit 2, naming the file (review s13 #4).
+      if (isModelError(e) && e.code === 'ERR_TSM_PROVIDER') throw new EvidenceProviderError('ERR_TSM_PROVIDER', `--simulated-state ${statePath}: ${e.message}`, { cause: e, details: { ...e.details, state: statePath } });
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }

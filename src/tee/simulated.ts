@@ -32,7 +32,7 @@ import {
 import { buildEmptyAmdCrl } from '../testing/amd-crl.js';
 import { loadAmdRsaKeys, type AmdRsaKeys } from '../testing/rsa-keys.js';
 import { deriveEcKeyPair, type TestCurve, type TestKeyPair } from '../testing/seed.js';
-import { EvidenceProviderError } from '../model/errors.js';
+import { EvidenceProviderError, isModelError } from '../model/errors.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
 
 const DAY = 86_400_000;
@@ -247,6 +247,27 @@ function snpBackend(s: SimulatedTeeState): Backend {
   };
 }
 
+function unusableState(why: string, cause?: unknown): EvidenceProviderError {
+  return new EvidenceProviderError('ERR_TSM_PROVIDER', `not a usable simulated TEE state: ${why}`, cause === undefined ? {} : { cause });
+}
+
+/** The fields of a state file by type (review s13 #4), so that a wrong one is named instead of failing deep inside. */
+function checkStateFields(s: SimulatedTeeState): void {
+  const fields = s as unknown as Record<string, unknown>;
+  for (const name of ['seed', 'at', 'signingKeyPem', 'trustRootPem', 'collateralBundle'] as const) {
+    if (typeof fields[name] !== 'string') throw unusableState(`"${name}" must be a string`);
+  }
+  for (const name of ['pckChainPem', 'auxblob', 'attestationKeyPem'] as const) {
+    if (fields[name] !== undefined && typeof fields[name] !== 'string') throw unusableState(`"${name}" must be a string when present`);
+  }
+  if (Number.isNaN(new Date(s.at).getTime())) throw unusableState('"at" is not a date');
+  if (s.keys !== undefined && s.keys !== 'random' && s.keys !== 'seed') throw unusableState('"keys" must be "random" or "seed" when present');
+  // As the constructor's vmpl option: an integer 0-3, SEV-SNP only.
+  if (s.vmpl !== undefined && (s.tee !== 'snp' || !Number.isInteger(s.vmpl) || s.vmpl < 0 || s.vmpl > 3)) {
+    throw unusableState('"vmpl" is an integer 0-3 and only for a simulated SEV-SNP guest');
+  }
+}
+
 export class SimulatedTeeProvider implements EvidenceProvider {
   readonly name = 'simulated';
   readonly tee: 'tdx' | 'snp';
@@ -284,13 +305,34 @@ export class SimulatedTeeProvider implements EvidenceProvider {
     this.collateral = Object.freeze([...this.#backend.artifacts]);
   }
 
-  /** Rebuilds a provider from `exportState()` output (JSON text or object). */
+  /**
+   * Rebuilds a provider from `exportState()` output (JSON text or object). A state that cannot be
+   * used (not JSON, a field of the wrong type, a key, certificate or bundle that does not parse) is
+   * ERR_TSM_PROVIDER, "not a usable simulated TEE state" (tee-model exit 2), never a raw SyntaxError
+   * or OpenSSL error (review s13 #4). The message never quotes the file: it holds private keys.
+   */
   static fromState(state: SimulatedTeeState | string): SimulatedTeeProvider {
-    const s = (typeof state === 'string' ? JSON.parse(state) : state) as SimulatedTeeState;
-    if (s?.format !== 'tee-model-simulated-tee' || s.version !== 1 || (s.tee !== 'tdx' && s.tee !== 'snp')) {
+    let s: SimulatedTeeState;
+    if (typeof state === 'string') {
+      try {
+        s = JSON.parse(state) as SimulatedTeeState;
+      } catch {
+        throw unusableState('the text is not JSON (a truncated or hand-edited file?)');
+      }
+    } else {
+      s = state;
+    }
+    if (typeof s !== 'object' || s === null || s.format !== 'tee-model-simulated-tee' || s.version !== 1 || (s.tee !== 'tdx' && s.tee !== 'snp')) {
       throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'not a tee-model simulated TEE state (format tee-model-simulated-tee, version 1)');
     }
-    return new SimulatedTeeProvider({ state: s });
+    checkStateFields(s);
+    try {
+      return new SimulatedTeeProvider({ state: s });
+    } catch (e) {
+      if (isModelError(e)) throw e;
+      // createPrivateKey, X509Certificate, importBundle, base64: the state's material does not parse.
+      throw unusableState(`its keys, certificates or collateral bundle do not parse (${e instanceof Error ? e.message : String(e)})`, e);
+    }
   }
 
   /** The platform's state (contains the test signing key: test material only). */
