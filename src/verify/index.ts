@@ -21,6 +21,7 @@ import { privateCopyOfInstant } from './instant.js';
 import { privateCopy } from './private-bytes.js';
 import { qeIdentityLag, recoverQeIdentity } from './qe-identity-lag.js';
 import { amdCollateralFromCertTable, amdCollateralInput, verifySnpReport } from './snp/index.js';
+import { verifySnpReportInternal } from './snp/verify.js';
 import { checkLeafObtainable } from './snp/leaf-source.js';
 import type { Relaxations, VerificationResult, VerifyOptions } from './types.js';
 
@@ -196,7 +197,7 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
   const verifyWith = (c: EvidenceCollateral): VerificationResult => {
     if (verified.kind === 'snp') {
       if (c.kind !== 'amd') throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'SEV-SNP evidence needs AMD collateral');
-      return verifySnpReport(verified, amdCollateralInput(c), {
+      return verifySnpReportInternal(verified, amdCollateralInput(c), {
         ...common,
         ...(options.snpReportVersions ? { allowedVersions: options.snpReportVersions } : {}),
       });

@@ -5,6 +5,7 @@
  */
 import { defaultSignatureMemo, type SignatureMemo } from '../../crypto/memo.js';
 import { InvalidArgumentError } from '../../errors.js';
+import type { OptionKeys } from '../../option-keys.js';
 import type { SnpProduct } from '../../evidence/types.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import { graceMsOf } from '../grace.js';
@@ -21,6 +22,18 @@ import { timeValueOf } from '../instant.js';
 const DEFAULT_VERSIONS: readonly number[] = [2, 3, 4, 5];
 const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
 const KNOWN_PRODUCTS: ReadonlySet<SnpProduct> = new Set<SnpProduct>(['Milan', 'Genoa', 'Turin']);
+
+/** The keys SnpVerifyOptions accepts (the compiler keeps this list equal to the type's keys). */
+export const SNP_VERIFY_OPTION_KEYS: OptionKeys<SnpVerifyOptions> = {
+  at: true,
+  trustRoots: true,
+  minTcbEvaluationDataNumber: true,
+  relaxations: true,
+  memo: true,
+  allowedVersions: true,
+  allowedProducts: true,
+  allowMaskedChipId: true,
+};
 
 export interface SnpContext {
   readonly at: Date;

@@ -28,7 +28,8 @@ import { checkPinnedChain, type PinnedChain } from './chain.js';
 import { attributed, type JudgedItem } from './attribution.js';
 import { checkChipId, checkChipIdShape } from './chip.js';
 import { buildClaims } from './claims.js';
-import { createContext } from './context.js';
+import { createContext, SNP_VERIFY_OPTION_KEYS } from './context.js';
+import { checkVerifierOptionKeys } from '../../option-keys.js';
 import { checkCrl } from './crl.js';
 import { checkKdsExtensions } from './extensions.js';
 import { collateralIdentity } from './identity.js';
@@ -88,7 +89,24 @@ function onlyReportBytes(err: unknown): boolean {
   return Array.isArray(mismatches) && mismatches.length > 0 && mismatches.every((m: { field?: unknown }) => typeof m.field === 'string' && m.field.startsWith('reportedTcb['));
 }
 
+/**
+ * Verifies a SEV-SNP report against its collateral at one instant (exported).
+ * Options are a closed set, as verifyEvidence's are: a key SnpVerifyOptions
+ * (or Relaxations) does not name is ERR_INVALID_ARGUMENT naming it
+ * (details.option), never ignored: a misspelt `at` verified at the wall
+ * clock, a misspelt `allowedVersions` accepted every default version (review
+ * s13 intel #1).
+ */
 export function verifySnpReport(report: SnpReport, collateral: AmdCollateralInput, options: SnpVerifyOptions = {}): VerificationResult {
+  return verifySnpReportInternal(report, collateral, checkVerifierOptionKeys(options, SNP_VERIFY_OPTION_KEYS, 'verifySnpReport'));
+}
+
+/**
+ * Internal (verifyEvidence only, not exported from the package): its options
+ * object is larger (collateral, parse, certTable...) and was checked by name
+ * as VerifyEvidenceOptions. Everything else is verifySnpReport.
+ */
+export function verifySnpReportInternal(report: SnpReport, collateral: AmdCollateralInput, options: SnpVerifyOptions = {}): VerificationResult {
   const ctx = createContext(options ?? {}); // Step 1 (S01)
   const checked = checkStructure(report, ctx); // Step 2 (S02–S06)
   const { product } = checked;
