@@ -23,9 +23,11 @@ function fromNetwork(answer: Answer): boolean {
  * whose `source.origin` is `bundle`, and that says nothing about the KDS. A
  * custom source's answer counts only with `source.origin: 'network'`.
  *
- * The service keeps one per AMD product (Milan, Genoa, Turin): the KDS path
- * names the product (`/vcek/v1/<product>/...`), and a mirror that serves one
- * product's documents says nothing about another's.
+ * The service keeps one per signing key kind and AMD product (vcek/vlek ×
+ * Milan, Genoa, Turin): the KDS path names both (`/vcek/v1/<product>/...`,
+ * `/vlek/v1/<product>/...`), and a mirror that serves the documents under one
+ * prefix says nothing about another's (review s13 CR #1: a mirror of the
+ * VLEK documents alone gave a VCEK 404 the final verdict).
  */
 export class SourceLiveness {
   /** Last 2xx answer for a fixed document (provider clock). */

@@ -261,12 +261,14 @@ export class CollateralService {
   /** See #vcekKey: the request's fields, its hwId as a private copy, the key. */
   readonly #recentVcekKeys: { request: VcekRequest; hwId: Buffer; key: string }[] = [];
   /**
-   * Whether the KDS serves now, per product: a 404 for the report's VCEK is a
-   * verdict only from a KDS that recently served a fixed document of that
-   * product from the network (see liveness.ts; review s6b #2, s13 #1). Intel
-   * gives no verdict on a 404 (review s8 #1). At most one per AmdProduct.
+   * Whether the KDS serves now, per signing key kind and product (the KDS
+   * path prefix `/<vcek|vlek>/v1/<product>/`): a 404 for the report's VCEK is
+   * a verdict only from a KDS that recently served a fixed document under the
+   * same prefix from the network (see liveness.ts; review s6b #2, s13 #1,
+   * s13 CR #1: VLEK answers say nothing about /vcek/). Intel gives no verdict
+   * on a 404 (review s8 #1). At most one per key kind and AmdProduct.
    */
-  readonly #amdLive = new Map<AmdProduct, SourceLiveness>();
+  readonly #amdLive = new Map<`${AmdKeyKind}/${AmdProduct}`, SourceLiveness>();
   readonly #livenessMs: number;
   readonly #providerClock: () => number;
   /** Lookup plans by parsed (content-cached) PCK leaf, then TEE. */
@@ -297,10 +299,11 @@ export class CollateralService {
     this.#providerClock = options.clock ?? Date.now;
   }
 
-  /** The KDS liveness of `product` (its documents live under /vcek/v1/<product>/). */
-  #amdLiveOf(product: AmdProduct): SourceLiveness {
-    let live = this.#amdLive.get(product);
-    if (!live) this.#amdLive.set(product, (live = new SourceLiveness(this.#livenessMs, this.#providerClock)));
+  /** The KDS liveness of the documents under /<signingKey>/v1/<product>/. */
+  #amdLiveOf(product: AmdProduct, signingKey: AmdKeyKind): SourceLiveness {
+    const prefix = `${signingKey}/${product}` as const;
+    let live = this.#amdLive.get(prefix);
+    if (!live) this.#amdLive.set(prefix, (live = new SourceLiveness(this.#livenessMs, this.#providerClock)));
     return live;
   }
 
@@ -496,14 +499,14 @@ export class CollateralService {
     };
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain && amd) {
-      certChain = await optional(`the ${product} cert_chain`, () => this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered));
+      certChain = await optional(`the ${product} cert_chain`, () => this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product, signingKey).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered));
     }
     const crl = amd
-      ? await optional(`the ${product} ${signingKey.toUpperCase()} CRL`, () => this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product).track(() => amd.crl(product, signingKey)), now, this.#amdMetered))
+      ? await optional(`the ${product} ${signingKey.toUpperCase()} CRL`, () => this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product, signingKey).track(() => amd.crl(product, signingKey)), now, this.#amdMetered))
       : undefined;
     if (unknownPlatform) {
       if (!amd) throw unknownPlatform;
-      return this.#verdict(unknownPlatform, this.#amdLiveOf(product), () => amd.crl(product, signingKey));
+      return this.#verdict(unknownPlatform, this.#amdLiveOf(product, signingKey), () => amd.crl(product, signingKey));
     }
     return {
       kind: 'amd',
@@ -568,14 +571,14 @@ export class CollateralService {
     let certChain = this.#tableChain(product, signingKey, certTable);
     if (!certChain) {
       if (!amd) throw missingSource('AMD certificate chain');
-      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered);
+      const r = await this.#resolver.resolve(artifactKey.certChain(product, signingKey), this.#amdLiveOf(product, signingKey).track(() => amd.certChain(product, signingKey)), now, this.#amdMetered);
       results.push(r);
       certChain = r.artifact;
     }
     if (!amd) throw missingSource('AMD CRL');
-    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product).track(() => amd.crl(product, signingKey)), now, this.#amdMetered);
+    const crl = await this.#resolver.resolve(artifactKey.amdCrl(product, signingKey), this.#amdLiveOf(product, signingKey).track(() => amd.crl(product, signingKey)), now, this.#amdMetered);
     results.push(crl);
-    if (unknownPlatform) return this.#verdict(unknownPlatform, this.#amdLiveOf(product), () => amd.crl(product, signingKey));
+    if (unknownPlatform) return this.#verdict(unknownPlatform, this.#amdLiveOf(product, signingKey), () => amd.crl(product, signingKey));
     return { kind: 'amd', product, signingKey, signingCertificate: signingCertificate!, certChain, crl: crl.artifact, warnings: results.flatMap((r) => r.warnings) };
   }
 
