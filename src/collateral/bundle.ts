@@ -37,6 +37,26 @@ function bundleError(message: string, cause?: unknown): CollateralFormatError {
   return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: ${message}`, cause === undefined ? {} : { cause });
 }
 
+/** A JSON object: not null, not an array, not a scalar. */
+function isJsonObject(value: unknown): value is { [k: string]: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a JSON value is, for a message: null, array or its type (never the value, which may be long). */
+function jsonType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+/**
+ * `value` when it is a JSON object, else ERR_COLLATERAL_FORMAT naming `what`
+ * (review s13 CR #2: a document or field that was `null` was read as an object,
+ * an untyped TypeError).
+ */
+function jsonObject(value: unknown, what: string): { [k: string]: unknown } {
+  if (!isJsonObject(value)) throw bundleError(`${what} is not a JSON object (found ${jsonType(value)})`);
+  return value;
+}
+
 /**
  * One artifact per key: of two under one key the newer by isOlder (sequence,
  * then start of validity; the cache's X03 ranking), whatever the order they
@@ -113,7 +133,7 @@ export function exportBundle(artifacts: Iterable<CollateralArtifact>, options: E
  */
 export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
   const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
-  const doc = parseStrictJson(bytes) as Partial<CollateralBundleJson>;
+  const doc = jsonObject(parseStrictJson(bytes), 'the document') as Partial<CollateralBundleJson>;
   if (doc.format !== BUNDLE_FORMAT || doc.version !== BUNDLE_VERSION || !Array.isArray(doc.artifacts)) {
     throw bundleError(`not a ${BUNDLE_FORMAT} v${BUNDLE_VERSION} document`);
   }
@@ -135,12 +155,21 @@ export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
 }
 
 function importArtifact(a: BundleArtifactJson, i: number): CollateralArtifact {
-  if (typeof a?.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
+  jsonObject(a, `artifact ${i}`);
+  if (typeof a.key !== 'string' || kindOfKey(a.key) === undefined || typeof a.body !== 'string') throw bundleError(`artifact ${i} is malformed`);
   // The kind must be the one its key names (review s13 #3: an unknown or missing kind reached validateArtifact untyped).
   if (a.kind !== kindOfKey(a.key)) {
     throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} has kind ${typeof a.kind === 'string' ? JSON.stringify((a.kind as string).slice(0, 40)) : `of type ${a.kind === null ? 'null' : typeof a.kind}`}, but its key ${a.key} names ${kindOfKey(a.key)}`, {
       details: { artifact: a.key, reason: 'kind-not-of-key' },
     });
+  }
+  if (a.issuerChainPem !== undefined && typeof a.issuerChainPem !== 'string') throw bundleError(`artifact ${i} (${a.key}) has an issuerChainPem that is not a string (found ${jsonType(a.issuerChainPem)})`);
+  // Provenance, when present, is an object whose url and fetchedAt are strings (origin is set here).
+  if (a.source !== undefined) {
+    const source = jsonObject(a.source, `artifact ${i} (${a.key}) source`);
+    for (const field of ['url', 'fetchedAt'] as const) {
+      if (source[field] !== undefined && typeof source[field] !== 'string') throw bundleError(`artifact ${i} (${a.key}) source.${field} is not a string (found ${jsonType(source[field])})`);
+    }
   }
   return validateArtifactForKey({
     kind: a.kind,
@@ -154,21 +183,23 @@ function importArtifact(a: BundleArtifactJson, i: number): CollateralArtifact {
 /** Converts Phala dcap-qvl QuoteCollateralV3 JSON into artifacts. */
 export function importDcapQvlCollateral(text: string | Uint8Array): CollateralArtifact[] {
   const bytes = typeof text === 'string' ? new Uint8Array(Buffer.from(text, 'utf8')) : text;
-  const c = parseStrictJson(bytes) as { [k: string]: unknown };
+  const c = jsonObject(parseStrictJson(bytes), 'the dcap-qvl document');
   const str = (k: string): string => {
     const v = c[k];
     if (typeof v !== 'string' || v.length === 0) throw bundleError(`dcap-qvl collateral lacks "${k}"`);
     return v;
   };
   const tcbInfoText = str('tcb_info');
-  const tcbInfo = parseStrictJson(new Uint8Array(Buffer.from(tcbInfoText, 'utf8'))) as { id?: unknown; fmspc?: unknown };
+  const tcbInfo = jsonObject(parseStrictJson(new Uint8Array(Buffer.from(tcbInfoText, 'utf8'))), 'dcap-qvl tcb_info');
   const tee = tcbInfo.id === 'TDX' ? 'tdx' : tcbInfo.id === 'SGX' ? 'sgx' : undefined;
   if (!tee || typeof tcbInfo.fmspc !== 'string') throw bundleError('dcap-qvl tcb_info has no TDX/SGX id or fmspc');
   const source = { origin: 'bundle' as const };
   // The signed bytes are the tcb_info / qe_identity strings exactly; wrapping them
   // in the PCS response shape leaves those bytes untouched.
   const tcbBody = `{"tcbInfo":${tcbInfoText},"signature":"${str('tcb_info_signature')}"}`;
-  const qeBody = `{"enclaveIdentity":${str('qe_identity')},"signature":"${str('qe_identity_signature')}"}`;
+  const qeIdentityText = str('qe_identity');
+  jsonObject(parseStrictJson(new Uint8Array(Buffer.from(qeIdentityText, 'utf8'))), 'dcap-qvl qe_identity');
+  const qeBody = `{"enclaveIdentity":${qeIdentityText},"signature":"${str('qe_identity_signature')}"}`;
   const pckCrl = new Uint8Array(Buffer.from(str('pck_crl'), 'hex'));
   let issuer: string | undefined;
   try {
