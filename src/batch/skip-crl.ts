@@ -16,6 +16,7 @@
  * service's guards (rollback or an unreadable floor file, X03) is not
  * gathered again at all (gathersAgainWithoutCrl).
  */
+import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { Evidence } from '../evidence/types.js';
 import type { VerificationResult } from '../verify/types.js';
 import { gathersAgainWithoutCrl, verifyWithCollateral } from '../cli/gather.js';
@@ -26,7 +27,10 @@ export function retriesWithoutCrl(ctx: VerifyContext, err: unknown): boolean {
   return ctx.relaxations.skipCrl === true && gathersAgainWithoutCrl(err);
 }
 
-/** The record verified with the CRLs optional; throws the library's typed errors (a missing TCB info stays unavailable). */
-export function verifyWithoutCrl(ctx: VerifyContext, evidence: Evidence, at: Date): Promise<VerificationResult> {
-  return verifyWithCollateral({ evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable: [] }, { service: ctx.service });
+/**
+ * The record verified with the CRLs optional; throws the library's typed errors (a missing TCB info stays unavailable).
+ * `certTable` is the record's SEV-SNP certificate table (its `auxblob`): the VLEK, or a masked chip's VCEK, is taken from it on this pass too.
+ */
+export function verifyWithoutCrl(ctx: VerifyContext, evidence: Evidence, at: Date, certTable: SnpCertificateEntry[] = []): Promise<VerificationResult> {
+  return verifyWithCollateral({ evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable }, { service: ctx.service });
 }

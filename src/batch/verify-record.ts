@@ -4,10 +4,12 @@
  * record holds can stop the run.
  *
  * JSONL record: {"id": string, "evidence": base64, "collectedAt"?: ISO-8601,
- * "reportData"?: 128 hex digits, "policy"?: object}. Unknown keys are ignored.
+ * "reportData"?: 128 hex digits, "policy"?: object, "auxblob"?: base64 of the
+ * SEV-SNP certificate table}. Unknown keys are ignored.
  */
-import { TeeVerifyError } from '../errors.js';
-import { parseEvidence, type ParseOptions } from '../evidence/index.js';
+import { EvidenceParseError, TeeVerifyError, UnsupportedEvidenceError } from '../errors.js';
+import { decodeStrictBase64 } from '../evidence/base64.js';
+import { parseEvidence, parseSnpCertificateTable, type ParseOptions, type SnpCertificateEntry } from '../evidence/index.js';
 import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence } from '../verify/index.js';
 import type { InstantSpec } from './config.js';
@@ -21,12 +23,21 @@ export interface RecordFields {
   collectedAt?: string;
   reportData?: string;
   policy?: unknown;
+  /**
+   * Base64 of the SEV-SNP extended-report certificate table, as configfs-tsm's
+   * auxblob and the gateway's answer carry it (review s13 SNP #2 follow-up): the
+   * VLEK, or the VCEK of a masked / all-zero CHIP_ID, comes only from here (S05).
+   */
+  auxblob?: string;
 }
 
 /** A record that cannot be read as one: code ERR_BAD_RECORD (or ERR_RECORD_TOO_LARGE), class ARGUMENT. */
 export const recordError = (code: 'ERR_BAD_RECORD' | 'ERR_RECORD_TOO_LARGE' | 'ERR_RECORD_UNREADABLE', message: string): ResultError => ({ code, class: 'ARGUMENT', message });
 
 const MAX_ID_LENGTH = 1024;
+/** The certificate table parser's cap (kMaxCertTableBlob, cpp/core/snp_report.h): the gateway's and the service's bound too. */
+export const MAX_AUXBLOB_BYTES = 1 << 20;
+const MAX_AUXBLOB_CHARS = Math.ceil(MAX_AUXBLOB_BYTES / 3) * 4;
 const REPORT_DATA = /^[0-9a-fA-F]{128}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -73,6 +84,11 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
     if (typeof o['policy'] !== 'object' || o['policy'] === null || Array.isArray(o['policy'])) return bad('"policy" must be a JSON object');
     fields.policy = o['policy'];
   }
+  if (o['auxblob'] !== undefined) {
+    // Only its shape here (resume checks parse lines for their ids); decoded and parsed by verifyRecord.
+    if (typeof o['auxblob'] !== 'string' || o['auxblob'].length === 0) return bad('"auxblob" must be a non-empty base64 string (the SEV-SNP certificate table)');
+    fields.auxblob = o['auxblob'];
+  }
   return fields;
 }
 
@@ -105,6 +121,27 @@ function evidenceInput(evidence: string | Uint8Array): [string | Uint8Array, Par
   return [evidence, { encoding: 'base64' }];
 }
 
+/**
+ * The record's certificate table: strict base64 (the attestation service's decoder), at most the
+ * parser's cap, parsed and bounds-checked by parseSnpCertificateTable (S05) as the gateway and the
+ * attestation service parse theirs. Anything that is not such a table is the record's error
+ * ERR_BAD_RECORD, naming the parser's code; a fault of this process (the addon) stays its own code.
+ */
+function certTableOf(auxblob: string): SnpCertificateEntry[] | ResultError {
+  const bad = (message: string): ResultError => recordError('ERR_BAD_RECORD', message);
+  const tooLarge = `"auxblob" is larger than the SEV-SNP certificate table cap of ${MAX_AUXBLOB_BYTES} bytes`;
+  if (auxblob.length > MAX_AUXBLOB_CHARS) return bad(tooLarge);
+  const decoded = decodeStrictBase64(auxblob);
+  if (!decoded.ok) return bad(decoded.reason === 'non-canonical' ? '"auxblob" is not canonical base64' : '"auxblob" is not base64');
+  if (decoded.bytes.length > MAX_AUXBLOB_BYTES) return bad(tooLarge);
+  try {
+    return parseSnpCertificateTable(decoded.bytes);
+  } catch (err) {
+    if (err instanceof EvidenceParseError || err instanceof UnsupportedEvidenceError) return bad(`"auxblob" is not a usable SEV-SNP certificate table: ${err.code}: ${err.message}`);
+    return errorOf(err);
+  }
+}
+
 /** Verifies one record at its instant and judges it. */
 export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, instant: InstantSpec): Promise<ResultRecord> {
   const at = instantFor(fields, instant);
@@ -116,14 +153,23 @@ export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, ins
   } catch (err) {
     return errorResult(fields.id, errorOf(err), null, atIso);
   }
+  let certTable: SnpCertificateEntry[] | undefined;
+  if (fields.auxblob !== undefined) {
+    // As the attestation service refuses a certTable with Intel evidence (review s12 #4): the verifier
+    // would ignore it, so the collector's mistake would go unseen.
+    if (parsed.kind !== 'snp') return errorResult(fields.id, recordError('ERR_BAD_RECORD', '"auxblob" is the SEV-SNP certificate table; this evidence is a TDX / SGX quote: leave it out'), parsed.kind, atIso);
+    const table = certTableOf(fields.auxblob);
+    if (!Array.isArray(table)) return errorResult(fields.id, table, parsed.kind, atIso);
+    certTable = table;
+  }
   try {
     let result;
     try {
-      result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations });
+      result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations, ...(certTable ? { certTable } : {}) });
     } catch (err) {
       // --skip-crl: collateral the service could not obtain is gathered again, CRLs optional (review s12 #2).
       if (!retriesWithoutCrl(ctx, err)) throw err;
-      result = await verifyWithoutCrl(ctx, parsed, at);
+      result = await verifyWithoutCrl(ctx, parsed, at, certTable ?? []);
     }
     const verdict = ctx.judge.judge(result, fields.policy, fields.reportData);
     return {
