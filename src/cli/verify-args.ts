@@ -14,6 +14,7 @@ import {
   type OptionSpec,
   type Parsed,
 } from './args.js';
+import type { LoadedPolicy } from './policy.js';
 import type { CollateralOptions } from './sources.js';
 
 export const COLLATERAL_OPTION_SPEC: OptionSpec = {
@@ -173,4 +174,14 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs | undefined
 export function withCertsFile(description: string, args: VerifyArgs): string {
   if (args.certs === undefined) return description;
   return description === 'none' ? `certificates --certs ${args.certs}` : `certificates --certs ${args.certs}, ${description}`;
+}
+
+/**
+ * The policy's collateral.expiryGraceSeconds: the caller's explicit relaxation (clarifications,
+ * "Expired collateral"). verify gives it to the collateral service and to the verifier, for a quote
+ * or report and for the hardware report inside a vTPM bundle alike (review s13 CLI, finding 1).
+ */
+export function policyGraceSeconds(policy: LoadedPolicy | undefined): number | undefined {
+  const collateral = (policy?.policy as { collateral?: { expiryGraceSeconds?: number } } | undefined)?.collateral;
+  return collateral?.expiryGraceSeconds;
 }

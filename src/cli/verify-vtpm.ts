@@ -22,7 +22,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode } from './io.js';
 import { defaultPolicyFor, type LoadedPolicy } from './policy.js';
 import type { CollateralSetup } from './sources.js';
-import { requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
+import { policyGraceSeconds, requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
 import type { VerifyOutcome } from './verify-report.js';
 import { judgeTpmOnly, vtpmSectionForTpmOnly } from './vtpm-policy.js';
 
@@ -68,6 +68,8 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   const tpmOnlySection = !bundle.hardware && inputs.policy ? vtpmSectionForTpmOnly(inputs.policy.policy, inputs.policy.label) : undefined;
   if (inputs.trustRoots) outcome.warnings.push(`trust roots replaced by --trust-root ${args.trustRoot}: not the pinned Intel / AMD production roots`);
   if (args.skipCrl) outcome.warnings.push('--skip-crl: CRLs that cannot be obtained are skipped, so revocation may be unchecked');
+  // The policy's collateral grace applies to the hardware report as to a bare one (review s13 CLI, finding 1).
+  const graceSeconds = policyGraceSeconds(inputs.policy);
   const result: VtpmVerificationResult = await verifyVtpmEvidence(bundle, {
     at: outcome.at,
     ...(args.nonce ? { nonce: args.nonce } : {}),
@@ -81,6 +83,7 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
           evidence,
           at: outcome.at,
           skipCrl: args.skipCrl,
+          ...(graceSeconds === undefined ? {} : { collateralGraceSeconds: graceSeconds }),
           certTable: certTable.length > 0 || !inputs.extra || evidence.kind !== 'snp' ? certTable : certTableFor(inputs.extra, evidence.product, evidence.signerInfo.signingKey),
           ...(inputs.trustRoots ? { trustRoots: inputs.trustRoots } : {}),
           ...(args.product ? { snpReportVersions: [2, 3, 4, 5] } : {}),

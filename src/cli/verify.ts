@@ -13,7 +13,7 @@ import { verifyWithCollateral } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { defaultPolicyFor, readPolicyFile, type LoadedPolicy } from './policy.js';
 import { openCollateral, type CollateralSetup } from './sources.js';
-import { requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
+import { policyGraceSeconds, requireCollateralSource, withCertsFile, type VerifyArgs } from './verify-args.js';
 import { looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { printHuman, verifyJson, type VerifyOutcome } from './verify-report.js';
 import { jsonText } from './terminal-text.js';
@@ -50,11 +50,6 @@ function refuseBundleOnlyOptions(args: VerifyArgs): void {
   const given = [args.nonce && '--nonce', args.ak && '--ak', args.akName && '--ak-name', args.allowSha1 && '--allow-sha1'].filter((o): o is string => typeof o === 'string');
   if (given.length === 0) return;
   throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to vTPM bundles only: ${args.file} is a quote or report (its caller's data is checked with --report-data)`);
-}
-
-function policyGraceSeconds(policy: LoadedPolicy | undefined): number | undefined {
-  const collateral = (policy?.policy as { collateral?: { expiryGraceSeconds?: number } } | undefined)?.collateral;
-  return collateral?.expiryGraceSeconds;
 }
 
 async function verifyParsed(args: VerifyArgs, inputs: Inputs, evidence: Evidence, setup: CollateralSetup, outcome: VerifyOutcome): Promise<void> {
