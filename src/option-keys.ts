@@ -1,7 +1,9 @@
 /**
  * Option bags of the library entry points (verifyEvidence, evaluatePolicy,
- * parseEvidence, and the exported verifiers verifyIntelQuote / verifySnpReport,
- * review s13 intel #1) accept only the keys their type names (review s12 docs #1):
+ * parseEvidence, the exported verifiers verifyIntelQuote / verifySnpReport,
+ * review s13 intel #1, and the vTPM ones verifyVtpmEvidence / verifyTpmQuotes /
+ * verifyAzureHardware, review s13 CR intel #1) accept only the keys their type
+ * names (review s12 docs #1):
  * a misspelt key (`reportdata`, `skipCRL`) would otherwise be ignored and the
  * check it was meant to drive would silently not run.
  */
@@ -34,7 +36,7 @@ export function checkOptionKeys<T extends object>(options: T | undefined | null,
   return options;
 }
 
-/** The keys of a verifier's `relaxations` (verifyIntelQuote, verifySnpReport; verifyEvidence keeps its own copy). */
+/** The keys of a verifier's `relaxations` (verifyIntelQuote, verifySnpReport, verifyVtpmEvidence; verifyEvidence keeps its own copy). */
 export const RELAXATION_KEYS: OptionKeys<Relaxations> = { skipCrl: true, skipQeIdentity: true, collateralGraceSeconds: true };
 
 /**

@@ -16,12 +16,13 @@ import { createHash } from 'node:crypto';
 
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { parseStrictJson } from '../collateral/strict-json.js';
-import { TeeVerifyError } from '../errors.js';
+import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import { SNP_CERT_GUIDS } from '../evidence/cert-table.js';
 import { parseEvidence } from '../evidence/index.js';
 import type { Evidence, SnpProduct, SnpReport, TdxQuote } from '../evidence/types.js';
 import type { CheckRecord, VerificationResult } from '../verify/types.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import { parseCertificate } from '../x509/index.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { bytesEqual } from './quote.js';
@@ -144,6 +145,9 @@ export interface AzureHardwareInput {
   snpProduct?: SnpProduct;
 }
 
+/** The keys AzureHardwareInput accepts (the compiler keeps this list equal to the type's keys). */
+const AZURE_HARDWARE_INPUT_KEYS: OptionKeys<AzureHardwareInput> = { hcl: true, tdQuote: true, certificates: true, snpProduct: true };
+
 export interface AzureHardwareResult {
   platform: 'azure-snp' | 'azure-tdx';
   hardware: VerificationResult;
@@ -179,6 +183,10 @@ export function snpCertTable(certificates: readonly Uint8Array[], signingKey: 'v
  * attestation key the runtime data names.
  */
 export async function verifyAzureHardware(input: AzureHardwareInput, verify: HardwareVerifier): Promise<AzureHardwareResult> {
+  // A closed set (review s13 CR intel #1): a misspelt snpProduct would silently drop the product check.
+  if (checkOptionKeys(input, AZURE_HARDWARE_INPUT_KEYS, 'verifyAzureHardware') === undefined) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyAzureHardware: input (with hcl) is required', { details: { option: 'hcl' } });
+  }
   const { hcl } = input;
   const checks: CheckRecord[] = [];
   let hardware: VerificationResult;

@@ -10,6 +10,8 @@
 import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 
 import { ecdsaVerify } from '../crypto/ecdsa.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { CheckRecord } from '../verify/types.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, checkAkStrength, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
@@ -43,6 +45,15 @@ export interface QuoteVerifyOptions {
    */
   trustedAkName?: Uint8Array;
 }
+
+/** The keys QuoteVerifyOptions accepts (the compiler keeps this list equal to the type's keys). */
+export const QUOTE_VERIFY_OPTION_KEYS: OptionKeys<QuoteVerifyOptions> = {
+  nonce: true,
+  requiredBank: true,
+  allowSha1: true,
+  expectedQualifiedSigner: true,
+  trustedAkName: true,
+};
 
 export interface QuoteClaims {
   /** Banks and PCR indexes this quote covers. */
@@ -364,9 +375,15 @@ function shortNonceWarning(length: number): string {
 /**
  * Verifies one or more quotes by the same attestation key against the
  * supplied PCR values. Resolves only on success; every failure is a
- * VtpmVerificationError with its ERR_VTPM_* code.
+ * VtpmVerificationError with its ERR_VTPM_* code. The options are a closed
+ * set (review s13 CR intel #1): a key QuoteVerifyOptions does not name
+ * (`expectedQualifiedSigners`, `trustedAKName`) is ERR_INVALID_ARGUMENT naming
+ * it (details.option), never ignored with the check it was meant to drive.
  */
 export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: AttestationKey, pcrs: PcrBanks, options: QuoteVerifyOptions): TpmQuotesResult {
+  if (checkOptionKeys(options, QUOTE_VERIFY_OPTION_KEYS, 'verifyTpmQuotes') === undefined) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyTpmQuotes: options (with the expected nonce) are required', { details: { option: 'nonce' } });
+  }
   if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
   const checks: CheckRecord[] = [];
   const warnings: string[] = [];

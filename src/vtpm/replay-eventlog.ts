@@ -14,6 +14,7 @@
  *   event extends PCR 0.
  * - The legacy (SHA-1, TCG 1.2-style) format replays the SHA-1 bank only.
  */
+import type { OptionKeys } from '../option-keys.js';
 import { VtpmVerificationError } from './errors.js';
 import { BANK_DIGEST_SIZE, PCR_COUNT, bankOfAlg, comparePcrs, extend, resetValue, toPcrValues, type PcrInput, type PcrMismatch, type PcrValues, type ReplayBank } from './pcrs.js';
 import { EventType, STARTUP_LOCALITY_SIGNATURE } from './tcg-events.js';
@@ -132,6 +133,9 @@ export interface CheckEventLogOptions {
   /** Banks to compare; default every quoted bank the replay has (at least one must be in common). */
   banks?: readonly ReplayBank[];
 }
+
+/** The keys CheckEventLogOptions accepts (verifyVtpmEvidence's `eventLog`; the compiler keeps this list equal to the type's keys). */
+export const CHECK_EVENT_LOG_OPTION_KEYS: OptionKeys<CheckEventLogOptions> = { exclude: true, onlyTouched: true, banks: true };
 
 /** Every difference between a replay and quoted PCR values, first differing PCR first. */
 export function eventLogMismatches(replay: EventLogReplay, quotedInput: PcrInput, options: CheckEventLogOptions = {}): PcrMismatch[] {

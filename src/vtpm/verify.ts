@@ -17,6 +17,7 @@ import type { CheckRecord, Relaxations, VerificationResult } from '../verify/typ
 import type { TrustRoots } from '../verify/roots/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { InvalidArgumentError } from '../errors.js';
+import { checkOptionKeys, checkVerifierOptionKeys, type OptionKeys } from '../option-keys.js';
 import { timeValueOf } from '../verify/instant.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { checkVtpmBundle, parseVtpmBundle, type VtpmBundle } from './bundle.js';
@@ -27,7 +28,7 @@ import { IMA_FRAME, parseImaBinaryFrame } from './parse-ima.js';
 import { parseHclReport, parseImaBinaryList, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
 import { BANK_DIGEST_SIZE, REPLAY_BANKS, bytesEqual, isReplayBank, resetValue, type ReplayBank } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
-import { checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
+import { CHECK_EVENT_LOG_OPTION_KEYS, checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
 import type { ImaEntry, TpmHashName } from './types.js';
 import { extractBootComponents, type BootComponents, type ComponentDigests, type MeasuredComponent } from './boot-components.js';
@@ -67,6 +68,26 @@ export interface VtpmVerifyOptions {
   /** How the boot event log is compared with the quoted PCRs (default: every quoted PCR but 10). */
   eventLog?: CheckEventLogOptions;
 }
+
+/** The keys VtpmVerifyOptions accepts (the compiler keeps this list equal to the type's keys). */
+const VTPM_VERIFY_OPTION_KEYS: OptionKeys<VtpmVerifyOptions> = {
+  at: true,
+  nonce: true,
+  collateral: true,
+  verifyHardware: true,
+  trustRoots: true,
+  relaxations: true,
+  snpReportVersions: true,
+  snpProduct: true,
+  trustedAk: true,
+  allowUnboundAk: true,
+  requiredBank: true,
+  allowSha1: true,
+  expectedQualifiedSigner: true,
+  trustedAkName: true,
+  userData: true,
+  eventLog: true,
+};
 
 export interface VtpmVerificationResult {
   ok: true;
@@ -329,8 +350,17 @@ function validInstant(given: unknown): Date {
   return new Date(ms);
 }
 
-/** Verifies a bundle (object or its JSON bytes / text). */
-export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, options: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
+/**
+ * Verifies a bundle (object or its JSON bytes / text). The options are a
+ * closed set, as the other verifiers' are (review s13 CR intel #1): a key
+ * VtpmVerifyOptions does not name, in `options`, `relaxations` or `eventLog`,
+ * is ERR_INVALID_ARGUMENT naming it (details.option), before any check. A
+ * misspelt `trustedAk` dropped the caller's AK pin (VT04) and a misspelt `at`
+ * verified at the wall clock, both with `ok: true`.
+ */
+export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, given: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
+  const options: VtpmVerifyOptions = checkVerifierOptionKeys(given, VTPM_VERIFY_OPTION_KEYS, 'verifyVtpmEvidence');
+  if (options.eventLog !== undefined) checkOptionKeys(options.eventLog, CHECK_EVENT_LOG_OPTION_KEYS, 'verifyVtpmEvidence eventLog');
   // Review s12, finding 4: one read of the Date's own time value on entry (as the Intel and SEV-SNP
   // verifiers do), kept as a private copy; anything else is ERR_INVALID_ARGUMENT before any check.
   const at = options.at === undefined ? new Date() : validInstant(options.at);
