@@ -53,7 +53,19 @@ function describeBundle(b: ReturnType<typeof parseVtpmBundle>, hardware: string 
   return parts.join(', ');
 }
 
+/**
+ * Review s13 CLI, finding 3 (the reverse of verify.ts refuseBundleOnlyOptions): --encoding and
+ * --trailing parse a quote or report file; a bundle is JSON and its HCL report is parsed as it
+ * carries it, so they are refused rather than ignored.
+ */
+function refuseQuoteOnlyOptions(args: VerifyArgs): void {
+  const given = [args.parse.encoding !== undefined && '--encoding', args.parse.trailing !== undefined && '--trailing'].filter((o): o is string => typeof o === 'string');
+  if (given.length === 0) return;
+  throw new UsageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to quotes and reports only: ${args.file} is a vTPM bundle (its hardware report is parsed as the bundle carries it)`);
+}
+
 export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, setup: CollateralSetup, outcome: VerifyOutcome): Promise<void> {
+  refuseQuoteOnlyOptions(args);
   const trustedAk = args.ak === undefined ? undefined : await readPinnedAk(args.ak);
   const bundle = parseVtpmBundle(inputs.bytes);
   const hcl = bundle.hardware ? parseHclReport(bundle.hardware.hclReport) : undefined;
@@ -63,6 +75,7 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   outcome.evidence = describeBundle(bundle, hcl ? `Azure ${hcl.reportType === 'snp' ? 'SEV-SNP' : 'TDX'} HCL report` : undefined);
   outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
   if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');
+  if (!bundle.hardware && args.product !== undefined) throw new UsageError(`--product applies to SEV-SNP evidence: ${args.file} is a vTPM bundle without hardware evidence`);
   if (bundle.hardware) requireCollateralSource(args);
   // Review s8, finding 1: a policy that cannot be applied to a TPM-only bundle is refused before any work.
   const tpmOnlySection = !bundle.hardware && inputs.policy ? vtpmSectionForTpmOnly(inputs.policy.policy, inputs.policy.label) : undefined;
