@@ -70,3 +70,15 @@ export function failedStatementError(first: StorageError): StorageError {
     ...(first.dbCode ? { dbCode: first.dbCode } : {}),
   });
 }
+
+/**
+ * A statement through a transaction's tx after an earlier statement of that transaction failed: refused
+ * without running, as PostgreSQL refuses it (25P02, "current transaction is aborted"), with the first
+ * failure's code and dbCode (review s13 CR #1). The transaction is rolled back when the body ends.
+ */
+export function abortedTransactionError(first: StorageError): StorageError {
+  return new StorageError(first.code, `a statement of this transaction failed earlier: the transaction is aborted, later statements are refused until it ends and nothing of it will be committed (the first failure: ${first.message})`, {
+    cause: first,
+    ...(first.dbCode ? { dbCode: first.dbCode } : {}),
+  });
+}

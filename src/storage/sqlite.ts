@@ -26,7 +26,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { failedStatementError, StorageError } from './errors.js';
+import { abortedTransactionError, failedStatementError, StorageError } from './errors.js';
 import { refuseInsideTransaction, runTransactionBody } from './transaction-scope.js';
 import type { RunResult, SqlExecutor, SqlValue, Storage, TransactionOptions } from './types.js';
 
@@ -141,6 +141,9 @@ class SqliteExecutor implements SqlExecutor {
   /** Told of every statement that failed; a transaction's tx records the first (TransactionExecutor). */
   protected statementFailed(_e: StorageError): void {}
 
+  /** Throws when no statement may run through this executor now (a transaction's tx after a failure); run before each statement. */
+  protected checkUsable(): void {}
+
   #prepare(sql: string): Statement {
     if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
     let s = this.statements.get(sql);
@@ -154,6 +157,7 @@ class SqliteExecutor implements SqlExecutor {
 
   protected allNow<Row>(sql: string, params: readonly SqlValue[]): Row[] {
     try {
+      this.checkUsable();
       return this.#prepare(sql).all(...params) as Row[];
     } catch (e) {
       throw this.#failed(classifySqliteError(e, 'query failed'));
@@ -162,6 +166,7 @@ class SqliteExecutor implements SqlExecutor {
 
   protected runNow(sql: string, params: readonly SqlValue[]): RunResult {
     try {
+      this.checkUsable();
       const s = this.#prepare(sql);
       // A statement that returns rows (… RETURNING) must be read, not run.
       if (s.reader) return { changes: s.all(...params).length };
@@ -174,6 +179,7 @@ class SqliteExecutor implements SqlExecutor {
   protected execNow(sql: string): void {
     try {
       if (this.ended) throw new StorageError('ERR_STORAGE_CLOSED', 'the transaction has ended: statements after it go through the storage, not its tx');
+      this.checkUsable();
       this.db.exec(sql);
     } catch (e) {
       throw this.#failed(classifySqliteError(e, 'statement failed'));
@@ -203,12 +209,24 @@ class SqliteExecutor implements SqlExecutor {
  * The `tx` of one transaction. It records the first statement that failed: a body that catches that
  * error and resolves gets the transaction rolled back and rejected, as PostgreSQL does (it aborts a
  * transaction at its first failed statement), never a commit of the statements around the failed one
- * (review s13 #1; types.ts).
+ * (review s13 #1; types.ts). After that failure every further statement through it is refused at
+ * once, without running, with the recorded failure's code, as PostgreSQL refuses them (25P02): some
+ * SQLite failures (SQLITE_FULL, IOERR, NOMEM, INSERT OR ROLLBACK, RAISE(ROLLBACK)) roll the whole
+ * transaction back by themselves, and a statement run after that would be committed at once in
+ * autocommit mode (review s13 CR #1). A statement through it when no transaction is open on the
+ * connection (the body ran COMMIT or ROLLBACK itself) is refused for the same reason.
  */
 class SqliteTransactionExecutor extends SqliteExecutor {
   failed: StorageError | undefined;
   protected override statementFailed(e: StorageError): void {
     this.failed ??= e;
+  }
+  protected override checkUsable(): void {
+    if (this.ended) return; // refused as ERR_STORAGE_CLOSED by the statement itself
+    if (this.failed) throw abortedTransactionError(this.failed);
+    if (!this.db.inTransaction) {
+      throw new StorageError('ERR_STORAGE_QUERY', 'the transaction is no longer open on the connection (a statement of its body ended it): later statements of the body are refused, they would run outside it');
+    }
   }
 }
 

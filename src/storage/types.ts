@@ -56,7 +56,8 @@ export interface Storage extends SqlExecutor {
    * to commit, on both backends (PostgreSQL aborts the transaction there): when
    * `fn` catches that error and resolves anyway, the transaction is rolled back
    * and rejects with a StorageError carrying the failed statement's code (never
-   * resolves as committed). A body that expects a statement may fail must avoid
+   * resolves as committed). Every later statement through `tx` is then refused without running (review
+   * s13 CR #1). A body that expects a statement may fail must avoid
    * the failure instead (INSERT … ON CONFLICT, a check before). Statements inside must go through `tx`: a statement, a nested
    * transaction or close() through the storage from inside `fn` is refused with
    * ERR_STORAGE_QUERY (it would wait for the transaction that waits for it).
