@@ -8,4 +8,4 @@ export { StorageError, EXIT_CONFIG, EXIT_TEMPFAIL, type StorageErrorCode } from 
 export { SqliteStorage, type SqliteOptions } from './sqlite.js';
 export { PostgresStorage, redactUrl, type PostgresOptions } from './postgres.js';
 export { migrate, checkSchema, latestVersion, type Migration, type MigrationSet, type MigrationOutcome, type MigrateOptions } from './migrate.js';
-export { openStorage, parseStorageLocation, describeLocation, type StorageLocation, type OpenStorageOptions } from './open.js';
+export { openStorage, parseStorageLocation, sqliteLocation, describeLocation, type StorageLocation, type OpenStorageOptions } from './open.js';
