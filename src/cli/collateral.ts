@@ -59,12 +59,14 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
   if (out === undefined) throw new UsageError(`collateral ${offline ? 'export' : 'fetch'}: --out <bundle.json> is required`);
   const common = collateralArgsFrom(offline ? { ...values, offline: true } : values);
   requireCollateralSource(common);
+  // Every file and option first, as verify does (review s13 CLI, finding 4): openCollateral checks
+  // --pcs-url / --kds-url and reads --collateral, so a usage error is exit 2 before the evidence is judged.
   const bytes = await readInput(file, 'evidence file', INPUT_LIMITS.evidence);
   const extra = common.certs === undefined ? undefined : await readExtraCertificates(common.certs);
   const at = common.at ?? new Date();
-  const evidence = parseEvidence(bytes, common.product ? { snpProduct: common.product } : {});
   const setup = await openCollateral(common.collateral, io);
   try {
+    const evidence = parseEvidence(bytes, common.product ? { snpProduct: common.product } : {});
     const certTable = evidence.kind === 'snp' && extra ? certTableFor(extra, evidence.product, evidence.signerInfo.signingKey) : [];
     const collateral = await collateralFor({ evidence, at, certTable, skipCrl: false }, setup);
     const notes: string[] = [];
