@@ -4,7 +4,8 @@
  * explicitly "any", so THE DEFAULT POLICY DOES NOT SAY WHICH CODE RUNS: a key
  * broker must pin measurements (MRTD / MRENCLAVE / MEASUREMENT, ...) and bind
  * REPORT_DATA itself. The remaining defaults are the checklist's
- * "rejected unless allowed" rules: TD MIGRATABLE (T34, §8), a bound service TD
+ * "rejected unless allowed" rules: TD MIGRATABLE (T34, §8), a TD without
+ * SEPT_VE_DISABLE (T34, "required by default"), a bound service TD
  * (T40), an SNP migration agent (S22, S28), CXL_ALLOW (S22), VLEK-signed
  * reports (S32) and provisional SNP firmware (S15, S19).
  *
@@ -57,7 +58,8 @@ function tdxDefault(): TdxPolicy {
     mrServiceTd: [ZERO_48],
     tdAttributes: 'any',
     allowMigratable: false,
-    requireSeptVeDisable: false,
+    // T34: the checklist's "SEPT_VE_DISABLE (bit 28) required by default"; false is a relaxation (review s13 policy #3)
+    requireSeptVeDisable: true,
     xfam: 'any',
   };
 }

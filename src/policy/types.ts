@@ -112,7 +112,7 @@ export interface TdxPolicy extends PolicyCommon {
   tdAttributes: 'any' | MaskedValue;
   /** T34: MIGRATABLE (bit 29); default false (§8: denied by default). */
   allowMigratable: boolean;
-  /** T34: SEPT_VE_DISABLE (bit 28) required; default false. */
+  /** T34: SEPT_VE_DISABLE (bit 28) required; default true (false: accepted with a warning). */
   requireSeptVeDisable: boolean;
   /** T35: XFAM exact values ("0x" + 16 hex). Default "any". */
   xfam: AllowList<string>;

@@ -51,7 +51,8 @@ describe('review s8, finding 1: an inline policy shows in the EAR', () => {
     svc = await startService({ collateral: new CollateralService({ intel: new BundleSource(artifacts()), cache: null }), trustRoots: platformRoots });
   });
   afterAll(async () => svc?.close());
-  const migratable = quoteWith({ tdAttributes: 0x0000000020000000n }).toString('base64'); // bit 29: MIGRATABLE
+  // bit 29: MIGRATABLE, with bit 28 SEPT_VE_DISABLE (required by default since review s13), so only migration is refused
+  const migratable = quoteWith({ tdAttributes: 0x0000000030000000n }).toString('base64');
 
   it('the default policy refuses a migratable TD: contraindicated', async () => {
     const r = await post(svc.url, '/v1/verify', { evidence: migratable });

@@ -60,6 +60,7 @@ describe('every violation at once', () => {
     expect(pairs(a)).toEqual([
       ['T34', '/allowDebug'],
       ['T34', '/allowMigratable'],
+      ['T34', '/requireSeptVeDisable'], // 0x20000001 lacks bit 28, required by default since review s13
       ['T35', '/xfam'],
       ['T36', '/mrTd'],
       ['T37', '/rtmr3'],

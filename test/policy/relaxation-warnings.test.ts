@@ -39,7 +39,8 @@ const rows: Row[] = [
   {
     name: 'TDX allowMigratable: a MIGRATABLE TD',
     check: 'T34',
-    evidence: () => syntheticTdx({ quote: { tdBody: { tdAttributes: 0x20000000n } } }),
+    // MIGRATABLE with SEPT_VE_DISABLE (bit 28), which the default requires since review s13: only bit 29 is refused
+    evidence: () => syntheticTdx({ quote: { tdBody: { tdAttributes: 0x30000000n } } }),
     relaxing: { ...ANY_TDX, allowMigratable: true },
     clean: () => syntheticTdx(),
   },

@@ -146,7 +146,12 @@ describe('T34 and T40 on the synthetic platform', () => {
     const p = loadPolicy({ ...ANY_TDX, requireSeptVeDisable: true });
     expectOnly(evaluatePolicy(off, p), 'T34', '/requireSeptVeDisable');
     expectOk(evaluatePolicy(on, p));
-    expectOk(evaluatePolicy(off, defaultPolicy('tdx')));
+    // required by default since review s13 (policy #3): checklist T34 "required by default"
+    expectOnly(evaluatePolicy(off, defaultPolicy('tdx')), 'T34', '/requireSeptVeDisable');
+    const relaxed = evaluatePolicy(off, loadPolicy({ ...ANY_TDX, requireSeptVeDisable: false }));
+    expectOk(relaxed);
+    expect(relaxed.warnings).toHaveLength(1);
+    expect(relaxed.warnings[0]!.startsWith('T34: TD without SEPT_VE_DISABLE accepted by the policy')).toBe(true);
   });
 
   it('T34: the pinned TDATTRIBUTES value catches a bit a table would miss (PKS, bit 30)', () => {

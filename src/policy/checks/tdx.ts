@@ -29,8 +29,11 @@ function checkAttributes(c: TdxClaims, p: TdxPolicy, f: Findings): void {
     if (!p.allowMigratable) f.fail('/allowMigratable', 'T34', 'POLICY', false, true, 'the TD is migratable');
     else f.warn('T34', `migratable TD accepted by the policy (allowMigratable; TDATTRIBUTES ${c.tdAttributes}): its state can be moved to another platform by a migration TD`);
   }
-  // T34: SEPT_VE_DISABLE (bit 28) when required
-  if (p.requireSeptVeDisable && !c.septVeDisable) f.fail('/requireSeptVeDisable', 'T34', 'POLICY', true, false, 'SEPT_VE_DISABLE is not set');
+  if (!c.septVeDisable) {
+    // T34: SEPT_VE_DISABLE (bit 28) required by default (checklist); when a policy relaxes it, a warning
+    if (p.requireSeptVeDisable) f.fail('/requireSeptVeDisable', 'T34', 'POLICY', true, false, 'SEPT_VE_DISABLE is not set');
+    else f.warn('T34', `TD without SEPT_VE_DISABLE accepted by the policy (requireSeptVeDisable false; TDATTRIBUTES ${c.tdAttributes}): the host can make EPT violations raise #VE in the TD, so its kernel must handle host-induced #VE safely`);
+  }
   // T34: the exact TDATTRIBUTES value under the policy's mask (V16: pin the value, not a bit table)
   if (p.tdAttributes !== 'any' && (attrs & BigInt(p.tdAttributes.mask)) !== BigInt(p.tdAttributes.value)) {
     f.fail('/tdAttributes', 'T34', 'POLICY', p.tdAttributes, c.tdAttributes, `TDATTRIBUTES ${c.tdAttributes} do not match the policy under its mask`);
