@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 
 import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../policy/index.js';
+import { withPolicyId } from '../policy/load.js';
 import type { PolicyTee } from '../policy/types.js';
 import { canonicalJson } from './encoding.js';
 import { AttestationServiceError, badRequest, fromLibraryError } from './errors.js';
@@ -36,15 +37,16 @@ function reserved(id: string): boolean {
 
 const refuse = (message: string): InvalidArgumentError => new InvalidArgumentError('ERR_INVALID_ARGUMENT', message);
 
-function withId(doc: unknown, id: string): Policy {
-  const loaded = loadPolicy(doc as Record<string, unknown>);
-  return loaded.id === undefined ? loadPolicy({ ...(loaded as unknown as Record<string, unknown>), id }) : loaded;
+/** The document loaded once, named `id` when it has no id of its own. */
+function withId(input: PolicyInput, id: string): Policy {
+  const loaded = loadPolicy(input);
+  return loaded.id === undefined ? withPolicyId(loaded, id) : loaded;
 }
 
 /** A named policy: judged, and named in every EAR, under exactly its configured name. */
 function namedPolicy(name: string, input: PolicyInput): Policy {
   if (reserved(name)) throw refuse(`policy name ${JSON.stringify(name)}: names starting with ${RESERVED_ID_PREFIXES.map((p) => `"${p}"`).join(' or ')} are reserved (the library's defaults, clients' inline documents)`);
-  const policy = withId(typeof input === 'string' || input instanceof Uint8Array ? loadPolicy(input) : input, name);
+  const policy = withId(input, name);
   if (policy.id !== name) {
     throw refuse(`policy ${JSON.stringify(name)}: its document says "id": ${JSON.stringify(policy.id)}; a configured policy's id must be the name it is configured under (the EAR's ear.appraisal-policy-id), so remove the id or configure it under that name`);
   }
@@ -91,7 +93,7 @@ export class PolicySet {
 
   /** A default given as a document (not a configured name): its id, or "default-<tee>", must name no other policy. */
   #unnamedDefault(tee: PolicyTee, d: PolicyInput): Policy {
-    const policy = withId(typeof d === 'string' ? loadPolicy(d) : d, `default-${tee}`);
+    const policy = withId(d, `default-${tee}`);
     const id = policy.id!;
     if (reserved(id)) throw refuse(`the default policy for ${tee}: its id ${JSON.stringify(id)} is reserved (leave the option out for the library's default)`);
     if (this.#named.has(id)) throw refuse(`the default policy for ${tee}: its id ${JSON.stringify(id)} is the name of another configured policy (name that policy instead)`);
@@ -130,9 +132,10 @@ export class PolicySet {
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badRequest('"policy" must be a policy document (object) or the name of a configured policy');
     try {
       // Never the document's own id: a client must not borrow the name of a configured policy.
+      // Loaded (validated) once per request, then renamed without a second validation (review s13 policy #1).
       const loaded = loadPolicy(doc as Record<string, unknown>);
       const digest = createHash('sha256').update(canonicalJson(loaded)).digest('hex');
-      return loadPolicy({ ...(loaded as unknown as Record<string, unknown>), id: `inline:sha256:${digest}` });
+      return withPolicyId(loaded, `inline:sha256:${digest}`);
     } catch (err) {
       if (err instanceof TeeVerifyError) throw fromLibraryError(err);
       throw err;

@@ -37,7 +37,7 @@ import { TeeVerifyError } from '../errors.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { validateAgainstSchema } from './json-schema.js';
 import { loadPolicy } from './load.js';
-import type { JsonSchema } from './schema.js';
+import { POLICY_LIST_LIMITS, type JsonSchema } from './schema.js';
 import type { AcceptableTcbStatus, Policy } from './types.js';
 
 const SHA384 = { type: 'string', pattern: '^[a-fA-F0-9]{96}$' } as const;
@@ -46,7 +46,8 @@ const UUID = { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-f
 /** TDX or SGX in any letter case (protocols.md §10.1: the README's lower-case variant). */
 const ATTESTATION_TYPE = { type: 'string', pattern: '^([Tt][Dd][Xx]|[Ss][Gg][Xx])$' } as const;
 const U16 = { type: 'integer', minimum: 0, maximum: 65535 } as const;
-const list = (item: JsonSchema): JsonSchema => ({ type: 'array', items: item });
+/** ITA's lists, bounded as the native allow lists they become (review s13 policy #1). */
+const list = (item: JsonSchema): JsonSchema => ({ type: 'array', maxItems: POLICY_LIST_LIMITS.allowList, items: item });
 const section = (attributes: JsonSchema): JsonSchema => ({
   type: 'object',
   additionalProperties: false,

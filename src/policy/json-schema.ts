@@ -69,6 +69,33 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/**
+ * A string that two JSON values share exactly when jsonEqual says they are equal: their
+ * JSON text with object members sorted by key (each string escaped once, so the key's
+ * length is linear in the value's, at any depth). A non-JSON object (never reached: the
+ * loader copies plain data first) gets a key of its own, as jsonEqual compares those by
+ * identity.
+ */
+let opaque = 0;
+function canonicalKey(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : `\u0000${String(v)}`; // -0 is "0", as -0 === 0
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalKey).join(',')}]`;
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalKey(v[k])}`).join(',')}}`;
+  }
+  return `\u0000opaque ${opaque++}`;
+}
+
+/** Compiled patterns: a schema has a handful, a document may test thousands of values against them. */
+const patterns = new Map<string, RegExp>();
+function patternOf(source: string): RegExp {
+  let re = patterns.get(source);
+  if (re === undefined) patterns.set(source, (re = new RegExp(source, 'u')));
+  return re;
+}
+
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : typeOf(v));
 
 class Validator {
@@ -118,7 +145,7 @@ class Validator {
   private string(schema: JsonSchema, value: string, problem: (k: string, m: string) => void): void {
     if (typeof schema['minLength'] === 'number' && value.length < schema['minLength']) problem('minLength', `must have at least ${schema['minLength']} characters`);
     if (typeof schema['maxLength'] === 'number' && value.length > schema['maxLength']) problem('maxLength', `must have at most ${schema['maxLength']} characters`);
-    if (typeof schema['pattern'] === 'string' && !new RegExp(schema['pattern'], 'u').test(value)) {
+    if (typeof schema['pattern'] === 'string' && !patternOf(schema['pattern']).test(value)) {
       const hexLen = /^\^\[0-9a-fA-F\]\{(\d+)\}\$$/.exec(schema['pattern']);
       problem('pattern', hexLen ? `must be exactly ${hexLen[1]} hex digits (${Number(hexLen[1]) / 2} bytes), not ${show(value)}` : `must match ${schema['pattern']}, not ${show(value)}`);
     }
@@ -132,10 +159,18 @@ class Validator {
   private array(schema: JsonSchema, value: unknown[], path: string, problem: (k: string, m: string) => void): PolicyProblem[] {
     const out: PolicyProblem[] = [];
     if (typeof schema['minItems'] === 'number' && value.length < schema['minItems']) problem('minItems', value.length === 0 ? 'must not be empty (use "any" to leave it unconstrained)' : `must have at least ${schema['minItems']} entries`);
-    if (typeof schema['maxItems'] === 'number' && value.length > schema['maxItems']) problem('maxItems', `must have at most ${schema['maxItems']} entries`);
+    if (typeof schema['maxItems'] === 'number' && value.length > schema['maxItems']) {
+      // Refused before any per-entry work (review s13 policy #1): an oversized list costs O(1) here.
+      problem('maxItems', `must have at most ${schema['maxItems']} entries, not ${value.length}`);
+      return out;
+    }
     if (schema['uniqueItems'] === true) {
+      // O(n): one canonical key per entry in a Set (a findIndex per entry was O(n²), review s13 policy #1)
+      const seen = new Set<string>();
       value.forEach((v, i) => {
-        if (value.findIndex((w) => jsonEqual(v, w)) !== i) out.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: `duplicates an earlier entry` });
+        const key = canonicalKey(v);
+        if (seen.has(key)) out.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: `duplicates an earlier entry` });
+        else seen.add(key);
       });
     }
     if (schema['items'] !== undefined) value.forEach((v, i) => out.push(...this.validate(schema['items'] as JsonSchema, v, `${path}/${i}`)));
@@ -177,7 +212,8 @@ class Validator {
     const passing = results.filter((r) => r.length === 0).length;
     if (mode === 'any' ? passing >= 1 : passing === 1) return [];
     if (passing > 1) return [{ path, keyword: 'oneOf', message: 'matches more than one alternative' }];
-    const depth = (r: PolicyProblem[]) => Math.max(...r.map((p) => p.path.split('/').length));
+    // a loop, not Math.max(...): a spread of one argument per problem overflows the stack on large documents
+    const depth = (r: PolicyProblem[]) => r.reduce((m, p) => Math.max(m, p.path.split('/').length), -Infinity);
     // The closest branch: a failed const (a discriminator such as "tee", or "any") or a
     // wrong type of the value itself rules a branch out first; then fewest problems, deepest path.
     const score = (r: PolicyProblem[]) => r.filter((p) => p.keyword === 'const' || (p.path === path && p.keyword === 'type')).length * 1000 + r.length;

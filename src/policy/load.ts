@@ -21,7 +21,7 @@ import { TeeVerifyError } from '../errors.js';
 import { deepFreeze, defaultsFor, defaultVtpmPolicy, ALL_ONES_U64 } from './defaults.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { pointerToken, validateAgainstSchema } from './json-schema.js';
-import { markLoaded } from './registry.js';
+import { isLoaded, markLoaded } from './registry.js';
 import { policySchema } from './schema.js';
 import type { Policy, PolicyTee } from './types.js';
 
@@ -90,8 +90,11 @@ const lower = (s: string) => s.toLowerCase();
 function normalizeList(value: unknown, path: string, problems: PolicyProblem[]): unknown {
   if (!Array.isArray(value)) return value;
   const out = value.map((v) => (typeof v === 'string' ? lower(v) : v));
+  // O(n): a Set of the entries seen (an indexOf per entry was O(n²), review s13 policy #1)
+  const seen = new Set<unknown>();
   out.forEach((v, i) => {
-    if (out.indexOf(v) !== i) problems.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: 'duplicates an earlier entry (hex is compared case-insensitively)' });
+    if (!seen.has(v)) seen.add(v);
+    else problems.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: 'duplicates an earlier entry (hex is compared case-insensitively)' });
   });
   return out;
 }
@@ -131,8 +134,9 @@ const HEX_LISTS: Record<PolicyTee, readonly string[]> = {
 
 function disjoint(a: unknown, b: unknown, pathB: string, what: string, problems: PolicyProblem[]): void {
   if (!Array.isArray(a) || !Array.isArray(b)) return;
+  const onA = new Set<unknown>(a); // O(|a| + |b|), not |a| × |b|
   b.forEach((v, i) => {
-    if (a.includes(v)) problems.push({ path: `${pathB}/${i}`, keyword: 'contradiction', message: `${what} ${JSON.stringify(v)} is on both lists` });
+    if (onA.has(v)) problems.push({ path: `${pathB}/${i}`, keyword: 'contradiction', message: `${what} ${JSON.stringify(v)} is on both lists` });
   });
 }
 
@@ -213,4 +217,16 @@ export function loadPolicy(input: string | Uint8Array | object): Policy {
   if (problems.length > 0) throw new PolicyError(problems);
   // The value checked is the value normalised: parsed text or our own copy, never re-read.
   return normalize(doc as Doc);
+}
+
+/**
+ * `policy` (one this module produced) under `id`, without validating it again: a loaded policy
+ * is valid, and only its id changes (checked as the schema checks it). The attestation service
+ * names each inline document by its digest, once per request (review s13 policy #1: it loaded
+ * the document twice). Not exported from the package.
+ */
+export function withPolicyId(policy: Policy, id: string): Policy {
+  if (!isLoaded(policy)) throw new TypeError('withPolicyId: the policy does not come from loadPolicy or defaultPolicy');
+  if (typeof id !== 'string' || id.length < 1 || id.length > 256) throw new PolicyError([{ path: '/id', keyword: 'maxLength', message: 'must be a string of 1 to 256 characters' }]);
+  return markLoaded(deepFreeze({ ...policy, id } as Policy));
 }

@@ -11,10 +11,26 @@ import { deepFreeze } from '../deep-freeze.js';
 type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 export type JsonSchema = { readonly [key: string]: Json };
 
+/**
+ * Upper bounds of the policy's lists (review s13 policy #1): far above real use (a policy pins a
+ * handful of measurements; the advisory list Intel has published is a few hundred), and a list
+ * above its bound is refused before any entry is looked at. docs/policy.md lists them.
+ */
+export const POLICY_LIST_LIMITS = {
+  /** Any-of allow lists of measurements, SVNs, product ids, XFAM values, CSP ids; advisory id lists. */
+  allowList: 1024,
+  /** SEV-SNP chipIds.allow / chipIds.deny (a fleet's chips). */
+  chipIds: 4096,
+  /** Accepted values of one PCR (vtpm.pcrs.<bank>.<n>). */
+  pcrValues: 256,
+  /** vtpm.requiredImaEntries. */
+  imaEntries: 4096,
+} as const;
+
 const hex = (bytes: number, description: string): JsonSchema => ({ type: 'string', pattern: `^[0-9a-fA-F]{${bytes * 2}}$`, description });
-const allowList = (item: JsonSchema, description: string): JsonSchema => ({
+const allowList = (item: JsonSchema, description: string, maxItems: number = POLICY_LIST_LIMITS.allowList): JsonSchema => ({
   description,
-  anyOf: [{ const: 'any' }, { type: 'array', minItems: 1, uniqueItems: true, items: item }],
+  anyOf: [{ const: 'any' }, { type: 'array', minItems: 1, maxItems, uniqueItems: true, items: item }],
 });
 const intRange = (minimum: number, maximum: number, description?: string): JsonSchema => ({
   type: 'integer',
@@ -48,6 +64,7 @@ const intelTcb: JsonSchema = {
     acceptedStatuses: {
       type: 'array',
       minItems: 1,
+      maxItems: 8,
       uniqueItems: true,
       description: 'Converged statuses accepted. Default ["UpToDate"]. Revoked is never acceptable.',
       items: {
@@ -63,8 +80,8 @@ const intelTcb: JsonSchema = {
         ],
       },
     },
-    acceptedAdvisoryIds: { type: 'array', minItems: 1, uniqueItems: true, items: ref('advisoryId'), description: 'When present, every advisory of the result must be listed.' },
-    rejectedAdvisoryIds: { type: 'array', minItems: 1, uniqueItems: true, items: ref('advisoryId'), description: 'Any of these advisories in the result is a violation.' },
+    acceptedAdvisoryIds: { type: 'array', minItems: 1, maxItems: POLICY_LIST_LIMITS.allowList, uniqueItems: true, items: ref('advisoryId'), description: 'When present, every advisory of the result must be listed.' },
+    rejectedAdvisoryIds: { type: 'array', minItems: 1, maxItems: POLICY_LIST_LIMITS.allowList, uniqueItems: true, items: ref('advisoryId'), description: 'Any of these advisories in the result is a violation.' },
     minTcbEvaluationDataNumber: intRange(0, 1_000_000, 'T18 / T21: minimum tcbEvaluationDataNumber of both the TCB info and the QE identity used.'),
   },
 };
@@ -91,7 +108,7 @@ const pcrBank = (bytes: number): JsonSchema => ({
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: Object.fromEntries(Array.from({ length: 24 }, (_, i) => [String(i), { type: 'array', minItems: 1, uniqueItems: true, items: hex(bytes, `PCR ${i}`) }])),
+  properties: Object.fromEntries(Array.from({ length: 24 }, (_, i) => [String(i), { type: 'array', minItems: 1, maxItems: POLICY_LIST_LIMITS.pcrValues, uniqueItems: true, items: hex(bytes, `PCR ${i}`) }])),
 });
 
 const vtpmPolicy: JsonSchema = {
@@ -109,6 +126,7 @@ const vtpmPolicy: JsonSchema = {
     requiredImaEntries: {
       type: 'array',
       minItems: 1,
+      maxItems: POLICY_LIST_LIMITS.imaEntries,
       uniqueItems: true,
       items: { type: 'string', minLength: 1, maxLength: 4096 },
       description: 'Paths that must appear in the IMA list.',
@@ -227,18 +245,18 @@ const snp: JsonSchema = {
     familyId: allowList(ref('hex16'), 'S27. Default "any".'),
     imageId: allowList(ref('hex16'), 'S27. Default "any".'),
     minGuestSvn: intRange(0, 4294967295, 'S27: minimum GUEST_SVN.'),
-    vmpl: allowList(intRange(0, 3), 'S24: allowed VMPLs. Default [0].'),
-    products: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['Milan', 'Genoa', 'Turin'] }, description: 'S06. Default all.' },
+    vmpl: allowList(intRange(0, 3), 'S24: allowed VMPLs. Default [0].', 4),
+    products: { type: 'array', minItems: 1, maxItems: 3, uniqueItems: true, items: { enum: ['Milan', 'Genoa', 'Turin'] }, description: 'S06. Default all.' },
     minReportVersion: intRange(2, 5, 'S03: minimum report version.'),
-    signingKeys: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['vcek', 'vlek'] }, description: 'S32. Default ["vcek"].' },
+    signingKeys: { type: 'array', minItems: 1, maxItems: 2, uniqueItems: true, items: { enum: ['vcek', 'vlek'] }, description: 'S32. Default ["vcek"].' },
     cspIds: allowList({ type: 'string', minLength: 1, maxLength: 256 }, 'S45: allowed VLEK CSP IDs. Default "any".'),
     chipIds: {
       type: 'object',
       additionalProperties: false,
       description: 'S31: CHIP_ID allow / deny lists.',
       properties: {
-        allow: { type: 'array', minItems: 1, uniqueItems: true, items: ref('hex64') },
-        deny: { type: 'array', minItems: 1, uniqueItems: true, items: ref('hex64') },
+        allow: { type: 'array', minItems: 1, maxItems: POLICY_LIST_LIMITS.chipIds, uniqueItems: true, items: ref('hex64') },
+        deny: { type: 'array', minItems: 1, maxItems: POLICY_LIST_LIMITS.chipIds, uniqueItems: true, items: ref('hex64') },
       },
     },
     allowMigrationAgent: bool('S22 MIGRATE_MA / S28 REPORT_ID_MA. Default false.'),
