@@ -17,7 +17,7 @@ import { collateralFor } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { openCollateral, readBundle } from './sources.js';
-import { COLLATERAL_OPTION_SPEC, collateralArgsFrom, requireCollateralSource } from './verify-args.js';
+import { COLLATERAL_OPTION_SPEC, collateralArgsFrom, requireCollateralSource, type CommonCollateralArgs } from './verify-args.js';
 
 const SUBCOMMANDS = ['fetch', 'export', 'import', 'show', 'prune'] as const;
 
@@ -54,10 +54,26 @@ function describeArtifacts(artifacts: CollateralArtifact[]): string[] {
   return artifacts.map((a) => lineSafe(`  ${a.kind.padEnd(18)} ${a.validity.notBefore} .. ${a.validity.notAfter}  ${a.key} (${a.source.origin})`));
 }
 
+/**
+ * export fetches nothing (--offline implied): the options that would fetch, and --no-cache without
+ * another source, are refused in export's own words, naming what the user gave, never an --offline
+ * the user did not write (review s13 CLI, finding 5).
+ */
+function exportArgs(values: Parsed['values']): CommonCollateralArgs {
+  const fetching = ['pcs-url', 'kds-url'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+  if (fetching.length > 0) throw new UsageError(`collateral export reads the cache, --collateral and --certs only, fetching nothing: drop ${fetching.join(' / ')} (collateral fetch fetches)`);
+  const common = collateralArgsFrom({ ...values, offline: true });
+  // With an explicit --offline, requireCollateralSource's "--offline needs --collateral" names what the user gave.
+  if (values['offline'] !== true && common.collateral.noCache && common.collateral.bundle === undefined && common.certs === undefined) {
+    throw new UsageError('collateral export reads the cache, --collateral and --certs only: with --no-cache give --collateral <bundle> or --certs <file>');
+  }
+  return common;
+}
+
 async function fetchBundle(values: Parsed['values'], file: string, offline: boolean, io: CliIo): Promise<ExitCodeValue> {
   const out = stringOption(values, 'out');
   if (out === undefined) throw new UsageError(`collateral ${offline ? 'export' : 'fetch'}: --out <bundle.json> is required`);
-  const common = collateralArgsFrom(offline ? { ...values, offline: true } : values);
+  const common = offline ? exportArgs(values) : collateralArgsFrom(values);
   requireCollateralSource(common);
   // Every file and option first, as verify does (review s13 CLI, finding 4): openCollateral checks
   // --pcs-url / --kds-url and reads --collateral, so a usage error is exit 2 before the evidence is judged.
