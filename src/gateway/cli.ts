@@ -12,7 +12,7 @@ import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClie
 import { isModelError, EvidenceProviderError } from '../model/errors.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
 import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
-import { EXIT_CONFIG, parseStorageLocation, StorageError } from '../storage/index.js';
+import { EXIT_CONFIG, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { GatewayError } from './errors.js';
 import { listenExitCode } from './listen.js';
 import { MAX_TIMER_MS, startGateway, type Gateway, type GatewayOptions } from './server.js';
@@ -88,7 +88,10 @@ function printUsage(io: GatewayIo): number {
 /** --db FILE, --database LOCATION or TEE_GATEWAY_DATABASE (in that order; --db and --database exclude each other). */
 function databaseOf(v: { db?: string | undefined; database?: string | undefined }, env: NodeJS.ProcessEnv, command: string): { db: string } | { database: string } {
   if (v.db && v.database) throw new UsageError(`${command}: give --db FILE or --database LOCATION, not both`);
-  if (v.db) return { db: v.db };
+  if (v.db) {
+    sqliteLocation(v.db); // a URL after --db is refused like one after --database sqlite: (review s13 CR #2)
+    return { db: v.db };
+  }
   const database = v.database ?? env[GATEWAY_DATABASE_ENV];
   if (!database) throw new UsageError(`${command} needs --db FILE, --database sqlite:PATH | postgres://… or ${GATEWAY_DATABASE_ENV}`);
   parseStorageLocation(database);
@@ -276,7 +279,7 @@ async function keys(command: 'keys' | 'admin-tokens', args: string[], io: Gatewa
   if (v.help) return printUsage(io);
   const where = databaseOf(v, io.env ?? process.env, command);
   // Migrates like serve, so keys can be created before the first start.
-  const store = await ApiKeyStore.open('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { postgres: { poolMax: 1, applicationName: 'tee-gateway' } });
+  const store = await ApiKeyStore.open('db' in where ? sqliteLocation(where.db) : where.database, { postgres: { poolMax: 1, applicationName: 'tee-gateway' } });
   const admin = command === 'admin-tokens';
   try {
     const [action, arg] = positionals;

@@ -27,7 +27,7 @@ import { LookupThrottle } from '../net/lookup-throttle.js';
 import { TrustedProxies } from '../net/forwarded.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
-import { parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
+import { parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
 import { EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
@@ -204,7 +204,7 @@ function checkTls(tls: TlsIdentity): void {
 export function gatewayLocation(options: Pick<GatewayOptions, 'db' | 'database'>): StorageLocation {
   if (options.database !== undefined && options.db !== undefined) throw configError('give either db (an SQLite file) or database (sqlite:PATH | postgres://…), not both');
   if (options.database !== undefined) return parseStorageLocation(options.database);
-  if (options.db !== undefined) return { kind: 'sqlite', file: options.db };
+  if (options.db !== undefined) return sqliteLocation(options.db); // the same SQLite path rules as database: 'sqlite:…' (review s13 CR #2)
   throw configError('a database is required: db (an SQLite file) or database (sqlite:PATH | postgres://…)');
 }
 

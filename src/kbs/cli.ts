@@ -11,7 +11,7 @@ import { Agent, request } from 'undici';
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
 import { readTrustRoots } from '../cli/certificates.js';
 import { listenExitCode } from '../net/listen.js';
-import { EXIT_CONFIG, openStorage, parseStorageLocation, StorageError } from '../storage/index.js';
+import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
 import { MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
@@ -121,7 +121,10 @@ export const KBS_ENV = ['TEE_KBS_DATABASE', 'TEE_KBS_MASTER_KEY', 'TEE_KBS_TOKEN
 /** --db FILE, --database LOCATION or TEE_KBS_DATABASE (in that order of precedence; --db and --database exclude each other). */
 function databaseOf(v: { db?: string; database?: string }, env: NodeJS.ProcessEnv, command: string): { db: string } | { database: string } {
   if (v.db && v.database) throw new Error(`${command}: give --db FILE or --database LOCATION, not both`);
-  if (v.db) return { db: v.db };
+  if (v.db) {
+    sqliteLocation(v.db); // a URL after --db is refused like one after --database sqlite: (review s13 CR #2)
+    return { db: v.db };
+  }
   const database = v.database ?? env['TEE_KBS_DATABASE'];
   if (!database) throw new Error(`${command} needs --db FILE, --database sqlite:PATH | postgres://… or TEE_KBS_DATABASE`);
   parseStorageLocation(database);
@@ -211,7 +214,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   if (what === 'export-log') {
     const where = databaseOf(v, io.env, 'export-log');
     // Reads only: no migration, no master key (the log holds no key material); an unknown newer schema is refused.
-    const storage = await openStorage('db' in where ? { kind: 'sqlite', file: where.db } : where.database, { sqlite: { readonly: true, fileMustExist: true } });
+    const storage = await openStorage('db' in where ? sqliteLocation(where.db) : where.database, { sqlite: { readonly: true, fileMustExist: true } });
     try {
       const { store } = await KbsStore.open(storage, Buffer.alloc(32), { migrate: false });
       const throughSeq = await store.logHighWater();

@@ -26,7 +26,7 @@ import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
-import { openStorage, parseStorageLocation, StorageError, type StorageLocation } from '../storage/index.js';
+import { openStorage, parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
@@ -444,7 +444,7 @@ const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG'
 function locationOf(options: KeyBrokerOptions): StorageLocation {
   if (options.database !== undefined && options.db !== undefined) throw configError('give either db (a SQLite file) or database (sqlite:PATH | postgres://…), not both');
   if (options.database !== undefined) return parseStorageLocation(options.database);
-  if (options.db !== undefined) return { kind: 'sqlite', file: options.db };
+  if (options.db !== undefined) return sqliteLocation(options.db); // the same SQLite path rules as database: 'sqlite:…' (review s13 CR #2)
   throw configError('a database is required: db (a SQLite file) or database (sqlite:PATH | postgres://…)');
 }
 
