@@ -7,6 +7,7 @@ import { defaultVectorsDir, loadDemoVectors, type DemoVector } from './demo-vect
 import { runFullVerificationDemo } from './demo-verify.js';
 import { parseOptions, stringOption, UsageError, type OptionSpec } from './args.js';
 import { ExitCode, styleFor, writeLine, type CliIo, type ExitCodeValue, type Style } from './io.js';
+import { lineSafe } from './terminal-text.js';
 
 export interface DemoArgs {
   vectorsDir?: string;
@@ -35,12 +36,13 @@ function checksFor(v: DemoVector): CheckResult[] {
 }
 
 function printVector(io: CliIo, style: Style, v: DemoVector, results: CheckResult[]): void {
-  writeLine(io.stdout, style.bold(v.file));
+  // Manifest text (--vectors may name any folder) is shown with its control characters visible, styled after (review s13 CLI, finding 6).
+  writeLine(io.stdout, style.bold(lineSafe(v.file)));
   const idWidth = Math.max(...results.map((r) => r.id.length));
   for (const r of results) {
     const mark = r.passed ? style.pass : style.fail;
-    const detail = r.detail ? style.dim(` (${r.detail})`) : '';
-    writeLine(io.stdout, `  ${mark}  ${r.id.padEnd(idWidth)}  ${r.title}${detail}`);
+    const detail = r.detail ? style.dim(lineSafe(` (${r.detail})`)) : '';
+    writeLine(io.stdout, `  ${mark}  ${r.id.padEnd(idWidth)}  ${lineSafe(r.title)}${detail}`);
   }
   writeLine(io.stdout);
 }
@@ -51,15 +53,15 @@ export async function runDemo(args: DemoArgs, io: CliIo): Promise<ExitCodeValue>
   try {
     vectors = await loadDemoVectors(dir);
   } catch (err) {
-    writeLine(io.stderr, `error: cannot load the synthetic vectors from ${dir}: ${(err as Error).message}`);
+    writeLine(io.stderr, lineSafe(`error: cannot load the synthetic vectors from ${dir}: ${(err as Error).message}`));
     return ExitCode.Usage;
   }
   if (vectors.length === 0) {
-    writeLine(io.stderr, `error: ${dir}/manifest.json lists no evidence`);
+    writeLine(io.stderr, lineSafe(`error: ${dir}/manifest.json lists no evidence`));
     return ExitCode.Usage;
   }
   const style = styleFor(io);
-  writeLine(io.stdout, `tee-verify demo: offline checks on the synthetic vectors in ${dir}`);
+  writeLine(io.stdout, lineSafe(`tee-verify demo: offline checks on the synthetic vectors in ${dir}`));
   writeLine(io.stdout);
   let total = 0;
   let failed = 0;
