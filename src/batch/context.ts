@@ -9,6 +9,10 @@
  * - trust roots: the pinned Intel and AMD roots, or the `trustRoot` file's
  *   certificates instead of all of them (as `tee-verify verify --trust-root`).
  * - the policy judge.
+ * - the policy's collateral grace (`collateral.expiryGraceSeconds`), given to
+ *   the collateral service and the verifier as `tee-verify verify` gives it:
+ *   the run policy's for every record, a record's own with
+ *   --allow-record-policy (review s13 CLI #2).
  */
 import { readFileSync } from 'node:fs';
 
@@ -19,15 +23,31 @@ import type { CollateralArtifact } from '../collateral/artifact.js';
 import { CollateralCache } from '../collateral/cache.js';
 import { CollateralService } from '../collateral/service.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../verify/roots/index.js';
+import { graceMsOf } from '../verify/grace.js';
 import type { Relaxations } from '../verify/types.js';
+import type { Policy } from '../policy/index.js';
 import type { VerifySetup } from './config.js';
-import { loadJudge, type Judge } from './judge.js';
+import { graceOf, loadJudge, PolicyFileError, type Judge } from './judge.js';
 
 export interface VerifyContext {
+  /** The collateral service for records judged under the run's policy (its grace, if it names one). */
   service: CollateralService;
   trustRoots: TrustRoots;
+  /** The run's relaxations: --skip-crl, and the run policy's collateral grace. */
   relaxations: Relaxations;
   judge: Judge;
+  /**
+   * The service and relaxations for a record whose policy names `graceSeconds` (undefined: none),
+   * as verify uses a policy's grace (review s13 CLI #2). Throws ERR_INVALID_ARGUMENT for a grace
+   * the verifier refuses (over 30 days). Absent on a hand-built context: the run's are used.
+   */
+  collateralFor?(graceSeconds: number | undefined): RecordCollateral;
+}
+
+/** What a record is verified with: the collateral service and the verifier's relaxations, both with the record's policy's grace. */
+export interface RecordCollateral {
+  service: CollateralService;
+  relaxations: Relaxations;
 }
 
 /** A setup problem (unreadable bundle, bad PEM, bad policy): the CLI's usage error. */
@@ -83,6 +103,7 @@ function warningOnEveryVerdict(judge: Judge, warning: string): Judge {
       const verdict = judge.judge(result, recordPolicy, reportData);
       return { ...verdict, warnings: [...verdict.warnings, warning] };
     },
+    ...(judge.graceSeconds ? { graceSeconds: judge.graceSeconds.bind(judge) } : {}),
   };
 }
 
@@ -100,8 +121,51 @@ function defaultDiskCache(): CollateralCache {
   }
 }
 
+/**
+ * The collateral services of a worker, one per collateral grace period (review s13 CLI #2). Each
+ * record's policy may name its own `collateral.expiryGraceSeconds` (with --allow-record-policy), and
+ * the service's grace must be the verifier's: a service with more grace serves a version the
+ * verifier then rejects (and discards from the cache), one with less refuses what the policy allows.
+ * They share the sources and the cache (with it, under the pinned roots, the rollback floors, X03);
+ * under --trust-root each service keeps its own floors in memory, as each worker already does.
+ */
+class ServicesByGrace {
+  readonly #build: (graceMs: number) => CollateralService;
+  readonly #run: number;
+  readonly #runService: CollateralService;
+  /** Other graces than the run's, least recently used first. */
+  readonly #others = new Map<number, CollateralService>();
+
+  constructor(build: (graceMs: number) => CollateralService, runGraceSeconds: number) {
+    this.#build = build;
+    this.#run = runGraceSeconds;
+    this.#runService = build(runGraceSeconds * 1000);
+  }
+
+  get run(): CollateralService {
+    return this.#runService;
+  }
+
+  /** The service for `graceSeconds` (0: none), already validated (graceMsOf). */
+  for(graceSeconds: number): CollateralService {
+    if (graceSeconds === this.#run) return this.#runService;
+    let service = this.#others.get(graceSeconds);
+    if (service) this.#others.delete(graceSeconds);
+    else {
+      service = this.#build(graceSeconds * 1000);
+      // Record policies are archive content: distinct graces are few in practice, never unbounded here.
+      if (this.#others.size >= MAX_GRACE_SERVICES) this.#others.delete(this.#others.keys().next().value as number);
+    }
+    this.#others.set(graceSeconds, service);
+    return service;
+  }
+}
+
+/** Services kept per worker for graces other than the run policy's. */
+const MAX_GRACE_SERVICES = 16;
+
 /** `trustRoots`: the run's roots (--trust-root), so that a test PKI's evaluations never raise the disk cache's rollback floors. */
-async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], trustRoots: TrustRoots | undefined): Promise<CollateralService> {
+async function buildServices(setup: VerifySetup, bundle: CollateralArtifact[], trustRoots: TrustRoots | undefined, runGraceSeconds: number): Promise<ServicesByGrace> {
   const network = setup.pcsUrl !== undefined || bundle.length === 0;
   let pcs: InstanceType<typeof import('../collateral/intel-pcs.js').IntelPcsClient> | undefined;
   let kds: InstanceType<typeof import('../collateral/amd-kds.js').AmdKdsClient> | undefined;
@@ -115,13 +179,31 @@ async function buildService(setup: VerifySetup, bundle: CollateralArtifact[], tr
   // TCB recovery may need thousands of distinct TCB infos and VCEKs a minute. The budget protects
   // services from hostile evidence (docs/collateral.md); here every record is meant to be judged.
   // --skip-crl's second gathering goes through this service too (src/cli/gather.ts), rollback floors included.
+  // The policy's grace (as verify's openCollateral gives it): the cache may serve an artifact that far past its end.
+  const common = (graceMs: number) => ({ fetchBudget: null, ...(trustRoots ? { trustRoots } : {}), ...(graceMs > 0 ? { graceMs } : {}) });
   if (bundle.length === 0) {
-    return new CollateralService({ intel: pcs!, amd: kds!, cache: defaultDiskCache(), fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
+    const cache = defaultDiskCache();
+    return new ServicesByGrace((graceMs) => new CollateralService({ intel: pcs!, amd: kds!, cache, ...common(graceMs) }), runGraceSeconds);
   }
   const cache = new CollateralCache({ directory: null, maxVersions: Math.max(8, bundle.length) });
   for (const a of bundle) cache.put(a);
   const source = new BundleSource(bundle);
-  return new CollateralService({ intel: pcs ?? source, amd: source, cache, fetchBudget: null, ...(trustRoots ? { trustRoots } : {}) });
+  return new ServicesByGrace((graceMs) => new CollateralService({ intel: pcs ?? source, amd: source, cache, ...common(graceMs) }), runGraceSeconds);
+}
+
+/**
+ * The run policy's grace, validated as the verifier validates it (at most 30 days): a policy file
+ * that names more is a usage error before any record, as `verify --policy` refuses it (exit 2).
+ */
+function runGraceSeconds(setup: VerifySetup, policy: Policy | undefined): number {
+  const seconds = graceOf(policy);
+  if (seconds === undefined) return 0;
+  try {
+    graceMsOf({ collateralGraceSeconds: seconds });
+  } catch (err) {
+    throw new PolicyFileError(`--policy ${setup.policy}: collateral.expiryGraceSeconds ${seconds}: ${(err as Error).message}`);
+  }
+  return seconds;
 }
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
@@ -129,6 +211,18 @@ export async function createContext(setup: VerifySetup): Promise<VerifyContext> 
   const trustRoots = await loadTrustRoots(setup.trustRoot);
   const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy);
   const judge = setup.trustRoot === undefined ? policyJudge : warningOnEveryVerdict(policyJudge, replacedRootsWarning(setup.trustRoot));
-  const service = await buildService(setup, bundle, trustRoots);
-  return { service, trustRoots, relaxations: setup.skipCrl ? { skipCrl: true } : {}, judge };
+  const grace = runGraceSeconds(setup, policyJudge.runPolicy);
+  const services = await buildServices(setup, bundle, trustRoots, grace);
+  const relaxationsWith = (seconds: number): Relaxations => ({ ...(setup.skipCrl ? { skipCrl: true } : {}), ...(seconds > 0 ? { collateralGraceSeconds: seconds } : {}) });
+  return {
+    service: services.run,
+    trustRoots,
+    relaxations: relaxationsWith(grace),
+    judge,
+    collateralFor(graceSeconds) {
+      const seconds = graceSeconds ?? 0;
+      graceMsOf({ collateralGraceSeconds: seconds }); // ERR_INVALID_ARGUMENT past 30 days, as the verifier says it
+      return { service: services.for(seconds), relaxations: relaxationsWith(seconds) };
+    },
+  };
 }

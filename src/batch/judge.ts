@@ -31,6 +31,18 @@ export interface Verdict {
 export interface Judge {
   /** `recordPolicy` is the record's own policy (parsed JSON): used instead of the run's only when the run allows it. */
   judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict;
+  /**
+   * The `collateral.expiryGraceSeconds` of the policy the record will be judged under (its own with
+   * --allow-record-policy, else the run's; the default policies name none), known before the
+   * verification: verify gives the policy's grace to the collateral service and the verifier, and
+   * batch does the same (review s13 CLI #2). Throws the record policy's ERR_POLICY_INVALID.
+   */
+  graceSeconds?(recordPolicy: unknown): number | undefined;
+}
+
+/** A loaded policy's collateral grace, as `tee-verify verify` reads it from its --policy file. */
+export function graceOf(policy: Policy | undefined): number | undefined {
+  return policy?.collateral?.expiryGraceSeconds;
 }
 
 /** The run's policy file cannot be used: a usage error before any record is read. */
@@ -85,6 +97,16 @@ class PolicyJudge implements Judge {
     return policy;
   }
 
+  /** The run's policy, whose grace builds the run's collateral service. */
+  get runPolicy(): Policy | undefined {
+    return this.#runPolicy;
+  }
+
+  graceSeconds(recordPolicy: unknown): number | undefined {
+    const own = recordPolicy !== undefined && this.#allowRecordPolicy ? this.#recordPolicy(recordPolicy) : undefined;
+    return graceOf(own?.policy ?? this.#runPolicy);
+  }
+
   judge(result: VerificationResult, recordPolicy: unknown, reportData: string | undefined): Verdict {
     const own = recordPolicy !== undefined && this.#allowRecordPolicy ? this.#recordPolicy(recordPolicy) : undefined;
     const policy = own?.policy ?? this.#runPolicy ?? this.#default(result.tee);
@@ -99,7 +121,7 @@ class PolicyJudge implements Judge {
 }
 
 /** The judge for a run: the policy file when given, else the defaults per TEE; records' own policies only when allowed. */
-export function loadJudge(policyFile: string | undefined, allowRecordPolicy = false): Judge {
+export function loadJudge(policyFile: string | undefined, allowRecordPolicy = false): Judge & { readonly runPolicy: Policy | undefined } {
   if (policyFile === undefined) return new PolicyJudge(undefined, allowRecordPolicy);
   let text: Buffer;
   try {

@@ -20,7 +20,7 @@ import type { SnpCertificateEntry } from '../evidence/cert-table.js';
 import type { Evidence } from '../evidence/types.js';
 import type { VerificationResult } from '../verify/types.js';
 import { gathersAgainWithoutCrl, verifyWithCollateral } from '../cli/gather.js';
-import type { VerifyContext } from './context.js';
+import type { RecordCollateral, VerifyContext } from './context.js';
 
 /** Whether --skip-crl gathers again after `err`: collateral unavailable, but not refused by the service's guards. */
 export function retriesWithoutCrl(ctx: VerifyContext, err: unknown): boolean {
@@ -30,7 +30,13 @@ export function retriesWithoutCrl(ctx: VerifyContext, err: unknown): boolean {
 /**
  * The record verified with the CRLs optional; throws the library's typed errors (a missing TCB info stays unavailable).
  * `certTable` is the record's SEV-SNP certificate table (its `auxblob`): the VLEK, or a masked chip's VCEK, is taken from it on this pass too.
+ * `collateral` is the record's service and relaxations (its policy's collateral grace; default the run's).
  */
-export function verifyWithoutCrl(ctx: VerifyContext, evidence: Evidence, at: Date, certTable: SnpCertificateEntry[] = []): Promise<VerificationResult> {
-  return verifyWithCollateral({ evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable }, { service: ctx.service });
+export function verifyWithoutCrl(ctx: VerifyContext, evidence: Evidence, at: Date, certTable: SnpCertificateEntry[] = [], collateral: RecordCollateral = ctx): Promise<VerificationResult> {
+  // The record's policy's grace on this pass too, as verify --skip-crl passes it (review s13 CLI #2).
+  const grace = collateral.relaxations.collateralGraceSeconds;
+  return verifyWithCollateral(
+    { evidence, at, trustRoots: ctx.trustRoots, skipCrl: true, certTable, ...(grace === undefined ? {} : { collateralGraceSeconds: grace }) },
+    { service: collateral.service },
+  );
 }

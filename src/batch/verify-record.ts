@@ -13,7 +13,7 @@ import { parseEvidence, parseSnpCertificateTable, type ParseOptions, type SnpCer
 import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence } from '../verify/index.js';
 import type { InstantSpec } from './config.js';
-import type { VerifyContext } from './context.js';
+import type { RecordCollateral, VerifyContext } from './context.js';
 import { retriesWithoutCrl, verifyWithoutCrl } from './skip-crl.js';
 import { errorResult, type ResultError, type ResultRecord } from './result.js';
 
@@ -142,6 +142,15 @@ function certTableOf(auxblob: string): SnpCertificateEntry[] | ResultError {
   }
 }
 
+/**
+ * The record's collateral service and relaxations for its policy's grace: the run's when the grace is
+ * the run policy's; from ctx.collateralFor otherwise (a hand-built context without it has only the run's).
+ */
+function recordCollateral(ctx: VerifyContext, graceSeconds: number | undefined): RecordCollateral {
+  if (graceSeconds === ctx.relaxations.collateralGraceSeconds || !ctx.collateralFor) return ctx;
+  return ctx.collateralFor(graceSeconds);
+}
+
 /** Verifies one record at its instant and judges it. */
 export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, instant: InstantSpec): Promise<ResultRecord> {
   const at = instantFor(fields, instant);
@@ -163,13 +172,16 @@ export async function verifyRecord(fields: RecordFields, ctx: VerifyContext, ins
     certTable = table;
   }
   try {
+    // The grace of the policy the record is judged under, for the service and the verifier alike, as
+    // verify gives its --policy's (review s13 CLI #2). An invalid record policy is the record's error here.
+    const collateral = recordCollateral(ctx, ctx.judge.graceSeconds?.(fields.policy));
     let result;
     try {
-      result = await verifyEvidence(parsed, { collateral: ctx.service, at, trustRoots: ctx.trustRoots, relaxations: ctx.relaxations, ...(certTable ? { certTable } : {}) });
+      result = await verifyEvidence(parsed, { collateral: collateral.service, at, trustRoots: ctx.trustRoots, relaxations: collateral.relaxations, ...(certTable ? { certTable } : {}) });
     } catch (err) {
       // --skip-crl: collateral the service could not obtain is gathered again, CRLs optional (review s12 #2).
       if (!retriesWithoutCrl(ctx, err)) throw err;
-      result = await verifyWithoutCrl(ctx, parsed, at, certTable ?? []);
+      result = await verifyWithoutCrl(ctx, parsed, at, certTable ?? [], collateral);
     }
     const verdict = ctx.judge.judge(result, fields.policy, fields.reportData);
     return {

@@ -42,7 +42,8 @@ Re-verifies an archive of evidence on a pool of worker threads, streaming:
 results are written as JSONL in input order, with a checkpoint
 (<out>.checkpoint) that lets a killed run resume without losing or
 duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
-"reportData"?, "policy"?}, one per line; or a directory of evidence files.
+"reportData"?, "policy"?, "auxblob"?: base64 SEV-SNP certificate table
+(SEV-SNP only)}, one per line; or a directory of evidence files.
 
   --out <file>            results, one JSON line per record (required)
   --at now|<ISO>|collected
@@ -57,11 +58,14 @@ duplicating a record. Records: {"id", "evidence" (base64), "collectedAt"?,
                           ASVK per product; a warning on every result)
   --skip-crl              relaxation: verify without the CRLs that cannot be
                           obtained (a warning on each record verified so)
-  --policy <file>         policy for every record (default: the TEE's default)
+  --policy <file>         policy for every record (default: the TEE's default);
+                          its collateral.expiryGraceSeconds applies as in
+                          verify (grace warnings on the result)
   --allow-record-policy   relaxation: a record's own "policy" replaces
                           --policy for that record (a warning naming it on
-                          the result); without it a record's policy is
-                          ignored (with a warning)
+                          the result), its collateral grace included;
+                          without it a record's policy is ignored (with a
+                          warning)
   --workers <n>           worker threads (default: number of cores)
   --shard <i>/<n>         verify only shard i (0-based) of n, split by record id
   --previous <file>       report records whose status changed since that results file
