@@ -13,6 +13,7 @@
  * The time is passed in (`iat`, seconds): no hidden clock.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { VerificationResult } from '../verify/types.js';
 import { annotatedEvidence, flattenClaims } from './annotated.js';
 import type { PolicyAppraisal, PolicyViolation } from './types.js';
@@ -101,7 +102,14 @@ function verifierId(id: ToEarOptions['verifierId']): { developer: string; build:
   throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'toEar: verifierId must be a non-empty string or { developer, build }');
 }
 
+/** The keys ToEarOptions accepts (review s13 policy #2: a misspelt `nonce` gave an EAR without eat_nonce). */
+const TO_EAR_OPTION_KEYS: OptionKeys<ToEarOptions> = { verifierId: true, nonce: true, iat: true };
+
 function checkOptions(o: ToEarOptions): void {
+  if (checkOptionKeys(o, TO_EAR_OPTION_KEYS, 'toEar') === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'toEar: options { verifierId, iat } are required');
+  if (Object.hasOwn(o, 'nonce') && o.nonce === undefined) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'toEar: options.nonce is undefined (omit the key for an EAR without eat_nonce)', { details: { option: 'nonce' } });
+  }
   if (!Number.isSafeInteger(o.iat) || o.iat < 0) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'toEar: iat must be whole seconds since the epoch');
   if (o.nonce !== undefined && (typeof o.nonce !== 'string' || o.nonce.length < 8 || o.nonce.length > 88)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'toEar: nonce must be 8 to 88 characters');

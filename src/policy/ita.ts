@@ -34,6 +34,7 @@
  */
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { validateAgainstSchema } from './json-schema.js';
 import { loadPolicy } from './load.js';
@@ -182,6 +183,9 @@ export interface TranslateItaOptions {
   onWarning?: (warning: string) => void;
 }
 
+/** The keys TranslateItaOptions accepts (review s13 policy #2: a misspelt allowUnpinnedMeasurement must not pass for its absence silently, nor onWarning's). */
+const TRANSLATE_ITA_OPTION_KEYS: OptionKeys<TranslateItaOptions> = { allowUnpinnedMeasurement: true, onWarning: true };
+
 /** The X07 refusal of attributes that name no code, or undefined when they pin one. */
 function unpinned(tee: 'tdx' | 'sgx', attrs: Doc): string | undefined {
   const named = (field: string): boolean => Array.isArray(attrs[field]) && (attrs[field] as unknown[]).length > 0;
@@ -191,6 +195,7 @@ function unpinned(tee: 'tdx' | 'sgx', attrs: Doc): string | undefined {
 
 /** Intel Trust Authority key-transfer policy to a native Policy. Throws PolicyError (ERR_POLICY_INVALID). */
 export function translateItaPolicy(input: string | Uint8Array | object, options: TranslateItaOptions = {}): Policy {
+  const o = checkOptionKeys(options, TRANSLATE_ITA_OPTION_KEYS, 'translateItaPolicy') ?? {};
   const doc = parse(input);
   const problems = validateAgainstSchema(ITA_SCHEMA, doc);
   if (problems.length > 0) throw new PolicyError(problems);
@@ -198,11 +203,11 @@ export function translateItaPolicy(input: string | Uint8Array | object, options:
   const type = d['attestation_type'];
   const tee = String(Array.isArray(type) ? type[0] : type).toLowerCase() as 'tdx' | 'sgx';
   const attrs = sectionOf(d, tee);
-  const warn = options.onWarning ?? (() => {});
+  const warn = o.onWarning ?? (() => {});
   const gap = unpinned(tee, attrs);
   if (gap !== undefined) {
     const subject = tee === 'tdx' ? 'TD' : 'enclave';
-    if (options.allowUnpinnedMeasurement !== true) {
+    if (o.allowUnpinnedMeasurement !== true) {
       throw new PolicyError([{ path: `/${tee}/attributes`, keyword: 'unpinned', message: `${gap}: the policy would accept any ${subject} (pass allowUnpinnedMeasurement to keep Intel's semantics)` }]);
     }
     warn(`X07: the ITA policy ${gap}: any ${subject} is accepted (allowUnpinnedMeasurement)`);

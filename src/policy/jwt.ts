@@ -15,6 +15,7 @@ import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 import { parseStrictJson } from '../collateral/strict-json.js';
 import { InvalidArgumentError } from '../errors.js';
+import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import { EAR_PROFILE, EAR_STATUSES, type Ear } from './ear.js';
 import { EarTokenError } from './errors.js';
 
@@ -49,6 +50,15 @@ export interface VerifyEarJwtOptions {
    */
   nonce?: string | Uint8Array;
 }
+
+/**
+ * The keys each options bag accepts (review s13 policy #2: decisions.md, session 12, "library
+ * options are closed sets"). A misspelt `nonce` / `issuer` (`eat_nonce`, `iss`) was ignored, so a
+ * token made for another challenge or by another issuer verified. The compiler keeps each list
+ * equal to its type.
+ */
+const VERIFY_EAR_JWT_OPTION_KEYS: OptionKeys<VerifyEarJwtOptions> = { now: true, clockSkewSeconds: true, algorithms: true, issuer: true, nonce: true };
+const SIGN_EAR_JWT_OPTION_KEYS: OptionKeys<SignEarJwtOptions> = { alg: true, kid: true, expiresIn: true, jti: true, now: true, extraClaims: true };
 
 /** The largest clockSkewSeconds verifyEarJwt takes (10 minutes): skew is for drifting clocks, not a lifetime. */
 export const MAX_CLOCK_SKEW_SECONDS = 600;
@@ -96,6 +106,7 @@ function checkSignOptions(ear: Ear, key: KeyObject, o: SignEarJwtOptions): void 
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `signEarJwt: ${message}`);
   };
   if (typeof ear !== 'object' || ear === null || ear.eat_profile !== EAR_PROFILE) bad('ear must come from toEar');
+  checkOptionKeys(o, SIGN_EAR_JWT_OPTION_KEYS, 'signEarJwt');
   if (!o || !(o.alg in CURVES)) bad('alg must be ES256 or ES384');
   if (key?.type !== 'private' || curveOf(key) !== CURVES[o.alg].curve) bad(`${o.alg} needs a ${CURVES[o.alg].curve} private key`);
   if (!Number.isSafeInteger(o.now) || o.now < 0) bad('now must be whole seconds since the epoch');
@@ -215,6 +226,13 @@ function checkVerifyOptions(o: VerifyEarJwtOptions): CheckedVerifyOptions {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyEarJwt: ${message}`);
   };
   if (typeof o !== 'object' || o === null) bad('options must be an object');
+  checkOptionKeys(o, VERIFY_EAR_JWT_OPTION_KEYS, 'verifyEarJwt');
+  // an own expectation whose value is undefined (an expected value lost to a bug) is not "no check"
+  for (const option of ['issuer', 'nonce'] as const) {
+    if (Object.hasOwn(o, option) && o[option] === undefined) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyEarJwt: options.${option} is undefined (omit the key to check no ${option === 'issuer' ? 'iss' : 'eat_nonce'})`, { details: { option } });
+    }
+  }
   const { now, clockSkewSeconds: skew = 60, algorithms = ['ES256', 'ES384'], issuer, nonce } = o;
   if (now !== undefined && (!Number.isSafeInteger(now) || now < 0)) bad('now must be whole seconds since the epoch');
   if (!Number.isSafeInteger(skew) || skew < 0 || skew > MAX_CLOCK_SKEW_SECONDS) bad(`clockSkewSeconds must be whole seconds from 0 to ${MAX_CLOCK_SKEW_SECONDS}`);
