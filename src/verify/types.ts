@@ -62,6 +62,15 @@ export interface CollateralIdentity {
   artifacts: { key: string; kind: CollateralArtifact['kind']; origin: string; notBefore: string; notAfter: string; sequence?: string }[];
   /** The earliest notAfter among everything used: the result is usable until then (X16). */
   earliestExpiry: string;
+  /**
+   * Intel: the earliest notAfter among the certificates the result rests on (PCK leaf, PCK CA,
+   * root, the TCB Signing certificates of the TCB info and QE identity). No grace extends a
+   * certificate (X16), while a document's grace can run past its own nextUpdate; the artifacts'
+   * windows alone cannot tell the two apart (a document's window is cut short by its signer's).
+   * Absent in SEV-SNP results (the VCEK / VLEK and ASK / ARK are artifacts of their own kinds) and
+   * in results made before session 13.
+   */
+  certificateExpiry?: string;
   /** Intel: TCB info / QE identity issue dates and evaluation data numbers (the QE identity's is never below the TCB info's, T21). */
   tcbInfoIssueDate?: string;
   qeIdentityIssueDate?: string;

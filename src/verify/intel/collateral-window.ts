@@ -4,7 +4,9 @@
  * every artifact used must be inside its own recorded window at `now` (the
  * window the collateral layer computed: the artifact's dates intersected with
  * its issuer chain's). The identity lists what was used and the earliest
- * expiry, after which the result must not be used (X16).
+ * expiry, after which the result must not be used (X16), and the earliest
+ * certificate expiry (PCK chain and TCB Signing certificates), which no
+ * policy grace extends.
  */
 import { isWithinWindow, type CollateralArtifact } from '../../collateral/artifact.js';
 import type { CertificateInfo } from '../../x509/index.js';
@@ -69,6 +71,8 @@ export function collateralIdentity(
       return used;
     }),
     earliestExpiry: new Date(earliestEnd(artifacts, certificates, [tcbInfo, qeIdentity])).toISOString(),
+    // X16: what no grace extends (review s13 policy #4)
+    certificateExpiry: new Date(earliestEnd([], certificates, [])).toISOString(),
     tcbInfoIssueDate: tcbInfo.issueDate.toISOString(),
     tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
   };

@@ -19,7 +19,7 @@ import type { CollateralArtifact } from '../../collateral/artifact.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { checkVerifierOptionKeys } from '../../option-keys.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
-import type { CrlInfo, PckSgxExtension } from '../../x509/index.js';
+import type { CertificateInfo, CrlInfo, PckSgxExtension } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import type { VerificationResult } from '../types.js';
 import { sgxClaims, tdxClaims } from './claims.js';
@@ -62,7 +62,12 @@ function verifyPlatformIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, 
 }
 
 /** Section C: T16–T21 with T47 / T48. */
-function verifyCollateralDocuments(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput, p: PlatformIdentity): { tcbInfo: TcbInfo; qeIdentity: QeIdentity | undefined } {
+function verifyCollateralDocuments(
+  ctx: VerifyContext,
+  quote: TdxQuote | SgxQuote,
+  collateral: IntelCollateralInput,
+  p: PlatformIdentity,
+): { tcbInfo: TcbInfo; qeIdentity: QeIdentity | undefined; signers: CertificateInfo[] } {
   const tcbDoc = verifyTcbInfoSignature(ctx, collateral.tcbInfo, p.chain.root, p.rootCrl); // T16, T17
   const tcbInfo = readTcbInfo(ctx, tcbDoc.value, quote.kind); // T47, T48, T18
   checkTcbInfoPlatform(ctx, tcbInfo, p.pck); // T19
@@ -70,10 +75,10 @@ function verifyCollateralDocuments(ctx: VerifyContext, quote: TdxQuote | SgxQuot
     if (ctx.relaxations.skipQeIdentity !== true) fail('COLLATERAL_UNAVAILABLE', 'T20', 'no QE identity was supplied');
     relaxed(ctx, 'T20', 'no QE identity (relaxation skipQeIdentity): QE identity chain and signature not checked');
     relaxed(ctx, 'T21', 'no QE identity (relaxation skipQeIdentity): QE identity content not checked');
-    return { tcbInfo, qeIdentity: undefined };
+    return { tcbInfo, qeIdentity: undefined, signers: [tcbDoc.signer] };
   }
   const qeDoc = verifyQeIdentitySignature(ctx, collateral.qeIdentity, p.chain.root, p.rootCrl); // T20
-  return { tcbInfo, qeIdentity: readQeIdentity(ctx, qeDoc.value, quote.kind, tcbInfo) }; // T47, T21
+  return { tcbInfo, qeIdentity: readQeIdentity(ctx, qeDoc.value, quote.kind, tcbInfo), signers: [tcbDoc.signer, qeDoc.signer] }; // T47, T21
 }
 
 /** Section D: T22–T26 with T43. */
@@ -128,7 +133,7 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
   passed(ctx, 'T01', `verification instant ${ctx.at.toISOString()}`);
   checkQuoteStructure(ctx, quote); // T02–T07
   const platform = verifyPlatformIdentity(ctx, quote, collateral); // T08–T15
-  const { tcbInfo, qeIdentity } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
+  const { tcbInfo, qeIdentity, signers } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
   const qe = verifyQuoteCryptography(ctx, quote, platform, qeIdentity); // T22–T26, T43
   const outcome = evaluateTcb(ctx, quote, tcbInfo, platform.pck, qe); // T27–T33
   const artifacts = artifactsUsed(collateral);
@@ -144,7 +149,7 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
     tcbStatus: outcome.status,
     advisoryIds: outcome.advisoryIds,
     claims,
-    collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root], tcbInfo, qeIdentity),
+    collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root, ...signers], tcbInfo, qeIdentity),
     trustRoots: ctx.trustRoots.label,
     checks: ctx.checks,
     warnings: ctx.warnings,
