@@ -170,7 +170,7 @@ const tdx: JsonSchema = {
     mrServiceTd: allowList(ref('hex48'), 'T40: MRSERVICETD (body type 3). Default all zero.'),
     tdAttributes: { description: 'T34: (TDATTRIBUTES & mask) == value, or "any". Default "any".', anyOf: [{ const: 'any' }, maskedU64] },
     allowMigratable: bool('T34: MIGRATABLE (bit 29). Default false.'),
-    requireSeptVeDisable: bool('T34: SEPT_VE_DISABLE (bit 28) must be set. Default false.'),
+    requireSeptVeDisable: bool('T34: SEPT_VE_DISABLE (bit 28) must be set. Default true; false accepts a TD without it, with a warning.'),
     xfam: allowList({ type: 'string', pattern: U64 }, 'T35: exact XFAM values. Default "any".'),
   },
 };
