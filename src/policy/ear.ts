@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { VerificationResult } from '../verify/types.js';
 import { annotatedEvidence, flattenClaims } from './annotated.js';
+import { tdUnderDebug } from './td-debug.js';
 import type { PolicyAppraisal, PolicyViolation } from './types.js';
 
 export const EAR_PROFILE = 'tag:github.com,2023:veraison/ear';
@@ -74,7 +75,8 @@ const HARDWARE_CHECKS = ['T33', 'T18', 'S03', 'S06', 'S15', 'S17', 'S18', 'S19']
 function trustVector(result: VerificationResult, a: PolicyAppraisal): TrustworthinessVector {
   const v = a.violations;
   const c = result.claims;
-  const debug = c.kind === 'snp' ? c.policy.debug : c.debug;
+  // a TD is under debug with DEBUG or a TUD bit (7:1) set, as the T34 check and the key broker judge it
+  const debug = c.kind === 'snp' ? c.policy.debug : c.kind === 'tdx' ? tdUnderDebug(c) : c.debug;
   const statusWarns = a.warnings.some((w) => w.startsWith('T33:'));
   return {
     'instance-identity': has(v, ['S31']) ? T.contraindicated : T.none,
