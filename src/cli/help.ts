@@ -130,8 +130,10 @@ const COLLATERAL = `tee-verify collateral <command>
                                          unless asked: batch re-verification at
                                          past instants needs old versions)
 
-fetch / export options: --at, --pcs-url, --kds-url, --product, --certs,
---cache-dir, --no-cache, --offline, --collateral, --retries (as for verify).
+fetch options: --at, --pcs-url, --kds-url, --product, --certs, --cache-dir,
+--no-cache, --offline, --collateral, --retries (as for verify).
+export options: --at, --product, --certs, --cache-dir, --no-cache, --collateral
+(--offline is implied: export reads the cache, --collateral and --certs only).
 prune options: --older-than <days> (required), --cache-dir <dir> (default
 $XDG_CACHE_HOME/tee-verify), --dry-run (count, remove nothing).
 
