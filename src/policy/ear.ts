@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { VerificationResult } from '../verify/types.js';
 import { annotatedEvidence, flattenClaims } from './annotated.js';
+import { earPolicyId } from './policy-id.js';
 import { tdUnderDebug } from './td-debug.js';
 import type { PolicyAppraisal, PolicyViolation } from './types.js';
 
@@ -128,7 +129,8 @@ export function toEar(result: VerificationResult, appraisal: PolicyAppraisal, op
   const submod: EarAppraisal = {
     'ear.status': earStatus(result, appraisal, vector),
     'ear.trustworthiness-vector': vector,
-    'ear.appraisal-policy-id': appraisal.policyId ?? `tee-verify:default-${appraisal.tee}`,
+    // the policy's id; for an id-less policy tee-verify:default-<tee> only when it is the default, else sha256:<digest> (review s13 policy #6)
+    'ear.appraisal-policy-id': earPolicyId(appraisal),
     'ear.veraison.annotated-evidence': annotatedEvidence(result),
     'ear.veraison.policy-claims': jsonCopy({
       ok: appraisal.ok,

@@ -24,6 +24,7 @@ import { checkSnpTcb } from './checks/snp-tcb.js';
 import { checkTdx } from './checks/tdx.js';
 import { checkVtpm } from './checks/vtpm.js';
 import { loadPolicy } from './load.js';
+import { recordJudgingPolicy } from './policy-id.js';
 import { isLoaded } from './registry.js';
 import type { EvaluateOptions, Policy, PolicyAppraisal } from './types.js';
 
@@ -57,13 +58,14 @@ function judge(result: VerificationResult, policy: Policy, options: EvaluateOpti
 }
 
 function appraisal(policy: Policy, f: Findings): PolicyAppraisal {
-  return {
+  // toEar names an id-less policy from the policy itself (policy-id.ts, review s13 policy #6)
+  return recordJudgingPolicy({
     ok: f.violations.length === 0,
     violations: f.violations,
     warnings: f.warnings,
     tee: policy.tee,
     ...(policy.id === undefined ? {} : { policyId: policy.id }),
-  };
+  }, policy);
 }
 
 /** The keys EvaluateOptions accepts (the compiler keeps this list equal to the type's keys). */
