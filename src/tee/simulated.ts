@@ -166,10 +166,28 @@ function createTdxState(at: Date, seed: string, keys: KeySource): SimulatedTeeSt
   };
 }
 
+const NAMED_CURVE = { 'P-256': 'prime256v1', 'P-384': 'secp384r1' } as const;
+
+/**
+ * A state's private key must be the kind its TEE signs with (review s13 CR #4): a key that parses but
+ * is RSA, Ed25519 or on another curve restored, then failed untyped in getEvidence (tee-model exit 70).
+ * The message names the field and the kind found, never the key. A key of the right kind that the
+ * leaf certificate does not certify is not refused here: its evidence is refused by every verifier,
+ * typed (review s7's r3c forgery test builds exactly such a state).
+ */
+function checkKeyKind(key: KeyObject, field: string, curve: keyof typeof NAMED_CURVE): void {
+  const found = key.asymmetricKeyType !== 'ec' ? (key.asymmetricKeyType ?? key.type) : `EC ${key.asymmetricKeyDetails?.namedCurve ?? 'on an unknown curve'}`;
+  if (key.type !== 'private' || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== NAMED_CURVE[curve]) {
+    throw unusableState(`"${field}" must be an EC ${curve} private key (found ${found})`);
+  }
+}
+
 function tdxBackend(s: SimulatedTeeState): Backend {
   const pckKey = pemToKey(s.signingKeyPem);
+  checkKeyKind(pckKey, 'signingKeyPem', 'P-256');
   // Older state files have no attestation key: the quote builder derives it from the seed, as it did then.
   const attestationKey = s.attestationKeyPem ? pemToKey(s.attestationKeyPem) : undefined;
+  if (attestationKey) checkKeyKind(attestationKey, 'attestationKeyPem', 'P-256');
   const qeSignatures = new Map<string, Uint8Array>();
   const pckChainPem = s.pckChainPem;
   if (!pckChainPem) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated TDX state lacks pckChainPem');
@@ -236,6 +254,7 @@ function createSnpState(at: Date, seed: string, keys: KeySource): SimulatedTeeSt
 
 function snpBackend(s: SimulatedTeeState): Backend {
   const key = pemToKey(s.signingKeyPem);
+  checkKeyKind(key, 'signingKeyPem', 'P-384');
   const [ark, ask, asvk] = certsOf(s.trustRootPem);
   if (!ark || !ask || !asvk || !s.auxblob) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'simulated SEV-SNP state lacks its roots or auxblob');
   const auxblob = new Uint8Array(Buffer.from(s.auxblob, 'base64'));
@@ -307,7 +326,8 @@ export class SimulatedTeeProvider implements EvidenceProvider {
 
   /**
    * Rebuilds a provider from `exportState()` output (JSON text or object). A state that cannot be
-   * used (not JSON, a field of the wrong type, a key, certificate or bundle that does not parse) is
+   * used (not JSON, a field of the wrong type, a key, certificate or bundle that does not parse, a key
+   * of the wrong kind: review s13 CR #4; one report is built here) is
    * ERR_TSM_PROVIDER, "not a usable simulated TEE state" (tee-model exit 2), never a raw SyntaxError
    * or OpenSSL error (review s13 #4). The message never quotes the file: it holds private keys.
    */
@@ -327,7 +347,10 @@ export class SimulatedTeeProvider implements EvidenceProvider {
     }
     checkStateFields(s);
     try {
-      return new SimulatedTeeProvider({ state: s });
+      const provider = new SimulatedTeeProvider({ state: s });
+      // A self-test: one report now, so that a state that cannot sign fails here, typed, not at the first request (review s13 CR #4).
+      provider.#backend.build(new Uint8Array(REPORT_DATA_SIZE));
+      return provider;
     } catch (e) {
       if (isModelError(e)) throw e;
       // createPrivateKey, X509Certificate, importBundle, base64: the state's material does not parse.
