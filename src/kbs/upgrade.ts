@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 
-import { openStorage, parseStorageLocation, type StorageLocation } from '../storage/index.js';
+import { openStorage, parseStorageLocation, sqliteLocation, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV } from './files.js';
 import { rollingUpgradeWarning } from './migrations.js';
@@ -38,7 +38,8 @@ const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG'
 function locationOf(o: IntegrityUpgradeOptions): StorageLocation {
   if (o.db !== undefined && o.database !== undefined) throw configError('give either db (a SQLite file) or database, not both');
   if (o.database !== undefined) return parseStorageLocation(o.database);
-  if (o.db !== undefined) return { kind: 'sqlite', file: o.db };
+  // The same path rule as --db everywhere (review s13 storage #2): a URL given as db is refused, never a file.
+  if (o.db !== undefined) return sqliteLocation(o.db);
   throw configError('a database is required: db (a SQLite file) or database (sqlite:PATH | postgres://…)');
 }
 
