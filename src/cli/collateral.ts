@@ -60,7 +60,7 @@ function describeArtifacts(artifacts: CollateralArtifact[]): string[] {
  * the user did not write (review s13 CLI, finding 5).
  */
 function exportArgs(values: Parsed['values']): CommonCollateralArgs {
-  const fetching = ['pcs-url', 'kds-url'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+  const fetching = ['pcs-url', 'kds-url', 'retries'].filter((o) => values[o] !== undefined).map((o) => `--${o}`);
   if (fetching.length > 0) throw new UsageError(`collateral export reads the cache, --collateral and --certs only, fetching nothing: drop ${fetching.join(' / ')} (collateral fetch fetches)`);
   const common = collateralArgsFrom({ ...values, offline: true });
   // With an explicit --offline, requireCollateralSource's "--offline needs --collateral" names what the user gave.

@@ -76,6 +76,7 @@ export async function verifyVtpmBundle(args: VerifyArgs, inputs: BundleInputs, s
   outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
   if (args.reportData !== undefined) throw new UsageError('--report-data does not apply to a vTPM bundle: the hardware report_data commits to the HCL runtime data (use --nonce for the TPM quote)');
   if (!bundle.hardware && args.product !== undefined) throw new UsageError(`--product applies to SEV-SNP evidence: ${args.file} is a vTPM bundle without hardware evidence`);
+  if (hcl?.reportType === 'tdx' && args.product !== undefined) throw new UsageError(`--product applies to SEV-SNP evidence: ${args.file} is a vTPM bundle with a TDX report`);
   if (bundle.hardware) requireCollateralSource(args);
   // Review s8, finding 1: a policy that cannot be applied to a TPM-only bundle is refused before any work.
   const tpmOnlySection = !bundle.hardware && inputs.policy ? vtpmSectionForTpmOnly(inputs.policy.policy, inputs.policy.label) : undefined;

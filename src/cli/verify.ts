@@ -103,6 +103,8 @@ export async function verifyCommand(args: VerifyArgs, io: CliIo): Promise<Verify
     requireCollateralSource(args);
     const evidence = parseEvidence(inputs.bytes, args.parse);
     outcome.tee = evidence.kind;
+    // --product selects SEV-SNP report versions: on a quote it would be ignored (s13 change review CLI A).
+    if (args.product !== undefined && evidence.kind !== 'snp') throw new UsageError(`--product applies to SEV-SNP evidence: ${args.file} is ${evidence.kind === 'tdx' ? 'a TDX' : 'an SGX'} quote`);
     outcome.evidence = describeEvidence(evidence);
     if (evidence.kind === 'snp') outcome.collateral = withCertsFile(setup.description, args);
     outcome.trust = inputs.trustRoots ? `${inputs.trustRoots.label} (replaces the pinned roots)` : 'production (pinned Intel SGX Root CA, AMD ARK / ASK / ASVK)';
