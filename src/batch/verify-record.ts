@@ -84,6 +84,9 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
     if (typeof o['policy'] !== 'object' || o['policy'] === null || Array.isArray(o['policy'])) return bad('"policy" must be a JSON object');
     fields.policy = o['policy'];
   }
+  // The attestation service's name for the same bytes: refused, never silently ignored (the record would be
+  // verified without its table and rejected at S05 with no word about the field; s13 change review batch #2).
+  if (o['certTable'] !== undefined) return bad('"certTable" is not a record field: the SEV-SNP certificate table goes in "auxblob" (base64)');
   if (o['auxblob'] !== undefined) {
     // Only its shape here (resume checks parse lines for their ids); decoded and parsed by verifyRecord.
     if (typeof o['auxblob'] !== 'string' || o['auxblob'].length === 0) return bad('"auxblob" must be a non-empty base64 string (the SEV-SNP certificate table)');
