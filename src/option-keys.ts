@@ -36,6 +36,22 @@ export function checkOptionKeys<T extends object>(options: T | undefined | null,
   return options;
 }
 
+/**
+ * An own key among `keys` (options that pin or bind: an expected value, a
+ * trusted key, the instant) whose value is undefined is ERR_INVALID_ARGUMENT
+ * naming it (details.option): `{ trustedAk: pins.get(id) }` after a missed
+ * lookup is an expected value lost to a bug, not "no pin asked for". Omit the
+ * key to ask for none (evaluatePolicy's reportData, verifyEarJwt's nonce and
+ * issuer, toEar's nonce and the vTPM verifiers follow the same rule).
+ */
+export function checkNoUndefinedOptions<T extends object>(options: T, keys: readonly (keyof T & string)[], what: string): void {
+  for (const key of keys) {
+    if (Object.hasOwn(options, key) && options[key] === undefined) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what}: options.${key} is undefined (omit the key to pin or bind nothing)`, { details: { option: key } });
+    }
+  }
+}
+
 /** The keys of a verifier's `relaxations` (verifyIntelQuote, verifySnpReport, verifyVtpmEvidence; verifyEvidence keeps its own copy). */
 export const RELAXATION_KEYS: OptionKeys<Relaxations> = { skipCrl: true, skipQeIdentity: true, collateralGraceSeconds: true };
 

@@ -22,7 +22,7 @@ import { SNP_CERT_GUIDS } from '../evidence/cert-table.js';
 import { parseEvidence } from '../evidence/index.js';
 import type { Evidence, SnpProduct, SnpReport, TdxQuote } from '../evidence/types.js';
 import type { CheckRecord, VerificationResult } from '../verify/types.js';
-import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
+import { checkNoUndefinedOptions, checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import { parseCertificate } from '../x509/index.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { bytesEqual } from './quote.js';
@@ -187,13 +187,18 @@ export async function verifyAzureHardware(input: AzureHardwareInput, verify: Har
   if (checkOptionKeys(input, AZURE_HARDWARE_INPUT_KEYS, 'verifyAzureHardware') === undefined) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyAzureHardware: input (with hcl) is required', { details: { option: 'hcl' } });
   }
+  // Review s13 CR polb #1: an own snpProduct whose value is undefined is not "no product check"; hcl is required.
+  checkNoUndefinedOptions(input, ['snpProduct'], 'verifyAzureHardware');
+  if (typeof input.hcl !== 'object' || input.hcl === null) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyAzureHardware: input.hcl (a parsed HCL report) is required', { details: { option: 'hcl' } });
+  }
   const { hcl } = input;
   const checks: CheckRecord[] = [];
   let hardware: VerificationResult;
   let reportData: Uint8Array;
   if (hcl.reportType === 'snp') {
     if (input.tdQuote) vtpmFail('ERR_VTPM_BUNDLE', 'a TD quote does not belong with an SEV-SNP HCL report');
-    const report = parseEvidence(hcl.hardwareReport, { kind: 'snp', encoding: 'binary', ...(input.snpProduct ? { snpProduct: input.snpProduct } : {}) }) as SnpReport;
+    const report = parseEvidence(hcl.hardwareReport, { kind: 'snp', encoding: 'binary', ...(input.snpProduct !== undefined ? { snpProduct: input.snpProduct } : {}) }) as SnpReport;
     hardware = await verify(report, snpCertTable(input.certificates ?? [], report.signerInfo.signingKey));
     checks.push({ id: 'VT02', description: `SEV-SNP report in the HCL report verified (${hardware.checks.length} checks, signature, VCEK chain, TCB)` });
     // The paravisor asks for the report at VMPL 0; a report from a higher VMPL could come from the guest with report_data of its choosing.

@@ -11,7 +11,7 @@ import { constants, createHash, timingSafeEqual, verify as cryptoVerify } from '
 
 import { ecdsaVerify } from '../crypto/ecdsa.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkOptionKeys, type OptionKeys } from '../option-keys.js';
+import { checkNoUndefinedOptions, checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { CheckRecord } from '../verify/types.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, checkAkStrength, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
@@ -379,10 +379,20 @@ function shortNonceWarning(length: number): string {
  * set (review s13 CR intel #1): a key QuoteVerifyOptions does not name
  * (`expectedQualifiedSigners`, `trustedAKName`) is ERR_INVALID_ARGUMENT naming
  * it (details.option), never ignored with the check it was meant to drive.
+ * `nonce` must be a Uint8Array, and an own requiredBank / expectedQualifiedSigner /
+ * trustedAkName whose value is undefined is refused (review s13 CR polb #1).
  */
 export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: AttestationKey, pcrs: PcrBanks, options: QuoteVerifyOptions): TpmQuotesResult {
   if (checkOptionKeys(options, QUOTE_VERIFY_OPTION_KEYS, 'verifyTpmQuotes') === undefined) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'verifyTpmQuotes: options (with the expected nonce) are required', { details: { option: 'nonce' } });
+  }
+  // Review s13 CR polb #1: {} or { nonce: undefined } was a raw TypeError; an own pin whose value is undefined is refused.
+  checkNoUndefinedOptions(options, ['requiredBank', 'expectedQualifiedSigner', 'trustedAkName'], 'verifyTpmQuotes');
+  for (const option of ['nonce', 'expectedQualifiedSigner', 'trustedAkName'] as const) {
+    if ((option === 'nonce' || Object.hasOwn(options, option)) && !(options[option] instanceof Uint8Array)) {
+      const what = option === 'nonce' ? 'the expected nonce is required: options.nonce must be a Uint8Array' : `options.${option} must be a Uint8Array`;
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyTpmQuotes: ${what}`, { details: { option } });
+    }
   }
   if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
   const checks: CheckRecord[] = [];

@@ -7,7 +7,7 @@
  * against the verified quoted PCRs. It resolves only with a successful result; every failure is thrown
  * as a typed error. One instant (`at`) for everything.
  */
-import type { KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 
 import type { CollateralService, EvidenceCollateral } from '../collateral/service.js';
 import type { SnpProduct } from '../evidence/types.js';
@@ -17,7 +17,7 @@ import type { CheckRecord, Relaxations, VerificationResult } from '../verify/typ
 import type { TrustRoots } from '../verify/roots/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkOptionKeys, checkVerifierOptionKeys, type OptionKeys } from '../option-keys.js';
+import { checkNoUndefinedOptions, checkOptionKeys, checkVerifierOptionKeys, type OptionKeys } from '../option-keys.js';
 import { timeValueOf } from '../verify/instant.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { checkVtpmBundle, parseVtpmBundle, type VtpmBundle } from './bundle.js';
@@ -89,6 +89,28 @@ const VTPM_VERIFY_OPTION_KEYS: OptionKeys<VtpmVerifyOptions> = {
   eventLog: true,
 };
 
+/**
+ * The options that pin or bind (review s13 CR polb #1): an own key among these whose value is
+ * undefined is ERR_INVALID_ARGUMENT, as evaluatePolicy's reportData is. `{ trustedAk: pins.get(vm) }`
+ * after a missed lookup dropped the AK pin and a genuine bundle from another CVM verified, ok: true;
+ * `nonce: undefined` fell back to the bundle's own nonce, `at: undefined` to the wall clock. The
+ * others (relaxations, allow* flags, collateral, verifyHardware, snpReportVersions, eventLog) are
+ * at their strict default or a data source when undefined.
+ */
+const VTPM_PIN_KEYS = ['at', 'nonce', 'trustedAk', 'trustedAkName', 'expectedQualifiedSigner', 'userData', 'requiredBank', 'snpProduct', 'trustRoots'] as const;
+
+/** The pins, checked by kind: a null, '' or 0 given as a pin (an expected value lost to a bug) must not read as "none" either. */
+function checkPins(options: VtpmVerifyOptions): void {
+  checkNoUndefinedOptions(options, VTPM_PIN_KEYS, 'verifyVtpmEvidence');
+  const bad = (option: string, kind: string): never => {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyVtpmEvidence: options.${option} must be ${kind}`, { details: { option } });
+  };
+  if (Object.hasOwn(options, 'trustedAk') && !(options.trustedAk instanceof KeyObject && options.trustedAk.type === 'public')) bad('trustedAk', 'a public KeyObject');
+  for (const option of ['nonce', 'trustedAkName', 'expectedQualifiedSigner', 'userData'] as const) {
+    if (Object.hasOwn(options, option) && !(options[option] instanceof Uint8Array)) bad(option, 'a Uint8Array');
+  }
+}
+
 export interface VtpmVerificationResult {
   ok: true;
   kind: 'vtpm';
@@ -147,13 +169,13 @@ function attestationKey(bundle: VtpmBundle, runtime: AzureRuntimeData | undefine
     if (fromBundle && !sameKey(fromBundle.key, runtime.ak.key)) vtpmFail('ERR_VTPM_AK', `the bundle's attestation key (${fromBundle.source}) is not HCLAkPub of the runtime data`);
     // A pin is a pin: another genuine CVM's HCLAkPub is hardware-bound too, so a
     // caller's trustedAk is compared here as well, never dropped (review s10, V1).
-    if (options.trustedAk && !sameKey(runtime.ak.key, options.trustedAk)) vtpmFail('ERR_VTPM_AK', 'the attestation key the hardware binds (HCLAkPub) is not the trusted key the caller pinned');
-    const alsoEqual = [fromBundle ? `the bundle's ${fromBundle.source}` : undefined, options.trustedAk ? 'the key the caller pinned' : undefined].filter((s) => s !== undefined);
+    if (options.trustedAk !== undefined && !sameKey(runtime.ak.key, options.trustedAk)) vtpmFail('ERR_VTPM_AK', 'the attestation key the hardware binds (HCLAkPub) is not the trusted key the caller pinned');
+    const alsoEqual = [fromBundle ? `the bundle's ${fromBundle.source}` : undefined, options.trustedAk !== undefined ? 'the key the caller pinned' : undefined].filter((s) => s !== undefined);
     checks.push({ id: 'VT04', description: `the attestation key is HCLAkPub from the hardware-bound runtime data${alsoEqual.length > 0 ? ` (equal to ${alsoEqual.join(' and ')})` : ''}` });
     return fromBundle ?? runtime.ak;
   }
   const ak = fromBundle!;
-  if (options.trustedAk) {
+  if (options.trustedAk !== undefined) {
     if (!sameKey(ak.key, options.trustedAk)) vtpmFail('ERR_VTPM_AK', 'the attestation key is not the trusted key the caller pinned');
     checks.push({ id: 'VT04', description: 'the attestation key equals the key the caller pinned' });
   } else if (options.allowUnboundAk) {
@@ -166,7 +188,7 @@ function attestationKey(bundle: VtpmBundle, runtime: AzureRuntimeData | undefine
 }
 
 function expectedNonce(bundle: VtpmBundle, options: VtpmVerifyOptions, warnings: string[]): Uint8Array {
-  if (options.nonce) return options.nonce;
+  if (options.nonce !== undefined) return options.nonce;
   if (bundle.nonce) {
     warnings.push("no expected nonce given: the quote was checked against the bundle's own nonce, so freshness is not established");
     return bundle.nonce;
@@ -356,11 +378,14 @@ function validInstant(given: unknown): Date {
  * VtpmVerifyOptions does not name, in `options`, `relaxations` or `eventLog`,
  * is ERR_INVALID_ARGUMENT naming it (details.option), before any check. A
  * misspelt `trustedAk` dropped the caller's AK pin (VT04) and a misspelt `at`
- * verified at the wall clock, both with `ok: true`.
+ * verified at the wall clock, both with `ok: true`. A pin or binding given as
+ * an own key whose value is undefined (VTPM_PIN_KEYS), or not of its kind, is
+ * ERR_INVALID_ARGUMENT too (review s13 CR polb #1): omit the key to pin nothing.
  */
 export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string, given: VtpmVerifyOptions = {}): Promise<VtpmVerificationResult> {
   const options: VtpmVerifyOptions = checkVerifierOptionKeys(given, VTPM_VERIFY_OPTION_KEYS, 'verifyVtpmEvidence');
   if (options.eventLog !== undefined) checkOptionKeys(options.eventLog, CHECK_EVENT_LOG_OPTION_KEYS, 'verifyVtpmEvidence eventLog');
+  checkPins(options);
   // Review s12, finding 4: one read of the Date's own time value on entry (as the Intel and SEV-SNP
   // verifiers do), kept as a private copy; anything else is ERR_INVALID_ARGUMENT before any check.
   const at = options.at === undefined ? new Date() : validInstant(options.at);
@@ -377,15 +402,15 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
         hcl,
         ...(bundle.hardware.tdQuote ? { tdQuote: bundle.hardware.tdQuote } : {}),
         ...(bundle.hardware.certificates ? { certificates: bundle.hardware.certificates } : {}),
-        ...(options.snpProduct ? { snpProduct: options.snpProduct } : {}),
+        ...(options.snpProduct !== undefined ? { snpProduct: options.snpProduct } : {}),
       },
       options.verifyHardware ?? defaultHardwareVerifier(options, at),
     );
     ({ hardware, runtime, platform } = hw);
     checks.push(...hardware.checks, ...hw.checks);
     warnings.push(...hardware.warnings);
-    if (options.userData) checkUserData(runtime, options.userData, checks);
-  } else if (options.userData) {
+    if (options.userData !== undefined) checkUserData(runtime, options.userData, checks);
+  } else if (options.userData !== undefined) {
     vtpmFail('ERR_VTPM_NONCE', 'userData was expected, but the bundle has no HCL runtime data');
   }
   const ak = attestationKey(bundle, runtime, options, checks, warnings);
@@ -393,10 +418,10 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   const pcrs = pcrBanksFrom(bundle.tpm.pcrs);
   const tpm = verifyTpmQuotes(quotes, ak, pcrs, {
     nonce: expectedNonce(bundle, options, warnings),
-    ...(options.requiredBank ? { requiredBank: options.requiredBank } : {}),
+    ...(options.requiredBank !== undefined ? { requiredBank: options.requiredBank } : {}),
     ...(options.allowSha1 ? { allowSha1: true } : {}),
-    ...(options.expectedQualifiedSigner ? { expectedQualifiedSigner: options.expectedQualifiedSigner } : {}),
-    ...(options.trustedAkName ? { trustedAkName: options.trustedAkName } : {}),
+    ...(options.expectedQualifiedSigner !== undefined ? { expectedQualifiedSigner: options.expectedQualifiedSigner } : {}),
+    ...(options.trustedAkName !== undefined ? { trustedAkName: options.trustedAkName } : {}),
   });
   checks.push(...tpm.checks);
   warnings.push(...tpm.warnings);
