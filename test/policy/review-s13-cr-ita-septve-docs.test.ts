@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { evaluatePolicy, translateItaPolicy } from '../../src/policy/index.js';
-import { syntheticTdx, tdx } from '../policy/helpers.js';
+import { syntheticTdx, tdx } from './helpers.js';
 
 const section = (file: string, start: string, end: string): string => {
   const md = readFileSync(file, 'utf8');
