@@ -54,7 +54,7 @@ export function parseStorageLocation(spec: string): StorageLocation {
 }
 
 /** The characters a plain relative SQLite path (no leading "./", "../" or "/") may hold. */
-const PLAIN_RELATIVE = /^[\p{L}\p{N}_.\-+~, /]+$/u;
+const PLAIN_RELATIVE = /^[\p{L}\p{M}\p{N}_.\-+~, /]+$/u; // \p{M}: combining marks (Devanagari, Thai, a decomposed é)
 
 /** Why `file` is not a SQLite path under the positive rule (module comment), or undefined when it is one. Never quotes `file`. */
 function notASqlitePath(file: string): string | undefined {
@@ -65,6 +65,8 @@ function notASqlitePath(file: string): string | undefined {
   if (file.startsWith('//')) return 'it starts with "//" like a URL\'s host (sqlite://HOST…): a SQLite location is sqlite:PATH, sqlite:///ABSOLUTE/PATH or sqlite:./PATH';
   if (/^postgres(ql)?(?![\p{L}\p{N}])/iu.test(file)) return 'it starts with postgres / postgresql but not postgres://: a PostgreSQL URL is postgres://USER:PASSWORD@HOST:PORT/DATABASE';
   if (file.includes('//')) return 'it holds "//" like a URL whose scheme lost its colon';
+  // No shell expands it here: "~/kbs.sqlite" would name a directory "~" that does not exist (exit 75, retried for ever).
+  if (file === '~' || file.startsWith('~/')) return 'it starts with "~", which is not expanded here: give the home directory\'s absolute path';
   if (/:.*@/.test(file)) return 'it looks like a URL with a mistyped scheme (it holds "user:password@")';
   if (!PLAIN_RELATIVE.test(file)) return 'a relative path without "./" may hold only letters, digits, spaces and _ . - + ~ , / (":", "@", "?", "=", "%" and the like look like a URL)';
   return undefined;

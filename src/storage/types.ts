@@ -61,7 +61,9 @@ export interface Storage extends SqlExecutor {
    * the failure instead (INSERT … ON CONFLICT, a check before). Statements inside must go through `tx`: a statement, a nested
    * transaction or close() through the storage from inside `fn` is refused with
    * ERR_STORAGE_QUERY (it would wait for the transaction that waits for it).
-   * Keep `fn` short and free of network calls: SQLite serialises transactions
+   * `fn` must not run transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT) through `tx`: the
+   * backends then disagree on what was committed (s13 change review storage2 #1, left as a contract:
+   * no caller does it). Keep `fn` short and free of network calls: SQLite serialises transactions
    * of the process.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
