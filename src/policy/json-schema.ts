@@ -11,6 +11,12 @@
  * Errors carry the JSON pointer of the offending value. For anyOf / oneOf
  * the errors of the closest branch are reported (fewest errors, then the
  * deepest path), which names the field a person got wrong.
+ *
+ * At most MAX_PROBLEMS problems are collected (review s13 change review policy #1): an object
+ * or list stops its per-member work once it holds that many, and the result then ends with one
+ * `truncated` problem saying more were not listed. So 512 KiB of unknown member names costs one
+ * pass over the names, not a problem and a "did you mean" per member (0.4–0.5 s per request of
+ * the attestation service's event loop), and the matching TEE branch keeps the fewest problems.
  */
 import type { JsonSchema } from './schema.js';
 import type { PolicyProblem } from './errors.js';
@@ -96,6 +102,33 @@ function patternOf(source: string): RegExp {
   return re;
 }
 
+/** Problems collected before the rest of a value is skipped (the first ones, in document order). */
+export const MAX_PROBLEMS = 64;
+
+/** The keyword of the last problem of a truncated list. */
+export const TRUNCATED = 'truncated';
+
+/**
+ * `problems` with at most MAX_PROBLEMS real problems. When some were left out (more than the cap
+ * were found, or a value stopped checking its members once it held the cap), the list ends with
+ * one `truncated` problem at "" that says which.
+ */
+export function capProblems(problems: readonly PolicyProblem[]): PolicyProblem[] {
+  const real = problems.filter((p) => p.keyword !== TRUNCATED);
+  const stoppedEarly = real.length !== problems.length;
+  if (real.length <= MAX_PROBLEMS && !stoppedEarly) return [...problems];
+  const kept = real.slice(0, MAX_PROBLEMS);
+  const extra = real.length - kept.length;
+  const message =
+    `only the first ${kept.length} problems are listed` +
+    (extra > 0 ? `; ${extra} more were found` : '') +
+    (stoppedEarly ? `; checking stopped after ${MAX_PROBLEMS} problems in one value, so the document may have more` : '');
+  return [...kept, { path: '', keyword: TRUNCATED, message }];
+}
+
+/** The marker of a value that stopped checking its members (folded into one final problem by capProblems). */
+const stopped = (path: string): PolicyProblem => ({ path, keyword: TRUNCATED, message: 'the rest of this value was not checked' });
+
 const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : typeOf(v));
 
 class Validator {
@@ -167,13 +200,19 @@ class Validator {
     if (schema['uniqueItems'] === true) {
       // O(n): one canonical key per entry in a Set (a findIndex per entry was O(n²), review s13 policy #1)
       const seen = new Set<string>();
-      value.forEach((v, i) => {
-        const key = canonicalKey(v);
+      for (let i = 0; i < value.length; i++) {
+        if (out.length >= MAX_PROBLEMS) return [...out, stopped(path)];
+        const key = canonicalKey(value[i]);
         if (seen.has(key)) out.push({ path: `${path}/${i}`, keyword: 'uniqueItems', message: `duplicates an earlier entry` });
         else seen.add(key);
-      });
+      }
     }
-    if (schema['items'] !== undefined) value.forEach((v, i) => out.push(...this.validate(schema['items'] as JsonSchema, v, `${path}/${i}`)));
+    if (schema['items'] !== undefined) {
+      for (let i = 0; i < value.length; i++) {
+        if (out.length >= MAX_PROBLEMS) return [...out, stopped(path)];
+        out.push(...this.validate(schema['items'] as JsonSchema, value[i], `${path}/${i}`));
+      }
+    }
     return out;
   }
 
@@ -183,15 +222,19 @@ class Validator {
     for (const key of (schema['required'] ?? []) as string[]) {
       if (!Object.hasOwn(value, key)) problem('required', `"${key}" is required${this.anyHint(props[key])}`, `${path}/${pointerToken(key)}`);
     }
-    if (typeof schema['minProperties'] === 'number' && Object.keys(value).length < schema['minProperties']) problem('minProperties', 'must not be empty');
-    for (const [key, v] of Object.entries(value)) {
+    const keys = Object.keys(value);
+    if (typeof schema['minProperties'] === 'number' && keys.length < schema['minProperties']) problem('minProperties', 'must not be empty');
+    let known: string[] | undefined; // the names a typo is compared with: once per object, not once per unknown key
+    for (const key of keys) {
+      // at most MAX_PROBLEMS, then nothing more per member (review s13 change review policy #1)
+      if (out.length >= MAX_PROBLEMS) return [...out, stopped(path)];
       const child = `${path}/${pointerToken(key)}`;
       const sub = Object.hasOwn(props, key) ? props[key] : undefined;
       if (sub === undefined) {
-        if (schema['additionalProperties'] === false) out.push({ path: child, keyword: 'additionalProperties', message: `unknown field "${key}"${this.suggest(key, Object.keys(props))}` });
+        if (schema['additionalProperties'] === false) out.push({ path: child, keyword: 'additionalProperties', message: `unknown field "${key}"${this.suggest(key, (known ??= Object.keys(props)))}` });
         continue;
       }
-      out.push(...this.validate(sub, v, child));
+      out.push(...this.validate(sub, value[key], child));
     }
     return out;
   }
@@ -246,7 +289,10 @@ function editDistanceAtMostOne(a: string, b: string): boolean {
   return edits + (a.length - i) + (b.length - j) <= 1;
 }
 
-/** Every problem of `value` against `schema` (empty: valid). */
+/**
+ * The problems of `value` against `schema` (empty: valid): every one, or the first MAX_PROBLEMS
+ * followed by one `truncated` problem when there were more.
+ */
 export function validateAgainstSchema(schema: JsonSchema, value: unknown): PolicyProblem[] {
-  return new Validator(schema).validate(schema, value, '');
+  return capProblems(new Validator(schema).validate(schema, value, ''));
 }

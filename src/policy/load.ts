@@ -20,7 +20,7 @@ import { parseStrictJson } from '../collateral/strict-json.js';
 import { TeeVerifyError } from '../errors.js';
 import { deepFreeze, defaultsFor, defaultVtpmPolicy, ALL_ONES_U64 } from './defaults.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
-import { pointerToken, validateAgainstSchema } from './json-schema.js';
+import { capProblems, pointerToken, validateAgainstSchema } from './json-schema.js';
 import { isLoaded, markLoaded } from './registry.js';
 import { policySchema } from './schema.js';
 import type { Policy, PolicyTee } from './types.js';
@@ -163,7 +163,7 @@ function normalize(doc: Doc): Policy {
   } else {
     normalizeSnp(doc, out, problems);
   }
-  if (problems.length > 0) throw new PolicyError(problems);
+  if (problems.length > 0) throw new PolicyError(capProblems(problems));
   return markLoaded(deepFreeze(out as unknown as Policy));
 }
 
