@@ -9,7 +9,8 @@
  *    errors, each with the JSON pointer of the field.
  * 3. Rules a schema cannot say: duplicates after hex case folding, a masked
  *    value with bits outside its mask, an advisory both accepted and
- *    rejected, a chip ID both allowed and denied.
+ *    rejected, a chip ID both allowed and denied, an `id` in the reserved
+ *    `sha256:` / `tee-verify:` forms.
  * 4. Defaults fill what the document leaves out (defaults.ts), hex becomes
  *    lowercase, and the result is frozen.
  *
@@ -140,10 +141,30 @@ function disjoint(a: unknown, b: unknown, pathB: string, what: string, problems:
   });
 }
 
+/**
+ * The forms of the ids an EAR gives an id-less policy (policy-id.ts): `tee-verify:default-<tee>`
+ * for the library's default rules, `sha256:<digest>` for the content of any other. They say what
+ * the rules are, so a document may not claim them (review s13 change review policy #2: a lax
+ * document with "id": "sha256:<digest of a strict policy>" or "tee-verify:default-tdx" signed EARs
+ * naming the strict policy or the default). Compared without case, so no look-alike passes either.
+ * This amends the session 13 decision that left `tee-verify:` open to library callers.
+ */
+const RESERVED_POLICY_ID_PREFIXES = ['sha256:', 'tee-verify:'] as const;
+
+function reservedId(doc: Doc, problems: PolicyProblem[]): void {
+  const id = doc['id'];
+  if (typeof id !== 'string') return;
+  const prefix = RESERVED_POLICY_ID_PREFIXES.find((p) => id.toLowerCase().startsWith(p));
+  if (prefix !== undefined) {
+    problems.push({ path: '/id', keyword: 'reserved', message: `ids starting with "${prefix}" are reserved: the library names a policy without an id "sha256:<digest of its content>" or, for the default rules, "tee-verify:default-<tee>" (remove the id, or choose another)` });
+  }
+}
+
 /** Step 3 and 4: semantic rules, lowercase hex, defaults. */
 function normalize(doc: Doc): Policy {
   const tee = doc['tee'] as PolicyTee;
   const problems: PolicyProblem[] = [];
+  reservedId(doc, problems);
   const out: Doc = { ...defaultsFor(tee) } as Doc;
   for (const [key, value] of Object.entries(doc)) {
     if (key === '$schema') continue; // an editor hint, not a rule

@@ -6,6 +6,9 @@
  * SHA-256 of its canonical JSON (RFC 8785 member order, as loaded: defaults filled, hex lowercase):
  * `sha256:<64 hex>`, the digest the attestation service puts after `inline:` for a client's
  * document. Before, every id-less policy, a lax one included, was reported as the default.
+ * A document may not give itself either form: loadPolicy refuses an `id` starting with `sha256:`
+ * or `tee-verify:` (keyword `reserved`, review s13 change review policy #2), so these names always
+ * prove the content.
  *
  * evaluatePolicy records which policy judged each appraisal it returns; toEar reads it back. An
  * appraisal with no policyId that evaluatePolicy did not return (hand-built, or a copy) names no

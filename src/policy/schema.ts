@@ -48,7 +48,12 @@ const SECONDS = intRange(1, 10 * 366 * 24 * 3600);
 const common: Record<string, JsonSchema> = {
   $schema: { type: 'string', description: 'Ignored: a hint for editors.' },
   version: { const: 1, description: 'Policy format version.' },
-  id: { type: 'string', minLength: 1, maxLength: 256, description: 'Policy identifier, reported as ear.appraisal-policy-id.' },
+  id: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 256,
+    description: 'Policy identifier, reported as ear.appraisal-policy-id. Ids starting with "sha256:" or "tee-verify:" (any case) are reserved: the loader refuses them (the names it gives a policy without an id).',
+  },
   allowDebug: bool('T34 / S21 / §3: accept a debug TD, guest or enclave (with a warning). Default false.'),
   reportData: {
     description: 'T41 / S29: exact 64-byte REPORT_DATA (128 hex digits), or "any". Default "any".',

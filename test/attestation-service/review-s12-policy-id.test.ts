@@ -21,7 +21,7 @@ const OPEN = { version: 1, tee: 'tdx', mrTd: 'any', mrConfigId: 'any', mrOwner: 
 const PINNED = { ...OPEN, mrTd: ['00'.repeat(48)] };
 const STRICT = { ...PINNED, id: 'prod' };
 
-async function refusal(options: Parameters<typeof startService>[0]): Promise<TeeVerifyError> {
+async function refusal(options: Parameters<typeof startService>[0], code = 'ERR_INVALID_ARGUMENT'): Promise<TeeVerifyError> {
   const err = await startService(options).then(
     async (svc) => {
       await svc.close();
@@ -30,8 +30,17 @@ async function refusal(options: Parameters<typeof startService>[0]): Promise<Tee
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(TeeVerifyError);
-  expect((err as TeeVerifyError).code).toBe('ERR_INVALID_ARGUMENT');
+  expect((err as TeeVerifyError).code).toBe(code);
   return err as TeeVerifyError;
+}
+
+/**
+ * A document whose own id is "tee-verify:…" is refused earlier since session 13's change review
+ * (policy #2): loadPolicy reserves that form (ERR_POLICY_INVALID at /id), for every caller.
+ */
+async function reservedIdRefusal(options: Parameters<typeof startService>[0]): Promise<void> {
+  const err = await refusal(options, 'ERR_POLICY_INVALID');
+  expect(err.details).toMatchObject({ path: '/id', keyword: 'reserved' });
 }
 
 describe('startAttestationService', () => {
@@ -39,7 +48,7 @@ describe('startAttestationService', () => {
     const err = await refusal({ policies: { prod: STRICT, lax: { ...OPEN, id: 'prod' } } });
     expect(err.message).toContain('"lax"');
     expect(err.message).toContain('"prod"');
-    await refusal({ policies: { lax2: { ...OPEN, id: 'tee-verify:default-tdx' } } });
+    await reservedIdRefusal({ policies: { lax2: { ...OPEN, id: 'tee-verify:default-tdx' } } });
     await refusal({ policies: { lax3: { ...OPEN, id: 'inline:sha256:' + '00'.repeat(32) } } });
   });
 
@@ -50,7 +59,7 @@ describe('startAttestationService', () => {
   });
 
   it('refuses a default policy document whose id is reserved or names a configured policy', async () => {
-    await refusal({ defaultPolicies: { tdx: { ...OPEN, id: 'tee-verify:default-tdx' } } });
+    await reservedIdRefusal({ defaultPolicies: { tdx: { ...OPEN, id: 'tee-verify:default-tdx' } } });
     await refusal({ defaultPolicies: { tdx: { ...OPEN, id: 'inline:abc' } } });
     await refusal({ policies: { prod: STRICT }, defaultPolicies: { tdx: { ...OPEN, id: 'prod' } } });
     await refusal({ policies: { 'default-tdx': PINNED }, defaultPolicies: { tdx: OPEN } });
