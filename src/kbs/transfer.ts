@@ -29,6 +29,7 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { collateralAnswer, redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
+import { tdUnderDebug } from '../policy/td-debug.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, releaseDigest, wrapForRequester } from './crypto.js';
 import { KbsError } from './errors.js';
 import { boundText, boundedErrorBody, refusedEvidence, unpadded } from './log-bounds.js';
@@ -202,16 +203,13 @@ async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: Transf
 export const NO_NONCE_RELEASE_WARNING =
   "T42: released without a nonce (allowNoNonce): REPORTDATA binds only user_data, so this may be another broker's relay of evidence made for its nonce (review s11 nonce relay)";
 
-/** TDATTRIBUTES bits 7:0: DEBUG (bit 0) and the rest of the TD-under-debug group (T34). */
-const TD_DEBUG_GROUP = 0xffn;
-
 /**
  * Step 5, whatever the policy says: a debug TD (any TUD bit), guest or enclave (T34 / S21); an
  * SEV-SNP report from a VMPL other than 0 unless the policy lists that VMPL (S24: a less
  * privileged VMPL can have any REPORT_DATA signed).
  */
 function refuseUnconditionally(c: VerificationResult['claims'], policy: Policy): void {
-  const debug = c.kind === 'snp' ? c.policy.debug : c.kind === 'tdx' ? (BigInt(c.tdAttributes) & TD_DEBUG_GROUP) !== 0n : c.debug;
+  const debug = c.kind === 'snp' ? c.policy.debug : c.kind === 'tdx' ? tdUnderDebug(c) : c.debug; // td-debug.ts: DEBUG or a TUD bit (T34), as the policy check and the EAR
   if (debug) {
     throw new KbsError('ERR_KBS_DEBUG', 401, 'the TEE is debuggable: a key is never released to a debug TD, guest or enclave', { check: c.kind === 'snp' ? 'S21' : 'T34' });
   }

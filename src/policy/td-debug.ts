@@ -2,7 +2,9 @@
  * The TD-under-debug group of TDATTRIBUTES (T34; docs/policy.md, Decisions: "TD debug includes
  * the TUD bits 7:1"): DEBUG (bit 0) and the TUD bits 7:1. A TD with any of them set is treated as
  * debuggable. One helper, so the policy check (checks/tdx.ts), the EAR vector (ear.ts) and the
- * key broker (kbs/transfer.ts) cannot drift (review s13 policy #5: the vector read bit 0 only).
+ * key broker (kbs/transfer.ts) cannot drift (review s13 policy #5: the vector read bit 0 only):
+ * all three import it, none keeps a copy of the bits (s13 change review policy #4; the test
+ * review-s13-cr-td-debug-shared.test.ts checks that no other file defines the group).
  */
 import type { TdxClaims } from '../verify/types.js';
 

@@ -4,11 +4,11 @@
  * fields as BigInt (§1.1: JS bit operators are 32-bit).
  */
 import type { TdxClaims } from '../../verify/types.js';
+import { tdUnderDebug } from '../td-debug.js';
 import type { TdxPolicy } from '../types.js';
 import type { Findings } from './findings.js';
 
 const NO_SERVICE_TD = '0'.repeat(96);
-const TUD_BITS = 0xfen; // TDATTRIBUTES bits 7:1, the rest of the TD-under-debug group
 
 /** T39: TDX module SVN as ITA counts it: TEE_TCB_SVN[1] (major) × 256 + TEE_TCB_SVN[0] (minor). */
 export function seamSvnOf(claims: TdxClaims): number {
@@ -18,8 +18,8 @@ export function seamSvnOf(claims: TdxClaims): number {
 
 function checkAttributes(c: TdxClaims, p: TdxPolicy, f: Findings): void {
   const attrs = BigInt(c.tdAttributes);
-  const tud = (attrs & TUD_BITS) !== 0n;
-  if (c.debug || tud) {
+  // td-debug.ts: the one definition of the TD-under-debug group, shared with the EAR vector and the key broker
+  if (tdUnderDebug(c)) {
     // T34: DEBUG (bit 0) and TUD bits 7:1 zero unless the policy allows debug, then a warning
     if (!p.allowDebug) f.fail('/allowDebug', 'T34', 'POLICY', false, true, `the TD is debuggable (TDATTRIBUTES ${c.tdAttributes})`);
     else f.warn('T34', `debug TD accepted by the policy (allowDebug; TDATTRIBUTES ${c.tdAttributes}): its memory is visible to the host, never release keys to it`);
