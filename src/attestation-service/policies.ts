@@ -28,11 +28,17 @@ export type PolicyInput = Policy | Record<string, unknown> | string | Uint8Array
 
 const TEES: readonly PolicyTee[] = ['tdx', 'sgx', 'snp'];
 
-/** Ids only the service gives: the library's default policies and clients' inline documents. */
-const RESERVED_ID_PREFIXES = ['tee-verify:', 'inline:'] as const;
+/**
+ * Ids only the service or the library gives: the library's default policies, clients' inline
+ * documents, and content digests (sha256:, the EAR's name of an id-less policy). Compared without
+ * case: a configured `TEE-VERIFY:default-tdx` or `sha256:…` would claim content it does not have
+ * (s13 docs review #1, as loadPolicy refuses such ids in documents).
+ */
+const RESERVED_ID_PREFIXES = ['tee-verify:', 'inline:', 'sha256:'] as const;
 
 function reserved(id: string): boolean {
-  return RESERVED_ID_PREFIXES.some((p) => id.startsWith(p));
+  const lower = id.toLowerCase();
+  return RESERVED_ID_PREFIXES.some((p) => lower.startsWith(p));
 }
 
 const refuse = (message: string): InvalidArgumentError => new InvalidArgumentError('ERR_INVALID_ARGUMENT', message);
@@ -45,7 +51,7 @@ function withId(input: PolicyInput, id: string): Policy {
 
 /** A named policy: judged, and named in every EAR, under exactly its configured name. */
 function namedPolicy(name: string, input: PolicyInput): Policy {
-  if (reserved(name)) throw refuse(`policy name ${JSON.stringify(name)}: names starting with ${RESERVED_ID_PREFIXES.map((p) => `"${p}"`).join(' or ')} are reserved (the library's defaults, clients' inline documents)`);
+  if (reserved(name)) throw refuse(`policy name ${JSON.stringify(name)}: names starting with ${RESERVED_ID_PREFIXES.map((p) => `"${p}"`).join(' or ')} are reserved, in any case (the library's defaults, clients' inline documents, content digests)`);
   const policy = withId(input, name);
   if (policy.id !== name) {
     throw refuse(`policy ${JSON.stringify(name)}: its document says "id": ${JSON.stringify(policy.id)}; a configured policy's id must be the name it is configured under (the EAR's ear.appraisal-policy-id), so remove the id or configure it under that name`);
