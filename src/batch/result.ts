@@ -14,6 +14,8 @@ export interface ResultError {
   /** The error class (verifier-checklist §1.3), e.g. SIG_QUOTE, COLLATERAL_UNAVAILABLE. */
   class: string;
   message: string;
+  /** The checklist id of the check that failed (T26, S12, X02 …), when the error names one, as verify / serve report it. */
+  check?: string;
 }
 
 /** One policy violation (src/policy): where, what was expected, what the evidence says, and the rule. */

@@ -96,7 +96,8 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
 }
 
 function errorOf(err: unknown): ResultError {
-  if (err instanceof TeeVerifyError) return { code: err.code, class: err.errorClass, message: err.message };
+  // The failed check's id too, as verify, serve and the gateway client report it (s13 parity review #4).
+  if (err instanceof TeeVerifyError) return { code: err.code, class: err.errorClass, message: err.message, ...(err.check === undefined ? {} : { check: err.check }) };
   return { code: 'ERR_INTERNAL', class: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
