@@ -83,6 +83,8 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
   const setup = await openCollateral(common.collateral, io);
   try {
     const evidence = parseEvidence(bytes, common.product ? { snpProduct: common.product } : {});
+    // As verify: --product selects SEV-SNP report versions, and is refused on a quote, not ignored (s13 docs review #4).
+    if (common.product !== undefined && evidence.kind !== 'snp') throw new UsageError(`--product applies to SEV-SNP evidence: ${file} is ${evidence.kind === 'tdx' ? 'a TDX' : 'an SGX'} quote`);
     const certTable = evidence.kind === 'snp' && extra ? certTableFor(extra, evidence.product, evidence.signerInfo.signingKey) : [];
     const collateral = await collateralFor({ evidence, at, certTable, skipCrl: false }, setup);
     const notes: string[] = [];

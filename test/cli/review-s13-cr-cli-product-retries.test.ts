@@ -33,3 +33,13 @@ describe('s13 change review CLI: --product on a quote, --retries on export', () 
     expect(r.stderr).toMatch(/drop --retries/);
   });
 });
+
+describe('s13 docs review #4: collateral fetch / export --product on a quote', () => {
+  it('is exit 2 for both, as in verify', async () => {
+    for (const sub of ['fetch', 'export']) {
+      const r = await cli(['collateral', sub, await quote(), '--product', 'Genoa', '--offline', '--cache-dir', temps.make(), '--out', join(temps.make(), 'out.json')]);
+      expect(r.code, sub).toBe(2);
+      expect(r.stderr).toMatch(/--product applies to SEV-SNP evidence: .* is a TDX quote/);
+    }
+  });
+});
