@@ -34,6 +34,7 @@ import {
   type TrustRoots,
   type VerificationResult,
 } from '../index.js';
+import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
 import type { VtpmBundle } from '../vtpm/bundle.js';
 import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import { checkLeafObtainable } from '../verify/snp/leaf-source.js';
@@ -303,6 +304,13 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
   }
 }
 
+/**
+ * On every verification judged under other anchors than the pinned Intel / AMD production roots
+ * (by the certificates' bytes, as `tee-verify serve` decides), in serve's words
+ * (attestation-service/appraise.ts); `tee-verify chat` prints it with the verification (s13 parity #1).
+ */
+export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+
 /** Steps 3b and 4, once the hardware evidence verified and carries this connection's binding. */
 async function judgeBound(result: VerificationResult, parts: BoundEvidence, nonce: Buffer, presented: PresentedCertificate, expectedBytes: Buffer, o: VerifyAnswerOptions): Promise<GatewayVerification> {
   const { vtpm } = parts;
@@ -333,7 +341,7 @@ async function judgeBound(result: VerificationResult, parts: BoundEvidence, nonc
     spkiSha256: presented.spkiSha256Hex,
     at: result.at,
     validUntil: result.collateral.earliestExpiry,
-    warnings: [...result.warnings, ...(vtpmResult?.warnings ?? []), ...appraisal.warnings],
+    warnings: [...result.warnings, ...(isPinnedProductionRoots(o.trustRoots) ? [] : [replacedTrustRootsWarning(result.trustRoots)]), ...(vtpmResult?.warnings ?? []), ...appraisal.warnings],
     ...(vtpmResult && vtpm ? { vtpm: summariseVtpm(vtpmResult, vtpm.akSha256, reference) } : {}),
   };
 }

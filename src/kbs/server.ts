@@ -19,6 +19,7 @@ import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-fa
 import { clientKey } from '../net/client-key.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { listenOn } from '../net/listen.js';
+import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
 import { redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { HealthProbe } from '../net/health-probe.js';
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
@@ -585,7 +586,8 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     throw configError('with PostgreSQL give the TLS certificate and key (every instance serves the same identity) or plain HTTP behind a TLS-terminating proxy');
   }
   const trustRoots = options.trustRoots ?? PRODUCTION_TRUST_ROOTS;
-  if (trustRoots !== PRODUCTION_TRUST_ROOTS) {
+  // By the certificates' bytes, as every release row's warning (transfer.ts) and `tee-verify serve`: not by object identity.
+  if (!isPinnedProductionRoots(trustRoots)) {
     log(`tee-kbs: WARNING: NON-PRODUCTION TRUST ROOTS "${trustRoots.label}": evidence from test platforms will be trusted. Never use this in production.`);
   }
   const allowNoNonce = noNonceOf(options, log);

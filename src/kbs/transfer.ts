@@ -26,6 +26,7 @@
  */
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 
+import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
 import { collateralAnswer, redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
@@ -204,6 +205,14 @@ export const NO_NONCE_RELEASE_WARNING =
   "T42: released without a nonce (allowNoNonce): REPORTDATA binds only user_data, so this may be another broker's relay of evidence made for its nonce (review s11 nonce relay)";
 
 /**
+ * Stored with every release judged under other anchors than the pinned Intel / AMD production roots
+ * (decided by the certificates' bytes, as `tee-verify serve` decides, not by the object or its label),
+ * in serve's words (attestation-service/appraise.ts): a release under a test PKI must not look like a
+ * production release in the attestation log, the broker's audit record (s13 parity #1).
+ */
+export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+
+/**
  * Step 5, whatever the policy says: a debug TD (any TUD bit), guest or enclave (T34 / S21); an
  * SEV-SNP report from a VMPL other than 0 unless the policy lists that VMPL (S24: a less
  * privileged VMPL can have any REPORT_DATA signed).
@@ -278,6 +287,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (result.claims.kind !== tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `Attestation-Type says ${attestationTypeOf(tee)}, the evidence is ${attestationTypeOf(result.claims.kind)}`, { check: 'X07' });
   // Steps 5, 6
   const warnings = [...policyWarnings, ...result.warnings, ...judge(result, policy, reportData, now)];
+  if (!isPinnedProductionRoots(ctx.trustRoots)) warnings.push(replacedTrustRootsWarning(result.trustRoots));
   const evidence = unpadded(body.quote, trace.trailingZeroBytes);
   if (evidence.note) warnings.push(evidence.note);
   if (!body.nonce) warnings.push(NO_NONCE_RELEASE_WARNING);
