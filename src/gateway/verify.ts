@@ -35,6 +35,7 @@ import {
   type VerificationResult,
 } from '../index.js';
 import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
+import { tdUnderDebug } from '../policy/td-debug.js';
 import type { VtpmBundle } from '../vtpm/bundle.js';
 import type { VtpmVerificationResult } from '../vtpm/verify.js';
 import { checkLeafObtainable } from '../verify/snp/leaf-source.js';
@@ -60,6 +61,7 @@ export interface GatewayVerification {
   advisoryIds: string[];
   /** Measurement claims the policy judged (hex), e.g. mrTd, rtmr0..3 or measurement. */
   measurements: Record<string, string>;
+  /** Debuggable: TDX DEBUG or any TUD bit (TDATTRIBUTES bits 7:0, policy/td-debug.ts), SGX DEBUG, SEV-SNP policy DEBUG. */
   debug: boolean;
   /** SHA-256 of the presented certificate's DER (its fingerprint), hex. */
   certificateSha256: string;
@@ -330,13 +332,14 @@ async function judgeBound(result: VerificationResult, parts: BoundEvidence, nonc
     const debug = checks.includes('T34') || checks.includes('S21');
     throw new AttestationRefusedError(debug ? 'ERR_ATTEST_DEBUG' : 'ERR_ATTEST_POLICY', `the gateway does not meet the policy: ${appraisal.violations.map((v) => `${v.check} ${v.path}`).join(', ')}`, { checks, violations });
   }
-  const c = result.claims as unknown as { debug?: boolean; policy?: { debug?: boolean } };
+  const c = result.claims;
   return {
     tee: result.tee,
     tcbStatus: result.tcbStatus,
     advisoryIds: result.advisoryIds,
     measurements: measurementsOf(result.claims),
-    debug: Boolean(c.debug ?? c.policy?.debug),
+    // td-debug.ts for TDX (DEBUG or a TUD bit, T34), as the policy check, the EAR and the key broker (s13 parity #3).
+    debug: c.kind === 'tdx' ? tdUnderDebug(c) : c.kind === 'snp' ? c.policy.debug : c.debug,
     certificateSha256: presented.certificateSha256,
     spkiSha256: presented.spkiSha256Hex,
     at: result.at,
