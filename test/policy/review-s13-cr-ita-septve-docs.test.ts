@@ -47,7 +47,7 @@ describe('the docs say it plainly', () => {
 
   it('docs/kbs.md: stored ITA policies are translated at every transfer and now refuse a TD without bit 28', () => {
     const kbs = readFileSync('docs/kbs.md', 'utf8');
-    const item = kbs.slice(kbs.indexOf('* **ITA policies require SEPT_VE_DISABLE'), kbs.indexOf('* **ITA policies require an UpToDate TCB'));
+    const item = kbs.slice(kbs.indexOf('* **TDX policies require SEPT_VE_DISABLE unless they say otherwise, ITA policies always'), kbs.indexOf('* **ITA policies require an UpToDate TCB'));
     expect(item.length).toBeGreaterThan(0);
     expect(item).toMatch(/translates it\s+again at every transfer/);
     expect(item).toMatch(/existing ITA policies changed behaviour on upgrade/);
