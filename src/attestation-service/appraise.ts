@@ -88,6 +88,9 @@ function resolvePolicy(ctx: AppraiseContext, req: AppraisalRequest): (tee: Verif
  * (review s12 #3: the label decided before, so a caller's own anchors labelled "production" were
  * silent). A subset (Intel's root alone, as `--trust-root` loads it) trusts nothing more, so it counts.
  */
+/** The warning every entry point puts on a result judged under other roots than the pinned production ones (one text: s13 parity #1). */
+export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+
 export function isPinnedProductionRoots(roots: TrustRoots | undefined): boolean {
   if (roots === undefined || roots === PRODUCTION_TRUST_ROOTS) return true;
   const pinned = PRODUCTION_TRUST_ROOTS;
@@ -201,7 +204,7 @@ export async function appraise(ctx: AppraiseContext, req: AppraisalRequest, now:
   if (ctx.relaxations?.skipCrl) result.warnings.push(SKIP_CRL_WARNING);
   if (req.policy.kind === 'inline') result.warnings.push(inlinePolicyWarning(policy.id ?? 'inline'));
   // Like verify's --trust-root: other anchors than the pinned ones are never silent; the certificates decide, not the label.
-  if (!isPinnedProductionRoots(ctx.trustRoots)) result.warnings.push(`trust roots "${result.trustRoots}" replace the pinned Intel / AMD production roots`);
+  if (!isPinnedProductionRoots(ctx.trustRoots)) result.warnings.push(replacedTrustRootsWarning(result.trustRoots));
   const judged = evaluatePolicy(result, policy, { now, ...(expected ? { reportData: expected } : {}) });
   const iat = Math.floor(now.getTime() / 1000);
   const ear = toEar(result, judged, { verifierId: ctx.verifierBuild, iat, ...(req.binding?.nonce ? { nonce: req.binding.nonce } : {}) });

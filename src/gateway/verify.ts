@@ -34,7 +34,7 @@ import {
   type TrustRoots,
   type VerificationResult,
 } from '../index.js';
-import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
+import { isPinnedProductionRoots, replacedTrustRootsWarning } from '../attestation-service/appraise.js';
 import { tdUnderDebug } from '../policy/td-debug.js';
 import type { VtpmBundle } from '../vtpm/bundle.js';
 import type { VtpmVerificationResult } from '../vtpm/verify.js';
@@ -311,7 +311,7 @@ export async function verifyBoundEvidence(parts: BoundEvidence, nonce: Buffer, p
  * (by the certificates' bytes, as `tee-verify serve` decides), in serve's words
  * (attestation-service/appraise.ts); `tee-verify chat` prints it with the verification (s13 parity #1).
  */
-export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+export { replacedTrustRootsWarning }; // the one text, from the attestation service (s13 parity #1)
 
 /** Steps 3b and 4, once the hardware evidence verified and carries this connection's binding. */
 async function judgeBound(result: VerificationResult, parts: BoundEvidence, nonce: Buffer, presented: PresentedCertificate, expectedBytes: Buffer, o: VerifyAnswerOptions): Promise<GatewayVerification> {

@@ -26,7 +26,7 @@
  */
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 
-import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
+import { isPinnedProductionRoots, replacedTrustRootsWarning } from '../attestation-service/appraise.js';
 import { collateralAnswer, redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
@@ -210,7 +210,7 @@ export const NO_NONCE_RELEASE_WARNING =
  * in serve's words (attestation-service/appraise.ts): a release under a test PKI must not look like a
  * production release in the attestation log, the broker's audit record (s13 parity #1).
  */
-export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+export { replacedTrustRootsWarning }; // the one text, from the attestation service (s13 parity #1)
 
 /**
  * Step 5, whatever the policy says: a debug TD (any TUD bit), guest or enclave (T34 / S21); an
