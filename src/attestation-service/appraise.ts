@@ -84,13 +84,17 @@ function resolvePolicy(ctx: AppraiseContext, req: AppraisalRequest): (tee: Verif
 }
 
 /**
+ * The warning serve, the key broker and the gateway client put on a result judged under other roots
+ * than the pinned production ones (one text: s13 parity #1; verify and batch word theirs after the
+ * --trust-root option).
+ */
+export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
+
+/**
  * Whether every anchor in `roots` is an embedded production anchor in the same place, by DER
  * (review s12 #3: the label decided before, so a caller's own anchors labelled "production" were
  * silent). A subset (Intel's root alone, as `--trust-root` loads it) trusts nothing more, so it counts.
  */
-/** The warning every entry point puts on a result judged under other roots than the pinned production ones (one text: s13 parity #1). */
-export const replacedTrustRootsWarning = (label: string): string => `trust roots "${label}" replace the pinned Intel / AMD production roots`;
-
 export function isPinnedProductionRoots(roots: TrustRoots | undefined): boolean {
   if (roots === undefined || roots === PRODUCTION_TRUST_ROOTS) return true;
   const pinned = PRODUCTION_TRUST_ROOTS;

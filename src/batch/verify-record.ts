@@ -86,7 +86,8 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
   }
   // The attestation service's name for the same bytes: refused, never silently ignored (the record would be
   // verified without its table and rejected at S05 with no word about the field; s13 change review batch #2).
-  if (o['certTable'] !== undefined) return bad('"certTable" is not a record field: the SEV-SNP certificate table goes in "auxblob" (base64)');
+  const misnamed = Object.keys(o).find((k) => k !== 'auxblob' && ['certtable', 'auxblob'].includes(k.toLowerCase().replace(/[-_]/g, '')));
+  if (misnamed !== undefined) return bad(`${JSON.stringify(misnamed.slice(0, 64))} is not a record field: the SEV-SNP certificate table goes in "auxblob" (base64)`);
   if (o['auxblob'] !== undefined) {
     // Only its shape here (resume checks parse lines for their ids); decoded and parsed by verifyRecord.
     if (typeof o['auxblob'] !== 'string' || o['auxblob'].length === 0) return bad('"auxblob" must be a non-empty base64 string (the SEV-SNP certificate table)');

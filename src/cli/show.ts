@@ -1,7 +1,7 @@
 /** `show <file>`: parse one evidence file, print a summary or JSON. */
 import { evidenceToJSON, parseEvidence, type ParseOptions } from '../index.js';
 import { PARSE_OPTION_SPEC, parseOptions, parseOptionsFrom, positionals, type OptionSpec } from './args.js';
-import { reportError } from './errors.js';
+import { UsageError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
 import { formatRows, summaryRows } from './summary.js';
@@ -28,6 +28,8 @@ export async function runShow(args: ShowArgs, io: CliIo): Promise<ExitCodeValue>
   try {
     const bytes = await readInput(args.file, 'evidence file', INPUT_LIMITS.evidence);
     const evidence = parseEvidence(bytes, args.parse);
+    // As verify, fetch and export: --product selects SEV-SNP report versions, refused on a quote (s13 change review late #1).
+    if (args.parse.snpProduct !== undefined && evidence.kind !== 'snp') throw new UsageError(`--product applies to SEV-SNP evidence: ${args.file} is ${evidence.kind === 'tdx' ? 'a TDX' : 'an SGX'} quote`);
     if (args.json) {
       writeLine(io.stdout, jsonText(evidenceToJSON(evidence)));
     } else {

@@ -66,7 +66,7 @@ function notASqlitePath(file: string): string | undefined {
   if (/^postgres(ql)?(?![\p{L}\p{N}])/iu.test(file)) return 'it starts with postgres / postgresql but not postgres://: a PostgreSQL URL is postgres://USER:PASSWORD@HOST:PORT/DATABASE';
   if (file.includes('//')) return 'it holds "//" like a URL whose scheme lost its colon';
   // No shell expands it here: "~/kbs.sqlite" would name a directory "~" that does not exist (exit 75, retried for ever).
-  if (file === '~' || file.startsWith('~/')) return 'it starts with "~", which is not expanded here: give the home directory\'s absolute path';
+  if (file.startsWith('~')) return 'it starts with "~" (~/ or ~user/), which is not expanded here: give the home directory\'s absolute path';
   if (/:.*@/.test(file)) return 'it looks like a URL with a mistyped scheme (it holds "user:password@")';
   if (!PLAIN_RELATIVE.test(file)) return 'a relative path without "./" may hold only letters, digits, spaces and _ . - + ~ , / (":", "@", "?", "=", "%" and the like look like a URL)';
   return undefined;
