@@ -192,7 +192,22 @@ try {
   const verifyFreshOp = () => verifyEvidence(freshQuotes[nextQuote++ % freshQuotes.length], { collateral, trustRoots: tee.trustRoots });
   const { hostname, port } = new URL(gatewayUrl);
   const secureContext = createSecureContext(); // reused, as AttestedClient reuses its own
+  // One complete TLS handshake: the client's Finished must reach the gateway. 'secureConnect' fires
+  // before Node has written it (it leaves with the next write), so a socket destroyed right there
+  // aborts the handshake: the gateway sees a reset, never a connection (session 14: 200 of 200 such
+  // handshakes failed at a test server). Sessions 8-13 used that aborted handshake as the budget's
+  // handshake; it is kept below for reference.
   const handshakeOp = () => new Promise((ok, fail) => {
+    const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'] });
+    s.once('secureConnect', () => {
+      s.write('', () => {
+        s.destroy();
+        ok();
+      });
+    });
+    s.once('error', fail);
+  });
+  const abortedHandshakeOp = () => new Promise((ok, fail) => {
     const s = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false, secureContext, ALPNProtocols: ['http/1.1'] });
     s.once('secureConnect', () => {
       s.destroy();
@@ -262,6 +277,7 @@ try {
     floorOp();
     await verifyFreshOp();
     await handshakeOp();
+    await abortedHandshakeOp();
     await exchangeOp();
     const c0 = process.cpuUsage();
     await attestOp();
@@ -275,11 +291,12 @@ try {
   if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   // Then rounds, each measuring every operation back to back, so that a slow moment of the shared
   // machine hits one round of all of them; the ratio is taken per round, and the median reported.
-  const rounds = { floor: [], verifyFresh: [], handshake: [], exchange: [], resumed: [], idle: [], attest: [] };
+  const rounds = { floor: [], verifyFresh: [], handshake: [], aborted: [], exchange: [], resumed: [], idle: [], attest: [] };
   for (let r = 0; r < ROUNDS; r++) {
     rounds.floor.push(await cost(floorOp, 500, 20));
     rounds.verifyFresh.push(await cost(verifyFreshOp, 300, 20));
     rounds.handshake.push(await cost(handshakeOp, 200, 10));
+    rounds.aborted.push(await cost(abortedHandshakeOp, 200, 10));
     rounds.exchange.push(await cost(exchangeOp, 200, 10));
     rounds.resumed.push(await cost(resumedOp, 100, 10));
     rounds.idle.push(await cost(idleOp, 100, 5));
@@ -296,14 +313,17 @@ try {
   console.log('                                                             client CPU     wall (median)');
   console.log(line('floor: node:crypto quote + QE report + PCK leaf verify', 'floor'));
   console.log(line('verifyEvidence alone (in process, a fresh quote each)', 'verifyFresh'));
-  console.log(line('one TLS handshake to the gateway', 'handshake'));
+  console.log(line('one TLS handshake to the gateway (client Finished sent)', 'handshake'));
   console.log(line('AttestedClient.attest(): TLS + in-band nonce/evidence +', 'attest') + '  (wall includes the TEE producing the quote)');
   console.log('    verify + binding + policy');
   console.log(line('for reference: handshake + POST /v1/attestation + answer', 'exchange'));
   console.log(line('for reference: resumed TLS 1.3 handshake (session ticket)', 'resumed'));
+  console.log(line('for reference: handshake aborted before the client Finished', 'aborted') + '  (the budget of sessions 8-13)');
   console.log(line('for reference: one idle 1 ms wait (the wake-up alone)', 'idle'));
   console.log(`  per-round ratio attest() / (1.5 x floor + handshake): ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`  client CPU vs 1.5 x floor + handshake = ${us(budget).trim()}: ratio ${median(ratios).toFixed(2)} (median of the rounds; target <= 1)`);
+  const abortedRatios = rounds.attest.map((a, i) => a.cpu / (1.5 * rounds.floor[i].cpu + rounds.aborted[i].cpu));
+  console.log(`  for comparison, against the aborted handshake of sessions 8-13: ratio ${median(abortedRatios).toFixed(2)}`);
   await client.close();
   await direct.close();
 } finally {
