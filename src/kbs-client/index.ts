@@ -252,11 +252,18 @@ async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpRespons
  */
 export const NONCE_SPLIT_MAX_NONCES = 8;
 
-/** One nonce request: the nonce, undefined when the broker offers none (nonce 'auto'), or the split that refuses it. */
+/**
+ * One nonce request: the nonce, undefined when the broker offers none (nonce 'auto'), or the split that refuses it.
+ * A transient answer (429 / 502 / 503 / 504, RETRYABLE_STATUS) is ERR_KBS_HTTP in every nonce mode, so
+ * requestKey retries it like a transient failure of the transfer and in the end reports the broker as
+ * unavailable: it says nothing about whether the broker offers nonces, and reading it as "no nonce" made
+ * evidence for a nonce-less transfer that a broker requiring nonces refuses for good (review s14 #1).
+ * Network failures and the deadline were already thrown (post).
+ */
 async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<{ nonce?: BrokerNonce; split?: NonceSplit }> {
   const res = await post(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
-    if (o.nonce === true) throw httpError(res, 'nonce request');
+    if (o.nonce === true || RETRYABLE_STATUS.has(res.status)) throw httpError(res, 'nonce request');
     return {};
   }
   const doc = parseJson(url, res, 'nonce request');
