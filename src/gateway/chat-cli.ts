@@ -42,6 +42,8 @@ export interface ChatSessionOptions {
   prompt?: string;
   /** One JSON object on stdout (needs `prompt`). */
   json?: boolean;
+  /** The most bytes of one answer kept (default MAX_ANSWER_BYTES, 64 MiB). */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -103,6 +105,19 @@ class IncompleteAnswerError extends Error {
  * ended (review s9 changes b, R2).
  */
 export const MAX_ANSWER_LINE_BYTES = 1 << 20;
+
+/**
+ * The most bytes of one answer the chat keeps (its body, read as it came: the chat asks for and
+ * accepts only `identity` content coding, so these are the bytes on the wire too), 64 MiB as the
+ * gateway's default `maxResponseBytes`. Review s14, finding 1: undici's fetch inflates any
+ * `Content-Encoding` the server sends, so a gzip answer the gateway let through under its cap (which
+ * counts the compressed bytes) grew ~1000x in the chat's memory. A longer answer is the format
+ * refusal (ERR_CHAT, exit 2). `streamChat`'s `maxAnswerBytes` lowers it (library callers and tests).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** How much of a non-200 answer's body is read to quote it in the error (the rest is not read: the body is cancelled). */
+export const ERROR_BODY_QUOTE_BYTES = 300;
 
 /**
  * The backend broke the answer stream's format (a line over MAX_ANSWER_LINE_BYTES, an item that is not
@@ -421,24 +436,35 @@ export async function streamChat(
     write: (t: string) => void;
     /** Called once the gateway answered, before any of the answer is written (client.last is then the verification this request relied on). */
     onAnswer?: () => void;
+    /** The most bytes of the answer's body kept (default MAX_ANSWER_BYTES). */
+    maxAnswerBytes?: number;
   },
 ): Promise<string> {
   const path = o.api === 'ollama' ? '/api/chat' : '/v1/chat/completions';
   const messages = o.messages ?? [{ role: 'user', content: o.prompt ?? '' }];
   const res = await client.fetch(path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+    // identity: undici would otherwise ask for gzip / deflate / br and inflate the answer without bound (review s14, finding 1).
+    headers: { 'content-type': 'application/json', 'accept-encoding': 'identity', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
     body: JSON.stringify({ model: o.model, messages, stream: true }),
   });
   o.onAnswer?.();
-  if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const reader = (res.body as unknown as ReadableStream<Uint8Array> | null)?.getReader();
+  // undici decodes whatever coding the server names, asked for or not: anything but identity is refused unread.
+  const coding = contentCoding(res.headers.get('content-encoding'));
+  if (coding !== undefined) void reader?.cancel().catch(() => {});
+  if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${coding === undefined ? await quoteOf(reader) : `(a body in content-encoding ${JSON.stringify(coding)}, not shown)`}`);
+  if (coding !== undefined) {
+    throw new AnswerFormatError(`the answer has content-encoding ${JSON.stringify(coding)}; the chat asked for and accepts identity only (the backend or a proxy misbehaves)`);
+  }
+  const maxBytes = o.maxAnswerBytes ?? MAX_ANSWER_BYTES;
+  let bytes = 0;
   let answer = '';
   const stream = new AnswerStream(o.api, (piece) => {
     answer += piece;
     if (piece) o.write(terminalSafe(piece));
   });
   const lines = new LineSplitter(o.api === 'openai', (line) => stream.line(line), () => stream.done);
-  const reader = (res.body as unknown as ReadableStream<Uint8Array> | null)?.getReader();
   let ended = reader === undefined;
   try {
     // Up to the end marker (review s9 changes b, R3): a backend that keeps the stream open after it
@@ -449,6 +475,8 @@ export async function streamChat(
         ended = true;
         break;
       }
+      bytes += chunk.value.length;
+      if (bytes > maxBytes) throw new AnswerFormatError(`the answer is longer than ${maxBytes} bytes: not read further (the backend misbehaves)`);
       lines.push(chunk.value);
     }
   } catch (e) {
@@ -475,6 +503,43 @@ export async function streamChat(
   }
   o.write('\n');
   return answer;
+}
+
+/** A Content-Encoding other than identity (trimmed, lower case), else undefined. */
+function contentCoding(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  const coding = header.trim().toLowerCase();
+  return coding === '' || coding === 'identity' ? undefined : coding;
+}
+
+/**
+ * The first ERROR_BODY_QUOTE_BYTES bytes of a non-200 answer, as text; the rest is not read (the
+ * body is cancelled). It was read whole to quote 300 characters (review s14, finding 1).
+ */
+async function quoteOf(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } | undefined): Promise<string> {
+  if (!reader) return '';
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  let ended = false;
+  try {
+    while (got < ERROR_BODY_QUOTE_BYTES) {
+      const chunk = await reader.read();
+      if (chunk.done || !chunk.value) {
+        ended = true;
+        break;
+      }
+      parts.push(chunk.value);
+      got += chunk.value.length;
+    }
+  } catch (e) {
+    ended = true;
+    // As in streamChat: a verdict that revoked the key cut the body off; the refusal is what the caller must see.
+    const cause = (e as { cause?: unknown }).cause;
+    throw cause instanceof AttestationRefusedError ? cause : e;
+  } finally {
+    if (!ended) void reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(parts).subarray(0, ERROR_BODY_QUOTE_BYTES).toString('utf8');
 }
 
 function refusalJson(e: AttestationRefusedError): Record<string, unknown> {
@@ -542,6 +607,7 @@ function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerific
     ...(t.prompt !== undefined ? { prompt: t.prompt } : {}),
     ...(t.messages ? { messages: t.messages } : {}),
     ...(o.token ? { token: o.token } : {}),
+    ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
     write: t.write,
     onAnswer: () => {
       shown.announce(client.last);
@@ -598,6 +664,7 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
         model: o.model,
         prompt: o.prompt,
         ...(o.token ? { token: o.token } : {}),
+        ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
         write: () => undefined,
         onAnswer: () => void (used = client?.last ?? used),
       });
