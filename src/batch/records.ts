@@ -203,39 +203,74 @@ export interface WalkEntry {
 
 const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
+/** One listed directory of the walk: its entries, sorted, and the next one to visit. */
+interface WalkLevel {
+  prefix: string;
+  entries: { id: string; raw: Buffer; isDir: boolean; refused?: string }[];
+  next: number;
+}
+
+/** The entries of one directory (dotfiles, links and special files left out), sorted by the bytes of their ids. */
+async function listLevel(root: string, prefix: string): Promise<WalkLevel> {
+  const entries: WalkLevel['entries'] = [];
+  const dir = await opendir(join(root, prefix), { encoding: 'buffer' as BufferEncoding });
+  for await (const e of dir) {
+    const raw = e.name as unknown as Buffer;
+    if (raw[0] === 0x2e) continue; // "."
+    const isDir = e.isDirectory();
+    if (!isDir && !e.isFile()) continue;
+    const name = exactName(raw);
+    if (name !== undefined) entries.push({ id: name, raw, isDir });
+    else entries.push({ id: escapedName(raw), raw, isDir: false, refused: `the ${isDir ? 'directory' : 'file'} name is not valid UTF-8 (shown escaped): ${isDir ? 'its files were' : 'it was'} not read; rename it` });
+  }
+  entries.sort((a, b) => byBytes(a.id, b.id) || Buffer.compare(a.raw, b.raw));
+  return { prefix, entries, next: 0 };
+}
+
 /**
  * The regular files below `root`, depth-first, each directory's entries
  * sorted by the bytes of their ids (a name's own bytes when it is UTF-8).
  * Symbolic links, sockets, FIFOs and devices are no records; names starting
  * with "." are skipped. A name that is not valid UTF-8 (a file or a
  * directory) is refused as one entry under its escaped id, and a
- * sub-directory that cannot be listed as one entry under its path: neither
+ * sub-directory that cannot be listed (EACCES; ENAMETOOLONG for a tree
+ * deeper than the system's path limit) as one entry under its path: neither
  * stops the walk. Only the root's failure throws.
+ *
+ * Iterative, with an explicit stack of the open levels: the recursive walk
+ * (one `yield*` per level) overflowed the stack at about 1,900 levels, a
+ * RangeError that stopped every attempt of the run with exit 70 (review s14 #1).
  */
 export async function* walkEntries(root: string, prefix = ''): AsyncGenerator<WalkEntry> {
-  const entries: { id: string; raw: Buffer; isDir: boolean; refused?: string }[] = [];
+  let first: WalkLevel;
   try {
-    const dir = await opendir(join(root, prefix), { encoding: 'buffer' as BufferEncoding });
-    for await (const e of dir) {
-      const raw = e.name as unknown as Buffer;
-      if (raw[0] === 0x2e) continue; // "."
-      const isDir = e.isDirectory();
-      if (!isDir && !e.isFile()) continue;
-      const name = exactName(raw);
-      if (name !== undefined) entries.push({ id: name, raw, isDir });
-      else entries.push({ id: escapedName(raw), raw, isDir: false, refused: `the ${isDir ? 'directory' : 'file'} name is not valid UTF-8 (shown escaped): ${isDir ? 'its files were' : 'it was'} not read; rename it` });
-    }
+    first = await listLevel(root, prefix);
   } catch (err) {
     if (prefix === '') throw err;
     yield { path: prefix, refused: `cannot list the directory: ${codeOf(err)}` };
     return;
   }
-  entries.sort((a, b) => byBytes(a.id, b.id) || Buffer.compare(a.raw, b.raw));
-  for (const e of entries) {
-    const rel = prefix === '' ? e.id : `${prefix}/${e.id}`;
+  const stack: WalkLevel[] = [first];
+  while (stack.length > 0) {
+    const level = stack[stack.length - 1] as WalkLevel;
+    const e = level.entries[level.next++];
+    if (e === undefined) {
+      stack.pop();
+      continue;
+    }
+    const rel = level.prefix === '' ? e.id : `${level.prefix}/${e.id}`;
     if (e.refused !== undefined) yield { path: rel, refused: e.refused };
-    else if (e.isDir) yield* walkEntries(root, rel);
-    else yield { path: rel };
+    else if (!e.isDir) yield { path: rel };
+    else {
+      let child: WalkLevel;
+      try {
+        child = await listLevel(root, rel);
+      } catch (err) {
+        yield { path: rel, refused: `cannot list the directory: ${codeOf(err)}` };
+        continue;
+      }
+      stack.push(child);
+    }
   }
 }
 
