@@ -44,6 +44,14 @@ type Tee = TeeEvidence['tee'];
 /** The TEE of each provider that produced evidence in this process (a provider's TEE never changes). */
 const learnedTees = new WeakMap<object, Tee>();
 
+/**
+ * Providers whose last "which TEE?" question failed (the TEE not up yet) and whose TEE is still
+ * unknown: the quote route asks them again only after it took a slot of the evidence rate (review
+ * s14, finding 3: every call created and removed a configfs-tsm instance before the limiter, so
+ * calls refused with 429 still cost that work). Cleared when a question succeeds.
+ */
+const detectionFailed = new WeakSet<object>();
+
 /** The TEE a provider declares: its own `tee` (the simulated TEE), else its hardware's (a vTPM provider). */
 function declaredTee(p: unknown, depth = 0): Tee | undefined {
   if (typeof p !== 'object' || p === null || depth > 4) return undefined;
@@ -80,8 +88,10 @@ async function teeBeforeReport(provider: EvidenceProvider): Promise<Tee | undefi
   try {
     tee = await detect();
   } catch {
+    detectionFailed.add(provider);
     return undefined;
   }
+  detectionFailed.delete(provider);
   learnTee(provider, tee);
   return knownTee(provider);
 }
@@ -98,15 +108,25 @@ export function learnTee(provider: EvidenceProvider, tee: unknown): void {
  * configfs-tsm declares none: its `provider` attribute tells, without a report, asked once for all
  * calls (s12 change review, finding 2: calls that arrived together before the first evidence came back
  * each spent a slot and a report). A provider that cannot tell is asked once; its evidence tells.
+ * While that question fails (the TEE not up yet), it is asked again only under a slot of the evidence
+ * rate, so calls the limiter refuses touch no configfs-tsm (review s14, finding 3).
  */
 export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
-  const known = await teeBeforeReport(ctx.provider);
-  if (known !== undefined && known !== 'tdx') throw tdxOnly();
+  const askUnderLimiter = detectionFailed.has(ctx.provider) && knownTee(ctx.provider) === undefined;
+  if (!askUnderLimiter) {
+    const known = await teeBeforeReport(ctx.provider);
+    if (known !== undefined && known !== 'tdx') throw tdxOnly();
+  }
   // A raw "+" in the query (`?nonce=${btoa(…)}`) arrives as a space (form decoding), and a space is
   // never base64: it is read back as "+" (review s8 D5).
   const raw = query.get('nonce')?.replace(/ /g, '+') ?? null;
   const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
   ctx.limiter.takeOrRefuse(client);
+  if (askUnderLimiter) {
+    // The slot is spent by now: an SEV-SNP answer is the 404 it always was, once, and then known.
+    const known = await teeBeforeReport(ctx.provider);
+    if (known !== undefined && known !== 'tdx') throw tdxOnly();
+  }
   let ev;
   try {
     ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
