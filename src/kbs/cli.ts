@@ -15,6 +15,7 @@ import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, Storage
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
 import { MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
+import { readBootstrapSecretFile } from './files.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
 
@@ -180,7 +181,8 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     collateral: collateralOf(v, trustRoots),
     ...(v['allow-no-nonce'] ? { allowNoNonce: true } : {}),
     ...(nonceTtlSeconds !== undefined ? { nonceTtlSeconds } : {}),
-    ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readFileSync(v['bootstrap-secret-file'], 'utf8').trim() } : {}),
+    // Held to the master key file's rules (a link, group or other bits: ERR_KBS_CONFIG, exit 78; review s14 #2).
+    ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readBootstrapSecretFile(v['bootstrap-secret-file']) } : {}),
     ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),
     ...(Object.keys(refusalLog).length > 0 ? { refusalLog } : {}),
     ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst !== undefined ? { burst } : {}), ...(perSecond !== undefined ? { perSecond } : {}) } } : {}),
@@ -262,7 +264,7 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
   }
   if (what === 'token') {
     if (!v['secret-file']) throw new Error('admin token needs --secret-file F (or create | list | revoke ID)');
-    return call('POST', 'token', { username: 'admin', password: readFileSync(v['secret-file'], 'utf8').trim() });
+    return call('POST', 'token', { username: 'admin', password: readBootstrapSecretFile(v['secret-file']) });
   }
   if (what === 'log') return call('GET', `attestation-log${afterSeq > 0 ? `?after_seq=${afterSeq}` : ''}`);
   if (what === 'audit') return call('GET', `admin-audit${afterSeq > 0 ? `?after_seq=${afterSeq}` : ''}`);

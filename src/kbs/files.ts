@@ -4,12 +4,14 @@
  * start (ECDSA P-256 via @peculiar/x509 and WebCrypto; key mode 0600).
  * A master key file that group or others may read, or that is reached through
  * a symbolic link, is refused (ERR_KBS_CONFIG; review s7): the key opens every
- * stored key. New secret files are created exclusively (O_EXCL | O_NOFOLLOW),
+ * stored key. The bootstrap secret file (it mints an all-scope admin token) is read under the same
+ * rules, plus a root-owned group-read exception and a size bound (review s14 #2).
+ * New secret files are created exclusively (O_EXCL | O_NOFOLLOW),
  * mode exactly 0600, as admin-token-file.ts does.
  */
 import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
-import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 
 import * as x509 from '@peculiar/x509';
 
@@ -45,21 +47,70 @@ const configError = (message: string): KbsError => new KbsError('ERR_KBS_CONFIG'
 
 /** The master key file's text, undefined when there is none; never through a symlink, never readable by group or others. */
 function readSecretFile(file: string): string | undefined {
+  return readProtectedFile(file, { what: 'the master key file' });
+}
+
+/** The longest bootstrap secret file read (a password of at least 16 characters; more is not a secret file). */
+export const MAX_BOOTSTRAP_SECRET_FILE_BYTES = 4096;
+
+/**
+ * The bootstrap secret from `file` (`serve --bootstrap-secret-file`, `admin token --secret-file`),
+ * trimmed. The secret is exchanged for an admin token with every scope and no expiry, so its file is
+ * held to the master key file's rules (review s14 #2; it was read with no check): never through a
+ * symbolic link (a link can be redirected), a regular file, no permission bit for group or others,
+ * at most MAX_BOOTSTRAP_SECRET_FILE_BYTES; a missing file too is ERR_KBS_CONFIG naming the file.
+ * One exception, as for tee-model --key-file (src/model/key-file.ts): a file owned by root may also
+ * let its group read it (0440, 0640), which is what a Kubernetes secret volume with fsGroup is (the
+ * kubelet adds group read whatever defaultMode says); give `<mount>/..data/<name>`, the file behind
+ * the volume's link.
+ */
+export function readBootstrapSecretFile(file: string): string {
+  const text = readProtectedFile(file, { what: 'the bootstrap secret file', rootGroupRead: true, maxBytes: MAX_BOOTSTRAP_SECRET_FILE_BYTES });
+  if (text === undefined) throw configError(`the bootstrap secret file ${file} does not exist`);
+  return text.trim();
+}
+
+/**
+ * A secret file's text, undefined when it does not exist: opened with O_NOFOLLOW (a symbolic link is
+ * ERR_KBS_CONFIG), a regular file, no group or other permission bit (with `rootGroupRead`, a root-owned
+ * file may also let its group read it: 0440 / 0640), at most `maxBytes` when given. Every refusal is
+ * ERR_KBS_CONFIG naming `what` and the file.
+ */
+function readProtectedFile(file: string, o: { what: string; rootGroupRead?: boolean; maxBytes?: number }): string | undefined {
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw configError(`the master key file ${file} is a symbolic link; give the file itself (a link can be redirected)`);
-    throw e;
+    if (code === 'ELOOP') throw configError(`${o.what} ${file} is a symbolic link; give the file itself (a link can be redirected${o.rootGroupRead ? '; for a Kubernetes secret volume, <mount>/..data/<name>' : ''})`);
+    throw configError(`cannot read ${o.what} ${file}: ${(e as Error).message}`);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw configError(`the master key file ${file} is not a regular file`);
+    if (!st.isFile()) throw configError(`${o.what} ${file} is not a regular file`);
     const mode = st.mode & 0o777;
-    if (mode & 0o077) throw configError(`the master key file ${file} has mode ${mode.toString(8)}: group or others may read it; chmod 600 ${file}`);
-    return readFileSync(fd, 'utf8');
+    const shared = mode & 0o077;
+    if (shared !== 0 && !(o.rootGroupRead === true && st.uid === 0 && shared === 0o040)) {
+      const exception = o.rootGroupRead === true ? ' (a file owned by root may also let its group read it: 0440 or 0640)' : '';
+      throw configError(`${o.what} ${file} has mode ${mode.toString(8)}: group or others may read it; chmod 600 ${file}${exception}`);
+    }
+    if (o.maxBytes === undefined) return readFileSync(fd, 'utf8');
+    // One byte past the bound: a file that grows after fstat is still not read whole.
+    const buf = Buffer.alloc(o.maxBytes + 1);
+    try {
+      let length = 0;
+      while (length < buf.length) {
+        const n = readSync(fd, buf, length, buf.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      if (length > o.maxBytes) throw configError(`${o.what} ${file} is larger than ${o.maxBytes} bytes`);
+      return buf.toString('utf8', 0, length);
+    } finally {
+      buf.fill(0);
+    }
   } finally {
     closeSync(fd);
   }
