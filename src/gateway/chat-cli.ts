@@ -574,9 +574,42 @@ class ShownVerifications {
   }
 }
 
+/** The policy's collateral.expiryGraceSeconds (a loaded policy, or its JSON object or text), when it names one. */
+function policyGrace(policy: unknown): number | undefined {
+  let doc = policy;
+  if (typeof policy === 'string') {
+    try {
+      doc = JSON.parse(policy);
+    } catch {
+      return undefined;
+    }
+  }
+  const grace = typeof doc === 'object' && doc !== null ? (doc as { collateral?: { expiryGraceSeconds?: unknown } }).collateral?.expiryGraceSeconds : undefined;
+  return typeof grace === 'number' ? grace : undefined;
+}
+
+/** An error of class EXPIRED (a collateral document, CRL or certificate outside its window) in the cause chain. */
+function expiredCause(e: unknown, depth = 0): boolean {
+  if (typeof e !== 'object' || e === null || depth > 4) return false;
+  if ((e as { errorClass?: unknown }).errorClass === 'EXPIRED') return true;
+  return expiredCause((e as { cause?: unknown }).cause, depth + 1) || expiredCause((e as { details?: { cause?: unknown } }).details?.cause, depth + 1);
+}
+
+/**
+ * A refusal at an expiry check under a policy that names a collateral grace: the message says that
+ * grace is not applied (review s14, finding 2; docs/gateway.md, "No collateral grace"). `tee-verify
+ * verify` accepts the same evidence within the grace, so without this the refusal looked like a bug.
+ */
+function refusalMessage(e: AttestationRefusedError, o: ChatSessionOptions): string {
+  const grace = policyGrace(o.client.policy);
+  if (grace === undefined || !expiredCause(e)) return e.message;
+  return `${e.message} (the policy's collateral.expiryGraceSeconds, ${grace} s, is not applied by the gateway client: a live connection needs collateral valid now)`;
+}
+
 function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boolean): number {
   if (e instanceof AttestationRefusedError) {
-    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: refusalJson(e) })}\n`);
+    const message = refusalMessage(e, o);
+    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { ...refusalJson(e), message } })}\n`);
     // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
     const after = e.details.revokedKey
       ? "the gateway's TLS key was revoked while this prompt waited or was answered: its answer was cut off; the chat ends."
@@ -584,7 +617,7 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
         ? 'the re-attestation failed: this prompt was not sent; the chat ends.'
         : 'no prompt byte was sent.';
     const later = retryable(e) ? ' (retry later)' : '';
-    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(e.message)}\n${after}${later}\n`);
+    io.stderr(`refused (${e.code}${e.details.checks ? ` ${e.details.checks.join(',')}` : ''}): ${lineSafe(message)}\n${after}${later}\n`);
     return retryable(e) ? CHAT_EXIT.retryable : CHAT_EXIT.refused;
   }
   if (isLocalFault(e)) {
