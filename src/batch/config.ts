@@ -3,7 +3,9 @@
  * main thread can hand it to every worker and record it in the checkpoint.
  */
 import type { Shard } from './shard.js';
-import { setupDigests } from './setup-digests.js';
+import { readSetupFiles, setupDigests, type SetupFiles } from './setup-digests.js';
+
+export type { SetupFiles } from './setup-digests.js';
 
 /** The verification instant: one fixed instant for every record, or each record's collectedAt. */
 export type InstantSpec = { mode: 'fixed'; at: string; /** Read from the wall clock ("--at now"). */ now?: boolean } | { mode: 'collected' };
@@ -26,6 +28,13 @@ export interface VerifySetup {
    * Records are archive content, not configuration: off by default.
    */
   allowRecordPolicy: boolean;
+  /**
+   * The content of `policy`, `trustRoot` and each `collateral` bundle as the main thread read it,
+   * once (readSetupFiles): the checkpoint's digests are of these bytes, and the setup check and every
+   * worker use these bytes, never the paths again (review s14 #2). Absent (a hand-built setup): the
+   * paths are read.
+   */
+  files?: SetupFiles;
 }
 
 export interface BatchConfig extends VerifySetup {
@@ -50,11 +59,12 @@ export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
 /**
  * The parts of the config that must not change between a run and its resume: the options, and the
- * SHA-256 of the policy, collateral and trust-root files' contents (read here; a path alone would let
- * a file edited in place judge the rest of the run under other rules).
+ * SHA-256 of the policy, collateral and trust-root files' contents (a path alone would let a file
+ * edited in place judge the rest of the run under other rules). `files`: the bytes the run judges
+ * with (read here when not given).
  */
-export function fingerprintOf(c: BatchConfig): Record<string, unknown> {
-  const contents = setupDigests(c);
+export function fingerprintOf(c: BatchConfig, files: SetupFiles = readSetupFiles(c)): Record<string, unknown> {
+  const contents = setupDigests(files);
   return {
     input: c.input,
     inputKind: c.inputKind,

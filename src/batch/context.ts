@@ -27,6 +27,7 @@ import { graceMsOf } from '../verify/grace.js';
 import type { Relaxations } from '../verify/types.js';
 import type { Policy } from '../policy/index.js';
 import type { VerifySetup } from './config.js';
+import type { FileRead } from './setup-digests.js';
 import { graceOf, loadJudge, PolicyFileError, type Judge } from './judge.js';
 
 export interface VerifyContext {
@@ -53,7 +54,15 @@ export interface RecordCollateral {
 /** A setup problem (unreadable bundle, bad PEM, bad policy): the CLI's usage error. */
 export class SetupError extends Error {}
 
-function readText(path: string, what: string): Buffer {
+/**
+ * A setup file's bytes: those the main thread read (`read`, review s14 #2), else read from `path`
+ * now (a setup built by hand, without files).
+ */
+function readText(path: string, what: string, read?: FileRead): Uint8Array {
+  if (read !== undefined) {
+    if ('bytes' in read) return read.bytes;
+    throw new SetupError(`${what} ${path} cannot be read: ${read.error}`);
+  }
   try {
     return readFileSync(path);
   } catch (err) {
@@ -61,16 +70,17 @@ function readText(path: string, what: string): Buffer {
   }
 }
 
-export function loadBundles(paths: readonly string[]): CollateralArtifact[] {
+/** `reads`: the bundles' bytes as the main thread read them, one per path (else the paths are read). */
+export function loadBundles(paths: readonly string[], reads?: readonly FileRead[]): CollateralArtifact[] {
   const all: CollateralArtifact[] = [];
-  for (const path of paths) {
+  paths.forEach((path, i) => {
     try {
-      all.push(...importBundle(readText(path, '--collateral')));
+      all.push(...importBundle(readText(path, '--collateral', reads?.[i])));
     } catch (err) {
       if (err instanceof SetupError) throw err;
       throw new SetupError(`--collateral ${path} is not a usable tee-verify collateral bundle: ${(err as Error).message}`);
     }
-  }
+  });
   return all;
 }
 
@@ -84,9 +94,9 @@ export const replacedRootsWarning = (path: string): string => `trust roots repla
  * certificates of the file used to be dropped silently and the production AMD anchors kept).
  * Loaded on demand so that a run without it does not load the CLI's certificate module.
  */
-export async function loadTrustRoots(path: string | undefined): Promise<TrustRoots> {
+export async function loadTrustRoots(path: string | undefined, read?: FileRead): Promise<TrustRoots> {
   if (path === undefined) return PRODUCTION_TRUST_ROOTS;
-  const bytes = readText(path, '--trust-root');
+  const bytes = readText(path, '--trust-root', read);
   const [{ certificatesFrom, trustRootsFrom }, { UsageError }] = await Promise.all([import('../cli/certificates.js'), import('../cli/errors.js')]);
   try {
     return trustRootsFrom(certificatesFrom(bytes, `--trust-root ${path}`), `--trust-root ${path}`, `trust-root:${path}`);
@@ -207,9 +217,12 @@ function runGraceSeconds(setup: VerifySetup, policy: Policy | undefined): number
 }
 
 export async function createContext(setup: VerifySetup): Promise<VerifyContext> {
-  const bundle = loadBundles(setup.collateral);
-  const trustRoots = await loadTrustRoots(setup.trustRoot);
-  const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy);
+  // The main thread's bytes when it passed them (the run: every worker and the setup check judge with
+  // what the checkpoint's digests name, review s14 #2); the paths only for a setup built without them.
+  const files = setup.files;
+  const bundle = loadBundles(setup.collateral, files?.collateral);
+  const trustRoots = await loadTrustRoots(setup.trustRoot, files?.trustRoot);
+  const policyJudge = loadJudge(setup.policy, setup.allowRecordPolicy, files?.policy);
   const judge = setup.trustRoot === undefined ? policyJudge : warningOnEveryVerdict(policyJudge, replacedRootsWarning(setup.trustRoot));
   const grace = runGraceSeconds(setup, policyJudge.runPolicy);
   const services = await buildServices(setup, bundle, trustRoots, grace);

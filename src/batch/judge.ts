@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import { defaultPolicy, evaluatePolicy, loadPolicy, type Policy, type PolicyTee } from '../policy/index.js';
 import type { VerificationResult } from '../index.js';
 import type { Violation } from './result.js';
+import type { FileRead } from './setup-digests.js';
 
 export interface Verdict {
   ok: boolean;
@@ -120,14 +121,22 @@ class PolicyJudge implements Judge {
   }
 }
 
-/** The judge for a run: the policy file when given, else the defaults per TEE; records' own policies only when allowed. */
-export function loadJudge(policyFile: string | undefined, allowRecordPolicy = false): Judge & { readonly runPolicy: Policy | undefined } {
+/**
+ * The judge for a run: the policy file when given, else the defaults per TEE; records' own policies only when allowed.
+ * `read`: the policy file's bytes as the run's main thread read them (review s14 #2); without it the file is read here.
+ */
+export function loadJudge(policyFile: string | undefined, allowRecordPolicy = false, read?: FileRead): Judge & { readonly runPolicy: Policy | undefined } {
   if (policyFile === undefined) return new PolicyJudge(undefined, allowRecordPolicy);
-  let text: Buffer;
-  try {
-    text = readFileSync(policyFile);
-  } catch (err) {
-    throw new PolicyFileError(`--policy ${policyFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  let text: Uint8Array;
+  if (read !== undefined) {
+    if (!('bytes' in read)) throw new PolicyFileError(`--policy ${policyFile} cannot be read: ${read.error}`);
+    text = read.bytes;
+  } else {
+    try {
+      text = readFileSync(policyFile);
+    } catch (err) {
+      throw new PolicyFileError(`--policy ${policyFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
   }
   try {
     return new PolicyJudge(loadPolicy(new Uint8Array(text)), allowRecordPolicy);
