@@ -14,7 +14,7 @@ import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
-import { MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
+import { isLoopbackHost, MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
 import { readBootstrapSecretFile } from './files.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
@@ -287,8 +287,6 @@ async function admin(args: string[], io: KbsIo): Promise<number> {
 /** The warning of `tee-kbs admin --insecure` (review s12 kbs #3). */
 export const ADMIN_INSECURE_WARNING =
   "--insecure: TLS server authentication is off: the admin token (or bootstrap secret) goes to whoever answers at --url. Development only; give the broker's certificate with --ca instead";
-
-const isLoopbackHost = (host: string): boolean => host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 
 /**
  * --url of the admin client, without trailing slashes. https:// always; plain http:// only to loopback

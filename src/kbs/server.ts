@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from '../index.js';
@@ -156,7 +156,26 @@ export const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const MIN_NONCE_TTL_SECONDS = 1;
 export const MAX_NONCE_TTL_SECONDS = 3600;
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+/** 127.0.0.0/8 and ::1 (an IPv4-mapped ::ffff:127.x.y.z is matched against the IPv4 subnet). */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether plain HTTP may be served on `host` (and sent to it, the admin client's --url) without being
+ * forced: an address literal in 127.0.0.0/8 or ::1 (brackets allowed), or the name `localhost`.
+ * Decided by the address, never by the text: any other host name is not loopback, even one that begins
+ * with "127." (127.mycorp.example resolves wherever its owner likes; review s14 #3). Names are not
+ * resolved: what a name resolves to at the check can differ from what listen() resolves it to.
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bracketed = host.startsWith('[') && host.endsWith(']'); // an IPv6 literal as a URL's hostname writes it
+  const bare = bracketed ? host.slice(1, -1) : host;
+  const family = isIP(bare);
+  if (family === 0 || (bracketed && family !== 6)) return false;
+  return LOOPBACK.check(bare, family === 6 ? 'ipv6' : 'ipv4');
+}
 
 class BodyTooLarge extends Error {}
 
@@ -561,8 +580,8 @@ function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
 export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBroker> {
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const host = options.host ?? '127.0.0.1';
-  if (options.plainHttp && !isLoopback(host) && !options.forcePlainHttp) {
-    throw new KbsError('ERR_KBS_BAD_REQUEST', 400, `plain HTTP is only allowed on loopback; ${host} is not (use TLS or force it explicitly)`);
+  if (options.plainHttp && !isLoopbackHost(host) && !options.forcePlainHttp) {
+    throw new KbsError('ERR_KBS_BAD_REQUEST', 400, `plain HTTP is only allowed on loopback (an address in 127.0.0.0/8, ::1, or localhost; a host name is never taken for one); ${host} is not (use TLS or force it explicitly)`);
   }
   if (!options.collateral) throw new KbsError('ERR_KBS_BAD_REQUEST', 400, 'a collateral service is required');
   const loc = locationOf(options);
