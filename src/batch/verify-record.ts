@@ -9,6 +9,7 @@
  */
 import { EvidenceParseError, TeeVerifyError, UnsupportedEvidenceError } from '../errors.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
+import { MAX_TEXT_INPUT } from '../evidence/decode.js';
 import { parseEvidence, parseSnpCertificateTable, type ParseOptions, type SnpCertificateEntry } from '../evidence/index.js';
 import type { Evidence } from '../evidence/types.js';
 import { verifyEvidence } from '../verify/index.js';
@@ -109,19 +110,25 @@ function instantFor(fields: RecordFields, instant: InstantSpec): Date | ResultEr
 }
 
 /**
- * Padded base64 is decoded here when the decoded length proves that every
- * character was data: Node's decoder drops whitespace and stops at or skips
- * anything outside the alphabet, so such input decodes short. That check is
- * cheaper than the parser's character checks; anything else goes to the
- * parser's strict base64 decoder, which rejects it with its own code.
+ * Canonical padded base64 is decoded here, without the parser's character checks: the text is
+ * taken only when it is exactly what Node writes for the decoded bytes (`toString('base64')`, or
+ * `base64url` plus the same padding for the URL-safe alphabet), so it holds one alphabet, no
+ * character outside it, no whitespace, and its last character's unused bits are zero. That is
+ * what the parser's strict decoder (decodeStrictBase64) accepts for such text, so batch and
+ * `tee-verify verify` / `serve` accept the same evidence (review s14 #3: Node's decoder alone took
+ * non-zero unused bits and a mix of `+/` and `-_`, which verify refuses with ERR_BAD_ENCODING).
+ * Anything else, and text over the parser's cap (MAX_TEXT_INPUT), goes to the parser, which
+ * decodes it strictly or refuses it with its own code.
  */
 function evidenceInput(evidence: string | Uint8Array): [string | Uint8Array, ParseOptions] {
   if (typeof evidence !== 'string') return [evidence, {}];
   const length = evidence.length;
-  if (length > 0 && length % 4 === 0) {
-    const padding = evidence.endsWith('==') ? 2 : evidence.endsWith('=') ? 1 : 0;
+  if (length > 0 && length % 4 === 0 && length <= MAX_TEXT_INPUT) {
     const bytes = Buffer.from(evidence, 'base64');
-    if (bytes.length === (length / 4) * 3 - padding) return [bytes, { encoding: 'binary' }];
+    if (bytes.toString('base64') === evidence) return [bytes, { encoding: 'binary' }];
+    // URL-safe text, padded or not to a multiple of 4 characters (rare: a second encoding pass).
+    const padding = evidence.endsWith('==') ? '==' : evidence.endsWith('=') ? '=' : '';
+    if (bytes.toString('base64url') + padding === evidence) return [bytes, { encoding: 'binary' }];
   }
   return [evidence, { encoding: 'base64' }];
 }
