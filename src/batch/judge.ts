@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import { defaultPolicy, evaluatePolicy, loadPolicy, type Policy, type PolicyTee } from '../policy/index.js';
+import { defaultPolicy, evaluatePolicy, loadPolicy, PolicyError, type Policy, type PolicyTee } from '../policy/index.js';
 import type { VerificationResult } from '../index.js';
 import type { Violation } from './result.js';
 import type { FileRead } from './setup-digests.js';
@@ -52,6 +52,24 @@ export class PolicyFileError extends Error {}
 /** Records of one archive usually share a handful of policies: load each once. */
 const RECORD_POLICY_CACHE = 256;
 
+/**
+ * Depth up to which a record's policy is keyed by its JSON text. loadPolicy refuses a document nested
+ * deeper than 32 levels (src/policy/load.ts), so anything deeper than this is refused by it anyway.
+ */
+const KEYED_DEPTH = 64;
+
+/** Whether `value` (parsed JSON) nests objects / arrays deeper than `limit`; iterative, stops at the first such path. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** A record's policy and the warning its use puts on the result. */
 interface RecordPolicy {
   policy: Policy;
@@ -78,6 +96,13 @@ class PolicyJudge implements Judge {
   }
 
   #recordPolicy(doc: unknown): RecordPolicy {
+    // JSON.stringify recurses: a record's policy nested 150,000 levels deep (JSON.parse is iterative,
+    // so the line parses) overflowed the stack here, ERR_INTERNAL instead of ERR_POLICY_INVALID
+    // (review s14 #4). Deeper than any valid policy: loadPolicy refuses it (bounded depth), before any stringify.
+    if (nestedDeeperThan(doc, KEYED_DEPTH)) {
+      loadPolicy(doc as object); // throws its ERR_POLICY_INVALID (maxDepth, with the path)
+      throw new PolicyError([{ path: '', keyword: 'maxDepth', message: `nested deeper than ${KEYED_DEPTH}` }]);
+    }
     const key = JSON.stringify(doc);
     let entry = this.#recordPolicies.get(key);
     if (!entry) {
