@@ -27,6 +27,29 @@ export interface RateLimitOptions {
   perSecond?: number;
 }
 
+/** The largest burst and rate accepted (the bounds of `tee-kbs serve --rate-burst / --rate-per-second`). */
+export const MAX_RATE_BURST = 1_000_000;
+export const MAX_RATE_PER_SECOND = 1_000_000;
+
+/**
+ * The options with their defaults, checked: burst a whole number from 1 to MAX_RATE_BURST, perSecond a
+ * finite number above 0 up to MAX_RATE_PER_SECOND. Anything else (Infinity, which turned the limit off
+ * silently; 0, negative, NaN, a fraction of a burst) is a RangeError naming the field (review s14 #4);
+ * startKeyBroker makes it ERR_KBS_CONFIG before any database work.
+ */
+export function rateLimitOf(o: RateLimitOptions | undefined): { burst: number; perSecond: number } {
+  if (o !== undefined && (typeof o !== 'object' || o === null)) throw new RangeError('rateLimit must be an object { burst?, perSecond? }');
+  const burst = o?.burst ?? 60;
+  const perSecond = o?.perSecond ?? 20;
+  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1 || burst > MAX_RATE_BURST) {
+    throw new RangeError(`rateLimit.burst must be a whole number of requests from 1 to ${MAX_RATE_BURST} (got ${String(burst)})`);
+  }
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || !(perSecond > 0) || perSecond > MAX_RATE_PER_SECOND) {
+    throw new RangeError(`rateLimit.perSecond must be a number of requests per second above 0 up to ${MAX_RATE_PER_SECOND} (got ${String(perSecond)})`);
+  }
+  return { burst, perSecond };
+}
+
 /** The refilled token count R of the row being updated (SQL expression). */
 const ELAPSED = 'CASE WHEN excluded.last_ms > rate_limits.last_ms THEN excluded.last_ms - rate_limits.last_ms ELSE 0 END';
 const REFILLED = `CASE WHEN rate_limits.tokens + (${ELAPSED}) * excluded.per_ms > excluded.burst THEN excluded.burst ELSE rate_limits.tokens + (${ELAPSED}) * excluded.per_ms END`;
@@ -47,9 +70,9 @@ export class RateLimiter {
   #lastPrune = 0;
 
   constructor(db: SqlExecutor, o: RateLimitOptions = {}) {
-    this.#burst = o.burst ?? 60;
-    this.#perMs = (o.perSecond ?? 20) / 1000;
-    if (!(this.#burst >= 1) || !(this.#perMs > 0)) throw new RangeError('rate limit: burst must be >= 1 and perSecond > 0');
+    const { burst, perSecond } = rateLimitOf(o);
+    this.#burst = burst;
+    this.#perMs = perSecond / 1000;
     this.#db = db;
   }
 

@@ -32,7 +32,7 @@ import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
 import { rollingUpgradeWarning } from './migrations.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { RateLimiter, rateLimitOf, type RateLimitOptions } from './rate-limit.js';
 import { policyWarnings, tcbDefaultNotice } from './policies.js';
 import { KbsStore } from './store.js';
 import { logRefusal, transferKey, type TransferRequest, type TransferTrace } from './transfer.js';
@@ -49,7 +49,7 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   db?: string;
   /** Where the state lives: `sqlite:PATH` or `postgres://user:password@host:port/db` (docs/scale-out.md). One of db / database. */
   database?: string;
-  /** PostgreSQL connections per instance; default 10. */
+  /** PostgreSQL connections per instance, a whole number from 1 to 1000; default 10 (else ERR_KBS_CONFIG at start). */
   databasePoolSize?: number;
   /** Default 127.0.0.1; port default 8443 (0 = any free port). */
   host?: string;
@@ -88,6 +88,11 @@ export interface KeyBrokerOptions extends ServerTimeouts {
    * default, refused together with allowNoNonce); `false` is refused: the relaxation is allowNoNonce.
    */
   requireNonce?: boolean;
+  /**
+   * Per-client token bucket of the transfer and token endpoints: burst a whole number from 1 to 1 000 000
+   * (default 60), perSecond above 0 up to 1 000 000 (default 20). Anything else (Infinity, 0, negative, NaN)
+   * refuses the start with ERR_KBS_CONFIG naming the field, before any database work (review s14 #4).
+   */
   rateLimit?: RateLimitOptions;
   /**
    * Failed admin logins (admin token, bootstrap secret) per client before 429 without a lookup; default 10 in
@@ -123,7 +128,7 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   refusalLog?: RefusalLogBounds;
   /** SQLite synchronous mode; default FULL. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** How long close() lets requests in flight finish before cutting connections; default 10 000 ms. */
+  /** How long close() lets requests in flight finish before cutting connections, 0 to 2^31 - 1 ms; default 10 000 ms (else ERR_KBS_CONFIG at start). */
   shutdownGraceMs?: number;
   /** The clock; default the wall clock. */
   now?: () => Date;
@@ -551,8 +556,17 @@ async function reportIntegrity(store: KbsStore, log: (l: string) => void): Promi
   if (tokens.length > 0) log(`tee-kbs: INTEGRITY: ${tokens.length} admin token row(s) fail their integrity check (written outside the broker; they admit no one)${tokens.some((t) => t.id) ? `: ${tokens.map((t) => t.id).filter(Boolean).slice(0, 10).join(', ')}` : ''}`);
 }
 
-/** maxBodyBytes and nonceTtlSeconds with their defaults; ERR_KBS_CONFIG outside their bounds (review s12 kbs #1, #2). */
-function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number } {
+/** The longest timer Node holds (2^31 - 1 ms); beyond it a timer fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * maxBodyBytes, nonceTtlSeconds, rateLimit, shutdownGraceMs and databasePoolSize with their defaults;
+ * ERR_KBS_CONFIG naming the option outside their bounds, before any database work (review s12 kbs #1,
+ * #2; review s14 #4: rateLimit {burst: 0} was a raw RangeError after the first admin token was
+ * minted, {burst: Infinity} a broker without a rate limit; shutdownGraceMs and databasePoolSize were
+ * not checked either).
+ */
+function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number } } {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
     throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
@@ -561,7 +575,21 @@ function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: num
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < MIN_NONCE_TTL_SECONDS || ttl > MAX_NONCE_TTL_SECONDS) {
     throw configError(`nonceTtlSeconds must be a number of seconds from ${MIN_NONCE_TTL_SECONDS} to ${MAX_NONCE_TTL_SECONDS} (got ${String(ttl)})`);
   }
-  return { maxBody, nonceTtlMs: Math.round(ttl * 1000) };
+  let rateLimit: { burst: number; perSecond: number };
+  try {
+    rateLimit = rateLimitOf(options.rateLimit);
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
+  const grace = options.shutdownGraceMs;
+  if (grace !== undefined && (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > MAX_TIMER_MS)) {
+    throw configError(`shutdownGraceMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (got ${String(grace)})`);
+  }
+  const pool = options.databasePoolSize;
+  if (pool !== undefined && (typeof pool !== 'number' || !Number.isSafeInteger(pool) || pool < 1 || pool > 1000)) {
+    throw configError(`databasePoolSize must be a whole number of connections from 1 to 1000 (got ${String(pool)})`);
+  }
+  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit };
 }
 
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
@@ -647,7 +675,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     let baseUrl = '';
     const limiterNow = steadyClock();
     const health = new HealthProbe({ ping: () => storage.ping(), clock: limiterNow });
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, options.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: limits.maxBody, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, limits.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: limits.maxBody, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
