@@ -60,8 +60,31 @@ export function vtpmError(failure: NativeParseFailure, what: string): TeeVerifyE
  * would otherwise get fields that are not the bytes that were checked.
  */
 export function requireBytes(bytes: unknown, what: string): Uint8Array {
+  if (bytes instanceof Uint8Array && OWNED.has(bytes)) return bytes;
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${what} must be a Uint8Array`);
   return privateCopy(bytes, what);
+}
+
+/**
+ * Review s14 (vTPM #1, T49 "one copy"): the private copies verifyVtpmEvidence takes of a bundle's
+ * event log and IMA list on entry (or the fresh arrays its own parse of bundle bytes made). The
+ * parsers take such an array as it is instead of copying it again, so every later step (replay,
+ * boot_aggregate, the entries the policy judges) reads that one copy. Only arrays no caller holds
+ * are registered: the verifier never hands these objects out (its results hold views, other objects).
+ */
+const OWNED = new WeakSet<Uint8Array>();
+
+/** A private copy of `value` (privateCopy: internal slots, never getters) that the parsers take as is. */
+export function ownedCopy(value: unknown, what: string): Uint8Array {
+  const copy = privateCopy(value, what);
+  OWNED.add(copy);
+  return copy;
+}
+
+/** Registers an array this module's caller made itself and holds alone (parseVtpmBundle's fresh output). */
+export function adoptOwned(fresh: Uint8Array): Uint8Array {
+  OWNED.add(fresh);
+  return fresh;
 }
 
 const HASH_NAMES = new Map<number, TpmHashName>([

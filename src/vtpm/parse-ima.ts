@@ -108,7 +108,16 @@ function refuseUnknownTemplates(bytes: Uint8Array, frame: Uint32Array): void {
 }
 
 export function parseImaBinaryList(input: Uint8Array, opts: { templateDigestSize?: number } = {}): ImaEntry[] {
-  const { bytes, templateDigestSize: digestSize, frame: f } = parseImaBinaryFrame(input, opts);
+  return imaEntriesFromFrame(parseImaBinaryFrame(input, opts));
+}
+
+/**
+ * The entries of a parsed frame (the first `limit`, default all), as views of `frame.bytes`: the
+ * private copy the frame was parsed and replayed from (review s14, vTPM #1: boot_aggregate and the
+ * entries a policy judges are read from the bytes that were replayed, not from the caller's object).
+ */
+export function imaEntriesFromFrame(parsed: ImaListFrame, limit?: number): ImaEntry[] {
+  const { bytes, templateDigestSize: digestSize, frame: f } = parsed;
   // latin1 / utf8 slices of the same memory, without copying it.
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Lists use one or two digest algorithms: reuse the previous name when the bytes match.
@@ -123,7 +132,7 @@ export function parseImaBinaryList(input: Uint8Array, opts: { templateDigestSize
     }
     return algName;
   };
-  const count = f.length / W;
+  const count = Math.min(f.length / W, limit ?? Infinity);
   const entries = new Array<ImaEntry>(count);
   for (let i = 0, w = 0; i < count; i++, w += W) {
     const offset = f[w]!;

@@ -77,8 +77,19 @@ export function extend(bank: ReplayBank, current: Uint8Array, digest: Uint8Array
   return hash(bank, joined, 'buffer');
 }
 
+/**
+ * %TypedArray%.prototype's own getters: they read the internal slots, never an own property or a
+ * subclass's override (review s14, vTPM #1): the hex a result or policy shows is of the bytes the
+ * array really holds, the ones a hash.update over it read.
+ */
+const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const slotGetter = (name: 'buffer' | 'byteOffset' | 'byteLength'): ((this: unknown) => unknown) => Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, name)!.get!;
+const bufferSlot = slotGetter('buffer') as (this: Uint8Array) => ArrayBuffer;
+const byteOffsetSlot = slotGetter('byteOffset') as (this: Uint8Array) => number;
+const byteLengthSlot = slotGetter('byteLength') as (this: Uint8Array) => number;
+
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return Buffer.from(bufferSlot.call(bytes), byteOffsetSlot.call(bytes), byteLengthSlot.call(bytes)).toString('hex');
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

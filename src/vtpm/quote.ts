@@ -14,6 +14,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { checkNoUndefinedOptions, checkOptionKeys, type OptionKeys } from '../option-keys.js';
 import type { CheckRecord } from '../verify/types.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
+import { toHex } from './pcrs.js';
 import { AK_REQUIRED_ATTRIBUTES, TPM_ECC_CURVES, TPM_HASHES, checkAkStrength, TPMA_OBJECT, hashNameOf, tpmName, tpmaObjectNames, type AttestationKey } from './tpm-key.js';
 import { TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, TpmAlg, type TpmHashName, type TpmQuote, type TpmSignature } from './types.js';
 
@@ -86,7 +87,8 @@ export interface TpmQuotesResult {
  */
 export const MIN_FRESH_NONCE_BYTES = 16;
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** Hex of the bytes a value really holds (pcrs.ts toHex: internal slots, not overridable getters; review s14, vTPM #1). */
+const hex = toHex;
 
 /** Constant-time equality (different lengths are unequal, without a data-dependent loop). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -19,13 +19,15 @@ import { CollateralUnavailableError } from '../collateral/errors.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkNoUndefinedOptions, checkOptionKeys, checkVerifierOptionKeys, type OptionKeys } from '../option-keys.js';
 import { timeValueOf } from '../verify/instant.js';
+import { privateCopy } from '../verify/private-bytes.js';
 import { checkUserData, verifyAzureHardware, type AzureRuntimeData, type HardwareVerifier } from './azure.js';
 import { checkVtpmBundle, parseVtpmBundle, type VtpmBundle } from './bundle.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { parseImaAsciiList } from './ima-ascii.js';
 import { assertBootAggregate, checkBootAggregate, checkImaAgainstPcrs, replayImaAscii, replayImaFrame, type ImaReplay } from './ima-replay.js';
-import { IMA_FRAME, parseImaBinaryFrame } from './parse-ima.js';
-import { parseHclReport, parseImaBinaryList, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
+import { adoptOwned, ownedCopy } from './parse-common.js';
+import { imaEntriesFromFrame, parseImaBinaryFrame } from './parse-ima.js';
+import { parseHclReport, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
 import { BANK_DIGEST_SIZE, REPLAY_BANKS, bytesEqual, isReplayBank, resetValue, type ReplayBank } from './pcrs.js';
 import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { CHECK_EVENT_LOG_OPTION_KEYS, checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
@@ -336,23 +338,90 @@ function replayImaInput(ima: NonNullable<VtpmBundle['ima']>, banks: ReplayBank[]
   if ('binary' in ima) {
     const templateDigestSize = BANK_DIGEST_SIZE[ima.templateDigest ?? 'sha1'];
     const frame = parseImaBinaryFrame(ima.binary, { templateDigestSize });
-    const firstEnd = frame.count > 1 ? frame.frame[IMA_FRAME.words + IMA_FRAME.offset]! : ima.binary.length;
+    // Review s14, vTPM #1: boot_aggregate and the entries the policy judges come from frame.bytes,
+    // the one private copy that was replayed, never from the caller's object (read again, or later).
     return {
       replay: replayImaFrame(frame, { banks }),
       count: frame.count,
-      first: () => (frame.count === 0 ? [] : parseImaBinaryList(ima.binary.subarray(0, firstEnd), { templateDigestSize })),
-      entries: () => parseImaBinaryList(ima.binary, { templateDigestSize }),
+      first: () => imaEntriesFromFrame(frame, 1),
+      entries: () => imaEntriesFromFrame(frame),
     };
   }
-  const replay = replayImaAscii(ima.ascii, { banks });
+  // A string is immutable: read once (the bundle is the private snapshot), every step uses `text`.
   const text = ima.ascii;
+  const replay = replayImaAscii(text, { banks });
   const newline = text.indexOf('\n');
   return {
     replay,
     count: replay.entries,
     first: () => parseImaAsciiList(newline < 0 ? text : text.slice(0, newline + 1)),
-    entries: () => parseImaAsciiList(ima.ascii),
+    entries: () => parseImaAsciiList(text),
   };
+}
+
+/**
+ * Review s14, vTPM #1 (checklist T49, decisions.md "a private copy first"): a bundle handed in as an
+ * object is read once, here, into a snapshot the verifier alone holds: every byte member is a
+ * private copy (privateCopy reads the array's internal slots, never its getters, so an own
+ * `buffer`, `byteOffset` or `subarray` shows nothing), every other member is read once. The event
+ * log and the IMA list copies are the parsers' input as they are (ownedCopy: one copy each), so
+ * the quote digest, the PCR values reported and judged, the replays, boot_aggregate and the IMA
+ * entries the policy judges (lazily, after this call resolved) all read the same bytes. The
+ * snapshot is checked again (checkVtpmBundle), so what a getter returned on this read is bounded too.
+ */
+function privateBundle(input: VtpmBundle): VtpmBundle {
+  const copy = (v: unknown, path: string): Uint8Array => privateCopy(v, `vTPM bundle ${path}`);
+  const tpm = input.tpm;
+  const ak = tpm.ak;
+  const pcrs: VtpmBundle['tpm']['pcrs'] = {};
+  for (const [bank, values] of Object.entries(tpm.pcrs) as [TpmHashName, Record<string, Uint8Array>][]) {
+    const m: Record<string, Uint8Array> = {};
+    for (const [index, value] of Object.entries(values)) m[index] = copy(value, `/tpm/pcrs/${bank}/${index}`);
+    pcrs[bank] = m;
+  }
+  const out: VtpmBundle = {
+    tpm: {
+      quotes: Array.from(tpm.quotes, (q, i) => ({ attest: copy(q.attest, `/tpm/quotes/${i}/attest`), signature: copy(q.signature, `/tpm/quotes/${i}/signature`) })),
+      pcrs,
+    },
+  };
+  if (ak !== undefined) {
+    const pub = 'public' in ak ? ak.public : undefined;
+    out.tpm.ak = pub !== undefined ? { public: copy(pub, '/tpm/ak/public') } : { pem: (ak as { pem: string }).pem };
+  }
+  const nonce = input.nonce;
+  if (nonce !== undefined) out.nonce = copy(nonce, '/nonce');
+  const hardware = input.hardware;
+  if (hardware !== undefined) {
+    const { hclReport, tdQuote, certificates, certificatesPem } = hardware;
+    out.hardware = {
+      hclReport: copy(hclReport, '/hardware/hclReport'),
+      ...(tdQuote !== undefined ? { tdQuote: copy(tdQuote, '/hardware/tdQuote') } : {}),
+      ...(certificates !== undefined ? { certificates: Array.from(certificates, (c, i) => copy(c, `/hardware/certificates/${i}`)) } : {}),
+      ...(certificatesPem !== undefined ? { certificatesPem } : {}),
+    };
+  }
+  const eventLog = input.eventLog;
+  if (eventLog !== undefined) out.eventLog = ownedCopy(eventLog, 'vTPM bundle /eventLog');
+  const ima = input.ima;
+  if (ima !== undefined) {
+    if ('ascii' in ima) out.ima = { ascii: ima.ascii };
+    else {
+      const templateDigest = ima.templateDigest;
+      out.ima = { binary: ownedCopy(ima.binary, 'vTPM bundle /ima/binary'), ...(templateDigest !== undefined ? { templateDigest } : {}) };
+    }
+  }
+  checkVtpmBundle(out);
+  return out;
+}
+
+/** The bundle this call works on: its own parse of bytes or text (fresh arrays nobody else holds), or the object's snapshot. */
+function workingBundle(input: VtpmBundle | Uint8Array | string): VtpmBundle {
+  if (!(input instanceof Uint8Array) && typeof input !== 'string') return privateBundle(input);
+  const bundle = parseVtpmBundle(input);
+  if (bundle.eventLog) adoptOwned(bundle.eventLog);
+  if (bundle.ima && 'binary' in bundle.ima) adoptOwned(bundle.ima.binary);
+  return bundle;
 }
 
 /**
@@ -390,7 +459,7 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   // verifiers do), kept as a private copy; anything else is ERR_INVALID_ARGUMENT before any check.
   const at = options.at === undefined ? new Date() : validInstant(options.at);
   const checks: CheckRecord[] = [vt01(input)];
-  const bundle = input instanceof Uint8Array || typeof input === 'string' ? parseVtpmBundle(input) : input;
+  const bundle = workingBundle(input);
   const warnings: string[] = [];
   let hardware: VerificationResult | undefined;
   let runtime: AzureRuntimeData | undefined;
