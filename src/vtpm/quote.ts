@@ -340,6 +340,12 @@ function checkOneBoot(claims: readonly QuoteClaims[], checks: CheckRecord[]): vo
 function checkRequiredBank(claims: QuoteClaims[], options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
   const required = options.requiredBank ?? 'sha256';
   const banks = new Set(claims.flatMap((c) => c.selection.map((s) => s.bank)));
+  if (required === 'sha1' && banks.size === 1 && banks.has('sha1')) {
+    // requiredBankOption refused requiredBank 'sha1' without allowSha1 (review s14, vTPM finding 2).
+    warnings.push('allowSha1: only the SHA-1 PCR bank is quoted (requiredBank sha1)');
+    checks.push({ id: 'VT12', description: 'only the SHA-1 bank is quoted, the required bank (requiredBank sha1), accepted by the allowSha1 relaxation' });
+    return;
+  }
   if (banks.has(required)) {
     checks.push({ id: 'VT12', description: `the required ${required} bank is quoted` });
     return;
@@ -366,6 +372,24 @@ function checkCoverage(claims: QuoteClaims[], pcrs: PcrBanks, checks: CheckRecor
   }
   checks.push({ id: 'VT13', description: 'every supplied PCR value is covered by a verified quote' });
   return out;
+}
+
+const REQUIRED_BANKS: ReadonlySet<string> = new Set<TpmHashName>(['sha1', 'sha256', 'sha384', 'sha512', 'sm3_256']);
+
+/**
+ * VT12's option (review s14, vTPM finding 2): `requiredBank` names a TPM hash bank, and 'sha1' is
+ * the SHA-1 relaxation itself (a SHA-1-only quote set then passed VT12 as "the required sha1 bank
+ * is quoted", without allowSha1 and without a warning): refused unless allowSha1 is set too.
+ */
+export function checkRequiredBankOption(options: { requiredBank?: unknown; allowSha1?: unknown }, caller: string): void {
+  if (!Object.hasOwn(options, 'requiredBank')) return;
+  const bank = options.requiredBank;
+  if (typeof bank !== 'string' || !REQUIRED_BANKS.has(bank)) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${caller}: options.requiredBank must be one of ${[...REQUIRED_BANKS].join(', ')}`, { details: { option: 'requiredBank' } });
+  }
+  if (bank === 'sha1' && !options.allowSha1) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${caller}: options.requiredBank 'sha1' accepts SHA-1 PCR values, a relaxation: set allowSha1 too (it is then a warning)`, { details: { option: 'requiredBank' } });
+  }
 }
 
 /** VT10 (review s10, V2): said once per quote set, as a missing nonce is. */
@@ -396,6 +420,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyTpmQuotes: ${what}`, { details: { option } });
     }
   }
+  checkRequiredBankOption(options, 'verifyTpmQuotes');
   if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
   const checks: CheckRecord[] = [];
   const warnings: string[] = [];

@@ -29,7 +29,7 @@ import { adoptOwned, ownedCopy } from './parse-common.js';
 import { imaEntriesFromFrame, parseImaBinaryFrame } from './parse-ima.js';
 import { parseHclReport, parseTcgEventLog, parseTpmPublic, parseTpmQuote, parseTpmSignature } from './parse.js';
 import { BANK_DIGEST_SIZE, REPLAY_BANKS, bytesEqual, isReplayBank, resetValue, type ReplayBank } from './pcrs.js';
-import { pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
+import { checkRequiredBankOption, pcrBanksFrom, verifyTpmQuotes, type PcrBanks, type TpmQuotesResult } from './quote.js';
 import { CHECK_EVENT_LOG_OPTION_KEYS, checkEventLogAgainstPcrs, replayEventLog, type CheckEventLogOptions } from './replay-eventlog.js';
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
 import type { ImaEntry, TpmHashName } from './types.js';
@@ -108,6 +108,7 @@ function checkPins(options: VtpmVerifyOptions): void {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyVtpmEvidence: options.${option} must be ${kind}`, { details: { option } });
   };
   if (Object.hasOwn(options, 'trustedAk') && !(options.trustedAk instanceof KeyObject && options.trustedAk.type === 'public')) bad('trustedAk', 'a public KeyObject');
+  checkRequiredBankOption(options, 'verifyVtpmEvidence');
   for (const option of ['nonce', 'trustedAkName', 'expectedQualifiedSigner', 'userData'] as const) {
     if (Object.hasOwn(options, option) && !(options[option] instanceof Uint8Array)) bad(option, 'a Uint8Array');
   }
