@@ -10,8 +10,8 @@
  * mode exactly 0600, as admin-token-file.ts does.
  */
 import 'reflect-metadata';
-import { randomBytes, webcrypto } from 'node:crypto';
-import { chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 import * as x509 from '@peculiar/x509';
 
@@ -118,25 +118,71 @@ function readProtectedFile(file: string, o: { what: string; rootGroupRead?: bool
 
 /** Creates `path` exclusively (never through a symlink), mode exactly 0600, with `text`. */
 function writeNewSecretFile(path: string, text: string): void {
+  writeNewFile(path, text, 0o600);
+}
+
+/** Creates `path` exclusively (never through a symlink), mode exactly `mode`, with `text`; ERR_KBS_CONFIG otherwise. */
+function writeNewFile(path: string, text: string, mode: number): void {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ELOOP') throw configError(`${path} exists already (a file or a symbolic link) and is never overwritten; move it away or give both the TLS certificate and its key`);
     throw configError(`cannot create ${path}: ${(e as Error).message}`);
   }
   try {
-    fchmodSync(fd, 0o600);
+    fchmodSync(fd, mode);
     writeSync(fd, text);
   } finally {
     closeSync(fd);
   }
 }
 
+/** Whether `path` exists as a directory entry (a dangling symbolic link does too; existsSync says no). */
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw configError(`cannot inspect ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The self-signed pair's state, checked before anything is written (review s14 #5): 'absent' (neither
+ * file: a pair is generated), or the pair read back, after checking that the key belongs to the
+ * certificate. Exactly one of the two files, or a pair that does not match or does not parse, is
+ * ERR_KBS_CONFIG naming the files: a certificate without its key used to make a new key, then fail on
+ * the existing certificate with a raw EEXIST and leave the key behind, so that every later start met a
+ * certificate and key that did not match (an untyped OpenSSL error, exit 2).
+ */
+export function selfSignedPairOf(certFile: string, keyFile: string): { cert: string; key: string } | 'absent' {
+  const haveCert = entryExists(certFile);
+  const haveKey = entryExists(keyFile);
+  if (!haveCert && !haveKey) return 'absent';
+  const how = `move it away (a new self-signed pair is then generated) or give the certificate and its key (--tls-cert / --tls-key)`;
+  if (!haveKey) throw configError(`the self-signed TLS certificate ${certFile} exists without its key ${keyFile}: ${how}`);
+  if (!haveCert) throw configError(`the self-signed TLS key ${keyFile} exists without its certificate ${certFile}: ${how}`);
+  let cert: string;
+  let key: string;
+  let matches: boolean;
+  try {
+    cert = readFileSync(certFile, 'utf8');
+    key = readFileSync(keyFile, 'utf8');
+    matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
+  } catch (e) {
+    throw configError(`the self-signed TLS pair ${certFile} / ${keyFile} cannot be used: ${(e as Error).message}; move both away (a new pair is then generated) or give --tls-cert / --tls-key`);
+  }
+  if (!matches) throw configError(`the self-signed TLS key ${keyFile} does not belong to the certificate ${certFile}: move both away (a new pair is then generated) or give --tls-cert / --tls-key`);
+  return { cert, key };
+}
+
 /** A self-signed certificate for `hosts` (DNS names or IP addresses), created once and reused. */
 export async function selfSignedTls(certFile: string, keyFile: string, hosts: string[]): Promise<{ cert: string; key: string; generated: boolean }> {
-  if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  const existing = selfSignedPairOf(certFile, keyFile);
+  if (existing !== 'absent') return { ...existing, generated: false };
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await generateEcdsaCryptoKeys('P-256'); // no key-generation job: src/crypto/ec-keys.ts
@@ -155,6 +201,11 @@ export async function selfSignedTls(certFile: string, keyFile: string, hosts: st
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
   const certPem = cert.toString('pem') + '\n';
   writeNewSecretFile(keyFile, keyPem);
-  writeFileSync(certFile, certPem, { flag: 'wx' });
+  try {
+    writeNewFile(certFile, certPem, 0o644);
+  } catch (e) {
+    rmSync(keyFile, { force: true }); // the key this call created: never a key without its certificate
+    throw e;
+  }
   return { cert: certPem, key: keyPem, generated: true };
 }

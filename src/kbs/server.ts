@@ -29,7 +29,7 @@ import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
 import { openStorage, parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
-import { loadMasterKey, MASTER_KEY_ENV, selfSignedTls } from './files.js';
+import { loadMasterKey, MASTER_KEY_ENV, selfSignedPairOf, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
 import { rollingUpgradeWarning } from './migrations.js';
 import { RateLimiter, rateLimitOf, type RateLimitOptions } from './rate-limit.js';
@@ -641,6 +641,10 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   const refusalBounds = refusalBoundsOf(options);
   const limits = limitsOf(options);
   const adminTokenFile = options.adminTokenFile ?? (loc.kind === 'sqlite' ? defaultAdminTokenFile(loc.file) : undefined);
+  // Half a self-signed pair (or one that does not match) refuses the start before the database, master
+  // key or admin token file is made; selfSignedTls checks again when it runs (review s14 #5).
+  const selfSigned = !options.plainHttp && !options.tls && loc.kind === 'sqlite' ? { cert: `${loc.file}.tls-cert.pem`, key: `${loc.file}.tls-key.pem` } : undefined;
+  if (selfSigned) selfSignedPairOf(selfSigned.cert, selfSigned.key);
   const masterKey = masterKeyOf(options, loc, log);
   const storage = await openStorage(loc, {
     sqlite: { synchronous: options.synchronous ?? 'FULL' },
