@@ -97,6 +97,8 @@ export function checkRuntimeDataBinding(hcl: HclReport, reportData: Uint8Array, 
 
 /** VT14: the runtime data's user-data starts with the expected value (Azure's hardware-level nonce). */
 export function checkUserData(runtime: AzureRuntimeData, expected: Uint8Array, checks: CheckRecord[]): void {
+  // An empty prefix matches every user-data (review s14, vTPM finding 4): verifyVtpmEvidence refuses it as an option first.
+  if (expected.length === 0) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'userData must not be empty: an empty prefix matches any user-data', { details: { option: 'userData' } });
   const ud = runtime.userData;
   if (!ud || ud.length < expected.length || !bytesEqual(ud.subarray(0, expected.length), expected)) {
     vtpmFail('ERR_VTPM_NONCE', 'the HCL runtime data "user-data" does not start with the expected value', { expected: Buffer.from(expected).toString('hex') });

@@ -112,6 +112,9 @@ function checkPins(options: VtpmVerifyOptions): void {
   for (const option of ['nonce', 'trustedAkName', 'expectedQualifiedSigner', 'userData'] as const) {
     if (Object.hasOwn(options, option) && !(options[option] instanceof Uint8Array)) bad(option, 'a Uint8Array');
   }
+  // Review s14, vTPM finding 4: VT14 checks that user-data starts with userData, and every value
+  // starts with 0 bytes: an empty pin (an expected value lost to a bug) pinned nothing and passed.
+  if (Object.hasOwn(options, 'userData') && options.userData!.length === 0) bad('userData', 'a non-empty Uint8Array (an empty prefix matches any user-data)');
 }
 
 export interface VtpmVerificationResult {
