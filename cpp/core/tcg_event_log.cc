@@ -50,6 +50,10 @@ struct Parser {
   TcgEventLogInfo* info;
   FrameWriter out;
   ParseFailure* failure;
+  // Start of the final run of one repeated byte: data[tail..size) all equal
+  // tail_byte. Found once by FindTail, so IsPadding is O(1) per event.
+  size_t tail = 0;
+  uint8_t tail_byte = 0;
 
   bool Fail(ParseCode code, size_t offset, const char* check) {
     *failure = ParseFailure{code, offset, check};
@@ -182,15 +186,24 @@ struct Parser {
   // genuine crypto-agile event (its digest count would be 0 or 0xFFFFFFFF);
   // an all-zero legacy event is what the kernel itself reads as the end of
   // the log (event type 0 with no data).
+  //
+  // The rest of the input is all one byte exactly when pos >= tail, so the
+  // test is O(1) per event (review s14: rescanning the rest at every event
+  // made a long log of all-zero legacy events ending in another byte cost
+  // quadratic time).
   bool IsPadding(size_t pos) {
     size_t n = size - pos;
-    uint8_t first = data[pos];
-    if (n < MinEventSize() || (first != 0x00 && first != 0xFF)) return false;
-    for (size_t i = 1; i < n; ++i)
-      if (data[pos + i] != first) return false;
+    if (pos < tail || n < MinEventSize() || (tail_byte != 0x00 && tail_byte != 0xFF)) return false;
     info->padding_size = static_cast<uint32_t>(n);
-    info->padding_byte = first;
+    info->padding_byte = tail_byte;
     return true;
+  }
+
+  // One backward scan from the end (size > 0): the final run of one byte.
+  void FindTail() {
+    tail_byte = data[size - 1];
+    tail = size - 1;
+    while (tail > 0 && data[tail - 1] == tail_byte) --tail;
   }
 
   // A whole input of 0x00 or 0xFF (an erased log area) has no first event.
@@ -203,6 +216,7 @@ struct Parser {
   bool Run() {
     if (size > kMaxEventLogSize) return Fail(ParseCode::kInputTooLarge, kMaxEventLogSize, kLegacyCheck);
     if (size == 0 || AllOneByte()) return Fail(ParseCode::kEventLogTruncated, 0, kLegacyCheck);
+    FindTail();
     size_t pos = 0;
     uint32_t type = 0;
     size_t data_at = 0;
