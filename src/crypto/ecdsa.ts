@@ -5,7 +5,7 @@
  */
 import { hash } from 'node:crypto';
 
-import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
+import { EvidenceParseError, InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import { EcdsaStatus, native, type NativeKeyHandle } from '../native/index.js';
 import type { SgxQuote, SnpReport, TdxQuote } from '../evidence/types.js';
 
@@ -25,7 +25,8 @@ function interpret(status: number): boolean {
     case EcdsaStatus.Invalid:
       return false;
     case EcdsaStatus.BadKey:
-      throw new TeeVerifyError('ARGUMENT', 'ERR_BAD_PUBLIC_KEY', 'public key is not a point on the curve');
+      // Class PARSE as in src/x509/spki.ts: the key comes from evidence (a quote's attestation key), not from the caller.
+      throw new EvidenceParseError('ERR_BAD_PUBLIC_KEY', 'public key is not a point on the curve');
     case EcdsaStatus.BadSignature:
       // r or s is 0 or >= n: no key could ever verify it, so it is a plain mismatch.
       return false;
@@ -38,7 +39,7 @@ function checkSizes(curve: EcdsaCurve, keyXY: Uint8Array, signatureRS: Uint8Arra
   const n = SCALAR[curve];
   if (n === undefined) throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `unsupported curve ${String(curve)}`);
   if (keyXY.length !== 2 * n) {
-    throw new TeeVerifyError('ARGUMENT', 'ERR_BAD_PUBLIC_KEY', `${curve} public key must be ${2 * n} bytes (x || y)`);
+    throw new EvidenceParseError('ERR_BAD_PUBLIC_KEY', `${curve} public key must be ${2 * n} bytes (x || y)`);
   }
   if (signatureRS.length !== 2 * n) {
     throw new TeeVerifyError('ARGUMENT', 'ERR_BAD_SIGNATURE_ENCODING', `${curve} signature must be ${2 * n} bytes (r || s)`);
@@ -49,7 +50,8 @@ function checkSizes(curve: EcdsaCurve, keyXY: Uint8Array, signatureRS: Uint8Arra
  * Verifies a raw big-endian r || s signature over `message` (hashed with
  * SHA-256 for P-256, SHA-384 for P-384) with a raw x || y public key.
  * Returns false for a signature that does not verify, including r or s
- * outside [1, n-1]; throws ERR_BAD_PUBLIC_KEY for a key not on the curve.
+ * outside [1, n-1]; throws ERR_BAD_PUBLIC_KEY (class PARSE, as for a
+ * certificate's key) for a key of the wrong length or not on the curve.
  */
 export function ecdsaVerify(curve: EcdsaCurve, keyXY: Uint8Array, message: Uint8Array, signatureRS: Uint8Array): boolean {
   expectBytes(keyXY, 'keyXY');
