@@ -18,12 +18,25 @@
  * budget is parsed and sealed but not kept. Entries are keyed by the SHA-256
  * of the content (no copy of the input as a string), and a digest hit is only
  * served after the stored copy compared equal byte for byte.
+ *
+ * A miss reads the caller's bytes once, into one private copy that is hashed
+ * for the key, parsed and kept for comparison (review s14 native #3: hashing,
+ * parsing and copying the caller's buffer separately let a concurrent writer
+ * of a SharedArrayBuffer pair one content's key and copy with another
+ * content's parse). The value's views therefore cover that copy: a caller
+ * writing through them changes the bytes sealed.ts compares, so `intact()`
+ * fails and the entry is parsed again, never served.
  */
 import { hash } from 'node:crypto';
 
 import { seal, type Sealed } from './sealed.js';
 
-/** Copies of the input an entry holds at most: the comparison copy, the parsed copy, the sealed span copy. */
+/**
+ * Copies of the input an entry is charged for: the private copy (parsed and
+ * compared) and the sealed span copy, with one more kept as margin so that
+ * the budgets decided in review s12 (certificate.ts, crl.ts, pem.ts) stay as
+ * they are.
+ */
 const ENTRY_COPIES = 3;
 /** Charged per entry for the key, the Map slot and the objects around the bytes. */
 const ENTRY_OVERHEAD = 256;
@@ -31,7 +44,7 @@ const ENTRY_OVERHEAD = 256;
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
 interface Entry<T> {
-  /** The content the value was parsed from, kept apart from it (never handed out). */
+  /** The content the value was parsed from: the very bytes the value views (sealed, so a change is seen by `intact()`). */
   copy: Buffer;
   sealed: Sealed<T>;
   /** What this entry is charged against the byte budget. */
@@ -78,12 +91,20 @@ export class ParseCache<T> {
       this.#byObject.set(bytes, entry);
       return entry.sealed.value;
     }
-    const sealed = seal(parse(new Uint8Array(bytes)));
-    const weight = parseCacheWeight(bytes.byteLength);
+    // One read of the caller's bytes, into a copy with its own ArrayBuffer
+    // (never the Buffer pool: the value's views expose their buffer); the
+    // key, the parse and the comparison copy all come from it.
+    const own = new Uint8Array(bytes);
+    const copy = Buffer.from(own.buffer, own.byteOffset, own.byteLength);
+    const ownKey = hash('sha256', copy, 'base64');
+    const sealed = seal(parse(own));
+    const weight = parseCacheWeight(copy.byteLength);
     if (entry !== undefined) this.#drop(key, entry); // changed in place by a caller (or a digest collision): replaced
     if (weight > this.maxBytes / 8) return sealed.value; // too large to keep: parsed on every use
-    entry = { copy: Buffer.from(bytes), sealed, weight };
-    this.#entries.set(key, entry);
+    const stale = this.#entries.get(ownKey);
+    if (stale !== undefined) this.#drop(ownKey, stale);
+    entry = { copy, sealed, weight };
+    this.#entries.set(ownKey, entry);
     this.#bytes += weight;
     this.#byObject.set(bytes, entry);
     for (const [oldKey, old] of this.#entries) {
