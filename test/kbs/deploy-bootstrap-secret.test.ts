@@ -25,7 +25,9 @@ function manifestSecretPath(): string {
   const docs = parseAllDocuments(readFileSync(join(root, 'deploy/kubernetes/kbs.yaml'), 'utf8')).map((d) => d.toJS());
   const deployment = docs.find((d) => d?.kind === 'Deployment');
   const args: string[] = deployment.spec.template.spec.containers[0].args;
-  return args[args.indexOf('--bootstrap-secret-file') + 1];
+  const path = args[args.indexOf('--bootstrap-secret-file') + 1];
+  if (path === undefined) throw new Error('kbs.yaml gives no --bootstrap-secret-file');
+  return path;
 }
 
 describe('deploy/kubernetes/kbs.yaml bootstrap secret path', () => {
