@@ -12,6 +12,7 @@
 import { createInterface } from 'node:readline';
 import type { ReadableStream } from 'node:stream/web';
 
+import { InvalidArgumentError } from '../errors.js';
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
 import { isLocalFault, type GatewayVerification } from './verify.js';
@@ -42,7 +43,7 @@ export interface ChatSessionOptions {
   prompt?: string;
   /** One JSON object on stdout (needs `prompt`). */
   json?: boolean;
-  /** The most bytes of one answer kept (default MAX_ANSWER_BYTES, 64 MiB). */
+  /** The most bytes of one answer kept: a whole number from 1 to MAX_ANSWER_BYTES (the default, 64 MiB); anything else is ERR_INVALID_ARGUMENT. */
   maxAnswerBytes?: number;
 }
 
@@ -115,6 +116,20 @@ export const MAX_ANSWER_LINE_BYTES = 1 << 20;
  * refusal (ERR_CHAT, exit 2). `streamChat`'s `maxAnswerBytes` lowers it (library callers and tests).
  */
 export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `maxAnswerBytes` as given, else MAX_ANSWER_BYTES. It can only lower the bound: a whole number from 1
+ * to MAX_ANSWER_BYTES; anything else (NaN, which turned the bound off since `bytes > NaN` is never
+ * true, Infinity, a larger number, a fraction, zero, a negative, a non-number) is ERR_INVALID_ARGUMENT
+ * naming the option (s14 change review, R3).
+ */
+function answerBound(maxAnswerBytes: unknown): number {
+  if (maxAnswerBytes === undefined) return MAX_ANSWER_BYTES;
+  if (typeof maxAnswerBytes !== 'number' || !Number.isSafeInteger(maxAnswerBytes) || maxAnswerBytes < 1 || maxAnswerBytes > MAX_ANSWER_BYTES) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `maxAnswerBytes must be a whole number of bytes from 1 to ${MAX_ANSWER_BYTES} (it only lowers the answer bound), not ${typeof maxAnswerBytes === 'number' ? String(maxAnswerBytes) : typeof maxAnswerBytes}`);
+  }
+  return maxAnswerBytes;
+}
 
 /** How much of a non-200 answer's body is read to quote it in the error (the rest is not read: the body is cancelled). */
 export const ERROR_BODY_QUOTE_BYTES = 300;
@@ -440,6 +455,8 @@ export async function streamChat(
     maxAnswerBytes?: number;
   },
 ): Promise<string> {
+  // Checked before anything is sent (s14 change review, R3).
+  const maxBytes = answerBound(o.maxAnswerBytes);
   const path = o.api === 'ollama' ? '/api/chat' : '/v1/chat/completions';
   const messages = o.messages ?? [{ role: 'user', content: o.prompt ?? '' }];
   const res = await client.fetch(path, {
@@ -457,7 +474,6 @@ export async function streamChat(
   if (coding !== undefined) {
     throw new AnswerFormatError(`the answer has content-encoding ${JSON.stringify(coding)}; the chat asked for and accepts identity only (the backend or a proxy misbehaves)`);
   }
-  const maxBytes = o.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   let bytes = 0;
   let answer = '';
   const stream = new AnswerStream(o.api, (piece) => {
@@ -683,6 +699,8 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
   let client: AttestedClient | undefined;
   let shown: ShownVerifications | undefined;
   try {
+    // A bad maxAnswerBytes is this caller's fault, found before the gateway is asked anything (exit 70, ERR_INVALID_ARGUMENT).
+    answerBound(o.maxAnswerBytes);
     client = new AttestedClient(o.gateway, o.client);
     // Nothing is read or sent before the gateway is verified.
     const verified = await client.attest();
