@@ -42,7 +42,7 @@ function checkSizes(curve: EcdsaCurve, keyXY: Uint8Array, signatureRS: Uint8Arra
     throw new EvidenceParseError('ERR_BAD_PUBLIC_KEY', `${curve} public key must be ${2 * n} bytes (x || y)`);
   }
   if (signatureRS.length !== 2 * n) {
-    throw new TeeVerifyError('ARGUMENT', 'ERR_BAD_SIGNATURE_ENCODING', `${curve} signature must be ${2 * n} bytes (r || s)`);
+    throw new EvidenceParseError('ERR_BAD_SIGNATURE_ENCODING', `${curve} signature must be ${2 * n} bytes (r || s)`);
   }
 }
 
@@ -105,7 +105,7 @@ export class EcdsaPublicKey {
     expectBytes(message, 'message');
     expectBytes(signatureRS, 'signatureRS');
     if (signatureRS.length !== 2 * SCALAR[this.curve]) {
-      throw new TeeVerifyError('ARGUMENT', 'ERR_BAD_SIGNATURE_ENCODING', `${this.curve} signature must be ${2 * SCALAR[this.curve]} bytes`);
+      throw new EvidenceParseError('ERR_BAD_SIGNATURE_ENCODING', `${this.curve} signature must be ${2 * SCALAR[this.curve]} bytes`);
     }
     return interpret(native().ecdsaVerifyWithKey(this.#handle, message, signatureRS));
   }

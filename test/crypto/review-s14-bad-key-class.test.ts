@@ -55,3 +55,29 @@ describe('review s14 #2: ERR_BAD_PUBLIC_KEY is class PARSE everywhere', () => {
     }
   });
 });
+
+// The generator point of each curve: a valid key, so only the signature's length is wrong.
+const GENERATOR = {
+  'P-256': '6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5',
+  'P-384': 'aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab73617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f',
+} as const;
+
+describe('review s14 (lead): ERR_BAD_SIGNATURE_ENCODING is class PARSE on the raw path too, as in src/x509', () => {
+  for (const [curve, n] of [['P-256', 32], ['P-384', 48]] as const) {
+    it(`${curve}: a raw signature of the wrong length`, () => {
+      const xy = new Uint8Array(Buffer.from(GENERATOR[curve], 'hex'));
+      const key = EcdsaPublicKey.import(curve, xy);
+      const bad = { code: 'ERR_BAD_SIGNATURE_ENCODING', errorClass: 'PARSE' };
+      for (const sig of [new Uint8Array(2 * n - 1), new Uint8Array(2 * n + 1)]) {
+        expect(expectError(() => ecdsaVerify(curve, xy, new Uint8Array(10), sig), bad)).toBeInstanceOf(EvidenceParseError);
+        expect(expectError(() => key.verify(new Uint8Array(10), sig), bad)).toBeInstanceOf(EvidenceParseError);
+      }
+    });
+  }
+
+  it('docs/error-codes.md and docs/x509.md give the class PARSE', () => {
+    const row = (doc: string) => doc.split('\n').find((l) => l.startsWith('| `ERR_BAD_SIGNATURE_ENCODING` |'))?.split('|')[2]?.trim();
+    expect(row(read('docs/error-codes.md'))).toBe('PARSE');
+    expect(row(read('docs/x509.md'))).toBe('PARSE');
+  });
+});

@@ -2,7 +2,7 @@
  * Hardening from the s12 change review (core): isLocalFault decided by error class alone, so any
  * INTERNAL or ARGUMENT error from the verify step passed through as the client's own fault, no
  * verdict on the gateway's TEE. A future ARGUMENT error thrown from an evidence-derived value (the
- * ECDSA helpers already throw ERR_BAD_PUBLIC_KEY / ERR_BAD_SIGNATURE_ENCODING with class ARGUMENT)
+ * ECDSA helpers threw ERR_BAD_PUBLIC_KEY / ERR_BAD_SIGNATURE_ENCODING with class ARGUMENT until session 14)
  * would then have been a way for a TEE to avoid revocation. Now only an explicit list of local codes,
  * each with its class, passes through: the addon failing to load (ERR_NATIVE_LOAD), OpenSSL's own
  * failure (ERR_INTERNAL), a bad caller argument (ERR_INVALID_ARGUMENT, ERR_COLLATERAL_CACHE_DIR).
@@ -60,7 +60,7 @@ describe('isLocalFault: an explicit list of local codes, not an error class', ()
 });
 
 const UNLISTED = [
-  ['ERR_BAD_PUBLIC_KEY (class ARGUMENT, as the ECDSA helpers throw it for an off-curve key)', () => new TeeVerifyError('ARGUMENT', 'ERR_BAD_PUBLIC_KEY', 'public key is not a point on the curve')],
+  ['ERR_BAD_PUBLIC_KEY (class ARGUMENT, as the ECDSA helpers threw it for an off-curve key before session 14)', () => new TeeVerifyError('ARGUMENT', 'ERR_BAD_PUBLIC_KEY', 'public key is not a point on the curve')],
   ['ERR_BAD_SIGNATURE_ENCODING (class ARGUMENT)', () => new TeeVerifyError('ARGUMENT', 'ERR_BAD_SIGNATURE_ENCODING', 'P-256 signature must be 64 bytes (r || s)')],
 ] as const;
 
