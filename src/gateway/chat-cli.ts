@@ -604,21 +604,58 @@ function policyGrace(policy: unknown): number | undefined {
   return typeof grace === 'number' ? grace : undefined;
 }
 
-/** An error of class EXPIRED (a collateral document, CRL or certificate outside its window) in the cause chain. */
-function expiredCause(e: unknown, depth = 0): boolean {
-  if (typeof e !== 'object' || e === null || depth > 4) return false;
-  if ((e as { errorClass?: unknown }).errorClass === 'EXPIRED') return true;
-  return expiredCause((e as { cause?: unknown }).cause, depth + 1) || expiredCause((e as { details?: { cause?: unknown } }).details?.cause, depth + 1);
+/** The first error of class EXPIRED (a collateral document, CRL or certificate outside its window) in the cause chain. */
+function expiredCause(e: unknown, depth = 0): { check?: unknown; code?: unknown; details?: Record<string, unknown> } | undefined {
+  if (typeof e !== 'object' || e === null || depth > 4) return undefined;
+  if ((e as { errorClass?: unknown }).errorClass === 'EXPIRED') return e as { check?: unknown; code?: unknown; details?: Record<string, unknown> };
+  return expiredCause((e as { cause?: unknown }).cause, depth + 1) ?? expiredCause((e as { details?: { cause?: unknown } }).details?.cause, depth + 1);
 }
 
 /**
- * A refusal at an expiry check under a policy that names a collateral grace: the message says that
- * grace is not applied (review s14, finding 2; docs/gateway.md, "No collateral grace"). `tee-verify
- * verify` accepts the same evidence within the grace, so without this the refusal looked like a bug.
+ * The checks of re-issued collateral, the only ones a collateral grace relaxes (src/verify/grace.ts):
+ * the Intel CRLs (T13, T14), TCB info (T18), QE identity (T21), the artifact windows (T45), the AMD
+ * CRL (S09). Certificates (T12, the TCB Signing certificate under T16 / T20, S07, S08, S10) are never
+ * extended by a grace (docs/decisions.md). The collateral service's own refusal is ERR_COLLATERAL_EXPIRED.
+ */
+const GRACE_RELAXED_CHECKS: ReadonlySet<string> = new Set(['T13', 'T14', 'T18', 'T21', 'T45', 'S09']);
+
+/** An ISO date of an error's details, in ms; NaN when absent or not a string. */
+const detailMs = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
+
+/**
+ * Whether `tee-verify verify`'s grace of `graceSeconds` would have let this expiry pass: re-issued
+ * collateral (GRACE_RELAXED_CHECKS, or the collateral service's ERR_COLLATERAL_EXPIRED) already valid
+ * at the instant and past its end (notAfter / nextUpdate) by no more than the grace (s14 change
+ * review, R1: the note appeared for collateral not yet valid, for expired certificates, and for an
+ * expiry older than the grace, where `verify` refuses too). The window and the instant are the
+ * error's details (`at`, or `now` for the collateral service).
+ */
+function graceWouldApply(e: AttestationRefusedError, graceSeconds: number): boolean {
+  if (!Number.isFinite(graceSeconds) || graceSeconds <= 0) return false;
+  const x = expiredCause(e);
+  if (!x) return false;
+  const reissued = x.code === 'ERR_COLLATERAL_EXPIRED' || (typeof x.check === 'string' && GRACE_RELAXED_CHECKS.has(x.check));
+  if (!reissued) return false;
+  const d = x.details ?? {};
+  const at = detailMs(d.at ?? d.now);
+  const end = detailMs(d.notAfter ?? d.nextUpdate);
+  const start = d.notBefore ?? d.thisUpdate;
+  if (Number.isNaN(at) || Number.isNaN(end)) return false;
+  // Not yet valid is never relaxed (an absent start is no obstacle: S09 names only its nextUpdate).
+  if (start !== undefined && !(detailMs(start) <= at)) return false;
+  const over = at - end;
+  return over > 0 && over <= graceSeconds * 1000;
+}
+
+/**
+ * A refusal at an expiry check that the policy's collateral grace would have let pass: the message
+ * says that grace is not applied (review s14, finding 2; docs/gateway.md, "No collateral grace").
+ * `tee-verify verify` accepts the same evidence within the grace, so without this the refusal looked
+ * like a bug. Only then (graceWouldApply): where `verify` refuses too, the note would say the opposite.
  */
 function refusalMessage(e: AttestationRefusedError, o: ChatSessionOptions): string {
   const grace = policyGrace(o.client.policy);
-  if (grace === undefined || !expiredCause(e)) return e.message;
+  if (grace === undefined || !graceWouldApply(e, grace)) return e.message;
   return `${e.message} (the policy's collateral.expiryGraceSeconds, ${grace} s, is not applied by the gateway client: a live connection needs collateral valid now)`;
 }
 

@@ -56,7 +56,8 @@ describe('a refusal at an expiry check under a policy with a collateral grace', 
   });
 
   it('a policy given as JSON text: the same note', async () => {
-    const r = await chat({ collateral: { expiryGraceSeconds: 600 } }, 86400_000, afterExpiry, true);
+    // Five minutes after the expiry, within the policy's 600 s (s14 change review, R1: the note only where the grace would apply).
+    const r = await chat({ collateral: { expiryGraceSeconds: 600 } }, 86400_000, new Date(afterExpiry.getTime() - 3300_000), true);
     expect(r.doc.error.message).toContain('expiryGraceSeconds, 600 s, is not applied by the gateway client');
   });
 
