@@ -42,6 +42,7 @@ import { checkLeafObtainable } from '../verify/snp/leaf-source.js';
 import { bindingReportData, spkiSha256 } from './binding.js';
 import { AttestationRefusedError } from './errors.js';
 import { vtpmBindingReportData, vtpmQuoteExtraData } from './vtpm-binding.js';
+import { isLocalFault } from './local-fault.js';
 import { bundleOfAnswer, summariseVtpm, verifyVtpmPart, type VtpmClientOptions, type VtpmVerificationSummary } from './vtpm-verify.js';
 
 export interface VerifyAnswerOptions {
@@ -141,25 +142,7 @@ function field(o: Record<string, unknown>, name: string): string {
   return v;
 }
 
-/**
- * The codes, each with its class, that are this client's own fault and never the evidence's: the
- * native addon did not load, OpenSSL failed internally, a bad argument of the caller (options, the
- * collateral kind, the cache directory). An explicit list, not the classes (s12 change review core):
- * the ECDSA helpers already throw class ARGUMENT for an off-curve key or a bad signature size, and
- * an ARGUMENT error some day thrown from an evidence value must stay a verdict, not a way around
- * revocation. Anything else from the verify step is ERR_ATTEST_EVIDENCE.
- */
-const LOCAL_FAULTS: ReadonlyMap<string, TeeVerifyError['errorClass']> = new Map([
-  ['ERR_NATIVE_LOAD', 'INTERNAL'],
-  ['ERR_INTERNAL', 'INTERNAL'],
-  ['ERR_INVALID_ARGUMENT', 'ARGUMENT'],
-  ['ERR_COLLATERAL_CACHE_DIR', 'ARGUMENT'],
-]);
-
-/** One of LOCAL_FAULTS (code and class): this client's own fault, not the evidence's. */
-export function isLocalFault(err: unknown): err is TeeVerifyError {
-  return err instanceof TeeVerifyError && LOCAL_FAULTS.get(err.code) === err.errorClass;
-}
+export { isLocalFault } from './local-fault.js';
 
 async function verifyStep(evidence: Uint8Array, auxblob: Uint8Array | undefined, o: VerifyAnswerOptions): Promise<VerificationResult> {
   try {

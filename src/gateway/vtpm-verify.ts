@@ -14,17 +14,19 @@
  * The policy's vtpm section and the reference list are judged afterwards by
  * evaluatePolicy, with the appraisal this verification returns.
  */
-import { TeeVerifyError } from '../errors.js';
+import { InvalidArgumentError, TeeVerifyError } from '../errors.js';
 import { parseVtpmBundle, type VtpmBundle } from '../vtpm/bundle.js';
 import { parseTpmPublic } from '../vtpm/parse.js';
 import { hashNameOf, keyFromTpmPublic, tpmName } from '../vtpm/tpm-key.js';
 import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName, TpmPublic } from '../vtpm/types.js';
+import { checkRequiredBankOption } from '../vtpm/quote.js';
 import { verifyVtpmEvidence, type VtpmVerificationResult } from '../vtpm/verify.js';
 import { loadReferenceList } from '../vtpm/reference.js';
 import type { Policy } from '../policy/index.js';
 import { CollateralUnavailableError } from '../collateral/errors.js';
 import { AttestationRefusedError } from './errors.js';
+import { isLocalFault } from './local-fault.js';
 import { akPublicSha256 } from './vtpm-binding.js';
 import { vtpmCheckOf } from '../vtpm/errors.js';
 
@@ -50,12 +52,20 @@ function isLoadedReference(r: unknown): r is ReferenceList {
 
 /** Loads the reference list; a list needs a policy with a vtpm section (the section's rules judge it). */
 export function vtpmClientOptions(policy: Policy, o: VtpmCallerOptions): VtpmClientOptions {
+  // Checked here, when the client is made: refused at attest() time, a caller's bad option would read
+  // as a verdict on the gateway's TEE (review s14: requiredBank 'sha1' without allowSha1).
+  if (o.allowSha1 !== undefined && typeof o.allowSha1 !== 'boolean') {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'vtpm option allowSha1 must be true or false (a relaxation applies only when exactly true)', { details: { option: 'allowSha1' } });
+  }
+  if (o.requiredBank !== undefined) checkRequiredBankOption({ requiredBank: o.requiredBank, allowSha1: o.allowSha1 === true }, 'AttestedClient');
   let reference: ReferenceList | undefined;
   if (o.reference !== undefined) {
-    if (!('vtpm' in policy) || policy.vtpm === undefined) throw new RangeError("a reference list is judged by the policy's vtpm section: the policy has none");
+    if (!('vtpm' in policy) || policy.vtpm === undefined) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', "a reference list is judged by the policy's vtpm section: the policy has none", { details: { option: 'reference' } });
+    }
     reference = isLoadedReference(o.reference) ? o.reference : loadReferenceList(o.reference);
   }
-  return { ...(reference ? { reference } : {}), ...(o.requiredBank ? { requiredBank: o.requiredBank } : {}), ...(o.allowSha1 ? { allowSha1: true } : {}) };
+  return { ...(reference ? { reference } : {}), ...(o.requiredBank !== undefined ? { requiredBank: o.requiredBank } : {}), ...(o.allowSha1 === true ? { allowSha1: true } : {}) };
 }
 
 /** What the client established on the vTPM path (part of GatewayVerification). */
@@ -121,6 +131,8 @@ export async function verifyVtpmPart(
       ...(o.vtpm?.allowSha1 ? { allowSha1: true } : {}),
     });
   } catch (err) {
+    // The client's own fault (a bad option, the addon): passed through, never a verdict on the TEE.
+    if (isLocalFault(err)) throw err;
     if (err instanceof CollateralUnavailableError) throw new AttestationRefusedError('ERR_ATTEST_COLLATERAL_UNAVAILABLE', `collateral unavailable: ${err.message}`, { cause: err });
     if (!(err instanceof TeeVerifyError)) throw err;
     const check = err.check ?? vtpmCheckOf(err.code);
