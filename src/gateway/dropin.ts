@@ -52,6 +52,14 @@ const learnedTees = new WeakMap<object, Tee>();
  */
 const detectionFailed = new WeakSet<object>();
 
+/**
+ * The question a call asks under its slot after a failed one (detectionFailed), while in flight: the
+ * calls that arrive meanwhile wait for its answer without a slot, and take their own only when the TEE
+ * may still be TDX (s14 change review, R2: each took a slot before joining the shared question, so an
+ * SEV-SNP TEE that came up spent a slot per call of a burst, and /v1/attestation got 429s).
+ */
+const questionUnderSlot = new WeakMap<object, Promise<Tee | undefined>>();
+
 /** The TEE a provider declares: its own `tee` (the simulated TEE), else its hardware's (a vTPM provider). */
 function declaredTee(p: unknown, depth = 0): Tee | undefined {
   if (typeof p !== 'object' || p === null || depth > 4) return undefined;
@@ -109,7 +117,9 @@ export function learnTee(provider: EvidenceProvider, tee: unknown): void {
  * calls (s12 change review, finding 2: calls that arrived together before the first evidence came back
  * each spent a slot and a report). A provider that cannot tell is asked once; its evidence tells.
  * While that question fails (the TEE not up yet), it is asked again only under a slot of the evidence
- * rate, so calls the limiter refuses touch no configfs-tsm (review s14, finding 3).
+ * rate, so calls the limiter refuses touch no configfs-tsm (review s14, finding 3); one call asks it
+ * under its slot, the calls that arrive meanwhile wait for that answer and take a slot only when it is
+ * not another TEE (s14 change review, R2: one slot for a burst's 404s, not one each).
  */
 export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
   const askUnderLimiter = detectionFailed.has(ctx.provider) && knownTee(ctx.provider) === undefined;
@@ -121,11 +131,28 @@ export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchPa
   // never base64: it is read back as "+" (review s8 D5).
   const raw = query.get('nonce')?.replace(/ /g, '+') ?? null;
   const nonce = raw === null ? Buffer.alloc(32) : parseNonce(raw.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(raw.length / 4) * 4, '='));
-  ctx.limiter.takeOrRefuse(client);
-  if (askUnderLimiter) {
-    // The slot is spent by now: an SEV-SNP answer is the 404 it always was, once, and then known.
-    const known = await teeBeforeReport(ctx.provider);
-    if (known !== undefined && known !== 'tdx') throw tdxOnly();
+  if (!askUnderLimiter) ctx.limiter.takeOrRefuse(client);
+  else {
+    const pending = questionUnderSlot.get(ctx.provider);
+    if (pending) {
+      // Another call holds a slot for the question: its answer, with no slot of this call's; a slot
+      // only for a TDX (or still unknown) TEE, which this call then asks for a report.
+      const known = await pending;
+      if (known !== undefined && known !== 'tdx') throw tdxOnly();
+      ctx.limiter.takeOrRefuse(client);
+    } else {
+      ctx.limiter.takeOrRefuse(client);
+      // The slot is spent by now: an SEV-SNP answer is the 404 it always was, once for the burst, and then known.
+      const question = teeBeforeReport(ctx.provider);
+      questionUnderSlot.set(ctx.provider, question);
+      let known: Tee | undefined;
+      try {
+        known = await question;
+      } finally {
+        if (questionUnderSlot.get(ctx.provider) === question) questionUnderSlot.delete(ctx.provider);
+      }
+      if (known !== undefined && known !== 'tdx') throw tdxOnly();
+    }
   }
   let ev;
   try {
