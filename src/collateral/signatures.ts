@@ -8,7 +8,8 @@
  */
 import { defaultSignatureMemo, type SignatureMemo } from '../crypto/memo.js';
 import { ecdsaVerify } from '../crypto/ecdsa.js';
-import { parseCertificate, parseCrl, splitPemCertificates, verifyCertificateSignature, verifyCrlSignature, type CertificateInfo } from '../x509/index.js';
+import { parseCertificate, parseCrl, splitPemCertificates, type CertificateInfo } from '../x509/index.js';
+import { verifySignedObject, withSignedBytes } from '../x509/signature.js';
 import type { CollateralArtifact } from './artifact.js';
 import { parseSignedJson } from './strict-json.js';
 
@@ -28,7 +29,9 @@ export function checkChainLinks(chain: CertificateInfo[], memo: SignatureMemo = 
   for (let i = 0; i + 1 < chain.length; i++) {
     const child = chain[i]!;
     const parent = chain[i + 1]!;
-    const ok = memo.verify('x509-cert', [child.tbs, child.signature, spki(parent)], () => verifyCertificateSignature(child, parent.publicKey));
+    const ok = memo.verify('x509-cert', [child.tbs, child.signature, spki(parent)], ([tbs, signature]) =>
+      verifySignedObject(withSignedBytes(child, tbs!, signature!), parent.publicKey),
+    );
     out.push({ subject: `chain[${i}] signed by chain[${i + 1}]`, ok });
   }
   return out;
@@ -68,7 +71,7 @@ export function checkArtifactSignatures(
       const { signedBytes, signature } = parseSignedJson(artifact.body, member);
       const key = signer?.publicKey;
       const ok = key?.kind === 'ec' && key.curve === 'P-256'
-        ? memo.verify('ecdsa-p256', [signedBytes, signature, key.xy], () => ecdsaVerify('P-256', key.xy, signedBytes, signature))
+        ? memo.verify('ecdsa-p256', [signedBytes, signature, key.xy], ([m, sig, xy]) => ecdsaVerify('P-256', xy!, m!, sig!))
         : false;
       checks.push({ subject: `${member} signature`, ok });
       break;
@@ -77,7 +80,9 @@ export function checkArtifactSignatures(
     case 'intel-root-ca-crl':
     case 'amd-crl': {
       const crl = parseCrl(artifact.body);
-      const ok = signer ? memo.verify('x509-crl', [crl.tbs, crl.signature, spki(signer)], () => verifyCrlSignature(crl, signer.publicKey)) : false;
+      const ok = signer
+        ? memo.verify('x509-crl', [crl.tbs, crl.signature, spki(signer)], ([tbs, sig]) => verifySignedObject(withSignedBytes(crl, tbs!, sig!), signer.publicKey))
+        : false;
       checks.push({ subject: 'CRL signature', ok });
       break;
     }

@@ -81,8 +81,15 @@ export class SignatureMemo {
     return key;
   }
 
-  /** Runs `check` unless exactly the same inputs were checked before. */
-  verify(scheme: string, parts: readonly Uint8Array[], check: () => boolean): boolean {
+  /**
+   * Runs `check` unless exactly the same inputs were checked before. On a miss
+   * the parts are copied once, first, and `check` must verify those copies
+   * (its argument, in the order given): the copies are what a success is
+   * remembered under, so a caller's bytes changed by another thread during the
+   * check cannot leave a remembered success for content never checked (review
+   * s14 native change review R1).
+   */
+  verify(scheme: string, parts: readonly Uint8Array[], check: (copies: readonly Uint8Array[]) => boolean): boolean {
     const first = parts[0];
     const candidate = first === undefined ? undefined : this.#byMessage.get(first);
     if (candidate !== undefined && matches(candidate, scheme, parts)) {
@@ -104,13 +111,16 @@ export class SignatureMemo {
       return known.result;
     }
     this.misses++;
-    const result = check();
+    const copies = parts.map((p) => Buffer.from(p));
+    const result = check(copies);
     if (!result) return false; // failures are not remembered (see above)
+    // The key, built before the copies, is only a lookup hint: a hit is always confirmed against the
+    // copies byte for byte (matches), so a key that no longer describes them can only miss.
     let weight = ENTRY_OVERHEAD + scheme.length + key.length;
-    for (const p of parts) weight += p.byteLength;
+    for (const p of copies) weight += p.byteLength;
     if (weight > this.maxBytes / 8) return result; // too large to keep: checked on every use
     if (known !== undefined) this.#drop(key, known);
-    const entry: Entry = { scheme, parts: parts.map((p) => Buffer.from(p)), result, weight };
+    const entry: Entry = { scheme, parts: copies, result, weight };
     this.#results.set(key, entry);
     this.#bytes += weight;
     for (const [oldKey, old] of this.#results) {

@@ -113,6 +113,14 @@ function ecdsaSignatureToP1363(signature: Uint8Array, size: number): Uint8Array 
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
+/**
+ * `obj`'s algorithm with other signed bytes and signature: the signature memo
+ * checks its own private copies of an object's bytes (crypto/memo.ts).
+ */
+export function withSignedBytes(obj: SignedObject, tbs: Uint8Array, signature: Uint8Array): SignedObject {
+  return { signatureAlgorithm: obj.signatureAlgorithm, signatureAlgorithmParameters: obj.signatureAlgorithmParameters, tbs, signature };
+}
+
 /** Verifies `obj.signature` over `obj.tbs` with `key` under the scheme the object names. */
 export function verifySignedObject(obj: SignedObject, key: PublicKeyInfo): boolean {
   const scheme = signatureScheme(obj);

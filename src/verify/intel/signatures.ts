@@ -10,12 +10,11 @@
 import { ecdsaVerify } from '../../crypto/ecdsa.js';
 import { TeeVerifyError } from '../../errors.js';
 import {
-  verifyCertificateSignature,
-  verifyCrlSignature,
   type CertificateInfo,
   type CrlInfo,
   type PublicKeyInfo,
 } from '../../x509/index.js';
+import { verifySignedObject, withSignedBytes } from '../../x509/signature.js';
 import type { VerifyContext } from './context.js';
 
 /** X08: a check that cannot be completed is a check that failed. */
@@ -30,20 +29,22 @@ function safely(check: () => boolean): boolean {
 
 /** Whether `issuer` signed `cert` (exact TBSCertificate). */
 export function certificateSignedBy(ctx: VerifyContext, cert: CertificateInfo, issuer: CertificateInfo): boolean {
-  return ctx.memo.verify('x509-cert', [cert.tbs, cert.signature, issuer.publicKey.spki], () =>
-    safely(() => verifyCertificateSignature(cert, issuer.publicKey)),
+  return ctx.memo.verify('x509-cert', [cert.tbs, cert.signature, issuer.publicKey.spki], ([tbs, signature]) =>
+    safely(() => verifySignedObject(withSignedBytes(cert, tbs!, signature!), issuer.publicKey)),
   );
 }
 
 /** Whether `issuer` signed `crl` (exact TBSCertList). */
 export function crlSignedBy(ctx: VerifyContext, crl: CrlInfo, issuer: CertificateInfo): boolean {
-  return ctx.memo.verify('x509-crl', [crl.tbs, crl.signature, issuer.publicKey.spki], () => safely(() => verifyCrlSignature(crl, issuer.publicKey)));
+  return ctx.memo.verify('x509-crl', [crl.tbs, crl.signature, issuer.publicKey.spki], ([tbs, signature]) =>
+    safely(() => verifySignedObject(withSignedBytes(crl, tbs!, signature!), issuer.publicKey)),
+  );
 }
 
 /** Raw r || s ECDSA P-256 / SHA-256 over `message` by an EC P-256 key. */
 export function p256SignedBy(ctx: VerifyContext, message: Uint8Array, signatureRS: Uint8Array, key: PublicKeyInfo): boolean {
   if (key.kind !== 'ec' || key.curve !== 'P-256') return false;
-  return ctx.memo.verify('ecdsa-p256', [message, signatureRS, key.xy], () => safely(() => ecdsaVerify('P-256', key.xy, message, signatureRS)));
+  return ctx.memo.verify('ecdsa-p256', [message, signatureRS, key.xy], ([m, sig, xy]) => safely(() => ecdsaVerify('P-256', xy!, m!, sig!)));
 }
 
 /** T26 helper: the quote signature is unique per quote, so it is not memoised. */

@@ -6,7 +6,7 @@
  */
 import { EvidenceParseError, TeeVerifyError, UnsupportedEvidenceError } from '../../errors.js';
 import { parseCertificate, parseCrl, type CertificateInfo, type CrlInfo, type PublicKeyInfo, type SignedObject } from '../../x509/index.js';
-import { verifySignedObject } from '../../x509/signature.js';
+import { verifySignedObject, withSignedBytes } from '../../x509/signature.js';
 import { fail, type VerificationErrorClass } from '../errors.js';
 import type { SnpContext } from './context.js';
 
@@ -96,7 +96,7 @@ export function verifySignatureMemo(
 ): boolean {
   const parts = [obj.tbs, obj.signature, utf8(obj.signatureAlgorithm), obj.signatureAlgorithmParameters ?? EMPTY, issuerKey.spki];
   try {
-    return ctx.memo.verify('x509-signature', parts, () => verifySignedObject(obj, issuerKey));
+    return ctx.memo.verify('x509-signature', parts, ([tbs, signature]) => verifySignedObject(withSignedBytes(obj, tbs!, signature!), issuerKey));
   } catch (err) {
     if (err instanceof TeeVerifyError && (err.errorClass === 'UNSUPPORTED' || err.errorClass === 'PARSE')) {
       fail(errorClass, check, `${what}: signature algorithm or encoding outside the AMD profile (${err.code})`, { cause: err.code });
