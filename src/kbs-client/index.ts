@@ -253,18 +253,38 @@ async function post(url: URL, body: Buffer, o: PostOptions): Promise<HttpRespons
 export const NONCE_SPLIT_MAX_NONCES = 8;
 
 /**
+ * The answers to the nonce request that mean "this broker has no nonce endpoint" under nonce 'auto'
+ * (docs/model.md, Key release, step 3): 404 (no such route), 405 (the route takes no such request) and
+ * 400 (the route reads the empty body as a malformed transfer: what an ITA-style broker without nonces,
+ * decoding JSON, answers), besides a 200 without val / iat / signature. Nothing else is read as absence
+ * (review s14 #1, second round): 401 / 403 / 415, another 4xx or a 3xx is final, 429 and 5xx transient.
+ */
+const NO_NONCE_STATUS = new Set([400, 404, 405]);
+
+/**
+ * Answers to the nonce request that are retried like a transient failure of the transfer (requestKey),
+ * whatever their status: 429 and every 5xx on the nonce request. No evidence was made for them, so a
+ * second request gives a broker nothing.
+ */
+const transientNonceAnswers = new WeakSet<KeyBrokerClientError>();
+
+/**
  * One nonce request: the nonce, undefined when the broker offers none (nonce 'auto'), or the split that refuses it.
- * A transient answer (429 / 502 / 503 / 504, RETRYABLE_STATUS) is ERR_KBS_HTTP in every nonce mode, so
- * requestKey retries it like a transient failure of the transfer and in the end reports the broker as
- * unavailable: it says nothing about whether the broker offers nonces, and reading it as "no nonce" made
- * evidence for a nonce-less transfer that a broker requiring nonces refuses for good (review s14 #1).
+ * 429 and any 5xx are ERR_KBS_HTTP in every nonce mode, retried by requestKey (transientNonceAnswers) and in
+ * the end reported as unavailable (exit 3): they say nothing about whether the broker offers nonces, and
+ * reading one as "no nonce" made evidence for a nonce-less transfer that a broker requiring nonces refuses
+ * for good (review s14 #1: 429 / 502 / 503 / 504; its second round: a 500, our broker's own
+ * ERR_KBS_STORAGE / ERR_KBS_INTERNAL, or any other 5xx). Under 'auto' only NO_NONCE_STATUS (or a 200 without
+ * the nonce's fields) means "no nonce"; any other answer is ERR_KBS_HTTP, final, as in the transfer.
  * Network failures and the deadline were already thrown (post).
  */
 async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, userData: Buffer): Promise<{ nonce?: BrokerNonce; split?: NonceSplit }> {
   const res = await post(url, Buffer.alloc(0), { headers: { Accept: 'application/json' }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
   if (res.status !== 200) {
-    if (o.nonce === true || RETRYABLE_STATUS.has(res.status)) throw httpError(res, 'nonce request');
-    return {};
+    if (o.nonce !== true && NO_NONCE_STATUS.has(res.status)) return {};
+    const e = httpError(res, 'nonce request');
+    if (res.status === 429 || res.status >= 500) transientNonceAnswers.add(e);
+    throw e;
   }
   const doc = parseJson(url, res, 'nonce request');
   const { val, iat, signature } = doc;
@@ -400,9 +420,13 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
-/** Network failures, the deadline and 429/502/503/504: never the provider's errors, ours or a refusal. */
+/**
+ * Network failures, the deadline, 429/502/503/504, and 429 or any 5xx on the nonce request
+ * (transientNonceAnswers): never the provider's errors, ours or a refusal.
+ */
 function retryable(e: unknown): boolean {
   if (e instanceof NetworkFailure || isDeadlineError(e)) return true;
+  if (e instanceof KeyBrokerClientError && transientNonceAnswers.has(e)) return true;
   return e instanceof KeyBrokerClientError && e.code === 'ERR_KBS_HTTP' && RETRYABLE_STATUS.has(e.details['status'] as number);
 }
 

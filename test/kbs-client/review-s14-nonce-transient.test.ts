@@ -5,6 +5,12 @@
  * for good (401 ERR_KBS_NONCE, T42; tee-model exit 1). Now a transient answer is ERR_KBS_HTTP in every
  * nonce mode: retried like the transfer's transient failures, and in the end reported as unavailable
  * (exit 3), never a nonce-less transfer. A definite "no nonce here" (404, 405) still means no nonce.
+ *
+ * Second round (s14 change review #1): only 429 / 502 / 503 / 504 were thrown, so a 500 (our broker's
+ * ERR_KBS_STORAGE / ERR_KBS_INTERNAL, a proxy's 500) or another 5xx still read as "no nonce" and ended
+ * as a refusal (exit 1). Now 429 and every 5xx on the nonce request are retried and end as unavailable
+ * (exit 3); only 400 / 404 / 405 (or a 200 without the nonce's fields) mean "no nonce" under 'auto';
+ * any other answer (401, 403, 415, ...) is final, with no evidence made.
  */
 import { createPublicKey, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -67,7 +73,7 @@ describe("nonce 'auto': a transient answer to the nonce request is retried, neve
     return { out, evidenceMade, nonceRequests, transfers };
   }
 
-  for (const status of [429, 502, 503, 504]) {
+  for (const status of [429, 500, 501, 502, 503, 504, 507, 599]) {
     it(`a ${status} on the first nonce request is retried and the key is released with a nonce`, async () => {
       const r = await run([status, 200]);
       expect(r.out.ok).toBe(true);
@@ -93,7 +99,34 @@ describe("nonce 'auto': a transient answer to the nonce request is retried, neve
     expect(r.evidenceMade).toBe(0);
   });
 
-  for (const status of [404, 405]) {
+  it('a nonce request that stays 500 ends as ERR_KBS_HTTP status 500, exit 3 (unavailable), after every attempt, with no evidence and no transfer', async () => {
+    const r = await run([500], 3);
+    expect(r.out.ok).toBe(false);
+    if (r.out.ok) return;
+    const e = r.out.e as { code?: string; details?: Record<string, unknown> };
+    expect(e.code).toBe('ERR_KBS_HTTP');
+    expect(e.details?.['status']).toBe(500);
+    expect(exitCodeOf(r.out.e)).toBe(3);
+    expect(r.nonceRequests).toBe(3);
+    expect(r.transfers).toEqual([]);
+    expect(r.evidenceMade).toBe(0);
+  });
+
+  for (const status of [401, 403, 409, 415, 422, 301]) {
+    it(`a ${status} on the nonce request is final under 'auto' (not "no nonce"): ERR_KBS_HTTP ${status}, no evidence, no transfer, no second request`, async () => {
+      const r = await run([status, 200], 3);
+      expect(r.out.ok).toBe(false);
+      if (r.out.ok) return;
+      const e = r.out.e as { code?: string; details?: Record<string, unknown> };
+      expect(e.code).toBe('ERR_KBS_HTTP');
+      expect(e.details?.['status']).toBe(status);
+      expect(r.nonceRequests).toBe(1);
+      expect(r.transfers).toEqual([]);
+      expect(r.evidenceMade).toBe(0);
+    });
+  }
+
+  for (const status of [400, 404, 405]) {
     it(`control: a ${status} still means "no nonce" under 'auto' (a nonce-less transfer)`, async () => {
       const r = await run([status], 1);
       expect(r.transfers).toEqual([{ nonce: false }]);
