@@ -350,10 +350,18 @@ function checkOneBoot(claims: readonly QuoteClaims[], checks: CheckRecord[]): vo
 function checkRequiredBank(claims: QuoteClaims[], options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
   const required = options.requiredBank ?? 'sha256';
   const banks = new Set(claims.flatMap((c) => c.selection.map((s) => s.bank)));
-  if (required === 'sha1' && banks.size === 1 && banks.has('sha1')) {
+  if (required === 'sha1' && banks.has('sha1')) {
     // requiredBankOption refused requiredBank 'sha1' without allowSha1 (review s14, vTPM finding 2).
-    warnings.push('allowSha1: only the SHA-1 PCR bank is quoted (requiredBank sha1)');
-    checks.push({ id: 'VT12', description: 'only the SHA-1 bank is quoted, the required bank (requiredBank sha1), accepted by the allowSha1 relaxation' });
+    // The SHA-1 values are what is relied on whatever other banks are quoted, so the relaxation is
+    // a warning for any set that holds SHA-1 (s14 change review, R1: a second bank hid it).
+    if (banks.size === 1) {
+      warnings.push('allowSha1: only the SHA-1 PCR bank is quoted (requiredBank sha1)');
+      checks.push({ id: 'VT12', description: 'only the SHA-1 bank is quoted, the required bank (requiredBank sha1), accepted by the allowSha1 relaxation' });
+    } else {
+      const others = [...banks].filter((b) => b !== 'sha1').join(', ');
+      warnings.push(`allowSha1: the required PCR bank is SHA-1 (requiredBank sha1; also quoted: ${others})`);
+      checks.push({ id: 'VT12', description: `the SHA-1 bank is quoted, the required bank (requiredBank sha1; also quoted: ${others}), accepted by the allowSha1 relaxation` });
+    }
     return;
   }
   if (banks.has(required)) {
