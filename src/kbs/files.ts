@@ -2,16 +2,18 @@
  * Secrets on disk next to the database: the master key (32 random bytes,
  * base64, mode 0600) and the self-signed TLS certificate generated on first
  * start (ECDSA P-256 via @peculiar/x509 and WebCrypto; key mode 0600).
- * A master key file that group or others may read, or that is reached through
- * a symbolic link, is refused (ERR_KBS_CONFIG; review s7): the key opens every
+ * A master key file that group or others may read, that is reached through
+ * a symbolic link, or that belongs to a user other than this process's or root
+ * is refused (ERR_KBS_CONFIG; review s7, the owner since review s14): the key opens every
  * stored key. The bootstrap secret file (it mints an all-scope admin token) is read under the same
- * rules, plus a root-owned group-read exception and a size bound (review s14 #2).
+ * rules, plus a root-owned group-read exception and a size bound (review s14 #2); both may be an
+ * inherited descriptor (/dev/fd/N, /dev/stdin), as tee-model --key-file.
  * New secret files are created exclusively (O_EXCL | O_NOFOLLOW),
  * mode exactly 0600, as admin-token-file.ts does.
  */
 import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
-import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, type Stats, writeFileSync, writeSync } from 'node:fs';
 
 import * as x509 from '@peculiar/x509';
 
@@ -58,11 +60,12 @@ export const MAX_BOOTSTRAP_SECRET_FILE_BYTES = 4096;
  * trimmed. The secret is exchanged for an admin token with every scope and no expiry, so its file is
  * held to the master key file's rules (review s14 #2; it was read with no check): never through a
  * symbolic link (a link can be redirected), a regular file, no permission bit for group or others,
- * at most MAX_BOOTSTRAP_SECRET_FILE_BYTES; a missing file too is ERR_KBS_CONFIG naming the file.
- * One exception, as for tee-model --key-file (src/model/key-file.ts): a file owned by root may also
- * let its group read it (0440, 0640), which is what a Kubernetes secret volume with fsGroup is (the
- * kubelet adds group read whatever defaultMode says); give `<mount>/..data/<name>`, the file behind
- * the volume's link.
+ * owned by the user this process runs as or by root, at most MAX_BOOTSTRAP_SECRET_FILE_BYTES; a
+ * missing file too is ERR_KBS_CONFIG naming the file. As for tee-model --key-file
+ * (src/model/key-file.ts): a file owned by root may also let its group read it (0440, 0640), which is
+ * what a Kubernetes secret volume with fsGroup is (the kubelet adds group read whatever defaultMode
+ * says; give `<mount>/..data/<name>`, the file behind the volume's link), and `/dev/fd/N`,
+ * `/proc/self/fd/N` and `/dev/stdin` read the inherited descriptor (readProtectedFile).
  */
 export function readBootstrapSecretFile(file: string): string {
   const text = readProtectedFile(file, { what: 'the bootstrap secret file', rootGroupRead: true, maxBytes: MAX_BOOTSTRAP_SECRET_FILE_BYTES });
@@ -70,13 +73,143 @@ export function readBootstrapSecretFile(file: string): string {
   return text.trim();
 }
 
+/** The most read from a pipe or socket named by an inherited descriptor when the caller gives no bound. */
+const MAX_SECRET_PIPE_BYTES = 4096;
+
+/** `/dev/fd/N`, `/proc/self/fd/N`: an inherited descriptor, by number (as src/model/key-file.ts). */
+const FD_PATH = /^\/(?:dev|proc\/self)\/fd\/(\d{1,9})$/;
+
+/** The descriptor `path` names, or undefined for an ordinary path. */
+function inheritedFd(path: string): number | undefined {
+  if (path === '/dev/stdin') return 0;
+  const n = FD_PATH.exec(path)?.[1];
+  return n === undefined ? undefined : Number(n);
+}
+
+type ProtectedFileRules = { what: string; rootGroupRead?: boolean; maxBytes?: number };
+
+/**
+ * The mode and owner rules of a secret file (regular files only): no group or other permission bit
+ * (with `rootGroupRead`, a root-owned file may also let its group read it: 0440 / 0640), and owned by
+ * the user this process runs as or by root (review s14 change review #2: PostgreSQL's key-file rule,
+ * which the group exception copies, has it too). Another user's 0600 file is readable only by a process
+ * running as root, and that user can read and rewrite the secret. ERR_KBS_CONFIG otherwise.
+ */
+function checkSecretFileStat(st: Pick<Stats, 'mode' | 'uid'>, file: string, o: ProtectedFileRules): void {
+  const mode = st.mode & 0o777;
+  const shared = mode & 0o077;
+  if (shared !== 0 && !(o.rootGroupRead === true && st.uid === 0 && shared === 0o040)) {
+    const exception = o.rootGroupRead === true ? ' (a file owned by root may also let its group read it: 0440 or 0640)' : '';
+    throw configError(`${o.what} ${file} has mode ${mode.toString(8)}: group or others may read it; chmod 600 ${file}${exception}`);
+  }
+  const euid = process.geteuid?.();
+  if (euid !== undefined && st.uid !== euid && st.uid !== 0) {
+    throw configError(`${o.what} ${file} is owned by uid ${st.uid}, neither the user this process runs as (uid ${euid}) nor root: that user can read and rewrite it; chown ${euid} ${file}`);
+  }
+}
+
+/** Reads at most `bound` + 1 bytes with `readAt` (bytes so far to bytes read; 0 at the end); more than `bound` is ERR_KBS_CONFIG. */
+function readBoundedSync(readAt: (buf: Buffer, offset: number) => number, bound: number, file: string, what: string): string {
+  // One byte past the bound: a file that grows after fstat, or an endless pipe, is still not read whole.
+  const buf = Buffer.alloc(bound + 1);
+  try {
+    let length = 0;
+    while (length < buf.length) {
+      const n = readAt(buf, length);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > bound) throw configError(`${what} ${file} is larger than ${bound} bytes`);
+    return buf.toString('utf8', 0, length);
+  } finally {
+    buf.fill(0);
+  }
+}
+
+/**
+ * Whether another descriptor of this process holds the same pipe or socket as `fd`: then both ends are
+ * ours (libuv's signal and wake-up pipes), not a descriptor someone passed (src/model/key-file.ts,
+ * review s11 changes-d #1: reading one hung). Undefined where /proc cannot tell.
+ */
+function heldTwice(fd: number): boolean | undefined {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    return readdirSync('/proc/self/fd').some((n) => {
+      if (n === String(fd)) return false;
+      try {
+        return readlinkSync(`/proc/self/fd/${n}`) === target;
+      } catch {
+        return false; // closed meanwhile (the listing's own descriptor)
+      }
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits `ms` without returning to the event loop (the readers here are synchronous). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A secret from an inherited descriptor (`/dev/fd/N`, `/proc/self/fd/N`, `/dev/stdin`: `3<secret`,
+ * `<(vault read …)`, a pipe into stdin), the exception tee-model --key-file makes (docs/decisions.md,
+ * "`--key-file` on an inherited descriptor"): the descriptor itself is used, never the link, so nothing
+ * can redirect it. A regular file behind it gets the mode and owner rules and is read by position from
+ * its start (the offset, shared with whoever passed it, is left alone); a pipe or socket, which only the
+ * holders of the descriptor can read, is read to its end up to the bound. The descriptor is left open.
+ */
+function readInheritedFd(fd: number, file: string, o: ProtectedFileRules): string {
+  let st: Stats;
+  try {
+    st = fstatSync(fd);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EBADF') throw configError(`${o.what} ${file} names descriptor ${fd}, which this process has not inherited open (pass it, e.g. ${fd}<secret)`);
+    throw configError(`cannot read ${o.what} ${file}: ${(e as Error).message}`);
+  }
+  const bound = o.maxBytes ?? MAX_SECRET_PIPE_BYTES;
+  const failed = (e: unknown): never => {
+    if ((e as NodeJS.ErrnoException).code === 'EBADF') throw configError(`${o.what} ${file} names descriptor ${fd}, which is not open for reading (pass the secret on it, e.g. ${fd}<secret)`);
+    throw configError(`cannot read ${o.what} ${file}: ${(e as Error).message}`);
+  };
+  if (st.isFile()) {
+    checkSecretFileStat(st, file, o);
+    return readBoundedSync((buf, offset) => {
+      try {
+        return readSync(fd, buf, offset, buf.length - offset, offset);
+      } catch (e) {
+        return failed(e);
+      }
+    }, o.maxBytes ?? Math.max(st.size, MAX_SECRET_PIPE_BYTES), file, o.what);
+  }
+  if (!st.isFIFO() && !st.isSocket()) throw configError(`${o.what} ${file} is not a regular file, a pipe or a socket`);
+  const channel = process.env['NODE_CHANNEL_FD'];
+  if (heldTwice(fd) === true || (channel !== undefined && Number(channel) === fd)) {
+    throw configError(`${o.what} ${file} names descriptor ${fd}, which this process opened for itself, not one passed to it (pass the secret on it, e.g. ${fd}<secret)`);
+  }
+  return readBoundedSync((buf, offset) => {
+    for (;;) {
+      try {
+        return readSync(fd, buf, offset, buf.length - offset, null);
+      } catch (e) {
+        // A descriptor left non-blocking by whoever passed it: wait for the writer.
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') sleepSync(10);
+        else failed(e);
+      }
+    }
+  }, bound, file, o.what);
+}
+
 /**
  * A secret file's text, undefined when it does not exist: opened with O_NOFOLLOW (a symbolic link is
- * ERR_KBS_CONFIG), a regular file, no group or other permission bit (with `rootGroupRead`, a root-owned
- * file may also let its group read it: 0440 / 0640), at most `maxBytes` when given. Every refusal is
- * ERR_KBS_CONFIG naming `what` and the file.
+ * ERR_KBS_CONFIG), a regular file, the mode and owner rules of checkSecretFileStat, at most `maxBytes`
+ * when given. `/dev/fd/N`, `/proc/self/fd/N` and `/dev/stdin` read the inherited descriptor instead
+ * (readInheritedFd). Every refusal is ERR_KBS_CONFIG naming `what` and the file.
  */
-function readProtectedFile(file: string, o: { what: string; rootGroupRead?: boolean; maxBytes?: number }): string | undefined {
+function readProtectedFile(file: string, o: ProtectedFileRules): string | undefined {
+  const inherited = inheritedFd(file);
+  if (inherited !== undefined) return readInheritedFd(inherited, file, o);
   let fd: number;
   try {
     // O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer.
@@ -84,33 +217,15 @@ function readProtectedFile(file: string, o: { what: string; rootGroupRead?: bool
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw configError(`${o.what} ${file} is a symbolic link; give the file itself (a link can be redirected${o.rootGroupRead ? '; for a Kubernetes secret volume, <mount>/..data/<name>' : ''})`);
+    if (code === 'ELOOP') throw configError(`${o.what} ${file} is a symbolic link; give the file itself (a link can be redirected${o.rootGroupRead ? '; for a Kubernetes secret volume, <mount>/..data/<name>' : ''}), or pass it on a descriptor: /dev/fd/N or /dev/stdin`);
     throw configError(`cannot read ${o.what} ${file}: ${(e as Error).message}`);
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw configError(`${o.what} ${file} is not a regular file`);
-    const mode = st.mode & 0o777;
-    const shared = mode & 0o077;
-    if (shared !== 0 && !(o.rootGroupRead === true && st.uid === 0 && shared === 0o040)) {
-      const exception = o.rootGroupRead === true ? ' (a file owned by root may also let its group read it: 0440 or 0640)' : '';
-      throw configError(`${o.what} ${file} has mode ${mode.toString(8)}: group or others may read it; chmod 600 ${file}${exception}`);
-    }
+    checkSecretFileStat(st, file, o);
     if (o.maxBytes === undefined) return readFileSync(fd, 'utf8');
-    // One byte past the bound: a file that grows after fstat is still not read whole.
-    const buf = Buffer.alloc(o.maxBytes + 1);
-    try {
-      let length = 0;
-      while (length < buf.length) {
-        const n = readSync(fd, buf, length, buf.length - length, null);
-        if (n === 0) break;
-        length += n;
-      }
-      if (length > o.maxBytes) throw configError(`${o.what} ${file} is larger than ${o.maxBytes} bytes`);
-      return buf.toString('utf8', 0, length);
-    } finally {
-      buf.fill(0);
-    }
+    return readBoundedSync((buf, offset) => readSync(fd, buf, offset, buf.length - offset, null), o.maxBytes, file, o.what);
   } finally {
     closeSync(fd);
   }
