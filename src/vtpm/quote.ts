@@ -346,12 +346,19 @@ function checkOneBoot(claims: readonly QuoteClaims[], checks: CheckRecord[]): vo
   checks.push({ id: 'VT19', description: `the ${claims.length} quotes share resetCount ${first.resetCount} and restartCount ${first.restartCount} (one boot)` });
 }
 
-/** VT12: the required bank is quoted (a SHA-1-only set only with allowSha1, as a warning). */
-function checkRequiredBank(claims: QuoteClaims[], options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
-  const required = options.requiredBank ?? 'sha256';
+/**
+ * VT12: the required bank is quoted (a SHA-1-only set only with allowSha1, as a warning).
+ * `required` is the value checkRequiredBankOption read and checked (read once: an inherited value
+ * or a getter is not read again here).
+ */
+function checkRequiredBank(claims: QuoteClaims[], required: TpmHashName, options: QuoteVerifyOptions, checks: CheckRecord[], warnings: string[]): void {
+  if (required === 'sha1' && !options.allowSha1) {
+    // Refused here too, not only by the option check (s14 change review, R2: an inherited
+    // requiredBank skipped that check and this branch then spoke of an allowSha1 never set).
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyTpmQuotes: options.requiredBank 'sha1' accepts SHA-1 PCR values, a relaxation: set allowSha1 too (it is then a warning)`, { details: { option: 'requiredBank' } });
+  }
   const banks = new Set(claims.flatMap((c) => c.selection.map((s) => s.bank)));
   if (required === 'sha1' && banks.has('sha1')) {
-    // requiredBankOption refused requiredBank 'sha1' without allowSha1 (review s14, vTPM finding 2).
     // The SHA-1 values are what is relied on whatever other banks are quoted, so the relaxation is
     // a warning for any set that holds SHA-1 (s14 change review, R1: a second bank hid it).
     if (banks.size === 1) {
@@ -398,16 +405,26 @@ const REQUIRED_BANKS: ReadonlySet<string> = new Set<TpmHashName>(['sha1', 'sha25
  * VT12's option (review s14, vTPM finding 2): `requiredBank` names a TPM hash bank, and 'sha1' is
  * the SHA-1 relaxation itself (a SHA-1-only quote set then passed VT12 as "the required sha1 bank
  * is quoted", without allowSha1 and without a warning): refused unless allowSha1 is set too.
+ * The value is read once, own or inherited (a prototype's value, a getter), and returned for the
+ * caller to use (s14 change review, R2: an inherited 'sha1' skipped this check, which looked at
+ * own keys only, while VT12 read it through the prototype). An own undefined is refused (review s13
+ * CR polb #1); undefined otherwise is the default (sha256).
  */
-export function checkRequiredBankOption(options: { requiredBank?: unknown; allowSha1?: unknown }, caller: string): void {
-  if (!Object.hasOwn(options, 'requiredBank')) return;
+export function checkRequiredBankOption(options: { requiredBank?: unknown; allowSha1?: unknown }, caller: string): TpmHashName | undefined {
   const bank = options.requiredBank;
+  if (bank === undefined) {
+    if (Object.hasOwn(options, 'requiredBank')) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${caller}: options.requiredBank is undefined (omit the key to pin or bind nothing)`, { details: { option: 'requiredBank' } });
+    }
+    return undefined;
+  }
   if (typeof bank !== 'string' || !REQUIRED_BANKS.has(bank)) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${caller}: options.requiredBank must be one of ${[...REQUIRED_BANKS].join(', ')}`, { details: { option: 'requiredBank' } });
   }
   if (bank === 'sha1' && !options.allowSha1) {
     throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `${caller}: options.requiredBank 'sha1' accepts SHA-1 PCR values, a relaxation: set allowSha1 too (it is then a warning)`, { details: { option: 'requiredBank' } });
   }
+  return bank as TpmHashName;
 }
 
 /** VT10 (review s10, V2): said once per quote set, as a missing nonce is. */
@@ -438,7 +455,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `verifyTpmQuotes: ${what}`, { details: { option } });
     }
   }
-  checkRequiredBankOption(options, 'verifyTpmQuotes');
+  const requiredBank = checkRequiredBankOption(options, 'verifyTpmQuotes') ?? 'sha256';
   if (quotes.length === 0) vtpmFail('ERR_VTPM_QUOTE', 'no TPM quote to verify');
   const checks: CheckRecord[] = [];
   const warnings: string[] = [];
@@ -446,7 +463,7 @@ export function verifyTpmQuotes(quotes: readonly QuoteEvidence[], ak: Attestatio
   const claims = quotes.map((q, i) => verifyOne(q, i, ak, pcrs, options, checks, warnings));
   if (options.nonce.length < MIN_FRESH_NONCE_BYTES) warnings.push(shortNonceWarning(options.nonce.length));
   checkOneBoot(claims, checks);
-  checkRequiredBank(claims, options, checks, warnings);
+  checkRequiredBank(claims, requiredBank, options, checks, warnings);
   const values = checkCoverage(claims, pcrs, checks);
   return {
     ...(ak.public ? { akName: hex(tpmName(ak.public)) } : {}),
