@@ -50,9 +50,13 @@ export interface CheckRecord {
   /** What it established, e.g. "QE report signed by the PCK leaf key". */
   description: string;
   /**
-   * Set when the check ran but could not establish its property and a warning says so (VT05
-   * without a pinned AK Name); absent for a check that passed. A failed check is an error, never
-   * a record.
+   * Set when the check ran without establishing its property; absent for a check that passed. A
+   * failed check is an error, never a record. Two kinds (docs/cli.md, `checks`): not established,
+   * the property is relied on and stays open, and a warning says so (VT05 without a pinned AK Name,
+   * VT16 when boot_aggregate's PCRs are not quoted); not applicable, the check has nothing to
+   * compare with and leaves nothing the verification relies on open, so no warning, and the
+   * description reads "not applicable: …" (after a per-quote "quote N: " label: VT09 when the AK
+   * comes without its TPMT_PUBLIC and no expected Qualified Name is given).
    */
   status?: 'not-checked';
 }
