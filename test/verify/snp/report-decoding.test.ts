@@ -12,6 +12,7 @@ import { parseEvidence, type SnpProduct, type SnpReport } from '../../../src/ind
 import { readStructure } from '../../../src/evidence/fields.js';
 import { decodePlatformInfo, decodePolicy } from '../../../src/evidence/snp-report.js';
 import { buildSnpReport as buildTestReport, createAmdTestPki } from '../../../src/testing/index.js';
+import { HAVE_VECTORS } from '../../helpers/vectors.js';
 import { reportOf, snpEntries } from './helpers/real.js';
 import { VALIDITY } from './helpers/synthetic.js';
 
@@ -50,7 +51,8 @@ function expectSameAsGenericReader(r: SnpReport): void {
 const bit = (raw: bigint, n: number) => ((raw >> BigInt(n)) & 1n) === 1n;
 
 describe('SEV-SNP report decoding at layout offsets', () => {
-  it('every real SNP vector decodes as the generic layout reader reads it', () => {
+  // the shared vectors are not in the repository: skipped, not failed, without them (review s14 tests, note c)
+  it.skipIf(!HAVE_VECTORS)('every real SNP vector decodes as the generic layout reader reads it', () => {
     const entries = snpEntries();
     expect(entries.length).toBeGreaterThan(3);
     for (const e of entries) expectSameAsGenericReader(reportOf(e));
