@@ -9,9 +9,17 @@
 // (expect(e.check).toBe('T13'), v.check === 'T13'), or next to a refusal
 // marker in the same call or table row: an error class of src/errors.ts, an
 // ERR_ code, or a policy path ('/tcb/...'), as in err('CHAIN', 'T13') or
-// expectOnly(result, 'T33', '/tcb/acceptedStatuses'). An id named only in a
-// comment or a title, or only in a list of passed checks (a positive control:
-// expect(ids).toContain('T13')), has no test that fails when its check is removed.
+// expectOnly(result, 'T33', '/tcb/acceptedStatuses'). And in every case inside
+// an assertion (review s14 tests #6): the innermost call around the literal is
+// expect…( / assert…( (helpers such as expectError, expectOnly included) or a
+// matcher .to…( (array selectors such as .some( skipped; not a negated .not.
+// matcher, not an assertion about warnings), or the literal is in a named
+// expected value (const T08 = { …, check: 'T08' }) that a running assertion
+// reads. A stub's answer (.end(JSON.stringify(…))), an error the test constructs
+// (new TeeVerifyError(…)), a fixture, a table row (err('CHAIN', 'T13') in a
+// CASES array) or a warning on an accepted result does not count. An id named
+// only in a comment or a title, or only in a list of passed checks (a positive
+// control: expect(ids).toContain('T13')), has no test that fails when its check is removed.
 //
 // Ids whose failures the code reports under another check id or error code
 // (REPORTED_AS) are asserted through those: a test names the id (its title or a
@@ -278,6 +286,77 @@ function isCheckPosition(tokens, k) {
   return is(p(1), 'p', '=') && is(p(2), 'p', '=') && is(p(3), 'p', '=') && is(p(4), 'id', 'check');
 }
 
+/** Array methods whose callback only selects what an assertion then compares: `expect(vs.some((v) => v.check === 'T13'))`. */
+const SELECTING = new Set(['some', 'every', 'find', 'findLast', 'filter', 'findIndex', 'map', 'flatMap']);
+/** Keywords whose parenthesis is not a call. */
+const NOT_A_CALL = new Set(['if', 'for', 'while', 'switch', 'catch', 'return', 'typeof', 'await', 'void', 'in', 'of', 'function']);
+
+/** Whether a callee name chain is an assertion: `expect…(` / `assert…(` (helpers included), or a matcher `.to…(`. */
+function isAssertionCallee(names) {
+  if (names.includes('not')) return false; // a negated matcher asserts that something is NOT the refusal
+  const first = names[0] ?? '';
+  const last = names[names.length - 1] ?? '';
+  return /^(expect|assert)/.test(first) || /^(expect|assert)/.test(last) || /^to[A-Z]/.test(last);
+}
+
+/** The subject tokens of a matcher call `expect(subject)….toX(` whose '(' is tokens[k], or undefined. */
+function matcherSubject(tokens, k, matchingOpen) {
+  let j = k - 1;
+  while (j >= 1 && tokens[j].t === 'id' && is(tokens[j - 1], 'p', '.')) j -= 2; // `.not.toBe`, `.rejects.toMatchObject`
+  if (!is(tokens[j], 'p', ')')) return undefined;
+  const open = matchingOpen.get(j);
+  if (open === undefined) return undefined;
+  return tokens.slice(open + 1, j);
+}
+
+/**
+ * Where the string at tokens[k] stands, by its enclosing brackets (`opens`, innermost last):
+ * 'assertion' when the innermost call around it (array selectors such as `.some(` and
+ * grouping or arrow-parameter parentheses skipped) is an assertion call, 'warning' when that
+ * assertion is about warnings (`expect(a.warnings)…`, or inside a `warnings: […]` value),
+ * else undefined: a call of the code under test, a constructor (`new TeeVerifyError(…)`),
+ * `JSON.stringify(…)`, a stub's `.end(…)`, a fixture or a table row.
+ */
+function assertionContext(tokens, opens, matchingOpen) {
+  for (let d = opens.length - 1; d >= 0; d--) {
+    const o = opens[d];
+    const before = tokens[o - 1];
+    if (tokens[o].value !== '(') {
+      // an object or array literal: a `warnings: [...]` value is a warning, never a refusal
+      if (is(before, 'p', ':') && is(tokens[o - 2], 'id', 'warnings')) return 'warning';
+      continue;
+    }
+    const isCall = before !== undefined && ((before.t === 'id' && !NOT_A_CALL.has(before.value)) || is(before, 'p', ')'));
+    if (!isCall) continue; // grouping or arrow parameters
+    const names = before.t === 'id' ? calleeBefore(tokens, o) : [];
+    if (names.length > 0 && SELECTING.has(names[names.length - 1]) && names.length >= 1) continue;
+    if (!isAssertionCallee(names)) return undefined;
+    const subject = /^to[A-Z]/.test(names[names.length - 1]) ? matcherSubject(tokens, o, matchingOpen) : undefined;
+    if (subject?.some((t) => t.t === 'id' && t.value === 'warnings')) return 'warning';
+    return 'assertion';
+  }
+  return undefined;
+}
+
+/**
+ * The name a string is declared under when it stands in an object or array literal that is the
+ * whole initializer of `const NAME =` / `let NAME =` (type annotation allowed), with no call
+ * between: `const T08 = { code: 'ERR_BAD_PEM', check: 'T08' }` gives 'T08'. Else undefined.
+ */
+function declaredName(tokens, opens) {
+  for (let d = opens.length - 1; d >= 0; d--) {
+    const o = opens[d];
+    if (tokens[o].value === '(') return undefined;
+    if (!is(tokens[o - 1], 'p', '=') || is(tokens[o - 2], 'p', '=') || is(tokens[o - 2], 'p', '!')) continue;
+    for (let j = o - 2; j >= Math.max(0, o - 12); j--) {
+      if (tokens[j].t === 'id' && (tokens[j].value === 'const' || tokens[j].value === 'let')) return tokens[j + 1]?.t === 'id' ? tokens[j + 1].value : undefined;
+      if (is(tokens[j], 'p', ';') || is(tokens[j], 'p', '{') || is(tokens[j], 'p', '}')) return undefined;
+    }
+    return undefined;
+  }
+  return undefined;
+}
+
 /**
  * Every string literal of a test file with what the rules need: whether it
  * is (part of) a test title, whether it sits in a disabled test, the
@@ -305,6 +384,7 @@ export function analyse(src) {
   const opens = []; // token index of each open bracket, innermost last
   const titleDepths = []; // depth (opens.length) of a titled call whose first argument is being read
   let disabledUntil = -1; // token index closing the outermost disabled test call
+  const namesInAssertions = new Set(); // names a running assertion reads: `expectError(f, T08)`
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     if (t.t === 'p') {
@@ -330,9 +410,15 @@ export function analyse(src) {
         disabled: k < disabledUntil,
         group: open === undefined ? [0, tokens.length] : [open, matchingClose.get(open) ?? tokens.length],
         asCheck: isCheckPosition(tokens, k),
+        context: assertionContext(tokens, opens, matchingOpen),
+        declaredAs: declaredName(tokens, opens),
       });
+    } else if (t.t === 'id' && k >= disabledUntil && assertionContext(tokens, opens, matchingOpen) === 'assertion') {
+      namesInAssertions.add(t.value);
     }
   }
+  // In an assertion, or in a named expected value (`const T08 = { …, check: 'T08' }`) that running code passes to one
+  for (const s of strings) s.inAssertion = s.context === 'assertion' || (s.context === undefined && s.declaredAs !== undefined && namesInAssertions.has(s.declaredAs));
   return strings;
 }
 
@@ -343,7 +429,7 @@ const sameGroup = (a, b) => a.group[0] === b.group[0] && a.group[1] === b.group[
  * in a check position, or beside a refusal marker in its own call or row.
  */
 function assertedAsRefusal(s, strings) {
-  if (s.title || s.disabled) return false;
+  if (s.title || s.disabled || !s.inAssertion) return false;
   return s.asCheck || strings.some((o) => o !== s && !o.title && sameGroup(o, s) && isRefusalMarker(o.value));
 }
 
@@ -367,7 +453,7 @@ export function assertedIds(src) {
 export function assertedThroughReports(src, reportedAs = REPORTED_AS) {
   const all = analyse(src);
   const strings = all.filter((s) => !s.disabled);
-  const listedAsserted = (o) => !o.title && (EXACT_ID.test(o.value) ? assertedAsRefusal(o, all) : true);
+  const listedAsserted = (o) => !o.title && (EXACT_ID.test(o.value) ? assertedAsRefusal(o, all) : o.inAssertion);
   const found = new Set();
   for (const [id, targets] of Object.entries(reportedAs)) {
     const named = new RegExp(`\\b${id}\\b`);
