@@ -259,7 +259,11 @@ export type SignedJsonMember = 'tcbInfo' | 'enclaveIdentity';
 export interface SignedJson {
   /** The member's object, parsed from exactly `signedBytes`. */
   value: Record<string, unknown>;
-  /** The exact bytes of the member's JSON value: a subarray of the input (X06). */
+  /**
+   * The exact bytes of the member's JSON value (X06): a span of one private copy of the input, the
+   * very bytes `value` was parsed from, so a caller's buffer changed later (another thread writing
+   * shared memory) cannot pair this value with a signature over other bytes (review s14).
+   */
   signedBytes: Uint8Array;
   /** Raw r || s (64 bytes) from the 128-hex "signature" member. */
   signature: Uint8Array;
@@ -275,18 +279,21 @@ const SIGNATURE_HEX = /^[0-9a-fA-F]{128}$/;
  */
 export function parseSignedJson(bytes: Uint8Array, member: SignedJsonMember, limits: StrictJsonLimits = {}): SignedJson {
   // TCB info and QE identity are the same bytes for every quote of a platform.
-  // The parse is cached by content; the signed span is always a view of the caller's bytes.
-  // The shared value is frozen: it stands for its bytes, and the verifier keeps
-  // what it reads from it with the object (src/verify/intel/tcb-info.ts, qe-identity.ts).
+  // The parse is cached by content, and the signed span is a view of the cache's
+  // private copy, the bytes the value was parsed from (one view object per entry,
+  // which the signature memo also finds by identity). The shared value is frozen:
+  // it stands for its bytes, and the verifier keeps what it reads from it with the
+  // object (src/verify/intel/tcb-info.ts, qe-identity.ts).
   if (limits.maxBytes === undefined && limits.maxDepth === undefined) {
     const cached = (member === 'tcbInfo' ? tcbInfoCache : identityCache).get(bytes, (copy) => {
       const parsed = decodeSignedJson(copy, member, limits);
       freezeJson(parsed.value);
-      return { value: parsed.value, signature: parsed.signature, start: parsed.signedBytes.byteOffset - copy.byteOffset, length: parsed.signedBytes.length };
+      return { value: parsed.value, signature: parsed.signature, signedBytes: parsed.signedBytes };
     });
-    return { value: cached.value, signedBytes: signedSpan(bytes, cached.start, cached.length), signature: cached.signature.slice() };
+    return { value: cached.value, signedBytes: cached.signedBytes, signature: cached.signature.slice() };
   }
-  return decodeSignedJson(bytes, member, limits);
+  // Uncached: parsed from one private copy too, for the same reason.
+  return decodeSignedJson(new Uint8Array(bytes), member, limits);
 }
 
 function freezeJson(value: unknown): void {
@@ -295,26 +302,11 @@ function freezeJson(value: unknown): void {
   Object.freeze(value);
 }
 
-/**
- * The signed span as one view object per body buffer: the signature memo then
- * finds the check of the same document by the object (it still compares the
- * bytes before using the remembered result).
- */
-const spans = new WeakMap<Uint8Array, Uint8Array>();
-
-function signedSpan(bytes: Uint8Array, start: number, length: number): Uint8Array {
-  const known = spans.get(bytes);
-  if (known !== undefined && known.byteOffset === bytes.byteOffset + start && known.length === length && known.buffer === bytes.buffer) return known;
-  const span = bytes.subarray(start, start + length);
-  spans.set(bytes, span);
-  return span;
-}
-
 interface CachedSignedJson {
   value: Record<string, unknown>;
   signature: Uint8Array;
-  start: number;
-  length: number;
+  /** A view of the cache entry's private copy. */
+  signedBytes: Uint8Array;
 }
 
 const tcbInfoCache = new ParseCache<CachedSignedJson>(256);

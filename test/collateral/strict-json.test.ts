@@ -89,7 +89,8 @@ describe.skipIf(!HAVE_VECTORS)('real Intel collateral', () => {
 
   it.each(files.map((f) => [f.label, f] as const))('%s: parses, the signature verifies over the exact member bytes', (_label, f) => {
     const signed = parseSignedJson(f.bytes, f.member);
-    expect(signed.signedBytes.buffer).toBe(f.bytes.buffer); // a view, not a copy
+    // The exact member bytes, a span of one private copy (review s14): never the caller's buffer.
+    expect(signed.signedBytes.buffer).not.toBe(f.bytes.buffer);
     expect(signed.value).toEqual(JSON.parse(Buffer.from(signed.signedBytes).toString('utf8')));
     expect(signed.value).toEqual((JSON.parse(Buffer.from(f.bytes).toString('utf8')) as Record<string, unknown>)[f.member]);
     expect(signed.signature.length).toBe(64);
@@ -229,7 +230,7 @@ describe('parseSignedJson', () => {
     const bytes = doc(`{"signature":"${sig}",  "tcbInfo" : ${member}  }`);
     const signed = parseSignedJson(bytes, 'tcbInfo');
     expect(Buffer.from(signed.signedBytes).toString('utf8')).toBe(member);
-    expect(signed.signedBytes.buffer).toBe(bytes.buffer);
+    expect(signed.signedBytes.buffer).not.toBe(bytes.buffer); // a private copy's span (review s14)
     expect(signed.value).toEqual({ b: 2, a: [1, 2] });
     expect(Buffer.from(signed.signature).toString('hex')).toBe(sig);
   });
