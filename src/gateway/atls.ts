@@ -273,6 +273,10 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const nonce = o.nonce ?? Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32)));
   const timeoutMs = o.timeoutMs ?? 30_000;
+  // The caller's policy and vTPM options are checked before anything is sent (review s14): a bad
+  // option is the caller's fault, found without costing the gateway an evidence request.
+  const policy = loadPolicy(o.policy as object);
+  const vtpm = vtpmClientOptions(policy, o);
   const socket = tlsConnect({ host, port: Number(url.port) || 443, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -303,8 +307,7 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
     } catch (e) {
       throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the aTLS answer is not JSON', { cause: e });
     }
-    const policy = loadPolicy(o.policy as object);
-    const verify: VerifyAnswerOptions = { policy, collateral: o.collateral, at: typeof o.at === 'function' ? o.at() : (o.at ?? new Date()), vtpm: vtpmClientOptions(policy, o), ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}) };
+    const verify: VerifyAnswerOptions = { policy, collateral: o.collateral, at: typeof o.at === 'function' ? o.at() : (o.at ?? new Date()), vtpm, ...(o.trustRoots ? { trustRoots: o.trustRoots } : {}) };
     return await verifyAtlsAnswer(answer, nonce, new Uint8Array(raw), verify);
   } finally {
     socket.destroy();
