@@ -86,7 +86,13 @@ function inheritedFd(path: string): number | undefined {
   return n === undefined ? undefined : Number(n);
 }
 
-type ProtectedFileRules = { what: string; rootGroupRead?: boolean; maxBytes?: number };
+type ProtectedFileRules = {
+  what: string;
+  rootGroupRead?: boolean;
+  maxBytes?: number;
+  /** Whether /dev/fd/N, /proc/self/fd/N and /dev/stdin name an inherited descriptor (a file given by the operator); default true. */
+  descriptors?: boolean;
+};
 
 /**
  * The mode and owner rules of a secret file (regular files only): no group or other permission bit
@@ -208,7 +214,7 @@ function readInheritedFd(fd: number, file: string, o: ProtectedFileRules): strin
  * (readInheritedFd). Every refusal is ERR_KBS_CONFIG naming `what` and the file.
  */
 function readProtectedFile(file: string, o: ProtectedFileRules): string | undefined {
-  const inherited = inheritedFd(file);
+  const inherited = o.descriptors === false ? undefined : inheritedFd(file);
   if (inherited !== undefined) return readInheritedFd(inherited, file, o);
   let fd: number;
   try {
@@ -217,7 +223,7 @@ function readProtectedFile(file: string, o: ProtectedFileRules): string | undefi
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw configError(`${o.what} ${file} is a symbolic link; give the file itself (a link can be redirected${o.rootGroupRead ? '; for a Kubernetes secret volume, <mount>/..data/<name>' : ''}), or pass it on a descriptor: /dev/fd/N or /dev/stdin`);
+    if (code === 'ELOOP') throw configError(`${o.what} ${file} is a symbolic link; give the file itself (a link can be redirected${o.rootGroupRead ? '; for a Kubernetes secret volume, <mount>/..data/<name>' : ''})${o.descriptors === false ? '' : ', or pass it on a descriptor: /dev/fd/N or /dev/stdin'}`);
     throw configError(`cannot read ${o.what} ${file}: ${(e as Error).message}`);
   }
   try {
@@ -268,8 +274,9 @@ function entryExists(path: string): boolean {
 /**
  * The self-signed pair's state, checked before anything is written (review s14 #5): 'absent' (neither
  * file: a pair is generated), or the pair read back, after checking that the key belongs to the
- * certificate. Exactly one of the two files, or a pair that does not match or does not parse, is
- * ERR_KBS_CONFIG naming the files: a certificate without its key used to make a new key, then fail on
+ * certificate. Exactly one of the two files, a symbolic link at either path, a key file that group or
+ * others may access or that another user owns (readProtectedFile; s14 change review #3), or a pair that
+ * does not match or does not parse, is ERR_KBS_CONFIG naming the files: a certificate without its key used to make a new key, then fail on
  * the existing certificate with a raw EEXIST and leave the key behind, so that every later start met a
  * certificate and key that did not match (an untyped OpenSSL error, exit 2).
  */
@@ -280,18 +287,45 @@ export function selfSignedPairOf(certFile: string, keyFile: string): { cert: str
   const how = `move it away (a new self-signed pair is then generated) or give the certificate and its key (--tls-cert / --tls-key)`;
   if (!haveKey) throw configError(`the self-signed TLS certificate ${certFile} exists without its key ${keyFile}: ${how}`);
   if (!haveCert) throw configError(`the self-signed TLS key ${keyFile} exists without its certificate ${certFile}: ${how}`);
-  let cert: string;
-  let key: string;
+  // Never through a symbolic link at either path, and the key under the secret files' rules: mode 0600
+  // (no group or other bit), owned by this process's user or root (s14 change review #3: both were read
+  // with readFileSync, which follows links, and a 0644 key was used silently).
+  const cert = readPublicFile(certFile, 'the self-signed TLS certificate', how);
+  let key: string | undefined;
+  try {
+    key = readProtectedFile(keyFile, { what: 'the self-signed TLS key', descriptors: false });
+  } catch (e) {
+    throw e instanceof KbsError ? configError(`${e.message}; ${how}`) : e;
+  }
+  if (key === undefined) throw configError(`the self-signed TLS key ${keyFile} vanished while it was read: ${how}`);
   let matches: boolean;
   try {
-    cert = readFileSync(certFile, 'utf8');
-    key = readFileSync(keyFile, 'utf8');
     matches = new X509Certificate(cert).checkPrivateKey(createPrivateKey(key));
   } catch (e) {
     throw configError(`the self-signed TLS pair ${certFile} / ${keyFile} cannot be used: ${(e as Error).message}; move both away (a new pair is then generated) or give --tls-cert / --tls-key`);
   }
   if (!matches) throw configError(`the self-signed TLS key ${keyFile} does not belong to the certificate ${certFile}: move both away (a new pair is then generated) or give --tls-cert / --tls-key`);
   return { cert, key };
+}
+
+/**
+ * A file that is not secret (a certificate), read never through a symbolic link, only if it is a regular
+ * file (a FIFO is opened without waiting and refused); ERR_KBS_CONFIG naming `what`, the file and `how`.
+ */
+function readPublicFile(file: string, what: string, how: string): string {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw configError(`${what} ${file} is a symbolic link (a link can be redirected): ${how}`);
+    throw configError(`cannot read ${what} ${file}: ${(e as Error).message}; ${how}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw configError(`${what} ${file} is not a regular file: ${how}`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A self-signed certificate for `hosts` (DNS names or IP addresses), created once and reused. */
