@@ -38,11 +38,20 @@ function inheritedFd(path: string): number | undefined {
   return n === undefined ? undefined : Number(n);
 }
 
-/** ERR_MODEL_KEY unless only the owner may access the file, or a root-owned file's group may read it too. */
+/**
+ * ERR_MODEL_KEY unless the file is owned by the user this process runs as or by root, and only the
+ * owner may access it (a root-owned file's group may read it too). The owner rule is the broker's
+ * for its secret files (src/kbs/files.ts, review s14): another user's 0600 file can be read and
+ * rewritten by that user.
+ */
 export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string): void {
   const mode = st.mode & 0o777;
   const shared = mode & 0o077;
-  if (shared === 0 || (st.uid === 0 && shared === 0o040)) return;
+  if (shared === 0 || (st.uid === 0 && shared === 0o040)) {
+    const euid = process.geteuid?.();
+    if (euid === undefined || st.uid === euid || st.uid === 0) return;
+    throw keyFileError(`the key file ${path} is owned by uid ${st.uid}, neither the user this process runs as (uid ${euid}) nor root: that user can read and rewrite it; chown ${euid} ${path}`, path, 'owner', { uid: st.uid });
+  }
   const octal = mode.toString(8).padStart(4, '0');
   throw keyFileError(
     `the key file ${path} has mode ${octal}: group or others have access to it; chmod 600 ${path} (a file owned by root may also let its group read it: 0440 or 0640)`,
