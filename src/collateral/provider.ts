@@ -338,13 +338,16 @@ export class ArtifactResolver {
    * Newer is isOlder's ranking, the cache's own: sequence first, then start
    * of validity, since Intel's PCK and Root CA CRLs all carry CRL number 1
    * (review s7 item 1b). A cached version that does not chain to the roots
-   * (another PKI, a forgery) never overrules the bundle. Undefined when
-   * `held` is outside its window at `now`.
+   * (another PKI, a forgery) never overrules the bundle, and never hides one
+   * that does (review s14 collateral #1): the versions valid at `now` are
+   * tried from newest to oldest, skipping unanchored ones, and the first
+   * anchored one newer than `held` wins. Undefined when `held` is outside
+   * its window at `now`.
    */
   #fromBundle(key: string, held: CollateralArtifact, now: Date): Resolved | undefined {
     if (!isWithinWindow(held.validity, now)) return undefined;
-    const cached = this.#cache?.select(key, now);
-    if (cached !== undefined && isOlder(held, cached) && this.#anchored(cached)) {
+    const cached = this.#newerAnchored(key, held, now);
+    if (cached !== undefined) {
       const version = (a: CollateralArtifact) => `sequence ${a.sequence ?? 'none'}, valid from ${a.validity.notBefore}`;
       return {
         artifact: cached,
@@ -352,6 +355,24 @@ export class ArtifactResolver {
       };
     }
     return { artifact: held, warnings: NO_WARNINGS };
+  }
+
+  /**
+   * The newest cached version of `key` valid at `now`, newer than `held`
+   * (isOlder) and chaining to the trust roots (#fromBundle). The newest valid
+   * version first (the common case, one lookup); only when it is newer than
+   * `held` but unanchored are the others walked, newest first.
+   */
+  #newerAnchored(key: string, held: CollateralArtifact, now: Date): CollateralArtifact | undefined {
+    const cache = this.#cache;
+    const newest = cache?.select(key, now);
+    if (newest === undefined || !isOlder(held, newest)) return undefined;
+    if (this.#anchored(newest)) return newest;
+    const candidates = cache!
+      .versions(key)
+      .filter((a) => a !== newest && isWithinWindow(a.validity, now) && isOlder(held, a))
+      .sort((a, b) => (isOlder(a, b) ? 1 : isOlder(b, a) ? -1 : 0));
+    return candidates.find((a) => this.#anchored(a));
   }
 
   /**
