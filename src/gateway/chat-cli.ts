@@ -12,6 +12,7 @@
 import { createInterface } from 'node:readline';
 import type { ReadableStream } from 'node:stream/web';
 
+import { kindOfKey } from '../collateral/keys.js';
 import { InvalidArgumentError } from '../errors.js';
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
@@ -619,24 +620,59 @@ function expiredCause(e: unknown, depth = 0): { check?: unknown; code?: unknown;
  */
 const GRACE_RELAXED_CHECKS: ReadonlySet<string> = new Set(['T13', 'T14', 'T18', 'T21', 'T45', 'S09']);
 
+/**
+ * Artifact kinds that are re-issued collateral (a document or CRL with its own window), the only
+ * kinds a grace can carry past their end. amd-vcek, amd-vlek and amd-cert-chain are certificates:
+ * the collateral service graces any kind's window, but `verify` then checks the certificate itself
+ * without a grace (S07 / S08 / S10), so an ERR_COLLATERAL_EXPIRED of theirs gets no note (s14 change
+ * review round 2, finding 1). An unknown kind gets none either.
+ */
+const REISSUED_KINDS: ReadonlySet<string> = new Set(['intel-tcb-info', 'intel-qe-identity', 'intel-pck-crl', 'intel-root-ca-crl', 'amd-crl']);
+
+/**
+ * Kinds whose recorded window is their own dates intersected with their issuer chain's
+ * (collateral/validate.ts). At T45 (the recorded window, checked after T13 / T14 / T18 / T21 judged
+ * the documents' own dates) such an expiry is a certificate of the chain ending first (the TCB Signing
+ * or PCK CA certificate, T16 / T20 / T12 in `verify`, never graced): no note. The collateral service's
+ * ERR_COLLATERAL_EXPIRED names only the intersected window, see graceWouldApply.
+ */
+const CHAINED_KINDS: ReadonlySet<string> = new Set(['intel-tcb-info', 'intel-qe-identity', 'intel-pck-crl']);
+
+/** The artifact kind an expiry error names (its details' artifact key, collateral/keys.ts), if any. */
+function artifactKindOf(details: Record<string, unknown>): string | undefined {
+  const key = details['artifact'];
+  return typeof key === 'string' ? kindOfKey(key) : undefined;
+}
+
 /** An ISO date of an error's details, in ms; NaN when absent or not a string. */
 const detailMs = (v: unknown): number => (typeof v === 'string' ? Date.parse(v) : Number.NaN);
 
 /**
  * Whether `tee-verify verify`'s grace of `graceSeconds` would have let this expiry pass: re-issued
- * collateral (GRACE_RELAXED_CHECKS, or the collateral service's ERR_COLLATERAL_EXPIRED) already valid
- * at the instant and past its end (notAfter / nextUpdate) by no more than the grace (s14 change
- * review, R1: the note appeared for collateral not yet valid, for expired certificates, and for an
- * expiry older than the grace, where `verify` refuses too). The window and the instant are the
- * error's details (`at`, or `now` for the collateral service).
+ * collateral already valid at the instant and past its end (notAfter / nextUpdate) by no more than
+ * the grace (s14 change review, R1: the note appeared for collateral not yet valid, for expired
+ * certificates, and for an expiry older than the grace, where `verify` refuses too). The window and
+ * the instant are the error's details (`at`, or `now` for the collateral service).
+ *
+ * Re-issued collateral: a failed GRACE_RELAXED_CHECKS check (at T45, an artifact of a kind in
+ * REISSUED_KINDS and not chained), or the collateral service's ERR_COLLATERAL_EXPIRED for an artifact
+ * of a kind in REISSUED_KINDS, read from its key (round 2, finding 1: every ERR_COLLATERAL_EXPIRED
+ * counted, also an expired VCEK, VLEK or AMD certificate chain). Known limit: for the chained kinds
+ * the service's error carries the window intersected with the issuer chain, not the document's own
+ * end, so an Intel document whose TCB Signing or PCK CA certificate ended first within the grace
+ * still gets the note there (docs/gateway.md).
  */
 function graceWouldApply(e: AttestationRefusedError, graceSeconds: number): boolean {
   if (!Number.isFinite(graceSeconds) || graceSeconds <= 0) return false;
   const x = expiredCause(e);
   if (!x) return false;
-  const reissued = x.code === 'ERR_COLLATERAL_EXPIRED' || (typeof x.check === 'string' && GRACE_RELAXED_CHECKS.has(x.check));
-  if (!reissued) return false;
   const d = x.details ?? {};
+  const kind = artifactKindOf(d);
+  let reissued: boolean;
+  if (x.code === 'ERR_COLLATERAL_EXPIRED') reissued = kind !== undefined && REISSUED_KINDS.has(kind);
+  else if (x.check === 'T45') reissued = kind !== undefined && REISSUED_KINDS.has(kind) && !CHAINED_KINDS.has(kind);
+  else reissued = typeof x.check === 'string' && GRACE_RELAXED_CHECKS.has(x.check);
+  if (!reissued) return false;
   const at = detailMs(d.at ?? d.now);
   const end = detailMs(d.notAfter ?? d.nextUpdate);
   const start = d.notBefore ?? d.thisUpdate;
