@@ -7,11 +7,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { collateralArtifacts, exportBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
+import { TeeVerifyError, collateralArtifacts, exportBundle, importBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
 import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory, vcekRequestOf } from '../collateral/index.js';
+import { checkKeyBinding } from '../collateral/binding.js';
 import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
-import { UsageError, reportError } from './errors.js';
+import { UsageError, describeError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
 import { collateralFor } from './gather.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -37,15 +38,30 @@ const MAX_PRUNE_DAYS = 36_500;
 /**
  * Certificates that came with the evidence (or --certs) are stored under the
  * keys an offline source looks up; a VLEK cannot be (KDS serves none, so
- * bundles have no slot for it) and stays with the evidence.
+ * bundles have no slot for it) and stays with the evidence. A re-filed
+ * certificate must be what its new key names, as every reader of the bundle
+ * checks (importBundle: validateArtifactForKey): the VCEK the one of the
+ * report's CHIP_ID and REPORTED_TCB, the chain the product's (review s14
+ * collateral #2: a stale table VCEK or a wrong --certs file made a bundle
+ * that show / verify --collateral refused whole). One that is not is left
+ * out with a note, as the VLEK is.
  */
 function bundleArtifacts(c: EvidenceCollateral, evidence: SnpReport | undefined, notes: string[]): CollateralArtifact[] {
   if (c.kind === 'intel' || !evidence) return collateralArtifacts(c);
   const out: CollateralArtifact[] = [c.crl];
-  if (c.certChain.source.origin === 'evidence') out.push({ ...c.certChain, key: artifactKey.certChain(c.product, c.signingKey) });
+  const refiled = (a: CollateralArtifact, what: string): void => {
+    try {
+      checkKeyBinding(a);
+      out.push(a);
+    } catch (err) {
+      if (!(err instanceof TeeVerifyError)) throw err;
+      notes.push(`${what}: not written to the bundle (${describeError(err)})`);
+    }
+  };
+  if (c.certChain.source.origin === 'evidence') refiled({ ...c.certChain, key: artifactKey.certChain(c.product, c.signingKey) }, `the evidence's (or --certs) certificate chain is not the ${c.product} ${c.signingKey.toUpperCase()} chain`);
   else out.push(c.certChain);
   if (c.signingKey === 'vlek') notes.push('the VLEK is not written to the bundle (KDS serves no VLEK): pass it with --certs when verifying');
-  else if (c.signingCertificate.source.origin === 'evidence') out.push({ ...c.signingCertificate, key: artifactKey.vcek(vcekRequestOf(evidence, evidence.product!)) });
+  else if (c.signingCertificate.source.origin === 'evidence') refiled({ ...c.signingCertificate, key: artifactKey.vcek(vcekRequestOf(evidence, evidence.product!)) }, "the evidence's (or --certs) VCEK is not the VCEK of this report's chip and TCB (S13 / S14)");
   else out.push(c.signingCertificate);
   return out;
 }
@@ -90,7 +106,11 @@ async function fetchBundle(values: Parsed['values'], file: string, offline: bool
     const notes: string[] = [];
     // One instant: the newest version per key; the message counts what the file holds.
     const artifacts = bundleVersions(bundleArtifacts(collateral, evidence.kind === 'snp' ? evidence : undefined, notes), 'newest');
-    writeOutput(out, exportBundle(artifacts), '--out');
+    const text = exportBundle(artifacts);
+    // What import refuses is never written: every artifact above entered through validateArtifactForKey
+    // or was checked when re-filed, so this only guards that invariant (exit 2, nothing written).
+    importBundle(text);
+    writeOutput(out, text, '--out');
     writeLine(io.stdout, lineSafe(`wrote ${artifacts.length} artifacts valid at ${at.toISOString()} to ${out}:`));
     for (const line of describeArtifacts(artifacts)) writeLine(io.stdout, line);
     // Warnings on stderr, as every command prints them: stdout is the report a script may parse (review s8, finding 7).
