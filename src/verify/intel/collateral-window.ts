@@ -9,7 +9,7 @@
  * policy grace extends.
  */
 import { isWithinWindow, type CollateralArtifact } from '../../collateral/artifact.js';
-import type { CertificateInfo } from '../../x509/index.js';
+import type { CertificateInfo, CrlInfo } from '../../x509/index.js';
 import { fail } from '../errors.js';
 import { graceWarning, withinGrace } from '../grace.js';
 import type { CollateralIdentity } from '../types.js';
@@ -50,11 +50,19 @@ function instantMs(iso: string): number {
   return ms;
 }
 
-function earliestEnd(artifacts: readonly CollateralArtifact[], certificates: readonly CertificateInfo[], documents: readonly (TcbInfo | QeIdentity | undefined)[]): number {
+function earliestEnd(
+  artifacts: readonly CollateralArtifact[],
+  certificates: readonly CertificateInfo[],
+  documents: readonly (TcbInfo | QeIdentity | undefined)[],
+  crls: readonly (CrlInfo | undefined)[] = [],
+): number {
   let min = Number.POSITIVE_INFINITY;
   for (const a of artifacts) min = Math.min(min, instantMs(a.validity.notAfter));
   for (const c of certificates) min = Math.min(min, c.notAfter.getTime());
   for (const d of documents) if (d) min = Math.min(min, d.nextUpdate.getTime());
+  // The CRLs' own nextUpdate, not only the window the caller declared for their artifacts (review s14
+  // verifiers #1: a hand-built window let X16 accept a result after its PCK CRL expired).
+  for (const c of crls) if (c?.nextUpdate) min = Math.min(min, c.nextUpdate.getTime());
   return min;
 }
 
@@ -63,6 +71,7 @@ export function collateralIdentity(
   certificates: readonly CertificateInfo[],
   tcbInfo: TcbInfo,
   qeIdentity: QeIdentity | undefined,
+  crls: readonly (CrlInfo | undefined)[] = [],
 ): CollateralIdentity {
   const identity: CollateralIdentity = {
     artifacts: artifacts.map((a) => {
@@ -70,7 +79,7 @@ export function collateralIdentity(
       if (a.sequence !== undefined) used.sequence = a.sequence;
       return used;
     }),
-    earliestExpiry: new Date(earliestEnd(artifacts, certificates, [tcbInfo, qeIdentity])).toISOString(),
+    earliestExpiry: new Date(earliestEnd(artifacts, certificates, [tcbInfo, qeIdentity], crls)).toISOString(),
     // X16: what no grace extends (review s13 policy #4)
     certificateExpiry: new Date(earliestEnd([], certificates, [])).toISOString(),
     tcbInfoIssueDate: tcbInfo.issueDate.toISOString(),

@@ -73,16 +73,17 @@ export function checkRootCaCrl(ctx: VerifyContext, artifact: CollateralArtifact 
   return crl;
 }
 
-/** T14: PCK CRL: issuer = the leaf's issuer, signed by the intermediate, current, leaf not listed. */
-export function checkPckCrl(ctx: VerifyContext, artifact: CollateralArtifact | undefined, chain: PckChain): void {
+/** T14: PCK CRL: issuer = the leaf's issuer, signed by the intermediate, current, leaf not listed. Returns the CRL (its nextUpdate bounds the result's earliestExpiry), or undefined when skipped. */
+export function checkPckCrl(ctx: VerifyContext, artifact: CollateralArtifact | undefined, chain: PckChain): CrlInfo | undefined {
   if (artifact === undefined) {
     if (ctx.relaxations.skipCrl !== true) fail('COLLATERAL_UNAVAILABLE', 'T14', 'no PCK CRL was supplied');
     relaxed(ctx, 'T14', 'no PCK CRL (relaxation skipCrl): PCK leaf revocation not checked');
-    return;
+    return undefined;
   }
   requireKind(artifact, 'intel-pck-crl', 'T14');
   const crl = parse(artifact, 'T14', 'PCK CRL');
   // T14: the CRL of the CA that issued this leaf (Platform vs Processor, QVL 4.1.2.4.6).
   checkCrl(ctx, crl, { check: 'T14', what: 'PCK CRL', issuer: chain.intermediate, subject: chain.leaf });
   passed(ctx, 'T14', `PCK CRL: issued and signed by the ${chain.caKind} CA, current, PCK leaf not revoked (${crl.revokedCount} entries)`);
+  return crl;
 }

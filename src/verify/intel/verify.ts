@@ -50,15 +50,16 @@ interface PlatformIdentity {
   chain: PckChain;
   pck: PckSgxExtension;
   rootCrl: CrlInfo | undefined;
+  pckCrl: CrlInfo | undefined;
 }
 
 /** Section B: T08–T15. */
 function verifyPlatformIdentity(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): PlatformIdentity {
   const chain = verifyPckChain(ctx, quote); // T08–T12
   const rootCrl = checkRootCaCrl(ctx, collateral.rootCaCrl, chain); // T13
-  checkPckCrl(ctx, collateral.pckCrl, chain); // T14
+  const pckCrl = checkPckCrl(ctx, collateral.pckCrl, chain); // T14
   const pck = decodePckExtension(ctx, chain); // T15
-  return { chain, pck, rootCrl };
+  return { chain, pck, rootCrl, pckCrl };
 }
 
 /** Section C: T16–T21 with T47 / T48. */
@@ -149,7 +150,7 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
     tcbStatus: outcome.status,
     advisoryIds: outcome.advisoryIds,
     claims,
-    collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root, ...signers], tcbInfo, qeIdentity),
+    collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root, ...signers], tcbInfo, qeIdentity, [platform.rootCrl, platform.pckCrl]),
     trustRoots: ctx.trustRoots.label,
     checks: ctx.checks,
     warnings: ctx.warnings,
