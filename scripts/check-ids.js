@@ -13,7 +13,9 @@
 // an assertion (review s14 tests #6): the innermost call around the literal is
 // expect…( / assert…( (helpers such as expectError, expectOnly included) or a
 // matcher .to…( (array selectors such as .some( skipped; not a negated .not.
-// matcher, not an assertion about warnings), or the literal is in a named
+// matcher, not an assertion about warnings, also not through
+// expect.objectContaining / arrayContaining, an alias of `.warnings` or a helper
+// named for warnings: s14 change review round 2, finding 2), or the literal is in a named
 // expected value (const T08 = { …, check: 'T08' }) that a running assertion
 // reads. A stub's answer (.end(JSON.stringify(…))), an error the test constructs
 // (new TeeVerifyError(…)), a fixture, a table row (err('CHAIN', 'T13') in a
@@ -310,14 +312,86 @@ function matcherSubject(tokens, k, matchingOpen) {
 }
 
 /**
- * Where the string at tokens[k] stands, by its enclosing brackets (`opens`, innermost last):
- * 'assertion' when the innermost call around it (array selectors such as `.some(` and
- * grouping or arrow-parameter parentheses skipped) is an assertion call, 'warning' when that
- * assertion is about warnings (`expect(a.warnings)…`, or inside a `warnings: […]` value),
- * else undefined: a call of the code under test, a constructor (`new TeeVerifyError(…)`),
- * `JSON.stringify(…)`, a stub's `.end(…)`, a fixture or a table row.
+ * Asymmetric matchers (`expect.objectContaining(…)`): not an assertion by themselves; what they
+ * stand in decides (s14 change review round 2, finding 2: `expect(r.warnings).toContainEqual(
+ * expect.objectContaining({ check: 'S15' }))` counted as a refusal).
  */
-function assertionContext(tokens, opens, matchingOpen) {
+const ASYMMETRIC = new Set(['objectContaining', 'arrayContaining', 'stringContaining', 'stringMatching', 'closeTo', 'any', 'anything', 'schemaMatching']);
+/** A name about warnings: `warnings`, `expectWarning`, `assertWarns`, `warned`. */
+const WARNING_NAME = /warn/i;
+
+/**
+ * Names bound to a result's warnings, so that `const w = r.warnings; expect(w)…` is an assertion
+ * about warnings (round 2, finding 2): `const|let|var NAME [: Type] = <init>` (or `… NAME of <init>`)
+ * whose initializer reads `.warnings` outside a call's arguments and an object literal
+ * (`r.warnings`, `r?.warnings ?? []`, `r.warnings.filter(…)`, `[...r.warnings]`), and the targets of
+ * a destructured `warnings` (`const { warnings: w } = r`). Lexical only: an alias made another way
+ * (a function's return value, an assignment after the declaration) is not seen
+ * (docs/checklist-coverage.md).
+ */
+function warningAliases(tokens, matchingClose) {
+  const aliases = new Set();
+  for (let k = 0; k + 1 < tokens.length; k++) {
+    if (tokens[k].t !== 'id' || !['const', 'let', 'var'].includes(tokens[k].value)) continue;
+    const target = tokens[k + 1];
+    if (is(target, 'p', '{')) {
+      // a destructuring pattern: `warnings: NAME`
+      const close = matchingClose.get(k + 1) ?? tokens.length;
+      for (let j = k + 2; j + 2 < close; j++) {
+        if (is(tokens[j], 'id', 'warnings') && is(tokens[j + 1], 'p', ':') && tokens[j + 2].t === 'id') aliases.add(tokens[j + 2].value);
+      }
+      continue;
+    }
+    if (target?.t !== 'id') continue;
+    // the initializer starts after `=` (not `==` / `=>`) or `of`, past a type annotation
+    let j = k + 2;
+    let depth = 0;
+    for (; j < tokens.length && j < k + 40; j++) {
+      const t = tokens[j];
+      if (t.t === 'p' && '([{<'.includes(t.value)) depth++;
+      else if (t.t === 'p' && ')]}>'.includes(t.value)) depth--;
+      if (depth < 0) break;
+      if (depth === 0 && (is(t, 'id', 'of') || (is(t, 'p', '=') && !is(tokens[j + 1], 'p', '=') && !is(tokens[j + 1], 'p', '>')))) break;
+      if (depth === 0 && (is(t, 'p', ';') || is(t, 'p', ','))) break;
+    }
+    if (depth !== 0 || !(is(tokens[j], 'id', 'of') || is(tokens[j], 'p', '='))) continue;
+    // the initializer, to the end of the statement or declarator
+    const frames = []; // per open bracket: whether it is a call's arguments or an object literal
+    for (let i = j + 1; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (t.t === 'p' && (t.value === '(' || t.value === '[' || t.value === '{')) {
+        const before = tokens[i - 1];
+        const call = t.value === '(' && before !== undefined && ((before.t === 'id' && !NOT_A_CALL.has(before.value)) || is(before, 'p', ')'));
+        frames.push(call || t.value === '{');
+        continue;
+      }
+      if (t.t === 'p' && (t.value === ')' || t.value === ']' || t.value === '}')) {
+        if (frames.length === 0) break;
+        frames.pop();
+        continue;
+      }
+      if (frames.length === 0 && (is(t, 'p', ';') || is(t, 'p', ',') || (t.t === 'id' && ['const', 'let', 'var', 'expect'].includes(t.value)))) break;
+      if (is(t, 'id', 'warnings') && is(tokens[i - 1], 'p', '.') && !frames.some(Boolean)) {
+        aliases.add(target.value);
+        break;
+      }
+    }
+  }
+  return aliases;
+}
+
+/**
+ * Where the string at tokens[k] stands, by its enclosing brackets (`opens`, innermost last):
+ * 'assertion' when the innermost call around it (array selectors such as `.some(`, asymmetric
+ * matchers such as `expect.objectContaining(` and grouping or arrow-parameter parentheses skipped)
+ * is an assertion call, 'warning' when that assertion is about warnings (`expect(a.warnings)…`,
+ * `expect(w)…` with `w` an alias of `.warnings`, a helper named for warnings such as
+ * `expectWarning(…)`, or inside a `warnings: …` value), else undefined: a call of the code under
+ * test, a constructor (`new TeeVerifyError(…)`), `JSON.stringify(…)`, a stub's `.end(…)`, a
+ * fixture or a table row.
+ */
+function assertionContext(tokens, opens, matchingOpen, aliases) {
+  const aboutWarnings = (t) => t.t === 'id' && (WARNING_NAME.test(t.value) || aliases.has(t.value));
   for (let d = opens.length - 1; d >= 0; d--) {
     const o = opens[d];
     const before = tokens[o - 1];
@@ -330,9 +404,16 @@ function assertionContext(tokens, opens, matchingOpen) {
     if (!isCall) continue; // grouping or arrow parameters
     const names = before.t === 'id' ? calleeBefore(tokens, o) : [];
     if (names.length > 0 && SELECTING.has(names[names.length - 1]) && names.length >= 1) continue;
+    if (names.length >= 2 && names[0] === 'expect' && !names.includes('not') && ASYMMETRIC.has(names[names.length - 1])) {
+      // `warnings: expect.arrayContaining([…])` is a warning; else the call around it decides
+      const first = o - (2 * names.length - 1);
+      if (is(tokens[first - 1], 'p', ':') && is(tokens[first - 2], 'id', 'warnings')) return 'warning';
+      continue;
+    }
     if (!isAssertionCallee(names)) return undefined;
+    if (names.some((n) => WARNING_NAME.test(n))) return 'warning';
     const subject = /^to[A-Z]/.test(names[names.length - 1]) ? matcherSubject(tokens, o, matchingOpen) : undefined;
-    if (subject?.some((t) => t.t === 'id' && t.value === 'warnings')) return 'warning';
+    if (subject?.some(aboutWarnings)) return 'warning';
     return 'assertion';
   }
   return undefined;
@@ -385,6 +466,7 @@ export function analyse(src) {
   const titleDepths = []; // depth (opens.length) of a titled call whose first argument is being read
   let disabledUntil = -1; // token index closing the outermost disabled test call
   const namesInAssertions = new Set(); // names a running assertion reads: `expectError(f, T08)`
+  const aliases = warningAliases(tokens, matchingClose);
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k];
     if (t.t === 'p') {
@@ -410,10 +492,10 @@ export function analyse(src) {
         disabled: k < disabledUntil,
         group: open === undefined ? [0, tokens.length] : [open, matchingClose.get(open) ?? tokens.length],
         asCheck: isCheckPosition(tokens, k),
-        context: assertionContext(tokens, opens, matchingOpen),
+        context: assertionContext(tokens, opens, matchingOpen, aliases),
         declaredAs: declaredName(tokens, opens),
       });
-    } else if (t.t === 'id' && k >= disabledUntil && assertionContext(tokens, opens, matchingOpen) === 'assertion') {
+    } else if (t.t === 'id' && k >= disabledUntil && assertionContext(tokens, opens, matchingOpen, aliases) === 'assertion') {
       namesInAssertions.add(t.value);
     }
   }

@@ -8,7 +8,9 @@
  * positive control) does not count (review of session 9). Every case stands
  * inside an assertion, or in a named expected value a running assertion reads
  * (review s14 tests #6): stubs, constructed errors, fixtures, table rows and
- * warnings do not count.
+ * warnings do not count, nor warnings asserted through expect.objectContaining /
+ * arrayContaining, an alias of `.warnings` or a warning helper (s14 change
+ * review round 2, finding 2).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -93,6 +95,27 @@ describe('what counts as asserting an id', () => {
     expect(asserted(`expect(e.check).not.toBe('T13');`)).toEqual([]);
     // an id in a REPORTED_AS row asserted only through a class outside an assertion
     expect(through(`it('X09: truncated', () => { const wanted = ['PARSE']; run(wanted); });`, { X09: ['PARSE'] })).toEqual([]);
+  });
+
+  it('a warning does not count through an asymmetric matcher, an alias of .warnings or a warning helper (s14 change review round 2, finding 2)', () => {
+    // expect.objectContaining / arrayContaining inside a matcher about warnings, or as a `warnings:` value
+    expect(asserted(`expect(r.warnings).toContainEqual(expect.objectContaining({ check: 'S15', code: 'ERR_SNP_TCB' }));`)).toEqual([]);
+    expect(asserted(`expect(r).toMatchObject({ warnings: expect.arrayContaining([{ check: 'S15', code: 'ERR_SNP_TCB' }]) });`)).toEqual([]);
+    expect(asserted(`expect(r).toMatchObject({ ok: true, warnings: expect.arrayContaining([expect.objectContaining({ check: 'S16' })]) });`)).toEqual([]);
+    // an alias of .warnings (member or destructured), and a helper whose name says warning
+    expect(asserted(`const w = r.warnings; expect(w).toContainEqual({ check: 'S15', code: 'ERR_SNP_TCB' });`)).toEqual([]);
+    expect(asserted(`const ws: Warning[] = result?.warnings ?? []; expect(ws[0]).toMatchObject({ check: 'S15' });`)).toEqual([]);
+    expect(asserted(`const { warnings: got } = r; expect(got).toEqual([{ check: 'S15', code: 'ERR_SNP_TCB' }]);`)).toEqual([]);
+    expect(asserted(`expect(r.ok).toBe(true); expectWarning(r, { check: 'S15' });`)).toEqual([]);
+    expect(asserted(`assertWarns(r, 'SNP_TCB', 'S15');`)).toEqual([]);
+    // an asymmetric matcher outside any assertion (a stub's answer, a fixture) does not count either
+    expect(asserted(`stub.mockRejectedValue(expect.objectContaining({ check: 'S15', code: 'ERR_SNP_TCB' }));`)).toEqual([]);
+    // controls: the same forms about a refusal still count
+    expect(asserted(`expect(e).toMatchObject(expect.objectContaining({ check: 'S15', code: 'ERR_SNP_TCB' }));`)).toEqual(['S15']);
+    expect(asserted(`expect(r.errors).toContainEqual(expect.objectContaining({ check: 'S16' }));`)).toEqual(['S16']);
+    expect(asserted(`await expect(p).rejects.toThrow(expect.objectContaining({ check: 'S08' }));`)).toEqual(['S08']);
+    expect(asserted(`const w = r.warnings; const e = r.error; expect(e).toMatchObject({ check: 'S15' });`)).toEqual(['S15']);
+    expect(asserted(`expectError(() => f(), { check: 'S15', code: 'ERR_SNP_TCB' });`)).toEqual(['S15']);
   });
 
   it('a named expected value counts where a running assertion reads it, not where none does', () => {
