@@ -49,7 +49,14 @@ export function guidToBytes(text: string): Uint8Array {
   return out;
 }
 
+/** cpp/core/snp_report.h kMaxCertTableBlob: the native parser refuses a longer table. */
+const MAX_CERT_TABLE_BYTES = 1024 * 1024;
+
 export function parseSnpCertificateTable(blob: Uint8Array): SnpCertificateEntry[] {
+  // The parser's cap, before the copy (T02: no allocation for what is refused anyway).
+  if (blob.length > MAX_CERT_TABLE_BYTES) {
+    throw errorFromNative({ code: 'ERR_INPUT_TOO_LARGE', offset: MAX_CERT_TABLE_BYTES, check: 'S05', unsupported: false }, 'SEV-SNP certificate table');
+  }
   const bytes = Uint8Array.from(blob);
   const result = native().parseSnpCertTable(bytes);
   if (isNativeFailure(result)) throw errorFromNative(result, 'SEV-SNP certificate table');

@@ -28,6 +28,9 @@ export type InputEncoding = 'auto' | 'binary' | 'hex' | 'base64';
 /** Text input is at most this long; decoded evidence is capped again by each parser. */
 export const MAX_TEXT_INPUT = 256 * 1024;
 
+/** Binary input is at most this long before it is copied; each parser caps it again (quotes at 64 KiB). */
+export const MAX_BINARY_INPUT = 256 * 1024;
+
 export interface DecodedInput {
   bytes: Uint8Array;
   encoding: Exclude<InputEncoding, 'auto'>;
@@ -137,6 +140,10 @@ export function decodeEvidenceInput(
   if (!isText || encoding === 'binary') {
     if (typeof source === 'string') {
       throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'binary evidence must be given as bytes, not a string');
+    }
+    // Bounded before the copy (T02, V11): the same bound as text input, above every parser's own cap.
+    if (source.length > MAX_BINARY_INPUT) {
+      throw new EvidenceParseError('ERR_INPUT_TOO_LARGE', `binary evidence is longer than ${MAX_BINARY_INPUT} bytes`, { offset: MAX_BINARY_INPUT });
     }
     return { bytes: new Uint8Array(source), encoding: 'binary' }; // a plain Uint8Array copy, also of a Buffer (T50)
   }

@@ -89,13 +89,33 @@ function privateInstant(given: unknown): Date {
   return new Date(ms);
 }
 
+/**
+ * The caller's anchors, checked as the Intel verifier checks its own (review s14 verifiers #3): a
+ * value without `amd`, or anchors that are not bytes, is the caller's mistake (ERR_INVALID_ARGUMENT),
+ * not an untyped TypeError or a parse error blamed on the evidence.
+ */
+function validRoots(roots: TrustRoots): TrustRoots {
+  const amd = (roots as { amd?: unknown } | null | undefined)?.amd;
+  if (typeof amd !== 'object' || amd === null) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', 'options.trustRoots.amd must map SEV-SNP products to their anchors');
+  }
+  for (const [product, anchors] of Object.entries(amd)) {
+    if (anchors === undefined) continue;
+    const a = anchors as Partial<Record<'ark' | 'ask' | 'asvk', unknown>> | null;
+    if (typeof a !== 'object' || a === null || !(['ark', 'ask', 'asvk'] as const).every((k) => a[k] instanceof Uint8Array)) {
+      throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `options.trustRoots.amd.${product} must hold the DER of ark, ask and asvk`);
+    }
+  }
+  return roots;
+}
+
 /** Resolves the options once; the wall clock is read here and nowhere else. */
 export function createContext(options: SnpVerifyOptions): SnpContext {
   const at = privateInstant(options.at ?? new Date()); // S01: one instant for every date check of this verification
   const checks: CheckRecord[] = [];
   return {
     at,
-    trustRoots: options.trustRoots ?? PRODUCTION_TRUST_ROOTS,
+    trustRoots: options.trustRoots === undefined ? PRODUCTION_TRUST_ROOTS : validRoots(options.trustRoots),
     memo: options.memo ?? defaultSignatureMemo,
     allowedVersions: resolveVersions(options.allowedVersions),
     allowedProducts: resolveProducts(options.allowedProducts),
