@@ -257,9 +257,11 @@ export const NONCE_SPLIT_MAX_NONCES = 8;
  * (docs/model.md, Key release, step 3): 404 (no such route), 405 (the route takes no such request) and
  * 400 (the route reads the empty body as a malformed transfer: what an ITA-style broker without nonces,
  * decoding JSON, answers), besides a 200 without val / iat / signature. Nothing else is read as absence
- * (review s14 #1, second round): 401 / 403 / 415, another 4xx or a 3xx is final, 429 and 5xx transient.
+ * (review s14 #1, second round): 401 / 403, another 4xx or a 3xx is final, 429 and 5xx transient. 415 and 422 are
+ * what a nonce-less broker built on Flask or FastAPI answers to the empty nonce request, and 501 says the
+ * endpoint is not implemented: absence too (its third round).
  */
-const NO_NONCE_STATUS = new Set([400, 404, 405]);
+const NO_NONCE_STATUS = new Set([400, 404, 405, 415, 422, 501]);
 
 /**
  * Answers to the nonce request that are retried like a transient failure of the transfer (requestKey),
@@ -283,7 +285,7 @@ async function fetchNonce(url: URL, o: KeyTransferOptions, timeoutMs: number, us
   if (res.status !== 200) {
     if (o.nonce !== true && NO_NONCE_STATUS.has(res.status)) return {};
     const e = httpError(res, 'nonce request');
-    if (res.status === 429 || res.status >= 500) transientNonceAnswers.add(e);
+    if (res.status === 429 || (res.status >= 500 && res.status !== 501)) transientNonceAnswers.add(e);
     throw e;
   }
   const doc = parseJson(url, res, 'nonce request');
