@@ -14,7 +14,9 @@
  *
  * Anything else is refused.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+
+import { checkKeyFileMode } from '../model/key-file.js';
 
 const KEY_BYTES = [16, 24, 32];
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -34,9 +36,50 @@ export function parseKeyFile(bytes: Buffer, name = 'the key file'): { material: 
   );
 }
 
+/** At most this many bytes are read (a base64 key with whitespace is far shorter), as tee-model reads its key file. */
+const MAX_KEY_FILE_BYTES = 4096;
+
+/**
+ * The key file's bytes, held to the rules `tee-model --key-file` holds the same file to (review s14
+ * KBS round-2 change review #2: this read followed a link and took any mode or owner): no symbolic
+ * link (O_NOFOLLOW), a regular file, no group or other access except group read on a root-owned file,
+ * owned by this user or root, at most 4 KiB.
+ */
+function readProtectedKeyFile(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`--key-file: ${file} is a symbolic link; give the file itself (a link can be redirected)`);
+    throw new Error(`--key-file: cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`--key-file: ${file} is not a regular file`);
+    try {
+      checkKeyFileMode(st, file);
+    } catch (e) {
+      throw new Error(`--key-file: ${(e as Error).message}`); // a usage error here, as parseKeyFile's
+    }
+    const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
+    if (n > MAX_KEY_FILE_BYTES) throw new Error(`--key-file: ${file} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** key_information for the admin API from a key file: AES of the file's key length. */
 export function keyInformationOf(file: string): { algorithm: 'AES'; key_length: number; key_data: string } {
-  const { material } = parseKeyFile(readFileSync(file), file);
+  const bytes = readProtectedKeyFile(file);
+  let material: Buffer;
+  try {
+    ({ material } = parseKeyFile(bytes, file));
+  } finally {
+    bytes.fill(0);
+  }
   try {
     return { algorithm: 'AES', key_length: material.length * 8, key_data: material.toString('base64') };
   } finally {

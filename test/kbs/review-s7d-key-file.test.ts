@@ -5,7 +5,7 @@
  * 16/24/32 raw bytes; key_length follows the key's size.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,17 +108,36 @@ describe('tee-kbs admin key create / rotate --key-file (review s7d)', () => {
     // Rotated from a raw 16-byte file: AES-128, that key.
     const raw = rawKey(16);
     const rawFile = join(h.dir, 'raw.bin');
-    writeFileSync(rawFile, raw);
+    writeFileSync(rawFile, raw, { mode: 0o600 }); // the key file rules (review s14)
     const rotated = await cli(['key', 'rotate', key.id, '--key-file', rawFile]);
     expect(rotated.code, rotated.err).toBe(0);
     expect(JSON.parse(rotated.out).key_info).toMatchObject({ key_length: 128, version: 2 });
     expect((await release(key.id)).equals(raw)).toBe(true);
   });
 
+  it("review s14: the key file is held to tee-model's key-file rules (no link, no group / other access), exit 2, nothing registered", async () => {
+    const policy = await h.call('POST', '/kbs/v1/key-transfer-policies', { body: tdxPolicy(h.platform) });
+    const open = join(h.dir, 'open.key');
+    await keygen(open);
+    chmodSync(open, 0o644);
+    const link = join(h.dir, 'link.key');
+    const target = join(h.dir, 'target.key');
+    await keygen(target);
+    symlinkSync(target, link);
+    const before = (await h.call('GET', '/kbs/v1/keys')).json.length as number;
+    const wide = await cli(['key', 'create', '--policy', policy.json.id, '--key-file', open]);
+    expect(wide.code).toBe(2);
+    expect(wide.err).toMatch(/--key-file: .*open\.key has mode 0644/);
+    const linked = await cli(['key', 'create', '--policy', policy.json.id, '--key-file', link]);
+    expect(linked.code).toBe(2);
+    expect(linked.err).toMatch(/--key-file: .*link\.key is a symbolic link/);
+    expect((await h.call('GET', '/kbs/v1/keys')).json.length).toBe(before);
+  });
+
   it('a file in neither form is refused before any request (exit 2), nothing registered', async () => {
     const policy = await h.call('POST', '/kbs/v1/key-transfer-policies', { body: tdxPolicy(h.platform) });
     const file = join(h.dir, 'bad.key');
-    writeFileSync(file, 'not a key\n');
+    writeFileSync(file, 'not a key\n', { mode: 0o600 });
     const before = (await h.call('GET', '/kbs/v1/keys')).json.length as number;
     const r = await cli(['key', 'create', '--policy', policy.json.id, '--key-file', file]);
     expect(r.code).toBe(2);
