@@ -14,9 +14,7 @@
  *
  * Anything else is refused.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-
-import { checkKeyFileMode } from '../model/key-file.js';
+import { readKeyFileBytes } from '../model/key-file.js';
 
 const KEY_BYTES = [16, 24, 32];
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -36,44 +34,20 @@ export function parseKeyFile(bytes: Buffer, name = 'the key file'): { material: 
   );
 }
 
-/** At most this many bytes are read (a base64 key with whitespace is far shorter), as tee-model reads its key file. */
-const MAX_KEY_FILE_BYTES = 4096;
-
 /**
- * The key file's bytes, held to the rules `tee-model --key-file` holds the same file to (review s14
- * KBS round-2 change review #2: this read followed a link and took any mode or owner): no symbolic
- * link (O_NOFOLLOW), a regular file, no group or other access except group read on a root-owned file,
- * owned by this user or root, at most 4 KiB.
+ * key_information for the admin API from a key file: AES of the file's key length. The file is read
+ * under `tee-model --key-file`'s rules (review s14: a plain read followed a link and took any mode or
+ * owner): no symbolic link, a regular file or an inherited descriptor (`/dev/stdin`, `/dev/fd/N`),
+ * no group or other access except group read on a root-owned file, owned by this user or root,
+ * at most 4 KiB. Every refusal is a usage error naming --key-file.
  */
-function readProtectedKeyFile(file: string): Buffer {
-  let fd: number;
+export async function keyInformationOf(file: string): Promise<{ algorithm: 'AES'; key_length: number; key_data: string }> {
+  let bytes: Buffer;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    bytes = await readKeyFileBytes(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`--key-file: ${file} is a symbolic link; give the file itself (a link can be redirected)`);
-    throw new Error(`--key-file: cannot read ${file}: ${(e as Error).message}`);
+    throw new Error(`--key-file: ${(e as Error).message}`);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`--key-file: ${file} is not a regular file`);
-    try {
-      checkKeyFileMode(st, file);
-    } catch (e) {
-      throw new Error(`--key-file: ${(e as Error).message}`); // a usage error here, as parseKeyFile's
-    }
-    const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
-    let n = 0;
-    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, n)) > 0; ) n += r;
-    if (n > MAX_KEY_FILE_BYTES) throw new Error(`--key-file: ${file} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** key_information for the admin API from a key file: AES of the file's key length. */
-export function keyInformationOf(file: string): { algorithm: 'AES'; key_length: number; key_data: string } {
-  const bytes = readProtectedKeyFile(file);
   let material: Buffer;
   try {
     ({ material } = parseKeyFile(bytes, file));

@@ -62,7 +62,11 @@ export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string):
 }
 
 /** Reads from `readAt` (a byte count so far, to bytes read; 0 at the end) at most one byte past the bound, then decodes. */
-async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string): Promise<Buffer> {
+/** What a reader returns from the bytes it read: the model key decoded from base64 text, or the bytes themselves. */
+type Decode = (bytes: Buffer) => Buffer;
+const decodeBase64Key: Decode = (bytes) => decodeModelKey(bytes.toString('utf8').trim());
+
+async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string, decode: Decode): Promise<Buffer> {
   // One byte past the bound: a file that grows after fstat, or an endless pipe, is still not read whole.
   const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
   try {
@@ -73,7 +77,7 @@ async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<numb
       length += bytesRead;
     }
     if (length > MAX_KEY_FILE_BYTES) throw keyFileError(`the key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes; a base64 model key is at most 44 characters`, path, 'too-large');
-    return decodeModelKey(buf.toString('utf8', 0, length).trim());
+    return decode(buf.subarray(0, length));
   } finally {
     buf.fill(0); // the key's text
   }
@@ -106,7 +110,7 @@ function heldTwice(fd: number): boolean | undefined {
 }
 
 /** The key from an inherited descriptor; it is left open (it belongs to whoever passed it). */
-async function readFromFd(fd: number, path: string): Promise<Buffer> {
+async function readFromFd(fd: number, path: string, decode: Decode): Promise<Buffer> {
   const st = await fstatFd(fd).catch((e: NodeJS.ErrnoException) => {
     if (e?.code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process has not inherited open (pass it, e.g. ${fd}<model.key)`, path, 'fd-not-open');
     return ioError(e, path);
@@ -114,7 +118,7 @@ async function readFromFd(fd: number, path: string): Promise<Buffer> {
   if (st.isFile()) {
     checkKeyFileMode(st, path);
     // Read by position from the start: the descriptor's offset (shared with whoever passed it) is left alone.
-    return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path);
+    return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path, decode);
   }
   if (!st.isFIFO() && !st.isSocket()) throw keyFileError(`the key file ${path} is not a regular file, a pipe or a socket`, path, 'not-a-file');
   const channel = process.env['NODE_CHANNEL_FD'];
@@ -134,7 +138,7 @@ async function readFromFd(fd: number, path: string): Promise<Buffer> {
         else ioError(e, path);
       }
     }
-  }, path);
+  }, path, decode);
 }
 
 /**
@@ -143,8 +147,21 @@ async function readFromFd(fd: number, path: string): Promise<Buffer> {
  * `/dev/stdin` read the inherited descriptor (a pipe too).
  */
 export async function readModelKeyFile(path: string): Promise<Buffer> {
+  return readProtectedKeyFile(path, decodeBase64Key);
+}
+
+/**
+ * The bytes of a key file under the same rules as readModelKeyFile (link, non-file, mode, owner,
+ * 4 KiB; inherited descriptors read), undecoded: for `tee-kbs admin key --key-file`, which also takes
+ * raw key bytes (review s14). A copy the caller owns; wipe it after use.
+ */
+export function readKeyFileBytes(path: string): Promise<Buffer> {
+  return readProtectedKeyFile(path, (bytes) => Buffer.from(bytes));
+}
+
+async function readProtectedKeyFile(path: string, decode: Decode): Promise<Buffer> {
   const fd = inheritedFd(path);
-  if (fd !== undefined) return readFromFd(fd, path);
+  if (fd !== undefined) return readFromFd(fd, path, decode);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
     if (e?.code === 'ELOOP') {
       throw keyFileError(`the key file ${path} is a symbolic link; give the file itself (a link can be redirected), or pass the key on a descriptor: --key-file /dev/fd/N or /dev/stdin`, path, 'symbolic-link');
@@ -155,7 +172,7 @@ export async function readModelKeyFile(path: string): Promise<Buffer> {
     const st = await handle.stat();
     if (!st.isFile()) throw keyFileError(`the key file ${path} is not a regular file`, path, 'not-a-file');
     checkKeyFileMode(st, path);
-    return await readBounded(async (buf, offset) => (await handle.read(buf, offset, buf.length - offset, null)).bytesRead, path);
+    return await readBounded(async (buf, offset) => (await handle.read(buf, offset, buf.length - offset, null)).bytesRead, path, decode);
   } finally {
     await handle.close();
   }

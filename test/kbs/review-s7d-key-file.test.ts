@@ -5,7 +5,7 @@
  * 16/24/32 raw bytes; key_length follows the key's size.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -132,6 +132,21 @@ describe('tee-kbs admin key create / rotate --key-file (review s7d)', () => {
     expect(linked.code).toBe(2);
     expect(linked.err).toMatch(/--key-file: .*link\.key is a symbolic link/);
     expect((await h.call('GET', '/kbs/v1/keys')).json.length).toBe(before);
+  });
+
+  it('review s14: an inherited descriptor (/dev/fd/N) is read as tee-model reads it', async () => {
+    const policy = await h.call('POST', '/kbs/v1/key-transfer-policies', { body: tdxPolicy(h.platform) });
+    const file = join(h.dir, 'fd.key');
+    await keygen(file);
+    const fd = openSync(file, 'r');
+    try {
+      const r = await cli(['key', 'create', '--policy', policy.json.id, '--key-file', `/dev/fd/${fd}`]);
+      expect(r.code, r.err).toBe(0);
+      const key = JSON.parse(r.out) as { id: string };
+      expect((await release(key.id)).equals(decodeModelKey(readFileSync(file, 'utf8')))).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it('a file in neither form is refused before any request (exit 2), nothing registered', async () => {
