@@ -14,7 +14,7 @@
  *
  * Anything else is refused.
  */
-import { readKeyFileBytes } from '../model/key-file.js';
+import { keyFileText, readKeyFileBytes } from '../model/key-file.js';
 
 const KEY_BYTES = [16, 24, 32];
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -23,7 +23,7 @@ const isTextByte = (b: number): boolean => (b >= 0x20 && b <= 0x7e) || b === 0x0
 
 /** The key's bytes and how the file held them; throws (usage error) for anything but the two forms. */
 export function parseKeyFile(bytes: Buffer, name = 'the key file'): { material: Buffer; form: 'base64' | 'raw' } {
-  const text = bytes.toString('latin1').trim();
+  const text = keyFileText(bytes);
   if (BASE64.test(text) && text.length % 4 === 0) {
     const decoded = Buffer.from(text, 'base64');
     if (KEY_BYTES.includes(decoded.length)) return { material: decoded, form: 'base64' };

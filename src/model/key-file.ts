@@ -64,7 +64,17 @@ export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string):
 /** Reads from `readAt` (a byte count so far, to bytes read; 0 at the end) at most one byte past the bound, then decodes. */
 /** What a reader returns from the bytes it read: the model key decoded from base64 text, or the bytes themselves. */
 type Decode = (bytes: Buffer) => Buffer;
-const decodeBase64Key: Decode = (bytes) => decodeModelKey(bytes.toString('utf8').trim());
+/**
+ * A key file's text, less ASCII white space at both ends: the one rule `tee-model --key-file` and
+ * `tee-kbs admin key --key-file` share (s14 docs review: one trimmed Unicode white space and a BOM, the
+ * other latin1 NBSP, so one tool could store a key the other would not read). Anything else at the
+ * edges (a BOM, a non-breaking space) stays and makes the text not base64.
+ */
+export function keyFileText(bytes: Buffer): string {
+  return bytes.toString('latin1').replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
+}
+
+const decodeBase64Key: Decode = (bytes) => decodeModelKey(keyFileText(bytes));
 
 async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string, decode: Decode): Promise<Buffer> {
   // One byte past the bound: a file that grows after fstat, or an endless pipe, is still not read whole.

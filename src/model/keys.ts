@@ -20,7 +20,8 @@ export function decodeModelKey(key: string | Uint8Array): Buffer {
     if (!isModelKeyLength(key.length)) throw new ModelFormatError('ERR_MODEL_KEY', `model key must be ${SIZES}, not ${key.length}`, { details: { length: key.length } });
     return Buffer.from(key);
   }
-  const text = String(key).trim();
+  // ASCII white space only, as key files are read (src/model/key-file.ts keyFileText): a BOM or an NBSP is not base64.
+  const text = String(key).replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) {
     throw new ModelFormatError('ERR_MODEL_KEY', 'model key is not standard base64');
   }
