@@ -15,7 +15,8 @@
 // matcher .to…( (array selectors such as .some( skipped; not a negated .not.
 // matcher, not an assertion about warnings, also not through
 // expect.objectContaining / arrayContaining, an alias of `.warnings` or a helper
-// named for warnings: s14 change review round 2, finding 2), or the literal is in a named
+// named for warnings: s14 change review round 2, finding 2; nor a selector over
+// warnings, `expect(r.warnings.some((w) => w.check === 'S15'))`: s15), or the literal is in a named
 // expected value (const T08 = { …, check: 'T08' }) that a running assertion
 // reads. A stub's answer (.end(JSON.stringify(…))), an error the test constructs
 // (new TeeVerifyError(…)), a fixture, a table row (err('CHAIN', 'T13') in a
@@ -381,6 +382,29 @@ function warningAliases(tokens, matchingClose) {
 }
 
 /**
+ * The tokens of the member chain a call's receiver is made of, ending just before tokens[first]
+ * (the callee's first name): names, dots, `?.` and whole bracket groups, so that the receiver of
+ * `.some(` in `(r.warnings ?? []).some(` or `r?.warnings.find(` is seen.
+ */
+function receiverTokens(tokens, first, matchingOpen) {
+  const span = [];
+  let j = first - 1;
+  while (j >= 0) {
+    const t = tokens[j];
+    if (t.t === 'id' || is(t, 'p', '.') || is(t, 'p', '?')) {
+      span.push(t);
+      j--;
+    } else if (is(t, 'p', ')') || is(t, 'p', ']')) {
+      const open = matchingOpen.get(j);
+      if (open === undefined) break;
+      span.push(...tokens.slice(open, j + 1));
+      j = open - 1;
+    } else break;
+  }
+  return span;
+}
+
+/**
  * Where the string at tokens[k] stands, by its enclosing brackets (`opens`, innermost last):
  * 'assertion' when the innermost call around it (array selectors such as `.some(`, asymmetric
  * matchers such as `expect.objectContaining(` and grouping or arrow-parameter parentheses skipped)
@@ -403,7 +427,12 @@ function assertionContext(tokens, opens, matchingOpen, aliases) {
     const isCall = before !== undefined && ((before.t === 'id' && !NOT_A_CALL.has(before.value)) || is(before, 'p', ')'));
     if (!isCall) continue; // grouping or arrow parameters
     const names = before.t === 'id' ? calleeBefore(tokens, o) : [];
-    if (names.length > 0 && SELECTING.has(names[names.length - 1]) && names.length >= 1) continue;
+    if (names.length > 0 && SELECTING.has(names[names.length - 1])) {
+      // `expect(r.warnings.some((w) => w.check === 'S15'))` selects among warnings
+      const receiver = [...receiverTokens(tokens, o - (2 * names.length - 1), matchingOpen), ...tokens.slice(o - (2 * names.length - 1), o - 1)];
+      if (receiver.some(aboutWarnings)) return 'warning';
+      continue;
+    }
     if (names.length >= 2 && names[0] === 'expect' && !names.includes('not') && ASYMMETRIC.has(names[names.length - 1])) {
       // `warnings: expect.arrayContaining([…])` is a warning; else the call around it decides
       const first = o - (2 * names.length - 1);

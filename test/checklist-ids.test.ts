@@ -108,11 +108,16 @@ describe('what counts as asserting an id', () => {
     expect(asserted(`const { warnings: got } = r; expect(got).toEqual([{ check: 'S15', code: 'ERR_SNP_TCB' }]);`)).toEqual([]);
     expect(asserted(`expect(r.ok).toBe(true); expectWarning(r, { check: 'S15' });`)).toEqual([]);
     expect(asserted(`assertWarns(r, 'SNP_TCB', 'S15');`)).toEqual([]);
+    // a selector over warnings (s15): .some / .find / .filter on `.warnings`, through `?.` or a parenthesised receiver
+    expect(asserted(`expect(r.warnings.some((w) => w.check === 'S15')).toBe(true);`)).toEqual([]);
+    expect(asserted(`expect(r?.warnings.find((w) => w.check === 'S16')).toBeDefined(); expect((r.warnings ?? []).filter((w) => w.check === 'S17')).toHaveLength(1);`)).toEqual([]);
+    expect(asserted(`const w = r.warnings; expect(w.some((x) => x.check === 'S18')).toBe(true);`)).toEqual([]);
     // an asymmetric matcher outside any assertion (a stub's answer, a fixture) does not count either
     expect(asserted(`stub.mockRejectedValue(expect.objectContaining({ check: 'S15', code: 'ERR_SNP_TCB' }));`)).toEqual([]);
     // controls: the same forms about a refusal still count
     expect(asserted(`expect(e).toMatchObject(expect.objectContaining({ check: 'S15', code: 'ERR_SNP_TCB' }));`)).toEqual(['S15']);
     expect(asserted(`expect(r.errors).toContainEqual(expect.objectContaining({ check: 'S16' }));`)).toEqual(['S16']);
+    expect(asserted(`expect(r.errors.some((e) => e.check === 'S17')).toBe(true);`)).toEqual(['S17']);
     expect(asserted(`await expect(p).rejects.toThrow(expect.objectContaining({ check: 'S08' }));`)).toEqual(['S08']);
     expect(asserted(`const w = r.warnings; const e = r.error; expect(e).toMatchObject({ check: 'S15' });`)).toEqual(['S15']);
     expect(asserted(`expectError(() => f(), { check: 'S15', code: 'ERR_SNP_TCB' });`)).toEqual(['S15']);
