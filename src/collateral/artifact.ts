@@ -39,6 +39,15 @@ export interface CollateralArtifact {
    * tcbEvaluationDataNumber, CRL number; compared before issue dates.
    */
   sequence?: string;
+  /**
+   * ISO-8601 instant the document itself says it was issued (CRL thisUpdate,
+   * TCB info / QE identity issueDate, a certificate's notBefore): ranks
+   * versions of equal sequence. Never the window narrowed by an issuer chain
+   * from a response header, which a collateral server chooses freely (s15
+   * red team: a stale PCK CRL with a made-up recent header certificate
+   * outranked the genuine newer CRL, all Intel PCK CRLs having CRL number 1).
+   */
+  issued?: string;
   source: { origin: ArtifactOrigin; url?: string; fetchedAt?: string };
 }
 

@@ -70,13 +70,23 @@ function printableSource(source: CollateralArtifact['source']): CollateralArtifa
   return typeof source?.url === 'string' ? { ...source, url: printableUrl(source.url) } : source;
 }
 
-/** Newer wins: sequence first (evaluation data number, CRL number), then the start of validity. */
+/**
+ * Newer wins: sequence first (evaluation data number, CRL number), then the
+ * document's own signed issue date (`issued`), and only between versions
+ * issued at the same instant the start of the validity window. The window
+ * can be narrowed by an issuer chain from a response header that nothing
+ * vouches for (the verifier never reads the PCK CRL's), so it must not decide
+ * which of two documents is newer (s15 red team, X03).
+ */
 export function isOlder(candidate: CollateralArtifact, existing: CollateralArtifact): boolean {
   if (candidate.sequence !== undefined && existing.sequence !== undefined) {
     const a = BigInt(candidate.sequence);
     const b = BigInt(existing.sequence);
     if (a !== b) return a < b;
   }
+  const issuedA = Date.parse(candidate.issued ?? candidate.validity.notBefore);
+  const issuedB = Date.parse(existing.issued ?? existing.validity.notBefore);
+  if (issuedA !== issuedB) return issuedA < issuedB;
   return Date.parse(candidate.validity.notBefore) < Date.parse(existing.validity.notBefore);
 }
 

@@ -10,7 +10,7 @@ import { checkKeyBinding } from './binding.js';
 import { printableUrl } from './source-url.js';
 import { parseSignedJson } from './strict-json.js';
 
-type Unvalidated = Omit<CollateralArtifact, 'validity' | 'sequence'>;
+type Unvalidated = Omit<CollateralArtifact, 'validity' | 'sequence' | 'issued'>;
 
 function formatError(a: Unvalidated, reason: string, cause?: unknown): CollateralFormatError {
   return new CollateralFormatError('ERR_COLLATERAL_FORMAT', `${a.kind} ${a.key}: ${reason}`, {
@@ -84,7 +84,7 @@ function validateSignedJson(a: Unvalidated, member: 'tcbInfo' | 'enclaveIdentity
   const evalNumber = value['tcbEvaluationDataNumber'];
   if (!Number.isSafeInteger(evalNumber)) throw formatError(a, 'tcbEvaluationDataNumber is not an integer');
   const own = { notBefore: isoDate(a, value['issueDate'], 'issueDate'), notAfter: isoDate(a, value['nextUpdate'], 'nextUpdate') };
-  return { ...a, validity: intersect([own, chain]), sequence: String(evalNumber) };
+  return { ...a, validity: intersect([own, chain]), sequence: String(evalNumber), issued: own.notBefore };
 }
 
 function validateCrl(a: Unvalidated): CollateralArtifact {
@@ -99,7 +99,7 @@ function validateCrl(a: Unvalidated): CollateralArtifact {
   if ((a.kind === 'intel-pck-crl') && !a.issuerChainPem) throw formatError(a, 'issuer chain header missing');
   const windows = [{ notBefore: crl.thisUpdate.toISOString(), notAfter: crl.nextUpdate.toISOString() }];
   if (a.issuerChainPem) windows.push(chainWindow(a, a.issuerChainPem, undefined));
-  const result: CollateralArtifact = { ...a, body: der, validity: intersect(windows) };
+  const result: CollateralArtifact = { ...a, body: der, validity: intersect(windows), issued: crl.thisUpdate.toISOString() };
   if (crl.crlNumber !== undefined) result.sequence = crl.crlNumber.toString();
   return result;
 }
@@ -149,10 +149,14 @@ function shapeOf(a: Unvalidated): CollateralArtifact {
     case 'amd-crl':
       return validateCrl(a);
     case 'amd-vcek':
-    case 'amd-vlek':
-      return { ...a, validity: certificateWindow(a, a.body) };
-    case 'amd-cert-chain':
-      return { ...a, validity: chainWindow(a, a.body, 2) };
+    case 'amd-vlek': {
+      const validity = certificateWindow(a, a.body);
+      return { ...a, validity, issued: validity.notBefore };
+    }
+    case 'amd-cert-chain': {
+      const validity = chainWindow(a, a.body, 2);
+      return { ...a, validity, issued: validity.notBefore };
+    }
     default:
       // A kind from a file (bundle, cache) is untyped input (review s13 #3).
       throw formatError(a, 'unknown artifact kind');

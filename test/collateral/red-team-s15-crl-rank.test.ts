@@ -1,0 +1,104 @@
+/**
+ * Red team s15 (collateral) finding 1: a rogue PCCS rolled back the PCK CRL. All of Intel's PCK CRLs
+ * carry CRL number 1, so the cache ranked two versions by the start of their validity window, and
+ * that window is narrowed by the SGX-PCK-CRL-Issuer-Chain response header, which nothing vouches for
+ * (the verifier checks the CRL against the PCK chain in the evidence, T14, and never reads it). A
+ * PCCS that answered one fetch (at a past instant, as batch --at collected does) with Intel's older
+ * CRL, from before the revocation, plus any certificate with a recent notBefore in the header, made
+ * that old CRL outrank the genuine newer one: a revoked PCK verified as trusted afterwards, in the
+ * same process and from the disk cache. Versions are now ranked by the document's own signed
+ * thisUpdate / issueDate (CollateralArtifact.issued), X03.
+ *
+ * The PCCS is a real HTTP server on 127.0.0.1; the cache is a real directory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { AmdKdsClient, CollateralCache, CollateralService, HttpClient, IntelPcsClient, verifyEvidence } from '../../src/index.js';
+import { isOlder } from '../../src/collateral/cache.js';
+import { validateArtifact } from '../../src/collateral/validate.js';
+import { buildTestCrl, createIntelTestPki, createSyntheticIntelPlatform } from '../../src/testing/index.js';
+
+const DAY = 86_400_000;
+const AT = new Date('2026-02-01T12:00:00Z');
+const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT, seed: 's15 red team crl rank' });
+const c = p.collateral;
+/** Intel's history: the newer CRL (issued AT - 1 day) lists the PCK, the older one (AT - 10 days) did not yet; both number 1. */
+const crlNew = buildTestCrl(p.pki.pckCa, { thisUpdate: new Date(AT.getTime() - DAY), nextUpdate: new Date(AT.getTime() + 29 * DAY), revokedSerials: [p.pki.pck.serialHex], crlNumber: 1 });
+const crlOld = buildTestCrl(p.pki.pckCa, { thisUpdate: new Date(AT.getTime() - 10 * DAY), nextUpdate: new Date(AT.getTime() + 20 * DAY), revokedSerials: [], crlNumber: 1 });
+const genuineChain = p.pki.pckCa.pem + p.pki.root.pem;
+/** Any certificate at all, valid from an hour before AT: only its notBefore matters to the attack. */
+const madeUp = createIntelTestPki({ seed: 's15 attacker', validity: { notBefore: new Date(AT.getTime() - 3_600_000), notAfter: new Date(AT.getTime() + 365 * DAY) } }).root.pem;
+
+let rogue = false;
+let server: Server;
+let url = '';
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  const routes: Record<string, () => { body: Uint8Array; headers?: Record<string, string> }> = {
+    '/tdx/certification/v4/tcb': () => ({ body: c.tcbInfo.body, headers: { 'TCB-Info-Issuer-Chain': encodeURIComponent(c.tcbInfo.issuerChainPem!) } }),
+    '/tdx/certification/v4/qe/identity': () => ({ body: c.qeIdentity.body, headers: { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(c.qeIdentity.issuerChainPem!) } }),
+    '/sgx/certification/v4/rootcacrl': () => ({ body: c.rootCaCrl.body }),
+    '/sgx/certification/v4/pckcrl': () =>
+      rogue ? { body: crlOld, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(madeUp) } } : { body: crlNew, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(genuineChain) } },
+  };
+  server = createServer((req, res) => {
+    const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
+    if (!route) return void res.writeHead(404).end('not found');
+    const r = route();
+    res.writeHead(200, { 'content-length': String(r.body.length), ...r.headers }).end(Buffer.from(r.body));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((ok) => server.close(ok));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const service = (directory: string): CollateralService => {
+  const http = new HttpClient({ retries: 0 });
+  return new CollateralService({ intel: new IntelPcsClient({ http, baseUrl: url }), amd: new AmdKdsClient({ http, baseUrl: url }), cache: new CollateralCache({ directory }), trustRoots: p.trustRoots });
+};
+const verdict = async (svc: CollateralService, at: Date): Promise<{ code?: string; check?: string; ok?: boolean }> => {
+  try {
+    const r = await verifyEvidence(p.quote.bytes, { collateral: svc, at, trustRoots: p.trustRoots });
+    return { ok: r.ok };
+  } catch (e) {
+    return { code: (e as { code?: string }).code, check: (e as { check?: string }).check };
+  }
+};
+
+describe('PCK CRL rollback through a made-up issuer chain header (red team s15, collateral #1)', () => {
+  it('an older CRL whose header chain starts later does not outrank the newer CRL: the revoked PCK stays revoked', async () => {
+    rogue = false;
+    const directory = mkdtempSync(join(tmpdir(), 'tee-verify-s15-crl-'));
+    dirs.push(directory);
+    const svc = service(directory);
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    // The PCCS turns rogue; one verification at a past instant (a batch re-verification) makes it fetch the PCK CRL again.
+    rogue = true;
+    await verdict(svc, new Date(AT.getTime() - 5 * DAY));
+    // The genuine newer CRL still decides, in this process and in a new one on the same cache directory.
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    expect(await verdict(service(directory), AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+  });
+
+  it('ranks versions of equal CRL number by the signed thisUpdate, not by the window a header chain narrows', () => {
+    const key = 'intel/pck-crl/platform';
+    const newer = validateArtifact({ kind: 'intel-pck-crl', key, body: crlNew, issuerChainPem: genuineChain, source: { origin: 'network' } });
+    const older = validateArtifact({ kind: 'intel-pck-crl', key, body: crlOld, issuerChainPem: madeUp, source: { origin: 'network' } });
+    // the made-up chain moves the older CRL's window start after the newer CRL's
+    expect(Date.parse(older.validity.notBefore)).toBeGreaterThan(Date.parse(newer.validity.notBefore));
+    expect(older.issued).toBe(new Date(AT.getTime() - 10 * DAY).toISOString());
+    expect(isOlder(older, newer)).toBe(true);
+    expect(isOlder(newer, older)).toBe(false);
+  });
+});
