@@ -27,7 +27,7 @@ import { buildTestCrl, createIntelTestPki, createSyntheticIntelPlatform } from '
 const DAY = 86_400_000;
 const AT = new Date('2026-02-01T12:00:00Z');
 const p = createSyntheticIntelPlatform({ tee: 'tdx', at: AT, seed: 's15 red team crl rank' });
-const c = p.collateral;
+const c = { tcbInfo: p.collateral.tcbInfo!, qeIdentity: p.collateral.qeIdentity!, rootCaCrl: p.collateral.rootCaCrl! };
 /** Intel's history: the newer CRL (issued AT - 1 day) lists the PCK, the older one (AT - 10 days) did not yet; both number 1. */
 const crlNew = buildTestCrl(p.pki.pckCa, { thisUpdate: new Date(AT.getTime() - DAY), nextUpdate: new Date(AT.getTime() + 29 * DAY), revokedSerials: [p.pki.pck.serialHex], crlNumber: 1 });
 const crlOld = buildTestCrl(p.pki.pckCa, { thisUpdate: new Date(AT.getTime() - 10 * DAY), nextUpdate: new Date(AT.getTime() + 20 * DAY), revokedSerials: [], crlNumber: 1 });
