@@ -26,6 +26,7 @@ import { loadPolicy } from '../policy/index.js';
 import type { AttestationContext } from './attestation.js';
 import { GatewayError, AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
+import { answerExcerpt, jsonShapeRefusal } from './json-guard.js';
 import { bundleOfAnswer, vtpmClientOptions, type VtpmCallerOptions } from './vtpm-verify.js';
 import { vtpmEvidenceFor, vtpmProviderOf } from './vtpm-attestation.js';
 import { VTPM_BINDING_LABEL } from './vtpm-binding.js';
@@ -299,11 +300,14 @@ export async function attestAtls(gatewayUrl: string | URL, o: AtlsClientOptions)
       timeoutMs,
     });
     res.release();
-    const text = res.body.toString('utf8');
-    if (res.status !== 200) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATLS_PATH}: ${text.slice(0, 300)}`);
+    // A non-200 body is not parsed, and only its start is decoded (for the message).
+    if (res.status !== 200) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATLS_PATH}: ${answerExcerpt(res.body)}`);
+    // Before JSON.parse (s15 red team, gateway finding 1): a hostile answer's shape must not cost more than its size.
+    const shape = jsonShapeRefusal(res.body);
+    if (shape !== undefined) refuse(`refused before parsing: ${shape}`);
     let answer: unknown;
     try {
-      answer = JSON.parse(text);
+      answer = JSON.parse(res.body.toString('utf8'));
     } catch (e) {
       throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the aTLS answer is not JSON', { cause: e });
     }

@@ -38,6 +38,7 @@ import type { ReferenceList } from '../vtpm/reference.js';
 import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
+import { answerExcerpt, errorCodeOf, jsonShapeRefusal } from './json-guard.js';
 import { judgesBoundTee, presentedCertificate, verifyAttestationAnswer, type GatewayVerification, type PresentedCertificate } from './verify.js';
 import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
@@ -138,16 +139,6 @@ function retryWaitOf(e: unknown, budgetMs: number): number | undefined {
   if (!(e instanceof AttestationRefusedError) || e.code !== 'ERR_ATTEST_EXCHANGE' || e.details.status !== 429) return undefined;
   const wait = e.details.retryAfterMs;
   return wait !== undefined && wait <= budgetMs ? wait : undefined;
-}
-
-/** The `error.code` of a JSON error answer (`{"error":{"code":...}}`), if it is a plausible code. */
-function errorCodeOf(text: string): string | undefined {
-  try {
-    const code = (JSON.parse(text) as { error?: { code?: unknown } } | null)?.error?.code;
-    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -434,18 +425,19 @@ export class AttestedClient {
       });
       let outcome: { ok: true; v: GatewayVerification } | { ok: false; refusal: unknown };
       try {
-        const text = res.body.toString('utf8');
         if (res.status !== 200) {
-          const serverCode = errorCodeOf(text);
-          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${text.slice(0, 300)}`, {
+          const serverCode = errorCodeOf(res.body);
+          throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the gateway answered ${res.status} to ${ATTESTATION_PATH}: ${answerExcerpt(res.body)}`, {
             status: res.status,
             ...(serverCode ? { serverCode } : {}),
             ...(res.retryAfterMs !== undefined ? { retryAfterMs: res.retryAfterMs } : {}),
           });
         }
+        const shape = jsonShapeRefusal(res.body);
+        if (shape !== undefined) throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', `the attestation answer is refused before parsing: ${shape}`);
         let answer: unknown;
         try {
-          answer = JSON.parse(text);
+          answer = JSON.parse(res.body.toString('utf8'));
         } catch (e) {
           throw new AttestationRefusedError('ERR_ATTEST_EXCHANGE', 'the attestation answer is not JSON', { cause: e });
         }

@@ -1,0 +1,109 @@
+/**
+ * A linear pre-scan of a hostile JSON body before JSON.parse (s15 red team,
+ * gateway finding 1). The client reads up to 64 MiB of attestation answer
+ * from whatever server the gateway URL reaches, before any check. JSON.parse
+ * builds one heap object per container and one slot per value: nested
+ * arrays cost ~29 bytes of heap per input byte, `[{},{},…]` ~22, and even a
+ * flat `[0.5,0.5,…]` ~7 (measured on Node 20), so a 64 MiB answer could take
+ * the process past a 1 GiB heap. A genuine answer is a few long base64 / hex
+ * / PEM strings in a handful of small objects, which cost about their size.
+ *
+ * The scan follows string state (with escapes) and counts, outside strings,
+ * the nesting depth, the containers (`[`, `{`) and the separators (`,`). It
+ * refuses before JSON.parse when any bound is passed, so what JSON.parse
+ * builds is bounded by those counts plus the strings (about 1x their bytes).
+ * It runs on the bytes (UTF-8: the structural bytes are ASCII and never
+ * occur inside a multi-byte sequence), skips each string with Buffer.indexOf,
+ * and stops at the first bound passed. It does not validate JSON: malformed
+ * text is left to JSON.parse, which fails on it.
+ *
+ * Bounds against the real answers:
+ * - POST /v1/attestation (plain and vTPM): depth 5 (answer > vtpm > tpm >
+ *   quotes > quote, or > pcrs > bank), a few dozen containers, a few hundred
+ *   values (24 PCRs per bank, 4 banks).
+ * - POST /aTLS: depth 6 (answer > evidence > quote > pcr_banks > bank >
+ *   pcr_values); `module_load_order.order` lists the kernel modules found in
+ *   the IMA list (a few hundred on a general-purpose kernel).
+ */
+
+export interface JsonShapeLimits {
+  /** Nesting depth of arrays and objects (the top level is 1). */
+  maxDepth: number;
+  /** `[` and `{` outside strings. */
+  maxContainers: number;
+  /** `,` outside strings (one fewer than the values in arrays and members in objects). */
+  maxSeparators: number;
+}
+
+/** Far above what any answer of the gateway's protocols holds, far below what costs memory. */
+export const ANSWER_JSON_LIMITS: JsonShapeLimits = { maxDepth: 32, maxContainers: 10_000, maxSeparators: 100_000 };
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+const COMMA = 0x2c;
+
+/**
+ * Why `body` must not reach JSON.parse (a bound it passes), or undefined. Linear in the
+ * bytes: each string is skipped with indexOf, and a quote's preceding backslashes are
+ * counted back only as far as the previous quote, so all the look-backs together cover
+ * each byte at most once.
+ */
+export function jsonShapeRefusal(body: Buffer, limits: JsonShapeLimits = ANSWER_JSON_LIMITS): string | undefined {
+  const n = body.length;
+  let depth = 0;
+  let containers = 0;
+  let separators = 0;
+  let i = 0;
+  while (i < n) {
+    const c = body[i]!;
+    if (c === QUOTE) {
+      // The closing quote: the next one preceded by an even number of backslashes.
+      let j = body.indexOf(QUOTE, i + 1);
+      for (;;) {
+        if (j < 0) return undefined; // unterminated: JSON.parse refuses it, after what was counted so far
+        let k = j - 1;
+        while (k > i && body[k] === BACKSLASH) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j = body.indexOf(QUOTE, j + 1);
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > limits.maxDepth) return `JSON nested deeper than ${limits.maxDepth}`;
+      if (++containers > limits.maxContainers) return `more than ${limits.maxContainers} JSON arrays and objects`;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth--;
+    } else if (c === COMMA) {
+      if (++separators > limits.maxSeparators) return `more than ${limits.maxSeparators} JSON values`;
+    }
+    i++;
+  }
+  return undefined;
+}
+
+/** A non-200 answer is parsed for its `error.code` only up to this size; a longer one reports its status alone. */
+export const ERROR_BODY_PARSE_MAX_BYTES = 64 * 1024;
+
+/**
+ * The `error.code` of a JSON error answer (`{"error":{"code":...}}`), if it is a plausible code.
+ * Only a short body that passes the pre-scan is parsed: only that one member is read.
+ */
+export function errorCodeOf(body: Buffer): string | undefined {
+  if (body.length > ERROR_BODY_PARSE_MAX_BYTES || jsonShapeRefusal(body) !== undefined) return undefined;
+  try {
+    const code = (JSON.parse(body.toString('utf8')) as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The start of an answer for a message (`chars` characters), without decoding the rest of it. */
+export function answerExcerpt(body: Buffer, chars = 300): string {
+  return body.toString('utf8', 0, Math.min(body.length, chars * 4)).slice(0, chars);
+}
