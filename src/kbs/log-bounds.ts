@@ -24,6 +24,8 @@ export interface EvidenceSummary {
   length: number;
   /** base64 of the first EVIDENCE_HEAD_BYTES bytes. */
   head: string;
+  /** The SEV-SNP certificate table sent with it (`cert_table`), summarised too: never kept whole with evidence that did not verify. */
+  certTable?: { sha256: string; length: number };
 }
 
 /**
@@ -42,19 +44,29 @@ export function unpadded(bytes: Buffer, trailingZeroBytes: number | undefined): 
 }
 
 /**
- * `{evidence}` (base64, in full) or `{summary}` for a refusal's log row. Verified evidence is stored
- * without its zero padding (`trailingZeroBytes`, from the parser).
+ * `{evidence[, certTable]}` (base64, in full) or `{summary}` for a refusal's log row. Verified evidence is stored
+ * without its zero padding (`trailingZeroBytes`, from the parser), with its SEV-SNP certificate table
+ * (`cert_table`, at most 32 KiB: transfer.ts CERT_TABLE_MAX_BYTES) so batch re-verification can judge
+ * it again; a summary names the table by its SHA-256 and length only.
  */
-export function refusedEvidence(bytes: Buffer, verified: boolean, trailingZeroBytes?: number): ({ evidence: string } | { summary: EvidenceSummary }) & { note?: string } {
+export function refusedEvidence(
+  bytes: Buffer,
+  verified: boolean,
+  trailingZeroBytes?: number,
+  certTable?: Buffer,
+): ({ evidence: string; certTable?: string } | { summary: EvidenceSummary }) & { note?: string } {
   if (verified) {
     const kept = unpadded(bytes, trailingZeroBytes);
-    if (kept.bytes.length <= MAX_FULL_EVIDENCE_BYTES) return { evidence: kept.bytes.toString('base64'), ...(kept.note ? { note: kept.note } : {}) };
+    if (kept.bytes.length <= MAX_FULL_EVIDENCE_BYTES) {
+      return { evidence: kept.bytes.toString('base64'), ...(certTable === undefined ? {} : { certTable: certTable.toString('base64') }), ...(kept.note ? { note: kept.note } : {}) };
+    }
   }
   return {
     summary: {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       length: bytes.length,
       head: bytes.subarray(0, EVIDENCE_HEAD_BYTES).toString('base64'),
+      ...(certTable === undefined ? {} : { certTable: { sha256: createHash('sha256').update(certTable).digest('hex'), length: certTable.length } }),
     },
   };
 }

@@ -189,6 +189,13 @@ CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON admin_audit FOR EACH S
  */
 const TOKEN_SCOPES = `ALTER TABLE admin_tokens ADD COLUMN scopes TEXT;`;
 
+/**
+ * The SEV-SNP certificate table of a transfer (session 15; transfer.ts `cert_table`): kept with the
+ * evidence it came with, base64, so that `tee-kbs admin export-log` gives batch re-verification the
+ * record's `auxblob` and the release is judged again with the same VLEK / VCEK.
+ */
+const CERT_TABLE = `ALTER TABLE attestation_log ADD COLUMN cert_table TEXT;`;
+
 /** The first schema version with token scopes. */
 export const SCOPES_VERSION = 7;
 
@@ -203,6 +210,7 @@ export const KBS_MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'bounded repeated releases', sql: { sqlite: RELEASE_REPEATS_SQLITE, postgres: RELEASE_REPEATS_POSTGRES } },
   { version: 6, name: 'admin audit trail', sql: { sqlite: ADMIN_AUDIT_SQLITE, postgres: ADMIN_AUDIT_POSTGRES } },
   { version: 7, name: 'admin token scopes', sql: { sqlite: TOKEN_SCOPES, postgres: TOKEN_SCOPES } },
+  { version: 8, name: 'certificate table of a transfer', sql: { sqlite: CERT_TABLE, postgres: CERT_TABLE } },
 ];
 
 async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {
@@ -242,6 +250,14 @@ const OLDER_INSTANCE_AFTER: Readonly<Record<number, string>> = {
 };
 
 /**
+ * Migrations an instance of the release before gets nothing wrong on: schema 8 adds a nullable
+ * attestation_log.cert_table that such an instance never writes nor reads (it refuses a transfer
+ * that sends `cert_table` as an unknown field, 400, and logs its releases as it always did), so a
+ * start that applies only these stays silent, and a warning for earlier ones does not list them.
+ */
+const HARMLESS_TO_OLDER_INSTANCES: ReadonlySet<number> = new Set([8]);
+
+/**
  * The start-log warning of a migration that brought an existing database (`from` >= 1) into schema
  * 5 or later, or undefined. A new database has no older instance; when another instance migrated
  * first, this start applied nothing and that one warned. No instance registry tells whether an
@@ -249,9 +265,10 @@ const OLDER_INSTANCE_AFTER: Readonly<Record<number, string>> = {
  */
 export function rollingUpgradeWarning(m: MigrationOutcome, where: string): string | undefined {
   if (m.from < 1 || m.applied.length === 0 || m.to < STOP_EVERY_INSTANCE_FROM) return undefined;
-  const changes = KBS_MIGRATIONS.filter((x) => x.version > m.from && x.version <= m.to && x.version >= STOP_EVERY_INSTANCE_FROM).map(
+  const changes = KBS_MIGRATIONS.filter((x) => x.version > m.from && x.version <= m.to && x.version >= STOP_EVERY_INSTANCE_FROM && !HARMLESS_TO_OLDER_INSTANCES.has(x.version)).map(
     (x) => OLDER_INSTANCE_AFTER[x.version] ?? `schema ${x.version} adds ${x.name}`,
   );
+  if (changes.length === 0) return undefined;
   return (
     `tee-kbs: WARNING: schema ${m.from} -> ${m.to} on ${where}: an instance of an older release still running on this database now goes wrong: ${changes.join('; ')}. ` +
     `Rule: stop every instance before starting a release that migrates to schema ${STOP_EVERY_INSTANCE_FROM} or later; stop any older instance still running now and revoke the admin tokens it minted (docs/kbs.md, Upgrading a deployment)`

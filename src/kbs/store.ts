@@ -98,6 +98,8 @@ export interface LogEntry {
   keyId?: string;
   attestationType?: string;
   evidence?: string;
+  /** base64 of the SEV-SNP certificate table sent with `evidence` (`cert_table`, schema 8), only where the evidence is kept whole. */
+  certTable?: string;
   reportData?: string;
   policy?: unknown;
   claims?: unknown;
@@ -616,6 +618,10 @@ export class KbsStore {
       columns.push('release_digest');
       values.push(releaseDigest);
     }
+    if (e.certTable !== undefined) {
+      columns.push('cert_table');
+      values.push(e.certTable);
+    }
     const onConflict = releaseDigest === undefined ? '' : ' ON CONFLICT (release_digest) DO NOTHING';
     return (await this.#q.run(`INSERT INTO attestation_log (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})${onConflict}`, values)).changes;
   }
@@ -626,7 +632,8 @@ export class KbsStore {
   }
 
   /**
-   * The log as batch records `{id, evidence, collectedAt, reportData?, policy?}`, one JSON line each
+   * The log as batch records `{id, evidence, collectedAt, reportData?, policy?, auxblob?}`, one JSON line each
+   * (`auxblob`: the SEV-SNP certificate table the transfer sent, schema 8, batch's own record field)
    * (entries without evidence are skipped), read in pages so a long log never sits in memory at once.
    * Only rows up to `throughSeq` (default: the high-water mark when the export starts), so rows
    * appended meanwhile do not make it run on. The storage has no read-only snapshot transaction to
@@ -636,15 +643,17 @@ export class KbsStore {
    * seq is at or below this export's bound, so only an export of the same range again has it).
    */
   async *exportBatchRecords(o: { afterSeq?: number; throughSeq?: number; stats?: { gaps: number }; pageSize?: number } = {}): AsyncIterableIterator<string> {
-    type Row = { seq: number | string; id: string; at: string; evidence: string | null; report_data: string | null; policy: string | null; repeats?: number | string | null; repeat_last_at?: string | null };
+    type Row = { seq: number | string; id: string; at: string; evidence: string | null; cert_table?: string | null; report_data: string | null; policy: string | null; repeats?: number | string | null; repeat_last_at?: string | null };
     const through = o.throughSeq ?? (await this.logHighWater());
     const pageSize = o.pageSize ?? 256;
     // `afterSeq`: start after this seq (an increment after a previous export's bound; a row that committed late, below that bound, is not in it).
     let after = o.afterSeq ?? 0;
     // A release's repeats (review s9 K1) as counted when its page is read; none on a schema before 5 (export-log reads without migrating).
+    // The certificate table from schema 8 on; a database before it has none to export.
+    const table = (await columnExists(this.#q, 'attestation_log', 'cert_table')) ? ', l.cert_table' : '';
     const sql = (await tableExists(this.#q, 'release_repeats'))
-      ? 'SELECT l.seq, l.id, l.at, l.evidence, l.report_data, l.policy, r.count AS repeats, r.last_at AS repeat_last_at FROM attestation_log l LEFT JOIN release_repeats r ON r.log_id = l.id WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?'
-      : 'SELECT seq, id, at, evidence, report_data, policy FROM attestation_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?';
+      ? `SELECT l.seq, l.id, l.at, l.evidence${table}, l.report_data, l.policy, r.count AS repeats, r.last_at AS repeat_last_at FROM attestation_log l LEFT JOIN release_repeats r ON r.log_id = l.id WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?`
+      : `SELECT l.seq, l.id, l.at, l.evidence${table}, l.report_data, l.policy FROM attestation_log l WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?`;
     for (;;) {
       const rows = await this.#q.all<Row>(sql, [after, through, pageSize]);
       for (const r of rows) {
@@ -655,6 +664,8 @@ export class KbsStore {
         const rec: Record<string, unknown> = { id: r.id, evidence: r.evidence, collectedAt: r.at };
         if (r.report_data) rec['reportData'] = r.report_data;
         if (r.policy) rec['policy'] = JSON.parse(r.policy);
+        // batch's own name for the table (src/batch/verify-record.ts): the release is judged again with it.
+        if (r.cert_table) rec['auxblob'] = r.cert_table;
         // batch ignores unknown keys: the record stays a batch record.
         if (r.repeats !== undefined && r.repeats !== null) rec['repeats'] = { count: Number(r.repeats), lastAt: r.repeat_last_at };
         yield JSON.stringify(rec);
@@ -720,6 +731,16 @@ async function tableExists(tx: SqlExecutor, name: string): Promise<boolean> {
   const row = await tx.get<{ n: number | string }>(
     tx.dialect === 'sqlite' ? "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?" : 'SELECT COUNT(*) AS n FROM pg_tables WHERE tablename = ? AND schemaname = current_schema()',
     [name],
+  );
+  return Number(row?.n ?? 0) > 0;
+}
+
+async function columnExists(tx: SqlExecutor, table: string, column: string): Promise<boolean> {
+  const row = await tx.get<{ n: number | string }>(
+    tx.dialect === 'sqlite'
+      ? 'SELECT COUNT(*) AS n FROM pragma_table_info(?) WHERE name = ?'
+      : 'SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = ? AND column_name = ? AND table_schema = current_schema()',
+    [table, column],
   );
   return Number(row?.n ?? 0) > 0;
 }

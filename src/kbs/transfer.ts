@@ -7,8 +7,9 @@
  * signature = HMAC-SHA256 under a key derived from the master key), stored
  * single-use with a TTL.
  *
- * `{quote, user_data[, nonce][, event_log]}` with Attestation-Type (unknown fields refused, inside
- * `nonce` too; `event_log` shape-checked, never evaluated): the key leaves only when
+ * `{quote, user_data[, nonce][, event_log][, cert_table]}` with Attestation-Type (unknown fields refused,
+ * inside `nonce` too; `event_log` shape-checked, never evaluated; `cert_table`, this project's
+ * extension, the SEV-SNP certificate table, SEV-SNP only): the key leaves only when
  *   Step 1  the key and its policy exist, the header names the policy's TEE;
  *   Step 2  user_data is an RSA key of at least 2048 bits (X11);
  *   Step 3  a given nonce is ours, unexpired and unused (T42 / S30, early read);
@@ -29,6 +30,7 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { isPinnedProductionRoots, replacedTrustRootsWarning } from '../attestation-service/appraise.js';
 import { collateralAnswer, redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
+import { parseSnpCertificateTable } from '../evidence/cert-table.js';
 import { CollateralUnavailableError, TeeVerifyError, evaluatePolicy, parseEvidence, verifyEvidence, type Policy, type VerificationResult } from '../index.js';
 import { tdUnderDebug } from '../policy/td-debug.js';
 import { equalBytes, expectedReportData, nonceSignature, parseRequesterKey, releaseDigest, wrapForRequester } from './crypto.js';
@@ -51,7 +53,7 @@ export interface TransferAnswer {
 }
 
 const STD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const ALLOWED_FIELDS = new Set(['quote', 'user_data', 'nonce', 'event_log', 'attestation_token']);
+const ALLOWED_FIELDS = new Set(['quote', 'user_data', 'nonce', 'event_log', 'cert_table', 'attestation_token']);
 
 function bad(message: string): KbsError {
   return new KbsError('ERR_KBS_BAD_REQUEST', 400, message);
@@ -75,6 +77,8 @@ interface ParsedBody {
   nonce?: { val: Buffer; iat: Buffer; signature: Buffer };
   /** Length of the event log sent, if any: read for its shape only, never evaluated (see EVENT_LOG_MAX_BYTES). */
   eventLogBytes?: number;
+  /** The SEV-SNP certificate table sent (`cert_table`), at most CERT_TABLE_MAX_BYTES; parsed in step 4. */
+  certTable?: Buffer;
 }
 
 /** The fields of ITA's verifier nonce object (protocols.md §4.2, §5), and no others. */
@@ -87,6 +91,15 @@ const NONCE_FIELDS = new Set(['val', 'iat', 'signature']);
  * so a client gets 400 for a malformed one instead of a silent release (review s9 K3).
  */
 export const EVENT_LOG_MAX_BYTES = 256 * 1024;
+
+/**
+ * `cert_table` (this project's extension of ITA's request, which has no field for it; SEV-SNP only):
+ * the SEV-SNP extended-report certificate table exactly as configfs-tsm's `auxblob` gives it (GHCB
+ * layout, src/evidence/cert-table.ts), canonical standard base64 like every byte field. At most the
+ * kernel's own bound on `auxblob` (include/linux/tsm.h TSM_OUTBLOB_MAX, 32 KiB; a genuine VCEK or
+ * VLEK table with its ASK / ASVK and ARK is about 5 KiB), so the log row that keeps it stays bounded.
+ */
+export const CERT_TABLE_MAX_BYTES = 32 * 1024;
 
 /** The body as a JSON object with known fields only, passport mode refused. */
 function bodyObject(body: Buffer): Record<string, unknown> {
@@ -134,6 +147,11 @@ function parseBody(body: Buffer): ParsedBody {
     if (eventLog.length > EVENT_LOG_MAX_BYTES) throw bad(`"event_log" holds ${eventLog.length} bytes; at most ${EVENT_LOG_MAX_BYTES} are accepted`);
     parsed.eventLogBytes = eventLog.length;
   }
+  const certTable = b64field(o['cert_table'], 'cert_table', false);
+  if (certTable !== undefined) {
+    if (certTable.length > CERT_TABLE_MAX_BYTES) throw bad(`"cert_table" holds ${certTable.length} bytes; at most ${CERT_TABLE_MAX_BYTES} are accepted (the kernel's bound on configfs-tsm's auxblob)`);
+    parsed.certTable = certTable;
+  }
   return parsed;
 }
 
@@ -163,14 +181,20 @@ async function checkNonce(ctx: BrokerContext, keyId: string, n: NonNullable<Pars
   return row.expires_at;
 }
 
-/** Step 4; the parser's count of zero padding after the evidence goes to `trace` (what the log keeps). */
-async function verify(ctx: BrokerContext, quote: Buffer, at: Date, trace: TransferTrace): Promise<VerificationResult> {
+/**
+ * Step 4; the parser's count of zero padding after the evidence goes to `trace` (what the log keeps).
+ * A certificate table (SEV-SNP) is parsed here, so a malformed one is a refusal of the evidence (401
+ * ERR_KBS_EVIDENCE, S05), as the gateway client and `verify` judge it; the verifier applies the
+ * checklist's rules to its entries (a VCEK / VLEK from it must still chain to the pinned ARK).
+ */
+async function verify(ctx: BrokerContext, quote: Buffer, certTable: Buffer | undefined, at: Date, trace: TransferTrace): Promise<VerificationResult> {
   try {
     // The field carries the evidence's bytes (ITA reads raw bytes only): a hex or base64 text inside
     // it would be a second spelling of one quote, each a first release to the K1 replay count (review s11 #2).
     const parsed = parseEvidence(new Uint8Array(quote.buffer, quote.byteOffset, quote.byteLength), { encoding: 'binary' });
     trace.trailingZeroBytes = parsed.trailing.length;
-    return await verifyEvidence(parsed, { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at });
+    const entries = certTable === undefined ? undefined : parseSnpCertificateTable(new Uint8Array(certTable.buffer, certTable.byteOffset, certTable.byteLength));
+    return await verifyEvidence(parsed, { collateral: ctx.collateral, trustRoots: ctx.trustRoots, at, ...(entries === undefined ? {} : { certTable: entries }) });
   } catch (err) {
     if (err instanceof CollateralUnavailableError) {
       // The answer goes to unauthenticated clients: no collateral URL or source error text (review s7); those go to the log and the attestation row.
@@ -246,6 +270,8 @@ export interface TransferTrace {
   attestationType?: string;
   /** The evidence bytes as sent (logged in full or summarised, log-bounds.ts). */
   evidence?: Buffer;
+  /** The SEV-SNP certificate table as sent (`cert_table`): kept with evidence kept in full, else summarised. */
+  certTable?: Buffer;
   /** Zero bytes after the parsed evidence (T05 padding): not stored. */
   trailingZeroBytes?: number;
   reportData?: string;
@@ -271,6 +297,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   const body = parseBody(req.body);
   trace.evidence = body.quote;
   if (!tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, 'Attestation-Type must be TDX, SGX or SEV-SNP');
+  // A table serves SEV-SNP evidence only: with a TDX / SGX quote the verifier would ignore it, so a client's mistake would go unseen (as serve's certTable).
+  if (body.certTable !== undefined && tee !== 'snp') throw bad(`"cert_table" is the SEV-SNP certificate table; with Attestation-Type ${attestationTypeOf(tee)} leave it out`);
+  if (body.certTable !== undefined) trace.certTable = body.certTable;
   if (tee !== policy.tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `the key's policy is for ${attestationTypeOf(policy.tee)}, not ${attestationTypeOf(tee)}`, { check: 'X07' });
   // Step 2 (X11)
   const requester = parseRequesterKey(body.userData, tee);
@@ -282,7 +311,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   if (!body.nonce && ctx.requireNonce) throw new KbsError('ERR_KBS_NONCE', 401, 'this broker requires a nonce: POST an empty body first, and hash its val and iat before user_data', { check: freshness });
   const nonceExpiry = body.nonce ? await checkNonce(ctx, key.id, body.nonce, now.getTime(), freshness) : Number.POSITIVE_INFINITY;
   // Step 4
-  const result = await verify(ctx, body.quote, now, trace);
+  const result = await verify(ctx, body.quote, body.certTable, now, trace);
   trace.claims = result.claims;
   if (result.claims.kind !== tee) throw new KbsError('ERR_KBS_ATTESTATION_TYPE', 401, `Attestation-Type says ${attestationTypeOf(tee)}, the evidence is ${attestationTypeOf(result.claims.kind)}`, { check: 'X07' });
   // Steps 5, 6
@@ -311,10 +340,13 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     // A release keeps its full evidence: it was verified, and batch re-verification needs it.
     // Its warnings too: every relaxation (T33 OutOfDate accepted, X07 unpinned, …) this release relied on.
     // Without a nonce the same body can be replayed by anyone who saw it: a repeat is only counted (review s9 K1).
+    // The certificate table is not in the digest: the same evidence with another table (extra entries, another
+    // order) is a repeat too, or each variant would be a first release with a full row of up to 32 KiB more.
     const digest = body.nonce ? undefined : releaseDigest(key.id, current.version, current.policy_id, evidence.bytes, body.userData);
     await store.appendLog({
       id: randomUUID(), at: new Date(at).toISOString(), client: req.client, keyId: key.id, decision: 'released', policy, claims: result.claims, ...traceFields(trace),
-      evidence: evidence.bytes.toString('base64'), warnings, ...(digest === undefined ? {} : { releaseDigest: digest }),
+      evidence: evidence.bytes.toString('base64'), ...(body.certTable === undefined ? {} : { certTable: body.certTable.toString('base64') }),
+      warnings, ...(digest === undefined ? {} : { releaseDigest: digest }),
     });
     return released;
   });
@@ -342,7 +374,7 @@ function traceFields(t: TransferTrace): { attestationType?: string; reportData?:
  * full (batch re-verification); anything else as `error.evidence` = {sha256, length, head}.
  */
 export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): Promise<void> {
-  const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined, trace.trailingZeroBytes);
+  const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined, trace.trailingZeroBytes, trace.certTable);
   // The row keeps what the answer leaves out (err.detail), bounded like everything else.
   const error = { ...boundedErrorBody(err.toJSON()), ...(err.detail === undefined ? {} : { detail: boundText(err.detail) }) };
   const warnings = [...(trace.warnings ?? []), ...(kept?.note ? [kept.note] : [])];
@@ -357,7 +389,7 @@ export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace
     ...(trace.policy ? { policy: trace.policy } : {}),
     ...(trace.claims ? { claims: trace.claims } : {}),
     ...traceFields(trace),
-    ...(kept && 'evidence' in kept ? { evidence: kept.evidence } : {}),
+    ...(kept && 'evidence' in kept ? { evidence: kept.evidence, ...(kept.certTable === undefined ? {} : { certTable: kept.certTable }) } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   });
 }

@@ -83,7 +83,7 @@ describe('a migration into schema 5 or later says to stop every older instance (
     const { lines, url } = await start(db, master);
     const [warning, ...more] = warnings(lines);
     expect(more).toEqual([]);
-    expect(warning).toMatch(/^tee-kbs: WARNING: schema 4 -> 7/);
+    expect(warning).toMatch(/^tee-kbs: WARNING: schema 4 -> 8/);
     expect(warning).toContain(RULE);
     expect(warning).toContain('docs/kbs.md, Upgrading a deployment');
     // It names what an older instance still running now gets wrong, schema by schema.
@@ -97,9 +97,19 @@ describe('a migration into schema 5 or later says to stop every older instance (
   it('from schema 6 it names only what schema 7 adds', async () => {
     const { db, master } = await seed(6);
     const [warning] = warnings((await start(db, master)).lines);
-    expect(warning).toMatch(/^tee-kbs: WARNING: schema 6 -> 7/);
+    expect(warning).toMatch(/^tee-kbs: WARNING: schema 6 -> 8/);
     expect(warning).toMatch(/schema 7 adds [^;]*ERR_KBS_INTEGRITY/);
     expect(warning).not.toMatch(/schema 5 adds|schema 6 adds|admin_audit/);
+  });
+
+  it('schema 8 (session 15: attestation_log.cert_table) harms no older instance: from schema 6 it is not listed, from schema 7 nothing is logged', async () => {
+    const six = await seed(6);
+    const [warning] = warnings((await start(six.db, six.master)).lines);
+    expect(warning).not.toMatch(/schema 8 adds|cert_table/);
+    const seven = await seed(7);
+    const { lines } = await start(seven.db, seven.master);
+    expect(lines.some((l) => /schema 7 -> 8/.test(l))).toBe(true);
+    expect(warnings(lines)).toEqual([]);
   });
 
   it('no warning on a new database, nor at a start that migrates nothing', async () => {
@@ -108,7 +118,7 @@ describe('a migration into schema 5 or later says to stop every older instance (
     const master = randomBytes(32);
     const db = join(dir, 'kbs.sqlite');
     const first = await start(db, master);
-    expect(first.lines.some((l) => /schema 0 -> 7/.test(l))).toBe(true);
+    expect(first.lines.some((l) => /schema 0 -> 8/.test(l))).toBe(true);
     expect(warnings(first.lines)).toEqual([]);
     await cleanups.pop()!();
     const again = await start(db, master);
@@ -121,7 +131,7 @@ describe('a migration into schema 5 or later says to stop every older instance (
     const lines: string[] = [];
     await upgradeIntegrity({ db, env: { TEE_KBS_MASTER_KEY: master.toString('base64') }, log: (l) => lines.push(l) });
     const [warning] = warnings(lines);
-    expect(warning).toMatch(/^tee-kbs: WARNING: schema 4 -> 7/);
+    expect(warning).toMatch(/^tee-kbs: WARNING: schema 4 -> 8/);
     expect(warning).toContain(RULE);
   });
 });
