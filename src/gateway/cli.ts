@@ -13,6 +13,7 @@ import { isModelError, EvidenceProviderError } from '../model/errors.js';
 import { ConfigfsTsmProvider, DEFAULT_TSM_ROOT, SimulatedTeeProvider, type EvidenceProvider } from '../tee/index.js';
 import type { AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { EXIT_CONFIG, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
+import { CUBE_ATTESTATION_HELP } from './cube-answer.js';
 import { GatewayError } from './errors.js';
 import { listenExitCode } from './listen.js';
 import { MAX_TIMER_MS, startGateway, type Gateway, type GatewayOptions } from './server.js';
@@ -54,7 +55,7 @@ export const GATEWAY_USAGE = `usage:
                                      (--tsm-root: the configfs-tsm report directory, default ${DEFAULT_TSM_ROOT};
                                       --configfs-root DIR is the same option, as tee-model load names it)
 ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
-                    [--cube-attestation]   (Cube's POST /attestation: signs caller-chosen REPORTDATA, voids the /v1/attestation binding; off by default)
+                    [--cube-attestation]   ${CUBE_ATTESTATION_HELP}
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
                     [--trusted-proxy CIDR]...   (reverse proxies whose X-Forwarded-For names the client; repeatable)

@@ -28,3 +28,24 @@ export function cubeJson(json: unknown): Buffer {
 export function cubeErrorBody(code: string, message: string): Buffer {
   return Buffer.from(JSON.stringify({ error: message, code }));
 }
+
+/**
+ * What `--cube-attestation` (`cubeAttestation: true`) costs, logged as a WARNING at every start (s15 red
+ * team, key-broker finding 1: the warning named only the /v1/attestation relay). The route signs any
+ * 64 bytes anyone who reaches it chooses, and no REPORTDATA encoding can separate that from a key
+ * broker's binding SHA-512(val ‖ iat ‖ user_data), which ITA-style clients need unlabelled.
+ */
+export const CUBE_ATTESTATION_WARNING =
+  "Cube's POST /attestation is on (--cube-attestation): this TEE signs caller-chosen REPORTDATA for anyone who can reach " +
+  'the route, without an API key. So (1) a relay can pass the /v1/attestation binding, and (2) KEY-BROKER RELEASES: anyone ' +
+  "who can reach it can have this TEE sign a key broker's binding SHA-512(val || iat || user_data) for their own RSA key, so any " +
+  "key policy (tee-kbs or any ITA-style broker) that admits this TEE's measurements releases its keys to them. No key-release " +
+  'policy may admit a TEE that serves this route: use a separately measured image, or pin in the key policy an MRCONFIGID / ' +
+  'RTMR (TDX) or HOST_DATA (SEV-SNP) value this deployment cannot have (docs/gateway.md, "Drop-in endpoints")';
+
+/** The `--cube-attestation` line of `tee-gateway --help` (cli.ts), with the same two costs. */
+export const CUBE_ATTESTATION_HELP =
+  "(Cube's POST /attestation, off by default: this TEE signs caller-chosen REPORTDATA for anyone, which voids the\n" +
+  '                                           /v1/attestation binding AND lets anyone obtain key-broker keys (tee-kbs or any\n' +
+  "                                           ITA-style broker) whose key policy admits this TEE's measurements: never serve it\n" +
+  '                                           from a TEE that a key-release policy admits; docs/gateway.md)';

@@ -216,7 +216,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
   routes.set(CUBE_ATTESTATION_ROUTE, withCubeErrors(ctx, async (req, res) => {
     if (!options.cubeAttestation) {
       req.resume();
-      throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding; start the gateway with --cube-attestation to offer it anyway');
+      throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding and anyone obtain the keys a key broker releases to this TEE; start the gateway with --cube-attestation to offer it anyway');
     }
     const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req));
     metrics.attestations += 1;

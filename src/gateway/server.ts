@@ -31,6 +31,7 @@ import { parseStorageLocation, sqliteLocation, StorageError, type StorageLocatio
 import type { EvidenceProvider } from '../tee/index.js';
 import { EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
+import { CUBE_ATTESTATION_WARNING } from './cube-answer.js';
 import { GatewayError } from './errors.js';
 import { sendError, type ProxyOptions } from './proxy.js';
 import { listenOn } from './listen.js';
@@ -96,10 +97,16 @@ export interface GatewayOptions extends ServerTimeouts {
   adminApi?: boolean;
   /**
    * Default false: Cube's POST /attestation drop-in. It puts the caller's report_data into REPORTDATA
-   * raw (Cube's protocol), which makes this TEE sign any 64 bytes anyone asks for — including the
-   * /v1/attestation binding of a relay's own TLS key, so with it on, the native binding no longer
-   * tells this gateway from a relay (docs/gateway.md, "Drop-in endpoints"). Turn it on only for a
-   * gateway that serves Cube clients and whose clients do not rely on /v1/attestation.
+   * raw (Cube's protocol), which makes this TEE sign any 64 bytes anyone who reaches the route asks
+   * for (no API key). That includes (1) the /v1/attestation binding of a relay's own TLS key, so with
+   * it on the native binding no longer tells this gateway from a relay, and (2) a key broker's
+   * binding SHA-512(val ‖ iat ‖ user_data) for the caller's own RSA key: tee-kbs, or any ITA-style
+   * broker, then releases to that caller every key whose policy admits this TEE's measurements (s15
+   * red team, key-broker finding 1). A TEE that serves this route must not be admitted by any
+   * key-release policy: a separately measured image, or a key policy pinning an MRCONFIGID / RTMR
+   * (TDX) or HOST_DATA (SEV-SNP) value this deployment cannot have (docs/gateway.md, "Drop-in
+   * endpoints"). Turn it on only for such a gateway, serving Cube clients that do not rely on
+   * /v1/attestation.
    */
   cubeAttestation?: boolean;
   /**
@@ -382,7 +389,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const port = (srv.address() as AddressInfo).port;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
     log(`tee-gateway: listening on ${url} (upstream ${upstream.origin}, ${keys.description}, TLS SPKI SHA-256 ${spkiHash.toString('hex')})`);
-    if (options.cubeAttestation) log('tee-gateway: WARNING: Cube\'s POST /attestation is on: this TEE signs caller-chosen REPORTDATA, so a relay can pass the /v1/attestation binding (docs/gateway.md)');
+    if (options.cubeAttestation) log(`tee-gateway: WARNING: ${CUBE_ATTESTATION_WARNING}`);
     for (const warning of startWarnings(options, upstream)) log(`tee-gateway: WARNING: ${warning}`);
     const close = async (): Promise<void> => {
       state.draining = true;
