@@ -10,7 +10,9 @@
  *      modulus, the TDX order); REPORTDATA = SHA-512(nonce.val ‖ nonce.iat ‖
  *      user_data), or SHA-512(user_data) without a nonce;
  *   4. evidence from the provider for exactly those 64 bytes;
- *   5. POST {quote, user_data[, nonce]} with Attestation-Type (TDX / SEV-SNP);
+ *   5. POST {quote, user_data[, nonce][, cert_table]} with Attestation-Type (TDX / SEV-SNP);
+ *      `cert_table`: the provider's SEV-SNP certificate table (configfs-tsm `auxblob`), this
+ *      project's extension (sendsCertTable below);
  *   6. SWK = RSA-OAEP(SHA-256, MGF1-SHA-256, no label)⁻¹(wrapped_swk);
  *      key = container §1.3 opened with the SWK (wrapped_key).
  *
@@ -20,9 +22,11 @@
  */
 import { constants, createHash, generateKeyPair, privateDecrypt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { parseEvidence } from '../evidence/index.js';
 import { openBuffer } from '../model/container.js';
 import { KeyBrokerClientError, isModelError } from '../model/errors.js';
 import type { EvidenceProvider, TeeEvidence } from '../tee/types.js';
+import { leafOnlyInEvidence } from '../verify/snp/leaf-source.js';
 import { keyInNonceSplit, type NonceSplit } from './nonce-split.js';
 import { checkBrokerTransport, checkTimeoutMs, isDeadlineError, postJson, type HttpResponse, type PostOptions } from './http.js';
 
@@ -83,6 +87,12 @@ export interface KeyTransferResult {
   nonceUsed: boolean;
   userDataForm: UserDataForm;
   evidence: TeeEvidence;
+  /**
+   * The transfer that released the key carried the provider's SEV-SNP certificate table as
+   * `cert_table`. False without a table, and when a broker that does not know the member refused it
+   * and the report did not need it (the same body was sent again without it; sendsCertTable).
+   */
+  certTableSent: boolean;
   /** Relaxations that were in effect (plain HTTP). */
   warnings: string[];
 }
@@ -404,6 +414,48 @@ function unwrap(url: URL, doc: Record<string, unknown>, privateKey: KeyObject): 
   }
 }
 
+/**
+ * The SEV-SNP certificate table to send as `cert_table` (this project's extension of ITA's request;
+ * docs/kbs.md, Transfer): the provider's `auxblob` (configfs-tsm on SEV-SNP, the simulated SEV-SNP
+ * TEE) whenever it gives one, for every SEV-SNP transfer. The broker then needs no KDS fetch for the
+ * VCEK, and a report whose leaf only the evidence can carry (VLEK-signed, as on AWS; MASK_CHIP_KEY;
+ * an all-zero CHIP_ID) is released at all. Never with TDX (our broker refuses it there, 400).
+ */
+function sendsCertTable(evidence: TeeEvidence): Buffer | undefined {
+  return evidence.tee === 'snp' && evidence.auxblob !== undefined && evidence.auxblob.length > 0 ? Buffer.from(evidence.auxblob) : undefined;
+}
+
+/**
+ * A broker that does not know `cert_table` refuses the whole request with 400: ours before session 15
+ * (`unknown field(s): cert_table`, ERR_KBS_BAD_REQUEST), like ITA's JSON decoder (DisallowUnknownFields,
+ * `json: unknown field "cert_table"`). Only such a refusal, naming the member, is read so; the start of
+ * the error text only (the answer is the broker's, up to 1 MiB).
+ */
+function refusesCertTableMember(res: HttpResponse): boolean {
+  if (res.status !== 400) return false;
+  try {
+    const doc = JSON.parse(res.body.toString('utf8')) as { error?: unknown } | null;
+    const text = typeof doc?.error === 'string' ? doc.error.slice(0, 1024) : '';
+    return /unknown field/i.test(text) && text.includes('cert_table');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a broker without `cert_table` could judge this report at all: false when its leaf can only
+ * come with the evidence (leafOnlyInEvidence: VLEK-signed, MASK_CHIP_KEY, all-zero CHIP_ID; S05), or
+ * when the bytes do not parse (then the broker's refusal of the member stands).
+ */
+function judgeableWithoutTable(report: Uint8Array): boolean {
+  try {
+    const parsed = parseEvidence(report, { encoding: 'binary' });
+    return parsed.kind === 'snp' && leafOnlyInEvidence(parsed) === undefined;
+  } catch {
+    return false;
+  }
+}
+
 async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): Promise<KeyTransferResult> {
   const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: o.rsaBits ?? 3072, publicExponent: 0x10001 });
   const userDataForm = o.userDataForm ?? 'spki-der';
@@ -413,11 +465,28 @@ async function attemptOnce(url: URL, o: KeyTransferOptions, timeoutMs: number): 
   const reportData = transferReportData(userData, nonce ? { val: Buffer.from(nonce.val, 'base64'), iat: Buffer.from(nonce.iat, 'base64') } : undefined);
   const evidence = await o.provider.getEvidence(reportData);
   const attestationType = attestationTypeOf(evidence.tee);
-  const body = Buffer.from(JSON.stringify({ quote: Buffer.from(evidence.evidence).toString('base64'), user_data: userData.toString('base64'), ...(nonce ? { nonce } : {}) }));
-  const res = await post(url, body, { headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType }, timeoutMs, allowInsecureHttp: o.allowInsecureHttp === true, ...(o.ca ? { ca: o.ca } : {}) });
+  const certTable = sendsCertTable(evidence);
+  const fields = { quote: Buffer.from(evidence.evidence).toString('base64'), user_data: userData.toString('base64'), ...(nonce ? { nonce } : {}) };
+  const send = (withTable: boolean): Promise<HttpResponse> =>
+    post(url, Buffer.from(JSON.stringify({ ...fields, ...(withTable && certTable ? { cert_table: certTable.toString('base64') } : {}) })), {
+      headers: { ...JSON_HEADERS, 'Attestation-Type': attestationType },
+      timeoutMs,
+      allowInsecureHttp: o.allowInsecureHttp === true,
+      ...(o.ca ? { ca: o.ca } : {}),
+    });
+  let certTableSent = certTable !== undefined;
+  let res = await send(certTableSent);
+  // A broker from before cert_table (a mixed deployment, a model tool upgraded first): the same body once
+  // more without it, when the broker can judge the report without its table (the VCEK fetched by chip id).
+  // Our broker refuses the member before it reads the nonce, so the nonce is still unused; the evidence
+  // goes to the broker it already went to. A report that needs its table keeps the refusal (400, naming it).
+  if (certTable !== undefined && refusesCertTableMember(res) && judgeableWithoutTable(evidence.evidence)) {
+    certTableSent = false;
+    res = await send(false);
+  }
   if (res.status !== 200) throw httpError(res, 'key transfer');
   const warnings = url.protocol === 'http:' ? [`the key broker ${url.origin} was reached over plain HTTP (allowInsecureHttp): anyone on the path could have answered as the broker`] : [];
-  return { key: unwrap(url, parseJson(url, res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, userDataForm, evidence, warnings };
+  return { key: unwrap(url, parseJson(url, res, 'key transfer'), privateKey), transferUrl: url.toString(), attestationType, nonceUsed: nonce !== undefined, userDataForm, evidence, certTableSent, warnings };
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
