@@ -17,6 +17,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
 import { isLocalFault, type GatewayVerification } from './verify.js';
+import { jsonShapeRefusal } from './json-guard.js';
 
 export interface ChatIo {
   stdout: (text: string) => void;
@@ -409,6 +410,10 @@ function cutOffObject(json: string, err: unknown): boolean {
 
 /** An NDJSON line or SSE event as JSON; text that is not JSON is the format refusal (its text, which may hold escapes, is not shown). */
 function parseItem(json: string, what: 'line' | 'event'): unknown {
+  // One line may be as long as the whole answer (64 MiB): its shape is bounded before JSON.parse,
+  // as the attestation answer's is (json-guard.ts; s15: nested arrays cost ~29 bytes of heap a byte).
+  const refusal = jsonShapeRefusal(Buffer.from(json, 'utf8'));
+  if (refusal !== undefined) throw new AnswerFormatError(`the answer stream's ${what} is not the backend's answer format: ${refusal} (the backend misbehaves)`);
   try {
     return JSON.parse(json);
   } catch (err) {
