@@ -28,8 +28,9 @@ warnIfPgSkipped('test/kbs/review-s7b-integrity-upgrade.test.ts');
 
 const OTHER_MRTD = 'ab'.repeat(48);
 /** What a writer without the master key runs to undo migration 4 (SQLite >= 3.35 and PostgreSQL alike). */
-/** Back to schema 3: first what the migrations after 4 added (review s9: release_repeats, admin_audit, token scopes), then schema 4's columns. */
+/** Back to schema 3: first what the migrations after 4 added (review s9: release_repeats, admin_audit, token scopes; session 15: cert_table), then schema 4's columns. */
 const DROP_INTEGRITY_COLUMNS = [
+  'ALTER TABLE attestation_log DROP COLUMN cert_table',
   'DROP TABLE admin_audit',
   'ALTER TABLE admin_tokens DROP COLUMN scopes',
   'DROP TABLE release_repeats',
