@@ -1,5 +1,5 @@
 /** What the gauges show, read at scrape time (the limiter's own numbers). */
-export type LoadGauges = () => { running: number; waiting: number };
+export type LoadGauges = () => { running: number; waiting: number; /** Connections closed at the per-client cap, since start. */ connectionsRefused?: number };
 
 /** Counters of the attestation service, as Prometheus text on GET /metrics (labels from fixed sets only). */
 export class ServiceMetrics {
@@ -29,7 +29,7 @@ export class ServiceMetrics {
   render(): string {
     const block = (name: string, type: string, help: string, rows: [string, number][]): string =>
       `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${rows.map(([l, v]) => `${name}${l} ${v}`).join('\n')}${rows.length ? '\n' : ''}`;
-    const { running, waiting } = this.gauges();
+    const { running, waiting, connectionsRefused = 0 } = this.gauges();
     return [
       block('tee_verify_as_requests_total', 'counter', 'HTTP requests by route and status.', [...this.requests].sort()),
       block('tee_verify_as_appraisals_total', 'counter', 'Appraisals by outcome (ok, policy = not met, rejected = typed error).', [...this.appraisals].sort().map(([k, v]) => [`{outcome="${k}"}`, v])),
@@ -40,6 +40,7 @@ export class ServiceMetrics {
       ]),
       block('tee_verify_as_in_flight', 'gauge', 'Appraisals running.', [['', running]]),
       block('tee_verify_as_queued', 'gauge', 'Appraisals waiting for a slot.', [['', waiting]]),
+      block('tee_verify_as_connections_refused_total', 'counter', 'Connections closed on accept because their client already held maxConnectionsPerClient.', [['', connectionsRefused]]),
     ].join('');
   }
 }

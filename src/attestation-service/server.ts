@@ -24,6 +24,7 @@ import { appraise, checkTrustRootsLabel, type Appraisal, type AppraiseContext } 
 import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.js';
 import { CorsPolicy, readBody, requireJsonContentType, send, sendJson } from './http.js';
 import { clientKey } from '../net/client-key.js';
+import { ConnectionCap, defaultConnectionsPerClient } from '../net/connection-cap.js';
 import { TrustedProxies, forwardedClient } from '../net/forwarded.js';
 import { listenOn } from '../net/listen.js';
 import { serverTimeoutOptions } from '../net/server-timeouts.js';
@@ -89,6 +90,14 @@ export interface AttestationServiceOptions {
    * taken, so this bounds the memory slow uploaders can hold (connections × maxBodyBytes).
    */
   maxConnections?: number;
+  /**
+   * Open connections one client may hold (s15 red team #2: one client could fill maxConnections and
+   * lock everyone out); default a sixteenth of maxConnections, at least 8 (64 with the defaults).
+   * A connection beyond it is closed as soon as it is accepted. The client is the TCP peer keyed as
+   * for maxPerClient (IPv4 address; IPv6 /64, its /56 and /48 sharing the cap); peers inside
+   * trustedProxies are not counted (they carry many clients), X-Forwarded-For is not read for it.
+   */
+  maxConnectionsPerClient?: number;
   /**
    * The whole request (headers and body) within this many milliseconds, else 408; default 30 000.
    * Node checks it every second (connectionsCheckingInterval), so a slow upload is cut within
@@ -260,6 +269,13 @@ export async function startAttestationService(options: AttestationServiceOptions
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const limiter = new ConcurrencyLimiter(positiveInteger(options.maxConcurrent, 16, 'maxConcurrent'), options.maxQueued ?? 256, options.maxPerClient);
   const requestTimeout = positiveInteger(options.requestTimeoutMs, 30_000, 'requestTimeoutMs');
+  const maxConnections = positiveInteger(options.maxConnections, 1024, 'maxConnections');
+  const trustedProxies = new TrustedProxies(options.trustedProxies);
+  // A trusted proxy's connections carry many clients: not capped as one (docs/attestation-service.md).
+  const connectionCap = new ConnectionCap({
+    perClient: positiveInteger(options.maxConnectionsPerClient, defaultConnectionsPerClient(maxConnections), 'maxConnectionsPerClient'),
+    exempt: (address) => trustedProxies.contains(address),
+  });
   const ctx: Context = {
     appraisal: {
       collateral: options.collateral,
@@ -275,10 +291,10 @@ export async function startAttestationService(options: AttestationServiceOptions
     },
     cors: new CorsPolicy(options.corsOrigins),
     limiter,
-    trustedProxies: new TrustedProxies(options.trustedProxies),
+    trustedProxies,
     // The gauges are read from the limiter when scraped: a request refused with 429 / 503 never
     // ran, so nothing it set could be left behind (review s8: queued stuck at 1).
-    metrics: new ServiceMetrics(() => ({ running: limiter.running, waiting: limiter.waiting })),
+    metrics: new ServiceMetrics(() => ({ running: limiter.running, waiting: limiter.waiting, connectionsRefused: connectionCap.refused })),
     signer,
     maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),
     metricsEnabled: options.metrics ?? true,
@@ -313,7 +329,8 @@ export async function startAttestationService(options: AttestationServiceOptions
   // 60 s): at least every second, so a trickled upload is cut within about a second of its bound.
   httpTimeouts.connectionsCheckingInterval = Math.min(1_000, httpTimeouts.connectionsCheckingInterval);
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout, ...httpTimeouts }, listener) : createHttpServer(httpTimeouts, listener);
-  server.maxConnections = positiveInteger(options.maxConnections, 1024, 'maxConnections');
+  server.maxConnections = maxConnections;
+  connectionCap.attach(server);
   const host = options.host ?? '127.0.0.1';
   // Review s10, L1: a bind failure is typed, the errno its cause (tee-verify serve exits 75 / 78 on it).
   await listenOn(server, options.port ?? 8080, host, (cause, message) => Object.assign(new AttestationServiceError('ERR_AS_LISTEN', 500, message), { cause }));

@@ -313,6 +313,8 @@ Options:
   --trusted-proxy <cidr>   believe X-Forwarded-For from this proxy range when
                            telling clients apart (repeatable; default none)
   --max-connections <n>    open connections at most (default 1024); bodies are read before a slot
+  --max-connections-per-client <n>  open connections one client may hold (default a
+                           sixteenth of --max-connections, at least 8); trusted proxies exempt
   --no-metrics             no GET /metrics
   --trust-root <pem>       replaces the pinned roots (test PKIs); a warning
   --skip-crl               verify without CRLs that cannot be obtained; a warning

@@ -59,6 +59,7 @@ export interface ServeArgs {
   maxBody?: number;
   maxConcurrent?: number;
   maxConnections?: number;
+  maxConnectionsPerClient?: number;
   maxQueued?: number;
   maxPerClient?: number;
   trustedProxies: string[];
@@ -90,6 +91,7 @@ export const SERVE_OPTIONS = {
   'max-body': { type: 'string' },
   'max-concurrent': { type: 'string' },
   'max-connections': { type: 'string' },
+  'max-connections-per-client': { type: 'string' },
   'max-queued': { type: 'string' },
   'max-per-client': { type: 'string' },
   'trusted-proxy': { type: 'string', multiple: true },
@@ -165,6 +167,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   set('maxBody', num('max-body', 1024, 64 * 1024 * 1024));
   set('maxConcurrent', num('max-concurrent', 1, 4096));
   set('maxConnections', num('max-connections', 1, 1_000_000));
+  set('maxConnectionsPerClient', num('max-connections-per-client', 1, 1_000_000));
   set('maxQueued', num('max-queued', 0, 1_000_000));
   set('maxPerClient', num('max-per-client', 1, 1_000_000));
   set('retries', num('retries', 0, 10));
@@ -362,6 +365,7 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
       ...(a.maxBody === undefined ? {} : { maxBodyBytes: a.maxBody }),
       ...(a.maxConcurrent === undefined ? {} : { maxConcurrent: a.maxConcurrent }),
       ...(a.maxConnections === undefined ? {} : { maxConnections: a.maxConnections }),
+      ...(a.maxConnectionsPerClient === undefined ? {} : { maxConnectionsPerClient: a.maxConnectionsPerClient }),
       ...(a.maxQueued === undefined ? {} : { maxQueued: a.maxQueued }),
       ...(a.maxPerClient === undefined ? {} : { maxPerClient: a.maxPerClient }),
       ...(a.trustedProxies.length > 0 ? { trustedProxies: a.trustedProxies } : {}),
