@@ -37,24 +37,24 @@ export function decodeReportData(value: unknown, field: string): Buffer {
   return bytes;
 }
 
-/** Nesting bound of canonicalised JSON: deeper input is a bad request, not a stack overflow (a 500). */
+/** Default nesting bound of canonicalised JSON: deeper input is a bad request, not a stack overflow (a 500). */
 export const MAX_JSON_DEPTH = 128;
 
 /**
  * RFC 8785 (JCS): object members sorted by UTF-16 code units, no whitespace;
  * ECMAScript number and string serialisation is what the RFC specifies.
  */
-export function canonicalJson(value: unknown, depth = 0): string {
+export function canonicalJson(value: unknown, depth = 0, maxDepth = MAX_JSON_DEPTH): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw badRequest('runtime data holds a number JSON cannot represent');
     return JSON.stringify(value);
   }
-  if (depth >= MAX_JSON_DEPTH) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1)).join(',')}]`;
+  if (depth >= maxDepth) throw badRequest(`JSON nested deeper than ${maxDepth} levels`);
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1, maxDepth)).join(',')}]`;
   if (typeof value === 'object') {
     const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1)}`).join(',')}}`;
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1, maxDepth)}`).join(',')}}`;
   }
   throw badRequest('runtime data must be JSON');
 }

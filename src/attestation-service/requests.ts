@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 
 import { decodeEvidenceInput, detectKind, parseSnpCertificateTable, type SnpCertificateEntry } from '../index.js';
 import { parseStrictJson } from '../collateral/strict-json.js';
+import { jsonShapeRefusal, type JsonShapeBounds } from '../net/json-shape.js';
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyTee } from '../policy/types.js';
 import { canonicalJson, decodeBase64, decodeBase64UrlNoPad, decodeReportData } from './encoding.js';
@@ -70,20 +71,34 @@ function onlyKeys(o: Json, allowed: readonly string[], what: string): void {
 }
 
 /**
- * Depth of a body: the body, the trustee wrapper, runtime_data and structured, plus the 128 levels
- * runtime_data.structured may have (encoding.ts); a policy document is shallower.
+ * The shape a body may have (s15 red team, service #3), checked by a linear pre-scan before the
+ * strict parser, whose cost grows with the members, values and escapes rather than the bytes
+ * (src/net/json-shape.ts). Depth: the body, the trustee wrapper and runtime_data, plus the
+ * MAX_STRUCTURED_DEPTH levels runtime_data.structured may have; a policy document is about 6 deep.
+ * Counts: far above a real body (evidence strings, a policy document of a few dozen members with
+ * allow lists; configure bigger policies with --policy), far below what costs the event loop
+ * (the parse of a body at every bound together takes a few milliseconds).
  */
-const MAX_BODY_DEPTH = 136;
-const MAX_EVIDENCE_JSON_DEPTH = 32;
+export const BODY_SHAPE: Readonly<JsonShapeBounds> = Object.freeze({ maxDepth: 40, maxContainers: 4096, maxMembers: 2048, maxSeparators: 16_384, maxEscapes: 8192 });
+/** The JSON inside a trustee `evidence` ({"quote", "cc_eventlog", "aa_eventlog"}: strings in one object). */
+const EVIDENCE_JSON_SHAPE: Readonly<JsonShapeBounds> = Object.freeze({ ...BODY_SHAPE, maxDepth: 32 });
+/** runtime_data.structured: at most this many levels of its own, and this many bytes in its RFC 8785 form. */
+export const MAX_STRUCTURED_DEPTH = 32;
+export const MAX_STRUCTURED_BYTES = 16 * 1024;
 
 /**
  * Strict JSON (the collateral parser, X05): a duplicate key at any level, a lone surrogate, invalid
  * UTF-8 or a byte order mark is a 400 — JSON.parse would keep the last duplicate silently, so a
- * body could read one way here and another way to a proxy or logger in front (review s8).
+ * body could read one way here and another way to a proxy or logger in front (review s8). First the
+ * shape pre-scan: nested too deep is 400 ERR_AS_BAD_REQUEST, too many members / values / escapes
+ * 413 ERR_AS_TOO_LARGE, before the parser spends anything on it.
  */
-function strictJson(bytes: Uint8Array, what: string, maxDepth: number): unknown {
+function strictJson(bytes: Uint8Array, what: string, shape: Readonly<JsonShapeBounds>): unknown {
+  const refusal = jsonShapeRefusal(bytes, shape);
+  if (refusal?.kind === 'depth') throw badRequest(`${what}: ${refusal.message}`);
+  if (refusal) throw new AttestationServiceError('ERR_AS_TOO_LARGE', 413, `${what} holds ${refusal.message} (a bound of this service)`);
   try {
-    return parseStrictJson(bytes, { maxBytes: Math.max(bytes.length, 1), maxDepth });
+    return parseStrictJson(bytes, { maxBytes: Math.max(bytes.length, 1), maxDepth: shape.maxDepth });
   } catch (err) {
     throw badRequest(`${what} is not strict JSON: ${(err as Error).message.slice(0, 200)}`);
   }
@@ -91,7 +106,7 @@ function strictJson(bytes: Uint8Array, what: string, maxDepth: number): unknown 
 
 /** Parses the body: a JSON object or ERR_AS_BAD_REQUEST. */
 export function parseJsonBody(body: Buffer): Json {
-  return object(strictJson(body, 'the body', MAX_BODY_DEPTH), 'the body');
+  return object(strictJson(body, 'the body', BODY_SHAPE), 'the body');
 }
 
 export function parseRequest(doc: Json): AppraisalRequest {
@@ -203,12 +218,25 @@ function checkHashAlgorithms(r: Json): void {
   }
 }
 
+/**
+ * The RFC 8785 form of runtime_data.structured, bounded (s15 red team, service #3): at most
+ * MAX_STRUCTURED_DEPTH levels (400) and MAX_STRUCTURED_BYTES bytes (413). trustee's attestation
+ * agent binds a small JSON (a TEE public key, a nonce); open-webui sends no runtime data.
+ */
+function structuredBytes(value: unknown): Buffer {
+  const text = canonicalJson(value, 0, MAX_STRUCTURED_DEPTH);
+  if (Buffer.byteLength(text) > MAX_STRUCTURED_BYTES) {
+    throw new AttestationServiceError('ERR_AS_TOO_LARGE', 413, `"runtime_data.structured" exceeds ${MAX_STRUCTURED_BYTES} bytes in its RFC 8785 form (send a digest of larger data, or use runtime_data.raw)`);
+  }
+  return Buffer.from(text, 'utf8');
+}
+
 /** trustee's regularize_data: the digest, then zero bytes up to 64; compared over all 64 bytes. */
 function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding {
   const rd = object(value, '"runtime_data"');
   const keys = Object.keys(rd);
   if (keys.length !== 1 || (keys[0] !== 'raw' && keys[0] !== 'structured')) throw badRequest('"runtime_data" must be {"raw": base64url} or {"structured": JSON}');
-  const bytes = keys[0] === 'raw' ? decodeBase64UrlNoPad(rd['raw'], 'runtime_data.raw') : Buffer.from(canonicalJson(rd['structured']), 'utf8');
+  const bytes = keys[0] === 'raw' ? decodeBase64UrlNoPad(rd['raw'], 'runtime_data.raw') : structuredBytes(rd['structured']);
   const hash = given(algorithm) ? hashNamed(algorithm, 'runtime_data_hash_algorithm') : HASHES.get('sha384')!;
   const reportData = Buffer.alloc(64);
   createHash(hash.name).update(bytes).digest().copy(reportData);
@@ -216,7 +244,7 @@ function runtimeDataBinding(value: unknown, algorithm: unknown): ExpectedBinding
 }
 
 function trusteeEvidence(tee: PolicyTee, encoded: unknown, warnings: string[]): Uint8Array {
-  const parsed = strictJson(decodeBase64UrlNoPad(encoded, 'evidence'), '"evidence" (expected base64url of JSON {"quote": ...})', MAX_EVIDENCE_JSON_DEPTH);
+  const parsed = strictJson(decodeBase64UrlNoPad(encoded, 'evidence'), '"evidence" (expected base64url of JSON {"quote": ...})', EVIDENCE_JSON_SHAPE);
   const ev = object(parsed, 'the decoded evidence');
   if (tee === 'snp') {
     throw new AttestationServiceError('ERR_AS_UNSUPPORTED', 422, "SEV-SNP evidence in trustee's serde form is not accepted; post the raw report to POST /v1/verify");

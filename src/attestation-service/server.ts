@@ -178,15 +178,17 @@ interface Context {
 async function appraiseBody(ctx: Context, req: IncomingMessage, route: 'verify' | 'trustee'): Promise<Appraisal> {
   requireJsonContentType(req);
   const body = await readBody(req, ctx.maxBodyBytes);
-  const request = parseRequest(parseJsonBody(body));
-  // The trustee routes answer with a bare token whose readers (open-webui) look at its top-level
-  // claims only, never at the policy id in the EAR: a token judged under a policy the client sent
-  // would be indistinguishable from one judged under the service's. Only configured policies there.
-  if (route === 'trustee' && request.policy.kind === 'inline') {
-    throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'the trustee routes judge only the policies configured on this service (send a policy name, or use POST /v1/verify)');
-  }
   const client = clientKey(forwardedClient(req.socket.remoteAddress, req.headers['x-forwarded-for'], ctx.trustedProxies));
+  // The body is parsed inside the limiter (s15 red team, service #3): its parse is the client's work
+  // too, counted against its share like the appraisal (a client over its share gets 429 unparsed).
   return ctx.limiter.run(async () => {
+    const request = parseRequest(parseJsonBody(body));
+    // The trustee routes answer with a bare token whose readers (open-webui) look at its top-level
+    // claims only, never at the policy id in the EAR: a token judged under a policy the client sent
+    // would be indistinguishable from one judged under the service's. Only configured policies there.
+    if (route === 'trustee' && request.policy.kind === 'inline') {
+      throw new AttestationServiceError('ERR_AS_UNKNOWN_POLICY', 400, 'the trustee routes judge only the policies configured on this service (send a policy name, or use POST /v1/verify)');
+    }
     const now = ctx.now(); // the one clock reading of this request
     const t0 = process.hrtime.bigint();
     try {
