@@ -59,7 +59,7 @@ function jsonObject(value: unknown, what: string): { [k: string]: unknown } {
 
 /**
  * One artifact per key: of two under one key the newer by isOlder (sequence,
- * then start of validity; the cache's X03 ranking), whatever the order they
+ * then issue date, then start of validity; the cache's X03 ranking), whatever the order they
  * come in (review s8 #4: the last one used to win).
  */
 function newestPerKey(artifacts: Iterable<CollateralArtifact>): Map<string, CollateralArtifact> {
@@ -127,8 +127,8 @@ export function exportBundle(artifacts: Iterable<CollateralArtifact>, options: E
  * response. Several versions under one key are kept: an archive for batch
  * re-verification holds the window current at each collection time, and the
  * cache judges between them by instant. The same version twice is kept once.
- * Two different artifacts that neither ranks older (isOlder: same sequence and
- * same start of validity) are ERR_COLLATERAL_FORMAT (review s8 #4): which of
+ * Two different artifacts that neither ranks older (isOlder: same sequence,
+ * issue date and start of validity) are ERR_COLLATERAL_FORMAT (review s8 #4): which of
  * them the file meant is not ours to guess, so neither is taken.
  */
 export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
@@ -144,7 +144,7 @@ export function importBundle(text: string | Uint8Array): CollateralArtifact[] {
     const held = byKey.get(artifact.key) ?? [];
     if (held.some((h) => sameVersion(h, artifact))) return;
     if (held.some((h) => !isOlder(h, artifact) && !isOlder(artifact, h))) {
-      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} is a different document with the same rank (sequence and start of validity) as another under ${artifact.key}`, {
+      throw new CollateralFormatError('ERR_COLLATERAL_FORMAT', `collateral bundle: artifact ${i} is a different document with the same rank (sequence, issue date and start of validity) as another under ${artifact.key}`, {
         details: { artifact: artifact.key, reason: 'duplicate-key' },
       });
     }

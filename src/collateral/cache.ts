@@ -129,6 +129,16 @@ export interface PruneResult {
 export interface Retention {
   now: Date;
   graceMs?: number;
+  /**
+   * Whether a version is provably genuine under the verification's trust roots
+   * (chainsToRoots). When given, eviction drops versions it does not vouch for
+   * before any it does (s15 change review: copies of the genuine PCK CRL under
+   * made-up header chains, or forged CRLs fetched at past instants that no
+   * verification then judged, pushed the genuine, unmarked CRL out of its 8
+   * slots, and the rogue source then served an older CRL that did not list the
+   * revoked PCK).
+   */
+  anchored?: (artifact: CollateralArtifact) => boolean;
 }
 
 /** Past its window (plus grace) at `now`: no verification at that instant or later can use it. */
@@ -447,7 +457,10 @@ export class CollateralCache {
    * but the newest verified version. Only that one is protected: a forged
    * newcomer (any sequence it likes) cannot push out the version that last
    * verified, while a genuine newer version is never refused because older
-   * ones verified (Intel reissues TCB info and CRLs daily).
+   * ones verified (Intel reissues TCB info and CRLs daily). With an
+   * `anchored` test (the service's trust roots), versions that do not chain to
+   * those roots go before any that do: an unauthenticated newcomer, however
+   * it ranks, never pushes out a genuine version (s15 change review).
    */
   #evictionVictim(list: readonly CollateralArtifact[], retention: Retention | undefined): CollateralArtifact {
     const oldest = (candidates: readonly CollateralArtifact[]) => candidates.reduce((o, a) => (isOlder(a, o) ? a : o));
@@ -456,7 +469,13 @@ export class CollateralCache {
       if (passed.length > 0) return oldest(passed);
     }
     const protectedVersion = newest(list.filter((a) => this.#verified.has(a)));
-    return oldest(list.filter((a) => a !== protectedVersion));
+    const candidates = list.filter((a) => a !== protectedVersion);
+    const anchored = retention?.anchored;
+    if (anchored) {
+      const unvouched = candidates.filter((a) => !anchored(a));
+      if (unvouched.length > 0) return oldest(unvouched);
+    }
+    return oldest(candidates);
   }
 
   /**

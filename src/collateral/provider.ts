@@ -7,8 +7,8 @@
  *
  * Artifacts the caller names explicitly (an offline bundle, `bundle`) come
  * before the cache for the keys they hold, while valid at `now`; a cached
- * version overrules one only when it is newer (isOlder: sequence, then start
- * of validity) and chains to the verification's trust roots (X03: an explicit
+ * version overrules one only when it is newer (isOlder: sequence, then issue
+ * date, then start of validity) and chains to the verification's trust roots (X03: an explicit
  * bundle rolls nothing back), with a warning. Explicit artifacts are never
  * written to the cache.
  *
@@ -63,6 +63,7 @@ export interface ProviderOptions {
    * Whether a cached version is genuine under the verification's trust roots
    * (chainsToRoots): only such a version, newer than the bundle's (isOlder)
    * and valid at the instant, overrules the bundle (X03). Default: none does.
+   * Also orders eviction: versions it does not vouch for leave first (cache.ts, s15).
    */
   anchored?: (artifact: CollateralArtifact) => boolean;
   /** Grace after an artifact's notAfter; default 0 (off). Each use is a warning. */
@@ -335,8 +336,8 @@ export class ArtifactResolver {
    * at `now`, unless the cache holds a newer version valid at `now` that
    * chains to the trust roots; that one is served instead, with a warning, so
    * a bundle never rolls back collateral the verifier knows to be genuine.
-   * Newer is isOlder's ranking, the cache's own: sequence first, then start
-   * of validity, since Intel's PCK and Root CA CRLs all carry CRL number 1
+   * Newer is isOlder's ranking, the cache's own: sequence first, then the
+   * document's issue date and the start of validity, since Intel's PCK and Root CA CRLs all carry CRL number 1
    * (review s7 item 1b). A cached version that does not chain to the roots
    * (another PKI, a forgery) never overrules the bundle, and never hides one
    * that does (review s14 collateral #1): the versions valid at `now` are
@@ -432,7 +433,7 @@ export class ArtifactResolver {
     if (fetched) {
       this.#lastRefresh.set(key, { at: now.getTime(), heldAnswer: held !== undefined && sameVersion(fetched, held) });
       // The bundle's own artifact (a source that falls back to the bundle) stays out of the cache.
-      if (held === undefined || !sameVersion(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs });
+      if (held === undefined || !sameVersion(fetched, held)) cache?.put(fetched, warnings, { now, graceMs: this.#graceMs, anchored: this.#anchored });
       // X03: the newest version valid at `now` wins, so an older response never displaces a newer one.
       return this.#serve(cache?.select(key, now) ?? fetched, now, warnings);
     }

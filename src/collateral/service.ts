@@ -30,7 +30,7 @@ export interface CollateralServiceOptions {
    * Artifacts the caller named explicitly (a BundleSource): for the keys it
    * holds they come before the cache while valid at the verification instant,
    * and are never written to the cache. A cached version overrules one only
-   * when newer (isOlder: sequence, then start of validity) and chaining to
+   * when newer (isOlder: sequence, then issue date, then start of validity) and chaining to
    * `trustRoots` (X03), with a warning.
    * A BundleSource passed as `intel` / `amd` instead is a source behind the
    * cache like the network.
@@ -279,7 +279,9 @@ export class CollateralService {
     this.#amd = options.amd;
     this.#resolver = new ArtifactResolver({
       cache: options.cache === undefined ? new CollateralCache() : options.cache,
-      ...(options.bundle === undefined ? {} : { bundle: options.bundle, anchored: anchoredIn(options.trustRoots ?? PRODUCTION_TRUST_ROOTS) }),
+      // anchored: ranks a cached version against the bundle's (X03), and orders eviction (cache.ts, s15)
+      anchored: anchoredIn(options.trustRoots ?? PRODUCTION_TRUST_ROOTS),
+      ...(options.bundle === undefined ? {} : { bundle: options.bundle }),
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
       ...(options.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: options.refreshIntervalMs }),
       ...(options.notFoundTtlMs === undefined ? {} : { notFoundTtlMs: options.notFoundTtlMs }),

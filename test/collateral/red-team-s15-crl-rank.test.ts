@@ -35,7 +35,12 @@ const genuineChain = p.pki.pckCa.pem + p.pki.root.pem;
 /** Any certificate at all, valid from an hour before AT: only its notBefore matters to the attack. */
 const madeUp = createIntelTestPki({ seed: 's15 attacker', validity: { notBefore: new Date(AT.getTime() - 3_600_000), notAfter: new Date(AT.getTime() + 365 * DAY) } }).root.pem;
 
-let rogue = false;
+/** What the PCCS answers for the PCK CRL: the genuine newer CRL, the older CRL under a made-up chain, or copies of the newer CRL under made-up chains. */
+let mode: 'genuine' | 'old' | 'copies' = 'genuine';
+let copies = 0;
+const MIN = 60_000;
+/** A made-up one-certificate "chain" valid for one minute, i minutes after the newer CRL's thisUpdate: it narrows the copy's window to that minute. */
+const copyChain = (i: number): string => createIntelTestPki({ seed: `s15 attacker copy ${i}`, validity: { notBefore: new Date(AT.getTime() - DAY + i * MIN), notAfter: new Date(AT.getTime() - DAY + (i + 1) * MIN) } }).root.pem;
 let server: Server;
 let url = '';
 const dirs: string[] = [];
@@ -46,7 +51,9 @@ beforeAll(async () => {
     '/tdx/certification/v4/qe/identity': () => ({ body: c.qeIdentity.body, headers: { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(c.qeIdentity.issuerChainPem!) } }),
     '/sgx/certification/v4/rootcacrl': () => ({ body: c.rootCaCrl.body }),
     '/sgx/certification/v4/pckcrl': () =>
-      rogue ? { body: crlOld, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(madeUp) } } : { body: crlNew, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(genuineChain) } },
+      mode === 'old'
+        ? { body: crlOld, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(madeUp) } }
+        : { body: crlNew, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(mode === 'copies' ? copyChain(++copies) : genuineChain) } },
   };
   server = createServer((req, res) => {
     const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
@@ -78,15 +85,32 @@ const verdict = async (svc: CollateralService, at: Date): Promise<{ code?: strin
 
 describe('PCK CRL rollback through a made-up issuer chain header (red team s15, collateral #1)', () => {
   it('an older CRL whose header chain starts later does not outrank the newer CRL: the revoked PCK stays revoked', async () => {
-    rogue = false;
+    mode = 'genuine';
     const directory = mkdtempSync(join(tmpdir(), 'tee-verify-s15-crl-'));
     dirs.push(directory);
     const svc = service(directory);
     expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
     // The PCCS turns rogue; one verification at a past instant (a batch re-verification) makes it fetch the PCK CRL again.
-    rogue = true;
+    mode = 'old';
     await verdict(svc, new Date(AT.getTime() - 5 * DAY));
     // The genuine newer CRL still decides, in this process and in a new one on the same cache directory.
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    expect(await verdict(service(directory), AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+  });
+
+  it('copies of the genuine CRL under made-up header chains do not evict it (s15 change review, finding 1): the older CRL served afterwards stays unused', async () => {
+    mode = 'genuine';
+    const directory = mkdtempSync(join(tmpdir(), 'tee-verify-s15-crl-flood-'));
+    dirs.push(directory);
+    const svc = service(directory);
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    // Eight verifications at a past instant (nothing valid then: each fetches) store eight copies, each
+    // ranking newer than the genuine (a later window start) and each valid for one minute only; the
+    // cache holds 8 versions per key, so the genuine, unmarked CRL was the one evicted.
+    mode = 'copies';
+    for (let i = 0; i < 8; i++) await verdict(svc, new Date(AT.getTime() - 5 * DAY));
+    expect(copies).toBe(8);
+    mode = 'old';
     expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
     expect(await verdict(service(directory), AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
   });
