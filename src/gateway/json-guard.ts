@@ -11,7 +11,12 @@
  * The scan follows string state (with escapes) and counts, outside strings,
  * the nesting depth, the containers (`[`, `{`) and the separators (`,`). It
  * refuses before JSON.parse when any bound is passed, so what JSON.parse
- * builds is bounded by those counts plus the strings (about 1x their bytes).
+ * builds is bounded by those counts plus the strings: at most about twice
+ * their bytes, because each invalid UTF-8 byte decodes to a U+FFFD, which
+ * makes the decoded text (and the parsed string) two bytes per character.
+ * With the decoded text itself that is about 4x the answer at worst (64 MiB
+ * of 0xFF in one string: ~268 MB of heap, s15 change review), about 2x for
+ * ASCII.
  * It runs on the bytes (UTF-8: the structural bytes are ASCII and never
  * occur inside a multi-byte sequence), skips each string with Buffer.indexOf,
  * and stops at the first bound passed. It does not validate JSON: malformed

@@ -103,10 +103,13 @@ export interface GatewayOptions extends ServerTimeouts {
    * binding SHA-512(val ‖ iat ‖ user_data) for the caller's own RSA key: tee-kbs, or any ITA-style
    * broker, then releases to that caller every key whose policy admits this TEE's measurements (s15
    * red team, key-broker finding 1). A TEE that serves this route must not be admitted by any
-   * key-release policy: a separately measured image, or a key policy pinning an MRCONFIGID / RTMR
-   * (TDX) or HOST_DATA (SEV-SNP) value this deployment cannot have (docs/gateway.md, "Drop-in
-   * endpoints"). Turn it on only for such a gateway, serving Cube clients that do not rely on
-   * /v1/attestation.
+   * key-release policy. This option is not measured: a TEE with it on quotes the same measurements
+   * as without it, so a key policy can exclude such a TEE only through measured content that cannot
+   * have it on (the command line fixed in the measured image or kernel command line, or an init-data /
+   * agent policy the measured guest enforces, hashed into the pinned MRCONFIGID / HOST_DATA); a
+   * host-chosen MRCONFIGID / HOST_DATA value alone proves nothing (s15 change review of bb22d56,
+   * finding 1; docs/gateway.md, "Drop-in endpoints"). Turn it on only for such a gateway, serving
+   * Cube clients that do not rely on /v1/attestation.
    */
   cubeAttestation?: boolean;
   /**

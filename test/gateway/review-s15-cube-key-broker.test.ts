@@ -11,6 +11,15 @@
  * - with the flag off, no route of a gateway signs the broker's binding: Cube's route is 404, and
  *   /v1/attestation (plain and vTPM), GET /api/v1/tee/quote and /aTLS, given the binding's bytes as
  *   their nonce, answer quotes whose REPORTDATA is never the binding, which the broker refuses.
+ * s15 change review of bb22d56, finding 1 (medium): the first deployment rule ("a separately measured
+ * image, or pin an MRCONFIGID / RTMR / HOST_DATA value the Cube deployment cannot have") does not hold,
+ * because the flag is not measured. These tests show
+ * - the warning and --help say the flag is not measured, that only measured content that cannot have
+ *   it on separates a TEE from one serving the route, and that a host-chosen MRCONFIGID / HOST_DATA
+ *   alone proves nothing (they fail on the code before);
+ * - the flag changes no measured value: a key policy that pins every TDX measurement of a gateway
+ *   without the flag releases the key through the same TD started with it (the review's
+ *   reproduction; a regression guard for what the docs say, passes before too).
  */
 import { randomBytes } from 'node:crypto';
 
@@ -89,6 +98,69 @@ describe('s15: --cube-attestation names key-broker releases', () => {
       expect(r.json().error).toMatch(/anyone obtain the keys a key broker releases to this TEE/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('s15 change review, finding 1: the flag is not measured, and the texts say so', () => {
+  it('the start-up warning says the flag is not measured and what can separate such a TEE', async () => {
+    const lines: string[] = [];
+    const h = await startHarness({ cubeAttestation: true, log: (l) => lines.push(l) });
+    await h.close();
+    const warning = lines.find((l) => l.includes('WARNING') && l.includes('/attestation')) ?? '';
+    expect(warning).toMatch(/THIS FLAG IS NOT MEASURED: with it this TEE quotes the same MRTD, RTMRs, MRCONFIGID and HOST_DATA/);
+    expect(warning).toMatch(/only through measured content that cannot have the flag on/);
+    expect(warning).toMatch(/init-data \/ agent policy that fixes the container arguments, is enforced by the measured guest, and is hashed into the pinned MRCONFIGID \(TDX\) or HOST_DATA \(SEV-SNP\)/);
+    expect(warning).toMatch(/A host-chosen MRCONFIGID \/ HOST_DATA value alone proves nothing/);
+    expect(warning).toMatch(/Kata \/ Confidential Containers MRTD and the RTMRs cover neither the container image nor its args/);
+    // The rule as first written is gone.
+    expect(warning).not.toMatch(/separately measured image|cannot have \(docs/);
+  });
+
+  it('--help says the flag is not measured', async () => {
+    let out = '';
+    const r = await runGatewayCli(['serve', '--help'], { stdout: (t) => void (out += t), stderr: () => {}, env: {} });
+    expect(r.code).toBe(0);
+    const at = out.indexOf('[--cube-attestation]');
+    const text = out.slice(at, out.indexOf('[--shutdown-grace', at)).replace(/\s+/g, ' ');
+    expect(text).toMatch(/The flag is NOT MEASURED: only measured content that cannot have it on \(the image, the kernel command line, or an enforced init-data \/ agent policy hashed into MRCONFIGID \/ HOST_DATA\) keeps such a TEE apart; a host-chosen value alone proves nothing/);
+  });
+
+  it('the flag changes no measured value: a policy pinning every TDX measurement of the TD without it releases through the TD with it', async () => {
+    const hex = (u: unknown): string => (typeof u === 'bigint' ? u.toString(16) : Buffer.from(u as Uint8Array).toString('hex'));
+    const bodyOf = (q: Buffer) => (parseEvidence(new Uint8Array(q)) as TdxQuote).body;
+    // The model-loading deployment: a gateway WITHOUT the flag, and its measurements as a key policy pins them.
+    const off = await startHarness();
+    let offBody: TdxQuote['body'];
+    try {
+      const own = await off.call('POST', '/v1/attestation', { body: JSON.stringify({ nonce: randomBytes(32).toString('base64') }), token: null });
+      expect(own.status).toBe(200);
+      offBody = bodyOf(Buffer.from(own.json.evidence, 'base64'));
+    } finally {
+      await off.close();
+    }
+    const pinned = ['mrTd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrConfigId', 'mrOwner', 'mrOwnerConfig'] as const;
+    const policy: Record<string, unknown> = { tee: 'tdx' };
+    for (const m of pinned) policy[m] = [hex(offBody[m])];
+    const allPinned = await registerKey(broker, material, policy);
+
+    // The same TD started with --cube-attestation.
+    const on = await startHarness({ cubeAttestation: true });
+    try {
+      const attacker = newClient();
+      const n = await broker.call('POST', transferPath(allPinned), { token: null });
+      expect(n.status).toBe(200);
+      const nonce = n.json as { val: string; iat: string; signature: string };
+      const binding = sha512(Buffer.from(nonce.val, 'base64'), Buffer.from(nonce.iat, 'base64'), attacker.spkiDer);
+      const r = await cubeRoute(on, binding);
+      expect(r.status).toBe(200);
+      const onBody = bodyOf(r.body);
+      for (const m of [...pinned, 'mrSeam', 'mrSignerSeam', 'xfam'] as const) expect(hex(onBody[m]), m).toBe(hex(offBody[m]));
+      const t = await broker.call('POST', transferPath(allPinned), { body: { quote: r.body.toString('base64'), user_data: attacker.userData, nonce }, headers: { 'attestation-type': 'TDX' }, token: null });
+      expect(t.status, t.text).toBe(200);
+      expect(unwrap(attacker, t.json)).toEqual(material);
+    } finally {
+      await on.close();
     }
   });
 });
