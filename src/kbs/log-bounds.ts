@@ -7,7 +7,13 @@
  * is no larger than genuine evidence gets; otherwise its SHA-256, its length
  * and its first 2 KiB, which hold the header and signed body of every format
  * (TDX v5 body 648 bytes + 48 header, SNP report 1184). Released transfers
- * always keep their full evidence.
+ * always keep their full evidence. A refusal row never keeps the SEV-SNP
+ * certificate table (`cert_table`), only its SHA-256 and length: the verifier
+ * reads the leaf, the ASK / ASVK and the ARK of it and never looks at other
+ * entries, so even with verified evidence most of a table can be the sender's
+ * own bytes (s15 change review #1: a public genuine report replayed with a
+ * 32 KiB table made each refusal row ~28 times larger). Only a release, which
+ * needs a genuine TEE bound to the requester, keeps the table.
  */
 import { createHash } from 'node:crypto';
 
@@ -24,8 +30,19 @@ export interface EvidenceSummary {
   length: number;
   /** base64 of the first EVIDENCE_HEAD_BYTES bytes. */
   head: string;
-  /** The SEV-SNP certificate table sent with it (`cert_table`), summarised too: never kept whole with evidence that did not verify. */
-  certTable?: { sha256: string; length: number };
+  /** The SEV-SNP certificate table sent with it (`cert_table`), summarised too (a refusal row never keeps it whole). */
+  certTable?: CertTableSummary;
+}
+
+/** A SEV-SNP certificate table (`cert_table`) in a refusal row: its SHA-256 (hex) and length, never its bytes. */
+export interface CertTableSummary {
+  sha256: string;
+  length: number;
+}
+
+/** The summary a refusal row keeps of a certificate table. */
+export function certTableSummary(table: Buffer): CertTableSummary {
+  return { sha256: createHash('sha256').update(table).digest('hex'), length: table.length };
 }
 
 /**
@@ -44,21 +61,23 @@ export function unpadded(bytes: Buffer, trailingZeroBytes: number | undefined): 
 }
 
 /**
- * `{evidence[, certTable]}` (base64, in full) or `{summary}` for a refusal's log row. Verified evidence is stored
- * without its zero padding (`trailingZeroBytes`, from the parser), with its SEV-SNP certificate table
- * (`cert_table`, at most 32 KiB: transfer.ts CERT_TABLE_MAX_BYTES) so batch re-verification can judge
- * it again; a summary names the table by its SHA-256 and length only.
+ * `{evidence[, certTable]}` (evidence base64, in full) or `{summary}` for a refusal's log row. Verified evidence is
+ * stored without its zero padding (`trailingZeroBytes`, from the parser), so batch re-verification can judge it
+ * again. The SEV-SNP certificate table sent with it (`cert_table`) is never stored in a refusal row, verified
+ * evidence or not: only its SHA-256 and length (`certTable` beside kept evidence, for the error body; inside the
+ * summary otherwise). Releases keep the table (transfer.ts); see the header.
  */
 export function refusedEvidence(
   bytes: Buffer,
   verified: boolean,
   trailingZeroBytes?: number,
   certTable?: Buffer,
-): ({ evidence: string; certTable?: string } | { summary: EvidenceSummary }) & { note?: string } {
+): ({ evidence: string; certTable?: CertTableSummary } | { summary: EvidenceSummary }) & { note?: string } {
+  const table = certTable === undefined ? {} : { certTable: certTableSummary(certTable) };
   if (verified) {
     const kept = unpadded(bytes, trailingZeroBytes);
     if (kept.bytes.length <= MAX_FULL_EVIDENCE_BYTES) {
-      return { evidence: kept.bytes.toString('base64'), ...(certTable === undefined ? {} : { certTable: certTable.toString('base64') }), ...(kept.note ? { note: kept.note } : {}) };
+      return { evidence: kept.bytes.toString('base64'), ...table, ...(kept.note ? { note: kept.note } : {}) };
     }
   }
   return {
@@ -66,7 +85,7 @@ export function refusedEvidence(
       sha256: createHash('sha256').update(bytes).digest('hex'),
       length: bytes.length,
       head: bytes.subarray(0, EVIDENCE_HEAD_BYTES).toString('base64'),
-      ...(certTable === undefined ? {} : { certTable: { sha256: createHash('sha256').update(certTable).digest('hex'), length: certTable.length } }),
+      ...table,
     },
   };
 }

@@ -98,7 +98,7 @@ export interface LogEntry {
   keyId?: string;
   attestationType?: string;
   evidence?: string;
-  /** base64 of the SEV-SNP certificate table sent with `evidence` (`cert_table`, schema 8), only where the evidence is kept whole. */
+  /** base64 of the SEV-SNP certificate table sent with `evidence` (`cert_table`, schema 8), only in a release row (a refusal row keeps its SHA-256 and length in `error`). */
   certTable?: string;
   reportData?: string;
   policy?: unknown;

@@ -270,7 +270,7 @@ export interface TransferTrace {
   attestationType?: string;
   /** The evidence bytes as sent (logged in full or summarised, log-bounds.ts). */
   evidence?: Buffer;
-  /** The SEV-SNP certificate table as sent (`cert_table`): kept with evidence kept in full, else summarised. */
+  /** The SEV-SNP certificate table as sent (`cert_table`): a refusal row keeps only its SHA-256 and length (log-bounds.ts). */
   certTable?: Buffer;
   /** Zero bytes after the parsed evidence (T05 padding): not stored. */
   trailingZeroBytes?: number;
@@ -371,7 +371,9 @@ function traceFields(t: TransferTrace): { attestationType?: string; reportData?:
 
 /**
  * Appends a refusal to the attestation log (never key material). Evidence that verified is kept in
- * full (batch re-verification); anything else as `error.evidence` = {sha256, length, head}.
+ * full (batch re-verification); anything else as `error.evidence` = {sha256, length, head}. A
+ * `cert_table` only as {sha256, length}: `error.certTable` beside kept evidence, else
+ * `error.evidence.certTable` (log-bounds.ts; s15 change review #1).
  */
 export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace: TransferTrace, err: KbsError): Promise<void> {
   const kept = trace.evidence === undefined ? undefined : refusedEvidence(trace.evidence, trace.claims !== undefined, trace.trailingZeroBytes, trace.certTable);
@@ -385,11 +387,12 @@ export async function logRefusal(ctx: BrokerContext, req: TransferRequest, trace
     keyId: req.keyId,
     decision: 'refused',
     errorCode: err.code,
-    error: kept && 'summary' in kept ? { ...error, evidence: kept.summary } : error,
+    // The certificate table: its SHA-256 and length only, inside the evidence summary or beside kept evidence (log-bounds.ts).
+    error: kept === undefined ? error : 'summary' in kept ? { ...error, evidence: kept.summary } : kept.certTable === undefined ? error : { ...error, certTable: kept.certTable },
     ...(trace.policy ? { policy: trace.policy } : {}),
     ...(trace.claims ? { claims: trace.claims } : {}),
     ...traceFields(trace),
-    ...(kept && 'evidence' in kept ? { evidence: kept.evidence, ...(kept.certTable === undefined ? {} : { certTable: kept.certTable }) } : {}),
+    ...(kept && 'evidence' in kept ? { evidence: kept.evidence } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   });
 }

@@ -8,7 +8,7 @@
  * and `admin export-log` gives it to batch as the record's `auxblob`, so batch re-verification
  * judges the release again. A real HTTPS broker on 127.0.0.1, real SQLite, the AMD test PKI.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,7 +20,7 @@ import { validateArtifact } from '../../src/collateral/validate.js';
 import { BundleSource, CollateralService, exportBundle, parseEvidence, type SnpReport } from '../../src/index.js';
 import { runKbsCli } from '../../src/kbs/cli.js';
 import { buildEmptyAmdCrl } from '../../src/testing/amd-crl.js';
-import { buildSnpCertTable, buildSnpReport, createAmdTestPki, loadAmdRsaKeys, type AmdTestPki } from '../../src/testing/index.js';
+import { buildSnpCertTable, buildSnpReport, createAmdTestPki, loadAmdRsaKeys, type AmdTestPki, type SnpReportFields } from '../../src/testing/index.js';
 import { capture, readResults, requireBuilt } from '../batch/helpers.js';
 import { makePlatform, newClient, registerKey, sha512, startHarness, transferBody, transferPath, unwrap, type Client, type Harness } from './helpers.js';
 
@@ -44,10 +44,10 @@ describe('SEV-SNP cert_table in a key transfer (session 15)', () => {
   const material = randomBytes(32);
 
   /** A report of `p` signed by its VLEK (or a masked-chip VCEK) for this client's key, and its table as configfs-tsm's auxblob. */
-  function evidence(p: AmdTestPki, o: { signingKey?: 'vcek' | 'vlek'; maskChipKey?: boolean } = {}): { report: Uint8Array; table: Uint8Array } {
+  function evidence(p: AmdTestPki, o: { signingKey?: 'vcek' | 'vlek'; maskChipKey?: boolean; fields?: Partial<SnpReportFields>; reportData?: Buffer } = {}): { report: Uint8Array; table: Uint8Array } {
     const signingKey = o.signingKey ?? 'vlek';
     const leaf = signingKey === 'vlek' ? p.vlek : p.vcek;
-    const report = buildSnpReport({ version: 3, product, signingKey, key: leaf.key.privateKey, seed, reportData: sha512(client.spkiDer), ...(o.maskChipKey ? { maskChipKey: true } : {}) } as never).bytes;
+    const report = buildSnpReport({ version: 3, product, signingKey, key: leaf.key.privateKey, seed, reportData: o.reportData ?? sha512(client.spkiDer), ...(o.maskChipKey ? { maskChipKey: true } : {}), ...o.fields } as never).bytes;
     const table = buildSnpCertTable([
       { guid: signingKey, der: leaf.der },
       { guid: 'ask', der: (signingKey === 'vlek' ? p.asvk : p.ask).der },
@@ -75,7 +75,11 @@ describe('SEV-SNP cert_table in a key transfer (session 15)', () => {
     const trustRoots = { ...platform.trustRoots, amd: { [product]: { ark: pki.ark.der, ask: pki.ask.der, asvk: pki.asvk.der } } };
     const c = platform.collateral;
     const intel = [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl].filter((a) => a !== undefined);
-    h = await startHarness({ collateral: new CollateralService({ intel: new BundleSource(intel), amd: new BundleSource(artifacts), cache: null }), trustRoots: trustRoots as never }, platform);
+    // Every refusal of this file from 127.0.0.1 gets its full row (the rows are what several cases read), none is rate limited.
+    h = await startHarness(
+      { collateral: new CollateralService({ intel: new BundleSource(intel), amd: new BundleSource(artifacts), cache: null }), trustRoots: trustRoots as never, rateLimit: { burst: 1000, perSecond: 1000 }, refusalLog: { perClient: 1000 } },
+      platform,
+    );
     client = newClient();
     const r = parseEvidence(evidence(pki).report) as SnpReport;
     const t = r.tcb!.reported;
@@ -139,19 +143,97 @@ describe('SEV-SNP cert_table in a key transfer (session 15)', () => {
     const r = await transfer(vlekKeyId, snpBody(e));
     expect({ status: r.status, code: r.json?.code }).toEqual({ status: 401, code: 'ERR_KBS_EVIDENCE' });
     expect(r.json).not.toHaveProperty('wrapped_key');
-    // The genuine report with the foreign VLEK's table: its signature is not the foreign key's either way; still refused.
+    // The genuine report with the foreign VLEK in its table (and the genuine ASVK and ARK): the foreign VLEK does not chain to the pinned ARK, nor did it sign the report; refused.
     const mixed = buildSnpCertTable([
       { guid: 'vlek', der: foreign.vlek.der },
       { guid: 'ask', der: pki.asvk.der },
       { guid: 'ark', der: pki.ark.der },
     ]);
-    const r2 = await transfer(vlekKeyId, snpBody({ report: evidence(foreign).report }, b64(mixed)));
+    const r2 = await transfer(vlekKeyId, snpBody({ report: evidence(pki).report }, b64(mixed)));
     expect({ status: r2.status, code: r2.json?.code }).toEqual({ status: 401, code: 'ERR_KBS_EVIDENCE' });
+    expect(r2.json).not.toHaveProperty('wrapped_key');
     const s = await h.storage();
     const row = await s.get<{ evidence: string | null; cert_table: string | null; error: string }>("SELECT evidence, cert_table, error FROM attestation_log WHERE decision = 'refused' ORDER BY seq DESC LIMIT 1");
     expect(row?.evidence).toBeNull();
     expect(row?.cert_table).toBeNull();
     expect(JSON.parse(row!.error).evidence.certTable).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), length: mixed.length });
+  });
+
+  // s15 change review #4: the table attacks the verifier refuses (attack.test.ts of the review), pinned for this endpoint.
+  // Each is signed by a key of the pinned PKI and bound to this client, so only the table (or the report's claim about its signer) is wrong.
+  const vcekTable = (p: AmdTestPki) => buildSnpCertTable([{ guid: 'vcek', der: p.vcek.der }, { guid: 'ask', der: p.ask.der }, { guid: 'ark', der: p.ark.der }]);
+  it.each([
+    [
+      "a VCEK report naming another chip than the table's VCEK: S14",
+      () => ({ keyId: vcekKeyId, report: evidence(pki, { signingKey: 'vcek', fields: { chipId: new Uint8Array(64).fill(0x5a) } }).report, table: vcekTable(pki) }),
+      'S14',
+    ],
+    [
+      'a VCEK whose TCB is not the report\'s REPORTED_TCB: S13',
+      () => ({ keyId: vcekKeyId, report: evidence(pki, { signingKey: 'vcek', fields: { reportedTcb: { bootloader: 99, tee: 99, snp: 99, microcode: 250 } } as never }).report, table: vcekTable(pki) }),
+      'S13',
+    ],
+    [
+      'signer swap: a report claiming a VCEK, signed by the VLEK, the VLEK and ASVK under the VCEK and ASK GUIDs: S38',
+      () => ({
+        keyId: vlekKeyId,
+        report: buildSnpReport({ version: 3, product, signingKey: 'vcek', key: pki.vlek.key.privateKey, seed, reportData: sha512(client.spkiDer) }).bytes,
+        table: buildSnpCertTable([{ guid: 'vcek', der: pki.vlek.der }, { guid: 'ask', der: pki.asvk.der }, { guid: 'ark', der: pki.ark.der }]),
+      }),
+      'S38',
+    ],
+    [
+      'signer swap: a report claiming a VLEK, signed by the VCEK, the VCEK and ASK under the VLEK and ASVK GUIDs: S38',
+      () => ({
+        keyId: vlekKeyId,
+        report: buildSnpReport({ version: 3, product, signingKey: 'vlek', key: pki.vcek.key.privateKey, seed, reportData: sha512(client.spkiDer) }).bytes,
+        table: buildSnpCertTable([{ guid: 'vlek', der: pki.vcek.der }, { guid: 'ask', der: pki.ask.der }, { guid: 'ark', der: pki.ark.der }]),
+      }),
+      'S38',
+    ],
+    [
+      'a VLEK with the ASK in place of the ASVK: S38',
+      () => ({ keyId: vlekKeyId, report: evidence(pki).report, table: buildSnpCertTable([{ guid: 'vlek', der: pki.vlek.der }, { guid: 'ask', der: pki.ask.der }, { guid: 'ark', der: pki.ark.der }]) }),
+      'S38',
+    ],
+  ])('a table cannot relax anything: %s, 401 ERR_KBS_EVIDENCE, nothing released', async (_name, make, check) => {
+    const { keyId, report, table } = make();
+    const r = await transfer(keyId, snpBody({ report, table }));
+    expect({ status: r.status, code: r.json?.code, check: r.json?.checks?.[0]?.check }).toEqual({ status: 401, code: 'ERR_KBS_EVIDENCE', check });
+    expect(r.json).not.toHaveProperty('wrapped_key');
+  });
+
+  it('a refusal row never keeps the table (s15 change review #1): a public genuine report replayed with a 32 KiB table of junk keeps the report, and the table only as SHA-256 and length', async () => {
+    // Someone else's genuine VLEK report (public: from an exported log, say), bound to that client's key, sent with this client's user_data.
+    const victim = newClient();
+    const e = evidence(pki, { reportData: sha512(victim.spkiDer) });
+    const entries = [
+      { guid: 'vlek', der: pki.vlek.der },
+      { guid: 'ask', der: pki.asvk.der },
+      { guid: 'ark', der: pki.ark.der },
+    ];
+    // The genuine entries plus an entry of an unknown GUID, never read by the verifier: 32 KiB in all.
+    const junk = randomBytes(32 * 1024 - e.table.length - 24);
+    const table = buildSnpCertTable([...entries, { guid: '11111111-2222-3333-4444-555555555555', der: junk }]);
+    expect(table.length).toBe(32 * 1024);
+    const r = await transfer(vlekKeyId, snpBody({ report: e.report, table }));
+    // Verified (the table is genuine where the verifier reads it), refused by the binding.
+    expect({ status: r.status, code: r.json?.code, check: r.json?.checks?.[0]?.check }).toEqual({ status: 401, code: 'ERR_KBS_BINDING', check: 'S29' });
+    const s = await h.storage();
+    const row = await s.get<{ id: string; evidence: string | null; cert_table: string | null; error: string }>("SELECT id, evidence, cert_table, error FROM attestation_log WHERE decision = 'refused' ORDER BY seq DESC LIMIT 1");
+    expect(row?.evidence).toBe(b64(e.report));
+    expect(row?.cert_table).toBeNull();
+    const error = JSON.parse(row!.error) as Record<string, unknown>;
+    expect(error['certTable']).toEqual({ sha256: createHash('sha256').update(table).digest('hex'), length: table.length });
+    expect(error).not.toHaveProperty('evidence');
+    expect(row!.error.length).toBeLessThan(4096);
+    // Its batch record carries the report and no auxblob.
+    let exported = '';
+    expect((await runKbsCli(['admin', 'export-log', '--db', h.db], { stdout: (t) => (exported += t), stderr: () => {}, env: {} })).code).toBe(0);
+    const rec = exported.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((x) => x['id'] === row!.id);
+    expect(rec).toMatchObject({ evidence: b64(e.report) });
+    expect(rec).not.toHaveProperty('auxblob');
+    expect(JSON.stringify(rec).length).toBeLessThan(4096);
   });
 
   it('cert_table with TDX is 400 ERR_KBS_BAD_REQUEST naming SEV-SNP', async () => {
