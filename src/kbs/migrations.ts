@@ -190,9 +190,11 @@ CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON admin_audit FOR EACH S
 const TOKEN_SCOPES = `ALTER TABLE admin_tokens ADD COLUMN scopes TEXT;`;
 
 /**
- * The SEV-SNP certificate table of a transfer (session 15; transfer.ts `cert_table`): kept with the
- * evidence it came with, base64, so that `tee-kbs admin export-log` gives batch re-verification the
- * record's `auxblob` and the release is judged again with the same VLEK / VCEK.
+ * The SEV-SNP certificate table of a transfer (session 15; transfer.ts `cert_table`): kept with a
+ * release's evidence, base64, so that `tee-kbs admin export-log` gives batch re-verification the
+ * record's `auxblob` and the release is judged again with the same VLEK / VCEK. A refusal row keeps
+ * NULL here (its error body has the table's SHA-256 and length; log-bounds.ts). An instance of the
+ * release before exports no `auxblob` (NO_STOP_NEEDED, below).
  */
 const CERT_TABLE = `ALTER TABLE attestation_log ADD COLUMN cert_table TEXT;`;
 
@@ -250,12 +252,20 @@ const OLDER_INSTANCE_AFTER: Readonly<Record<number, string>> = {
 };
 
 /**
- * Migrations an instance of the release before gets nothing wrong on: schema 8 adds a nullable
- * attestation_log.cert_table that such an instance never writes nor reads (it refuses a transfer
- * that sends `cert_table` as an unknown field, 400, and logs its releases as it always did), so a
- * start that applies only these stays silent, and a warning for earlier ones does not list them.
+ * Migrations that need no stop, so a start that applies only these stays silent and a warning for
+ * earlier ones does not list them. Schema 8 adds a nullable attestation_log.cert_table that an
+ * instance of the release before never writes: it refuses a transfer that sends `cert_table` as an
+ * unknown field (400; an upgraded client sends the body again without it when the report allows)
+ * and logs its releases as it always did, so it decides and records nothing wrongly. It is not
+ * harmless, though (s15 change review #2): such an instance still running serves `GET
+ * /kbs/v1/attestation-log` with its own column list, so its export leaves out the `auxblob` of
+ * every release made through an upgraded instance, and `tee-verify batch` refuses a VLEK-signed or
+ * masked-chip one of those at S05. Nothing is lost: the rows keep the table, and an export of the
+ * same range from an upgraded instance carries it. So the operator stops older instances before
+ * exporting, or exports that range again once every instance is upgraded (docs/kbs.md, Upgrading a
+ * deployment); the start does not warn of it.
  */
-const HARMLESS_TO_OLDER_INSTANCES: ReadonlySet<number> = new Set([8]);
+const NO_STOP_NEEDED: ReadonlySet<number> = new Set([8]);
 
 /**
  * The start-log warning of a migration that brought an existing database (`from` >= 1) into schema
@@ -265,7 +275,7 @@ const HARMLESS_TO_OLDER_INSTANCES: ReadonlySet<number> = new Set([8]);
  */
 export function rollingUpgradeWarning(m: MigrationOutcome, where: string): string | undefined {
   if (m.from < 1 || m.applied.length === 0 || m.to < STOP_EVERY_INSTANCE_FROM) return undefined;
-  const changes = KBS_MIGRATIONS.filter((x) => x.version > m.from && x.version <= m.to && x.version >= STOP_EVERY_INSTANCE_FROM && !HARMLESS_TO_OLDER_INSTANCES.has(x.version)).map(
+  const changes = KBS_MIGRATIONS.filter((x) => x.version > m.from && x.version <= m.to && x.version >= STOP_EVERY_INSTANCE_FROM && !NO_STOP_NEEDED.has(x.version)).map(
     (x) => OLDER_INSTANCE_AFTER[x.version] ?? `schema ${x.version} adds ${x.name}`,
   );
   if (changes.length === 0) return undefined;
