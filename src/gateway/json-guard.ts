@@ -8,7 +8,7 @@
  * the process past a 1 GiB heap. A genuine answer is a few long base64 / hex
  * / PEM strings in a handful of small objects, which cost about their size.
  *
- * The scan follows string state (with escapes) and counts, outside strings,
+ * The scan (src/net/json-shape.ts, shared with `tee-verify serve`) follows string state (with escapes) and counts, outside strings,
  * the nesting depth, the containers (`[`, `{`) and the separators (`,`). It
  * refuses before JSON.parse when any bound is passed, so what JSON.parse
  * builds is bounded by those counts plus the strings: at most about twice
@@ -30,65 +30,18 @@
  *   pcr_values); `module_load_order.order` lists the kernel modules found in
  *   the IMA list (a few hundred on a general-purpose kernel).
  */
-
-export interface JsonShapeLimits {
-  /** Nesting depth of arrays and objects (the top level is 1). */
-  maxDepth: number;
-  /** `[` and `{` outside strings. */
-  maxContainers: number;
-  /** `,` outside strings (one fewer than the values in arrays and members in objects). */
-  maxSeparators: number;
-}
-
-/** Far above what any answer of the gateway's protocols holds, far below what costs memory. */
-export const ANSWER_JSON_LIMITS: JsonShapeLimits = { maxDepth: 32, maxContainers: 10_000, maxSeparators: 100_000 };
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_ARRAY = 0x5d;
-const CLOSE_OBJECT = 0x7d;
-const COMMA = 0x2c;
+import { jsonShapeRefusal as shapeRefusal, type JsonShapeBounds } from '../net/json-shape.js';
 
 /**
- * Why `body` must not reach JSON.parse (a bound it passes), or undefined. Linear in the
- * bytes: each string is skipped with indexOf, and a quote's preceding backslashes are
- * counted back only as far as the previous quote, so all the look-backs together cover
- * each byte at most once.
+ * Far above what any answer of the gateway's protocols holds, far below what costs memory. Members
+ * are bounded only through the separators and escapes not at all: they cost the parser time, not
+ * memory, and an answer's PEM strings hold many `\n` escapes.
  */
-export function jsonShapeRefusal(body: Buffer, limits: JsonShapeLimits = ANSWER_JSON_LIMITS): string | undefined {
-  const n = body.length;
-  let depth = 0;
-  let containers = 0;
-  let separators = 0;
-  let i = 0;
-  while (i < n) {
-    const c = body[i]!;
-    if (c === QUOTE) {
-      // The closing quote: the next one preceded by an even number of backslashes.
-      let j = body.indexOf(QUOTE, i + 1);
-      for (;;) {
-        if (j < 0) return undefined; // unterminated: JSON.parse refuses it, after what was counted so far
-        let k = j - 1;
-        while (k > i && body[k] === BACKSLASH) k--;
-        if ((j - 1 - k) % 2 === 0) break;
-        j = body.indexOf(QUOTE, j + 1);
-      }
-      i = j + 1;
-      continue;
-    }
-    if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > limits.maxDepth) return `JSON nested deeper than ${limits.maxDepth}`;
-      if (++containers > limits.maxContainers) return `more than ${limits.maxContainers} JSON arrays and objects`;
-    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-      depth--;
-    } else if (c === COMMA) {
-      if (++separators > limits.maxSeparators) return `more than ${limits.maxSeparators} JSON values`;
-    }
-    i++;
-  }
-  return undefined;
+export const ANSWER_JSON_LIMITS: JsonShapeBounds = { maxDepth: 32, maxContainers: 10_000, maxSeparators: 100_000, maxMembers: 100_000, maxEscapes: Number.POSITIVE_INFINITY };
+
+/** Why `body` must not reach JSON.parse (the first bound it passes), or undefined: the shared scan of src/net/json-shape.ts. */
+export function jsonShapeRefusal(body: Buffer, limits: JsonShapeBounds = ANSWER_JSON_LIMITS): string | undefined {
+  return shapeRefusal(body, limits)?.message;
 }
 
 /** A non-200 answer is parsed for its `error.code` only up to this size; a longer one reports its status alone. */

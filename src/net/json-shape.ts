@@ -18,7 +18,7 @@
  * with Buffer.indexOf (about 1 ms for 512 KiB of any shape). It does not validate JSON: malformed text is left to
  * the parser, which refuses it.
  *
- * (src/gateway/json-guard.ts is the same scan for the gateway client's answers, without the member and
+ * (src/gateway/json-guard.ts applies it to the gateway client's answers and chat stream items, with its own bounds and no
  * escape counts.)
  */
 
