@@ -451,31 +451,34 @@ export class CollateralCache {
   }
 
   /**
-   * Which version leaves a key holding too many (review s6b #1). First one
+   * Which version leaves a key holding too many (review s6b #1). With an
+   * `anchored` test (the service's trust roots), first any version that does
+   * not chain to those roots, whatever the instant (s15 change reviews: an
+   * unauthenticated newcomer, however it ranks and at whatever instant it was
+   * stored, never pushes out a genuine version). Then one
    * whose window (plus grace) has passed at the verification instant: it can
    * serve no verification at that instant or later. Else the oldest of all
    * but the newest verified version. Only that one is protected: a forged
    * newcomer (any sequence it likes) cannot push out the version that last
    * verified, while a genuine newer version is never refused because older
-   * ones verified (Intel reissues TCB info and CRLs daily). With an
-   * `anchored` test (the service's trust roots), versions that do not chain to
-   * those roots go before any that do: an unauthenticated newcomer, however
-   * it ranks, never pushes out a genuine version (s15 change review).
+   * ones verified (Intel reissues TCB info and CRLs daily).
    */
   #evictionVictim(list: readonly CollateralArtifact[], retention: Retention | undefined): CollateralArtifact {
     const oldest = (candidates: readonly CollateralArtifact[]) => candidates.reduce((o, a) => (isOlder(a, o) ? a : o));
+    // Unvouched versions first, whatever the instant: the storing lookup's instant may be any the
+    // caller chose (verify --at, batch --at collected), so "passed at that instant" must not let a
+    // rogue source's newcomers push out a genuine version (s15 change review round 2).
+    const anchored = retention?.anchored;
+    if (anchored) {
+      const unvouched = list.filter((a) => !anchored(a));
+      if (unvouched.length > 0) return oldest(unvouched);
+    }
     if (retention) {
       const passed = list.filter((a) => isPast(a, retention));
       if (passed.length > 0) return oldest(passed);
     }
     const protectedVersion = newest(list.filter((a) => this.#verified.has(a)));
-    const candidates = list.filter((a) => a !== protectedVersion);
-    const anchored = retention?.anchored;
-    if (anchored) {
-      const unvouched = candidates.filter((a) => !anchored(a));
-      if (unvouched.length > 0) return oldest(unvouched);
-    }
-    return oldest(candidates);
+    return oldest(list.filter((a) => a !== protectedVersion));
   }
 
   /**

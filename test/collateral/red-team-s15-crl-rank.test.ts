@@ -36,7 +36,8 @@ const genuineChain = p.pki.pckCa.pem + p.pki.root.pem;
 const madeUp = createIntelTestPki({ seed: 's15 attacker', validity: { notBefore: new Date(AT.getTime() - 3_600_000), notAfter: new Date(AT.getTime() + 365 * DAY) } }).root.pem;
 
 /** What the PCCS answers for the PCK CRL: the genuine newer CRL, the older CRL under a made-up chain, or copies of the newer CRL under made-up chains. */
-let mode: 'genuine' | 'old' | 'copies' = 'genuine';
+let mode: 'genuine' | 'old' | 'copies' | 'forged' = 'genuine';
+let forged = 0;
 let copies = 0;
 const MIN = 60_000;
 /** A made-up one-certificate "chain" valid for one minute, i minutes after the newer CRL's thisUpdate: it narrows the copy's window to that minute. */
@@ -51,7 +52,10 @@ beforeAll(async () => {
     '/tdx/certification/v4/qe/identity': () => ({ body: c.qeIdentity.body, headers: { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(c.qeIdentity.issuerChainPem!) } }),
     '/sgx/certification/v4/rootcacrl': () => ({ body: c.rootCaCrl.body }),
     '/sgx/certification/v4/pckcrl': () =>
-      mode === 'old'
+      mode === 'forged'
+        ? // signed by another key than the PCK CA's, issued after the genuine CRL
+          { body: buildTestCrl(createIntelTestPki({ seed: `s15 forger ${++forged}`, validity: { notBefore: new Date(AT.getTime() - 400 * DAY), notAfter: new Date(AT.getTime() + 400 * DAY) } }).pckCa, { thisUpdate: new Date(AT.getTime() + 2 * DAY + forged * MIN), nextUpdate: new Date(AT.getTime() + 3 * DAY), revokedSerials: [], crlNumber: 1 }), headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(genuineChain) } }
+        : mode === 'old'
         ? { body: crlOld, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(madeUp) } }
         : { body: crlNew, headers: { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(mode === 'copies' ? copyChain(++copies) : genuineChain) } },
   };
@@ -110,6 +114,21 @@ describe('PCK CRL rollback through a made-up issuer chain header (red team s15, 
     mode = 'copies';
     for (let i = 0; i < 8; i++) await verdict(svc, new Date(AT.getTime() - 5 * DAY));
     expect(copies).toBe(8);
+    mode = 'old';
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    expect(await verdict(service(directory), AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+  });
+
+  it.each(['copies', 'forged'] as const)('%s stored at future instants (after the genuine CRL has ended) do not evict it either (s15 change review round 2, finding 1)', async (shape) => {
+    mode = 'genuine';
+    const directory = mkdtempSync(join(tmpdir(), 'tee-verify-s15-crl-future-'));
+    dirs.push(directory);
+    const svc = service(directory);
+    expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
+    // verify --at and batch --at take any instant: past the genuine CRL's nextUpdate (AT + 29 days) it
+    // has "passed" at the storing lookup's instant, which eviction used to drop first.
+    mode = shape;
+    for (let i = 0; i < 8; i++) await verdict(svc, new Date(AT.getTime() + 40 * DAY + i * 10 * MIN));
     mode = 'old';
     expect(await verdict(svc, AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
     expect(await verdict(service(directory), AT)).toEqual({ code: 'ERR_REVOKED', check: 'T14' });
