@@ -40,21 +40,36 @@ export function decodeReportData(value: unknown, field: string): Buffer {
 /** Default nesting bound of canonicalised JSON: deeper input is a bad request, not a stack overflow (a 500). */
 export const MAX_JSON_DEPTH = 128;
 
+/** Thrown by canonicalJson when its output passes `budget.chars`. */
+export class CanonicalJsonTooLong extends Error {}
+
 /**
  * RFC 8785 (JCS): object members sorted by UTF-16 code units, no whitespace;
  * ECMAScript number and string serialisation is what the RFC specifies.
+ * With a `budget`, throws CanonicalJsonTooLong as soon as the form made so
+ * far passes `budget.chars` characters, so a large value costs only that
+ * much work (s15 change review, service finding 2).
  */
-export function canonicalJson(value: unknown, depth = 0, maxDepth = MAX_JSON_DEPTH): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+export function canonicalJson(value: unknown, depth = 0, maxDepth = MAX_JSON_DEPTH, budget?: { chars: number }): string {
+  const spend = (text: string): string => {
+    if (budget && (budget.chars -= text.length) < 0) throw new CanonicalJsonTooLong();
+    return text;
+  };
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return spend(JSON.stringify(value));
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw badRequest('runtime data holds a number JSON cannot represent');
-    return JSON.stringify(value);
+    return spend(JSON.stringify(value));
   }
   if (depth >= maxDepth) throw badRequest(`JSON nested deeper than ${maxDepth} levels`);
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v, depth + 1, maxDepth)).join(',')}]`;
+  // Brackets, separators and colons are spent as they are decided, so the budget ends at the exact length.
+  if (Array.isArray(value)) {
+    spend('[]');
+    return `[${value.map((v, i) => spend(i > 0 ? ',' : '') + canonicalJson(v, depth + 1, maxDepth, budget)).join('')}]`;
+  }
   if (typeof value === 'object') {
+    spend('{}');
     const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1, maxDepth)}`).join(',')}}`;
+    return `{${keys.map((k, i) => `${spend(i > 0 ? ',' : '')}${spend(JSON.stringify(k))}${spend(':')}${canonicalJson((value as Record<string, unknown>)[k], depth + 1, maxDepth, budget)}`).join('')}}`;
   }
   throw badRequest('runtime data must be JSON');
 }

@@ -30,7 +30,7 @@ import { parseStrictJson } from '../collateral/strict-json.js';
 import { jsonShapeRefusal, type JsonShapeBounds } from '../net/json-shape.js';
 import { TeeVerifyError } from '../errors.js';
 import type { PolicyTee } from '../policy/types.js';
-import { canonicalJson, decodeBase64, decodeBase64UrlNoPad, decodeReportData } from './encoding.js';
+import { CanonicalJsonTooLong, canonicalJson, decodeBase64, decodeBase64UrlNoPad, decodeReportData } from './encoding.js';
 import { AttestationServiceError, badRequest, fromLibraryError } from './errors.js';
 
 export const NONCE_MIN_BYTES = 16;
@@ -224,10 +224,16 @@ function checkHashAlgorithms(r: Json): void {
  * agent binds a small JSON (a TEE public key, a nonce); open-webui sends no runtime data.
  */
 function structuredBytes(value: unknown): Buffer {
-  const text = canonicalJson(value, 0, MAX_STRUCTURED_DEPTH);
-  if (Buffer.byteLength(text) > MAX_STRUCTURED_BYTES) {
-    throw new AttestationServiceError('ERR_AS_TOO_LARGE', 413, `"runtime_data.structured" exceeds ${MAX_STRUCTURED_BYTES} bytes in its RFC 8785 form (send a digest of larger data, or use runtime_data.raw)`);
+  const tooLarge = () => new AttestationServiceError('ERR_AS_TOO_LARGE', 413, `"runtime_data.structured" exceeds ${MAX_STRUCTURED_BYTES} bytes in its RFC 8785 form (send a digest of larger data, or use runtime_data.raw)`);
+  let text: string;
+  try {
+    // Stops once past the bound in characters (a UTF-8 byte count is never smaller), so a large value costs no more than the bound.
+    text = canonicalJson(value, 0, MAX_STRUCTURED_DEPTH, { chars: MAX_STRUCTURED_BYTES });
+  } catch (err) {
+    if (err instanceof CanonicalJsonTooLong) throw tooLarge();
+    throw err;
   }
+  if (Buffer.byteLength(text) > MAX_STRUCTURED_BYTES) throw tooLarge();
   return Buffer.from(text, 'utf8');
 }
 

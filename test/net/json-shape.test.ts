@@ -37,6 +37,12 @@ describe('jsonShapeRefusal', () => {
     expect(scan(']]]]')).toBeUndefined();
   });
 
+  it('counts the escapes of a string left unclosed, which the parser decodes before refusing it (s15 change review, service finding 1)', () => {
+    expect(scan(`{"a":"${'\\n'.repeat(10)}`, { maxEscapes: 10 })).toBeUndefined();
+    expect(scan(`{"a":"${'\\n'.repeat(11)}`, { maxEscapes: 10 })).toEqual({ kind: 'count', message: 'more than 10 escapes in JSON strings' });
+    expect(scan(`{"a":"x","b":"${'\\n'.repeat(262_000)}`, { maxEscapes: 8192 })?.message).toBe('more than 8192 escapes in JSON strings');
+  });
+
   it('stops at the first bound passed on a large hostile body', () => {
     expect(scan('['.repeat(200_000) + ']'.repeat(200_000), { maxDepth: 40 })?.kind).toBe('depth');
     expect(scan(`{${Array.from({ length: 5000 }, (_, i) => `"k${i}":0`).join(',')}}`, { maxMembers: 2048, maxSeparators: 16_384 })?.message).toBe('more than 2048 JSON object members');
