@@ -43,6 +43,7 @@ export const GATEWAY_SERVE_OPTIONS = {
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
   'api-key-max-failures': { type: 'string' }, 'api-key-failure-window': { type: 'string' }, 'trusted-proxy': { type: 'string', multiple: true },
+  'max-connections-per-client': { type: 'string' },
   ...VTPM_SERVE_OPTIONS,
 } as const;
 
@@ -59,6 +60,8 @@ ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-p
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
                     [--trusted-proxy CIDR]...   (reverse proxies whose X-Forwarded-For names the client; repeatable)
+                    [--max-connections-per-client N]   (open connections one client address may hold, default 625
+                                      of the gateway's 10000; more are closed before the TLS handshake; trusted proxies exempt)
   tee-gateway keys create NAME DB             prints the new API key once
   tee-gateway keys list DB
   tee-gateway keys revoke ID DB
@@ -259,6 +262,9 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   if (adminFailureLimit) options.adminFailureLimit = adminFailureLimit;
   if (apiKeyFailureLimit) options.apiKeyFailureLimit = apiKeyFailureLimit;
   if (v['trusted-proxy']) options.trustedProxies = v['trusted-proxy'];
+  const connectionsPerClient = positive(v['max-connections-per-client'], '--max-connections-per-client');
+  if (connectionsPerClient !== undefined && !Number.isSafeInteger(connectionsPerClient)) throw new Error('--max-connections-per-client must be a positive integer');
+  if (connectionsPerClient !== undefined) options.maxConnectionsPerClient = connectionsPerClient;
   let started: Gateway;
   try {
     started = await startGateway(options);

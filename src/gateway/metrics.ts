@@ -70,6 +70,9 @@ export class GatewayMetrics {
   readonly upstreamFirstByte = new Histogram();
   readonly proxiedDuration = new Histogram();
 
+  /** `connectionsRefused`: connections closed at the per-client cap since start (read at scrape time). */
+  constructor(readonly connectionsRefused: () => number = () => 0) {}
+
   /** Counts a gateway error by its code. */
   countError(code: string): void {
     if (code === 'ERR_GATEWAY_RATE_LIMITED') this.attestationsRateLimited += 1;
@@ -119,6 +122,7 @@ export class GatewayMetrics {
       line('tee_gateway_too_large_total', 'counter', 'Request bodies refused as too large (413).', [['', this.tooLarge]]),
       line('tee_gateway_client_aborts_total', 'counter', 'Requests whose client closed the connection before the answer was complete, by stage (request: body still arriving; waiting: before the upstream\'s headers; streaming: during the answer). Not upstream errors.',
         Object.entries(this.clientAborts).map(([s, v]) => [`{stage="${s}"}`, v])),
+      line('tee_gateway_connections_refused_total', 'counter', 'Connections closed on accept because their client already held maxConnectionsPerClient (--max-connections-per-client).', [['', this.connectionsRefused()]]),
       line('tee_gateway_proxied_in_flight', 'gauge', 'Proxied requests in flight.', [['', this.inFlight]]),
       line('tee_gateway_quote_verifications_total', 'counter', 'POST /tdx_attest calls, by result (success, failed, unavailable: 503 collateral, rate_limited: 429).',
         Object.entries(this.quoteVerifications).map(([r, v]) => [`{result="${r}"}`, v])),

@@ -38,6 +38,7 @@ import { listenOn } from './listen.js';
 import { createHandler } from './routes.js';
 import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
+import { ConnectionCap, defaultConnectionsPerClient } from '../net/connection-cap.js';
 import { ApiKeyStore } from './store.js';
 import { generateTls, type TlsIdentity } from './tls.js';
 
@@ -131,6 +132,19 @@ export interface GatewayOptions extends ServerTimeouts {
    * (src/net/forwarded.ts); from any other peer the header is ignored. Default: none.
    */
   trustedProxies?: readonly string[];
+  /**
+   * Open connections one client may hold (s15 red team, service finding 2: the gateway's only
+   * connection bound was the global 10 000, so one client holding that many idle sockets locked
+   * every other client out). A positive integer; default a sixteenth of the 10 000, 625: above what
+   * one AttestedClient holds (its `connections`, 64 by default, plus its attestation socket, and up
+   * to twice that while a replaced key's pool drains) several times over, and above a browser's 6 per
+   * host for an office of ~100 behind one NAT address. A connection beyond it is closed as soon as it
+   * is accepted (before the TLS handshake) and counted in tee_gateway_connections_refused_total. The
+   * client is the TCP peer keyed as for attestationsPerClient (IPv4 address; IPv6 /64, its /56 and /48
+   * sharing the cap), never X-Forwarded-For; peers inside trustedProxies are not counted (they carry
+   * many clients). Else ERR_GATEWAY_CONFIG at start.
+   */
+  maxConnectionsPerClient?: number;
   /**
    * Milliseconds for the rate and failure limiters (evidence, /tdx_attest, admin tokens, API keys,
    * lookups); default performance.now(), monotonic (review s8 D2). For tests: readings that go back
@@ -252,6 +266,18 @@ function trustedProxiesOf(cidrs: readonly string[] | undefined): TrustedProxies 
   }
 }
 
+/** Open connections of the whole gateway; beyond them Node closes a new connection at once, whoever opens it. */
+export const GATEWAY_MAX_CONNECTIONS = 10_000;
+
+/**
+ * The per-client connection cap (src/net/connection-cap.ts; s15 red team, service finding 2): a
+ * positive integer, default a sixteenth of GATEWAY_MAX_CONNECTIONS; trusted proxies are not counted.
+ */
+function connectionCapOf(perClient: unknown, trustedProxies: TrustedProxies): ConnectionCap {
+  if (perClient !== undefined && (typeof perClient !== 'number' || !Number.isSafeInteger(perClient) || perClient < 1)) throw configError('maxConnectionsPerClient must be a positive integer');
+  return new ConnectionCap({ perClient: perClient ?? defaultConnectionsPerClient(GATEWAY_MAX_CONNECTIONS), exempt: (address) => trustedProxies.contains(address) });
+}
+
 /**
  * Hosts a plain-http upstream may be on without leaving this machine (the TEE). Not `*.localhost`
  * (review s12, finding 1): Node resolves such a name with getaddrinfo, which sends it to the resolver
@@ -302,6 +328,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const adminFailures = failureLimiter('adminFailureLimit', options.adminFailureLimit);
   const apiKeyFailures = failureLimiter('apiKeyFailureLimit', options.apiKeyFailureLimit);
   const trustedProxies = trustedProxiesOf(options.trustedProxies);
+  const connectionCap = connectionCapOf(options.maxConnectionsPerClient, trustedProxies);
   if (options.limiterClock !== undefined && typeof options.limiterClock !== 'function') throw configError('limiterClock must be a function returning milliseconds');
   const clock = steadyClock(options.limiterClock);
   const limiter = evidenceLimiter(options, clock);
@@ -334,7 +361,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       idleTimeoutMs,
       trustedProxies,
     };
-    const metrics = new GatewayMetrics();
+    const metrics = new GatewayMetrics(() => connectionCap.refused);
     proxy.observe = {
       status: (c) => metrics.countProxied(c),
       error: (e) => metrics.countError(e.code),
@@ -384,7 +411,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Request receipt is bounded (slowloris); answers, such as a long chat stream, are not.
     const srv: Server = createServer({ cert: tls.cert, key: tls.key, ...timeouts }, onRequest);
     server = srv;
-    srv.maxConnections = 10_000;
+    srv.maxConnections = GATEWAY_MAX_CONNECTIONS;
+    // After the server's own 'connection' listener: one client holds at most maxConnectionsPerClient.
+    connectionCap.attach(srv);
     // `Expect: 100-continue`: Node would answer 100 at once; the handler sends it only once the request
     // passed the API-key check and its Content-Length fits, so a refused client sends no body (review s8 D7).
     srv.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
