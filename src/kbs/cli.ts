@@ -14,7 +14,7 @@ import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
-import { isLoopbackHost, MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
+import { isLoopbackHost, MAX_CONNECTIONS, MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
 import { readBootstrapSecretFile } from './files.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
@@ -35,9 +35,15 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                 [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                 [--admin-max-failures N] [--admin-failure-window SECONDS]
                 [--refusal-rows-per-client N] [--refusal-rows-total N] [--refusal-window SECONDS]
+                [--max-connections N] [--max-connections-per-client N] [--connection-cap-exempt CIDR|none]...
       numbers: checked at start, else usage (exit 2) naming the flag: --max-body 1024 to 67108864 (default
                    1 MiB), --nonce-ttl 1 to 3600 s (default 300; T42), --rate-burst / --database-pool /
-                   --admin-max-failures / --refusal-rows-* whole numbers, timers > 0 s up to 2147483 s
+                   --admin-max-failures / --refusal-rows-* / --max-connections* whole numbers, timers > 0 s
+                   up to 2147483 s
+      connections: at most --max-connections open (default 1024), at most --max-connections-per-client
+                   of them from one client address (default a sixteenth, at least 8: 64); more are closed
+                   before the TLS handshake. Peers in --connection-cap-exempt (repeatable; default loopback,
+                   where a TLS-terminating proxy for --plain-http sits; none: every peer) are not counted
       nonce: required by default (T42 / S30; --require-nonce, the old switch, is still accepted);
                    --allow-no-nonce accepts transfers without one (CNAP / confidential-ai-loader clients
                    send none): a relaxation, warned at start and logged with every release, because such a
@@ -114,6 +120,7 @@ export const KBS_SERVE_OPTIONS = {
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' }, 'admin-token-file': { type: 'string' },
   'refusal-rows-per-client': { type: 'string' }, 'refusal-rows-total': { type: 'string' }, 'refusal-window': { type: 'string' },
+  'max-connections': { type: 'string' }, 'max-connections-per-client': { type: 'string' }, 'connection-cap-exempt': { type: 'string', multiple: true },
 } as const;
 
 /** Environment variables the key broker reads. */
@@ -158,6 +165,10 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const windowSeconds = secondsFlag('refusal-window', v['refusal-window'], 1, 31_536_000, true); // up to a year
   const nonceTtlSeconds = secondsFlag('nonce-ttl', v['nonce-ttl'], MIN_NONCE_TTL_SECONDS, MAX_NONCE_TTL_SECONDS, true);
   const maxBodyBytes = wholeFlag('max-body', v['max-body'], MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
+  const maxConnections = wholeFlag('max-connections', v['max-connections'], 1, MAX_CONNECTIONS);
+  const maxConnectionsPerClient = wholeFlag('max-connections-per-client', v['max-connections-per-client'], 1, MAX_CONNECTIONS);
+  const exempt = v['connection-cap-exempt'];
+  if (exempt && exempt.includes('none') && exempt.length > 1) throw new Error('--connection-cap-exempt none (every peer counted) excludes ranges');
   const refusalLog = { ...(perClient !== undefined ? { perClient } : {}), ...(total !== undefined ? { total } : {}), ...(windowSeconds !== undefined ? { windowSeconds } : {}) };
   if (v['require-nonce'] && v['allow-no-nonce']) throw new Error('--require-nonce and --allow-no-nonce exclude each other (a nonce is required by default)');
   const sync = v['sqlite-synchronous']?.toUpperCase();
@@ -187,6 +198,9 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(Object.keys(refusalLog).length > 0 ? { refusalLog } : {}),
     ...(burst !== undefined || perSecond !== undefined ? { rateLimit: { ...(burst !== undefined ? { burst } : {}), ...(perSecond !== undefined ? { perSecond } : {}) } } : {}),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+    ...(maxConnectionsPerClient !== undefined ? { maxConnectionsPerClient } : {}),
+    ...(exempt ? { connectionCapExempt: exempt.includes('none') ? [] : exempt } : {}),
     env: io.env,
     log: (l) => io.stderr(`${l}\n`),
   });

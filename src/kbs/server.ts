@@ -17,6 +17,8 @@ import type { AddressInfo } from 'node:net';
 import { PRODUCTION_TRUST_ROOTS, type CollateralService, type TrustRoots } from '../index.js';
 import { AuthFailureLimiter, type AuthFailureLimitOptions } from '../net/auth-failures.js';
 import { clientKey } from '../net/client-key.js';
+import { ConnectionCap, defaultConnectionsPerClient } from '../net/connection-cap.js';
+import { TrustedProxies } from '../net/forwarded.js';
 import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeouts.js';
 import { listenOn } from '../net/listen.js';
 import { isPinnedProductionRoots } from '../attestation-service/appraise.js';
@@ -126,6 +128,30 @@ export interface KeyBrokerOptions extends ServerTimeouts {
    * as a count (refusal_aggregates). Releases are always logged in full.
    */
   refusalLog?: RefusalLogBounds;
+  /**
+   * Open connections of the whole broker, a whole number from 1 to 1 000 000; default 1024 (it had
+   * none before s15). Beyond it Node closes a new connection at once, whoever opens it; a memory
+   * bound, while maxConnectionsPerClient keeps one client from taking all of it.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections one client may hold, a whole number from 1 to 1 000 000; default a sixteenth of
+   * maxConnections, at least 8 (64 with the defaults). s15 red team, service finding 2: one client
+   * holding every connection locks everyone else out. A connection beyond it is closed as soon as it
+   * is accepted (before the TLS handshake) and counted in KeyBroker.connectionsRefused. The client is
+   * the TCP peer's client key (IPv4 address; IPv6 /64, its /56 and /48 sharing the cap), as the rate
+   * limits key it; peers inside connectionCapExempt are not counted. Else ERR_KBS_CONFIG at start.
+   */
+  maxConnectionsPerClient?: number;
+  /**
+   * Peers not counted against maxConnectionsPerClient (CIDR ranges or single addresses; a malformed
+   * range, host bits beyond the prefix or /0 is ERR_KBS_CONFIG). Default loopback, 127.0.0.0/8 and
+   * ::1: the place of the TLS-terminating proxy that plain HTTP is meant for (and of a mesh sidecar),
+   * whose connections carry every client; capping it would cap them all as one. A proxy elsewhere
+   * (forcePlainHttp) is named here. `[]`: every peer counted. Only this cap reads it: the broker has
+   * no trusted proxies, its rate limits key the peer (docs/kbs.md, "Connections").
+   */
+  connectionCapExempt?: readonly string[];
   /** SQLite synchronous mode; default FULL. */
   synchronous?: 'FULL' | 'NORMAL';
   /** How long close() lets requests in flight finish before cutting connections, 0 to 2^31 - 1 ms; default 10 000 ms (else ERR_KBS_CONFIG at start). */
@@ -147,6 +173,8 @@ export interface KeyBroker {
   adminTokenFile?: string;
   /** Where the state lives (`sqlite:…` or the PostgreSQL URL with its password masked). */
   database: string;
+  /** Connections closed at the per-client cap (maxConnectionsPerClient) since start; the broker has no /metrics. */
+  readonly connectionsRefused: number;
   /**
    * Graceful stop: no new connections, requests in flight finish (up to
    * shutdownGraceMs), then the database connections close. Idempotent.
@@ -559,6 +587,12 @@ async function reportIntegrity(store: KbsStore, log: (l: string) => void): Promi
 /** The longest timer Node holds (2^31 - 1 ms); beyond it a timer fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** maxConnections / --max-connections: default and upper bound (maxConnectionsPerClient has the same bound). */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const MAX_CONNECTIONS = 1_000_000;
+/** connectionCapExempt's default: loopback, where a TLS-terminating proxy for plain HTTP (or a sidecar) connects from. */
+export const DEFAULT_CONNECTION_CAP_EXEMPT: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
+
 /**
  * maxBodyBytes, nonceTtlSeconds, rateLimit, shutdownGraceMs and databasePoolSize with their defaults;
  * ERR_KBS_CONFIG naming the option outside their bounds, before any database work (review s12 kbs #1,
@@ -566,7 +600,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * minted, {burst: Infinity} a broker without a rate limit; shutdownGraceMs and databasePoolSize were
  * not checked either).
  */
-function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number } } {
+function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number }; maxConnections: number; connectionsPerClient: number; connectionCapExempt: TrustedProxies } {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
     throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
@@ -589,7 +623,23 @@ function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: num
   if (pool !== undefined && (typeof pool !== 'number' || !Number.isSafeInteger(pool) || pool < 1 || pool > 1000)) {
     throw configError(`databasePoolSize must be a whole number of connections from 1 to 1000 (got ${String(pool)})`);
   }
-  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit };
+  const connections = (name: 'maxConnections' | 'maxConnectionsPerClient', v: unknown, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > MAX_CONNECTIONS) throw configError(`${name} must be a whole number of connections from 1 to ${MAX_CONNECTIONS} (got ${String(v)})`);
+    return v;
+  };
+  const maxConnections = connections('maxConnections', options.maxConnections, DEFAULT_MAX_CONNECTIONS);
+  const connectionsPerClient = connections('maxConnectionsPerClient', options.maxConnectionsPerClient, defaultConnectionsPerClient(maxConnections));
+  const exempt = options.connectionCapExempt ?? DEFAULT_CONNECTION_CAP_EXEMPT;
+  if (!Array.isArray(exempt)) throw configError('connectionCapExempt must be an array of CIDR ranges');
+  let connectionCapExempt: TrustedProxies;
+  try {
+    connectionCapExempt = new TrustedProxies(exempt);
+  } catch (e) {
+    const reason = (e as Error).message.replace(/^trusted proxy /, '').replace(/a \/0 range would trust X-Forwarded-For from every peer/, 'a /0 range would exempt every peer (raise maxConnectionsPerClient instead)');
+    throw configError(`connectionCapExempt: ${reason}`);
+  }
+  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit, maxConnections, connectionsPerClient, connectionCapExempt };
 }
 
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
@@ -702,6 +752,11 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout, ...httpTimeouts }, handler);
     }
     const srv = server;
+    // s15 red team, service finding 2: a global bound, and one client holds at most a share of it.
+    // Attached after the server's own 'connection' listener; peers in connectionCapExempt (default
+    // loopback: the TLS-terminating proxy of plain HTTP) carry many clients and are not counted.
+    srv.maxConnections = limits.maxConnections;
+    const connectionCap = new ConnectionCap({ perClient: limits.connectionsPerClient, exempt: (address) => limits.connectionCapExempt.contains(address) }).attach(srv);
     await listenOn(srv, options.port ?? 8443, host, (cause, message) => new KbsError('ERR_KBS_LISTEN', 500, message, { cause }));
     const port = (srv.address() as AddressInfo).port;
     baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
@@ -727,6 +782,9 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       url: baseUrl,
       database: storage.description,
       ...(first ? { initialAdminToken: first.token, adminTokenFile: first.file } : {}),
+      get connectionsRefused() {
+        return connectionCap.refused;
+      },
       close: () => (closing ??= close()),
     };
   } catch (e) {
