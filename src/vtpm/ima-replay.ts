@@ -428,8 +428,12 @@ export function checkImaAgainstPcrs(replay: ImaReplay, quoted: PcrInput, pcrs: r
  * `unavailable`: the PCRs 0-7 of its bank are not given (a warning in verifyVtpmEvidence).
  * `unsupported-algorithm`: its algorithm is none of the replay banks (sha1/256/384/512), so it
  * cannot be computed; refused (review s12, finding 3).
+ * `violation`: the first entry has an all-zero template digest (a violation entry): the replay
+ * extends 0xFF for it and never hashes its data, so its d-ng value and name are covered by
+ * nothing. A kernel never records boot_aggregate as a violation; refused whatever the PCRs are
+ * (review s15, vTPM finding 1).
  */
-export type BootAggregateStatus = 'match' | 'mismatch' | 'no-tpm' | 'absent' | 'unavailable' | 'unsupported-algorithm';
+export type BootAggregateStatus = 'match' | 'mismatch' | 'no-tpm' | 'absent' | 'unavailable' | 'unsupported-algorithm' | 'violation';
 
 export interface BootAggregateCheck {
   status: BootAggregateStatus;
@@ -454,6 +458,8 @@ const BOOT_AGGREGATE = 'boot_aggregate';
 export function checkBootAggregate(entries: readonly ImaEntry[], pcrInput: PcrInput): BootAggregateCheck {
   const pcrs = toPcrValues(pcrInput);
   const entry = entries[0];
+  // Before anything reads the entry's data: a violation's data is verified by nothing.
+  if (entry !== undefined && isAllZero(entry.templateDigest)) return { status: 'violation' };
   if (entry === undefined || entry.path !== BOOT_AGGREGATE || entry.fileDigest === undefined) return { status: 'absent' };
   const alg = entry.templateName === 'ima' ? 'sha1' : entry.fileDigestAlg;
   if (!isReplayBank(alg)) return { status: 'unsupported-algorithm', algorithm: alg ?? 'unknown', recorded: toHex(entry.fileDigest) };
@@ -491,6 +497,7 @@ export function assertBootAggregate(entries: readonly ImaEntry[], pcrs: PcrInput
     absent: 'is missing: the first entry of an IMA list is boot_aggregate',
     unavailable: `cannot be checked: PCRs 0-7 of its bank${result.bank === undefined ? '' : ` (${result.bank})`} are not available`,
     'unsupported-algorithm': `uses algorithm ${result.algorithm ?? 'unknown'}, which is not a PCR bank this verifier hashes (sha1, sha256, sha384, sha512): it cannot be checked`,
+    violation: 'entry is a violation entry (all-zero template digest): its data is not covered by any digest, so it cannot be checked',
   };
   throw new VtpmVerificationError('ERR_VTPM_BOOT_AGGREGATE', `the IMA boot_aggregate ${why[result.status]}`, { ...result });
 }

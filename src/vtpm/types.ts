@@ -132,6 +132,15 @@ export interface ImaEntry {
   path?: string;
   /** ima-sig: the signature field (may be empty). */
   signature?: Uint8Array;
+  /**
+   * Set only on the entries verifyVtpmEvidence hands on (`appraisal.ima.entries`) for a violation
+   * entry (all-zero template digest): the replay extends 0xFF for it and hashes none of its data,
+   * so such an entry has no `path`, `fileDigestAlg`, `fileDigest` or `signature`, and an empty
+   * `templateData` (review s15, vTPM finding 2). The parsers never set it.
+   */
+  violation?: true;
+  /** With `violation`: the file name the entry's data claims, covered by no digest (anyone who relays the list can change it). */
+  unverifiedPath?: string;
 }
 
 /** Azure confidential VM attestation report ("HCLA" header). */

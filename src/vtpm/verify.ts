@@ -307,11 +307,36 @@ function replayIma(ima: NonNullable<VtpmBundle['ima']>, quoted: PcrBanks, option
   let entries: ImaEntry[] | undefined;
   appraisal.ima = {
     get entries() {
-      return (entries ??= list.entries());
+      return (entries ??= withoutUnverifiedData(list.entries(), replay.violations));
     },
     violations: replay.violations,
   };
   return { entries: list.count, banks: replay.banks, bankRule: replay.bankRule, violations: replay.violations.length, bootAggregate: boot.status };
+}
+
+/**
+ * Review s15, vTPM finding 2: a violation entry's template data (file name, file digest,
+ * signature) is hashed by nothing, so the entries handed on never present it as measured: it
+ * loses path, fileDigestAlg, fileDigest, signature and templateData, is marked `violation`, and
+ * the name it claims is kept only as `unverifiedPath` (for an operator looking for the file).
+ */
+function withoutUnverifiedData(entries: ImaEntry[], violations: readonly number[]): ImaEntry[] {
+  if (violations.length === 0) return entries;
+  const unverified = new Set(violations);
+  entries.forEach((e, i) => {
+    if (!unverified.has(e.index)) return;
+    entries[i] = {
+      index: e.index,
+      offset: e.offset,
+      pcr: e.pcr,
+      templateDigest: e.templateDigest,
+      templateName: e.templateName,
+      templateData: new Uint8Array(0),
+      violation: true,
+      ...(e.path === undefined ? {} : { unverifiedPath: e.path }),
+    };
+  });
+  return entries;
 }
 
 /**

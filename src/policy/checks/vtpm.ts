@@ -49,14 +49,18 @@ function checkIma(policy: VtpmPolicy, input: VtpmAppraisalInput, reference: Refe
   const allowedUnknown: string[] = [];
   ima.entries.forEach((entry, index) => {
     const path = entry.path;
-    // The first entry's boot_aggregate is checked against the boot PCRs by verification.
-    if (index === 0 && path === 'boot_aggregate') return;
-    if (violations.has(index)) {
+    if (violations.has(index) || entry.violation === true) {
+      // Review s15, vTPM finding 2: a violation entry's data is hashed by nothing, so the name it
+      // claims is reported only as unverified (quoted), never as the path of a measured file.
+      const claimed = entry.unverifiedPath ?? path;
+      const name = claimed === undefined ? 'no file name' : `claimed file name ${JSON.stringify(claimed)}, unverified: a violation entry's data is covered by no digest`;
       if (policy.imaViolations === 'violation') {
-        f.fail('/vtpm/imaViolations', 'VTPM-IMA', 'POLICY', 'no IMA violation entries', { index, path: path ?? null }, `IMA entry ${index} (${path ?? 'no path'}) is a violation entry: the file was measured inconsistently`);
-      } else f.warn('VTPM-IMA', `IMA violation entry ${index} (${path ?? 'no path'}) allowed by the policy`);
+        f.fail('/vtpm/imaViolations', 'VTPM-IMA', 'POLICY', 'no IMA violation entries', { index, path: null, unverifiedPath: claimed ?? null }, `IMA entry ${index} (${name}) is a violation entry: a file was measured inconsistently`);
+      } else f.warn('VTPM-IMA', `IMA violation entry ${index} (${name}) allowed by the policy`);
       return;
     }
+    // The first entry's boot_aggregate is checked against the boot PCRs by verification.
+    if (index === 0 && path === 'boot_aggregate') return;
     const digest = entry.fileDigest === undefined ? null : `${entry.fileDigestAlg ?? 'unknown'}:${toHex(entry.fileDigest)}`;
     // VT16 / review s6 finding 1: an entry without a decoded path cannot be judged, whatever
     // unknownImaEntries says (a template name outside the digest could otherwise hide a listed file).
