@@ -10,6 +10,9 @@
  * truncates the results file to that length (dropping a torn last line and
  * any results written after the last commit) and resumes after the last input
  * record the checkpoint counts: nothing is lost and nothing is duplicated.
+ * The truncation waits for the first new result, so it happens only once the
+ * resume check (resume-check.ts) has matched the checkpoint to the input; a
+ * finished run's results file must be exactly `bytes` long and is never cut.
  *
  * The checkpoint is a pointer, not a source of verdicts: on resume every count
  * is recomputed from the kept prefix of the results file and must agree with
@@ -233,14 +236,24 @@ export class ResultWriter {
   readonly keptIds: string;
   /** Every result line's id, kept and appended: counts the lines that repeat an earlier id. */
   readonly duplicates: DuplicateIds;
+  /** Opened from an existing checkpoint (a resume, or a finished run re-summarised). */
+  readonly resumed: boolean;
+  /**
+   * A resume's results file is cut to the checkpoint's `bytes` only when the first result is
+   * appended or committed, i.e. after the resume check read the input up to the checkpoint
+   * (resume-check.ts): a refused resume leaves the results file as it was (s15 batch #1).
+   */
+  #truncatePending: boolean;
 
-  private constructor(out: string, fd: number, state: Checkpoint, keptIds: string = new IdSequence().digest(), duplicates = new DuplicateIds()) {
+  private constructor(out: string, fd: number, state: Checkpoint, resumed = false, keptIds: string = new IdSequence().digest(), duplicates = new DuplicateIds()) {
     this.out = out;
     this.duplicates = duplicates;
     this.#fd = fd;
     this.#state = state;
     this.#committed = structuredClone(state);
     this.keptIds = keptIds;
+    this.resumed = resumed;
+    this.#truncatePending = resumed;
   }
 
   /**
@@ -258,15 +271,21 @@ export class ResultWriter {
         throw new CheckpointError('ERR_CHECKPOINT_IO', `${out} cannot be reopened to resume: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       }
       try {
-        if (fstatSync(fd).size < existing.bytes) {
+        const size = fstatSync(fd).size;
+        if (size < existing.bytes) {
           throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `${out} is shorter than its checkpoint says (${existing.bytes} bytes): it was changed after the run; ${START_OVER}`);
         }
-        ftruncateSync(fd, existing.bytes); // drops a torn line and anything after the last commit
-        fsyncSync(fd);
+        // A finished run wrote nothing after its last commit: a longer file is not the one the
+        // checkpoint describes (s15 batch #1: a checkpoint marked complete early cut the results).
+        if (existing.complete && size !== existing.bytes) {
+          throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `${checkpointPath(out)} says the run is complete with ${existing.bytes} bytes of results, but ${out} holds ${size}: one of them was changed after the run (nothing was truncated); ${START_OVER}`);
+        }
+        // Recounted in place (only the first `bytes` bytes are read); the tail past them is dropped
+        // once the resume check has passed (see #truncatePending).
         const ids = new IdSequence();
         const duplicates = new DuplicateIds();
         const counts = recountKept(fd, out, existing, selectionOf(options), { add: (id) => (ids.add(id), duplicates.add(id)) });
-        return new ResultWriter(out, fd, { ...existing, counts }, ids.digest(), duplicates);
+        return new ResultWriter(out, fd, { ...existing, counts }, true, ids.digest(), duplicates);
       } catch (err) {
         closeSync(fd);
         throw err;
@@ -299,6 +318,7 @@ export class ResultWriter {
    * the last of them a directory's `lastPath` when given; commits every `intervalMs`.
    */
   append(data: Uint8Array, counts: Counts, consumed: number, inputOffset: number, now: number, intervalMs: number, lastPath?: string, ids: readonly string[] = []): void {
+    this.#truncateOnce();
     let at = 0;
     while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at, this.#state.bytes + at);
     for (const id of ids) this.duplicates.add(id);
@@ -312,6 +332,7 @@ export class ResultWriter {
 
   /** Makes everything appended so far durable, then points the checkpoint at it. */
   commit(complete = false): void {
+    this.#truncateOnce();
     fsyncSync(this.#fd);
     this.#state = { ...this.#state, complete: complete || this.#state.complete };
     writeFileAtomic(checkpointPath(this.out), `${JSON.stringify(this.#state)}\n`);
@@ -320,6 +341,14 @@ export class ResultWriter {
 
   close(): void {
     closeSync(this.#fd);
+  }
+
+  /** Drops a torn line and anything written after the last commit of the run resumed. */
+  #truncateOnce(): void {
+    if (!this.#truncatePending) return;
+    ftruncateSync(this.#fd, this.#state.bytes);
+    fsyncSync(this.#fd);
+    this.#truncatePending = false;
   }
 }
 

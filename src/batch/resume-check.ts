@@ -1,14 +1,14 @@
 /**
- * A resume that cannot rely on "one result line per input record" re-reads
- * the input up to the checkpoint and checks it against the kept results
- * before a new record is verified:
+ * Every resume re-reads the input up to the checkpoint and checks it against
+ * the kept results before a new record is verified (or the results file is
+ * truncated to the checkpoint):
  *
- * - a partial run (a shard, a retry list) over JSONL or stdin: the records
- *   before the checkpoint's offset must number `consumed` and end exactly at
- *   `inputOffset`, and the ids of those the run selects must be, in order,
- *   the ids of the kept result lines (ids only: nothing is verified again).
- *   A checkpoint edited consistently (`consumed` and `inputOffset` moved
- *   together) would otherwise skip records of the shard silently.
+ * - JSONL or stdin (any run since s15 batch #1; before, only a shard or a
+ *   retry list): the records before the checkpoint's offset must number
+ *   `consumed` and end exactly at `inputOffset`, and the ids of those the run
+ *   selects must be, in order, the ids of the kept result lines (ids only:
+ *   nothing is verified again). A checkpoint whose offset was moved forward
+ *   (with or without `consumed`) would otherwise skip records silently.
  * - a directory (any run): the walk up to the checkpoint's last path must
  *   list `consumed` files whose selected ones are the kept results' ids, in
  *   order; the run then goes on after that path. A file added, removed or
@@ -76,7 +76,7 @@ export async function* checkedResume(records: AsyncIterable<InputRecord>, point:
     if (!checked) check();
     if (complete) {
       const what = r.kind === 'file' ? `the file ${JSON.stringify(r.relativePath)}` : `record ${r.index}`;
-      throw new CheckpointError('ERR_CHECKPOINT_INPUT_CHANGED', `${point.where} says the run is complete, but the input has ${what} after its last record; start over with --fresh (or use another --out)`);
+      throw new CheckpointError('ERR_CHECKPOINT_INPUT_CHANGED', `${point.where} says the run is complete, but the input has ${what} after its last record (the input grew, or the checkpoint was edited): its results do not cover the input; start over with --fresh (or use another --out)`);
     }
     yield r;
   }

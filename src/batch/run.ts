@@ -20,7 +20,7 @@ import { checkDistinctFiles, SameFileError } from './paths.js';
 import { checkedResume, drainCheckedResume, type ResumePoint } from './resume-check.js';
 import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
-import { describeSelection, isPartial, unavailableIds, type Selection } from './selection.js';
+import { describeSelection, unavailableIds, type Selection } from './selection.js';
 import { ProgressBar, type ProgressState } from './progress.js';
 import { readDirectory, readJsonlFile, splitLines, streamBlocks, type InputRecord, type ReadProgress } from './records.js';
 import type { JobResult } from './protocol.js';
@@ -90,12 +90,16 @@ function openInput(config: BatchConfig, hooks: RunHooks, consumed: number, input
 }
 
 /**
- * Whether this resume re-reads the input up to the checkpoint (resume-check.ts): a directory
- * always, JSONL and stdin when the run leaves records without results (a shard, a retry list).
+ * Every resume re-reads the input up to the checkpoint (resume-check.ts), whatever the input and
+ * the selection: the checkpoint's position (`consumed`, `inputOffset`) and, for a finished run,
+ * its completion are checked against the input before anything is verified or truncated. Before
+ * s15 (batch #1) a whole-input JSONL / stdin run trusted them, so a checkpoint with its offset
+ * moved forward skipped records silently, and one marked complete early exited with the summary of
+ * a prefix (0 when that prefix was trusted).
  */
-function needsPrefixCheck(config: BatchConfig, selection: Selection, state: Readonly<Checkpoint>): boolean {
-  if (state.consumed === 0) return false;
-  return config.inputKind === 'directory' || isPartial(selection);
+function resumePointOf(config: BatchConfig, selection: Selection, writer: ResultWriter): ResumePoint | undefined {
+  if (!writer.resumed) return undefined;
+  return { checkpoint: writer.state, keptIds: writer.keptIds, selection, where: checkpointPath(config.out) };
 }
 
 /** The input from its start, through the resume check; see resume-check.ts. */
@@ -284,12 +288,11 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   }
   const resumedAt = writer.state.consumed;
   if (resumedAt > 0) hooks.onResume?.({ at, resumedAt });
-  const point: ResumePoint | undefined = needsPrefixCheck(config, selection, writer.state)
-    ? { checkpoint: writer.state, keptIds: writer.keptIds, selection, where: checkpointPath(config.out) }
-    : undefined;
+  const point = resumePointOf(config, selection, writer);
   let processed = 0;
   try {
-    // A finished run is only re-summarised; its input is still checked (stdin excepted: nobody feeds it again).
+    // A finished run is only re-summarised; its input is still checked, to its end (stdin and a pipe
+    // excepted: nobody feeds them again; their results file must still be exactly the checkpoint's).
     if (!starting && point && config.inputKind !== 'stdin' && config.inputKind !== 'pipe') await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
     if (starting) {
       const pool = await starting;
