@@ -468,16 +468,18 @@ export class CollateralCache {
     // Unvouched versions first, whatever the instant: the storing lookup's instant may be any the
     // caller chose (verify --at, batch --at collected), so "passed at that instant" must not let a
     // rogue source's newcomers push out a genuine version (s15 change review round 2).
+    // The version that verified last stays protected from this rule too: under roots other than
+    // the verification's, nothing chains, and it must not become fair game (s15 change review round 3).
+    const protectedVersion = newest(list.filter((a) => this.#verified.has(a)));
     const anchored = retention?.anchored;
     if (anchored) {
-      const unvouched = list.filter((a) => !anchored(a));
+      const unvouched = list.filter((a) => a !== protectedVersion && !anchored(a));
       if (unvouched.length > 0) return oldest(unvouched);
     }
     if (retention) {
       const passed = list.filter((a) => isPast(a, retention));
       if (passed.length > 0) return oldest(passed);
     }
-    const protectedVersion = newest(list.filter((a) => this.#verified.has(a)));
     return oldest(list.filter((a) => a !== protectedVersion));
   }
 

@@ -63,6 +63,7 @@ export function jsonShapeRefusal(body: Uint8Array, bounds: JsonShapeBounds): Jso
   let members = 0;
   let separators = 0;
   let escapes = 0;
+  const countEscapes = Number.isFinite(bounds.maxEscapes);
   /** The position of the next backslash at or after the current string's start; -1 when there is none left. */
   let nextBackslash = -2;
   const count = (message: string): JsonShapeRefusal => ({ kind: 'count', message });
@@ -86,8 +87,9 @@ export function jsonShapeRefusal(body: Uint8Array, bounds: JsonShapeBounds): Jso
         j = bytes.indexOf(QUOTE, j + 1);
       }
       // The backslashes inside it; the next one found is kept across strings, so the searches together read each byte once.
-      if (nextBackslash !== -1 && nextBackslash <= i) nextBackslash = bytes.indexOf(BACKSLASH, i + 1);
-      while (nextBackslash !== -1 && nextBackslash < j) {
+      // (Not counted at all under an infinite bound: the gateway's answers, whose PEM strings hold many.)
+      if (countEscapes && nextBackslash !== -1 && nextBackslash <= i) nextBackslash = bytes.indexOf(BACKSLASH, i + 1);
+      while (countEscapes && nextBackslash !== -1 && nextBackslash < j) {
         if (++escapes > bounds.maxEscapes) return count(`more than ${bounds.maxEscapes} escapes in JSON strings`);
         nextBackslash = bytes.indexOf(BACKSLASH, nextBackslash + 1);
       }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { AmdKdsClient, CollateralCache, CollateralService, HttpClient, IntelPcsClient, verifyEvidence } from '../../src/index.js';
+import { AmdKdsClient, CollateralCache, CollateralService, HttpClient, IntelPcsClient, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
 import { isOlder } from '../../src/collateral/cache.js';
 import { validateArtifact } from '../../src/collateral/validate.js';
 import { buildTestCrl, createIntelTestPki, createSyntheticIntelPlatform } from '../../src/testing/index.js';
@@ -143,5 +143,27 @@ describe('PCK CRL rollback through a made-up issuer chain header (red team s15, 
     expect(older.issued).toBe(new Date(AT.getTime() - 10 * DAY).toISOString());
     expect(isOlder(older, newer)).toBe(true);
     expect(isOlder(newer, older)).toBe(false);
+  });
+});
+
+describe('eviction under roots that vouch for nothing (s15 change review round 3, finding 1)', () => {
+  it('the version that verified last survives forged newcomers when no version chains to the roots', () => {
+    const key = 'intel/root-ca-crl';
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const version = (sequence: number, body: number[]): CollateralArtifact => ({
+      kind: 'intel-root-ca-crl',
+      key,
+      body: new Uint8Array(body),
+      sequence: String(sequence),
+      validity: { notBefore: new Date(t0 + DAY).toISOString(), notAfter: new Date(t0 + 31 * DAY).toISOString() },
+      source: { origin: 'network' },
+    });
+    const cache = new CollateralCache({ directory: null, maxVersions: 3 });
+    const now = new Date(t0 + 2 * DAY);
+    const genuine = version(1, [1]);
+    cache.put(genuine, [], { now, anchored: () => false });
+    cache.markVerified(genuine);
+    for (let n = 0; n < 10; n++) cache.put(version(1000 + n, [1, n]), [], { now, anchored: () => false });
+    expect(cache.versions(key).map((a) => a.sequence)).toContain('1');
   });
 });
