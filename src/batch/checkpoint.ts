@@ -17,15 +17,16 @@
  * The checkpoint is a pointer, not a source of verdicts: on resume every count
  * is recomputed from the kept prefix of the results file and must agree with
  * the checkpoint's (whose counts are a cache), the instant must be the one the
- * command asks for, and a JSONL input must be the same file (size, mtime, a
- * hash of its ends). Anything else is a typed CheckpointError (exit 2).
+ * command asks for (`--at now`: the kept one, not later than now and the kept
+ * lines' own), and a JSONL input must be the same file (size, mtime, a hash of
+ * its ends). Anything else is a typed CheckpointError (exit 2).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import { DuplicateIds } from './duplicates.js';
 import type { InputIdentity } from './input-identity.js';
-import { PrefixError, recountPrefix, type IdSink } from './recount.js';
+import { PrefixError, PrefixInstantError, recountPrefix, type IdSink } from './recount.js';
 import { addCounts, emptyCounts, type Counts } from './result.js';
 import { IdSequence, isPartial, type Selection } from './selection.js';
 import { describeContentChange } from './setup-digests.js';
@@ -175,8 +176,10 @@ export interface OpenOptions {
   /** The run's selection (shard and retry list); replaces `shard` when given. */
   selection?: Selection;
   /**
-   * `--at now`: the resumed run takes the checkpoint's instant (the first
-   * attempt's). Otherwise the checkpoint's instant must equal `at`.
+   * `--at now` (`at` is then the current time, an ISO instant): a checkpoint with kept results
+   * gives the resumed run its instant (the first attempt's), which must not be later than `at`
+   * and must be the kept lines' instant; one without results yet takes `at` (s15 batch #2).
+   * Otherwise the checkpoint's instant must equal `at`.
    */
   instantFromCheckpoint?: boolean;
 }
@@ -191,8 +194,13 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
     if (content !== undefined) throw new CheckpointError('ERR_CHECKPOINT_OPTIONS', `${where} ${content}; restore those files, or ${START_OVER}`);
     throw new CheckpointError('ERR_CHECKPOINT_OPTIONS', `${where} belongs to a run with other options (${JSON.stringify(cp.fingerprint)}); repeat them, or ${START_OVER}`);
   }
-  if (options.instantFromCheckpoint ? !(cp.at === 'collected' ? at === 'collected' : isIsoInstant(cp.at)) : cp.at !== at) {
+  if (options.instantFromCheckpoint ? !isIsoInstant(cp.at) : cp.at !== at) {
     throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${where} is for the instant ${JSON.stringify(cp.at)}, not ${JSON.stringify(at)}; ${START_OVER}`);
+  }
+  // --at now: the kept instant judges every remaining record, so it must be one this program could
+  // have read from the clock (not in the future); its agreement with the kept lines is checked by the recount.
+  if (options.instantFromCheckpoint && cp.written > 0 && Date.parse(cp.at) > Date.parse(at)) {
+    throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${where} is for the instant ${cp.at}, later than the current time ${at} (this machine's clock is behind the first attempt's, or the checkpoint was edited): --at now never judges at a future instant; ${START_OVER}`);
   }
   const input = options.input ?? null;
   if (!sameJson(cp.input ?? null, input)) {
@@ -207,12 +215,15 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
   }
 }
 
-/** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache. */
+/** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache (and its instant). */
 function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSink): Counts {
   let counts: Counts;
   try {
-    counts = recountPrefix(fd, cp.bytes, selection, ids);
+    counts = recountPrefix(fd, cp.bytes, selection, ids, cp.at === 'collected' ? undefined : cp.at);
   } catch (err) {
+    if (err instanceof PrefixInstantError) {
+      throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${checkpointPath(out)} is for the instant ${cp.at}, but its results disagree: ${err.message}; ${START_OVER}`);
+    }
     if (!(err instanceof PrefixError)) throw err;
     throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `the first ${cp.bytes} bytes of ${out} are not what its checkpoint says: ${err.message}; ${START_OVER}`);
   }
@@ -261,6 +272,7 @@ export class ResultWriter {
    * `fresh` is false), else starts an empty results file and a checkpoint.
    */
   static open(out: string, fingerprint: Record<string, unknown>, at: string, fresh: boolean, options: OpenOptions = {}): ResultWriter {
+    if (options.instantFromCheckpoint && !isIsoInstant(at)) throw new TypeError(`ResultWriter.open: with instantFromCheckpoint, at must be the current time as an ISO instant (got ${JSON.stringify(at)})`);
     const existing = fresh ? undefined : readCheckpoint(out);
     if (existing) {
       checkResumable(existing, out, fingerprint, at, options);
@@ -285,7 +297,10 @@ export class ResultWriter {
         const ids = new IdSequence();
         const duplicates = new DuplicateIds();
         const counts = recountKept(fd, out, existing, selectionOf(options), { add: (id) => (ids.add(id), duplicates.add(id)) });
-        return new ResultWriter(out, fd, { ...existing, counts }, true, ids.digest(), duplicates);
+        // --at now without a kept result: nothing was judged at the checkpoint's instant, so the
+        // current time replaces it (written with the next commit).
+        const instant = options.instantFromCheckpoint && existing.written === 0 ? at : existing.at;
+        return new ResultWriter(out, fd, { ...existing, counts, at: instant }, true, ids.digest(), duplicates);
       } catch (err) {
         closeSync(fd);
         throw err;

@@ -20,7 +20,10 @@ const BLOCK = 1 << 20;
 /** Why a prefix cannot be recounted: a line that is not a result, or a prefix not ending with a newline. */
 export class PrefixError extends Error {}
 
-function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok' | 'error' | 'tcbStatus'> {
+/** A kept line judged at another instant than the run's (s15 batch #2). */
+export class PrefixInstantError extends PrefixError {}
+
+function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok' | 'error' | 'tcbStatus' | 'at'> {
   let r: unknown;
   try {
     r = JSON.parse(line);
@@ -41,9 +44,12 @@ function parseResult(line: string, index: number): Pick<ResultRecord, 'id' | 'ok
  * Counts the result lines in the first `bytes` bytes of the open file `fd`.
  * Every line must be a batch result of a record the run selects (its shard,
  * its retry list), and the prefix must end with a newline (a torn line is past
- * `bytes`, never inside it). `ids` receives the lines' ids in order.
+ * `bytes`, never inside it). `ids` receives the lines' ids in order. With
+ * `at` (a fixed-instant run: the checkpoint's instant), every line's `at` must
+ * be it, or null (a record refused before an instant was chosen): one results
+ * file is judged at one instant (PrefixInstantError otherwise).
  */
-export function recountPrefix(fd: number, bytes: number, selection: Selection, ids?: IdSink): Counts {
+export function recountPrefix(fd: number, bytes: number, selection: Selection, ids?: IdSink, at?: string): Counts {
   const counts = emptyCounts();
   const buffer = Buffer.alloc(BLOCK);
   const decoder = new StringDecoder('utf8'); // a character cut by a block end is kept for the next block
@@ -59,6 +65,9 @@ export function recountPrefix(fd: number, bytes: number, selection: Selection, i
     for (const line of parts) {
       const r = parseResult(line, counts.records);
       if (!selects(selection, r.id)) throw new PrefixError(`result line ${counts.records + 1} (id ${JSON.stringify(r.id.slice(0, 80))}) belongs to another shard or is not on the retry list`);
+      if (at !== undefined && r.at !== null && r.at !== at) {
+        throw new PrefixInstantError(`result line ${counts.records + 1} (id ${JSON.stringify(r.id.slice(0, 80))}) was judged at ${JSON.stringify(typeof r.at === 'string' ? r.at.slice(0, 40) : r.at)}, not at the run's instant ${at}`);
+      }
       ids?.add(r.id);
       countResult(counts, r);
     }

@@ -38,8 +38,12 @@ export interface RunHooks {
   workerUrl?: URL;
   /** Records per chunk (default 64). */
   chunkRecords?: number;
-  /** Called once the results file is opened from a checkpoint that counts records (`at`: the instant used). */
-  onResume?: (info: { at: string; resumedAt: number }) => void;
+  /**
+   * Called once the results file is opened from a checkpoint that counts records, or whose instant
+   * `--at now` replaced (`at`: the instant used; `instant`: 'kept' the checkpoint's, 'current' the
+   * current time because the checkpoint holds no result yet, 'command' a fixed --at or collected).
+   */
+  onResume?: (info: { at: string; resumedAt: number; instant: 'kept' | 'current' | 'command'; checkpointAt: string }) => void;
 }
 
 export interface RunOutcome {
@@ -256,11 +260,14 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   const fingerprint = { ...fingerprintOf(config, files), ...describeSelection(selection) };
   const resume = resumable(config, fingerprint);
   refusePipeResume(config, resume);
-  // "now" is read once per run: a resumed run keeps the instant of its first attempt
-  // (ResultWriter.open checks it is an instant). A fixed --at is always the command's own:
-  // a checkpoint of another instant is refused, never followed.
+  // "now" is read once per run: a resumed run keeps the instant of its first attempt when results
+  // were judged at it (ResultWriter.open checks it is an instant, not later than now, and the kept
+  // lines' instant); a checkpoint without results takes the current time (s15 batch #2). A fixed
+  // --at is always the command's own: a checkpoint of another instant is refused, never followed.
   const fromCheckpoint = config.instant.mode === 'fixed' && config.instant.now === true;
-  const at = config.instant.mode === 'collected' ? 'collected' : fromCheckpoint && resume ? resume.at : config.instant.at;
+  const keepsInstant = fromCheckpoint && resume !== undefined && resume.written > 0;
+  const current = config.instant.mode === 'collected' ? 'collected' : config.instant.at;
+  const at = keepsInstant ? resume.at : current;
   const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at };
   // Workers load the package while this thread checks the setup and the checkpoint.
   const starting = resume?.complete
@@ -281,13 +288,21 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   try {
     await createContext(setupOf(config, config.instant, files)); // bundles, trust root and policy, before the results file is touched
     checkSideFiles(config);
-    writer = ResultWriter.open(config.out, fingerprint, at, config.fresh, { input: inputIdentity(config), selection, instantFromCheckpoint: fromCheckpoint });
+    // With --at now, open is given the current time; it answers with the instant the run uses.
+    writer = ResultWriter.open(config.out, fingerprint, fromCheckpoint ? current : at, config.fresh, { input: inputIdentity(config), selection, instantFromCheckpoint: fromCheckpoint });
+    if (writer.state.at !== at) {
+      // The checkpoint changed between the two reads: the workers were started with another instant.
+      writer.close();
+      throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${checkpointPath(config.out)} changed while the run started (instant ${writer.state.at}, not ${at}); run the command again`);
+    }
   } catch (err) {
     await starting?.then((p) => p.close(), () => undefined);
     throw err;
   }
   const resumedAt = writer.state.consumed;
-  if (resumedAt > 0) hooks.onResume?.({ at, resumedAt });
+  const instantOf = keepsInstant ? 'kept' : fromCheckpoint ? 'current' : 'command';
+  const replaced = writer.resumed && fromCheckpoint && !keepsInstant && resume !== undefined && resume.at !== at;
+  if (resumedAt > 0 || replaced) hooks.onResume?.({ at, resumedAt, instant: instantOf, checkpointAt: resume?.at ?? at });
   const point = resumePointOf(config, selection, writer);
   let processed = 0;
   try {

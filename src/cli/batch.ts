@@ -232,11 +232,17 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
     const out = config.out;
     const outcome = await runBatch(config, {
       stderr: io.stderr,
-      // "--at now" is read once per run: a resume keeps the first attempt's instant, which may be long ago.
+      // "--at now" is read once per run: a resume keeps the first attempt's instant, which may be long ago
+      // (said whenever it is used); a checkpoint holding no result yet gets the current time (said too).
       ...(atNow
         ? {
-            onResume: ({ at }: { at: string }) =>
-              writeSafe(io.stderr, `note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time`),
+            onResume: ({ at, instant, checkpointAt }: { at: string; instant: string; checkpointAt: string }) =>
+              writeSafe(
+                io.stderr,
+                instant === 'kept'
+                  ? `note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time`
+                  : `note: --at now: ${out}.checkpoint holds no result yet, so records are verified at ${at}, the current time, not at its instant ${checkpointAt}`,
+              ),
           }
         : {}),
       ...hooks,

@@ -145,7 +145,7 @@ describe('resume: the checkpoint is checked against the results and the input', 
     const c = { records: 2, outcomes: { trusted: 1, rejected: 1, unavailable: 0 }, byStatus: { UpToDate: 1, ERR_X: 1 }, byErrorCode: { ERR_X: 1 } };
     w.append(new TextEncoder().encode(line('a', true) + line('b', false)), c, 2, 10, 0, 0);
     w.close();
-    const again = ResultWriter.open(out, fp, 'now-differs', false, { instantFromCheckpoint: true });
+    const again = ResultWriter.open(out, fp, '2026-06-01T00:00:00.000Z', false, { instantFromCheckpoint: true }) // --at now: the current time;
     expect(again.state.counts).toEqual(c);
     expect(again.state.at).toBe('2026-01-01T00:00:00.000Z');
     again.close();
@@ -153,6 +153,6 @@ describe('resume: the checkpoint is checked against the results and the input', 
     editCheckpoint(out, (cp) => {
       cp.at = 'not an instant';
     });
-    expect(() => ResultWriter.open(out, fp, 'x', false, { instantFromCheckpoint: true })).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_INSTANT' }));
+    expect(() => ResultWriter.open(out, fp, '2026-06-01T00:00:00.000Z', false, { instantFromCheckpoint: true })).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_INSTANT' }));
   });
 });

@@ -152,7 +152,7 @@ describe('ResultWriter and the checkpoint', () => {
     expect(readCheckpoint(out)).toMatchObject({ consumed: 3, inputOffset: 40, written: 2, bytes, counts: { records: 2, outcomes: { trusted: 2 }, byStatus: { UpToDate: 2 } } });
     w.close();
     appendFileSync(out, '{"id":"d"'); // torn
-    const again = ResultWriter.open(out, fp, 'ignored', false, { instantFromCheckpoint: true, shard });
+    const again = ResultWriter.open(out, fp, '2026-06-01T00:00:00.000Z', false, { instantFromCheckpoint: true, shard });
     expect(again.state).toMatchObject({ consumed: 3, written: 2, bytes, at: '2026-01-01T00:00:00.000Z', counts: { records: 2 } });
     // s15 batch #1: the tail is cut only by the first commit (after the resume check), never on open.
     expect(readFileSync(out, 'utf8')).toBe(`${a! + b! + c!}{"id":"d"`);
