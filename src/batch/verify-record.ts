@@ -45,6 +45,15 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2
 /** The id a record without a usable one is known by: its position in the input. */
 export const positionalId = (index: number): string => `#${index}`;
 
+/**
+ * A line is UTF-8 or not a record (RFC 8259 §8.1): a lossy decoding would turn every invalid byte
+ * into U+FFFD, so `host-\xff` and `host-\xfe` would be one id (s15 batch #3). The BOM is kept in
+ * the text, so a BOM-prefixed line stays "not JSON" as before.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** A lone surrogate: a string that is not well-formed UTF-16 (String#isWellFormed, ES2024). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Parses an ISO-8601 instant with an explicit zone; undefined when malformed or impossible. */
 export function parseInstant(text: string): Date | undefined {
   if (!ISO_INSTANT.test(text)) return undefined;
@@ -59,18 +68,26 @@ export function parseInstant(text: string): Date | undefined {
 
 /** Reads a JSONL line into record fields, or the error result it is. */
 export function parseRecordLine(line: Uint8Array, index: number): RecordFields | ResultRecord {
+  let text: string;
+  try {
+    text = UTF8.decode(line);
+  } catch {
+    return errorResult(positionalId(index), recordError('ERR_BAD_RECORD', 'the line is not valid UTF-8'));
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     return errorResult(positionalId(index), recordError('ERR_BAD_RECORD', 'the line is not JSON'));
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return errorResult(positionalId(index), recordError('ERR_BAD_RECORD', 'the line is not a JSON object'));
   const o = doc as Record<string, unknown>;
-  const idOk = typeof o['id'] === 'string' && o['id'].length > 0 && o['id'].length <= MAX_ID_LENGTH;
+  const idOk = typeof o['id'] === 'string' && o['id'].length > 0 && o['id'].length <= MAX_ID_LENGTH && !LONE_SURROGATE.test(o['id']);
   const id = idOk ? (o['id'] as string) : positionalId(index);
   const bad = (message: string): ResultRecord => errorResult(id, recordError('ERR_BAD_RECORD', message));
-  if (!idOk) return bad(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+  // An id with a lone surrogate (a "\ud800" escape) has no UTF-8 form: every consumer that reads the
+  // results as UTF-8 would see U+FFFD, so two such ids would be one machine (s15 batch #3).
+  if (!idOk) return bad(`"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters, without lone surrogates (\\ud800-\\udfff escapes that are not a pair)`);
   if (typeof o['evidence'] !== 'string' || o['evidence'].length === 0) return bad('"evidence" must be a non-empty base64 string');
   const fields: RecordFields = { id, evidence: o['evidence'] };
   if (o['collectedAt'] !== undefined) {
