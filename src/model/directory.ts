@@ -16,7 +16,7 @@ import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, ioError, writeFileReplacing, type FileResult } from './file.js';
 import { checkReplaceableOutput, checkStagingParent, createStaging, discardStaging, publishStaging } from './staging.js';
 import { configBrokerFields } from './config-broker.js';
-import { entryRootsOf, openListedEntry, resolveListedEntry } from './entries.js';
+import { entryRootsOf, indexFiles, listFiles, openListedEntry, quoteEntry, resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -58,6 +58,11 @@ export interface DirectoryResult {
 
 function selected(name: string): boolean {
   return !name.startsWith('.') && !name.endsWith('.md');
+}
+
+/** A path of listFiles that walk returns too: every segment selected, and not the top-level list itself. */
+function isSelectedPath(rel: string): boolean {
+  return rel !== CONFIG_FILE && rel.split('/').every(selected);
 }
 
 async function isRegularFile(path: string): Promise<boolean> {
@@ -222,22 +227,27 @@ const namesNoFile = (outputName: string): boolean => {
  * list does not name (ERR_MODEL_UNLISTED_FILE: the list was shortened).
  */
 export async function checkDirectoryListing(inputDir: string): Promise<DirectoryListing> {
-  const present = await walk(inputDir);
+  // One listing of the tree: the selected files are what encrypt would have written, and every file is
+  // what an entry may resolve to, matched tail by tail in one pass (review s15: no per-tail lstat chains).
+  const all = await listFiles(inputDir);
+  const present = all.filter(isSelectedPath);
   const config = (await readEncryptionConfig(inputDir)) ?? { kbs: '', kbs_url: '', key_id: '', files: present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX)) };
+  const index = indexFiles(all);
   const entries: string[] = [];
-  for (const f of config.files) entries.push(await resolveListedEntry(inputDir, f));
+  const outputs = new Set<string>();
+  for (const f of config.files) {
+    const rel = await resolveListedEntry(inputDir, f, index);
+    const name = outputNameOf(rel);
+    if (namesNoFile(name)) {
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${quoteEntry(rel)}, whose decrypted name ${quoteEntry(name)} names no file`, { details: { entry: rel } });
+    }
+    if (outputs.has(name)) throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${quoteEntry(name)} twice`, { details: { entry: rel } });
+    outputs.add(name);
+    entries.push(rel);
+  }
   // Before any key is asked for: each listed file opens inside the directory (decryption opens and checks again).
   const roots = await entryRootsOf(inputDir);
   for (const rel of entries) await (await openListedEntry(roots, rel)).close();
-  const outputs = new Set<string>();
-  for (const rel of entries) {
-    const name = outputNameOf(rel);
-    if (namesNoFile(name)) {
-      throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(rel)}, whose decrypted name ${JSON.stringify(name)} names no file`, { details: { entry: rel } });
-    }
-    if (outputs.has(name)) throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(name)} twice`, { details: { entry: rel } });
-    outputs.add(name);
-  }
   const listed = new Set(entries);
   const unlisted = present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX) && !listed.has(f));
   if (unlisted.length > 0) {

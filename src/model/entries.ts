@@ -5,7 +5,8 @@
  * then opened as `enc`, `./enc`, an absolute path or a Hugging Face snapshot.
  *
  * An entry is read as a path relative to the directory; if no file is there,
- * its shorter tails are tried, down to its last segment. A tail never holds
+ * its shorter tails are tried, down to its last segment (against the listed
+ * files, in one pass: resolveListedEntry). A tail never holds
  * "", "." or "..", so every candidate is lexically inside the directory, and
  * its directory components must be real directories: a symbolic link to a
  * directory is never followed (as the directory walk does not). The file
@@ -14,7 +15,7 @@
  * (openListedEntry decides that on the open descriptor).
  */
 import { constants } from 'node:fs';
-import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { ModelFormatError } from './errors.js';
 
@@ -37,30 +38,110 @@ async function lookup(root: string, segments: readonly string[]): Promise<Lookup
   return st?.isFile() ? 'file' : 'absent';
 }
 
+/** Longest entry read (PATH_MAX on Linux, in UTF-8 bytes) and most "/"-separated segments: beyond either it names no file a model has. */
+export const MAX_ENTRY_BYTES = 4096;
+export const MAX_ENTRY_SEGMENTS = 256;
+/** How much of a host-written entry a message quotes. */
+const QUOTED_CHARS = 200;
+
+/** A host-written entry for a message: JSON-quoted, at most QUOTED_CHARS characters of it (review s15). */
+export function quoteEntry(entry: string): string {
+  return entry.length <= QUOTED_CHARS ? JSON.stringify(entry) : `${JSON.stringify(entry.slice(0, QUOTED_CHARS))}… (${entry.length} characters)`;
+}
+
 /**
- * The entry as a relative path with "/" inside `root`. ERR_MODEL_CONFIG: no
- * usable last segment, or the entry read as written points outside the
- * directory (absolute, "..", a linked directory) and no tail of it is inside;
- * ERR_MODEL_MISSING_FILE: an inside path that no file answers.
+ * The files of a directory (relative paths with "/") indexed by their segments from the last one
+ * back: the longest tail of an entry that is one of them is found in one pass over the entry's
+ * segments, whatever the entry and the tree (review s15: trying every tail on disk cost O(n²)
+ * array work and O(n·depth) lstat calls, hours of CPU for a 100 KB list).
  */
-export async function resolveListedEntry(root: string, entry: string): Promise<string> {
+export interface FileIndex {
+  readonly root: TailNode;
+}
+
+interface TailNode {
+  file: boolean;
+  children: Map<string, TailNode>;
+}
+
+export function indexFiles(files: Iterable<string>): FileIndex {
+  const root: TailNode = { file: false, children: new Map() };
+  for (const f of files) {
+    const segments = f.split('/');
+    let node = root;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      let next = node.children.get(segments[i]!);
+      if (next === undefined) node.children.set(segments[i]!, (next = { file: false, children: new Map() }));
+      node = next;
+    }
+    node.file = true;
+  }
+  return { root };
+}
+
+/**
+ * Every regular file under `root` (a symbolic link to one counts), relative with "/", without
+ * following a linked directory (lookup's rule): what an entry may resolve to.
+ */
+export async function listFiles(root: string, rel = '', out: string[] = []): Promise<string[]> {
+  const entries = await readdir(rel === '' ? root : join(root, ...rel.split('/')), { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) await listFiles(root, r, out);
+    else if (e.isFile()) out.push(r);
+    else if (e.isSymbolicLink() && (await stat(join(root, ...r.split('/'))).catch(() => undefined))?.isFile() === true) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * The entry as a relative path with "/" inside `root`. ERR_MODEL_CONFIG: longer than
+ * MAX_ENTRY_BYTES or MAX_ENTRY_SEGMENTS (`details.reason: "entry-too-long"`, before anything is
+ * looked up), no usable last segment, or the entry read as written points outside the
+ * directory (absolute, "..", a linked directory) and no tail of it is inside;
+ * ERR_MODEL_MISSING_FILE: an inside path that no file answers. `files` is the directory's
+ * listFiles, indexed (checkDirectoryListing passes it once for every entry); without it the
+ * directory is listed here.
+ */
+export async function resolveListedEntry(root: string, entry: string, files?: FileIndex): Promise<string> {
+  const bytes = Buffer.byteLength(entry, 'utf8');
+  if (bytes > MAX_ENTRY_BYTES) {
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists an entry of ${bytes} bytes, longer than a path can be (${MAX_ENTRY_BYTES}): ${quoteEntry(entry)}`, {
+      details: { reason: 'entry-too-long', entry: entry.slice(0, QUOTED_CHARS), bytes },
+    });
+  }
   const segments = entry.replaceAll('\\', '/').split('/');
+  if (segments.length > MAX_ENTRY_SEGMENTS) {
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists an entry of ${segments.length} path segments, more than ${MAX_ENTRY_SEGMENTS}: ${quoteEntry(entry)}`, {
+      details: { reason: 'entry-too-long', entry: entry.slice(0, QUOTED_CHARS), segments: segments.length },
+    });
+  }
   const last = segments.at(-1)!;
   if (unusable(last)) {
-    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${JSON.stringify(entry)}, which names no file`, { details: { entry } });
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists ${quoteEntry(entry)}, which names no file`, { details: { entry } });
+  }
+  const index = files ?? indexFiles(await listFiles(root));
+  // Tails from the shortest (the last segment) to the longest; one holding "", "." or ".." is never a
+  // candidate, and neither is any longer one (it holds the same segment).
+  const found: number[] = [];
+  let node: TailNode | undefined = index.root;
+  for (let start = segments.length - 1; start >= 0 && node !== undefined; start--) {
+    if (unusable(segments[start]!)) break;
+    node = node.children.get(segments[start]!);
+    if (node?.file === true) found.push(start);
+  }
+  for (let i = found.length - 1; i >= 0; i--) {
+    const tail = segments.slice(found[i]).join('/');
+    if (!isAbsolute(tail)) return tail; // the longest tail that exists wins
   }
   let escapes = isAbsolute(entry) || segments.some(unusable);
-  for (let start = 0; start < segments.length; start++) {
-    const tail = segments.slice(start);
-    if (tail.some(unusable) || isAbsolute(tail.join('/'))) continue;
-    const found = await lookup(root, tail);
-    if (found === 'file') return tail.join('/');
-    if (found === 'through-link' && start === 0) escapes = true;
-  }
+  // Read as written, through a linked directory: outside (one lookup, at most MAX_ENTRY_SEGMENTS lstat calls).
+  if (!escapes && (await lookup(root, segments)) === 'through-link') escapes = true;
   if (escapes) {
-    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists a path outside the model directory, and no file of that name is inside it: ${JSON.stringify(entry)}`, { details: { entry } });
+    throw new ModelFormatError('ERR_MODEL_CONFIG', `${CONFIG_FILE} lists a path outside the model directory, and no file of that name is inside it: ${quoteEntry(entry)}`, { details: { entry } });
   }
-  throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${JSON.stringify(entry)}, which the model directory lacks`, { details: { entry } });
+  throw new ModelFormatError('ERR_MODEL_MISSING_FILE', `${CONFIG_FILE} lists ${quoteEntry(entry)}, which the model directory lacks`, { details: { entry } });
 }
 
 /**
@@ -142,3 +223,4 @@ export async function openListedEntry(roots: EntryRoots, rel: string): Promise<F
     throw error;
   }
 }
+
