@@ -227,6 +227,14 @@ const namesNoFile = (outputName: string): boolean => {
  * list does not name (ERR_MODEL_UNLISTED_FILE: the list was shortened).
  */
 export async function checkDirectoryListing(inputDir: string): Promise<DirectoryListing> {
+  try {
+    return await checkListing(inputDir);
+  } catch (e) {
+    ioError(e, inputDir); // a tree deeper than PATH_MAX, a link loop, EACCES, EIO: typed, as decrypt reports them (review s15)
+  }
+}
+
+async function checkListing(inputDir: string): Promise<DirectoryListing> {
   // One listing of the tree: the selected files are what encrypt would have written, and every file is
   // what an entry may resolve to, matched tail by tail in one pass (review s15: no per-tail lstat chains).
   const all = await listFiles(inputDir);
@@ -342,9 +350,13 @@ export async function decryptDirectory(inputDir: string, outputDir: string, key:
  * be created beside the output (src/model/staging.ts).
  */
 export async function checkDecryptionOutput(inputDir: string, outputDir: string): Promise<void> {
-  await checkOutputDirectory(inputDir, outputDir);
-  await checkReplaceableOutput(outputDir);
-  await checkStagingParent(outputDir);
+  try {
+    await checkOutputDirectory(inputDir, outputDir);
+    await checkReplaceableOutput(outputDir);
+    await checkStagingParent(outputDir);
+  } catch (e) {
+    ioError(e, outputDir); // system errors typed (review s15), as checkDirectoryListing's
+  }
 }
 
 async function decryptDirectoryWith(inputDir: string, outputDir: string, k: Buffer): Promise<DirectoryResult> {

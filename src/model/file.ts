@@ -92,11 +92,21 @@ async function* rangeOf(fh: FileHandle, start: number, end: number): AsyncGenera
   }
 }
 
+/** How much of a path a message quotes from each end. */
+const PATH_END_CHARS = 100;
+
+/** A path for a message: a very long one (a host-made tree deeper than PATH_MAX) keeps its two ends (review s15). */
+export function shortPath(path: string): string {
+  return path.length <= 2 * PATH_END_CHARS + 40 ? path : `${path.slice(0, PATH_END_CHARS)}…(${path.length} characters)…${path.slice(-PATH_END_CHARS)}`;
+}
+
 /** Any failure as a typed error: ModelErrors pass, the rest is ERR_MODEL_IO with the system code in `details.errno`. */
 export function ioError(error: unknown, path: string): never {
   if (isModelError(error)) throw error;
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${path}: ${(error as Error)?.message ?? String(error)}`, {
+  // Node's message quotes the paths it failed on ("scandir '<path>'"): each is shortened as `path` is.
+  const message = ((error as Error)?.message ?? String(error)).replace(/'([^']{241,})'/g, (_m, p: string) => `'${shortPath(p)}'`);
+  throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${shortPath(path)}: ${message}`, {
     cause: error,
     details: { path, ...(typeof errno === 'string' ? { errno } : {}) },
   });
