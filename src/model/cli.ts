@@ -39,7 +39,7 @@ export const COMMAND_USAGE = {
   keygen: `  tee-model keygen [-o KEYFILE]
 `,
   encrypt: `  tee-model encrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F) [--kbs-url URL] [--key-id ID]
-                    [--loader-compatible]
+                    [--loader-compatible] [--follow-links]
 `,
   decrypt: `  tee-model decrypt -i DIR|FILE -o DIR|FILE (-k KEY | --key-file F)
 `,
@@ -192,7 +192,7 @@ const KEY_OPTIONS = {
 async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' }, 'loader-compatible': { type: 'boolean', default: false } },
+    options: { ...KEY_OPTIONS, 'kbs-url': { type: 'string' }, 'key-id': { type: 'string' }, 'loader-compatible': { type: 'boolean', default: false }, 'follow-links': { type: 'boolean', default: false } },
     strict: true,
   });
   if (values.help) return printUsage('encrypt', io);
@@ -205,6 +205,7 @@ async function cmdEncrypt(args: string[], io: ModelCliIo): Promise<number> {
         ...(values['kbs-url'] ? { kbsUrl: values['kbs-url'] } : {}),
         ...(values['key-id'] ? { keyId: values['key-id'] } : {}),
         loaderCompatible: values['loader-compatible'] === true,
+        followLinks: values['follow-links'] === true,
       });
       r.warnings.forEach((w) => io.stderr.write(`tee-model encrypt: warning: ${lineSafe(w)}\n`));
       io.stdout.write(`encrypted ${r.files.length} file(s) into ${output} (encryption-config.json written)\n`);

@@ -16,7 +16,7 @@ import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, ioError, writeFileReplacing, type FileResult } from './file.js';
 import { checkReplaceableOutput, checkStagingParent, createStaging, discardStaging, publishStaging } from './staging.js';
 import { configBrokerFields } from './config-broker.js';
-import { entryRootsOf, indexFiles, listFiles, openListedEntry, quoteEntry, resolveListedEntry } from './entries.js';
+import { entryRootsOf, indexFiles, listFiles, openListedEntry, opensInside, quoteEntry, resolveListedEntry } from './entries.js';
 import { decodeModelKey } from './keys.js';
 
 export const CONFIG_FILE = 'encryption-config.json';
@@ -44,6 +44,13 @@ export interface EncryptDirectoryOptions {
    * before anything is written. Default: encrypt it and say so in `warnings`.
    */
   loaderCompatible?: boolean;
+  /**
+   * Encrypt files that symbolic links in the input point to outside the input directory (and, for a
+   * Hugging Face snapshot, its repository's `blobs/`), with a warning naming them. Default: refuse
+   * such a tree with ERR_MODEL_CONFIG (`details.reason: "link-outside"`) before anything is written
+   * (review s15: a cloned model repository could carry `tokenizer.model -> ~/.ssh/id_ed25519`).
+   */
+  followLinks?: boolean;
 }
 
 export interface DirectoryResult {
@@ -75,7 +82,8 @@ async function isRegularFile(path: string): Promise<boolean> {
 
 /**
  * Selected regular files under `root`, relative with "/". Symbolic links to
- * regular files count as files (Hugging Face cache snapshots link to blobs);
+ * regular files count as files (Hugging Face cache snapshots link to blobs;
+ * encrypt refuses one that opens outside the input unless followLinks);
  * links to directories are not followed.
  */
 async function walk(root: string, rel = ''): Promise<string[]> {
@@ -153,8 +161,24 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
   await checkOutputDirectory(inputDir, outputDir);
   const rels = await walk(inputDir);
   refuseUnrestorableNames(inputDir, rels);
+  // decrypt / load only read a listed file that opens inside the model directory (or its snapshot's
+  // blobs/); encrypt holds the input to the same rule, so a link cannot carry a file from elsewhere
+  // into the published model without a word (review s15).
+  const roots = await entryRootsOf(inputDir);
+  const outside: string[] = [];
+  for (const rel of rels) if (!(await opensInside(roots, rel))) outside.push(rel);
+  const linkWarnings: string[] = [];
+  if (outside.length > 0) {
+    const what = `${outside.length} symbolic link(s) to files outside ${inputDir} (${namedEntries(outside)})`;
+    if (options.followLinks !== true) {
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `${inputDir} holds ${what}, which would be encrypted into the model; remove them, or pass followLinks / --follow-links to encrypt what they point to. Nothing was written`, {
+        details: { reason: 'link-outside', entries: outside },
+      });
+    }
+    linkWarnings.push(`encrypted ${what}, as followLinks / --follow-links asked`);
+  }
   const nested = subfolderEntries(rels.map((r) => r + ENCRYPTED_SUFFIX));
-  const warnings = [...broker.warnings];
+  const warnings = [...broker.warnings, ...linkWarnings];
   if (nested.length > 0) {
     const what = `${nested.length} file(s) in subfolders (${namedEntries(nested)}), which the upstream confidential-ai-loader cannot restore (it never creates the folder)`;
     if (options.loaderCompatible === true) {

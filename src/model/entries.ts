@@ -224,3 +224,20 @@ export async function openListedEntry(roots: EntryRoots, rel: string): Promise<F
   }
 }
 
+/**
+ * Whether `rel` (relative with "/") opens a file inside `roots.allowed`, decided as openListedEntry
+ * decides it (on the opened descriptor). encrypt asks it of every file it walked (review s15): a
+ * link in a tree the owner did not write (a cloned repository) must not put a file from elsewhere
+ * into the published model. A file that cannot be opened is left to the encryption to report.
+ */
+export async function opensInside(roots: EntryRoots, rel: string): Promise<boolean> {
+  const path = join(roots.root, ...rel.split('/'));
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (fh === undefined) return true;
+  try {
+    const where = await pathOfOpened(fh, path);
+    return where !== undefined && roots.allowed.some((dir) => within(where, dir));
+  } finally {
+    await fh.close();
+  }
+}
