@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, readlinkSync, renameSync, rmSync } from 'node:fs';
-import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, rename, rm } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelFormatError } from './errors.js';
@@ -40,9 +40,21 @@ const lstatOrUndefined = (path: string) =>
  * Run before any key is requested, and again when publishing.
  */
 export async function checkReplaceableOutput(outputDir: string): Promise<void> {
+  // The staging directory is renamed onto the output: rename(2) refuses a last component "." or ".."
+  // (EBUSY) and "/" cannot be replaced, which used to show only after the key was released and
+  // every file decrypted (review s15).
+  const last = basename(outputDir);
+  if (last === '.' || last === '..' || last === '') {
+    throw outputError(`the output ${outputDir} cannot be renamed into (its last component is ${last === '' ? 'the root' : JSON.stringify(last)}): give the directory by its name, or a new directory`, outputDir, 'cannot-rename');
+  }
   const st = await lstatOrUndefined(outputDir);
   if (st === undefined) return;
   if (st.isSymbolicLink() || !st.isDirectory()) throw outputError(`the output ${outputDir} is not a directory`, outputDir, 'not-a-directory');
+  // The current directory by another name would be renamed over, leaving this process (and the shell that started it) in a deleted directory.
+  const [here, real] = await Promise.all([realpath(process.cwd()).catch(() => undefined), realpath(outputDir).catch(() => undefined)]);
+  if (here !== undefined && here === real) {
+    throw outputError(`the output ${outputDir} is the current directory, which would be replaced (a shell in it is left in a deleted directory): give a new directory, e.g. -o out`, outputDir, 'cannot-rename');
+  }
   const parent = await lstatOrUndefined(dirname(resolve(outputDir)));
   if (parent !== undefined && parent.dev !== st.dev) {
     throw outputError(`the output directory ${outputDir} is a mount point, which cannot be replaced: give a directory inside it`, outputDir, 'mount-point');
