@@ -231,7 +231,8 @@ async function cmdDecrypt(args: string[], io: ModelCliIo): Promise<number> {
       r.warnings.forEach((w) => io.stderr.write(`tee-model decrypt: warning: ${lineSafe(w)}\n`));
       io.stdout.write(`decrypted ${r.files.length} file(s) into ${output}\n`);
     } else {
-      await decryptFile(input, output, key);
+      const r = await decryptFile(input, output, key);
+      (r.warnings ?? []).forEach((w) => io.stderr.write(`tee-model decrypt: warning: ${lineSafe(w)}\n`));
       io.stdout.write(`decrypted ${input} → ${output}\n`);
     }
   } finally {

@@ -7,19 +7,22 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { constants, createReadStream, rmSync } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HEADER_SIZE, cipherFor, IV_LENGTH, TAG_LENGTH, checkPlaintextSize, encodeHeader, parseHeader } from './container.js';
 import { ModelFormatError, isModelError } from './errors.js';
 import { onInterrupt } from './interrupt-cleanup.js';
 import { decodeModelKey } from './keys.js';
+import { processExists, stagingIdentity, type StagingIdentity } from './run-identity.js';
 
 export interface FileResult {
   input: string;
   output: string;
   /** Plaintext size in bytes. */
   size: number;
+  /** A single-file decryption: dead runs' temporary files beside the output it could not judge and left (sweepDeadParts). */
+  warnings?: string[];
 }
 
 const HIGH_WATER_MARK = 256 * 1024;
@@ -28,8 +31,55 @@ export const PRIVATE_FILE_MODE = 0o600;
 /** Directories the loader creates for plaintext. */
 export const PRIVATE_DIR_MODE = 0o700;
 
+let ownIdentity: StagingIdentity | undefined;
+
+/** `.<name>.part-<host>.pidns-<namespace>.`: the pid, "-", 12 random hex digits and ".part" follow (review s15: the staging identity, so the next run can tell a dead run's). */
+function partPrefix(output: string, id: StagingIdentity): string {
+  return `.${basename(output)}.part-${id.host}.pidns-${id.pidNamespace}.`;
+}
+
+const PART_TAIL = /^(\d+)-[0-9a-f]{12}\.part$/;
+
 function tempPathFor(output: string): string {
-  return join(dirname(output), `.${basename(output)}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+  ownIdentity ??= stagingIdentity();
+  return join(dirname(output), `${partPrefix(output, ownIdentity)}${process.pid}-${randomBytes(6).toString('hex')}.part`);
+}
+
+/**
+ * Before a single-file decryption writes beside `output`: removes the `.part` files a dead run of this
+ * host and pid namespace left there (SIGKILL, an OOM kill, a crash: they hold unverified plaintext;
+ * SIGINT / SIGTERM / SIGHUP remove their own), and names in the returned warnings those it cannot
+ * judge: another host's or pid namespace's, every one when the namespace is unknown, and an earlier
+ * version's (`.<name>.<pid>.<12 hex>.part`, no host or namespace). A live run's is left alone.
+ * Only regular files of exactly these shapes are touched. Best effort (review s15).
+ */
+export async function sweepDeadParts(output: string, id: StagingIdentity = stagingIdentity()): Promise<{ removed: string[]; warnings: string[] }> {
+  const report = { removed: [] as string[], warnings: [] as string[] };
+  const parent = dirname(output);
+  const head = `.${basename(output)}.`;
+  const own = partPrefix(output, id);
+  const names = (await readdir(parent).catch(() => [] as string[])).filter((n) => n.startsWith(head) && n.endsWith('.part')).sort();
+  for (const name of names) {
+    const rest = name.slice(head.length);
+    const oldStyle = /^\d+\.[0-9a-f]{12}\.part$/.test(rest);
+    const run = /^part-([A-Za-z0-9_-]+)\.pidns-([^.]+)\.\d+-[0-9a-f]{12}\.part$/.exec(rest);
+    if (!oldStyle && run === null) continue; // not a name tee-model writes
+    const path = join(parent, name);
+    if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
+    const leave = (why: string): void => {
+      report.warnings.push(`${path} is the temporary file of a tee-model decryption of ${output} (it may hold unverified decrypted bytes); ${why}, so this run leaves it: when no run is writing ${output} any more, delete it`);
+    };
+    if (id.pidNamespace === 'unknown') leave('this process cannot read its pid namespace (/proc), so it cannot tell whether that run is still alive');
+    else if (oldStyle) leave('its name (an earlier tee-model version) does not say on which host or in which pid namespace that run was');
+    else if (!name.startsWith(own)) leave(`that run was on host ${run![1]} in pid namespace ${run![2]}, whose processes this one cannot see`);
+    else {
+      const pid = Number(PART_TAIL.exec(name.slice(own.length))?.[1]);
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue;
+      await rm(path, { force: true }).catch(() => undefined);
+      report.removed.push(path);
+    }
+  }
+  return report;
 }
 
 /**
@@ -171,7 +221,10 @@ export async function decryptFile(input: string, output: string, key: string | U
     // O_NONBLOCK: a FIFO named as input is refused as not a regular file instead of blocking the open.
     const fh = await open(input, constants.O_RDONLY | constants.O_NONBLOCK).catch((e: unknown) => ioError(e, input));
     try {
-      return await decryptOpenedFile(fh, input, output, k);
+      // A killed run's .part beside the output holds unverified plaintext: gone before this run writes its own (review s15).
+      const swept = await sweepDeadParts(output);
+      const r = await decryptOpenedFile(fh, input, output, k);
+      return swept.warnings.length > 0 ? { ...r, warnings: swept.warnings } : r;
     } finally {
       await fh.close();
     }

@@ -11,13 +11,13 @@
  * point, which cannot be renamed over. docs/model.md, "Where the plaintext goes".
  */
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { constants, existsSync, renameSync, rmSync } from 'node:fs';
 import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ioError } from './file.js';
 import { onInterrupt } from './interrupt-cleanup.js';
+import { processExists, stagingIdentity, type StagingIdentity } from './run-identity.js';
 
 /** Written into every published output; its presence lets the next run replace the directory whole. */
 export const OUTPUT_MARKER = '.tee-model-output';
@@ -96,33 +96,7 @@ export async function checkStagingParent(outputDir: string, accessCheck: (path: 
   }
 }
 
-/** Whose pids a staging directory's name refers to: a pid means something only in the pid namespace of the kernel that gave it. */
-export interface StagingIdentity {
-  /** The host name, reduced to letters, digits and "-" (at most 64): several hosts may share the file system. */
-  host: string;
-  /**
-   * The pid namespace: the inode number of /proc/self/ns/pid on Linux ("pid:[4026531836]" gives
-   * "4026531836"), which differs between containers of one host that share its host name
-   * (hostNetwork, --uts=host); "none" where the platform has no pid namespaces; "unknown" on Linux
-   * when /proc cannot be read, and then no pid can be trusted and nothing is swept.
-   */
-  pidNamespace: string;
-}
-
-/** This process's StagingIdentity (the readers are injectable for tests). */
-export function stagingIdentity(readLink: (path: string) => string = readlinkSync, platform: NodeJS.Platform = process.platform, host: string = hostname()): StagingIdentity {
-  let pidNamespace = 'none';
-  if (platform === 'linux') {
-    let link = '';
-    try {
-      link = readLink('/proc/self/ns/pid');
-    } catch {
-      // no /proc (not mounted in this container): the namespace stays unknown
-    }
-    pidNamespace = /^pid:\[(\d+)\]$/.exec(link)?.[1] ?? 'unknown';
-  }
-  return { host: host.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64), pidNamespace };
-}
+export { stagingIdentity, type StagingIdentity } from './run-identity.js';
 
 /** `.<name>.staging-<host>.pidns-<namespace>.`: the pid and mkdtemp's six characters follow. */
 function stagingPrefix(outputDir: string, id: StagingIdentity): string {
@@ -147,16 +121,6 @@ const ASIDE_TAIL = /^(\d+)-[0-9a-f]{12}$/;
 function isOldStyleAside(name: string, outputDir: string): boolean {
   const head = `.${basename(resolve(outputDir))}.`;
   return name.startsWith(head) && /^\d+\.[0-9a-f]{12}\.old$/.test(name.slice(head.length));
-}
-
-/** Whether a process with this pid exists here (EPERM: it does, under another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** What sweepDeadRuns did beside an output. */
