@@ -18,7 +18,7 @@
  * is recomputed from the kept prefix of the results file and must agree with
  * the checkpoint's (whose counts are a cache), the instant must be the one the
  * command asks for (`--at now`: the kept one, not later than now and the kept
- * lines' own), and a JSONL input must be the same file (size, mtime, a hash of
+ * lines' own, when a kept line was judged at an instant; else the current time), and a JSONL input must be the same file (size, mtime, a hash of
  * its ends). Anything else is a typed CheckpointError (exit 2).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
@@ -176,12 +176,19 @@ export interface OpenOptions {
   /** The run's selection (shard and retry list); replaces `shard` when given. */
   selection?: Selection;
   /**
-   * `--at now` (`at` is then the current time, an ISO instant): a checkpoint with kept results
-   * gives the resumed run its instant (the first attempt's), which must not be later than `at`
-   * and must be the kept lines' instant; one without results yet takes `at` (s15 batch #2).
-   * Otherwise the checkpoint's instant must equal `at`.
+   * `--at now` (`at` is then the current time, an ISO instant): a checkpoint whose kept results
+   * include one judged at an instant (a non-null `at`) gives the resumed run its instant (the
+   * first attempt's), which must not be later than `at` and must be the kept lines' instant; one
+   * without such a result (none kept, or only records refused before an instant was chosen) takes
+   * `at` (s15 batch #2; s15 change review r4 #1). Otherwise the checkpoint's instant must equal `at`.
    */
   instantFromCheckpoint?: boolean;
+  /**
+   * With `instantFromCheckpoint`: what the caller found with judgedPrefix when it chose the
+   * instant (before starting workers with it). The recount must find the same; a results file
+   * that changed in between is ERR_CHECKPOINT_RESULTS. Without it, the recount alone decides.
+   */
+  judged?: boolean;
 }
 
 const selectionOf = (o: OpenOptions): Selection => o.selection ?? { shard: o.shard ?? WHOLE };
@@ -197,11 +204,6 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
   if (options.instantFromCheckpoint ? !isIsoInstant(cp.at) : cp.at !== at) {
     throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${where} is for the instant ${JSON.stringify(cp.at)}, not ${JSON.stringify(at)}; ${START_OVER}`);
   }
-  // --at now: the kept instant judges every remaining record, so it must be one this program could
-  // have read from the clock (not in the future); its agreement with the kept lines is checked by the recount.
-  if (options.instantFromCheckpoint && cp.written > 0 && Date.parse(cp.at) > Date.parse(at)) {
-    throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${where} is for the instant ${cp.at}, later than the current time ${at} (this machine's clock is behind the first attempt's, or the checkpoint was edited): --at now never judges at a future instant; ${START_OVER}`);
-  }
   const input = options.input ?? null;
   if (!sameJson(cp.input ?? null, input)) {
     throw new CheckpointError('ERR_CHECKPOINT_INPUT_CHANGED', `the input changed since ${where} was written (size, modification time or content: ${JSON.stringify(cp.input ?? null)} then, ${JSON.stringify(input)} now): resuming would skip or split records; ${START_OVER}`);
@@ -215,11 +217,14 @@ function checkResumable(cp: Checkpoint, out: string, fingerprint: Record<string,
   }
 }
 
-/** The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache (and its instant). */
-function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSink): Counts {
+/**
+ * The counts of the kept prefix, from its lines; they must agree with the checkpoint's cache (and
+ * its instant). `seen.judged`: some kept line carries a non-null `at` (then it is the checkpoint's).
+ */
+function recountKept(fd: number, out: string, cp: Checkpoint, selection: Selection, ids: IdSink, seen: { judged: boolean }): Counts {
   let counts: Counts;
   try {
-    counts = recountPrefix(fd, cp.bytes, selection, ids, cp.at === 'collected' ? undefined : cp.at);
+    counts = recountPrefix(fd, cp.bytes, selection, ids, cp.at === 'collected' ? undefined : cp.at, seen);
   } catch (err) {
     if (err instanceof PrefixInstantError) {
       throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${checkpointPath(out)} is for the instant ${cp.at}, but its results disagree: ${err.message}; ${START_OVER}`);
@@ -296,10 +301,22 @@ export class ResultWriter {
         // once the resume check has passed (see #truncatePending).
         const ids = new IdSequence();
         const duplicates = new DuplicateIds();
-        const counts = recountKept(fd, out, existing, selectionOf(options), { add: (id) => (ids.add(id), duplicates.add(id)) });
-        // --at now without a kept result: nothing was judged at the checkpoint's instant, so the
-        // current time replaces it (written with the next commit).
-        const instant = options.instantFromCheckpoint && existing.written === 0 ? at : existing.at;
+        const seen = { judged: false };
+        const counts = recountKept(fd, out, existing, selectionOf(options), { add: (id) => (ids.add(id), duplicates.add(id)) }, seen);
+        if (options.instantFromCheckpoint && options.judged !== undefined && options.judged !== seen.judged) {
+          throw new CheckpointError('ERR_CHECKPOINT_RESULTS', `${out} changed while the run started (its kept results ${seen.judged ? 'now hold' : 'no longer hold'} a record judged at an instant); run the command again`);
+        }
+        // --at now without a kept result judged at an instant (none kept, or only records refused
+        // before one was chosen, whose "at" is null): nothing was judged at the checkpoint's
+        // instant and no kept line could contradict it, so the current time replaces it (written
+        // with the next commit; s15 batch #2, s15 change review r4 #1).
+        const keeps = !options.instantFromCheckpoint || seen.judged;
+        // The kept instant judges every remaining record, so it must be one this program could have
+        // read from the clock (not in the future); the recount checked it is the kept lines' instant.
+        if (options.instantFromCheckpoint && keeps && Date.parse(existing.at) > Date.parse(at)) {
+          throw new CheckpointError('ERR_CHECKPOINT_INSTANT', `${checkpointPath(out)} is for the instant ${existing.at}, later than the current time ${at} (this machine's clock is behind the first attempt's, or the checkpoint was edited): --at now never judges at a future instant; ${START_OVER}`);
+        }
+        const instant = keeps ? existing.at : at;
         return new ResultWriter(out, fd, { ...existing, counts, at: instant }, true, ids.digest(), duplicates);
       } catch (err) {
         closeSync(fd);

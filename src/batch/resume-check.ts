@@ -14,6 +14,10 @@
  *   order; the run then goes on after that path. A file added, removed or
  *   renamed before the resume point would otherwise shift the walk.
  *
+ * A finished run re-summarised is checked to the input's end (a record after
+ * the resume point is a refusal), stdin and a pipe included: they are read
+ * again, so an empty stream for a checkpoint counting records is refused.
+ *
  * The records after the checkpoint pass through unchanged.
  */
 import { CheckpointError, type Checkpoint } from './checkpoint.js';
@@ -54,7 +58,7 @@ export async function* checkedResume(records: AsyncIterable<InputRecord>, point:
     checked = true;
     const files = kind === 'file' || (kind === undefined && cp.lastPath !== undefined);
     const problems: string[] = [];
-    if (count !== cp.consumed) problems.push(`${count} ${files ? 'files' : 'records'} where it counts ${cp.consumed}`);
+    if (count !== cp.consumed) problems.push(`${count} ${files ? 'files' : 'records'} where it counts ${cp.consumed}${count === 0 && !files ? ' (the input is empty: a resume, and the re-summary of a finished run over stdin or a pipe, reads the same stream again)' : ''}`);
     if (!files && endOffset !== cp.inputOffset) problems.push(`the last of them ending at byte ${endOffset}, not ${cp.inputOffset}`);
     if (selected.count !== cp.written || selected.digest() !== point.keptIds) problems.push(`${selected.count} of them selected, not the ${cp.written} ids of the kept results in order`);
     if (problems.length === 0) return;

@@ -22,6 +22,7 @@ import { WorkerPool } from './pool.js';
 import { loadPrevious } from './previous.js';
 import { describeSelection, unavailableIds, type Selection } from './selection.js';
 import { ProgressBar, type ProgressState } from './progress.js';
+import { judgedPrefix } from './recount.js';
 import { readDirectory, readJsonlFile, splitLines, streamBlocks, type InputRecord, type ReadProgress } from './records.js';
 import type { JobResult } from './protocol.js';
 import { summarize, type Summary } from './summary.js';
@@ -41,7 +42,8 @@ export interface RunHooks {
   /**
    * Called once the results file is opened from a checkpoint that counts records, or whose instant
    * `--at now` replaced (`at`: the instant used; `instant`: 'kept' the checkpoint's, 'current' the
-   * current time because the checkpoint holds no result yet, 'command' a fixed --at or collected).
+   * current time because the checkpoint holds no result judged at an instant yet (none, or only
+   * records refused before one was chosen), 'command' a fixed --at or collected).
    */
   onResume?: (info: { at: string; resumedAt: number; instant: 'kept' | 'current' | 'command'; checkpointAt: string }) => void;
 }
@@ -214,7 +216,7 @@ function checkSideFiles(config: BatchConfig): void {
   }
 }
 
-/** A pipe cannot seek: a run over one is not resumed (a complete run is only re-summarised, without reading it). */
+/** A pipe cannot seek: a run over one is not resumed (a complete run is only re-summarised, reading it again to check it). */
 function refusePipeResume(config: BatchConfig, resume: Checkpoint | undefined): void {
   if (config.inputKind !== 'pipe' || !resume || resume.complete || resume.consumed === 0) return;
   throw new SetupError(
@@ -232,10 +234,17 @@ async function selectionOf(config: BatchConfig): Promise<Selection> {
   }
 }
 
-/** The checkpoint this run will resume from, if any (read only: ResultWriter.open decides). */
-function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): Checkpoint | undefined {
+/**
+ * The checkpoint this run will resume from, if any (read only: ResultWriter.open decides), and
+ * whether its kept results hold a record judged at an instant (a non-null `at`; see judgedPrefix):
+ * only then does `--at now` keep the checkpoint's instant. Decided here, before the workers start
+ * with the instant, and handed to ResultWriter.open, whose recount must find the same.
+ */
+function resumable(config: BatchConfig, fingerprint: Record<string, unknown>): { checkpoint: Checkpoint | undefined; judged: boolean } {
   const existing = config.fresh ? undefined : readCheckpoint(config.out);
-  return existing && JSON.stringify(existing.fingerprint) === JSON.stringify(fingerprint) ? existing : undefined;
+  if (!existing || JSON.stringify(existing.fingerprint) !== JSON.stringify(fingerprint)) return { checkpoint: undefined, judged: false };
+  const atNow = config.instant.mode === 'fixed' && config.instant.now === true; // only --at now needs to know
+  return { checkpoint: existing, judged: atNow && existing.written > 0 && judgedPrefix(config.out, existing.bytes) };
 }
 
 /** The summary; a failure to write its file is a BatchWriteError naming it (the results are complete). */
@@ -258,14 +267,15 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   // replaced while the run started was judged with other content than the checkpoint names).
   const files = readSetupFiles(config);
   const fingerprint = { ...fingerprintOf(config, files), ...describeSelection(selection) };
-  const resume = resumable(config, fingerprint);
+  const { checkpoint: resume, judged } = resumable(config, fingerprint);
   refusePipeResume(config, resume);
   // "now" is read once per run: a resumed run keeps the instant of its first attempt when results
   // were judged at it (ResultWriter.open checks it is an instant, not later than now, and the kept
-  // lines' instant); a checkpoint without results takes the current time (s15 batch #2). A fixed
-  // --at is always the command's own: a checkpoint of another instant is refused, never followed.
+  // lines' instant); a checkpoint without such a result (none, or only records refused before an
+  // instant was chosen: "at": null) takes the current time (s15 batch #2, s15 change review r4 #1).
+  // A fixed --at is always the command's own: a checkpoint of another instant is refused, never followed.
   const fromCheckpoint = config.instant.mode === 'fixed' && config.instant.now === true;
-  const keepsInstant = fromCheckpoint && resume !== undefined && resume.written > 0;
+  const keepsInstant = fromCheckpoint && resume !== undefined && judged;
   const current = config.instant.mode === 'collected' ? 'collected' : config.instant.at;
   const at = keepsInstant ? resume.at : current;
   const instant: InstantSpec = config.instant.mode === 'collected' ? config.instant : { mode: 'fixed', at };
@@ -289,7 +299,12 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
     await createContext(setupOf(config, config.instant, files)); // bundles, trust root and policy, before the results file is touched
     checkSideFiles(config);
     // With --at now, open is given the current time; it answers with the instant the run uses.
-    writer = ResultWriter.open(config.out, fingerprint, fromCheckpoint ? current : at, config.fresh, { input: inputIdentity(config), selection, instantFromCheckpoint: fromCheckpoint });
+    writer = ResultWriter.open(config.out, fingerprint, fromCheckpoint ? current : at, config.fresh, {
+      input: inputIdentity(config),
+      selection,
+      instantFromCheckpoint: fromCheckpoint,
+      ...(fromCheckpoint && resume !== undefined ? { judged } : {}),
+    });
     if (writer.state.at !== at) {
       // The checkpoint changed between the two reads: the workers were started with another instant.
       writer.close();
@@ -306,9 +321,11 @@ export async function runBatch(config: BatchConfig, hooks: RunHooks = {}): Promi
   const point = resumePointOf(config, selection, writer);
   let processed = 0;
   try {
-    // A finished run is only re-summarised; its input is still checked, to its end (stdin and a pipe
-    // excepted: nobody feeds them again; their results file must still be exactly the checkpoint's).
-    if (!starting && point && config.inputKind !== 'stdin' && config.inputKind !== 'pipe') await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
+    // A finished run is only re-summarised; its input is still checked, to its end. stdin and a pipe
+    // too (s15 change review r4 #2): re-summarised unread, a checkpoint marked complete at any commit
+    // (consumed 0 included) gave the summary of its prefix, exit 0 for 0 records of a 300-record
+    // stream. A resume is fed the same stream anyway; an empty one is refused when records are counted.
+    if (!starting && point) await drainCheckedResume(openChecked(config, hooks, point, { done: 0, total: undefined }, true));
     if (starting) {
       const pool = await starting;
       try {

@@ -141,7 +141,7 @@ describe('resume: the checkpoint is checked against the results and the input', 
     const out = join(work, 'unit.jsonl');
     const fp = { input: 'x' };
     const w = ResultWriter.open(out, fp, '2026-01-01T00:00:00.000Z', false);
-    const line = (id: string, ok: boolean) => `${JSON.stringify({ id, ok, tee: 'tdx', tcbStatus: 'UpToDate', advisoryIds: [], error: ok ? null : { code: 'ERR_X', class: 'CHAIN', message: '' }, violations: [], warnings: [], at: null })}\n`;
+    const line = (id: string, ok: boolean) => `${JSON.stringify({ id, ok, tee: 'tdx', tcbStatus: 'UpToDate', advisoryIds: [], error: ok ? null : { code: 'ERR_X', class: 'CHAIN', message: '' }, violations: [], warnings: [], at: '2026-01-01T00:00:00.000Z' })}\n`; // judged at the instant (s15 change review r4 #1: lines with "at": null alone keep no instant)
     const c = { records: 2, outcomes: { trusted: 1, rejected: 1, unavailable: 0 }, byStatus: { UpToDate: 1, ERR_X: 1 }, byErrorCode: { ERR_X: 1 } };
     w.append(new TextEncoder().encode(line('a', true) + line('b', false)), c, 2, 10, 0, 0);
     w.close();

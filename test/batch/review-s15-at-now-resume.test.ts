@@ -10,6 +10,13 @@
  *   must carry it (or null); otherwise ERR_CHECKPOINT_INSTANT;
  * - the note about the kept instant appears whenever it is used.
  * The kept lines' instant is checked for a fixed --at resume as well.
+ *
+ * s15 change review r4 #1: "no result yet" keyed on `written === 0`, so a
+ * checkpoint whose kept lines were all refused before an instant was chosen
+ * (`"at": null`: a first line that is not JSON) still imposed its (forged, old)
+ * instant, and no kept line could contradict it. Now the instant is kept only
+ * when some kept line carries a non-null `at` (judgedPrefix, decided before the
+ * workers start and found again by ResultWriter.open's recount).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CheckpointError, checkpointPath, ResultWriter } from '../../src/batch/checkpoint.js';
 import { countResult, emptyCounts, type ResultRecord } from '../../src/batch/result.js';
+import { judgedPrefix } from '../../src/batch/recount.js';
 import { runBatch } from '../../src/batch/run.js';
 import { parseBatchArgs, runBatchCli } from '../../src/cli/batch.js';
 import { capture, makeArchive, readResults, requireBuilt, type Archive } from './helpers.js';
@@ -133,6 +141,53 @@ describe('s15 batch #2: --at now resumes check the kept instant', () => {
     writeFileSync(out, text);
     writeFileSync(checkpointPath(out), JSON.stringify({ ...cp, fingerprint: { ...cp.fingerprint, instant: AT.toISOString() }, bytes: Buffer.byteLength(text) }));
     expect(await resumeError(args(out, AT.toISOString()), LATER)).toBe('ERR_CHECKPOINT_INSTANT');
+  });
+
+  it('a checkpoint whose kept lines were all refused before an instant was chosen ("at": null) takes the current time, not its forged instant', async () => {
+    // A first line that is not JSON: ERR_BAD_RECORD, "at": null.
+    const input = join(work, 'bad-first.jsonl');
+    writeFileSync(input, Buffer.concat([Buffer.from('not json\n'), readFileSync(archive.jsonl)]));
+    const a = (out: string): string[] => [input, ...args(out).slice(1)];
+    const ref = join(work, 'bad-first-ref.jsonl');
+    expect((await run(a(ref), LATER)).code).toBe(4);
+    const refLines = readFileSync(ref, 'utf8').split('\n');
+    expect(JSON.parse(refLines[0]!)).toMatchObject({ id: '#0', at: null, error: { code: 'ERR_BAD_RECORD' } });
+    // As the reviewer's forge-at.mjs: the checkpoint only, keeping line 1 and naming an older instant.
+    const out = join(work, 'bad-first-forged.jsonl');
+    writeFileSync(out, `${refLines[0]}\n`);
+    const cp = JSON.parse(readFileSync(checkpointPath(ref), 'utf8')) as Record<string, unknown>;
+    const counts = emptyCounts();
+    countResult(counts, JSON.parse(refLines[0]!) as ResultRecord);
+    writeFileSync(checkpointPath(out), JSON.stringify({ ...cp, at: OLD.toISOString(), consumed: 1, inputOffset: 9, written: 1, bytes: Buffer.byteLength(refLines[0]!) + 1, counts, complete: false }));
+    const r = await run(a(out), LATER);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toContain(`${RECORDS + 1} records at ${LATER.toISOString()}`);
+    expect(r.stderr).toContain(`verified at ${LATER.toISOString()}, the current time, not at its instant ${OLD.toISOString()}`);
+    expect(new Set(readResults(out).map((x) => x.at).filter((x) => x !== null))).toEqual(new Set([LATER.toISOString()]));
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(ref, 'utf8'));
+    expect(JSON.parse(readFileSync(checkpointPath(out), 'utf8')).at).toBe(LATER.toISOString());
+    // A kept line judged at an instant still keeps it (the genuine resume of the same input).
+    const kept = join(work, 'bad-first-kept.jsonl');
+    const two = `${refLines[0]}\n${refLines[1]}\n`;
+    writeFileSync(kept, two);
+    countResult(counts, JSON.parse(refLines[1]!) as ResultRecord);
+    writeFileSync(checkpointPath(kept), JSON.stringify({ ...cp, consumed: 2, inputOffset: 9 + ends[0]!, written: 2, bytes: Buffer.byteLength(two), counts, complete: false }));
+    const later = new Date(LATER.getTime() + 60_000);
+    const k = await run(a(kept), later);
+    expect(k.stdout).toContain(`${RECORDS + 1} records at ${LATER.toISOString()}`);
+    expect(k.stderr).toContain(`verified at ${LATER.toISOString()}, the instant of the first attempt`);
+    expect(readFileSync(kept, 'utf8')).toBe(readFileSync(ref, 'utf8'));
+    expect(judgedPrefix(kept, Buffer.byteLength(two))).toBe(true);
+    // ResultWriter.open: the recount must find what the caller decided before starting workers.
+    writeFileSync(out, `${refLines[0]}\n`);
+    writeFileSync(checkpointPath(out), JSON.stringify({ ...cp, at: OLD.toISOString(), consumed: 1, inputOffset: 9, written: 1, bytes: Buffer.byteLength(refLines[0]!) + 1, counts: (() => { const c = emptyCounts(); countResult(c, JSON.parse(refLines[0]!) as ResultRecord); return c; })(), complete: false }));
+    const fp = cp.fingerprint as Record<string, unknown>;
+    const input1 = (JSON.parse(readFileSync(checkpointPath(out), 'utf8')) as { input: unknown }).input as never;
+    expect(judgedPrefix(out, Buffer.byteLength(refLines[0]!) + 1)).toBe(false);
+    const w = ResultWriter.open(out, fp, later.toISOString(), false, { instantFromCheckpoint: true, input: input1 });
+    expect(w.state.at).toBe(later.toISOString());
+    w.close();
+    expect(() => ResultWriter.open(out, fp, later.toISOString(), false, { instantFromCheckpoint: true, input: input1, judged: true })).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_RESULTS' }));
   });
 
   it('ResultWriter.open: --at now needs the current time as an instant', () => {

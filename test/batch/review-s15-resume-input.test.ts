@@ -8,7 +8,15 @@
  * checkpoint (resume-check.ts), a finished run is drained to the input's end,
  * a finished run's results file must be exactly `bytes` long, and a refused
  * resume leaves the results file as it was.
+ *
+ * s15 change review r4 #2: a finished stdin / pipe run was re-summarised
+ * without reading its stream, so `complete: true` set on the checkpoint of a
+ * run killed before its first commit (consumed 0, an empty results file) gave
+ * "0 records ... 0 rejected", exit 0, for a 60-record stream. Now the stream is
+ * read again and checked to its end like a file; an empty stream for a
+ * checkpoint that counts records is refused.
  */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +27,7 @@ import { CheckpointError, checkpointPath } from '../../src/batch/checkpoint.js';
 import { countResult, emptyCounts, type ResultRecord } from '../../src/batch/result.js';
 import { runBatch } from '../../src/batch/run.js';
 import { parseBatchArgs, runBatchCli } from '../../src/cli/batch.js';
-import { capture, ids, makeArchive, readResults, requireBuilt, type Archive } from './helpers.js';
+import { capture, exitOf, ids, makeArchive, readResults, requireBuilt, type Archive } from './helpers.js';
 
 const AT = new Date('2026-03-01T12:00:00Z');
 const RECORDS = 60;
@@ -42,7 +50,10 @@ beforeAll(async () => {
   fullText = readFileSync(full, 'utf8');
 }, 120_000);
 
+const writers: ChildProcess[] = [];
+
 afterAll(() => {
+  for (const w of writers) if (w.exitCode === null && w.signalCode === null) w.kill(); // a FIFO never opened for reading
   for (const dir of [archive?.dir, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -178,5 +189,68 @@ describe('s15 batch #1: a whole-input JSONL resume checks the checkpoint against
     const done = await run([archive.jsonl, '--out', past, ...common()]);
     expect(done.code).toBe(fullCode);
     expect(done.stdout).toContain(`verified 0 records in this run, resumed after input record ${RECORDS}`);
+  });
+});
+
+describe('s15 change review r4 #2: a finished stdin / pipe run is checked against its stream when re-summarised', () => {
+  /** The checkpoint of a run killed before its first commit (genuine: consumed 0, no results), then marked complete. */
+  function killedBeforeFirstCommit(out: string): void {
+    const cp = JSON.parse(readFileSync(checkpointPath(out), 'utf8')) as Record<string, unknown>;
+    writeFileSync(out, '');
+    writeFileSync(checkpointPath(out), JSON.stringify({ ...cp, consumed: 0, inputOffset: 0, written: 0, bytes: 0, counts: emptyCounts(), complete: true }));
+  }
+
+  it('stdin: "complete": true on a consumed-0 checkpoint is refused when the stream has records, never exit 0 with 0 records', async () => {
+    const input = readFileSync(archive.jsonl);
+    const out = join(work, 'stdin-complete0.jsonl');
+    expect((await run(['-', '--out', out, ...common()], input)).code).toBe(4);
+    killedBeforeFirstCommit(out);
+    const r = await run(['-', '--out', out, ...common()], input);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/says the run is complete, but the input has record 0 after its last record/);
+    expect(await resumeError(['-', '--out', out, ...common()], input)).toBe('ERR_CHECKPOINT_INPUT_CHANGED');
+    expect(readFileSync(out, 'utf8')).toBe('');
+  });
+
+  it('stdin: a genuine finished run fed its stream again is re-summarised with its exit code; an empty stream is refused', async () => {
+    const input = readFileSync(archive.jsonl);
+    const out = join(work, 'stdin-done.jsonl');
+    expect((await run(['-', '--out', out, ...common()], input)).code).toBe(fullCode);
+    const again = await run(['-', '--out', out, ...common()], input);
+    expect(again.code).toBe(fullCode);
+    expect(again.stdout).toContain(`verified 0 records in this run, resumed after input record ${RECORDS}`);
+    const empty = await run(['-', '--out', out, ...common()], Buffer.alloc(0));
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/0 records where it counts 60 \(the input is empty/);
+    expect(await resumeError(['-', '--out', out, ...common()], Buffer.alloc(0))).toBe('ERR_CHECKPOINT_INVALID');
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(full, 'utf8'));
+    // An empty stream's own finished run is checked by an empty stream: 0 records, exit 0.
+    const none = join(work, 'stdin-none.jsonl');
+    expect((await run(['-', '--out', none, ...common()], Buffer.alloc(0))).code).toBe(0);
+    expect((await run(['-', '--out', none, ...common()], Buffer.alloc(0))).code).toBe(0);
+    expect((await run(['-', '--out', none, ...common()], input)).code).toBe(2); // the stream grew
+  });
+
+  it('a pipe (FIFO): the same forged checkpoint is refused', async () => {
+    const fifo = join(work, 'complete-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const feed = (): Promise<unknown> => {
+      const child = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', archive.jsonl, fifo], { stdio: 'ignore' });
+      writers.push(child);
+      return exitOf(child).catch(() => undefined);
+    };
+    const out = join(work, 'fifo-complete0.jsonl');
+    let writer = feed();
+    expect((await run([fifo, '--out', out, ...common()])).code).toBe(fullCode);
+    await writer;
+    writer = feed();
+    expect((await run([fifo, '--out', out, ...common()])).code).toBe(fullCode); // genuine: re-summarised
+    await writer;
+    killedBeforeFirstCommit(out);
+    writer = feed();
+    const r = await run([fifo, '--out', out, ...common()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/says the run is complete, but the input has record 0 after its last record/);
   });
 });

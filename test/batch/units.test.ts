@@ -144,7 +144,8 @@ describe('ResultWriter and the checkpoint', () => {
     const enc = (s: string) => new TextEncoder().encode(s);
     // consumed 3 for 2 results: one input record belongs to the other shard.
     const shard = { index: 0, count: 2 };
-    const [a, b, c] = 'abcdefghijklmnop'.split('').filter((id) => shardOf(id, 2) === 0).slice(0, 3).map(ok);
+    // Judged at the run's instant: --at now keeps it only then (s15 change review r4 #1).
+    const [a, b, c] = 'abcdefghijklmnop'.split('').filter((id) => shardOf(id, 2) === 0).slice(0, 3).map((id) => ok(id).replace('"at":null', '"at":"2026-01-01T00:00:00.000Z"'));
     expect(c).toBeDefined();
     w.append(enc(a! + b!), trusted(2), 3, 40, 0, 0); // interval 0: commits
     w.append(enc(c!), trusted(1), 4, 50, 1, 1_000_000); // not committed yet
