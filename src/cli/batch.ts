@@ -241,7 +241,7 @@ export async function runBatchCli(argv: readonly string[], io: CliIo, hooks: Run
                 io.stderr,
                 instant === 'kept'
                   ? `note: --at now: resuming from ${out}.checkpoint, so records are verified at ${at}, the instant of the first attempt (taken from the checkpoint), not the current time; use --fresh to start over at the current time`
-                  : `note: --at now: ${out}.checkpoint holds no result yet, so records are verified at ${at}, the current time, not at its instant ${checkpointAt}`,
+                  : `note: --at now: ${out}.checkpoint holds no result judged at an instant yet, so records are verified at ${at}, the current time, not at its instant ${checkpointAt}`,
               ),
           }
         : {}),

@@ -94,7 +94,7 @@ describe('s15 batch #2: --at now resumes check the kept instant', () => {
     const r = await run(args(out), LATER);
     expect(r.code).toBe(4);
     expect(r.stdout).toContain(`${RECORDS} records at ${LATER.toISOString()}`);
-    expect(r.stderr).toContain(`note: --at now: ${out}.checkpoint holds no result yet, so records are verified at ${LATER.toISOString()}, the current time, not at its instant ${OLD.toISOString()}`);
+    expect(r.stderr).toContain(`note: --at now: ${out}.checkpoint holds no result judged at an instant yet, so records are verified at ${LATER.toISOString()}, the current time, not at its instant ${OLD.toISOString()}`);
     expect(new Set(readResults(out).map((r) => r.at).filter((a) => a !== null))).toEqual(new Set([LATER.toISOString()]));
     expect(JSON.parse(readFileSync(checkpointPath(out), 'utf8')).at).toBe(LATER.toISOString());
   });
