@@ -153,6 +153,12 @@ export async function encryptDirectory(inputDir: string, outputDir: string, key:
   }
 }
 
+/** A file in `<cache>/models--…/blobs/` (or datasets--, spaces--): where a Hugging Face cache keeps the files its snapshots link to. */
+function isHubCacheBlob(real: string): boolean {
+  const blobs = dirname(real);
+  return basename(blobs) === 'blobs' && /^(?:models|datasets|spaces)--/.test(basename(dirname(blobs)));
+}
+
 async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buffer, options: EncryptDirectoryOptions): Promise<DirectoryResult> {
   // Checked before any file is written: a bad URL or conflicting key id fails the run.
   const broker = configBrokerFields(options.kbsUrl, options.keyId);
@@ -171,7 +177,14 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
   if (outside.length > 0) {
     const what = `${outside.length} symbolic link(s) to files outside ${inputDir} (${namedEntries(outside)})`;
     if (options.followLinks !== true) {
-      throw new ModelFormatError('ERR_MODEL_CONFIG', `${inputDir} holds ${what}, which would be encrypted into the model; remove them, or pass followLinks / --follow-links to encrypt what they point to. Nothing was written`, {
+      // huggingface_hub before 0.23 left --local-dir trees whose large files link into the cache's
+      // blobs/: the layout is named, and the flag stays the way to encrypt it (review s15 r5 #5: accepting
+      // any cache's blobs/ outside the input is the exfiltration a planted link would use).
+      const hf = (await Promise.all(outside.slice(0, MAX_NAMED_ENTRIES).map((rel) => realpath(join(inputDir, toFs(rel))).catch(() => '')))).some(isHubCacheBlob);
+      const hint = hf
+        ? ` They point into a Hugging Face cache's blobs/ (a huggingface-cli download --local-dir tree of huggingface_hub before 0.23): if that is what you downloaded, pass --follow-links (followLinks), or give the cache snapshot <repo>/snapshots/<revision> itself as the input.`
+        : '';
+      throw new ModelFormatError('ERR_MODEL_CONFIG', `${inputDir} holds ${what}, which would be encrypted into the model; remove them, or pass followLinks / --follow-links to encrypt what they point to.${hint} Nothing was written`, {
         details: { reason: 'link-outside', entries: outside },
       });
     }

@@ -51,7 +51,9 @@ function tempPathFor(output: string): string {
  * SIGINT / SIGTERM / SIGHUP remove their own), and names in the returned warnings those it cannot
  * judge: another host's or pid namespace's, every one when the namespace is unknown, and an earlier
  * version's (`.<name>.<pid>.<12 hex>.part`, no host or namespace). A live run's is left alone.
- * Only regular files of exactly these shapes are touched. Best effort (review s15).
+ * Only regular files of exactly these shapes are touched, and only one owned by this user with mode
+ * 0600 (as tee-model creates it) is removed; another is named in a warning (review s15 r5 #4).
+ * Best effort (review s15).
  */
 export async function sweepDeadParts(output: string, id: StagingIdentity = stagingIdentity()): Promise<{ removed: string[]; warnings: string[] }> {
   const report = { removed: [] as string[], warnings: [] as string[] };
@@ -65,7 +67,8 @@ export async function sweepDeadParts(output: string, id: StagingIdentity = stagi
     const run = /^part-([A-Za-z0-9_-]+)\.pidns-([^.]+)\.\d+-[0-9a-f]{12}\.part$/.exec(rest);
     if (!oldStyle && run === null) continue; // not a name tee-model writes
     const path = join(parent, name);
-    if (!(await lstat(path).catch(() => undefined))?.isFile()) continue;
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isFile()) continue;
     const leave = (why: string): void => {
       report.warnings.push(`${path} is the temporary file of a tee-model decryption of ${output} (it may hold unverified decrypted bytes); ${why}, so this run leaves it: when no run is writing ${output} any more, delete it`);
     };
@@ -75,6 +78,12 @@ export async function sweepDeadParts(output: string, id: StagingIdentity = stagi
     else {
       const pid = Number(PART_TAIL.exec(name.slice(own.length))?.[1]);
       if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue;
+      // tee-model made it 0600 as this user; another owner's or mode's file of this name is not judged (review s15 r5 #4).
+      const euid = process.geteuid?.();
+      if ((euid !== undefined && st.uid !== euid) || (st.mode & 0o7777) !== PRIVATE_FILE_MODE) {
+        leave(`it belongs to user ${st.uid} with mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not to this user${euid === undefined ? '' : ` (${euid})`} with mode 0600 as tee-model writes it`);
+        continue;
+      }
       await rm(path, { force: true }).catch(() => undefined);
       report.removed.push(path);
     }
@@ -144,6 +153,8 @@ async function* rangeOf(fh: FileHandle, start: number, end: number): AsyncGenera
 
 /** How much of a path a message quotes from each end. */
 const PATH_END_CHARS = 100;
+/** The longest system message ioError passes on whole. */
+const MAX_MESSAGE_CHARS = 600;
 
 /** A path for a message: a very long one (a host-made tree deeper than PATH_MAX) keeps its two ends (review s15). */
 export function shortPath(path: string): string {
@@ -154,8 +165,15 @@ export function shortPath(path: string): string {
 export function ioError(error: unknown, path: string): never {
   if (isModelError(error)) throw error;
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  // Node's message quotes the paths it failed on ("scandir '<path>'"): each is shortened as `path` is.
-  const message = ((error as Error)?.message ?? String(error)).replace(/'([^']{241,})'/g, (_m, p: string) => `'${shortPath(p)}'`);
+  // Node's message quotes the paths it failed on ("scandir '<path>'"): each is shortened as `path` is,
+  // found as the error's own `path` / `dest` strings (review s15 r5 #2: a regex over the quotes missed a
+  // path with a "'" in it); whatever is left is capped, so the message stays one short line.
+  let message = (error as Error)?.message ?? String(error);
+  for (const key of ['path', 'dest'] as const) {
+    const p = (error as Record<string, unknown> | undefined)?.[key];
+    if (typeof p === 'string' && p.length > 2 * PATH_END_CHARS + 40) message = message.split(p).join(shortPath(p));
+  }
+  if (message.length > MAX_MESSAGE_CHARS) message = shortPath(message);
   throw new ModelFormatError('ERR_MODEL_IO', `I/O error on ${shortPath(path)}: ${message}`, {
     cause: error,
     details: { path, ...(typeof errno === 'string' ? { errno } : {}) },

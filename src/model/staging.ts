@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, renameSync, rmSync } from 'node:fs';
-import { access, chmod, lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ioError } from './file.js';
@@ -59,12 +59,32 @@ export async function checkReplaceableOutput(outputDir: string): Promise<void> {
   if (parent !== undefined && parent.dev !== st.dev) {
     throw outputError(`the output directory ${outputDir} is a mount point, which cannot be replaced: give a directory inside it`, outputDir, 'mount-point');
   }
+  // A bind mount of a directory of the same file system (a container volume given as -o) has its
+  // parent's device: the kernel's mount table names it (review s15 r5 #3).
+  if (real !== undefined && (await mountPoints()).has(real)) {
+    throw outputError(`the output directory ${outputDir} is a mount point, which cannot be replaced: give a directory inside it`, outputDir, 'mount-point');
+  }
   const names = await readdir(outputDir).catch((e: unknown) => ioError(e, outputDir));
   if (names.length === 0) return;
   const marker = names.includes(OUTPUT_MARKER) ? await lstatOrUndefined(join(outputDir, OUTPUT_MARKER)) : undefined;
   if (!marker?.isFile()) {
     throw outputError(`the output directory ${outputDir} is not empty and is not a previous tee-model output (no ${OUTPUT_MARKER}); it is replaced whole, so give an empty or new directory`, outputDir, 'not-empty');
   }
+}
+
+/**
+ * The mount points of this process's mount namespace, as /proc/self/mountinfo gives them (field 5,
+ * with the kernel's octal escapes of space, tab, newline and backslash undone). Empty where there
+ * is no procfs: the device comparison is then the only mount-point check.
+ */
+export async function mountPoints(mountinfo = '/proc/self/mountinfo'): Promise<Set<string>> {
+  const text = await readFile(mountinfo, 'utf8').catch(() => '');
+  const points = new Set<string>();
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field !== undefined && field.startsWith('/')) points.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return points;
 }
 
 /**
@@ -148,6 +168,8 @@ const RUN_IDENTITY = /^(?:old|staging)-([A-Za-z0-9_-]+)\.pidns-([^.]+)\./;
  *   output is a tee-model output (it holds OUTPUT_MARKER), the new one was published and the aside
  *   is deleted; otherwise it is left and named in a warning.
  *
+ * A directory another user owns is never moved or deleted (review s15 r5 #4).
+ *
  * Every other aside or staging directory of this output is one the sweep cannot judge, and each is
  * named in a warning (they may hold decrypted model files; review s11 changes-a #3): another host's
  * or pid namespace's (every container start gets a new pid namespace, so a run killed in the
@@ -203,6 +225,13 @@ export async function sweepDeadRuns(outputDir: string, id: StagingIdentity = sta
       continue;
     }
     if (pid === process.pid || processExists(pid)) continue; // this process's or a live one's: that run is still at work
+    // tee-model made it as this user: another user's directory of this name is not judged (review s15 r5 #4).
+    const euid = process.geteuid?.();
+    const owner = euid === undefined ? undefined : (await lstat(path).catch(() => undefined))?.uid;
+    if (euid !== undefined && owner !== euid) {
+      unjudged(path, isAside, `it belongs to user ${owner ?? 'unknown'}, not to this user (${euid}) as the directories tee-model makes do`);
+      continue;
+    }
     if (!isAside) {
       await rm(path, { recursive: true, force: true }).catch(() => undefined);
       report.removed.push(path);
