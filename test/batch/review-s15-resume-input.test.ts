@@ -163,7 +163,7 @@ describe('s15 batch #1: a whole-input JSONL resume checks the checkpoint against
     forgeCheckpoint(out, 10, 40);
     expect(await resumeError(['-', '--out', out, ...common()], input)).toBe('ERR_CHECKPOINT_INVALID');
     expect(readFileSync(out, 'utf8')).toBe(before);
-    // stdin: a finished run is re-summarised without reading it, but its results must be exactly the checkpoint's.
+    // stdin: a finished run reads the stream again to its end, and its results must be exactly the checkpoint's.
     forgeCheckpoint(out, 10, 10, { complete: true });
     expect(await resumeError(['-', '--out', out, ...common()], input)).toBe('ERR_CHECKPOINT_RESULTS');
     expect(readFileSync(out, 'utf8')).toBe(before);
