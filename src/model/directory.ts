@@ -296,7 +296,7 @@ async function checkListing(inputDir: string): Promise<DirectoryListing> {
   const listed = new Set(entries);
   const unlisted = present.filter((f) => f.endsWith(ENCRYPTED_SUFFIX) && !listed.has(f));
   if (unlisted.length > 0) {
-    throw new ModelFormatError('ERR_MODEL_UNLISTED_FILE', `the model directory holds encrypted file(s) ${CONFIG_FILE} does not list: ${unlisted.slice(0, 5).map((f) => JSON.stringify(f)).join(', ')}${unlisted.length > 5 ? ', ...' : ''}`, {
+    throw new ModelFormatError('ERR_MODEL_UNLISTED_FILE', `the model directory holds encrypted file(s) ${CONFIG_FILE} does not list: ${unlisted.slice(0, 5).map((f) => quoteEntry(f)).join(', ')}${unlisted.length > 5 ? ', ...' : ''}`, {
       details: { unlisted },
     });
   }

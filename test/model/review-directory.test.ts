@@ -56,6 +56,18 @@ describe('model directory against its list (finding 2)', () => {
     expect(await entriesOf(out)).toEqual([]);
   });
 
+  it('quotes a long unlisted name by its start only (s15 change review r7 #2: a host-made name made a 20 KB line)', async () => {
+    const long = `${'n'.repeat(250)}.aes`;
+    await writeFile(join(enc, long), 'x');
+    const err = await decryptDirectory(enc, join(dir, 'out'), key).then(
+      () => new Error('decrypted'),
+      (e: unknown) => e as Error,
+    );
+    expect(err).toMatchObject({ code: 'ERR_MODEL_UNLISTED_FILE', details: { unlisted: [long] } });
+    expect(err.message).toContain('(254 characters)');
+    expect(err.message).not.toContain(long);
+  });
+
   it('refuses a listed file the directory lacks (ERR_MODEL_MISSING_FILE) before decrypting any other', async () => {
     await rm(join(enc, 'tokenizer.json.aes'));
     const out = join(dir, 'out');
