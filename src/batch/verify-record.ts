@@ -5,7 +5,10 @@
  *
  * JSONL record: {"id": string, "evidence": base64, "collectedAt"?: ISO-8601,
  * "reportData"?: 128 hex digits, "policy"?: object, "auxblob"?: base64 of the
- * SEV-SNP certificate table}. Unknown keys are ignored.
+ * SEV-SNP certificate table}. Unknown keys are ignored, except look-alikes of
+ * "reportData" and "auxblob" (BINDING_LOOKALIKES, the certTable check), which
+ * are ERR_BAD_RECORD: a binding or table the record means to give is never
+ * silently dropped.
  */
 import { EvidenceParseError, TeeVerifyError, UnsupportedEvidenceError } from '../errors.js';
 import { decodeStrictBase64 } from '../evidence/base64.js';
@@ -41,6 +44,16 @@ export const MAX_AUXBLOB_BYTES = 1 << 20;
 const MAX_AUXBLOB_CHARS = Math.ceil(MAX_AUXBLOB_BYTES / 3) * 4;
 const REPORT_DATA = /^[0-9a-fA-F]{128}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A key folded for the look-alike checks: lower case, without '-' and '_'. */
+const fold = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
+/**
+ * Folded keys that name an expected binding under another name than "reportData": its other
+ * spellings (report_data, reportdata, ...), the attestation service's plain "nonce" and trustee
+ * "runtime_data" / "runtime_data_hash_algorithm", "user_data", "expectedReportData". Such a record
+ * was verified with no T41 / S29 check and came out ok (s16 CLI red team #1), so it is refused.
+ */
+const BINDING_LOOKALIKES = new Set(['reportdata', 'nonce', 'runtimedata', 'runtimedatahashalgorithm', 'userdata', 'expectedreportdata']);
 
 /** The id a record without a usable one is known by: its position in the input. */
 export const positionalId = (index: number): string => `#${index}`;
@@ -94,6 +107,12 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
     if (typeof o['collectedAt'] !== 'string' || !parseInstant(o['collectedAt'])) return bad('"collectedAt" must be an ISO-8601 instant with a zone');
     fields.collectedAt = o['collectedAt'];
   }
+  // Refused whatever its value (even beside a valid "reportData"): the record means a binding this
+  // program would not check (s16 CLI red team #1; before, the key was ignored and the record ok).
+  const lookalike = Object.keys(o).find((k) => k !== 'reportData' && BINDING_LOOKALIKES.has(fold(k)));
+  if (lookalike !== undefined) {
+    return bad(`${JSON.stringify(lookalike.slice(0, 64))} is not a record field: the expected REPORT_DATA goes in "reportData" (128 hex digits, the 64 bytes the evidence must carry; a nonce or runtime data as the REPORT_DATA it binds to); the record is not verified without its binding`);
+  }
   if (o['reportData'] !== undefined) {
     if (typeof o['reportData'] !== 'string' || !REPORT_DATA.test(o['reportData'])) return bad('"reportData" must be exactly 64 bytes as 128 hex digits');
     fields.reportData = o['reportData'].toLowerCase();
@@ -104,7 +123,7 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
   }
   // The attestation service's name for the same bytes: refused, never silently ignored (the record would be
   // verified without its table and rejected at S05 with no word about the field; s13 change review batch #2).
-  const misnamed = Object.keys(o).find((k) => k !== 'auxblob' && ['certtable', 'auxblob'].includes(k.toLowerCase().replace(/[-_]/g, '')));
+  const misnamed = Object.keys(o).find((k) => k !== 'auxblob' && ['certtable', 'auxblob'].includes(fold(k)));
   if (misnamed !== undefined) return bad(`${JSON.stringify(misnamed.slice(0, 64))} is not a record field: the SEV-SNP certificate table goes in "auxblob" (base64)`);
   if (o['auxblob'] !== undefined) {
     // Only its shape here (resume checks parse lines for their ids); decoded and parsed by verifyRecord.
