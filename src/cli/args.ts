@@ -29,19 +29,46 @@ function firstSentence(message: string): string {
   return cut > 0 ? message.slice(0, cut) : message.replace(/\.$/, '');
 }
 
-/** Strict parse of one subcommand's arguments; --help / -h is always accepted. */
+/**
+ * Exit 0 means "trusted", so --help / -h prints help (exit 0) only as the sole argument of a
+ * (sub)command; next to any other argument (an evidence file named "-h", a full command line, --json)
+ * it is a usage error, exit 2 (s16 finding 2).
+ */
+export const HELP_NOT_ALONE = '--help (-h) must be the only argument';
+
+/** True when `help` was given and is the only argument; throws a UsageError when it came with others. */
+export function helpAlone(command: string, args: readonly string[], help: unknown): boolean {
+  if (help !== true) return false;
+  if (args.length !== 1) throw new UsageError(`${command}: ${HELP_NOT_ALONE}`);
+  return true;
+}
+
+/**
+ * `tee-verify <group>` with no argument or only --help / -h: print the group's help. --help / -h
+ * followed by anything is a usage error (helpAlone).
+ */
+export function groupHelp(command: string, args: readonly string[]): boolean {
+  const [first] = args;
+  if (first === undefined) return true;
+  return (first === '--help' || first === '-h') && helpAlone(command, args, true);
+}
+
+/** Strict parse of one subcommand's arguments; --help / -h is accepted alone (helpAlone). */
 export function parseOptions(command: string, args: readonly string[], options: OptionSpec): Parsed {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({
+    parsed = parseArgs({
       args: [...args],
       options: { help: { type: 'boolean', short: 'h' }, ...options },
       allowPositionals: true,
       strict: true,
     });
-    return { values: values as Parsed['values'], positionals };
   } catch (err) {
     throw new UsageError(`${command}: ${firstSentence((err as Error).message)}`);
   }
+  const { values, positionals } = parsed;
+  helpAlone(command, args, values['help']);
+  return { values: values as Parsed['values'], positionals };
 }
 
 export function oneOf<T extends string>(option: string, value: string | boolean | undefined, allowed: readonly T[]): T | undefined {

@@ -15,6 +15,7 @@ import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
 import { parseSourceUrl } from '../collateral/source-url.js';
 import { TeeVerifyError } from '../errors.js';
+import { HELP_NOT_ALONE } from './args.js';
 import { oneLine } from './errors.js';
 import type { CliIo, CliStream } from './io.js';
 import { lineSafe } from './terminal-text.js';
@@ -139,7 +140,11 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
     throw new BatchUsage((err as Error).message);
   }
   const v = parsed.values;
-  if (v.help) return undefined;
+  // Help (exit 0, "all trusted") only alone (s16 finding 2).
+  if (v.help) {
+    if (argv.length !== 1) throw new BatchUsage(`batch: ${HELP_NOT_ALONE}`);
+    return undefined;
+  }
   if (parsed.positionals.length !== 1) throw new BatchUsage('batch takes exactly one input: a directory, a JSONL file or "-"');
   if (v.out === undefined) throw new BatchUsage('--out <results.jsonl> is required');
   const shard = v.shard === undefined ? WHOLE : parseShard(v.shard);

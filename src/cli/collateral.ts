@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { TeeVerifyError, collateralArtifacts, exportBundle, importBundle, parseEvidence, type CollateralArtifact, type EvidenceCollateral, type SnpReport } from '../index.js';
 import { CollateralCache, artifactKey, bundleVersions, defaultCacheDirectory, vcekRequestOf } from '../collateral/index.js';
 import { checkKeyBinding } from '../collateral/binding.js';
-import { parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
+import { groupHelp, parseOptions, positionals, stringOption, type OptionSpec, type Parsed } from './args.js';
 import { certTableFor, readExtraCertificates } from './certificates.js';
 import { UsageError, describeError, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput, writeOutput } from './files.js';
@@ -183,7 +183,7 @@ async function pruneCache(values: Parsed['values'], io: CliIo): Promise<ExitCode
 /** `collateral <sub> ...`; `help(topic)` prints help. */
 export async function runCollateralCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') return help();
+  if (groupHelp('collateral', argv) || sub === undefined) return help();
   if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown collateral command "${sub}" (${SUBCOMMANDS.join(', ')})`);
   const parsed = parseOptions(`collateral ${sub}`, rest, COLLATERAL_SUBCOMMAND_OPTIONS[sub as (typeof SUBCOMMANDS)[number]]);
   if (parsed.values['help']) return help();

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 
 import { exportBundle } from '../index.js';
-import { PRODUCTS, TEES, UsageError, instantOption, oneOf, parseOptions, positionals, stringOption, type OptionSpec, type Tee } from './args.js';
+import { PRODUCTS, TEES, UsageError, groupHelp, instantOption, oneOf, parseOptions, positionals, stringOption, type OptionSpec, type Tee } from './args.js';
 import { buildDevEvidence } from './dev-evidence.js';
 import { writeOutput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -61,7 +61,7 @@ async function quote(argv: readonly string[], io: CliIo, help: () => ExitCodeVal
 /** `dev <sub> ...`. */
 export async function runDevCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') return help();
+  if (groupHelp('dev', argv)) return help();
   if (sub === 'vtpm-evidence') return (await import('./dev-vtpm.js')).runDevVtpm(rest, io);
   if (sub !== 'quote') throw new UsageError(`unknown dev command "${sub}" (quote, vtpm-evidence)`);
   return quote(rest, io, help);

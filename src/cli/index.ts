@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 
+import { HELP_NOT_ALONE } from './args.js';
 import { withCommandInput } from './command-input.js';
 import { UsageError, describeError, exitCodeFor } from './errors.js';
 import { helpText } from './help.js';
@@ -82,8 +83,15 @@ export function run(argv: readonly string[], io: CliRunIo): Promise<number> {
 async function runCommand(argv: readonly string[], io: CliRunIo): Promise<number> {
   const [first, ...rest] = argv;
   try {
-    if (first === undefined || first === '--help' || first === '-h') return printHelp(io);
-    if (first === 'help') return rest[0] === 'batch' ? await dispatch('batch', ['--help'], io) : printHelp(io, rest[0]);
+    // Help (exit 0) only alone: next to other arguments --help / -h is a usage error (s16 finding 2).
+    if (first === undefined || first === '--help' || first === '-h') {
+      if (rest.length > 0) throw new UsageError(`${HELP_NOT_ALONE}, or name a command: tee-verify help <command>`);
+      return printHelp(io);
+    }
+    if (first === 'help') {
+      if (rest.length > 1) throw new UsageError(`help takes one command name (got ${rest.length} arguments)`);
+      return rest[0] === 'batch' ? await dispatch('batch', ['--help'], io) : printHelp(io, rest[0]);
+    }
     return await dispatch(first, rest, io);
   } catch (err) {
     if (err instanceof UsageError) {

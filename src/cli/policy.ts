@@ -4,7 +4,7 @@
  * files and prints.
  */
 import { TeeVerifyError, defaultPolicy, loadPolicy, policySchema, type Policy } from '../index.js';
-import { TEES, parseOptions, positionals, type Tee } from './args.js';
+import { TEES, groupHelp, parseOptions, positionals, type Tee } from './args.js';
 import { UsageError, oneLine, reportError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
 import { ExitCode, writeLine, type CliIo, type ExitCodeValue } from './io.js';
@@ -62,7 +62,7 @@ async function lint(file: string, io: CliIo): Promise<ExitCodeValue> {
 /** `policy <lint|schema|default>`; undefined return of parsing means --help. */
 export async function runPolicyCli(argv: readonly string[], io: CliIo, help: () => ExitCodeValue): Promise<ExitCodeValue> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') return help();
+  if (groupHelp('policy', argv)) return help();
   if (sub !== 'lint' && sub !== 'schema' && sub !== 'default') throw new UsageError(`unknown policy command "${sub}" (lint, schema, default)`);
   const parsed = parseOptions(`policy ${sub}`, rest, {});
   if (parsed.values['help']) return help();
