@@ -241,9 +241,17 @@ export class KbsStore {
   }
 
   // ---- admin audit trail (review s9 K2; append-only) ----
-  /** Appends the audit row of an admin change; only inside the change's own transaction, so both commit or neither. */
+  /**
+   * Appends the audit row of an admin change; only inside the change's own transaction, so both commit or neither.
+   * The admin token named as the actor is read again here, in that transaction (FOR SHARE on PostgreSQL, held to
+   * COMMIT): a token revoked (or expired) since the request's check refuses the change, and a revocation on any
+   * instance waits until a change it authorised committed (s16 F1: the check at the request ran outside the change's
+   * transaction). A token revoking itself deleted its own row in this transaction, after locking it: that is the
+   * one change its row is not read again for.
+   */
   async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date): Promise<void> {
     if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'an admin audit row is written only in the transaction of its change');
+    if (by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId)) await this.#tokenStillAdmits(by.tokenId, at);
     await this.#q.run('INSERT INTO admin_audit (id, at, actor, token_id, client, action, object_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       randomUUID(), at.toISOString(), by.kind, by.tokenId ?? null, by.client ?? null, action, objectId, JSON.stringify(detail),
     ]);
@@ -323,6 +331,14 @@ export class KbsStore {
     if (row.id === null || scopes === undefined) return { status: 'tampered', ...(row.id ? { id: row.id } : {}) };
     if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
     return { status: 'valid', id: row.id, expiresAt: row.expires_at, scopes };
+  }
+  /** In a change's transaction: the caller's token row, locked FOR SHARE (PostgreSQL), still intact and unexpired at `at`; else 401. */
+  async #tokenStillAdmits(id: string | undefined, at: Date): Promise<void> {
+    type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
+    const lock = this.dialect === 'postgres' ? ' FOR SHARE' : '';
+    const row = id === undefined ? undefined : await this.#q.get<Row>(`SELECT id, hash, created_at, expires_at, scopes, mac FROM admin_tokens WHERE id = ?${lock}`, [id]);
+    if (!row || this.#verifiedScopes(row) === undefined) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: revoked while this change was being made; nothing was changed');
+    if (row.expires_at !== null && !(at.getTime() < Date.parse(row.expires_at))) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
   }
   /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
   async listTokens(): Promise<TokenInfo[]> {
@@ -432,9 +448,15 @@ export class KbsStore {
     }
     return row;
   }
-  getKey(id: string, options: { lock?: boolean } = {}): Promise<KeyRow | undefined> {
-    // FOR UPDATE: a rotation on another instance waits for this transaction (SQLite transactions are exclusive anyway).
-    const lock = options.lock && this.dialect === 'postgres' ? ' FOR UPDATE' : '';
+  /**
+   * `lock` (PostgreSQL; an SQLite transaction is exclusive anyway), held to the end of the transaction:
+   * `true` (FOR UPDATE, a rotation or move): another rotation, move or release of the key waits for it;
+   * `'share'` (FOR SHARE, a release): a rotation, move or deletion on any instance waits until the
+   * release committed, and a release that comes after one re-reads the committed row (READ COMMITTED
+   * re-fetches a row it waited for), while releases of one key do not wait for each other (s16 F1).
+   */
+  getKey(id: string, options: { lock?: boolean | 'share' } = {}): Promise<KeyRow | undefined> {
+    const lock = options.lock && this.dialect === 'postgres' ? (options.lock === 'share' ? ' FOR SHARE' : ' FOR UPDATE') : '';
     return this.#q.get<KeyRow>(`SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys WHERE id = ?${lock}`, [id]);
   }
   /**

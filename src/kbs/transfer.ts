@@ -333,7 +333,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     if (body.nonce && !(await store.consumeNonce(body.nonce.val.toString('hex'), key.id, at))) {
       throw new KbsError('ERR_KBS_NONCE', 401, 'nonce refused: already used or expired', { check: freshness });
     }
-    const current = await store.getKey(key.id);
+    // FOR SHARE (s16 F1): a move, rotation or deletion on another instance waits for this release to commit, so none is
+    // acknowledged while an old-state release can still commit; one that committed first is seen here (404, or the new version).
+    const current = await store.getKey(key.id, { lock: 'share' });
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
     // Rotated meanwhile (same policy): the current version is what is released, as before; a rare race, so its wrap may run here.
     const released = current.version === key.version ? prepared : wrapMaterial(store.keyMaterial(current, policyRow), requester.key);
