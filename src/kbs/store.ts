@@ -12,7 +12,7 @@
  * (refusal_aggregates) instead of rows. No instance keeps anything in memory
  * that another one needs.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 
 import { clientKey } from '../net/client-key.js';
 import { checkSchema, migrate, StorageError, type MigrationOutcome, type MigrationSet, type SqlExecutor, type Storage } from '../storage/index.js';
@@ -173,6 +173,12 @@ ON CONFLICT (release_digest) DO UPDATE SET count = release_repeats.count + 1,
   last_at = CASE WHEN excluded.last_at > release_repeats.last_at THEN excluded.last_at ELSE release_repeats.last_at END,
   last_client = excluded.last_client`;
 
+/**
+ * The advisory-lock key that orders admin_audit inserts on PostgreSQL (appendAudit): SHA-256 of
+ * "tee-kbs:admin-audit-order", first 8 bytes as a signed 64-bit integer (storage's advisoryLockKey form).
+ */
+const AUDIT_ORDER_LOCK = createHash('sha256').update('tee-kbs:admin-audit-order').digest().readBigInt64BE(0).toString();
+
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
 export class KbsStore {
@@ -252,11 +258,20 @@ export class KbsStore {
   async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date): Promise<void> {
     if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'an admin audit row is written only in the transaction of its change');
     if (by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId)) await this.#tokenStillAdmits(by.tokenId, at);
+    // PostgreSQL (s16 F2): audit inserts one at a time, each holding this transaction-level lock from just before it takes
+    // its seq to its COMMIT (the lock is released after the commit is visible). So seq order is commit order: a reader
+    // paging with after_seq = the last seq read never passes a row that commits later. Taken last, after every other
+    // lock of the change, so it never waits while holding it; admin changes are rare, the wait costs nothing.
+    // (SQLite: a transaction holds the write lock to COMMIT, so the order holds anyway.)
+    if (this.dialect === 'postgres') await this.#q.run(`SELECT pg_advisory_xact_lock(${AUDIT_ORDER_LOCK})`);
     await this.#q.run('INSERT INTO admin_audit (id, at, actor, token_id, client, action, object_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       randomUUID(), at.toISOString(), by.kind, by.tokenId ?? null, by.client ?? null, action, objectId, JSON.stringify(detail),
     ]);
   }
-  /** Audit rows with seq above `afterSeq`, oldest first, at most `limit`. */
+  /**
+   * Audit rows with seq above `afterSeq`, oldest first, at most `limit`. Paging with `afterSeq` = the last seq read
+   * misses no row, on any number of instances: seq order is commit order (appendAudit; s16 F2).
+   */
   async auditEntries(afterSeq = 0, limit = 500): Promise<AuditEntry[]> {
     type Row = Omit<AuditEntry, 'seq' | 'detail'> & { seq: number | string; detail: string | null };
     const rows = await this.#q.all<Row>('SELECT seq, id, at, actor, token_id, client, action, object_id, detail FROM admin_audit WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit]);
