@@ -357,10 +357,23 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
   o.observe?.start();
   res.on('close', () => {
     o.observe?.end((performance.now() - started) / 1000);
-    if (res.writableFinished) return;
+    clearTimeout(headerTimer);
+    if (res.writableFinished) {
+      // The answer is complete. So is the upstream request once every byte of the body went out to the
+      // upstream (the pipe ended it), and Node pools or closes its connection.
+      if (upstream.writableFinished) return;
+      // Answered before the whole body arrived (an early 401/404, a 502/504 of the gateway, a handler
+      // that reads no body): the upstream request is half-sent and nothing would ever end it, so it
+      // held an upstream connection and a gateway fd until the upstream gave up, through close() too
+      // (s16 red team, proxy finding 1). It is destroyed; the rest of the client's body is read and
+      // dropped, as Node's server does for a body nobody reads, within maxRequestBytes (below).
+      upstream.destroy();
+      req.unpipe(upstream);
+      req.resume();
+      return;
+    }
     // The client hung up before its answer was complete. Destroying the upstream request makes it
     // fail ("socket hang up"): that is the client's doing, counted as an abort and never as a 502.
-    clearTimeout(headerTimer);
     if (!finished) {
       finished = true;
       o.observe?.clientAbort?.(!req.complete ? 'request' : res.headersSent ? 'streaming' : 'waiting');
@@ -372,7 +385,11 @@ export function proxyRequest(o: ProxyOptions, req: IncomingMessage, res: ServerR
     sent += chunk.length;
     if (sent > o.maxRequestBytes) {
       req.unpipe(upstream);
-      fail(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, `the request body exceeds ${o.maxRequestBytes} bytes`));
+      // Also when the answer came first (fail() then does nothing): the half-sent upstream request would never end.
+      upstream.destroy();
+      if (!finished) fail(new GatewayError('ERR_GATEWAY_TOO_LARGE', 413, `the request body exceeds ${o.maxRequestBytes} bytes`));
+      // The answer went out whole; the rest of a body past the limit is not read (no 413 can follow it).
+      else if (res.writableFinished) req.destroy();
       return;
     }
   });
