@@ -53,7 +53,35 @@ export function groupHelp(command: string, args: readonly string[]): boolean {
   return (first === '--help' || first === '-h') && helpAlone(command, args, true);
 }
 
-/** Strict parse of one subcommand's arguments; --help / -h is accepted alone (helpAlone). */
+/** What repeatedOption reads of node's parseArgs tokens and option config. */
+type ArgToken = { kind: string; name?: string };
+type OptionKinds = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/**
+ * The first single-valued option (a string option not declared `multiple`) given more than once in
+ * `tokens` (parseArgs with `tokens: true`), or undefined. parseArgs keeps the last value silently, so
+ * a wrapper's pinned `--policy prod.json --report-data …` could be replaced by an appended copy
+ * (s16 finding 3). Boolean flags lose nothing when repeated and stay allowed; list options
+ * (`multiple: true`, such as batch --collateral) stay repeatable.
+ */
+export function repeatedOption(tokens: readonly ArgToken[] | undefined, options: OptionKinds): string | undefined {
+  const seen = new Set<string>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option' || t.name === undefined) continue;
+    const spec = options[t.name];
+    if (spec === undefined || spec.type !== 'string' || spec.multiple === true) continue;
+    if (seen.has(t.name)) return t.name;
+    seen.add(t.name);
+  }
+  return undefined;
+}
+
+/** The usage-error text for a repeated single-valued option. */
+export function givenTwice(name: string): string {
+  return `--${name} given twice (it takes one value)`;
+}
+
+/** Strict parse of one subcommand's arguments; --help / -h is accepted alone (helpAlone); a single-valued option at most once. */
 export function parseOptions(command: string, args: readonly string[], options: OptionSpec): Parsed {
   let parsed;
   try {
@@ -62,12 +90,15 @@ export function parseOptions(command: string, args: readonly string[], options: 
       options: { help: { type: 'boolean', short: 'h' }, ...options },
       allowPositionals: true,
       strict: true,
+      tokens: true,
     });
   } catch (err) {
     throw new UsageError(`${command}: ${firstSentence((err as Error).message)}`);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   helpAlone(command, args, values['help']);
+  const twice = repeatedOption(tokens, options);
+  if (twice !== undefined) throw new UsageError(`${command}: ${givenTwice(twice)}`);
   return { values: values as Parsed['values'], positionals };
 }
 

@@ -15,7 +15,7 @@ import { parseShard, WHOLE } from '../batch/shard.js';
 import { parseInstant } from '../batch/verify-record.js';
 import { parseSourceUrl } from '../collateral/source-url.js';
 import { TeeVerifyError } from '../errors.js';
-import { HELP_NOT_ALONE } from './args.js';
+import { HELP_NOT_ALONE, givenTwice, repeatedOption } from './args.js';
 import { oneLine } from './errors.js';
 import type { CliIo, CliStream } from './io.js';
 import { lineSafe } from './terminal-text.js';
@@ -135,7 +135,7 @@ function inputKindOf(input: string): BatchConfig['inputKind'] {
 export function parseBatchArgs(argv: readonly string[], now: () => Date = () => new Date()): BatchConfig | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: BATCH_OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: BATCH_OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     throw new BatchUsage((err as Error).message);
   }
@@ -145,6 +145,9 @@ export function parseBatchArgs(argv: readonly string[], now: () => Date = () => 
     if (argv.length !== 1) throw new BatchUsage(`batch: ${HELP_NOT_ALONE}`);
     return undefined;
   }
+  // A single-valued option at most once: the last --policy / --trust-root / --at must not silently win (s16 finding 3).
+  const twice = repeatedOption(parsed.tokens, BATCH_OPTIONS);
+  if (twice !== undefined) throw new BatchUsage(givenTwice(twice));
   if (parsed.positionals.length !== 1) throw new BatchUsage('batch takes exactly one input: a directory, a JSONL file or "-"');
   if (v.out === undefined) throw new BatchUsage('--out <results.jsonl> is required');
   const shard = v.shard === undefined ? WHOLE : parseShard(v.shard);

@@ -33,7 +33,7 @@ import {
 import { printableUrl } from '../collateral/source-url.js';
 import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
-import { helpAlone, instantOption, integerOption, stringOption } from './args.js';
+import { givenTwice, helpAlone, instantOption, integerOption, repeatedOption, stringOption } from './args.js';
 import { readTrustRoots } from './certificates.js';
 import { UsageError } from './errors.js';
 import { INPUT_LIMITS, readInput } from './files.js';
@@ -126,12 +126,14 @@ function policyOption(text: string): [string | undefined, string] {
 export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: SERVE_OPTIONS, allowPositionals: false, strict: true });
+    parsed = parseArgs({ args: [...argv], options: SERVE_OPTIONS, allowPositionals: false, strict: true, tokens: true });
   } catch (err) {
     throw new UsageError(`serve: ${(err as Error).message.split(/\.\s/)[0]}`);
   }
   const v = parsed.values;
   if (helpAlone('serve', argv, v.help)) return undefined;
+  const twice = repeatedOption(parsed.tokens, SERVE_OPTIONS);
+  if (twice !== undefined) throw new UsageError(`serve: ${givenTwice(twice)}`);
   const single = v as Record<string, string | boolean | undefined>;
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
   if (v['cache-dir'] !== undefined && v['no-cache']) throw new UsageError('--cache-dir and --no-cache exclude each other');
