@@ -88,10 +88,28 @@ export class AuthFailureLimiter {
     return until <= nowMs ? 0 : Math.ceil((until - nowMs) / 1000);
   }
 
-  /** Records one failed attempt, against the client key and its wider groups. */
+  /**
+   * Records one failed attempt, against the client key and its wider groups. Under a wider group that
+   * is limited already, no new narrower key is made (known ones still count): the group refuses them
+   * anyway, and the gateway still looks up one key-shaped API key per /64 and interval of a limited
+   * client, so each fresh /64 of a limited /48 used to become a limited key of its own until they
+   * filled the table, after which every client not in it was refused (s16 red team, proxy finding 2).
+   * One /48 now holds at most its /48, the /56s and /64s that reached their limits before it did.
+   */
   fail(client: string, nowMs: number): void {
     this.#forgetOlderThan(nowMs - this.windowMs);
-    for (const key of [client, ...widerClientKeys(client)]) this.#record(key, nowMs);
+    const keys = [client, ...widerClientKeys(client)]; // narrowest first
+    // From the widest down: a key not tracked yet under a limited wider one is left out.
+    let underLimited = false;
+    const counted = new Set<string>();
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      if (underLimited && !this.#failures.has(key)) continue;
+      counted.add(key);
+      if (this.#limitedUntil(key, nowMs) > nowMs) underLimited = true;
+    }
+    // Recorded narrowest first, as before: the Map's order (last failure) evicts a /64 before its /48.
+    for (const key of keys) if (counted.has(key)) this.#record(key, nowMs);
   }
 
   #limitOf(key: string): number {
