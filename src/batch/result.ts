@@ -7,7 +7,13 @@
  * verified (a policy rejection then shows as `violations`), else the typed
  * error's `{code, class, message}`. `at` is the instant used (ISO-8601), null
  * when no instant could be chosen (a record rejected before verification).
+ *
+ * Lines are written as `verify --json` writes its object (jsonLine): DEL, C1
+ * controls, U+2028 / U+2029 and bidi controls in ids and messages are \uXXXX
+ * escapes, so `cat` / `tail -f` of the file never hands them to a terminal
+ * (s16 CLI red team #5); JSON.parse reads back the same strings.
  */
+import { jsonLine } from '../cli/terminal-text.js';
 
 export interface ResultError {
   code: string;
@@ -100,7 +106,7 @@ export function errorResult(id: string, error: ResultError, tee: ResultRecord['t
 
 /** Serialises with a fixed key order, one line with its newline. */
 export function resultLine(r: ResultRecord): string {
-  return `${JSON.stringify({
+  return `${jsonLine({
     id: r.id,
     ok: r.ok,
     tee: r.tee,

@@ -10,11 +10,14 @@
  *
  * The summary file is one JSON object written as it is computed: the
  * `changed` array comes first (it can be long), the counts after it, so
- * memory stays flat however many records changed.
+ * memory stays flat however many records changed. Its text is escaped as the
+ * results file's is (jsonLine, s16 CLI red team #5): ids and file names hold
+ * no raw C1 / bidi control or line separator.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { jsonLine } from '../cli/terminal-text.js';
 import type { StatusTable } from './previous.js';
 import { fileBlocks, splitLines } from './records.js';
 import { countResult, emptyCounts, statusOf, type Counts, type ResultRecord } from './result.js';
@@ -113,7 +116,7 @@ async function compareWithPrevious(input: SummaryInput, previous: NonNullable<Su
     const status = statusOf(r);
     if (before.status === status && before.ok === r.ok) continue;
     const entry: ChangedRecord = { id: r.id, previous: before.status, current: status, previousOk: before.ok, ok: r.ok };
-    sink?.write(`${changed === 0 ? '' : ','}\n${JSON.stringify(entry)}`);
+    sink?.write(`${changed === 0 ? '' : ','}\n${jsonLine(entry)}`);
     changed++;
   }
   const comparison = { file: previous.file, records: previous.table.size, compared, changed, new: fresh, missing: previous.table.unseen(), skippedLines: previous.skippedLines, duplicateIds: previous.duplicateIds };
@@ -128,7 +131,7 @@ export async function summarize(input: SummaryInput): Promise<Summary> {
     const s: Summary = input.previous ? await compareWithPrevious(input, input.previous, sink) : { ...structuredClone(input.counts), duplicateIds: input.duplicateIds, previous: null };
     if (sink) {
       const rest = { ...input.header, records: s.records, ...s.outcomes, byStatus: s.byStatus, byErrorCode: s.byErrorCode, duplicateIds: s.duplicateIds, previous: s.previous };
-      sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${JSON.stringify(rest).slice(1)}\n`);
+      sink.write(`${s.previous && s.previous.changed > 0 ? '\n' : ''}],${jsonLine(rest).slice(1)}\n`);
       sink.close();
     }
     return s;
