@@ -14,7 +14,7 @@ import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { KbsStore } from './store.js';
-import { isLoopbackHost, MAX_CONNECTIONS, MAX_MAX_BODY_BYTES, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
+import { isLoopbackHost, MAX_CONNECTIONS, MAX_MAX_BODY_BYTES, MAX_MAX_CLOCK_SKEW_SECONDS, MAX_NONCE_TTL_SECONDS, MIN_MAX_BODY_BYTES, MIN_NONCE_TTL_SECONDS, startKeyBroker, type KeyBroker } from './server.js';
 import { readBootstrapSecretFile } from './files.js';
 import { keyInformationOf } from './key-file.js';
 import { upgradeIntegrity } from './upgrade.js';
@@ -29,7 +29,7 @@ export interface KbsIo {
 export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:PATH | --database postgres://USER:PASSWORD@HOST:PORT/DB)
                 [--database-pool N] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM | (self-signed, SQLite only)]
                 [--plain-http [--force-plain-http]] [--master-key-file F] [--trust-root PEM]
-                (--collateral BUNDLE | --pcs-url URL) [--allow-no-nonce] [--nonce-ttl SECONDS]
+                (--collateral BUNDLE | --pcs-url URL) [--allow-no-nonce] [--nonce-ttl SECONDS] [--max-clock-skew SECONDS]
                 [--bootstrap-secret-file F] [--admin-token-file F] [--rate-burst N] [--rate-per-second N] [--max-body BYTES]
                 [--shutdown-grace SECONDS] [--sqlite-synchronous FULL|NORMAL]
                 [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
@@ -40,6 +40,9 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                    1 MiB), --nonce-ttl 1 to 3600 s (default 300; T42), --rate-burst / --database-pool /
                    --admin-max-failures / --refusal-rows-* / --max-connections* whole numbers, timers > 0 s
                    up to 2147483 s
+      clock: with PostgreSQL the start is refused (exit 78) when this machine's clock is more than
+                   --max-clock-skew seconds (1 to 86400, default 5; more is warned) from the database server's:
+                   instances judge nonce and admin-token expiry and rate limits on their own clocks
       connections: at most --max-connections open (default 1024), at most --max-connections-per-client
                    of them from one client address (default a sixteenth, at least 8: 64); more are closed
                    before the TLS handshake. Peers in --connection-cap-exempt (repeatable; default loopback,
@@ -115,7 +118,7 @@ export const KBS_SERVE_OPTIONS = {
   db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'plain-http': { type: 'boolean' }, 'force-plain-http': { type: 'boolean' },
   'master-key-file': { type: 'string' }, 'trust-root': { type: 'string' }, collateral: { type: 'string' }, 'pcs-url': { type: 'string' },
-  'require-nonce': { type: 'boolean' }, 'allow-no-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
+  'require-nonce': { type: 'boolean' }, 'allow-no-nonce': { type: 'boolean' }, 'nonce-ttl': { type: 'string' }, 'max-clock-skew': { type: 'string' }, 'bootstrap-secret-file': { type: 'string' }, 'rate-burst': { type: 'string' },
   'rate-per-second': { type: 'string' }, 'max-body': { type: 'string' }, 'shutdown-grace': { type: 'string' }, 'sqlite-synchronous': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' }, 'admin-token-file': { type: 'string' },
@@ -164,6 +167,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   const total = wholeFlag('refusal-rows-total', v['refusal-rows-total'], 0, Number.MAX_SAFE_INTEGER);
   const windowSeconds = secondsFlag('refusal-window', v['refusal-window'], 1, 31_536_000, true); // up to a year
   const nonceTtlSeconds = secondsFlag('nonce-ttl', v['nonce-ttl'], MIN_NONCE_TTL_SECONDS, MAX_NONCE_TTL_SECONDS, true);
+  const maxClockSkewSeconds = secondsFlag('max-clock-skew', v['max-clock-skew'], 1, MAX_MAX_CLOCK_SKEW_SECONDS, true);
   const maxBodyBytes = wholeFlag('max-body', v['max-body'], MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
   const maxConnections = wholeFlag('max-connections', v['max-connections'], 1, MAX_CONNECTIONS);
   const maxConnectionsPerClient = wholeFlag('max-connections-per-client', v['max-connections-per-client'], 1, MAX_CONNECTIONS);
@@ -192,6 +196,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     collateral: collateralOf(v, trustRoots),
     ...(v['allow-no-nonce'] ? { allowNoNonce: true } : {}),
     ...(nonceTtlSeconds !== undefined ? { nonceTtlSeconds } : {}),
+    ...(maxClockSkewSeconds !== undefined ? { maxClockSkewSeconds } : {}),
     // Held to the master key file's rules (a link, group or other bits: ERR_KBS_CONFIG, exit 78; review s14 #2).
     ...(v['bootstrap-secret-file'] ? { bootstrapSecret: readBootstrapSecretFile(v['bootstrap-secret-file']) } : {}),
     ...(v['admin-token-file'] ? { adminTokenFile: v['admin-token-file'] } : {}),

@@ -29,7 +29,7 @@ import { handleAdmin, UUID, type AdminAnswer } from './admin.js';
 import { createAdminTokenFile, defaultAdminTokenFile, removeAdminTokenFile } from './admin-token-file.js';
 import type { BrokerContext } from './context.js';
 import { newToken } from './crypto.js';
-import { openStorage, parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
+import { openStorage, parseStorageLocation, sqliteLocation, StorageError, type Storage, type StorageLocation } from '../storage/index.js';
 import { KbsError } from './errors.js';
 import { loadMasterKey, MASTER_KEY_ENV, selfSignedPairOf, selfSignedTls } from './files.js';
 import { resolveRefusalBounds, type RefusalLogBounds, type ResolvedRefusalBounds } from './log-bounds.js';
@@ -158,6 +158,15 @@ export interface KeyBrokerOptions extends ServerTimeouts {
   shutdownGraceMs?: number;
   /** The clock; default the wall clock. */
   now?: () => Date;
+  /**
+   * PostgreSQL (several instances): how far, in seconds, this instance's clock (`now`) may be from the database
+   * server's clock at start; beyond it the start is refused (ERR_KBS_CONFIG). Instances judge clock-dependent rules
+   * on their own clocks (nonce expiry written by one instance and checked by another, admin-token expiry, rate-limit
+   * refills, refusal windows: docs/scale-out.md, Clocks), so a skewed instance stretches them by its skew (s16 F3).
+   * From 1 to 86 400 s, default DEFAULT_MAX_CLOCK_SKEW_SECONDS (5); more is a relaxation, logged as a WARNING at start.
+   * SQLite: not checked (one instance).
+   */
+  maxClockSkewSeconds?: number;
   /** One line per event; default stderr. Never receives secrets (the first admin token goes to adminTokenFile). */
   log?: (line: string) => void;
 }
@@ -185,6 +194,9 @@ export interface KeyBroker {
 /** Bounds of maxBodyBytes / --max-body: below 1 KiB no transfer request fits; 64 MiB as `tee-verify serve --max-body`. */
 export const MIN_MAX_BODY_BYTES = 1024;
 export const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** maxClockSkewSeconds / --max-clock-skew: default and bounds (s16 F3). */
+export const DEFAULT_MAX_CLOCK_SKEW_SECONDS = 5;
+export const MAX_MAX_CLOCK_SKEW_SECONDS = 86_400;
 /** Bounds of nonceTtlSeconds / --nonce-ttl (T42: "TTL of minutes"); the default 300 s lies within. */
 export const MIN_NONCE_TTL_SECONDS = 1;
 export const MAX_NONCE_TTL_SECONDS = 3600;
@@ -600,7 +612,7 @@ export const DEFAULT_CONNECTION_CAP_EXEMPT: readonly string[] = Object.freeze(['
  * minted, {burst: Infinity} a broker without a rate limit; shutdownGraceMs and databasePoolSize were
  * not checked either).
  */
-function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number }; maxConnections: number; connectionsPerClient: number; connectionCapExempt: TrustedProxies } {
+function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number }; maxConnections: number; connectionsPerClient: number; connectionCapExempt: TrustedProxies; maxClockSkewMs: number } {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
     throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
@@ -639,7 +651,34 @@ function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: num
     const reason = (e as Error).message.replace(/^trusted proxy /, '').replace(/a \/0 range would trust X-Forwarded-For from every peer/, 'a /0 range would exempt every peer (raise maxConnectionsPerClient instead)');
     throw configError(`connectionCapExempt: ${reason}`);
   }
-  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit, maxConnections, connectionsPerClient, connectionCapExempt };
+  const skew = options.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS;
+  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 1 || skew > MAX_MAX_CLOCK_SKEW_SECONDS) {
+    throw configError(`maxClockSkewSeconds must be a number of seconds from 1 to ${MAX_MAX_CLOCK_SKEW_SECONDS} (got ${String(skew)})`);
+  }
+  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit, maxConnections, connectionsPerClient, connectionCapExempt, maxClockSkewMs: Math.round(skew * 1000) };
+}
+
+/**
+ * PostgreSQL (s16 F3): this instance's clock against the database server's, at start. The database's instant is
+ * read between two readings of `now`; it must lie within [before - bound, after + bound], else ERR_KBS_CONFIG (the
+ * round trip is never counted as skew). A bound above the default is a relaxation, logged as a WARNING.
+ */
+async function checkClockSkew(storage: Storage, now: () => Date, maxSkewMs: number, log: (l: string) => void): Promise<void> {
+  if (storage.dialect !== 'postgres') return;
+  const before = now().getTime();
+  const row = await storage.get<{ ms: string | number }>('SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS ms');
+  const after = now().getTime();
+  const db = Number(row?.ms);
+  if (!Number.isFinite(db)) throw configError('the database server did not tell its clock');
+  const skew = db < before ? db - before : db > after ? db - after : 0;
+  if (Math.abs(skew) > maxSkewMs) {
+    throw configError(
+      `this instance's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? 'behind' : 'ahead of'} the database server's; at most ${maxSkewMs / 1000} s is accepted (maxClockSkewSeconds / --max-clock-skew), because instances judge nonce expiry, admin-token expiry and rate limits on their own clocks (docs/scale-out.md, Clocks). Synchronise the clocks (chrony / ntpd)`,
+    );
+  }
+  if (maxSkewMs > DEFAULT_MAX_CLOCK_SKEW_SECONDS * 1000) {
+    log(`tee-kbs: WARNING: clock skew against the database of up to ${maxSkewMs / 1000} s accepted (default ${DEFAULT_MAX_CLOCK_SKEW_SECONDS} s): nonces, admin-token expiry and rate limits may be judged that far apart between instances (now ${(skew / 1000).toFixed(1)} s)`);
+  }
 }
 
 function refusalBoundsOf(options: KeyBrokerOptions): ResolvedRefusalBounds {
@@ -702,11 +741,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
   });
   let server: Server | undefined;
   try {
+    const now = options.now ?? (() => new Date());
+    // Before any migration or write: an instance far off the database's clock does not join (s16 F3).
+    await checkClockSkew(storage, now, limits.maxClockSkewMs, log);
     const { store, migration } = await KbsStore.open(storage, masterKey, { refusalBounds });
     if (migration && migration.applied.length > 0) log(`tee-kbs: ${storage.description}: schema ${migration.from} -> ${migration.to} (${migration.applied.join(', ')})`);
     const rolling = migration && rollingUpgradeWarning(migration, storage.description);
     if (rolling) log(rolling);
-    const now = options.now ?? (() => new Date());
     await reportIntegrity(store, log);
     const first = await firstStart(store, now(), log, adminTokenFile, options.bootstrapSecret !== undefined);
     // Policies stored before the broker required a pinned measurement (or an SNP TCB floor), and opted-in ones: said at every start.
