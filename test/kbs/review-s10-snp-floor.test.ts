@@ -125,7 +125,11 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
     expect(r.status, r.text).toBe(201);
     const t = await transfer(await keyUnder(r.json.id));
     expect({ status: t.status, code: t.json?.code }).toEqual({ status: 401, code: 'ERR_KBS_POLICY' });
-    expect(t.json.checks).toEqual([expect.objectContaining({ check: 'S17', class: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp' })]);
+    // the same floor applies to LAUNCH_TCB when the policy has no launch block (S18, s16 red team tcb #1)
+    expect(t.json.checks).toEqual([
+      expect.objectContaining({ check: 'S17', class: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp' }),
+      expect.objectContaining({ check: 'S18', class: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp (launch)' }),
+    ]);
     expect(t.json).not.toHaveProperty('wrapped_key');
   });
 
@@ -180,6 +184,9 @@ describe.skipIf(!HAVE_VECTORS)('the genuine virtee-sev/report_milan (SNP SPL 8, 
     expect(d.violations).toEqual([
       expect.objectContaining({ check: 'S17', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp' }),
       expect.objectContaining({ check: 'S17', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/microcode' }),
+      // and it was launched there too: the floor applies to LAUNCH_TCB without a launch block (S18)
+      expect.objectContaining({ check: 'S18', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/snp (launch)' }),
+      expect.objectContaining({ check: 'S18', errorClass: 'TCB_STATUS', path: '/tcbMinimums/Milan/reported/microcode (launch)' }),
     ]);
     const optedIn = parsePolicyDocument({ ...pinned, allowNoTcbMinimums: true }, 'p-opt-in');
     expect(optedIn.warnings).toEqual([expect.stringMatching(/^S17: policy p-opt-in sets no REPORTED_TCB minimum/)]);

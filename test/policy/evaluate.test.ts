@@ -46,6 +46,7 @@ describe('every violation at once', () => {
       ['S24', '/vmpl'],
       ['S28', '/allowMigrationAgent'],
       ['S17', '/tcbMinimums/Milan/reported/snp'],
+      ['S18', '/tcbMinimums/Milan/reported/snp (launch)'],
       ['S19', '/allowProvisionalFirmware'],
       ['S29', '/reportData'],
     ]);

@@ -144,9 +144,12 @@ describe.skipIf(!HAVE_VECTORS)('measurements, identity and TCB on the genuine Mi
     const t = snp(r()).tcb.reported;
     expectOk(evaluatePolicy(r(), p({ tcbMinimums: { Milan: { reported: { bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode } } } })));
     const a = evaluatePolicy(r(), p({ tcbMinimums: { Milan: { reported: { snp: t.snp + 1, microcode: t.microcode + 1 } } } }));
+    // with no launch block the same floor applies to LAUNCH_TCB (S18), which this report launched at
     expect(pairs(a)).toEqual([
       ['S17', '/tcbMinimums/Milan/reported/snp'],
       ['S17', '/tcbMinimums/Milan/reported/microcode'],
+      ['S18', '/tcbMinimums/Milan/reported/snp (launch)'],
+      ['S18', '/tcbMinimums/Milan/reported/microcode (launch)'],
     ]);
     expect(a.violations.every((v) => v.errorClass === 'TCB_STATUS')).toBe(true);
     expectOk(evaluatePolicy(r(), p({ products: ['Milan', 'Genoa'], tcbMinimums: { Milan: { reported: { snp: t.snp } }, Genoa: { reported: { snp: 0xff } } } })));
@@ -166,7 +169,10 @@ describe.skipIf(!HAVE_VECTORS)('Turin (v5): FMC minimum and mitigation vectors',
     expect(c.tcb.reported.fmc).toBeDefined();
     expect(c.launchMitVector).toBe('0x000000000000003f');
     expectOk(evaluatePolicy(r, p({ tcbMinimums: { Turin: { reported: { fmc: c.tcb.reported.fmc } } }, requiredMitigations: { launch: '0x000000000000003f', current: '0x0000000000000001' } })));
-    expectOnly(evaluatePolicy(r, p({ tcbMinimums: { Turin: { reported: { fmc: c.tcb.reported.fmc! + 1 } } } })), 'S17', '/tcbMinimums/Turin/reported/fmc', 'TCB_STATUS');
+    expect(pairs(evaluatePolicy(r, p({ tcbMinimums: { Turin: { reported: { fmc: c.tcb.reported.fmc! + 1 } } } })))).toEqual([
+      ['S17', '/tcbMinimums/Turin/reported/fmc'],
+      ['S18', '/tcbMinimums/Turin/reported/fmc (launch)'],
+    ]);
     expectOnly(evaluatePolicy(r, p({ requiredMitigations: { current: '0x0000000000000040' } })), 'S20', '/requiredMitigations/current');
   });
 });
@@ -219,6 +225,21 @@ describe('synthetic SEV-SNP reports for values no genuine vector has', () => {
     const min = { tcbMinimums: { Milan: { reported: { snp: 0x18 }, launch: { snp: 0x18 } } } };
     expect(snp(r).tcb.reported.snp).toBe(0x18);
     expectOnly(evaluatePolicy(r, p(min)), 'S18', '/tcbMinimums/Milan/launch/snp', 'TCB_STATUS');
+  });
+
+  it('S18 without a launch block: the reported floor applies to LAUNCH_TCB (s16 red team tcb #1: a guest launched on vulnerable firmware, then live-updated)', () => {
+    const r = syntheticSnp({ report: { launchTcb: { bootloader: 4, tee: 0, snp: 0x08, microcode: 0xdb } } });
+    expect(snp(r).tcb.reported.snp).toBe(0x18);
+    expect(snp(r).tcb.current.snp).toBe(0x18);
+    const floor = { tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb } } } };
+    const v = expectOnly(evaluatePolicy(r, p(floor)), 'S18', '/tcbMinimums/Milan/reported/snp (launch)', 'TCB_STATUS');
+    expect(v.actual).toBe(0x08);
+    expect(v.message).toContain('LAUNCH_TCB');
+    // an explicit, lower launch block is how a policy accepts older launches
+    expectOk(evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch: { snp: 0x08 } } } })));
+    // a launch at the floor passes
+    const atFloor = syntheticSnp({ report: { launchTcb: { bootloader: 4, tee: 0, snp: 0x18, microcode: 0xdb } } });
+    expectOk(evaluatePolicy(atFloor, p(floor)));
   });
 
   it('S17 under provisional firmware: COMMITTED_TCB (the platform can roll back to it) meets the minimums too', () => {

@@ -42,6 +42,8 @@ function below(a: [number, number], b: [number, number]): boolean {
  * current version.
  */
 const COMMITTED = ' (committed)';
+/** Marker of a `reported` minimum that LAUNCH_TCB failed (the policy has no `launch` block). */
+const LAUNCH = ' (launch)';
 
 /** S19: a firmware version ("major.minor.build") at least the policy's ABI and build minimums. */
 function checkFirmwareVersion(version: string, p: SnpPolicy, marker: string, what: string, f: Findings): void {
@@ -93,7 +95,11 @@ export function checkSnpTcb(c: SnpClaims, p: SnpPolicy, f: Findings): void {
   // S17 under provisional firmware: the platform can roll back to COMMITTED_TCB, so it meets the
   // same minimums (without provisional firmware COMMITTED = CURRENT >= REPORTED, S15 / S16).
   if (p.allowProvisionalFirmware) checkComponents(min?.reported, c.tcb.committed, `/tcbMinimums/${c.product}/reported`, 'S17', 'COMMITTED_TCB', f, COMMITTED);
-  checkComponents(min?.launch, c.tcb.launch, `/tcbMinimums/${c.product}/launch`, 'S18', 'LAUNCH_TCB', f);
+  // S18: a guest launched on firmware below the floor stays suspect after a live update raised its
+  // reported TCB (checklist S18, EntrySign). Without a `launch` block the `reported` floor applies to
+  // LAUNCH_TCB too; a policy that accepts older launches says so with an explicit lower `launch` block.
+  if (min?.launch !== undefined) checkComponents(min.launch, c.tcb.launch, `/tcbMinimums/${c.product}/launch`, 'S18', 'LAUNCH_TCB', f);
+  else checkComponents(min?.reported, c.tcb.launch, `/tcbMinimums/${c.product}/reported`, 'S18', 'LAUNCH_TCB', f, LAUNCH);
   checkFirmware(c, p, f);
   checkMitigations(c, p, f);
 }
