@@ -10,13 +10,14 @@
  * the limit (review, session 6: `show /dev/zero` grew without end).
  * `-` reads the stream run() was given (CliRunIo.stdin), else this process's.
  */
-import { close, constants, fstat, mkdirSync, open, read, writeFileSync, type Stats } from 'node:fs';
+import { close, constants, fstat, open, read, writeFileSync, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
 import { MAX_TEXT_INPUT } from '../evidence/decode.js';
+import { DirectoryNotCreatedError, makeDirectorySync } from '../fs/make-directory.js';
 import { VTPM_BUNDLE_LIMITS, looksLikeVtpmBundle } from '../vtpm/bundle.js';
 import { commandInput } from './command-input.js';
 import { UsageError } from './errors.js';
@@ -46,6 +47,7 @@ const RETRY_MS = 20;
 export const EVIDENCE_OR_VTPM_BUNDLE: InputLimit = (head) => (looksLikeVtpmBundle(head) ? INPUT_LIMITS.vtpmBundle : INPUT_LIMITS.evidence);
 
 function reason(err: unknown): string {
+  if (err instanceof DirectoryNotCreatedError) return `directory ${err.path} cannot be created`;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT') return 'no such file';
   if (e.code === 'EISDIR') return 'is a directory';
@@ -226,7 +228,7 @@ export async function readText(path: string, what: string, limit: InputLimit): P
 /** Writes `data`, creating the parent directory. */
 export function writeOutput(path: string, data: string | Uint8Array, what: string, mode?: number): void {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirectorySync(dirname(path)); // not recursive mkdir: it loops for ever under /proc on Node 20 (s16 #4)
     writeFileSync(path, data, mode === undefined ? {} : { mode });
   } catch (err) {
     throw new UsageError(`cannot write ${what} ${path}: ${reason(err)}`, 'ERR_OUTPUT');

@@ -10,11 +10,12 @@
  * recently used go first), and the directory is listed once, not per miss.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
+import { makeDirectorySync } from '../fs/make-directory.js';
 import { isWithinWindow, sameVersion, type CollateralArtifact } from './artifact.js';
 import { FLOOR_FILE_NAME, RollbackFloors, floorOf, raises, type Floor } from './floors.js';
 import { TEMPORARY_NAME, currentUid, readPrivateFile, writePrivateFile } from './private-file.js';
@@ -187,7 +188,7 @@ function cacheDirError(directory: string, why: string, cause?: unknown): Invalid
 function prepareDirectory(directory: string): void {
   const entries = join(directory, `v${VERSION}`);
   try {
-    mkdirSync(entries, { recursive: true, mode: 0o700 });
+    makeDirectorySync(entries, 0o700); // not recursive mkdir: it loops for ever under /proc on Node 20 (s16 #4)
   } catch (err) {
     throw cacheDirError(directory, `cannot be created (${(err as Error).message})`, err);
   }

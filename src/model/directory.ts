@@ -11,6 +11,7 @@
  */
 import { lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { makeDirectory } from '../fs/make-directory.js';
 import { readSmallRegularFile } from './bounded-read.js';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, decryptOpenedFile, encryptFile, ioError, writeFileReplacing, type FileResult } from './file.js';
@@ -200,7 +201,7 @@ async function encryptDirectoryWith(inputDir: string, outputDir: string, k: Buff
     warnings.push(`encryption-config.json lists ${what}; tee-model decrypt / load restore them (loaderCompatible / --loader-compatible refuses such a tree)`);
   }
   const files: FileResult[] = [];
-  await mkdir(outputDir, { recursive: true });
+  await makeDirectory(outputDir); // not recursive mkdir: it loops for ever under /proc on Node 20 (s16 #4)
   if ((await lstat(outputDir)).isSymbolicLink()) throw outputError(`the output directory ${outputDir} is a symbolic link`, outputDir);
   for (const rel of rels) {
     const out = join(outputDir, toFs(rel + ENCRYPTED_SUFFIX));

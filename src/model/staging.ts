@@ -12,8 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync, renameSync, rmSync } from 'node:fs';
-import { access, chmod, lstat, mkdir, mkdtemp, open, readFile, readdir, realpath, rename, rm } from 'node:fs/promises';
+import { access, chmod, lstat, mkdtemp, open, readFile, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { makeDirectory } from '../fs/make-directory.js';
 import { ModelFormatError } from './errors.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ioError } from './file.js';
 import { onInterrupt } from './interrupt-cleanup.js';
@@ -279,7 +280,7 @@ export interface Staging {
  */
 export async function createStaging(outputDir: string, id: StagingIdentity = stagingIdentity()): Promise<Staging> {
   const parent = dirname(resolve(outputDir));
-  await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((e: unknown) => ioError(e, parent));
+  await makeDirectory(parent, PRIVATE_DIR_MODE).catch((e: unknown) => ioError(e, parent)); // not recursive mkdir (s16 #4)
   const swept = await sweepDeadRuns(outputDir, id);
   const warnings = [...swept.warnings];
   if (swept.restored !== undefined) warnings.push(`the previous output of a tee-model run killed while replacing ${outputDir} was moved back there from ${swept.restored}`);
