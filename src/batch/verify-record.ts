@@ -6,7 +6,7 @@
  * JSONL record: {"id": string, "evidence": base64, "collectedAt"?: ISO-8601,
  * "reportData"?: 128 hex digits, "policy"?: object, "auxblob"?: base64 of the
  * SEV-SNP certificate table}. Unknown keys are ignored, except look-alikes of
- * "reportData" and "auxblob" (BINDING_LOOKALIKES, the certTable check), which
+ * "reportData" and "auxblob" (isBindingLookalike, the certTable check), which
  * are ERR_BAD_RECORD: a binding or table the record means to give is never
  * silently dropped.
  */
@@ -45,15 +45,21 @@ const MAX_AUXBLOB_CHARS = Math.ceil(MAX_AUXBLOB_BYTES / 3) * 4;
 const REPORT_DATA = /^[0-9a-fA-F]{128}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** A key folded for the look-alike checks: lower case, without '-' and '_'. */
-const fold = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
+/** A key folded for the look-alike checks: lower case, letters and digits only. */
+const fold = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 /**
- * Folded keys that name an expected binding under another name than "reportData": its other
- * spellings (report_data, reportdata, ...), the attestation service's plain "nonce" and trustee
- * "runtime_data" / "runtime_data_hash_algorithm", "user_data", "expectedReportData". Such a record
- * was verified with no T41 / S29 check and came out ok (s16 CLI red team #1), so it is refused.
+ * Parts of a folded key that name an expected binding under another name than "reportData": its
+ * other spellings (report_data, "report data", reportDataHex, reportDataPreimage, ...), the
+ * attestation service's "nonce" and trustee "runtime_data", "user_data", expectedNonce, challenge,
+ * binding. Such a record was verified with no T41 / S29 check and came out ok (s16 CLI red team #1);
+ * a list of exact names was bypassed by the next spelling (s16 change review), so any key that
+ * contains one of these parts is refused.
  */
-const BINDING_LOOKALIKES = new Set(['reportdata', 'nonce', 'runtimedata', 'runtimedatahashalgorithm', 'userdata', 'expectedreportdata']);
+const BINDING_PARTS = ['reportdata', 'nonce', 'challenge', 'runtimedata', 'userdata', 'preimage', 'binding'];
+const isBindingLookalike = (key: string): boolean => {
+  const f = fold(key);
+  return BINDING_PARTS.some((part) => f.includes(part));
+};
 
 /** The id a record without a usable one is known by: its position in the input. */
 export const positionalId = (index: number): string => `#${index}`;
@@ -109,7 +115,7 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
   }
   // Refused whatever its value (even beside a valid "reportData"): the record means a binding this
   // program would not check (s16 CLI red team #1; before, the key was ignored and the record ok).
-  const lookalike = Object.keys(o).find((k) => k !== 'reportData' && BINDING_LOOKALIKES.has(fold(k)));
+  const lookalike = Object.keys(o).find((k) => k !== 'reportData' && isBindingLookalike(k));
   if (lookalike !== undefined) {
     return bad(`${JSON.stringify(lookalike.slice(0, 64))} is not a record field: the expected REPORT_DATA goes in "reportData" (128 hex digits, the 64 bytes the evidence must carry; a nonce or runtime data as the REPORT_DATA it binds to); the record is not verified without its binding`);
   }

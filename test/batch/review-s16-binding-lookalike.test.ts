@@ -3,9 +3,9 @@
  * "reportData" (`report_data`, `reportdata`, the attestation service's `nonce`, trustee's
  * `runtime_data`, ...) was verified with no T41 / S29 check and came out ok:true, counted as
  * trusted for the exit code. Decision: unknown keys stay ignored, but binding look-alikes are
- * ERR_BAD_RECORD (as a misnamed certTable is): any key other than `reportData` that folds (lower
- * case, without '-' and '_') to `reportdata`, `nonce`, `runtimedata`, `runtimedatahashalgorithm`,
- * `userdata` or `expectedreportdata`.
+ * ERR_BAD_RECORD (as a misnamed certTable is): any key other than `reportData` whose fold (lower
+ * case, letters and digits only) contains `reportdata`, `nonce`, `challenge`, `runtimedata`,
+ * `userdata`, `preimage` or `binding` (a list of exact names was bypassed: s16 change review #1).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ const LOOKALIKES = [
   'report_data', 'reportdata', 'ReportData', 'report-data', 'REPORT_DATA', 'reportData_', '_reportData',
   'nonce', 'Nonce', 'NONCE', 'runtime_data', 'runtimeData', 'runtime-data', 'runtime_data_hash_algorithm', 'runtimeDataHashAlgorithm',
   'user_data', 'userData', 'expectedReportData', 'expected_report_data',
+  // the next spellings (s16 change review #1): the gateway answer's preimage, expected nonces, challenges, spaces
+  'reportDataPreimage', 'expectedNonce', 'expected_nonce', 'challenge', 'reportDataHex', 'report data', 'reportData ', 'nonces', 'binding',
 ];
 
 const line = (o: object): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(o)));
@@ -42,7 +44,7 @@ describe('s16 #1: binding look-alikes in a batch record are refused', () => {
   });
 
   it('control: reportData itself is kept, and other unknown keys are still ignored', () => {
-    const ok = parseRecordLine(line({ id: 'r3', evidence: 'AAAA', reportData: WRONG.toUpperCase(), host: 'h1', note: 'x', report: 'y', data: 'z', nonces: 1 }), 0) as RecordFields;
+    const ok = parseRecordLine(line({ id: 'r3', evidence: 'AAAA', reportData: WRONG.toUpperCase(), host: 'h1', note: 'x', report: 'y', data: 'z', collector: 'c' }), 0) as RecordFields;
     expect(ok).toEqual({ id: 'r3', evidence: 'AAAA', reportData: WRONG });
   });
 });
