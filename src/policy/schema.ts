@@ -229,8 +229,8 @@ const tcbMinimum = (turin: boolean): JsonSchema => ({
   additionalProperties: false,
   minProperties: 1,
   properties: {
-    reported: { ...tcbComponents(turin), description: 'S17: REPORTED_TCB minimum per component.' },
-    launch: { ...tcbComponents(turin), description: 'S18: LAUNCH_TCB minimum per component.' },
+    reported: { ...tcbComponents(turin), description: 'S17: REPORTED_TCB minimum per component; also the S18 LAUNCH_TCB minimum of each component the launch block does not name.' },
+    launch: { ...tcbComponents(turin), description: 'S18: LAUNCH_TCB minimum per component; a component not named here takes its reported minimum. Below the reported minimum it is a relaxation, warned when it admits a guest.' },
   },
 });
 

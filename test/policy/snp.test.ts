@@ -235,8 +235,14 @@ describe('synthetic SEV-SNP reports for values no genuine vector has', () => {
     const v = expectOnly(evaluatePolicy(r, p(floor)), 'S18', '/tcbMinimums/Milan/reported/snp (launch)', 'TCB_STATUS');
     expect(v.actual).toBe(0x08);
     expect(v.message).toContain('LAUNCH_TCB');
-    // an explicit, lower launch block is how a policy accepts older launches
-    expectOk(evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch: { snp: 0x08 } } } })));
+    // an explicit, lower launch minimum is how a policy accepts older launches: accepted, warned
+    const relaxed = evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch: { snp: 0x08 } } } }));
+    expectOk(relaxed);
+    expect(relaxed.warnings.filter((w) => w.startsWith('S18:'))).toEqual([expect.stringContaining('LAUNCH_TCB snp 8 < reported minimum 24')]);
+    // a launch block naming other components leaves snp at the reported floor (s16 change review #2)
+    for (const launch of [{ microcode: 0xdb }, { bootloader: 0 }, { tee: 0 }]) {
+      expectOnly(evaluatePolicy(r, p({ tcbMinimums: { Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch } } })), 'S18', '/tcbMinimums/Milan/reported/snp (launch)', 'TCB_STATUS');
+    }
     // a launch at the floor passes
     const atFloor = syntheticSnp({ report: { launchTcb: { bootloader: 4, tee: 0, snp: 0x18, microcode: 0xdb } } });
     expectOk(evaluatePolicy(atFloor, p(floor)));
