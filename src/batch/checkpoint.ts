@@ -24,6 +24,7 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, fstatSync, writeSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import { jsonLine } from '../cli/terminal-text.js';
 import { DuplicateIds } from './duplicates.js';
 import type { InputIdentity } from './input-identity.js';
 import { PrefixError, PrefixInstantError, recountPrefix, type IdSink } from './recount.js';
@@ -367,7 +368,8 @@ export class ResultWriter {
     this.#truncateOnce();
     fsyncSync(this.#fd);
     this.#state = { ...this.#state, complete: complete || this.#state.complete };
-    writeFileAtomic(checkpointPath(this.out), `${JSON.stringify(this.#state)}\n`);
+    // jsonLine: a directory input's lastPath is an archive-supplied name (s16 change review batch #3)
+    writeFileAtomic(checkpointPath(this.out), `${jsonLine(this.#state)}\n`);
     this.#committed = structuredClone(this.#state);
   }
 

@@ -7,7 +7,7 @@
  * the kept results by parsing them, so escaped ids (and the raw ids of a results file written before
  * this change) still match the input's ids.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +91,20 @@ describe('s16 #5: batch output files and resume with hostile ids', () => {
 
   afterAll(() => {
     for (const dir of [archive?.dir, work]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the checkpoint of a directory input holds its last file name escaped (s16 change review batch #3)', async () => {
+    const dir = join(work, 'evidence-dir');
+    mkdirSync(dir);
+    const name = `host${HOSTILE}.bin`;
+    const first = JSON.parse(readFileSync(archive.jsonl, 'utf8').split('\n')[0]!) as { evidence: string };
+    writeFileSync(join(dir, name), Buffer.from(first.evidence, 'base64'));
+    const out = join(work, 'dir-out.jsonl');
+    const r = await run([dir, '--out', out, ...common(), '--fresh']);
+    expect([0, 1, 4], r.stderr).toContain(r.code);
+    const raw = readFileSync(checkpointPath(out));
+    expectClean(raw, 'checkpoint file');
+    expect((JSON.parse(raw.toString('utf8')) as { lastPath?: string }).lastPath).toBe(name);
   });
 
   it('results.jsonl holds no raw C1 / bidi / U+2028, and JSON.parse gives back every original id', () => {
