@@ -7,12 +7,20 @@
  * Here each missing component is created with a plain mkdir, parent first, and each component is
  * tried at most twice (once before and once after its parent is made), so the work is bounded by
  * the number of components. EEXIST on a directory (or a link to one) is fine, as with
- * `recursive: true`; EEXIST on anything else and every other errno error are thrown unchanged; an
- * ENOENT for a component whose parent exists is a DirectoryNotCreatedError.
+ * `recursive: true`; EEXIST on anything else and every other errno error are thrown unchanged (EEXIST
+ * on a dangling symbolic link is the stat error, ENOENT, as with `recursive: true`); an ENOENT for a
+ * component whose parent exists is a DirectoryNotCreatedError.
+ *
+ * The path is walked as given, never normalised (no resolve()): a parent is dirname() of the given
+ * string (`dirname('a/sub/..')` is `a/sub`), so the kernel resolves `..` and symbolic links exactly
+ * as the caller's later open or write of the same string will, as recursive mkdir did. A lexical
+ * resolve() folded `a/sub/..` to `a` and `link/../n` to `n`, creating another directory than the one
+ * then written to (s16 change review, CLI finding 1). Each step shortens the string, and the walk stops
+ * where dirname() no longer changes it (`/` or `.`), so it stays bounded.
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 
 /**
  * A directory that mkdir(2) refused with ENOENT although its parent exists (a pseudo file system
@@ -42,13 +50,16 @@ function errnoOf(err: unknown): string | undefined {
 
 /** Creates `path` and its missing parents (each with `mode`, as `recursive: true` would). */
 export function makeDirectorySync(path: string, mode?: number): void {
-  const target = resolve(path);
+  const target = withoutTrailingSeparators(path);
   const tryMake = (): NodeJS.ErrnoException | undefined => {
     try {
       mkdirSync(target, mode === undefined ? undefined : { mode });
       return undefined;
     } catch (err) {
-      if (errnoOf(err) === 'EEXIST' && isDirectorySync(target)) return undefined;
+      if (errnoOf(err) === 'EEXIST') {
+        if (isDirectorySync(target, err)) return undefined;
+        throw err;
+      }
       if (errnoOf(err) === 'ENOENT') return err as NodeJS.ErrnoException;
       throw err;
     }
@@ -64,13 +75,16 @@ export function makeDirectorySync(path: string, mode?: number): void {
 
 /** The promise form of makeDirectorySync. */
 export async function makeDirectory(path: string, mode?: number): Promise<void> {
-  const target = resolve(path);
+  const target = withoutTrailingSeparators(path);
   const tryMake = async (): Promise<NodeJS.ErrnoException | undefined> => {
     try {
       await mkdir(target, mode === undefined ? undefined : { mode });
       return undefined;
     } catch (err) {
-      if (errnoOf(err) === 'EEXIST' && (await isDirectory(target))) return undefined;
+      if (errnoOf(err) === 'EEXIST') {
+        if (await isDirectory(target, err)) return undefined;
+        throw err;
+      }
       if (errnoOf(err) === 'ENOENT') return err as NodeJS.ErrnoException;
       throw err;
     }
@@ -84,18 +98,30 @@ export async function makeDirectory(path: string, mode?: number): Promise<void> 
   if (second !== undefined) throw new DirectoryNotCreatedError(target, second);
 }
 
-function isDirectorySync(path: string): boolean {
+/** `path` without trailing '/' (a lone '/' stays). */
+function withoutTrailingSeparators(path: string): string {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === '/') end -= 1;
+  return path.slice(0, end);
+}
+
+/**
+ * After mkdir's EEXIST: true when `path` is a directory (or a link to one); false when it is
+ * something else (the caller throws the EEXIST); the stat error itself when stat fails, as for a
+ * dangling symbolic link (recursive mkdir answers ENOENT there too).
+ */
+function isDirectorySync(path: string, exists: unknown): boolean {
   try {
     return statSync(path).isDirectory();
-  } catch {
-    return false;
+  } catch (err) {
+    throw errnoOf(err) === undefined ? exists : err;
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+async function isDirectory(path: string, exists: unknown): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
-  } catch {
-    return false;
+  } catch (err) {
+    throw errnoOf(err) === undefined ? exists : err;
   }
 }

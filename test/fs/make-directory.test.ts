@@ -12,7 +12,7 @@
  * exit 2); the helper is new.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DirectoryNotCreatedError, makeDirectory, makeDirectorySync } from '../../src/fs/make-directory.js';
+import { run as teeModel } from '../../src/model/cli.js';
 import { cli } from '../cli/helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -102,6 +103,38 @@ console.log(JSON.stringify(out));
     }
   });
 
+  // s16 change review, CLI finding 1: the path is walked as given, so the kernel resolves '..' and
+  // symbolic links as the caller's later open of the same string does (a lexical resolve() created
+  // another directory). Fails on the code before: stat of the given path is ENOENT / the wrong tree.
+  it.each([
+    ['sync', async (p: string) => makeDirectorySync(p, 0o700)],
+    ['async', (p: string) => makeDirectory(p, 0o700)],
+  ] as const)("'..' after a missing component and after a symbolic link: the directory the given path names (%s)", async (_name, make) => {
+    const base = mkdtempSync(join(tmpdir(), 'tee-verify-s16-md-'));
+    try {
+      // Not join(): it would fold the '..' before the helper sees it.
+      await make(`${base}/x/sub/../y`);
+      expect(statSync(`${base}/x/sub/../y`).isDirectory()).toBe(true);
+      expect(statSync(join(base, 'x', 'y')).isDirectory()).toBe(true);
+      await make(`${base}/x/sub/../y`); // exists: fine
+      await make(`${base}/p/q/..`);
+      expect(statSync(join(base, 'p', 'q')).isDirectory()).toBe(true);
+      // link -> real/deep: the kernel reads link/.. as real, not base.
+      mkdirSync(join(base, 'real', 'deep'), { recursive: true });
+      symlinkSync(join(base, 'real', 'deep'), join(base, 'link'));
+      await make(`${base}/link/../n/m`);
+      expect(statSync(`${base}/link/../n/m`).isDirectory()).toBe(true);
+      expect(statSync(join(base, 'real', 'n', 'm')).isDirectory()).toBe(true);
+      expect(existsSync(join(base, 'n'))).toBe(false);
+      // A dangling link in the way is "no such file" (its stat error), as with recursive mkdir.
+      symlinkSync(join(base, 'nowhere'), join(base, 'dangling'));
+      await expect(make(join(base, 'dangling'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(make(join(base, 'dangling', 'x'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it('DirectoryNotCreatedError carries the errno fields', () => {
     const cause = Object.assign(new Error('ENOENT'), { code: 'ENOENT', errno: -2 });
     const e = new DirectoryNotCreatedError('/proc/x', cause);
@@ -138,5 +171,55 @@ describe.skipIf(!PROC_WORKS)('s16 finding 4: the CLI under /proc exits 2 instead
     expect(r.stderr).not.toContain('error');
     expect(r.status).toBe(0);
     expect(readFileSync(join(dev, 'evidence.bin')).length).toBeGreaterThan(0);
+  });
+});
+
+// s16 change review, CLI finding 1: '--out' / '-o' paths with '..' that worked with recursive mkdir
+// exited 2 after the bounded helper resolved them lexically (tee-model also left an empty a/out).
+// These fail on the code before (exit 2 instead of 0).
+describe("s16 change review #1: --out / -o with '..' write where the kernel reads the path", () => {
+  let base: string;
+  let dev: string;
+  beforeAll(async () => {
+    base = mkdtempSync(join(tmpdir(), 'tee-verify-s16-dotdot-'));
+    dev = join(base, 'dev');
+    mkdirSync(dev);
+    const r = await cli(['dev', 'quote', '--tee', 'tdx', '--at', '2026-06-01T00:00:00Z', '--out', dev]);
+    expect(r.code).toBe(0);
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+  const exportTo = (out: string) =>
+    cli(['collateral', 'export', join(dev, 'evidence.bin'), '--offline', '--no-cache', '--collateral', join(dev, 'collateral.json'), '--at', '2026-06-01T00:00:00Z', '--out', out]);
+
+  it('collateral export --out e1/sub/../b.json', async () => {
+    const r = await exportTo(`${base}/e1/sub/../b.json`);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(statSync(join(base, 'e1', 'b.json')).isFile()).toBe(true);
+  });
+
+  it('collateral export --out link/../n/b.json, link -> real/deep: written to real/n/b.json', async () => {
+    mkdirSync(join(base, 'real', 'deep'), { recursive: true });
+    symlinkSync(join(base, 'real', 'deep'), join(base, 'link'));
+    const r = await exportTo(`${base}/link/../n/b.json`);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(statSync(join(base, 'real', 'n', 'b.json')).isFile()).toBe(true);
+    expect(existsSync(join(base, 'n'))).toBe(false);
+  });
+
+  it('tee-model encrypt -o a/sub/../out', async () => {
+    const input = join(base, 'model');
+    mkdirSync(input);
+    writeFileSync(join(input, 'config.json'), '{}');
+    writeFileSync(join(input, 'w.bin'), Buffer.alloc(100, 7));
+    let stderr = '';
+    const code = await teeModel(['encrypt', '-i', input, '-o', `${base}/a/sub/../out`, '-k', Buffer.alloc(32, 1).toString('base64')], {
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => ((stderr += s), true) },
+    });
+    expect(stderr).not.toContain('ERR_');
+    expect(code).toBe(0);
+    expect(readdirSync(join(base, 'a', 'out')).sort()).toEqual(['config.json.aes', 'encryption-config.json', 'w.bin.aes']);
   });
 });
