@@ -173,8 +173,14 @@ describe('tee-verify chat', () => {
     expect((await chat(['--prompt', 'x'])).code).toBe(2); // no --policy
     expect((await chat(['--policy', policy, '--json'])).code).toBe(2); // --json without --prompt
     expect((await chat(['--policy', policy, '--api', 'grpc', '--prompt', 'x'])).code).toBe(2);
-    const help = await chat(['--help']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toContain('tee-verify chat --gateway URL --policy FILE');
+    // --help prints help (exit 0) only alone (s16 red team finding 2); chat() prepends --gateway
+    // and --simulated-state, so there it is a usage error (s16 change review CLI finding 2).
+    const beside = await chat(['--help']);
+    expect(beside.code).toBe(2);
+    expect(beside.stdout).not.toContain('tee-verify chat --gateway URL --policy FILE');
+    let stdout = '';
+    const alone = await run(['chat', '--help'], { stdout: { write: (t: string) => void (stdout += t) }, stderr: { write: () => undefined }, env: {} });
+    expect(alone).toBe(0);
+    expect(stdout).toContain('tee-verify chat --gateway URL --policy FILE');
   });
 });
