@@ -9,14 +9,23 @@ import { run } from '../dist/cli/index.js';
 
 let args = process.argv.slice(2);
 const env = { ...process.env };
-if (!args.includes('--gateway') && !args.some((a) => a === '--help' || a === '-h')) {
+// Options the user gave, as `--x v` or `--x=v`, before any `--`.
+const optionArgs = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+const given = (name) => optionArgs.some((a) => a === name || a.startsWith(`${name}=`));
+if (!given('--gateway') && !given('--help') && !given('-h')) {
   const connection = join(tmpdir(), 'tee-verify-gateway-demo', 'connection.json');
   if (!existsSync(connection)) {
     process.stderr.write('chat: no --gateway given and no running demo found: start `npm run demo:gateway` in another terminal first\n');
     process.exit(2);
   }
   const c = JSON.parse(readFileSync(connection, 'utf8'));
-  args = ['--gateway', c.gateway, '--policy', c.policy, '--simulated-state', c.simulatedState, ...args];
+  // Each demo default only when the user did not give that option: a single-valued option given
+  // twice is a usage error (docs/cli.md), so `npm run chat -- --policy mine.json` would be refused
+  // as "--policy given twice" (s16 change review, CLI finding 4).
+  const defaults = [];
+  if (!given('--policy')) defaults.push('--policy', c.policy);
+  if (!given('--simulated-state')) defaults.push('--simulated-state', c.simulatedState);
+  args = ['--gateway', c.gateway, ...defaults, ...args];
   env.TEE_GATEWAY_TOKEN ??= c.token;
 }
 process.exitCode = await run(['chat', ...args], { stdout: process.stdout, stderr: process.stderr, env, stdin: process.stdin });
