@@ -21,8 +21,11 @@
  *   keys too), kept in the order of their last failure; keys whose failures all
  *   left the window are dropped as they age. To admit a new key when full, the
  *   oldest key that is *not* limited is dropped; a limited key is never dropped
- *   (dropping it would unlock it). When every key is limited, new keys are
- *   refused until the first of them leaves its window.
+ *   (dropping it would unlock it), nor a /56 or /48 with a limited key below it.
+ *   Under a limited /56 or /48 only limited keys are counted (see `fail`), so
+ *   one /48 holds at most 21 limited keys with the default limits. When every
+ *   key is limited, new keys are refused until the first of them leaves its
+ *   window.
  * The clock is passed in (milliseconds), like the key broker's rate limiter. Pass a monotonic one
  * (performance.now(), src/net/steady-clock.ts): with the wall clock a backward step keeps a client
  * limited for the length of the step (review s8 D2).
@@ -55,6 +58,12 @@ export class AuthFailureLimiter {
   readonly #failures = new Map<string, number[]>();
   /** While the table is full of limited keys: no new key is admitted before this instant. */
   #refuseNewUntil = 0;
+  /**
+   * Wider key (/56, /48) → the instant its last limited narrower key stops being limited. Until then
+   * the full table does not drop it: dropped, it would count from 0 again while the /64s it limited
+   * stay, and a full table could be churned into holding any number of limited keys of one /48.
+   */
+  readonly #limitedBelowUntil = new Map<string, number>();
 
   constructor(o: AuthFailureLimitOptions = {}) {
     this.maxFailures = o.maxFailures ?? 10;
@@ -90,26 +99,41 @@ export class AuthFailureLimiter {
 
   /**
    * Records one failed attempt, against the client key and its wider groups. Under a wider group that
-   * is limited already, no new narrower key is made (known ones still count): the group refuses them
+   * is limited already, the failure is counted only on the keys that are limited themselves (that
+   * group, and a narrower key that reached its own limit earlier, so it stays limited while it keeps
+   * failing); a narrower key that is not limited is neither made nor counted. The group refuses them
    * anyway, and the gateway still looks up one key-shaped API key per /64 and interval of a limited
-   * client, so each fresh /64 of a limited /48 used to become a limited key of its own until they
-   * filled the table, after which every client not in it was refused (s16 red team, proxy finding 2).
-   * One /48 now holds at most its /48, the /56s and /64s that reached their limits before it did.
+   * client, so each /64 of a limited /48 used to become a limited key of its own (first fresh /64s,
+   * s16 red team proxy finding 2; then, after f05f4c4, /64s and /56s that had failed once before the
+   * /48 was limited: s16 change review, finding 1) until they filled the table, after which every
+   * client not in it was refused. Every failure of a narrower key is also counted on its wider keys,
+   * so while a /48 is not limited (< maxFailuresPer48 failures in the window) it holds fewer than
+   * maxFailuresPer48 / maxFailures limited /64s and maxFailuresPer48 / maxFailuresPer56 limited /56s,
+   * and once it is limited no more become limited under it: one /48 holds at most 1 + 16 + 4 = 21
+   * limited keys with the default limits (a /56 alone 1 + 4), whatever the order of the failures.
    */
   fail(client: string, nowMs: number): void {
     this.#forgetOlderThan(nowMs - this.windowMs);
     const keys = [client, ...widerClientKeys(client)]; // narrowest first
-    // From the widest down: a key not tracked yet under a limited wider one is left out.
+    // From the widest down: below a limited key, only keys limited themselves are counted.
     let underLimited = false;
     const counted = new Set<string>();
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i] as string;
-      if (underLimited && !this.#failures.has(key)) continue;
+      const limited = this.#limitedUntil(key, nowMs) > nowMs;
+      if (underLimited && !limited) continue;
       counted.add(key);
-      if (this.#limitedUntil(key, nowMs) > nowMs) underLimited = true;
+      if (limited) underLimited = true;
     }
     // Recorded narrowest first, as before: the Map's order (last failure) evicts a /64 before its /48.
     for (const key of keys) if (counted.has(key)) this.#record(key, nowMs);
+    for (let i = 0; i < keys.length - 1; i++) {
+      const until = this.#limitedUntil(keys[i] as string, nowMs);
+      if (until <= nowMs) continue;
+      for (const wider of keys.slice(i + 1)) {
+        if (this.#failures.has(wider)) this.#limitedBelowUntil.set(wider, Math.max(until, this.#limitedBelowUntil.get(wider) ?? 0));
+      }
+    }
   }
 
   #limitOf(key: string): number {
@@ -141,9 +165,10 @@ export class AuthFailureLimiter {
   #evictUnlimited(nowMs: number): boolean {
     let firstFree = Infinity;
     for (const key of this.#failures.keys()) {
-      const until = this.#limitedUntil(key, nowMs);
+      const until = Math.max(this.#limitedUntil(key, nowMs), this.#limitedBelowUntil.get(key) ?? 0);
       if (until <= nowMs) {
         this.#failures.delete(key);
+        this.#limitedBelowUntil.delete(key);
         return true;
       }
       firstFree = Math.min(firstFree, until);
@@ -157,6 +182,7 @@ export class AuthFailureLimiter {
     for (const [key, times] of this.#failures) {
       if ((times[times.length - 1] as number) > cutoff) return;
       this.#failures.delete(key);
+      this.#limitedBelowUntil.delete(key);
     }
   }
 }
