@@ -179,6 +179,12 @@ ON CONFLICT (release_digest) DO UPDATE SET count = release_repeats.count + 1,
  */
 const AUDIT_ORDER_LOCK = createHash('sha256').update('tee-kbs:admin-audit-order').digest().readBigInt64BE(0).toString();
 
+/**
+ * The advisory-lock key of one key on PostgreSQL (lockKey): SHA-256 of "tee-kbs:key:" + the key's id, first 8 bytes as
+ * a signed 64-bit integer. Two ids that share one (2^-64) only wait for each other more than they need.
+ */
+const keyLockOf = (id: string): string => createHash('sha256').update(`tee-kbs:key:${id}`).digest().readBigInt64BE(0).toString();
+
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
 export class KbsStore {
@@ -464,7 +470,23 @@ export class KbsStore {
     return row;
   }
   /**
-   * `lock` (PostgreSQL; an SQLite transaction is exclusive anyway), held to the end of the transaction:
+   * PostgreSQL (s16 change review #1): the key's transaction-level advisory lock, taken before any other lock of the
+   * transaction that touches the key: shared for a release (releases of one key do not wait for each other),
+   * exclusive for a move, rotation or deletion. PostgreSQL's lock manager queues a new request behind a waiting one it
+   * conflicts with, which a row lock does not do (a new FOR SHARE locker gets the row past a queued FOR UPDATE or
+   * DELETE). So a release that begins after a change is waiting waits for that change and then sees it (404, or the
+   * new version), and a stream of overlapping releases cannot hold a change off until statement_timeout. Lock order,
+   * everywhere: this key lock, then rows (nonce, key, token), then the audit-order lock last (appendAudit); no
+   * transaction takes the key lock after another lock of these. SQLite: nothing (a write transaction is exclusive).
+   */
+  async lockKey(id: string, mode: 'release' | 'change'): Promise<void> {
+    if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'a key lock is taken only inside a transaction');
+    if (this.dialect !== 'postgres') return;
+    await this.#q.run(`SELECT ${mode === 'release' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(${keyLockOf(id)})`);
+  }
+  /**
+   * `lock` (PostgreSQL; an SQLite transaction is exclusive anyway), held to the end of the transaction, always after
+   * lockKey (which orders the waiters fairly; the row lock alone does not):
    * `true` (FOR UPDATE, a rotation or move): another rotation, move or release of the key waits for it;
    * `'share'` (FOR SHARE, a release): a rotation, move or deletion on any instance waits until the
    * release committed, and a release that comes after one re-reads the committed row (READ COMMITTED
@@ -495,12 +517,16 @@ export class KbsStore {
   listKeys(): Promise<KeyRow[]> {
     return this.#q.all<KeyRow>('SELECT id, policy_id, algorithm, key_length, version, iv, ciphertext, tag, created_at, rotated_at FROM keys ORDER BY created_at, id');
   }
-  async deleteKey(id: string): Promise<boolean> {
-    return (await this.#q.run('DELETE FROM keys WHERE id = ?', [id])).changes === 1;
+  deleteKey(id: string): Promise<boolean> {
+    return this.#atomically(async (s) => {
+      await s.lockKey(id, 'change');
+      return (await s.#q.run('DELETE FROM keys WHERE id = ?', [id])).changes === 1;
+    });
   }
   /** New material (and optionally a new policy) under a new version, sealed to the (new) policy; the old material is gone. */
   rotateKey(id: string, material: Uint8Array, now: Date, policyId?: string): Promise<KeyRow | undefined> {
     return this.#atomically(async (s) => {
+      await s.lockKey(id, 'change');
       const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const version = cur.version + 1;
@@ -524,6 +550,7 @@ export class KbsStore {
    */
   moveKey(id: string, policyId: string): Promise<{ row: KeyRow; from: string } | undefined> {
     return this.#atomically(async (s) => {
+      await s.lockKey(id, 'change');
       const cur = await s.getKey(id, { lock: true });
       if (!cur) return undefined;
       const from = await s.getPolicy(cur.policy_id);

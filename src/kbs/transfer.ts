@@ -328,6 +328,9 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
   const prepared = wrapMaterial(ctx.store.keyMaterial(key, policyRow), requester.key);
   // One transaction on the shared database: the nonce consumption, the key check and the log row commit together or not at all.
   const wrapped = await ctx.store.transaction(async (store) => {
+    // The key's shared lock first (s16 change review #1; store.lockKey): a move, rotation or deletion already waiting
+    // is served before this release, which then sees it below; then the clock, read after any such wait.
+    await store.lockKey(key.id, 'release');
     const at = ctx.now().getTime();
     if (!(at < usableUntil)) throw new KbsError('ERR_KBS_WINDOW', 401, 'the verification result is no longer usable (nonce or collateral expired meanwhile)', { check: 'X16' });
     if (body.nonce && !(await store.consumeNonce(body.nonce.val.toString('hex'), key.id, at))) {
@@ -335,6 +338,7 @@ export async function transferKey(ctx: BrokerContext, req: TransferRequest, trac
     }
     // FOR SHARE (s16 F1): a move, rotation or deletion on another instance waits for this release to commit, so none is
     // acknowledged while an old-state release can still commit; one that committed first is seen here (404, or the new version).
+    // (The key lock above already keeps changes out; the row lock stays for instances of the round-1 code during an upgrade.)
     const current = await store.getKey(key.id, { lock: 'share' });
     if (!current || current.policy_id !== key.policy_id) throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'the key was deleted or moved to another policy meanwhile');
     // Rotated meanwhile (same policy): the current version is what is released, as before; a rare race, so its wrap may run here.
