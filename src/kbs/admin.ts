@@ -89,7 +89,7 @@ async function token(ctx: BrokerContext, body: unknown, client: string | undefin
   const now = ctx.now();
   const info = await ctx.store.transaction(async (s) => {
     const minted = await s.addToken(t, 'bootstrap', now);
-    await s.appendAudit({ kind: 'bootstrap-secret', ...(client === undefined ? {} : { client }) }, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now);
+    await s.appendAudit({ kind: 'bootstrap-secret', ...(client === undefined ? {} : { client }) }, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now, ctx.now);
     return minted;
   });
   ctx.log(`tee-kbs: admin token ${info.id} ("bootstrap") minted with the bootstrap secret`);
@@ -115,7 +115,7 @@ async function policies(ctx: BrokerContext, r: AdminRequest, caller: Caller): Pr
       const now = ctx.now();
       const row = await ctx.store.transaction(async (s) => {
         const added = await s.addPolicy(parsed.format, parsed.document, now, id);
-        await s.appendAudit(caller.by, 'policy.create', id, { format: added.format, document_sha256: policyDigest(added.document) }, now);
+        await s.appendAudit(caller.by, 'policy.create', id, { format: added.format, document_sha256: policyDigest(added.document) }, now, ctx.now);
         return added;
       });
       ctx.log(`tee-kbs: policy ${row.id} (${row.format}) created ${by}`);
@@ -131,7 +131,7 @@ async function policies(ctx: BrokerContext, r: AdminRequest, caller: Caller): Pr
     const now = ctx.now();
     await ctx.store.transaction(async (s) => {
       if (!(await s.deletePolicy(id))) throw notFound();
-      await s.appendAudit(caller.by, 'policy.delete', id, { format: row.format, document_sha256: policyDigest(row.document) }, now);
+      await s.appendAudit(caller.by, 'policy.delete', id, { format: row.format, document_sha256: policyDigest(row.document) }, now, ctx.now);
     });
     ctx.log(`tee-kbs: policy ${id} deleted ${by}`);
     return { status: 204 };
@@ -185,7 +185,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     try {
       const row = await ctx.store.transaction(async (s) => {
         const added = await s.addKey(policyId, algorithm, material, now);
-        await s.appendAudit(caller.by, 'key.create', added.id, { policy_id: policyId, version: added.version, key_length: added.key_length }, now);
+        await s.appendAudit(caller.by, 'key.create', added.id, { policy_id: policyId, version: added.version, key_length: added.key_length }, now, ctx.now);
         return added;
       });
       ctx.log(`tee-kbs: key ${row.id} created under policy ${policyId} ${by}`);
@@ -200,7 +200,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
   if (r.method === 'DELETE') {
     await ctx.store.transaction(async (s) => {
       if (!(await s.deleteKey(id))) throw notFound();
-      await s.appendAudit(caller.by, 'key.delete', id, { policy_id: row.policy_id, version: row.version }, now);
+      await s.appendAudit(caller.by, 'key.delete', id, { policy_id: row.policy_id, version: row.version }, now, ctx.now);
     });
     ctx.log(`tee-kbs: key ${id} deleted ${by}`);
     return { status: 204 };
@@ -213,7 +213,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     if (info === undefined && policyId !== undefined) {
       const moved = await ctx.store.transaction(async (s) => {
         const done = await s.moveKey(id, policyId);
-        if (done) await s.appendAudit(caller.by, 'key.move', id, { from_policy_id: done.from, to_policy_id: policyId, version: done.row.version }, now);
+        if (done) await s.appendAudit(caller.by, 'key.move', id, { from_policy_id: done.from, to_policy_id: policyId, version: done.row.version }, now, ctx.now);
         return done;
       });
       if (!moved) throw notFound();
@@ -225,7 +225,7 @@ async function keys(ctx: BrokerContext, r: AdminRequest, caller: Caller): Promis
     try {
       rotated = await ctx.store.transaction(async (s) => {
         const done = await s.rotateKey(id, material, now, policyId);
-        if (done) await s.appendAudit(caller.by, 'key.rotate', id, { from_policy_id: row.policy_id, to_policy_id: done.policy_id, version: done.version }, now);
+        if (done) await s.appendAudit(caller.by, 'key.rotate', id, { from_policy_id: row.policy_id, to_policy_id: done.policy_id, version: done.version }, now, ctx.now);
         return done;
       });
     } finally {
@@ -267,7 +267,7 @@ async function mintToken(ctx: BrokerContext, r: AdminRequest, caller: Caller): P
   const t = newToken();
   const info = await ctx.store.transaction(async (s) => {
     const minted = await s.addToken(t, label, now, expires, { scopes });
-    await s.appendAudit(caller.by, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now);
+    await s.appendAudit(caller.by, 'token.mint', minted.id, { label: minted.label, expires_at: minted.expires_at, scopes: minted.scopes }, now, ctx.now);
     return minted;
   });
   ctx.log(`tee-kbs: admin token ${info.id} (${JSON.stringify(info.label)}${info.expires_at ? `, expires ${info.expires_at}` : ''}) minted by admin token ${caller.id}`);
@@ -312,7 +312,7 @@ async function tokens(ctx: BrokerContext, r: AdminRequest, caller: Caller): Prom
         allowed(t);
         target = t;
       });
-      if (done && target) await s.appendAudit(caller.by, 'token.revoke', target.id, { label: target.label, expires_at: target.expires_at, scopes: target.scopes }, now);
+      if (done && target) await s.appendAudit(caller.by, 'token.revoke', target.id, { label: target.label, expires_at: target.expires_at, scopes: target.scopes }, now, ctx.now);
       return done;
     }));
     if (!revoked) throw notFound();

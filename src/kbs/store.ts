@@ -256,14 +256,16 @@ export class KbsStore {
   /**
    * Appends the audit row of an admin change; only inside the change's own transaction, so both commit or neither.
    * The admin token named as the actor is read again here, in that transaction (FOR SHARE on PostgreSQL, held to
-   * COMMIT): a token revoked (or expired) since the request's check refuses the change, and a revocation on any
-   * instance waits until a change it authorised committed (s16 F1: the check at the request ran outside the change's
-   * transaction). A token revoking itself deleted its own row in this transaction, after locking it: that is the
-   * one change its row is not read again for.
+   * COMMIT): a token revoked since the request's check refuses the change, and a revocation on any instance waits
+   * until a change it authorised committed (s16 F1: the check at the request ran outside the change's transaction).
+   * Its expiry is judged on `clock` (the broker's one clock, ctx.now) read again after that row was read, so a token
+   * that expired while its change waited refuses it (s16 change review #2: it was judged at the request's instant,
+   * `at`, which stays the audit row's instant). A token revoking itself deleted its own row in this transaction,
+   * after locking it: that is the one change its row is not read again for.
    */
-  async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date): Promise<void> {
+  async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date, clock: () => Date): Promise<void> {
     if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'an admin audit row is written only in the transaction of its change');
-    if (by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId)) await this.#tokenStillAdmits(by.tokenId, at);
+    if (by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId)) await this.#tokenStillAdmits(by.tokenId, clock);
     // PostgreSQL (s16 F2): audit inserts one at a time, each holding this transaction-level lock from just before it takes
     // its seq to its COMMIT (the lock is released after the commit is visible). So seq order is commit order: a reader
     // paging with after_seq = the last seq read never passes a row that commits later. Taken last, after every other
@@ -353,13 +355,18 @@ export class KbsStore {
     if (row.expires_at !== null && !(now.getTime() < Date.parse(row.expires_at))) return { status: 'expired', id: row.id };
     return { status: 'valid', id: row.id, expiresAt: row.expires_at, scopes };
   }
-  /** In a change's transaction: the caller's token row, locked FOR SHARE (PostgreSQL), still intact and unexpired at `at`; else 401. */
-  async #tokenStillAdmits(id: string | undefined, at: Date): Promise<void> {
+  /**
+   * In a change's transaction: the caller's token row, locked FOR SHARE (PostgreSQL), still intact, and unexpired on
+   * the broker's clock read after the row was (so after any wait of the change); else 401.
+   */
+  async #tokenStillAdmits(id: string | undefined, clock: () => Date): Promise<void> {
     type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
     const lock = this.dialect === 'postgres' ? ' FOR SHARE' : '';
     const row = id === undefined ? undefined : await this.#q.get<Row>(`SELECT id, hash, created_at, expires_at, scopes, mac FROM admin_tokens WHERE id = ?${lock}`, [id]);
     if (!row || this.#verifiedScopes(row) === undefined) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: revoked while this change was being made; nothing was changed');
-    if (row.expires_at !== null && !(at.getTime() < Date.parse(row.expires_at))) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired');
+    if (row.expires_at !== null && !(clock().getTime() < Date.parse(row.expires_at))) {
+      throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired (while this change was being made; nothing was changed)');
+    }
   }
   /** Every admin token (ids, labels, instants, whether the row is intact), oldest first. */
   async listTokens(): Promise<TokenInfo[]> {
@@ -408,7 +415,7 @@ export class KbsStore {
       if (won.changes !== 1) return false;
       const info = await s.addToken(token, 'first-start', now);
       // Scopes as in every other token.mint row (review s10): the trail alone says what each token may do.
-      await s.appendAudit({ kind: 'first-start' }, 'token.mint', info.id, { label: info.label, expires_at: info.expires_at, scopes: info.scopes }, now);
+      await s.appendAudit({ kind: 'first-start' }, 'token.mint', info.id, { label: info.label, expires_at: info.expires_at, scopes: info.scopes }, now, () => now);
       return true;
     });
   }

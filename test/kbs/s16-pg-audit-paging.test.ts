@@ -55,7 +55,7 @@ describe.skipIf(PG_SKIP_REASON)('admin audit trail paged with after_seq on Postg
     const aReady = new Promise<void>((r) => (aInserted = r));
     const tA = A.transaction(async (s) => {
       await s.addPolicy('native', doc, now, 'pol-A');
-      await s.appendAudit(by, 'policy.create', 'pol-A', {}, now);
+      await s.appendAudit(by, 'policy.create', 'pol-A', {}, now, () => now);
       aInserted();
       await gate;
     });
@@ -63,7 +63,7 @@ describe.skipIf(PG_SKIP_REASON)('admin audit trail paged with after_seq on Postg
     let bDone = false;
     const tB = B.transaction(async (s) => {
       await s.addPolicy('native', doc, now, 'pol-B');
-      await s.appendAudit(by, 'policy.create', 'pol-B', {}, now);
+      await s.appendAudit(by, 'policy.create', 'pol-B', {}, now, () => now);
     }).then(() => {
       bDone = true;
     });
