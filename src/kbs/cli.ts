@@ -42,7 +42,9 @@ export const KBS_SERVE_USAGE = `  tee-kbs serve (--db FILE | --database sqlite:P
                    up to 2147483 s
       clock: with PostgreSQL the start is refused (exit 78) when this machine's clock is more than
                    --max-clock-skew seconds (1 to 86400, default 5; more is warned) from the database server's:
-                   instances judge nonce and admin-token expiry and rate limits on their own clocks
+                   instances judge nonce and admin-token expiry and rate limits on their own clocks;
+                   compared again every minute and with /health: beyond it /health and /kbs/v1 answer 503
+                   (ERR_KBS_CLOCK_SKEW) until the clock is back within the bound
       connections: at most --max-connections open (default 1024), at most --max-connections-per-client
                    of them from one client address (default a sixteenth, at least 8: 64); more are closed
                    before the TLS handshake. Peers in --connection-cap-exempt (repeatable; default loopback,

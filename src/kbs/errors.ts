@@ -62,6 +62,12 @@ export type KbsErrorCode =
    */
   | 'ERR_KBS_LISTEN'
   | 'ERR_KBS_SHUTTING_DOWN'
+  /**
+   * PostgreSQL, while serving: this instance's clock is further from the database server's than maxClockSkewSeconds /
+   * --max-clock-skew (compared every minute and with /health's ping): /health and every /kbs/v1 request answer 503 until
+   * it is back within the bound (s16 change review #3).
+   */
+  | 'ERR_KBS_CLOCK_SKEW'
   | 'ERR_KBS_INTERNAL';
 
 export interface FailedCheck {

@@ -164,7 +164,9 @@ export interface KeyBrokerOptions extends ServerTimeouts {
    * on their own clocks (nonce expiry written by one instance and checked by another, admin-token expiry, rate-limit
    * refills, refusal windows: docs/scale-out.md, Clocks), so a skewed instance stretches them by its skew (s16 F3).
    * From 1 to 86 400 s, default DEFAULT_MAX_CLOCK_SKEW_SECONDS (5); more is a relaxation, logged as a WARNING at start.
-   * SQLite: not checked (one instance).
+   * While serving the comparison is repeated (every CLOCK_RECHECK_MS and with GET /health's database ping): beyond
+   * the bound /health answers 503 and every /kbs/v1 request is refused with 503 ERR_KBS_CLOCK_SKEW until a later
+   * comparison is within it again (s16 change review #3). SQLite: not checked (one instance).
    */
   maxClockSkewSeconds?: number;
   /** One line per event; default stderr. Never receives secrets (the first admin token goes to adminTokenFile). */
@@ -185,6 +187,12 @@ export interface KeyBroker {
   /** Connections closed at the per-client cap (maxConnectionsPerClient) since start; the broker has no /metrics. */
   readonly connectionsRefused: number;
   /**
+   * Compares this instance's clock with the database server's now, as the periodic check and GET /health do, and
+   * returns the verdict that now holds: beyond maxClockSkewSeconds the instance refuses /kbs/v1 requests (503
+   * ERR_KBS_CLOCK_SKEW) until a later comparison is within it. `skewMs` > 0: this clock is behind. SQLite: always ok.
+   */
+  checkClockSkew(): Promise<{ ok: boolean; skewMs: number }>;
+  /**
    * Graceful stop: no new connections, requests in flight finish (up to
    * shutdownGraceMs), then the database connections close. Idempotent.
    */
@@ -197,6 +205,8 @@ export const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** maxClockSkewSeconds / --max-clock-skew: default and bounds (s16 F3). */
 export const DEFAULT_MAX_CLOCK_SKEW_SECONDS = 5;
 export const MAX_MAX_CLOCK_SKEW_SECONDS = 86_400;
+/** How often a serving instance compares its clock with the database server's again (s16 change review #3). */
+export const CLOCK_RECHECK_MS = 60_000;
 /** Bounds of nonceTtlSeconds / --nonce-ttl (T42: "TTL of minutes"); the default 300 s lies within. */
 export const MIN_NONCE_TTL_SECONDS = 1;
 export const MAX_NONCE_TTL_SECONDS = 3600;
@@ -275,6 +285,8 @@ interface Runtime {
   /** The shared database verdict of GET /health, and whether the last one failed (logged once per outage). */
   health: HealthProbe;
   healthFailing: boolean;
+  /** The last comparison of this instance's clock with the database server's (PostgreSQL; always ok on SQLite). */
+  clock: ClockWatch;
 }
 
 async function rateLimit(rt: Runtime, client: string): Promise<void> {
@@ -357,6 +369,8 @@ async function health(rt: Runtime, res: ServerResponse): Promise<void> {
   if (rt.draining) return send(res, 503, { status: 'shutting-down', database, code: 'ERR_KBS_SHUTTING_DOWN' });
   if (verdict.ok) {
     rt.healthFailing = false;
+    // The ping (PostgreSQL) compared the clocks too; the newest comparison, from the ping or the periodic check, decides.
+    if (!rt.clock.ok) return send(res, 503, { status: 'clock-skew', database, code: 'ERR_KBS_CLOCK_SKEW', skew_seconds: Number((rt.clock.skewMs / 1000).toFixed(1)) }, { 'Retry-After': '60' });
     return send(res, 200, { status: 'ok', database });
   }
   if (!rt.healthFailing) rt.log(`tee-kbs: health check failed: ${verdict.cause}: ${redactUrlsIn(rt.health.lastFailure ?? '')}`);
@@ -383,6 +397,10 @@ async function route(rt: Runtime, req: IncomingMessage, res: ServerResponse): Pr
   if (url.pathname === '/health' && (method === 'GET' || method === 'HEAD')) return health(rt, res);
   const parts = url.pathname.split('/').filter((p) => p.length > 0);
   if (parts[0] !== 'kbs' || parts[1] !== 'v1') throw new KbsError('ERR_KBS_NOT_FOUND', 404, 'not found');
+  // Every rule of docs/scale-out.md's Clocks table (nonce and admin-token expiry, rate limits) runs on this clock:
+  // while it is beyond the bound, nothing is judged here (s16 change review #3). Not logged as a refusal: the
+  // log row's instant would be the skewed clock's.
+  rt.clock.refuseWhenSkewed();
   const rest = parts.slice(2);
   if (rest[0] === 'keys' && rest[2] === 'transfer' && rest.length === 3 && method === 'POST') {
     const id = rest[1] as string;
@@ -659,21 +677,75 @@ function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: num
 }
 
 /**
- * PostgreSQL (s16 F3): this instance's clock against the database server's, at start. The database's instant is
- * read between two readings of `now`; it must lie within [before - bound, after + bound], else ERR_KBS_CONFIG (the
- * round trip is never counted as skew). A bound above the default is a relaxation, logged as a WARNING.
+ * PostgreSQL (s16 F3): this instance's clock against the database server's. The database's instant is read between
+ * two readings of `now`; the skew is how far it lies outside [before, after] (the round trip is never counted as
+ * skew); > 0: this clock is behind.
  */
-async function checkClockSkew(storage: Storage, now: () => Date, maxSkewMs: number, log: (l: string) => void): Promise<void> {
-  if (storage.dialect !== 'postgres') return;
+async function measureClockSkew(storage: Storage, now: () => Date): Promise<number> {
   const before = now().getTime();
   const row = await storage.get<{ ms: string | number }>('SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS ms');
   const after = now().getTime();
   const db = Number(row?.ms);
-  if (!Number.isFinite(db)) throw configError('the database server did not tell its clock');
-  const skew = db < before ? db - before : db > after ? db - after : 0;
+  if (!Number.isFinite(db)) throw new StorageError('ERR_STORAGE_UNAVAILABLE', 'the database server did not tell its clock');
+  return db < before ? db - before : db > after ? db - after : 0;
+}
+
+const skewText = (skew: number): string => `${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? 'behind' : 'ahead of'} the database server's`;
+
+/**
+ * The clock comparison while serving (PostgreSQL; s16 change review #3: a clock stepped after start, a VM resumed from
+ * suspend, went unnoticed). Each comparison (the periodic one, GET /health's ping, checkClockSkew) sets the verdict;
+ * while it is beyond the bound every /kbs/v1 request is refused. A change of verdict is logged once.
+ */
+class ClockWatch {
+  ok = true;
+  skewMs = 0;
+  readonly #storage: Storage;
+  readonly #now: () => Date;
+  readonly #maxSkewMs: number;
+  readonly #log: (l: string) => void;
+  constructor(storage: Storage, now: () => Date, maxSkewMs: number, log: (l: string) => void) {
+    this.#storage = storage;
+    this.#now = now;
+    this.#maxSkewMs = maxSkewMs;
+    this.#log = log;
+  }
+  async check(): Promise<{ ok: boolean; skewMs: number }> {
+    if (this.#storage.dialect !== 'postgres') return { ok: true, skewMs: 0 };
+    const skew = await measureClockSkew(this.#storage, this.#now);
+    const ok = Math.abs(skew) <= this.#maxSkewMs;
+    if (ok !== this.ok) {
+      this.#log(
+        ok
+          ? `tee-kbs: the clock is within ${this.#maxSkewMs / 1000} s of the database server's again (${skewText(skew)}): serving again`
+          : `tee-kbs: WARNING: this instance's clock is now ${skewText(skew)}, more than ${this.#maxSkewMs / 1000} s (maxClockSkewSeconds / --max-clock-skew): /health answers 503 and every /kbs/v1 request is refused (ERR_KBS_CLOCK_SKEW) until it is back within the bound. Synchronise the clocks (chrony / ntpd)`,
+      );
+    }
+    this.ok = ok;
+    this.skewMs = skew;
+    return { ok, skewMs: skew };
+  }
+  refuseWhenSkewed(): void {
+    if (this.ok) return;
+    throw new KbsError(
+      'ERR_KBS_CLOCK_SKEW',
+      503,
+      `this instance's clock is ${skewText(this.skewMs)}, more than the ${this.#maxSkewMs / 1000} s accepted: it judges nothing until its clock is corrected; retry on another instance`,
+      { headers: { 'Retry-After': '60' } },
+    );
+  }
+}
+
+/**
+ * PostgreSQL (s16 F3): this instance's clock against the database server's, at start: beyond the bound ERR_KBS_CONFIG.
+ * A bound above the default is a relaxation, logged as a WARNING.
+ */
+async function checkClockSkew(storage: Storage, now: () => Date, maxSkewMs: number, log: (l: string) => void): Promise<void> {
+  if (storage.dialect !== 'postgres') return;
+  const skew = await measureClockSkew(storage, now);
   if (Math.abs(skew) > maxSkewMs) {
     throw configError(
-      `this instance's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew > 0 ? 'behind' : 'ahead of'} the database server's; at most ${maxSkewMs / 1000} s is accepted (maxClockSkewSeconds / --max-clock-skew), because instances judge nonce expiry, admin-token expiry and rate limits on their own clocks (docs/scale-out.md, Clocks). Synchronise the clocks (chrony / ntpd)`,
+      `this instance's clock is ${skewText(skew)}; at most ${maxSkewMs / 1000} s is accepted (maxClockSkewSeconds / --max-clock-skew), because instances judge nonce expiry, admin-token expiry and rate limits on their own clocks (docs/scale-out.md, Clocks). Synchronise the clocks (chrony / ntpd)`,
     );
   }
   if (maxSkewMs > DEFAULT_MAX_CLOCK_SKEW_SECONDS * 1000) {
@@ -769,8 +841,10 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     });
     let baseUrl = '';
     const limiterNow = steadyClock();
-    const health = new HealthProbe({ ping: () => storage.ping(), clock: limiterNow });
-    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, limits.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: limits.maxBody, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false };
+    const clock = new ClockWatch(storage, now, limits.maxClockSkewMs, log);
+    // On PostgreSQL the ping is the clock comparison (one round trip either way).
+    const health = new HealthProbe({ ping: storage.dialect === 'postgres' ? async () => void (await clock.check()) : () => storage.ping(), clock: limiterNow });
+    const rt: Runtime = { ctx, limiter: new RateLimiter(storage, limits.rateLimit), limiterNow, adminFailures, bootstrapFailures, maxBody: limits.maxBody, baseUrl: () => baseUrl, log, draining: false, health, healthFailing: false, clock };
     const inFlight = new Set<ServerResponse>();
     let drained: (() => void) | undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -803,9 +877,13 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     log(`tee-kbs: listening on ${baseUrl} (${storage.description})`);
     log(`tee-kbs: refusals logged in full: at most ${refusalBounds.perClient} per client and ${refusalBounds.total} in all per ${refusalBounds.windowMs / 1000} s, the rest counted`);
+    // Compared again every minute (a failed comparison, the database unreachable, keeps the last verdict; /health says so).
+    const recheck = storage.dialect === 'postgres' ? setInterval(() => void clock.check().catch(() => {}), CLOCK_RECHECK_MS) : undefined;
+    recheck?.unref();
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
       rt.draining = true;
+      clearInterval(recheck);
       for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
       srv.closeIdleConnections();
@@ -826,6 +904,7 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
       get connectionsRefused() {
         return connectionCap.refused;
       },
+      checkClockSkew: () => clock.check(),
       close: () => (closing ??= close()),
     };
   } catch (e) {
