@@ -115,6 +115,26 @@ interface Loaded {
   tcbRelaxed: boolean;
   /** An ITA policy that does not state `enforce_tcb_upto_date` (read as true since review s7). */
   tcbDefaulted: boolean;
+  /** SEV-SNP `launch` minimums below the `reported` ones (`Milan.snp 8 < 24`): an S18 relaxation. */
+  launchRelaxed: string[];
+}
+
+/**
+ * S18: the launch minimums a policy sets below its reported ones. Without a `launch` minimum the
+ * reported one applies to LAUNCH_TCB (src/policy/checks/snp-tcb.ts); a lower one admits guests
+ * launched on firmware below the floor and live-updated since (s16 change review r2a #3).
+ */
+function launchRelaxations(policy: Policy): string[] {
+  if (policy.tee !== 'snp') return [];
+  const out: string[] = [];
+  for (const [product, min] of Object.entries(policy.tcbMinimums)) {
+    const reported = (min?.reported ?? {}) as Partial<Record<string, number>>;
+    for (const [name, launch] of Object.entries((min?.launch ?? {}) as Partial<Record<string, number>>)) {
+      const floor = reported[name];
+      if (launch !== undefined && floor !== undefined && launch < floor) out.push(`${product}.${name} ${launch} < ${floor}`);
+    }
+  }
+  return out;
 }
 
 const TCB_FIELD = 'enforce_tcb_upto_date';
@@ -156,7 +176,7 @@ function load(doc: Record<string, unknown>, format: 'native' | 'ita'): Loaded {
   // The library refuses an unpinned ITA policy; here measurementGap and the operator's opt-in decide (same rule, own code).
   const ita = format === 'ita' ? strictTcb(rest) : undefined;
   const policy = ita ? translateItaPolicy(ita.doc, { allowUnpinnedMeasurement: true }) : loadPolicy(rest);
-  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), allowNoTcbFloor: noFloor === true, tcbGap: tcbFloorGap(policy), tcbRelaxed: ita?.relaxed ?? false, tcbDefaulted: ita?.defaulted ?? false };
+  return { format, policy, allowUnpinned: optIn === true, gap: measurementGap(policy, format), allowNoTcbFloor: noFloor === true, tcbGap: tcbFloorGap(policy), tcbRelaxed: ita?.relaxed ?? false, tcbDefaulted: ita?.defaulted ?? false, launchRelaxed: launchRelaxations(policy) };
 }
 
 function warningsOf(l: Loaded, id: string): string[] {
@@ -176,6 +196,7 @@ function warningsOf(l: Loaded, id: string): string[] {
         : `S17: policy ${id} sets no REPORTED_TCB minimum (snp and microcode above 0) for ${products} and has no ${NO_TCB_FLOOR_OPT_IN}: transfers of its keys are refused`,
     );
   }
+  if (l.launchRelaxed.length > 0) out.push(`S18: policy ${id} sets LAUNCH_TCB minimums below its REPORTED_TCB floor (${l.launchRelaxed.join(', ')}): its keys are released to guests launched on firmware below the floor and live-updated since`);
   if (l.tcbRelaxed) out.push(`T33: policy ${id} says ${TCB_FIELD}: false: its keys are released to platforms whose TCB status is not UpToDate (every status but Revoked, OutOfDate included)`);
   return out;
 }

@@ -112,6 +112,16 @@ describe('key broker: an SEV-SNP key-transfer policy must set a REPORTED_TCB flo
     expect(JSON.parse(row?.warnings ?? '[]')).toEqual(expect.arrayContaining(r.json.warnings));
   });
 
+  it('a launch minimum below the reported floor is an S18 relaxation, warned at creation (s16 change review r2a #3)', async () => {
+    const relaxed = await create(snpPolicy({ tcbMinimums: { ...floors(), Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch: { snp: 0x08 } } } }));
+    expect(relaxed.status, relaxed.text).toBe(201);
+    expect(relaxed.json.warnings).toEqual([expect.stringMatching(new RegExp(`^S18: policy ${relaxed.json.id} sets LAUNCH_TCB minimums below its REPORTED_TCB floor \\(Milan\\.snp 8 < 24\\)`))]);
+    // a launch minimum at or above the floor is no relaxation
+    const strict = await create(snpPolicy({ tcbMinimums: { ...floors(), Milan: { reported: { snp: 0x18, microcode: 0xdb }, launch: { snp: 0x18, microcode: 0xdb } } } }));
+    expect(strict.status, strict.text).toBe(201);
+    expect(strict.json.warnings).toEqual([]);
+  });
+
   it('a floor the guest meets (Milan SNP >= 0x18, the guest reports 0x18): released', async () => {
     const r = await create(snpPolicy({ tcbMinimums: floors(0x18) }));
     expect(r.status, r.text).toBe(201);
