@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 
 import type { CollateralService, Relaxations, TrustRoots } from '../index.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { PolicyTee } from '../policy/types.js';
 import { appraise, checkTrustRootsLabel, type Appraisal, type AppraiseContext } from './appraise.js';
 import { AttestationServiceError, redactUrlsIn, toServiceError } from './errors.js';
@@ -29,6 +30,7 @@ import { TrustedProxies, forwardedClient } from '../net/forwarded.js';
 import { listenOn } from '../net/listen.js';
 import { serverTimeoutOptions } from '../net/server-timeouts.js';
 import { ConcurrencyLimiter } from './limiter.js';
+import { isLoopbackHost, plainHttpWarning } from './loopback.js';
 import { ServiceMetrics } from './metrics.js';
 import { PolicySet, type PolicyInput } from './policies.js';
 import { parseJsonBody, parseRequest } from './requests.js';
@@ -62,12 +64,22 @@ export interface AttestationServiceOptions {
   /** Explicit relaxations (each reported as a warning in the result and token). */
   relaxations?: Relaxations;
   snpReportVersions?: number[];
-  /** Default 127.0.0.1. */
+  /**
+   * Default 127.0.0.1. Without `tls` only a loopback host (127.0.0.0/8, ::1, `localhost`) is
+   * accepted unless `forcePlainHttp` is set (s16 red team, env finding 1).
+   */
   host?: string;
   /** Default 8080; 0 for any free port. */
   port?: number;
   /** PEM texts; with them the service speaks HTTPS. */
   tls?: { cert: string; key: string };
+  /**
+   * Serve plain HTTP (no `tls`) on a host that is not loopback, behind a TLS-terminating proxy
+   * (`serve --force-plain-http`). A relaxation: logged as a WARNING at start. Without it such a
+   * start is refused (ERR_INVALID_ARGUMENT): the verdicts, the tokens and the JWKS would travel in
+   * cleartext to and from every network the host is on.
+   */
+  forcePlainHttp?: boolean;
   /** Origins allowed by CORS (exact "scheme://host[:port]", or "*"); default none. */
   corsOrigins?: string[];
   /** Default 512 KiB. */
@@ -265,6 +277,15 @@ function fixedInstantOf(options: AttestationServiceOptions): Date | undefined {
 /** Starts the service; resolves once it listens. */
 export async function startAttestationService(options: AttestationServiceOptions): Promise<AttestationService> {
   if (!options?.collateral || typeof options.collateral.forEvidence !== 'function') throw new TypeError('collateral must be a CollateralService');
+  const host = options.host ?? '127.0.0.1';
+  // s16 red team, env finding 1: plain HTTP beyond loopback only when forced, as tee-kbs's --plain-http.
+  const plainElsewhere = !options.tls && !isLoopbackHost(host);
+  if (plainElsewhere && options.forcePlainHttp !== true) {
+    throw new InvalidArgumentError(
+      'ERR_INVALID_ARGUMENT',
+      `plain HTTP is only served on loopback (an address in 127.0.0.0/8, ::1, or localhost; a host name is never taken for one); ${host} is not: give tls (--tls-cert/--tls-key), or forcePlainHttp (--force-plain-http) behind a TLS-terminating proxy`,
+    );
+  }
   const fixed = fixedInstantOf(options);
   checkTrustRootsLabel(options.trustRoots);
   const signer = new TokenSigner(options.signingKey);
@@ -333,7 +354,7 @@ export async function startAttestationService(options: AttestationServiceOptions
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout, ...httpTimeouts }, listener) : createHttpServer(httpTimeouts, listener);
   server.maxConnections = maxConnections;
   connectionCap.attach(server);
-  const host = options.host ?? '127.0.0.1';
+  if (plainElsewhere) log(plainHttpWarning(host));
   // Review s10, L1: a bind failure is typed, the errno its cause (tee-verify serve exits 75 / 78 on it).
   await listenOn(server, options.port ?? 8080, host, (cause, message) => Object.assign(new AttestationServiceError('ERR_AS_LISTEN', 500, message), { cause }));
   const port = (server.address() as AddressInfo).port;

@@ -290,8 +290,11 @@ Routes:
   the request carries a warning naming it (EAR status at most "warning").
 
 Options:
-  --listen <host:port>     default 127.0.0.1:8080
+  --listen <host:port>     default 127.0.0.1:8080; an address that is not loopback
+                           needs --tls-cert/--tls-key or --force-plain-http
   --tls-cert <pem> --tls-key <pem>   serve HTTPS
+  --force-plain-http       plain HTTP on an address that is not loopback (behind a
+                           TLS-terminating proxy); a WARNING at start
   --signing-key <pem>      EC P-256 (ES256) or P-384 (ES384) private key;
                            default: a P-256 key generated at start
   --cors-origin <origin>   allow this browser origin (repeatable; "*" for any);
@@ -325,7 +328,7 @@ Options:
                            in-memory cache)
 
 Examples:
-  tee-verify serve --listen 0.0.0.0:8080 --cors-origin https://chat.example
+  tee-verify serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --cors-origin https://chat.example
   tee-verify dev quote --tee tdx --out /tmp/dev
   tee-verify serve --offline --collateral /tmp/dev/collateral.json --trust-root /tmp/dev/trust-root.pem
 

@@ -31,6 +31,7 @@ import {
   type TrustRoots,
 } from '../index.js';
 import { printableUrl } from '../collateral/source-url.js';
+import { isLoopbackHost } from '../attestation-service/loopback.js';
 import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
 import { givenTwice, helpAlone, instantOption, integerOption, repeatedOption, stringOption } from './args.js';
@@ -47,6 +48,8 @@ export interface ServeArgs {
   port: number;
   tlsCert?: string;
   tlsKey?: string;
+  /** Plain HTTP on an address that is not loopback (behind a TLS-terminating proxy); a start WARNING. */
+  forcePlainHttp: boolean;
   signingKey?: string;
   corsOrigins: string[];
   /** [name, file] pairs. */
@@ -81,6 +84,7 @@ export const SERVE_OPTIONS = {
   listen: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'force-plain-http': { type: 'boolean' },
   'signing-key': { type: 'string' },
   'cors-origin': { type: 'string', multiple: true },
   policy: { type: 'string', multiple: true },
@@ -115,6 +119,20 @@ function listenOption(text: string | undefined): { host: string; port: number } 
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+/**
+ * s16 red team, env finding 1: without TLS, --listen on an address that is not loopback sent the
+ * verdicts, the tokens and the JWKS in cleartext with no word. Refused (exit 2, before any file is
+ * read) unless --force-plain-http says a TLS-terminating proxy is in front; the service then logs a
+ * WARNING at start. The library refuses the same (startAttestationService, ERR_INVALID_ARGUMENT).
+ */
+function refusePlainHttpElsewhere(a: ServeArgs): void {
+  if (a.tlsCert !== undefined || a.forcePlainHttp || isLoopbackHost(a.host)) return;
+  const at = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  throw new UsageError(
+    `--listen ${at}: plain HTTP is only served on loopback (an address in 127.0.0.0/8, ::1, or localhost); elsewhere verdicts, tokens and the JWKS would travel unencrypted. Give --tls-cert/--tls-key, or --force-plain-http behind a TLS-terminating proxy (a WARNING at start)`,
+  );
+}
+
 function policyOption(text: string): [string | undefined, string] {
   const eq = text.indexOf('=');
   // NAME=FILE; a path holding "=" can be given as ./path
@@ -136,6 +154,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   if (twice !== undefined) throw new UsageError(`serve: ${givenTwice(twice)}`);
   const single = v as Record<string, string | boolean | undefined>;
   if (Boolean(v['tls-cert']) !== Boolean(v['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  if (v['force-plain-http'] && v['tls-cert'] !== undefined) throw new UsageError('--force-plain-http is for a service without TLS: drop it, or drop --tls-cert/--tls-key');
   if (v['cache-dir'] !== undefined && v['no-cache']) throw new UsageError('--cache-dir and --no-cache exclude each other');
   if (v.offline && (v['pcs-url'] !== undefined || v['kds-url'] !== undefined)) throw new UsageError('--offline fetches nothing: drop --pcs-url / --kds-url');
   const at = instantOption(single);
@@ -152,6 +171,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
     skipCrl: v['skip-crl'] === true,
     noCache: v['no-cache'] === true,
     offline: v.offline === true,
+    forcePlainHttp: v['force-plain-http'] === true,
   };
   const set = <K extends keyof ServeArgs>(k: K, value: ServeArgs[K] | undefined) => {
     if (value !== undefined) out[k] = value;
@@ -176,6 +196,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs | undefined {
   for (const o of out.corsOrigins) {
     if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors-origin must be "*" or scheme://host[:port] (got "${o}")`);
   }
+  refusePlainHttpElsewhere(out);
   if (out.offline && out.bundle === undefined && out.noCache) throw new UsageError('--offline needs --collateral <bundle> (or the cache)');
   return out;
 }
@@ -360,6 +381,7 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
       ...(trustRoots ? { trustRoots } : {}),
       ...(signingKey === undefined ? {} : { signingKey }),
       ...(tls ? { tls } : {}),
+      ...(a.forcePlainHttp ? { forcePlainHttp: true } : {}),
       // Collateral it cannot obtain is gathered again with the CRLs optional, as verify --skip-crl does.
       ...(a.skipCrl ? { relaxations: { skipCrl: true } } : {}),
       ...(fixed ? { fixedInstant: fixed } : {}),

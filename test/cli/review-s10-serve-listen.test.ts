@@ -18,9 +18,9 @@ import { TempDirs } from './helpers.js';
 const temps = new TempDirs();
 afterAll(() => temps.cleanup());
 
-async function serve(listen: string): Promise<{ code: number; stderr: string }> {
+async function serve(listen: string, ...more: string[]): Promise<{ code: number; stderr: string }> {
   const io = capture({ env: { XDG_CACHE_HOME: temps.make('tee-verify-s10-listen-') } });
-  const code = await run(['serve', '--listen', listen, '--offline'], io.io);
+  const code = await run(['serve', '--listen', listen, '--offline', ...more], io.io);
   return { code, stderr: io.stderr() };
 }
 
@@ -58,7 +58,8 @@ describe('tee-verify serve on an address it cannot bind', () => {
   });
 
   it('an address this machine does not have (TEST-NET-1): exit 78, EADDRNOTAVAIL', async () => {
-    const refused = await serve('192.0.2.1:0');
+    // Not loopback: plain HTTP there needs --force-plain-http (s16 env finding 1), else exit 2 before listening.
+    const refused = await serve('192.0.2.1:0', '--force-plain-http');
     expect(refused.code).toBe(78);
     expect(refused.stderr).toContain('error: ERR_AS_LISTEN: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL');
   });
