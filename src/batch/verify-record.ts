@@ -50,12 +50,14 @@ const fold = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, ''
 /**
  * Parts of a folded key that name an expected binding under another name than "reportData": its
  * other spellings (report_data, "report data", reportDataHex, reportDataPreimage, ...), the
- * attestation service's "nonce" and trustee "runtime_data", "user_data", expectedNonce, challenge,
- * binding. Such a record was verified with no T41 / S29 check and came out ok (s16 CLI red team #1);
+ * attestation service's "nonce" and trustee "runtime_data", "user_data", "init_data",
+ * expectedNonce, challenge, binding; also one level down in an unknown key's object. Such a record was verified with no T41 / S29 check and came out ok (s16 CLI red team #1);
  * a list of exact names was bypassed by the next spelling (s16 change review), so any key that
  * contains one of these parts is refused.
  */
-const BINDING_PARTS = ['reportdata', 'nonce', 'challenge', 'runtimedata', 'userdata', 'preimage', 'binding'];
+const BINDING_PARTS = ['reportdata', 'nonce', 'challenge', 'runtimedata', 'userdata', 'initdata', 'preimage', 'binding'];
+/** The record's own fields: their values are not searched for nested look-alikes (a policy may pin reportData). */
+const RECORD_FIELDS = new Set(['id', 'evidence', 'collectedAt', 'reportData', 'policy', 'auxblob']);
 const isBindingLookalike = (key: string): boolean => {
   const f = fold(key);
   return BINDING_PARTS.some((part) => f.includes(part));
@@ -115,7 +117,14 @@ export function parseRecordLine(line: Uint8Array, index: number): RecordFields |
   }
   // Refused whatever its value (even beside a valid "reportData"): the record means a binding this
   // program would not check (s16 CLI red team #1; before, the key was ignored and the record ok).
-  const lookalike = Object.keys(o).find((k) => k !== 'reportData' && isBindingLookalike(k));
+  // Also one level down in an unknown key's object (`expected: {reportData}`; s16 change review r2a #1).
+  const nested = (k: string): string | undefined => {
+    const v = o[k];
+    if (RECORD_FIELDS.has(k) || typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+    const inner = Object.keys(v).find((n) => n === 'reportData' || isBindingLookalike(n));
+    return inner === undefined ? undefined : `${k}.${inner}`;
+  };
+  const lookalike = Object.keys(o).find((k) => k !== 'reportData' && isBindingLookalike(k)) ?? Object.keys(o).map(nested).find((k) => k !== undefined);
   if (lookalike !== undefined) {
     return bad(`${JSON.stringify(lookalike.slice(0, 64))} is not a record field: the expected REPORT_DATA goes in "reportData" (128 hex digits, the 64 bytes the evidence must carry; a nonce or runtime data as the REPORT_DATA it binds to); the record is not verified without its binding`);
   }

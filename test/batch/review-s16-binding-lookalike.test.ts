@@ -25,6 +25,7 @@ const LOOKALIKES = [
   'user_data', 'userData', 'expectedReportData', 'expected_report_data',
   // the next spellings (s16 change review #1): the gateway answer's preimage, expected nonces, challenges, spaces
   'reportDataPreimage', 'expectedNonce', 'expected_nonce', 'challenge', 'reportDataHex', 'report data', 'reportData ', 'nonces', 'binding',
+  'init_data', 'initData',
 ];
 
 const line = (o: object): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(o)));
@@ -41,6 +42,16 @@ describe('s16 #1: binding look-alikes in a batch record are refused', () => {
       const both = parseRecordLine(line({ id: 'r2', evidence: 'AAAA', reportData: WRONG, [key]: WRONG }), 0) as ResultRecord;
       expect(both.error?.code, key).toBe('ERR_BAD_RECORD');
     }
+  });
+
+  it('a binding one level down in an unknown key is refused too; the policy may pin reportData (s16 change review r2a #1)', () => {
+    for (const inner of ['reportData', 'nonce', 'report_data']) {
+      const r = parseRecordLine(line({ id: 'n1', evidence: 'AAAA', expected: { [inner]: WRONG } }), 0) as ResultRecord;
+      expect(r.error?.code, inner).toBe('ERR_BAD_RECORD');
+      expect(r.error?.message).toContain(JSON.stringify(`expected.${inner}`));
+    }
+    const withPolicy = parseRecordLine(line({ id: 'n2', evidence: 'AAAA', policy: { tee: 'tdx', reportData: WRONG }, meta: { host: 'h' } }), 0) as RecordFields;
+    expect(withPolicy.policy).toEqual({ tee: 'tdx', reportData: WRONG });
   });
 
   it('control: reportData itself is kept, and other unknown keys are still ignored', () => {
