@@ -462,8 +462,18 @@ export class ArtifactResolver {
    * Marks the cached version with `artifact`'s bytes as used by a passing
    * verification (eviction keeps the newest marked one), and its platform
    * (chip ID of a VCEK, FMSPC of a TCB info) as known to the fetch budget.
+   * `underPinnedRoots` false: that verification ran under other roots than
+   * the pinned ones (a test PKI). A resolver with a cache, on the pinned
+   * roots, then marks nothing, raises no floor and knows no new platform: the
+   * collateral may be a test PKI's, under a real platform's key, and the cache
+   * (with its floors) is the one production verifications share (s16 env #2).
+   * A resolver whose floors are its own (no cache, or other roots) marks as
+   * it always does: nothing of it outlives the process.
    */
-  markVerified(artifact: CollateralArtifact): void {
+  markVerified(artifact: CollateralArtifact, underPinnedRoots = true): void {
+    // A resolver with a cache, on the pinned roots, keeps its floors in the cache: a verification under other roots
+    // (s16 env #2) leaves nothing there, and nothing in #marked, so a later one under the pinned roots still marks the artifact.
+    if (this.#ownFloors === undefined && !underPinnedRoots) return;
     // Under other roots a TCB info or QE identity is not marked in the cache: its mark would seed the cache's floor (pinnedRoots).
     if (this.#pinnedRoots || floorOf(artifact) === undefined) this.#cache?.markVerified(artifact);
     if (this.#marked.has(artifact)) return;

@@ -340,14 +340,29 @@ export class CollateralService {
    * (src/cli/gather.ts) with the CRLs-optional shape of forEvidenceCrlsOptional,
    * whose absent CRLs (and SEV-SNP chain) mark nothing. A repeated mark costs
    * one WeakSet lookup per artifact.
+   *
+   * `verification` names the roots the verification that passed ran under
+   * (its `trustRoots`; undefined there means the pinned production roots, as
+   * for the verifier). verifyEvidence always passes it. A service with a
+   * cache, built with Intel's pinned roots, marks an Intel verification's
+   * collateral there (and raises the TCB info's and QE identity's rollback
+   * floors, X03) only when that verification ran under the pinned roots too;
+   * under other roots (a test PKI) it marks nothing (s16 env #2: a test PKI's
+   * TCB info for a real FMSPC key raised that key's floor in the shared
+   * default cache, and genuine collateral was refused from then on). A
+   * service built with other roots, or without a cache, marks as before
+   * (CRLs in the cache; floors in its own memory). Without `verification` the
+   * service's own roots are assumed (callers that verify with the same roots
+   * as the service, as the CLI does).
    */
-  markVerified(collateral: EvidenceCollateral | EvidenceCollateralCrlsOptional): void {
+  markVerified(collateral: EvidenceCollateral | EvidenceCollateralCrlsOptional, verification?: { trustRoots?: TrustRoots | undefined }): void {
     const r = this.#resolver;
     if (collateral.kind === 'intel') {
-      r.markVerified(collateral.tcbInfo);
-      r.markVerified(collateral.qeIdentity);
-      if (collateral.pckCrl) r.markVerified(collateral.pckCrl);
-      if (collateral.rootCaCrl) r.markVerified(collateral.rootCaCrl);
+      const pinned = verification === undefined || hasProductionIntelRoots(verification.trustRoots);
+      r.markVerified(collateral.tcbInfo, pinned);
+      r.markVerified(collateral.qeIdentity, pinned);
+      if (collateral.pckCrl) r.markVerified(collateral.pckCrl, pinned);
+      if (collateral.rootCaCrl) r.markVerified(collateral.rootCaCrl, pinned);
     } else {
       if (collateral.signingCertificate.source.origin !== 'evidence') r.markVerified(collateral.signingCertificate);
       if (collateral.certChain && collateral.certChain.source.origin !== 'evidence') r.markVerified(collateral.certChain);

@@ -218,8 +218,9 @@ export async function verifyEvidence(evidence: Evidence | Uint8Array | ArrayBuff
     const discard = (c: EvidenceCollateral, e: unknown) => discardRejected(service!, c, e);
     ({ result, collateral } = await recoverQeIdentity(service!, parsed as TdxQuote | SgxQuote, at, lag, verifyWith, discard));
   }
-  // Versions that verified are evicted last (a forged newcomer cannot push them out).
-  service?.markVerified?.(collateral);
+  // Versions that verified are evicted last (a forged newcomer cannot push them out). The roots this
+  // verification ran under go along: only the pinned ones raise the cache's rollback floors (s16 env #2).
+  service?.markVerified?.(collateral, { trustRoots: options.trustRoots });
   if (verified.kind !== 'snp' && collateral.warnings.length > 0) result.warnings.push(...collateral.warnings);
   return result;
 }

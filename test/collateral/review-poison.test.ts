@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { BundleSource, CollateralCache, CollateralService, verifyEvidence, type CollateralArtifact } from '../../src/index.js';
 import { validateArtifact } from '../../src/collateral/validate.js';
+import { parseEvidence, type TdxQuote } from '../../src/evidence/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
 import { buildTestCrl, createSyntheticIntelPlatform } from '../../src/testing/index.js';
 import { flipByte } from '../helpers/bytes.js';
@@ -123,7 +124,12 @@ describe('collateral cache: forged versions do not outlive one failed verificati
   it('eight forged versions put after a verified genuine one do not evict it (memory, disk, after a restart)', async () => {
     const genuine = byKind(tdx.collateral, 'intel-tcb-info');
     const { directory, cache, service } = setup([]);
-    expect((await verifyEvidence(await evidence(), { collateral: service, trustRoots: tdx.trustRoots, at: AT })).ok).toBe(true);
+    const ev = await evidence();
+    expect((await verifyEvidence(ev, { collateral: service, trustRoots: tdx.trustRoots, at: AT })).ok).toBe(true);
+    // s16 env #2: that verification ran under the test PKI, so this service (built with the pinned roots) marked
+    // nothing; mark the versions as a verification under the service's own roots does (markVerified without roots).
+    expect(cache.isVerified(cache.get(genuine.key)!)).toBe(false);
+    service.markVerified(await service.forEvidence(parseEvidence(ev) as TdxQuote, AT));
     expect(cache.isVerified(cache.get(genuine.key)!)).toBe(true);
     for (let i = 1; i <= 8; i++) cache.put(forgedJson(genuine, 1_000_000 + i));
     expect(cache.versions(genuine.key)).toHaveLength(8);

@@ -143,7 +143,8 @@ describe('#2 the issuer chain is part of a cached version', () => {
       const stored = fresh.versions(tcbKey);
       expect(stored).toHaveLength(1);
       expect(stored[0]!.issuerChainPem).toBe(tdx.collateral.find((a) => a.kind === 'intel-tcb-info')!.issuerChainPem);
-      expect(fresh.isVerified(stored[0]!)).toBe(true);
+      // s16 env #2: these verifications ran under the test PKI, on a service built with the pinned roots: nothing is marked.
+      expect(fresh.isVerified(stored[0]!)).toBe(false);
     } finally {
       await http.close();
     }

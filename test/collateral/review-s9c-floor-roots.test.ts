@@ -5,7 +5,9 @@
  * then made production refuse with 'rollback'. Decision: only a verification
  * under the pinned production roots reads and raises the cache's floors (and
  * marks TCB info / QE identity verified there, which seeds them); under other
- * roots the floors are the resolver's own, in memory.
+ * roots the floors are the resolver's own, in memory. Session 16 (env red team
+ * #2): the verification's roots count too, not only the service's: a test-PKI
+ * verification on a service with the pinned roots marks nothing there.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { BundleSource, CollateralCache, CollateralService, PRODUCTION_TRUST_ROOT
 import { ArtifactResolver, artifactKey } from '../../src/collateral/index.js';
 import { createSyntheticIntelPlatform, intelArtifact, signCollateralJson } from '../../src/testing/index.js';
 import { SimulatedTeeProvider } from '../../src/tee/index.js';
+import { parseEvidence, type TdxQuote } from '../../src/evidence/index.js';
 
 const AT = new Date('2026-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -77,12 +80,21 @@ describe('review s9 changes-c #5: only the pinned roots raise the cache\'s floor
   describe('CollateralService: trustRoots decides', () => {
     const tdx = new SimulatedTeeProvider({ tee: 'tdx', at: AT });
     const judged = tdx.collateral.filter((a) => a.kind === 'intel-tcb-info' || a.kind === 'intel-qe-identity');
-    async function verifyWith(directory: string, trustRoots?: typeof tdx.trustRoots): Promise<void> {
+    /**
+     * A verification of the simulated quote (it passes under the test PKI only), then the mark a
+     * verification under `markedUnder` would leave (s16 env #2: verifyEvidence passes the roots it
+     * verified under; 'service' = markVerified without them, the service's own roots assumed, as the
+     * CLI's --skip-crl path does). A synthetic quote cannot pass under Intel's pinned root.
+     */
+    async function verifyWith(directory: string, trustRoots?: typeof tdx.trustRoots, markedUnder: typeof tdx.trustRoots | 'service' | 'verification' = 'service'): Promise<void> {
       const cache = new CollateralCache({ directory });
       for (const a of tdx.collateral) cache.put({ ...a, source: { origin: 'network' } }); // fetched earlier
       const service = new CollateralService({ intel: new BundleSource([]), cache, ...(trustRoots ? { trustRoots } : {}) });
       const { evidence } = await tdx.getEvidence(new Uint8Array(64));
       await verifyEvidence(evidence, { collateral: service, trustRoots: tdx.trustRoots, at: AT });
+      if (markedUnder === 'verification') return;
+      const collateral = await service.forEvidence(parseEvidence(evidence) as TdxQuote, AT);
+      service.markVerified(collateral, ...(markedUnder === 'service' ? [] : [{ trustRoots: markedUnder }]));
     }
 
     it('--trust-root (the test PKI passed to the service too): no floor file, no mark on TCB info or QE identity', async () => {
@@ -110,6 +122,20 @@ describe('review s9 changes-c #5: only the pinned roots raise the cache\'s floor
         const d = tempDir();
         await verifyWith(d, roots);
         expect(floorFiles(d).map((n) => n.slice(0, 64)).sort()).toEqual(judged.map((a) => sha256(a.key)).sort()); // one file per key
+        const d2 = tempDir();
+        await verifyWith(d2, roots, PRODUCTION_TRUST_ROOTS); // a verification that names the pinned roots
+        expect(floorFiles(d2).map((n) => n.slice(0, 64)).sort()).toEqual(judged.map((a) => sha256(a.key)).sort());
+      }
+    });
+
+    it('s16 env #2: a verification under the test PKI on a service with the pinned roots (default, or passed) leaves no floor file and no mark', async () => {
+      for (const roots of [undefined, PRODUCTION_TRUST_ROOTS]) {
+        for (const markedUnder of ['verification', tdx.trustRoots] as const) {
+          const d = tempDir();
+          await verifyWith(d, roots, markedUnder);
+          expect(floorFiles(d)).toEqual([]);
+          expect(marked(d)).toEqual([]);
+        }
       }
     });
   });
