@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
 import { makeDirectorySync } from '../fs/make-directory.js';
@@ -44,10 +44,27 @@ export interface CollateralCacheOptions {
   maxFloors?: number;
 }
 
-/** `$XDG_CACHE_HOME/tee-verify`, else `~/.cache/tee-verify`. */
+/**
+ * `$XDG_CACHE_HOME/tee-verify`, else `~/.cache/tee-verify`. The XDG rule: a
+ * relative `XDG_CACHE_HOME` is ignored. A home directory that is not an
+ * absolute path (`HOME` empty or relative) gives no default either: the cache,
+ * with its rollback floors, would land under the current directory, which
+ * may be one that someone else can write (s16 env red team #5). That is
+ * ERR_COLLATERAL_CACHE_DIR (class ARGUMENT), never a silent fallback: name a
+ * directory, or use a memory-only cache.
+ */
 export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CACHE_HOME'] && env['XDG_CACHE_HOME'].startsWith('/') ? env['XDG_CACHE_HOME'] : join(homedir(), '.cache');
-  return join(base, 'tee-verify');
+  const xdg = env['XDG_CACHE_HOME'];
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'tee-verify');
+  const home = homedir();
+  if (!isAbsolute(home)) {
+    throw new InvalidArgumentError(
+      'ERR_COLLATERAL_CACHE_DIR',
+      `no default collateral cache directory: XDG_CACHE_HOME is ${xdg ? `not an absolute path (${JSON.stringify(xdg)})` : 'not set'} and the home directory (HOME=${JSON.stringify(home)}) is not an absolute path; set XDG_CACHE_HOME or HOME to an absolute directory, name a cache directory (--cache-dir, or CollateralCache's directory option), or keep the cache in memory (--no-cache, or directory: null)`,
+      { details: { home, ...(xdg ? { xdgCacheHome: xdg } : {}) } },
+    );
+  }
+  return join(home, '.cache', 'tee-verify');
 }
 
 interface StoredEntry {
