@@ -173,6 +173,9 @@ ON CONFLICT (release_digest) DO UPDATE SET count = release_repeats.count + 1,
   last_at = CASE WHEN excluded.last_at > release_repeats.last_at THEN excluded.last_at ELSE release_repeats.last_at END,
   last_client = excluded.last_client`;
 
+/** The admin token row a change reads again in its transaction (appendAudit). */
+type TokenRowForChange = { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
+
 /**
  * The advisory-lock key that orders admin_audit inserts on PostgreSQL (appendAudit): SHA-256 of
  * "tee-kbs:admin-audit-order", first 8 bytes as a signed 64-bit integer (storage's advisoryLockKey form).
@@ -258,20 +261,26 @@ export class KbsStore {
    * The admin token named as the actor is read again here, in that transaction (FOR SHARE on PostgreSQL, held to
    * COMMIT): a token revoked since the request's check refuses the change, and a revocation on any instance waits
    * until a change it authorised committed (s16 F1: the check at the request ran outside the change's transaction).
-   * Its expiry is judged on `clock` (the broker's one clock, ctx.now) read again after that row was read, so a token
-   * that expired while its change waited refuses it (s16 change review #2: it was judged at the request's instant,
-   * `at`, which stays the audit row's instant). A token revoking itself deleted its own row in this transaction,
-   * after locking it: that is the one change its row is not read again for.
+   * The row is locked where revocation ordering needs it (before the audit-order lock, as revokeToken takes its locks),
+   * but the token is judged only after the audit-order lock, the last lock the change takes: intact, and unexpired on
+   * `clock` (the broker's one clock, ctx.now) read again then, so a token that expired while its change waited for
+   * any lock (the audit-order lock included) refuses it (s16 change review #2: it was judged at the request's instant,
+   * `at`, which stays the audit row's instant; s16 r2 change review #1: then before the audit-order lock's wait).
+   * A token revoking itself deleted its own row in this transaction, after locking it: that is the one change its row
+   * is not read again for.
    */
   async appendAudit(by: AuditActor, action: AuditAction, objectId: string, detail: Record<string, unknown>, at: Date, clock: () => Date): Promise<void> {
     if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'an admin audit row is written only in the transaction of its change');
-    if (by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId)) await this.#tokenStillAdmits(by.tokenId, clock);
+    const token = by.kind === 'admin-token' && !(action === 'token.revoke' && objectId === by.tokenId) ? await this.#lockToken(by.tokenId) : undefined;
     // PostgreSQL (s16 F2): audit inserts one at a time, each holding this transaction-level lock from just before it takes
     // its seq to its COMMIT (the lock is released after the commit is visible). So seq order is commit order: a reader
     // paging with after_seq = the last seq read never passes a row that commits later. Taken last, after every other
     // lock of the change, so it never waits while holding it; admin changes are rare, the wait costs nothing.
     // (SQLite: a transaction holds the write lock to COMMIT, so the order holds anyway.)
     if (this.dialect === 'postgres') await this.#q.run(`SELECT pg_advisory_xact_lock(${AUDIT_ORDER_LOCK})`);
+    // After the last lock of the change (s16 r2 change review #1): nothing the change does from here on waits for
+    // another session, so the clock read now is the one its commit is judged by.
+    if (token) this.#tokenStillAdmits(token, clock);
     await this.#q.run('INSERT INTO admin_audit (id, at, actor, token_id, client, action, object_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       randomUUID(), at.toISOString(), by.kind, by.tokenId ?? null, by.client ?? null, action, objectId, JSON.stringify(detail),
     ]);
@@ -356,13 +365,19 @@ export class KbsStore {
     return { status: 'valid', id: row.id, expiresAt: row.expires_at, scopes };
   }
   /**
-   * In a change's transaction: the caller's token row, locked FOR SHARE (PostgreSQL), still intact, and unexpired on
-   * the broker's clock read after the row was (so after any wait of the change); else 401.
+   * In a change's transaction: the caller's token row, locked FOR SHARE (PostgreSQL) to COMMIT, so no revocation on any
+   * instance deletes it before this change committed. Judged later, by #tokenStillAdmits.
    */
-  async #tokenStillAdmits(id: string | undefined, clock: () => Date): Promise<void> {
-    type Row = { id: string | null; hash: string; created_at: string; expires_at: string | null; scopes: string | null; mac: string | null };
+  async #lockToken(id: string | undefined): Promise<{ row: TokenRowForChange | undefined }> {
     const lock = this.dialect === 'postgres' ? ' FOR SHARE' : '';
-    const row = id === undefined ? undefined : await this.#q.get<Row>(`SELECT id, hash, created_at, expires_at, scopes, mac FROM admin_tokens WHERE id = ?${lock}`, [id]);
+    return { row: id === undefined ? undefined : await this.#q.get<TokenRowForChange>(`SELECT id, hash, created_at, expires_at, scopes, mac FROM admin_tokens WHERE id = ?${lock}`, [id]) };
+  }
+  /**
+   * The token row #lockToken read (it cannot change while that lock is held): still there and intact, and unexpired on
+   * the broker's clock read now, after the change's last lock (so after any wait of the change); else 401.
+   */
+  #tokenStillAdmits(token: { row: TokenRowForChange | undefined }, clock: () => Date): void {
+    const { row } = token;
     if (!row || this.#verifiedScopes(row) === undefined) throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token was refused: revoked while this change was being made; nothing was changed');
     if (row.expires_at !== null && !(clock().getTime() < Date.parse(row.expires_at))) {
       throw new KbsError('ERR_KBS_UNAUTHORIZED', 401, 'the admin token has expired (while this change was being made; nothing was changed)');
