@@ -306,6 +306,8 @@ const requireNative = createRequire(import.meta.url);
  * An explicit path (argument, then TEE_VERIFY_ADDON) is the only candidate
  * when given, so a sanitizer build is never silently replaced by the normal
  * one; otherwise the node-gyp Release build, then the Debug build.
+ * TEE_VERIFY_ADDON is a test and development override (docs/fuzzing.md):
+ * every verification made with it carries a warning (nativeAddonWarning).
  */
 function candidatePaths(explicit: string | undefined): string[] {
   const chosen = explicit ?? process.env['TEE_VERIFY_ADDON'];
@@ -315,8 +317,12 @@ function candidatePaths(explicit: string | undefined): string[] {
 
 /** Loads the addon from the first candidate that works; never cached. */
 export function loadNativeAddon(explicitPath?: string): NativeAddon {
+  return loadFrom(candidatePaths(explicitPath));
+}
+
+function loadFrom(paths: readonly string[]): NativeAddon {
   const reasons: string[] = [];
-  for (const path of candidatePaths(explicitPath)) {
+  for (const path of paths) {
     if (!existsSync(path)) {
       reasons.push(`${path}: not found`);
       continue;
@@ -335,9 +341,33 @@ export function loadNativeAddon(explicitPath?: string): NativeAddon {
 }
 
 let cached: NativeAddon | undefined;
+/** The warning of the process-wide addon: set when it came from TEE_VERIFY_ADDON (see nativeAddonWarning). */
+let overrideWarning: string | undefined;
 
 /** The process-wide addon instance, loaded on first use. */
 export function native(): NativeAddon {
-  cached ??= loadNativeAddon();
+  if (cached === undefined) {
+    // TEE_VERIFY_ADDON is read once, here: the file loaded and the one the warning names are the same.
+    const override = process.env['TEE_VERIFY_ADDON'];
+    if (override) {
+      const path = resolve(override);
+      cached = loadFrom([path]);
+      overrideWarning = `native addon overridden by TEE_VERIFY_ADDON=${path}: a test and development override (sanitizer builds, packed copies in tests), not for production; every ECDSA signature check and every parse of this verification ran in that file`;
+    } else {
+      cached = loadFrom(candidatePaths(undefined));
+    }
+  }
   return cached;
+}
+
+/**
+ * The warning every verification result carries when the process-wide addon
+ * was loaded from TEE_VERIFY_ADDON (s16 env red team #3), else undefined.
+ * The addon does every ECDSA check: a file that answers "valid" to anything
+ * makes forged evidence pass, so a result made with another file than the
+ * package's own build says so, naming the path. Loads the addon if needed.
+ */
+export function nativeAddonWarning(): string | undefined {
+  native();
+  return overrideWarning;
 }

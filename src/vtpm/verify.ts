@@ -34,6 +34,7 @@ import { CHECK_EVENT_LOG_OPTION_KEYS, checkEventLogAgainstPcrs, replayEventLog, 
 import { keyFromPem, keyFromTpmPublic, sameKey, type AttestationKey } from './tpm-key.js';
 import type { ImaEntry, TpmHashName } from './types.js';
 import { extractBootComponents, type BootComponents, type ComponentDigests, type MeasuredComponent } from './boot-components.js';
+import { nativeAddonWarning } from '../native/index.js';
 
 export interface VtpmVerifyOptions {
   /** The verification instant; default the wall clock, read once. */
@@ -528,6 +529,9 @@ export async function verifyVtpmEvidence(input: VtpmBundle | Uint8Array | string
   if (bundle.eventLog) replay.eventLog = replayBootLog(bundle.eventLog, pcrs, options, checks, warnings, appraisal);
   if (bundle.ima) replay.ima = replayIma(bundle.ima, pcrs, options, checks, warnings, appraisal);
   const { checks: _c, warnings: _w, ...tpmClaims } = tpm;
+  // s16 env #3: a TEE_VERIFY_ADDON override shows in every result, a TPM-only one too (the hardware's carries it already).
+  const addon = nativeAddonWarning();
+  if (addon !== undefined && !warnings.includes(addon)) warnings.unshift(addon);
   const result: VtpmVerificationResult = {
     ok: true,
     kind: 'vtpm',

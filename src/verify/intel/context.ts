@@ -11,6 +11,7 @@ import { graceMsOf } from '../grace.js';
 import { PRODUCTION_TRUST_ROOTS, type TrustRoots } from '../roots/index.js';
 import type { CheckRecord, Relaxations, VerifyOptions } from '../types.js';
 import { timeValueOf } from '../instant.js';
+import { nativeAddonWarning } from '../../native/index.js';
 
 export interface IntelVerifyOptions extends VerifyOptions {
   /** Memo of signature checks keyed by content digest; default the process-wide one. */
@@ -77,7 +78,7 @@ export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
     collateralGraceMs: graceMsOf(options.relaxations),
     minTcbEvaluationDataNumber: validMinimum(options.minTcbEvaluationDataNumber),
     checks: [],
-    warnings: [],
+    warnings: addonWarnings(), // s16 env #3: TEE_VERIFY_ADDON shows in every result
   };
 }
 
@@ -89,4 +90,10 @@ export function passed(ctx: VerifyContext, id: string, description: string): voi
 /** Records a relaxation that applied: the skipped check id and why. */
 export function relaxed(ctx: VerifyContext, id: string, warning: string): void {
   ctx.warnings.push(`${id} skipped: ${warning}`);
+}
+
+/** The result's first warnings: the addon override's (nativeAddonWarning), if any. */
+function addonWarnings(): string[] {
+  const w = nativeAddonWarning();
+  return w === undefined ? [] : [w];
 }

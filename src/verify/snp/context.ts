@@ -12,6 +12,7 @@ import { graceMsOf } from '../grace.js';
 import type { CheckRecord, Relaxations } from '../types.js';
 import type { SnpVerifyOptions } from './types.js';
 import { timeValueOf } from '../instant.js';
+import { nativeAddonWarning } from '../../native/index.js';
 
 /**
  * S03 default (clarifications.md, which overrides checklist S03's {3, 5}):
@@ -123,9 +124,15 @@ export function createContext(options: SnpVerifyOptions): SnpContext {
     relaxations: { ...options.relaxations },
     collateralGraceMs: graceMsOf(options.relaxations),
     checks,
-    warnings: [],
+    warnings: addonWarnings(), // s16 env #3: TEE_VERIFY_ADDON shows in every result
     pass(id, description) {
       checks.push({ id, description });
     },
   };
+}
+
+/** The result's first warnings: the addon override's (nativeAddonWarning), if any. */
+function addonWarnings(): string[] {
+  const w = nativeAddonWarning();
+  return w === undefined ? [] : [w];
 }
