@@ -130,9 +130,8 @@ export class AuthFailureLimiter {
     for (let i = 0; i < keys.length - 1; i++) {
       const until = this.#limitedUntil(keys[i] as string, nowMs);
       if (until <= nowMs) continue;
-      for (const wider of keys.slice(i + 1)) {
-        if (this.#failures.has(wider)) this.#limitedBelowUntil.set(wider, Math.max(until, this.#limitedBelowUntil.get(wider) ?? 0));
-      }
+      const widest = keys[keys.length - 1] as string; // the /48 only: a dropped /56 is still bounded by its /48
+      if (this.#failures.has(widest)) this.#limitedBelowUntil.set(widest, Math.max(until, this.#limitedBelowUntil.get(widest) ?? 0));
     }
   }
 
