@@ -297,6 +297,8 @@ Options:
                            TLS-terminating proxy); a WARNING at start
   --signing-key <pem>      EC P-256 (ES256) or P-384 (ES384) private key;
                            default: a P-256 key generated at start
+                           (key files, --tls-key too: no symbolic link, no group or
+                           other access, owned by this user or root)
   --cors-origin <origin>   allow this browser origin (repeatable; "*" for any);
                            default none
   --policy [NAME=]<file>   a policy requests may name (repeatable; NAME defaults

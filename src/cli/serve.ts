@@ -32,6 +32,7 @@ import {
 } from '../index.js';
 import { printableUrl } from '../collateral/source-url.js';
 import { isLoopbackHost } from '../attestation-service/loopback.js';
+import { readPrivateKeyFile } from '../gateway/tls.js';
 import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
 import { givenTwice, helpAlone, instantOption, integerOption, repeatedOption, stringOption } from './args.js';
@@ -329,9 +330,24 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
 
 const text = async (path: string, option: string) => Buffer.from(await readInput(path, option, INPUT_LIMITS.document)).toString('utf8');
 
+/**
+ * A private key file (--tls-key, --signing-key) under the shared secret-file rule (s16 red team, env
+ * finding 4; readPrivateKeyFile: no symbolic link, a regular file or an inherited descriptor, no
+ * group or other access, owned by this user or root, at most 4 KiB): they were read with any mode,
+ * owner or link, although the one signs every token and the other is the service's TLS identity.
+ * `-` reads the inherited standard input (/dev/stdin). A refusal is a usage error (exit 2).
+ */
+async function secretText(path: string, option: string): Promise<string> {
+  try {
+    return await readPrivateKeyFile(path === '-' ? '/dev/stdin' : path);
+  } catch (err) {
+    throw new UsageError(`${option}: ${(err as Error).message}`, 'ERR_INPUT');
+  }
+}
+
 /** A private key file that OpenSSL cannot decode is a usage error naming the file, not a bare "DECODER routines::unsupported" (review s8). */
 async function privateKeyText(path: string, option: string): Promise<string> {
-  const pem = await text(path, option);
+  const pem = await secretText(path, option);
   try {
     createPrivateKey(pem);
   } catch (err) {
@@ -357,7 +373,7 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
   const { named, defaults } = await policiesOf(a);
   const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
   const signingKey = a.signingKey === undefined ? undefined : await privateKeyText(a.signingKey, '--signing-key');
-  const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await text(a.tlsKey, '--tls-key') } : undefined;
+  const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await secretText(a.tlsKey, '--tls-key') } : undefined;
   const collateral = await collateralOf(a, io, trustRoots);
   // Request logs can carry what clients sent: shown with control characters visible.
   const log = (line: string) => writeLine(io.stderr, lineSafe(line));

@@ -5,13 +5,20 @@
  * loaded, or generated and written once when neither exists). Clients do not
  * trust it by a CA: the attestation binds its public key, so whoever holds the
  * private key passes that binding (docs/gateway.md, "TLS identity").
+ *
+ * A key file the operator names is read under the shared secret-file rule (readPrivateKeyFile; s16
+ * red team, env finding 4): never through a symbolic link, a regular file (or an inherited
+ * descriptor), no group or other access (a root-owned file's group may read it), owned by this user
+ * or root, at most 4 KiB. `tee-verify serve --tls-key / --signing-key` read theirs with it too.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, lstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { X509Certificate, webcrypto } from 'node:crypto';
 
 import * as x509 from '@peculiar/x509';
 
 import { generateEcdsaCryptoKeys } from '../crypto/ec-keys.js';
+import { isModelError } from '../model/errors.js';
+import { readKeyFileBytes } from '../model/key-file.js';
 
 /** PEM text of one DER certificate (64-character lines). */
 export function certificatePem(der: Uint8Array): string {
@@ -37,19 +44,88 @@ export interface TlsIdentity {
   key: string;
 }
 
+/** The most a private key file may hold (the shared key-file bound): a PEM EC key, or RSA up to 4096 bits. */
+export const MAX_PRIVATE_KEY_FILE_BYTES = 4096;
+
 /**
- * Operator-named PEM files: loaded when both exist, generated and written (key mode 0600) when
- * neither does. One without the other is refused (RangeError): a half-present identity is a
- * mistake, and generating the missing half would silently replace a key.
+ * A private key file's text (PEM), read under the secret-file rule that tee-model --key-file and
+ * tee-kbs admin key --key-file share (src/model/key-file.ts, readKeyFileBytes): no symbolic link
+ * (ELOOP), a regular file, or an inherited descriptor (/dev/fd/N, /proc/self/fd/N, /dev/stdin); no
+ * permission bit for group or others (a file owned by root may also let its group read it: 0440,
+ * 0640); owned by the user this process runs as or by root; at most MAX_PRIVATE_KEY_FILE_BYTES.
+ * s16 red team, env finding 4: the gateway's --tls-key (the key its attestation binds) and serve's
+ * --tls-key / --signing-key (the key of every EAR token) were read with any mode, owner or link.
+ * An Error naming the file otherwise (the caller adds its option and code).
+ */
+export async function readPrivateKeyFile(path: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readKeyFileBytes(path);
+  } catch (e) {
+    if (isModelError(e) && e.details['reason'] === 'too-large') {
+      throw new Error(`the key file ${path} is larger than ${MAX_PRIVATE_KEY_FILE_BYTES} bytes, more than a PEM private key (EC, or RSA up to 4096 bits) takes`, { cause: e });
+    }
+    throw new Error((e as Error).message, { cause: e });
+  }
+  try {
+    return bytes.toString('utf8');
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/** Whether `path` exists as a directory entry (a dangling symbolic link does too; existsSync says no). */
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Creates `path` exclusively, never through a symbolic link (O_EXCL | O_NOFOLLOW), mode exactly `mode`, with `text`. */
+function writeNewFile(path: string, text: string, mode: number): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ELOOP') throw new Error(`${path} appeared meanwhile (a file or a symbolic link) and is never overwritten: give both files, or two new paths`);
+    throw e;
+  }
+  try {
+    fchmodSync(fd, mode); // whatever the umask
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Operator-named PEM files: loaded when both exist (the key under readPrivateKeyFile's rule),
+ * generated and written when neither does (the key mode 0600, the certificate 0644, each created
+ * exclusively and never through a symbolic link). One without the other is refused (RangeError): a
+ * half-present identity is a mistake, and generating the missing half would silently replace a key.
+ * A dangling symbolic link counts as present (it used to be written through).
  */
 export async function loadOrCreateTls(certFile: string, keyFile: string, hosts: string[]): Promise<TlsIdentity & { generated: boolean }> {
-  const haveCert = existsSync(certFile);
-  const haveKey = existsSync(keyFile);
-  if (haveCert && haveKey) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  const haveCert = entryExists(certFile);
+  const haveKey = entryExists(keyFile);
+  if (haveCert && haveKey) {
+    const key = await readPrivateKeyFile(keyFile);
+    return { cert: readFileSync(certFile, 'utf8'), key, generated: false };
+  }
   if (haveCert || haveKey) throw new RangeError(`${haveCert ? keyFile : certFile} does not exist while ${haveCert ? certFile : keyFile} does: give both files, or two new paths`);
   const { cert, key } = await generateTls(hosts);
-  writeFileSync(keyFile, key, { mode: 0o600 });
-  writeFileSync(certFile, cert, { mode: 0o644 });
+  writeNewFile(keyFile, key, 0o600);
+  try {
+    writeNewFile(certFile, cert, 0o644);
+  } catch (e) {
+    rmSync(keyFile, { force: true }); // ours, just made: no half-present identity is left behind
+    throw e;
+  }
   return { cert, key, generated: true };
 }
 

@@ -3,7 +3,7 @@
  * code before its fix. Real evidence from the shared vectors: the GCE
  * TPM-only vTPM bundle and phala's TDX quote.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -435,6 +435,7 @@ describe('smaller: show --json and chat --prompt --json print a JSON object on u
 describe('smaller: serve --signing-key that cannot be decoded names the file', () => {
   it('exit 2, ERR_INPUT, the file in the message; nothing listens', async () => {
     const key = temps.file('junk-key.pem', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    chmodSync(key, 0o600); // a key file others may read is refused first (s16 env finding 4)
     const r = await cli(['serve', '--listen', '127.0.0.1:0', '--signing-key', key, '--offline', '--cache-dir', temps.make()]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`error: --signing-key ${key}: not a PEM private key (`);
