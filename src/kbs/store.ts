@@ -187,6 +187,11 @@ const AUDIT_ORDER_LOCK = createHash('sha256').update('tee-kbs:admin-audit-order'
  * a signed 64-bit integer. Two ids that share one (2^-64) only wait for each other more than they need.
  */
 const keyLockOf = (id: string): string => createHash('sha256').update(`tee-kbs:key:${id}`).digest().readBigInt64BE(0).toString();
+/**
+ * How long a move, rotation or deletion waits for the key's exclusive lock (lockKey) on PostgreSQL, i.e. for the
+ * releases of that key in flight, before it fails with 503 and lets the releases queued behind it go on.
+ */
+export const KEY_CHANGE_LOCK_TIMEOUT_MS = 5000;
 
 const isForeignKeyViolation = (e: unknown): boolean => StorageError.is(e) && (e.dbCode === '23503' || e.dbCode === 'SQLITE_CONSTRAINT_FOREIGNKEY');
 
@@ -500,11 +505,37 @@ export class KbsStore {
    * new version), and a stream of overlapping releases cannot hold a change off until statement_timeout. Lock order,
    * everywhere: this key lock, then rows (nonce, key, token), then the audit-order lock last (appendAudit); no
    * transaction takes the key lock after another lock of these. SQLite: nothing (a write transaction is exclusive).
+   *
+   * The trade-off (s16 r2 change review #2): while a change waits for the releases in flight, the releases that begin
+   * after it wait behind it. So a change waits for the exclusive lock at most KEY_CHANGE_LOCK_TIMEOUT_MS (lock_timeout,
+   * for that statement only); then it fails with 503 ERR_KBS_STORAGE_UNAVAILABLE (retryable, nothing changed) and the
+   * releases queued behind it go on. A stalled release (a frozen instance mid-transaction) would otherwise hold every
+   * later release of the key until the change's statement_timeout (30 s). A release's shared lock waits as before.
    */
   async lockKey(id: string, mode: 'release' | 'change'): Promise<void> {
     if (!this.inTransaction) throw new KbsError('ERR_KBS_INTERNAL', 500, 'a key lock is taken only inside a transaction');
     if (this.dialect !== 'postgres') return;
-    await this.#q.run(`SELECT ${mode === 'release' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(${keyLockOf(id)})`);
+    if (mode === 'release') {
+      await this.#q.run(`SELECT pg_advisory_xact_lock_shared(${keyLockOf(id)})`);
+      return;
+    }
+    const before = (await this.#q.get<{ v: string }>("SELECT current_setting('lock_timeout') AS v"))?.v ?? '0';
+    await this.#q.run(`SET LOCAL lock_timeout = ${KEY_CHANGE_LOCK_TIMEOUT_MS}`);
+    try {
+      await this.#q.run(`SELECT pg_advisory_xact_lock(${keyLockOf(id)})`);
+    } catch (e) {
+      if (StorageError.is(e) && e.dbCode === '55P03') {
+        throw new KbsError(
+          'ERR_KBS_STORAGE_UNAVAILABLE',
+          503,
+          `releases of this key in flight did not finish within ${KEY_CHANGE_LOCK_TIMEOUT_MS / 1000} s; nothing was changed; retry later`,
+          { headers: { 'Retry-After': '5' }, cause: e },
+        );
+      }
+      throw e;
+    }
+    // The rest of the transaction (row locks, the audit-order lock) waits as before.
+    await this.#q.run("SELECT set_config('lock_timeout', ?, true)", [before]);
   }
   /**
    * `lock` (PostgreSQL; an SQLite transaction is exclusive anyway), held to the end of the transaction, always after
