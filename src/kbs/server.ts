@@ -164,11 +164,19 @@ export interface KeyBrokerOptions extends ServerTimeouts {
    * on their own clocks (nonce expiry written by one instance and checked by another, admin-token expiry, rate-limit
    * refills, refusal windows: docs/scale-out.md, Clocks), so a skewed instance stretches them by its skew (s16 F3).
    * From 1 to 86 400 s, default DEFAULT_MAX_CLOCK_SKEW_SECONDS (5); more is a relaxation, logged as a WARNING at start.
-   * While serving the comparison is repeated (every CLOCK_RECHECK_MS and with GET /health's database ping): beyond
+   * While serving the comparison is repeated (every clockRecheckMs, default CLOCK_RECHECK_MS, and with GET /health's database ping): beyond
    * the bound /health answers 503 and every /kbs/v1 request is refused with 503 ERR_KBS_CLOCK_SKEW until a later
    * comparison is within it again (s16 change review #3). SQLite: not checked (one instance).
    */
   maxClockSkewSeconds?: number;
+  /**
+   * PostgreSQL: how often, in ms, a serving instance repeats the clock comparison on its own; default CLOCK_RECHECK_MS
+   * (60 000), from 0 to 2^31 - 1. 0 turns the periodic comparison off: only GET /health's ping and checkClockSkew()
+   * compare (the start-up check always runs). For tests whose injected `now` is frozen or moved by hand, which the
+   * timer would judge against the database's real clock whenever it fired (s16 round-2 change review #3); a deployment
+   * leaves it unset (tee-kbs has no flag for it). 0 is logged as a WARNING at start.
+   */
+  clockRecheckMs?: number;
   /** One line per event; default stderr. Never receives secrets (the first admin token goes to adminTokenFile). */
   log?: (line: string) => void;
 }
@@ -630,7 +638,7 @@ export const DEFAULT_CONNECTION_CAP_EXEMPT: readonly string[] = Object.freeze(['
  * minted, {burst: Infinity} a broker without a rate limit; shutdownGraceMs and databasePoolSize were
  * not checked either).
  */
-function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number }; maxConnections: number; connectionsPerClient: number; connectionCapExempt: TrustedProxies; maxClockSkewMs: number } {
+function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: number; rateLimit: { burst: number; perSecond: number }; maxConnections: number; connectionsPerClient: number; connectionCapExempt: TrustedProxies; maxClockSkewMs: number; clockRecheckMs: number } {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   if (typeof maxBody !== 'number' || !Number.isSafeInteger(maxBody) || maxBody < MIN_MAX_BODY_BYTES || maxBody > MAX_MAX_BODY_BYTES) {
     throw configError(`maxBodyBytes must be a whole number of bytes from ${MIN_MAX_BODY_BYTES} to ${MAX_MAX_BODY_BYTES} (got ${String(maxBody)})`);
@@ -673,7 +681,11 @@ function limitsOf(options: KeyBrokerOptions): { maxBody: number; nonceTtlMs: num
   if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 1 || skew > MAX_MAX_CLOCK_SKEW_SECONDS) {
     throw configError(`maxClockSkewSeconds must be a number of seconds from 1 to ${MAX_MAX_CLOCK_SKEW_SECONDS} (got ${String(skew)})`);
   }
-  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit, maxConnections, connectionsPerClient, connectionCapExempt, maxClockSkewMs: Math.round(skew * 1000) };
+  const recheck = options.clockRecheckMs ?? CLOCK_RECHECK_MS;
+  if (typeof recheck !== 'number' || !Number.isSafeInteger(recheck) || recheck < 0 || recheck > MAX_TIMER_MS) {
+    throw configError(`clockRecheckMs must be a whole number of milliseconds from 0 (off) to ${MAX_TIMER_MS} (got ${String(recheck)})`);
+  }
+  return { maxBody, nonceTtlMs: Math.round(ttl * 1000), rateLimit, maxConnections, connectionsPerClient, connectionCapExempt, maxClockSkewMs: Math.round(skew * 1000), clockRecheckMs: recheck };
 }
 
 /**
@@ -877,9 +889,12 @@ export async function startKeyBroker(options: KeyBrokerOptions): Promise<KeyBrok
     baseUrl = `${options.plainHttp ? 'http' : 'https'}://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     log(`tee-kbs: listening on ${baseUrl} (${storage.description})`);
     log(`tee-kbs: refusals logged in full: at most ${refusalBounds.perClient} per client and ${refusalBounds.total} in all per ${refusalBounds.windowMs / 1000} s, the rest counted`);
-    // Compared again every minute (a failed comparison, the database unreachable, keeps the last verdict; /health says so).
-    const recheck = storage.dialect === 'postgres' ? setInterval(() => void clock.check().catch(() => {}), CLOCK_RECHECK_MS) : undefined;
+    // Compared again every clockRecheckMs, a minute by default (a failed comparison, the database unreachable, keeps the last verdict; /health says so).
+    const recheck = storage.dialect === 'postgres' && limits.clockRecheckMs > 0 ? setInterval(() => void clock.check().catch(() => {}), limits.clockRecheckMs) : undefined;
     recheck?.unref();
+    if (storage.dialect === 'postgres' && limits.clockRecheckMs === 0) {
+      log('tee-kbs: WARNING: the periodic clock comparison is off (clockRecheckMs: 0): a clock stepped after start is noticed only by GET /health (a test setting; deployments leave it unset)');
+    }
     let closing: Promise<void> | undefined;
     const close = async (): Promise<void> => {
       rt.draining = true;
