@@ -12,7 +12,7 @@ import { INPUT_LIMITS, readText } from './files.js';
 import { writeLine, type CliIo, type CliStream } from './io.js';
 import { readPolicyFile } from './policy.js';
 import { readBundle } from './sources.js';
-import { lineSafe } from './terminal-text.js';
+import { jsonLine, lineSafe } from './terminal-text.js';
 import { REFERENCE_LIMITS, loadReferenceList, type ReferenceList } from '../vtpm/reference.js';
 
 /** The CLI's io plus the input stream for interactive chat (default: the process's stdin). */
@@ -97,9 +97,9 @@ function gatewayArgument(args: readonly string[]): string | null {
   return args.find((a) => a.startsWith('--gateway='))?.slice('--gateway='.length) ?? null;
 }
 
-/** With --json, a refused command line or unreadable file is one JSON line on stdout too, shaped as the chat's other errors (review s8). */
+/** With --json, a refused command line or unreadable file is one JSON line on stdout too, shaped as the chat's other errors (review s8); jsonLine, as every chat JSON line (s16 red team chat #1). */
 export function chatUsageJson(err: UsageError, args: readonly string[], io: CliIo): void {
-  writeLine(io.stdout, JSON.stringify({ ok: false, gateway: gatewayArgument(args), error: { code: err.code, message: err.message } }));
+  writeLine(io.stdout, jsonLine({ ok: false, gateway: gatewayArgument(args), error: { code: err.code, message: err.message } }));
 }
 
 export async function runChatCli(args: readonly string[], io: ChatCliIo, help: () => number): Promise<number> {

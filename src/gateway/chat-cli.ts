@@ -18,6 +18,7 @@ import { AttestedClient, type AttestedClientOptions } from './client.js';
 import { AttestationRefusedError } from './errors.js';
 import { isLocalFault, type GatewayVerification } from './verify.js';
 import { jsonShapeRefusal } from './json-guard.js';
+import { jsonLine } from '../cli/terminal-text.js';
 
 export interface ChatIo {
   stdout: (text: string) => void;
@@ -703,7 +704,7 @@ function refusalMessage(e: AttestationRefusedError, o: ChatSessionOptions): stri
 function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boolean): number {
   if (e instanceof AttestationRefusedError) {
     const message = refusalMessage(e, o);
-    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { ...refusalJson(e), message } })}\n`);
+    if (o.json) io.stdout(`${jsonLine({ ok: false, gateway: o.gateway, error: { ...refusalJson(e), message } })}\n`);
     // Earlier prompts went to the gateway as shown then; the one that needed the re-attestation did not.
     const after = e.details.revokedKey
       ? "the gateway's TLS key was revoked while this prompt waited or was answered: its answer was cut off; the chat ends."
@@ -716,12 +717,12 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
   }
   if (isLocalFault(e)) {
     // This client's fault (its verifier's addon, OpenSSL, a bad argument), not the gateway's: 70, as verify (review s12 docs #2).
-    if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: e.code, message: e.message } })}\n`);
+    if (o.json) io.stdout(`${jsonLine({ ok: false, gateway: o.gateway, error: { code: e.code, message: e.message } })}\n`);
     io.stderr(`chat: internal error, nothing was judged about the gateway (${e.code}): ${lineSafe(e.message)}\n`);
     return CHAT_EXIT.internal;
   }
   const later = unavailable(e);
-  if (o.json) io.stdout(`${JSON.stringify({ ok: false, gateway: o.gateway, error: { code: later ? 'ERR_CHAT_UNAVAILABLE' : 'ERR_CHAT', message: (e as Error).message } })}\n`);
+  if (o.json) io.stdout(`${jsonLine({ ok: false, gateway: o.gateway, error: { code: later ? 'ERR_CHAT_UNAVAILABLE' : 'ERR_CHAT', message: (e as Error).message } })}\n`);
   io.stderr(`chat: ${lineSafe((e as Error).message)}${later ? ' (retry later)' : ''}\n`);
   return later ? CHAT_EXIT.retryable : CHAT_EXIT.error;
 }
@@ -787,7 +788,11 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
       if (o.prompt === undefined) throw new Error('--json needs --prompt');
       // The verification the answer travelled on: the client may have re-attested since attest().
       let used = verified;
-      // The exact answer (JSON escapes any control character), not the terminal-safe pieces.
+      // The exact answer, not the terminal-safe pieces: jsonLine escapes every control character,
+      // DEL, C1, the separators and the bidi controls too (s16 red team chat #1: JSON.stringify left
+      // C1 / U+2028 raw, which a terminal acts on and Python's splitlines() breaks the line at). At
+      // most MAX_ANSWER_BYTES of answer: 64 MiB of DEL or C0 escapes to 6 characters each, ~400 M
+      // characters, under V8's string limit.
       const answer = await streamChat(client, {
         api: o.api,
         model: o.model,
@@ -797,7 +802,7 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
         write: () => undefined,
         onAnswer: () => void (used = client?.last ?? used),
       });
-      io.stdout(`${JSON.stringify({ ok: true, gateway: o.gateway, verification: used, answer })}\n`);
+      io.stdout(`${jsonLine({ ok: true, gateway: o.gateway, verification: used, answer })}\n`);
       return CHAT_EXIT.ok;
     }
     io.stdout(`verified ${o.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);
