@@ -14,13 +14,19 @@
  *      firmware refuses); write exactly 64 bytes to `inblob`;
  *   4. read `outblob` and `auxblob` (SEV-SNP; absent for TDX)
  *      (EBUSY / EINTR / ETIMEDOUT / EAGAIN → ERR_TSM_UNAVAILABLE, retryable);
+ *      SEV-SNP: read `outblob` again and require the same bytes (an instance
+ *      replaced between the two reads made another report: the auxblob would
+ *      be that report's);
  *   5. read `generation` again: it must have advanced by exactly our writes
  *      (each write bumps it), otherwise another writer raced us and `outblob`
  *      may hold a report for *their* inblob → ERR_TSM_GENERATION_RACE; and
  *      the outblob's REPORTDATA (parsed: TDX quote body, SEV-SNP report) must
  *      be the 64 bytes written, else ERR_TSM_GENERATION_RACE too: a co-tenant
  *      with root can rmdir our instance, mkdir one of the same name and write
- *      its own inblob once, which the counter alone cannot tell apart;
+ *      its own inblob once, which the counter alone cannot tell apart; and
+ *      (SEV-SNP) the report's VMPL must be the privlevel written (0 when none
+ *      was), else ERR_TSM_GENERATION_RACE: the same co-tenant can write
+ *      privlevel 3 and our own inblob, two writes like ours;
  *   6. rmdir the instance, whatever happened (a failure is a warning, not
  *      swallowed: the instance stays behind until someone removes it).
  *
@@ -143,8 +149,8 @@ function parsePrivlevelFloor(bytes: Uint8Array): number {
   return Number(text);
 }
 
-/** The REPORTDATA of an outblob, through the evidence parser (TDX: the quote's TD report body; SEV-SNP: the report's REPORT_DATA). */
-function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
+/** An outblob through the evidence parser: its REPORTDATA (TDX: the quote's TD report body; SEV-SNP: the report's REPORT_DATA) and, SEV-SNP, its VMPL. */
+function parseOutblob(outblob: Uint8Array, tee: 'tdx' | 'snp'): { reportData: Uint8Array; vmpl?: number } {
   let evidence: Evidence;
   try {
     evidence = parseEvidence(outblob, { encoding: 'binary', kind: tee });
@@ -155,7 +161,7 @@ function reportDataOf(outblob: Uint8Array, tee: 'tdx' | 'snp'): Uint8Array {
       details: { attribute: 'outblob', ...(typeof code === 'string' ? { parseCode: code } : {}) },
     });
   }
-  return evidence.kind === 'snp' ? evidence.reportData : evidence.body.reportData;
+  return evidence.kind === 'snp' ? { reportData: evidence.reportData, vmpl: evidence.vmpl } : { reportData: evidence.body.reportData };
 }
 
 /**
@@ -335,6 +341,10 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     const outblob = await this.#read(dir, 'outblob', TSM_OUTBLOB_MAX);
     // TDX instances have no auxblob; SEV-SNP without an extended request returns nothing.
     const auxblob = await this.#read(dir, 'auxblob', TSM_OUTBLOB_MAX, { absentAs: ['ENOENT', 'EINVAL'] });
+    // SEV-SNP: the outblob again, after the auxblob (the kernel serves the report it keeps for this generation, no new one). A
+    // co-tenant that replaced the instance between the two reads made another report (another signature): the auxblob we
+    // hold would be that report's, not ours (review s16 providers #3).
+    const outblobAgain = tee === 'snp' ? await this.#read(dir, 'outblob', TSM_OUTBLOB_MAX) : outblob;
     const after = parseGeneration(await this.#read(dir, 'generation', TSM_TEXT_MAX), 'after');
     if (after !== before + writes) {
       throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm generation went from ${before} to ${after} around our ${writes === 1 ? 'single inblob write' : `${writes} writes (privlevel, inblob)`}: another writer raced this request`, {
@@ -342,9 +352,23 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
       });
     }
     if (outblob.length === 0) throw new EvidenceProviderError('ERR_TSM_IO', 'configfs-tsm outblob is empty');
-    if (!Buffer.from(reportDataOf(outblob, tee)).equals(reportData)) {
+    if (!Buffer.from(outblobAgain).equals(Buffer.from(outblob))) {
+      throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', 'configfs-tsm outblob changed between its read and the auxblob\'s: the instance was replaced by another writer, and the auxblob may belong to another report', {
+        details: { before, after, writes, reason: 'outblob-changed' },
+      });
+    }
+    const parsed = parseOutblob(outblob, tee);
+    if (!Buffer.from(parsed.reportData).equals(reportData)) {
       throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', 'configfs-tsm outblob carries REPORTDATA other than the 64 bytes written: the instance was replaced or rewritten by another writer', {
         details: { before, after, writes, reason: 'reportdata-mismatch' },
+      });
+    }
+    // SEV-SNP: the report's VMPL is the privlevel we wrote (0, the kernel's start, when we wrote none). A co-tenant that recreated
+    // the instance and wrote privlevel 3 and our inblob matches both the counter (2 writes) and the REPORTDATA (review s16 providers #3).
+    const askedVmpl = privlevel ?? 0;
+    if (tee === 'snp' && parsed.vmpl !== askedVmpl) {
+      throw new EvidenceProviderError('ERR_TSM_GENERATION_RACE', `configfs-tsm report is at VMPL ${String(parsed.vmpl)}, not the privilege level ${askedVmpl} this request asked for: the instance was replaced or rewritten by another writer`, {
+        details: { before, after, writes, reason: 'vmpl-mismatch', asked: askedVmpl, vmpl: parsed.vmpl },
       });
     }
     return {

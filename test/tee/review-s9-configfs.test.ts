@@ -41,7 +41,8 @@ async function snpTree(name: string, privlevelFloor: number | undefined): Promis
     ...(privlevelFloor === undefined ? {} : { privlevelFloor }),
     generate: async (inblob, { privlevel }) => {
       levels.push(privlevel);
-      const e = await snpAtVmpl2.getEvidence(inblob);
+      // The firmware reports at the level asked (the provider checks the report's VMPL since review s16 providers #3).
+      const e = await (privlevel === 2 ? snpAtVmpl2 : new SimulatedTeeProvider({ tee: 'snp', ...(privlevel > 0 ? { vmpl: privlevel } : {}) })).getEvidence(inblob);
       return { outblob: e.evidence, ...(e.auxblob ? { auxblob: e.auxblob } : {}) };
     },
   });
