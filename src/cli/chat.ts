@@ -6,7 +6,7 @@
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, IntelPcsClient, type Policy, type TrustRoots } from '../index.js';
 import type { AttestedClientOptions } from '../gateway/client.js';
 import { runChatSession, type ChatApi } from '../gateway/chat-cli.js';
-import { oneOf, parseOptions, stringOption, UsageError } from './args.js';
+import { integerOption, oneOf, parseOptions, stringOption, UsageError } from './args.js';
 import { readTrustRoots } from './certificates.js';
 import { INPUT_LIMITS, readText } from './files.js';
 import { writeLine, type CliIo, type CliStream } from './io.js';
@@ -33,7 +33,11 @@ export const CHAT_OPTIONS = {
   'trust-root': { type: 'string' },
   reference: { type: 'string' },
   'no-vtpm': { type: 'boolean' },
+  'answer-timeout': { type: 'string' },
 } as const;
+
+/** --answer-timeout's largest value, in seconds: Node's longest timer (2^31 - 1 ms). */
+const MAX_ANSWER_TIMEOUT_S = 2_147_483;
 
 /**
  * Collateral and roots: the simulated TEE's (test PKI), a bundle (+ roots), or Intel PCS / AMD KDS with the production roots.
@@ -123,6 +127,8 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   const api: ChatApi = oneOf('api', v['api'], ['ollama', 'openai'] as const) ?? 'ollama';
   const model = stringOption(v, 'model') ?? (api === 'ollama' ? 'llama3.2' : 'gpt-4o-mini');
   const token = stringOption(v, 'token') ?? (io.env?.['TEE_GATEWAY_TOKEN'] || undefined);
+  // Whole seconds, 0 = none; absent: the session's default, ANSWER_TIMEOUT_MS (s16 red team chat #2).
+  const answerTimeout = integerOption(v, 'answer-timeout', 0, MAX_ANSWER_TIMEOUT_S);
   const { policy } = await readPolicyFile(policyFile);
   const warn = (line: string) => writeLine(io.stderr, lineSafe(line));
   const gap = unpinnedMeasurement(policy);
@@ -146,7 +152,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(
-    { gateway: url.origin, client, api, model, ...(token ? { token } : {}), ...(prompt !== undefined ? { prompt } : {}), json: v['json'] === true },
+    { gateway: url.origin, client, api, model, ...(token ? { token } : {}), ...(prompt !== undefined ? { prompt } : {}), ...(answerTimeout !== undefined ? { answerTimeoutMs: answerTimeout * 1000 } : {}), json: v['json'] === true },
     { stdout: sink(io.stdout), stderr: sink(io.stderr), ...(stdin ? { stdin, interactive: stdin.isTTY === true } : {}) },
   );
 }

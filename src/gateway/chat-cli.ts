@@ -48,6 +48,12 @@ export interface ChatSessionOptions {
   json?: boolean;
   /** The most bytes of one answer kept: a whole number from 1 to MAX_ANSWER_BYTES (the default, 64 MiB); anything else is ERR_INVALID_ARGUMENT. */
   maxAnswerBytes?: number;
+  /**
+   * The longest one answer may take, from sending the request to its end marker, in ms: default
+   * ANSWER_TIMEOUT_MS (600 s), 0 = none; a whole number from 0 to MAX_TIMER_MS, anything else is
+   * ERR_INVALID_ARGUMENT. Past it the request is aborted: ERR_CHAT_UNAVAILABLE, exit 3.
+   */
+  answerTimeoutMs?: number;
 }
 
 /**
@@ -91,7 +97,7 @@ function retryable(e: AttestationRefusedError): boolean {
 
 /** The same for failures after the verification: the chat request's 5xx or a dropped connection. */
 function unavailable(e: unknown): boolean {
-  return (e instanceof GatewayAnswerError && e.status >= 500) || e instanceof IncompleteAnswerError || isNetworkFailure(e);
+  return (e instanceof GatewayAnswerError && e.status >= 500) || e instanceof IncompleteAnswerError || e instanceof AnswerTimeoutError || isNetworkFailure(e);
 }
 
 /**
@@ -100,6 +106,31 @@ function unavailable(e: unknown): boolean {
  */
 class IncompleteAnswerError extends Error {
   readonly code = 'ERR_CHAT_UNAVAILABLE';
+}
+
+/**
+ * No complete answer within the answer timeout: the request was aborted (s16 red team chat #2). The
+ * byte bounds alone let a backend (or a stuck model) that sends an empty piece or an SSE comment now
+ * and then, each resetting the gateway's idle timer, hold the chat for ever. Exit 3, as an answer
+ * that ended early: nothing says the gateway is untrustworthy.
+ */
+class AnswerTimeoutError extends Error {
+  readonly code = 'ERR_CHAT_UNAVAILABLE';
+}
+
+/** The default longest one answer may take (the CLI's --answer-timeout 600): a long answer of a slow model fits, a backend that drips empty pieces does not hold the chat for ever. */
+export const ANSWER_TIMEOUT_MS = 600_000;
+
+/** The longest timer Node keeps (a larger delay fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `answerTimeoutMs` as given (0: none), else `fallback`; a whole number of ms from 0 to MAX_TIMER_MS, anything else ERR_INVALID_ARGUMENT. */
+function answerDeadline(answerTimeoutMs: unknown, fallback: number): number {
+  if (answerTimeoutMs === undefined) return fallback;
+  if (typeof answerTimeoutMs !== 'number' || !Number.isSafeInteger(answerTimeoutMs) || answerTimeoutMs < 0 || answerTimeoutMs > MAX_TIMER_MS) {
+    throw new InvalidArgumentError('ERR_INVALID_ARGUMENT', `answerTimeoutMs must be a whole number of ms from 0 (none) to ${MAX_TIMER_MS}, not ${typeof answerTimeoutMs === 'number' ? String(answerTimeoutMs) : typeof answerTimeoutMs}`);
+  }
+  return answerTimeoutMs;
 }
 
 /**
@@ -460,24 +491,59 @@ export async function streamChat(
     onAnswer?: () => void;
     /** The most bytes of the answer's body kept (default MAX_ANSWER_BYTES). */
     maxAnswerBytes?: number;
+    /** The longest the whole answer may take, in ms (the request, the answer's head and body, a non-200 body quoted); absent or 0: none. */
+    answerTimeoutMs?: number;
   },
 ): Promise<string> {
   // Checked before anything is sent (s14 change review, R3).
   const maxBytes = answerBound(o.maxAnswerBytes);
+  const timeoutMs = answerDeadline(o.answerTimeoutMs, 0);
+  if (timeoutMs === 0) return answerOf(client, o, maxBytes, undefined, <T>(p: Promise<T>) => p);
+  // One deadline for the whole answer (s16 red team chat #2): the signal aborts the request and its
+  // body; every wait is raced against it too, so a wait the signal does not reach (a re-attestation
+  // inside client.fetch, a caller's stand-in client) ends as well.
+  const controller = new AbortController();
+  const expired = new AnswerTimeoutError(`no complete answer within ${timeoutMs / 1000} s (the answer timeout, --answer-timeout): the request was aborted`);
+  const deadline = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(expired), { once: true }));
+  deadline.catch(() => {});
+  const timer = setTimeout(() => controller.abort(expired), timeoutMs);
+  try {
+    return await answerOf(client, o, maxBytes, controller.signal, <T>(p: Promise<T>) => Promise.race([p, deadline]));
+  } catch (e) {
+    // Past the deadline, whatever the abort made of the wait (undici's AbortError, 'terminated') is the timeout; a refusal stays a refusal.
+    if (controller.signal.aborted && !(e instanceof AttestationRefusedError)) throw expired;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** streamChat's request and reading, each wait passed through `bounded` (the deadline, if any). */
+async function answerOf(
+  client: AttestedClient,
+  o: Parameters<typeof streamChat>[1],
+  maxBytes: number,
+  signal: AbortSignal | undefined,
+  bounded: <T>(p: Promise<T>) => Promise<T>,
+): Promise<string> {
   const path = o.api === 'ollama' ? '/api/chat' : '/v1/chat/completions';
   const messages = o.messages ?? [{ role: 'user', content: o.prompt ?? '' }];
-  const res = await client.fetch(path, {
+  const sent = client.fetch(path, {
     method: 'POST',
     // identity: undici would otherwise ask for gzip / deflate / br and inflate the answer without bound (review s14, finding 1).
     headers: { 'content-type': 'application/json', 'accept-encoding': 'identity', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
     body: JSON.stringify({ model: o.model, messages, stream: true }),
+    ...(signal ? { signal } : {}),
   });
+  // An answer that comes after the deadline gave up on it is not read: its body is cancelled.
+  if (signal) sent.then((r) => signal.aborted && void r.body?.cancel().catch(() => {}), () => {});
+  const res = await bounded(sent);
   o.onAnswer?.();
   const reader = (res.body as unknown as ReadableStream<Uint8Array> | null)?.getReader();
   // undici decodes whatever coding the server names, asked for or not: anything but identity is refused unread.
   const coding = contentCoding(res.headers.get('content-encoding'));
   if (coding !== undefined) void reader?.cancel().catch(() => {});
-  if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${coding === undefined ? await quoteOf(reader) : `(a body in content-encoding ${JSON.stringify(coding)}, not shown)`}`);
+  if (res.status !== 200) throw new GatewayAnswerError(res.status, `the gateway answered ${res.status}: ${coding === undefined ? await quoteOf(reader, bounded) : `(a body in content-encoding ${JSON.stringify(coding)}, not shown)`}`);
   if (coding !== undefined) {
     throw new AnswerFormatError(`the answer has content-encoding ${JSON.stringify(coding)}; the chat asked for and accepts identity only (the backend or a proxy misbehaves)`);
   }
@@ -493,7 +559,7 @@ export async function streamChat(
     // Up to the end marker (review s9 changes b, R3): a backend that keeps the stream open after it
     // must not hold the chat, and a reset after it does not take the complete answer away.
     while (reader && !stream.done) {
-      const chunk = await reader.read();
+      const chunk = await bounded(reader.read());
       if (chunk.done) {
         ended = true;
         break;
@@ -539,14 +605,14 @@ function contentCoding(header: string | null): string | undefined {
  * The first ERROR_BODY_QUOTE_BYTES bytes of a non-200 answer, as text; the rest is not read (the
  * body is cancelled). It was read whole to quote 300 characters (review s14, finding 1).
  */
-async function quoteOf(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } | undefined): Promise<string> {
+async function quoteOf(reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } | undefined, bounded: <T>(p: Promise<T>) => Promise<T>): Promise<string> {
   if (!reader) return '';
   const parts: Uint8Array[] = [];
   let got = 0;
   let ended = false;
   try {
     while (got < ERROR_BODY_QUOTE_BYTES) {
-      const chunk = await reader.read();
+      const chunk = await bounded(reader.read());
       if (chunk.done || !chunk.value) {
         ended = true;
         break;
@@ -736,6 +802,7 @@ function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerific
     ...(t.messages ? { messages: t.messages } : {}),
     ...(o.token ? { token: o.token } : {}),
     ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
+    answerTimeoutMs: answerDeadline(o.answerTimeoutMs, ANSWER_TIMEOUT_MS),
     write: t.write,
     onAnswer: () => {
       shown.announce(client.last);
@@ -780,6 +847,7 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
   try {
     // A bad maxAnswerBytes is this caller's fault, found before the gateway is asked anything (exit 70, ERR_INVALID_ARGUMENT).
     answerBound(o.maxAnswerBytes);
+    answerDeadline(o.answerTimeoutMs, ANSWER_TIMEOUT_MS);
     client = new AttestedClient(o.gateway, o.client);
     // Nothing is read or sent before the gateway is verified.
     const verified = await client.attest();
@@ -799,6 +867,7 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
         prompt: o.prompt,
         ...(o.token ? { token: o.token } : {}),
         ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
+        answerTimeoutMs: answerDeadline(o.answerTimeoutMs, ANSWER_TIMEOUT_MS),
         write: () => undefined,
         onAnswer: () => void (used = client?.last ?? used),
       });
