@@ -4,7 +4,9 @@
  * per call, never cached; a gateway-wide sliding window bounds the rate
  * (default 10 per second, clarifications.md), 429 with Retry-After beyond.
  * Within that bound each client has a share (default a quarter), so that one
- * peer cannot spend the whole budget and lock every other client out.
+ * peer cannot spend the whole budget and lock every other client out. Then the
+ * evidence queue (EvidenceQueue) bounds the requests in flight and waiting, and
+ * drops a waiting request whose client has gone.
  */
 import type { EvidenceProvider } from '../tee/index.js';
 import { widerClientKeys } from '../net/client-key.js';
@@ -86,11 +88,159 @@ export class EvidenceRateLimiter {
   }
 }
 
+/** Evidence requests one gateway has the provider work on at once (evidenceInFlight); default 1. */
+export const DEFAULT_EVIDENCE_IN_FLIGHT = 1;
+/** Evidence requests that may wait for their turn, all clients together (evidenceQueue); default 8. */
+export const DEFAULT_EVIDENCE_QUEUE = 8;
+/** Retry-After (seconds) of the 503 answered when the evidence queue is full or the client already waits. */
+export const EVIDENCE_BUSY_RETRY_AFTER_SECONDS = 1;
+
+interface EvidenceWaiter {
+  keys: readonly string[];
+  signal: AbortSignal | undefined;
+  grant: () => void;
+  drop: () => void;
+}
+
+/** A request whose client left while it waited for its turn: no report is made for it, nothing is answered. */
+const goneWhileWaiting = (): GatewayError =>
+  new GatewayError('ERR_GATEWAY_CLIENT_ABORTED', 499, 'the client closed the connection while its evidence request waited for its turn');
+
+/**
+ * The bound on evidence work in flight and waiting (s16 red team, providers finding 1). The rate
+ * limiter bounds how many evidence requests START per second, not how many wait: configfs-tsm makes
+ * one report at a time (the kernel's tsm_rwsem and the TDX driver's quote lock), so when a report took
+ * longer than 1/rate the requests piled up for as long as a burst lasted, and every one got its report
+ * even when its client had long gone, while an honest client waited behind all of them.
+ *
+ * Now at most `inFlight` requests are at the provider at once and at most `maxWaiting` wait, first
+ * come first served; of those waiting, at most one per client (its client key, and for an IPv6 key its
+ * /56 and /48 as a whole, as the rate shares count a client: src/net/client-key.ts). Beyond either
+ * bound the request is refused at once: 503 ERR_GATEWAY_EVIDENCE_PROVIDER with Retry-After (the TEE is
+ * busy, as a configfs-tsm EBUSY is answered). A waiting request whose client closed its connection is
+ * dropped (its `signal` aborted): it leaves the queue, its turn goes to the next, and no report is made
+ * for it. So an honest request that is admitted is served after at most inFlight + maxWaiting reports.
+ * Memory: the waiting requests and one count per key of each.
+ */
+export class EvidenceQueue {
+  #running = 0;
+  readonly #waiting: EvidenceWaiter[] = [];
+  readonly #waitingPerKey = new Map<string, number>();
+
+  constructor(
+    readonly inFlight = DEFAULT_EVIDENCE_IN_FLIGHT,
+    readonly maxWaiting = DEFAULT_EVIDENCE_QUEUE,
+  ) {
+    if (!Number.isSafeInteger(inFlight) || inFlight < 1) throw new RangeError('evidenceInFlight must be a positive integer');
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError('evidenceQueue must be an integer, 0 or more');
+  }
+
+  /** Requests at the provider now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Requests waiting for their turn now. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * `work` (the provider call) once it is this request's turn. `client`: the caller's client key, for
+   * the one-waiting-per-client rule (without one only the queue bound applies). `signal`: aborted when
+   * the client is gone; a request still waiting then rejects with ERR_GATEWAY_CLIENT_ABORTED and `work`
+   * never runs. Refusals are synchronous with the call (nothing is awaited before admission).
+   */
+  async run<T>(client: string | undefined, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    if (signal?.aborted) throw goneWhileWaiting();
+    if (this.#running < this.inFlight && this.#waiting.length === 0) {
+      this.#running += 1;
+    } else {
+      const keys = client === undefined ? [] : [client, ...widerClientKeys(client)];
+      const retry = { 'Retry-After': String(EVIDENCE_BUSY_RETRY_AFTER_SECONDS) };
+      if (this.#waiting.length >= this.maxWaiting) {
+        throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE is busy (${this.#waiting.length} evidence requests are waiting); retry later`, retry);
+      }
+      if (keys.some((k) => (this.#waitingPerKey.get(k) ?? 0) > 0)) {
+        throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, 'the TEE is busy and this client already has an evidence request waiting; retry later', retry);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = this.#waiting.indexOf(waiter);
+          if (i < 0) return; // its turn came first: it runs (or is dropped there)
+          this.#waiting.splice(i, 1);
+          this.#forget(waiter);
+          reject(goneWhileWaiting());
+        };
+        const waiter: EvidenceWaiter = {
+          keys,
+          signal,
+          grant: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          drop: () => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(goneWhileWaiting());
+          },
+        };
+        this.#waiting.push(waiter);
+        for (const k of keys) this.#waitingPerKey.set(k, (this.#waitingPerKey.get(k) ?? 0) + 1);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      // The turn was handed over (#running counts this request); the client may have gone since.
+      if (signal?.aborted) {
+        this.#release();
+        throw goneWhileWaiting();
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      this.#release();
+    }
+  }
+
+  #forget(w: EvidenceWaiter): void {
+    for (const k of w.keys) {
+      const n = (this.#waitingPerKey.get(k) ?? 1) - 1;
+      if (n > 0) this.#waitingPerKey.set(k, n);
+      else this.#waitingPerKey.delete(k);
+    }
+  }
+
+  /** A turn ends: the next waiting requests whose clients are still there get it, in order of arrival. */
+  #release(): void {
+    this.#running -= 1;
+    while (this.#running < this.inFlight && this.#waiting.length > 0) {
+      const next = this.#waiting.shift() as EvidenceWaiter;
+      this.#forget(next);
+      if (next.signal?.aborted) {
+        next.drop();
+        continue;
+      }
+      this.#running += 1;
+      next.grant();
+    }
+  }
+}
+
+/**
+ * The provider call `work` under the context's evidence queue (EvidenceQueue), after the rate limiter
+ * granted the request; without a queue (a context built by hand) it runs at once.
+ */
+export function evidenceTurn<T>(ctx: AttestationContext, client: string | undefined, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+  if (!ctx.queue) return work();
+  return ctx.queue.run(client, signal, work);
+}
+
 export interface AttestationContext {
   provider: EvidenceProvider;
   certificatePem: string;
   spkiHash: Buffer;
   limiter: EvidenceRateLimiter;
+  /** The bound on evidence work in flight and waiting (startGateway always sets one). */
+  queue?: EvidenceQueue;
   /** Where a provider failure's detail goes (never to the client); default stderr. */
   log?: (line: string) => void;
 }
@@ -115,8 +265,12 @@ export function evidenceProviderFailure(ctx: AttestationContext, err: unknown, w
   return new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, message, retryable ? { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) } : {});
 }
 
-/** `client`: the caller's client key (routes.ts), for its share of the evidence rate. */
-export async function answerAttestation(ctx: AttestationContext, body: Buffer, client?: string): Promise<AttestationAnswer> {
+/**
+ * `client`: the caller's client key (routes.ts), for its share of the evidence rate and its place in
+ * the evidence queue. `signal`: aborted when the client has gone (routes.ts): a request still waiting
+ * for its turn is then dropped without a report.
+ */
+export async function answerAttestation(ctx: AttestationContext, body: Buffer, client?: string, signal?: AbortSignal): Promise<AttestationAnswer> {
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -130,7 +284,7 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer, c
   ctx.limiter.takeOrRefuse(client);
   const vtpmProvider = format === 'vtpm' ? vtpmProviderOf(ctx) : undefined;
   if (vtpmProvider) {
-    const { hardware, part } = await vtpmAnswerPart(ctx, vtpmProvider, nonce);
+    const { hardware, part } = await evidenceTurn(ctx, client, signal, () => vtpmAnswerPart(ctx, vtpmProvider, nonce));
     return {
       evidence: Buffer.from(hardware.evidence).toString('base64'),
       tee: hardware.tee,
@@ -140,12 +294,13 @@ export async function answerAttestation(ctx: AttestationContext, body: Buffer, c
     };
   }
   const reportData = bindingReportData(nonce, ctx.spkiHash);
-  let ev;
-  try {
-    ev = await ctx.provider.getEvidence(new Uint8Array(reportData));
-  } catch (err) {
-    throw evidenceProviderFailure(ctx, err);
-  }
+  const ev = await evidenceTurn(ctx, client, signal, async () => {
+    try {
+      return await ctx.provider.getEvidence(new Uint8Array(reportData));
+    } catch (err) {
+      throw evidenceProviderFailure(ctx, err);
+    }
+  });
   return {
     evidence: Buffer.from(ev.evidence).toString('base64'),
     tee: ev.tee,

@@ -29,7 +29,7 @@ import type { CubeAnswer } from './cube-answer.js';
 import { cubeSnpAnswer } from './cube.js';
 import { cubeTdxAnswer } from './cube-tdx.js';
 import { GatewayError } from './errors.js';
-import { evidenceProviderFailure, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
+import { evidenceProviderFailure, evidenceTurn, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 
 export interface QuoteVerifierOptions {
   collateral: CollateralService;
@@ -110,8 +110,9 @@ export function learnTee(provider: EvidenceProvider, tee: unknown): void {
 }
 
 /**
- * `client`: the caller's client key (routes.ts), for its share of the evidence rate (attestation.ts).
- * TDX only: on a gateway whose TEE is known to be another, 404 before the limiter and the TEE (review
+ * `client`: the caller's client key (routes.ts), for its share of the evidence rate and its place in the
+ * evidence queue (attestation.ts); `signal`: aborted when the client has gone (a waiting request is then
+ * dropped without a report). TDX only: on a gateway whose TEE is known to be another, 404 before the limiter and the TEE (review
  * s12, finding 2: every call spent a slot of the evidence rate and a report, then answered 404).
  * configfs-tsm declares none: its `provider` attribute tells, without a report, asked once for all
  * calls (s12 change review, finding 2: calls that arrived together before the first evidence came back
@@ -121,7 +122,7 @@ export function learnTee(provider: EvidenceProvider, tee: unknown): void {
  * under its slot, the calls that arrive meanwhile wait for that answer and take a slot only when it is
  * not another TEE (s14 change review, R2: one slot for a burst's 404s, not one each).
  */
-export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string): Promise<Record<string, unknown>> {
+export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchParams, client?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const askUnderLimiter = detectionFailed.has(ctx.provider) && knownTee(ctx.provider) === undefined;
   if (!askUnderLimiter) {
     const known = await teeBeforeReport(ctx.provider);
@@ -154,13 +155,15 @@ export async function openWebUiQuote(ctx: AttestationContext, query: URLSearchPa
       if (known !== undefined && known !== 'tdx') throw tdxOnly();
     }
   }
-  let ev;
-  try {
-    ev = await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
-  } catch (err) {
-    // A busy TEE is a 503 the page can retry, not a 500 (review s7).
-    throw evidenceProviderFailure(ctx, err);
-  }
+  // Under the evidence queue (attestation.ts, EvidenceQueue; s16 red team, providers finding 1).
+  const ev = await evidenceTurn(ctx, client, signal, async () => {
+    try {
+      return await ctx.provider.getEvidence(new Uint8Array(bindingReportData(nonce, ctx.spkiHash)));
+    } catch (err) {
+      // A busy TEE is a 503 the page can retry, not a 500 (review s7).
+      throw evidenceProviderFailure(ctx, err);
+    }
+  });
   learnTee(ctx.provider, ev.tee);
   if (ev.tee !== 'tdx') throw tdxOnly();
   return { quote: Buffer.from(ev.evidence).toString('hex'), quote_parse: 'reserved', timestamp: new Date().toISOString(), id: randomUUID(), status: true };
@@ -233,9 +236,9 @@ function cubeBase64(o: Record<string, unknown>, name: string, max: number): Buff
 
 /**
  * Cube's POST /attestation. The nonce is checked as Cube checks it but only
- * its vTPM modes use it, which this gateway does not offer.
+ * its vTPM modes use it, which this gateway does not offer. `client` / `signal` as openWebUiQuote's.
  */
-export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffer, client?: string): Promise<CubeAnswer> {
+export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffer, client?: string, signal?: AbortSignal): Promise<CubeAnswer> {
   const o = jsonObject(body);
   const raw = cubeBase64(o, 'report_data', REPORT_DATA_SIZE);
   cubeBase64(o, 'nonce', CUBE_NONCE_SIZE);
@@ -244,12 +247,13 @@ export async function cubeAttestationAnswer(ctx: AttestationContext, body: Buffe
   ctx.limiter.takeOrRefuse(client);
   const reportData = new Uint8Array(REPORT_DATA_SIZE);
   reportData.set(raw);
-  let ev;
-  try {
-    ev = await ctx.provider.getEvidence(reportData);
-  } catch (err) {
-    throw evidenceProviderFailure(ctx, err);
-  }
+  const ev = await evidenceTurn(ctx, client, signal, async () => {
+    try {
+      return await ctx.provider.getEvidence(reportData);
+    } catch (err) {
+      throw evidenceProviderFailure(ctx, err);
+    }
+  });
   learnTee(ctx.provider, ev.tee);
   return ev.tee === 'snp' ? cubeSnpAnswer(ev, toJson) : cubeTdxAnswer(ev, toJson);
 }

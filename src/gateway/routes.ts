@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CorsPolicy } from '../attestation-service/http.js';
 import { redactUrlsIn } from '../attestation-service/collateral-messages.js';
 import { ADMIN_PREFIX, handleAdmin } from './admin.js';
-import { answerAttestation, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
+import { answerAttestation, evidenceTurn, type AttestationContext, type EvidenceRateLimiter } from './attestation.js';
 import { answerAtls } from './atls.js';
 import { cubeErrorBody } from './cube-answer.js';
 import { cubeAttestationAnswer, learnTee, openWebUiQuote, tdxAttest } from './dropin.js';
@@ -20,6 +20,7 @@ import type { LookupThrottle } from '../net/lookup-throttle.js';
 import type { LimiterClock } from '../net/steady-clock.js';
 import { forwardedClient, type TrustedProxies } from '../net/forwarded.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
+import { vtpmProviderOf } from './vtpm-attestation.js';
 import { StorageError } from '../storage/index.js';
 import type { GatewayOptions } from './server.js';
 import type { ApiKeyStore } from './store.js';
@@ -98,6 +99,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!req.complete) reject(clientAborted());
     });
   });
+}
+
+/**
+ * Aborted when the client of `res` is gone: its connection closed before the answer was sent. An
+ * evidence request still waiting for its turn is then dropped, with no report made for it
+ * (attestation.ts, EvidenceQueue; s16 red team, providers finding 1).
+ */
+function clientGone(req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  if (req.socket.destroyed || res.destroyed) ac.abort();
+  else res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -186,18 +201,25 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     routes.set(`OPTIONS ${path}`, preflight(method));
   };
   routes.set('POST /v1/attestation', async (req, res) => {
-    const answer = await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req));
+    const gone = clientGone(req, res);
+    const answer = await answerAttestation(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req), gone);
     learnTee(attest.provider, answer.tee); // GET /api/v1/tee/quote answers a non-TDX gateway's 404 without asking the TEE
     sendJson(res, 200, answer);
     metrics.attestations += 1;
   });
   browserRoute('GET', '/api/v1/tee/quote', async (req, res) => {
-    const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams, clientOf(ctx, req));
+    const answer = await openWebUiQuote(attest, new URL(req.url ?? '/', 'https://gateway').searchParams, clientOf(ctx, req), clientGone(req, res));
     metrics.attestations += 1;
     send(res, 200, 'application/json', JSON.stringify(answer), { 'cache-control': 'no-cache, no-store, must-revalidate', pragma: 'no-cache', expires: '0' });
   });
   routes.set('POST /aTLS', async (req, res) => {
-    sendJson(res, 200, await answerAtls(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req)));
+    const gone = clientGone(req, res);
+    const body = await readBody(req, ATTESTATION_BODY_LIMIT);
+    const client = clientOf(ctx, req);
+    // Under the evidence queue too (one provider, one backlog). answerAtls takes its slot of the rate
+    // when its turn comes; a gateway without a vTPM answers its 404 without waiting.
+    const answer = vtpmProviderOf(attest) ? await evidenceTurn(attest, client, gone, () => answerAtls(attest, body, client)) : await answerAtls(attest, body, client);
+    sendJson(res, 200, answer);
     metrics.attestations += 1;
   });
   browserRoute('POST', '/tdx_attest', async (req, res) => {
@@ -218,7 +240,8 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
       req.resume();
       throw new GatewayError('ERR_GATEWAY_NOT_FOUND', 404, 'POST /attestation (Cube) is off: it would sign caller-chosen REPORTDATA, which lets any relay pass the /v1/attestation binding and anyone obtain the keys a key broker releases to this TEE; start the gateway with --cube-attestation to offer it anyway');
     }
-    const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req));
+    const gone = clientGone(req, res);
+    const answer = await cubeAttestationAnswer(attest, await readBody(req, ATTESTATION_BODY_LIMIT), clientOf(ctx, req), gone);
     metrics.attestations += 1;
     send(res, 200, answer.contentType, answer.body, { 'cache-control': 'no-store' });
   }));

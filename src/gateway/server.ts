@@ -29,7 +29,7 @@ import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeout
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
-import { EvidenceRateLimiter } from './attestation.js';
+import { EvidenceQueue, EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
 import { CUBE_ATTESTATION_WARNING } from './cube-answer.js';
 import { GatewayError } from './errors.js';
@@ -77,6 +77,21 @@ export interface GatewayOptions extends ServerTimeouts {
    * client out of attesting; default a quarter of attestationsPerSecond, at least 1.
    */
   attestationsPerClient?: number;
+  /**
+   * Evidence requests (every route that makes a report: /v1/attestation, /aTLS, GET /api/v1/tee/quote,
+   * Cube's POST /attestation) at the provider at once, per instance; default 1 (configfs-tsm makes one
+   * report at a time anyway: more would only queue in the kernel, where a request can no longer be
+   * dropped). A positive integer, else ERR_GATEWAY_CONFIG (s16 red team, providers finding 1).
+   */
+  evidenceInFlight?: number;
+  /**
+   * Evidence requests that may wait for their turn, all clients together, per instance; default 8, 0 for
+   * none. Of those at most one per client (keyed as attestationsPerClient). Beyond either bound: 503
+   * ERR_GATEWAY_EVIDENCE_PROVIDER with Retry-After 1. A waiting request whose client closed its
+   * connection is dropped, without a report; an admitted request is served after at most
+   * evidenceInFlight + evidenceQueue reports. An integer 0 or more, else ERR_GATEWAY_CONFIG.
+   */
+  evidenceQueue?: number;
   /** Default 1 MiB. */
   maxRequestBytes?: number;
   /** Default 64 MiB. */
@@ -248,6 +263,15 @@ function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'atte
   }
 }
 
+/** The bound on evidence work in flight and waiting (attestation.ts, EvidenceQueue). */
+function evidenceQueueOf(o: Pick<GatewayOptions, 'evidenceInFlight' | 'evidenceQueue'>): EvidenceQueue {
+  try {
+    return new EvidenceQueue(o.evidenceInFlight, o.evidenceQueue);
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
+}
+
 /** POST /tdx_attest's bound: the evidence limiter's sliding window and per-client shares, counted apart. */
 function verificationLimiter(o: Pick<GatewayOptions, 'quoteVerificationsPerSecond' | 'quoteVerificationsPerClient'>, clock: LimiterClock): EvidenceRateLimiter {
   for (const name of ['quoteVerificationsPerSecond', 'quoteVerificationsPerClient'] as const) {
@@ -332,6 +356,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (options.limiterClock !== undefined && typeof options.limiterClock !== 'function') throw configError('limiterClock must be a function returning milliseconds');
   const clock = steadyClock(options.limiterClock);
   const limiter = evidenceLimiter(options, clock);
+  const queue = evidenceQueueOf(options);
   const verifyLimiter = verificationLimiter(options, clock);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -352,7 +377,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let server: Server | undefined;
   try {
     // Per instance on purpose: the bound protects this instance's TEE (its evidence provider), and each instance has its own TLS key.
-    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter, log };
+    const attest = { provider: options.provider, certificatePem: tls.cert, spkiHash, limiter, queue, log };
     const proxy: ProxyOptions = {
       upstream,
       maxRequestBytes,
