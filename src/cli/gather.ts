@@ -132,6 +132,8 @@ export async function verifyWithCollateral(v: VerifyInputs, access: CollateralAc
   // As verifyEvidence does on success: the versions used are marked verified and the rollback floors
   // (X03) rise to them. Without this, a PCCS that never serves the CRLs sent every verification here,
   // no floor ever rose, and a later, older TCB info was accepted (s12 change review, --skip-crl #1).
-  access.service.markVerified(partial);
+  // With the verification's own roots, as verifyEvidence marks: a test-PKI verification must not mark
+  // (or raise floors in) a service that trusts the pinned roots (s16 change review of env #2).
+  access.service.markVerified(partial, { trustRoots: v.trustRoots });
   return result;
 }
