@@ -60,8 +60,8 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
   if (!isAbsolute(home)) {
     throw new InvalidArgumentError(
       'ERR_COLLATERAL_CACHE_DIR',
-      `no default collateral cache directory: XDG_CACHE_HOME is ${xdg ? `not an absolute path (${JSON.stringify(xdg)})` : 'not set'} and the home directory (HOME=${JSON.stringify(home)}) is not an absolute path; set XDG_CACHE_HOME or HOME to an absolute directory, name a cache directory (--cache-dir, or CollateralCache's directory option), or keep the cache in memory (--no-cache, or directory: null)`,
-      { details: { home, ...(xdg ? { xdgCacheHome: xdg } : {}) } },
+      `no default collateral cache directory: XDG_CACHE_HOME is ${xdg ? `not an absolute path (${JSON.stringify(xdg)})` : 'not set'} and the home directory (HOME=${JSON.stringify(home)}) is not an absolute path; set XDG_CACHE_HOME or HOME to an absolute directory, or name the cache directory explicitly (tee-verify: --cache-dir DIR or --no-cache; the library: CollateralCache's directory option, null for memory only)`,
+      { details: { directory: null, home, ...(xdg ? { xdgCacheHome: xdg } : {}) } },
     );
   }
   return join(home, '.cache', 'tee-verify');
