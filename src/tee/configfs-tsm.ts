@@ -30,6 +30,15 @@
  *   6. rmdir the instance, whatever happened (a failure is a warning, not
  *      swallowed: the instance stays behind until someone removes it).
  *
+ * An instance is named `<prefix>-pidns<N>-<pid>-<16 hex>` (N: the inode of
+ * /proc/self/ns/pid). While it exists it is registered with the interrupt
+ * clean-up (src/model/interrupt-cleanup.ts: tee-model's SIGINT / SIGTERM /
+ * SIGHUP remove it synchronously before the signal ends the process), and
+ * `close()` (the gateway's shutdown) removes those still open. The first
+ * instance a provider makes is preceded by a sweep of the instances of dead
+ * runs (SIGKILL, a second signal): names of this shape with this prefix,
+ * this pid namespace and a pid no process has (review s16 providers #2).
+ *
  * `detectTee()` tells the TEE without a report: steps 1, 2 (`provider` only)
  * and 6 on an instance of its own, once per provider (review s12 change
  * review, finding 2: the gateway's TDX-only quote route spent a report and a
@@ -44,10 +53,13 @@
  * that emulates the kernel's behaviour (test/tee/fake-configfs.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { rmdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseEvidence, type Evidence } from '../evidence/index.js';
 import { EvidenceProviderError, isModelError } from '../model/errors.js';
+import { onInterrupt } from '../model/interrupt-cleanup.js';
+import { processExists, stagingIdentity } from '../model/run-identity.js';
 import { REPORT_DATA_SIZE, type EvidenceProvider, type TeeEvidence } from './types.js';
 
 export const DEFAULT_TSM_ROOT = '/sys/kernel/config/tsm/report';
@@ -64,6 +76,13 @@ export interface TsmFs {
   /** Reads at most `maxBytes` bytes when given (the provider passes its bound + 1 and refuses a longer answer). */
   readFile(path: string, maxBytes?: number): Promise<Uint8Array>;
   writeFile(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Synchronous rmdir, for an interrupted process to remove its instances on the way out (a signal
+   * handler cannot wait for a promise). Without it an interrupted run's instance is left for the sweep.
+   */
+  rmdirSync?(path: string): void;
+  /** The names in a directory, for the sweep of dead runs' instances; without it nothing is swept. */
+  readdir?(path: string): Promise<string[]>;
 }
 
 /** Reads through a FileHandle up to `maxBytes`: a larger file never lands in memory whole. */
@@ -90,6 +109,8 @@ export const nodeTsmFs: TsmFs = {
   rmdir: (p) => fsp.rmdir(p),
   readFile: (p, maxBytes) => (maxBytes === undefined ? fsp.readFile(p) : readCapped(p, maxBytes)),
   writeFile: (p, d) => fsp.writeFile(p, d),
+  rmdirSync: (p) => rmdirSync(p),
+  readdir: (p) => fsp.readdir(p),
 };
 
 export interface ConfigfsTsmOptions {
@@ -203,6 +224,13 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
   readonly #warn: (message: string) => void;
   /** detectTee's answer, or the question in flight; cleared when it fails. (A private field: writable although `this` is frozen.) */
   #tee: Promise<'tdx' | 'snp'> | undefined;
+  /** The pid namespace the instance names carry (digits; "unknown" / "none" when it cannot be read: then nothing is swept). */
+  readonly #pidNamespace: string;
+  /** Instances that exist now, each with the function that unregisters its interrupt clean-up. */
+  readonly #live = new Map<string, () => void>();
+  /** The sweep of dead runs' instances, run before the first instance this provider makes. */
+  #swept: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: ConfigfsTsmOptions = {}) {
     this.root = options.root ?? DEFAULT_TSM_ROOT;
@@ -210,6 +238,7 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     this.#prefix = options.instancePrefix ?? 'tee-model';
     this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TeeEvidenceWarning'));
     if (!/^[A-Za-z0-9._-]+$/.test(this.#prefix)) throw new EvidenceProviderError('ERR_TSM_IO', 'instancePrefix must be a plain file name');
+    this.#pidNamespace = stagingIdentity().pidNamespace;
     Object.freeze(this);
   }
 
@@ -266,9 +295,49 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
     return tee;
   }
 
-  /** mkdir a fresh instance (step 1); its path. */
+  /**
+   * Removes the instances of requests still in flight (their getEvidence then fails) and refuses every
+   * later request (ERR_TSM_PROVIDER): the gateway's CLI calls this on shutdown, before the process exits
+   * with reports still waiting for the kernel. A failed rmdir is reported through onWarning.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const [dir, untrack] of [...this.#live]) {
+      this.#live.delete(dir);
+      untrack();
+      try {
+        await this.#fs.rmdir(dir);
+      } catch (cause) {
+        this.#warn(`configfs-tsm report instance ${dir} could not be removed at close (${errno(cause) ?? 'error'}); it stays until removed by hand`);
+      }
+    }
+  }
+
+  /**
+   * Removes the instances of dead runs under the root (best effort, never fails): only names of this
+   * provider's shape `<prefix>-pidns<N>-<pid>-<16 hex>` with this prefix and this process's pid namespace
+   * N, whose pid no process has. Another pid namespace's (a container sharing the guest's configfs), an
+   * older version's `<prefix>-<pid>-<hex>` and a live process's are left alone: nothing proves them dead.
+   */
+  async #sweep(): Promise<void> {
+    const readdir = this.#fs.readdir;
+    if (readdir === undefined || !/^\d+$/.test(this.#pidNamespace)) return;
+    const names = await readdir.call(this.#fs, this.root).catch(() => [] as string[]);
+    const shape = new RegExp(`^${this.#prefix.replace(/\./g, '\\.')}-pidns(\\d+)-(\\d+)-[0-9a-f]{16}$`);
+    for (const name of names) {
+      const m = shape.exec(name);
+      if (m === null || m[1] !== this.#pidNamespace) continue;
+      const pid = Number(m[2]);
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue;
+      await this.#fs.rmdir(join(this.root, name)).catch(() => undefined);
+    }
+  }
+
+  /** mkdir a fresh instance (step 1), registered for removal on an interrupt; its path. */
   async #create(): Promise<string> {
-    const dir = join(this.root, `${this.#prefix}-${process.pid}-${randomBytes(8).toString('hex')}`);
+    if (this.#closed) throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'the configfs-tsm provider is closed');
+    await (this.#swept ??= this.#sweep());
+    const dir = join(this.root, `${this.#prefix}-pidns${this.#pidNamespace}-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
       await this.#fs.mkdir(dir);
     } catch (cause) {
@@ -278,6 +347,16 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
         cause,
         details: { root: this.root, errno: code, retryable },
       });
+    }
+    // A signal during the report (the TDX driver waits up to 30 s for the host's GetQuote) ends the process without
+    // unwinding getEvidence: the instance would hold kernel memory for good (review s16 providers #2).
+    const removeSync = this.#fs.rmdirSync;
+    const untrack = removeSync === undefined ? () => undefined : onInterrupt(() => removeSync.call(this.#fs, dir));
+    this.#live.set(dir, untrack);
+    if (this.#closed) {
+      // closed while the mkdir was under way: close() did not see this instance.
+      await this.#remove(dir);
+      throw new EvidenceProviderError('ERR_TSM_PROVIDER', 'the configfs-tsm provider is closed');
     }
     return dir;
   }
@@ -292,6 +371,10 @@ export class ConfigfsTsmProvider implements EvidenceProvider {
 
   /** rmdir the instance; a failure is returned as a warning (and reported), never thrown over the result. */
   async #remove(dir: string): Promise<string | undefined> {
+    const untrack = this.#live.get(dir);
+    if (untrack === undefined) return undefined; // close() removed it already
+    this.#live.delete(dir);
+    untrack();
     try {
       await this.#fs.rmdir(dir);
       return undefined;

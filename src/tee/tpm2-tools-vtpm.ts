@@ -289,13 +289,19 @@ export class Tpm2ToolsVtpmProvider implements VtpmEvidenceProvider {
    * Removes the AK's context directory (the TPM object itself goes with the TPM's next reset). The
    * gateway's CLI calls this on shutdown; a program that builds the provider closes it itself.
    * Every later request, and one still waiting for the TPM, is refused (ERR_TSM_PROVIDER): it would
-   * create an AK directory nobody removes.
+   * create an AK directory nobody removes. The hardware provider is closed too when it has a close()
+   * (ConfigfsTsmProvider: its report instances still open are removed; review s16 providers #2).
    */
   async close(): Promise<void> {
     this.#closed = true;
     const pending = this.#ak;
     this.#ak = undefined;
-    const ak = await pending?.catch(() => undefined);
-    if (ak) await rm(ak.dir, { recursive: true, force: true });
+    const hardwareClose = (this.#o.hardware as { close?: unknown }).close;
+    try {
+      const ak = await pending?.catch(() => undefined);
+      if (ak) await rm(ak.dir, { recursive: true, force: true });
+    } finally {
+      if (typeof hardwareClose === 'function') await (hardwareClose as () => Promise<void>).call(this.#o.hardware);
+    }
   }
 }
