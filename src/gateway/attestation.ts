@@ -116,7 +116,7 @@ const goneWhileWaiting = (): GatewayError =>
  * Now at most `inFlight` requests are at the provider at once and at most `maxWaiting` wait, first
  * come first served; of those waiting, at most one per client (its client key, and for an IPv6 key its
  * /56 and /48 as a whole, as the rate shares count a client: src/net/client-key.ts). Beyond either
- * bound the request is refused at once: 503 ERR_GATEWAY_EVIDENCE_PROVIDER with Retry-After (the TEE is
+ * bound the request is refused at once: 503 ERR_GATEWAY_EVIDENCE_BUSY with Retry-After (the TEE is
  * busy, as a configfs-tsm EBUSY is answered). A waiting request whose client closed its connection is
  * dropped (its `signal` aborted): it leaves the queue, its turn goes to the next, and no report is made
  * for it. So an honest request that is admitted is served after at most inFlight + maxWaiting reports.
@@ -159,10 +159,10 @@ export class EvidenceQueue {
       const keys = client === undefined ? [] : [client, ...widerClientKeys(client)];
       const retry = { 'Retry-After': String(EVIDENCE_BUSY_RETRY_AFTER_SECONDS) };
       if (this.#waiting.length >= this.maxWaiting) {
-        throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE is busy (${this.#waiting.length} evidence requests are waiting); retry later`, retry);
+        throw new GatewayError('ERR_GATEWAY_EVIDENCE_BUSY', 503, `the TEE is busy (${this.#waiting.length} evidence requests are waiting); retry later`, retry);
       }
       if (keys.some((k) => (this.#waitingPerKey.get(k) ?? 0) > 0)) {
-        throw new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, 'the TEE is busy and this client already has an evidence request waiting; retry later', retry);
+        throw new GatewayError('ERR_GATEWAY_EVIDENCE_BUSY', 503, 'the TEE is busy and this client already has an evidence request waiting; retry later', retry);
       }
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {

@@ -14,6 +14,8 @@ export type GatewayErrorCode =
   /** Too many failed admin-token attempts from this client (per instance): 429 with Retry-After, no lookup. */
   | 'ERR_GATEWAY_TOO_MANY_AUTH_FAILURES'
   | 'ERR_GATEWAY_EVIDENCE_PROVIDER'
+  /** The evidence queue is full, or this client already waits in it: 503 with Retry-After (attestation.ts EvidenceQueue). */
+  | 'ERR_GATEWAY_EVIDENCE_BUSY'
   /** /tdx_attest: the quote's collateral cannot be obtained now (retryable): 503 with Retry-After, never SUCCESS. */
   | 'ERR_GATEWAY_COLLATERAL_UNAVAILABLE'
   | 'ERR_GATEWAY_UPSTREAM'

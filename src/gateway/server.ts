@@ -87,7 +87,7 @@ export interface GatewayOptions extends ServerTimeouts {
   /**
    * Evidence requests that may wait for their turn, all clients together, per instance; default 8, 0 for
    * none. Of those at most one per client (keyed as attestationsPerClient). Beyond either bound: 503
-   * ERR_GATEWAY_EVIDENCE_PROVIDER with Retry-After 1. A waiting request whose client closed its
+   * ERR_GATEWAY_EVIDENCE_BUSY with Retry-After 1. A waiting request whose client closed its
    * connection is dropped, without a report; an admitted request is served after at most
    * evidenceInFlight + evidenceQueue reports. An integer 0 or more, else ERR_GATEWAY_CONFIG.
    */

@@ -168,7 +168,7 @@ it('beyond the queue bound, or a second waiting request of one client (its /48 i
   const sameClient = await third.reply;
   expect(sameClient.status).toBe(503);
   expect(sameClient.headers['retry-after']).toBe('1');
-  expect(JSON.parse(sameClient.body)).toEqual({ error: { code: 'ERR_GATEWAY_EVIDENCE_PROVIDER', message: expect.stringContaining('already has an evidence request waiting') } });
+  expect(JSON.parse(sameClient.body)).toEqual({ error: { code: 'ERR_GATEWAY_EVIDENCE_BUSY', message: expect.stringContaining('already has an evidence request waiting') } });
   const c = send('GET', '/api/v1/tee/quote', '10.0.0.3');
   await vi.waitFor(() => expect(reads()).toBe(4), WAIT);
   expect(held.calls.length).toBe(1);
@@ -181,7 +181,7 @@ it('beyond the queue bound, or a second waiting request of one client (its /48 i
     const doc = JSON.parse(r.body) as Record<string, unknown>;
     // Cube's route answers in Cube's error format.
     const code = path === '/attestation' ? doc['code'] : (doc['error'] as Record<string, unknown>)['code'];
-    expect(code, path).toBe('ERR_GATEWAY_EVIDENCE_PROVIDER');
+    expect(code, path).toBe('ERR_GATEWAY_EVIDENCE_BUSY');
   }
   // The admitted ones are served in order, one report each.
   for (let i = 0; i < 3; i++) {
