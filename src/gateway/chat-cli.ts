@@ -242,8 +242,52 @@ export function describeReverification(shown: GatewayVerification, next: Gateway
  * above or forge them (review, session 3). The returned answer keeps the exact text (--json).
  */
 export function terminalSafe(text: string): string {
+  // U+2028 / U+2029 too: a terminal that broke the line at them would start an answer line without
+  // its mark (AnswerFrame; s16 red team chat #3).
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, visible);
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, visible);
+}
+
+/**
+ * What every line of the model's answer starts with on the terminal. None of the client's own lines
+ * (the verification, re-verification notices, `you> `, `refused (…)`, `chat: …`) starts with it, so
+ * the answer cannot pass for one of them (s16 red team chat #3: a plain newline let it print
+ * "the gateway presented a NEW TLS key; re-verified:" and a fake verification block, byte for byte).
+ */
+export const ANSWER_MARK = '│ ';
+
+/**
+ * The answer as the terminal shows it: terminal-safe text (newline and tab the only controls left)
+ * with ANSWER_MARK before the first character of each line; an empty line stays empty (it carries no
+ * text to mistake). `end()` closes a line the answer left open, so whatever follows (an error on
+ * stderr, a notice, the next prompt) starts at column 0 of its own line (a backend error after a
+ * partial answer shared the answer's last line).
+ */
+class AnswerFrame {
+  #lineOpen = false;
+
+  constructor(readonly out: (text: string) => void) {}
+
+  readonly write = (text: string): void => {
+    let framed = '';
+    text.split('\n').forEach((line, i) => {
+      if (i > 0) {
+        framed += '\n';
+        this.#lineOpen = false;
+      }
+      if (line === '') return;
+      if (!this.#lineOpen) framed += ANSWER_MARK;
+      framed += line;
+      this.#lineOpen = true;
+    });
+    if (framed) this.out(framed);
+  };
+
+  end(): void {
+    if (!this.#lineOpen) return;
+    this.#lineOpen = false;
+    this.out('\n');
+  }
 }
 
 /** A control character as visible text: \xNN below 0x100, \u{NNNN} above. */
@@ -793,8 +837,21 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
   return later ? CHAT_EXIT.retryable : CHAT_EXIT.error;
 }
 
-/** One turn: `messages` (or `prompt`) to the gateway, the answer to `write`; the verification it relied on is shown first. */
-function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void; beforeAnswer?: () => void }): Promise<string> {
+/**
+ * One turn: `messages` (or `prompt`) to the gateway, the answer to `write`, each of its lines marked
+ * (AnswerFrame) and ended before anything else is written, also when the turn fails; the
+ * verification it relied on is shown first.
+ */
+async function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void }): Promise<string> {
+  const frame = new AnswerFrame(t.write);
+  try {
+    return await answerTurn(client, o, shown, { ...t, write: frame.write });
+  } finally {
+    frame.end();
+  }
+}
+
+function answerTurn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void }): Promise<string> {
   return streamChat(client, {
     api: o.api,
     model: o.model,
@@ -804,10 +861,7 @@ function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerific
     ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
     answerTimeoutMs: answerDeadline(o.answerTimeoutMs, ANSWER_TIMEOUT_MS),
     write: t.write,
-    onAnswer: () => {
-      shown.announce(client.last);
-      t.beforeAnswer?.();
-    },
+    onAnswer: () => shown.announce(client.last),
   });
 }
 
@@ -830,8 +884,8 @@ async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatI
         io.stdout('(conversation forgotten)\n');
       } else if (line) {
         history.push({ role: 'user', content: line });
-        // The prefix after any re-verification notice, so the notice stands on its own lines.
-        const answer = await turn(client, o, shown, { messages: history, write: io.stdout, beforeAnswer: () => io.interactive && io.stdout('assistant> ') });
+        // Each line of the answer carries ANSWER_MARK (it replaced the `assistant> ` prefix of its first line only).
+        const answer = await turn(client, o, shown, { messages: history, write: io.stdout });
         history.push({ role: 'assistant', content: answer });
       }
       ask();
