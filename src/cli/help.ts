@@ -245,6 +245,9 @@ Options:
                          judged by the policy's "vtpm" section
   --no-vtpm              ask for plain hardware evidence only (a policy with a
                          "vtpm" section then refuses the gateway)
+  --answer-timeout <s>   the longest one answer may take, whole seconds from
+                         sending the prompt (default 600, 0 = no bound); past
+                         it the request is aborted, exit 3
 
 Examples:
   tee-verify chat --gateway https://10.0.0.5:8443 --policy policy.json
