@@ -22,7 +22,7 @@ import type { VtpmBundle } from './bundle.js';
 import { VtpmVerificationError, vtpmFail } from './errors.js';
 import { parseTpmPublic, parseTpmQuote } from './parse.js';
 import { TPM_HASHES, hashNameOf } from './tpm-key.js';
-import type { TpmHashName } from './types.js';
+import type { TpmHashName, TpmPcrSelection } from './types.js';
 
 export const DEFAULT_EVENT_LOG_PATH = '/sys/kernel/security/tpm0/binary_bios_measurements';
 export const DEFAULT_IMA_PATH = '/sys/kernel/security/ima/binary_runtime_measurements';
@@ -247,6 +247,34 @@ async function attestationKey(t: Tpm2Tools, options: AcquireOptions, azure: bool
 }
 
 /**
+ * The quote must cover exactly the PCRs asked, bank by bank and index by index (the bundle keys values by bank). A
+ * TPM leaves out of both the quote and tpm2_pcrread a bank it has not allocated (or the PCRs of a bank
+ * it allocated only in part): the bundle held an empty value for each such PCR that no quote covers,
+ * which every client refused as malformed, or, with that bank first, the values read back were paired
+ * with the wrong PCRs and the only outcome was "kept changing" (review s16 providers #4). Permanent:
+ * not retried.
+ */
+function checkQuotedSelection(banks: [TpmHashName, number[]][], quoted: TpmPcrSelection[], selection: string): void {
+  const shown = (q: TpmPcrSelection): string => `${q.hash ?? hashNameOf(q.hashAlg) ?? `0x${q.hashAlg.toString(16)}`}:${q.pcrs.join(',')}`;
+  const covered = quoted.filter((q) => q.pcrs.length > 0);
+  const details = { reason: 'pcr-selection-not-quoted', asked: selection, quoted: covered.map(shown).join('+') };
+  for (const [bank, list] of banks) {
+    const q = covered.filter((c) => (c.hash ?? hashNameOf(c.hashAlg)) === bank);
+    if (q.length === 0) {
+      throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', `PCR bank ${bank} is not allocated on this TPM: the quote covers none of its PCRs asked in "${selection}" (tpm2_getcap pcrs lists the allocated banks; ask for those in --vtpm-pcrs / pcrs)`, { ...details, bank });
+    }
+    const got = q.flatMap((c) => c.pcrs);
+    if (q.length > 1 || got.length !== list.length || got.some((n, i) => n !== list[i])) {
+      throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', `PCR bank ${bank}: the quote covers PCRs ${got.join(',')}, not the ${list.join(',')} asked in "${selection}" (the bank is allocated only in part on this TPM: tpm2_getcap pcrs)`, { ...details, bank });
+    }
+  }
+  // Each bank asked is covered once (above); anything more is a bank not asked.
+  if (covered.length !== banks.length) {
+    throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', `the quote covers "${details.quoted}", not the "${selection}" asked`, details);
+  }
+}
+
+/**
  * Quote, then read the same PCRs; retry while the values do not hash to the
  * quote's digest, or while the IMA list grew during the quote (so the list
  * returned is exactly the one the quoted PCR 10 covers).
@@ -268,6 +296,17 @@ async function quoteWithPcrs(
     await t.call('tpm2_pcrread', [selection, '-o', t.path('pcrs.bin')]);
     const [attest, signature, raw] = await Promise.all([t.file('quote.msg'), t.file('quote.sig'), t.file('pcrs.bin')]);
     const quote = parseTpmQuote(attest);
+    checkQuotedSelection(banks, quote.pcrSelections, selection);
+    // Exactly one value of its bank's size per PCR asked, in the order asked: else the slices below would pair values with the wrong PCRs.
+    const expected = banks.reduce((n, [bank, list]) => n + TPM_HASHES[bank].size * list.length, 0);
+    if (raw.length !== expected) {
+      throw new VtpmVerificationError('ERR_VTPM_ACQUIRE', `tpm2_pcrread returned ${raw.length} bytes of PCR values for "${selection}", not the ${expected} its banks' digest sizes make`, {
+        reason: 'pcr-read-length',
+        asked: selection,
+        length: raw.length,
+        expected,
+      });
+    }
     const pcrs: VtpmBundle['tpm']['pcrs'] = {};
     const ordered: Uint8Array[] = [];
     let offset = 0;
