@@ -32,13 +32,14 @@ import {
 } from '../index.js';
 import { printableUrl } from '../collateral/source-url.js';
 import { isLoopbackHost } from '../attestation-service/loopback.js';
-import { readPrivateKeyFile } from '../gateway/tls.js';
+import { MAX_PRIVATE_KEY_FILE_BYTES, readPrivateKeyFile, type PrivateKeyFileNames } from '../gateway/tls.js';
 import { listenExitCode } from '../net/listen.js';
 import type { Policy } from '../policy/index.js';
 import { givenTwice, helpAlone, instantOption, integerOption, repeatedOption, stringOption } from './args.js';
 import { readTrustRoots } from './certificates.js';
 import { UsageError } from './errors.js';
-import { INPUT_LIMITS, readInput } from './files.js';
+import { commandInput } from './command-input.js';
+import { INPUT_LIMITS, readInput, readStreamInput } from './files.js';
 import { writeLine, type CliIo } from './io.js';
 import { lineSafe } from './terminal-text.js';
 import { readPolicyFile } from './policy.js';
@@ -330,16 +331,36 @@ async function policiesOf(a: ServeArgs): Promise<{ named: Record<string, Policy>
 
 const text = async (path: string, option: string) => Buffer.from(await readInput(path, option, INPUT_LIMITS.document)).toString('utf8');
 
+/** Who read this process's standard input as a key outside run() (inside, the command's record). */
+const keyStdinReaders = new WeakMap<object, string>();
+
 /**
  * A private key file (--tls-key, --signing-key) under the shared secret-file rule (s16 red team, env
  * finding 4; readPrivateKeyFile: no symbolic link, a regular file or an inherited descriptor, no
- * group or other access, owned by this user or root, at most 4 KiB): they were read with any mode,
- * owner or link, although the one signs every token and the other is the service's TLS identity.
- * `-` reads the inherited standard input (/dev/stdin). A refusal is a usage error (exit 2).
+ * group or other access, owned by this user or root, not empty, at most 64 KiB): they were read with
+ * any mode, owner or link, although the one signs every token and the other is the service's TLS
+ * identity. A refusal is a usage error (exit 2) whose advice names the option.
+ *
+ * `-` is the command's standard input, as for every other `-` input (s16 change review of cce6563,
+ * #2: it read fd 0 directly, so `--signing-key - --tls-key -` was accepted, the one taking the whole
+ * stream and the other empty, and a stream given to run() was ignored): read once per command (a
+ * second `-` is refused, naming the first); this process's own standard input is fd 0 under the
+ * secret-file rule (a 0644 file redirected into it is refused), a stream an embedder passed to run()
+ * is read up to the same bound.
  */
 async function secretText(path: string, option: string): Promise<string> {
+  const names: PrivateKeyFileNames = { option, example: option === '--signing-key' ? 'signing-key.pem' : 'tls.key' };
+  if (path === '-') {
+    const input = commandInput();
+    const stdin = input?.stdin ?? process.stdin;
+    if (stdin !== process.stdin) return Buffer.from(await readStreamInput(stdin, option, MAX_PRIVATE_KEY_FILE_BYTES)).toString('utf8');
+    const readers = input?.readers ?? keyStdinReaders;
+    const first = readers.get(stdin);
+    if (first !== undefined) throw new UsageError(`${option} -: standard input is already read as the ${first}; only one input can be "-"`);
+    readers.set(stdin, option);
+  }
   try {
-    return await readPrivateKeyFile(path === '-' ? '/dev/stdin' : path);
+    return await readPrivateKeyFile(path === '-' ? '/dev/stdin' : path, names);
   } catch (err) {
     throw new UsageError(`${option}: ${(err as Error).message}`, 'ERR_INPUT');
   }
@@ -373,7 +394,7 @@ export async function startServe(a: ServeArgs, io: CliIo, wallClock: () => Date 
   const { named, defaults } = await policiesOf(a);
   const trustRoots = a.trustRoot === undefined ? undefined : await readTrustRoots(a.trustRoot);
   const signingKey = a.signingKey === undefined ? undefined : await privateKeyText(a.signingKey, '--signing-key');
-  const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await secretText(a.tlsKey, '--tls-key') } : undefined;
+  const tls = a.tlsCert && a.tlsKey ? { cert: await text(a.tlsCert, '--tls-cert'), key: await privateKeyText(a.tlsKey, '--tls-key') } : undefined;
   const collateral = await collateralOf(a, io, trustRoots);
   // Request logs can carry what clients sent: shown with control characters visible.
   const log = (line: string) => writeLine(io.stderr, lineSafe(line));

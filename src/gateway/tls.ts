@@ -9,7 +9,8 @@
  * A key file the operator names is read under the shared secret-file rule (readPrivateKeyFile; s16
  * red team, env finding 4): never through a symbolic link, a regular file (or an inherited
  * descriptor), no group or other access (a root-owned file's group may read it), owned by this user
- * or root, at most 4 KiB. `tee-verify serve --tls-key / --signing-key` read theirs with it too.
+ * or root, not empty, at most 64 KiB. `tee-verify serve --tls-key / --signing-key` and `tee-kbs serve
+ * --tls-key` read theirs with it too.
  */
 import { closeSync, constants, fchmodSync, lstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { X509Certificate, webcrypto } from 'node:crypto';
@@ -44,30 +45,46 @@ export interface TlsIdentity {
   key: string;
 }
 
-/** The most a private key file may hold (the shared key-file bound): a PEM EC key, or RSA up to 4096 bits. */
-export const MAX_PRIVATE_KEY_FILE_BYTES = 4096;
+/**
+ * The most a private key file may hold: a PEM key of any usual size (RSA 8192 bits is 6.4 KB) with
+ * the certificate chain beside it (the haproxy-style `--tls-cert F --tls-key F` bundle, which Node
+ * and OpenSSL read by skipping the certificate blocks). The rule is about mode, owner and link; the
+ * bound only stops an endless pipe or a huge file. s16 change review of cce6563, #4: 4 KiB refused a
+ * chain + key bundle and RSA keys above 4096 bits, which had worked.
+ */
+export const MAX_PRIVATE_KEY_FILE_BYTES = 65536;
+
+/** How a caller names its key file in refusals: its option, and a file name for a `3<FILE` example. */
+export interface PrivateKeyFileNames {
+  option: string;
+  example: string;
+}
+const TLS_KEY_NAMES: PrivateKeyFileNames = { option: '--tls-key', example: 'tls.key' };
 
 /**
  * A private key file's text (PEM), read under the secret-file rule that tee-model --key-file and
  * tee-kbs admin key --key-file share (src/model/key-file.ts, readKeyFileBytes): no symbolic link
  * (ELOOP), a regular file, or an inherited descriptor (/dev/fd/N, /proc/self/fd/N, /dev/stdin); no
  * permission bit for group or others (a file owned by root may also let its group read it: 0440,
- * 0640); owned by the user this process runs as or by root; at most MAX_PRIVATE_KEY_FILE_BYTES.
- * s16 red team, env finding 4: the gateway's --tls-key (the key its attestation binds) and serve's
- * --tls-key / --signing-key (the key of every EAR token) were read with any mode, owner or link.
- * An Error naming the file otherwise (the caller adds its option and code).
+ * 0640); owned by the user this process runs as or by root; not empty (nor only white space); at
+ * most MAX_PRIVATE_KEY_FILE_BYTES. s16 red team, env finding 4: the gateway's --tls-key (the key its
+ * attestation binds), serve's --tls-key / --signing-key (the key of every EAR token) and tee-kbs's
+ * --tls-key were read with any mode, owner or link. An Error naming the file otherwise (the caller
+ * adds its option and code); its advice names `names.option` (default --tls-key).
  */
-export async function readPrivateKeyFile(path: string): Promise<string> {
+export async function readPrivateKeyFile(path: string, names: PrivateKeyFileNames = TLS_KEY_NAMES): Promise<string> {
   let bytes: Buffer;
   try {
-    bytes = await readKeyFileBytes(path);
+    bytes = await readKeyFileBytes(path, { maxBytes: MAX_PRIVATE_KEY_FILE_BYTES, ...names });
   } catch (e) {
     if (isModelError(e) && e.details['reason'] === 'too-large') {
-      throw new Error(`the key file ${path} is larger than ${MAX_PRIVATE_KEY_FILE_BYTES} bytes, more than a PEM private key (EC, or RSA up to 4096 bits) takes`, { cause: e });
+      throw new Error(`the key file ${path} is larger than ${MAX_PRIVATE_KEY_FILE_BYTES / 1024} KiB, more than a PEM private key with its certificate chain takes`, { cause: e });
     }
     throw new Error((e as Error).message, { cause: e });
   }
   try {
+    // s16 change review of cce6563, #1: serve's HTTPS listener started with an empty key and failed every handshake.
+    if (bytes.every((b) => b === 0x20 || (b >= 0x09 && b <= 0x0d))) throw new Error(`the key file ${path} is empty`);
     return bytes.toString('utf8');
   } finally {
     bytes.fill(0);

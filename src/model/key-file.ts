@@ -24,6 +24,23 @@ import { decodeModelKey } from './keys.js';
 /** A base64 key of 32 bytes is 44 characters; more than this is not a key file. */
 const MAX_KEY_FILE_BYTES = 4096;
 
+/**
+ * How a caller other than tee-model names its key file (s16 change review of cce6563, #4 and #5):
+ * the size bound (a TLS key file may hold a certificate chain beside the key), and the option and
+ * example file its refusals advise (`--tls-key /dev/fd/N`, `3<tls.key`), not tee-model's.
+ */
+export interface KeyFileReadOptions {
+  /** The largest file read, in bytes (default 4096, a model key's file). */
+  maxBytes?: number;
+  /** The option that names the file, in the advice of a refusal (default `--key-file`). */
+  option?: string;
+  /** The file named in a descriptor redirection example, `3<FILE` (default `model.key`). */
+  example?: string;
+}
+
+type Rules = Required<KeyFileReadOptions>;
+const rulesOf = (o: KeyFileReadOptions = {}): Rules => ({ maxBytes: o.maxBytes ?? MAX_KEY_FILE_BYTES, option: o.option ?? '--key-file', example: o.example ?? 'model.key' });
+
 /** `/dev/fd/N`, `/proc/self/fd/N`: an inherited descriptor, by number. */
 const FD_PATH = /^\/(?:dev|proc\/self)\/fd\/(\d{1,9})$/;
 
@@ -44,17 +61,17 @@ function inheritedFd(path: string): number | undefined {
  * for its secret files (src/kbs/files.ts, review s14): another user's 0600 file can be read and
  * rewritten by that user.
  */
-export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string): void {
+export function checkKeyFileMode(st: Pick<Stats, 'mode' | 'uid'>, path: string, fixPath: string = path): void {
   const mode = st.mode & 0o777;
   const shared = mode & 0o077;
   if (shared === 0 || (st.uid === 0 && shared === 0o040)) {
     const euid = process.geteuid?.();
     if (euid === undefined || st.uid === euid || st.uid === 0) return;
-    throw keyFileError(`the key file ${path} is owned by uid ${st.uid}, neither the user this process runs as (uid ${euid}) nor root: that user can read and rewrite it; chown ${euid} ${path}`, path, 'owner', { uid: st.uid });
+    throw keyFileError(`the key file ${path} is owned by uid ${st.uid}, neither the user this process runs as (uid ${euid}) nor root: that user can read and rewrite it; chown ${euid} ${fixPath}`, path, 'owner', { uid: st.uid });
   }
   const octal = mode.toString(8).padStart(4, '0');
   throw keyFileError(
-    `the key file ${path} has mode ${octal}: group or others have access to it; chmod 600 ${path} (a file owned by root may also let its group read it: 0440 or 0640)`,
+    `the key file ${path} has mode ${octal}: group or others have access to it; chmod 600 ${fixPath} (a file owned by root may also let its group read it: 0440 or 0640)`,
     path,
     'mode',
     { mode: octal },
@@ -76,9 +93,9 @@ export function keyFileText(bytes: Buffer): string {
 
 const decodeBase64Key: Decode = (bytes) => decodeModelKey(keyFileText(bytes));
 
-async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string, decode: Decode): Promise<Buffer> {
+async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<number>, path: string, decode: Decode, max: number): Promise<Buffer> {
   // One byte past the bound: a file that grows after fstat, or an endless pipe, is still not read whole.
-  const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+  const buf = Buffer.alloc(max + 1);
   try {
     let length = 0;
     while (length < buf.length) {
@@ -86,7 +103,7 @@ async function readBounded(readAt: (buf: Buffer, offset: number) => Promise<numb
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    if (length > MAX_KEY_FILE_BYTES) throw keyFileError(`the key file ${path} is larger than ${MAX_KEY_FILE_BYTES} bytes; a base64 model key is at most 44 characters`, path, 'too-large');
+    if (length > max) throw keyFileError(`the key file ${path} is larger than ${max} bytes${max === MAX_KEY_FILE_BYTES ? '; a base64 model key is at most 44 characters' : ''}`, path, 'too-large', { max });
     return decode(buf.subarray(0, length));
   } finally {
     buf.fill(0); // the key's text
@@ -119,21 +136,36 @@ function heldTwice(fd: number): boolean | undefined {
   }
 }
 
+/**
+ * The file behind descriptor `fd`, for the advice of a refusal (`chmod 600 /etc/k.pem`, not
+ * `chmod 600 /dev/stdin`, which would change the terminal or nothing); `the file passed on
+ * descriptor N` where /proc cannot tell.
+ */
+function fileBehind(fd: number): string {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`);
+    if (target.startsWith('/') && !target.endsWith(' (deleted)')) return target;
+  } catch {
+    // not Linux, or closed meanwhile
+  }
+  return `the file passed on descriptor ${fd}`;
+}
+
 /** The key from an inherited descriptor; it is left open (it belongs to whoever passed it). */
-async function readFromFd(fd: number, path: string, decode: Decode): Promise<Buffer> {
+async function readFromFd(fd: number, path: string, decode: Decode, rules: Rules): Promise<Buffer> {
   const st = await fstatFd(fd).catch((e: NodeJS.ErrnoException) => {
-    if (e?.code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process has not inherited open (pass it, e.g. ${fd}<model.key)`, path, 'fd-not-open');
+    if (e?.code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process has not inherited open (pass it, e.g. ${fd}<${rules.example})`, path, 'fd-not-open');
     return ioError(e, path);
   });
   if (st.isFile()) {
-    checkKeyFileMode(st, path);
+    checkKeyFileMode(st, path, fileBehind(fd));
     // Read by position from the start: the descriptor's offset (shared with whoever passed it) is left alone.
-    return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path, decode);
+    return readBounded(async (buf, offset) => (await readFd(fd, buf, offset, buf.length - offset, offset).catch((e: unknown) => ioError(e, path))).bytesRead, path, decode, rules.maxBytes);
   }
   if (!st.isFIFO() && !st.isSocket()) throw keyFileError(`the key file ${path} is not a regular file, a pipe or a socket`, path, 'not-a-file');
   const channel = process.env['NODE_CHANNEL_FD'];
   if (heldTwice(fd) === true || (channel !== undefined && Number(channel) === fd)) {
-    throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process opened for itself, not one passed to it (pass the key on it, e.g. ${fd}<model.key)`, path, 'fd-not-passed');
+    throw keyFileError(`the key file ${path} names descriptor ${fd}, which this process opened for itself, not one passed to it (pass the key on it, e.g. ${fd}<${rules.example})`, path, 'fd-not-passed');
   }
   return readBounded(async (buf, offset) => {
     for (;;) {
@@ -144,11 +176,11 @@ async function readFromFd(fd: number, path: string, decode: Decode): Promise<Buf
         // A descriptor left non-blocking by whoever passed it: wait for the writer.
         if (code === 'EAGAIN') await pause();
         // The write end of a pipe: not something to read a key from.
-        else if (code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which is not open for reading (pass the key on it, e.g. ${fd}<model.key)`, path, 'fd-not-readable');
+        else if (code === 'EBADF') throw keyFileError(`the key file ${path} names descriptor ${fd}, which is not open for reading (pass the key on it, e.g. ${fd}<${rules.example})`, path, 'fd-not-readable');
         else ioError(e, path);
       }
     }
-  }, path, decode);
+  }, path, decode, rules.maxBytes);
 }
 
 /**
@@ -165,16 +197,16 @@ export async function readModelKeyFile(path: string): Promise<Buffer> {
  * 4 KiB; inherited descriptors read), undecoded: for `tee-kbs admin key --key-file`, which also takes
  * raw key bytes (review s14). A copy the caller owns; wipe it after use.
  */
-export function readKeyFileBytes(path: string): Promise<Buffer> {
-  return readProtectedKeyFile(path, (bytes) => Buffer.from(bytes));
+export function readKeyFileBytes(path: string, options?: KeyFileReadOptions): Promise<Buffer> {
+  return readProtectedKeyFile(path, (bytes) => Buffer.from(bytes), rulesOf(options));
 }
 
-async function readProtectedKeyFile(path: string, decode: Decode): Promise<Buffer> {
+async function readProtectedKeyFile(path: string, decode: Decode, rules: Rules = rulesOf()): Promise<Buffer> {
   const fd = inheritedFd(path);
-  if (fd !== undefined) return readFromFd(fd, path, decode);
+  if (fd !== undefined) return readFromFd(fd, path, decode, rules);
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
     if (e?.code === 'ELOOP') {
-      throw keyFileError(`the key file ${path} is a symbolic link; give the file itself (a link can be redirected), or pass the key on a descriptor: --key-file /dev/fd/N or /dev/stdin`, path, 'symbolic-link');
+      throw keyFileError(`the key file ${path} is a symbolic link; give the file itself (a link can be redirected; for a Kubernetes secret volume, <mount>/..data/<name>), or pass the key on a descriptor: ${rules.option} /dev/fd/N or /dev/stdin`, path, 'symbolic-link');
     }
     return ioError(e, path);
   });
@@ -182,7 +214,7 @@ async function readProtectedKeyFile(path: string, decode: Decode): Promise<Buffe
     const st = await handle.stat();
     if (!st.isFile()) throw keyFileError(`the key file ${path} is not a regular file`, path, 'not-a-file');
     checkKeyFileMode(st, path);
-    return await readBounded(async (buf, offset) => (await handle.read(buf, offset, buf.length - offset, null)).bytesRead, path, decode);
+    return await readBounded(async (buf, offset) => (await handle.read(buf, offset, buf.length - offset, null)).bytesRead, path, decode, rules.maxBytes);
   } finally {
     await handle.close();
   }
