@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 
 import { AmdKdsClient, BundleSource, CollateralService, HttpClient, importBundle, IntelPcsClient, type TrustRoots } from '../index.js';
 import { readTrustRoots } from '../cli/certificates.js';
+import { readPrivateKeyFile } from '../gateway/tls.js';
 import { listenExitCode } from '../net/listen.js';
 import { EXIT_CONFIG, openStorage, parseStorageLocation, sqliteLocation, StorageError } from '../storage/index.js';
 import { KbsError } from './errors.js';
@@ -179,6 +180,17 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
   if (v['require-nonce'] && v['allow-no-nonce']) throw new Error('--require-nonce and --allow-no-nonce exclude each other (a nonce is required by default)');
   const sync = v['sqlite-synchronous']?.toUpperCase();
   if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') throw new Error('--sqlite-synchronous must be FULL or NORMAL');
+  // The operator's TLS key under the shared secret-file rule (readPrivateKeyFile, as tee-gateway and
+  // tee-verify serve; s16 change review of cce6563, #3: it was read with readFileSync, through a link
+  // and whatever its mode or owner): ERR_KBS_CONFIG, exit 78, before the database is opened.
+  let tlsKey: string | undefined;
+  if (v['tls-cert'] && v['tls-key']) {
+    try {
+      tlsKey = await readPrivateKeyFile(v['tls-key'], { option: '--tls-key', example: 'tls.key' });
+    } catch (e) {
+      throw new KbsError('ERR_KBS_CONFIG', 500, `--tls-key: ${(e as Error).message}`);
+    }
+  }
   const broker = await startKeyBroker({
     ...where,
     ...(pool !== undefined ? { databasePoolSize: pool } : {}),
@@ -190,7 +202,7 @@ async function serve(args: string[], io: KbsIo): Promise<{ code: number; broker?
     ...(maxFailures !== undefined || failureWindowMs !== undefined ? { adminFailureLimit: { ...(maxFailures !== undefined ? { maxFailures } : {}), ...(failureWindowMs !== undefined ? { windowMs: failureWindowMs } : {}) } } : {}),
     host: (m[1] as string).replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
-    ...(v['tls-cert'] && v['tls-key'] ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key'], 'utf8') } } : {}),
+    ...(v['tls-cert'] && tlsKey !== undefined ? { tls: { cert: readFileSync(v['tls-cert'], 'utf8'), key: tlsKey } } : {}),
     ...(v['plain-http'] ? { plainHttp: true } : {}),
     ...(v['force-plain-http'] ? { forcePlainHttp: true } : {}),
     ...(v['master-key-file'] ? { masterKeyFile: v['master-key-file'] } : {}),
