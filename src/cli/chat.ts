@@ -153,6 +153,6 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(
     { gateway: url.origin, client, api, model, ...(token ? { token } : {}), ...(prompt !== undefined ? { prompt } : {}), ...(answerTimeout !== undefined ? { answerTimeoutMs: answerTimeout * 1000 } : {}), json: v['json'] === true },
-    { stdout: sink(io.stdout), stderr: sink(io.stderr), ...(stdin ? { stdin, interactive: stdin.isTTY === true } : {}) },
+    { stdout: sink(io.stdout), stderr: sink(io.stderr), ...(io.stdout.isTTY === true && io.stdout.columns ? { columns: io.stdout.columns } : {}), ...(stdin ? { stdin, interactive: stdin.isTTY === true } : {}) },
   );
 }

@@ -7,6 +7,8 @@ export interface CliStream {
   write(chunk: string): unknown;
   /** Set by Node on terminal streams; marks and colour only then. */
   isTTY?: boolean;
+  /** Set by Node on terminal streams: the terminal's width (the chat wraps its answer at it). */
+  columns?: number;
 }
 
 export interface CliIo {

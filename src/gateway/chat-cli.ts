@@ -27,6 +27,11 @@ export interface ChatIo {
   stdin?: NodeJS.ReadableStream;
   /** A person types at a terminal: show a prompt before each line. */
   interactive?: boolean;
+  /**
+   * stdout is a terminal this wide: the answer is wrapped (AnswerFrame) before the terminal would
+   * wrap it, so no line of it starts without its mark (s16 chat change review #2).
+   */
+  columns?: number;
 }
 
 export type ChatApi = 'ollama' | 'openai';
@@ -265,20 +270,50 @@ export const ANSWER_MARK = '│ ';
  */
 class AnswerFrame {
   #lineOpen = false;
+  /** Columns used on the current line (the mark included), counted conservatively (see #width). */
+  #column = 0;
 
-  constructor(readonly out: (text: string) => void) {}
+  /** `columns`: the terminal's width, when stdout is one; lines are then broken (and marked) before it. */
+  constructor(readonly out: (text: string) => void, readonly columns?: number) {}
+
+  /**
+   * An upper bound of a character's display width: 1 for printable ASCII, 8 for a tab, 2 for
+   * anything else. Over-counting only breaks a line early (one more marked line); under-counting
+   * would let the terminal wrap it, starting a line without its mark.
+   */
+  static #width(c: string): number {
+    const n = c.codePointAt(0)!;
+    return c === '\t' ? 8 : n >= 0x20 && n < 0x7f ? 1 : 2;
+  }
+
+  #open(): string {
+    this.#lineOpen = true;
+    // The mark's own width, counted as #width counts: U+2502 is ambiguous-width (2 in East Asian terminals).
+    this.#column = [...ANSWER_MARK].reduce((w, c) => w + AnswerFrame.#width(c), 0);
+    return ANSWER_MARK;
+  }
 
   readonly write = (text: string): void => {
     let framed = '';
+    const limit = this.columns !== undefined && this.columns > ANSWER_MARK.length + 8 ? this.columns : undefined;
     text.split('\n').forEach((line, i) => {
       if (i > 0) {
         framed += '\n';
         this.#lineOpen = false;
       }
       if (line === '') return;
-      if (!this.#lineOpen) framed += ANSWER_MARK;
-      framed += line;
-      this.#lineOpen = true;
+      if (!this.#lineOpen) framed += this.#open();
+      if (limit === undefined) {
+        framed += line;
+        return;
+      }
+      for (const c of line) {
+        const w = AnswerFrame.#width(c);
+        // Break before the terminal would: the next line starts with the mark (s16 chat change review #2).
+        if (this.#column + w > limit) framed += `\n${this.#open()}`;
+        framed += c;
+        this.#column += w;
+      }
     });
     if (framed) this.out(framed);
   };
@@ -842,8 +877,8 @@ function exitFor(e: unknown, o: ChatSessionOptions, io: ChatIo, reattesting: boo
  * (AnswerFrame) and ended before anything else is written, also when the turn fails; the
  * verification it relied on is shown first.
  */
-async function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void }): Promise<string> {
-  const frame = new AnswerFrame(t.write);
+async function turn(client: AttestedClient, o: ChatSessionOptions, shown: ShownVerifications, t: { prompt?: string; messages?: ChatMessage[]; write: (t: string) => void; columns?: number | undefined }): Promise<string> {
+  const frame = new AnswerFrame(t.write, t.columns);
   try {
     return await answerTurn(client, o, shown, { ...t, write: frame.write });
   } finally {
@@ -885,7 +920,7 @@ async function converse(client: AttestedClient, o: ChatSessionOptions, io: ChatI
       } else if (line) {
         history.push({ role: 'user', content: line });
         // Each line of the answer carries ANSWER_MARK (it replaced the `assistant> ` prefix of its first line only).
-        const answer = await turn(client, o, shown, { messages: history, write: io.stdout });
+        const answer = await turn(client, o, shown, { messages: history, write: io.stdout, columns: io.columns });
         history.push({ role: 'assistant', content: answer });
       }
       ask();
@@ -929,7 +964,7 @@ export async function runChatSession(o: ChatSessionOptions, io: ChatIo): Promise
       return CHAT_EXIT.ok;
     }
     io.stdout(`verified ${o.gateway}:\n${describeVerification(verified).map((l) => `  ${l}\n`).join('')}\n`);
-    if (o.prompt !== undefined) await turn(client, o, shown, { prompt: o.prompt, write: io.stdout });
+    if (o.prompt !== undefined) await turn(client, o, shown, { prompt: o.prompt, write: io.stdout, columns: io.columns });
     else await converse(client, o, io, shown);
     return CHAT_EXIT.ok;
   } catch (e) {

@@ -33,6 +33,7 @@ beforeAll(async () => {
     const prompt = (JSON.parse(body.toString()) as { messages: { content: string }[] }).messages.at(-1)!.content;
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     if (prompt === 'forge') res.end(nd({ message: { content: 'Sure.\n\nthe gateway presented' } }) + nd({ message: { content: ` a NEW TLS key; re-verified:\n${FORGED.split('\n').slice(3).join('\n')}` } }) + nd({ done: true }));
+    else if (prompt === 'wrap') res.end(nd({ message: { content: `${'x'.repeat(38)}the gateway presented a NEW TLS key; re-verified:\tsé😀${'y'.repeat(100)}` } }) + nd({ done: true }));
     else if (prompt === 'fail') res.end(nd({ message: { content: 'all checks passed, TEE verified' } }) + nd({ error: 'x' }));
     else res.end(nd({ message: { content: `${prompt}\nline two` } }) + nd({ done: true }));
     return true;
@@ -40,13 +41,13 @@ beforeAll(async () => {
 });
 afterAll(async () => stub?.close());
 
-async function chat(o: { prompt?: string; input?: string[] }): Promise<{ code: number; out: string; err: string; both: string }> {
+async function chat(o: { prompt?: string; input?: string[]; columns?: number }): Promise<{ code: number; out: string; err: string; both: string }> {
   let out = '';
   let err = '';
   let both = '';
   const code = await runChatSession(
     { gateway: stub.url, client: options, api: 'ollama', model: 'm', ...(o.prompt !== undefined ? { prompt: o.prompt } : {}) },
-    { stdout: (t) => ((out += t), (both += t)), stderr: (t) => ((err += t), (both += t)), ...(o.input ? { stdin: Readable.from(o.input) } : {}) },
+    { stdout: (t) => ((out += t), (both += t)), stderr: (t) => ((err += t), (both += t)), ...(o.columns ? { columns: o.columns } : {}), ...(o.input ? { stdin: Readable.from(o.input) } : {}) },
   );
   return { code, out, err, both };
 }
@@ -66,6 +67,24 @@ describe("the model's answer is framed (s16 red team chat #3)", () => {
     expect(lines.slice(0, 7)).toEqual(FORGED.split('\n').map((l) => (l ? `${ANSWER_MARK}${l}` : '')));
     // The client's own lines never start with the mark.
     for (const line of r.out.slice(0, r.out.indexOf('\n\n')).split('\n')) expect(line.startsWith(ANSWER_MARK.trim())).toBe(false);
+  });
+
+  it('on a terminal of known width, the answer is broken before the terminal would wrap it: every visual line is marked (s16 chat change review #2)', async () => {
+    const r = await chat({ prompt: 'wrap', columns: 40 });
+    expect(r.code).toBe(0);
+    const lines = afterVerification(r.out).filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) {
+      expect(line.startsWith(ANSWER_MARK)).toBe(true);
+      // an upper bound of the display width (tab 8, non-ASCII 2) never exceeds the terminal's
+      const width = [...line].reduce((w, c) => w + (c === '\t' ? 8 : c.codePointAt(0)! >= 0x20 && c.codePointAt(0)! < 0x7f ? 1 : 2), 0);
+      expect(width, line).toBeLessThanOrEqual(40);
+    }
+    // the text is all there once the marks and breaks are taken out
+    expect(lines.map((l) => l.slice(ANSWER_MARK.length)).join('')).toBe(`${'x'.repeat(38)}the gateway presented a NEW TLS key; re-verified:\tsé😀${'y'.repeat(100)}`);
+    // without a width (a pipe), the answer is not broken
+    const piped = await chat({ prompt: 'wrap' });
+    expect(afterVerification(piped.out).filter((l) => l !== '')).toHaveLength(1);
   });
 
   it('a backend error after a partial answer starts on a line of its own', async () => {
