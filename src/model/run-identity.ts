@@ -34,12 +34,16 @@ export function stagingIdentity(readLink: (path: string) => string = readlinkSyn
   return { host: host.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 64), pidNamespace };
 }
 
-/** Whether a process with this pid exists here (EPERM: it does, under another user). */
+/**
+ * Whether a process with this pid may exist here: only ESRCH proves that none does. EPERM (another
+ * user's) and any other error (EACCES: a signal check denied by SELinux or AppArmor) count as alive,
+ * so a sweep never removes a live process's paths (s16 change review of the providers fixes, #3).
+ */
 export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
