@@ -21,6 +21,7 @@ import type { LimiterClock } from '../net/steady-clock.js';
 import { forwardedClient, type TrustedProxies } from '../net/forwarded.js';
 import { proxyRequest, type ProxyOptions } from './proxy.js';
 import { vtpmProviderOf } from './vtpm-attestation.js';
+import type { VtpmEvidenceProvider } from '../tee/vtpm-types.js';
 import { StorageError } from '../storage/index.js';
 import type { GatewayOptions } from './server.js';
 import type { ApiKeyStore } from './store.js';
@@ -192,6 +193,39 @@ function answerCubeError(ctx: RouteContext, req: IncomingMessage, res: ServerRes
   res.end(body);
 }
 
+/**
+ * POST /aTLS with only its provider call under the evidence queue, as on the other evidence routes
+ * (one provider, one backlog): answerAtls answers a gateway without a vTPM 404, parses the body and
+ * takes the client's rate slot first, without waiting, so a malformed body or a client whose share is
+ * spent never holds a waiting place (s16 change review of the providers fixes, #2; the whole handler
+ * used to wait for its turn). The queue's own answers (503 ERR_GATEWAY_EVIDENCE_BUSY, a turn past its
+ * deadline, the unresponsive provider's answer; a client gone while waiting) are given as they are,
+ * not as a failure of the provider, and are not logged as one.
+ */
+async function answerAtlsQueued(attest: AttestationContext, body: Buffer, client: string | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+  const provider = vtpmProviderOf(attest);
+  if (!provider || !attest.queue) return answerAtls(attest, body, client);
+  let queueAnswer: GatewayError | undefined;
+  const queued: VtpmEvidenceProvider = {
+    vtpm: true,
+    name: provider.name,
+    getEvidence: (reportData) => provider.getEvidence(reportData),
+    attestationKeyPublic: () => provider.attestationKeyPublic(),
+    getVtpmEvidence: (request) =>
+      evidenceTurn(attest, client, signal, () => provider.getVtpmEvidence(request)).catch((e: unknown) => {
+        if (e instanceof GatewayError) queueAnswer = e; // the provider's own failures are not GatewayErrors
+        throw e;
+      }),
+  };
+  const log = attest.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const ctx: AttestationContext = { ...attest, provider: queued, log: (line) => void (queueAnswer ? undefined : log(line)) };
+  try {
+    return await answerAtls(ctx, body, client);
+  } catch (e) {
+    throw queueAnswer ?? e;
+  }
+}
+
 function routeTable(ctx: RouteContext): Map<string, Handler> {
   const { options, attest, metrics } = ctx;
   const routes = new Map<string, Handler>();
@@ -216,9 +250,7 @@ function routeTable(ctx: RouteContext): Map<string, Handler> {
     const gone = clientGone(req, res);
     const body = await readBody(req, ATTESTATION_BODY_LIMIT);
     const client = clientOf(ctx, req);
-    // Under the evidence queue too (one provider, one backlog). answerAtls takes its slot of the rate
-    // when its turn comes; a gateway without a vTPM answers its 404 without waiting.
-    const answer = vtpmProviderOf(attest) ? await evidenceTurn(attest, client, gone, () => answerAtls(attest, body, client)) : await answerAtls(attest, body, client);
+    const answer = await answerAtlsQueued(attest, body, client, gone);
     sendJson(res, 200, answer);
     metrics.attestations += 1;
   });
