@@ -94,12 +94,46 @@ export const DEFAULT_EVIDENCE_IN_FLIGHT = 1;
 export const DEFAULT_EVIDENCE_QUEUE = 8;
 /** Retry-After (seconds) of the 503 answered when the evidence queue is full or the client already waits. */
 export const EVIDENCE_BUSY_RETRY_AFTER_SECONDS = 1;
+/**
+ * A turn's deadline (evidenceTurnTimeoutMs): past it the provider call is abandoned, its place freed;
+ * default 60 s, above the TDX driver's 30 s quote wait and the 30 s tpm2-tools deadline (+1 s settle).
+ */
+export const DEFAULT_EVIDENCE_TURN_TIMEOUT_MS = 60_000;
+
+export interface EvidenceQueueOptions {
+  /** A turn's deadline in milliseconds (1 to 2^31 - 1); default DEFAULT_EVIDENCE_TURN_TIMEOUT_MS. */
+  turnTimeoutMs?: number;
+  /** Called when a turn passed its deadline (the gateway logs a WARNING; the queue counts it in turnsTimedOut). */
+  onTurnTimeout?: (timeoutMs: number) => void;
+}
+
+/** Reasons of a provider refusal that say the TEE (its vTPM) does not answer now: a call past its deadline, or the TpmGate's fail-fast refusal. */
+const UNRESPONSIVE_REASONS: ReadonlySet<unknown> = new Set(['timeout', 'tpm-unresponsive']);
+
+/**
+ * Whether a turn's failure says the provider does not answer now (src/tee/tpm-gate.ts: a TPM call past
+ * its deadline, or "tpm-unresponsive"): ERR_TSM_UNAVAILABLE with such a details.reason, on the error or
+ * its causes (evidenceProviderFailure's GatewayError has the provider error as its cause).
+ */
+export function isProviderUnresponsive(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && typeof e === 'object' && e !== null; depth += 1) {
+    const { code, details } = e as { code?: unknown; details?: { reason?: unknown } };
+    if (code === 'ERR_TSM_UNAVAILABLE' && UNRESPONSIVE_REASONS.has(details?.reason)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The same answer again, for another request (a GatewayError is one response's error). */
+const sameAnswer = (e: GatewayError): GatewayError => new GatewayError(e.code, e.status, e.message, { ...e.headers });
 
 interface EvidenceWaiter {
   keys: readonly string[];
   signal: AbortSignal | undefined;
   grant: () => void;
   drop: () => void;
+  refuse: (err: GatewayError) => void;
 }
 
 /** A request whose client left while it waited for its turn: no report is made for it, nothing is answered. */
@@ -121,18 +155,45 @@ const goneWhileWaiting = (): GatewayError =>
  * dropped (its `signal` aborted): it leaves the queue, its turn goes to the next, and no report is made
  * for it. So an honest request that is admitted is served after at most inFlight + maxWaiting reports.
  * Memory: the waiting requests and one count per key of each.
+ *
+ * No queue behind a provider that does not answer (s16 change review of the providers fixes, #1 and #4;
+ * the queue used to hand a hung vTPM one waiting request after another, each trying the TPM for a whole
+ * deadline, so the n-th waited n deadlines, which src/tee/tpm-gate.ts exists to prevent, and a provider
+ * call that never settled held the only place for ever):
+ * - a turn has a deadline (`turnTimeoutMs`, default 60 s): past it its request is answered 503
+ *   ERR_GATEWAY_EVIDENCE_PROVIDER (retryable), its place is freed although the provider call may still
+ *   run (it is abandoned; its result is dropped), `onTurnTimeout` is called and turnsTimedOut counts it;
+ * - a turn that passed its deadline, or ended with the provider saying it does not answer
+ *   (isProviderUnresponsive: ERR_TSM_UNAVAILABLE, reason "timeout" or "tpm-unresponsive"), refuses
+ *   every waiting request at once with the same answer, and marks the provider unresponsive: while
+ *   marked, a new request is refused at once with that answer while a turn runs; with none running one
+ *   request is let through to try again, and the first turn that ends otherwise (served, or any other
+ *   failure: the provider answered) clears the mark. As TpmGate does, one level up.
  */
 export class EvidenceQueue {
   #running = 0;
   readonly #waiting: EvidenceWaiter[] = [];
   readonly #waitingPerKey = new Map<string, number>();
+  /** The answer while the provider does not answer (see above), else undefined. */
+  #unresponsive: GatewayError | undefined;
+  readonly #onTurnTimeout: ((timeoutMs: number) => void) | undefined;
+  readonly turnTimeoutMs: number;
+  /** Turns that passed their deadline since start (tee_gateway_evidence_turn_timeouts_total). */
+  turnsTimedOut = 0;
 
   constructor(
     readonly inFlight = DEFAULT_EVIDENCE_IN_FLIGHT,
     readonly maxWaiting = DEFAULT_EVIDENCE_QUEUE,
+    o: EvidenceQueueOptions = {},
   ) {
     if (!Number.isSafeInteger(inFlight) || inFlight < 1) throw new RangeError('evidenceInFlight must be a positive integer');
     if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError('evidenceQueue must be an integer, 0 or more');
+    const turnTimeoutMs = o.turnTimeoutMs ?? DEFAULT_EVIDENCE_TURN_TIMEOUT_MS;
+    if (!Number.isSafeInteger(turnTimeoutMs) || turnTimeoutMs < 1 || turnTimeoutMs > 2 ** 31 - 1) {
+      throw new RangeError('evidenceTurnTimeoutMs must be a whole number of milliseconds from 1 to 2147483647');
+    }
+    this.turnTimeoutMs = turnTimeoutMs;
+    this.#onTurnTimeout = o.onTurnTimeout;
   }
 
   /** Requests at the provider now. */
@@ -153,6 +214,8 @@ export class EvidenceQueue {
    */
   async run<T>(client: string | undefined, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     if (signal?.aborted) throw goneWhileWaiting();
+    // The provider does not answer and is being tried again: refused at once, not one deadline later.
+    if (this.#unresponsive && this.#running > 0) throw sameAnswer(this.#unresponsive);
     if (this.#running < this.inFlight && this.#waiting.length === 0) {
       this.#running += 1;
     } else {
@@ -183,6 +246,10 @@ export class EvidenceQueue {
             signal?.removeEventListener('abort', onAbort);
             reject(goneWhileWaiting());
           },
+          refuse: (err) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(err);
+          },
         };
         this.#waiting.push(waiter);
         for (const k of keys) this.#waitingPerKey.set(k, (this.#waitingPerKey.get(k) ?? 0) + 1);
@@ -194,10 +261,57 @@ export class EvidenceQueue {
         throw goneWhileWaiting();
       }
     }
+    return this.#turn(work);
+  }
+
+  /** One turn: `work` until it settles or the deadline passes, then the place goes to the next request. */
+  async #turn<T>(work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(this.#turnTimedOut());
+      }, this.turnTimeoutMs);
+    });
+    const call = new Promise<T>((resolve) => resolve(work())); // work starts now; a synchronous throw rejects
+    call.catch(() => {}); // an abandoned call's late failure has nobody to tell
     try {
-      return await work();
+      const value = await Promise.race([call, deadline]);
+      this.#unresponsive = undefined;
+      return value;
+    } catch (err) {
+      if (timedOut || isProviderUnresponsive(err)) this.#markUnresponsive(err);
+      else this.#unresponsive = undefined; // the provider answered, if with an error
+      throw err;
     } finally {
+      clearTimeout(timer);
       this.#release();
+    }
+  }
+
+  #turnTimedOut(): GatewayError {
+    this.turnsTimedOut += 1;
+    try {
+      this.#onTurnTimeout?.(this.turnTimeoutMs);
+    } catch {
+      // a logger's failure does not keep the place
+    }
+    return new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, `the TEE gave no evidence within ${this.turnTimeoutMs} ms; retry later`, {
+      'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS),
+    });
+  }
+
+  /** The provider does not answer: every waiting request gets the turn's answer now instead of a deadline each. */
+  #markUnresponsive(err: unknown): void {
+    const answer =
+      err instanceof GatewayError
+        ? err
+        : new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, 'the TEE gave no evidence (ERR_TSM_UNAVAILABLE); retry later', { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) });
+    this.#unresponsive = answer;
+    for (const w of this.#waiting.splice(0)) {
+      this.#forget(w);
+      w.refuse(sameAnswer(answer));
     }
   }
 
@@ -262,7 +376,8 @@ export function evidenceProviderFailure(ctx: AttestationContext, err: unknown, w
   const log = ctx.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   log(`tee-gateway: evidence provider ${ctx.provider.name} failed${code ? ` (${code})` : ''}: ${err instanceof Error ? err.message : String(err)}`);
   const message = `${what} gave no evidence${code ? ` (${code})` : ''}${retryable ? '; retry later' : ''}`;
-  return new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, message, retryable ? { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) } : {});
+  // The provider's error as the cause (never answered): the evidence queue reads its reason (isProviderUnresponsive).
+  return new GatewayError('ERR_GATEWAY_EVIDENCE_PROVIDER', 503, message, retryable ? { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) } : {}, { cause: err });
 }
 
 /**

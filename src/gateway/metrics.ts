@@ -70,8 +70,14 @@ export class GatewayMetrics {
   readonly upstreamFirstByte = new Histogram();
   readonly proxiedDuration = new Histogram();
 
-  /** `connectionsRefused`: connections closed at the per-client cap since start (read at scrape time). */
-  constructor(readonly connectionsRefused: () => number = () => 0) {}
+  /**
+   * `connectionsRefused`: connections closed at the per-client cap since start; `evidenceTurnTimeouts`:
+   * evidence provider calls abandoned at the evidence queue's turn deadline (both read at scrape time).
+   */
+  constructor(
+    readonly connectionsRefused: () => number = () => 0,
+    readonly evidenceTurnTimeouts: () => number = () => 0,
+  ) {}
 
   /** Counts a gateway error by its code. */
   countError(code: string): void {
@@ -123,6 +129,7 @@ export class GatewayMetrics {
       line('tee_gateway_client_aborts_total', 'counter', 'Requests whose client closed the connection before the answer was complete, by stage (request: body still arriving; waiting: before the upstream\'s headers; streaming: during the answer). Not upstream errors.',
         Object.entries(this.clientAborts).map(([s, v]) => [`{stage="${s}"}`, v])),
       line('tee_gateway_connections_refused_total', 'counter', 'Connections closed on accept because their client already held maxConnectionsPerClient (--max-connections-per-client).', [['', this.connectionsRefused()]]),
+      line('tee_gateway_evidence_turn_timeouts_total', 'counter', 'Evidence provider calls abandoned at the evidence queue\'s turn deadline (evidenceTurnTimeoutMs): answered 503, the waiting requests refused.', [['', this.evidenceTurnTimeouts()]]),
       line('tee_gateway_proxied_in_flight', 'gauge', 'Proxied requests in flight.', [['', this.inFlight]]),
       line('tee_gateway_quote_verifications_total', 'counter', 'POST /tdx_attest calls, by result (success, failed, unavailable: 503 collateral, rate_limited: 429).',
         Object.entries(this.quoteVerifications).map(([r, v]) => [`{result="${r}"}`, v])),

@@ -29,7 +29,7 @@ import { serverTimeoutOptions, type ServerTimeouts } from '../net/server-timeout
 import { steadyClock, type LimiterClock } from '../net/steady-clock.js';
 import { parseStorageLocation, sqliteLocation, StorageError, type StorageLocation } from '../storage/index.js';
 import type { EvidenceProvider } from '../tee/index.js';
-import { EvidenceQueue, EvidenceRateLimiter } from './attestation.js';
+import { DEFAULT_EVIDENCE_TURN_TIMEOUT_MS, EvidenceQueue, EvidenceRateLimiter } from './attestation.js';
 import { spkiSha256 } from './binding.js';
 import { CUBE_ATTESTATION_WARNING } from './cube-answer.js';
 import { GatewayError } from './errors.js';
@@ -92,6 +92,14 @@ export interface GatewayOptions extends ServerTimeouts {
    * evidenceInFlight + evidenceQueue reports. An integer 0 or more, else ERR_GATEWAY_CONFIG.
    */
   evidenceQueue?: number;
+  /**
+   * A turn's deadline: a provider call that has not settled after this many milliseconds is abandoned,
+   * its request answered 503 ERR_GATEWAY_EVIDENCE_PROVIDER (Retry-After 1), its place freed, the waiting
+   * requests refused at once with the same answer, a WARNING logged and
+   * tee_gateway_evidence_turn_timeouts_total counted (s16 change review of the providers fixes, #4);
+   * default 60000 (above the TDX driver's and tpm2-tools' 30 s). 1 to 2^31−1, else ERR_GATEWAY_CONFIG.
+   */
+  evidenceTurnTimeoutMs?: number;
   /** Default 1 MiB. */
   maxRequestBytes?: number;
   /** Default 64 MiB. */
@@ -264,9 +272,12 @@ function evidenceLimiter(o: Pick<GatewayOptions, 'attestationsPerSecond' | 'atte
 }
 
 /** The bound on evidence work in flight and waiting (attestation.ts, EvidenceQueue). */
-function evidenceQueueOf(o: Pick<GatewayOptions, 'evidenceInFlight' | 'evidenceQueue'>): EvidenceQueue {
+function evidenceQueueOf(o: Pick<GatewayOptions, 'evidenceInFlight' | 'evidenceQueue' | 'evidenceTurnTimeoutMs' | 'provider'>, log: (line: string) => void): EvidenceQueue {
+  const turnTimeoutMs = timerMs('evidenceTurnTimeoutMs', o.evidenceTurnTimeoutMs, DEFAULT_EVIDENCE_TURN_TIMEOUT_MS);
+  const onTurnTimeout = (ms: number): void =>
+    log(`tee-gateway: WARNING: evidence provider ${o.provider.name} has not answered a request within ${ms} ms: the request is answered 503, the waiting ones are refused, and its place goes to the next request (the call is abandoned; evidenceTurnTimeoutMs)`);
   try {
-    return new EvidenceQueue(o.evidenceInFlight, o.evidenceQueue);
+    return new EvidenceQueue(o.evidenceInFlight, o.evidenceQueue, { turnTimeoutMs, onTurnTimeout });
   } catch (e) {
     throw configError((e as Error).message);
   }
@@ -356,10 +367,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (options.limiterClock !== undefined && typeof options.limiterClock !== 'function') throw configError('limiterClock must be a function returning milliseconds');
   const clock = steadyClock(options.limiterClock);
   const limiter = evidenceLimiter(options, clock);
-  const queue = evidenceQueueOf(options);
   const verifyLimiter = verificationLimiter(options, clock);
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const queue = evidenceQueueOf(options, log);
   const names = [host === '0.0.0.0' || host === '::' ? 'localhost' : host, 'localhost'];
   // The key never touches the disk unless the operator gives one: a key file outlives the image that
   // was attested with it (another image restarted on the same disk, or the host reading it, would be
@@ -386,7 +397,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       idleTimeoutMs,
       trustedProxies,
     };
-    const metrics = new GatewayMetrics(() => connectionCap.refused);
+    const metrics = new GatewayMetrics(() => connectionCap.refused, () => queue.turnsTimedOut);
     proxy.observe = {
       status: (c) => metrics.countProxied(c),
       error: (e) => metrics.countError(e.code),
