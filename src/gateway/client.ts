@@ -19,7 +19,7 @@
  * the TEE behind a key (policy, debug, evidence, vTPM, about evidence bound to
  * this connection: verify.ts judgesBoundTee) also ends the trust an earlier
  * attestation gave that key (#revoke), even when a framing error is what the
- * caller sees. A 429 is retried once, after
+ * caller sees. A 429, or a 503 ERR_GATEWAY_EVIDENCE_BUSY, is retried once, after
  * its Retry-After, when that wait fits in timeoutMs.
  *
  * Trust is judged on the caller's clock (`at`), like the verification itself:
@@ -134,9 +134,14 @@ interface Attested {
   idleMs: number;
 }
 
-/** How long to wait before the one retry of a 429: its Retry-After when that fits in `budgetMs`, else none. */
+/**
+ * How long to wait before the one retry of a 429, or of a 503 ERR_GATEWAY_EVIDENCE_BUSY (the
+ * gateway's evidence queue is full: s16): its Retry-After when that fits in `budgetMs`, else none.
+ */
 function retryWaitOf(e: unknown, budgetMs: number): number | undefined {
-  if (!(e instanceof AttestationRefusedError) || e.code !== 'ERR_ATTEST_EXCHANGE' || e.details.status !== 429) return undefined;
+  if (!(e instanceof AttestationRefusedError) || e.code !== 'ERR_ATTEST_EXCHANGE') return undefined;
+  const busy = e.details.status === 503 && e.details.serverCode === 'ERR_GATEWAY_EVIDENCE_BUSY';
+  if (e.details.status !== 429 && !busy) return undefined;
   const wait = e.details.retryAfterMs;
   return wait !== undefined && wait <= budgetMs ? wait : undefined;
 }
@@ -475,7 +480,8 @@ export class AttestedClient {
   }
 
   /**
-   * #attestOn, and once more on a new connection when the gateway answered 429 with a Retry-After
+   * #attestOn, and once more on a new connection when the gateway answered 429 (or 503
+   * ERR_GATEWAY_EVIDENCE_BUSY) with a Retry-After
    * that fits in timeoutMs (after waiting that long). Resolves with the connection attested.
    */
   async #attestRetrying(c: Opened): Promise<{ c: Opened; r: Attested }> {
