@@ -38,7 +38,7 @@ export const GATEWAY_ENV = [GATEWAY_DATABASE_ENV] as const;
 export const GATEWAY_SERVE_OPTIONS = {
   upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'configfs-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
-  'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'attestations-per-client': { type: 'string' }, 'evidence-in-flight': { type: 'string' }, 'evidence-queue': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
+  'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'attestations-per-client': { type: 'string' }, 'evidence-in-flight': { type: 'string' }, 'evidence-queue': { type: 'string' }, 'evidence-turn-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
   'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
@@ -55,7 +55,7 @@ export const GATEWAY_USAGE = `usage:
                     (--configfs [--tsm-root DIR] | --simulated-tee [tdx|snp] [--simulated-state FILE])
                                      (--tsm-root: the configfs-tsm report directory, default ${DEFAULT_TSM_ROOT};
                                       --configfs-root DIR is the same option, as tee-model load names it)
-${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--evidence-in-flight N] [--evidence-queue N] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
+${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--evidence-in-flight N] [--evidence-queue N] [--evidence-turn-timeout SECONDS] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   ${CUBE_ATTESTATION_HELP}
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
@@ -256,6 +256,8 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
   const queue = wholeNumber(v['evidence-queue'], '--evidence-queue', 0);
   if (inFlight !== undefined) options.evidenceInFlight = inFlight;
   if (queue !== undefined) options.evidenceQueue = queue;
+  const turnTimeout = timerFlag(positive(v['evidence-turn-timeout'], '--evidence-turn-timeout'), '--evidence-turn-timeout', 1000);
+  if (turnTimeout !== undefined) options.evidenceTurnTimeoutMs = turnTimeout;
   if (maxBody !== undefined) options.maxRequestBytes = maxBody;
   if (timeout !== undefined) options.upstreamTimeoutMs = timeout;
   const pool = positive(v['database-pool'], '--database-pool');

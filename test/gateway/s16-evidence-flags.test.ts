@@ -1,6 +1,6 @@
 /**
- * s16 (providers finding 1 follow-up): `tee-gateway serve --evidence-in-flight N --evidence-queue N`
- * set the evidence queue's bounds (src/gateway/attestation.ts EvidenceQueue); values that are not whole
+ * s16 (providers finding 1 follow-up): `tee-gateway serve --evidence-in-flight N --evidence-queue N
+ * --evidence-turn-timeout SECONDS` set the evidence queue's bounds (src/gateway/attestation.ts EvidenceQueue); values that are not whole
  * numbers in range are refused at start, naming the flag.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -38,8 +38,15 @@ describe('tee-gateway serve: the evidence queue flags', () => {
     expect(r.stderr).toContain(`${flag} must be a whole number`);
   });
 
+  it.each([['0'], ['-1'], ['x'], ['3000000']])('--evidence-turn-timeout %s is refused at start, naming the flag', async (value) => {
+    const r = await run([`--evidence-turn-timeout=${value}`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--evidence-turn-timeout');
+  });
+
   it('whole numbers in range start (a queue of 0 included)', async () => {
     expect((await run(['--evidence-in-flight', '2', '--evidence-queue', '0'])).code).toBe(0);
     expect((await run(['--evidence-in-flight', '1', '--evidence-queue', '16'])).code).toBe(0);
+    expect((await run(['--evidence-turn-timeout', '0.5'])).code).toBe(0);
   });
 });
