@@ -33,6 +33,7 @@ export const CHAT_OPTIONS = {
   'trust-root': { type: 'string' },
   reference: { type: 'string' },
   'no-vtpm': { type: 'boolean' },
+  'handshake-evidence': { type: 'boolean' },
   'answer-timeout': { type: 'string' },
 } as const;
 
@@ -139,6 +140,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
   if (referenceFile && v['no-vtpm']) throw new UsageError('--reference judges vTPM evidence: not with --no-vtpm');
   // The policy's vtpm section names the rules, not the list: the image's reference list comes with --reference.
   if (referenceFile && !('vtpm' in policy && policy.vtpm)) throw new UsageError(`--reference needs a policy with a "vtpm" section (${policyFile} has none)`);
+  if (v['handshake-evidence'] && 'vtpm' in policy && policy.vtpm) throw new UsageError(`--handshake-evidence carries the hardware report only: ${policyFile} has a "vtpm" section, judged on the in-band exchange`);
   let reference: ReferenceList | undefined;
   if (referenceFile) {
     try {
@@ -148,7 +150,7 @@ export async function runChatCli(args: readonly string[], io: ChatCliIo, help: (
       throw new UsageError(`--reference ${referenceFile}: ${(e as Error).message}`, 'ERR_INPUT');
     }
   }
-  const client: AttestedClientOptions = { policy, ...(await trustOf(v, warn)), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}) };
+  const client: AttestedClientOptions = { policy, ...(await trustOf(v, warn)), ...(reference ? { reference } : {}), ...(v['no-vtpm'] ? { vtpm: 'off' as const } : {}), ...(v['handshake-evidence'] ? { handshakeEvidence: true } : {}) };
   // Interactive input: the caller's stream, else this process's stdin (bin/tee-verify.js passes none).
   const stdin = prompt === undefined ? (io.stdin ?? process.stdin) : undefined;
   return runChatSession(

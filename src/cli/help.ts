@@ -245,6 +245,11 @@ Options:
                          judged by the policy's "vtpm" section
   --no-vtpm              ask for plain hardware evidence only (a policy with a
                          "vtpm" section then refuses the gateway)
+  --handshake-evidence   ask for the evidence in the TLS handshake (the nonce in
+                         the server name, the evidence in the certificate): one
+                         round trip less per attested connection; falls back to
+                         the request when the gateway sends none. Not with a
+                         policy "vtpm" section (docs/gateway.md)
   --answer-timeout <s>   the longest one answer may take, whole seconds from
                          sending the prompt (default 600, 0 = no bound); past
                          it the request is aborted, exit 3

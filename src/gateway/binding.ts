@@ -10,7 +10,8 @@
  */
 import { X509Certificate, hash } from 'node:crypto';
 
-import { GatewayError } from './errors.js';
+import { AttestationRefusedError, GatewayError } from './errors.js';
+import { readPresentedCertificate } from './handshake-evidence.js';
 
 /** "tee-verify gateway binding v1\0" as bytes (30 bytes). */
 export const BINDING_LABEL = Buffer.from('tee-verify gateway binding v1\0', 'ascii');
@@ -30,11 +31,30 @@ export function parseNonce(value: unknown): Buffer {
   return nonce;
 }
 
-/** SHA-256 of the certificate's SubjectPublicKeyInfo DER (certificate as DER bytes or PEM text). */
+/**
+ * SHA-256 of the certificate's SubjectPublicKeyInfo: PEM text (the operator's own certificate, or a
+ * certificate an answer names), or DER bytes (what a TLS peer presented).
+ *
+ * DER is read strictly by our own walker (handshake-evidence.ts) and the SPKI's bytes are hashed as
+ * they stand, never through `new X509Certificate(der)`: Node's constructor tries PEM first and finds
+ * a "-----BEGIN CERTIFICATE-----" line anywhere in the bytes, so DER that carries another
+ * certificate's PEM (in any extension) parsed as THAT certificate, and a relay presenting its own key
+ * passed the binding with the genuine gateway's (s17 finding). Bytes that are not a strictly
+ * DER-encoded X.509 v3 certificate are refused (ERR_ATTEST_PINNING).
+ */
 export function spkiSha256(certificate: Uint8Array | string): Buffer {
-  const cert = new X509Certificate(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return hash('sha256', spki, 'buffer');
+  if (typeof certificate === 'string') {
+    const spki = new X509Certificate(certificate).publicKey.export({ type: 'spki', format: 'der' });
+    return hash('sha256', spki, 'buffer');
+  }
+  return hash('sha256', strictSpki(certificate), 'buffer');
+}
+
+/** The SubjectPublicKeyInfo bytes of a strictly DER-encoded X.509 v3 certificate (a span of `der`). */
+export function strictSpki(der: Uint8Array): Uint8Array {
+  const read = readPresentedCertificate(der);
+  if (!read) throw new AttestationRefusedError('ERR_ATTEST_PINNING', 'the presented certificate is not a strictly DER-encoded X.509 v3 certificate');
+  return read.spki;
 }
 
 /** The 64 bytes of REPORTDATA that bind `nonce` to the TLS key whose SPKI hashes to `spkiHash`. */

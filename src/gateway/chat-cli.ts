@@ -198,7 +198,7 @@ export function describeVerification(v: GatewayVerification): string[] {
     `TEE: ${v.tee}${v.debug ? ' (DEBUG)' : ''}`,
     `TCB status: ${v.tcbStatus ?? 'n/a (SEV-SNP: minimum TCB by policy)'}${v.advisoryIds.length ? `, advisories ${v.advisoryIds.join(', ')}` : ''}`,
     `measurements accepted by the policy (${measured.length}): ${Object.entries(v.measurements).map(([k, x]) => `${k}=${x.slice(0, 16)}…`).join(' ')}`,
-    `TLS certificate SHA-256: ${v.certificateSha256}`,
+    `TLS certificate SHA-256: ${v.certificateSha256}${v.evidenceIn === 'handshake' ? ' (this connection\'s own, carrying the evidence: evidence in the handshake)' : ''}`,
     `bound TLS key (SPKI SHA-256): ${v.spkiSha256}`,
     `verified at ${v.at}, trusted until ${v.validUntil} at most`,
     ...(v.vtpm

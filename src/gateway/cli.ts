@@ -39,7 +39,7 @@ export const GATEWAY_SERVE_OPTIONS = {
   upstream: { type: 'string' }, db: { type: 'string' }, database: { type: 'string' }, 'database-pool': { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:8443' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, configfs: { type: 'boolean' }, 'tsm-root': { type: 'string' }, 'configfs-root': { type: 'string' }, 'simulated-tee': { type: 'boolean' },
   'simulated-state': { type: 'string' }, 'attestations-per-second': { type: 'string' }, 'attestations-per-client': { type: 'string' }, 'evidence-in-flight': { type: 'string' }, 'evidence-queue': { type: 'string' }, 'evidence-turn-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'upstream-timeout': { type: 'string' },
-  'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
+  'no-api-key': { type: 'boolean' }, 'no-admin-api': { type: 'boolean' }, 'cube-attestation': { type: 'boolean' }, 'no-handshake-evidence': { type: 'boolean' }, 'shutdown-grace': { type: 'string' },
   'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' }, 'keep-alive-timeout': { type: 'string' },
   'admin-max-failures': { type: 'string' }, 'admin-failure-window': { type: 'string' },
   'api-key-max-failures': { type: 'string' }, 'api-key-failure-window': { type: 'string' }, 'trusted-proxy': { type: 'string', multiple: true },
@@ -57,6 +57,8 @@ export const GATEWAY_USAGE = `usage:
                                       --configfs-root DIR is the same option, as tee-model load names it)
 ${VTPM_USAGE}                    [--attestations-per-second N] [--attestations-per-client N] [--evidence-in-flight N] [--evidence-queue N] [--evidence-turn-timeout SECONDS] [--max-body BYTES] [--upstream-timeout MS] [--no-api-key] [--no-admin-api]
                     [--cube-attestation]   ${CUBE_ATTESTATION_HELP}
+                    [--no-handshake-evidence]   (answer every TLS handshake with the normal certificate: no evidence in
+                                      the handshake for clients that ask in their server name; they attest in-band)
                     [--shutdown-grace SECONDS] [--headers-timeout SECONDS] [--request-timeout SECONDS] [--keep-alive-timeout SECONDS]
                     [--admin-max-failures N] [--admin-failure-window SECONDS] [--api-key-max-failures N] [--api-key-failure-window SECONDS]
                     [--trusted-proxy CIDR]...   (reverse proxies whose X-Forwarded-For names the client; repeatable)
@@ -234,6 +236,7 @@ async function serve(args: string[], io: GatewayIo): Promise<{ code: number; gat
     requireApiKey: !v['no-api-key'],
     adminApi: !v['no-admin-api'],
     cubeAttestation: Boolean(v['cube-attestation']),
+    handshakeEvidence: !v['no-handshake-evidence'],
     log,
   };
   if (v['tls-cert'] && v['tls-key']) options.tls = await tlsFiles(v['tls-cert'], v['tls-key'], options.host as string, io);

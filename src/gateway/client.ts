@@ -39,7 +39,8 @@ import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
 import { answerExcerpt, errorCodeOf, jsonShapeRefusal } from './json-guard.js';
-import { judgesBoundTee, presentedCertificate, verifyAttestationAnswer, type GatewayVerification, type PresentedCertificate } from './verify.js';
+import { handshakeServername, readPresentedCertificate, spkiMatchesKey, type HandshakeEvidence, type ReadCertificate } from './handshake-evidence.js';
+import { judgesBoundTee, presentedCertificate, presentedCertificateWithSpki, verifyAttestationAnswer, verifyBoundEvidence, type GatewayVerification, type PresentedCertificate } from './verify.js';
 import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
 export interface AttestedClientOptions {
@@ -77,6 +78,16 @@ export interface AttestedClientOptions {
   requiredBank?: TpmHashName;
   /** Relaxation: accept a SHA-1-only TPM quote (a warning). */
   allowSha1?: boolean;
+  /**
+   * Evidence in the TLS handshake (docs/gateway.md, "Evidence in the handshake"): a connection that
+   * needs an attestation sends its fresh nonce in the ClientHello's server name, and a tee-gateway
+   * answers with a certificate for its key that carries the evidence: no request, one round trip
+   * less. A certificate without evidence (another server, or a gateway that is busy or has it off)
+   * falls back to the in-band exchange on the same connection. The server name then is not the
+   * gateway's host name (SNI-routing proxies in between would not route it). Hardware evidence
+   * only: a policy with a vtpm section cannot use it. Default false.
+   */
+  handshakeEvidence?: boolean;
 }
 
 
@@ -100,9 +111,20 @@ function freshNonce(): Buffer {
   return nonce;
 }
 
+/** Evidence the gateway put in the certificate it presented, for the nonce this connection sent. */
+interface HandshakeAttestation {
+  nonce: Buffer;
+  found: HandshakeEvidence;
+  /** The verification instant, and performance.now() when the evidence was asked for (before the handshake). */
+  at: Date;
+  since: number;
+}
+
 interface Opened {
   socket: TLSSocket;
   certificate: PresentedCertificate;
+  /** Present when the connection asked for evidence in its handshake and the certificate carries some. */
+  handshake?: HandshakeAttestation | undefined;
   /** The pinned key: SHA-256 of the presented SPKI, hex. */
   spki: string;
   /**
@@ -301,6 +323,10 @@ export class AttestedClient {
     if (maxAge !== undefined && !(typeof maxAge === 'number' && Number.isFinite(maxAge) && maxAge >= 0)) throw new RangeError('options.maxAgeMs must be a finite number of milliseconds, 0 or more');
     this.#policy = loadPolicy(options.policy as object);
     this.#vtpm = vtpmClientOptions(this.#policy, options);
+    if (options.handshakeEvidence !== undefined && typeof options.handshakeEvidence !== 'boolean') throw new RangeError('options.handshakeEvidence must be true or false');
+    if (options.handshakeEvidence === true && 'vtpm' in this.#policy && this.#policy.vtpm !== undefined) {
+      throw new RangeError('options.handshakeEvidence carries the hardware report only: a policy with a vtpm section needs the in-band exchange');
+    }
     this.#o = options;
     const host = this.origin.hostname.replace(/^\[|\]$/g, '');
     this.#connectTo = { host, port: Number(this.origin.port) || 443, ...(isIP(host) ? {} : { servername: host }) };
@@ -379,10 +405,22 @@ export class AttestedClient {
     return hit !== undefined && (hit.v === v || this.#valid(v.spkiSha256));
   }
 
-  /** A new TLS connection to the origin and the SPKI hash of the certificate it presents. */
-  #open(): Promise<Opened> {
+  /** A fresh nonce for the next connection's ClientHello when evidence in the handshake is on. */
+  #handshakeNonce(): Buffer | undefined {
+    return this.#o.handshakeEvidence === true ? freshNonce() : undefined;
+  }
+
+  /**
+   * A new TLS connection to the origin and the SPKI hash of the certificate it presents. With
+   * `nonce`, the ClientHello's server name asks for evidence bound to it, and the evidence the
+   * presented certificate carries comes along (handshake-evidence.ts).
+   */
+  #open(nonce?: Buffer): Promise<Opened> {
+    const at = nonce ? this.#now() : undefined;
+    const since = performance.now();
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ ...this.#connectTo, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'] });
+      const to = nonce ? { ...this.#connectTo, servername: handshakeServername(nonce) } : this.#connectTo;
+      const socket = tlsConnect({ ...to, rejectUnauthorized: false, secureContext: this.#secureContext, ALPNProtocols: ['http/1.1'] });
       socket.setNoDelay(true);
       let timedOut = false;
       const onError = (e: Error): void => {
@@ -400,14 +438,31 @@ export class AttestedClient {
         const guard = (): void => {}; // the socket is destroyed after an error; whoever waits sees it destroyed
         socket.on('error', guard);
         // The X509Certificate view: getPeerCertificate() would also build a parsed object and three fingerprints we never read.
-        const raw = socket.getPeerX509Certificate()?.raw;
-        if (!raw) {
+        const peer = socket.getPeerX509Certificate();
+        const raw = peer?.raw;
+        if (!peer || !raw) {
           socket.destroy();
           return reject(new AttestationRefusedError('ERR_ATTEST_PINNING', 'no peer certificate'));
         }
-        // Digests once per connection; the binding check reuses them.
-        const certificate = presentedCertificate(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
-        resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard: () => socket.off('error', guard) });
+        const der = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+        const unguard = (): void => void socket.off('error', guard);
+        if (!nonce) {
+          // Digests once per connection; the binding check reuses them.
+          const certificate = presentedCertificate(der, peer.publicKey);
+          return resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard });
+        }
+        let read: ReadCertificate | undefined;
+        try {
+          read = readPresentedCertificate(der);
+        } catch (e) {
+          socket.destroy();
+          return reject(e);
+        }
+        // A per-connection certificate: its SPKI is hashed from its DER span once the span is shown to
+        // hold the very key OpenSSL verified the handshake with (a JWK export, not an SPKI re-encoding).
+        const certificate = read && spkiMatchesKey(read.spki, peer.publicKey) === true ? presentedCertificateWithSpki(der, read.spki) : presentedCertificate(der, peer.publicKey);
+        const evidence = read?.evidence ? { nonce, found: read.evidence, at: at as Date, since } : undefined;
+        resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard, handshake: evidence });
       });
     });
   }
@@ -418,6 +473,7 @@ export class AttestedClient {
    * whether the socket can carry requests now; the socket is destroyed on refusal.
    */
   async #attestOn(c: Opened): Promise<Attested> {
+    if (c.handshake) return this.#attestFromHandshake(c, c.handshake);
     const nonce = freshNonce();
     const at = this.#now();
     const since = performance.now();
@@ -480,6 +536,33 @@ export class AttestedClient {
   }
 
   /**
+   * The evidence the presented certificate carries, judged as an in-band answer would be: against
+   * the nonce this connection sent in its server name and the key it presented. The socket is
+   * destroyed on refusal; a verdict on the bound TEE revokes the key, as in #attestOn.
+   */
+  async #attestFromHandshake(c: Opened, h: HandshakeAttestation): Promise<Attested> {
+    try {
+      const parts = { evidence: h.found.evidence, auxblob: h.found.auxblob, claimedNonce: h.found.nonce.toString('base64') };
+      const verified = await verifyBoundEvidence(parts, h.nonce, c.certificate, {
+        policy: this.#policy,
+        collateral: this.#o.collateral,
+        at: h.at,
+        ...(this.#o.trustRoots ? { trustRoots: this.#o.trustRoots } : {}),
+        vtpm: this.#vtpm,
+      });
+      const v: GatewayVerification = { ...verified, evidenceIn: 'handshake' };
+      this.#record(v, h.at.getTime(), h.since);
+      // No answer told us the server's keep-alive window: the default one.
+      return { v, reusable: !c.socket.destroyed, idleMs: SPARE_DEFAULT_IDLE_MS };
+    } catch (e) {
+      c.socket.destroy();
+      if (e instanceof AttestationRefusedError) e.details.evidenceIn = 'handshake';
+      if (judgesBoundTee(e)) this.#revoke(c.spki, e as AttestationRefusedError);
+      throw e;
+    }
+  }
+
+  /**
    * #attestOn, and once more on a new connection when the gateway answered 429 (or 503
    * ERR_GATEWAY_EVIDENCE_BUSY) with a Retry-After
    * that fits in timeoutMs (after waiting that long). Resolves with the connection attested.
@@ -491,7 +574,7 @@ export class AttestedClient {
       const wait = retryWaitOf(e, this.#timeoutMs);
       if (wait === undefined) throw e;
       await new Promise((resolve) => setTimeout(resolve, wait));
-      const next = await this.#open();
+      const next = await this.#open(this.#handshakeNonce());
       return { c: next, r: await this.#attestOn(next) };
     }
   }
@@ -624,7 +707,7 @@ export class AttestedClient {
    */
   attest(): Promise<GatewayVerification> {
     return (this.#inflight ??= this.#single(async () => {
-      const { c, r } = await this.#attestRetrying(await this.#open());
+      const { c, r } = await this.#attestRetrying(await this.#open(this.#handshakeNonce()));
       if (r.reusable) this.#park(c, r.idleMs);
       return r.v;
     }));
@@ -634,7 +717,9 @@ export class AttestedClient {
   async #connect(): Promise<Opened> {
     const spare = this.#takeSpare();
     if (spare) return spare;
-    let c = await this.#open();
+    // Evidence in the handshake only for a connection that will need an attestation of its own.
+    const needsAttestation = !this.#inflight && ![...this.#verified.keys()].some((k) => this.#valid(k));
+    let c = await this.#open(needsAttestation ? this.#handshakeNonce() : undefined);
     try {
       if (this.#valid(c.spki)) return handOver(c);
       if (this.#inflight) {

@@ -102,6 +102,8 @@ export class AttestationRefusedError extends Error {
       transient?: 'timeout' | 'closed' | 'key-changed';
       /** The request was cut off because a verdict revoked this key (SPKI SHA-256, hex); the verdict is `cause`. */
       revokedKey?: string;
+      /** The refused evidence came in the TLS handshake's certificate (AttestedClientOptions.handshakeEvidence). */
+      evidenceIn?: 'handshake';
     } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

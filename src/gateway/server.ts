@@ -40,6 +40,7 @@ import type { QuoteVerifierOptions } from './dropin.js';
 import { GatewayMetrics } from './metrics.js';
 import { ConnectionCap, defaultConnectionsPerClient } from '../net/connection-cap.js';
 import { ApiKeyStore } from './store.js';
+import { handshakeEvidenceCallback } from './handshake-server.js';
 import { generateTls, type TlsIdentity } from './tls.js';
 
 /**
@@ -136,6 +137,13 @@ export interface GatewayOptions extends ServerTimeouts {
    * Cube clients that do not rely on /v1/attestation.
    */
   cubeAttestation?: boolean;
+  /**
+   * Evidence in the TLS handshake (handshake-server.ts; docs/gateway.md, "Evidence in the handshake"):
+   * a ClientHello whose server name carries a nonce is answered with a per-connection certificate for
+   * the same key that carries fresh evidence, under the same rate limit and queue as /v1/attestation.
+   * Default true; false answers every handshake with the normal certificate (clients attest in-band).
+   */
+  handshakeEvidence?: boolean;
   /**
    * Failed admin-token attempts per client (IPv4 address or IPv6 /64, src/net/client-key.ts) before the admin
    * API answers 429 without a lookup; default 10 in any 60 000 ms, 10 000 clients tracked. Per instance.
@@ -445,7 +453,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
     };
     // Request receipt is bounded (slowloris); answers, such as a long chat stream, are not.
-    const srv: Server = createServer({ cert: tls.cert, key: tls.key, ...timeouts }, onRequest);
+    const handshake = options.handshakeEvidence === false ? undefined : handshakeEvidenceCallback({
+      attest,
+      tls,
+      observe: {
+        produced: () => void (metrics.attestations += 1),
+        refused: (code) => metrics.countError(code),
+      },
+    });
+    if (handshake && 'disabled' in handshake) log(`tee-gateway: evidence in the TLS handshake is off (clients attest in-band): ${handshake.disabled}`);
+    const SNICallback = handshake && 'callback' in handshake ? handshake.callback : undefined;
+    const srv: Server = createServer({ cert: tls.cert, key: tls.key, ...timeouts, ...(SNICallback ? { SNICallback } : {}) }, onRequest);
     server = srv;
     srv.maxConnections = GATEWAY_MAX_CONNECTIONS;
     // After the server's own 'connection' listener: one client holds at most maxConnectionsPerClient.

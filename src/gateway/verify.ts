@@ -20,7 +20,7 @@
  * collateral (a bad signature, window, issuer chain or content of what a PCS / PCCS / KDS mirror
  * served: judgesCollateral) is never such a verdict.
  */
-import { hash } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 
 import {
   CollateralUnavailableError,
@@ -74,6 +74,8 @@ export interface GatewayVerification {
   warnings: string[];
   /** Present when the gateway answered on the vTPM path and it verified. */
   vtpm?: VtpmVerificationSummary;
+  /** Present when the evidence came in the certificate of the TLS handshake (AttestedClientOptions.handshakeEvidence). */
+  evidenceIn?: 'handshake';
 }
 
 const MEASUREMENT_KEYS = ['mrTd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrConfigId', 'mrOwner', 'mrOwnerConfig', 'mrEnclave', 'mrSigner', 'measurement', 'hostData'];
@@ -100,22 +102,39 @@ export interface PresentedCertificate {
 /**
  * The presented certificate's digests. The SPKI hash is memoised by the
  * SHA-256 of the whole certificate DER (a collision-resistant key for a pure
- * function): parsing the certificate and exporting its key costs about as
- * much as the quote's signature checks, and a gateway presents the same
- * certificate on every connection. Bounded; the oldest entry goes first.
+ * function): exporting the key costs about as much as the quote's signature
+ * checks, and a gateway presents the same certificate on every connection.
+ * Bounded; the oldest entry goes first.
+ *
+ * `peerKey`: the key OpenSSL verified the TLS handshake with
+ * (`socket.getPeerX509Certificate().publicKey`); the SPKI hashed is then that
+ * key's own encoding. Without it (a caller that has only the DER), the
+ * certificate's SPKI bytes as read strictly from the DER (binding.ts
+ * spkiSha256: never a PEM-first parse, s17 finding).
  */
 const SPKI_MEMO_MAX = 256;
 const spkiMemo = new Map<string, { spki: Buffer; hex: string }>();
-export function presentedCertificate(certificateDer: Uint8Array): PresentedCertificate {
+export function presentedCertificate(certificateDer: Uint8Array, peerKey?: KeyObject): PresentedCertificate {
   const certificateSha256 = hash('sha256', certificateDer, 'hex');
-  let hit = spkiMemo.get(certificateSha256);
+  const memoKey = `${peerKey ? 'k' : 'd'}${certificateSha256}`;
+  let hit = spkiMemo.get(memoKey);
   if (!hit) {
-    const spki = spkiSha256(certificateDer);
+    const spki = peerKey ? hash('sha256', peerKey.export({ type: 'spki', format: 'der' }), 'buffer') : spkiSha256(certificateDer);
     hit = { spki, hex: spki.toString('hex') };
     if (spkiMemo.size >= SPKI_MEMO_MAX) spkiMemo.delete(spkiMemo.keys().next().value as string);
-    spkiMemo.set(certificateSha256, hit);
+    spkiMemo.set(memoKey, hit);
   }
   return { der: certificateDer, certificateSha256, spkiSha256: hit.spki, spkiSha256Hex: hit.hex };
+}
+
+/**
+ * The digests of a presented certificate whose SubjectPublicKeyInfo the caller located in its DER and
+ * showed to encode the key the TLS handshake used (handshake-evidence.ts spkiMatchesKey): no parse,
+ * no memo (a per-connection certificate is never presented twice).
+ */
+export function presentedCertificateWithSpki(certificateDer: Uint8Array, spkiDer: Uint8Array): PresentedCertificate {
+  const spki = hash('sha256', spkiDer, 'buffer');
+  return { der: certificateDer, certificateSha256: hash('sha256', certificateDer, 'hex'), spkiSha256: spki, spkiSha256Hex: spki.toString('hex') };
 }
 
 /** spkiSha256 of a presented certificate (memoised, see presentedCertificate). */

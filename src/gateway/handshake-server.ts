@@ -1,0 +1,89 @@
+/**
+ * The gateway's side of evidence in the TLS handshake (docs/gateway.md, "Evidence in the handshake").
+ *
+ * A client that wants its connection attested without a further round trip puts a fresh 32-byte
+ * nonce in the ClientHello's server name (handshake-evidence.ts, handshakeServername). This SNI
+ * callback recognises such a name, asks the TEE for evidence bound exactly as POST /v1/attestation
+ * binds it (binding.ts: the nonce and the SPKI of the gateway's one TLS key), and finishes the
+ * handshake with a per-connection self-signed certificate for that same key that carries the
+ * evidence. Any other server name gets the gateway's normal certificate.
+ *
+ * The evidence budget is the one /v1/attestation spends: the same rate limiter (with the peer's
+ * client key; no X-Forwarded-For exists before HTTP) and the same evidence queue. When either
+ * refuses, or the TEE fails, the handshake completes with the normal certificate: the client then
+ * finds no evidence in it and asks in-band, where the refusal is answered with its status and
+ * Retry-After. The handshake itself never fails because of evidence.
+ */
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+
+import { clientKey } from '../net/client-key.js';
+import { evidenceProviderFailure, evidenceTurn, type AttestationContext } from './attestation.js';
+import { bindingReportData } from './binding.js';
+import { GatewayError } from './errors.js';
+import { evidenceCertificatePem, evidenceCertificateSigner, nonceOfServername, type EvidenceCertificateSigner } from './handshake-evidence.js';
+import type { TlsIdentity } from './tls.js';
+
+export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+
+export interface HandshakeEvidenceOptions {
+  attest: AttestationContext;
+  tls: TlsIdentity;
+  /** Counts evidence produced and refusals, as the evidence routes do. */
+  observe: { produced: () => void; refused: (code: string) => void };
+  /** The instant a certificate's validity starts from; default the wall clock. */
+  now?: () => Date;
+}
+
+/**
+ * The SNI callback for the gateway's HTTPS server, or undefined (with the reason) when the TLS key
+ * cannot sign the per-connection certificate (an RSA-PSS or Ed448 key, say): handshakes then stay
+ * as they were and clients attest in-band.
+ */
+export function handshakeEvidenceCallback(o: HandshakeEvidenceOptions): { callback: SniCallback } | { disabled: string } {
+  let signer: EvidenceCertificateSigner;
+  try {
+    signer = evidenceCertificateSigner(o.tls.key, o.tls.cert);
+  } catch (e) {
+    return { disabled: (e as Error).message };
+  }
+  const now = o.now ?? (() => new Date());
+  const { attest } = o;
+  // A normal function: Node calls it as a method of the server-side TLSSocket (`this`), whose peer is the client.
+  const callback = function (this: TLSSocket | undefined, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
+    const nonce = nonceOfServername(servername);
+    if (!nonce) return cb(null); // the server's own context: the normal certificate
+    const socket = this;
+    const client = clientKey(socket?.remoteAddress);
+    try {
+      attest.limiter.takeOrRefuse(client);
+    } catch (e) {
+      o.observe.refused(e instanceof GatewayError ? e.code : 'ERR_GATEWAY_INTERNAL');
+      return cb(null);
+    }
+    // A client that goes away while it waits for its turn gives its place up (as on /v1/attestation).
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    socket?.once('close', onClose);
+    const reportData = bindingReportData(nonce, attest.spkiHash);
+    evidenceTurn(attest, client, gone.signal, async () => {
+      try {
+        return await attest.provider.getEvidence(new Uint8Array(reportData));
+      } catch (err) {
+        throw evidenceProviderFailure(attest, err);
+      }
+    })
+      .then((ev) => {
+        const cert = evidenceCertificatePem(signer, { tee: ev.tee, nonce, evidence: ev.evidence, ...(ev.auxblob && ev.auxblob.length > 0 ? { auxblob: ev.auxblob } : {}) }, now());
+        const context = createSecureContext({ key: o.tls.key, cert });
+        o.observe.produced();
+        cb(null, context);
+      })
+      .catch((e: unknown) => {
+        o.observe.refused(e instanceof GatewayError ? e.code : 'ERR_GATEWAY_INTERNAL');
+        if (!(e instanceof GatewayError)) attest.log?.(`tee-gateway: evidence in the handshake failed: ${(e as Error)?.message}`);
+        cb(null);
+      })
+      .finally(() => socket?.off('close', onClose));
+  };
+  return { callback };
+}
