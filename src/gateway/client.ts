@@ -39,8 +39,8 @@ import type { TpmHashName } from '../vtpm/types.js';
 import { AttestationRefusedError } from './errors.js';
 import { exchangeOnSocket } from './inband.js';
 import { answerExcerpt, errorCodeOf, jsonShapeRefusal } from './json-guard.js';
-import { handshakeServername, readPresentedCertificate, spkiMatchesKey, type HandshakeEvidence, type ReadCertificate } from './handshake-evidence.js';
-import { judgesBoundTee, presentedCertificate, presentedCertificateWithSpki, verifyAttestationAnswer, verifyBoundEvidence, type GatewayVerification, type PresentedCertificate } from './verify.js';
+import { handshakeServername, readPresentedCertificate, type HandshakeEvidence, type ReadCertificate } from './handshake-evidence.js';
+import { judgesBoundTee, presentedCertificate, presentedCertificateBySpan, verifyAttestationAnswer, verifyBoundEvidence, type GatewayVerification, type PresentedCertificate } from './verify.js';
 import { vtpmClientOptions, type VtpmClientOptions } from './vtpm-verify.js';
 
 export interface AttestedClientOptions {
@@ -448,7 +448,7 @@ export class AttestedClient {
         const unguard = (): void => void socket.off('error', guard);
         if (!nonce) {
           // Digests once per connection; the binding check reuses them.
-          const certificate = presentedCertificate(der, peer.publicKey);
+          const certificate = presentedCertificate(der, peer);
           return resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard });
         }
         let read: ReadCertificate | undefined;
@@ -459,8 +459,8 @@ export class AttestedClient {
           return reject(e);
         }
         // A per-connection certificate: its SPKI is hashed from its DER span once the span is shown to
-        // hold the very key OpenSSL verified the handshake with (a JWK export, not an SPKI re-encoding).
-        const certificate = read && spkiMatchesKey(read.spki, peer.publicKey) === true ? presentedCertificateWithSpki(der, read.spki) : presentedCertificate(der, peer.publicKey);
+        // hold the very key OpenSSL verified the handshake with (KeyObject.equals, not an SPKI re-encoding).
+        const certificate = (read && presentedCertificateBySpan(der, read.spki, peer.publicKey)) ?? presentedCertificate(der, peer);
         const evidence = read?.evidence ? { nonce, found: read.evidence, at: at as Date, since } : undefined;
         resolve({ socket, certificate, spki: certificate.spkiSha256Hex, unguard, handshake: evidence });
       });

@@ -20,7 +20,7 @@
  * collateral (a bad signature, window, issuer chain or content of what a PCS / PCCS / KDS mirror
  * served: judgesCollateral) is never such a verdict.
  */
-import { hash, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type KeyObject } from 'node:crypto';
 
 import {
   CollateralUnavailableError,
@@ -106,20 +106,21 @@ export interface PresentedCertificate {
  * checks, and a gateway presents the same certificate on every connection.
  * Bounded; the oldest entry goes first.
  *
- * `peerKey`: the key OpenSSL verified the TLS handshake with
- * (`socket.getPeerX509Certificate().publicKey`); the SPKI hashed is then that
- * key's own encoding. Without it (a caller that has only the DER), the
+ * `peer`: the certificate OpenSSL holds for the TLS peer
+ * (`socket.getPeerX509Certificate()`); the SPKI hashed is then the key it
+ * verified the handshake with, in that key's own encoding (read only on a
+ * memo miss: building the KeyObject costs ~10 µs per connection). Without it (a caller that has only the DER), the
  * certificate's SPKI bytes as read strictly from the DER (binding.ts
  * spkiSha256: never a PEM-first parse, s17 finding).
  */
 const SPKI_MEMO_MAX = 256;
 const spkiMemo = new Map<string, { spki: Buffer; hex: string }>();
-export function presentedCertificate(certificateDer: Uint8Array, peerKey?: KeyObject): PresentedCertificate {
+export function presentedCertificate(certificateDer: Uint8Array, peer?: { readonly publicKey: KeyObject }): PresentedCertificate {
   const certificateSha256 = hash('sha256', certificateDer, 'hex');
-  const memoKey = `${peerKey ? 'k' : 'd'}${certificateSha256}`;
+  const memoKey = `${peer ? 'k' : 'd'}${certificateSha256}`;
   let hit = spkiMemo.get(memoKey);
   if (!hit) {
-    const spki = peerKey ? hash('sha256', peerKey.export({ type: 'spki', format: 'der' }), 'buffer') : spkiSha256(certificateDer);
+    const spki = peer ? hash('sha256', peer.publicKey.export({ type: 'spki', format: 'der' }), 'buffer') : spkiSha256(certificateDer);
     hit = { spki, hex: spki.toString('hex') };
     if (spkiMemo.size >= SPKI_MEMO_MAX) spkiMemo.delete(spkiMemo.keys().next().value as string);
     spkiMemo.set(memoKey, hit);
@@ -128,13 +129,42 @@ export function presentedCertificate(certificateDer: Uint8Array, peerKey?: KeyOb
 }
 
 /**
- * The digests of a presented certificate whose SubjectPublicKeyInfo the caller located in its DER and
- * showed to encode the key the TLS handshake used (handshake-evidence.ts spkiMatchesKey): no parse,
- * no memo (a per-connection certificate is never presented twice).
+ * Keys by the DER of their SubjectPublicKeyInfo, for certificates that change on every connection
+ * while the key stays (evidence in the handshake): the decoded key, and the SHA-256 of the SPKI when
+ * those bytes are the key's canonical encoding (what the gateway hashes: its OpenSSL export), else
+ * null. Bounded; the oldest entry goes first.
  */
-export function presentedCertificateWithSpki(certificateDer: Uint8Array, spkiDer: Uint8Array): PresentedCertificate {
-  const spki = hash('sha256', spkiDer, 'buffer');
-  return { der: certificateDer, certificateSha256: hash('sha256', certificateDer, 'hex'), spkiSha256: spki, spkiSha256Hex: spki.toString('hex') };
+const SPAN_KEYS_MAX = 64;
+const spanKeys = new Map<string, { key: KeyObject; spki: Buffer; hex: string } | null>();
+
+/**
+ * The digests of a presented certificate, its key taken from the SPKI span the strict DER reader
+ * located (handshake-evidence.ts readPresentedCertificate), or undefined when that span cannot stand
+ * for the handshake's key: it must be a canonical SPKI and decode to exactly `peerKey`, the key OpenSSL
+ * verified the handshake with (KeyObject.equals, ~5 µs; exporting the peer key as SPKI costs ~110 µs
+ * with OpenSSL 3, and the certificate is new on every connection, so no memo by certificate helps).
+ */
+export function presentedCertificateBySpan(certificateDer: Uint8Array, spkiSpan: Uint8Array, peerKey: KeyObject): PresentedCertificate | undefined {
+  const span = Buffer.from(spkiSpan.buffer, spkiSpan.byteOffset, spkiSpan.length);
+  const id = span.toString('base64');
+  let entry = spanKeys.get(id);
+  if (entry === undefined) {
+    entry = null;
+    try {
+      // DER only (d2i_PUBKEY): never a parser that looks for PEM inside the bytes.
+      const key = createPublicKey({ key: span, format: 'der', type: 'spki' });
+      if (key.export({ type: 'spki', format: 'der' }).equals(span)) {
+        const spki = hash('sha256', span, 'buffer');
+        entry = { key, spki, hex: spki.toString('hex') };
+      }
+    } catch {
+      entry = null;
+    }
+    if (spanKeys.size >= SPAN_KEYS_MAX) spanKeys.delete(spanKeys.keys().next().value as string);
+    spanKeys.set(id, entry);
+  }
+  if (entry === null || !peerKey.equals(entry.key)) return undefined;
+  return { der: certificateDer, certificateSha256: hash('sha256', certificateDer, 'hex'), spkiSha256: entry.spki, spkiSha256Hex: entry.hex };
 }
 
 /** spkiSha256 of a presented certificate (memoised, see presentedCertificate). */

@@ -90,6 +90,18 @@ describe('evidence in the TLS handshake', () => {
     expect(sha256(await presented(h.gateway.url, 'gateway.example'))).toBe(normalCertificateSha256(h.gateway.certificatePem));
   });
 
+  it('concurrent handshakes each get the evidence of their own nonce (the gateway reuses one TLS context)', async () => {
+    const busy = await startHarness({ evidenceInFlight: 4, attestationsPerSecond: 50 });
+    try {
+      const nonces = Array.from({ length: 8 }, () => randomBytes(32));
+      const ders = await Promise.all(nonces.map((n) => presented(busy.gateway.url, handshakeServername(n))));
+      ders.forEach((der, i) => expect(readPresentedCertificate(new Uint8Array(der))?.evidence?.nonce.equals(nonces[i] as Buffer)).toBe(true));
+      expect(new Set(ders.map((d) => sha256(d))).size).toBe(8);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('a gateway with evidence in the handshake off: the client attests in-band on the same connection', async () => {
     const off = await startHarness({ handshakeEvidence: false });
     const client = new AttestedClient(off.gateway.url, good);
