@@ -67,11 +67,10 @@
  * the slow X509Certificate path). That shape, but our extension present twice, marked critical, or its
  * content not exactly the HandshakeEvidence above (in DER): AttestationRefusedError ERR_ATTEST_EXCHANGE.
  *
- * spkiMatchesKey compares the SPKI span the fast path hashes with the key OpenSSL verified the handshake
- * with, through the key's JWK export (cheap) rather than an SPKI re-encoding. It answers only for the
- * canonical SPKI encodings of EC P-256 / P-384 / P-521 (named curve, uncompressed point) and Ed25519,
- * which are byte-for-byte what OpenSSL's own SPKI export gives; so whenever it says true, SHA-256 of the
- * span equals binding.ts spkiSha256 (the re-encoding) that the gateway binds.
+ * The SPKI span the reader returns stands for the gateway's key only once the client has checked it against
+ * the key OpenSSL verified the handshake with: verify.ts presentedCertificateBySpan decodes the span (DER
+ * only), keeps it only when it is that key's canonical SPKI encoding, and answers the digests only when the
+ * handshake's key equals it (KeyObject.equals); otherwise the caller exports the handshake key itself.
  */
 import { createPrivateKey, randomFillSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 
@@ -570,74 +569,4 @@ export function readPresentedCertificate(der: Uint8Array): ReadCertificate | und
   if (W.extCount > 1) throw refused(`is present ${W.extCount} times`);
   if (W.extCritical) throw refused('is marked critical');
   return { spki, evidence: decodeHandshakeEvidence(der, W.extStart, W.extEnd) };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// SPKI against the key OpenSSL holds
-
-interface SpkiForm {
-  /** JWK crv. */
-  crv: string;
-  /** The SPKI bytes before the key material (exact). */
-  prefix: Buffer;
-  /** Coordinate size in bytes (Ed25519: the key size; EC: the field size, X then Y). */
-  size: number;
-  ec: boolean;
-}
-
-const ecPrefix = (curveOid: string, size: number): Buffer => {
-  const algorithm = tlv(0x30, oid('1.2.840.10045.2.1'), oid(curveOid));
-  // BIT STRING content: 00 (unused bits), 04 (uncompressed), X, Y
-  const whole = tlv(0x30, algorithm, tlv(0x03, Buffer.of(0x00, 0x04), Buffer.alloc(2 * size)));
-  return whole.subarray(0, whole.length - 2 * size); // up to and including the 00 04
-};
-const SPKI_FORMS: readonly SpkiForm[] = [
-  { crv: 'P-256', prefix: ecPrefix('1.2.840.10045.3.1.7', 32), size: 32, ec: true },
-  { crv: 'P-384', prefix: ecPrefix('1.3.132.0.34', 48), size: 48, ec: true },
-  { crv: 'P-521', prefix: ecPrefix('1.3.132.0.35', 66), size: 66, ec: true },
-  { crv: 'Ed25519', prefix: (() => { const w = tlv(0x30, tlv(0x30, oid('1.3.101.112')), tlv(0x03, Buffer.alloc(33))); return w.subarray(0, w.length - 32); })(), size: 32, ec: false },
-];
-const NAMED_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
-
-/**
- * Whether `spki` (DER) encodes exactly the key `key` (the KeyObject OpenSSL holds for the peer:
- * socket.getPeerX509Certificate().publicKey), checked via key.export({ format: 'jwk' }) (cheap), NOT via
- * SPKI export. EC P-256 / P-384 / P-521 with named curve and UNCOMPRESSED point (04‖X‖Y, X and Y
- * left-padded to the field size), Ed25519. true / false; undefined for any other key type or form
- * (RSA, compressed point, explicit parameters...): the caller then uses the slow path.
- *
- * undefined when the key is not an EC key on one of the three curves nor Ed25519, or when `spki` is not
- * exactly one of the four encodings; false when both are of those forms but differ (another curve, or
- * another point). Never throws.
- */
-export function spkiMatchesKey(spki: Uint8Array, key: KeyObject): boolean | undefined {
-  if (!(spki instanceof Uint8Array) || typeof key !== 'object' || key === null) return undefined;
-  let crv: string | undefined;
-  try {
-    if (key.type !== 'public' && key.type !== 'private') return undefined;
-    const type = key.asymmetricKeyType;
-    if (type === 'ed25519') crv = 'Ed25519';
-    else if (type === 'ec') crv = NAMED_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
-  } catch {
-    return undefined;
-  }
-  if (crv === undefined) return undefined;
-  let form: SpkiForm | undefined;
-  for (const f of SPKI_FORMS) {
-    if (spki.length === f.prefix.length + (f.ec ? 2 : 1) * f.size && spanEquals(spki, 0, f.prefix.length, f.prefix, 0, f.prefix.length)) form = f;
-  }
-  if (form === undefined) return undefined;
-  if (form.crv !== crv) return false;
-  let jwk: { crv?: unknown; x?: unknown; y?: unknown };
-  try {
-    jwk = key.export({ format: 'jwk' });
-  } catch {
-    return undefined;
-  }
-  if (jwk.crv !== crv) return false;
-  const at = spki.byteOffset + form.prefix.length;
-  const x = Buffer.from(spki.buffer, at, form.size).toString('base64url');
-  if (jwk.x !== x) return false;
-  if (!form.ec) return true;
-  return jwk.y === Buffer.from(spki.buffer, at + form.size, form.size).toString('base64url');
 }

@@ -1,7 +1,9 @@
 /**
  * Evidence in the TLS handshake: the server name that carries the nonce, the per-connection
  * evidence certificate (checked by OpenSSL through node:crypto X509Certificate, by an independent
- * strict DER parse, and by a real TLS handshake), and the client's strict DER reader on hostile input.
+ * strict DER parse, and by a real TLS handshake, where the span the reader locates is checked against
+ * the handshake key with verify.ts presentedCertificateBySpan), and the client's strict DER reader on
+ * hostile input.
  */
 import { createHash, generateKeyPairSync, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { once } from 'node:events';
@@ -23,10 +25,10 @@ import {
   handshakeServername,
   nonceOfServername,
   readPresentedCertificate,
-  spkiMatchesKey,
   type HandshakeEvidence,
 } from '../../src/gateway/handshake-evidence.js';
 import { generateTls, type TlsIdentity } from '../../src/gateway/tls.js';
+import { presentedCertificateBySpan } from '../../src/gateway/verify.js';
 import { bitString, boolean, explicit, integer, objectIdentifier, octetString, sequence, tlv, utf8String } from '../../src/testing/der.js';
 import { children, decodeOid, parseDer, type DerNode } from '../../src/x509/asn1.js';
 
@@ -178,8 +180,6 @@ interface Identity {
   label: string;
   tls: TlsIdentity;
   normal: X509Certificate;
-  /** What spkiMatchesKey answers for this key. */
-  fast: boolean | undefined;
 }
 
 const identities: Identity[] = [];
@@ -191,17 +191,16 @@ const evidence = (tee: HandshakeEvidence['tee'], aux: boolean): HandshakeEvidenc
 });
 
 beforeAll(async () => {
-  const make = async (label: string, tls: TlsIdentity, fast: boolean | undefined): Promise<void> => {
-    identities.push({ label, tls, normal: new X509Certificate(tls.cert), fast });
+  const make = async (label: string, tls: TlsIdentity): Promise<void> => {
+    identities.push({ label, tls, normal: new X509Certificate(tls.cert) });
   };
-  await make('P-256', await generateTls(['127.0.0.1']), true);
-  await make('P-384', await webIdentity({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' }), true);
+  await make('P-256', await generateTls(['127.0.0.1']));
+  await make('P-384', await webIdentity({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' }));
   await make(
     'RSA 2048',
     await webIdentity({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }),
-    undefined,
   );
-  await make('Ed25519', await webIdentity({ name: 'Ed25519' }, { name: 'Ed25519' }), true);
+  await make('Ed25519', await webIdentity({ name: 'Ed25519' }, { name: 'Ed25519' }));
 });
 
 describe('evidenceCertificate', () => {
@@ -352,12 +351,23 @@ describe('Node TLS', () => {
         const servername = handshakeServername(nonce);
         const peer = await peerOf(servername);
         expect(peer.raw.equals(made.get(servername)!), id.label).toBe(true);
-        const read = readPresentedCertificate(new Uint8Array(peer.raw.buffer, peer.raw.byteOffset, peer.raw.length))!;
+        const der = new Uint8Array(peer.raw.buffer, peer.raw.byteOffset, peer.raw.length);
+        const read = readPresentedCertificate(der)!;
         expect(read.evidence!.nonce.equals(nonce)).toBe(true);
         expect(Buffer.from(read.evidence!.evidence).toString()).toBe('quote for ' + servername);
-        expect(spkiMatchesKey(read.spki, peer.publicKey), id.label).toBe(id.fast);
-        // When it says true, hashing the span gives what binding.ts hashes (the SPKI re-encoding).
-        expect(createHash('sha256').update(read.spki).digest().equals(createHash('sha256').update(spkiOf(peer.publicKey)).digest())).toBe(true);
+        // The span is the handshake key's canonical SPKI for all four key types (the normal certificate's
+        // SPKI as @peculiar/x509 / node wrote it, copied verbatim), so the client's fast path answers, with
+        // the hash of the key's own SPKI export (what binding.ts hashes and the gateway binds).
+        const exported = spkiOf(peer.publicKey);
+        expect(Buffer.from(read.spki).equals(exported), id.label).toBe(true);
+        const byspan = presentedCertificateBySpan(der, read.spki, peer.publicKey);
+        expect(byspan, id.label).toBeDefined();
+        expect(byspan!.spkiSha256.equals(createHash('sha256').update(exported).digest()), id.label).toBe(true);
+        expect(byspan!.spkiSha256Hex).toBe(createHash('sha256').update(exported).digest('hex'));
+        expect(byspan!.certificateSha256).toBe(createHash('sha256').update(der).digest('hex'));
+        // Another connection's key (the normal certificate of another identity): no answer.
+        const other = identities.find((o) => o !== id)!;
+        expect(presentedCertificateBySpan(der, read.spki, other.normal.publicKey), id.label).toBeUndefined();
 
         const normal = await peerOf(undefined);
         expect(normal.raw.equals(id.normal.raw)).toBe(true);
@@ -404,66 +414,6 @@ describe('certificate size', () => {
     } finally {
       server.close();
     }
-  });
-});
-
-describe('spkiMatchesKey', () => {
-  const pair = (type: 'ec' | 'ed25519' | 'rsa', namedCurve?: string): { publicKey: KeyObject; privateKey: KeyObject } =>
-    type === 'ec' ? generateKeyPairSync('ec', { namedCurve: namedCurve! }) : type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 1024 }) : generateKeyPairSync('ed25519');
-
-  it('true for the key itself (P-256, P-384, P-521, Ed25519), false for another key or another curve', () => {
-    const keys = [pair('ec', 'P-256'), pair('ec', 'P-384'), pair('ec', 'P-521'), pair('ed25519')];
-    const others = [pair('ec', 'P-256'), pair('ec', 'P-384'), pair('ec', 'P-521'), pair('ed25519')];
-    keys.forEach((k, i) => {
-      const spki = spkiOf(k.publicKey);
-      expect(spkiMatchesKey(spki, k.publicKey), String(i)).toBe(true);
-      expect(spkiMatchesKey(spki, k.privateKey)).toBe(true);
-      expect(spkiMatchesKey(spki, others[i]!.publicKey)).toBe(false); // same curve, other key
-      keys.forEach((o, j) => {
-        if (j !== i) expect(spkiMatchesKey(spki, o.publicKey), `${i} vs ${j}`).toBe(false); // another curve
-      });
-      // A subarray of a larger buffer works (the span of a certificate).
-      const big = Buffer.concat([Buffer.alloc(7, 1), spki, Buffer.alloc(5, 2)]);
-      expect(spkiMatchesKey(big.subarray(7, 7 + spki.length), k.publicKey)).toBe(true);
-      // Any other length is not one of the forms.
-      expect(spkiMatchesKey(big.subarray(7, 8 + spki.length), k.publicKey)).toBeUndefined();
-      expect(spkiMatchesKey(spki.subarray(0, spki.length - 1), k.publicKey)).toBeUndefined();
-      // One flipped coordinate bit: same form, another key.
-      const flipped = Buffer.from(spki);
-      flipped[flipped.length - 1]! ^= 1;
-      expect(spkiMatchesKey(flipped, k.publicKey)).toBe(false);
-    });
-  });
-
-  it('pads coordinates: a P-256 key whose X or Y starts with a zero byte still matches', () => {
-    let found = 0;
-    for (let i = 0; i < 3000 && found < 1; i++) {
-      const k = pair('ec', 'P-256');
-      const spki = spkiOf(k.publicKey);
-      if (spki[27] === 0 || spki[59] === 0) {
-        found++;
-        expect(spkiMatchesKey(spki, k.publicKey)).toBe(true);
-      }
-    }
-    expect(found).toBe(1);
-  });
-
-  it('undefined for RSA, compressed points, other curves, secret keys', () => {
-    const rsa = pair('rsa');
-    expect(spkiMatchesKey(spkiOf(rsa.publicKey), rsa.publicKey)).toBeUndefined();
-    const ec = pair('ec', 'P-256');
-    expect(spkiMatchesKey(spkiOf(ec.publicKey), rsa.publicKey)).toBeUndefined();
-    const spki = spkiOf(ec.publicKey);
-    const x = spki.subarray(27, 59);
-    const yOdd = (spki[90]! & 1) === 1;
-    const compressed = sequence(sequence(objectIdentifier('1.2.840.10045.2.1'), objectIdentifier('1.2.840.10045.3.1.7')), bitString(Buffer.concat([Buffer.of(yOdd ? 3 : 2), x])));
-    expect(spkiMatchesKey(compressed, ec.publicKey)).toBeUndefined();
-    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
-    expect(spkiMatchesKey(spkiOf(k1.publicKey), k1.publicKey)).toBeUndefined();
-    expect(spkiMatchesKey(spki, k1.publicKey)).toBeUndefined();
-    const ed448 = generateKeyPairSync('ed448');
-    expect(spkiMatchesKey(spkiOf(ed448.publicKey), ed448.publicKey)).toBeUndefined();
-    expect(spkiMatchesKey(new Uint8Array(0), ec.publicKey)).toBeUndefined();
   });
 });
 
