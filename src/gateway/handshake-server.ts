@@ -14,14 +14,15 @@
  * finds no evidence in it and asks in-band, where the refusal is answered with its status and
  * Retry-After. The handshake itself never fails because of evidence.
  */
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 
 import { clientKey } from '../net/client-key.js';
 import { evidenceProviderFailure, evidenceTurn, type AttestationContext } from './attestation.js';
 import { bindingReportData } from './binding.js';
 import { GatewayError } from './errors.js';
-import { evidenceCertificatePem, evidenceCertificateSigner, nonceOfServername, type EvidenceCertificateSigner } from './handshake-evidence.js';
-import type { TlsIdentity } from './tls.js';
+import { evidenceCertificate, evidenceCertificateSigner, HANDSHAKE_CERTIFICATE_MAX_BYTES, nonceOfServername, type EvidenceCertificateSigner } from './handshake-evidence.js';
+import { certificatePem, leafCertificatePem, type TlsIdentity } from './tls.js';
 
 export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
 
@@ -43,14 +44,34 @@ export interface HandshakeEvidenceOptions {
  * replacement never reaches an earlier connection. The replacement is Node's own SecureContext
  * method (`context.setCert`, what createSecureContext calls); where it is missing, a new context.
  */
-function contextFactory(tls: TlsIdentity): (cert: string) => SecureContext {
-  const shared = createSecureContext({ key: tls.key, cert: tls.cert });
+function contextFactory(tls: TlsIdentity): (cert: string, socket: TLSSocket | undefined) => SecureContext {
+  // The leaf alone (s17 change review #1): setCert replaces the certificate, not the chain, so the
+  // intermediates of a --tls-cert chain file would ride along with every evidence certificate and
+  // push a certificate message the size check let through past what clients accept.
+  const shared = createSecureContext({ key: tls.key, cert: leafCertificatePem(tls.cert) });
   const native = (shared as unknown as { context?: { setCert?: (pem: string) => void } }).context;
-  if (typeof native?.setCert !== 'function') return (cert) => createSecureContext({ key: tls.key, cert });
-  return (cert) => {
+  const fresh = (cert: string): SecureContext => createSecureContext({ key: tls.key, cert });
+  if (typeof native?.setCert !== 'function') return fresh;
+  return (cert, socket) => {
+    // Node hands the context over synchronously only while nobody listens for 'OCSPRequest'
+    // (lib/_tls_wrap.js requestOCSP; s17 change review #2): then a context of its own.
+    const server = (socket as unknown as { server?: { listenerCount?: (event: string) => number } } | undefined)?.server;
+    if (typeof server?.listenerCount !== 'function' || server.listenerCount('OCSPRequest') > 0) return fresh(cert);
     native.setCert?.(cert);
     return shared;
   };
+}
+
+/**
+ * What the certificates after the first in a --tls-cert chain file add to every certificate message:
+ * Node hands an SNI context's certificate over without touching the chain the connection took from
+ * the server's own context (UseSNIContext sets a chain only when the SNI context has one), so the
+ * intermediates go out with each evidence certificate too (s17 change review #1). Each entry costs its
+ * DER plus 5 bytes (a 3-byte length and TLS 1.3's 2-byte extensions length).
+ */
+function chainBytes(certificatePemText: string): number {
+  const blocks = certificatePemText.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  return blocks.slice(1).reduce((n, pem) => n + new X509Certificate(pem).raw.length + 5, 0);
 }
 
 /**
@@ -68,6 +89,7 @@ export function handshakeEvidenceCallback(o: HandshakeEvidenceOptions): { callba
   const now = o.now ?? (() => new Date());
   const { attest } = o;
   const withCertificate = contextFactory(o.tls);
+  const room = HANDSHAKE_CERTIFICATE_MAX_BYTES - chainBytes(o.tls.cert);
   // A normal function: Node calls it as a method of the server-side TLSSocket (`this`), whose peer is the client.
   const callback = function (this: TLSSocket | undefined, servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
     const nonce = nonceOfServername(servername);
@@ -93,8 +115,10 @@ export function handshakeEvidenceCallback(o: HandshakeEvidenceOptions): { callba
       }
     })
       .then((ev) => {
-        const cert = evidenceCertificatePem(signer, { tee: ev.tee, nonce, evidence: ev.evidence, ...(ev.auxblob && ev.auxblob.length > 0 ? { auxblob: ev.auxblob } : {}) }, now());
-        const context = withCertificate(cert);
+        const der = evidenceCertificate(signer, { tee: ev.tee, nonce, evidence: ev.evidence, ...(ev.auxblob && ev.auxblob.length > 0 ? { auxblob: ev.auxblob } : {}) }, now());
+        // Evidence too large for a certificate message clients accept: the normal certificate, and in-band.
+        if (der.length > room) throw new RangeError(`the evidence certificate (${der.length} bytes, with ${HANDSHAKE_CERTIFICATE_MAX_BYTES - room} bytes of chain) exceeds what clients accept in a handshake`);
+        const context = withCertificate(certificatePem(der), socket);
         o.observe.produced();
         cb(null, context); // synchronously after withCertificate: see contextFactory
       })
