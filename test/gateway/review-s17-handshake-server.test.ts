@@ -88,7 +88,7 @@ describe('s17 change review: the gateway side of evidence in the handshake', () 
     try {
       const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const nonces = Array.from({ length: 12 }, () => randomBytes(32));
-      const ders = await Promise.all(nonces.map((n) => presented(url, handshakeServername(n), { requestOCSP: true })));
+      const ders = await Promise.all(nonces.map((n) => presented(url, handshakeServername(n), { requestOCSP: true } as ConnectionOptions)));
       ders.forEach((der, i) => expect(readPresentedCertificate(new Uint8Array(der))?.evidence?.nonce.equals(nonces[i] as Buffer)).toBe(true));
     } finally {
       await new Promise<void>((r) => {
