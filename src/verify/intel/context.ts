@@ -38,6 +38,12 @@ export interface VerifyContext {
   readonly minTcbEvaluationDataNumber: number | undefined;
   readonly checks: CheckRecord[];
   readonly warnings: string[];
+  /**
+   * The instants at which every validity check that passed so far still passes (epoch ms,
+   * inclusive): the intersection of their windows (time.ts). The platform memo replays those
+   * checks only inside it (platform-memo.ts).
+   */
+  readonly window: { from: number; to: number };
 }
 
 /** T01: one read of the Date's own time value (instant.ts), kept as a private copy. */
@@ -79,6 +85,7 @@ export function createContext(options: IntelVerifyOptions = {}): VerifyContext {
     minTcbEvaluationDataNumber: validMinimum(options.minTcbEvaluationDataNumber),
     checks: [],
     warnings: addonWarnings(), // s16 env #3: TEE_VERIFY_ADDON shows in every result
+    window: { from: Number.NEGATIVE_INFINITY, to: Number.POSITIVE_INFINITY },
   };
 }
 

@@ -55,7 +55,12 @@ export function requireCurrent(
   to: Date | undefined,
   errorClass: VerificationErrorClass = 'EXPIRED',
 ): void {
-  if (isCurrent(ctx, from, to)) return;
+  if (isCurrent(ctx, from, to)) {
+    // The window every check so far shares (platform-memo.ts); isCurrent held, so `to` is defined.
+    ctx.window.from = Math.max(ctx.window.from, from.getTime());
+    ctx.window.to = Math.min(ctx.window.to, (to as Date).getTime());
+    return;
+  }
   const state = to === undefined ? 'has no end of validity' : ctx.nowMs < from.getTime() ? 'is not yet valid' : ctx.nowMs > to.getTime() ? 'has expired' : 'has an invalid validity date';
   fail(errorClass, check, `${what} ${state} at ${ctx.at.toISOString()}`, {
     notBefore: iso(from),
@@ -71,6 +76,7 @@ export function requireCurrent(
 export function requireCurrentCollateral(ctx: VerifyContext, check: string, what: string, from: Date, to: Date | undefined): void {
   if (to !== undefined && from.getTime() <= ctx.nowMs && withinGrace(ctx.nowMs, to, ctx.collateralGraceMs)) {
     ctx.warnings.push(graceWarning(check, what, to, ctx.collateralGraceMs));
+    ctx.window.to = Number.NEGATIVE_INFINITY; // passed by grace alone: no window to replay it in
     return;
   }
   requireCurrent(ctx, check, what, from, to);

@@ -9,6 +9,8 @@
  *   B  T08–T15  PCK chain to a pinned root, dates, CRLs, SGX extension
  *   C  T16–T21  TCB info and QE identity: chain, signature, content (T47, T48)
  *   D  T22–T26  QE report signature, binding, identity (T43), QE level, quote signature
+ *   (B–E but T26 are replayed from platform-memo.ts for a quote that differs from one verified
+ *   before in REPORTDATA and its signature only, inside the window those checks shared)
  *   E  T27–T33  TDX module, platform / module levels, convergence, Revoked
  *   G  T45      every collateral artifact inside its window; T46 status returned; T51 claims
  *
@@ -31,6 +33,7 @@ import { checkPckCrl, checkRootCaCrl } from './crl.js';
 import type { QeIdentity, TcbInfo } from './model.js';
 import { decodePckExtension, verifyPckChain, type PckChain } from './pck-chain.js';
 import { matchSgxPlatformLevel, matchTdxPlatformLevel } from './platform-level.js';
+import { platformMemoOf, type SharedRecords } from './platform-memo.js';
 import { checkQeBinding, checkQeIdentity, checkQeNotDebug, checkQeReportSignature, checkQuoteSignature, matchQeLevel, type QeLevelMatch } from './qe.js';
 import { readQeIdentity } from './qe-identity.js';
 import { verifyQeIdentitySignature, verifyTcbInfoSignature } from './signed-collateral.js';
@@ -82,15 +85,13 @@ function verifyCollateralDocuments(
   return { tcbInfo, qeIdentity: readQeIdentity(ctx, qeDoc.value, quote.kind, tcbInfo), signers: [tcbDoc.signer, qeDoc.signer] }; // T47, T21
 }
 
-/** Section D: T22–T26 with T43. */
-function verifyQuoteCryptography(ctx: VerifyContext, quote: TdxQuote | SgxQuote, p: PlatformIdentity, qeIdentity: QeIdentity | undefined): QeLevelMatch {
+/** Section D up to the quote signature: T22–T25 with T43 (T26 follows in verifyRebuiltQuote). */
+function verifyQeReport(ctx: VerifyContext, quote: TdxQuote | SgxQuote, p: PlatformIdentity, qeIdentity: QeIdentity | undefined): QeLevelMatch {
   checkQeReportSignature(ctx, quote, p.chain.leaf); // T22
   checkQeBinding(ctx, quote); // T23
   checkQeIdentity(ctx, quote, qeIdentity); // T24
   checkQeNotDebug(ctx, quote); // T43
-  const qe = matchQeLevel(ctx, quote, qeIdentity); // T25 (a Revoked level is rejected at T33, after T26)
-  checkQuoteSignature(ctx, quote); // T26
-  return qe;
+  return matchQeLevel(ctx, quote, qeIdentity); // T25 (a Revoked level is rejected at T33, after T26)
 }
 
 /** Section E: T27–T33. */
@@ -129,26 +130,75 @@ function requireArguments(quote: unknown, collateral: unknown): void {
   }
 }
 
+/** What the checks a quote shares with the other quotes of its TD establish (platform-memo.ts). */
+interface SharedVerdict {
+  platform: PlatformIdentity;
+  tcbInfo: TcbInfo;
+  qeIdentity: QeIdentity | undefined;
+  signers: CertificateInfo[];
+  outcome: TcbOutcome;
+}
+
+interface SharedRun {
+  verdict: SharedVerdict;
+  records: SharedRecords;
+  /** No warning arose in the shared checks (only such runs are remembered). */
+  clean: boolean;
+}
+
+/** T08–T33 in order: sections B, C, D (T26 is the quote's own) and E. */
+function runSharedChecks(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): SharedRun {
+  const first = ctx.checks.length;
+  const warnings = ctx.warnings.length;
+  const platform = verifyPlatformIdentity(ctx, quote, collateral); // T08–T15
+  const { tcbInfo, qeIdentity, signers } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
+  const qe = verifyQeReport(ctx, quote, platform, qeIdentity); // T22–T25, T43
+  const beforeSignature = ctx.checks.length;
+  checkQuoteSignature(ctx, quote); // T26
+  const afterSignature = ctx.checks.length;
+  const outcome = evaluateTcb(ctx, quote, tcbInfo, platform.pck, qe); // T27–T33
+  return {
+    verdict: { platform, tcbInfo, qeIdentity, signers, outcome },
+    records: { beforeSignature: ctx.checks.slice(first, beforeSignature), afterSignature: ctx.checks.slice(afterSignature) },
+    clean: ctx.warnings.length === warnings,
+  };
+}
+
+/** The same checks remembered for this quote's TD, collateral and window: replayed around its own T26. */
+function replaySharedChecks(ctx: VerifyContext, quote: TdxQuote | SgxQuote, records: SharedRecords): void {
+  for (const r of records.beforeSignature) ctx.checks.push({ ...r }); // T08–T25, T43
+  checkQuoteSignature(ctx, quote); // T26: the one signature over this quote's REPORTDATA
+  for (const r of records.afterSignature) ctx.checks.push({ ...r }); // T27–T33
+}
+
+/** The collateral in the memo's fixed order. */
+function collateralSlots(c: IntelCollateralInput) {
+  return [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl] as const;
+}
+
 /** T02–T51 on a quote built from its own bytes (never a caller's object as handed over). */
 function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): VerificationResult {
   passed(ctx, 'T01', `verification instant ${ctx.at.toISOString()}`);
   checkQuoteStructure(ctx, quote); // T02–T07
-  const platform = verifyPlatformIdentity(ctx, quote, collateral); // T08–T15
-  const { tcbInfo, qeIdentity, signers } = verifyCollateralDocuments(ctx, quote, collateral, platform); // T16–T21, T47, T48
-  const qe = verifyQuoteCryptography(ctx, quote, platform, qeIdentity); // T22–T26, T43
-  const outcome = evaluateTcb(ctx, quote, tcbInfo, platform.pck, qe); // T27–T33
+  const memo = platformMemoOf<SharedVerdict>(ctx);
+  const known = memo?.find(ctx, quote, collateralSlots(collateral));
+  let run: SharedRun | undefined;
+  if (known) replaySharedChecks(ctx, quote, known.records);
+  else run = runSharedChecks(ctx, quote, collateral); // T08–T33
+  const { platform, tcbInfo, qeIdentity, signers, outcome } = known ? known.value : run!.verdict;
   const artifacts = artifactsUsed(collateral);
   checkArtifactWindows(ctx, artifacts); // T45
   passed(ctx, 'T46', `TCB status ${outcome.status} returned to the caller's policy, not judged here`); // T46
   const claims = quote.kind === 'tdx' ? tdxClaims(quote, platform.pck, outcome) : sgxClaims(quote, platform.pck, outcome);
   passed(ctx, 'T51', 'claims from signed report fields, the PCK certificate and matched TCB levels only'); // T51
+  if (run) memo?.remember(ctx, quote, collateralSlots(collateral), run.records, run.verdict, run.clean);
   const { chain } = platform;
   return {
     ok: true,
     tee: quote.kind,
     at: ctx.at.toISOString(),
     tcbStatus: outcome.status,
-    advisoryIds: outcome.advisoryIds,
+    advisoryIds: [...outcome.advisoryIds], // the caller's copy: the outcome may be remembered
     claims,
     collateral: collateralIdentity(artifacts, [chain.leaf, chain.intermediate, chain.root, ...signers], tcbInfo, qeIdentity, [platform.rootCrl, platform.pckCrl]),
     trustRoots: ctx.trustRoots.label,
