@@ -111,6 +111,29 @@ describe('ECDSA: explicit rejections', () => {
       }
     });
 
+    it(`${p.curve}: scalars with leading zero bytes or the top bit set (shorter and padded DER integers) verify`, () => {
+      // The addon encodes r and s as DER INTEGERs itself: a leading zero byte is dropped, a set top bit
+      // gets a 0x00 in front. About one signature in 128 has a scalar starting with a zero byte.
+      let short = 0;
+      let padded = 0;
+      const tries = p.curve === 'P-256' ? 4000 : 600;
+      for (let i = 0; i < tries; i++) {
+        const m = new Uint8Array([i & 0xff, i >> 8, 7]);
+        const sig = signRaw(p, m);
+        const lead = sig[0] === 0 || sig[n] === 0;
+        if (lead) short++;
+        if ((sig[0]! & 0x80) !== 0 || (sig[n]! & 0x80) !== 0) padded++;
+        if (lead || i % 50 === 0) {
+          expect(ecdsaVerify(p.curve, p.xy, m, sig)).toBe(true);
+          const other = Uint8Array.from(sig);
+          other[2 * n - 1]! ^= 1;
+          expect(ecdsaVerify(p.curve, p.xy, m, other)).toBe(nodeSays(p, m, other));
+        }
+      }
+      if (p.curve === 'P-256') expect(short).toBeGreaterThan(0);
+      expect(padded).toBeGreaterThan(0);
+    });
+
     it(`${p.curve}: s -> n - s also verifies (ECDSA malleability; nothing may key on signature bytes)`, () => {
       const sig = signRaw(p, message);
       const s = BigInt(`0x${Buffer.from(sig.subarray(n)).toString('hex')}`);
