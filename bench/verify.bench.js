@@ -123,13 +123,23 @@ console.log(`  floor: node:crypto P-384 report verify                 ${fmt(snpF
 console.log(`  verifySnpReport(parseEvidence(bytes))                  ${fmt(snpFull)}  ratio ${(snpFull / snpFloor).toFixed(2)} (target <= 1.2)`);
 
 // ---- Fresh quotes, warm collateral (an attested client: one new quote per connection) ----
-// CPU time (process.cpuUsage) per call over 1500 distinct quotes after 100 warm-up calls,
+// CPU time (process.cpuUsage) per call over 1500 distinct quotes after 100 warm-up calls and one
+// unmeasured pass over them (steadyCpuPerCall),
 // the same conditions for the floor and for verifyEvidence.
 async function cpuPerCall(fn, from, to) {
   const c0 = process.cpuUsage();
   for (let i = from; i < to; i++) await fn(i);
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / (to - from);
+}
+/**
+ * The second of two passes over the distinct quotes: the first is JIT warm-up (session 18: after
+ * 100 warm-up calls the first pass still cost 2-3x the steady state of the same code), the
+ * second the steady state an attested client reaches, as in bench/gateway.bench.js.
+ */
+async function steadyCpuPerCall(fn, from, to) {
+  await cpuPerCall(fn, from, to);
+  return cpuPerCall(fn, from, to);
 }
 const FRESH_WARM = 100;
 const FRESH_N = FRESH_WARM + 1500;
@@ -173,9 +183,9 @@ async function freshEvidence(tee) {
     await verifyEvidence(quotes[i], options);
     await verifyEvidence(asSimulated[i], options);
   }
-  const floor = await cpuPerCall(floorOf, FRESH_WARM, FRESH_N);
-  const fresh = await cpuPerCall((i) => verifyEvidence(quotes[i], options), FRESH_WARM, FRESH_N);
-  const simulated = await cpuPerCall((i) => verifyEvidence(asSimulated[i], options), FRESH_WARM, FRESH_N);
+  const floor = await steadyCpuPerCall(floorOf, FRESH_WARM, FRESH_N);
+  const fresh = await steadyCpuPerCall((i) => verifyEvidence(quotes[i], options), FRESH_WARM, FRESH_N);
+  const simulated = await steadyCpuPerCall((i) => verifyEvidence(asSimulated[i], options), FRESH_WARM, FRESH_N);
   console.log('\nFresh TDX v4 quotes (simulated TEE, 1500 distinct quotes, warm collateral, CPU time per call)');
   console.log(`  floor: node:crypto quote + QE report + PCK leaf verify  ${fmt(floor)}`);
   console.log(`  verifyEvidence(fresh quote bytes)                      ${fmt(fresh)}  ratio ${(fresh / floor).toFixed(2)} (target <= 1.0)`);
@@ -194,8 +204,8 @@ async function freshEvidence(tee) {
     floorOf(i);
     await verifyEvidence(reports[i], options);
   }
-  const floor = await cpuPerCall(floorOf, FRESH_WARM, FRESH_N);
-  const fresh = await cpuPerCall((i) => verifyEvidence(reports[i], options), FRESH_WARM, FRESH_N);
+  const floor = await steadyCpuPerCall(floorOf, FRESH_WARM, FRESH_N);
+  const fresh = await steadyCpuPerCall((i) => verifyEvidence(reports[i], options), FRESH_WARM, FRESH_N);
   console.log('\nFresh SEV-SNP reports (simulated Milan v3, 1500 distinct reports, VCEK from the collateral, CPU time per call)');
   console.log(`  floor: node:crypto P-384 report verify                 ${fmt(floor)}`);
   console.log(`  verifyEvidence(fresh report bytes)                     ${fmt(fresh)}  ratio ${(fresh / floor).toFixed(2)} (target <= 1.2)`);
