@@ -17,11 +17,20 @@
  * memo does (crypto/memo.ts). Only strict verifications take part: with any
  * relaxation, a grace period or a warning the checks run every time. Bounded
  * by entries and by the bytes the copies hold; the oldest leave first.
+ *
+ * An entry is kept only when what it copies is what the checks read: the
+ * artifacts and trust roots are plain data (no Proxy, no getter, plain
+ * prototypes), their bytes are not shared with another thread, and the
+ * signature memo is the library's own class, so no caller code ran during the
+ * verification that could have changed them (review s18, finding 1: a getter
+ * that handed the checks one TCB info and the memo another got an unverified
+ * document remembered).
  */
-import { isUint8Array } from 'node:util/types';
+import { isProxy, isUint8Array } from 'node:util/types';
 
 import type { CollateralArtifact } from '../../collateral/artifact.js';
-import type { SignatureMemo } from '../../crypto/memo.js';
+import { SignatureMemo } from '../../crypto/memo.js';
+import { unsharedCopy } from '../private-bytes.js';
 import type { SgxQuote, TdxQuote } from '../../evidence/types.js';
 import type { CheckRecord } from '../types.js';
 import type { VerifyContext } from './context.js';
@@ -97,10 +106,11 @@ function sameQuote(e: Entry<unknown>, bytes: Uint8Array, reportData: number, sig
 
 function copyArtifact(a: CollateralArtifact | undefined): ArtifactCopy | undefined {
   if (a === undefined) return undefined;
+  const body = unsharedCopy(a.body)!; // plainArtifact held
   return {
     kind: a.kind,
     key: a.key,
-    body: Buffer.from(a.body),
+    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     issuerChainPem: a.issuerChainPem,
     sequence: a.sequence,
     issued: a.issued,
@@ -109,19 +119,50 @@ function copyArtifact(a: CollateralArtifact | undefined): ArtifactCopy | undefin
   };
 }
 
+/** Each field read once (review s18, finding 2: a getter read twice could throw an untyped error here). */
 function sameArtifact(c: ArtifactCopy | undefined, a: CollateralArtifact | undefined): boolean {
   if (c === undefined || a === undefined) return c === a;
+  const body = a.body;
+  const validity = a.validity;
   return (
     c.kind === a.kind &&
     c.key === a.key &&
     c.issuerChainPem === a.issuerChainPem &&
     c.sequence === a.sequence &&
     c.issued === a.issued &&
-    c.notBefore === a.validity.notBefore &&
-    c.notAfter === a.validity.notAfter &&
-    isUint8Array(a.body) &&
-    c.body.equals(a.body)
+    typeof validity === 'object' &&
+    validity !== null &&
+    c.notBefore === validity.notBefore &&
+    c.notAfter === validity.notAfter &&
+    isUint8Array(body) &&
+    c.body.equals(body)
   );
+}
+
+/** An object whose reads run no caller code: no Proxy, a plain prototype, own data properties only. */
+function plainData(value: unknown, prototype: object): boolean {
+  if (typeof value !== 'object' || value === null || isProxy(value)) return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto !== prototype && proto !== null) return false;
+  const descriptors = Object.getOwnPropertyDescriptors(value);
+  for (const key of Reflect.ownKeys(descriptors)) if (!('value' in descriptors[key as string]!)) return false;
+  return true;
+}
+
+/** Plain data down to the fields the checks and the memo read, with bytes no other thread can write. */
+function plainArtifact(a: CollateralArtifact | undefined): boolean {
+  if (a === undefined) return true;
+  return (
+    plainData(a, Object.prototype) &&
+    plainData(a.validity, Object.prototype) &&
+    (a.source === undefined || plainData(a.source, Object.prototype)) &&
+    unsharedCopy(a.body) !== undefined
+  );
+}
+
+function plainRoots(ctx: VerifyContext): boolean {
+  const roots = ctx.trustRoots;
+  return plainData(roots, Object.prototype) && plainData(roots.intelRootCas, Array.prototype) && roots.intelRootCas.every((r) => unsharedCopy(r) !== undefined);
 }
 
 function sameRoots(e: Entry<unknown>, ctx: VerifyContext): boolean {
@@ -180,12 +221,14 @@ export class PlatformVerdictMemo<V> {
   remember(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: CollateralSlots, records: SharedRecords, value: V, clean: boolean): void {
     if (!clean || !strict(ctx) || !(ctx.window.from <= ctx.window.to)) return;
     const spans = spansOf(quote);
-    if (spans === undefined || !ctx.trustRoots.intelRootCas.every((r) => isUint8Array(r))) return;
-    if (!collateral.every((a) => a === undefined || isUint8Array(a.body))) return;
+    if (spans === undefined || !plainRoots(ctx) || !collateral.every(plainArtifact)) return;
     const entry: Entry<V> = {
-      quote: Buffer.from(quote.bytes),
+      quote: Buffer.from(quote.bytes), // the verifier's private copy (T49)
       ...spans,
-      roots: ctx.trustRoots.intelRootCas.map((r) => Buffer.from(r)),
+      roots: ctx.trustRoots.intelRootCas.map((r) => {
+        const copy = unsharedCopy(r)!;
+        return Buffer.from(copy.buffer, copy.byteOffset, copy.byteLength);
+      }),
       rootsLabel: ctx.trustRoots.label,
       minTcbEvaluationDataNumber: ctx.minTcbEvaluationDataNumber,
       collateral: collateral.map(copyArtifact),
@@ -215,10 +258,14 @@ function frozenCopies(records: readonly CheckRecord[]): readonly CheckRecord[] {
 /** One platform memo per signature memo: a caller that brings its own signature memo gets its own of these too. */
 const memos = new WeakMap<SignatureMemo, PlatformVerdictMemo<unknown>>();
 
-/** The platform memo that goes with ctx.memo; none for a signature memo that keeps nothing (capacity 0). */
+/**
+ * The platform memo that goes with ctx.memo. None for a signature memo that keeps nothing (capacity
+ * or byte budget 0), nor for one of another class: a subclass's code runs during the checks.
+ */
 export function platformMemoOf<V>(ctx: VerifyContext): PlatformVerdictMemo<V> | undefined {
   const memo = ctx.memo;
-  if (!(memo.capacity > 0)) return undefined;
+  if (typeof memo !== 'object' || memo === null || isProxy(memo) || Object.getPrototypeOf(memo) !== SignatureMemo.prototype) return undefined;
+  if (Object.hasOwn(memo, 'verify') || !(memo.capacity > 0) || !(memo.maxBytes > 0)) return undefined;
   let found = memos.get(memo);
   if (found === undefined) {
     found = new PlatformVerdictMemo<unknown>();

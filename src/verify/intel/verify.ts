@@ -171,13 +171,28 @@ function replaySharedChecks(ctx: VerifyContext, quote: TdxQuote | SgxQuote, reco
   for (const r of records.afterSignature) ctx.checks.push({ ...r }); // T27–T33
 }
 
+/**
+ * The four artifacts, each read once from the caller's object: the checks and the platform memo see
+ * the same ones whatever getters the container has (review s18, finding 1).
+ */
+function collateralOf(c: IntelCollateralInput): IntelCollateralInput {
+  const { tcbInfo, qeIdentity, pckCrl, rootCaCrl } = c;
+  const own: IntelCollateralInput = {};
+  if (tcbInfo !== undefined) own.tcbInfo = tcbInfo;
+  if (qeIdentity !== undefined) own.qeIdentity = qeIdentity;
+  if (pckCrl !== undefined) own.pckCrl = pckCrl;
+  if (rootCaCrl !== undefined) own.rootCaCrl = rootCaCrl;
+  return own;
+}
+
 /** The collateral in the memo's fixed order. */
 function collateralSlots(c: IntelCollateralInput) {
   return [c.tcbInfo, c.qeIdentity, c.pckCrl, c.rootCaCrl] as const;
 }
 
 /** T02–T51 on a quote built from its own bytes (never a caller's object as handed over). */
-function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, collateral: IntelCollateralInput): VerificationResult {
+function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, given: IntelCollateralInput): VerificationResult {
+  const collateral = collateralOf(given);
   passed(ctx, 'T01', `verification instant ${ctx.at.toISOString()}`);
   checkQuoteStructure(ctx, quote); // T02–T07
   const memo = platformMemoOf<SharedVerdict>(ctx);
@@ -191,9 +206,8 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
   passed(ctx, 'T46', `TCB status ${outcome.status} returned to the caller's policy, not judged here`); // T46
   const claims = quote.kind === 'tdx' ? tdxClaims(quote, platform.pck, outcome) : sgxClaims(quote, platform.pck, outcome);
   passed(ctx, 'T51', 'claims from signed report fields, the PCK certificate and matched TCB levels only'); // T51
-  if (run) memo?.remember(ctx, quote, collateralSlots(collateral), run.records, run.verdict, run.clean);
   const { chain } = platform;
-  return {
+  const result: VerificationResult = {
     ok: true,
     tee: quote.kind,
     at: ctx.at.toISOString(),
@@ -205,6 +219,9 @@ function verifyRebuiltQuote(ctx: VerifyContext, quote: TdxQuote | SgxQuote, coll
     checks: ctx.checks,
     warnings: ctx.warnings,
   };
+  // Last: only a verification that got this far is remembered (review s18, finding 3).
+  if (run) memo?.remember(ctx, quote, collateralSlots(collateral), run.records, run.verdict, run.clean);
+  return result;
 }
 
 /**

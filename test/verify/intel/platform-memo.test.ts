@@ -7,13 +7,14 @@
  * only, re-signed by the attestation key; the shared real vectors give real
  * windows and real failures at their variants' instants.
  */
-import { randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
 import { SignatureMemo } from '../../../src/crypto/memo.js';
 import { parseEvidence, type SgxQuote, type TdxQuote } from '../../../src/index.js';
-import { createSyntheticIntelPlatform, type SyntheticIntelPlatform } from '../../../src/testing/intel-collateral.js';
+import { createSyntheticIntelPlatform, signCollateralJson, type SyntheticIntelPlatform } from '../../../src/testing/intel-collateral.js';
+import type { CollateralArtifact } from '../../../src/collateral/artifact.js';
 import { verifyIntelQuote, type IntelCollateralInput, type IntelVerifyOptions } from '../../../src/verify/intel/index.js';
 import { PRODUCTION_TRUST_ROOTS } from '../../../src/verify/roots/index.js';
 import { TeeVerifyError } from '../../../src/errors.js';
@@ -214,9 +215,48 @@ describe.each(PLATFORMS)('platform memo, %s', (_name, create) => {
     expectSameAsFresh(p, memo, third);
   });
 
-  it('a memo that keeps nothing (capacity 0) keeps no platform entries either', () => {
-    const memo = new SignatureMemo(0);
-    verifier(p, memo)(p.quote.bytes);
+  it('a memo that keeps nothing (capacity or byte budget 0), or a subclass, keeps no platform entries', () => {
+    class Counting extends SignatureMemo {}
+    for (const memo of [new SignatureMemo(0), new SignatureMemo(10_000, 0), new Counting()]) {
+      verifier(p, memo)(p.quote.bytes);
+      expect(answeredByPlatformMemo(memo, () => verifier(p, memo)(variant(p, newReportData)))).toBe(false);
+    }
+  });
+
+  // Review s18, finding 1: what an entry copies must be what the checks read.
+  it('getters and own valueOf on the collateral or the roots never get unverified bytes remembered', () => {
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const forgedTcbInfo: CollateralArtifact = { ...p.collateral.tcbInfo!, body: signCollateralJson('tcbInfo', p.tcbInfo, attacker) };
+    const forged = { ...p.collateral, tcbInfo: forgedTcbInfo };
+    const genuine = p.collateral.tcbInfo!;
+    let containerReads = 0;
+    let bodyReads = 0;
+    const withValueOf = new Uint8Array(genuine.body);
+    Object.defineProperty(withValueOf, 'valueOf', { value: () => forgedTcbInfo.body });
+    const attempts: IntelCollateralInput[] = [
+      { ...p.collateral, get tcbInfo() { return ++containerReads > 1 ? forgedTcbInfo : genuine; } },
+      { ...p.collateral, tcbInfo: { ...genuine, get body() { return ++bodyReads > 2 ? forgedTcbInfo.body : genuine.body; } } },
+      { ...p.collateral, tcbInfo: { ...genuine, body: withValueOf } },
+    ];
+    for (const attempt of attempts) {
+      const memo = new SignatureMemo();
+      outcomeOf(() => verifier(p, memo)(p.quote.bytes, { collateral: attempt }));
+      const out = expectSameAsFresh(p, memo, variant(p, newReportData), { collateral: forged });
+      expect('error' in out && out.error.check).toBe('T17');
+    }
+    const other = createSyntheticIntelPlatform({ tee: p.quote.version === 3 ? 'sgx' : 'tdx', at: AT, seed: 'another test pki' });
+    const root = new Uint8Array(p.trustRoots.intelRootCas[0]!);
+    Object.defineProperty(root, 'valueOf', { value: () => other.trustRoots.intelRootCas[0] });
+    const memo = new SignatureMemo();
+    verifier(p, memo)(p.quote.bytes, { trustRoots: { ...p.trustRoots, intelRootCas: [root] } });
+    const out = expectSameAsFresh(p, memo, variant(p, newReportData), { trustRoots: { ...p.trustRoots, intelRootCas: other.trustRoots.intelRootCas } });
+    expect('error' in out && out.error.check).toBe('T09');
+  });
+
+  it('a verification that throws after its checks (an artifact without a source) leaves no entry', () => {
+    const memo = new SignatureMemo();
+    const { source: _source, ...noSource } = p.collateral.pckCrl!;
+    expect(() => verifier(p, memo)(p.quote.bytes, { collateral: { ...p.collateral, pckCrl: noSource as CollateralArtifact } })).toThrow();
     expect(answeredByPlatformMemo(memo, () => verifier(p, memo)(variant(p, newReportData)))).toBe(false);
   });
 });
